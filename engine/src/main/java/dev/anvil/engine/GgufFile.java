@@ -1,0 +1,260 @@
+package dev.anvil.engine;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A GGUF (v2/v3) model file mapped into memory. The header (metadata and tensor directory) is parsed
+ * eagerly; tensor data stays in the mapping and is never copied onto the Java heap.
+ *
+ * <p>Metadata values are boxed scalars ({@code Integer} for 8/16/32-bit integers, {@code Long} for 64-bit,
+ * {@code Float}, {@code Double}, {@code Boolean}, {@code String}) or typed arrays ({@code int[]},
+ * {@code long[]}, {@code float[]}, {@code double[]}, {@code boolean[]}, {@code String[]}, {@code Object[]}
+ * for nested arrays).
+ */
+public final class GgufFile implements AutoCloseable {
+
+    private static final int MAGIC = 0x46554747; // "GGUF" little-endian
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    /** One tensor of the directory; {@code shape[0]} is the innermost (contiguous) dimension, as in GGML. */
+    public record Tensor(String name, GgmlType type, long[] shape, long offset, MemorySegment data) {
+        public long elementCount() {
+            long n = 1;
+            for (long d : shape) n *= d;
+            return n;
+        }
+    }
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment file;
+    private final int version;
+    private final Map<String, Object> metadata;
+    private final Map<String, Tensor> tensors;
+    private final long dataOffset;
+
+    private long pos;
+
+    private GgufFile(Path path, Arena arena, MemorySegment file) {
+        this.path = path;
+        this.arena = arena;
+        this.file = file;
+        try {
+            if (file.byteSize() < 24 || file.get(I32, 0) != MAGIC) {
+                throw new UnsupportedModelException(path + " is not a GGUF file (bad magic)");
+            }
+            version = file.get(I32, 4);
+            if (version != 2 && version != 3) {
+                throw new UnsupportedModelException(path + ": GGUF version " + version + " is not supported (2 and 3 are)");
+            }
+            long tensorCount = file.get(I64, 8);
+            long kvCount = file.get(I64, 16);
+            if (tensorCount < 0 || tensorCount > 1_000_000 || kvCount < 0 || kvCount > 1_000_000) {
+                throw new UnsupportedModelException(path + ": implausible GGUF header (" + tensorCount + " tensors, " + kvCount + " metadata keys)");
+            }
+            pos = 24;
+            Map<String, Object> md = new LinkedHashMap<>();
+            for (long i = 0; i < kvCount; i++) {
+                String key = readString();
+                int type = readI32();
+                md.put(key, readValue(type));
+            }
+            metadata = Collections.unmodifiableMap(md);
+
+            record Info(String name, GgmlType type, long[] shape, long offset) {}
+            Info[] infos = new Info[(int) tensorCount];
+            for (int i = 0; i < tensorCount; i++) {
+                String name = readString();
+                int nDims = readI32();
+                if (nDims < 1 || nDims > 4) throw new UnsupportedModelException(path + ": tensor " + name + " has " + nDims + " dimensions");
+                long[] shape = new long[nDims];
+                for (int d = 0; d < nDims; d++) shape[d] = readI64();
+                GgmlType type = GgmlType.fromId(readI32());
+                long offset = readI64();
+                infos[i] = new Info(name, type, shape, offset);
+            }
+            long alignment = metadata.get("general.alignment") instanceof Number n ? n.longValue() : 32;
+            dataOffset = (pos + alignment - 1) / alignment * alignment;
+
+            Map<String, Tensor> ts = new LinkedHashMap<>();
+            for (Info info : infos) {
+                long elements = 1;
+                for (long d : info.shape) elements *= d;
+                long bytes = info.type.bytesFor(elements);
+                long start = dataOffset + info.offset;
+                if (start < dataOffset || start + bytes > file.byteSize()) {
+                    throw new UnsupportedModelException(path + ": tensor " + info.name + " lies outside the file (truncated download?)");
+                }
+                ts.put(info.name, new Tensor(info.name, info.type, info.shape, info.offset, file.asSlice(start, bytes)));
+            }
+            tensors = Collections.unmodifiableMap(ts);
+        } catch (IndexOutOfBoundsException e) {
+            throw new UnsupportedModelException(path + ": GGUF header is truncated or corrupt", e);
+        }
+    }
+
+    /** Maps the file read-only. The mapping lives until {@link #close()}. */
+    public static GgufFile open(Path path) throws IOException {
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            return new GgufFile(path, arena, seg);
+        } catch (RuntimeException | IOException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    public Path path() { return path; }
+    public int version() { return version; }
+    public Map<String, Object> metadata() { return metadata; }
+    public Map<String, Tensor> tensors() { return tensors; }
+    public long dataOffset() { return dataOffset; }
+    public MemorySegment segment() { return file; }
+
+    public Tensor tensor(String name) {
+        Tensor t = tensors.get(name);
+        if (t == null) throw new UnsupportedModelException(path + ": required tensor " + name + " is missing");
+        return t;
+    }
+
+    public boolean has(String key) { return metadata.containsKey(key); }
+
+    public String getString(String key) {
+        Object v = metadata.get(key);
+        if (v == null) throw new UnsupportedModelException(path + ": required metadata key " + key + " is missing");
+        if (!(v instanceof String s)) throw new UnsupportedModelException(path + ": metadata key " + key + " is not a string");
+        return s;
+    }
+
+    public String getString(String key, String fallback) {
+        return metadata.get(key) instanceof String s ? s : fallback;
+    }
+
+    public int getInt(String key) {
+        Object v = metadata.get(key);
+        if (!(v instanceof Number n)) throw new UnsupportedModelException(path + ": required integer metadata key " + key + " is missing");
+        return n.intValue();
+    }
+
+    public int getInt(String key, int fallback) {
+        return metadata.get(key) instanceof Number n ? n.intValue() : fallback;
+    }
+
+    public float getFloat(String key, float fallback) {
+        return metadata.get(key) instanceof Number n ? n.floatValue() : fallback;
+    }
+
+    public boolean getBoolean(String key, boolean fallback) {
+        return metadata.get(key) instanceof Boolean b ? b : fallback;
+    }
+
+    public String[] getStringArray(String key) {
+        return metadata.get(key) instanceof String[] a ? a : null;
+    }
+
+    public float[] getFloatArray(String key) {
+        return metadata.get(key) instanceof float[] a ? a : null;
+    }
+
+    public int[] getIntArray(String key) {
+        return metadata.get(key) instanceof int[] a ? a : null;
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    // --- header parsing -------------------------------------------------------------------------
+
+    private int readI32() { int v = file.get(I32, pos); pos += 4; return v; }
+    private long readI64() { long v = file.get(I64, pos); pos += 8; return v; }
+
+    private String readString() {
+        long len = readI64();
+        if (len < 0 || len > Integer.MAX_VALUE || pos + len > file.byteSize()) {
+            throw new UnsupportedModelException(path + ": corrupt string of length " + len + " in GGUF header");
+        }
+        byte[] bytes = file.asSlice(pos, len).toArray(ValueLayout.JAVA_BYTE);
+        pos += len;
+        return new String(bytes, StandardCharsets.UTF_8);
+    }
+
+    private Object readValue(int type) {
+        return switch (type) {
+            case 0 -> { int v = Byte.toUnsignedInt(file.get(ValueLayout.JAVA_BYTE, pos)); pos += 1; yield v; }
+            case 1 -> { int v = file.get(ValueLayout.JAVA_BYTE, pos); pos += 1; yield v; }
+            case 2 -> { int v = Short.toUnsignedInt(file.get(I16, pos)); pos += 2; yield v; }
+            case 3 -> { int v = file.get(I16, pos); pos += 2; yield v; }
+            case 4, 5 -> readI32();
+            case 6 -> { float v = file.get(F32, pos); pos += 4; yield v; }
+            case 7 -> { boolean v = file.get(ValueLayout.JAVA_BYTE, pos) != 0; pos += 1; yield v; }
+            case 8 -> readString();
+            case 9 -> readArray();
+            case 10, 11 -> readI64();
+            case 12 -> { double v = file.get(F64, pos); pos += 8; yield v; }
+            default -> throw new UnsupportedModelException(path + ": unknown GGUF metadata value type " + type);
+        };
+    }
+
+    private Object readArray() {
+        int elemType = readI32();
+        long count = readI64();
+        if (count < 0 || count > Integer.MAX_VALUE) throw new UnsupportedModelException(path + ": corrupt array length " + count);
+        int n = (int) count;
+        switch (elemType) {
+            case 0, 1, 2, 3, 4, 5 -> {
+                int[] a = new int[n];
+                for (int i = 0; i < n; i++) a[i] = (Integer) readValue(elemType);
+                return a;
+            }
+            case 6 -> {
+                float[] a = new float[n];
+                for (int i = 0; i < n; i++) { a[i] = file.get(F32, pos); pos += 4; }
+                return a;
+            }
+            case 7 -> {
+                boolean[] a = new boolean[n];
+                for (int i = 0; i < n; i++) a[i] = (Boolean) readValue(7);
+                return a;
+            }
+            case 8 -> {
+                String[] a = new String[n];
+                for (int i = 0; i < n; i++) a[i] = readString();
+                return a;
+            }
+            case 10, 11 -> {
+                long[] a = new long[n];
+                for (int i = 0; i < n; i++) a[i] = readI64();
+                return a;
+            }
+            case 12 -> {
+                double[] a = new double[n];
+                for (int i = 0; i < n; i++) { a[i] = file.get(F64, pos); pos += 8; }
+                return a;
+            }
+            case 9 -> {
+                Object[] a = new Object[n];
+                for (int i = 0; i < n; i++) a[i] = readArray();
+                return a;
+            }
+            default -> throw new UnsupportedModelException(path + ": unknown GGUF array element type " + elemType);
+        }
+    }
+}

@@ -1,0 +1,496 @@
+package dev.anvil.engine;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.concurrent.ThreadFactory;
+
+/**
+ * A Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral-style grouped-query attention) over weights
+ * that stay in the memory-mapped model file.
+ *
+ * <p>Usage:
+ * <pre>{@code
+ * try (LlamaModel model = LlamaModel.load(path, ComputePool.defaultFactory())) {
+ *     KvCachePool kv = model.newKvCachePool(64L << 20);
+ *     KvCachePool.Sequence seq = kv.newSequence();
+ *     kv.reserve(seq, prompt.length + 1);                       // throws KvCacheFullException when full
+ *     float[] logits = model.forward(new Batch().add(seq, 0, prompt)).logits(0);
+ *     ...
+ *     kv.free(seq);
+ * }
+ * }</pre>
+ *
+ * <p>Formats: GGUF (architecture {@code llama}; any mix of the encodings in {@link WeightMatrix#SUPPORTED})
+ * and llama2.c {@code .bin} checkpoints (fp32; the tokenizer is a separate file, e.g. {@code tok512.bin}).
+ *
+ * <p>The transformer, per block ({@code x} is the residual stream of all T tokens of a batch):
+ * <pre>
+ * h = RMSNorm(x) ; q,k,v = Wq h, Wk h, Wv h ; RoPE(q,k at each token's position) ; append k,v to the paged cache
+ * x += Wo · softmax(q·Kᵀ/√d, causal) V          (per sequence, per head; kv head = head / (heads/kvHeads))
+ * h = RMSNorm(x) ; x += W2 (SiLU(W1 h) ⊙ W3 h)
+ * </pre>
+ * then {@code logits = Wout RMSNorm(x)} for the positions whose logits are wanted. RoPE rotates interleaved
+ * pairs {@code (2i, 2i+1)} by {@code pos·θ^(-2i/ropeDim)}: llama.cpp's "normal" mode, which GGUF llama
+ * files are written for (the converter permutes Hugging Face Q/K rows into that order) and which llama2.c
+ * uses natively.
+ *
+ * <p>Every matmul runs all T tokens of the batch against each weight row while that row is in cache, so a
+ * batch of decode tokens of many sequences costs little more memory traffic than one. Not thread-safe:
+ * one forward pass at a time (the scheduler's loop); each pass is itself parallel on the {@link ComputePool}.
+ */
+public final class LlamaModel implements AutoCloseable {
+
+    /** Below this many tokens the fused quantized dot kernels win; from here rows are dequantized once and reused. */
+    static final int DEQUANT_MIN_TOKENS = 4;
+
+    private final ModelConfig config;
+    private final Path path;
+    private final AutoCloseable mapping;
+    private final ComputePool pool;
+    private final WeightMatrix tokenEmbedding;
+    private final float[][] attnNorm, ffnNorm;
+    private final WeightMatrix[] wq, wk, wv, wo, w1, w2, w3;
+    private final float[] outputNorm;
+    private final WeightMatrix output;
+    private final float[][] workerScratch; // per worker: attention scores or dequantized rows
+    private final int maxCols;
+
+    private LlamaModel(ModelConfig config, Path path, AutoCloseable mapping, ComputePool pool, WeightMatrix tokenEmbedding,
+                       float[][] attnNorm, WeightMatrix[] wq, WeightMatrix[] wk, WeightMatrix[] wv, WeightMatrix[] wo,
+                       float[][] ffnNorm, WeightMatrix[] w1, WeightMatrix[] w2, WeightMatrix[] w3,
+                       float[] outputNorm, WeightMatrix output) {
+        this.config = config;
+        this.path = path;
+        this.mapping = mapping;
+        this.pool = pool;
+        this.tokenEmbedding = tokenEmbedding;
+        this.attnNorm = attnNorm;
+        this.wq = wq;
+        this.wk = wk;
+        this.wv = wv;
+        this.wo = wo;
+        this.ffnNorm = ffnNorm;
+        this.w1 = w1;
+        this.w2 = w2;
+        this.w3 = w3;
+        this.outputNorm = outputNorm;
+        this.output = output;
+        this.maxCols = Math.max(config.dim(), config.hiddenDim());
+        this.workerScratch = new float[pool.size()][Math.max(4 * maxCols, config.contextLength())];
+        checkShapes();
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Loading
+
+    /** Loads with one compute thread per available processor. */
+    public static LlamaModel load(Path path, ThreadFactory threadFactory) throws IOException {
+        return load(path, threadFactory, Runtime.getRuntime().availableProcessors());
+    }
+
+    /**
+     * Loads a GGUF file or a llama2.c {@code .bin} checkpoint (told apart by the GGUF magic), failing with
+     * {@link UnsupportedModelException} on an unknown architecture, weight type or inconsistent shape.
+     *
+     * @param threadFactory makes the {@code threads - 1} compute threads (the caller is the remaining one)
+     */
+    public static LlamaModel load(Path path, ThreadFactory threadFactory, int threads) throws IOException {
+        boolean gguf;
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            java.nio.ByteBuffer magic = java.nio.ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(magic, 0);
+            gguf = magic.position() == 4 && magic.getInt(0) == 0x46554747;
+        }
+        return gguf ? loadGguf(path, threadFactory, threads) : loadLlama2c(path, threadFactory, threads);
+    }
+
+    private static LlamaModel loadGguf(Path path, ThreadFactory tf, int threads) throws IOException {
+        GgufFile f = GgufFile.open(path);
+        try {
+            String arch = f.getString("general.architecture");
+            if (!arch.equals("llama")) {
+                throw new UnsupportedModelException(path + ": architecture '" + arch + "' is not supported (supported: llama)");
+            }
+            String p = arch + ".";
+            GgufFile.Tensor embd = f.tensor("token_embd.weight");
+            int dim = f.getInt(p + "embedding_length");
+            int heads = f.getInt(p + "attention.head_count");
+            int layers = f.getInt(p + "block_count");
+            boolean tied = !f.tensors().containsKey("output.weight");
+            ModelConfig cfg = new ModelConfig(arch, dim, f.getInt(p + "feed_forward_length"), layers, heads,
+                    f.getInt(p + "attention.head_count_kv", heads), (int) embd.shape()[1], f.getInt(p + "context_length"),
+                    f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f), f.getFloat(p + "rope.freq_base", 10000f),
+                    f.getInt(p + "rope.dimension_count", dim / heads), tied);
+            WeightMatrix[][] m = new WeightMatrix[7][layers];
+            String[] names = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up"};
+            float[][] an = new float[layers][], fn = new float[layers][];
+            for (int l = 0; l < layers; l++) {
+                for (int k = 0; k < names.length; k++) m[k][l] = WeightMatrix.of(f.tensor("blk." + l + "." + names[k] + ".weight"));
+                an[l] = vector(f.tensor("blk." + l + ".attn_norm.weight"), dim);
+                fn[l] = vector(f.tensor("blk." + l + ".ffn_norm.weight"), dim);
+            }
+            WeightMatrix embedding = WeightMatrix.of(embd);
+            WeightMatrix out = tied ? embedding : WeightMatrix.of(f.tensor("output.weight"));
+            ComputePool pool = new ComputePool(threads, tf);
+            return new LlamaModel(cfg, path, f, pool, embedding, an, m[0], m[1], m[2], m[3], fn, m[4], m[5], m[6],
+                    vector(f.tensor("output_norm.weight"), dim), out);
+        } catch (RuntimeException e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    /** A norm weight vector; these few kilobytes are the only weights copied to the heap. */
+    private static float[] vector(GgufFile.Tensor t, int expected) {
+        if (t.elementCount() != expected) {
+            throw new UnsupportedModelException("tensor " + t.name() + " has " + t.elementCount() + " elements, expected " + expected);
+        }
+        WeightMatrix w = new WeightMatrix(t.name(), t.type(), 1, expected, t.data());
+        float[] v = new float[expected];
+        w.dequantizeRow(0, v, 0);
+        return v;
+    }
+
+    /**
+     * llama2.c checkpoint: 7 little-endian int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size
+     * — negative when the classifier is stored separately — and seq_len), then fp32 tensors in the order
+     * token_embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, freq_cis_real, freq_cis_imag
+     * [, wcls]. Each weight matrix is row-major [out][in], the same as a GGUF row.
+     */
+    private static LlamaModel loadLlama2c(Path path, ThreadFactory tf, int threads) throws IOException {
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            MemorySegment s = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            if (s.byteSize() < 28) throw new UnsupportedModelException(path + " is neither GGUF nor a llama2.c checkpoint (too short)");
+            ValueLayout.OfInt i32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+            int dim = s.get(i32, 0), hidden = s.get(i32, 4), layers = s.get(i32, 8), heads = s.get(i32, 12);
+            int kvHeads = s.get(i32, 16), vocabRaw = s.get(i32, 20), seqLen = s.get(i32, 24);
+            int vocab = Math.abs(vocabRaw);
+            boolean tied = vocabRaw > 0;
+            if (dim <= 0 || dim > 1 << 16 || hidden <= 0 || hidden > 1 << 18 || layers <= 0 || layers > 1024 || heads <= 0
+                    || kvHeads <= 0 || vocab <= 0 || vocab > 1 << 22 || seqLen <= 0 || seqLen > 1 << 22 || heads > dim) {
+                throw new UnsupportedModelException(path + " is neither GGUF nor a plausible llama2.c checkpoint (header "
+                        + dim + "," + hidden + "," + layers + "," + heads + "," + kvHeads + "," + vocabRaw + "," + seqLen + ")");
+            }
+            ModelConfig cfg = new ModelConfig("llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen, 1e-5f, 10000f,
+                    dim / heads, tied);
+            int kvDim = cfg.kvDim();
+            long[] off = {28};
+            java.util.function.BiFunction<String, long[], MemorySegment> take = (name, rc) -> {
+                long bytes = 4L * rc[0] * rc[1];
+                if (off[0] + bytes > s.byteSize()) throw new UnsupportedModelException(path + ": truncated checkpoint at " + name);
+                MemorySegment seg = s.asSlice(off[0], bytes);
+                off[0] += bytes;
+                return seg;
+            };
+            WeightMatrix embedding = new WeightMatrix("token_embedding", GgmlType.F32, vocab, dim, take.apply("token_embedding", new long[]{vocab, dim}));
+            float[][] an = perLayerVectors(take.apply("rms_att", new long[]{layers, dim}), layers, dim);
+            WeightMatrix[] wq = perLayer("wq", take.apply("wq", new long[]{(long) layers * dim, dim}), layers, dim, dim);
+            WeightMatrix[] wk = perLayer("wk", take.apply("wk", new long[]{(long) layers * kvDim, dim}), layers, kvDim, dim);
+            WeightMatrix[] wv = perLayer("wv", take.apply("wv", new long[]{(long) layers * kvDim, dim}), layers, kvDim, dim);
+            WeightMatrix[] wo = perLayer("wo", take.apply("wo", new long[]{(long) layers * dim, dim}), layers, dim, dim);
+            float[][] fn = perLayerVectors(take.apply("rms_ffn", new long[]{layers, dim}), layers, dim);
+            WeightMatrix[] w1 = perLayer("w1", take.apply("w1", new long[]{(long) layers * hidden, dim}), layers, hidden, dim);
+            WeightMatrix[] w2 = perLayer("w2", take.apply("w2", new long[]{(long) layers * dim, hidden}), layers, dim, hidden);
+            WeightMatrix[] w3 = perLayer("w3", take.apply("w3", new long[]{(long) layers * hidden, dim}), layers, hidden, dim);
+            float[] finalNorm = take.apply("rms_final", new long[]{1, dim}).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
+            take.apply("freq_cis", new long[]{seqLen, dim / heads}); // real and imaginary halves; recomputed instead
+            WeightMatrix out = tied ? embedding
+                    : new WeightMatrix("wcls", GgmlType.F32, vocab, dim, take.apply("wcls", new long[]{vocab, dim}));
+            ComputePool pool = new ComputePool(threads, tf);
+            return new LlamaModel(cfg, path, arena::close, pool, embedding, an, wq, wk, wv, wo, fn, w1, w2, w3, finalNorm, out);
+        } catch (RuntimeException | IOException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static WeightMatrix[] perLayer(String name, MemorySegment all, int layers, int rows, int cols) {
+        WeightMatrix[] r = new WeightMatrix[layers];
+        long bytes = 4L * rows * cols;
+        for (int l = 0; l < layers; l++) r[l] = new WeightMatrix(name + "[" + l + "]", GgmlType.F32, rows, cols, all.asSlice(l * bytes, bytes));
+        return r;
+    }
+
+    private static float[][] perLayerVectors(MemorySegment all, int layers, int dim) {
+        float[][] r = new float[layers][];
+        for (int l = 0; l < layers; l++) {
+            r[l] = all.asSlice(4L * l * dim, 4L * dim).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
+        }
+        return r;
+    }
+
+    private void checkShapes() {
+        int d = config.dim(), kv = config.kvDim(), h = config.hiddenDim();
+        expect(tokenEmbedding, config.vocabSize(), d);
+        expect(output, config.vocabSize(), d);
+        for (int l = 0; l < config.layers(); l++) {
+            expect(wq[l], d, d);
+            expect(wk[l], kv, d);
+            expect(wv[l], kv, d);
+            expect(wo[l], d, d);
+            expect(w1[l], h, d);
+            expect(w2[l], d, h);
+            expect(w3[l], h, d);
+        }
+    }
+
+    private static void expect(WeightMatrix w, int rows, int cols) {
+        if (w.rows() != rows || w.cols() != cols) {
+            throw new UnsupportedModelException("tensor " + w.name() + " is " + w.rows() + "x" + w.cols() + ", expected " + rows + "x" + cols);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // Accessors
+
+    public ModelConfig config() { return config; }
+    public Path path() { return path; }
+
+    /** Number of compute threads (including the caller of {@link #forward}). */
+    public int threads() { return pool.size(); }
+
+    /** A KV cache for this model's shape with as many blocks as fit in {@code byteBudget}. */
+    public KvCachePool newKvCachePool(long byteBudget) { return new KvCachePool(config, byteBudget); }
+
+    /** Encoding of the largest matrices (what a user would call the model's quantization), e.g. "Q8_0". */
+    public GgmlType weightType() { return w1[0].type(); }
+
+    // ------------------------------------------------------------------------------------------------
+    // Forward pass
+
+    /**
+     * Runs every token of {@code batch} through the model, appends their keys/values to the sequences' caches
+     * (advancing each {@link KvCachePool.Sequence#length()}) and returns the requested logits.
+     *
+     * @throws IllegalArgumentException if an entry starts beyond its sequence, lacks reserved blocks, uses a
+     *                                  token id outside the vocabulary or was freed
+     */
+    public ForwardResult forward(Batch batch) {
+        final ModelConfig c = config;
+        final int dim = c.dim(), kvDim = c.kvDim(), hidden = c.hiddenDim(), hs = c.headSize();
+        List<Batch.Entry> entries = batch.entries();
+        final int T = batch.tokenCount();
+        if (T == 0) return new ForwardResult(batch, new float[0][][]);
+
+        // Flatten the batch: token t belongs to sequence seqOf[t] at position pos[t].
+        final int[] tokens = new int[T], pos = new int[T];
+        final KvCachePool.Sequence[] seqOf = new KvCachePool.Sequence[T];
+        int t0 = 0;
+        for (Batch.Entry e : entries) {
+            KvCachePool.Sequence s = e.sequence();
+            if (s.pool().config() != c && !s.pool().config().equals(c)) throw new IllegalArgumentException("KV cache was built for another model shape");
+            if (s.freedUnsafe()) throw new IllegalArgumentException("sequence was freed");
+            if (e.startPosition() > s.lengthUnsafe()) {
+                throw new IllegalArgumentException("entry starts at position " + e.startPosition() + " but its sequence holds " + s.lengthUnsafe());
+            }
+            int end = e.startPosition() + e.tokens().length;
+            if (end > s.capacityUnsafe()) {
+                throw new IllegalArgumentException("sequence has room for " + s.capacityUnsafe() + " positions, entry needs " + end + ": reserve first");
+            }
+            for (int i = 0; i < e.tokens().length; i++) {
+                int tok = e.tokens()[i];
+                if (tok < 0 || tok >= c.vocabSize()) throw new IllegalArgumentException("token id " + tok + " outside vocabulary of " + c.vocabSize());
+                tokens[t0] = tok;
+                pos[t0] = e.startPosition() + i;
+                seqOf[t0] = s;
+                t0++;
+            }
+        }
+
+        float[] x = new float[T * dim], xb = new float[T * dim], xb2 = new float[T * dim];
+        float[] q = new float[T * dim], k = new float[T * kvDim], v = new float[T * kvDim];
+        float[] hb = new float[T * hidden], hb2 = new float[T * hidden];
+        pool.parallelFor(T, 1, (a, b, w) -> { for (int t = a; t < b; t++) tokenEmbedding.dequantizeRow(tokens[t], x, t * dim); });
+
+        for (int l = 0; l < c.layers(); l++) {
+            final int layer = l;
+            rmsNorm(xb, x, attnNorm[l], T, dim);
+            matmul(xb, T, new WeightMatrix[]{wq[l], wk[l], wv[l]}, new float[][]{q, k, v});
+            pool.parallelFor(T, 1, (a, b, w) -> {
+                for (int t = a; t < b; t++) {
+                    rope(q, t * dim, c.heads(), pos[t]);
+                    rope(k, t * kvDim, c.kvHeads(), pos[t]);
+                    KvCachePool kvPool = seqOf[t].pool();
+                    int slot = pos[t] % KvCachePool.BLOCK_TOKENS;
+                    float[] block = kvPool.block(seqOf[t].blockId(pos[t]));
+                    System.arraycopy(k, t * kvDim, block, kvPool.offset(layer, 0, slot), kvDim);
+                    System.arraycopy(v, t * kvDim, block, kvPool.offset(layer, 1, slot), kvDim);
+                }
+            });
+            pool.parallelFor(T * c.heads(), 1, (a, b, w) -> {
+                for (int i = a; i < b; i++) attend(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerScratch[w]);
+            });
+            matmul(xb2, T, new WeightMatrix[]{wo[l]}, new float[][]{xb});
+            add(x, xb, T * dim);
+            rmsNorm(xb, x, ffnNorm[l], T, dim);
+            matmul(xb, T, new WeightMatrix[]{w1[l], w3[l]}, new float[][]{hb, hb2});
+            pool.parallelFor(T, 1, (a, b, w) -> {
+                for (int i = a * hidden; i < b * hidden; i++) {
+                    float g = hb[i];
+                    hb[i] = g / (1f + (float) Math.exp(-g)) * hb2[i]; // SwiGLU: SiLU(gate) * up
+                }
+            });
+            matmul(hb, T, new WeightMatrix[]{w2[l]}, new float[][]{xb});
+            add(x, xb, T * dim);
+        }
+
+        for (Batch.Entry e : entries) e.sequence().setLength(e.startPosition() + e.tokens().length);
+
+        // Classifier only for the rows whose logits are wanted.
+        int rowsOut = 0;
+        for (Batch.Entry e : entries) rowsOut += e.allLogits() ? e.tokens().length : 1;
+        float[] sel = new float[rowsOut * dim];
+        int r = 0;
+        t0 = 0;
+        for (Batch.Entry e : entries) {
+            int n = e.tokens().length;
+            for (int i = e.allLogits() ? 0 : n - 1; i < n; i++) System.arraycopy(x, (t0 + i) * dim, sel, (r++) * dim, dim);
+            t0 += n;
+        }
+        float[] normed = new float[rowsOut * dim];
+        rmsNorm(normed, sel, outputNorm, rowsOut, dim);
+        float[] logits = new float[rowsOut * c.vocabSize()];
+        matmul(normed, rowsOut, new WeightMatrix[]{output}, new float[][]{logits});
+
+        float[][][] result = new float[entries.size()][][];
+        r = 0;
+        for (int ei = 0; ei < entries.size(); ei++) {
+            Batch.Entry e = entries.get(ei);
+            int n = e.allLogits() ? e.tokens().length : 1;
+            result[ei] = new float[n][];
+            for (int i = 0; i < n; i++, r++) {
+                result[ei][i] = java.util.Arrays.copyOfRange(logits, r * c.vocabSize(), (r + 1) * c.vocabSize());
+            }
+        }
+        return new ForwardResult(batch, result);
+    }
+
+    /** out[t] = x[t] / rms(x[t]) * weight, for each of the T rows. */
+    private void rmsNorm(float[] out, float[] x, float[] weight, int T, int n) {
+        float eps = config.rmsEps();
+        for (int t = 0; t < T; t++) {
+            int o = t * n;
+            float ss = QuantKernels.dot(x, o, x, o, n);
+            float scale = (float) (1.0 / Math.sqrt(ss / n + eps));
+            for (int i = 0; i < n; i++) out[o + i] = x[o + i] * scale * weight[i];
+        }
+    }
+
+    private static void add(float[] x, float[] y, int n) {
+        QuantKernels.axpy(1f, y, 0, x, 0, n);
+    }
+
+    /** Rotates interleaved pairs (2i, 2i+1) of the first ropeDim dims of each head by pos * theta^(-2i/ropeDim). */
+    private void rope(float[] vec, int off, int nHeads, int position) {
+        int hs = config.headSize(), rd = config.ropeDim();
+        for (int i = 0; i < rd; i += 2) {
+            double angle = position * Math.pow(config.ropeTheta(), -(double) i / rd);
+            float cos = (float) Math.cos(angle), sin = (float) Math.sin(angle);
+            for (int h = 0; h < nHeads; h++) {
+                int j = off + h * hs + i;
+                float v0 = vec[j], v1 = vec[j + 1];
+                vec[j] = v0 * cos - v1 * sin;
+                vec[j + 1] = v0 * sin + v1 * cos;
+            }
+        }
+    }
+
+    /** Causal attention of token t, head h over positions [0, pos[t]] of its own sequence; writes out[t][h]. */
+    private void attend(int layer, int t, int h, float[] q, float[] out, KvCachePool.Sequence[] seqOf, int[] pos, float[] att) {
+        int hs = config.headSize(), dim = config.dim();
+        int kvOff = (h / (config.heads() / config.kvHeads())) * hs;
+        int qOff = t * dim + h * hs;
+        KvCachePool.Sequence s = seqOf[t];
+        KvCachePool kv = s.pool();
+        int last = pos[t];
+        float scale = (float) (1.0 / Math.sqrt(hs));
+        float max = Float.NEGATIVE_INFINITY;
+        for (int p = 0; p <= last; p++) {
+            float[] block = kv.block(s.blockId(p));
+            float score = QuantKernels.dot(q, qOff, block, kv.offset(layer, 0, p % KvCachePool.BLOCK_TOKENS) + kvOff, hs) * scale;
+            att[p] = score;
+            if (score > max) max = score;
+        }
+        float sum = 0;
+        for (int p = 0; p <= last; p++) {
+            float e = (float) Math.exp(att[p] - max);
+            att[p] = e;
+            sum += e;
+        }
+        int o = t * dim + h * hs;
+        java.util.Arrays.fill(out, o, o + hs, 0f);
+        float inv = 1f / sum;
+        for (int p = 0; p <= last; p++) {
+            float[] block = kv.block(s.blockId(p));
+            QuantKernels.axpy(att[p] * inv, block, kv.offset(layer, 1, p % KvCachePool.BLOCK_TOKENS) + kvOff, out, o, hs);
+        }
+    }
+
+    /**
+     * outs[m][t][r] = dot(ws[m] row r, x[t]) for every matrix m (all sharing the input width), token t < T
+     * and row r. The rows of all matrices form one parallel loop, so small matrices (K, V) share a single
+     * dispatch with Q. Each weight row is read from memory once per call: for few tokens the fused kernel
+     * dots it with each token while it sits in L1; for more tokens four rows at a time are dequantized into
+     * per-thread scratch and dotted with every token with plain float FMAs.
+     */
+    void matmul(float[] x, int T, WeightMatrix[] ws, float[][] outs) {
+        int cols = ws[0].cols();
+        int[] starts = new int[ws.length + 1];
+        for (int m = 0; m < ws.length; m++) {
+            if (ws[m].cols() != cols) throw new IllegalArgumentException("matrices of one matmul must share the input width");
+            starts[m + 1] = starts[m] + ws[m].rows();
+        }
+        boolean dequant = T >= DEQUANT_MIN_TOKENS;
+        int groups = (starts[ws.length] + 3) / 4; // unit of work: 4 rows of one matrix (a group may straddle: handled below)
+        pool.parallelFor(groups, dequant ? 4 : 16, (a, b, worker) -> {
+            float[] scratch = workerScratch[worker];
+            float[] four = new float[4];
+            for (int g = a; g < b; g++) {
+                int row0 = g * 4, rowEnd = Math.min(row0 + 4, starts[ws.length]);
+                int m = 0;
+                while (starts[m + 1] <= row0) m++;
+                WeightMatrix w = ws[m];
+                float[] out = outs[m];
+                int rows = w.rows();
+                int r0 = row0 - starts[m];
+                if (dequant && rowEnd <= starts[m + 1] && rowEnd - row0 == 4) {
+                    for (int i = 0; i < 4; i++) w.dequantizeRow(r0 + i, scratch, i * cols);
+                    for (int t = 0; t < T; t++) {
+                        QuantKernels.dot4(scratch, 0, cols, x, t * cols, cols, four, 0);
+                        int o = t * rows + r0;
+                        out[o] = four[0];
+                        out[o + 1] = four[1];
+                        out[o + 2] = four[2];
+                        out[o + 3] = four[3];
+                    }
+                } else {
+                    for (int row = row0; row < rowEnd; row++) {
+                        while (starts[m + 1] <= row) m++;
+                        WeightMatrix wm = ws[m];
+                        int r = row - starts[m];
+                        for (int t = 0; t < T; t++) outs[m][t * wm.rows() + r] = wm.dot(r, x, t * cols);
+                    }
+                }
+            }
+        });
+    }
+
+    /** Unmaps the weights and stops the compute threads. */
+    @Override
+    public void close() {
+        pool.close();
+        try {
+            mapping.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("could not unmap " + path, e);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package dev.anvil.api.error;
+
+import dev.anvil.api.ApiErrors;
+import jakarta.json.JsonException;
+import jakarta.json.bind.JsonbException;
+import jakarta.ws.rs.ProcessingException;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.ext.ExceptionMapper;
+import jakarta.ws.rs.ext.Provider;
+import java.util.UUID;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * RESTEasy wraps entity-provider failures in {@link ProcessingException}. When the cause is a JSON
+ * parse/binding error the client sent a malformed body (400); anything else is a server fault (500).
+ */
+@Provider
+public class ProcessingExceptionMapper implements ExceptionMapper<ProcessingException> {
+
+    private static final Logger LOG = Logger.getLogger(ProcessingExceptionMapper.class.getName());
+
+    @Override
+    public Response toResponse(ProcessingException exception) {
+        if (RootCause.find(exception, JsonbException.class) != null
+                || RootCause.find(exception, JsonException.class) != null) {
+            return MalformedJsonMapper.badJson(exception);
+        }
+        String incident = UUID.randomUUID().toString();
+        LOG.log(Level.SEVERE, "Entity processing failed, incident " + incident, exception);
+        return ApiErrors.response(500, ApiErrors.TYPE_SERVER,
+                "The server had an error while processing your request (incident " + incident + ")", null, null);
+    }
+}

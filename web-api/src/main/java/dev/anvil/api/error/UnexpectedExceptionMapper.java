@@ -1,0 +1,48 @@
+package dev.anvil.api.error;
+
+import dev.anvil.api.ApiErrors;
+import dev.anvil.api.ApiException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.ext.ExceptionMapper;
+import jakarta.ws.rs.ext.Provider;
+import jakarta.ws.rs.ext.Providers;
+import java.util.UUID;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Last-resort mapper. EJB system exceptions wrap what resource code threw, so first look inside
+ * {@code jakarta.ejb.EJBException} (and similar wrappers) for an exception another mapper knows; otherwise log the
+ * full failure under an incident id and return a 500 whose message reveals nothing internal.
+ */
+@Provider
+public class UnexpectedExceptionMapper implements ExceptionMapper<Throwable> {
+
+    private static final Logger LOG = Logger.getLogger(UnexpectedExceptionMapper.class.getName());
+
+    @Context
+    Providers providers;
+
+    @Override
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public Response toResponse(Throwable exception) {
+        Throwable cause = exception.getCause();
+        for (int depth = 0; depth < 8 && cause != null && cause != exception; depth++) {
+            if (cause instanceof ApiException || cause instanceof WebApplicationException
+                    || cause instanceof jakarta.validation.ValidationException
+                    || cause instanceof jakarta.json.bind.JsonbException) {
+                ExceptionMapper mapper = providers == null ? null : providers.getExceptionMapper(cause.getClass());
+                if (mapper != null && !(mapper instanceof UnexpectedExceptionMapper)) {
+                    return mapper.toResponse(cause);
+                }
+            }
+            cause = cause.getCause();
+        }
+        String incident = UUID.randomUUID().toString();
+        LOG.log(Level.SEVERE, "Unhandled exception, incident " + incident, exception);
+        return ApiErrors.response(500, ApiErrors.TYPE_SERVER,
+                "The server had an error while processing your request (incident " + incident + ")", null, null);
+    }
+}

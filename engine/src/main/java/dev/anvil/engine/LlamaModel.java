@@ -61,8 +61,11 @@ public final class LlamaModel implements AutoCloseable {
     private final WeightMatrix output;
     private final float[][] workerScratch; // per worker: attention scores or dequantized rows
     private final int maxCols;
+    private final Tokenizer tokenizer;
+    private final String tokenizerProblem;
 
-    private LlamaModel(ModelConfig config, Path path, AutoCloseable mapping, ComputePool pool, WeightMatrix tokenEmbedding,
+    private LlamaModel(ModelConfig config, Path path, AutoCloseable mapping, ComputePool pool, Tokenizer tokenizer,
+                       String tokenizerProblem, WeightMatrix tokenEmbedding,
                        float[][] attnNorm, WeightMatrix[] wq, WeightMatrix[] wk, WeightMatrix[] wv, WeightMatrix[] wo,
                        float[][] ffnNorm, WeightMatrix[] w1, WeightMatrix[] w2, WeightMatrix[] w3,
                        float[] outputNorm, WeightMatrix output) {
@@ -70,6 +73,8 @@ public final class LlamaModel implements AutoCloseable {
         this.path = path;
         this.mapping = mapping;
         this.pool = pool;
+        this.tokenizer = tokenizer;
+        this.tokenizerProblem = tokenizerProblem;
         this.tokenEmbedding = tokenEmbedding;
         this.attnNorm = attnNorm;
         this.wq = wq;
@@ -96,19 +101,33 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * Loads a llama2.c checkpoint with an explicit llama2.c tokenizer file (for GGUF, whose tokenizer is
+     * inside, {@code tokenizerPath} must be null).
+     */
+    public static LlamaModel load(Path path, Path tokenizerPath, ThreadFactory threadFactory, int threads) throws IOException {
+        if (isGguf(path)) {
+            if (tokenizerPath != null) throw new IllegalArgumentException(path + " is GGUF: its tokenizer is inside the file");
+            return loadGguf(path, threadFactory, threads);
+        }
+        return loadLlama2c(path, tokenizerPath, threadFactory, threads);
+    }
+
+    /**
      * Loads a GGUF file or a llama2.c {@code .bin} checkpoint (told apart by the GGUF magic), failing with
      * {@link UnsupportedModelException} on an unknown architecture, weight type or inconsistent shape.
      *
      * @param threadFactory makes the {@code threads - 1} compute threads (the caller is the remaining one)
      */
     public static LlamaModel load(Path path, ThreadFactory threadFactory, int threads) throws IOException {
-        boolean gguf;
+        return isGguf(path) ? loadGguf(path, threadFactory, threads) : loadLlama2c(path, null, threadFactory, threads);
+    }
+
+    private static boolean isGguf(Path path) throws IOException {
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             java.nio.ByteBuffer magic = java.nio.ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
             ch.read(magic, 0);
-            gguf = magic.position() == 4 && magic.getInt(0) == 0x46554747;
+            return magic.position() == 4 && magic.getInt(0) == 0x46554747;
         }
-        return gguf ? loadGguf(path, threadFactory, threads) : loadLlama2c(path, threadFactory, threads);
     }
 
     private static LlamaModel loadGguf(Path path, ThreadFactory tf, int threads) throws IOException {
@@ -138,8 +157,9 @@ public final class LlamaModel implements AutoCloseable {
             }
             WeightMatrix embedding = WeightMatrix.of(embd);
             WeightMatrix out = tied ? embedding : WeightMatrix.of(f.tensor("output.weight"));
+            Tokenizer tok = f.has("tokenizer.ggml.model") ? Tokenizer.fromGguf(f) : null;
             ComputePool pool = new ComputePool(threads, tf);
-            return new LlamaModel(cfg, path, f, pool, embedding, an, m[0], m[1], m[2], m[3], fn, m[4], m[5], m[6],
+            return new LlamaModel(cfg, path, f, pool, tok, path + " contains no tokenizer (tokenizer.ggml.model is missing)", embedding, an, m[0], m[1], m[2], m[3], fn, m[4], m[5], m[6],
                     vector(f.tensor("output_norm.weight"), dim), out);
         } catch (RuntimeException e) {
             f.close();
@@ -162,9 +182,11 @@ public final class LlamaModel implements AutoCloseable {
      * llama2.c checkpoint: 7 little-endian int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size
      * — negative when the classifier is stored separately — and seq_len), then fp32 tensors in the order
      * token_embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, freq_cis_real, freq_cis_imag
-     * [, wcls]. Each weight matrix is row-major [out][in], the same as a GGUF row.
+     * [, wcls]. Each weight matrix is row-major [out][in], the same as a GGUF row. Without an explicit
+     * tokenizer, llama2.c's convention is followed: {@code tok<vocab>.bin} next to the checkpoint, else
+     * {@code tokenizer.bin} there.
      */
-    private static LlamaModel loadLlama2c(Path path, ThreadFactory tf, int threads) throws IOException {
+    private static LlamaModel loadLlama2c(Path path, Path tokenizerPath, ThreadFactory tf, int threads) throws IOException {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             MemorySegment s = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
@@ -204,8 +226,19 @@ public final class LlamaModel implements AutoCloseable {
             take.apply("freq_cis", new long[]{seqLen, dim / heads}); // real and imaginary halves; recomputed instead
             WeightMatrix out = tied ? embedding
                     : new WeightMatrix("wcls", GgmlType.F32, vocab, dim, take.apply("wcls", new long[]{vocab, dim}));
+            Tokenizer tok = null;
+            String problem = null;
+            if (tokenizerPath != null) {
+                tok = Llama2cTokenizer.read(tokenizerPath, vocab);
+            } else {
+                Path dir = path.toAbsolutePath().getParent();
+                Path bySize = dir.resolve("tok" + vocab + ".bin"), generic = dir.resolve("tokenizer.bin");
+                if (java.nio.file.Files.isRegularFile(bySize)) tok = Llama2cTokenizer.read(bySize, vocab);
+                else if (java.nio.file.Files.isRegularFile(generic)) tok = Llama2cTokenizer.read(generic, vocab);
+                else problem = "no tokenizer for " + path + ": neither " + bySize + " nor " + generic + " exists";
+            }
             ComputePool pool = new ComputePool(threads, tf);
-            return new LlamaModel(cfg, path, arena::close, pool, embedding, an, wq, wk, wv, wo, fn, w1, w2, w3, finalNorm, out);
+            return new LlamaModel(cfg, path, arena::close, pool, tok, problem, embedding, an, wq, wk, wv, wo, fn, w1, w2, w3, finalNorm, out);
         } catch (RuntimeException | IOException e) {
             arena.close();
             throw e;
@@ -252,6 +285,12 @@ public final class LlamaModel implements AutoCloseable {
     // Accessors
 
     public ModelConfig config() { return config; }
+
+    /** The model's tokenizer (from the GGUF metadata, or the llama2.c tokenizer file). */
+    public Tokenizer tokenizer() {
+        if (tokenizer == null) throw new UnsupportedModelException(tokenizerProblem);
+        return tokenizer;
+    }
     public Path path() { return path; }
 
     /** Number of compute threads (including the caller of {@link #forward}). */

@@ -106,37 +106,47 @@ public final class QuantKernels {
     }
 
     // ------------------------------------------------------------------------------------------------
-    // Weight-row dot products: row of n weights at byte offset off, against x[xOff .. xOff+n)
+    // Weight-row dot products: row of n weights at byte offset off, against x[xOff .. xOff+n).
+    //
+    // Batch invariance: every kernel widens L weights to floats with exactly the operations the scalar
+    // dequantize() below uses (so the float weights are bit-identical), then does acc = w*x + acc on ONE
+    // accumulator, walking the row in element order, and reduces at the end. dot4() over a dequantized row
+    // performs the same operations in the same order, so a row's dot product is bit-identical whether the
+    // matmul took the fused path (few tokens) or the dequantize-and-reuse path (many tokens). That makes a
+    // sequence's logits independent of what else is in its batch, which seeded sampling relies on.
+
+    /** Single-accumulator float dot with the arithmetic of {@link #dot4}; used for F16 rows. */
+    static float dot1(float[] w, int wOff, float[] x, int xOff, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (; i <= n - L; i += L) acc = FloatVector.fromArray(F, w, wOff + i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += w[wOff + i] * x[xOff + i];
+        return s;
+    }
+
+    private static final ThreadLocal<float[]> ROW_SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static FloatVector b2f(ByteVector v) {
+        return (FloatVector) v.convertShape(VectorOperators.B2F, F, 0);
+    }
 
     static float dotF32(MemorySegment w, long off, float[] x, int xOff, int n) {
-        FloatVector acc0 = FloatVector.zero(F), acc1 = FloatVector.zero(F);
+        FloatVector acc = FloatVector.zero(F);
         int i = 0;
-        for (; i <= n - 2 * L; i += 2 * L) {
-            acc0 = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), acc0);
-            acc1 = FloatVector.fromMemorySegment(F, w, off + 4L * (i + L), LE).fma(FloatVector.fromArray(F, x, xOff + i + L), acc1);
-        }
-        for (; i <= n - L; i += L) {
-            acc0 = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), acc0);
-        }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) sum += w.get(F32, off + 4L * i) * x[xOff + i];
-        return sum;
+        for (; i <= n - L; i += L) acc = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += w.get(F32, off + 4L * i) * x[xOff + i];
+        return s;
     }
 
     static float dotF16(MemorySegment w, long off, float[] x, int xOff, int n) {
-        // Float.float16ToFloat is an intrinsic (vcvtph2ps) and this loop is auto-vectorized by C2;
-        // the Vector API has no half-to-float lane conversion in this JDK.
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        int i = 0;
-        for (; i <= n - 4; i += 4) {
-            long o = off + 2L * i;
-            s0 += Float.float16ToFloat(w.get(I16, o)) * x[xOff + i];
-            s1 += Float.float16ToFloat(w.get(I16, o + 2)) * x[xOff + i + 1];
-            s2 += Float.float16ToFloat(w.get(I16, o + 4)) * x[xOff + i + 2];
-            s3 += Float.float16ToFloat(w.get(I16, o + 6)) * x[xOff + i + 3];
-        }
-        for (; i < n; i++) s0 += Float.float16ToFloat(w.get(I16, off + 2L * i)) * x[xOff + i];
-        return (s0 + s1) + (s2 + s3);
+        // This JDK's Vector API has no half-to-float lane conversion: decode the row with the
+        // Float.float16ToFloat intrinsic (vcvtph2ps), then dot it.
+        float[] row = ROW_SCRATCH.get();
+        if (row.length < n) ROW_SCRATCH.set(row = new float[n]);
+        dequantize(GgmlType.F16, w, off, row, 0, n);
+        return dot1(row, 0, x, xOff, n);
     }
 
     static float dotBF16(MemorySegment w, long off, float[] x, int xOff, int n) {
@@ -149,57 +159,50 @@ public final class QuantKernels {
                     .reinterpretAsFloats();
             acc = wv.fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
-        for (; i < n; i++) sum += Float.intBitsToFloat(w.get(I16, off + 2L * i) << 16) * x[xOff + i];
-        return sum;
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += Float.intBitsToFloat(w.get(I16, off + 2L * i) << 16) * x[xOff + i];
+        return s;
     }
 
     static float dotQ8_0(MemorySegment w, long off, float[] x, int xOff, int n) {
         FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < n; b += 32, off += 34) {
-            FloatVector blk = FloatVector.zero(F);
+            FloatVector d = FloatVector.broadcast(F, f16(w, off));
             for (int j = 0; j < 32; j += L) {
-                FloatVector wv = (FloatVector) ByteVector.fromMemorySegment(B, w, off + 2 + j, LE).convertShape(VectorOperators.B2F, F, 0);
-                blk = wv.fma(FloatVector.fromArray(F, x, xOff + b + j), blk);
+                FloatVector wv = b2f(ByteVector.fromMemorySegment(B, w, off + 2 + j, LE)).mul(d);
+                acc = wv.fma(FloatVector.fromArray(F, x, xOff + b + j), acc);
             }
-            acc = blk.fma(FloatVector.broadcast(F, f16(w, off)), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    static float dotQ4_0(MemorySegment w, long off, float[] x, int xOff, int n) {
+    /** Q4_0/Q4_1/Q5_0/Q5_1: 32 values from 16 nibble bytes (+ optional 5th bits), value = q*d + m or (q-bias)*d. */
+    private static float dotLegacy(MemorySegment w, long off, float[] x, int xOff, int n, int stride, boolean hasMin, boolean fiveBit) {
         FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < n; b += 32, off += 18) {
-            FloatVector blk = FloatVector.zero(F);
-            for (int j = 0; j < 16; j += L) {
-                ByteVector q = ByteVector.fromMemorySegment(B, w, off + 2 + j, LE);
-                FloatVector lo = (FloatVector) q.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0);
-                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0);
-                blk = lo.fma(FloatVector.fromArray(F, x, xOff + b + j), blk);
-                blk = hi.fma(FloatVector.fromArray(F, x, xOff + b + 16 + j), blk);
+        int qsOff = (hasMin ? 4 : 2) + (fiveBit ? 4 : 0);
+        byte bias = (byte) (hasMin ? 0 : fiveBit ? 16 : 8);
+        for (int b = 0; b < n; b += 32, off += stride) {
+            float dScalar = f16(w, off);
+            FloatVector d = FloatVector.broadcast(F, dScalar);
+            FloatVector m = hasMin ? FloatVector.broadcast(F, f16(w, off + 2)) : null;
+            int qh = fiveBit ? w.get(I32, off + (hasMin ? 4 : 2)) : 0;
+            for (int half = 0; half < 2; half++) { // low nibbles are values 0..15, high nibbles 16..31
+                for (int j = 0; j < 16; j += L) {
+                    ByteVector q = ByteVector.fromMemorySegment(B, w, off + qsOff + j, LE);
+                    q = half == 0 ? q.and((byte) 0x0F) : q.lanewise(VectorOperators.LSHR, 4);
+                    if (fiveBit) q = q.or(q5HighBits(qh, 16 * half + j));
+                    FloatVector wv = hasMin ? b2f(q).mul(d).add(m) : b2f(q.sub(bias)).mul(d);
+                    acc = wv.fma(FloatVector.fromArray(F, x, xOff + b + 16 * half + j), acc);
+                }
             }
-            acc = blk.fma(FloatVector.broadcast(F, f16(w, off)), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    static float dotQ4_1(MemorySegment w, long off, float[] x, int xOff, int n) {
-        // sum (d*q + m)*x = d*sum(q*x) + m*sum(x)
-        float sum = 0;
-        for (int b = 0; b < n; b += 32, off += 20) {
-            FloatVector qx = FloatVector.zero(F), xs = FloatVector.zero(F);
-            for (int j = 0; j < 16; j += L) {
-                ByteVector q = ByteVector.fromMemorySegment(B, w, off + 4 + j, LE);
-                FloatVector lo = (FloatVector) q.and((byte) 0x0F).convertShape(VectorOperators.B2F, F, 0);
-                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0);
-                FloatVector x0 = FloatVector.fromArray(F, x, xOff + b + j), x1 = FloatVector.fromArray(F, x, xOff + b + 16 + j);
-                qx = lo.fma(x0, hi.fma(x1, qx));
-                xs = xs.add(x0).add(x1);
-            }
-            sum += f16(w, off) * qx.reduceLanes(VectorOperators.ADD) + f16(w, off + 2) * xs.reduceLanes(VectorOperators.ADD);
-        }
-        return sum;
-    }
+    static float dotQ4_0(MemorySegment w, long off, float[] x, int xOff, int n) { return dotLegacy(w, off, x, xOff, n, 18, false, false); }
+    static float dotQ4_1(MemorySegment w, long off, float[] x, int xOff, int n) { return dotLegacy(w, off, x, xOff, n, 20, true, false); }
+    static float dotQ5_0(MemorySegment w, long off, float[] x, int xOff, int n) { return dotLegacy(w, off, x, xOff, n, 22, false, true); }
+    static float dotQ5_1(MemorySegment w, long off, float[] x, int xOff, int n) { return dotLegacy(w, off, x, xOff, n, 24, true, true); }
 
     /** Lane i of the result holds bit (shift+i) of qh, moved to bit 4 (the 5th bit of a Q5 value). */
     private static ByteVector q5HighBits(int qh, int shift) {
@@ -208,135 +211,74 @@ public final class QuantKernels {
         return (ByteVector) bits.convertShape(VectorOperators.I2B, B, 0);
     }
 
-    static float dotQ5_0(MemorySegment w, long off, float[] x, int xOff, int n) {
-        FloatVector acc = FloatVector.zero(F);
-        for (int b = 0; b < n; b += 32, off += 22) {
-            int qh = w.get(I32, off + 2);
-            FloatVector blk = FloatVector.zero(F);
-            for (int j = 0; j < 16; j += L) {
-                ByteVector q = ByteVector.fromMemorySegment(B, w, off + 6 + j, LE);
-                FloatVector lo = (FloatVector) q.and((byte) 0x0F).or(q5HighBits(qh, j)).sub((byte) 16).convertShape(VectorOperators.B2F, F, 0);
-                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).or(q5HighBits(qh, j + 16)).sub((byte) 16).convertShape(VectorOperators.B2F, F, 0);
-                blk = lo.fma(FloatVector.fromArray(F, x, xOff + b + j), blk);
-                blk = hi.fma(FloatVector.fromArray(F, x, xOff + b + 16 + j), blk);
-            }
-            acc = blk.fma(FloatVector.broadcast(F, f16(w, off)), acc);
-        }
-        return acc.reduceLanes(VectorOperators.ADD);
-    }
-
-    static float dotQ5_1(MemorySegment w, long off, float[] x, int xOff, int n) {
-        float sum = 0;
-        for (int b = 0; b < n; b += 32, off += 24) {
-            int qh = w.get(I32, off + 4);
-            FloatVector qx = FloatVector.zero(F), xs = FloatVector.zero(F);
-            for (int j = 0; j < 16; j += L) {
-                ByteVector q = ByteVector.fromMemorySegment(B, w, off + 8 + j, LE);
-                FloatVector lo = (FloatVector) q.and((byte) 0x0F).or(q5HighBits(qh, j)).convertShape(VectorOperators.B2F, F, 0);
-                FloatVector hi = (FloatVector) q.lanewise(VectorOperators.LSHR, 4).or(q5HighBits(qh, j + 16)).convertShape(VectorOperators.B2F, F, 0);
-                FloatVector x0 = FloatVector.fromArray(F, x, xOff + b + j), x1 = FloatVector.fromArray(F, x, xOff + b + 16 + j);
-                qx = lo.fma(x0, hi.fma(x1, qx));
-                xs = xs.add(x0).add(x1);
-            }
-            sum += f16(w, off) * qx.reduceLanes(VectorOperators.ADD) + f16(w, off + 2) * xs.reduceLanes(VectorOperators.ADD);
-        }
-        return sum;
-    }
-
-    /** The 6-bit scale (index 0) and min (index 1) of sub-block j of a Q4_K/Q5_K block, from its 12 packed bytes. */
+    /** The 6-bit scale of sub-block j of a Q4_K/Q5_K block, from its 12 packed scale bytes. */
     static int kScale(MemorySegment w, long scalesOff, int j) {
         return j < 4 ? u8(w, scalesOff + j) & 63
                 : (u8(w, scalesOff + j + 4) & 0x0F) | ((u8(w, scalesOff + j - 4) >> 6) << 4);
     }
 
+    /** The 6-bit min of sub-block j of a Q4_K/Q5_K block. */
     static int kMin(MemorySegment w, long scalesOff, int j) {
         return j < 4 ? u8(w, scalesOff + j + 4) & 63
                 : (u8(w, scalesOff + j + 4) >> 4) | ((u8(w, scalesOff + j) >> 6) << 4);
     }
 
-    static float dotQ4_K(MemorySegment w, long off, float[] x, int xOff, int n) {
-        float sum = 0;
-        for (int b = 0; b < n; b += 256, off += 144) {
+    /** Q4_K and Q5_K: 4 chunks of 64 values; low nibbles are sub-block 2c, high nibbles 2c+1; value = q*d_s - m_s. */
+    private static float dotK45(MemorySegment w, long off, float[] x, int xOff, int n, boolean five) {
+        FloatVector acc = FloatVector.zero(F);
+        int stride = five ? 176 : 144;
+        for (int b = 0; b < n; b += 256, off += stride) {
             float d = f16(w, off), dmin = f16(w, off + 2);
-            long sc = off + 4, qs = off + 16;
-            for (int c = 0; c < 4; c++) { // 64 values per 32 bytes: low nibbles first sub-block, high the second
-                FloatVector lo = FloatVector.zero(F), hi = FloatVector.zero(F), xs0 = lo, xs1 = lo;
-                int base = xOff + b + 64 * c;
+            long sc = off + 4, qhOff = off + 16, qs = five ? off + 48 : off + 16;
+            for (int sub = 0; sub < 8; sub++) {
+                int c = sub >> 1, hi = sub & 1;
+                FloatVector ds = FloatVector.broadcast(F, d * kScale(w, sc, sub)), ms = FloatVector.broadcast(F, dmin * kMin(w, sc, sub));
                 for (int j = 0; j < 32; j += L) {
                     ByteVector q = ByteVector.fromMemorySegment(B, w, qs + 32 * c + j, LE);
-                    FloatVector x0 = FloatVector.fromArray(F, x, base + j), x1 = FloatVector.fromArray(F, x, base + 32 + j);
-                    lo = ((FloatVector) q.and((byte) 0x0F).convertShape(VectorOperators.B2F, F, 0)).fma(x0, lo);
-                    hi = ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convertShape(VectorOperators.B2F, F, 0)).fma(x1, hi);
-                    xs0 = xs0.add(x0);
-                    xs1 = xs1.add(x1);
+                    q = hi == 0 ? q.and((byte) 0x0F) : q.lanewise(VectorOperators.LSHR, 4);
+                    if (five) {
+                        ByteVector h = ByteVector.fromMemorySegment(B, w, qhOff + j, LE).lanewise(VectorOperators.LSHR, sub).and((byte) 1);
+                        q = q.or(h.lanewise(VectorOperators.LSHL, 4));
+                    }
+                    FloatVector wv = b2f(q).mul(ds).sub(ms);
+                    acc = wv.fma(FloatVector.fromArray(F, x, xOff + b + 32 * sub + j), acc);
                 }
-                sum += d * (kScale(w, sc, 2 * c) * lo.reduceLanes(VectorOperators.ADD) + kScale(w, sc, 2 * c + 1) * hi.reduceLanes(VectorOperators.ADD))
-                        - dmin * (kMin(w, sc, 2 * c) * xs0.reduceLanes(VectorOperators.ADD) + kMin(w, sc, 2 * c + 1) * xs1.reduceLanes(VectorOperators.ADD));
             }
         }
-        return sum;
+        return acc.reduceLanes(VectorOperators.ADD);
     }
 
-    static float dotQ5_K(MemorySegment w, long off, float[] x, int xOff, int n) {
-        float sum = 0;
-        for (int b = 0; b < n; b += 256, off += 176) {
-            float d = f16(w, off), dmin = f16(w, off + 2);
-            long sc = off + 4, qhOff = off + 16, qs = off + 48;
-            for (int c = 0; c < 4; c++) {
-                FloatVector lo = FloatVector.zero(F), hi = FloatVector.zero(F), xs0 = lo, xs1 = lo;
-                int base = xOff + b + 64 * c;
-                for (int j = 0; j < 32; j += L) {
-                    ByteVector q = ByteVector.fromMemorySegment(B, w, qs + 32 * c + j, LE);
-                    ByteVector h = ByteVector.fromMemorySegment(B, w, qhOff + j, LE).lanewise(VectorOperators.LSHR, 2 * c);
-                    ByteVector q0 = q.and((byte) 0x0F).or(h.and((byte) 1).lanewise(VectorOperators.LSHL, 4));
-                    ByteVector q1 = q.lanewise(VectorOperators.LSHR, 4).or(h.and((byte) 2).lanewise(VectorOperators.LSHL, 3));
-                    FloatVector x0 = FloatVector.fromArray(F, x, base + j), x1 = FloatVector.fromArray(F, x, base + 32 + j);
-                    lo = ((FloatVector) q0.convertShape(VectorOperators.B2F, F, 0)).fma(x0, lo);
-                    hi = ((FloatVector) q1.convertShape(VectorOperators.B2F, F, 0)).fma(x1, hi);
-                    xs0 = xs0.add(x0);
-                    xs1 = xs1.add(x1);
-                }
-                sum += d * (kScale(w, sc, 2 * c) * lo.reduceLanes(VectorOperators.ADD) + kScale(w, sc, 2 * c + 1) * hi.reduceLanes(VectorOperators.ADD))
-                        - dmin * (kMin(w, sc, 2 * c) * xs0.reduceLanes(VectorOperators.ADD) + kMin(w, sc, 2 * c + 1) * xs1.reduceLanes(VectorOperators.ADD));
-            }
-        }
-        return sum;
-    }
+    static float dotQ4_K(MemorySegment w, long off, float[] x, int xOff, int n) { return dotK45(w, off, x, xOff, n, false); }
+    static float dotQ5_K(MemorySegment w, long off, float[] x, int xOff, int n) { return dotK45(w, off, x, xOff, n, true); }
 
+    /**
+     * Q6_K: two halves of 128 values; in a half, quarter k (values 32k..32k+31) takes its low 4 bits from
+     * ql[l] (k=0: low nibble, k=2: high nibble) or ql[32+l] (k=1, k=3) and its top 2 bits from qh[l] >> 2k;
+     * scale index 2k + l/16 (8 scales per half).
+     */
     static float dotQ6_K(MemorySegment w, long off, float[] x, int xOff, int n) {
-        float sum = 0;
+        FloatVector acc = FloatVector.zero(F);
         for (int b = 0; b < n; b += 256, off += 210) {
             float d = f16(w, off + 208);
             for (int half = 0; half < 2; half++) {
                 long ql = off + 64 * half, qh = off + 128 + 32 * half, sc = off + 192 + 8 * half;
-                int base = xOff + b + 128 * half;
-                for (int g = 0; g < 2; g++) { // l in [16g, 16g+16) shares scales sc[g + {0,2,4,6}]
-                    FloatVector s1 = FloatVector.zero(F), s2 = s1, s3 = s1, s4 = s1;
-                    for (int j = 16 * g; j < 16 * g + 16; j += L) {
-                        ByteVector a = ByteVector.fromMemorySegment(B, w, ql + j, LE);
-                        ByteVector c = ByteVector.fromMemorySegment(B, w, ql + 32 + j, LE);
-                        ByteVector h = ByteVector.fromMemorySegment(B, w, qh + j, LE);
-                        ByteVector q1 = a.and((byte) 0x0F).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                        ByteVector q2 = c.and((byte) 0x0F).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                        ByteVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 4).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                        ByteVector q4 = c.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
-                        s1 = ((FloatVector) q1.convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, base + j), s1);
-                        s2 = ((FloatVector) q2.convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, base + 32 + j), s2);
-                        s3 = ((FloatVector) q3.convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, base + 64 + j), s3);
-                        s4 = ((FloatVector) q4.convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, base + 96 + j), s4);
+                for (int k = 0; k < 4; k++) {
+                    for (int j = 0; j < 32; j += L) {
+                        FloatVector ds = FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, sc + 2 * k + j / 16));
+                        ByteVector lo = ByteVector.fromMemorySegment(B, w, ql + 32 * (k & 1) + j, LE);
+                        lo = k < 2 ? lo.and((byte) 0x0F) : lo.lanewise(VectorOperators.LSHR, 4);
+                        ByteVector h = ByteVector.fromMemorySegment(B, w, qh + j, LE).lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3);
+                        ByteVector q = lo.or(h.lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                        acc = b2f(q).mul(ds).fma(FloatVector.fromArray(F, x, xOff + b + 128 * half + 32 * k + j), acc);
                     }
-                    sum += d * (w.get(ValueLayout.JAVA_BYTE, sc + g) * s1.reduceLanes(VectorOperators.ADD)
-                            + w.get(ValueLayout.JAVA_BYTE, sc + g + 2) * s2.reduceLanes(VectorOperators.ADD)
-                            + w.get(ValueLayout.JAVA_BYTE, sc + g + 4) * s3.reduceLanes(VectorOperators.ADD)
-                            + w.get(ValueLayout.JAVA_BYTE, sc + g + 6) * s4.reduceLanes(VectorOperators.ADD));
                 }
             }
         }
-        return sum;
+        return acc.reduceLanes(VectorOperators.ADD);
     }
-
     // ------------------------------------------------------------------------------------------------
-    // Dequantization (scalar: it runs once per row per matmul call at most, or for embedding lookups)
+    // Dequantization (scalar: it runs once per row per matmul call at most, or for embedding lookups).
+    // Each value is computed with the same float operations, in the same order, as the vector kernels above.
 
     /** Decodes {@code n} values of encoding {@code type} starting at byte {@code off} into {@code dst[dstOff..]}. */
     public static void dequantize(GgmlType type, MemorySegment w, long off, float[] dst, int dstOff, int n) {
@@ -354,11 +296,12 @@ public final class QuantKernels {
                 boolean hasMin = type == GgmlType.Q4_1;
                 int stride = hasMin ? 20 : 18, qs = hasMin ? 4 : 2;
                 for (int b = 0; b < n; b += 32, off += stride) {
-                    float d = f16(w, off), m = hasMin ? f16(w, off + 2) : -8 * d;
+                    float d = f16(w, off), m = hasMin ? f16(w, off + 2) : 0f;
+                    int bias = hasMin ? 0 : 8;
                     for (int j = 0; j < 16; j++) {
                         int q = u8(w, off + qs + j);
-                        dst[dstOff + b + j] = d * (q & 0x0F) + m;
-                        dst[dstOff + b + j + 16] = d * (q >> 4) + m;
+                        dst[dstOff + b + j] = hasMin ? d * (q & 0x0F) + m : d * ((q & 0x0F) - bias);
+                        dst[dstOff + b + j + 16] = hasMin ? d * (q >> 4) + m : d * ((q >> 4) - bias);
                     }
                 }
             }
@@ -366,12 +309,13 @@ public final class QuantKernels {
                 boolean hasMin = type == GgmlType.Q5_1;
                 int stride = hasMin ? 24 : 22, qhOff = hasMin ? 4 : 2;
                 for (int b = 0; b < n; b += 32, off += stride) {
-                    float d = f16(w, off), m = hasMin ? f16(w, off + 2) : -16 * d;
+                    float d = f16(w, off), m = hasMin ? f16(w, off + 2) : 0f;
                     int qh = w.get(I32, off + qhOff);
                     for (int j = 0; j < 16; j++) {
                         int q = u8(w, off + qhOff + 4 + j);
-                        dst[dstOff + b + j] = d * ((q & 0x0F) | (((qh >>> j) & 1) << 4)) + m;
-                        dst[dstOff + b + j + 16] = d * ((q >> 4) | (((qh >>> (j + 16)) & 1) << 4)) + m;
+                        int q0 = (q & 0x0F) | (((qh >>> j) & 1) << 4), q1 = (q >> 4) | (((qh >>> (j + 16)) & 1) << 4);
+                        dst[dstOff + b + j] = hasMin ? d * q0 + m : d * (q0 - 16);
+                        dst[dstOff + b + j + 16] = hasMin ? d * q1 + m : d * (q1 - 16);
                     }
                 }
             }

@@ -1,0 +1,150 @@
+package dev.anvil.engine;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The per-request state of text generation shared by the CLI and the server: sampling, the token history
+ * for penalties, streaming detokenization, stop strings, end-of-generation tokens and the token limit. It
+ * does not run the model: the caller (a loop or the batch scheduler) feeds it the logits of each step and
+ * feeds the returned token back into the next forward pass unless the step finished the generation.
+ *
+ * <pre>{@code
+ * Generation g = new Generation(tokenizer, promptTokens, params, maxTokens, List.of("\n\n"));
+ * float[] logits = prefill(promptTokens);
+ * while (true) {
+ *     Generation.Step s = g.next(logits);
+ *     out.print(s.text());
+ *     if (s.finished()) break;
+ *     logits = decode(s.token());
+ * }
+ * }</pre>
+ *
+ * Stop strings match decoded text, also across token boundaries; the stop string and anything after it
+ * are never emitted, and text that might be the start of a stop string is held back until it is decided.
+ * Not thread-safe: one per request.
+ */
+public final class Generation {
+
+    /** Why a generation ended. */
+    public enum FinishReason {
+        /** The model produced an end-of-generation token (EOS, end of turn). */
+        END_OF_SEQUENCE,
+        /** The decoded text reached one of the stop strings. */
+        STOP_STRING,
+        /** {@code maxTokens} tokens were generated. */
+        MAX_TOKENS
+    }
+
+    /**
+     * One generated token.
+     *
+     * @param token  the sampled id (an end-of-generation token is reported but its text is not)
+     * @param sample its log-probability and alternatives
+     * @param text   text that became final with this token (possibly empty)
+     * @param finish why generation ended with this step, or null if it continues
+     */
+    public record Step(int token, Sampler.SampledToken sample, String text, FinishReason finish) {
+        public boolean finished() { return finish != null; }
+    }
+
+    private final Tokenizer tokenizer;
+    private final Sampler sampler;
+    private final TokenDecoder decoder;
+    private final int maxTokens;
+    private final List<String> stops;
+    private final int promptLength;
+    private int[] history;
+    private int historyLength;
+    private final StringBuilder heldBack = new StringBuilder();
+    private final StringBuilder text = new StringBuilder();
+    private FinishReason finish;
+
+    /**
+     * @param promptTokens the tokens already fed to the model (they count for penalties)
+     * @param maxTokens    at most this many tokens are generated (at least 1)
+     * @param stopStrings  texts that end the generation (empty strings are ignored)
+     */
+    public Generation(Tokenizer tokenizer, int[] promptTokens, SamplingParams params, int maxTokens, List<String> stopStrings) {
+        if (maxTokens < 1) throw new IllegalArgumentException("max tokens must be >= 1, was " + maxTokens);
+        this.tokenizer = tokenizer;
+        this.sampler = new Sampler(params);
+        // Text generated right after BOS starts the document: drop its SentencePiece dummy space, as llama.cpp does.
+        boolean startOfText = promptTokens.length == 0 || (promptTokens.length == 1 && promptTokens[0] == tokenizer.bos());
+        this.decoder = new TokenDecoder(tokenizer, startOfText);
+        this.maxTokens = maxTokens;
+        this.stops = stopStrings.stream().filter(s -> !s.isEmpty()).toList();
+        this.promptLength = promptTokens.length;
+        this.history = Arrays.copyOf(promptTokens, promptTokens.length + Math.min(maxTokens, 1024));
+        this.historyLength = promptTokens.length;
+    }
+
+    /** Samples the next token from {@code logits} and advances the text; must not be called once finished. */
+    public Step next(float[] logits) {
+        if (finish != null) throw new IllegalStateException("generation already finished: " + finish);
+        Sampler.SampledToken sample = sampler.sample(logits, history, historyLength);
+        return accept(sample.token(), sample);
+    }
+
+    /** Advances with a token chosen elsewhere (e.g. forced); {@code sample} may be null. */
+    public Step accept(int token, Sampler.SampledToken sample) {
+        if (finish != null) throw new IllegalStateException("generation already finished: " + finish);
+        if (historyLength == history.length) history = Arrays.copyOf(history, history.length * 2);
+        history[historyLength++] = token;
+        if (tokenizer.isEndOfGeneration(token)) return finishWith(token, sample, FinishReason.END_OF_SEQUENCE, "");
+        heldBack.append(decoder.accept(token));
+        for (String stop : stops) {
+            int at = heldBack.indexOf(stop);
+            if (at >= 0) {
+                String before = heldBack.substring(0, at);
+                heldBack.setLength(0);
+                return finishWith(token, sample, FinishReason.STOP_STRING, before);
+            }
+        }
+        if (generatedCount() >= maxTokens) return finishWith(token, sample, FinishReason.MAX_TOKENS, drainAll());
+        int keep = longestStopPrefixSuffix();
+        String out = heldBack.substring(0, heldBack.length() - keep);
+        heldBack.delete(0, heldBack.length() - keep);
+        text.append(out);
+        return new Step(token, sample, out, null);
+    }
+
+    private String drainAll() {
+        String out = heldBack.append(decoder.flush()).toString();
+        heldBack.setLength(0);
+        return out;
+    }
+
+    private Step finishWith(int token, Sampler.SampledToken sample, FinishReason reason, String out) {
+        if (reason == FinishReason.END_OF_SEQUENCE) out = drainAll();
+        finish = reason;
+        text.append(out);
+        return new Step(token, sample, out, reason);
+    }
+
+    /** Length of the longest suffix of the held-back text that is a proper prefix of some stop string. */
+    private int longestStopPrefixSuffix() {
+        int best = 0;
+        String held = heldBack.toString();
+        for (String stop : stops) {
+            for (int len = Math.min(stop.length() - 1, held.length()); len > best; len--) {
+                if (held.regionMatches(held.length() - len, stop, 0, len)) { best = len; break; }
+            }
+        }
+        return best;
+    }
+
+    public boolean finished() { return finish != null; }
+    public FinishReason finishReason() { return finish; }
+
+    /** All text emitted so far. */
+    public String text() { return text.toString(); }
+
+    /** Tokens generated so far (an end-of-generation token included). */
+    public int generatedCount() { return historyLength - promptLength; }
+
+    /** The generated token ids. */
+    public int[] generatedTokens() { return Arrays.copyOfRange(history, promptLength, historyLength); }
+
+    public Sampler sampler() { return sampler; }
+}

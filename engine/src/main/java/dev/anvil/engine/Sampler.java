@@ -1,0 +1,146 @@
+package dev.anvil.engine;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Picks tokens from logits according to {@link SamplingParams}. One sampler per request: it owns the
+ * request's random stream ({@link SplittableRandom} seeded with {@link SamplingParams#seed()}), so the tokens
+ * depend only on the request's own logits, which the forward pass computes identically whatever else shares
+ * the batch. Not thread-safe.
+ *
+ * <p>Pipeline: penalties over the last {@code penaltyLastN} tokens of the history → temperature → top-k →
+ * softmax → top-p → min-p → draw. Temperature first, as in vLLM and the OpenAI API, so top-p and min-p act
+ * on the distribution that is actually sampled. Reported log-probabilities are those of the model's own
+ * distribution (log-softmax of the raw logits), independent of the sampling settings, as vLLM reports them.
+ */
+public final class Sampler {
+
+    /** A chosen token, its log-probability, and (if asked for) the most likely alternatives, best first. */
+    public record SampledToken(int token, float logprob, int[] topTokens, float[] topLogprobs) {}
+
+    /** Candidates more than this far (in tempered logits) below the best have probability below e^-40 ≈ 4e-18 and are dropped before sorting. */
+    private static final float NEGLIGIBLE_LOGIT_GAP = 40f;
+
+    private final SamplingParams params;
+    private final SplittableRandom random;
+
+    public Sampler(SamplingParams params) {
+        this.params = params;
+        this.random = new SplittableRandom(params.seed());
+    }
+
+    public SamplingParams params() { return params; }
+
+    /**
+     * Chooses the next token. {@code history[0 .. historyLength)} are the tokens so far (prompt and generated)
+     * for the penalties; {@code logits} is not modified.
+     */
+    public SampledToken sample(float[] logits, int[] history, int historyLength) {
+        float[] l = logits.clone();
+        applyPenalties(l, history, historyLength);
+        int token = params.greedy() || params.topK() == 1 ? argmax(l) : draw(l);
+        return withLogprobs(token, logits);
+    }
+
+    private void applyPenalties(float[] l, int[] history, int n) {
+        boolean rep = params.repetitionPenalty() != 1f, freq = params.frequencyPenalty() != 0f, pres = params.presencePenalty() != 0f;
+        if (!(rep || freq || pres) || params.penaltyLastN() == 0 || n == 0) return;
+        int from = params.penaltyLastN() < 0 ? 0 : Math.max(0, n - params.penaltyLastN());
+        int[] ids = Arrays.copyOfRange(history, from, n);
+        Arrays.sort(ids);
+        for (int i = 0; i < ids.length; ) {
+            int id = ids[i], count = 0;
+            while (i < ids.length && ids[i] == id) { i++; count++; }
+            if (id < 0 || id >= l.length) continue;
+            float v = l[id];
+            if (rep) v = v > 0 ? v / params.repetitionPenalty() : v * params.repetitionPenalty();
+            v -= count * params.frequencyPenalty() + (pres ? params.presencePenalty() : 0f);
+            l[id] = v;
+        }
+    }
+
+    static int argmax(float[] l) {
+        int best = 0;
+        for (int i = 1; i < l.length; i++) if (l[i] > l[best]) best = i;
+        return best;
+    }
+
+    private int draw(float[] l) {
+        float inv = 1f / params.temperature();
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < l.length; i++) {
+            l[i] *= inv;
+            if (l[i] > max) max = l[i];
+        }
+        // Sort the non-negligible candidates by logit, best first (ties: lower id first, for determinism).
+        long[] keys = new long[l.length];
+        int n = 0;
+        for (int i = 0; i < l.length; i++) {
+            if (l[i] >= max - NEGLIGIBLE_LOGIT_GAP) keys[n++] = ((long) descendingKey(l[i]) << 32) | i;
+        }
+        keys = Arrays.copyOf(keys, n);
+        Arrays.sort(keys);
+        if (params.topK() > 0) n = Math.min(n, params.topK());
+        int[] ids = new int[n];
+        double[] p = new double[n];
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            ids[i] = (int) keys[i];
+            p[i] = Math.exp(l[ids[i]] - max);
+            sum += p[i];
+        }
+        if (params.topP() < 1f) {
+            double cumulative = 0;
+            for (int i = 0; i < n; i++) {
+                cumulative += p[i] / sum;
+                if (cumulative >= params.topP()) { n = i + 1; break; }
+            }
+        }
+        if (params.minP() > 0f) {
+            double floor = params.minP() * p[0];
+            int keep = 1;
+            while (keep < n && p[keep] >= floor) keep++;
+            n = keep;
+        }
+        double total = 0;
+        for (int i = 0; i < n; i++) total += p[i];
+        double u = random.nextDouble() * total;
+        for (int i = 0; i < n; i++) {
+            u -= p[i];
+            if (u < 0) return ids[i];
+        }
+        return ids[n - 1];
+    }
+
+    /** An int that orders floats descending when compared as signed ints (larger float → smaller key). */
+    private static int descendingKey(float f) {
+        int bits = Float.floatToIntBits(f);
+        int ascending = bits >= 0 ? bits : bits ^ 0x7FFFFFFF; // monotone in f
+        return ~ascending;
+    }
+
+    private SampledToken withLogprobs(int token, float[] logits) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : logits) if (v > max) max = v;
+        double sum = 0;
+        for (float v : logits) sum += Math.exp(v - max);
+        float logZ = (float) (max + Math.log(sum));
+        int k = Math.min(params.topLogprobs(), logits.length);
+        int[] top = new int[k];
+        float[] topLp = new float[k];
+        if (k > 0) {
+            // Partial selection: k is small (<= 100), one pass with insertion into a sorted prefix.
+            int filled = 0;
+            for (int i = 0; i < logits.length; i++) {
+                float v = logits[i];
+                if (filled == k && v <= logits[top[k - 1]]) continue;
+                int j = filled < k ? filled++ : k - 1;
+                while (j > 0 && logits[top[j - 1]] < v) { top[j] = top[j - 1]; j--; }
+                top[j] = i;
+            }
+            for (int i = 0; i < k; i++) topLp[i] = logits[top[i]] - logZ;
+        }
+        return new SampledToken(token, logits[token] - logZ, top, topLp);
+    }
+}

@@ -1,0 +1,419 @@
+package dev.anvil.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Tokenizers against llama.cpp: its vocabulary test vectors and the prompt tokens of the reference runs. */
+class TokenizerTest {
+
+    /** The shared reference data; a missing directory fails the test run rather than skipping it. */
+    static Path sharedDir() {
+        String configured = System.getProperty("anvil.shared.dir");
+        if (configured == null) fail("system property anvil.shared.dir is not set (the engine pom sets it for surefire)");
+        Path dir = Path.of(configured);
+        if (!Files.isDirectory(dir.resolve("reference"))) {
+            fail("shared reference data not found at " + dir.toAbsolutePath() + " (anvil.shared.dir)");
+        }
+        return dir;
+    }
+
+    static Tokenizer load(Path gguf) throws IOException {
+        try (GgufFile file = GgufFile.open(gguf)) {
+            return Tokenizer.fromGguf(file);
+        }
+    }
+
+    static Tokenizer vocab(String name) throws IOException {
+        return load(sharedDir().resolve("reference/tokenizer/ggml-vocab-" + name + ".gguf"));
+    }
+
+    /**
+     * The texts of a llama.cpp {@code .inp} file: each text is followed by a line {@code __ggml_vocab_test__},
+     * so splitting on "\n__ggml_vocab_test__\n" leaves one empty remainder after the last separator.
+     */
+    static List<String> vocabTestTexts(Path inp) throws IOException {
+        String content = Files.readString(inp);
+        List<String> texts = new ArrayList<>(Arrays.asList(content.split("\n__ggml_vocab_test__\n", -1)));
+        String rest = texts.removeLast();
+        assertEquals("", rest, "text after the last separator in " + inp);
+        return texts;
+    }
+
+    static int[] parseIds(String line) {
+        String trimmed = line.trim();
+        if (trimmed.isEmpty()) return new int[0];
+        return Arrays.stream(trimmed.split(" +")).mapToInt(Integer::parseInt).toArray();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-spm", "gpt-2"})
+    void llamaCppVocabularyVectorsAllPass(String name) throws IOException {
+        Path base = sharedDir().resolve("reference/tokenizer/ggml-vocab-" + name + ".gguf");
+        List<String> texts = vocabTestTexts(Path.of(base + ".inp"));
+        List<String> expected = Files.readAllLines(Path.of(base + ".out"));
+        assertEquals(expected.size(), texts.size(), "texts in .inp vs lines in .out");
+        assertTrue(texts.size() > 40, "expected the full llama.cpp vector set, got " + texts.size());
+        Tokenizer tokenizer = load(base);
+        List<String> failures = new ArrayList<>();
+        for (int i = 0; i < texts.size(); i++) {
+            int[] want = parseIds(expected.get(i));
+            int[] got = tokenizer.encode(texts.get(i), false);
+            if (!Arrays.equals(want, got)) {
+                failures.add("case " + i + " '" + texts.get(i) + "': expected " + Arrays.toString(want) + " got " + Arrays.toString(got));
+            }
+        }
+        assertEquals(List.of(), failures);
+    }
+
+    @Test
+    void referencePromptTokensMatchLlamaCpp() throws IOException {
+        Path outputs = sharedDir().resolve("reference/outputs");
+        List<Path> runs;
+        try (Stream<Path> files = Files.list(outputs)) {
+            runs = files.filter(p -> p.toString().endsWith(".jsonl")).sorted().toList();
+        }
+        assertTrue(runs.size() >= 6, "expected the reference runs in " + outputs + ", found " + runs);
+        int prompts = 0;
+        for (Path run : runs) {
+            String model = run.getFileName().toString().replace(".jsonl", ".gguf");
+            Path gguf = sharedDir().resolve("reference/models").resolve(model);
+            if (!Files.exists(gguf)) gguf = sharedDir().resolve("models").resolve(model);
+            Tokenizer tokenizer = load(gguf);
+            for (String line : Files.readAllLines(run)) {
+                if (line.isBlank()) continue;
+                Map<?, ?> record = (Map<?, ?>) MiniJson.parse(line);
+                String prompt = (String) record.get("prompt");
+                int[] want = ((List<?>) record.get("prompt_tokens")).stream().mapToInt(o -> ((Number) o).intValue()).toArray();
+                // The runs asked for special tokens ("add_bos"); whether BOS is added is the vocabulary's rule.
+                assertEquals(Boolean.TRUE, record.get("add_bos"));
+                int[] got = tokenizer.encode(prompt, tokenizer.addBosByDefault());
+                assertArrayEquals(want, got, run.getFileName() + ": prompt '" + prompt + "'");
+                prompts++;
+            }
+        }
+        assertTrue(prompts >= 24, "only " + prompts + " prompts checked");
+    }
+
+    @Test
+    void bosRuleFollowsLlamaCppDefaults() throws IOException {
+        assertTrue(vocab("llama-spm").addBosByDefault());
+        assertFalse(vocab("gpt-2").addBosByDefault(), "gpt2 without add_bos_token adds no BOS in llama.cpp");
+        Tokenizer spm = vocab("llama-spm");
+        assertEquals(1, spm.encode("Hello", true)[0]);
+        assertArrayEquals(new int[] {15043}, spm.encode("Hello", false));
+        assertArrayEquals(new int[0], spm.encode("", false));
+        assertArrayEquals(new int[] {1}, spm.encode("", true));
+    }
+
+    static final List<String> ROUND_TRIP_TEXTS = List.of(
+            "", " ", "  ", "\n", "\t\n", "Hello world", " Hello world", "  two leading spaces", "trailing spaces  ",
+            "Once upon a time, there was a little girl named Lily.",
+            "Ünïcödé naïve café — 日本語 🙂 and 👍🏽 and 👨‍👩‍👧", "line one\nline two\r\n\ttabbed",
+            "<s> literal </s> and <|endoftext|> as plain text", "ქართული ენა, Ελληνικά, עברית, العربية, हिन्दी",
+            "1234567890 3.14159 1,000,000", "I've been 'told he's there, 'RE you sure?", "a\u0301\u0302 combining marks");
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama-spm", "gpt-2"})
+    void decodeOfEncodeIsIdentity(String name) throws IOException {
+        Tokenizer tokenizer = vocab(name);
+        List<String> texts = new ArrayList<>(ROUND_TRIP_TEXTS);
+        texts.addAll(vocabTestTexts(sharedDir().resolve("reference/tokenizer/ggml-vocab-" + name + ".gguf.inp")));
+        for (String text : texts) {
+            assertEquals(text, tokenizer.decode(tokenizer.encode(text, false)), "without BOS");
+            assertEquals(text, tokenizer.decode(tokenizer.encode(text, true)), "with BOS");
+        }
+    }
+
+    @Test
+    void decodeOfEncodeIsIdentityWithTinyVocabularyAndByteFallback() throws IOException {
+        Tokenizer tokenizer = load(sharedDir().resolve("models/stories260K.gguf"));
+        for (String text : ROUND_TRIP_TEXTS) {
+            assertEquals(text, tokenizer.decode(tokenizer.encode(text, true)));
+        }
+        // 512 tokens cannot cover CJK: those characters come out as <0xXX> byte tokens (ids 3..258).
+        int[] ids = tokenizer.encode("日", false);
+        byte[] utf8 = "日".getBytes(StandardCharsets.UTF_8);
+        int[] bytes = Arrays.copyOfRange(ids, ids.length - utf8.length, ids.length);
+        for (int i = 0; i < utf8.length; i++) assertEquals(3 + (utf8[i] & 0xFF), bytes[i]);
+    }
+
+    @Test
+    void controlTokensAreParsedOnlyWhenAskedFor() throws IOException {
+        Tokenizer spm = vocab("llama-spm");
+        // After a special token llama.cpp prefixes a space again, hence "▁Hello" (15043).
+        assertArrayEquals(new int[] {1, 15043, 2}, spm.encodeWithSpecials("<s>Hello</s>", false));
+        int[] plain = spm.encode("<s>Hello</s>", false);
+        assertFalse(Arrays.stream(plain).anyMatch(id -> id == 1 || id == 2), Arrays.toString(plain));
+        assertEquals("<s>Hello</s>", spm.decode(plain));
+
+        Tokenizer gpt2 = vocab("gpt-2");
+        int[] withSpecial = gpt2.encodeWithSpecials("Hi<|endoftext|>there", false);
+        assertArrayEquals(new int[] {17250, 50256, 8117}, withSpecial);
+        int[] asText = gpt2.encode("Hi<|endoftext|>there", false);
+        assertFalse(Arrays.stream(asText).anyMatch(id -> id == 50256), Arrays.toString(asText));
+        assertEquals("Hi<|endoftext|>there", gpt2.decode(asText));
+        assertEquals("Hithere", gpt2.decode(withSpecial), "control tokens render as nothing");
+    }
+
+    @Test
+    void tokenBytesAndSpecialIds() throws IOException {
+        Tokenizer spm = vocab("llama-spm");
+        assertEquals(32000, spm.vocabSize());
+        assertEquals(1, spm.bos());
+        assertEquals(2, spm.eos());
+        assertArrayEquals(" Hello".getBytes(StandardCharsets.UTF_8), spm.tokenBytes(15043));
+        assertArrayEquals(new byte[] {(byte) 0xE6}, spm.tokenBytes(3 + 0xE6));
+        assertEquals("<0xE6>", spm.tokenText(3 + 0xE6));
+        assertArrayEquals(new byte[0], spm.tokenBytes(1));
+        assertTrue(spm.isEndOfGeneration(2));
+        assertFalse(spm.isEndOfGeneration(1));
+        assertFalse(spm.isEndOfGeneration(15043));
+        assertThrows(IllegalArgumentException.class, () -> spm.tokenBytes(32000));
+
+        Tokenizer gpt2 = vocab("gpt-2");
+        assertEquals(50257, gpt2.vocabSize());
+        assertEquals("ĠHello", gpt2.tokenText(18435));
+        assertArrayEquals(" Hello".getBytes(StandardCharsets.UTF_8), gpt2.tokenBytes(18435));
+        assertArrayEquals(new byte[] {'\n'}, gpt2.tokenBytes(198));
+        assertArrayEquals(new byte[0], gpt2.tokenBytes(50256));
+        assertTrue(gpt2.isEndOfGeneration(50256));
+        assertFalse(gpt2.isEndOfGeneration(198));
+    }
+
+    @Test
+    void factoryPicksImplementationAndRejectsUnknownModels(@TempDir Path dir) throws IOException {
+        assertInstanceOf(SentencePieceTokenizer.class, vocab("llama-spm"));
+        assertInstanceOf(ByteLevelBpeTokenizer.class, vocab("gpt-2"));
+
+        Path bert = dir.resolve("bert.gguf");
+        Files.write(bert, ggufWithStrings(Map.of("tokenizer.ggml.model", "bert")));
+        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> load(bert));
+        assertTrue(e.getMessage().contains("'bert'"), e.getMessage());
+
+        Path none = dir.resolve("none.gguf");
+        Files.write(none, ggufWithStrings(Map.of("general.architecture", "llama")));
+        e = assertThrows(UnsupportedModelException.class, () -> load(none));
+        assertTrue(e.getMessage().contains("tokenizer.ggml.model"), e.getMessage());
+
+        Path oddPre = dir.resolve("pre.gguf");
+        Map<String, Object> metadata = new LinkedHashMap<>();
+        metadata.put("tokenizer.ggml.model", "gpt2");
+        metadata.put("tokenizer.ggml.pre", "made-up-pre");
+        metadata.put("tokenizer.ggml.tokens", new String[] {"a", "b", "ab"});
+        metadata.put("tokenizer.ggml.merges", new String[] {"a b"});
+        Files.write(oddPre, ggufWithStrings(metadata));
+        e = assertThrows(UnsupportedModelException.class, () -> load(oddPre));
+        assertTrue(e.getMessage().contains("'made-up-pre'"), e.getMessage());
+    }
+
+    /** A tensor-less GGUF v3 file holding string (and string array) metadata. */
+    static byte[] ggufWithStrings(Map<String, Object> metadata) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteBuffer header = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
+        header.putInt(0x46554747).putInt(3).putLong(0).putLong(metadata.size());
+        out.writeBytes(header.array());
+        for (Map.Entry<String, Object> entry : metadata.entrySet()) {
+            writeString(out, entry.getKey());
+            if (entry.getValue() instanceof String s) {
+                writeInt(out, 8);
+                writeString(out, s);
+            } else {
+                String[] values = (String[]) entry.getValue();
+                writeInt(out, 9);
+                writeInt(out, 8);
+                ByteBuffer count = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(values.length);
+                out.writeBytes(count.array());
+                for (String v : values) writeString(out, v);
+            }
+        }
+        return out.toByteArray();
+    }
+
+    private static void writeInt(ByteArrayOutputStream out, int v) {
+        out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array());
+    }
+
+    private static void writeString(ByteArrayOutputStream out, String s) {
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+        out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(bytes.length).array());
+        out.writeBytes(bytes);
+    }
+
+    static List<String> comparisonTexts() throws IOException {
+        List<String> texts = new ArrayList<>(ROUND_TRIP_TEXTS);
+        texts.addAll(vocabTestTexts(sharedDir().resolve("reference/tokenizer/ggml-vocab-llama-spm.gguf.inp")));
+        for (String line : Files.readAllLines(sharedDir().resolve("reference/outputs/stories260K.jsonl"))) {
+            if (!line.isBlank()) texts.add((String) ((Map<?, ?>) MiniJson.parse(line)).get("prompt"));
+        }
+        return texts;
+    }
+
+    @Test
+    void llama2cTok512EqualsStories260kGgufTokenizer() throws IOException {
+        Tokenizer fromGguf = load(sharedDir().resolve("models/stories260K.gguf"));
+        Tokenizer fromBin = Llama2cTokenizer.read(sharedDir().resolve("models/tok512.bin"), 512);
+        assertSameTokenizer(fromGguf, fromBin);
+        assertEquals("<s>", fromBin.tokenText(1));
+        assertEquals("<0x00>", fromBin.tokenText(3));
+        assertEquals("<0xFF>", fromBin.tokenText(258));
+    }
+
+    @Test
+    void llama2cTokenizerBinEqualsLlamaSpmGguf() throws IOException {
+        Tokenizer fromGguf = vocab("llama-spm");
+        Tokenizer fromBin = Llama2cTokenizer.read(sharedDir().resolve("models/tokenizer.bin"));
+        assertSameTokenizer(fromGguf, fromBin);
+    }
+
+    private static void assertSameTokenizer(Tokenizer expected, Tokenizer actual) throws IOException {
+        assertEquals(expected.vocabSize(), actual.vocabSize());
+        assertEquals(expected.bos(), actual.bos());
+        assertEquals(expected.eos(), actual.eos());
+        assertEquals(expected.addBosByDefault(), actual.addBosByDefault());
+        for (int id = 0; id < expected.vocabSize(); id++) {
+            assertEquals(expected.tokenText(id), actual.tokenText(id), "text of token " + id);
+            assertEquals(expected.vocabulary().score(id), actual.vocabulary().score(id), "score of token " + id);
+            assertEquals(expected.vocabulary().type(id), actual.vocabulary().type(id), "type of token " + id);
+        }
+        for (String text : comparisonTexts()) {
+            assertArrayEquals(expected.encode(text, true), actual.encode(text, true), "'" + text + "'");
+            assertArrayEquals(expected.encodeWithSpecials(text, true), actual.encodeWithSpecials(text, true), "'" + text + "'");
+        }
+    }
+
+    @Test
+    void llama2cReaderRejectsGarbage(@TempDir Path dir) throws IOException {
+        Path bad = dir.resolve("bad.bin");
+        Files.write(bad, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putInt(7).putFloat(0f).putInt(100).array());
+        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> Llama2cTokenizer.read(bad));
+        assertTrue(e.getMessage().contains("bad length 100"), e.getMessage());
+        Path gguf = sharedDir().resolve("models/stories260K.gguf");
+        assertThrows(UnsupportedModelException.class, () -> Llama2cTokenizer.read(gguf));
+    }
+
+    @Test
+    void plainTextWithSpecialLookingStringsDiffersFromParsedSpecials() throws IOException {
+        Tokenizer spm = vocab("llama-spm");
+        assertNotEquals(Arrays.toString(spm.encode("</s>", false)), Arrays.toString(spm.encodeWithSpecials("</s>", false)));
+        assertArrayEquals(new int[] {2}, spm.encodeWithSpecials("</s>", false));
+    }
+
+    /** Just enough JSON for the reference files: objects, arrays, strings, numbers, booleans, null. */
+    static final class MiniJson {
+        private final String s;
+        private int i;
+
+        private MiniJson(String s) { this.s = s; }
+
+        static Object parse(String text) {
+            MiniJson p = new MiniJson(text);
+            Object value = p.value();
+            p.skipSpace();
+            if (p.i != text.length()) throw new IllegalArgumentException("trailing characters at " + p.i);
+            return value;
+        }
+
+        private void skipSpace() {
+            while (i < s.length() && Character.isWhitespace(s.charAt(i))) i++;
+        }
+
+        private Object value() {
+            skipSpace();
+            char c = s.charAt(i);
+            switch (c) {
+                case '{': {
+                    i++;
+                    Map<String, Object> map = new LinkedHashMap<>();
+                    skipSpace();
+                    if (s.charAt(i) == '}') { i++; return map; }
+                    while (true) {
+                        skipSpace();
+                        String key = string();
+                        skipSpace();
+                        expect(':');
+                        map.put(key, value());
+                        skipSpace();
+                        if (s.charAt(i) == ',') { i++; continue; }
+                        expect('}');
+                        return map;
+                    }
+                }
+                case '[': {
+                    i++;
+                    List<Object> list = new ArrayList<>();
+                    skipSpace();
+                    if (s.charAt(i) == ']') { i++; return list; }
+                    while (true) {
+                        list.add(value());
+                        skipSpace();
+                        if (s.charAt(i) == ',') { i++; continue; }
+                        expect(']');
+                        return list;
+                    }
+                }
+                case '"':
+                    return string();
+                default:
+                    if (s.startsWith("true", i)) { i += 4; return Boolean.TRUE; }
+                    if (s.startsWith("false", i)) { i += 5; return Boolean.FALSE; }
+                    if (s.startsWith("null", i)) { i += 4; return null; }
+                    int start = i;
+                    while (i < s.length() && "+-.eE0123456789".indexOf(s.charAt(i)) >= 0) i++;
+                    if (start == i) throw new IllegalArgumentException("unexpected '" + c + "' at " + i);
+                    String number = s.substring(start, i);
+                    boolean integral = number.indexOf('.') < 0 && number.indexOf('e') < 0 && number.indexOf('E') < 0;
+                    return integral ? (Number) Long.parseLong(number) : (Number) Double.parseDouble(number);
+            }
+        }
+
+        private void expect(char c) {
+            if (s.charAt(i) != c) throw new IllegalArgumentException("expected '" + c + "' at " + i + ", found '" + s.charAt(i) + "'");
+            i++;
+        }
+
+        private String string() {
+            expect('"');
+            StringBuilder out = new StringBuilder();
+            while (true) {
+                char c = s.charAt(i++);
+                if (c == '"') return out.toString();
+                if (c != '\\') { out.append(c); continue; }
+                char e = s.charAt(i++);
+                switch (e) {
+                    case 'n' -> out.append('\n');
+                    case 't' -> out.append('\t');
+                    case 'r' -> out.append('\r');
+                    case 'b' -> out.append('\b');
+                    case 'f' -> out.append('\f');
+                    case 'u' -> { out.append((char) Integer.parseInt(s.substring(i, i + 4), 16)); i += 4; }
+                    default -> out.append(e); // \" \\ \/
+                }
+            }
+        }
+    }
+}

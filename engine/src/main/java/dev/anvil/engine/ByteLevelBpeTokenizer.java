@@ -243,43 +243,6 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         }
     }
 
-    /** Binary min-heap of longs. */
-    private static final class LongHeap {
-        private long[] a;
-        private int n;
-
-        LongHeap(int capacity) { a = new long[Math.max(4, capacity)]; }
-
-        boolean isEmpty() { return n == 0; }
-
-        void add(long v) {
-            if (n == a.length) a = Arrays.copyOf(a, n * 2);
-            int i = n++;
-            while (i > 0) {
-                int parent = (i - 1) >>> 1;
-                if (a[parent] <= v) break;
-                a[i] = a[parent];
-                i = parent;
-            }
-            a[i] = v;
-        }
-
-        long poll() {
-            long top = a[0];
-            long last = a[--n];
-            int i = 0;
-            while (true) {
-                int child = 2 * i + 1;
-                if (child >= n) break;
-                if (child + 1 < n && a[child + 1] < a[child]) child++;
-                if (a[child] >= last) break;
-                a[i] = a[child];
-                i = child;
-            }
-            a[i] = last;
-            return top;
-        }
-    }
 
     // --- pre-tokenizers -------------------------------------------------------------------------
 

@@ -231,6 +231,44 @@ class TokenizerTest {
         assertTrue(e.getMessage().contains("'made-up-pre'"), e.getMessage());
     }
 
+    /** A byte-level vocabulary: the 256 GPT-2 byte characters (id = byte value), then {@code extra}. */
+    static Map<String, Object> byteLevelVocabulary(String pre, String[] extra, String[] merges) {
+        List<String> tokens = new ArrayList<>();
+        int next = 256;
+        for (int b = 0; b < 256; b++) {
+            boolean printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+            tokens.add(String.valueOf((char) (printable ? b : next++)));
+        }
+        tokens.addAll(List.of(extra));
+        Map<String, Object> metadata = new LinkedHashMap<>();
+        metadata.put("tokenizer.ggml.model", "gpt2");
+        metadata.put("tokenizer.ggml.pre", pre);
+        metadata.put("tokenizer.ggml.tokens", tokens.toArray(String[]::new));
+        metadata.put("tokenizer.ggml.merges", merges);
+        return metadata;
+    }
+
+    @Test
+    void llama3AndSmollmPreTokenizerRules(@TempDir Path dir) throws IOException {
+        String[] extra = {"he", "ll", "hello", "12"}; // ids 256..259; "hello" cannot be reached by the merges
+        String[] merges = {"h e", "l l", "1 2"};
+        Map<String, Tokenizer> byPre = new LinkedHashMap<>();
+        for (String pre : List.of("gpt-2", "llama3", "smollm")) {
+            Path file = dir.resolve(pre + ".gguf");
+            Files.write(file, ggufWithStrings(byteLevelVocabulary(pre, extra, merges)));
+            byPre.put(pre, load(file));
+        }
+        Tokenizer gpt2 = byPre.get("gpt-2"), llama3 = byPre.get("llama3"), smollm = byPre.get("smollm");
+        assertArrayEquals(new int[] {256, 257, 'o'}, gpt2.encode("hello", false), "merges only");
+        assertArrayEquals(new int[] {258, '!'}, llama3.encode("hello!", false), "llama3 takes whole-word tokens first");
+        assertArrayEquals(new int[] {'x', 259, '3'}, gpt2.encode("x123", false));
+        assertArrayEquals(new int[] {'x', '1', '2', '3'}, smollm.encode("x123", false), "smollm splits every digit");
+        assertArrayEquals(new int[] {259, '3', '4', 259}, llama3.encode("123412", false), "llama3 groups digits by three");
+        assertFalse(gpt2.addBosByDefault());
+        assertTrue(llama3.addBosByDefault(), "llama3 vocabularies add BOS unless the file says otherwise");
+        assertEquals("hello! x123 ünï 🙂", llama3.decode(llama3.encode("hello! x123 ünï 🙂", false)));
+    }
+
     /** A tensor-less GGUF v3 file holding string (and string array) metadata. */
     static byte[] ggufWithStrings(Map<String, Object> metadata) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();

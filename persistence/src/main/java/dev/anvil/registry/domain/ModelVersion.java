@@ -114,18 +114,9 @@ public class ModelVersion {
      * @throws IllegalStageTransitionException if the lifecycle does not allow the move
      */
     public StageTransition moveTo(Stage target, String actor, String reason, Instant at) {
-        Objects.requireNonNull(target, "target");
         String who = RegistryText.requireActor(actor);
         String why = RegistryText.optional("reason", reason, RegistryText.MAX_REASON);
-        if (target == stage) {
-            throw new IllegalStageTransitionException(stage, target,
-                    "version " + version + " of model " + model.name() + " is already in stage " + stage);
-        }
-        if (!stage.canMoveTo(target)) {
-            throw new IllegalStageTransitionException(stage, target,
-                    "version " + version + " of model " + model.name() + " cannot move from " + stage + " to " + target
-                            + " (allowed from " + stage + ": " + stage.successors() + ")");
-        }
+        checkMoveTo(target);
         Instant when = at.truncatedTo(ChronoUnit.MICROS);
         Stage from = stage;
         stage = target;
@@ -137,6 +128,25 @@ public class ModelVersion {
         StageTransition transition = new StageTransition(this, from, target, who, why, when);
         history.add(transition);
         return transition;
+    }
+
+    /**
+     * Refuses a move the lifecycle does not allow, without changing anything; lets a caller check the whole
+     * request before it makes related changes (such as archiving the current PRODUCTION version).
+     *
+     * @throws IllegalStageTransitionException naming the version, both stages and the allowed targets
+     */
+    public void checkMoveTo(Stage target) {
+        Objects.requireNonNull(target, "target");
+        if (target == stage) {
+            throw new IllegalStageTransitionException(stage, target,
+                    "version " + version + " of model " + model.name() + " is already in stage " + stage);
+        }
+        if (!stage.canMoveTo(target)) {
+            throw new IllegalStageTransitionException(stage, target,
+                    "version " + version + " of model " + model.name() + " cannot move from " + stage + " to " + target
+                            + " (allowed from " + stage + ": " + stage.successors() + ")");
+        }
     }
 
     public Long id() { return id; }

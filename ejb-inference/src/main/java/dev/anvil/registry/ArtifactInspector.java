@@ -1,0 +1,177 @@
+package dev.anvil.registry;
+
+import dev.anvil.engine.GgufFile;
+import dev.anvil.registry.domain.ArtifactFormat;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * Measures a model file on the server before it is registered: SHA-256 and size of its bytes (streamed,
+ * so multi-gigabyte files never sit in memory), then architecture, quantization and parameter count from
+ * its header. Every problem becomes a {@link RegistryException.Kind#BAD_REQUEST} naming the file and what is
+ * wrong, and nothing here touches the database, so a refused file leaves no trace in the registry.
+ */
+@ApplicationScoped
+public class ArtifactInspector {
+
+    private static final int HASH_BUFFER = 1 << 20;
+    private static final byte[] GGUF_MAGIC = {'G', 'G', 'U', 'F'};
+
+    /**
+     * @param requestedFormat the format the client says the file has, or null to detect it (GGUF only:
+     *                        llama2.c checkpoints have no magic number, so they must be named explicitly)
+     * @param expectedSha256  lowercase hex the file must hash to, or null
+     */
+    public ArtifactFacts inspect(String pathText, ArtifactFormat requestedFormat, String expectedSha256) {
+        Path path = resolve(pathText);
+        BasicFileAttributes before = attributes(path);
+        Digest digest = sha256(path);
+        if (expectedSha256 != null && !expectedSha256.equals(digest.hex())) {
+            throw RegistryException.badRequest("checksum mismatch for " + path + ": expected sha256 " + expectedSha256
+                    + " but the file hashes to " + digest.hex(), "sha256", "checksum_mismatch");
+        }
+        ArtifactFormat format = detectFormat(path, requestedFormat);
+        ArtifactFacts facts = format == ArtifactFormat.GGUF
+                ? ggufFacts(path, digest)
+                : llama2cFacts(path, digest);
+        // The header was read after hashing: refuse the registration if the file changed in between.
+        BasicFileAttributes after = attributes(path);
+        if (after.size() != digest.size() || after.size() != before.size()
+                || !after.lastModifiedTime().equals(before.lastModifiedTime())) {
+            throw RegistryException.badRequest(path + " changed while it was being registered; retry once it is complete",
+                    "path", "artifact_changed");
+        }
+        return facts;
+    }
+
+    private static Path resolve(String pathText) {
+        if (pathText == null || pathText.isBlank()) {
+            throw RegistryException.badRequest("path is required: the model file's absolute path on the server", "path", null);
+        }
+        Path path;
+        try {
+            path = Path.of(pathText);
+        } catch (InvalidPathException e) {
+            throw RegistryException.badRequest("path '" + pathText + "' is not a valid file path: " + e.getReason(), "path", null);
+        }
+        if (!path.isAbsolute()) {
+            throw RegistryException.badRequest("path '" + pathText + "' must be absolute (a file on the server)", "path", null);
+        }
+        path = path.normalize();
+        if (!Files.exists(path)) {
+            throw RegistryException.badRequest("no file at " + path + " on the server", "path", "artifact_not_found");
+        }
+        if (!Files.isRegularFile(path)) {
+            throw RegistryException.badRequest(path + " is not a regular file", "path", "artifact_not_found");
+        }
+        if (!Files.isReadable(path)) {
+            throw RegistryException.badRequest(path + " is not readable by the server", "path", "artifact_unreadable");
+        }
+        return path;
+    }
+
+    private static BasicFileAttributes attributes(Path path) {
+        try {
+            return Files.readAttributes(path, BasicFileAttributes.class);
+        } catch (IOException e) {
+            throw RegistryException.badRequest("cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
+        }
+    }
+
+    record Digest(String hex, long size) {
+    }
+
+    static Digest sha256(Path path) {
+        MessageDigest sha;
+        try {
+            sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform provides SHA-256", e);
+        }
+        long size = 0;
+        byte[] buffer = new byte[HASH_BUFFER];
+        try (InputStream in = Files.newInputStream(path)) {
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                sha.update(buffer, 0, n);
+                size += n;
+            }
+        } catch (IOException e) {
+            throw RegistryException.badRequest("cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
+        }
+        return new Digest(HexFormat.of().formatHex(sha.digest()), size);
+    }
+
+    private static ArtifactFormat detectFormat(Path path, ArtifactFormat requested) {
+        boolean ggufMagic = startsWithGgufMagic(path);
+        if (requested == null || requested == ArtifactFormat.GGUF) {
+            if (!ggufMagic) {
+                throw RegistryException.badRequest(path + " is not a GGUF file (it does not start with the GGUF magic)"
+                        + (requested == null ? "; to register a llama2.c checkpoint, pass format LLAMA2C" : ""),
+                        "path", "unreadable_artifact");
+            }
+            return ArtifactFormat.GGUF;
+        }
+        if (ggufMagic) {
+            throw RegistryException.badRequest(path + " is a GGUF file but format " + requested + " was given", "format", "format_mismatch");
+        }
+        return requested;
+    }
+
+    private static boolean startsWithGgufMagic(Path path) {
+        byte[] head = new byte[GGUF_MAGIC.length];
+        try (InputStream in = Files.newInputStream(path)) {
+            int read = in.readNBytes(head, 0, head.length);
+            return read == head.length && java.util.Arrays.equals(head, GGUF_MAGIC);
+        } catch (IOException e) {
+            throw RegistryException.badRequest("cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
+        }
+    }
+
+    private static ArtifactFacts ggufFacts(Path path, Digest digest) {
+        // GgufFile validates the whole header and tensor directory (bounds, types, truncation) while opening;
+        // any failure there, whatever its exception type, means the file cannot be registered.
+        try (GgufFile gguf = GgufFile.open(path)) {
+            String architecture = gguf.getString("general.architecture");
+            if (gguf.tensors().isEmpty()) {
+                throw new IllegalArgumentException("it has no tensors (a vocabulary-only file?)");
+            }
+            long parameters = 0;
+            for (GgufFile.Tensor t : gguf.tensors().values()) {
+                parameters = Math.addExact(parameters, t.elementCount());
+            }
+            String quantization = QuantizationNames.of(gguf);
+            return new ArtifactFacts(path.toString(), ArtifactFormat.GGUF, digest.hex(), digest.size(),
+                    architecture, quantization, parameters);
+        } catch (IOException | RuntimeException e) {
+            throw unreadable(path, "GGUF", e);
+        }
+    }
+
+    private static ArtifactFacts llama2cFacts(Path path, Digest digest) {
+        try {
+            Llama2cHeader header = Llama2cHeader.read(path);
+            // llama2.c checkpoints are Llama networks stored in float32, by definition of the format.
+            return new ArtifactFacts(path.toString(), ArtifactFormat.LLAMA2C, digest.hex(), digest.size(),
+                    "llama", "F32", header.parameterCount());
+        } catch (IOException | RuntimeException e) {
+            throw unreadable(path, "llama2.c", e);
+        }
+    }
+
+    private static RegistryException unreadable(Path path, String format, Exception e) {
+        String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        // The engine's messages start with the path already; avoid saying it twice.
+        String prefix = path + ": ";
+        if (detail.startsWith(prefix)) detail = detail.substring(prefix.length());
+        return RegistryException.badRequest("cannot read " + path + " as a " + format + " model: " + detail, "path", "unreadable_artifact");
+    }
+}

@@ -1,0 +1,156 @@
+package dev.anvil.registry;
+
+import dev.anvil.registry.domain.ArtifactFormat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ArtifactInspectorTest {
+
+    private final ArtifactInspector inspector = new ArtifactInspector();
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void measuresStories260K() {
+        ArtifactFacts f = inspector.inspect(TestFiles.storiesGguf().toString(), null, null);
+        assertEquals(ArtifactFormat.GGUF, f.format());
+        assertEquals(TestFiles.STORIES_SHA256, f.sha256());
+        assertEquals(TestFiles.STORIES_SIZE, f.sizeBytes());
+        assertEquals("llama", f.architecture());
+        assertEquals("F32", f.quantization());
+        assertEquals(TestFiles.STORIES_PARAMETERS, f.parameterCount());
+        assertEquals(TestFiles.storiesGguf().toString(), f.path());
+    }
+
+    @Test
+    void measuresQuantizedReferenceModelAndAcceptsMatchingChecksumInAnyCase() {
+        Path ref = TestFiles.referenceModel("ref-spm-q8_0.gguf");
+        ArtifactFacts f = inspector.inspect(ref.toString(), ArtifactFormat.GGUF, TestFiles.REF_Q8_SHA256);
+        assertEquals(TestFiles.REF_Q8_SHA256, f.sha256());
+        assertEquals("Q8_0", f.quantization());
+        assertEquals("llama", f.architecture());
+        assertEquals(TestFiles.REF_Q8_PARAMETERS, f.parameterCount());
+        assertEquals(21_485_632, f.sizeBytes());
+    }
+
+    @Test
+    void hashMatchesAnIndependentDigestAcrossBufferBoundaries() throws Exception {
+        // 2.5 buffers of random data: exercises the streaming loop's partial last read.
+        byte[] data = new byte[(1 << 20) * 5 / 2 + 17];
+        new Random(42).nextBytes(data);
+        Path file = Files.write(tmp.resolve("blob.bin"), data);
+        ArtifactInspector.Digest d = ArtifactInspector.sha256(file);
+        assertEquals(java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data)), d.hex());
+        assertEquals(data.length, d.size());
+    }
+
+    @Test
+    void wrongChecksumIsRefusedWithBothValues() {
+        String wrong = "0".repeat(64);
+        RegistryException e = assertThrows(RegistryException.class,
+                () -> inspector.inspect(TestFiles.storiesGguf().toString(), null, wrong));
+        assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind());
+        assertEquals("checksum_mismatch", e.code());
+        assertEquals("sha256", e.param());
+        assertTrue(e.getMessage().contains(wrong) && e.getMessage().contains(TestFiles.STORIES_SHA256), e.getMessage());
+    }
+
+    @Test
+    void missingRelativeAndDirectoryPathsAreRefused() {
+        RegistryException e = assertThrows(RegistryException.class,
+                () -> inspector.inspect(tmp.resolve("nope.gguf").toString(), null, null));
+        assertEquals("artifact_not_found", e.code());
+        assertTrue(e.getMessage().contains("no file at"), e.getMessage());
+        e = assertThrows(RegistryException.class, () -> inspector.inspect("models/stories260K.gguf", null, null));
+        assertTrue(e.getMessage().contains("must be absolute"), e.getMessage());
+        e = assertThrows(RegistryException.class, () -> inspector.inspect(tmp.toString(), null, null));
+        assertTrue(e.getMessage().contains("not a regular file"), e.getMessage());
+        e = assertThrows(RegistryException.class, () -> inspector.inspect(" ", null, null));
+        assertEquals("path", e.param());
+        e = assertThrows(RegistryException.class, () -> inspector.inspect("/tmp/bad\0name", null, null));
+        assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind());
+    }
+
+    @Test
+    void garbagePosingAsGgufIsRefused() throws IOException {
+        byte[] noise = new byte[4096];
+        new Random(1).nextBytes(noise);
+        Path garbage = Files.write(tmp.resolve("model.gguf"), noise);
+        RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(garbage.toString(), null, null));
+        assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind());
+        assertEquals("unreadable_artifact", e.code());
+        assertTrue(e.getMessage().contains("not a GGUF file"), e.getMessage());
+        assertTrue(e.getMessage().contains("LLAMA2C"), e.getMessage());
+    }
+
+    @Test
+    void ggufMagicWithCorruptHeaderIsRefused() throws IOException {
+        // Valid magic and version, then an absurd metadata count.
+        ByteBuffer b = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(new byte[] {'G', 'G', 'U', 'F'}).putInt(3).putLong(1).putLong(1L << 40);
+        Path corrupt = Files.write(tmp.resolve("corrupt.gguf"), b.array());
+        RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(corrupt.toString(), null, null));
+        assertEquals("unreadable_artifact", e.code());
+        assertTrue(e.getMessage().startsWith("cannot read " + corrupt + " as a GGUF model: "), e.getMessage());
+    }
+
+    @Test
+    void truncatedGgufIsRefused() throws IOException {
+        byte[] whole = Files.readAllBytes(TestFiles.storiesGguf());
+        Path truncated = Files.write(tmp.resolve("truncated.gguf"), Arrays.copyOf(whole, whole.length / 2));
+        RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(truncated.toString(), null, null));
+        assertEquals("unreadable_artifact", e.code());
+        assertTrue(e.getMessage().contains("outside the file") || e.getMessage().contains("truncated"), e.getMessage());
+    }
+
+    @Test
+    void measuresLlama2cCheckpointWhenNamed() {
+        Path bin = TestFiles.storiesLlama2c();
+        ArtifactFacts f = inspector.inspect(bin.toString(), ArtifactFormat.LLAMA2C, null);
+        assertEquals(ArtifactFormat.LLAMA2C, f.format());
+        assertEquals("llama", f.architecture());
+        assertEquals("F32", f.quantization());
+        // dim 64, hidden 172, 5 layers, 8 heads, 4 kv heads, vocab 512 (shared classifier): the weights
+        // add up to 260,032 floats; the file also holds 4,096 floats of RoPE tables, which are not parameters.
+        assertEquals(260_032, f.parameterCount());
+        assertEquals(1_056_540, f.sizeBytes());
+        assertEquals("b0a507e7ad0f626624f17112325e66691f9076d622e1d3274d103d00299f2696", f.sha256());
+    }
+
+    @Test
+    void llama2cCheckpointWithoutFormatGetsAHint() {
+        RegistryException e = assertThrows(RegistryException.class,
+                () -> inspector.inspect(TestFiles.storiesLlama2c().toString(), null, null));
+        assertTrue(e.getMessage().contains("pass format LLAMA2C"), e.getMessage());
+    }
+
+    @Test
+    void truncatedLlama2cAndFormatMismatchAreRefused() throws IOException {
+        byte[] whole = Files.readAllBytes(TestFiles.storiesLlama2c());
+        Path truncated = Files.write(tmp.resolve("truncated.bin"), Arrays.copyOf(whole, whole.length - 4));
+        RegistryException e = assertThrows(RegistryException.class,
+                () -> inspector.inspect(truncated.toString(), ArtifactFormat.LLAMA2C, null));
+        assertTrue(e.getMessage().contains("1056536 bytes but its llama2.c header describes 1056540"), e.getMessage());
+
+        e = assertThrows(RegistryException.class,
+                () -> inspector.inspect(TestFiles.storiesGguf().toString(), ArtifactFormat.LLAMA2C, null));
+        assertEquals("format_mismatch", e.code());
+
+        Path tiny = Files.write(tmp.resolve("tiny.bin"), new byte[] {1, 2, 3});
+        e = assertThrows(RegistryException.class, () -> inspector.inspect(tiny.toString(), ArtifactFormat.LLAMA2C, null));
+        assertTrue(e.getMessage().contains("shorter than the 28-byte llama2.c header"), e.getMessage());
+    }
+}

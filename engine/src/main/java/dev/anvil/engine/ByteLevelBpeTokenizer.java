@@ -104,7 +104,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
 
     private int[] encode(String text, boolean addBos, boolean parseSpecial) {
         IntList out = new IntList();
-        if (addBos) out.add(vocab.bos());
+        if (addBos) out.add(vocab.requireBos());
         for (Vocabulary.Fragment fragment : vocab.partition(text, parseSpecial)) {
             if (fragment.isText()) encodeText(fragment.text(), out);
             else out.add(fragment.token());

@@ -61,7 +61,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
 
     private int[] encode(String text, boolean addBos, boolean parseSpecial) {
         IntList out = new IntList();
-        if (addBos) out.add(vocab.bos());
+        if (addBos) out.add(vocab.requireBos());
         // llama.cpp prefixes a space to the first text fragment and to every fragment that follows a special token.
         boolean previousWasSpecial = true;
         for (Vocabulary.Fragment fragment : vocab.partition(text, parseSpecial)) {

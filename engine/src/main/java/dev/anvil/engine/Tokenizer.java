@@ -159,6 +159,12 @@ public interface Tokenizer {
         public int unk() { return unk; }
         public int pad() { return pad; }
         public boolean addBos() { return addBos; }
+
+        /** The BOS id, for callers that asked for one; a vocabulary without BOS cannot honour that. */
+        int requireBos() {
+            if (bos < 0) throw new IllegalArgumentException("this vocabulary has no BOS token; encode with addBos = false");
+            return bos;
+        }
         public boolean addEos() { return addEos; }
         public boolean isEndOfGeneration(int id) { return id >= 0 && id < tokens.length && endOfGeneration[id]; }
 

@@ -269,7 +269,20 @@ class TokenizerTest {
         assertEquals("hello! x123 ünï 🙂", llama3.decode(llama3.encode("hello! x123 ünï 🙂", false)));
     }
 
-    /** A tensor-less GGUF v3 file holding string (and string array) metadata. */
+    @Test
+    void askingForBosWithoutBosTokenIsAClearError(@TempDir Path dir) throws IOException {
+        Map<String, Object> metadata = byteLevelVocabulary("gpt-2", new String[0], new String[0]);
+        metadata.put("tokenizer.ggml.bos_token_id", -1);
+        Path file = dir.resolve("nobos.gguf");
+        Files.write(file, ggufWithStrings(metadata));
+        Tokenizer tokenizer = load(file);
+        assertEquals(-1, tokenizer.bos());
+        assertArrayEquals(new int[] {'h', 'i'}, tokenizer.encode("hi", false));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> tokenizer.encode("hi", true));
+        assertTrue(e.getMessage().contains("no BOS"), e.getMessage());
+    }
+
+    /** A tensor-less GGUF v3 file holding string, string array and int32 metadata. */
     static byte[] ggufWithStrings(Map<String, Object> metadata) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteBuffer header = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
@@ -280,6 +293,9 @@ class TokenizerTest {
             if (entry.getValue() instanceof String s) {
                 writeInt(out, 8);
                 writeString(out, s);
+            } else if (entry.getValue() instanceof Integer v) {
+                writeInt(out, 5); // int32
+                writeInt(out, v);
             } else {
                 String[] values = (String[]) entry.getValue();
                 writeInt(out, 9);

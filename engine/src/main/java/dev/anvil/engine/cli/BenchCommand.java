@@ -20,7 +20,8 @@ import java.util.Set;
  *
  * <p>Tokens are a fixed pseudo-random id sequence (not a tokenized text) so the figures do not depend on the
  * tokenizer; decode feeds back the argmax, as greedy generation would. A full warm-up run (prefill and decode at
- * the same batch size) precedes the measured run, so the JIT has compiled the kernels that are then timed.
+ * the same batch size and length) precedes the measured run, so the JIT has compiled the kernels that are then
+ * timed. Prefill is timed per sequence and averaged over the {@code B} prompts.
  */
 final class BenchCommand {
 
@@ -82,8 +83,9 @@ final class BenchCommand {
                 prompt[i] = (int) Long.remainderUnsigned(state >>> 17, c.vocabSize());
             }
 
+            // Warm-up: the same work as the measured run, so every kernel at these shapes has been through C2.
             if (log != null) log.println("bench: warm-up run");
-            runOnce(model, kv, prompt, Math.min(genTokens, 32), batch);
+            runOnce(model, kv, prompt, genTokens, batch);
             if (log != null) log.println("bench: measured run");
             double[] timings = runOnce(model, kv, prompt, genTokens, batch);
             double prefill = promptTokens / timings[0];

@@ -1,0 +1,24 @@
+package dev.anvil.api.registry;
+
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+
+import java.util.List;
+
+/** List envelopes: {@code {"data":[...]}}, leaving room for paging fields without breaking clients. */
+final class Listings {
+
+    private Listings() {
+    }
+
+    @Schema(name = "RegistryModelList")
+    public record Models(@Schema(required = true) List<ModelJson> data) {
+    }
+
+    @Schema(name = "RegistryModelVersionList")
+    public record Versions(@Schema(required = true) List<ModelVersionJson> data) {
+    }
+
+    @Schema(name = "RegistryStageHistory")
+    public record History(@Schema(required = true) List<TransitionJson> data) {
+    }
+}

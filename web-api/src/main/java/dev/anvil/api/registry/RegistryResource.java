@@ -1,0 +1,188 @@
+package dev.anvil.api.registry;
+
+import dev.anvil.api.ApiException;
+import dev.anvil.api.ErrorResponse;
+import dev.anvil.registry.CreateModelCommand;
+import dev.anvil.registry.ModelRegistry;
+import dev.anvil.registry.ModelVersionInfo;
+import dev.anvil.registry.RegisterVersionCommand;
+import jakarta.ejb.EJB;
+import jakarta.enterprise.context.RequestScoped;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.SecurityContext;
+import jakarta.ws.rs.core.UriInfo;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+import java.net.URI;
+
+/**
+ * Model registry API. Thin: it resolves the actor, turns JSON into registry commands and registry results
+ * into JSON; every rule lives in {@link ModelRegistry}. Failures arrive as {@code RegistryException}s and are
+ * answered by {@link RegistryExceptionMapper}.
+ */
+@Path("/api/registry/models")
+@RequestScoped
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "registry", description = "Model registry: models, versions, stages and their history")
+public class RegistryResource {
+
+    private static final String ERROR_JSON = MediaType.APPLICATION_JSON;
+
+    @EJB
+    ModelRegistry registry;
+
+    @Context
+    SecurityContext security;
+
+    @Context
+    UriInfo uriInfo;
+
+    @HeaderParam(Actors.HEADER)
+    @Parameter(description = "Who makes the change when the request is not authenticated (recorded in the history)")
+    String actorHeader;
+
+    private String actor() {
+        return Actors.resolve(security == null ? null : security.getUserPrincipal(), actorHeader);
+    }
+
+    private static <T> T body(T request) {
+        if (request == null) {
+            throw ApiException.badRequest("a JSON request body is required", null);
+        }
+        return request;
+    }
+
+    @GET
+    @Operation(summary = "List models", description = "All models, by name, with their version count and PRODUCTION version")
+    @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = Listings.Models.class)))
+    @APIResponse(responseCode = "503", description = "Registry not migrated yet",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public Listings.Models listModels() {
+        return new Listings.Models(registry.listModels().stream().map(ModelJson::of).toList());
+    }
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Create a model", description = "Creates an empty model. Registering a version also creates its model.")
+    @RequestBody(required = true, content = @Content(schema = @Schema(implementation = CreateModelRequest.class)))
+    @APIResponse(responseCode = "201", description = "Created",
+            content = @Content(schema = @Schema(implementation = ModelJson.class)))
+    @APIResponse(responseCode = "400", description = "Invalid name, owner or tags",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(responseCode = "409", description = "A model with this name exists",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public Response createModel(CreateModelRequest request) {
+        CreateModelRequest r = body(request);
+        ModelJson created = ModelJson.of(registry.createModel(
+                new CreateModelCommand(r.name(), r.description(), r.owner(), r.tags()), actor()));
+        URI location = uriInfo.getBaseUriBuilder().path(RegistryResource.class).path(created.name()).build();
+        return Response.created(location).entity(created).build();
+    }
+
+    @GET
+    @Path("/{name}")
+    @Operation(summary = "Get a model")
+    @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = ModelJson.class)))
+    @APIResponse(responseCode = "404", description = "No such model",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public ModelJson getModel(@PathParam("name") String name) {
+        return ModelJson.of(registry.getModel(name));
+    }
+
+    @GET
+    @Path("/{name}/versions")
+    @Operation(summary = "List a model's versions", description = "In semantic-version order")
+    @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = Listings.Versions.class)))
+    @APIResponse(responseCode = "404", description = "No such model",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public Listings.Versions listVersions(@PathParam("name") String name) {
+        return new Listings.Versions(registry.listVersions(name).stream().map(ModelVersionJson::of).toList());
+    }
+
+    @POST
+    @Path("/{name}/versions")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Register a model version from a file on the server",
+            description = "The server hashes the file (SHA-256) and reads architecture, quantization and parameter count "
+                    + "from its header. The model is created if it does not exist. Nothing is written when the request fails.")
+    @RequestBody(required = true, content = @Content(schema = @Schema(implementation = RegisterVersionRequest.class)))
+    @APIResponse(responseCode = "201", description = "Registered in stage NONE",
+            content = @Content(schema = @Schema(implementation = ModelVersionJson.class)))
+    @APIResponse(responseCode = "400", description = "Invalid field, missing or unreadable file, corrupt header, checksum mismatch",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(responseCode = "409", description = "The model already has this version",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public Response registerVersion(@PathParam("name") String name, RegisterVersionRequest request) {
+        RegisterVersionRequest r = body(request);
+        ModelVersionInfo registered = registry.registerVersion(new RegisterVersionCommand(name, r.version(), r.path(),
+                r.format(), r.sha256(), r.description(), r.modelDescription(), r.owner(), r.tags()), actor());
+        URI location = uriInfo.getBaseUriBuilder().path(RegistryResource.class)
+                .path("{name}/versions/{version}").build(registered.model(), registered.version());
+        return Response.created(location).entity(ModelVersionJson.of(registered)).build();
+    }
+
+    @GET
+    @Path("/{name}/versions/{version}")
+    @Operation(summary = "Get a model version")
+    @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = ModelVersionJson.class)))
+    @APIResponse(responseCode = "404", description = "No such model or version",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public ModelVersionJson getVersion(@PathParam("name") String name, @PathParam("version") String version) {
+        return ModelVersionJson.of(registry.getVersion(name, version));
+    }
+
+    @POST
+    @Path("/{name}/versions/{version}/stage")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Move a version to another stage",
+            description = "Promoting to PRODUCTION archives the previous PRODUCTION version in the same transaction. "
+                    + "Concurrent promotions of one model are serialised; at most one version is ever in PRODUCTION.")
+    @RequestBody(required = true, content = @Content(schema = @Schema(implementation = StageChangeRequest.class)))
+    @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = StageChangeJson.class)))
+    @APIResponse(responseCode = "400", description = "Unknown stage",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(responseCode = "404", description = "No such model or version",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(responseCode = "409", description = "Transition not allowed, or a concurrent change won (retry)",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public StageChangeJson changeStage(@PathParam("name") String name, @PathParam("version") String version,
+                                       StageChangeRequest request) {
+        StageChangeRequest r = body(request);
+        return StageChangeJson.of(registry.changeStage(name, version, r.stage(), r.reason(), actor()));
+    }
+
+    @GET
+    @Path("/{name}/history")
+    @Operation(summary = "Stage history of all versions of a model", description = "Oldest first; registrations included")
+    @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = Listings.History.class)))
+    @APIResponse(responseCode = "404", description = "No such model",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public Listings.History modelHistory(@PathParam("name") String name) {
+        return new Listings.History(registry.history(name).stream().map(TransitionJson::of).toList());
+    }
+
+    @GET
+    @Path("/{name}/versions/{version}/history")
+    @Operation(summary = "Stage history of one version", description = "Oldest first, starting with its registration")
+    @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = Listings.History.class)))
+    @APIResponse(responseCode = "404", description = "No such model or version",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public Listings.History versionHistory(@PathParam("name") String name, @PathParam("version") String version) {
+        return new Listings.History(registry.history(name, version).stream().map(TransitionJson::of).toList());
+    }
+}

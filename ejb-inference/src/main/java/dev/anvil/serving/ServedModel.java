@@ -1,0 +1,22 @@
+package dev.anvil.serving;
+
+import dev.anvil.engine.Tokenizer;
+import java.time.Instant;
+
+/**
+ * A model version that is loaded and serving requests.
+ *
+ * @param name          the registry model name (what clients pass as {@code model})
+ * @param version       the semantic version being served
+ * @param tokenizer     the model's tokenizer (thread-safe); the API layer tokenizes prompts with it
+ * @param contextLength the model's context length in tokens (prompt + generated tokens must fit)
+ * @param chatTemplate  the GGUF {@code tokenizer.chat_template} (a Jinja template), or null when the file has none
+ * @param createdAt     when the version was registered
+ * @param owner         the registry model's owner (OpenAI's {@code owned_by}), never null
+ */
+public record ServedModel(String name, String version, Tokenizer tokenizer, int contextLength, String chatTemplate,
+                          Instant createdAt, String owner) {
+
+    /** {@code name@version}: a reference that pins exactly this version. */
+    public String ref() { return name + "@" + version; }
+}

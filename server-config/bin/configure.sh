@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Configures an unpacked WildFly for Anvil, offline, with the checked-in CLI scripts only.
+#   configure.sh WILDFLY_HOME
+# Creates standalone/configuration/standalone-anvil.xml from standalone-full.xml (first run only), then runs,
+# in one embedded-server session: every src/main/cli/NN-*.cli (idempotent), then the launch profiles picked
+# from the environment: profiles/datasource-postgresql.cli when ANVIL_DB_URL is set (else datasource-h2.cli)
+# and profiles/logging-json.cli when ANVIL_LOG_JSON=true (else logging-text.cli). Safe to re-run.
+set -euo pipefail
+SERVER_CONFIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WILDFLY_HOME="${1:?usage: configure.sh WILDFLY_HOME}"
+CLI_DIR="$SERVER_CONFIG_DIR/src/main/cli"
+PG_JAR="$SERVER_CONFIG_DIR/target/jdbc/postgresql.jar"
+
+if [ ! -f "$WILDFLY_HOME/bin/jboss-cli.sh" ]; then
+  echo "configure.sh: no WildFly at $WILDFLY_HOME (run ./mvnw -pl server-config package first)" >&2
+  exit 1
+fi
+if [ ! -f "$PG_JAR" ]; then
+  echo "configure.sh: PostgreSQL driver missing at $PG_JAR (run ./mvnw -pl server-config package first)" >&2
+  exit 1
+fi
+: "${JAVA_HOME:?configure.sh: set JAVA_HOME to a JDK 25}"
+export JAVA_HOME
+
+# Maven's unpack drops the executable bits of the launch scripts.
+chmod +x "$WILDFLY_HOME"/bin/*.sh
+
+CONFIG_DIR="$WILDFLY_HOME/standalone/configuration"
+if [ ! -f "$CONFIG_DIR/standalone-anvil.xml" ]; then
+  cp "$CONFIG_DIR/standalone-full.xml" "$CONFIG_DIR/standalone-anvil.xml"
+fi
+# Directory MicroProfile Config source (see 10-microprofile.cli); must exist before the server starts.
+mkdir -p "$CONFIG_DIR/anvil"
+
+# JVM options of every server started from this WILDFLY_HOME (serve.sh, the integration tests):
+# the engine needs the Vector API incubator module and native access (FFM mmap of model files).
+CONF="$WILDFLY_HOME/bin/standalone.conf"
+if ! grep -q '^# anvil-jvm-options' "$CONF"; then
+  cat >> "$CONF" <<'CONF_EOF'
+# anvil-jvm-options (appended by server-config/bin/configure.sh)
+JAVA_OPTS="$JAVA_OPTS --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
+JAVA_OPTS="$JAVA_OPTS -Xmx${ANVIL_MAX_HEAP:-2g} ${ANVIL_JAVA_OPTS:-}"
+CONF_EOF
+fi
+
+profiles=()
+if [ -n "${ANVIL_DB_URL:-}" ]; then
+  profiles+=("$CLI_DIR/profiles/datasource-postgresql.cli")
+else
+  profiles+=("$CLI_DIR/profiles/datasource-h2.cli")
+fi
+if [ "${ANVIL_LOG_JSON:-false}" = "true" ]; then
+  profiles+=("$CLI_DIR/profiles/logging-json.cli")
+else
+  profiles+=("$CLI_DIR/profiles/logging-text.cli")
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+script="$work/configure.cli"
+{
+  echo "embed-server --server-config=standalone-anvil.xml --std-out=discard"
+  for file in "$CLI_DIR"/[0-9][0-9]-*.cli "${profiles[@]}"; do
+    echo "# ---- $(basename "$file")"
+    cat "$file"
+    echo
+  done
+  echo "stop-embedded-server"
+} > "$script"
+printf 'anvil.postgresql.jar=%s\n' "$PG_JAR" > "$work/cli.properties"
+
+log="$work/cli.log"
+if ! "$WILDFLY_HOME/bin/jboss-cli.sh" --file="$script" --properties="$work/cli.properties" > "$log" 2>&1; then
+  grep -v '^WARNING: ' "$log" >&2 || true
+  echo "configure.sh: WildFly configuration failed (script: $(ls "$CLI_DIR"))" >&2
+  exit 1
+fi
+echo "anvil: WildFly configured at $WILDFLY_HOME (profiles: $(for p in "${profiles[@]}"; do basename "$p" .cli; done | tr '\n' ' '))"

@@ -1,0 +1,52 @@
+package dev.anvil.api;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+/**
+ * Every MicroProfile Config key of the web-api module, in one place. Each key can be overridden by a
+ * system property, by a file in the server's config directory (see README) or by the environment
+ * variable obtained by upper-casing the key and replacing '.' and '-' with '_'.
+ */
+@ApplicationScoped
+public class WebApiConfig {
+
+    /** {@code anvil.health.database.timeout-seconds}: query timeout of the database readiness check. */
+    public static final String DATABASE_CHECK_TIMEOUT = "anvil.health.database.timeout-seconds";
+    /** {@code anvil.health.migrations.table}: Flyway history table the migrations check reads. */
+    public static final String MIGRATIONS_TABLE = "anvil.health.migrations.table";
+    /** {@code anvil.metrics.http.enabled}: whether every API request is timed into anvil_http_requests. */
+    public static final String HTTP_METRICS_ENABLED = "anvil.metrics.http.enabled";
+
+    @Inject
+    @ConfigProperty(name = DATABASE_CHECK_TIMEOUT, defaultValue = "3")
+    int databaseCheckTimeoutSeconds;
+
+    @Inject
+    @ConfigProperty(name = MIGRATIONS_TABLE, defaultValue = "flyway_schema_history")
+    String migrationsTable;
+
+    @Inject
+    @ConfigProperty(name = HTTP_METRICS_ENABLED, defaultValue = "true")
+    boolean httpMetricsEnabled;
+
+    public int databaseCheckTimeoutSeconds() {
+        if (databaseCheckTimeoutSeconds < 1) {
+            throw new IllegalStateException(DATABASE_CHECK_TIMEOUT + " must be >= 1, got " + databaseCheckTimeoutSeconds);
+        }
+        return databaseCheckTimeoutSeconds;
+    }
+
+    public String migrationsTable() {
+        // The name is spliced into SQL, so only plain identifiers are accepted.
+        if (!migrationsTable.matches("[A-Za-z_][A-Za-z0-9_]{0,62}")) {
+            throw new IllegalStateException(MIGRATIONS_TABLE + " must be a plain SQL identifier, got '" + migrationsTable + "'");
+        }
+        return migrationsTable;
+    }
+
+    public boolean httpMetricsEnabled() {
+        return httpMetricsEnabled;
+    }
+}

@@ -2,6 +2,8 @@ package dev.anvil.engine;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * GPT-2 style byte-level BPE as llama.cpp runs it for {@code tokenizer.ggml.model = gpt2}: a pre-tokenizer
@@ -9,18 +11,57 @@ import java.util.Arrays;
  * GPT-2 "byte to unicode" alphabet, and adjacent symbols are merged by merge rank, lowest first (leftmost on
  * ties), using {@code tokenizer.ggml.merges}.
  *
- * <p>Pre-tokenizers are hand-written scanners with the semantics of llama.cpp's regex replacements:
+ * <p>A pre-tokenizer is a chain of split steps, each refining the pieces of the previous one, as llama.cpp
+ * applies its list of regexes. The two workhorse rules are hand-written scanners (as in llama.cpp):
  * <ul>
- * <li>{@code gpt-2}: {@code 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+}</li>
- * <li>{@code llama3}: {@code (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+}
- *     (and {@code qwen2}: the same with single digits)</li>
- * <li>{@code smollm}/{@code starcoder}: every digit alone, then the gpt-2 rules</li>
+ * <li>gpt-2: {@code 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+}</li>
+ * <li>llama3: {@code (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+}
+ *     (qwen2: the same with single digits)</li>
  * </ul>
+ * The remaining steps (digit and punctuation splits) run as java.util.regex with Unicode classes.
  */
 public final class ByteLevelBpeTokenizer implements Tokenizer {
 
-    /** Word splitting rules; see the class comment. */
-    public enum PreTokenizer { GPT2, LLAMA3, QWEN2, DIGITS_THEN_GPT2 }
+    /** One split step: appends the end index of every piece of {@code cps[from..to)}. */
+    @FunctionalInterface
+    interface Splitter {
+        void split(int[] cps, int from, int to, IntList ends);
+    }
+
+    /** Word splitting rules, named after llama.cpp's pre-tokenizer types; each is a chain of split steps. */
+    public enum PreTokenizer {
+        GPT2(ByteLevelBpeTokenizer::splitGpt2),
+        LLAMA3((cps, from, to, ends) -> splitLlama3(cps, from, to, 3, ends)),
+        QWEN2((cps, from, to, ends) -> splitLlama3(cps, from, to, 1, ends)),
+        /** starcoder, smollm, ...: every digit alone, then gpt-2. */
+        DIGITS_THEN_GPT2(ByteLevelBpeTokenizer::splitEachNumber, ByteLevelBpeTokenizer::splitGpt2),
+        FALCON(regex("[\\p{P}\\$\\+<=>\\^~\\|`]+"), ByteLevelBpeTokenizer::splitGpt2, regex("[0-9][0-9][0-9]")),
+        /** llama.cpp's rules for an unknown-era file without {@code tokenizer.ggml.pre}. */
+        DEFAULT(regex("[\\p{P}\\$\\+<=>\\^~\\|]+"), ByteLevelBpeTokenizer::splitGpt2, regex("\\p{N}+"), regex("[0-9][0-9][0-9]"));
+
+        private final Splitter[] steps;
+
+        PreTokenizer(Splitter... steps) {
+            this.steps = steps;
+        }
+
+        /** Splits {@code cps} into words; returns the end index of each word. */
+        IntList split(int[] cps) {
+            IntList ends = new IntList();
+            ends.add(cps.length);
+            for (Splitter step : steps) {
+                IntList refined = new IntList();
+                int start = 0;
+                for (int i = 0; i < ends.size(); i++) {
+                    int end = ends.get(i);
+                    if (end > start) step.split(cps, start, end, refined);
+                    start = end;
+                }
+                ends = refined;
+            }
+            return ends;
+        }
+    }
 
     private static final byte[] EMPTY = new byte[0];
 
@@ -71,17 +112,24 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         if (tokens == null) throw new UnsupportedModelException(gguf.path() + ": tokenizer.ggml.tokens is missing");
         String[] mergeRules = gguf.getStringArray("tokenizer.ggml.merges");
         if (mergeRules == null) throw new UnsupportedModelException(gguf.path() + ": gpt2 tokenizer without tokenizer.ggml.merges");
-        String pre = gguf.getString("tokenizer.ggml.pre", "gpt-2");
+        // Names as llama.cpp maps them; a file without the key gets llama.cpp's "default" rules.
+        String pre = gguf.getString("tokenizer.ggml.pre", "default");
         PreTokenizer preTokenizer = switch (pre) {
             case "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
                  "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais" -> PreTokenizer.GPT2;
-            case "llama3", "llama-v3", "llama-bpe", "falcon3" -> PreTokenizer.LLAMA3;
-            case "qwen2", "deepseek-r1-qwen" -> PreTokenizer.QWEN2;
+            case "llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe" -> PreTokenizer.LLAMA3;
+            case "qwen2", "deepseek-r1-qwen", "stablelm2" -> PreTokenizer.QWEN2;
             case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b" -> PreTokenizer.DIGITS_THEN_GPT2;
+            case "falcon" -> PreTokenizer.FALCON;
+            case "default" -> PreTokenizer.DEFAULT;
             default -> throw new UnsupportedModelException(gguf.path() + ": BPE pre-tokenizer '" + pre
-                    + "' is not supported (supported: gpt-2, llama3, qwen2, smollm/starcoder and their aliases)");
+                    + "' is not supported (supported: gpt-2, llama3, qwen2, smollm/starcoder, falcon, default and their aliases)");
         };
-        boolean llama3 = preTokenizer == PreTokenizer.LLAMA3;
+        // Only the llama3 family proper skips merges for whole-word tokens and adds BOS by default.
+        boolean llama3 = switch (pre) {
+            case "llama3", "llama-v3", "llama-bpe", "falcon3" -> true;
+            default -> false;
+        };
         // llama.cpp's defaults: no BOS for byte-level BPE, except the llama3 family; the file's keys win.
         Vocabulary vocab = new Vocabulary(tokens,
                 gguf.getFloatArray("tokenizer.ggml.scores"),
@@ -121,23 +169,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
             i += Character.charCount(cp);
         }
         if (count < cps.length) cps = Arrays.copyOf(cps, count);
-        IntList wordEnds = new IntList();
-        switch (preTokenizer) {
-            case GPT2 -> splitGpt2(cps, 0, cps.length, wordEnds);
-            case LLAMA3 -> splitLlama3(cps, 0, cps.length, 3, wordEnds);
-            case QWEN2 -> splitLlama3(cps, 0, cps.length, 1, wordEnds);
-            case DIGITS_THEN_GPT2 -> {
-                int from = 0;
-                for (int i = 0; i < cps.length; i++) {
-                    if ((flags(cps[i]) & NUMBER) != 0) {
-                        if (i > from) splitGpt2(cps, from, i, wordEnds);
-                        wordEnds.add(i + 1);
-                        from = i + 1;
-                    }
-                }
-                if (from < cps.length) splitGpt2(cps, from, cps.length, wordEnds);
-            }
-        }
+        IntList wordEnds = preTokenizer.split(cps);
         byte[] buffer = new byte[64];
         int start = 0;
         for (int w = 0; w < wordEnds.size(); w++) {
@@ -291,6 +323,40 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
             }
         }
         return false;
+    }
+
+    /** {@code \p{N}}: every number code point is a piece of its own, and so is each stretch between them. */
+    static void splitEachNumber(int[] cps, int from, int to, IntList ends) {
+        int start = from;
+        for (int i = from; i < to; i++) {
+            if ((flags(cps[i]) & NUMBER) != 0) {
+                if (i > start) ends.add(i);
+                ends.add(i + 1);
+                start = i + 1;
+            }
+        }
+        if (start < to) ends.add(to);
+    }
+
+    /** A split step running a regex: every match is a piece, and so is every stretch between matches. */
+    private static Splitter regex(String expression) {
+        Pattern pattern = Pattern.compile(expression, Pattern.UNICODE_CHARACTER_CLASS);
+        return (cps, from, to, ends) -> {
+            String piece = new String(cps, from, to - from);
+            Matcher m = pattern.matcher(piece);
+            int charPos = 0, cpPos = from;
+            while (m.find()) {
+                if (m.end() == m.start()) continue;
+                if (m.start() > charPos) {
+                    cpPos += piece.codePointCount(charPos, m.start());
+                    ends.add(cpPos);
+                }
+                cpPos += piece.codePointCount(m.start(), m.end());
+                ends.add(cpPos);
+                charPos = m.end();
+            }
+            if (cpPos < to) ends.add(to);
+        };
     }
 
     /** The gpt-2 rules over {@code cps[from..to)}; appends the end index of every word. */

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.function.BiConsumer;
 import java.util.regex.Matcher;
@@ -99,6 +100,34 @@ class PreTokenizerTest {
     @Test
     void qwen2ScannerMatchesRegex() throws IOException {
         assertSameWords(QWEN2, (cps, ends) -> ByteLevelBpeTokenizer.splitLlama3(cps, 0, cps.length, 1, ends));
+    }
+
+    /** llama.cpp's regex lists for the chained pre-tokenizers, every step as a regex. */
+    private static final Map<ByteLevelBpeTokenizer.PreTokenizer, List<Pattern>> CHAINS = Map.of(
+            ByteLevelBpeTokenizer.PreTokenizer.DIGITS_THEN_GPT2, List.of(Pattern.compile("\\p{N}", FLAGS), GPT2),
+            ByteLevelBpeTokenizer.PreTokenizer.FALCON, List.of(Pattern.compile("[\\p{P}\\$\\+<=>\\^~\\|`]+", FLAGS), GPT2,
+                    Pattern.compile("[0-9][0-9][0-9]", FLAGS)),
+            ByteLevelBpeTokenizer.PreTokenizer.DEFAULT, List.of(Pattern.compile("[\\p{P}\\$\\+<=>\\^~\\|]+", FLAGS), GPT2,
+                    Pattern.compile("\\p{N}+", FLAGS), Pattern.compile("[0-9][0-9][0-9]", FLAGS)));
+
+    @Test
+    void chainedPreTokenizersMatchTheirRegexChains() throws IOException {
+        List<String> texts = texts();
+        texts.addAll(List.of("x12345 a+b=c|d^e~f$g `code` 1,234,567.89", "٣٤٥٦ and ⅫⅫ and 3½"));
+        for (Map.Entry<ByteLevelBpeTokenizer.PreTokenizer, List<Pattern>> chain : CHAINS.entrySet()) {
+            for (String text : texts) {
+                List<String> expected = List.of(text);
+                for (Pattern step : chain.getValue()) {
+                    List<String> refined = new ArrayList<>();
+                    for (String piece : expected) if (!piece.isEmpty()) refined.addAll(regexWords(step, piece));
+                    expected = refined;
+                }
+                assertEquals(expected, scannerWords((cps, ends) -> {
+                    Tokenizer.IntList words = chain.getKey().split(cps);
+                    for (int i = 0; i < words.size(); i++) ends.add(words.get(i));
+                }, text), () -> chain.getKey() + " on '" + escape(text) + "'");
+            }
+        }
     }
 
     @Test

@@ -270,6 +270,23 @@ class TokenizerTest {
     }
 
     @Test
+    void missingPreTokenizerKeyMeansLlamaCppDefaultRules(@TempDir Path dir) throws IOException {
+        String[] extra = {"34", "45"}; // ids 256, 257
+        String[] merges = {"3 4", "4 5"};
+        Map<String, Object> withoutPre = byteLevelVocabulary("unused", extra, merges);
+        withoutPre.remove("tokenizer.ggml.pre");
+        Path file = dir.resolve("nopre.gguf");
+        Files.write(file, ggufWithStrings(withoutPre));
+        Tokenizer legacy = load(file);
+        assertEquals(ByteLevelBpeTokenizer.PreTokenizer.DEFAULT, ((ByteLevelBpeTokenizer) legacy).preTokenizer());
+        // default: "12345" is cut into "123" + "45" before merging; gpt-2 merges "3 4" first inside "12345".
+        assertArrayEquals(new int[] {'x', '1', '2', '3', 257}, legacy.encode("x12345", false));
+        Path gpt2File = dir.resolve("gpt2.gguf");
+        Files.write(gpt2File, ggufWithStrings(byteLevelVocabulary("gpt-2", extra, merges)));
+        assertArrayEquals(new int[] {'x', '1', '2', 256, '5'}, load(gpt2File).encode("x12345", false));
+    }
+
+    @Test
     void askingForBosWithoutBosTokenIsAClearError(@TempDir Path dir) throws IOException {
         Map<String, Object> metadata = byteLevelVocabulary("gpt-2", new String[0], new String[0]);
         metadata.put("tokenizer.ggml.bos_token_id", -1);

@@ -8,8 +8,9 @@ import java.util.Arrays;
  * emoji or CJK character) is held back until its last byte arrives. Bytes become U+FFFD only when they can no
  * longer be the start of a valid character (Unicode "maximal subpart" replacement), or at {@link #flush()}.
  *
- * <p>Like llama.cpp's SentencePiece detokenizer, the leading space of the first token after BOS is dropped when
- * the tokenizer adds a dummy space prefix. Not thread-safe: one decoder per generation stream.
+ * <p>Like llama.cpp's SentencePiece detokenizer, the leading space of the first token after a leading BOS is
+ * dropped when the tokenizer adds a dummy space prefix (once per decoder: a later BOS, as in multi-turn chat
+ * prompts, keeps the following space). Not thread-safe: one decoder per generation stream.
  */
 public final class TokenDecoder {
 
@@ -18,6 +19,8 @@ public final class TokenDecoder {
     private final Tokenizer tokenizer;
     private final boolean dropsDummySpace;
     private boolean dropSpaceOfNextToken;
+    /** Set by the first non-BOS token: like llama.cpp, only the text's first token loses its dummy space. */
+    private boolean started;
     private byte[] pending = new byte[16];
     private int pendingLength;
 
@@ -46,10 +49,11 @@ public final class TokenDecoder {
 
     /** Feeds one token; returns the text completed by it (possibly empty, never half a character). */
     public String accept(int id) {
-        if (id == tokenizer.bos() && dropsDummySpace) {
+        if (id == tokenizer.bos() && dropsDummySpace && !started) {
             dropSpaceOfNextToken = true;
             return "";
         }
+        started = true;
         byte[] bytes = tokenizer.tokenBytes(id);
         int from = 0;
         if (dropSpaceOfNextToken) {

@@ -93,6 +93,8 @@ class TokenDecoderTest {
         assertEquals("", afterBos.accept(spm.bos()));
         assertEquals("Hello", afterBos.accept(hello));
         assertEquals(" Hello", afterBos.accept(hello));
+        assertEquals("", afterBos.accept(spm.bos()));
+        assertEquals(" Hello", afterBos.accept(hello), "only the text's first token loses its dummy space");
 
         TokenDecoder continuation = new TokenDecoder(spm);
         assertEquals(" Hello", continuation.accept(hello), "a generated token after a prompt keeps its space");

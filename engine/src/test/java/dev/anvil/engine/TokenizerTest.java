@@ -287,6 +287,25 @@ class TokenizerTest {
     }
 
     @Test
+    void sentencePieceWithoutDummyPrefixAndWithoutByteTokens(@TempDir Path dir) throws IOException {
+        Map<String, Object> metadata = new LinkedHashMap<>();
+        metadata.put("tokenizer.ggml.model", "llama");
+        metadata.put("tokenizer.ggml.tokens", new String[] {"<unk>", "<s>", "</s>", "\u2581", "a", "b", "\u2581a"});
+        Path withPrefix = dir.resolve("prefix.gguf");
+        Files.write(withPrefix, ggufWithStrings(metadata));
+        metadata.put("tokenizer.ggml.add_space_prefix", false);
+        Path withoutPrefix = dir.resolve("noprefix.gguf");
+        Files.write(withoutPrefix, ggufWithStrings(metadata));
+
+        assertArrayEquals(new int[] {6, 3, 5}, load(withPrefix).encode("a b", false));
+        Tokenizer plain = load(withoutPrefix);
+        assertFalse(plain.addsSpacePrefix());
+        assertArrayEquals(new int[] {4, 3, 5}, plain.encode("a b", false));
+        assertArrayEquals(new int[] {4, 0, 5}, plain.encode("acb", false), "no <0x63> token: the unknown token stands in");
+        assertEquals("a b", plain.decode(plain.encode("a b", false)), "no dummy space to strip");
+    }
+
+    @Test
     void askingForBosWithoutBosTokenIsAClearError(@TempDir Path dir) throws IOException {
         Map<String, Object> metadata = byteLevelVocabulary("gpt-2", new String[0], new String[0]);
         metadata.put("tokenizer.ggml.bos_token_id", -1);
@@ -299,7 +318,7 @@ class TokenizerTest {
         assertTrue(e.getMessage().contains("no BOS"), e.getMessage());
     }
 
-    /** A tensor-less GGUF v3 file holding string, string array and int32 metadata. */
+    /** A tensor-less GGUF v3 file holding string, string array, int32 and bool metadata. */
     static byte[] ggufWithStrings(Map<String, Object> metadata) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteBuffer header = ByteBuffer.allocate(24).order(ByteOrder.LITTLE_ENDIAN);
@@ -313,6 +332,9 @@ class TokenizerTest {
             } else if (entry.getValue() instanceof Integer v) {
                 writeInt(out, 5); // int32
                 writeInt(out, v);
+            } else if (entry.getValue() instanceof Boolean b) {
+                writeInt(out, 7); // bool
+                out.write(b ? 1 : 0);
             } else {
                 String[] values = (String[]) entry.getValue();
                 writeInt(out, 9);

@@ -21,7 +21,7 @@ import java.time.Instant;
 @Entity
 @Table(name = "registry_stage_transition")
 @NamedQuery(name = StageTransition.BY_MODEL,
-        query = "select t from StageTransition t join fetch t.modelVersion v where v.model = :model order by t.id")
+        query = "select t from StageTransition t where t.modelVersion.model = :model order by t.id")
 @NamedQuery(name = StageTransition.BY_VERSION,
         query = "select t from StageTransition t where t.modelVersion = :version order by t.id")
 public class StageTransition {

@@ -63,6 +63,8 @@ class SchemaMigrationTest {
         overrides.put("jakarta.persistence.transactionType", "RESOURCE_LOCAL");
         overrides.put("jakarta.persistence.jtaDataSource", null);
         overrides.put("jakarta.persistence.nonJtaDataSource", dataSource);
+        // WildFly runs Hibernate in JPA compliance mode; so do the tests, to reject what the server would.
+        overrides.put("hibernate.jpa.compliance", "true");
         emf = Persistence.createEntityManagerFactory("anvil", overrides);
     }
 

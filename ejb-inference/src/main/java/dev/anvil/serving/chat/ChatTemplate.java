@@ -2,6 +2,7 @@ package dev.anvil.serving.chat;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
@@ -151,6 +152,19 @@ public final class ChatTemplate {
                 .withLstripBlocks(true)
                 .withFailOnUnknownTokens(false)
                 .withMaxOutputSize(MAX_OUTPUT_CHARS)
+                // Python Jinja semantics that jinjava only has behind "legacy override" switches: {{- and -}}
+                // trimming on expressions, strict whitespace control, Python operator precedence, dict literals
+                // with evaluated keys, iteration over dict keys, backslash escapes only inside string literals.
+                .withLegacyOverrides(LegacyOverrides.newBuilder()
+                        .withUseTrimmingForNotesAndExpressions(true)
+                        .withParseWhitespaceControlStrictly(true)
+                        .withUseNaturalOperatorPrecedence(true)
+                        .withEvaluateMapKeys(true)
+                        .withIterateOverMapKeys(true)
+                        .withHandleBackslashInQuotesOnly(true)
+                        .withAllowAdjacentTextNodes(true)
+                        .withKeepNullableLoopValues(true)
+                        .build())
                 .build();
         Jinjava jinja = new Jinjava(config);
         jinja.getGlobalContext().registerFunction(

@@ -360,8 +360,11 @@ public final class LlamaModel implements AutoCloseable {
                     KvCachePool kvPool = seqOf[t].pool();
                     int slot = pos[t] % KvCachePool.BLOCK_TOKENS;
                     float[] block = kvPool.block(seqOf[t].blockId(pos[t]));
-                    System.arraycopy(k, t * kvDim, block, kvPool.offset(layer, 0, slot), kvDim);
-                    System.arraycopy(v, t * kvDim, block, kvPool.offset(layer, 1, slot), kvDim);
+                    int ko = kvPool.offset(layer, 0, slot), vo = kvPool.offset(layer, 1, slot);
+                    for (int i = 0; i < kvDim; i++) {
+                        block[ko + i] = f16Round(k[t * kvDim + i]);
+                        block[vo + i] = f16Round(v[t * kvDim + i]);
+                    }
                 }
             });
             pool.parallelFor(T * c.heads(), 1, (a, b, w) -> {
@@ -374,7 +377,7 @@ public final class LlamaModel implements AutoCloseable {
             pool.parallelFor(T, 1, (a, b, w) -> {
                 for (int i = a * hidden; i < b * hidden; i++) {
                     float g = hb[i];
-                    hb[i] = g / (1f + (float) Math.exp(-g)) * hb2[i]; // SwiGLU: SiLU(gate) * up
+                    hb[i] = g / (1f + (float) StrictMath.exp(-g)) * hb2[i]; // SwiGLU: SiLU(gate) * up
                 }
             });
             matmul(hb, T, new WeightMatrix[]{w2[l]}, new float[][]{xb});
@@ -417,11 +420,16 @@ public final class LlamaModel implements AutoCloseable {
         float eps = config.rmsEps();
         for (int t = 0; t < T; t++) {
             int o = t * n;
-            float ss = QuantKernels.dot(x, o, x, o, n);
-            float scale = (float) (1.0 / Math.sqrt(ss / n + eps));
+            double ss = 0; // in double, as ggml does: the result feeds int8 activation rounding, which amplifies tiny differences
+            for (int i = 0; i < n; i++) ss += x[o + i] * x[o + i];
+            float scale = 1f / (float) StrictMath.sqrt((float) (ss / n) + eps);
             for (int i = 0; i < n; i++) out[o + i] = x[o + i] * scale * weight[i];
         }
     }
+
+    // Transcendentals use StrictMath: Math.* may be intrinsified differently in the interpreter and in
+    // compiled code, and the engine promises bit-identical results for identical inputs.
+    static float f16Round(float f) { return Float.float16ToFloat(Float.floatToFloat16(f)); }
 
     private static void add(float[] x, float[] y, int n) {
         QuantKernels.axpy(1f, y, 0, x, 0, n);
@@ -431,8 +439,8 @@ public final class LlamaModel implements AutoCloseable {
     private void rope(float[] vec, int off, int nHeads, int position) {
         int hs = config.headSize(), rd = config.ropeDim();
         for (int i = 0; i < rd; i += 2) {
-            double angle = position * Math.pow(config.ropeTheta(), -(double) i / rd);
-            float cos = (float) Math.cos(angle), sin = (float) Math.sin(angle);
+            double angle = position * StrictMath.pow(config.ropeTheta(), -(double) i / rd);
+            float cos = (float) StrictMath.cos(angle), sin = (float) StrictMath.sin(angle);
             for (int h = 0; h < nHeads; h++) {
                 int j = off + h * hs + i;
                 float v0 = vec[j], v1 = vec[j + 1];
@@ -450,7 +458,8 @@ public final class LlamaModel implements AutoCloseable {
         KvCachePool.Sequence s = seqOf[t];
         KvCachePool kv = s.pool();
         int last = pos[t];
-        float scale = (float) (1.0 / Math.sqrt(hs));
+        float scale = (float) (1.0 / StrictMath.sqrt(hs));
+        for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i]);
         float max = Float.NEGATIVE_INFINITY;
         for (int p = 0; p <= last; p++) {
             float[] block = kv.block(s.blockId(p));
@@ -460,7 +469,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         float sum = 0;
         for (int p = 0; p <= last; p++) {
-            float e = (float) Math.exp(att[p] - max);
+            float e = (float) StrictMath.exp(att[p] - max);
             att[p] = e;
             sum += e;
         }
@@ -469,7 +478,7 @@ public final class LlamaModel implements AutoCloseable {
         float inv = 1f / sum;
         for (int p = 0; p <= last; p++) {
             float[] block = kv.block(s.blockId(p));
-            QuantKernels.axpy(att[p] * inv, block, kv.offset(layer, 1, p % KvCachePool.BLOCK_TOKENS) + kvOff, out, o, hs);
+            QuantKernels.axpy(f16Round(att[p] * inv), block, kv.offset(layer, 1, p % KvCachePool.BLOCK_TOKENS) + kvOff, out, o, hs);
         }
     }
 
@@ -480,8 +489,19 @@ public final class LlamaModel implements AutoCloseable {
      * dots it with each token while it sits in L1; for more tokens four rows at a time are dequantized into
      * per-thread scratch and dotted with every token with plain float FMAs.
      */
-    void matmul(float[] x, int T, WeightMatrix[] ws, float[][] outs) {
+    void matmul(float[] input, int T, WeightMatrix[] ws, float[][] outs) {
         int cols = ws[0].cols();
+        // Round the activations the way llama.cpp does for these weight types (see QuantKernels.roundActivations).
+        QuantKernels.ActivationFormat format = QuantKernels.activationFormat(ws[0].type());
+        for (WeightMatrix w : ws) {
+            if (QuantKernels.activationFormat(w.type()) != format) {
+                // Mixed-format groups (e.g. Q4_K with an F16 matrix) are split into one call per matrix.
+                for (int m = 0; m < ws.length; m++) matmul(input, T, new WeightMatrix[]{ws[m]}, new float[][]{outs[m]});
+                return;
+            }
+        }
+        float[] x = new float[T * cols];
+        QuantKernels.roundActivations(format, input, x, T * cols);
         int[] starts = new int[ws.length + 1];
         for (int m = 0; m < ws.length; m++) {
             if (ws[m].cols() != cols) throw new IllegalArgumentException("matrices of one matmul must share the input width");

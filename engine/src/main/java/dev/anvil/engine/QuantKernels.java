@@ -46,6 +46,18 @@ public final class QuantKernels {
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
+    /**
+     * Sum of the lanes, always in lane order. {@code reduceLanes(ADD)} may associate differently in compiled
+     * code and in the interpreter's fallback, which would make results change when the JIT kicks in.
+     */
+    static float sum(FloatVector v) {
+        float[] lanes = new float[L];
+        v.intoArray(lanes, 0);
+        float s = 0;
+        for (int i = 0; i < L; i++) s += lanes[i];
+        return s;
+    }
+
     static float f16(MemorySegment s, long off) { return Float.float16ToFloat(s.get(I16, off)); }
     static int u8(MemorySegment s, long off) { return s.get(ValueLayout.JAVA_BYTE, off) & 0xFF; }
 
@@ -64,7 +76,7 @@ public final class QuantKernels {
         for (; i <= n - L; i += L) {
             acc0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc0);
         }
-        float sum = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float sum = sum(acc0.add(acc1));
         for (; i < n; i++) sum += a[aOff + i] * b[bOff + i];
         return sum;
     }
@@ -80,8 +92,8 @@ public final class QuantKernels {
             a2 = FloatVector.fromArray(F, w, w0 + 2 * stride + i).fma(xv, a2);
             a3 = FloatVector.fromArray(F, w, w0 + 3 * stride + i).fma(xv, a3);
         }
-        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
-        float s2 = a2.reduceLanes(VectorOperators.ADD), s3 = a3.reduceLanes(VectorOperators.ADD);
+        float s0 = sum(a0), s1 = sum(a1);
+        float s2 = sum(a2), s3 = sum(a3);
         for (; i < n; i++) {
             float xi = x[xOff + i];
             s0 += w[w0 + i] * xi;
@@ -120,7 +132,7 @@ public final class QuantKernels {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (; i <= n - L; i += L) acc = FloatVector.fromArray(F, w, wOff + i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sum(acc);
         for (; i < n; i++) s += w[wOff + i] * x[xOff + i];
         return s;
     }
@@ -135,7 +147,7 @@ public final class QuantKernels {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (; i <= n - L; i += L) acc = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), acc);
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sum(acc);
         for (; i < n; i++) s += w.get(F32, off + 4L * i) * x[xOff + i];
         return s;
     }
@@ -159,7 +171,7 @@ public final class QuantKernels {
                     .reinterpretAsFloats();
             acc = wv.fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = sum(acc);
         for (; i < n; i++) s += Float.intBitsToFloat(w.get(I16, off + 2L * i) << 16) * x[xOff + i];
         return s;
     }
@@ -173,7 +185,7 @@ public final class QuantKernels {
                 acc = wv.fma(FloatVector.fromArray(F, x, xOff + b + j), acc);
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
     }
 
     /** Q4_0/Q4_1/Q5_0/Q5_1: 32 values from 16 nibble bytes (+ optional 5th bits), value = q*d + m or (q-bias)*d. */
@@ -196,7 +208,7 @@ public final class QuantKernels {
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
     }
 
     static float dotQ4_0(MemorySegment w, long off, float[] x, int xOff, int n) { return dotLegacy(w, off, x, xOff, n, 18, false, false); }
@@ -245,7 +257,7 @@ public final class QuantKernels {
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
     }
 
     static float dotQ4_K(MemorySegment w, long off, float[] x, int xOff, int n) { return dotK45(w, off, x, xOff, n, false); }
@@ -274,8 +286,71 @@ public final class QuantKernels {
                 }
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return sum(acc);
     }
+    // ------------------------------------------------------------------------------------------------
+    // Activation rounding, as llama.cpp does it
+
+    /** How llama.cpp rounds the activations a weight type is multiplied with (ggml's {@code vec_dot_type}). */
+    enum ActivationFormat { F32, F16, BF16, Q8_0, Q8_K }
+
+    static ActivationFormat activationFormat(GgmlType weightType) {
+        return switch (weightType) {
+            case F32 -> ActivationFormat.F32;
+            case F16 -> ActivationFormat.F16;
+            case BF16 -> ActivationFormat.BF16;
+            case Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 -> ActivationFormat.Q8_0; // Q8_1 for the *_1 types: same values
+            case Q4_K, Q5_K, Q6_K -> ActivationFormat.Q8_K;
+            default -> throw new UnsupportedModelException("no activation format for weight type " + weightType);
+        };
+    }
+
+    /**
+     * Writes into {@code out} the values llama.cpp actually multiplies a weight row with: the activations
+     * rounded to its {@code vec_dot_type} (F16, BF16, or int8 blocks with a scale) and decoded again. With
+     * these, a float dot product equals llama.cpp's integer dot product up to float summation order, so the
+     * engine agrees with the reference implementation to ~1e-5 relative instead of to the (much larger)
+     * activation quantization error, and the differential tests can check far more decisions.
+     */
+    static void roundActivations(ActivationFormat format, float[] x, float[] out, int n) {
+        switch (format) {
+            case F32 -> System.arraycopy(x, 0, out, 0, n);
+            case F16 -> { for (int i = 0; i < n; i++) out[i] = Float.float16ToFloat(Float.floatToFloat16(x[i])); }
+            case BF16 -> { for (int i = 0; i < n; i++) out[i] = bf16Round(x[i]); }
+            case Q8_0 -> {
+                // ggml quantize_row_q8_0 (AVX2 build): d = amax/127 stored as fp16, q = round-half-even(x * 127/amax).
+                for (int b = 0; b < n; b += 32) {
+                    float amax = 0;
+                    for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+                    float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
+                    float id = amax != 0f ? 127f / amax : 0f;
+                    for (int j = 0; j < 32; j++) out[b + j] = d * (float) Math.rint(x[b + j] * id);
+                }
+            }
+            case Q8_K -> {
+                // ggml quantize_row_q8_K_ref: iscale = -127/max (max = the largest-magnitude value, signed), q = min(127, rint(x * iscale)), d = 1/iscale.
+                for (int b = 0; b < n; b += 256) {
+                    float amax = 0, max = 0;
+                    for (int j = 0; j < 256; j++) {
+                        float ax = Math.abs(x[b + j]);
+                        if (ax > amax) { amax = ax; max = x[b + j]; }
+                    }
+                    if (amax == 0f) { java.util.Arrays.fill(out, b, b + 256, 0f); continue; }
+                    float iscale = -127f / max, d = 1f / iscale;
+                    for (int j = 0; j < 256; j++) out[b + j] = d * (float) Math.min(127.0, Math.rint(iscale * x[b + j]));
+                }
+            }
+        }
+    }
+
+    /** fp32 → bf16 → fp32 with round-to-nearest-even (NaN kept quiet), as ggml's GGML_FP32_TO_BF16. */
+    static float bf16Round(float f) {
+        int u = Float.floatToRawIntBits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) return Float.intBitsToFloat((u | 0x00400000) & 0xffff0000);
+        u = (u + (0x7fff + ((u >>> 16) & 1))) & 0xffff0000;
+        return Float.intBitsToFloat(u);
+    }
+
     // ------------------------------------------------------------------------------------------------
     // Dequantization (scalar: it runs once per row per matmul call at most, or for embedding lookups).
     // Each value is computed with the same float operations, in the same order, as the vector kernels above.

@@ -87,7 +87,7 @@ public final class Sampler {
         double sum = 0;
         for (int i = 0; i < n; i++) {
             ids[i] = (int) keys[i];
-            p[i] = Math.exp(l[ids[i]] - max);
+            p[i] = StrictMath.exp(l[ids[i]] - max);
             sum += p[i];
         }
         if (params.topP() < 1f) {
@@ -124,8 +124,8 @@ public final class Sampler {
         float max = Float.NEGATIVE_INFINITY;
         for (float v : logits) if (v > max) max = v;
         double sum = 0;
-        for (float v : logits) sum += Math.exp(v - max);
-        float logZ = (float) (max + Math.log(sum));
+        for (float v : logits) sum += StrictMath.exp(v - max);
+        float logZ = (float) (max + StrictMath.log(sum));
         int k = Math.min(params.topLogprobs(), logits.length);
         int[] top = new int[k];
         float[] topLp = new float[k];

@@ -1,0 +1,179 @@
+package dev.anvil.serving;
+
+import dev.anvil.engine.SamplingParams;
+import dev.anvil.engine.Scheduler;
+import dev.anvil.engine.SequenceRequest;
+import dev.anvil.engine.SubmissionRejectedException;
+import jakarta.ejb.EJB;
+import jakarta.ejb.Stateless;
+import jakarta.ejb.TransactionAttribute;
+import jakarta.ejb.TransactionAttributeType;
+import jakarta.inject.Inject;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * The entry point for inference: resolves a model reference to a loaded version and queues the request on
+ * its batching scheduler. A pooled stateless bean (pool {@code anvil-inference-pool}, see
+ * {@code META-INF/jboss-ejb3.xml}); {@link #submit} returns as soon as the request is queued, the generation
+ * itself runs on the model's batching thread and reports through the returned {@link GenerationHandle}.
+ *
+ * <p>Failures are {@link InferenceException}s with a kind (NOT_FOUND, INVALID, CONTEXT_LENGTH, OVERLOADED,
+ * UNAVAILABLE), thrown as they are (application exception).
+ */
+@Stateless
+@TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+public class InferenceService {
+
+    /** Most alternatives per token that {@code logprobs} may ask for (OpenAI's limit for top_logprobs). */
+    public static final int MAX_LOGPROBS = 20;
+
+    @EJB
+    ModelRuntimes runtimes;
+
+    @Inject
+    ServingConfig config;
+
+    @Inject
+    ServingMetrics metrics;
+
+    /** The model versions now serving (one per model name: its PRODUCTION version), by name. */
+    public List<ServedModel> models() {
+        return runtimes.servingRuntimes().stream().map(ModelRuntime::served).toList();
+    }
+
+    /**
+     * {@code "name"} → the version serving that name (its PRODUCTION version); {@code "name@version"} → exactly
+     * that version, if it is loaded.
+     *
+     * @throws InferenceException NOT_FOUND if nothing by that reference is being served, INVALID for a blank reference
+     */
+    public ServedModel resolve(String modelRef) {
+        return runtime(modelRef).served();
+    }
+
+    /**
+     * Validates and queues a request (n sequences for n choices).
+     *
+     * @throws InferenceException NOT_FOUND, INVALID, CONTEXT_LENGTH, OVERLOADED (with retryAfterSeconds) or
+     *                            UNAVAILABLE; nothing is queued then
+     */
+    public GenerationHandle submit(InferenceRequest request) {
+        if (request == null) throw InferenceException.invalid("the request is missing", null);
+        // A runtime resolved just before a promotion switched traffic rejects as draining: resolve again once.
+        try {
+            return submitTo(runtime(request.model()), request);
+        } catch (RetryOnNewRuntime retry) {
+            try {
+                return submitTo(runtime(request.model()), request);
+            } catch (RetryOnNewRuntime again) {
+                throw (InferenceException) again.getCause();
+            }
+        }
+    }
+
+    /** Like {@link #submit(InferenceRequest)}, with {@code listener} registered before any event can happen. */
+    public GenerationHandle submit(InferenceRequest request, GenerationListener listener) {
+        GenerationHandle handle = submit(request);
+        handle.listen(listener);
+        return handle;
+    }
+
+    private GenerationHandle submitTo(ModelRuntime runtime, InferenceRequest r) {
+        ServedModel model = runtime.served();
+        int[] prompt = r.promptTokens();
+        if (prompt == null || prompt.length == 0) throw InferenceException.invalid("the prompt is empty", "prompt");
+        if (r.n() < 1 || r.n() > config.maxN()) {
+            throw InferenceException.invalid("n must be between 1 and " + config.maxN() + ", was " + r.n(), "n");
+        }
+        if (r.logprobs() != null && (r.logprobs() < 0 || r.logprobs() > MAX_LOGPROBS)) {
+            throw InferenceException.invalid("logprobs must be between 0 and " + MAX_LOGPROBS + ", was " + r.logprobs(), "logprobs");
+        }
+        int context = model.contextLength();
+        if (prompt.length > context) {
+            throw InferenceException.contextLength("this model's maximum context length is " + context
+                    + " tokens, but the prompt has " + prompt.length + " tokens", "messages");
+        }
+        int maxTokens;
+        if (r.maxTokens() == null) {
+            maxTokens = context - prompt.length;
+            if (maxTokens < 1) {
+                throw InferenceException.contextLength("this model's maximum context length is " + context
+                        + " tokens and the prompt fills it (" + prompt.length + " tokens): no room to generate", "messages");
+            }
+        } else {
+            maxTokens = r.maxTokens();
+            if (maxTokens < 1) throw InferenceException.invalid("max_tokens must be at least 1, was " + maxTokens, "max_tokens");
+            if ((long) prompt.length + maxTokens > context) {
+                throw InferenceException.contextLength("this model's maximum context length is " + context
+                        + " tokens, but " + (prompt.length + maxTokens) + " were requested (" + prompt.length
+                        + " in the prompt, " + maxTokens + " for the completion); reduce the prompt or max_tokens", "max_tokens");
+            }
+        }
+        SamplingParams base = r.sampling() == null ? SamplingParams.DEFAULTS : r.sampling();
+        base = base.withTopLogprobs(r.logprobs() == null ? 0 : r.logprobs());
+        List<String> stop = r.stop() == null ? List.of() : r.stop();
+        String id = r.requestId() != null ? r.requestId() : "req-" + UUID.randomUUID();
+
+        GenerationHandle handle = new GenerationHandle(id, model, prompt.length, r.n(), r.logprobs(),
+                metrics.observer(runtime, prompt.length));
+        Scheduler scheduler = runtime.scheduler();
+        for (int i = 0; i < r.n(); i++) {
+            SequenceRequest seq = new SequenceRequest(prompt, base.withSeed(base.seed() + i), maxTokens, stop);
+            try {
+                handle.addSequence(scheduler.submit(seq, handle.choiceListener(i, model.tokenizer())));
+            } catch (SubmissionRejectedException e) {
+                InferenceException mapped = map(e, model);
+                if (i > 0) handle.abandon(mapped);
+                if (e.reason() == SubmissionRejectedException.Reason.CLOSED && i == 0) throw new RetryOnNewRuntime(mapped);
+                metrics.rejected(runtime, mapped);
+                throw mapped;
+            }
+        }
+        return handle;
+    }
+
+    private static InferenceException map(SubmissionRejectedException e, ServedModel model) {
+        return switch (e.reason()) {
+            case CONTEXT_LENGTH -> InferenceException.contextLength(e.getMessage(), "max_tokens");
+            case INVALID -> InferenceException.invalid(e.getMessage(), "prompt");
+            case OVERLOADED -> InferenceException.overloaded("model " + model.ref() + " is overloaded: " + e.getMessage(),
+                    e.retryAfterSeconds());
+            case CLOSED -> InferenceException.unavailable("model " + model.ref() + " is being unloaded; retry", 1);
+        };
+    }
+
+    private ModelRuntime runtime(String ref) {
+        if (ref == null || ref.isBlank()) throw InferenceException.invalid("model is required", "model");
+        int at = ref.indexOf('@');
+        if (at < 0) {
+            ModelRuntime r = runtimes.serving(ref);
+            if (r == null) throw InferenceException.notFound(notServedMessage(ref), "model");
+            return r;
+        }
+        String name = ref.substring(0, at), version = ref.substring(at + 1);
+        if (name.isBlank() || version.isBlank()) {
+            throw InferenceException.invalid("model reference '" + ref + "' must be 'name' or 'name@version'", "model");
+        }
+        ModelRuntime r = runtimes.loaded(name, version);
+        if (r == null) {
+            ModelRuntime current = runtimes.serving(name);
+            throw InferenceException.notFound("version " + version + " of model " + name + " is not being served"
+                    + (current == null ? "" : " (it serves version " + current.served().version() + ", its PRODUCTION version)"), "model");
+        }
+        return r;
+    }
+
+    private String notServedMessage(String name) {
+        List<String> names = runtimes.servingRuntimes().stream().map(r -> r.served().name()).toList();
+        return "the model '" + name + "' does not exist or has no PRODUCTION version being served"
+                + (names.isEmpty() ? "" : " (served models: " + String.join(", ", names) + ")");
+    }
+
+    /** The runtime drained between resolution and submission; carries the error to throw if the retry fails too. */
+    private static final class RetryOnNewRuntime extends RuntimeException {
+        RetryOnNewRuntime(InferenceException cause) {
+            super(cause.getMessage(), cause, false, false);
+        }
+    }
+}

@@ -1,0 +1,158 @@
+package dev.anvil.serving;
+
+import dev.anvil.engine.GgufFile;
+import dev.anvil.engine.LlamaModel;
+import dev.anvil.engine.SamplingParams;
+import dev.anvil.engine.Scheduler;
+import dev.anvil.engine.SequenceListener;
+import dev.anvil.engine.SequenceOutcome;
+import dev.anvil.engine.SequenceRequest;
+import dev.anvil.engine.Generation;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * One loaded model version: the weights (loaded once, compute threads from the container's managed thread
+ * factory), its KV cache and its {@link Scheduler}, whose loop runs as a long-running task of the managed
+ * executor. Lifecycle: {@link #load} → {@link #start} → {@link #warmUp} → serving → {@link #retire} (drain,
+ * then the loop task unloads the weights) or {@link #stop} (immediate).
+ */
+public final class ModelRuntime {
+
+    private static final Logger LOG = Logger.getLogger(ModelRuntime.class.getName());
+
+    public enum State { LOADED, WARMING, SERVING, DRAINING, STOPPED }
+
+    private final ServedModel served;
+    private final LlamaModel model;
+    private final Scheduler scheduler;
+    private final Instant loadedAt = Instant.now();
+    private final CompletableFuture<Void> stopped = new CompletableFuture<>();
+    private volatile State state = State.LOADED;
+    private volatile boolean started;
+
+    private ModelRuntime(ServedModel served, LlamaModel model, Scheduler scheduler) {
+        this.served = served;
+        this.model = model;
+        this.scheduler = scheduler;
+    }
+
+    /**
+     * Loads the weights of {@code name@version} from {@code path} (GGUF or a llama2.c checkpoint) and builds its
+     * scheduler. Nothing runs yet.
+     */
+    static ModelRuntime load(String name, String version, Path path, Instant createdAt, String owner,
+                             ThreadFactory threads, ServingConfig config) throws IOException {
+        if (!Files.isReadable(path)) throw new IOException("model file " + path + " of " + name + "@" + version + " is not readable");
+        Scheduler.Config sc = config.schedulerConfig();
+        LlamaModel model = LlamaModel.load(path, threads, config.engineThreads());
+        try {
+            Scheduler scheduler = new Scheduler(model, sc);
+            ServedModel served = new ServedModel(name, version, model.tokenizer(), model.config().contextLength(),
+                    chatTemplate(path), createdAt, owner);
+            return new ModelRuntime(served, model, scheduler);
+        } catch (RuntimeException | IOException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /** The GGUF {@code tokenizer.chat_template}, or null (llama2.c checkpoints have none). */
+    private static String chatTemplate(Path path) throws IOException {
+        if (!isGguf(path)) return null;
+        GgufFile f = GgufFile.open(path);
+        try {
+            return f.getString("tokenizer.chat_template", null);
+        } finally {
+            f.close();
+        }
+    }
+
+    private static boolean isGguf(Path path) throws IOException {
+        try (var in = Files.newInputStream(path)) {
+            byte[] magic = in.readNBytes(4);
+            return magic.length == 4 && magic[0] == 'G' && magic[1] == 'G' && magic[2] == 'U' && magic[3] == 'F';
+        }
+    }
+
+    /**
+     * Starts the scheduler loop on {@code executor} (a managed executor configured for long-running tasks).
+     * When the loop ends (after {@link #retire} drained it, or {@link #stop}), the same task unloads the weights.
+     */
+    void start(ExecutorService executor) {
+        started = true;
+        executor.submit(() -> {
+            try {
+                scheduler.run();
+            } catch (RuntimeException | Error e) {
+                LOG.log(Level.SEVERE, "batching loop of " + served.ref() + " ended with an error", e);
+            } finally {
+                state = State.STOPPED;
+                try {
+                    model.close();
+                    LOG.info(() -> "Unloaded " + served.ref());
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "unloading " + served.ref() + " failed", e);
+                } finally {
+                    stopped.complete(null);
+                }
+            }
+        });
+    }
+
+    /**
+     * Generates {@code tokens} tokens from BOS, so the first real request does not pay for JIT compilation
+     * of the kernels and cache allocation; blocks until done.
+     */
+    void warmUp(int tokens) throws Exception {
+        state = State.WARMING;
+        int context = served.contextLength();
+        int max = Math.max(1, Math.min(tokens, context - 1));
+        CompletableFuture<SequenceOutcome> done = new CompletableFuture<>();
+        scheduler.submit(new SequenceRequest(new int[]{served.tokenizer().bos()}, SamplingParams.GREEDY, max, List.of()),
+                new SequenceListener() {
+                    @Override public void onToken(Generation.Step step) {}
+                    @Override public void onFinish(SequenceOutcome outcome) { done.complete(outcome); }
+                    @Override public void onError(Throwable error) { done.completeExceptionally(error); }
+                });
+        SequenceOutcome outcome = done.get(5, TimeUnit.MINUTES);
+        LOG.info(() -> "Warmed up " + served.ref() + ": " + outcome.generatedTokens() + " tokens");
+    }
+
+    void markServing() { state = State.SERVING; }
+
+    /** Stops taking requests; in-flight ones finish (up to {@code timeoutSeconds}), then the weights are unloaded. */
+    void retire(int timeoutSeconds) {
+        state = State.DRAINING;
+        scheduler.drain(timeoutSeconds, TimeUnit.SECONDS);
+    }
+
+    /** Fails everything in flight and unloads as soon as the loop notices. */
+    void stop() {
+        state = State.DRAINING;
+        scheduler.close();
+        if (!started) {
+            state = State.STOPPED;
+            model.close();
+            stopped.complete(null);
+        }
+    }
+
+    /** Completes when the loop ended and the weights were unloaded. */
+    CompletableFuture<Void> stopped() { return stopped; }
+
+    public ServedModel served() { return served; }
+    public Scheduler scheduler() { return scheduler; }
+    public State state() { return state; }
+    public Instant loadedAt() { return loadedAt; }
+    public String ref() { return served.ref(); }
+}

@@ -1,0 +1,92 @@
+package dev.anvil.serving;
+
+import dev.anvil.engine.Scheduler;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.util.List;
+import java.util.Optional;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+/**
+ * Every serving tunable, as MicroProfile Config keys with their defaults in one place. Set them as system
+ * properties ({@code -Danvil.serving.kv-cache-bytes=...}), environment variables
+ * ({@code ANVIL_SERVING_KV_CACHE_BYTES}) or files in the server's {@code configuration/anvil/} directory.
+ */
+@ApplicationScoped
+public class ServingConfig {
+
+    /** Bytes of KV cache per loaded model version (blocks of 16 positions; stories260K needs 2 KiB per block). */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.kv-cache-bytes", defaultValue = "268435456")
+    long kvCacheBytes;
+
+    /** Requests waiting for admission per model version; beyond it submissions fail as OVERLOADED (HTTP 503 + Retry-After). */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.max-queue", defaultValue = "256")
+    int maxQueue;
+
+    /** Prompt tokens prefilled per batching step (over all sequences); longer prompts are chunked. */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.prefill-chunk-tokens", defaultValue = "256")
+    int prefillChunkTokens;
+
+    /** Sequences decoding together in one batch. */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.max-batch-sequences", defaultValue = "32")
+    int maxBatchSequences;
+
+    /** Compute threads per loaded model (0 = one per available processor). */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.engine-threads", defaultValue = "0")
+    int engineThreads;
+
+    /** Most choices ({@code n}) per request. */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.max-n", defaultValue = "8")
+    int maxN;
+
+    /** Register and promote the bundled stories260K model as {@code stories260k@1.0.0} when the registry is empty. */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.default-model.enabled", defaultValue = "true")
+    boolean defaultModelEnabled;
+
+    /**
+     * GGUF files to register and promote at startup, comma-separated, each {@code name=version=/path/file.gguf}
+     * or just a path (name from the file name, version 1.0.0). Already registered versions are left alone.
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.startup-models")
+    Optional<List<String>> startupModels;
+
+    /** Run a short generation on every loaded model before it takes traffic (and before readiness turns UP). */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.warmup.enabled", defaultValue = "true")
+    boolean warmupEnabled;
+
+    /** Tokens the warm-up generation produces. */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.warmup.tokens", defaultValue = "8")
+    int warmupTokens;
+
+    /** Seconds a replaced model version may take to finish its in-flight requests before it is unloaded anyway. */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.drain-timeout-seconds", defaultValue = "120")
+    int drainTimeoutSeconds;
+
+    public long kvCacheBytes() { return kvCacheBytes; }
+    public int maxQueue() { return maxQueue; }
+    public int prefillChunkTokens() { return prefillChunkTokens; }
+    public int maxBatchSequences() { return maxBatchSequences; }
+    public int engineThreads() { return engineThreads > 0 ? engineThreads : Runtime.getRuntime().availableProcessors(); }
+    public int maxN() { return maxN; }
+    public boolean defaultModelEnabled() { return defaultModelEnabled; }
+    public List<String> startupModels() { return startupModels.orElse(List.of()); }
+    public boolean warmupEnabled() { return warmupEnabled; }
+    public int warmupTokens() { return warmupTokens; }
+    public int drainTimeoutSeconds() { return drainTimeoutSeconds; }
+
+    /** The scheduler settings (validated by {@link Scheduler.Config}: a bad value fails model loading with its name). */
+    public Scheduler.Config schedulerConfig() {
+        return new Scheduler.Config(kvCacheBytes, maxQueue, prefillChunkTokens, maxBatchSequences);
+    }
+}

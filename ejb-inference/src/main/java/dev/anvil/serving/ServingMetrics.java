@@ -1,0 +1,142 @@
+package dev.anvil.serving;
+
+import dev.anvil.engine.KvCachePool;
+import dev.anvil.engine.Scheduler;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.ToLongFunction;
+import org.eclipse.microprofile.metrics.Metadata;
+import org.eclipse.microprofile.metrics.MetricID;
+import org.eclipse.microprofile.metrics.MetricRegistry;
+import org.eclipse.microprofile.metrics.MetricUnits;
+import org.eclipse.microprofile.metrics.Tag;
+
+/**
+ * Serving metrics (MicroProfile Metrics, application scope), tagged with {@code model} and {@code version}.
+ * In the Prometheus output (names get the {@code application_} scope prefix-free form SmallRye writes, units as
+ * suffixes):
+ * <ul>
+ *   <li>{@code anvil_inference_requests_total{outcome}}: ok, cancelled, error, not_found, invalid,
+ *       context_length, overloaded, unavailable</li>
+ *   <li>{@code anvil_inference_prompt_tokens_total}, {@code anvil_inference_generated_tokens_total}</li>
+ *   <li>timers (quantiles 0.5/0.9/0.99, see {@code mp.metrics.distribution.percentiles}):
+ *       {@code anvil_inference_time_to_first_token_seconds}, {@code anvil_inference_time_per_output_token_seconds},
+ *       {@code anvil_inference_request_latency_seconds}</li>
+ *   <li>gauges: {@code anvil_inference_queue_length}, {@code anvil_inference_batch_size},
+ *       {@code anvil_inference_kv_blocks_used}, {@code anvil_inference_kv_blocks_free},
+ *       {@code anvil_inference_preemptions}, {@code anvil_inference_steps}</li>
+ * </ul>
+ */
+@ApplicationScoped
+public class ServingMetrics {
+
+    static final String REQUESTS = "anvil.inference.requests";
+    static final String PROMPT_TOKENS = "anvil.inference.prompt.tokens";
+    static final String GENERATED_TOKENS = "anvil.inference.generated.tokens";
+    static final String TTFT = "anvil.inference.time.to.first.token";
+    static final String TPOT = "anvil.inference.time.per.output.token";
+    static final String LATENCY = "anvil.inference.request.latency";
+    static final String QUEUE = "anvil.inference.queue.length";
+    static final String BATCH = "anvil.inference.batch.size";
+    static final String KV_USED = "anvil.inference.kv.blocks.used";
+    static final String KV_FREE = "anvil.inference.kv.blocks.free";
+    static final String PREEMPTIONS = "anvil.inference.preemptions";
+    static final String STEPS = "anvil.inference.steps";
+
+    private static final Metadata REQUESTS_MD = md(REQUESTS, "Inference requests by outcome", MetricUnits.NONE);
+    private static final Metadata PROMPT_MD = md(PROMPT_TOKENS, "Prompt tokens of accepted requests", MetricUnits.NONE);
+    private static final Metadata GENERATED_MD = md(GENERATED_TOKENS, "Generated tokens (all choices)", MetricUnits.NONE);
+    private static final Metadata TTFT_MD = md(TTFT, "Time from submission to the first generated token", MetricUnits.SECONDS);
+    private static final Metadata TPOT_MD = md(TPOT, "Average time between output tokens after the first, per request", MetricUnits.SECONDS);
+    private static final Metadata LATENCY_MD = md(LATENCY, "Time from submission to the last token of the request", MetricUnits.SECONDS);
+
+    @Inject
+    MetricRegistry registry;
+
+    private static Metadata md(String name, String description, String unit) {
+        return Metadata.builder().withName(name).withDescription(description).withUnit(unit).build();
+    }
+
+    private static Tag[] tags(ServedModel m) {
+        return new Tag[]{new Tag("model", m.name()), new Tag("version", m.version())};
+    }
+
+    private static Tag[] tags(ServedModel m, String outcome) {
+        return new Tag[]{new Tag("model", m.name()), new Tag("version", m.version()), new Tag("outcome", outcome)};
+    }
+
+    /** Gauges of a runtime's scheduler; removed again by {@link #unregister}. */
+    void register(ModelRuntime runtime) {
+        Scheduler s = runtime.scheduler();
+        KvCachePool kv = s.kvCache();
+        gauge(runtime, QUEUE, "Requests waiting for admission to the batch", x -> s.stats().waiting());
+        gauge(runtime, BATCH, "Sequences in the running batch", x -> s.stats().running());
+        gauge(runtime, KV_USED, "KV cache blocks in use", x -> kv.usedBlocks());
+        gauge(runtime, KV_FREE, "KV cache blocks free", x -> kv.freeBlocks());
+        gauge(runtime, PREEMPTIONS, "Sequences preempted for lack of KV cache since the model was loaded", x -> s.stats().preemptions());
+        gauge(runtime, STEPS, "Batched forward passes since the model was loaded", x -> s.stats().steps());
+        // Make the request counters visible at 0 before the first request.
+        registry.counter(REQUESTS_MD, tags(runtime.served(), "ok"));
+        registry.counter(PROMPT_MD, tags(runtime.served()));
+        registry.counter(GENERATED_MD, tags(runtime.served()));
+    }
+
+    private void gauge(ModelRuntime runtime, String name, String description, ToLongFunction<Object> value) {
+        registry.gauge(md(name, description, MetricUnits.NONE), runtime, r -> value.applyAsLong(r), tags(runtime.served()));
+    }
+
+    void unregister(ModelRuntime runtime) {
+        for (String name : new String[]{QUEUE, BATCH, KV_USED, KV_FREE, PREEMPTIONS, STEPS}) {
+            registry.remove(new MetricID(name, tags(runtime.served())));
+        }
+    }
+
+    void rejected(ModelRuntime runtime, InferenceException e) {
+        registry.counter(REQUESTS_MD, tags(runtime.served(), e.kind().name().toLowerCase(Locale.ROOT))).inc();
+    }
+
+    /** Per-request timing, fed by the request's {@link GenerationHandle} on the batching thread. */
+    GenerationHandle.RequestObserver observer(ModelRuntime runtime, int promptTokens) {
+        ServedModel m = runtime.served();
+        registry.counter(PROMPT_MD, tags(m)).inc(promptTokens);
+        long start = System.nanoTime();
+        return new GenerationHandle.RequestObserver() {
+            private long firstTokenNanos = -1;
+            private final AtomicInteger tokens = new AtomicInteger();
+
+            @Override
+            public void token(int choice) {
+                long now = System.nanoTime();
+                if (firstTokenNanos < 0) {
+                    firstTokenNanos = now;
+                    registry.timer(TTFT_MD, tags(m)).update(Duration.ofNanos(now - start));
+                }
+                tokens.incrementAndGet();
+            }
+
+            @Override
+            public void completed(GenerationResult result) {
+                long now = System.nanoTime();
+                boolean cancelled = result.choices().stream().anyMatch(c -> c.finishReason() == FinishReason.CANCELLED);
+                registry.counter(REQUESTS_MD, tags(m, cancelled ? "cancelled" : "ok")).inc();
+                registry.counter(GENERATED_MD, tags(m)).inc(tokens.get());
+                registry.timer(LATENCY_MD, tags(m)).update(Duration.ofNanos(now - start));
+                int n = tokens.get();
+                // Per choice, tokens after the first arrive one per step: the mean gap is (last - first) / (n/choices - 1).
+                int perChoice = n / Math.max(1, result.choices().size());
+                if (firstTokenNanos >= 0 && perChoice > 1) {
+                    registry.timer(TPOT_MD, tags(m)).update(Duration.ofNanos((now - firstTokenNanos) / (perChoice - 1)));
+                }
+            }
+
+            @Override
+            public void failed(Throwable error) {
+                registry.counter(REQUESTS_MD, tags(m, "error")).inc();
+                registry.counter(GENERATED_MD, tags(m)).inc(tokens.get());
+            }
+        };
+    }
+}

@@ -1,0 +1,599 @@
+package dev.anvil.engine;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Continuous (iteration-level) batching over one {@link LlamaModel} and a paged {@link KvCachePool}.
+ *
+ * <p>Every {@link #step()} runs exactly one {@link LlamaModel#forward} pass holding the next decode token of
+ * every running sequence plus prefill chunks of sequences whose prompt is not yet in the cache. Sequences
+ * that finish leave at once and waiting ones join in the same step, so a long generation never holds back a
+ * short one and new requests do not wait for the batch to drain. Prefill of long prompts is split into chunks
+ * of at most {@link Config#prefillChunkTokens()} tokens per step, so the running streams keep producing a
+ * token every step while a long prompt is being read.
+ *
+ * <p>KV memory: blocks are reserved as a sequence grows. A waiting sequence is admitted only when the blocks
+ * for its whole prompt are free (first come, first served: the head of the queue is never overtaken). When the
+ * pool runs dry while running sequences need one more block, the most recently admitted running sequence is
+ * preempted: its blocks are freed and it goes back to the front of the queue; when readmitted, its prompt and
+ * the tokens it already generated are recomputed in prefill chunks and generation continues where it stopped
+ * (its sampler state is kept, and the kernels are batch-invariant, so the output is the same as without
+ * preemption). Blocks are returned on finish, cancellation and error.
+ *
+ * <p>Threading: {@link #submit}, {@link SequenceHandle#cancel()}, {@link #stats()} and {@link #close()} may be
+ * called from any thread. {@link #step()} must be called by one thread at a time, normally the one running
+ * {@link #run()}, the loop a server hands to a long-running task. Listeners are called on that thread.
+ */
+public final class Scheduler implements Runnable, AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(Scheduler.class.getName());
+
+    /**
+     * Tunables.
+     *
+     * @param kvCacheBytes       byte budget of the KV cache pool
+     * @param maxWaiting         most sequences waiting for admission; more are rejected as overloaded
+     * @param prefillChunkTokens most prompt (prefill/recompute) tokens per step, over all sequences; decode
+     *                           tokens of running sequences come on top
+     * @param maxBatchSequences  most sequences running at once
+     */
+    public record Config(long kvCacheBytes, int maxWaiting, int prefillChunkTokens, int maxBatchSequences) {
+        public Config {
+            if (kvCacheBytes <= 0) throw new IllegalArgumentException("KV cache budget must be > 0 bytes, was " + kvCacheBytes);
+            if (maxWaiting < 0) throw new IllegalArgumentException("max waiting must be >= 0, was " + maxWaiting);
+            if (prefillChunkTokens < 1) throw new IllegalArgumentException("prefill chunk must be >= 1 token, was " + prefillChunkTokens);
+            if (maxBatchSequences < 1) throw new IllegalArgumentException("max batch sequences must be >= 1, was " + maxBatchSequences);
+        }
+    }
+
+    /**
+     * A snapshot for metrics.
+     *
+     * @param waiting          sequences queued for admission (preempted ones included)
+     * @param running          sequences in the running batch
+     * @param kvBlocksUsed     KV blocks owned by sequences
+     * @param kvBlocksFree     KV blocks free
+     * @param preemptions      sequences preempted since start
+     * @param promptTokens     prompt tokens submitted since start
+     * @param generatedTokens  tokens generated since start
+     * @param recomputedTokens tokens prefilled again after preemption since start
+     * @param steps            forward passes run since start
+     */
+    public record Stats(int waiting, int running, int kvBlocksUsed, int kvBlocksFree, long preemptions,
+                        long promptTokens, long generatedTokens, long recomputedTokens, long steps) {
+        public int kvBlocksTotal() { return kvBlocksUsed + kvBlocksFree; }
+    }
+
+    private final LlamaModel model;
+    private final Tokenizer tokenizer;
+    private final KvCachePool kv;
+    private final Config config;
+
+    // Guarded by lock: the waiting queue (shared with submitters), closed flag, loop state.
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition workAvailable = lock.newCondition();
+    private final Condition loopExited = lock.newCondition();
+    private final ArrayDeque<Seq> waiting = new ArrayDeque<>();
+    private boolean closed;
+    private boolean draining;
+    private long drainDeadlineNanos;
+    private boolean loopRunning;
+    private boolean wakeUp;
+
+    // Only touched by the stepping thread (running is read for stats under the lock).
+    private final List<Seq> running = new ArrayList<>();
+    private volatile int runningCount;
+
+    private final AtomicLong preemptions = new AtomicLong();
+    private final AtomicLong promptTokens = new AtomicLong();
+    private final AtomicLong generatedTokens = new AtomicLong();
+    private final AtomicLong recomputedTokens = new AtomicLong();
+    private final AtomicLong steps = new AtomicLong();
+    private final AtomicLong nextId = new AtomicLong();
+    private final AtomicLong admissionOrder = new AtomicLong();
+    /** Exponential moving average of a finished sequence's time in the scheduler, for Retry-After hints. */
+    private volatile double averageSequenceSeconds = 1.0;
+
+    public Scheduler(LlamaModel model, Config config) {
+        this.model = model;
+        this.tokenizer = model.tokenizer();
+        this.config = config;
+        this.kv = model.newKvCachePool(config.kvCacheBytes());
+    }
+
+    public Config config() { return config; }
+
+    public KvCachePool kvCache() { return kv; }
+
+    // ------------------------------------------------------------------------------------------------
+    // Submission and cancellation (any thread)
+
+    /**
+     * Queues a sequence; its events go to {@code listener} (on the scheduler thread).
+     *
+     * @throws SubmissionRejectedException CONTEXT_LENGTH when the prompt or prompt + max tokens exceeds the
+     *                                      context, INVALID for a token outside the vocabulary or a sequence
+     *                                      larger than the whole KV cache, OVERLOADED when the queue is full,
+     *                                      CLOSED after {@link #close()}
+     */
+    public SequenceHandle submit(SequenceRequest request, SequenceListener listener) {
+        if (listener == null) throw new IllegalArgumentException("listener is null");
+        int[] prompt = request.promptTokens();
+        int context = model.config().contextLength();
+        if (prompt.length > context) {
+            throw new SubmissionRejectedException(SubmissionRejectedException.Reason.CONTEXT_LENGTH,
+                    "the prompt has " + prompt.length + " tokens, more than the model's context length of " + context, 0);
+        }
+        if ((long) prompt.length + request.maxTokens() > context) {
+            throw new SubmissionRejectedException(SubmissionRejectedException.Reason.CONTEXT_LENGTH,
+                    "the prompt (" + prompt.length + " tokens) plus max tokens (" + request.maxTokens()
+                            + ") exceeds the model's context length of " + context, 0);
+        }
+        int vocab = model.config().vocabSize();
+        for (int i = 0; i < prompt.length; i++) {
+            if (prompt[i] < 0 || prompt[i] >= vocab) {
+                throw new SubmissionRejectedException(SubmissionRejectedException.Reason.INVALID,
+                        "prompt token " + i + " has id " + prompt[i] + ", outside the vocabulary [0, " + vocab + ")", 0);
+            }
+        }
+        // The last generated token is never fed back, so the cache holds at most prompt + maxTokens - 1 positions.
+        int blocksNeeded = KvCachePool.blocksFor(prompt.length + request.maxTokens() - 1);
+        if (blocksNeeded > kv.totalBlocks()) {
+            throw new SubmissionRejectedException(SubmissionRejectedException.Reason.INVALID,
+                    "the prompt plus max tokens needs " + blocksNeeded + " KV cache blocks but the cache has only "
+                            + kv.totalBlocks() + "; lower max tokens or raise the KV cache budget", 0);
+        }
+        Generation generation = new Generation(tokenizer, prompt, request.sampling(), request.maxTokens(), request.stop());
+        Seq seq = new Seq(nextId.incrementAndGet(), request, generation, listener, this);
+        lock.lock();
+        try {
+            if (closed || draining) {
+                throw new SubmissionRejectedException(SubmissionRejectedException.Reason.CLOSED,
+                        draining ? "the model version is being replaced" : "the scheduler is closed", 0);
+            }
+            long fresh = waiting.stream().filter(s -> s.preemptions == 0).count();
+            if (fresh >= config.maxWaiting()) {
+                throw new SubmissionRejectedException(SubmissionRejectedException.Reason.OVERLOADED,
+                        "too many requests are waiting (" + fresh + ", limit " + config.maxWaiting() + ")", retryAfterHint(fresh));
+            }
+            waiting.addLast(seq);
+            promptTokens.addAndGet(prompt.length);
+            signal();
+        } finally {
+            lock.unlock();
+        }
+        return seq.handle;
+    }
+
+    /** Seconds until a queue of {@code queued} sequences has probably drained into the batch (1 to 60). */
+    private int retryAfterHint(long queued) {
+        double batches = Math.ceil((queued + 1) / (double) config.maxBatchSequences());
+        return (int) Math.max(1, Math.min(60, Math.ceil(batches * averageSequenceSeconds)));
+    }
+
+    private void requestCancel(Seq seq) {
+        lock.lock();
+        try {
+            seq.cancelRequested = true;
+            signal();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void signal() {
+        wakeUp = true;
+        workAvailable.signalAll();
+    }
+
+    public Stats stats() {
+        int w;
+        lock.lock();
+        try {
+            w = waiting.size();
+        } finally {
+            lock.unlock();
+        }
+        return new Stats(w, runningCount, kv.usedBlocks(), kv.freeBlocks(), preemptions.get(), promptTokens.get(),
+                generatedTokens.get(), recomputedTokens.get(), steps.get());
+    }
+
+    /** True when no sequence is waiting or running. */
+    public boolean isIdle() {
+        lock.lock();
+        try {
+            return waiting.isEmpty() && runningCount == 0;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // The loop
+
+    /**
+     * Steps until {@link #close()}, sleeping while there is nothing to do; then fails every sequence still
+     * waiting or running (their listeners get {@link SequenceListener#onError}) and returns.
+     */
+    @Override
+    public void run() {
+        lock.lock();
+        try {
+            if (closed) return;
+            if (loopRunning) throw new IllegalStateException("the scheduler loop is already running");
+            loopRunning = true;
+        } finally {
+            lock.unlock();
+        }
+        try {
+            while (true) {
+                lock.lock();
+                try {
+                    if (closed) break;
+                    if (draining && ((waiting.isEmpty() && runningCount == 0) || System.nanoTime() - drainDeadlineNanos > 0)) {
+                        closed = true;
+                        break;
+                    }
+                    wakeUp = false;
+                } finally {
+                    lock.unlock();
+                }
+                boolean worked;
+                try {
+                    worked = step();
+                } catch (RuntimeException | Error e) {
+                    // step() already failed the sequences of the batch; the loop itself must survive.
+                    LOG.log(System.Logger.Level.ERROR, "scheduler step failed", e);
+                    worked = true;
+                }
+                if (!worked) {
+                    lock.lock();
+                    try {
+                        while (!wakeUp && !closed) workAvailable.await(1, TimeUnit.SECONDS);
+                    } finally {
+                        lock.unlock();
+                    }
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            abortAll(new IllegalStateException("the model is being unloaded"));
+            lock.lock();
+            try {
+                loopRunning = false;
+                loopExited.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    /**
+     * Stops accepting sequences and ends {@link #run()}, which fails whatever is still queued or running.
+     * When no loop is running, that cleanup happens here. Does not wait; see {@link #awaitLoopExit}.
+     */
+    @Override
+    public void close() {
+        boolean cleanUpHere;
+        lock.lock();
+        try {
+            closed = true;
+            signal();
+            cleanUpHere = !loopRunning;
+        } finally {
+            lock.unlock();
+        }
+        if (cleanUpHere) abortAll(new IllegalStateException("the scheduler was closed"));
+    }
+
+    /**
+     * Stops accepting sequences but lets the queued and running ones finish; {@link #run()} returns once none is
+     * left, or at {@code timeout} after which whatever remains fails. For replacing a model without dropping
+     * in-flight requests.
+     */
+    public void drain(long timeout, TimeUnit unit) {
+        boolean cleanUpHere;
+        lock.lock();
+        try {
+            draining = true;
+            drainDeadlineNanos = System.nanoTime() + unit.toNanos(timeout);
+            signal();
+            cleanUpHere = !loopRunning && !closed;
+            if (cleanUpHere) closed = true;
+        } finally {
+            lock.unlock();
+        }
+        if (cleanUpHere) abortAll(new IllegalStateException("the scheduler was closed while draining without a running loop"));
+    }
+
+    /** Waits until a running {@link #run()} has returned after {@link #close()}; true if it has (or never ran). */
+    public boolean awaitLoopExit(long timeout, TimeUnit unit) throws InterruptedException {
+        long deadline = System.nanoTime() + unit.toNanos(timeout);
+        lock.lock();
+        try {
+            while (loopRunning) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) return false;
+                loopExited.awaitNanos(left);
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void abortAll(Throwable why) {
+        List<Seq> victims = new ArrayList<>(running);
+        running.clear();
+        runningCount = 0;
+        lock.lock();
+        try {
+            victims.addAll(waiting);
+            waiting.clear();
+        } finally {
+            lock.unlock();
+        }
+        for (Seq s : victims) fail(s, why);
+    }
+
+    /**
+     * One iteration: drop cancelled sequences, grow or preempt, admit waiting sequences, run one forward pass,
+     * sample, and retire finished sequences. Returns false when there was nothing to run.
+     */
+    public boolean step() {
+        retireCancelled();
+        Batch batch = new Batch();
+        List<Seq> inBatch = new ArrayList<>();
+        List<Integer> chunkEnds = new ArrayList<>();
+        int prefillBudget = config.prefillChunkTokens();
+        long preemptionsBefore = preemptions.get();
+
+        // 1. Running sequences, oldest admission first: a decode token each, or the next prefill chunk.
+        for (int i = 0; i < running.size(); i++) {
+            Seq s = running.get(i);
+            int pending = s.tokenCount - s.computed;
+            int take = pending == 1 ? 1 : Math.min(pending, prefillBudget);
+            if (take == 0) continue;
+            if (!reserveOrPreempt(s, s.computed + take)) break; // s itself was the newest and got preempted
+            if (pending > 1) prefillBudget -= take;
+            batch.add(s.kvSeq, s.computed, Arrays.copyOfRange(s.tokens, s.computed, s.computed + take));
+            inBatch.add(s);
+            chunkEnds.add(s.computed + take);
+        }
+
+        // 2. Admission, first come first served, while blocks for the whole pending context are free. Not in a
+        //    step that had to preempt: the freed blocks are what the running sequences are about to grow into.
+        boolean preempted = preemptions.get() != preemptionsBefore;
+        while (!preempted && running.size() < config.maxBatchSequences() && prefillBudget > 0) {
+            Seq next;
+            lock.lock();
+            try {
+                next = waiting.peekFirst();
+                if (next == null) break;
+                if (KvCachePool.blocksFor(next.tokenCount) > kv.freeBlocks()) break;
+                waiting.pollFirst();
+            } finally {
+                lock.unlock();
+            }
+            next.kvSeq = kv.newSequence();
+            try {
+                kv.reserve(next.kvSeq, next.tokenCount);
+            } catch (KvCacheFullException e) {
+                throw new IllegalStateException("KV blocks vanished between check and reservation", e); // single stepping thread
+            }
+            next.admittedAt = admissionOrder.incrementAndGet();
+            if (next.preemptions > 0) recomputedTokens.addAndGet(next.tokenCount - next.request.promptTokens().length);
+            running.add(next);
+            int take = Math.min(next.tokenCount, prefillBudget);
+            prefillBudget -= take;
+            batch.add(next.kvSeq, 0, Arrays.copyOf(next.tokens, take));
+            inBatch.add(next);
+            chunkEnds.add(take);
+        }
+        runningCount = running.size();
+        if (batch.isEmpty()) return false;
+
+        // 3. The forward pass.
+        ForwardResult result;
+        try {
+            result = model.forward(batch);
+        } catch (RuntimeException | Error e) {
+            for (Seq s : inBatch) {
+                running.remove(s);
+                fail(s, e);
+            }
+            runningCount = running.size();
+            throw e;
+        }
+        steps.incrementAndGet();
+
+        // 4. Sampling for the sequences whose whole context is now in the cache.
+        for (int e = 0; e < inBatch.size(); e++) {
+            Seq s = inBatch.get(e);
+            s.computed = chunkEnds.get(e);
+            if (s.computed < s.tokenCount) continue; // more prefill to go
+            Generation.Step st = s.generation.next(result.logits(e));
+            generatedTokens.incrementAndGet();
+            notifyToken(s, st);
+            if (st.finished()) {
+                running.remove(s);
+                finish(s, st.finish());
+            } else {
+                s.append(st.token());
+            }
+        }
+        runningCount = running.size();
+        return true;
+    }
+
+    /**
+     * Reserves room for {@code length} positions of {@code s}, preempting the most recently admitted running
+     * sequences while the pool is dry. Returns false when {@code s} itself had to be preempted.
+     */
+    private boolean reserveOrPreempt(Seq s, int length) {
+        while (true) {
+            try {
+                kv.reserve(s.kvSeq, length);
+                return true;
+            } catch (KvCacheFullException full) {
+                Seq victim = running.get(running.size() - 1);
+                preempt(victim);
+                if (victim == s) return false;
+            }
+        }
+    }
+
+    private void preempt(Seq victim) {
+        running.remove(victim);
+        kv.free(victim.kvSeq);
+        victim.kvSeq = null;
+        victim.computed = 0;
+        victim.preemptions++;
+        preemptions.incrementAndGet();
+        lock.lock();
+        try {
+            waiting.addFirst(victim);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void retireCancelled() {
+        for (Iterator<Seq> it = running.iterator(); it.hasNext(); ) {
+            Seq s = it.next();
+            if (s.cancelRequested) {
+                it.remove();
+                finish(s, null);
+            }
+        }
+        List<Seq> cancelledWaiting = new ArrayList<>();
+        lock.lock();
+        try {
+            for (Iterator<Seq> it = waiting.iterator(); it.hasNext(); ) {
+                Seq s = it.next();
+                if (s.cancelRequested) {
+                    it.remove();
+                    cancelledWaiting.add(s);
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        for (Seq s : cancelledWaiting) finish(s, null);
+        runningCount = running.size();
+    }
+
+    private void release(Seq s) {
+        if (s.kvSeq != null) {
+            kv.free(s.kvSeq);
+            s.kvSeq = null;
+        }
+        s.done = true;
+        double seconds = (System.nanoTime() - s.submittedNanos) / 1e9;
+        averageSequenceSeconds = 0.9 * averageSequenceSeconds + 0.1 * seconds;
+    }
+
+    private void finish(Seq s, Generation.FinishReason reason) {
+        release(s);
+        SequenceOutcome outcome = new SequenceOutcome(reason, s.request.promptTokens().length,
+                s.generation.generatedCount(), s.generation.text(), s.preemptions);
+        try {
+            s.listener.onFinish(outcome);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "sequence listener failed in onFinish", e);
+        }
+    }
+
+    private void fail(Seq s, Throwable why) {
+        release(s);
+        try {
+            s.listener.onError(why);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "sequence listener failed in onError", e);
+        }
+    }
+
+    private void notifyToken(Seq s, Generation.Step st) {
+        try {
+            s.listener.onToken(st);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "sequence listener failed in onToken", e);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+
+    /** Scheduler-side state of one sequence. */
+    private static final class Seq {
+        final long id;
+        final SequenceRequest request;
+        final Generation generation;
+        final SequenceListener listener;
+        final SequenceHandle handle;
+        final long submittedNanos = System.nanoTime();
+        /** Prompt followed by the generated tokens that have been fed (or are to be fed) to the model. */
+        int[] tokens;
+        int tokenCount;
+        /** Leading tokens whose keys/values are in the cache. */
+        int computed;
+        KvCachePool.Sequence kvSeq;
+        long admittedAt;
+        int preemptions;
+        volatile boolean cancelRequested;
+        volatile boolean done;
+
+        Seq(long id, SequenceRequest request, Generation generation, SequenceListener listener, Scheduler owner) {
+            this.id = id;
+            this.request = request;
+            this.generation = generation;
+            this.listener = listener;
+            int[] prompt = request.promptTokens();
+            this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(request.maxTokens(), 256));
+            this.tokenCount = prompt.length;
+            this.handle = new SequenceHandle(id, owner, this);
+        }
+
+        void append(int token) {
+            if (tokenCount == tokens.length) tokens = Arrays.copyOf(tokens, tokens.length * 2);
+            tokens[tokenCount++] = token;
+        }
+    }
+
+    /** A submitted sequence: lets any thread cancel it. */
+    public static final class SequenceHandle {
+        private final long id;
+        private final Scheduler owner;
+        private final Seq seq;
+
+        private SequenceHandle(long id, Scheduler owner, Seq seq) {
+            this.id = id;
+            this.owner = owner;
+            this.seq = seq;
+        }
+
+        /** Unique per scheduler, in submission order. */
+        public long id() { return id; }
+
+        /**
+         * Asks the scheduler to drop the sequence: at its next step the sequence leaves the batch (or the queue),
+         * its blocks are freed and its listener gets {@link SequenceListener#onFinish} with a cancelled outcome.
+         * No effect once it ended.
+         */
+        public void cancel() { owner.requestCancel(seq); }
+
+        /** True once the sequence finished, was cancelled or failed. */
+        public boolean isDone() { return seq.done; }
+
+        /** How often it was preempted so far. */
+        public int preemptions() { return seq.preemptions; }
+    }
+}

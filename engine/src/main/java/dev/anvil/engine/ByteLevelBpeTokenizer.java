@@ -98,8 +98,9 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
             String rule = mergeRules[rank];
             int space = rule.indexOf(' ', 1);
             if (space < 0) throw new UnsupportedModelException("BPE merge rule " + rank + " '" + rule + "' has no space separator");
-            String left = rule.substring(0, space), right = rule.substring(space + 1);
-            int leftId = vocab.id(left), rightId = vocab.id(right), mergedId = vocab.id(left + right);
+            int rightLength = rule.length() - space - 1;
+            int leftId = vocab.id(rule, 0, space), rightId = vocab.id(rule, space + 1, rightLength);
+            int mergedId = vocab.idOfConcatenation(rule, 0, space, space + 1, rightLength);
             // A rule whose parts or result are not tokens can never fire on token symbols; the ranks of the others keep their positions.
             if (leftId >= 0 && rightId >= 0 && mergedId >= 0) merges.putIfAbsent(leftId, rightId, rank, mergedId);
         }

@@ -1,7 +1,6 @@
 package dev.anvil.engine;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 
 /**
  * SentencePiece-style BPE as llama.cpp runs it for {@code tokenizer.ggml.model = llama}: the text gets a dummy
@@ -21,14 +20,9 @@ public final class SentencePieceTokenizer implements Tokenizer {
     private final int[] byteTokens = new int[256];
     /** Decoded bytes of every token, precomputed because streaming decode asks for them once per generated token. */
     private final byte[][] pieces;
-    /** Open-addressing table of token ids by text, probed with char regions so lookups allocate nothing. */
-    private final int[] slots;
-    private final int slotMask;
 
     public SentencePieceTokenizer(Vocabulary vocab, boolean addSpacePrefix) {
         this.vocab = vocab;
-        this.slots = buildSlots(vocab);
-        this.slotMask = slots.length - 1;
         this.addSpacePrefix = addSpacePrefix;
         for (int b = 0; b < 256; b++) {
             int id = vocab.id(String.format("<0x%02X>", b));
@@ -103,7 +97,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
             if (length[left] == 0 || right < 0) continue;
             // The candidate is current when the pair now at `left` is a token with the same score: then an
             // identical, current entry exists, and merging now is exactly what llama.cpp's queue would do.
-            int pair = tokenAt(text, start[left], length[left] + length[right]);
+            int pair = vocab.id(text, start[left], length[left] + length[right]);
             if (pair < 0 || scoreKey(vocab.score(pair)) != (int) (candidate >>> 32)) continue;
             length[left] += length[right];
             length[right] = 0;
@@ -114,7 +108,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
         }
 
         for (int s = 0; s >= 0; s = next[s]) {
-            int id = tokenAt(text, start[s], length[s]);
+            int id = vocab.id(text, start[s], length[s]);
             if (id >= 0) {
                 out.add(id);
             } else {
@@ -125,7 +119,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
     }
 
     private void offerBigram(String text, int left, int right, int[] start, int[] length, LongHeap queue) {
-        int id = tokenAt(text, start[left], length[left] + length[right]);
+        int id = vocab.id(text, start[left], length[left] + length[right]);
         if (id >= 0) queue.add((long) scoreKey(vocab.score(id)) << 32 | left);
     }
 
@@ -135,37 +129,6 @@ public final class SentencePieceTokenizer implements Tokenizer {
         if (bits < 0) bits ^= 0x7FFFFFFF; // negative floats: make the signed-int order match the float order
         return ~bits;
     }
-
-    // --- allocation-free lookup of text regions in the vocabulary --------------------------------
-
-    private int tokenAt(String text, int from, int length) {
-        int h = 0;
-        for (int i = from, end = from + length; i < end; i++) h = 31 * h + text.charAt(i);
-        for (int slot = mix(h) & slotMask; ; slot = (slot + 1) & slotMask) {
-            int id = slots[slot];
-            if (id < 0) return -1;
-            String token = vocab.text(id);
-            if (token.length() == length && token.hashCode() == h && text.regionMatches(from, token, 0, length)) return id;
-        }
-    }
-
-    private static int mix(int h) {
-        return (h ^ (h >>> 16)) * 0x45D9F3B;
-    }
-
-    private static int[] buildSlots(Vocabulary vocab) {
-        int capacity = Integer.highestOneBit(Math.max(4, vocab.size() * 2) - 1) << 1;
-        int[] slots = new int[capacity];
-        Arrays.fill(slots, -1);
-        for (int id = 0; id < vocab.size(); id++) {
-            String token = vocab.text(id);
-            int slot = mix(token.hashCode()) & (capacity - 1);
-            while (slots[slot] >= 0 && !vocab.text(slots[slot]).equals(token)) slot = (slot + 1) & (capacity - 1);
-            slots[slot] = id; // a later duplicate replaces an earlier one, as in llama.cpp's token_to_id
-        }
-        return slots;
-    }
-
 
     private int byteToken(int b, String piece) {
         int id = byteTokens[b];

@@ -2,9 +2,7 @@ package dev.anvil.engine;
 
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Text to token ids and back, with llama.cpp's semantics so that prompts tokenize exactly as the reference
@@ -77,7 +75,9 @@ public interface Tokenizer {
         private final String[] tokens;
         private final float[] scores;
         private final int[] types;
-        private final Map<String, Integer> ids;
+        /** Open-addressing table of token ids by text, probed with char regions so lookups allocate nothing. */
+        private final int[] slots;
+        private final int slotMask;
         private final int bos, eos, unk, pad;
         private final boolean addBos, addEos;
         private final boolean[] endOfGeneration;
@@ -110,15 +110,22 @@ public interface Tokenizer {
             this.addEos = addEos;
             if (addBos && this.bos < 0) throw new UnsupportedModelException("tokenizer adds BOS but has no BOS token");
 
-            ids = HashMap.newHashMap(n);
-            for (int i = 0; i < n; i++) ids.put(this.tokens[i], i); // later duplicates win, as in llama.cpp
+            slots = new int[Integer.highestOneBit(Math.max(4, n * 2) - 1) << 1];
+            slotMask = slots.length - 1;
+            Arrays.fill(slots, -1);
+            for (int i = 0; i < n; i++) {
+                String token = this.tokens[i];
+                int slot = mix(token.hashCode()) & slotMask;
+                while (slots[slot] >= 0 && !this.tokens[slots[slot]].equals(token)) slot = (slot + 1) & slotMask;
+                slots[slot] = i; // a later duplicate replaces an earlier one, as in llama.cpp's token_to_id
+            }
 
             endOfGeneration = new boolean[n];
             if (this.eos >= 0) endOfGeneration[this.eos] = true;
             if (checkId("EOT", eot, n) >= 0) endOfGeneration[eot] = true;
             for (String text : EOG_TEXTS) {
-                Integer id = ids.get(text);
-                if (id != null) {
+                int id = id(text);
+                if (id >= 0) {
                     endOfGeneration[id] = true;
                     // llama.cpp forces these to control type even when the file says otherwise.
                     this.types[id] = TYPE_CONTROL;
@@ -170,8 +177,39 @@ public interface Tokenizer {
 
         /** The id of a token text, or -1. */
         public int id(String text) {
-            Integer id = ids.get(text);
-            return id == null ? -1 : id;
+            return id(text, 0, text.length());
+        }
+
+        /** The id of the token spelled by {@code text[from, from+length)}, or -1. */
+        public int id(String text, int from, int length) {
+            int h = 0;
+            for (int i = from, end = from + length; i < end; i++) h = 31 * h + text.charAt(i); // String.hashCode's formula
+            for (int slot = mix(h) & slotMask; ; slot = (slot + 1) & slotMask) {
+                int id = slots[slot];
+                if (id < 0) return -1;
+                String token = tokens[id];
+                if (token.length() == length && token.hashCode() == h && token.regionMatches(0, text, from, length)) return id;
+            }
+        }
+
+        /** The id of the token spelled by two regions of {@code text} one after the other, or -1. */
+        int idOfConcatenation(String text, int from1, int length1, int from2, int length2) {
+            int h = 0;
+            for (int i = from1, end = from1 + length1; i < end; i++) h = 31 * h + text.charAt(i);
+            for (int i = from2, end = from2 + length2; i < end; i++) h = 31 * h + text.charAt(i);
+            for (int slot = mix(h) & slotMask; ; slot = (slot + 1) & slotMask) {
+                int id = slots[slot];
+                if (id < 0) return -1;
+                String token = tokens[id];
+                if (token.length() == length1 + length2 && token.hashCode() == h
+                        && token.regionMatches(0, text, from1, length1) && token.regionMatches(length1, text, from2, length2)) {
+                    return id;
+                }
+            }
+        }
+
+        private static int mix(int h) {
+            return (h ^ (h >>> 16)) * 0x45D9F3B;
         }
 
         int check(int id) {

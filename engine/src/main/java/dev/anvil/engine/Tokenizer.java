@@ -1,5 +1,6 @@
 package dev.anvil.engine;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -138,11 +139,15 @@ public interface Tokenizer {
                 int t = this.types[i];
                 if ((t == TYPE_CONTROL || t == TYPE_USER_DEFINED || t == TYPE_UNKNOWN) && !this.tokens[i].isEmpty()) specials[count++] = i;
             }
-            Integer[] boxed = new Integer[count];
-            for (int i = 0; i < count; i++) boxed[i] = specials[i];
-            Arrays.sort(boxed, (a, b) -> Integer.compare(this.tokens[b].length(), this.tokens[a].length()));
+            // llama.cpp orders by UTF-8 length (ties: here by id, there unspecified).
+            long[] byLength = new long[count];
+            for (int i = 0; i < count; i++) {
+                long utf8Length = this.tokens[specials[i]].getBytes(StandardCharsets.UTF_8).length;
+                byLength[i] = -utf8Length << 32 | specials[i];
+            }
+            Arrays.sort(byLength);
             specialsLongestFirst = new int[count];
-            for (int i = 0; i < count; i++) specialsLongestFirst[i] = boxed[i];
+            for (int i = 0; i < count; i++) specialsLongestFirst[i] = (int) byLength[i];
         }
 
         private static int[] filled(int n, int value) {

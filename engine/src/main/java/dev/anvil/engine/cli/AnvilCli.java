@@ -45,7 +45,7 @@ public final class AnvilCli {
                   --threads T            compute threads (default: all processors)
                   --batch B              sequences decoding together (default 1)
               help       this text
-            """;
+            """ + LoadCommand.USAGE;
 
     private AnvilCli() {}
 
@@ -76,6 +76,7 @@ public final class AnvilCli {
                 case "generate" -> {
                     return GenerateCommand.run(rest, out, err);
                 }
+                case "load" -> { return LoadCommand.run(rest, out, err); }
                 case "bench" -> {
                     return BenchCommand.run(rest, out, err);
                 }

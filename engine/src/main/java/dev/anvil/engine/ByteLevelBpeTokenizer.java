@@ -122,7 +122,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
             case "qwen2", "deepseek-r1-qwen", "stablelm2" -> PreTokenizer.QWEN2;
             case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b" -> PreTokenizer.DIGITS_THEN_GPT2;
             case "falcon" -> PreTokenizer.FALCON;
-            case "default" -> PreTokenizer.DEFAULT;
+            case "default", "" -> PreTokenizer.DEFAULT;
             default -> throw new UnsupportedModelException(gguf.path() + ": BPE pre-tokenizer '" + pre
                     + "' is not supported (supported: gpt-2, llama3, qwen2, smollm/starcoder, falcon, default and their aliases)");
         };

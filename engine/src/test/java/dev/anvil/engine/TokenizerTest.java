@@ -281,6 +281,9 @@ class TokenizerTest {
         assertEquals(ByteLevelBpeTokenizer.PreTokenizer.DEFAULT, ((ByteLevelBpeTokenizer) legacy).preTokenizer());
         // default: "12345" is cut into "123" + "45" before merging; gpt-2 merges "3 4" first inside "12345".
         assertArrayEquals(new int[] {'x', '1', '2', '3', 257}, legacy.encode("x12345", false));
+        Path emptyPre = dir.resolve("emptypre.gguf");
+        Files.write(emptyPre, ggufWithStrings(byteLevelVocabulary("", extra, merges)));
+        assertArrayEquals(new int[] {'x', '1', '2', '3', 257}, load(emptyPre).encode("x12345", false), "an empty name means default too");
         Path gpt2File = dir.resolve("gpt2.gguf");
         Files.write(gpt2File, ggufWithStrings(byteLevelVocabulary("gpt-2", extra, merges)));
         assertArrayEquals(new int[] {'x', '1', '2', 256, '5'}, load(gpt2File).encode("x12345", false));

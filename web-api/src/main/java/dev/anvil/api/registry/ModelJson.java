@@ -1,6 +1,7 @@
 package dev.anvil.api.registry;
 
 import dev.anvil.registry.ModelInfo;
+import jakarta.json.bind.annotation.JsonbNillable;
 import jakarta.json.bind.annotation.JsonbPropertyOrder;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
@@ -9,6 +10,7 @@ import java.util.List;
 
 /** A registered model as the API shows it. */
 @Schema(name = "RegistryModel", description = "A named model in the registry, parent of its versions")
+@JsonbNillable // absent values are written as null, so every documented key is always present
 @JsonbPropertyOrder({"name", "description", "owner", "tags", "createdAt", "createdBy", "versionCount", "productionVersion"})
 public record ModelJson(
         @Schema(required = true, examples = "stories-260k") String name,

@@ -1,6 +1,7 @@
 package dev.anvil.api.registry;
 
 import dev.anvil.registry.ModelVersionInfo;
+import jakarta.json.bind.annotation.JsonbNillable;
 import jakarta.json.bind.annotation.JsonbPropertyOrder;
 import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
@@ -9,6 +10,7 @@ import java.time.Instant;
 
 /** A model version with the facts the server measured about its file at registration. */
 @Schema(name = "RegistryModelVersion", description = "One registered version of a model")
+@JsonbNillable // absent values are written as null, so every documented key is always present
 @JsonbPropertyOrder({"model", "version", "description", "stage", "path", "format", "sha256", "sizeBytes", "architecture",
         "quantization", "parameterCount", "createdAt", "createdBy", "promotedAt", "promotedBy"})
 public record ModelVersionJson(

@@ -42,7 +42,7 @@ class RegistryJsonTest {
                 "llama", "F32", 292800, Stage.PRODUCTION, Instant.parse("2026-01-01T00:00:00Z"), "alice",
                 Instant.parse("2026-01-02T00:00:00Z"), "bob");
         String json = JSONB.toJson(ModelVersionJson.of(v));
-        assertTrue(json.startsWith("{\"model\":\"m\",\"version\":\"1.0.0\",\"stage\":\"PRODUCTION\",\"path\":\"/m.gguf\",\"format\":\"GGUF\""), json);
+        assertTrue(json.startsWith("{\"model\":\"m\",\"version\":\"1.0.0\",\"description\":null,\"stage\":\"PRODUCTION\",\"path\":\"/m.gguf\",\"format\":\"GGUF\""), json);
         assertTrue(json.contains("\"sizeBytes\":1185376") && json.contains("\"parameterCount\":292800")
                 && json.contains("\"quantization\":\"F32\"") && json.contains("\"promotedBy\":\"bob\""), json);
     }

@@ -20,8 +20,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * <ul>
  *   <li>F32 / F16 weights, no activation quantization: only summation order and fp16 rounding flips of
  *       K/V/q — 0.01 [0.009 / 0.006]; their top1-top2 gap error 0.02 [0.011 / 0.004].</li>
- *   <li>Q8_0 and Q4_0 (int8 activations per 32 values): flips of int8 roundings — 0.15 [0.12 / 0.11].</li>
- *   <li>Q4_K_M (Q4_K + Q6_K, int8 activations per 256 values, so one flip moves more): 0.2 [0.15].</li>
+ *   <li>Q8_0 and Q4_0 (int8 activations per 32 values): flips of int8 roundings — 0.15 [0.12 / 0.10].</li>
+ *   <li>Q4_K_M (Q4_K + Q6_K, int8 activations per 256 values, so one flip moves more): 0.25 [0.18].</li>
  * </ul>
  * {@code gapTolerance} bounds the error of the top1−top2 logit difference; the test asserts that bound at
  * every step, and checks our top-1 equals llama.cpp's wherever the reference gap exceeds it (elsewhere the
@@ -36,7 +36,7 @@ class ReferenceLogitsTest {
             "ref-spm-q8_0,   0.15, 0.15",
             "ref-spm-q4_0,   0.15, 0.15",
             "ref-bpe-q8_0,   0.15, 0.15",
-            "ref-bpe-q4_k_m, 0.20, 0.20"
+            "ref-bpe-q4_k_m, 0.25, 0.25"
     })
     void matchesLlamaCpp(String model, float logitTolerance, float gapTolerance) throws Exception {
         Path file = model.equals("stories260K") ? TestData.stories260KGguf()

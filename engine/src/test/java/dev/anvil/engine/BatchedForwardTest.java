@@ -1,0 +1,95 @@
+package dev.anvil.engine;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * A batch that mixes prefill chunks and decode tokens of several sequences gives every sequence exactly
+ * (bit for bit) the logits it gets when run alone: batching must not change results.
+ */
+class BatchedForwardTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"models/stories260K.gguf", "reference/models/ref-spm-q8_0.gguf", "reference/models/ref-bpe-q4_k_m.gguf"})
+    void mixedBatchesEqualSequentialRuns(String file) throws Exception {
+        Path path = TestData.sharedDir().resolve(file);
+        try (LlamaModel m = LlamaModel.load(path, ComputePool.defaultFactory(), 2)) {
+            Random r = new Random(7);
+            int n = 3;
+            int[][] tokens = new int[n][];
+            int[] lengths = {23, 9, 17};
+            for (int s = 0; s < n; s++) {
+                tokens[s] = new int[lengths[s]];
+                for (int i = 0; i < lengths[s]; i++) tokens[s][i] = r.nextInt(m.config().vocabSize());
+            }
+            KvCachePool kv = m.newKvCachePool(32L << 20);
+
+            // Reference: each sequence alone, one prefill with logits at every position.
+            float[][][] alone = new float[n][][];
+            for (int s = 0; s < n; s++) {
+                KvCachePool.Sequence seq = kv.newSequence();
+                kv.reserve(seq, lengths[s]);
+                ForwardResult res = m.forward(new Batch().add(new Batch.Entry(seq, 0, tokens[s], true)));
+                alone[s] = new float[lengths[s]][];
+                for (int i = 0; i < lengths[s]; i++) alone[s][i] = res.logits(0, i);
+                kv.free(seq);
+            }
+
+            // Batched schedule: sequence 0 prefills 20 tokens then decodes; 1 starts in step 2 with a chunk
+            // of 5, then another of 3, then decodes; 2 prefills 16 in step 1 and decodes from step 2.
+            KvCachePool.Sequence[] seqs = {kv.newSequence(), kv.newSequence(), kv.newSequence()};
+            int[][] schedule = { // per step: tokens fed for each sequence (0 = not in this batch)
+                    {20, 0, 16},
+                    {1, 5, 1},
+                    {1, 3, 0},
+                    {1, 1, 0},
+            };
+            int[] done = new int[n];
+            for (int[] step : schedule) {
+                Batch batch = new Batch();
+                int[] order = new int[n];
+                int entries = 0;
+                for (int s = n - 1; s >= 0; s--) { // reverse order: entry order must not matter either
+                    if (step[s] == 0) continue;
+                    kv.reserve(seqs[s], done[s] + step[s]);
+                    int[] chunk = java.util.Arrays.copyOfRange(tokens[s], done[s], done[s] + step[s]);
+                    batch.add(new Batch.Entry(seqs[s], done[s], chunk, step[s] > 1));
+                    order[entries++] = s;
+                }
+                ForwardResult res = m.forward(batch);
+                for (int e = 0; e < entries; e++) {
+                    int s = order[e];
+                    for (int i = 0; i < step[s]; i++) {
+                        assertArrayEquals(alone[s][done[s] + i], res.logits(e, i), "sequence " + s + " position " + (done[s] + i));
+                    }
+                    done[s] += step[s];
+                    assertEquals(done[s], seqs[s].length());
+                }
+            }
+            for (KvCachePool.Sequence s : seqs) kv.free(s);
+            assertEquals(0, kv.usedBlocks());
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {0})
+    void forwardRejectsBadEntries(int ignored) throws Exception {
+        try (LlamaModel m = LlamaModel.load(TestData.stories260KGguf(), ComputePool.defaultFactory(), 2)) {
+            KvCachePool kv = m.newKvCachePool(1 << 20);
+            KvCachePool.Sequence seq = kv.newSequence();
+            assertThrows(IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 0, 1)), "no blocks reserved");
+            kv.reserve(seq, 4);
+            assertThrows(IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 1, 1)), "gap before start position");
+            assertThrows(IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 0, 512)), "token outside vocabulary");
+            assertThrows(IllegalArgumentException.class, () -> new Batch().add(seq, 0, 1).add(seq, 1, 2), "sequence twice");
+            kv.free(seq);
+            assertThrows(IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 0, 1)), "freed sequence");
+        }
+    }
+}

@@ -12,6 +12,7 @@ import jakarta.ejb.EJB;
 import jakarta.ejb.Stateless;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
+import jakarta.enterprise.event.Event;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
@@ -51,6 +52,10 @@ public class ModelRegistry {
 
     @EJB
     VersionRecorder recorder;
+
+    /** Stage changes for the serving tier (observed after commit); null outside a container. */
+    @Inject
+    Event<ModelStageChanged> stageChanged;
 
     Clock clock = Clock.systemUTC();
 
@@ -167,6 +172,11 @@ public class ModelRegistry {
             stageLabel = target.name();
             String who = RegistryRules.check(() -> RegistryText.requireActor(actor));
             StageChangeResult result = moveLocked(model, version, target, reason, who);
+            if (stageChanged != null) {
+                for (TransitionInfo t : result.transitions()) {
+                    stageChanged.fire(new ModelStageChanged(t.model(), t.version(), t.from() == null ? null : t.from().name(), t.to().name()));
+                }
+            }
             metrics.transition(stageLabel, "ok");
             return result;
         } catch (RuntimeException e) {

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Configures an unpacked WildFly for Anvil, offline, with the checked-in CLI scripts only.
 #   configure.sh WILDFLY_HOME
+# ANVIL_SERVER_BASE_DIR (optional): configure that server base directory (a copy of standalone/, started
+# with -Djboss.server.base.dir) instead of WILDFLY_HOME/standalone; the integration tests use one per run.
 # Creates standalone/configuration/standalone-anvil.xml from standalone-full.xml (first run only), then runs,
 # in one embedded-server session: every src/main/cli/NN-*.cli (idempotent), then the launch profiles picked
 # from the environment: profiles/datasource-postgresql.cli when ANVIL_DB_URL is set (else datasource-h2.cli)
@@ -25,7 +27,8 @@ export JAVA_HOME
 # Maven's unpack drops the executable bits of the launch scripts.
 chmod +x "$WILDFLY_HOME"/bin/*.sh
 
-CONFIG_DIR="$WILDFLY_HOME/standalone/configuration"
+BASE_DIR="${ANVIL_SERVER_BASE_DIR:-$WILDFLY_HOME/standalone}"
+CONFIG_DIR="$BASE_DIR/configuration"
 if [ ! -f "$CONFIG_DIR/standalone-anvil.xml" ]; then
   cp "$CONFIG_DIR/standalone-full.xml" "$CONFIG_DIR/standalone-anvil.xml"
 fi
@@ -70,9 +73,10 @@ script="$work/configure.cli"
 printf 'anvil.postgresql.jar=%s\n' "$PG_JAR" > "$work/cli.properties"
 
 log="$work/cli.log"
-if ! "$WILDFLY_HOME/bin/jboss-cli.sh" --file="$script" --properties="$work/cli.properties" > "$log" 2>&1; then
+# The embedded server reads jboss.server.base.dir from the CLI's JVM.
+if ! JAVA_OPTS="${JAVA_OPTS:-} -Djboss.server.base.dir=$BASE_DIR" "$WILDFLY_HOME/bin/jboss-cli.sh" --file="$script" --properties="$work/cli.properties" > "$log" 2>&1; then
   grep -v '^WARNING: ' "$log" >&2 || true
   echo "configure.sh: WildFly configuration failed (script: $(ls "$CLI_DIR"))" >&2
   exit 1
 fi
-echo "anvil: WildFly configured at $WILDFLY_HOME (profiles: $(for p in "${profiles[@]}"; do basename "$p" .cli; done | tr '\n' ' '))"
+echo "anvil: WildFly configured at $BASE_DIR (profiles: $(for p in "${profiles[@]}"; do basename "$p" .cli; done | tr '\n' ' '))"

@@ -54,15 +54,22 @@ public class SwaggerUiResource {
     @Context
     UriInfo uriInfo;
 
+    /** JAX-RS matches both "/swagger-ui" and "/swagger-ui/" here (the trailing slash is not significant). */
     @GET
-    @Path("/{file: .*}")
-    @Operation(summary = "Swagger UI static assets", hidden = true)
-    public Response asset(@PathParam("file") String file) {
-        if (file.isEmpty() && !uriInfo.getRequestUri().getPath().endsWith("/")) {
+    @Operation(summary = "Swagger UI", hidden = true)
+    public Response index() {
+        if (!uriInfo.getRequestUri().getPath().endsWith("/")) {
             // index.html loads its assets by relative URL, which only resolve below "/swagger-ui/".
             return Response.seeOther(URI.create("/swagger-ui/")).build();
         }
-        String name = file.isEmpty() ? "index.html" : file;
+        return asset("index.html");
+    }
+
+    @GET
+    @Path("/{file}")
+    @Operation(summary = "Swagger UI static assets", hidden = true)
+    public Response asset(@PathParam("file") String file) {
+        String name = file;
         if (name.equals("swagger-initializer.js")) {
             return Response.ok(INITIALIZER, CONTENT_TYPES.get("js")).build();
         }

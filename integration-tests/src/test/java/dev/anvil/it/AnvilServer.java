@@ -1,0 +1,308 @@
+package dev.anvil.it;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * The real Anvil server for integration tests: the WildFly configured by server-config (server-config/target/
+ * wildfly) running the EAR, on a private copy of the server base directory and free ports, against the
+ * database of this run (system property {@code anvil.it.database}: {@code h2} or {@code postgresql}; Failsafe
+ * runs every IT once per database). Started lazily by the first {@link #get()} of a test JVM and stopped
+ * when the JUnit launcher session ends (or, as a fallback, at JVM exit).
+ *
+ * <p>For tests: {@link #get(String)}, {@link #post(String, String)}, {@link #request} return an
+ * {@link HttpResult}; {@link #uri(String)} gives absolute URLs; {@link #serverLog()} is the file to read when a
+ * test fails ({@link AnvilServerExtension} prints its tail automatically).
+ */
+public final class AnvilServer {
+
+    private static final Duration START_TIMEOUT = Duration.ofSeconds(Long.getLong("anvil.it.start.timeout.seconds", 300));
+    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
+    private static AnvilServer instance;
+    /** A failed start is not retried by every test class: they all get the first failure. */
+    private static RuntimeException startFailure;
+
+    private final String database;
+    private final Path workDir;
+    private final Path baseDir;
+    private final int portOffset;
+    private final HttpClient client;
+    private PostgresServer postgres;
+    private Process wildfly;
+    private Duration startupTime;
+
+    private AnvilServer(String database, Path workDir) {
+        this.database = database;
+        this.workDir = workDir;
+        this.baseDir = workDir.resolve("standalone");
+        this.portOffset = Ports.freeWildFlyPortOffset();
+        this.client = HttpClient.newBuilder()
+                .connectTimeout(Duration.ofSeconds(10))
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .build();
+    }
+
+    /** The started server of this test JVM (starting it on first use). */
+    public static synchronized AnvilServer get() {
+        if (startFailure != null) {
+            throw new IllegalStateException("The Anvil server failed to start earlier in this run", startFailure);
+        }
+        if (instance == null) {
+            String database = System.getProperty("anvil.it.database", "h2");
+            if (!database.equals("h2") && !database.equals("postgresql")) {
+                throw new IllegalArgumentException("anvil.it.database must be h2 or postgresql, got " + database);
+            }
+            Path workDir = Path.of(System.getProperty("anvil.it.work.dir", "target/it-" + database)).toAbsolutePath();
+            AnvilServer server = new AnvilServer(database, workDir);
+            Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "anvil-it-server-stop"));
+            try {
+                server.start();
+            } catch (IOException e) {
+                server.stop();
+                throw startFailure = new UncheckedIOException("Anvil server failed to start (" + database + "); server log: "
+                        + server.serverLog() + "\n" + server.serverLogTail(80), e);
+            } catch (InterruptedException e) {
+                server.stop();
+                Thread.currentThread().interrupt();
+                throw startFailure = new IllegalStateException("Interrupted while starting the Anvil server", e);
+            } catch (RuntimeException e) {
+                server.stop();
+                throw startFailure = e;
+            }
+            instance = server;
+        }
+        return instance;
+    }
+
+    /** The server of this JVM if it is running, else null (does not start one). */
+    static synchronized AnvilServer current() {
+        return instance;
+    }
+
+    /** Stops the server of this JVM if one was started (called at the end of the JUnit session). */
+    static synchronized void stopIfStarted() {
+        if (instance != null) {
+            instance.stop();
+            instance = null;
+        }
+    }
+
+    /** "h2" or "postgresql". */
+    public String database() {
+        return database;
+    }
+
+    public URI baseUri() {
+        return URI.create("http://127.0.0.1:" + (8080 + portOffset));
+    }
+
+    public URI managementUri() {
+        return URI.create("http://127.0.0.1:" + (9990 + portOffset));
+    }
+
+    /** Absolute URI of a path on the application port, e.g. uri("/health/ready"). */
+    public URI uri(String path) {
+        return baseUri().resolve(path);
+    }
+
+    /** WildFly's server.log of this run. */
+    public Path serverLog() {
+        return baseDir.resolve("log/server.log");
+    }
+
+    /** Time from launching standalone.sh until /health/ready answered 200. */
+    public Duration startupTime() {
+        return startupTime;
+    }
+
+    public HttpResult get(String path) {
+        return request("GET", path, null, Map.of());
+    }
+
+    public HttpResult post(String path, String json) {
+        return request("POST", path, json, Map.of("Content-Type", "application/json"));
+    }
+
+    public HttpResult put(String path, String json) {
+        return request("PUT", path, json, Map.of("Content-Type", "application/json"));
+    }
+
+    public HttpResult delete(String path) {
+        return request("DELETE", path, null, Map.of());
+    }
+
+    /** Any request; {@code body} null for none. Headers are sent as given (e.g. Content-Type, Accept). */
+    public HttpResult request(String method, String path, String body, Map<String, String> headers) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(uri(path)).timeout(REQUEST_TIMEOUT)
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
+                        : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        headers.forEach(builder::header);
+        try {
+            HttpResponse<String> response = client.send(builder.build(),
+                    HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            return new HttpResult(method, path, response.statusCode(), response.headers(), response.body());
+        } catch (IOException e) {
+            throw new UncheckedIOException(method + " " + path + " failed; server log: " + serverLog(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted during " + method + " " + path, e);
+        }
+    }
+
+    /** The last {@code lines} lines of server.log, for failure reports. */
+    public String serverLogTail(int lines) {
+        try {
+            if (!Files.exists(serverLog())) {
+                return "(no server log at " + serverLog() + ")";
+            }
+            List<String> all = Files.readAllLines(serverLog(), StandardCharsets.UTF_8);
+            return String.join("\n", all.subList(Math.max(0, all.size() - lines), all.size()));
+        } catch (IOException | UncheckedIOException e) {
+            return "(cannot read " + serverLog() + ": " + e.getMessage() + ")";
+        }
+    }
+
+    private void start() throws IOException, InterruptedException {
+        Path wildflyHome = requiredPath("anvil.it.wildfly.home");
+        Path ear = requiredPath("anvil.it.ear");
+        Path configure = requiredPath("anvil.it.configure");
+        if (!Files.isExecutable(wildflyHome.resolve("bin/standalone.sh"))) {
+            throw new IOException("WildFly is not provisioned at " + wildflyHome + " (build server-config first)");
+        }
+        Files.createDirectories(workDir);
+        log("work directory " + workDir);
+
+        Map<String, String> environment = new HashMap<>();
+        if (database.equals("postgresql")) {
+            postgres = PostgresServer.start(workDir);
+            environment.putAll(postgres.environment());
+            log("PostgreSQL on port " + postgres.port() + " (log " + postgres.logFile() + ")");
+        }
+
+        // A private base dir per run: fresh configuration (copied from the provisioned server), deployments,
+        // data, log and tmp, so runs never share a database file or a deployment state.
+        PostgresServer.deleteRecursively(baseDir);
+        copyTree(wildflyHome.resolve("standalone/configuration"), baseDir.resolve("configuration"));
+        Files.createDirectories(baseDir.resolve("deployments"));
+
+        List<String> configureCommand = List.of("bash", configure.toString(), wildflyHome.toString());
+        ProcessBuilder configureBuilder = new ProcessBuilder(configureCommand).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve("configure.log").toFile()));
+        configureBuilder.environment().putAll(environment);
+        configureBuilder.environment().put("ANVIL_SERVER_BASE_DIR", baseDir.toString());
+        configureBuilder.environment().remove("ANVIL_LOG_JSON");
+        if (!database.equals("postgresql")) {
+            configureBuilder.environment().remove("ANVIL_DB_URL");
+        }
+        Process configureProcess = configureBuilder.start();
+        if (!configureProcess.waitFor(5, TimeUnit.MINUTES) || configureProcess.exitValue() != 0) {
+            configureProcess.destroyForcibly();
+            throw new IOException("configure.sh failed; see " + workDir.resolve("configure.log"));
+        }
+        Files.copy(ear, baseDir.resolve("deployments/anvil.ear"), StandardCopyOption.REPLACE_EXISTING);
+
+        ProcessBuilder builder = new ProcessBuilder(wildflyHome.resolve("bin/standalone.sh").toString(),
+                "-c", "standalone-anvil.xml",
+                "-Djboss.server.base.dir=" + baseDir,
+                "-Djboss.socket.binding.port-offset=" + portOffset,
+                "-Djboss.bind.address=127.0.0.1",
+                "-Djboss.bind.address.management=127.0.0.1")
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.to(workDir.resolve("console.log").toFile()));
+        builder.environment().putAll(environment);
+        if (!database.equals("postgresql")) {
+            builder.environment().remove("ANVIL_DB_URL");
+        }
+        builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
+        Instant launched = Instant.now();
+        wildfly = builder.start();
+        waitUntilReady(launched.plus(START_TIMEOUT));
+        startupTime = Duration.between(launched, Instant.now());
+        String summary = String.format("Anvil server (%s) ready at %s in %.1f s; server log %s",
+                database, baseUri(), startupTime.toMillis() / 1000.0, serverLog());
+        log(summary);
+        Files.writeString(workDir.resolve("startup.txt"), summary + "\n", StandardCharsets.UTF_8);
+    }
+
+    /** Polls /health/ready (200 = deployed, database up, migrations applied) until the deadline. */
+    private void waitUntilReady(Instant deadline) throws IOException, InterruptedException {
+        Path failedMarker = baseDir.resolve("deployments/anvil.ear.failed");
+        String lastAnswer = "no answer yet";
+        while (Instant.now().isBefore(deadline)) {
+            if (!wildfly.isAlive()) {
+                throw new IOException("WildFly exited with " + wildfly.exitValue() + " before becoming ready");
+            }
+            if (Files.exists(failedMarker)) {
+                throw new IOException("Deployment failed: " + Files.readString(failedMarker));
+            }
+            try {
+                HttpResult ready = get("/health/ready");
+                lastAnswer = ready.toString();
+                if (ready.status() == 200) {
+                    return;
+                }
+            } catch (UncheckedIOException e) {
+                lastAnswer = e.getCause().toString();
+            }
+            wildfly.waitFor(500, TimeUnit.MILLISECONDS); // poll interval; returns early if WildFly dies
+        }
+        throw new IOException("Not ready within " + START_TIMEOUT + "; last /health/ready: " + lastAnswer);
+    }
+
+    private synchronized void stop() {
+        if (wildfly != null) {
+            log("stopping WildFly (" + database + ")");
+            Processes.stopTree(wildfly, Duration.ofSeconds(60));
+            wildfly = null;
+        }
+        if (postgres != null) {
+            log("stopping PostgreSQL");
+            postgres.close();
+            postgres = null;
+        }
+    }
+
+    private static Path requiredPath(String property) throws IOException {
+        String value = System.getProperty(property);
+        if (value == null || value.isBlank()) {
+            throw new IOException("System property " + property + " is not set (run the ITs through Maven)");
+        }
+        Path path = Path.of(value).toAbsolutePath().normalize();
+        if (!Files.exists(path)) {
+            throw new IOException(property + " points to a missing path: " + path);
+        }
+        return path;
+    }
+
+    private static void copyTree(Path source, Path target) throws IOException {
+        try (Stream<Path> walk = Files.walk(source)) {
+            for (Path path : walk.toList()) {
+                Path destination = target.resolve(source.relativize(path).toString());
+                if (Files.isDirectory(path)) {
+                    Files.createDirectories(destination);
+                } else {
+                    Files.copy(path, destination, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+    }
+
+    private static void log(String message) {
+        System.out.println("[anvil-it] " + message);
+    }
+}

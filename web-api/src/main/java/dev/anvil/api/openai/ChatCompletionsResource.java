@@ -1,0 +1,129 @@
+package dev.anvil.api.openai;
+
+import dev.anvil.api.ApiErrors;
+import dev.anvil.api.ApiException;
+import dev.anvil.serving.FinishReason;
+import dev.anvil.serving.GenerationResult;
+import dev.anvil.serving.ServedModel;
+import dev.anvil.serving.TokenLogprob;
+import dev.anvil.serving.chat.ChatTemplate;
+import dev.anvil.serving.chat.ChatTemplateException;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.container.AsyncResponse;
+import jakarta.ws.rs.container.Suspended;
+import jakarta.ws.rs.core.HttpHeaders;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+/**
+ * {@code POST /v1/chat/completions}: the conversation is rendered with the model's chat template (or the
+ * fallback transcript), tokenized with special tokens recognised, and generated like a completion.
+ */
+@Path("/v1/chat/completions")
+@Tag(name = "openai", description = "OpenAI-compatible inference API")
+public class ChatCompletionsResource {
+
+    static final String OBJECT = "chat.completion";
+    static final String CHUNK_OBJECT = "chat.completion.chunk";
+    static final String ASSISTANT = "assistant";
+
+    @Inject
+    GenerationGateway gateway;
+
+    @POST
+    @Operation(summary = "Create a chat completion",
+            description = "OpenAI-compatible chat completion; with \"stream\": true the answer is text/event-stream.")
+    public void create(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
+                       @Suspended AsyncResponse async) {
+        try {
+            ChatRequest request = ChatRequest.parse(
+                    RequestBodies.readObject(body, contentLength, gateway.config().maxBodyBytes()));
+            GenerationOptions options = request.options();
+            ServedModel model = gateway.resolve(options.model(), "messages");
+            int[] prompt = ChatTemplate.tokenize(model.tokenizer(), render(model, request));
+            Integer logprobs = request.logprobs() ? request.topLogprobs() : null;
+            Submission submission = gateway.submit(GenerationGateway.newId("chatcmpl-"), model, options, List.of(prompt),
+                    List.of(""), logprobs, "messages");
+            if (options.stream()) {
+                gateway.stream(async, submission, new Chunks(submission, request), options.includeUsage());
+            } else {
+                gateway.complete(async, submission, results -> response(submission, request, results));
+            }
+        } catch (RuntimeException e) {
+            async.resume(e);
+        }
+    }
+
+    static String render(ServedModel model, ChatRequest request) {
+        ChatTemplate template = ChatTemplate.forModel(model.chatTemplate(), model.tokenizer());
+        try {
+            return template.render(request.messages(), true);
+        } catch (ChatTemplateException e) {
+            if (e.raisedByTemplate()) {
+                throw ApiException.badRequest("the model's chat template rejected the messages: " + e.getMessage(), "messages");
+            }
+            throw new ApiException(500, ApiErrors.TYPE_SERVER, "the chat template of model " + model.ref()
+                    + " could not be rendered: " + e.getMessage(), null, "chat_template_error");
+        }
+    }
+
+    static OpenAiJson.ChatCompletion response(Submission s, ChatRequest request, List<GenerationResult> results) {
+        GenerationResult result = results.getFirst();
+        List<OpenAiJson.ChatChoice> choices = new ArrayList<>();
+        for (GenerationResult.Choice c : result.choices()) {
+            OpenAiJson.ChatLogprobs logprobs = c.logprobs() == null ? null : Logprobs.chat(c.logprobs(), request.topLogprobs());
+            choices.add(new OpenAiJson.ChatChoice(c.index(), new OpenAiJson.Message(ASSISTANT, c.text()), logprobs,
+                    c.finishReason().openAiName()));
+        }
+        return new OpenAiJson.ChatCompletion(s.id, OBJECT, s.created, s.model.ref(), null, choices,
+                OpenAiJson.Usage.of(result.usage().promptTokens(), result.usage().completionTokens()));
+    }
+
+    /** Stream chunks: the role first (one chunk per choice), then content deltas, then the finish reason. */
+    static final class Chunks implements SseStream.ChunkFormat {
+        private final Submission s;
+        private final ChatRequest request;
+
+        Chunks(Submission s, ChatRequest request) {
+            this.s = s;
+            this.request = request;
+        }
+
+        @Override
+        public List<Object> opening() {
+            List<Object> chunks = new ArrayList<>();
+            for (int i = 0; i < s.choices(); i++) {
+                chunks.add(chunk(new OpenAiJson.ChatChunkChoice(i, new OpenAiJson.Delta(ASSISTANT, ""), null, null)));
+            }
+            return chunks;
+        }
+
+        @Override
+        public Object delta(int index, String text, TokenLogprob logprob) {
+            OpenAiJson.ChatLogprobs lp = logprob == null ? null
+                    : new OpenAiJson.ChatLogprobs(List.of(Logprobs.chatToken(logprob, request.topLogprobs())));
+            return chunk(new OpenAiJson.ChatChunkChoice(index, new OpenAiJson.Delta(null, text), lp, null));
+        }
+
+        @Override
+        public Object finish(int index, FinishReason reason) {
+            return chunk(new OpenAiJson.ChatChunkChoice(index, new OpenAiJson.Delta(null, null), null, reason.openAiName()));
+        }
+
+        @Override
+        public Object usage(int promptTokens, int completionTokens) {
+            return new OpenAiJson.ChatChunk(s.id, CHUNK_OBJECT, s.created, s.model.ref(), null, List.of(),
+                    OpenAiJson.Usage.of(promptTokens, completionTokens));
+        }
+
+        private Object chunk(OpenAiJson.ChatChunkChoice choice) {
+            return new OpenAiJson.ChatChunk(s.id, CHUNK_OBJECT, s.created, s.model.ref(), null, List.of(choice), null);
+        }
+    }
+}

@@ -1,0 +1,111 @@
+package dev.anvil.api.openai;
+
+import dev.anvil.api.ApiException;
+import dev.anvil.serving.chat.ChatMessage;
+import jakarta.json.JsonArray;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonString;
+import jakarta.json.JsonValue;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A validated {@code POST /v1/chat/completions} body.
+ *
+ * @param options     the shared generation fields ({@code max_completion_tokens} takes precedence over {@code max_tokens})
+ * @param messages    the conversation; roles system, user, assistant ({@code developer} is read as system)
+ * @param logprobs    whether to report each token's log probability
+ * @param topLogprobs alternatives per token (0..20) when {@code logprobs}
+ */
+record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolean logprobs, int topLogprobs) {
+
+    private static final Set<String> ROLES = Set.of("system", "user", "assistant", "developer");
+
+    static ChatRequest parse(JsonObject body) {
+        GenerationOptions options = GenerationOptions.parse(body, List.of("max_completion_tokens", "max_tokens"));
+        boolean logprobs = Boolean.TRUE.equals(Fields.bool(body, "logprobs", "logprobs"));
+        Long top = Fields.integer(body, "top_logprobs", "top_logprobs");
+        if (top != null) {
+            if (top < 0 || top > 20) {
+                throw ApiException.badRequest("'top_logprobs' must be between 0 and 20, got " + top, "top_logprobs");
+            }
+            if (!logprobs) {
+                throw ApiException.badRequest("'top_logprobs' requires 'logprobs' to be true", "top_logprobs");
+            }
+        }
+        if (Fields.given(body, "tools") || Fields.given(body, "functions")) {
+            throw ApiException.badRequest("tool and function calling is not supported", Fields.given(body, "tools") ? "tools" : "functions");
+        }
+        return new ChatRequest(options, messages(body), logprobs, top == null ? 0 : top.intValue());
+    }
+
+    private static List<ChatMessage> messages(JsonObject body) {
+        JsonValue v = Fields.value(body, "messages");
+        if (v == null) {
+            throw ApiException.badRequest("'messages' is required", "messages");
+        }
+        if (v.getValueType() != JsonValue.ValueType.ARRAY) {
+            throw ApiException.badRequest("'messages' must be an array, got " + Fields.typeName(v), "messages");
+        }
+        JsonArray array = v.asJsonArray();
+        if (array.isEmpty()) {
+            throw ApiException.badRequest("'messages' must contain at least one message", "messages");
+        }
+        List<ChatMessage> messages = new ArrayList<>(array.size());
+        for (int i = 0; i < array.size(); i++) {
+            String where = "messages[" + i + "]";
+            JsonValue item = array.get(i);
+            if (item.getValueType() != JsonValue.ValueType.OBJECT) {
+                throw ApiException.badRequest("'" + where + "' must be an object, got " + Fields.typeName(item), where);
+            }
+            JsonObject message = item.asJsonObject();
+            String role = Fields.string(message, "role", where + ".role");
+            if (role == null) {
+                throw ApiException.badRequest("'" + where + ".role' is required", where + ".role");
+            }
+            if (!ROLES.contains(role)) {
+                throw ApiException.badRequest("'" + where + ".role' must be one of system, user, assistant; got '" + role + "'",
+                        where + ".role");
+            }
+            messages.add(new ChatMessage(role.equals("developer") ? "system" : role, content(message, role, where)));
+        }
+        return List.copyOf(messages);
+    }
+
+    private static String content(JsonObject message, String role, String where) {
+        JsonValue content = Fields.value(message, "content");
+        if (content == null) {
+            if (role.equals("assistant")) return ""; // an assistant turn may carry no text
+            throw ApiException.badRequest("'" + where + ".content' is required", where + ".content");
+        }
+        if (content.getValueType() == JsonValue.ValueType.STRING) {
+            return ((JsonString) content).getString();
+        }
+        if (content.getValueType() != JsonValue.ValueType.ARRAY) {
+            throw ApiException.badRequest("'" + where + ".content' must be a string or an array of content parts, got "
+                    + Fields.typeName(content), where + ".content");
+        }
+        StringBuilder text = new StringBuilder();
+        JsonArray parts = content.asJsonArray();
+        for (int p = 0; p < parts.size(); p++) {
+            String partWhere = where + ".content[" + p + "]";
+            JsonValue part = parts.get(p);
+            if (part.getValueType() != JsonValue.ValueType.OBJECT) {
+                throw ApiException.badRequest("'" + partWhere + "' must be an object, got " + Fields.typeName(part), partWhere);
+            }
+            String type = Fields.string(part.asJsonObject(), "type", partWhere + ".type");
+            if (!"text".equals(type)) {
+                throw ApiException.badRequest("'" + partWhere + ".type' must be 'text' (only text content is supported), got "
+                        + (type == null ? "nothing" : "'" + type + "'"), partWhere + ".type");
+            }
+            String partText = Fields.string(part.asJsonObject(), "text", partWhere + ".text");
+            if (partText == null) {
+                throw ApiException.badRequest("'" + partWhere + ".text' is required", partWhere + ".text");
+            }
+            // Parts are concatenated without separators, as OpenAI does for text-only content.
+            text.append(partText);
+        }
+        return text.toString();
+    }
+}

@@ -1,0 +1,143 @@
+package dev.anvil.api.openai;
+
+import dev.anvil.engine.Tokenizer;
+import dev.anvil.serving.FinishReason;
+import dev.anvil.serving.GenerationResult;
+import dev.anvil.serving.ServedModel;
+import dev.anvil.serving.TokenLogprob;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.container.AsyncResponse;
+import jakarta.ws.rs.container.Suspended;
+import jakarta.ws.rs.core.HttpHeaders;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+/** {@code POST /v1/completions}: OpenAI's (legacy) text completions, plain JSON or streamed as SSE. */
+@Path("/v1/completions")
+@Tag(name = "openai", description = "OpenAI-compatible inference API")
+public class CompletionsResource {
+
+    static final String OBJECT = "text_completion";
+
+    @Inject
+    GenerationGateway gateway;
+
+    @POST
+    @Operation(summary = "Create a completion",
+            description = "OpenAI-compatible text completion; with \"stream\": true the answer is text/event-stream.")
+    public void create(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
+                       @Suspended AsyncResponse async) {
+        try {
+            CompletionRequest request = CompletionRequest.parse(
+                    RequestBodies.readObject(body, contentLength, gateway.config().maxBodyBytes()));
+            GenerationOptions options = request.options();
+            ServedModel model = gateway.resolve(options.model(), "prompt");
+            Tokenizer tokenizer = model.tokenizer();
+            List<int[]> prompts = new ArrayList<>();
+            List<String> texts = new ArrayList<>();
+            for (CompletionRequest.Prompt prompt : request.prompts()) {
+                if (prompt.text() != null) {
+                    // Like llama.cpp's server: BOS as the model wants it, special-token texts parsed as such.
+                    prompts.add(tokenizer.encodeWithSpecials(prompt.text(), tokenizer.addBosByDefault()));
+                    texts.add(prompt.text());
+                } else {
+                    prompts.add(prompt.tokens());
+                    texts.add(request.echo() ? decodeChecked(tokenizer, prompt.tokens()) : "");
+                }
+            }
+            Submission submission = gateway.submit(GenerationGateway.newId("cmpl-"), model, options, prompts, texts,
+                    request.logprobs(), "prompt");
+            if (options.stream()) {
+                gateway.stream(async, submission, new Chunks(submission, request), options.includeUsage());
+            } else {
+                gateway.complete(async, submission, results -> response(submission, request, results));
+            }
+        } catch (RuntimeException e) {
+            async.resume(e);
+        }
+    }
+
+    private static String decodeChecked(Tokenizer tokenizer, int[] tokens) {
+        for (int id : tokens) {
+            if (id >= tokenizer.vocabSize()) {
+                throw dev.anvil.api.ApiException.badRequest("prompt token id " + id + " is outside the vocabulary of "
+                        + tokenizer.vocabSize(), "prompt");
+            }
+        }
+        return tokenizer.decode(tokens);
+    }
+
+    static OpenAiJson.Completion response(Submission s, CompletionRequest request, List<GenerationResult> results) {
+        List<OpenAiJson.CompletionChoice> choices = new ArrayList<>();
+        int completionTokens = 0;
+        for (int p = 0; p < results.size(); p++) {
+            GenerationResult result = results.get(p);
+            String prefix = request.echo() ? s.promptTexts.get(p) : "";
+            for (GenerationResult.Choice c : result.choices()) {
+                OpenAiJson.CompletionLogprobs logprobs = c.logprobs() == null ? null
+                        : Logprobs.completion(c.logprobs(), prefix.length());
+                choices.add(new OpenAiJson.CompletionChoice(prefix + c.text(), p * s.n + c.index(), logprobs,
+                        c.finishReason().openAiName()));
+            }
+            completionTokens += result.usage().completionTokens();
+        }
+        return new OpenAiJson.Completion(s.id, OBJECT, s.created, s.model.ref(), null, choices,
+                OpenAiJson.Usage.of(s.totalPromptTokens(), completionTokens));
+    }
+
+    /** Stream chunks: {@code object: text_completion}, one choice per chunk. */
+    static final class Chunks implements SseStream.ChunkFormat {
+        private final Submission s;
+        private final CompletionRequest request;
+        /** Per choice: characters sent so far, for {@code text_offset}. */
+        private final int[] offsets;
+
+        Chunks(Submission s, CompletionRequest request) {
+            this.s = s;
+            this.request = request;
+            this.offsets = new int[s.choices()];
+        }
+
+        @Override
+        public List<Object> opening() {
+            if (!request.echo()) {
+                return List.of();
+            }
+            List<Object> chunks = new ArrayList<>();
+            for (int i = 0; i < s.choices(); i++) {
+                String text = s.promptTexts.get(i / s.n);
+                offsets[i] = text.length();
+                chunks.add(chunk(new OpenAiJson.CompletionChoice(text, i, null, null)));
+            }
+            return chunks;
+        }
+
+        @Override
+        public Object delta(int index, String text, TokenLogprob logprob) {
+            OpenAiJson.CompletionLogprobs lp = logprob == null ? null : Logprobs.completion(List.of(logprob), offsets[index]);
+            offsets[index] += text.length();
+            return chunk(new OpenAiJson.CompletionChoice(text, index, lp, null));
+        }
+
+        @Override
+        public Object finish(int index, FinishReason reason) {
+            return chunk(new OpenAiJson.CompletionChoice("", index, null, reason.openAiName()));
+        }
+
+        @Override
+        public Object usage(int promptTokens, int completionTokens) {
+            return new OpenAiJson.Completion(s.id, OBJECT, s.created, s.model.ref(), null, List.of(),
+                    OpenAiJson.Usage.of(promptTokens, completionTokens));
+        }
+
+        private Object chunk(OpenAiJson.CompletionChoice choice) {
+            return new OpenAiJson.Completion(s.id, OBJECT, s.created, s.model.ref(), null, List.of(choice), null);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package dev.anvil.api.openai;
+
+import dev.anvil.serving.ServedModel;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import java.util.List;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+/** {@code GET /v1/models}: the models being served (one entry per model name, its PRODUCTION version). */
+@Path("/v1/models")
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "openai", description = "OpenAI-compatible inference API")
+public class ModelsResource {
+
+    @Inject
+    GenerationGateway gateway;
+
+    @GET
+    @Operation(summary = "List the models being served")
+    public OpenAiJson.ModelList list() {
+        List<OpenAiJson.Model> data = gateway.models().stream().map(ModelsResource::json).toList();
+        return new OpenAiJson.ModelList("list", data);
+    }
+
+    @GET
+    @Path("{id: .+}")
+    @Operation(summary = "Describe one model being served", description = "id is a model name or name@version")
+    public OpenAiJson.Model get(@PathParam("id") String id) {
+        ServedModel model = gateway.resolve(id, "prompt");
+        return id.contains("@") ? new OpenAiJson.Model(model.ref(), "model", created(model), model.owner()) : json(model);
+    }
+
+    static OpenAiJson.Model json(ServedModel model) {
+        return new OpenAiJson.Model(model.name(), "model", created(model), model.owner());
+    }
+
+    private static long created(ServedModel model) {
+        return model.createdAt() == null ? 0 : model.createdAt().getEpochSecond();
+    }
+}

@@ -1,0 +1,83 @@
+package dev.anvil.api.openai;
+
+import dev.anvil.api.ApiErrors;
+import dev.anvil.api.ApiException;
+import jakarta.json.Json;
+import jakarta.json.JsonException;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonReader;
+import jakarta.json.JsonValue;
+import jakarta.json.stream.JsonParsingException;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+
+/** Reads a JSON request body with a size limit that is enforced before (and while) reading, never after parsing. */
+final class RequestBodies {
+
+    private RequestBodies() {
+    }
+
+    /**
+     * @param declaredLength the Content-Length header, or null (chunked)
+     * @throws ApiException 413 when the body exceeds {@code limit} bytes, 400 when it is not a JSON object
+     */
+    static JsonObject readObject(InputStream in, String declaredLength, long limit) {
+        if (declaredLength != null) {
+            try {
+                if (Long.parseLong(declaredLength.trim()) > limit) {
+                    throw tooLarge(limit);
+                }
+            } catch (NumberFormatException e) {
+                throw ApiException.badRequest("Content-Length '" + declaredLength + "' is not a number", null);
+            }
+        }
+        byte[] body = readAtMost(in, limit);
+        if (body.length == 0) {
+            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST, "the request body is empty; send a JSON object",
+                    null, "invalid_json");
+        }
+        try (JsonReader reader = Json.createReader(new ByteArrayInputStream(body))) {
+            JsonValue value = reader.readValue();
+            if (value.getValueType() != JsonValue.ValueType.OBJECT) {
+                throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,
+                        "the request body must be a JSON object, got " + value.getValueType().toString().toLowerCase(),
+                        null, "invalid_json");
+            }
+            return value.asJsonObject();
+        } catch (JsonParsingException e) {
+            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNumber()
+                    + ", column " + e.getLocation().getColumnNumber();
+            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,
+                    "the request body is not valid JSON" + where + ": " + e.getMessage(), null, "invalid_json");
+        } catch (JsonException e) {
+            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,
+                    "the request body is not valid JSON: " + e.getMessage(), null, "invalid_json");
+        }
+    }
+
+    private static byte[] readAtMost(InputStream in, long limit) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buffer = new byte[8192];
+        long total = 0;
+        try {
+            for (int n; (n = in.read(buffer)) > 0; ) {
+                total += n;
+                if (total > limit) {
+                    throw tooLarge(limit);
+                }
+                out.write(buffer, 0, n);
+            }
+        } catch (IOException e) {
+            throw ApiException.badRequest("the request body could not be read: " + e.getMessage(), null);
+        }
+        return out.toByteArray();
+    }
+
+    private static ApiException tooLarge(long limit) {
+        return new ApiException(413, ApiErrors.TYPE_INVALID_REQUEST,
+                "the request body is larger than the limit of " + limit + " bytes (" + OpenAiConfig.MAX_BODY_BYTES + ")",
+                null, "request_too_large");
+    }
+}

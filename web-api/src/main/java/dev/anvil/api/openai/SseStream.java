@@ -1,0 +1,133 @@
+package dev.anvil.api.openai;
+
+import dev.anvil.api.ApiErrors;
+import dev.anvil.serving.FinishReason;
+import dev.anvil.serving.TokenLogprob;
+import jakarta.json.bind.Jsonb;
+import jakarta.json.bind.JsonbBuilder;
+import jakarta.ws.rs.core.StreamingOutput;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Writes a {@link Submission}'s events as Server-Sent Events: {@code data: {json}\n\n} per chunk, flushed as soon
+ * as the events available at that moment are written, then an optional usage chunk and {@code data: [DONE]}.
+ * A failed write means the client went away: the generations are cancelled so their KV cache frees at the next
+ * batching step. Runs on a writer thread, never on the batching thread.
+ */
+final class SseStream implements StreamingOutput {
+
+    private static final Logger LOG = Logger.getLogger(SseStream.class.getName());
+    private static final Jsonb JSON = JsonbBuilder.create();
+    private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
+    /** An SSE comment: ignored by clients, but a write that fails tells us a waiting client has gone. */
+    private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
+    private static final long KEEP_ALIVE_MILLIS = 10_000;
+
+    /** Turns events into chunk objects (JSON-B serializable); differs between completions and chat. */
+    interface ChunkFormat {
+        /** Chunks sent before any token (chat: the role of each choice; completions with echo: the prompt). */
+        List<Object> opening();
+
+        /** A chunk for new text (and/or a logprob) of choice {@code index}, or null to send nothing. */
+        Object delta(int index, String text, TokenLogprob logprob);
+
+        Object finish(int index, FinishReason reason);
+
+        /** The {@code stream_options.include_usage} chunk: usage with an empty choices list. */
+        Object usage(int promptTokens, int completionTokens);
+    }
+
+    private final Submission submission;
+    private final ChunkFormat format;
+    private final boolean includeUsage;
+    private final long deadlineNanos;
+
+    SseStream(Submission submission, ChunkFormat format, boolean includeUsage, long timeoutSeconds) {
+        this.submission = submission;
+        this.format = format;
+        this.includeUsage = includeUsage;
+        this.deadlineNanos = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
+    }
+
+    @Override
+    public void write(OutputStream out) {
+        try {
+            stream(out);
+        } catch (IOException e) {
+            submission.cancel();
+            LOG.fine(() -> "client of " + submission.id + " went away (" + e + "); generation cancelled");
+        } catch (InterruptedException e) {
+            submission.cancel();
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException e) {
+            submission.cancel();
+            LOG.log(Level.WARNING, "streaming " + submission.id + " failed", e);
+        }
+    }
+
+    private void stream(OutputStream out) throws IOException, InterruptedException {
+        for (Object chunk : format.opening()) {
+            send(out, chunk);
+        }
+        out.flush();
+        int pending = submission.handles.size();
+        int completionTokens = 0;
+        while (pending > 0) {
+            long left = deadlineNanos - System.nanoTime();
+            if (left <= 0) {
+                submission.cancel();
+                send(out, ApiErrors.body(ApiErrors.TYPE_SERVER, "the request did not finish within "
+                        + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + " and was cancelled", null, "timeout"));
+                out.write(DONE);
+                out.flush();
+                return;
+            }
+            Submission.Event event = submission.poll(Math.min(KEEP_ALIVE_MILLIS, Math.max(1, left / 1_000_000)));
+            if (event == null) {
+                out.write(KEEP_ALIVE);
+                out.flush();
+                continue;
+            }
+            // Write everything that is ready, then flush once: each chunk leaves as soon as it exists, but a
+            // burst (n > 1, several prompts) does not cost one flush per chunk.
+            do {
+                switch (event) {
+                    case Submission.Event.Delta d -> {
+                        Object chunk = format.delta(d.index(), d.text(), d.logprob());
+                        if (chunk != null) send(out, chunk);
+                    }
+                    case Submission.Event.Finish f -> send(out, format.finish(f.index(), f.reason()));
+                    case Submission.Event.Complete c -> {
+                        pending--;
+                        completionTokens += c.result().usage().completionTokens();
+                    }
+                    case Submission.Event.Failed failed -> {
+                        submission.cancel();
+                        LOG.log(Level.WARNING, "generation " + submission.id + " failed", failed.error());
+                        send(out, ApiErrors.body(ApiErrors.TYPE_SERVER, "generation failed: " + failed.error().getMessage(),
+                                null, "generation_failed"));
+                        out.write(DONE);
+                        out.flush();
+                        return;
+                    }
+                }
+                event = pending > 0 ? submission.pollNow() : null;
+            } while (event != null);
+            out.flush();
+        }
+        if (includeUsage) {
+            send(out, format.usage(submission.totalPromptTokens(), completionTokens));
+        }
+        out.write(DONE);
+        out.flush();
+    }
+
+    private static void send(OutputStream out, Object chunk) throws IOException {
+        out.write(("data: " + JSON.toJson(chunk) + "\n\n").getBytes(StandardCharsets.UTF_8));
+    }
+}

@@ -28,7 +28,8 @@ final class PostgresServer implements AutoCloseable {
     private static final String OS_USER = "postgres";
 
     private final Path binDir;
-    private final Path dataDir;
+    private Path dataDir;
+    private Path tempDataParent;
     private final Path logFile;
     private final int port;
     private final boolean asRoot;
@@ -68,6 +69,15 @@ final class PostgresServer implements AutoCloseable {
     private void initAndStart() throws IOException, InterruptedException {
         Files.createDirectories(dataDir.getParent());
         deleteRecursively(dataDir);
+        if (asRoot && !traversableByPostgres(dataDir.getParent())) {
+            // E.g. a checkout under /root (mode 700): the postgres user cannot reach target/, so the data
+            // directory goes to a private temp directory instead (removed again in close()).
+            tempDataParent = Files.createTempDirectory("anvil-it-pg");
+            tempDataParent.toFile().setExecutable(true, false);
+            dataDir = tempDataParent.resolve("pgdata");
+            System.out.println("[anvil-it] " + logFile.getParent() + " is not reachable by user " + OS_USER
+                    + "; PostgreSQL data in " + dataDir);
+        }
         Files.createDirectories(dataDir);
         Path passwordFile = dataDir.getParent().resolve("pg-password");
         Files.writeString(passwordFile, PASSWORD + "\n", StandardCharsets.UTF_8);
@@ -141,18 +151,32 @@ final class PostgresServer implements AutoCloseable {
 
     @Override
     public void close() {
-        if (process == null) {
-            return;
+        if (process != null) {
+            try {
+                // Fast shutdown: roll back open transactions, don't wait for clients.
+                run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-m", "fast", "-w", "stop"),
+                        Duration.ofSeconds(60));
+            } catch (IOException | InterruptedException e) {
+                System.err.println("[anvil-it] pg_ctl stop failed, killing postgres: " + e.getMessage());
+            }
+            Processes.stopTree(process, Duration.ofSeconds(30));
+            process = null;
         }
-        try {
-            // Fast shutdown: roll back open transactions, don't wait for clients.
-            run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-m", "fast", "-w", "stop"),
-                    Duration.ofSeconds(60));
-        } catch (IOException | InterruptedException e) {
-            System.err.println("[anvil-it] pg_ctl stop failed, killing postgres: " + e.getMessage());
+        if (tempDataParent != null) {
+            try {
+                deleteRecursively(tempDataParent);
+            } catch (IOException e) {
+                System.err.println("[anvil-it] could not delete " + tempDataParent + ": " + e.getMessage());
+            }
+            tempDataParent = null;
         }
-        Processes.stopTree(process, Duration.ofSeconds(30));
-        process = null;
+    }
+
+    /** Whether the unprivileged OS user can enter {@code directory} (every ancestor needs search permission). */
+    private static boolean traversableByPostgres(Path directory) throws IOException, InterruptedException {
+        Process probe = new ProcessBuilder("runuser", "-u", OS_USER, "--", "test", "-x", directory.toString())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        return probe.waitFor(30, TimeUnit.SECONDS) && probe.exitValue() == 0;
     }
 
     /** Highest installed Debian PostgreSQL (/usr/lib/postgresql/N/bin), or -Danvil.it.pg.bin. */

@@ -46,6 +46,31 @@ JAVA_OPTS="$JAVA_OPTS -Xmx${ANVIL_MAX_HEAP:-2g} ${ANVIL_JAVA_OPTS:-}"
 CONF_EOF
 fi
 
+# Check the launch environment up front, naming what is wrong, instead of failing at deployment time.
+if [ -n "${ANVIL_DB_URL:-}" ]; then
+  case "$ANVIL_DB_URL" in
+    jdbc:postgresql:*) ;;
+    *) echo "configure.sh: ANVIL_DB_URL must be a PostgreSQL JDBC URL (jdbc:postgresql://host:port/db), got '$ANVIL_DB_URL'" >&2; exit 1 ;;
+  esac
+  for variable in ANVIL_DB_USER ANVIL_DB_PASSWORD; do
+    if [ -z "${!variable:-}" ]; then
+      echo "configure.sh: ANVIL_DB_URL is set but $variable is empty; set both ANVIL_DB_USER and ANVIL_DB_PASSWORD" >&2
+      exit 1
+    fi
+  done
+fi
+case "${ANVIL_LOG_JSON:-false}" in
+  true|false) ;;
+  *) echo "configure.sh: ANVIL_LOG_JSON must be true or false, got '$ANVIL_LOG_JSON'" >&2; exit 1 ;;
+esac
+
+# 30-jdbc-drivers.cli adds the driver module only together with the driver resource; a module left behind by
+# an interrupted earlier run (driver never registered) would make `module add` fail, so drop it first.
+PG_MODULE_DIR="$WILDFLY_HOME/modules/org/postgresql"
+if [ -d "$PG_MODULE_DIR" ] && ! grep -q '<driver name="postgresql"' "$CONFIG_DIR/standalone-anvil.xml"; then
+  rm -rf "$PG_MODULE_DIR"
+fi
+
 profiles=()
 if [ -n "${ANVIL_DB_URL:-}" ]; then
   profiles+=("$CLI_DIR/profiles/datasource-postgresql.cli")

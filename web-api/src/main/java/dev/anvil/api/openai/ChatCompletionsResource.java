@@ -108,12 +108,12 @@ public class ChatCompletionsResource {
         public Object delta(int index, String text, TokenLogprob logprob) {
             OpenAiJson.ChatLogprobs lp = logprob == null ? null
                     : new OpenAiJson.ChatLogprobs(List.of(Logprobs.chatToken(logprob, request.topLogprobs())));
-            return chunk(new OpenAiJson.ChatChunkChoice(index, new OpenAiJson.Delta(null, text), lp, null));
+            return chunk(new OpenAiJson.ChatChunkChoice(index, new OpenAiJson.ContentDelta(text), lp, null));
         }
 
         @Override
         public Object finish(int index, FinishReason reason) {
-            return chunk(new OpenAiJson.ChatChunkChoice(index, new OpenAiJson.Delta(null, null), null, reason.openAiName()));
+            return chunk(new OpenAiJson.ChatChunkChoice(index, new OpenAiJson.EmptyDelta(), null, reason.openAiName()));
         }
 
         @Override

@@ -125,7 +125,7 @@ public class GenerationGateway {
         submission.results().whenCompleteAsync((results, error) -> {
             if (error == null) {
                 try {
-                    async.resume(Response.ok(body.apply(results), "application/json").build());
+                    async.resume(Response.ok(OpenAiJson.toJson(body.apply(results)), "application/json").build());
                 } catch (RuntimeException e) {
                     async.resume(e);
                 }

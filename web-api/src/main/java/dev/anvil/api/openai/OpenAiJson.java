@@ -1,19 +1,31 @@
 package dev.anvil.api.openai;
 
+import jakarta.json.bind.Jsonb;
+import jakarta.json.bind.JsonbBuilder;
+import jakarta.json.bind.JsonbConfig;
 import jakarta.json.bind.annotation.JsonbNillable;
 import jakarta.json.bind.annotation.JsonbProperty;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The response shapes of the OpenAI API, as JSON-B records. Fields OpenAI always sends, even as {@code null}
- * ({@code logprobs}, {@code finish_reason}), live in {@link JsonbNillable} records; elsewhere null means "omit".
- * A component renamed with {@code @JsonbProperty} needs its own {@code @JsonbNillable}: the rename's (deprecated)
- * {@code nillable = false} default would otherwise win over the record's.
+ * The response shapes of the OpenAI API, as JSON-B records, written by {@link #toJson} with null values included:
+ * OpenAI always sends {@code logprobs}, {@code finish_reason}, {@code system_fingerprint} and (in streams with
+ * usage) {@code usage}, even as {@code null}, and clients rely on the keys. Renamed components need
+ * {@code @JsonbNillable} as well: the deprecated {@code nillable = false} of {@code @JsonbProperty} overrides the
+ * configuration. Shapes where OpenAI omits a key instead
+ * (the chat {@code delta}) are separate records without that component.
  */
 public final class OpenAiJson {
 
+    /** Thread-safe; own instance so that null handling does not depend on the JAX-RS provider's configuration. */
+    private static final Jsonb JSONB = JsonbBuilder.create(new JsonbConfig().withNullValues(true));
+
     private OpenAiJson() {
+    }
+
+    static String toJson(Object value) {
+        return JSONB.toJson(value);
     }
 
     public record Usage(@JsonbProperty("prompt_tokens") int promptTokens,
@@ -27,11 +39,10 @@ public final class OpenAiJson {
     // ---- /v1/completions
 
     public record Completion(String id, String object, long created, String model,
-                             @JsonbProperty("system_fingerprint") String systemFingerprint,
+                             @JsonbNillable @JsonbProperty("system_fingerprint") String systemFingerprint,
                              List<CompletionChoice> choices, Usage usage) {
     }
 
-    @JsonbNillable
     public record CompletionChoice(String text, int index, CompletionLogprobs logprobs,
                                    @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {
     }
@@ -46,11 +57,10 @@ public final class OpenAiJson {
     // ---- /v1/chat/completions
 
     public record ChatCompletion(String id, String object, long created, String model,
-                                 @JsonbProperty("system_fingerprint") String systemFingerprint,
+                                 @JsonbNillable @JsonbProperty("system_fingerprint") String systemFingerprint,
                                  List<ChatChoice> choices, Usage usage) {
     }
 
-    @JsonbNillable
     public record ChatChoice(int index, Message message, ChatLogprobs logprobs,
                              @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {
     }
@@ -69,17 +79,25 @@ public final class OpenAiJson {
     }
 
     public record ChatChunk(String id, String object, long created, String model,
-                            @JsonbProperty("system_fingerprint") String systemFingerprint,
+                            @JsonbNillable @JsonbProperty("system_fingerprint") String systemFingerprint,
                             List<ChatChunkChoice> choices, Usage usage) {
     }
 
-    @JsonbNillable
-    public record ChatChunkChoice(int index, Delta delta, ChatLogprobs logprobs,
+    /** {@code delta} is a {@link Delta}, {@link ContentDelta} or {@link EmptyDelta}. */
+    public record ChatChunkChoice(int index, Object delta, ChatLogprobs logprobs,
                                   @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {
     }
 
-    /** A streamed piece of the assistant message: the role in the first chunk, then content. */
+    /** The first streamed piece of the assistant message: its role (and empty content). */
     public record Delta(String role, String content) {
+    }
+
+    /** A streamed piece of the assistant message's text. */
+    public record ContentDelta(String content) {
+    }
+
+    /** The delta of the last chunk of a choice, which only carries the finish reason: {@code {}}. */
+    public record EmptyDelta() {
     }
 
     // ---- /v1/models

@@ -3,8 +3,6 @@ package dev.anvil.api.openai;
 import dev.anvil.api.ApiErrors;
 import dev.anvil.serving.FinishReason;
 import dev.anvil.serving.TokenLogprob;
-import jakarta.json.bind.Jsonb;
-import jakarta.json.bind.JsonbBuilder;
 import jakarta.ws.rs.core.StreamingOutput;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -22,7 +20,6 @@ import java.util.logging.Logger;
 final class SseStream implements StreamingOutput {
 
     private static final Logger LOG = Logger.getLogger(SseStream.class.getName());
-    private static final Jsonb JSON = JsonbBuilder.create();
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
     /** An SSE comment: ignored by clients, but a write that fails tells us a waiting client has gone. */
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
@@ -128,6 +125,6 @@ final class SseStream implements StreamingOutput {
     }
 
     private static void send(OutputStream out, Object chunk) throws IOException {
-        out.write(("data: " + JSON.toJson(chunk) + "\n\n").getBytes(StandardCharsets.UTF_8));
+        out.write(("data: " + OpenAiJson.toJson(chunk) + "\n\n").getBytes(StandardCharsets.UTF_8));
     }
 }

@@ -11,8 +11,6 @@ import dev.anvil.api.ApiException;
 import dev.anvil.serving.chat.ChatMessage;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
-import jakarta.json.bind.Jsonb;
-import jakarta.json.bind.JsonbBuilder;
 import java.io.ByteArrayInputStream;
 import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
@@ -142,29 +140,33 @@ class OpenAiRequestsTest {
     }
 
     @Test
-    void chunkJsonShapes() throws Exception {
-        try (Jsonb jsonb = JsonbBuilder.create()) {
-            String role = jsonb.toJson(new OpenAiJson.ChatChunk("chatcmpl-1", "chat.completion.chunk", 5, "m@1", null,
-                    List.of(new OpenAiJson.ChatChunkChoice(0, new OpenAiJson.Delta("assistant", ""), null, null)), null));
-            JsonObject o = json(role);
-            assertEquals("chat.completion.chunk", o.getString("object"));
-            JsonObject choice = o.getJsonArray("choices").getJsonObject(0);
-            assertEquals("assistant", choice.getJsonObject("delta").getString("role"));
-            assertTrue(choice.containsKey("finish_reason") && choice.isNull("finish_reason"), role);
-            assertFalse(o.containsKey("usage"), "usage is omitted from content chunks: " + role);
+    void chunkJsonShapes() {
+        String role = OpenAiJson.toJson(new OpenAiJson.ChatChunk("chatcmpl-1", "chat.completion.chunk", 5, "m@1", null,
+                List.of(new OpenAiJson.ChatChunkChoice(0, new OpenAiJson.Delta("assistant", ""), null, null)), null));
+        JsonObject o = json(role);
+        assertEquals("chat.completion.chunk", o.getString("object"));
+        JsonObject choice = o.getJsonArray("choices").getJsonObject(0);
+        assertEquals("assistant", choice.getJsonObject("delta").getString("role"));
+        assertTrue(choice.containsKey("finish_reason") && choice.isNull("finish_reason"), role);
+        assertTrue(choice.containsKey("logprobs") && choice.isNull("logprobs"), role);
 
-            String last = jsonb.toJson(new OpenAiJson.ChatChunk("chatcmpl-1", "chat.completion.chunk", 5, "m@1", null,
-                    List.of(new OpenAiJson.ChatChunkChoice(0, new OpenAiJson.Delta(null, null), null, "length")), null));
-            JsonObject finish = json(last).getJsonArray("choices").getJsonObject(0);
-            assertEquals("length", finish.getString("finish_reason"));
-            assertEquals(0, finish.getJsonObject("delta").size(), last);
+        String content = OpenAiJson.toJson(new OpenAiJson.ChatChunkChoice(0, new OpenAiJson.ContentDelta("Hi"), null, null));
+        assertEquals(1, json(content).getJsonObject("delta").size(), "a content delta has no role key: " + content);
 
-            String usage = jsonb.toJson(new OpenAiJson.Completion("cmpl-1", "text_completion", 5, "m@1", null, List.of(),
-                    OpenAiJson.Usage.of(3, 4)));
-            JsonObject u = json(usage).getJsonObject("usage");
-            assertEquals(7, u.getInt("total_tokens"));
-            assertEquals(3, u.getInt("prompt_tokens"));
-            assertEquals(4, u.getInt("completion_tokens"));
-        }
+        String last = OpenAiJson.toJson(new OpenAiJson.ChatChunk("chatcmpl-1", "chat.completion.chunk", 5, "m@1", null,
+                List.of(new OpenAiJson.ChatChunkChoice(0, new OpenAiJson.EmptyDelta(), null, "length")), null));
+        JsonObject finish = json(last).getJsonArray("choices").getJsonObject(0);
+        assertEquals("length", finish.getString("finish_reason"));
+        assertEquals(0, finish.getJsonObject("delta").size(), last);
+
+        String usage = OpenAiJson.toJson(new OpenAiJson.Completion("cmpl-1", "text_completion", 5, "m@1", null, List.of(),
+                OpenAiJson.Usage.of(3, 4)));
+        JsonObject u = json(usage).getJsonObject("usage");
+        assertEquals(7, u.getInt("total_tokens"));
+        assertEquals(3, u.getInt("prompt_tokens"));
+        assertEquals(4, u.getInt("completion_tokens"));
+
+        String plain = OpenAiJson.toJson(new OpenAiJson.CompletionChoice("x", 0, null, "stop"));
+        assertTrue(json(plain).isNull("logprobs"), plain);
     }
 }

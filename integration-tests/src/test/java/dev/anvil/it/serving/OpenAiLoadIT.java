@@ -1,0 +1,148 @@
+package dev.anvil.it.serving;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.anvil.it.AnvilServer;
+import dev.anvil.it.AnvilServerExtension;
+import jakarta.json.JsonObject;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Concurrency, cancellation and overload. The IT server runs with a waiting queue of 48 requests
+ * ({@code ANVIL_SERVING_MAX_QUEUE}, set by the harness) and a batch of 32 sequences.
+ */
+@ExtendWith(AnvilServerExtension.class)
+class OpenAiLoadIT {
+
+    private static final Pattern CANCELLED = Pattern.compile(
+            "(?m)^anvil_inference_requests_total\\{[^}]*model=\"stories260k\"[^}]*outcome=\"cancelled\"[^}]*} ([0-9.E]+)$");
+
+    private final AnvilServer server;
+
+    OpenAiLoadIT(AnvilServer server) {
+        this.server = server;
+    }
+
+    @AfterEach
+    void cacheIsIdleAgain() {
+        // Leave no generation running for the next test: every KV block must be free again.
+        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(60)),
+                "KV cache blocks still in use after the test");
+    }
+
+    @Test
+    void thirtyTwoConcurrentStreamsAllComplete() throws Exception {
+        int clients = 32, maxTokens = 24;
+        List<OpenAi.Stream> streams = new ArrayList<>();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<OpenAi.Stream>> futures = new ArrayList<>();
+            for (int i = 0; i < clients; i++) {
+                String body = i % 2 == 0
+                        ? OpenAi.completion("Once upon a time", maxTokens, "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}")
+                        : OpenAi.chat("Tell me a story", maxTokens, "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+                String path = i % 2 == 0 ? "/v1/completions" : "/v1/chat/completions";
+                futures.add(pool.submit(() -> OpenAi.stream(server, path, body)));
+            }
+            for (Future<OpenAi.Stream> f : futures) streams.add(f.get());
+        }
+        String completionText = null, chatText = null;
+        for (int i = 0; i < clients; i++) {
+            OpenAi.Stream s = streams.get(i);
+            assertEquals(200, s.status(), s::toString);
+            assertTrue(s.done(), "client " + i + " got no [DONE]: " + s);
+            JsonObject usage = s.last().getJsonObject("usage");
+            assertEquals(maxTokens, usage.getInt("completion_tokens"), s::toString);
+            assertTrue(s.contentChunks() >= 1 && s.contentChunks() <= maxTokens, s::toString);
+            // Greedy decoding is batch-invariant: every client with the same prompt gets the same text.
+            if (i % 2 == 0) {
+                if (completionText == null) completionText = s.text();
+                assertEquals(completionText, s.text(), "client " + i);
+            } else {
+                if (chatText == null) chatText = s.text();
+                assertEquals(chatText, s.text(), "client " + i);
+            }
+        }
+    }
+
+    @Test
+    void closingTheStreamCancelsTheGenerationAndFreesItsBlocks() throws Exception {
+        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(60)), "idle before");
+        double cancelledBefore = cancelledCount();
+        HttpResponse<InputStream> response = OpenAi.open(server, "/v1/completions",
+                OpenAi.completion("Once upon a time", 480, "\"temperature\":0,\"stream\":true"));
+        assertEquals(200, response.statusCode());
+        try (InputStream in = response.body()) {
+            BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+            int chunks = 0;
+            for (String line; chunks < 3 && (line = reader.readLine()) != null; ) {
+                if (line.startsWith("data: {")) chunks++;
+            }
+            assertEquals(3, chunks);
+            assertTrue(OpenAi.kvBlocksUsed(server) > 0, "the running generation holds KV blocks");
+        }
+        // The server notices at its next write; the sequence leaves the batch at the next step.
+        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(20)),
+                "KV blocks must return to idle once the client disconnected");
+        assertEquals(cancelledBefore + 1, OpenAi.pollUntil(this::cancelledCount, cancelledBefore + 1, Duration.ofSeconds(20)),
+                "the request must end as cancelled, not run to its 480 tokens");
+    }
+
+    @Test
+    void aFullQueueAnswers503WithRetryAfter() throws Exception {
+        int requests = 160;
+        List<HttpResponse<InputStream>> responses = new ArrayList<>();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<HttpResponse<InputStream>>> futures = new ArrayList<>();
+            for (int i = 0; i < requests; i++) {
+                String body = OpenAi.completion("Once upon a time", 480, "\"seed\":" + i + ",\"stream\":true");
+                futures.add(pool.submit(() -> OpenAi.open(server, "/v1/completions", body)));
+            }
+            for (Future<HttpResponse<InputStream>> f : futures) responses.add(f.get());
+        }
+        int accepted = 0, overloaded = 0;
+        String firstRejection = null;
+        for (HttpResponse<InputStream> r : responses) {
+            try (InputStream in = r.body()) {
+                if (r.statusCode() == 200) {
+                    accepted++;
+                    continue; // closing the stream cancels the generation
+                }
+                String body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                assertEquals(503, r.statusCode(), body);
+                overloaded++;
+                long retryAfter = Long.parseLong(r.headers().firstValue("Retry-After")
+                        .orElseThrow(() -> new AssertionError("503 without Retry-After: " + body)));
+                assertTrue(retryAfter >= 1, "Retry-After " + retryAfter);
+                JsonObject error = OpenAi.json(body).getJsonObject("error");
+                assertEquals("server_overloaded", error.getString("code"), body);
+                if (firstRejection == null) firstRejection = body;
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+        }
+        assertTrue(overloaded > 0, "160 simultaneous long requests must overflow a queue of 48 (accepted " + accepted + ")");
+        assertTrue(accepted >= 48, "at least the queue's worth of requests is accepted, got " + accepted);
+    }
+
+    private double cancelledCount() {
+        Matcher m = CANCELLED.matcher(server.get("/metrics?scope=application").body());
+        return m.find() ? Double.parseDouble(m.group(1)) : 0.0;
+    }
+}

@@ -56,6 +56,8 @@ public class ServingLifecycle {
     /** Where the EJB jar carries the default model's file. */
     static final String DEFAULT_RESOURCE = "/models/stories260K.gguf";
     static final String ACTOR = "anvil-startup";
+    /** Owner of models that startup registration creates (OpenAI's {@code owned_by}). */
+    static final String OWNER = "anvil";
     static final int MIGRATION_POLL_SECONDS = 5;
 
     @EJB
@@ -164,7 +166,7 @@ public class ServingLifecycle {
             if (e.kind() != RegistryException.Kind.NOT_FOUND) throw e;
         }
         registry.registerVersion(new RegisterVersionCommand(name, version, file.toAbsolutePath().toString(), null, null,
-                description, null, null, List.of()), ACTOR);
+                description, null, OWNER, List.of()), ACTOR);
         registry.changeStage(name, version, "PRODUCTION", "registered at startup", ACTOR);
         LOG.info(() -> "Registered and promoted " + name + "@" + version + " from " + file);
     }

@@ -2,6 +2,8 @@ package dev.anvil.engine;
 
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -10,11 +12,12 @@ import java.util.concurrent.locks.LockSupport;
  * {@code ManagedThreadFactory} so the threads are container-managed; the CLI uses {@link #defaultFactory()}.
  *
  * <p>One forward pass issues a few hundred short parallel loops, so dispatch cost matters more than
- * generality: workers spin briefly on a generation counter (a loop ends within microseconds of the next one
- * starting) and then park, like llama.cpp's thread pool. The calling thread takes part as worker 0. Work is
- * split into many more chunks than threads and handed out through an atomic counter, so a worker that gets
- * descheduled on a shared machine does not stall the whole loop. Not re-entrant: one loop at a time, which
- * the engine guarantees by running one forward pass at a time per model.
+ * generality. A loop is cut into chunks that threads claim through one atomic word holding the loop's
+ * generation and the next chunk index; the caller claims chunks too and then waits only for chunks that
+ * were actually claimed. So a worker that is descheduled (a busy or shared machine) never stalls a loop:
+ * the others simply take its share, and when it wakes up late its stale claim fails harmlessly. Idle workers
+ * spin briefly (the next loop usually follows within microseconds) and then park. Not re-entrant: one loop
+ * at a time, which the engine guarantees by running one forward pass at a time per model.
  */
 public final class ComputePool implements AutoCloseable {
 
@@ -24,20 +27,19 @@ public final class ComputePool implements AutoCloseable {
         void run(int start, int end, int worker);
     }
 
-    private static final int SPIN_ITERATIONS = 20_000;
+    private static final int SPIN_ITERATIONS = 2_000;
+
+    /** One parallel loop; immutable apart from its completion count. */
+    private record Job(long generation, RangeBody body, int total, int chunk, int chunks, AtomicInteger completed) {}
 
     private final Thread[] threads;
     private final int size;
     private volatile boolean closed;
-
-    // Current job: published by writing generation last (volatile), read by workers after seeing it change.
-    private RangeBody body;
-    private int total;
-    private int chunk;
-    private final AtomicInteger nextChunk = new AtomicInteger();
-    private final AtomicInteger pendingWorkers = new AtomicInteger();
-    private volatile long generation;
-    private volatile Throwable failure;
+    private volatile Job current;
+    /** (generation << 32) | next unclaimed chunk index of the current job. */
+    private final AtomicLong claims = new AtomicLong();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private long generation;
 
     /** A pool of {@code threads} workers in total, counting the caller; {@code threads - 1} are created. */
     public ComputePool(int threads, ThreadFactory factory) {
@@ -75,22 +77,19 @@ public final class ComputePool implements AutoCloseable {
             return;
         }
         if (closed) throw new IllegalStateException("compute pool is closed");
-        this.body = body;
-        this.total = n;
-        this.chunk = chunkSize;
-        this.failure = null;
-        nextChunk.set(0);
-        pendingWorkers.set(size - 1);
-        generation = generation + 1; // publish
+        int chunks = (n + chunkSize - 1) / chunkSize;
+        Job job = new Job(++generation, body, n, chunkSize, chunks, new AtomicInteger());
+        failure.set(null);
+        claims.set(job.generation << 32); // before publishing the job: a worker that sees the job sees its claims
+        current = job;
         for (Thread t : threads) LockSupport.unpark(t);
-        runChunks(0);
+        runChunks(job, 0);
         int spins = 0;
-        while (pendingWorkers.get() != 0) {
-            if (++spins < SPIN_ITERATIONS) Thread.onSpinWait();
+        while (job.completed.get() != chunks) {
+            if (++spins < SPIN_ITERATIONS * 10) Thread.onSpinWait();
             else Thread.yield();
         }
-        this.body = null;
-        Throwable f = failure;
+        Throwable f = failure.get();
         if (f != null) {
             if (f instanceof RuntimeException re) throw re;
             if (f instanceof Error e) throw e;
@@ -98,32 +97,37 @@ public final class ComputePool implements AutoCloseable {
         }
     }
 
-    private void runChunks(int worker) {
-        RangeBody b = body;
-        int n = total, c = chunk;
-        int i;
-        while ((i = nextChunk.getAndIncrement()) * (long) c < n) {
-            int start = i * c;
-            b.run(start, Math.min(n, start + c), worker);
+    private void runChunks(Job job, int worker) {
+        while (true) {
+            long c = claims.get();
+            if ((c >>> 32) != job.generation) return; // a newer loop started: this job is finished
+            int index = (int) c;
+            if (index >= job.chunks) return;
+            if (!claims.compareAndSet(c, c + 1)) continue;
+            int start = index * job.chunk;
+            try {
+                job.body.run(start, Math.min(job.total, start + job.chunk), worker);
+            } catch (Throwable t) {
+                failure.compareAndSet(null, t);
+            } finally {
+                job.completed.incrementAndGet();
+            }
         }
     }
 
     private void workerLoop(int worker) {
         long seen = 0;
-        while (true) {
+        while (!closed) {
+            Job job = current;
+            if (job != null && job.generation != seen) {
+                seen = job.generation;
+                runChunks(job, worker);
+                continue;
+            }
             int spins = 0;
-            while (generation == seen) {
-                if (closed) return;
+            while (!closed && (current == null || current.generation == seen)) {
                 if (++spins < SPIN_ITERATIONS) Thread.onSpinWait();
                 else LockSupport.parkNanos(this, 1_000_000L);
-            }
-            seen = generation;
-            try {
-                runChunks(worker);
-            } catch (Throwable t) {
-                failure = t;
-            } finally {
-                pendingWorkers.decrementAndGet();
             }
         }
     }

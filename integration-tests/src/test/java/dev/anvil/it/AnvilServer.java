@@ -45,6 +45,7 @@ public final class AnvilServer {
     private PostgresServer postgres;
     private Process wildfly;
     private Duration startupTime;
+    private String configurationBeforeRerun;
 
     private AnvilServer(String database, Path workDir) {
         this.database = database;
@@ -118,6 +119,24 @@ public final class AnvilServer {
     /** Absolute URI of a path on the application port, e.g. uri("/health/ready"). */
     public URI uri(String path) {
         return baseUri().resolve(path);
+    }
+
+    /** The configuration file this server runs with (its private copy of standalone-anvil.xml). */
+    public Path configurationFile() {
+        return baseDir.resolve("configuration/standalone-anvil.xml");
+    }
+
+    /**
+     * H2 run only: standalone-anvil.xml after the first configure.sh pass over the copied configuration
+     * (the harness runs a second pass before starting); null on the PostgreSQL run.
+     */
+    public String configurationBeforeRerun() {
+        return configurationBeforeRerun;
+    }
+
+    /** The provisioned server (server-config/target/wildfly) this run was copied from. */
+    public Path wildflyHome() {
+        return Path.of(System.getProperty("anvil.it.wildfly.home")).toAbsolutePath().normalize();
     }
 
     /** WildFly's server.log of this run. */
@@ -200,19 +219,11 @@ public final class AnvilServer {
         copyTree(wildflyHome.resolve("standalone/configuration"), baseDir.resolve("configuration"));
         Files.createDirectories(baseDir.resolve("deployments"));
 
-        List<String> configureCommand = List.of("bash", configure.toString(), wildflyHome.toString());
-        ProcessBuilder configureBuilder = new ProcessBuilder(configureCommand).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve("configure.log").toFile()));
-        configureBuilder.environment().putAll(environment);
-        configureBuilder.environment().put("ANVIL_SERVER_BASE_DIR", baseDir.toString());
-        configureBuilder.environment().remove("ANVIL_LOG_JSON");
-        if (!database.equals("postgresql")) {
-            configureBuilder.environment().remove("ANVIL_DB_URL");
-        }
-        Process configureProcess = configureBuilder.start();
-        if (!configureProcess.waitFor(5, TimeUnit.MINUTES) || configureProcess.exitValue() != 0) {
-            configureProcess.destroyForcibly();
-            throw new IOException("configure.sh failed; see " + workDir.resolve("configure.log"));
+        runConfigure(configure, wildflyHome, environment);
+        if (database.equals("h2")) {
+            // Second pass with the same environment: ServerConfigurationIT checks it changed nothing.
+            configurationBeforeRerun = Files.readString(configurationFile(), StandardCharsets.UTF_8);
+            runConfigure(configure, wildflyHome, environment);
         }
         Files.copy(ear, baseDir.resolve("deployments/anvil.ear"), StandardCopyOption.REPLACE_EXISTING);
 
@@ -228,9 +239,6 @@ public final class AnvilServer {
         if (!database.equals("postgresql")) {
             builder.environment().remove("ANVIL_DB_URL");
         }
-        // A small admission queue so that the overload IT can fill it (OpenAiOverloadIT); 48 still admits the
-        // 32 simultaneous streams of the concurrency IT. Override with -Danvil.it.serving.max-queue.
-        builder.environment().put("ANVIL_SERVING_MAX_QUEUE", System.getProperty("anvil.it.serving.max-queue", "48"));
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();
         wildfly = builder.start();
@@ -240,6 +248,24 @@ public final class AnvilServer {
                 database, baseUri(), startupTime.toMillis() / 1000.0, serverLog());
         log(summary);
         Files.writeString(workDir.resolve("startup.txt"), summary + "\n", StandardCharsets.UTF_8);
+    }
+
+    private void runConfigure(Path configure, Path wildflyHome, Map<String, String> environment)
+            throws IOException, InterruptedException {
+        ProcessBuilder builder = new ProcessBuilder("bash", configure.toString(), wildflyHome.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve("configure.log").toFile()));
+        builder.environment().putAll(environment);
+        builder.environment().put("ANVIL_SERVER_BASE_DIR", baseDir.toString());
+        builder.environment().remove("ANVIL_LOG_JSON");
+        if (!database.equals("postgresql")) {
+            builder.environment().remove("ANVIL_DB_URL");
+        }
+        Process process = builder.start();
+        if (!process.waitFor(5, TimeUnit.MINUTES) || process.exitValue() != 0) {
+            process.destroyForcibly();
+            throw new IOException("configure.sh failed; see " + workDir.resolve("configure.log"));
+        }
     }
 
     /** Polls /health/ready (200 = deployed, database up, migrations applied) until the deadline. */

@@ -3,6 +3,8 @@ package dev.anvil.registry;
 import dev.anvil.engine.GgufFile;
 import dev.anvil.registry.domain.ArtifactFormat;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -12,7 +14,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
 
 /**
  * Measures a model file on the server before it is registered: SHA-256 and size of its bytes (streamed,
@@ -26,6 +31,18 @@ public class ArtifactInspector {
     private static final int HASH_BUFFER = 1 << 20;
     private static final byte[] GGUF_MAGIC = {'G', 'G', 'U', 'F'};
 
+    /** MicroProfile Config key: comma-separated directories that model files must lie under. */
+    public static final String ARTIFACT_ROOTS = "anvil.registry.artifact-roots";
+
+    /**
+     * Where registrable files may lie ({@value #ARTIFACT_ROOTS}). Unset means any file the server can read:
+     * convenient on a developer machine; production deployments should name their model directories, since
+     * the registry API would otherwise hash and parse any server file a caller names.
+     */
+    @Inject
+    @ConfigProperty(name = ARTIFACT_ROOTS)
+    Optional<String> artifactRoots = Optional.empty();
+
     /**
      * @param requestedFormat the format the client says the file has, or null to detect it (GGUF only:
      *                        llama2.c checkpoints have no magic number, so they must be named explicitly)
@@ -33,6 +50,7 @@ public class ArtifactInspector {
      */
     public ArtifactFacts inspect(String pathText, ArtifactFormat requestedFormat, String expectedSha256) {
         Path path = resolve(pathText);
+        requireAllowed(path);
         BasicFileAttributes before = attributes(path);
         Digest digest = sha256(path);
         if (expectedSha256 != null && !expectedSha256.equals(digest.hex())) {
@@ -77,6 +95,25 @@ public class ArtifactInspector {
             throw RegistryException.badRequest(path + " is not readable by the server", "path", "artifact_unreadable");
         }
         return path;
+    }
+
+    /** Refuses files outside the configured roots, judged on real paths so symbolic links cannot escape them. */
+    private void requireAllowed(Path path) {
+        if (artifactRoots.isEmpty() || artifactRoots.get().isBlank()) return;
+        List<String> roots = new ArrayList<>();
+        try {
+            Path real = path.toRealPath();
+            for (String root : artifactRoots.get().split(",")) {
+                if (root.isBlank()) continue;
+                roots.add(root.strip());
+                Path rootPath = Path.of(root.strip());
+                if (Files.isDirectory(rootPath) && real.startsWith(rootPath.toRealPath())) return;
+            }
+        } catch (IOException | InvalidPathException e) {
+            throw RegistryException.badRequest("cannot resolve " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
+        }
+        throw RegistryException.badRequest(path + " is outside the directories model files are registered from " + roots
+                + " (" + ARTIFACT_ROOTS + ")", "path", "path_not_allowed");
     }
 
     private static BasicFileAttributes attributes(Path path) {

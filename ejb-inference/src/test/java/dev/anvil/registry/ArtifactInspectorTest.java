@@ -153,4 +153,27 @@ class ArtifactInspectorTest {
         e = assertThrows(RegistryException.class, () -> inspector.inspect(tiny.toString(), ArtifactFormat.LLAMA2C, null));
         assertTrue(e.getMessage().contains("shorter than the 28-byte llama2.c header"), e.getMessage());
     }
+
+    @Test
+    void configuredRootsConfineRegistrableFiles() throws IOException {
+        Path allowed = Files.createDirectories(tmp.resolve("models"));
+        Path inside = Files.copy(TestFiles.storiesGguf(), allowed.resolve("stories.gguf"));
+        Path outsideDir = Files.createDirectories(tmp.resolve("elsewhere"));
+        Path outside = Files.copy(TestFiles.storiesGguf(), outsideDir.resolve("stories.gguf"));
+        Path escape = Files.createSymbolicLink(allowed.resolve("escape.gguf"), outside);
+        ArtifactInspector confined = new ArtifactInspector();
+        confined.artifactRoots = java.util.Optional.of(" /does/not/exist , " + allowed + " ");
+
+        assertEquals(TestFiles.STORIES_SHA256, confined.inspect(inside.toString(), null, null).sha256());
+        RegistryException e = assertThrows(RegistryException.class, () -> confined.inspect(outside.toString(), null, null));
+        assertEquals("path_not_allowed", e.code());
+        assertTrue(e.getMessage().contains(allowed.toString()), e.getMessage());
+        // A link inside the root pointing outside it is judged by where it really leads.
+        assertEquals("path_not_allowed", assertThrows(RegistryException.class,
+                () -> confined.inspect(escape.toString(), null, null)).code());
+        // Unset or blank: any readable file.
+        ArtifactInspector open = new ArtifactInspector();
+        open.artifactRoots = java.util.Optional.of(" ");
+        assertEquals(TestFiles.STORIES_SHA256, open.inspect(outside.toString(), null, null).sha256());
+    }
 }

@@ -107,6 +107,41 @@ public final class QuantKernels {
         out[outOff + 3] = s3;
     }
 
+    /**
+     * The 4x2 register tile of the many-token matmul: dot products of 4 dequantized rows
+     * ({@code w[w0 + r*stride ..]}) with 2 activation rows ({@code x[x0..]}, {@code x[x1..]}). Each weight
+     * and activation vector is loaded once for 4 or 2 FMAs. Per (row, token) the arithmetic is exactly
+     * {@link #dot1}'s, so results do not depend on how tokens were paired.
+     * {@code out[outOff + 4*t + r]} receives row r, token t.
+     */
+    static void dot4x2(float[] w, int w0, int stride, float[] x, int x0, int x1, int n, float[] out, int outOff) {
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int i = 0;
+        for (; i <= n - L; i += L) {
+            FloatVector xa = FloatVector.fromArray(F, x, x0 + i), xb = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector w_ = FloatVector.fromArray(F, w, w0 + i);
+            a0 = w_.fma(xa, a0);
+            b0 = w_.fma(xb, b0);
+            w_ = FloatVector.fromArray(F, w, w0 + stride + i);
+            a1 = w_.fma(xa, a1);
+            b1 = w_.fma(xb, b1);
+            w_ = FloatVector.fromArray(F, w, w0 + 2 * stride + i);
+            a2 = w_.fma(xa, a2);
+            b2 = w_.fma(xb, b2);
+            w_ = FloatVector.fromArray(F, w, w0 + 3 * stride + i);
+            a3 = w_.fma(xa, a3);
+            b3 = w_.fma(xb, b3);
+        }
+        float[] s = {sum(a0), sum(a1), sum(a2), sum(a3), sum(b0), sum(b1), sum(b2), sum(b3)};
+        for (; i < n; i++) {
+            for (int r = 0; r < 4; r++) {
+                s[r] += w[w0 + r * stride + i] * x[x0 + i];
+                s[4 + r] += w[w0 + r * stride + i] * x[x1 + i];
+            }
+        }
+        System.arraycopy(s, 0, out, outOff, 8);
+    }
+
     /** {@code y[yOff+i] += a * x[xOff+i]}. */
     public static void axpy(float a, float[] x, int xOff, float[] y, int yOff, int n) {
         FloatVector av = FloatVector.broadcast(F, a);
@@ -362,9 +397,10 @@ public final class QuantKernels {
             case F16 -> { for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(w.get(I16, off + 2L * i)); }
             case BF16 -> { for (int i = 0; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat(w.get(I16, off + 2L * i) << 16); }
             case Q8_0 -> {
+                // Vectorized: the hot type of the many-token matmul path; same d*q products as the scalar form.
                 for (int b = 0; b < n; b += 32, off += 34) {
-                    float d = f16(w, off);
-                    for (int j = 0; j < 32; j++) dst[dstOff + b + j] = d * w.get(ValueLayout.JAVA_BYTE, off + 2 + j);
+                    FloatVector d = FloatVector.broadcast(F, f16(w, off));
+                    for (int j = 0; j < 32; j += L) b2f(ByteVector.fromMemorySegment(B, w, off + 2 + j, LE)).mul(d).intoArray(dst, dstOff + b + j);
                 }
             }
             case Q4_0, Q4_1 -> {

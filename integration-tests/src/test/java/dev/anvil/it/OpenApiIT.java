@@ -31,6 +31,14 @@ class OpenApiIT {
     }
 
     @Test
+    void formatQueryParameterSelectsJsonAsSwaggerUiRequests(AnvilServer server) {
+        // swagger-initializer.js loads "/openapi?format=JSON".
+        HttpResult json = server.get("/openapi?format=JSON");
+        assertEquals(200, json.status(), json::toString);
+        assertTrue(json.json().getJsonObject("paths").containsKey("/health/ready"), json::toString);
+    }
+
+    @Test
     void yamlIsTheDefaultFormat(AnvilServer server) {
         HttpResult yaml = server.get("/openapi");
         assertEquals(200, yaml.status(), yaml::toString);

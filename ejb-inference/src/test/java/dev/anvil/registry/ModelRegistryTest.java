@@ -100,9 +100,25 @@ class ModelRegistryTest {
                 }
             };
             registry.migrator = migrator;
-            VersionRecorder recorder = new VersionRecorder();
-            recorder.em = em;
-            registry.recorder = recorder;
+            registry.recorder = new VersionRecorder() {
+                // A REQUIRED bean called from the NOT_SUPPORTED registration: its own transaction and
+                // persistence context per call, so a failed attempt leaves nothing behind for the retry.
+                @Override
+                public ModelVersionInfo record(RegisterVersionCommand command, dev.anvil.registry.domain.SemanticVersion version,
+                                               ArtifactFacts facts, String actor) {
+                    EntityManager own = emf.createEntityManager();
+                    try {
+                        this.em = own;
+                        own.getTransaction().begin();
+                        ModelVersionInfo result = super.record(command, version, facts, actor);
+                        own.getTransaction().commit();
+                        return result;
+                    } finally {
+                        if (own.getTransaction().isActive()) own.getTransaction().rollback();
+                        own.close();
+                    }
+                }
+            };
             em.getTransaction().begin();
             T result = work.apply(registry);
             em.getTransaction().commit();
@@ -375,6 +391,32 @@ class ModelRegistryTest {
                 List<ModelVersionInfo> versions = call(r -> r.listVersions(model));
                 assertEquals(1, versions.stream().filter(v -> v.stage() == Stage.PRODUCTION).count(), "round " + round);
                 assertEquals(ok.get() == 2 ? 1 : 0, versions.stream().filter(v -> v.stage() == Stage.ARCHIVED).count(), "round " + round);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void concurrentFirstRegistrationsOfANewModelBothSucceed() throws Exception {
+        // Both requests find no model and try to create it; the loser of the insert retries and finds it.
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < 5; round++) {
+                String name = model + "-" + round;
+                CountDownLatch start = new CountDownLatch(1);
+                List<Future<ModelVersionInfo>> futures = new ArrayList<>();
+                for (String v : List.of("1.0.0", "2.0.0")) {
+                    futures.add(pool.submit(() -> {
+                        start.await();
+                        return call(r -> r.registerVersion(new RegisterVersionCommand(name, v, TestFiles.storiesGguf().toString(),
+                                null, null, null, null, null, null), "racer-" + v));
+                    }));
+                }
+                start.countDown();
+                for (Future<ModelVersionInfo> f : futures) assertEquals(name, f.get().model());
+                assertEquals(List.of("1.0.0", "2.0.0"),
+                        call(r -> r.listVersions(name)).stream().map(ModelVersionInfo::version).toList());
             }
         } finally {
             pool.shutdownNow();

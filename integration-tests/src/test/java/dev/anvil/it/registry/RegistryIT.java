@@ -360,6 +360,34 @@ class RegistryIT {
     }
 
     @Test
+    void concurrentFirstRegistrationsOfANewModelBothSucceed(AnvilServer server) throws Exception {
+        // Both requests find no model and insert it; the loser hits the UNIQUE name, retries, and finds it.
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            for (int round = 0; round < 3; round++) {
+                String name = model + "-" + round;
+                CountDownLatch go = new CountDownLatch(1);
+                List<Future<HttpResult>> calls = new ArrayList<>();
+                for (String v : List.of("1.0.0", "2.0.0")) {
+                    calls.add(pool.submit(() -> {
+                        go.await();
+                        return server.post(MODELS + "/" + name + "/versions", versionBody(v, stories(), null));
+                    }));
+                }
+                go.countDown();
+                for (Future<HttpResult> call : calls) {
+                    HttpResult r = call.get();
+                    assertEquals(201, r.status(), "round " + round + ": " + r);
+                }
+                HttpResult versions = server.get(MODELS + "/" + name + "/versions");
+                assertEquals(2, versions.json().getJsonArray("data").size(), versions::toString);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void explicitModelCreation(AnvilServer server) {
         String body = Json.createObjectBuilder().add("name", model).add("description", "made by hand").add("owner", "team-x")
                 .add("tags", Json.createArrayBuilder().add("b").add("a")).build().toString();

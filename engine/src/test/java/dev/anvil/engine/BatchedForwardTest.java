@@ -92,4 +92,49 @@ class BatchedForwardTest {
             assertThrows(IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 0, 1)), "freed sequence");
         }
     }
+
+    @ParameterizedTest
+    @ValueSource(longs = {1L, 99L})
+    void seededSamplingIsIndependentOfBatchComposition(long seed) throws Exception {
+        try (LlamaModel m = LlamaModel.load(TestData.stories260KGguf(), ComputePool.defaultFactory(), 2)) {
+            SamplingParams params = SamplingParams.DEFAULTS.withSeed(seed).withTopP(0.95f);
+            int[] prompt = m.tokenizer().encode("Once upon a time", true);
+            KvCachePool kv = m.newKvCachePool(8 << 20);
+            int[] alone = sample(m, kv, params, prompt, 0);
+            int[] crowded = sample(m, kv, params, prompt, 5);
+            assertArrayEquals(alone, crowded);
+            assertEquals(0, kv.usedBlocks());
+        }
+    }
+
+    /** Samples 30 tokens for one request, optionally decoding next to {@code others} unrelated sequences. */
+    private static int[] sample(LlamaModel m, KvCachePool kv, SamplingParams params, int[] prompt, int others) throws Exception {
+        Generation gen = new Generation(m.tokenizer(), prompt, params, 30, java.util.List.of());
+        KvCachePool.Sequence seq = kv.newSequence();
+        KvCachePool.Sequence[] noise = new KvCachePool.Sequence[others];
+        Batch first = new Batch();
+        kv.reserve(seq, prompt.length);
+        first.add(seq, 0, prompt);
+        for (int i = 0; i < others; i++) {
+            noise[i] = kv.newSequence();
+            kv.reserve(noise[i], 40);
+            first.add(noise[i], 0, 1, 10 + i, 20 + i);
+        }
+        float[] logits = m.forward(first).logits(0);
+        int[] out = new int[30];
+        int n = 0;
+        while (true) {
+            Generation.Step step = gen.next(logits);
+            out[n++] = step.token();
+            if (step.finished()) break;
+            Batch b = new Batch();
+            kv.reserve(seq, seq.length() + 1);
+            b.add(seq, seq.length(), step.token());
+            for (int i = 0; i < others; i++) b.add(noise[i], noise[i].length(), 300 + i);
+            logits = m.forward(b).logits(0);
+        }
+        kv.free(seq);
+        for (KvCachePool.Sequence s : noise) kv.free(s);
+        return java.util.Arrays.copyOf(out, n);
+    }
 }

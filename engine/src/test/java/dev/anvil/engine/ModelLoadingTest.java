@@ -1,0 +1,109 @@
+package dev.anvil.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Load-time validation: unsupported architectures and weight types fail with a message naming them. */
+class ModelLoadingTest {
+
+    @TempDir
+    Path dir;
+
+    /** A 1-layer llama GGUF (dim 32, 2 heads, 1 kv head, ffn 64, vocab 16), without tokenizer. */
+    Path write(String name, String arch, GgmlType attnQType, boolean withOutput) throws IOException {
+        Path p = dir.resolve(name);
+        Random r = new Random(5);
+        int dim = 32, ffn = 64, vocab = 16, kv = 16;
+        try (GgufWriter w = new GgufWriter(p)) {
+            w.putString("general.architecture", arch);
+            w.putUInt32(arch + ".embedding_length", dim);
+            w.putUInt32(arch + ".feed_forward_length", ffn);
+            w.putUInt32(arch + ".block_count", 1);
+            w.putUInt32(arch + ".attention.head_count", 2);
+            w.putUInt32(arch + ".attention.head_count_kv", 1);
+            w.putUInt32(arch + ".context_length", 64);
+            w.putFloat32(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
+            Object[][] tensors = {
+                    {"token_embd.weight", GgmlType.F32, new long[]{dim, vocab}},
+                    {"blk.0.attn_norm.weight", GgmlType.F32, new long[]{dim}},
+                    {"blk.0.attn_q.weight", attnQType, new long[]{attnQType.blockSize > dim ? attnQType.blockSize : dim, dim}},
+                    {"blk.0.attn_k.weight", GgmlType.F32, new long[]{dim, kv}},
+                    {"blk.0.attn_v.weight", GgmlType.F32, new long[]{dim, kv}},
+                    {"blk.0.attn_output.weight", GgmlType.F32, new long[]{dim, dim}},
+                    {"blk.0.ffn_norm.weight", GgmlType.F32, new long[]{dim}},
+                    {"blk.0.ffn_gate.weight", GgmlType.F32, new long[]{dim, ffn}},
+                    {"blk.0.ffn_down.weight", GgmlType.F32, new long[]{ffn, dim}},
+                    {"blk.0.ffn_up.weight", GgmlType.F32, new long[]{dim, ffn}},
+                    {"output_norm.weight", GgmlType.F32, new long[]{dim}},
+                    {"output.weight", GgmlType.F32, new long[]{dim, vocab}},
+            };
+            int n = withOutput ? tensors.length : tensors.length - 1;
+            for (int i = 0; i < n; i++) w.addTensor((String) tensors[i][0], (GgmlType) tensors[i][1], (long[]) tensors[i][2]);
+            for (int i = 0; i < n; i++) {
+                String tname = (String) tensors[i][0];
+                w.beginTensor(tname);
+                long bytes = w.tensorBytes(tname);
+                if (tensors[i][1] == GgmlType.F32) {
+                    float[] v = new float[(int) (bytes / 4)];
+                    for (int j = 0; j < v.length; j++) v[j] = (float) (r.nextGaussian() * 0.3);
+                    w.writeValues(v, 0, v.length);
+                } else {
+                    w.write(new byte[(int) bytes], 0, (int) bytes); // content irrelevant: loading must refuse it
+                }
+            }
+        }
+        return p;
+    }
+
+    @Test
+    void unsupportedArchitectureIsNamed() throws Exception {
+        Path p = write("gpt2.gguf", "gpt2", GgmlType.F32, true);
+        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
+        assertTrue(e.getMessage().contains("'gpt2'"), e.getMessage());
+    }
+
+    @Test
+    void unsupportedWeightTypeIsNamedWithItsTensor() throws Exception {
+        Path p = write("q2k.gguf", "llama", GgmlType.Q2_K, true);
+        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
+        assertTrue(e.getMessage().contains("Q2_K") && e.getMessage().contains("blk.0.attn_q.weight"), e.getMessage());
+    }
+
+    @Test
+    void missingOutputWeightMeansTiedEmbeddings() throws Exception {
+        Path p = write("tied.gguf", "llama", GgmlType.F32, false);
+        try (LlamaModel m = LlamaModel.load(p, ComputePool.defaultFactory(), 2)) {
+            assertTrue(m.config().tiedEmbeddings());
+            assertEquals(16, m.config().vocabSize());
+            assertEquals(10000f, m.config().ropeTheta());
+            assertEquals(16, m.config().ropeDim(), "defaults to the head size");
+            KvCachePool kv = m.newKvCachePool(1 << 20);
+            KvCachePool.Sequence s = kv.newSequence();
+            kv.reserve(s, 3);
+            float[] logits = m.forward(new Batch().add(s, 0, 1, 2, 3)).logits(0);
+            assertEquals(16, logits.length);
+            for (float v : logits) assertTrue(Float.isFinite(v));
+            assertThrows(UnsupportedModelException.class, m::tokenizer, "no tokenizer in this file");
+        }
+    }
+
+    @Test
+    void garbageIsRejectedAsNeitherFormat() throws Exception {
+        Path p = dir.resolve("junk.bin");
+        Files.write(p, new byte[]{1, 2, 3});
+        assertThrows(UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
+        byte[] header = new byte[28];
+        java.nio.ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(64).putInt(172).putInt(5).putInt(8).putInt(4).putInt(512).putInt(512);
+        Files.write(p, header);
+        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
+        assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+    }
+}

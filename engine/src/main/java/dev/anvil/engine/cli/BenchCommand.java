@@ -25,8 +25,12 @@ import java.util.Set;
  */
 final class BenchCommand {
 
+    /**
+     * @param cpuShare process CPU time during the measured run divided by (wall time x threads): near 1 on an idle
+     *                 machine, well below 1 when other processes took the cores (the figures are then pessimistic)
+     */
     record Result(double loadSeconds, long heapAfterLoad, double prefillTokensPerSecond, double decodeAggregate,
-                  double decodePerSequence, long peakRssBytes, String weightType, ModelConfig config) {}
+                  double decodePerSequence, long peakRssBytes, String weightType, ModelConfig config, double cpuShare) {}
 
     private BenchCommand() {}
 
@@ -56,6 +60,7 @@ final class BenchCommand {
         out.printf("  %-34s %12.1f tok/s%n", "decode, batch " + batch + ", aggregate", r.decodeAggregate());
         out.printf("  %-34s %12.1f tok/s%n", "decode, batch " + batch + ", per sequence", r.decodePerSequence());
         out.printf("  %-34s %12.1f MiB%n", "peak RSS (VmHWM)", r.peakRssBytes() / 1048576.0);
+        out.printf("  %-34s %12.0f %%%n", "CPU share of " + threads + " threads", r.cpuShare() * 100);
         out.printf("  %-34s %5.2f -> %.2f%n", "1-min load average before/after", uptimeBefore, uptimeAfter);
         return 0;
     }
@@ -87,11 +92,13 @@ final class BenchCommand {
             if (log != null) log.println("bench: warm-up run");
             runOnce(model, kv, prompt, genTokens, batch);
             if (log != null) log.println("bench: measured run");
+            long cpuBefore = processCpuNanos(), wallBefore = System.nanoTime();
             double[] timings = runOnce(model, kv, prompt, genTokens, batch);
+            double cpuShare = (processCpuNanos() - cpuBefore) / (double) ((System.nanoTime() - wallBefore) * threads);
             double prefill = promptTokens / timings[0];
             double decodeSeconds = timings[1];
             return new Result(loadSeconds, heapAfterLoad, prefill, (double) batch * genTokens / decodeSeconds,
-                    genTokens / decodeSeconds, peakRss(), model.weightType().toString(), c);
+                    genTokens / decodeSeconds, peakRss(), model.weightType().toString(), c, cpuShare);
         }
     }
 
@@ -151,6 +158,14 @@ final class BenchCommand {
             return -1;
         }
         return -1;
+    }
+
+    /** CPU time of the whole process (all threads, GC and JIT included), or 0 where the JVM cannot tell. */
+    private static long processCpuNanos() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return Math.max(0, os.getProcessCpuTime());
+        }
+        return 0;
     }
 
     private static double loadAverage() {

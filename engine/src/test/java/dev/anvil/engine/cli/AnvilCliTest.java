@@ -94,7 +94,7 @@ class AnvilCliTest {
         Run r = cli("bench", "--model", storiesModel().toString(), "--prompt-tokens", "16", "--gen-tokens", "8", "--threads", "1", "--batch", "2");
         assertEquals(0, r.status(), r.err());
         for (String row : List.of("load time", "heap used after load", "prefill (16 tokens)", "decode, batch 2, aggregate",
-                "decode, batch 2, per sequence", "peak RSS")) {
+                "decode, batch 2, per sequence", "peak RSS", "CPU share of 1 threads")) {
             assertTrue(r.out().contains(row), "bench output has " + row + ":\n" + r.out());
         }
     }

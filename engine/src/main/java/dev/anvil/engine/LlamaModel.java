@@ -44,6 +44,13 @@ import java.util.concurrent.ThreadFactory;
  * <p>Every matmul runs all T tokens of the batch against each weight row while that row is in cache, so a
  * batch of decode tokens of many sequences costs little more memory traffic than one. Not thread-safe:
  * one forward pass at a time (the scheduler's loop); each pass is itself parallel on the {@link ComputePool}.
+ *
+ * <p>Numerics follow llama.cpp (the reference the tests compare with): activations are rounded to the weight
+ * type's dot-product format (int8 blocks for quantized weights, fp16 for F16), and keys, values, queries and
+ * attention weights are rounded to fp16 as llama.cpp's default F16 KV cache does. Results are batch
+ * invariant: a sequence's logits are bit-identical whatever else is in its batch and however its prompt was
+ * chunked (same per-row arithmetic on every kernel path, lane sums in fixed order, StrictMath
+ * transcendentals), so seeded sampling reproduces exactly under continuous batching.
  */
 public final class LlamaModel implements AutoCloseable {
 

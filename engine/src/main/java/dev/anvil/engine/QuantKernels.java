@@ -26,10 +26,12 @@ import jdk.incubator.vector.VectorSpecies;
  * Q6_K 256 values: u8 ql[128], u8 qh[64], i8 scales[16], f16 d     16 sub-blocks of 16, x = d*scale*(q-32)
  * </pre>
  *
- * Activations stay in float: every kernel widens the weights to float lanes and uses FMA. Compared with
- * llama.cpp's path (activations rounded to int8 per 32-block) this is slightly more accurate and, on AVX2
- * without a usable int8 dot instruction in the Vector API, measured no slower (see the report in
- * {@code LlamaModel}'s javadoc). The vector width is the platform's preferred float shape.
+ * Arithmetic is float: every kernel widens the weights to float lanes and uses FMA. The Vector API has no
+ * int8 multiply-add-pairs operation (vpmaddubsw/vpmaddwd), so an int8×int8 path would need byte→short→int
+ * widening, about as many instructions as widening to float; it was not built. The activations are, however, first rounded exactly as
+ * llama.cpp rounds them ({@link #roundActivations}: int8 blocks for quantized weights, fp16 for F16), so the
+ * engine computes what llama.cpp computes, up to float summation order. The vector width is the platform's
+ * preferred float shape (8 lanes on AVX2).
  */
 public final class QuantKernels {
     private QuantKernels() {}

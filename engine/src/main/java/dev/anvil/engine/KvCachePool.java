@@ -13,7 +13,9 @@ import java.util.Arrays;
  * <p>Storage choice: one {@code float[]} per block, allocated when the pool is built so the byte budget is
  * real from the start. Float32 because the attention kernels read it with {@code FloatVector.fromArray},
  * the fastest load the Vector API has; this JDK's Vector API has no half-to-float lane conversion, so an
- * F16 cache would have to be widened with scalar code on every attention step. Heap arrays rather than an
+ * F16 cache would have to be widened with scalar code on every attention step. (The forward pass rounds
+ * the values it stores to fp16 precision, matching llama.cpp's default F16 cache; a {@code short[]} store
+ * would hold them exactly in half the memory at the price of that scalar widening — not measured yet.) Heap arrays rather than an
  * off-heap segment because array access needs no segment liveness checks in the hot loop and primitive
  * arrays cost the garbage collector nothing to scan; the server sizes its heap for the budget.
  *

@@ -151,6 +151,13 @@ class OpenAiCompletionsIT {
         assertEquals(12, two.json().getJsonObject("usage").getInt("completion_tokens"), two::toString);
     }
 
+    @Test
+    void echoPrependsThePromptText(AnvilServer server) {
+        String generated = text(server, OpenAi.completion("Once upon a time", 6, "\"temperature\":0"));
+        String echoed = text(server, OpenAi.completion("Once upon a time", 6, "\"temperature\":0,\"echo\":true"));
+        assertEquals("Once upon a time" + generated, echoed);
+    }
+
     static String text(AnvilServer server, String body) {
         HttpResult r = server.post("/v1/completions", body);
         assertEquals(200, r.status(), r::toString);

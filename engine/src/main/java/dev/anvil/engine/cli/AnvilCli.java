@@ -44,6 +44,7 @@ public final class AnvilCli {
                   --gen-tokens M         decode steps per sequence (default 64)
                   --threads T            compute threads (default: all processors)
                   --batch B              sequences decoding together (default 1)
+                  --repeat R             measured runs after the warm-up; the best is reported (default 1)
               help       this text
             """ + LoadCommand.USAGE;
 

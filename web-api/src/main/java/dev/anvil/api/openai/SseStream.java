@@ -25,6 +25,26 @@ final class SseStream implements StreamingOutput {
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
     private static final long KEEP_ALIVE_MILLIS = 10_000;
 
+    /** Where the events come from: a {@link Submission} (an interface so the writer can be tested alone). */
+    interface EventSource {
+        /** The response id, for logs. */
+        String id();
+
+        /** How many prompts (each ends with one {@code Complete} event). */
+        int prompts();
+
+        int promptTokens();
+
+        /** The next event, or null after {@code timeoutMillis}. */
+        Submission.Event poll(long timeoutMillis) throws InterruptedException;
+
+        /** The next event if one is ready now, else null. */
+        Submission.Event pollNow();
+
+        /** Stops the generations. */
+        void cancel();
+    }
+
     /** Turns events into chunk objects (JSON-B serializable); differs between completions and chat. */
     interface ChunkFormat {
         /** Chunks sent before any token (chat: the role of each choice; completions with echo: the prompt). */
@@ -39,12 +59,12 @@ final class SseStream implements StreamingOutput {
         Object usage(int promptTokens, int completionTokens);
     }
 
-    private final Submission submission;
+    private final EventSource submission;
     private final ChunkFormat format;
     private final boolean includeUsage;
     private final long deadlineNanos;
 
-    SseStream(Submission submission, ChunkFormat format, boolean includeUsage, long timeoutSeconds) {
+    SseStream(EventSource submission, ChunkFormat format, boolean includeUsage, long timeoutSeconds) {
         this.submission = submission;
         this.format = format;
         this.includeUsage = includeUsage;
@@ -57,13 +77,13 @@ final class SseStream implements StreamingOutput {
             stream(out);
         } catch (IOException e) {
             submission.cancel();
-            LOG.fine(() -> "client of " + submission.id + " went away (" + e + "); generation cancelled");
+            LOG.fine(() -> "client of " + submission.id() + " went away (" + e + "); generation cancelled");
         } catch (InterruptedException e) {
             submission.cancel();
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             submission.cancel();
-            LOG.log(Level.WARNING, "streaming " + submission.id + " failed", e);
+            LOG.log(Level.WARNING, "streaming " + submission.id() + " failed", e);
         }
     }
 
@@ -72,7 +92,7 @@ final class SseStream implements StreamingOutput {
             send(out, chunk);
         }
         out.flush();
-        int pending = submission.handles.size();
+        int pending = submission.prompts();
         int completionTokens = 0;
         while (pending > 0) {
             long left = deadlineNanos - System.nanoTime();
@@ -105,7 +125,7 @@ final class SseStream implements StreamingOutput {
                     }
                     case Submission.Event.Failed failed -> {
                         submission.cancel();
-                        LOG.log(Level.WARNING, "generation " + submission.id + " failed", failed.error());
+                        LOG.log(Level.WARNING, "generation " + submission.id() + " failed", failed.error());
                         send(out, ApiErrors.body(ApiErrors.TYPE_SERVER, "generation failed: " + failed.error().getMessage(),
                                 null, "generation_failed"));
                         out.write(DONE);
@@ -118,7 +138,7 @@ final class SseStream implements StreamingOutput {
             out.flush();
         }
         if (includeUsage) {
-            send(out, format.usage(submission.totalPromptTokens(), completionTokens));
+            send(out, format.usage(submission.promptTokens(), completionTokens));
         }
         out.write(DONE);
         out.flush();

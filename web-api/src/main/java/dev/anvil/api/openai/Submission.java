@@ -18,7 +18,7 @@ import java.util.concurrent.TimeUnit;
  * {@code promptIndex * n + choice} as OpenAI numbers them. The handles' listeners run on the batching thread
  * and only enqueue (never block); the HTTP writer drains the queue on its own thread.
  */
-final class Submission {
+final class Submission implements SseStream.EventSource {
 
     /** What the writer receives, in order per choice. */
     sealed interface Event {
@@ -87,18 +87,34 @@ final class Submission {
         return handles.size() * n;
     }
 
-    /** The next event, or null after {@code timeoutMillis}. */
-    Event poll(long timeoutMillis) throws InterruptedException {
+    @Override
+    public String id() {
+        return id;
+    }
+
+    @Override
+    public int prompts() {
+        return handles.size();
+    }
+
+    @Override
+    public int promptTokens() {
+        return totalPromptTokens();
+    }
+
+    @Override
+    public Event poll(long timeoutMillis) throws InterruptedException {
         return events.poll(timeoutMillis, TimeUnit.MILLISECONDS);
     }
 
-    /** The next event if one is ready now. */
-    Event pollNow() {
+    @Override
+    public Event pollNow() {
         return events.poll();
     }
 
     /** Stops every generation of the request (their KV cache is freed at the next batching step). */
-    void cancel() {
+    @Override
+    public void cancel() {
         for (GenerationHandle h : handles) h.cancel();
     }
 

@@ -14,6 +14,9 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
@@ -38,7 +41,8 @@ public final class ModelRuntime {
     private final Instant loadedAt = Instant.now();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile State state = State.LOADED;
-    private volatile boolean started;
+    private final AtomicBoolean loopClaimed = new AtomicBoolean();
+    private final CountDownLatch loopStarted = new CountDownLatch(1);
 
     private ModelRuntime(ServedModel served, LlamaModel model, Scheduler scheduler) {
         this.served = served;
@@ -85,28 +89,47 @@ public final class ModelRuntime {
     }
 
     /**
-     * Starts the scheduler loop on {@code executor} (a managed executor configured for long-running tasks).
-     * When the loop ends (after {@link #retire} drained it, or {@link #stop}), the same task unloads the weights.
+     * Starts the scheduler loop on {@code executor} (a managed executor configured for long-running tasks) and
+     * waits until a thread of that executor really runs it. When the loop ends (after {@link #retire} drained
+     * it, or {@link #stop}), the same task unloads the weights.
+     *
+     * @throws IllegalStateException if no executor thread picked the loop up within {@code startTimeoutSeconds}
+     *                               (every thread busy with other models' loops); the model is unloaded then
      */
-    void start(ExecutorService executor) {
-        started = true;
-        executor.submit(() -> {
+    void start(ExecutorService executor, int startTimeoutSeconds) throws InterruptedException {
+        Future<?> task = executor.submit(() -> {
+            // Whoever claims first owns the unload: this task, or start()/stop() giving up on it.
+            if (!loopClaimed.compareAndSet(false, true)) return;
+            loopStarted.countDown();
             try {
                 scheduler.run();
             } catch (RuntimeException | Error e) {
                 LOG.log(Level.SEVERE, "batching loop of " + served.ref() + " ended with an error", e);
             } finally {
-                state = State.STOPPED;
-                try {
-                    model.close();
-                    LOG.info(() -> "Unloaded " + served.ref());
-                } catch (RuntimeException e) {
-                    LOG.log(Level.WARNING, "unloading " + served.ref() + " failed", e);
-                } finally {
-                    stopped.complete(null);
-                }
+                unload();
             }
         });
+        if (!loopStarted.await(startTimeoutSeconds, TimeUnit.SECONDS) && loopClaimed.compareAndSet(false, true)) {
+            task.cancel(false);
+            scheduler.close();
+            unload();
+            throw new IllegalStateException("no thread of the managed executor anvil-batching picked up the batching loop of "
+                    + served.ref() + " within " + startTimeoutSeconds + " s: every thread runs another model's loop. "
+                    + "Each loaded model version (two during a promotion) needs one thread: raise the executor's core-threads "
+                    + "(ANVIL_BATCHING_CORE_THREADS) or serve fewer models");
+        }
+    }
+
+    private void unload() {
+        state = State.STOPPED;
+        try {
+            model.close();
+            LOG.info(() -> "Unloaded " + served.ref());
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "unloading " + served.ref() + " failed", e);
+        } finally {
+            stopped.complete(null);
+        }
     }
 
     /**
@@ -136,15 +159,11 @@ public final class ModelRuntime {
         scheduler.drain(timeoutSeconds, TimeUnit.SECONDS);
     }
 
-    /** Fails everything in flight and unloads as soon as the loop notices. */
+    /** Fails everything in flight and unloads as soon as the loop notices (at once if no loop runs). */
     void stop() {
         state = State.DRAINING;
         scheduler.close();
-        if (!started) {
-            state = State.STOPPED;
-            model.close();
-            stopped.complete(null);
-        }
+        if (loopClaimed.compareAndSet(false, true)) unload();
     }
 
     /** Completes when the loop ended and the weights were unloaded. */

@@ -61,7 +61,7 @@ public class ModelRuntimes {
             all.remove(runtime);
             metrics.unregister(runtime);
         });
-        runtime.start(batching);
+        runtime.start(batching, config.loopStartTimeoutSeconds());
         metrics.register(runtime);
         try {
             if (config.warmupEnabled()) runtime.warmUp(config.warmupTokens());

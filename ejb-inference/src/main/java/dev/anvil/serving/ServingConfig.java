@@ -73,7 +73,16 @@ public class ServingConfig {
     @ConfigProperty(name = "anvil.serving.drain-timeout-seconds", defaultValue = "120")
     int drainTimeoutSeconds;
 
+    /**
+     * Seconds to wait for a thread of the managed executor {@code anvil-batching} to start a model's batching loop
+     * before loading fails (each loaded version occupies one thread for as long as it is loaded).
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.loop-start-timeout-seconds", defaultValue = "30")
+    int loopStartTimeoutSeconds;
+
     public long kvCacheBytes() { return kvCacheBytes; }
+    public int loopStartTimeoutSeconds() { return loopStartTimeoutSeconds; }
     public int maxQueue() { return maxQueue; }
     public int prefillChunkTokens() { return prefillChunkTokens; }
     public int maxBatchSequences() { return maxBatchSequences; }

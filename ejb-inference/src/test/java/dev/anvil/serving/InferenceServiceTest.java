@@ -93,6 +93,7 @@ class InferenceServiceTest {
         config.warmupEnabled = true;
         config.warmupTokens = 4;
         config.drainTimeoutSeconds = 60;
+        config.loopStartTimeoutSeconds = 30;
         executor = Executors.newCachedThreadPool();
         metrics = new CountingMetrics();
         runtimes = new ModelRuntimes();
@@ -355,6 +356,26 @@ class InferenceServiceTest {
         assertEquals(1, metrics.unregistered.get());
         runtimes.deactivate("stories");
         assertKind(InferenceException.Kind.NOT_FOUND, "model", () -> service.resolve("stories"));
+    }
+
+    @Test
+    void aModelWhoseLoopGetsNoExecutorThreadFailsToLoadInsteadOfHanging() throws Exception {
+        ExecutorService single = Executors.newFixedThreadPool(1);
+        try {
+            runtimes.batching = delegating(ManagedExecutorService.class, single);
+            config.loopStartTimeoutSeconds = 1;
+            serve("1.0.0");
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> runtimes.load("other", "1.0.0", MODEL, Instant.now(), "anvil"));
+            assertTrue(e.getMessage().contains("anvil-batching"), e.getMessage());
+            assertEquals(List.of("stories"), service.models().stream().map(ServedModel::name).toList());
+            assertEquals(1, runtimes.allRuntimes().size(), "the failed runtime was unloaded");
+            assertEquals(FinishReason.LENGTH, service.submit(greedy("Once", 5)).await(Duration.ofSeconds(30)).choices().get(0).finishReason());
+        } finally {
+            runtimes.unloadAll();
+            single.shutdown();
+            assertTrue(single.awaitTermination(30, TimeUnit.SECONDS));
+        }
     }
 
     @Test

@@ -213,9 +213,11 @@ public class ServingLifecycle {
                 runtimes.activate(loaded);
                 problems.remove(name);
             } catch (Exception ex) {
+                // The container wraps what ModelRuntimes.load threw in an EJBException: report the real reason.
+                Throwable cause = ex instanceof jakarta.ejb.EJBException && ex.getCause() != null ? ex.getCause() : ex;
                 LOG.log(Level.SEVERE, "could not load " + name + "@" + version
-                        + (current == null ? "" : "; " + current.ref() + " keeps serving"), ex);
-                problems.put(name, "could not load " + name + "@" + version + ": " + ex.getMessage());
+                        + (current == null ? "" : "; " + current.ref() + " keeps serving"), cause);
+                problems.put(name, "could not load " + name + "@" + version + ": " + cause.getMessage());
             }
         }
     }

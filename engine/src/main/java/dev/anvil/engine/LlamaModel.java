@@ -362,6 +362,16 @@ public final class LlamaModel implements AutoCloseable {
         float[] q = new float[T * dim], k = new float[T * kvDim], v = new float[T * kvDim];
         float[] hb = new float[T * hidden], hb2 = new float[T * hidden];
         pool.parallelFor(T, 1, (a, b, w) -> { for (int t = a; t < b; t++) tokenEmbedding.dequantizeRow(tokens[t], x, t * dim); });
+        // RoPE rotations depend only on the position: computed once per token, used by every layer.
+        final int pairs = c.ropeDim() / 2;
+        final float[] ropeCos = new float[T * pairs], ropeSin = new float[T * pairs];
+        for (int t = 0; t < T; t++) {
+            for (int i = 0; i < pairs; i++) {
+                double angle = pos[t] * StrictMath.pow(c.ropeTheta(), -(double) (2 * i) / c.ropeDim());
+                ropeCos[t * pairs + i] = (float) StrictMath.cos(angle);
+                ropeSin[t * pairs + i] = (float) StrictMath.sin(angle);
+            }
+        }
 
         for (int l = 0; l < c.layers(); l++) {
             final int layer = l;
@@ -369,8 +379,8 @@ public final class LlamaModel implements AutoCloseable {
             matmul(xb, T, new WeightMatrix[]{wq[l], wk[l], wv[l]}, new float[][]{q, k, v});
             pool.parallelFor(T, 1, (a, b, w) -> {
                 for (int t = a; t < b; t++) {
-                    rope(q, t * dim, c.heads(), pos[t]);
-                    rope(k, t * kvDim, c.kvHeads(), pos[t]);
+                    rope(q, t * dim, c.heads(), ropeCos, ropeSin, t * pairs);
+                    rope(k, t * kvDim, c.kvHeads(), ropeCos, ropeSin, t * pairs);
                     KvCachePool kvPool = seqOf[t].pool();
                     int slot = pos[t] % KvCachePool.BLOCK_TOKENS;
                     float[] block = kvPool.block(seqOf[t].blockId(pos[t]));
@@ -449,17 +459,16 @@ public final class LlamaModel implements AutoCloseable {
         QuantKernels.axpy(1f, y, 0, x, 0, n);
     }
 
-    /** Rotates interleaved pairs (2i, 2i+1) of the first ropeDim dims of each head by pos * theta^(-2i/ropeDim). */
-    private void rope(float[] vec, int off, int nHeads, int position) {
+    /** Rotates interleaved pairs (2i, 2i+1) of the first ropeDim dims of each head by pos * theta^(-2i/ropeDim) (precomputed cos/sin). */
+    private void rope(float[] vec, int off, int nHeads, float[] cos, float[] sin, int trig) {
         int hs = config.headSize(), rd = config.ropeDim();
         for (int i = 0; i < rd; i += 2) {
-            double angle = position * StrictMath.pow(config.ropeTheta(), -(double) i / rd);
-            float cos = (float) StrictMath.cos(angle), sin = (float) StrictMath.sin(angle);
+            float co = cos[trig + i / 2], si = sin[trig + i / 2];
             for (int h = 0; h < nHeads; h++) {
                 int j = off + h * hs + i;
                 float v0 = vec[j], v1 = vec[j + 1];
-                vec[j] = v0 * cos - v1 * sin;
-                vec[j + 1] = v0 * sin + v1 * cos;
+                vec[j] = v0 * co - v1 * si;
+                vec[j + 1] = v0 * si + v1 * co;
             }
         }
     }

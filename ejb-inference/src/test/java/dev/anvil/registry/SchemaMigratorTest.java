@@ -1,0 +1,61 @@
+package dev.anvil.registry;
+
+import jakarta.ejb.TimerConfig;
+import jakarta.ejb.TimerService;
+import org.h2.jdbcx.JdbcDataSource;
+import org.junit.jupiter.api.Test;
+
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SchemaMigratorTest {
+
+    /** Records the single-action timers the migrator asks for; any other TimerService call fails the test. */
+    private static TimerService recordingTimers(List<Long> delays) {
+        return (TimerService) Proxy.newProxyInstance(SchemaMigratorTest.class.getClassLoader(), new Class<?>[] {TimerService.class},
+                (proxy, method, args) -> {
+                    if (method.getName().equals("createSingleActionTimer") && args[1] instanceof TimerConfig config) {
+                        assertFalse(config.isPersistent(), "a retry timer must not outlive the server");
+                        delays.add((Long) args[0]);
+                        return null;
+                    }
+                    throw new AssertionError("unexpected TimerService call " + method.getName());
+                });
+    }
+
+    @Test
+    void unreachableDatabaseLeavesRegistryUnmigratedAndSchedulesARetryThatSucceedsLater() {
+        JdbcDataSource db = new JdbcDataSource();
+        // IFEXISTS: connecting fails while the database does not exist yet, like a database server not up yet.
+        db.setURL("jdbc:h2:mem:migrator-retry;IFEXISTS=TRUE;DB_CLOSE_DELAY=-1");
+        db.setUser("sa");
+        List<Long> delays = new ArrayList<>();
+        SchemaMigrator migrator = new SchemaMigrator();
+        migrator.dataSource = db;
+        migrator.timers = recordingTimers(delays);
+
+        migrator.migrateAtStartup();
+        assertFalse(migrator.migrated());
+        assertNull(migrator.appliedVersion());
+        assertTrue(migrator.failure() != null && !migrator.failure().isBlank());
+        assertEquals(List.of(SchemaMigrator.RETRY_SECONDS * 1000L), delays);
+
+        // The database comes up: the next timer firing migrates, and no further retry is scheduled.
+        db.setURL("jdbc:h2:mem:migrator-retry;DB_CLOSE_DELAY=-1");
+        migrator.retry();
+        assertTrue(migrator.migrated(), migrator.failure());
+        assertEquals("1", migrator.appliedVersion());
+        assertNull(migrator.failure());
+        assertEquals(1, delays.size());
+
+        // Once migrated, a stray retry does nothing.
+        migrator.retry();
+        assertEquals(1, delays.size());
+    }
+}

@@ -239,6 +239,9 @@ public final class AnvilServer {
         if (!database.equals("postgresql")) {
             builder.environment().remove("ANVIL_DB_URL");
         }
+        // A small admission queue so that the overload IT can fill it (OpenAiOverloadIT); 48 still admits the
+        // 32 simultaneous streams of the concurrency IT. Override with -Danvil.it.serving.max-queue.
+        builder.environment().put("ANVIL_SERVING_MAX_QUEUE", System.getProperty("anvil.it.serving.max-queue", "48"));
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();
         wildfly = builder.start();

@@ -9,11 +9,13 @@ import dev.anvil.serving.TokenLogprob;
 import dev.anvil.serving.chat.ChatTemplate;
 import dev.anvil.serving.chat.ChatTemplateException;
 import jakarta.inject.Inject;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.container.AsyncResponse;
 import jakarta.ws.rs.container.Suspended;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.HttpHeaders;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -40,7 +42,8 @@ public class ChatCompletionsResource {
     @Operation(summary = "Create a chat completion",
             description = "OpenAI-compatible chat completion; with \"stream\": true the answer is text/event-stream.")
     public void create(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
-                       @Suspended AsyncResponse async) {
+                       @Context HttpServletRequest servletRequest, @Suspended AsyncResponse async) {
+        GenerationGateway.disableContainerAsyncTimeout(servletRequest);
         try {
             ChatRequest request = ChatRequest.parse(
                     RequestBodies.readObject(body, contentLength, gateway.config().maxBodyBytes()));

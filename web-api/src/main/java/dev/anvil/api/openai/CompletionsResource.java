@@ -6,11 +6,13 @@ import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.ServedModel;
 import dev.anvil.serving.TokenLogprob;
 import jakarta.inject.Inject;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.container.AsyncResponse;
 import jakarta.ws.rs.container.Suspended;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.HttpHeaders;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -32,7 +34,8 @@ public class CompletionsResource {
     @Operation(summary = "Create a completion",
             description = "OpenAI-compatible text completion; with \"stream\": true the answer is text/event-stream.")
     public void create(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
-                       @Suspended AsyncResponse async) {
+                       @Context HttpServletRequest servletRequest, @Suspended AsyncResponse async) {
+        GenerationGateway.disableContainerAsyncTimeout(servletRequest);
         try {
             CompletionRequest request = CompletionRequest.parse(
                     RequestBodies.readObject(body, contentLength, gateway.config().maxBodyBytes()));

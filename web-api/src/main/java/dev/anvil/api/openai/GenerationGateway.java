@@ -12,6 +12,7 @@ import jakarta.annotation.PreDestroy;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.ws.rs.container.AsyncResponse;
 import jakarta.ws.rs.core.Response;
 import java.util.List;
@@ -65,6 +66,19 @@ public class GenerationGateway {
             return inference.resolve(model);
         } catch (InferenceException e) {
             throw InferenceErrors.exception(e, promptParam);
+        }
+    }
+
+    /**
+     * Switches off the servlet container's own async timeout (WildFly: {@code default-async-context-timeout}, 30 s)
+     * for a suspended generation request. That clock starts at suspension, before the body is even read; when it
+     * fires before the response is committed (a busy server, a request long in the queue), the container completes
+     * the response under the writer. Our deadlines ({@link OpenAiConfig#REQUEST_TIMEOUT_SECONDS}, enforced by the
+     * {@link AsyncResponse} timeout and the stream's own deadline) apply instead.
+     */
+    static void disableContainerAsyncTimeout(HttpServletRequest request) {
+        if (request != null && request.isAsyncStarted()) {
+            request.getAsyncContext().setTimeout(0);
         }
     }
 

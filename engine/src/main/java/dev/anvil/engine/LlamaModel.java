@@ -49,7 +49,7 @@ import java.util.concurrent.ThreadFactory;
  * type's dot-product format (int8 blocks for quantized weights, fp16 for F16), and keys, values, queries and
  * attention weights are rounded to fp16 as llama.cpp's default F16 KV cache does. Results are batch
  * invariant: a sequence's logits are bit-identical whatever else is in its batch and however its prompt was
- * chunked (same per-row arithmetic on every kernel path, lane sums in fixed order, StrictMath
+ * chunked (same per-row arithmetic on every kernel path, lane sums in fixed order, StrictMath and {@link ExpF}
  * transcendentals), so seeded sampling reproduces exactly under continuous batching.
  */
 public final class LlamaModel implements AutoCloseable {
@@ -401,7 +401,7 @@ public final class LlamaModel implements AutoCloseable {
             pool.parallelFor(T, 1, (a, b, w) -> {
                 for (int i = a * hidden; i < b * hidden; i++) {
                     float g = hb[i];
-                    hb[i] = g / (1f + (float) StrictMath.exp(-g)) * hb2[i]; // SwiGLU: SiLU(gate) * up
+                    hb[i] = g / (1f + ExpF.exp(-g)) * hb2[i]; // SwiGLU: SiLU(gate) * up
                 }
             });
             matmul(hb, T, new WeightMatrix[]{w2[l]}, new float[][]{xb});
@@ -451,8 +451,8 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    // Transcendentals use StrictMath: Math.* may be intrinsified differently in the interpreter and in
-    // compiled code, and the engine promises bit-identical results for identical inputs.
+    // Transcendentals use StrictMath or ExpF (plain IEEE arithmetic): Math.* may be intrinsified differently in
+    // the interpreter and in compiled code, and the engine promises bit-identical results for identical inputs.
     static float f16Round(float f) { return Float.float16ToFloat(Float.floatToFloat16(f)); }
 
     private static void add(float[] x, float[] y, int n) {
@@ -492,7 +492,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         float sum = 0;
         for (int p = 0; p <= last; p++) {
-            float e = (float) StrictMath.exp(att[p] - max);
+            float e = ExpF.exp(att[p] - max);
             att[p] = e;
             sum += e;
         }

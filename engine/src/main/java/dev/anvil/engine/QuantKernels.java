@@ -53,10 +53,11 @@ public final class QuantKernels {
      * code and in the interpreter's fallback, which would make results change when the JIT kicks in.
      */
     static float sum(FloatVector v) {
-        float[] lanes = new float[L];
-        v.intoArray(lanes, 0);
-        float s = 0;
-        for (int i = 0; i < L; i++) s += lanes[i];
+        if (L == 8) { // the AVX2 case, unrolled: lane extracts instead of a store to a temporary array and reloads
+            return ((((((v.lane(0) + v.lane(1)) + v.lane(2)) + v.lane(3)) + v.lane(4)) + v.lane(5)) + v.lane(6)) + v.lane(7);
+        }
+        float s = v.lane(0);
+        for (int i = 1; i < L; i++) s += v.lane(i);
         return s;
     }
 

@@ -1,0 +1,117 @@
+package dev.anvil.experiments.domain;
+
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.EntityManagerFactory;
+import jakarta.persistence.Persistence;
+import jakarta.persistence.PersistenceException;
+import org.flywaydb.core.Flyway;
+import org.h2.jdbcx.JdbcDataSource;
+import org.hibernate.SessionFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * V2 on a real (in-memory H2) database: the experiment entities match the migrated schema, round-trip, and the
+ * database itself backs the invariants (one control per experiment, ratings on their scale, unique names).
+ */
+class ExperimentSchemaTest {
+
+    private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+    private static JdbcDataSource h2;
+    private static EntityManagerFactory emf;
+
+    @BeforeAll
+    static void migrate() {
+        h2 = new JdbcDataSource();
+        h2.setURL("jdbc:h2:mem:experiment-schema-test;DB_CLOSE_DELAY=-1");
+        h2.setUser("sa");
+        Flyway.configure().dataSource(h2).locations("classpath:db/migration").load().migrate();
+        Map<String, Object> overrides = new HashMap<>();
+        overrides.put("jakarta.persistence.transactionType", "RESOURCE_LOCAL");
+        overrides.put("jakarta.persistence.jtaDataSource", null);
+        overrides.put("jakarta.persistence.nonJtaDataSource", h2);
+        overrides.put("hibernate.jpa.compliance", "true");
+        emf = Persistence.createEntityManagerFactory("anvil", overrides);
+    }
+
+    @AfterAll
+    static void close() {
+        if (emf != null) emf.close();
+    }
+
+    private static void tx(Consumer<EntityManager> work) {
+        EntityManager em = emf.createEntityManager();
+        try {
+            em.getTransaction().begin();
+            work.accept(em);
+            em.getTransaction().commit();
+        } finally {
+            if (em.getTransaction().isActive()) em.getTransaction().rollback();
+            em.close();
+        }
+    }
+
+    @Test
+    void mappingMatchesSchema() {
+        emf.unwrap(SessionFactory.class).getSchemaManager().validateMappedObjects();
+    }
+
+    @Test
+    void experimentRoundTripsWithVariantsEventsOutcomesAndFeedback() {
+        tx(em -> {
+            Experiment e = ExperimentLifecycleTest.ab("roundtrip");
+            e.start("bob", T0.plusSeconds(1));
+            em.persist(e);
+            em.flush();
+            Variant candidate = e.variant("candidate");
+            em.persist(new Assignment(e, "a".repeat(64), candidate, T0));
+            em.persist(new Outcome(candidate, "resp-1", 120, 30L, 10, 20, false, 0.002, T0));
+            em.persist(new Feedback("resp-1", FeedbackScale.STARS, 2, "too long", T0));
+        });
+        tx(em -> {
+            Experiment e = em.createNamedQuery(Experiment.BY_NAME, Experiment.class).setParameter("name", "roundtrip").getSingleResult();
+            assertEquals(ExperimentStatus.RUNNING, e.status());
+            assertEquals(2, e.variants().size());
+            assertTrue(e.control().control());
+            assertEquals("Be brief.", e.variant("candidate").systemPrompt());
+            assertEquals(2, e.events().size());
+            assertEquals(PrimaryMetric.ERROR_RATE, e.primaryMetric());
+            assertEquals(new Guardrails(0.05, 2000L, 0.2, 100), e.guardrails());
+            List<Object[]> feedback = em.createNamedQuery(Feedback.FOR_EXPERIMENT, Object[].class).setParameter("experiment", e).getResultList();
+            assertEquals(1, feedback.size());
+            assertEquals(e.variant("candidate").id(), feedback.get(0)[1]);
+            assertTrue(((Feedback) feedback.get(0)[0]).negative());
+        });
+    }
+
+    @Test
+    void databaseRefusesSecondControlAndDuplicateNames() throws SQLException {
+        tx(em -> em.persist(ExperimentLifecycleTest.ab("db-rules")));
+        try (Connection c = h2.getConnection(); Statement s = c.createStatement()) {
+            long id;
+            try (var rs = s.executeQuery("SELECT id FROM experiment WHERE name = 'db-rules'")) {
+                rs.next();
+                id = rs.getLong(1);
+            }
+            assertThrows(SQLException.class, () -> s.executeUpdate("INSERT INTO experiment_variant (experiment_id, name, model_version, "
+                    + "weight_percent, control, control_of) VALUES (" + id + ", 'second', '1.0.0', 0, TRUE, " + id + ")"));
+            assertThrows(SQLException.class, () -> s.executeUpdate("INSERT INTO response_feedback (response_id, scale, rating, created_at) "
+                    + "VALUES ('r', 'THUMBS', 4, CURRENT_TIMESTAMP)"));
+        }
+        assertThrows(PersistenceException.class, () -> tx(em -> em.persist(ExperimentLifecycleTest.ab("db-rules"))));
+    }
+}

@@ -1,0 +1,27 @@
+package dev.anvil.experiments;
+
+import java.util.List;
+
+/** Results of an experiment: per-variant figures and each candidate's comparison with the control. */
+public record ExperimentResults(String experiment, String status, String strategy, String primaryMetric, int minimumSample,
+                               List<VariantResult> variants, List<Comparison> comparisons,
+                               List<Integer> banditAllocation) {
+
+    public record Rate(long count, long trials, double rate, double ciLow, double ciHigh) {
+    }
+
+    public record VariantResult(String name, boolean control, int weightPercent, long assignments, long outcomes,
+                                Rate errorRate, Rate negativeFeedbackRate, Double latencyP50Ms, Double latencyP95Ms,
+                                Double latencyP99Ms, Double ttftP50Ms, Double ttftP95Ms, Double meanCost, double totalCost,
+                                long promptTokens, long completionTokens, List<String> guardrailBreaches) {
+    }
+
+    /**
+     * A candidate against the control on the primary metric. {@code test}, {@code statistic} and {@code pValue} are
+     * null while either side is below the minimum sample; {@code significant} is then null too.
+     */
+    public record Comparison(String variant, String control, String metric, Double controlValue, Double variantValue,
+                             String test, Double statistic, Double pValue, Double degreesOfFreedom, Boolean significant,
+                             String verdict) {
+    }
+}

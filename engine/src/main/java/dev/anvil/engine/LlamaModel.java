@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.ThreadFactory;
+import jdk.incubator.vector.FloatVector;
 
 /**
  * A Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral-style grouped-query attention) over weights
@@ -484,11 +485,16 @@ public final class LlamaModel implements AutoCloseable {
         float scale = (float) (1.0 / StrictMath.sqrt(hs));
         for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i]);
         float max = Float.NEGATIVE_INFINITY;
-        for (int p = 0; p <= last; p++) {
-            float[] block = kv.block(s.blockId(p));
-            float score = QuantKernels.dot(q, qOff, block, kv.offset(layer, 0, p % KvCachePool.BLOCK_TOKENS) + kvOff, hs) * scale;
-            att[p] = score;
-            if (score > max) max = score;
+        int kvDim = config.kvDim(), kBase = kv.offset(layer, 0, 0) + kvOff, vBase = kv.offset(layer, 1, 0) + kvOff;
+        // Walk the cache block by block (one table lookup per 16 positions); a slot is kvDim floats further on.
+        for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
+            float[] block = kv.block(s.blockId(p0));
+            int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
+            for (int p = p0, ko = kBase; p <= end; p++, ko += kvDim) {
+                float score = QuantKernels.dot(q, qOff, block, ko, hs) * scale;
+                att[p] = score;
+                if (score > max) max = score;
+            }
         }
         float sum = 0;
         for (int p = 0; p <= last; p++) {
@@ -497,11 +503,44 @@ public final class LlamaModel implements AutoCloseable {
             sum += e;
         }
         int o = t * dim + h * hs;
-        java.util.Arrays.fill(out, o, o + hs, 0f);
         float inv = 1f / sum;
-        for (int p = 0; p <= last; p++) {
-            float[] block = kv.block(s.blockId(p));
-            QuantKernels.axpy(f16Round(att[p] * inv), block, kv.offset(layer, 1, p % KvCachePool.BLOCK_TOKENS) + kvOff, out, o, hs);
+        if (hs == 8 * QuantKernels.L) {
+            // The common head size (64 on AVX2): the output row stays in 8 registers across all positions instead
+            // of a load-FMA-store round trip through memory per position. Same FMAs in the same order as axpy.
+            FloatVector o0 = FloatVector.zero(QuantKernels.F), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+            final int l = QuantKernels.L;
+            for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
+                float[] block = kv.block(s.blockId(p0));
+                int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
+                for (int p = p0, vo = vBase; p <= end; p++, vo += kvDim) {
+                    FloatVector a = FloatVector.broadcast(QuantKernels.F, f16Round(att[p] * inv));
+                    o0 = FloatVector.fromArray(QuantKernels.F, block, vo).fma(a, o0);
+                    o1 = FloatVector.fromArray(QuantKernels.F, block, vo + l).fma(a, o1);
+                    o2 = FloatVector.fromArray(QuantKernels.F, block, vo + 2 * l).fma(a, o2);
+                    o3 = FloatVector.fromArray(QuantKernels.F, block, vo + 3 * l).fma(a, o3);
+                    o4 = FloatVector.fromArray(QuantKernels.F, block, vo + 4 * l).fma(a, o4);
+                    o5 = FloatVector.fromArray(QuantKernels.F, block, vo + 5 * l).fma(a, o5);
+                    o6 = FloatVector.fromArray(QuantKernels.F, block, vo + 6 * l).fma(a, o6);
+                    o7 = FloatVector.fromArray(QuantKernels.F, block, vo + 7 * l).fma(a, o7);
+                }
+            }
+            o0.intoArray(out, o);
+            o1.intoArray(out, o + l);
+            o2.intoArray(out, o + 2 * l);
+            o3.intoArray(out, o + 3 * l);
+            o4.intoArray(out, o + 4 * l);
+            o5.intoArray(out, o + 5 * l);
+            o6.intoArray(out, o + 6 * l);
+            o7.intoArray(out, o + 7 * l);
+            return;
+        }
+        java.util.Arrays.fill(out, o, o + hs, 0f);
+        for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
+            float[] block = kv.block(s.blockId(p0));
+            int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
+            for (int p = p0, vo = vBase; p <= end; p++, vo += kvDim) {
+                QuantKernels.axpy(f16Round(att[p] * inv), block, vo, out, o, hs);
+            }
         }
     }
 

@@ -357,12 +357,32 @@ public final class QuantKernels {
             case BF16 -> { for (int i = 0; i < n; i++) out[i] = bf16Round(x[i]); }
             case Q8_0 -> {
                 // ggml quantize_row_q8_0 (AVX2 build): d = amax/127 stored as fp16, q = round-half-even(x * 127/amax).
+                // Vectorized with the same values: the maximum does not depend on the order it is taken in, and
+                // |x * id| <= 127 (far below 2^22), where adding and subtracting 1.5 * 2^23 rounds to the nearest
+                // integer, ties to even, exactly as Math.rint does.
+                FloatVector magic = FloatVector.broadcast(F, 0x1.8p23f);
                 for (int b = 0; b < n; b += 32) {
                     float amax = 0;
-                    for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+                    if (L == 8) {
+                        FloatVector m = FloatVector.fromArray(F, x, b).abs().max(FloatVector.fromArray(F, x, b + 8).abs())
+                                .max(FloatVector.fromArray(F, x, b + 16).abs().max(FloatVector.fromArray(F, x, b + 24).abs()));
+                        for (int j = 0; j < 8; j++) amax = Math.max(amax, m.lane(j));
+                    } else {
+                        for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+                    }
                     float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
                     float id = amax != 0f ? 127f / amax : 0f;
-                    for (int j = 0; j < 32; j++) out[b + j] = d * (float) Math.rint(x[b + j] * id);
+                    if (L == 8 && !Float.isNaN(amax)) {
+                        for (int j = 0; j < 32; j += 8) {
+                            FloatVector v = FloatVector.fromArray(F, x, b + j).mul(id);
+                            // rint keeps the sign of a value that rounds to zero (-0.3 -> -0.0): put v's sign back.
+                            FloatVector q = v.add(magic).sub(magic).abs().reinterpretAsInts()
+                                    .or(v.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats();
+                            q.mul(d).intoArray(out, b + j);
+                        }
+                    } else {
+                        for (int j = 0; j < 32; j++) out[b + j] = d * (float) Math.rint(x[b + j] * id);
+                    }
                 }
             }
             case Q8_K -> {

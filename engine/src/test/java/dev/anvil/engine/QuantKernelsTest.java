@@ -134,6 +134,35 @@ class QuantKernelsTest {
     }
 
     @Test
+    void int8ActivationRoundingEqualsTheScalarDefinitionBitForBit() {
+        Random r = new Random(11);
+        int n = 32 * 400;
+        float[] x = new float[n], out = new float[n];
+        for (int i = 0; i < n; i++) {
+            int block = i / 32;
+            x[i] = switch (block % 5) {
+                case 0 -> (float) r.nextGaussian();
+                case 1 -> (float) (r.nextGaussian() * 1e-3);           // values that round to -0.0 and +0.0
+                case 2 -> (r.nextInt(255) - 127) / 127f * 3.5f;        // exact ties of x * 127/amax
+                case 3 -> i % 32 == 0 ? 0f : -0f;                      // an all-zero block
+                default -> (float) (r.nextGaussian() * 1e4);
+            };
+        }
+        x[32 * 5 + 3] = 7f; // make block 5 hold an exact maximum
+        QuantKernels.roundActivations(QuantKernels.ActivationFormat.Q8_0, x, out, n);
+        for (int b = 0; b < n; b += 32) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+            float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
+            float id = amax != 0f ? 127f / amax : 0f;
+            for (int j = 0; j < 32; j++) {
+                float expected = d * (float) Math.rint(x[b + j] * id);
+                assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(out[b + j]), "block " + b / 32 + " value " + j + " (" + x[b + j] + ")");
+            }
+        }
+    }
+
+    @Test
     void activationRoundingFollowsGgml() {
         float[] x = new float[256], out = new float[256];
         Random r = new Random(3);

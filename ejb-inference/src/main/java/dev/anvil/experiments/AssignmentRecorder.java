@@ -1,0 +1,33 @@
+package dev.anvil.experiments;
+
+import dev.anvil.experiments.domain.Assignment;
+import dev.anvil.experiments.domain.Experiment;
+import dev.anvil.experiments.domain.Variant;
+import jakarta.ejb.Stateless;
+import jakarta.ejb.TransactionAttribute;
+import jakarta.ejb.TransactionAttributeType;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.PersistenceContext;
+
+import java.time.Instant;
+
+/**
+ * Writes a first-seen assignment in a transaction of its own. Two requests of one new subject can race to
+ * insert it; the loser's UNIQUE violation then rolls back only this small transaction, and the caller reads the
+ * winner's row instead of failing (the winner picked the same variant anyway: the pick is a pure function of
+ * the key and the weights).
+ */
+@Stateless
+public class AssignmentRecorder {
+
+    @PersistenceContext(unitName = "anvil")
+    EntityManager em;
+
+    @TransactionAttribute(TransactionAttributeType.REQUIRES_NEW)
+    public void record(long experimentId, long variantId, String subjectHash, Instant at) {
+        Experiment experiment = em.getReference(Experiment.class, experimentId);
+        Variant variant = em.find(Variant.class, variantId);
+        em.persist(new Assignment(experiment, subjectHash, variant, at));
+        em.flush();
+    }
+}

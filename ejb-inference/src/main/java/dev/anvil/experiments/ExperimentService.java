@@ -1,0 +1,377 @@
+package dev.anvil.experiments;
+
+import dev.anvil.experiments.domain.Assignment;
+import dev.anvil.experiments.domain.Experiment;
+import dev.anvil.experiments.domain.ExperimentStatus;
+import dev.anvil.experiments.domain.ExperimentStrategy;
+import dev.anvil.experiments.domain.Feedback;
+import dev.anvil.experiments.domain.FeedbackScale;
+import dev.anvil.experiments.domain.Guardrails;
+import dev.anvil.experiments.domain.Outcome;
+import dev.anvil.experiments.domain.PrimaryMetric;
+import dev.anvil.experiments.domain.Variant;
+import dev.anvil.experiments.domain.VariantSpec;
+import dev.anvil.registry.SchemaMigrator;
+import dev.anvil.registry.domain.Model;
+import dev.anvil.registry.domain.ModelVersion;
+import dev.anvil.registry.domain.SemanticVersion;
+import dev.anvil.registry.domain.Stage;
+import jakarta.ejb.EJB;
+import jakarta.ejb.EJBException;
+import jakarta.ejb.Stateless;
+import jakarta.inject.Inject;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.LockModeType;
+import jakarta.persistence.PersistenceContext;
+import jakarta.persistence.PersistenceException;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
+
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Experiments over registered model versions: creation, lifecycle, traffic weights, sticky assignment, outcome
+ * and feedback recording, and results. The request path (routing live traffic by strategy) calls
+ * {@link #assign} and {@link #recordOutcome}; the admin API calls everything. Every failure the client can act on
+ * is an {@link ExperimentException}; refused requests write nothing.
+ *
+ * <p>Lifecycle and weight changes lock the experiment row first, so concurrent changes serialise and each sees
+ * the previous one's result.
+ */
+@Stateless
+public class ExperimentService {
+
+    /** Posterior draws per Thompson allocation: the win-probability estimates then have a standard error under 0.5%. */
+    static final int THOMPSON_DRAWS = 20_000;
+
+    @PersistenceContext(unitName = "anvil")
+    EntityManager em;
+
+    @EJB
+    SchemaMigrator migrator;
+
+    @EJB
+    AssignmentRecorder assignments;
+
+    /** Every BANDIT variant keeps at least this share of traffic when weights are rebalanced. */
+    @Inject
+    @ConfigProperty(name = "anvil.experiments.bandit-floor-percent", defaultValue = "5")
+    int banditFloorPercent;
+
+    Clock clock = Clock.systemUTC();
+
+    // --- definition ----------------------------------------------------------------------------------
+
+    public ExperimentInfo create(CreateExperimentCommand c, String actor) {
+        requireMigrated();
+        if (c == null) throw ExperimentException.badRequest("a JSON request body is required", null, "missing_body");
+        if (c.name() != null && findByName(c.name()) != null) {
+            throw ExperimentException.conflict("experiment " + c.name() + " already exists", "name", "experiment_exists");
+        }
+        Experiment experiment = ExperimentRules.check(() -> new Experiment(c.name(), c.model(), ExperimentStrategy.parse(c.strategy()),
+                c.hypothesis(), PrimaryMetric.parse(c.primaryMetric()),
+                new Guardrails(c.maxErrorRate(), c.maxP95LatencyMs(), c.maxNegativeFeedbackRate(),
+                        c.minimumSample() == null ? Guardrails.DEFAULT_MINIMUM_SAMPLE : c.minimumSample()),
+                c.canarySteps(), c.variants(), actor, clock.instant()));
+        checkModelVersions(experiment);
+        try {
+            em.persist(experiment);
+            em.flush();
+        } catch (PersistenceException e) {
+            if (isConstraintViolation(e)) {
+                throw ExperimentException.conflict("experiment " + c.name() + " already exists", "name", "experiment_exists");
+            }
+            throw e;
+        }
+        return ExperimentInfo.of(experiment);
+    }
+
+    public List<ExperimentInfo> list() {
+        requireMigrated();
+        return em.createNamedQuery(Experiment.ALL, Experiment.class).getResultList().stream().map(ExperimentInfo::of).toList();
+    }
+
+    public ExperimentInfo get(String name) {
+        requireMigrated();
+        return ExperimentInfo.of(existing(name, false));
+    }
+
+    // --- lifecycle -----------------------------------------------------------------------------------
+
+    public ExperimentInfo start(String name, String actor) {
+        return change(name, e -> {
+            // The registry may have archived a version since the experiment was created.
+            checkModelVersions(e);
+            e.start(actor, clock.instant());
+        });
+    }
+
+    public ExperimentInfo pause(String name, String reason, String actor) {
+        return change(name, e -> e.pause(actor, reason, clock.instant()));
+    }
+
+    public ExperimentInfo resume(String name, String actor) {
+        return change(name, e -> e.resume(actor, clock.instant()));
+    }
+
+    public ExperimentInfo complete(String name, String reason, String actor) {
+        return change(name, e -> e.complete(actor, reason, clock.instant()));
+    }
+
+    public ExperimentInfo rollBack(String name, String reason, String actor) {
+        return change(name, e -> e.rollBack(actor, reason, clock.instant()));
+    }
+
+    public ExperimentInfo adjustWeights(String name, Map<String, Integer> weights, String reason, String actor) {
+        return change(name, e -> e.adjustWeights(weights, actor, reason, clock.instant()));
+    }
+
+    /**
+     * Sets a BANDIT experiment's weights to its Thompson-sampling allocation (see {@link #banditAllocation}),
+     * recorded as a weight change.
+     */
+    public ExperimentInfo rebalance(String name, String actor) {
+        return change(name, e -> {
+            if (e.strategy() != ExperimentStrategy.BANDIT) {
+                throw ExperimentException.conflict("experiment " + name + " is " + e.strategy()
+                        + ": only BANDIT experiments are rebalanced by Thompson sampling", "strategy", "not_a_bandit");
+            }
+            List<Integer> allocation = banditAllocation(e, samples(e));
+            Map<String, Integer> weights = new LinkedHashMap<>();
+            for (int i = 0; i < e.variants().size(); i++) weights.put(e.variants().get(i).name(), allocation.get(i));
+            e.adjustWeights(weights, actor, "Thompson sampling rebalance", clock.instant());
+        });
+    }
+
+    private interface Change {
+        void apply(Experiment e);
+    }
+
+    private ExperimentInfo change(String name, Change change) {
+        requireMigrated();
+        Experiment e = existing(name, true);
+        ExperimentRules.check(() -> {
+            change.apply(e);
+            return null;
+        });
+        em.flush();
+        return ExperimentInfo.of(e);
+    }
+
+    // --- request path --------------------------------------------------------------------------------
+
+    /**
+     * The variant that serves {@code key} (a user or session id) in a RUNNING experiment: the variant recorded at the
+     * subject's first request if there is one (weights may have changed since; the subject stays put), else the
+     * variant owning the key's hash bucket under the current weights, recorded now. SHADOW experiments serve every
+     * subject from the control and name the shadow variants.
+     */
+    public AssignmentInfo assign(String name, String key) {
+        requireMigrated();
+        if (key == null || key.isBlank()) {
+            throw ExperimentException.badRequest("a subject key is required (e.g. ?key=user-123)", "key", "missing_key");
+        }
+        if (key.length() > 512) throw ExperimentException.badRequest("the subject key is longer than 512 characters", "key", "invalid_key");
+        Experiment e = existing(name, false);
+        if (e.status() != ExperimentStatus.RUNNING) {
+            throw ExperimentException.conflict("experiment " + name + " is " + e.status() + ", not RUNNING: it assigns no traffic",
+                    "status", "experiment_not_running");
+        }
+        int bucket = StickyAssignment.bucket(e.name(), key);
+        String hash = StickyAssignment.keyHash(key);
+        List<String> shadows = e.strategy() == ExperimentStrategy.SHADOW
+                ? e.variants().stream().filter(v -> !v.control()).map(Variant::name).toList() : List.of();
+        Assignment existing = findAssignment(e, hash);
+        if (existing != null) {
+            return new AssignmentInfo(e.name(), e.strategy().name(), e.modelName(), ExperimentInfo.VariantInfo.of(existing.variant()), bucket,
+                    existing.firstSeen(), false, shadows);
+        }
+        Variant chosen;
+        if (e.strategy() == ExperimentStrategy.SHADOW) {
+            chosen = e.control();
+        } else {
+            List<StickyAssignment.Arm> arms = e.variants().stream().map(v -> new StickyAssignment.Arm(v.name(), v.weightPercent())).toList();
+            chosen = e.variant(StickyAssignment.pick(arms, bucket).name());
+        }
+        Instant now = clock.instant();
+        try {
+            assignments.record(e.id(), chosen.id(), hash, now);
+        } catch (EJBException | PersistenceException raced) {
+            Assignment winner = findAssignment(e, hash);
+            if (winner == null) throw raced;
+            return new AssignmentInfo(e.name(), e.strategy().name(), e.modelName(), ExperimentInfo.VariantInfo.of(winner.variant()), bucket,
+                    winner.firstSeen(), false, shadows);
+        }
+        return new AssignmentInfo(e.name(), e.strategy().name(), e.modelName(), ExperimentInfo.VariantInfo.of(chosen), bucket,
+                now.truncatedTo(java.time.temporal.ChronoUnit.MICROS), true, shadows);
+    }
+
+    /**
+     * Records how one response served by a variant went. Accepted while the experiment is RUNNING or PAUSED
+     * (in-flight responses of a just-paused experiment still count); a response id is recorded once.
+     */
+    public OutcomeInfo recordOutcome(String name, RecordOutcomeCommand c) {
+        requireMigrated();
+        if (c == null) throw ExperimentException.badRequest("a JSON request body is required", null, "missing_body");
+        Experiment e = existing(name, false);
+        if (e.status() != ExperimentStatus.RUNNING && e.status() != ExperimentStatus.PAUSED) {
+            throw ExperimentException.conflict("experiment " + name + " is " + e.status() + ": outcomes are recorded only while it is RUNNING or PAUSED",
+                    "status", "experiment_not_running");
+        }
+        if (c.variant() == null || c.variant().isBlank()) throw ExperimentException.badRequest("variant is required", "variant", "missing_variant");
+        Variant variant = e.variant(c.variant());
+        if (variant == null) {
+            throw ExperimentException.badRequest("experiment " + name + " has no variant " + c.variant() + " (variants: "
+                    + e.variants().stream().map(Variant::name).toList() + ")", "variant", "unknown_variant");
+        }
+        require(c.latencyMs(), "latencyMs");
+        if (c.responseId() != null && !em.createNamedQuery(Outcome.BY_RESPONSE, Outcome.class).setParameter("responseId", c.responseId())
+                .getResultList().isEmpty()) {
+            throw ExperimentException.conflict("an outcome for response " + c.responseId() + " is already recorded", "responseId", "outcome_exists");
+        }
+        Outcome o = ExperimentRules.check(() -> new Outcome(variant, c.responseId(), c.latencyMs(), c.ttftMs(),
+                c.promptTokens() == null ? 0 : c.promptTokens(), c.completionTokens() == null ? 0 : c.completionTokens(),
+                Boolean.TRUE.equals(c.error()), c.cost() == null ? 0 : c.cost(), clock.instant()));
+        try {
+            em.persist(o);
+            em.flush();
+        } catch (PersistenceException ex) {
+            if (isConstraintViolation(ex)) {
+                throw ExperimentException.conflict("an outcome for response " + c.responseId() + " is already recorded", "responseId", "outcome_exists");
+            }
+            throw ex;
+        }
+        return new OutcomeInfo(o.id(), e.name(), variant.name(), o.responseId(), o.latencyMs(), o.ttftMs(), o.promptTokens(),
+                o.completionTokens(), o.error(), o.cost(), o.createdAt());
+    }
+
+    private static void require(Object value, String field) {
+        if (value == null) throw ExperimentException.badRequest(field + " is required", field, "missing_" + ExperimentRules.snake(field));
+    }
+
+    /** Stores a rating of one response (of any response: feedback is not limited to experiment traffic). */
+    public FeedbackInfo recordFeedback(String responseId, Integer rating, String scale, String comment) {
+        requireMigrated();
+        Feedback f = ExperimentRules.check(() -> new Feedback(responseId, FeedbackScale.parse(scale), rating, comment, clock.instant()));
+        em.persist(f);
+        em.flush();
+        Outcome rated = em.createNamedQuery(Outcome.BY_RESPONSE, Outcome.class).setParameter("responseId", f.responseId())
+                .getResultStream().findFirst().orElse(null);
+        return new FeedbackInfo(f.id(), f.responseId(), f.scale().name().toLowerCase(java.util.Locale.ROOT), f.rating(), f.negative(),
+                f.comment(), f.createdAt(), rated == null ? null : rated.experiment().name(), rated == null ? null : rated.variant().name());
+    }
+
+    // --- results -------------------------------------------------------------------------------------
+
+    public ExperimentResults results(String name) {
+        requireMigrated();
+        Experiment e = existing(name, false);
+        List<OutcomeSample> samples = samples(e);
+        Map<String, Long> assigned = new HashMap<>();
+        Map<Long, String> variantNames = new HashMap<>();
+        for (Variant v : e.variants()) variantNames.put(v.id(), v.name());
+        for (Object[] row : em.createNamedQuery(Assignment.COUNT_BY_VARIANT, Object[].class).setParameter("experiment", e).getResultList()) {
+            assigned.put(variantNames.get((Long) row[0]), (Long) row[1]);
+        }
+        List<ResultsCalculator.VariantInfo> variants = e.variants().stream()
+                .map(v -> new ResultsCalculator.VariantInfo(v.name(), v.control(), v.weightPercent())).toList();
+        return ResultsCalculator.calculate(e.name(), e.status().name(), e.strategy().name(), e.primaryMetric(), e.guardrails(), variants,
+                assigned, samples, e.strategy() == ExperimentStrategy.BANDIT ? banditAllocation(e, samples) : null);
+    }
+
+    /**
+     * Thompson-sampling weights for the variants, in variant order: a success is a response without error and
+     * without negative feedback. Seeded from the experiment and its outcome count, so the same data always gives
+     * the same allocation (results are reproducible; a new outcome gives a fresh draw).
+     */
+    List<Integer> banditAllocation(Experiment e, List<OutcomeSample> samples) {
+        List<ThompsonSampler.ArmStats> arms = new ArrayList<>();
+        for (Variant v : e.variants()) {
+            long successes = samples.stream().filter(s -> s.variant().equals(v.name()))
+                    .filter(s -> !s.error() && !Boolean.TRUE.equals(s.negativeFeedback())).count();
+            long total = samples.stream().filter(s -> s.variant().equals(v.name())).count();
+            arms.add(new ThompsonSampler.ArmStats(v.name(), successes, total - successes));
+        }
+        int floor = Math.min(banditFloorPercent, 100 / arms.size());
+        return new ThompsonSampler(new SplittableRandom(e.id() * 1_000_003L + samples.size()), THOMPSON_DRAWS).allocate(arms, Math.max(0, floor));
+    }
+
+    private List<OutcomeSample> samples(Experiment e) {
+        Map<String, Boolean> latestNegative = new HashMap<>();
+        for (Object[] row : em.createNamedQuery(Feedback.FOR_EXPERIMENT, Object[].class).setParameter("experiment", e).getResultList()) {
+            Feedback f = (Feedback) row[0];
+            latestNegative.put(f.responseId(), f.negative()); // ordered by id: the latest rating wins
+        }
+        List<OutcomeSample> samples = new ArrayList<>();
+        for (Outcome o : em.createNamedQuery(Outcome.BY_EXPERIMENT, Outcome.class).setParameter("experiment", e).getResultList()) {
+            samples.add(new OutcomeSample(o.variant().name(), o.latencyMs(), o.ttftMs(), o.promptTokens(), o.completionTokens(), o.error(),
+                    o.cost(), latestNegative.get(o.responseId())));
+        }
+        return samples;
+    }
+
+    // --- helpers -------------------------------------------------------------------------------------
+
+    /** Every variant's model version must be registered under the experiment's model and not ARCHIVED. */
+    private void checkModelVersions(Experiment e) {
+        Model model = em.createNamedQuery(Model.BY_NAME, Model.class).setParameter("name", e.modelName()).getResultStream().findFirst()
+                .orElseThrow(() -> ExperimentException.badRequest("model " + e.modelName() + " is not registered", "model", "unknown_model"));
+        for (Variant v : e.variants()) {
+            SemanticVersion version = parseVersion(v);
+            ModelVersion mv = em.createNamedQuery(ModelVersion.BY_MODEL_AND_VERSION, ModelVersion.class)
+                    .setParameter("model", model).setParameter("version", version).getResultStream().findFirst()
+                    .orElseThrow(() -> ExperimentException.badRequest("variant " + v.name() + ": model " + e.modelName() + " has no version "
+                            + v.modelVersion(), "variants.modelVersion", "unknown_model_version"));
+            if (mv.stage() == Stage.ARCHIVED) {
+                throw ExperimentException.conflict("variant " + v.name() + ": version " + v.modelVersion() + " of model " + e.modelName()
+                        + " is ARCHIVED and cannot serve an experiment", "variants.modelVersion", "model_version_archived");
+            }
+        }
+    }
+
+    private static SemanticVersion parseVersion(Variant v) {
+        try {
+            return SemanticVersion.parse(v.modelVersion());
+        } catch (IllegalArgumentException bad) {
+            throw ExperimentException.badRequest("variant " + v.name() + ": " + bad.getMessage(), "variants.modelVersion", "invalid_model_version");
+        }
+    }
+
+    private Experiment findByName(String name) {
+        return em.createNamedQuery(Experiment.BY_NAME, Experiment.class).setParameter("name", name).getResultStream().findFirst().orElse(null);
+    }
+
+    private Experiment existing(String name, boolean lock) {
+        var query = em.createNamedQuery(Experiment.BY_NAME, Experiment.class).setParameter("name", name);
+        if (lock) query.setLockMode(LockModeType.PESSIMISTIC_WRITE);
+        return query.getResultStream().findFirst()
+                .orElseThrow(() -> ExperimentException.notFound("experiment " + name + " does not exist", "name", "experiment_not_found"));
+    }
+
+    private Assignment findAssignment(Experiment e, String hash) {
+        return em.createNamedQuery(Assignment.BY_SUBJECT, Assignment.class).setParameter("experiment", e).setParameter("subjectHash", hash)
+                .getResultStream().findFirst().orElse(null);
+    }
+
+    private static boolean isConstraintViolation(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("23")) return true;
+        }
+        return false;
+    }
+
+    private void requireMigrated() {
+        if (!migrator.migrated()) {
+            throw new ExperimentException(ExperimentException.Kind.UNAVAILABLE,
+                    "experiments are not available yet: database schema migration has not completed (" + migrator.failure() + ")",
+                    null, "experiments_unavailable");
+        }
+    }
+}

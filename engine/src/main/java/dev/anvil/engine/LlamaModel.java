@@ -59,10 +59,11 @@ public final class LlamaModel implements AutoCloseable {
      * From this many tokens on, a matmul dequantizes each row once and runs the 4x2 float tile kernel instead
      * of the fused per-token dot. Measured (thread CPU time, SmolLM2-135M ffn_up Q8_0 576x1536): fused dot
      * 240 us per token; vectorized Q8_0 dequantize 180 us per matrix + tile kernel 107 us per token, so the
-     * switch pays from 2 tokens. The other types dequantize with scalar code (about 2-3x slower), hence 4.
+     * switch pays from 2 tokens. Q4_0 dequantizes with vector code too; the other types dequantize with scalar
+     * code (about 2-3x slower), hence 4.
      */
     static int dequantMinTokens(GgmlType type) {
-        return type == GgmlType.Q8_0 || type == GgmlType.F32 ? 2 : 4;
+        return type == GgmlType.Q8_0 || type == GgmlType.Q4_0 || type == GgmlType.F32 ? 2 : 4;
     }
 
     private final ModelConfig config;

@@ -426,7 +426,19 @@ public final class QuantKernels {
                     for (int j = 0; j < 32; j += L) b2f(ByteVector.fromMemorySegment(B, w, off + 2 + j, LE)).mul(d).intoArray(dst, dstOff + b + j);
                 }
             }
-            case Q4_0, Q4_1 -> {
+            case Q4_0 -> {
+                // Vectorized like Q8_0 (the many-token path of Q4_0 models), with dotLegacy's exact operations:
+                // float(nibble - 8) * d; low nibbles are values 0..15 of the block, high nibbles 16..31.
+                for (int b = 0; b < n; b += 32, off += 18) {
+                    FloatVector d = FloatVector.broadcast(F, f16(w, off));
+                    for (int j = 0; j < 16; j += L) {
+                        ByteVector q = ByteVector.fromMemorySegment(B, w, off + 2 + j, LE);
+                        b2f(q.and((byte) 0x0F).sub((byte) 8)).mul(d).intoArray(dst, dstOff + b + j);
+                        b2f(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).mul(d).intoArray(dst, dstOff + b + 16 + j);
+                    }
+                }
+            }
+            case Q4_1 -> {
                 boolean hasMin = type == GgmlType.Q4_1;
                 int stride = hasMin ? 20 : 18, qs = hasMin ? 4 : 2;
                 for (int b = 0; b < n; b += 32, off += stride) {

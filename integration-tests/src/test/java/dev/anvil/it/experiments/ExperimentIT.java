@@ -282,4 +282,51 @@ class ExperimentIT {
         assertFalse(comparison.getBoolean("significant"));
         assertTrue(comparison.getString("verdict").startsWith("No significant difference in error rate"), comparison::toString);
     }
+
+    @Test
+    void everyOperationIsInTheOpenApiDocument(AnvilServer server) {
+        HttpResult openapi = server.request("GET", "/openapi", null, Map.of("Accept", "application/json"));
+        assertEquals(200, openapi.status(), openapi::toString);
+        JsonObject paths = openapi.json().getJsonObject("paths");
+        for (String path : List.of("/api/experiments", "/api/experiments/{name}", "/api/experiments/{name}/start",
+                "/api/experiments/{name}/pause", "/api/experiments/{name}/resume", "/api/experiments/{name}/complete",
+                "/api/experiments/{name}/rollback", "/api/experiments/{name}/weights", "/api/experiments/{name}/rebalance",
+                "/api/experiments/{name}/results", "/api/experiments/{name}/assignment", "/api/experiments/{name}/outcomes", "/v1/feedback")) {
+            assertTrue(paths.containsKey(path), "missing " + path + " in " + paths.keySet());
+        }
+        JsonObject schemas = openapi.json().getJsonObject("components").getJsonObject("schemas");
+        for (String schema : List.of("Experiment", "ExperimentResults", "ExperimentComparison", "ExperimentAssignment", "CreateExperimentRequest",
+                "FeedbackRequest", "Feedback")) {
+            assertTrue(schemas.containsKey(schema), "missing schema " + schema + " in " + schemas.keySet());
+        }
+        assertTrue(schemas.getJsonObject("FeedbackRequest").getJsonObject("properties").containsKey("response_id"), schemas::toString);
+    }
+
+    @Test
+    void banditRebalanceFollowsOutcomes(AnvilServer server) {
+        register(server, "1.0.0", "1.1.0");
+        String name = "bandit-" + suffix;
+        HttpResult created = post(server, EXPERIMENTS, experiment(name, "BANDIT", "error_rate", 5,
+                variant("control", "1.0.0", 50, true), variant("candidate", "1.1.0", 50, false)));
+        assertEquals(201, created.status(), created::toString);
+        assertEquals(200, post(server, EXPERIMENTS + "/" + name + "/start", "{}").status());
+        for (int i = 0; i < 40; i++) {
+            // The control fails half its requests, the candidate none.
+            for (String variant : List.of("control", "candidate")) {
+                String body = Json.createObjectBuilder().add("responseId", "b-" + suffix + "-" + variant + "-" + i).add("variant", variant)
+                        .add("latencyMs", 50).add("error", variant.equals("control") && i % 2 == 0).build().toString();
+                assertEquals(201, post(server, EXPERIMENTS + "/" + name + "/outcomes", body).status());
+            }
+        }
+        HttpResult rebalanced = post(server, EXPERIMENTS + "/" + name + "/rebalance", "{}");
+        assertEquals(200, rebalanced.status(), rebalanced::toString);
+        JsonObject control = rebalanced.json().getJsonArray("variants").getJsonObject(0);
+        JsonObject candidate = rebalanced.json().getJsonArray("variants").getJsonObject(1);
+        // 40/40 successes against 20/40: the candidate is best in essentially every posterior draw; the control keeps the 5% floor.
+        assertEquals(5, control.getInt("weightPercent"), rebalanced::toString);
+        assertEquals(95, candidate.getInt("weightPercent"), rebalanced::toString);
+        JsonObject results = server.get(EXPERIMENTS + "/" + name + "/results").json();
+        assertEquals(List.of(5, 95), results.getJsonArray("banditAllocation").getValuesAs(jakarta.json.JsonNumber::intValue));
+        assertError(post(server, EXPERIMENTS + "/other-" + suffix + "/rebalance", "{}"), 404, "experiment_not_found");
+    }
 }

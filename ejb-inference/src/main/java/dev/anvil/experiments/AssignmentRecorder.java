@@ -3,11 +3,13 @@ package dev.anvil.experiments;
 import dev.anvil.experiments.domain.Assignment;
 import dev.anvil.experiments.domain.Experiment;
 import dev.anvil.experiments.domain.Variant;
+import jakarta.ejb.ApplicationException;
 import jakarta.ejb.Stateless;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
+import jakarta.persistence.PersistenceException;
 
 import java.time.Instant;
 
@@ -27,7 +29,24 @@ public class AssignmentRecorder {
     public void record(long experimentId, long variantId, String subjectHash, Instant at) {
         Experiment experiment = em.getReference(Experiment.class, experimentId);
         Variant variant = em.find(Variant.class, variantId);
-        em.persist(new Assignment(experiment, subjectHash, variant, at));
-        em.flush();
+        try {
+            em.persist(new Assignment(experiment, subjectHash, variant, at));
+            em.flush();
+        } catch (PersistenceException e) {
+            if (ExperimentService.isConstraintViolation(e)) {
+                // An expected outcome of the race, not a server fault: an application exception, so the container
+                // rolls this transaction back without logging it as a failed invocation.
+                throw new AlreadyAssigned();
+            }
+            throw e;
+        }
+    }
+
+    /** Another request recorded this subject's assignment first. */
+    @ApplicationException(rollback = true)
+    public static class AlreadyAssigned extends RuntimeException {
+        public AlreadyAssigned() {
+            super("the subject was assigned by a concurrent request", null, false, false);
+        }
     }
 }

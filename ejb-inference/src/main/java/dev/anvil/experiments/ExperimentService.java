@@ -17,7 +17,6 @@ import dev.anvil.registry.domain.ModelVersion;
 import dev.anvil.registry.domain.SemanticVersion;
 import dev.anvil.registry.domain.Stage;
 import jakarta.ejb.EJB;
-import jakarta.ejb.EJBException;
 import jakarta.ejb.Stateless;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
@@ -203,9 +202,9 @@ public class ExperimentService {
         Instant now = clock.instant();
         try {
             assignments.record(e.id(), chosen.id(), hash, now);
-        } catch (EJBException | PersistenceException raced) {
+        } catch (AssignmentRecorder.AlreadyAssigned raced) {
             Assignment winner = findAssignment(e, hash);
-            if (winner == null) throw raced;
+            if (winner == null) throw new IllegalStateException("assignment of a subject in " + name + " reported taken but not found", raced);
             return new AssignmentInfo(e.name(), e.strategy().name(), e.modelName(), ExperimentInfo.VariantInfo.of(winner.variant()), bucket,
                     winner.firstSeen(), false, shadows);
         }
@@ -360,7 +359,7 @@ public class ExperimentService {
                 .getResultStream().findFirst().orElse(null);
     }
 
-    private static boolean isConstraintViolation(Throwable failure) {
+    static boolean isConstraintViolation(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("23")) return true;
         }

@@ -329,4 +329,38 @@ class ExperimentIT {
         assertEquals(List.of(5, 95), results.getJsonArray("banditAllocation").getValuesAs(jakarta.json.JsonNumber::intValue));
         assertError(post(server, EXPERIMENTS + "/other-" + suffix + "/rebalance", "{}"), 404, "experiment_not_found");
     }
+
+    @Test
+    void concurrentFirstLookupsOfOneKeyAgreeAndRecordOneAssignment(AnvilServer server) throws Exception {
+        String name = "race-" + suffix;
+        createAndStart(server, name, "error_rate", 10, 50);
+        int threads = 8;
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            List<java.util.concurrent.Future<HttpResult>> answers = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                answers.add(pool.submit(() -> {
+                    go.await();
+                    return server.get(EXPERIMENTS + "/" + name + "/assignment?key=racer");
+                }));
+            }
+            go.countDown();
+            Set<String> variants = new HashSet<>();
+            int created = 0;
+            for (java.util.concurrent.Future<HttpResult> f : answers) {
+                HttpResult r = f.get(60, java.util.concurrent.TimeUnit.SECONDS);
+                assertEquals(200, r.status(), r::toString);
+                variants.add(r.json().getJsonObject("variant").getString("name"));
+                if (r.json().getBoolean("newAssignment")) created++;
+            }
+            assertEquals(1, variants.size(), "every racer sees the same variant: " + variants);
+            assertEquals(1, created, "exactly one request recorded the assignment");
+        } finally {
+            pool.shutdownNow();
+        }
+        HttpResult results = server.get(EXPERIMENTS + "/" + name + "/results");
+        long assigned = results.json().getJsonArray("variants").stream().mapToLong(v -> v.asJsonObject().getJsonNumber("assignments").longValue()).sum();
+        assertEquals(1, assigned, results::toString);
+    }
 }

@@ -574,7 +574,6 @@ public final class LlamaModel implements AutoCloseable {
         int groups = (starts[ws.length] + 3) / 4; // unit of work: 4 rows of one matrix (a group may straddle: handled below)
         pool.parallelFor(groups, dequant ? 4 : 16, (a, b, worker) -> {
             float[] scratch = workerScratch[worker];
-            float[] tile = new float[8];
             for (int g = a; g < b; g++) {
                 int row0 = g * 4, rowEnd = Math.min(row0 + 4, starts[ws.length]);
                 int m = 0;
@@ -587,14 +586,9 @@ public final class LlamaModel implements AutoCloseable {
                     for (int i = 0; i < 4; i++) w.dequantizeRow(r0 + i, scratch, i * cols);
                     int t = 0;
                     for (; t + 1 < T; t += 2) { // 4 rows x 2 tokens register tile
-                        QuantKernels.dot4x2(scratch, 0, cols, x, t * cols, (t + 1) * cols, cols, tile, 0);
-                        System.arraycopy(tile, 0, out, t * rows + r0, 4);
-                        System.arraycopy(tile, 4, out, (t + 1) * rows + r0, 4);
+                        QuantKernels.dot4x2(scratch, 0, cols, x, t * cols, (t + 1) * cols, cols, out, t * rows + r0, (t + 1) * rows + r0);
                     }
-                    for (; t < T; t++) {
-                        QuantKernels.dot4(scratch, 0, cols, x, t * cols, cols, tile, 0);
-                        System.arraycopy(tile, 0, out, t * rows + r0, 4);
-                    }
+                    for (; t < T; t++) QuantKernels.dot4(scratch, 0, cols, x, t * cols, cols, out, t * rows + r0);
                 } else {
                     for (int row = row0; row < rowEnd; row++) {
                         while (starts[m + 1] <= row) m++;

@@ -115,9 +115,10 @@ public final class QuantKernels {
      * ({@code w[w0 + r*stride ..]}) with 2 activation rows ({@code x[x0..]}, {@code x[x1..]}). Each weight
      * and activation vector is loaded once for 4 or 2 FMAs. Per (row, token) the arithmetic is exactly
      * {@link #dot1}'s, so results do not depend on how tokens were paired.
-     * {@code out[outOff + 4*t + r]} receives row r, token t.
+     * {@code out[outA + r]} receives row r with token a, {@code out[outB + r]} row r with token b (written
+     * straight into the matmul's output: no temporary array per tile).
      */
-    static void dot4x2(float[] w, int w0, int stride, float[] x, int x0, int x1, int n, float[] out, int outOff) {
+    static void dot4x2(float[] w, int w0, int stride, float[] x, int x0, int x1, int n, float[] out, int outA, int outB) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         int i = 0;
         for (; i <= n - L; i += L) {
@@ -135,14 +136,28 @@ public final class QuantKernels {
             a3 = w_.fma(xa, a3);
             b3 = w_.fma(xb, b3);
         }
-        float[] s = {sum(a0), sum(a1), sum(a2), sum(a3), sum(b0), sum(b1), sum(b2), sum(b3)};
-        for (; i < n; i++) {
-            for (int r = 0; r < 4; r++) {
-                s[r] += w[w0 + r * stride + i] * x[x0 + i];
-                s[4 + r] += w[w0 + r * stride + i] * x[x1 + i];
-            }
+        float sa0 = sum(a0), sa1 = sum(a1), sa2 = sum(a2), sa3 = sum(a3);
+        float sb0 = sum(b0), sb1 = sum(b1), sb2 = sum(b2), sb3 = sum(b3);
+        for (; i < n; i++) { // the scalar tail of dot1, per (row, token)
+            float xa = x[x0 + i], xb = x[x1 + i];
+            float v0 = w[w0 + i], v1 = w[w0 + stride + i], v2 = w[w0 + 2 * stride + i], v3 = w[w0 + 3 * stride + i];
+            sa0 += v0 * xa;
+            sa1 += v1 * xa;
+            sa2 += v2 * xa;
+            sa3 += v3 * xa;
+            sb0 += v0 * xb;
+            sb1 += v1 * xb;
+            sb2 += v2 * xb;
+            sb3 += v3 * xb;
         }
-        System.arraycopy(s, 0, out, outOff, 8);
+        out[outA] = sa0;
+        out[outA + 1] = sa1;
+        out[outA + 2] = sa2;
+        out[outA + 3] = sa3;
+        out[outB] = sb0;
+        out[outB + 1] = sb1;
+        out[outB + 2] = sb2;
+        out[outB + 3] = sb3;
     }
 
     /** {@code y[yOff+i] += a * x[xOff+i]}. */

@@ -363,4 +363,34 @@ class ExperimentIT {
         long assigned = results.json().getJsonArray("variants").stream().mapToLong(v -> v.asJsonObject().getJsonNumber("assignments").longValue()).sum();
         assertEquals(1, assigned, results::toString);
     }
+
+    @Test
+    void canaryStartsAtFirstStepAndShadowServesFromControl(AnvilServer server) {
+        register(server, "1.0.0", "1.1.0");
+        String canary = "canary-" + suffix;
+        String canaryBody = Json.createObjectBuilder().add("name", canary).add("model", model).add("strategy", "CANARY")
+                .add("primaryMetric", "latency_ms").add("canarySteps", "5,25,100")
+                .add("variants", Json.createArrayBuilder()
+                        .add(Json.createReader(new java.io.StringReader(variant("stable", "1.0.0", 100, true))).readObject())
+                        .add(Json.createReader(new java.io.StringReader(variant("next", "1.1.0", 0, false))).readObject()))
+                .build().toString();
+        assertEquals(201, post(server, EXPERIMENTS, canaryBody).status());
+        JsonObject started = post(server, EXPERIMENTS + "/" + canary + "/start", "{}").json();
+        assertEquals(List.of(5, 25, 100), started.getJsonArray("canarySteps").getValuesAs(jakarta.json.JsonNumber::intValue));
+        assertEquals(95, started.getJsonArray("variants").getJsonObject(0).getInt("weightPercent"), started::toString);
+        assertEquals(5, started.getJsonArray("variants").getJsonObject(1).getInt("weightPercent"), started::toString);
+        assertError(post(server, EXPERIMENTS, canaryBody.replace("5,25,100", "25,5").replace(canary, canary + "-bad")), 400, "invalid_canary_steps");
+
+        String shadow = "shadow-" + suffix;
+        assertError(post(server, EXPERIMENTS, experiment(shadow, "SHADOW", "latency_ms", 10,
+                variant("control", "1.0.0", 50, true), variant("copy", "1.1.0", 50, false))), 400, "invalid_weights");
+        assertEquals(201, post(server, EXPERIMENTS, experiment(shadow, "SHADOW", "latency_ms", 10,
+                variant("control", "1.0.0", 100, true), variant("copy", "1.1.0", 0, false))).status());
+        assertEquals(200, post(server, EXPERIMENTS + "/" + shadow + "/start", "{}").status());
+        for (int i = 0; i < 5; i++) {
+            JsonObject a = server.get(EXPERIMENTS + "/" + shadow + "/assignment?key=s" + i).json();
+            assertEquals("control", a.getJsonObject("variant").getString("name"), a::toString);
+            assertEquals(List.of("copy"), a.getJsonArray("shadowVariants").getValuesAs(jakarta.json.JsonString::getString));
+        }
+    }
 }

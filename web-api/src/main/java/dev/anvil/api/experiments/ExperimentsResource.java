@@ -36,7 +36,7 @@ import java.util.List;
 
 /**
  * Experiments API. Thin: it resolves the actor and maps JSON to service calls and back; every rule lives in
- * {@link ExperimentService}, whose failures {@link ExperimentExceptionMapper} answers.
+ * {@link ExperimentService}, whose failures {@link dev.anvil.api.error.ServiceExceptionMapper} answers.
  */
 @Path("/api/experiments")
 @RequestScoped

@@ -33,7 +33,7 @@ import java.net.URI;
 /**
  * Model registry API. Thin: it resolves the actor, turns JSON into registry commands and registry results
  * into JSON; every rule lives in {@link ModelRegistry}. Failures arrive as {@code RegistryException}s and are
- * answered by {@link RegistryExceptionMapper}.
+ * answered by {@link dev.anvil.api.error.ServiceExceptionMapper}.
  */
 @Path("/api/registry/models")
 @RequestScoped

@@ -19,11 +19,11 @@ class ExperimentsApiTest {
     @Test
     void failureKindsMapToStatuses() {
         // (Building a Response needs a JAX-RS runtime; the status and type tables are what the mapper adds.)
-        assertEquals(409, ExperimentExceptionMapper.status(ExperimentException.Kind.CONFLICT));
-        assertEquals(400, ExperimentExceptionMapper.status(ExperimentException.Kind.BAD_REQUEST));
-        assertEquals("conflict_error", ExperimentExceptionMapper.type(ExperimentException.Kind.CONFLICT));
-        assertEquals(404, ExperimentExceptionMapper.status(ExperimentException.Kind.NOT_FOUND));
-        assertEquals(503, ExperimentExceptionMapper.status(ExperimentException.Kind.UNAVAILABLE));
+        assertEquals(409, dev.anvil.api.error.ServiceExceptionMapper.status(ExperimentException.Kind.CONFLICT));
+        assertEquals(400, dev.anvil.api.error.ServiceExceptionMapper.status(ExperimentException.Kind.BAD_REQUEST));
+        assertEquals("conflict_error", dev.anvil.api.error.ServiceExceptionMapper.type(ExperimentException.Kind.CONFLICT));
+        assertEquals(404, dev.anvil.api.error.ServiceExceptionMapper.status(ExperimentException.Kind.NOT_FOUND));
+        assertEquals(503, dev.anvil.api.error.ServiceExceptionMapper.status(ExperimentException.Kind.UNAVAILABLE));
     }
 
     @Test

@@ -63,19 +63,19 @@ class RegistryJsonTest {
 
     @Test
     void failureKindsMapToStatusesAndErrorTypes() {
-        assertEquals(400, RegistryExceptionMapper.status(RegistryException.Kind.BAD_REQUEST));
-        assertEquals(404, RegistryExceptionMapper.status(RegistryException.Kind.NOT_FOUND));
-        assertEquals(409, RegistryExceptionMapper.status(RegistryException.Kind.CONFLICT));
-        assertEquals(503, RegistryExceptionMapper.status(RegistryException.Kind.UNAVAILABLE));
-        assertEquals("invalid_request_error", RegistryExceptionMapper.type(RegistryException.Kind.BAD_REQUEST));
-        assertEquals("not_found_error", RegistryExceptionMapper.type(RegistryException.Kind.NOT_FOUND));
-        assertEquals("conflict_error", RegistryExceptionMapper.type(RegistryException.Kind.CONFLICT));
-        assertEquals("service_unavailable_error", RegistryExceptionMapper.type(RegistryException.Kind.UNAVAILABLE));
+        assertEquals(400, dev.anvil.api.error.ServiceExceptionMapper.status(RegistryException.Kind.BAD_REQUEST));
+        assertEquals(404, dev.anvil.api.error.ServiceExceptionMapper.status(RegistryException.Kind.NOT_FOUND));
+        assertEquals(409, dev.anvil.api.error.ServiceExceptionMapper.status(RegistryException.Kind.CONFLICT));
+        assertEquals(503, dev.anvil.api.error.ServiceExceptionMapper.status(RegistryException.Kind.UNAVAILABLE));
+        assertEquals("invalid_request_error", dev.anvil.api.error.ServiceExceptionMapper.type(RegistryException.Kind.BAD_REQUEST));
+        assertEquals("not_found_error", dev.anvil.api.error.ServiceExceptionMapper.type(RegistryException.Kind.NOT_FOUND));
+        assertEquals("conflict_error", dev.anvil.api.error.ServiceExceptionMapper.type(RegistryException.Kind.CONFLICT));
+        assertEquals("service_unavailable_error", dev.anvil.api.error.ServiceExceptionMapper.type(RegistryException.Kind.UNAVAILABLE));
     }
 
     @Test
     void errorBodyCarriesMessageParamAndCode() {
-        String json = JSONB.toJson(dev.anvil.api.ApiErrors.body(RegistryExceptionMapper.type(RegistryException.Kind.CONFLICT),
+        String json = JSONB.toJson(dev.anvil.api.ApiErrors.body(dev.anvil.api.error.ServiceExceptionMapper.type(RegistryException.Kind.CONFLICT),
                 "model m already has a version 1.0.0", "version", "version_exists"));
         assertEquals("{\"error\":{\"message\":\"model m already has a version 1.0.0\",\"type\":\"conflict_error\","
                 + "\"param\":\"version\",\"code\":\"version_exists\"}}", json);

@@ -1,21 +1,21 @@
-package dev.anvil.api.registry;
+package dev.anvil.api.error;
 
 import dev.anvil.api.ApiErrors;
-import dev.anvil.registry.RegistryException;
+import dev.anvil.service.ServiceException;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.ext.ExceptionMapper;
 import jakarta.ws.rs.ext.Provider;
 
-/** Answers a registry failure with the status of its kind and an OpenAI-style error body. */
+/** Answers a service's refusal (registry, experiments) with the status of its kind and an OpenAI-style body. */
 @Provider
-public class RegistryExceptionMapper implements ExceptionMapper<RegistryException> {
+public class ServiceExceptionMapper implements ExceptionMapper<ServiceException> {
 
     @Override
-    public Response toResponse(RegistryException e) {
+    public Response toResponse(ServiceException e) {
         return ApiErrors.response(status(e.kind()), type(e.kind()), e.getMessage(), e.param(), e.code());
     }
 
-    static int status(RegistryException.Kind kind) {
+    public static int status(ServiceException.Kind kind) {
         return switch (kind) {
             case BAD_REQUEST -> 400;
             case NOT_FOUND -> 404;
@@ -24,7 +24,7 @@ public class RegistryExceptionMapper implements ExceptionMapper<RegistryExceptio
         };
     }
 
-    static String type(RegistryException.Kind kind) {
+    public static String type(ServiceException.Kind kind) {
         return switch (kind) {
             case BAD_REQUEST -> ApiErrors.TYPE_INVALID_REQUEST;
             case NOT_FOUND -> ApiErrors.TYPE_NOT_FOUND;

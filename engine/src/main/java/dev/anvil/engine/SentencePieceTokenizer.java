@@ -160,14 +160,6 @@ public final class SentencePieceTokenizer implements Tokenizer {
     }
 
     @Override public byte[] tokenBytes(int id) { return pieces[vocab.check(id)].clone(); }
-
-    @Override public String decode(int[] ids) { return TokenDecoder.decodeAll(this, ids); }
-    @Override public int vocabSize() { return vocab.size(); }
-    @Override public int bos() { return vocab.bos(); }
-    @Override public int eos() { return vocab.eos(); }
-    @Override public boolean isEndOfGeneration(int id) { return vocab.isEndOfGeneration(id); }
-    @Override public String tokenText(int id) { return vocab.text(id); }
-    @Override public boolean addBosByDefault() { return vocab.addBos(); }
     @Override public boolean addsSpacePrefix() { return addSpacePrefix; }
     @Override public Vocabulary vocabulary() { return vocab; }
 

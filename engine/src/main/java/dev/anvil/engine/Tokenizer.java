@@ -24,22 +24,22 @@ public interface Tokenizer {
     byte[] tokenBytes(int id);
 
     /** The whole text of a token sequence; strips the SentencePiece dummy space of the first token like llama.cpp. */
-    String decode(int[] ids);
+    default String decode(int[] ids) { return TokenDecoder.decodeAll(this, ids); }
 
-    int vocabSize();
+    default int vocabSize() { return vocabulary().size(); }
 
-    int bos();
+    default int bos() { return vocabulary().bos(); }
 
-    int eos();
+    default int eos() { return vocabulary().eos(); }
 
     /** True for tokens that end generation: EOS and end-of-turn tokens like {@code <|eot_id|>}, {@code <|im_end|>}. */
-    boolean isEndOfGeneration(int id);
+    default boolean isEndOfGeneration(int id) { return vocabulary().isEndOfGeneration(id); }
 
     /** The token's text exactly as stored in the vocabulary (for logs and debugging). */
-    String tokenText(int id);
+    default String tokenText(int id) { return vocabulary().text(id); }
 
     /** Whether this model's prompts start with BOS (llama.cpp's add_bos rule); pass it as {@code addBos}. */
-    boolean addBosByDefault();
+    default boolean addBosByDefault() { return vocabulary().addBos(); }
 
     /** Whether encoding prefixes a space (SentencePiece "add dummy prefix"), which decoding then strips again. */
     boolean addsSpacePrefix();

@@ -44,9 +44,10 @@ public class InferenceService {
 
     /**
      * {@code "name"} → the version serving that name (its PRODUCTION version); {@code "name@version"} → exactly
-     * that version, if it is loaded.
+     * that version, loaded first if it is registered but not loaded (see {@link ModelRuntimes#acquire}).
      *
-     * @throws InferenceException NOT_FOUND if nothing by that reference is being served, INVALID for a blank reference
+     * @throws InferenceException NOT_FOUND if nothing by that reference is registered or served, INVALID for a blank
+     *                            reference or an ARCHIVED version, UNAVAILABLE while a version is still loading
      */
     public ServedModel resolve(String modelRef) {
         return runtime(modelRef).served();
@@ -155,13 +156,8 @@ public class InferenceService {
         if (name.isBlank() || version.isBlank()) {
             throw InferenceException.invalid("model reference '" + ref + "' must be 'name' or 'name@version'", "model");
         }
-        ModelRuntime r = runtimes.loaded(name, version);
-        if (r == null) {
-            ModelRuntime current = runtimes.serving(name);
-            throw InferenceException.notFound("version " + version + " of model " + name + " is not being served"
-                    + (current == null ? "" : " (it serves version " + current.served().version() + ", its PRODUCTION version)"), "model");
-        }
-        return r;
+        // A registered version that is not loaded is loaded now (shared with concurrent requests for it).
+        return runtimes.acquire(name, version);
     }
 
     private String notServedMessage(String name) {

@@ -1,9 +1,16 @@
 package dev.anvil.serving;
 
+import dev.anvil.registry.ModelRegistry;
+import dev.anvil.registry.ModelVersionInfo;
+import dev.anvil.registry.RegistryException;
+import dev.anvil.registry.domain.Stage;
+import dev.anvil.routing.RoutingConfig;
 import jakarta.annotation.PreDestroy;
 import jakarta.annotation.Resource;
 import jakarta.ejb.ConcurrencyManagement;
 import jakarta.ejb.ConcurrencyManagementType;
+import jakarta.ejb.EJB;
+import jakarta.ejb.Schedule;
 import jakarta.ejb.Singleton;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
@@ -15,17 +22,28 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * The loaded model versions and which one serves each model name. Swapping the serving version is one map
  * write: requests resolved before it keep their runtime (which drains), requests after it get the new one.
+ *
+ * <p>Besides each model's PRODUCTION version, up to {@code anvil.serving.max-extra-loaded-versions} other versions
+ * stay loaded ("extras": versions pinned by {@code name@version}, experiment variants, blue-green standbys). A
+ * request for a registered version that is not loaded starts its load ({@link #acquire}); concurrent requests
+ * share that one load. Beyond the bound, the least recently used extra with nothing in flight is unloaded.
  */
 @Singleton
 @ConcurrencyManagement(ConcurrencyManagementType.BEAN)
@@ -46,6 +64,21 @@ public class ModelRuntimes {
 
     @Inject
     ServingMetrics metrics;
+
+    @EJB
+    ModelRegistry registry;
+
+    @Inject
+    RoutingConfig routing;
+
+    /** Where on-demand loads run, so a request that stops waiting does not abort the load. */
+    @Resource
+    jakarta.enterprise.concurrent.ManagedExecutorService loads;
+
+    /** "name@version" → loaded non-PRODUCTION runtime, least recently used first. Guarded by itself. */
+    private final LinkedHashMap<String, ModelRuntime> extras = new LinkedHashMap<>(16, 0.75f, true);
+    /** "name@version" → its load in progress (one per version however many requests ask). */
+    private final Map<String, CompletableFuture<ModelRuntime>> loading = new ConcurrentHashMap<>();
 
     /** Model name → the runtime that serves it. */
     private final Map<String, ModelRuntime> serving = new ConcurrentHashMap<>();
@@ -79,10 +112,33 @@ public class ModelRuntimes {
      * finishes those in flight and is unloaded.
      */
     public void activate(ModelRuntime runtime) {
+        activate(runtime, false);
+    }
+
+    /**
+     * Like {@link #activate(ModelRuntime)}; with {@code keepPreviousAsStandby} the replaced runtime stays loaded as
+     * an extra (blue-green: switching back is then another map write), otherwise it drains and unloads.
+     */
+    public synchronized void activate(ModelRuntime runtime, boolean keepPreviousAsStandby) {
         runtime.markServing();
+        synchronized (extras) {
+            extras.remove(runtime.ref());
+        }
         ModelRuntime previous = serving.put(runtime.served().name(), runtime);
-        LOG.info(() -> "Serving " + runtime.ref() + (previous == null ? "" : " (replacing " + previous.ref() + ", which drains)"));
-        if (previous != null && previous != runtime) previous.retire(config.drainTimeoutSeconds());
+        if (previous == null || previous == runtime) {
+            LOG.info(() -> "Serving " + runtime.ref());
+            return;
+        }
+        if (keepPreviousAsStandby) {
+            LOG.info(() -> "Serving " + runtime.ref() + " (replacing " + previous.ref() + ", which stays loaded as standby)");
+            synchronized (extras) {
+                extras.put(previous.ref(), previous);
+            }
+            evictIdleExtras();
+        } else {
+            LOG.info(() -> "Serving " + runtime.ref() + " (replacing " + previous.ref() + ", which drains)");
+            previous.retire(config.drainTimeoutSeconds());
+        }
     }
 
     /** Stops serving a model name altogether (its version left PRODUCTION with no successor). */
@@ -99,15 +155,195 @@ public class ModelRuntimes {
         return serving.get(name);
     }
 
-    /** The runtime of exactly {@code name@version} if it is loaded and serving or warming, else null. */
+    /**
+     * The runtime of exactly {@code name@version} if it serves its name or is a loaded extra (touching its LRU
+     * position), else null. Never loads.
+     */
     public ModelRuntime loaded(String name, String version) {
-        for (ModelRuntime r : all) {
-            if (r.served().name().equals(name) && r.served().version().equals(version)
-                    && r.state() != ModelRuntime.State.DRAINING && r.state() != ModelRuntime.State.STOPPED) {
-                return r;
+        ModelRuntime r = serving.get(name);
+        if (r != null && r.served().version().equals(version) && usable(r)) return r;
+        synchronized (extras) {
+            r = extras.get(name + "@" + version);
+        }
+        return r != null && usable(r) ? r : null;
+    }
+
+    private static boolean usable(ModelRuntime r) {
+        return r.state() != ModelRuntime.State.DRAINING && r.state() != ModelRuntime.State.STOPPED;
+    }
+
+    /**
+     * The runtime of {@code name@version}, loading it first if it is registered but not loaded. The caller waits
+     * for the load up to {@code anvil.serving.on-demand-load-wait-seconds}; concurrent callers share one load.
+     *
+     * @throws InferenceException NOT_FOUND (no such model or version), INVALID (the version is ARCHIVED),
+     *                            UNAVAILABLE with Retry-After (still loading after the wait, or the load failed)
+     */
+    public ModelRuntime acquire(String name, String version) {
+        ModelRuntime r = loaded(name, version);
+        if (r != null) return r;
+        String ref = name + "@" + version;
+        CompletableFuture<ModelRuntime> load = loading.get(ref);
+        if (load == null) load = startLoadOnce(loadableVersion(name, version));
+        return await(ref, load);
+    }
+
+    /** Starts loading {@code name@version} in the background if it is loadable and not loaded; never waits. */
+    public void preload(String name, String version) {
+        if (loaded(name, version) != null || loading.containsKey(name + "@" + version)) return;
+        try {
+            startLoadOnce(loadableVersion(name, version));
+        } catch (InferenceException e) {
+            LOG.fine(() -> "not preloading " + name + "@" + version + ": " + e.getMessage());
+        }
+    }
+
+    private ModelVersionInfo loadableVersion(String name, String version) {
+        ModelVersionInfo info;
+        try {
+            info = registry.getVersion(name, version);
+        } catch (RegistryException e) {
+            if (e.kind() == RegistryException.Kind.NOT_FOUND || e.kind() == RegistryException.Kind.BAD_REQUEST) {
+                throw InferenceException.notFound("version " + version + " of model " + name + " is not registered"
+                        + notFoundHint(name), "model");
+            }
+            throw InferenceException.unavailable("the registry cannot be read: " + e.getMessage(), 5);
+        }
+        if (info.stage() == Stage.ARCHIVED) {
+            throw InferenceException.invalid("version " + version + " of model " + name + " is ARCHIVED and no longer serves;"
+                    + " move it back to STAGING to use it, or pin another version", "model");
+        }
+        return info;
+    }
+
+    private String notFoundHint(String name) {
+        ModelRuntime current = serving.get(name);
+        return current == null ? "" : " (it serves version " + current.served().version() + ", its PRODUCTION version)";
+    }
+
+    /** The load of {@code info}'s version: the one in progress, or a new one started here. */
+    private CompletableFuture<ModelRuntime> startLoadOnce(ModelVersionInfo info) {
+        String ref = info.model() + "@" + info.version();
+        CompletableFuture<ModelRuntime> future = new CompletableFuture<>();
+        CompletableFuture<ModelRuntime> running = loading.putIfAbsent(ref, future);
+        if (running != null) return running;
+        ModelRuntime already = loaded(info.model(), info.version());
+        if (already != null) {
+            // Finished between the caller's check and our claim.
+            loading.remove(ref, future);
+            future.complete(already);
+            return future;
+        }
+        startLoad(info, future);
+        return future;
+    }
+
+    private void startLoad(ModelVersionInfo info, CompletableFuture<ModelRuntime> future) {
+        String ref = info.model() + "@" + info.version();
+        String owner;
+        try {
+            owner = registry.getModel(info.model()).owner();
+        } catch (RuntimeException e) {
+            owner = null;
+        }
+        String modelOwner = owner == null ? "anvil" : owner;
+        Executor executor = loads != null ? loads : Runnable::run;
+        LOG.info(() -> "Loading " + ref + " on demand");
+        executor.execute(() -> {
+            try {
+                ModelRuntime runtime = load(info.model(), info.version(), Path.of(info.path()), info.createdAt(), modelOwner);
+                runtime.markServing();
+                synchronized (extras) {
+                    extras.put(ref, runtime);
+                }
+                future.complete(runtime);
+                evictIdleExtras();
+            } catch (Throwable e) {
+                LOG.log(Level.WARNING, "loading " + ref + " on demand failed", e);
+                future.completeExceptionally(e);
+            } finally {
+                loading.remove(ref, future);
+            }
+        });
+    }
+
+    private ModelRuntime await(String ref, CompletableFuture<ModelRuntime> load) {
+        int wait = routing == null ? 30 : routing.onDemandLoadWaitSeconds();
+        try {
+            return load.get(wait, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            throw InferenceException.unavailable("model version " + ref + " is being loaded; retry shortly", 2);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw InferenceException.unavailable("interrupted while model version " + ref + " was loading", 2);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throw InferenceException.unavailable("model version " + ref + " could not be loaded: "
+                    + (cause == null ? e.getMessage() : cause.getMessage()), 5);
+        }
+    }
+
+    /**
+     * Takes {@code name@version} out of the extras if it is loaded there (for promotion to serving), else null.
+     */
+    public ModelRuntime takeExtra(String name, String version) {
+        synchronized (extras) {
+            ModelRuntime r = extras.get(name + "@" + version);
+            if (r == null || !usable(r)) return null;
+            extras.remove(name + "@" + version);
+            return r;
+        }
+    }
+
+    /** Unloads the extra {@code name@version} (after its in-flight requests), e.g. once it is ARCHIVED. */
+    public void unloadExtra(String name, String version) {
+        ModelRuntime r;
+        synchronized (extras) {
+            r = extras.remove(name + "@" + version);
+        }
+        if (r != null) {
+            LOG.info(() -> "Unloading " + r.ref() + " (drains)");
+            r.retire(config.drainTimeoutSeconds());
+        }
+    }
+
+    /** The loaded non-PRODUCTION versions, least recently used first. */
+    public List<ModelRuntime> extraRuntimes() {
+        synchronized (extras) {
+            return List.copyOf(extras.values());
+        }
+    }
+
+    /**
+     * Unloads least recently used extras with nothing waiting or running while there are more than the bound.
+     * Busy ones are skipped (and retried by the periodic sweep), so no in-flight request is ever dropped.
+     */
+    public void evictIdleExtras() {
+        int max = routing == null ? 2 : routing.maxExtraLoadedVersions();
+        List<ModelRuntime> evicted = new ArrayList<>();
+        synchronized (extras) {
+            int excess = extras.size() - max;
+            for (Iterator<ModelRuntime> it = extras.values().iterator(); it.hasNext() && excess > 0; ) {
+                ModelRuntime r = it.next();
+                if (!usable(r)) {
+                    it.remove();
+                    excess--;
+                } else if (r.scheduler().isIdle()) {
+                    it.remove();
+                    evicted.add(r);
+                    excess--;
+                }
             }
         }
-        return null;
+        for (ModelRuntime r : evicted) {
+            LOG.info(() -> "Unloading " + r.ref() + ": least recently used of more than " + max + " extra loaded versions");
+            r.retire(config.drainTimeoutSeconds());
+        }
+    }
+
+    @Schedule(hour = "*", minute = "*", second = "*/15", persistent = false, info = "anvil-extra-versions-sweep")
+    void sweepExtras() {
+        evictIdleExtras();
     }
 
     /** The serving runtimes, by model name. */
@@ -125,6 +361,9 @@ public class ModelRuntimes {
     @PreDestroy
     void unloadAll() {
         serving.clear();
+        synchronized (extras) {
+            extras.clear();
+        }
         List<ModelRuntime> runtimes = List.copyOf(all);
         for (ModelRuntime r : runtimes) r.stop();
         for (ModelRuntime r : runtimes) {

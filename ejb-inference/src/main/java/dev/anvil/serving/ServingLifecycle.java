@@ -206,10 +206,13 @@ public class ServingLifecycle {
             ModelRuntime current = runtimes.serving(name);
             if (current != null && current.served().version().equals(version)) continue;
             try {
-                ModelVersionInfo info = registry.getVersion(name, version);
-                String owner = registry.getModel(name).owner();
-                ModelRuntime loaded = runtimes.load(name, version, Path.of(info.path()), info.createdAt(),
-                        owner == null ? "anvil" : owner);
+                // Already loaded for name@version requests (or as a standby): switch to it without loading again.
+                ModelRuntime loaded = runtimes.takeExtra(name, version);
+                if (loaded == null) {
+                    ModelVersionInfo info = registry.getVersion(name, version);
+                    String owner = registry.getModel(name).owner();
+                    loaded = runtimes.load(name, version, Path.of(info.path()), info.createdAt(), owner == null ? "anvil" : owner);
+                }
                 runtimes.activate(loaded);
                 problems.remove(name);
             } catch (Exception ex) {

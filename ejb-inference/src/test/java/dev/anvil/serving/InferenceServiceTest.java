@@ -29,7 +29,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import dev.anvil.registry.InMemoryRegistry;
+import dev.anvil.registry.ModelRegistry;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -78,6 +82,20 @@ class InferenceServiceTest {
         });
     }
 
+    /** A real registry (empty, on in-memory H2): name@version references of unloaded versions are looked up there. */
+    private static InMemoryRegistry registryDatabase;
+    private ModelRegistry registry;
+
+    @BeforeAll
+    static void registryDatabase() {
+        registryDatabase = new InMemoryRegistry("inference-service-test");
+    }
+
+    @AfterAll
+    static void closeRegistryDatabase() {
+        if (registryDatabase != null) registryDatabase.close();
+    }
+
     @BeforeEach
     void wire() {
         assertTrue(Files.isRegularFile(MODEL), "missing " + MODEL);
@@ -102,6 +120,8 @@ class InferenceServiceTest {
         runtimes.engineThreads = delegating(ManagedThreadFactory.class, tf);
         runtimes.config = config;
         runtimes.metrics = metrics;
+        registry = registryDatabase.open();
+        runtimes.registry = registry;
         service = new InferenceService();
         service.runtimes = runtimes;
         service.config = config;
@@ -111,6 +131,7 @@ class InferenceServiceTest {
     @AfterEach
     void unload() throws Exception {
         runtimes.unloadAll();
+        InMemoryRegistry.close(registry);
         executor.shutdown();
         assertTrue(executor.awaitTermination(30, TimeUnit.SECONDS), "every batching loop ended");
     }

@@ -115,6 +115,64 @@ class OpenAiLoadIT {
     }
 
     @Test
+    void aClientThatLeavesBeforeAPlainAnswerCancelsTheGeneration() throws Exception {
+        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(60)), "idle before");
+        double cancelledBefore = cancelledCount();
+        // Not streamed: the server writes nothing until the 480 tokens are done, so only its probe of the
+        // connection can notice that the client closed it (HTTP/1.1 on a raw socket, closed right after sending).
+        byte[] body = OpenAi.completion("Once upon a time", 480, "\"temperature\":0").getBytes(StandardCharsets.UTF_8);
+        try (Socket socket = new Socket(server.baseUri().getHost(), server.baseUri().getPort())) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            out.write(body);
+            out.flush();
+        }
+        assertEquals(cancelledBefore + 1, OpenAi.pollUntil(this::cancelledCount, cancelledBefore + 1, Duration.ofSeconds(20)),
+                "the request must end as cancelled, not run to its 480 tokens");
+        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(20)),
+                "KV blocks must return to idle once the client disconnected");
+    }
+
+    @Test
+    void aPlainAnswerStillReachesAKeepAliveClientThatSendsItsNextRequestEarly() throws Exception {
+        // HTTP/1.1 pipelining: the second request is on the wire while the first is generated. The connection
+        // probe reads those bytes and must hand them back to the server, so both answers arrive, in order.
+        byte[] first = OpenAi.completion("Once upon a time", 64, "\"temperature\":0").getBytes(StandardCharsets.UTF_8);
+        byte[] second = OpenAi.completion("The little dog", 8, "\"temperature\":0").getBytes(StandardCharsets.UTF_8);
+        try (Socket socket = new Socket(server.baseUri().getHost(), server.baseUri().getPort())) {
+            socket.setSoTimeout(60_000);
+            OutputStream out = socket.getOutputStream();
+            for (byte[] body : List.of(first, second)) {
+                out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                out.write(body);
+            }
+            out.flush();
+            InputStream in = socket.getInputStream();
+            for (int expectedTokens : new int[] {64, 8}) {
+                String response = readHttpResponse(in);
+                assertTrue(response.startsWith("HTTP/1.1 200 "), response);
+                assertTrue(response.contains("\"completion_tokens\":" + expectedTokens), response);
+            }
+        }
+    }
+
+    /** One HTTP/1.1 response with a Content-Length body, read byte by byte so the next response stays unread. */
+    private static String readHttpResponse(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) throw new IOException("connection closed inside a response head: " + head);
+            head.append((char) b);
+        }
+        Matcher length = Pattern.compile("(?im)^content-length: *([0-9]+)").matcher(head);
+        assertTrue(length.find(), "no Content-Length in " + head);
+        byte[] body = in.readNBytes(Integer.parseInt(length.group(1)));
+        return head + new String(body, StandardCharsets.UTF_8);
+    }
+
+    @Test
     void aFullQueueAnswers503WithRetryAfter() throws Exception {
         int requests = 160;
         List<HttpResponse<InputStream>> responses = new ArrayList<>();

@@ -129,14 +129,20 @@ public class GenerationGateway {
     /** Answers with one JSON body built from the results once every generation finished (or 504 at the timeout). */
     void complete(AsyncResponse async, Submission submission, Function<List<GenerationResult>, Object> body) {
         long timeout = config.requestTimeoutSeconds();
+        // Nothing is written until the end, so only the connection can tell that the client left: probe it as
+        // tokens come, and cancel the generation (freeing its KV blocks at the next step) when it is gone.
+        ClientConnectionWatch watch = ClientConnectionWatch.ofCurrentRequest();
+        submission.onProgress(() -> watch.probe(submission::cancel));
         async.setTimeout(timeout, TimeUnit.SECONDS);
         async.setTimeoutHandler(ar -> {
+            watch.stop();
             submission.cancel();
             ar.resume(new ApiException(504, ApiErrors.TYPE_SERVER, "the request did not finish within " + timeout
                     + " seconds (" + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + ") and was cancelled", null, "timeout"));
         });
         // The result completes on the batching thread: hop to a writer before touching the response.
         submission.results().whenCompleteAsync((results, error) -> {
+            watch.stop(); // before anything is written: no probe may read the connection after this
             if (error == null) {
                 try {
                     async.resume(Response.ok(OpenAiJson.toJson(body.apply(results)), "application/json").build());

@@ -39,6 +39,8 @@ final class Submission implements SseStream.EventSource {
     /** The prompt texts, for {@code echo}. */
     final List<String> promptTexts = new ArrayList<>();
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    /** Runs on the batching thread at each token of a non-streamed submission; must not block. */
+    private volatile Runnable progressHook;
 
     Submission(String id, ServedModel model, int n) {
         this.id = id;
@@ -58,6 +60,14 @@ final class Submission implements SseStream.EventSource {
         promptTokens.add(handle.promptTokens());
         promptTexts.add(promptText);
         if (!streamEvents) {
+            // Only progress matters: each token is a chance to check that the client still waits for the answer.
+            handle.listen(new GenerationListener() {
+                @Override
+                public void onDelta(int index, String text, TokenLogprob logprob) {
+                    Runnable hook = progressHook;
+                    if (hook != null) hook.run();
+                }
+            });
             return;
         }
         handle.listen(new GenerationListener() {
@@ -116,6 +126,11 @@ final class Submission implements SseStream.EventSource {
     @Override
     public void cancel() {
         for (GenerationHandle h : handles) h.cancel();
+    }
+
+    /** Sets what runs at each generated token of a non-streamed submission (on the batching thread; must not block). */
+    void onProgress(Runnable hook) {
+        this.progressHook = hook;
     }
 
     /** Completes when every prompt's result is there, with the results in prompt order. */

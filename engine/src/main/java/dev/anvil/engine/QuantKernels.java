@@ -371,33 +371,11 @@ public final class QuantKernels {
             case F16 -> { for (int i = 0; i < n; i++) out[i] = Float.float16ToFloat(Float.floatToFloat16(x[i])); }
             case BF16 -> { for (int i = 0; i < n; i++) out[i] = bf16Round(x[i]); }
             case Q8_0 -> {
-                // ggml quantize_row_q8_0 (AVX2 build): d = amax/127 stored as fp16, q = round-half-even(x * 127/amax).
-                // Vectorized with the same values: the maximum does not depend on the order it is taken in, and
-                // |x * id| <= 127 (far below 2^22), where adding and subtracting 1.5 * 2^23 rounds to the nearest
-                // integer, ties to even, exactly as Math.rint does.
-                FloatVector magic = FloatVector.broadcast(F, 0x1.8p23f);
+                float[] d = new float[n / 32];
+                quantizeQ8_0(x, 0, out, 0, d, 0, n);
                 for (int b = 0; b < n; b += 32) {
-                    float amax = 0;
-                    if (L == 8) {
-                        FloatVector m = FloatVector.fromArray(F, x, b).abs().max(FloatVector.fromArray(F, x, b + 8).abs())
-                                .max(FloatVector.fromArray(F, x, b + 16).abs().max(FloatVector.fromArray(F, x, b + 24).abs()));
-                        for (int j = 0; j < 8; j++) amax = Math.max(amax, m.lane(j));
-                    } else {
-                        for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]));
-                    }
-                    float d = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
-                    float id = amax != 0f ? 127f / amax : 0f;
-                    if (L == 8 && !Float.isNaN(amax)) {
-                        for (int j = 0; j < 32; j += 8) {
-                            FloatVector v = FloatVector.fromArray(F, x, b + j).mul(id);
-                            // rint keeps the sign of a value that rounds to zero (-0.3 -> -0.0): put v's sign back.
-                            FloatVector q = v.add(magic).sub(magic).abs().reinterpretAsInts()
-                                    .or(v.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats();
-                            q.mul(d).intoArray(out, b + j);
-                        }
-                    } else {
-                        for (int j = 0; j < 32; j++) out[b + j] = d * (float) Math.rint(x[b + j] * id);
-                    }
+                    float db = d[b / 32];
+                    for (int j = 0; j < 32; j++) out[b + j] = db * out[b + j];
                 }
             }
             case Q8_K -> {
@@ -412,6 +390,41 @@ public final class QuantKernels {
                     float iscale = -127f / max, d = 1f / iscale;
                     for (int j = 0; j < 256; j++) out[b + j] = d * (float) Math.min(127.0, Math.rint(iscale * x[b + j]));
                 }
+            }
+        }
+    }
+
+    /**
+     * ggml's quantize_row_q8_0 (AVX2 build) of {@code x[xOff .. xOff+n)}: per block of 32, {@code d = amax/127}
+     * stored as fp16 and {@code q = round-half-even(x * 127/amax)}. Writes the integers {@code q} as floats to
+     * {@code q[qOff..]} and the block scales to {@code d[dOff..]}; {@code d*q} is the value llama.cpp multiplies.
+     * Vectorized with the same values: the maximum does not depend on the order it is taken in, and
+     * |x * id| <= 127 (far below 2^22), where adding and subtracting 1.5 * 2^23 rounds to the nearest integer,
+     * ties to even, exactly as Math.rint does.
+     */
+    static void quantizeQ8_0(float[] x, int xOff, float[] q, int qOff, float[] d, int dOff, int n) {
+        FloatVector magic = FloatVector.broadcast(F, 0x1.8p23f);
+        for (int b = 0; b < n; b += 32) {
+            int xb = xOff + b, qb = qOff + b;
+            float amax = 0;
+            if (L == 8) {
+                FloatVector m = FloatVector.fromArray(F, x, xb).abs().max(FloatVector.fromArray(F, x, xb + 8).abs())
+                        .max(FloatVector.fromArray(F, x, xb + 16).abs().max(FloatVector.fromArray(F, x, xb + 24).abs()));
+                for (int j = 0; j < 8; j++) amax = Math.max(amax, m.lane(j));
+            } else {
+                for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[xb + j]));
+            }
+            d[dOff + b / 32] = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
+            float id = amax != 0f ? 127f / amax : 0f;
+            if (L == 8 && !Float.isNaN(amax)) {
+                for (int j = 0; j < 32; j += 8) {
+                    FloatVector v = FloatVector.fromArray(F, x, xb + j).mul(id);
+                    // rint keeps the sign of a value that rounds to zero (-0.3 -> -0.0): put v's sign back.
+                    v.add(magic).sub(magic).abs().reinterpretAsInts()
+                            .or(v.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats().intoArray(q, qb + j);
+                }
+            } else {
+                for (int j = 0; j < 32; j++) q[qb + j] = (float) Math.rint(x[xb + j] * id);
             }
         }
     }

@@ -76,6 +76,10 @@ public final class LlamaModel implements AutoCloseable {
     private final float[] outputNorm;
     private final WeightMatrix output;
     private final float[][] workerScratch; // per worker: attention scores or dequantized rows
+    /** Repacked copies of the Q8_0/Q4_0 matrices (off-heap, {@link #packedArena}); matmul uses them when present. */
+    private final java.util.IdentityHashMap<WeightMatrix, PackedWeights> packed = new java.util.IdentityHashMap<>();
+    private final Arena packedArena = Arena.ofShared();
+    private final float[][] workerPanel; // per worker: a widened packed unit and its tile results
     private final int maxCols;
     private final Tokenizer tokenizer;
     private final String tokenizerProblem;
@@ -106,6 +110,32 @@ public final class LlamaModel implements AutoCloseable {
         this.maxCols = Math.max(config.dim(), config.hiddenDim());
         this.workerScratch = new float[pool.size()][Math.max(4 * maxCols, config.contextLength())];
         checkShapes();
+        this.workerPanel = repack();
+    }
+
+    /**
+     * Repacks every Q8_0/Q4_0 matrix of the layers and the classifier into {@link PackedWeights} (rows as vector
+     * lanes), in parallel. Costs a second copy of those weights off the heap and a fraction of a second at load;
+     * buys matmul kernels without horizontal sums that read each weight once per step whatever the batch. The
+     * token embedding keeps being read from the file (one row per token).
+     */
+    private float[][] repack() {
+        java.util.List<WeightMatrix> all = new java.util.ArrayList<>();
+        for (WeightMatrix[] layerMatrices : new WeightMatrix[][]{wq, wk, wv, wo, w1, w2, w3}) all.addAll(java.util.List.of(layerMatrices));
+        all.add(output);
+        int cols = 0;
+        for (WeightMatrix w : all) {
+            if (!PackedWeights.supports(w.type()) || packed.containsKey(w)) continue;
+            PackedWeights p = PackedWeights.allocate(w, packedArena);
+            pool.parallelFor(p.units, 8, (a, b, worker) -> p.packUnits(w, a, b));
+            packed.put(w, p);
+            cols = Math.max(cols, w.cols());
+        }
+        float[][] panels = new float[pool.size()][];
+        for (int i = 0; i < panels.length; i++) {
+            panels[i] = packed.isEmpty() ? new float[0] : new float[PackedWeights.panelFloats(cols)];
+        }
+        return panels;
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -563,6 +593,16 @@ public final class LlamaModel implements AutoCloseable {
                 return;
             }
         }
+        if (packed.containsKey(ws[0])) {
+            boolean all = true;
+            for (WeightMatrix w : ws) all &= packed.containsKey(w);
+            if (all) {
+                packedMatmul(input, T, ws, outs);
+                return;
+            }
+            for (int m = 0; m < ws.length; m++) matmul(input, T, new WeightMatrix[]{ws[m]}, new float[][]{outs[m]});
+            return;
+        }
         float[] x = new float[T * cols];
         QuantKernels.roundActivations(format, input, x, T * cols);
         int[] starts = new int[ws.length + 1];
@@ -601,10 +641,68 @@ public final class LlamaModel implements AutoCloseable {
         });
     }
 
+    /**
+     * From this many tokens on, the packed matmul widens each unit of rows to floats once and runs the 8-token
+     * register tile; below it, each token streams the int8 unit through {@link PackedWeights#gemv}. Both give
+     * bit-identical results, so the switch is purely a speed choice.
+     */
+    static final int PACKED_TILE_MIN_TOKENS = 3;
+
+    /**
+     * {@link #matmul} on repacked weights: the activations are quantized once per token to int8 blocks (ggml's
+     * quantize_row_q8_0: the values llama.cpp multiplies), each unit of 16 rows is one work item.
+     */
+    private void packedMatmul(float[] input, int T, WeightMatrix[] ws, float[][] outs) {
+        int cols = ws[0].cols(), blocks = cols / 32;
+        float[] qx = new float[T * cols], dx = new float[T * blocks];
+        for (int t = 0; t < T; t++) QuantKernels.quantizeQ8_0(input, t * cols, qx, t * cols, dx, t * blocks, cols);
+        PackedWeights[] ps = new PackedWeights[ws.length];
+        int[] starts = new int[ws.length + 1];
+        for (int m = 0; m < ws.length; m++) {
+            if (ws[m].cols() != cols) throw new IllegalArgumentException("matrices of one matmul must share the input width");
+            ps[m] = packed.get(ws[m]);
+            starts[m + 1] = starts[m] + ps[m].units;
+        }
+        boolean tile = T >= PACKED_TILE_MIN_TOKENS;
+        int tiles = (T + PackedWeights.TILE_TOKENS - 1) / PackedWeights.TILE_TOKENS, tileFloats = PackedWeights.tokenPanelFloats(cols);
+        float[] xt = tile ? new float[tiles * tileFloats] : null;
+        if (tile) {
+            pool.parallelFor(tiles, 1, (a, b, worker) -> {
+                for (int i = a; i < b; i++) {
+                    int first = i * PackedWeights.TILE_TOKENS;
+                    PackedWeights.interleave(qx, dx, cols, first, Math.min(PackedWeights.TILE_TOKENS, T - first), xt, i * tileFloats);
+                }
+            });
+        }
+        pool.parallelFor(starts[ws.length], 1, (a, b, worker) -> {
+            float[] panel = workerPanel[worker];
+            float[] acc = tile ? new float[PackedWeights.UNIT_ROWS * PackedWeights.TILE_TOKENS] : null;
+            int m = 0;
+            for (int g = a; g < b; g++) {
+                while (starts[m + 1] <= g) m++;
+                PackedWeights p = ps[m];
+                float[] out = outs[m];
+                int u = g - starts[m], rows = p.rows, r0 = u * PackedWeights.UNIT_ROWS;
+                if (!tile) {
+                    for (int t = 0; t < T; t++) p.gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
+                    continue;
+                }
+                p.widen(u, panel);
+                int valid = Math.min(PackedWeights.UNIT_ROWS, rows - r0);
+                for (int i = 0; i < tiles; i++) {
+                    PackedWeights.gemm(panel, cols, xt, i * tileFloats, acc);
+                    int t0 = i * PackedWeights.TILE_TOKENS, n = Math.min(PackedWeights.TILE_TOKENS, T - t0);
+                    for (int k = 0; k < n; k++) System.arraycopy(acc, PackedWeights.UNIT_ROWS * k, out, (t0 + k) * rows + r0, valid);
+                }
+            }
+        });
+    }
+
     /** Unmaps the weights and stops the compute threads. */
     @Override
     public void close() {
         pool.close();
+        packedArena.close();
         try {
             mapping.close();
         } catch (Exception e) {

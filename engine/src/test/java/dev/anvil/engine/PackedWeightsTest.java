@@ -1,0 +1,79 @@
+package dev.anvil.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Random;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The repacked kernels compute the defining formula ({@link PackedWeights#referenceDot}) bit for bit: the
+ * one-token kernel, the many-token tile (including short tiles) and the padding rows of a last partial unit.
+ * That exactness is what keeps a sequence's logits independent of its batch.
+ */
+class PackedWeightsTest {
+
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @ParameterizedTest
+    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0"})
+    void everyKernelComputesTheDefiningFormulaExactly(GgmlType type) {
+        assertTrue(PackedWeights.supports(type), "this machine has 256-bit float vectors");
+        // Rows not a multiple of the unit (padding), columns of 3 blocks; 11 tokens = one full tile and a short one.
+        int rows = PackedWeights.UNIT_ROWS * 2 + 5, cols = 96, T = 11, blocks = cols / 32;
+        Random rnd = new Random(42);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate((long) rows * blocks * type.typeSize);
+            for (long i = 0; i < raw.byteSize(); i++) raw.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt());
+            for (int r = 0; r < rows; r++) {
+                for (int b = 0; b < blocks; b++) {
+                    raw.set(I16, ((long) r * blocks + b) * type.typeSize, Float.floatToFloat16((float) (0.02 * rnd.nextGaussian())));
+                }
+            }
+            WeightMatrix w = new WeightMatrix("w", type, rows, cols, raw);
+            PackedWeights p = PackedWeights.allocate(w, arena);
+            p.packUnits(w, 0, p.units);
+
+            float[] x = new float[T * cols];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (1 + i % 7));
+            float[] qx = new float[T * cols], dx = new float[T * blocks];
+            for (int t = 0; t < T; t++) QuantKernels.quantizeQ8_0(x, t * cols, qx, t * cols, dx, t * blocks, cols);
+
+            float[] one = new float[T * rows];
+            for (int t = 0; t < T; t++) {
+                for (int u = 0; u < p.units; u++) p.gemv(u, qx, t * cols, dx, t * blocks, one, t * rows + u * PackedWeights.UNIT_ROWS);
+            }
+            int R = PackedWeights.UNIT_ROWS, TT = PackedWeights.TILE_TOKENS;
+            int tiles = (T + TT - 1) / TT, tileFloats = PackedWeights.tokenPanelFloats(cols);
+            float[] xt = new float[tiles * tileFloats], panel = new float[PackedWeights.panelFloats(cols)], acc = new float[R * TT];
+            for (int i = 0; i < tiles; i++) PackedWeights.interleave(qx, dx, cols, i * TT, Math.min(TT, T - i * TT), xt, i * tileFloats);
+            float[] many = new float[T * rows];
+            for (int u = 0; u < p.units; u++) {
+                p.widen(u, panel);
+                for (int i = 0; i < tiles; i++) {
+                    PackedWeights.gemm(panel, cols, xt, i * tileFloats, acc);
+                    for (int k = 0; k < Math.min(TT, T - i * TT); k++) {
+                        System.arraycopy(acc, R * k, many, (i * TT + k) * rows + u * R, Math.min(R, rows - u * R));
+                    }
+                }
+            }
+            for (int t = 0; t < T; t++) {
+                for (int r = 0; r < rows; r++) {
+                    float expected = PackedWeights.referenceDot(w, r, qx, t * cols, dx, t * blocks);
+                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(one[t * rows + r]), "gemv token " + t + " row " + r);
+                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(many[t * rows + r]), "gemm token " + t + " row " + r);
+                    // And the formula is the float dot product of the rounded activations, to float accuracy.
+                    float[] xr = new float[cols];
+                    for (int c = 0; c < cols; c++) xr[c] = qx[t * cols + c] * dx[t * blocks + c / 32];
+                    float direct = w.dot(r, xr, 0);
+                    assertEquals(direct, expected, 1e-4f * (1 + Math.abs(direct)), "token " + t + " row " + r);
+                }
+            }
+        }
+    }
+}

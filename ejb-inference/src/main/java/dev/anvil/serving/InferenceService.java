@@ -112,7 +112,7 @@ public class InferenceService {
             }
         }
         SamplingParams base = r.sampling() == null ? SamplingParams.DEFAULTS : r.sampling();
-        base = base.withTopLogprobs(r.logprobs() == null ? 0 : r.logprobs());
+        base = base.withTopLogprobs(r.logprobs() == null ? -1 : r.logprobs());
         List<String> stop = r.stop() == null ? List.of() : r.stop();
         String id = r.requestId() != null ? r.requestId() : "req-" + UUID.randomUUID();
 

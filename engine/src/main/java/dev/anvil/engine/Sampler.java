@@ -21,6 +21,8 @@ public final class Sampler {
 
     /** Candidates more than this far (in tempered logits) below the best have probability below e^-40 ≈ 4e-18 and are dropped before sorting. */
     private static final float NEGLIGIBLE_LOGIT_GAP = 40f;
+    private static final int[] NO_TOKENS = {};
+    private static final float[] NO_LOGPROBS = {};
 
     private final SamplingParams params;
     private final SplittableRandom random;
@@ -76,15 +78,17 @@ public final class Sampler {
         if (params.topK() <= 0 && params.topP() >= 1f && params.minP() <= 0f) {
             // No filter needs the candidates in rank order: draw straight from the softmax in id order. Sorting
             // a flat distribution (every token within the gap) costs milliseconds per token at a 49k vocabulary.
+            // One exp per candidate, kept in l (our copy) for the walk; negligible ones become 0 and are skipped.
             double total = 0;
             for (int i = 0; i < l.length; i++) {
-                if (l[i] >= max - NEGLIGIBLE_LOGIT_GAP) total += ExpF.exp(l[i] - max);
+                l[i] = l[i] >= max - NEGLIGIBLE_LOGIT_GAP ? ExpF.exp(l[i] - max) : 0f;
+                total += l[i];
             }
             double u = random.nextDouble() * total;
             int last = 0;
             for (int i = 0; i < l.length; i++) {
-                if (l[i] < max - NEGLIGIBLE_LOGIT_GAP) continue;
-                u -= ExpF.exp(l[i] - max);
+                if (l[i] == 0f) continue;
+                u -= l[i];
                 if (u < 0) return i;
                 last = i;
             }
@@ -138,6 +142,8 @@ public final class Sampler {
     }
 
     private SampledToken withLogprobs(int token, float[] logits) {
+        // Nobody asked for log-probabilities: skip the normalizer (an exp per vocabulary entry per token).
+        if (params.topLogprobs() < 0) return new SampledToken(token, Float.NaN, NO_TOKENS, NO_LOGPROBS);
         float max = Float.NEGATIVE_INFINITY;
         for (float v : logits) if (v > max) max = v;
         double sum = 0;

@@ -15,12 +15,14 @@ package dev.anvil.engine;
  * @param penaltyLastN      how many of the most recent tokens (prompt included) the three penalties look at;
  *                          -1 = all of them
  * @param seed              random seed; the same seed and request give the same tokens, whatever else is batched
- * @param topLogprobs       how many most likely alternatives to report with each token (0 = none)
+ * @param topLogprobs       how many most likely alternatives to report with each token: 0 = only the chosen
+ *                          token's log-probability, -1 = no log-probabilities at all (the sampler then skips the
+ *                          normalization over the vocabulary; the sampled token's logprob is NaN)
  */
 public record SamplingParams(float temperature, int topK, float topP, float minP, float repetitionPenalty,
                              float frequencyPenalty, float presencePenalty, int penaltyLastN, long seed, int topLogprobs) {
 
-    public static final SamplingParams DEFAULTS = new SamplingParams(1f, 0, 1f, 0f, 1f, 0f, 0f, 64, 0L, 0);
+    public static final SamplingParams DEFAULTS = new SamplingParams(1f, 0, 1f, 0f, 1f, 0f, 0f, 64, 0L, -1);
     public static final SamplingParams GREEDY = DEFAULTS.withTemperature(0f);
 
     public SamplingParams {
@@ -31,7 +33,7 @@ public record SamplingParams(float temperature, int topK, float topP, float minP
         if (!(repetitionPenalty > 0f)) throw new IllegalArgumentException("repetition_penalty must be > 0, was " + repetitionPenalty);
         if (!Float.isFinite(frequencyPenalty) || !Float.isFinite(presencePenalty)) throw new IllegalArgumentException("penalties must be finite");
         if (penaltyLastN < -1) throw new IllegalArgumentException("penalty_last_n must be >= -1, was " + penaltyLastN);
-        if (topLogprobs < 0 || topLogprobs > 100) throw new IllegalArgumentException("top_logprobs must be in [0, 100], was " + topLogprobs);
+        if (topLogprobs < -1 || topLogprobs > 100) throw new IllegalArgumentException("top_logprobs must be in [-1, 100], was " + topLogprobs);
     }
 
     public boolean greedy() { return temperature <= 0f; }

@@ -41,6 +41,23 @@ class SamplerTest {
     }
 
     @Test
+    void withoutLogprobsTheSameTokensAreDrawnAndNoLogprobIsReported() {
+        float[] l = new float[5000];
+        java.util.Random r = new java.util.Random(3);
+        for (int i = 0; i < l.length; i++) l[i] = (float) r.nextGaussian();
+        SamplingParams with = SamplingParams.DEFAULTS.withTemperature(0.8f).withSeed(11).withTopLogprobs(0);
+        Sampler a = new Sampler(with), b = new Sampler(with.withTopLogprobs(-1));
+        for (int i = 0; i < 200; i++) {
+            Sampler.SampledToken x = a.sample(l, NO_HISTORY, 0), y = b.sample(l, NO_HISTORY, 0);
+            assertEquals(x.token(), y.token(), "draw " + i);
+            assertTrue(x.logprob() < 0, "the chosen token's logprob with topLogprobs 0");
+            assertTrue(Float.isNaN(y.logprob()), "no logprob with topLogprobs -1");
+            assertEquals(0, y.topTokens().length);
+        }
+        assertThrows(IllegalArgumentException.class, () -> with.withTopLogprobs(-2));
+    }
+
+    @Test
     void sameSeedSameTokensDifferentSeedDifferentTokens() {
         float[] l = logitsOf(0.2, 0.2, 0.2, 0.2, 0.2);
         SamplingParams p = SamplingParams.DEFAULTS.withSeed(42);

@@ -60,7 +60,7 @@ final class GenerateCommand {
                 .withMinP(a.number("min-p", 0f, 0f, 1f))
                 .withRepetitionPenalty(a.number("repeat-penalty", 1f, 0.01f, 100f))
                 .withSeed(a.longValue("seed", 42))
-                .withTopLogprobs(logprobs);
+                .withTopLogprobs(logprobs > 0 ? logprobs : -1);
         List<String> stops = a.all("stop");
         for (String s : stops) if (s.isEmpty()) throw new CliArgs.UsageException("--stop needs a non-empty string");
         int threads = a.integer("threads", Runtime.getRuntime().availableProcessors(), 1, 1024);

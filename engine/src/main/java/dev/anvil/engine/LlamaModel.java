@@ -643,10 +643,11 @@ public final class LlamaModel implements AutoCloseable {
 
     /**
      * From this many tokens on, the packed matmul widens each unit of rows to floats once and runs the 8-token
-     * register tile; below it, each token streams the int8 unit through {@link PackedWeights#gemv}. Both give
-     * bit-identical results, so the switch is purely a speed choice.
+     * register tile; below it, groups of up to four tokens stream the int8 unit through
+     * {@link PackedWeights#gemv4} (a single token through {@link PackedWeights#gemv}). All give bit-identical
+     * results, so the switch is purely a speed choice.
      */
-    static final int PACKED_TILE_MIN_TOKENS = 3;
+    static final int PACKED_TILE_MIN_TOKENS = 8;
 
     /**
      * {@link #matmul} on repacked weights: the activations are quantized once per token to int8 blocks (ggml's
@@ -684,7 +685,13 @@ public final class LlamaModel implements AutoCloseable {
                 float[] out = outs[m];
                 int u = g - starts[m], rows = p.rows, r0 = u * PackedWeights.UNIT_ROWS;
                 if (!tile) {
-                    for (int t = 0; t < T; t++) p.gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
+                    int t = 0;
+                    for (; t + 1 < T; t += 4) { // groups of up to 4 tokens; a short group repeats its last token
+                        int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
+                        p.gemv4(u, qx, t * cols, t1 * cols, t2 * cols, t3 * cols, dx, t * blocks, t1 * blocks, t2 * blocks, t3 * blocks,
+                                out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
+                    }
+                    if (t < T) p.gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
                     continue;
                 }
                 p.widen(u, panel);

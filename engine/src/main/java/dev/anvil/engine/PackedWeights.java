@@ -183,6 +183,59 @@ final class PackedWeights {
             FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
             acc = p0.add(p1).add(p2.add(p3)).fma(dw.mul(dx[dOff + b]), acc);
         }
+        store(u, acc, out, outOff);
+    }
+
+    /**
+     * Four tokens against unit {@code u}, each column converted once for all four: token k's activations at
+     * {@code qx[xk..]}, scales at {@code dx[dk..]}, results to {@code out[ok..]} (real rows only). For batches too
+     * small to pay for {@link #widen}; repeat a token to pad (its results are written twice, identically).
+     */
+    void gemv4(int u, float[] qx, int x0, int x1, int x2, int x3, float[] dx, int d0, int d1, int d2, int d3,
+               float[] out, int o0, int o1, int o2, int o3) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        MemorySegment s = data;
+        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;
+        int step = UNIT_ROWS;
+        for (int b = 0; b < blocks; b++, off += blockBytes) {
+            FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
+            int c0 = 32 * b;
+            long q = off + scaleBytes;
+            if (type == GgmlType.Q8_0) {
+                for (int c = c0; c < c0 + 32; c++, q += step) {
+                    FloatVector w = i8(s, q);
+                    p0 = w.fma(FloatVector.broadcast(F, qx[x0 + c]), p0);
+                    p1 = w.fma(FloatVector.broadcast(F, qx[x1 + c]), p1);
+                    p2 = w.fma(FloatVector.broadcast(F, qx[x2 + c]), p2);
+                    p3 = w.fma(FloatVector.broadcast(F, qx[x3 + c]), p3);
+                }
+            } else {
+                for (int j = c0; j < c0 + 16; j++, q += step) {
+                    ByteVector v = ByteVector.fromMemorySegment(B, s, q, LE);
+                    FloatVector lo = lo4(v), hi = hi4(v);
+                    p0 = lo.fma(FloatVector.broadcast(F, qx[x0 + j]), p0);
+                    p1 = lo.fma(FloatVector.broadcast(F, qx[x1 + j]), p1);
+                    p2 = lo.fma(FloatVector.broadcast(F, qx[x2 + j]), p2);
+                    p3 = lo.fma(FloatVector.broadcast(F, qx[x3 + j]), p3);
+                    p0 = hi.fma(FloatVector.broadcast(F, qx[x0 + j + 16]), p0);
+                    p1 = hi.fma(FloatVector.broadcast(F, qx[x1 + j + 16]), p1);
+                    p2 = hi.fma(FloatVector.broadcast(F, qx[x2 + j + 16]), p2);
+                    p3 = hi.fma(FloatVector.broadcast(F, qx[x3 + j + 16]), p3);
+                }
+            }
+            FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
+            acc0 = p0.fma(dw.mul(dx[d0 + b]), acc0);
+            acc1 = p1.fma(dw.mul(dx[d1 + b]), acc1);
+            acc2 = p2.fma(dw.mul(dx[d2 + b]), acc2);
+            acc3 = p3.fma(dw.mul(dx[d3 + b]), acc3);
+        }
+        store(u, acc0, out, o0);
+        store(u, acc1, out, o1);
+        store(u, acc2, out, o2);
+        store(u, acc3, out, o3);
+    }
+
+    private void store(int u, FloatVector acc, float[] out, int outOff) {
         int valid = Math.min(UNIT_ROWS, rows - u * UNIT_ROWS);
         if (valid == UNIT_ROWS) acc.intoArray(out, outOff);
         else for (int r = 0; r < valid; r++) out[outOff + r] = acc.lane(r);

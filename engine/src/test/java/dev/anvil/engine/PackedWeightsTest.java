@@ -48,6 +48,15 @@ class PackedWeightsTest {
             for (int t = 0; t < T; t++) {
                 for (int u = 0; u < p.units; u++) p.gemv(u, qx, t * cols, dx, t * blocks, one, t * rows + u * PackedWeights.UNIT_ROWS);
             }
+            float[] four = new float[T * rows];
+            for (int u = 0; u < p.units; u++) {
+                for (int t = 0; t < T; t += 4) { // the last group (tokens 8..10) repeats token 10
+                    int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
+                    int o = u * PackedWeights.UNIT_ROWS;
+                    p.gemv4(u, qx, t * cols, t1 * cols, t2 * cols, t3 * cols, dx, t * blocks, t1 * blocks, t2 * blocks, t3 * blocks,
+                            four, t * rows + o, t1 * rows + o, t2 * rows + o, t3 * rows + o);
+                }
+            }
             int R = PackedWeights.UNIT_ROWS, TT = PackedWeights.TILE_TOKENS;
             int tiles = (T + TT - 1) / TT, tileFloats = PackedWeights.tokenPanelFloats(cols);
             float[] xt = new float[tiles * tileFloats], panel = new float[PackedWeights.panelFloats(cols)], acc = new float[R * TT];
@@ -67,6 +76,7 @@ class PackedWeightsTest {
                     float expected = PackedWeights.referenceDot(w, r, qx, t * cols, dx, t * blocks);
                     assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(one[t * rows + r]), "gemv token " + t + " row " + r);
                     assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(many[t * rows + r]), "gemm token " + t + " row " + r);
+                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(four[t * rows + r]), "gemv4 token " + t + " row " + r);
                     // And the formula is the float dot product of the rounded activations, to float accuracy.
                     float[] xr = new float[cols];
                     for (int c = 0; c < cols; c++) xr[c] = qx[t * cols + c] * dx[t * blocks + c / 32];

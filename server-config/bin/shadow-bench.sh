@@ -4,12 +4,14 @@
 #   2. registers a shadow version of the model (the same artifact as its PRODUCTION version, so the shadow does the
 #      same work), starts a SHADOW experiment copying every request to it at LOW batch priority, measures again;
 #   3. completes the experiment and prints both p99 latencies and their ratio.
-# Usage: bin/anvil shadow-bench [--url URL] [--model NAME] [--clients N] [--requests M] [--max-tokens K]
+# Usage: bin/anvil shadow-bench [--url URL] [--model NAME] [--clients N] [--requests M] [--max-tokens K] [--same-version]
+# --same-version: the shadow variant is the PRODUCTION version itself (other parameters: temperature 0), so the copies
+# run in the control's own batch at LOW priority instead of on a second loaded version.
 # Defaults: http://localhost:8080, stories260k, 8 clients, 64 requests, 64 tokens. Needs curl; the server must run
 # (bin/anvil serve) and the model must have a PRODUCTION version.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-URL=http://localhost:8080 MODEL=stories260k CLIENTS=8 REQUESTS=64 MAX_TOKENS=64
+URL=http://localhost:8080 MODEL=stories260k CLIENTS=8 REQUESTS=64 MAX_TOKENS=64 SAME_VERSION=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --url) URL="$2"; shift 2 ;;
@@ -17,6 +19,7 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS="$2"; shift 2 ;;
     --requests) REQUESTS="$2"; shift 2 ;;
     --max-tokens) MAX_TOKENS="$2"; shift 2 ;;
+    --same-version) SAME_VERSION=true; shift ;;
     *) echo "shadow-bench: unknown option '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
 done
@@ -32,13 +35,18 @@ stamp=$(date +%s)
 shadow="0.0.$stamp"
 experiment="shadow-bench-$stamp"
 
-echo "control $MODEL@$production: $CLIENTS clients, $REQUESTS requests of $MAX_TOKENS tokens"
+echo "control $MODEL@$production: $CLIENTS clients, $REQUESTS requests of $MAX_TOKENS tokens; shadow version: \
+$([ "$SAME_VERSION" = true ] && echo "the control's own ($production, LOW priority in its batch)" || echo "a second loaded copy ($shadow)")"
 load >/dev/null # warm-up, not counted
 baseline=$(load)
-post "/api/registry/models/$MODEL/versions" "{\"version\":\"$shadow\",\"path\":\"$path\"}" >/dev/null
+if [ "$SAME_VERSION" = true ]; then
+  shadow="$production"
+else
+  post "/api/registry/models/$MODEL/versions" "{\"version\":\"$shadow\",\"path\":\"$path\"}" >/dev/null
+fi
 post "/api/experiments" "{\"name\":\"$experiment\",\"model\":\"$MODEL\",\"strategy\":\"SHADOW\",\"primaryMetric\":\"latency_ms\",
   \"variants\":[{\"name\":\"control\",\"modelVersion\":\"$production\",\"weightPercent\":100,\"control\":true},
-                {\"name\":\"shadow\",\"modelVersion\":\"$shadow\",\"weightPercent\":0,\"control\":false}]}" >/dev/null
+                {\"name\":\"shadow\",\"modelVersion\":\"$shadow\",\"weightPercent\":0,\"control\":false,\"temperature\":0}]}" >/dev/null
 post "/api/experiments/$experiment/start" '{}' >/dev/null
 load >/dev/null # the shadow version loads on the first copies: warm-up, not counted
 shadowed=$(load)

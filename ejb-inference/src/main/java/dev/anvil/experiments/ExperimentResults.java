@@ -5,7 +5,21 @@ import java.util.List;
 /** Results of an experiment: per-variant figures and each candidate's comparison with the control. */
 public record ExperimentResults(String experiment, String status, String strategy, String primaryMetric, int minimumSample,
                                List<VariantResult> variants, List<Comparison> comparisons,
-                               List<Integer> banditAllocation) {
+                               List<Integer> banditAllocation, List<ShadowSummary> shadow) {
+
+    /**
+     * A SHADOW variant against the control on the same live requests: how often their outputs agree exactly (with a
+     * Wilson interval), mean word-level similarity, and the shadow's mean length and latency minus the control's.
+     */
+    public record ShadowSummary(String variant, long comparisons, Rate agreement, Double meanSimilarity,
+                                Double meanCompletionTokensDelta, Double meanCharsDelta, Double meanLatencyDeltaMs,
+                                Double medianLatencyDeltaMs, long shadowErrors) {
+    }
+
+    public ExperimentResults withShadow(List<ShadowSummary> summaries) {
+        return new ExperimentResults(experiment, status, strategy, primaryMetric, minimumSample, variants, comparisons, banditAllocation,
+                List.copyOf(summaries));
+    }
 
     public record Rate(long count, long trials, double rate, double ciLow, double ciHigh) {
     }

@@ -17,7 +17,10 @@ import dev.anvil.registry.domain.ModelVersion;
 import dev.anvil.registry.domain.SemanticVersion;
 import dev.anvil.registry.domain.Stage;
 import jakarta.ejb.EJB;
+import dev.anvil.experiments.domain.ExperimentEvent;
+import dev.anvil.experiments.domain.ShadowComparison;
 import jakarta.ejb.Stateless;
+import jakarta.enterprise.event.Event;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
@@ -64,6 +67,10 @@ public class ExperimentService {
     @ConfigProperty(name = "anvil.experiments.bandit-floor-percent", defaultValue = "5")
     int banditFloorPercent;
 
+    /** Tells the request router to re-read the routable experiments once the change commits. */
+    @Inject
+    Event<ExperimentsChanged> changed;
+
     Clock clock = Clock.systemUTC();
 
     // --- definition ----------------------------------------------------------------------------------
@@ -89,7 +96,12 @@ public class ExperimentService {
             }
             throw e;
         }
+        fireChanged(experiment.name());
         return ExperimentInfo.of(experiment);
+    }
+
+    private void fireChanged(String name) {
+        if (changed != null) changed.fire(new ExperimentsChanged(name));
     }
 
     public List<ExperimentInfo> list() {
@@ -161,7 +173,94 @@ public class ExperimentService {
             return null;
         });
         em.flush();
+        fireChanged(e.name());
         return ExperimentInfo.of(e);
+    }
+
+    // --- controller ----------------------------------------------------------------------------------
+
+    /**
+     * One controller pass over a RUNNING CANARY experiment: rolls it back (status ROLLED_BACK, the breaches as the
+     * reason in its history) when the candidate breaches a guardrail over at least the minimum sample; otherwise
+     * raises the candidate to the next canary step once it has served the minimum sample since the last step.
+     * Returns what it did ({@code null}: nothing).
+     */
+    public String superviseCanary(String name, String actor) {
+        requireMigrated();
+        Experiment e = existing(name, true);
+        if (e.status() != ExperimentStatus.RUNNING || e.strategy() != ExperimentStrategy.CANARY) return null;
+        Variant candidate = e.candidate();
+        Variant control = e.control();
+        List<OutcomeSample> candidateSamples = samples(e).stream().filter(s -> s.variant().equals(candidate.name())).toList();
+        var result = ResultsCalculator.variantResult(new ResultsCalculator.VariantInfo(candidate.name(), false, candidate.weightPercent()),
+                0, candidateSamples, e.guardrails());
+        Instant now = clock.instant();
+        if (!result.guardrailBreaches().isEmpty()) {
+            String reason = "automatic rollback: candidate " + candidate.name() + " (" + e.modelName() + "@" + candidate.modelVersion()
+                    + ") at " + candidate.weightPercent() + "% breached its guardrails over " + candidateSamples.size() + " outcomes: "
+                    + String.join("; ", result.guardrailBreaches()) + "; all traffic back to control " + control.name();
+            e.rollBack(actor, reason.length() > 1000 ? reason.substring(0, 1000) : reason, now);
+            em.flush();
+            fireChanged(e.name());
+            return reason;
+        }
+        int current = candidate.weightPercent();
+        Integer next = e.canaryStepList().stream().filter(step -> step > current).findFirst().orElse(null);
+        if (next == null) return null; // full rollout reached: an operator completes the experiment
+        Instant since = e.events().stream()
+                .filter(ev -> ev.action() == ExperimentEvent.Action.STARTED || ev.action() == ExperimentEvent.Action.RESUMED
+                        || ev.action() == ExperimentEvent.Action.WEIGHTS_CHANGED)
+                .map(ExperimentEvent::occurredAt).max(Instant::compareTo).orElse(e.startedAt());
+        long recent = em.createQuery("select count(o) from Outcome o where o.variant = :v and o.createdAt >= :since", Long.class)
+                .setParameter("v", candidate).setParameter("since", since).getSingleResult();
+        if (recent < e.guardrails().minimumSample()) return null;
+        Map<String, Integer> weights = new LinkedHashMap<>();
+        weights.put(control.name(), 100 - next);
+        weights.put(candidate.name(), next);
+        e.adjustWeights(weights, actor, "canary step " + current + "% -> " + next + "%: guardrails held over " + recent
+                + " candidate outcomes", now);
+        em.flush();
+        fireChanged(e.name());
+        return "canary " + name + " raised to " + next + "%";
+    }
+
+    /** Rebalances a RUNNING BANDIT experiment when its Thompson allocation differs from its weights; true if it did. */
+    public boolean rebalanceIfChanged(String name, String actor) {
+        requireMigrated();
+        Experiment e = existing(name, true);
+        if (e.status() != ExperimentStatus.RUNNING || e.strategy() != ExperimentStrategy.BANDIT) return false;
+        List<Integer> allocation = banditAllocation(e, samples(e));
+        Map<String, Integer> weights = new LinkedHashMap<>();
+        boolean same = true;
+        for (int i = 0; i < e.variants().size(); i++) {
+            weights.put(e.variants().get(i).name(), allocation.get(i));
+            same &= e.variants().get(i).weightPercent() == allocation.get(i);
+        }
+        if (same) return false;
+        e.adjustWeights(weights, actor, "Thompson sampling rebalance", clock.instant());
+        em.flush();
+        fireChanged(e.name());
+        return true;
+    }
+
+    /** Names of the RUNNING experiments of {@code strategy}. */
+    public List<String> running(ExperimentStrategy strategy) {
+        requireMigrated();
+        return em.createNamedQuery(Experiment.ALL, Experiment.class).getResultList().stream()
+                .filter(e -> e.status() == ExperimentStatus.RUNNING && e.strategy() == strategy).map(Experiment::name).toList();
+    }
+
+    /** The RUNNING and PAUSED experiments, as the request router routes by them. */
+    public List<LiveExperiment> routable() {
+        requireMigrated();
+        List<LiveExperiment> live = new ArrayList<>();
+        for (Experiment e : em.createNamedQuery(Experiment.ALL, Experiment.class).getResultList()) {
+            if (e.status() != ExperimentStatus.RUNNING && e.status() != ExperimentStatus.PAUSED) continue;
+            live.add(new LiveExperiment(e.id(), e.name(), e.modelName(), e.strategy().name(), e.status().name(), e.variants().stream()
+                    .map(v -> new LiveExperiment.Variant(v.id(), v.name(), v.modelVersion(), v.temperature(), v.topP(), v.maxTokens(),
+                            v.systemPrompt(), v.weightPercent(), v.control())).toList()));
+        }
+        return live;
     }
 
     // --- request path --------------------------------------------------------------------------------
@@ -281,8 +380,18 @@ public class ExperimentService {
         }
         List<ResultsCalculator.VariantInfo> variants = e.variants().stream()
                 .map(v -> new ResultsCalculator.VariantInfo(v.name(), v.control(), v.weightPercent())).toList();
-        return ResultsCalculator.calculate(e.name(), e.status().name(), e.strategy().name(), e.primaryMetric(), e.guardrails(), variants,
-                assigned, samples, e.strategy() == ExperimentStrategy.BANDIT ? banditAllocation(e, samples) : null);
+        ExperimentResults results = ResultsCalculator.calculate(e.name(), e.status().name(), e.strategy().name(), e.primaryMetric(),
+                e.guardrails(), variants, assigned, samples, e.strategy() == ExperimentStrategy.BANDIT ? banditAllocation(e, samples) : null);
+        if (e.strategy() != ExperimentStrategy.SHADOW) return results;
+        Map<String, List<ResultsCalculator.ShadowSample>> byVariant = new LinkedHashMap<>();
+        for (Variant v : e.variants()) if (!v.control()) byVariant.put(v.name(), new ArrayList<>());
+        for (ShadowComparison c : em.createNamedQuery(ShadowComparison.BY_EXPERIMENT, ShadowComparison.class).setParameter("experiment", e)
+                .getResultList()) {
+            byVariant.get(c.variant().name()).add(new ResultsCalculator.ShadowSample(c.outputsAgree(), c.similarity(),
+                    c.controlCompletionTokens(), c.shadowCompletionTokens(), c.controlChars(), c.shadowChars(), c.controlLatencyMs(),
+                    c.shadowLatencyMs(), c.shadowError()));
+        }
+        return results.withShadow(byVariant.entrySet().stream().map(en -> ResultsCalculator.shadowSummary(en.getKey(), en.getValue())).toList());
     }
 
     /**

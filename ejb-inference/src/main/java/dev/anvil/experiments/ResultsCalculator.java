@@ -39,7 +39,29 @@ public final class ResultsCalculator {
             if (v.control()) continue;
             comparisons.add(compare(metric, guardrails.minimumSample(), control.name(), of(outcomes, control.name()), v.name(), of(outcomes, v.name())));
         }
-        return new ExperimentResults(experiment, status, strategy, metric.key(), guardrails.minimumSample(), results, comparisons, banditAllocation);
+        return new ExperimentResults(experiment, status, strategy, metric.key(), guardrails.minimumSample(), results, comparisons, banditAllocation,
+                List.of());
+    }
+
+    /** One shadow comparison as {@link #shadowSummary} needs it. */
+    public record ShadowSample(boolean agree, double similarity, int controlTokens, int shadowTokens, int controlChars, int shadowChars,
+                               long controlLatencyMs, long shadowLatencyMs, boolean shadowError) {
+    }
+
+    /** Agreement rate (Wilson 95%), mean similarity and mean/median deltas (shadow minus control) of one shadow variant. */
+    public static ExperimentResults.ShadowSummary shadowSummary(String variant, List<ShadowSample> samples) {
+        long n = samples.size();
+        long agree = samples.stream().filter(ShadowSample::agree).count();
+        Statistics.Interval ci = Statistics.wilson(agree, n, Statistics.Z_95);
+        ExperimentResults.Rate agreement = new ExperimentResults.Rate(agree, n, n == 0 ? 0 : (double) agree / n, ci.low(), ci.high());
+        double[] latencyDeltas = samples.stream().mapToDouble(s -> s.shadowLatencyMs() - s.controlLatencyMs()).toArray();
+        return new ExperimentResults.ShadowSummary(variant, n, agreement,
+                n == 0 ? null : samples.stream().mapToDouble(ShadowSample::similarity).average().orElseThrow(),
+                n == 0 ? null : samples.stream().mapToDouble(s -> s.shadowTokens() - s.controlTokens()).average().orElseThrow(),
+                n == 0 ? null : samples.stream().mapToDouble(s -> s.shadowChars() - s.controlChars()).average().orElseThrow(),
+                n == 0 ? null : Statistics.mean(latencyDeltas),
+                orNull(Statistics.percentile(latencyDeltas, 50)),
+                samples.stream().filter(ShadowSample::shadowError).count());
     }
 
     private static List<OutcomeSample> of(List<OutcomeSample> all, String variant) {

@@ -185,6 +185,45 @@ public class ModelRegistry {
         }
     }
 
+    /**
+     * Blue-green: makes {@code version} the PRODUCTION version and moves the current PRODUCTION version to STAGING (not
+     * ARCHIVED: it stays a valid target to switch back to), in one transaction. Refuses a version already in
+     * PRODUCTION or ARCHIVED.
+     */
+    public StageChangeResult switchProduction(String modelName, String versionText, String reason, String actor) {
+        requireMigrated();
+        String who = RegistryRules.check(() -> RegistryText.requireActor(actor));
+        Instant now = clock.instant();
+        Model model = Queries.lockedModel(em, modelName).orElseThrow(() -> modelNotFound(modelName));
+        ModelVersion subject = existingVersion(model, versionText);
+        if (subject.stage() == Stage.PRODUCTION) {
+            throw RegistryException.conflict("version " + versionText + " of model " + modelName + " is already PRODUCTION: nothing to switch",
+                    "version", "already_production");
+        }
+        if (subject.stage() == Stage.ARCHIVED) {
+            throw RegistryException.conflict("version " + versionText + " of model " + modelName
+                    + " is ARCHIVED: move it to STAGING first, then switch to it", "version", "version_archived");
+        }
+        List<StageTransition> made = new ArrayList<>();
+        for (ModelVersion current : em.createNamedQuery(ModelVersion.IN_STAGE, ModelVersion.class)
+                .setParameter("model", model).setParameter("stage", Stage.PRODUCTION).getResultList()) {
+            made.add(RegistryRules.check(() -> current.moveTo(Stage.STAGING, who,
+                    "blue-green switch to version " + subject.version() + " (kept loaded as standby)", now)));
+        }
+        em.flush(); // the old PRODUCTION row loses its marker before the new one gains it (UNIQUE per statement)
+        made.add(RegistryRules.check(() -> subject.moveTo(Stage.PRODUCTION, who, reason == null || reason.isBlank()
+                ? "blue-green switch" : reason, now)));
+        em.flush();
+        StageChangeResult result = new StageChangeResult(ModelVersionInfo.of(subject), made.stream().map(TransitionInfo::of).toList());
+        if (stageChanged != null) {
+            for (TransitionInfo t : result.transitions()) {
+                stageChanged.fire(new ModelStageChanged(t.model(), t.version(), t.from() == null ? null : t.from().name(), t.to().name()));
+            }
+        }
+        metrics.transition(Stage.PRODUCTION.name(), "ok");
+        return result;
+    }
+
     private StageChangeResult moveLocked(String modelName, String versionText, Stage target, String reason, String actor) {
         Instant now = clock.instant();
         try {

@@ -1,6 +1,7 @@
 package dev.anvil.serving;
 
 import dev.anvil.engine.SamplingParams;
+import dev.anvil.engine.SequenceRequest;
 import java.util.List;
 
 /**
@@ -15,9 +16,17 @@ import java.util.List;
  * @param n            number of choices (sequences) to generate, 1..{@link ServingConfig} {@code anvil.serving.max-n}
  * @param logprobs     null = no logprobs; k >= 0 = report each token's logprob and the k most likely alternatives (k <= 20)
  * @param requestId    an id for logs and results (e.g. "chatcmpl-..."); null = one is generated
+ * @param priority     LOW for shadow copies nobody waits for (admitted only with spare capacity, preempted first);
+ *                     null = NORMAL
  */
 public record InferenceRequest(String model, int[] promptTokens, SamplingParams sampling, Integer maxTokens,
-                               List<String> stop, int n, Integer logprobs, String requestId) {
+                               List<String> stop, int n, Integer logprobs, String requestId, SequenceRequest.Priority priority) {
+
+    /** A NORMAL-priority request. */
+    public InferenceRequest(String model, int[] promptTokens, SamplingParams sampling, Integer maxTokens,
+                            List<String> stop, int n, Integer logprobs, String requestId) {
+        this(model, promptTokens, sampling, maxTokens, stop, n, logprobs, requestId, SequenceRequest.Priority.NORMAL);
+    }
 
     /** A single-choice request without logprobs. */
     public static InferenceRequest of(String model, int[] promptTokens, SamplingParams sampling, Integer maxTokens,

@@ -37,6 +37,9 @@ public class InferenceService {
     @Inject
     ServingMetrics metrics;
 
+    @Inject
+    dev.anvil.routing.FaultInjector faults;
+
     /** The model versions now serving (one per model name: its PRODUCTION version), by name. */
     public List<ServedModel> models() {
         return runtimes.servingRuntimes().stream().map(ModelRuntime::served).toList();
@@ -118,9 +121,10 @@ public class InferenceService {
 
         GenerationHandle handle = new GenerationHandle(id, model, prompt.length, r.n(), r.logprobs(),
                 metrics.observer(runtime, prompt.length));
+        if (faults != null) faults.apply(model.ref()); // test-only: anvil.serving.fault-injection, empty in production
         Scheduler scheduler = runtime.scheduler();
         for (int i = 0; i < r.n(); i++) {
-            SequenceRequest seq = new SequenceRequest(prompt, base.withSeed(base.seed() + i), maxTokens, stop);
+            SequenceRequest seq = new SequenceRequest(prompt, base.withSeed(base.seed() + i), maxTokens, stop, r.priority());
             try {
                 handle.addSequence(scheduler.submit(seq, handle.choiceListener(i, model.tokenizer())));
             } catch (SubmissionRejectedException e) {

@@ -213,7 +213,8 @@ public class ServingLifecycle {
                     String owner = registry.getModel(name).owner();
                     loaded = runtimes.load(name, version, Path.of(info.path()), info.createdAt(), owner == null ? "anvil" : owner);
                 }
-                runtimes.activate(loaded);
+                // A predecessor moved to STAGING (a blue-green switch) stays loaded as standby; an archived one drains.
+                runtimes.activate(loaded, current != null && isStaging(name, current.served().version()));
                 problems.remove(name);
             } catch (Exception ex) {
                 // The container wraps what ModelRuntimes.load threw in an EJBException: report the real reason.
@@ -222,6 +223,14 @@ public class ServingLifecycle {
                         + (current == null ? "" : "; " + current.ref() + " keeps serving"), cause);
                 problems.put(name, "could not load " + name + "@" + version + ": " + cause.getMessage());
             }
+        }
+    }
+
+    private boolean isStaging(String name, String version) {
+        try {
+            return registry.getVersion(name, version).stage() == dev.anvil.registry.domain.Stage.STAGING;
+        } catch (RuntimeException e) {
+            return false;
         }
     }
 

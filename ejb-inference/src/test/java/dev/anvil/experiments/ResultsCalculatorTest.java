@@ -90,4 +90,29 @@ class ResultsCalculatorTest {
         assertTrue(c.degreesOfFreedom() > 290 && c.degreesOfFreedom() <= 298, "equal variances, 150 each: df near 298, got " + c.degreesOfFreedom());
         assertTrue(c.verdict().startsWith("candidate is better than control on mean cost"), c.verdict());
     }
+
+    @Test
+    void shadowSummaryAgreementAndDeltas() {
+        List<ResultsCalculator.ShadowSample> samples = List.of(
+                new ResultsCalculator.ShadowSample(true, 1.0, 10, 10, 40, 40, 100, 130, false),
+                new ResultsCalculator.ShadowSample(false, 0.5, 10, 14, 40, 52, 100, 150, false),
+                new ResultsCalculator.ShadowSample(false, 0.0, 10, 0, 40, 0, 120, 80, true),
+                new ResultsCalculator.ShadowSample(true, 1.0, 12, 12, 44, 44, 90, 100, false));
+        ExperimentResults.ShadowSummary s = ResultsCalculator.shadowSummary("shadow", samples);
+        assertEquals(4, s.comparisons());
+        assertEquals(2, s.agreement().count());
+        assertEquals(0.5, s.agreement().rate(), 1e-12);
+        // Wilson 95% for 2 of 4: (0.1500, 0.8500).
+        assertEquals(0.1500, s.agreement().ciLow(), 1e-4);
+        assertEquals(0.8500, s.agreement().ciHigh(), 1e-4);
+        assertEquals(0.625, s.meanSimilarity(), 1e-12);
+        assertEquals((0 + 4 - 10 + 0) / 4.0, s.meanCompletionTokensDelta(), 1e-12);
+        assertEquals((0 + 12 - 40 + 0) / 4.0, s.meanCharsDelta(), 1e-12);
+        assertEquals((30 + 50 - 40 + 10) / 4.0, s.meanLatencyDeltaMs(), 1e-12);
+        assertEquals(1, s.shadowErrors());
+        ExperimentResults.ShadowSummary none = ResultsCalculator.shadowSummary("shadow", List.of());
+        assertEquals(0, none.comparisons());
+        assertNull(none.meanSimilarity());
+        assertNull(none.meanLatencyDeltaMs());
+    }
 }

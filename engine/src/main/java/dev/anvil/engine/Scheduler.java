@@ -28,6 +28,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * (its sampler state is kept, and the kernels are batch-invariant, so the output is the same as without
  * preemption). Blocks are returned on finish, cancellation and error.
  *
+ * <p>Priorities: a {@link SequenceRequest.Priority#LOW} sequence (a shadow copy nobody waits for) is admitted only
+ * when no NORMAL sequence is waiting, and its waiting count never makes NORMAL submissions overloaded. The running
+ * list keeps every NORMAL sequence before every LOW one, so "the most recently admitted" victim of preemption is
+ * always a LOW sequence while there is one; and a NORMAL sequence at the head of the queue that does not fit
+ * preempts running LOW sequences to get in.
+ *
  * <p>Threading: {@link #submit}, {@link SequenceHandle#cancel()}, {@link #stats()} and {@link #close()} may be
  * called from any thread. {@link #step()} must be called by one thread at a time, normally the one running
  * {@link #run()}, the loop a server hands to a long-running task. Listeners are called on that thread.
@@ -159,7 +165,9 @@ public final class Scheduler implements Runnable, AutoCloseable {
                 throw new SubmissionRejectedException(SubmissionRejectedException.Reason.CLOSED,
                         draining ? "the model version is being replaced" : "the scheduler is closed", 0);
             }
-            long fresh = waiting.stream().filter(s -> s.preemptions == 0).count();
+            // LOW work never counts against NORMAL submissions; LOW submissions count everything ahead of them.
+            boolean low = request.priority() == SequenceRequest.Priority.LOW;
+            long fresh = waiting.stream().filter(s -> s.preemptions == 0 && (low || !s.low())).count();
             if (fresh >= config.maxWaiting()) {
                 throw new SubmissionRejectedException(SubmissionRejectedException.Reason.OVERLOADED,
                         "too many requests are waiting (" + fresh + ", limit " + config.maxWaiting() + ")", retryAfterHint(fresh));
@@ -351,6 +359,7 @@ public final class Scheduler implements Runnable, AutoCloseable {
      */
     public boolean step() {
         retireCancelled();
+        makeRoomForNormal();
         Batch batch = new Batch();
         List<Seq> inBatch = new ArrayList<>();
         List<Integer> chunkEnds = new ArrayList<>();
@@ -377,10 +386,10 @@ public final class Scheduler implements Runnable, AutoCloseable {
             Seq next;
             lock.lock();
             try {
-                next = waiting.peekFirst();
+                next = nextToAdmit();
                 if (next == null) break;
                 if (KvCachePool.blocksFor(next.tokenCount) > kv.freeBlocks()) break;
-                waiting.pollFirst();
+                waiting.remove(next);
             } finally {
                 lock.unlock();
             }
@@ -392,7 +401,7 @@ public final class Scheduler implements Runnable, AutoCloseable {
             }
             next.admittedAt = admissionOrder.incrementAndGet();
             if (next.preemptions > 0) recomputedTokens.addAndGet(next.tokenCount - next.request.promptTokens().length);
-            running.add(next);
+            addRunning(next);
             int take = Math.min(next.tokenCount, prefillBudget);
             prefillBudget -= take;
             batch.add(next.kvSeq, 0, Arrays.copyOf(next.tokens, take));
@@ -433,6 +442,70 @@ public final class Scheduler implements Runnable, AutoCloseable {
         }
         runningCount = running.size();
         return true;
+    }
+
+    /**
+     * The waiting sequence to admit next (under the lock): the first NORMAL one (first come, first served); a LOW
+     * one only when no NORMAL sequence waits.
+     */
+    private Seq nextToAdmit() {
+        Seq firstLow = null;
+        for (Seq s : waiting) {
+            if (!s.low()) return s;
+            if (firstLow == null) firstLow = s;
+        }
+        return firstLow;
+    }
+
+    /** Keeps NORMAL sequences before LOW ones in {@link #running}, each group in admission order. */
+    private void addRunning(Seq s) {
+        if (s.low()) {
+            running.add(s);
+            return;
+        }
+        int at = running.size();
+        while (at > 0 && running.get(at - 1).low()) at--;
+        running.add(at, s);
+    }
+
+    /**
+     * When the first waiting NORMAL sequence does not fit (batch full, or too few free KV blocks) and preempting
+     * running LOW sequences would make it fit, preempts them, newest first, until it does.
+     */
+    private void makeRoomForNormal() {
+        Seq head;
+        lock.lock();
+        try {
+            head = null;
+            for (Seq s : waiting) {
+                if (!s.low()) {
+                    head = s;
+                    break;
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+        if (head == null) return;
+        int needed = KvCachePool.blocksFor(head.tokenCount);
+        int lowBlocks = 0;
+        boolean anyLow = false;
+        for (Seq s : running) {
+            if (s.low()) {
+                anyLow = true;
+                lowBlocks += s.kvSeq == null ? 0 : s.kvSeq.blockCount();
+            }
+        }
+        if (!anyLow) return;
+        boolean slotShort = running.size() >= config.maxBatchSequences();
+        boolean blocksShort = needed > kv.freeBlocks();
+        if (!slotShort && !blocksShort) return;
+        if (needed > kv.freeBlocks() + lowBlocks) return; // preempting every LOW sequence would not be enough
+        while (!running.isEmpty() && running.get(running.size() - 1).low()
+                && (running.size() >= config.maxBatchSequences() || needed > kv.freeBlocks())) {
+            preempt(running.get(running.size() - 1));
+        }
+        runningCount = running.size();
     }
 
     /**
@@ -550,6 +623,10 @@ public final class Scheduler implements Runnable, AutoCloseable {
         int preemptions;
         volatile boolean cancelRequested;
         volatile boolean done;
+
+        boolean low() {
+            return request.priority() == SequenceRequest.Priority.LOW;
+        }
 
         Seq(long id, SequenceRequest request, Generation generation, SequenceListener listener, Scheduler owner) {
             this.id = id;

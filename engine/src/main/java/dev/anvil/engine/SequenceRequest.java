@@ -9,9 +9,21 @@ import java.util.List;
  * @param sampling     how tokens are chosen (its {@code topLogprobs} decides how many alternatives each step reports)
  * @param maxTokens    at most this many tokens are generated (at least 1)
  * @param stop         stop strings (may be empty, not null)
+ * @param priority     {@link Priority#LOW} for work nobody waits for (shadow copies of experiment traffic): admitted
+ *                     only when no NORMAL sequence waits and the batch has room, and preempted before any NORMAL one
  */
-public record SequenceRequest(int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop) {
+public record SequenceRequest(int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop, Priority priority) {
+
+    /** Scheduling class of a sequence. */
+    public enum Priority { NORMAL, LOW }
+
+    /** A NORMAL-priority sequence. */
+    public SequenceRequest(int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop) {
+        this(promptTokens, sampling, maxTokens, stop, Priority.NORMAL);
+    }
+
     public SequenceRequest {
+        if (priority == null) priority = Priority.NORMAL;
         if (promptTokens == null || promptTokens.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
         if (sampling == null) throw new IllegalArgumentException("sampling parameters are null");
         if (maxTokens < 1) throw new IllegalArgumentException("max tokens must be >= 1, was " + maxTokens);

@@ -242,6 +242,10 @@ public final class AnvilServer {
         // A small admission queue so that the overload IT can fill it (OpenAiOverloadIT); 48 still admits the
         // 32 simultaneous streams of the concurrency IT. Override with -Danvil.it.serving.max-queue.
         builder.environment().put("ANVIL_SERVING_MAX_QUEUE", System.getProperty("anvil.it.serving.max-queue", "48"));
+        // TEST-ONLY fault injection for ExperimentRoutingIT's canary rollback: every request to this version fails.
+        builder.environment().put("ANVIL_SERVING_FAULT_INJECTION", ExperimentFaults.FAILING_VERSION + "=fail");
+        // The experiment controller checks canaries every half second instead of every 10 s, so rollbacks come quickly.
+        builder.environment().put("ANVIL_EXPERIMENTS_CONTROLLER_INTERVAL_MS", "500");
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();
         wildfly = builder.start();

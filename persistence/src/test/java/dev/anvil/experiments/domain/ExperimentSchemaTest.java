@@ -114,4 +114,26 @@ class ExperimentSchemaTest {
         }
         assertThrows(PersistenceException.class, () -> tx(em -> em.persist(ExperimentLifecycleTest.ab("db-rules"))));
     }
+
+    @Test
+    void shadowComparisonsRoundTripAndRefuseTheControlAndBadValues() {
+        tx(em -> {
+            Experiment e = ExperimentLifecycleTest.ab("shadow-rows");
+            em.persist(e);
+            em.flush();
+            em.persist(new ShadowComparison(e.variant("candidate"), "resp-s1", 100, 140, 12, 15, 50, 61, false, 0.4, false, T0));
+        });
+        tx(em -> {
+            Experiment e = em.createNamedQuery(Experiment.BY_NAME, Experiment.class).setParameter("name", "shadow-rows").getSingleResult();
+            List<ShadowComparison> rows = em.createNamedQuery(ShadowComparison.BY_EXPERIMENT, ShadowComparison.class)
+                    .setParameter("experiment", e).getResultList();
+            assertEquals(1, rows.size());
+            assertEquals("candidate", rows.get(0).variant().name());
+            assertEquals(140, rows.get(0).shadowLatencyMs());
+            assertEquals(0.4, rows.get(0).similarity());
+            assertThrows(InvalidExperimentException.class, () -> new ShadowComparison(e.control(), "r", 1, 1, 1, 1, 1, 1, true, 1, false, T0));
+            assertThrows(InvalidExperimentException.class,
+                    () -> new ShadowComparison(e.variant("candidate"), "r", 1, 1, 1, 1, 1, 1, true, 1.5, false, T0));
+        });
+    }
 }

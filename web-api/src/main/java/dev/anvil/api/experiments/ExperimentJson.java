@@ -116,11 +116,26 @@ final class ExperimentJson {
     @JsonbNillable
     public record Results(String experiment, String status, String strategy, String primaryMetric, int minimumSample,
                           List<VariantResult> variants, List<Comparison> comparisons,
-                          @Schema(nullable = true, description = "BANDIT: Thompson-sampling weights in variant order") List<Integer> banditAllocation) {
+                          @Schema(nullable = true, description = "BANDIT: Thompson-sampling weights in variant order") List<Integer> banditAllocation,
+                          @Schema(description = "SHADOW: each shadow variant compared with the control on the same requests (empty otherwise)")
+                          List<ShadowSummary> shadow) {
         static Results of(ExperimentResults r) {
             return new Results(r.experiment(), r.status(), r.strategy(), r.primaryMetric(), r.minimumSample(),
                     r.variants().stream().map(VariantResult::of).toList(), r.comparisons().stream().map(Comparison::of).toList(),
-                    r.banditAllocation());
+                    r.banditAllocation(), r.shadow().stream().map(ShadowSummary::of).toList());
+        }
+    }
+
+    @Schema(name = "ExperimentShadowSummary", description = "A shadow variant against the control: exact-agreement rate (95% Wilson "
+            + "interval), mean word-overlap similarity (0..1), and shadow-minus-control deltas of length and latency")
+    @JsonbNillable
+    public record ShadowSummary(String variant, long comparisons, Rate agreement, @Schema(nullable = true) Double meanSimilarity,
+                                @Schema(nullable = true) Double meanCompletionTokensDelta, @Schema(nullable = true) Double meanCharsDelta,
+                                @Schema(nullable = true) Double meanLatencyDeltaMs, @Schema(nullable = true) Double medianLatencyDeltaMs,
+                                long shadowErrors) {
+        static ShadowSummary of(ExperimentResults.ShadowSummary s) {
+            return new ShadowSummary(s.variant(), s.comparisons(), Rate.of(s.agreement()), s.meanSimilarity(), s.meanCompletionTokensDelta(),
+                    s.meanCharsDelta(), s.meanLatencyDeltaMs(), s.medianLatencyDeltaMs(), s.shadowErrors());
         }
     }
 

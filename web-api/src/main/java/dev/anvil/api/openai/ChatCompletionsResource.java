@@ -45,8 +45,9 @@ public class ChatCompletionsResource {
                        @Context HttpServletRequest servletRequest, @Suspended AsyncResponse async) {
         GenerationGateway.disableContainerAsyncTimeout(servletRequest);
         try {
-            ChatRequest request = ChatRequest.parse(
+            ChatRequest parsed = ChatRequest.parse(
                     RequestBodies.readObject(body, contentLength, gateway.config().maxBodyBytes()));
+            ChatRequest request = parsed.routed(gateway.route(parsed.options()));
             GenerationOptions options = request.options();
             ServedModel model = gateway.resolve(options.model(), "messages");
             int[] prompt = ChatTemplate.tokenize(model.tokenizer(), render(model, request));

@@ -40,6 +40,21 @@ record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolea
         return new ChatRequest(options, messages(body), logprobs, top == null ? 0 : top.intValue());
     }
 
+    /**
+     * This request with {@code options} from experiment routing; a variant's system prompt replaces the caller's
+     * first system message, or leads the conversation when there is none.
+     */
+    ChatRequest routed(GenerationOptions routedOptions) {
+        String system = routedOptions.route() == null ? null : routedOptions.route().systemPrompt();
+        if (system == null) return new ChatRequest(routedOptions, messages, logprobs, topLogprobs);
+        List<ChatMessage> adjusted = new ArrayList<>(messages);
+        int first = -1;
+        for (int i = 0; i < adjusted.size() && first < 0; i++) if (adjusted.get(i).role().equals("system")) first = i;
+        if (first >= 0) adjusted.set(first, new ChatMessage("system", system));
+        else adjusted.addFirst(new ChatMessage("system", system));
+        return new ChatRequest(routedOptions, List.copyOf(adjusted), logprobs, topLogprobs);
+    }
+
     private static List<ChatMessage> messages(JsonObject body) {
         JsonValue v = Fields.value(body, "messages");
         if (v == null) {

@@ -39,7 +39,7 @@ public class CompletionsResource {
         try {
             CompletionRequest request = CompletionRequest.parse(
                     RequestBodies.readObject(body, contentLength, gateway.config().maxBodyBytes()));
-            GenerationOptions options = request.options();
+            GenerationOptions options = gateway.route(request.options());
             ServedModel model = gateway.resolve(options.model(), "prompt");
             Tokenizer tokenizer = model.tokenizer();
             List<int[]> prompts = new ArrayList<>();

@@ -44,6 +44,9 @@ public class GenerationGateway {
     @Inject
     OpenAiConfig config;
 
+    @Inject
+    ExperimentTraffic experiments;
+
     /** Threads that write responses; virtual, since each mostly waits for tokens or for a slow client. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
 
@@ -67,6 +70,15 @@ public class GenerationGateway {
         } catch (InferenceException e) {
             throw InferenceErrors.exception(e, promptParam);
         }
+    }
+
+    /**
+     * Stage 3, experiment routing: for a plain model name covered by a RUNNING experiment, the options with the chosen
+     * variant's exact version ({@code name@version}) and parameters; otherwise (no experiment, or a pinned
+     * {@code name@version}) the options as they are.
+     */
+    GenerationOptions route(GenerationOptions options) {
+        return experiments.route(options);
     }
 
     /**
@@ -106,11 +118,17 @@ public class GenerationGateway {
             }
         } catch (InferenceException e) {
             submission.cancel();
+            // Refusals of the version itself count against the variant; a request the caller got wrong does not.
+            if (e.kind() == InferenceException.Kind.UNAVAILABLE || e.kind() == InferenceException.Kind.OVERLOADED) {
+                experiments.refused(options, id);
+            }
             throw InferenceErrors.exception(e, promptParam);
         } catch (RuntimeException e) {
             submission.cancel();
+            experiments.refused(options, id);
             throw e;
         }
+        experiments.track(submission, options, prompts);
         return submission;
     }
 

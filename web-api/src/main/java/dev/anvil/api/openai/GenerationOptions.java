@@ -2,6 +2,7 @@ package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiException;
 import dev.anvil.engine.SamplingParams;
+import dev.anvil.routing.Route;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
@@ -20,10 +21,23 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param n            choices per prompt (upper bound enforced by the inference service's configuration)
  * @param stream       answer with Server-Sent Events
  * @param includeUsage with {@code stream}: send a last chunk with usage ({@code stream_options.include_usage})
- * @param user         the end-user id the client passed (recorded in the log only)
+ * @param user         the end-user id the client passed (an experiment's subject key; else only logged)
+ * @param route        where experiment routing sent the request (null: no experiment covers it)
  */
 record GenerationOptions(String model, SamplingParams sampling, Integer maxTokens, List<String> stop, int n,
-                         boolean stream, boolean includeUsage, String user) {
+                         boolean stream, boolean includeUsage, String user, Route route) {
+
+    /**
+     * These options served by {@code route}'s variant: its exact version, and its temperature, top_p and max_tokens
+     * where the variant sets them (they override the caller's: the variant is what the experiment measures).
+     */
+    GenerationOptions routedTo(Route route) {
+        SamplingParams s = sampling;
+        if (route.temperature() != null) s = s.withTemperature(route.temperature().floatValue());
+        if (route.topP() != null) s = s.withTopP(route.topP().floatValue());
+        return new GenerationOptions(route.modelRef(), s, route.maxTokens() != null ? route.maxTokens() : maxTokens, stop, n, stream,
+                includeUsage, user, route);
+    }
 
     /** OpenAI's limit on stop sequences. */
     static final int MAX_STOP = 4;
@@ -75,7 +89,7 @@ record GenerationOptions(String model, SamplingParams sampling, Integer maxToken
         }
         String user = Fields.string(body, "user", "user");
         return new GenerationOptions(model.trim(), sampling, maxTokens, stop(body), n == null ? 1 : n, stream,
-                includeUsage, user);
+                includeUsage, user, null);
     }
 
     private static List<String> stop(JsonObject body) {

@@ -39,6 +39,8 @@ final class Submission implements SseStream.EventSource {
     /** The prompt texts, for {@code echo}. */
     final List<String> promptTexts = new ArrayList<>();
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    /** System.nanoTime() of the first generated token of any choice; 0 until then (time to first token). */
+    private volatile long firstTokenNanos;
     /** Runs on the batching thread at each token of a non-streamed submission; must not block. */
     private volatile Runnable progressHook;
 
@@ -64,6 +66,7 @@ final class Submission implements SseStream.EventSource {
             handle.listen(new GenerationListener() {
                 @Override
                 public void onDelta(int index, String text, TokenLogprob logprob) {
+                    if (firstTokenNanos == 0) firstTokenNanos = System.nanoTime();
                     Runnable hook = progressHook;
                     if (hook != null) hook.run();
                 }
@@ -73,6 +76,7 @@ final class Submission implements SseStream.EventSource {
         handle.listen(new GenerationListener() {
             @Override
             public void onDelta(int index, String text, TokenLogprob logprob) {
+                if (firstTokenNanos == 0) firstTokenNanos = System.nanoTime();
                 events.offer(new Event.Delta(offset + index, text, logprob));
             }
 
@@ -91,6 +95,11 @@ final class Submission implements SseStream.EventSource {
                 events.offer(new Event.Failed(error));
             }
         });
+    }
+
+    /** System.nanoTime() of the first generated token, 0 if none came yet. */
+    long firstTokenNanos() {
+        return firstTokenNanos;
     }
 
     int choices() {

@@ -6,6 +6,7 @@ import dev.anvil.registry.CreateModelCommand;
 import dev.anvil.registry.ModelRegistry;
 import dev.anvil.registry.ModelVersionInfo;
 import dev.anvil.registry.RegisterVersionCommand;
+import dev.anvil.routing.BlueGreenSwitch;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.ws.rs.Consumes;
@@ -45,6 +46,9 @@ public class RegistryResource {
 
     @EJB
     ModelRegistry registry;
+
+    @EJB
+    BlueGreenSwitch blueGreen;
 
     @Context
     SecurityContext security;
@@ -164,6 +168,26 @@ public class RegistryResource {
                                        StageChangeRequest request) {
         StageChangeRequest r = body(request);
         return StageChangeJson.of(registry.changeStage(name, version, r.stage(), r.reason(), actor()));
+    }
+
+    @POST
+    @Path("/{name}/switch")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Blue-green switch of the PRODUCTION version",
+            description = "Atomically gives the model's traffic to another version (loaded first if needed); the replaced PRODUCTION "
+                    + "version moves to STAGING and stays loaded as standby, so the same call naming it switches back. Requests "
+                    + "already running finish on the version they started on.")
+    @RequestBody(required = true, content = @Content(schema = @Schema(implementation = SwitchRequest.class)))
+    @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = SwitchJson.class)))
+    @APIResponse(responseCode = "400", description = "No version given",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(responseCode = "404", description = "No such model or version",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(responseCode = "409", description = "Already serving that version, the version is ARCHIVED or cannot be loaded",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public SwitchJson switchProduction(@PathParam("name") String name, SwitchRequest request) {
+        SwitchRequest r = body(request);
+        return SwitchJson.of(blueGreen.switchTo(name, r.version(), r.reason(), actor()));
     }
 
     @GET

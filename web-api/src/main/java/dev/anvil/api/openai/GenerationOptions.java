@@ -21,9 +21,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param stream       answer with Server-Sent Events
  * @param includeUsage with {@code stream}: send a last chunk with usage ({@code stream_options.include_usage})
  * @param user         the end-user id the client passed (recorded in the log only)
+ * @param seedGiven    the client fixed {@code seed} (otherwise {@code sampling} carries a random one)
  */
 record GenerationOptions(String model, SamplingParams sampling, Integer maxTokens, List<String> stop, int n,
-                         boolean stream, boolean includeUsage, String user) {
+                         boolean stream, boolean includeUsage, String user, boolean seedGiven) {
 
     /** OpenAI's limit on stop sequences. */
     static final int MAX_STOP = 4;
@@ -75,7 +76,7 @@ record GenerationOptions(String model, SamplingParams sampling, Integer maxToken
         }
         String user = Fields.string(body, "user", "user");
         return new GenerationOptions(model.trim(), sampling, maxTokens, stop(body), n == null ? 1 : n, stream,
-                includeUsage, user);
+                includeUsage, user, seed != null);
     }
 
     private static List<String> stop(JsonObject body) {

@@ -16,6 +16,7 @@ import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
 import jakarta.enterprise.concurrent.ManagedExecutorService;
 import jakarta.enterprise.concurrent.ManagedThreadFactory;
+import jakarta.enterprise.event.Event;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -68,6 +69,10 @@ public class ModelRuntimes {
     @EJB
     ModelRegistry registry;
 
+    /** Tells observers (the response cache) that a version is gone. */
+    @Inject
+    Event<ModelVersionUnloaded> unloaded;
+
     @Inject
     RoutingConfig routing;
 
@@ -93,6 +98,12 @@ public class ModelRuntimes {
         runtime.stopped().whenComplete((v, e) -> {
             all.remove(runtime);
             metrics.unregister(runtime);
+            try {
+                if (unloaded != null) unloaded.fire(new ModelVersionUnloaded(name, version));
+            } catch (RuntimeException notified) {
+                // At shutdown the observers may already be gone; nothing is left to tell then.
+                LOG.log(Level.FINE, "unload of " + name + "@" + version + " not announced", notified);
+            }
         });
         runtime.start(batching, config.loopStartTimeoutSeconds());
         metrics.register(runtime);

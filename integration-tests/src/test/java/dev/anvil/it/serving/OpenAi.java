@@ -79,14 +79,34 @@ final class OpenAi {
         return Json.createReader(new StringReader(text)).readObject();
     }
 
+    /**
+     * Headers of a generation request that must really run the model (tests of the engine's own determinism):
+     * {@code Cache-Control: no-store} keeps the response cache out of it.
+     */
+    static final java.util.Map<String, String> UNCACHED = java.util.Map.of("Content-Type", "application/json",
+            "Cache-Control", "no-store");
+
+    /** POSTs a generation request past the response cache (see {@link #UNCACHED}). */
+    static dev.anvil.it.HttpResult postUncached(AnvilServer server, String path, String body) {
+        return server.request("POST", path, body, UNCACHED);
+    }
+
     /** Opens a streaming request; the caller reads (part of) the body and closes it. */
     static HttpResponse<InputStream> open(AnvilServer server, String path, String body) {
-        HttpRequest request = HttpRequest.newBuilder(server.uri(path))
+        return open(server, path, body, java.util.Map.of());
+    }
+
+    /** Opens a streaming request with extra headers; the caller reads (part of) the body and closes it. */
+    static HttpResponse<InputStream> open(AnvilServer server, String path, String body, java.util.Map<String, String> headers) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(server.uri(path))
                 .timeout(Duration.ofSeconds(120))
                 .header("Content-Type", "application/json")
                 .header("Accept", "text/event-stream")
-                .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8))
-                .build();
+                .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        headers.forEach((name, value) -> {
+            if (!name.equalsIgnoreCase("Content-Type")) builder.header(name, value);
+        });
+        HttpRequest request = builder.build();
         try {
             return CLIENT.send(request, HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
@@ -99,7 +119,12 @@ final class OpenAi {
 
     /** Sends a streaming request and reads the whole event stream. */
     static Stream stream(AnvilServer server, String path, String body) {
-        HttpResponse<InputStream> response = open(server, path, body);
+        return stream(server, path, body, java.util.Map.of());
+    }
+
+    /** Like {@link #stream(AnvilServer, String, String)} with extra request headers. */
+    static Stream stream(AnvilServer server, String path, String body, java.util.Map<String, String> headers) {
+        HttpResponse<InputStream> response = open(server, path, body, headers);
         String contentType = response.headers().firstValue("Content-Type").orElse("");
         try (InputStream in = response.body();
              BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {

@@ -46,6 +46,7 @@ public class GenerationGateway {
 
     @Inject
     ExperimentTraffic experiments;
+    ResponseCacheStage cache;
 
     /** Threads that write responses; virtual, since each mostly waits for tokens or for a slow client. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
@@ -105,7 +106,8 @@ public class GenerationGateway {
      */
     Submission submit(String id, ServedModel model, GenerationOptions options, List<int[]> prompts, List<String> promptTexts,
                       Integer logprobs, String promptParam) {
-        Submission submission = new Submission(id, model, options.n());
+        Submission submission = cache.begin(id, model, options, prompts, promptTexts, logprobs);
+        if (submission.isReplay()) return submission;
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
         }
@@ -129,6 +131,7 @@ public class GenerationGateway {
             throw e;
         }
         experiments.track(submission, options, prompts);
+        cache.storeWhenDone(submission);
         return submission;
     }
 
@@ -141,11 +144,17 @@ public class GenerationGateway {
         writers.execute(() -> async.resume(Response.ok(stream, "text/event-stream; charset=utf-8")
                 .header("Cache-Control", "no-cache")
                 .header("X-Accel-Buffering", "no") // tell reverse proxies not to buffer the stream
+                .header(ResponseCacheStage.HEADER, submission.cacheStatus())
                 .build()));
     }
 
     /** Answers with one JSON body built from the results once every generation finished (or 504 at the timeout). */
     void complete(AsyncResponse async, Submission submission, Function<List<GenerationResult>, Object> body) {
+        if (submission.isReplay()) { // answered from the cache: nothing to wait for, answer on this thread
+            async.resume(Response.ok(OpenAiJson.toJson(body.apply(submission.results().join())), "application/json")
+                    .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
+            return;
+        }
         long timeout = config.requestTimeoutSeconds();
         // Nothing is written until the end, so only the connection can tell that the client left: probe it as
         // tokens come, and cancel the generation (freeing its KV blocks at the next step) when it is gone.
@@ -163,7 +172,8 @@ public class GenerationGateway {
             watch.stop(); // before anything is written: no probe may read the connection after this
             if (error == null) {
                 try {
-                    async.resume(Response.ok(OpenAiJson.toJson(body.apply(results)), "application/json").build());
+                    async.resume(Response.ok(OpenAiJson.toJson(body.apply(results)), "application/json")
+                            .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
                 } catch (RuntimeException e) {
                     async.resume(e);
                 }

@@ -22,10 +22,11 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param stream       answer with Server-Sent Events
  * @param includeUsage with {@code stream}: send a last chunk with usage ({@code stream_options.include_usage})
  * @param user         the end-user id the client passed (an experiment's subject key; else only logged)
+ * @param seedGiven    the client fixed {@code seed} (otherwise {@code sampling} carries a random one)
  * @param route        where experiment routing sent the request (null: no experiment covers it)
  */
 record GenerationOptions(String model, SamplingParams sampling, Integer maxTokens, List<String> stop, int n,
-                         boolean stream, boolean includeUsage, String user, Route route) {
+                         boolean stream, boolean includeUsage, String user, boolean seedGiven, Route route) {
 
     /**
      * These options served by {@code route}'s variant: its exact version, and its temperature, top_p and max_tokens
@@ -36,7 +37,7 @@ record GenerationOptions(String model, SamplingParams sampling, Integer maxToken
         if (route.temperature() != null) s = s.withTemperature(route.temperature().floatValue());
         if (route.topP() != null) s = s.withTopP(route.topP().floatValue());
         return new GenerationOptions(route.modelRef(), s, route.maxTokens() != null ? route.maxTokens() : maxTokens, stop, n, stream,
-                includeUsage, user, route);
+                includeUsage, user, seedGiven, route);
     }
 
     /** OpenAI's limit on stop sequences. */
@@ -89,7 +90,7 @@ record GenerationOptions(String model, SamplingParams sampling, Integer maxToken
         }
         String user = Fields.string(body, "user", "user");
         return new GenerationOptions(model.trim(), sampling, maxTokens, stop(body), n == null ? 1 : n, stream,
-                includeUsage, user, null);
+                includeUsage, user, seed != null, null);
     }
 
     private static List<String> stop(JsonObject body) {

@@ -1,5 +1,7 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.cache.CachedGeneration;
+import dev.anvil.cache.ResponseCache;
 import dev.anvil.serving.FinishReason;
 import dev.anvil.serving.GenerationHandle;
 import dev.anvil.serving.GenerationListener;
@@ -17,6 +19,10 @@ import java.util.concurrent.TimeUnit;
  * The generations of one API request: one {@link GenerationHandle} per prompt, {@code n} choices each, numbered
  * {@code promptIndex * n + choice} as OpenAI numbers them. The handles' listeners run on the batching thread
  * and only enqueue (never block); the HTTP writer drains the queue on its own thread.
+ *
+ * <p>A submission answered by the response cache has no handles: {@link #replay} fills its queue with the cached
+ * events and its results are there at once, so both ways of answering treat it like a live one. A live submission
+ * whose request is cacheable records what each choice emitted ({@link #recordDeltas}) for the cache to store.
  */
 final class Submission implements SseStream.EventSource {
 
@@ -43,6 +49,12 @@ final class Submission implements SseStream.EventSource {
     private volatile long firstTokenNanos;
     /** Runs on the batching thread at each token of a non-streamed submission; must not block. */
     private volatile Runnable progressHook;
+    /** What the response cache said about this request (null: not consulted). */
+    ResponseCache.Lookup cacheLookup;
+    /** The results of a submission answered from the cache; null for a live one. */
+    private List<GenerationResult> replayed;
+    /** Per prompt, per choice: the deltas emitted, when recording for the cache; else null. */
+    private List<List<List<CachedGeneration.Delta>>> recorded;
 
     Submission(String id, ServedModel model, int n) {
         this.id = id;
@@ -61,12 +73,20 @@ final class Submission implements SseStream.EventSource {
         handles.add(handle);
         promptTokens.add(handle.promptTokens());
         promptTexts.add(promptText);
+        List<List<CachedGeneration.Delta>> record = null;
+        if (recorded != null) {
+            record = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) record.add(new ArrayList<>());
+            recorded.add(record);
+        }
+        List<List<CachedGeneration.Delta>> deltas = record;
         if (!streamEvents) {
             // Only progress matters: each token is a chance to check that the client still waits for the answer.
             handle.listen(new GenerationListener() {
                 @Override
                 public void onDelta(int index, String text, TokenLogprob logprob) {
                     if (firstTokenNanos == 0) firstTokenNanos = System.nanoTime();
+                    if (deltas != null) deltas.get(index).add(new CachedGeneration.Delta(text, logprob));
                     Runnable hook = progressHook;
                     if (hook != null) hook.run();
                 }
@@ -77,6 +97,7 @@ final class Submission implements SseStream.EventSource {
             @Override
             public void onDelta(int index, String text, TokenLogprob logprob) {
                 if (firstTokenNanos == 0) firstTokenNanos = System.nanoTime();
+                if (deltas != null) deltas.get(index).add(new CachedGeneration.Delta(text, logprob));
                 events.offer(new Event.Delta(offset + index, text, logprob));
             }
 
@@ -102,8 +123,72 @@ final class Submission implements SseStream.EventSource {
         return firstTokenNanos;
     }
 
+    /**
+     * A submission answered from the cache: the events of {@code generation} are queued as a live generation
+     * would have sent them (each choice's deltas, its finish, then each prompt's completion) and its results are
+     * complete.
+     */
+    static Submission replay(String id, ServedModel model, int n, List<String> promptTexts, CachedGeneration generation,
+                             boolean logprobs, ResponseCache.Lookup lookup) {
+        Submission s = new Submission(id, model, n);
+        s.cacheLookup = lookup;
+        List<GenerationResult> results = new ArrayList<>();
+        for (int p = 0; p < generation.prompts().size(); p++) {
+            CachedGeneration.Prompt prompt = generation.prompts().get(p);
+            s.promptTokens.add(prompt.promptTokens());
+            s.promptTexts.add(promptTexts.get(p));
+            GenerationResult result = prompt.toResult(id, model, logprobs);
+            for (CachedGeneration.Choice c : prompt.choices()) {
+                int index = p * n + c.index();
+                for (CachedGeneration.Delta d : c.deltas()) {
+                    s.events.offer(new Event.Delta(index, d.text(), logprobs ? d.logprob() : null));
+                }
+                s.events.offer(new Event.Finish(index, c.finishReason()));
+            }
+            s.events.offer(new Event.Complete(p, result));
+            results.add(result);
+        }
+        s.replayed = List.copyOf(results);
+        return s;
+    }
+
+    /** Whether this submission is answered from the response cache. */
+    boolean isReplay() {
+        return replayed != null;
+    }
+
+    /** The cache's word on this request for the {@code X-Anvil-Cache} header, or null when it was not consulted. */
+    String cacheStatus() {
+        return cacheLookup == null ? null : cacheLookup.status();
+    }
+
+    /** From now on, records what each choice of each added prompt emits (call before the first {@link #add}). */
+    void recordDeltas() {
+        if (!handles.isEmpty()) throw new IllegalStateException("recording must start before the first prompt is added");
+        recorded = new ArrayList<>();
+    }
+
+    /**
+     * The generation as the cache keeps it, built from the finished {@code results} and the recorded deltas;
+     * null if nothing was recorded or a choice did not finish (cancelled).
+     */
+    CachedGeneration recordedGeneration(List<GenerationResult> results) {
+        if (recorded == null || recorded.size() != results.size()) return null;
+        List<CachedGeneration.Prompt> prompts = new ArrayList<>(results.size());
+        for (int p = 0; p < results.size(); p++) {
+            GenerationResult result = results.get(p);
+            if (!CachedGeneration.complete(result)) return null;
+            List<CachedGeneration.Choice> choices = new ArrayList<>();
+            for (GenerationResult.Choice c : result.choices()) {
+                choices.add(new CachedGeneration.Choice(c.index(), c.finishReason(), c.tokens(), recorded.get(p).get(c.index())));
+            }
+            prompts.add(new CachedGeneration.Prompt(result.usage().promptTokens(), result.usage().completionTokens(), choices));
+        }
+        return new CachedGeneration(prompts);
+    }
+
     int choices() {
-        return handles.size() * n;
+        return promptTokens.size() * n;
     }
 
     @Override
@@ -113,7 +198,7 @@ final class Submission implements SseStream.EventSource {
 
     @Override
     public int prompts() {
-        return handles.size();
+        return promptTokens.size();
     }
 
     @Override
@@ -144,6 +229,7 @@ final class Submission implements SseStream.EventSource {
 
     /** Completes when every prompt's result is there, with the results in prompt order. */
     CompletableFuture<List<GenerationResult>> results() {
+        if (replayed != null) return CompletableFuture.completedFuture(replayed);
         List<CompletableFuture<GenerationResult>> futures = handles.stream()
                 .map(h -> h.result().toCompletableFuture()).toList();
         return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new))

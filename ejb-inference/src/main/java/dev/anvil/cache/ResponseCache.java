@@ -1,0 +1,177 @@
+package dev.anvil.cache;
+
+import dev.anvil.registry.ModelStageChanged;
+import dev.anvil.serving.ModelVersionUnloaded;
+import jakarta.annotation.Resource;
+import jakarta.ejb.ConcurrencyManagement;
+import jakarta.ejb.ConcurrencyManagementType;
+import jakarta.ejb.Singleton;
+import jakarta.ejb.TransactionAttribute;
+import jakarta.ejb.TransactionAttributeType;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.event.TransactionPhase;
+import jakarta.inject.Inject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.infinispan.Cache;
+import org.infinispan.commons.util.CloseableIterator;
+
+/**
+ * The exact-match response cache: finished generations of deterministic requests, keyed by
+ * {@link ResponseCacheKeys} over the exact model version and everything that decides the output.
+ *
+ * <p>The entries live in the Infinispan cache {@code anvil/responses} of WildFly's infinispan subsystem
+ * ({@code server-config/src/main/cli/40-infinispan.cli}: local on a standalone server, distributed on a clustered
+ * one); the container owns its size bound, eviction and statistics. Keys are {@code name@version#digest}, so the
+ * entries of one version can be found and removed when it changes stage or is unloaded. Values are the bytes of
+ * {@link CachedGenerationCodec}, which every marshaller the container may use handles.
+ *
+ * <p>A generation that started before its version was invalidated is not stored when it finishes after the
+ * invalidation (it would bring back an entry of the old state): each lookup takes a sequence number and
+ * {@link #store} refuses misses older than their version's last invalidation on this server.
+ */
+@Singleton
+@ConcurrencyManagement(ConcurrencyManagementType.BEAN)
+@TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+public class ResponseCache {
+
+    private static final Logger LOG = Logger.getLogger(ResponseCache.class.getName());
+    /** The JNDI name WildFly binds the cache under (cache container "anvil", cache "responses"). */
+    public static final String JNDI_NAME = "java:jboss/infinispan/cache/anvil/responses";
+
+    @Resource(lookup = JNDI_NAME)
+    Cache<String, byte[]> cache;
+
+    @Inject
+    ResponseCacheConfig config;
+
+    @Inject
+    ResponseCacheMetrics metrics;
+
+    private final AtomicLong sequence = new AtomicLong();
+    /** "name@version" → the sequence number of its last invalidation. */
+    private final Map<String, Long> invalidatedAt = new ConcurrentHashMap<>();
+
+    /** What the cache says about one request. */
+    public sealed interface Lookup {
+        /** A label for logs and the {@code X-Anvil-Cache} response header. */
+        String status();
+
+        /** The cache holds the request's generation. */
+        record Hit(CachedGeneration generation) implements Lookup {
+            public String status() { return "hit"; }
+        }
+
+        /** Cacheable and not held (or not to be read): generate, then {@link #store} unless {@code mayStore} is false. */
+        record Miss(String key, String modelRef, long sequence, boolean mayStore, String status) implements Lookup {}
+
+        /** Not cacheable (random sampling) or the cache is off: generate and do not store. */
+        record Bypass(String reason) implements Lookup {
+            public String status() { return reason.equals("disabled") ? "off" : "uncacheable"; }
+        }
+    }
+
+    /** Looks {@code request} up as its {@code Cache-Control} directive allows. */
+    public Lookup lookup(CacheableRequest request, CacheDirective directive) {
+        if (!config.enabled()) {
+            metrics.skipped("disabled");
+            return new Lookup.Bypass("disabled");
+        }
+        switch (ResponseCacheKeys.derive(request)) {
+            case ResponseCacheKeys.Derivation.NotCacheable nc -> {
+                metrics.skipped(nc.reason());
+                return new Lookup.Bypass(nc.reason());
+            }
+            case ResponseCacheKeys.Derivation.Cacheable c -> {
+                String ref = request.modelRef();
+                String key = key(ref, c.digest());
+                long seq = sequence.incrementAndGet();
+                if (!directive.mayRead()) {
+                    metrics.skipped(directive.noStore() ? "no_store" : "no_cache");
+                    return new Lookup.Miss(key, ref, seq, directive.mayWrite(), directive.noStore() ? "no-store" : "no-cache");
+                }
+                byte[] value = cache.get(key);
+                if (value != null) {
+                    try {
+                        CachedGeneration generation = CachedGenerationCodec.decode(value);
+                        if (generation.prompts().size() == request.prompts().size()) {
+                            metrics.hit();
+                            return new Lookup.Hit(generation);
+                        }
+                    } catch (IllegalArgumentException e) {
+                        LOG.log(Level.WARNING, "dropping unreadable response cache entry " + key, e);
+                    }
+                    cache.remove(key);
+                }
+                metrics.miss();
+                return new Lookup.Miss(key, ref, seq, true, "miss");
+            }
+        }
+    }
+
+    /** Stores the generation of a miss, unless the miss may not store, or its version was invalidated since. */
+    public void store(Lookup.Miss miss, CachedGeneration generation) {
+        if (!miss.mayStore()) return;
+        Long invalidated = invalidatedAt.get(miss.modelRef());
+        if (invalidated != null && invalidated > miss.sequence()) {
+            metrics.skipped("invalidated");
+            return;
+        }
+        byte[] value = CachedGenerationCodec.encode(generation);
+        if (value.length > config.maxEntryBytes()) {
+            metrics.skipped("too_large");
+            return;
+        }
+        cache.put(miss.key(), value, config.ttlSeconds(), TimeUnit.SECONDS);
+        metrics.stored();
+    }
+
+    /** A generation that will not be stored (cancelled, failed): counted, nothing else. */
+    public void notStored(String reason) {
+        metrics.skipped(reason);
+    }
+
+    /** Removes every entry of {@code name@version}; returns how many. */
+    public int invalidate(String model, String version) {
+        String ref = model + "@" + version;
+        invalidatedAt.put(ref, sequence.incrementAndGet());
+        String prefix = key(ref, "");
+        List<String> keys = new ArrayList<>();
+        try (CloseableIterator<String> it = cache.keySet().iterator()) {
+            while (it.hasNext()) {
+                String key = it.next();
+                if (key.startsWith(prefix)) keys.add(key);
+            }
+        }
+        int removed = 0;
+        for (String key : keys) {
+            if (cache.remove(key) != null) removed++;
+        }
+        if (removed > 0) {
+            metrics.invalidated(removed);
+            int n = removed;
+            LOG.info(() -> "Response cache: removed " + n + " entries of " + ref);
+        }
+        return removed;
+    }
+
+    /** A promotion, rollback or archival changes what the version's name resolves to: its entries go. */
+    public void onStageChanged(@Observes(during = TransactionPhase.AFTER_SUCCESS) ModelStageChanged event) {
+        invalidate(event.model(), event.version());
+    }
+
+    /** An unloaded version's entries go with it. */
+    public void onUnloaded(@Observes ModelVersionUnloaded event) {
+        invalidate(event.model(), event.version());
+    }
+
+    static String key(String modelRef, String digest) {
+        return modelRef + "#" + digest;
+    }
+}

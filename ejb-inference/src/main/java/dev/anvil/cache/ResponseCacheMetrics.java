@@ -1,0 +1,128 @@
+package dev.anvil.cache;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.lang.management.ManagementFactory;
+import java.time.Duration;
+import java.util.logging.Logger;
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
+import org.eclipse.microprofile.metrics.Counter;
+import org.eclipse.microprofile.metrics.Metadata;
+import org.eclipse.microprofile.metrics.MetricRegistry;
+import org.eclipse.microprofile.metrics.MetricUnits;
+import org.eclipse.microprofile.metrics.Tag;
+
+/**
+ * Response cache metrics (MicroProfile Metrics, application scope). In the Prometheus output:
+ * <ul>
+ *   <li>{@code anvil_cache_hits_total}, {@code anvil_cache_misses_total} (cacheable requests not found),
+ *       {@code anvil_cache_stores_total}, {@code anvil_cache_skips_total{reason}} (not looked up or not stored:
+ *       {@code not_deterministic}, {@code no_cache}, {@code no_store}, {@code disabled}, {@code incomplete},
+ *       {@code too_large}, {@code invalidated})</li>
+ *   <li>{@code anvil_cache_invalidations_total}: entries removed because their model version changed stage or was
+ *       unloaded</li>
+ *   <li>gauges {@code anvil_cache_hit_ratio} (hits / (hits + misses)), and from the Infinispan cache's own statistics
+ *       (read from the server's management model): {@code anvil_cache_evictions} (entries evicted by the size bound)
+ *       and {@code anvil_cache_entries}</li>
+ *   <li>timer {@code anvil_cache_hit_time_seconds}: server time of requests answered from the cache, from the
+ *       first request filter to the response headers</li>
+ * </ul>
+ */
+@ApplicationScoped
+public class ResponseCacheMetrics {
+
+    private static final Logger LOG = Logger.getLogger(ResponseCacheMetrics.class.getName());
+
+    static final String HITS = "anvil.cache.hits";
+    static final String MISSES = "anvil.cache.misses";
+    static final String STORES = "anvil.cache.stores";
+    static final String SKIPS = "anvil.cache.skips";
+    static final String INVALIDATIONS = "anvil.cache.invalidations";
+    static final String HIT_RATIO = "anvil.cache.hit.ratio";
+    static final String EVICTIONS = "anvil.cache.evictions";
+    static final String ENTRIES = "anvil.cache.entries";
+    static final String HIT_TIME = "anvil.cache.hit.time";
+
+    /** The management resources of the cache as WildFly's JMX bridge names them (local when standalone, distributed when clustered). */
+    private static final String[] CACHE_MBEANS = {
+            "jboss.as:subsystem=infinispan,cache-container=anvil,local-cache=responses",
+            "jboss.as:subsystem=infinispan,cache-container=anvil,distributed-cache=responses",
+    };
+
+    @Inject
+    MetricRegistry registry;
+
+    private Counter hits;
+    private Counter misses;
+    private volatile boolean statisticsWarned;
+
+    private static Metadata md(String name, String description, String unit) {
+        return Metadata.builder().withName(name).withDescription(description).withUnit(unit).build();
+    }
+
+    @jakarta.annotation.PostConstruct
+    void register() {
+        hits = registry.counter(md(HITS, "Requests answered from the response cache", MetricUnits.NONE));
+        misses = registry.counter(md(MISSES, "Cacheable requests the response cache did not hold", MetricUnits.NONE));
+        registry.counter(md(STORES, "Generations stored in the response cache", MetricUnits.NONE));
+        registry.counter(md(INVALIDATIONS, "Response cache entries removed because their model version changed stage or was unloaded", MetricUnits.NONE));
+        registry.gauge(md(HIT_RATIO, "Response cache hits / (hits + misses) since start", MetricUnits.NONE), this::hitRatio);
+        gauge(EVICTIONS, "Response cache entries evicted by the cache's size bound (Infinispan statistics)", "evictions");
+        gauge(ENTRIES, "Entries in the response cache (Infinispan statistics)", "numberOfEntries");
+    }
+
+    private void gauge(String name, String description, String attribute) {
+        registry.gauge(md(name, description, MetricUnits.NONE), () -> statistic(attribute));
+    }
+
+    double hitRatio() {
+        long h = hits.getCount(), m = misses.getCount();
+        return h + m == 0 ? 0 : (double) h / (h + m);
+    }
+
+    /** A runtime statistic of the cache's management resource, or -1 when the resource cannot be read. */
+    double statistic(String attribute) {
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        for (String name : CACHE_MBEANS) {
+            try {
+                ObjectName objectName = new ObjectName(name);
+                if (!server.isRegistered(objectName)) continue;
+                Object value = server.getAttribute(objectName, attribute);
+                if (value instanceof Number n) return n.doubleValue();
+            } catch (Exception e) {
+                if (!statisticsWarned) {
+                    statisticsWarned = true;
+                    LOG.warning("response cache statistic " + attribute + " cannot be read from " + name + ": " + e);
+                }
+            }
+        }
+        return -1;
+    }
+
+    void hit() {
+        hits.inc();
+    }
+
+    void miss() {
+        misses.inc();
+    }
+
+    void stored() {
+        registry.counter(STORES).inc();
+    }
+
+    void skipped(String reason) {
+        registry.counter(md(SKIPS, "Requests the response cache did not answer or store, by reason", MetricUnits.NONE),
+                new Tag("reason", reason)).inc();
+    }
+
+    void invalidated(int entries) {
+        registry.counter(INVALIDATIONS).inc(entries);
+    }
+
+    /** Server time of one request answered from the cache. */
+    public void hitTime(Duration elapsed) {
+        registry.timer(md(HIT_TIME, "Server time of requests answered from the response cache", MetricUnits.SECONDS)).update(elapsed);
+    }
+}

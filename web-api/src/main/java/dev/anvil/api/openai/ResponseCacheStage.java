@@ -1,0 +1,94 @@
+package dev.anvil.api.openai;
+
+import dev.anvil.cache.CacheDirective;
+import dev.anvil.cache.CacheableRequest;
+import dev.anvil.cache.CachedGeneration;
+import dev.anvil.cache.ResponseCache;
+import dev.anvil.serving.ServedModel;
+import jakarta.annotation.PreDestroy;
+import jakarta.ejb.EJB;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.servlet.http.HttpServletRequest;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The response cache's stage of a generation request (after routing has fixed the exact version, before
+ * submission): a hit becomes a {@link Submission} replayed from the cache, without inference; a cacheable miss
+ * becomes a live submission that records its deltas and is stored once every choice finished. Requests that ask
+ * {@code Cache-Control: no-cache} are not answered from the cache (their result refreshes it), {@code no-store}
+ * ones neither read nor write it.
+ */
+@ApplicationScoped
+public class ResponseCacheStage {
+
+    /** Response header that tells a client what the cache did: hit, miss, no-cache, no-store, uncacheable, off. */
+    public static final String HEADER = "X-Anvil-Cache";
+
+    private static final Logger LOG = Logger.getLogger(ResponseCacheStage.class.getName());
+
+    @EJB
+    ResponseCache cache;
+
+    /** The current HTTP request (a proxy), for its Cache-Control header. */
+    @Inject
+    HttpServletRequest httpRequest;
+
+    /** Stores run here, off the batching thread that completes the generation. */
+    private final ExecutorService storing = Executors.newVirtualThreadPerTaskExecutor();
+
+    @PreDestroy
+    void shutdown() {
+        storing.shutdownNow();
+    }
+
+    /**
+     * The submission for a request: replayed from the cache on a hit (check {@link Submission#isReplay()}),
+     * otherwise a new live one, recording its deltas when its generation is to be stored.
+     */
+    Submission begin(String id, ServedModel model, GenerationOptions options, List<int[]> prompts, List<String> promptTexts,
+                     Integer logprobs) {
+        CacheableRequest request = new CacheableRequest(model.name(), model.version(), prompts, options.sampling(),
+                options.seedGiven(), options.maxTokens(), options.stop(), options.n(), logprobs);
+        ResponseCache.Lookup lookup = cache.lookup(request, CacheDirective.parse(cacheControl()));
+        if (lookup instanceof ResponseCache.Lookup.Hit hit) {
+            return Submission.replay(id, model, options.n(), promptTexts, hit.generation(), logprobs != null, lookup);
+        }
+        Submission submission = new Submission(id, model, options.n());
+        submission.cacheLookup = lookup;
+        if (lookup instanceof ResponseCache.Lookup.Miss miss && miss.mayStore()) {
+            submission.recordDeltas();
+        }
+        return submission;
+    }
+
+    /** Once every prompt of a live, storable submission finished, stores its generation (off the batching thread). */
+    void storeWhenDone(Submission submission) {
+        if (!(submission.cacheLookup instanceof ResponseCache.Lookup.Miss miss) || !miss.mayStore()) return;
+        submission.results().whenCompleteAsync((results, error) -> {
+            if (error != null) {
+                cache.notStored("failed");
+                return;
+            }
+            try {
+                CachedGeneration generation = submission.recordedGeneration(results);
+                if (generation == null) cache.notStored("incomplete");
+                else cache.store(miss, generation);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "storing " + submission.id + " in the response cache failed", e);
+            }
+        }, storing);
+    }
+
+    private String cacheControl() {
+        try {
+            return httpRequest == null ? null : httpRequest.getHeader("Cache-Control");
+        } catch (IllegalStateException e) {
+            return null; // not on a request thread: no directive
+        }
+    }
+}

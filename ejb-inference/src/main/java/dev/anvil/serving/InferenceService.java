@@ -4,6 +4,8 @@ import dev.anvil.engine.SamplingParams;
 import dev.anvil.engine.Scheduler;
 import dev.anvil.engine.SequenceRequest;
 import dev.anvil.engine.SubmissionRejectedException;
+import dev.anvil.routing.FaultInjection;
+import dev.anvil.routing.RoutingConfig;
 import jakarta.ejb.EJB;
 import jakarta.ejb.Stateless;
 import jakarta.ejb.TransactionAttribute;
@@ -36,6 +38,12 @@ public class InferenceService {
 
     @Inject
     ServingMetrics metrics;
+
+    @Inject
+    RoutingConfig routingConfig;
+
+    /** Parsed once per JVM from anvil.serving.fault-injection (test-only; empty by default). */
+    private static volatile FaultInjection faults;
 
     /** The model versions now serving (one per model name: its PRODUCTION version), by name. */
     public List<ServedModel> models() {
@@ -82,6 +90,7 @@ public class InferenceService {
 
     private GenerationHandle submitTo(ModelRuntime runtime, InferenceRequest r) {
         ServedModel model = runtime.served();
+        injectFault(model);
         int[] prompt = r.promptTokens();
         if (prompt == null || prompt.length == 0) throw InferenceException.invalid("the prompt is empty", "prompt");
         if (r.n() < 1 || r.n() > config.maxN()) {
@@ -132,6 +141,23 @@ public class InferenceService {
             }
         }
         return handle;
+    }
+
+    /** Applies the configured test fault of this version, if any: a delay before queueing, or a refusal. */
+    private void injectFault(ServedModel model) {
+        FaultInjection f = faults;
+        if (f == null) faults = f = FaultInjection.parse(routingConfig.faultInjection());
+        FaultInjection.Fault fault = f.forVersion(model.ref());
+        if (fault == null) return;
+        if (fault.fail()) {
+            throw InferenceException.unavailable("model " + model.ref() + " failed (fault injected by anvil.serving.fault-injection)", 1);
+        }
+        try {
+            Thread.sleep(fault.delayMs());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw InferenceException.unavailable("model " + model.ref() + " was interrupted while delayed by fault injection", 1);
+        }
     }
 
     private static InferenceException map(SubmissionRejectedException e, ServedModel model) {

@@ -3,6 +3,8 @@ package dev.anvil.guardrails;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.logging.Logger;
 
@@ -24,15 +26,30 @@ public class Guardrails {
      * injection, PII.
      *
      * @param what how the texts are named in messages, e.g. {@code messages} or {@code prompt}
-     * @return the texts to generate from: the same, or with PII redacted when the policy says so
+     * @return the texts to generate from (the same, or with PII redacted when the policy says so) and the findings
      * @throws GuardrailViolation when a blocking check finds something
      */
-    public List<String> checkInput(GuardrailPolicy policy, List<String> texts, String what) {
+    public InputCheck checkInput(GuardrailPolicy policy, List<String> texts, String what) {
+        Set<String> findings = new LinkedHashSet<>();
+        List<String> out = checkInput(policy, texts, what, findings);
+        return new InputCheck(out, findings);
+    }
+
+    /**
+     * The outcome of the input checks.
+     *
+     * @param texts    what to generate from
+     * @param findings what was found and done, e.g. {@code input_pii=redact} (empty when nothing was found)
+     */
+    public record InputCheck(List<String> texts, Set<String> findings) {}
+
+    private List<String> checkInput(GuardrailPolicy policy, List<String> texts, String what, Set<String> findings) {
         long chars = 0;
         for (String t : texts) chars += t == null ? 0 : t.length();
         GuardrailAction size = policy.action(GuardrailCheck.INPUT_SIZE);
         if (size != GuardrailAction.OFF && chars > policy.maxInputChars()) {
             found(policy, GuardrailCheck.INPUT_SIZE, size);
+            findings.add(GuardrailCheck.INPUT_SIZE.wireName() + "=" + size.wireName());
             if (size == GuardrailAction.BLOCK) {
                 throw new GuardrailViolation(GuardrailCheck.INPUT_SIZE, "the " + what + " have " + chars
                         + " characters; this server accepts at most " + policy.maxInputChars() + " per request");
@@ -44,6 +61,7 @@ public class Guardrails {
                 PromptInjectionDetector.Rule rule = policy.injection().match(texts.get(i));
                 if (rule == null) continue;
                 found(policy, GuardrailCheck.PROMPT_INJECTION, injection);
+                findings.add(GuardrailCheck.PROMPT_INJECTION.wireName() + "=" + injection.wireName());
                 if (injection == GuardrailAction.BLOCK) {
                     throw new GuardrailViolation(GuardrailCheck.PROMPT_INJECTION, what + "[" + i
                             + "] looks like a prompt injection (" + rule.name() + ") and was refused");
@@ -64,6 +82,7 @@ public class Guardrails {
             }
             if (!counted) {
                 found(policy, GuardrailCheck.INPUT_PII, pii);
+                findings.add(GuardrailCheck.INPUT_PII.wireName() + "=" + pii.wireName());
                 counted = true;
             }
             if (pii == GuardrailAction.BLOCK) {

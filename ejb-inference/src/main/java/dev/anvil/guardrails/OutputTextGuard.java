@@ -54,13 +54,23 @@ public final class OutputTextGuard {
         this.pii = policy.action(GuardrailCheck.OUTPUT_PII);
         this.terms = policy.blockedTerms().isEmpty() ? GuardrailAction.OFF : policy.action(GuardrailCheck.BLOCKED_TERMS);
         this.holdAll = json != null && policy.action(GuardrailCheck.JSON_OUTPUT) == GuardrailAction.BLOCK;
-        boolean scans = pii != GuardrailAction.OFF || terms != GuardrailAction.OFF;
-        this.window = scans ? Math.max(PiiDetector.MAX_MATCH_CHARS, policy.blockedTerms().longestTerm()) + LOOKAHEAD : 0;
+        // Only redact and block change what is sent: flag alone is decided on the whole text at the end.
+        boolean changes = changes(pii) || changes(terms);
+        this.window = changes ? Math.max(PiiDetector.MAX_MATCH_CHARS, policy.blockedTerms().longestTerm()) + LOOKAHEAD : 0;
     }
 
-    /** Characters held back from a stream (0 when no check scans the text). */
+    private static boolean changes(GuardrailAction action) {
+        return action == GuardrailAction.REDACT || action == GuardrailAction.BLOCK;
+    }
+
+    /** Characters held back from a stream (0 when no check redacts or blocks text as it is produced). */
     public int window() {
         return window;
+    }
+
+    /** Whether released text can differ from the generated text (if not, a stream passes through unchanged). */
+    public boolean transforms() {
+        return window > 0 || holdAll;
     }
 
     /** The checks that found something in this choice and what they did, e.g. {@code output_pii=redact}. */
@@ -85,7 +95,9 @@ public final class OutputTextGuard {
     public Step finish() {
         if (blocked) return new Step("", null, null);
         Step last = release(raw.length(), true);
-        if (last.blocked() || json == null) return last;
+        if (last.blocked()) return last;
+        flagWholeText();
+        if (json == null) return last;
         GuardrailAction action = policy.action(GuardrailCheck.JSON_OUTPUT);
         if (action == GuardrailAction.OFF) return last;
         List<String> problems = json.problems(released.toString());
@@ -100,12 +112,19 @@ public final class OutputTextGuard {
         return last;
     }
 
+    /** Flagging checks look at the complete text once, so a finding split across stream pieces is not missed. */
+    private void flagWholeText() {
+        String text = raw.toString();
+        if (pii == GuardrailAction.FLAG && !PiiDetector.find(text).isEmpty()) found(GuardrailCheck.OUTPUT_PII, pii);
+        if (terms == GuardrailAction.FLAG && !policy.blockedTerms().find(text).isEmpty()) found(GuardrailCheck.BLOCKED_TERMS, terms);
+    }
+
     private Step release(int until, boolean complete) {
         if (until <= decided) return new Step("", null, null);
         String text = raw.toString();
         List<TextSpan> spans = new ArrayList<>();
-        if (pii != GuardrailAction.OFF) spans.addAll(PiiDetector.find(text));
-        if (terms != GuardrailAction.OFF) spans.addAll(policy.blockedTerms().find(text));
+        if (changes(pii)) spans.addAll(PiiDetector.find(text));
+        if (changes(terms)) spans.addAll(policy.blockedTerms().find(text));
         spans = Redaction.disjoint(spans);
         int end = until;
         List<TextSpan> decidedNow = new ArrayList<>();

@@ -43,8 +43,11 @@ public class ResilienceConfig {
         return v.map(String::trim).filter(s -> !s.isEmpty()).orElse(null);
     }
 
-    /** The fixed answer when neither the model nor its fallback model can answer, or null (then: 503). */
-    public String fallbackMessage() {
-        return fallbackMessage;
+    /**
+     * The fixed answer when neither model {@code name} nor its fallback model can answer: {@code
+     * anvil.resilience.fallback-message.<name>}, else {@code anvil.resilience.fallback-message}, else null (then: 503).
+     */
+    public String fallbackMessage(String name) {
+        return config.getOptionalValue(FALLBACK_MESSAGE + "." + name, String.class).filter(s -> !s.isBlank()).orElse(fallbackMessage);
     }
 }

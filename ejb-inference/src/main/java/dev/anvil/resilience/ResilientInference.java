@@ -21,8 +21,8 @@ import org.eclipse.microprofile.faulttolerance.exceptions.TimeoutException;
  * Submits a request's generations to the version it was routed to, behind that version's circuit breaker, and
  * degrades when the version cannot take it: first to the model configured as its fallback
  * ({@code anvil.resilience.fallback-model.<name>}), then to a fixed message ({@code anvil.resilience.fallback-message}),
- * else the original 503. Only failures of the model count against its breaker (rejections, failed generations,
- * submission timeouts); client errors and cancellations do not.
+ * else the original 503. Only failures of the model count against its breaker (refusals as unavailable, failed
+ * generations, submission timeouts); client errors, cancellations and a full queue (load, not failure) do not.
  */
 @ApplicationScoped
 public class ResilientInference {
@@ -80,7 +80,7 @@ public class ResilientInference {
                 }
             }
         }
-        String message = config.fallbackMessage();
+        String message = config.fallbackMessage(primary.name());
         if (message != null) {
             List<GenerationHandle> canned = new ArrayList<>();
             for (InferenceRequest r : requestsFor.apply(primary)) {
@@ -119,10 +119,15 @@ public class ResilientInference {
             for (InferenceRequest r : requestsFor.apply(model)) handles.add(attempts.submit(r));
         } catch (RetryableRejection e) {
             cancel(handles);
-            breaker.failure(permit);
             InferenceException cause = e.rejection();
-            return new Attempt(null, cause.kind() == InferenceException.Kind.OVERLOADED ? FallbackReason.OVERLOADED
-                    : FallbackReason.UNAVAILABLE, cause);
+            if (cause.kind() == InferenceException.Kind.OVERLOADED) {
+                // A full queue is load, not a broken version: shed to the fallback, but do not trip the breaker
+                // (a burst would otherwise cut a healthy model off for the whole delay).
+                breaker.ignored(permit);
+                return new Attempt(null, FallbackReason.OVERLOADED, cause);
+            }
+            breaker.failure(permit);
+            return new Attempt(null, FallbackReason.UNAVAILABLE, cause);
         } catch (TimeoutException e) {
             cancel(handles);
             breaker.failure(permit);

@@ -1,5 +1,6 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.resilience.ResilientInference;
 import dev.anvil.serving.FinishReason;
 import dev.anvil.serving.GenerationHandle;
 import dev.anvil.serving.GenerationListener;
@@ -27,6 +28,8 @@ final class Submission implements SseStream.EventSource {
         /** One prompt's choices all finished. */
         record Complete(int prompt, GenerationResult result) implements Event {}
         record Failed(Throwable error) implements Event {}
+        /** An output guardrail blocked choice {@code index}: the stream ends with an error naming {@code check}. */
+        record Filtered(int index, String check, String message) implements Event {}
     }
 
     final String id;
@@ -39,6 +42,10 @@ final class Submission implements SseStream.EventSource {
     /** The prompt texts, for {@code echo}. */
     final List<String> promptTexts = new ArrayList<>();
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    /** The resilience fallback that answers this request instead of the routed version, or null. */
+    volatile ResilientInference.Fallback fallback;
+    /** The output guardrails (stage 6), or null when the request was not guarded. */
+    volatile GuardedOutput output;
     /** Runs on the batching thread at each token of a non-streamed submission; must not block. */
     private volatile Runnable progressHook;
 

@@ -13,7 +13,7 @@ import org.eclipse.microprofile.metrics.Tag;
 /**
  * One {@link VersionCircuitBreaker} per {@code name@version}, created at the version's first request, and the
  * resilience metrics: {@code anvil_resilience_breaker_state{model,version}} (0 closed, 1 open, 2 half-open),
- * {@code anvil_resilience_breaker_opened_total{model,version}} and
+ * {@code anvil_resilience_breaker_opened{model,version}} (a gauge: times opened) and
  * {@code anvil_resilience_fallbacks_total{model,version,reason,target}}.
  */
 @ApplicationScoped

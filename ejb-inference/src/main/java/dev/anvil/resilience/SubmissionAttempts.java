@@ -23,7 +23,7 @@ public class SubmissionAttempts {
     InferenceService inference;
 
     @Retry(maxRetries = 2, delay = 100, jitter = 50, retryOn = RetryableRejection.class)
-    @Timeout(value = 40, unit = ChronoUnit.SECONDS)
+    @Timeout(value = 40_000, unit = ChronoUnit.MILLIS) // in ms, so that the Timeout/value key is in ms too
     public GenerationHandle submit(InferenceRequest request) {
         try {
             return inference.submit(request);

@@ -67,6 +67,17 @@ class OutputTextGuardTest {
     }
 
     @Test
+    void flagOnlyPassesTextThroughAndDecidesOnTheWholeText() {
+        OutputTextGuard g = guard(policy(), null); // output-pii: flag
+        assertFalse(g.transforms());
+        assertEquals("mail jane@exa", g.append("mail jane@exa").text());
+        assertEquals(List.of(), recorded, "a partial address is not a finding yet");
+        assertEquals("mple.com", g.append("mple.com").text());
+        assertEquals("", g.finish().text());
+        assertEquals(List.of("output_pii=flag"), recorded, "the address split across pieces is found at the end");
+    }
+
+    @Test
     void blockStopsTheChoiceAndNamesTheCheck() {
         OutputTextGuard g = guard(policy("output-pii", "block"), null);
         String text = "hello jane@example.com " + "y".repeat(300);

@@ -81,12 +81,18 @@ final class OpenAi {
 
     /** Opens a streaming request; the caller reads (part of) the body and closes it. */
     static HttpResponse<InputStream> open(AnvilServer server, String path, String body) {
-        HttpRequest request = HttpRequest.newBuilder(server.uri(path))
+        return open(server, path, body, java.util.Map.of());
+    }
+
+    /** The same, with extra request headers. */
+    static HttpResponse<InputStream> open(AnvilServer server, String path, String body, java.util.Map<String, String> headers) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(server.uri(path))
                 .timeout(Duration.ofSeconds(120))
                 .header("Content-Type", "application/json")
                 .header("Accept", "text/event-stream")
-                .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8))
-                .build();
+                .POST(HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        headers.forEach(builder::header);
+        HttpRequest request = builder.build();
         try {
             return CLIENT.send(request, HttpResponse.BodyHandlers.ofInputStream());
         } catch (IOException e) {
@@ -99,7 +105,12 @@ final class OpenAi {
 
     /** Sends a streaming request and reads the whole event stream. */
     static Stream stream(AnvilServer server, String path, String body) {
-        HttpResponse<InputStream> response = open(server, path, body);
+        return stream(server, path, body, java.util.Map.of());
+    }
+
+    /** The same, with extra request headers. */
+    static Stream stream(AnvilServer server, String path, String body, java.util.Map<String, String> headers) {
+        HttpResponse<InputStream> response = open(server, path, body, headers);
         String contentType = response.headers().firstValue("Content-Type").orElse("");
         try (InputStream in = response.body();
              BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {

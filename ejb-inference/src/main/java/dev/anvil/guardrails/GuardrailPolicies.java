@@ -19,16 +19,16 @@ public class GuardrailPolicies {
     /** Name of a request header that selects a tenant policy where no authenticated tenant is known (off by default). */
     public static final String TENANT_HEADER_KEY = "anvil.guardrails.tenant-header";
 
-    private final Map<String, GuardrailPolicy> tenants = new ConcurrentHashMap<>();
+    /** The server default's cache key (tenant names are never empty). */
+    private static final String DEFAULT = "";
+
+    private final Map<String, GuardrailPolicy> policies = new ConcurrentHashMap<>();
     private Config config;
-    private GuardrailPolicy serverDefault;
     private String tenantHeader;
 
     @PostConstruct
     void load() {
         config = ConfigProvider.getConfig(GuardrailPolicies.class.getClassLoader());
-        // Fails the deployment on a bad default: better than discovering it at the first request.
-        serverDefault = GuardrailPolicy.load(null, this::value);
         tenantHeader = value(TENANT_HEADER_KEY).map(String::trim).filter(s -> !s.isEmpty()).orElse(null);
     }
 
@@ -36,18 +36,15 @@ public class GuardrailPolicies {
         return config.getOptionalValue(key, String.class);
     }
 
-    public GuardrailPolicy serverDefault() {
-        return serverDefault;
-    }
-
     /**
-     * The policy of {@code tenant}; the server default for null or blank.
+     * The policy of {@code tenant}; the server default for null or blank. Read at first use and kept; a wrong value
+     * is not kept, so every request under that policy is refused with the key named until it is fixed.
      *
-     * @throws IllegalArgumentException if the tenant's configuration is wrong (naming the key)
+     * @throws IllegalArgumentException if the configuration is wrong (naming the key)
      */
     public GuardrailPolicy forTenant(String tenant) {
-        if (tenant == null || tenant.isBlank()) return serverDefault;
-        return tenants.computeIfAbsent(tenant.trim(), t -> GuardrailPolicy.load(t, this::value));
+        String key = tenant == null || tenant.isBlank() ? DEFAULT : tenant.trim();
+        return policies.computeIfAbsent(key, t -> GuardrailPolicy.load(t.isEmpty() ? null : t, this::value));
     }
 
     /**

@@ -126,6 +126,7 @@ class InferenceServiceTest {
         service.runtimes = runtimes;
         service.config = config;
         service.metrics = metrics;
+        service.routingConfig = new dev.anvil.routing.RoutingConfig(); // no fault injection configured
     }
 
     @AfterEach

@@ -108,6 +108,11 @@ class GuardrailsIT {
         assertEquals(200, stream.status(), stream::toString);
         assertTrue(stream.done());
         assertEquals(text, stream.text(), "a stream is redacted exactly like the whole text");
+
+        // Streamed logprobs would repeat the withheld text token by token: refused under this policy.
+        HttpResult logprobs = post(server, "/v1/completions", STORY.replace("}", ",\"stream\":true,\"logprobs\":1}"), REDACT);
+        assertEquals(400, logprobs.status(), logprobs::toString);
+        assertEquals("logprobs", error(logprobs).getString("param"));
     }
 
     @Test

@@ -130,8 +130,9 @@ public class GenerationGateway {
         try {
             return guardrailPolicies.forTenant(tenant);
         } catch (IllegalArgumentException e) {
-            throw new ApiException(500, ApiErrors.TYPE_SERVER, "the guardrail configuration of tenant '" + tenant
-                    + "' is invalid: " + e.getMessage(), null, "guardrail_configuration");
+            throw new ApiException(500, ApiErrors.TYPE_SERVER, "the guardrail configuration"
+                    + (tenant == null ? "" : " of tenant '" + tenant + "'") + " is invalid: " + e.getMessage(), null,
+                    "guardrail_configuration");
         }
     }
 
@@ -154,6 +155,12 @@ public class GenerationGateway {
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
         }
+        GuardedOutput output = guard == null ? null : new GuardedOutput(guardrails, guard);
+        if (output != null && options.stream() && logprobs != null && output.transformsStream()) {
+            throw ApiException.badRequest("streamed logprobs cannot be combined with this policy's output guardrails, "
+                    + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",
+                    "logprobs");
+        }
         ResilientInference.Routed routed;
         try {
             routed = resilience.submit(model, m -> {
@@ -169,15 +176,7 @@ public class GenerationGateway {
         }
         Submission submission = new Submission(id, routed.model(), options.n());
         submission.fallback = routed.fallback();
-        if (guard != null) {
-            submission.output = new GuardedOutput(guardrails, guard);
-            if (options.stream() && logprobs != null && submission.output.transformsStream()) {
-                routed.handles().forEach(GenerationHandle::cancel);
-                throw ApiException.badRequest("streamed logprobs cannot be combined with this policy's output guardrails, "
-                        + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",
-                        "logprobs");
-            }
-        }
+        submission.output = output;
         for (int i = 0; i < routed.handles().size(); i++) {
             submission.add(routed.handles().get(i), promptTexts.get(i), options.stream());
         }

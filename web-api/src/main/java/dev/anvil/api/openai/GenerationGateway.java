@@ -155,7 +155,7 @@ public class GenerationGateway {
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
         }
-        GuardedOutput output = guard == null ? null : new GuardedOutput(guardrails, guard);
+        GuardedOutput output = guard == null ? null : new GuardedOutput(guardrails::outputGuard, guard);
         if (output != null && options.stream() && logprobs != null && output.transformsStream()) {
             throw ApiException.badRequest("streamed logprobs cannot be combined with this policy's output guardrails, "
                     + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",

@@ -1,6 +1,8 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.guardrails.GuardrailPolicy;
 import dev.anvil.guardrails.Guardrails;
+import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.guardrails.OutputTextGuard;
 import dev.anvil.serving.FinishReason;
 import dev.anvil.serving.GenerationResult;
@@ -23,19 +25,24 @@ import java.util.Set;
  */
 final class GuardedOutput {
 
-    private final Guardrails guardrails;
+    /** Makes the output guard of one choice ({@link Guardrails#outputGuard}, which counts findings in the metrics). */
+    interface Guards {
+        OutputTextGuard create(GuardrailPolicy policy, JsonOutputRequirement json);
+    }
+
+    private final Guards guards;
     private final RequestGuardrails request;
     /** What was found, input and output, for the {@code X-Anvil-Guardrails} header. */
     private final Set<String> findings;
 
-    GuardedOutput(Guardrails guardrails, RequestGuardrails request) {
-        this.guardrails = guardrails;
+    GuardedOutput(Guards guards, RequestGuardrails request) {
+        this.guards = guards;
         this.request = request;
         this.findings = new LinkedHashSet<>(request.inputFindings());
     }
 
     private OutputTextGuard guard() {
-        return guardrails.outputGuard(request.policy(), request.jsonOutput());
+        return guards.create(request.policy(), request.jsonOutput());
     }
 
     /** Whether streamed text can differ from the generated text (then streamed logprobs cannot be offered). */

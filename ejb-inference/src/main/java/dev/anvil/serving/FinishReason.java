@@ -7,7 +7,9 @@ public enum FinishReason {
     /** {@code maxTokens} tokens were generated. */
     LENGTH("length"),
     /** The client cancelled ({@link GenerationHandle#cancel()}), e.g. because it disconnected. */
-    CANCELLED("cancelled");
+    CANCELLED("cancelled"),
+    /** An output guardrail withheld the text (OpenAI's name for filtered output). */
+    CONTENT_FILTER("content_filter");
 
     private final String openAiName;
 

@@ -55,6 +55,40 @@ public final class GenerationHandle {
         this.unfinished = n;
     }
 
+    /**
+     * A handle that is already finished: each of its {@code n} choices is {@code text} (with {@code tokens} as its
+     * tokens), ended with {@link FinishReason#STOP}. Its events are replayed to the listener like a generation's.
+     * Used for a deterministic answer that involves no model (the resilience fallback message).
+     */
+    public static GenerationHandle completed(String requestId, ServedModel model, int promptTokens, int n, String text, int[] tokens) {
+        GenerationHandle h = new GenerationHandle(requestId, model, promptTokens, n, null, NO_OBSERVER);
+        for (ChoiceState c : h.choices) {
+            c.text.append(text);
+            for (int t : tokens) c.tokens.add(t);
+            c.reason = FinishReason.STOP;
+            int index = c.index;
+            if (!text.isEmpty()) h.dispatch(() -> h.listener.onDelta(index, text, null));
+            h.dispatch(() -> h.listener.onFinish(index, FinishReason.STOP));
+            h.choiceFinished();
+        }
+        return h;
+    }
+
+    /** Observes nothing: a {@link #completed} handle is not a generation and stays out of the serving metrics. */
+    private static final RequestObserver NO_OBSERVER = new RequestObserver() {
+        @Override
+        public void token(int choice) {
+        }
+
+        @Override
+        public void completed(GenerationResult result) {
+        }
+
+        @Override
+        public void failed(Throwable error) {
+        }
+    };
+
     public String requestId() { return requestId; }
 
     /** The model version serving this request (fixed at submission, even if a new version is promoted meanwhile). */

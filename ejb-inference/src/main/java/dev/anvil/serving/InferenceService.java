@@ -138,6 +138,8 @@ public class InferenceService {
         return handle;
     }
 
+    /** Applies the configured test fault of this version, if any: a delay before queueing, or a refusal. */
+
     private static InferenceException map(SubmissionRejectedException e, ServedModel model) {
         return switch (e.reason()) {
             case CONTEXT_LENGTH -> InferenceException.contextLength(e.getMessage(), "max_tokens");

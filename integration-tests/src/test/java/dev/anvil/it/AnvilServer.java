@@ -243,9 +243,9 @@ public final class AnvilServer {
         // 32 simultaneous streams of the concurrency IT. Override with -Danvil.it.serving.max-queue.
         builder.environment().put("ANVIL_SERVING_MAX_QUEUE", System.getProperty("anvil.it.serving.max-queue", "48"));
         // TEST-ONLY fault injection for ExperimentRoutingIT's canary rollback: every request to this version fails.
-        builder.environment().put("ANVIL_SERVING_FAULT_INJECTION", ExperimentFaults.FAILING_VERSION + "=fail");
         // The experiment controller checks canaries every half second instead of every 10 s, so rollbacks come quickly.
         builder.environment().put("ANVIL_EXPERIMENTS_CONTROLLER_INTERVAL_MS", "500");
+        guardrailAndResilienceSettings(builder.environment());
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();
         wildfly = builder.start();
@@ -255,6 +255,33 @@ public final class AnvilServer {
                 database, baseUri(), startupTime.toMillis() / 1000.0, serverLog());
         log(summary);
         Files.writeString(workDir.resolve("startup.txt"), summary + "\n", StandardCharsets.UTF_8);
+    }
+
+    /**
+     * GuardrailsIT and ResilienceIT: two tenant policies selected by the X-Anvil-Tenant header (the default policy,
+     * which the other ITs use, stays as shipped), and failing model versions of their own with fallbacks.
+     */
+    private static void guardrailAndResilienceSettings(Map<String, String> env) {
+        env.put("ANVIL_GUARDRAILS_TENANT_HEADER", "X-Anvil-Tenant");
+        env.put("ANVIL_GUARDRAILS_TENANT_ITBLOCK_INPUT_PII", "block");
+        env.put("ANVIL_GUARDRAILS_TENANT_ITBLOCK_PROMPT_INJECTION", "block");
+        env.put("ANVIL_GUARDRAILS_TENANT_ITBLOCK_OUTPUT_PII", "block");
+        env.put("ANVIL_GUARDRAILS_TENANT_ITBLOCK_MAX_INPUT_CHARS", "200");
+        env.put("ANVIL_GUARDRAILS_TENANT_ITBLOCK_BLOCKED_TERM_LIST", "the,was,and");
+        env.put("ANVIL_GUARDRAILS_TENANT_ITREDACT_INPUT_PII", "redact");
+        env.put("ANVIL_GUARDRAILS_TENANT_ITREDACT_OUTPUT_PII", "redact");
+        env.put("ANVIL_GUARDRAILS_TENANT_ITREDACT_BLOCKED_TERMS", "redact");
+        env.put("ANVIL_GUARDRAILS_TENANT_ITREDACT_BLOCKED_TERM_LIST", "the,was,and");
+        // TEST-ONLY fault injection: ExperimentRoutingIT's failing canary, ResilienceIT's failing and slow versions.
+        env.put("ANVIL_SERVING_FAULT_INJECTION", ExperimentFaults.FAILING_VERSION + "=fail,"
+                + "guardprimary@1.0.0=fail,guardmsg@1.0.0=fail,guardslow@1.0.0=delay-ms:8000");
+        env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDPRIMARY", "guardsmall@1.0.0");
+        env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDSLOW", "guardsmall@1.0.0");
+        env.put("ANVIL_RESILIENCE_FALLBACK_MESSAGE_GUARDMSG", "{\"status\":\"busy\",\"contact\":\"support@anvil.example\"}");
+        env.put("ANVIL_RESILIENCE_BREAKER_REQUEST_VOLUME_THRESHOLD", "4");
+        env.put("ANVIL_RESILIENCE_BREAKER_DELAY_MS", "600000");
+        // MicroProfile Fault Tolerance's own key for the submission timeout (queueing is fast; the fault delays 8 s).
+        env.put("DEV_ANVIL_RESILIENCE_SUBMISSIONATTEMPTS_SUBMIT_TIMEOUT_VALUE", "3000");
     }
 
     private void runConfigure(Path configure, Path wildflyHome, Map<String, String> environment)

@@ -6,6 +6,7 @@ import dev.anvil.serving.FinishReason;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.ServedModel;
 import dev.anvil.serving.TokenLogprob;
+import dev.anvil.serving.chat.ChatMessage;
 import dev.anvil.serving.chat.ChatTemplate;
 import dev.anvil.serving.chat.ChatTemplateException;
 import jakarta.inject.Inject;
@@ -47,13 +48,17 @@ public class ChatCompletionsResource {
         try {
             ChatRequest parsed = ChatRequest.parse(
                     RequestBodies.readObject(body, contentLength, gateway.config().maxBodyBytes()));
-            ChatRequest request = parsed.routed(gateway.route(parsed.options()));
+            List<String> contents = new ArrayList<>();
+            RequestGuardrails guard = gateway.guardInput(servletRequest,
+                    parsed.messages().stream().map(ChatMessage::content).toList(), "messages", parsed.jsonOutput(), contents);
+            ChatRequest guarded = parsed.withContents(contents);
+            ChatRequest request = guarded.routed(gateway.route(guarded.options()));
             GenerationOptions options = request.options();
             ServedModel model = gateway.resolve(options.model(), "messages");
-            int[] prompt = ChatTemplate.tokenize(model.tokenizer(), render(model, request));
             Integer logprobs = request.logprobs() ? request.topLogprobs() : null;
-            Submission submission = gateway.submit(GenerationGateway.newId("chatcmpl-"), model, options, List.of(prompt),
-                    List.of(""), logprobs, "messages");
+            // Rendered per version: a fallback model has its own chat template and tokenizer.
+            Submission submission = gateway.submit(GenerationGateway.newId("chatcmpl-"), model, options,
+                    m -> List.of(ChatTemplate.tokenize(m.tokenizer(), render(m, request))), List.of(""), logprobs, "messages", guard);
             if (options.stream()) {
                 gateway.stream(async, submission, new Chunks(submission, request), options.includeUsage());
             } else {

@@ -1,6 +1,7 @@
 package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiException;
+import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.serving.chat.ChatMessage;
 import jakarta.json.JsonArray;
 import jakarta.json.JsonObject;
@@ -17,8 +18,18 @@ import java.util.Set;
  * @param messages    the conversation; roles system, user, assistant ({@code developer} is read as system)
  * @param logprobs    whether to report each token's log probability
  * @param topLogprobs alternatives per token (0..20) when {@code logprobs}
+ * @param jsonOutput  what {@code response_format} asks for ({@code json_object} or {@code json_schema}), or null
+ *                    for text; checked by the {@code json_output} guardrail
  */
-record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolean logprobs, int topLogprobs) {
+record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolean logprobs, int topLogprobs,
+                   JsonOutputRequirement jsonOutput) {
+
+    /** The same request with other message contents (after input guardrails redacted them). */
+    ChatRequest withContents(List<String> contents) {
+        List<ChatMessage> changed = new ArrayList<>(messages.size());
+        for (int i = 0; i < messages.size(); i++) changed.add(new ChatMessage(messages.get(i).role(), contents.get(i)));
+        return new ChatRequest(options, List.copyOf(changed), logprobs, topLogprobs, jsonOutput);
+    }
 
     private static final Set<String> ROLES = Set.of("system", "user", "assistant", "developer");
 
@@ -37,7 +48,43 @@ record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolea
         if (Fields.given(body, "tools") || Fields.given(body, "functions")) {
             throw ApiException.badRequest("tool and function calling is not supported", Fields.given(body, "tools") ? "tools" : "functions");
         }
-        return new ChatRequest(options, messages(body), logprobs, top == null ? 0 : top.intValue());
+        return new ChatRequest(options, messages(body), logprobs, top == null ? 0 : top.intValue(), responseFormat(body));
+    }
+
+    /** OpenAI's {@code response_format}: {@code text} (default), {@code json_object}, or {@code json_schema}. */
+    private static JsonOutputRequirement responseFormat(JsonObject body) {
+        JsonObject format = Fields.object(body, "response_format", "response_format");
+        if (format == null) return null;
+        String type = Fields.string(format, "type", "response_format.type");
+        if (type == null) throw ApiException.badRequest("'response_format.type' is required", "response_format.type");
+        switch (type) {
+            case "text" -> {
+                return null;
+            }
+            case "json_object" -> {
+                return JsonOutputRequirement.object();
+            }
+            case "json_schema" -> {
+                JsonObject spec = Fields.object(format, "json_schema", "response_format.json_schema");
+                if (spec == null) {
+                    throw ApiException.badRequest("'response_format.json_schema' is required when the type is json_schema",
+                            "response_format.json_schema");
+                }
+                String name = Fields.string(spec, "name", "response_format.json_schema.name");
+                JsonValue schema = Fields.value(spec, "schema");
+                if (schema == null) {
+                    throw ApiException.badRequest("'response_format.json_schema.schema' is required", "response_format.json_schema.schema");
+                }
+                try {
+                    return JsonOutputRequirement.schema(name, schema.toString());
+                } catch (IllegalArgumentException e) {
+                    throw ApiException.badRequest("'response_format.json_schema.schema': " + e.getMessage(),
+                            "response_format.json_schema.schema");
+                }
+            }
+            default -> throw ApiException.badRequest("'response_format.type' must be text, json_object or json_schema; got '"
+                    + type + "'", "response_format.type");
+        }
     }
 
     /**
@@ -46,13 +93,13 @@ record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolea
      */
     ChatRequest routed(GenerationOptions routedOptions) {
         String system = routedOptions.route() == null ? null : routedOptions.route().systemPrompt();
-        if (system == null) return new ChatRequest(routedOptions, messages, logprobs, topLogprobs);
+        if (system == null) return new ChatRequest(routedOptions, messages, logprobs, topLogprobs, jsonOutput);
         List<ChatMessage> adjusted = new ArrayList<>(messages);
         int first = -1;
         for (int i = 0; i < adjusted.size() && first < 0; i++) if (adjusted.get(i).role().equals("system")) first = i;
         if (first >= 0) adjusted.set(first, new ChatMessage("system", system));
         else adjusted.addFirst(new ChatMessage("system", system));
-        return new ChatRequest(routedOptions, List.copyOf(adjusted), logprobs, topLogprobs);
+        return new ChatRequest(routedOptions, List.copyOf(adjusted), logprobs, topLogprobs, jsonOutput);
     }
 
     private static List<ChatMessage> messages(JsonObject body) {

@@ -40,22 +40,41 @@ public class CompletionsResource {
             CompletionRequest request = CompletionRequest.parse(
                     RequestBodies.readObject(body, contentLength, gateway.config().maxBodyBytes()));
             GenerationOptions options = gateway.route(request.options());
+            List<CompletionRequest.Prompt> given = request.prompts();
+            List<String> textPrompts = given.stream().map(CompletionRequest.Prompt::text).filter(t -> t != null).toList();
+            List<String> checkedTexts = new ArrayList<>();
+            RequestGuardrails guard = gateway.guardInput(servletRequest, textPrompts, "prompt", null, checkedTexts);
             ServedModel model = gateway.resolve(options.model(), "prompt");
             Tokenizer tokenizer = model.tokenizer();
-            List<int[]> prompts = new ArrayList<>();
+            // Token-array prompts can only be read with the model's tokenizer: they are checked now, decoded.
+            List<String> decoded = new ArrayList<>();
+            for (CompletionRequest.Prompt prompt : given) {
+                if (prompt.text() == null) decoded.add(decodeChecked(tokenizer, prompt.tokens()));
+            }
+            List<String> checkedDecoded = new ArrayList<>();
+            if (!decoded.isEmpty()) {
+                guard.inputFindings().addAll(gateway.guardInput(servletRequest, decoded, "prompt", null, checkedDecoded).inputFindings());
+            }
             List<String> texts = new ArrayList<>();
-            for (CompletionRequest.Prompt prompt : request.prompts()) {
+            List<String> sources = new ArrayList<>(); // the text each prompt is generated from, for other tokenizers
+            List<int[]> tokenPrompts = new ArrayList<>(); // as given, or null where the text must be encoded
+            int t = 0, d = 0;
+            for (CompletionRequest.Prompt prompt : given) {
                 if (prompt.text() != null) {
-                    // Like llama.cpp's server: BOS as the model wants it, special-token texts parsed as such.
-                    prompts.add(tokenizer.encodeWithSpecials(prompt.text(), tokenizer.addBosByDefault()));
-                    texts.add(prompt.text());
+                    String text = checkedTexts.get(t++);
+                    sources.add(text);
+                    tokenPrompts.add(null);
+                    texts.add(text);
                 } else {
-                    prompts.add(prompt.tokens());
-                    texts.add(request.echo() ? decodeChecked(tokenizer, prompt.tokens()) : "");
+                    String original = decoded.get(d), text = checkedDecoded.get(d++);
+                    sources.add(text);
+                    // Unchanged by the guardrails: generate from exactly the given tokens.
+                    tokenPrompts.add(text.equals(original) ? prompt.tokens() : null);
+                    texts.add(request.echo() ? text : "");
                 }
             }
-            Submission submission = gateway.submit(GenerationGateway.newId("cmpl-"), model, options, prompts, texts,
-                    request.logprobs(), "prompt");
+            Submission submission = gateway.submit(GenerationGateway.newId("cmpl-"), model, options,
+                    m -> encode(m, model, sources, tokenPrompts), texts, request.logprobs(), "prompt", guard);
             if (options.stream()) {
                 gateway.stream(async, submission, new Chunks(submission, request), options.includeUsage());
             } else {
@@ -64,6 +83,21 @@ public class CompletionsResource {
         } catch (RuntimeException e) {
             async.resume(e);
         }
+    }
+
+    /**
+     * The prompts as tokens of {@code target}: text through its tokenizer (like llama.cpp's server: BOS as the model
+     * wants it, special-token texts parsed as such); given token arrays as they are for the resolved model itself.
+     */
+    private static List<int[]> encode(ServedModel target, ServedModel resolved, List<String> sources, List<int[]> tokenPrompts) {
+        Tokenizer tokenizer = target.tokenizer();
+        List<int[]> prompts = new ArrayList<>(sources.size());
+        for (int i = 0; i < sources.size(); i++) {
+            int[] tokens = tokenPrompts.get(i);
+            prompts.add(tokens != null && target.ref().equals(resolved.ref()) ? tokens
+                    : tokenizer.encodeWithSpecials(sources.get(i), tokenizer.addBosByDefault()));
+        }
+        return prompts;
     }
 
     private static String decodeChecked(Tokenizer tokenizer, int[] tokens) {

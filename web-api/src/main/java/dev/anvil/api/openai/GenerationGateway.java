@@ -2,6 +2,12 @@ package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
+import dev.anvil.guardrails.GuardrailPolicies;
+import dev.anvil.guardrails.GuardrailPolicy;
+import dev.anvil.guardrails.GuardrailViolation;
+import dev.anvil.guardrails.Guardrails;
+import dev.anvil.guardrails.JsonOutputRequirement;
+import dev.anvil.resilience.ResilientInference;
 import dev.anvil.serving.GenerationHandle;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.InferenceException;
@@ -15,6 +21,7 @@ import jakarta.inject.Inject;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.ws.rs.container.AsyncResponse;
 import jakarta.ws.rs.core.Response;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletionException;
@@ -46,7 +53,18 @@ public class GenerationGateway {
 
     @Inject
     ExperimentTraffic experiments;
+
+    @Inject
     ResponseCacheStage cache;
+
+    @Inject
+    Guardrails guardrails;
+
+    @Inject
+    GuardrailPolicies guardrailPolicies;
+
+    @Inject
+    ResilientInference resilience;
 
     /** Threads that write responses; virtual, since each mostly waits for tokens or for a slow client. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
@@ -101,38 +119,113 @@ public class GenerationGateway {
     }
 
     /**
+     * Stage 2, input guardrails: checks the request's input texts under the caller's policy (the tenant's; the server
+     * default without one). Returns the texts to generate from (redacted where the policy says so) and what the
+     * output stage needs; a blocking finding is a 400 {@code guardrail_violation} naming the check.
+     */
+    RequestGuardrails guardInput(HttpServletRequest http, List<String> texts, String what, JsonOutputRequirement jsonOutput,
+                                 List<String> checkedTexts) {
+        GuardrailPolicy policy = guardrailPolicy(http);
+        try {
+            Guardrails.InputCheck check = guardrails.checkInput(policy, texts, what);
+            checkedTexts.addAll(check.texts());
+            return new RequestGuardrails(policy, new java.util.LinkedHashSet<>(check.findings()), jsonOutput);
+        } catch (GuardrailViolation v) {
+            throw GuardrailErrors.exception(v);
+        }
+    }
+
+    /**
+     * The caller's guardrail policy. The tenant comes from the header named by {@code anvil.guardrails.tenant-header}
+     * when that is configured (off by default); an authenticated tenant principal from the gateway takes its place.
+     */
+    private GuardrailPolicy guardrailPolicy(HttpServletRequest http) {
+        String header = guardrailPolicies.tenantHeader();
+        String tenant = header == null || http == null ? null : http.getHeader(header);
+        try {
+            return guardrailPolicies.forTenant(tenant);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(500, ApiErrors.TYPE_SERVER, "the guardrail configuration"
+                    + (tenant == null ? "" : " of tenant '" + tenant + "'") + " is invalid: " + e.getMessage(), null,
+                    "guardrail_configuration");
+        }
+    }
+
+    /**
      * Submits one generation per prompt, all pinned to {@code model}'s exact version. If a later prompt is rejected,
      * the earlier ones are cancelled and the rejection is thrown as its HTTP error.
      */
     Submission submit(String id, ServedModel model, GenerationOptions options, List<int[]> prompts, List<String> promptTexts,
                       Integer logprobs, String promptParam) {
-        Submission submission = cache.begin(id, model, options, prompts, promptTexts, logprobs);
-        if (submission.isReplay()) return submission;
+        return submit(id, model, options, m -> prompts, promptTexts, logprobs, promptParam, null);
+    }
+
+    /**
+     * Stage 5, resilience: submits one generation per prompt through {@link ResilientInference} (the version's
+     * circuit breaker, retry of rejected submissions, fallback model or message). {@code promptsFor} tokenizes the
+     * prompts for whichever version ends up answering. {@code guard} (null: none) is applied to the output (stage 6).
+     */
+    Submission submit(String id, ServedModel model, GenerationOptions options, Function<ServedModel, List<int[]>> promptsFor,
+                      List<String> promptTexts, Integer logprobs, String promptParam, RequestGuardrails guard) {
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
         }
+        GuardedOutput output = guard == null ? null : new GuardedOutput(guardrails::outputGuard, guard);
+        if (output != null && options.stream() && logprobs != null && output.transformsStream()) {
+            throw ApiException.badRequest("streamed logprobs cannot be combined with this policy's output guardrails, "
+                    + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",
+                    "logprobs");
+        }
+        // Stage 4, the response cache, on the exact version routing chose: a hit is answered without inference.
+        List<int[]> prompts = promptsFor.apply(model);
+        Submission cached = cache.begin(id, model, options, prompts, promptTexts, logprobs);
+        if (cached.isReplay()) {
+            cached.output = output;
+            return cached;
+        }
+        ResilientInference.Routed routed;
         try {
-            for (int i = 0; i < prompts.size(); i++) {
-                InferenceRequest request = new InferenceRequest(model.ref(), prompts.get(i), options.sampling(),
-                        options.maxTokens(), options.stop(), options.n(), logprobs, id);
-                GenerationHandle handle = inference.submit(request);
-                submission.add(handle, promptTexts.get(i), options.stream());
-            }
+            routed = resilience.submit(model, m -> {
+                List<InferenceRequest> requests = new ArrayList<>();
+                for (int[] prompt : m == model ? prompts : promptsFor.apply(m)) {
+                    requests.add(new InferenceRequest(m.ref(), prompt, options.sampling(), options.maxTokens(), options.stop(),
+                            options.n(), logprobs, id));
+                }
+                return requests;
+            });
         } catch (InferenceException e) {
-            submission.cancel();
             // Refusals of the version itself count against the variant; a request the caller got wrong does not.
             if (e.kind() == InferenceException.Kind.UNAVAILABLE || e.kind() == InferenceException.Kind.OVERLOADED) {
                 experiments.refused(options, id);
             }
             throw InferenceErrors.exception(e, promptParam);
         } catch (RuntimeException e) {
-            submission.cancel();
             experiments.refused(options, id);
             throw e;
         }
-        experiments.track(submission, options, prompts);
-        cache.storeWhenDone(submission);
+        // A fallback's answer is not the routed version's: it is neither cached under that version's key nor tracked
+        // as the variant's outcome.
+        Submission submission = routed.fallback() == null ? cached : new Submission(id, routed.model(), options.n());
+        submission.fallback = routed.fallback();
+        submission.output = output;
+        for (int i = 0; i < routed.handles().size(); i++) {
+            submission.add(routed.handles().get(i), promptTexts.get(i), options.stream());
+        }
+        if (routed.fallback() == null) {
+            experiments.track(submission, options, prompts);
+            cache.storeWhenDone(submission);
+        } else {
+            experiments.refused(options, id);
+        }
         return submission;
+    }
+
+    /** The fallback and guardrail headers of a response. */
+    private static Response.ResponseBuilder headers(Response.ResponseBuilder response, Submission submission) {
+        if (submission.fallback != null) response.header(GuardrailErrors.FALLBACK_HEADER, submission.fallback.header());
+        String findings = submission.output == null ? null : submission.output.header();
+        if (findings != null) response.header(GuardrailErrors.FINDINGS_HEADER, findings);
+        return response;
     }
 
     /** Answers with an SSE stream of the submission's events. */
@@ -140,8 +233,9 @@ public class GenerationGateway {
         long timeout = config.requestTimeoutSeconds();
         async.setTimeout(timeout + ASYNC_GRACE_SECONDS, TimeUnit.SECONDS);
         async.setTimeoutHandler(ar -> submission.cancel());
-        SseStream stream = new SseStream(submission, format, includeUsage, timeout);
-        writers.execute(() -> async.resume(Response.ok(stream, "text/event-stream; charset=utf-8")
+        SseStream stream = new SseStream(submission.output == null ? submission : submission.output.stream(submission),
+                format, includeUsage, timeout);
+        writers.execute(() -> async.resume(headers(Response.ok(stream, "text/event-stream; charset=utf-8"), submission)
                 .header("Cache-Control", "no-cache")
                 .header("X-Accel-Buffering", "no") // tell reverse proxies not to buffer the stream
                 .header(ResponseCacheStage.HEADER, submission.cacheStatus())
@@ -151,7 +245,9 @@ public class GenerationGateway {
     /** Answers with one JSON body built from the results once every generation finished (or 504 at the timeout). */
     void complete(AsyncResponse async, Submission submission, Function<List<GenerationResult>, Object> body) {
         if (submission.isReplay()) { // answered from the cache: nothing to wait for, answer on this thread
-            async.resume(Response.ok(OpenAiJson.toJson(body.apply(submission.results().join())), "application/json")
+            List<GenerationResult> results = submission.results().join();
+            List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
+            async.resume(headers(Response.ok(OpenAiJson.toJson(body.apply(answered)), "application/json"), submission)
                     .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
             return;
         }
@@ -172,7 +268,9 @@ public class GenerationGateway {
             watch.stop(); // before anything is written: no probe may read the connection after this
             if (error == null) {
                 try {
-                    async.resume(Response.ok(OpenAiJson.toJson(body.apply(results)), "application/json")
+                    List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
+                    String json = OpenAiJson.toJson(body.apply(answered));
+                    async.resume(headers(Response.ok(json, "application/json"), submission)
                             .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
                 } catch (RuntimeException e) {
                     async.resume(e);

@@ -123,6 +123,16 @@ final class SseStream implements StreamingOutput {
                         pending--;
                         completionTokens += c.result().usage().completionTokens();
                     }
+                    case Submission.Event.Filtered filtered -> {
+                        // The text of this choice may not go on: stop everything, say which guardrail and why.
+                        submission.cancel();
+                        send(out, ApiErrors.body(GuardrailErrors.TYPE, filtered.message(), filtered.check(),
+                                GuardrailErrors.CODE));
+                        send(out, format.finish(filtered.index(), FinishReason.CONTENT_FILTER));
+                        out.write(DONE);
+                        out.flush();
+                        return;
+                    }
                     case Submission.Event.Failed failed -> {
                         submission.cancel();
                         LOG.log(Level.WARNING, "generation " + submission.id() + " failed", failed.error());

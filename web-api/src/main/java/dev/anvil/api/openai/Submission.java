@@ -2,6 +2,7 @@ package dev.anvil.api.openai;
 
 import dev.anvil.cache.CachedGeneration;
 import dev.anvil.cache.ResponseCache;
+import dev.anvil.resilience.ResilientInference;
 import dev.anvil.serving.FinishReason;
 import dev.anvil.serving.GenerationHandle;
 import dev.anvil.serving.GenerationListener;
@@ -33,6 +34,8 @@ final class Submission implements SseStream.EventSource {
         /** One prompt's choices all finished. */
         record Complete(int prompt, GenerationResult result) implements Event {}
         record Failed(Throwable error) implements Event {}
+        /** An output guardrail blocked choice {@code index}: the stream ends with an error naming {@code check}. */
+        record Filtered(int index, String check, String message) implements Event {}
     }
 
     final String id;
@@ -47,6 +50,10 @@ final class Submission implements SseStream.EventSource {
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     /** System.nanoTime() of the first generated token of any choice; 0 until then (time to first token). */
     private volatile long firstTokenNanos;
+    /** The resilience fallback that answers this request instead of the routed version, or null. */
+    volatile ResilientInference.Fallback fallback;
+    /** The output guardrails (stage 6), or null when the request was not guarded. */
+    volatile GuardedOutput output;
     /** Runs on the batching thread at each token of a non-streamed submission; must not block. */
     private volatile Runnable progressHook;
     /** What the response cache said about this request (null: not consulted). */

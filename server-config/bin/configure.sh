@@ -34,6 +34,13 @@ if [ ! -f "$CONFIG_DIR/standalone-anvil.xml" ]; then
 fi
 # Directory MicroProfile Config source (see 10-microprofile.cli); must exist before the server starts.
 mkdir -p "$CONFIG_DIR/anvil"
+# Admin users of the properties realm (80-security.cli): the realm needs the files, even empty; existing users stay.
+for file in anvil-users.properties anvil-roles.properties; do
+  if [ ! -f "$CONFIG_DIR/$file" ]; then
+    printf '#$REALM_NAME=anvil$\n# Managed by server-config/bin/admin-user.sh (bin/anvil admin-user)\n' > "$CONFIG_DIR/$file"
+    chmod 600 "$CONFIG_DIR/$file"
+  fi
+done
 
 # JVM options of every server started from this WILDFLY_HOME (serve.sh, the integration tests):
 # the engine needs the Vector API incubator module and native access (FFM mmap of model files).

@@ -2,6 +2,7 @@ package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
+import dev.anvil.api.gateway.CallerContext;
 import dev.anvil.serving.GenerationHandle;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.InferenceException;
@@ -44,6 +45,10 @@ public class GenerationGateway {
     @Inject
     OpenAiConfig config;
 
+    /** The gateway's view of the caller (API key scope, usage settlement); request-scoped. */
+    @Inject
+    CallerContext caller;
+
     /** Threads that write responses; virtual, since each mostly waits for tokens or for a slow client. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
 
@@ -62,6 +67,7 @@ public class GenerationGateway {
 
     /** Resolves {@code name} / {@code name@version}; unknown models are 404 {@code model_not_found}. */
     ServedModel resolve(String model, String promptParam) {
+        caller.requireModel(model); // gateway: 403 when the API key is not scoped to this model
         try {
             return inference.resolve(model);
         } catch (InferenceException e) {
@@ -111,6 +117,8 @@ public class GenerationGateway {
             submission.cancel();
             throw e;
         }
+        // gateway: when the generation ends, debit its tokens and record usage + audit
+        caller.settleWhenDone(id, model, submission.totalPromptTokens(), submission.results());
         return submission;
     }
 

@@ -1,0 +1,144 @@
+package dev.anvil.api.gateway;
+
+import dev.anvil.api.openai.OpenAiConfig;
+import dev.anvil.gateway.AuditEntry;
+import dev.anvil.gateway.GatewayConfig;
+import dev.anvil.gateway.GatewayGuard;
+import dev.anvil.gateway.GatewayLedger;
+import dev.anvil.gateway.KeyAuthenticator;
+import dev.anvil.gateway.KeyGrant;
+import dev.anvil.gateway.KeySecrets;
+import jakarta.annotation.Priority;
+import jakarta.ejb.EJB;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.Priorities;
+import jakarta.ws.rs.container.ContainerRequestContext;
+import jakarta.ws.rs.container.ContainerRequestFilter;
+import jakarta.ws.rs.container.ContainerResponseContext;
+import jakarta.ws.rs.container.ContainerResponseFilter;
+import jakarta.ws.rs.container.PreMatching;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.ext.Provider;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * The gateway in front of {@code /v1}: authenticates the API key ({@code Authorization: Bearer anv-...}), applies
+ * the key's rate limits and its tenant's budget, and audits the request. With
+ * {@code anvil.gateway.require-api-key=false} (the default) a request without an Anvil key is served
+ * anonymously (OpenAI clients insist on sending some key, so a token that is not an Anvil key counts as none),
+ * while a presented {@code anv-} key must still be valid; with {@code true} every {@code /v1} request needs one.
+ */
+@Provider
+@PreMatching
+@Priority(Priorities.AUTHENTICATION)
+@ApplicationScoped
+public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFilter {
+
+    private static final String BEARER = "Bearer ";
+    private static final String CHALLENGE = "Bearer realm=\"anvil\"";
+    private static final String APPLIES = ApiKeyFilter.class.getName() + ".applies";
+
+    @Inject
+    GatewayConfig config;
+
+    @Inject
+    OpenAiConfig openAiConfig;
+
+    @Inject
+    KeyAuthenticator authenticator;
+
+    @Inject
+    GatewayGuard guard;
+
+    @Inject
+    CallerContext caller;
+
+    @EJB
+    GatewayLedger ledger;
+
+    @Override
+    public void filter(ContainerRequestContext request) throws IOException {
+        String path = AdminAccessFilter.path(request);
+        if (!path.equals("/v1") && !path.startsWith("/v1/")) {
+            return;
+        }
+        request.setProperty(APPLIES, Boolean.TRUE);
+        String token = bearer(request.getHeaderString(HttpHeaders.AUTHORIZATION));
+        KeyGrant key = null;
+        if (token != null && (token.startsWith(KeySecrets.PREFIX) || config.requireApiKey())) {
+            Optional<KeyGrant> grant = authenticator.authenticate(token);
+            if (grant.isEmpty()) {
+                caller.begin(null, path, null, null);
+                request.abortWith(GatewayErrors.unauthorized("incorrect API key provided: "
+                        + (token.length() > 8 ? token.substring(0, 8) + "..." : "(too short)")
+                        + "; keys are created with POST /api/gateway/tenants/{tenant}/keys, and a revoked key stays invalid",
+                        "invalid_api_key", CHALLENGE));
+                return;
+            }
+            key = grant.get();
+        } else if (config.requireApiKey()) {
+            caller.begin(null, path, null, null);
+            request.abortWith(GatewayErrors.unauthorized("you didn't provide an API key; send it as 'Authorization: Bearer anv-...'"
+                    + " (this server requires one: " + GatewayConfig.REQUIRE_API_KEY + "=true)", "missing_api_key", CHALLENGE));
+            return;
+        }
+        if (key == null) {
+            caller.begin(null, path, null, null);
+            return;
+        }
+        GatewayGuard.Admission admission = guard.admit(key);
+        caller.begin(key, path, key.auditText() ? bufferedText(request) : null, admission);
+        if (!admission.admitted()) {
+            request.abortWith(GatewayErrors.refused(admission, key.tenant()));
+        }
+    }
+
+    @Override
+    public void filter(ContainerRequestContext request, ContainerResponseContext response) {
+        if (request.getProperty(APPLIES) == null) {
+            return;
+        }
+        if (!response.getHeaders().containsKey("x-ratelimit-limit-requests") && !response.getHeaders().containsKey("x-ratelimit-limit-tokens")) {
+            GatewayErrors.addLimitHeaders((name, value) -> response.getHeaders().add(name, value), caller.admission());
+        }
+        if (caller.settling()) {
+            return; // the generation's completion writes the audit row, with its tokens
+        }
+        KeyGrant key = caller.key();
+        ledger.audit(new AuditEntry(Instant.now(), caller.actor(), key == null ? null : key.tenant(), "v1.request",
+                request.getMethod() + " " + AdminAccessFilter.path(request), response.getStatus(),
+                response.getStatus() >= 400 ? errorCode(response) : null, caller.requestText(), null));
+    }
+
+    private static String errorCode(ContainerResponseContext response) {
+        Object entity = response.getEntity();
+        if (entity instanceof dev.anvil.api.ErrorResponse error && error.error() != null) {
+            return "code=" + error.error().code() + " message=" + error.error().message();
+        }
+        return null;
+    }
+
+    static String bearer(String authorization) {
+        if (authorization == null || authorization.length() <= BEARER.length()
+                || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+            return null;
+        }
+        String token = authorization.substring(BEARER.length()).strip();
+        return token.isEmpty() ? null : token;
+    }
+
+    /** Reads the body for the audit (tenants with audit-text only) and puts it back for the resource. */
+    private String bufferedText(ContainerRequestContext request) throws IOException {
+        if (!request.hasEntity()) {
+            return null;
+        }
+        byte[] body = request.getEntityStream().readNBytes((int) Math.min(Integer.MAX_VALUE - 1, openAiConfig.maxBodyBytes()) + 1);
+        request.setEntityStream(new ByteArrayInputStream(body));
+        return new String(body, StandardCharsets.UTF_8);
+    }
+}

@@ -1,0 +1,132 @@
+package dev.anvil.api.gateway;
+
+import dev.anvil.api.ApiException;
+import dev.anvil.gateway.AuditEntry;
+import dev.anvil.gateway.GatewayGuard;
+import dev.anvil.gateway.GatewayLedger;
+import dev.anvil.gateway.KeyGrant;
+import dev.anvil.gateway.UsageEntry;
+import dev.anvil.serving.GenerationResult;
+import dev.anvil.serving.ServedModel;
+import jakarta.ejb.EJB;
+import jakarta.enterprise.context.RequestScoped;
+import jakarta.inject.Inject;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.stream.Collectors;
+
+/**
+ * Who is calling {@code /v1} in this request, as {@link ApiKeyFilter} established it (a key's {@link KeyGrant},
+ * or anonymous when keys are not required), and the two hooks the generation path calls:
+ * {@link #requireModel} (403 when the key may not use the model) and {@link #settleWhenDone} (after the
+ * generation: tokens debited, usage row and audit row queued).
+ */
+@RequestScoped
+public class CallerContext {
+
+    public static final String ANONYMOUS = "anonymous";
+
+    @Inject
+    GatewayGuard guard;
+
+    @EJB
+    GatewayLedger ledger;
+
+    private KeyGrant key;
+    private Instant startedAt = Instant.now();
+    private long startedNanos = System.nanoTime();
+    private String endpoint = "";
+    private String requestText;
+    private GatewayGuard.Admission admission;
+    /** Set once a generation was submitted: its completion writes the audit row instead of the response filter. */
+    private boolean settling;
+
+    void begin(KeyGrant key, String endpoint, String requestText, GatewayGuard.Admission admission) {
+        this.key = key;
+        this.endpoint = endpoint;
+        this.requestText = requestText;
+        this.admission = admission;
+        this.startedAt = Instant.now();
+        this.startedNanos = System.nanoTime();
+    }
+
+    /** The authenticated key, or null for an anonymous caller. */
+    public KeyGrant key() {
+        return key;
+    }
+
+    public String actor() {
+        return key == null ? ANONYMOUS : key.actor();
+    }
+
+    GatewayGuard.Admission admission() {
+        return admission;
+    }
+
+    boolean settling() {
+        return settling;
+    }
+
+    String requestText() {
+        return requestText;
+    }
+
+    /**
+     * 403 {@code model_not_allowed} unless the caller's key may use {@code requested} ({@code name} or
+     * {@code name@version}; the scope is by model name). Anonymous callers may use every model.
+     */
+    public void requireModel(String requested) {
+        if (key == null || requested == null) {
+            return;
+        }
+        int at = requested.indexOf('@');
+        String name = at < 0 ? requested : requested.substring(0, at);
+        if (!key.allows(name)) {
+            throw new ApiException(403, GatewayErrors.TYPE_PERMISSION, "the API key " + key.prefix() + "... of tenant '"
+                    + key.tenant() + "' may not use model '" + name + "' (allowed: " + String.join(", ", key.allowedModels())
+                    + "); ask an administrator for a key scoped to it", "model", "model_not_allowed");
+        }
+    }
+
+    /**
+     * When every generation of the request has finished: debits its tokens from the key's tokens/minute bucket and
+     * the tenant's budget, and queues the usage and audit rows. Runs on the thread that completes the results.
+     */
+    public void settleWhenDone(String requestId, ServedModel model, int promptTokens,
+                               CompletableFuture<List<GenerationResult>> results) {
+        settling = true;
+        KeyGrant caller = key;
+        Instant at = startedAt;
+        long started = startedNanos;
+        String path = endpoint;
+        String prompt = caller != null && caller.auditText() ? requestText : null;
+        String actor = actor();
+        results.whenComplete((done, error) -> {
+            int completionTokens = 0;
+            String outcome = "ok";
+            String text = null;
+            if (error == null) {
+                completionTokens = done.stream().mapToInt(r -> r.usage().completionTokens()).sum();
+                if (prompt != null) {
+                    text = done.stream().flatMap(r -> r.choices().stream()).map(GenerationResult.Choice::text)
+                            .collect(Collectors.joining("\n"));
+                }
+            } else {
+                Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+                outcome = cause instanceof CancellationException ? "cancelled" : "error";
+            }
+            long latencyMs = (System.nanoTime() - started) / 1_000_000;
+            guard.settle(caller, new UsageEntry(at, requestId, caller == null ? null : caller.tenant(),
+                    caller == null ? null : caller.keyId(), caller == null ? null : caller.prefix(), model.name(),
+                    model.version(), path, promptTokens, completionTokens,
+                    guard.cost(model.name(), promptTokens, completionTokens), latencyMs, outcome));
+            ledger.audit(new AuditEntry(at, actor, caller == null ? null : caller.tenant(), "v1.request", "POST " + path,
+                    error == null ? 200 : null, "request=" + requestId + " model=" + model.ref() + " prompt_tokens=" + promptTokens
+                    + " completion_tokens=" + completionTokens + " outcome=" + outcome + " latency_ms=" + latencyMs,
+                    prompt, text));
+        });
+    }
+}

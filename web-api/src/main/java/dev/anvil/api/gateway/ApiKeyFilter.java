@@ -20,9 +20,13 @@ import jakarta.ws.rs.container.ContainerResponseFilter;
 import jakarta.ws.rs.container.PreMatching;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.ext.Provider;
+import org.eclipse.microprofile.metrics.Metadata;
+import org.eclipse.microprofile.metrics.MetricRegistry;
+import org.eclipse.microprofile.metrics.MetricUnits;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 
@@ -42,6 +46,17 @@ public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFi
     private static final String BEARER = "Bearer ";
     private static final String CHALLENGE = "Bearer realm=\"anvil\"";
     private static final String APPLIES = ApiKeyFilter.class.getName() + ".applies";
+    /** Nanoseconds the request filter took, added to the response filter's time in {@link #OVERHEAD}. */
+    private static final String REQUEST_NANOS = ApiKeyFilter.class.getName() + ".nanos";
+    /** The gateway's own time per /v1 request: authentication, limits, budget, audit hand-off (both filters). */
+    static final Metadata OVERHEAD = Metadata.builder()
+            .withName("anvil.gateway.overhead")
+            .withDescription("Time the gateway adds to a /v1 request: key authentication, rate limits, budget check and audit hand-off")
+            .withUnit(MetricUnits.SECONDS)
+            .build();
+
+    @Inject
+    MetricRegistry metrics;
 
     @Inject
     GatewayConfig config;
@@ -67,7 +82,16 @@ public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFi
         if (!path.equals("/v1") && !path.startsWith("/v1/")) {
             return;
         }
+        long started = System.nanoTime();
         request.setProperty(APPLIES, Boolean.TRUE);
+        try {
+            authenticateAndAdmit(request, path);
+        } finally {
+            request.setProperty(REQUEST_NANOS, System.nanoTime() - started);
+        }
+    }
+
+    private void authenticateAndAdmit(ContainerRequestContext request, String path) throws IOException {
         String token = bearer(request.getHeaderString(HttpHeaders.AUTHORIZATION));
         KeyGrant key = null;
         if (token != null && (token.startsWith(KeySecrets.PREFIX) || config.requireApiKey())) {
@@ -103,6 +127,16 @@ public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFi
         if (request.getProperty(APPLIES) == null) {
             return;
         }
+        long started = System.nanoTime();
+        try {
+            limitHeadersAndAudit(request, response);
+        } finally {
+            long requestNanos = request.getProperty(REQUEST_NANOS) instanceof Long n ? n : 0;
+            metrics.timer(OVERHEAD).update(Duration.ofNanos(requestNanos + System.nanoTime() - started));
+        }
+    }
+
+    private void limitHeadersAndAudit(ContainerRequestContext request, ContainerResponseContext response) {
         if (!response.getHeaders().containsKey("x-ratelimit-limit-requests") && !response.getHeaders().containsKey("x-ratelimit-limit-tokens")) {
             GatewayErrors.addLimitHeaders((name, value) -> response.getHeaders().add(name, value), caller.admission());
         }

@@ -28,6 +28,8 @@ import java.util.stream.Collectors;
 public class CallerContext {
 
     public static final String ANONYMOUS = "anonymous";
+    /** Where finished generations are settled: virtual threads, each mostly waits on the cache or the queue. */
+    private static final java.util.concurrent.Executor SETTLERS = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
 
     @Inject
     GatewayGuard guard;
@@ -104,7 +106,8 @@ public class CallerContext {
         String path = endpoint;
         String prompt = caller != null && caller.auditText() ? requestText : null;
         String actor = actor();
-        results.whenComplete((done, error) -> {
+        // Off the batching thread that completes the results: settling reads and writes the limits cache.
+        results.whenCompleteAsync((done, error) -> {
             int completionTokens = 0;
             String outcome = "ok";
             String text = null;
@@ -127,6 +130,6 @@ public class CallerContext {
                     error == null ? 200 : null, "request=" + requestId + " model=" + model.ref() + " prompt_tokens=" + promptTokens
                     + " completion_tokens=" + completionTokens + " outcome=" + outcome + " latency_ms=" + latencyMs,
                     prompt, text));
-        });
+        }, SETTLERS);
     }
 }

@@ -44,11 +44,15 @@ done
 
 # JVM options of every server started from this WILDFLY_HOME (serve.sh, the integration tests):
 # the engine needs the Vector API incubator module and native access (FFM mmap of model files).
+# --add-modules goes into PREPEND_JAVA_OPTS, not JAVA_OPTS: standalone.sh leaves out ALL of WildFly's default
+# --add-opens when JAVA_OPTS names --add-modules, and without them Infinispan's ProtoStream marshaller (cache
+# container "anvil") cannot open java.util and fails to start. A block written by an earlier version is replaced.
 CONF="$WILDFLY_HOME/bin/standalone.conf"
-if ! grep -q '^# anvil-jvm-options' "$CONF"; then
+if ! grep -q '^# anvil-jvm-options v2' "$CONF"; then
+  sed -i '/^# anvil-jvm-options (appended/,+2d' "$CONF"
   cat >> "$CONF" <<'CONF_EOF'
-# anvil-jvm-options (appended by server-config/bin/configure.sh)
-JAVA_OPTS="$JAVA_OPTS --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
+# anvil-jvm-options v2 (appended by server-config/bin/configure.sh)
+PREPEND_JAVA_OPTS="${PREPEND_JAVA_OPTS:-} --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 JAVA_OPTS="$JAVA_OPTS -Xmx${ANVIL_MAX_HEAP:-2g} ${ANVIL_JAVA_OPTS:-}"
 CONF_EOF
 fi

@@ -261,11 +261,11 @@ class RegistryIT {
         moveOk(server, "1.0.0", "PRODUCTION");
         moveOk(server, "1.1.0", "STAGING");
 
-        HttpResult r = move(server, model, "1.1.0", "PRODUCTION", "better quality", "carol");
+        HttpResult r = move(server, model, "1.1.0", "PRODUCTION", "better quality", "alice");
         assertEquals(200, r.status(), r::toString);
         JsonObject body = r.json();
         assertEquals("PRODUCTION", body.getJsonObject("version").getString("stage"));
-        assertEquals("carol", body.getJsonObject("version").getString("promotedBy"));
+        assertEquals("alice", body.getJsonObject("version").getString("promotedBy")); // the authenticated admin
         List<JsonObject> transitions = body.getJsonArray("transitions").stream().map(JsonValue::asJsonObject).toList();
         assertEquals(2, transitions.size(), r::toString);
         assertEquals("1.0.0", transitions.get(0).getString("version"));
@@ -335,7 +335,7 @@ class RegistryIT {
                 for (String v : List.of("1.0.0", "2.0.0")) {
                     calls.add(pool.submit(() -> {
                         go.await();
-                        return move(server, model, v, "PRODUCTION", "race", "racer-" + v);
+                        return move(server, model, v, "PRODUCTION", "race", v.equals("1.0.0") ? "alice" : "bob");
                     }));
                 }
                 go.countDown();

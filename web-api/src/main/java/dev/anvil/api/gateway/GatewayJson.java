@@ -10,13 +10,13 @@ import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
 /** Request and response bodies of the gateway admin API. */
-final class GatewayJson {
+public final class GatewayJson {
 
     private GatewayJson() {
     }
 
     @Schema(name = "TenantRequest", description = "Creates or reconfigures a tenant; null limits fall back to the server defaults")
-    record TenantRequest(@Schema(examples = "acme") String name,
+    public record TenantRequest(@Schema(examples = "acme") String name,
                          @Schema(description = "Tokens (prompt + completion) per budget period; null = no budget") Long tokenBudget,
                          @Schema(description = "DAY or MONTH (UTC); default DAY") String budgetPeriod,
                          Integer requestsPerMinute, Integer tokensPerMinute,
@@ -24,7 +24,7 @@ final class GatewayJson {
     }
 
     @Schema(name = "Tenant")
-    record TenantJson(String name, Long tokenBudget, String budgetPeriod, Integer requestsPerMinute,
+    public record TenantJson(String name, Long tokenBudget, String budgetPeriod, Integer requestsPerMinute,
                       Integer tokensPerMinute, boolean auditText, Instant createdAt, String createdBy) {
         static TenantJson of(Tenant t) {
             return new TenantJson(t.name(), t.tokenBudget(), t.budgetPeriod().name(), t.requestsPerMinute(),
@@ -32,16 +32,16 @@ final class GatewayJson {
         }
     }
 
-    record Tenants(List<TenantJson> data) {}
+    public record Tenants(List<TenantJson> data) {}
 
     @Schema(name = "KeyRequest", description = "Creates an API key of a tenant")
-    record KeyRequest(@Schema(examples = "backend") String name,
+    public record KeyRequest(@Schema(examples = "backend") String name,
                       @Schema(description = "Model names the key may call; omitted or [\"*\"] = all") List<String> allowedModels,
                       Integer requestsPerMinute, Integer tokensPerMinute) {
     }
 
     @Schema(name = "ApiKey", description = "An API key; `key` (the secret) is only present in the creation response")
-    record KeyJson(long id, String tenant, String name, String prefix, List<String> allowedModels, Integer requestsPerMinute,
+    public record KeyJson(long id, String tenant, String name, String prefix, List<String> allowedModels, Integer requestsPerMinute,
                    Integer tokensPerMinute, Instant createdAt, String createdBy, Instant revokedAt, String revokedBy,
                    @Schema(nullable = true) String key) {
         static KeyJson of(ApiKey k, String secret) {
@@ -50,10 +50,10 @@ final class GatewayJson {
         }
     }
 
-    record Keys(List<KeyJson> data) {}
+    public record Keys(List<KeyJson> data) {}
 
     @Schema(name = "UsageLine", description = "A tenant's use of a model on one UTC day; tenant null = anonymous requests")
-    record UsageLine(LocalDate day, String tenant, String model, long requests, long promptTokens, long completionTokens,
+    public record UsageLine(LocalDate day, String tenant, String model, long requests, long promptTokens, long completionTokens,
                      long totalTokens, BigDecimal cost) {
         static UsageLine of(UsageReport.Line l) {
             return new UsageLine(l.day(), l.tenant(), l.model(), l.requests(), l.promptTokens(), l.completionTokens(),
@@ -61,10 +61,10 @@ final class GatewayJson {
         }
     }
 
-    record Usage(LocalDate from, LocalDate to, List<UsageLine> data) {}
+    public record Usage(LocalDate from, LocalDate to, List<UsageLine> data) {}
 
     @Schema(name = "AuditRow")
-    record AuditJson(long id, Instant occurredAt, String actor, String tenant, String action, String target, Integer status,
+    public record AuditJson(long id, Instant occurredAt, String actor, String tenant, String action, String target, Integer status,
                      String detail, String requestText, String responseText) {
         static AuditJson of(UsageReport.AuditRow a) {
             return new AuditJson(a.id(), a.occurredAt(), a.actor(), a.tenant(), a.action(), a.target(), a.status(), a.detail(),
@@ -72,5 +72,5 @@ final class GatewayJson {
         }
     }
 
-    record Audit(List<AuditJson> data) {}
+    public record Audit(List<AuditJson> data) {}
 }

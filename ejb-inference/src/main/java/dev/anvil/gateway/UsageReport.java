@@ -39,14 +39,14 @@ public class UsageReport {
             throw new GatewayException(Kind.BAD_REQUEST, "a report covers at most " + MAX_DAYS + " days", "to", "invalid_range");
         }
         StringBuilder sql = new StringBuilder("SELECT usage_day, tenant, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
-                + " SUM(cost) FROM gateway_usage WHERE usage_day >= ?1 AND usage_day <= ?2");
-        if (tenant != null) sql.append(" AND tenant = ?3");
-        if (model != null) sql.append(" AND model = ?4");
+                + " SUM(cost) FROM gateway_usage WHERE usage_day >= :fromDay AND usage_day <= :toDay");
+        if (tenant != null) sql.append(" AND tenant = :tenant");
+        if (model != null) sql.append(" AND model = :model");
         sql.append(" GROUP BY usage_day, tenant, model ORDER BY usage_day, tenant, model");
         Query query = em.createNativeQuery(sql.toString())
-                .setParameter(1, java.sql.Date.valueOf(from)).setParameter(2, java.sql.Date.valueOf(to));
-        if (tenant != null) query.setParameter(3, tenant);
-        if (model != null) query.setParameter(4, model);
+                .setParameter("fromDay", java.sql.Date.valueOf(from)).setParameter("toDay", java.sql.Date.valueOf(to));
+        if (tenant != null) query.setParameter("tenant", tenant);
+        if (model != null) query.setParameter("model", model);
         List<Line> lines = new ArrayList<>();
         for (Object row : query.getResultList()) {
             Object[] c = (Object[]) row;
@@ -68,14 +68,14 @@ public class UsageReport {
     public List<AuditRow> audit(String actor, String tenant, String action, int limit) {
         StringBuilder sql = new StringBuilder("SELECT id, occurred_at, actor, tenant, action, target, status, detail,"
                 + " request_text, response_text FROM gateway_audit WHERE 1 = 1");
-        if (actor != null) sql.append(" AND actor = ?1");
-        if (tenant != null) sql.append(" AND tenant = ?2");
-        if (action != null) sql.append(" AND action = ?3");
+        if (actor != null) sql.append(" AND actor = :actor");
+        if (tenant != null) sql.append(" AND tenant = :tenant");
+        if (action != null) sql.append(" AND action = :action");
         sql.append(" ORDER BY id DESC");
         Query query = em.createNativeQuery(sql.toString()).setMaxResults(Math.clamp(limit, 1, MAX_AUDIT_ROWS));
-        if (actor != null) query.setParameter(1, actor);
-        if (tenant != null) query.setParameter(2, tenant);
-        if (action != null) query.setParameter(3, action);
+        if (actor != null) query.setParameter("actor", actor);
+        if (tenant != null) query.setParameter("tenant", tenant);
+        if (action != null) query.setParameter("action", action);
         List<AuditRow> rows = new ArrayList<>();
         for (Object row : query.getResultList()) {
             Object[] c = (Object[]) row;

@@ -97,7 +97,7 @@ public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFi
         if (token != null && (token.startsWith(KeySecrets.PREFIX) || config.requireApiKey())) {
             Optional<KeyGrant> grant = authenticator.authenticate(token);
             if (grant.isEmpty()) {
-                caller.begin(null, path, null, null);
+                begin(request, new GatewayCall(null, path, null, null));
                 request.abortWith(GatewayErrors.unauthorized("incorrect API key provided: "
                         + (token.length() > 8 ? token.substring(0, 8) + "..." : "(too short)")
                         + "; keys are created with POST /api/gateway/tenants/{tenant}/keys, and a revoked key stays invalid",
@@ -106,17 +106,17 @@ public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFi
             }
             key = grant.get();
         } else if (config.requireApiKey()) {
-            caller.begin(null, path, null, null);
+            begin(request, new GatewayCall(null, path, null, null));
             request.abortWith(GatewayErrors.unauthorized("you didn't provide an API key; send it as 'Authorization: Bearer anv-...'"
                     + " (this server requires one: " + GatewayConfig.REQUIRE_API_KEY + "=true)", "missing_api_key", CHALLENGE));
             return;
         }
         if (key == null) {
-            caller.begin(null, path, null, null);
+            begin(request, new GatewayCall(null, path, null, null));
             return;
         }
         GatewayGuard.Admission admission = guard.admit(key);
-        caller.begin(key, path, key.auditText() ? bufferedText(request) : null, admission);
+        begin(request, new GatewayCall(key, path, key.auditText() ? bufferedText(request) : null, admission));
         if (!admission.admitted()) {
             request.abortWith(GatewayErrors.refused(admission, key.tenant()));
         }
@@ -136,17 +136,27 @@ public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFi
         }
     }
 
+    private void begin(ContainerRequestContext request, GatewayCall call) {
+        request.setProperty(GatewayCall.PROPERTY, call);
+        caller.begin(call);
+    }
+
     private void limitHeadersAndAudit(ContainerRequestContext request, ContainerResponseContext response) {
-        if (!response.getHeaders().containsKey("x-ratelimit-limit-requests") && !response.getHeaders().containsKey("x-ratelimit-limit-tokens")) {
-            GatewayErrors.addLimitHeaders((name, value) -> response.getHeaders().add(name, value), caller.admission());
+        GatewayCall call = GatewayCall.of(request);
+        if (call == null) {
+            return;
         }
-        if (caller.settling()) {
+        if (!response.getHeaders().containsKey("x-ratelimit-limit-requests") && !response.getHeaders().containsKey("x-ratelimit-limit-tokens")) {
+            GatewayErrors.addLimitHeaders((name, value) -> response.getHeaders().add(name, value), call.admission);
+        }
+        if (call.settling) {
             return; // the generation's completion writes the audit row, with its tokens
         }
-        KeyGrant key = caller.key();
-        ledger.audit(new AuditEntry(Instant.now(), caller.actor(), key == null ? null : key.tenant(), "v1.request",
-                request.getMethod() + " " + AdminAccessFilter.path(request), response.getStatus(),
-                response.getStatus() >= 400 ? errorCode(response) : null, caller.requestText(), null));
+        KeyGrant key = call.key;
+        ledger.audit(new AuditEntry(call.startedAt, call.actor(), key == null ? null : key.tenant(), "v1.request",
+                request.getMethod() + " " + call.endpoint, response.getStatus(),
+                response.getStatus() >= 400 ? errorCode(response) : null,
+                key != null && key.auditText() ? call.requestText : null, null));
     }
 
     private static String errorCode(ContainerResponseContext response) {

@@ -37,43 +37,20 @@ public class CallerContext {
     @EJB
     GatewayLedger ledger;
 
-    private KeyGrant key;
-    private Instant startedAt = Instant.now();
-    private long startedNanos = System.nanoTime();
-    private String endpoint = "";
-    private String requestText;
-    private GatewayGuard.Admission admission;
-    /** Set once a generation was submitted: its completion writes the audit row instead of the response filter. */
-    private boolean settling;
+    /** Set by {@link ApiKeyFilter}; null outside /v1 (or when the filter did not run). */
+    private GatewayCall call;
 
-    void begin(KeyGrant key, String endpoint, String requestText, GatewayGuard.Admission admission) {
-        this.key = key;
-        this.endpoint = endpoint;
-        this.requestText = requestText;
-        this.admission = admission;
-        this.startedAt = Instant.now();
-        this.startedNanos = System.nanoTime();
+    void begin(GatewayCall call) {
+        this.call = call;
     }
 
     /** The authenticated key, or null for an anonymous caller. */
     public KeyGrant key() {
-        return key;
+        return call == null ? null : call.key;
     }
 
     public String actor() {
-        return key == null ? ANONYMOUS : key.actor();
-    }
-
-    GatewayGuard.Admission admission() {
-        return admission;
-    }
-
-    boolean settling() {
-        return settling;
-    }
-
-    String requestText() {
-        return requestText;
+        return call == null ? ANONYMOUS : call.actor();
     }
 
     /**
@@ -81,6 +58,7 @@ public class CallerContext {
      * {@code name@version}; the scope is by model name). Anonymous callers may use every model.
      */
     public void requireModel(String requested) {
+        KeyGrant key = key();
         if (key == null || requested == null) {
             return;
         }
@@ -99,13 +77,16 @@ public class CallerContext {
      */
     public void settleWhenDone(String requestId, ServedModel model, int promptTokens,
                                CompletableFuture<List<GenerationResult>> results) {
-        settling = true;
-        KeyGrant caller = key;
-        Instant at = startedAt;
-        long started = startedNanos;
-        String path = endpoint;
-        String prompt = caller != null && caller.auditText() ? requestText : null;
-        String actor = actor();
+        if (call == null) {
+            return; // not a /v1 request (nothing to settle)
+        }
+        call.settling = true;
+        KeyGrant caller = call.key;
+        Instant at = call.startedAt;
+        long started = call.startedNanos;
+        String path = call.endpoint;
+        String prompt = caller != null && caller.auditText() ? call.requestText : null;
+        String actor = call.actor();
         // Off the batching thread that completes the results: settling reads and writes the limits cache.
         results.whenCompleteAsync((done, error) -> {
             int completionTokens = 0;

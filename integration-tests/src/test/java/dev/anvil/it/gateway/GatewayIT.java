@@ -107,6 +107,11 @@ class GatewayIT {
         return last;
     }
 
+    /** Null fields are left out of the JSON. */
+    private static boolean absent(JsonObject object, String field) {
+        return !object.containsKey(field) || object.isNull(field);
+    }
+
     private static List<JsonObject> rows(HttpResult r) {
         return r.json().getJsonArray("data").stream().map(JsonValue::asJsonObject).toList();
     }
@@ -167,7 +172,7 @@ class GatewayIT {
         assertEquals(2, rows(listed).size(), listed::toString);
         assertFalse(listed.body().contains(secret), listed::toString);
         assertFalse(listed.body().contains(allowed.getString("key")), listed::toString);
-        assertTrue(rows(listed).stream().allMatch(k -> k.isNull("key")), listed::toString);
+        assertTrue(rows(listed).stream().allMatch(k -> absent(k, "key")), listed::toString);
 
         HttpResult revoked = server.delete("/api/gateway/keys/" + allowed.getInt("id"));
         assertEquals(200, revoked.status(), revoked::toString);
@@ -357,7 +362,7 @@ class GatewayIT {
         assertEquals("key:" + quietKey.getString("prefix"), quietRow.getString("actor"), quietRows::toString);
         assertEquals("POST /v1/completions", quietRow.getString("target"));
         assertTrue(quietRow.getString("detail").contains("model=" + MODEL + "@"), quietRows::toString);
-        assertTrue(quietRow.isNull("requestText") && quietRow.isNull("responseText"), quietRows::toString);
+        assertTrue(absent(quietRow, "requestText") && absent(quietRow, "responseText"), quietRows::toString);
 
         HttpResult verboseRows = eventually(() -> server.get("/api/gateway/audit?tenant=" + verbose + "&action=v1.request"),
                 r -> r.status() == 200 && rows(r).size() == 1);

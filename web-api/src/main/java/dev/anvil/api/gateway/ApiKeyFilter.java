@@ -19,6 +19,7 @@ import jakarta.ws.rs.container.ContainerResponseContext;
 import jakarta.ws.rs.container.ContainerResponseFilter;
 import jakarta.ws.rs.container.PreMatching;
 import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.ext.Provider;
 import org.eclipse.microprofile.metrics.Metadata;
 import org.eclipse.microprofile.metrics.MetricRegistry;
@@ -150,7 +151,13 @@ public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFi
             GatewayErrors.addLimitHeaders((name, value) -> response.getHeaders().add(name, value), call.admission);
         }
         if (call.settling) {
-            return; // the generation's completion writes the audit row, with its tokens
+            // A plain answer of finished generations: settle now, before it is written (its tokens count before
+            // the client's next request). Streams and timeouts settle when their generations end.
+            MediaType type = response.getMediaType();
+            if (response.getStatus() == 200 && (type == null || !type.isCompatible(MediaType.SERVER_SENT_EVENTS_TYPE))) {
+                call.settleFinishedBeforeResponse();
+            }
+            return; // the settlement writes the audit row, with the tokens
         }
         KeyGrant key = call.key;
         ledger.audit(new AuditEntry(call.startedAt, call.actor(), key == null ? null : key.tenant(), "v1.request",

@@ -73,22 +73,22 @@ public class CallerContext {
 
     /**
      * When every generation of the request has finished: debits its tokens from the key's tokens/minute bucket and
-     * the tenant's budget, and queues the usage and audit rows. Runs on the thread that completes the results.
+     * the tenant's budget, and queues the usage and audit rows (see {@link GatewayCall#settleWhenDone} for where).
      */
     public void settleWhenDone(String requestId, ServedModel model, int promptTokens,
                                CompletableFuture<List<GenerationResult>> results) {
         if (call == null) {
             return; // not a /v1 request (nothing to settle)
         }
-        call.settling = true;
         KeyGrant caller = call.key;
         Instant at = call.startedAt;
         long started = call.startedNanos;
         String path = call.endpoint;
         String prompt = caller != null && caller.auditText() ? call.requestText : null;
         String actor = call.actor();
-        // Off the batching thread that completes the results: settling reads and writes the limits cache.
-        results.whenCompleteAsync((done, error) -> {
+        // Off the batching thread that completes the results (settling reads and writes the limits cache), or
+        // before the response of a plain answer is written (ApiKeyFilter), whichever comes first.
+        call.settleWhenDone(results, (done, error) -> {
             int completionTokens = 0;
             String outcome = "ok";
             String text = null;

@@ -13,13 +13,21 @@ requests="${1:-2000}"
 concurrency="${2:-4}"
 url="${ANVIL_URL:-http://127.0.0.1:8080}"
 user="${ANVIL_ADMIN_USER:-admin}"
-password="${ANVIL_ADMIN_PASSWORD:?set ANVIL_ADMIN_PASSWORD (the admin user's password; bin/anvil admin-user NAME creates one)}"
+if [ -z "${ANVIL_ADMIN_PASSWORD:-}" ]; then
+  echo "gateway-bench: set ANVIL_ADMIN_PASSWORD to the password of an admin user (bin/anvil admin-user NAME creates one)" >&2
+  exit 1
+fi
+password="$ANVIL_ADMIN_PASSWORD"
 command -v curl > /dev/null || { echo "gateway-bench: curl is required" >&2; exit 1; }
 
 tenant="bench-$(date +%s)"
-admin() { curl -sS -f -u "$user:$password" -H 'Content-Type: application/json' "$@"; }
-admin "$url/api/gateway/tenants" -d "{\"name\":\"$tenant\",\"tokenBudget\":1000000000000,\"requestsPerMinute\":100000000,\"tokensPerMinute\":100000000}" > /dev/null
-key="$(admin "$url/api/gateway/tenants/$tenant/keys" -d '{"name":"bench"}' | sed -E 's/.*"key":"([^"]+)".*/\1/')"
+post_admin() {
+  curl -sS -f -u "$user:$password" -H 'Content-Type: application/json' "$1" -d "$2"
+}
+post_admin "$url/api/gateway/tenants" \
+  "{\"name\":\"$tenant\",\"tokenBudget\":1000000000000,\"requestsPerMinute\":100000000,\"tokensPerMinute\":100000000}" > /dev/null
+created="$(post_admin "$url/api/gateway/tenants/$tenant/keys" '{"name":"bench"}')"
+key="$(printf '%s' "$created" | grep -o '"key":"[^"]*"' | cut -d'"' -f4)"
 case "$key" in anv-*) ;; *) echo "gateway-bench: could not create a key: $key" >&2; exit 1 ;; esac
 
 count_before="$(curl -sS "$url/metrics?scope=application" | awk '/^anvil_gateway_overhead_seconds_count/ {print $2}' | head -1)"

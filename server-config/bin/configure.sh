@@ -34,14 +34,25 @@ if [ ! -f "$CONFIG_DIR/standalone-anvil.xml" ]; then
 fi
 # Directory MicroProfile Config source (see 10-microprofile.cli); must exist before the server starts.
 mkdir -p "$CONFIG_DIR/anvil"
+# Admin users of the properties realm (80-security.cli): the realm needs the files, even empty; existing users stay.
+for file in anvil-users.properties anvil-roles.properties; do
+  if [ ! -f "$CONFIG_DIR/$file" ]; then
+    printf '#$REALM_NAME=anvil$\n# Managed by server-config/bin/admin-user.sh (bin/anvil admin-user)\n' > "$CONFIG_DIR/$file"
+    chmod 600 "$CONFIG_DIR/$file"
+  fi
+done
 
 # JVM options of every server started from this WILDFLY_HOME (serve.sh, the integration tests):
 # the engine needs the Vector API incubator module and native access (FFM mmap of model files).
+# --add-modules goes into PREPEND_JAVA_OPTS, not JAVA_OPTS: standalone.sh leaves out ALL of WildFly's default
+# --add-opens when JAVA_OPTS names --add-modules, and without them Infinispan's ProtoStream marshaller (cache
+# container "anvil") cannot open java.util and fails to start. A block written by an earlier version is replaced.
 CONF="$WILDFLY_HOME/bin/standalone.conf"
-if ! grep -q '^# anvil-jvm-options' "$CONF"; then
+if ! grep -q '^# anvil-jvm-options v2' "$CONF"; then
+  sed -i '/^# anvil-jvm-options (appended/,+2d' "$CONF"
   cat >> "$CONF" <<'CONF_EOF'
-# anvil-jvm-options (appended by server-config/bin/configure.sh)
-JAVA_OPTS="$JAVA_OPTS --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
+# anvil-jvm-options v2 (appended by server-config/bin/configure.sh)
+PREPEND_JAVA_OPTS="${PREPEND_JAVA_OPTS:-} --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 JAVA_OPTS="$JAVA_OPTS -Xmx${ANVIL_MAX_HEAP:-2g} ${ANVIL_JAVA_OPTS:-}"
 CONF_EOF
 fi

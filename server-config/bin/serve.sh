@@ -3,7 +3,7 @@
 #   http://localhost:8080 (API, /health, /metrics, /openapi, /swagger-ui/, /admin/), management on 9990.
 # Environment: ANVIL_DB_URL/ANVIL_DB_USER/ANVIL_DB_PASSWORD select PostgreSQL (else an H2 file database in
 # the server's data dir), ANVIL_LOG_JSON=true for JSON console logs, ANVIL_BIND_ADDRESS (default 127.0.0.1),
-# ANVIL_MAX_HEAP (default 2g), ANVIL_JAVA_OPTS; every MicroProfile Config key as an env var (see README).
+# ANVIL_MAX_HEAP (default 2g), ANVIL_JAVA_OPTS, ANVIL_ADMIN_USER/ANVIL_ADMIN_PASSWORD (first admin user); every MicroProfile Config key as an env var (see README).
 # Extra arguments go to WildFly's standalone.sh. Ctrl-C shuts the server down cleanly.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -29,6 +29,12 @@ fi
 
 # Applies the idempotent CLI scripts plus the profiles chosen by this environment (H2/PostgreSQL, log format).
 "$ROOT/server-config/bin/configure.sh" "$WILDFLY_HOME"
+
+# The admin API (/api/**) needs a user with the role anvil-admin: on first start create "admin" (password from
+# ANVIL_ADMIN_PASSWORD, else generated and printed here once). More users: bin/anvil admin-user NAME.
+if ! grep -q '^[^#]' "$WILDFLY_HOME/standalone/configuration/anvil-users.properties"; then
+  ANVIL_SERVER_BASE_DIR="$WILDFLY_HOME/standalone" "$ROOT/server-config/bin/admin-user.sh" "${ANVIL_ADMIN_USER:-admin}"
+fi
 
 DEPLOYMENTS="$WILDFLY_HOME/standalone/deployments"
 rm -f "$DEPLOYMENTS"/anvil.ear.*

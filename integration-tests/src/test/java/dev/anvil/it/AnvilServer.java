@@ -28,15 +28,55 @@ import java.util.stream.Stream;
  * <p>For tests: {@link #get(String)}, {@link #post(String, String)}, {@link #request} return an
  * {@link HttpResult}; {@link #uri(String)} gives absolute URLs; {@link #serverLog()} is the file to read when a
  * test fails ({@link AnvilServerExtension} prints its tail automatically).
+ *
+ * <p>The admin API ({@code /api/**}) needs a user with the role {@code anvil-admin}: the harness provisions
+ * {@link #ADMIN_USER} (and the admins {@code alice}, {@code bob}, and {@link #USER_WITHOUT_ROLE} without the role,
+ * all with {@link #PASSWORD}) and sends {@link #ADMIN_USER}'s HTTP Basic credentials on every {@code /api/} request
+ * that carries no {@code Authorization} header of its own. {@link #basicAuth(String)} gives the header value of
+ * another user; {@link #ANONYMOUS} as that value sends no credentials at all.
+ *
+ * <p>{@link Profile}: most tests share the {@link Profile#DEFAULT} server (API keys optional, as in the Quick
+ * start); {@link Profile#API_KEYS_REQUIRED} is a second server of the same run with
+ * {@code anvil.gateway.require-api-key=true}, started only when a test asks for it ({@link ServerProfile}).
  */
 public final class AnvilServer {
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(Long.getLong("anvil.it.start.timeout.seconds", 300));
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
-    private static AnvilServer instance;
-    /** A failed start is not retried by every test class: they all get the first failure. */
-    private static RuntimeException startFailure;
+    /** The admin user every {@code /api/} request of the harness authenticates as, unless told otherwise. */
+    public static final String ADMIN_USER = "it-admin";
+    /** A user that authenticates but lacks the role {@code anvil-admin}. */
+    public static final String USER_WITHOUT_ROLE = "it-viewer";
+    /** Password of every provisioned user. */
+    public static final String PASSWORD = "it-secret-1";
+    /** {@code Authorization} value that makes the harness send no credentials (the header itself is not sent). */
+    public static final String ANONYMOUS = "(none)";
+    private static final List<String> ADMINS = List.of(ADMIN_USER, "alice", "bob");
 
+    /** Which server: settings that differ between the servers of one run. */
+    public enum Profile {
+        /** API keys optional (anvil.gateway.require-api-key=false), as a fresh install runs. */
+        DEFAULT("", Map.of()),
+        /** Every /v1 request needs an API key; gateway prices for stories260k (cost per 1000 tokens: 0.5 prompt, 1.5 completion). */
+        API_KEYS_REQUIRED("-keys", Map.of(
+                "ANVIL_GATEWAY_REQUIRE_API_KEY", "true",
+                "ANVIL_GATEWAY_PRICE_STORIES260K_PROMPT", "0.5",
+                "ANVIL_GATEWAY_PRICE_STORIES260K_COMPLETION", "1.5"));
+
+        final String workDirSuffix;
+        final Map<String, String> environment;
+
+        Profile(String workDirSuffix, Map<String, String> environment) {
+            this.workDirSuffix = workDirSuffix;
+            this.environment = environment;
+        }
+    }
+
+    private static final Map<Profile, AnvilServer> instances = new java.util.EnumMap<>(Profile.class);
+    /** A failed start is not retried by every test class: they all get the first failure. */
+    private static final Map<Profile, RuntimeException> startFailures = new java.util.EnumMap<>(Profile.class);
+
+    private final Profile profile;
     private final String database;
     private final Path workDir;
     private final Path baseDir;
@@ -47,7 +87,8 @@ public final class AnvilServer {
     private Duration startupTime;
     private String configurationBeforeRerun;
 
-    private AnvilServer(String database, Path workDir) {
+    private AnvilServer(Profile profile, String database, Path workDir) {
+        this.profile = profile;
         this.database = database;
         this.workDir = workDir;
         this.baseDir = workDir.resolve("standalone");
@@ -59,48 +100,70 @@ public final class AnvilServer {
     }
 
     /** The started server of this test JVM (starting it on first use). */
-    public static synchronized AnvilServer get() {
+    public static AnvilServer get() {
+        return get(Profile.DEFAULT);
+    }
+
+    /** The started server of {@code profile} in this test JVM (starting it on first use). */
+    public static synchronized AnvilServer get(Profile profile) {
+        RuntimeException startFailure = startFailures.get(profile);
         if (startFailure != null) {
-            throw new IllegalStateException("The Anvil server failed to start earlier in this run", startFailure);
+            throw new IllegalStateException("The Anvil server (" + profile + ") failed to start earlier in this run", startFailure);
         }
+        AnvilServer instance = instances.get(profile);
         if (instance == null) {
             String database = System.getProperty("anvil.it.database", "h2");
             if (!database.equals("h2") && !database.equals("postgresql")) {
                 throw new IllegalArgumentException("anvil.it.database must be h2 or postgresql, got " + database);
             }
-            Path workDir = Path.of(System.getProperty("anvil.it.work.dir", "target/it-" + database)).toAbsolutePath();
-            AnvilServer server = new AnvilServer(database, workDir);
+            Path workDir = Path.of(System.getProperty("anvil.it.work.dir", "target/it-" + database) + profile.workDirSuffix)
+                    .toAbsolutePath();
+            AnvilServer server = new AnvilServer(profile, database, workDir);
             Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "anvil-it-server-stop"));
             try {
                 server.start();
             } catch (IOException e) {
                 server.stop();
-                throw startFailure = new UncheckedIOException("Anvil server failed to start (" + database + "); server log: "
-                        + server.serverLog() + "\n" + server.serverLogTail(80), e);
+                startFailures.put(profile, new UncheckedIOException("Anvil server failed to start (" + database + ", " + profile
+                        + "); server log: " + server.serverLog() + "\n" + server.serverLogTail(80), e));
+                throw startFailures.get(profile);
             } catch (InterruptedException e) {
                 server.stop();
                 Thread.currentThread().interrupt();
-                throw startFailure = new IllegalStateException("Interrupted while starting the Anvil server", e);
+                startFailures.put(profile, new IllegalStateException("Interrupted while starting the Anvil server", e));
+                throw startFailures.get(profile);
             } catch (RuntimeException e) {
                 server.stop();
-                throw startFailure = e;
+                startFailures.put(profile, e);
+                throw e;
             }
+            instances.put(profile, server);
             instance = server;
         }
         return instance;
     }
 
-    /** The server of this JVM if it is running, else null (does not start one). */
-    static synchronized AnvilServer current() {
-        return instance;
+    /** The server of {@code profile} in this JVM if it is running, else null (does not start one). */
+    static synchronized AnvilServer current(Profile profile) {
+        return instances.get(profile);
     }
 
-    /** Stops the server of this JVM if one was started (called at the end of the JUnit session). */
+    /** Stops the servers of this JVM that were started (called at the end of the JUnit session). */
     static synchronized void stopIfStarted() {
-        if (instance != null) {
-            instance.stop();
-            instance = null;
+        for (AnvilServer server : instances.values()) {
+            server.stop();
         }
+        instances.clear();
+    }
+
+    /** Which server this is. */
+    public Profile profile() {
+        return profile;
+    }
+
+    /** {@code Authorization} header value of a provisioned user (HTTP Basic with {@link #PASSWORD}). */
+    public static String basicAuth(String user) {
+        return "Basic " + java.util.Base64.getEncoder().encodeToString((user + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8));
     }
 
     /** "h2" or "postgresql". */
@@ -170,7 +233,19 @@ public final class AnvilServer {
         HttpRequest.Builder builder = HttpRequest.newBuilder(uri(path)).timeout(REQUEST_TIMEOUT)
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
-        headers.forEach(builder::header);
+        boolean ownAuthorization = false;
+        for (Map.Entry<String, String> header : headers.entrySet()) {
+            if (header.getKey().equalsIgnoreCase("Authorization")) {
+                ownAuthorization = true;
+                if (header.getValue().equals(ANONYMOUS)) {
+                    continue;
+                }
+            }
+            builder.header(header.getKey(), header.getValue());
+        }
+        if (!ownAuthorization && path.startsWith("/api/")) {
+            builder.header("Authorization", basicAuth(ADMIN_USER));
+        }
         try {
             HttpResponse<String> response = client.send(builder.build(),
                     HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
@@ -219,12 +294,14 @@ public final class AnvilServer {
         copyTree(wildflyHome.resolve("standalone/configuration"), baseDir.resolve("configuration"));
         Files.createDirectories(baseDir.resolve("deployments"));
 
+        environment.putAll(profile.environment);
         runConfigure(configure, wildflyHome, environment);
         if (database.equals("h2")) {
             // Second pass with the same environment: ServerConfigurationIT checks it changed nothing.
             configurationBeforeRerun = Files.readString(configurationFile(), StandardCharsets.UTF_8);
             runConfigure(configure, wildflyHome, environment);
         }
+        provisionUsers();
         Files.copy(ear, baseDir.resolve("deployments/anvil.ear"), StandardCopyOption.REPLACE_EXISTING);
 
         ProcessBuilder builder = new ProcessBuilder(wildflyHome.resolve("bin/standalone.sh").toString(),
@@ -251,8 +328,8 @@ public final class AnvilServer {
         wildfly = builder.start();
         waitUntilReady(launched.plus(START_TIMEOUT));
         startupTime = Duration.between(launched, Instant.now());
-        String summary = String.format("Anvil server (%s) ready at %s in %.1f s; server log %s",
-                database, baseUri(), startupTime.toMillis() / 1000.0, serverLog());
+        String summary = String.format("Anvil server (%s, %s) ready at %s in %.1f s; server log %s",
+                database, profile, baseUri(), startupTime.toMillis() / 1000.0, serverLog());
         log(summary);
         Files.writeString(workDir.resolve("startup.txt"), summary + "\n", StandardCharsets.UTF_8);
     }
@@ -302,6 +379,33 @@ public final class AnvilServer {
         }
     }
 
+    /**
+     * The admin API users, in the files of the properties realm (server-config 80-security.cli) in the digest form
+     * server-config/bin/admin-user.sh writes: HEX(MD5(user:anvil:password)).
+     */
+    private void provisionUsers() throws IOException {
+        StringBuilder users = new StringBuilder("#$REALM_NAME=anvil$\n");
+        StringBuilder roles = new StringBuilder("#$REALM_NAME=anvil$\n");
+        for (String user : ADMINS) {
+            users.append(user).append('=').append(digest(user)).append('\n');
+            roles.append(user).append("=anvil-admin\n");
+        }
+        users.append(USER_WITHOUT_ROLE).append('=').append(digest(USER_WITHOUT_ROLE)).append('\n');
+        roles.append(USER_WITHOUT_ROLE).append("=anvil-viewer\n");
+        Files.writeString(baseDir.resolve("configuration/anvil-users.properties"), users, StandardCharsets.UTF_8);
+        Files.writeString(baseDir.resolve("configuration/anvil-roles.properties"), roles, StandardCharsets.UTF_8);
+    }
+
+    private static String digest(String user) {
+        try {
+            byte[] md5 = java.security.MessageDigest.getInstance("MD5")
+                    .digest((user + ":anvil:" + PASSWORD).getBytes(StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(md5);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Polls /health/ready (200 = deployed, database up, migrations applied) until the deadline. */
     private void waitUntilReady(Instant deadline) throws IOException, InterruptedException {
         Path failedMarker = baseDir.resolve("deployments/anvil.ear.failed");
@@ -329,7 +433,7 @@ public final class AnvilServer {
 
     private synchronized void stop() {
         if (wildfly != null) {
-            log("stopping WildFly (" + database + ")");
+            log("stopping WildFly (" + database + ", " + profile + ")");
             Processes.stopTree(wildfly, Duration.ofSeconds(60));
             wildfly = null;
         }

@@ -6,7 +6,8 @@ import org.junit.jupiter.api.extension.ParameterResolver;
 import org.junit.jupiter.api.extension.TestWatcher;
 
 /**
- * {@code @ExtendWith(AnvilServerExtension.class)}: injects the running {@link AnvilServer} into test
+ * {@code @ExtendWith(AnvilServerExtension.class)}: injects the running {@link AnvilServer} (of the class's
+ * {@link ServerProfile}, else the default one) into test
  * constructors/methods and, when a test fails, prints where the server log is plus its last lines.
  */
 public class AnvilServerExtension implements ParameterResolver, TestWatcher {
@@ -18,12 +19,18 @@ public class AnvilServerExtension implements ParameterResolver, TestWatcher {
 
     @Override
     public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
-        return AnvilServer.get();
+        return AnvilServer.get(profile(context));
+    }
+
+    /** The test class's {@link ServerProfile}, else the default server. */
+    static AnvilServer.Profile profile(ExtensionContext context) {
+        ServerProfile annotation = context.getRequiredTestClass().getAnnotation(ServerProfile.class);
+        return annotation == null ? AnvilServer.Profile.DEFAULT : annotation.value();
     }
 
     @Override
     public void testFailed(ExtensionContext context, Throwable cause) {
-        AnvilServer server = AnvilServer.current();
+        AnvilServer server = AnvilServer.current(profile(context));
         if (server == null) {
             return; // the start failure itself carries the log tail
         }

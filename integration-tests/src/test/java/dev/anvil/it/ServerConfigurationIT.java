@@ -43,6 +43,9 @@ class ServerConfigurationIT {
                 "EJB pool size from an expression");
         assertTrue(running.contains("<cache-container name=\"anvil\" default-cache=\"responses\""), "response cache container");
         assertTrue(running.contains("urn:wildfly:microprofile-openapi-smallrye"), "OpenAPI subsystem");
+        assertTrue(running.contains("<local-cache name=\"gateway-limits\""), "gateway rate-limit cache");
+        assertTrue(running.contains("<security-domain name=\"AnvilDomain\" default-realm=\"AnvilRealm\""), "admin security domain");
+        assertTrue(running.contains("<application-security-domain name=\"anvil\" security-domain=\"AnvilDomain\""), "web security domain mapping");
         Path jvmOptions = server.wildflyHome().resolve("bin/standalone.conf");
         assertTrue(Files.readString(jvmOptions).contains("--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"),
                 "Vector API JVM options in " + jvmOptions);

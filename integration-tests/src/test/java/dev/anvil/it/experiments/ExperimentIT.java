@@ -36,7 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ExperimentIT {
 
     private static final String EXPERIMENTS = "/api/experiments";
-    private static final Map<String, String> JSON = Map.of("Content-Type", "application/json", "X-Anvil-Actor", "it-runner");
+    private static final Map<String, String> JSON = Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth("alice"));
 
     private String model;
     private String suffix;
@@ -85,7 +85,7 @@ class ExperimentIT {
         HttpResult created = post(server, EXPERIMENTS, experiment(name, "AB", metric, minimumSample,
                 variant("control", "1.0.0", controlWeight, true), variant("candidate", "1.1.0", 100 - controlWeight, false)));
         assertEquals(201, created.status(), created::toString);
-        HttpResult started = server.request("POST", EXPERIMENTS + "/" + name + "/start", null, Map.of("X-Anvil-Actor", "it-runner"));
+        HttpResult started = server.request("POST", EXPERIMENTS + "/" + name + "/start", null, Map.of("Authorization", AnvilServer.basicAuth("alice")));
         assertEquals(200, started.status(), started::toString);
         return started.json();
     }
@@ -126,7 +126,7 @@ class ExperimentIT {
         JsonObject pauseEvent = done.getJsonArray("events").getJsonObject(2);
         assertEquals("RUNNING", pauseEvent.getString("from"));
         assertEquals("PAUSED", pauseEvent.getString("to"));
-        assertEquals("it-runner", pauseEvent.getString("actor"));
+        assertEquals("alice", pauseEvent.getString("actor")); // the authenticated admin
         assertEquals("looking at a spike", pauseEvent.getString("reason"));
 
         assertError(post(server, EXPERIMENTS + "/" + name + "/start", "{}"), 409, "illegal_transition");

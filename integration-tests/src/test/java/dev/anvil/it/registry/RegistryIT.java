@@ -95,11 +95,11 @@ class RegistryIT {
         if (reason != null) b.add("reason", reason);
         return server.request("POST", MODELS + "/" + model + "/versions/" + version + "/stage", b.build().toString(),
                 actor == null ? Map.of("Content-Type", "application/json")
-                        : Map.of("Content-Type", "application/json", "X-Anvil-Actor", actor));
+                        : Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth(actor)));
     }
 
     private HttpResult moveOk(AnvilServer server, String version, String stage) {
-        HttpResult r = move(server, model, version, stage, "it", "it-runner");
+        HttpResult r = move(server, model, version, stage, "it", "bob");
         assertEquals(200, r.status(), r::toString);
         return r;
     }
@@ -137,7 +137,7 @@ class RegistryIT {
     void registersStories260KWithMeasuredFacts(AnvilServer server) {
         HttpResult r = server.request("POST", MODELS + "/" + model + "/versions",
                 versionBody("1.0.0", stories(), STORIES_SHA256.toUpperCase()),
-                Map.of("Content-Type", "application/json", "X-Anvil-Actor", "alice"));
+                Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth("alice")));
         assertEquals(201, r.status(), r::toString);
         assertTrue(r.headers().firstValue("Location").orElse("").endsWith(MODELS + "/" + model + "/versions/1.0.0"), r::toString);
         JsonObject v = r.json();
@@ -179,7 +179,7 @@ class RegistryIT {
         assertEquals("llama", v.getString("architecture"));
         assertEquals("Q8_0", v.getString("quantization"));
         assertEquals(19_532_032, v.getJsonNumber("parameterCount").longValue());
-        assertEquals("anonymous", v.getString("createdBy"));
+        assertEquals(AnvilServer.ADMIN_USER, v.getString("createdBy"));
     }
 
     @Test
@@ -261,11 +261,11 @@ class RegistryIT {
         moveOk(server, "1.0.0", "PRODUCTION");
         moveOk(server, "1.1.0", "STAGING");
 
-        HttpResult r = move(server, model, "1.1.0", "PRODUCTION", "better quality", "carol");
+        HttpResult r = move(server, model, "1.1.0", "PRODUCTION", "better quality", "alice");
         assertEquals(200, r.status(), r::toString);
         JsonObject body = r.json();
         assertEquals("PRODUCTION", body.getJsonObject("version").getString("stage"));
-        assertEquals("carol", body.getJsonObject("version").getString("promotedBy"));
+        assertEquals("alice", body.getJsonObject("version").getString("promotedBy")); // the authenticated admin
         List<JsonObject> transitions = body.getJsonArray("transitions").stream().map(JsonValue::asJsonObject).toList();
         assertEquals(2, transitions.size(), r::toString);
         assertEquals("1.0.0", transitions.get(0).getString("version"));
@@ -284,7 +284,7 @@ class RegistryIT {
     void historyRecordsWhoWhenFromToAndWhy(AnvilServer server) {
         Instant before = Instant.now().minusSeconds(60);
         server.request("POST", MODELS + "/" + model + "/versions", versionBody("1.0.0", stories(), null),
-                Map.of("Content-Type", "application/json", "X-Anvil-Actor", "alice"));
+                Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth("alice")));
         assertEquals(200, move(server, model, "1.0.0", "STAGING", "canary on 5%", "bob").status());
         assertEquals(200, move(server, model, "1.0.0", "PRODUCTION", null, null).status());
 
@@ -308,7 +308,7 @@ class RegistryIT {
         JsonObject promoted = rows.get(2);
         assertEquals("STAGING", promoted.getString("from"));
         assertEquals("PRODUCTION", promoted.getString("to"));
-        assertEquals("anonymous", promoted.getString("actor"));
+        assertEquals(AnvilServer.ADMIN_USER, promoted.getString("actor")); // the harness' default admin
         assertTrue(promoted.isNull("reason"), r::toString);
 
         Instant previous = before;
@@ -335,7 +335,7 @@ class RegistryIT {
                 for (String v : List.of("1.0.0", "2.0.0")) {
                     calls.add(pool.submit(() -> {
                         go.await();
-                        return move(server, model, v, "PRODUCTION", "race", "racer-" + v);
+                        return move(server, model, v, "PRODUCTION", "race", v.equals("1.0.0") ? "alice" : "bob");
                     }));
                 }
                 go.countDown();

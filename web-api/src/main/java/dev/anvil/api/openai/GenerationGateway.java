@@ -8,6 +8,7 @@ import dev.anvil.guardrails.GuardrailViolation;
 import dev.anvil.guardrails.Guardrails;
 import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.resilience.ResilientInference;
+import dev.anvil.api.gateway.CallerContext;
 import dev.anvil.serving.GenerationHandle;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.InferenceException;
@@ -66,6 +67,10 @@ public class GenerationGateway {
     @Inject
     ResilientInference resilience;
 
+    /** The gateway's view of the caller (API key scope, usage settlement); request-scoped. */
+    @Inject
+    CallerContext caller;
+
     /** Threads that write responses; virtual, since each mostly waits for tokens or for a slow client. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
 
@@ -84,6 +89,7 @@ public class GenerationGateway {
 
     /** Resolves {@code name} / {@code name@version}; unknown models are 404 {@code model_not_found}. */
     ServedModel resolve(String model, String promptParam) {
+        caller.requireModel(model); // gateway: 403 when the API key is not scoped to this model
         try {
             return inference.resolve(model);
         } catch (InferenceException e) {
@@ -136,12 +142,14 @@ public class GenerationGateway {
     }
 
     /**
-     * The caller's guardrail policy. The tenant comes from the header named by {@code anvil.guardrails.tenant-header}
-     * when that is configured (off by default); an authenticated tenant principal from the gateway takes its place.
+     * The caller's guardrail policy: the tenant of the caller's API key; for an anonymous caller, the tenant named by
+     * the header {@code anvil.guardrails.tenant-header} when that is configured (off by default), else the default.
      */
     private GuardrailPolicy guardrailPolicy(HttpServletRequest http) {
+        // The authenticated tenant (API key) decides; the configured header only names one for anonymous callers.
+        String tenant = caller.key() != null ? caller.key().tenant() : null;
         String header = guardrailPolicies.tenantHeader();
-        String tenant = header == null || http == null ? null : http.getHeader(header);
+        if (tenant == null && header != null && http != null) tenant = http.getHeader(header);
         try {
             return guardrailPolicies.forTenant(tenant);
         } catch (IllegalArgumentException e) {
@@ -181,6 +189,8 @@ public class GenerationGateway {
         Submission cached = cache.begin(id, model, options, prompts, promptTexts, logprobs);
         if (cached.isReplay()) {
             cached.output = output;
+            // gateway: usage of what the caller received (its tokens were generated once, earlier)
+            caller.settleWhenDone(id, model, cached.totalPromptTokens(), cached.results());
             return cached;
         }
         ResilientInference.Routed routed;
@@ -217,6 +227,8 @@ public class GenerationGateway {
         } else {
             experiments.refused(options, id);
         }
+        // gateway: when the generation ends, debit its tokens and record usage + audit
+        caller.settleWhenDone(id, routed.model(), submission.totalPromptTokens(), submission.results());
         return submission;
     }
 

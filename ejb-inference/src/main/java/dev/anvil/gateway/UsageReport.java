@@ -1,0 +1,117 @@
+package dev.anvil.gateway;
+
+import dev.anvil.service.ServiceException.Kind;
+import jakarta.ejb.Stateless;
+import jakarta.persistence.EntityManager;
+import jakarta.persistence.PersistenceContext;
+import jakarta.persistence.Query;
+import java.math.BigDecimal;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Reads of the usage and audit tables: the usage report by tenant/model/day, audit listings, budget seeding. */
+@Stateless
+public class UsageReport {
+
+    static final int MAX_DAYS = 366;
+    static final int MAX_AUDIT_ROWS = 1000;
+
+    @PersistenceContext(unitName = "anvil")
+    EntityManager em;
+
+    /** One report line: a tenant's use of a model on a UTC day. {@code tenant} is null for anonymous requests. */
+    public record Line(LocalDate day, String tenant, String model, long requests, long promptTokens,
+                       long completionTokens, BigDecimal cost) {}
+
+    /** An audit row as stored. */
+    public record AuditRow(long id, Instant occurredAt, String actor, String tenant, String action, String target,
+                           Integer status, String detail, String requestText, String responseText) {}
+
+    /** Usage from {@code from} to {@code to} (UTC days, both included), optionally one tenant and/or model. */
+    public List<Line> byTenantModelDay(LocalDate from, LocalDate to, String tenant, String model) {
+        if (to.isBefore(from)) {
+            throw new GatewayException(Kind.BAD_REQUEST, "'to' (" + to + ") is before 'from' (" + from + ")", "to", "invalid_range");
+        }
+        if (from.plusDays(MAX_DAYS).isBefore(to)) {
+            throw new GatewayException(Kind.BAD_REQUEST, "a report covers at most " + MAX_DAYS + " days", "to", "invalid_range");
+        }
+        StringBuilder sql = new StringBuilder("SELECT usage_day, tenant, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
+                + " SUM(cost) FROM gateway_usage WHERE usage_day >= :fromDay AND usage_day <= :toDay");
+        if (tenant != null) sql.append(" AND tenant = :tenant");
+        if (model != null) sql.append(" AND model = :model");
+        sql.append(" GROUP BY usage_day, tenant, model ORDER BY usage_day, tenant, model");
+        Query query = em.createNativeQuery(sql.toString())
+                .setParameter("fromDay", java.sql.Date.valueOf(from)).setParameter("toDay", java.sql.Date.valueOf(to));
+        if (tenant != null) query.setParameter("tenant", tenant);
+        if (model != null) query.setParameter("model", model);
+        List<Line> lines = new ArrayList<>();
+        for (Object row : query.getResultList()) {
+            Object[] c = (Object[]) row;
+            lines.add(new Line(day(c[0]), (String) c[1], (String) c[2], number(c[3]), number(c[4]), number(c[5]),
+                    c[6] == null ? BigDecimal.ZERO : new BigDecimal(c[6].toString())));
+        }
+        return lines;
+    }
+
+    /** Tokens (prompt + completion) the tenant's requests used from {@code fromDay} (UTC) on. */
+    public long tokensUsedSince(String tenant, LocalDate fromDay) {
+        Object sum = em.createNativeQuery("SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM gateway_usage"
+                        + " WHERE tenant = ?1 AND usage_day >= ?2")
+                .setParameter(1, tenant).setParameter(2, java.sql.Date.valueOf(fromDay)).getSingleResult();
+        return number(sum);
+    }
+
+    /** The newest audit rows first, optionally filtered; at most {@value #MAX_AUDIT_ROWS}. */
+    public List<AuditRow> audit(String actor, String tenant, String action, int limit) {
+        StringBuilder sql = new StringBuilder("SELECT id, occurred_at, actor, tenant, action, target, status, detail,"
+                + " request_text, response_text FROM gateway_audit WHERE 1 = 1");
+        if (actor != null) sql.append(" AND actor = :actor");
+        if (tenant != null) sql.append(" AND tenant = :tenant");
+        if (action != null) sql.append(" AND action = :action");
+        sql.append(" ORDER BY id DESC");
+        Query query = em.createNativeQuery(sql.toString()).setMaxResults(Math.clamp(limit, 1, MAX_AUDIT_ROWS));
+        if (actor != null) query.setParameter("actor", actor);
+        if (tenant != null) query.setParameter("tenant", tenant);
+        if (action != null) query.setParameter("action", action);
+        List<AuditRow> rows = new ArrayList<>();
+        for (Object row : query.getResultList()) {
+            Object[] c = (Object[]) row;
+            rows.add(new AuditRow(number(c[0]), instant(c[1]), (String) c[2], (String) c[3], (String) c[4], (String) c[5],
+                    c[6] == null ? null : (int) number(c[6]), text(c[7]), text(c[8]), text(c[9])));
+        }
+        return rows;
+    }
+
+    private static long number(Object value) {
+        return value == null ? 0 : ((Number) value).longValue();
+    }
+
+    private static LocalDate day(Object value) {
+        if (value instanceof LocalDate d) return d;
+        if (value instanceof java.sql.Date d) return d.toLocalDate();
+        return LocalDate.parse(value.toString().substring(0, 10));
+    }
+
+    private static Instant instant(Object value) {
+        if (value instanceof Instant i) return i;
+        if (value instanceof OffsetDateTime o) return o.toInstant();
+        if (value instanceof java.sql.Timestamp t) return t.toInstant();
+        if (value instanceof java.time.ZonedDateTime z) return z.toInstant();
+        return OffsetDateTime.parse(value.toString()).toInstant();
+    }
+
+    private static String text(Object value) {
+        if (value == null) return null;
+        if (value instanceof java.sql.Clob clob) {
+            try {
+                return clob.getSubString(1, (int) clob.length());
+            } catch (java.sql.SQLException e) {
+                throw new IllegalStateException("cannot read audit text", e);
+            }
+        }
+        return value.toString();
+    }
+}

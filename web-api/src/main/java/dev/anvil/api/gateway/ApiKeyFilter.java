@@ -1,0 +1,195 @@
+package dev.anvil.api.gateway;
+
+import dev.anvil.api.openai.OpenAiConfig;
+import dev.anvil.gateway.AuditEntry;
+import dev.anvil.gateway.GatewayConfig;
+import dev.anvil.gateway.GatewayGuard;
+import dev.anvil.gateway.GatewayLedger;
+import dev.anvil.gateway.KeyAuthenticator;
+import dev.anvil.gateway.KeyGrant;
+import dev.anvil.gateway.KeySecrets;
+import jakarta.annotation.Priority;
+import jakarta.ejb.EJB;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.Priorities;
+import jakarta.ws.rs.container.ContainerRequestContext;
+import jakarta.ws.rs.container.ContainerRequestFilter;
+import jakarta.ws.rs.container.ContainerResponseContext;
+import jakarta.ws.rs.container.ContainerResponseFilter;
+import jakarta.ws.rs.container.PreMatching;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.ext.Provider;
+import org.eclipse.microprofile.metrics.Metadata;
+import org.eclipse.microprofile.metrics.MetricRegistry;
+import org.eclipse.microprofile.metrics.MetricUnits;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+
+/**
+ * The gateway in front of {@code /v1}: authenticates the API key ({@code Authorization: Bearer anv-...}), applies
+ * the key's rate limits and its tenant's budget, and audits the request. With
+ * {@code anvil.gateway.require-api-key=false} (the default) a request without an Anvil key is served
+ * anonymously (OpenAI clients insist on sending some key, so a token that is not an Anvil key counts as none),
+ * while a presented {@code anv-} key must still be valid; with {@code true} every {@code /v1} request needs one.
+ */
+@Provider
+@PreMatching
+@Priority(Priorities.AUTHENTICATION)
+@ApplicationScoped
+public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFilter {
+
+    private static final String BEARER = "Bearer ";
+    private static final String CHALLENGE = "Bearer realm=\"anvil\"";
+    private static final String APPLIES = ApiKeyFilter.class.getName() + ".applies";
+    /** Nanoseconds the request filter took, added to the response filter's time in {@link #OVERHEAD}. */
+    private static final String REQUEST_NANOS = ApiKeyFilter.class.getName() + ".nanos";
+    /** The gateway's own time per /v1 request: authentication, limits, budget, audit hand-off (both filters). */
+    static final Metadata OVERHEAD = Metadata.builder()
+            .withName("anvil.gateway.overhead")
+            .withDescription("Time the gateway adds to a /v1 request: key authentication, rate limits, budget check and audit hand-off")
+            .withUnit(MetricUnits.SECONDS)
+            .build();
+
+    @Inject
+    MetricRegistry metrics;
+
+    @Inject
+    GatewayConfig config;
+
+    @Inject
+    OpenAiConfig openAiConfig;
+
+    @Inject
+    KeyAuthenticator authenticator;
+
+    @Inject
+    GatewayGuard guard;
+
+    @Inject
+    CallerContext caller;
+
+    @EJB
+    GatewayLedger ledger;
+
+    @Override
+    public void filter(ContainerRequestContext request) throws IOException {
+        String path = AdminAccessFilter.path(request);
+        if (!path.equals("/v1") && !path.startsWith("/v1/")) {
+            return;
+        }
+        long started = System.nanoTime();
+        request.setProperty(APPLIES, Boolean.TRUE);
+        try {
+            authenticateAndAdmit(request, path);
+        } finally {
+            request.setProperty(REQUEST_NANOS, System.nanoTime() - started);
+        }
+    }
+
+    private void authenticateAndAdmit(ContainerRequestContext request, String path) throws IOException {
+        String token = bearer(request.getHeaderString(HttpHeaders.AUTHORIZATION));
+        KeyGrant key = null;
+        if (token != null && (token.startsWith(KeySecrets.PREFIX) || config.requireApiKey())) {
+            Optional<KeyGrant> grant = authenticator.authenticate(token);
+            if (grant.isEmpty()) {
+                begin(request, new GatewayCall(null, path, null, null));
+                request.abortWith(GatewayErrors.unauthorized("incorrect API key provided: "
+                        + (token.length() > 8 ? token.substring(0, 8) + "..." : "(too short)")
+                        + "; keys are created with POST /api/gateway/tenants/{tenant}/keys, and a revoked key stays invalid",
+                        "invalid_api_key", CHALLENGE));
+                return;
+            }
+            key = grant.get();
+        } else if (config.requireApiKey()) {
+            begin(request, new GatewayCall(null, path, null, null));
+            request.abortWith(GatewayErrors.unauthorized("you didn't provide an API key; send it as 'Authorization: Bearer anv-...'"
+                    + " (this server requires one: " + GatewayConfig.REQUIRE_API_KEY + "=true)", "missing_api_key", CHALLENGE));
+            return;
+        }
+        if (key == null) {
+            begin(request, new GatewayCall(null, path, null, null));
+            return;
+        }
+        GatewayGuard.Admission admission = guard.admit(key);
+        begin(request, new GatewayCall(key, path, key.auditText() ? bufferedText(request) : null, admission));
+        if (!admission.admitted()) {
+            request.abortWith(GatewayErrors.refused(admission, key.tenant()));
+        }
+    }
+
+    @Override
+    public void filter(ContainerRequestContext request, ContainerResponseContext response) {
+        if (request.getProperty(APPLIES) == null) {
+            return;
+        }
+        long started = System.nanoTime();
+        try {
+            limitHeadersAndAudit(request, response);
+        } finally {
+            long requestNanos = request.getProperty(REQUEST_NANOS) instanceof Long n ? n : 0;
+            metrics.timer(OVERHEAD).update(Duration.ofNanos(requestNanos + System.nanoTime() - started));
+        }
+    }
+
+    private void begin(ContainerRequestContext request, GatewayCall call) {
+        request.setProperty(GatewayCall.PROPERTY, call);
+        caller.begin(call);
+    }
+
+    private void limitHeadersAndAudit(ContainerRequestContext request, ContainerResponseContext response) {
+        GatewayCall call = GatewayCall.of(request);
+        if (call == null) {
+            return;
+        }
+        if (!response.getHeaders().containsKey("x-ratelimit-limit-requests") && !response.getHeaders().containsKey("x-ratelimit-limit-tokens")) {
+            GatewayErrors.addLimitHeaders((name, value) -> response.getHeaders().add(name, value), call.admission);
+        }
+        if (call.settling) {
+            // A plain answer of finished generations: settle now, before it is written (its tokens count before
+            // the client's next request). Streams and timeouts settle when their generations end.
+            MediaType type = response.getMediaType();
+            if (response.getStatus() == 200 && (type == null || !type.isCompatible(MediaType.SERVER_SENT_EVENTS_TYPE))) {
+                call.settleFinishedBeforeResponse();
+            }
+            return; // the settlement writes the audit row, with the tokens
+        }
+        KeyGrant key = call.key;
+        ledger.audit(new AuditEntry(call.startedAt, call.actor(), key == null ? null : key.tenant(), "v1.request",
+                request.getMethod() + " " + call.endpoint, response.getStatus(),
+                response.getStatus() >= 400 ? errorCode(response) : null,
+                key != null && key.auditText() ? call.requestText : null, null));
+    }
+
+    private static String errorCode(ContainerResponseContext response) {
+        Object entity = response.getEntity();
+        if (entity instanceof dev.anvil.api.ErrorResponse error && error.error() != null) {
+            return "code=" + error.error().code() + " message=" + error.error().message();
+        }
+        return null;
+    }
+
+    static String bearer(String authorization) {
+        if (authorization == null || authorization.length() <= BEARER.length()
+                || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
+            return null;
+        }
+        String token = authorization.substring(BEARER.length()).strip();
+        return token.isEmpty() ? null : token;
+    }
+
+    /** Reads the body for the audit (tenants with audit-text only) and puts it back for the resource. */
+    private String bufferedText(ContainerRequestContext request) throws IOException {
+        if (!request.hasEntity()) {
+            return null;
+        }
+        byte[] body = request.getEntityStream().readNBytes((int) Math.min(Integer.MAX_VALUE - 1, openAiConfig.maxBodyBytes()) + 1);
+        request.setEntityStream(new ByteArrayInputStream(body));
+        return new String(body, StandardCharsets.UTF_8);
+    }
+}

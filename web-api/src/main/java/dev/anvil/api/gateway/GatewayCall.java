@@ -1,0 +1,86 @@
+package dev.anvil.api.gateway;
+
+import dev.anvil.gateway.GatewayGuard;
+import dev.anvil.gateway.KeyGrant;
+import dev.anvil.serving.GenerationResult;
+import jakarta.ws.rs.container.ContainerRequestContext;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
+
+/**
+ * The gateway's state of one {@code /v1} request, made by {@link ApiKeyFilter} and kept as a property of the
+ * JAX-RS request: the response filter of an asynchronous request runs on a writer thread, outside the request
+ * scope, where only the request's properties are still reachable. {@link CallerContext} exposes it to the
+ * generation path while the request scope is active.
+ */
+final class GatewayCall {
+
+    static final String PROPERTY = GatewayCall.class.getName();
+
+    final KeyGrant key;
+    final String endpoint;
+    final String requestText;
+    final GatewayGuard.Admission admission;
+    final Instant startedAt = Instant.now();
+    final long startedNanos = System.nanoTime();
+    /** Set once a generation was submitted: its completion writes the audit row instead of the response filter. */
+    volatile boolean settling;
+    private volatile CompletableFuture<List<GenerationResult>> results;
+    private volatile BiConsumer<List<GenerationResult>, Throwable> settlement;
+    private final AtomicBoolean settled = new AtomicBoolean();
+
+    GatewayCall(KeyGrant key, String endpoint, String requestText, GatewayGuard.Admission admission) {
+        this.key = key;
+        this.endpoint = endpoint;
+        this.requestText = requestText;
+        this.admission = admission;
+    }
+
+    /**
+     * Runs {@code settlement} once when {@code results} completes: on {@code executor} in general, or earlier and
+     * synchronously through {@link #settleFinishedBeforeResponse()}.
+     */
+    void settleWhenDone(CompletableFuture<List<GenerationResult>> results, BiConsumer<List<GenerationResult>, Throwable> settlement,
+                        Executor executor) {
+        this.settlement = settlement;
+        this.results = results;
+        this.settling = true;
+        results.whenCompleteAsync(this::settleOnce, executor);
+    }
+
+    /**
+     * For a plain (non-streamed) answer of a finished generation: settles before the response is written, so that
+     * the tokens are debited before the client can send its next request. Only called when every generation has
+     * ended (the answer is its result), so the wait for {@code results} is for its completion callbacks only.
+     */
+    void settleFinishedBeforeResponse() {
+        CompletableFuture<List<GenerationResult>> finished = results;
+        if (finished == null || settled.get()) {
+            return;
+        }
+        try {
+            settleOnce(finished.join(), null);
+        } catch (CompletionException | java.util.concurrent.CancellationException e) {
+            settleOnce(null, e);
+        }
+    }
+
+    private void settleOnce(List<GenerationResult> done, Throwable error) {
+        if (settled.compareAndSet(false, true)) {
+            settlement.accept(done, error);
+        }
+    }
+
+    String actor() {
+        return key == null ? CallerContext.ANONYMOUS : key.actor();
+    }
+
+    static GatewayCall of(ContainerRequestContext request) {
+        return request.getProperty(PROPERTY) instanceof GatewayCall call ? call : null;
+    }
+}

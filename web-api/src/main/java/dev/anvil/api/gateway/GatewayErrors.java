@@ -1,0 +1,97 @@
+package dev.anvil.api.gateway;
+
+import dev.anvil.api.ApiErrors;
+import dev.anvil.gateway.GatewayGuard;
+import dev.anvil.gateway.LimitDecision;
+import jakarta.ws.rs.core.Response;
+
+/** The gateway's error answers and rate-limit headers, in OpenAI's shapes and names. */
+final class GatewayErrors {
+
+    /** The caller is authenticated but not allowed (a key outside its model scope, an admin without the role). */
+    static final String TYPE_PERMISSION = "permission_error";
+    static final String TYPE_AUTHENTICATION = "authentication_error";
+    /** OpenAI's type and code for an exhausted quota. */
+    static final String INSUFFICIENT_QUOTA = "insufficient_quota";
+
+    private GatewayErrors() {
+    }
+
+    static Response unauthorized(String message, String code, String challenge) {
+        return Response.fromResponse(ApiErrors.response(401, ApiErrors.TYPE_INVALID_REQUEST, message, null, code))
+                .header("WWW-Authenticate", challenge).build();
+    }
+
+    static Response forbidden(String message, String code) {
+        return ApiErrors.response(403, TYPE_PERMISSION, message, null, code);
+    }
+
+    /** 429 for a refused admission, with Retry-After and the x-ratelimit-* headers. */
+    static Response refused(GatewayGuard.Admission admission, String tenant) {
+        Response.ResponseBuilder builder;
+        long retryAfterMs;
+        switch (admission.refusal()) {
+            case BUDGET -> {
+                retryAfterMs = Math.max(0, admission.budgetResetsAt().toEpochMilli() - System.currentTimeMillis());
+                builder = Response.fromResponse(ApiErrors.response(429, INSUFFICIENT_QUOTA, "tenant '" + tenant
+                        + "' has used its token budget for this period (resets at " + admission.budgetResetsAt()
+                        + "); ask an administrator to raise tokenBudget", null, INSUFFICIENT_QUOTA));
+            }
+            case TOKENS_PER_MINUTE -> {
+                LimitDecision t = admission.tokens();
+                retryAfterMs = t.retryAfterMillis();
+                builder = Response.fromResponse(ApiErrors.response(429, ApiErrors.TYPE_RATE_LIMIT, "rate limit reached on tokens per minute"
+                        + " (TPM): limit " + t.limit() + "; please try again in " + seconds(retryAfterMs) + "s", null, "rate_limit_exceeded"));
+            }
+            case REQUESTS_PER_MINUTE -> {
+                LimitDecision r = admission.requests();
+                retryAfterMs = r.retryAfterMillis();
+                builder = Response.fromResponse(ApiErrors.response(429, ApiErrors.TYPE_RATE_LIMIT, "rate limit reached on requests per minute"
+                        + " (RPM): limit " + r.limit() + "; please try again in " + seconds(retryAfterMs) + "s", null, "rate_limit_exceeded"));
+            }
+            default -> throw new IllegalArgumentException("admitted requests are not refused");
+        }
+        builder.header("Retry-After", seconds(retryAfterMs));
+        addLimitHeaders(builder::header, admission);
+        return builder.build();
+    }
+
+    interface HeaderSink {
+        void header(String name, Object value);
+    }
+
+    /** OpenAI's x-ratelimit-{limit,remaining,reset}-{requests,tokens} for the limits that apply to the key. */
+    static void addLimitHeaders(HeaderSink sink, GatewayGuard.Admission admission) {
+        if (admission == null) {
+            return;
+        }
+        LimitDecision r = admission.requests();
+        if (r != null && r.limited()) {
+            sink.header("x-ratelimit-limit-requests", r.limit());
+            sink.header("x-ratelimit-remaining-requests", r.remaining());
+            sink.header("x-ratelimit-reset-requests", duration(r.resetMillis()));
+        }
+        LimitDecision t = admission.tokens();
+        if (t != null && t.limited()) {
+            sink.header("x-ratelimit-limit-tokens", t.limit());
+            sink.header("x-ratelimit-remaining-tokens", t.remaining());
+            sink.header("x-ratelimit-reset-tokens", duration(t.resetMillis()));
+        }
+    }
+
+    /** Whole seconds, rounded up, at least 1 (Retry-After). */
+    static long seconds(long millis) {
+        return Math.max(1, (millis + 999) / 1000);
+    }
+
+    /** OpenAI's reset format: "1s", "6m0s", "250ms". */
+    static String duration(long millis) {
+        if (millis < 1000) {
+            return millis + "ms";
+        }
+        long totalSeconds = (millis + 999) / 1000;
+        long minutes = totalSeconds / 60;
+        long secs = totalSeconds % 60;
+        return minutes > 0 ? minutes + "m" + secs + "s" : secs + "s";
+    }
+}

@@ -1,0 +1,176 @@
+package dev.anvil.api.gateway;
+
+import dev.anvil.api.ApiException;
+import dev.anvil.api.ErrorResponse;
+import dev.anvil.gateway.GatewayAdmin;
+import dev.anvil.gateway.GatewayLedger;
+import dev.anvil.gateway.UsageReport;
+import jakarta.ejb.EJB;
+import jakarta.enterprise.context.RequestScoped;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.DefaultValue;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.Context;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.SecurityContext;
+import jakarta.ws.rs.core.UriInfo;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+/**
+ * Gateway administration: tenants, their API keys, the usage report and the audit log. Thin: rules live in
+ * {@link GatewayAdmin} and the entities; the caller is an admin ({@link AdminAccessFilter}) and is recorded as
+ * the actor of every change.
+ */
+@Path("/api/gateway")
+@RequestScoped
+@Produces(MediaType.APPLICATION_JSON)
+@Tag(name = "gateway", description = "API keys, tenants, budgets, usage and audit (role anvil-admin)")
+public class GatewayResource {
+
+    @EJB
+    GatewayAdmin admin;
+
+    @EJB
+    UsageReport report;
+
+    @EJB
+    GatewayLedger ledger;
+
+    @Context
+    SecurityContext security;
+
+    @Context
+    UriInfo uriInfo;
+
+    private String actor() {
+        return security.getUserPrincipal().getName();
+    }
+
+    private static <T> T body(T request) {
+        if (request == null) {
+            throw ApiException.badRequest("a JSON request body is required", null);
+        }
+        return request;
+    }
+
+    @POST
+    @Path("/tenants")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Create a tenant")
+    @APIResponse(responseCode = "201", content = @Content(schema = @Schema(implementation = GatewayJson.TenantJson.class)))
+    @APIResponse(responseCode = "409", description = "A tenant with this name exists",
+            content = @Content(schema = @Schema(implementation = ErrorResponse.class)))
+    public Response createTenant(GatewayJson.TenantRequest request) {
+        GatewayJson.TenantRequest r = body(request);
+        GatewayJson.TenantJson created = GatewayJson.TenantJson.of(admin.createTenant(r.name(), r.tokenBudget(), r.budgetPeriod(),
+                r.requestsPerMinute(), r.tokensPerMinute(), Boolean.TRUE.equals(r.auditText()), actor()));
+        return Response.created(uriInfo.getBaseUriBuilder().path("api/gateway/tenants").path(created.name()).build())
+                .entity(created).build();
+    }
+
+    @GET
+    @Path("/tenants")
+    @Operation(summary = "List tenants")
+    public GatewayJson.Tenants tenants() {
+        return new GatewayJson.Tenants(admin.tenants().stream().map(GatewayJson.TenantJson::of).toList());
+    }
+
+    @GET
+    @Path("/tenants/{tenant}")
+    @Operation(summary = "Get a tenant")
+    public GatewayJson.TenantJson tenant(@PathParam("tenant") String tenant) {
+        return GatewayJson.TenantJson.of(admin.tenant(tenant));
+    }
+
+    @PUT
+    @Path("/tenants/{tenant}")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Reconfigure a tenant", description = "Replaces budget, period, limits and audit-text; the name stays")
+    public GatewayJson.TenantJson updateTenant(@PathParam("tenant") String tenant, GatewayJson.TenantRequest request) {
+        GatewayJson.TenantRequest r = body(request);
+        return GatewayJson.TenantJson.of(admin.updateTenant(tenant, r.tokenBudget(), r.budgetPeriod(), r.requestsPerMinute(),
+                r.tokensPerMinute(), Boolean.TRUE.equals(r.auditText()), actor()));
+    }
+
+    @POST
+    @Path("/tenants/{tenant}/keys")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Create an API key", description = "The response carries the secret (`key`) once; only its hash is stored")
+    @APIResponse(responseCode = "201", content = @Content(schema = @Schema(implementation = GatewayJson.KeyJson.class)))
+    public Response createKey(@PathParam("tenant") String tenant, GatewayJson.KeyRequest request) {
+        GatewayJson.KeyRequest r = body(request);
+        GatewayAdmin.CreatedKey created = admin.createKey(tenant, r.name(), r.allowedModels(), r.requestsPerMinute(),
+                r.tokensPerMinute(), actor());
+        return Response.created(uriInfo.getBaseUriBuilder().path("api/gateway/keys").path(created.key().id().toString()).build())
+                .entity(GatewayJson.KeyJson.of(created.key(), created.secret()))
+                .header("Cache-Control", "no-store")
+                .build();
+    }
+
+    @GET
+    @Path("/tenants/{tenant}/keys")
+    @Operation(summary = "List a tenant's API keys", description = "Prefixes only; secrets are never shown again")
+    public GatewayJson.Keys keys(@PathParam("tenant") String tenant) {
+        return new GatewayJson.Keys(admin.keys(tenant).stream().map(k -> GatewayJson.KeyJson.of(k, null)).toList());
+    }
+
+    @DELETE
+    @Path("/keys/{id}")
+    @Operation(summary = "Revoke an API key", description = "Permanent; requests with it get 401 from then on")
+    public GatewayJson.KeyJson revokeKey(@PathParam("id") long id) {
+        return GatewayJson.KeyJson.of(admin.revokeKey(id, actor()), null);
+    }
+
+    @GET
+    @Path("/usage")
+    @Operation(summary = "Usage report", description = "Requests, tokens and cost by UTC day, tenant and model; default: today")
+    public GatewayJson.Usage usage(@QueryParam("from") String from, @QueryParam("to") String to,
+                                   @QueryParam("tenant") String tenant, @QueryParam("model") String model) {
+        LocalDate today = LocalDate.now(ZoneOffset.UTC);
+        LocalDate toDay = day(to, "to", today);
+        LocalDate fromDay = day(from, "from", toDay);
+        ledger.flush(); // rows still queued belong in the report
+        return new GatewayJson.Usage(fromDay, toDay, report.byTenantModelDay(fromDay, toDay, blankToNull(tenant), blankToNull(model))
+                .stream().map(GatewayJson.UsageLine::of).toList());
+    }
+
+    @GET
+    @Path("/audit")
+    @Operation(summary = "Audit log", description = "Newest first; filter by actor (user name or key:PREFIX), tenant, action")
+    public GatewayJson.Audit audit(@QueryParam("actor") String actor, @QueryParam("tenant") String tenant,
+                                   @QueryParam("action") String action, @QueryParam("limit") @DefaultValue("100") int limit) {
+        ledger.flush();
+        return new GatewayJson.Audit(report.audit(blankToNull(actor), blankToNull(tenant), blankToNull(action), limit)
+                .stream().map(GatewayJson.AuditJson::of).toList());
+    }
+
+    private static LocalDate day(String text, String param, LocalDate fallback) {
+        if (text == null || text.isBlank()) {
+            return fallback;
+        }
+        try {
+            return LocalDate.parse(text.strip());
+        } catch (DateTimeParseException e) {
+            throw ApiException.badRequest(param + " must be a date like 2026-01-31, got '" + text + "'", param);
+        }
+    }
+
+    private static String blankToNull(String text) {
+        return text == null || text.isBlank() ? null : text.strip();
+    }
+}

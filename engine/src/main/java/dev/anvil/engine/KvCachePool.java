@@ -33,8 +33,13 @@ public final class KvCachePool {
     private final float[][] blocks;
     private final int[] freeStack;
     private int freeCount;
+    /** Blocks whose memory has been allocated (they stay allocated once used). */
+    private int allocated;
 
-    /** A pool of as many blocks as fit in {@code byteBudget} (at least one) for a model of shape {@code config}. */
+    /**
+     * A pool of as many blocks as fit in {@code byteBudget} (at least one) for a model of shape {@code config}; the
+     * memory of a block is taken when it is first used.
+     */
     public KvCachePool(ModelConfig config, long byteBudget) {
         this.config = config;
         this.kvDim = config.kvDim();
@@ -47,12 +52,11 @@ public final class KvCachePool {
                     + bytesPerBlock(config) + " bytes)");
         }
         if (count > Integer.MAX_VALUE / 2) throw new IllegalArgumentException("KV cache budget too large: " + byteBudget);
+        // Blocks are allocated when first handed out (lowest ids first, freed ones reused first), so a pool only
+        // takes the memory its busiest moment needed: many loaded versions need not each hold their whole budget.
         this.blocks = new float[(int) count][];
         this.freeStack = new int[(int) count];
-        for (int i = 0; i < count; i++) {
-            blocks[i] = new float[blockFloats];
-            freeStack[i] = (int) count - 1 - i;
-        }
+        for (int i = 0; i < count; i++) freeStack[i] = (int) count - 1 - i;
         this.freeCount = (int) count;
     }
 
@@ -65,6 +69,8 @@ public final class KvCachePool {
     public int totalBlocks() { return blocks.length; }
     public synchronized int freeBlocks() { return freeCount; }
     public synchronized int usedBlocks() { return blocks.length - freeCount; }
+    /** Blocks whose memory is allocated: the most ever in use at once (memory is taken on first use, then kept). */
+    public synchronized int allocatedBlocks() { return allocated; }
 
     /** Blocks needed to hold {@code tokens} positions. */
     public static int blocksFor(int tokens) { return (tokens + BLOCK_TOKENS - 1) / BLOCK_TOKENS; }
@@ -86,7 +92,14 @@ public final class KvCachePool {
         if (need <= 0) return;
         if (need > freeCount) throw new KvCacheFullException(need, freeCount);
         if (seq.table.length < seq.blockCount + need) seq.table = Arrays.copyOf(seq.table, Math.max(seq.blockCount + need, seq.table.length * 2));
-        for (int i = 0; i < need; i++) seq.table[seq.blockCount++] = freeStack[--freeCount];
+        for (int i = 0; i < need; i++) {
+            int id = freeStack[--freeCount];
+            if (blocks[id] == null) {
+                blocks[id] = new float[blockFloats];
+                allocated++;
+            }
+            seq.table[seq.blockCount++] = id;
+        }
     }
 
     /** Returns all blocks of {@code seq} to the pool; idempotent. The sequence cannot be used afterwards. */

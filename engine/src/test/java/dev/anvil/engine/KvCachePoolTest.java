@@ -14,6 +14,21 @@ class KvCachePoolTest {
     static final ModelConfig SHAPE = new ModelConfig("llama", 64, 172, 5, 8, 4, 512, 2048, 1e-5f, 10000f, 8, true);
 
     @Test
+    void memoryIsTakenOnFirstUseAndReused() throws Exception {
+        KvCachePool pool = new KvCachePool(SHAPE, KvCachePool.bytesPerBlock(SHAPE) * 100);
+        assertEquals(100, pool.totalBlocks());
+        assertEquals(0, pool.allocatedBlocks(), "an unused pool holds no block memory");
+        KvCachePool.Sequence a = pool.newSequence(), b = pool.newSequence();
+        pool.reserve(a, 3 * KvCachePool.BLOCK_TOKENS);
+        assertEquals(3, pool.allocatedBlocks());
+        pool.free(a);
+        pool.reserve(b, 2 * KvCachePool.BLOCK_TOKENS);
+        assertEquals(3, pool.allocatedBlocks(), "freed blocks are reused before new memory is taken");
+        pool.reserve(b, 5 * KvCachePool.BLOCK_TOKENS);
+        assertEquals(5, pool.allocatedBlocks());
+    }
+
+    @Test
     void budgetDeterminesBlockCount() {
         long perBlock = KvCachePool.bytesPerBlock(SHAPE);
         assertEquals(5L * 2 * 16 * 32 * 4, perBlock);

@@ -37,10 +37,25 @@ mkdir -p "$CONFIG_DIR/anvil"
 
 # JVM options of every server started from this WILDFLY_HOME (serve.sh, the integration tests):
 # the engine needs the Vector API incubator module and native access (FFM mmap of model files).
+# standalone.sh adds WildFly's own JDK module options (--add-opens java.base/java.util and others, which e.g.
+# the infinispan subsystem's ProtoStream marshaller needs) only when JAVA_OPTS names no --add-modules, so the
+# block takes them first (standalone.conf is sourced after bin/common.sh defines setDefaultModularJvmOptions).
+# A block of an earlier configure.sh (without them) is replaced.
 CONF="$WILDFLY_HOME/bin/standalone.conf"
-if ! grep -q '^# anvil-jvm-options' "$CONF"; then
+if grep -q '^# anvil-jvm-options (appended' "$CONF"; then
+  sed -i '/^# anvil-jvm-options (appended/,+2d' "$CONF"
+fi
+if ! grep -q '^# anvil-jvm-options-v2' "$CONF"; then
   cat >> "$CONF" <<'CONF_EOF'
-# anvil-jvm-options (appended by server-config/bin/configure.sh)
+# anvil-jvm-options-v2 (appended by server-config/bin/configure.sh)
+if command -v setDefaultModularJvmOptions >/dev/null 2>&1; then
+  # The JDK probe needs $JAVA, which standalone.sh only sets after reading this file (to the same value).
+  if [ "x$JAVA" = "x" ]; then
+    if [ "x$JAVA_HOME" != "x" ]; then JAVA="$JAVA_HOME/bin/java"; else JAVA="java"; fi
+  fi
+  setDefaultModularJvmOptions $JAVA_OPTS
+  JAVA_OPTS="$JAVA_OPTS $DEFAULT_MODULAR_JVM_OPTIONS"
+fi
 JAVA_OPTS="$JAVA_OPTS --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"
 JAVA_OPTS="$JAVA_OPTS -Xmx${ANVIL_MAX_HEAP:-2g} ${ANVIL_JAVA_OPTS:-}"
 CONF_EOF

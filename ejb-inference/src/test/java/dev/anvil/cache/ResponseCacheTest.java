@@ -154,6 +154,26 @@ class ResponseCacheTest {
     }
 
     @Test
+    void entriesExpireAfterTheirLifespan() throws InterruptedException {
+        config.ttlSeconds = 1;
+        cache.store(miss(GREEDY, CacheDirective.NONE), new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().get(1))));
+        assertInstanceOf(ResponseCache.Lookup.Hit.class, cache.lookup(GREEDY, CacheDirective.NONE));
+        Thread.sleep(1100);
+        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(GREEDY, CacheDirective.NONE), "expired after 1 s");
+        config.ttlSeconds = 0;
+        cache.store(miss(GREEDY, CacheDirective.NONE), new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().get(1))));
+        assertInstanceOf(ResponseCache.Lookup.Hit.class, cache.lookup(GREEDY, CacheDirective.NONE), "0: no lifespan");
+    }
+
+    @Test
+    void theSizeBoundEvicts() {
+        CachedGeneration g = new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().get(1)));
+        for (int i = 0; i < 150; i++) cache.store(miss(request("1.0.0", SamplingParams.GREEDY, false, i), CacheDirective.NONE), g);
+        assertTrue(cache.cache.size() <= 100, "at most the configured 100 entries: " + cache.cache.size());
+        assertEquals(150, metrics.stores);
+    }
+
+    @Test
     void tooLargeDisabledAndDamagedEntries() {
         CachedGeneration g = CachedGenerationCodecTest.sample();
         config.maxEntryBytes = 16;

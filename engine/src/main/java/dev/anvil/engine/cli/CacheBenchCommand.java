@@ -38,6 +38,7 @@ final class CacheBenchCommand {
 
     private static final Pattern DURATION = Pattern.compile("(?:^|,)\\s*app;[^,]*dur=([0-9.]+)");
     private static final Pattern CPU = Pattern.compile("(?:^|,)\\s*cpu;[^,]*dur=([0-9.]+)");
+    private static final Pattern STAGE = Pattern.compile("(?:^|,)\\s*cache;[^,]*dur=([0-9.]+)");
 
     private CacheBenchCommand() {}
 
@@ -87,6 +88,7 @@ final class CacheBenchCommand {
 
         double[] server = new double[requests];
         double[] cpu = new double[requests];
+        double[] stage = new double[requests];
         double[] client = new double[requests];
         int misses = 0;
         long start = System.nanoTime();
@@ -100,12 +102,15 @@ final class CacheBenchCommand {
             server[i] = m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
             Matcher c = CPU.matcher(timing);
             cpu[i] = c.find() ? Double.parseDouble(c.group(1)) : Double.NaN;
+            Matcher st = STAGE.matcher(timing);
+            stage[i] = st.find() ? Double.parseDouble(st.group(1)) : Double.NaN;
         }
         double wall = (System.nanoTime() - start) / 1e9;
         java.util.Arrays.sort(server);
         java.util.Arrays.sort(client);
         // Streamed hits finish on another thread, so they carry no CPU figure.
         double[] cpuKnown = java.util.Arrays.stream(cpu).filter(v -> !Double.isNaN(v)).sorted().toArray();
+        double[] stageKnown = java.util.Arrays.stream(stage).filter(v -> !Double.isNaN(v)).sorted().toArray();
         if (json) {
             out.println(new Json().beginObject().name("url").value(url).name("model").value(model)
                     .name("mode").value(stream ? "stream" : "plain").name("requests").value(requests).name("not_hits").value(misses)
@@ -113,6 +118,8 @@ final class CacheBenchCommand {
                     .name("server_ms_p99").value(LoadCommand.percentile(server, 99))
                     .name("server_cpu_ms_p50").value(LoadCommand.percentile(cpuKnown, 50))
                     .name("server_cpu_ms_p99").value(LoadCommand.percentile(cpuKnown, 99))
+                    .name("cache_stage_ms_p50").value(LoadCommand.percentile(stageKnown, 50))
+                    .name("cache_stage_ms_p99").value(LoadCommand.percentile(stageKnown, 99))
                     .name("client_ms_p50").value(LoadCommand.percentile(client, 50))
                     .name("client_ms_p99").value(LoadCommand.percentile(client, 99))
                     .name("requests_per_second").value(requests / wall).endObject());
@@ -124,6 +131,10 @@ final class CacheBenchCommand {
             if (cpuKnown.length > 0) {
                 out.printf(Locale.ROOT, "server CPU (Server-Timing)   p50 %.3f ms  p99 %.3f ms  (request thread)%n",
                         LoadCommand.percentile(cpuKnown, 50), LoadCommand.percentile(cpuKnown, 99));
+            }
+            if (stageKnown.length > 0) {
+                out.printf(Locale.ROOT, "cache stage (Server-Timing)  p50 %.3f ms  p99 %.3f ms  (key, lookup, replay)%n",
+                        LoadCommand.percentile(stageKnown, 50), LoadCommand.percentile(stageKnown, 99));
             }
             out.printf(Locale.ROOT, "client round-trip            p50 %.3f ms  p99 %.3f ms  (%.0f req/s, one client)%n",
                     LoadCommand.percentile(client, 50), LoadCommand.percentile(client, 99), requests / wall);

@@ -23,7 +23,7 @@ class CacheBenchCommandTest {
             String status = everHits && n > 1 ? "hit" : "miss";
             ex.getResponseHeaders().add("X-Anvil-Cache", status);
             // Server times 0.100, 0.101, ... ms: the percentiles are known.
-            ex.getResponseHeaders().add("Server-Timing", String.format(java.util.Locale.ROOT, "app;desc=\"cache %s\";dur=%.3f, cpu;dur=%.3f",
+            ex.getResponseHeaders().add("Server-Timing", String.format(java.util.Locale.ROOT, "app;desc=\"cache %s\";dur=%.3f, cpu;dur=%.3f, cache;desc=\"stage\";dur=0.020",
                     status, 0.1 + (n % 100) / 1000.0, 0.05));
             byte[] body = "{\"choices\":[{\"text\":\" there\"}]}".getBytes(StandardCharsets.UTF_8);
             ex.sendResponseHeaders(200, body.length);
@@ -52,6 +52,7 @@ class CacheBenchCommandTest {
             double p99 = (Double) JsonReader.path(report, "server_ms_p99");
             assertTrue(p50 >= 0.1 && p50 <= p99 && p99 <= 0.2, out.toString(StandardCharsets.UTF_8));
             assertEquals(0.05, (Double) JsonReader.path(report, "server_cpu_ms_p50"), 1e-9, "the cpu entry is read apart from app's");
+            assertEquals(0.02, (Double) JsonReader.path(report, "cache_stage_ms_p50"), 1e-9);
             // 1 fill + 2 (the second is the first hit) + 200 warm-up + 300 measured, all the same deterministic body.
             assertEquals(1 + 1 + 200 + 300, requests.get());
             assertEquals(1, bodies.stream().distinct().count());

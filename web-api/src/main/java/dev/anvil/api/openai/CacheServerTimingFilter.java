@@ -22,7 +22,8 @@ import java.util.Locale;
  * the response headers: body parsing, tokenization, cache lookup and, for a plain hit, the JSON body), and the
  * time of cache hits is recorded in {@code anvil_cache_hit_time_seconds}. When the response is finished on the
  * thread that took the request (a plain hit), a second entry {@code cpu;dur=<ms>} gives that thread's CPU time
- * over the same span: the work a hit costs, which on a busy machine is far less than the wall time. Runs first
+ * over the same span: the work a hit costs, which on a busy machine is far less than the wall time; and
+ * {@code cache;desc="stage";dur=<ms>} is the response cache's own part (key derivation, lookup, replay). Runs first
  * on the way in and last on the way out, so the figures cover the other filters too.
  */
 @Provider
@@ -56,6 +57,9 @@ public class CacheServerTimingFilter implements ContainerRequestFilter, Containe
         String timing = String.format(Locale.ROOT, "app;desc=\"cache %s\";dur=%.3f", status, nanos / 1e6);
         if (request.getProperty(START_THREAD) == Thread.currentThread() && request.getProperty(START_CPU) instanceof Long cpu) {
             timing += String.format(Locale.ROOT, ", cpu;dur=%.3f", (THREADS.getCurrentThreadCpuTime() - cpu) / 1e6);
+        }
+        if (request.getProperty(ResponseCacheStage.STAGE_NANOS) instanceof Long stage) {
+            timing += String.format(Locale.ROOT, ", cache;desc=\"stage\";dur=%.3f", stage / 1e6);
         }
         response.getHeaders().add("Server-Timing", timing);
         if ("hit".equals(status)) metrics.hitTime(Duration.ofNanos(nanos));

@@ -58,8 +58,8 @@ public class ResponseCacheStage {
         Submission submission = lookUp(id, model, options, prompts, promptTexts, logprobs);
         try {
             if (httpRequest != null) httpRequest.setAttribute(STAGE_NANOS, System.nanoTime() - start);
-        } catch (IllegalStateException e) {
-            // not on a request thread: nothing to report the time to
+        } catch (RuntimeException e) {
+            // not on a request thread (no active request context): nothing to report the time to
         }
         return submission;
     }
@@ -101,8 +101,8 @@ public class ResponseCacheStage {
     private String cacheControl() {
         try {
             return httpRequest == null ? null : httpRequest.getHeader("Cache-Control");
-        } catch (IllegalStateException e) {
-            return null; // not on a request thread: no directive
+        } catch (RuntimeException e) {
+            return null; // not on a request thread (no active request context): no directive
         }
     }
 }

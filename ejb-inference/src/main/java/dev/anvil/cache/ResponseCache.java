@@ -128,7 +128,8 @@ public class ResponseCache {
             metrics.skipped("too_large");
             return;
         }
-        cache.put(miss.key(), value, config.ttlSeconds(), TimeUnit.SECONDS);
+        if (config.ttlSeconds() > 0) cache.put(miss.key(), value, config.ttlSeconds(), TimeUnit.SECONDS);
+        else cache.put(miss.key(), value); // no lifespan: only the size bound and invalidation remove it
         metrics.stored();
     }
 

@@ -17,7 +17,7 @@ public class ResponseCacheConfig {
     @ConfigProperty(name = "anvil.cache.enabled", defaultValue = "true")
     boolean enabled;
 
-    /** Seconds a stored response stays valid (the entry's Infinispan lifespan). */
+    /** Seconds a stored response stays valid (the entry's Infinispan lifespan); 0 or less: no lifespan. */
     @Inject
     @ConfigProperty(name = "anvil.cache.ttl-seconds", defaultValue = "600")
     long ttlSeconds;

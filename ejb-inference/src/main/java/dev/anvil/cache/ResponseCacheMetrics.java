@@ -44,17 +44,26 @@ public class ResponseCacheMetrics {
     static final String ENTRIES = "anvil.cache.entries";
     static final String HIT_TIME = "anvil.cache.hit.time";
 
-    /** The management resources of the cache as WildFly's JMX bridge names them (local when standalone, distributed when clustered). */
-    private static final String[] CACHE_MBEANS = {
-            "jboss.as:subsystem=infinispan,cache-container=anvil,local-cache=responses",
-            "jboss.as:subsystem=infinispan,cache-container=anvil,distributed-cache=responses",
-    };
+    /**
+     * The runtime resource of the started cache as WildFly's JMX bridge names it
+     * ({@code /subsystem=infinispan/cache-container=anvil/cache=responses}: the same for a local and a distributed
+     * cache; attributes camel-cased).
+     */
+    private static final String[] CACHE_MBEANS = {"jboss.as:subsystem=infinispan,cache-container=anvil,cache=responses"};
+
+    /** Every reason {@link #skipped} is called with, registered at 0 so each series exists from the start. */
+    static final String[] SKIP_REASONS = {ResponseCacheKeys.NOT_DETERMINISTIC, "no_cache", "no_store", "disabled",
+            "incomplete", "failed", "too_large", "invalidated"};
+    private static final Metadata SKIPS_MD = md(SKIPS, "Requests the response cache did not answer or store, by reason", MetricUnits.NONE);
+    private static final Metadata HIT_TIME_MD = md(HIT_TIME, "Server time of requests answered from the response cache", MetricUnits.SECONDS);
 
     @Inject
     MetricRegistry registry;
 
     private Counter hits;
     private Counter misses;
+    private Counter stores;
+    private Counter invalidations;
     private volatile boolean statisticsWarned;
 
     private static Metadata md(String name, String description, String unit) {
@@ -65,8 +74,9 @@ public class ResponseCacheMetrics {
     void register() {
         hits = registry.counter(md(HITS, "Requests answered from the response cache", MetricUnits.NONE));
         misses = registry.counter(md(MISSES, "Cacheable requests the response cache did not hold", MetricUnits.NONE));
-        registry.counter(md(STORES, "Generations stored in the response cache", MetricUnits.NONE));
-        registry.counter(md(INVALIDATIONS, "Response cache entries removed because their model version changed stage or was unloaded", MetricUnits.NONE));
+        stores = registry.counter(md(STORES, "Generations stored in the response cache", MetricUnits.NONE));
+        invalidations = registry.counter(md(INVALIDATIONS, "Response cache entries removed because their model version changed stage or was unloaded", MetricUnits.NONE));
+        for (String reason : SKIP_REASONS) registry.counter(SKIPS_MD, new Tag("reason", reason));
         registry.gauge(md(HIT_RATIO, "Response cache hits / (hits + misses) since start", MetricUnits.NONE), this::hitRatio);
         gauge(EVICTIONS, "Response cache entries evicted by the cache's size bound (Infinispan statistics)", "evictions");
         gauge(ENTRIES, "Entries in the response cache (Infinispan statistics)", "numberOfEntries");
@@ -74,6 +84,11 @@ public class ResponseCacheMetrics {
 
     private void gauge(String name, String description, String attribute) {
         registry.gauge(md(name, description, MetricUnits.NONE), () -> statistic(attribute));
+    }
+
+    /** Creates the bean at deployment, so the counters are in /metrics (at 0) before the first request. */
+    void atStartup(@jakarta.enterprise.event.Observes @jakarta.enterprise.context.Initialized(ApplicationScoped.class) Object started) {
+        hits.getCount();
     }
 
     double hitRatio() {
@@ -109,20 +124,19 @@ public class ResponseCacheMetrics {
     }
 
     void stored() {
-        registry.counter(STORES).inc();
+        stores.inc();
     }
 
     void skipped(String reason) {
-        registry.counter(md(SKIPS, "Requests the response cache did not answer or store, by reason", MetricUnits.NONE),
-                new Tag("reason", reason)).inc();
+        registry.counter(SKIPS_MD, new Tag("reason", reason)).inc();
     }
 
     void invalidated(int entries) {
-        registry.counter(INVALIDATIONS).inc(entries);
+        invalidations.inc(entries);
     }
 
     /** Server time of one request answered from the cache. */
     public void hitTime(Duration elapsed) {
-        registry.timer(md(HIT_TIME, "Server time of requests answered from the response cache", MetricUnits.SECONDS)).update(elapsed);
+        registry.timer(HIT_TIME_MD).update(elapsed);
     }
 }

@@ -46,7 +46,7 @@ public final class AnvilCli {
                   --batch B              sequences decoding together (default 1)
                   --repeat R             measured runs after the warm-up; the best is reported (default 1)
               help       this text
-            """ + LoadCommand.USAGE;
+            """ + LoadCommand.USAGE + CacheBenchCommand.USAGE;
 
     private AnvilCli() {}
 
@@ -78,6 +78,7 @@ public final class AnvilCli {
                     return GenerateCommand.run(rest, out, err);
                 }
                 case "load" -> { return LoadCommand.run(rest, out, err); }
+                case "cache-bench" -> { return CacheBenchCommand.run(rest, out, err); }
                 case "bench" -> {
                     return BenchCommand.run(rest, out, err);
                 }

@@ -142,6 +142,9 @@ class ResponseCacheIT {
             assertEquals(content(first[i]), content(again), "a hit answers what the generation answered");
             assertNotEquals(first[i].json().getString("id"), again.json().getString("id"), "every response has its own id");
             assertTrue(serverTimingMillis(again) >= 0, again::toString);
+            assertTrue(again.headers().firstValue("Server-Timing").orElse("").contains("cpu;dur="),
+                    "a plain hit is answered on the request thread, whose CPU time is given: " + again);
+            assertTrue(again.headers().firstValue("Server-Timing").orElse("").contains("cache;desc=\"stage\";dur="), again::toString);
         }
         assertEquals(2, first[2].json().getJsonArray("choices").size());
         assertTrue(first[2].json().getJsonArray("choices").getJsonObject(1).getJsonObject("logprobs")

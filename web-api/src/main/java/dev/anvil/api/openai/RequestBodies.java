@@ -6,12 +6,14 @@ import jakarta.json.Json;
 import jakarta.json.JsonException;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonReader;
+import jakarta.json.JsonReaderFactory;
 import jakarta.json.JsonValue;
 import jakarta.json.stream.JsonParsingException;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.Map;
 
 /** Reads a JSON request body with a size limit that is enforced before (and while) reading, never after parsing. */
 final class RequestBodies {
@@ -23,6 +25,12 @@ final class RequestBodies {
      * @param declaredLength the Content-Length header, or null (chunked)
      * @throws ApiException 413 when the body exceeds {@code limit} bytes, 400 when it is not a JSON object
      */
+    /**
+     * One reader factory: {@code Json.createReader} looks the JSON provider up through the ServiceLoader on every
+     * call, which was a tenth of the server time of a response-cache hit.
+     */
+    private static final JsonReaderFactory READERS = Json.createReaderFactory(Map.of());
+
     static JsonObject readObject(InputStream in, String declaredLength, long limit) {
         if (declaredLength != null) {
             try {
@@ -38,7 +46,7 @@ final class RequestBodies {
             throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST, "the request body is empty; send a JSON object",
                     null, "invalid_json");
         }
-        try (JsonReader reader = Json.createReader(new ByteArrayInputStream(body))) {
+        try (JsonReader reader = READERS.createReader(new ByteArrayInputStream(body))) {
             JsonValue value = reader.readValue();
             if (value.getValueType() != JsonValue.ValueType.OBJECT) {
                 throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,

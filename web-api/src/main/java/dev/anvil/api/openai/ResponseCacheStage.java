@@ -28,6 +28,8 @@ public class ResponseCacheStage {
 
     /** Response header that tells a client what the cache did: hit, miss, no-cache, no-store, uncacheable, off. */
     public static final String HEADER = "X-Anvil-Cache";
+    /** Request attribute: nanoseconds the cache stage took (key, lookup, and for a hit the replayed submission). */
+    static final String STAGE_NANOS = ResponseCacheStage.class.getName() + ".nanos";
 
     private static final Logger LOG = Logger.getLogger(ResponseCacheStage.class.getName());
 
@@ -52,6 +54,18 @@ public class ResponseCacheStage {
      */
     Submission begin(String id, ServedModel model, GenerationOptions options, List<int[]> prompts, List<String> promptTexts,
                      Integer logprobs) {
+        long start = System.nanoTime();
+        Submission submission = lookUp(id, model, options, prompts, promptTexts, logprobs);
+        try {
+            if (httpRequest != null) httpRequest.setAttribute(STAGE_NANOS, System.nanoTime() - start);
+        } catch (RuntimeException e) {
+            // not on a request thread (no active request context): nothing to report the time to
+        }
+        return submission;
+    }
+
+    private Submission lookUp(String id, ServedModel model, GenerationOptions options, List<int[]> prompts,
+                              List<String> promptTexts, Integer logprobs) {
         CacheableRequest request = new CacheableRequest(model.name(), model.version(), prompts, options.sampling(),
                 options.seedGiven(), options.maxTokens(), options.stop(), options.n(), logprobs);
         ResponseCache.Lookup lookup = cache.lookup(request, CacheDirective.parse(cacheControl()));
@@ -87,8 +101,8 @@ public class ResponseCacheStage {
     private String cacheControl() {
         try {
             return httpRequest == null ? null : httpRequest.getHeader("Cache-Control");
-        } catch (IllegalStateException e) {
-            return null; // not on a request thread: no directive
+        } catch (RuntimeException e) {
+            return null; // not on a request thread (no active request context): no directive
         }
     }
 }

@@ -67,6 +67,7 @@ class ReplayedSubmissionTest {
                 case Submission.Event.Finish f -> seen.append(f.index()).append('=').append(f.reason().openAiName()).append('|');
                 case Submission.Event.Complete c -> seen.append("done").append(c.prompt()).append('|');
                 case Submission.Event.Failed f -> seen.append("failed|");
+                case Submission.Event.Filtered f -> seen.append("filtered|");
             }
         }
         assertEquals("0:Once|0: upon|0=length|1:|1:The|1=stop|done0|2: dog|2=stop|3=stop|done1|", seen.toString());

@@ -70,10 +70,35 @@ class ExperimentRoutingIT {
 
     /** model -> versions this test registered, archived after it. */
     private final Map<String, List<String>> registered = new HashMap<>();
+    /** Experiments this test started, ended after it (so the shared model is free for the next test). */
+    private final List<String> started = new ArrayList<>();
+    /**
+     * Per database run, one model with versions 1.0.0 and 1.1.0 that the A/B, shadow and canary-steps tests share: every
+     * loaded version holds a whole KV cache in the shared test server's heap, so the tests load as few as they can.
+     */
+    private static final Map<String, String> SHARED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private String sharedModel(AnvilServer server) {
+        return SHARED.computeIfAbsent(server.database(), db -> {
+            String shared = "route-shared-" + suffix;
+            for (String v : List.of("1.0.0", "1.1.0")) {
+                HttpResult r = server.post("/api/registry/models/" + shared + "/versions",
+                        Json.createObjectBuilder().add("version", v).add("path", stories().toString()).build().toString());
+                assertEquals(201, r.status(), r::toString);
+            }
+            return shared;
+        });
+    }
 
     @AfterEach
-    void archiveRegistered() {
-        registered.forEach((m, versions) -> archive(AnvilServer.get(), m, versions.toArray(String[]::new)));
+    void cleanUp() {
+        AnvilServer server = AnvilServer.get();
+        for (String name : started) {
+            if (server.get(EXPERIMENTS + "/" + name).json().getString("status").equals("RUNNING")) {
+                post(server, EXPERIMENTS + "/" + name + "/complete", "{\"reason\":\"test over\"}");
+            }
+        }
+        registered.forEach((m, versions) -> archive(server, m, versions.toArray(String[]::new)));
     }
 
     private void register(AnvilServer server, String model, String... versions) {
@@ -93,7 +118,8 @@ class ExperimentRoutingIT {
         return Json.createObjectBuilder().add("name", name).add("modelVersion", version).add("weightPercent", weight).add("control", control);
     }
 
-    private static void createAndStart(AnvilServer server, JsonObject experiment) {
+    private void createAndStart(AnvilServer server, JsonObject experiment) {
+        started.add(experiment.getString("name"));
         HttpResult created = post(server, EXPERIMENTS, experiment.toString());
         assertEquals(201, created.status(), created::toString);
         HttpResult started = post(server, EXPERIMENTS + "/" + experiment.getString("name") + "/start", "{}");
@@ -180,7 +206,7 @@ class ExperimentRoutingIT {
 
     @Test
     void abSplitIsStickyPinningBypassesItAndOutcomesAndFeedbackFollowTheResponseId(AnvilServer server) {
-        register(server, model, "1.0.0", "1.1.0");
+        model = sharedModel(server);
         String name = "ab-route-" + suffix;
         createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", model).add("strategy", "AB")
                 .add("primaryMetric", "error_rate").add("minimumSample", 5)
@@ -318,7 +344,7 @@ class ExperimentRoutingIT {
 
     @Test
     void healthyCanaryIsRaisedThroughItsStepsByTheController(AnvilServer server) {
-        register(server, model, "1.0.0", "1.1.0");
+        model = sharedModel(server);
         String name = "canary-steps-" + suffix;
         createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", model).add("strategy", "CANARY")
                 .add("primaryMetric", "error_rate").add("maxErrorRate", 0.5).add("minimumSample", 3).add("canarySteps", "20,60,100")
@@ -351,9 +377,9 @@ class ExperimentRoutingIT {
 
     @Test
     void shadowOutputNeverReachesTheCallerAndIsComparedInTheResults(AnvilServer server) {
-        // One loaded version for all three variants: every loaded version holds a whole KV cache, and the shared test
-        // server already has several loaded; the shadows differ from the control by their parameters instead.
-        register(server, model, "1.0.0");
+        // One loaded version for all three variants (see sharedModel); the shadows differ from the control by their
+        // parameters.
+        model = sharedModel(server);
         String name = "shadow-route-" + suffix;
         createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", model).add("strategy", "SHADOW")
                 .add("primaryMetric", "latency_ms").add("minimumSample", 3)

@@ -9,6 +9,7 @@ import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonValue;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
@@ -67,8 +68,42 @@ class ExperimentRoutingIT {
         return p;
     }
 
-    private static void register(AnvilServer server, String model, String... versions) {
+    /** model -> versions this test registered, archived after it. */
+    private final Map<String, List<String>> registered = new HashMap<>();
+    /** Experiments this test started, ended after it (so the shared model is free for the next test). */
+    private final List<String> started = new ArrayList<>();
+    /**
+     * Per database run, one model with versions 1.0.0 and 1.1.0 that the A/B, shadow and canary-steps tests share: every
+     * loaded version holds a whole KV cache in the shared test server's heap, so the tests load as few as they can.
+     */
+    private static final Map<String, String> SHARED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private String sharedModel(AnvilServer server) {
+        return SHARED.computeIfAbsent(server.database(), db -> {
+            String shared = "route-shared-" + suffix;
+            for (String v : List.of("1.0.0", "1.1.0")) {
+                HttpResult r = server.post("/api/registry/models/" + shared + "/versions",
+                        Json.createObjectBuilder().add("version", v).add("path", stories().toString()).build().toString());
+                assertEquals(201, r.status(), r::toString);
+            }
+            return shared;
+        });
+    }
+
+    @AfterEach
+    void cleanUp() {
+        AnvilServer server = AnvilServer.get();
+        for (String name : started) {
+            if (server.get(EXPERIMENTS + "/" + name).json().getString("status").equals("RUNNING")) {
+                post(server, EXPERIMENTS + "/" + name + "/complete", "{\"reason\":\"test over\"}");
+            }
+        }
+        registered.forEach((m, versions) -> archive(server, m, versions.toArray(String[]::new)));
+    }
+
+    private void register(AnvilServer server, String model, String... versions) {
         for (String v : versions) {
+            registered.computeIfAbsent(model, k -> new ArrayList<>()).add(v);
             HttpResult r = server.post("/api/registry/models/" + model + "/versions",
                     Json.createObjectBuilder().add("version", v).add("path", stories().toString()).build().toString());
             assertEquals(201, r.status(), r::toString);
@@ -83,7 +118,8 @@ class ExperimentRoutingIT {
         return Json.createObjectBuilder().add("name", name).add("modelVersion", version).add("weightPercent", weight).add("control", control);
     }
 
-    private static void createAndStart(AnvilServer server, JsonObject experiment) {
+    private void createAndStart(AnvilServer server, JsonObject experiment) {
+        started.add(experiment.getString("name"));
         HttpResult created = post(server, EXPERIMENTS, experiment.toString());
         assertEquals(201, created.status(), created::toString);
         HttpResult started = post(server, EXPERIMENTS + "/" + experiment.getString("name") + "/start", "{}");
@@ -147,6 +183,17 @@ class ExperimentRoutingIT {
                 model + "@" + version + " serving the plain name");
     }
 
+    /**
+     * Archives the test's versions: every loaded version holds a whole KV cache in the shared test server's heap, so a
+     * test unloads what it loaded (archived PRODUCTION versions stop serving, archived extras unload).
+     */
+    private static void archive(AnvilServer server, String model, String... versions) {
+        for (String v : versions) {
+            String stage = server.get("/api/registry/models/" + model + "/versions/" + v).json().getString("stage");
+            if (!stage.equals("ARCHIVED")) post(server, "/api/registry/models/" + model + "/versions/" + v + "/stage", "{\"stage\":\"ARCHIVED\"}");
+        }
+    }
+
     private static void assertError(HttpResult r, int status, String code) {
         assertEquals(status, r.status(), r::toString);
         JsonObject error = r.json().getJsonObject("error");
@@ -159,7 +206,7 @@ class ExperimentRoutingIT {
 
     @Test
     void abSplitIsStickyPinningBypassesItAndOutcomesAndFeedbackFollowTheResponseId(AnvilServer server) {
-        register(server, model, "1.0.0", "1.1.0");
+        model = sharedModel(server);
         String name = "ab-route-" + suffix;
         createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", model).add("strategy", "AB")
                 .add("primaryMetric", "error_rate").add("minimumSample", 5)
@@ -266,7 +313,8 @@ class ExperimentRoutingIT {
             assertTrue(event.getString("reason").contains("error rate"), event::toString);
             assertTrue(rolledBack.getString("endReason").startsWith("automatic rollback"), rolledBack::toString);
 
-            // Every request got an answer: served by the control, or the candidate's injected failure (503).
+            // Every request got an answer: served by the control, or the candidate's failure (503): the injected fault,
+            // or, once the candidate's circuit breaker opened on those faults, the breaker's refusal.
             int served = 0, failed = 0;
             for (HttpResult r : traffic) {
                 if (r.status() == 200) {
@@ -274,7 +322,8 @@ class ExperimentRoutingIT {
                     served++;
                 } else {
                     assertEquals(503, r.status(), r::toString);
-                    assertTrue(r.body().contains("injected fault"), r::toString);
+                    assertTrue(r.body().contains("@2.0.0") && (r.body().contains("injected fault")
+                            || r.body().contains("circuit breaker is open")), r::toString);
                     failed++;
                 }
             }
@@ -296,10 +345,43 @@ class ExperimentRoutingIT {
     }
 
     @Test
+    void healthyCanaryIsRaisedThroughItsStepsByTheController(AnvilServer server) {
+        model = sharedModel(server);
+        String name = "canary-steps-" + suffix;
+        createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", model).add("strategy", "CANARY")
+                .add("primaryMetric", "error_rate").add("maxErrorRate", 0.5).add("minimumSample", 3).add("canarySteps", "20,60,100")
+                .add("variants", Json.createArrayBuilder().add(variant("stable", "1.0.0", 100, true))
+                        .add(variant("next", "1.1.0", 0, false)))
+                .build());
+        // Traffic until the controller has raised the candidate to full rollout (20% -> 60% -> 100%).
+        Instant deadline = Instant.now().plus(Duration.ofSeconds(120));
+        JsonObject experiment = server.get(EXPERIMENTS + "/" + name).json();
+        while (candidateWeight(experiment) < 100) {
+            if (Instant.now().isAfter(deadline)) fail("the canary did not reach 100%: " + experiment);
+            HttpResult r = complete(server, model, 2, null);
+            assertEquals(200, r.status(), r::toString);
+            experiment = server.get(EXPERIMENTS + "/" + name).json();
+        }
+        assertEquals("RUNNING", experiment.getString("status"), "a healthy canary is not rolled back; an operator completes it");
+        List<String> steps = experiment.getJsonArray("events").stream().map(JsonValue::asJsonObject)
+                .filter(e -> e.getString("action").equals("WEIGHTS_CHANGED")).map(e -> e.getString("reason")).toList();
+        assertEquals(2, steps.size(), steps::toString);
+        assertTrue(steps.get(0).startsWith("canary step 20% -> 60%"), steps::toString);
+        assertTrue(steps.get(1).startsWith("canary step 60% -> 100%"), steps::toString);
+        // At 100% every plain request is served by the candidate.
+        for (int i = 0; i < 5; i++) assertEquals("1.1.0", version(complete(server, model, 2, "u" + i)));
+    }
+
+    private static int candidateWeight(JsonObject experiment) {
+        return experiment.getJsonArray("variants").stream().map(JsonValue::asJsonObject).filter(v -> !v.getBoolean("control"))
+                .findFirst().orElseThrow().getInt("weightPercent");
+    }
+
+    @Test
     void shadowOutputNeverReachesTheCallerAndIsComparedInTheResults(AnvilServer server) {
-        // One loaded version for all three variants: every loaded version holds a whole KV cache, and the shared test
-        // server already has several loaded; the shadows differ from the control by their parameters instead.
-        register(server, model, "1.0.0");
+        // One loaded version for all three variants (see sharedModel); the shadows differ from the control by their
+        // parameters.
+        model = sharedModel(server);
         String name = "shadow-route-" + suffix;
         createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", model).add("strategy", "SHADOW")
                 .add("primaryMetric", "latency_ms").add("minimumSample", 3)
@@ -317,8 +399,9 @@ class ExperimentRoutingIT {
             assertEquals("length", choice.getString("finish_reason"));
         }
         JsonObject results = poll(() -> results(server, name), r -> r.getJsonArray("shadow").size() == 2
-                        && r.getJsonArray("shadow").stream().allMatch(s -> s.asJsonObject().getJsonNumber("comparisons").longValue() == requests),
-                Duration.ofSeconds(60), "every shadow copy compared");
+                        && r.getJsonArray("shadow").stream().allMatch(s -> s.asJsonObject().getJsonNumber("comparisons").longValue() == requests)
+                        && variantResult(r, "live").getJsonNumber("outcomes").longValue() == requests,
+                Duration.ofSeconds(60), "every shadow copy compared and every live outcome written");
         Map<String, JsonObject> shadow = new HashMap<>();
         for (JsonValue v : results.getJsonArray("shadow")) shadow.put(v.asJsonObject().getString("variant"), v.asJsonObject());
         // The twin runs the same weights greedily on the same input: it agrees every time.

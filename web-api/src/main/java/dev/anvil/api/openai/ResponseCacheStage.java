@@ -68,7 +68,11 @@ public class ResponseCacheStage {
                               List<String> promptTexts, Integer logprobs) {
         CacheableRequest request = new CacheableRequest(model.name(), model.version(), prompts, options.sampling(),
                 options.seedGiven(), options.maxTokens(), options.stop(), options.n(), logprobs);
-        ResponseCache.Lookup lookup = cache.lookup(request, CacheDirective.parse(cacheControl()));
+        CacheDirective directive = CacheDirective.parse(cacheControl());
+        // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
+        // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.
+        if (options.route() != null && directive.mayRead()) directive = new CacheDirective(true, directive.noStore());
+        ResponseCache.Lookup lookup = cache.lookup(request, directive);
         if (lookup instanceof ResponseCache.Lookup.Hit hit) {
             return Submission.replay(id, model, options.n(), promptTexts, hit.generation(), logprobs != null, lookup);
         }

@@ -319,6 +319,10 @@ public final class AnvilServer {
         // A small admission queue so that the overload IT can fill it (OpenAiOverloadIT); 48 still admits the
         // 32 simultaneous streams of the concurrency IT. Override with -Danvil.it.serving.max-queue.
         builder.environment().put("ANVIL_SERVING_MAX_QUEUE", System.getProperty("anvil.it.serving.max-queue", "48"));
+        // One batching thread per loaded version: the whole IT suite shares this server and leaves many small test
+        // models in PRODUCTION, more than the default 16.
+        builder.environment().put("ANVIL_BATCHING_CORE_THREADS", "48");
+        builder.environment().put("ANVIL_BATCHING_MAX_THREADS", "48");
         // TEST-ONLY fault injection for ExperimentRoutingIT's canary rollback: every request to this version fails.
         // The experiment controller checks canaries every half second instead of every 10 s, so rollbacks come quickly.
         builder.environment().put("ANVIL_EXPERIMENTS_CONTROLLER_INTERVAL_MS", "500");

@@ -430,8 +430,10 @@ public final class LlamaModel implements AutoCloseable {
             add(x, xb, T * dim);
             rmsNorm(xb, x, ffnNorm[l], T, dim);
             matmul(xb, T, new WeightMatrix[]{w1[l], w3[l]}, new float[][]{hb, hb2});
-            pool.parallelFor(T, 1, (a, b, w) -> {
-                for (int i = a * hidden; i < b * hidden; i++) {
+            // Element-wise, so split by elements rather than tokens: a single decode token uses both threads too.
+            final int swiglu = T * hidden, piece = 256;
+            pool.parallelFor((swiglu + piece - 1) / piece, 1, (a, b, w) -> {
+                for (int i = a * piece, end = Math.min(swiglu, b * piece); i < end; i++) {
                     float g = hb[i];
                     hb[i] = g / (1f + ExpF.exp(-g)) * hb2[i]; // SwiGLU: SiLU(gate) * up
                 }
@@ -563,6 +565,27 @@ public final class LlamaModel implements AutoCloseable {
             o5.intoArray(out, o + 5 * l);
             o6.intoArray(out, o + 6 * l);
             o7.intoArray(out, o + 7 * l);
+            return;
+        }
+        if (hs == 4 * QuantKernels.L) {
+            // Head size 64 with 512-bit vectors: the same register-resident accumulation in four vectors.
+            FloatVector o0 = FloatVector.zero(QuantKernels.F), o1 = o0, o2 = o0, o3 = o0;
+            final int l = QuantKernels.L;
+            for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
+                float[] block = kv.block(s.blockId(p0));
+                int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
+                for (int p = p0, vo = vBase; p <= end; p++, vo += kvDim) {
+                    FloatVector a = FloatVector.broadcast(QuantKernels.F, f16Round(att[p] * inv));
+                    o0 = FloatVector.fromArray(QuantKernels.F, block, vo).fma(a, o0);
+                    o1 = FloatVector.fromArray(QuantKernels.F, block, vo + l).fma(a, o1);
+                    o2 = FloatVector.fromArray(QuantKernels.F, block, vo + 2 * l).fma(a, o2);
+                    o3 = FloatVector.fromArray(QuantKernels.F, block, vo + 3 * l).fma(a, o3);
+                }
+            }
+            o0.intoArray(out, o);
+            o1.intoArray(out, o + l);
+            o2.intoArray(out, o + 2 * l);
+            o3.intoArray(out, o + 3 * l);
             return;
         }
         java.util.Arrays.fill(out, o, o + hs, 0f);

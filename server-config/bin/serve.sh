@@ -3,7 +3,7 @@
 #   http://localhost:8080 (API, /health, /metrics, /openapi, /swagger-ui/, /admin/), management on 9990.
 # Environment: ANVIL_DB_URL/ANVIL_DB_USER/ANVIL_DB_PASSWORD select PostgreSQL (else an H2 file database in
 # the server's data dir), ANVIL_LOG_JSON=true for JSON console logs, ANVIL_BIND_ADDRESS (default 127.0.0.1),
-# ANVIL_MAX_HEAP (default 2g), ANVIL_JAVA_OPTS, ANVIL_ADMIN_USER/ANVIL_ADMIN_PASSWORD (first admin user); every MicroProfile Config key as an env var (see README).
+# ANVIL_MAX_HEAP (default 2g), ANVIL_GC (default -XX:+UseParallelGC), ANVIL_JAVA_OPTS, ANVIL_ADMIN_USER/ANVIL_ADMIN_PASSWORD (first admin user); every MicroProfile Config key as an env var (see README).
 # Extra arguments go to WildFly's standalone.sh. Ctrl-C shuts the server down cleanly.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"

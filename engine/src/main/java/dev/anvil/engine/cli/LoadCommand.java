@@ -36,6 +36,7 @@ final class LoadCommand {
                   --prompt-tokens P      approximate prompt length in tokens, '~40' accepted (default 40)
                   --model NAME           model (default: the first one GET /v1/models lists)
                   --temperature T        sampling temperature (default 0.8); requests use seeds 1, 2, ...
+                                         and Cache-Control: no-store (a response cache never answers them)
                   --timeout S            per-request timeout in seconds (default 300)
                   --json                 print the figures as one JSON object
             """;
@@ -165,6 +166,8 @@ final class LoadCommand {
                 .timeout(Duration.ofSeconds(timeoutSeconds))
                 .header("Content-Type", "application/json")
                 .header("Accept", "text/event-stream")
+                // Measure generation: seeded requests repeat, and a response cache would answer the repeats.
+                .header("Cache-Control", "no-store")
                 .POST(HttpRequest.BodyPublishers.ofString(body))
                 .build();
         long t0 = System.nanoTime();

@@ -161,10 +161,18 @@ class GatewayIT {
         assertEquals("model", forbidden.json().getJsonObject("error").getString("param"));
         assertError(complete(server, secret, MODEL + "@1.0.0", 4), 403, "permission_error", "model_not_allowed");
 
+        // A key lists only the models it may use.
+        HttpResult listedElsewhere = server.request("GET", "/v1/models", null, bearer(secret));
+        assertEquals(200, listedElsewhere.status(), listedElsewhere::toString);
+        assertTrue(listedElsewhere.json().getJsonArray("data").isEmpty(), listedElsewhere::toString);
+
         JsonObject allowed = createKey(server, tenant, List.of(MODEL), null, null);
         HttpResult ok = complete(server, allowed.getString("key"), MODEL, 4);
         assertEquals(200, ok.status(), ok::toString);
-        assertEquals(200, server.request("GET", "/v1/models", null, bearer(allowed.getString("key"))).status());
+        HttpResult models = server.request("GET", "/v1/models", null, bearer(allowed.getString("key")));
+        assertEquals(200, models.status(), models::toString);
+        assertEquals(List.of(MODEL), models.json().getJsonArray("data").stream()
+                .map(m -> m.asJsonObject().getString("id")).toList(), models::toString);
 
         // The secret is shown once: listings carry the prefix only, and the database holds only a hash.
         HttpResult listed = server.get(TENANTS + "/" + tenant + "/keys");

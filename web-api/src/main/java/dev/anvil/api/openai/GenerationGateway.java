@@ -83,8 +83,10 @@ public class GenerationGateway {
         return config;
     }
 
+    /** The served models the caller may use: all of them, or those its API key is scoped to. */
     List<ServedModel> models() {
-        return inference.models();
+        var key = caller.key();
+        return key == null ? inference.models() : inference.models().stream().filter(m -> key.allows(m.name())).toList();
     }
 
     /** Resolves {@code name} / {@code name@version}; unknown models are 404 {@code model_not_found}. */

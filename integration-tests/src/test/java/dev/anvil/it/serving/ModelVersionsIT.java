@@ -7,9 +7,14 @@ import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
 import jakarta.json.JsonObject;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -96,19 +101,44 @@ class ModelVersionsIT {
         assertEquals(model + "@1.0.0", first.json().getString("model"), first::toString);
 
         // A long generation on 1.0.0, then the promotion of 2.0.0 while it runs.
-        CompletableFuture<HttpResult> inFlight = CompletableFuture.supplyAsync(() -> complete(server, model, 400));
-        Thread.sleep(300);
-        stage(server, model, "2.0.0", "STAGING");
-        stage(server, model, "2.0.0", "PRODUCTION");
-        HttpResult after = pollUntilServed(server, model, "2.0.0");
-        assertEquals(model + "@2.0.0", after.json().getString("model"), after::toString);
+        // A long streamed generation on 1.0.0, read up to its first chunk (so it is certainly running there), then
+        // the promotion of 2.0.0 while it runs.
+        String body = "{\"model\":" + OpenAi.quote(model) + ",\"prompt\":\"Once upon a time\",\"max_tokens\":400,"
+                + "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+        HttpResponse<InputStream> response = OpenAi.open(server, "/v1/completions", body);
+        assertEquals(200, response.statusCode());
+        try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+            JsonObject opening = nextChunk(reader);
+            assertEquals(model + "@1.0.0", opening.getString("model"), opening::toString);
 
-        HttpResult old = inFlight.get();
-        assertEquals(200, old.status(), old::toString);
-        assertEquals(model + "@1.0.0", old.json().getString("model"), "the in-flight request stays on the version it started on");
-        JsonObject choice = old.json().getJsonArray("choices").getJsonObject(0);
-        assertEquals(400, old.json().getJsonObject("usage").getInt("completion_tokens"), old::toString);
-        assertEquals("length", choice.getString("finish_reason"), old::toString);
+            stage(server, model, "2.0.0", "STAGING");
+            stage(server, model, "2.0.0", "PRODUCTION");
+            HttpResult after = pollUntilServed(server, model, "2.0.0");
+            assertEquals(model + "@2.0.0", after.json().getString("model"), after::toString);
+
+            // The in-flight stream stays on the version it started on and runs to its end.
+            String finish = null;
+            JsonObject usage = null;
+            for (JsonObject chunk; (chunk = nextChunk(reader)) != null; ) {
+                assertEquals(model + "@1.0.0", chunk.getString("model"), "the in-flight request stays on the version it started on");
+                if (!chunk.getJsonArray("choices").isEmpty() && !chunk.getJsonArray("choices").getJsonObject(0).isNull("finish_reason")) {
+                    finish = chunk.getJsonArray("choices").getJsonObject(0).getString("finish_reason");
+                }
+                if (chunk.containsKey("usage") && !chunk.isNull("usage")) usage = chunk.getJsonObject("usage");
+            }
+            assertEquals("length", finish);
+            assertEquals(400, usage == null ? -1 : usage.getInt("completion_tokens"), String.valueOf(usage));
+        }
+    }
+
+    /** The next {@code data: {...}} event of an SSE stream, or null at {@code [DONE]} or the end of the stream. */
+    private static JsonObject nextChunk(BufferedReader reader) throws IOException {
+        for (String line; (line = reader.readLine()) != null; ) {
+            if (!line.startsWith("data:")) continue;
+            String data = line.substring(5).trim();
+            return data.equals("[DONE]") ? null : OpenAi.json(data);
+        }
+        return null;
     }
 
     /** Sends small requests until {@code model} is answered by {@code version} (loading and switching are asynchronous). */

@@ -9,6 +9,7 @@ import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -48,17 +49,30 @@ public final class QuantKernels {
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
+    /** Lane permutations of {@link #sum}: lane i swaps with lane i ^ 2^k (halves, then quarters, ...). */
+    private static final VectorShuffle<Float>[] SUM_SWAPS = sumSwaps();
+
+    @SuppressWarnings("unchecked")
+    private static VectorShuffle<Float>[] sumSwaps() {
+        int steps = Integer.numberOfTrailingZeros(L);
+        VectorShuffle<Float>[] swaps = new VectorShuffle[steps];
+        for (int k = 0; k < steps; k++) {
+            int stride = L >> (k + 1);
+            swaps[k] = VectorShuffle.fromOp(F, i -> i ^ stride);
+        }
+        return swaps;
+    }
+
     /**
-     * Sum of the lanes, always in lane order. {@code reduceLanes(ADD)} may associate differently in compiled
-     * code and in the interpreter's fallback, which would make results change when the JIT kicks in.
+     * Sum of the lanes as a fixed pairwise tree: lanes i and i ^ L/2 are added, then i and i ^ L/4, ..., so the
+     * association never depends on who runs it ({@code reduceLanes(ADD)} may associate differently in compiled
+     * code and in the interpreter's fallback, which would make results change when the JIT kicks in). A
+     * permute-and-add per level is a handful of instructions; extracting L lanes one by one and adding them in
+     * order was the single hottest spot of decode attention on 512-bit vectors.
      */
     static float sum(FloatVector v) {
-        if (L == 8) { // the AVX2 case, unrolled: lane extracts instead of a store to a temporary array and reloads
-            return ((((((v.lane(0) + v.lane(1)) + v.lane(2)) + v.lane(3)) + v.lane(4)) + v.lane(5)) + v.lane(6)) + v.lane(7);
-        }
-        float s = v.lane(0);
-        for (int i = 1; i < L; i++) s += v.lane(i);
-        return s;
+        for (VectorShuffle<Float> swap : SUM_SWAPS) v = v.add(v.rearrange(swap));
+        return v.lane(0);
     }
 
     static float f16(MemorySegment s, long off) { return Float.float16ToFloat(s.get(I16, off)); }
@@ -404,20 +418,21 @@ public final class QuantKernels {
      */
     static void quantizeQ8_0(float[] x, int xOff, float[] q, int qOff, float[] d, int dOff, int n) {
         FloatVector magic = FloatVector.broadcast(F, 0x1.8p23f);
+        boolean vector = L == 8 || L == 16; // whole vectors per block of 32
         for (int b = 0; b < n; b += 32) {
             int xb = xOff + b, qb = qOff + b;
             float amax = 0;
-            if (L == 8) {
-                FloatVector m = FloatVector.fromArray(F, x, xb).abs().max(FloatVector.fromArray(F, x, xb + 8).abs())
-                        .max(FloatVector.fromArray(F, x, xb + 16).abs().max(FloatVector.fromArray(F, x, xb + 24).abs()));
-                for (int j = 0; j < 8; j++) amax = Math.max(amax, m.lane(j));
+            if (vector) {
+                FloatVector m = FloatVector.fromArray(F, x, xb).abs();
+                for (int j = L; j < 32; j += L) m = m.max(FloatVector.fromArray(F, x, xb + j).abs());
+                amax = m.reduceLanes(VectorOperators.MAX); // a maximum is exact in any order
             } else {
                 for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[xb + j]));
             }
             d[dOff + b / 32] = Float.float16ToFloat(Float.floatToFloat16(amax / 127f));
             float id = amax != 0f ? 127f / amax : 0f;
-            if (L == 8 && !Float.isNaN(amax)) {
-                for (int j = 0; j < 32; j += 8) {
+            if (vector && !Float.isNaN(amax)) {
+                for (int j = 0; j < 32; j += L) {
                     FloatVector v = FloatVector.fromArray(F, x, xb + j).mul(id);
                     // rint keeps the sign of a value that rounds to zero (-0.3 -> -0.0): put v's sign back.
                     v.add(magic).sub(magic).abs().reinterpretAsInts()

@@ -12,12 +12,16 @@ import java.util.concurrent.locks.LockSupport;
  * {@code ManagedThreadFactory} so the threads are container-managed; the CLI uses {@link #defaultFactory()}.
  *
  * <p>One forward pass issues a few hundred short parallel loops, so dispatch cost matters more than
- * generality. A loop is cut into chunks that threads claim through one atomic word holding the loop's
- * generation and the next chunk index; the caller claims chunks too and then waits only for chunks that
- * were actually claimed. So a worker that is descheduled (a busy or shared machine) never stalls a loop:
- * the others simply take its share, and when it wakes up late its stale claim fails harmlessly. Idle workers
- * spin briefly (the next loop usually follows within microseconds) and then park. Not re-entrant: one loop
- * at a time, which the engine guarantees by running one forward pass at a time per model.
+ * generality. Threads claim chunks of a loop through one atomic word holding the loop's generation and the
+ * next unclaimed index; the caller claims chunks too and then waits only for chunks that were actually
+ * claimed. So a worker that is descheduled (a busy or shared machine) never stalls a loop: the others simply
+ * take its share, and when it wakes up late its stale claim fails harmlessly. Chunks are guided: each claim
+ * takes {@code 1/threads} of what is left (at least the loop's minimum), so a loop starts with long contiguous
+ * runs (a weight-streaming matmul reads fastest that way: the hardware prefetcher stays ahead; eight equal
+ * chunks per loop measured 30 % slower for one-token decode) and ends with small ones (a thread that falls
+ * behind leaves little for the others to wait on). Idle workers spin briefly (the next loop usually follows within microseconds) and then park.
+ * Not re-entrant: one loop at a time, which the engine guarantees by running one forward pass at a time per
+ * model.
  */
 public final class ComputePool implements AutoCloseable {
 
@@ -29,14 +33,14 @@ public final class ComputePool implements AutoCloseable {
 
     private static final int SPIN_ITERATIONS = 2_000;
 
-    /** One parallel loop; immutable apart from its completion count. */
-    private record Job(long generation, RangeBody body, int total, int chunk, int chunks, AtomicInteger completed) {}
+    /** One parallel loop; immutable apart from its count of finished indexes. */
+    private record Job(long generation, RangeBody body, int total, int minChunk, int divisor, AtomicInteger completed) {}
 
     private final Thread[] threads;
     private final int size;
     private volatile boolean closed;
     private volatile Job current;
-    /** (generation << 32) | next unclaimed chunk index of the current job. */
+    /** (generation << 32) | next unclaimed index of the current job. */
     private final AtomicLong claims = new AtomicLong();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private long generation;
@@ -68,24 +72,26 @@ public final class ComputePool implements AutoCloseable {
     /** Number of workers, including the calling thread. */
     public int size() { return size; }
 
-    /** Runs {@code body} over {@code [0, n)} split into chunks of at least {@code minChunk}; returns when all are done. */
+    /**
+     * Runs {@code body} over {@code [0, n)} in guided chunks of at least {@code minChunk} indexes (the last one may
+     * be shorter); returns when all are done.
+     */
     public void parallelFor(int n, int minChunk, RangeBody body) {
         if (n <= 0) return;
-        int chunkSize = Math.max(minChunk, (n + size * 4 - 1) / (size * 4));
-        if (size == 1 || n <= chunkSize) {
+        int min = Math.max(1, minChunk);
+        if (size == 1 || n <= min) {
             body.run(0, n, 0);
             return;
         }
         if (closed) throw new IllegalStateException("compute pool is closed");
-        int chunks = (n + chunkSize - 1) / chunkSize;
-        Job job = new Job(++generation, body, n, chunkSize, chunks, new AtomicInteger());
+        Job job = new Job(++generation, body, n, min, size, new AtomicInteger());
         failure.set(null);
         claims.set(job.generation << 32); // before publishing the job: a worker that sees the job sees its claims
         current = job;
         for (Thread t : threads) LockSupport.unpark(t);
         runChunks(job, 0);
         int spins = 0;
-        while (job.completed.get() != chunks) {
+        while (job.completed.get() != n) {
             if (++spins < SPIN_ITERATIONS * 10) Thread.onSpinWait();
             else Thread.yield();
         }
@@ -101,16 +107,17 @@ public final class ComputePool implements AutoCloseable {
         while (true) {
             long c = claims.get();
             if ((c >>> 32) != job.generation) return; // a newer loop started: this job is finished
-            int index = (int) c;
-            if (index >= job.chunks) return;
-            if (!claims.compareAndSet(c, c + 1)) continue;
-            int start = index * job.chunk;
+            int start = (int) c;
+            int left = job.total - start;
+            if (left <= 0) return;
+            int chunk = Math.min(left, Math.max(job.minChunk, (left + job.divisor - 1) / job.divisor));
+            if (!claims.compareAndSet(c, c + chunk)) continue;
             try {
-                job.body.run(start, Math.min(job.total, start + job.chunk), worker);
+                job.body.run(start, start + chunk, worker);
             } catch (Throwable t) {
                 failure.compareAndSet(null, t);
             } finally {
-                job.completed.incrementAndGet();
+                job.completed.addAndGet(chunk);
             }
         }
     }

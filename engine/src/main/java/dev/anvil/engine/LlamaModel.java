@@ -698,12 +698,10 @@ public final class LlamaModel implements AutoCloseable {
                 }
             });
         }
-        // Few tokens: streaming the weights is the cost, and each thread reads fastest as one long contiguous run
-        // (the hardware prefetcher keeps up; short chunks restart it), so one chunk per thread. Chunks are still
-        // claimed, so a descheduled worker's half is taken over by the caller. The tile path is compute-bound
-        // and keeps finer chunks to even out the threads.
-        int units = starts[ws.length], minChunk = tile ? 1 : (units + pool.size() - 1) / pool.size();
-        pool.parallelFor(units, minChunk, (a, b, worker) -> {
+        // One work item per unit; the pool's guided chunks give each thread long contiguous runs of units first
+        // (streaming reads) and short ones at the end (balance).
+        int units = starts[ws.length];
+        pool.parallelFor(units, 1, (a, b, worker) -> {
             float[] panel = workerPanel[worker];
             float[] acc = tile ? new float[PackedWeights.UNIT_ROWS * PackedWeights.TILE_TOKENS] : null;
             int m = 0;

@@ -58,4 +58,29 @@ class ComputePoolTest {
         assertThrows(IllegalStateException.class, () -> pool.parallelFor(1000, 1, (a, b, w) -> { }));
         assertTrue(pool.size() == 2);
     }
+
+    @Test
+    void chunksAreGuidedLongRunsFirstShortOnesLast() {
+        try (ComputePool pool = new ComputePool(2, ComputePool.defaultFactory())) {
+            for (int loop = 0; loop < 200; loop++) {
+                java.util.List<int[]> chunks = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+                pool.parallelFor(64, 1, (a, b, w) -> chunks.add(new int[]{a, b}));
+                java.util.List<int[]> byStart = new java.util.ArrayList<>(chunks);
+                byStart.sort(java.util.Comparator.comparingInt(c -> c[0]));
+                int expectedStart = 0;
+                for (int[] c : byStart) {
+                    assertEquals(expectedStart, c[0], "chunks tile the range in claim order");
+                    int left = 64 - c[0];
+                    assertEquals(Math.max(1, (left + 1) / 2), c[1] - c[0], "each claim takes half of what is left");
+                    expectedStart = c[1];
+                }
+                assertEquals(64, expectedStart);
+                assertEquals(32, byStart.get(0)[1], "the first claim is a contiguous half");
+
+                java.util.List<int[]> coarse = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+                pool.parallelFor(64, 20, (a, b, w) -> coarse.add(new int[]{a, b}));
+                for (int[] c : coarse) assertTrue(c[1] - c[0] >= 20 || c[1] == 64, "at least the minimum chunk except the tail");
+            }
+        }
+    }
 }

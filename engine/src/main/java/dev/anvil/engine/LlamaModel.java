@@ -467,7 +467,8 @@ public final class LlamaModel implements AutoCloseable {
             int n = e.allLogits() ? e.tokens().length : 1;
             result[ei] = new float[n][];
             for (int i = 0; i < n; i++, r++) {
-                result[ei][i] = java.util.Arrays.copyOfRange(logits, r * c.vocabSize(), (r + 1) * c.vocabSize());
+                // A single row (one-token decode) hands over the array itself: no vocabulary-sized copy per step.
+                result[ei][i] = rowsOut == 1 ? logits : java.util.Arrays.copyOfRange(logits, r * c.vocabSize(), (r + 1) * c.vocabSize());
             }
         }
         return new ForwardResult(batch, result);
@@ -478,8 +479,18 @@ public final class LlamaModel implements AutoCloseable {
         float eps = config.rmsEps();
         for (int t = 0; t < T; t++) {
             int o = t * n;
-            double ss = 0; // in double, as ggml does: the result feeds int8 activation rounding, which amplifies tiny differences
-            for (int i = 0; i < n; i++) ss += x[o + i] * x[o + i];
+            // In double, as ggml does: the result feeds int8 activation rounding, which amplifies tiny differences.
+            // Four interleaved partial sums (fixed order) so the adds do not wait on one another.
+            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+            int i4 = n & ~3;
+            for (int i = 0; i < i4; i += 4) {
+                s0 += x[o + i] * x[o + i];
+                s1 += x[o + i + 1] * x[o + i + 1];
+                s2 += x[o + i + 2] * x[o + i + 2];
+                s3 += x[o + i + 3] * x[o + i + 3];
+            }
+            for (int i = i4; i < n; i++) s0 += x[o + i] * x[o + i];
+            double ss = (s0 + s1) + (s2 + s3);
             float scale = 1f / (float) StrictMath.sqrt((float) (ss / n) + eps);
             for (int i = 0; i < n; i++) out[o + i] = x[o + i] * scale * weight[i];
         }

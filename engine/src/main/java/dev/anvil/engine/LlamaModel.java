@@ -429,15 +429,7 @@ public final class LlamaModel implements AutoCloseable {
             matmul(xb2, T, new WeightMatrix[]{wo[l]}, new float[][]{xb});
             add(x, xb, T * dim);
             rmsNorm(xb, x, ffnNorm[l], T, dim);
-            matmul(xb, T, new WeightMatrix[]{w1[l], w3[l]}, new float[][]{hb, hb2});
-            // Element-wise, so split by elements rather than tokens: a single decode token uses both threads too.
-            final int swiglu = T * hidden, piece = 256;
-            pool.parallelFor((swiglu + piece - 1) / piece, 1, (a, b, w) -> {
-                for (int i = a * piece, end = Math.min(swiglu, b * piece); i < end; i++) {
-                    float g = hb[i];
-                    hb[i] = g / (1f + ExpF.exp(-g)) * hb2[i]; // SwiGLU: SiLU(gate) * up
-                }
-            });
+            gateUp(xb, T, w1[l], w3[l], hb, hb2);
             matmul(hb, T, new WeightMatrix[]{w2[l]}, new float[][]{xb});
             add(x, xb, T * dim);
         }
@@ -472,6 +464,30 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         return new ForwardResult(batch, result);
+    }
+
+    /**
+     * {@code hb = SwiGLU(gate x, up x)} for the T rows of {@code x}, with {@code hb2} as scratch for the up
+     * projection. Repacked weights apply SwiGLU per unit of rows inside the matmul (no separate pass, no extra
+     * parallel loop per layer); other types run the two projections, then SwiGLU split by elements. Same arithmetic
+     * either way ({@link #swiglu}).
+     */
+    private void gateUp(float[] x, int T, WeightMatrix gate, WeightMatrix up, float[] hb, float[] hb2) {
+        if (packed.containsKey(gate) && packed.containsKey(up)) {
+            packedMatmul(x, T, new WeightMatrix[]{gate, up}, new float[][]{hb, hb2}, true);
+            return;
+        }
+        matmul(x, T, new WeightMatrix[]{gate, up}, new float[][]{hb, hb2});
+        // Element-wise, so split by elements rather than tokens: a single decode token uses both threads too.
+        final int n = T * gate.rows(), piece = 256;
+        pool.parallelFor((n + piece - 1) / piece, 1, (a, b, w) -> {
+            for (int i = a * piece, end = Math.min(n, b * piece); i < end; i++) hb[i] = swiglu(hb[i], hb2[i]);
+        });
+    }
+
+    /** SwiGLU of one element: SiLU(gate) * up. */
+    private static float swiglu(float gate, float up) {
+        return gate / (1f + ExpF.exp(-gate)) * up;
     }
 
     /** out[t] = x[t] / rms(x[t]) * weight, for each of the T rows. */
@@ -631,7 +647,7 @@ public final class LlamaModel implements AutoCloseable {
             boolean all = true;
             for (WeightMatrix w : ws) all &= packed.containsKey(w);
             if (all) {
-                packedMatmul(input, T, ws, outs);
+                packedMatmul(input, T, ws, outs, false);
                 return;
             }
             for (int m = 0; m < ws.length; m++) matmul(input, T, new WeightMatrix[]{ws[m]}, new float[][]{outs[m]});
@@ -685,12 +701,13 @@ public final class LlamaModel implements AutoCloseable {
 
     /**
      * {@link #matmul} on repacked weights: the activations are quantized once per token to int8 blocks (ggml's
-     * quantize_row_q8_0: the values llama.cpp multiplies), each unit of 16 rows is one work item.
+     * quantize_row_q8_0: the values llama.cpp multiplies), each unit of 16 rows is one work item. With
+     * {@code swiglu}, {@code ws} is (gate, up): a work item is a unit of both, and {@code outs[0]} receives
+     * SwiGLU(gate, up) for its rows as soon as both are computed.
      */
-    private void packedMatmul(float[] input, int T, WeightMatrix[] ws, float[][] outs) {
-        int cols = ws[0].cols(), blocks = cols / 32;
-        float[] qx = new float[T * cols], dx = new float[T * blocks];
-        for (int t = 0; t < T; t++) QuantKernels.quantizeQ8_0(input, t * cols, qx, t * cols, dx, t * blocks, cols);
+    private void packedMatmul(float[] input, int T, WeightMatrix[] ws, float[][] outs, boolean swiglu) {
+        int cols = ws[0].cols();
+        PackedInput in = new PackedInput(input, T, cols);
         PackedWeights[] ps = new PackedWeights[ws.length];
         int[] starts = new int[ws.length + 1];
         for (int m = 0; m < ws.length; m++) {
@@ -698,48 +715,79 @@ public final class LlamaModel implements AutoCloseable {
             ps[m] = packed.get(ws[m]);
             starts[m + 1] = starts[m] + ps[m].units;
         }
-        boolean tile = T >= PACKED_TILE_MIN_TOKENS;
-        int tiles = (T + PackedWeights.TILE_TOKENS - 1) / PackedWeights.TILE_TOKENS, tileFloats = PackedWeights.tokenPanelFloats(cols);
-        float[] xt = tile ? new float[tiles * tileFloats] : null;
-        if (tile) {
-            pool.parallelFor(tiles, 1, (a, b, worker) -> {
-                for (int i = a; i < b; i++) {
-                    int first = i * PackedWeights.TILE_TOKENS;
-                    PackedWeights.interleave(qx, dx, cols, first, Math.min(PackedWeights.TILE_TOKENS, T - first), xt, i * tileFloats);
-                }
-            });
+        if (swiglu && (ws.length != 2 || ps[0].rows != ps[1].rows)) throw new IllegalArgumentException("SwiGLU needs gate and up of equal shape");
+        if (in.tile) {
+            pool.parallelFor(in.tiles, 1, (a, b, worker) -> { for (int i = a; i < b; i++) in.interleaveTile(i); });
         }
         // One work item per unit; the pool's guided chunks give each thread long contiguous runs of units first
         // (streaming reads) and short ones at the end (balance).
-        int units = starts[ws.length];
-        pool.parallelFor(units, 1, (a, b, worker) -> {
+        int items = swiglu ? ps[0].units : starts[ws.length];
+        pool.parallelFor(items, 1, (a, b, worker) -> {
             float[] panel = workerPanel[worker];
-            float[] acc = tile ? new float[PackedWeights.UNIT_ROWS * PackedWeights.TILE_TOKENS] : null;
+            float[] acc = in.tile ? new float[PackedWeights.UNIT_ROWS * PackedWeights.TILE_TOKENS] : null;
             int m = 0;
             for (int g = a; g < b; g++) {
-                while (starts[m + 1] <= g) m++;
-                PackedWeights p = ps[m];
-                float[] out = outs[m];
-                int u = g - starts[m], rows = p.rows, r0 = u * PackedWeights.UNIT_ROWS;
-                if (!tile) {
-                    int t = 0;
-                    for (; t + 1 < T; t += 4) { // groups of up to 4 tokens; a short group repeats its last token
-                        int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
-                        p.gemv4(u, qx, t * cols, t1 * cols, t2 * cols, t3 * cols, dx, t * blocks, t1 * blocks, t2 * blocks, t3 * blocks,
-                                out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
+                if (swiglu) {
+                    in.multiply(ps[0], g, outs[0], panel, acc);
+                    in.multiply(ps[1], g, outs[1], panel, acc);
+                    float[] gate = outs[0], up = outs[1];
+                    int rows = ps[0].rows, r0 = g * PackedWeights.UNIT_ROWS, r1 = Math.min(rows, r0 + PackedWeights.UNIT_ROWS);
+                    for (int t = 0; t < T; t++) {
+                        for (int i = t * rows + r0, end = t * rows + r1; i < end; i++) gate[i] = swiglu(gate[i], up[i]);
                     }
-                    if (t < T) p.gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
                     continue;
                 }
-                p.widen(u, panel);
-                int valid = Math.min(PackedWeights.UNIT_ROWS, rows - r0);
-                for (int i = 0; i < tiles; i++) {
-                    PackedWeights.gemm(panel, cols, xt, i * tileFloats, acc);
-                    int t0 = i * PackedWeights.TILE_TOKENS, n = Math.min(PackedWeights.TILE_TOKENS, T - t0);
-                    for (int k = 0; k < n; k++) System.arraycopy(acc, PackedWeights.UNIT_ROWS * k, out, (t0 + k) * rows + r0, valid);
-                }
+                while (starts[m + 1] <= g) m++;
+                in.multiply(ps[m], g - starts[m], outs[m], panel, acc);
             }
         });
+    }
+
+    /** The activations of one packed matmul: int8 blocks per token and, for the tile path, token panels. */
+    private static final class PackedInput {
+        final int T, cols, blocks, tiles, tileFloats;
+        final boolean tile;
+        final float[] qx, dx, xt;
+
+        PackedInput(float[] input, int T, int cols) {
+            this.T = T;
+            this.cols = cols;
+            this.blocks = cols / 32;
+            this.qx = new float[T * cols];
+            this.dx = new float[T * blocks];
+            for (int t = 0; t < T; t++) QuantKernels.quantizeQ8_0(input, t * cols, qx, t * cols, dx, t * blocks, cols);
+            this.tile = T >= PACKED_TILE_MIN_TOKENS;
+            this.tiles = (T + PackedWeights.TILE_TOKENS - 1) / PackedWeights.TILE_TOKENS;
+            this.tileFloats = PackedWeights.tokenPanelFloats(cols);
+            this.xt = tile ? new float[tiles * tileFloats] : null;
+        }
+
+        void interleaveTile(int i) {
+            int first = i * PackedWeights.TILE_TOKENS;
+            PackedWeights.interleave(qx, dx, cols, first, Math.min(PackedWeights.TILE_TOKENS, T - first), xt, i * tileFloats);
+        }
+
+        /** Unit {@code u} of {@code p} times every token: {@code out[t * rows + r]} for the unit's real rows r. */
+        void multiply(PackedWeights p, int u, float[] out, float[] panel, float[] acc) {
+            int rows = p.rows, r0 = u * PackedWeights.UNIT_ROWS;
+            if (!tile) {
+                int t = 0;
+                for (; t + 1 < T; t += 4) { // groups of up to 4 tokens; a short group repeats its last token
+                    int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
+                    p.gemv4(u, qx, t * cols, t1 * cols, t2 * cols, t3 * cols, dx, t * blocks, t1 * blocks, t2 * blocks, t3 * blocks,
+                            out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
+                }
+                if (t < T) p.gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
+                return;
+            }
+            p.widen(u, panel);
+            int valid = Math.min(PackedWeights.UNIT_ROWS, rows - r0);
+            for (int i = 0; i < tiles; i++) {
+                PackedWeights.gemm(panel, cols, xt, i * tileFloats, acc);
+                int t0 = i * PackedWeights.TILE_TOKENS, n = Math.min(PackedWeights.TILE_TOKENS, T - t0);
+                for (int k = 0; k < n; k++) System.arraycopy(acc, PackedWeights.UNIT_ROWS * k, out, (t0 + k) * rows + r0, valid);
+            }
+        }
     }
 
     /** Unmaps the weights and stops the compute threads. */

@@ -342,6 +342,13 @@ public final class LlamaModel implements AutoCloseable {
     /** Number of compute threads (including the caller of {@link #forward}). */
     public int threads() { return pool.size(); }
 
+    /**
+     * Runs {@code body} over {@code [0, n)} on this model's compute threads (see {@link ComputePool#parallelFor}),
+     * for per-sequence work around the forward pass (sampling). Like {@link #forward}, never concurrently with
+     * another forward pass or loop of this model.
+     */
+    public void parallelFor(int n, int minChunk, ComputePool.RangeBody body) { pool.parallelFor(n, minChunk, body); }
+
     /** A KV cache for this model's shape with as many blocks as fit in {@code byteBudget}. */
     public KvCachePool newKvCachePool(long byteBudget) { return new KvCachePool(config, byteBudget); }
 

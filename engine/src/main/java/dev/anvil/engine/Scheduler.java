@@ -425,12 +425,25 @@ public final class Scheduler implements Runnable, AutoCloseable {
         }
         steps.incrementAndGet();
 
-        // 4. Sampling for the sequences whose whole context is now in the cache.
+        // 4. Sampling for the sequences whose whole context is now in the cache. Each sequence's sampler depends
+        //    only on its own logits and random stream, so the batch samples in parallel on the compute threads (a
+        //    vocabulary-wide softmax per sequence is most of a step's serial time at large batches); events then go
+        //    out in batch order on this thread.
+        int[] sampled = new int[inBatch.size()];
+        int nSampled = 0;
         for (int e = 0; e < inBatch.size(); e++) {
             Seq s = inBatch.get(e);
             s.computed = chunkEnds.get(e);
-            if (s.computed < s.tokenCount) continue; // more prefill to go
-            Generation.Step st = s.generation.next(result.logits(e));
+            if (s.computed == s.tokenCount) sampled[nSampled++] = e; // else more prefill to go
+        }
+        Generation.Step[] next = new Generation.Step[inBatch.size()];
+        model.parallelFor(nSampled, 1, (a, b, w) -> {
+            for (int i = a; i < b; i++) next[sampled[i]] = inBatch.get(sampled[i]).generation.next(result.logits(sampled[i]));
+        });
+        for (int i = 0; i < nSampled; i++) {
+            int e = sampled[i];
+            Seq s = inBatch.get(e);
+            Generation.Step st = next[e];
             generatedTokens.incrementAndGet();
             notifyToken(s, st);
             if (st.finished()) {

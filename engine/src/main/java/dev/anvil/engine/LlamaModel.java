@@ -474,18 +474,12 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * {@code hb = SwiGLU(gate x, up x)} for the T rows of {@code x}, with {@code hb2} as scratch for the up
-     * projection. Repacked weights apply SwiGLU per unit of rows inside the matmul (no separate pass, no extra
-     * parallel loop per layer); other types run the two projections, then SwiGLU split by elements. Same arithmetic
-     * either way ({@link #swiglu}).
+     * {@code hb = SwiGLU(gate x, up x)} for the T rows of {@code x}, with {@code hb2} receiving the up projection:
+     * both projections in one matmul, then SwiGLU split by elements (a single decode token uses both threads too).
+     * Applying SwiGLU per unit inside the matmul measured slower: each work item then streams two matrices.
      */
     private void gateUp(float[] x, int T, WeightMatrix gate, WeightMatrix up, float[] hb, float[] hb2) {
-        if (packed.containsKey(gate) && packed.containsKey(up)) {
-            packedMatmul(x, T, new WeightMatrix[]{gate, up}, new float[][]{hb, hb2}, true);
-            return;
-        }
         matmul(x, T, new WeightMatrix[]{gate, up}, new float[][]{hb, hb2});
-        // Element-wise, so split by elements rather than tokens: a single decode token uses both threads too.
         final int n = T * gate.rows(), piece = 256;
         pool.parallelFor((n + piece - 1) / piece, 1, (a, b, w) -> {
             for (int i = a * piece, end = Math.min(n, b * piece); i < end; i++) hb[i] = swiglu(hb[i], hb2[i]);
@@ -654,7 +648,7 @@ public final class LlamaModel implements AutoCloseable {
             boolean all = true;
             for (WeightMatrix w : ws) all &= packed.containsKey(w);
             if (all) {
-                packedMatmul(input, T, ws, outs, false);
+                packedMatmul(input, T, ws, outs);
                 return;
             }
             for (int m = 0; m < ws.length; m++) matmul(input, T, new WeightMatrix[]{ws[m]}, new float[][]{outs[m]});
@@ -708,11 +702,11 @@ public final class LlamaModel implements AutoCloseable {
 
     /**
      * {@link #matmul} on repacked weights: the activations are quantized once per token to int8 blocks (ggml's
-     * quantize_row_q8_0: the values llama.cpp multiplies), each unit of 16 rows is one work item. With
-     * {@code swiglu}, {@code ws} is (gate, up): a work item is a unit of both, and {@code outs[0]} receives
-     * SwiGLU(gate, up) for its rows as soon as both are computed.
+     * quantize_row_q8_0: the values llama.cpp multiplies), each unit of 16 rows is one work item: streamed as
+     * int8 by the few-token kernels, or widened once and run through the 8-token register tile from
+     * {@link #PACKED_TILE_MIN_TOKENS} tokens on.
      */
-    private void packedMatmul(float[] input, int T, WeightMatrix[] ws, float[][] outs, boolean swiglu) {
+    private void packedMatmul(float[] input, int T, WeightMatrix[] ws, float[][] outs) {
         int cols = ws[0].cols();
         PackedInput in = new PackedInput(input, T, cols);
         PackedWeights[] ps = new PackedWeights[ws.length];
@@ -722,30 +716,27 @@ public final class LlamaModel implements AutoCloseable {
             ps[m] = packed.get(ws[m]);
             starts[m + 1] = starts[m] + ps[m].units;
         }
-        if (swiglu && (ws.length != 2 || ps[0].rows != ps[1].rows)) throw new IllegalArgumentException("SwiGLU needs gate and up of equal shape");
-        if (in.tile) {
-            pool.parallelFor(in.tiles, 1, (a, b, worker) -> { for (int i = a; i < b; i++) in.interleaveTile(i); });
-        }
         // One work item per unit; the pool's guided chunks give each thread long contiguous runs of units first
         // (streaming reads) and short ones at the end (balance).
-        int items = swiglu ? ps[0].units : starts[ws.length];
-        pool.parallelFor(items, 1, (a, b, worker) -> {
+        int units = starts[ws.length];
+        if (!in.tile) {
+            pool.parallelFor(units, 1, (a, b, worker) -> {
+                int m = 0;
+                for (int g = a; g < b; g++) {
+                    while (starts[m + 1] <= g) m++;
+                    in.multiplyFew(ps[m], g - starts[m], outs[m]);
+                }
+            });
+            return;
+        }
+        pool.parallelFor(in.tiles, 1, (a, b, worker) -> { for (int i = a; i < b; i++) in.interleaveTile(i); });
+        pool.parallelFor(units, 1, (a, b, worker) -> {
             float[] panel = workerPanel[worker];
-            float[] acc = in.tile ? new float[PackedWeights.UNIT_ROWS * PackedWeights.TILE_TOKENS] : null;
+            float[] acc = new float[PackedWeights.UNIT_ROWS * PackedWeights.TILE_TOKENS];
             int m = 0;
             for (int g = a; g < b; g++) {
-                if (swiglu) {
-                    in.multiply(ps[0], g, outs[0], panel, acc);
-                    in.multiply(ps[1], g, outs[1], panel, acc);
-                    float[] gate = outs[0], up = outs[1];
-                    int rows = ps[0].rows, r0 = g * PackedWeights.UNIT_ROWS, r1 = Math.min(rows, r0 + PackedWeights.UNIT_ROWS);
-                    for (int t = 0; t < T; t++) {
-                        for (int i = t * rows + r0, end = t * rows + r1; i < end; i++) gate[i] = swiglu(gate[i], up[i]);
-                    }
-                    continue;
-                }
                 while (starts[m + 1] <= g) m++;
-                in.multiply(ps[m], g - starts[m], outs[m], panel, acc);
+                in.multiplyTiles(ps[m], g - starts[m], outs[m], panel, acc);
             }
         });
     }
@@ -774,19 +765,21 @@ public final class LlamaModel implements AutoCloseable {
             PackedWeights.interleave(qx, dx, cols, first, Math.min(PackedWeights.TILE_TOKENS, T - first), xt, i * tileFloats);
         }
 
-        /** Unit {@code u} of {@code p} times every token: {@code out[t * rows + r]} for the unit's real rows r. */
-        void multiply(PackedWeights p, int u, float[] out, float[] panel, float[] acc) {
+        /** Unit {@code u} of {@code p} times every token ({@code T < PACKED_TILE_MIN_TOKENS}): {@code out[t * rows + r]} for its real rows r. */
+        void multiplyFew(PackedWeights p, int u, float[] out) {
             int rows = p.rows, r0 = u * PackedWeights.UNIT_ROWS;
-            if (!tile) {
-                int t = 0;
-                for (; t + 1 < T; t += 4) { // groups of up to 4 tokens; a short group repeats its last token
-                    int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
-                    p.gemv4(u, qx, t * cols, t1 * cols, t2 * cols, t3 * cols, dx, t * blocks, t1 * blocks, t2 * blocks, t3 * blocks,
-                            out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
-                }
-                if (t < T) p.gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
-                return;
+            int t = 0;
+            for (; t + 1 < T; t += 4) { // groups of up to 4 tokens; a short group repeats its last token
+                int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
+                p.gemv4(u, qx, t * cols, t1 * cols, t2 * cols, t3 * cols, dx, t * blocks, t1 * blocks, t2 * blocks, t3 * blocks,
+                        out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
             }
+            if (t < T) p.gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
+        }
+
+        /** The same through the widened unit and the 8-token register tile (the token panels must be interleaved). */
+        void multiplyTiles(PackedWeights p, int u, float[] out, float[] panel, float[] acc) {
+            int rows = p.rows, r0 = u * PackedWeights.UNIT_ROWS;
             p.widen(u, panel);
             int valid = Math.min(PackedWeights.UNIT_ROWS, rows - r0);
             for (int i = 0; i < tiles; i++) {

@@ -359,6 +359,9 @@ public final class AnvilServer {
         env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDPRIMARY", "guardsmall@1.0.0");
         env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDSLOW", "guardsmall@1.0.0");
         env.put("ANVIL_RESILIENCE_FALLBACK_MESSAGE_GUARDMSG", "{\"status\":\"busy\",\"contact\":\"support@anvil.example\"}");
+        // ResilienceIT's overloaded version (no fault: a real full queue): a fallback model, then a fixed message.
+        env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDBUSY", "guardsmall@1.0.0");
+        env.put("ANVIL_RESILIENCE_FALLBACK_MESSAGE_GUARDBUSY", "Busy: please retry shortly.");
         env.put("ANVIL_RESILIENCE_BREAKER_REQUEST_VOLUME_THRESHOLD", "4");
         env.put("ANVIL_RESILIENCE_BREAKER_DELAY_MS", "600000");
         // MicroProfile Fault Tolerance's own key for the submission timeout (queueing is fast; the fault delays 8 s).

@@ -195,11 +195,6 @@ public final class AnvilServer {
         return clusterPortOffsets;
     }
 
-    /** JGroups port of this node (socket binding jgroups-tcp, 7600 plus the port offset). */
-    public int jgroupsPort() {
-        return 7600 + portOffset;
-    }
-
     /** Stops the servers of this JVM that were started (called at the end of the JUnit session). */
     static synchronized void stopIfStarted() {
         for (AnvilServer server : instances.values()) {

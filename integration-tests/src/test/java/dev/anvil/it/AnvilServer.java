@@ -241,8 +241,8 @@ public final class AnvilServer {
     }
 
     /**
-     * H2 run only: standalone-anvil.xml after the first configure.sh pass over the copied configuration
-     * (the harness runs a second pass before starting); null on the PostgreSQL run.
+     * H2 run (and cluster node 1) only: the configuration file after the first configure.sh pass over the copied
+     * configuration (the harness runs a second pass before starting); null otherwise.
      */
     public String configurationBeforeRerun() {
         return configurationBeforeRerun;
@@ -350,8 +350,9 @@ public final class AnvilServer {
 
         environment.putAll(profile.environment);
         runConfigure(configure, wildflyHome, environment);
-        if (database.equals("h2")) {
-            // Second pass with the same environment: ServerConfigurationIT checks it changed nothing.
+        if (database.equals("h2") || profile == Profile.CLUSTER_NODE_1) {
+            // Second pass with the same environment: ServerConfigurationIT (ClusterIT for the clustered
+            // configuration) checks it changed nothing.
             configurationBeforeRerun = Files.readString(configurationFile(), StandardCharsets.UTF_8);
             runConfigure(configure, wildflyHome, environment);
         }

@@ -136,6 +136,8 @@ class ClusterIT {
             assertEquals(200, node.get("/health/ready").status(), "node " + node.baseUri() + " is ready");
         }
         assertNotEquals(node1.baseUri(), node2.baseUri());
+        assertEquals(node1.configurationBeforeRerun(), readConfiguration(node1),
+                "a second configure.sh pass with ANVIL_CLUSTER=true changed " + node1.configurationFile());
         String configuration = readConfiguration(node2);
         assertTrue(configuration.contains("<distributed-cache name=\"responses\""), "distributed response cache");
         assertTrue(configuration.contains("<distributed-cache name=\"gateway-limits\""), "distributed gateway limits");

@@ -200,6 +200,7 @@ public class ServingLifecycle {
     // Reconciliation
 
     private void sync() {
+        unloadArchivedExtras();
         Map<String, String> production = new LinkedHashMap<>();
         for (ModelInfo m : registry.listModels()) {
             if (m.productionVersion() != null) production.put(m.name(), m.productionVersion());
@@ -232,6 +233,25 @@ public class ServingLifecycle {
                     LOG.log(Level.SEVERE, "could not load " + name + "@" + version
                             + (current == null ? "" : "; " + current.ref() + " keeps serving"), cause);
                 }
+            }
+        }
+    }
+
+    /**
+     * Unloads the versions loaded for {@code name@version} requests that were archived in the meantime. On this
+     * server {@link PromotionObserver} does it as the stage changes; this catches archivals made through another
+     * node of a cluster, which would otherwise keep serving pinned requests here until evicted.
+     */
+    private void unloadArchivedExtras() {
+        for (ModelRuntime r : runtimes.extraRuntimes()) {
+            String name = r.served().name(), version = r.served().version();
+            try {
+                if (registry.getVersion(name, version).stage() == dev.anvil.registry.domain.Stage.ARCHIVED) {
+                    LOG.info(() -> name + "@" + version + " was archived: it no longer serves here");
+                    runtimes.unloadExtra(name, version);
+                }
+            } catch (RuntimeException e) {
+                LOG.log(Level.FINE, "stage of loaded " + name + "@" + version + " unreadable; kept", e);
             }
         }
     }

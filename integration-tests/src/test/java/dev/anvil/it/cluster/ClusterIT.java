@@ -252,6 +252,29 @@ class ClusterIT {
         untilServed(node2, completion(model, "Once upon a time", 8), model + "@2.0.0");
     }
 
+    @Test
+    void aVersionArchivedThroughOneNodeStopsServingPinnedRequestsOnTheOther() {
+        String model = "cluster-" + UUID.randomUUID().toString().substring(0, 8);
+        Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
+        HttpResult registered = node1.post("/api/registry/models/" + model + "/versions",
+                Json.createObjectBuilder().add("version", "1.0.0").add("path", file.toString()).build().toString());
+        assertEquals(201, registered.status(), registered::toString);
+        String pinned = completion(model + "@1.0.0", "Once upon a time", 4);
+        untilServed(node2, pinned, model + "@1.0.0"); // loaded on demand on node 2
+
+        move(node1, model, "1.0.0", "ARCHIVED");
+        // Node 2 finds the archival at its next reconciliation, unloads the version, and then refuses it as any
+        // node refuses an ARCHIVED version.
+        Instant deadline = Instant.now().plus(DEADLINE);
+        HttpResult last = node2.request("POST", "/v1/completions", pinned, JSON);
+        while (last.status() == 200 && Instant.now().isBefore(deadline)) {
+            pause();
+            last = node2.request("POST", "/v1/completions", pinned, JSON);
+        }
+        assertEquals(400, last.status(), "node 2 must stop serving a version archived through node 1: " + last);
+        assertTrue(last.json().getJsonObject("error").getString("message").contains("ARCHIVED"), last::toString);
+    }
+
     private static void move(AnvilServer server, String model, String version, String stage) {
         HttpResult r = server.request("POST", "/api/registry/models/" + model + "/versions/" + version + "/stage",
                 Json.createObjectBuilder().add("stage", stage).add("reason", "cluster test").build().toString(),

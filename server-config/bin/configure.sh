@@ -5,8 +5,13 @@
 # with -Djboss.server.base.dir) instead of WILDFLY_HOME/standalone; the integration tests use one per run.
 # Creates standalone/configuration/standalone-anvil.xml from standalone-full.xml (first run only), then runs,
 # in one embedded-server session: every src/main/cli/NN-*.cli (idempotent), then the launch profiles picked
-# from the environment: profiles/datasource-postgresql.cli when ANVIL_DB_URL is set (else datasource-h2.cli)
-# and profiles/logging-json.cli when ANVIL_LOG_JSON=true (else logging-text.cli). Safe to re-run.
+# from the environment: profiles/datasource-postgresql.cli when ANVIL_DB_URL is set (else datasource-h2.cli),
+# profiles/logging-json.cli when ANVIL_LOG_JSON=true (else logging-text.cli), and profiles/caches-local.cli
+# (else clustered.cli, see below). Safe to re-run.
+# ANVIL_CLUSTER=true: the clustered configuration standalone-anvil-ha.xml instead, created from
+# standalone-full-ha.xml, with a JGroups TCP stack that finds its peers in a static list (TCPPING) and the caches
+# of container "anvil" distributed (profiles/clustered.cli). Needs PostgreSQL (ANVIL_DB_URL): every node
+# shares the registry, API keys and usage. Peers, node name and addresses are start-time settings (serve.sh).
 set -euo pipefail
 SERVER_CONFIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WILDFLY_HOME="${1:?usage: configure.sh WILDFLY_HOME}"
@@ -27,10 +32,21 @@ export JAVA_HOME
 # Maven's unpack drops the executable bits of the launch scripts.
 chmod +x "$WILDFLY_HOME"/bin/*.sh
 
+case "${ANVIL_CLUSTER:-false}" in
+  true) SERVER_CONFIG=standalone-anvil-ha.xml; SOURCE_CONFIG=standalone-full-ha.xml ;;
+  false) SERVER_CONFIG=standalone-anvil.xml; SOURCE_CONFIG=standalone-full.xml ;;
+  *) echo "configure.sh: ANVIL_CLUSTER must be true or false, got '$ANVIL_CLUSTER'" >&2; exit 1 ;;
+esac
+if [ "${ANVIL_CLUSTER:-false}" = "true" ] && [ -z "${ANVIL_DB_URL:-}" ]; then
+  echo "configure.sh: ANVIL_CLUSTER=true needs a PostgreSQL database shared by every node: set ANVIL_DB_URL," \
+       "ANVIL_DB_USER and ANVIL_DB_PASSWORD (the H2 file database belongs to one server)" >&2
+  exit 1
+fi
+
 BASE_DIR="${ANVIL_SERVER_BASE_DIR:-$WILDFLY_HOME/standalone}"
 CONFIG_DIR="$BASE_DIR/configuration"
-if [ ! -f "$CONFIG_DIR/standalone-anvil.xml" ]; then
-  cp "$CONFIG_DIR/standalone-full.xml" "$CONFIG_DIR/standalone-anvil.xml"
+if [ ! -f "$CONFIG_DIR/$SERVER_CONFIG" ]; then
+  cp "$CONFIG_DIR/$SOURCE_CONFIG" "$CONFIG_DIR/$SERVER_CONFIG"
 fi
 # Directory MicroProfile Config source (see 10-microprofile.cli); must exist before the server starts.
 mkdir -p "$CONFIG_DIR/anvil"
@@ -78,11 +94,19 @@ case "${ANVIL_LOG_JSON:-false}" in
   *) echo "configure.sh: ANVIL_LOG_JSON must be true or false, got '$ANVIL_LOG_JSON'" >&2; exit 1 ;;
 esac
 
-# 30-jdbc-drivers.cli adds the driver module only together with the driver resource; a module left behind by
-# an interrupted earlier run (driver never registered) would make `module add` fail, so drop it first.
+# 30-jdbc-drivers.cli adds the driver module only together with the driver resource. The module lives in
+# WILDFLY_HOME, shared by every configuration and server base directory: when a complete module is there but this
+# configuration has no driver yet (a new base directory, or the clustered configuration next to the standalone
+# one), only the driver resource is added, and the module, which running servers may use, stays. A partial
+# module (an interrupted earlier run) would make `module add` fail, so it is dropped first.
 PG_MODULE_DIR="$WILDFLY_HOME/modules/org/postgresql"
-if [ -d "$PG_MODULE_DIR" ] && ! grep -q '<driver name="postgresql"' "$CONFIG_DIR/standalone-anvil.xml"; then
-  rm -rf "$PG_MODULE_DIR"
+register_existing_driver=false
+if [ -d "$PG_MODULE_DIR" ] && ! grep -q '<driver name="postgresql"' "$CONFIG_DIR/$SERVER_CONFIG"; then
+  if [ -f "$PG_MODULE_DIR/main/module.xml" ] && compgen -G "$PG_MODULE_DIR/main/*.jar" > /dev/null; then
+    register_existing_driver=true
+  else
+    rm -rf "$PG_MODULE_DIR"
+  fi
 fi
 
 profiles=()
@@ -96,12 +120,20 @@ if [ "${ANVIL_LOG_JSON:-false}" = "true" ]; then
 else
   profiles+=("$CLI_DIR/profiles/logging-text.cli")
 fi
+if [ "${ANVIL_CLUSTER:-false}" = "true" ]; then
+  profiles+=("$CLI_DIR/profiles/clustered.cli")
+else
+  profiles+=("$CLI_DIR/profiles/caches-local.cli")
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 script="$work/configure.cli"
 {
-  echo "embed-server --server-config=standalone-anvil.xml --std-out=discard"
+  echo "embed-server --server-config=$SERVER_CONFIG --std-out=discard"
+  if [ "$register_existing_driver" = true ]; then
+    echo "/subsystem=datasources/jdbc-driver=postgresql:add(driver-name=postgresql, driver-module-name=org.postgresql, driver-xa-datasource-class-name=org.postgresql.xa.PGXADataSource)"
+  fi
   for file in "$CLI_DIR"/[0-9][0-9]-*.cli "${profiles[@]}"; do
     echo "# ---- $(basename "$file")"
     cat "$file"
@@ -118,4 +150,4 @@ if ! JAVA_OPTS="${JAVA_OPTS:-} -Djboss.server.base.dir=$BASE_DIR" "$WILDFLY_HOME
   echo "configure.sh: WildFly configuration failed (script: $(ls "$CLI_DIR"))" >&2
   exit 1
 fi
-echo "anvil: WildFly configured at $BASE_DIR (profiles: $(for p in "${profiles[@]}"; do basename "$p" .cli; done | tr '\n' ' '))"
+echo "anvil: WildFly configured at $BASE_DIR/configuration/$SERVER_CONFIG (profiles: $(for p in "${profiles[@]}"; do basename "$p" .cli; done | tr '\n' ' '))"

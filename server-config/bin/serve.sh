@@ -4,6 +4,11 @@
 # Environment: ANVIL_DB_URL/ANVIL_DB_USER/ANVIL_DB_PASSWORD select PostgreSQL (else an H2 file database in
 # the server's data dir), ANVIL_LOG_JSON=true for JSON console logs, ANVIL_BIND_ADDRESS (default 127.0.0.1),
 # ANVIL_MAX_HEAP (default 2g), ANVIL_GC (default -XX:+UseParallelGC), ANVIL_JAVA_OPTS, ANVIL_ADMIN_USER/ANVIL_ADMIN_PASSWORD (first admin user); every MicroProfile Config key as an env var (see README).
+# Several servers from one checkout (e.g. the nodes of a cluster): ANVIL_SERVER_BASE_DIR (a server base directory
+# of this node, created from the provisioned standalone/ on first use) and ANVIL_PORT_OFFSET (added to every port).
+# Clustered (README, "Clustering"): ANVIL_CLUSTER=true (needs ANVIL_DB_URL: PostgreSQL shared by the nodes),
+# ANVIL_CLUSTER_HOSTS (every node's JGroups address, host[port], port 7600 + offset), ANVIL_NODE_NAME (unique per
+# node), ANVIL_CLUSTER_BIND_ADDRESS (the address JGroups binds, default ANVIL_BIND_ADDRESS).
 # Extra arguments go to WildFly's standalone.sh. Ctrl-C shuts the server down cleanly.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -27,20 +32,46 @@ if [ "$needs_build" = true ]; then
   ./mvnw -q install -DskipTests
 fi
 
-# Applies the idempotent CLI scripts plus the profiles chosen by this environment (H2/PostgreSQL, log format).
+BASE_DIR="${ANVIL_SERVER_BASE_DIR:-$WILDFLY_HOME/standalone}"
+if [ ! -d "$BASE_DIR/configuration" ]; then
+  echo "anvil: creating the server base directory $BASE_DIR from $WILDFLY_HOME/standalone"
+  mkdir -p "$BASE_DIR/deployments"
+  cp -r "$WILDFLY_HOME/standalone/configuration" "$BASE_DIR/"
+fi
+export ANVIL_SERVER_BASE_DIR="$BASE_DIR"
+OFFSET="${ANVIL_PORT_OFFSET:-0}"
+if ! [[ "$OFFSET" =~ ^[0-9]{1,5}$ ]]; then
+  echo "anvil: ANVIL_PORT_OFFSET must be a number, got '$OFFSET'" >&2
+  exit 1
+fi
+BIND="${ANVIL_BIND_ADDRESS:-127.0.0.1}"
+server_args=(-Djboss.server.base.dir="$BASE_DIR" -Djboss.socket.binding.port-offset="$OFFSET" -b "$BIND")
+SERVER_CONFIG=standalone-anvil.xml
+if [ "${ANVIL_CLUSTER:-false}" = "true" ]; then
+  SERVER_CONFIG=standalone-anvil-ha.xml
+  NODE="${ANVIL_NODE_NAME:-$(hostname)-$OFFSET}"
+  # The transaction manager's node identifier (at most 23 bytes) must differ between nodes that share a database.
+  server_args+=(-Djboss.node.name="$NODE" -Djboss.tx.node.id="${NODE:0:23}"
+    -Djboss.bind.address.private="${ANVIL_CLUSTER_BIND_ADDRESS:-$BIND}"
+    -Danvil.cluster.hosts="${ANVIL_CLUSTER_HOSTS:-${ANVIL_CLUSTER_BIND_ADDRESS:-$BIND}[$((7600 + OFFSET))]}")
+  # Promotions made through another node reach this one at its next reconciliation with the shared registry.
+  export ANVIL_SERVING_REGISTRY_SYNC_SECONDS="${ANVIL_SERVING_REGISTRY_SYNC_SECONDS:-5}"
+fi
+
+# Applies the idempotent CLI scripts plus the profiles chosen by this environment (H2/PostgreSQL, log format,
+# local or distributed caches).
 "$ROOT/server-config/bin/configure.sh" "$WILDFLY_HOME"
 
 # The admin API (/api/**) needs a user with the role anvil-admin: on first start create "admin" (password from
 # ANVIL_ADMIN_PASSWORD, else generated and printed here once). More users: bin/anvil admin-user NAME.
-if ! grep -q '^[^#]' "$WILDFLY_HOME/standalone/configuration/anvil-users.properties"; then
-  ANVIL_SERVER_BASE_DIR="$WILDFLY_HOME/standalone" "$ROOT/server-config/bin/admin-user.sh" "${ANVIL_ADMIN_USER:-admin}"
+if ! grep -q '^[^#]' "$BASE_DIR/configuration/anvil-users.properties"; then
+  "$ROOT/server-config/bin/admin-user.sh" "${ANVIL_ADMIN_USER:-admin}"
 fi
 
-DEPLOYMENTS="$WILDFLY_HOME/standalone/deployments"
+DEPLOYMENTS="$BASE_DIR/deployments"
 rm -f "$DEPLOYMENTS"/anvil.ear.*
 cp "$EAR" "$DEPLOYMENTS/anvil.ear"
 
-BIND="${ANVIL_BIND_ADDRESS:-127.0.0.1}"
-echo "anvil: starting WildFly on http://$BIND:8080 (management http://127.0.0.1:9990); Ctrl-C stops it"
+echo "anvil: starting WildFly ($SERVER_CONFIG) on http://$BIND:$((8080 + OFFSET)) (management http://127.0.0.1:$((9990 + OFFSET))); Ctrl-C stops it"
 # exec: standalone.sh forwards Ctrl-C/SIGTERM to the JVM, whose shutdown hook stops WildFly gracefully.
-exec "$WILDFLY_HOME/bin/standalone.sh" -c standalone-anvil.xml -b "$BIND" "$@"
+exec "$WILDFLY_HOME/bin/standalone.sh" -c "$SERVER_CONFIG" "${server_args[@]}" "$@"

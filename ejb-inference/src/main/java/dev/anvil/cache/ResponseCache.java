@@ -27,7 +27,7 @@ import org.infinispan.commons.util.CloseableIterator;
  * {@link ResponseCacheKeys} over the exact model version and everything that decides the output.
  *
  * <p>The entries live in the Infinispan cache {@code anvil/responses} of WildFly's infinispan subsystem
- * ({@code server-config/src/main/cli/40-infinispan.cli}: local on a standalone server, distributed on a clustered
+ * ({@code server-config/src/main/cli/profiles/caches-local.cli}: local on a standalone server; {@code clustered.cli}: distributed on a clustered
  * one); the container owns its size bound, eviction and statistics. Keys are {@code name@version#digest}, so the
  * entries of one version can be found and removed when it changes stage or is unloaded. Values are the bytes of
  * {@link CachedGenerationCodec}, which every marshaller the container may use handles.

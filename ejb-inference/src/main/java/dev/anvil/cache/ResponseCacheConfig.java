@@ -6,7 +6,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Tunables of the response cache (MicroProfile Config). The cache's size bound is a property of the Infinispan
- * cache itself ({@code anvil.cache.max-entries}, a server expression in {@code 40-infinispan.cli}), since the
+ * cache itself ({@code anvil.cache.max-entries}, a server expression in server-config's cache profiles), since the
  * container enforces it.
  */
 @ApplicationScoped

@@ -1,5 +1,6 @@
 package dev.anvil.cache;
 
+import jakarta.annotation.Resource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.lang.management.ManagementFactory;
@@ -12,6 +13,7 @@ import org.eclipse.microprofile.metrics.Metadata;
 import org.eclipse.microprofile.metrics.MetricRegistry;
 import org.eclipse.microprofile.metrics.MetricUnits;
 import org.eclipse.microprofile.metrics.Tag;
+import org.infinispan.Cache;
 
 /**
  * Response cache metrics (MicroProfile Metrics, application scope). In the Prometheus output:
@@ -25,6 +27,8 @@ import org.eclipse.microprofile.metrics.Tag;
  *   <li>gauges {@code anvil_cache_hit_ratio} (hits / (hits + misses)), and from the Infinispan cache's own statistics
  *       (read from the server's management model): {@code anvil_cache_evictions} (entries evicted by the size bound)
  *       and {@code anvil_cache_entries}</li>
+ *   <li>gauge {@code anvil_cache_cluster_members}: the nodes the cache container is clustered with, this one included
+ *       (1 on a single server with local caches; the clustered configuration's JGroups view otherwise)</li>
  *   <li>timer {@code anvil_cache_hit_time_seconds}: server time of requests answered from the cache, from the
  *       first request filter to the response headers</li>
  * </ul>
@@ -43,6 +47,7 @@ public class ResponseCacheMetrics {
     static final String EVICTIONS = "anvil.cache.evictions";
     static final String ENTRIES = "anvil.cache.entries";
     static final String HIT_TIME = "anvil.cache.hit.time";
+    static final String CLUSTER_MEMBERS = "anvil.cache.cluster.members";
 
     /**
      * The runtime resource of the started cache as WildFly's JMX bridge names it
@@ -59,6 +64,9 @@ public class ResponseCacheMetrics {
 
     @Inject
     MetricRegistry registry;
+
+    @Resource(lookup = ResponseCache.JNDI_NAME)
+    Cache<String, byte[]> cache;
 
     private Counter hits;
     private Counter misses;
@@ -80,6 +88,14 @@ public class ResponseCacheMetrics {
         registry.gauge(md(HIT_RATIO, "Response cache hits / (hits + misses) since start", MetricUnits.NONE), this::hitRatio);
         gauge(EVICTIONS, "Response cache entries evicted by the cache's size bound (Infinispan statistics)", "evictions");
         gauge(ENTRIES, "Entries in the response cache (Infinispan statistics)", "numberOfEntries");
+        registry.gauge(md(CLUSTER_MEMBERS, "Nodes the response cache is shared by, this one included (1: not clustered)",
+                MetricUnits.NONE), this::clusterMembers);
+    }
+
+    /** Members of the cache container's cluster view; a local container has no transport and no members list. */
+    double clusterMembers() {
+        var members = cache.getCacheManager().getMembers();
+        return members == null ? 1 : members.size();
     }
 
     private void gauge(String name, String description, String attribute) {

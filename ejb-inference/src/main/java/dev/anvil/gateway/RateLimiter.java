@@ -7,7 +7,7 @@ import org.infinispan.Cache;
 
 /**
  * Token buckets per API key (requests/minute, tokens/minute) and token counters per tenant budget period, in
- * WildFly's Infinispan cache {@code anvil/gateway-limits} (server-config 41-infinispan-gateway.cli): a local
+ * WildFly's Infinispan cache {@code anvil/gateway-limits} (server-config profiles/caches-local.cli or clustered.cli): a local
  * cache on a single server, a distributed one when the server runs clustered, so every node draws from the
  * same buckets. Updates are compare-and-replace loops on text values ({@link TokenBucket#encode()}): atomic on
  * either cache mode, and no lambda or custom class has to be marshalled between nodes.

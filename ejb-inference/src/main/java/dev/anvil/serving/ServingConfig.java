@@ -81,7 +81,18 @@ public class ServingConfig {
     @ConfigProperty(name = "anvil.serving.loop-start-timeout-seconds", defaultValue = "30")
     int loopStartTimeoutSeconds;
 
+    /**
+     * Seconds between reconciliations of the served models with the registry besides the ones a stage change on
+     * this server triggers (0 = none). A cluster's nodes share the registry database, but a promotion made through
+     * one node is observed by that node only: the others find it at their next reconciliation. serve.sh sets 5 when
+     * ANVIL_CLUSTER=true, unless set.
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.registry-sync-seconds", defaultValue = "0")
+    int registrySyncSeconds;
+
     public long kvCacheBytes() { return kvCacheBytes; }
+    public int registrySyncSeconds() { return registrySyncSeconds; }
     public int loopStartTimeoutSeconds() { return loopStartTimeoutSeconds; }
     public int maxQueue() { return maxQueue; }
     public int prefillChunkTokens() { return prefillChunkTokens; }

@@ -36,7 +36,8 @@ import java.util.logging.Logger;
  * Brings the served models in line with the registry: at startup (after the registry's schema migration)
  * it registers the bundled default model and the configured startup models, then loads and warms up every
  * PRODUCTION version; whenever a stage change commits ({@link PromotionObserver}) it loads the new PRODUCTION
- * version, switches traffic to it and lets the old one drain and unload.
+ * version, switches traffic to it and lets the old one drain and unload. With {@code anvil.serving.registry-sync-seconds}
+ * (clustered nodes) it also reconciles periodically, for stage changes committed through another node.
  *
  * <p>All of this runs in EJB timer callbacks, never on a deployment or request thread: loading a large model
  * takes a while, and the readiness check ({@link ModelReadinessCheck}) reports DOWN until it is done.
@@ -84,6 +85,12 @@ public class ServingLifecycle {
     @PostConstruct
     void scheduleStartup() {
         timers.createSingleActionTimer(1, new TimerConfig("anvil-serving-startup", false));
+        int every = config.registrySyncSeconds();
+        if (every > 0) {
+            // Clustered nodes: stage changes made through another node (same database) are picked up here.
+            timers.createIntervalTimer(every * 1000L, every * 1000L, new TimerConfig("anvil-serving-registry-sync", false));
+            LOG.info(() -> "Served models are reconciled with the registry every " + every + " s");
+        }
     }
 
     /** Asks for a reconciliation with the registry soon, on a timer thread (returns at once). */
@@ -193,6 +200,7 @@ public class ServingLifecycle {
     // Reconciliation
 
     private void sync() {
+        unloadArchivedExtras();
         Map<String, String> production = new LinkedHashMap<>();
         for (ModelInfo m : registry.listModels()) {
             if (m.productionVersion() != null) production.put(m.name(), m.productionVersion());
@@ -219,9 +227,31 @@ public class ServingLifecycle {
             } catch (Exception ex) {
                 // The container wraps what ModelRuntimes.load threw in an EJBException: report the real reason.
                 Throwable cause = ex instanceof jakarta.ejb.EJBException && ex.getCause() != null ? ex.getCause() : ex;
-                LOG.log(Level.SEVERE, "could not load " + name + "@" + version
-                        + (current == null ? "" : "; " + current.ref() + " keeps serving"), cause);
-                problems.put(name, "could not load " + name + "@" + version + ": " + cause.getMessage());
+                String problem = "could not load " + name + "@" + version + ": " + cause.getMessage();
+                // Periodic reconciliation retries a failing load every few seconds: log each distinct failure once.
+                if (!problem.equals(problems.put(name, problem))) {
+                    LOG.log(Level.SEVERE, "could not load " + name + "@" + version
+                            + (current == null ? "" : "; " + current.ref() + " keeps serving"), cause);
+                }
+            }
+        }
+    }
+
+    /**
+     * Unloads the versions loaded for {@code name@version} requests that were archived in the meantime. On this
+     * server {@link PromotionObserver} does it as the stage changes; this catches archivals made through another
+     * node of a cluster, which would otherwise keep serving pinned requests here until evicted.
+     */
+    private void unloadArchivedExtras() {
+        for (ModelRuntime r : runtimes.extraRuntimes()) {
+            String name = r.served().name(), version = r.served().version();
+            try {
+                if (registry.getVersion(name, version).stage() == dev.anvil.registry.domain.Stage.ARCHIVED) {
+                    LOG.info(() -> name + "@" + version + " was archived: it no longer serves here");
+                    runtimes.unloadExtra(name, version);
+                }
+            } catch (RuntimeException e) {
+                LOG.log(Level.FINE, "stage of loaded " + name + "@" + version + " unreadable; kept", e);
             }
         }
     }

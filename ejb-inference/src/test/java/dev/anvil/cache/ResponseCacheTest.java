@@ -21,7 +21,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link ResponseCache} over a real Infinispan local cache configured like {@code 40-infinispan.cli}'s (the test
+ * {@link ResponseCache} over a real Infinispan local cache configured like {@code profiles/caches-local.cli}'s (the test
  * builds the manager the server's subsystem builds in production).
  */
 class ResponseCacheTest {

@@ -38,6 +38,11 @@ import java.util.stream.Stream;
  * <p>{@link Profile}: most tests share the {@link Profile#DEFAULT} server (API keys optional, as in the Quick
  * start); {@link Profile#API_KEYS_REQUIRED} is a second server of the same run with
  * {@code anvil.gateway.require-api-key=true}, started only when a test asks for it ({@link ServerProfile}).
+ *
+ * <p>{@link Profile#CLUSTER_NODE_1} and {@link Profile#CLUSTER_NODE_2} are two nodes of one cluster (PostgreSQL run
+ * only: {@code ANVIL_CLUSTER=true}, configuration standalone-anvil-ha.xml, distributed caches over JGroups TCP with
+ * each other as the static peer list). Node 1 starts the run's PostgreSQL for both; asking for node 2 starts node 1
+ * first, one after the other. Both run with a 1 GB heap, and {@link #stopCluster()} ends them when their tests are done.
  */
 public final class AnvilServer {
 
@@ -61,7 +66,11 @@ public final class AnvilServer {
         API_KEYS_REQUIRED("-keys", Map.of(
                 "ANVIL_GATEWAY_REQUIRE_API_KEY", "true",
                 "ANVIL_GATEWAY_PRICE_STORIES260K_PROMPT", "0.5",
-                "ANVIL_GATEWAY_PRICE_STORIES260K_COMPLETION", "1.5"));
+                "ANVIL_GATEWAY_PRICE_STORIES260K_COMPLETION", "1.5")),
+        /** First node of the two-node cluster (PostgreSQL only); owns the database both nodes use. */
+        CLUSTER_NODE_1("-node1", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2")),
+        /** Second node of the cluster: joins node 1 (started first) and shares its database. */
+        CLUSTER_NODE_2("-node2", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2"));
 
         final String workDirSuffix;
         final Map<String, String> environment;
@@ -70,7 +79,14 @@ public final class AnvilServer {
             this.workDirSuffix = workDirSuffix;
             this.environment = environment;
         }
+
+        boolean clustered() {
+            return this == CLUSTER_NODE_1 || this == CLUSTER_NODE_2;
+        }
     }
+
+    /** The port offsets of the cluster's two nodes, chosen together: each node's peer list names both JGroups ports. */
+    private static int[] clusterPortOffsets;
 
     private static final Map<Profile, AnvilServer> instances = new java.util.EnumMap<>(Profile.class);
     /** A failed start is not retried by every test class: they all get the first failure. */
@@ -92,7 +108,11 @@ public final class AnvilServer {
         this.database = database;
         this.workDir = workDir;
         this.baseDir = workDir.resolve("standalone");
-        this.portOffset = Ports.freeWildFlyPortOffset();
+        this.portOffset = switch (profile) {
+            case CLUSTER_NODE_1 -> clusterPortOffsets()[0];
+            case CLUSTER_NODE_2 -> clusterPortOffsets()[1];
+            default -> Ports.freeWildFlyPortOffset();
+        };
         this.client = HttpClient.newBuilder()
                 .connectTimeout(Duration.ofSeconds(10))
                 .followRedirects(HttpClient.Redirect.NEVER)
@@ -115,6 +135,13 @@ public final class AnvilServer {
             String database = System.getProperty("anvil.it.database", "h2");
             if (!database.equals("h2") && !database.equals("postgresql")) {
                 throw new IllegalArgumentException("anvil.it.database must be h2 or postgresql, got " + database);
+            }
+            if (profile.clustered() && !database.equals("postgresql")) {
+                throw new IllegalStateException("The cluster nodes share one database, which needs the PostgreSQL run"
+                        + " (the H2 execution excludes the tests tagged \"cluster\")");
+            }
+            if (profile == Profile.CLUSTER_NODE_2) {
+                get(Profile.CLUSTER_NODE_1); // node 1 first: it owns the database, and the nodes start one after the other
             }
             Path workDir = Path.of(System.getProperty("anvil.it.work.dir", "target/it-" + database) + profile.workDirSuffix)
                     .toAbsolutePath();
@@ -146,6 +173,26 @@ public final class AnvilServer {
     /** The server of {@code profile} in this JVM if it is running, else null (does not start one). */
     static synchronized AnvilServer current(Profile profile) {
         return instances.get(profile);
+    }
+
+    /** Stops the cluster's nodes if they run (node 2, then node 1 with the database), freeing their memory. */
+    public static synchronized void stopCluster() {
+        for (Profile node : List.of(Profile.CLUSTER_NODE_2, Profile.CLUSTER_NODE_1)) {
+            AnvilServer server = instances.remove(node);
+            if (server != null) server.stop();
+        }
+    }
+
+    private static synchronized int[] clusterPortOffsets() {
+        if (clusterPortOffsets == null) {
+            int first = Ports.freeWildFlyPortOffset();
+            int second;
+            do {
+                second = Ports.freeWildFlyPortOffset();
+            } while (second == first);
+            clusterPortOffsets = new int[] {first, second};
+        }
+        return clusterPortOffsets;
     }
 
     /** Stops the servers of this JVM that were started (called at the end of the JUnit session). */
@@ -184,14 +231,18 @@ public final class AnvilServer {
         return baseUri().resolve(path);
     }
 
-    /** The configuration file this server runs with (its private copy of standalone-anvil.xml). */
+    /** The configuration file this server runs with (its private copy of standalone-anvil.xml, or -ha.xml on a cluster node). */
     public Path configurationFile() {
-        return baseDir.resolve("configuration/standalone-anvil.xml");
+        return baseDir.resolve("configuration/" + serverConfigName());
+    }
+
+    private String serverConfigName() {
+        return profile.clustered() ? "standalone-anvil-ha.xml" : "standalone-anvil.xml";
     }
 
     /**
-     * H2 run only: standalone-anvil.xml after the first configure.sh pass over the copied configuration
-     * (the harness runs a second pass before starting); null on the PostgreSQL run.
+     * H2 run (and cluster node 1) only: the configuration file after the first configure.sh pass over the copied
+     * configuration (the harness runs a second pass before starting); null otherwise.
      */
     public String configurationBeforeRerun() {
         return configurationBeforeRerun;
@@ -282,7 +333,10 @@ public final class AnvilServer {
         log("work directory " + workDir);
 
         Map<String, String> environment = new HashMap<>();
-        if (database.equals("postgresql")) {
+        if (profile == Profile.CLUSTER_NODE_2) {
+            // The cluster shares node 1's database (registry, API keys, usage); node 1 stops it.
+            environment.putAll(instances.get(Profile.CLUSTER_NODE_1).postgres.environment());
+        } else if (database.equals("postgresql")) {
             postgres = PostgresServer.start(workDir);
             environment.putAll(postgres.environment());
             log("PostgreSQL on port " + postgres.port() + " (log " + postgres.logFile() + ")");
@@ -296,25 +350,38 @@ public final class AnvilServer {
 
         environment.putAll(profile.environment);
         runConfigure(configure, wildflyHome, environment);
-        if (database.equals("h2")) {
-            // Second pass with the same environment: ServerConfigurationIT checks it changed nothing.
+        if (database.equals("h2") || profile == Profile.CLUSTER_NODE_1) {
+            // Second pass with the same environment: ServerConfigurationIT (ClusterIT for the clustered
+            // configuration) checks it changed nothing.
             configurationBeforeRerun = Files.readString(configurationFile(), StandardCharsets.UTF_8);
             runConfigure(configure, wildflyHome, environment);
         }
         provisionUsers();
         Files.copy(ear, baseDir.resolve("deployments/anvil.ear"), StandardCopyOption.REPLACE_EXISTING);
 
-        ProcessBuilder builder = new ProcessBuilder(wildflyHome.resolve("bin/standalone.sh").toString(),
-                "-c", "standalone-anvil.xml",
+        List<String> command = new java.util.ArrayList<>(List.of(wildflyHome.resolve("bin/standalone.sh").toString(),
+                "-c", serverConfigName(),
                 "-Djboss.server.base.dir=" + baseDir,
                 "-Djboss.socket.binding.port-offset=" + portOffset,
                 "-Djboss.bind.address=127.0.0.1",
-                "-Djboss.bind.address.management=127.0.0.1")
+                "-Djboss.bind.address.management=127.0.0.1"));
+        if (profile.clustered()) {
+            // As serve.sh passes them for ANVIL_CLUSTER=true: node name, JGroups address, and both nodes as peers.
+            int[] offsets = clusterPortOffsets();
+            command.add("-Djboss.node.name=it" + profile.workDirSuffix);
+            command.add("-Djboss.tx.node.id=it" + profile.workDirSuffix);
+            command.add("-Djboss.bind.address.private=127.0.0.1");
+            command.add("-Danvil.cluster.hosts=127.0.0.1[" + (7600 + offsets[0]) + "],127.0.0.1[" + (7600 + offsets[1]) + "]");
+        }
+        ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.to(workDir.resolve("console.log").toFile()));
         builder.environment().putAll(environment);
         if (!database.equals("postgresql")) {
             builder.environment().remove("ANVIL_DB_URL");
+        }
+        if (!profile.clustered()) {
+            builder.environment().remove("ANVIL_CLUSTER");
         }
         // A small admission queue so that the overload IT can fill it (OpenAiOverloadIT); 48 still admits the
         // 32 simultaneous streams of the concurrency IT. Override with -Danvil.it.serving.max-queue.
@@ -359,6 +426,9 @@ public final class AnvilServer {
         env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDPRIMARY", "guardsmall@1.0.0");
         env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDSLOW", "guardsmall@1.0.0");
         env.put("ANVIL_RESILIENCE_FALLBACK_MESSAGE_GUARDMSG", "{\"status\":\"busy\",\"contact\":\"support@anvil.example\"}");
+        // ResilienceIT's overloaded version (no fault: a real full queue): a fallback model, then a fixed message.
+        env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDBUSY", "guardsmall@1.0.0");
+        env.put("ANVIL_RESILIENCE_FALLBACK_MESSAGE_GUARDBUSY", "Busy: please retry shortly.");
         env.put("ANVIL_RESILIENCE_BREAKER_REQUEST_VOLUME_THRESHOLD", "4");
         env.put("ANVIL_RESILIENCE_BREAKER_DELAY_MS", "600000");
         // MicroProfile Fault Tolerance's own key for the submission timeout (queueing is fast; the fault delays 8 s).
@@ -375,6 +445,9 @@ public final class AnvilServer {
         builder.environment().remove("ANVIL_LOG_JSON");
         if (!database.equals("postgresql")) {
             builder.environment().remove("ANVIL_DB_URL");
+        }
+        if (!profile.clustered()) {
+            builder.environment().remove("ANVIL_CLUSTER");
         }
         Process process = builder.start();
         if (!process.waitFor(5, TimeUnit.MINUTES) || process.exitValue() != 0) {

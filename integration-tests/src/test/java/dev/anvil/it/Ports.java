@@ -9,10 +9,10 @@ import java.util.concurrent.ThreadLocalRandom;
 final class Ports {
 
     /**
-     * Ports of standalone-full.xml's socket-binding-group (plus management) that a port offset shifts.
-     * All must be free for an offset to be usable.
+     * Ports of standalone-full(-ha).xml's socket-binding-group (plus management) that a port offset shifts, JGroups
+     * TCP (7600) of the clustered configuration included. All must be free for an offset to be usable.
      */
-    private static final int[] WILDFLY_PORTS = {8080, 8443, 8009, 9990, 9993, 3528, 3529, 4712, 4713};
+    private static final int[] WILDFLY_PORTS = {8080, 8443, 8009, 9990, 9993, 3528, 3529, 4712, 4713, 7600};
 
     private Ports() {
     }

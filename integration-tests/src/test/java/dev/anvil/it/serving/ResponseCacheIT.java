@@ -160,6 +160,7 @@ class ResponseCacheIT {
         assertTrue(sum(after, "anvil_cache_hit_time_seconds_count") >= 3, "hit times are recorded");
         assertTrue(sum(after, "anvil_cache_entries") >= 3, "the container's statistics count the entries");
         assertTrue(sum(after, "anvil_cache_evictions") >= 0, "the container's eviction statistic is readable");
+        assertEquals(1.0, sum(after, "anvil_cache_cluster_members"), "a single server's local cache is shared by no other node");
     }
 
     @Test

@@ -1,0 +1,292 @@
+package dev.anvil.it.cluster;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.anvil.it.AnvilServer;
+import dev.anvil.it.HttpResult;
+import jakarta.json.Json;
+import jakarta.json.JsonObject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.DoubleSupplier;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two Anvil servers clustered (ANVIL_CLUSTER=true: standalone-anvil-ha.xml, JGroups TCP with a static peer list,
+ * distributed caches {@code anvil/responses} and {@code anvil/gateway-limits}) sharing one PostgreSQL: the cluster
+ * forms, a generation stored on one node answers the other without inference, a requests/minute limit holds across
+ * both nodes under 32 concurrent callers, and a promotion on one node removes the version's entries for the other
+ * and reaches the other's name resolution.
+ * PostgreSQL run only (tag "cluster": the H2 execution excludes it, since two servers cannot share an H2 file).
+ */
+@Tag("cluster")
+class ClusterIT {
+
+    private static final Map<String, String> JSON = Map.of("Content-Type", "application/json");
+    private static final String MODEL = "stories260k";
+    private static final Duration DEADLINE = Duration.ofSeconds(180);
+
+    private static AnvilServer node1;
+    private static AnvilServer node2;
+
+    @BeforeAll
+    static void startBothNodes() {
+        node1 = AnvilServer.get(AnvilServer.Profile.CLUSTER_NODE_1);
+        node2 = AnvilServer.get(AnvilServer.Profile.CLUSTER_NODE_2);
+    }
+
+    @AfterAll
+    static void stopBothNodes() {
+        // Two more servers next to the run's others: give their memory back as soon as their tests are done.
+        AnvilServer.stopCluster();
+    }
+
+    // --- helpers -------------------------------------------------------------------------------------------------
+
+    /** Sum of the series of {@code name} in {@code server}'s application metrics whose labels contain all {@code labels}. */
+    private static double metric(AnvilServer server, String name, String... labels) {
+        HttpResult r = server.get("/metrics?scope=application");
+        assertEquals(200, r.status(), r::toString);
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})? ([-0-9.eE+]+|NaN)$").matcher(r.body());
+        double total = 0;
+        boolean found = false;
+        while (m.find()) {
+            String l = m.group(1) == null ? "" : m.group(1);
+            boolean all = true;
+            for (String label : labels) all &= l.contains(label);
+            if (!all) continue;
+            found = true;
+            total += Double.parseDouble(m.group(2));
+        }
+        if (!found) throw new AssertionError("no series " + name + " " + List.of(labels) + " in /metrics of " + server.baseUri());
+        return total;
+    }
+
+    /** Polls {@code value} until it is at least {@code atLeast} or the deadline passes; returns the last value. */
+    private static double pollAtLeast(DoubleSupplier value, double atLeast, Duration timeout) {
+        Instant deadline = Instant.now().plus(timeout);
+        double last = value.getAsDouble();
+        while (last < atLeast && Instant.now().isBefore(deadline)) {
+            pause();
+            last = value.getAsDouble();
+        }
+        return last;
+    }
+
+    private static void pause() {
+        try {
+            Thread.sleep(200); // poll interval of a deadline-bounded loop
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String cacheStatus(HttpResult r) {
+        return r.headers().firstValue("X-Anvil-Cache").orElse("(none)");
+    }
+
+    /** The response without what differs per response (id, created). */
+    private static JsonObject content(HttpResult r) {
+        return Json.createObjectBuilder(r.json()).remove("id").remove("created").build();
+    }
+
+    private static String completion(String model, String prompt, int maxTokens) {
+        return Json.createObjectBuilder().add("model", model).add("prompt", prompt).add("max_tokens", maxTokens)
+                .add("temperature", 0).build().toString();
+    }
+
+    /** Sends {@code body} until {@code ref} answers it (a version loads on demand, in the background); returns that answer. */
+    private static HttpResult untilServed(AnvilServer server, String body, String ref) {
+        Instant deadline = Instant.now().plus(DEADLINE);
+        HttpResult last = null;
+        while (Instant.now().isBefore(deadline)) {
+            last = server.request("POST", "/v1/completions", body, JSON);
+            if (last.status() == 200 && ref.equals(last.json().getString("model"))) return last;
+            pause();
+        }
+        throw new AssertionError(ref + " did not answer on " + server.baseUri() + " within " + DEADLINE + "; last answer: " + last);
+    }
+
+    // --- tests ---------------------------------------------------------------------------------------------------
+
+    @Test
+    void bothNodesSeeATwoMemberCluster() {
+        for (AnvilServer node : List.of(node1, node2)) {
+            double members = pollAtLeast(() -> metric(node, "anvil_cache_cluster_members"), 2, DEADLINE);
+            assertEquals(2.0, members, "cluster members seen by " + node.baseUri() + " (log " + node.serverLog() + ")");
+            assertEquals(200, node.get("/health/ready").status(), "node " + node.baseUri() + " is ready");
+        }
+        assertNotEquals(node1.baseUri(), node2.baseUri());
+        assertEquals(node1.configurationBeforeRerun(), readConfiguration(node1),
+                "a second configure.sh pass with ANVIL_CLUSTER=true changed " + node1.configurationFile());
+        String configuration = readConfiguration(node2);
+        assertTrue(configuration.contains("<distributed-cache name=\"responses\""), "distributed response cache");
+        assertTrue(configuration.contains("<distributed-cache name=\"gateway-limits\""), "distributed gateway limits");
+        assertFalse(configuration.contains("<local-cache name=\"responses\""), "no local response cache left");
+        assertTrue(configuration.contains("${anvil.cluster.hosts,env.ANVIL_CLUSTER_HOSTS:"), "peer list from an expression");
+    }
+
+    @Test
+    void aGenerationStoredOnOneNodeIsAHitOnTheOther() {
+        String body = completion(MODEL, "Once upon a time (cluster " + UUID.randomUUID() + ")", 16);
+        double stored = metric(node1, "anvil_cache_stores_total");
+        HttpResult first = node1.request("POST", "/v1/completions", body, JSON);
+        assertEquals(200, first.status(), first::toString);
+        assertEquals("miss", cacheStatus(first), first::toString);
+        assertEquals(stored + 1, pollAtLeast(() -> metric(node1, "anvil_cache_stores_total"), stored + 1, DEADLINE),
+                "node 1 stored its generation");
+
+        String model = "model=\"" + MODEL + "\"";
+        double hits = metric(node2, "anvil_cache_hits_total");
+        double inferences = metric(node2, "anvil_inference_requests_total", model);
+        double generated = metric(node2, "anvil_inference_generated_tokens_total", model);
+        HttpResult again = node2.request("POST", "/v1/completions", body, JSON);
+        assertEquals(200, again.status(), again::toString);
+        assertEquals("hit", cacheStatus(again), "node 2 answers from the entry node 1 stored: " + again);
+        assertEquals(content(first), content(again), "identical answer");
+        assertEquals(hits + 1, metric(node2, "anvil_cache_hits_total"), "node 2 counted the hit");
+        assertEquals(inferences, metric(node2, "anvil_inference_requests_total", model), "node 2 ran no inference");
+        assertEquals(generated, metric(node2, "anvil_inference_generated_tokens_total", model), "node 2 generated no token");
+    }
+
+    @Test
+    void aRequestsPerMinuteLimitHoldsAcrossBothNodes() throws Exception {
+        int limit = 5;
+        String tenant = "cl-" + UUID.randomUUID().toString().substring(0, 8);
+        HttpResult created = node1.post("/api/gateway/tenants", Json.createObjectBuilder().add("name", tenant).build().toString());
+        assertEquals(201, created.status(), created::toString);
+        HttpResult key = node1.post("/api/gateway/tenants/" + tenant + "/keys",
+                Json.createObjectBuilder().add("name", "cluster-key").add("requestsPerMinute", limit).build().toString());
+        assertEquals(201, key.status(), key::toString);
+        Map<String, String> headers = Map.of("Content-Type", "application/json", "Authorization", "Bearer " + key.json().getString("key"));
+
+        int callers = 32;
+        CountDownLatch start = new CountDownLatch(1);
+        List<HttpResult> results = new ArrayList<>();
+        Instant began;
+        Instant ended;
+        try (ExecutorService pool = Executors.newFixedThreadPool(callers)) {
+            List<Future<HttpResult>> futures = new ArrayList<>();
+            for (int i = 0; i < callers; i++) {
+                AnvilServer node = i % 2 == 0 ? node1 : node2; // half the callers on each node
+                futures.add(pool.submit(() -> {
+                    start.await();
+                    return node.request("POST", "/v1/completions", completion(MODEL, "Once upon a time", 2), headers);
+                }));
+            }
+            began = Instant.now();
+            start.countDown();
+            for (Future<HttpResult> f : futures) results.add(f.get());
+            ended = Instant.now();
+        }
+        List<HttpResult> passed = results.stream().filter(r -> r.status() == 200).toList();
+        List<HttpResult> refused = results.stream().filter(r -> r.status() == 429).toList();
+        assertEquals(callers, passed.size() + refused.size(), results::toString);
+        // One bucket for the key in the distributed cache: the nodes together pass the limit, never a limit each.
+        // The bucket refills at limit/minute, so during the burst at most that much more may pass.
+        long refill = Duration.between(began, ended).toMillis() * limit / 60_000;
+        assertTrue(passed.size() >= limit && passed.size() <= limit + refill,
+                "passed " + passed.size() + " of " + callers + " on two nodes with a limit of " + limit + "/min (refill during the burst: "
+                        + refill + ")");
+        for (HttpResult r : refused) {
+            long retryAfter = Long.parseLong(r.headers().firstValue("Retry-After").orElseThrow(() -> new AssertionError("429 without Retry-After: " + r)));
+            assertTrue(retryAfter >= 1 && retryAfter <= 60, r::toString);
+            assertEquals("rate_limit_exceeded", r.json().getJsonObject("error").getString("code"), r::toString);
+            assertEquals("0", r.headers().firstValue("x-ratelimit-remaining-requests").orElse(""), r::toString);
+        }
+    }
+
+    @Test
+    void aPromotionOnOneNodeRemovesTheEntriesTheOtherNodeStored() {
+        String model = "cluster-" + UUID.randomUUID().toString().substring(0, 8);
+        Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
+        assertTrue(Files.isRegularFile(file), "test model file missing: " + file);
+        for (String v : List.of("1.0.0", "2.0.0")) {
+            HttpResult r = node1.post("/api/registry/models/" + model + "/versions",
+                    Json.createObjectBuilder().add("version", v).add("path", file.toString()).build().toString());
+            assertEquals(201, r.status(), r::toString);
+        }
+        move(node1, model, "1.0.0", "PRODUCTION");
+        move(node1, model, "2.0.0", "STAGING");
+
+        // Node 2 generates with 2.0.0 (pinned) and stores the entry; node 1 then reads it from the shared cache.
+        String pinned = completion(model + "@2.0.0", "Once upon a time", 8);
+        double stored = metric(node2, "anvil_cache_stores_total");
+        HttpResult generated = untilServed(node2, pinned, model + "@2.0.0");
+        assertEquals("miss", cacheStatus(generated), generated::toString);
+        assertEquals(stored + 1, pollAtLeast(() -> metric(node2, "anvil_cache_stores_total"), stored + 1, DEADLINE),
+                "node 2 stored its generation");
+        HttpResult onNode1 = untilServed(node1, pinned, model + "@2.0.0");
+        assertEquals("hit", cacheStatus(onNode1), "the entry is shared before the promotion: " + onNode1);
+
+        double invalidated = metric(node1, "anvil_cache_invalidations_total");
+        move(node1, model, "2.0.0", "PRODUCTION");
+        assertTrue(metric(node1, "anvil_cache_invalidations_total") >= invalidated + 1,
+                "the promotion on node 1 removed 2.0.0's entry, which node 2 had stored");
+        HttpResult afterPromotion = untilServed(node2, pinned, model + "@2.0.0");
+        assertEquals("miss", cacheStatus(afterPromotion), "node 2 must not find the promoted version's entry: " + afterPromotion);
+        assertEquals(content(generated).getJsonArray("choices"), content(afterPromotion).getJsonArray("choices"),
+                "same version, same text");
+
+        // Node 2 learns of the promotion made through node 1 at its next reconciliation with the shared registry
+        // (anvil.serving.registry-sync-seconds): the model's name then resolves to 2.0.0 there too.
+        untilServed(node2, completion(model, "Once upon a time", 8), model + "@2.0.0");
+    }
+
+    @Test
+    void aVersionArchivedThroughOneNodeStopsServingPinnedRequestsOnTheOther() {
+        String model = "cluster-" + UUID.randomUUID().toString().substring(0, 8);
+        Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
+        HttpResult registered = node1.post("/api/registry/models/" + model + "/versions",
+                Json.createObjectBuilder().add("version", "1.0.0").add("path", file.toString()).build().toString());
+        assertEquals(201, registered.status(), registered::toString);
+        String pinned = completion(model + "@1.0.0", "Once upon a time", 4);
+        untilServed(node2, pinned, model + "@1.0.0"); // loaded on demand on node 2
+
+        move(node1, model, "1.0.0", "ARCHIVED");
+        // Node 2 finds the archival at its next reconciliation, unloads the version, and then refuses it as any
+        // node refuses an ARCHIVED version.
+        Instant deadline = Instant.now().plus(DEADLINE);
+        HttpResult last = node2.request("POST", "/v1/completions", pinned, JSON);
+        while (last.status() == 200 && Instant.now().isBefore(deadline)) {
+            pause();
+            last = node2.request("POST", "/v1/completions", pinned, JSON);
+        }
+        assertEquals(400, last.status(), "node 2 must stop serving a version archived through node 1: " + last);
+        assertTrue(last.json().getJsonObject("error").getString("message").contains("ARCHIVED"), last::toString);
+    }
+
+    private static void move(AnvilServer server, String model, String version, String stage) {
+        HttpResult r = server.request("POST", "/api/registry/models/" + model + "/versions/" + version + "/stage",
+                Json.createObjectBuilder().add("stage", stage).add("reason", "cluster test").build().toString(),
+                Map.of("Content-Type", "application/json", "X-Anvil-Actor", "it-runner"));
+        assertEquals(200, r.status(), r::toString);
+    }
+
+    private static String readConfiguration(AnvilServer server) {
+        try {
+            return Files.readString(server.configurationFile());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}

@@ -59,11 +59,18 @@ public class GatewayConfig {
     public int ledgerBatchSize() { return ledgerBatchSize; }
     public int ledgerMaxPending() { return ledgerMaxPending; }
 
+    /** Prices per 1000 tokens by "model.kind", read from the config on first use. */
+    private final java.util.concurrent.ConcurrentHashMap<String, BigDecimal> prices = new java.util.concurrent.ConcurrentHashMap<>();
+
     /** The price of 1000 tokens of {@code kind} ("prompt" or "completion") for {@code model}. */
     public BigDecimal pricePer1k(String model, String kind) {
-        Optional<BigDecimal> specific = config.getOptionalValue(PRICE_PREFIX + model + "." + kind, BigDecimal.class);
-        return specific.orElseGet(() -> config.getOptionalValue(PRICE_PREFIX + "default." + kind, BigDecimal.class)
-                .orElse(BigDecimal.ZERO));
+        // Read once per model and kind: prices are deployment configuration, and a Config lookup with a BigDecimal
+        // conversion on every request was a visible share of the gateway's per-request time.
+        return prices.computeIfAbsent(model + "." + kind, key -> {
+            Optional<BigDecimal> specific = config.getOptionalValue(PRICE_PREFIX + key, BigDecimal.class);
+            return specific.orElseGet(() -> config.getOptionalValue(PRICE_PREFIX + "default." + kind, BigDecimal.class)
+                    .orElse(BigDecimal.ZERO));
+        });
     }
 
     /** What a request costs: tokens times the model's prices per 1000. */

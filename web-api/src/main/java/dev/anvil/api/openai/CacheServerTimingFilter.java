@@ -14,7 +14,6 @@ import jakarta.ws.rs.ext.Provider;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.time.Duration;
-import java.util.Locale;
 
 /**
  * Server time of generation responses: every response that carries {@link ResponseCacheStage#HEADER} gets a
@@ -54,14 +53,26 @@ public class CacheServerTimingFilter implements ContainerRequestFilter, Containe
         Object status = response.getHeaders().getFirst(ResponseCacheStage.HEADER);
         if (status == null || !(request.getProperty(START) instanceof Long start)) return;
         long nanos = System.nanoTime() - start;
-        String timing = String.format(Locale.ROOT, "app;desc=\"cache %s\";dur=%.3f", status, nanos / 1e6);
+        // Built by hand: String.format was a visible share of a cache hit's few hundred microseconds.
+        StringBuilder timing = new StringBuilder(96).append("app;desc=\"cache ").append(status).append("\";dur=");
+        millis(timing, nanos);
         if (request.getProperty(START_THREAD) == Thread.currentThread() && request.getProperty(START_CPU) instanceof Long cpu) {
-            timing += String.format(Locale.ROOT, ", cpu;dur=%.3f", (THREADS.getCurrentThreadCpuTime() - cpu) / 1e6);
+            millis(timing.append(", cpu;dur="), THREADS.getCurrentThreadCpuTime() - cpu);
         }
         if (request.getProperty(ResponseCacheStage.STAGE_NANOS) instanceof Long stage) {
-            timing += String.format(Locale.ROOT, ", cache;desc=\"stage\";dur=%.3f", stage / 1e6);
+            millis(timing.append(", cache;desc=\"stage\";dur="), stage);
         }
-        response.getHeaders().add("Server-Timing", timing);
+        response.getHeaders().add("Server-Timing", timing.toString());
         if ("hit".equals(status)) metrics.hitTime(Duration.ofNanos(nanos));
+    }
+
+    /** Appends {@code nanos} as milliseconds with three decimals (microsecond resolution), e.g. {@code 0.412}. */
+    static void millis(StringBuilder out, long nanos) {
+        long micros = Math.max(0, (nanos + 500) / 1000);
+        out.append(micros / 1000).append('.');
+        long frac = micros % 1000;
+        if (frac < 100) out.append('0');
+        if (frac < 10) out.append('0');
+        out.append(frac);
     }
 }

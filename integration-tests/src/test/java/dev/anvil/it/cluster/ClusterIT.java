@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.HttpResult;
+import dev.anvil.it.PrometheusText;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import java.nio.file.Files;
@@ -22,8 +23,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.function.DoubleSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
@@ -61,23 +60,8 @@ class ClusterIT {
 
     // --- helpers -------------------------------------------------------------------------------------------------
 
-    /** Sum of the series of {@code name} in {@code server}'s application metrics whose labels contain all {@code labels}. */
     private static double metric(AnvilServer server, String name, String... labels) {
-        HttpResult r = server.get("/metrics?scope=application");
-        assertEquals(200, r.status(), r::toString);
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})? ([-0-9.eE+]+|NaN)$").matcher(r.body());
-        double total = 0;
-        boolean found = false;
-        while (m.find()) {
-            String l = m.group(1) == null ? "" : m.group(1);
-            boolean all = true;
-            for (String label : labels) all &= l.contains(label);
-            if (!all) continue;
-            found = true;
-            total += Double.parseDouble(m.group(2));
-        }
-        if (!found) throw new AssertionError("no series " + name + " " + List.of(labels) + " in /metrics of " + server.baseUri());
-        return total;
+        return PrometheusText.sum(server, name, labels);
     }
 
     /** Polls {@code value} until it is at least {@code atLeast} or the deadline passes; returns the last value. */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
+import dev.anvil.it.PrometheusText;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import java.nio.file.Files;
@@ -49,31 +50,8 @@ class ResponseCacheIT {
         return text + " (" + unique + ")";
     }
 
-    private static String metrics(AnvilServer server) {
-        HttpResult r = server.get("/metrics?scope=application");
-        assertEquals(200, r.status(), r::toString);
-        return r.body();
-    }
-
-    /** Sum of every series of {@code name} whose labels contain each of {@code labels} (e.g. {@code model="x"}). */
-    static double sum(String metrics, String name, String... labels) {
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})? ([-0-9.eE+]+|NaN)$").matcher(metrics);
-        double total = 0;
-        boolean found = false;
-        while (m.find()) {
-            String l = m.group(1) == null ? "" : m.group(1);
-            boolean all = true;
-            for (String label : labels) all &= l.contains(label);
-            if (!all) continue;
-            found = true;
-            total += Double.parseDouble(m.group(2));
-        }
-        if (!found) throw new AssertionError("no series " + name + " " + List.of(labels) + " in /metrics");
-        return total;
-    }
-
     private static double metric(AnvilServer server, String name, String... labels) {
-        return sum(metrics(server), name, labels);
+        return PrometheusText.sum(server, name, labels);
     }
 
     /** Requests that reached the inference service for {@code model} (any outcome, any version). */
@@ -150,17 +128,17 @@ class ResponseCacheIT {
         assertTrue(first[2].json().getJsonArray("choices").getJsonObject(1).getJsonObject("logprobs")
                 .getJsonArray("top_logprobs").size() > 0, first[2]::toString);
 
-        String after = metrics(server);
-        assertEquals(inferences, sum(after, "anvil_inference_requests_total", "model=\"" + OpenAi.MODEL + "\""),
+        String after = PrometheusText.application(server);
+        assertEquals(inferences, PrometheusText.sum(after, "anvil_inference_requests_total", "model=\"" + OpenAi.MODEL + "\""),
                 "hits must not reach the inference service");
-        assertEquals(promptTokens, sum(after, "anvil_inference_prompt_tokens_total", "model=\"" + OpenAi.MODEL + "\""));
-        assertEquals(hits + 3, sum(after, "anvil_cache_hits_total"));
-        double ratio = sum(after, "anvil_cache_hit_ratio");
+        assertEquals(promptTokens, PrometheusText.sum(after, "anvil_inference_prompt_tokens_total", "model=\"" + OpenAi.MODEL + "\""));
+        assertEquals(hits + 3, PrometheusText.sum(after, "anvil_cache_hits_total"));
+        double ratio = PrometheusText.sum(after, "anvil_cache_hit_ratio");
         assertTrue(ratio > 0 && ratio <= 1, "hit ratio " + ratio);
-        assertTrue(sum(after, "anvil_cache_hit_time_seconds_count") >= 3, "hit times are recorded");
-        assertTrue(sum(after, "anvil_cache_entries") >= 3, "the container's statistics count the entries");
-        assertTrue(sum(after, "anvil_cache_evictions") >= 0, "the container's eviction statistic is readable");
-        assertEquals(1.0, sum(after, "anvil_cache_cluster_members"), "a single server's local cache is shared by no other node");
+        assertTrue(PrometheusText.sum(after, "anvil_cache_hit_time_seconds_count") >= 3, "hit times are recorded");
+        assertTrue(PrometheusText.sum(after, "anvil_cache_entries") >= 3, "the container's statistics count the entries");
+        assertTrue(PrometheusText.sum(after, "anvil_cache_evictions") >= 0, "the container's eviction statistic is readable");
+        assertEquals(1.0, PrometheusText.sum(after, "anvil_cache_cluster_members"), "a single server's local cache is shared by no other node");
     }
 
     @Test

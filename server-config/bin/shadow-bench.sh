@@ -8,7 +8,8 @@
 # --same-version: the shadow variant is the PRODUCTION version itself (other parameters: temperature 0), so the copies
 # run in the control's own batch at LOW priority instead of on a second loaded version.
 # Defaults: http://localhost:8080, stories260k, 8 clients, 64 requests, 64 tokens. Needs curl; the server must run
-# (bin/anvil serve) and the model must have a PRODUCTION version.
+# (bin/anvil serve) and the model must have a PRODUCTION version. The admin API calls authenticate as ANVIL_ADMIN_USER
+# (default admin) with ANVIL_ADMIN_PASSWORD; the experiment's changes are recorded under that user.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 URL=http://localhost:8080 MODEL=stories260k CLIENTS=8 REQUESTS=64 MAX_TOKENS=64 SAME_VERSION=false
@@ -24,13 +25,18 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+if [ -z "${ANVIL_ADMIN_PASSWORD:-}" ]; then
+  echo "shadow-bench: set ANVIL_ADMIN_PASSWORD to the password of an admin user (bin/anvil admin-user NAME creates one)" >&2
+  exit 1
+fi
+ADMIN="${ANVIL_ADMIN_USER:-admin}:$ANVIL_ADMIN_PASSWORD"
 json_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\)\"\{0,1\}.*/\1/p" | head -1; }
-post() { curl -sS -f -X POST -H 'Content-Type: application/json' -H 'X-Anvil-Actor: shadow-bench' "$URL$1" -d "$2"; }
+post() { curl -sS -f -u "$ADMIN" -X POST -H 'Content-Type: application/json' "$URL$1" -d "$2"; }
 load() { "$ROOT/bin/anvil" load --url "$URL" --model "$MODEL" --clients "$CLIENTS" --requests "$REQUESTS" --max-tokens "$MAX_TOKENS" --json; }
 
-production=$(curl -sS -f "$URL/api/registry/models/$MODEL" | json_field productionVersion)
+production=$(curl -sS -f -u "$ADMIN" "$URL/api/registry/models/$MODEL" | json_field productionVersion)
 [ -n "$production" ] || { echo "shadow-bench: model $MODEL has no PRODUCTION version" >&2; exit 1; }
-path=$(curl -sS -f "$URL/api/registry/models/$MODEL/versions/$production" | json_field path)
+path=$(curl -sS -f -u "$ADMIN" "$URL/api/registry/models/$MODEL/versions/$production" | json_field path)
 stamp=$(date +%s)
 shadow="0.0.$stamp"
 experiment="shadow-bench-$stamp"
@@ -51,7 +57,7 @@ post "/api/experiments/$experiment/start" '{}' >/dev/null
 load >/dev/null # the shadow version loads on the first copies: warm-up, not counted
 shadowed=$(load)
 post "/api/experiments/$experiment/complete" '{"reason":"benchmark done"}' >/dev/null
-comparisons=$(curl -sS -f "$URL/api/experiments/$experiment/results" | grep -o "\"comparisons\":[0-9][0-9]*" | head -1 | cut -d: -f2)
+comparisons=$(curl -sS -f -u "$ADMIN" "$URL/api/experiments/$experiment/results" | grep -o "\"comparisons\":[0-9][0-9]*" | head -1 | cut -d: -f2)
 
 p99_base=$(echo "$baseline" | json_field latency_ms_p99)
 p99_shadow=$(echo "$shadowed" | json_field latency_ms_p99)

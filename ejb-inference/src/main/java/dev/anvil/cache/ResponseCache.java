@@ -1,5 +1,6 @@
 package dev.anvil.cache;
 
+import jakarta.annotation.security.PermitAll;
 import dev.anvil.registry.ModelStageChanged;
 import dev.anvil.serving.ModelVersionUnloaded;
 import jakarta.annotation.Resource;
@@ -39,6 +40,7 @@ import org.infinispan.commons.util.CloseableIterator;
 @Singleton
 @ConcurrencyManagement(ConcurrencyManagementType.BEAN)
 @TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+@PermitAll
 public class ResponseCache {
 
     private static final Logger LOG = Logger.getLogger(ResponseCache.class.getName());

@@ -1,5 +1,6 @@
 package dev.anvil.experiments;
 
+import jakarta.annotation.security.PermitAll;
 import dev.anvil.experiments.domain.Assignment;
 import dev.anvil.experiments.domain.Experiment;
 import dev.anvil.experiments.domain.Variant;
@@ -20,6 +21,7 @@ import java.time.Instant;
  * the key and the weights).
  */
 @Stateless
+@PermitAll
 public class AssignmentRecorder {
 
     @PersistenceContext(unitName = "anvil")

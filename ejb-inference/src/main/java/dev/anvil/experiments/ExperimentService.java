@@ -16,7 +16,13 @@ import dev.anvil.registry.domain.Model;
 import dev.anvil.registry.domain.ModelVersion;
 import dev.anvil.registry.domain.SemanticVersion;
 import dev.anvil.registry.domain.Stage;
+import dev.anvil.security.Callers;
+import dev.anvil.security.Roles;
+import jakarta.annotation.Resource;
+import jakarta.annotation.security.PermitAll;
+import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.EJB;
+import jakarta.ejb.SessionContext;
 import dev.anvil.experiments.domain.ExperimentEvent;
 import dev.anvil.experiments.domain.ShadowComparison;
 import jakarta.ejb.Stateless;
@@ -41,13 +47,16 @@ import java.util.SplittableRandom;
 /**
  * Experiments over registered model versions: creation, lifecycle, traffic weights, sticky assignment, outcome
  * and feedback recording, and results. The request path (routing live traffic by strategy) calls
- * {@link #assign} and {@link #recordOutcome}; the admin API calls everything. Every failure the client can act on
+ * {@link #routable} and {@link #assign}, {@code /v1/feedback} calls {@link #recordFeedback}: those are open to any
+ * caller. Everything else is the admin API's and the experiment controller's (run as {@link Roles#ADMIN}), and
+ * checks that role here too; the actor of a change is the caller's principal. Every failure the client can act on
  * is an {@link ExperimentException}; refused requests write nothing.
  *
  * <p>Lifecycle and weight changes lock the experiment row first, so concurrent changes serialise and each sees
  * the previous one's result.
  */
 @Stateless
+@RolesAllowed(Roles.ADMIN)
 public class ExperimentService {
 
     /** Posterior draws per Thompson allocation: the win-probability estimates then have a standard error under 0.5%. */
@@ -55,6 +64,9 @@ public class ExperimentService {
 
     @PersistenceContext(unitName = "anvil")
     EntityManager em;
+
+    @Resource
+    SessionContext session;
 
     @EJB
     SchemaMigrator migrator;
@@ -75,8 +87,9 @@ public class ExperimentService {
 
     // --- definition ----------------------------------------------------------------------------------
 
-    public ExperimentInfo create(CreateExperimentCommand c, String actor) {
+    public ExperimentInfo create(CreateExperimentCommand c) {
         requireMigrated();
+        String actor = Callers.actor(session);
         if (c == null) throw ExperimentException.badRequest("a JSON request body is required", null, "missing_body");
         if (c.name() != null && findByName(c.name()) != null) {
             throw ExperimentException.conflict("experiment " + c.name() + " already exists", "name", "experiment_exists");
@@ -116,7 +129,8 @@ public class ExperimentService {
 
     // --- lifecycle -----------------------------------------------------------------------------------
 
-    public ExperimentInfo start(String name, String actor) {
+    public ExperimentInfo start(String name) {
+        String actor = Callers.actor(session);
         return change(name, e -> {
             // The registry may have archived a version since the experiment was created.
             checkModelVersions(e);
@@ -124,23 +138,28 @@ public class ExperimentService {
         });
     }
 
-    public ExperimentInfo pause(String name, String reason, String actor) {
+    public ExperimentInfo pause(String name, String reason) {
+        String actor = Callers.actor(session);
         return change(name, e -> e.pause(actor, reason, clock.instant()));
     }
 
-    public ExperimentInfo resume(String name, String actor) {
+    public ExperimentInfo resume(String name) {
+        String actor = Callers.actor(session);
         return change(name, e -> e.resume(actor, clock.instant()));
     }
 
-    public ExperimentInfo complete(String name, String reason, String actor) {
+    public ExperimentInfo complete(String name, String reason) {
+        String actor = Callers.actor(session);
         return change(name, e -> e.complete(actor, reason, clock.instant()));
     }
 
-    public ExperimentInfo rollBack(String name, String reason, String actor) {
+    public ExperimentInfo rollBack(String name, String reason) {
+        String actor = Callers.actor(session);
         return change(name, e -> e.rollBack(actor, reason, clock.instant()));
     }
 
-    public ExperimentInfo adjustWeights(String name, Map<String, Integer> weights, String reason, String actor) {
+    public ExperimentInfo adjustWeights(String name, Map<String, Integer> weights, String reason) {
+        String actor = Callers.actor(session);
         return change(name, e -> e.adjustWeights(weights, actor, reason, clock.instant()));
     }
 
@@ -148,7 +167,8 @@ public class ExperimentService {
      * Sets a BANDIT experiment's weights to its Thompson-sampling allocation (see {@link #banditAllocation}),
      * recorded as a weight change.
      */
-    public ExperimentInfo rebalance(String name, String actor) {
+    public ExperimentInfo rebalance(String name) {
+        String actor = Callers.actor(session);
         return change(name, e -> {
             if (e.strategy() != ExperimentStrategy.BANDIT) {
                 throw ExperimentException.conflict("experiment " + name + " is " + e.strategy()
@@ -185,8 +205,9 @@ public class ExperimentService {
      * raises the candidate to the next canary step once it has served the minimum sample since the last step.
      * Returns what it did ({@code null}: nothing).
      */
-    public String superviseCanary(String name, String actor) {
+    public String superviseCanary(String name) {
         requireMigrated();
+        String actor = Callers.actor(session);
         Experiment e = existing(name, true);
         if (e.status() != ExperimentStatus.RUNNING || e.strategy() != ExperimentStrategy.CANARY) return null;
         Variant candidate = e.candidate();
@@ -225,8 +246,9 @@ public class ExperimentService {
     }
 
     /** Rebalances a RUNNING BANDIT experiment when its Thompson allocation differs from its weights; true if it did. */
-    public boolean rebalanceIfChanged(String name, String actor) {
+    public boolean rebalanceIfChanged(String name) {
         requireMigrated();
+        String actor = Callers.actor(session);
         Experiment e = existing(name, true);
         if (e.status() != ExperimentStatus.RUNNING || e.strategy() != ExperimentStrategy.BANDIT) return false;
         List<Integer> allocation = banditAllocation(e, samples(e));
@@ -244,6 +266,7 @@ public class ExperimentService {
     }
 
     /** Names of the RUNNING experiments of {@code strategy}. */
+    @PermitAll
     public List<String> running(ExperimentStrategy strategy) {
         requireMigrated();
         return em.createNamedQuery(Experiment.ALL, Experiment.class).getResultList().stream()
@@ -251,6 +274,7 @@ public class ExperimentService {
     }
 
     /** The RUNNING and PAUSED experiments, as the request router routes by them. */
+    @PermitAll
     public List<LiveExperiment> routable() {
         requireMigrated();
         List<LiveExperiment> live = new ArrayList<>();
@@ -271,6 +295,7 @@ public class ExperimentService {
      * variant owning the key's hash bucket under the current weights, recorded now. SHADOW experiments serve every
      * subject from the control and name the shadow variants.
      */
+    @PermitAll
     public AssignmentInfo assign(String name, String key) {
         requireMigrated();
         if (key == null || key.isBlank()) {
@@ -355,6 +380,7 @@ public class ExperimentService {
     }
 
     /** Stores a rating of one response (of any response: feedback is not limited to experiment traffic). */
+    @PermitAll
     public FeedbackInfo recordFeedback(String responseId, Integer rating, String scale, String comment) {
         requireMigrated();
         Feedback f = ExperimentRules.check(() -> new Feedback(responseId, FeedbackScale.parse(scale), rating, comment, clock.instant()));

@@ -1,5 +1,6 @@
 package dev.anvil.experiments;
 
+import jakarta.annotation.security.PermitAll;
 import dev.anvil.experiments.domain.Outcome;
 import dev.anvil.experiments.domain.ShadowComparison;
 import dev.anvil.experiments.domain.Variant;
@@ -17,6 +18,7 @@ import java.util.List;
  * was in flight when its canary was rolled back still happened and still counts.
  */
 @Stateless
+@PermitAll
 public class OutcomeStore {
 
     @PersistenceContext(unitName = "anvil")

@@ -1,5 +1,11 @@
 package dev.anvil.gateway;
 
+import jakarta.ejb.SessionContext;
+import jakarta.annotation.Resource;
+import dev.anvil.security.Callers;
+import dev.anvil.security.Roles;
+import jakarta.annotation.security.PermitAll;
+import jakarta.annotation.security.RolesAllowed;
 import dev.anvil.gateway.domain.ApiKey;
 import dev.anvil.gateway.domain.BudgetPeriod;
 import dev.anvil.gateway.domain.InvalidGatewayFieldException;
@@ -15,13 +21,19 @@ import java.util.List;
 
 /**
  * Tenants and API keys: the transactional side of the gateway's admin API. Each change is audited with its
- * actor; a new key's secret is returned once ({@link CreatedKey}) and only its SHA-256 is stored.
+ * actor (the caller's authenticated principal); a new key's secret is returned once ({@link CreatedKey}) and only
+ * its SHA-256 is stored. Everything here is for {@link Roles#ADMIN} but {@link #grantFor}, the key lookup of every
+ * {@code /v1} request.
  */
 @Stateless
+@RolesAllowed(Roles.ADMIN)
 public class GatewayAdmin {
 
     @PersistenceContext(unitName = "anvil")
     EntityManager em;
+
+    @Resource
+    SessionContext session;
 
     @Inject
     GatewayConfig config;
@@ -36,7 +48,8 @@ public class GatewayAdmin {
     public record CreatedKey(ApiKey key, String secret) {}
 
     public Tenant createTenant(String name, Long tokenBudget, String budgetPeriod, Integer requestsPerMinute,
-                               Integer tokensPerMinute, boolean auditText, String actor) {
+                               Integer tokensPerMinute, boolean auditText) {
+        String actor = Callers.actor(session);
         Tenant tenant = validated(() -> {
             Tenant t = new Tenant(name, actor, Instant.now());
             t.configure(tokenBudget, BudgetPeriod.parse(budgetPeriod), requestsPerMinute, tokensPerMinute, auditText);
@@ -51,7 +64,8 @@ public class GatewayAdmin {
     }
 
     public Tenant updateTenant(String name, Long tokenBudget, String budgetPeriod, Integer requestsPerMinute,
-                               Integer tokensPerMinute, boolean auditText, String actor) {
+                               Integer tokensPerMinute, boolean auditText) {
+        String actor = Callers.actor(session);
         Tenant tenant = tenant(name);
         validated(() -> {
             tenant.configure(tokenBudget, BudgetPeriod.parse(budgetPeriod), requestsPerMinute, tokensPerMinute, auditText);
@@ -75,7 +89,8 @@ public class GatewayAdmin {
     }
 
     public CreatedKey createKey(String tenantName, String keyName, List<String> allowedModels, Integer requestsPerMinute,
-                                Integer tokensPerMinute, String actor) {
+                                Integer tokensPerMinute) {
+        String actor = Callers.actor(session);
         Tenant tenant = tenant(tenantName);
         String secret = KeySecrets.generate();
         ApiKey key = validated(() -> new ApiKey(tenant, keyName, KeySecrets.visiblePrefix(secret), KeySecrets.sha256(secret),
@@ -96,7 +111,8 @@ public class GatewayAdmin {
         return em.createNamedQuery(ApiKey.OF_TENANT, ApiKey.class).setParameter("tenant", tenant(tenantName)).getResultList();
     }
 
-    public ApiKey revokeKey(long keyId, String actor) {
+    public ApiKey revokeKey(long keyId) {
+        String actor = Callers.actor(session);
         ApiKey key = em.find(ApiKey.class, keyId);
         if (key == null) {
             throw new GatewayException(Kind.NOT_FOUND, "no API key with id " + keyId, "id", "key_not_found");
@@ -112,6 +128,7 @@ public class GatewayAdmin {
     }
 
     /** The key with this secret hash if it exists and is not revoked (the authenticator's database read). */
+    @PermitAll
     public KeyGrant grantFor(String secretSha256) {
         List<ApiKey> keys = em.createNamedQuery(ApiKey.BY_HASH, ApiKey.class).setParameter("hash", secretSha256).getResultList();
         if (keys.isEmpty() || keys.getFirst().revoked()) {

@@ -1,6 +1,15 @@
 package dev.anvil.gateway;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.event.Startup;
+import jakarta.annotation.Resource;
+import jakarta.enterprise.concurrent.ManagedScheduledExecutorService;
+import java.net.InetAddress;
+import java.util.List;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import jakarta.inject.Inject;
 import java.math.BigDecimal;
 import java.util.Optional;
@@ -15,14 +24,21 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 @ApplicationScoped
 public class GatewayConfig {
 
+    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(GatewayConfig.class.getName());
     public static final String REQUIRE_API_KEY = "anvil.gateway.require-api-key";
     static final String PRICE_PREFIX = "anvil.gateway.price.";
     private static final BigDecimal THOUSAND = BigDecimal.valueOf(1000);
 
-    /** false: requests without a key are served anonymously (the Quick start); true: /v1 needs a valid key. */
+    /** auto: keys required unless the API listens on loopback only; true: always; false: never ({@link ApiKeyRequirement}). */
     @Inject
-    @ConfigProperty(name = REQUIRE_API_KEY, defaultValue = "false")
-    boolean requireApiKey;
+    @ConfigProperty(name = REQUIRE_API_KEY, defaultValue = "auto")
+    String requireApiKey;
+
+    /** Decided once the listening addresses are known: neither they nor the setting change while the server runs. */
+    private final AtomicReference<ApiKeyRequirement> keyRequirement = new AtomicReference<>();
+
+    @Resource
+    ManagedScheduledExecutorService scheduler;
 
     /** Requests per minute of a key whose key and tenant set none; 0 = unlimited. */
     @Inject
@@ -52,7 +68,39 @@ public class GatewayConfig {
     @Inject
     Config config;
 
-    public boolean requireApiKey() { return requireApiKey; }
+    /** Whether /v1 callers need an API key (see {@link ApiKeyRequirement}). */
+    public boolean requireApiKey() { return keyRequirement().required(); }
+
+    /**
+     * The decision, made when the listening addresses can first be read (the management model answers once the server
+     * has booted). Until then it fails closed: keys are required.
+     */
+    public ApiKeyRequirement keyRequirement() {
+        ApiKeyRequirement decided = keyRequirement.get();
+        if (decided != null) return decided;
+        List<InetAddress> listening = ListeningAddresses.ofApi();
+        ApiKeyRequirement now = ApiKeyRequirement.decide(requireApiKey, listening);
+        if (!listening.isEmpty() && keyRequirement.compareAndSet(null, now)) {
+            LOG.info(() -> "API keys are " + (now.required() ? "required" : "optional") + " on /v1: " + now.explanation());
+            if (now.warning() != null) LOG.warning(now.warning());
+        }
+        return now;
+    }
+
+    /**
+     * Decides as soon as the server has booted, so that the log says at once whether anonymous callers are served (and
+     * warns when they should not be), not at the first request.
+     */
+    void decideKeyRequirementAfterBoot(@Observes Startup startup) {
+        AtomicReference<ScheduledFuture<?>> poll = new AtomicReference<>();
+        java.util.concurrent.atomic.AtomicInteger attempts = new java.util.concurrent.atomic.AtomicInteger();
+        poll.set(scheduler.scheduleWithFixedDelay(() -> {
+            keyRequirement();
+            // Decided, or the model stayed unreadable for ten minutes (requests keep trying, failing closed meanwhile).
+            if ((keyRequirement.get() != null || attempts.incrementAndGet() >= 600) && poll.get() != null) poll.get().cancel(false);
+        }, 1, 1, TimeUnit.SECONDS));
+    }
+
     public int defaultRequestsPerMinute() { return defaultRequestsPerMinute; }
     public int defaultTokensPerMinute() { return defaultTokensPerMinute; }
     public int keyCacheSeconds() { return keyCacheSeconds; }

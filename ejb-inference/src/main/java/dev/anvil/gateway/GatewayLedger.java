@@ -1,5 +1,6 @@
 package dev.anvil.gateway;
 
+import jakarta.annotation.security.PermitAll;
 import jakarta.annotation.PreDestroy;
 import jakarta.annotation.Resource;
 import jakarta.ejb.ConcurrencyManagement;
@@ -37,6 +38,7 @@ import javax.sql.DataSource;
 @Startup
 @ConcurrencyManagement(ConcurrencyManagementType.BEAN)
 @TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+@PermitAll
 public class GatewayLedger {
 
     private static final Logger LOG = Logger.getLogger(GatewayLedger.class.getName());

@@ -1,5 +1,8 @@
 package dev.anvil.gateway;
 
+import dev.anvil.security.Roles;
+import jakarta.annotation.security.PermitAll;
+import jakarta.annotation.security.RolesAllowed;
 import dev.anvil.service.ServiceException.Kind;
 import jakarta.ejb.Stateless;
 import jakarta.persistence.EntityManager;
@@ -14,6 +17,7 @@ import java.util.List;
 
 /** Reads of the usage and audit tables: the usage report by tenant/model/day, audit listings, budget seeding. */
 @Stateless
+@RolesAllowed(Roles.ADMIN)
 public class UsageReport {
 
     static final int MAX_DAYS = 366;
@@ -57,6 +61,8 @@ public class UsageReport {
     }
 
     /** Tokens (prompt + completion) the tenant's requests used from {@code fromDay} (UTC) on. */
+    /** The gateway's budget check reads this on the request path, for any caller. */
+    @PermitAll
     public long tokensUsedSince(String tenant, LocalDate fromDay) {
         Object sum = em.createNativeQuery("SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM gateway_usage"
                         + " WHERE tenant = ?1 AND usage_day >= ?2")

@@ -8,7 +8,13 @@ import dev.anvil.registry.domain.RegistryText;
 import dev.anvil.registry.domain.SemanticVersion;
 import dev.anvil.registry.domain.Stage;
 import dev.anvil.registry.domain.StageTransition;
+import dev.anvil.security.Callers;
+import dev.anvil.security.Roles;
+import jakarta.annotation.Resource;
+import jakarta.annotation.security.PermitAll;
+import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.EJB;
+import jakarta.ejb.SessionContext;
 import jakarta.ejb.Stateless;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
@@ -34,9 +40,17 @@ import java.util.Map;
  * <p>Stage changes lock the model's row first, so concurrent changes to one model's versions serialise; the
  * schema's UNIQUE constraint on the PRODUCTION marker backs this up, and a violation of it is reported as a
  * conflict, never as a server error.
+ *
+ * <p>Access: changes and the history are for {@link Roles#ADMIN} (checked here as well as on the admin API's
+ * resources); the serving tier reads models and versions without a caller. The actor of a change is the caller's
+ * authenticated principal ({@link Callers}).
  */
 @Stateless
+@RolesAllowed(Roles.ADMIN)
 public class ModelRegistry {
+
+    @Resource
+    SessionContext session;
 
     @PersistenceContext(unitName = "anvil")
     EntityManager em;
@@ -61,8 +75,9 @@ public class ModelRegistry {
 
     // --- models --------------------------------------------------------------------------------------
 
-    public ModelInfo createModel(CreateModelCommand command, String actor) {
+    public ModelInfo createModel(CreateModelCommand command) {
         requireMigrated();
+        String actor = Callers.actor(session);
         if (Queries.model(em, command.name()).isPresent()) {
             throw RegistryException.conflict("model " + command.name() + " already exists", "name", "model_exists");
         }
@@ -80,6 +95,7 @@ public class ModelRegistry {
         return ModelInfo.of(model, 0, null);
     }
 
+    @PermitAll
     public List<ModelInfo> listModels() {
         requireMigrated();
         Map<Long, Long> counts = new HashMap<>();
@@ -98,6 +114,7 @@ public class ModelRegistry {
                 .toList();
     }
 
+    @PermitAll
     public ModelInfo getModel(String name) {
         requireMigrated();
         Model model = existingModel(name);
@@ -114,10 +131,11 @@ public class ModelRegistry {
      * transaction (large files take seconds to hash); only then is the version written, in one transaction.
      */
     @TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
-    public ModelVersionInfo registerVersion(RegisterVersionCommand command, String actor) {
+    public ModelVersionInfo registerVersion(RegisterVersionCommand command) {
         try {
             requireMigrated();
             // Cheap checks first, so a malformed request never costs a pass over a multi-gigabyte file.
+            String actor = Callers.actor(session);
             String who = RegistryRules.check(() -> RegistryText.requireActor(actor));
             RegistryRules.check(() -> RegistryText.requireModelName(command.model()));
             SemanticVersion version = RegistryRules.check(() -> SemanticVersion.parse(command.version()));
@@ -151,6 +169,7 @@ public class ModelRegistry {
                 .toList();
     }
 
+    @PermitAll
     public ModelVersionInfo getVersion(String model, String version) {
         requireMigrated();
         return ModelVersionInfo.of(existingVersion(existingModel(model), version));
@@ -163,13 +182,14 @@ public class ModelRegistry {
      * in the same transaction, so a model never has two PRODUCTION versions nor, between the two steps, none
      * visible to other readers.
      */
-    public StageChangeResult changeStage(String model, String version, String stage, String reason, String actor) {
+    public StageChangeResult changeStage(String model, String version, String stage, String reason) {
         // Metric label: a known stage name, or "invalid" so client typos cannot multiply time series.
         String stageLabel = "invalid";
         try {
             requireMigrated();
             Stage target = RegistryRules.check(() -> Stage.parse(stage));
             stageLabel = target.name();
+            String actor = Callers.actor(session);
             String who = RegistryRules.check(() -> RegistryText.requireActor(actor));
             StageChangeResult result = moveLocked(model, version, target, reason, who);
             if (stageChanged != null) {
@@ -190,8 +210,9 @@ public class ModelRegistry {
      * ARCHIVED: it stays a valid target to switch back to), in one transaction. Refuses a version already in
      * PRODUCTION or ARCHIVED.
      */
-    public StageChangeResult switchProduction(String modelName, String versionText, String reason, String actor) {
+    public StageChangeResult switchProduction(String modelName, String versionText, String reason) {
         requireMigrated();
+        String actor = Callers.actor(session);
         String who = RegistryRules.check(() -> RegistryText.requireActor(actor));
         Instant now = clock.instant();
         Model model = Queries.lockedModel(em, modelName).orElseThrow(() -> modelNotFound(modelName));

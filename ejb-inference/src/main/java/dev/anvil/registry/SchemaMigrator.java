@@ -1,5 +1,6 @@
 package dev.anvil.registry;
 
+import jakarta.annotation.security.PermitAll;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.Resource;
 import jakarta.ejb.ConcurrencyManagement;
@@ -33,6 +34,7 @@ import java.util.logging.Logger;
 @ConcurrencyManagement(ConcurrencyManagementType.BEAN)
 // Flyway commits its own work on its own connections; inside a JTA transaction that is forbidden.
 @TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+@PermitAll
 public class SchemaMigrator {
 
     /** Where the SQL migrations lie, inside the anvil-persistence jar. */

@@ -1,5 +1,7 @@
 package dev.anvil.registry;
 
+import dev.anvil.security.Roles;
+import jakarta.annotation.security.RolesAllowed;
 import dev.anvil.registry.domain.Model;
 import dev.anvil.registry.domain.ModelVersion;
 import dev.anvil.registry.domain.SemanticVersion;
@@ -17,6 +19,7 @@ import java.time.Instant;
  * Not meant to be called directly by resources.
  */
 @Stateless
+@RolesAllowed(Roles.ADMIN)
 public class VersionRecorder {
 
     static final String MODEL_RACE = "model_created_concurrently";

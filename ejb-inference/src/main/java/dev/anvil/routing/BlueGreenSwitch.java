@@ -7,6 +7,8 @@ import dev.anvil.serving.InferenceException;
 import dev.anvil.serving.ModelRuntime;
 import dev.anvil.serving.ModelRuntimes;
 import dev.anvil.service.ServiceException;
+import dev.anvil.security.Roles;
+import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.EJB;
 import jakarta.ejb.Stateless;
 import jakarta.ejb.TransactionAttribute;
@@ -23,6 +25,7 @@ import jakarta.ejb.TransactionAttributeType;
 @Stateless
 // The registry change commits in its own transaction before the traffic moves; loading must not sit in a transaction.
 @TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+@RolesAllowed(Roles.ADMIN)
 public class BlueGreenSwitch {
 
     @EJB
@@ -35,7 +38,7 @@ public class BlueGreenSwitch {
     public record Result(String model, String fromVersion, String toVersion, String standby, StageChangeResult registry) {
     }
 
-    public Result switchTo(String model, String version, String reason, String actor) {
+    public Result switchTo(String model, String version, String reason) {
         if (version == null || version.isBlank()) {
             throw RegistryException.badRequest("the version to switch to is required, e.g. {\"version\": \"2.0.0\"}", "version", "missing_version");
         }
@@ -56,7 +59,7 @@ public class BlueGreenSwitch {
             throw new RegistryException(kind, "cannot switch model " + model + " to version " + version + ": " + e.getMessage(),
                     "version", "version_not_loadable");
         }
-        StageChangeResult change = registry.switchProduction(model, version, reason, actor);
+        StageChangeResult change = registry.switchProduction(model, version, reason);
         runtimes.activate(target, true);
         return new Result(model, current == null ? null : current.served().version(), version,
                 current == null ? null : current.served().version(), change);

@@ -2,8 +2,11 @@ package dev.anvil.routing;
 
 import dev.anvil.experiments.ExperimentService;
 import dev.anvil.experiments.domain.ExperimentStrategy;
+import dev.anvil.security.Roles;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.Resource;
+import jakarta.annotation.security.PermitAll;
+import jakarta.annotation.security.RunAs;
 import jakarta.ejb.EJB;
 import jakarta.ejb.Singleton;
 import jakarta.ejb.Startup;
@@ -13,6 +16,7 @@ import jakarta.ejb.TimerService;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
 import jakarta.inject.Inject;
+import org.jboss.ejb3.annotation.RunAsPrincipal;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -23,11 +27,17 @@ import java.util.logging.Logger;
  * its history, traffic returns to the control at once since a finished experiment routes nothing) or raised to its
  * next step once the candidate has served the minimum sample since the last step; each RUNNING BANDIT gets its
  * Thompson-sampling weights. Nothing is unloaded or cancelled: requests in flight finish where they started.
+ *
+ * <p>Its changes are made as the administrator {@value #ACTOR} (run-as): {@link ExperimentService} checks the admin
+ * role on them as it does for the admin API, and records that principal as their actor.
  */
 @Singleton
 @Startup
 // Each experiment is handled in a transaction of its own: one failing does not undo the others.
 @TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+@RunAs(Roles.ADMIN)
+@RunAsPrincipal(ExperimentController.ACTOR)
+@PermitAll
 public class ExperimentController {
 
     private static final Logger LOG = Logger.getLogger(ExperimentController.class.getName());
@@ -61,7 +71,7 @@ public class ExperimentController {
         }
         for (String name : canaries) {
             try {
-                String action = experiments.superviseCanary(name, ACTOR);
+                String action = experiments.superviseCanary(name);
                 if (action != null) LOG.info(() -> "experiment " + name + ": " + action);
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "experiment controller: canary " + name + " could not be supervised", e);
@@ -69,7 +79,7 @@ public class ExperimentController {
         }
         for (String name : bandits) {
             try {
-                if (experiments.rebalanceIfChanged(name, ACTOR)) LOG.fine(() -> "experiment " + name + ": bandit rebalanced");
+                if (experiments.rebalanceIfChanged(name)) LOG.fine(() -> "experiment " + name + ": bandit rebalanced");
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "experiment controller: bandit " + name + " could not be rebalanced", e);
             }

@@ -1,5 +1,6 @@
 package dev.anvil.serving;
 
+import jakarta.annotation.security.PermitAll;
 import jakarta.annotation.PostConstruct;
 import jakarta.ejb.ConcurrencyManagement;
 import jakarta.ejb.ConcurrencyManagementType;
@@ -19,6 +20,7 @@ import jdk.incubator.vector.VectorSpecies;
 @Singleton
 @Startup
 @ConcurrencyManagement(ConcurrencyManagementType.BEAN)
+@PermitAll
 public class EngineEnvironment {
 
     private static final Logger LOG = Logger.getLogger(EngineEnvironment.class.getName());

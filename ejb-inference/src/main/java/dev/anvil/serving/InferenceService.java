@@ -1,5 +1,6 @@
 package dev.anvil.serving;
 
+import jakarta.annotation.security.PermitAll;
 import dev.anvil.engine.SamplingParams;
 import dev.anvil.engine.Scheduler;
 import dev.anvil.engine.SequenceRequest;
@@ -23,6 +24,7 @@ import java.util.UUID;
  */
 @Stateless
 @TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+@PermitAll
 public class InferenceService {
 
     /** Most alternatives per token that {@code logprobs} may ask for (OpenAI's limit for top_logprobs). */

@@ -1,5 +1,6 @@
 package dev.anvil.serving;
 
+import jakarta.annotation.security.PermitAll;
 import dev.anvil.registry.ModelRegistry;
 import dev.anvil.registry.ModelVersionInfo;
 import dev.anvil.registry.RegistryException;
@@ -50,6 +51,7 @@ import java.util.logging.Logger;
 @ConcurrencyManagement(ConcurrencyManagementType.BEAN)
 // Loading a large model can outlast a transaction timeout, and nothing here touches the database.
 @TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+@PermitAll
 public class ModelRuntimes {
 
     private static final Logger LOG = Logger.getLogger(ModelRuntimes.class.getName());

@@ -6,8 +6,11 @@ import dev.anvil.registry.ModelVersionInfo;
 import dev.anvil.registry.RegisterVersionCommand;
 import dev.anvil.registry.RegistryException;
 import dev.anvil.registry.SchemaMigrator;
+import dev.anvil.security.Roles;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.Resource;
+import jakarta.annotation.security.PermitAll;
+import jakarta.annotation.security.RunAs;
 import jakarta.ejb.ConcurrencyManagement;
 import jakarta.ejb.ConcurrencyManagementType;
 import jakarta.ejb.DependsOn;
@@ -20,6 +23,7 @@ import jakarta.ejb.TimerService;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
 import jakarta.inject.Inject;
+import org.jboss.ejb3.annotation.RunAsPrincipal;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -41,12 +45,18 @@ import java.util.logging.Logger;
  *
  * <p>All of this runs in EJB timer callbacks, never on a deployment or request thread: loading a large model
  * takes a while, and the readiness check ({@link ModelReadinessCheck}) reports DOWN until it is done.
+ *
+ * <p>Startup registrations are registry changes like any other: made as the administrator {@value #ACTOR}
+ * (run-as), which the registry checks and records as their actor.
  */
 @Startup
 @Singleton
 @DependsOn("SchemaMigrator")
 @ConcurrencyManagement(ConcurrencyManagementType.BEAN)
 @TransactionAttribute(TransactionAttributeType.NOT_SUPPORTED)
+@RunAs(Roles.ADMIN)
+@RunAsPrincipal(ServingLifecycle.ACTOR)
+@PermitAll
 public class ServingLifecycle {
 
     private static final Logger LOG = Logger.getLogger(ServingLifecycle.class.getName());
@@ -173,8 +183,8 @@ public class ServingLifecycle {
             if (e.kind() != RegistryException.Kind.NOT_FOUND) throw e;
         }
         registry.registerVersion(new RegisterVersionCommand(name, version, file.toAbsolutePath().toString(), null, null,
-                description, null, OWNER, List.of()), ACTOR);
-        registry.changeStage(name, version, "PRODUCTION", "registered at startup", ACTOR);
+                description, null, OWNER, List.of()));
+        registry.changeStage(name, version, "PRODUCTION", "registered at startup");
         LOG.info(() -> "Registered and promoted " + name + "@" + version + " from " + file);
     }
 

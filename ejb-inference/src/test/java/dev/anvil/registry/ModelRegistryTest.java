@@ -1,5 +1,6 @@
 package dev.anvil.registry;
 
+import dev.anvil.security.TestCallers;
 import dev.anvil.registry.domain.ArtifactFormat;
 import dev.anvil.registry.domain.Stage;
 import jakarta.persistence.EntityManager;
@@ -130,12 +131,18 @@ class ModelRegistryTest {
     }
 
     private ModelVersionInfo register(String version, Path file) {
-        return call(r -> r.registerVersion(new RegisterVersionCommand(model, version, file.toString(), null, null,
-                "v" + version, "model under test", null, List.of("test")), "alice"));
+        return call(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, version, file.toString(), null, null,
+                "v" + version, "model under test", null, List.of("test"))));
     }
 
     private StageChangeResult move(String version, String stage) {
-        return call(r -> r.changeStage(model, version, stage, "because " + stage, "bob"));
+        return call(r -> as("bob", r).changeStage(model, version, stage, "because " + stage));
+    }
+
+    /** The registry as {@code actor} calls it: the container would give it that caller principal. */
+    private static ModelRegistry as(String actor, ModelRegistry registry) {
+        registry.session = TestCallers.session(actor);
+        return registry;
     }
 
     private RegistryException refused(Function<ModelRegistry, ?> work) {
@@ -174,8 +181,8 @@ class ModelRegistryTest {
     @Test
     void duplicateVersionIsAConflictAndWritesNothing() {
         register("1.0.0", TestFiles.storiesGguf());
-        RegistryException e = refused(r -> r.registerVersion(new RegisterVersionCommand(model, "1.0.0",
-                TestFiles.referenceModel("ref-spm-q8_0.gguf").toString(), null, null, null, null, null, null), "carol"));
+        RegistryException e = refused(r -> as("carol", r).registerVersion(new RegisterVersionCommand(model, "1.0.0",
+                TestFiles.referenceModel("ref-spm-q8_0.gguf").toString(), null, null, null, null, null, null)));
         assertEquals(RegistryException.Kind.CONFLICT, e.kind());
         assertEquals("version_exists", e.code());
         List<ModelVersionInfo> versions = call(r -> r.listVersions(model));
@@ -190,7 +197,7 @@ class ModelRegistryTest {
                 new RegisterVersionCommand(model, "1.0.0", tmp.resolve("missing.gguf").toString(), null, null, null, null, null, null),
                 new RegisterVersionCommand(model, "1.0.0", garbage.toString(), null, null, null, null, null, null),
                 new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(), null, "f".repeat(64), null, null, null, null))) {
-            RegistryException e = refused(r -> r.registerVersion(bad, "alice"));
+            RegistryException e = refused(r -> as("alice", r).registerVersion(bad));
             assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind(), e.getMessage());
         }
         // Not even the model was created.
@@ -203,8 +210,8 @@ class ModelRegistryTest {
     void refusedFileForAnExistingModelLeavesVersionsAndHistoryUnchanged() {
         register("1.0.0", TestFiles.storiesGguf());
         List<TransitionInfo> before = call(r -> r.history(model));
-        RegistryException e = refused(r -> r.registerVersion(new RegisterVersionCommand(model, "2.0.0",
-                TestFiles.storiesGguf().toString(), null, "0".repeat(64), null, null, null, null), "alice"));
+        RegistryException e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, "2.0.0",
+                TestFiles.storiesGguf().toString(), null, "0".repeat(64), null, null, null, null)));
         assertEquals("checksum_mismatch", e.code());
         assertEquals(1, call(r -> r.listVersions(model)).size());
         assertEquals(before, call(r -> r.history(model)));
@@ -212,20 +219,20 @@ class ModelRegistryTest {
 
     @Test
     void malformedRequestFieldsAreBadRequestsNamingTheField() {
-        RegistryException e = refused(r -> r.registerVersion(new RegisterVersionCommand(model, "1.0", TestFiles.storiesGguf().toString(),
-                null, null, null, null, null, null), "alice"));
+        RegistryException e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, "1.0", TestFiles.storiesGguf().toString(),
+                null, null, null, null, null, null)));
         assertEquals("version", e.param());
         assertEquals("invalid_version", e.code());
-        e = refused(r -> r.registerVersion(new RegisterVersionCommand("bad name", "1.0.0", TestFiles.storiesGguf().toString(),
-                null, null, null, null, null, null), "alice"));
+        e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand("bad name", "1.0.0", TestFiles.storiesGguf().toString(),
+                null, null, null, null, null, null)));
         assertEquals("name", e.param());
-        e = refused(r -> r.registerVersion(new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(),
-                "onnx", null, null, null, null, null), "alice"));
+        e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(),
+                "onnx", null, null, null, null, null)));
         assertEquals("format", e.param());
-        e = refused(r -> r.registerVersion(new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(),
-                null, "xyz", null, null, null, null), "alice"));
+        e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(),
+                null, "xyz", null, null, null, null)));
         assertEquals("sha256", e.param());
-        e = refused(r -> r.changeStage(model, "1.0.0", "LIVE", null, "bob"));
+        e = refused(r -> as("bob", r).changeStage(model, "1.0.0", "LIVE", null));
         assertEquals("stage", e.param());
         assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind());
     }
@@ -282,7 +289,7 @@ class ModelRegistryTest {
         move("2.0.0", "PRODUCTION");
         List<TransitionInfo> before = call(r -> r.history(model));
 
-        RegistryException e = refused(r -> r.changeStage(model, "1.0.0", "PRODUCTION", "rollback", "bob"));
+        RegistryException e = refused(r -> as("bob", r).changeStage(model, "1.0.0", "PRODUCTION", "rollback"));
         assertEquals(RegistryException.Kind.CONFLICT, e.kind());
         assertEquals("illegal_transition", e.code());
         assertTrue(e.getMessage().contains("cannot move from ARCHIVED to PRODUCTION"), e.getMessage());
@@ -290,14 +297,14 @@ class ModelRegistryTest {
         assertEquals(Stage.PRODUCTION, call(r -> r.getVersion(model, "2.0.0")).stage());
         assertEquals(before, call(r -> r.history(model)));
 
-        e = refused(r -> r.changeStage(model, "2.0.0", "PRODUCTION", null, "bob"));
+        e = refused(r -> as("bob", r).changeStage(model, "2.0.0", "PRODUCTION", null));
         assertTrue(e.getMessage().contains("already in stage PRODUCTION"), e.getMessage());
     }
 
     @Test
     void unknownModelsAndVersionsAreNotFound() {
         assertEquals("model_not_found", refused(r -> r.getModel(model)).code());
-        assertEquals("model_not_found", refused(r -> r.changeStage(model, "1.0.0", "STAGING", null, "bob")).code());
+        assertEquals("model_not_found", refused(r -> as("bob", r).changeStage(model, "1.0.0", "STAGING", null)).code());
         register("1.0.0", TestFiles.storiesGguf());
         RegistryException e = refused(r -> r.getVersion(model, "9.9.9"));
         assertEquals(RegistryException.Kind.NOT_FOUND, e.kind());
@@ -316,14 +323,14 @@ class ModelRegistryTest {
 
     @Test
     void explicitModelCreationAndDuplicate() {
-        ModelInfo created = call(r -> r.createModel(new CreateModelCommand(model, "d", "team-x", List.of("b", "a")), "alice"));
+        ModelInfo created = call(r -> as("alice", r).createModel(new CreateModelCommand(model, "d", "team-x", List.of("b", "a"))));
         assertEquals("team-x", created.owner());
         assertEquals(List.of("a", "b"), created.tags());
         assertEquals(0, created.versionCount());
-        assertEquals("model_exists", refused(r -> r.createModel(new CreateModelCommand(model, null, null, null), "alice")).code());
+        assertEquals("model_exists", refused(r -> as("alice", r).createModel(new CreateModelCommand(model, null, null, null))).code());
         // Registration into an explicitly created model keeps the model's own fields.
-        call(r -> r.registerVersion(new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(), null, null,
-                null, "ignored", "ignored", List.of("ignored")), "bob"));
+        call(r -> as("bob", r).registerVersion(new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(), null, null,
+                null, "ignored", "ignored", List.of("ignored"))));
         assertEquals("team-x", call(r -> r.getModel(model)).owner());
     }
 
@@ -349,9 +356,9 @@ class ModelRegistryTest {
         int badRequests = METRICS.getOrDefault("registration.bad_request", 0);
         int conflicts = METRICS.getOrDefault("transition.PRODUCTION.conflict", 0);
         register("1.0.0", TestFiles.storiesGguf());
-        refused(r -> r.registerVersion(new RegisterVersionCommand(model, "2.0.0", "/nowhere/x.gguf", null, null, null, null, null, null), "a"));
+        refused(r -> as("a", r).registerVersion(new RegisterVersionCommand(model, "2.0.0", "/nowhere/x.gguf", null, null, null, null, null, null)));
         move("1.0.0", "ARCHIVED");
-        refused(r -> r.changeStage(model, "1.0.0", "PRODUCTION", null, "a"));
+        refused(r -> as("a", r).changeStage(model, "1.0.0", "PRODUCTION", null));
         assertTrue(METRICS.get("registration.created") >= created + 1);
         assertTrue(METRICS.get("registration.bad_request") >= badRequests + 1);
         assertTrue(METRICS.get("transition.PRODUCTION.conflict") >= conflicts + 1);
@@ -376,7 +383,7 @@ class ModelRegistryTest {
                     Callable<Void> promote = () -> {
                         start.await();
                         try {
-                            call(r -> r.changeStage(model, v, "PRODUCTION", "race", "racer-" + v));
+                            call(r -> as("racer-" + v, r).changeStage(model, v, "PRODUCTION", "race"));
                             ok.incrementAndGet();
                         } catch (RegistryException e) {
                             assertEquals(RegistryException.Kind.CONFLICT, e.kind(), e.getMessage());
@@ -409,8 +416,8 @@ class ModelRegistryTest {
                 for (String v : List.of("1.0.0", "2.0.0")) {
                     futures.add(pool.submit(() -> {
                         start.await();
-                        return call(r -> r.registerVersion(new RegisterVersionCommand(name, v, TestFiles.storiesGguf().toString(),
-                                null, null, null, null, null, null), "racer-" + v));
+                        return call(r -> as("racer-" + v, r).registerVersion(new RegisterVersionCommand(name, v, TestFiles.storiesGguf().toString(),
+                                null, null, null, null, null, null)));
                     }));
                 }
                 start.countDown();

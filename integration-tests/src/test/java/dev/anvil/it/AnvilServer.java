@@ -35,9 +35,10 @@ import java.util.stream.Stream;
  * that carries no {@code Authorization} header of its own. {@link #basicAuth(String)} gives the header value of
  * another user; {@link #ANONYMOUS} as that value sends no credentials at all.
  *
- * <p>{@link Profile}: most tests share the {@link Profile#DEFAULT} server (API keys optional, as in the Quick
- * start); {@link Profile#API_KEYS_REQUIRED} is a second server of the same run with
- * {@code anvil.gateway.require-api-key=true}, started only when a test asks for it ({@link ServerProfile}).
+ * <p>{@link Profile}: most tests share the {@link Profile#DEFAULT} server (listening on loopback, so API keys are
+ * optional, as in the Quick start); {@link Profile#API_KEYS_REQUIRED} is a second server of the same run that listens
+ * on every address (0.0.0.0), which makes API keys required by default ({@code anvil.gateway.require-api-key=auto}),
+ * started only when a test asks for it ({@link ServerProfile}).
  *
  * <p>{@link Profile#CLUSTER_NODE_1} and {@link Profile#CLUSTER_NODE_2} are two nodes of one cluster (PostgreSQL run
  * only: {@code ANVIL_CLUSTER=true}, configuration standalone-anvil-ha.xml, distributed caches over JGroups TCP with
@@ -60,23 +61,28 @@ public final class AnvilServer {
 
     /** Which server: settings that differ between the servers of one run. */
     public enum Profile {
-        /** API keys optional (anvil.gateway.require-api-key=false), as a fresh install runs. */
-        DEFAULT("", Map.of()),
-        /** Every /v1 request needs an API key; gateway prices for stories260k (cost per 1000 tokens: 0.5 prompt, 1.5 completion). */
-        API_KEYS_REQUIRED("-keys", Map.of(
-                "ANVIL_GATEWAY_REQUIRE_API_KEY", "true",
+        /** Listens on loopback: API keys optional (anvil.gateway.require-api-key=auto), as a fresh install runs. */
+        DEFAULT("", "127.0.0.1", Map.of()),
+        /**
+         * Listens on every address, so every /v1 request needs an API key (auto: nothing else sets it); gateway prices for
+         * stories260k (cost per 1000 tokens: 0.5 prompt, 1.5 completion).
+         */
+        API_KEYS_REQUIRED("-keys", "0.0.0.0", Map.of(
                 "ANVIL_GATEWAY_PRICE_STORIES260K_PROMPT", "0.5",
                 "ANVIL_GATEWAY_PRICE_STORIES260K_COMPLETION", "1.5")),
         /** First node of the two-node cluster (PostgreSQL only); owns the database both nodes use. */
-        CLUSTER_NODE_1("-node1", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2")),
+        CLUSTER_NODE_1("-node1", "127.0.0.1", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2")),
         /** Second node of the cluster: joins node 1 (started first) and shares its database. */
-        CLUSTER_NODE_2("-node2", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2"));
+        CLUSTER_NODE_2("-node2", "127.0.0.1", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2"));
 
         final String workDirSuffix;
+        /** The address the API listens on (jboss.bind.address); tests always connect through 127.0.0.1. */
+        final String bindAddress;
         final Map<String, String> environment;
 
-        Profile(String workDirSuffix, Map<String, String> environment) {
+        Profile(String workDirSuffix, String bindAddress, Map<String, String> environment) {
             this.workDirSuffix = workDirSuffix;
+            this.bindAddress = bindAddress;
             this.environment = environment;
         }
 
@@ -281,21 +287,33 @@ public final class AnvilServer {
 
     /** Any request; {@code body} null for none. Headers are sent as given (e.g. Content-Type, Accept). */
     public HttpResult request(String method, String path, String body, Map<String, String> headers) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(uri(path)).timeout(REQUEST_TIMEOUT)
+        boolean ownAuthorization = headers.keySet().stream().anyMatch(h -> h.equalsIgnoreCase("Authorization"));
+        Map<String, String> sent = headers;
+        if (!ownAuthorization && path.startsWith("/api/")) {
+            sent = new HashMap<>(headers);
+            sent.put("Authorization", basicAuth(ADMIN_USER));
+        }
+        return send(method, uri(path), path, body, sent);
+    }
+
+    /**
+     * A request to {@code rawPath} exactly as written, appended to {@link #baseUri()} without resolving it (so
+     * {@code //}, {@code ..}, {@code ;params} and percent-escapes reach the server as they are), with exactly the
+     * given headers: no credentials are added ({@link #ANONYMOUS} or no Authorization header sends none).
+     */
+    public HttpResult requestRaw(String method, String rawPath, String body, Map<String, String> headers) {
+        return send(method, URI.create(baseUri() + rawPath), rawPath, body, headers);
+    }
+
+    private HttpResult send(String method, URI target, String path, String body, Map<String, String> headers) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(target).timeout(REQUEST_TIMEOUT)
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
                         : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
-        boolean ownAuthorization = false;
         for (Map.Entry<String, String> header : headers.entrySet()) {
-            if (header.getKey().equalsIgnoreCase("Authorization")) {
-                ownAuthorization = true;
-                if (header.getValue().equals(ANONYMOUS)) {
-                    continue;
-                }
+            if (header.getKey().equalsIgnoreCase("Authorization") && header.getValue().equals(ANONYMOUS)) {
+                continue;
             }
             builder.header(header.getKey(), header.getValue());
-        }
-        if (!ownAuthorization && path.startsWith("/api/")) {
-            builder.header("Authorization", basicAuth(ADMIN_USER));
         }
         try {
             HttpResponse<String> response = client.send(builder.build(),
@@ -363,7 +381,7 @@ public final class AnvilServer {
                 "-c", serverConfigName(),
                 "-Djboss.server.base.dir=" + baseDir,
                 "-Djboss.socket.binding.port-offset=" + portOffset,
-                "-Djboss.bind.address=127.0.0.1",
+                "-Djboss.bind.address=" + profile.bindAddress,
                 "-Djboss.bind.address.management=127.0.0.1"));
         if (profile.clustered()) {
             // As serve.sh passes them for ANVIL_CLUSTER=true: node name, JGroups address, and both nodes as peers.

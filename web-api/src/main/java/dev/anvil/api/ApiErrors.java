@@ -19,6 +19,8 @@ public final class ApiErrors {
     public static final String TYPE_RATE_LIMIT = "rate_limit_error";
     /** The server failed; the message is deliberately generic. */
     public static final String TYPE_SERVER = "server_error";
+    /** The caller is authenticated but not allowed (a key outside its model scope, a user without the role). */
+    public static final String TYPE_PERMISSION = "permission_error";
     /** A dependency (database, engine) is temporarily unavailable. */
     public static final String TYPE_SERVICE_UNAVAILABLE = "service_unavailable_error";
 
@@ -36,6 +38,20 @@ public final class ApiErrors {
                 .type(MediaType.APPLICATION_JSON_TYPE)
                 .entity(body(type, message, param, code))
                 .build();
+    }
+
+    /**
+     * 401 with the {@code WWW-Authenticate} challenge of the scheme the caller should use. The type stays
+     * {@code invalid_request_error}, as OpenAI answers a missing or wrong key.
+     */
+    public static Response unauthorized(String message, String code, String challenge) {
+        return Response.fromResponse(response(401, TYPE_INVALID_REQUEST, message, null, code))
+                .header("WWW-Authenticate", challenge).build();
+    }
+
+    /** 403 permission_error. */
+    public static Response forbidden(String message, String code) {
+        return response(403, TYPE_PERMISSION, message, null, code);
     }
 
     /** 400 invalid_request_error for a bad value of {@code param}. */

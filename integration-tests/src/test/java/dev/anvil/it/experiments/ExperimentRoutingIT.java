@@ -49,7 +49,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 class ExperimentRoutingIT {
 
     private static final String EXPERIMENTS = "/api/experiments";
-    private static final Map<String, String> JSON = Map.of("Content-Type", "application/json", "X-Anvil-Actor", "it-runner");
+    private static final Map<String, String> JSON = Map.of("Content-Type", "application/json");
 
     private String model;
     private String suffix;

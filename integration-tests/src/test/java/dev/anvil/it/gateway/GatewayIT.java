@@ -31,8 +31,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * The gateway on a server that requires API keys ({@code anvil.gateway.require-api-key=true}, prices for
- * stories260k of 0.5 / 1.5 per 1000 prompt / completion tokens): the admin API's authentication and role, key
+ * The gateway on a server that requires API keys because it listens beyond loopback (0.0.0.0, with
+ * {@code anvil.gateway.require-api-key} left at its default {@code auto}; prices for stories260k of 0.5 / 1.5 per
+ * 1000 prompt / completion tokens): the admin API's authentication and role, key
  * creation, scope and revocation, rate limits under concurrency, token budgets, usage rows and report, audit rows.
  * Every test makes its own tenant, so tests do not share limits or budgets.
  */
@@ -130,9 +131,21 @@ class GatewayIT {
 
             assertEquals(200, server.get(path).status(), path);
         }
+        // Credentials the security domain rejects: the container answers before any resource runs, in the same JSON shape.
         HttpResult wrongPassword = server.request("GET", TENANTS, null,
                 Map.of("Authorization", "Basic " + java.util.Base64.getEncoder().encodeToString("it-admin:wrong".getBytes())));
-        assertEquals(401, wrongPassword.status(), wrongPassword::toString);
+        assertError(wrongPassword, 401, "invalid_request_error", "invalid_credentials");
+        assertTrue(wrongPassword.headers().firstValue("Content-Type").orElse("").startsWith("application/json"), wrongPassword::toString);
+        assertTrue(wrongPassword.json().getJsonObject("error").getString("message").contains("it-admin"), wrongPassword::toString);
+        assertTrue(wrongPassword.headers().firstValue("WWW-Authenticate").orElse("").startsWith("Basic"), wrongPassword::toString);
+        HttpResult unknownUser = server.request("GET", "/v1/models", null,
+                Map.of("Authorization", "Basic " + java.util.Base64.getEncoder().encodeToString("nobody:x".getBytes())));
+        assertError(unknownUser, 401, "invalid_request_error", "invalid_credentials");
+        HttpResult failedLogins = eventually(() -> server.get("/api/gateway/audit?actor=it-admin&action=authentication.failed"),
+                r -> r.status() == 200 && !rows(r).isEmpty());
+        assertTrue(rows(failedLogins).stream().anyMatch(row -> row.getInt("status") == 401
+                && row.getString("target").equals("GET " + TENANTS)), failedLogins::toString);
+        assertFalse(failedLogins.body().contains("wrong"), "a tried password is never stored: " + failedLogins);
 
         HttpResult audit = eventually(() -> server.get("/api/gateway/audit?actor=" + AnvilServer.USER_WITHOUT_ROLE + "&action=admin.request"),
                 r -> r.status() == 200 && rows(r).stream().anyMatch(row -> row.getInt("status") == 403));
@@ -143,9 +156,13 @@ class GatewayIT {
     // --- API keys ----------------------------------------------------------------------------------------------
 
     @Test
-    void v1RequestsNeedAValidKeyScopedToTheModel(AnvilServer server) {
+    void v1RequestsNeedAValidKeyScopedToTheModel(AnvilServer server) throws java.io.IOException {
         HttpResult none = server.post("/v1/completions", completion(MODEL, "Hi", 4));
         assertError(none, 401, "invalid_request_error", "missing_api_key");
+        // Nothing set anvil.gateway.require-api-key: listening on 0.0.0.0 (beyond loopback) is what requires the key.
+        assertTrue(none.json().getJsonObject("error").getString("message").contains("listens on 0.0.0.0"), none::toString);
+        assertTrue(java.nio.file.Files.readString(server.serverLog()).contains(
+                "API keys are required on /v1: the API listens on 0.0.0.0, beyond loopback (anvil.gateway.require-api-key=auto)"));
         assertTrue(none.headers().firstValue("WWW-Authenticate").isPresent(), none::toString);
         assertError(server.request("GET", "/v1/models", null, Map.of()), 401, "invalid_request_error", "missing_api_key");
         assertError(complete(server, "sk-not-an-anvil-key", MODEL, 4), 401, "invalid_request_error", "invalid_api_key");

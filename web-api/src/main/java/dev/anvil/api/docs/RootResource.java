@@ -1,5 +1,6 @@
 package dev.anvil.api.docs;
 
+import jakarta.annotation.security.PermitAll;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -9,6 +10,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /** A browser opening http://host:8080/ lands on the admin page, which links to the docs. */
 @Path("/")
+@PermitAll
 @ApplicationScoped
 public class RootResource {
 

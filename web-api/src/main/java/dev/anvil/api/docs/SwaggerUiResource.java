@@ -1,5 +1,6 @@
 package dev.anvil.api.docs;
 
+import jakarta.annotation.security.PermitAll;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.NotFoundException;
@@ -24,6 +25,7 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
  * application owns every path of the "/" context.
  */
 @Path("/swagger-ui")
+@PermitAll
 @ApplicationScoped
 @Tag(name = "operations")
 public class SwaggerUiResource {

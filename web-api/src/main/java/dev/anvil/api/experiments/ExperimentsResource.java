@@ -1,5 +1,9 @@
 package dev.anvil.api.experiments;
 
+import dev.anvil.api.AnvilApplication;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import jakarta.annotation.security.RolesAllowed;
+import dev.anvil.security.Roles;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.experiments.CreateExperimentCommand;
@@ -10,7 +14,6 @@ import jakarta.ejb.EJB;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
@@ -20,7 +23,6 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import jakarta.ws.rs.core.SecurityContext;
 import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
@@ -31,46 +33,27 @@ import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import java.net.URI;
-import java.security.Principal;
 import java.util.List;
 
 /**
- * Experiments API. Thin: it resolves the actor and maps JSON to service calls and back; every rule lives in
- * {@link ExperimentService}, whose failures {@link dev.anvil.api.error.ServiceExceptionMapper} answers.
+ * Experiments API, for administrators. Thin: it maps JSON to service calls and back; every rule lives in
+ * {@link ExperimentService} (which records the authenticated caller as the actor of each change), whose failures {@link dev.anvil.api.error.ServiceExceptionMapper} answers.
  */
 @Path("/api/experiments")
+@RolesAllowed(Roles.ADMIN)
+@SecurityRequirement(name = AnvilApplication.ADMIN_SECURITY)
 @RequestScoped
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "experiments", description = "A/B, canary, shadow and bandit experiments over registered model versions")
 public class ExperimentsResource {
 
-    static final String ACTOR_HEADER = "X-Anvil-Actor";
     private static final String ERROR_JSON = MediaType.APPLICATION_JSON;
 
     @EJB
     ExperimentService experiments;
 
     @Context
-    SecurityContext security;
-
-    @Context
     UriInfo uriInfo;
-
-    @HeaderParam(ACTOR_HEADER)
-    @Parameter(description = "Who makes the change when the request is not authenticated (recorded in the event history)")
-    String actorHeader;
-
-    /** The authenticated principal, else the actor header (interim attribution until real authentication), else "anonymous". */
-    static String actor(Principal principal, String header) {
-        if (principal != null && principal.getName() != null && !principal.getName().isBlank() && !principal.getName().equals("anonymous")) {
-            return principal.getName();
-        }
-        return header != null && !header.isBlank() ? header.strip() : "anonymous";
-    }
-
-    private String actor() {
-        return actor(security == null ? null : security.getUserPrincipal(), actorHeader);
-    }
 
     static <T> T body(T request) {
         if (request == null) throw ApiException.badRequest("a JSON request body is required", null);
@@ -109,7 +92,7 @@ public class ExperimentsResource {
     @APIResponse(responseCode = "409", description = "Name taken, or a variant's model version is ARCHIVED",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Response create(ExperimentRequests.Create request) {
-        ExperimentJson.Experiment created = ExperimentJson.Experiment.of(experiments.create(command(body(request)), actor()));
+        ExperimentJson.Experiment created = ExperimentJson.Experiment.of(experiments.create(command(body(request))));
         URI location = uriInfo.getBaseUriBuilder().path(ExperimentsResource.class).path(created.name()).build();
         return Response.created(location).entity(created).build();
     }
@@ -132,7 +115,7 @@ public class ExperimentsResource {
     @APIResponse(responseCode = "409", description = "Not in DRAFT, or a variant's version was archived since creation",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ExperimentJson.Experiment start(@PathParam("name") String name) {
-        return ExperimentJson.Experiment.of(experiments.start(name, actor()));
+        return ExperimentJson.Experiment.of(experiments.start(name));
     }
 
     @POST
@@ -144,7 +127,7 @@ public class ExperimentsResource {
     @APIResponse(responseCode = "409", description = "Not RUNNING",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ExperimentJson.Experiment pause(@PathParam("name") String name, ExperimentRequests.Reason body) {
-        return ExperimentJson.Experiment.of(experiments.pause(name, reason(body), actor()));
+        return ExperimentJson.Experiment.of(experiments.pause(name, reason(body)));
     }
 
     @POST
@@ -155,7 +138,7 @@ public class ExperimentsResource {
     @APIResponse(responseCode = "409", description = "Not PAUSED",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ExperimentJson.Experiment resume(@PathParam("name") String name) {
-        return ExperimentJson.Experiment.of(experiments.resume(name, actor()));
+        return ExperimentJson.Experiment.of(experiments.resume(name));
     }
 
     @POST
@@ -167,7 +150,7 @@ public class ExperimentsResource {
     @APIResponse(responseCode = "409", description = "Not RUNNING or PAUSED",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ExperimentJson.Experiment complete(@PathParam("name") String name, ExperimentRequests.Reason body) {
-        return ExperimentJson.Experiment.of(experiments.complete(name, reason(body), actor()));
+        return ExperimentJson.Experiment.of(experiments.complete(name, reason(body)));
     }
 
     @POST
@@ -182,7 +165,7 @@ public class ExperimentsResource {
     @APIResponse(responseCode = "409", description = "Not RUNNING or PAUSED",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ExperimentJson.Experiment rollBack(@PathParam("name") String name, ExperimentRequests.Reason body) {
-        return ExperimentJson.Experiment.of(experiments.rollBack(name, reason(body), actor()));
+        return ExperimentJson.Experiment.of(experiments.rollBack(name, reason(body)));
     }
 
     @PUT
@@ -198,7 +181,7 @@ public class ExperimentsResource {
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ExperimentJson.Experiment adjustWeights(@PathParam("name") String name, ExperimentRequests.Weights body) {
         ExperimentRequests.Weights w = body(body);
-        return ExperimentJson.Experiment.of(experiments.adjustWeights(name, w.weights(), w.reason(), actor()));
+        return ExperimentJson.Experiment.of(experiments.adjustWeights(name, w.weights(), w.reason()));
     }
 
     @POST
@@ -211,7 +194,7 @@ public class ExperimentsResource {
     @APIResponse(responseCode = "409", description = "Not a BANDIT experiment, or finished",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ExperimentJson.Experiment rebalance(@PathParam("name") String name) {
-        return ExperimentJson.Experiment.of(experiments.rebalance(name, actor()));
+        return ExperimentJson.Experiment.of(experiments.rebalance(name));
     }
 
     @GET

@@ -1,5 +1,8 @@
 package dev.anvil.api.experiments;
 
+import dev.anvil.api.AnvilApplication;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.experiments.ExperimentService;
 import jakarta.ejb.EJB;
@@ -19,6 +22,8 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /** User feedback on served responses, next to the OpenAI-style API (snake_case like it). Results join it to outcomes. */
 @Path("/v1/feedback")
+@ApiKeyAccess
+@SecurityRequirement(name = AnvilApplication.API_KEY_SECURITY)
 @RequestScoped
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "feedback", description = "Ratings of served responses, used by experiment results")

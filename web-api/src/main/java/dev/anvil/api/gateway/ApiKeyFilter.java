@@ -1,5 +1,6 @@
 package dev.anvil.api.gateway;
 
+import dev.anvil.api.ApiErrors;
 import dev.anvil.api.openai.OpenAiConfig;
 import dev.anvil.gateway.AuditEntry;
 import dev.anvil.gateway.GatewayConfig;
@@ -8,19 +9,13 @@ import dev.anvil.gateway.GatewayLedger;
 import dev.anvil.gateway.KeyAuthenticator;
 import dev.anvil.gateway.KeyGrant;
 import dev.anvil.gateway.KeySecrets;
-import jakarta.annotation.Priority;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import jakarta.ws.rs.Priorities;
 import jakarta.ws.rs.container.ContainerRequestContext;
-import jakarta.ws.rs.container.ContainerRequestFilter;
 import jakarta.ws.rs.container.ContainerResponseContext;
-import jakarta.ws.rs.container.ContainerResponseFilter;
-import jakarta.ws.rs.container.PreMatching;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
-import jakarta.ws.rs.ext.Provider;
 import org.eclipse.microprofile.metrics.Metadata;
 import org.eclipse.microprofile.metrics.MetricRegistry;
 import org.eclipse.microprofile.metrics.MetricUnits;
@@ -32,17 +27,17 @@ import java.time.Instant;
 import java.util.Optional;
 
 /**
- * The gateway in front of {@code /v1}: authenticates the API key ({@code Authorization: Bearer anv-...}), applies
- * the key's rate limits and its tenant's budget, and audits the request. With
- * {@code anvil.gateway.require-api-key=false} (the default) a request without an Anvil key is served
- * anonymously (OpenAI clients insist on sending some key, so a token that is not an Anvil key counts as none),
- * while a presented {@code anv-} key must still be valid; with {@code true} every {@code /v1} request needs one.
+ * The gateway in front of the OpenAI-compatible API: authenticates the API key ({@code Authorization: Bearer
+ * anv-...}), applies the key's rate limits and its tenant's budget, and audits the request. It runs for the resource
+ * methods declared {@link dev.anvil.api.security.ApiKeyAccess}, bound to each by
+ * {@link dev.anvil.api.security.AccessControlFeature} (never chosen by the request path). When keys are not required
+ * ({@link GatewayConfig#requireApiKey()}: only while the server listens on loopback, or where an operator turned them
+ * off) a request without an Anvil key is served anonymously (OpenAI clients insist on sending some key, so a token
+ * that is not an Anvil key counts as none), while a presented {@code anv-} key must still be valid; otherwise every
+ * call needs one.
  */
-@Provider
-@PreMatching
-@Priority(Priorities.AUTHENTICATION)
 @ApplicationScoped
-public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFilter {
+public class ApiKeyFilter {
 
     private static final String BEARER = "Bearer ";
     private static final String CHALLENGE = "Bearer realm=\"anvil\"";
@@ -77,29 +72,25 @@ public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFi
     @EJB
     GatewayLedger ledger;
 
-    @Override
-    public void filter(ContainerRequestContext request) throws IOException {
-        String path = AdminAccessFilter.path(request);
-        if (!path.equals("/v1") && !path.startsWith("/v1/")) {
-            return;
-        }
+    /** Before the resource method {@code endpoint} (its path template) runs: admits the caller or aborts the request. */
+    public void admit(ContainerRequestContext request, String endpoint) throws IOException {
         long started = System.nanoTime();
         request.setProperty(APPLIES, Boolean.TRUE);
         try {
-            authenticateAndAdmit(request, path);
+            authenticateAndAdmit(request, endpoint);
         } finally {
             request.setProperty(REQUEST_NANOS, System.nanoTime() - started);
         }
     }
 
-    private void authenticateAndAdmit(ContainerRequestContext request, String path) throws IOException {
+    private void authenticateAndAdmit(ContainerRequestContext request, String endpoint) throws IOException {
         String token = bearer(request.getHeaderString(HttpHeaders.AUTHORIZATION));
         KeyGrant key = null;
         if (token != null && (token.startsWith(KeySecrets.PREFIX) || config.requireApiKey())) {
             Optional<KeyGrant> grant = authenticator.authenticate(token);
             if (grant.isEmpty()) {
-                begin(request, new GatewayCall(null, path, null, null));
-                request.abortWith(GatewayErrors.unauthorized("incorrect API key provided: "
+                begin(request, new GatewayCall(null, endpoint, null, null));
+                request.abortWith(ApiErrors.unauthorized("incorrect API key provided: "
                         + (token.length() > 8 ? token.substring(0, 8) + "..." : "(too short)")
                         + "; keys are created with POST /api/gateway/tenants/{tenant}/keys, and a revoked key stays invalid",
                         "invalid_api_key", CHALLENGE));
@@ -107,24 +98,24 @@ public class ApiKeyFilter implements ContainerRequestFilter, ContainerResponseFi
             }
             key = grant.get();
         } else if (config.requireApiKey()) {
-            begin(request, new GatewayCall(null, path, null, null));
-            request.abortWith(GatewayErrors.unauthorized("you didn't provide an API key; send it as 'Authorization: Bearer anv-...'"
-                    + " (this server requires one: " + GatewayConfig.REQUIRE_API_KEY + "=true)", "missing_api_key", CHALLENGE));
+            begin(request, new GatewayCall(null, endpoint, null, null));
+            request.abortWith(ApiErrors.unauthorized("you didn't provide an API key; send it as 'Authorization: Bearer anv-...'"
+                    + " (this server requires one: " + config.keyRequirement().explanation() + ")", "missing_api_key", CHALLENGE));
             return;
         }
         if (key == null) {
-            begin(request, new GatewayCall(null, path, null, null));
+            begin(request, new GatewayCall(null, endpoint, null, null));
             return;
         }
         GatewayGuard.Admission admission = guard.admit(key);
-        begin(request, new GatewayCall(key, path, key.auditText() ? bufferedText(request) : null, admission));
+        begin(request, new GatewayCall(key, endpoint, key.auditText() ? bufferedText(request) : null, admission));
         if (!admission.admitted()) {
             request.abortWith(GatewayErrors.refused(admission, key.tenant()));
         }
     }
 
-    @Override
-    public void filter(ContainerRequestContext request, ContainerResponseContext response) {
+    /** After the resource method answered (or {@link #admit} refused): limit headers, settlement or audit row. */
+    public void afterResponse(ContainerRequestContext request, ContainerResponseContext response) {
         if (request.getProperty(APPLIES) == null) {
             return;
         }

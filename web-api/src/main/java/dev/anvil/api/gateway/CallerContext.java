@@ -1,5 +1,6 @@
 package dev.anvil.api.gateway;
 
+import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import dev.anvil.gateway.AuditEntry;
 import dev.anvil.gateway.GatewayGuard;
@@ -65,7 +66,7 @@ public class CallerContext {
         int at = requested.indexOf('@');
         String name = at < 0 ? requested : requested.substring(0, at);
         if (!key.allows(name)) {
-            throw new ApiException(403, GatewayErrors.TYPE_PERMISSION, "the API key " + key.prefix() + "... of tenant '"
+            throw new ApiException(403, ApiErrors.TYPE_PERMISSION, "the API key " + key.prefix() + "... of tenant '"
                     + key.tenant() + "' may not use model '" + name + "' (allowed: " + String.join(", ", key.allowedModels())
                     + "); ask an administrator for a key scoped to it", "model", "model_not_allowed");
         }

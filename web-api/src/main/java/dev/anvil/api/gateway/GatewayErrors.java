@@ -8,22 +8,10 @@ import jakarta.ws.rs.core.Response;
 /** The gateway's error answers and rate-limit headers, in OpenAI's shapes and names. */
 final class GatewayErrors {
 
-    /** The caller is authenticated but not allowed (a key outside its model scope, an admin without the role). */
-    static final String TYPE_PERMISSION = "permission_error";
-    static final String TYPE_AUTHENTICATION = "authentication_error";
     /** OpenAI's type and code for an exhausted quota. */
     static final String INSUFFICIENT_QUOTA = "insufficient_quota";
 
     private GatewayErrors() {
-    }
-
-    static Response unauthorized(String message, String code, String challenge) {
-        return Response.fromResponse(ApiErrors.response(401, ApiErrors.TYPE_INVALID_REQUEST, message, null, code))
-                .header("WWW-Authenticate", challenge).build();
-    }
-
-    static Response forbidden(String message, String code) {
-        return ApiErrors.response(403, TYPE_PERMISSION, message, null, code);
     }
 
     /** 429 for a refused admission, with Retry-After and the x-ratelimit-* headers. */

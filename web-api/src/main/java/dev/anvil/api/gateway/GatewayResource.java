@@ -1,5 +1,9 @@
 package dev.anvil.api.gateway;
 
+import dev.anvil.api.AnvilApplication;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import jakarta.annotation.security.RolesAllowed;
+import dev.anvil.security.Roles;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.gateway.GatewayAdmin;
@@ -20,7 +24,6 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import jakarta.ws.rs.core.SecurityContext;
 import jakarta.ws.rs.core.UriInfo;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
@@ -33,10 +36,13 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
  * Gateway administration: tenants, their API keys, the usage report and the audit log. Thin: rules live in
- * {@link GatewayAdmin} and the entities; the caller is an admin ({@link AdminAccessFilter}) and is recorded as
- * the actor of every change.
+ * {@link GatewayAdmin} and the entities; the caller is an admin (checked on the invoked
+ * method by {@link dev.anvil.api.security.AccessControlFeature}, and again by the EJBs) and is recorded as the actor
+ * of every change.
  */
 @Path("/api/gateway")
+@RolesAllowed(Roles.ADMIN)
+@SecurityRequirement(name = AnvilApplication.ADMIN_SECURITY)
 @RequestScoped
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "gateway", description = "API keys, tenants, budgets, usage and audit (role anvil-admin)")
@@ -52,14 +58,7 @@ public class GatewayResource {
     GatewayLedger ledger;
 
     @Context
-    SecurityContext security;
-
-    @Context
     UriInfo uriInfo;
-
-    private String actor() {
-        return security.getUserPrincipal().getName();
-    }
 
     private static <T> T body(T request) {
         if (request == null) {
@@ -78,7 +77,7 @@ public class GatewayResource {
     public Response createTenant(GatewayJson.TenantRequest request) {
         GatewayJson.TenantRequest r = body(request);
         GatewayJson.TenantJson created = GatewayJson.TenantJson.of(admin.createTenant(r.name(), r.tokenBudget(), r.budgetPeriod(),
-                r.requestsPerMinute(), r.tokensPerMinute(), Boolean.TRUE.equals(r.auditText()), actor()));
+                r.requestsPerMinute(), r.tokensPerMinute(), Boolean.TRUE.equals(r.auditText())));
         return Response.created(uriInfo.getBaseUriBuilder().path("api/gateway/tenants").path(created.name()).build())
                 .entity(created).build();
     }
@@ -104,7 +103,7 @@ public class GatewayResource {
     public GatewayJson.TenantJson updateTenant(@PathParam("tenant") String tenant, GatewayJson.TenantRequest request) {
         GatewayJson.TenantRequest r = body(request);
         return GatewayJson.TenantJson.of(admin.updateTenant(tenant, r.tokenBudget(), r.budgetPeriod(), r.requestsPerMinute(),
-                r.tokensPerMinute(), Boolean.TRUE.equals(r.auditText()), actor()));
+                r.tokensPerMinute(), Boolean.TRUE.equals(r.auditText())));
     }
 
     @POST
@@ -115,7 +114,7 @@ public class GatewayResource {
     public Response createKey(@PathParam("tenant") String tenant, GatewayJson.KeyRequest request) {
         GatewayJson.KeyRequest r = body(request);
         GatewayAdmin.CreatedKey created = admin.createKey(tenant, r.name(), r.allowedModels(), r.requestsPerMinute(),
-                r.tokensPerMinute(), actor());
+                r.tokensPerMinute());
         return Response.created(uriInfo.getBaseUriBuilder().path("api/gateway/keys").path(created.key().id().toString()).build())
                 .entity(GatewayJson.KeyJson.of(created.key(), created.secret()))
                 .header("Cache-Control", "no-store")
@@ -133,7 +132,7 @@ public class GatewayResource {
     @Path("/keys/{id}")
     @Operation(summary = "Revoke an API key", description = "Permanent; requests with it get 401 from then on")
     public GatewayJson.KeyJson revokeKey(@PathParam("id") long id) {
-        return GatewayJson.KeyJson.of(admin.revokeKey(id, actor()), null);
+        return GatewayJson.KeyJson.of(admin.revokeKey(id), null);
     }
 
     @GET

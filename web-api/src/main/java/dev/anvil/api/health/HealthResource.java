@@ -1,5 +1,6 @@
 package dev.anvil.api.health;
 
+import jakarta.annotation.security.PermitAll;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Any;
 import jakarta.enterprise.inject.Instance;
@@ -38,6 +39,7 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
  * and renders the MicroProfile Health JSON format: 200 when all are UP, 503 otherwise.
  */
 @Path("/health")
+@PermitAll
 @Produces(MediaType.APPLICATION_JSON)
 @ApplicationScoped
 @Tag(name = "operations")

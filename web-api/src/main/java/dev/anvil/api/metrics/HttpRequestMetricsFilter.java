@@ -1,8 +1,8 @@
 package dev.anvil.api.metrics;
 
+import dev.anvil.api.EndpointTemplate;
 import dev.anvil.api.WebApiConfig;
 import jakarta.inject.Inject;
-import jakarta.ws.rs.Path;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.container.ContainerRequestFilter;
 import jakarta.ws.rs.container.ContainerResponseContext;
@@ -11,7 +11,6 @@ import jakarta.ws.rs.container.PreMatching;
 import jakarta.ws.rs.container.ResourceInfo;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.ext.Provider;
-import java.lang.reflect.Method;
 import java.time.Duration;
 import org.eclipse.microprofile.metrics.Metadata;
 import org.eclipse.microprofile.metrics.MetricRegistry;
@@ -58,32 +57,8 @@ public class HttpRequestMetricsFilter implements ContainerRequestFilter, Contain
         Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
         registry.timer(METADATA,
                         new Tag("method", request.getMethod()),
-                        new Tag("endpoint", endpointTemplate()),
+                        new Tag("endpoint", EndpointTemplate.of(resourceInfo)),
                         new Tag("status", Integer.toString(response.getStatus())))
                 .update(elapsed);
-    }
-
-    /** "/v1/models/{name}" for a matched resource method, "unmatched" when no resource matched (404/405). */
-    private String endpointTemplate() {
-        Class<?> resourceClass = resourceInfo == null ? null : resourceInfo.getResourceClass();
-        Method method = resourceInfo == null ? null : resourceInfo.getResourceMethod();
-        if (resourceClass == null || method == null) {
-            return "unmatched";
-        }
-        String template = join("", pathOf(resourceClass.getAnnotation(Path.class)));
-        template = join(template, pathOf(method.getAnnotation(Path.class)));
-        return template.isEmpty() ? "/" : template;
-    }
-
-    private static String pathOf(Path path) {
-        return path == null ? "" : path.value();
-    }
-
-    private static String join(String left, String right) {
-        if (right.isEmpty() || right.equals("/")) {
-            return left;
-        }
-        String trimmedLeft = left.endsWith("/") ? left.substring(0, left.length() - 1) : left;
-        return trimmedLeft + (right.startsWith("/") ? right : "/" + right);
     }
 }

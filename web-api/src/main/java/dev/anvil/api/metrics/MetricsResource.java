@@ -1,5 +1,6 @@
 package dev.anvil.api.metrics;
 
+import jakarta.annotation.security.PermitAll;
 import dev.anvil.api.ApiErrors;
 import io.smallrye.metrics.SharedMetricRegistries;
 import io.smallrye.metrics.exporters.PrometheusMetricsExporter;
@@ -25,6 +26,7 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
  * this resource exposes them, following the specification's {@code ?scope=} and {@code &name=} filters.
  */
 @Path("/metrics")
+@PermitAll
 @ApplicationScoped
 @Tag(name = "operations")
 public class MetricsResource {

@@ -1,5 +1,8 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.api.AnvilApplication;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import dev.anvil.serving.FinishReason;
@@ -29,6 +32,8 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
  * fallback transcript), tokenized with special tokens recognised, and generated like a completion.
  */
 @Path("/v1/chat/completions")
+@ApiKeyAccess
+@SecurityRequirement(name = AnvilApplication.API_KEY_SECURITY)
 @Tag(name = "openai", description = "OpenAI-compatible inference API")
 public class ChatCompletionsResource {
 

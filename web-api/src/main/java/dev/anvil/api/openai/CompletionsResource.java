@@ -1,5 +1,8 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.api.AnvilApplication;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.engine.Tokenizer;
 import dev.anvil.serving.FinishReason;
 import dev.anvil.serving.GenerationResult;
@@ -22,6 +25,8 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /** {@code POST /v1/completions}: OpenAI's (legacy) text completions, plain JSON or streamed as SSE. */
 @Path("/v1/completions")
+@ApiKeyAccess
+@SecurityRequirement(name = AnvilApplication.API_KEY_SECURITY)
 @Tag(name = "openai", description = "OpenAI-compatible inference API")
 public class CompletionsResource {
 

@@ -1,5 +1,8 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.api.AnvilApplication;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.serving.ServedModel;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
@@ -13,6 +16,8 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /** {@code GET /v1/models}: the models being served (one entry per model name, its PRODUCTION version). */
 @Path("/v1/models")
+@ApiKeyAccess
+@SecurityRequirement(name = AnvilApplication.API_KEY_SECURITY)
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "openai", description = "OpenAI-compatible inference API")
 public class ModelsResource {

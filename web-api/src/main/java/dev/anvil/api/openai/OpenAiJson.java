@@ -24,7 +24,7 @@ public final class OpenAiJson {
     private OpenAiJson() {
     }
 
-    static String toJson(Object value) {
+    public static String toJson(Object value) {
         return JSONB.toJson(value);
     }
 

@@ -1,5 +1,9 @@
 package dev.anvil.api.registry;
 
+import dev.anvil.api.AnvilApplication;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import jakarta.annotation.security.RolesAllowed;
+import dev.anvil.security.Roles;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.registry.CreateModelCommand;
@@ -11,7 +15,6 @@ import jakarta.ejb.EJB;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -19,12 +22,10 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import jakarta.ws.rs.core.SecurityContext;
 import jakarta.ws.rs.core.UriInfo;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
-import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -32,11 +33,14 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import java.net.URI;
 
 /**
- * Model registry API. Thin: it resolves the actor, turns JSON into registry commands and registry results
- * into JSON; every rule lives in {@link ModelRegistry}. Failures arrive as {@code RegistryException}s and are
+ * Model registry API, for administrators. Thin: it turns JSON into registry commands and registry results into
+ * JSON; every rule lives in {@link ModelRegistry}, which records the authenticated caller as the actor of each
+ * change. Failures arrive as {@code RegistryException}s and are
  * answered by {@link dev.anvil.api.error.ServiceExceptionMapper}.
  */
 @Path("/api/registry/models")
+@RolesAllowed(Roles.ADMIN)
+@SecurityRequirement(name = AnvilApplication.ADMIN_SECURITY)
 @RequestScoped
 @Produces(MediaType.APPLICATION_JSON)
 @Tag(name = "registry", description = "Model registry: models, versions, stages and their history")
@@ -51,18 +55,7 @@ public class RegistryResource {
     BlueGreenSwitch blueGreen;
 
     @Context
-    SecurityContext security;
-
-    @Context
     UriInfo uriInfo;
-
-    @HeaderParam(Actors.HEADER)
-    @Parameter(description = "Who makes the change when the request is not authenticated (recorded in the history)")
-    String actorHeader;
-
-    private String actor() {
-        return Actors.resolve(security == null ? null : security.getUserPrincipal(), actorHeader);
-    }
 
     private static <T> T body(T request) {
         if (request == null) {
@@ -93,7 +86,7 @@ public class RegistryResource {
     public Response createModel(CreateModelRequest request) {
         CreateModelRequest r = body(request);
         ModelJson created = ModelJson.of(registry.createModel(
-                new CreateModelCommand(r.name(), r.description(), r.owner(), r.tags()), actor()));
+                new CreateModelCommand(r.name(), r.description(), r.owner(), r.tags())));
         URI location = uriInfo.getBaseUriBuilder().path(RegistryResource.class).path(created.name()).build();
         return Response.created(location).entity(created).build();
     }
@@ -134,7 +127,7 @@ public class RegistryResource {
     public Response registerVersion(@PathParam("name") String name, RegisterVersionRequest request) {
         RegisterVersionRequest r = body(request);
         ModelVersionInfo registered = registry.registerVersion(new RegisterVersionCommand(name, r.version(), r.path(),
-                r.format(), r.sha256(), r.description(), r.modelDescription(), r.owner(), r.tags()), actor());
+                r.format(), r.sha256(), r.description(), r.modelDescription(), r.owner(), r.tags()));
         URI location = uriInfo.getBaseUriBuilder().path(RegistryResource.class)
                 .path("{name}/versions/{version}").build(registered.model(), registered.version());
         return Response.created(location).entity(ModelVersionJson.of(registered)).build();
@@ -167,7 +160,7 @@ public class RegistryResource {
     public StageChangeJson changeStage(@PathParam("name") String name, @PathParam("version") String version,
                                        StageChangeRequest request) {
         StageChangeRequest r = body(request);
-        return StageChangeJson.of(registry.changeStage(name, version, r.stage(), r.reason(), actor()));
+        return StageChangeJson.of(registry.changeStage(name, version, r.stage(), r.reason()));
     }
 
     @POST
@@ -187,7 +180,7 @@ public class RegistryResource {
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public SwitchJson switchProduction(@PathParam("name") String name, SwitchRequest request) {
         SwitchRequest r = body(request);
-        return SwitchJson.of(blueGreen.switchTo(name, r.version(), r.reason(), actor()));
+        return SwitchJson.of(blueGreen.switchTo(name, r.version(), r.reason()));
     }
 
     @GET

@@ -27,13 +27,6 @@ class ExperimentsApiTest {
     }
 
     @Test
-    void actorFallsBackToHeaderThenAnonymous() {
-        assertEquals("alice", ExperimentsResource.actor(() -> "alice", "bob"));
-        assertEquals("bob", ExperimentsResource.actor(() -> "anonymous", " bob "));
-        assertEquals("anonymous", ExperimentsResource.actor(null, null));
-    }
-
-    @Test
     void createRequestMapsToCommand() {
         String json = """
                 {"name":"e1","model":"m","strategy":"AB","primaryMetric":"error_rate","minimumSample":50,

@@ -1,0 +1,150 @@
+package dev.anvil.it.security;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.anvil.it.AnvilServer;
+import dev.anvil.it.AnvilServerExtension;
+import dev.anvil.it.HttpResult;
+import dev.anvil.it.ServerProfile;
+import dev.anvil.it.security.ApiOperations.Operation;
+import dev.anvil.it.security.ApiOperations.Variant;
+import jakarta.json.Json;
+import jakarta.json.JsonObject;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The OpenAI-compatible API on a server that listens beyond loopback (API keys required): for every {@code /v1}
+ * operation of the OpenAPI document and every spelling of its path that reaches it, no key and an unknown key are
+ * a 401, a key scoped to another model gets nothing of this model, and a valid key gets through. The gateway is bound
+ * to the operations themselves, so no spelling skips it.
+ */
+@ExtendWith(AnvilServerExtension.class)
+@ServerProfile(AnvilServer.Profile.API_KEYS_REQUIRED)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ApiKeyAccessIT {
+
+    private static final String MODEL = "stories260k";
+    private static final String UNKNOWN_KEY = "Bearer anv-" + "x".repeat(43);
+    private static final String NOT_AN_ANVIL_KEY = "Bearer sk-not-an-anvil-key";
+
+    private String key;
+    private String otherModelsKey;
+    /** A response the valid key received: the one it may rate. */
+    private String responseId;
+
+    @BeforeAll
+    void keys(AnvilServer server) {
+        String tenant = "acl-" + UUID.randomUUID().toString().substring(0, 8);
+        HttpResult created = server.post("/api/gateway/tenants", "{\"name\":\"" + tenant + "\"}");
+        assertEquals(201, created.status(), created::toString);
+        key = "Bearer " + createKey(server, tenant, MODEL);
+        otherModelsKey = "Bearer " + createKey(server, tenant, "acl-some-other-model");
+        HttpResult completion = call(server, "POST", "/v1/completions", key);
+        assertEquals(200, completion.status(), completion::toString);
+        responseId = completion.json().getString("id");
+    }
+
+    private static String createKey(AnvilServer server, String tenant, String model) {
+        HttpResult r = server.post("/api/gateway/tenants/" + tenant + "/keys", Json.createObjectBuilder()
+                .add("name", "k-" + UUID.randomUUID().toString().substring(0, 6))
+                .add("allowedModels", Json.createArrayBuilder().add(model)).build().toString());
+        assertEquals(201, r.status(), r::toString);
+        return r.json().getString("key");
+    }
+
+    /** A request each operation answers when it is allowed to: one token of the model, or a rating of our response. */
+    private String body(String path) {
+        if (path.contains("chat")) {
+            return "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":1}";
+        }
+        if (path.contains("feedback")) {
+            return "{\"response_id\":\"" + responseId + "\",\"rating\":1}";
+        }
+        return "{\"model\":\"" + MODEL + "\",\"prompt\":\"Hi\",\"max_tokens\":1}";
+    }
+
+    private HttpResult call(AnvilServer server, String method, String path, String authorization) {
+        Map<String, String> headers = new LinkedHashMap<>();
+        if (authorization != null) headers.put("Authorization", authorization);
+        String body = null;
+        if (method.equals("POST")) {
+            headers.put("Content-Type", "application/json");
+            body = body(path);
+        }
+        return server.requestRaw(method, path, body, headers);
+    }
+
+    private static void assertRefused(HttpResult r, int status, String code, String why) {
+        assertEquals(status, r.status(), () -> why + ": " + r);
+        assertTrue(r.contentType().startsWith("application/json"), () -> why + ": " + r);
+        JsonObject error = r.json().getJsonObject("error");
+        assertEquals(code, error.getString("code"), () -> why + ": " + r);
+        assertFalse(error.getString("message").isBlank(), () -> why + ": " + r);
+        if (status == 401) assertTrue(r.headers().firstValue("WWW-Authenticate").isPresent(), () -> why + ": " + r);
+    }
+
+    /** What a key scoped to another model gets: a 403 where the operation names the model, never the model's data. */
+    private void assertNothingOfTheModel(Operation op, HttpResult r, String why) {
+        if (op.template().equals("/v1/models")) {
+            assertEquals(200, r.status(), () -> why + ": " + r);
+            assertFalse(r.body().contains("\"" + MODEL + "\""), () -> why + ": the list shows only the key's models: " + r);
+        } else if (op.template().equals("/v1/feedback")) {
+            assertTrue(r.status() != 401 && r.status() < 500, () -> why + ": " + r); // ratings are the feedback tests' subject
+        } else {
+            assertRefused(r, 403, "model_not_allowed", why);
+        }
+    }
+
+    private List<Operation> operations(AnvilServer server) {
+        List<Operation> operations = ApiOperations.of(server).stream().filter(Operation::apiKey).toList();
+        assertTrue(operations.size() >= 5, operations::toString);
+        return operations;
+    }
+
+    @Test
+    void everyV1OperationNeedsAValidKey(AnvilServer server) {
+        for (Operation op : operations(server)) {
+            String path = op.path(p -> MODEL);
+            assertRefused(call(server, op.method(), path, null), 401, "missing_api_key", op + " without a key");
+            assertRefused(call(server, op.method(), path, NOT_AN_ANVIL_KEY), 401, "invalid_api_key", op + " with a foreign token");
+            assertRefused(call(server, op.method(), path, UNKNOWN_KEY), 401, "invalid_api_key", op + " with an unknown key");
+            assertNothingOfTheModel(op, call(server, op.method(), path, otherModelsKey), op + " with a key of another model");
+            HttpResult admitted = call(server, op.method(), path, key);
+            assertTrue(admitted.status() >= 200 && admitted.status() < 300, () -> op + " with a valid key: " + admitted);
+        }
+    }
+
+    @Test
+    void noSpellingOfAV1PathSkipsTheGateway(AnvilServer server) {
+        int routed = 0;
+        int unrouted = 0;
+        for (Operation op : operations(server)) {
+            for (Variant variant : ApiOperations.variants(op.path(p -> MODEL))) {
+                String why = op + " spelled " + variant.path() + " (" + variant.how() + ")";
+                HttpResult admitted = call(server, op.method(), variant.path(), key);
+                HttpResult anonymous = call(server, op.method(), variant.path(), null);
+                assertTrue(admitted.status() < 500, why + ": " + admitted);
+                if (ApiOperations.unrouted(admitted) || admitted.status() == 405) {
+                    unrouted++;
+                    assertEquals(admitted.status(), anonymous.status(), why + ": " + anonymous);
+                } else {
+                    routed++;
+                    assertTrue(admitted.status() >= 200 && admitted.status() < 300, why + ": " + admitted);
+                    assertRefused(anonymous, 401, "missing_api_key", why);
+                    assertRefused(call(server, op.method(), variant.path(), UNKNOWN_KEY), 401, "invalid_api_key", why);
+                    assertNothingOfTheModel(op, call(server, op.method(), variant.path(), otherModelsKey), why);
+                }
+            }
+        }
+        assertTrue(routed > 20 && unrouted > 20, "both kinds of spelling were tried: routed " + routed + ", unrouted " + unrouted);
+    }
+}

@@ -95,7 +95,7 @@ public class AccessControlFeature implements DynamicFeature {
     record GatewayCheck(ApiKeyFilter gateway, String endpoint) implements ContainerRequestFilter, ContainerResponseFilter {
         @Override
         public void filter(ContainerRequestContext request) throws IOException {
-            gateway.admit(request, endpoint);
+            gateway.admit(request, EndpointTemplate.concrete(endpoint, request.getUriInfo().getPathParameters()));
         }
 
         @Override

@@ -40,20 +40,15 @@ public class GatewayGuard {
     private final ConcurrentHashMap<Long, AtomicInteger> inProgress = new ConcurrentHashMap<>();
 
     /** Why a request is refused before it runs, or {@link Refusal#NONE}. */
-    public enum Refusal { NONE, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, BUDGET, CONCURRENT_REQUESTS }
+    public enum Refusal { NONE, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, BUDGET }
 
     /**
      * The decision for one request, with what the {@code x-ratelimit-*} headers show.
      *
      * @param budgetLeft tokens left in the tenant's period; -1 = no budget
-     * @param concurrent the key's concurrent-requests limit (0 = unlimited) when that refused the request, else 0
      */
     public record Admission(Refusal refusal, LimitDecision requests, LimitDecision tokens, long budgetLeft,
-                            Instant budgetResetsAt, long concurrent) {
-        public Admission(Refusal refusal, LimitDecision requests, LimitDecision tokens, long budgetLeft, Instant budgetResetsAt) {
-            this(refusal, requests, tokens, budgetLeft, budgetResetsAt, 0);
-        }
-
+                            Instant budgetResetsAt) {
         public boolean admitted() {
             return refusal == Refusal.NONE;
         }

@@ -3,8 +3,6 @@ package dev.anvil.api.openai;
 import dev.anvil.api.ApiErrors;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
-import jakarta.annotation.Resource;
-import jakarta.enterprise.concurrent.ManagedScheduledExecutorService;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.WebApplicationException;
@@ -13,7 +11,8 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -30,8 +29,10 @@ import org.eclipse.microprofile.metrics.MetricUnits;
  *
  * <p>Why a watchdog: a client that stops reading fills its TCP window and the server's send buffer, and then the
  * writer's next blocking write waits forever (Undertow has no write timeout unless the listener is given one, which
- * would apply to every response). Each stream marks when a write starts and ends; a task of the container's managed
- * scheduler looks at the open streams a few times a second and cuts those whose write has been in progress longer
+ * would apply to every response). Each stream marks when a write starts and ends; a watchdog (one virtual thread of
+ * its own, not the container's managed scheduler: that one refuses to run tasks, loudly, while the server suspends
+ * for shutdown, when cutting stuck clients matters most) looks at the open streams a few times a second and cuts
+ * those whose write has been in progress longer
  * than the timeout: the generation is cancelled (its KV blocks are freed at the next batching step), the
  * connection is closed and the blocked writer is interrupted, so the stream, its writer and its slots are given
  * back. Cuts are counted in {@code anvil_api_stream_write_timeouts_total}; open streams are
@@ -59,15 +60,13 @@ public class OpenStreams {
     @Inject
     MetricRegistry metrics;
 
-    @Resource
-    ManagedScheduledExecutorService scheduler;
+    /** The watchdog's thread; null in tests, which run {@link #scan} themselves. */
+    ScheduledExecutorService scheduler;
 
     private final Set<Stream> open = ConcurrentHashMap.newKeySet();
     private final AtomicInteger count = new AtomicInteger();
     private final AtomicLong cuts = new AtomicLong();
     private final AtomicLong refusals = new AtomicLong();
-    private ScheduledFuture<?> watchdog;
-
     @PostConstruct
     void start() {
         if (metrics != null) {
@@ -75,9 +74,16 @@ public class OpenStreams {
             metrics.counter(WRITE_TIMEOUTS);
             metrics.counter(REFUSED);
         }
-        if (scheduler != null) {
-            watchdog = scheduler.scheduleWithFixedDelay(() -> scan(System.nanoTime()), SCAN_INTERVAL_MS, SCAN_INTERVAL_MS,
-                    TimeUnit.MILLISECONDS);
+        scheduler = Executors.newSingleThreadScheduledExecutor(Thread.ofVirtual().name("anvil-stream-watchdog").factory());
+        scheduler.scheduleWithFixedDelay(this::scanNow, SCAN_INTERVAL_MS, SCAN_INTERVAL_MS, TimeUnit.MILLISECONDS);
+    }
+
+    private void scanNow() {
+        try {
+            scan(System.nanoTime());
+        } catch (RuntimeException e) {
+            // a failed scan must not end the watchdog (a scheduled task that throws is not run again)
+            LOG.log(java.util.logging.Level.WARNING, "stream watchdog scan failed", e);
         }
     }
 
@@ -89,7 +95,7 @@ public class OpenStreams {
 
     @PreDestroy
     void stop() {
-        if (watchdog != null) watchdog.cancel(false);
+        if (scheduler != null) scheduler.shutdownNow();
     }
 
     /**

@@ -124,7 +124,7 @@ public class CallerContext {
         String name = requested.substring(0, requested.indexOf('@'));
         throw new ApiException(403, GatewayErrors.TYPE_PERMISSION, "pinning '" + requested + "' is not allowed"
                 + (key == null ? " without an API key" : " for the API key " + key.prefix() + "... of tenant '" + key.tenant() + "'")
-                + ": only the version '" + name + "' serves may be pinned; other versions need a key with allowVersionPinning"
+                + ": only the version that '" + name + "' serves may be pinned; other versions need a key with allowVersionPinning"
                 + " (PUT /api/gateway/tenants/{tenant} or a new key) or an admin's credentials. Use model '" + name + "'",
                 "model", "version_pin_not_allowed");
     }

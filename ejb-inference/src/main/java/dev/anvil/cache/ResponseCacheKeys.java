@@ -8,7 +8,8 @@ import java.util.HexFormat;
 
 /**
  * Decides whether a request may be answered from the cache and derives its key: SHA-256 over a canonical,
- * length-prefixed encoding of a {@link CacheableRequest}.
+ * length-prefixed encoding of a {@link CacheableRequest}, its scope (the caller's tenant) first, so that the
+ * same request of two tenants has two keys.
  *
  * <p>Only deterministic requests are cacheable: those the sampler answers by argmax (temperature 0, or
  * {@code top_k} 1) and those with a client-given seed (the sampler's random stream is seeded from it, and results
@@ -22,7 +23,7 @@ import java.util.HexFormat;
 public final class ResponseCacheKeys {
 
     /** Bumped when the encoding or the meaning of a cached value changes, so old entries can never match. */
-    static final String FORMAT = "anvil-response-cache/1";
+    static final String FORMAT = "anvil-response-cache/2";
 
     private ResponseCacheKeys() {
     }
@@ -51,6 +52,7 @@ public final class ResponseCacheKeys {
         }
         Encoder e = new Encoder();
         e.string(FORMAT);
+        e.string(r.scope());
         e.string(r.model());
         e.string(r.version());
         e.integer(r.prompts().size());

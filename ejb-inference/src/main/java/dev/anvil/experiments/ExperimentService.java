@@ -379,13 +379,46 @@ public class ExperimentService {
         if (value == null) throw ExperimentException.badRequest(field + " is required", field, "missing_" + ExperimentRules.snake(field));
     }
 
-    /** Stores a rating of one response (of any response: feedback is not limited to experiment traffic). */
+    /**
+     * Checks a rating without storing it (400 for a missing response id, a rating outside its scale, an unknown
+     * scale, an overlong comment), so that a malformed rating is refused as such before anyone looks up the response.
+     */
+    @PermitAll
+    public void checkFeedback(String responseId, Integer rating, String scale, String comment) {
+        ExperimentRules.check(() -> new Feedback(responseId, FeedbackScale.parse(scale), rating, comment, clock.instant()));
+    }
+
+    /**
+     * Stores the rating of one response (of any response: feedback is not limited to experiment traffic). One rating
+     * per response: a later one replaces the earlier (the web tier has checked that the caller received the
+     * response). The row is locked while it is replaced, so concurrent ratings apply one after the other; two first
+     * ratings racing to insert leave one, the other is a 409 to retry.
+     */
     @PermitAll
     public FeedbackInfo recordFeedback(String responseId, Integer rating, String scale, String comment) {
         requireMigrated();
-        Feedback f = ExperimentRules.check(() -> new Feedback(responseId, FeedbackScale.parse(scale), rating, comment, clock.instant()));
-        em.persist(f);
-        em.flush();
+        Feedback fresh = ExperimentRules.check(() -> new Feedback(responseId, FeedbackScale.parse(scale), rating, comment, clock.instant()));
+        Feedback f = em.createNamedQuery(Feedback.BY_RESPONSE, Feedback.class).setParameter("responseId", fresh.responseId())
+                .setLockMode(LockModeType.PESSIMISTIC_WRITE).getResultStream().findFirst().orElse(null);
+        if (f == null) {
+            f = fresh;
+            try {
+                em.persist(f);
+                em.flush();
+            } catch (PersistenceException ex) {
+                if (isConstraintViolation(ex)) {
+                    throw ExperimentException.conflict("response " + fresh.responseId() + " is being rated by another request at the same "
+                            + "time; send the rating again", "response_id", "feedback_conflict");
+                }
+                throw ex;
+            }
+        } else {
+            Feedback existing = f;
+            ExperimentRules.check(() -> {
+                existing.replace(fresh.scale(), fresh.rating(), fresh.comment(), fresh.createdAt());
+                return existing;
+            });
+        }
         Outcome rated = em.createNamedQuery(Outcome.BY_RESPONSE, Outcome.class).setParameter("responseId", f.responseId())
                 .getResultStream().findFirst().orElse(null);
         return new FeedbackInfo(f.id(), f.responseId(), f.scale().name().toLowerCase(java.util.Locale.ROOT), f.rating(), f.negative(),
@@ -441,7 +474,7 @@ public class ExperimentService {
         Map<String, Boolean> latestNegative = new HashMap<>();
         for (Object[] row : em.createNamedQuery(Feedback.FOR_EXPERIMENT, Object[].class).setParameter("experiment", e).getResultList()) {
             Feedback f = (Feedback) row[0];
-            latestNegative.put(f.responseId(), f.negative()); // ordered by id: the latest rating wins
+            latestNegative.put(f.responseId(), f.negative()); // one rating per response (the latest replaced earlier ones)
         }
         List<OutcomeSample> samples = new ArrayList<>();
         for (Outcome o : em.createNamedQuery(Outcome.BY_EXPERIMENT, Outcome.class).setParameter("experiment", e).getResultList()) {

@@ -47,12 +47,21 @@ public class GatewayAdmin {
     /** A created key with its secret, the only time the secret exists outside the client. */
     public record CreatedKey(ApiKey key, String secret) {}
 
-    public Tenant createTenant(String name, Long tokenBudget, String budgetPeriod, Integer requestsPerMinute,
-                               Integer tokensPerMinute, boolean auditText) {
+    /** A tenant's settings as the admin API sends them (null limits: the server defaults). */
+    public record TenantSettings(Long tokenBudget, String budgetPeriod, Integer requestsPerMinute, Integer tokensPerMinute,
+                                 boolean auditText, Integer maxConcurrentRequests, boolean allowVersionPinning) {
+    }
+
+    /** A new key's settings (null limits: the tenant's, then the server defaults; null pinning: the tenant's). */
+    public record KeySettings(List<String> allowedModels, Integer requestsPerMinute, Integer tokensPerMinute,
+                              Integer maxConcurrentRequests, Boolean allowVersionPinning) {
+    }
+
+    public Tenant createTenant(String name, TenantSettings settings) {
         String actor = Callers.actor(session);
         Tenant tenant = validated(() -> {
             Tenant t = new Tenant(name, actor, Instant.now());
-            t.configure(tokenBudget, BudgetPeriod.parse(budgetPeriod), requestsPerMinute, tokensPerMinute, auditText);
+            configure(t, settings);
             return t;
         });
         if (findTenant(tenant.name()) != null) {
@@ -63,12 +72,11 @@ public class GatewayAdmin {
         return tenant;
     }
 
-    public Tenant updateTenant(String name, Long tokenBudget, String budgetPeriod, Integer requestsPerMinute,
-                               Integer tokensPerMinute, boolean auditText) {
+    public Tenant updateTenant(String name, TenantSettings settings) {
         String actor = Callers.actor(session);
         Tenant tenant = tenant(name);
         validated(() -> {
-            tenant.configure(tokenBudget, BudgetPeriod.parse(budgetPeriod), requestsPerMinute, tokensPerMinute, auditText);
+            configure(tenant, settings);
             return tenant;
         });
         authenticator.forgetAll();
@@ -88,13 +96,13 @@ public class GatewayAdmin {
         return tenant;
     }
 
-    public CreatedKey createKey(String tenantName, String keyName, List<String> allowedModels, Integer requestsPerMinute,
-                                Integer tokensPerMinute) {
+    public CreatedKey createKey(String tenantName, String keyName, KeySettings settings) {
         String actor = Callers.actor(session);
         Tenant tenant = tenant(tenantName);
         String secret = KeySecrets.generate();
         ApiKey key = validated(() -> new ApiKey(tenant, keyName, KeySecrets.visiblePrefix(secret), KeySecrets.sha256(secret),
-                allowedModels, requestsPerMinute, tokensPerMinute, actor, Instant.now()));
+                settings.allowedModels(), settings.requestsPerMinute(), settings.tokensPerMinute(),
+                settings.maxConcurrentRequests(), settings.allowVersionPinning(), actor, Instant.now()));
         boolean duplicate = !em.createQuery("select k.id from ApiKey k where k.tenant = :tenant and k.name = :name", Long.class)
                 .setParameter("tenant", tenant).setParameter("name", key.name()).getResultList().isEmpty();
         if (duplicate) {
@@ -103,7 +111,9 @@ public class GatewayAdmin {
         em.persist(key);
         em.flush(); // the id, for the response and the audit row
         ledger.audit(actor, tenant.name(), "key.create", "key/" + key.id(), null,
-                "name=" + key.name() + " prefix=" + key.prefix() + " models=" + String.join(",", key.allowedModels()));
+                "name=" + key.name() + " prefix=" + key.prefix() + " models=" + String.join(",", key.allowedModels())
+                        + " rpm=" + key.requestsPerMinute() + " tpm=" + key.tokensPerMinute() + " concurrent=" + key.maxConcurrentRequests()
+                        + " versionPinning=" + key.allowVersionPinning());
         return new CreatedKey(key, secret);
     }
 
@@ -143,9 +153,15 @@ public class GatewayAdmin {
         return found.isEmpty() ? null : found.getFirst();
     }
 
+    private static void configure(Tenant t, TenantSettings s) {
+        t.configure(s.tokenBudget(), BudgetPeriod.parse(s.budgetPeriod()), s.requestsPerMinute(), s.tokensPerMinute(), s.auditText(),
+                s.maxConcurrentRequests(), s.allowVersionPinning());
+    }
+
     private static String settings(Tenant t) {
         return "tokenBudget=" + t.tokenBudget() + " period=" + t.budgetPeriod() + " rpm=" + t.requestsPerMinute()
-                + " tpm=" + t.tokensPerMinute() + " auditText=" + t.auditText();
+                + " tpm=" + t.tokensPerMinute() + " auditText=" + t.auditText() + " concurrent=" + t.maxConcurrentRequests()
+                + " versionPinning=" + t.allowVersionPinning();
     }
 
     private static <T> T validated(java.util.function.Supplier<T> action) {

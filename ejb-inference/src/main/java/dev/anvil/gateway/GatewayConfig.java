@@ -26,6 +26,7 @@ public class GatewayConfig {
 
     private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(GatewayConfig.class.getName());
     public static final String REQUIRE_API_KEY = "anvil.gateway.require-api-key";
+    public static final String DEFAULT_MAX_CONCURRENT_REQUESTS = "anvil.gateway.default-max-concurrent-requests";
     static final String PRICE_PREFIX = "anvil.gateway.price.";
     private static final BigDecimal THOUSAND = BigDecimal.valueOf(1000);
 
@@ -49,6 +50,14 @@ public class GatewayConfig {
     @Inject
     @ConfigProperty(name = "anvil.gateway.default-tokens-per-minute", defaultValue = "0")
     int defaultTokensPerMinute;
+
+    /**
+     * Requests a key may have in progress at once (per server node) when neither the key nor its tenant sets a
+     * limit; 0 = unlimited. A generation counts from admission until its answer is written (a stream: its last event).
+     */
+    @Inject
+    @ConfigProperty(name = DEFAULT_MAX_CONCURRENT_REQUESTS, defaultValue = "64")
+    int defaultMaxConcurrentRequests;
 
     /** How long a node trusts a key it authenticated before reading it again (revocation on another node takes that long). */
     @Inject
@@ -103,6 +112,7 @@ public class GatewayConfig {
 
     public int defaultRequestsPerMinute() { return defaultRequestsPerMinute; }
     public int defaultTokensPerMinute() { return defaultTokensPerMinute; }
+    public int defaultMaxConcurrentRequests() { return defaultMaxConcurrentRequests; }
     public int keyCacheSeconds() { return keyCacheSeconds; }
     public int ledgerBatchSize() { return ledgerBatchSize; }
     public int ledgerMaxPending() { return ledgerMaxPending; }

@@ -157,8 +157,8 @@ public class GatewayLedger {
             try {
                 if (!usageBatch.isEmpty()) {
                     try (PreparedStatement s = c.prepareStatement("INSERT INTO gateway_usage (occurred_at, usage_day, request_id, tenant,"
-                            + " api_key_id, key_prefix, model, model_version, endpoint, prompt_tokens, completion_tokens, cost, latency_ms, outcome)"
-                            + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                            + " api_key_id, key_prefix, model, model_version, endpoint, prompt_tokens, completion_tokens, cost, latency_ms, outcome,"
+                            + " subject_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                         for (UsageEntry u : usageBatch) {
                             s.setObject(1, u.occurredAt().atOffset(ZoneOffset.UTC));
                             s.setDate(2, Date.valueOf(u.occurredAt().atOffset(ZoneOffset.UTC).toLocalDate()));
@@ -174,6 +174,7 @@ public class GatewayLedger {
                             s.setBigDecimal(12, u.cost());
                             s.setLong(13, u.latencyMs());
                             s.setString(14, u.outcome());
+                            s.setString(15, u.subjectSha256());
                             s.addBatch();
                         }
                         s.executeBatch();

@@ -11,10 +11,14 @@ import java.util.List;
  * @param requestsPerMinute effective limit (key, else tenant, else server default); 0 = unlimited
  * @param tokensPerMinute   effective limit, same fallbacks
  * @param tokenBudget       tokens per budget period of the tenant; null = no budget
+ * @param maxConcurrentRequests effective limit of requests in progress at once (key, else tenant, else server
+ *                          default); 0 = unlimited
+ * @param allowVersionPinning whether the key may pin a version its model name does not serve (the key's flag,
+ *                          else its tenant's)
  */
 public record KeyGrant(long keyId, String prefix, String keyName, String tenant, List<String> allowedModels,
                        long requestsPerMinute, long tokensPerMinute, Long tokenBudget, BudgetPeriod budgetPeriod,
-                       boolean auditText) {
+                       boolean auditText, long maxConcurrentRequests, boolean allowVersionPinning) {
 
     /** The audit actor of requests made with this key. */
     public String actor() {
@@ -30,7 +34,9 @@ public record KeyGrant(long keyId, String prefix, String keyName, String tenant,
         return new KeyGrant(key.id(), key.prefix(), key.name(), tenant.name(), key.allowedModels(),
                 effective(key.requestsPerMinute(), tenant.requestsPerMinute(), config.defaultRequestsPerMinute()),
                 effective(key.tokensPerMinute(), tenant.tokensPerMinute(), config.defaultTokensPerMinute()),
-                tenant.tokenBudget(), tenant.budgetPeriod(), tenant.auditText());
+                tenant.tokenBudget(), tenant.budgetPeriod(), tenant.auditText(),
+                effective(key.maxConcurrentRequests(), tenant.maxConcurrentRequests(), config.defaultMaxConcurrentRequests()),
+                key.allowVersionPinning() != null ? key.allowVersionPinning() : tenant.allowVersionPinning());
     }
 
     /** The key's own limit, else its tenant's, else the server default. */

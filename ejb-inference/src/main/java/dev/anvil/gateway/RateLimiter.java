@@ -24,8 +24,9 @@ public class RateLimiter {
     }
 
     /**
-     * Checks the key's tokens/minute bucket before a generation: refused while the bucket is empty or in debt
-     * (the tokens a request will use are not known until it finishes; {@link #debitTokens} settles them).
+     * Checks the key's tokens/minute bucket when a request arrives: refused while the bucket is empty or in debt.
+     * A generation then reserves what it may use ({@link #reserveTokens}) and settles it when it ends
+     * ({@link #settleTokens}).
      */
     public LimitDecision checkTokens(long keyId, long perMinute) {
         if (perMinute <= 0) {
@@ -39,14 +40,43 @@ public class RateLimiter {
                 allowed ? 0 : bucket.millisUntil(1, perMinute));
     }
 
-    /** Settles the tokens a finished generation used against the key's tokens/minute bucket. */
-    public void debitTokens(long keyId, long perMinute, long tokens) {
-        if (perMinute <= 0 || tokens <= 0) {
+    /**
+     * Reserves {@code tokens} of the key's tokens/minute bucket for a generation about to start: refused (nothing
+     * taken) while the bucket is empty or in debt, otherwise taken at once even when it overdraws the bucket, so
+     * that concurrent requests see the reservation and wait for the refill.
+     */
+    public LimitDecision reserveTokens(long keyId, long perMinute, long tokens) {
+        if (perMinute <= 0) {
+            return LimitDecision.UNLIMITED;
+        }
+        String key = "tpm:" + keyId;
+        while (true) {
+            long now = System.currentTimeMillis();
+            String stored = cache.get(key);
+            TokenBucket bucket = stored == null ? TokenBucket.full(perMinute, now) : TokenBucket.decode(stored).refill(perMinute, now);
+            if (bucket.level() < 1) {
+                return new LimitDecision(false, perMinute, 0, bucket.millisUntilFull(perMinute), bucket.millisUntil(1, perMinute));
+            }
+            TokenBucket after = bucket.debit(Math.max(0, tokens));
+            if (stored == null ? cache.putIfAbsent(key, after.encode()) == null : cache.replace(key, stored, after.encode())) {
+                return new LimitDecision(true, perMinute, after.remaining(), after.millisUntilFull(perMinute), 0);
+            }
+        }
+    }
+
+    /**
+     * Settles a generation against the key's tokens/minute bucket: {@code delta} = tokens used minus tokens reserved
+     * at admission; positive is debited, negative credited back (never above the limit).
+     */
+    public void settleTokens(long keyId, long perMinute, long delta) {
+        if (perMinute <= 0 || delta == 0) {
             return;
         }
         long now = System.currentTimeMillis();
-        update("tpm:" + keyId, stored -> (stored == null ? TokenBucket.full(perMinute, now)
-                : TokenBucket.decode(stored).refill(perMinute, now)).debit(tokens).encode());
+        update("tpm:" + keyId, stored -> {
+            TokenBucket bucket = stored == null ? TokenBucket.full(perMinute, now) : TokenBucket.decode(stored).refill(perMinute, now);
+            return (delta > 0 ? bucket.debit(delta) : bucket.credit(-delta, perMinute)).encode();
+        });
     }
 
     /** Tokens used by a tenant in the budget period starting {@code periodStart}, or null when this cache has no count yet. */
@@ -61,9 +91,35 @@ public class RateLimiter {
         return previous == null ? usedSoFar : Long.parseLong(previous);
     }
 
-    /** Adds a finished request's tokens to the tenant's period count. */
-    public void addBudgetUse(String tenant, String periodStart, long tokens) {
-        update(budgetKey(tenant, periodStart), stored -> Long.toString((stored == null ? 0 : Long.parseLong(stored)) + tokens));
+    /**
+     * Reserves {@code tokens} of the tenant's period budget for a generation about to start, if the count (used
+     * plus reserved by requests in progress) is still below {@code budget}; refused otherwise (nothing taken). The
+     * count must have been seeded ({@link #seedBudget}).
+     */
+    public boolean reserveBudget(String tenant, String periodStart, long budget, long tokens) {
+        String key = budgetKey(tenant, periodStart);
+        while (true) {
+            String stored = cache.get(key);
+            long used = stored == null ? 0 : Long.parseLong(stored);
+            if (used >= budget) {
+                return false;
+            }
+            String next = Long.toString(used + Math.max(0, tokens));
+            if (stored == null ? cache.putIfAbsent(key, next) == null : cache.replace(key, stored, next)) {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Adds {@code delta} to the tenant's period count: a finished request's tokens minus what it reserved (negative
+     * gives back an unused reservation); the count never goes below zero.
+     */
+    public void addBudgetUse(String tenant, String periodStart, long delta) {
+        if (delta == 0) {
+            return;
+        }
+        update(budgetKey(tenant, periodStart), stored -> Long.toString(Math.max(0, (stored == null ? 0 : Long.parseLong(stored)) + delta)));
     }
 
     private static String budgetKey(String tenant, String periodStart) {

@@ -7,8 +7,9 @@ import java.util.Locale;
  * {@code capacity} per minute. The state is stored as text ({@link #encode()}) so that any Infinispan
  * marshaller carries it between nodes, and updated by compare-and-replace ({@link RateLimiter}).
  *
- * <p>A bucket may go negative: tokens of a finished generation are debited after the fact, and a request
- * that overdrew its bucket makes the following ones wait until the refill has paid the debt.
+ * <p>A bucket may go negative: a generation reserves what it may use at admission (prompt + max_tokens per
+ * choice) while the bucket is not in debt, and a request that overdrew its bucket makes the following ones wait
+ * until the refill has paid the debt; what the generation did not use is credited back when it ends.
  *
  * @param level       tokens available now (may be negative)
  * @param updatedAtMs wall-clock time (epoch ms) the level refers to; wall clock because nodes of a cluster share it
@@ -32,6 +33,11 @@ public record TokenBucket(double level, long updatedAtMs) {
     /** Takes {@code amount} unconditionally (may go negative). */
     public TokenBucket debit(long amount) {
         return new TokenBucket(level - amount, updatedAtMs);
+    }
+
+    /** Gives back {@code amount} (a reservation larger than what was used), never above capacity. */
+    public TokenBucket credit(long amount, long capacity) {
+        return new TokenBucket(Math.max(level, Math.min(capacity, level + amount)), updatedAtMs);
     }
 
     /** Whole tokens available now (0 when in debt). */

@@ -9,8 +9,10 @@ import java.time.Instant;
  * @param tenant   null for an anonymous request (keys not required)
  * @param apiKeyId null for an anonymous request
  * @param outcome  {@code ok}, {@code error} or {@code cancelled}
+ * @param subjectSha256 for an anonymous request, the SHA-256 of the subject that received the response
+ *                 ({@link Recipient}); null for a keyed one
  */
 public record UsageEntry(Instant occurredAt, String requestId, String tenant, Long apiKeyId, String keyPrefix,
                          String model, String modelVersion, String endpoint, int promptTokens, int completionTokens,
-                         BigDecimal cost, long latencyMs, String outcome) {
+                         BigDecimal cost, long latencyMs, String outcome, String subjectSha256) {
 }

@@ -70,6 +70,17 @@ public class UsageReport {
         return number(sum);
     }
 
+    /** Who received the response {@code responseId} (its usage row), if the ledger has written one. */
+    public java.util.Optional<Recipient> recipientOf(String responseId) {
+        List<?> rows = em.createNativeQuery("SELECT tenant, api_key_id, subject_sha256 FROM gateway_usage WHERE request_id = ?1")
+                .setParameter(1, responseId).setMaxResults(1).getResultList();
+        if (rows.isEmpty()) {
+            return java.util.Optional.empty();
+        }
+        Object[] c = (Object[]) rows.getFirst();
+        return java.util.Optional.of(new Recipient((String) c[0], c[1] == null ? null : number(c[1]), (String) c[2]));
+    }
+
     /** The newest audit rows first, optionally filtered; at most {@value #MAX_AUDIT_ROWS}. */
     public List<AuditRow> audit(String actor, String tenant, String action, int limit) {
         StringBuilder sql = new StringBuilder("SELECT id, occurred_at, actor, tenant, action, target, status, detail,"

@@ -24,6 +24,21 @@ class ResponseCacheKeysTest {
     private static final List<int[]> PROMPT = List.of(new int[]{1, 2, 3});
 
     @Test
+    void theSameRequestOfTwoTenantsHasTwoKeysAndAnonymousCallersShareOne() {
+        String acme = digest(new CacheableRequest("m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "acme"));
+        String globex = digest(new CacheableRequest("m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "globex"));
+        String anonymous = digest(greedy("1.0.0", PROMPT, 8, List.of(), 1, null));
+        assertNotEquals(acme, globex);
+        assertNotEquals(acme, anonymous);
+        assertEquals(acme, digest(new CacheableRequest("m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "acme")));
+        assertEquals(anonymous, digest(new CacheableRequest("m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null,
+                CacheableRequest.ANONYMOUS_SCOPE)));
+        // Length-prefixed: a scope cannot be shifted into the model name.
+        assertNotEquals(digest(new CacheableRequest("bm", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "a")),
+                digest(new CacheableRequest("m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "ab")));
+    }
+
+    @Test
     void onlyRepeatableSamplingIsCacheable() {
         SamplingParams sampled = SamplingParams.DEFAULTS.withSeed(5);
         assertEquals(new ResponseCacheKeys.Derivation.NotCacheable(ResponseCacheKeys.NOT_DETERMINISTIC),

@@ -91,6 +91,22 @@ class ResponseCacheTest {
     }
 
     @Test
+    void anEntryIsAHitForItsOwnTenantOnlyAndInvalidationRemovesEveryTenantsEntries() {
+        CacheableRequest acme = new CacheableRequest("m", "1.0.0", List.of(new int[]{1, 2, 3}), SamplingParams.GREEDY, false, 8, List.of(), 1,
+                null, "acme");
+        CacheableRequest globex = new CacheableRequest("m", "1.0.0", List.of(new int[]{1, 2, 3}), SamplingParams.GREEDY, false, 8, List.of(), 1,
+                null, "globex");
+        CachedGeneration g = new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().getFirst()));
+        cache.store(miss(acme, CacheDirective.NONE), g);
+        assertInstanceOf(ResponseCache.Lookup.Hit.class, cache.lookup(acme, CacheDirective.NONE));
+        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(globex, CacheDirective.NONE), "another tenant's entry is no hit");
+        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(GREEDY, CacheDirective.NONE), "nor an anonymous caller's");
+        cache.store(miss(globex, CacheDirective.NONE), g);
+        assertEquals(2, cache.invalidate("m", "1.0.0"), "the version's entries of every scope go");
+        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(acme, CacheDirective.NONE));
+    }
+
+    @Test
     void randomSamplingIsNotLookedUp() {
         CacheableRequest random = request("1.0.0", SamplingParams.DEFAULTS.withSeed(77), false, 1, 2, 3);
         ResponseCache.Lookup lookup = cache.lookup(random, CacheDirective.NONE);

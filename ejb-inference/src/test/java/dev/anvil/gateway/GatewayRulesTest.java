@@ -49,10 +49,10 @@ class GatewayRulesTest {
 
     @Test
     void aGrantIsScopedByModelName() {
-        KeyGrant scoped = new KeyGrant(1, "anv-abc", "k", "t", List.of("a", "b"), 0, 0, null, null, false);
+        KeyGrant scoped = new KeyGrant(1, "anv-abc", "k", "t", List.of("a", "b"), 0, 0, null, null, false, 0, false);
         assertTrue(scoped.allows("a"));
         assertFalse(scoped.allows("c"));
-        KeyGrant all = new KeyGrant(1, "anv-abc", "k", "t", List.of("*"), 0, 0, null, null, false);
+        KeyGrant all = new KeyGrant(1, "anv-abc", "k", "t", List.of("*"), 0, 0, null, null, false, 0, false);
         assertTrue(all.allows("anything"));
         assertEquals("key:anv-abc", scoped.actor());
     }

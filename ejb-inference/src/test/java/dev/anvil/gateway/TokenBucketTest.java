@@ -40,6 +40,15 @@ class TokenBucketTest {
     }
 
     @Test
+    void anUnusedReservationIsCreditedBackButNeverAboveCapacity() {
+        TokenBucket reserved = TokenBucket.full(20, 0).debit(29); // prompt + max_tokens reserved at admission
+        assertEquals(-9, reserved.level(), 1e-9);
+        assertEquals(15, reserved.credit(24, 20).level(), 1e-9, "used 5 of the 29: 24 come back");
+        assertEquals(20, reserved.credit(1_000, 20).level(), 1e-9, "a credit never fills the bucket above its limit");
+        assertEquals(25, new TokenBucket(25, 0).credit(5, 20).level(), 1e-9, "a credit never lowers a bucket either");
+    }
+
+    @Test
     void resetAndRetryTimesAreRoundedUp() {
         TokenBucket bucket = new TokenBucket(0.5, 0);
         assertEquals(3_000, bucket.millisUntil(1, 10), "0.5 tokens at 10/min = 3 s");

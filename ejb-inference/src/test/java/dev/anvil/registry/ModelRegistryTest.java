@@ -60,7 +60,7 @@ class ModelRegistryTest {
         migrator.dataSource = h2;
         migrator.migrateAtStartup();
         assertTrue(migrator.migrated(), migrator.failure());
-        assertEquals("4", migrator.appliedVersion());
+        assertEquals("5", migrator.appliedVersion());
         assertNull(migrator.failure());
 
         Map<String, Object> overrides = new HashMap<>();

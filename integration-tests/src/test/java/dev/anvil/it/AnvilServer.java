@@ -44,6 +44,9 @@ import java.util.stream.Stream;
  * only: {@code ANVIL_CLUSTER=true}, configuration standalone-anvil-ha.xml, distributed caches over JGroups TCP with
  * each other as the static peer list). Node 1 starts the run's PostgreSQL for both; asking for node 2 starts node 1
  * first, one after the other. Both run with a 1 GB heap, and {@link #stopCluster()} ends them when their tests are done.
+ *
+ * <p>{@link Profile#DATABASE_OUTAGE} (PostgreSQL run only) is a server with a PostgreSQL of its own, which its test
+ * takes away and brings back ({@link #stopDatabase()}, {@link #startDatabase()}) and then stops ({@link #stop(Profile)}).
  */
 public final class AnvilServer {
 
@@ -73,7 +76,12 @@ public final class AnvilServer {
         /** First node of the two-node cluster (PostgreSQL only); owns the database both nodes use. */
         CLUSTER_NODE_1("-node1", "127.0.0.1", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2")),
         /** Second node of the cluster: joins node 1 (started first) and shares its database. */
-        CLUSTER_NODE_2("-node2", "127.0.0.1", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2"));
+        CLUSTER_NODE_2("-node2", "127.0.0.1", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2")),
+        /**
+         * A server whose PostgreSQL the test stops and starts again ({@link #stopDatabase()}, {@link #startDatabase()}),
+         * so that no other test sees the outage (PostgreSQL run only: an embedded H2 cannot be taken away).
+         */
+        DATABASE_OUTAGE("-dbdown", "127.0.0.1", Map.of("ANVIL_MAX_HEAP", "1g"));
 
         final String workDirSuffix;
         /** The address the API listens on (jboss.bind.address); tests always connect through 127.0.0.1. */
@@ -142,6 +150,10 @@ public final class AnvilServer {
             if (!database.equals("h2") && !database.equals("postgresql")) {
                 throw new IllegalArgumentException("anvil.it.database must be h2 or postgresql, got " + database);
             }
+            if (profile == Profile.DATABASE_OUTAGE && !database.equals("postgresql")) {
+                throw new IllegalStateException("The database outage test stops the server's PostgreSQL, which needs the PostgreSQL run"
+                        + " (the H2 execution excludes the tests tagged \"database-outage\")");
+            }
             if (profile.clustered() && !database.equals("postgresql")) {
                 throw new IllegalStateException("The cluster nodes share one database, which needs the PostgreSQL run"
                         + " (the H2 execution excludes the tests tagged \"cluster\")");
@@ -179,6 +191,46 @@ public final class AnvilServer {
     /** The server of {@code profile} in this JVM if it is running, else null (does not start one). */
     static synchronized AnvilServer current(Profile profile) {
         return instances.get(profile);
+    }
+
+    /** Stops the server of {@code profile} if it runs (and its PostgreSQL), freeing its memory once its tests are done. */
+    public static synchronized void stop(Profile profile) {
+        AnvilServer server = instances.remove(profile);
+        if (server != null) server.stop();
+    }
+
+    /** PostgreSQL run: stops this server's database (as an outage would), keeping its data. */
+    public void stopDatabase() {
+        requireOwnPostgres();
+        try {
+            postgres.stopKeepingData();
+            log("PostgreSQL stopped (outage) for " + profile);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** PostgreSQL run: starts this server's stopped database again, same port and data. */
+    public void startDatabase() {
+        requireOwnPostgres();
+        try {
+            postgres.startAgain();
+            log("PostgreSQL started again for " + profile);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private void requireOwnPostgres() {
+        if (postgres == null) {
+            throw new IllegalStateException("server " + profile + " has no PostgreSQL of its own (database " + database + ")");
+        }
     }
 
     /** Stops the cluster's nodes if they run (node 2, then node 1 with the database), freeing their memory. */
@@ -411,6 +463,8 @@ public final class AnvilServer {
         // TEST-ONLY fault injection for ExperimentRoutingIT's canary rollback: every request to this version fails.
         // The experiment controller checks canaries every half second instead of every 10 s, so rollbacks come quickly.
         builder.environment().put("ANVIL_EXPERIMENTS_CONTROLLER_INTERVAL_MS", "500");
+        // StuckStreamIT and SharedResourcesIT: a client that stops reading a stream is cut after 5 s instead of 30.
+        builder.environment().put("ANVIL_API_STREAM_WRITE_TIMEOUT_SECONDS", System.getProperty("anvil.it.stream-write-timeout", "5"));
         guardrailAndResilienceSettings(builder.environment());
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();

@@ -93,6 +93,13 @@ final class PostgresServer implements AutoCloseable {
         run(List.of(binDir.resolve("initdb").toString(), "-D", dataDir.toString(), "-U", USER,
                 "--pwfile=" + passwordFile, "-A", "scram-sha-256", "-E", "UTF8", "--no-locale"), Duration.ofMinutes(2));
 
+        launch();
+        run(List.of(binDir.resolve("createdb").toString(), "-h", "127.0.0.1", "-p", Integer.toString(port),
+                "-U", USER, "-O", USER, DATABASE), Duration.ofSeconds(60));
+    }
+
+    /** Starts postgres on the data directory and waits until it accepts connections. */
+    private void launch() throws IOException, InterruptedException {
         List<String> command = asUser(List.of(binDir.resolve("postgres").toString(), "-D", dataDir.toString(),
                 "-p", Integer.toString(port), "-h", "127.0.0.1", "-c", "unix_socket_directories=",
                 "-c", "fsync=off", "-c", "max_connections=50"));
@@ -101,8 +108,26 @@ final class PostgresServer implements AutoCloseable {
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
                 .start();
         waitUntilAccepting(Duration.ofSeconds(60));
-        run(List.of(binDir.resolve("createdb").toString(), "-h", "127.0.0.1", "-p", Integer.toString(port),
-                "-U", USER, "-O", USER, DATABASE), Duration.ofSeconds(60));
+    }
+
+    /**
+     * Takes the database away as an outage would (fast shutdown: open connections are terminated), keeping its
+     * data for {@link #startAgain()}.
+     */
+    void stopKeepingData() throws IOException, InterruptedException {
+        if (process == null) {
+            return;
+        }
+        run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-m", "fast", "-w", "stop"), Duration.ofSeconds(60));
+        Processes.stopTree(process, Duration.ofSeconds(30));
+        process = null;
+    }
+
+    /** Brings a stopped database back on the same port with the same data. */
+    void startAgain() throws IOException, InterruptedException {
+        if (process == null) {
+            launch();
+        }
     }
 
     private void waitUntilAccepting(Duration timeout) throws IOException, InterruptedException {

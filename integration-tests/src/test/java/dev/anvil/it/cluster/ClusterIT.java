@@ -40,6 +40,9 @@ import org.junit.jupiter.api.Test;
 class ClusterIT {
 
     private static final Map<String, String> JSON = Map.of("Content-Type", "application/json");
+    /** For requests that pin versions a name does not serve (on that node): an admin's credentials, who may pin any. */
+    private static final Map<String, String> PINNING = Map.of("Content-Type", "application/json",
+            "Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER));
     private static final String MODEL = "stories260k";
     private static final Duration DEADLINE = Duration.ofSeconds(180);
 
@@ -103,7 +106,7 @@ class ClusterIT {
         Instant deadline = Instant.now().plus(DEADLINE);
         HttpResult last = null;
         while (Instant.now().isBefore(deadline)) {
-            last = server.request("POST", "/v1/completions", body, JSON);
+            last = server.request("POST", "/v1/completions", body, PINNING);
             if (last.status() == 200 && ref.equals(last.json().getString("model"))) return last;
             pause();
         }
@@ -250,10 +253,10 @@ class ClusterIT {
         // Node 2 finds the archival at its next reconciliation, unloads the version, and then refuses it as any
         // node refuses an ARCHIVED version.
         Instant deadline = Instant.now().plus(DEADLINE);
-        HttpResult last = node2.request("POST", "/v1/completions", pinned, JSON);
+        HttpResult last = node2.request("POST", "/v1/completions", pinned, PINNING);
         while (last.status() == 200 && Instant.now().isBefore(deadline)) {
             pause();
-            last = node2.request("POST", "/v1/completions", pinned, JSON);
+            last = node2.request("POST", "/v1/completions", pinned, PINNING);
         }
         assertEquals(400, last.status(), "node 2 must stop serving a version archived through node 1: " + last);
         assertTrue(last.json().getJsonObject("error").getString("message").contains("ARCHIVED"), last::toString);

@@ -222,6 +222,38 @@ class ExperimentIT {
     }
 
     @Test
+    void anAnonymousResponseIsRatedOnlyByItsSubjectAndALaterRatingReplacesTheFirst(AnvilServer server) {
+        String user = "u-" + suffix;
+        HttpResult served = server.post("/v1/completions", Json.createObjectBuilder().add("model", "stories260k")
+                .add("prompt", "Once upon a time").add("max_tokens", 2).add("user", user).build().toString());
+        assertEquals(200, served.status(), served::toString);
+        String id = served.json().getString("id");
+
+        assertError(server.request("POST", "/v1/feedback", "{\"response_id\":\"" + id + "\",\"rating\":-1}",
+                Map.of("Content-Type", "application/json", "X-Anvil-User", "v-" + suffix)), 403, "response_not_yours");
+        // Without a subject key the caller is its network address: not the subject the response went to.
+        assertError(server.post("/v1/feedback", "{\"response_id\":\"" + id + "\",\"rating\":-1}"), 403, "response_not_yours");
+
+        HttpResult first = server.post("/v1/feedback", "{\"response_id\":\"" + id + "\",\"rating\":-1,\"user\":\"" + user + "\"}");
+        assertEquals(201, first.status(), first::toString);
+        assertTrue(first.json().getBoolean("negative"));
+        HttpResult second = server.request("POST", "/v1/feedback", "{\"response_id\":\"" + id + "\",\"rating\":1}",
+                Map.of("Content-Type", "application/json", "X-Anvil-User", user));
+        assertEquals(201, second.status(), second::toString);
+        assertEquals(first.json().getJsonNumber("id").longValue(), second.json().getJsonNumber("id").longValue(),
+                "one rating per response: the second replaces the first");
+        assertFalse(second.json().getBoolean("negative"));
+
+        // A response to a caller without a subject key belongs to its address: the same client may rate it.
+        HttpResult byAddress = server.post("/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"Once\",\"max_tokens\":2}");
+        assertEquals(200, byAddress.status(), byAddress::toString);
+        HttpResult rated = server.post("/v1/feedback", "{\"response_id\":\"" + byAddress.json().getString("id") + "\",\"rating\":0}");
+        assertEquals(201, rated.status(), rated::toString);
+        assertError(server.request("POST", "/v1/feedback", "{\"response_id\":\"" + byAddress.json().getString("id") + "\",\"rating\":0}",
+                Map.of("Content-Type", "application/json", "X-Anvil-User", user)), 403, "response_not_yours");
+    }
+
+    @Test
     void outcomesAndFeedbackFeedResults(AnvilServer server) {
         String name = "results-" + suffix;
         createAndStart(server, name, "error_rate", 5, 50);
@@ -241,16 +273,20 @@ class ExperimentIT {
         assertError(post(server, EXPERIMENTS + "/" + name + "/outcomes", "{\"responseId\":\"x-" + suffix + "\",\"variant\":\"nope\",\"latencyMs\":5}"),
                 400, "unknown_variant");
 
-        HttpResult feedback = server.post("/v1/feedback", "{\"response_id\":\"resp-" + suffix + "-candidate-3\",\"rating\":-1,\"comment\":\"wrong\"}");
+        // These outcomes were recorded through the admin API (a gateway's or an offline evaluation's): an admin rates them.
+        HttpResult feedback = post(server, "/v1/feedback", "{\"response_id\":\"resp-" + suffix + "-candidate-3\",\"rating\":-1,\"comment\":\"wrong\"}");
         assertEquals(201, feedback.status(), feedback::toString);
         assertEquals(name, feedback.json().getString("experiment"));
         assertEquals("candidate", feedback.json().getString("variant"));
         assertTrue(feedback.json().getBoolean("negative"));
-        HttpResult stars = server.post("/v1/feedback", "{\"response_id\":\"resp-" + suffix + "-control-5\",\"rating\":5,\"scale\":\"stars\"}");
+        HttpResult stars = post(server, "/v1/feedback", "{\"response_id\":\"resp-" + suffix + "-control-5\",\"rating\":5,\"scale\":\"stars\"}");
         assertEquals(201, stars.status(), stars::toString);
-        HttpResult unrelated = server.post("/v1/feedback", "{\"response_id\":\"chatcmpl-outside-" + suffix + "\",\"rating\":1}");
+        HttpResult unrelated = post(server, "/v1/feedback", "{\"response_id\":\"chatcmpl-outside-" + suffix + "\",\"rating\":1}");
         assertEquals(201, unrelated.status(), unrelated::toString);
         assertEquals(JsonValue.NULL, unrelated.json().get("experiment"));
+        // Anyone else may rate only responses served to them: these ids were never served.
+        assertError(server.post("/v1/feedback", "{\"response_id\":\"resp-" + suffix + "-candidate-4\",\"rating\":-1}"), 404,
+                "response_not_found");
         assertError(server.post("/v1/feedback", "{\"response_id\":\"r\",\"rating\":7}"), 400, "invalid_rating");
         assertError(server.post("/v1/feedback", "{\"rating\":1}"), 400, "invalid_response_id");
 

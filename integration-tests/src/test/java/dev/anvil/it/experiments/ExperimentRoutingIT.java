@@ -126,11 +126,13 @@ class ExperimentRoutingIT {
         assertEquals(200, started.status(), started::toString);
     }
 
+    /** A completion; a pinned {@code name@version} is sent with an admin's credentials, who may pin any version. */
     private static HttpResult complete(AnvilServer server, String model, int maxTokens, String user, Map<String, String> headers) {
         JsonObjectBuilder body = Json.createObjectBuilder().add("model", model).add("prompt", "Once upon a time").add("max_tokens", maxTokens);
         if (user != null) body.add("user", user);
         Map<String, String> h = new HashMap<>(headers);
         h.put("Content-Type", "application/json");
+        if (model.contains("@")) h.putIfAbsent("Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER));
         return server.request("POST", "/v1/completions", body.build().toString(), h);
     }
 
@@ -257,7 +259,9 @@ class ExperimentRoutingIT {
         // Feedback with a response id the API returned is attributed to the variant that served it.
         String candidateResponse = complete(server, model, 2, candidateUser).json().getString("id");
         poll(() -> outcomes(results(server, name)), n -> n == routed + 1, Duration.ofSeconds(30), "the rated response's outcome");
-        HttpResult feedback = server.post("/v1/feedback", "{\"response_id\":\"" + candidateResponse + "\",\"rating\":-1}");
+        // Rated by its recipient: the anonymous caller with the subject key it was served to.
+        HttpResult feedback = server.request("POST", "/v1/feedback", "{\"response_id\":\"" + candidateResponse + "\",\"rating\":-1}",
+                Map.of("Content-Type", "application/json", "X-Anvil-User", candidateUser));
         assertEquals(201, feedback.status(), feedback::toString);
         assertEquals(name, feedback.json().getString("experiment"));
         assertEquals("candidate", feedback.json().getString("variant"));

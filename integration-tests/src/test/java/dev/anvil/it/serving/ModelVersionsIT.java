@@ -47,9 +47,15 @@ class ModelVersionsIT {
         assertEquals(200, r.status(), r::toString);
     }
 
+    /** A completion; a pinned {@code name@version} is sent with an admin's credentials, who may pin any version. */
     private static HttpResult complete(AnvilServer server, String model, int maxTokens) {
-        return server.post("/v1/completions", "{\"model\":" + OpenAi.quote(model)
-                + ",\"prompt\":\"Once upon a time\",\"max_tokens\":" + maxTokens + ",\"temperature\":0}");
+        return completeAs(server, model, maxTokens, model.contains("@") ? AnvilServer.basicAuth(AnvilServer.ADMIN_USER) : AnvilServer.ANONYMOUS);
+    }
+
+    private static HttpResult completeAs(AnvilServer server, String model, int maxTokens, String authorization) {
+        return server.request("POST", "/v1/completions", "{\"model\":" + OpenAi.quote(model)
+                + ",\"prompt\":\"Once upon a time\",\"max_tokens\":" + maxTokens + ",\"temperature\":0}",
+                java.util.Map.of("Content-Type", "application/json", "Authorization", authorization));
     }
 
     private static void assertOpenAiError(HttpResult r, int status, String code) {
@@ -72,7 +78,12 @@ class ModelVersionsIT {
         stage(server, model, "1.1.0", "STAGING");
         // Neither version is PRODUCTION, so neither is loaded: the plain name is not served...
         assertOpenAiError(complete(server, model, 4), 404, "model_not_found");
-        // ...but each registered version answers when pinned, loaded on demand.
+        // A caller without the right to pin versions its name does not serve is refused, and nothing is loaded for it...
+        HttpResult refused = completeAs(server, model + "@1.1.0", 4, AnvilServer.ANONYMOUS);
+        assertOpenAiError(refused, 403, "version_pin_not_allowed");
+        assertTrue(server.get("/metrics?scope=application").body().lines().noneMatch(l -> l.startsWith("anvil_inference_kv_blocks_used{")
+                && l.contains("model=\"" + model + "\"")), "a refused pin loads nothing");
+        // ...but for an admin each registered version answers when pinned, loaded on demand.
         for (String version : new String[] {"1.0.0", "1.1.0"}) {
             HttpResult r = complete(server, model + "@" + version, 8);
             assertEquals(200, r.status(), r::toString);

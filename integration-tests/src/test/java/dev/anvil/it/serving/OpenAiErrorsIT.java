@@ -42,8 +42,11 @@ class OpenAiErrorsIT {
         JsonObject e = error(server.post("/v1/completions", "{\"model\":\"gpt-17\",\"prompt\":\"hi\"}"), 404);
         assertEquals("model_not_found", e.getString("code"));
         assertEquals("model", e.getString("param"));
-        assertEquals("model_not_found", error(server.post("/v1/chat/completions",
-                "{\"model\":\"stories260k@9.9.9\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}"), 404).getString("code"));
+        // A pinned version that does not exist (pinned by an admin, who may pin any version).
+        assertEquals("model_not_found", error(server.request("POST", "/v1/chat/completions",
+                "{\"model\":\"stories260k@9.9.9\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+                java.util.Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER))), 404)
+                .getString("code"));
         // A streaming request fails the same way, before any event is sent.
         OpenAi.Stream s = OpenAi.stream(server, "/v1/completions", "{\"model\":\"gpt-17\",\"prompt\":\"hi\",\"stream\":true}");
         assertEquals(404, s.status(), s::toString);

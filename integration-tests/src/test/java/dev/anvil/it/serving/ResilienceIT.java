@@ -30,7 +30,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(AnvilServerExtension.class)
 class ResilienceIT {
 
-    private static final Map<String, String> JSON = Map.of("Content-Type", "application/json");
+    /** Every request pins a version that is not PRODUCTION: sent with an admin's credentials, who may pin any version. */
+    private static final Map<String, String> JSON = Map.of("Content-Type", "application/json",
+            "Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER));
 
     private static String body(String model, String extra) {
         return "{\"model\":\"" + model + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":12,\"temperature\":0" + extra + "}";
@@ -65,7 +67,7 @@ class ResilienceIT {
                 open.headers().firstValue("X-Anvil-Fallback").orElse(""));
         assertEquals(text(direct), text(open));
 
-        OpenAi.Stream stream = OpenAi.stream(server, "/v1/completions", body("guardprimary@1.0.0", ",\"stream\":true"));
+        OpenAi.Stream stream = OpenAi.stream(server, "/v1/completions", body("guardprimary@1.0.0", ",\"stream\":true"), JSON);
         assertEquals(200, stream.status(), stream::toString);
         assertEquals("guardsmall@1.0.0; from=guardprimary@1.0.0; reason=circuit_open",
                 stream.headers().firstValue("X-Anvil-Fallback").orElse(""));
@@ -112,7 +114,8 @@ class ResilienceIT {
             for (int i = 0; i < requests; i++) {
                 String request = "{\"model\":\"guardbusy@1.0.0\",\"prompt\":\"Once upon a time\",\"max_tokens\":480,"
                         + "\"seed\":" + i + ",\"stream\":true}";
-                futures.add(pool.submit(() -> OpenAi.open(server, "/v1/completions", request, Map.of("Cache-Control", "no-store"))));
+                futures.add(pool.submit(() -> OpenAi.open(server, "/v1/completions", request,
+                        Map.of("Cache-Control", "no-store", "Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER)))));
             }
             for (Future<HttpResponse<InputStream>> f : futures) responses.add(f.get());
         }

@@ -243,10 +243,12 @@ class ResponseCacheIT {
         HttpResult v1 = untilServed(server, plain, model + "@1.0.0");
         assertEquals("miss", cacheStatus(v1), v1::toString);
         double stored = stores(server);
-        HttpResult v2 = untilServed(server, pinned, model + "@2.0.0");
+        // 2.0.0 is STAGING: its pin is sent with an admin's credentials, who may pin any version.
+        String admin = AnvilServer.basicAuth(AnvilServer.ADMIN_USER);
+        HttpResult v2 = untilServed(server, pinned, model + "@2.0.0", Map.of("Content-Type", "application/json", "Authorization", admin));
         assertEquals("miss", cacheStatus(v2), v2::toString);
         awaitStores(server, stored + 1);
-        HttpResult v2Again = post(server, "/v1/completions", pinned);
+        HttpResult v2Again = post(server, "/v1/completions", pinned, "Authorization", admin);
         assertEquals("hit", cacheStatus(v2Again), "2.0.0's entry is there before the promotion: " + v2Again);
 
         double invalidated = metric(server, "anvil_cache_invalidations_total");
@@ -271,10 +273,14 @@ class ResponseCacheIT {
      * switches to its promoted version shortly after the promotion); returns that first answer.
      */
     private static HttpResult untilServed(AnvilServer server, String body, String ref) {
+        return untilServed(server, body, ref, JSON);
+    }
+
+    private static HttpResult untilServed(AnvilServer server, String body, String ref, Map<String, String> headers) {
         Instant deadline = Instant.now().plus(Duration.ofSeconds(180));
         HttpResult last = null;
         while (Instant.now().isBefore(deadline)) {
-            last = server.request("POST", "/v1/completions", body, JSON);
+            last = server.request("POST", "/v1/completions", body, headers);
             if (last.status() == 200 && ref.equals(last.json().getString("model"))) return last;
             try {
                 Thread.sleep(200);

@@ -61,6 +61,13 @@ public class ApiKey {
     @Column(name = "tokens_per_minute", updatable = false)
     private Integer tokensPerMinute;
 
+    @Column(name = "max_concurrent_requests", updatable = false)
+    private Integer maxConcurrentRequests;
+
+    /** Whether this key may pin versions a name does not serve; null = its tenant's setting. */
+    @Column(name = "allow_version_pinning", updatable = false)
+    private Boolean allowVersionPinning;
+
     @Column(name = "created_at", nullable = false, updatable = false)
     private Instant createdAt;
 
@@ -77,8 +84,13 @@ public class ApiKey {
         // for JPA
     }
 
+    /**
+     * @param maxConcurrentRequests requests in progress at once; null = the tenant's, then the server default; 0 = unlimited
+     * @param allowVersionPinning   may pin versions a name does not serve; null = the tenant's setting
+     */
     public ApiKey(Tenant tenant, String name, String prefix, String secretSha256, List<String> allowedModels,
-                  Integer requestsPerMinute, Integer tokensPerMinute, String actor, Instant at) {
+                  Integer requestsPerMinute, Integer tokensPerMinute, Integer maxConcurrentRequests, Boolean allowVersionPinning,
+                  String actor, Instant at) {
         this.tenant = tenant;
         this.name = GatewayText.name("name", name);
         if (prefix == null || prefix.isBlank() || prefix.length() > 16) {
@@ -92,6 +104,8 @@ public class ApiKey {
         this.allowedModels = String.join(",", normalizeModels(allowedModels));
         this.requestsPerMinute = GatewayText.limit("requestsPerMinute", requestsPerMinute);
         this.tokensPerMinute = GatewayText.limit("tokensPerMinute", tokensPerMinute);
+        this.maxConcurrentRequests = GatewayText.limit("maxConcurrentRequests", maxConcurrentRequests);
+        this.allowVersionPinning = allowVersionPinning;
         this.createdBy = GatewayText.actor(actor);
         this.createdAt = at.truncatedTo(ChronoUnit.MICROS);
     }
@@ -140,6 +154,8 @@ public class ApiKey {
     public List<String> allowedModels() { return List.of(allowedModels.split(",")); }
     public Integer requestsPerMinute() { return requestsPerMinute; }
     public Integer tokensPerMinute() { return tokensPerMinute; }
+    public Integer maxConcurrentRequests() { return maxConcurrentRequests; }
+    public Boolean allowVersionPinning() { return allowVersionPinning; }
     public Instant createdAt() { return createdAt; }
     public String createdBy() { return createdBy; }
     public Instant revokedAt() { return revokedAt; }

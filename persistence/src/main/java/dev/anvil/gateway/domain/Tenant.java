@@ -42,6 +42,14 @@ public class Tenant {
     @Column(name = "audit_text", nullable = false)
     private boolean auditText;
 
+    /** Requests a key of the tenant may have in progress at once, for keys that set none; null = the server default. */
+    @Column(name = "max_concurrent_requests")
+    private Integer maxConcurrentRequests;
+
+    /** Whether the tenant's keys may pin model versions other than the one a name serves (STAGING, NONE). */
+    @Column(name = "allow_version_pinning", nullable = false)
+    private boolean allowVersionPinning;
+
     @Column(name = "created_at", nullable = false, updatable = false)
     private Instant createdAt;
 
@@ -59,9 +67,12 @@ public class Tenant {
         this.createdAt = at.truncatedTo(ChronoUnit.MICROS);
     }
 
-    /** Replaces the settings; null budget = none, null limits = the server defaults. */
+    /**
+     * Replaces the settings; null budget = none, null limits (rates and concurrency) = the server defaults;
+     * {@code allowVersionPinning} lets the tenant's keys pin versions that are not what a model name serves.
+     */
     public void configure(Long tokenBudget, BudgetPeriod period, Integer requestsPerMinute, Integer tokensPerMinute,
-                          boolean auditText) {
+                          boolean auditText, Integer maxConcurrentRequests, boolean allowVersionPinning) {
         if (tokenBudget != null && tokenBudget < 0) {
             throw new InvalidGatewayFieldException("tokenBudget", "tokenBudget must be >= 0, got " + tokenBudget);
         }
@@ -70,6 +81,8 @@ public class Tenant {
         this.requestsPerMinute = GatewayText.limit("requestsPerMinute", requestsPerMinute);
         this.tokensPerMinute = GatewayText.limit("tokensPerMinute", tokensPerMinute);
         this.auditText = auditText;
+        this.maxConcurrentRequests = GatewayText.limit("maxConcurrentRequests", maxConcurrentRequests);
+        this.allowVersionPinning = allowVersionPinning;
     }
 
     public Long id() { return id; }
@@ -79,6 +92,8 @@ public class Tenant {
     public Integer requestsPerMinute() { return requestsPerMinute; }
     public Integer tokensPerMinute() { return tokensPerMinute; }
     public boolean auditText() { return auditText; }
+    public Integer maxConcurrentRequests() { return maxConcurrentRequests; }
+    public boolean allowVersionPinning() { return allowVersionPinning; }
     public Instant createdAt() { return createdAt; }
     public String createdBy() { return createdBy; }
 }

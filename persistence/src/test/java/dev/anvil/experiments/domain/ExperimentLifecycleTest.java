@@ -160,4 +160,22 @@ class ExperimentLifecycleTest {
         assertNotNull(FeedbackScale.parse(null));
         assertEquals("scale", assertThrows(InvalidExperimentException.class, () -> FeedbackScale.parse("emoji")).field());
     }
+
+    @Test
+    void aLaterRatingReplacesTheEarlierOneAndARefusedOneChangesNothing() {
+        Feedback f = new Feedback("r1", FeedbackScale.THUMBS, -1, "bad", T0);
+        f.replace(FeedbackScale.STARS, 5, null, T0.plusSeconds(5));
+        assertEquals(FeedbackScale.STARS, f.scale());
+        assertEquals(5, f.rating());
+        assertNull(f.comment());
+        assertEquals(T0.plusSeconds(5), f.createdAt());
+        assertTrue(!f.negative());
+        assertEquals("rating", assertThrows(InvalidExperimentException.class,
+                () -> f.replace(FeedbackScale.THUMBS, 5, "x", T0.plusSeconds(9))).field());
+        assertEquals("comment", assertThrows(InvalidExperimentException.class,
+                () -> f.replace(FeedbackScale.THUMBS, -1, "x".repeat(ExperimentText.MAX_COMMENT + 1), T0.plusSeconds(9))).field());
+        assertEquals(FeedbackScale.STARS, f.scale(), "a refused replacement leaves the rating in effect");
+        assertEquals(5, f.rating());
+        assertEquals(T0.plusSeconds(5), f.createdAt());
+    }
 }

@@ -116,6 +116,48 @@ class ExperimentSchemaTest {
     }
 
     @Test
+    void oneRatingPerResponseIsADatabaseRuleAndAReplacementIsStored() throws SQLException {
+        tx(em -> em.persist(new Feedback("resp-once", FeedbackScale.THUMBS, 1, null, T0)));
+        try (Connection c = h2.getConnection(); Statement s = c.createStatement()) {
+            assertThrows(SQLException.class, () -> s.executeUpdate("INSERT INTO response_feedback (response_id, scale, rating, created_at) "
+                    + "VALUES ('resp-once', 'THUMBS', -1, CURRENT_TIMESTAMP)"));
+        }
+        tx(em -> em.createNamedQuery(Feedback.BY_RESPONSE, Feedback.class).setParameter("responseId", "resp-once").getSingleResult()
+                .replace(FeedbackScale.STARS, 1, "changed my mind", T0.plusSeconds(60)));
+        tx(em -> {
+            Feedback f = em.createNamedQuery(Feedback.BY_RESPONSE, Feedback.class).setParameter("responseId", "resp-once").getSingleResult();
+            assertEquals(FeedbackScale.STARS, f.scale());
+            assertEquals(1, f.rating());
+            assertEquals("changed my mind", f.comment());
+            assertTrue(f.negative());
+        });
+    }
+
+    @Test
+    void theMigrationToOneRatingPerResponseKeepsTheLatestOfEarlierDuplicates() throws SQLException {
+        JdbcDataSource before = new JdbcDataSource();
+        before.setURL("jdbc:h2:mem:feedback-dedupe-test;DB_CLOSE_DELAY=-1");
+        before.setUser("sa");
+        Flyway.configure().dataSource(before).locations("classpath:db/migration").target("4").load().migrate();
+        try (Connection c = before.getConnection(); Statement s = c.createStatement()) {
+            for (String row : List.of("('twice', 'THUMBS', 1)", "('once', 'STARS', 4)", "('twice', 'THUMBS', -1)")) {
+                s.executeUpdate("INSERT INTO response_feedback (response_id, scale, rating, created_at) VALUES " + row.replace(")", ", CURRENT_TIMESTAMP)"));
+            }
+        }
+        Flyway.configure().dataSource(before).locations("classpath:db/migration").load().migrate();
+        try (Connection c = before.getConnection(); Statement s = c.createStatement();
+             var rs = s.executeQuery("SELECT response_id, rating FROM response_feedback ORDER BY response_id")) {
+            assertTrue(rs.next());
+            assertEquals("once", rs.getString(1));
+            assertEquals(4, rs.getInt(2));
+            assertTrue(rs.next());
+            assertEquals("twice", rs.getString(1));
+            assertEquals(-1, rs.getInt(2), "the latest rating of a response survives");
+            assertTrue(!rs.next());
+        }
+    }
+
+    @Test
     void shadowComparisonsRoundTripAndRefuseTheControlAndBadValues() {
         tx(em -> {
             Experiment e = ExperimentLifecycleTest.ab("shadow-rows");

@@ -56,7 +56,7 @@ class SchemaMigrationTest {
 
         MigrateResult result = Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load().migrate();
         assertTrue(result.success);
-        assertEquals("4", result.targetSchemaVersion);
+        assertEquals("5", result.targetSchemaVersion);
 
         Map<String, Object> overrides = new HashMap<>();
         // Outside the server: no JTA, so run the same unit as RESOURCE_LOCAL on the H2 DataSource.
@@ -110,7 +110,7 @@ class SchemaMigrationTest {
         assertEquals(0, again.migrationsExecuted);
         MigrationInfo current = flyway.info().current();
         assertNotNull(current);
-        assertEquals("4", current.getVersion().getVersion());
+        assertEquals("5", current.getVersion().getVersion());
         flyway.validate();
     }
 

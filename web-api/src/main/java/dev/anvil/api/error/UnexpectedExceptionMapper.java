@@ -14,8 +14,10 @@ import java.util.logging.Logger;
 
 /**
  * Last-resort mapper. EJB system exceptions wrap what resource code threw, so first look inside
- * {@code jakarta.ejb.EJBException} (and similar wrappers) for an exception another mapper knows; otherwise log the
- * full failure under an incident id and return a 500 whose message reveals nothing internal.
+ * {@code jakarta.ejb.EJBException} (and similar wrappers) for an exception another mapper knows. A failure because
+ * the database cannot be reached ({@link DatabaseUnavailable}) is a 503 with {@code Retry-After} that says so:
+ * registry, experiment and gateway administration wait for it, while serving goes on. Otherwise log the full
+ * failure under an incident id and return a 500 whose message reveals nothing internal.
  */
 @Provider
 public class UnexpectedExceptionMapper implements ExceptionMapper<Throwable> {
@@ -41,6 +43,14 @@ public class UnexpectedExceptionMapper implements ExceptionMapper<Throwable> {
             cause = cause.getCause();
         }
         String incident = UUID.randomUUID().toString();
+        if (DatabaseUnavailable.causedBy(exception)) {
+            // Expected while the database is down: the cause without the stack is enough (logged once per request).
+            LOG.log(Level.WARNING, "Database unavailable, incident " + incident + ": " + RootCause.describe(exception));
+            return Response.fromResponse(ApiErrors.response(503, ApiErrors.TYPE_SERVICE_UNAVAILABLE,
+                    "the database is unavailable: this request needs it and cannot be served now (generations that do not"
+                            + " need it are still served); retry in " + DatabaseUnavailable.RETRY_AFTER_SECONDS + " seconds (incident " + incident + ")",
+                    null, "database_unavailable")).header("Retry-After", DatabaseUnavailable.RETRY_AFTER_SECONDS).build();
+        }
         LOG.log(Level.SEVERE, "Unhandled exception, incident " + incident, exception);
         return ApiErrors.response(500, ApiErrors.TYPE_SERVER,
                 "The server had an error while processing your request (incident " + incident + ")", null, null);

@@ -70,6 +70,8 @@ final class ExperimentRequests {
             @JsonbProperty("response_id") @Schema(name = "response_id", required = true, description = "Id of the rated response") String responseId,
             @Schema(required = true, description = "-1, 0 or 1 on the thumbs scale (default); 1 to 5 on the stars scale") Integer rating,
             @Schema(description = "Free text") String comment,
-            @Schema(type = SchemaType.STRING, enumeration = {"thumbs", "stars"}, description = "Rating scale (default thumbs)") String scale) {
+            @Schema(type = SchemaType.STRING, enumeration = {"thumbs", "stars"}, description = "Rating scale (default thumbs)") String scale,
+            @Schema(description = "For callers without an API key: the subject key the response was requested with (its 'user'"
+                    + " field or X-Anvil-User header); the header works here too") String user) {
     }
 }

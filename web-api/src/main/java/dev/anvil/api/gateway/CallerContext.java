@@ -1,19 +1,25 @@
 package dev.anvil.api.gateway;
 
+import dev.anvil.security.Roles;
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import dev.anvil.gateway.AuditEntry;
 import dev.anvil.gateway.GatewayGuard;
 import dev.anvil.gateway.GatewayLedger;
 import dev.anvil.gateway.KeyGrant;
+import dev.anvil.gateway.Recipient;
 import dev.anvil.gateway.UsageEntry;
+import dev.anvil.gateway.UsageReport;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.ServedModel;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.inject.Inject;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.ws.rs.WebApplicationException;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -21,14 +27,20 @@ import java.util.stream.Collectors;
 
 /**
  * Who is calling {@code /v1} in this request, as {@link ApiKeyFilter} established it (a key's {@link KeyGrant},
- * or anonymous when keys are not required), and the two hooks the generation path calls:
- * {@link #requireModel} (403 when the key may not use the model) and {@link #settleWhenDone} (after the
- * generation: tokens debited, usage row and audit row queued).
+ * or anonymous when keys are not required), and the hooks the generation path calls: {@link #requireModel} (403
+ * when the key may not use the model), {@link #requireVersionPin} (403 when the caller may not pin a version its
+ * name does not serve), {@link #admitGeneration} (the key's concurrent-requests slot and the reservation of what
+ * the generation may use: 429 when refused), {@link #settleWhenDone} (after the generation: the reservation
+ * settled to what was used, usage row and audit row queued) and {@link #abandonGeneration} (a generation that never
+ * ran gives everything back). {@code POST /v1/feedback} asks {@link #requireRecipientOf}: only the caller that
+ * received a response may rate it.
  */
 @RequestScoped
 public class CallerContext {
 
     public static final String ANONYMOUS = "anonymous";
+    /** The experiment subject key header ({@code user} in the body takes precedence); also an anonymous caller's identity. */
+    public static final String USER_HEADER = "X-Anvil-User";
     /** Where finished generations are settled: virtual threads, each mostly waits on the cache or the queue. */
     private static final java.util.concurrent.Executor SETTLERS = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
 
@@ -37,6 +49,13 @@ public class CallerContext {
 
     @EJB
     GatewayLedger ledger;
+
+    @EJB
+    UsageReport usageReport;
+
+    /** The current HTTP request (a proxy): role of an authenticated user, subject header, peer address. */
+    @Inject
+    HttpServletRequest http;
 
     /** Set by {@link ApiKeyFilter}; null outside /v1 (or when the filter did not run). */
     private GatewayCall call;
@@ -52,6 +71,127 @@ public class CallerContext {
 
     public String actor() {
         return call == null ? ANONYMOUS : call.actor();
+    }
+
+    /**
+     * Whether the request carries the credentials of an admin (HTTP Basic, role {@value Roles#ADMIN}):
+     * WildFly authenticates proactively whenever credentials are sent, on /v1 as on /api.
+     */
+    public boolean isAdmin() {
+        try {
+            return http != null && http.getUserPrincipal() != null && http.isUserInRole(Roles.ADMIN);
+        } catch (RuntimeException e) {
+            return false; // no active request (not on a request thread)
+        }
+    }
+
+    /**
+     * The caller as the recipient of a response (see {@link Recipient}): its key's tenant, or for an anonymous caller
+     * its subject key ({@code subjectKey}, the body's {@code user}, else the {@value #USER_HEADER} header), else its
+     * network address.
+     */
+    public Recipient recipient(String subjectKey) {
+        KeyGrant key = key();
+        if (key != null) {
+            return Recipient.of(key);
+        }
+        String subject = subjectKey;
+        String address = "unknown";
+        try {
+            if ((subject == null || subject.isBlank()) && http != null) subject = http.getHeader(USER_HEADER);
+            if (http != null && http.getRemoteAddr() != null) address = http.getRemoteAddr();
+        } catch (RuntimeException e) {
+            // not on a request thread: the subject key alone
+        }
+        return Recipient.anonymous(subject, address);
+    }
+
+    /**
+     * 403 {@code version_pin_not_allowed} unless the caller may pin {@code requested} ({@code name@version}): the
+     * version its name serves (its PRODUCTION version) anyone may pin; another one (STAGING, NONE, an old version)
+     * only a key or tenant with {@code allowVersionPinning}, or an admin. Pinning such a version loads it on demand
+     * and may evict another one, and serves unreleased versions: that is an operator's decision. Experiments route
+     * to exact versions internally, after this check.
+     *
+     * @param servesName whether {@code requested} is the version its model name serves now
+     */
+    public void requireVersionPin(String requested, boolean servesName) {
+        if (requested == null || requested.indexOf('@') < 0 || servesName) {
+            return;
+        }
+        KeyGrant key = key();
+        if ((key != null && key.allowVersionPinning()) || isAdmin()) {
+            return;
+        }
+        String name = requested.substring(0, requested.indexOf('@'));
+        throw new ApiException(403, ApiErrors.TYPE_PERMISSION, "pinning '" + requested + "' is not allowed"
+                + (key == null ? " without an API key" : " for the API key " + key.prefix() + "... of tenant '" + key.tenant() + "'")
+                + ": only the version that '" + name + "' serves may be pinned; other versions need a key with allowVersionPinning"
+                + " (PUT /api/gateway/tenants/{tenant} or a new key) or an admin's credentials. Use model '" + name + "'",
+                "model", "version_pin_not_allowed");
+    }
+
+    /**
+     * Admits a generation once its prompts are tokenized: takes one of the key's concurrent-requests slots and
+     * reserves what the generation may use, {@code tokens} (prompt + max_tokens per choice), against its
+     * tokens/minute bucket and its tenant's budget. A refusal is a 429 (nothing held); otherwise the caller must end
+     * with {@link #settleWhenDone} (the generation ran) or {@link #abandonGeneration} (it did not), and give the
+     * slot back with the returned {@link Runnable} when the answer is written (on every path; later calls do nothing).
+     */
+    public Runnable admitGeneration(long tokens) {
+        if (call == null) {
+            return () -> { };
+        }
+        KeyGrant key = call.key;
+        GatewayGuard.Slot slot = guard.enter(key);
+        if (slot == null) {
+            throw new WebApplicationException(GatewayErrors.tooManyConcurrent(key, guard.inProgress(key.keyId()), call.admission));
+        }
+        GatewayGuard.Reservation reservation;
+        try {
+            reservation = guard.reserve(key, tokens);
+        } catch (RuntimeException e) {
+            slot.leave();
+            throw e;
+        }
+        if (reservation.refused()) {
+            slot.leave();
+            throw new WebApplicationException(GatewayErrors.refused(reservation.refusal(), key.tenant()));
+        }
+        call.admitted(slot, reservation);
+        return slot::leave;
+    }
+
+    /** A generation admitted by {@link #admitGeneration} that never ran: its reservation and slot are given back. */
+    public void abandonGeneration() {
+        if (call != null) {
+            call.abandon(guard);
+        }
+    }
+
+    /**
+     * For {@code POST /v1/feedback}: 404 {@code response_not_found} when no response {@code responseId} was served
+     * (or it is not recorded yet), 403 {@code response_not_yours} when it went to another caller (another tenant, or
+     * another anonymous subject). An admin may rate any response id (e.g. outcomes recorded through the admin API).
+     */
+    public void requireRecipientOf(String responseId, String subjectKey) {
+        if (responseId == null || responseId.isBlank() || isAdmin()) {
+            return; // a missing id is the entity's 400; an admin rates on behalf of gateways and offline evaluations
+        }
+        Optional<Recipient> served = usageReport.recipientOf(responseId);
+        if (served.isEmpty()) {
+            ledger.flush(); // served a moment ago on this node: its usage row may still be queued
+            served = usageReport.recipientOf(responseId);
+        }
+        if (served.isEmpty()) {
+            throw ApiException.notFound("no response '" + responseId + "' was served (a response can be rated once it is"
+                    + " answered, by the caller that received it)", "response_id", "response_not_found");
+        }
+        if (!served.get().mayBeRatedBy(recipient(subjectKey))) {
+            throw new ApiException(403, ApiErrors.TYPE_PERMISSION, "response '" + responseId + "' was served to another caller;"
+                    + " only its recipient may rate it (the same tenant's API key, or for anonymous callers the same 'user' /"
+                    + " " + USER_HEADER + " subject, else the same network address)", "response_id", "response_not_yours");
+        }
     }
 
     /**
@@ -77,11 +217,13 @@ public class CallerContext {
      * the tenant's budget, and queues the usage and audit rows (see {@link GatewayCall#settleWhenDone} for where).
      */
     public void settleWhenDone(String requestId, ServedModel model, int promptTokens,
-                               CompletableFuture<List<GenerationResult>> results) {
+                               CompletableFuture<List<GenerationResult>> results, String subjectKey) {
         if (call == null) {
             return; // not a /v1 request (nothing to settle)
         }
         KeyGrant caller = call.key;
+        GatewayGuard.Reservation reservation = call.reservation();
+        String subject = caller == null ? recipient(subjectKey).subjectSha256() : null;
         Instant at = call.startedAt;
         long started = call.startedNanos;
         String path = call.endpoint;
@@ -104,10 +246,10 @@ public class CallerContext {
                 outcome = cause instanceof CancellationException ? "cancelled" : "error";
             }
             long latencyMs = (System.nanoTime() - started) / 1_000_000;
-            guard.settle(caller, new UsageEntry(at, requestId, caller == null ? null : caller.tenant(),
+            guard.settle(caller, reservation, new UsageEntry(at, requestId, caller == null ? null : caller.tenant(),
                     caller == null ? null : caller.keyId(), caller == null ? null : caller.prefix(), model.name(),
                     model.version(), path, promptTokens, completionTokens,
-                    guard.cost(model.name(), promptTokens, completionTokens), latencyMs, outcome));
+                    guard.cost(model.name(), promptTokens, completionTokens), latencyMs, outcome, subject));
             ledger.audit(new AuditEntry(at, actor, caller == null ? null : caller.tenant(), "v1.request", "POST " + path,
                     error == null ? 200 : null, "request=" + requestId + " model=" + model.ref() + " prompt_tokens=" + promptTokens
                     + " completion_tokens=" + completionTokens + " outcome=" + outcome + " latency_ms=" + latencyMs,

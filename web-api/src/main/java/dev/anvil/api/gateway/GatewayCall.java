@@ -33,12 +33,39 @@ final class GatewayCall {
     private volatile CompletableFuture<List<GenerationResult>> results;
     private volatile BiConsumer<List<GenerationResult>, Throwable> settlement;
     private final AtomicBoolean settled = new AtomicBoolean();
+    /** The admitted generation's concurrent-requests slot and token reservation (null until admitted). */
+    private volatile GatewayGuard.Slot slot;
+    private volatile GatewayGuard.Reservation reservation;
 
     GatewayCall(KeyGrant key, String endpoint, String requestText, GatewayGuard.Admission admission) {
         this.key = key;
         this.endpoint = endpoint;
         this.requestText = requestText;
         this.admission = admission;
+    }
+
+    /** A generation of this request was admitted: it holds {@code slot} and {@code reservation}. */
+    void admitted(GatewayGuard.Slot slot, GatewayGuard.Reservation reservation) {
+        this.slot = slot;
+        this.reservation = reservation;
+    }
+
+    /** What the admitted generation reserved ({@link GatewayGuard.Reservation#NONE} if none was admitted). */
+    GatewayGuard.Reservation reservation() {
+        GatewayGuard.Reservation r = reservation;
+        return r == null ? GatewayGuard.Reservation.NONE : r;
+    }
+
+    /**
+     * The admitted generation did not run (refused by the model, a failed submission): its slot is given back and,
+     * unless a settlement took it over, its reservation refunded. Once only.
+     */
+    void abandon(GatewayGuard guard) {
+        GatewayGuard.Slot s = slot;
+        if (s != null) s.leave();
+        if (!settling && settled.compareAndSet(false, true)) {
+            guard.refund(key, reservation());
+        }
     }
 
     /**

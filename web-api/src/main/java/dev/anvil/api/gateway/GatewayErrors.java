@@ -44,6 +44,26 @@ final class GatewayErrors {
         return builder.build();
     }
 
+    /** The code of a refusal for too many requests of one key in progress at once. */
+    static final String CONCURRENT_REQUESTS_EXCEEDED = "concurrent_requests_exceeded";
+
+    /**
+     * 429 for a key that has its limit of concurrent requests in progress: {@code Retry-After: 1} (a slot frees as
+     * soon as one of them is answered), the limit and what is left in {@code x-ratelimit-*-concurrent-requests}, and
+     * the key's other limit headers.
+     */
+    static Response tooManyConcurrent(dev.anvil.gateway.KeyGrant key, int inProgress, GatewayGuard.Admission admission) {
+        Response.ResponseBuilder builder = Response.fromResponse(ApiErrors.response(429, ApiErrors.TYPE_RATE_LIMIT,
+                "the API key " + key.prefix() + "... has " + inProgress + " requests in progress, its limit of concurrent requests ("
+                        + key.maxConcurrentRequests() + ", maxConcurrentRequests); send the next one when one of them is answered",
+                null, CONCURRENT_REQUESTS_EXCEEDED));
+        builder.header("Retry-After", 1);
+        builder.header("x-ratelimit-limit-concurrent-requests", key.maxConcurrentRequests());
+        builder.header("x-ratelimit-remaining-concurrent-requests", 0);
+        addLimitHeaders(builder::header, admission);
+        return builder.build();
+    }
+
     interface HeaderSink {
         void header(String name, Object value);
     }

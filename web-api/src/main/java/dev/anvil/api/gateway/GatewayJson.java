@@ -15,20 +15,31 @@ public final class GatewayJson {
     private GatewayJson() {
     }
 
+    static final String MAX_CONCURRENT = "Requests a key may have in progress at once (per server node; a generation counts until"
+            + " its answer is written); beyond it 429 concurrent_requests_exceeded. null = the server default"
+            + " (anvil.gateway.default-max-concurrent-requests), 0 = unlimited";
+    static final String VERSION_PINNING = "Whether requests may pin model versions their name does not serve (STAGING, NONE,"
+            + " older versions) with model 'name@version'; otherwise such a pin is a 403 version_pin_not_allowed";
+
     @Schema(name = "TenantRequest", description = "Creates or reconfigures a tenant; null limits fall back to the server defaults")
     public record TenantRequest(@Schema(examples = "acme") String name,
                          @Schema(description = "Tokens (prompt + completion) per budget period; null = no budget") Long tokenBudget,
                          @Schema(description = "DAY or MONTH (UTC); default DAY") String budgetPeriod,
                          Integer requestsPerMinute, Integer tokensPerMinute,
-                         @Schema(description = "Record request and response text in the audit log") Boolean auditText) {
+                         @Schema(description = "Record request and response text in the audit log") Boolean auditText,
+                         @Schema(description = "Default for the tenant's keys. " + MAX_CONCURRENT) Integer maxConcurrentRequests,
+                         @Schema(description = "For every key of the tenant (default false). " + VERSION_PINNING) Boolean allowVersionPinning) {
     }
 
     @Schema(name = "Tenant")
     public record TenantJson(String name, Long tokenBudget, String budgetPeriod, Integer requestsPerMinute,
-                      Integer tokensPerMinute, boolean auditText, Instant createdAt, String createdBy) {
+                      Integer tokensPerMinute, boolean auditText,
+                      @Schema(description = MAX_CONCURRENT) Integer maxConcurrentRequests,
+                      @Schema(description = VERSION_PINNING) boolean allowVersionPinning,
+                      Instant createdAt, String createdBy) {
         static TenantJson of(Tenant t) {
             return new TenantJson(t.name(), t.tokenBudget(), t.budgetPeriod().name(), t.requestsPerMinute(),
-                    t.tokensPerMinute(), t.auditText(), t.createdAt(), t.createdBy());
+                    t.tokensPerMinute(), t.auditText(), t.maxConcurrentRequests(), t.allowVersionPinning(), t.createdAt(), t.createdBy());
         }
     }
 
@@ -37,16 +48,21 @@ public final class GatewayJson {
     @Schema(name = "KeyRequest", description = "Creates an API key of a tenant")
     public record KeyRequest(@Schema(examples = "backend") String name,
                       @Schema(description = "Model names the key may call; omitted or [\"*\"] = all") List<String> allowedModels,
-                      Integer requestsPerMinute, Integer tokensPerMinute) {
+                      Integer requestsPerMinute, Integer tokensPerMinute,
+                      @Schema(description = MAX_CONCURRENT + "; null here = the tenant's setting first") Integer maxConcurrentRequests,
+                      @Schema(description = VERSION_PINNING + "; null = the tenant's setting") Boolean allowVersionPinning) {
     }
 
     @Schema(name = "ApiKey", description = "An API key; `key` (the secret) is only present in the creation response")
     public record KeyJson(long id, String tenant, String name, String prefix, List<String> allowedModels, Integer requestsPerMinute,
-                   Integer tokensPerMinute, Instant createdAt, String createdBy, Instant revokedAt, String revokedBy,
+                   Integer tokensPerMinute, @Schema(nullable = true, description = MAX_CONCURRENT) Integer maxConcurrentRequests,
+                   @Schema(nullable = true, description = VERSION_PINNING + "; null = the tenant's setting") Boolean allowVersionPinning,
+                   Instant createdAt, String createdBy, Instant revokedAt, String revokedBy,
                    @Schema(nullable = true) String key) {
         static KeyJson of(ApiKey k, String secret) {
             return new KeyJson(k.id(), k.tenant().name(), k.name(), k.prefix(), k.allowedModels(), k.requestsPerMinute(),
-                    k.tokensPerMinute(), k.createdAt(), k.createdBy(), k.revokedAt(), k.revokedBy(), secret);
+                    k.tokensPerMinute(), k.maxConcurrentRequests(), k.allowVersionPinning(), k.createdAt(), k.createdBy(),
+                    k.revokedAt(), k.revokedBy(), secret);
         }
     }
 

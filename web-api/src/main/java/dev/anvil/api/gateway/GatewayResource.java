@@ -76,8 +76,7 @@ public class GatewayResource {
             content = @Content(schema = @Schema(implementation = ErrorResponse.class)))
     public Response createTenant(GatewayJson.TenantRequest request) {
         GatewayJson.TenantRequest r = body(request);
-        GatewayJson.TenantJson created = GatewayJson.TenantJson.of(admin.createTenant(r.name(), r.tokenBudget(), r.budgetPeriod(),
-                r.requestsPerMinute(), r.tokensPerMinute(), Boolean.TRUE.equals(r.auditText())));
+        GatewayJson.TenantJson created = GatewayJson.TenantJson.of(admin.createTenant(r.name(), settings(r)));
         return Response.created(uriInfo.getBaseUriBuilder().path("api/gateway/tenants").path(created.name()).build())
                 .entity(created).build();
     }
@@ -99,11 +98,11 @@ public class GatewayResource {
     @PUT
     @Path("/tenants/{tenant}")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Reconfigure a tenant", description = "Replaces budget, period, limits and audit-text; the name stays")
+    @Operation(summary = "Reconfigure a tenant", description = "Replaces budget, period, limits (rates, concurrent requests),"
+            + " audit-text and version pinning; the name stays")
     public GatewayJson.TenantJson updateTenant(@PathParam("tenant") String tenant, GatewayJson.TenantRequest request) {
         GatewayJson.TenantRequest r = body(request);
-        return GatewayJson.TenantJson.of(admin.updateTenant(tenant, r.tokenBudget(), r.budgetPeriod(), r.requestsPerMinute(),
-                r.tokensPerMinute(), Boolean.TRUE.equals(r.auditText())));
+        return GatewayJson.TenantJson.of(admin.updateTenant(tenant, settings(r)));
     }
 
     @POST
@@ -113,8 +112,8 @@ public class GatewayResource {
     @APIResponse(responseCode = "201", content = @Content(schema = @Schema(implementation = GatewayJson.KeyJson.class)))
     public Response createKey(@PathParam("tenant") String tenant, GatewayJson.KeyRequest request) {
         GatewayJson.KeyRequest r = body(request);
-        GatewayAdmin.CreatedKey created = admin.createKey(tenant, r.name(), r.allowedModels(), r.requestsPerMinute(),
-                r.tokensPerMinute());
+        GatewayAdmin.CreatedKey created = admin.createKey(tenant, r.name(), new GatewayAdmin.KeySettings(r.allowedModels(),
+                r.requestsPerMinute(), r.tokensPerMinute(), r.maxConcurrentRequests(), r.allowVersionPinning()));
         return Response.created(uriInfo.getBaseUriBuilder().path("api/gateway/keys").path(created.key().id().toString()).build())
                 .entity(GatewayJson.KeyJson.of(created.key(), created.secret()))
                 .header("Cache-Control", "no-store")
@@ -156,6 +155,11 @@ public class GatewayResource {
         ledger.flush();
         return new GatewayJson.Audit(report.audit(blankToNull(actor), blankToNull(tenant), blankToNull(action), limit)
                 .stream().map(GatewayJson.AuditJson::of).toList());
+    }
+
+    private static GatewayAdmin.TenantSettings settings(GatewayJson.TenantRequest r) {
+        return new GatewayAdmin.TenantSettings(r.tokenBudget(), r.budgetPeriod(), r.requestsPerMinute(), r.tokensPerMinute(),
+                Boolean.TRUE.equals(r.auditText()), r.maxConcurrentRequests(), Boolean.TRUE.equals(r.allowVersionPinning()));
     }
 
     private static LocalDate day(String text, String param, LocalDate fallback) {

@@ -60,6 +60,25 @@ final class ClientConnectionWatch {
     }
 
     /**
+     * What closes the connection of the request being handled on this (request) thread, captured now and safe to
+     * run later from any thread (the stream watchdog cuts a client that stopped reading); a no-op when the request
+     * has no Undertow connection.
+     */
+    static Runnable closerOfCurrentRequest() {
+        ServletRequestContext context = ServletRequestContext.current();
+        HttpServerExchange exchange = context == null ? null : context.getExchange();
+        if (exchange == null || exchange.getConnection() == null) return () -> { };
+        io.undertow.server.ServerConnection connection = exchange.getConnection();
+        return () -> {
+            try {
+                connection.close();
+            } catch (IOException | RuntimeException e) {
+                LOG.log(Level.FINE, "closing the connection of " + connection.getPeerAddress() + " failed", e);
+            }
+        };
+    }
+
+    /**
      * Queues a probe on the connection's I/O thread unless one is queued or ran within the last 20 ms; runs
      * {@code onGone} (on the I/O thread) if the client is gone. Never blocks: safe on the batching thread.
      */

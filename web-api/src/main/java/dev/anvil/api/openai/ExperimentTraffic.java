@@ -25,8 +25,8 @@ import java.util.concurrent.CompletableFuture;
 @ApplicationScoped
 public class ExperimentTraffic {
 
-    /** Subject key for sticky assignment when the body has no {@code user}. */
-    public static final String USER_HEADER = "X-Anvil-User";
+    /** Subject key for sticky assignment when the body has no {@code user} (also an anonymous caller's identity). */
+    public static final String USER_HEADER = dev.anvil.api.gateway.CallerContext.USER_HEADER;
 
     @Inject
     ExperimentRouter router;

@@ -71,6 +71,10 @@ public class GenerationGateway {
     @Inject
     CallerContext caller;
 
+    /** The bound on open streams and the watchdog that cuts clients that stopped reading. */
+    @Inject
+    OpenStreams openStreams;
+
     /** Threads that write responses; virtual, since each mostly waits for tokens or for a slow client. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
 
@@ -102,10 +106,29 @@ public class GenerationGateway {
     /**
      * Stage 3, experiment routing: for a plain model name covered by a RUNNING experiment, the options with the chosen
      * variant's exact version ({@code name@version}) and parameters; otherwise (no experiment, or a pinned
-     * {@code name@version}) the options as they are.
+     * {@code name@version}) the options as they are. The caller's own pin is checked first (403 unless it pins the
+     * version its name serves, or the caller may pin others): experiments pin variants after this, internally.
      */
     GenerationOptions route(GenerationOptions options) {
+        String requested = options.model();
+        if (requested.indexOf('@') > 0) {
+            caller.requireModel(requested); // a key outside its scope hears that first
+            caller.requireVersionPin(requested, inference.models().stream().anyMatch(m -> m.ref().equals(requested)));
+        }
         return experiments.route(options);
+    }
+
+    /**
+     * What a generation may use at most: per prompt its tokens plus {@code n} times the completion limit (max_tokens,
+     * else what the context leaves; never more than the context leaves, since a longer request is refused anyway).
+     */
+    static long reservedTokens(ServedModel model, List<int[]> prompts, int n, Integer maxTokens) {
+        long total = 0;
+        for (int[] prompt : prompts) {
+            long room = Math.max(0, model.contextLength() - prompt.length);
+            total += prompt.length + (long) n * (maxTokens == null ? room : Math.min(maxTokens, room));
+        }
+        return total;
     }
 
     /**
@@ -188,13 +211,35 @@ public class GenerationGateway {
                     + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",
                     "logprobs");
         }
-        // Stage 4, the response cache, on the exact version routing chose: a hit is answered without inference.
         List<int[]> prompts = promptsFor.apply(model);
+        // gateway: the key's concurrent-requests slot and a reservation of what this may use (429 when refused)
+        Runnable leaveSlot = caller.admitGeneration(reservedTokens(model, prompts, options.n(), options.maxTokens()));
+        OpenStreams.Stream streamSlot = null;
+        try {
+            if (options.stream()) streamSlot = openStreams.admit(); // 503 when the server has its limit of open streams
+            Submission submission = submitAdmitted(id, model, options, promptsFor, prompts, promptTexts, logprobs, promptParam, output);
+            submission.holdUntilAnswered(leaveSlot);
+            if (streamSlot != null) {
+                submission.stream = streamSlot;
+                submission.holdUntilAnswered(streamSlot::close);
+            }
+            return submission;
+        } catch (RuntimeException e) {
+            caller.abandonGeneration(); // nothing ran: the reservation and the slot go back
+            if (streamSlot != null) streamSlot.close();
+            throw e;
+        }
+    }
+
+    private Submission submitAdmitted(String id, ServedModel model, GenerationOptions options, Function<ServedModel, List<int[]>> promptsFor,
+                                      List<int[]> prompts, List<String> promptTexts, Integer logprobs, String promptParam,
+                                      GuardedOutput output) {
+        // Stage 4, the response cache, on the exact version routing chose: a hit is answered without inference.
         Submission cached = cache.begin(id, model, options, prompts, promptTexts, logprobs);
         if (cached.isReplay()) {
             cached.output = output;
             // gateway: usage of what the caller received (its tokens were generated once, earlier)
-            caller.settleWhenDone(id, model, cached.totalPromptTokens(), cached.results());
+            caller.settleWhenDone(id, model, cached.totalPromptTokens(), cached.results(), options.user());
             return cached;
         }
         ResilientInference.Routed routed;
@@ -232,7 +277,7 @@ public class GenerationGateway {
             experiments.refused(options, id);
         }
         // gateway: when the generation ends, debit its tokens and record usage + audit
-        caller.settleWhenDone(id, routed.model(), submission.totalPromptTokens(), submission.results());
+        caller.settleWhenDone(id, routed.model(), submission.totalPromptTokens(), submission.results(), options.user());
         return submission;
     }
 
@@ -244,27 +289,57 @@ public class GenerationGateway {
         return response;
     }
 
-    /** Answers with an SSE stream of the submission's events. */
+    /**
+     * Answers with an SSE stream of the submission's events. The stream's writes are watched ({@link OpenStreams}): a
+     * client that stops reading is cut after the write timeout, its generation cancelled and its connection closed.
+     * What the request holds (its key's slot, its stream slot) is given back when the writer ends, or when the
+     * response cannot be written at all.
+     */
     void stream(AsyncResponse async, Submission submission, SseStream.ChunkFormat format, boolean includeUsage) {
         long timeout = config.requestTimeoutSeconds();
+        async.register((jakarta.ws.rs.container.CompletionCallback) failure -> submission.answered());
         async.setTimeout(timeout + ASYNC_GRACE_SECONDS, TimeUnit.SECONDS);
         async.setTimeoutHandler(ar -> submission.cancel());
+        OpenStreams.Stream watched = submission.stream;
+        if (watched != null) {
+            Runnable closeConnection = ClientConnectionWatch.closerOfCurrentRequest();
+            watched.onCut(submission.id, () -> {
+                submission.cancel();
+                closeConnection.run();
+            });
+        }
         SseStream stream = new SseStream(submission.output == null ? submission : submission.output.stream(submission),
-                format, includeUsage, timeout);
-        writers.execute(() -> async.resume(headers(Response.ok(stream, "text/event-stream; charset=utf-8"), submission)
-                .header("Cache-Control", "no-cache")
-                .header("X-Accel-Buffering", "no") // tell reverse proxies not to buffer the stream
-                .header(ResponseCacheStage.HEADER, submission.cacheStatus())
-                .build()));
+                format, includeUsage, timeout, watched, submission::answered);
+        writers.execute(() -> {
+            boolean resumed = false;
+            try {
+                resumed = async.resume(headers(Response.ok(stream, "text/event-stream; charset=utf-8"), submission)
+                        .header("Cache-Control", "no-cache")
+                        .header("X-Accel-Buffering", "no") // tell reverse proxies not to buffer the stream
+                        .header(ResponseCacheStage.HEADER, submission.cacheStatus())
+                        .build());
+            } finally {
+                if (!resumed) { // already answered (a timeout) or the client is gone: nothing will write the stream
+                    submission.cancel();
+                    submission.answered();
+                }
+            }
+        });
     }
 
     /** Answers with one JSON body built from the results once every generation finished (or 504 at the timeout). */
     void complete(AsyncResponse async, Submission submission, Function<List<GenerationResult>, Object> body) {
+        // What the request holds goes back once it is answered, whichever way (the container's completion is the net).
+        async.register((jakarta.ws.rs.container.CompletionCallback) failure -> submission.answered());
         if (submission.isReplay()) { // answered from the cache: nothing to wait for, answer on this thread
-            List<GenerationResult> results = submission.results().join();
-            List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
-            async.resume(headers(Response.ok(OpenAiJson.toJson(body.apply(answered)), "application/json"), submission)
-                    .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
+            try {
+                List<GenerationResult> results = submission.results().join();
+                List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
+                async.resume(headers(Response.ok(OpenAiJson.toJson(body.apply(answered)), "application/json"), submission)
+                        .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
+            } finally {
+                submission.answered();
+            }
             return;
         }
         long timeout = config.requestTimeoutSeconds();
@@ -276,28 +351,42 @@ public class GenerationGateway {
         async.setTimeoutHandler(ar -> {
             watch.stop();
             submission.cancel();
-            ar.resume(new ApiException(504, ApiErrors.TYPE_SERVER, "the request did not finish within " + timeout
-                    + " seconds (" + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + ") and was cancelled", null, "timeout"));
+            try {
+                ar.resume(new ApiException(504, ApiErrors.TYPE_SERVER, "the request did not finish within " + timeout
+                        + " seconds (" + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + ") and was cancelled", null, "timeout"));
+            } finally {
+                submission.answered();
+            }
         });
         // The result completes on the batching thread: hop to a writer before touching the response.
         submission.results().whenCompleteAsync((results, error) -> {
             watch.stop(); // before anything is written: no probe may read the connection after this
-            if (error == null) {
-                try {
-                    List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
-                    String json = OpenAiJson.toJson(body.apply(answered));
-                    async.resume(headers(Response.ok(json, "application/json"), submission)
-                            .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
-                } catch (RuntimeException e) {
-                    async.resume(e);
-                }
-                return;
+            try {
+                answer(async, submission, body, results, error);
+            } finally {
+                submission.answered();
             }
-            Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-            LOG.log(Level.WARNING, "generation " + submission.id + " failed", cause);
-            async.resume(cause instanceof InferenceException ie ? InferenceErrors.exception(ie, "prompt")
-                    : new ApiException(500, ApiErrors.TYPE_SERVER, "generation failed: " + cause.getMessage(), null,
-                    "generation_failed"));
         }, writers);
+    }
+
+    /** Resumes a plain request with its finished results, or with the error its generation ended in. */
+    private static void answer(AsyncResponse async, Submission submission, Function<List<GenerationResult>, Object> body,
+                               List<GenerationResult> results, Throwable error) {
+        if (error == null) {
+            try {
+                List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
+                String json = OpenAiJson.toJson(body.apply(answered));
+                async.resume(headers(Response.ok(json, "application/json"), submission)
+                        .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
+            } catch (RuntimeException e) {
+                async.resume(e);
+            }
+            return;
+        }
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        LOG.log(Level.WARNING, "generation " + submission.id + " failed", cause);
+        async.resume(cause instanceof InferenceException ie ? InferenceErrors.exception(ie, "prompt")
+                : new ApiException(500, ApiErrors.TYPE_SERVER, "generation failed: " + cause.getMessage(), null,
+                "generation_failed"));
     }
 }

@@ -16,6 +16,19 @@ public class OpenAiConfig {
     /** {@code anvil.api.request-timeout-seconds}: a request that has not finished by then is cancelled. */
     public static final String REQUEST_TIMEOUT_SECONDS = "anvil.api.request-timeout-seconds";
 
+    /** {@code anvil.api.stream-write-timeout-seconds}: a stream whose write to the client blocks longer than this is cut. */
+    public static final String STREAM_WRITE_TIMEOUT_SECONDS = "anvil.api.stream-write-timeout-seconds";
+    /** {@code anvil.api.max-open-streams}: SSE streams the server keeps open at once; beyond it new ones get 503. */
+    public static final String MAX_OPEN_STREAMS = "anvil.api.max-open-streams";
+
+    @Inject
+    @ConfigProperty(name = STREAM_WRITE_TIMEOUT_SECONDS, defaultValue = "30")
+    long streamWriteTimeoutSeconds;
+
+    @Inject
+    @ConfigProperty(name = MAX_OPEN_STREAMS, defaultValue = "512")
+    int maxOpenStreams;
+
     @Inject
     @ConfigProperty(name = MAX_BODY_BYTES, defaultValue = "4194304")
     long maxBodyBytes;
@@ -29,6 +42,21 @@ public class OpenAiConfig {
             throw new IllegalStateException(MAX_BODY_BYTES + " must be >= 1, got " + maxBodyBytes);
         }
         return maxBodyBytes;
+    }
+
+    public long streamWriteTimeoutSeconds() {
+        if (streamWriteTimeoutSeconds < 1) {
+            throw new IllegalStateException(STREAM_WRITE_TIMEOUT_SECONDS + " must be >= 1, got " + streamWriteTimeoutSeconds);
+        }
+        return streamWriteTimeoutSeconds;
+    }
+
+    /** 0 = no bound. */
+    public int maxOpenStreams() {
+        if (maxOpenStreams < 0) {
+            throw new IllegalStateException(MAX_OPEN_STREAMS + " must be >= 0 (0 = no bound), got " + maxOpenStreams);
+        }
+        return maxOpenStreams;
     }
 
     public long requestTimeoutSeconds() {

@@ -18,7 +18,8 @@ import java.util.logging.Logger;
 
 /**
  * The response cache's stage of a generation request (after routing has fixed the exact version, before
- * submission): a hit becomes a {@link Submission} replayed from the cache, without inference; a cacheable miss
+ * submission), within the caller's scope (its tenant; anonymous callers share one): a hit becomes a
+ * {@link Submission} replayed from the cache, without inference; a cacheable miss
  * becomes a live submission that records its deltas and is stored once every choice finished. Requests that ask
  * {@code Cache-Control: no-cache} are not answered from the cache (their result refreshes it), {@code no-store}
  * ones neither read nor write it.
@@ -39,6 +40,10 @@ public class ResponseCacheStage {
     /** The current HTTP request (a proxy), for its Cache-Control header. */
     @Inject
     HttpServletRequest httpRequest;
+
+    /** The caller (request-scoped): its tenant is the scope of its entries. */
+    @Inject
+    dev.anvil.api.gateway.CallerContext caller;
 
     /** Stores run here, off the batching thread that completes the generation. */
     private final ExecutorService storing = Executors.newVirtualThreadPerTaskExecutor();
@@ -67,7 +72,7 @@ public class ResponseCacheStage {
     private Submission lookUp(String id, ServedModel model, GenerationOptions options, List<int[]> prompts,
                               List<String> promptTexts, Integer logprobs) {
         CacheableRequest request = new CacheableRequest(model.name(), model.version(), prompts, options.sampling(),
-                options.seedGiven(), options.maxTokens(), options.stop(), options.n(), logprobs);
+                options.seedGiven(), options.maxTokens(), options.stop(), options.n(), logprobs, scope());
         CacheDirective directive = CacheDirective.parse(cacheControl());
         // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
         // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.
@@ -100,6 +105,19 @@ public class ResponseCacheStage {
                 LOG.log(Level.WARNING, "storing " + submission.id + " in the response cache failed", e);
             }
         }, storing);
+    }
+
+    /**
+     * Whose entries the request may read and write: its API key's tenant; every caller without a key shares the
+     * anonymous scope. A hit across tenants would tell one what another asked (and the answer it got).
+     */
+    private String scope() {
+        try {
+            var key = caller == null ? null : caller.key();
+            return key == null ? CacheableRequest.ANONYMOUS_SCOPE : key.tenant();
+        } catch (RuntimeException e) {
+            return CacheableRequest.ANONYMOUS_SCOPE; // not on a request thread (no active request context)
+        }
     }
 
     private String cacheControl() {

@@ -15,7 +15,9 @@ import java.util.logging.Logger;
  * Writes a {@link Submission}'s events as Server-Sent Events: {@code data: {json}\n\n} per chunk, flushed as soon
  * as the events available at that moment are written, then an optional usage chunk and {@code data: [DONE]}.
  * A failed write means the client went away: the generations are cancelled so their KV cache frees at the next
- * batching step. Runs on a writer thread, never on the batching thread.
+ * batching step. Every write is watched by {@link OpenStreams}: one that blocks longer than the write timeout (a
+ * client that stopped reading) is cut. Runs on a writer thread, never on the batching thread; when it returns,
+ * whatever the request held for its answer is given back.
  */
 final class SseStream implements StreamingOutput {
 
@@ -63,27 +65,44 @@ final class SseStream implements StreamingOutput {
     private final ChunkFormat format;
     private final boolean includeUsage;
     private final long deadlineNanos;
+    /** The stream's place among the open streams (its writes are watched), or null when not watched. */
+    private final OpenStreams.Stream watched;
+    /** Runs once the stream has ended, however it ended. */
+    private final Runnable onEnd;
 
     SseStream(EventSource submission, ChunkFormat format, boolean includeUsage, long timeoutSeconds) {
+        this(submission, format, includeUsage, timeoutSeconds, null, () -> { });
+    }
+
+    SseStream(EventSource submission, ChunkFormat format, boolean includeUsage, long timeoutSeconds, OpenStreams.Stream watched,
+              Runnable onEnd) {
         this.submission = submission;
         this.format = format;
         this.includeUsage = includeUsage;
         this.deadlineNanos = System.nanoTime() + timeoutSeconds * 1_000_000_000L;
+        this.watched = watched;
+        this.onEnd = onEnd;
     }
 
     @Override
     public void write(OutputStream out) {
         try {
-            stream(out);
+            stream(watched == null ? out : watched.watch(out));
         } catch (IOException e) {
             submission.cancel();
-            LOG.fine(() -> "client of " + submission.id() + " went away (" + e + "); generation cancelled");
+            if (watched != null && watched.wasCut()) {
+                Thread.interrupted(); // the watchdog's interrupt ended the blocked write; this thread goes on
+            } else {
+                LOG.fine(() -> "client of " + submission.id() + " went away (" + e + "); generation cancelled");
+            }
         } catch (InterruptedException e) {
             submission.cancel();
-            Thread.currentThread().interrupt();
+            if (watched == null || !watched.wasCut()) Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
             submission.cancel();
             LOG.log(Level.WARNING, "streaming " + submission.id() + " failed", e);
+        } finally {
+            onEnd.run();
         }
     }
 

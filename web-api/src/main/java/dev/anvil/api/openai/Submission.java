@@ -62,6 +62,11 @@ final class Submission implements SseStream.EventSource {
     private List<GenerationResult> replayed;
     /** Per prompt, per choice: the deltas emitted, when recording for the cache; else null. */
     private List<List<List<CachedGeneration.Delta>>> recorded;
+    /** A streamed submission's place among the server's open streams (null for a plain answer). */
+    volatile OpenStreams.Stream stream;
+    /** What the request holds until its answer is written (the key's concurrent-requests slot, the stream slot). */
+    private final List<Runnable> heldUntilAnswered = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
 
     Submission(String id, ServedModel model, int n) {
         this.id = id;
@@ -157,6 +162,29 @@ final class Submission implements SseStream.EventSource {
         }
         s.replayed = List.copyOf(results);
         return s;
+    }
+
+    /** {@code release} runs once, when the answer has been written or can no longer be ({@link #answered()}). */
+    void holdUntilAnswered(Runnable release) {
+        heldUntilAnswered.add(release);
+        if (answered.get()) release.run(); // answered before the hold was registered: give it back at once
+    }
+
+    /**
+     * The answer is written (or failed, or was given up): everything held for it is given back. Idempotent, and
+     * called from every end (the stream writer, the plain answer, a failed resume, the container's completion).
+     */
+    void answered() {
+        if (answered.compareAndSet(false, true)) {
+            for (Runnable release : heldUntilAnswered) {
+                try {
+                    release.run();
+                } catch (RuntimeException e) {
+                    java.util.logging.Logger.getLogger(Submission.class.getName()).log(java.util.logging.Level.WARNING,
+                            "releasing what " + id + " held failed", e);
+                }
+            }
+        }
     }
 
     /** Whether this submission is answered from the response cache. */

@@ -60,8 +60,7 @@ public class UsageReport {
         return lines;
     }
 
-    /** Tokens (prompt + completion) the tenant's requests used from {@code fromDay} (UTC) on. */
-    /** The gateway's budget check reads this on the request path, for any caller. */
+    /** Tokens (prompt + completion) the tenant's requests used from {@code fromDay} (UTC) on: the budget check's read, any caller. */
     @PermitAll
     public long tokensUsedSince(String tenant, LocalDate fromDay) {
         Object sum = em.createNativeQuery("SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM gateway_usage"
@@ -70,7 +69,8 @@ public class UsageReport {
         return number(sum);
     }
 
-    /** Who received the response {@code responseId} (its usage row), if the ledger has written one. */
+    /** Who received the response {@code responseId} (its usage row), if the ledger has written one: for /v1/feedback, any caller. */
+    @PermitAll
     public java.util.Optional<Recipient> recipientOf(String responseId) {
         List<?> rows = em.createNativeQuery("SELECT tenant, api_key_id, subject_sha256 FROM gateway_usage WHERE request_id = ?1")
                 .setParameter(1, responseId).setMaxResults(1).getResultList();

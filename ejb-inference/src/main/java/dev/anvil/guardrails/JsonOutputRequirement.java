@@ -8,6 +8,7 @@ import com.networknt.schema.JsonSchema;
 import com.networknt.schema.JsonSchemaException;
 import com.networknt.schema.JsonSchemaFactory;
 import com.networknt.schema.SchemaLocation;
+import com.networknt.schema.SchemaValidatorsConfig;
 import com.networknt.schema.SpecVersion;
 import com.networknt.schema.ValidationMessage;
 import com.networknt.schema.resource.AllowSchemaLoader;
@@ -47,6 +48,10 @@ public final class JsonOutputRequirement {
                     list.addFirst(new AllowSchemaLoader(iri -> iri.toString().startsWith("classpath:")
                             || iri.toString().startsWith("resource:"))))));
     private static final JsonOutputRequirement OBJECT = new JsonOutputRequirement(Kind.JSON_OBJECT, null, null);
+    /** A client's schema runs its regular expressions on RE2/J (linear time), never on java.util.regex. */
+    private static final SchemaValidatorsConfig CLIENT_SCHEMAS = SchemaValidatorsConfig.builder()
+            .regularExpressionFactory(LinearTimeRegex.INSTANCE)
+            .build();
 
     private final Kind kind;
     private final String name;
@@ -85,12 +90,42 @@ public final class JsonOutputRequirement {
             if (!problems.isEmpty()) {
                 throw new IllegalArgumentException("the schema is not a valid JSON Schema: " + describe(problems));
             }
-            JsonSchema compiled = SCHEMAS.getSchema(node);
-            compiled.initializeValidators(); // resolves every $ref now, so a bad one fails the request, not the answer
+            JsonSchema compiled = SCHEMAS.getSchema(node, CLIENT_SCHEMAS);
+            compiled.initializeValidators(); // resolves every $ref and compiles every pattern now, so a bad one fails the request
             return new JsonOutputRequirement(Kind.JSON_SCHEMA, name, compiled);
+        } catch (LinearTimeRegex.UnsupportedPattern e) {
+            throw patternRefusal(node, e);
         } catch (JsonSchemaException | IllegalStateException | UnsupportedOperationException e) {
+            LinearTimeRegex.UnsupportedPattern unsupported = unsupportedPattern(e);
+            if (unsupported != null) throw patternRefusal(node, unsupported);
             throw new IllegalArgumentException("the schema cannot be used: " + e.getMessage());
         }
+    }
+
+    private static IllegalArgumentException patternRefusal(JsonNode schema, LinearTimeRegex.UnsupportedPattern e) {
+        return new IllegalArgumentException("the schema's '" + keywordOf(schema, e.pattern) + "' " + quote(e.pattern)
+                + " cannot be used: " + e.getMessage() + " (output is checked with a linear-time regular expression engine, "
+                + "RE2, which has no lookaround and no backreferences)");
+    }
+
+    private static LinearTimeRegex.UnsupportedPattern unsupportedPattern(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof LinearTimeRegex.UnsupportedPattern u) return u;
+        }
+        return null;
+    }
+
+    /** Which keyword holds {@code pattern}: {@code pattern} (also inside propertyNames), else {@code patternProperties}. */
+    private static String keywordOf(JsonNode schema, String pattern) {
+        if (!schema.findValues("pattern").stream().filter(v -> v.isTextual() && v.asText().equals(pattern)).toList().isEmpty()) {
+            return "pattern";
+        }
+        return schema.findValues("patternProperties").isEmpty() ? "format: regex" : "patternProperties";
+    }
+
+    private static String quote(String pattern) {
+        String shown = pattern.length() > 80 ? pattern.substring(0, 80) + "..." : pattern;
+        return "\"" + shown + "\"";
     }
 
     private static String metaSchemaOf(JsonNode schema) {

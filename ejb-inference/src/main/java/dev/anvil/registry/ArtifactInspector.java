@@ -1,6 +1,11 @@
 package dev.anvil.registry;
 
 import dev.anvil.engine.GgufFile;
+import dev.anvil.engine.LlamaModel;
+import dev.anvil.serving.ServingConfig;
+import dev.anvil.serving.chat.ChatTemplate;
+import dev.anvil.serving.chat.ChatTemplateException;
+import dev.anvil.serving.chat.ChatTemplateLimits;
 import dev.anvil.registry.domain.ArtifactFormat;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -22,7 +27,8 @@ import java.util.Optional;
 /**
  * Measures a model file on the server before it is registered: SHA-256 and size of its bytes (streamed,
  * so multi-gigabyte files never sit in memory), then architecture, quantization and parameter count from
- * its header. Every problem becomes a {@link RegistryException.Kind#BAD_REQUEST} naming the file and what is
+ * its header, and whether the engine could serve it (hyper-parameters, tensor shapes, tokenizer and chat template
+ * are checked the way loading will use them). Every problem becomes a {@link RegistryException.Kind#BAD_REQUEST} naming the file and what is
  * wrong, and nothing here touches the database, so a refused file leaves no trace in the registry.
  */
 @ApplicationScoped
@@ -30,6 +36,7 @@ public class ArtifactInspector {
 
     private static final int HASH_BUFFER = 1 << 20;
     private static final byte[] GGUF_MAGIC = {'G', 'G', 'U', 'F'};
+    private static final String CHAT_TEMPLATE_KEY = "tokenizer.chat_template";
 
     /** MicroProfile Config key: comma-separated directories that model files must lie under. */
     public static final String ARTIFACT_ROOTS = "anvil.registry.artifact-roots";
@@ -48,6 +55,10 @@ public class ArtifactInspector {
      *                        llama2.c checkpoints have no magic number, so they must be named explicitly)
      * @param expectedSha256  lowercase hex the file must hash to, or null
      */
+    /** The chat template limits a registered template is verified under (null outside CDI: the defaults). */
+    @Inject
+    ServingConfig serving;
+
     public ArtifactFacts inspect(String pathText, ArtifactFormat requestedFormat, String expectedSha256) {
         Path path = resolve(pathText);
         requireAllowed(path);
@@ -59,7 +70,7 @@ public class ArtifactInspector {
         }
         ArtifactFormat format = detectFormat(path, requestedFormat);
         ArtifactFacts facts = format == ArtifactFormat.GGUF
-                ? ggufFacts(path, digest)
+                ? ggufFacts(path, digest, serving == null ? ChatTemplateLimits.DEFAULT : serving.chatTemplateLimits())
                 : llama2cFacts(path, digest);
         // The header was read after hashing: refuse the registration if the file changed in between.
         BasicFileAttributes after = attributes(path);
@@ -173,7 +184,7 @@ public class ArtifactInspector {
         }
     }
 
-    private static ArtifactFacts ggufFacts(Path path, Digest digest) {
+    private static ArtifactFacts ggufFacts(Path path, Digest digest, ChatTemplateLimits templateLimits) {
         // GgufFile validates the whole header and tensor directory (bounds, types, truncation) while opening;
         // any failure there, whatever its exception type, means the file cannot be registered.
         try (GgufFile gguf = GgufFile.open(path)) {
@@ -181,6 +192,13 @@ public class ArtifactInspector {
             if (gguf.tensors().isEmpty()) {
                 throw new IllegalArgumentException("it has no tensors (a vocabulary-only file?)");
             }
+            // Everything loading will need (hyper-parameters, tensors and their shapes, the tokenizer), checked now
+            // without loading: a file the engine cannot serve is refused here rather than at its first use.
+            LlamaModel.inspect(gguf);
+            if (!gguf.has("tokenizer.ggml.model")) {
+                throw new IllegalArgumentException("it has no tokenizer (metadata key tokenizer.ggml.model is missing)");
+            }
+            checkChatTemplate(path, gguf, templateLimits);
             long parameters = 0;
             for (GgufFile.Tensor t : gguf.tensors().values()) {
                 parameters = Math.addExact(parameters, t.elementCount());
@@ -188,9 +206,38 @@ public class ArtifactInspector {
             String quantization = QuantizationNames.of(gguf);
             return new ArtifactFacts(path.toString(), ArtifactFormat.GGUF, digest.hex(), digest.size(),
                     architecture, quantization, parameters);
-        } catch (IOException | RuntimeException e) {
+        } catch (RegistryException e) {
+            throw e;
+        } catch (IOException | RuntimeException | OutOfMemoryError | StackOverflowError e) {
+            // The errors too: a hostile header that got past the bounds checks must still be a refusal, not a 500.
             throw unreadable(path, "GGUF", e);
         }
+    }
+
+    /**
+     * A model whose chat template cannot render a simple conversation would fail every chat request: refuse it now,
+     * naming the problem. The template is run with the serving limits, with the BOS/EOS texts of the file's vocabulary.
+     */
+    private static void checkChatTemplate(Path path, GgufFile gguf, ChatTemplateLimits limits) {
+        Object source = gguf.metadata().get(CHAT_TEMPLATE_KEY);
+        if (source == null) return;
+        if (!(source instanceof String template)) {
+            throw RegistryException.badRequest(path + ": metadata " + CHAT_TEMPLATE_KEY + " is not a string", "path",
+                    "invalid_chat_template");
+        }
+        try {
+            ChatTemplate.of(template, tokenText(gguf, "tokenizer.ggml.bos_token_id"),
+                    tokenText(gguf, "tokenizer.ggml.eos_token_id"), limits).verify();
+        } catch (ChatTemplateException e) {
+            throw RegistryException.badRequest(path + ": its " + CHAT_TEMPLATE_KEY + " is refused: " + e.getMessage(),
+                    "path", "invalid_chat_template");
+        }
+    }
+
+    private static String tokenText(GgufFile gguf, String idKey) {
+        String[] tokens = gguf.getStringArray("tokenizer.ggml.tokens");
+        int id = gguf.getInt(idKey, -1);
+        return tokens != null && id >= 0 && id < tokens.length ? tokens[id] : "";
     }
 
     private static ArtifactFacts llama2cFacts(Path path, Digest digest) {
@@ -199,12 +246,12 @@ public class ArtifactInspector {
             // llama2.c checkpoints are Llama networks stored in float32, by definition of the format.
             return new ArtifactFacts(path.toString(), ArtifactFormat.LLAMA2C, digest.hex(), digest.size(),
                     "llama", "F32", header.parameterCount());
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException | OutOfMemoryError | StackOverflowError e) {
             throw unreadable(path, "llama2.c", e);
         }
     }
 
-    private static RegistryException unreadable(Path path, String format, Exception e) {
+    private static RegistryException unreadable(Path path, String format, Throwable e) {
         String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         // The engine's messages start with the path already; avoid saying it twice.
         String prefix = path + ": ";

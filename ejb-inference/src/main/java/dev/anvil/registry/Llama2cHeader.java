@@ -1,5 +1,6 @@
 package dev.anvil.registry;
 
+import dev.anvil.engine.ModelConfig;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -41,6 +42,8 @@ record Llama2cHeader(int dim, int hiddenDim, int layers, int heads, int kvHeads,
             throw new IllegalArgumentException("implausible llama2.c header (dim " + dim + ", hidden_dim " + hidden + ", n_layers " + layers
                     + ", n_heads " + heads + ", n_kv_heads " + kvHeads + ", vocab_size " + vocabRaw + ", seq_len " + seqLen + ")");
         }
+        // The engine's own rules for the shape (head size, RoPE dimension, grouped-query heads, context length).
+        new ModelConfig("llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen, 1e-5f, 10000f, dim / heads, vocabRaw > 0);
         Llama2cHeader header = new Llama2cHeader(dim, hidden, layers, heads, kvHeads, vocab, seqLen, vocabRaw > 0);
         long expected = HEADER_BYTES + 4L * header.storedFloats();
         if (size != expected) {

@@ -8,6 +8,9 @@ import dev.anvil.engine.SequenceListener;
 import dev.anvil.engine.SequenceOutcome;
 import dev.anvil.engine.SequenceRequest;
 import dev.anvil.engine.Generation;
+import dev.anvil.engine.UnsupportedModelException;
+import dev.anvil.serving.chat.ChatTemplate;
+import dev.anvil.serving.chat.ChatTemplateException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -62,7 +65,7 @@ public final class ModelRuntime {
         try {
             Scheduler scheduler = new Scheduler(model, sc);
             ServedModel served = new ServedModel(name, version, model.tokenizer(), model.config().contextLength(),
-                    chatTemplate(path), createdAt, owner);
+                    chatTemplate(path, model, config), createdAt, owner);
             return new ModelRuntime(served, model, scheduler);
         } catch (RuntimeException | IOException e) {
             model.close();
@@ -70,14 +73,22 @@ public final class ModelRuntime {
         }
     }
 
-    /** The GGUF {@code tokenizer.chat_template}, or null (llama2.c checkpoints have none). */
-    private static String chatTemplate(Path path) throws IOException {
-        if (!isGguf(path)) return null;
-        GgufFile f = GgufFile.open(path);
+    /**
+     * The model's chat template (GGUF {@code tokenizer.chat_template}; the fallback transcript when the file has none,
+     * as llama2.c checkpoints never do), verified here so that a template that cannot render a simple conversation
+     * fails the load instead of every chat request.
+     */
+    private static ChatTemplate chatTemplate(Path path, LlamaModel model, ServingConfig config) throws IOException {
+        String source = null;
+        if (isGguf(path)) {
+            try (GgufFile f = GgufFile.open(path)) {
+                source = f.getString("tokenizer.chat_template", null);
+            }
+        }
         try {
-            return f.getString("tokenizer.chat_template", null);
-        } finally {
-            f.close();
+            return ChatTemplate.forModel(source, model.tokenizer(), config.chatTemplateLimits()).verify();
+        } catch (ChatTemplateException e) {
+            throw new UnsupportedModelException(path + ": tokenizer.chat_template: " + e.getMessage(), e);
         }
     }
 

@@ -1,6 +1,7 @@
 package dev.anvil.serving;
 
 import dev.anvil.engine.Scheduler;
+import dev.anvil.serving.chat.ChatTemplateLimits;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.List;
@@ -91,6 +92,39 @@ public class ServingConfig {
     @ConfigProperty(name = "anvil.serving.registry-sync-seconds", defaultValue = "0")
     int registrySyncSeconds;
 
+    /**
+     * Wall-clock milliseconds one chat template render may take (see {@link ChatTemplateLimits}). The chat template
+     * fields start at the defaults so that a ServingConfig built without CDI (unit tests) has working limits.
+     */
+    @Inject
+    @ConfigProperty(name = ChatTemplateLimits.TIMEOUT_MS, defaultValue = "2000")
+    long chatTemplateTimeoutMs = ChatTemplateLimits.DEFAULT.timeoutMillis();
+
+    /** Template nodes, filter and method calls one chat template render may run. */
+    @Inject
+    @ConfigProperty(name = ChatTemplateLimits.MAX_STEPS, defaultValue = "5000000")
+    long chatTemplateMaxSteps = ChatTemplateLimits.DEFAULT.maxSteps();
+
+    /** Characters of a rendered chat prompt and of any string a template builds. */
+    @Inject
+    @ConfigProperty(name = ChatTemplateLimits.MAX_OUTPUT_CHARS, defaultValue = "8388608")
+    int chatTemplateMaxOutputChars = ChatTemplateLimits.DEFAULT.maxOutputChars();
+
+    /** Elements of any list or dict a template builds (and of range()); also the most messages a request may have. */
+    @Inject
+    @ConfigProperty(name = ChatTemplateLimits.MAX_COLLECTION_SIZE, defaultValue = "100000")
+    int chatTemplateMaxCollectionSize = ChatTemplateLimits.DEFAULT.maxCollectionSize();
+
+    /** Heap bytes one chat template render may allocate (0: not checked). */
+    @Inject
+    @ConfigProperty(name = ChatTemplateLimits.MAX_ALLOCATED_BYTES, defaultValue = "268435456")
+    long chatTemplateMaxAllocatedBytes = ChatTemplateLimits.DEFAULT.maxAllocatedBytes();
+
+    /** Nesting of template constructs being rendered at once. */
+    @Inject
+    @ConfigProperty(name = ChatTemplateLimits.MAX_DEPTH, defaultValue = "200")
+    int chatTemplateMaxDepth = ChatTemplateLimits.DEFAULT.maxDepth();
+
     public long kvCacheBytes() { return kvCacheBytes; }
     public int registrySyncSeconds() { return registrySyncSeconds; }
     public int loopStartTimeoutSeconds() { return loopStartTimeoutSeconds; }
@@ -104,6 +138,17 @@ public class ServingConfig {
     public boolean warmupEnabled() { return warmupEnabled; }
     public int warmupTokens() { return warmupTokens; }
     public int drainTimeoutSeconds() { return drainTimeoutSeconds; }
+
+    /**
+     * What one chat template render may cost; checked when a version is registered and loaded (a probe conversation)
+     * and on every chat request.
+     *
+     * @throws IllegalArgumentException naming the key of a value out of range
+     */
+    public ChatTemplateLimits chatTemplateLimits() {
+        return new ChatTemplateLimits(chatTemplateTimeoutMs, chatTemplateMaxSteps, chatTemplateMaxOutputChars,
+                chatTemplateMaxCollectionSize, chatTemplateMaxAllocatedBytes, chatTemplateMaxDepth);
+    }
 
     /** The scheduler settings (validated by {@link Scheduler.Config}: a bad value fails model loading with its name). */
     public Scheduler.Config schedulerConfig() {

@@ -176,4 +176,51 @@ class ArtifactInspectorTest {
         open.artifactRoots = java.util.Optional.of(" ");
         assertEquals(TestFiles.STORIES_SHA256, open.inspect(outside.toString(), null, null).sha256());
     }
+
+    @Test
+    void aWorkingChatTemplateIsAccepted() throws IOException {
+        Path chatml = TemplatedGguf.copy(TestFiles.storiesGguf(), tmp.resolve("chatml.gguf"), "{% for m in messages %}"
+                + "{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}"
+                + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
+        assertEquals(TestFiles.STORIES_PARAMETERS, inspector.inspect(chatml.toString(), null, null).parameterCount());
+    }
+
+    @Test
+    void aBrokenChatTemplateIsRefusedAtRegistration() throws IOException {
+        for (String[] broken : new String[][] {
+                {"{% for m in messages %}{{ m['content'] }}", "Missing end tag"},
+                {"{{ messages[0]['content'] + }}", "Error parsing"},
+                {"{% include 'chat.j2' %}", "'include' is disabled"},
+                {"{{ raise_exception('not a chat model') }}", "not a chat model"},
+                {"{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}", "exceeded a limit"}}) {
+            Path file = TemplatedGguf.copy(TestFiles.storiesGguf(), tmp.resolve("broken-" + broken[1].hashCode() + ".gguf"), broken[0]);
+            RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(file.toString(), null, null), broken[0]);
+            assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind());
+            assertEquals("invalid_chat_template", e.code(), e.getMessage());
+            assertTrue(e.getMessage().contains("tokenizer.chat_template") && e.getMessage().contains(broken[1]), e.getMessage());
+        }
+    }
+
+    @Test
+    void aGgufTheEngineCannotServeIsRefusedAtRegistration() throws IOException {
+        // No tokenizer: the header is fine, but nothing could tokenize a prompt for it.
+        Path noTokenizer = tmp.resolve("no-tokenizer.gguf");
+        try (dev.anvil.engine.GgufFile in = dev.anvil.engine.GgufFile.open(TestFiles.storiesGguf());
+             dev.anvil.engine.GgufWriter out = new dev.anvil.engine.GgufWriter(noTokenizer)) {
+            out.putString("general.architecture", "llama");
+            for (String key : new String[] {"llama.context_length", "llama.embedding_length", "llama.feed_forward_length",
+                    "llama.attention.head_count", "llama.attention.head_count_kv", "llama.block_count", "llama.rope.dimension_count"}) {
+                out.putUInt32(key, in.getInt(key));
+            }
+            for (dev.anvil.engine.GgufFile.Tensor t : in.tensors().values()) out.addTensor(t.name(), t.type(), t.shape());
+            for (dev.anvil.engine.GgufFile.Tensor t : in.tensors().values()) {
+                out.beginTensor(t.name());
+                byte[] bytes = t.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                out.write(bytes, 0, bytes.length);
+            }
+        }
+        RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(noTokenizer.toString(), null, null));
+        assertEquals("unreadable_artifact", e.code());
+        assertTrue(e.getMessage().contains("no tokenizer"), e.getMessage());
+    }
 }

@@ -40,6 +40,19 @@ public final class GgufFile implements AutoCloseable {
         }
     }
 
+    /**
+     * Bounds on what a header may make this reader allocate, far above any real model (the largest vocabularies have
+     * ~256K tokens and ~1M merges; headers are a few tens of megabytes): header bytes (metadata and tensor directory),
+     * one string, the elements of one array, and arrays nested in arrays. Every count and length is also checked
+     * against the header bytes that remain before anything is allocated for it, so a corrupt or hostile header is
+     * refused with {@link UnsupportedModelException} instead of exhausting the heap.
+     */
+    static final long MAX_HEADER_BYTES = 64L << 20;
+    static final int MAX_STRING_BYTES = 16 << 20;
+    static final int MAX_ARRAY_ELEMENTS = 1 << 22;
+    static final int MAX_ARRAY_NESTING = 4;
+    static final long MAX_ALIGNMENT = 1 << 16;
+
     private final Path path;
     private final Arena arena;
     private final MemorySegment file;
@@ -49,11 +62,14 @@ public final class GgufFile implements AutoCloseable {
     private final long dataOffset;
 
     private long pos;
+    /** End of the bytes the header may occupy: the file, or {@link #MAX_HEADER_BYTES}. */
+    private final long headerEnd;
 
     private GgufFile(Path path, Arena arena, MemorySegment file) {
         this.path = path;
         this.arena = arena;
         this.file = file;
+        this.headerEnd = Math.min(file.byteSize(), MAX_HEADER_BYTES);
         try {
             if (file.byteSize() < 24 || file.get(I32, 0) != MAGIC) {
                 throw new UnsupportedModelException(path + " is not a GGUF file (bad magic)");
@@ -64,42 +80,81 @@ public final class GgufFile implements AutoCloseable {
             }
             long tensorCount = file.get(I64, 8);
             long kvCount = file.get(I64, 16);
-            if (tensorCount < 0 || tensorCount > 1_000_000 || kvCount < 0 || kvCount > 1_000_000) {
-                throw new UnsupportedModelException(path + ": implausible GGUF header (" + tensorCount + " tensors, " + kvCount + " metadata keys)");
-            }
             pos = 24;
+            // Smallest possible entries: a key/value is a string length, a type and one byte; a tensor a name length,
+            // a dimension count, one dimension, a type and an offset.
+            if (tensorCount < 0 || kvCount < 0 || kvCount > remaining() / 13 || tensorCount > remaining() / 32
+                    || kvCount * 13 + tensorCount * 32 > remaining()) {
+                throw new UnsupportedModelException(path + ": implausible GGUF header (" + tensorCount + " tensors, " + kvCount
+                        + " metadata keys in a header of at most " + remaining() + " bytes)");
+            }
             Map<String, Object> md = new LinkedHashMap<>();
             for (long i = 0; i < kvCount; i++) {
                 String key = readString();
                 int type = readI32();
-                md.put(key, readValue(type));
+                if (md.put(key, readValue(type, 0)) != null) {
+                    throw new UnsupportedModelException(path + ": metadata key " + key + " appears twice");
+                }
             }
             metadata = Collections.unmodifiableMap(md);
 
             record Info(String name, GgmlType type, long[] shape, long offset) {}
+            if (tensorCount > remaining() / 32) {
+                throw new UnsupportedModelException(path + ": " + tensorCount + " tensors do not fit in the " + remaining()
+                        + " header bytes left");
+            }
             Info[] infos = new Info[(int) tensorCount];
+            java.util.Set<String> names = new java.util.HashSet<>();
             for (int i = 0; i < tensorCount; i++) {
                 String name = readString();
+                if (!names.add(name)) throw new UnsupportedModelException(path + ": tensor " + name + " appears twice");
                 int nDims = readI32();
                 if (nDims < 1 || nDims > 4) throw new UnsupportedModelException(path + ": tensor " + name + " has " + nDims + " dimensions");
                 long[] shape = new long[nDims];
-                for (int d = 0; d < nDims; d++) shape[d] = readI64();
-                GgmlType type = GgmlType.fromId(readI32());
+                for (int d = 0; d < nDims; d++) {
+                    shape[d] = readI64();
+                    if (shape[d] <= 0) throw new UnsupportedModelException(path + ": tensor " + name + " has dimension " + shape[d]);
+                }
+                int typeId = readI32();
+                GgmlType type;
+                try {
+                    type = GgmlType.fromId(typeId);
+                } catch (UnsupportedModelException e) {
+                    throw new UnsupportedModelException(path + ": tensor " + name + ": " + e.getMessage());
+                }
                 long offset = readI64();
                 infos[i] = new Info(name, type, shape, offset);
             }
-            long alignment = metadata.get("general.alignment") instanceof Number n ? n.longValue() : 32;
+            long alignment = 32;
+            if (metadata.containsKey("general.alignment")) {
+                alignment = metadata.get("general.alignment") instanceof Number n ? n.longValue() : -1;
+                if (alignment <= 0 || alignment > MAX_ALIGNMENT || (alignment & (alignment - 1)) != 0) {
+                    throw new UnsupportedModelException(path + ": general.alignment " + metadata.get("general.alignment")
+                            + " is not a power of two up to " + MAX_ALIGNMENT);
+                }
+            }
             dataOffset = (pos + alignment - 1) / alignment * alignment;
 
             Map<String, Tensor> ts = new LinkedHashMap<>();
             for (Info info : infos) {
                 long elements = 1;
-                for (long d : info.shape) elements *= d;
-                long bytes = info.type.bytesFor(elements);
-                long start = dataOffset + info.offset;
-                if (start < dataOffset || start + bytes > file.byteSize()) {
+                for (long d : info.shape) {
+                    if (d > Long.MAX_VALUE / elements) {
+                        throw new UnsupportedModelException(path + ": tensor " + info.name + " has an impossible shape "
+                                + java.util.Arrays.toString(info.shape));
+                    }
+                    elements *= d;
+                }
+                if (elements % info.type.blockSize != 0 || info.shape[0] % info.type.blockSize != 0) {
+                    throw new UnsupportedModelException(path + ": tensor " + info.name + ": row length " + info.shape[0]
+                            + " is not a multiple of the " + info.type + " block size " + info.type.blockSize);
+                }
+                long bytes = elements / info.type.blockSize * info.type.typeSize;
+                if (elements / info.type.blockSize > Long.MAX_VALUE / info.type.typeSize || info.offset < 0
+                        || info.offset > file.byteSize() - dataOffset || bytes > file.byteSize() - dataOffset - info.offset) {
                     throw new UnsupportedModelException(path + ": tensor " + info.name + " lies outside the file (truncated download?)");
                 }
+                long start = dataOffset + info.offset;
                 ts.put(info.name, new Tensor(info.name, info.type, info.shape, info.offset, file.asSlice(start, bytes)));
             }
             tensors = Collections.unmodifiableMap(ts);
@@ -108,13 +163,39 @@ public final class GgufFile implements AutoCloseable {
         }
     }
 
+    /** Header bytes left to read. */
+    private long remaining() {
+        return headerEnd - pos;
+    }
+
+    /** Refuses a read of {@code bytes} more header bytes than there are. */
+    private void need(long bytes, String what) {
+        if (bytes < 0 || bytes > remaining()) {
+            throw new UnsupportedModelException(path + ": " + what + " needs " + bytes + " bytes but the header has "
+                    + Math.max(0, remaining()) + " left (truncated or corrupt)");
+        }
+    }
+
     /** Maps the file read-only. The mapping lives until {@link #close()}. */
+    /**
+     * Maps the file read-only. The mapping lives until {@link #close()}; when the file is refused, it is unmapped
+     * before this returns, whatever went wrong.
+     *
+     * @throws UnsupportedModelException when the file is not a GGUF file this reader accepts, with the reason
+     */
     public static GgufFile open(Path path) throws IOException {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             MemorySegment seg = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
             return new GgufFile(path, arena, seg);
-        } catch (RuntimeException | IOException e) {
+        } catch (UnsupportedModelException | IOException e) {
+            arena.close();
+            throw e;
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+            // Not expected after the checks above; still a refusal of the file rather than a crash of the caller.
+            arena.close();
+            throw new UnsupportedModelException(path + ": GGUF header cannot be read (" + e + ")", e);
+        } catch (Error e) {
             arena.close();
             throw e;
         }
@@ -183,20 +264,34 @@ public final class GgufFile implements AutoCloseable {
 
     // --- header parsing -------------------------------------------------------------------------
 
-    private int readI32() { int v = file.get(I32, pos); pos += 4; return v; }
-    private long readI64() { long v = file.get(I64, pos); pos += 8; return v; }
+    private int readI32() { need(4, "a 32-bit value"); int v = file.get(I32, pos); pos += 4; return v; }
+    private long readI64() { need(8, "a 64-bit value"); long v = file.get(I64, pos); pos += 8; return v; }
 
     private String readString() {
         long len = readI64();
-        if (len < 0 || len > Integer.MAX_VALUE || pos + len > file.byteSize()) {
-            throw new UnsupportedModelException(path + ": corrupt string of length " + len + " in GGUF header");
+        if (len < 0 || len > MAX_STRING_BYTES || len > remaining()) {
+            throw new UnsupportedModelException(path + ": corrupt string of length " + len + " in GGUF header ("
+                    + Math.max(0, remaining()) + " header bytes left, strings up to " + MAX_STRING_BYTES + " bytes)");
         }
         byte[] bytes = file.asSlice(pos, len).toArray(ValueLayout.JAVA_BYTE);
         pos += len;
         return new String(bytes, StandardCharsets.UTF_8);
     }
 
-    private Object readValue(int type) {
+    /** Bytes a value of {@code type} takes at least (a string: its length; an array: element type and count). */
+    private long minimumBytes(int type) {
+        return switch (type) {
+            case 0, 1, 7 -> 1;
+            case 2, 3 -> 2;
+            case 4, 5, 6 -> 4;
+            case 8, 10, 11, 12 -> 8;
+            case 9 -> 12;
+            default -> throw new UnsupportedModelException(path + ": unknown GGUF metadata value type " + type);
+        };
+    }
+
+    private Object readValue(int type, int depth) {
+        need(minimumBytes(type), "a metadata value");
         return switch (type) {
             case 0 -> { int v = Byte.toUnsignedInt(file.get(ValueLayout.JAVA_BYTE, pos)); pos += 1; yield v; }
             case 1 -> { int v = file.get(ValueLayout.JAVA_BYTE, pos); pos += 1; yield v; }
@@ -206,22 +301,29 @@ public final class GgufFile implements AutoCloseable {
             case 6 -> { float v = file.get(F32, pos); pos += 4; yield v; }
             case 7 -> { boolean v = file.get(ValueLayout.JAVA_BYTE, pos) != 0; pos += 1; yield v; }
             case 8 -> readString();
-            case 9 -> readArray();
+            case 9 -> readArray(depth + 1);
             case 10, 11 -> readI64();
             case 12 -> { double v = file.get(F64, pos); pos += 8; yield v; }
             default -> throw new UnsupportedModelException(path + ": unknown GGUF metadata value type " + type);
         };
     }
 
-    private Object readArray() {
+    private Object readArray(int depth) {
+        if (depth > MAX_ARRAY_NESTING) {
+            throw new UnsupportedModelException(path + ": metadata arrays nested deeper than " + MAX_ARRAY_NESTING);
+        }
         int elemType = readI32();
         long count = readI64();
-        if (count < 0 || count > Integer.MAX_VALUE) throw new UnsupportedModelException(path + ": corrupt array length " + count);
+        long each = minimumBytes(elemType); // also refuses unknown element types before anything is allocated
+        if (count < 0 || count > MAX_ARRAY_ELEMENTS || count > remaining() / each) {
+            throw new UnsupportedModelException(path + ": corrupt array length " + count + " (" + Math.max(0, remaining())
+                    + " header bytes left, arrays up to " + MAX_ARRAY_ELEMENTS + " elements)");
+        }
         int n = (int) count;
         switch (elemType) {
             case 0, 1, 2, 3, 4, 5 -> {
                 int[] a = new int[n];
-                for (int i = 0; i < n; i++) a[i] = (Integer) readValue(elemType);
+                for (int i = 0; i < n; i++) a[i] = (Integer) readValue(elemType, depth);
                 return a;
             }
             case 6 -> {
@@ -231,7 +333,7 @@ public final class GgufFile implements AutoCloseable {
             }
             case 7 -> {
                 boolean[] a = new boolean[n];
-                for (int i = 0; i < n; i++) a[i] = (Boolean) readValue(7);
+                for (int i = 0; i < n; i++) a[i] = (Boolean) readValue(7, depth);
                 return a;
             }
             case 8 -> {
@@ -251,7 +353,7 @@ public final class GgufFile implements AutoCloseable {
             }
             case 9 -> {
                 Object[] a = new Object[n];
-                for (int i = 0; i < n; i++) a[i] = readArray();
+                for (int i = 0; i < n; i++) a[i] = readArray(depth + 1);
                 return a;
             }
             default -> throw new UnsupportedModelException(path + ": unknown GGUF array element type " + elemType);

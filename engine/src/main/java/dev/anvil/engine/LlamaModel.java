@@ -62,6 +62,9 @@ public final class LlamaModel implements AutoCloseable {
      * switch pays from 2 tokens. Q4_0 dequantizes with vector code too; the other types dequantize with scalar
      * code (about 2-3x slower), hence 4.
      */
+    /** More transformer blocks than any real model has (the largest have ~130); bounds per-layer arrays before the tensors are looked up. */
+    static final int MAX_LAYERS = 4096;
+
     static int dequantMinTokens(GgmlType type) {
         return type == GgmlType.Q8_0 || type == GgmlType.Q4_0 || type == GgmlType.F32 ? 2 : 4;
     }
@@ -108,9 +111,14 @@ public final class LlamaModel implements AutoCloseable {
         this.outputNorm = outputNorm;
         this.output = output;
         this.maxCols = Math.max(config.dim(), config.hiddenDim());
-        this.workerScratch = new float[pool.size()][Math.max(4 * maxCols, config.contextLength())];
-        checkShapes();
-        this.workerPanel = repack();
+        try {
+            checkShapes(config, tokenEmbedding, output, wq, wk, wv, wo, w1, w2, w3);
+            this.workerScratch = new float[pool.size()][Math.max(4 * maxCols, config.contextLength())];
+            this.workerPanel = repack();
+        } catch (RuntimeException | Error e) {
+            packedArena.close();
+            throw e;
+        }
     }
 
     /**
@@ -176,38 +184,94 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
+    /** What a GGUF file holds for a Llama network, checked; the weights still point into the file's mapping. */
+    private record GgufParts(ModelConfig config, WeightMatrix embedding, float[][] attnNorm, WeightMatrix[][] layers,
+                             float[][] ffnNorm, float[] outputNorm, WeightMatrix output, Tokenizer tokenizer) {}
+
+    private static GgufParts parts(GgufFile f) {
+        Path path = f.path();
+        String arch = f.getString("general.architecture");
+        if (!arch.equals("llama")) {
+            throw new UnsupportedModelException(path + ": architecture '" + arch + "' is not supported (supported: llama)");
+        }
+        String p = arch + ".";
+        GgufFile.Tensor embd = f.tensor("token_embd.weight");
+        if (embd.shape().length != 2) {
+            throw new UnsupportedModelException(path + ": tensor token_embd.weight has shape " + java.util.Arrays.toString(embd.shape())
+                    + ", expected [embedding_length, vocabulary]");
+        }
+        int dim = f.getInt(p + "embedding_length");
+        int heads = f.getInt(p + "attention.head_count");
+        int layers = f.getInt(p + "block_count");
+        if (layers <= 0 || layers > MAX_LAYERS) {
+            throw new UnsupportedModelException(path + ": " + p + "block_count " + layers + " is outside 1.." + MAX_LAYERS);
+        }
+        if (heads <= 0) throw new UnsupportedModelException(path + ": " + p + "attention.head_count " + heads + " is not positive");
+        boolean tied = !f.tensors().containsKey("output.weight");
+        long vocab = embd.shape()[1];
+        if (vocab > Integer.MAX_VALUE) throw new UnsupportedModelException(path + ": vocabulary of " + vocab + " tokens");
+        ModelConfig cfg = new ModelConfig(arch, dim, f.getInt(p + "feed_forward_length"), layers, heads,
+                f.getInt(p + "attention.head_count_kv", heads), (int) vocab, f.getInt(p + "context_length"),
+                f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f), f.getFloat(p + "rope.freq_base", 10000f),
+                f.getInt(p + "rope.dimension_count", dim / heads), tied);
+        WeightMatrix[][] m = new WeightMatrix[7][layers];
+        String[] names = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up"};
+        float[][] an = new float[layers][], fn = new float[layers][];
+        for (int l = 0; l < layers; l++) {
+            for (int k = 0; k < names.length; k++) m[k][l] = WeightMatrix.of(f.tensor("blk." + l + "." + names[k] + ".weight"));
+            an[l] = vector(f.tensor("blk." + l + ".attn_norm.weight"), dim);
+            fn[l] = vector(f.tensor("blk." + l + ".ffn_norm.weight"), dim);
+        }
+        WeightMatrix embedding = WeightMatrix.of(embd);
+        WeightMatrix out = tied ? embedding : WeightMatrix.of(f.tensor("output.weight"));
+        checkShapes(cfg, embedding, out, m[0], m[1], m[2], m[3], m[4], m[5], m[6]);
+        float[] outputNorm = vector(f.tensor("output_norm.weight"), dim);
+        Tokenizer tok = f.has("tokenizer.ggml.model") ? Tokenizer.fromGguf(f) : null;
+        if (tok != null && tok.vocabSize() != cfg.vocabSize()) {
+            throw new UnsupportedModelException(path + ": the tokenizer has " + tok.vocabSize() + " tokens but the embedding "
+                    + cfg.vocabSize() + " rows");
+        }
+        return new GgufParts(cfg, embedding, an, m, fn, outputNorm, out, tok);
+    }
+
+    /**
+     * Checks, without loading it, that an open GGUF file is a Llama network this engine can run: architecture,
+     * hyper-parameters, every tensor's presence, type and shape, and the tokenizer. Cheap (no weights are read or
+     * copied, no threads started): what model registration runs before accepting a file.
+     *
+     * @throws UnsupportedModelException naming the problem
+     */
+    public static ModelConfig inspect(GgufFile f) {
+        return refusal(f.path(), () -> parts(f).config());
+    }
+
+    /**
+     * Runs {@code check}; an unexpected exception or error from code reading a hostile file (an index out of range,
+     * an absurd allocation, a deep recursion) becomes the file's refusal, so that callers see one kind of failure.
+     */
+    private static <T> T refusal(Path path, java.util.function.Supplier<T> check) {
+        try {
+            return check.get();
+        } catch (UnsupportedModelException e) {
+            throw e;
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+            throw new UnsupportedModelException(path + ": malformed model (" + e + ")", e);
+        }
+    }
+
     private static LlamaModel loadGguf(Path path, ThreadFactory tf, int threads) throws IOException {
         GgufFile f = GgufFile.open(path);
+        ComputePool pool = null;
         try {
-            String arch = f.getString("general.architecture");
-            if (!arch.equals("llama")) {
-                throw new UnsupportedModelException(path + ": architecture '" + arch + "' is not supported (supported: llama)");
-            }
-            String p = arch + ".";
-            GgufFile.Tensor embd = f.tensor("token_embd.weight");
-            int dim = f.getInt(p + "embedding_length");
-            int heads = f.getInt(p + "attention.head_count");
-            int layers = f.getInt(p + "block_count");
-            boolean tied = !f.tensors().containsKey("output.weight");
-            ModelConfig cfg = new ModelConfig(arch, dim, f.getInt(p + "feed_forward_length"), layers, heads,
-                    f.getInt(p + "attention.head_count_kv", heads), (int) embd.shape()[1], f.getInt(p + "context_length"),
-                    f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f), f.getFloat(p + "rope.freq_base", 10000f),
-                    f.getInt(p + "rope.dimension_count", dim / heads), tied);
-            WeightMatrix[][] m = new WeightMatrix[7][layers];
-            String[] names = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up"};
-            float[][] an = new float[layers][], fn = new float[layers][];
-            for (int l = 0; l < layers; l++) {
-                for (int k = 0; k < names.length; k++) m[k][l] = WeightMatrix.of(f.tensor("blk." + l + "." + names[k] + ".weight"));
-                an[l] = vector(f.tensor("blk." + l + ".attn_norm.weight"), dim);
-                fn[l] = vector(f.tensor("blk." + l + ".ffn_norm.weight"), dim);
-            }
-            WeightMatrix embedding = WeightMatrix.of(embd);
-            WeightMatrix out = tied ? embedding : WeightMatrix.of(f.tensor("output.weight"));
-            Tokenizer tok = f.has("tokenizer.ggml.model") ? Tokenizer.fromGguf(f) : null;
-            ComputePool pool = new ComputePool(threads, tf);
-            return new LlamaModel(cfg, path, f, pool, tok, path + " contains no tokenizer (tokenizer.ggml.model is missing)", embedding, an, m[0], m[1], m[2], m[3], fn, m[4], m[5], m[6],
-                    vector(f.tensor("output_norm.weight"), dim), out);
-        } catch (RuntimeException e) {
+            GgufParts g = refusal(path, () -> parts(f));
+            pool = new ComputePool(threads, tf);
+            WeightMatrix[][] m = g.layers();
+            ComputePool compute = pool;
+            return refusal(path, () -> new LlamaModel(g.config(), path, f, compute, g.tokenizer(),
+                    path + " contains no tokenizer (tokenizer.ggml.model is missing)", g.embedding(), g.attnNorm(),
+                    m[0], m[1], m[2], m[3], g.ffnNorm(), m[4], m[5], m[6], g.outputNorm(), g.output()));
+        } catch (RuntimeException | Error e) {
+            if (pool != null) pool.close();
             f.close();
             throw e;
         }
@@ -283,9 +347,23 @@ public final class LlamaModel implements AutoCloseable {
                 else if (java.nio.file.Files.isRegularFile(generic)) tok = Llama2cTokenizer.read(generic, vocab);
                 else problem = "no tokenizer for " + path + ": neither " + bySize + " nor " + generic + " exists";
             }
+            Tokenizer tokenizer = tok;
+            String tokenizerProblem = problem;
             ComputePool pool = new ComputePool(threads, tf);
-            return new LlamaModel(cfg, path, arena::close, pool, tok, problem, embedding, an, wq, wk, wv, wo, fn, w1, w2, w3, finalNorm, out);
-        } catch (RuntimeException | IOException e) {
+            try {
+                return refusal(path, () -> new LlamaModel(cfg, path, arena::close, pool, tokenizer, tokenizerProblem, embedding,
+                        an, wq, wk, wv, wo, fn, w1, w2, w3, finalNorm, out));
+            } catch (RuntimeException | Error e) {
+                pool.close();
+                throw e;
+            }
+        } catch (UnsupportedModelException | IOException e) {
+            arena.close();
+            throw e;
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+            arena.close();
+            throw new UnsupportedModelException(path + ": malformed llama2.c checkpoint (" + e + ")", e);
+        } catch (Error e) {
             arena.close();
             throw e;
         }
@@ -306,7 +384,9 @@ public final class LlamaModel implements AutoCloseable {
         return r;
     }
 
-    private void checkShapes() {
+    private static void checkShapes(ModelConfig config, WeightMatrix tokenEmbedding, WeightMatrix output, WeightMatrix[] wq,
+                                    WeightMatrix[] wk, WeightMatrix[] wv, WeightMatrix[] wo, WeightMatrix[] w1,
+                                    WeightMatrix[] w2, WeightMatrix[] w3) {
         int d = config.dim(), kv = config.kvDim(), h = config.hiddenDim();
         expect(tokenEmbedding, config.vocabSize(), d);
         expect(output, config.vocabSize(), d);

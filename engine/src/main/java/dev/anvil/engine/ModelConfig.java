@@ -20,9 +20,22 @@ public record ModelConfig(String architecture, int dim, int hiddenDim, int layer
                           int vocabSize, int contextLength, float rmsEps, float ropeTheta, int ropeDim,
                           boolean tiedEmbeddings) {
 
+    /**
+     * Longest context accepted from a file. The context length is the one hyper-parameter no tensor shape vouches
+     * for, and per-thread attention scratch is sized by it; 4M tokens is beyond any model this engine runs.
+     */
+    public static final int MAX_CONTEXT_LENGTH = 1 << 22;
+
     public ModelConfig {
         if (dim <= 0 || hiddenDim <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocabSize <= 0 || contextLength <= 0) {
             throw new UnsupportedModelException("invalid model shape: " + this);
+        }
+        if (contextLength > MAX_CONTEXT_LENGTH) {
+            throw new UnsupportedModelException("context length " + contextLength + " is larger than " + MAX_CONTEXT_LENGTH + " tokens");
+        }
+        if (!Float.isFinite(rmsEps) || rmsEps < 0 || !Float.isFinite(ropeTheta) || ropeTheta <= 0) {
+            throw new UnsupportedModelException("RMSNorm epsilon " + rmsEps + " and RoPE base " + ropeTheta
+                    + " must be finite (epsilon >= 0, base > 0)");
         }
         if (dim % heads != 0) throw new UnsupportedModelException("embedding width " + dim + " is not divisible by " + heads + " heads");
         if (heads % kvHeads != 0) throw new UnsupportedModelException(heads + " query heads are not a multiple of " + kvHeads + " kv heads");

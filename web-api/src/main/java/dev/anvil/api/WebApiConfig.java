@@ -19,6 +19,18 @@ public class WebApiConfig {
     /** {@code anvil.metrics.http.enabled}: whether every API request is timed into anvil_http_requests. */
     public static final String HTTP_METRICS_ENABLED = "anvil.metrics.http.enabled";
 
+    /**
+     * {@code anvil.api.max-json-depth}: deepest nesting of arrays and objects accepted in any request body (deeper
+     * bodies get 400 invalid_json while they are read). OpenAI requests nest a few levels; a JSON Schema in
+     * response_format some tens.
+     */
+    public static final String MAX_JSON_DEPTH = "anvil.api.max-json-depth";
+    public static final int DEFAULT_MAX_JSON_DEPTH = 128;
+
+    @Inject
+    @ConfigProperty(name = MAX_JSON_DEPTH, defaultValue = "" + DEFAULT_MAX_JSON_DEPTH)
+    int maxJsonDepth;
+
     @Inject
     @ConfigProperty(name = DATABASE_CHECK_TIMEOUT, defaultValue = "3")
     int databaseCheckTimeoutSeconds;
@@ -44,6 +56,13 @@ public class WebApiConfig {
             throw new IllegalStateException(MIGRATIONS_TABLE + " must be a plain SQL identifier, got '" + migrationsTable + "'");
         }
         return migrationsTable;
+    }
+
+    public int maxJsonDepth() {
+        if (maxJsonDepth < 8) {
+            throw new IllegalStateException(MAX_JSON_DEPTH + " must be >= 8, got " + maxJsonDepth);
+        }
+        return maxJsonDepth;
     }
 
     public boolean httpMetricsEnabled() {

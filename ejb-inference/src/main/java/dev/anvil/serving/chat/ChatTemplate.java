@@ -1,11 +1,9 @@
 package dev.anvil.serving.chat;
 
-import com.hubspot.jinjava.Jinjava;
-import com.hubspot.jinjava.JinjavaConfig;
-import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.interpret.CollectionTooBigException;
+import com.hubspot.jinjava.interpret.OutputTooBigException;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
-import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 import dev.anvil.engine.Tokenizer;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
@@ -25,6 +23,11 @@ import java.util.Objects;
  * functions {@code raise_exception(message)} and {@code strftime_now(format)}, in an environment with
  * {@code trim_blocks} and {@code lstrip_blocks} on. Models without a template get {@link #FALLBACK_SOURCE}.
  *
+ * <p>The template is code from a model file; the conversation is data. Message contents reach the output exactly as
+ * written, whatever they contain ({@code {{ 7*7 }}}, {@code {% for %}}, {@code {# #}}), and a render runs under
+ * {@link ChatTemplateLimits} (see {@link TemplateEngine} and {@link RenderBudget}). {@link #verify()} is how model
+ * registration and model loading refuse a template that cannot render a simple conversation.
+ *
  * <p>Instances are immutable and thread-safe; the Jinja engine is shared.
  */
 public final class ChatTemplate {
@@ -43,43 +46,70 @@ public final class ChatTemplate {
             {% endfor %}\
             {% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}""";
 
-    /** Upper bound on rendered output: a template loop gone wrong must not exhaust the heap. */
-    private static final long MAX_OUTPUT_CHARS = 32L * 1024 * 1024;
+    /**
+     * Conversations every template must handle at load: the first must render; the others may be refused by the
+     * template's own {@code raise_exception} (many templates reject a system turn, or check roles), but must not fail
+     * any other way.
+     */
+    static final List<List<ChatMessage>> PROBES = List.of(
+            List.of(new ChatMessage("user", "Hello")),
+            List.of(new ChatMessage("system", "You are a helpful assistant."), new ChatMessage("user", "Hello")),
+            List.of(new ChatMessage("user", "Hello"), new ChatMessage("assistant", "Hi, how can I help?"),
+                    new ChatMessage("user", "Tell me a story.")));
 
-    private static final Jinjava JINJA = createEngine();
+    /** How render errors begin: a broken template, and one stopped by its limits. */
+    static final String FAILED = "chat template failed: ", STOPPED = "chat template stopped: ";
 
     private final String source;
     private final boolean fallback;
     private final String bosToken;
     private final String eosToken;
+    private final ChatTemplateLimits limits;
 
-    private ChatTemplate(String source, boolean fallback, String bosToken, String eosToken) {
+    private ChatTemplate(String source, boolean fallback, String bosToken, String eosToken, ChatTemplateLimits limits) {
         this.source = source;
         this.fallback = fallback;
         this.bosToken = bosToken;
         this.eosToken = eosToken;
+        this.limits = limits;
+    }
+
+    /** {@link #of(String, String, String, ChatTemplateLimits)} with {@link ChatTemplateLimits#DEFAULT}. */
+    public static ChatTemplate of(String source, String bosToken, String eosToken) {
+        return of(source, bosToken, eosToken, ChatTemplateLimits.DEFAULT);
     }
 
     /**
      * @param source   the Jinja template, or null/blank for {@link #FALLBACK_SOURCE}
      * @param bosToken text of the BOS token ({@code ""} if the model has none)
      * @param eosToken text of the EOS token ({@code ""} if the model has none)
+     * @param limits   what one render may cost
      */
-    public static ChatTemplate of(String source, String bosToken, String eosToken) {
+    public static ChatTemplate of(String source, String bosToken, String eosToken, ChatTemplateLimits limits) {
         boolean missing = source == null || source.isBlank();
         return new ChatTemplate(missing ? FALLBACK_SOURCE : source, missing,
-                Objects.requireNonNullElse(bosToken, ""), Objects.requireNonNullElse(eosToken, ""));
+                Objects.requireNonNullElse(bosToken, ""), Objects.requireNonNullElse(eosToken, ""),
+                Objects.requireNonNull(limits, "limits"));
+    }
+
+    /** The template of a model, with its tokenizer's BOS/EOS texts and the default limits. */
+    public static ChatTemplate forModel(String source, Tokenizer tokenizer) {
+        return forModel(source, tokenizer, ChatTemplateLimits.DEFAULT);
     }
 
     /** The template of a model, with its tokenizer's BOS/EOS texts. */
-    public static ChatTemplate forModel(String source, Tokenizer tokenizer) {
+    public static ChatTemplate forModel(String source, Tokenizer tokenizer, ChatTemplateLimits limits) {
         String bos = tokenizer.bos() >= 0 ? tokenizer.tokenText(tokenizer.bos()) : "";
         String eos = tokenizer.eos() >= 0 ? tokenizer.tokenText(tokenizer.eos()) : "";
-        return of(source, bos, eos);
+        return of(source, bos, eos, limits);
     }
 
     public String source() {
         return source;
+    }
+
+    public ChatTemplateLimits limits() {
+        return limits;
     }
 
     /** True when the model has no template and {@link #FALLBACK_SOURCE} is used. */
@@ -88,13 +118,52 @@ public final class ChatTemplate {
     }
 
     /**
+     * Checks that the template works before a model is accepted: it must parse without syntax errors, render the
+     * first of {@link #PROBES} and render or deliberately refuse ({@code raise_exception}) the others, all within
+     * the limits.
+     *
+     * @return this template
+     * @throws ChatTemplateException ({@link ChatTemplateException.Reason#BROKEN} or {@code LIMIT}) naming the problem
+     */
+    public ChatTemplate verify() {
+        for (int i = 0; i < PROBES.size(); i++) {
+            try {
+                render(PROBES.get(i), true, true);
+            } catch (ChatTemplateException e) {
+                if (e.reason() == ChatTemplateException.Reason.RAISED && i > 0) continue;
+                String which = "a conversation of " + describe(PROBES.get(i));
+                String detail = e.detail();
+                String problem = switch (e.reason()) {
+                    case RAISED -> "it refuses " + which + " (raise_exception: " + detail + ")";
+                    case LIMIT -> "rendering " + which + " exceeded a limit: " + detail;
+                    case BROKEN -> detail;
+                };
+                throw new ChatTemplateException("the chat template cannot be used: " + problem,
+                        e.reason() == ChatTemplateException.Reason.LIMIT ? ChatTemplateException.Reason.LIMIT
+                                : ChatTemplateException.Reason.BROKEN, e);
+            }
+        }
+        return this;
+    }
+
+    private static String describe(List<ChatMessage> conversation) {
+        List<String> roles = new ArrayList<>();
+        for (ChatMessage m : conversation) roles.add(m.role());
+        return String.join(", ", roles);
+    }
+
+    /**
      * Renders {@code messages}; with {@code addGenerationPrompt} the output ends with the cue for the assistant's
      * turn.
      *
-     * @throws ChatTemplateException if the template rejects the conversation or fails
+     * @throws ChatTemplateException if the template rejects the conversation, fails, or crosses a limit
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
-        List<Map<String, Object>> maps = new ArrayList<>(messages.size());
+        return render(messages, addGenerationPrompt, false);
+    }
+
+    private String render(List<ChatMessage> messages, boolean addGenerationPrompt, boolean strict) {
+        List<Object> maps = new ArrayList<>(messages.size());
         for (ChatMessage message : messages) {
             // LinkedHashMap: templates may iterate a message's items; keep role before content like Python dicts.
             Map<String, Object> map = new LinkedHashMap<>();
@@ -108,20 +177,59 @@ public final class ChatTemplate {
         context.put("bos_token", bosToken);
         context.put("eos_token", eosToken);
 
-        RenderResult result = JINJA.renderForResult(source, context);
+        RenderResult result;
+        String failure;
+        try (RenderBudget budget = RenderBudget.open(limits)) {
+            try {
+                result = TemplateEngine.forLimits(limits).renderForResult(source, context);
+            } catch (StackOverflowError e) {
+                budget.failQuietly("its constructs nest deeper than the thread's stack allows ("
+                        + ChatTemplateLimits.MAX_DEPTH + ")");
+                result = null;
+            } catch (OutOfMemoryError e) {
+                // One allocation larger than the heap could give, made by this render (the limits bound every
+                // growth step, so it is a single request, which failed without taking the memory).
+                budget.failQuietly("it needed more memory than the server has (" + ChatTemplateLimits.MAX_ALLOCATED_BYTES + ")");
+                result = null;
+            }
+            failure = budget.failure();
+        }
+        if (failure != null) {
+            throw new ChatTemplateException(STOPPED + failure, ChatTemplateException.Reason.LIMIT, null);
+        }
         for (TemplateError error : result.getErrors()) {
-            if (error.getSeverity() != TemplateError.ErrorType.FATAL) {
+            boolean syntax = error.getReason() == TemplateError.ErrorReason.SYNTAX_ERROR;
+            if (error.getSeverity() != TemplateError.ErrorType.FATAL && !(strict && syntax)) {
                 continue; // warnings (e.g. an unknown filter argument) do not stop Python's Jinja either
             }
-            TemplateRaised raised = findRaised(error.getException());
+            TemplateRaised raised = find(error.getException(), TemplateRaised.class);
             if (raised != null) {
-                throw new ChatTemplateException(raised.getMessage(), true, raised);
+                throw new ChatTemplateException(raised.getMessage(), ChatTemplateException.Reason.RAISED, raised);
             }
             String where = error.getLineno() > 0 ? " (template line " + error.getLineno() + ")" : "";
-            throw new ChatTemplateException("chat template failed: " + error.getMessage() + where, false,
+            // Jinjava's own bounds (configured from the same limits) say "byte output" and "collection"; name the keys.
+            if (error.getReason() == TemplateError.ErrorReason.OUTPUT_TOO_BIG
+                    || find(error.getException(), OutputTooBigException.class) != null) {
+                throw new ChatTemplateException(STOPPED + "the prompt or a string it builds would be longer than "
+                        + limits.maxOutputChars() + " characters (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")" + where,
+                        ChatTemplateException.Reason.LIMIT, error.getException());
+            }
+            if (error.getReason() == TemplateError.ErrorReason.COLLECTION_TOO_BIG
+                    || find(error.getException(), CollectionTooBigException.class) != null) {
+                throw new ChatTemplateException(STOPPED + "a list or dict it builds would hold more than "
+                        + limits.maxCollectionSize() + " elements (" + ChatTemplateLimits.MAX_COLLECTION_SIZE + ")" + where,
+                        ChatTemplateException.Reason.LIMIT, error.getException());
+            }
+            throw new ChatTemplateException(FAILED + error.getMessage() + where, ChatTemplateException.Reason.BROKEN,
                     error.getException());
         }
-        return result.getOutput();
+        String output = result.getOutput();
+        if (output.length() > limits.maxOutputChars()) {
+            throw new ChatTemplateException(STOPPED + "its output has " + output.length()
+                    + " characters, more than " + limits.maxOutputChars() + " (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")",
+                    ChatTemplateException.Reason.LIMIT, null);
+        }
+        return output;
     }
 
     /**
@@ -134,44 +242,18 @@ public final class ChatTemplate {
         return tokenizer.encodeWithSpecials(rendered, addBos);
     }
 
-    private static TemplateRaised findRaised(Throwable error) {
-        for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof TemplateRaised raised) {
-                return raised;
+    private static <T extends Throwable> T find(Throwable error, Class<T> type) {
+        Throwable t = error;
+        for (int depth = 0; t != null && depth < 32; depth++) {
+            if (type.isInstance(t)) {
+                return type.cast(t);
             }
             if (t.getCause() == t) {
                 break;
             }
+            t = t.getCause();
         }
         return null;
-    }
-
-    private static Jinjava createEngine() {
-        JinjavaConfig config = JinjavaConfig.newBuilder()
-                .withTrimBlocks(true)
-                .withLstripBlocks(true)
-                .withFailOnUnknownTokens(false)
-                .withMaxOutputSize(MAX_OUTPUT_CHARS)
-                // Python Jinja semantics that jinjava only has behind "legacy override" switches: {{- and -}}
-                // trimming on expressions, strict whitespace control, Python operator precedence, dict literals
-                // with evaluated keys, iteration over dict keys, backslash escapes only inside string literals.
-                .withLegacyOverrides(LegacyOverrides.newBuilder()
-                        .withUseTrimmingForNotesAndExpressions(true)
-                        .withParseWhitespaceControlStrictly(true)
-                        .withUseNaturalOperatorPrecedence(true)
-                        .withEvaluateMapKeys(true)
-                        .withIterateOverMapKeys(true)
-                        .withHandleBackslashInQuotesOnly(true)
-                        .withAllowAdjacentTextNodes(true)
-                        .withKeepNullableLoopValues(true)
-                        .build())
-                .build();
-        Jinjava jinja = new Jinjava(config);
-        jinja.getGlobalContext().registerFunction(
-                new ELFunctionDefinition("", "raise_exception", Functions.class, "raiseException", String.class));
-        jinja.getGlobalContext().registerFunction(
-                new ELFunctionDefinition("", "strftime_now", Functions.class, "strftimeNow", String.class));
-        return jinja;
     }
 
     /** Thrown by {@code raise_exception}; recognised in jinjava's error chain. */
@@ -184,6 +266,43 @@ public final class ChatTemplate {
     /** Functions templates call. Public because jinjava invokes them reflectively. */
     public static final class Functions {
         private Functions() {
+        }
+
+        /**
+         * Python's {@code range(stop)} / {@code range(start, stop[, step])}. Replaces Jinjava's, which silently
+         * truncates long ranges: here a range longer than max-collection-size fails the render.
+         */
+        public static List<Object> range(Object first, Object... rest) {
+            long start = 0, stop, step = 1;
+            if (rest == null || rest.length == 0) {
+                stop = integer(first, "stop");
+            } else {
+                start = integer(first, "start");
+                stop = integer(rest[0], "stop");
+                if (rest.length > 1) step = integer(rest[1], "step");
+            }
+            if (step == 0) throw new IllegalArgumentException("range() step must not be zero");
+            long count = step > 0 ? Math.max(0, Math.ceilDiv(stop - start, step)) : Math.max(0, Math.ceilDiv(start - stop, -step));
+            RenderBudget budget = RenderBudget.current();
+            int limit = budget == null ? ChatTemplateLimits.DEFAULT.maxCollectionSize() : budget.limits().maxCollectionSize();
+            if (count > limit) {
+                String reason = "range() of " + count + " values is longer than " + limit + " ("
+                        + ChatTemplateLimits.MAX_COLLECTION_SIZE + ")";
+                if (budget != null) budget.fail(reason);
+                throw new IllegalArgumentException(reason);
+            }
+            List<Object> values = new ArrayList<>((int) count);
+            for (long i = 0, v = start; i < count; i++, v += step) values.add(v);
+            return values;
+        }
+
+        private static long integer(Object value, String name) {
+            if (value instanceof Number n) return n.longValue();
+            try {
+                return Long.parseLong(String.valueOf(value).strip());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("range() " + name + " must be an integer, got '" + value + "'");
+            }
         }
 
         public static Object raiseException(String message) {

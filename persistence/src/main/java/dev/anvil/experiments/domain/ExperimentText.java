@@ -41,11 +41,19 @@ public final class ExperimentText {
         return a;
     }
 
-    /** Null for a blank value; refuses one longer than {@code max}. */
+    /** Null for a blank value; refuses one longer than {@code max} or holding a NUL character. */
     public static String optional(String field, String value, int max) {
         if (value == null || value.isBlank()) return null;
         if (value.length() > max) {
             throw new InvalidExperimentException(field, field + " is longer than " + max + " characters (" + value.length() + ")");
+        }
+        return refuseNul(field, value);
+    }
+
+    /** PostgreSQL text cannot hold U+0000 (the insert fails): refused up front, whatever the database. */
+    static String refuseNul(String field, String value) {
+        if (value != null && value.indexOf('\u0000') >= 0) {
+            throw new InvalidExperimentException(field, field + " contains a NUL character (U+0000), which cannot be stored");
         }
         return value;
     }

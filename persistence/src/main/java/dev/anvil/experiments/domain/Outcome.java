@@ -94,6 +94,7 @@ public class Outcome {
         if (responseId.length() > ExperimentText.MAX_RESPONSE_ID) {
             throw new InvalidExperimentException("responseId", "responseId is longer than " + ExperimentText.MAX_RESPONSE_ID + " characters");
         }
+        ExperimentText.refuseNul("responseId", responseId);
         return responseId;
     }
 

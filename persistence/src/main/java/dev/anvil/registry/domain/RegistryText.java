@@ -33,12 +33,18 @@ public final class RegistryText {
         return actor.strip();
     }
 
-    /** Returns null for a missing or blank value, otherwise the stripped text if it fits in {@code max} characters. */
+    /**
+     * Returns null for a missing or blank value, otherwise the stripped text if it fits in {@code max} characters and
+     * holds no NUL character.
+     */
     public static String optional(String field, String value, int max) {
         if (value == null || value.isBlank()) return null;
         String stripped = value.strip();
         if (stripped.length() > max) {
             throw new InvalidRegistryFieldException(field, field + " is longer than " + max + " characters");
+        }
+        if (stripped.indexOf('\u0000') >= 0) { // PostgreSQL text cannot hold U+0000 (the insert would fail)
+            throw new InvalidRegistryFieldException(field, field + " contains a NUL character (U+0000), which cannot be stored");
         }
         return stripped;
     }

@@ -157,6 +157,9 @@ class ExperimentLifecycleTest {
         assertEquals("rating", assertThrows(InvalidExperimentException.class, () -> new Feedback("r1", FeedbackScale.THUMBS, 5, null, T0)).field());
         assertEquals("rating", assertThrows(InvalidExperimentException.class, () -> new Feedback("r1", FeedbackScale.STARS, 0, null, T0)).field());
         assertEquals("responseId", assertThrows(InvalidExperimentException.class, () -> new Feedback(" ", FeedbackScale.STARS, 3, null, T0)).field());
+        // PostgreSQL cannot store U+0000: refused with the field named, on every database.
+        assertEquals("responseId", assertThrows(InvalidExperimentException.class, () -> new Feedback("r\u0000", FeedbackScale.THUMBS, 1, null, T0)).field());
+        assertEquals("comment", assertThrows(InvalidExperimentException.class, () -> new Feedback("r1", FeedbackScale.THUMBS, 1, "a\u0000b", T0)).field());
         assertNotNull(FeedbackScale.parse(null));
         assertEquals("scale", assertThrows(InvalidExperimentException.class, () -> FeedbackScale.parse("emoji")).field());
     }

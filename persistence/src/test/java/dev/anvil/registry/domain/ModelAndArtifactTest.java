@@ -25,6 +25,14 @@ class ModelAndArtifactTest {
     }
 
     @Test
+    void freeTextWithANulCharacterIsRefused() {
+        // PostgreSQL cannot store U+0000; the field is named instead of the insert failing.
+        InvalidRegistryFieldException e = assertThrows(InvalidRegistryFieldException.class,
+                () -> new Model("m", "nul\u0000inside", null, null, "alice", NOW));
+        assertEquals("description", e.field());
+    }
+
+    @Test
     void modelNamesMustBeUrlSafe() {
         for (String bad : new String[] {"", "-lead", "has space", "slash/name", "x".repeat(129), "ünï"}) {
             InvalidRegistryFieldException e = assertThrows(InvalidRegistryFieldException.class,

@@ -12,6 +12,7 @@ import dev.anvil.serving.TokenLogprob;
 import dev.anvil.serving.chat.ChatMessage;
 import dev.anvil.serving.chat.ChatTemplate;
 import dev.anvil.serving.chat.ChatTemplateException;
+import dev.anvil.serving.chat.ChatTemplateLimits;
 import jakarta.inject.Inject;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.ws.rs.HeaderParam;
@@ -74,16 +75,38 @@ public class ChatCompletionsResource {
         }
     }
 
+    /**
+     * The conversation as the model's prompt text. A conversation larger than a template may see at all is the
+     * client's to shorten (400); a template that refuses it by {@code raise_exception} is too (400). A template that
+     * fails, or that the render limits stop, is the model file's fault: 500 with the reason, and nothing is queued.
+     */
     static String render(ServedModel model, ChatRequest request) {
-        ChatTemplate template = ChatTemplate.forModel(model.chatTemplate(), model.tokenizer());
+        ChatTemplate template = model.chatTemplate() != null ? model.chatTemplate()
+                : ChatTemplate.forModel(null, model.tokenizer());
+        ChatTemplateLimits limits = template.limits();
+        if (request.messages().size() > limits.maxCollectionSize()) {
+            throw ApiException.badRequest("'messages' has " + request.messages().size() + " messages, more than the "
+                    + limits.maxCollectionSize() + " a chat template may be given (" + ChatTemplateLimits.MAX_COLLECTION_SIZE + ")",
+                    "messages");
+        }
+        long chars = 0;
+        for (ChatMessage m : request.messages()) chars += m.content().length();
+        if (chars > limits.maxOutputChars()) {
+            throw ApiException.badRequest("the messages hold " + chars + " characters, more than the " + limits.maxOutputChars()
+                    + " a chat prompt may have (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")", "messages");
+        }
         try {
             return template.render(request.messages(), true);
         } catch (ChatTemplateException e) {
-            if (e.raisedByTemplate()) {
-                throw ApiException.badRequest("the model's chat template rejected the messages: " + e.getMessage(), "messages");
+            switch (e.reason()) {
+                case RAISED -> throw ApiException.badRequest("the model's chat template rejected the messages: " + e.getMessage(), "messages");
+                case LIMIT -> throw new ApiException(500, ApiErrors.TYPE_SERVER, "the chat template of model " + model.ref()
+                        + " was stopped by its render limits and nothing was generated: " + e.detail()
+                        + ". The template comes with the model file; ask the operator to replace the model", null,
+                        "chat_template_limit_exceeded");
+                default -> throw new ApiException(500, ApiErrors.TYPE_SERVER, "the chat template of model " + model.ref()
+                        + " could not be rendered: " + e.getMessage(), null, "chat_template_error");
             }
-            throw new ApiException(500, ApiErrors.TYPE_SERVER, "the chat template of model " + model.ref()
-                    + " could not be rendered: " + e.getMessage(), null, "chat_template_error");
         }
     }
 

@@ -41,7 +41,13 @@ final class RequestBodies {
                 throw ApiException.badRequest("Content-Length '" + declaredLength + "' is not a number", null);
             }
         }
-        byte[] body = readAtMost(in, limit);
+        byte[] body;
+        try {
+            body = readAtMost(in, limit);
+        } catch (JsonException e) { // the stream's own checks (JsonDepthLimit) while the bytes arrive
+            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST, "the request body is not valid JSON: " + e.getMessage(),
+                    null, "invalid_json");
+        }
         if (body.length == 0) {
             throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST, "the request body is empty; send a JSON object",
                     null, "invalid_json");
@@ -62,6 +68,13 @@ final class RequestBodies {
         } catch (JsonException e) {
             throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,
                     "the request body is not valid JSON: " + e.getMessage(), null, "invalid_json");
+        } catch (ApiException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            // Parsson reports some limits (nesting past its own depth limit, number sizes) as plain RuntimeExceptions;
+            // whatever the parser refuses, the body is at fault.
+            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,
+                    "the request body cannot be parsed as JSON: " + e.getMessage(), null, "invalid_json");
         }
     }
 

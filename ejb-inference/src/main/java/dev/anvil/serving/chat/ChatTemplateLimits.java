@@ -1,0 +1,47 @@
+package dev.anvil.serving.chat;
+
+/**
+ * What one rendering of a chat template may cost. A template comes from a model file, which is third-party input:
+ * a loop nest, a string or list that doubles, or deep nesting must end the render with an error instead of
+ * holding a request thread or filling the heap. Every bound is checked while the template runs (see
+ * {@link RenderBudget}); the first one crossed fails that render.
+ *
+ * @param timeoutMillis      wall-clock time of one render
+ * @param maxSteps           template nodes rendered (every loop iteration renders its body's nodes again), filter
+ *                           calls and method calls of one render
+ * @param maxOutputChars     characters of the rendered prompt and of any one string the template builds; also the
+ *                           largest number a filter may take as an argument (a width or count)
+ * @param maxCollectionSize  elements of any list or dict the template builds (counted through nested ones), and of
+ *                           {@code range(...)}
+ * @param maxAllocatedBytes  heap the rendering thread may allocate during one render (0: not checked); catches
+ *                           growth that no other bound sees, such as a list doubling inside one expression
+ * @param maxDepth           nesting of template constructs being rendered at once (loops in macros in conditions...)
+ */
+public record ChatTemplateLimits(long timeoutMillis, long maxSteps, int maxOutputChars, int maxCollectionSize,
+                                 long maxAllocatedBytes, int maxDepth) {
+
+    /** MicroProfile Config keys of the limits (read by {@code dev.anvil.serving.ServingConfig}; named in errors). */
+    public static final String TIMEOUT_MS = "anvil.serving.chat-template.timeout-ms";
+    public static final String MAX_STEPS = "anvil.serving.chat-template.max-steps";
+    public static final String MAX_OUTPUT_CHARS = "anvil.serving.chat-template.max-output-chars";
+    public static final String MAX_COLLECTION_SIZE = "anvil.serving.chat-template.max-collection-size";
+    public static final String MAX_ALLOCATED_BYTES = "anvil.serving.chat-template.max-allocated-bytes";
+    public static final String MAX_DEPTH = "anvil.serving.chat-template.max-depth";
+
+    /** Generous for real chat templates (which render in milliseconds), tight enough to stop hostile ones quickly. */
+    public static final ChatTemplateLimits DEFAULT = new ChatTemplateLimits(2000, 5_000_000, 8 * 1024 * 1024, 100_000,
+            256L * 1024 * 1024, 200);
+
+    public ChatTemplateLimits {
+        if (timeoutMillis <= 0) throw new IllegalArgumentException("chat template timeout must be positive, got " + timeoutMillis);
+        if (maxSteps <= 0) throw new IllegalArgumentException("chat template max-steps must be positive, got " + maxSteps);
+        if (maxOutputChars <= 0) throw new IllegalArgumentException("chat template max-output-chars must be positive, got " + maxOutputChars);
+        if (maxCollectionSize <= 0) {
+            throw new IllegalArgumentException("chat template max-collection-size must be positive, got " + maxCollectionSize);
+        }
+        if (maxAllocatedBytes < 0) {
+            throw new IllegalArgumentException("chat template max-allocated-bytes must not be negative, got " + maxAllocatedBytes);
+        }
+        if (maxDepth < 8) throw new IllegalArgumentException("chat template max-depth must be at least 8, got " + maxDepth);
+    }
+}

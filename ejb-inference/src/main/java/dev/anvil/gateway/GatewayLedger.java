@@ -30,9 +30,12 @@ import javax.sql.DataSource;
 /**
  * Usage and audit rows, written off the request path: callers only enqueue ({@link #usage}, {@link #audit}: a
  * lock-free offer), and a timer drains the queues every second in JDBC batches of up to
- * {@code anvil.gateway.ledger.batch-size} rows, one transaction per batch. A failed batch stays queued and is
- * retried at the next tick; beyond {@code anvil.gateway.ledger.max-pending} rows new ones are dropped and
- * counted ({@link #dropped()}) rather than exhaust the heap while the database is down.
+ * {@code anvil.gateway.ledger.batch-size} rows, one transaction per batch. A batch that fails because the database
+ * cannot be reached stays queued and is retried at the next tick; beyond {@code anvil.gateway.ledger.max-pending}
+ * rows new ones are dropped and counted ({@link #dropped()}) rather than exhaust the heap while the database is down.
+ * A batch the database refuses for what it holds is written again row by row, so that one row it can never store
+ * drops alone (counted, logged without its text) instead of wedging every row behind it. Text is stored without NUL
+ * characters (PostgreSQL's text types cannot hold them; they become U+FFFD) and clipped to its column.
  */
 @Singleton
 @Startup
@@ -130,14 +133,64 @@ public class GatewayLedger {
                 pending.addAndGet(-(usageBatch.size() + auditBatch.size()));
                 written.addAndGet(usageBatch.size() + auditBatch.size());
             } catch (SQLException | RuntimeException e) {
-                // keep the rows for the next tick (their order does not matter: each row carries its time)
-                usage.addAll(usageBatch);
-                audit.addAll(auditBatch);
-                LOG.log(Level.WARNING, "gateway ledger: writing " + usageBatch.size() + " usage and " + auditBatch.size()
-                        + " audit rows failed; retrying at the next tick", e);
-                return;
+                if (unreachable(e) || !writeOneByOne(usageBatch, auditBatch)) {
+                    // keep the rows for the next tick (their order does not matter: each row carries its time)
+                    usage.addAll(usageBatch);
+                    audit.addAll(auditBatch);
+                    LOG.log(Level.WARNING, "gateway ledger: writing " + usageBatch.size() + " usage and " + auditBatch.size()
+                            + " audit rows failed; retrying at the next tick", e);
+                    return;
+                }
             }
         }
+    }
+
+    /**
+     * After the database refused a batch: each row in a transaction of its own. A row refused again is dropped and
+     * counted; the rest are written. Returns false (nothing dropped, the rows not yet written left in the lists) when
+     * the database stops answering meanwhile, so that the caller keeps them for the next tick.
+     */
+    private boolean writeOneByOne(List<UsageEntry> usageBatch, List<AuditEntry> auditBatch) {
+        List<Object> rows = new ArrayList<>(usageBatch);
+        rows.addAll(auditBatch);
+        for (Object row : rows) {
+            try {
+                if (row instanceof UsageEntry u) write(List.of(u), List.of()); else write(List.of(), List.of((AuditEntry) row));
+                written.incrementAndGet();
+            } catch (SQLException | RuntimeException e) {
+                if (unreachable(e)) {
+                    return false;
+                }
+                dropped.incrementAndGet();
+                LOG.log(Level.WARNING, "gateway ledger: the database refuses a " + (row instanceof UsageEntry ? "usage" : "audit")
+                        + " row (" + describe(row) + "); dropped: " + e.getMessage());
+            }
+            pending.decrementAndGet();
+            if (row instanceof UsageEntry u) usageBatch.remove(u); else auditBatch.remove((AuditEntry) row);
+        }
+        return true;
+    }
+
+    /** What identifies a row in the log: never its request or response text. */
+    private static String describe(Object row) {
+        return row instanceof UsageEntry u ? "request " + u.requestId() + ", tenant " + u.tenant()
+                : "action " + ((AuditEntry) row).action() + ", actor " + ((AuditEntry) row).actor();
+    }
+
+    /** Whether a failure means the database could not be reached (SQLState class 08), rather than refused the rows. */
+    static boolean unreachable(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof java.sql.SQLTransientConnectionException || t instanceof java.sql.SQLNonTransientConnectionException) {
+                return true;
+            }
+            if (t instanceof SQLException sql) {
+                for (SQLException e = sql; e != null; e = e.getNextException()) {
+                    if (e.getSQLState() != null && e.getSQLState().startsWith("08")) return true;
+                }
+                if (sql.getSQLState() == null) return true; // no state: a pool or driver failure, not the row's content
+            }
+        }
+        return !(failure instanceof SQLException);
     }
 
     private static <T> List<T> take(ConcurrentLinkedQueue<T> queue, int max) {
@@ -162,13 +215,13 @@ public class GatewayLedger {
                         for (UsageEntry u : usageBatch) {
                             s.setObject(1, u.occurredAt().atOffset(ZoneOffset.UTC));
                             s.setDate(2, Date.valueOf(u.occurredAt().atOffset(ZoneOffset.UTC).toLocalDate()));
-                            s.setString(3, u.requestId());
+                            s.setString(3, clip(u.requestId(), 64));
                             s.setString(4, u.tenant());
                             if (u.apiKeyId() == null) s.setNull(5, Types.BIGINT); else s.setLong(5, u.apiKeyId());
                             s.setString(6, u.keyPrefix());
                             s.setString(7, u.model());
                             s.setString(8, u.modelVersion());
-                            s.setString(9, u.endpoint());
+                            s.setString(9, clip(u.endpoint(), 64));
                             s.setInt(10, u.promptTokens());
                             s.setInt(11, u.completionTokens());
                             s.setBigDecimal(12, u.cost());
@@ -186,7 +239,7 @@ public class GatewayLedger {
                         for (AuditEntry a : auditBatch) {
                             s.setObject(1, a.occurredAt().atOffset(ZoneOffset.UTC));
                             s.setString(2, clip(a.actor(), 128));
-                            s.setString(3, a.tenant());
+                            s.setString(3, clip(a.tenant(), 64));
                             s.setString(4, clip(a.action(), 64));
                             s.setString(5, clip(a.target(), 512));
                             if (a.status() == null) s.setNull(6, Types.INTEGER); else s.setInt(6, a.status());
@@ -208,7 +261,10 @@ public class GatewayLedger {
         }
     }
 
+    /** {@code text} as a text column can hold it: NUL characters replaced by U+FFFD, at most {@code max} characters. */
     static String clip(String text, int max) {
-        return text == null || text.length() <= max ? text : text.substring(0, max);
+        if (text == null) return null;
+        String clean = text.indexOf('\0') < 0 ? text : text.replace('\0', '\uFFFD');
+        return clean.length() <= max ? clean : clean.substring(0, max);
     }
 }

@@ -44,7 +44,8 @@ class ChatTemplateSafetyIT {
         }
         String body = Json.createObjectBuilder().add("model", model).add("messages", messages).add("max_tokens", 1)
                 .add("temperature", 0).build().toString();
-        return server.request("POST", "/v1/chat/completions", body, OpenAi.UNCACHED);
+        // The test models are registered, not promoted: their versions are pinned, as an admin may.
+        return server.request("POST", "/v1/chat/completions", body, OpenAi.UNCACHED_AS_ADMIN);
     }
 
     private static int promptTokens(HttpResult r) {
@@ -122,8 +123,8 @@ class ChatTemplateSafetyIT {
         Path strict = TemplatedModels.write("ct-strict", "{% for m in messages %}{% if m['role'] == 'system' %}"
                 + "{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}{% endfor %}");
         register(server, "ct-strict", strict, 201);
-        HttpResult refused = server.post("/v1/chat/completions", "{\"model\":\"ct-strict@1.0.0\",\"max_tokens\":1,\"messages\":"
-                + "[{\"role\":\"system\",\"content\":\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}");
+        HttpResult refused = server.request("POST", "/v1/chat/completions", "{\"model\":\"ct-strict@1.0.0\",\"max_tokens\":1,\"messages\":"
+                + "[{\"role\":\"system\",\"content\":\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}", OpenAi.UNCACHED_AS_ADMIN);
         assertEquals(400, refused.status(), refused::toString);
         assertTrue(refused.json().getJsonObject("error").getString("message").contains("System role not supported"), refused::toString);
     }

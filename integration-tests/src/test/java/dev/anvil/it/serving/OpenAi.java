@@ -86,6 +86,13 @@ final class OpenAi {
     static final java.util.Map<String, String> UNCACHED = java.util.Map.of("Content-Type", "application/json",
             "Cache-Control", "no-store");
 
+    /**
+     * {@link #UNCACHED} with an admin's credentials: for requests that pin a version its name does not serve, which only
+     * admins and keys allowed to pin may do.
+     */
+    static final java.util.Map<String, String> UNCACHED_AS_ADMIN = java.util.Map.of("Content-Type", "application/json",
+            "Cache-Control", "no-store", "Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER));
+
     /** POSTs a generation request past the response cache (see {@link #UNCACHED}). */
     static dev.anvil.it.HttpResult postUncached(AnvilServer server, String path, String body) {
         return server.request("POST", path, body, UNCACHED);

@@ -50,13 +50,10 @@ if [ ! -f "$CONFIG_DIR/$SERVER_CONFIG" ]; then
 fi
 # Directory MicroProfile Config source (see 10-microprofile.cli); must exist before the server starts.
 mkdir -p "$CONFIG_DIR/anvil"
-# Admin users of the properties realm (80-security.cli): the realm needs the files, even empty; existing users stay.
-for file in anvil-users.properties anvil-roles.properties; do
-  if [ ! -f "$CONFIG_DIR/$file" ]; then
-    printf '#$REALM_NAME=anvil$\n# Managed by server-config/bin/admin-user.sh (bin/anvil admin-user)\n' > "$CONFIG_DIR/$file"
-    chmod 600 "$CONFIG_DIR/$file"
-  fi
-done
+# Admin users: the filesystem realm of 80-security.cli (salted bcrypt hashes), one file per user, readable by the
+# server's user only; existing users stay.
+mkdir -p "$CONFIG_DIR/anvil-users"
+chmod 700 "$CONFIG_DIR/anvil-users"
 
 # JVM options of every server started from this WILDFLY_HOME (serve.sh, the integration tests):
 # the engine needs the Vector API incubator module and native access (FFM mmap of model files).
@@ -149,5 +146,16 @@ if ! JAVA_OPTS="${JAVA_OPTS:-} -Djboss.server.base.dir=$BASE_DIR" "$WILDFLY_HOME
   grep -v '^WARNING: ' "$log" >&2 || true
   echo "configure.sh: WildFly configuration failed (script: $(ls "$CLI_DIR"))" >&2
   exit 1
+fi
+# The properties realm of earlier versions kept unsalted MD5 digests, which cannot be turned into salted hashes:
+# 80-security.cli has replaced the realm, its files go, and the users they held are named to be created again.
+legacy_users="$CONFIG_DIR/anvil-users.properties"
+if [ -f "$legacy_users" ]; then
+  names="$(grep -v '^#' "$legacy_users" | cut -d= -f1 | tr '\n' ' ' || true)"
+  rm -f "$legacy_users" "$CONFIG_DIR/anvil-roles.properties"
+  if [ -n "${names// /}" ]; then
+    echo "anvil: admin users are now kept as salted bcrypt hashes; the users of the old properties realm (unsalted" \
+         "MD5 digests) were removed: create them again with bin/anvil admin-user NAME: ${names% }" >&2
+  fi
 fi
 echo "anvil: WildFly configured at $BASE_DIR/configuration/$SERVER_CONFIG (profiles: $(for p in "${profiles[@]}"; do basename "$p" .cli; done | tr '\n' ' '))"

@@ -62,9 +62,9 @@ fi
 # local or distributed caches).
 "$ROOT/server-config/bin/configure.sh" "$WILDFLY_HOME"
 
-# The admin API (/api/**) needs a user with the role anvil-admin: on first start create "admin" (password from
-# ANVIL_ADMIN_PASSWORD, else generated and printed here once). More users: bin/anvil admin-user NAME.
-if ! grep -q '^[^#]' "$BASE_DIR/configuration/anvil-users.properties"; then
+# The admin API (/api/**) needs a user with the role anvil-admin: when the realm has no user (first start) create
+# "admin" (password from ANVIL_ADMIN_PASSWORD, else generated and printed here once). More: bin/anvil admin-user NAME.
+if [ -z "$(find "$BASE_DIR/configuration/anvil-users" -type f -name '*.xml' -print -quit)" ]; then
   "$ROOT/server-config/bin/admin-user.sh" "${ANVIL_ADMIN_USER:-admin}"
 fi
 

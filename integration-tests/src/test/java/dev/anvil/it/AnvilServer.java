@@ -43,8 +43,9 @@ import java.util.stream.Stream;
  *
  * <p>{@link Profile#CLUSTER_NODE_1} and {@link Profile#CLUSTER_NODE_2} are two nodes of one cluster (PostgreSQL run
  * only: {@code ANVIL_CLUSTER=true}, configuration standalone-anvil-ha.xml, distributed caches over JGroups TCP with
- * each other as the static peer list). Node 1 starts the run's PostgreSQL for both; asking for node 2 starts node 1
- * first, one after the other. Both run with a 1 GB heap, and {@link #stopCluster()} ends them when their tests are done.
+ * each other as the static peer list, and {@link #clusterSecret()} as the cluster secret). Node 1 starts the run's
+ * PostgreSQL for both; asking for node 2 starts node 1 first, one after the other. Both run with a 1 GB heap, and
+ * {@link #stopCluster()} ends them when their tests are done.
  *
  * <p>{@link Profile#DATABASE_OUTAGE} (PostgreSQL run only) is a server with a PostgreSQL of its own, which its test
  * takes away and brings back ({@link #stopDatabase()}, {@link #startDatabase()}) and then stops ({@link #stop(Profile)}).
@@ -104,6 +105,8 @@ public final class AnvilServer {
 
     /** The port offsets of the cluster's two nodes, chosen together: each node's peer list names both JGroups ports. */
     private static int[] clusterPortOffsets;
+    /** ANVIL_CLUSTER_SECRET of this run's cluster nodes (random per test JVM). */
+    private static String clusterSecret;
     /**
      * The identity files of the users the first server of this JVM was provisioned with (its configuration/anvil-users);
      * later servers copy them instead of starting another embedded server. Null until then.
@@ -249,6 +252,16 @@ public final class AnvilServer {
         }
     }
 
+    /** The secret the cluster nodes of this run share (ANVIL_CLUSTER_SECRET): 48 characters of Base64, random per JVM. */
+    public static synchronized String clusterSecret() {
+        if (clusterSecret == null) {
+            byte[] bytes = new byte[36];
+            new java.security.SecureRandom().nextBytes(bytes);
+            clusterSecret = java.util.Base64.getEncoder().encodeToString(bytes);
+        }
+        return clusterSecret;
+    }
+
     private static synchronized int[] clusterPortOffsets() {
         if (clusterPortOffsets == null) {
             int first = Ports.freeWildFlyPortOffset();
@@ -290,6 +303,11 @@ public final class AnvilServer {
 
     public URI managementUri() {
         return URI.create("http://127.0.0.1:" + (9990 + portOffset));
+    }
+
+    /** The JGroups TCP port of a cluster node (socket binding jgroups-tcp, 7600 plus the port offset), on 127.0.0.1. */
+    public int jgroupsPort() {
+        return 7600 + portOffset;
     }
 
     /** Absolute URI of a path on the application port, e.g. uri("/health/ready"). */
@@ -427,6 +445,9 @@ public final class AnvilServer {
         Files.createDirectories(baseDir.resolve("deployments"));
 
         environment.putAll(profile.environment);
+        if (profile.clustered()) {
+            environment.put("ANVIL_CLUSTER_SECRET", clusterSecret());
+        }
         runConfigure(configure, wildflyHome, environment);
         if (database.equals("h2") || profile == Profile.CLUSTER_NODE_1) {
             // Second pass with the same environment: ServerConfigurationIT (ClusterIT for the clustered

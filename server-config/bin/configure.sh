@@ -12,6 +12,10 @@
 # standalone-full-ha.xml, with a JGroups TCP stack that finds its peers in a static list (TCPPING) and the caches
 # of container "anvil" distributed (profiles/clustered.cli). Needs PostgreSQL (ANVIL_DB_URL): every node
 # shares the registry, API keys and usage. Peers, node name and addresses are start-time settings (serve.sh).
+# It also needs ANVIL_CLUSTER_SECRET, the secret every node of the cluster shares (32-512 characters of
+# A-Z a-z 0-9 + / = . _ ~ -): JGroups admits only members that prove it (AUTH) and encrypts the cluster's traffic
+# with an AES key derived from it (SYM_ENCRYPT), which bin/ClusterKeyStore.java writes to
+# configuration/anvil-cluster.p12 on every run. The server needs the same variable when it starts.
 set -euo pipefail
 SERVER_CONFIG_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WILDFLY_HOME="${1:?usage: configure.sh WILDFLY_HOME}"
@@ -42,6 +46,20 @@ if [ "${ANVIL_CLUSTER:-false}" = "true" ] && [ -z "${ANVIL_DB_URL:-}" ]; then
        "ANVIL_DB_USER and ANVIL_DB_PASSWORD (the H2 file database belongs to one server)" >&2
   exit 1
 fi
+if [ "${ANVIL_CLUSTER:-false}" = "true" ]; then
+  # Without a shared secret any host that reaches the JGroups port would join the cluster and read and write its
+  # caches. The character set keeps the value inert in WildFly's expressions (${env.ANVIL_CLUSTER_SECRET}).
+  if [ -z "${ANVIL_CLUSTER_SECRET:-}" ]; then
+    echo "configure.sh: ANVIL_CLUSTER=true needs ANVIL_CLUSTER_SECRET, the secret shared by every node of the cluster" \
+         "(e.g. the output of 'openssl rand -base64 48', the same on every node)" >&2
+    exit 1
+  fi
+  if ! [[ "$ANVIL_CLUSTER_SECRET" =~ ^[A-Za-z0-9+/=._~-]{32,512}$ ]]; then
+    echo "configure.sh: ANVIL_CLUSTER_SECRET must be 32 to 512 characters of A-Z a-z 0-9 + / = . _ ~ -" \
+         "(got ${#ANVIL_CLUSTER_SECRET} characters; 'openssl rand -base64 48' makes one)" >&2
+    exit 1
+  fi
+fi
 
 BASE_DIR="${ANVIL_SERVER_BASE_DIR:-$WILDFLY_HOME/standalone}"
 CONFIG_DIR="$BASE_DIR/configuration"
@@ -50,13 +68,18 @@ if [ ! -f "$CONFIG_DIR/$SERVER_CONFIG" ]; then
 fi
 # Directory MicroProfile Config source (see 10-microprofile.cli); must exist before the server starts.
 mkdir -p "$CONFIG_DIR/anvil"
-# Admin users of the properties realm (80-security.cli): the realm needs the files, even empty; existing users stay.
-for file in anvil-users.properties anvil-roles.properties; do
-  if [ ! -f "$CONFIG_DIR/$file" ]; then
-    printf '#$REALM_NAME=anvil$\n# Managed by server-config/bin/admin-user.sh (bin/anvil admin-user)\n' > "$CONFIG_DIR/$file"
-    chmod 600 "$CONFIG_DIR/$file"
+# Admin users: the filesystem realm of 80-security.cli (salted bcrypt hashes), one file per user, readable by the
+# server's user only; existing users stay.
+mkdir -p "$CONFIG_DIR/anvil-users"
+chmod 700 "$CONFIG_DIR/anvil-users"
+
+if [ "${ANVIL_CLUSTER:-false}" = "true" ]; then
+  # The key store of SYM_ENCRYPT (clustered.cli), from the secret, before the CLI session that references it.
+  if ! "$JAVA_HOME/bin/java" "$SERVER_CONFIG_DIR/bin/ClusterKeyStore.java" "$CONFIG_DIR/anvil-cluster.p12"; then
+    echo "configure.sh: could not write the cluster key store $CONFIG_DIR/anvil-cluster.p12" >&2
+    exit 1
   fi
-done
+fi
 
 # JVM options of every server started from this WILDFLY_HOME (serve.sh, the integration tests):
 # the engine needs the Vector API incubator module and native access (FFM mmap of model files).
@@ -149,5 +172,16 @@ if ! JAVA_OPTS="${JAVA_OPTS:-} -Djboss.server.base.dir=$BASE_DIR" "$WILDFLY_HOME
   grep -v '^WARNING: ' "$log" >&2 || true
   echo "configure.sh: WildFly configuration failed (script: $(ls "$CLI_DIR"))" >&2
   exit 1
+fi
+# The properties realm of earlier versions kept unsalted MD5 digests, which cannot be turned into salted hashes:
+# 80-security.cli has replaced the realm, its files go, and the users they held are named to be created again.
+legacy_users="$CONFIG_DIR/anvil-users.properties"
+if [ -f "$legacy_users" ]; then
+  names="$(grep -v '^#' "$legacy_users" | cut -d= -f1 | tr '\n' ' ' || true)"
+  rm -f "$legacy_users" "$CONFIG_DIR/anvil-roles.properties"
+  if [ -n "${names// /}" ]; then
+    echo "anvil: admin users are now kept as salted bcrypt hashes; the users of the old properties realm (unsalted" \
+         "MD5 digests) were removed: create them again with bin/anvil admin-user NAME: ${names% }" >&2
+  fi
 fi
 echo "anvil: WildFly configured at $BASE_DIR/configuration/$SERVER_CONFIG (profiles: $(for p in "${profiles[@]}"; do basename "$p" .cli; done | tr '\n' ' '))"

@@ -8,13 +8,39 @@
 # of this node, created from the provisioned standalone/ on first use) and ANVIL_PORT_OFFSET (added to every port).
 # Clustered (README, "Clustering"): ANVIL_CLUSTER=true (needs ANVIL_DB_URL: PostgreSQL shared by the nodes),
 # ANVIL_CLUSTER_HOSTS (every node's JGroups address, host[port], port 7600 + offset), ANVIL_NODE_NAME (unique per
-# node), ANVIL_CLUSTER_BIND_ADDRESS (the address JGroups binds, default ANVIL_BIND_ADDRESS).
+# node), ANVIL_CLUSTER_BIND_ADDRESS (the address JGroups binds, default ANVIL_BIND_ADDRESS), and the secret every
+# node shares, ANVIL_CLUSTER_SECRET or ANVIL_CLUSTER_SECRET_FILE (a file holding it): without one a node refuses to
+# start, since it is what keeps other hosts out of the cluster and its traffic encrypted.
 # Extra arguments go to WildFly's standalone.sh. Ctrl-C shuts the server down cleanly.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 : "${JAVA_HOME:?serve.sh: JAVA_HOME must point to a JDK 25 (bin/anvil sets it)}"
 export JAVA_HOME
+
+# Checked before anything is built, so that a node missing its secret says so at once.
+if [ "${ANVIL_CLUSTER:-false}" = "true" ]; then
+  # The cluster secret (profiles/clustered.cli: JGroups AUTH and SYM_ENCRYPT), from the environment or a file. Never
+  # generated here: a secret of this node's own would only keep it out of the cluster it is meant to join.
+  if [ -n "${ANVIL_CLUSTER_SECRET_FILE:-}" ]; then
+    if [ -n "${ANVIL_CLUSTER_SECRET:-}" ]; then
+      echo "anvil: set ANVIL_CLUSTER_SECRET or ANVIL_CLUSTER_SECRET_FILE, not both" >&2
+      exit 1
+    fi
+    if [ ! -f "$ANVIL_CLUSTER_SECRET_FILE" ] || [ ! -r "$ANVIL_CLUSTER_SECRET_FILE" ]; then
+      echo "anvil: ANVIL_CLUSTER_SECRET_FILE names no readable file: $ANVIL_CLUSTER_SECRET_FILE" >&2
+      exit 1
+    fi
+    ANVIL_CLUSTER_SECRET="$(head -n 1 "$ANVIL_CLUSTER_SECRET_FILE" | tr -d '\r')"
+    export ANVIL_CLUSTER_SECRET
+  fi
+  if [ -z "${ANVIL_CLUSTER_SECRET:-}" ]; then
+    echo "anvil: ANVIL_CLUSTER=true needs the cluster's shared secret: set ANVIL_CLUSTER_SECRET (or ANVIL_CLUSTER_SECRET_FILE," \
+         "a file holding it) to the same value on every node, e.g. one made once with 'openssl rand -base64 48'." \
+         "Nodes admit only members that know it and encrypt their traffic with a key derived from it." >&2
+    exit 1
+  fi
+fi
 
 WILDFLY_HOME="$ROOT/server-config/target/wildfly"
 EAR="$ROOT/ear/target/anvil.ear"
@@ -62,9 +88,9 @@ fi
 # local or distributed caches).
 "$ROOT/server-config/bin/configure.sh" "$WILDFLY_HOME"
 
-# The admin API (/api/**) needs a user with the role anvil-admin: on first start create "admin" (password from
-# ANVIL_ADMIN_PASSWORD, else generated and printed here once). More users: bin/anvil admin-user NAME.
-if ! grep -q '^[^#]' "$BASE_DIR/configuration/anvil-users.properties"; then
+# The admin API (/api/**) needs a user with the role anvil-admin: when the realm has no user (first start) create
+# "admin" (password from ANVIL_ADMIN_PASSWORD, else generated and printed here once). More: bin/anvil admin-user NAME.
+if [ -z "$(find "$BASE_DIR/configuration/anvil-users" -type f -name '*.xml' -print -quit)" ]; then
   "$ROOT/server-config/bin/admin-user.sh" "${ANVIL_ADMIN_USER:-admin}"
 fi
 

@@ -31,8 +31,9 @@ import java.util.stream.Stream;
  *
  * <p>The admin API ({@code /api/**}) needs a user with the role {@code anvil-admin}: the harness provisions
  * {@link #ADMIN_USER} (and the admins {@code alice}, {@code bob}, and {@link #USER_WITHOUT_ROLE} without the role,
- * all with {@link #PASSWORD}) and sends {@link #ADMIN_USER}'s HTTP Basic credentials on every {@code /api/} request
- * that carries no {@code Authorization} header of its own. {@link #basicAuth(String)} gives the header value of
+ * all with {@link #PASSWORD}) as server-config/bin/admin-user.sh does (salted bcrypt hashes in the filesystem realm
+ * AnvilRealm, written offline before the start) and sends {@link #ADMIN_USER}'s HTTP Basic credentials on every
+ * {@code /api/} request that carries no {@code Authorization} header of its own. {@link #basicAuth(String)} gives the header value of
  * another user; {@link #ANONYMOUS} as that value sends no credentials at all.
  *
  * <p>{@link Profile}: most tests share the {@link Profile#DEFAULT} server (listening on loopback, so API keys are
@@ -42,8 +43,9 @@ import java.util.stream.Stream;
  *
  * <p>{@link Profile#CLUSTER_NODE_1} and {@link Profile#CLUSTER_NODE_2} are two nodes of one cluster (PostgreSQL run
  * only: {@code ANVIL_CLUSTER=true}, configuration standalone-anvil-ha.xml, distributed caches over JGroups TCP with
- * each other as the static peer list). Node 1 starts the run's PostgreSQL for both; asking for node 2 starts node 1
- * first, one after the other. Both run with a 1 GB heap, and {@link #stopCluster()} ends them when their tests are done.
+ * each other as the static peer list, and {@link #clusterSecret()} as the cluster secret). Node 1 starts the run's
+ * PostgreSQL for both; asking for node 2 starts node 1 first, one after the other. Both run with a 1 GB heap, and
+ * {@link #stopCluster()} ends them when their tests are done.
  *
  * <p>{@link Profile#DATABASE_OUTAGE} (PostgreSQL run only) is a server with a PostgreSQL of its own, which its test
  * takes away and brings back ({@link #stopDatabase()}, {@link #startDatabase()}) and then stops ({@link #stop(Profile)}).
@@ -61,6 +63,13 @@ public final class AnvilServer {
     /** {@code Authorization} value that makes the harness send no credentials (the header itself is not sent). */
     public static final String ANONYMOUS = "(none)";
     private static final List<String> ADMINS = List.of(ADMIN_USER, "alice", "bob");
+    /**
+     * bcrypt's work factor for the provisioned users: 4, the least bcrypt allows, where server-config/bin/admin-user.sh
+     * uses 10. Every /api/ request of the suite is a Basic login that checks the hash, and at 10 each check costs about a
+     * tenth of a second of CPU (AdminApiAccessIT took four minutes instead of forty seconds); the stored form, salted
+     * bcrypt, is the same.
+     */
+    private static final int BCRYPT_COST = 4;
 
     /** Which server: settings that differ between the servers of one run. */
     public enum Profile {
@@ -101,6 +110,13 @@ public final class AnvilServer {
 
     /** The port offsets of the cluster's two nodes, chosen together: each node's peer list names both JGroups ports. */
     private static int[] clusterPortOffsets;
+    /** ANVIL_CLUSTER_SECRET of this run's cluster nodes (random per test JVM). */
+    private static String clusterSecret;
+    /**
+     * The identity files of the users the first server of this JVM was provisioned with (its configuration/anvil-users);
+     * later servers copy them instead of starting another embedded server. Null until then.
+     */
+    private static Path provisionedUsers;
 
     private static final Map<Profile, AnvilServer> instances = new java.util.EnumMap<>(Profile.class);
     /** A failed start is not retried by every test class: they all get the first failure. */
@@ -241,6 +257,16 @@ public final class AnvilServer {
         }
     }
 
+    /** The secret the cluster nodes of this run share (ANVIL_CLUSTER_SECRET): 48 characters of Base64, random per JVM. */
+    public static synchronized String clusterSecret() {
+        if (clusterSecret == null) {
+            byte[] bytes = new byte[36];
+            new java.security.SecureRandom().nextBytes(bytes);
+            clusterSecret = java.util.Base64.getEncoder().encodeToString(bytes);
+        }
+        return clusterSecret;
+    }
+
     private static synchronized int[] clusterPortOffsets() {
         if (clusterPortOffsets == null) {
             int first = Ports.freeWildFlyPortOffset();
@@ -282,6 +308,11 @@ public final class AnvilServer {
 
     public URI managementUri() {
         return URI.create("http://127.0.0.1:" + (9990 + portOffset));
+    }
+
+    /** The JGroups TCP port of a cluster node (socket binding jgroups-tcp, 7600 plus the port offset), on 127.0.0.1. */
+    public int jgroupsPort() {
+        return 7600 + portOffset;
     }
 
     /** Absolute URI of a path on the application port, e.g. uri("/health/ready"). */
@@ -419,6 +450,9 @@ public final class AnvilServer {
         Files.createDirectories(baseDir.resolve("deployments"));
 
         environment.putAll(profile.environment);
+        if (profile.clustered()) {
+            environment.put("ANVIL_CLUSTER_SECRET", clusterSecret());
+        }
         runConfigure(configure, wildflyHome, environment);
         if (database.equals("h2") || profile == Profile.CLUSTER_NODE_1) {
             // Second pass with the same environment: ServerConfigurationIT (ClusterIT for the clustered
@@ -426,7 +460,7 @@ public final class AnvilServer {
             configurationBeforeRerun = Files.readString(configurationFile(), StandardCharsets.UTF_8);
             runConfigure(configure, wildflyHome, environment);
         }
-        provisionUsers();
+        provisionUsers(wildflyHome);
         Files.copy(ear, baseDir.resolve("deployments/anvil.ear"), StandardCopyOption.REPLACE_EXISTING);
 
         List<String> command = new java.util.ArrayList<>(List.of(wildflyHome.resolve("bin/standalone.sh").toString(),
@@ -529,30 +563,53 @@ public final class AnvilServer {
     }
 
     /**
-     * The admin API users, in the files of the properties realm (server-config 80-security.cli) in the digest form
-     * server-config/bin/admin-user.sh writes: HEX(MD5(user:anvil:password)).
+     * The admin API users, written as server-config/bin/admin-user.sh writes them: identities of the filesystem realm
+     * AnvilRealm (80-security.cli) with salted bcrypt passwords (16 random bytes of salt each) and the role in the
+     * attribute "groups", by the realm's own operations in an embedded server on this server's configuration, before
+     * it starts. That embedded server runs once per test JVM (about ten seconds): later servers copy the identity files
+     * of the first, which do not depend on the rest of the configuration.
      */
-    private void provisionUsers() throws IOException {
-        StringBuilder users = new StringBuilder("#$REALM_NAME=anvil$\n");
-        StringBuilder roles = new StringBuilder("#$REALM_NAME=anvil$\n");
-        for (String user : ADMINS) {
-            users.append(user).append('=').append(digest(user)).append('\n');
-            roles.append(user).append("=anvil-admin\n");
+    private void provisionUsers(Path wildflyHome) throws IOException, InterruptedException {
+        Path realm = baseDir.resolve("configuration/anvil-users");
+        if (provisionedUsers != null) { // servers start one at a time (get() holds the class lock)
+            PostgresServer.deleteRecursively(realm);
+            copyTree(provisionedUsers, realm);
+            return;
         }
-        users.append(USER_WITHOUT_ROLE).append('=').append(digest(USER_WITHOUT_ROLE)).append('\n');
-        roles.append(USER_WITHOUT_ROLE).append("=anvil-viewer\n");
-        Files.writeString(baseDir.resolve("configuration/anvil-users.properties"), users, StandardCharsets.UTF_8);
-        Files.writeString(baseDir.resolve("configuration/anvil-roles.properties"), roles, StandardCharsets.UTF_8);
-    }
-
-    private static String digest(String user) {
-        try {
-            byte[] md5 = java.security.MessageDigest.getInstance("MD5")
-                    .digest((user + ":anvil:" + PASSWORD).getBytes(StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(md5);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+        java.security.SecureRandom random = new java.security.SecureRandom();
+        StringBuilder cli = new StringBuilder("embed-server --server-config=" + serverConfigName() + " --std-out=discard\n");
+        Map<String, String> roles = new java.util.LinkedHashMap<>();
+        for (String admin : ADMINS) {
+            roles.put(admin, "anvil-admin");
         }
+        roles.put(USER_WITHOUT_ROLE, "anvil-viewer");
+        String identities = "/subsystem=elytron/filesystem-realm=AnvilRealm";
+        for (Map.Entry<String, String> user : roles.entrySet()) {
+            byte[] salt = new byte[16];
+            random.nextBytes(salt);
+            StringBuilder bytes = new StringBuilder();
+            for (byte b : salt) {
+                bytes.append(bytes.isEmpty() ? "" : ",").append(String.format("0x%02x", b));
+            }
+            cli.append(identities).append(":add-identity(identity=").append(user.getKey()).append(")\n")
+                    .append(identities).append(":set-password(identity=").append(user.getKey()).append(", bcrypt={password=\"")
+                    .append(PASSWORD).append("\", salt=bytes{").append(bytes).append("}, iteration-count=").append(BCRYPT_COST).append("})\n")
+                    .append(identities).append(":add-identity-attribute(identity=").append(user.getKey())
+                    .append(", name=groups, value=[").append(user.getValue()).append("])\n");
+        }
+        cli.append("stop-embedded-server\n");
+        Path script = workDir.resolve("users.cli");
+        Files.writeString(script, cli, StandardCharsets.UTF_8);
+        ProcessBuilder builder = new ProcessBuilder(wildflyHome.resolve("bin/jboss-cli.sh").toString(), "--file=" + script)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.to(workDir.resolve("users.log").toFile()));
+        builder.environment().put("JAVA_OPTS", "-Djboss.server.base.dir=" + baseDir);
+        Process process = builder.start();
+        if (!process.waitFor(3, TimeUnit.MINUTES) || process.exitValue() != 0) {
+            process.destroyForcibly();
+            throw new IOException("provisioning the admin users failed; see " + workDir.resolve("users.log"));
+        }
+        provisionedUsers = realm;
     }
 
     /** Polls /health/ready (200 = deployed, database up, migrations applied) until the deadline. */

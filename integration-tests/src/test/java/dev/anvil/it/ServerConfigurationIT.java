@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -49,5 +51,25 @@ class ServerConfigurationIT {
         Path jvmOptions = server.wildflyHome().resolve("bin/standalone.conf");
         assertTrue(Files.readString(jvmOptions).contains("--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED"),
                 "Vector API JVM options in " + jvmOptions);
+    }
+
+    /**
+     * The Undertow the server runs (module io.undertow.core) has the public DoS fixes of 2.3.21 and later, and no jar
+     * of an earlier version is left beside it (an upgrade unpacked over the old distribution would leave one).
+     */
+    @Test
+    void undertowHasTheDenialOfServiceFixesOf2321(AnvilServer server) throws IOException {
+        Path module = server.wildflyHome().resolve("modules/system/layers/base/io/undertow/core/main");
+        List<String> jars;
+        try (Stream<Path> files = Files.list(module)) {
+            jars = files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".jar")).sorted().toList();
+        }
+        assertEquals(1, jars.size(), "one Undertow core jar in " + module + ": " + jars);
+        java.util.regex.Matcher version = java.util.regex.Pattern.compile("undertow-core-(\\d+)\\.(\\d+)\\.(\\d+)\\..*\\.jar").matcher(jars.getFirst());
+        assertTrue(version.matches(), jars.getFirst());
+        int[] v = {Integer.parseInt(version.group(1)), Integer.parseInt(version.group(2)), Integer.parseInt(version.group(3))};
+        assertTrue(v[0] > 2 || (v[0] == 2 && (v[1] > 3 || (v[1] == 3 && v[2] >= 21))), "Undertow " + jars.getFirst() + " predates 2.3.21");
+        String moduleXml = Files.readString(module.resolve("module.xml"));
+        assertTrue(moduleXml.contains(jars.getFirst()), "module.xml loads " + jars.getFirst());
     }
 }

@@ -3,6 +3,7 @@ package dev.anvil.it.cluster;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.it.AnvilServer;
@@ -12,11 +13,13 @@ import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -33,7 +36,8 @@ import org.junit.jupiter.api.Test;
  * distributed caches {@code anvil/responses} and {@code anvil/gateway-limits}) sharing one PostgreSQL: the cluster
  * forms, a generation stored on one node answers the other without inference, a requests/minute limit holds across
  * both nodes under 32 concurrent callers, and a promotion on one node removes the version's entries for the other
- * and reaches the other's name resolution.
+ * and reaches the other's name resolution. The nodes share a secret (ANVIL_CLUSTER_SECRET): a JGroups member without
+ * it, or with another one, is not let into the cluster.
  * PostgreSQL run only (tag "cluster": the H2 execution excludes it, since two servers cannot share an H2 file).
  */
 @Tag("cluster")
@@ -130,6 +134,83 @@ class ClusterIT {
         assertTrue(configuration.contains("<distributed-cache name=\"gateway-limits\""), "distributed gateway limits");
         assertFalse(configuration.contains("<local-cache name=\"responses\""), "no local response cache left");
         assertTrue(configuration.contains("${anvil.cluster.hosts,env.ANVIL_CLUSTER_HOSTS:"), "peer list from an expression");
+    }
+
+    @Test
+    void theNodesAuthenticateAndEncryptTheirTrafficWithTheSecretKeptOutOfTheConfiguration() throws Exception {
+        String configuration = readConfiguration(node1);
+        JGroupsProbe.Stack stack = JGroupsProbe.stackOf(node1.configurationFile());
+        // SERIALIZE right above SYM_ENCRYPT (whole messages encrypted, headers included), both below NAKACK4; AUTH
+        // right below GMS.
+        String types = " " + stack.types() + " ";
+        assertTrue(types.contains(" SYM_ENCRYPT SERIALIZE NAKACK4 ") && types.contains(" AUTH pbcast.GMS "), types);
+        JGroupsProbe.Protocol encrypt = stack.protocols().stream().filter(p -> p.type().equals("SYM_ENCRYPT")).findFirst().orElseThrow();
+        assertEquals("AES/CBC/PKCS5Padding", encrypt.properties().get("sym_algorithm"), "not JGroups' default, ECB");
+        assertTrue(configuration.contains("<digest-token algorithm=\"SHA-512\">"), "AUTH with a digest of the secret");
+        assertTrue(configuration.contains("clear-text=\"${env.ANVIL_CLUSTER_SECRET}\""), "the secret stays an expression");
+        assertFalse(configuration.contains(AnvilServer.clusterSecret()), "the cluster secret leaked into " + node1.configurationFile());
+        Path keyStore = node1.configurationFile().resolveSibling("anvil-cluster.p12");
+        assertEquals(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE), Files.getPosixFilePermissions(keyStore),
+                "the key store is the owner's only");
+    }
+
+    @Test
+    void aMemberWithoutTheClusterSecretIsNotLetIn() throws Exception {
+        for (AnvilServer node : List.of(node1, node2)) {
+            assertEquals(2.0, pollAtLeast(() -> metric(node, "anvil_cache_cluster_members"), 2, DEADLINE), "the cluster formed: " + node.baseUri());
+        }
+        Path jgroups = node1.wildflyHome().resolve("modules/system/layers/base/org/jgroups/main/jgroups-"
+                + System.getProperty("anvil.it.jgroups.version") + ".jar");
+        assertTrue(Files.isRegularFile(jgroups), "the stranger runs the nodes' JGroups version (integration-tests jgroups.version): " + jgroups);
+        JGroupsProbe.Stack stack = JGroupsProbe.stackOf(node1.configurationFile());
+        List<Integer> peers = List.of(node1.jgroupsPort(), node2.jgroupsPort());
+        String secret = AnvilServer.clusterSecret();
+        String otherSecret = "another-secret-" + UUID.randomUUID();
+        Path work = Files.createTempDirectory(node1.configurationFile().getParent().getParent().getParent(), "stranger");
+
+        // Any host that reaches the JGroups port, with the nodes' stack but no secret: its messages carry no encryption
+        // header, and the nodes drop them; its join goes unanswered, and it ends up in a cluster of its own.
+        long dropped = logCount("received message without encrypt header");
+        try (JGroupsProbe stranger = JGroupsProbe.join(stack, peers, JGroupsProbe.Credentials.none(), "stranger-plain")) {
+            assertEquals(1, stranger.view().size(), "a member without the secret must stay alone; its view: " + stranger.view());
+        }
+        assertTrue(pollAtLeast(() -> logCount("received message without encrypt header"), dropped + 1, DEADLINE) > dropped,
+                "the nodes dropped the stranger's unencrypted messages");
+
+        // Another secret: another key and another AUTH secret. The nodes cannot decrypt what it sends (and reject a
+        // non-member's message under an unknown key); it cannot decrypt theirs.
+        long rejected = logCount("message from non-member");
+        Path strangerKeys = JGroupsProbe.strangerKeyStore(work, otherSecret);
+        try (JGroupsProbe stranger = JGroupsProbe.join(stack, peers, new JGroupsProbe.Credentials(strangerKeys, otherSecret, otherSecret),
+                "stranger-other-secret")) {
+            assertEquals(1, stranger.view().size(), "a member with another secret must stay alone; its view: " + stranger.view());
+        }
+        assertTrue(pollAtLeast(() -> logCount("message from non-member"), rejected + 1, DEADLINE) > rejected,
+                "the nodes rejected the messages under the stranger's key");
+
+        // The nodes' own key (which nobody without the secret holds) but another AUTH secret: the join request is read,
+        // and the coordinator's AUTH turns it down. So the refusals above are the secret's doing, not a stack mismatch.
+        Path nodeKeys = node1.configurationFile().resolveSibling("anvil-cluster.p12");
+        SecurityException refused = assertThrows(SecurityException.class,
+                () -> JGroupsProbe.join(stack, peers, new JGroupsProbe.Credentials(nodeKeys, secret, otherSecret), "stranger-auth").close());
+        assertTrue(String.valueOf(refused.getMessage()).contains("authentication failed"), refused.toString());
+
+        for (AnvilServer node : List.of(node1, node2)) {
+            assertEquals(2.0, metric(node, "anvil_cache_cluster_members"), "the nodes still see each other only: " + node.baseUri());
+        }
+    }
+
+    /** How often {@code text} occurs in the two nodes' server logs together. */
+    private static long logCount(String text) {
+        long count = 0;
+        for (AnvilServer node : List.of(node1, node2)) {
+            try (java.util.stream.Stream<String> lines = Files.lines(node.serverLog())) {
+                count += lines.filter(line -> line.contains(text)).count();
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                throw new AssertionError("cannot read " + node.serverLog(), e);
+            }
+        }
+        return count;
     }
 
     @Test

@@ -21,7 +21,7 @@ import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
- * MicroProfile Metrics 5.1 endpoint in Prometheus text format. WildFly 38 has no MicroProfile Metrics
+ * MicroProfile Metrics 5.1 endpoint in Prometheus text format. WildFly 39 has no MicroProfile Metrics
  * subsystem, so SmallRye Metrics (Micrometer-backed, bundled in the EAR lib/) holds the registries and
  * this resource exposes them, following the specification's {@code ?scope=} and {@code &name=} filters.
  */

@@ -159,6 +159,41 @@ public final class GgufWriter implements AutoCloseable {
         write(encoded, 0, encoded.length);
     }
 
+    /**
+     * Writes {@code target}: a copy of {@code source} (every metadata key in its order, every tensor) in which the keys
+     * of {@code replaced} have the given values (a String, Integer, Long, Float, Double, Boolean, String[], int[] or
+     * float[]), added at the end when the source lacks them. For test and tool files, e.g. a model with another chat
+     * template.
+     */
+    public static Path copy(GgufFile source, Path target, Map<String, Object> replaced) throws IOException {
+        try (GgufWriter out = new GgufWriter(target)) {
+            Map<String, Object> values = new LinkedHashMap<>(source.metadata());
+            values.putAll(replaced);
+            for (Map.Entry<String, Object> e : values.entrySet()) {
+                String k = e.getKey();
+                switch (e.getValue()) {
+                    case String v -> out.putString(k, v);
+                    case Integer v -> out.putInt32(k, v);
+                    case Long v -> out.putInt64(k, v);
+                    case Float v -> out.putFloat32(k, v);
+                    case Double v -> out.putFloat64(k, v);
+                    case Boolean v -> out.putBool(k, v);
+                    case String[] v -> out.putStringArray(k, v);
+                    case int[] v -> out.putInt32Array(k, v);
+                    case float[] v -> out.putFloat32Array(k, v);
+                    default -> throw new IllegalArgumentException("cannot copy metadata " + k + " of type " + e.getValue().getClass());
+                }
+            }
+            for (GgufFile.Tensor t : source.tensors().values()) out.addTensor(t.name(), t.type(), t.shape());
+            for (GgufFile.Tensor t : source.tensors().values()) {
+                out.beginTensor(t.name());
+                byte[] bytes = t.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                out.write(bytes, 0, bytes.length);
+            }
+        }
+        return target;
+    }
+
     /** Declared size in bytes of the tensor {@code name}. */
     public long tensorBytes(String name) {
         Integer i = tensorIndex.get(name);

@@ -1,5 +1,6 @@
 package dev.anvil.it.gateway;
 
+import dev.anvil.it.Eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -40,6 +41,11 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(AnvilServerExtension.class)
 @ServerProfile(AnvilServer.Profile.API_KEYS_REQUIRED)
 class GatewayIT {
+
+    /** Usage and audit rows are written in batches, about every second. */
+    private static HttpResult eventually(Supplier<HttpResult> read, Predicate<HttpResult> done) {
+        return Eventually.until(read, done, Duration.ofSeconds(30));
+    }
 
     private static final String MODEL = "stories260k";
     private static final String TENANTS = "/api/gateway/tenants";
@@ -90,22 +96,6 @@ class GatewayIT {
         assertEquals(type, error.getString("type"), r::toString);
         assertEquals(code, error.isNull("code") ? null : error.getString("code"), r::toString);
         assertFalse(error.getString("message").isBlank(), r::toString);
-    }
-
-    /** Re-reads until the answer satisfies {@code done} (usage and audit rows are written in batches, about every second). */
-    private static HttpResult eventually(Supplier<HttpResult> read, Predicate<HttpResult> done) {
-        Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-        HttpResult last = read.get();
-        while (!done.test(last) && Instant.now().isBefore(deadline)) {
-            try {
-                Thread.sleep(250);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            last = read.get();
-        }
-        return last;
     }
 
     /** Null fields are left out of the JSON. */

@@ -1,5 +1,6 @@
 package dev.anvil.it.gateway;
 
+import dev.anvil.it.Eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -17,7 +18,6 @@ import jakarta.json.JsonObjectBuilder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -26,8 +26,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.function.Predicate;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -85,21 +83,6 @@ class SharedResourcesIT {
         assertTrue(error.getString("message").length() > 20, r::toString);
     }
 
-    private static HttpResult eventually(Supplier<HttpResult> read, Predicate<HttpResult> done, Duration timeout) {
-        Instant deadline = Instant.now().plus(timeout);
-        HttpResult last = read.get();
-        while (!done.test(last) && Instant.now().isBefore(deadline)) {
-            try {
-                Thread.sleep(250);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            last = read.get();
-        }
-        return last;
-    }
-
     // --- feedback ------------------------------------------------------------------------------------------------
 
     @Test
@@ -144,7 +127,7 @@ class SharedResourcesIT {
         HttpResult miss = complete(server, acme, MODEL, prompt, 6, "\"temperature\":0");
         assertEquals(200, miss.status(), miss::toString);
         assertEquals("miss", miss.headers().firstValue("X-Anvil-Cache").orElse(""), miss::toString);
-        HttpResult hit = eventually(() -> complete(server, acme, MODEL, prompt, 6, "\"temperature\":0"),
+        HttpResult hit = Eventually.until(() -> complete(server, acme, MODEL, prompt, 6, "\"temperature\":0"),
                 r -> r.headers().firstValue("X-Anvil-Cache").orElse("").equals("hit"), Duration.ofSeconds(20));
         assertEquals("hit", hit.headers().firstValue("X-Anvil-Cache").orElse(""), "the tenant's own entry: " + hit);
 
@@ -241,7 +224,7 @@ class SharedResourcesIT {
             assertEquals(200, complete(server, key(server, createTenant(server, Json.createObjectBuilder())), MODEL, "Hi", 2, "").status());
         }
         // The clients went away (or were cut): their slots come back.
-        HttpResult after = eventually(() -> complete(server, secret, MODEL, "Once upon a time", 2, ""), r -> r.status() == 200,
+        HttpResult after = Eventually.until(() -> complete(server, secret, MODEL, "Once upon a time", 2, ""), r -> r.status() == 200,
                 Duration.ofSeconds(60));
         assertEquals(200, after.status(), after::toString);
     }
@@ -262,7 +245,7 @@ class SharedResourcesIT {
         assertEquals(200, promoted.status(), promoted::toString);
         try {
             String plain = key(server, createTenant(server, Json.createObjectBuilder()));
-            HttpResult served = eventually(() -> complete(server, plain, model, "Once upon a time", 2, ""), r -> r.status() == 200,
+            HttpResult served = Eventually.until(() -> complete(server, plain, model, "Once upon a time", 2, ""), r -> r.status() == 200,
                     Duration.ofSeconds(60));
             assertEquals(model + "@1.0.0", served.json().getString("model"), served::toString);
             assertEquals(200, complete(server, plain, model + "@1.0.0", "Once upon a time", 2, "").status(),

@@ -1,5 +1,6 @@
 package dev.anvil.it.registry;
 
+import dev.anvil.it.Eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,10 +13,7 @@ import jakarta.json.JsonObject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.UUID;
-import java.util.function.Predicate;
-import java.util.function.Supplier;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -54,21 +52,6 @@ class DatabaseOutageIT {
         assertTrue(retryAfter >= 1, r::toString);
     }
 
-    private static HttpResult eventually(Supplier<HttpResult> read, Predicate<HttpResult> done, Duration timeout) {
-        Instant deadline = Instant.now().plus(timeout);
-        HttpResult last = read.get();
-        while (!done.test(last) && Instant.now().isBefore(deadline)) {
-            try {
-                Thread.sleep(500);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            last = read.get();
-        }
-        return last;
-    }
-
     @Test
     void writesDuringAnOutageAre503WithRetryAfterServingGoesOnAndTheServerRecovers(AnvilServer server) {
         String model = "outage-" + UUID.randomUUID().toString().substring(0, 8);
@@ -93,7 +76,7 @@ class DatabaseOutageIT {
             server.startDatabase();
         }
 
-        HttpResult after = eventually(() -> server.post("/api/registry/models/" + model + "/versions", registerBody("2.0.0")),
+        HttpResult after = Eventually.until(() -> server.post("/api/registry/models/" + model + "/versions", registerBody("2.0.0")),
                 r -> r.status() != 503, Duration.ofSeconds(60));
         assertEquals(201, after.status(), "the server recovers once the database is back: " + after);
         HttpResult tenant = server.post("/api/gateway/tenants", "{\"name\":\"after-" + UUID.randomUUID().toString().substring(0, 8) + "\"}");
@@ -101,6 +84,6 @@ class DatabaseOutageIT {
         HttpResult versions = server.get("/api/registry/models/" + model + "/versions");
         assertEquals(200, versions.status(), versions::toString);
         assertTrue(versions.body().contains("\"2.0.0\"") && versions.body().contains("\"1.0.0\""), versions::toString);
-        assertEquals(200, eventually(() -> server.get("/health/ready"), r -> r.status() == 200, Duration.ofSeconds(60)).status());
+        assertEquals(200, Eventually.until(() -> server.get("/health/ready"), r -> r.status() == 200, Duration.ofSeconds(60)).status());
     }
 }

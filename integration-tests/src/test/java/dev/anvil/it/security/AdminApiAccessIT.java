@@ -1,5 +1,6 @@
 package dev.anvil.it.security;
 
+import dev.anvil.it.Eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -12,7 +13,6 @@ import dev.anvil.it.security.ApiOperations.Variant;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonValue;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -59,14 +59,7 @@ class AdminApiAccessIT {
     }
 
     private static void assertRefused(HttpResult r, int status, String code, String why) {
-        assertEquals(status, r.status(), () -> why + ": " + r);
-        assertTrue(r.contentType().startsWith("application/json"), () -> why + ": " + r);
-        JsonObject error = r.json().getJsonObject("error");
-        assertEquals(code, error.getString("code"), () -> why + ": " + r);
-        assertFalse(error.getString("message").isBlank(), () -> why + ": " + r);
-        if (status == 401) {
-            assertTrue(r.headers().firstValue("WWW-Authenticate").orElse("").startsWith("Basic"), () -> why + ": " + r);
-        }
+        ApiOperations.assertRefused(r, status, code, "Basic", why);
     }
 
     private static void assertAdmitted(HttpResult r, String why) {
@@ -226,17 +219,7 @@ class AdminApiAccessIT {
 
     /** Audit rows are written in batches about every second: re-reads until {@code done}, for at most 30 s. */
     private static HttpResult eventually(AnvilServer server, String path, java.util.function.Predicate<HttpResult> done) {
-        Instant deadline = Instant.now().plus(Duration.ofSeconds(30));
-        HttpResult last = server.get(path);
-        while (!(last.status() == 200 && done.test(last)) && Instant.now().isBefore(deadline)) {
-            try {
-                Thread.sleep(250); // poll interval of a deadline-bounded wait
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            last = server.get(path);
-        }
+        HttpResult last = Eventually.until(() -> server.get(path), r -> r.status() == 200 && done.test(r), Duration.ofSeconds(30));
         assertEquals(200, last.status(), last::toString);
         assertTrue(done.test(last), last::toString);
         return last;

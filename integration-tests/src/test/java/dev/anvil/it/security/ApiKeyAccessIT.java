@@ -84,12 +84,7 @@ class ApiKeyAccessIT {
     }
 
     private static void assertRefused(HttpResult r, int status, String code, String why) {
-        assertEquals(status, r.status(), () -> why + ": " + r);
-        assertTrue(r.contentType().startsWith("application/json"), () -> why + ": " + r);
-        JsonObject error = r.json().getJsonObject("error");
-        assertEquals(code, error.getString("code"), () -> why + ": " + r);
-        assertFalse(error.getString("message").isBlank(), () -> why + ": " + r);
-        if (status == 401) assertTrue(r.headers().firstValue("WWW-Authenticate").isPresent(), () -> why + ": " + r);
+        ApiOperations.assertRefused(r, status, code, "Bearer", why);
     }
 
     /** What a key scoped to another model gets: a 403 where the operation names the model, never the model's data. */

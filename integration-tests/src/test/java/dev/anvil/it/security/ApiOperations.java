@@ -1,6 +1,8 @@
 package dev.anvil.it.security;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.HttpResult;
@@ -136,6 +138,21 @@ final class ApiOperations {
         String code = code(r);
         // 404 unknown_path: no resource method matches; 400 malformed_request: the container refused the request line.
         return (r.status() == 404 && "unknown_path".equals(code)) || (r.status() == 400 && "malformed_request".equals(code));
+    }
+
+    /**
+     * A refusal in the API's error shape: the status, the code, a message, and for a 401 the challenge of
+     * {@code scheme} ({@code Basic} for the admin API, {@code Bearer} for API keys).
+     */
+    static void assertRefused(HttpResult r, int status, String code, String scheme, String why) {
+        assertEquals(status, r.status(), () -> why + ": " + r);
+        assertTrue(r.contentType().startsWith("application/json"), () -> why + ": " + r);
+        JsonObject error = r.json().getJsonObject("error");
+        assertEquals(code, error.getString("code"), () -> why + ": " + r);
+        assertFalse(error.getString("message").isBlank(), () -> why + ": " + r);
+        if (status == 401) {
+            assertTrue(r.headers().firstValue("WWW-Authenticate").orElse("").startsWith(scheme), () -> why + ": " + r);
+        }
     }
 
     static String code(HttpResult r) {

@@ -5,14 +5,13 @@ import dev.anvil.engine.GgufWriter;
 import dev.anvil.engine.Tokenizer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
 /**
  * Model files of the chat template ITs: the repository's stories260K with another {@code tokenizer.chat_template},
- * written with the engine's GgufWriter (every other metadata key and every tensor copied), and its tokenizer, to
+ * written with the engine's GgufWriter.copy (every other metadata key and every tensor copied), and its tokenizer, to
  * compute what the server must have tokenized.
  */
 final class TemplatedModels {
@@ -27,32 +26,9 @@ final class TemplatedModels {
         try {
             Path dir = Files.createDirectories(Path.of("target", "chat-templates").toAbsolutePath());
             Path target = dir.resolve(name + ".gguf");
-            try (GgufFile in = GgufFile.open(STORIES); GgufWriter out = new GgufWriter(target)) {
-                for (Map.Entry<String, Object> e : in.metadata().entrySet()) {
-                    String k = e.getKey();
-                    if (k.equals("tokenizer.chat_template")) continue;
-                    switch (e.getValue()) {
-                        case String s -> out.putString(k, s);
-                        case Integer i -> out.putInt32(k, i);
-                        case Long l -> out.putInt64(k, l);
-                        case Float f -> out.putFloat32(k, f);
-                        case Double d -> out.putFloat64(k, d);
-                        case Boolean b -> out.putBool(k, b);
-                        case String[] a -> out.putStringArray(k, a);
-                        case int[] a -> out.putInt32Array(k, a);
-                        case float[] a -> out.putFloat32Array(k, a);
-                        default -> throw new IllegalArgumentException("cannot copy metadata " + k);
-                    }
-                }
-                out.putString("tokenizer.chat_template", template);
-                for (GgufFile.Tensor t : in.tensors().values()) out.addTensor(t.name(), t.type(), t.shape());
-                for (GgufFile.Tensor t : in.tensors().values()) {
-                    out.beginTensor(t.name());
-                    byte[] bytes = t.data().toArray(ValueLayout.JAVA_BYTE);
-                    out.write(bytes, 0, bytes.length);
-                }
+            try (GgufFile in = GgufFile.open(STORIES)) {
+                return GgufWriter.copy(in, target, Map.of("tokenizer.chat_template", template));
             }
-            return target;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -3,10 +3,10 @@
 #   http://localhost:8080 (API, /health, /metrics, /openapi, /swagger-ui/, /admin/), management on 9990.
 # Environment: ANVIL_DB_URL/ANVIL_DB_USER/ANVIL_DB_PASSWORD select PostgreSQL (else an H2 file database in
 # the server's data dir), ANVIL_LOG_JSON=true for JSON console logs, ANVIL_BIND_ADDRESS (default 127.0.0.1),
-# ANVIL_MAX_HEAP (default 2g), ANVIL_GC (default -XX:+UseParallelGC), ANVIL_JAVA_OPTS, ANVIL_ADMIN_USER/ANVIL_ADMIN_PASSWORD (first admin user); every MicroProfile Config key as an env var (see README).
+# ANVIL_MAX_HEAP (default 2g), ANVIL_GC (default -XX:+UseParallelGC), ANVIL_JAVA_OPTS, ANVIL_ADMIN_USER/ANVIL_ADMIN_PASSWORD (first admin user); every MicroProfile Config key as an env var (docs/CONFIGURATION.md).
 # Several servers from one checkout (e.g. the nodes of a cluster): ANVIL_SERVER_BASE_DIR (a server base directory
 # of this node, created from the provisioned standalone/ on first use) and ANVIL_PORT_OFFSET (added to every port).
-# Clustered (README, "Clustering"): ANVIL_CLUSTER=true (needs ANVIL_DB_URL: PostgreSQL shared by the nodes),
+# Clustered (docs/USAGE.md, "Clustering"): ANVIL_CLUSTER=true (needs ANVIL_DB_URL: PostgreSQL shared by the nodes),
 # ANVIL_CLUSTER_HOSTS (every node's JGroups address, host[port], port 7600 + offset), ANVIL_NODE_NAME (unique per
 # node), ANVIL_CLUSTER_BIND_ADDRESS (the address JGroups binds, default ANVIL_BIND_ADDRESS), and the secret every
 # node shares, ANVIL_CLUSTER_SECRET or ANVIL_CLUSTER_SECRET_FILE (a file holding it): without one a node refuses to

@@ -32,7 +32,6 @@ import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
 import jakarta.persistence.PersistenceException;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 import java.sql.SQLException;
 import java.time.Clock;
@@ -74,10 +73,8 @@ public class ExperimentService {
     @EJB
     AssignmentRecorder assignments;
 
-    /** Every BANDIT variant keeps at least this share of traffic when weights are rebalanced. */
     @Inject
-    @ConfigProperty(name = "anvil.experiments.bandit-floor-percent", defaultValue = "5")
-    int banditFloorPercent;
+    ExperimentsConfig config;
 
     /** Tells the request router to re-read the routable experiments once the change commits. */
     @Inject
@@ -466,7 +463,7 @@ public class ExperimentService {
             long total = samples.stream().filter(s -> s.variant().equals(v.name())).count();
             arms.add(new ThompsonSampler.ArmStats(v.name(), successes, total - successes));
         }
-        int floor = Math.min(banditFloorPercent, 100 / arms.size());
+        int floor = Math.min(config.banditFloorPercent(), 100 / arms.size());
         return new ThompsonSampler(new SplittableRandom(e.id() * 1_000_003L + samples.size()), THOMPSON_DRAWS).allocate(arms, Math.max(0, floor));
     }
 

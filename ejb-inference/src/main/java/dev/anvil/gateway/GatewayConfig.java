@@ -17,7 +17,7 @@ import org.eclipse.microprofile.config.Config;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
- * Every gateway setting (MicroProfile Config keys, defaults here), documented in the README's Configuration.
+ * Every gateway setting (MicroProfile Config keys, defaults here), listed in docs/CONFIGURATION.md.
  * Prices are looked up per model name: {@code anvil.gateway.price.<model>.prompt} and {@code .completion}
  * are the cost of 1000 prompt / completion tokens, falling back to {@code anvil.gateway.price.default.*}.
  */

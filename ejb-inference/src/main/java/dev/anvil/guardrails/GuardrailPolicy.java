@@ -18,7 +18,10 @@ import java.util.function.Function;
 public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction> actions, int maxInputChars,
                               PromptInjectionDetector injection, BlockedTermMatcher blockedTerms) {
 
+    /** {@code anvil.guardrails.<key>}: the server default of each key. */
     public static final String PREFIX = "anvil.guardrails.";
+    /** {@code anvil.guardrails.tenant.<tenant>.<key>}: one tenant's value of a key. */
+    public static final String TENANT_PREFIX = PREFIX + "tenant.";
     public static final String MAX_INPUT_CHARS = "max-input-chars";
     public static final String INJECTION_PATTERNS = "injection-patterns";
     public static final String BLOCKED_TERM_LIST = "blocked-term-list";
@@ -48,12 +51,12 @@ public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction
     public static GuardrailPolicy load(String tenant, Function<String, Optional<String>> config) {
         Function<String, Optional<String>> lookup = suffix -> {
             if (tenant != null) {
-                Optional<String> own = config.apply(PREFIX + "tenant." + tenant + "." + suffix).filter(v -> !v.isBlank());
+                Optional<String> own = config.apply(TENANT_PREFIX + tenant + "." + suffix).filter(v -> !v.isBlank());
                 if (own.isPresent()) return own;
             }
             return config.apply(PREFIX + suffix).filter(v -> !v.isBlank());
         };
-        String where = tenant == null ? PREFIX : PREFIX + "tenant." + tenant + ".";
+        String where = tenant == null ? PREFIX : TENANT_PREFIX + tenant + ".";
         Map<GuardrailCheck, GuardrailAction> actions = new EnumMap<>(GuardrailCheck.class);
         for (GuardrailCheck check : GuardrailCheck.values()) {
             String key = where + check.configName();
@@ -70,6 +73,19 @@ public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction
                 lookup.apply(INJECTION_PATTERNS).map(GuardrailPolicy::list).orElse(List.of()), where + INJECTION_PATTERNS);
         BlockedTermMatcher terms = BlockedTermMatcher.of(lookup.apply(BLOCKED_TERM_LIST).map(GuardrailPolicy::list).orElse(List.of()));
         return new GuardrailPolicy(tenant, actions, maxChars, injection, terms);
+    }
+
+    /**
+     * Every key of a policy (after {@link #PREFIX} or a tenant's prefix) with what applies when it is not set
+     * ({@code null}: nothing, e.g. no extra patterns): the defaults, in the one place they are decided.
+     */
+    public static Map<String, String> keyDefaults() {
+        Map<String, String> keys = new java.util.LinkedHashMap<>();
+        for (GuardrailCheck check : GuardrailCheck.values()) keys.put(check.configName(), DEFAULT_ACTIONS.get(check).wireName());
+        keys.put(MAX_INPUT_CHARS, Integer.toString(DEFAULT_MAX_INPUT_CHARS));
+        keys.put(INJECTION_PATTERNS, null);
+        keys.put(BLOCKED_TERM_LIST, null);
+        return keys;
     }
 
     public GuardrailAction action(GuardrailCheck check) {

@@ -1,45 +1,61 @@
 package dev.anvil.resilience;
 
-import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import java.util.Optional;
 import org.eclipse.microprofile.config.Config;
-import org.eclipse.microprofile.config.ConfigProvider;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
- * The {@code anvil.resilience.*} keys (MicroProfile Config). The submission's retry and timeout are MicroProfile
- * Fault Tolerance annotations on {@link SubmissionAttempts#submit} and are tuned with Fault Tolerance's own keys
- * (see the README).
+ * The {@code anvil.resilience.*} keys (MicroProfile Config), with their defaults: each version's circuit breaker, and
+ * the fallbacks per model ({@code fallback-model.<name>}, {@code fallback-message.<name>}, read per name). The
+ * submission's retry and timeout are MicroProfile Fault Tolerance annotations on {@link SubmissionAttempts#submit},
+ * tuned with Fault Tolerance's own keys (docs/CONFIGURATION.md).
  */
 @ApplicationScoped
 public class ResilienceConfig {
 
-    public static final String FALLBACK_MODEL = "anvil.resilience.fallback-model.";
-    public static final String FALLBACK_MESSAGE = "anvil.resilience.fallback-message";
-    public static final String BREAKER = "anvil.resilience.breaker.";
+    /** {@code anvil.resilience.fallback-model.<name>}: the model that answers for model {@code <name>}. */
+    public static final String FALLBACK_MODEL_PREFIX = "anvil.resilience.fallback-model.";
+    public static final String FALLBACK_MESSAGE_KEY = "anvil.resilience.fallback-message";
+    /** {@code anvil.resilience.fallback-message.<name>}: the fixed answer for model {@code <name>}. */
+    public static final String FALLBACK_MESSAGE_PREFIX = FALLBACK_MESSAGE_KEY + ".";
 
-    private Config config;
-    private BreakerSettings breaker;
-    private String fallbackMessage;
+    /** Outcomes in each version's rolling window. */
+    @Inject
+    @ConfigProperty(name = "anvil.resilience.breaker.request-volume-threshold", defaultValue = "8")
+    int breakerRequestVolumeThreshold;
 
-    @PostConstruct
-    void load() {
-        config = ConfigProvider.getConfig(ResilienceConfig.class.getClassLoader());
-        breaker = new BreakerSettings(
-                config.getOptionalValue(BREAKER + "request-volume-threshold", Integer.class).orElse(8),
-                config.getOptionalValue(BREAKER + "failure-ratio", Double.class).orElse(0.5),
-                config.getOptionalValue(BREAKER + "delay-ms", Long.class).orElse(10_000L),
-                config.getOptionalValue(BREAKER + "success-threshold", Integer.class).orElse(2));
-        fallbackMessage = config.getOptionalValue(FALLBACK_MESSAGE, String.class).filter(s -> !s.isBlank()).orElse(null);
-    }
+    /** Failure share of a full window that opens the version's breaker. */
+    @Inject
+    @ConfigProperty(name = "anvil.resilience.breaker.failure-ratio", defaultValue = "0.5")
+    double breakerFailureRatio;
+
+    /** Milliseconds an open breaker refuses before letting trial requests through. */
+    @Inject
+    @ConfigProperty(name = "anvil.resilience.breaker.delay-ms", defaultValue = "10000")
+    long breakerDelayMs;
+
+    /** Successful trial requests that close the breaker again. */
+    @Inject
+    @ConfigProperty(name = "anvil.resilience.breaker.success-threshold", defaultValue = "2")
+    int breakerSuccessThreshold;
+
+    /** The fixed answer when neither a model nor its fallback model can answer (unset: the 503 stays). */
+    @Inject
+    @ConfigProperty(name = FALLBACK_MESSAGE_KEY)
+    Optional<String> fallbackMessage;
+
+    @Inject
+    Config config;
 
     public BreakerSettings breaker() {
-        return breaker;
+        return new BreakerSettings(breakerRequestVolumeThreshold, breakerFailureRatio, breakerDelayMs, breakerSuccessThreshold);
     }
 
     /** The model ({@code name} or {@code name@version}) that answers when model {@code name} cannot, or null. */
     public String fallbackModel(String name) {
-        Optional<String> v = config.getOptionalValue(FALLBACK_MODEL + name, String.class);
+        Optional<String> v = config.getOptionalValue(FALLBACK_MODEL_PREFIX + name, String.class);
         return v.map(String::trim).filter(s -> !s.isEmpty()).orElse(null);
     }
 
@@ -48,6 +64,7 @@ public class ResilienceConfig {
      * anvil.resilience.fallback-message.<name>}, else {@code anvil.resilience.fallback-message}, else null (then: 503).
      */
     public String fallbackMessage(String name) {
-        return config.getOptionalValue(FALLBACK_MESSAGE + "." + name, String.class).filter(s -> !s.isBlank()).orElse(fallbackMessage);
+        return config.getOptionalValue(FALLBACK_MESSAGE_PREFIX + name, String.class).filter(s -> !s.isBlank())
+                .orElse(fallbackMessage.filter(s -> !s.isBlank()).orElse(null));
     }
 }

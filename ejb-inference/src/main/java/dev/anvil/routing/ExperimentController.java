@@ -1,5 +1,6 @@
 package dev.anvil.routing;
 
+import dev.anvil.experiments.ExperimentsConfig;
 import dev.anvil.experiments.ExperimentService;
 import dev.anvil.experiments.domain.ExperimentStrategy;
 import dev.anvil.security.Roles;
@@ -50,7 +51,7 @@ public class ExperimentController {
     ExperimentService experiments;
 
     @Inject
-    RoutingConfig config;
+    ExperimentsConfig config;
 
     @PostConstruct
     void schedule() {

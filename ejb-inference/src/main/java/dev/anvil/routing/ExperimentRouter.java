@@ -1,5 +1,6 @@
 package dev.anvil.routing;
 
+import dev.anvil.experiments.ExperimentsConfig;
 import dev.anvil.experiments.AssignmentInfo;
 import dev.anvil.experiments.ExperimentException;
 import dev.anvil.experiments.ExperimentService;
@@ -38,7 +39,7 @@ public class ExperimentRouter {
     ExperimentService experiments;
 
     @Inject
-    RoutingConfig config;
+    ExperimentsConfig config;
 
     private volatile Map<String, LiveExperiment> byModel = Map.of();
     private volatile long loadedAtNanos;

@@ -1,5 +1,6 @@
 package dev.anvil.routing;
 
+import dev.anvil.experiments.ExperimentsConfig;
 import dev.anvil.experiments.OutcomeStore;
 import dev.anvil.experiments.PendingOutcome;
 import dev.anvil.experiments.PendingShadowComparison;
@@ -39,7 +40,7 @@ public class OutcomeRecorder {
     OutcomeStore store;
 
     @Inject
-    RoutingConfig config;
+    ExperimentsConfig config;
 
     @Inject
     ExperimentMetrics metrics;

@@ -40,7 +40,7 @@ public class InferenceService {
     ServingMetrics metrics;
 
     @Inject
-    dev.anvil.routing.FaultInjector faults;
+    FaultInjector faults;
 
     /** The model versions now serving (one per model name: its PRODUCTION version), by name. */
     public List<ServedModel> models() {

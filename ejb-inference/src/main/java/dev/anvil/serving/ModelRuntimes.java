@@ -5,7 +5,6 @@ import dev.anvil.registry.ModelRegistry;
 import dev.anvil.registry.ModelVersionInfo;
 import dev.anvil.registry.RegistryException;
 import dev.anvil.registry.domain.Stage;
-import dev.anvil.routing.RoutingConfig;
 import jakarta.annotation.PreDestroy;
 import jakarta.annotation.Resource;
 import jakarta.ejb.ConcurrencyManagement;
@@ -74,9 +73,6 @@ public class ModelRuntimes {
     /** Tells observers (the response cache) that a version is gone. */
     @Inject
     Event<ModelVersionUnloaded> unloaded;
-
-    @Inject
-    RoutingConfig routing;
 
     /** Where on-demand loads run, so a request that stops waiting does not abort the load. */
     @Resource
@@ -281,7 +277,7 @@ public class ModelRuntimes {
     }
 
     private ModelRuntime await(String ref, CompletableFuture<ModelRuntime> load) {
-        int wait = routing == null ? 30 : routing.onDemandLoadWaitSeconds();
+        int wait = config.onDemandLoadWaitSeconds();
         try {
             return load.get(wait, TimeUnit.SECONDS);
         } catch (TimeoutException e) {
@@ -332,7 +328,7 @@ public class ModelRuntimes {
      * Busy ones are skipped (and retried by the periodic sweep), so no in-flight request is ever dropped.
      */
     public void evictIdleExtras() {
-        int max = routing == null ? 2 : routing.maxExtraLoadedVersions();
+        int max = config.maxExtraLoadedVersions();
         List<ModelRuntime> evicted = new ArrayList<>();
         synchronized (extras) {
             int excess = extras.size() - max;

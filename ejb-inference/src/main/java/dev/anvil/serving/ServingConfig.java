@@ -93,36 +93,61 @@ public class ServingConfig {
     int registrySyncSeconds;
 
     /**
+     * Model versions kept loaded besides each model's PRODUCTION version (pinned {@code name@version} requests,
+     * experiment variants, blue-green standbys). Beyond it the least recently used idle one is unloaded.
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.max-extra-loaded-versions", defaultValue = "2")
+    int maxExtraLoadedVersions;
+
+    /**
+     * Seconds a request for a version that is not loaded waits for the load; if it takes longer the request gets
+     * 503 with Retry-After while the load goes on.
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.on-demand-load-wait-seconds", defaultValue = "30")
+    int onDemandLoadWaitSeconds;
+
+    /**
+     * TEST-ONLY fault injection, empty (off) by default: comma-separated {@code name@version=delay-ms:N} (hold each
+     * request to that version N ms before it is queued) or {@code name@version=fail} (reject each request to that
+     * version as unavailable). For rehearsing canary rollbacks; never set it in production.
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.fault-injection")
+    Optional<List<String>> faultInjection;
+
+    /**
      * Wall-clock milliseconds one chat template render may take (see {@link ChatTemplateLimits}). The chat template
      * fields start at the defaults so that a ServingConfig built without CDI (unit tests) has working limits.
      */
     @Inject
-    @ConfigProperty(name = ChatTemplateLimits.TIMEOUT_MS, defaultValue = "2000")
+    @ConfigProperty(name = ChatTemplateLimits.TIMEOUT_MS, defaultValue = ChatTemplateLimits.DEFAULT_TIMEOUT_MS)
     long chatTemplateTimeoutMs = ChatTemplateLimits.DEFAULT.timeoutMillis();
 
     /** Template nodes, filter and method calls one chat template render may run. */
     @Inject
-    @ConfigProperty(name = ChatTemplateLimits.MAX_STEPS, defaultValue = "5000000")
+    @ConfigProperty(name = ChatTemplateLimits.MAX_STEPS, defaultValue = ChatTemplateLimits.DEFAULT_MAX_STEPS)
     long chatTemplateMaxSteps = ChatTemplateLimits.DEFAULT.maxSteps();
 
     /** Characters of a rendered chat prompt and of any string a template builds. */
     @Inject
-    @ConfigProperty(name = ChatTemplateLimits.MAX_OUTPUT_CHARS, defaultValue = "8388608")
+    @ConfigProperty(name = ChatTemplateLimits.MAX_OUTPUT_CHARS, defaultValue = ChatTemplateLimits.DEFAULT_MAX_OUTPUT_CHARS)
     int chatTemplateMaxOutputChars = ChatTemplateLimits.DEFAULT.maxOutputChars();
 
     /** Elements of any list or dict a template builds (and of range()); also the most messages a request may have. */
     @Inject
-    @ConfigProperty(name = ChatTemplateLimits.MAX_COLLECTION_SIZE, defaultValue = "100000")
+    @ConfigProperty(name = ChatTemplateLimits.MAX_COLLECTION_SIZE, defaultValue = ChatTemplateLimits.DEFAULT_MAX_COLLECTION_SIZE)
     int chatTemplateMaxCollectionSize = ChatTemplateLimits.DEFAULT.maxCollectionSize();
 
     /** Heap bytes one chat template render may allocate (0: not checked). */
     @Inject
-    @ConfigProperty(name = ChatTemplateLimits.MAX_ALLOCATED_BYTES, defaultValue = "268435456")
+    @ConfigProperty(name = ChatTemplateLimits.MAX_ALLOCATED_BYTES, defaultValue = ChatTemplateLimits.DEFAULT_MAX_ALLOCATED_BYTES)
     long chatTemplateMaxAllocatedBytes = ChatTemplateLimits.DEFAULT.maxAllocatedBytes();
 
     /** Nesting of template constructs being rendered at once. */
     @Inject
-    @ConfigProperty(name = ChatTemplateLimits.MAX_DEPTH, defaultValue = "200")
+    @ConfigProperty(name = ChatTemplateLimits.MAX_DEPTH, defaultValue = ChatTemplateLimits.DEFAULT_MAX_DEPTH)
     int chatTemplateMaxDepth = ChatTemplateLimits.DEFAULT.maxDepth();
 
     public long kvCacheBytes() { return kvCacheBytes; }
@@ -138,6 +163,9 @@ public class ServingConfig {
     public boolean warmupEnabled() { return warmupEnabled; }
     public int warmupTokens() { return warmupTokens; }
     public int drainTimeoutSeconds() { return drainTimeoutSeconds; }
+    public int maxExtraLoadedVersions() { return Math.max(0, maxExtraLoadedVersions); }
+    public int onDemandLoadWaitSeconds() { return Math.max(0, onDemandLoadWaitSeconds); }
+    public List<String> faultInjection() { return faultInjection == null ? List.of() : faultInjection.orElse(List.of()); }
 
     /**
      * What one chat template render may cost; checked when a version is registered and loaded (a probe conversation)

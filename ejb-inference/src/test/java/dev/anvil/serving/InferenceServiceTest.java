@@ -106,6 +106,8 @@ class InferenceServiceTest {
         config.maxBatchSequences = 16;
         config.engineThreads = 2;
         config.maxN = 4;
+        config.maxExtraLoadedVersions = 2;
+        config.onDemandLoadWaitSeconds = 30;
         config.defaultModelEnabled = true;
         config.startupModels = Optional.empty();
         config.warmupEnabled = true;

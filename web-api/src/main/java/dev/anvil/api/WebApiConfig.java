@@ -6,7 +6,7 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Every MicroProfile Config key of the web-api module, in one place. Each key can be overridden by a
- * system property, by a file in the server's config directory (see README) or by the environment
+ * system property, by a file in the server's config directory (docs/CONFIGURATION.md) or by the environment
  * variable obtained by upper-casing the key and replacing '.' and '-' with '_'.
  */
 @ApplicationScoped

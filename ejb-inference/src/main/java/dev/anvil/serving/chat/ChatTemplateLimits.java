@@ -28,9 +28,18 @@ public record ChatTemplateLimits(long timeoutMillis, long maxSteps, int maxOutpu
     public static final String MAX_ALLOCATED_BYTES = "anvil.serving.chat-template.max-allocated-bytes";
     public static final String MAX_DEPTH = "anvil.serving.chat-template.max-depth";
 
+    /** The defaults of those keys (annotation values of ServingConfig, and {@link #DEFAULT}): one place. */
+    public static final String DEFAULT_TIMEOUT_MS = "2000";
+    public static final String DEFAULT_MAX_STEPS = "5000000";
+    public static final String DEFAULT_MAX_OUTPUT_CHARS = "8388608";
+    public static final String DEFAULT_MAX_COLLECTION_SIZE = "100000";
+    public static final String DEFAULT_MAX_ALLOCATED_BYTES = "268435456";
+    public static final String DEFAULT_MAX_DEPTH = "200";
+
     /** Generous for real chat templates (which render in milliseconds), tight enough to stop hostile ones quickly. */
-    public static final ChatTemplateLimits DEFAULT = new ChatTemplateLimits(2000, 5_000_000, 8 * 1024 * 1024, 100_000,
-            256L * 1024 * 1024, 200);
+    public static final ChatTemplateLimits DEFAULT = new ChatTemplateLimits(Long.parseLong(DEFAULT_TIMEOUT_MS),
+            Long.parseLong(DEFAULT_MAX_STEPS), Integer.parseInt(DEFAULT_MAX_OUTPUT_CHARS), Integer.parseInt(DEFAULT_MAX_COLLECTION_SIZE),
+            Long.parseLong(DEFAULT_MAX_ALLOCATED_BYTES), Integer.parseInt(DEFAULT_MAX_DEPTH));
 
     public ChatTemplateLimits {
         if (timeoutMillis <= 0) throw new IllegalArgumentException("chat template timeout must be positive, got " + timeoutMillis);

@@ -1,11 +1,11 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.experiments.ExperimentsConfig;
 import dev.anvil.experiments.PendingOutcome;
 import dev.anvil.routing.ExperimentMetrics;
 import dev.anvil.routing.ExperimentRouter;
 import dev.anvil.routing.OutcomeRecorder;
 import dev.anvil.routing.Route;
-import dev.anvil.routing.RoutingConfig;
 import dev.anvil.routing.ShadowRunner;
 import dev.anvil.serving.GenerationResult;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -41,7 +41,7 @@ public class ExperimentTraffic {
     ExperimentMetrics metrics;
 
     @Inject
-    RoutingConfig config;
+    ExperimentsConfig config;
 
     @Inject
     HttpServletRequest http;

@@ -1,4 +1,4 @@
-package dev.anvil.routing;
+package dev.anvil.serving;
 
 import dev.anvil.serving.InferenceException;
 import jakarta.annotation.PostConstruct;
@@ -19,7 +19,7 @@ public class FaultInjector {
     private static final Logger LOG = Logger.getLogger(FaultInjector.class.getName());
 
     @Inject
-    RoutingConfig config;
+    ServingConfig config;
 
     private volatile FaultInjection faults = FaultInjection.none();
 

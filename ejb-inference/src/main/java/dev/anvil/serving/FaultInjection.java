@@ -1,4 +1,4 @@
-package dev.anvil.routing;
+package dev.anvil.serving;
 
 import java.util.HashMap;
 import java.util.List;

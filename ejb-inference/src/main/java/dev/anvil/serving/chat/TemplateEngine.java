@@ -49,7 +49,11 @@ final class TemplateEngine {
 
     /** Tags that read other templates (resources), and jinjava-only filters that interpret text. */
     static final Set<String> DISABLED_TAGS = Set.of("include", "import", "from", "extends");
-    static final Set<String> DISABLED_FILTERS = Set.of("render", "fromyaml");
+    /**
+     * render and fromyaml would run text as a template or parse YAML; the others are jinjava's own, not Jinja's (no
+     * chat template uses them), and their libraries are not deployed (ejb-inference/pom.xml).
+     */
+    static final Set<String> DISABLED_FILTERS = Set.of("render", "fromyaml", "ipaddr", "ipv4", "ipv6", "b64encode", "log", "root");
 
     private static final Pattern DIGITS = Pattern.compile("\\d+");
 

@@ -1,7 +1,7 @@
 package dev.anvil.routing;
 
-import dev.anvil.experiments.ExperimentsConfig;
 import dev.anvil.experiments.ExperimentService;
+import dev.anvil.experiments.ExperimentsConfig;
 import dev.anvil.experiments.domain.ExperimentStrategy;
 import dev.anvil.security.Roles;
 import jakarta.annotation.PostConstruct;
@@ -17,10 +17,10 @@ import jakarta.ejb.TimerService;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
 import jakarta.inject.Inject;
-import org.jboss.ejb3.annotation.RunAsPrincipal;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.jboss.ejb3.annotation.RunAsPrincipal;
 
 /**
  * The experiment controller, on a container-managed interval timer ({@code anvil.experiments.controller-interval-ms}):

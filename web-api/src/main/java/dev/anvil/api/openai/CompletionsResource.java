@@ -1,7 +1,6 @@
 package dev.anvil.api.openai;
 
 import dev.anvil.api.AnvilApplication;
-import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.engine.Tokenizer;
 import dev.anvil.serving.FinishReason;
@@ -21,6 +20,7 @@ import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /** {@code POST /v1/completions}: OpenAI's (legacy) text completions, plain JSON or streamed as SSE. */
@@ -36,17 +36,24 @@ public class CompletionsResource {
     GenerationGateway gateway;
 
     @POST
-    @Operation(summary = "Create a completion",
+    @Operation(
+            summary = "Create a completion",
             description = "OpenAI-compatible text completion; with \"stream\": true the answer is text/event-stream.")
-    public void create(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
-                       @Context HttpServletRequest servletRequest, @Suspended AsyncResponse async) {
+    public void create(
+            InputStream body,
+            @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
+            @Context HttpServletRequest servletRequest,
+            @Suspended AsyncResponse async) {
         GenerationGateway.disableContainerAsyncTimeout(servletRequest);
         try {
-            CompletionRequest request = CompletionRequest.parse(
-                    RequestBodies.readObject(body, contentLength, gateway.config().maxBodyBytes()));
+            CompletionRequest request = CompletionRequest.parse(RequestBodies.readObject(
+                    body, contentLength, gateway.config().maxBodyBytes()));
             GenerationOptions options = gateway.route(request.options());
             List<CompletionRequest.Prompt> given = request.prompts();
-            List<String> textPrompts = given.stream().map(CompletionRequest.Prompt::text).filter(t -> t != null).toList();
+            List<String> textPrompts = given.stream()
+                    .map(CompletionRequest.Prompt::text)
+                    .filter(t -> t != null)
+                    .toList();
             List<String> checkedTexts = new ArrayList<>();
             RequestGuardrails guard = gateway.guardInput(servletRequest, textPrompts, "prompt", null, checkedTexts);
             ServedModel model = gateway.resolve(options.model(), "prompt");
@@ -58,7 +65,9 @@ public class CompletionsResource {
             }
             List<String> checkedDecoded = new ArrayList<>();
             if (!decoded.isEmpty()) {
-                guard.inputFindings().addAll(gateway.guardInput(servletRequest, decoded, "prompt", null, checkedDecoded).inputFindings());
+                guard.inputFindings()
+                        .addAll(gateway.guardInput(servletRequest, decoded, "prompt", null, checkedDecoded)
+                                .inputFindings());
             }
             List<String> texts = new ArrayList<>();
             List<String> sources = new ArrayList<>(); // the text each prompt is generated from, for other tokenizers
@@ -78,8 +87,15 @@ public class CompletionsResource {
                     texts.add(request.echo() ? text : "");
                 }
             }
-            Submission submission = gateway.submit(GenerationGateway.newId("cmpl-"), model, options,
-                    m -> encode(m, model, sources, tokenPrompts), texts, request.logprobs(), "prompt", guard);
+            Submission submission = gateway.submit(
+                    GenerationGateway.newId("cmpl-"),
+                    model,
+                    options,
+                    m -> encode(m, model, sources, tokenPrompts),
+                    texts,
+                    request.logprobs(),
+                    "prompt",
+                    guard);
             if (options.stream()) {
                 gateway.stream(async, submission, new Chunks(submission, request), options.includeUsage());
             } else {
@@ -94,13 +110,16 @@ public class CompletionsResource {
      * The prompts as tokens of {@code target}: text through its tokenizer (like llama.cpp's server: BOS as the model
      * wants it, special-token texts parsed as such); given token arrays as they are for the resolved model itself.
      */
-    private static List<int[]> encode(ServedModel target, ServedModel resolved, List<String> sources, List<int[]> tokenPrompts) {
+    private static List<int[]> encode(
+            ServedModel target, ServedModel resolved, List<String> sources, List<int[]> tokenPrompts) {
         Tokenizer tokenizer = target.tokenizer();
         List<int[]> prompts = new ArrayList<>(sources.size());
         for (int i = 0; i < sources.size(); i++) {
             int[] tokens = tokenPrompts.get(i);
-            prompts.add(tokens != null && target.ref().equals(resolved.ref()) ? tokens
-                    : tokenizer.encodeWithSpecials(sources.get(i), tokenizer.addBosByDefault()));
+            prompts.add(
+                    tokens != null && target.ref().equals(resolved.ref())
+                            ? tokens
+                            : tokenizer.encodeWithSpecials(sources.get(i), tokenizer.addBosByDefault()));
         }
         return prompts;
     }
@@ -108,8 +127,8 @@ public class CompletionsResource {
     private static String decodeChecked(Tokenizer tokenizer, int[] tokens) {
         for (int id : tokens) {
             if (id >= tokenizer.vocabSize()) {
-                throw dev.anvil.api.ApiException.badRequest("prompt token id " + id + " is outside the vocabulary of "
-                        + tokenizer.vocabSize(), "prompt");
+                throw dev.anvil.api.ApiException.badRequest(
+                        "prompt token id " + id + " is outside the vocabulary of " + tokenizer.vocabSize(), "prompt");
             }
         }
         return tokenizer.decode(tokens);
@@ -122,14 +141,23 @@ public class CompletionsResource {
             GenerationResult result = results.get(p);
             String prefix = request.echo() ? s.promptTexts.get(p) : "";
             for (GenerationResult.Choice c : result.choices()) {
-                OpenAiJson.CompletionLogprobs logprobs = c.logprobs() == null ? null
-                        : Logprobs.completion(c.logprobs(), prefix.length());
-                choices.add(new OpenAiJson.CompletionChoice(prefix + c.text(), p * s.n + c.index(), logprobs,
+                OpenAiJson.CompletionLogprobs logprobs =
+                        c.logprobs() == null ? null : Logprobs.completion(c.logprobs(), prefix.length());
+                choices.add(new OpenAiJson.CompletionChoice(
+                        prefix + c.text(),
+                        p * s.n + c.index(),
+                        logprobs,
                         c.finishReason().openAiName()));
             }
             completionTokens += result.usage().completionTokens();
         }
-        return new OpenAiJson.Completion(s.id, OBJECT, s.created, s.model.ref(), null, choices,
+        return new OpenAiJson.Completion(
+                s.id,
+                OBJECT,
+                s.created,
+                s.model.ref(),
+                null,
+                choices,
                 OpenAiJson.Usage.of(s.totalPromptTokens(), completionTokens));
     }
 
@@ -162,7 +190,8 @@ public class CompletionsResource {
 
         @Override
         public Object delta(int index, String text, TokenLogprob logprob) {
-            OpenAiJson.CompletionLogprobs lp = logprob == null ? null : Logprobs.completion(List.of(logprob), offsets[index]);
+            OpenAiJson.CompletionLogprobs lp =
+                    logprob == null ? null : Logprobs.completion(List.of(logprob), offsets[index]);
             offsets[index] += text.length();
             return chunk(new OpenAiJson.CompletionChoice(text, index, lp, null));
         }
@@ -174,7 +203,13 @@ public class CompletionsResource {
 
         @Override
         public Object usage(int promptTokens, int completionTokens) {
-            return new OpenAiJson.Completion(s.id, OBJECT, s.created, s.model.ref(), null, List.of(),
+            return new OpenAiJson.Completion(
+                    s.id,
+                    OBJECT,
+                    s.created,
+                    s.model.ref(),
+                    null,
+                    List.of(),
                     OpenAiJson.Usage.of(promptTokens, completionTokens));
         }
 

@@ -2,14 +2,13 @@ package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
+import dev.anvil.api.gateway.CallerContext;
 import dev.anvil.guardrails.GuardrailPolicies;
 import dev.anvil.guardrails.GuardrailPolicy;
 import dev.anvil.guardrails.GuardrailViolation;
 import dev.anvil.guardrails.Guardrails;
 import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.resilience.ResilientInference;
-import dev.anvil.api.gateway.CallerContext;
-import dev.anvil.serving.GenerationHandle;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.InferenceException;
 import dev.anvil.serving.InferenceRequest;
@@ -23,8 +22,8 @@ import jakarta.servlet.http.HttpServletRequest;
 import jakarta.ws.rs.container.AsyncResponse;
 import jakarta.ws.rs.core.Response;
 import java.util.ArrayList;
-import java.util.List;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -90,7 +89,9 @@ public class GenerationGateway {
     /** The served models the caller may use: all of them, or those its API key is scoped to. */
     List<ServedModel> models() {
         var key = caller.key();
-        return key == null ? inference.models() : inference.models().stream().filter(m -> key.allows(m.name())).toList();
+        return key == null
+                ? inference.models()
+                : inference.models().stream().filter(m -> key.allows(m.name())).toList();
     }
 
     /** Resolves {@code name} / {@code name@version}; unknown models are 404 {@code model_not_found}. */
@@ -113,7 +114,8 @@ public class GenerationGateway {
         String requested = options.model();
         if (requested.indexOf('@') > 0) {
             caller.requireModel(requested); // a key outside its scope hears that first
-            caller.requireVersionPin(requested, inference.models().stream().anyMatch(m -> m.ref().equals(requested)));
+            caller.requireVersionPin(
+                    requested, inference.models().stream().anyMatch(m -> m.ref().equals(requested)));
         }
         return experiments.route(options);
     }
@@ -148,7 +150,9 @@ public class GenerationGateway {
     static String newId(String prefix) {
         // 128 random bits: unique enough for response ids, without SecureRandom's cost and lock per request.
         java.util.concurrent.ThreadLocalRandom r = java.util.concurrent.ThreadLocalRandom.current();
-        return prefix + HexFormat.of().toHexDigits(r.nextLong()) + HexFormat.of().toHexDigits(r.nextLong());
+        return prefix
+                + HexFormat.of().toHexDigits(r.nextLong())
+                + HexFormat.of().toHexDigits(r.nextLong());
     }
 
     /**
@@ -156,8 +160,12 @@ public class GenerationGateway {
      * default without one). Returns the texts to generate from (redacted where the policy says so) and what the
      * output stage needs; a blocking finding is a 400 {@code guardrail_violation} naming the check.
      */
-    RequestGuardrails guardInput(HttpServletRequest http, List<String> texts, String what, JsonOutputRequirement jsonOutput,
-                                 List<String> checkedTexts) {
+    RequestGuardrails guardInput(
+            HttpServletRequest http,
+            List<String> texts,
+            String what,
+            JsonOutputRequirement jsonOutput,
+            List<String> checkedTexts) {
         GuardrailPolicy policy = guardrailPolicy(http);
         try {
             Guardrails.InputCheck check = guardrails.checkInput(policy, texts, what);
@@ -180,8 +188,12 @@ public class GenerationGateway {
         try {
             return guardrailPolicies.forTenant(tenant);
         } catch (IllegalArgumentException e) {
-            throw new ApiException(500, ApiErrors.TYPE_SERVER, "the guardrail configuration"
-                    + (tenant == null ? "" : " of tenant '" + tenant + "'") + " is invalid: " + e.getMessage(), null,
+            throw new ApiException(
+                    500,
+                    ApiErrors.TYPE_SERVER,
+                    "the guardrail configuration" + (tenant == null ? "" : " of tenant '" + tenant + "'")
+                            + " is invalid: " + e.getMessage(),
+                    null,
                     "guardrail_configuration");
         }
     }
@@ -190,8 +202,14 @@ public class GenerationGateway {
      * Submits one generation per prompt, all pinned to {@code model}'s exact version. If a later prompt is rejected,
      * the earlier ones are cancelled and the rejection is thrown as its HTTP error.
      */
-    Submission submit(String id, ServedModel model, GenerationOptions options, List<int[]> prompts, List<String> promptTexts,
-                      Integer logprobs, String promptParam) {
+    Submission submit(
+            String id,
+            ServedModel model,
+            GenerationOptions options,
+            List<int[]> prompts,
+            List<String> promptTexts,
+            Integer logprobs,
+            String promptParam) {
         return submit(id, model, options, m -> prompts, promptTexts, logprobs, promptParam, null);
     }
 
@@ -200,15 +218,23 @@ public class GenerationGateway {
      * circuit breaker, retry of rejected submissions, fallback model or message). {@code promptsFor} tokenizes the
      * prompts for whichever version ends up answering. {@code guard} (null: none) is applied to the output (stage 6).
      */
-    Submission submit(String id, ServedModel model, GenerationOptions options, Function<ServedModel, List<int[]>> promptsFor,
-                      List<String> promptTexts, Integer logprobs, String promptParam, RequestGuardrails guard) {
+    Submission submit(
+            String id,
+            ServedModel model,
+            GenerationOptions options,
+            Function<ServedModel, List<int[]>> promptsFor,
+            List<String> promptTexts,
+            Integer logprobs,
+            String promptParam,
+            RequestGuardrails guard) {
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
         }
         GuardedOutput output = guard == null ? null : new GuardedOutput(guardrails::outputGuard, guard);
         if (output != null && options.stream() && logprobs != null && output.transformsStream()) {
-            throw ApiException.badRequest("streamed logprobs cannot be combined with this policy's output guardrails, "
-                    + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",
+            throw ApiException.badRequest(
+                    "streamed logprobs cannot be combined with this policy's output guardrails, "
+                            + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",
                     "logprobs");
         }
         List<int[]> prompts = promptsFor.apply(model);
@@ -217,7 +243,8 @@ public class GenerationGateway {
         OpenStreams.Stream streamSlot = null;
         try {
             if (options.stream()) streamSlot = openStreams.admit(); // 503 when the server has its limit of open streams
-            Submission submission = submitAdmitted(id, model, options, promptsFor, prompts, promptTexts, logprobs, promptParam, output);
+            Submission submission =
+                    submitAdmitted(id, model, options, promptsFor, prompts, promptTexts, logprobs, promptParam, output);
             submission.holdUntilAnswered(leaveSlot);
             if (streamSlot != null) {
                 submission.stream = streamSlot;
@@ -231,9 +258,16 @@ public class GenerationGateway {
         }
     }
 
-    private Submission submitAdmitted(String id, ServedModel model, GenerationOptions options, Function<ServedModel, List<int[]>> promptsFor,
-                                      List<int[]> prompts, List<String> promptTexts, Integer logprobs, String promptParam,
-                                      GuardedOutput output) {
+    private Submission submitAdmitted(
+            String id,
+            ServedModel model,
+            GenerationOptions options,
+            Function<ServedModel, List<int[]>> promptsFor,
+            List<int[]> prompts,
+            List<String> promptTexts,
+            Integer logprobs,
+            String promptParam,
+            GuardedOutput output) {
         // Stage 4, the response cache, on the exact version routing chose: a hit is answered without inference.
         Submission cached = cache.begin(id, model, options, prompts, promptTexts, logprobs);
         if (cached.isReplay()) {
@@ -247,8 +281,15 @@ public class GenerationGateway {
             routed = resilience.submit(model, m -> {
                 List<InferenceRequest> requests = new ArrayList<>();
                 for (int[] prompt : m == model ? prompts : promptsFor.apply(m)) {
-                    requests.add(new InferenceRequest(m.ref(), prompt, options.sampling(), options.maxTokens(), options.stop(),
-                            options.n(), logprobs, id));
+                    requests.add(new InferenceRequest(
+                            m.ref(),
+                            prompt,
+                            options.sampling(),
+                            options.maxTokens(),
+                            options.stop(),
+                            options.n(),
+                            logprobs,
+                            id));
                 }
                 return requests;
             });
@@ -308,8 +349,13 @@ public class GenerationGateway {
                 closeConnection.run();
             });
         }
-        SseStream stream = new SseStream(submission.output == null ? submission : submission.output.stream(submission),
-                format, includeUsage, timeout, watched, submission::answered);
+        SseStream stream = new SseStream(
+                submission.output == null ? submission : submission.output.stream(submission),
+                format,
+                includeUsage,
+                timeout,
+                watched,
+                submission::answered);
         writers.execute(() -> {
             boolean resumed = false;
             try {
@@ -334,9 +380,12 @@ public class GenerationGateway {
         if (submission.isReplay()) { // answered from the cache: nothing to wait for, answer on this thread
             try {
                 List<GenerationResult> results = submission.results().join();
-                List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
-                async.resume(headers(Response.ok(OpenAiJson.toJson(body.apply(answered)), "application/json"), submission)
-                        .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
+                List<GenerationResult> answered =
+                        submission.output == null ? results : submission.output.apply(results);
+                async.resume(
+                        headers(Response.ok(OpenAiJson.toJson(body.apply(answered)), "application/json"), submission)
+                                .header(ResponseCacheStage.HEADER, submission.cacheStatus())
+                                .build());
             } finally {
                 submission.answered();
             }
@@ -352,32 +401,47 @@ public class GenerationGateway {
             watch.stop();
             submission.cancel();
             try {
-                ar.resume(new ApiException(504, ApiErrors.TYPE_SERVER, "the request did not finish within " + timeout
-                        + " seconds (" + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + ") and was cancelled", null, "timeout"));
+                ar.resume(new ApiException(
+                        504,
+                        ApiErrors.TYPE_SERVER,
+                        "the request did not finish within " + timeout + " seconds ("
+                                + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + ") and was cancelled",
+                        null,
+                        "timeout"));
             } finally {
                 submission.answered();
             }
         });
         // The result completes on the batching thread: hop to a writer before touching the response.
-        submission.results().whenCompleteAsync((results, error) -> {
-            watch.stop(); // before anything is written: no probe may read the connection after this
-            try {
-                answer(async, submission, body, results, error);
-            } finally {
-                submission.answered();
-            }
-        }, writers);
+        submission
+                .results()
+                .whenCompleteAsync(
+                        (results, error) -> {
+                            watch.stop(); // before anything is written: no probe may read the connection after this
+                            try {
+                                answer(async, submission, body, results, error);
+                            } finally {
+                                submission.answered();
+                            }
+                        },
+                        writers);
     }
 
     /** Resumes a plain request with its finished results, or with the error its generation ended in. */
-    private static void answer(AsyncResponse async, Submission submission, Function<List<GenerationResult>, Object> body,
-                               List<GenerationResult> results, Throwable error) {
+    private static void answer(
+            AsyncResponse async,
+            Submission submission,
+            Function<List<GenerationResult>, Object> body,
+            List<GenerationResult> results,
+            Throwable error) {
         if (error == null) {
             try {
-                List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
+                List<GenerationResult> answered =
+                        submission.output == null ? results : submission.output.apply(results);
                 String json = OpenAiJson.toJson(body.apply(answered));
                 async.resume(headers(Response.ok(json, "application/json"), submission)
-                        .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
+                        .header(ResponseCacheStage.HEADER, submission.cacheStatus())
+                        .build());
             } catch (RuntimeException e) {
                 async.resume(e);
             }
@@ -385,8 +449,14 @@ public class GenerationGateway {
         }
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
         LOG.log(Level.WARNING, "generation " + submission.id + " failed", cause);
-        async.resume(cause instanceof InferenceException ie ? InferenceErrors.exception(ie, "prompt")
-                : new ApiException(500, ApiErrors.TYPE_SERVER, "generation failed: " + cause.getMessage(), null,
-                "generation_failed"));
+        async.resume(
+                cause instanceof InferenceException ie
+                        ? InferenceErrors.exception(ie, "prompt")
+                        : new ApiException(
+                                500,
+                                ApiErrors.TYPE_SERVER,
+                                "generation failed: " + cause.getMessage(),
+                                null,
+                                "generation_failed"));
     }
 }

@@ -11,5 +11,4 @@ import java.util.Set;
  * @param inputFindings what the input checks found and did, e.g. {@code input_pii=redact}
  * @param jsonOutput    the JSON the request asked for ({@code response_format}), or null
  */
-record RequestGuardrails(GuardrailPolicy policy, Set<String> inputFindings, JsonOutputRequirement jsonOutput) {
-}
+record RequestGuardrails(GuardrailPolicy policy, Set<String> inputFindings, JsonOutputRequirement jsonOutput) {}

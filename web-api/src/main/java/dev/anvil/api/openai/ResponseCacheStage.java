@@ -57,8 +57,13 @@ public class ResponseCacheStage {
      * The submission for a request: replayed from the cache on a hit (check {@link Submission#isReplay()}),
      * otherwise a new live one, recording its deltas when its generation is to be stored.
      */
-    Submission begin(String id, ServedModel model, GenerationOptions options, List<int[]> prompts, List<String> promptTexts,
-                     Integer logprobs) {
+    Submission begin(
+            String id,
+            ServedModel model,
+            GenerationOptions options,
+            List<int[]> prompts,
+            List<String> promptTexts,
+            Integer logprobs) {
         long start = System.nanoTime();
         Submission submission = lookUp(id, model, options, prompts, promptTexts, logprobs);
         try {
@@ -69,10 +74,24 @@ public class ResponseCacheStage {
         return submission;
     }
 
-    private Submission lookUp(String id, ServedModel model, GenerationOptions options, List<int[]> prompts,
-                              List<String> promptTexts, Integer logprobs) {
-        CacheableRequest request = new CacheableRequest(model.name(), model.version(), prompts, options.sampling(),
-                options.seedGiven(), options.maxTokens(), options.stop(), options.n(), logprobs, scope());
+    private Submission lookUp(
+            String id,
+            ServedModel model,
+            GenerationOptions options,
+            List<int[]> prompts,
+            List<String> promptTexts,
+            Integer logprobs) {
+        CacheableRequest request = new CacheableRequest(
+                model.name(),
+                model.version(),
+                prompts,
+                options.sampling(),
+                options.seedGiven(),
+                options.maxTokens(),
+                options.stop(),
+                options.n(),
+                logprobs,
+                scope());
         CacheDirective directive = CacheDirective.parse(cacheControl());
         // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
         // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.
@@ -92,19 +111,23 @@ public class ResponseCacheStage {
     /** Once every prompt of a live, storable submission finished, stores its generation (off the batching thread). */
     void storeWhenDone(Submission submission) {
         if (!(submission.cacheLookup instanceof ResponseCache.Lookup.Miss miss) || !miss.mayStore()) return;
-        submission.results().whenCompleteAsync((results, error) -> {
-            if (error != null) {
-                cache.notStored("failed");
-                return;
-            }
-            try {
-                CachedGeneration generation = submission.recordedGeneration(results);
-                if (generation == null) cache.notStored("incomplete");
-                else cache.store(miss, generation);
-            } catch (RuntimeException e) {
-                LOG.log(Level.WARNING, "storing " + submission.id + " in the response cache failed", e);
-            }
-        }, storing);
+        submission
+                .results()
+                .whenCompleteAsync(
+                        (results, error) -> {
+                            if (error != null) {
+                                cache.notStored("failed");
+                                return;
+                            }
+                            try {
+                                CachedGeneration generation = submission.recordedGeneration(results);
+                                if (generation == null) cache.notStored("incomplete");
+                                else cache.store(miss, generation);
+                            } catch (RuntimeException e) {
+                                LOG.log(Level.WARNING, "storing " + submission.id + " in the response cache failed", e);
+                            }
+                        },
+                        storing);
     }
 
     /**

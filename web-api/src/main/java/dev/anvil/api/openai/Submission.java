@@ -30,9 +30,11 @@ final class Submission implements SseStream.EventSource {
     /** What the writer receives, in order per choice. */
     sealed interface Event {
         record Delta(int index, String text, TokenLogprob logprob) implements Event {}
+
         record Finish(int index, FinishReason reason) implements Event {}
         /** One prompt's choices all finished. */
         record Complete(int prompt, GenerationResult result) implements Event {}
+
         record Failed(Throwable error) implements Event {}
         /** An output guardrail blocked choice {@code index}: the stream ends with an error naming {@code check}. */
         record Filtered(int index, String check, String message) implements Event {}
@@ -47,6 +49,7 @@ final class Submission implements SseStream.EventSource {
     final List<Integer> promptTokens = new ArrayList<>();
     /** The prompt texts, for {@code echo}. */
     final List<String> promptTexts = new ArrayList<>();
+
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     /** System.nanoTime() of the first generated token of any choice; 0 until then (time to first token). */
     private volatile long firstTokenNanos;
@@ -66,6 +69,7 @@ final class Submission implements SseStream.EventSource {
     volatile OpenStreams.Stream stream;
     /** What the request holds until its answer is written (the key's concurrent-requests slot, the stream slot). */
     private final List<Runnable> heldUntilAnswered = new java.util.concurrent.CopyOnWriteArrayList<>();
+
     private final java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
 
     Submission(String id, ServedModel model, int n) {
@@ -140,8 +144,14 @@ final class Submission implements SseStream.EventSource {
      * would have sent them (each choice's deltas, its finish, then each prompt's completion) and its results are
      * complete.
      */
-    static Submission replay(String id, ServedModel model, int n, List<String> promptTexts, CachedGeneration generation,
-                             boolean logprobs, ResponseCache.Lookup lookup) {
+    static Submission replay(
+            String id,
+            ServedModel model,
+            int n,
+            List<String> promptTexts,
+            CachedGeneration generation,
+            boolean logprobs,
+            ResponseCache.Lookup lookup) {
         Submission s = new Submission(id, model, n);
         s.cacheLookup = lookup;
         List<GenerationResult> results = new ArrayList<>();
@@ -180,8 +190,8 @@ final class Submission implements SseStream.EventSource {
                 try {
                     release.run();
                 } catch (RuntimeException e) {
-                    java.util.logging.Logger.getLogger(Submission.class.getName()).log(java.util.logging.Level.WARNING,
-                            "releasing what " + id + " held failed", e);
+                    java.util.logging.Logger.getLogger(Submission.class.getName())
+                            .log(java.util.logging.Level.WARNING, "releasing what " + id + " held failed", e);
                 }
             }
         }
@@ -199,7 +209,8 @@ final class Submission implements SseStream.EventSource {
 
     /** From now on, records what each choice of each added prompt emits (call before the first {@link #add}). */
     void recordDeltas() {
-        if (!handles.isEmpty()) throw new IllegalStateException("recording must start before the first prompt is added");
+        if (!handles.isEmpty())
+            throw new IllegalStateException("recording must start before the first prompt is added");
         recorded = new ArrayList<>();
     }
 
@@ -215,9 +226,11 @@ final class Submission implements SseStream.EventSource {
             if (!CachedGeneration.complete(result)) return null;
             List<CachedGeneration.Choice> choices = new ArrayList<>();
             for (GenerationResult.Choice c : result.choices()) {
-                choices.add(new CachedGeneration.Choice(c.index(), c.finishReason(), c.tokens(), recorded.get(p).get(c.index())));
+                choices.add(new CachedGeneration.Choice(
+                        c.index(), c.finishReason(), c.tokens(), recorded.get(p).get(c.index())));
             }
-            prompts.add(new CachedGeneration.Prompt(result.usage().promptTokens(), result.usage().completionTokens(), choices));
+            prompts.add(new CachedGeneration.Prompt(
+                    result.usage().promptTokens(), result.usage().completionTokens(), choices));
         }
         return new CachedGeneration(prompts);
     }
@@ -265,8 +278,8 @@ final class Submission implements SseStream.EventSource {
     /** Completes when every prompt's result is there, with the results in prompt order. */
     CompletableFuture<List<GenerationResult>> results() {
         if (replayed != null) return CompletableFuture.completedFuture(replayed);
-        List<CompletableFuture<GenerationResult>> futures = handles.stream()
-                .map(h -> h.result().toCompletableFuture()).toList();
+        List<CompletableFuture<GenerationResult>> futures =
+                handles.stream().map(h -> h.result().toCompletableFuture()).toList();
         return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new))
                 .thenApply(x -> futures.stream().map(CompletableFuture::join).toList());
     }

@@ -1,4 +1,9 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools.server;
+
+import dev.anvil.tools.CliArgs;
+import dev.anvil.tools.JsonText;
+import jakarta.json.Json;
+import jakarta.json.JsonObjectBuilder;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -20,11 +25,11 @@ import java.util.regex.Pattern;
  * the server time of each hit (the {@code Server-Timing} header the server adds: from its first request filter to
  * the response headers) and the client's round-trip, at p50/p99. Every measured answer must say
  * {@code X-Anvil-Cache: hit}. Also reports the request thread's CPU time of plain hits (the header's {@code cpu}
- * entry), the work per hit independent of how busy the machine is. Uses only {@code java.net.http}.
+ * entry), the work per hit independent of how busy the machine is. Uses {@code java.net.http}.
  */
-final class CacheBenchCommand {
+public final class CacheBenchCommand {
 
-    static final String USAGE = """
+    public static final String USAGE = """
               cache-bench  time response-cache hits: one request fills the cache, N identical ones are measured
                   --url URL              server base URL (default http://localhost:8080)
                   --model NAME           model (default: the first one GET /v1/models lists)
@@ -42,7 +47,7 @@ final class CacheBenchCommand {
 
     private CacheBenchCommand() {}
 
-    static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
+    public static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
         CliArgs a = new CliArgs(args, Set.of("url", "model", "requests", "max-tokens", "prompt", "fill-wait"), Set.of(), Set.of("stream", "json"));
         String url = a.string("url", "http://localhost:8080").replaceAll("/+$", "");
         int requests = a.integer("requests", 1000, 1, 10_000_000);
@@ -51,17 +56,13 @@ final class CacheBenchCommand {
         int fillWaitSeconds = a.integer("fill-wait", 30, 1, 3600);
         boolean stream = a.flag("stream");
         boolean json = a.flag("json");
-        URI base;
-        try {
-            base = URI.create(url + "/");
-            if (base.getScheme() == null || !base.getScheme().startsWith("http")) throw new IllegalArgumentException("not http(s)");
-        } catch (IllegalArgumentException e) {
-            throw new CliArgs.UsageException("--url must be an http(s) URL, got '" + url + "'");
-        }
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
-        String model = a.has("model") ? a.string("model", null) : firstModel(http, base);
-        String body = "{\"model\":" + new Json().value(model) + ",\"prompt\":" + new Json().value(prompt) + ",\"max_tokens\":"
-                + maxTokens + ",\"temperature\":0" + (stream ? ",\"stream\":true" : "") + "}";
+        URI base = ServerClient.baseUri(url);
+        HttpClient http = ServerClient.newHttpClient();
+        String model = a.has("model") ? a.string("model", null) : ServerClient.firstModel(http, base);
+        JsonObjectBuilder fields = Json.createObjectBuilder().add("model", model).add("prompt", prompt).add("max_tokens", maxTokens)
+                .add("temperature", 0);
+        if (stream) fields.add("stream", true);
+        String body = fields.build().toString();
         HttpRequest request = HttpRequest.newBuilder(base.resolve("v1/completions"))
                 .timeout(Duration.ofSeconds(300))
                 .header("Content-Type", "application/json")
@@ -69,7 +70,7 @@ final class CacheBenchCommand {
                 .build();
 
         // Fill the cache, then wait until the entry is there (it is stored just after the first answer).
-        HttpResponse<String> first = send(http, request);
+        HttpResponse<String> first = ServerClient.send(http, request);
         if (first.statusCode() != 200) {
             err.println("anvil cache-bench: the first request answered " + first.statusCode() + ": " + first.body());
             return 1;
@@ -81,10 +82,10 @@ final class CacheBenchCommand {
                         + first.headers().firstValue("X-Anvil-Cache").orElse("absent") + "); is the cache enabled?");
                 return 1;
             }
-            first = send(http, request);
+            first = ServerClient.send(http, request);
         }
         // Unmeasured warm-up: the server's JIT and the client's connection.
-        for (int i = 0; i < Math.min(200, requests); i++) send(http, request);
+        for (int i = 0; i < Math.min(200, requests); i++) ServerClient.send(http, request);
 
         double[] server = new double[requests];
         double[] cpu = new double[requests];
@@ -94,7 +95,7 @@ final class CacheBenchCommand {
         long start = System.nanoTime();
         for (int i = 0; i < requests; i++) {
             long t0 = System.nanoTime();
-            HttpResponse<String> r = send(http, request);
+            HttpResponse<String> r = ServerClient.send(http, request);
             client[i] = (System.nanoTime() - t0) / 1e6;
             if (r.statusCode() != 200 || !"hit".equals(r.headers().firstValue("X-Anvil-Cache").orElse(""))) misses++;
             String timing = r.headers().firstValue("Server-Timing").orElse("");
@@ -112,17 +113,21 @@ final class CacheBenchCommand {
         double[] cpuKnown = java.util.Arrays.stream(cpu).filter(v -> !Double.isNaN(v)).sorted().toArray();
         double[] stageKnown = java.util.Arrays.stream(stage).filter(v -> !Double.isNaN(v)).sorted().toArray();
         if (json) {
-            out.println(new Json().beginObject().name("url").value(url).name("model").value(model)
-                    .name("mode").value(stream ? "stream" : "plain").name("requests").value(requests).name("not_hits").value(misses)
-                    .name("server_ms_p50").value(LoadCommand.percentile(server, 50))
-                    .name("server_ms_p99").value(LoadCommand.percentile(server, 99))
-                    .name("server_cpu_ms_p50").value(LoadCommand.percentile(cpuKnown, 50))
-                    .name("server_cpu_ms_p99").value(LoadCommand.percentile(cpuKnown, 99))
-                    .name("cache_stage_ms_p50").value(LoadCommand.percentile(stageKnown, 50))
-                    .name("cache_stage_ms_p99").value(LoadCommand.percentile(stageKnown, 99))
-                    .name("client_ms_p50").value(LoadCommand.percentile(client, 50))
-                    .name("client_ms_p99").value(LoadCommand.percentile(client, 99))
-                    .name("requests_per_second").value(requests / wall).endObject());
+            int notHits = misses;
+            out.println(JsonText.write(g -> {
+                g.writeStartObject().write("url", url).write("model", model).write("mode", stream ? "stream" : "plain")
+                        .write("requests", requests).write("not_hits", notHits);
+                JsonText.number(g, "server_ms_p50", LoadCommand.percentile(server, 50));
+                JsonText.number(g, "server_ms_p99", LoadCommand.percentile(server, 99));
+                JsonText.number(g, "server_cpu_ms_p50", LoadCommand.percentile(cpuKnown, 50));
+                JsonText.number(g, "server_cpu_ms_p99", LoadCommand.percentile(cpuKnown, 99));
+                JsonText.number(g, "cache_stage_ms_p50", LoadCommand.percentile(stageKnown, 50));
+                JsonText.number(g, "cache_stage_ms_p99", LoadCommand.percentile(stageKnown, 99));
+                JsonText.number(g, "client_ms_p50", LoadCommand.percentile(client, 50));
+                JsonText.number(g, "client_ms_p99", LoadCommand.percentile(client, 99));
+                JsonText.number(g, "requests_per_second", requests / wall);
+                g.writeEnd();
+            }));
         } else {
             out.printf(Locale.ROOT, "server %s  model %s  %s  %d requests (%d not answered from the cache)%n", url, model,
                     stream ? "streamed" : "plain", requests, misses);
@@ -140,22 +145,5 @@ final class CacheBenchCommand {
                     LoadCommand.percentile(client, 50), LoadCommand.percentile(client, 99), requests / wall);
         }
         return misses == 0 ? 0 : 1;
-    }
-
-    private static HttpResponse<String> send(HttpClient http, HttpRequest request) throws IOException {
-        try {
-            return http.send(request, HttpResponse.BodyHandlers.ofString());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
-    }
-
-    private static String firstModel(HttpClient http, URI base) throws IOException {
-        HttpResponse<String> response = send(http, HttpRequest.newBuilder(base.resolve("v1/models")).timeout(Duration.ofSeconds(30)).GET().build());
-        if (response.statusCode() != 200) throw new IOException("GET /v1/models answered " + response.statusCode() + ": " + response.body());
-        Object id = JsonReader.path(JsonReader.parse(response.body()), "data", 0, "id");
-        if (!(id instanceof String s)) throw new IOException("GET /v1/models lists no model; pass --model");
-        return s;
     }
 }

@@ -1,4 +1,4 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -11,11 +11,11 @@ import java.util.Set;
  * {@code --name value} / {@code --flag} command-line options of one sub-command. Every option must be one the
  * command declares; values are checked and converted on access, each failure naming the option.
  */
-final class CliArgs {
+public final class CliArgs {
 
     /** Wrong usage: the CLI prints the message and the command's usage, and exits with status 2. */
-    static final class UsageException extends RuntimeException {
-        UsageException(String message) { super(message); }
+    public static final class UsageException extends RuntimeException {
+        public UsageException(String message) { super(message); }
     }
 
     private final Map<String, List<String>> values = new LinkedHashMap<>();
@@ -25,7 +25,7 @@ final class CliArgs {
      * @param valued   options that take a value (may repeat only if listed in {@code repeatable})
      * @param flags    options without a value
      */
-    CliArgs(String[] args, Set<String> valued, Set<String> repeatable, Set<String> flags) {
+    public CliArgs(String[] args, Set<String> valued, Set<String> repeatable, Set<String> flags) {
         this.flags = flags;
         Map<String, Integer> seen = new HashMap<>();
         for (int i = 0; i < args.length; i++) {
@@ -59,29 +59,29 @@ final class CliArgs {
         }
     }
 
-    boolean has(String name) { return values.containsKey(name); }
+    public boolean has(String name) { return values.containsKey(name); }
 
-    boolean flag(String name) {
+    public boolean flag(String name) {
         if (!flags.contains(name)) throw new IllegalArgumentException(name + " is not a flag");
         return values.containsKey(name);
     }
 
-    String string(String name, String fallback) {
+    public String string(String name, String fallback) {
         List<String> v = values.get(name);
         return v == null ? fallback : v.getFirst();
     }
 
-    String required(String name) {
+    public String required(String name) {
         String v = string(name, null);
         if (v == null) throw new UsageException("missing required option --" + name);
         return v;
     }
 
-    List<String> all(String name) {
+    public List<String> all(String name) {
         return values.getOrDefault(name, List.of());
     }
 
-    int integer(String name, int fallback, int min, int max) {
+    public int integer(String name, int fallback, int min, int max) {
         String v = string(name, null);
         if (v == null) return fallback;
         int n;
@@ -94,7 +94,7 @@ final class CliArgs {
         return n;
     }
 
-    long longValue(String name, long fallback) {
+    public long longValue(String name, long fallback) {
         String v = string(name, null);
         if (v == null) return fallback;
         try {
@@ -104,7 +104,7 @@ final class CliArgs {
         }
     }
 
-    float number(String name, float fallback, float min, float max) {
+    public float number(String name, float fallback, float min, float max) {
         String v = string(name, null);
         if (v == null) return fallback;
         float f;

@@ -1,4 +1,4 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools.model;
 
 import dev.anvil.engine.Batch;
 import dev.anvil.engine.ComputePool;

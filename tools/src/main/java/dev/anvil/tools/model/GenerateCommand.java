@@ -1,4 +1,4 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools.model;
 
 import dev.anvil.engine.Batch;
 import dev.anvil.engine.ComputePool;
@@ -9,6 +9,8 @@ import dev.anvil.engine.LlamaModel;
 import dev.anvil.engine.Sampler;
 import dev.anvil.engine.SamplingParams;
 import dev.anvil.engine.Tokenizer;
+import dev.anvil.tools.CliArgs;
+import dev.anvil.tools.JsonText;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -32,7 +34,7 @@ import java.util.Set;
  * Log-probabilities are those of the model's own distribution (log-softmax of the logits), whatever the
  * sampling settings.
  */
-final class GenerateCommand {
+public final class GenerateCommand {
 
     static final String DEFAULT_MODEL = "models/stories260K.gguf";
 
@@ -41,7 +43,7 @@ final class GenerateCommand {
     /** Everything {@code generate} produced; {@code logprobs[step]} holds {@code [id, logprob]} pairs. */
     record Output(int[] promptTokens, int[] generatedTokens, String text, String stopReason, double[][][] logprobs) {}
 
-    static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
+    public static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
         CliArgs a = new CliArgs(args,
                 Set.of("model", "tokenizer", "prompt", "max-tokens", "temperature", "top-k", "top-p", "min-p",
                         "repeat-penalty", "seed", "threads", "logprobs"),
@@ -158,20 +160,29 @@ final class GenerateCommand {
     }
 
     static String toJson(Output o) {
-        Json j = new Json().beginObject();
-        j.name("prompt_tokens").value(o.promptTokens());
-        j.name("generated_tokens").value(o.generatedTokens());
-        j.name("text").value(o.text());
-        j.name("stop_reason").value(o.stopReason());
-        if (o.logprobs() != null) {
-            j.name("logprobs").beginArray();
-            for (double[][] step : o.logprobs()) {
-                j.beginArray();
-                for (double[] pair : step) j.beginArray().value((long) pair[0]).value(pair[1]).endArray();
-                j.endArray();
+        return JsonText.write(g -> {
+            g.writeStartObject();
+            g.writeStartArray("prompt_tokens");
+            for (int id : o.promptTokens()) g.write(id);
+            g.writeEnd();
+            g.writeStartArray("generated_tokens");
+            for (int id : o.generatedTokens()) g.write(id);
+            g.writeEnd();
+            g.write("text", o.text());
+            g.write("stop_reason", o.stopReason());
+            if (o.logprobs() != null) {
+                g.writeStartArray("logprobs");
+                for (double[][] step : o.logprobs()) {
+                    g.writeStartArray();
+                    for (double[] pair : step) {
+                        g.writeStartArray().write((long) pair[0]);
+                        JsonText.number(g, pair[1]).writeEnd();
+                    }
+                    g.writeEnd();
+                }
+                g.writeEnd();
             }
-            j.endArray();
-        }
-        return j.endObject().toString();
+            g.writeEnd();
+        });
     }
 }

@@ -1,7 +1,18 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools.server;
+
+import dev.anvil.tools.CliArgs;
+import dev.anvil.tools.CommandFailedException;
+import dev.anvil.tools.JsonText;
+import jakarta.json.Json;
+import jakarta.json.JsonException;
+import jakarta.json.JsonNumber;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonString;
+import jakarta.json.JsonValue;
 
 import java.io.IOException;
 import java.io.PrintStream;
+import java.math.BigDecimal;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,11 +34,11 @@ import java.util.stream.Stream;
  * throughput and latency. Each client sends {@code /v1/completions} requests with {@code stream=true} one after
  * another until M requests were sent in total; token counts come from the server's {@code usage} (requested
  * with {@code stream_options.include_usage}), TTFT is the time until the first chunk with text.
- * Uses only {@code java.net.http}.
+ * Uses {@code java.net.http}.
  */
-final class LoadCommand {
+public final class LoadCommand {
 
-    static final String USAGE = """
+    public static final String USAGE = """
               load       load-test an OpenAI-compatible server with concurrent streaming clients
                   --url URL              server base URL (default http://localhost:8080)
                   --clients N            concurrent clients (default 1)
@@ -54,38 +65,47 @@ final class LoadCommand {
     record Result(boolean ok, String error, long ttftNanos, long latencyNanos, int promptTokens, int completionTokens,
                   int textChunks) {}
 
-    static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
+    /** What a run asks for; {@code model} null: the first one the server lists. */
+    record Settings(String url, String model, int clients, int requests, int maxTokens, int promptTokens, float temperature,
+                    int timeoutSeconds) {}
+
+    /** The figures of a run (latencies in ms); {@code errors} holds the first failures' messages. */
+    record Figures(String url, String model, int clients, int requests, int failed, int maxTokens, double meanPromptTokens,
+                   double meanCompletionTokens, double wallSeconds, long outputTokens, double outputTokensPerSecond,
+                   double requestsPerSecond, double ttftP50, double ttftP99, double latencyP50, double latencyP99,
+                   double tpotP50, List<String> errors) {}
+
+    public static int run(String[] args, PrintStream out) throws IOException {
         CliArgs a = new CliArgs(args, Set.of("url", "clients", "requests", "max-tokens", "prompt-tokens", "model",
                 "temperature", "timeout"), Set.of(), Set.of("json"));
-        String url = a.string("url", "http://localhost:8080").replaceAll("/+$", "");
         int clients = a.integer("clients", 1, 1, 4096);
-        int requests = a.integer("requests", clients * 4, 1, 10_000_000);
-        int maxTokens = a.integer("max-tokens", 64, 1, 1_000_000);
-        int promptTokens = promptTokens(a.string("prompt-tokens", "40"));
-        float temperature = a.number("temperature", 0.8f, 0f, 2f);
-        int timeoutSeconds = a.integer("timeout", 300, 1, 86_400);
+        Settings settings = new Settings(a.string("url", "http://localhost:8080").replaceAll("/+$", ""),
+                a.has("model") ? a.string("model", null) : null, clients,
+                a.integer("requests", clients * 4, 1, 10_000_000), a.integer("max-tokens", 64, 1, 1_000_000),
+                promptTokens(a.string("prompt-tokens", "40")), a.number("temperature", 0.8f, 0f, 2f),
+                a.integer("timeout", 300, 1, 86_400));
         boolean json = a.flag("json");
-        URI base;
-        try {
-            base = URI.create(url + "/");
-            if (base.getScheme() == null || !base.getScheme().startsWith("http")) throw new IllegalArgumentException("not http(s)");
-        } catch (IllegalArgumentException e) {
-            throw new CliArgs.UsageException("--url must be an http(s) URL, got '" + url + "'");
-        }
+        Figures figures = measure(settings);
+        report(figures, json, out);
+        return figures.failed() == 0 ? 0 : 1;
+    }
 
+    /** Runs the load; a {@link CommandFailedException} when the warm-up request fails. */
+    static Figures measure(Settings s) throws IOException {
+        URI base = ServerClient.baseUri(s.url());
         HttpClient http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(10))
                 .executor(Executors.newVirtualThreadPerTaskExecutor())
                 .build();
-        String model = a.has("model") ? a.string("model", null) : firstModel(http, base);
+        String model = s.model() != null ? s.model() : ServerClient.firstModel(http, base);
+        int clients = s.clients(), requests = s.requests(), maxTokens = s.maxTokens(), promptTokens = s.promptTokens();
+        float temperature = s.temperature();
+        int timeoutSeconds = s.timeoutSeconds();
 
         // Warm-up (not measured): one request that also calibrates how many words make the wanted prompt length.
         Result warm = send(http, base, model, prompt(0, promptTokens), maxTokens, temperature, 0, timeoutSeconds);
-        if (!warm.ok()) {
-            err.println("anvil load: warm-up request failed: " + warm.error());
-            return 1;
-        }
+        if (!warm.ok()) throw new CommandFailedException("warm-up request failed: " + warm.error());
         int words = warm.promptTokens() > 0
                 ? Math.max(1, Math.round(promptTokens * (float) promptTokens / warm.promptTokens()))
                 : promptTokens;
@@ -113,8 +133,7 @@ final class LoadCommand {
             }
         }
         double wallSeconds = (System.nanoTime() - start) / 1e9;
-        report(results, wallSeconds, url, model, clients, maxTokens, json, out);
-        return results.stream().allMatch(Result::ok) ? 0 : 1;
+        return figures(results, wallSeconds, s.url(), model, clients, maxTokens);
     }
 
     static int promptTokens(String value) {
@@ -141,27 +160,11 @@ final class LoadCommand {
         return sb.toString();
     }
 
-    private static String firstModel(HttpClient http, URI base) throws IOException {
-        HttpRequest request = HttpRequest.newBuilder(base.resolve("v1/models")).timeout(Duration.ofSeconds(30)).GET().build();
-        try {
-            HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
-            if (response.statusCode() != 200) {
-                throw new IOException("GET /v1/models answered " + response.statusCode() + ": " + response.body());
-            }
-            Object id = JsonReader.path(JsonReader.parse(response.body()), "data", 0, "id");
-            if (!(id instanceof String s)) throw new IOException("GET /v1/models lists no model; pass --model");
-            return s;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
-    }
-
     static Result send(HttpClient http, URI base, String model, String prompt, int maxTokens, float temperature, long seed,
                        int timeoutSeconds) {
-        String body = "{\"model\":" + new Json().value(model) + ",\"prompt\":" + new Json().value(prompt)
-                + ",\"max_tokens\":" + maxTokens + ",\"temperature\":" + temperature + ",\"seed\":" + seed
-                + ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+        String body = Json.createObjectBuilder().add("model", model).add("prompt", prompt).add("max_tokens", maxTokens)
+                .add("temperature", new BigDecimal(Float.toString(temperature))).add("seed", seed).add("stream", true)
+                .add("stream_options", Json.createObjectBuilder().add("include_usage", true)).build().toString();
         HttpRequest request = HttpRequest.newBuilder(base.resolve("v1/completions"))
                 .timeout(Duration.ofSeconds(timeoutSeconds))
                 .header("Content-Type", "application/json")
@@ -186,21 +189,22 @@ final class LoadCommand {
                     if (!line.startsWith("data:")) continue;
                     String data = line.substring(5).trim();
                     if (data.equals("[DONE]")) { done = true; break; }
-                    Object chunk = JsonReader.parse(data);
-                    if (JsonReader.path(chunk, "error") != null) {
+                    JsonObject chunk = JsonText.object(data);
+                    JsonValue error = chunk.get("error");
+                    if (error != null && error != JsonValue.NULL) {
                         return failed("error event: " + data, t0);
                     }
-                    if (JsonReader.path(chunk, "choices", 0, "text") instanceof String text && !text.isEmpty()) {
+                    if (JsonText.at(chunk, "choices", 0, "text") instanceof JsonString text && !text.getString().isEmpty()) {
                         chunks++;
                         if (firstText == 0) firstText = System.nanoTime();
                     }
-                    if (JsonReader.path(chunk, "usage", "completion_tokens") instanceof Double d) completionTokens = d.intValue();
-                    if (JsonReader.path(chunk, "usage", "prompt_tokens") instanceof Double d) promptTokens = d.intValue();
+                    if (JsonText.at(chunk, "usage", "completion_tokens") instanceof JsonNumber n) completionTokens = n.intValue();
+                    if (JsonText.at(chunk, "usage", "prompt_tokens") instanceof JsonNumber n) promptTokens = n.intValue();
                 }
                 if (!done) return failed("stream ended without data: [DONE]", t0);
                 if (completionTokens < 0) return failed("stream carried no usage chunk", t0);
             }
-        } catch (IOException | IllegalArgumentException e) {
+        } catch (IOException | IllegalArgumentException | JsonException e) {
             return failed(e.toString(), t0);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -214,8 +218,8 @@ final class LoadCommand {
         return new Result(false, error, 0, System.nanoTime() - t0, 0, 0, 0);
     }
 
-    private static void report(List<Result> results, double wallSeconds, String url, String model, int clients,
-                               int maxTokens, boolean json, PrintStream out) {
+    private static Figures figures(List<Result> results, double wallSeconds, String url, String model, int clients,
+                                   int maxTokens) {
         List<Result> ok = results.stream().filter(Result::ok).toList();
         long outputTokens = ok.stream().mapToLong(Result::completionTokens).sum();
         double promptMean = ok.stream().mapToInt(Result::promptTokens).average().orElse(0);
@@ -225,35 +229,42 @@ final class LoadCommand {
         // Time per output token after the first, per request: the decode speed one client sees.
         double[] tpot = ok.stream().filter(r -> r.completionTokens() > 1)
                 .mapToDouble(r -> (r.latencyNanos() - r.ttftNanos()) / 1e6 / (r.completionTokens() - 1)).sorted().toArray();
-        int failures = results.size() - ok.size();
-        double tokPerSec = outputTokens / wallSeconds;
-        double reqPerSec = ok.size() / wallSeconds;
+        List<String> errors = results.stream().filter(r -> !r.ok()).limit(3).map(Result::error).toList();
+        return new Figures(url, model, clients, results.size(), results.size() - ok.size(), maxTokens, promptMean,
+                completionMean, wallSeconds, outputTokens, outputTokens / wallSeconds, ok.size() / wallSeconds,
+                percentile(ttft, 50), percentile(ttft, 99), percentile(latency, 50), percentile(latency, 99),
+                percentile(tpot, 50), errors);
+    }
+
+    private static void report(Figures f, boolean json, PrintStream out) {
         if (json) {
-            out.println(new Json().beginObject()
-                    .name("url").value(url).name("model").value(model).name("clients").value(clients)
-                    .name("requests").value(results.size()).name("failed").value(failures)
-                    .name("max_tokens").value(maxTokens)
-                    .name("mean_prompt_tokens").value(promptMean).name("mean_completion_tokens").value(completionMean)
-                    .name("wall_seconds").value(wallSeconds)
-                    .name("output_tokens_per_second").value(tokPerSec).name("requests_per_second").value(reqPerSec)
-                    .name("ttft_ms_p50").value(percentile(ttft, 50)).name("ttft_ms_p99").value(percentile(ttft, 99))
-                    .name("latency_ms_p50").value(percentile(latency, 50)).name("latency_ms_p99").value(percentile(latency, 99))
-                    .name("tpot_ms_p50").value(percentile(tpot, 50))
-                    .endObject());
+            out.println(JsonText.write(g -> {
+                g.writeStartObject().write("url", f.url()).write("model", f.model()).write("clients", f.clients())
+                        .write("requests", f.requests()).write("failed", f.failed()).write("max_tokens", f.maxTokens());
+                JsonText.number(g, "mean_prompt_tokens", f.meanPromptTokens());
+                JsonText.number(g, "mean_completion_tokens", f.meanCompletionTokens());
+                JsonText.number(g, "wall_seconds", f.wallSeconds());
+                JsonText.number(g, "output_tokens_per_second", f.outputTokensPerSecond());
+                JsonText.number(g, "requests_per_second", f.requestsPerSecond());
+                JsonText.number(g, "ttft_ms_p50", f.ttftP50());
+                JsonText.number(g, "ttft_ms_p99", f.ttftP99());
+                JsonText.number(g, "latency_ms_p50", f.latencyP50());
+                JsonText.number(g, "latency_ms_p99", f.latencyP99());
+                JsonText.number(g, "tpot_ms_p50", f.tpotP50());
+                g.writeEnd();
+            }));
         } else {
-            out.printf(Locale.ROOT, "server %s  model %s  clients %d  requests %d (%d failed)%n", url, model, clients,
-                    results.size(), failures);
+            out.printf(Locale.ROOT, "server %s  model %s  clients %d  requests %d (%d failed)%n", f.url(), f.model(), f.clients(),
+                    f.requests(), f.failed());
             out.printf(Locale.ROOT, "prompt tokens (mean) %.1f  completion tokens (mean) %.1f  max_tokens %d%n",
-                    promptMean, completionMean, maxTokens);
-            out.printf(Locale.ROOT, "wall %.2f s  output %d tokens  %.1f tok/s  %.2f req/s%n", wallSeconds, outputTokens,
-                    tokPerSec, reqPerSec);
-            out.printf(Locale.ROOT, "TTFT     p50 %8.1f ms  p99 %8.1f ms%n", percentile(ttft, 50), percentile(ttft, 99));
-            out.printf(Locale.ROOT, "latency  p50 %8.1f ms  p99 %8.1f ms%n", percentile(latency, 50), percentile(latency, 99));
-            out.printf(Locale.ROOT, "per output token (after the first)  p50 %.1f ms%n", percentile(tpot, 50));
+                    f.meanPromptTokens(), f.meanCompletionTokens(), f.maxTokens());
+            out.printf(Locale.ROOT, "wall %.2f s  output %d tokens  %.1f tok/s  %.2f req/s%n", f.wallSeconds(), f.outputTokens(),
+                    f.outputTokensPerSecond(), f.requestsPerSecond());
+            out.printf(Locale.ROOT, "TTFT     p50 %8.1f ms  p99 %8.1f ms%n", f.ttftP50(), f.ttftP99());
+            out.printf(Locale.ROOT, "latency  p50 %8.1f ms  p99 %8.1f ms%n", f.latencyP50(), f.latencyP99());
+            out.printf(Locale.ROOT, "per output token (after the first)  p50 %.1f ms%n", f.tpotP50());
         }
-        if (failures > 0) {
-            results.stream().filter(r -> !r.ok()).limit(3).forEach(r -> out.println("failed: " + r.error()));
-        }
+        for (String error : f.errors()) out.println("failed: " + error);
     }
 
     /** Nearest-rank percentile of sorted values; NaN when there are none. */

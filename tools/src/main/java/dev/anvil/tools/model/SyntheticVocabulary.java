@@ -1,4 +1,4 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools.model;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

@@ -1,23 +1,29 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools;
 
-import dev.anvil.engine.GgmlType;
 import dev.anvil.engine.UnsupportedModelException;
+import dev.anvil.tools.model.BenchCommand;
+import dev.anvil.tools.model.GenerateCommand;
+import dev.anvil.tools.model.SynthCommand;
+import dev.anvil.tools.server.CacheBenchCommand;
+import dev.anvil.tools.server.GatewayBenchCommand;
+import dev.anvil.tools.server.LoadCommand;
+import dev.anvil.tools.server.ShadowBenchCommand;
 
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
-import java.util.Set;
+import java.util.Map;
 
 /**
- * The engine's command line ({@code bin/anvil <command>}): {@code generate}, {@code synth}, {@code bench},
- * {@code help}. Exit status: 0 on success, 1 when the work fails (unreadable model, I/O error), 2 on wrong usage.
+ * The command line behind {@code bin/anvil <command>}: the engine in-process ({@code generate}, {@code synth},
+ * {@code bench}) and benchmarks of a running server ({@code load}, {@code cache-bench}, {@code gateway-bench},
+ * {@code shadow-bench}), {@code help}. Exit status: 0 on success, 1 when the work fails (unreadable model, I/O error,
+ * a server that refuses), 2 on wrong usage.
  */
 public final class AnvilCli {
 
-    static final String USAGE = """
+    public static final String USAGE = """
             usage: anvil <command> [options]
 
             commands:
@@ -46,7 +52,7 @@ public final class AnvilCli {
                   --batch B              sequences decoding together (default 1)
                   --repeat R             measured runs after the warm-up; the best is reported (default 1)
               help       this text
-            """ + LoadCommand.USAGE + CacheBenchCommand.USAGE;
+            """ + LoadCommand.USAGE + CacheBenchCommand.USAGE + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
 
     private AnvilCli() {}
 
@@ -57,8 +63,13 @@ public final class AnvilCli {
         System.exit(status);
     }
 
-    /** Runs one command; returns the process exit status. */
+    /** Runs one command with this process' environment; returns the process exit status. */
     public static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, System.getenv(), out, err);
+    }
+
+    /** Runs one command; {@code env} holds the environment variables the server commands read (ANVIL_URL, ...). */
+    public static int run(String[] args, Map<String, String> env, PrintStream out, PrintStream err) {
         if (args.length == 0) {
             err.print(USAGE);
             return 2;
@@ -72,13 +83,15 @@ public final class AnvilCli {
                     return 0;
                 }
                 case "synth" -> {
-                    return synth(rest, out, err);
+                    return SynthCommand.run(rest, out, err);
                 }
                 case "generate" -> {
                     return GenerateCommand.run(rest, out, err);
                 }
-                case "load" -> { return LoadCommand.run(rest, out, err); }
+                case "load" -> { return LoadCommand.run(rest, out); }
                 case "cache-bench" -> { return CacheBenchCommand.run(rest, out, err); }
+                case "gateway-bench" -> { return GatewayBenchCommand.run(rest, env, out); }
+                case "shadow-bench" -> { return ShadowBenchCommand.run(rest, env, out); }
                 case "bench" -> {
                     return BenchCommand.run(rest, out, err);
                 }
@@ -89,6 +102,9 @@ public final class AnvilCli {
             err.println();
             err.print(USAGE);
             return 2;
+        } catch (CommandFailedException e) {
+            err.println("anvil " + command + ": " + e.getMessage());
+            return 1;
         } catch (NoSuchFileException e) {
             err.println("anvil " + command + ": file not found: " + e.getFile());
             return 1;
@@ -99,33 +115,5 @@ public final class AnvilCli {
             err.println("anvil " + command + ": I/O error: " + e);
             return 1;
         }
-    }
-
-    private static int synth(String[] args, PrintStream out, PrintStream err) throws IOException {
-        CliArgs a = new CliArgs(args, Set.of("shape", "type", "seed", "out"), Set.of(), Set.of());
-        ModelShape shape;
-        try {
-            shape = ModelShape.named(a.required("shape"));
-        } catch (IllegalArgumentException e) {
-            throw new CliArgs.UsageException(e.getMessage());
-        }
-        String typeName = a.string("type", "Q8_0").toUpperCase(java.util.Locale.ROOT);
-        GgmlType type = switch (typeName) {
-            case "F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K" -> GgmlType.valueOf(typeName);
-            case "Q4_K_S" -> GgmlType.Q4_K;
-            default -> throw new CliArgs.UsageException("--type must be one of F16, Q8_0, Q4_0, Q4_K, F32, BF16; got '" + typeName + "'");
-        };
-        long seed = a.longValue("seed", 0);
-        Path target = Path.of(a.required("out"));
-        Path parent = target.toAbsolutePath().getParent();
-        if (parent != null && !Files.isDirectory(parent)) {
-            throw new CliArgs.UsageException("output directory " + parent + " does not exist");
-        }
-        long start = System.nanoTime();
-        new ModelSynthesizer(shape, type, seed, err).write(target);
-        double seconds = (System.nanoTime() - start) / 1e9;
-        out.printf("wrote %s: %s, %s, %,d parameters, %,d bytes, seed %d (%.1f s)%n", target, shape.name(), typeName,
-                shape.parameters(), Files.size(target), seed, seconds);
-        return 0;
     }
 }

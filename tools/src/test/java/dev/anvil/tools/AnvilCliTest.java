@@ -1,5 +1,8 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools;
 
+import jakarta.json.JsonArray;
+import jakarta.json.JsonNumber;
+import jakarta.json.JsonObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -9,10 +12,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class AnvilCliTest {
@@ -42,23 +43,23 @@ class AnvilCliTest {
         Run r = cli("generate", "--model", storiesModel().toString(), "--max-tokens", "24", "--json", "--logprobs", "3", "--threads", "1");
         assertEquals(0, r.status(), r.err());
         assertEquals(1, r.out().strip().lines().count(), "one JSON object on one line");
-        Map<?, ?> json = assertInstanceOf(Map.class, MiniJson.parse(r.out()));
-        List<?> prompt = (List<?>) json.get("prompt_tokens");
-        assertEquals(List.of(1L), prompt, "empty prompt starts from BOS");
-        List<?> generated = (List<?>) json.get("generated_tokens");
+        JsonObject json = JsonText.object(r.out());
+        JsonArray prompt = json.getJsonArray("prompt_tokens");
+        assertEquals(List.of("1"), prompt.getValuesAs(JsonNumber::toString), "empty prompt starts from BOS");
+        JsonArray generated = json.getJsonArray("generated_tokens");
         assertEquals(24, generated.size());
-        String text = (String) json.get("text");
+        String text = json.getString("text");
         assertTrue(text.startsWith("Once upon a time"), text);
-        List<?> logprobs = (List<?>) json.get("logprobs");
+        JsonArray logprobs = json.getJsonArray("logprobs");
         assertEquals(24, logprobs.size());
         for (int step = 0; step < logprobs.size(); step++) {
-            List<?> top = (List<?>) logprobs.get(step);
+            JsonArray top = logprobs.getJsonArray(step);
             assertEquals(3, top.size());
-            List<?> best = (List<?>) top.getFirst();
-            assertEquals(generated.get(step), best.get(0), "greedy picks the most likely token at step " + step);
+            JsonArray best = top.getJsonArray(0);
+            assertEquals(generated.getJsonNumber(step), best.getJsonNumber(0), "greedy picks the most likely token at step " + step);
             double previous = 0;
-            for (Object pair : top) {
-                double lp = ((Number) ((List<?>) pair).get(1)).doubleValue();
+            for (JsonArray pair : top.getValuesAs(JsonArray.class)) {
+                double lp = pair.getJsonNumber(1).doubleValue();
                 assertTrue(lp <= previous + 1e-12, "logprobs are sorted and <= 0");
                 previous = lp;
             }
@@ -69,9 +70,9 @@ class AnvilCliTest {
     void generateStopsAtAStopStringAndCutsItOff() {
         Run r = cli("generate", "--model", storiesModel().toString(), "--max-tokens", "64", "--stop", "Lily", "--json");
         assertEquals(0, r.status(), r.err());
-        Map<?, ?> json = (Map<?, ?>) MiniJson.parse(r.out());
-        assertEquals("Once upon a time, there was a little girl named ", json.get("text"));
-        assertEquals("stop", json.get("stop_reason"));
+        JsonObject json = JsonText.object(r.out());
+        assertEquals("Once upon a time, there was a little girl named ", json.getString("text"));
+        assertEquals("stop", json.getString("stop_reason"));
         Run streamed = cli("generate", "--model", storiesModel().toString(), "--max-tokens", "64", "--stop", "Lily");
         assertEquals("Once upon a time, there was a little girl named \n", streamed.out());
     }
@@ -84,9 +85,9 @@ class AnvilCliTest {
         assertTrue(s.out().contains("tiny"), s.out());
         Run g = cli("generate", "--model", model.toString(), "--prompt", "the town", "--max-tokens", "5", "--json");
         assertEquals(0, g.status(), g.err());
-        Map<?, ?> json = (Map<?, ?>) MiniJson.parse(g.out());
-        assertTrue(((List<?>) json.get("prompt_tokens")).size() >= 1);
-        assertEquals(5, ((List<?>) json.get("generated_tokens")).size());
+        JsonObject json = JsonText.object(g.out());
+        assertTrue(json.getJsonArray("prompt_tokens").size() >= 1);
+        assertEquals(5, json.getJsonArray("generated_tokens").size());
     }
 
     @Test

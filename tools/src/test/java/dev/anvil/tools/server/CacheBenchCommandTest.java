@@ -1,9 +1,11 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.anvil.tools.JsonText;
+import jakarta.json.JsonObject;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
@@ -45,14 +47,14 @@ class CacheBenchCommandTest {
                     "--model", "tiny", "--requests", "300", "--max-tokens", "8", "--json"},
                     new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
             assertEquals(0, status);
-            Object report = JsonReader.parse(out.toString(StandardCharsets.UTF_8));
-            assertEquals(300.0, JsonReader.path(report, "requests"));
-            assertEquals(0.0, JsonReader.path(report, "not_hits"));
-            double p50 = (Double) JsonReader.path(report, "server_ms_p50");
-            double p99 = (Double) JsonReader.path(report, "server_ms_p99");
+            JsonObject report = JsonText.object(out.toString(StandardCharsets.UTF_8));
+            assertEquals(300.0, report.getJsonNumber("requests").doubleValue());
+            assertEquals(0.0, report.getJsonNumber("not_hits").doubleValue());
+            double p50 = report.getJsonNumber("server_ms_p50").doubleValue();
+            double p99 = report.getJsonNumber("server_ms_p99").doubleValue();
             assertTrue(p50 >= 0.1 && p50 <= p99 && p99 <= 0.2, out.toString(StandardCharsets.UTF_8));
-            assertEquals(0.05, (Double) JsonReader.path(report, "server_cpu_ms_p50"), 1e-9, "the cpu entry is read apart from app's");
-            assertEquals(0.02, (Double) JsonReader.path(report, "cache_stage_ms_p50"), 1e-9);
+            assertEquals(0.05, report.getJsonNumber("server_cpu_ms_p50").doubleValue(), 1e-9, "the cpu entry is read apart from app's");
+            assertEquals(0.02, report.getJsonNumber("cache_stage_ms_p50").doubleValue(), 1e-9);
             // 1 fill + 2 (the second is the first hit) + 200 warm-up + 300 measured, all the same deterministic body.
             assertEquals(1 + 1 + 200 + 300, requests.get());
             assertEquals(1, bodies.stream().distinct().count());

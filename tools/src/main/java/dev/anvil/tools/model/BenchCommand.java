@@ -1,4 +1,4 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools.model;
 
 import dev.anvil.engine.Batch;
 import dev.anvil.engine.ComputePool;
@@ -7,6 +7,7 @@ import dev.anvil.engine.KvCacheFullException;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.LlamaModel;
 import dev.anvil.engine.ModelConfig;
+import dev.anvil.tools.CliArgs;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -23,7 +24,7 @@ import java.util.Set;
  * the same batch size and length) precedes the measured run, so the JIT has compiled the kernels that are then
  * timed. Prefill is timed per sequence and averaged over the {@code B} prompts.
  */
-final class BenchCommand {
+public final class BenchCommand {
 
     /**
      * @param cpuShare process CPU time during the measured run divided by (wall time x threads): near 1 on an idle
@@ -34,7 +35,7 @@ final class BenchCommand {
 
     private BenchCommand() {}
 
-    static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
+    public static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
         CliArgs a = new CliArgs(args, Set.of("model", "prompt-tokens", "gen-tokens", "threads", "batch", "repeat"), Set.of(), Set.of());
         Path model = Path.of(a.string("model", GenerateCommand.DEFAULT_MODEL));
         int promptTokens = a.integer("prompt-tokens", 128, 1, 1 << 20);

@@ -1,17 +1,20 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.net.httpserver.HttpServer;
+import dev.anvil.tools.AnvilCli;
+import dev.anvil.tools.JsonText;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonValue;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -19,19 +22,6 @@ import org.junit.jupiter.api.Test;
 
 /** The load generator against a stand-in server that streams a fixed number of chunks per request. */
 class LoadCommandTest {
-
-    @Test
-    void jsonReaderParsesNestedValuesAndEscapes() {
-        Object v = JsonReader.parse(" {\"a\":[1,2.5e1,{\"b\":\"x\\ny\\u00e9\\\"\"}],\"t\":true,\"n\":null} ");
-        assertEquals(25.0, JsonReader.path(v, "a", 1));
-        assertEquals("x\nyé\"", JsonReader.path(v, "a", 2, "b"));
-        assertEquals(Boolean.TRUE, JsonReader.path(v, "t"));
-        assertEquals(null, JsonReader.path(v, "a", 9));
-        assertTrue(((Map<?, ?>) v).containsKey("n"));
-        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                () -> JsonReader.parse("{\"a\":1,}"));
-        assertTrue(e.getMessage().contains("offset 7"), e.getMessage());
-    }
 
     @Test
     void promptsDifferPerRequestAndHaveTheAskedWordCount() {
@@ -81,23 +71,23 @@ class LoadCommandTest {
             ByteArrayOutputStream captured = new ByteArrayOutputStream();
             PrintStream out = new PrintStream(captured, true, StandardCharsets.UTF_8);
             int status = LoadCommand.run(new String[] {"--url", "http://127.0.0.1:" + server.getAddress().getPort(),
-                    "--clients", "3", "--requests", "9", "--max-tokens", "5", "--prompt-tokens", "~20", "--json"}, out, System.err);
+                    "--clients", "3", "--requests", "9", "--max-tokens", "5", "--prompt-tokens", "~20", "--json"}, out);
             assertEquals(0, status);
-            Object report = JsonReader.parse(captured.toString(StandardCharsets.UTF_8).trim());
-            assertEquals("tiny", JsonReader.path(report, "model"));
-            assertEquals(9.0, JsonReader.path(report, "requests"));
-            assertEquals(0.0, JsonReader.path(report, "failed"));
-            assertEquals(5.0, JsonReader.path(report, "mean_completion_tokens"));
-            assertEquals(20.0, JsonReader.path(report, "mean_prompt_tokens"));
-            assertTrue((Double) JsonReader.path(report, "output_tokens_per_second") > 0);
+            JsonObject report = JsonText.object(captured.toString(StandardCharsets.UTF_8).trim());
+            assertEquals("tiny", report.getString("model"));
+            assertEquals(9.0, report.getJsonNumber("requests").doubleValue());
+            assertEquals(0.0, report.getJsonNumber("failed").doubleValue());
+            assertEquals(5.0, report.getJsonNumber("mean_completion_tokens").doubleValue());
+            assertEquals(20.0, report.getJsonNumber("mean_prompt_tokens").doubleValue());
+            assertTrue(report.getJsonNumber("output_tokens_per_second").doubleValue() > 0);
             assertEquals(10, completions.get(), "one warm-up request plus nine measured ones");
-            Object first = JsonReader.parse(bodies.peek());
-            assertEquals(Boolean.TRUE, JsonReader.path(first, "stream"));
-            assertEquals(Boolean.TRUE, JsonReader.path(first, "stream_options", "include_usage"));
-            assertEquals("tiny", JsonReader.path(first, "model"));
+            JsonObject first = JsonText.object(bodies.peek());
+            assertEquals(JsonValue.TRUE, first.get("stream"));
+            assertEquals(JsonValue.TRUE, JsonText.at(first, "stream_options", "include_usage"));
+            assertEquals("tiny", first.getString("model"));
             // The stand-in reports 20 prompt tokens for 20 words, so calibration keeps 20 words.
             List<String> last = List.copyOf(bodies);
-            assertEquals(20, ((String) JsonReader.path(JsonReader.parse(last.getLast()), "prompt")).split(" ").length);
+            assertEquals(20, JsonText.object(last.getLast()).getString("prompt").split(" ").length);
         } finally {
             server.stop(0);
         }
@@ -115,7 +105,7 @@ class LoadCommandTest {
         server.start();
         try {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
-            int status = LoadCommand.run(new String[] {"--url", "http://127.0.0.1:" + server.getAddress().getPort(),
+            int status = AnvilCli.run(new String[] {"load", "--url", "http://127.0.0.1:" + server.getAddress().getPort(),
                     "--model", "nope", "--requests", "1"}, new PrintStream(new ByteArrayOutputStream()),
                     new PrintStream(err, true, StandardCharsets.UTF_8));
             assertEquals(1, status);

@@ -1,4 +1,4 @@
-package dev.anvil.engine.cli;
+package dev.anvil.tools.model;
 
 import dev.anvil.engine.GgmlType;
 import dev.anvil.engine.GgufWriter;

@@ -2,49 +2,48 @@ package dev.anvil.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.anvil.tools.server.MetricSamples;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
-/** Reading application metrics from a server's {@code /metrics} (Prometheus text format) in integration tests. */
-public final class PrometheusText {
+/**
+ * A server's {@code /metrics} in integration tests, read with the tools' {@link MetricSamples} (the one Prometheus
+ * text reader of the build; labels are selected as {@code key="value"}).
+ */
+public final class ServerMetrics {
 
-    private PrometheusText() {
+    private ServerMetrics() {
     }
 
-    /** The server's application-scope metrics text. */
-    public static String application(AnvilServer server) {
-        HttpResult r = server.get("/metrics?scope=application");
-        assertEquals(200, r.status(), r::toString);
-        return r.body();
+    /** The server's metrics of every scope ({@code /metrics}). */
+    public static MetricSamples all(AnvilServer server) {
+        return read(server, "/metrics");
+    }
+
+    /** The server's application-scope metrics ({@code /metrics?scope=application}). */
+    public static MetricSamples application(AnvilServer server) {
+        return read(server, "/metrics?scope=application");
     }
 
     /**
-     * Sum of every series of {@code name} in {@code metrics} whose labels contain each of {@code labels} (e.g.
-     * {@code model="x"}); an AssertionError when there is none.
+     * Sum of every application sample of {@code name} with each of {@code labels} (e.g. {@code model="x"}); an
+     * AssertionError when there is none.
      */
-    public static double sum(String metrics, String name, String... labels) {
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})? ([-0-9.eE+]+|NaN)$").matcher(metrics);
-        double total = 0;
-        boolean found = false;
-        while (m.find()) {
-            String l = m.group(1) == null ? "" : m.group(1);
-            boolean all = true;
-            for (String label : labels) all &= l.contains(label);
-            if (!all) continue;
-            found = true;
-            total += Double.parseDouble(m.group(2));
+    public static double sum(AnvilServer server, String name, String... labels) {
+        MetricSamples samples = application(server);
+        if (!samples.contains(name, labels)) {
+            throw new AssertionError("no series " + name + " " + List.of(labels) + " in /metrics of " + server.baseUri());
         }
-        if (!found) throw new AssertionError("no series " + name + " " + List.of(labels) + " in /metrics");
-        return total;
+        return samples.sum(name, labels);
     }
 
-    /** {@link #sum(String, String, String...)} over {@code server}'s application metrics now. */
-    public static double sum(AnvilServer server, String name, String... labels) {
-        try {
-            return sum(application(server), name, labels);
-        } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + " of " + server.baseUri(), e);
-        }
+    /** The first application sample of {@code name} with each of {@code labels}, 0 while there is none. */
+    public static double firstOrZero(AnvilServer server, String name, String... labels) {
+        return application(server).first(name, labels).orElse(0.0);
+    }
+
+    private static MetricSamples read(AnvilServer server, String path) {
+        HttpResult r = server.get(path);
+        assertEquals(200, r.status(), r::toString);
+        return MetricSamples.parse(r.body());
     }
 }

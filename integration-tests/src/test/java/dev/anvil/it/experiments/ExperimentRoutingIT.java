@@ -4,6 +4,8 @@ import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.ExperimentFaults;
 import dev.anvil.it.HttpResult;
+import dev.anvil.it.ServerMetrics;
+import dev.anvil.tools.server.MetricSamples;
 import jakarta.json.Json;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
@@ -268,10 +270,10 @@ class ExperimentRoutingIT {
         assertEquals(1, variantResult(results(server, name), "candidate").getJsonObject("negativeFeedbackRate").getInt("count"));
 
         // Per experiment and variant in /metrics.
-        String metrics = server.get("/metrics").body();
-        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("anvil_experiment_requests_total") && l.contains("experiment=\"" + name + "\"")
-                && l.contains("variant=\"candidate\"")), "experiment request counters in /metrics");
-        assertTrue(metrics.contains("anvil_experiment_latency_seconds"), "experiment latency timer in /metrics");
+        MetricSamples metrics = ServerMetrics.all(server);
+        assertTrue(metrics.contains("anvil_experiment_requests_total", "experiment=\"" + name + "\"", "variant=\"candidate\""),
+                "experiment request counters in /metrics");
+        assertTrue(metrics.contains("anvil_experiment_latency_seconds_count"), "experiment latency timer in /metrics");
 
         // Once completed the experiment routes nothing: the model has no PRODUCTION version, so the plain name is unknown.
         assertEquals(200, post(server, EXPERIMENTS + "/" + name + "/complete", "{\"reason\":\"done\"}").status());
@@ -418,9 +420,8 @@ class ExperimentRoutingIT {
         assertNotNull(shadow.get("short").get("meanLatencyDeltaMs"));
         assertEquals(requests, variantResult(results, "live").getJsonNumber("outcomes").longValue(), "the control's live outcomes");
         assertEquals(0, variantResult(results, "short").getJsonNumber("outcomes").longValue(), "shadows serve no live outcome");
-        String metrics = server.get("/metrics").body();
-        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("anvil_experiment_shadow_requests_total") && l.contains("variant=\"short\"")
-                && l.contains("outcome=\"ok\"")), "shadow counters in /metrics");
+        assertTrue(ServerMetrics.all(server).contains("anvil_experiment_shadow_requests_total", "variant=\"short\"", "outcome=\"ok\""),
+                "shadow counters in /metrics");
     }
 
     @Test

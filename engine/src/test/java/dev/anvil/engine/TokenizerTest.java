@@ -9,6 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import jakarta.json.JsonNumber;
+import jakarta.json.JsonObject;
+import jakarta.json.JsonValue;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -107,12 +110,13 @@ class TokenizerTest {
             Tokenizer tokenizer = load(gguf);
             for (String line : Files.readAllLines(run)) {
                 if (line.isBlank()) continue;
-                Map<?, ?> record = (Map<?, ?>) MiniJson.parse(line);
-                String prompt = (String) record.get("prompt");
-                int[] want = ((List<?>) record.get("prompt_tokens"))
-                        .stream().mapToInt(o -> ((Number) o).intValue()).toArray();
+                JsonObject record = TestData.json(line);
+                String prompt = record.getString("prompt");
+                int[] want = record.getJsonArray("prompt_tokens").getValuesAs(JsonNumber::intValue).stream()
+                        .mapToInt(Integer::intValue)
+                        .toArray();
                 // The runs asked for special tokens ("add_bos"); whether BOS is added is the vocabulary's rule.
-                assertEquals(Boolean.TRUE, record.get("add_bos"));
+                assertEquals(JsonValue.TRUE, record.get("add_bos"));
                 int[] got = tokenizer.encode(prompt, tokenizer.addBosByDefault());
                 assertArrayEquals(want, got, run.getFileName() + ": prompt '" + prompt + "'");
                 prompts++;
@@ -388,7 +392,7 @@ class TokenizerTest {
         List<String> texts = new ArrayList<>(ROUND_TRIP_TEXTS);
         texts.addAll(vocabTestTexts(sharedDir().resolve("reference/tokenizer/ggml-vocab-llama-spm.gguf.inp")));
         for (String line : Files.readAllLines(sharedDir().resolve("reference/outputs/stories260K.jsonl"))) {
-            if (!line.isBlank()) texts.add((String) ((Map<?, ?>) MiniJson.parse(line)).get("prompt"));
+            if (!line.isBlank()) texts.add(TestData.json(line).getString("prompt"));
         }
         return texts;
     }
@@ -450,129 +454,5 @@ class TokenizerTest {
         assertNotEquals(
                 Arrays.toString(spm.encode("</s>", false)), Arrays.toString(spm.encodeWithSpecials("</s>", false)));
         assertArrayEquals(new int[] {2}, spm.encodeWithSpecials("</s>", false));
-    }
-
-    /** Just enough JSON for the reference files: objects, arrays, strings, numbers, booleans, null. */
-    static final class MiniJson {
-        private final String s;
-        private int i;
-
-        private MiniJson(String s) {
-            this.s = s;
-        }
-
-        static Object parse(String text) {
-            MiniJson p = new MiniJson(text);
-            Object value = p.value();
-            p.skipSpace();
-            if (p.i != text.length()) throw new IllegalArgumentException("trailing characters at " + p.i);
-            return value;
-        }
-
-        private void skipSpace() {
-            while (i < s.length() && Character.isWhitespace(s.charAt(i))) i++;
-        }
-
-        private Object value() {
-            skipSpace();
-            char c = s.charAt(i);
-            switch (c) {
-                case '{': {
-                    i++;
-                    Map<String, Object> map = new LinkedHashMap<>();
-                    skipSpace();
-                    if (s.charAt(i) == '}') {
-                        i++;
-                        return map;
-                    }
-                    while (true) {
-                        skipSpace();
-                        String key = string();
-                        skipSpace();
-                        expect(':');
-                        map.put(key, value());
-                        skipSpace();
-                        if (s.charAt(i) == ',') {
-                            i++;
-                            continue;
-                        }
-                        expect('}');
-                        return map;
-                    }
-                }
-                case '[': {
-                    i++;
-                    List<Object> list = new ArrayList<>();
-                    skipSpace();
-                    if (s.charAt(i) == ']') {
-                        i++;
-                        return list;
-                    }
-                    while (true) {
-                        list.add(value());
-                        skipSpace();
-                        if (s.charAt(i) == ',') {
-                            i++;
-                            continue;
-                        }
-                        expect(']');
-                        return list;
-                    }
-                }
-                case '"':
-                    return string();
-                default:
-                    if (s.startsWith("true", i)) {
-                        i += 4;
-                        return Boolean.TRUE;
-                    }
-                    if (s.startsWith("false", i)) {
-                        i += 5;
-                        return Boolean.FALSE;
-                    }
-                    if (s.startsWith("null", i)) {
-                        i += 4;
-                        return null;
-                    }
-                    int start = i;
-                    while (i < s.length() && "+-.eE0123456789".indexOf(s.charAt(i)) >= 0) i++;
-                    if (start == i) throw new IllegalArgumentException("unexpected '" + c + "' at " + i);
-                    String number = s.substring(start, i);
-                    boolean integral = number.indexOf('.') < 0 && number.indexOf('e') < 0 && number.indexOf('E') < 0;
-                    return integral ? (Number) Long.parseLong(number) : (Number) Double.parseDouble(number);
-            }
-        }
-
-        private void expect(char c) {
-            if (s.charAt(i) != c)
-                throw new IllegalArgumentException("expected '" + c + "' at " + i + ", found '" + s.charAt(i) + "'");
-            i++;
-        }
-
-        private String string() {
-            expect('"');
-            StringBuilder out = new StringBuilder();
-            while (true) {
-                char c = s.charAt(i++);
-                if (c == '"') return out.toString();
-                if (c != '\\') {
-                    out.append(c);
-                    continue;
-                }
-                char e = s.charAt(i++);
-                switch (e) {
-                    case 'n' -> out.append('\n');
-                    case 't' -> out.append('\t');
-                    case 'r' -> out.append('\r');
-                    case 'b' -> out.append('\b');
-                    case 'f' -> out.append('\f');
-                    case 'u' -> {
-                        out.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
-                        i += 4;
-                    }
-                    default -> out.append(e); // \" \\ \/
-                }
-            }
-        }
     }
 }

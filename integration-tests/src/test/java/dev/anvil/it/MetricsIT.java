@@ -3,8 +3,7 @@ package dev.anvil.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import dev.anvil.tools.server.MetricSamples;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -12,18 +11,16 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(AnvilServerExtension.class)
 class MetricsIT {
 
-    private static final Pattern LIVE_REQUESTS = Pattern.compile(
-            "(?m)^anvil_http_requests_seconds_count\\{[^}]*endpoint=\"/health/live\"[^}]*method=\"GET\"[^}]*status=\"200\"[^}]*} ([0-9.E]+)$");
-
     @Test
     void prometheusTextContainsJvmMetrics(AnvilServer server) {
         HttpResult metrics = server.get("/metrics");
         assertEquals(200, metrics.status(), metrics::toString);
         assertTrue(metrics.contentType().startsWith("text/plain"), metrics::toString);
         assertTrue(metrics.body().contains("# TYPE "), "Prometheus exposition format expected: " + metrics);
-        assertTrue(metrics.body().contains("memory_usedHeap_bytes{mp_scope=\"base\""), metrics::toString);
-        assertTrue(metrics.body().contains("jvm_uptime_seconds{mp_scope=\"base\""), metrics::toString);
-        assertTrue(metrics.body().contains("thread_count{mp_scope=\"base\""), metrics::toString);
+        MetricSamples samples = MetricSamples.parse(metrics.body());
+        assertTrue(samples.contains("memory_usedHeap_bytes", "mp_scope=\"base\""), metrics::toString);
+        assertTrue(samples.contains("jvm_uptime_seconds", "mp_scope=\"base\""), metrics::toString);
+        assertTrue(samples.contains("thread_count", "mp_scope=\"base\""), metrics::toString);
     }
 
     @Test
@@ -40,8 +37,15 @@ class MetricsIT {
     void scopeFilterAndUnknownScope(AnvilServer server) {
         HttpResult base = server.get("/metrics?scope=base");
         assertEquals(200, base.status(), base::toString);
-        assertTrue(base.body().contains("mp_scope=\"base\""), base::toString);
-        assertTrue(!base.body().contains("mp_scope=\"application\""), base::toString);
+        MetricSamples baseSamples = MetricSamples.parse(base.body());
+        assertTrue(
+                baseSamples.all().stream()
+                        .anyMatch(s -> "base".equals(s.labels().get("mp_scope"))),
+                base::toString);
+        assertTrue(
+                baseSamples.all().stream()
+                        .noneMatch(s -> "application".equals(s.labels().get("mp_scope"))),
+                base::toString);
 
         HttpResult unknown = server.get("/metrics?scope=nope");
         assertEquals(404, unknown.status(), unknown::toString);
@@ -49,9 +53,11 @@ class MetricsIT {
     }
 
     private static double liveRequestCount(AnvilServer server) {
-        HttpResult metrics = server.get("/metrics?scope=application");
-        assertEquals(200, metrics.status(), metrics::toString);
-        Matcher matcher = LIVE_REQUESTS.matcher(metrics.body());
-        return matcher.find() ? Double.parseDouble(matcher.group(1)) : 0.0;
+        return ServerMetrics.firstOrZero(
+                server,
+                "anvil_http_requests_seconds_count",
+                "endpoint=\"/health/live\"",
+                "method=\"GET\"",
+                "status=\"200\"");
     }
 }

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.HttpResult;
-import dev.anvil.it.PrometheusText;
+import dev.anvil.it.ServerMetrics;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import java.nio.file.Files;
@@ -69,7 +69,7 @@ class ClusterIT {
     // --- helpers -------------------------------------------------------------------------------------------------
 
     private static double metric(AnvilServer server, String name, String... labels) {
-        return PrometheusText.sum(server, name, labels);
+        return ServerMetrics.sum(server, name, labels);
     }
 
     /** Polls {@code value} until it is at least {@code atLeast} or the deadline passes; returns the last value. */

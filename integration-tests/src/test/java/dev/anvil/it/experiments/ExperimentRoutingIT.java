@@ -10,6 +10,8 @@ import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.ExperimentFaults;
 import dev.anvil.it.HttpResult;
+import dev.anvil.it.ServerMetrics;
+import dev.anvil.tools.server.MetricSamples;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
@@ -350,14 +352,12 @@ class ExperimentRoutingIT {
                         .getInt("count"));
 
         // Per experiment and variant in /metrics.
-        String metrics = server.get("/metrics").body();
+        MetricSamples metrics = ServerMetrics.all(server);
         assertTrue(
-                metrics.lines()
-                        .anyMatch(l -> l.startsWith("anvil_experiment_requests_total")
-                                && l.contains("experiment=\"" + name + "\"")
-                                && l.contains("variant=\"candidate\"")),
+                metrics.contains(
+                        "anvil_experiment_requests_total", "experiment=\"" + name + "\"", "variant=\"candidate\""),
                 "experiment request counters in /metrics");
-        assertTrue(metrics.contains("anvil_experiment_latency_seconds"), "experiment latency timer in /metrics");
+        assertTrue(metrics.contains("anvil_experiment_latency_seconds_count"), "experiment latency timer in /metrics");
 
         // Once completed the experiment routes nothing: the model has no PRODUCTION version, so the plain name is
         // unknown.
@@ -589,12 +589,9 @@ class ExperimentRoutingIT {
                 0,
                 variantResult(results, "short").getJsonNumber("outcomes").longValue(),
                 "shadows serve no live outcome");
-        String metrics = server.get("/metrics").body();
         assertTrue(
-                metrics.lines()
-                        .anyMatch(l -> l.startsWith("anvil_experiment_shadow_requests_total")
-                                && l.contains("variant=\"short\"")
-                                && l.contains("outcome=\"ok\"")),
+                ServerMetrics.all(server)
+                        .contains("anvil_experiment_shadow_requests_total", "variant=\"short\"", "outcome=\"ok\""),
                 "shadow counters in /metrics");
     }
 

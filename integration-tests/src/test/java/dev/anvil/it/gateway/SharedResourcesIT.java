@@ -9,7 +9,7 @@ import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.Eventually;
 import dev.anvil.it.HttpResult;
-import dev.anvil.it.PrometheusText;
+import dev.anvil.it.ServerMetrics;
 import dev.anvil.it.ServerProfile;
 import dev.anvil.it.StuckStreamClient;
 import jakarta.json.Json;
@@ -348,11 +348,8 @@ class SharedResourcesIT {
 
     /** Whether {@code model@version} has a runtime (its KV gauge is in /metrics). */
     private static boolean loaded(AnvilServer server, String model, String version) {
-        return PrometheusText.application(server)
-                .lines()
-                .anyMatch(l -> l.startsWith("anvil_inference_kv_blocks_used{")
-                        && l.contains("model=\"" + model + "\"")
-                        && l.contains("version=\"" + version + "\""));
+        return ServerMetrics.application(server)
+                .contains("anvil_inference_kv_blocks_used", "model=\"" + model + "\"", "version=\"" + version + "\"");
     }
 
     @Test

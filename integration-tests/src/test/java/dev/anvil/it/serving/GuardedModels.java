@@ -4,11 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.HttpResult;
+import dev.anvil.it.ServerMetrics;
 import jakarta.json.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The model versions GuardrailsIT and ResilienceIT use (the repository's stories260K file under names of their own),
@@ -34,14 +33,6 @@ final class GuardedModels {
 
     /** The value of the first application metric sample named {@code name} whose labels contain all {@code labels}. */
     static double metric(AnvilServer server, String name, String... labels) {
-        String text = server.get("/metrics?scope=application").body();
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{([^}]*)} ([0-9.E+-]+)$")
-                .matcher(text);
-        while (m.find()) {
-            boolean all = true;
-            for (String l : labels) all &= m.group(1).contains(l);
-            if (all) return Double.parseDouble(m.group(2));
-        }
-        return 0.0;
+        return ServerMetrics.firstOrZero(server, name, labels);
     }
 }

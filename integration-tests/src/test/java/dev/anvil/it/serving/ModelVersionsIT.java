@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
+import dev.anvil.it.ServerMetrics;
 import jakarta.json.JsonObject;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -99,11 +100,8 @@ class ModelVersionsIT {
         HttpResult refused = completeAs(server, model + "@1.1.0", 4, AnvilServer.ANONYMOUS);
         assertOpenAiError(refused, 403, "version_pin_not_allowed");
         assertTrue(
-                server.get("/metrics?scope=application")
-                        .body()
-                        .lines()
-                        .noneMatch(l -> l.startsWith("anvil_inference_kv_blocks_used{")
-                                && l.contains("model=\"" + model + "\"")),
+                !ServerMetrics.application(server)
+                        .contains("anvil_inference_kv_blocks_used", "model=\"" + model + "\""),
                 "a refused pin loads nothing");
         // ...but for an admin each registered version answers when pinned, loaded on demand.
         for (String version : new String[] {"1.0.0", "1.1.0"}) {

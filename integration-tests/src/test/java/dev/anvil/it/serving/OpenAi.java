@@ -1,6 +1,7 @@
 package dev.anvil.it.serving;
 
 import dev.anvil.it.AnvilServer;
+import dev.anvil.it.ServerMetrics;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import java.io.BufferedReader;
@@ -19,8 +20,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.DoubleSupplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /** Test client for the OpenAI-compatible endpoints: Server-Sent Events reading and metrics polling. */
 final class OpenAi {
@@ -30,8 +29,6 @@ final class OpenAi {
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(10))
             .build();
-    private static final Pattern KV_USED =
-            Pattern.compile("(?m)^anvil_inference_kv_blocks_used\\{[^}]*model=\"" + MODEL + "\"[^}]*} ([0-9.E]+)$");
 
     private OpenAi() {}
 
@@ -175,11 +172,10 @@ final class OpenAi {
 
     /** The model's KV cache blocks in use, from /metrics. */
     static double kvBlocksUsed(AnvilServer server) {
-        String metrics = server.get("/metrics?scope=application").body();
-        Matcher m = KV_USED.matcher(metrics);
-        if (!m.find())
-            throw new AssertionError("no anvil_inference_kv_blocks_used gauge for " + MODEL + " in /metrics");
-        return Double.parseDouble(m.group(1));
+        return ServerMetrics.application(server)
+                .first("anvil_inference_kv_blocks_used", "model=\"" + MODEL + "\"")
+                .orElseThrow(() ->
+                        new AssertionError("no anvil_inference_kv_blocks_used gauge for " + MODEL + " in /metrics"));
     }
 
     /** Polls until {@code value} equals {@code expected} or the deadline passes; returns the last value seen. */

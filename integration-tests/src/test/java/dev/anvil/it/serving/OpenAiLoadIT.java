@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
+import dev.anvil.it.ServerMetrics;
 import jakarta.json.JsonObject;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -32,9 +33,6 @@ import org.junit.jupiter.api.extension.ExtendWith;
  */
 @ExtendWith(AnvilServerExtension.class)
 class OpenAiLoadIT {
-
-    private static final Pattern CANCELLED = Pattern.compile(
-            "(?m)^anvil_inference_requests_total\\{[^}]*model=\"stories260k\"[^}]*outcome=\"cancelled\"[^}]*} ([0-9.E]+)$");
 
     private final AnvilServer server;
 
@@ -241,7 +239,7 @@ class OpenAiLoadIT {
     }
 
     private double cancelledCount() {
-        Matcher m = CANCELLED.matcher(server.get("/metrics?scope=application").body());
-        return m.find() ? Double.parseDouble(m.group(1)) : 0.0;
+        return ServerMetrics.firstOrZero(
+                server, "anvil_inference_requests_total", "model=\"stories260k\"", "outcome=\"cancelled\"");
     }
 }

@@ -7,7 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
-import dev.anvil.it.PrometheusText;
+import dev.anvil.it.ServerMetrics;
+import dev.anvil.tools.server.MetricSamples;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import java.nio.file.Files;
@@ -51,7 +52,7 @@ class ResponseCacheIT {
     }
 
     private static double metric(AnvilServer server, String name, String... labels) {
-        return PrometheusText.sum(server, name, labels);
+        return ServerMetrics.sum(server, name, labels);
     }
 
     /** Requests that reached the inference service for {@code model} (any outcome, any version). */
@@ -144,26 +145,21 @@ class ResponseCacheIT {
                         > 0,
                 first[2]::toString);
 
-        String after = PrometheusText.application(server);
+        MetricSamples after = ServerMetrics.application(server);
         assertEquals(
                 inferences,
-                PrometheusText.sum(after, "anvil_inference_requests_total", "model=\"" + OpenAi.MODEL + "\""),
+                after.sum("anvil_inference_requests_total", "model=\"" + OpenAi.MODEL + "\""),
                 "hits must not reach the inference service");
-        assertEquals(
-                promptTokens,
-                PrometheusText.sum(after, "anvil_inference_prompt_tokens_total", "model=\"" + OpenAi.MODEL + "\""));
-        assertEquals(hits + 3, PrometheusText.sum(after, "anvil_cache_hits_total"));
-        double ratio = PrometheusText.sum(after, "anvil_cache_hit_ratio");
+        assertEquals(promptTokens, after.sum("anvil_inference_prompt_tokens_total", "model=\"" + OpenAi.MODEL + "\""));
+        assertEquals(hits + 3, after.sum("anvil_cache_hits_total"));
+        double ratio = after.sum("anvil_cache_hit_ratio");
         assertTrue(ratio > 0 && ratio <= 1, "hit ratio " + ratio);
-        assertTrue(PrometheusText.sum(after, "anvil_cache_hit_time_seconds_count") >= 3, "hit times are recorded");
-        assertTrue(
-                PrometheusText.sum(after, "anvil_cache_entries") >= 3, "the container's statistics count the entries");
-        assertTrue(
-                PrometheusText.sum(after, "anvil_cache_evictions") >= 0,
-                "the container's eviction statistic is readable");
+        assertTrue(after.sum("anvil_cache_hit_time_seconds_count") >= 3, "hit times are recorded");
+        assertTrue(after.sum("anvil_cache_entries") >= 3, "the container's statistics count the entries");
+        assertTrue(after.sum("anvil_cache_evictions") >= 0, "the container's eviction statistic is readable");
         assertEquals(
                 1.0,
-                PrometheusText.sum(after, "anvil_cache_cluster_members"),
+                after.sum("anvil_cache_cluster_members"),
                 "a single server's local cache is shared by no other node");
     }
 

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
-import dev.anvil.it.PrometheusText;
+import dev.anvil.it.ServerMetrics;
 import dev.anvil.it.StuckStreamClient;
 import java.time.Duration;
 import java.time.Instant;
@@ -35,7 +35,7 @@ class StuckStreamIT {
                     + "\"In the park\"],\"n\":8,\"max_tokens\":480,\"logprobs\":5,\"temperature\":1,\"stream\":true}";
 
     private static double metric(AnvilServer server, String name, String... labels) {
-        return PrometheusText.sum(server, name, labels);
+        return ServerMetrics.sum(server, name, labels);
     }
 
     /** Polls {@code value} until it is {@code expected} or the deadline passes; returns the last value seen. */

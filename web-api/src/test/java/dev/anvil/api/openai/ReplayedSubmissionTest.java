@@ -36,8 +36,8 @@ class ReplayedSubmissionTest {
     }
 
     private static Submission replay(boolean logprobs) {
-        return Submission.replay("cmpl-1", MODEL, 2, List.of("p0", "p1"), generation(), logprobs,
-                new ResponseCache.Lookup.Hit(generation()));
+        return Submission.replay("cmpl-1", MODEL, 2, List.of("p0", "p1"), logprobs,
+                new Submission.Setup(null, null, new ResponseCache.Lookup.Hit(generation()), null, List.of()));
     }
 
     @Test

@@ -27,11 +27,12 @@ public record CacheDirective(boolean noCache, boolean noStore) {
             String directive = part.trim();
             int eq = directive.indexOf('=');
             // "no-cache" may carry a field list (no-cache="Set-Cookie"); any form means "do not serve from cache".
-            String name = (eq < 0 ? directive : directive.substring(0, eq)).trim().toLowerCase(Locale.ROOT);
+            String name =
+                    (eq < 0 ? directive : directive.substring(0, eq)).trim().toLowerCase(Locale.ROOT);
             switch (name) {
                 case "no-cache" -> noCache = true;
                 case "no-store" -> noStore = true;
-                default -> { }
+                default -> {}
             }
         }
         return noCache || noStore ? new CacheDirective(noCache, noStore) : NONE;

@@ -22,20 +22,38 @@ import java.util.List;
  *                  API key. Entries of one scope are never answers to another: a hit would tell a tenant what another
  *                  one asked (and the answer it got)
  */
-public record CacheableRequest(String model, String version, List<int[]> prompts, SamplingParams sampling, boolean seedGiven,
-                               Integer maxTokens, List<String> stop, int n, Integer logprobs, String scope) {
+public record CacheableRequest(
+        String model,
+        String version,
+        List<int[]> prompts,
+        SamplingParams sampling,
+        boolean seedGiven,
+        Integer maxTokens,
+        List<String> stop,
+        int n,
+        Integer logprobs,
+        String scope) {
 
     /** The scope every caller without an API key shares. */
     public static final String ANONYMOUS_SCOPE = "";
 
     /** A request of the anonymous scope. */
-    public CacheableRequest(String model, String version, List<int[]> prompts, SamplingParams sampling, boolean seedGiven,
-                            Integer maxTokens, List<String> stop, int n, Integer logprobs) {
+    public CacheableRequest(
+            String model,
+            String version,
+            List<int[]> prompts,
+            SamplingParams sampling,
+            boolean seedGiven,
+            Integer maxTokens,
+            List<String> stop,
+            int n,
+            Integer logprobs) {
         this(model, version, prompts, sampling, seedGiven, maxTokens, stop, n, logprobs, ANONYMOUS_SCOPE);
     }
 
     public CacheableRequest {
-        if (scope == null) throw new IllegalArgumentException("the scope is required (ANONYMOUS_SCOPE for callers without a key)");
+        if (scope == null)
+            throw new IllegalArgumentException("the scope is required (ANONYMOUS_SCOPE for callers without a key)");
         if (model == null || version == null) throw new IllegalArgumentException("model and version are required");
         if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("at least one prompt is required");
         if (sampling == null) throw new IllegalArgumentException("sampling parameters are required");

@@ -19,14 +19,16 @@ import java.util.List;
 public record CachedGeneration(List<Prompt> prompts) {
 
     public CachedGeneration {
-        if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("a cached generation has at least one prompt");
+        if (prompts == null || prompts.isEmpty())
+            throw new IllegalArgumentException("a cached generation has at least one prompt");
         prompts = List.copyOf(prompts);
     }
 
     /** One prompt's outcome: its prompt token count, tokens generated over all choices, the choices in index order. */
     public record Prompt(int promptTokens, int completionTokens, List<Choice> choices) {
         public Prompt {
-            if (choices == null || choices.isEmpty()) throw new IllegalArgumentException("a cached prompt has at least one choice");
+            if (choices == null || choices.isEmpty())
+                throw new IllegalArgumentException("a cached prompt has at least one choice");
             choices = List.copyOf(choices);
         }
 

@@ -22,8 +22,7 @@ public final class CachedGenerationCodec {
     /** Bumped when the layout changes; entries of another layout decode as absent. */
     static final byte LAYOUT = 1;
 
-    private CachedGenerationCodec() {
-    }
+    private CachedGenerationCodec() {}
 
     public static byte[] encode(CachedGeneration g) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream(256);
@@ -73,7 +72,8 @@ public final class CachedGenerationCodec {
     public static CachedGeneration decode(byte[] data) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(data))) {
             byte layout = in.readByte();
-            if (layout != LAYOUT) throw new IllegalArgumentException("cached generation layout " + layout + ", expected " + LAYOUT);
+            if (layout != LAYOUT)
+                throw new IllegalArgumentException("cached generation layout " + layout + ", expected " + LAYOUT);
             int prompts = count(in);
             List<CachedGeneration.Prompt> promptList = new ArrayList<>(prompts);
             for (int p = 0; p < prompts; p++) {
@@ -84,7 +84,8 @@ public final class CachedGenerationCodec {
                 for (int c = 0; c < choices; c++) {
                     int index = in.readInt();
                     int reason = in.readUnsignedByte();
-                    if (reason >= FinishReason.values().length) throw new IllegalArgumentException("finish reason " + reason);
+                    if (reason >= FinishReason.values().length)
+                        throw new IllegalArgumentException("finish reason " + reason);
                     int[] tokens = new int[count(in)];
                     for (int i = 0; i < tokens.length; i++) tokens[i] = in.readInt();
                     int deltas = count(in);
@@ -100,13 +101,15 @@ public final class CachedGenerationCodec {
                             int top = count(in);
                             List<TokenLogprob.Alternative> alternatives = new ArrayList<>(top);
                             for (int a = 0; a < top; a++) {
-                                alternatives.add(new TokenLogprob.Alternative(in.readInt(), string(in), bytes(in), in.readFloat()));
+                                alternatives.add(new TokenLogprob.Alternative(
+                                        in.readInt(), string(in), bytes(in), in.readFloat()));
                             }
                             lp = new TokenLogprob(token, tokenText, tokenBytes, logprob, List.copyOf(alternatives));
                         }
                         deltaList.add(new CachedGeneration.Delta(text, lp));
                     }
-                    choiceList.add(new CachedGeneration.Choice(index, FinishReason.values()[reason], tokens, deltaList));
+                    choiceList.add(
+                            new CachedGeneration.Choice(index, FinishReason.values()[reason], tokens, deltaList));
                 }
                 promptList.add(new CachedGeneration.Prompt(promptTokens, completionTokens, choiceList));
             }
@@ -120,7 +123,8 @@ public final class CachedGenerationCodec {
     private static int count(DataInputStream in) throws IOException {
         int n = in.readInt();
         // Every counted item takes at least one byte, so a count beyond what is left means damaged data.
-        if (n < 0 || n > in.available()) throw new IllegalArgumentException("count " + n + " with " + in.available() + " bytes left");
+        if (n < 0 || n > in.available())
+            throw new IllegalArgumentException("count " + n + " with " + in.available() + " bytes left");
         return n;
     }
 
@@ -139,7 +143,8 @@ public final class CachedGenerationCodec {
 
     private static byte[] bytes(DataInputStream in) throws IOException {
         int n = in.readInt();
-        if (n < 0 || n > in.available()) throw new IllegalArgumentException("byte length " + n + " with " + in.available() + " bytes left");
+        if (n < 0 || n > in.available())
+            throw new IllegalArgumentException("byte length " + n + " with " + in.available() + " bytes left");
         byte[] b = new byte[n];
         in.readFully(b);
         return b;

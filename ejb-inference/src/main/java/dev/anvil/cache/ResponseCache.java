@@ -1,9 +1,9 @@
 package dev.anvil.cache;
 
-import jakarta.annotation.security.PermitAll;
 import dev.anvil.registry.ModelStageChanged;
 import dev.anvil.serving.ModelVersionUnloaded;
 import jakarta.annotation.Resource;
+import jakarta.annotation.security.PermitAll;
 import jakarta.ejb.ConcurrencyManagement;
 import jakarta.ejb.ConcurrencyManagementType;
 import jakarta.ejb.Singleton;
@@ -67,7 +67,9 @@ public class ResponseCache {
 
         /** The cache holds the request's generation. */
         record Hit(CachedGeneration generation) implements Lookup {
-            public String status() { return "hit"; }
+            public String status() {
+                return "hit";
+            }
         }
 
         /** Cacheable and not held (or not to be read): generate, then {@link #store} unless {@code mayStore} is false. */
@@ -75,7 +77,9 @@ public class ResponseCache {
 
         /** Not cacheable (random sampling) or the cache is off: generate and do not store. */
         record Bypass(String reason) implements Lookup {
-            public String status() { return reason.equals("disabled") ? "off" : "uncacheable"; }
+            public String status() {
+                return reason.equals("disabled") ? "off" : "uncacheable";
+            }
         }
     }
 
@@ -96,7 +100,8 @@ public class ResponseCache {
                 long seq = sequence.incrementAndGet();
                 if (!directive.mayRead()) {
                     metrics.skipped(directive.noStore() ? "no_store" : "no_cache");
-                    return new Lookup.Miss(key, ref, seq, directive.mayWrite(), directive.noStore() ? "no-store" : "no-cache");
+                    return new Lookup.Miss(
+                            key, ref, seq, directive.mayWrite(), directive.noStore() ? "no-store" : "no-cache");
                 }
                 byte[] value = cache.get(key);
                 if (value != null) {

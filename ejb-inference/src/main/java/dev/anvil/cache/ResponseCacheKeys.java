@@ -25,8 +25,7 @@ public final class ResponseCacheKeys {
     /** Bumped when the encoding or the meaning of a cached value changes, so old entries can never match. */
     static final String FORMAT = "anvil-response-cache/2";
 
-    private ResponseCacheKeys() {
-    }
+    private ResponseCacheKeys() {}
 
     /** Why a request is or is not cacheable. */
     public sealed interface Derivation {

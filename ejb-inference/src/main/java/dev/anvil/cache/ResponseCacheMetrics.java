@@ -54,13 +54,25 @@ public class ResponseCacheMetrics {
      * ({@code /subsystem=infinispan/cache-container=anvil/cache=responses}: the same for a local and a distributed
      * cache; attributes camel-cased).
      */
-    private static final String[] CACHE_MBEANS = {"jboss.as:subsystem=infinispan,cache-container=anvil,cache=responses"};
+    private static final String[] CACHE_MBEANS = {"jboss.as:subsystem=infinispan,cache-container=anvil,cache=responses"
+    };
 
     /** Every reason {@link #skipped} is called with, registered at 0 so each series exists from the start. */
-    static final String[] SKIP_REASONS = {ResponseCacheKeys.NOT_DETERMINISTIC, "no_cache", "no_store", "disabled",
-            "incomplete", "failed", "too_large", "invalidated"};
-    private static final Metadata SKIPS_MD = md(SKIPS, "Requests the response cache did not answer or store, by reason", MetricUnits.NONE);
-    private static final Metadata HIT_TIME_MD = md(HIT_TIME, "Server time of requests answered from the response cache", MetricUnits.SECONDS);
+    static final String[] SKIP_REASONS = {
+        ResponseCacheKeys.NOT_DETERMINISTIC,
+        "no_cache",
+        "no_store",
+        "disabled",
+        "incomplete",
+        "failed",
+        "too_large",
+        "invalidated"
+    };
+
+    private static final Metadata SKIPS_MD =
+            md(SKIPS, "Requests the response cache did not answer or store, by reason", MetricUnits.NONE);
+    private static final Metadata HIT_TIME_MD =
+            md(HIT_TIME, "Server time of requests answered from the response cache", MetricUnits.SECONDS);
 
     @Inject
     MetricRegistry registry;
@@ -75,7 +87,11 @@ public class ResponseCacheMetrics {
     private volatile boolean statisticsWarned;
 
     private static Metadata md(String name, String description, String unit) {
-        return Metadata.builder().withName(name).withDescription(description).withUnit(unit).build();
+        return Metadata.builder()
+                .withName(name)
+                .withDescription(description)
+                .withUnit(unit)
+                .build();
     }
 
     @jakarta.annotation.PostConstruct
@@ -83,13 +99,24 @@ public class ResponseCacheMetrics {
         hits = registry.counter(md(HITS, "Requests answered from the response cache", MetricUnits.NONE));
         misses = registry.counter(md(MISSES, "Cacheable requests the response cache did not hold", MetricUnits.NONE));
         stores = registry.counter(md(STORES, "Generations stored in the response cache", MetricUnits.NONE));
-        invalidations = registry.counter(md(INVALIDATIONS, "Response cache entries removed because their model version changed stage or was unloaded", MetricUnits.NONE));
+        invalidations = registry.counter(md(
+                INVALIDATIONS,
+                "Response cache entries removed because their model version changed stage or was unloaded",
+                MetricUnits.NONE));
         for (String reason : SKIP_REASONS) registry.counter(SKIPS_MD, new Tag("reason", reason));
-        registry.gauge(md(HIT_RATIO, "Response cache hits / (hits + misses) since start", MetricUnits.NONE), this::hitRatio);
-        gauge(EVICTIONS, "Response cache entries evicted by the cache's size bound (Infinispan statistics)", "evictions");
+        registry.gauge(
+                md(HIT_RATIO, "Response cache hits / (hits + misses) since start", MetricUnits.NONE), this::hitRatio);
+        gauge(
+                EVICTIONS,
+                "Response cache entries evicted by the cache's size bound (Infinispan statistics)",
+                "evictions");
         gauge(ENTRIES, "Entries in the response cache (Infinispan statistics)", "numberOfEntries");
-        registry.gauge(md(CLUSTER_MEMBERS, "Nodes the response cache is shared by, this one included (1: not clustered)",
-                MetricUnits.NONE), this::clusterMembers);
+        registry.gauge(
+                md(
+                        CLUSTER_MEMBERS,
+                        "Nodes the response cache is shared by, this one included (1: not clustered)",
+                        MetricUnits.NONE),
+                this::clusterMembers);
     }
 
     /** Members of the cache container's cluster view; a local container has no transport and no members list. */
@@ -103,7 +130,9 @@ public class ResponseCacheMetrics {
     }
 
     /** Creates the bean at deployment, so the counters are in /metrics (at 0) before the first request. */
-    void atStartup(@jakarta.enterprise.event.Observes @jakarta.enterprise.context.Initialized(ApplicationScoped.class) Object started) {
+    void atStartup(
+            @jakarta.enterprise.event.Observes @jakarta.enterprise.context.Initialized(ApplicationScoped.class)
+                    Object started) {
         hits.getCount();
     }
 

@@ -8,6 +8,12 @@ import java.util.List;
  * hashed to, when the subject was first assigned, and for SHADOW experiments the variants that receive a copy of
  * the request (their responses are discarded).
  */
-public record AssignmentInfo(String experiment, String strategy, String model, ExperimentInfo.VariantInfo variant, int bucket,
-                             Instant firstSeen, boolean newAssignment, List<String> shadowVariants) {
-}
+public record AssignmentInfo(
+        String experiment,
+        String strategy,
+        String model,
+        ExperimentInfo.VariantInfo variant,
+        int bucket,
+        Instant firstSeen,
+        boolean newAssignment,
+        List<String> shadowVariants) {}

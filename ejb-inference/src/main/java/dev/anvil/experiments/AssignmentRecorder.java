@@ -1,9 +1,9 @@
 package dev.anvil.experiments;
 
-import jakarta.annotation.security.PermitAll;
 import dev.anvil.experiments.domain.Assignment;
 import dev.anvil.experiments.domain.Experiment;
 import dev.anvil.experiments.domain.Variant;
+import jakarta.annotation.security.PermitAll;
 import jakarta.ejb.ApplicationException;
 import jakarta.ejb.Stateless;
 import jakarta.ejb.TransactionAttribute;
@@ -11,7 +11,6 @@ import jakarta.ejb.TransactionAttributeType;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
 import jakarta.persistence.PersistenceException;
-
 import java.time.Instant;
 
 /**

@@ -2,15 +2,13 @@ package dev.anvil.experiments;
 
 import dev.anvil.experiments.domain.IllegalExperimentTransitionException;
 import dev.anvil.experiments.domain.InvalidExperimentException;
-
 import java.util.Locale;
 import java.util.function.Supplier;
 
 /** Turns the domain's rule violations into experiment errors with the kind the API reports. */
 final class ExperimentRules {
 
-    private ExperimentRules() {
-    }
+    private ExperimentRules() {}
 
     static <T> T check(Supplier<T> work) {
         try {

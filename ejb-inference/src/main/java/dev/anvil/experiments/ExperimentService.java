@@ -11,8 +11,8 @@ import dev.anvil.experiments.domain.FeedbackScale;
 import dev.anvil.experiments.domain.Guardrails;
 import dev.anvil.experiments.domain.Outcome;
 import dev.anvil.experiments.domain.PrimaryMetric;
+import dev.anvil.experiments.domain.ShadowComparison;
 import dev.anvil.experiments.domain.Variant;
-import dev.anvil.experiments.domain.VariantSpec;
 import dev.anvil.registry.SchemaMigrator;
 import dev.anvil.registry.domain.Model;
 import dev.anvil.registry.domain.ModelVersion;
@@ -25,7 +25,6 @@ import jakarta.annotation.security.PermitAll;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.EJB;
 import jakarta.ejb.SessionContext;
-import dev.anvil.experiments.domain.ShadowComparison;
 import jakarta.ejb.Stateless;
 import jakarta.enterprise.event.Event;
 import jakarta.inject.Inject;
@@ -33,7 +32,6 @@ import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
 import jakarta.persistence.PersistenceContext;
 import jakarta.persistence.PersistenceException;
-
 import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Instant;
@@ -90,20 +88,32 @@ public class ExperimentService {
         String actor = Callers.actor(session);
         if (c == null) throw ExperimentException.badRequest("a JSON request body is required", null, "missing_body");
         if (c.name() != null && findByName(c.name()) != null) {
-            throw ExperimentException.conflict("experiment " + c.name() + " already exists", "name", "experiment_exists");
+            throw ExperimentException.conflict(
+                    "experiment " + c.name() + " already exists", "name", "experiment_exists");
         }
-        Experiment experiment = ExperimentRules.check(() -> new Experiment(c.name(), c.model(), ExperimentStrategy.parse(c.strategy()),
-                c.hypothesis(), PrimaryMetric.parse(c.primaryMetric()),
-                new Guardrails(c.maxErrorRate(), c.maxP95LatencyMs(), c.maxNegativeFeedbackRate(),
+        Experiment experiment = ExperimentRules.check(() -> new Experiment(
+                c.name(),
+                c.model(),
+                ExperimentStrategy.parse(c.strategy()),
+                c.hypothesis(),
+                PrimaryMetric.parse(c.primaryMetric()),
+                new Guardrails(
+                        c.maxErrorRate(),
+                        c.maxP95LatencyMs(),
+                        c.maxNegativeFeedbackRate(),
                         c.minimumSample() == null ? Guardrails.DEFAULT_MINIMUM_SAMPLE : c.minimumSample()),
-                c.canarySteps(), c.variants(), actor, clock.instant()));
+                c.canarySteps(),
+                c.variants(),
+                actor,
+                clock.instant()));
         checkModelVersions(experiment);
         try {
             em.persist(experiment);
             em.flush();
         } catch (PersistenceException e) {
             if (isConstraintViolation(e)) {
-                throw ExperimentException.conflict("experiment " + c.name() + " already exists", "name", "experiment_exists");
+                throw ExperimentException.conflict(
+                        "experiment " + c.name() + " already exists", "name", "experiment_exists");
             }
             throw e;
         }
@@ -117,7 +127,9 @@ public class ExperimentService {
 
     public List<ExperimentInfo> list() {
         requireMigrated();
-        return em.createNamedQuery(Experiment.ALL, Experiment.class).getResultList().stream().map(ExperimentInfo::of).toList();
+        return em.createNamedQuery(Experiment.ALL, Experiment.class).getResultList().stream()
+                .map(ExperimentInfo::of)
+                .toList();
     }
 
     public ExperimentInfo get(String name) {
@@ -169,12 +181,16 @@ public class ExperimentService {
         String actor = Callers.actor(session);
         return change(name, e -> {
             if (e.strategy() != ExperimentStrategy.BANDIT) {
-                throw ExperimentException.conflict("experiment " + name + " is " + e.strategy()
-                        + ": only BANDIT experiments are rebalanced by Thompson sampling", "strategy", "not_a_bandit");
+                throw ExperimentException.conflict(
+                        "experiment " + name + " is " + e.strategy()
+                                + ": only BANDIT experiments are rebalanced by Thompson sampling",
+                        "strategy",
+                        "not_a_bandit");
             }
             List<Integer> allocation = banditAllocation(e, samples(e));
             Map<String, Integer> weights = new LinkedHashMap<>();
-            for (int i = 0; i < e.variants().size(); i++) weights.put(e.variants().get(i).name(), allocation.get(i));
+            for (int i = 0; i < e.variants().size(); i++)
+                weights.put(e.variants().get(i).name(), allocation.get(i));
             e.adjustWeights(weights, actor, "Thompson sampling rebalance", clock.instant());
         });
     }
@@ -212,13 +228,23 @@ public class ExperimentService {
             return e.superviseCanary(new CanaryObservation(0, List.of(), 0), actor, clock.instant());
         }
         Variant candidate = e.candidate();
-        List<OutcomeSample> candidateSamples = samples(e).stream().filter(s -> s.variant().equals(candidate.name())).toList();
-        var result = ResultsCalculator.variantResult(new ResultsCalculator.VariantInfo(candidate.name(), false, candidate.weightPercent()),
-                0, candidateSamples, e.guardrails());
-        long thisStep = em.createQuery("select count(o) from Outcome o where o.variant = :v and o.createdAt >= :since", Long.class)
-                .setParameter("v", candidate).setParameter("since", e.canaryStepSince()).getSingleResult();
+        List<OutcomeSample> candidateSamples = samples(e).stream()
+                .filter(s -> s.variant().equals(candidate.name()))
+                .toList();
+        var result = ResultsCalculator.variantResult(
+                new ResultsCalculator.VariantInfo(candidate.name(), false, candidate.weightPercent()),
+                0,
+                candidateSamples,
+                e.guardrails());
+        long thisStep = em.createQuery(
+                        "select count(o) from Outcome o where o.variant = :v and o.createdAt >= :since", Long.class)
+                .setParameter("v", candidate)
+                .setParameter("since", e.canaryStepSince())
+                .getSingleResult();
         CanaryDecision decision = e.superviseCanary(
-                new CanaryObservation(candidateSamples.size(), result.guardrailBreaches(), thisStep), actor, clock.instant());
+                new CanaryObservation(candidateSamples.size(), result.guardrailBreaches(), thisStep),
+                actor,
+                clock.instant());
         if (decision.changed()) {
             em.flush();
             fireChanged(e.name());
@@ -251,7 +277,9 @@ public class ExperimentService {
     public List<String> running(ExperimentStrategy strategy) {
         requireMigrated();
         return em.createNamedQuery(Experiment.ALL, Experiment.class).getResultList().stream()
-                .filter(e -> e.status() == ExperimentStatus.RUNNING && e.strategy() == strategy).map(Experiment::name).toList();
+                .filter(e -> e.status() == ExperimentStatus.RUNNING && e.strategy() == strategy)
+                .map(Experiment::name)
+                .toList();
     }
 
     /** The RUNNING and PAUSED experiments, as the request router routes by them. */
@@ -259,11 +287,27 @@ public class ExperimentService {
     public List<LiveExperiment> routable() {
         requireMigrated();
         List<LiveExperiment> live = new ArrayList<>();
-        for (Experiment e : em.createNamedQuery(Experiment.ALL, Experiment.class).getResultList()) {
+        for (Experiment e :
+                em.createNamedQuery(Experiment.ALL, Experiment.class).getResultList()) {
             if (e.status() != ExperimentStatus.RUNNING && e.status() != ExperimentStatus.PAUSED) continue;
-            live.add(new LiveExperiment(e.id(), e.name(), e.modelName(), e.strategy().name(), e.status().name(), e.variants().stream()
-                    .map(v -> new LiveExperiment.Variant(v.id(), v.name(), v.modelVersion(), v.temperature(), v.topP(), v.maxTokens(),
-                            v.systemPrompt(), v.weightPercent(), v.control())).toList()));
+            live.add(new LiveExperiment(
+                    e.id(),
+                    e.name(),
+                    e.modelName(),
+                    e.strategy().name(),
+                    e.status().name(),
+                    e.variants().stream()
+                            .map(v -> new LiveExperiment.Variant(
+                                    v.id(),
+                                    v.name(),
+                                    v.modelVersion(),
+                                    v.temperature(),
+                                    v.topP(),
+                                    v.maxTokens(),
+                                    v.systemPrompt(),
+                                    v.weightPercent(),
+                                    v.control()))
+                            .toList()));
         }
         return live;
     }
@@ -280,28 +324,45 @@ public class ExperimentService {
     public AssignmentInfo assign(String name, String key) {
         requireMigrated();
         if (key == null || key.isBlank()) {
-            throw ExperimentException.badRequest("a subject key is required (e.g. ?key=user-123)", "key", "missing_key");
+            throw ExperimentException.badRequest(
+                    "a subject key is required (e.g. ?key=user-123)", "key", "missing_key");
         }
-        if (key.length() > 512) throw ExperimentException.badRequest("the subject key is longer than 512 characters", "key", "invalid_key");
+        if (key.length() > 512)
+            throw ExperimentException.badRequest("the subject key is longer than 512 characters", "key", "invalid_key");
         Experiment e = existing(name, false);
         if (e.status() != ExperimentStatus.RUNNING) {
-            throw ExperimentException.conflict("experiment " + name + " is " + e.status() + ", not RUNNING: it assigns no traffic",
-                    "status", "experiment_not_running");
+            throw ExperimentException.conflict(
+                    "experiment " + name + " is " + e.status() + ", not RUNNING: it assigns no traffic",
+                    "status",
+                    "experiment_not_running");
         }
         int bucket = StickyAssignment.bucket(e.name(), key);
         String hash = StickyAssignment.keyHash(key);
         List<String> shadows = e.strategy() == ExperimentStrategy.SHADOW
-                ? e.variants().stream().filter(v -> !v.control()).map(Variant::name).toList() : List.of();
+                ? e.variants().stream()
+                        .filter(v -> !v.control())
+                        .map(Variant::name)
+                        .toList()
+                : List.of();
         Assignment existing = findAssignment(e, hash);
         if (existing != null) {
-            return new AssignmentInfo(e.name(), e.strategy().name(), e.modelName(), ExperimentInfo.VariantInfo.of(existing.variant()), bucket,
-                    existing.firstSeen(), false, shadows);
+            return new AssignmentInfo(
+                    e.name(),
+                    e.strategy().name(),
+                    e.modelName(),
+                    ExperimentInfo.VariantInfo.of(existing.variant()),
+                    bucket,
+                    existing.firstSeen(),
+                    false,
+                    shadows);
         }
         Variant chosen;
         if (e.strategy() == ExperimentStrategy.SHADOW) {
             chosen = e.control();
         } else {
-            List<StickyAssignment.Arm> arms = e.variants().stream().map(v -> new StickyAssignment.Arm(v.name(), v.weightPercent())).toList();
+            List<StickyAssignment.Arm> arms = e.variants().stream()
+                    .map(v -> new StickyAssignment.Arm(v.name(), v.weightPercent()))
+                    .toList();
             chosen = e.variant(StickyAssignment.pick(arms, bucket).name());
         }
         Instant now = clock.instant();
@@ -309,12 +370,28 @@ public class ExperimentService {
             assignments.record(e.id(), chosen.id(), hash, now);
         } catch (AssignmentRecorder.AlreadyAssigned raced) {
             Assignment winner = findAssignment(e, hash);
-            if (winner == null) throw new IllegalStateException("assignment of a subject in " + name + " reported taken but not found", raced);
-            return new AssignmentInfo(e.name(), e.strategy().name(), e.modelName(), ExperimentInfo.VariantInfo.of(winner.variant()), bucket,
-                    winner.firstSeen(), false, shadows);
+            if (winner == null)
+                throw new IllegalStateException(
+                        "assignment of a subject in " + name + " reported taken but not found", raced);
+            return new AssignmentInfo(
+                    e.name(),
+                    e.strategy().name(),
+                    e.modelName(),
+                    ExperimentInfo.VariantInfo.of(winner.variant()),
+                    bucket,
+                    winner.firstSeen(),
+                    false,
+                    shadows);
         }
-        return new AssignmentInfo(e.name(), e.strategy().name(), e.modelName(), ExperimentInfo.VariantInfo.of(chosen), bucket,
-                now.truncatedTo(java.time.temporal.ChronoUnit.MICROS), true, shadows);
+        return new AssignmentInfo(
+                e.name(),
+                e.strategy().name(),
+                e.modelName(),
+                ExperimentInfo.VariantInfo.of(chosen),
+                bucket,
+                now.truncatedTo(java.time.temporal.ChronoUnit.MICROS),
+                true,
+                shadows);
     }
 
     /**
@@ -326,38 +403,73 @@ public class ExperimentService {
         if (c == null) throw ExperimentException.badRequest("a JSON request body is required", null, "missing_body");
         Experiment e = existing(name, false);
         if (e.status() != ExperimentStatus.RUNNING && e.status() != ExperimentStatus.PAUSED) {
-            throw ExperimentException.conflict("experiment " + name + " is " + e.status() + ": outcomes are recorded only while it is RUNNING or PAUSED",
-                    "status", "experiment_not_running");
+            throw ExperimentException.conflict(
+                    "experiment " + name + " is " + e.status()
+                            + ": outcomes are recorded only while it is RUNNING or PAUSED",
+                    "status",
+                    "experiment_not_running");
         }
-        if (c.variant() == null || c.variant().isBlank()) throw ExperimentException.badRequest("variant is required", "variant", "missing_variant");
+        if (c.variant() == null || c.variant().isBlank())
+            throw ExperimentException.badRequest("variant is required", "variant", "missing_variant");
         Variant variant = e.variant(c.variant());
         if (variant == null) {
-            throw ExperimentException.badRequest("experiment " + name + " has no variant " + c.variant() + " (variants: "
-                    + e.variants().stream().map(Variant::name).toList() + ")", "variant", "unknown_variant");
+            throw ExperimentException.badRequest(
+                    "experiment " + name + " has no variant " + c.variant() + " (variants: "
+                            + e.variants().stream().map(Variant::name).toList() + ")",
+                    "variant",
+                    "unknown_variant");
         }
         require(c.latencyMs(), "latencyMs");
-        if (c.responseId() != null && !em.createNamedQuery(Outcome.BY_RESPONSE, Outcome.class).setParameter("responseId", c.responseId())
-                .getResultList().isEmpty()) {
-            throw ExperimentException.conflict("an outcome for response " + c.responseId() + " is already recorded", "responseId", "outcome_exists");
+        if (c.responseId() != null
+                && !em.createNamedQuery(Outcome.BY_RESPONSE, Outcome.class)
+                        .setParameter("responseId", c.responseId())
+                        .getResultList()
+                        .isEmpty()) {
+            throw ExperimentException.conflict(
+                    "an outcome for response " + c.responseId() + " is already recorded",
+                    "responseId",
+                    "outcome_exists");
         }
-        Outcome o = ExperimentRules.check(() -> new Outcome(variant, c.responseId(), c.latencyMs(), c.ttftMs(),
-                c.promptTokens() == null ? 0 : c.promptTokens(), c.completionTokens() == null ? 0 : c.completionTokens(),
-                Boolean.TRUE.equals(c.error()), c.cost() == null ? 0 : c.cost(), clock.instant()));
+        Outcome o = ExperimentRules.check(() -> new Outcome(
+                variant,
+                c.responseId(),
+                c.latencyMs(),
+                c.ttftMs(),
+                c.promptTokens() == null ? 0 : c.promptTokens(),
+                c.completionTokens() == null ? 0 : c.completionTokens(),
+                Boolean.TRUE.equals(c.error()),
+                c.cost() == null ? 0 : c.cost(),
+                clock.instant()));
         try {
             em.persist(o);
             em.flush();
         } catch (PersistenceException ex) {
             if (isConstraintViolation(ex)) {
-                throw ExperimentException.conflict("an outcome for response " + c.responseId() + " is already recorded", "responseId", "outcome_exists");
+                throw ExperimentException.conflict(
+                        "an outcome for response " + c.responseId() + " is already recorded",
+                        "responseId",
+                        "outcome_exists");
             }
             throw ex;
         }
-        return new OutcomeInfo(o.id(), e.name(), variant.name(), o.responseId(), o.latencyMs(), o.ttftMs(), o.promptTokens(),
-                o.completionTokens(), o.error(), o.cost(), o.createdAt());
+        return new OutcomeInfo(
+                o.id(),
+                e.name(),
+                variant.name(),
+                o.responseId(),
+                o.latencyMs(),
+                o.ttftMs(),
+                o.promptTokens(),
+                o.completionTokens(),
+                o.error(),
+                o.cost(),
+                o.createdAt());
     }
 
     private static void require(Object value, String field) {
-        if (value == null) throw ExperimentException.badRequest(field + " is required", field, "missing_" + ExperimentRules.snake(field));
+        if (value == null)
+            throw ExperimentException.badRequest(
+                    field + " is required", field, "missing_" + ExperimentRules.snake(field));
     }
 
     /**
@@ -366,7 +478,8 @@ public class ExperimentService {
      */
     @PermitAll
     public void checkFeedback(String responseId, Integer rating, String scale, String comment) {
-        ExperimentRules.check(() -> new Feedback(responseId, FeedbackScale.parse(scale), rating, comment, clock.instant()));
+        ExperimentRules.check(
+                () -> new Feedback(responseId, FeedbackScale.parse(scale), rating, comment, clock.instant()));
     }
 
     /**
@@ -378,9 +491,14 @@ public class ExperimentService {
     @PermitAll
     public FeedbackInfo recordFeedback(String responseId, Integer rating, String scale, String comment) {
         requireMigrated();
-        Feedback fresh = ExperimentRules.check(() -> new Feedback(responseId, FeedbackScale.parse(scale), rating, comment, clock.instant()));
-        Feedback f = em.createNamedQuery(Feedback.BY_RESPONSE, Feedback.class).setParameter("responseId", fresh.responseId())
-                .setLockMode(LockModeType.PESSIMISTIC_WRITE).getResultStream().findFirst().orElse(null);
+        Feedback fresh = ExperimentRules.check(
+                () -> new Feedback(responseId, FeedbackScale.parse(scale), rating, comment, clock.instant()));
+        Feedback f = em.createNamedQuery(Feedback.BY_RESPONSE, Feedback.class)
+                .setParameter("responseId", fresh.responseId())
+                .setLockMode(LockModeType.PESSIMISTIC_WRITE)
+                .getResultStream()
+                .findFirst()
+                .orElse(null);
         if (f == null) {
             f = fresh;
             try {
@@ -388,8 +506,11 @@ public class ExperimentService {
                 em.flush();
             } catch (PersistenceException ex) {
                 if (isConstraintViolation(ex)) {
-                    throw ExperimentException.conflict("response " + fresh.responseId() + " is being rated by another request at the same "
-                            + "time; send the rating again", "response_id", "feedback_conflict");
+                    throw ExperimentException.conflict(
+                            "response " + fresh.responseId() + " is being rated by another request at the same "
+                                    + "time; send the rating again",
+                            "response_id",
+                            "feedback_conflict");
                 }
                 throw ex;
             }
@@ -400,10 +521,21 @@ public class ExperimentService {
                 return existing;
             });
         }
-        Outcome rated = em.createNamedQuery(Outcome.BY_RESPONSE, Outcome.class).setParameter("responseId", f.responseId())
-                .getResultStream().findFirst().orElse(null);
-        return new FeedbackInfo(f.id(), f.responseId(), f.scale().name().toLowerCase(java.util.Locale.ROOT), f.rating(), f.negative(),
-                f.comment(), f.createdAt(), rated == null ? null : rated.experiment().name(), rated == null ? null : rated.variant().name());
+        Outcome rated = em.createNamedQuery(Outcome.BY_RESPONSE, Outcome.class)
+                .setParameter("responseId", f.responseId())
+                .getResultStream()
+                .findFirst()
+                .orElse(null);
+        return new FeedbackInfo(
+                f.id(),
+                f.responseId(),
+                f.scale().name().toLowerCase(java.util.Locale.ROOT),
+                f.rating(),
+                f.negative(),
+                f.comment(),
+                f.createdAt(),
+                rated == null ? null : rated.experiment().name(),
+                rated == null ? null : rated.variant().name());
     }
 
     // --- results -------------------------------------------------------------------------------------
@@ -415,23 +547,46 @@ public class ExperimentService {
         Map<String, Long> assigned = new HashMap<>();
         Map<Long, String> variantNames = new HashMap<>();
         for (Variant v : e.variants()) variantNames.put(v.id(), v.name());
-        for (Object[] row : em.createNamedQuery(Assignment.COUNT_BY_VARIANT, Object[].class).setParameter("experiment", e).getResultList()) {
+        for (Object[] row : em.createNamedQuery(Assignment.COUNT_BY_VARIANT, Object[].class)
+                .setParameter("experiment", e)
+                .getResultList()) {
             assigned.put(variantNames.get((Long) row[0]), (Long) row[1]);
         }
         List<ResultsCalculator.VariantInfo> variants = e.variants().stream()
-                .map(v -> new ResultsCalculator.VariantInfo(v.name(), v.control(), v.weightPercent())).toList();
-        ExperimentResults results = ResultsCalculator.calculate(e.name(), e.status().name(), e.strategy().name(), e.primaryMetric(),
-                e.guardrails(), variants, assigned, samples, e.strategy() == ExperimentStrategy.BANDIT ? banditAllocation(e, samples) : null);
+                .map(v -> new ResultsCalculator.VariantInfo(v.name(), v.control(), v.weightPercent()))
+                .toList();
+        ExperimentResults results = ResultsCalculator.calculate(
+                e.name(),
+                e.status().name(),
+                e.strategy().name(),
+                e.primaryMetric(),
+                e.guardrails(),
+                variants,
+                assigned,
+                samples,
+                e.strategy() == ExperimentStrategy.BANDIT ? banditAllocation(e, samples) : null);
         if (e.strategy() != ExperimentStrategy.SHADOW) return results;
         Map<String, List<ResultsCalculator.ShadowSample>> byVariant = new LinkedHashMap<>();
         for (Variant v : e.variants()) if (!v.control()) byVariant.put(v.name(), new ArrayList<>());
-        for (ShadowComparison c : em.createNamedQuery(ShadowComparison.BY_EXPERIMENT, ShadowComparison.class).setParameter("experiment", e)
+        for (ShadowComparison c : em.createNamedQuery(ShadowComparison.BY_EXPERIMENT, ShadowComparison.class)
+                .setParameter("experiment", e)
                 .getResultList()) {
-            byVariant.get(c.variant().name()).add(new ResultsCalculator.ShadowSample(c.outputsAgree(), c.similarity(),
-                    c.controlCompletionTokens(), c.shadowCompletionTokens(), c.controlChars(), c.shadowChars(), c.controlLatencyMs(),
-                    c.shadowLatencyMs(), c.shadowError()));
+            byVariant
+                    .get(c.variant().name())
+                    .add(new ResultsCalculator.ShadowSample(
+                            c.outputsAgree(),
+                            c.similarity(),
+                            c.controlCompletionTokens(),
+                            c.shadowCompletionTokens(),
+                            c.controlChars(),
+                            c.shadowChars(),
+                            c.controlLatencyMs(),
+                            c.shadowLatencyMs(),
+                            c.shadowError()));
         }
-        return results.withShadow(byVariant.entrySet().stream().map(en -> ResultsCalculator.shadowSummary(en.getKey(), en.getValue())).toList());
+        return results.withShadow(byVariant.entrySet().stream()
+                .map(en -> ResultsCalculator.shadowSummary(en.getKey(), en.getValue()))
+                .toList());
     }
 
     /**
@@ -442,25 +597,41 @@ public class ExperimentService {
     List<Integer> banditAllocation(Experiment e, List<OutcomeSample> samples) {
         List<ThompsonSampler.ArmStats> arms = new ArrayList<>();
         for (Variant v : e.variants()) {
-            long successes = samples.stream().filter(s -> s.variant().equals(v.name()))
-                    .filter(s -> !s.error() && !Boolean.TRUE.equals(s.negativeFeedback())).count();
-            long total = samples.stream().filter(s -> s.variant().equals(v.name())).count();
+            long successes = samples.stream()
+                    .filter(s -> s.variant().equals(v.name()))
+                    .filter(s -> !s.error() && !Boolean.TRUE.equals(s.negativeFeedback()))
+                    .count();
+            long total =
+                    samples.stream().filter(s -> s.variant().equals(v.name())).count();
             arms.add(new ThompsonSampler.ArmStats(v.name(), successes, total - successes));
         }
         int floor = Math.min(config.banditFloorPercent(), 100 / arms.size());
-        return new ThompsonSampler(new SplittableRandom(e.id() * 1_000_003L + samples.size()), THOMPSON_DRAWS).allocate(arms, Math.max(0, floor));
+        return new ThompsonSampler(new SplittableRandom(e.id() * 1_000_003L + samples.size()), THOMPSON_DRAWS)
+                .allocate(arms, Math.max(0, floor));
     }
 
     private List<OutcomeSample> samples(Experiment e) {
         Map<String, Boolean> latestNegative = new HashMap<>();
-        for (Object[] row : em.createNamedQuery(Feedback.FOR_EXPERIMENT, Object[].class).setParameter("experiment", e).getResultList()) {
+        for (Object[] row : em.createNamedQuery(Feedback.FOR_EXPERIMENT, Object[].class)
+                .setParameter("experiment", e)
+                .getResultList()) {
             Feedback f = (Feedback) row[0];
-            latestNegative.put(f.responseId(), f.negative()); // one rating per response (the latest replaced earlier ones)
+            latestNegative.put(
+                    f.responseId(), f.negative()); // one rating per response (the latest replaced earlier ones)
         }
         List<OutcomeSample> samples = new ArrayList<>();
-        for (Outcome o : em.createNamedQuery(Outcome.BY_EXPERIMENT, Outcome.class).setParameter("experiment", e).getResultList()) {
-            samples.add(new OutcomeSample(o.variant().name(), o.latencyMs(), o.ttftMs(), o.promptTokens(), o.completionTokens(), o.error(),
-                    o.cost(), latestNegative.get(o.responseId())));
+        for (Outcome o : em.createNamedQuery(Outcome.BY_EXPERIMENT, Outcome.class)
+                .setParameter("experiment", e)
+                .getResultList()) {
+            samples.add(new OutcomeSample(
+                    o.variant().name(),
+                    o.latencyMs(),
+                    o.ttftMs(),
+                    o.promptTokens(),
+                    o.completionTokens(),
+                    o.error(),
+                    o.cost(),
+                    latestNegative.get(o.responseId())));
         }
         return samples;
     }
@@ -469,17 +640,29 @@ public class ExperimentService {
 
     /** Every variant's model version must be registered under the experiment's model and not ARCHIVED. */
     private void checkModelVersions(Experiment e) {
-        Model model = em.createNamedQuery(Model.BY_NAME, Model.class).setParameter("name", e.modelName()).getResultStream().findFirst()
-                .orElseThrow(() -> ExperimentException.badRequest("model " + e.modelName() + " is not registered", "model", "unknown_model"));
+        Model model = em.createNamedQuery(Model.BY_NAME, Model.class)
+                .setParameter("name", e.modelName())
+                .getResultStream()
+                .findFirst()
+                .orElseThrow(() -> ExperimentException.badRequest(
+                        "model " + e.modelName() + " is not registered", "model", "unknown_model"));
         for (Variant v : e.variants()) {
             SemanticVersion version = parseVersion(v);
             ModelVersion mv = em.createNamedQuery(ModelVersion.BY_MODEL_AND_VERSION, ModelVersion.class)
-                    .setParameter("model", model).setParameter("version", version).getResultStream().findFirst()
-                    .orElseThrow(() -> ExperimentException.badRequest("variant " + v.name() + ": model " + e.modelName() + " has no version "
-                            + v.modelVersion(), "variants.modelVersion", "unknown_model_version"));
+                    .setParameter("model", model)
+                    .setParameter("version", version)
+                    .getResultStream()
+                    .findFirst()
+                    .orElseThrow(() -> ExperimentException.badRequest(
+                            "variant " + v.name() + ": model " + e.modelName() + " has no version " + v.modelVersion(),
+                            "variants.modelVersion",
+                            "unknown_model_version"));
             if (mv.stage() == Stage.ARCHIVED) {
-                throw ExperimentException.conflict("variant " + v.name() + ": version " + v.modelVersion() + " of model " + e.modelName()
-                        + " is ARCHIVED and cannot serve an experiment", "variants.modelVersion", "model_version_archived");
+                throw ExperimentException.conflict(
+                        "variant " + v.name() + ": version " + v.modelVersion() + " of model " + e.modelName()
+                                + " is ARCHIVED and cannot serve an experiment",
+                        "variants.modelVersion",
+                        "model_version_archived");
             }
         }
     }
@@ -488,38 +671,54 @@ public class ExperimentService {
         try {
             return SemanticVersion.parse(v.modelVersion());
         } catch (IllegalArgumentException bad) {
-            throw ExperimentException.badRequest("variant " + v.name() + ": " + bad.getMessage(), "variants.modelVersion", "invalid_model_version");
+            throw ExperimentException.badRequest(
+                    "variant " + v.name() + ": " + bad.getMessage(), "variants.modelVersion", "invalid_model_version");
         }
     }
 
     private Experiment findByName(String name) {
-        return em.createNamedQuery(Experiment.BY_NAME, Experiment.class).setParameter("name", name).getResultStream().findFirst().orElse(null);
+        return em.createNamedQuery(Experiment.BY_NAME, Experiment.class)
+                .setParameter("name", name)
+                .getResultStream()
+                .findFirst()
+                .orElse(null);
     }
 
     private Experiment existing(String name, boolean lock) {
         var query = em.createNamedQuery(Experiment.BY_NAME, Experiment.class).setParameter("name", name);
         if (lock) query.setLockMode(LockModeType.PESSIMISTIC_WRITE);
-        return query.getResultStream().findFirst()
-                .orElseThrow(() -> ExperimentException.notFound("experiment " + name + " does not exist", "name", "experiment_not_found"));
+        return query.getResultStream()
+                .findFirst()
+                .orElseThrow(() -> ExperimentException.notFound(
+                        "experiment " + name + " does not exist", "name", "experiment_not_found"));
     }
 
     private Assignment findAssignment(Experiment e, String hash) {
-        return em.createNamedQuery(Assignment.BY_SUBJECT, Assignment.class).setParameter("experiment", e).setParameter("subjectHash", hash)
-                .getResultStream().findFirst().orElse(null);
+        return em.createNamedQuery(Assignment.BY_SUBJECT, Assignment.class)
+                .setParameter("experiment", e)
+                .setParameter("subjectHash", hash)
+                .getResultStream()
+                .findFirst()
+                .orElse(null);
     }
 
     static boolean isConstraintViolation(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof SQLException sql && sql.getSQLState() != null && sql.getSQLState().startsWith("23")) return true;
+            if (t instanceof SQLException sql
+                    && sql.getSQLState() != null
+                    && sql.getSQLState().startsWith("23")) return true;
         }
         return false;
     }
 
     private void requireMigrated() {
         if (!migrator.migrated()) {
-            throw new ExperimentException(ExperimentException.Kind.UNAVAILABLE,
-                    "experiments are not available yet: database schema migration has not completed (" + migrator.failure() + ")",
-                    null, "experiments_unavailable");
+            throw new ExperimentException(
+                    ExperimentException.Kind.UNAVAILABLE,
+                    "experiments are not available yet: database schema migration has not completed ("
+                            + migrator.failure() + ")",
+                    null,
+                    "experiments_unavailable");
         }
     }
 }

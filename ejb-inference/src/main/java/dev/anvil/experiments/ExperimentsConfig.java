@@ -41,10 +41,27 @@ public class ExperimentsConfig {
     @ConfigProperty(name = "anvil.experiments.outcome-queue", defaultValue = "10000")
     int outcomeQueue;
 
-    public long controllerIntervalMs() { return Math.max(50, controllerIntervalMs); }
-    public long routingRefreshMs() { return Math.max(0, routingRefreshMs); }
-    public int shadowPercent() { return Math.max(0, Math.min(100, shadowPercent)); }
-    public double costPer1kTokens() { return Math.max(0, costPer1kTokens); }
-    public int outcomeQueue() { return Math.max(1, outcomeQueue); }
-    public int banditFloorPercent() { return banditFloorPercent; }
+    public long controllerIntervalMs() {
+        return Math.max(50, controllerIntervalMs);
+    }
+
+    public long routingRefreshMs() {
+        return Math.max(0, routingRefreshMs);
+    }
+
+    public int shadowPercent() {
+        return Math.max(0, Math.min(100, shadowPercent));
+    }
+
+    public double costPer1kTokens() {
+        return Math.max(0, costPer1kTokens);
+    }
+
+    public int outcomeQueue() {
+        return Math.max(1, outcomeQueue);
+    }
+
+    public int banditFloorPercent() {
+        return banditFloorPercent;
+    }
 }

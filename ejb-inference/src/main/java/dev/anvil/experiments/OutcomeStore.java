@@ -1,15 +1,14 @@
 package dev.anvil.experiments;
 
-import jakarta.annotation.security.PermitAll;
 import dev.anvil.experiments.domain.Outcome;
 import dev.anvil.experiments.domain.ShadowComparison;
 import dev.anvil.experiments.domain.Variant;
+import jakarta.annotation.security.PermitAll;
 import jakarta.ejb.Stateless;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
-
 import java.util.List;
 
 /**
@@ -31,15 +30,34 @@ public class OutcomeStore {
         for (PendingOutcome o : outcomes) {
             Variant v = em.find(Variant.class, o.variantId());
             if (v == null) continue;
-            em.persist(new Outcome(v, o.responseId(), o.latencyMs(), o.ttftMs(), o.promptTokens(), o.completionTokens(), o.error(),
-                    o.cost(), o.at()));
+            em.persist(new Outcome(
+                    v,
+                    o.responseId(),
+                    o.latencyMs(),
+                    o.ttftMs(),
+                    o.promptTokens(),
+                    o.completionTokens(),
+                    o.error(),
+                    o.cost(),
+                    o.at()));
             written++;
         }
         for (PendingShadowComparison c : comparisons) {
             Variant v = em.find(Variant.class, c.shadowVariantId());
             if (v == null) continue;
-            em.persist(new ShadowComparison(v, c.responseId(), c.controlLatencyMs(), c.shadowLatencyMs(), c.controlCompletionTokens(),
-                    c.shadowCompletionTokens(), c.controlChars(), c.shadowChars(), c.outputsAgree(), c.similarity(), c.shadowError(), c.at()));
+            em.persist(new ShadowComparison(
+                    v,
+                    c.responseId(),
+                    c.controlLatencyMs(),
+                    c.shadowLatencyMs(),
+                    c.controlCompletionTokens(),
+                    c.shadowCompletionTokens(),
+                    c.controlChars(),
+                    c.shadowChars(),
+                    c.outputsAgree(),
+                    c.similarity(),
+                    c.shadowError(),
+                    c.at()));
             written++;
         }
         em.flush();

@@ -16,15 +16,12 @@ public final class Statistics {
     private static final double TINY = 1e-300;
     private static final int MAX_ITERATIONS = 10_000;
 
-    private Statistics() {
-    }
+    private Statistics() {}
 
-    public record Interval(double low, double high) {
-    }
+    public record Interval(double low, double high) {}
 
     /** A test's statistic, its two-sided p-value, and the degrees of freedom where the test has them (else NaN). */
-    public record TestResult(String test, double statistic, double pValue, double degreesOfFreedom) {
-    }
+    public record TestResult(String test, double statistic, double pValue, double degreesOfFreedom) {}
 
     // --- intervals -----------------------------------------------------------------------------------
 
@@ -69,7 +66,8 @@ public final class Statistics {
      * when sample 1's mean is higher.
      */
     public static TestResult welch(double[] sample1, double[] sample2) {
-        if (sample1.length < 2 || sample2.length < 2) throw new IllegalArgumentException("Welch's t-test needs at least two values per sample");
+        if (sample1.length < 2 || sample2.length < 2)
+            throw new IllegalArgumentException("Welch's t-test needs at least two values per sample");
         double m1 = mean(sample1);
         double m2 = mean(sample2);
         double a = variance(sample1, m1) / sample1.length;
@@ -93,8 +91,8 @@ public final class Statistics {
         if (n1 == 0 || n2 == 0) throw new IllegalArgumentException("Mann-Whitney U needs values in both samples");
         int n = n1 + n2;
         double[][] pooled = new double[n][];
-        for (int i = 0; i < n1; i++) pooled[i] = new double[]{sample1[i], 0};
-        for (int i = 0; i < n2; i++) pooled[n1 + i] = new double[]{sample2[i], 1};
+        for (int i = 0; i < n1; i++) pooled[i] = new double[] {sample1[i], 0};
+        for (int i = 0; i < n2; i++) pooled[n1 + i] = new double[] {sample2[i], 1};
         Arrays.sort(pooled, (x, y) -> Double.compare(x[0], y[0]));
         double rankSum1 = 0;
         double tieTerm = 0;
@@ -171,8 +169,17 @@ public final class Statistics {
             // Reflection: Gamma(x) Gamma(1 - x) = pi / sin(pi x).
             return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
         }
-        double[] c = {0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313,
-                -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7};
+        double[] c = {
+            0.99999999999980993,
+            676.5203681218851,
+            -1259.1392167224028,
+            771.32342877765313,
+            -176.61502916214059,
+            12.507343278686905,
+            -0.13857109526572012,
+            9.9843695780195716e-6,
+            1.5056327351493116e-7
+        };
         double z = x - 1;
         double sum = c[0];
         for (int i = 1; i < c.length; i++) sum += c[i] / (z + i);
@@ -187,7 +194,8 @@ public final class Statistics {
      */
     public static double regularizedBeta(double x, double a, double b) {
         if (!(a > 0) || !(b > 0)) throw new IllegalArgumentException("regularizedBeta needs a, b > 0");
-        if (x < 0 || x > 1 || Double.isNaN(x)) throw new IllegalArgumentException("regularizedBeta needs 0 <= x <= 1, got " + x);
+        if (x < 0 || x > 1 || Double.isNaN(x))
+            throw new IllegalArgumentException("regularizedBeta needs 0 <= x <= 1, got " + x);
         if (x == 0) return 0;
         if (x == 1) return 1;
         double logFront = logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log1p(-x);
@@ -223,7 +231,8 @@ public final class Statistics {
             h *= delta;
             if (Math.abs(delta - 1) < EPSILON) return h;
         }
-        throw new ArithmeticException("incomplete beta continued fraction did not converge for x=" + x + " a=" + a + " b=" + b);
+        throw new ArithmeticException(
+                "incomplete beta continued fraction did not converge for x=" + x + " a=" + a + " b=" + b);
     }
 
     /**

@@ -19,12 +19,10 @@ public final class StickyAssignment {
 
     public static final int BUCKETS = 10_000;
 
-    private StickyAssignment() {
-    }
+    private StickyAssignment() {}
 
     /** The variant's share: its name and weight in percent. */
-    public record Arm(String name, int weightPercent) {
-    }
+    public record Arm(String name, int weightPercent) {}
 
     /** Bucket of {@code key} in {@code experiment}, in [0, 10000). */
     public static int bucket(String experiment, String key) {
@@ -40,7 +38,8 @@ public final class StickyAssignment {
      * Weights must sum to 100.
      */
     public static Arm pick(List<Arm> arms, int bucket) {
-        if (bucket < 0 || bucket >= BUCKETS) throw new IllegalArgumentException("bucket " + bucket + " outside [0, " + BUCKETS + ")");
+        if (bucket < 0 || bucket >= BUCKETS)
+            throw new IllegalArgumentException("bucket " + bucket + " outside [0, " + BUCKETS + ")");
         int total = arms.stream().mapToInt(Arm::weightPercent).sum();
         if (total != 100) throw new IllegalArgumentException("weights must sum to 100, got " + total);
         int upper = 0;

@@ -53,7 +53,8 @@ public final class ThompsonSampler {
     public List<Integer> allocate(List<ArmStats> arms, int floorPercent) {
         if (arms.isEmpty()) throw new IllegalArgumentException("no arms");
         if (floorPercent < 0 || floorPercent * arms.size() > 100) {
-            throw new IllegalArgumentException("a floor of " + floorPercent + "% for " + arms.size() + " arms exceeds 100%");
+            throw new IllegalArgumentException(
+                    "a floor of " + floorPercent + "% for " + arms.size() + " arms exceeds 100%");
         }
         double[] p = winProbabilities(arms);
         int free = 100 - floorPercent * arms.size();

@@ -20,23 +20,41 @@ public record ApiKeyRequirement(boolean required, String explanation, String war
 
     public static ApiKeyRequirement decide(String setting, List<InetAddress> listening) {
         String value = setting == null ? "auto" : setting.strip().toLowerCase(Locale.ROOT);
-        List<InetAddress> exposed = listening.stream().filter(a -> !a.isLoopbackAddress()).toList();
-        String where = listening.isEmpty() ? "(no listening address known)"
+        List<InetAddress> exposed =
+                listening.stream().filter(a -> !a.isLoopbackAddress()).toList();
+        String where = listening.isEmpty()
+                ? "(no listening address known)"
                 : listening.stream().map(InetAddress::getHostAddress).collect(Collectors.joining(", "));
         return switch (value) {
             case "true" -> new ApiKeyRequirement(true, GatewayConfig.REQUIRE_API_KEY + "=true", null);
-            case "false" -> new ApiKeyRequirement(false, GatewayConfig.REQUIRE_API_KEY + "=false", exposed.isEmpty() && !listening.isEmpty()
-                    ? null
-                    : "anonymous /v1 access is on (" + GatewayConfig.REQUIRE_API_KEY + "=false) while the API listens on " + where
-                            + ": anyone who reaches it can generate without a key, limits or budget; set it to auto or true unless a"
-                            + " trusted proxy in front authenticates every caller");
-            case "auto" -> listening.isEmpty() || !exposed.isEmpty()
-                    ? new ApiKeyRequirement(true, "the API listens on " + where + ", beyond loopback (" + GatewayConfig.REQUIRE_API_KEY
-                            + "=auto)", null)
-                    : new ApiKeyRequirement(false, "the API listens on loopback only (" + where + "; " + GatewayConfig.REQUIRE_API_KEY
-                            + "=auto)", null);
-            default -> new ApiKeyRequirement(true, GatewayConfig.REQUIRE_API_KEY + " has the invalid value '" + setting + "'",
-                    GatewayConfig.REQUIRE_API_KEY + "='" + setting + "' is not auto, true or false: API keys are required until it is fixed");
+            case "false" ->
+                new ApiKeyRequirement(
+                        false,
+                        GatewayConfig.REQUIRE_API_KEY + "=false",
+                        exposed.isEmpty() && !listening.isEmpty()
+                                ? null
+                                : "anonymous /v1 access is on (" + GatewayConfig.REQUIRE_API_KEY
+                                        + "=false) while the API listens on " + where
+                                        + ": anyone who reaches it can generate without a key, limits or budget; set it to auto or true unless a"
+                                        + " trusted proxy in front authenticates every caller");
+            case "auto" ->
+                listening.isEmpty() || !exposed.isEmpty()
+                        ? new ApiKeyRequirement(
+                                true,
+                                "the API listens on " + where + ", beyond loopback (" + GatewayConfig.REQUIRE_API_KEY
+                                        + "=auto)",
+                                null)
+                        : new ApiKeyRequirement(
+                                false,
+                                "the API listens on loopback only (" + where + "; " + GatewayConfig.REQUIRE_API_KEY
+                                        + "=auto)",
+                                null);
+            default ->
+                new ApiKeyRequirement(
+                        true,
+                        GatewayConfig.REQUIRE_API_KEY + " has the invalid value '" + setting + "'",
+                        GatewayConfig.REQUIRE_API_KEY + "='" + setting
+                                + "' is not auto, true or false: API keys are required until it is fixed");
         };
     }
 }

@@ -6,6 +6,13 @@ import java.time.Instant;
  * One row of the append-only {@code gateway_audit} table: who did what, when, with which result.
  * {@code requestText}/{@code responseText} are only set for tenants with audit-text enabled.
  */
-public record AuditEntry(Instant occurredAt, String actor, String tenant, String action, String target, Integer status,
-                         String detail, String requestText, String responseText) {
-}
+public record AuditEntry(
+        Instant occurredAt,
+        String actor,
+        String tenant,
+        String action,
+        String target,
+        Integer status,
+        String detail,
+        String requestText,
+        String responseText) {}

@@ -1,17 +1,17 @@
 package dev.anvil.gateway;
 
-import jakarta.ejb.SessionContext;
-import jakarta.annotation.Resource;
-import dev.anvil.security.Callers;
-import dev.anvil.security.Roles;
-import jakarta.annotation.security.PermitAll;
-import jakarta.annotation.security.RolesAllowed;
 import dev.anvil.gateway.domain.ApiKey;
 import dev.anvil.gateway.domain.BudgetPeriod;
 import dev.anvil.gateway.domain.InvalidGatewayFieldException;
 import dev.anvil.gateway.domain.Tenant;
+import dev.anvil.security.Callers;
+import dev.anvil.security.Roles;
 import dev.anvil.service.ServiceException.Kind;
+import jakarta.annotation.Resource;
+import jakarta.annotation.security.PermitAll;
+import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.EJB;
+import jakarta.ejb.SessionContext;
 import jakarta.ejb.Stateless;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
@@ -48,14 +48,22 @@ public class GatewayAdmin {
     public record CreatedKey(ApiKey key, String secret) {}
 
     /** A tenant's settings as the admin API sends them (null limits: the server defaults). */
-    public record TenantSettings(Long tokenBudget, String budgetPeriod, Integer requestsPerMinute, Integer tokensPerMinute,
-                                 boolean auditText, Integer maxConcurrentRequests, boolean allowVersionPinning) {
-    }
+    public record TenantSettings(
+            Long tokenBudget,
+            String budgetPeriod,
+            Integer requestsPerMinute,
+            Integer tokensPerMinute,
+            boolean auditText,
+            Integer maxConcurrentRequests,
+            boolean allowVersionPinning) {}
 
     /** A new key's settings (null limits: the tenant's, then the server defaults; null pinning: the tenant's). */
-    public record KeySettings(List<String> allowedModels, Integer requestsPerMinute, Integer tokensPerMinute,
-                              Integer maxConcurrentRequests, Boolean allowVersionPinning) {
-    }
+    public record KeySettings(
+            List<String> allowedModels,
+            Integer requestsPerMinute,
+            Integer tokensPerMinute,
+            Integer maxConcurrentRequests,
+            Boolean allowVersionPinning) {}
 
     public Tenant createTenant(String name, TenantSettings settings) {
         String actor = Callers.actor(session);
@@ -65,7 +73,8 @@ public class GatewayAdmin {
             return t;
         });
         if (findTenant(tenant.name()) != null) {
-            throw new GatewayException(Kind.CONFLICT, "tenant '" + tenant.name() + "' already exists", "name", "tenant_exists");
+            throw new GatewayException(
+                    Kind.CONFLICT, "tenant '" + tenant.name() + "' already exists", "name", "tenant_exists");
         }
         em.persist(tenant);
         ledger.audit(actor, tenant.name(), "tenant.create", "tenant/" + tenant.name(), null, settings(tenant));
@@ -85,13 +94,18 @@ public class GatewayAdmin {
     }
 
     public List<Tenant> tenants() {
-        return em.createQuery("select t from Tenant t order by t.name", Tenant.class).getResultList();
+        return em.createQuery("select t from Tenant t order by t.name", Tenant.class)
+                .getResultList();
     }
 
     public Tenant tenant(String name) {
         Tenant tenant = findTenant(name);
         if (tenant == null) {
-            throw new GatewayException(Kind.NOT_FOUND, "no tenant '" + name + "' (create it with POST /api/gateway/tenants)", "tenant", "tenant_not_found");
+            throw new GatewayException(
+                    Kind.NOT_FOUND,
+                    "no tenant '" + name + "' (create it with POST /api/gateway/tenants)",
+                    "tenant",
+                    "tenant_not_found");
         }
         return tenant;
     }
@@ -100,25 +114,50 @@ public class GatewayAdmin {
         String actor = Callers.actor(session);
         Tenant tenant = tenant(tenantName);
         String secret = KeySecrets.generate();
-        ApiKey key = validated(() -> new ApiKey(tenant, keyName, KeySecrets.visiblePrefix(secret), KeySecrets.sha256(secret),
-                settings.allowedModels(), settings.requestsPerMinute(), settings.tokensPerMinute(),
-                settings.maxConcurrentRequests(), settings.allowVersionPinning(), actor, Instant.now()));
-        boolean duplicate = !em.createQuery("select k.id from ApiKey k where k.tenant = :tenant and k.name = :name", Long.class)
-                .setParameter("tenant", tenant).setParameter("name", key.name()).getResultList().isEmpty();
+        ApiKey key = validated(() -> new ApiKey(
+                tenant,
+                keyName,
+                KeySecrets.visiblePrefix(secret),
+                KeySecrets.sha256(secret),
+                settings.allowedModels(),
+                settings.requestsPerMinute(),
+                settings.tokensPerMinute(),
+                settings.maxConcurrentRequests(),
+                settings.allowVersionPinning(),
+                actor,
+                Instant.now()));
+        boolean duplicate = !em.createQuery(
+                        "select k.id from ApiKey k where k.tenant = :tenant and k.name = :name", Long.class)
+                .setParameter("tenant", tenant)
+                .setParameter("name", key.name())
+                .getResultList()
+                .isEmpty();
         if (duplicate) {
-            throw new GatewayException(Kind.CONFLICT, "tenant '" + tenant.name() + "' already has a key named '" + key.name() + "'", "name", "key_exists");
+            throw new GatewayException(
+                    Kind.CONFLICT,
+                    "tenant '" + tenant.name() + "' already has a key named '" + key.name() + "'",
+                    "name",
+                    "key_exists");
         }
         em.persist(key);
         em.flush(); // the id, for the response and the audit row
-        ledger.audit(actor, tenant.name(), "key.create", "key/" + key.id(), null,
+        ledger.audit(
+                actor,
+                tenant.name(),
+                "key.create",
+                "key/" + key.id(),
+                null,
                 "name=" + key.name() + " prefix=" + key.prefix() + " models=" + String.join(",", key.allowedModels())
-                        + " rpm=" + key.requestsPerMinute() + " tpm=" + key.tokensPerMinute() + " concurrent=" + key.maxConcurrentRequests()
+                        + " rpm=" + key.requestsPerMinute() + " tpm=" + key.tokensPerMinute() + " concurrent="
+                        + key.maxConcurrentRequests()
                         + " versionPinning=" + key.allowVersionPinning());
         return new CreatedKey(key, secret);
     }
 
     public List<ApiKey> keys(String tenantName) {
-        return em.createNamedQuery(ApiKey.OF_TENANT, ApiKey.class).setParameter("tenant", tenant(tenantName)).getResultList();
+        return em.createNamedQuery(ApiKey.OF_TENANT, ApiKey.class)
+                .setParameter("tenant", tenant(tenantName))
+                .getResultList();
     }
 
     public ApiKey revokeKey(long keyId) {
@@ -128,8 +167,11 @@ public class GatewayAdmin {
             throw new GatewayException(Kind.NOT_FOUND, "no API key with id " + keyId, "id", "key_not_found");
         }
         if (key.revoked()) {
-            throw new GatewayException(Kind.CONFLICT, "key " + key.prefix() + " was already revoked at " + key.revokedAt()
-                    + " by " + key.revokedBy(), "id", "key_revoked");
+            throw new GatewayException(
+                    Kind.CONFLICT,
+                    "key " + key.prefix() + " was already revoked at " + key.revokedAt() + " by " + key.revokedBy(),
+                    "id",
+                    "key_revoked");
         }
         key.revoke(actor, Instant.now());
         authenticator.forget(key.secretSha256());
@@ -140,7 +182,9 @@ public class GatewayAdmin {
     /** The key with this secret hash if it exists and is not revoked (the authenticator's database read). */
     @PermitAll
     public KeyGrant grantFor(String secretSha256) {
-        List<ApiKey> keys = em.createNamedQuery(ApiKey.BY_HASH, ApiKey.class).setParameter("hash", secretSha256).getResultList();
+        List<ApiKey> keys = em.createNamedQuery(ApiKey.BY_HASH, ApiKey.class)
+                .setParameter("hash", secretSha256)
+                .getResultList();
         if (keys.isEmpty() || keys.getFirst().revoked()) {
             return null;
         }
@@ -149,18 +193,26 @@ public class GatewayAdmin {
 
     private Tenant findTenant(String name) {
         List<Tenant> found = em.createQuery("select t from Tenant t where t.name = :name", Tenant.class)
-                .setParameter("name", name == null ? "" : name.strip()).getResultList();
+                .setParameter("name", name == null ? "" : name.strip())
+                .getResultList();
         return found.isEmpty() ? null : found.getFirst();
     }
 
     private static void configure(Tenant t, TenantSettings s) {
-        t.configure(s.tokenBudget(), BudgetPeriod.parse(s.budgetPeriod()), s.requestsPerMinute(), s.tokensPerMinute(), s.auditText(),
-                s.maxConcurrentRequests(), s.allowVersionPinning());
+        t.configure(
+                s.tokenBudget(),
+                BudgetPeriod.parse(s.budgetPeriod()),
+                s.requestsPerMinute(),
+                s.tokensPerMinute(),
+                s.auditText(),
+                s.maxConcurrentRequests(),
+                s.allowVersionPinning());
     }
 
     private static String settings(Tenant t) {
         return "tokenBudget=" + t.tokenBudget() + " period=" + t.budgetPeriod() + " rpm=" + t.requestsPerMinute()
-                + " tpm=" + t.tokensPerMinute() + " auditText=" + t.auditText() + " concurrent=" + t.maxConcurrentRequests()
+                + " tpm=" + t.tokensPerMinute() + " auditText=" + t.auditText() + " concurrent="
+                + t.maxConcurrentRequests()
                 + " versionPinning=" + t.allowVersionPinning();
     }
 

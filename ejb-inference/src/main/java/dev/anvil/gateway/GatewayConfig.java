@@ -1,18 +1,18 @@
 package dev.anvil.gateway;
 
+import jakarta.annotation.Resource;
+import jakarta.enterprise.concurrent.ManagedScheduledExecutorService;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.event.Startup;
-import jakarta.annotation.Resource;
-import jakarta.enterprise.concurrent.ManagedScheduledExecutorService;
+import jakarta.inject.Inject;
+import java.math.BigDecimal;
 import java.net.InetAddress;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
-import jakarta.inject.Inject;
-import java.math.BigDecimal;
-import java.util.Optional;
 import org.eclipse.microprofile.config.Config;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
@@ -24,7 +24,8 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 @ApplicationScoped
 public class GatewayConfig {
 
-    private static final java.util.logging.Logger LOG = java.util.logging.Logger.getLogger(GatewayConfig.class.getName());
+    private static final java.util.logging.Logger LOG =
+            java.util.logging.Logger.getLogger(GatewayConfig.class.getName());
     public static final String REQUIRE_API_KEY = "anvil.gateway.require-api-key";
     public static final String DEFAULT_MAX_CONCURRENT_REQUESTS = "anvil.gateway.default-max-concurrent-requests";
     static final String PRICE_PREFIX = "anvil.gateway.price.";
@@ -78,7 +79,9 @@ public class GatewayConfig {
     Config config;
 
     /** Whether /v1 callers need an API key (see {@link ApiKeyRequirement}). */
-    public boolean requireApiKey() { return keyRequirement().required(); }
+    public boolean requireApiKey() {
+        return keyRequirement().required();
+    }
 
     /**
      * The decision, made when the listening addresses can first be read (the management model answers once the server
@@ -90,7 +93,8 @@ public class GatewayConfig {
         List<InetAddress> listening = ListeningAddresses.ofApi();
         ApiKeyRequirement now = ApiKeyRequirement.decide(requireApiKey, listening);
         if (!listening.isEmpty() && keyRequirement.compareAndSet(null, now)) {
-            LOG.info(() -> "API keys are " + (now.required() ? "required" : "optional") + " on /v1: " + now.explanation());
+            LOG.info(() ->
+                    "API keys are " + (now.required() ? "required" : "optional") + " on /v1: " + now.explanation());
             if (now.warning() != null) LOG.warning(now.warning());
         }
         return now;
@@ -103,22 +107,46 @@ public class GatewayConfig {
     void decideKeyRequirementAfterBoot(@Observes Startup startup) {
         AtomicReference<ScheduledFuture<?>> poll = new AtomicReference<>();
         java.util.concurrent.atomic.AtomicInteger attempts = new java.util.concurrent.atomic.AtomicInteger();
-        poll.set(scheduler.scheduleWithFixedDelay(() -> {
-            keyRequirement();
-            // Decided, or the model stayed unreadable for ten minutes (requests keep trying, failing closed meanwhile).
-            if ((keyRequirement.get() != null || attempts.incrementAndGet() >= 600) && poll.get() != null) poll.get().cancel(false);
-        }, 1, 1, TimeUnit.SECONDS));
+        poll.set(scheduler.scheduleWithFixedDelay(
+                () -> {
+                    keyRequirement();
+                    // Decided, or the model stayed unreadable for ten minutes (requests keep trying, failing closed
+                    // meanwhile).
+                    if ((keyRequirement.get() != null || attempts.incrementAndGet() >= 600) && poll.get() != null)
+                        poll.get().cancel(false);
+                },
+                1,
+                1,
+                TimeUnit.SECONDS));
     }
 
-    public int defaultRequestsPerMinute() { return defaultRequestsPerMinute; }
-    public int defaultTokensPerMinute() { return defaultTokensPerMinute; }
-    public int defaultMaxConcurrentRequests() { return defaultMaxConcurrentRequests; }
-    public int keyCacheSeconds() { return keyCacheSeconds; }
-    public int ledgerBatchSize() { return ledgerBatchSize; }
-    public int ledgerMaxPending() { return ledgerMaxPending; }
+    public int defaultRequestsPerMinute() {
+        return defaultRequestsPerMinute;
+    }
+
+    public int defaultTokensPerMinute() {
+        return defaultTokensPerMinute;
+    }
+
+    public int defaultMaxConcurrentRequests() {
+        return defaultMaxConcurrentRequests;
+    }
+
+    public int keyCacheSeconds() {
+        return keyCacheSeconds;
+    }
+
+    public int ledgerBatchSize() {
+        return ledgerBatchSize;
+    }
+
+    public int ledgerMaxPending() {
+        return ledgerMaxPending;
+    }
 
     /** Prices per 1000 tokens by "model.kind", read from the config on first use. */
-    private final java.util.concurrent.ConcurrentHashMap<String, BigDecimal> prices = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentHashMap<String, BigDecimal> prices =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     /** The price of 1000 tokens of {@code kind} ("prompt" or "completion") for {@code model}. */
     public BigDecimal pricePer1k(String model, String kind) {
@@ -133,15 +161,16 @@ public class GatewayConfig {
 
     /** What a request costs: tokens times the model's prices per 1000. */
     public BigDecimal cost(String model, int promptTokens, int completionTokens) {
-        return Pricing.cost(pricePer1k(model, "prompt"), pricePer1k(model, "completion"), promptTokens, completionTokens);
+        return Pricing.cost(
+                pricePer1k(model, "prompt"), pricePer1k(model, "completion"), promptTokens, completionTokens);
     }
 
     /** The arithmetic of {@link #cost}, apart so it can be tested without a container. */
     static final class Pricing {
-        private Pricing() {
-        }
+        private Pricing() {}
 
-        static BigDecimal cost(BigDecimal promptPer1k, BigDecimal completionPer1k, int promptTokens, int completionTokens) {
+        static BigDecimal cost(
+                BigDecimal promptPer1k, BigDecimal completionPer1k, int promptTokens, int completionTokens) {
             BigDecimal prompt = promptPer1k.multiply(BigDecimal.valueOf(promptTokens));
             BigDecimal completion = completionPer1k.multiply(BigDecimal.valueOf(completionTokens));
             return prompt.add(completion).divide(THOUSAND).setScale(9, java.math.RoundingMode.HALF_UP);

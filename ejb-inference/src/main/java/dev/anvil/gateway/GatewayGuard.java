@@ -40,15 +40,20 @@ public class GatewayGuard {
     private final ConcurrentHashMap<Long, AtomicInteger> inProgress = new ConcurrentHashMap<>();
 
     /** Why a request is refused before it runs, or {@link Refusal#NONE}. */
-    public enum Refusal { NONE, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, BUDGET }
+    public enum Refusal {
+        NONE,
+        REQUESTS_PER_MINUTE,
+        TOKENS_PER_MINUTE,
+        BUDGET
+    }
 
     /**
      * The decision for one request, with what the {@code x-ratelimit-*} headers show.
      *
      * @param budgetLeft tokens left in the tenant's period; -1 = no budget
      */
-    public record Admission(Refusal refusal, LimitDecision requests, LimitDecision tokens, long budgetLeft,
-                            Instant budgetResetsAt) {
+    public record Admission(
+            Refusal refusal, LimitDecision requests, LimitDecision tokens, long budgetLeft, Instant budgetResetsAt) {
         public boolean admitted() {
             return refusal == Refusal.NONE;
         }
@@ -106,7 +111,10 @@ public class GatewayGuard {
         Instant budgetResets = null;
         if (key.tokenBudget() != null) {
             budgetLeft = Math.max(0, key.tokenBudget() - budgetUsed(key.tenant(), key, now));
-            budgetResets = key.budgetPeriod().end(now).atStartOfDay(java.time.ZoneOffset.UTC).toInstant();
+            budgetResets = key.budgetPeriod()
+                    .end(now)
+                    .atStartOfDay(java.time.ZoneOffset.UTC)
+                    .toInstant();
         }
         LimitDecision tokens = limiter.checkTokens(key.keyId(), key.tokensPerMinute());
         if (key.tokenBudget() != null && budgetLeft <= 0) {
@@ -117,8 +125,12 @@ public class GatewayGuard {
         }
         // Taken last, so that a request refused for tokens or budget does not also use up a request slot.
         LimitDecision requests = limiter.takeRequest(key.keyId(), key.requestsPerMinute());
-        return new Admission(requests.allowed() ? Refusal.NONE : Refusal.REQUESTS_PER_MINUTE, requests, tokens,
-                budgetLeft, budgetResets);
+        return new Admission(
+                requests.allowed() ? Refusal.NONE : Refusal.REQUESTS_PER_MINUTE,
+                requests,
+                tokens,
+                budgetLeft,
+                budgetResets);
     }
 
     /**
@@ -161,17 +173,28 @@ public class GatewayGuard {
         if (key.tokenBudget() != null) {
             budgetUsed(key.tenant(), key, now); // make sure the period's count exists (seeded from the database)
             period = key.budgetPeriod().start(now).toString();
-            budgetResets = key.budgetPeriod().end(now).atStartOfDay(java.time.ZoneOffset.UTC).toInstant();
+            budgetResets = key.budgetPeriod()
+                    .end(now)
+                    .atStartOfDay(java.time.ZoneOffset.UTC)
+                    .toInstant();
             if (!limiter.reserveBudget(key.tenant(), period, key.tokenBudget(), tokens)) {
-                return new Reservation(0, 0, null, new Admission(Refusal.BUDGET, LimitDecision.UNLIMITED, LimitDecision.UNLIMITED, 0,
-                        budgetResets));
+                return new Reservation(
+                        0,
+                        0,
+                        null,
+                        new Admission(
+                                Refusal.BUDGET, LimitDecision.UNLIMITED, LimitDecision.UNLIMITED, 0, budgetResets));
             }
             reservedBudget = tokens;
         }
         LimitDecision perMinute = limiter.reserveTokens(key.keyId(), key.tokensPerMinute(), tokens);
         if (!perMinute.allowed()) {
             if (period != null) limiter.addBudgetUse(key.tenant(), period, -reservedBudget);
-            return new Reservation(0, 0, null, new Admission(Refusal.TOKENS_PER_MINUTE, LimitDecision.UNLIMITED, perMinute, -1, budgetResets));
+            return new Reservation(
+                    0,
+                    0,
+                    null,
+                    new Admission(Refusal.TOKENS_PER_MINUTE, LimitDecision.UNLIMITED, perMinute, -1, budgetResets));
         }
         return new Reservation(perMinute.limited() ? tokens : 0, reservedBudget, period, null);
     }
@@ -220,6 +243,9 @@ public class GatewayGuard {
         }
         // First request of the period on this cluster (or the count expired): start from what the database holds.
         ledger.flush();
-        return limiter.seedBudget(tenant, periodStart, report.tokensUsedSince(tenant, key.budgetPeriod().start(now)));
+        return limiter.seedBudget(
+                tenant,
+                periodStart,
+                report.tokensUsedSince(tenant, key.budgetPeriod().start(now)));
     }
 }

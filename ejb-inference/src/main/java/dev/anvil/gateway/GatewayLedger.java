@@ -1,8 +1,8 @@
 package dev.anvil.gateway;
 
-import jakarta.annotation.security.PermitAll;
 import jakarta.annotation.PreDestroy;
 import jakarta.annotation.Resource;
+import jakarta.annotation.security.PermitAll;
 import jakarta.ejb.ConcurrencyManagement;
 import jakarta.ejb.ConcurrencyManagementType;
 import jakarta.ejb.Schedule;
@@ -90,8 +90,8 @@ public class GatewayLedger {
         if (pending.incrementAndGet() > config.ledgerMaxPending()) {
             pending.decrementAndGet();
             if (dropped.incrementAndGet() % 1000 == 1) {
-                LOG.warning("gateway ledger: " + config.ledgerMaxPending() + " rows wait for the database; dropping new usage/audit rows ("
-                        + dropped.get() + " so far)");
+                LOG.warning("gateway ledger: " + config.ledgerMaxPending()
+                        + " rows wait for the database; dropping new usage/audit rows (" + dropped.get() + " so far)");
             }
             return false;
         }
@@ -137,8 +137,11 @@ public class GatewayLedger {
                     // keep the rows for the next tick (their order does not matter: each row carries its time)
                     usage.addAll(usageBatch);
                     audit.addAll(auditBatch);
-                    LOG.log(Level.WARNING, "gateway ledger: writing " + usageBatch.size() + " usage and " + auditBatch.size()
-                            + " audit rows failed; retrying at the next tick", e);
+                    LOG.log(
+                            Level.WARNING,
+                            "gateway ledger: writing " + usageBatch.size() + " usage and " + auditBatch.size()
+                                    + " audit rows failed; retrying at the next tick",
+                            e);
                     return;
                 }
             }
@@ -155,32 +158,38 @@ public class GatewayLedger {
         rows.addAll(auditBatch);
         for (Object row : rows) {
             try {
-                if (row instanceof UsageEntry u) write(List.of(u), List.of()); else write(List.of(), List.of((AuditEntry) row));
+                if (row instanceof UsageEntry u) write(List.of(u), List.of());
+                else write(List.of(), List.of((AuditEntry) row));
                 written.incrementAndGet();
             } catch (SQLException | RuntimeException e) {
                 if (unreachable(e)) {
                     return false;
                 }
                 dropped.incrementAndGet();
-                LOG.log(Level.WARNING, "gateway ledger: the database refuses a " + (row instanceof UsageEntry ? "usage" : "audit")
-                        + " row (" + describe(row) + "); dropped: " + e.getMessage());
+                LOG.log(
+                        Level.WARNING,
+                        "gateway ledger: the database refuses a " + (row instanceof UsageEntry ? "usage" : "audit")
+                                + " row (" + describe(row) + "); dropped: " + e.getMessage());
             }
             pending.decrementAndGet();
-            if (row instanceof UsageEntry u) usageBatch.remove(u); else auditBatch.remove((AuditEntry) row);
+            if (row instanceof UsageEntry u) usageBatch.remove(u);
+            else auditBatch.remove((AuditEntry) row);
         }
         return true;
     }
 
     /** What identifies a row in the log: never its request or response text. */
     private static String describe(Object row) {
-        return row instanceof UsageEntry u ? "request " + u.requestId() + ", tenant " + u.tenant()
+        return row instanceof UsageEntry u
+                ? "request " + u.requestId() + ", tenant " + u.tenant()
                 : "action " + ((AuditEntry) row).action() + ", actor " + ((AuditEntry) row).actor();
     }
 
     /** Whether a failure means the database could not be reached (SQLState class 08), rather than refused the rows. */
     static boolean unreachable(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof java.sql.SQLTransientConnectionException || t instanceof java.sql.SQLNonTransientConnectionException) {
+            if (t instanceof java.sql.SQLTransientConnectionException
+                    || t instanceof java.sql.SQLNonTransientConnectionException) {
                 return true;
             }
             if (t instanceof SQLException sql) {
@@ -209,15 +218,21 @@ public class GatewayLedger {
             c.setAutoCommit(false);
             try {
                 if (!usageBatch.isEmpty()) {
-                    try (PreparedStatement s = c.prepareStatement("INSERT INTO gateway_usage (occurred_at, usage_day, request_id, tenant,"
-                            + " api_key_id, key_prefix, model, model_version, endpoint, prompt_tokens, completion_tokens, cost, latency_ms, outcome,"
-                            + " subject_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                    try (PreparedStatement s =
+                            c.prepareStatement("INSERT INTO gateway_usage (occurred_at, usage_day, request_id, tenant,"
+                                    + " api_key_id, key_prefix, model, model_version, endpoint, prompt_tokens, completion_tokens, cost, latency_ms, outcome,"
+                                    + " subject_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                         for (UsageEntry u : usageBatch) {
                             s.setObject(1, u.occurredAt().atOffset(ZoneOffset.UTC));
-                            s.setDate(2, Date.valueOf(u.occurredAt().atOffset(ZoneOffset.UTC).toLocalDate()));
+                            s.setDate(
+                                    2,
+                                    Date.valueOf(u.occurredAt()
+                                            .atOffset(ZoneOffset.UTC)
+                                            .toLocalDate()));
                             s.setString(3, clip(u.requestId(), 64));
                             s.setString(4, u.tenant());
-                            if (u.apiKeyId() == null) s.setNull(5, Types.BIGINT); else s.setLong(5, u.apiKeyId());
+                            if (u.apiKeyId() == null) s.setNull(5, Types.BIGINT);
+                            else s.setLong(5, u.apiKeyId());
                             s.setString(6, u.keyPrefix());
                             s.setString(7, u.model());
                             s.setString(8, u.modelVersion());
@@ -234,15 +249,17 @@ public class GatewayLedger {
                     }
                 }
                 if (!auditBatch.isEmpty()) {
-                    try (PreparedStatement s = c.prepareStatement("INSERT INTO gateway_audit (occurred_at, actor, tenant, action, target,"
-                            + " status, detail, request_text, response_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                    try (PreparedStatement s = c.prepareStatement(
+                            "INSERT INTO gateway_audit (occurred_at, actor, tenant, action, target,"
+                                    + " status, detail, request_text, response_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                         for (AuditEntry a : auditBatch) {
                             s.setObject(1, a.occurredAt().atOffset(ZoneOffset.UTC));
                             s.setString(2, clip(a.actor(), 128));
                             s.setString(3, clip(a.tenant(), 64));
                             s.setString(4, clip(a.action(), 64));
                             s.setString(5, clip(a.target(), 512));
-                            if (a.status() == null) s.setNull(6, Types.INTEGER); else s.setInt(6, a.status());
+                            if (a.status() == null) s.setNull(6, Types.INTEGER);
+                            else s.setInt(6, a.status());
                             s.setString(7, clip(a.detail(), MAX_DETAIL));
                             s.setString(8, clip(a.requestText(), MAX_TEXT));
                             s.setString(9, clip(a.responseText(), MAX_TEXT));

@@ -16,9 +16,19 @@ import java.util.List;
  * @param allowVersionPinning whether the key may pin a version its model name does not serve (the key's flag,
  *                          else its tenant's)
  */
-public record KeyGrant(long keyId, String prefix, String keyName, String tenant, List<String> allowedModels,
-                       long requestsPerMinute, long tokensPerMinute, Long tokenBudget, BudgetPeriod budgetPeriod,
-                       boolean auditText, long maxConcurrentRequests, boolean allowVersionPinning) {
+public record KeyGrant(
+        long keyId,
+        String prefix,
+        String keyName,
+        String tenant,
+        List<String> allowedModels,
+        long requestsPerMinute,
+        long tokensPerMinute,
+        Long tokenBudget,
+        BudgetPeriod budgetPeriod,
+        boolean auditText,
+        long maxConcurrentRequests,
+        boolean allowVersionPinning) {
 
     /** The audit actor of requests made with this key. */
     public String actor() {
@@ -31,11 +41,21 @@ public record KeyGrant(long keyId, String prefix, String keyName, String tenant,
 
     static KeyGrant of(ApiKey key, GatewayConfig config) {
         var tenant = key.tenant();
-        return new KeyGrant(key.id(), key.prefix(), key.name(), tenant.name(), key.allowedModels(),
+        return new KeyGrant(
+                key.id(),
+                key.prefix(),
+                key.name(),
+                tenant.name(),
+                key.allowedModels(),
                 effective(key.requestsPerMinute(), tenant.requestsPerMinute(), config.defaultRequestsPerMinute()),
                 effective(key.tokensPerMinute(), tenant.tokensPerMinute(), config.defaultTokensPerMinute()),
-                tenant.tokenBudget(), tenant.budgetPeriod(), tenant.auditText(),
-                effective(key.maxConcurrentRequests(), tenant.maxConcurrentRequests(), config.defaultMaxConcurrentRequests()),
+                tenant.tokenBudget(),
+                tenant.budgetPeriod(),
+                tenant.auditText(),
+                effective(
+                        key.maxConcurrentRequests(),
+                        tenant.maxConcurrentRequests(),
+                        config.defaultMaxConcurrentRequests()),
                 key.allowVersionPinning() != null ? key.allowVersionPinning() : tenant.allowVersionPinning());
     }
 

@@ -17,10 +17,10 @@ public final class KeySecrets {
     public static final String PREFIX = "anv-";
     /** Characters of the secret kept in clear as the key's visible prefix. */
     static final int VISIBLE = 12;
+
     private static final SecureRandom RANDOM = new SecureRandom();
 
-    private KeySecrets() {
-    }
+    private KeySecrets() {}
 
     public static String generate() {
         byte[] bytes = new byte[32];

@@ -22,8 +22,7 @@ final class ListeningAddresses {
     private static final String GROUP = "jboss.as:socket-binding-group=standard-sockets";
     private static final List<String> API_BINDINGS = List.of("http", "https");
 
-    private ListeningAddresses() {
-    }
+    private ListeningAddresses() {}
 
     /**
      * The listening addresses; empty until the server has booted (its model answers reads only then) or when the model
@@ -33,7 +32,8 @@ final class ListeningAddresses {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         Set<InetAddress> addresses = new LinkedHashSet<>();
         try {
-            if (!"running".equals(server.getAttribute(new ObjectName("jboss.as:management-root=server"), "serverState"))) {
+            if (!"running"
+                    .equals(server.getAttribute(new ObjectName("jboss.as:management-root=server"), "serverState"))) {
                 return List.of();
             }
             String defaultInterface = (String) server.getAttribute(new ObjectName(GROUP), "defaultInterface");
@@ -41,8 +41,9 @@ final class ListeningAddresses {
                 ObjectName name = new ObjectName(GROUP + ",socket-binding=" + binding);
                 if (!server.isRegistered(name)) continue;
                 String iface = (String) server.getAttribute(name, "interface");
-                String resolved = (String) server.getAttribute(new ObjectName("jboss.as:interface="
-                        + (iface == null ? defaultInterface : iface)), "resolvedAddress");
+                String resolved = (String) server.getAttribute(
+                        new ObjectName("jboss.as:interface=" + (iface == null ? defaultInterface : iface)),
+                        "resolvedAddress");
                 if (resolved != null) addresses.add(InetAddress.getByName(resolved));
             }
         } catch (JMException | UnknownHostException | ClassCastException | SecurityException e) {

@@ -34,9 +34,15 @@ public class RateLimiter {
         }
         long now = System.currentTimeMillis();
         String stored = cache.get("tpm:" + keyId);
-        TokenBucket bucket = stored == null ? TokenBucket.full(perMinute, now) : TokenBucket.decode(stored).refill(perMinute, now);
+        TokenBucket bucket = stored == null
+                ? TokenBucket.full(perMinute, now)
+                : TokenBucket.decode(stored).refill(perMinute, now);
         boolean allowed = bucket.level() >= 1;
-        return new LimitDecision(allowed, perMinute, bucket.remaining(), bucket.millisUntilFull(perMinute),
+        return new LimitDecision(
+                allowed,
+                perMinute,
+                bucket.remaining(),
+                bucket.millisUntilFull(perMinute),
                 allowed ? 0 : bucket.millisUntil(1, perMinute));
     }
 
@@ -53,12 +59,17 @@ public class RateLimiter {
         while (true) {
             long now = System.currentTimeMillis();
             String stored = cache.get(key);
-            TokenBucket bucket = stored == null ? TokenBucket.full(perMinute, now) : TokenBucket.decode(stored).refill(perMinute, now);
+            TokenBucket bucket = stored == null
+                    ? TokenBucket.full(perMinute, now)
+                    : TokenBucket.decode(stored).refill(perMinute, now);
             if (bucket.level() < 1) {
-                return new LimitDecision(false, perMinute, 0, bucket.millisUntilFull(perMinute), bucket.millisUntil(1, perMinute));
+                return new LimitDecision(
+                        false, perMinute, 0, bucket.millisUntilFull(perMinute), bucket.millisUntil(1, perMinute));
             }
             TokenBucket after = bucket.debit(Math.max(0, tokens));
-            if (stored == null ? cache.putIfAbsent(key, after.encode()) == null : cache.replace(key, stored, after.encode())) {
+            if (stored == null
+                    ? cache.putIfAbsent(key, after.encode()) == null
+                    : cache.replace(key, stored, after.encode())) {
                 return new LimitDecision(true, perMinute, after.remaining(), after.millisUntilFull(perMinute), 0);
             }
         }
@@ -74,7 +85,9 @@ public class RateLimiter {
         }
         long now = System.currentTimeMillis();
         update("tpm:" + keyId, stored -> {
-            TokenBucket bucket = stored == null ? TokenBucket.full(perMinute, now) : TokenBucket.decode(stored).refill(perMinute, now);
+            TokenBucket bucket = stored == null
+                    ? TokenBucket.full(perMinute, now)
+                    : TokenBucket.decode(stored).refill(perMinute, now);
             return (delta > 0 ? bucket.debit(delta) : bucket.credit(-delta, perMinute)).encode();
         });
     }
@@ -119,7 +132,9 @@ public class RateLimiter {
         if (delta == 0) {
             return;
         }
-        update(budgetKey(tenant, periodStart), stored -> Long.toString(Math.max(0, (stored == null ? 0 : Long.parseLong(stored)) + delta)));
+        update(
+                budgetKey(tenant, periodStart),
+                stored -> Long.toString(Math.max(0, (stored == null ? 0 : Long.parseLong(stored)) + delta)));
     }
 
     private static String budgetKey(String tenant, String periodStart) {
@@ -133,13 +148,21 @@ public class RateLimiter {
         while (true) {
             long now = System.currentTimeMillis();
             String stored = cache.get(key);
-            TokenBucket bucket = stored == null ? TokenBucket.full(perMinute, now) : TokenBucket.decode(stored).refill(perMinute, now);
+            TokenBucket bucket = stored == null
+                    ? TokenBucket.full(perMinute, now)
+                    : TokenBucket.decode(stored).refill(perMinute, now);
             if (bucket.level() < amount) {
-                return new LimitDecision(false, perMinute, bucket.remaining(), bucket.millisUntilFull(perMinute),
+                return new LimitDecision(
+                        false,
+                        perMinute,
+                        bucket.remaining(),
+                        bucket.millisUntilFull(perMinute),
                         bucket.millisUntil(amount, perMinute));
             }
             TokenBucket after = bucket.debit(amount);
-            if (stored == null ? cache.putIfAbsent(key, after.encode()) == null : cache.replace(key, stored, after.encode())) {
+            if (stored == null
+                    ? cache.putIfAbsent(key, after.encode()) == null
+                    : cache.replace(key, stored, after.encode())) {
                 return new LimitDecision(true, perMinute, after.remaining(), after.millisUntilFull(perMinute), 0);
             }
             // another caller changed the bucket between our read and write: read it again

@@ -12,7 +12,18 @@ import java.time.Instant;
  * @param subjectSha256 for an anonymous request, the SHA-256 of the subject that received the response
  *                 ({@link Recipient}); null for a keyed one
  */
-public record UsageEntry(Instant occurredAt, String requestId, String tenant, Long apiKeyId, String keyPrefix,
-                         String model, String modelVersion, String endpoint, int promptTokens, int completionTokens,
-                         BigDecimal cost, long latencyMs, String outcome, String subjectSha256) {
-}
+public record UsageEntry(
+        Instant occurredAt,
+        String requestId,
+        String tenant,
+        Long apiKeyId,
+        String keyPrefix,
+        String model,
+        String modelVersion,
+        String endpoint,
+        int promptTokens,
+        int completionTokens,
+        BigDecimal cost,
+        long latencyMs,
+        String outcome,
+        String subjectSha256) {}

@@ -1,9 +1,9 @@
 package dev.anvil.gateway;
 
 import dev.anvil.security.Roles;
+import dev.anvil.service.ServiceException.Kind;
 import jakarta.annotation.security.PermitAll;
 import jakarta.annotation.security.RolesAllowed;
-import dev.anvil.service.ServiceException.Kind;
 import jakarta.ejb.Stateless;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
@@ -27,34 +27,59 @@ public class UsageReport {
     EntityManager em;
 
     /** One report line: a tenant's use of a model on a UTC day. {@code tenant} is null for anonymous requests. */
-    public record Line(LocalDate day, String tenant, String model, long requests, long promptTokens,
-                       long completionTokens, BigDecimal cost) {}
+    public record Line(
+            LocalDate day,
+            String tenant,
+            String model,
+            long requests,
+            long promptTokens,
+            long completionTokens,
+            BigDecimal cost) {}
 
     /** An audit row as stored. */
-    public record AuditRow(long id, Instant occurredAt, String actor, String tenant, String action, String target,
-                           Integer status, String detail, String requestText, String responseText) {}
+    public record AuditRow(
+            long id,
+            Instant occurredAt,
+            String actor,
+            String tenant,
+            String action,
+            String target,
+            Integer status,
+            String detail,
+            String requestText,
+            String responseText) {}
 
     /** Usage from {@code from} to {@code to} (UTC days, both included), optionally one tenant and/or model. */
     public List<Line> byTenantModelDay(LocalDate from, LocalDate to, String tenant, String model) {
         if (to.isBefore(from)) {
-            throw new GatewayException(Kind.BAD_REQUEST, "'to' (" + to + ") is before 'from' (" + from + ")", "to", "invalid_range");
+            throw new GatewayException(
+                    Kind.BAD_REQUEST, "'to' (" + to + ") is before 'from' (" + from + ")", "to", "invalid_range");
         }
         if (from.plusDays(MAX_DAYS).isBefore(to)) {
-            throw new GatewayException(Kind.BAD_REQUEST, "a report covers at most " + MAX_DAYS + " days", "to", "invalid_range");
+            throw new GatewayException(
+                    Kind.BAD_REQUEST, "a report covers at most " + MAX_DAYS + " days", "to", "invalid_range");
         }
-        StringBuilder sql = new StringBuilder("SELECT usage_day, tenant, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
-                + " SUM(cost) FROM gateway_usage WHERE usage_day >= :fromDay AND usage_day <= :toDay");
+        StringBuilder sql = new StringBuilder(
+                "SELECT usage_day, tenant, model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
+                        + " SUM(cost) FROM gateway_usage WHERE usage_day >= :fromDay AND usage_day <= :toDay");
         if (tenant != null) sql.append(" AND tenant = :tenant");
         if (model != null) sql.append(" AND model = :model");
         sql.append(" GROUP BY usage_day, tenant, model ORDER BY usage_day, tenant, model");
         Query query = em.createNativeQuery(sql.toString())
-                .setParameter("fromDay", java.sql.Date.valueOf(from)).setParameter("toDay", java.sql.Date.valueOf(to));
+                .setParameter("fromDay", java.sql.Date.valueOf(from))
+                .setParameter("toDay", java.sql.Date.valueOf(to));
         if (tenant != null) query.setParameter("tenant", tenant);
         if (model != null) query.setParameter("model", model);
         List<Line> lines = new ArrayList<>();
         for (Object row : query.getResultList()) {
             Object[] c = (Object[]) row;
-            lines.add(new Line(day(c[0]), (String) c[1], (String) c[2], number(c[3]), number(c[4]), number(c[5]),
+            lines.add(new Line(
+                    day(c[0]),
+                    (String) c[1],
+                    (String) c[2],
+                    number(c[3]),
+                    number(c[4]),
+                    number(c[5]),
                     c[6] == null ? BigDecimal.ZERO : new BigDecimal(c[6].toString())));
         }
         return lines;
@@ -63,17 +88,23 @@ public class UsageReport {
     /** Tokens (prompt + completion) the tenant's requests used from {@code fromDay} (UTC) on: the budget check's read, any caller. */
     @PermitAll
     public long tokensUsedSince(String tenant, LocalDate fromDay) {
-        Object sum = em.createNativeQuery("SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM gateway_usage"
-                        + " WHERE tenant = ?1 AND usage_day >= ?2")
-                .setParameter(1, tenant).setParameter(2, java.sql.Date.valueOf(fromDay)).getSingleResult();
+        Object sum = em.createNativeQuery(
+                        "SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM gateway_usage"
+                                + " WHERE tenant = ?1 AND usage_day >= ?2")
+                .setParameter(1, tenant)
+                .setParameter(2, java.sql.Date.valueOf(fromDay))
+                .getSingleResult();
         return number(sum);
     }
 
     /** Who received the response {@code responseId} (its usage row), if the ledger has written one: for /v1/feedback, any caller. */
     @PermitAll
     public java.util.Optional<Recipient> recipientOf(String responseId) {
-        List<?> rows = em.createNativeQuery("SELECT tenant, api_key_id, subject_sha256 FROM gateway_usage WHERE request_id = ?1")
-                .setParameter(1, responseId).setMaxResults(1).getResultList();
+        List<?> rows = em.createNativeQuery(
+                        "SELECT tenant, api_key_id, subject_sha256 FROM gateway_usage WHERE request_id = ?1")
+                .setParameter(1, responseId)
+                .setMaxResults(1)
+                .getResultList();
         if (rows.isEmpty()) {
             return java.util.Optional.empty();
         }
@@ -96,8 +127,17 @@ public class UsageReport {
         List<AuditRow> rows = new ArrayList<>();
         for (Object row : query.getResultList()) {
             Object[] c = (Object[]) row;
-            rows.add(new AuditRow(number(c[0]), instant(c[1]), (String) c[2], (String) c[3], (String) c[4], (String) c[5],
-                    c[6] == null ? null : (int) number(c[6]), text(c[7]), text(c[8]), text(c[9])));
+            rows.add(new AuditRow(
+                    number(c[0]),
+                    instant(c[1]),
+                    (String) c[2],
+                    (String) c[3],
+                    (String) c[4],
+                    (String) c[5],
+                    c[6] == null ? null : (int) number(c[6]),
+                    text(c[7]),
+                    text(c[8]),
+                    text(c[9])));
         }
         return rows;
     }

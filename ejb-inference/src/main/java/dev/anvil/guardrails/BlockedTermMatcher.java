@@ -43,8 +43,10 @@ public final class BlockedTermMatcher {
             if (Character.isLetterOrDigit(t.charAt(t.length() - 1))) regex.append("(?![\\p{L}\\p{N}])");
             longest = Math.max(longest, t.length());
         }
-        return new BlockedTermMatcher(List.copyOf(cleaned),
-                Pattern.compile(regex.toString(), Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE), longest);
+        return new BlockedTermMatcher(
+                List.copyOf(cleaned),
+                Pattern.compile(regex.toString(), Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE),
+                longest);
     }
 
     public boolean isEmpty() {
@@ -67,6 +69,9 @@ public final class BlockedTermMatcher {
 
     @Override
     public String toString() {
-        return terms.size() + " blocked terms: " + String.join(", ", terms.stream().map(t -> t.toLowerCase(Locale.ROOT)).toList());
+        return terms.size() + " blocked terms: "
+                + String.join(
+                        ", ",
+                        terms.stream().map(t -> t.toLowerCase(Locale.ROOT)).toList());
     }
 }

@@ -26,7 +26,8 @@ public enum GuardrailAction {
         try {
             return valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(key + "='" + value + "': the action must be one of off, flag, redact, block");
+            throw new IllegalArgumentException(
+                    key + "='" + value + "': the action must be one of off, flag, redact, block");
         }
     }
 }

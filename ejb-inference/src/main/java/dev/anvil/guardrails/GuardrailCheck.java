@@ -9,9 +9,13 @@ import java.util.Set;
  */
 public enum GuardrailCheck {
     /** Input longer than the policy's {@code max-input-chars}. */
-    INPUT_SIZE("input_size", "input-size", EnumSet.of(GuardrailAction.OFF, GuardrailAction.FLAG, GuardrailAction.BLOCK)),
+    INPUT_SIZE(
+            "input_size", "input-size", EnumSet.of(GuardrailAction.OFF, GuardrailAction.FLAG, GuardrailAction.BLOCK)),
     /** Input that matches a prompt-injection pattern. */
-    PROMPT_INJECTION("prompt_injection", "prompt-injection", EnumSet.of(GuardrailAction.OFF, GuardrailAction.FLAG, GuardrailAction.BLOCK)),
+    PROMPT_INJECTION(
+            "prompt_injection",
+            "prompt-injection",
+            EnumSet.of(GuardrailAction.OFF, GuardrailAction.FLAG, GuardrailAction.BLOCK)),
     /** Emails, phone numbers, payment card numbers in the input. */
     INPUT_PII("input_pii", "input-pii", EnumSet.allOf(GuardrailAction.class)),
     /** Emails, phone numbers, payment card numbers in the generated text. */
@@ -19,7 +23,8 @@ public enum GuardrailCheck {
     /** Terms of the policy's blocked-term list in the generated text. */
     BLOCKED_TERMS("blocked_terms", "blocked-terms", EnumSet.allOf(GuardrailAction.class)),
     /** Generated text that is not the JSON the request asked for ({@code response_format}). */
-    JSON_OUTPUT("json_output", "json-output", EnumSet.of(GuardrailAction.OFF, GuardrailAction.FLAG, GuardrailAction.BLOCK));
+    JSON_OUTPUT(
+            "json_output", "json-output", EnumSet.of(GuardrailAction.OFF, GuardrailAction.FLAG, GuardrailAction.BLOCK));
 
     private final String wireName;
     private final String configName;

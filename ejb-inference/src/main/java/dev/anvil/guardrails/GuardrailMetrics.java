@@ -15,14 +15,21 @@ import org.eclipse.microprofile.metrics.Tag;
 public class GuardrailMetrics {
 
     static final String FINDINGS = "anvil.guardrail.findings";
-    private static final Metadata FINDINGS_MD = Metadata.builder().withName(FINDINGS)
-            .withDescription("Guardrail findings by check and the action taken").withUnit(MetricUnits.NONE).build();
+    private static final Metadata FINDINGS_MD = Metadata.builder()
+            .withName(FINDINGS)
+            .withDescription("Guardrail findings by check and the action taken")
+            .withUnit(MetricUnits.NONE)
+            .build();
 
     @Inject
     MetricRegistry registry;
 
     public void finding(GuardrailPolicy policy, GuardrailCheck check, GuardrailAction action) {
-        registry.counter(FINDINGS_MD, new Tag("check", check.wireName()), new Tag("action", action.wireName()),
-                new Tag("tenant", policy.tenant() == null ? "default" : policy.tenant())).inc();
+        registry.counter(
+                        FINDINGS_MD,
+                        new Tag("check", check.wireName()),
+                        new Tag("action", action.wireName()),
+                        new Tag("tenant", policy.tenant() == null ? "default" : policy.tenant()))
+                .inc();
     }
 }

@@ -29,7 +29,10 @@ public class GuardrailPolicies {
     @PostConstruct
     void load() {
         config = ConfigProvider.getConfig(GuardrailPolicies.class.getClassLoader());
-        tenantHeader = value(TENANT_HEADER_KEY).map(String::trim).filter(s -> !s.isEmpty()).orElse(null);
+        tenantHeader = value(TENANT_HEADER_KEY)
+                .map(String::trim)
+                .filter(s -> !s.isEmpty())
+                .orElse(null);
     }
 
     private Optional<String> value(String key) {

@@ -15,13 +15,18 @@ import java.util.function.Function;
  *
  * @param tenant the tenant name, or null for the server default
  */
-public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction> actions, int maxInputChars,
-                              PromptInjectionDetector injection, BlockedTermMatcher blockedTerms) {
+public record GuardrailPolicy(
+        String tenant,
+        Map<GuardrailCheck, GuardrailAction> actions,
+        int maxInputChars,
+        PromptInjectionDetector injection,
+        BlockedTermMatcher blockedTerms) {
 
     /** {@code anvil.guardrails.<key>}: the server default of each key. */
     public static final String PREFIX = "anvil.guardrails.";
     /** {@code anvil.guardrails.tenant.<tenant>.<key>}: one tenant's value of a key. */
     public static final String TENANT_PREFIX = PREFIX + "tenant.";
+
     public static final String MAX_INPUT_CHARS = "max-input-chars";
     public static final String INJECTION_PATTERNS = "injection-patterns";
     public static final String BLOCKED_TERM_LIST = "blocked-term-list";
@@ -38,7 +43,8 @@ public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction
 
     public GuardrailPolicy {
         actions = Map.copyOf(actions);
-        if (maxInputChars < 1) throw new IllegalArgumentException("max-input-chars must be at least 1, was " + maxInputChars);
+        if (maxInputChars < 1)
+            throw new IllegalArgumentException("max-input-chars must be at least 1, was " + maxInputChars);
     }
 
     /**
@@ -51,7 +57,8 @@ public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction
     public static GuardrailPolicy load(String tenant, Function<String, Optional<String>> config) {
         Function<String, Optional<String>> lookup = suffix -> {
             if (tenant != null) {
-                Optional<String> own = config.apply(TENANT_PREFIX + tenant + "." + suffix).filter(v -> !v.isBlank());
+                Optional<String> own =
+                        config.apply(TENANT_PREFIX + tenant + "." + suffix).filter(v -> !v.isBlank());
                 if (own.isPresent()) return own;
             }
             return config.apply(PREFIX + suffix).filter(v -> !v.isBlank());
@@ -60,7 +67,8 @@ public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction
         Map<GuardrailCheck, GuardrailAction> actions = new EnumMap<>(GuardrailCheck.class);
         for (GuardrailCheck check : GuardrailCheck.values()) {
             String key = where + check.configName();
-            GuardrailAction action = lookup.apply(check.configName()).map(v -> GuardrailAction.parse(v, key))
+            GuardrailAction action = lookup.apply(check.configName())
+                    .map(v -> GuardrailAction.parse(v, key))
                     .orElse(DEFAULT_ACTIONS.get(check));
             if (!check.allows(action)) {
                 throw new IllegalArgumentException(key + "=" + action.wireName() + ": " + check.wireName()
@@ -68,10 +76,14 @@ public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction
             }
             actions.put(check, action);
         }
-        int maxChars = lookup.apply(MAX_INPUT_CHARS).map(v -> parsePositive(v, where + MAX_INPUT_CHARS)).orElse(DEFAULT_MAX_INPUT_CHARS);
+        int maxChars = lookup.apply(MAX_INPUT_CHARS)
+                .map(v -> parsePositive(v, where + MAX_INPUT_CHARS))
+                .orElse(DEFAULT_MAX_INPUT_CHARS);
         PromptInjectionDetector injection = PromptInjectionDetector.withExtraPatterns(
-                lookup.apply(INJECTION_PATTERNS).map(GuardrailPolicy::list).orElse(List.of()), where + INJECTION_PATTERNS);
-        BlockedTermMatcher terms = BlockedTermMatcher.of(lookup.apply(BLOCKED_TERM_LIST).map(GuardrailPolicy::list).orElse(List.of()));
+                lookup.apply(INJECTION_PATTERNS).map(GuardrailPolicy::list).orElse(List.of()),
+                where + INJECTION_PATTERNS);
+        BlockedTermMatcher terms = BlockedTermMatcher.of(
+                lookup.apply(BLOCKED_TERM_LIST).map(GuardrailPolicy::list).orElse(List.of()));
         return new GuardrailPolicy(tenant, actions, maxChars, injection, terms);
     }
 
@@ -81,7 +93,8 @@ public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction
      */
     public static Map<String, String> keyDefaults() {
         Map<String, String> keys = new java.util.LinkedHashMap<>();
-        for (GuardrailCheck check : GuardrailCheck.values()) keys.put(check.configName(), DEFAULT_ACTIONS.get(check).wireName());
+        for (GuardrailCheck check : GuardrailCheck.values())
+            keys.put(check.configName(), DEFAULT_ACTIONS.get(check).wireName());
         keys.put(MAX_INPUT_CHARS, Integer.toString(DEFAULT_MAX_INPUT_CHARS));
         keys.put(INJECTION_PATTERNS, null);
         keys.put(BLOCKED_TERM_LIST, null);
@@ -110,6 +123,9 @@ public record GuardrailPolicy(String tenant, Map<GuardrailCheck, GuardrailAction
 
     /** A comma-separated list; "\," keeps a comma inside an item (as MicroProfile Config lists do). */
     private static List<String> list(String value) {
-        return Arrays.stream(value.split("(?<!\\\\),")).map(s -> s.replace("\\,", ",").trim()).filter(s -> !s.isEmpty()).toList();
+        return Arrays.stream(value.split("(?<!\\\\),"))
+                .map(s -> s.replace("\\,", ",").trim())
+                .filter(s -> !s.isEmpty())
+                .toList();
     }
 }

@@ -4,8 +4,8 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
-import java.util.Set;
 import java.util.List;
+import java.util.Set;
 import java.util.logging.Logger;
 
 /**
@@ -51,8 +51,10 @@ public class Guardrails {
             found(policy, GuardrailCheck.INPUT_SIZE, size);
             findings.add(GuardrailCheck.INPUT_SIZE.wireName() + "=" + size.wireName());
             if (size == GuardrailAction.BLOCK) {
-                throw new GuardrailViolation(GuardrailCheck.INPUT_SIZE, "the " + what + " have " + chars
-                        + " characters; this server accepts at most " + policy.maxInputChars() + " per request");
+                throw new GuardrailViolation(
+                        GuardrailCheck.INPUT_SIZE,
+                        "the " + what + " have " + chars + " characters; this server accepts at most "
+                                + policy.maxInputChars() + " per request");
             }
         }
         GuardrailAction injection = policy.action(GuardrailCheck.PROMPT_INJECTION);
@@ -63,8 +65,9 @@ public class Guardrails {
                 found(policy, GuardrailCheck.PROMPT_INJECTION, injection);
                 findings.add(GuardrailCheck.PROMPT_INJECTION.wireName() + "=" + injection.wireName());
                 if (injection == GuardrailAction.BLOCK) {
-                    throw new GuardrailViolation(GuardrailCheck.PROMPT_INJECTION, what + "[" + i
-                            + "] looks like a prompt injection (" + rule.name() + ") and was refused");
+                    throw new GuardrailViolation(
+                            GuardrailCheck.PROMPT_INJECTION,
+                            what + "[" + i + "] looks like a prompt injection (" + rule.name() + ") and was refused");
                 }
                 break;
             }
@@ -86,9 +89,16 @@ public class Guardrails {
                 counted = true;
             }
             if (pii == GuardrailAction.BLOCK) {
-                throw new GuardrailViolation(GuardrailCheck.INPUT_PII, what + "[" + i + "] contains personal data ("
-                        + String.join(", ", spans.stream().map(TextSpan::kind).distinct().toList())
-                        + "); remove it or ask for a policy that redacts it");
+                throw new GuardrailViolation(
+                        GuardrailCheck.INPUT_PII,
+                        what + "[" + i + "] contains personal data ("
+                                + String.join(
+                                        ", ",
+                                        spans.stream()
+                                                .map(TextSpan::kind)
+                                                .distinct()
+                                                .toList())
+                                + "); remove it or ask for a policy that redacts it");
             }
             out.add(pii == GuardrailAction.REDACT ? Redaction.apply(text, spans) : text);
         }

@@ -27,7 +27,8 @@ import java.util.Set;
 public final class JsonOutputRequirement {
 
     public enum Kind {
-        JSON_OBJECT("json_object"), JSON_SCHEMA("json_schema");
+        JSON_OBJECT("json_object"),
+        JSON_SCHEMA("json_schema");
 
         private final String wireName;
 
@@ -42,8 +43,10 @@ public final class JsonOutputRequirement {
 
     /** Most problems reported in one message. */
     private static final int MAX_PROBLEMS = 5;
+
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-    private static final JsonSchemaFactory SCHEMAS = JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V202012,
+    private static final JsonSchemaFactory SCHEMAS = JsonSchemaFactory.getInstance(
+            SpecVersion.VersionFlag.V202012,
             builder -> builder.schemaLoaders(loaders -> loaders.values(list ->
                     list.addFirst(new AllowSchemaLoader(iri -> iri.toString().startsWith("classpath:")
                             || iri.toString().startsWith("resource:"))))));
@@ -91,7 +94,8 @@ public final class JsonOutputRequirement {
                 throw new IllegalArgumentException("the schema is not a valid JSON Schema: " + describe(problems));
             }
             JsonSchema compiled = SCHEMAS.getSchema(node, CLIENT_SCHEMAS);
-            compiled.initializeValidators(); // resolves every $ref and compiles every pattern now, so a bad one fails the request
+            compiled.initializeValidators(); // resolves every $ref and compiles every pattern now, so a bad one fails
+            // the request
             return new JsonOutputRequirement(Kind.JSON_SCHEMA, name, compiled);
         } catch (LinearTimeRegex.UnsupportedPattern e) {
             throw patternRefusal(node, e);
@@ -104,7 +108,8 @@ public final class JsonOutputRequirement {
 
     private static IllegalArgumentException patternRefusal(JsonNode schema, LinearTimeRegex.UnsupportedPattern e) {
         return new IllegalArgumentException("the schema's '" + keywordOf(schema, e.pattern) + "' " + quote(e.pattern)
-                + " cannot be used: " + e.getMessage() + " (output is checked with a linear-time regular expression engine, "
+                + " cannot be used: " + e.getMessage()
+                + " (output is checked with a linear-time regular expression engine, "
                 + "RE2, which has no lookaround and no backreferences)");
     }
 
@@ -117,7 +122,10 @@ public final class JsonOutputRequirement {
 
     /** Which keyword holds {@code pattern}: {@code pattern} (also inside propertyNames), else {@code patternProperties}. */
     private static String keywordOf(JsonNode schema, String pattern) {
-        if (!schema.findValues("pattern").stream().filter(v -> v.isTextual() && v.asText().equals(pattern)).toList().isEmpty()) {
+        if (!schema.findValues("pattern").stream()
+                .filter(v -> v.isTextual() && v.asText().equals(pattern))
+                .toList()
+                .isEmpty()) {
             return "pattern";
         }
         return schema.findValues("patternProperties").isEmpty() ? "format: regex" : "patternProperties";
@@ -152,16 +160,24 @@ public final class JsonOutputRequirement {
         }
         if (node == null || node.isMissingNode()) return List.of("the output is empty, not JSON");
         if (kind == Kind.JSON_OBJECT) {
-            return node.isObject() ? List.of() : List.of("the output is JSON but not an object (" + node.getNodeType().name().toLowerCase() + ")");
+            return node.isObject()
+                    ? List.of()
+                    : List.of("the output is JSON but not an object ("
+                            + node.getNodeType().name().toLowerCase() + ")");
         }
         Set<ValidationMessage> messages = schema.validate(node);
         if (messages.isEmpty()) return List.of();
-        return List.of("the output does not match the schema" + (name == null ? "" : " '" + name + "'") + ": " + describe(messages));
+        return List.of("the output does not match the schema" + (name == null ? "" : " '" + name + "'") + ": "
+                + describe(messages));
     }
 
     private static String describe(Set<ValidationMessage> messages) {
         List<String> texts = new ArrayList<>();
-        messages.stream().map(ValidationMessage::getMessage).sorted(Comparator.naturalOrder()).limit(MAX_PROBLEMS).forEach(texts::add);
+        messages.stream()
+                .map(ValidationMessage::getMessage)
+                .sorted(Comparator.naturalOrder())
+                .limit(MAX_PROBLEMS)
+                .forEach(texts::add);
         String more = messages.size() > MAX_PROBLEMS ? " (and " + (messages.size() - MAX_PROBLEMS) + " more)" : "";
         return String.join("; ", texts) + more;
     }

@@ -29,8 +29,7 @@ final class LinearTimeRegex implements RegularExpressionFactory {
         }
     }
 
-    private LinearTimeRegex() {
-    }
+    private LinearTimeRegex() {}
 
     @Override
     public RegularExpression getRegularExpression(String regex) {

@@ -41,22 +41,27 @@ public final class OutputTextGuard {
     private final Set<String> findings = new LinkedHashSet<>();
     /** Characters of {@link #raw} already decided (released, redacted or not). */
     private int decided;
+
     private boolean blocked;
 
     /**
      * @param json     what {@code response_format} asks for, or null
      * @param recorder told of each finding once per check and choice (metrics)
      */
-    public OutputTextGuard(GuardrailPolicy policy, JsonOutputRequirement json, BiConsumer<GuardrailCheck, GuardrailAction> recorder) {
+    public OutputTextGuard(
+            GuardrailPolicy policy, JsonOutputRequirement json, BiConsumer<GuardrailCheck, GuardrailAction> recorder) {
         this.policy = policy;
         this.json = json;
         this.recorder = recorder;
         this.pii = policy.action(GuardrailCheck.OUTPUT_PII);
-        this.terms = policy.blockedTerms().isEmpty() ? GuardrailAction.OFF : policy.action(GuardrailCheck.BLOCKED_TERMS);
+        this.terms =
+                policy.blockedTerms().isEmpty() ? GuardrailAction.OFF : policy.action(GuardrailCheck.BLOCKED_TERMS);
         this.holdAll = json != null && policy.action(GuardrailCheck.JSON_OUTPUT) == GuardrailAction.BLOCK;
         // Only redact and block change what is sent: flag alone is decided on the whole text at the end.
         boolean changes = changes(pii) || changes(terms);
-        this.window = changes ? Math.max(PiiDetector.MAX_MATCH_CHARS, policy.blockedTerms().longestTerm()) + LOOKAHEAD : 0;
+        this.window = changes
+                ? Math.max(PiiDetector.MAX_MATCH_CHARS, policy.blockedTerms().longestTerm()) + LOOKAHEAD
+                : 0;
     }
 
     private static boolean changes(GuardrailAction action) {
@@ -106,8 +111,11 @@ public final class OutputTextGuard {
         if (action == GuardrailAction.BLOCK) {
             blocked = true;
             released.setLength(0);
-            return new Step("", GuardrailCheck.JSON_OUTPUT, "the output was withheld: " + problems.getFirst()
-                    + " (response_format " + json.kind().wireName() + ")");
+            return new Step(
+                    "",
+                    GuardrailCheck.JSON_OUTPUT,
+                    "the output was withheld: " + problems.getFirst() + " (response_format "
+                            + json.kind().wireName() + ")");
         }
         return last;
     }
@@ -116,7 +124,8 @@ public final class OutputTextGuard {
     private void flagWholeText() {
         String text = raw.toString();
         if (pii == GuardrailAction.FLAG && !PiiDetector.find(text).isEmpty()) found(GuardrailCheck.OUTPUT_PII, pii);
-        if (terms == GuardrailAction.FLAG && !policy.blockedTerms().find(text).isEmpty()) found(GuardrailCheck.BLOCKED_TERMS, terms);
+        if (terms == GuardrailAction.FLAG && !policy.blockedTerms().find(text).isEmpty())
+            found(GuardrailCheck.BLOCKED_TERMS, terms);
     }
 
     private Step release(int until, boolean complete) {
@@ -136,15 +145,22 @@ public final class OutputTextGuard {
         }
         List<TextSpan> redacted = new ArrayList<>();
         for (TextSpan s : decidedNow) {
-            GuardrailCheck check = s.kind().equals(BlockedTermMatcher.KIND) ? GuardrailCheck.BLOCKED_TERMS : GuardrailCheck.OUTPUT_PII;
+            GuardrailCheck check =
+                    s.kind().equals(BlockedTermMatcher.KIND) ? GuardrailCheck.BLOCKED_TERMS : GuardrailCheck.OUTPUT_PII;
             GuardrailAction action = check == GuardrailCheck.BLOCKED_TERMS ? terms : pii;
             found(check, action);
             if (action == GuardrailAction.BLOCK) {
                 blocked = true;
-                return new Step("", check, "the output was withheld: it contains "
-                        + (check == GuardrailCheck.BLOCKED_TERMS ? "a blocked term" : "personal data (" + s.kind() + ")"));
+                return new Step(
+                        "",
+                        check,
+                        "the output was withheld: it contains "
+                                + (check == GuardrailCheck.BLOCKED_TERMS
+                                        ? "a blocked term"
+                                        : "personal data (" + s.kind() + ")"));
             }
-            if (action == GuardrailAction.REDACT) redacted.add(new TextSpan(s.kind(), s.start() - decided, s.end() - decided, s.replacement()));
+            if (action == GuardrailAction.REDACT)
+                redacted.add(new TextSpan(s.kind(), s.start() - decided, s.end() - decided, s.replacement()));
         }
         String out = Redaction.apply(text.substring(decided, end), redacted);
         decided = end;

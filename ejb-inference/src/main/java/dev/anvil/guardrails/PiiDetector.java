@@ -33,8 +33,7 @@ public final class PiiDetector {
                     + "(?!\\w|[ .-]\\d)");
     private static final Pattern CARD_PATTERN = Pattern.compile("(?<![\\w.-])\\d(?:[ -]?\\d){12,18}(?!\\w|[ -]?\\d)");
 
-    private PiiDetector() {
-    }
+    private PiiDetector() {}
 
     /** The personal data in {@code text}, sorted and disjoint. */
     public static List<TextSpan> find(String text) {

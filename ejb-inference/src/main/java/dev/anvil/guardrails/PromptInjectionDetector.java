@@ -20,22 +20,36 @@ public final class PromptInjectionDetector {
     private static final int FLAGS = Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE;
 
     static final List<Rule> BUILT_IN = List.of(
-            new Rule("ignore_previous_instructions", Pattern.compile(
-                    "\\b(?:ignore|disregard|forget|override|skip)\\s+(?:all\\s+|any\\s+|every\\s+)?(?:of\\s+)?(?:the\\s+|your\\s+|my\\s+)?"
-                            + "(?:previous|prior|preceding|above|earlier|original|system)\\s+"
-                            + "(?:instructions?|prompts?|rules|directions|guidelines|messages?)", FLAGS)),
-            new Rule("reveal_system_prompt", Pattern.compile(
-                    "\\b(?:reveal|show|print|repeat|output|leak|disclose|tell\\s+me)\\s+(?:me\\s+)?(?:your|the)\\s+"
-                            + "(?:full\\s+|exact\\s+|hidden\\s+|secret\\s+|initial\\s+|original\\s+)?"
-                            + "(?:system\\s+prompt|system\\s+message|hidden\\s+instructions|initial\\s+instructions)", FLAGS)),
-            new Rule("jailbreak_persona", Pattern.compile(
-                    "\\b(?:you\\s+are\\s+now|act\\s+as|pretend\\s+to\\s+be|from\\s+now\\s+on\\s+you\\s+are)\\s+(?:an?\\s+)?"
-                            + "(?:DAN|jailbroken|unfiltered|unrestricted|uncensored)\\b|\\bdeveloper\\s+mode\\s+enabled\\b", FLAGS)),
-            new Rule("no_restrictions", Pattern.compile(
-                    "\\b(?:without|ignore|bypass)\\s+(?:any\\s+|all\\s+|your\\s+)?(?:safety\\s+|content\\s+)?"
-                            + "(?:restrictions|filters|guardrails|safety\\s+guidelines)\\b", FLAGS)),
-            new Rule("role_markup", Pattern.compile(
-                    "<\\|im_start\\|>|<\\|im_end\\|>|<\\|start_header_id\\|>|<<SYS>>|\\[/?INST]|<\\|system\\|>")));
+            new Rule(
+                    "ignore_previous_instructions",
+                    Pattern.compile(
+                            "\\b(?:ignore|disregard|forget|override|skip)\\s+(?:all\\s+|any\\s+|every\\s+)?(?:of\\s+)?(?:the\\s+|your\\s+|my\\s+)?"
+                                    + "(?:previous|prior|preceding|above|earlier|original|system)\\s+"
+                                    + "(?:instructions?|prompts?|rules|directions|guidelines|messages?)",
+                            FLAGS)),
+            new Rule(
+                    "reveal_system_prompt",
+                    Pattern.compile(
+                            "\\b(?:reveal|show|print|repeat|output|leak|disclose|tell\\s+me)\\s+(?:me\\s+)?(?:your|the)\\s+"
+                                    + "(?:full\\s+|exact\\s+|hidden\\s+|secret\\s+|initial\\s+|original\\s+)?"
+                                    + "(?:system\\s+prompt|system\\s+message|hidden\\s+instructions|initial\\s+instructions)",
+                            FLAGS)),
+            new Rule(
+                    "jailbreak_persona",
+                    Pattern.compile(
+                            "\\b(?:you\\s+are\\s+now|act\\s+as|pretend\\s+to\\s+be|from\\s+now\\s+on\\s+you\\s+are)\\s+(?:an?\\s+)?"
+                                    + "(?:DAN|jailbroken|unfiltered|unrestricted|uncensored)\\b|\\bdeveloper\\s+mode\\s+enabled\\b",
+                            FLAGS)),
+            new Rule(
+                    "no_restrictions",
+                    Pattern.compile(
+                            "\\b(?:without|ignore|bypass)\\s+(?:any\\s+|all\\s+|your\\s+)?(?:safety\\s+|content\\s+)?"
+                                    + "(?:restrictions|filters|guardrails|safety\\s+guidelines)\\b",
+                            FLAGS)),
+            new Rule(
+                    "role_markup",
+                    Pattern.compile(
+                            "<\\|im_start\\|>|<\\|im_end\\|>|<\\|start_header_id\\|>|<<SYS>>|\\[/?INST]|<\\|system\\|>")));
 
     private final List<Rule> rules;
 
@@ -52,7 +66,8 @@ public final class PromptInjectionDetector {
             try {
                 all.add(new Rule("custom_" + (++i), Pattern.compile(p.trim(), FLAGS)));
             } catch (PatternSyntaxException e) {
-                throw new IllegalArgumentException(key + ": '" + p + "' is not a valid regular expression: " + e.getDescription());
+                throw new IllegalArgumentException(
+                        key + ": '" + p + "' is not a valid regular expression: " + e.getDescription());
             }
         }
         return new PromptInjectionDetector(List.copyOf(all));

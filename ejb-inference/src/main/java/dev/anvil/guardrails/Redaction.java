@@ -7,13 +7,13 @@ import java.util.List;
 /** Applying spans to a text; shared by the PII detector and the blocked-term matcher. */
 public final class Redaction {
 
-    private Redaction() {
-    }
+    private Redaction() {}
 
     /** The spans sorted by start, overlaps removed (the earlier, then the longer span wins). */
     public static List<TextSpan> disjoint(List<TextSpan> spans) {
         List<TextSpan> sorted = new ArrayList<>(spans);
-        sorted.sort(Comparator.comparingInt(TextSpan::start).thenComparing(Comparator.comparingInt(TextSpan::end).reversed()));
+        sorted.sort(Comparator.comparingInt(TextSpan::start)
+                .thenComparing(Comparator.comparingInt(TextSpan::end).reversed()));
         List<TextSpan> kept = new ArrayList<>();
         for (TextSpan s : sorted) {
             if (kept.isEmpty() || !kept.getLast().overlaps(s)) kept.add(s);

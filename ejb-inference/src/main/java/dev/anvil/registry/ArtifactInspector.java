@@ -2,15 +2,13 @@ package dev.anvil.registry;
 
 import dev.anvil.engine.GgufFile;
 import dev.anvil.engine.LlamaModel;
+import dev.anvil.registry.domain.ArtifactFormat;
 import dev.anvil.serving.ServingConfig;
 import dev.anvil.serving.chat.ChatTemplate;
 import dev.anvil.serving.chat.ChatTemplateException;
 import dev.anvil.serving.chat.ChatTemplateLimits;
-import dev.anvil.registry.domain.ArtifactFormat;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -23,6 +21,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Measures a model file on the server before it is registered: SHA-256 and size of its bytes (streamed,
@@ -65,8 +64,11 @@ public class ArtifactInspector {
         BasicFileAttributes before = attributes(path);
         Digest digest = sha256(path);
         if (expectedSha256 != null && !expectedSha256.equals(digest.hex())) {
-            throw RegistryException.badRequest("checksum mismatch for " + path + ": expected sha256 " + expectedSha256
-                    + " but the file hashes to " + digest.hex(), "sha256", "checksum_mismatch");
+            throw RegistryException.badRequest(
+                    "checksum mismatch for " + path + ": expected sha256 " + expectedSha256 + " but the file hashes to "
+                            + digest.hex(),
+                    "sha256",
+                    "checksum_mismatch");
         }
         ArtifactFormat format = detectFormat(path, requestedFormat);
         ArtifactFacts facts = format == ArtifactFormat.GGUF
@@ -74,26 +76,32 @@ public class ArtifactInspector {
                 : llama2cFacts(path, digest);
         // The header was read after hashing: refuse the registration if the file changed in between.
         BasicFileAttributes after = attributes(path);
-        if (after.size() != digest.size() || after.size() != before.size()
+        if (after.size() != digest.size()
+                || after.size() != before.size()
                 || !after.lastModifiedTime().equals(before.lastModifiedTime())) {
-            throw RegistryException.badRequest(path + " changed while it was being registered; retry once it is complete",
-                    "path", "artifact_changed");
+            throw RegistryException.badRequest(
+                    path + " changed while it was being registered; retry once it is complete",
+                    "path",
+                    "artifact_changed");
         }
         return facts;
     }
 
     private static Path resolve(String pathText) {
         if (pathText == null || pathText.isBlank()) {
-            throw RegistryException.badRequest("path is required: the model file's absolute path on the server", "path", null);
+            throw RegistryException.badRequest(
+                    "path is required: the model file's absolute path on the server", "path", null);
         }
         Path path;
         try {
             path = Path.of(pathText);
         } catch (InvalidPathException e) {
-            throw RegistryException.badRequest("path '" + pathText + "' is not a valid file path: " + e.getReason(), "path", null);
+            throw RegistryException.badRequest(
+                    "path '" + pathText + "' is not a valid file path: " + e.getReason(), "path", null);
         }
         if (!path.isAbsolute()) {
-            throw RegistryException.badRequest("path '" + pathText + "' must be absolute (a file on the server)", "path", null);
+            throw RegistryException.badRequest(
+                    "path '" + pathText + "' must be absolute (a file on the server)", "path", null);
         }
         path = path.normalize();
         if (!Files.exists(path)) {
@@ -121,22 +129,26 @@ public class ArtifactInspector {
                 if (Files.isDirectory(rootPath) && real.startsWith(rootPath.toRealPath())) return;
             }
         } catch (IOException | InvalidPathException e) {
-            throw RegistryException.badRequest("cannot resolve " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
+            throw RegistryException.badRequest(
+                    "cannot resolve " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
         }
-        throw RegistryException.badRequest(path + " is outside the directories model files are registered from " + roots
-                + " (" + ARTIFACT_ROOTS + ")", "path", "path_not_allowed");
+        throw RegistryException.badRequest(
+                path + " is outside the directories model files are registered from " + roots + " (" + ARTIFACT_ROOTS
+                        + ")",
+                "path",
+                "path_not_allowed");
     }
 
     private static BasicFileAttributes attributes(Path path) {
         try {
             return Files.readAttributes(path, BasicFileAttributes.class);
         } catch (IOException e) {
-            throw RegistryException.badRequest("cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
+            throw RegistryException.badRequest(
+                    "cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
         }
     }
 
-    record Digest(String hex, long size) {
-    }
+    record Digest(String hex, long size) {}
 
     static Digest sha256(Path path) {
         MessageDigest sha;
@@ -153,7 +165,8 @@ public class ArtifactInspector {
                 size += n;
             }
         } catch (IOException e) {
-            throw RegistryException.badRequest("cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
+            throw RegistryException.badRequest(
+                    "cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
         }
         return new Digest(HexFormat.of().formatHex(sha.digest()), size);
     }
@@ -162,14 +175,17 @@ public class ArtifactInspector {
         boolean ggufMagic = startsWithGgufMagic(path);
         if (requested == null || requested == ArtifactFormat.GGUF) {
             if (!ggufMagic) {
-                throw RegistryException.badRequest(path + " is not a GGUF file (it does not start with the GGUF magic)"
-                        + (requested == null ? "; to register a llama2.c checkpoint, pass format LLAMA2C" : ""),
-                        "path", "unreadable_artifact");
+                throw RegistryException.badRequest(
+                        path + " is not a GGUF file (it does not start with the GGUF magic)"
+                                + (requested == null ? "; to register a llama2.c checkpoint, pass format LLAMA2C" : ""),
+                        "path",
+                        "unreadable_artifact");
             }
             return ArtifactFormat.GGUF;
         }
         if (ggufMagic) {
-            throw RegistryException.badRequest(path + " is a GGUF file but format " + requested + " was given", "format", "format_mismatch");
+            throw RegistryException.badRequest(
+                    path + " is a GGUF file but format " + requested + " was given", "format", "format_mismatch");
         }
         return requested;
     }
@@ -180,7 +196,8 @@ public class ArtifactInspector {
             int read = in.readNBytes(head, 0, head.length);
             return read == head.length && java.util.Arrays.equals(head, GGUF_MAGIC);
         } catch (IOException e) {
-            throw RegistryException.badRequest("cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
+            throw RegistryException.badRequest(
+                    "cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
         }
     }
 
@@ -196,7 +213,8 @@ public class ArtifactInspector {
             // without loading: a file the engine cannot serve is refused here rather than at its first use.
             LlamaModel.inspect(gguf);
             if (!gguf.has("tokenizer.ggml.model")) {
-                throw new IllegalArgumentException("it has no tokenizer (metadata key tokenizer.ggml.model is missing)");
+                throw new IllegalArgumentException(
+                        "it has no tokenizer (metadata key tokenizer.ggml.model is missing)");
             }
             checkChatTemplate(path, gguf, templateLimits);
             long parameters = 0;
@@ -204,8 +222,14 @@ public class ArtifactInspector {
                 parameters = Math.addExact(parameters, t.elementCount());
             }
             String quantization = QuantizationNames.of(gguf);
-            return new ArtifactFacts(path.toString(), ArtifactFormat.GGUF, digest.hex(), digest.size(),
-                    architecture, quantization, parameters);
+            return new ArtifactFacts(
+                    path.toString(),
+                    ArtifactFormat.GGUF,
+                    digest.hex(),
+                    digest.size(),
+                    architecture,
+                    quantization,
+                    parameters);
         } catch (RegistryException e) {
             throw e;
         } catch (IOException | RuntimeException | OutOfMemoryError | StackOverflowError e) {
@@ -222,15 +246,21 @@ public class ArtifactInspector {
         Object source = gguf.metadata().get(CHAT_TEMPLATE_KEY);
         if (source == null) return;
         if (!(source instanceof String template)) {
-            throw RegistryException.badRequest(path + ": metadata " + CHAT_TEMPLATE_KEY + " is not a string", "path",
-                    "invalid_chat_template");
+            throw RegistryException.badRequest(
+                    path + ": metadata " + CHAT_TEMPLATE_KEY + " is not a string", "path", "invalid_chat_template");
         }
         try {
-            ChatTemplate.of(template, tokenText(gguf, "tokenizer.ggml.bos_token_id"),
-                    tokenText(gguf, "tokenizer.ggml.eos_token_id"), limits).verify();
+            ChatTemplate.of(
+                            template,
+                            tokenText(gguf, "tokenizer.ggml.bos_token_id"),
+                            tokenText(gguf, "tokenizer.ggml.eos_token_id"),
+                            limits)
+                    .verify();
         } catch (ChatTemplateException e) {
-            throw RegistryException.badRequest(path + ": its " + CHAT_TEMPLATE_KEY + " is refused: " + e.getMessage(),
-                    "path", "invalid_chat_template");
+            throw RegistryException.badRequest(
+                    path + ": its " + CHAT_TEMPLATE_KEY + " is refused: " + e.getMessage(),
+                    "path",
+                    "invalid_chat_template");
         }
     }
 
@@ -244,8 +274,14 @@ public class ArtifactInspector {
         try {
             Llama2cHeader header = Llama2cHeader.read(path);
             // llama2.c checkpoints are Llama networks stored in float32, by definition of the format.
-            return new ArtifactFacts(path.toString(), ArtifactFormat.LLAMA2C, digest.hex(), digest.size(),
-                    "llama", "F32", header.parameterCount());
+            return new ArtifactFacts(
+                    path.toString(),
+                    ArtifactFormat.LLAMA2C,
+                    digest.hex(),
+                    digest.size(),
+                    "llama",
+                    "F32",
+                    header.parameterCount());
         } catch (IOException | RuntimeException | OutOfMemoryError | StackOverflowError e) {
             throw unreadable(path, "llama2.c", e);
         }
@@ -256,6 +292,7 @@ public class ArtifactInspector {
         // The engine's messages start with the path already; avoid saying it twice.
         String prefix = path + ": ";
         if (detail.startsWith(prefix)) detail = detail.substring(prefix.length());
-        return RegistryException.badRequest("cannot read " + path + " as a " + format + " model: " + detail, "path", "unreadable_artifact");
+        return RegistryException.badRequest(
+                "cannot read " + path + " as a " + format + " model: " + detail, "path", "unreadable_artifact");
     }
 }

@@ -14,7 +14,15 @@ import java.nio.file.StandardOpenOption;
  * followed by float32 weights in a fixed order. Only the header is read; the file's length must be
  * exactly what the header implies, which catches truncated copies and files that are something else.
  */
-record Llama2cHeader(int dim, int hiddenDim, int layers, int heads, int kvHeads, int vocabSize, int seqLen, boolean sharedClassifier) {
+record Llama2cHeader(
+        int dim,
+        int hiddenDim,
+        int layers,
+        int heads,
+        int kvHeads,
+        int vocabSize,
+        int seqLen,
+        boolean sharedClassifier) {
 
     static final int HEADER_BYTES = 28;
 
@@ -35,20 +43,35 @@ record Llama2cHeader(int dim, int hiddenDim, int layers, int heads, int kvHeads,
         int dim = buf.getInt(), hidden = buf.getInt(), layers = buf.getInt(), heads = buf.getInt();
         int kvHeads = buf.getInt(), vocabRaw = buf.getInt(), seqLen = buf.getInt();
         int vocab = vocabRaw == Integer.MIN_VALUE ? -1 : Math.abs(vocabRaw);
-        boolean plausible = dim > 0 && dim <= 1 << 16 && hidden > 0 && hidden <= 1 << 18 && layers > 0 && layers <= 1024
-                && heads > 0 && heads <= dim && dim % heads == 0 && kvHeads > 0 && kvHeads <= heads && heads % kvHeads == 0
-                && vocab > 0 && vocab <= 1 << 22 && seqLen > 0 && seqLen <= 1 << 22;
+        boolean plausible = dim > 0
+                && dim <= 1 << 16
+                && hidden > 0
+                && hidden <= 1 << 18
+                && layers > 0
+                && layers <= 1024
+                && heads > 0
+                && heads <= dim
+                && dim % heads == 0
+                && kvHeads > 0
+                && kvHeads <= heads
+                && heads % kvHeads == 0
+                && vocab > 0
+                && vocab <= 1 << 22
+                && seqLen > 0
+                && seqLen <= 1 << 22;
         if (!plausible) {
-            throw new IllegalArgumentException("implausible llama2.c header (dim " + dim + ", hidden_dim " + hidden + ", n_layers " + layers
-                    + ", n_heads " + heads + ", n_kv_heads " + kvHeads + ", vocab_size " + vocabRaw + ", seq_len " + seqLen + ")");
+            throw new IllegalArgumentException("implausible llama2.c header (dim " + dim + ", hidden_dim " + hidden
+                    + ", n_layers " + layers + ", n_heads " + heads + ", n_kv_heads " + kvHeads + ", vocab_size "
+                    + vocabRaw + ", seq_len " + seqLen + ")");
         }
         // The engine's own rules for the shape (head size, RoPE dimension, grouped-query heads, context length).
-        new ModelConfig("llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen, 1e-5f, 10000f, dim / heads, vocabRaw > 0);
+        new ModelConfig(
+                "llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen, 1e-5f, 10000f, dim / heads, vocabRaw > 0);
         Llama2cHeader header = new Llama2cHeader(dim, hidden, layers, heads, kvHeads, vocab, seqLen, vocabRaw > 0);
         long expected = HEADER_BYTES + 4L * header.storedFloats();
         if (size != expected) {
-            throw new IllegalArgumentException("file is " + size + " bytes but its llama2.c header describes " + expected
-                    + " bytes (truncated or not a llama2.c checkpoint)");
+            throw new IllegalArgumentException("file is " + size + " bytes but its llama2.c header describes "
+                    + expected + " bytes (truncated or not a llama2.c checkpoint)");
         }
         return header;
     }
@@ -60,12 +83,12 @@ record Llama2cHeader(int dim, int hiddenDim, int layers, int heads, int kvHeads,
     /** Learned parameters: every weight tensor, excluding the precomputed RoPE tables the format also stores. */
     long parameterCount() {
         long d = dim, h = hiddenDim, l = layers, v = vocabSize, kvDim = (long) kvHeads * headSize();
-        long perLayer = d            // rms_att
-                + d * d              // wq
-                + 2 * d * kvDim      // wk, wv
-                + d * d              // wo
-                + d                  // rms_ffn
-                + 3 * d * h;         // w1, w2, w3
+        long perLayer = d // rms_att
+                + d * d // wq
+                + 2 * d * kvDim // wk, wv
+                + d * d // wo
+                + d // rms_ffn
+                + 3 * d * h; // w1, w2, w3
         return v * d + l * perLayer + d + (sharedClassifier ? 0 : v * d);
     }
 

@@ -23,7 +23,6 @@ import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
 import jakarta.persistence.PersistenceException;
-
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -81,8 +80,8 @@ public class ModelRegistry {
         if (Queries.model(em, command.name()).isPresent()) {
             throw RegistryException.conflict("model " + command.name() + " already exists", "name", "model_exists");
         }
-        Model model = RegistryRules.check(() -> new Model(command.name(), command.description(), command.owner(),
-                command.tags(), actor, clock.instant()));
+        Model model = RegistryRules.check(() -> new Model(
+                command.name(), command.description(), command.owner(), command.tags(), actor, clock.instant()));
         try {
             em.persist(model);
             em.flush();
@@ -99,17 +98,21 @@ public class ModelRegistry {
     public List<ModelInfo> listModels() {
         requireMigrated();
         Map<Long, Long> counts = new HashMap<>();
-        for (Object[] row : em.createQuery("select v.model.id, count(v) from ModelVersion v group by v.model.id", Object[].class)
+        for (Object[] row : em.createQuery(
+                        "select v.model.id, count(v) from ModelVersion v group by v.model.id", Object[].class)
                 .getResultList()) {
             counts.put((Long) row[0], (Long) row[1]);
         }
         Map<Long, String> production = new HashMap<>();
         for (ModelVersion v : em.createQuery("select v from ModelVersion v where v.stage = :stage", ModelVersion.class)
-                .setParameter("stage", Stage.PRODUCTION).getResultList()) {
+                .setParameter("stage", Stage.PRODUCTION)
+                .getResultList()) {
             production.put(v.model().id(), v.version().toString());
         }
-        return em.createQuery("select distinct m from Model m left join fetch m.tags order by m.name", Model.class)
-                .getResultList().stream()
+        return em
+                .createQuery("select distinct m from Model m left join fetch m.tags order by m.name", Model.class)
+                .getResultList()
+                .stream()
                 .map(m -> ModelInfo.of(m, counts.getOrDefault(m.id(), 0L).intValue(), production.get(m.id())))
                 .toList();
     }
@@ -119,8 +122,11 @@ public class ModelRegistry {
         requireMigrated();
         Model model = existingModel(name);
         List<ModelVersion> versions = versionsOf(model);
-        String production = versions.stream().filter(v -> v.stage() == Stage.PRODUCTION)
-                .map(v -> v.version().toString()).findFirst().orElse(null);
+        String production = versions.stream()
+                .filter(v -> v.stage() == Stage.PRODUCTION)
+                .map(v -> v.version().toString())
+                .findFirst()
+                .orElse(null);
         return ModelInfo.of(model, versions.size(), production);
     }
 
@@ -140,9 +146,11 @@ public class ModelRegistry {
             RegistryRules.check(() -> RegistryText.requireModelName(command.model()));
             SemanticVersion version = RegistryRules.check(() -> SemanticVersion.parse(command.version()));
             ArtifactFormat format = command.format() == null || command.format().isBlank()
-                    ? null : RegistryRules.check(() -> ArtifactFormat.parse(command.format()));
+                    ? null
+                    : RegistryRules.check(() -> ArtifactFormat.parse(command.format()));
             String expectedSha = command.sha256() == null || command.sha256().isBlank()
-                    ? null : RegistryRules.check(() -> Artifact.normalizeSha256(command.sha256()));
+                    ? null
+                    : RegistryRules.check(() -> Artifact.normalizeSha256(command.sha256()));
             ArtifactFacts facts = inspector.inspect(command.path(), format, expectedSha);
             ModelVersionInfo registered;
             try {
@@ -164,7 +172,8 @@ public class ModelRegistry {
     public List<ModelVersionInfo> listVersions(String model) {
         requireMigrated();
         return versionsOf(existingModel(model)).stream()
-                .sorted(Comparator.comparing(ModelVersion::version).thenComparing(v -> v.version().toString()))
+                .sorted(Comparator.comparing(ModelVersion::version)
+                        .thenComparing(v -> v.version().toString()))
                 .map(ModelVersionInfo::of)
                 .toList();
     }
@@ -194,7 +203,11 @@ public class ModelRegistry {
             StageChangeResult result = moveLocked(model, version, target, reason, who);
             if (stageChanged != null) {
                 for (TransitionInfo t : result.transitions()) {
-                    stageChanged.fire(new ModelStageChanged(t.model(), t.version(), t.from() == null ? null : t.from().name(), t.to().name()));
+                    stageChanged.fire(new ModelStageChanged(
+                            t.model(),
+                            t.version(),
+                            t.from() == null ? null : t.from().name(),
+                            t.to().name()));
                 }
             }
             metrics.transition(stageLabel, "ok");
@@ -218,44 +231,66 @@ public class ModelRegistry {
         Model model = Queries.lockedModel(em, modelName).orElseThrow(() -> modelNotFound(modelName));
         ModelVersion subject = existingVersion(model, versionText);
         if (subject.stage() == Stage.PRODUCTION) {
-            throw RegistryException.conflict("version " + versionText + " of model " + modelName + " is already PRODUCTION: nothing to switch",
-                    "version", "already_production");
+            throw RegistryException.conflict(
+                    "version " + versionText + " of model " + modelName + " is already PRODUCTION: nothing to switch",
+                    "version",
+                    "already_production");
         }
         if (subject.stage() == Stage.ARCHIVED) {
-            throw RegistryException.conflict("version " + versionText + " of model " + modelName
-                    + " is ARCHIVED: move it to STAGING first, then switch to it", "version", "version_archived");
+            throw RegistryException.conflict(
+                    "version " + versionText + " of model " + modelName
+                            + " is ARCHIVED: move it to STAGING first, then switch to it",
+                    "version",
+                    "version_archived");
         }
         List<StageTransition> made = new ArrayList<>();
         for (ModelVersion current : em.createNamedQuery(ModelVersion.IN_STAGE, ModelVersion.class)
-                .setParameter("model", model).setParameter("stage", Stage.PRODUCTION).getResultList()) {
-            made.add(RegistryRules.check(() -> current.moveTo(Stage.STAGING, who,
-                    "blue-green switch to version " + subject.version() + " (kept loaded as standby)", now)));
+                .setParameter("model", model)
+                .setParameter("stage", Stage.PRODUCTION)
+                .getResultList()) {
+            made.add(RegistryRules.check(() -> current.moveTo(
+                    Stage.STAGING,
+                    who,
+                    "blue-green switch to version " + subject.version() + " (kept loaded as standby)",
+                    now)));
         }
         em.flush(); // the old PRODUCTION row loses its marker before the new one gains it (UNIQUE per statement)
-        made.add(RegistryRules.check(() -> subject.moveTo(Stage.PRODUCTION, who, reason == null || reason.isBlank()
-                ? "blue-green switch" : reason, now)));
+        made.add(RegistryRules.check(() -> subject.moveTo(
+                Stage.PRODUCTION, who, reason == null || reason.isBlank() ? "blue-green switch" : reason, now)));
         em.flush();
-        StageChangeResult result = new StageChangeResult(ModelVersionInfo.of(subject), made.stream().map(TransitionInfo::of).toList());
+        StageChangeResult result = new StageChangeResult(
+                ModelVersionInfo.of(subject),
+                made.stream().map(TransitionInfo::of).toList());
         if (stageChanged != null) {
             for (TransitionInfo t : result.transitions()) {
-                stageChanged.fire(new ModelStageChanged(t.model(), t.version(), t.from() == null ? null : t.from().name(), t.to().name()));
+                stageChanged.fire(new ModelStageChanged(
+                        t.model(),
+                        t.version(),
+                        t.from() == null ? null : t.from().name(),
+                        t.to().name()));
             }
         }
         metrics.transition(Stage.PRODUCTION.name(), "ok");
         return result;
     }
 
-    private StageChangeResult moveLocked(String modelName, String versionText, Stage target, String reason, String actor) {
+    private StageChangeResult moveLocked(
+            String modelName, String versionText, Stage target, String reason, String actor) {
         Instant now = clock.instant();
         try {
             // The lock comes first: everything read after it reflects the last committed stage change.
             Model model = Queries.lockedModel(em, modelName).orElseThrow(() -> modelNotFound(modelName));
             ModelVersion subject = existingVersion(model, versionText);
-            RegistryRules.check(() -> { subject.checkMoveTo(target); return null; });
+            RegistryRules.check(() -> {
+                subject.checkMoveTo(target);
+                return null;
+            });
             List<StageTransition> made = new ArrayList<>();
             if (target == Stage.PRODUCTION) {
                 for (ModelVersion current : em.createNamedQuery(ModelVersion.IN_STAGE, ModelVersion.class)
-                        .setParameter("model", model).setParameter("stage", Stage.PRODUCTION).getResultList()) {
+                        .setParameter("model", model)
+                        .setParameter("stage", Stage.PRODUCTION)
+                        .getResultList()) {
                     made.add(current.moveTo(Stage.ARCHIVED, actor, "superseded by version " + subject.version(), now));
                 }
                 // The UNIQUE constraint is checked per statement: the old PRODUCTION row must lose its marker
@@ -264,12 +299,16 @@ public class ModelRegistry {
             }
             made.add(RegistryRules.check(() -> subject.moveTo(target, actor, reason, now)));
             em.flush();
-            return new StageChangeResult(ModelVersionInfo.of(subject), made.stream().map(TransitionInfo::of).toList());
+            return new StageChangeResult(
+                    ModelVersionInfo.of(subject),
+                    made.stream().map(TransitionInfo::of).toList());
         } catch (PersistenceException e) {
             if (PersistenceFailures.classify(e).isPresent()) {
-                throw RegistryException.conflict("version " + versionText + " of model " + modelName
-                        + " could not move to " + target + " because a concurrent change to the model won; retry",
-                        "stage", "concurrent_change");
+                throw RegistryException.conflict(
+                        "version " + versionText + " of model " + modelName + " could not move to " + target
+                                + " because a concurrent change to the model won; retry",
+                        "stage",
+                        "concurrent_change");
             }
             throw e;
         }
@@ -280,26 +319,37 @@ public class ModelRegistry {
     /** Every stage transition of every version of the model, oldest first. */
     public List<TransitionInfo> history(String model) {
         requireMigrated();
-        return em.createNamedQuery(StageTransition.BY_MODEL, StageTransition.class)
-                .setParameter("model", existingModel(model)).getResultList().stream()
-                .map(TransitionInfo::of).toList();
+        return em
+                .createNamedQuery(StageTransition.BY_MODEL, StageTransition.class)
+                .setParameter("model", existingModel(model))
+                .getResultList()
+                .stream()
+                .map(TransitionInfo::of)
+                .toList();
     }
 
     /** The stage transitions of one version, oldest first, starting with its registration. */
     public List<TransitionInfo> history(String model, String version) {
         requireMigrated();
-        return em.createNamedQuery(StageTransition.BY_VERSION, StageTransition.class)
-                .setParameter("version", existingVersion(existingModel(model), version)).getResultList().stream()
-                .map(TransitionInfo::of).toList();
+        return em
+                .createNamedQuery(StageTransition.BY_VERSION, StageTransition.class)
+                .setParameter("version", existingVersion(existingModel(model), version))
+                .getResultList()
+                .stream()
+                .map(TransitionInfo::of)
+                .toList();
     }
 
     // --- helpers -------------------------------------------------------------------------------------
 
     private void requireMigrated() {
         if (!migrator.migrated()) {
-            throw new RegistryException(RegistryException.Kind.UNAVAILABLE,
+            throw new RegistryException(
+                    RegistryException.Kind.UNAVAILABLE,
                     "the model registry is not available yet: database schema migration has not completed ("
-                            + migrator.failure() + ")", null, "registry_unavailable");
+                            + migrator.failure() + ")",
+                    null,
+                    "registry_unavailable");
         }
     }
 
@@ -313,11 +363,14 @@ public class ModelRegistry {
 
     private ModelVersion existingVersion(Model model, String versionText) {
         SemanticVersion version = RegistryRules.check(() -> SemanticVersion.parse(versionText));
-        return Queries.version(em, model, version).orElseThrow(() -> RegistryException.notFound(
-                "model " + model.name() + " has no version " + versionText, "version", "version_not_found"));
+        return Queries.version(em, model, version)
+                .orElseThrow(() -> RegistryException.notFound(
+                        "model " + model.name() + " has no version " + versionText, "version", "version_not_found"));
     }
 
     private List<ModelVersion> versionsOf(Model model) {
-        return em.createNamedQuery(ModelVersion.BY_MODEL, ModelVersion.class).setParameter("model", model).getResultList();
+        return em.createNamedQuery(ModelVersion.BY_MODEL, ModelVersion.class)
+                .setParameter("model", model)
+                .getResultList();
     }
 }

@@ -10,5 +10,4 @@ package dev.anvil.registry;
  * @param from    its previous stage name
  * @param to      its new stage name
  */
-public record ModelStageChanged(String model, String version, String from, String to) {
-}
+public record ModelStageChanged(String model, String version, String from, String to) {}

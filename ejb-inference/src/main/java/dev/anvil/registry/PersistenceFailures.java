@@ -3,7 +3,6 @@ package dev.anvil.registry;
 import jakarta.persistence.LockTimeoutException;
 import jakarta.persistence.OptimisticLockException;
 import jakarta.persistence.PessimisticLockException;
-
 import java.sql.SQLException;
 import java.util.Optional;
 
@@ -14,15 +13,19 @@ import java.util.Optional;
  */
 final class PersistenceFailures {
 
-    private PersistenceFailures() {
-    }
+    private PersistenceFailures() {}
 
-    enum Cause { CONSTRAINT, CONCURRENCY }
+    enum Cause {
+        CONSTRAINT,
+        CONCURRENCY
+    }
 
     /** Classifies {@code failure}, or empty when it is none of the above (a real server error). */
     static Optional<Cause> classify(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof PessimisticLockException || t instanceof LockTimeoutException || t instanceof OptimisticLockException) {
+            if (t instanceof PessimisticLockException
+                    || t instanceof LockTimeoutException
+                    || t instanceof OptimisticLockException) {
                 return Optional.of(Cause.CONCURRENCY);
             }
             if (t instanceof SQLException sql && sql.getSQLState() != null) {
@@ -41,7 +44,8 @@ final class PersistenceFailures {
     /** Whether a message in the failure's cause chain names {@code constraint} (H2 and PostgreSQL both quote constraint names). */
     static boolean mentions(Throwable failure, String constraint) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t.getMessage() != null && t.getMessage().toLowerCase(java.util.Locale.ROOT).contains(constraint)) return true;
+            if (t.getMessage() != null
+                    && t.getMessage().toLowerCase(java.util.Locale.ROOT).contains(constraint)) return true;
         }
         return false;
     }

@@ -2,7 +2,6 @@ package dev.anvil.registry;
 
 import dev.anvil.engine.GgmlType;
 import dev.anvil.engine.GgufFile;
-
 import java.util.Collection;
 import java.util.EnumMap;
 import java.util.Map;
@@ -17,8 +16,7 @@ public final class QuantizationNames {
     /** llama.cpp sets this bit on file types it guessed while loading; the remaining bits are the type. */
     private static final int GUESSED_FLAG = 1024;
 
-    private QuantizationNames() {
-    }
+    private QuantizationNames() {}
 
     /** The name of a {@code llama_ftype} value, or null when the value is not one llama.cpp defines. */
     public static String forFileType(int fileType) {
@@ -78,7 +76,8 @@ public final class QuantizationNames {
         Map<GgmlType, Long> counted = matrices.isEmpty() ? all : matrices;
         GgmlType best = null;
         long bestCount = -1;
-        for (Map.Entry<GgmlType, Long> e : counted.entrySet()) { // EnumMap iterates in declaration order: ties go to the first
+        for (Map.Entry<GgmlType, Long> e :
+                counted.entrySet()) { // EnumMap iterates in declaration order: ties go to the first
             if (e.getValue() > bestCount) {
                 best = e.getKey();
                 bestCount = e.getValue();

@@ -5,18 +5,18 @@ import dev.anvil.registry.domain.ModelVersion;
 import dev.anvil.registry.domain.SemanticVersion;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.LockModeType;
-
 import java.util.Optional;
 
 /** The registry's lookups, shared by its beans. */
 final class Queries {
 
-    private Queries() {
-    }
+    private Queries() {}
 
     static Optional<Model> model(EntityManager em, String name) {
-        return em.createNamedQuery(Model.BY_NAME, Model.class).setParameter("name", name)
-                .getResultStream().findFirst();
+        return em.createNamedQuery(Model.BY_NAME, Model.class)
+                .setParameter("name", name)
+                .getResultStream()
+                .findFirst();
     }
 
     /**
@@ -25,14 +25,18 @@ final class Queries {
      * the previous one's committed result.
      */
     static Optional<Model> lockedModel(EntityManager em, String name) {
-        return em.createNamedQuery(Model.BY_NAME, Model.class).setParameter("name", name)
+        return em.createNamedQuery(Model.BY_NAME, Model.class)
+                .setParameter("name", name)
                 .setLockMode(LockModeType.PESSIMISTIC_WRITE)
-                .getResultStream().findFirst();
+                .getResultStream()
+                .findFirst();
     }
 
     static Optional<ModelVersion> version(EntityManager em, Model model, SemanticVersion version) {
         return em.createNamedQuery(ModelVersion.BY_MODEL_AND_VERSION, ModelVersion.class)
-                .setParameter("model", model).setParameter("version", version)
-                .getResultStream().findFirst();
+                .setParameter("model", model)
+                .setParameter("version", version)
+                .getResultStream()
+                .findFirst();
     }
 }

@@ -13,6 +13,13 @@ import java.util.List;
  * @param owner            used only when this registration creates the model (default: the actor)
  * @param tags             used only when this registration creates the model
  */
-public record RegisterVersionCommand(String model, String version, String path, String format, String sha256,
-                                     String description, String modelDescription, String owner, List<String> tags) {
-}
+public record RegisterVersionCommand(
+        String model,
+        String version,
+        String path,
+        String format,
+        String sha256,
+        String description,
+        String modelDescription,
+        String owner,
+        List<String> tags) {}

@@ -19,7 +19,8 @@ public class RegistryMetrics {
 
     private static final Metadata REGISTRATIONS_METADATA = Metadata.builder()
             .withName(REGISTRATIONS)
-            .withDescription("Model version registrations by outcome (created, bad_request, not_found, conflict, unavailable, error)")
+            .withDescription(
+                    "Model version registrations by outcome (created, bad_request, not_found, conflict, unavailable, error)")
             .build();
     private static final Metadata TRANSITIONS_METADATA = Metadata.builder()
             .withName(TRANSITIONS)
@@ -34,7 +35,8 @@ public class RegistryMetrics {
     }
 
     public void transition(String stage, String outcome) {
-        registry.counter(TRANSITIONS_METADATA, new Tag("stage", stage), new Tag("outcome", outcome)).inc();
+        registry.counter(TRANSITIONS_METADATA, new Tag("stage", stage), new Tag("outcome", outcome))
+                .inc();
     }
 
     /** The outcome label of a failure: the registry's kind in lower case, or "error" for anything unexpected. */

@@ -2,14 +2,12 @@ package dev.anvil.registry;
 
 import dev.anvil.registry.domain.IllegalStageTransitionException;
 import dev.anvil.registry.domain.InvalidRegistryFieldException;
-
 import java.util.function.Supplier;
 
 /** Turns the domain's rule violations into registry errors with the kind the API reports. */
 final class RegistryRules {
 
-    private RegistryRules() {
-    }
+    private RegistryRules() {}
 
     static <T> T check(Supplier<T> work) {
         try {

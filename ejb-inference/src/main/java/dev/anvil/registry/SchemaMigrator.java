@@ -1,8 +1,8 @@
 package dev.anvil.registry;
 
-import jakarta.annotation.security.PermitAll;
 import jakarta.annotation.PostConstruct;
 import jakarta.annotation.Resource;
+import jakarta.annotation.security.PermitAll;
 import jakarta.ejb.ConcurrencyManagement;
 import jakarta.ejb.ConcurrencyManagementType;
 import jakarta.ejb.Singleton;
@@ -12,13 +12,12 @@ import jakarta.ejb.TimerConfig;
 import jakarta.ejb.TimerService;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.MigrationInfo;
 import org.flywaydb.core.api.output.MigrateResult;
-
-import javax.sql.DataSource;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /**
  * Brings the registry schema up to date with Flyway when the application starts, before anything uses the
@@ -39,6 +38,7 @@ public class SchemaMigrator {
 
     /** Where the SQL migrations lie, inside the anvil-persistence jar. */
     public static final String LOCATION = "classpath:db/migration";
+
     static final int RETRY_SECONDS = 10;
 
     private static final Logger LOG = Logger.getLogger(SchemaMigrator.class.getName());
@@ -73,7 +73,8 @@ public class SchemaMigrator {
             MigrateResult result = flyway.migrate();
             MigrationInfo current = flyway.info().current();
             if (current == null) {
-                throw new IllegalStateException("no migration found at " + LOCATION + " (is anvil-persistence in the EAR's lib/?)");
+                throw new IllegalStateException(
+                        "no migration found at " + LOCATION + " (is anvil-persistence in the EAR's lib/?)");
             }
             appliedVersion = current.getVersion().getVersion();
             failure = null;

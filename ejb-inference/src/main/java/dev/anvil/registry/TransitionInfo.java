@@ -2,7 +2,6 @@ package dev.anvil.registry;
 
 import dev.anvil.registry.domain.Stage;
 import dev.anvil.registry.domain.StageTransition;
-
 import java.time.Instant;
 
 /**
@@ -10,10 +9,17 @@ import java.time.Instant;
  *
  * @param from null for the registration entry
  */
-public record TransitionInfo(String model, String version, Stage from, Stage to, String actor, Instant at, String reason) {
+public record TransitionInfo(
+        String model, String version, Stage from, Stage to, String actor, Instant at, String reason) {
 
     static TransitionInfo of(StageTransition t) {
-        return new TransitionInfo(t.modelVersion().model().name(), t.modelVersion().version().toString(),
-                t.from(), t.to(), t.actor(), t.occurredAt(), t.reason());
+        return new TransitionInfo(
+                t.modelVersion().model().name(),
+                t.modelVersion().version().toString(),
+                t.from(),
+                t.to(),
+                t.actor(),
+                t.occurredAt(),
+                t.reason());
     }
 }

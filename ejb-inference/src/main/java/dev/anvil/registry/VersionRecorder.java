@@ -1,15 +1,14 @@
 package dev.anvil.registry;
 
-import dev.anvil.security.Roles;
-import jakarta.annotation.security.RolesAllowed;
 import dev.anvil.registry.domain.Model;
 import dev.anvil.registry.domain.ModelVersion;
 import dev.anvil.registry.domain.SemanticVersion;
+import dev.anvil.security.Roles;
+import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.Stateless;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.PersistenceContext;
 import jakarta.persistence.PersistenceException;
-
 import java.time.Clock;
 import java.time.Instant;
 
@@ -29,36 +28,40 @@ public class VersionRecorder {
 
     Clock clock = Clock.systemUTC();
 
-    public ModelVersionInfo record(RegisterVersionCommand command, SemanticVersion version, ArtifactFacts facts, String actor) {
+    public ModelVersionInfo record(
+            RegisterVersionCommand command, SemanticVersion version, ArtifactFacts facts, String actor) {
         Instant now = clock.instant();
         Model model = Queries.model(em, command.model()).orElse(null);
         try {
             if (model == null) {
-                model = RegistryRules.check(() -> new Model(command.model(), command.modelDescription(), command.owner(),
-                        command.tags(), actor, now));
+                model = RegistryRules.check(() -> new Model(
+                        command.model(), command.modelDescription(), command.owner(), command.tags(), actor, now));
                 em.persist(model);
                 em.flush();
             }
         } catch (PersistenceException e) {
             if (PersistenceFailures.classify(e).isPresent()) {
                 // Another request created the same model between our lookup and insert; the caller retries once.
-                throw RegistryException.conflict("model " + command.model() + " was created concurrently; retry", "model", MODEL_RACE);
+                throw RegistryException.conflict(
+                        "model " + command.model() + " was created concurrently; retry", "model", MODEL_RACE);
             }
             throw e;
         }
         if (Queries.version(em, model, version).isPresent()) {
-            throw RegistryException.conflict("model " + model.name() + " already has a version " + version, "version", "version_exists");
+            throw RegistryException.conflict(
+                    "model " + model.name() + " already has a version " + version, "version", "version_exists");
         }
         Model owner = model;
-        ModelVersion registered = RegistryRules.check(() -> new ModelVersion(owner, version, facts.toArtifact(),
-                command.description(), actor, now));
+        ModelVersion registered = RegistryRules.check(
+                () -> new ModelVersion(owner, version, facts.toArtifact(), command.description(), actor, now));
         try {
             em.persist(registered);
             em.flush();
         } catch (PersistenceException e) {
             if (PersistenceFailures.classify(e).isPresent()) {
                 // The UNIQUE (model_id, semver) backstop: a concurrent registration of the same version won.
-                throw RegistryException.conflict("model " + model.name() + " already has a version " + version, "version", "version_exists");
+                throw RegistryException.conflict(
+                        "model " + model.name() + " already has a version " + version, "version", "version_exists");
             }
             throw e;
         }

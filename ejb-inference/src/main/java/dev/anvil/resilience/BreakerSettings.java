@@ -9,9 +9,13 @@ package dev.anvil.resilience;
 public record BreakerSettings(int requestVolumeThreshold, double failureRatio, long delayMillis, int successThreshold) {
 
     public BreakerSettings {
-        if (requestVolumeThreshold < 1) throw new IllegalArgumentException("request-volume-threshold must be at least 1, was " + requestVolumeThreshold);
-        if (!(failureRatio > 0 && failureRatio <= 1)) throw new IllegalArgumentException("failure-ratio must be in (0, 1], was " + failureRatio);
+        if (requestVolumeThreshold < 1)
+            throw new IllegalArgumentException(
+                    "request-volume-threshold must be at least 1, was " + requestVolumeThreshold);
+        if (!(failureRatio > 0 && failureRatio <= 1))
+            throw new IllegalArgumentException("failure-ratio must be in (0, 1], was " + failureRatio);
         if (delayMillis < 0) throw new IllegalArgumentException("delay-ms must not be negative, was " + delayMillis);
-        if (successThreshold < 1) throw new IllegalArgumentException("success-threshold must be at least 1, was " + successThreshold);
+        if (successThreshold < 1)
+            throw new IllegalArgumentException("success-threshold must be at least 1, was " + successThreshold);
     }
 }

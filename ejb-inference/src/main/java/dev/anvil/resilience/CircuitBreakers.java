@@ -19,12 +19,21 @@ import org.eclipse.microprofile.metrics.Tag;
 @ApplicationScoped
 public class CircuitBreakers {
 
-    private static final Metadata STATE_MD = Metadata.builder().withName("anvil.resilience.breaker.state")
-            .withDescription("Circuit breaker of a model version: 0 closed, 1 open, 2 half-open").withUnit(MetricUnits.NONE).build();
-    private static final Metadata OPENED_MD = Metadata.builder().withName("anvil.resilience.breaker.opened")
-            .withDescription("Times the circuit breaker of a model version opened").withUnit(MetricUnits.NONE).build();
-    private static final Metadata FALLBACKS_MD = Metadata.builder().withName("anvil.resilience.fallbacks")
-            .withDescription("Requests answered by a fallback, by reason and target (a model or 'message')").withUnit(MetricUnits.NONE).build();
+    private static final Metadata STATE_MD = Metadata.builder()
+            .withName("anvil.resilience.breaker.state")
+            .withDescription("Circuit breaker of a model version: 0 closed, 1 open, 2 half-open")
+            .withUnit(MetricUnits.NONE)
+            .build();
+    private static final Metadata OPENED_MD = Metadata.builder()
+            .withName("anvil.resilience.breaker.opened")
+            .withDescription("Times the circuit breaker of a model version opened")
+            .withUnit(MetricUnits.NONE)
+            .build();
+    private static final Metadata FALLBACKS_MD = Metadata.builder()
+            .withName("anvil.resilience.fallbacks")
+            .withDescription("Requests answered by a fallback, by reason and target (a model or 'message')")
+            .withUnit(MetricUnits.NONE)
+            .build();
 
     private final Map<String, VersionCircuitBreaker> breakers = new ConcurrentHashMap<>();
 
@@ -45,7 +54,12 @@ public class CircuitBreakers {
     }
 
     void fellBack(ServedModel from, FallbackReason reason, String target) {
-        registry.counter(FALLBACKS_MD, new Tag("model", from.name()), new Tag("version", from.version()),
-                new Tag("reason", reason.wireName()), new Tag("target", target)).inc();
+        registry.counter(
+                        FALLBACKS_MD,
+                        new Tag("model", from.name()),
+                        new Tag("version", from.version()),
+                        new Tag("reason", reason.wireName()),
+                        new Tag("target", target))
+                .inc();
     }
 }

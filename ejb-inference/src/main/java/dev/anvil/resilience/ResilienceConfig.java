@@ -17,6 +17,7 @@ public class ResilienceConfig {
 
     /** {@code anvil.resilience.fallback-model.<name>}: the model that answers for model {@code <name>}. */
     public static final String FALLBACK_MODEL_PREFIX = "anvil.resilience.fallback-model.";
+
     public static final String FALLBACK_MESSAGE_KEY = "anvil.resilience.fallback-message";
     /** {@code anvil.resilience.fallback-message.<name>}: the fixed answer for model {@code <name>}. */
     public static final String FALLBACK_MESSAGE_PREFIX = FALLBACK_MESSAGE_KEY + ".";
@@ -50,7 +51,8 @@ public class ResilienceConfig {
     Config config;
 
     public BreakerSettings breaker() {
-        return new BreakerSettings(breakerRequestVolumeThreshold, breakerFailureRatio, breakerDelayMs, breakerSuccessThreshold);
+        return new BreakerSettings(
+                breakerRequestVolumeThreshold, breakerFailureRatio, breakerDelayMs, breakerSuccessThreshold);
     }
 
     /** The model ({@code name} or {@code name@version}) that answers when model {@code name} cannot, or null. */
@@ -64,7 +66,8 @@ public class ResilienceConfig {
      * anvil.resilience.fallback-message.<name>}, else {@code anvil.resilience.fallback-message}, else null (then: 503).
      */
     public String fallbackMessage(String name) {
-        return config.getOptionalValue(FALLBACK_MESSAGE_PREFIX + name, String.class).filter(s -> !s.isBlank())
+        return config.getOptionalValue(FALLBACK_MESSAGE_PREFIX + name, String.class)
+                .filter(s -> !s.isBlank())
                 .orElse(fallbackMessage.filter(s -> !s.isBlank()).orElse(null));
     }
 }

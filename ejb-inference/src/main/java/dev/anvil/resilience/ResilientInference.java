@@ -75,8 +75,10 @@ public class ResilientInference {
                 Attempt second = attempt(fallback, requestsFor);
                 if (second.handles != null) {
                     breakers.fellBack(primary, first.reason, fallback.ref());
-                    LOG.info(() -> primary.ref() + " " + first.reason.wireName() + ": answered by fallback " + fallback.ref());
-                    return new Routed(fallback, second.handles, new Fallback(primary.ref(), fallback.ref(), first.reason));
+                    LOG.info(() ->
+                            primary.ref() + " " + first.reason.wireName() + ": answered by fallback " + fallback.ref());
+                    return new Routed(
+                            fallback, second.handles, new Fallback(primary.ref(), fallback.ref(), first.reason));
                 }
             }
         }
@@ -85,7 +87,8 @@ public class ResilientInference {
             List<GenerationHandle> canned = new ArrayList<>();
             for (InferenceRequest r : requestsFor.apply(primary)) {
                 int[] tokens = primary.tokenizer().encode(message, false);
-                canned.add(GenerationHandle.completed(r.requestId(), primary, r.promptTokens().length, r.n(), message, tokens));
+                canned.add(GenerationHandle.completed(
+                        r.requestId(), primary, r.promptTokens().length, r.n(), message, tokens));
             }
             breakers.fellBack(primary, first.reason, MESSAGE_TARGET);
             return new Routed(primary, canned, new Fallback(primary.ref(), MESSAGE_TARGET, first.reason));
@@ -98,7 +101,8 @@ public class ResilientInference {
             ServedModel m = inference.resolve(target);
             return m.ref().equals(primary.ref()) ? null : m;
         } catch (InferenceException e) {
-            LOG.warning(() -> "fallback model '" + target + "' of " + primary.name() + " cannot be used: " + e.getMessage());
+            LOG.warning(() ->
+                    "fallback model '" + target + "' of " + primary.name() + " cannot be used: " + e.getMessage());
             return null;
         }
     }
@@ -111,8 +115,13 @@ public class ResilientInference {
         VersionCircuitBreaker.Permit permit = breaker.acquire();
         if (!permit.allowed()) {
             long waitSeconds = Math.max(1, (breaker.millisUntilTrial() + 999) / 1000);
-            return new Attempt(null, FallbackReason.CIRCUIT_OPEN, InferenceException.unavailable("model " + model.ref()
-                    + " is failing and its circuit breaker is open; retry in " + waitSeconds + " s", (int) waitSeconds));
+            return new Attempt(
+                    null,
+                    FallbackReason.CIRCUIT_OPEN,
+                    InferenceException.unavailable(
+                            "model " + model.ref() + " is failing and its circuit breaker is open; retry in "
+                                    + waitSeconds + " s",
+                            (int) waitSeconds));
         }
         List<GenerationHandle> handles = new ArrayList<>();
         try {
@@ -131,8 +140,12 @@ public class ResilientInference {
         } catch (TimeoutException e) {
             cancel(handles);
             breaker.failure(permit);
-            return new Attempt(null, FallbackReason.TIMEOUT, InferenceException.unavailable("model " + model.ref()
-                    + " did not accept the request in time (" + e.getMessage() + ")", 1));
+            return new Attempt(
+                    null,
+                    FallbackReason.TIMEOUT,
+                    InferenceException.unavailable(
+                            "model " + model.ref() + " did not accept the request in time (" + e.getMessage() + ")",
+                            1));
         } catch (RuntimeException e) {
             cancel(handles);
             breaker.ignored(permit);
@@ -143,8 +156,10 @@ public class ResilientInference {
     }
 
     /** Reports the generations' outcome to the breaker once all of them ended. */
-    private static void watch(VersionCircuitBreaker breaker, VersionCircuitBreaker.Permit permit, List<GenerationHandle> handles) {
-        CompletableFuture<?>[] results = handles.stream().map(h -> h.result().toCompletableFuture()).toArray(CompletableFuture[]::new);
+    private static void watch(
+            VersionCircuitBreaker breaker, VersionCircuitBreaker.Permit permit, List<GenerationHandle> handles) {
+        CompletableFuture<?>[] results =
+                handles.stream().map(h -> h.result().toCompletableFuture()).toArray(CompletableFuture[]::new);
         CompletableFuture.allOf(results).whenComplete((x, error) -> {
             if (error != null) {
                 breaker.failure(permit);

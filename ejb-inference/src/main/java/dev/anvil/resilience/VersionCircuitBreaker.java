@@ -11,7 +11,9 @@ import java.util.function.LongSupplier;
 public final class VersionCircuitBreaker {
 
     public enum State {
-        CLOSED(0), OPEN(1), HALF_OPEN(2);
+        CLOSED(0),
+        OPEN(1),
+        HALF_OPEN(2);
 
         private final int code;
 
@@ -27,7 +29,9 @@ public final class VersionCircuitBreaker {
 
     /** What a request was allowed: to run normally, to run as a half-open trial, or not at all. */
     public enum Permit {
-        CLOSED, TRIAL, DENIED;
+        CLOSED,
+        TRIAL,
+        DENIED;
 
         public boolean allowed() {
             return this != DENIED;
@@ -38,6 +42,7 @@ public final class VersionCircuitBreaker {
     private final LongSupplier clockMillis;
     /** Ring of the last outcomes while closed: true = failure. */
     private final boolean[] window;
+
     private int recorded;
     private int next;
     private int failures;

@@ -3,11 +3,11 @@ package dev.anvil.routing;
 import dev.anvil.registry.ModelRegistry;
 import dev.anvil.registry.RegistryException;
 import dev.anvil.registry.StageChangeResult;
+import dev.anvil.security.Roles;
+import dev.anvil.service.ServiceException;
 import dev.anvil.serving.InferenceException;
 import dev.anvil.serving.ModelRuntime;
 import dev.anvil.serving.ModelRuntimes;
-import dev.anvil.service.ServiceException;
-import dev.anvil.security.Roles;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.EJB;
 import jakarta.ejb.Stateless;
@@ -35,17 +35,22 @@ public class BlueGreenSwitch {
     ModelRegistry registry;
 
     /** What a switch did. */
-    public record Result(String model, String fromVersion, String toVersion, String standby, StageChangeResult registry) {
-    }
+    public record Result(
+            String model, String fromVersion, String toVersion, String standby, StageChangeResult registry) {}
 
     public Result switchTo(String model, String version, String reason) {
         if (version == null || version.isBlank()) {
-            throw RegistryException.badRequest("the version to switch to is required, e.g. {\"version\": \"2.0.0\"}", "version", "missing_version");
+            throw RegistryException.badRequest(
+                    "the version to switch to is required, e.g. {\"version\": \"2.0.0\"}",
+                    "version",
+                    "missing_version");
         }
         ModelRuntime current = runtimes.serving(model);
         if (current != null && current.served().version().equals(version)) {
-            throw RegistryException.conflict("version " + version + " of model " + model + " already serves its traffic: nothing to switch",
-                    "version", "already_production");
+            throw RegistryException.conflict(
+                    "version " + version + " of model " + model + " already serves its traffic: nothing to switch",
+                    "version",
+                    "already_production");
         }
         ModelRuntime target;
         try {
@@ -56,12 +61,19 @@ public class BlueGreenSwitch {
                 case INVALID -> ServiceException.Kind.CONFLICT;
                 default -> ServiceException.Kind.CONFLICT;
             };
-            throw new RegistryException(kind, "cannot switch model " + model + " to version " + version + ": " + e.getMessage(),
-                    "version", "version_not_loadable");
+            throw new RegistryException(
+                    kind,
+                    "cannot switch model " + model + " to version " + version + ": " + e.getMessage(),
+                    "version",
+                    "version_not_loadable");
         }
         StageChangeResult change = registry.switchProduction(model, version, reason);
         runtimes.activate(target, true);
-        return new Result(model, current == null ? null : current.served().version(), version,
-                current == null ? null : current.served().version(), change);
+        return new Result(
+                model,
+                current == null ? null : current.served().version(),
+                version,
+                current == null ? null : current.served().version(),
+                change);
     }
 }

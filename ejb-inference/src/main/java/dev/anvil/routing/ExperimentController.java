@@ -1,6 +1,5 @@
 package dev.anvil.routing;
 
-import dev.anvil.experiments.ExperimentsConfig;
 import dev.anvil.experiments.ExperimentService;
 import dev.anvil.experiments.domain.CanaryDecision;
 import dev.anvil.experiments.domain.ExperimentStrategy;
@@ -18,10 +17,10 @@ import jakarta.ejb.TimerService;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
 import jakarta.inject.Inject;
-import org.jboss.ejb3.annotation.RunAsPrincipal;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.jboss.ejb3.annotation.RunAsPrincipal;
 
 /**
  * The experiment controller, on a container-managed interval timer ({@code anvil.experiments.controller-interval-ms}):
@@ -76,9 +75,11 @@ public class ExperimentController {
             try {
                 switch (experiments.superviseCanary(name)) {
                     case CanaryDecision.RolledBack r -> LOG.info(() -> "experiment " + name + ": " + r.reason());
-                    case CanaryDecision.SteppedUp up -> LOG.info(() -> "experiment " + name + ": canary " + name + " raised to " + up.to() + "%");
+                    case CanaryDecision.SteppedUp up ->
+                        LOG.info(() -> "experiment " + name + ": canary " + name + " raised to " + up.to() + "%");
                     case CanaryDecision.Held held -> LOG.fine(() -> "experiment " + name + ": " + held.why());
-                    case CanaryDecision.FullRollout full -> LOG.fine(() -> "experiment " + name + ": at full rollout, awaiting completion");
+                    case CanaryDecision.FullRollout full ->
+                        LOG.fine(() -> "experiment " + name + ": at full rollout, awaiting completion");
                 }
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "experiment controller: canary " + name + " could not be supervised", e);

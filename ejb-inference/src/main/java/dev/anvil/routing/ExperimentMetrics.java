@@ -20,21 +20,31 @@ import org.eclipse.microprofile.metrics.Tag;
 @ApplicationScoped
 public class ExperimentMetrics {
 
-    static final Metadata REQUESTS = md("anvil.experiment.requests", "Live requests served by an experiment variant", MetricUnits.NONE);
-    static final Metadata LATENCY = md("anvil.experiment.latency", "Latency of requests served by an experiment variant", MetricUnits.SECONDS);
-    static final Metadata SHADOW = md("anvil.experiment.shadow.requests", "Shadow copies run for a shadow variant", MetricUnits.NONE);
-    static final Metadata DROPPED = md("anvil.experiment.outcomes.dropped", "Experiment measurements dropped: write queue full", MetricUnits.NONE);
+    static final Metadata REQUESTS =
+            md("anvil.experiment.requests", "Live requests served by an experiment variant", MetricUnits.NONE);
+    static final Metadata LATENCY =
+            md("anvil.experiment.latency", "Latency of requests served by an experiment variant", MetricUnits.SECONDS);
+    static final Metadata SHADOW =
+            md("anvil.experiment.shadow.requests", "Shadow copies run for a shadow variant", MetricUnits.NONE);
+    static final Metadata DROPPED = md(
+            "anvil.experiment.outcomes.dropped", "Experiment measurements dropped: write queue full", MetricUnits.NONE);
 
     @Inject
     MetricRegistry registry;
 
     private static Metadata md(String name, String description, String unit) {
-        return Metadata.builder().withName(name).withDescription(description).withUnit(unit).build();
+        return Metadata.builder()
+                .withName(name)
+                .withDescription(description)
+                .withUnit(unit)
+                .build();
     }
 
     public void served(String experiment, String variant, boolean error, long latencyNanos) {
-        registry.counter(REQUESTS, tags(experiment, variant, error ? "error" : "ok")).inc();
-        registry.timer(LATENCY, new Tag("experiment", experiment), new Tag("variant", variant)).update(Duration.ofNanos(latencyNanos));
+        registry.counter(REQUESTS, tags(experiment, variant, error ? "error" : "ok"))
+                .inc();
+        registry.timer(LATENCY, new Tag("experiment", experiment), new Tag("variant", variant))
+                .update(Duration.ofNanos(latencyNanos));
     }
 
     public void shadow(String experiment, String variant, String outcome) {
@@ -46,6 +56,6 @@ public class ExperimentMetrics {
     }
 
     private static Tag[] tags(String experiment, String variant, String outcome) {
-        return new Tag[]{new Tag("experiment", experiment), new Tag("variant", variant), new Tag("outcome", outcome)};
+        return new Tag[] {new Tag("experiment", experiment), new Tag("variant", variant), new Tag("outcome", outcome)};
     }
 }

@@ -1,10 +1,10 @@
 package dev.anvil.routing;
 
-import dev.anvil.experiments.ExperimentsConfig;
 import dev.anvil.experiments.AssignmentInfo;
 import dev.anvil.experiments.ExperimentException;
 import dev.anvil.experiments.ExperimentService;
 import dev.anvil.experiments.ExperimentsChanged;
+import dev.anvil.experiments.ExperimentsConfig;
 import dev.anvil.experiments.LiveExperiment;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -64,13 +64,30 @@ public class ExperimentRouter {
         LiveExperiment.Variant chosen = VariantPicker.pick(e, key, ThreadLocalRandom.current());
         if (e.running() && "AB".equals(e.strategy()) && key != null) chosen = recordedAssignment(e, key, chosen);
         List<Route.Shadow> shadows = new ArrayList<>();
-        if (e.running() && "SHADOW".equals(e.strategy()) && ThreadLocalRandom.current().nextInt(100) < config.shadowPercent()) {
+        if (e.running()
+                && "SHADOW".equals(e.strategy())
+                && ThreadLocalRandom.current().nextInt(100) < config.shadowPercent()) {
             for (LiveExperiment.Variant v : e.variants()) {
-                if (!v.control()) shadows.add(new Route.Shadow(v.id(), v.name(), v.modelVersion(), v.temperature(), v.topP(), v.maxTokens()));
+                if (!v.control())
+                    shadows.add(new Route.Shadow(
+                            v.id(), v.name(), v.modelVersion(), v.temperature(), v.topP(), v.maxTokens()));
             }
         }
-        return new Route(e.id(), e.name(), e.strategy(), chosen.id(), chosen.name(), e.model(), chosen.modelVersion(), chosen.temperature(),
-                chosen.topP(), chosen.maxTokens(), chosen.systemPrompt(), shadows, e.running(), now);
+        return new Route(
+                e.id(),
+                e.name(),
+                e.strategy(),
+                chosen.id(),
+                chosen.name(),
+                e.model(),
+                chosen.modelVersion(),
+                chosen.temperature(),
+                chosen.topP(),
+                chosen.maxTokens(),
+                chosen.systemPrompt(),
+                shadows,
+                e.running(),
+                now);
     }
 
     /** The subject's recorded variant (recording it now if this is its first request). */
@@ -101,7 +118,8 @@ public class ExperimentRouter {
             try {
                 List<LiveExperiment> live = new ArrayList<>(experiments.routable());
                 // One experiment routes a model: a RUNNING one before a PAUSED one, then by name.
-                live.sort(Comparator.comparing((LiveExperiment x) -> !x.running()).thenComparing(LiveExperiment::name));
+                live.sort(
+                        Comparator.comparing((LiveExperiment x) -> !x.running()).thenComparing(LiveExperiment::name));
                 Map<String, LiveExperiment> map = new HashMap<>();
                 for (LiveExperiment x : live) map.putIfAbsent(x.model(), x);
                 byModel = Map.copyOf(map);

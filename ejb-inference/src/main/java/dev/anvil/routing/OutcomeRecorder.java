@@ -52,7 +52,8 @@ public class OutcomeRecorder {
     @PostConstruct
     void start() {
         queue = new ArrayBlockingQueue<>(config.outcomeQueue());
-        flusher = scheduler.scheduleWithFixedDelay(this::flush, FLUSH_INTERVAL_MS, FLUSH_INTERVAL_MS, TimeUnit.MILLISECONDS);
+        flusher = scheduler.scheduleWithFixedDelay(
+                this::flush, FLUSH_INTERVAL_MS, FLUSH_INTERVAL_MS, TimeUnit.MILLISECONDS);
     }
 
     @PreDestroy
@@ -94,7 +95,10 @@ public class OutcomeRecorder {
             try {
                 store.write(outcomes, comparisons);
             } catch (RuntimeException e) {
-                LOG.log(Level.WARNING, "writing " + batch.size() + " experiment measurements failed; they are dropped", e);
+                LOG.log(
+                        Level.WARNING,
+                        "writing " + batch.size() + " experiment measurements failed; they are dropped",
+                        e);
                 dropped.addAndGet(batch.size());
                 for (int i = 0; i < batch.size(); i++) metrics.dropped();
             }

@@ -10,8 +10,7 @@ import java.util.Set;
  */
 public final class OutputComparison {
 
-    private OutputComparison() {
-    }
+    private OutputComparison() {}
 
     public static boolean agree(String control, String shadow) {
         return normalise(control).equals(normalise(shadow));

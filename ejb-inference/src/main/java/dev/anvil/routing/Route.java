@@ -9,13 +9,25 @@ import java.util.List;
  *
  * @param recordOutcome false for a PAUSED experiment's control traffic, which is served but not measured
  */
-public record Route(long experimentId, String experiment, String strategy, long variantId, String variant, String model,
-                   String version, Double temperature, Double topP, Integer maxTokens, String systemPrompt, List<Shadow> shadows,
-                   boolean recordOutcome, long routedAtNanos) {
+public record Route(
+        long experimentId,
+        String experiment,
+        String strategy,
+        long variantId,
+        String variant,
+        String model,
+        String version,
+        Double temperature,
+        Double topP,
+        Integer maxTokens,
+        String systemPrompt,
+        List<Shadow> shadows,
+        boolean recordOutcome,
+        long routedAtNanos) {
 
     /** A shadow variant that gets a LOW-priority copy of the request; its answer is compared, never returned. */
-    public record Shadow(long variantId, String variant, String version, Double temperature, Double topP, Integer maxTokens) {
-    }
+    public record Shadow(
+            long variantId, String variant, String version, Double temperature, Double topP, Integer maxTokens) {}
 
     public Route {
         shadows = shadows == null ? List.of() : List.copyOf(shadows);

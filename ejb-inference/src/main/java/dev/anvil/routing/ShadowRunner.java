@@ -30,8 +30,7 @@ public class ShadowRunner {
     private static final Logger LOG = Logger.getLogger(ShadowRunner.class.getName());
 
     /** What the caller got from the control. */
-    public record ControlAnswer(String text, int completionTokens, long latencyMs) {
-    }
+    public record ControlAnswer(String text, int completionTokens, long latencyMs) {}
 
     @Resource
     ManagedExecutorService executor;
@@ -50,25 +49,51 @@ public class ShadowRunner {
      *
      * @param control completes with the control's answer (or exceptionally when it failed: nothing is compared then)
      */
-    public void copy(Route route, String responseId, int[] prompt, SamplingParams sampling, Integer maxTokens, List<String> stop,
-                     CompletionStage<ControlAnswer> control) {
+    public void copy(
+            Route route,
+            String responseId,
+            int[] prompt,
+            SamplingParams sampling,
+            Integer maxTokens,
+            List<String> stop,
+            CompletionStage<ControlAnswer> control) {
         for (Route.Shadow shadow : route.shadows()) {
             executor.execute(() -> run(route, shadow, responseId, prompt, sampling, maxTokens, stop, control));
         }
     }
 
-    private void run(Route route, Route.Shadow shadow, String responseId, int[] prompt, SamplingParams sampling, Integer maxTokens,
-                     List<String> stop, CompletionStage<ControlAnswer> control) {
+    private void run(
+            Route route,
+            Route.Shadow shadow,
+            String responseId,
+            int[] prompt,
+            SamplingParams sampling,
+            Integer maxTokens,
+            List<String> stop,
+            CompletionStage<ControlAnswer> control) {
         SamplingParams s = sampling;
-        if (shadow.temperature() != null) s = s.withTemperature(shadow.temperature().floatValue());
+        if (shadow.temperature() != null)
+            s = s.withTemperature(shadow.temperature().floatValue());
         if (shadow.topP() != null) s = s.withTopP(shadow.topP().floatValue());
         long start = System.nanoTime();
         CompletableFuture<GenerationResult> result;
         try {
             // A listener that ignores the tokens: without one the handle would buffer every event for a reader to come.
-            result = inference.submit(new InferenceRequest(route.model() + "@" + shadow.version(), prompt, s,
-                    shadow.maxTokens() != null ? shadow.maxTokens() : maxTokens, stop, 1, null, "shadow-" + responseId,
-                    SequenceRequest.Priority.LOW), (index, text, logprob) -> { }).result().toCompletableFuture();
+            result = inference
+                    .submit(
+                            new InferenceRequest(
+                                    route.model() + "@" + shadow.version(),
+                                    prompt,
+                                    s,
+                                    shadow.maxTokens() != null ? shadow.maxTokens() : maxTokens,
+                                    stop,
+                                    1,
+                                    null,
+                                    "shadow-" + responseId,
+                                    SequenceRequest.Priority.LOW),
+                            (index, text, logprob) -> {})
+                    .result()
+                    .toCompletableFuture();
         } catch (RuntimeException e) {
             LOG.log(Level.FINE, "shadow copy of " + responseId + " to " + shadow.variant() + " skipped", e);
             metrics.shadow(route.experiment(), shadow.variant(), "skipped");
@@ -81,9 +106,19 @@ public class ShadowRunner {
                 if (controlError != null) return;
                 String text = error == null ? r.choices().getFirst().text() : "";
                 int tokens = error == null ? r.usage().completionTokens() : 0;
-                recorder.record(new PendingShadowComparison(shadow.variantId(), responseId, c.latencyMs(), shadowMs, c.completionTokens(),
-                        tokens, c.text().length(), text.length(), error == null && OutputComparison.agree(c.text(), text),
-                        error == null ? OutputComparison.similarity(c.text(), text) : 0, error != null, Instant.now()));
+                recorder.record(new PendingShadowComparison(
+                        shadow.variantId(),
+                        responseId,
+                        c.latencyMs(),
+                        shadowMs,
+                        c.completionTokens(),
+                        tokens,
+                        c.text().length(),
+                        text.length(),
+                        error == null && OutputComparison.agree(c.text(), text),
+                        error == null ? OutputComparison.similarity(c.text(), text) : 0,
+                        error != null,
+                        Instant.now()));
             });
             return null;
         });

@@ -19,8 +19,7 @@ import java.util.random.RandomGenerator;
  */
 public final class VariantPicker {
 
-    private VariantPicker() {
-    }
+    private VariantPicker() {}
 
     public static LiveExperiment.Variant pick(LiveExperiment e, String key, RandomGenerator random) {
         if (!e.running() || "SHADOW".equals(e.strategy())) return e.control();
@@ -34,7 +33,9 @@ public final class VariantPicker {
     }
 
     static LiveExperiment.Variant byBucket(LiveExperiment e, int bucket) {
-        List<StickyAssignment.Arm> arms = e.variants().stream().map(v -> new StickyAssignment.Arm(v.name(), v.weightPercent())).toList();
+        List<StickyAssignment.Arm> arms = e.variants().stream()
+                .map(v -> new StickyAssignment.Arm(v.name(), v.weightPercent()))
+                .toList();
         return e.variant(StickyAssignment.pick(arms, bucket).name());
     }
 }

@@ -14,8 +14,7 @@ public final class Callers {
     /** The name Elytron gives a caller that did not authenticate. */
     public static final String ANONYMOUS = "anonymous";
 
-    private Callers() {
-    }
+    private Callers() {}
 
     /** The authenticated caller of the current EJB invocation. */
     public static String actor(SessionContext session) {

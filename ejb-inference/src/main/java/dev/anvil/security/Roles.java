@@ -9,6 +9,5 @@ public final class Roles {
     /** Administrators: the admin API (registry, experiments, gateway) and the EJB methods behind it. */
     public static final String ADMIN = "anvil-admin";
 
-    private Roles() {
-    }
+    private Roles() {}
 }

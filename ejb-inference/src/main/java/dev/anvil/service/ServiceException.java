@@ -32,9 +32,15 @@ public abstract class ServiceException extends RuntimeException {
         this.code = code;
     }
 
-    public Kind kind() { return kind; }
+    public Kind kind() {
+        return kind;
+    }
     /** The request field at fault, or null. */
-    public String param() { return param; }
+    public String param() {
+        return param;
+    }
     /** A stable machine-readable code such as {@code version_exists}, or null. */
-    public String code() { return code; }
+    public String code() {
+        return code;
+    }
 }

@@ -50,10 +50,12 @@ public final class FaultInjection {
                 try {
                     ms = Long.parseLong(what.substring("delay-ms:".length()).trim());
                 } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("anvil.serving.fault-injection entry '" + entry + "': the delay is not a number");
+                    throw new IllegalArgumentException(
+                            "anvil.serving.fault-injection entry '" + entry + "': the delay is not a number");
                 }
                 if (ms < 0 || ms > 600_000) {
-                    throw new IllegalArgumentException("anvil.serving.fault-injection entry '" + entry + "': delay must be 0..600000 ms");
+                    throw new IllegalArgumentException(
+                            "anvil.serving.fault-injection entry '" + entry + "': delay must be 0..600000 ms");
                 }
                 map.put(ref, new Fault(ms, false));
             } else {

@@ -1,6 +1,5 @@
 package dev.anvil.serving;
 
-import dev.anvil.serving.InferenceException;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -28,8 +27,8 @@ public class FaultInjector {
         try {
             faults = FaultInjection.parse(config.faultInjection());
             if (!faults.isEmpty()) {
-                LOG.warning(() -> "TEST-ONLY fault injection is active (anvil.serving.fault-injection=" + config.faultInjection()
-                        + "); never set it in production");
+                LOG.warning(() -> "TEST-ONLY fault injection is active (anvil.serving.fault-injection="
+                        + config.faultInjection() + "); never set it in production");
             }
         } catch (IllegalArgumentException e) {
             LOG.log(Level.SEVERE, "anvil.serving.fault-injection is invalid and ignored: " + e.getMessage());
@@ -45,7 +44,8 @@ public class FaultInjector {
         FaultInjection.Fault fault = faults.forVersion(ref);
         if (fault == null) return;
         if (fault.fail()) {
-            throw InferenceException.unavailable("model version " + ref + " failed (injected fault: anvil.serving.fault-injection)", 1);
+            throw InferenceException.unavailable(
+                    "model version " + ref + " failed (injected fault: anvil.serving.fault-injection)", 1);
         }
         try {
             Thread.sleep(fault.delayMs());

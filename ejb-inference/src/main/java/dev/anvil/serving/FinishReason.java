@@ -13,8 +13,12 @@ public enum FinishReason {
 
     private final String openAiName;
 
-    FinishReason(String openAiName) { this.openAiName = openAiName; }
+    FinishReason(String openAiName) {
+        this.openAiName = openAiName;
+    }
 
     /** The OpenAI {@code finish_reason} string: "stop", "length" (and "cancelled", which OpenAI never sends). */
-    public String openAiName() { return openAiName; }
+    public String openAiName() {
+        return openAiName;
+    }
 }

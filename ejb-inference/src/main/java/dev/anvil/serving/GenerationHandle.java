@@ -44,7 +44,8 @@ public final class GenerationHandle {
     private int unfinished;
     private boolean failed;
 
-    GenerationHandle(String requestId, ServedModel model, int promptTokens, int n, Integer logprobs, RequestObserver observer) {
+    GenerationHandle(
+            String requestId, ServedModel model, int promptTokens, int n, Integer logprobs, RequestObserver observer) {
         this.requestId = requestId;
         this.model = model;
         this.promptTokens = promptTokens;
@@ -60,7 +61,8 @@ public final class GenerationHandle {
      * tokens), ended with {@link FinishReason#STOP}. Its events are replayed to the listener like a generation's.
      * Used for a deterministic answer that involves no model (the resilience fallback message).
      */
-    public static GenerationHandle completed(String requestId, ServedModel model, int promptTokens, int n, String text, int[] tokens) {
+    public static GenerationHandle completed(
+            String requestId, ServedModel model, int promptTokens, int n, String text, int[] tokens) {
         GenerationHandle h = new GenerationHandle(requestId, model, promptTokens, n, null, NO_OBSERVER);
         for (ChoiceState c : h.choices) {
             c.text.append(text);
@@ -77,28 +79,33 @@ public final class GenerationHandle {
     /** Observes nothing: a {@link #completed} handle is not a generation and stays out of the serving metrics. */
     private static final RequestObserver NO_OBSERVER = new RequestObserver() {
         @Override
-        public void token(int choice) {
-        }
+        public void token(int choice) {}
 
         @Override
-        public void completed(GenerationResult result) {
-        }
+        public void completed(GenerationResult result) {}
 
         @Override
-        public void failed(Throwable error) {
-        }
+        public void failed(Throwable error) {}
     };
 
-    public String requestId() { return requestId; }
+    public String requestId() {
+        return requestId;
+    }
 
     /** The model version serving this request (fixed at submission, even if a new version is promoted meanwhile). */
-    public ServedModel model() { return model; }
+    public ServedModel model() {
+        return model;
+    }
 
     /** Tokens of the prompt. */
-    public int promptTokens() { return promptTokens; }
+    public int promptTokens() {
+        return promptTokens;
+    }
 
     /** Number of choices. */
-    public int n() { return choices.length; }
+    public int n() {
+        return choices.length;
+    }
 
     /**
      * Registers the (single) listener. Events so far are replayed to it immediately on this thread.
@@ -109,7 +116,8 @@ public final class GenerationHandle {
         if (l == null) throw new IllegalArgumentException("listener is null");
         List<Runnable> replay;
         synchronized (this) {
-            if (listener != null) throw new IllegalStateException("a listener is already registered for request " + requestId);
+            if (listener != null)
+                throw new IllegalStateException("a listener is already registered for request " + requestId);
             listener = l;
             replay = buffered;
             buffered = null;
@@ -146,7 +154,9 @@ public final class GenerationHandle {
         return result.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
     }
 
-    public boolean isDone() { return result.isDone(); }
+    public boolean isDone() {
+        return result.isDone();
+    }
 
     // ------------------------------------------------------------------------------------------------
     // Wiring (package-private): InferenceService creates the handle, then one sequence per choice.
@@ -206,7 +216,8 @@ public final class GenerationHandle {
             list.add(c.toChoice());
             completion += c.tokens.size();
         }
-        GenerationResult r = new GenerationResult(requestId, model, List.copyOf(list), new Usage(promptTokens, completion));
+        GenerationResult r =
+                new GenerationResult(requestId, model, List.copyOf(list), new Usage(promptTokens, completion));
         observer.completed(r);
         dispatch(() -> listener.onComplete(r));
         result.complete(r);
@@ -219,12 +230,14 @@ public final class GenerationHandle {
         final List<TokenLogprob> logprobList = logprobs == null ? null : new ArrayList<>();
         FinishReason reason;
 
-        ChoiceState(int index) { this.index = index; }
+        ChoiceState(int index) {
+            this.index = index;
+        }
 
         GenerationResult.Choice toChoice() {
             int[] ids = tokens.stream().mapToInt(Integer::intValue).toArray();
-            return new GenerationResult.Choice(index, text.toString(), ids, reason,
-                    logprobList == null ? null : List.copyOf(logprobList));
+            return new GenerationResult.Choice(
+                    index, text.toString(), ids, reason, logprobList == null ? null : List.copyOf(logprobList));
         }
     }
 
@@ -252,7 +265,8 @@ public final class GenerationHandle {
 
         @Override
         public void onFinish(SequenceOutcome outcome) {
-            state.reason = outcome.cancelled() ? FinishReason.CANCELLED
+            state.reason = outcome.cancelled()
+                    ? FinishReason.CANCELLED
                     : outcome.reason() == Generation.FinishReason.MAX_TOKENS ? FinishReason.LENGTH : FinishReason.STOP;
             FinishReason reason = state.reason;
             dispatch(() -> listener.onFinish(state.index, reason));
@@ -273,7 +287,8 @@ public final class GenerationHandle {
                 top.add(new TokenLogprob.Alternative(id, new String(b, StandardCharsets.UTF_8), b, s.topLogprobs()[i]));
             }
             byte[] bytes = tokenizer.tokenBytes(s.token());
-            return new TokenLogprob(s.token(), new String(bytes, StandardCharsets.UTF_8), bytes, s.logprob(), List.copyOf(top));
+            return new TokenLogprob(
+                    s.token(), new String(bytes, StandardCharsets.UTF_8), bytes, s.logprob(), List.copyOf(top));
         }
     }
 

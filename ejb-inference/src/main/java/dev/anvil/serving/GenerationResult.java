@@ -10,5 +10,6 @@ public record GenerationResult(String requestId, ServedModel model, List<Choice>
      * @param tokens   the generated token ids (an end-of-sequence token included)
      * @param logprobs one entry per emitted token when logprobs were requested, else null
      */
-    public record Choice(int index, String text, int[] tokens, FinishReason finishReason, List<TokenLogprob> logprobs) {}
+    public record Choice(
+            int index, String text, int[] tokens, FinishReason finishReason, List<TokenLogprob> logprobs) {}
 }

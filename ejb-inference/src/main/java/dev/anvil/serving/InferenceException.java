@@ -53,13 +53,19 @@ public class InferenceException extends RuntimeException {
         return new InferenceException(Kind.UNAVAILABLE, message, null, retryAfterSeconds);
     }
 
-    public Kind kind() { return kind; }
+    public Kind kind() {
+        return kind;
+    }
 
     /** The request field at fault ("model", "messages", "max_tokens", "n", ...), or null. */
-    public String param() { return param; }
+    public String param() {
+        return param;
+    }
 
     /** For OVERLOADED/UNAVAILABLE: seconds after which a retry is likely to succeed (Retry-After); else 0. */
-    public int retryAfterSeconds() { return retryAfterSeconds; }
+    public int retryAfterSeconds() {
+        return retryAfterSeconds;
+    }
 
     /** A stable machine-readable code, e.g. {@code model_not_found}, {@code context_length_exceeded}. */
     public String code() {

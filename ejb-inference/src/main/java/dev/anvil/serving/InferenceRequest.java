@@ -19,18 +19,33 @@ import java.util.List;
  * @param priority     LOW for shadow copies nobody waits for (admitted only with spare capacity, preempted first);
  *                     null = NORMAL
  */
-public record InferenceRequest(String model, int[] promptTokens, SamplingParams sampling, Integer maxTokens,
-                               List<String> stop, int n, Integer logprobs, String requestId, SequenceRequest.Priority priority) {
+public record InferenceRequest(
+        String model,
+        int[] promptTokens,
+        SamplingParams sampling,
+        Integer maxTokens,
+        List<String> stop,
+        int n,
+        Integer logprobs,
+        String requestId,
+        SequenceRequest.Priority priority) {
 
     /** A NORMAL-priority request. */
-    public InferenceRequest(String model, int[] promptTokens, SamplingParams sampling, Integer maxTokens,
-                            List<String> stop, int n, Integer logprobs, String requestId) {
+    public InferenceRequest(
+            String model,
+            int[] promptTokens,
+            SamplingParams sampling,
+            Integer maxTokens,
+            List<String> stop,
+            int n,
+            Integer logprobs,
+            String requestId) {
         this(model, promptTokens, sampling, maxTokens, stop, n, logprobs, requestId, SequenceRequest.Priority.NORMAL);
     }
 
     /** A single-choice request without logprobs. */
-    public static InferenceRequest of(String model, int[] promptTokens, SamplingParams sampling, Integer maxTokens,
-                                      List<String> stop) {
+    public static InferenceRequest of(
+            String model, int[] promptTokens, SamplingParams sampling, Integer maxTokens, List<String> stop) {
         return new InferenceRequest(model, promptTokens, sampling, maxTokens, stop, 1, null, null);
     }
 }

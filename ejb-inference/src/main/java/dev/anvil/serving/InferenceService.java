@@ -1,10 +1,10 @@
 package dev.anvil.serving;
 
-import jakarta.annotation.security.PermitAll;
 import dev.anvil.engine.SamplingParams;
 import dev.anvil.engine.Scheduler;
 import dev.anvil.engine.SequenceRequest;
 import dev.anvil.engine.SubmissionRejectedException;
+import jakarta.annotation.security.PermitAll;
 import jakarta.ejb.EJB;
 import jakarta.ejb.Stateless;
 import jakarta.ejb.TransactionAttribute;
@@ -93,27 +93,36 @@ public class InferenceService {
             throw InferenceException.invalid("n must be between 1 and " + config.maxN() + ", was " + r.n(), "n");
         }
         if (r.logprobs() != null && (r.logprobs() < 0 || r.logprobs() > MAX_LOGPROBS)) {
-            throw InferenceException.invalid("logprobs must be between 0 and " + MAX_LOGPROBS + ", was " + r.logprobs(), "logprobs");
+            throw InferenceException.invalid(
+                    "logprobs must be between 0 and " + MAX_LOGPROBS + ", was " + r.logprobs(), "logprobs");
         }
         int context = model.contextLength();
         if (prompt.length > context) {
-            throw InferenceException.contextLength("this model's maximum context length is " + context
-                    + " tokens, but the prompt has " + prompt.length + " tokens", "messages");
+            throw InferenceException.contextLength(
+                    "this model's maximum context length is " + context + " tokens, but the prompt has " + prompt.length
+                            + " tokens",
+                    "messages");
         }
         int maxTokens;
         if (r.maxTokens() == null) {
             maxTokens = context - prompt.length;
             if (maxTokens < 1) {
-                throw InferenceException.contextLength("this model's maximum context length is " + context
-                        + " tokens and the prompt fills it (" + prompt.length + " tokens): no room to generate", "messages");
+                throw InferenceException.contextLength(
+                        "this model's maximum context length is " + context + " tokens and the prompt fills it ("
+                                + prompt.length + " tokens): no room to generate",
+                        "messages");
             }
         } else {
             maxTokens = r.maxTokens();
-            if (maxTokens < 1) throw InferenceException.invalid("max_tokens must be at least 1, was " + maxTokens, "max_tokens");
+            if (maxTokens < 1)
+                throw InferenceException.invalid("max_tokens must be at least 1, was " + maxTokens, "max_tokens");
             if ((long) prompt.length + maxTokens > context) {
-                throw InferenceException.contextLength("this model's maximum context length is " + context
-                        + " tokens, but " + (prompt.length + maxTokens) + " were requested (" + prompt.length
-                        + " in the prompt, " + maxTokens + " for the completion); reduce the prompt or max_tokens", "max_tokens");
+                throw InferenceException.contextLength(
+                        "this model's maximum context length is " + context
+                                + " tokens, but " + (prompt.length + maxTokens) + " were requested (" + prompt.length
+                                + " in the prompt, " + maxTokens
+                                + " for the completion); reduce the prompt or max_tokens",
+                        "max_tokens");
             }
         }
         SamplingParams base = r.sampling() == null ? SamplingParams.DEFAULTS : r.sampling();
@@ -121,18 +130,20 @@ public class InferenceService {
         List<String> stop = r.stop() == null ? List.of() : r.stop();
         String id = r.requestId() != null ? r.requestId() : "req-" + UUID.randomUUID();
 
-        GenerationHandle handle = new GenerationHandle(id, model, prompt.length, r.n(), r.logprobs(),
-                metrics.observer(runtime, prompt.length));
+        GenerationHandle handle = new GenerationHandle(
+                id, model, prompt.length, r.n(), r.logprobs(), metrics.observer(runtime, prompt.length));
         if (faults != null) faults.apply(model.ref()); // test-only: anvil.serving.fault-injection, empty in production
         Scheduler scheduler = runtime.scheduler();
         for (int i = 0; i < r.n(); i++) {
-            SequenceRequest seq = new SequenceRequest(prompt, base.withSeed(base.seed() + i), maxTokens, stop, r.priority());
+            SequenceRequest seq =
+                    new SequenceRequest(prompt, base.withSeed(base.seed() + i), maxTokens, stop, r.priority());
             try {
                 handle.addSequence(scheduler.submit(seq, handle.choiceListener(i, model.tokenizer())));
             } catch (SubmissionRejectedException e) {
                 InferenceException mapped = map(e, model);
                 if (i > 0) handle.abandon(mapped);
-                if (e.reason() == SubmissionRejectedException.Reason.CLOSED && i == 0) throw new RetryOnNewRuntime(mapped);
+                if (e.reason() == SubmissionRejectedException.Reason.CLOSED && i == 0)
+                    throw new RetryOnNewRuntime(mapped);
                 metrics.rejected(runtime, mapped);
                 throw mapped;
             }
@@ -141,13 +152,13 @@ public class InferenceService {
     }
 
     /** Applies the configured test fault of this version, if any: a delay before queueing, or a refusal. */
-
     private static InferenceException map(SubmissionRejectedException e, ServedModel model) {
         return switch (e.reason()) {
             case CONTEXT_LENGTH -> InferenceException.contextLength(e.getMessage(), "max_tokens");
             case INVALID -> InferenceException.invalid(e.getMessage(), "prompt");
-            case OVERLOADED -> InferenceException.overloaded("model " + model.ref() + " is overloaded: " + e.getMessage(),
-                    e.retryAfterSeconds());
+            case OVERLOADED ->
+                InferenceException.overloaded(
+                        "model " + model.ref() + " is overloaded: " + e.getMessage(), e.retryAfterSeconds());
             case CLOSED -> InferenceException.unavailable("model " + model.ref() + " is being unloaded; retry", 1);
         };
     }
@@ -169,7 +180,8 @@ public class InferenceService {
     }
 
     private String notServedMessage(String name) {
-        List<String> names = runtimes.servingRuntimes().stream().map(r -> r.served().name()).toList();
+        List<String> names =
+                runtimes.servingRuntimes().stream().map(r -> r.served().name()).toList();
         return "the model '" + name + "' does not exist or has no PRODUCTION version being served"
                 + (names.isEmpty() ? "" : " (served models: " + String.join(", ", names) + ")");
     }

@@ -30,21 +30,29 @@ public class ModelReadinessCheck implements HealthCheck {
     public HealthCheckResponse call() {
         HealthCheckResponseBuilder b = HealthCheckResponse.named(NAME);
         for (ModelRuntime r : runtimes.servingRuntimes()) {
-            b.withData(r.served().name(), r.served().version() + " " + r.state().name().toLowerCase(java.util.Locale.ROOT));
+            b.withData(
+                    r.served().name(),
+                    r.served().version() + " " + r.state().name().toLowerCase(java.util.Locale.ROOT));
         }
         if (!lifecycle.initialSyncDone()) {
-            return b.down().withData("reason", "models are being registered and loaded").build();
+            return b.down()
+                    .withData("reason", "models are being registered and loaded")
+                    .build();
         }
         List<String> missing;
         try {
             missing = lifecycle.productionNotServing();
         } catch (RuntimeException e) {
-            return b.down().withData("reason", "the model registry is not available: " + e.getMessage()).build();
+            return b.down()
+                    .withData("reason", "the model registry is not available: " + e.getMessage())
+                    .build();
         }
         Map<String, String> problems = lifecycle.problems();
         problems.forEach((k, v) -> b.withData("problem " + k, v));
         if (!missing.isEmpty()) {
-            return b.down().withData("reason", "PRODUCTION versions not serving yet: " + String.join(", ", missing)).build();
+            return b.down()
+                    .withData("reason", "PRODUCTION versions not serving yet: " + String.join(", ", missing))
+                    .build();
         }
         return b.up().build();
     }

@@ -1,5 +1,6 @@
 package dev.anvil.serving;
 
+import dev.anvil.engine.Generation;
 import dev.anvil.engine.GgufFile;
 import dev.anvil.engine.LlamaModel;
 import dev.anvil.engine.SamplingParams;
@@ -7,7 +8,6 @@ import dev.anvil.engine.Scheduler;
 import dev.anvil.engine.SequenceListener;
 import dev.anvil.engine.SequenceOutcome;
 import dev.anvil.engine.SequenceRequest;
-import dev.anvil.engine.Generation;
 import dev.anvil.engine.UnsupportedModelException;
 import dev.anvil.serving.chat.ChatTemplate;
 import dev.anvil.serving.chat.ChatTemplateException;
@@ -18,11 +18,11 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -36,7 +36,13 @@ public final class ModelRuntime {
 
     private static final Logger LOG = Logger.getLogger(ModelRuntime.class.getName());
 
-    public enum State { LOADED, WARMING, SERVING, DRAINING, STOPPED }
+    public enum State {
+        LOADED,
+        WARMING,
+        SERVING,
+        DRAINING,
+        STOPPED
+    }
 
     private final ServedModel served;
     private final LlamaModel model;
@@ -57,15 +63,29 @@ public final class ModelRuntime {
      * Loads the weights of {@code name@version} from {@code path} (GGUF or a llama2.c checkpoint) and builds its
      * scheduler. Nothing runs yet.
      */
-    static ModelRuntime load(String name, String version, Path path, Instant createdAt, String owner,
-                             ThreadFactory threads, ServingConfig config) throws IOException {
-        if (!Files.isReadable(path)) throw new IOException("model file " + path + " of " + name + "@" + version + " is not readable");
+    static ModelRuntime load(
+            String name,
+            String version,
+            Path path,
+            Instant createdAt,
+            String owner,
+            ThreadFactory threads,
+            ServingConfig config)
+            throws IOException {
+        if (!Files.isReadable(path))
+            throw new IOException("model file " + path + " of " + name + "@" + version + " is not readable");
         Scheduler.Config sc = config.schedulerConfig();
         LlamaModel model = LlamaModel.load(path, threads, config.engineThreads());
         try {
             Scheduler scheduler = new Scheduler(model, sc);
-            ServedModel served = new ServedModel(name, version, model.tokenizer(), model.config().contextLength(),
-                    chatTemplate(path, model, config), createdAt, owner);
+            ServedModel served = new ServedModel(
+                    name,
+                    version,
+                    model.tokenizer(),
+                    model.config().contextLength(),
+                    chatTemplate(path, model, config),
+                    createdAt,
+                    owner);
             return new ModelRuntime(served, model, scheduler);
         } catch (RuntimeException | IOException e) {
             model.close();
@@ -86,7 +106,8 @@ public final class ModelRuntime {
             }
         }
         try {
-            return ChatTemplate.forModel(source, model.tokenizer(), config.chatTemplateLimits()).verify();
+            return ChatTemplate.forModel(source, model.tokenizer(), config.chatTemplateLimits())
+                    .verify();
         } catch (ChatTemplateException e) {
             throw new UnsupportedModelException(path + ": tokenizer.chat_template: " + e.getMessage(), e);
         }
@@ -124,10 +145,12 @@ public final class ModelRuntime {
             task.cancel(false);
             scheduler.close();
             unload();
-            throw new IllegalStateException("no thread of the managed executor anvil-batching picked up the batching loop of "
-                    + served.ref() + " within " + startTimeoutSeconds + " s: every thread runs another model's loop. "
-                    + "Each loaded model version (two during a promotion) needs one thread: raise the executor's core-threads "
-                    + "(ANVIL_BATCHING_CORE_THREADS) or serve fewer models");
+            throw new IllegalStateException(
+                    "no thread of the managed executor anvil-batching picked up the batching loop of "
+                            + served.ref() + " within " + startTimeoutSeconds
+                            + " s: every thread runs another model's loop. "
+                            + "Each loaded model version (two during a promotion) needs one thread: raise the executor's core-threads "
+                            + "(ANVIL_BATCHING_CORE_THREADS) or serve fewer models");
         }
     }
 
@@ -152,17 +175,29 @@ public final class ModelRuntime {
         int context = served.contextLength();
         int max = Math.max(1, Math.min(tokens, context - 1));
         CompletableFuture<SequenceOutcome> done = new CompletableFuture<>();
-        scheduler.submit(new SequenceRequest(new int[]{served.tokenizer().bos()}, SamplingParams.GREEDY, max, List.of()),
+        scheduler.submit(
+                new SequenceRequest(new int[] {served.tokenizer().bos()}, SamplingParams.GREEDY, max, List.of()),
                 new SequenceListener() {
-                    @Override public void onToken(Generation.Step step) {}
-                    @Override public void onFinish(SequenceOutcome outcome) { done.complete(outcome); }
-                    @Override public void onError(Throwable error) { done.completeExceptionally(error); }
+                    @Override
+                    public void onToken(Generation.Step step) {}
+
+                    @Override
+                    public void onFinish(SequenceOutcome outcome) {
+                        done.complete(outcome);
+                    }
+
+                    @Override
+                    public void onError(Throwable error) {
+                        done.completeExceptionally(error);
+                    }
                 });
         SequenceOutcome outcome = done.get(5, TimeUnit.MINUTES);
         LOG.info(() -> "Warmed up " + served.ref() + ": " + outcome.generatedTokens() + " tokens");
     }
 
-    void markServing() { state = State.SERVING; }
+    void markServing() {
+        state = State.SERVING;
+    }
 
     /** Stops taking requests; in-flight ones finish (up to {@code timeoutSeconds}), then the weights are unloaded. */
     void retire(int timeoutSeconds) {
@@ -178,11 +213,27 @@ public final class ModelRuntime {
     }
 
     /** Completes when the loop ended and the weights were unloaded. */
-    CompletableFuture<Void> stopped() { return stopped; }
+    CompletableFuture<Void> stopped() {
+        return stopped;
+    }
 
-    public ServedModel served() { return served; }
-    public Scheduler scheduler() { return scheduler; }
-    public State state() { return state; }
-    public Instant loadedAt() { return loadedAt; }
-    public String ref() { return served.ref(); }
+    public ServedModel served() {
+        return served;
+    }
+
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    public State state() {
+        return state;
+    }
+
+    public Instant loadedAt() {
+        return loadedAt;
+    }
+
+    public String ref() {
+        return served.ref();
+    }
 }

@@ -1,12 +1,12 @@
 package dev.anvil.serving;
 
-import jakarta.annotation.security.PermitAll;
 import dev.anvil.registry.ModelRegistry;
 import dev.anvil.registry.ModelVersionInfo;
 import dev.anvil.registry.RegistryException;
 import dev.anvil.registry.domain.Stage;
 import jakarta.annotation.PreDestroy;
 import jakarta.annotation.Resource;
+import jakarta.annotation.security.PermitAll;
 import jakarta.ejb.ConcurrencyManagement;
 import jakarta.ejb.ConcurrencyManagementType;
 import jakarta.ejb.EJB;
@@ -18,7 +18,6 @@ import jakarta.enterprise.concurrent.ManagedExecutorService;
 import jakarta.enterprise.concurrent.ManagedThreadFactory;
 import jakarta.enterprise.event.Event;
 import jakarta.inject.Inject;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -111,8 +110,13 @@ public class ModelRuntimes {
             runtime.stop();
             throw e;
         }
-        LOG.info(() -> String.format("Loaded %s from %s in %.1f s (%d compute threads, %d KV blocks)", runtime.ref(), path,
-                (System.nanoTime() - t0) / 1e9, config.engineThreads(), runtime.scheduler().kvCache().totalBlocks()));
+        LOG.info(() -> String.format(
+                "Loaded %s from %s in %.1f s (%d compute threads, %d KV blocks)",
+                runtime.ref(),
+                path,
+                (System.nanoTime() - t0) / 1e9,
+                config.engineThreads(),
+                runtime.scheduler().kvCache().totalBlocks()));
         return runtime;
     }
 
@@ -139,7 +143,8 @@ public class ModelRuntimes {
             return;
         }
         if (keepPreviousAsStandby) {
-            LOG.info(() -> "Serving " + runtime.ref() + " (replacing " + previous.ref() + ", which stays loaded as standby)");
+            LOG.info(() ->
+                    "Serving " + runtime.ref() + " (replacing " + previous.ref() + ", which stays loaded as standby)");
             synchronized (extras) {
                 extras.put(previous.ref(), previous);
             }
@@ -213,14 +218,17 @@ public class ModelRuntimes {
             info = registry.getVersion(name, version);
         } catch (RegistryException e) {
             if (e.kind() == RegistryException.Kind.NOT_FOUND || e.kind() == RegistryException.Kind.BAD_REQUEST) {
-                throw InferenceException.notFound("version " + version + " of model " + name + " is not registered"
-                        + notFoundHint(name), "model");
+                throw InferenceException.notFound(
+                        "version " + version + " of model " + name + " is not registered" + notFoundHint(name),
+                        "model");
             }
             throw InferenceException.unavailable("the registry cannot be read: " + e.getMessage(), 5);
         }
         if (info.stage() == Stage.ARCHIVED) {
-            throw InferenceException.invalid("version " + version + " of model " + name + " is ARCHIVED and no longer serves;"
-                    + " move it back to STAGING to use it, or pin another version", "model");
+            throw InferenceException.invalid(
+                    "version " + version + " of model " + name + " is ARCHIVED and no longer serves;"
+                            + " move it back to STAGING to use it, or pin another version",
+                    "model");
         }
         return info;
     }
@@ -260,7 +268,8 @@ public class ModelRuntimes {
         LOG.info(() -> "Loading " + ref + " on demand");
         executor.execute(() -> {
             try {
-                ModelRuntime runtime = load(info.model(), info.version(), Path.of(info.path()), info.createdAt(), modelOwner);
+                ModelRuntime runtime =
+                        load(info.model(), info.version(), Path.of(info.path()), info.createdAt(), modelOwner);
                 runtime.markServing();
                 synchronized (extras) {
                     extras.put(ref, runtime);
@@ -287,8 +296,10 @@ public class ModelRuntimes {
             throw InferenceException.unavailable("interrupted while model version " + ref + " was loading", 2);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
-            throw InferenceException.unavailable("model version " + ref + " could not be loaded: "
-                    + (cause == null ? e.getMessage() : cause.getMessage()), 5);
+            throw InferenceException.unavailable(
+                    "model version " + ref + " could not be loaded: "
+                            + (cause == null ? e.getMessage() : cause.getMessage()),
+                    5);
         }
     }
 
@@ -345,7 +356,8 @@ public class ModelRuntimes {
             }
         }
         for (ModelRuntime r : evicted) {
-            LOG.info(() -> "Unloading " + r.ref() + ": least recently used of more than " + max + " extra loaded versions");
+            LOG.info(() ->
+                    "Unloading " + r.ref() + ": least recently used of more than " + max + " extra loaded versions");
             r.retire(config.drainTimeoutSeconds());
         }
     }

@@ -7,5 +7,4 @@ package dev.anvil.serving;
  * @param model   model name
  * @param version the version that was unloaded
  */
-public record ModelVersionUnloaded(String model, String version) {
-}
+public record ModelVersionUnloaded(String model, String version) {}

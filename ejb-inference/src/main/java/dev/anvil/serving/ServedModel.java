@@ -16,9 +16,17 @@ import java.time.Instant;
  * @param createdAt     when the version was registered
  * @param owner         the registry model's owner (OpenAI's {@code owned_by}), never null
  */
-public record ServedModel(String name, String version, Tokenizer tokenizer, int contextLength, ChatTemplate chatTemplate,
-                          Instant createdAt, String owner) {
+public record ServedModel(
+        String name,
+        String version,
+        Tokenizer tokenizer,
+        int contextLength,
+        ChatTemplate chatTemplate,
+        Instant createdAt,
+        String owner) {
 
     /** {@code name@version}: a reference that pins exactly this version. */
-    public String ref() { return name + "@" + version; }
+    public String ref() {
+        return name + "@" + version;
+    }
 }

@@ -132,17 +132,23 @@ public class ServingConfig {
 
     /** Characters of a rendered chat prompt and of any string a template builds. */
     @Inject
-    @ConfigProperty(name = ChatTemplateLimits.MAX_OUTPUT_CHARS, defaultValue = ChatTemplateLimits.DEFAULT_MAX_OUTPUT_CHARS)
+    @ConfigProperty(
+            name = ChatTemplateLimits.MAX_OUTPUT_CHARS,
+            defaultValue = ChatTemplateLimits.DEFAULT_MAX_OUTPUT_CHARS)
     int chatTemplateMaxOutputChars = ChatTemplateLimits.DEFAULT.maxOutputChars();
 
     /** Elements of any list or dict a template builds (and of range()); also the most messages a request may have. */
     @Inject
-    @ConfigProperty(name = ChatTemplateLimits.MAX_COLLECTION_SIZE, defaultValue = ChatTemplateLimits.DEFAULT_MAX_COLLECTION_SIZE)
+    @ConfigProperty(
+            name = ChatTemplateLimits.MAX_COLLECTION_SIZE,
+            defaultValue = ChatTemplateLimits.DEFAULT_MAX_COLLECTION_SIZE)
     int chatTemplateMaxCollectionSize = ChatTemplateLimits.DEFAULT.maxCollectionSize();
 
     /** Heap bytes one chat template render may allocate (0: not checked). */
     @Inject
-    @ConfigProperty(name = ChatTemplateLimits.MAX_ALLOCATED_BYTES, defaultValue = ChatTemplateLimits.DEFAULT_MAX_ALLOCATED_BYTES)
+    @ConfigProperty(
+            name = ChatTemplateLimits.MAX_ALLOCATED_BYTES,
+            defaultValue = ChatTemplateLimits.DEFAULT_MAX_ALLOCATED_BYTES)
     long chatTemplateMaxAllocatedBytes = ChatTemplateLimits.DEFAULT.maxAllocatedBytes();
 
     /** Nesting of template constructs being rendered at once. */
@@ -150,22 +156,69 @@ public class ServingConfig {
     @ConfigProperty(name = ChatTemplateLimits.MAX_DEPTH, defaultValue = ChatTemplateLimits.DEFAULT_MAX_DEPTH)
     int chatTemplateMaxDepth = ChatTemplateLimits.DEFAULT.maxDepth();
 
-    public long kvCacheBytes() { return kvCacheBytes; }
-    public int registrySyncSeconds() { return registrySyncSeconds; }
-    public int loopStartTimeoutSeconds() { return loopStartTimeoutSeconds; }
-    public int maxQueue() { return maxQueue; }
-    public int prefillChunkTokens() { return prefillChunkTokens; }
-    public int maxBatchSequences() { return maxBatchSequences; }
-    public int engineThreads() { return engineThreads > 0 ? engineThreads : Runtime.getRuntime().availableProcessors(); }
-    public int maxN() { return maxN; }
-    public boolean defaultModelEnabled() { return defaultModelEnabled; }
-    public List<String> startupModels() { return startupModels.orElse(List.of()); }
-    public boolean warmupEnabled() { return warmupEnabled; }
-    public int warmupTokens() { return warmupTokens; }
-    public int drainTimeoutSeconds() { return drainTimeoutSeconds; }
-    public int maxExtraLoadedVersions() { return Math.max(0, maxExtraLoadedVersions); }
-    public int onDemandLoadWaitSeconds() { return Math.max(0, onDemandLoadWaitSeconds); }
-    public List<String> faultInjection() { return faultInjection == null ? List.of() : faultInjection.orElse(List.of()); }
+    public long kvCacheBytes() {
+        return kvCacheBytes;
+    }
+
+    public int registrySyncSeconds() {
+        return registrySyncSeconds;
+    }
+
+    public int loopStartTimeoutSeconds() {
+        return loopStartTimeoutSeconds;
+    }
+
+    public int maxQueue() {
+        return maxQueue;
+    }
+
+    public int prefillChunkTokens() {
+        return prefillChunkTokens;
+    }
+
+    public int maxBatchSequences() {
+        return maxBatchSequences;
+    }
+
+    public int engineThreads() {
+        return engineThreads > 0 ? engineThreads : Runtime.getRuntime().availableProcessors();
+    }
+
+    public int maxN() {
+        return maxN;
+    }
+
+    public boolean defaultModelEnabled() {
+        return defaultModelEnabled;
+    }
+
+    public List<String> startupModels() {
+        return startupModels.orElse(List.of());
+    }
+
+    public boolean warmupEnabled() {
+        return warmupEnabled;
+    }
+
+    public int warmupTokens() {
+        return warmupTokens;
+    }
+
+    public int drainTimeoutSeconds() {
+        return drainTimeoutSeconds;
+    }
+
+    public int maxExtraLoadedVersions() {
+        return Math.max(0, maxExtraLoadedVersions);
+    }
+
+    public int onDemandLoadWaitSeconds() {
+        return Math.max(0, onDemandLoadWaitSeconds);
+    }
+
+    public List<String> faultInjection() {
+        return faultInjection == null ? List.of() : faultInjection.orElse(List.of());
+    }
 
     /**
      * What one chat template render may cost; checked when a version is registered and loaded (a probe conversation)
@@ -174,8 +227,13 @@ public class ServingConfig {
      * @throws IllegalArgumentException naming the key of a value out of range
      */
     public ChatTemplateLimits chatTemplateLimits() {
-        return new ChatTemplateLimits(chatTemplateTimeoutMs, chatTemplateMaxSteps, chatTemplateMaxOutputChars,
-                chatTemplateMaxCollectionSize, chatTemplateMaxAllocatedBytes, chatTemplateMaxDepth);
+        return new ChatTemplateLimits(
+                chatTemplateTimeoutMs,
+                chatTemplateMaxSteps,
+                chatTemplateMaxOutputChars,
+                chatTemplateMaxCollectionSize,
+                chatTemplateMaxAllocatedBytes,
+                chatTemplateMaxDepth);
     }
 
     /** The scheduler settings (validated by {@link Scheduler.Config}: a bad value fails model loading with its name). */

@@ -23,7 +23,6 @@ import jakarta.ejb.TimerService;
 import jakarta.ejb.TransactionAttribute;
 import jakarta.ejb.TransactionAttributeType;
 import jakarta.inject.Inject;
-import org.jboss.ejb3.annotation.RunAsPrincipal;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -35,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.jboss.ejb3.annotation.RunAsPrincipal;
 
 /**
  * Brings the served models in line with the registry: at startup (after the registry's schema migration)
@@ -63,12 +63,15 @@ public class ServingLifecycle {
 
     /** The default model as it is registered on an empty registry. */
     public static final String DEFAULT_MODEL = "stories260k";
+
     public static final String DEFAULT_VERSION = "1.0.0";
     /** Where the EJB jar carries the default model's file. */
     static final String DEFAULT_RESOURCE = "/models/stories260K.gguf";
+
     static final String ACTOR = "anvil-startup";
     /** Owner of models that startup registration creates (OpenAI's {@code owned_by}). */
     static final String OWNER = "anvil";
+
     static final int MIGRATION_POLL_SECONDS = 5;
 
     @EJB
@@ -98,7 +101,8 @@ public class ServingLifecycle {
         int every = config.registrySyncSeconds();
         if (every > 0) {
             // Clustered nodes: stage changes made through another node (same database) are picked up here.
-            timers.createIntervalTimer(every * 1000L, every * 1000L, new TimerConfig("anvil-serving-registry-sync", false));
+            timers.createIntervalTimer(
+                    every * 1000L, every * 1000L, new TimerConfig("anvil-serving-registry-sync", false));
             LOG.info(() -> "Served models are reconciled with the registry every " + every + " s");
         }
     }
@@ -111,7 +115,8 @@ public class ServingLifecycle {
     @Timeout
     void onTimer() {
         if (!migrator.migrated()) {
-            timers.createSingleActionTimer(MIGRATION_POLL_SECONDS * 1000L, new TimerConfig("anvil-serving-startup", false));
+            timers.createSingleActionTimer(
+                    MIGRATION_POLL_SECONDS * 1000L, new TimerConfig("anvil-serving-startup", false));
             return;
         }
         synchronized (syncLock) {
@@ -136,7 +141,10 @@ public class ServingLifecycle {
         if (config.defaultModelEnabled() && registry.listModels().isEmpty()) {
             try {
                 Path file = installDefaultModel();
-                registerAndPromote(DEFAULT_MODEL, DEFAULT_VERSION, file,
+                registerAndPromote(
+                        DEFAULT_MODEL,
+                        DEFAULT_VERSION,
+                        file,
                         "stories260K: the 260K-parameter TinyStories Llama from llama2.c, bundled with Anvil");
             } catch (IOException e) {
                 throw new IllegalStateException("could not install the bundled default model: " + e.getMessage(), e);
@@ -182,8 +190,8 @@ public class ServingLifecycle {
         } catch (RegistryException e) {
             if (e.kind() != RegistryException.Kind.NOT_FOUND) throw e;
         }
-        registry.registerVersion(new RegisterVersionCommand(name, version, file.toAbsolutePath().toString(), null, null,
-                description, null, OWNER, List.of()));
+        registry.registerVersion(new RegisterVersionCommand(
+                name, version, file.toAbsolutePath().toString(), null, null, description, null, OWNER, List.of()));
         registry.changeStage(name, version, "PRODUCTION", "registered at startup");
         LOG.info(() -> "Registered and promoted " + name + "@" + version + " from " + file);
     }
@@ -196,7 +204,8 @@ public class ServingLifecycle {
                 return new StartupModel(parts[0].trim(), parts[1].trim(), Path.of(parts[2].trim()));
             }
             if (parts.length != 1) {
-                throw new IllegalArgumentException("startup model '" + spec + "' must be 'name=version=/path/file.gguf' or a path");
+                throw new IllegalArgumentException(
+                        "startup model '" + spec + "' must be 'name=version=/path/file.gguf' or a path");
             }
             Path p = Path.of(spec);
             String file = p.getFileName().toString();
@@ -216,7 +225,8 @@ public class ServingLifecycle {
             if (m.productionVersion() != null) production.put(m.name(), m.productionVersion());
         }
         for (ModelRuntime r : runtimes.servingRuntimes()) {
-            if (!production.containsKey(r.served().name())) runtimes.deactivate(r.served().name());
+            if (!production.containsKey(r.served().name()))
+                runtimes.deactivate(r.served().name());
         }
         problems.keySet().removeIf(k -> !production.containsKey(k) && !k.startsWith("("));
         for (Map.Entry<String, String> e : production.entrySet()) {
@@ -229,10 +239,13 @@ public class ServingLifecycle {
                 if (loaded == null) {
                     ModelVersionInfo info = registry.getVersion(name, version);
                     String owner = registry.getModel(name).owner();
-                    loaded = runtimes.load(name, version, Path.of(info.path()), info.createdAt(), owner == null ? "anvil" : owner);
+                    loaded = runtimes.load(
+                            name, version, Path.of(info.path()), info.createdAt(), owner == null ? "anvil" : owner);
                 }
                 // A predecessor moved to STAGING (a blue-green switch) stays loaded as standby; an archived one drains.
-                runtimes.activate(loaded, current != null && isStaging(name, current.served().version()));
+                runtimes.activate(
+                        loaded,
+                        current != null && isStaging(name, current.served().version()));
                 problems.remove(name);
             } catch (Exception ex) {
                 // The container wraps what ModelRuntimes.load threw in an EJBException: report the real reason.
@@ -240,8 +253,11 @@ public class ServingLifecycle {
                 String problem = "could not load " + name + "@" + version + ": " + cause.getMessage();
                 // Periodic reconciliation retries a failing load every few seconds: log each distinct failure once.
                 if (!problem.equals(problems.put(name, problem))) {
-                    LOG.log(Level.SEVERE, "could not load " + name + "@" + version
-                            + (current == null ? "" : "; " + current.ref() + " keeps serving"), cause);
+                    LOG.log(
+                            Level.SEVERE,
+                            "could not load " + name + "@" + version
+                                    + (current == null ? "" : "; " + current.ref() + " keeps serving"),
+                            cause);
                 }
             }
         }
@@ -293,7 +309,8 @@ public class ServingLifecycle {
         for (ModelInfo m : registry.listModels()) {
             if (m.productionVersion() == null) continue;
             ModelRuntime r = runtimes.serving(m.name());
-            if (r == null || !r.served().version().equals(m.productionVersion())) missing.add(m.name() + "@" + m.productionVersion());
+            if (r == null || !r.served().version().equals(m.productionVersion()))
+                missing.add(m.name() + "@" + m.productionVersion());
         }
         return missing;
     }

@@ -48,36 +48,56 @@ public class ServingMetrics {
 
     private static final Metadata REQUESTS_MD = md(REQUESTS, "Inference requests by outcome", MetricUnits.NONE);
     private static final Metadata PROMPT_MD = md(PROMPT_TOKENS, "Prompt tokens of accepted requests", MetricUnits.NONE);
-    private static final Metadata GENERATED_MD = md(GENERATED_TOKENS, "Generated tokens (all choices)", MetricUnits.NONE);
-    private static final Metadata TTFT_MD = md(TTFT, "Time from submission to the first generated token", MetricUnits.SECONDS);
-    private static final Metadata TPOT_MD = md(TPOT, "Average time between output tokens after the first, per request", MetricUnits.SECONDS);
-    private static final Metadata LATENCY_MD = md(LATENCY, "Time from submission to the last token of the request", MetricUnits.SECONDS);
+    private static final Metadata GENERATED_MD =
+            md(GENERATED_TOKENS, "Generated tokens (all choices)", MetricUnits.NONE);
+    private static final Metadata TTFT_MD =
+            md(TTFT, "Time from submission to the first generated token", MetricUnits.SECONDS);
+    private static final Metadata TPOT_MD =
+            md(TPOT, "Average time between output tokens after the first, per request", MetricUnits.SECONDS);
+    private static final Metadata LATENCY_MD =
+            md(LATENCY, "Time from submission to the last token of the request", MetricUnits.SECONDS);
 
     @Inject
     MetricRegistry registry;
 
     private static Metadata md(String name, String description, String unit) {
-        return Metadata.builder().withName(name).withDescription(description).withUnit(unit).build();
+        return Metadata.builder()
+                .withName(name)
+                .withDescription(description)
+                .withUnit(unit)
+                .build();
     }
 
     private static Tag[] tags(ServedModel m) {
-        return new Tag[]{new Tag("model", m.name()), new Tag("version", m.version())};
+        return new Tag[] {new Tag("model", m.name()), new Tag("version", m.version())};
     }
 
     private static Tag[] tags(ServedModel m, String outcome) {
-        return new Tag[]{new Tag("model", m.name()), new Tag("version", m.version()), new Tag("outcome", outcome)};
+        return new Tag[] {new Tag("model", m.name()), new Tag("version", m.version()), new Tag("outcome", outcome)};
     }
 
     /** Gauges of a runtime's scheduler; removed again by {@link #unregister}. */
     void register(ModelRuntime runtime) {
         Scheduler s = runtime.scheduler();
         KvCachePool kv = s.kvCache();
-        gauge(runtime, QUEUE, "Requests waiting for admission to the batch", x -> s.stats().waiting());
+        gauge(
+                runtime,
+                QUEUE,
+                "Requests waiting for admission to the batch",
+                x -> s.stats().waiting());
         gauge(runtime, BATCH, "Sequences in the running batch", x -> s.stats().running());
         gauge(runtime, KV_USED, "KV cache blocks in use", x -> kv.usedBlocks());
         gauge(runtime, KV_FREE, "KV cache blocks free", x -> kv.freeBlocks());
-        gauge(runtime, PREEMPTIONS, "Sequences preempted for lack of KV cache since the model was loaded", x -> s.stats().preemptions());
-        gauge(runtime, STEPS, "Batched forward passes since the model was loaded", x -> s.stats().steps());
+        gauge(
+                runtime,
+                PREEMPTIONS,
+                "Sequences preempted for lack of KV cache since the model was loaded",
+                x -> s.stats().preemptions());
+        gauge(
+                runtime,
+                STEPS,
+                "Batched forward passes since the model was loaded",
+                x -> s.stats().steps());
         // Make the request counters visible at 0 before the first request.
         registry.counter(REQUESTS_MD, tags(runtime.served(), "ok"));
         registry.counter(PROMPT_MD, tags(runtime.served()));
@@ -85,17 +105,19 @@ public class ServingMetrics {
     }
 
     private void gauge(ModelRuntime runtime, String name, String description, ToLongFunction<Object> value) {
-        registry.gauge(md(name, description, MetricUnits.NONE), runtime, r -> value.applyAsLong(r), tags(runtime.served()));
+        registry.gauge(
+                md(name, description, MetricUnits.NONE), runtime, r -> value.applyAsLong(r), tags(runtime.served()));
     }
 
     void unregister(ModelRuntime runtime) {
-        for (String name : new String[]{QUEUE, BATCH, KV_USED, KV_FREE, PREEMPTIONS, STEPS}) {
+        for (String name : new String[] {QUEUE, BATCH, KV_USED, KV_FREE, PREEMPTIONS, STEPS}) {
             registry.remove(new MetricID(name, tags(runtime.served())));
         }
     }
 
     void rejected(ModelRuntime runtime, InferenceException e) {
-        registry.counter(REQUESTS_MD, tags(runtime.served(), e.kind().name().toLowerCase(Locale.ROOT))).inc();
+        registry.counter(REQUESTS_MD, tags(runtime.served(), e.kind().name().toLowerCase(Locale.ROOT)))
+                .inc();
     }
 
     /** Per-request timing, fed by the request's {@link GenerationHandle} on the batching thread. */
@@ -121,14 +143,17 @@ public class ServingMetrics {
             public void completed(GenerationResult result) {
                 long now = System.nanoTime();
                 boolean cancelled = result.choices().stream().anyMatch(c -> c.finishReason() == FinishReason.CANCELLED);
-                registry.counter(REQUESTS_MD, tags(m, cancelled ? "cancelled" : "ok")).inc();
+                registry.counter(REQUESTS_MD, tags(m, cancelled ? "cancelled" : "ok"))
+                        .inc();
                 registry.counter(GENERATED_MD, tags(m)).inc(tokens.get());
                 registry.timer(LATENCY_MD, tags(m)).update(Duration.ofNanos(now - start));
                 int n = tokens.get();
-                // Per choice, tokens after the first arrive one per step: the mean gap is (last - first) / (n/choices - 1).
+                // Per choice, tokens after the first arrive one per step: the mean gap is (last - first) / (n/choices -
+                // 1).
                 int perChoice = n / Math.max(1, result.choices().size());
                 if (firstTokenNanos >= 0 && perChoice > 1) {
-                    registry.timer(TPOT_MD, tags(m)).update(Duration.ofNanos((now - firstTokenNanos) / (perChoice - 1)));
+                    registry.timer(TPOT_MD, tags(m))
+                            .update(Duration.ofNanos((now - firstTokenNanos) / (perChoice - 1)));
                 }
             }
 

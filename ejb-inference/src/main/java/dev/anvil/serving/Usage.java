@@ -5,5 +5,7 @@ package dev.anvil.serving;
  * token that ended a choice.
  */
 public record Usage(int promptTokens, int completionTokens) {
-    public int totalTokens() { return promptTokens + completionTokens; }
+    public int totalTokens() {
+        return promptTokens + completionTokens;
+    }
 }

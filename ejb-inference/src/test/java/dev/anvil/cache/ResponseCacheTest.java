@@ -31,12 +31,33 @@ class ResponseCacheTest {
         int hits, misses, stores, invalidated;
         final List<String> skips = new ArrayList<>();
 
-        @Override void hit() { hits++; }
-        @Override void miss() { misses++; }
-        @Override void stored() { stores++; }
-        @Override void skipped(String reason) { skips.add(reason); }
-        @Override void invalidated(int entries) { invalidated += entries; }
-        @Override public void hitTime(Duration elapsed) { }
+        @Override
+        void hit() {
+            hits++;
+        }
+
+        @Override
+        void miss() {
+            misses++;
+        }
+
+        @Override
+        void stored() {
+            stores++;
+        }
+
+        @Override
+        void skipped(String reason) {
+            skips.add(reason);
+        }
+
+        @Override
+        void invalidated(int entries) {
+            invalidated += entries;
+        }
+
+        @Override
+        public void hitTime(Duration elapsed) {}
     }
 
     private DefaultCacheManager manager;
@@ -46,8 +67,16 @@ class ResponseCacheTest {
 
     @BeforeEach
     void start() {
-        manager = new DefaultCacheManager(new GlobalConfigurationBuilder().nonClusteredDefault().build());
-        manager.defineConfiguration("responses", new ConfigurationBuilder().memory().maxCount(100).statistics().enable().build());
+        manager = new DefaultCacheManager(
+                new GlobalConfigurationBuilder().nonClusteredDefault().build());
+        manager.defineConfiguration(
+                "responses",
+                new ConfigurationBuilder()
+                        .memory()
+                        .maxCount(100)
+                        .statistics()
+                        .enable()
+                        .build());
         cache = new ResponseCache();
         cache.cache = manager.getCache("responses");
         metrics = new CountingMetrics();
@@ -78,29 +107,64 @@ class ResponseCacheTest {
     void storedGenerationIsAHitWithTheSameContent() {
         ResponseCache.Lookup.Miss miss = miss(GREEDY, CacheDirective.NONE);
         assertEquals("miss", miss.status());
-        cache.store(miss, new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().getFirst())));
-        ResponseCache.Lookup.Hit hit = assertInstanceOf(ResponseCache.Lookup.Hit.class, cache.lookup(GREEDY, CacheDirective.NONE));
+        cache.store(
+                miss,
+                new CachedGeneration(
+                        List.of(CachedGenerationCodecTest.sample().prompts().getFirst())));
+        ResponseCache.Lookup.Hit hit =
+                assertInstanceOf(ResponseCache.Lookup.Hit.class, cache.lookup(GREEDY, CacheDirective.NONE));
         CachedGenerationCodecTest.assertSameGeneration(
-                new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().getFirst())), hit.generation());
+                new CachedGeneration(
+                        List.of(CachedGenerationCodecTest.sample().prompts().getFirst())),
+                hit.generation());
         assertEquals(1, metrics.hits);
         assertEquals(1, metrics.misses);
         assertEquals(1, metrics.stores);
         // Another prompt, version or limit is another entry.
-        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(request("1.0.0", SamplingParams.GREEDY, false, 1, 2, 4), CacheDirective.NONE));
-        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(request("1.0.1", SamplingParams.GREEDY, false, 1, 2, 3), CacheDirective.NONE));
+        assertInstanceOf(
+                ResponseCache.Lookup.Miss.class,
+                cache.lookup(request("1.0.0", SamplingParams.GREEDY, false, 1, 2, 4), CacheDirective.NONE));
+        assertInstanceOf(
+                ResponseCache.Lookup.Miss.class,
+                cache.lookup(request("1.0.1", SamplingParams.GREEDY, false, 1, 2, 3), CacheDirective.NONE));
     }
 
     @Test
     void anEntryIsAHitForItsOwnTenantOnlyAndInvalidationRemovesEveryTenantsEntries() {
-        CacheableRequest acme = new CacheableRequest("m", "1.0.0", List.of(new int[]{1, 2, 3}), SamplingParams.GREEDY, false, 8, List.of(), 1,
-                null, "acme");
-        CacheableRequest globex = new CacheableRequest("m", "1.0.0", List.of(new int[]{1, 2, 3}), SamplingParams.GREEDY, false, 8, List.of(), 1,
-                null, "globex");
-        CachedGeneration g = new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().getFirst()));
+        CacheableRequest acme = new CacheableRequest(
+                "m",
+                "1.0.0",
+                List.of(new int[] {1, 2, 3}),
+                SamplingParams.GREEDY,
+                false,
+                8,
+                List.of(),
+                1,
+                null,
+                "acme");
+        CacheableRequest globex = new CacheableRequest(
+                "m",
+                "1.0.0",
+                List.of(new int[] {1, 2, 3}),
+                SamplingParams.GREEDY,
+                false,
+                8,
+                List.of(),
+                1,
+                null,
+                "globex");
+        CachedGeneration g = new CachedGeneration(
+                List.of(CachedGenerationCodecTest.sample().prompts().getFirst()));
         cache.store(miss(acme, CacheDirective.NONE), g);
         assertInstanceOf(ResponseCache.Lookup.Hit.class, cache.lookup(acme, CacheDirective.NONE));
-        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(globex, CacheDirective.NONE), "another tenant's entry is no hit");
-        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(GREEDY, CacheDirective.NONE), "nor an anonymous caller's");
+        assertInstanceOf(
+                ResponseCache.Lookup.Miss.class,
+                cache.lookup(globex, CacheDirective.NONE),
+                "another tenant's entry is no hit");
+        assertInstanceOf(
+                ResponseCache.Lookup.Miss.class,
+                cache.lookup(GREEDY, CacheDirective.NONE),
+                "nor an anonymous caller's");
         cache.store(miss(globex, CacheDirective.NONE), g);
         assertEquals(2, cache.invalidate("m", "1.0.0"), "the version's entries of every scope go");
         assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(acme, CacheDirective.NONE));
@@ -114,13 +178,16 @@ class ResponseCacheTest {
         assertEquals("uncacheable", lookup.status());
         assertEquals(List.of("not_deterministic"), metrics.skips);
         // With the client's seed the same parameters are cacheable.
-        assertInstanceOf(ResponseCache.Lookup.Miss.class,
-                cache.lookup(request("1.0.0", SamplingParams.DEFAULTS.withSeed(77), true, 1, 2, 3), CacheDirective.NONE));
+        assertInstanceOf(
+                ResponseCache.Lookup.Miss.class,
+                cache.lookup(
+                        request("1.0.0", SamplingParams.DEFAULTS.withSeed(77), true, 1, 2, 3), CacheDirective.NONE));
     }
 
     @Test
     void noCacheRefreshesAndNoStoreLeavesTheCacheAlone() {
-        CachedGeneration g = new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().get(1)));
+        CachedGeneration g = new CachedGeneration(
+                List.of(CachedGenerationCodecTest.sample().prompts().get(1)));
         cache.store(miss(GREEDY, CacheDirective.NONE), g);
         ResponseCache.Lookup.Miss noCache = miss(GREEDY, CacheDirective.parse("no-cache"));
         assertEquals("no-cache", noCache.status());
@@ -136,7 +203,8 @@ class ResponseCacheTest {
 
     @Test
     void stageChangesAndUnloadsRemoveExactlyThatVersionsEntries() {
-        CachedGeneration g = new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().get(1)));
+        CachedGeneration g = new CachedGeneration(
+                List.of(CachedGenerationCodecTest.sample().prompts().get(1)));
         CacheableRequest v1a = request("1.0.0", SamplingParams.GREEDY, false, 1);
         CacheableRequest v1b = request("1.0.0", SamplingParams.GREEDY, false, 2);
         CacheableRequest v2 = request("2.0.0", SamplingParams.GREEDY, false, 1);
@@ -157,7 +225,8 @@ class ResponseCacheTest {
 
     @Test
     void aGenerationThatStartedBeforeAnInvalidationIsNotStored() {
-        CachedGeneration g = new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().get(1)));
+        CachedGeneration g = new CachedGeneration(
+                List.of(CachedGenerationCodecTest.sample().prompts().get(1)));
         ResponseCache.Lookup.Miss before = miss(GREEDY, CacheDirective.NONE);
         cache.invalidate("m", "1.0.0");
         cache.store(before, g);
@@ -172,19 +241,28 @@ class ResponseCacheTest {
     @Test
     void entriesExpireAfterTheirLifespan() throws InterruptedException {
         config.ttlSeconds = 1;
-        cache.store(miss(GREEDY, CacheDirective.NONE), new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().get(1))));
+        cache.store(
+                miss(GREEDY, CacheDirective.NONE),
+                new CachedGeneration(
+                        List.of(CachedGenerationCodecTest.sample().prompts().get(1))));
         assertInstanceOf(ResponseCache.Lookup.Hit.class, cache.lookup(GREEDY, CacheDirective.NONE));
         Thread.sleep(1100);
-        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(GREEDY, CacheDirective.NONE), "expired after 1 s");
+        assertInstanceOf(
+                ResponseCache.Lookup.Miss.class, cache.lookup(GREEDY, CacheDirective.NONE), "expired after 1 s");
         config.ttlSeconds = 0;
-        cache.store(miss(GREEDY, CacheDirective.NONE), new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().get(1))));
+        cache.store(
+                miss(GREEDY, CacheDirective.NONE),
+                new CachedGeneration(
+                        List.of(CachedGenerationCodecTest.sample().prompts().get(1))));
         assertInstanceOf(ResponseCache.Lookup.Hit.class, cache.lookup(GREEDY, CacheDirective.NONE), "0: no lifespan");
     }
 
     @Test
     void theSizeBoundEvicts() {
-        CachedGeneration g = new CachedGeneration(List.of(CachedGenerationCodecTest.sample().prompts().get(1)));
-        for (int i = 0; i < 150; i++) cache.store(miss(request("1.0.0", SamplingParams.GREEDY, false, i), CacheDirective.NONE), g);
+        CachedGeneration g = new CachedGeneration(
+                List.of(CachedGenerationCodecTest.sample().prompts().get(1)));
+        for (int i = 0; i < 150; i++)
+            cache.store(miss(request("1.0.0", SamplingParams.GREEDY, false, i), CacheDirective.NONE), g);
         assertTrue(cache.cache.size() <= 100, "at most the configured 100 entries: " + cache.cache.size());
         assertEquals(150, metrics.stores);
     }
@@ -193,15 +271,19 @@ class ResponseCacheTest {
     void tooLargeDisabledAndDamagedEntries() {
         CachedGeneration g = CachedGenerationCodecTest.sample();
         config.maxEntryBytes = 16;
-        CacheableRequest two = new CacheableRequest("m", "1.0.0", List.of(new int[]{1}, new int[]{2}), SamplingParams.GREEDY,
-                false, 8, List.of(), 2, 2);
+        CacheableRequest two = new CacheableRequest(
+                "m", "1.0.0", List.of(new int[] {1}, new int[] {2}), SamplingParams.GREEDY, false, 8, List.of(), 2, 2);
         cache.store(miss(two, CacheDirective.NONE), g);
         assertEquals(List.of("too_large"), metrics.skips);
         assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(two, CacheDirective.NONE));
 
-        String key = ResponseCache.key("m@1.0.0", ((ResponseCacheKeys.Derivation.Cacheable) ResponseCacheKeys.derive(GREEDY)).digest());
-        cache.cache.put(key, new byte[]{42});
-        assertInstanceOf(ResponseCache.Lookup.Miss.class, cache.lookup(GREEDY, CacheDirective.NONE), "unreadable entries are misses");
+        String key = ResponseCache.key(
+                "m@1.0.0", ((ResponseCacheKeys.Derivation.Cacheable) ResponseCacheKeys.derive(GREEDY)).digest());
+        cache.cache.put(key, new byte[] {42});
+        assertInstanceOf(
+                ResponseCache.Lookup.Miss.class,
+                cache.lookup(GREEDY, CacheDirective.NONE),
+                "unreadable entries are misses");
         assertNull(cache.cache.get(key), "and are dropped");
 
         config.enabled = false;

@@ -1,27 +1,35 @@
 package dev.anvil.experiments;
 
-import dev.anvil.experiments.domain.Guardrails;
-import dev.anvil.experiments.domain.PrimaryMetric;
-import org.junit.jupiter.api.Test;
-
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Map;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.anvil.experiments.domain.Guardrails;
+import dev.anvil.experiments.domain.PrimaryMetric;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
 class ResultsCalculatorTest {
 
     private static final List<ResultsCalculator.VariantInfo> VARIANTS = List.of(
-            new ResultsCalculator.VariantInfo("control", true, 50), new ResultsCalculator.VariantInfo("candidate", false, 50));
+            new ResultsCalculator.VariantInfo("control", true, 50),
+            new ResultsCalculator.VariantInfo("candidate", false, 50));
 
     private static List<OutcomeSample> samples(String variant, int n, int errors, long latencyBase) {
         List<OutcomeSample> list = new ArrayList<>();
         for (int i = 0; i < n; i++) {
-            list.add(new OutcomeSample(variant, latencyBase + i % 50, 10L + i % 5, 10, 20, i < errors, 0.001, i % 4 == 0 ? Boolean.TRUE : i % 4 == 1 ? Boolean.FALSE : null));
+            list.add(new OutcomeSample(
+                    variant,
+                    latencyBase + i % 50,
+                    10L + i % 5,
+                    10,
+                    20,
+                    i < errors,
+                    0.001,
+                    i % 4 == 0 ? Boolean.TRUE : i % 4 == 1 ? Boolean.FALSE : null));
         }
         return list;
     }
@@ -30,8 +38,16 @@ class ResultsCalculatorTest {
     void refusesVerdictBelowMinimumSample() {
         List<OutcomeSample> all = new ArrayList<>(samples("control", 30, 3, 100));
         all.addAll(samples("candidate", 10, 0, 100));
-        ExperimentResults r = ResultsCalculator.calculate("e", "RUNNING", "AB", PrimaryMetric.ERROR_RATE, new Guardrails(0.01, null, null, 20),
-                VARIANTS, Map.of("control", 5L), all, null);
+        ExperimentResults r = ResultsCalculator.calculate(
+                "e",
+                "RUNNING",
+                "AB",
+                PrimaryMetric.ERROR_RATE,
+                new Guardrails(0.01, null, null, 20),
+                VARIANTS,
+                Map.of("control", 5L),
+                all,
+                null);
         ExperimentResults.Comparison c = r.comparisons().get(0);
         assertNull(c.pValue());
         assertNull(c.significant());
@@ -42,28 +58,48 @@ class ResultsCalculatorTest {
         assertEquals(30, control.outcomes());
         assertEquals(0.1, control.errorRate().rate(), 1e-12);
         assertEquals(List.of("error rate 10.00% exceeds the limit of 1.00%"), control.guardrailBreaches());
-        assertTrue(r.variants().get(1).guardrailBreaches().isEmpty(), "candidate below minimum sample: no breach reported");
+        assertTrue(
+                r.variants().get(1).guardrailBreaches().isEmpty(),
+                "candidate below minimum sample: no breach reported");
     }
 
     @Test
     void significantErrorRateDifferenceGetsAVerdict() {
         List<OutcomeSample> all = new ArrayList<>(samples("control", 1000, 100, 100));
         all.addAll(samples("candidate", 1000, 50, 100));
-        ExperimentResults r = ResultsCalculator.calculate("e", "RUNNING", "AB", PrimaryMetric.ERROR_RATE, new Guardrails(null, null, null, 100),
-                VARIANTS, Map.of(), all, null);
+        ExperimentResults r = ResultsCalculator.calculate(
+                "e",
+                "RUNNING",
+                "AB",
+                PrimaryMetric.ERROR_RATE,
+                new Guardrails(null, null, null, 100),
+                VARIANTS,
+                Map.of(),
+                all,
+                null);
         ExperimentResults.Comparison c = r.comparisons().get(0);
         assertEquals("two-proportion z-test", c.test());
         assertTrue(c.significant());
         assertTrue(c.pValue() < 1e-4, "5% vs 10% of 1000 each: z about -4.2");
-        assertTrue(c.verdict().startsWith("candidate is better than control on error rate (5.00% vs 10.00%)"), c.verdict());
+        assertTrue(
+                c.verdict().startsWith("candidate is better than control on error rate (5.00% vs 10.00%)"),
+                c.verdict());
     }
 
     @Test
     void latencyUsesMannWhitneyAndEqualSamplesAreNotSignificant() {
         List<OutcomeSample> all = new ArrayList<>(samples("control", 200, 0, 100));
         all.addAll(samples("candidate", 200, 0, 100));
-        ExperimentResults r = ResultsCalculator.calculate("e", "RUNNING", "AB", PrimaryMetric.LATENCY_MS, new Guardrails(null, 120L, null, 100),
-                VARIANTS, Map.of(), all, null);
+        ExperimentResults r = ResultsCalculator.calculate(
+                "e",
+                "RUNNING",
+                "AB",
+                PrimaryMetric.LATENCY_MS,
+                new Guardrails(null, 120L, null, 100),
+                VARIANTS,
+                Map.of(),
+                all,
+                null);
         ExperimentResults.Comparison c = r.comparisons().get(0);
         assertEquals("Mann-Whitney U", c.test());
         assertFalse(c.significant());
@@ -71,7 +107,9 @@ class ResultsCalculatorTest {
         assertTrue(c.verdict().startsWith("No significant difference in median latency ms"), c.verdict());
         ExperimentResults.VariantResult v = r.variants().get(0);
         assertEquals(124.5, v.latencyP50Ms(), 1e-9);
-        assertTrue(v.guardrailBreaches().get(0).startsWith("p95 latency 147 ms exceeds the limit of 120 ms"), v.guardrailBreaches().toString());
+        assertTrue(
+                v.guardrailBreaches().get(0).startsWith("p95 latency 147 ms exceeds the limit of 120 ms"),
+                v.guardrailBreaches().toString());
         assertEquals(50, v.negativeFeedbackRate().count());
         assertEquals(100, v.negativeFeedbackRate().trials());
     }
@@ -83,11 +121,23 @@ class ResultsCalculatorTest {
             all.add(new OutcomeSample("control", 100, null, 1, 1, false, 0.010 + (i % 10) * 0.001, null));
             all.add(new OutcomeSample("candidate", 100, null, 1, 1, false, 0.005 + (i % 10) * 0.001, null));
         }
-        ExperimentResults.Comparison c = ResultsCalculator.calculate("e", "RUNNING", "AB", PrimaryMetric.COST, new Guardrails(null, null, null, 100),
-                VARIANTS, Map.of(), all, null).comparisons().get(0);
+        ExperimentResults.Comparison c = ResultsCalculator.calculate(
+                        "e",
+                        "RUNNING",
+                        "AB",
+                        PrimaryMetric.COST,
+                        new Guardrails(null, null, null, 100),
+                        VARIANTS,
+                        Map.of(),
+                        all,
+                        null)
+                .comparisons()
+                .get(0);
         assertEquals("Welch's t-test", c.test());
         assertTrue(c.significant());
-        assertTrue(c.degreesOfFreedom() > 290 && c.degreesOfFreedom() <= 298, "equal variances, 150 each: df near 298, got " + c.degreesOfFreedom());
+        assertTrue(
+                c.degreesOfFreedom() > 290 && c.degreesOfFreedom() <= 298,
+                "equal variances, 150 each: df near 298, got " + c.degreesOfFreedom());
         assertTrue(c.verdict().startsWith("candidate is better than control on mean cost"), c.verdict());
     }
 

@@ -1,9 +1,9 @@
 package dev.anvil.experiments;
 
-import org.junit.jupiter.api.Test;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import org.junit.jupiter.api.Test;
 
 /** Every expected value below comes from a cited published example, and was cross-checked with SciPy 1.17. */
 class StatisticsTest {
@@ -51,7 +51,8 @@ class StatisticsTest {
         // SciPy's mannwhitneyu documentation example (ages of males and females, from Wikipedia's Mann-Whitney U
         // article): U1 = 17; normal approximation with continuity correction p = 0.11134688653314041.
         // By hand: mean U = 5*4/2 = 10, var = 5*4*10/12, z = (|17 - 10| - 0.5) / sqrt(16.667) = 1.5922.
-        Statistics.TestResult r = Statistics.mannWhitney(new double[]{19, 22, 16, 29, 24}, new double[]{20, 11, 17, 12});
+        Statistics.TestResult r =
+                Statistics.mannWhitney(new double[] {19, 22, 16, 29, 24}, new double[] {20, 11, 17, 12});
         assertEquals(17, r.statistic(), 0);
         assertEquals(0.11134688653314041, r.pValue(), 1e-10);
     }
@@ -60,7 +61,8 @@ class StatisticsTest {
     void mannWhitneyAppliesTieCorrection() {
         // Tied values across samples: average ranks give U1 = 11.5; the tie-corrected variance gives p = 0.06076
         // (SciPy mannwhitneyu(x, y, method="asymptotic")). Without the tie correction p would be 0.0634.
-        Statistics.TestResult r = Statistics.mannWhitney(new double[]{1, 2, 2, 3, 4, 4, 4, 5}, new double[]{2, 3, 5, 5, 6, 7, 7});
+        Statistics.TestResult r =
+                Statistics.mannWhitney(new double[] {1, 2, 2, 3, 4, 4, 4, 5}, new double[] {2, 3, 5, 5, 6, 7, 7});
         assertEquals(11.5, r.statistic(), 0);
         assertEquals(0.06076123666389785, r.pValue(), 1e-10);
     }

@@ -1,13 +1,12 @@
 package dev.anvil.experiments;
 
-import org.junit.jupiter.api.Test;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
 
 class ThompsonSamplerTest {
 
@@ -26,7 +25,8 @@ class ThompsonSamplerTest {
             for (int r = 0; r < 100; r++) {
                 int pick = world.nextInt(100);
                 int arm = pick < weights.get(0) ? 0 : pick < weights.get(0) + weights.get(1) ? 1 : 2;
-                if (world.nextDouble() < truth[arm]) successes[arm]++; else failures[arm]++;
+                if (world.nextDouble() < truth[arm]) successes[arm]++;
+                else failures[arm]++;
             }
             List<ThompsonSampler.ArmStats> stats = new ArrayList<>();
             for (int i = 0; i < 3; i++) stats.add(new ThompsonSampler.ArmStats(names[i], successes[i], failures[i]));
@@ -39,7 +39,8 @@ class ThompsonSamplerTest {
 
     @Test
     void deterministicUnderSeed() {
-        List<ThompsonSampler.ArmStats> stats = List.of(new ThompsonSampler.ArmStats("a", 40, 60), new ThompsonSampler.ArmStats("b", 45, 55));
+        List<ThompsonSampler.ArmStats> stats =
+                List.of(new ThompsonSampler.ArmStats("a", 40, 60), new ThompsonSampler.ArmStats("b", 45, 55));
         List<Integer> first = new ThompsonSampler(new SplittableRandom(3), 5000).allocate(stats, 10);
         List<Integer> second = new ThompsonSampler(new SplittableRandom(3), 5000).allocate(stats, 10);
         assertEquals(first, second);
@@ -47,7 +48,8 @@ class ThompsonSamplerTest {
 
     @Test
     void hopelessArmKeepsExactlyTheFloor() {
-        List<ThompsonSampler.ArmStats> stats = List.of(new ThompsonSampler.ArmStats("bad", 0, 1000), new ThompsonSampler.ArmStats("good", 900, 100));
+        List<ThompsonSampler.ArmStats> stats =
+                List.of(new ThompsonSampler.ArmStats("bad", 0, 1000), new ThompsonSampler.ArmStats("good", 900, 100));
         assertEquals(List.of(5, 95), new ThompsonSampler(new SplittableRandom(1), 2000).allocate(stats, 5));
     }
 

@@ -55,7 +55,9 @@ class ApiKeyRequirementTest {
         ApiKeyRequirement exposed = ApiKeyRequirement.decide("false", ANY);
         assertFalse(exposed.required());
         assertNotNull(exposed.warning());
-        assertTrue(exposed.warning().contains("0.0.0.0") && exposed.warning().contains("anvil.gateway.require-api-key=false"),
+        assertTrue(
+                exposed.warning().contains("0.0.0.0")
+                        && exposed.warning().contains("anvil.gateway.require-api-key=false"),
                 exposed.warning());
         assertNotNull(ApiKeyRequirement.decide("false", List.of()).warning(), "unknown addresses: warn as well");
     }

@@ -36,7 +36,8 @@ class GatewayGuardTest {
 
     @BeforeEach
     void start() {
-        manager = new DefaultCacheManager(new GlobalConfigurationBuilder().nonClusteredDefault().build());
+        manager = new DefaultCacheManager(
+                new GlobalConfigurationBuilder().nonClusteredDefault().build());
         manager.defineConfiguration("gateway-limits", new ConfigurationBuilder().build());
         limiter = new RateLimiter();
         limiter.cache = manager.getCache("gateway-limits");
@@ -57,8 +58,19 @@ class GatewayGuardTest {
     }
 
     private KeyGrant key(long id, String tenant, long tokensPerMinute, Long budget, long concurrent) {
-        return new KeyGrant(id, "anv-k" + id, "k" + id, tenant, List.of("*"), 0, tokensPerMinute, budget, BudgetPeriod.MONTH, false,
-                concurrent, false);
+        return new KeyGrant(
+                id,
+                "anv-k" + id,
+                "k" + id,
+                tenant,
+                List.of("*"),
+                0,
+                tokensPerMinute,
+                budget,
+                BudgetPeriod.MONTH,
+                false,
+                concurrent,
+                false);
     }
 
     private String period() {
@@ -66,8 +78,21 @@ class GatewayGuardTest {
     }
 
     private UsageEntry usage(KeyGrant key, int prompt, int completion) {
-        return new UsageEntry(Instant.now(), "cmpl-x", key.tenant(), key.keyId(), key.prefix(), "m", "1.0.0", "/v1/completions",
-                prompt, completion, BigDecimal.ZERO, 1, "ok", null);
+        return new UsageEntry(
+                Instant.now(),
+                "cmpl-x",
+                key.tenant(),
+                key.keyId(),
+                key.prefix(),
+                "m",
+                "1.0.0",
+                "/v1/completions",
+                prompt,
+                completion,
+                BigDecimal.ZERO,
+                1,
+                "ok",
+                null);
     }
 
     @Test

@@ -22,7 +22,11 @@ class GatewayLedgerTest {
         JdbcDataSource db = new JdbcDataSource();
         db.setURL("jdbc:h2:mem:" + name + ";DB_CLOSE_DELAY=-1");
         db.setUser("sa");
-        Flyway.configure().dataSource(db).locations("classpath:db/migration").load().migrate();
+        Flyway.configure()
+                .dataSource(db)
+                .locations("classpath:db/migration")
+                .load()
+                .migrate();
         return db;
     }
 
@@ -37,13 +41,28 @@ class GatewayLedgerTest {
     }
 
     private static UsageEntry usage(String requestId, String model) {
-        return new UsageEntry(Instant.now(), requestId, "t", null, null, model, "1.0.0", "/v1/completions", 3, 4, BigDecimal.ZERO,
-                12, "ok", null);
+        return new UsageEntry(
+                Instant.now(),
+                requestId,
+                "t",
+                null,
+                null,
+                model,
+                "1.0.0",
+                "/v1/completions",
+                3,
+                4,
+                BigDecimal.ZERO,
+                12,
+                "ok",
+                null);
     }
 
     private static List<String> column(javax.sql.DataSource db, String sql) throws SQLException {
         List<String> values = new ArrayList<>();
-        try (Connection c = db.getConnection(); Statement s = c.createStatement(); ResultSet r = s.executeQuery(sql)) {
+        try (Connection c = db.getConnection();
+                Statement s = c.createStatement();
+                ResultSet r = s.executeQuery(sql)) {
             while (r.next()) values.add(r.getString(1));
         }
         return values;
@@ -65,15 +84,24 @@ class GatewayLedgerTest {
         assertEquals(0, ledger.pending(), "nothing is left to retry forever");
         ledger.usage(usage("r-4", "m"));
         ledger.flush();
-        assertEquals(List.of("r-1", "r-3", "r-4"), column(db, "SELECT request_id FROM gateway_usage ORDER BY request_id"));
+        assertEquals(
+                List.of("r-1", "r-3", "r-4"), column(db, "SELECT request_id FROM gateway_usage ORDER BY request_id"));
     }
 
     @Test
     void textIsStoredWithoutNulCharacters() throws SQLException {
         JdbcDataSource db = database("ledger-nul");
         GatewayLedger ledger = ledger(db);
-        ledger.audit(new AuditEntry(Instant.now(), "key:anv-1234", "t", "v1.request", "POST /v1/completions", 200, null,
-                "a\u0000b", "c\u0000"));
+        ledger.audit(new AuditEntry(
+                Instant.now(),
+                "key:anv-1234",
+                "t",
+                "v1.request",
+                "POST /v1/completions",
+                200,
+                null,
+                "a\u0000b",
+                "c\u0000"));
         ledger.flush();
         assertEquals(List.of("a\uFFFDb"), column(db, "SELECT request_text FROM gateway_audit"));
         assertEquals(List.of("c\uFFFD"), column(db, "SELECT response_text FROM gateway_audit"));
@@ -105,6 +133,7 @@ class GatewayLedgerTest {
         assertTrue(GatewayLedger.unreachable(new SQLException("no state from the pool")));
         assertTrue(GatewayLedger.unreachable(new IllegalStateException("not a database answer")));
         assertTrue(!GatewayLedger.unreachable(new SQLException("value too long", "22001")));
-        assertTrue(!GatewayLedger.unreachable(new SQLException("invalid byte sequence for encoding \"UTF8\": 0x00", "22021")));
+        assertTrue(!GatewayLedger.unreachable(
+                new SQLException("invalid byte sequence for encoding \"UTF8\": 0x00", "22021")));
     }
 }

@@ -32,11 +32,18 @@ class GatewayRulesTest {
 
     @Test
     void costIsTokensTimesPricePerThousand() {
-        assertEquals(new BigDecimal("2.000000000"), GatewayConfig.Pricing.cost(new BigDecimal("0.5"), new BigDecimal("1.5"), 1000, 1000));
-        assertEquals(new BigDecimal("0.023000000"), GatewayConfig.Pricing.cost(new BigDecimal("1"), new BigDecimal("2"), 3, 10));
-        assertEquals(new BigDecimal("0.000000001"), GatewayConfig.Pricing.cost(new BigDecimal("0.000001"), BigDecimal.ZERO, 1, 0),
+        assertEquals(
+                new BigDecimal("2.000000000"),
+                GatewayConfig.Pricing.cost(new BigDecimal("0.5"), new BigDecimal("1.5"), 1000, 1000));
+        assertEquals(
+                new BigDecimal("0.023000000"),
+                GatewayConfig.Pricing.cost(new BigDecimal("1"), new BigDecimal("2"), 3, 10));
+        assertEquals(
+                new BigDecimal("0.000000001"),
+                GatewayConfig.Pricing.cost(new BigDecimal("0.000001"), BigDecimal.ZERO, 1, 0),
                 "a billionth is kept (the column's scale is 9)");
-        assertEquals(0, BigDecimal.ZERO.compareTo(GatewayConfig.Pricing.cost(BigDecimal.ZERO, BigDecimal.ZERO, 500, 500)));
+        assertEquals(
+                0, BigDecimal.ZERO.compareTo(GatewayConfig.Pricing.cost(BigDecimal.ZERO, BigDecimal.ZERO, 500, 500)));
     }
 
     @Test

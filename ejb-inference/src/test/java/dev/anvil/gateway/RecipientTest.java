@@ -29,15 +29,20 @@ class RecipientTest {
     @Test
     void anAnonymousResponseBelongsToItsSubjectKeyElseItsAddress() {
         Recipient alice = Recipient.anonymous("alice", "10.0.0.1");
-        assertTrue(alice.mayBeRatedBy(Recipient.anonymous(" alice ", "10.0.0.2")), "the subject key decides, wherever it comes from");
+        assertTrue(
+                alice.mayBeRatedBy(Recipient.anonymous(" alice ", "10.0.0.2")),
+                "the subject key decides, wherever it comes from");
         assertFalse(alice.mayBeRatedBy(Recipient.anonymous("bob", "10.0.0.1")));
-        assertFalse(alice.mayBeRatedBy(Recipient.anonymous(null, "10.0.0.1")), "no subject key: the address, which is another subject");
+        assertFalse(
+                alice.mayBeRatedBy(Recipient.anonymous(null, "10.0.0.1")),
+                "no subject key: the address, which is another subject");
         assertFalse(alice.mayBeRatedBy(Recipient.of(key(1, "alice"))), "a key never rates an anonymous response");
 
         Recipient byAddress = Recipient.anonymous("  ", "10.0.0.1");
         assertTrue(byAddress.mayBeRatedBy(Recipient.anonymous(null, "10.0.0.1")));
         assertFalse(byAddress.mayBeRatedBy(Recipient.anonymous(null, "10.0.0.2")));
-        assertFalse(byAddress.mayBeRatedBy(Recipient.anonymous("10.0.0.1", "10.0.0.9")),
+        assertFalse(
+                byAddress.mayBeRatedBy(Recipient.anonymous("10.0.0.1", "10.0.0.9")),
                 "a subject key equal to an address is not that address");
         assertEquals(64, byAddress.subjectSha256().length(), "only a hash of the subject is kept");
     }

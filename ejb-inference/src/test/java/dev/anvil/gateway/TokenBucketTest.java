@@ -3,11 +3,11 @@ package dev.anvil.gateway;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class TokenBucketTest {
@@ -80,7 +80,9 @@ class TokenBucketTest {
                     start.await();
                     while (true) {
                         String stored = cell.get();
-                        TokenBucket b = stored == null ? TokenBucket.full(capacity, now) : TokenBucket.decode(stored).refill(capacity, now);
+                        TokenBucket b = stored == null
+                                ? TokenBucket.full(capacity, now)
+                                : TokenBucket.decode(stored).refill(capacity, now);
                         if (b.level() < 1) return null;
                         if (cell.compareAndSet(stored, b.debit(1).encode())) {
                             passed.incrementAndGet();

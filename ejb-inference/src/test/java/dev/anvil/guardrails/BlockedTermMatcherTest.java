@@ -11,7 +11,11 @@ class BlockedTermMatcherTest {
     @Test
     void matchesWholeWordsCaseInsensitively() {
         BlockedTermMatcher m = BlockedTermMatcher.of(List.of("darn", "project x"));
-        assertEquals(List.of("blocked_term", "blocked_term"), m.find("Darn! The PROJECT X files.").stream().map(TextSpan::kind).toList());
+        assertEquals(
+                List.of("blocked_term", "blocked_term"),
+                m.find("Darn! The PROJECT X files.").stream()
+                        .map(TextSpan::kind)
+                        .toList());
         assertEquals(List.of(), m.find("darning socks; project xylophone"));
         assertEquals("[BLOCKED] it", Redaction.apply("darn it", m.find("darn it")));
     }
@@ -23,7 +27,10 @@ class BlockedTermMatcherTest {
         assertEquals(2, spans.size());
         assertEquals(2, spans.get(0).start());
         assertEquals(10, spans.get(0).end());
-        assertEquals("a.b", "a bad idea, not axb but a.b".substring(spans.get(1).start(), spans.get(1).end()));
+        assertEquals(
+                "a.b",
+                "a bad idea, not axb but a.b"
+                        .substring(spans.get(1).start(), spans.get(1).end()));
         assertEquals(8, m.longestTerm());
     }
 

@@ -46,14 +46,17 @@ class GuardrailPolicyTest {
 
     @Test
     void badValuesNameTheirKey() {
-        IllegalArgumentException action = assertThrows(IllegalArgumentException.class,
+        IllegalArgumentException action = assertThrows(
+                IllegalArgumentException.class,
                 () -> load("t", Map.of("anvil.guardrails.tenant.t.output-pii", "scrub")));
-        assertEquals("anvil.guardrails.tenant.t.output-pii='scrub': the action must be one of off, flag, redact, block", action.getMessage());
-        IllegalArgumentException redactSize = assertThrows(IllegalArgumentException.class,
-                () -> load(null, Map.of("anvil.guardrails.input-size", "redact")));
+        assertEquals(
+                "anvil.guardrails.tenant.t.output-pii='scrub': the action must be one of off, flag, redact, block",
+                action.getMessage());
+        IllegalArgumentException redactSize = assertThrows(
+                IllegalArgumentException.class, () -> load(null, Map.of("anvil.guardrails.input-size", "redact")));
         assertTrue(redactSize.getMessage().startsWith("anvil.guardrails.input-size=redact"));
-        IllegalArgumentException size = assertThrows(IllegalArgumentException.class,
-                () -> load(null, Map.of("anvil.guardrails.max-input-chars", "0")));
+        IllegalArgumentException size = assertThrows(
+                IllegalArgumentException.class, () -> load(null, Map.of("anvil.guardrails.max-input-chars", "0")));
         assertTrue(size.getMessage().startsWith("anvil.guardrails.max-input-chars='0'"));
     }
 }

@@ -41,17 +41,24 @@ class JsonOutputRequirementTest {
     @Test
     void invalidSchemasAreRefusedUpFront() {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> JsonOutputRequirement.schema("s", "{not json"))
-                .getMessage().startsWith("the schema is not JSON"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> JsonOutputRequirement.schema("s", "{\"type\": 5}"))
-                .getMessage().startsWith("the schema is not a valid JSON Schema"));
+                .getMessage()
+                .startsWith("the schema is not JSON"));
+        assertTrue(
+                assertThrows(IllegalArgumentException.class, () -> JsonOutputRequirement.schema("s", "{\"type\": 5}"))
+                        .getMessage()
+                        .startsWith("the schema is not a valid JSON Schema"));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> JsonOutputRequirement.schema("s", "[1]"))
-                .getMessage().contains("object or a boolean"));
+                .getMessage()
+                .contains("object or a boolean"));
     }
 
     @Test
     void remoteReferencesAreNotFetched() {
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JsonOutputRequirement.schema("s",
-                "{\"type\": \"object\", \"properties\": {\"a\": {\"$ref\": \"http://127.0.0.1:9/evil.json\"}}}"));
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> JsonOutputRequirement.schema(
+                        "s",
+                        "{\"type\": \"object\", \"properties\": {\"a\": {\"$ref\": \"http://127.0.0.1:9/evil.json\"}}}"));
         assertTrue(e.getMessage().startsWith("the schema cannot be used"), e.getMessage());
     }
 
@@ -69,29 +76,41 @@ class JsonOutputRequirementTest {
         String adversarial = "{\"word\": \"" + "a".repeat(5000) + "!\", \"star\": \"" + "a".repeat(5000) + "!\"}";
         // Preemptive: with a backtracking engine the match would never end, and the test must fail, not hang.
         List<String> problems = assertTimeoutPreemptively(Duration.ofSeconds(5), () -> r.problems(adversarial));
-        assertTrue(problems.getFirst().contains("does not match") && problems.getFirst().contains("word")
-                && problems.getFirst().contains("star"), problems.toString());
-        assertEquals(List.of(), r.problems("{\"word\": \"" + "ab ".repeat(60) + "\", \"star\": \"" + "ab ".repeat(1000) + "\"}"));
+        assertTrue(
+                problems.getFirst().contains("does not match")
+                        && problems.getFirst().contains("word")
+                        && problems.getFirst().contains("star"),
+                problems.toString());
+        assertEquals(
+                List.of(),
+                r.problems("{\"word\": \"" + "ab ".repeat(60) + "\", \"star\": \"" + "ab ".repeat(1000) + "\"}"));
     }
 
     @Test
     void patternsAreJsonSchemaSearchesWithEcmaEscapes() {
-        JsonOutputRequirement r = JsonOutputRequirement.schema("p", "{\"type\": \"string\", \"pattern\": \"\\\\u00e9t\\\\d{2}\"}");
+        JsonOutputRequirement r =
+                JsonOutputRequirement.schema("p", "{\"type\": \"string\", \"pattern\": \"\\\\u00e9t\\\\d{2}\"}");
         assertEquals(List.of(), r.problems("\"un \u00e9t42 ici\""));
         assertEquals(1, r.problems("\"et42\"").size());
-        JsonOutputRequirement keys = JsonOutputRequirement.schema("k",
-                "{\"type\": \"object\", \"patternProperties\": {\"^x-\": {\"type\": \"integer\"}}}");
+        JsonOutputRequirement keys = JsonOutputRequirement.schema(
+                "k", "{\"type\": \"object\", \"patternProperties\": {\"^x-\": {\"type\": \"integer\"}}}");
         assertEquals(List.of(), keys.problems("{\"x-a\": 1, \"b\": \"s\"}"));
         assertEquals(1, keys.problems("{\"x-a\": \"s\"}").size());
     }
 
     @Test
     void patternsTheLinearEngineCannotRunAreRefusedNamingTheKeyword() {
-        IllegalArgumentException lookahead = assertThrows(IllegalArgumentException.class, () -> JsonOutputRequirement.schema("s",
-                "{\"type\": \"string\", \"pattern\": \"^(?=.*[0-9]).+$\"}"));
-        assertTrue(lookahead.getMessage().startsWith("the schema's 'pattern' \"^(?=.*[0-9]).+$\" cannot be used"), lookahead.getMessage());
-        IllegalArgumentException backreference = assertThrows(IllegalArgumentException.class, () -> JsonOutputRequirement.schema("s",
-                "{\"type\": \"object\", \"patternProperties\": {\"^(a)\\\\1$\": {}}}"));
-        assertTrue(backreference.getMessage().startsWith("the schema's 'patternProperties'"), backreference.getMessage());
+        IllegalArgumentException lookahead = assertThrows(
+                IllegalArgumentException.class,
+                () -> JsonOutputRequirement.schema("s", "{\"type\": \"string\", \"pattern\": \"^(?=.*[0-9]).+$\"}"));
+        assertTrue(
+                lookahead.getMessage().startsWith("the schema's 'pattern' \"^(?=.*[0-9]).+$\" cannot be used"),
+                lookahead.getMessage());
+        IllegalArgumentException backreference = assertThrows(
+                IllegalArgumentException.class,
+                () -> JsonOutputRequirement.schema(
+                        "s", "{\"type\": \"object\", \"patternProperties\": {\"^(a)\\\\1$\": {}}}"));
+        assertTrue(
+                backreference.getMessage().startsWith("the schema's 'patternProperties'"), backreference.getMessage());
     }
 }

@@ -43,7 +43,7 @@ class OutputTextGuardTest {
     void streamedRedactionEqualsRedactionOfTheWholeText() {
         String text = "Dear user, " + "lorem ipsum ".repeat(20) + "write to jane.doe@example.com or call 555-123-4567, "
                 + "card 4111 1111 1111 1111. " + "dolor sit amet ".repeat(15) + "end";
-        for (int piece : new int[]{1, 2, 3, 7, 50, 1000}) {
+        for (int piece : new int[] {1, 2, 3, 7, 50, 1000}) {
             OutputTextGuard g = guard(policy("output-pii", "redact"), null);
             assertEquals(PiiDetector.redact(text), stream(g, text, piece), "pieces of " + piece);
         }
@@ -82,7 +82,8 @@ class OutputTextGuardTest {
         OutputTextGuard g = guard(policy("output-pii", "block"), null);
         String text = "hello jane@example.com " + "y".repeat(300);
         OutputTextGuard.Step step = null;
-        for (int i = 0; i < text.length() && (step == null || !step.blocked()); i++) step = g.append(String.valueOf(text.charAt(i)));
+        for (int i = 0; i < text.length() && (step == null || !step.blocked()); i++)
+            step = g.append(String.valueOf(text.charAt(i)));
         assertTrue(step.blocked());
         assertEquals(GuardrailCheck.OUTPUT_PII, step.blockedBy());
         assertFalse(g.released().contains("jane"), "nothing of the address was released");
@@ -92,7 +93,8 @@ class OutputTextGuardTest {
 
     @Test
     void blockedTermsRedactOrBlock() {
-        OutputTextGuard redact = guard(policy("blocked-terms", "redact", "blocked-term-list", "dragon,evil wizard"), null);
+        OutputTextGuard redact =
+                guard(policy("blocked-terms", "redact", "blocked-term-list", "dragon,evil wizard"), null);
         assertEquals("The [BLOCKED] met an [BLOCKED].", stream(redact, "The dragon met an Evil Wizard.", 4));
         OutputTextGuard block = guard(policy("blocked-term-list", "dragon"), null); // default action: block
         block.append("The dragon slept.");
@@ -113,7 +115,7 @@ class OutputTextGuardTest {
     void jsonIsHeldUntilCompleteAndWithheldWhenInvalid() {
         OutputTextGuard ok = guard(policy(), JsonOutputRequirement.object());
         assertEquals("", ok.append("{\"a\":").text());
-        OutputTextGuard.Step done = ok.append(" 1}") .blocked() ? null : ok.finish();
+        OutputTextGuard.Step done = ok.append(" 1}").blocked() ? null : ok.finish();
         assertEquals("{\"a\": 1}", done.text());
         assertNull(done.blockedBy());
 

@@ -5,9 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 class PiiDetectorTest {
 
@@ -22,30 +22,44 @@ class PiiDetectorTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"call 555-123-4567 now", "call (555) 123-4567", "tel +44 20 7946 0958", "+1-555-123-4567",
-            "phone: 555.123.4567"})
+    @ValueSource(
+            strings = {
+                "call 555-123-4567 now",
+                "call (555) 123-4567",
+                "tel +44 20 7946 0958",
+                "+1-555-123-4567",
+                "phone: 555.123.4567"
+            })
     void findsPhoneNumbers(String text) {
         assertEquals(List.of(PiiDetector.PHONE), kinds(text), text);
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"card 4111 1111 1111 1111 exp", "4111-1111-1111-1111", "pay with 5500005555555559", "378282246310005"})
+    @ValueSource(
+            strings = {
+                "card 4111 1111 1111 1111 exp",
+                "4111-1111-1111-1111",
+                "pay with 5500005555555559",
+                "378282246310005"
+            })
     void findsLuhnValidCardNumbers(String text) {
         assertEquals(List.of(PiiDetector.CARD), kinds(text), text);
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {
-            "the meeting is on 2024-01-15 at 10:30",
-            "version 1.2.3 of the model",
-            "server 192.168.100.200 answered",
-            "ISBN 978-3-16-148410-0",
-            "it cost 1 000 000 000 coins",
-            "order 4111 1111 1111 1112 is not a card",   // fails the Luhn check
-            "the id 12345678901234 has no separators",
-            "user@localhost is not an address with a domain",
-            "a plain @mention and an email-like token foo@bar",
-            "once upon a time there was a little girl"})
+    @ValueSource(
+            strings = {
+                "the meeting is on 2024-01-15 at 10:30",
+                "version 1.2.3 of the model",
+                "server 192.168.100.200 answered",
+                "ISBN 978-3-16-148410-0",
+                "it cost 1 000 000 000 coins",
+                "order 4111 1111 1111 1112 is not a card", // fails the Luhn check
+                "the id 12345678901234 has no separators",
+                "user@localhost is not an address with a domain",
+                "a plain @mention and an email-like token foo@bar",
+                "once upon a time there was a little girl"
+            })
     void ignoresThingsThatAreNotPersonalData(String text) {
         assertEquals(List.of(), kinds(text), text);
     }

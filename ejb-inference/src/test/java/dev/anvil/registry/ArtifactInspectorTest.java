@@ -1,9 +1,10 @@
 package dev.anvil.registry;
 
-import dev.anvil.registry.domain.ArtifactFormat;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.anvil.registry.domain.ArtifactFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -11,10 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ArtifactInspectorTest {
 
@@ -53,14 +52,19 @@ class ArtifactInspectorTest {
         new Random(42).nextBytes(data);
         Path file = Files.write(tmp.resolve("blob.bin"), data);
         ArtifactInspector.Digest d = ArtifactInspector.sha256(file);
-        assertEquals(java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(data)), d.hex());
+        assertEquals(
+                java.util.HexFormat.of()
+                        .formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                                .digest(data)),
+                d.hex());
         assertEquals(data.length, d.size());
     }
 
     @Test
     void wrongChecksumIsRefusedWithBothValues() {
         String wrong = "0".repeat(64);
-        RegistryException e = assertThrows(RegistryException.class,
+        RegistryException e = assertThrows(
+                RegistryException.class,
                 () -> inspector.inspect(TestFiles.storiesGguf().toString(), null, wrong));
         assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind());
         assertEquals("checksum_mismatch", e.code());
@@ -70,7 +74,8 @@ class ArtifactInspectorTest {
 
     @Test
     void missingRelativeAndDirectoryPathsAreRefused() {
-        RegistryException e = assertThrows(RegistryException.class,
+        RegistryException e = assertThrows(
+                RegistryException.class,
                 () -> inspector.inspect(tmp.resolve("nope.gguf").toString(), null, null));
         assertEquals("artifact_not_found", e.code());
         assertTrue(e.getMessage().contains("no file at"), e.getMessage());
@@ -89,7 +94,8 @@ class ArtifactInspectorTest {
         byte[] noise = new byte[4096];
         new Random(1).nextBytes(noise);
         Path garbage = Files.write(tmp.resolve("model.gguf"), noise);
-        RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(garbage.toString(), null, null));
+        RegistryException e =
+                assertThrows(RegistryException.class, () -> inspector.inspect(garbage.toString(), null, null));
         assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind());
         assertEquals("unreadable_artifact", e.code());
         assertTrue(e.getMessage().contains("not a GGUF file"), e.getMessage());
@@ -102,7 +108,8 @@ class ArtifactInspectorTest {
         ByteBuffer b = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN);
         b.put(new byte[] {'G', 'G', 'U', 'F'}).putInt(3).putLong(1).putLong(1L << 40);
         Path corrupt = Files.write(tmp.resolve("corrupt.gguf"), b.array());
-        RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(corrupt.toString(), null, null));
+        RegistryException e =
+                assertThrows(RegistryException.class, () -> inspector.inspect(corrupt.toString(), null, null));
         assertEquals("unreadable_artifact", e.code());
         assertTrue(e.getMessage().startsWith("cannot read " + corrupt + " as a GGUF model: "), e.getMessage());
     }
@@ -111,7 +118,8 @@ class ArtifactInspectorTest {
     void truncatedGgufIsRefused() throws IOException {
         byte[] whole = Files.readAllBytes(TestFiles.storiesGguf());
         Path truncated = Files.write(tmp.resolve("truncated.gguf"), Arrays.copyOf(whole, whole.length / 2));
-        RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(truncated.toString(), null, null));
+        RegistryException e =
+                assertThrows(RegistryException.class, () -> inspector.inspect(truncated.toString(), null, null));
         assertEquals("unreadable_artifact", e.code());
         assertTrue(e.getMessage().contains("outside the file") || e.getMessage().contains("truncated"), e.getMessage());
     }
@@ -132,7 +140,8 @@ class ArtifactInspectorTest {
 
     @Test
     void llama2cCheckpointWithoutFormatGetsAHint() {
-        RegistryException e = assertThrows(RegistryException.class,
+        RegistryException e = assertThrows(
+                RegistryException.class,
                 () -> inspector.inspect(TestFiles.storiesLlama2c().toString(), null, null));
         assertTrue(e.getMessage().contains("pass format LLAMA2C"), e.getMessage());
     }
@@ -141,16 +150,18 @@ class ArtifactInspectorTest {
     void truncatedLlama2cAndFormatMismatchAreRefused() throws IOException {
         byte[] whole = Files.readAllBytes(TestFiles.storiesLlama2c());
         Path truncated = Files.write(tmp.resolve("truncated.bin"), Arrays.copyOf(whole, whole.length - 4));
-        RegistryException e = assertThrows(RegistryException.class,
-                () -> inspector.inspect(truncated.toString(), ArtifactFormat.LLAMA2C, null));
+        RegistryException e = assertThrows(
+                RegistryException.class, () -> inspector.inspect(truncated.toString(), ArtifactFormat.LLAMA2C, null));
         assertTrue(e.getMessage().contains("1056536 bytes but its llama2.c header describes 1056540"), e.getMessage());
 
-        e = assertThrows(RegistryException.class,
+        e = assertThrows(
+                RegistryException.class,
                 () -> inspector.inspect(TestFiles.storiesGguf().toString(), ArtifactFormat.LLAMA2C, null));
         assertEquals("format_mismatch", e.code());
 
         Path tiny = Files.write(tmp.resolve("tiny.bin"), new byte[] {1, 2, 3});
-        e = assertThrows(RegistryException.class, () -> inspector.inspect(tiny.toString(), ArtifactFormat.LLAMA2C, null));
+        e = assertThrows(
+                RegistryException.class, () -> inspector.inspect(tiny.toString(), ArtifactFormat.LLAMA2C, null));
         assertTrue(e.getMessage().contains("shorter than the 28-byte llama2.c header"), e.getMessage());
     }
 
@@ -164,40 +175,61 @@ class ArtifactInspectorTest {
         ArtifactInspector confined = new ArtifactInspector();
         confined.artifactRoots = java.util.Optional.of(" /does/not/exist , " + allowed + " ");
 
-        assertEquals(TestFiles.STORIES_SHA256, confined.inspect(inside.toString(), null, null).sha256());
-        RegistryException e = assertThrows(RegistryException.class, () -> confined.inspect(outside.toString(), null, null));
+        assertEquals(
+                TestFiles.STORIES_SHA256,
+                confined.inspect(inside.toString(), null, null).sha256());
+        RegistryException e =
+                assertThrows(RegistryException.class, () -> confined.inspect(outside.toString(), null, null));
         assertEquals("path_not_allowed", e.code());
         assertTrue(e.getMessage().contains(allowed.toString()), e.getMessage());
         // A link inside the root pointing outside it is judged by where it really leads.
-        assertEquals("path_not_allowed", assertThrows(RegistryException.class,
-                () -> confined.inspect(escape.toString(), null, null)).code());
+        assertEquals(
+                "path_not_allowed",
+                assertThrows(RegistryException.class, () -> confined.inspect(escape.toString(), null, null))
+                        .code());
         // Unset or blank: any readable file.
         ArtifactInspector open = new ArtifactInspector();
         open.artifactRoots = java.util.Optional.of(" ");
-        assertEquals(TestFiles.STORIES_SHA256, open.inspect(outside.toString(), null, null).sha256());
+        assertEquals(
+                TestFiles.STORIES_SHA256,
+                open.inspect(outside.toString(), null, null).sha256());
     }
 
     @Test
     void aWorkingChatTemplateIsAccepted() throws IOException {
-        Path chatml = TemplatedGguf.copy(TestFiles.storiesGguf(), tmp.resolve("chatml.gguf"), "{% for m in messages %}"
-                + "{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}"
-                + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
-        assertEquals(TestFiles.STORIES_PARAMETERS, inspector.inspect(chatml.toString(), null, null).parameterCount());
+        Path chatml = TemplatedGguf.copy(
+                TestFiles.storiesGguf(),
+                tmp.resolve("chatml.gguf"),
+                "{% for m in messages %}"
+                        + "{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}"
+                        + "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}");
+        assertEquals(
+                TestFiles.STORIES_PARAMETERS,
+                inspector.inspect(chatml.toString(), null, null).parameterCount());
     }
 
     @Test
     void aBrokenChatTemplateIsRefusedAtRegistration() throws IOException {
         for (String[] broken : new String[][] {
-                {"{% for m in messages %}{{ m['content'] }}", "Missing end tag"},
-                {"{{ messages[0]['content'] + }}", "Error parsing"},
-                {"{% include 'chat.j2' %}", "'include' is disabled"},
-                {"{{ raise_exception('not a chat model') }}", "not a chat model"},
-                {"{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}", "exceeded a limit"}}) {
-            Path file = TemplatedGguf.copy(TestFiles.storiesGguf(), tmp.resolve("broken-" + broken[1].hashCode() + ".gguf"), broken[0]);
-            RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(file.toString(), null, null), broken[0]);
+            {"{% for m in messages %}{{ m['content'] }}", "Missing end tag"},
+            {"{{ messages[0]['content'] + }}", "Error parsing"},
+            {"{% include 'chat.j2' %}", "'include' is disabled"},
+            {"{{ raise_exception('not a chat model') }}", "not a chat model"},
+            {
+                "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}",
+                "exceeded a limit"
+            }
+        }) {
+            Path file = TemplatedGguf.copy(
+                    TestFiles.storiesGguf(), tmp.resolve("broken-" + broken[1].hashCode() + ".gguf"), broken[0]);
+            RegistryException e = assertThrows(
+                    RegistryException.class, () -> inspector.inspect(file.toString(), null, null), broken[0]);
             assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind());
             assertEquals("invalid_chat_template", e.code(), e.getMessage());
-            assertTrue(e.getMessage().contains("tokenizer.chat_template") && e.getMessage().contains(broken[1]), e.getMessage());
+            assertTrue(
+                    e.getMessage().contains("tokenizer.chat_template")
+                            && e.getMessage().contains(broken[1]),
+                    e.getMessage());
         }
     }
 
@@ -206,20 +238,29 @@ class ArtifactInspectorTest {
         // No tokenizer: the header is fine, but nothing could tokenize a prompt for it.
         Path noTokenizer = tmp.resolve("no-tokenizer.gguf");
         try (dev.anvil.engine.GgufFile in = dev.anvil.engine.GgufFile.open(TestFiles.storiesGguf());
-             dev.anvil.engine.GgufWriter out = new dev.anvil.engine.GgufWriter(noTokenizer)) {
+                dev.anvil.engine.GgufWriter out = new dev.anvil.engine.GgufWriter(noTokenizer)) {
             out.putString("general.architecture", "llama");
-            for (String key : new String[] {"llama.context_length", "llama.embedding_length", "llama.feed_forward_length",
-                    "llama.attention.head_count", "llama.attention.head_count_kv", "llama.block_count", "llama.rope.dimension_count"}) {
+            for (String key : new String[] {
+                "llama.context_length",
+                "llama.embedding_length",
+                "llama.feed_forward_length",
+                "llama.attention.head_count",
+                "llama.attention.head_count_kv",
+                "llama.block_count",
+                "llama.rope.dimension_count"
+            }) {
                 out.putUInt32(key, in.getInt(key));
             }
-            for (dev.anvil.engine.GgufFile.Tensor t : in.tensors().values()) out.addTensor(t.name(), t.type(), t.shape());
+            for (dev.anvil.engine.GgufFile.Tensor t : in.tensors().values())
+                out.addTensor(t.name(), t.type(), t.shape());
             for (dev.anvil.engine.GgufFile.Tensor t : in.tensors().values()) {
                 out.beginTensor(t.name());
                 byte[] bytes = t.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
                 out.write(bytes, 0, bytes.length);
             }
         }
-        RegistryException e = assertThrows(RegistryException.class, () -> inspector.inspect(noTokenizer.toString(), null, null));
+        RegistryException e =
+                assertThrows(RegistryException.class, () -> inspector.inspect(noTokenizer.toString(), null, null));
         assertEquals("unreadable_artifact", e.code());
         assertTrue(e.getMessage().contains("no tokenizer"), e.getMessage());
     }

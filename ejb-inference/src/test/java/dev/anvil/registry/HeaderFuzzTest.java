@@ -2,10 +2,8 @@ package dev.anvil.registry;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.anvil.engine.Batch;
-import dev.anvil.engine.ComputePool;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.LlamaModel;
 import dev.anvil.engine.UnsupportedModelException;
@@ -82,7 +80,8 @@ class HeaderFuzzTest {
     void mutatedGgufHeadersLoadOrAreRefused() throws Exception {
         byte[] original = Files.readAllBytes(TestFiles.storiesGguf());
         List<Field> fields = ggufFields(original);
-        int headerEnd = fields.stream().mapToInt(f -> f.offset() + f.width()).max().orElseThrow();
+        int headerEnd =
+                fields.stream().mapToInt(f -> f.offset() + f.width()).max().orElseThrow();
         assertTrue(fields.size() > 300, "the header walk found only " + fields.size() + " fields");
         int[] outcomes = new int[3];
         for (int i = 0; i < GGUF_MUTATIONS; i++) {
@@ -146,17 +145,21 @@ class HeaderFuzzTest {
             registered = false;
             registrationRefusal = e.getMessage();
         }
-        Path tokenizer = format == ArtifactFormat.LLAMA2C ? TestFiles.sharedDir().resolve("models/tok512.bin") : null;
+        Path tokenizer =
+                format == ArtifactFormat.LLAMA2C ? TestFiles.sharedDir().resolve("models/tok512.bin") : null;
         try (LlamaModel model = LlamaModel.load(file, tokenizer, COMPUTE, 2)) {
             model.tokenizer(); // serving needs it: a model without one is refused too
             KvCachePool kv = model.newKvCachePool(1 << 20);
             KvCachePool.Sequence seq = kv.newSequence();
             kv.reserve(seq, 1);
-            float[] logits = model.forward(new Batch().add(seq, 0, new int[] {0})).logits(0);
+            float[] logits =
+                    model.forward(new Batch().add(seq, 0, new int[] {0})).logits(0);
             assertEquals(model.config().vocabSize(), logits.length, label);
             kv.free(seq);
             String refusal = registrationRefusal;
-            assertTrue(registered || format == ArtifactFormat.LLAMA2C, () -> label + ": the engine loads it but registration refused it: " + refusal);
+            assertTrue(
+                    registered || format == ArtifactFormat.LLAMA2C,
+                    () -> label + ": the engine loads it but registration refused it: " + refusal);
             return registered ? 0 : 2;
         } catch (UnsupportedModelException e) {
             assertClearRefusal(e, label);
@@ -172,7 +175,8 @@ class HeaderFuzzTest {
         assertTrue(message != null && message.length() > 20, label + ": refusal without a message: " + refusal);
         for (Throwable t = refusal; t != null; t = t.getCause()) {
             if (t instanceof VirtualMachineError) {
-                throw new AssertionError(label + ": " + t.getClass().getSimpleName() + " while reading the header", refusal);
+                throw new AssertionError(
+                        label + ": " + t.getClass().getSimpleName() + " while reading the header", refusal);
             }
             if (t.getCause() == t) break;
         }
@@ -191,7 +195,8 @@ class HeaderFuzzTest {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (true) {
             long live = Thread.getAllStackTraces().keySet().stream()
-                    .filter(t -> t.getName().startsWith("fuzz-compute-") && t.isAlive()).count();
+                    .filter(t -> t.getName().startsWith("fuzz-compute-") && t.isAlive())
+                    .count();
             // ComputePool.close() signals its workers; they exit on their own thread's time.
             if (live == 0 || System.nanoTime() > deadline) return live;
             Thread.onSpinWait();
@@ -266,17 +271,44 @@ class HeaderFuzzTest {
         }
     }
 
-    private static final long[] EDGE_VALUES = {0, 1, 2, 3, 4, 7, 8, 9, 12, 13, 31, 32, 255, 256, 65535, 1 << 20,
-            Integer.MAX_VALUE, Integer.MAX_VALUE + 1L, 0xFFFF_FFFFL, 1L << 32, 1L << 40, Long.MAX_VALUE, Long.MIN_VALUE,
-            -1, -2, Integer.MIN_VALUE};
+    private static final long[] EDGE_VALUES = {
+        0,
+        1,
+        2,
+        3,
+        4,
+        7,
+        8,
+        9,
+        12,
+        13,
+        31,
+        32,
+        255,
+        256,
+        65535,
+        1 << 20,
+        Integer.MAX_VALUE,
+        Integer.MAX_VALUE + 1L,
+        0xFFFF_FFFFL,
+        1L << 32,
+        1L << 40,
+        Long.MAX_VALUE,
+        Long.MIN_VALUE,
+        -1,
+        -2,
+        Integer.MIN_VALUE
+    };
 
-    private static byte[] mutateGguf(byte[] original, List<Field> fields, int headerEnd, Random random, StringBuilder how) {
+    private static byte[] mutateGguf(
+            byte[] original, List<Field> fields, int headerEnd, Random random, StringBuilder how) {
         byte[] m = original.clone();
         int kind = random.nextInt(10);
         switch (kind) {
             case 0, 1, 2, 3 -> { // a structural field set to an edge value, or nudged
                 Field f = fields.get(random.nextInt(fields.size()));
-                long current = f.width() == 4 ? ByteBuffer.wrap(m).order(ByteOrder.LITTLE_ENDIAN).getInt(f.offset())
+                long current = f.width() == 4
+                        ? ByteBuffer.wrap(m).order(ByteOrder.LITTLE_ENDIAN).getInt(f.offset())
                         : ByteBuffer.wrap(m).order(ByteOrder.LITTLE_ENDIAN).getLong(f.offset());
                 long v = switch (random.nextInt(4)) {
                     case 0 -> current + 1;
@@ -285,7 +317,13 @@ class HeaderFuzzTest {
                     default -> EDGE_VALUES[random.nextInt(EDGE_VALUES.length)];
                 };
                 put(m, f, v);
-                how.append(f.what()).append(" @").append(f.offset()).append(": ").append(current).append(" -> ").append(v);
+                how.append(f.what())
+                        .append(" @")
+                        .append(f.offset())
+                        .append(": ")
+                        .append(current)
+                        .append(" -> ")
+                        .append(v);
             }
             case 4 -> { // two fields at once
                 for (int k = 0; k < 2; k++) {
@@ -327,7 +365,8 @@ class HeaderFuzzTest {
                 return out;
             }
             default -> { // a value type or element type replaced (valid, invalid or nested array)
-                List<Field> types = fields.stream().filter(f -> f.what().endsWith("type")).toList();
+                List<Field> types =
+                        fields.stream().filter(f -> f.what().endsWith("type")).toList();
                 Field f = types.get(random.nextInt(types.size()));
                 long v = random.nextInt(3) == 0 ? 9 : random.nextInt(40) - 4;
                 put(m, f, v);
@@ -345,7 +384,9 @@ class HeaderFuzzTest {
 
     // --- llama2.c --------------------------------------------------------------------------------------------------
 
-    private static final String[] LLAMA2C_FIELDS = {"dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"};
+    private static final String[] LLAMA2C_FIELDS = {
+        "dim", "hidden_dim", "n_layers", "n_heads", "n_kv_heads", "vocab_size", "seq_len"
+    };
 
     private static byte[] mutateLlama2c(byte[] original, Random random, StringBuilder how) {
         byte[] m = original.clone();
@@ -361,7 +402,11 @@ class HeaderFuzzTest {
                     default -> EDGE_VALUES[random.nextInt(EDGE_VALUES.length)];
                 };
                 b.putInt(field * 4, (int) v);
-                how.append(LLAMA2C_FIELDS[field]).append(": ").append(current).append(" -> ").append((int) v);
+                how.append(LLAMA2C_FIELDS[field])
+                        .append(": ")
+                        .append(current)
+                        .append(" -> ")
+                        .append((int) v);
             }
             case 3 -> {
                 for (int k = 0; k < 2; k++) {

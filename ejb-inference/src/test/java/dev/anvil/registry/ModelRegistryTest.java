@@ -1,18 +1,17 @@
 package dev.anvil.registry;
 
-import dev.anvil.security.TestCallers;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.anvil.registry.domain.ArtifactFormat;
 import dev.anvil.registry.domain.Stage;
+import dev.anvil.security.TestCallers;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
 import jakarta.persistence.Persistence;
-import org.h2.jdbcx.JdbcDataSource;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInfo;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,12 +26,12 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.h2.jdbcx.JdbcDataSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The registry service against a real (in-memory H2) database migrated by the real migrator, with the
@@ -105,8 +104,11 @@ class ModelRegistryTest {
                 // A REQUIRED bean called from the NOT_SUPPORTED registration: its own transaction and
                 // persistence context per call, so a failed attempt leaves nothing behind for the retry.
                 @Override
-                public ModelVersionInfo record(RegisterVersionCommand command, dev.anvil.registry.domain.SemanticVersion version,
-                                               ArtifactFacts facts, String actor) {
+                public ModelVersionInfo record(
+                        RegisterVersionCommand command,
+                        dev.anvil.registry.domain.SemanticVersion version,
+                        ArtifactFacts facts,
+                        String actor) {
                     EntityManager own = emf.createEntityManager();
                     try {
                         this.em = own;
@@ -115,7 +117,8 @@ class ModelRegistryTest {
                         own.getTransaction().commit();
                         return result;
                     } finally {
-                        if (own.getTransaction().isActive()) own.getTransaction().rollback();
+                        if (own.getTransaction().isActive())
+                            own.getTransaction().rollback();
                         own.close();
                     }
                 }
@@ -131,8 +134,17 @@ class ModelRegistryTest {
     }
 
     private ModelVersionInfo register(String version, Path file) {
-        return call(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, version, file.toString(), null, null,
-                "v" + version, "model under test", null, List.of("test"))));
+        return call(r -> as("alice", r)
+                .registerVersion(new RegisterVersionCommand(
+                        model,
+                        version,
+                        file.toString(),
+                        null,
+                        null,
+                        "v" + version,
+                        "model under test",
+                        null,
+                        List.of("test"))));
     }
 
     private StageChangeResult move(String version, String stage) {
@@ -181,8 +193,17 @@ class ModelRegistryTest {
     @Test
     void duplicateVersionIsAConflictAndWritesNothing() {
         register("1.0.0", TestFiles.storiesGguf());
-        RegistryException e = refused(r -> as("carol", r).registerVersion(new RegisterVersionCommand(model, "1.0.0",
-                TestFiles.referenceModel("ref-spm-q8_0.gguf").toString(), null, null, null, null, null, null)));
+        RegistryException e = refused(r -> as("carol", r)
+                .registerVersion(new RegisterVersionCommand(
+                        model,
+                        "1.0.0",
+                        TestFiles.referenceModel("ref-spm-q8_0.gguf").toString(),
+                        null,
+                        null,
+                        null,
+                        null,
+                        null,
+                        null)));
         assertEquals(RegistryException.Kind.CONFLICT, e.kind());
         assertEquals("version_exists", e.code());
         List<ModelVersionInfo> versions = call(r -> r.listVersions(model));
@@ -194,24 +215,44 @@ class ModelRegistryTest {
     void refusedFilesLeaveNoTrace() throws Exception {
         Path garbage = Files.write(tmp.resolve("garbage.gguf"), new byte[] {'n', 'o', 'p', 'e', 1, 2, 3});
         for (RegisterVersionCommand bad : List.of(
-                new RegisterVersionCommand(model, "1.0.0", tmp.resolve("missing.gguf").toString(), null, null, null, null, null, null),
+                new RegisterVersionCommand(
+                        model, "1.0.0", tmp.resolve("missing.gguf").toString(), null, null, null, null, null, null),
                 new RegisterVersionCommand(model, "1.0.0", garbage.toString(), null, null, null, null, null, null),
-                new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(), null, "f".repeat(64), null, null, null, null))) {
+                new RegisterVersionCommand(
+                        model,
+                        "1.0.0",
+                        TestFiles.storiesGguf().toString(),
+                        null,
+                        "f".repeat(64),
+                        null,
+                        null,
+                        null,
+                        null))) {
             RegistryException e = refused(r -> as("alice", r).registerVersion(bad));
             assertEquals(RegistryException.Kind.BAD_REQUEST, e.kind(), e.getMessage());
         }
         // Not even the model was created.
         RegistryException e = refused(r -> r.getModel(model));
         assertEquals(RegistryException.Kind.NOT_FOUND, e.kind());
-        assertFalse(call(ModelRegistry::listModels).stream().anyMatch(m -> m.name().equals(model)));
+        assertFalse(
+                call(ModelRegistry::listModels).stream().anyMatch(m -> m.name().equals(model)));
     }
 
     @Test
     void refusedFileForAnExistingModelLeavesVersionsAndHistoryUnchanged() {
         register("1.0.0", TestFiles.storiesGguf());
         List<TransitionInfo> before = call(r -> r.history(model));
-        RegistryException e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, "2.0.0",
-                TestFiles.storiesGguf().toString(), null, "0".repeat(64), null, null, null, null)));
+        RegistryException e = refused(r -> as("alice", r)
+                .registerVersion(new RegisterVersionCommand(
+                        model,
+                        "2.0.0",
+                        TestFiles.storiesGguf().toString(),
+                        null,
+                        "0".repeat(64),
+                        null,
+                        null,
+                        null,
+                        null)));
         assertEquals("checksum_mismatch", e.code());
         assertEquals(1, call(r -> r.listVersions(model)).size());
         assertEquals(before, call(r -> r.history(model)));
@@ -219,18 +260,22 @@ class ModelRegistryTest {
 
     @Test
     void malformedRequestFieldsAreBadRequestsNamingTheField() {
-        RegistryException e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, "1.0", TestFiles.storiesGguf().toString(),
-                null, null, null, null, null, null)));
+        RegistryException e = refused(r -> as("alice", r)
+                .registerVersion(new RegisterVersionCommand(
+                        model, "1.0", TestFiles.storiesGguf().toString(), null, null, null, null, null, null)));
         assertEquals("version", e.param());
         assertEquals("invalid_version", e.code());
-        e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand("bad name", "1.0.0", TestFiles.storiesGguf().toString(),
-                null, null, null, null, null, null)));
+        e = refused(r -> as("alice", r)
+                .registerVersion(new RegisterVersionCommand(
+                        "bad name", "1.0.0", TestFiles.storiesGguf().toString(), null, null, null, null, null, null)));
         assertEquals("name", e.param());
-        e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(),
-                "onnx", null, null, null, null, null)));
+        e = refused(r -> as("alice", r)
+                .registerVersion(new RegisterVersionCommand(
+                        model, "1.0.0", TestFiles.storiesGguf().toString(), "onnx", null, null, null, null, null)));
         assertEquals("format", e.param());
-        e = refused(r -> as("alice", r).registerVersion(new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(),
-                null, "xyz", null, null, null, null)));
+        e = refused(r -> as("alice", r)
+                .registerVersion(new RegisterVersionCommand(
+                        model, "1.0.0", TestFiles.storiesGguf().toString(), null, "xyz", null, null, null, null)));
         assertEquals("sha256", e.param());
         e = refused(r -> as("bob", r).changeStage(model, "1.0.0", "LIVE", null));
         assertEquals("stage", e.param());
@@ -261,9 +306,17 @@ class ModelRegistryTest {
         assertEquals("2.0.0", call(r -> r.getModel(model)).productionVersion());
 
         List<TransitionInfo> history = call(r -> r.history(model));
-        assertEquals(List.of("1.0.0:null>NONE", "2.0.0:null>NONE", "1.0.0:NONE>PRODUCTION", "2.0.0:NONE>STAGING",
-                        "1.0.0:PRODUCTION>ARCHIVED", "2.0.0:STAGING>PRODUCTION"),
-                history.stream().map(t -> t.version() + ":" + t.from() + ">" + t.to()).toList());
+        assertEquals(
+                List.of(
+                        "1.0.0:null>NONE",
+                        "2.0.0:null>NONE",
+                        "1.0.0:NONE>PRODUCTION",
+                        "2.0.0:NONE>STAGING",
+                        "1.0.0:PRODUCTION>ARCHIVED",
+                        "2.0.0:STAGING>PRODUCTION"),
+                history.stream()
+                        .map(t -> t.version() + ":" + t.from() + ">" + t.to())
+                        .toList());
     }
 
     @Test
@@ -304,33 +357,56 @@ class ModelRegistryTest {
     @Test
     void unknownModelsAndVersionsAreNotFound() {
         assertEquals("model_not_found", refused(r -> r.getModel(model)).code());
-        assertEquals("model_not_found", refused(r -> as("bob", r).changeStage(model, "1.0.0", "STAGING", null)).code());
+        assertEquals(
+                "model_not_found",
+                refused(r -> as("bob", r).changeStage(model, "1.0.0", "STAGING", null))
+                        .code());
         register("1.0.0", TestFiles.storiesGguf());
         RegistryException e = refused(r -> r.getVersion(model, "9.9.9"));
         assertEquals(RegistryException.Kind.NOT_FOUND, e.kind());
         assertEquals("version_not_found", e.code());
-        assertEquals("version_not_found", refused(r -> r.history(model, "9.9.9")).code());
+        assertEquals(
+                "version_not_found", refused(r -> r.history(model, "9.9.9")).code());
     }
 
     @Test
     void versionsAreListedInSemanticVersionOrder() {
         for (String v : List.of("1.10.0", "1.2.0", "1.2.0-rc.1", "0.9.0")) register(v, TestFiles.storiesGguf());
-        assertEquals(List.of("0.9.0", "1.2.0-rc.1", "1.2.0", "1.10.0"),
-                call(r -> r.listVersions(model)).stream().map(ModelVersionInfo::version).toList());
-        ModelInfo m = call(ModelRegistry::listModels).stream().filter(x -> x.name().equals(model)).findFirst().orElseThrow();
+        assertEquals(
+                List.of("0.9.0", "1.2.0-rc.1", "1.2.0", "1.10.0"),
+                call(r -> r.listVersions(model)).stream()
+                        .map(ModelVersionInfo::version)
+                        .toList());
+        ModelInfo m = call(ModelRegistry::listModels).stream()
+                .filter(x -> x.name().equals(model))
+                .findFirst()
+                .orElseThrow();
         assertEquals(4, m.versionCount());
     }
 
     @Test
     void explicitModelCreationAndDuplicate() {
-        ModelInfo created = call(r -> as("alice", r).createModel(new CreateModelCommand(model, "d", "team-x", List.of("b", "a"))));
+        ModelInfo created =
+                call(r -> as("alice", r).createModel(new CreateModelCommand(model, "d", "team-x", List.of("b", "a"))));
         assertEquals("team-x", created.owner());
         assertEquals(List.of("a", "b"), created.tags());
         assertEquals(0, created.versionCount());
-        assertEquals("model_exists", refused(r -> as("alice", r).createModel(new CreateModelCommand(model, null, null, null))).code());
+        assertEquals(
+                "model_exists",
+                refused(r -> as("alice", r).createModel(new CreateModelCommand(model, null, null, null)))
+                        .code());
         // Registration into an explicitly created model keeps the model's own fields.
-        call(r -> as("bob", r).registerVersion(new RegisterVersionCommand(model, "1.0.0", TestFiles.storiesGguf().toString(), null, null,
-                null, "ignored", "ignored", List.of("ignored"))));
+        call(r -> as("bob", r)
+                .registerVersion(new RegisterVersionCommand(
+                        model,
+                        "1.0.0",
+                        TestFiles.storiesGguf().toString(),
+                        null,
+                        null,
+                        null,
+                        "ignored",
+                        "ignored",
+                        List.of("ignored"))));
         assertEquals("team-x", call(r -> r.getModel(model)).owner());
     }
 
@@ -356,7 +432,9 @@ class ModelRegistryTest {
         int badRequests = METRICS.getOrDefault("registration.bad_request", 0);
         int conflicts = METRICS.getOrDefault("transition.PRODUCTION.conflict", 0);
         register("1.0.0", TestFiles.storiesGguf());
-        refused(r -> as("a", r).registerVersion(new RegisterVersionCommand(model, "2.0.0", "/nowhere/x.gguf", null, null, null, null, null, null)));
+        refused(r -> as("a", r)
+                .registerVersion(new RegisterVersionCommand(
+                        model, "2.0.0", "/nowhere/x.gguf", null, null, null, null, null, null)));
         move("1.0.0", "ARCHIVED");
         refused(r -> as("a", r).changeStage(model, "1.0.0", "PRODUCTION", null));
         assertTrue(METRICS.get("registration.created") >= created + 1);
@@ -396,8 +474,18 @@ class ModelRegistryTest {
                 for (Future<?> f : futures) f.get(); // rethrows anything but a conflict
                 assertTrue(ok.get() >= 1, "at least one promotion succeeds");
                 List<ModelVersionInfo> versions = call(r -> r.listVersions(model));
-                assertEquals(1, versions.stream().filter(v -> v.stage() == Stage.PRODUCTION).count(), "round " + round);
-                assertEquals(ok.get() == 2 ? 1 : 0, versions.stream().filter(v -> v.stage() == Stage.ARCHIVED).count(), "round " + round);
+                assertEquals(
+                        1,
+                        versions.stream()
+                                .filter(v -> v.stage() == Stage.PRODUCTION)
+                                .count(),
+                        "round " + round);
+                assertEquals(
+                        ok.get() == 2 ? 1 : 0,
+                        versions.stream()
+                                .filter(v -> v.stage() == Stage.ARCHIVED)
+                                .count(),
+                        "round " + round);
             }
         } finally {
             pool.shutdownNow();
@@ -416,14 +504,27 @@ class ModelRegistryTest {
                 for (String v : List.of("1.0.0", "2.0.0")) {
                     futures.add(pool.submit(() -> {
                         start.await();
-                        return call(r -> as("racer-" + v, r).registerVersion(new RegisterVersionCommand(name, v, TestFiles.storiesGguf().toString(),
-                                null, null, null, null, null, null)));
+                        return call(r -> as("racer-" + v, r)
+                                .registerVersion(new RegisterVersionCommand(
+                                        name,
+                                        v,
+                                        TestFiles.storiesGguf().toString(),
+                                        null,
+                                        null,
+                                        null,
+                                        null,
+                                        null,
+                                        null)));
                     }));
                 }
                 start.countDown();
-                for (Future<ModelVersionInfo> f : futures) assertEquals(name, f.get().model());
-                assertEquals(List.of("1.0.0", "2.0.0"),
-                        call(r -> r.listVersions(name)).stream().map(ModelVersionInfo::version).toList());
+                for (Future<ModelVersionInfo> f : futures)
+                    assertEquals(name, f.get().model());
+                assertEquals(
+                        List.of("1.0.0", "2.0.0"),
+                        call(r -> r.listVersions(name)).stream()
+                                .map(ModelVersionInfo::version)
+                                .toList());
             }
         } finally {
             pool.shutdownNow();

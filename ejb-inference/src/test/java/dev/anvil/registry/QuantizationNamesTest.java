@@ -1,14 +1,13 @@
 package dev.anvil.registry;
 
-import dev.anvil.engine.GgmlType;
-import dev.anvil.engine.GgufFile;
-import org.junit.jupiter.api.Test;
-
-import java.lang.foreign.MemorySegment;
-import java.util.List;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+
+import dev.anvil.engine.GgmlType;
+import dev.anvil.engine.GgufFile;
+import java.lang.foreign.MemorySegment;
+import java.util.List;
+import org.junit.jupiter.api.Test;
 
 class QuantizationNamesTest {
 
@@ -45,11 +44,11 @@ class QuantizationNamesTest {
     void dominantTypeCountsMatricesNotNormVectors() {
         // A mixed Q4_K_M-like file: more Q4_K elements than Q6_K, and a huge F32 vector that must not win.
         List<GgufFile.Tensor> tensors = List.of(
-                tensor(GgmlType.Q4_K, 256, 1000),
-                tensor(GgmlType.Q6_K, 256, 600),
-                tensor(GgmlType.F32, 10_000_000));
+                tensor(GgmlType.Q4_K, 256, 1000), tensor(GgmlType.Q6_K, 256, 600), tensor(GgmlType.F32, 10_000_000));
         assertEquals(GgmlType.Q4_K, QuantizationNames.dominantType(tensors));
-        assertEquals(GgmlType.F32, QuantizationNames.dominantType(List.of(tensor(GgmlType.F32, 64), tensor(GgmlType.F16, 32))));
+        assertEquals(
+                GgmlType.F32,
+                QuantizationNames.dominantType(List.of(tensor(GgmlType.F32, 64), tensor(GgmlType.F16, 32))));
         assertNull(QuantizationNames.dominantType(List.of()));
     }
 

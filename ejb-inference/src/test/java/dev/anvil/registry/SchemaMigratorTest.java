@@ -1,24 +1,25 @@
 package dev.anvil.registry;
 
-import jakarta.ejb.TimerConfig;
-import jakarta.ejb.TimerService;
-import org.h2.jdbcx.JdbcDataSource;
-import org.junit.jupiter.api.Test;
-
-import java.lang.reflect.Proxy;
-import java.util.ArrayList;
-import java.util.List;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import jakarta.ejb.TimerConfig;
+import jakarta.ejb.TimerService;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.List;
+import org.h2.jdbcx.JdbcDataSource;
+import org.junit.jupiter.api.Test;
+
 class SchemaMigratorTest {
 
     /** Records the single-action timers the migrator asks for; any other TimerService call fails the test. */
     private static TimerService recordingTimers(List<Long> delays) {
-        return (TimerService) Proxy.newProxyInstance(SchemaMigratorTest.class.getClassLoader(), new Class<?>[] {TimerService.class},
+        return (TimerService) Proxy.newProxyInstance(
+                SchemaMigratorTest.class.getClassLoader(),
+                new Class<?>[] {TimerService.class},
                 (proxy, method, args) -> {
                     if (method.getName().equals("createSingleActionTimer") && args[1] instanceof TimerConfig config) {
                         assertFalse(config.isPersistent(), "a retry timer must not outlive the server");

@@ -9,8 +9,7 @@ import java.util.Map;
 /** A copy of a GGUF model (metadata and tensors) with another {@code tokenizer.chat_template}. */
 final class TemplatedGguf {
 
-    private TemplatedGguf() {
-    }
+    private TemplatedGguf() {}
 
     static Path copy(Path source, Path target, String chatTemplate) throws IOException {
         try (GgufFile in = GgufFile.open(source)) {

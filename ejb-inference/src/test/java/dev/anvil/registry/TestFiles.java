@@ -14,8 +14,7 @@ final class TestFiles {
     static final String REF_Q8_SHA256 = "2153b7ae5b479c988e38dff17d36dabb55f7827c70b6ff9a83e0743cb4d8a32c";
     static final long REF_Q8_PARAMETERS = 19_532_032;
 
-    private TestFiles() {
-    }
+    private TestFiles() {}
 
     /** The repository's default model (models/ at the repository root; tests run in the module directory). */
     static Path storiesGguf() {

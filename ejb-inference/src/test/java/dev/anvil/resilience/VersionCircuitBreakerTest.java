@@ -10,7 +10,8 @@ import org.junit.jupiter.api.Test;
 class VersionCircuitBreakerTest {
 
     private final AtomicLong now = new AtomicLong(1_000);
-    private final VersionCircuitBreaker breaker = new VersionCircuitBreaker(new BreakerSettings(4, 0.5, 5_000, 2), now::get);
+    private final VersionCircuitBreaker breaker =
+            new VersionCircuitBreaker(new BreakerSettings(4, 0.5, 5_000, 2), now::get);
 
     private void outcome(boolean failed) {
         Permit p = breaker.acquire();
@@ -37,9 +38,9 @@ class VersionCircuitBreakerTest {
         outcome(false);
         outcome(false);
         outcome(false); // 1 of 4
-        outcome(true);  // window: F? no - oldest (F) dropped: S S S F = 1 of 4
+        outcome(true); // window: F? no - oldest (F) dropped: S S S F = 1 of 4
         assertEquals(State.CLOSED, breaker.state());
-        outcome(true);  // S S F F = 2 of 4 -> opens
+        outcome(true); // S S F F = 2 of 4 -> opens
         assertEquals(State.OPEN, breaker.state());
     }
 

@@ -19,8 +19,8 @@ class VariantPickerTest {
     static LiveExperiment experiment(String strategy, String status, int... weights) {
         List<LiveExperiment.Variant> variants = new java.util.ArrayList<>();
         for (int i = 0; i < weights.length; i++) {
-            variants.add(new LiveExperiment.Variant(i + 1, i == 0 ? "control" : "v" + i, (i + 1) + ".0.0", null, null, null, null,
-                    weights[i], i == 0));
+            variants.add(new LiveExperiment.Variant(
+                    i + 1, i == 0 ? "control" : "v" + i, (i + 1) + ".0.0", null, null, null, null, weights[i], i == 0));
         }
         return new LiveExperiment(7, "exp-" + strategy.toLowerCase(), "chat", strategy, status, variants);
     }
@@ -28,7 +28,8 @@ class VariantPickerTest {
     /** |observed - expected| within 4 standard deviations of a binomial count: fails by chance about once in 15,000 runs. */
     static void assertShare(int n, double p, long observed, String what) {
         double sd = Math.sqrt(n * p * (1 - p));
-        assertTrue(Math.abs(observed - n * p) <= 4 * sd,
+        assertTrue(
+                Math.abs(observed - n * p) <= 4 * sd,
                 what + ": " + observed + " of " + n + " expected " + n * p + " +- " + 4 * sd);
     }
 
@@ -55,7 +56,8 @@ class VariantPickerTest {
         LiveExperiment e = experiment("AB", "RUNNING", 50, 50);
         SplittableRandom random = new SplittableRandom(2);
         long candidate = 0;
-        for (int i = 0; i < 10_000; i++) if (!VariantPicker.pick(e, null, random).control()) candidate++;
+        for (int i = 0; i < 10_000; i++)
+            if (!VariantPicker.pick(e, null, random).control()) candidate++;
         assertShare(10_000, 0.5, candidate, "candidate");
     }
 
@@ -83,8 +85,11 @@ class VariantPickerTest {
     void banditAllocationKeepsTheFloorForALosingArmAndRoutingFollowsIt() {
         // The second arm is clearly worse: Thompson sampling gives it almost nothing but the floor keeps 10%.
         ThompsonSampler sampler = new ThompsonSampler(new SplittableRandom(4), 20_000);
-        List<Integer> weights = sampler.allocate(List.of(new ThompsonSampler.ArmStats("control", 900, 100),
-                new ThompsonSampler.ArmStats("v1", 300, 700)), 10);
+        List<Integer> weights = sampler.allocate(
+                List.of(
+                        new ThompsonSampler.ArmStats("control", 900, 100),
+                        new ThompsonSampler.ArmStats("v1", 300, 700)),
+                10);
         assertEquals(List.of(90, 10), weights, "the loser keeps exactly its floor");
         LiveExperiment e = experiment("BANDIT", "RUNNING", weights.get(0), weights.get(1));
         SplittableRandom random = new SplittableRandom(5);

@@ -29,8 +29,12 @@ import org.junit.jupiter.api.Test;
 class EjbAccessDeclarationsTest {
 
     /** The beans behind the admin API: their changes need the admin role even if the web tier let a call through. */
-    private static final Set<String> ADMIN_BEANS = Set.of("dev.anvil.registry.ModelRegistry", "dev.anvil.registry.VersionRecorder",
-            "dev.anvil.experiments.ExperimentService", "dev.anvil.gateway.GatewayAdmin", "dev.anvil.gateway.UsageReport",
+    private static final Set<String> ADMIN_BEANS = Set.of(
+            "dev.anvil.registry.ModelRegistry",
+            "dev.anvil.registry.VersionRecorder",
+            "dev.anvil.experiments.ExperimentService",
+            "dev.anvil.gateway.GatewayAdmin",
+            "dev.anvil.gateway.UsageReport",
             "dev.anvil.routing.BlueGreenSwitch");
 
     @Test
@@ -46,21 +50,27 @@ class EjbAccessDeclarationsTest {
                 continue;
             }
             if (ADMIN_BEANS.contains(bean.getName())) {
-                assertTrue(roles != null && List.of(roles.value()).equals(List.of(Roles.ADMIN)),
+                assertTrue(
+                        roles != null && List.of(roles.value()).equals(List.of(Roles.ADMIN)),
                         bean.getName() + " must be @RolesAllowed(Roles.ADMIN)");
             } else {
                 assertTrue(permitAll, bean.getName() + " has @RolesAllowed but is not listed as an admin bean");
             }
         }
-        assertEquals(List.of(), undeclared, "session beans without exactly one of @PermitAll / @RolesAllowed on the class");
+        assertEquals(
+                List.of(), undeclared, "session beans without exactly one of @PermitAll / @RolesAllowed on the class");
         for (String admin : ADMIN_BEANS) {
-            assertTrue(beans.stream().anyMatch(b -> b.getName().equals(admin)), admin + " is not a session bean any more");
+            assertTrue(
+                    beans.stream().anyMatch(b -> b.getName().equals(admin)), admin + " is not a session bean any more");
         }
     }
 
     /** The beans the admin API's resources call to change things. */
-    private static final Set<String> CHANGE_FACADES = Set.of("dev.anvil.registry.ModelRegistry", "dev.anvil.experiments.ExperimentService",
-            "dev.anvil.gateway.GatewayAdmin", "dev.anvil.routing.BlueGreenSwitch");
+    private static final Set<String> CHANGE_FACADES = Set.of(
+            "dev.anvil.registry.ModelRegistry",
+            "dev.anvil.experiments.ExperimentService",
+            "dev.anvil.gateway.GatewayAdmin",
+            "dev.anvil.routing.BlueGreenSwitch");
 
     @Test
     void theAdminApisChangesTakeNoActorFromTheirCaller() throws IOException {
@@ -70,7 +80,8 @@ class EjbAccessDeclarationsTest {
             for (Method method : bean.getDeclaredMethods()) {
                 if (!Modifier.isPublic(method.getModifiers())) continue;
                 for (var parameter : method.getParameters()) {
-                    assertFalse(parameter.getName().equalsIgnoreCase("actor"),
+                    assertFalse(
+                            parameter.getName().equalsIgnoreCase("actor"),
                             bean.getSimpleName() + "." + method.getName() + " takes an actor parameter");
                 }
             }
@@ -81,15 +92,19 @@ class EjbAccessDeclarationsTest {
         Path classes = Path.of("target/classes");
         List<Class<?>> beans = new ArrayList<>();
         try (Stream<Path> files = Files.walk(classes)) {
-            for (Path file : files.filter(f -> f.toString().endsWith(".class") && !f.toString().contains("$")).toList()) {
-                String name = classes.relativize(file).toString().replace('/', '.').replaceAll("\\.class$", "");
+            for (Path file : files.filter(f ->
+                            f.toString().endsWith(".class") && !f.toString().contains("$"))
+                    .toList()) {
+                String name =
+                        classes.relativize(file).toString().replace('/', '.').replaceAll("\\.class$", "");
                 Class<?> type;
                 try {
                     type = Class.forName(name, false, EjbAccessDeclarationsTest.class.getClassLoader());
                 } catch (ClassNotFoundException | LinkageError e) {
                     throw new AssertionError("cannot load " + name, e);
                 }
-                if (type.isAnnotationPresent(Stateless.class) || type.isAnnotationPresent(Singleton.class)
+                if (type.isAnnotationPresent(Stateless.class)
+                        || type.isAnnotationPresent(Singleton.class)
                         || type.isAnnotationPresent(Stateful.class)) {
                     beans.add(type);
                 }

@@ -10,17 +10,20 @@ import java.security.Principal;
  */
 public final class TestCallers {
 
-    private TestCallers() {
-    }
+    private TestCallers() {}
 
     /** A session whose caller principal is named {@code user}. */
     public static SessionContext session(String user) {
         Principal principal = () -> user;
-        return (SessionContext) Proxy.newProxyInstance(TestCallers.class.getClassLoader(), new Class<?>[] {SessionContext.class},
+        return (SessionContext) Proxy.newProxyInstance(
+                TestCallers.class.getClassLoader(),
+                new Class<?>[] {SessionContext.class},
                 (proxy, method, args) -> switch (method.getName()) {
                     case "getCallerPrincipal" -> principal;
                     case "toString" -> "TestCallers.session(" + user + ")";
-                    default -> throw new UnsupportedOperationException("SessionContext." + method.getName() + " in a unit test");
+                    default ->
+                        throw new UnsupportedOperationException(
+                                "SessionContext." + method.getName() + " in a unit test");
                 });
     }
 }

@@ -11,6 +11,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.engine.ComputePool;
 import dev.anvil.engine.SamplingParams;
+import dev.anvil.registry.InMemoryRegistry;
+import dev.anvil.registry.ModelRegistry;
 import jakarta.enterprise.concurrent.ManagedExecutorService;
 import jakarta.enterprise.concurrent.ManagedThreadFactory;
 import java.lang.reflect.InvocationTargetException;
@@ -29,8 +31,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import dev.anvil.registry.InMemoryRegistry;
-import dev.anvil.registry.ModelRegistry;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -43,7 +43,8 @@ import org.junit.jupiter.api.Test;
  */
 class InferenceServiceTest {
 
-    static final Path MODEL = Path.of("..", "models", "stories260K.gguf").toAbsolutePath().normalize();
+    static final Path MODEL =
+            Path.of("..", "models", "stories260K.gguf").toAbsolutePath().normalize();
 
     ExecutorService executor;
     ModelRuntimes runtimes;
@@ -57,23 +58,45 @@ class InferenceServiceTest {
         final List<String> rejected = Collections.synchronizedList(new ArrayList<>());
         final AtomicInteger completed = new AtomicInteger(), failed = new AtomicInteger(), tokens = new AtomicInteger();
 
-        @Override void register(ModelRuntime runtime) { registered.incrementAndGet(); }
-        @Override void unregister(ModelRuntime runtime) { unregistered.incrementAndGet(); }
-        @Override void rejected(ModelRuntime runtime, InferenceException e) { rejected.add(e.kind().name()); }
+        @Override
+        void register(ModelRuntime runtime) {
+            registered.incrementAndGet();
+        }
+
+        @Override
+        void unregister(ModelRuntime runtime) {
+            unregistered.incrementAndGet();
+        }
+
+        @Override
+        void rejected(ModelRuntime runtime, InferenceException e) {
+            rejected.add(e.kind().name());
+        }
 
         @Override
         GenerationHandle.RequestObserver observer(ModelRuntime runtime, int promptTokens) {
             return new GenerationHandle.RequestObserver() {
-                @Override public void token(int choice) { tokens.incrementAndGet(); }
-                @Override public void completed(GenerationResult result) { completed.incrementAndGet(); }
-                @Override public void failed(Throwable error) { failed.incrementAndGet(); }
+                @Override
+                public void token(int choice) {
+                    tokens.incrementAndGet();
+                }
+
+                @Override
+                public void completed(GenerationResult result) {
+                    completed.incrementAndGet();
+                }
+
+                @Override
+                public void failed(Throwable error) {
+                    failed.incrementAndGet();
+                }
             };
         }
     }
 
     @SuppressWarnings("unchecked")
     static <T> T delegating(Class<T> type, Object target) {
-        return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[]{type}, (proxy, method, args) -> {
+        return (T) Proxy.newProxyInstance(type.getClassLoader(), new Class<?>[] {type}, (proxy, method, args) -> {
             try {
                 return method.invoke(target, args);
             } catch (InvocationTargetException e) {
@@ -84,6 +107,7 @@ class InferenceServiceTest {
 
     /** A real registry (empty, on in-memory H2): name@version references of unloaded versions are looked up there. */
     private static InMemoryRegistry registryDatabase;
+
     private ModelRegistry registry;
 
     @BeforeAll
@@ -168,25 +192,31 @@ class InferenceServiceTest {
             finish = new FinishReason[n];
         }
 
-        @Override public synchronized void onDelta(int index, String t, TokenLogprob lp) {
+        @Override
+        public synchronized void onDelta(int index, String t, TokenLogprob lp) {
             if (finish[index] != null) orderProblem = "delta after finish of choice " + index;
             text[index].append(t);
             if (lp != null) logprobs.add(lp);
             firstDelta.countDown();
         }
 
-        @Override public synchronized void onFinish(int index, FinishReason reason) {
+        @Override
+        public synchronized void onFinish(int index, FinishReason reason) {
             if (finish[index] != null) orderProblem = "second finish of choice " + index;
             finish[index] = reason;
         }
 
-        @Override public synchronized void onComplete(GenerationResult result) {
+        @Override
+        public synchronized void onComplete(GenerationResult result) {
             if (completed != null) orderProblem = "second completion";
             for (FinishReason f : finish) if (f == null) orderProblem = "completion before every choice finished";
             completed = result;
         }
 
-        @Override public void onError(Throwable e) { error = e; }
+        @Override
+        public void onError(Throwable e) {
+            error = e;
+        }
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -194,7 +224,9 @@ class InferenceServiceTest {
     @Test
     void generatesAndReportsEventsThatAddUpToTheResult() throws Exception {
         serve("1.0.0");
-        assertEquals(List.of("stories"), service.models().stream().map(ServedModel::name).toList());
+        assertEquals(
+                List.of("stories"),
+                service.models().stream().map(ServedModel::name).toList());
         ServedModel m = service.resolve("stories");
         assertEquals("1.0.0", m.version());
         assertEquals(runtimes.serving("stories").scheduler().kvCache().config().contextLength(), m.contextLength());
@@ -224,14 +256,17 @@ class InferenceServiceTest {
         serve("1.0.0");
         SamplingParams sampled = SamplingParams.DEFAULTS.withTemperature(0.9f).withSeed(500);
         int[] p = prompt("The little dog");
-        GenerationResult three = service.submit(new InferenceRequest("stories", p, sampled, 30, List.of(), 3, 2, "req-3"))
+        GenerationResult three = service.submit(
+                        new InferenceRequest("stories", p, sampled, 30, List.of(), 3, 2, "req-3"))
                 .await(Duration.ofSeconds(60));
         assertEquals("req-3", three.requestId());
         assertEquals(90, three.usage().completionTokens());
         for (int i = 0; i < 3; i++) {
-            GenerationResult single = service.submit(new InferenceRequest("stories", p, sampled.withSeed(500 + i), 30, List.of(), 1, 2, null))
+            GenerationResult single = service.submit(
+                            new InferenceRequest("stories", p, sampled.withSeed(500 + i), 30, List.of(), 1, 2, null))
                     .await(Duration.ofSeconds(60));
-            GenerationResult.Choice a = three.choices().get(i), b = single.choices().get(0);
+            GenerationResult.Choice a = three.choices().get(i),
+                    b = single.choices().get(0);
             assertEquals(i, a.index());
             assertArrayEquals(b.tokens(), a.tokens(), "choice " + i + " is the seed+" + i + " sample");
             assertEquals(b.text(), a.text());
@@ -240,11 +275,17 @@ class InferenceServiceTest {
                 TokenLogprob lp = a.logprobs().get(t);
                 assertEquals(a.tokens()[t], lp.token());
                 assertEquals(2, lp.top().size());
-                assertTrue(lp.logprob() <= 0f && lp.top().get(0).logprob() >= lp.top().get(1).logprob());
+                assertTrue(lp.logprob() <= 0f
+                        && lp.top().get(0).logprob() >= lp.top().get(1).logprob());
             }
         }
-        assertFalse(three.choices().get(0).text().equals(three.choices().get(1).text())
-                && three.choices().get(1).text().equals(three.choices().get(2).text()), "different seeds, different samples");
+        assertFalse(
+                three.choices().get(0).text().equals(three.choices().get(1).text())
+                        && three.choices()
+                                .get(1)
+                                .text()
+                                .equals(three.choices().get(2).text()),
+                "different seeds, different samples");
     }
 
     @Test
@@ -263,7 +304,8 @@ class InferenceServiceTest {
     @Test
     void stopStringsEndAChoiceWithStopAndAreNotEmitted() throws Exception {
         serve("1.0.0");
-        GenerationResult r = service.submit(InferenceRequest.of("stories", prompt("Once upon a time"), SamplingParams.GREEDY, 100, List.of("Lily")))
+        GenerationResult r = service.submit(InferenceRequest.of(
+                        "stories", prompt("Once upon a time"), SamplingParams.GREEDY, 100, List.of("Lily")))
                 .await(Duration.ofSeconds(60));
         GenerationResult.Choice c = r.choices().get(0);
         assertEquals(FinishReason.STOP, c.finishReason());
@@ -279,20 +321,47 @@ class InferenceServiceTest {
         assertKind(InferenceException.Kind.NOT_FOUND, "model", () -> service.resolve("stories@9.9.9"));
         assertKind(InferenceException.Kind.INVALID, "model", () -> service.resolve(" "));
         assertKind(InferenceException.Kind.INVALID, "model", () -> service.resolve("stories@"));
-        assertKind(InferenceException.Kind.INVALID, "prompt", () -> service.submit(InferenceRequest.of("stories", new int[0], null, 5, null)));
-        assertKind(InferenceException.Kind.INVALID, "n", () -> service.submit(new InferenceRequest("stories", p, null, 5, null, 0, null, null)));
-        assertKind(InferenceException.Kind.INVALID, "n", () -> service.submit(new InferenceRequest("stories", p, null, 5, null, 5, null, null)));
-        assertKind(InferenceException.Kind.INVALID, "logprobs", () -> service.submit(new InferenceRequest("stories", p, null, 5, null, 1, 21, null)));
-        assertKind(InferenceException.Kind.INVALID, "max_tokens", () -> service.submit(InferenceRequest.of("stories", p, null, 0, null)));
-        InferenceException ctx = assertKind(InferenceException.Kind.CONTEXT_LENGTH, "max_tokens",
+        assertKind(
+                InferenceException.Kind.INVALID,
+                "prompt",
+                () -> service.submit(InferenceRequest.of("stories", new int[0], null, 5, null)));
+        assertKind(
+                InferenceException.Kind.INVALID,
+                "n",
+                () -> service.submit(new InferenceRequest("stories", p, null, 5, null, 0, null, null)));
+        assertKind(
+                InferenceException.Kind.INVALID,
+                "n",
+                () -> service.submit(new InferenceRequest("stories", p, null, 5, null, 5, null, null)));
+        assertKind(
+                InferenceException.Kind.INVALID,
+                "logprobs",
+                () -> service.submit(new InferenceRequest("stories", p, null, 5, null, 1, 21, null)));
+        assertKind(
+                InferenceException.Kind.INVALID,
+                "max_tokens",
+                () -> service.submit(InferenceRequest.of("stories", p, null, 0, null)));
+        InferenceException ctx = assertKind(
+                InferenceException.Kind.CONTEXT_LENGTH,
+                "max_tokens",
                 () -> service.submit(InferenceRequest.of("stories", p, null, context - p.length + 1, null)));
         assertTrue(ctx.getMessage().contains(String.valueOf(context)), ctx.getMessage());
         assertEquals("context_length_exceeded", ctx.code());
-        assertKind(InferenceException.Kind.CONTEXT_LENGTH, "messages", () -> service.submit(InferenceRequest.of("stories", new int[context + 1], null, null, null)));
-        assertKind(InferenceException.Kind.CONTEXT_LENGTH, "messages", () -> service.submit(InferenceRequest.of("stories", new int[context], null, null, null)));
-        assertKind(InferenceException.Kind.INVALID, "prompt", () -> service.submit(InferenceRequest.of("stories", new int[]{1, 4096}, null, 3, null)));
+        assertKind(
+                InferenceException.Kind.CONTEXT_LENGTH,
+                "messages",
+                () -> service.submit(InferenceRequest.of("stories", new int[context + 1], null, null, null)));
+        assertKind(
+                InferenceException.Kind.CONTEXT_LENGTH,
+                "messages",
+                () -> service.submit(InferenceRequest.of("stories", new int[context], null, null, null)));
+        assertKind(
+                InferenceException.Kind.INVALID,
+                "prompt",
+                () -> service.submit(InferenceRequest.of("stories", new int[] {1, 4096}, null, 3, null)));
         assertEquals(0, rt.scheduler().stats().waiting());
-        assertEquals(rt.scheduler().kvCache().totalBlocks(), rt.scheduler().kvCache().freeBlocks());
+        assertEquals(
+                rt.scheduler().kvCache().totalBlocks(), rt.scheduler().kvCache().freeBlocks());
     }
 
     @Test
@@ -301,19 +370,31 @@ class InferenceServiceTest {
         int[] nearlyFull = new int[service.resolve("stories").contextLength() - 3];
         java.util.Arrays.fill(nearlyFull, prompt("the")[1]);
         nearlyFull[0] = 1;
-        GenerationResult r = service.submit(InferenceRequest.of("stories", nearlyFull, SamplingParams.GREEDY, null, null))
+        GenerationResult r = service.submit(
+                        InferenceRequest.of("stories", nearlyFull, SamplingParams.GREEDY, null, null))
                 .await(Duration.ofSeconds(60));
         GenerationResult.Choice c = r.choices().get(0);
         // 3 tokens of room: either the model stops by itself before, or exactly 3 are generated.
-        assertTrue(c.finishReason() == FinishReason.STOP ? c.tokens().length <= 3 : c.tokens().length == 3, c.finishReason() + " " + c.tokens().length);
+        assertTrue(
+                c.finishReason() == FinishReason.STOP ? c.tokens().length <= 3 : c.tokens().length == 3,
+                c.finishReason() + " " + c.tokens().length);
     }
 
     @Test
     void cancelEndsEveryChoiceAndFreesTheCache() throws Exception {
         ModelRuntime rt = serve("1.0.0");
         Events events = new Events(2);
-        GenerationHandle h = service.submit(new InferenceRequest("stories", prompt("Once upon a time"),
-                SamplingParams.DEFAULTS.withSeed(1), 400, List.of(), 2, null, null), events);
+        GenerationHandle h = service.submit(
+                new InferenceRequest(
+                        "stories",
+                        prompt("Once upon a time"),
+                        SamplingParams.DEFAULTS.withSeed(1),
+                        400,
+                        List.of(),
+                        2,
+                        null,
+                        null),
+                events);
         assertTrue(events.firstDelta.await(30, TimeUnit.SECONDS));
         h.cancel();
         GenerationResult r = h.await(Duration.ofSeconds(30));
@@ -324,8 +405,10 @@ class InferenceServiceTest {
         assertEquals(FinishReason.CANCELLED, events.finish[0]);
         assertEquals(FinishReason.CANCELLED, events.finish[1]);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (rt.scheduler().kvCache().freeBlocks() != rt.scheduler().kvCache().totalBlocks() && System.nanoTime() < deadline) Thread.onSpinWait();
-        assertEquals(rt.scheduler().kvCache().totalBlocks(), rt.scheduler().kvCache().freeBlocks(), "blocks came back");
+        while (rt.scheduler().kvCache().freeBlocks() != rt.scheduler().kvCache().totalBlocks()
+                && System.nanoTime() < deadline) Thread.onSpinWait();
+        assertEquals(
+                rt.scheduler().kvCache().totalBlocks(), rt.scheduler().kvCache().freeBlocks(), "blocks came back");
     }
 
     @Test
@@ -340,14 +423,17 @@ class InferenceServiceTest {
         assertTrue(first.firstDelta.await(30, TimeUnit.SECONDS));
         accepted.add(service.submit(greedy("Once upon a time", 5)));
         accepted.add(service.submit(greedy("Once upon a time", 5)));
-        InferenceException e = assertKind(InferenceException.Kind.OVERLOADED, null, () -> service.submit(greedy("Mom said", 5)));
+        InferenceException e =
+                assertKind(InferenceException.Kind.OVERLOADED, null, () -> service.submit(greedy("Mom said", 5)));
         assertTrue(e.retryAfterSeconds() >= 1, "retry after " + e.retryAfterSeconds());
         assertTrue(metrics.rejected.contains("OVERLOADED"));
         // n = 2 with one free queue slot: nothing of the request may stay queued.
         accepted.get(1).cancel();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (rt.scheduler().stats().waiting() > 1 && System.nanoTime() < deadline) Thread.onSpinWait();
-        assertKind(InferenceException.Kind.OVERLOADED, null,
+        assertKind(
+                InferenceException.Kind.OVERLOADED,
+                null,
                 () -> service.submit(new InferenceRequest("stories", prompt("Mom"), null, 5, null, 2, null, null)));
         for (GenerationHandle h : accepted) h.cancel();
         for (GenerationHandle h : accepted) h.await(Duration.ofSeconds(30));
@@ -388,12 +474,20 @@ class InferenceServiceTest {
             runtimes.batching = delegating(ManagedExecutorService.class, single);
             config.loopStartTimeoutSeconds = 1;
             serve("1.0.0");
-            IllegalStateException e = assertThrows(IllegalStateException.class,
-                    () -> runtimes.load("other", "1.0.0", MODEL, Instant.now(), "anvil"));
+            IllegalStateException e = assertThrows(
+                    IllegalStateException.class, () -> runtimes.load("other", "1.0.0", MODEL, Instant.now(), "anvil"));
             assertTrue(e.getMessage().contains("anvil-batching"), e.getMessage());
-            assertEquals(List.of("stories"), service.models().stream().map(ServedModel::name).toList());
+            assertEquals(
+                    List.of("stories"),
+                    service.models().stream().map(ServedModel::name).toList());
             assertEquals(1, runtimes.allRuntimes().size(), "the failed runtime was unloaded");
-            assertEquals(FinishReason.LENGTH, service.submit(greedy("Once", 5)).await(Duration.ofSeconds(30)).choices().get(0).finishReason());
+            assertEquals(
+                    FinishReason.LENGTH,
+                    service.submit(greedy("Once", 5))
+                            .await(Duration.ofSeconds(30))
+                            .choices()
+                            .get(0)
+                            .finishReason());
         } finally {
             runtimes.unloadAll();
             single.shutdown();
@@ -411,7 +505,8 @@ class InferenceServiceTest {
         assertThrows(IllegalArgumentException.class, () -> ServingLifecycle.StartupModel.parse("a=b"));
     }
 
-    static InferenceException assertKind(InferenceException.Kind kind, String param, org.junit.jupiter.api.function.Executable call) {
+    static InferenceException assertKind(
+            InferenceException.Kind kind, String param, org.junit.jupiter.api.function.Executable call) {
         InferenceException e = assertThrows(InferenceException.class, call);
         assertEquals(kind, e.kind(), e.getMessage());
         assertEquals(param, e.param(), e.getMessage());

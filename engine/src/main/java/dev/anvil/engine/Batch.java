@@ -22,7 +22,8 @@ public final class Batch {
     public record Entry(KvCachePool.Sequence sequence, int startPosition, int[] tokens, boolean allLogits) {
         public Entry {
             if (sequence == null) throw new IllegalArgumentException("sequence is null");
-            if (tokens == null || tokens.length == 0) throw new IllegalArgumentException("an entry needs at least one token");
+            if (tokens == null || tokens.length == 0)
+                throw new IllegalArgumentException("an entry needs at least one token");
             if (startPosition < 0) throw new IllegalArgumentException("negative start position " + startPosition);
         }
     }
@@ -37,17 +38,24 @@ public final class Batch {
 
     public Batch add(Entry entry) {
         for (Entry e : entries) {
-            if (e.sequence() == entry.sequence()) throw new IllegalArgumentException("sequence appears twice in one batch");
+            if (e.sequence() == entry.sequence())
+                throw new IllegalArgumentException("sequence appears twice in one batch");
         }
         entries.add(entry);
         tokenCount += entry.tokens().length;
         return this;
     }
 
-    public List<Entry> entries() { return Collections.unmodifiableList(entries); }
+    public List<Entry> entries() {
+        return Collections.unmodifiableList(entries);
+    }
 
     /** Tokens over all entries: the number of activation rows in the pass. */
-    public int tokenCount() { return tokenCount; }
+    public int tokenCount() {
+        return tokenCount;
+    }
 
-    public boolean isEmpty() { return entries.isEmpty(); }
+    public boolean isEmpty() {
+        return entries.isEmpty();
+    }
 }

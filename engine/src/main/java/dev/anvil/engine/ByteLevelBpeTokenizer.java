@@ -37,7 +37,11 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         DIGITS_THEN_GPT2(ByteLevelBpeTokenizer::splitEachNumber, ByteLevelBpeTokenizer::splitGpt2),
         FALCON(regex("[\\p{P}\\$\\+<=>\\^~\\|`]+"), ByteLevelBpeTokenizer::splitGpt2, regex("[0-9][0-9][0-9]")),
         /** llama.cpp's rules for an unknown-era file without {@code tokenizer.ggml.pre}. */
-        DEFAULT(regex("[\\p{P}\\$\\+<=>\\^~\\|]+"), ByteLevelBpeTokenizer::splitGpt2, regex("\\p{N}+"), regex("[0-9][0-9][0-9]"));
+        DEFAULT(
+                regex("[\\p{P}\\$\\+<=>\\^~\\|]+"),
+                ByteLevelBpeTokenizer::splitGpt2,
+                regex("\\p{N}+"),
+                regex("[0-9][0-9][0-9]"));
 
         private final Splitter[] steps;
 
@@ -67,6 +71,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
 
     /** GPT-2's reversible map from bytes to printable code points, and its inverse (-1 = not a byte char). */
     private static final char[] BYTE_TO_CHAR = new char[256];
+
     private static final int[] CHAR_TO_BYTE = new int[512];
 
     static {
@@ -84,11 +89,13 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
     private final PreTokenizer preTokenizer;
     /** llama.cpp's ignore_merges (llama3): a word that is itself a token is emitted without merging. */
     private final boolean wholeWordsFirst;
+
     private final int[] byteTokens = new int[256];
     private final MergeTable merges;
     private final byte[][] pieces;
 
-    public ByteLevelBpeTokenizer(Vocabulary vocab, String[] mergeRules, PreTokenizer preTokenizer, boolean wholeWordsFirst) {
+    public ByteLevelBpeTokenizer(
+            Vocabulary vocab, String[] mergeRules, PreTokenizer preTokenizer, boolean wholeWordsFirst) {
         this.vocab = vocab;
         this.preTokenizer = preTokenizer;
         this.wholeWordsFirst = wholeWordsFirst;
@@ -97,11 +104,14 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         for (int rank = 0; rank < mergeRules.length; rank++) {
             String rule = mergeRules[rank];
             int space = rule.indexOf(' ', 1);
-            if (space < 0) throw new UnsupportedModelException("BPE merge rule " + rank + " '" + rule + "' has no space separator");
+            if (space < 0)
+                throw new UnsupportedModelException(
+                        "BPE merge rule " + rank + " '" + rule + "' has no space separator");
             int rightLength = rule.length() - space - 1;
             int leftId = vocab.id(rule, 0, space), rightId = vocab.id(rule, space + 1, rightLength);
             int mergedId = vocab.idOfConcatenation(rule, 0, space, space + 1, rightLength);
-            // A rule whose parts or result are not tokens can never fire on token symbols; the ranks of the others keep their positions.
+            // A rule whose parts or result are not tokens can never fire on token symbols; the ranks of the others keep
+            // their positions.
             if (leftId >= 0 && rightId >= 0 && mergedId >= 0) merges.putIfAbsent(leftId, rightId, rank, mergedId);
         }
         pieces = new byte[vocab.size()][];
@@ -112,19 +122,34 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         String[] tokens = gguf.getStringArray("tokenizer.ggml.tokens");
         if (tokens == null) throw new UnsupportedModelException(gguf.path() + ": tokenizer.ggml.tokens is missing");
         String[] mergeRules = gguf.getStringArray("tokenizer.ggml.merges");
-        if (mergeRules == null) throw new UnsupportedModelException(gguf.path() + ": gpt2 tokenizer without tokenizer.ggml.merges");
+        if (mergeRules == null)
+            throw new UnsupportedModelException(gguf.path() + ": gpt2 tokenizer without tokenizer.ggml.merges");
         // Names as llama.cpp maps them; a file without the key gets llama.cpp's "default" rules.
         String pre = gguf.getString("tokenizer.ggml.pre", "default");
         PreTokenizer preTokenizer = switch (pre) {
-            case "gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
-                 "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais" -> PreTokenizer.GPT2;
+            case "gpt-2",
+                    "phi-2",
+                    "jina-es",
+                    "jina-de",
+                    "gigachat",
+                    "jina-v1-en",
+                    "jina-v2-es",
+                    "jina-v2-de",
+                    "jina-v2-code",
+                    "roberta-bpe",
+                    "mpt",
+                    "olmo",
+                    "jais" -> PreTokenizer.GPT2;
             case "llama3", "llama-v3", "llama-bpe", "falcon3", "dbrx", "smaug-bpe" -> PreTokenizer.LLAMA3;
             case "qwen2", "deepseek-r1-qwen", "stablelm2" -> PreTokenizer.QWEN2;
-            case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b" -> PreTokenizer.DIGITS_THEN_GPT2;
+            case "starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b" ->
+                PreTokenizer.DIGITS_THEN_GPT2;
             case "falcon" -> PreTokenizer.FALCON;
             case "default", "" -> PreTokenizer.DEFAULT;
-            default -> throw new UnsupportedModelException(gguf.path() + ": BPE pre-tokenizer '" + pre
-                    + "' is not supported (supported: gpt-2, llama3, qwen2, smollm/starcoder, falcon, default and their aliases)");
+            default ->
+                throw new UnsupportedModelException(
+                        gguf.path() + ": BPE pre-tokenizer '" + pre
+                                + "' is not supported (supported: gpt-2, llama3, qwen2, smollm/starcoder, falcon, default and their aliases)");
         };
         // Only the llama3 family proper skips merges for whole-word tokens and adds BOS by default.
         boolean llama3 = switch (pre) {
@@ -132,7 +157,8 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
             default -> false;
         };
         // llama.cpp's defaults: no BOS for byte-level BPE, except the llama3 family; the file's keys win.
-        Vocabulary vocab = new Vocabulary(tokens,
+        Vocabulary vocab = new Vocabulary(
+                tokens,
                 gguf.getFloatArray("tokenizer.ggml.scores"),
                 gguf.getIntArray("tokenizer.ggml.token_type"),
                 gguf.getInt("tokenizer.ggml.bos_token_id", 11),
@@ -145,11 +171,19 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         return new ByteLevelBpeTokenizer(vocab, mergeRules, preTokenizer, llama3);
     }
 
-    public PreTokenizer preTokenizer() { return preTokenizer; }
+    public PreTokenizer preTokenizer() {
+        return preTokenizer;
+    }
 
-    @Override public int[] encode(String text, boolean addBos) { return encode(text, addBos, false); }
+    @Override
+    public int[] encode(String text, boolean addBos) {
+        return encode(text, addBos, false);
+    }
 
-    @Override public int[] encodeWithSpecials(String text, boolean addBos) { return encode(text, addBos, true); }
+    @Override
+    public int[] encodeWithSpecials(String text, boolean addBos) {
+        return encode(text, addBos, true);
+    }
 
     private int[] encode(String text, boolean addBos, boolean parseSpecial) {
         IntList out = new IntList();
@@ -228,8 +262,10 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         for (int s = 0; s >= 0; s = next[s]) {
             if (ids[s] >= 0) out.add(ids[s]);
             else if (vocab.unk() >= 0) out.add(vocab.unk());
-            else throw new IllegalArgumentException(String.format(
-                    "cannot tokenize byte 0x%02X: the vocabulary has no token for it and no unknown token", bytes[s] & 0xFF));
+            else
+                throw new IllegalArgumentException(String.format(
+                        "cannot tokenize byte 0x%02X: the vocabulary has no token for it and no unknown token",
+                        bytes[s] & 0xFF));
         }
     }
 
@@ -276,7 +312,6 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         }
     }
 
-
     // --- pre-tokenizers -------------------------------------------------------------------------
 
     private static final int LETTER = 1, NUMBER = 2, WHITESPACE = 4, VALID = 8;
@@ -291,10 +326,20 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         int f = VALID;
         if (Character.isLetter(cp)) f |= LETTER;
         int type = Character.getType(cp);
-        if (type == Character.DECIMAL_DIGIT_NUMBER || type == Character.LETTER_NUMBER || type == Character.OTHER_NUMBER) f |= NUMBER;
+        if (type == Character.DECIMAL_DIGIT_NUMBER || type == Character.LETTER_NUMBER || type == Character.OTHER_NUMBER)
+            f |= NUMBER;
         // Unicode White_Space, the set llama.cpp's \s stands for.
-        if ((cp >= 0x09 && cp <= 0x0D) || cp == 0x20 || cp == 0x85 || cp == 0xA0 || cp == 0x1680
-                || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000) {
+        if ((cp >= 0x09 && cp <= 0x0D)
+                || cp == 0x20
+                || cp == 0x85
+                || cp == 0xA0
+                || cp == 0x1680
+                || (cp >= 0x2000 && cp <= 0x200A)
+                || cp == 0x2028
+                || cp == 0x2029
+                || cp == 0x202F
+                || cp == 0x205F
+                || cp == 0x3000) {
             f |= WHITESPACE;
         }
         return f;
@@ -371,8 +416,9 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
             }
             // " ?X+" rules: an optional single leading space, then a run of one class.
             int f = cp == ' ' ? flagsAt(cps, pos + 1, to) : flags(cp);
-            int runClass = (f & LETTER) != 0 ? LETTER : (f & NUMBER) != 0 ? NUMBER
-                    : (f & VALID) != 0 && (f & WHITESPACE) == 0 ? -1 : 0;
+            int runClass = (f & LETTER) != 0
+                    ? LETTER
+                    : (f & NUMBER) != 0 ? NUMBER : (f & VALID) != 0 && (f & WHITESPACE) == 0 ? -1 : 0;
             if (runClass != 0) {
                 if (cp == ' ') pos++;
                 do {
@@ -411,7 +457,8 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
                 continue;
             }
             // [^\r\n\p{L}\p{N}]?\p{L}+
-            if (!(cp == '\r' || cp == '\n' || (f & NUMBER) != 0) && ((f & LETTER) != 0 || (flagsAt(cps, pos + 1, to) & LETTER) != 0)) {
+            if (!(cp == '\r' || cp == '\n' || (f & NUMBER) != 0)
+                    && ((f & LETTER) != 0 || (flagsAt(cps, pos + 1, to) & LETTER) != 0)) {
                 pos++;
                 while ((flagsAt(cps, pos, to) & LETTER) != 0) pos++;
                 wordEnds.add(pos);
@@ -446,11 +493,11 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
                 spaces++;
             }
             if (lastNewlineEnd >= 0) {
-                pos = lastNewlineEnd;        // \s*[\r\n]+
+                pos = lastNewlineEnd; // \s*[\r\n]+
             } else if (spaces > 1 && pos + spaces < to) {
-                pos += spaces - 1;           // \s+(?!\S)
+                pos += spaces - 1; // \s+(?!\S)
             } else if (spaces > 0) {
-                pos += spaces;               // \s+
+                pos += spaces; // \s+
             } else {
                 pos++;
             }
@@ -499,9 +546,20 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
         };
     }
 
-    @Override public byte[] tokenBytes(int id) { return pieces[vocab.check(id)].clone(); }
-    @Override public boolean addsSpacePrefix() { return false; }
-    @Override public Vocabulary vocabulary() { return vocab; }
+    @Override
+    public byte[] tokenBytes(int id) {
+        return pieces[vocab.check(id)].clone();
+    }
+
+    @Override
+    public boolean addsSpacePrefix() {
+        return false;
+    }
+
+    @Override
+    public Vocabulary vocabulary() {
+        return vocab;
+    }
 
     @Override
     public String toString() {

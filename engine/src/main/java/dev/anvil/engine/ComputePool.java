@@ -41,7 +41,8 @@ public final class ComputePool implements AutoCloseable {
     private static final long SPIN_NANOS = 200_000;
 
     /** One parallel loop; immutable apart from its count of finished indexes. */
-    private record Job(long generation, RangeBody body, int total, int minChunk, int divisor, AtomicInteger completed) {}
+    private record Job(
+            long generation, RangeBody body, int total, int minChunk, int divisor, AtomicInteger completed) {}
 
     private final Thread[] threads;
     private final int size;
@@ -49,6 +50,7 @@ public final class ComputePool implements AutoCloseable {
     private volatile Job current;
     /** (generation << 32) | next unclaimed index of the current job. */
     private final AtomicLong claims = new AtomicLong();
+
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private long generation;
 
@@ -77,7 +79,9 @@ public final class ComputePool implements AutoCloseable {
     }
 
     /** Number of workers, including the calling thread. */
-    public int size() { return size; }
+    public int size() {
+        return size;
+    }
 
     /**
      * Runs {@code body} over {@code [0, n)} in guided chunks of at least {@code minChunk} indexes (the last one may

@@ -31,5 +31,7 @@ public final class ForwardResult {
         return rows[tokenIndex];
     }
 
-    public int entryCount() { return logits.length; }
+    public int entryCount() {
+        return logits.length;
+    }
 }

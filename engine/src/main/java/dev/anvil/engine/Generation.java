@@ -45,7 +45,9 @@ public final class Generation {
      * @param finish why generation ended with this step, or null if it continues
      */
     public record Step(int token, Sampler.SampledToken sample, String text, FinishReason finish) {
-        public boolean finished() { return finish != null; }
+        public boolean finished() {
+            return finish != null;
+        }
     }
 
     private final Tokenizer tokenizer;
@@ -65,12 +67,14 @@ public final class Generation {
      * @param maxTokens    at most this many tokens are generated (at least 1)
      * @param stopStrings  texts that end the generation (empty strings are ignored)
      */
-    public Generation(Tokenizer tokenizer, int[] promptTokens, SamplingParams params, int maxTokens, List<String> stopStrings) {
+    public Generation(
+            Tokenizer tokenizer, int[] promptTokens, SamplingParams params, int maxTokens, List<String> stopStrings) {
         if (maxTokens < 1) throw new IllegalArgumentException("max tokens must be >= 1, was " + maxTokens);
         this.tokenizer = tokenizer;
         this.sampler = new Sampler(params);
         // Text generated right after BOS starts the document: drop its SentencePiece dummy space, as llama.cpp does.
-        boolean startOfText = promptTokens.length == 0 || (promptTokens.length == 1 && promptTokens[0] == tokenizer.bos());
+        boolean startOfText =
+                promptTokens.length == 0 || (promptTokens.length == 1 && promptTokens[0] == tokenizer.bos());
         this.decoder = new TokenDecoder(tokenizer, startOfText);
         this.maxTokens = maxTokens;
         this.stops = stopStrings.stream().filter(s -> !s.isEmpty()).toList();
@@ -128,23 +132,39 @@ public final class Generation {
         String held = heldBack.toString();
         for (String stop : stops) {
             for (int len = Math.min(stop.length() - 1, held.length()); len > best; len--) {
-                if (held.regionMatches(held.length() - len, stop, 0, len)) { best = len; break; }
+                if (held.regionMatches(held.length() - len, stop, 0, len)) {
+                    best = len;
+                    break;
+                }
             }
         }
         return best;
     }
 
-    public boolean finished() { return finish != null; }
-    public FinishReason finishReason() { return finish; }
+    public boolean finished() {
+        return finish != null;
+    }
+
+    public FinishReason finishReason() {
+        return finish;
+    }
 
     /** All text emitted so far. */
-    public String text() { return text.toString(); }
+    public String text() {
+        return text.toString();
+    }
 
     /** Tokens generated so far (an end-of-generation token included). */
-    public int generatedCount() { return historyLength - promptLength; }
+    public int generatedCount() {
+        return historyLength - promptLength;
+    }
 
     /** The generated token ids. */
-    public int[] generatedTokens() { return Arrays.copyOfRange(history, promptLength, historyLength); }
+    public int[] generatedTokens() {
+        return Arrays.copyOfRange(history, promptLength, historyLength);
+    }
 
-    public Sampler sampler() { return sampler; }
+    public Sampler sampler() {
+        return sampler;
+    }
 }

@@ -39,7 +39,8 @@ public enum GgmlType {
     /** Bytes taken by {@code elements} values of this type; elements must be a whole number of blocks. */
     public long bytesFor(long elements) {
         if (elements % blockSize != 0) {
-            throw new IllegalArgumentException(elements + " elements is not a multiple of the " + this + " block size " + blockSize);
+            throw new IllegalArgumentException(
+                    elements + " elements is not a multiple of the " + this + " block size " + blockSize);
         }
         return elements / blockSize * typeSize;
     }

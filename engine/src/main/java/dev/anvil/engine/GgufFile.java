@@ -29,7 +29,8 @@ public final class GgufFile implements AutoCloseable {
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble F64 =
+            ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** One tensor of the directory; {@code shape[0]} is the innermost (contiguous) dimension, as in GGML. */
     public record Tensor(String name, GgmlType type, long[] shape, long offset, MemorySegment data) {
@@ -48,6 +49,7 @@ public final class GgufFile implements AutoCloseable {
      * refused with {@link UnsupportedModelException} instead of exhausting the heap.
      */
     static final long MAX_HEADER_BYTES = 64L << 20;
+
     static final int MAX_STRING_BYTES = 16 << 20;
     static final int MAX_ARRAY_ELEMENTS = 1 << 22;
     static final int MAX_ARRAY_NESTING = 4;
@@ -76,17 +78,21 @@ public final class GgufFile implements AutoCloseable {
             }
             version = file.get(I32, 4);
             if (version != 2 && version != 3) {
-                throw new UnsupportedModelException(path + ": GGUF version " + version + " is not supported (2 and 3 are)");
+                throw new UnsupportedModelException(
+                        path + ": GGUF version " + version + " is not supported (2 and 3 are)");
             }
             long tensorCount = file.get(I64, 8);
             long kvCount = file.get(I64, 16);
             pos = 24;
             // Smallest possible entries: a key/value is a string length, a type and one byte; a tensor a name length,
             // a dimension count, one dimension, a type and an offset.
-            if (tensorCount < 0 || kvCount < 0 || kvCount > remaining() / 13 || tensorCount > remaining() / 32
+            if (tensorCount < 0
+                    || kvCount < 0
+                    || kvCount > remaining() / 13
+                    || tensorCount > remaining() / 32
                     || kvCount * 13 + tensorCount * 32 > remaining()) {
-                throw new UnsupportedModelException(path + ": implausible GGUF header (" + tensorCount + " tensors, " + kvCount
-                        + " metadata keys in a header of at most " + remaining() + " bytes)");
+                throw new UnsupportedModelException(path + ": implausible GGUF header (" + tensorCount + " tensors, "
+                        + kvCount + " metadata keys in a header of at most " + remaining() + " bytes)");
             }
             Map<String, Object> md = new LinkedHashMap<>();
             for (long i = 0; i < kvCount; i++) {
@@ -100,8 +106,8 @@ public final class GgufFile implements AutoCloseable {
 
             record Info(String name, GgmlType type, long[] shape, long offset) {}
             if (tensorCount > remaining() / 32) {
-                throw new UnsupportedModelException(path + ": " + tensorCount + " tensors do not fit in the " + remaining()
-                        + " header bytes left");
+                throw new UnsupportedModelException(
+                        path + ": " + tensorCount + " tensors do not fit in the " + remaining() + " header bytes left");
             }
             Info[] infos = new Info[(int) tensorCount];
             java.util.Set<String> names = new java.util.HashSet<>();
@@ -109,11 +115,13 @@ public final class GgufFile implements AutoCloseable {
                 String name = readString();
                 if (!names.add(name)) throw new UnsupportedModelException(path + ": tensor " + name + " appears twice");
                 int nDims = readI32();
-                if (nDims < 1 || nDims > 4) throw new UnsupportedModelException(path + ": tensor " + name + " has " + nDims + " dimensions");
+                if (nDims < 1 || nDims > 4)
+                    throw new UnsupportedModelException(path + ": tensor " + name + " has " + nDims + " dimensions");
                 long[] shape = new long[nDims];
                 for (int d = 0; d < nDims; d++) {
                     shape[d] = readI64();
-                    if (shape[d] <= 0) throw new UnsupportedModelException(path + ": tensor " + name + " has dimension " + shape[d]);
+                    if (shape[d] <= 0)
+                        throw new UnsupportedModelException(path + ": tensor " + name + " has dimension " + shape[d]);
                 }
                 int typeId = readI32();
                 GgmlType type;
@@ -129,8 +137,8 @@ public final class GgufFile implements AutoCloseable {
             if (metadata.containsKey("general.alignment")) {
                 alignment = metadata.get("general.alignment") instanceof Number n ? n.longValue() : -1;
                 if (alignment <= 0 || alignment > MAX_ALIGNMENT || (alignment & (alignment - 1)) != 0) {
-                    throw new UnsupportedModelException(path + ": general.alignment " + metadata.get("general.alignment")
-                            + " is not a power of two up to " + MAX_ALIGNMENT);
+                    throw new UnsupportedModelException(path + ": general.alignment "
+                            + metadata.get("general.alignment") + " is not a power of two up to " + MAX_ALIGNMENT);
                 }
             }
             dataOffset = (pos + alignment - 1) / alignment * alignment;
@@ -150,12 +158,17 @@ public final class GgufFile implements AutoCloseable {
                             + " is not a multiple of the " + info.type + " block size " + info.type.blockSize);
                 }
                 long bytes = elements / info.type.blockSize * info.type.typeSize;
-                if (elements / info.type.blockSize > Long.MAX_VALUE / info.type.typeSize || info.offset < 0
-                        || info.offset > file.byteSize() - dataOffset || bytes > file.byteSize() - dataOffset - info.offset) {
-                    throw new UnsupportedModelException(path + ": tensor " + info.name + " lies outside the file (truncated download?)");
+                if (elements / info.type.blockSize > Long.MAX_VALUE / info.type.typeSize
+                        || info.offset < 0
+                        || info.offset > file.byteSize() - dataOffset
+                        || bytes > file.byteSize() - dataOffset - info.offset) {
+                    throw new UnsupportedModelException(
+                            path + ": tensor " + info.name + " lies outside the file (truncated download?)");
                 }
                 long start = dataOffset + info.offset;
-                ts.put(info.name, new Tensor(info.name, info.type, info.shape, info.offset, file.asSlice(start, bytes)));
+                ts.put(
+                        info.name,
+                        new Tensor(info.name, info.type, info.shape, info.offset, file.asSlice(start, bytes)));
             }
             tensors = Collections.unmodifiableMap(ts);
         } catch (IndexOutOfBoundsException e) {
@@ -201,12 +214,29 @@ public final class GgufFile implements AutoCloseable {
         }
     }
 
-    public Path path() { return path; }
-    public int version() { return version; }
-    public Map<String, Object> metadata() { return metadata; }
-    public Map<String, Tensor> tensors() { return tensors; }
-    public long dataOffset() { return dataOffset; }
-    public MemorySegment segment() { return file; }
+    public Path path() {
+        return path;
+    }
+
+    public int version() {
+        return version;
+    }
+
+    public Map<String, Object> metadata() {
+        return metadata;
+    }
+
+    public Map<String, Tensor> tensors() {
+        return tensors;
+    }
+
+    public long dataOffset() {
+        return dataOffset;
+    }
+
+    public MemorySegment segment() {
+        return file;
+    }
 
     public Tensor tensor(String name) {
         Tensor t = tensors.get(name);
@@ -214,12 +244,15 @@ public final class GgufFile implements AutoCloseable {
         return t;
     }
 
-    public boolean has(String key) { return metadata.containsKey(key); }
+    public boolean has(String key) {
+        return metadata.containsKey(key);
+    }
 
     public String getString(String key) {
         Object v = metadata.get(key);
         if (v == null) throw new UnsupportedModelException(path + ": required metadata key " + key + " is missing");
-        if (!(v instanceof String s)) throw new UnsupportedModelException(path + ": metadata key " + key + " is not a string");
+        if (!(v instanceof String s))
+            throw new UnsupportedModelException(path + ": metadata key " + key + " is not a string");
         return s;
     }
 
@@ -229,7 +262,8 @@ public final class GgufFile implements AutoCloseable {
 
     public int getInt(String key) {
         Object v = metadata.get(key);
-        if (!(v instanceof Number n)) throw new UnsupportedModelException(path + ": required integer metadata key " + key + " is missing");
+        if (!(v instanceof Number n))
+            throw new UnsupportedModelException(path + ": required integer metadata key " + key + " is missing");
         return n.intValue();
     }
 
@@ -264,8 +298,19 @@ public final class GgufFile implements AutoCloseable {
 
     // --- header parsing -------------------------------------------------------------------------
 
-    private int readI32() { need(4, "a 32-bit value"); int v = file.get(I32, pos); pos += 4; return v; }
-    private long readI64() { need(8, "a 64-bit value"); long v = file.get(I64, pos); pos += 8; return v; }
+    private int readI32() {
+        need(4, "a 32-bit value");
+        int v = file.get(I32, pos);
+        pos += 4;
+        return v;
+    }
+
+    private long readI64() {
+        need(8, "a 64-bit value");
+        long v = file.get(I64, pos);
+        pos += 8;
+        return v;
+    }
 
     private String readString() {
         long len = readI64();
@@ -293,17 +338,45 @@ public final class GgufFile implements AutoCloseable {
     private Object readValue(int type, int depth) {
         need(minimumBytes(type), "a metadata value");
         return switch (type) {
-            case 0 -> { int v = Byte.toUnsignedInt(file.get(ValueLayout.JAVA_BYTE, pos)); pos += 1; yield v; }
-            case 1 -> { int v = file.get(ValueLayout.JAVA_BYTE, pos); pos += 1; yield v; }
-            case 2 -> { int v = Short.toUnsignedInt(file.get(I16, pos)); pos += 2; yield v; }
-            case 3 -> { int v = file.get(I16, pos); pos += 2; yield v; }
+            case 0 -> {
+                int v = Byte.toUnsignedInt(file.get(ValueLayout.JAVA_BYTE, pos));
+                pos += 1;
+                yield v;
+            }
+            case 1 -> {
+                int v = file.get(ValueLayout.JAVA_BYTE, pos);
+                pos += 1;
+                yield v;
+            }
+            case 2 -> {
+                int v = Short.toUnsignedInt(file.get(I16, pos));
+                pos += 2;
+                yield v;
+            }
+            case 3 -> {
+                int v = file.get(I16, pos);
+                pos += 2;
+                yield v;
+            }
             case 4, 5 -> readI32();
-            case 6 -> { float v = file.get(F32, pos); pos += 4; yield v; }
-            case 7 -> { boolean v = file.get(ValueLayout.JAVA_BYTE, pos) != 0; pos += 1; yield v; }
+            case 6 -> {
+                float v = file.get(F32, pos);
+                pos += 4;
+                yield v;
+            }
+            case 7 -> {
+                boolean v = file.get(ValueLayout.JAVA_BYTE, pos) != 0;
+                pos += 1;
+                yield v;
+            }
             case 8 -> readString();
             case 9 -> readArray(depth + 1);
             case 10, 11 -> readI64();
-            case 12 -> { double v = file.get(F64, pos); pos += 8; yield v; }
+            case 12 -> {
+                double v = file.get(F64, pos);
+                pos += 8;
+                yield v;
+            }
             default -> throw new UnsupportedModelException(path + ": unknown GGUF metadata value type " + type);
         };
     }
@@ -316,8 +389,9 @@ public final class GgufFile implements AutoCloseable {
         long count = readI64();
         long each = minimumBytes(elemType); // also refuses unknown element types before anything is allocated
         if (count < 0 || count > MAX_ARRAY_ELEMENTS || count > remaining() / each) {
-            throw new UnsupportedModelException(path + ": corrupt array length " + count + " (" + Math.max(0, remaining())
-                    + " header bytes left, arrays up to " + MAX_ARRAY_ELEMENTS + " elements)");
+            throw new UnsupportedModelException(
+                    path + ": corrupt array length " + count + " (" + Math.max(0, remaining())
+                            + " header bytes left, arrays up to " + MAX_ARRAY_ELEMENTS + " elements)");
         }
         int n = (int) count;
         switch (elemType) {
@@ -328,7 +402,10 @@ public final class GgufFile implements AutoCloseable {
             }
             case 6 -> {
                 float[] a = new float[n];
-                for (int i = 0; i < n; i++) { a[i] = file.get(F32, pos); pos += 4; }
+                for (int i = 0; i < n; i++) {
+                    a[i] = file.get(F32, pos);
+                    pos += 4;
+                }
                 return a;
             }
             case 7 -> {
@@ -348,7 +425,10 @@ public final class GgufFile implements AutoCloseable {
             }
             case 12 -> {
                 double[] a = new double[n];
-                for (int i = 0; i < n; i++) { a[i] = file.get(F64, pos); pos += 8; }
+                for (int i = 0; i < n; i++) {
+                    a[i] = file.get(F64, pos);
+                    pos += 8;
+                }
                 return a;
             }
             case 9 -> {

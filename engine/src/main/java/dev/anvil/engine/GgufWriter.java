@@ -26,8 +26,19 @@ import java.util.Map;
 public final class GgufWriter implements AutoCloseable {
 
     // GGUF metadata value type codes.
-    private static final int T_UINT8 = 0, T_INT8 = 1, T_UINT16 = 2, T_INT16 = 3, T_UINT32 = 4, T_INT32 = 5,
-            T_FLOAT32 = 6, T_BOOL = 7, T_STRING = 8, T_ARRAY = 9, T_UINT64 = 10, T_INT64 = 11, T_FLOAT64 = 12;
+    private static final int T_UINT8 = 0,
+            T_INT8 = 1,
+            T_UINT16 = 2,
+            T_INT16 = 3,
+            T_UINT32 = 4,
+            T_INT32 = 5,
+            T_FLOAT32 = 6,
+            T_BOOL = 7,
+            T_STRING = 8,
+            T_ARRAY = 9,
+            T_UINT64 = 10,
+            T_INT64 = 11,
+            T_FLOAT64 = 12;
 
     private record Entry(int type, Object value, int elementType) {}
 
@@ -50,25 +61,71 @@ public final class GgufWriter implements AutoCloseable {
         this.out = new BufferedOutputStream(Files.newOutputStream(path), 1 << 20);
     }
 
-    public Path path() { return path; }
+    public Path path() {
+        return path;
+    }
 
     // --- metadata -----------------------------------------------------------------------------------
 
-    public GgufWriter putString(String key, String value) { return put(key, T_STRING, value, -1); }
-    public GgufWriter putUInt8(String key, int value) { return put(key, T_UINT8, value, -1); }
-    public GgufWriter putInt8(String key, int value) { return put(key, T_INT8, value, -1); }
-    public GgufWriter putUInt16(String key, int value) { return put(key, T_UINT16, value, -1); }
-    public GgufWriter putInt16(String key, int value) { return put(key, T_INT16, value, -1); }
-    public GgufWriter putUInt32(String key, int value) { return put(key, T_UINT32, value, -1); }
-    public GgufWriter putInt32(String key, int value) { return put(key, T_INT32, value, -1); }
-    public GgufWriter putUInt64(String key, long value) { return put(key, T_UINT64, value, -1); }
-    public GgufWriter putInt64(String key, long value) { return put(key, T_INT64, value, -1); }
-    public GgufWriter putFloat32(String key, float value) { return put(key, T_FLOAT32, value, -1); }
-    public GgufWriter putFloat64(String key, double value) { return put(key, T_FLOAT64, value, -1); }
-    public GgufWriter putBool(String key, boolean value) { return put(key, T_BOOL, value, -1); }
-    public GgufWriter putStringArray(String key, String[] values) { return put(key, T_ARRAY, values.clone(), T_STRING); }
-    public GgufWriter putInt32Array(String key, int[] values) { return put(key, T_ARRAY, values.clone(), T_INT32); }
-    public GgufWriter putFloat32Array(String key, float[] values) { return put(key, T_ARRAY, values.clone(), T_FLOAT32); }
+    public GgufWriter putString(String key, String value) {
+        return put(key, T_STRING, value, -1);
+    }
+
+    public GgufWriter putUInt8(String key, int value) {
+        return put(key, T_UINT8, value, -1);
+    }
+
+    public GgufWriter putInt8(String key, int value) {
+        return put(key, T_INT8, value, -1);
+    }
+
+    public GgufWriter putUInt16(String key, int value) {
+        return put(key, T_UINT16, value, -1);
+    }
+
+    public GgufWriter putInt16(String key, int value) {
+        return put(key, T_INT16, value, -1);
+    }
+
+    public GgufWriter putUInt32(String key, int value) {
+        return put(key, T_UINT32, value, -1);
+    }
+
+    public GgufWriter putInt32(String key, int value) {
+        return put(key, T_INT32, value, -1);
+    }
+
+    public GgufWriter putUInt64(String key, long value) {
+        return put(key, T_UINT64, value, -1);
+    }
+
+    public GgufWriter putInt64(String key, long value) {
+        return put(key, T_INT64, value, -1);
+    }
+
+    public GgufWriter putFloat32(String key, float value) {
+        return put(key, T_FLOAT32, value, -1);
+    }
+
+    public GgufWriter putFloat64(String key, double value) {
+        return put(key, T_FLOAT64, value, -1);
+    }
+
+    public GgufWriter putBool(String key, boolean value) {
+        return put(key, T_BOOL, value, -1);
+    }
+
+    public GgufWriter putStringArray(String key, String[] values) {
+        return put(key, T_ARRAY, values.clone(), T_STRING);
+    }
+
+    public GgufWriter putInt32Array(String key, int[] values) {
+        return put(key, T_ARRAY, values.clone(), T_INT32);
+    }
+
+    public GgufWriter putFloat32Array(String key, float[] values) {
+        return put(key, T_ARRAY, values.clone(), T_FLOAT32);
+    }
 
     private GgufWriter put(String key, int type, Object value, int elementType) {
         if (headerWritten) throw new IllegalStateException("metadata " + key + " added after tensor data started");
@@ -82,7 +139,8 @@ public final class GgufWriter implements AutoCloseable {
         Entry e = metadata.get("general.alignment");
         if (e == null) return 32;
         long a = ((Number) e.value()).longValue();
-        if (a <= 0 || (a & (a - 1)) != 0) throw new IllegalStateException("general.alignment must be a power of two, was " + a);
+        if (a <= 0 || (a & (a - 1)) != 0)
+            throw new IllegalStateException("general.alignment must be a power of two, was " + a);
         return a;
     }
 
@@ -92,15 +150,16 @@ public final class GgufWriter implements AutoCloseable {
     public GgufWriter addTensor(String name, GgmlType type, long... shape) {
         if (headerWritten) throw new IllegalStateException("tensor " + name + " declared after tensor data started");
         if (tensorIndex.containsKey(name)) throw new IllegalArgumentException("tensor " + name + " declared twice");
-        if (shape.length < 1 || shape.length > 4) throw new IllegalArgumentException("tensor " + name + " needs 1 to 4 dimensions");
+        if (shape.length < 1 || shape.length > 4)
+            throw new IllegalArgumentException("tensor " + name + " needs 1 to 4 dimensions");
         long elements = 1;
         for (long d : shape) {
             if (d <= 0) throw new IllegalArgumentException("tensor " + name + " has a non-positive dimension " + d);
             elements = Math.multiplyExact(elements, d);
         }
         if (shape[0] % type.blockSize != 0) {
-            throw new IllegalArgumentException("tensor " + name + ": row length " + shape[0] + " is not a multiple of the "
-                    + type + " block size " + type.blockSize);
+            throw new IllegalArgumentException("tensor " + name + ": row length " + shape[0]
+                    + " is not a multiple of the " + type + " block size " + type.blockSize);
         }
         long bytes = type.bytesFor(elements);
         long align = alignment();
@@ -116,10 +175,12 @@ public final class GgufWriter implements AutoCloseable {
         ensureHeader();
         finishCurrent();
         int next = current + 1;
-        if (next >= tensors.size()) throw new IllegalStateException("all declared tensors have been written; " + name + " is extra");
+        if (next >= tensors.size())
+            throw new IllegalStateException("all declared tensors have been written; " + name + " is extra");
         TensorInfo t = tensors.get(next);
         if (!t.name().equals(name)) {
-            throw new IllegalStateException("tensor data must follow declaration order: expected " + t.name() + ", got " + name);
+            throw new IllegalStateException(
+                    "tensor data must follow declaration order: expected " + t.name() + ", got " + name);
         }
         padTo(t.offset());
         current = next;
@@ -131,7 +192,8 @@ public final class GgufWriter implements AutoCloseable {
         if (current < 0 || currentWritten < 0) throw new IllegalStateException("write without beginTensor");
         TensorInfo t = tensors.get(current);
         if (currentWritten + len > t.bytes()) {
-            throw new IllegalStateException("tensor " + t.name() + " holds " + t.bytes() + " bytes; writing past its end");
+            throw new IllegalStateException(
+                    "tensor " + t.name() + " holds " + t.bytes() + " bytes; writing past its end");
         }
         out.write(bytes, off, len);
         currentWritten += len;
@@ -181,7 +243,9 @@ public final class GgufWriter implements AutoCloseable {
                     case String[] v -> out.putStringArray(k, v);
                     case int[] v -> out.putInt32Array(k, v);
                     case float[] v -> out.putFloat32Array(k, v);
-                    default -> throw new IllegalArgumentException("cannot copy metadata " + k + " of type " + e.getValue().getClass());
+                    default ->
+                        throw new IllegalArgumentException("cannot copy metadata " + k + " of type "
+                                + e.getValue().getClass());
                 }
             }
             for (GgufFile.Tensor t : source.tensors().values()) out.addTensor(t.name(), t.type(), t.shape());
@@ -211,7 +275,8 @@ public final class GgufWriter implements AutoCloseable {
             finishCurrent();
             if (current != tensors.size() - 1) {
                 throw new IllegalStateException("GGUF " + path + " closed with " + (tensors.size() - 1 - current)
-                        + " declared tensor(s) unwritten, first " + tensors.get(current + 1).name());
+                        + " declared tensor(s) unwritten, first "
+                        + tensors.get(current + 1).name());
             }
         } finally {
             out.close();
@@ -222,7 +287,8 @@ public final class GgufWriter implements AutoCloseable {
         if (current < 0) return;
         TensorInfo t = tensors.get(current);
         if (currentWritten != t.bytes()) {
-            throw new IllegalStateException("tensor " + t.name() + " got " + currentWritten + " of its " + t.bytes() + " bytes");
+            throw new IllegalStateException(
+                    "tensor " + t.name() + " got " + currentWritten + " of its " + t.bytes() + " bytes");
         }
     }
 
@@ -270,7 +336,11 @@ public final class GgufWriter implements AutoCloseable {
     private void writeValue(int type, Object v, int elementType) throws IOException {
         switch (type) {
             case T_UINT8, T_INT8 -> writeByte(((Number) v).intValue());
-            case T_UINT16, T_INT16 -> { int s = ((Number) v).intValue(); writeByte(s); writeByte(s >> 8); }
+            case T_UINT16, T_INT16 -> {
+                int s = ((Number) v).intValue();
+                writeByte(s);
+                writeByte(s >> 8);
+            }
             case T_UINT32, T_INT32 -> writeI32(((Number) v).intValue());
             case T_UINT64, T_INT64 -> writeI64(((Number) v).longValue());
             case T_FLOAT32 -> writeI32(Float.floatToRawIntBits(((Number) v).floatValue()));

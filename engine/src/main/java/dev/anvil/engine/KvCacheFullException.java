@@ -16,8 +16,12 @@ public class KvCacheFullException extends Exception {
     }
 
     /** Additional blocks the failed reservation asked for. */
-    public int blocksNeeded() { return blocksNeeded; }
+    public int blocksNeeded() {
+        return blocksNeeded;
+    }
 
     /** Free blocks at the time of the failure. */
-    public int blocksFree() { return blocksFree; }
+    public int blocksFree() {
+        return blocksFree;
+    }
 }

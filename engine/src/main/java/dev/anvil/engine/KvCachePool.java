@@ -44,14 +44,16 @@ public final class KvCachePool {
         this.config = config;
         this.kvDim = config.kvDim();
         long floats = (long) config.layers() * 2 * BLOCK_TOKENS * kvDim;
-        if (floats > Integer.MAX_VALUE - 16) throw new IllegalArgumentException("KV block too large for model " + config);
+        if (floats > Integer.MAX_VALUE - 16)
+            throw new IllegalArgumentException("KV block too large for model " + config);
         this.blockFloats = (int) floats;
         long count = byteBudget / bytesPerBlock(config);
         if (count < 1) {
             throw new IllegalArgumentException("KV cache budget of " + byteBudget + " bytes is smaller than one block ("
                     + bytesPerBlock(config) + " bytes)");
         }
-        if (count > Integer.MAX_VALUE / 2) throw new IllegalArgumentException("KV cache budget too large: " + byteBudget);
+        if (count > Integer.MAX_VALUE / 2)
+            throw new IllegalArgumentException("KV cache budget too large: " + byteBudget);
         // Blocks are allocated when first handed out (lowest ids first, freed ones reused first), so a pool only
         // takes the memory its busiest moment needed: many loaded versions need not each hold their whole budget.
         this.blocks = new float[(int) count][];
@@ -65,18 +67,35 @@ public final class KvCachePool {
         return (long) config.layers() * 2 * BLOCK_TOKENS * config.kvDim() * Float.BYTES;
     }
 
-    public ModelConfig config() { return config; }
-    public int totalBlocks() { return blocks.length; }
-    public synchronized int freeBlocks() { return freeCount; }
-    public synchronized int usedBlocks() { return blocks.length - freeCount; }
+    public ModelConfig config() {
+        return config;
+    }
+
+    public int totalBlocks() {
+        return blocks.length;
+    }
+
+    public synchronized int freeBlocks() {
+        return freeCount;
+    }
+
+    public synchronized int usedBlocks() {
+        return blocks.length - freeCount;
+    }
     /** Blocks whose memory is allocated: the most ever in use at once (memory is taken on first use, then kept). */
-    public synchronized int allocatedBlocks() { return allocated; }
+    public synchronized int allocatedBlocks() {
+        return allocated;
+    }
 
     /** Blocks needed to hold {@code tokens} positions. */
-    public static int blocksFor(int tokens) { return (tokens + BLOCK_TOKENS - 1) / BLOCK_TOKENS; }
+    public static int blocksFor(int tokens) {
+        return (tokens + BLOCK_TOKENS - 1) / BLOCK_TOKENS;
+    }
 
     /** A new, empty sequence (no blocks until {@link #reserve}). */
-    public Sequence newSequence() { return new Sequence(this); }
+    public Sequence newSequence() {
+        return new Sequence(this);
+    }
 
     /**
      * Makes sure {@code seq} can hold positions {@code [0, length)}. All-or-nothing: on failure no block was
@@ -86,12 +105,14 @@ public final class KvCachePool {
         checkOwner(seq);
         if (seq.freed) throw new IllegalStateException("sequence was freed");
         if (length > config.contextLength()) {
-            throw new IllegalArgumentException("sequence length " + length + " exceeds the context length " + config.contextLength());
+            throw new IllegalArgumentException(
+                    "sequence length " + length + " exceeds the context length " + config.contextLength());
         }
         int need = blocksFor(length) - seq.blockCount;
         if (need <= 0) return;
         if (need > freeCount) throw new KvCacheFullException(need, freeCount);
-        if (seq.table.length < seq.blockCount + need) seq.table = Arrays.copyOf(seq.table, Math.max(seq.blockCount + need, seq.table.length * 2));
+        if (seq.table.length < seq.blockCount + need)
+            seq.table = Arrays.copyOf(seq.table, Math.max(seq.blockCount + need, seq.table.length * 2));
         for (int i = 0; i < need; i++) {
             int id = freeStack[--freeCount];
             if (blocks[id] == null) {
@@ -116,7 +137,8 @@ public final class KvCachePool {
      */
     public synchronized void truncate(Sequence seq, int length) {
         checkOwner(seq);
-        if (length < 0 || length > seq.length) throw new IllegalArgumentException("cannot truncate length " + seq.length + " to " + length);
+        if (length < 0 || length > seq.length)
+            throw new IllegalArgumentException("cannot truncate length " + seq.length + " to " + length);
         seq.length = length;
         releaseFrom(seq, blocksFor(length));
     }
@@ -131,10 +153,14 @@ public final class KvCachePool {
 
     // --- access for the forward pass --------------------------------------------------------------
 
-    float[] block(int id) { return blocks[id]; }
+    float[] block(int id) {
+        return blocks[id];
+    }
 
     /** Offset of the key (kOrV=0) or value (1) vector of slot {@code slot} of layer {@code layer} inside a block. */
-    int offset(int layer, int kOrV, int slot) { return ((layer * 2 + kOrV) * BLOCK_TOKENS + slot) * kvDim; }
+    int offset(int layer, int kOrV, int slot) {
+        return ((layer * 2 + kOrV) * BLOCK_TOKENS + slot) * kvDim;
+    }
 
     /**
      * The KV state of one sequence: its block table and the number of positions written. Handles are created
@@ -148,27 +174,63 @@ public final class KvCachePool {
         private int length;
         private boolean freed;
 
-        private Sequence(KvCachePool pool) { this.pool = pool; }
+        private Sequence(KvCachePool pool) {
+            this.pool = pool;
+        }
 
         /** Positions written so far by forward passes (the next token goes at this position). */
-        public int length() { synchronized (pool) { return length; } }
+        public int length() {
+            synchronized (pool) {
+                return length;
+            }
+        }
 
         /** Positions the reserved blocks can hold. */
-        public int capacity() { synchronized (pool) { return blockCount * BLOCK_TOKENS; } }
+        public int capacity() {
+            synchronized (pool) {
+                return blockCount * BLOCK_TOKENS;
+            }
+        }
 
         /** Blocks currently owned. */
-        public int blockCount() { synchronized (pool) { return blockCount; } }
+        public int blockCount() {
+            synchronized (pool) {
+                return blockCount;
+            }
+        }
 
-        public boolean isFreed() { synchronized (pool) { return freed; } }
+        public boolean isFreed() {
+            synchronized (pool) {
+                return freed;
+            }
+        }
 
-        public KvCachePool pool() { return pool; }
+        public KvCachePool pool() {
+            return pool;
+        }
 
         // Forward-pass internals: called with the table stable (the scheduler does not reserve or free a
         // sequence while it is part of a running batch).
-        int blockId(int position) { return table[position / BLOCK_TOKENS]; }
-        int lengthUnsafe() { return length; }
-        int capacityUnsafe() { return blockCount * BLOCK_TOKENS; }
-        boolean freedUnsafe() { return freed; }
-        void setLength(int newLength) { synchronized (pool) { length = newLength; } }
+        int blockId(int position) {
+            return table[position / BLOCK_TOKENS];
+        }
+
+        int lengthUnsafe() {
+            return length;
+        }
+
+        int capacityUnsafe() {
+            return blockCount * BLOCK_TOKENS;
+        }
+
+        boolean freedUnsafe() {
+            return freed;
+        }
+
+        void setLength(int newLength) {
+            synchronized (pool) {
+                length = newLength;
+            }
+        }
     }
 }

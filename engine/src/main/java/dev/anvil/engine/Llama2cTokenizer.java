@@ -40,19 +40,23 @@ public final class Llama2cTokenizer {
         if (in.remaining() < 4) throw new UnsupportedModelException(path + ": too short for a llama2.c tokenizer");
         int maxTokenLength = in.getInt();
         if (maxTokenLength <= 0 || maxTokenLength > 4096) {
-            throw new UnsupportedModelException(path + ": implausible max_token_length " + maxTokenLength + " (not a llama2.c tokenizer?)");
+            throw new UnsupportedModelException(
+                    path + ": implausible max_token_length " + maxTokenLength + " (not a llama2.c tokenizer?)");
         }
         List<String> tokens = new ArrayList<>();
         List<Float> scores = new ArrayList<>();
-        var utf8 = StandardCharsets.UTF_8.newDecoder()
-                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        var utf8 = StandardCharsets.UTF_8
+                .newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
         while (vocabSize < 0 ? in.hasRemaining() : tokens.size() < vocabSize) {
             int id = tokens.size();
             if (in.remaining() < 8) throw new UnsupportedModelException(path + ": truncated at token " + id);
             float score = in.getFloat();
             int length = in.getInt();
             if (length < 0 || length > maxTokenLength || length > in.remaining()) {
-                throw new UnsupportedModelException(path + ": token " + id + " has bad length " + length + " (max_token_length " + maxTokenLength + ")");
+                throw new UnsupportedModelException(path + ": token " + id + " has bad length " + length
+                        + " (max_token_length " + maxTokenLength + ")");
             }
             String text;
             try {
@@ -87,12 +91,16 @@ public final class Llama2cTokenizer {
                 types[i] = Tokenizer.TYPE_NORMAL;
             }
         }
-        Tokenizer.Vocabulary vocab = new Tokenizer.Vocabulary(texts, scoreArray, types, BOS, EOS, UNK, -1, -1, true, false);
+        Tokenizer.Vocabulary vocab =
+                new Tokenizer.Vocabulary(texts, scoreArray, types, BOS, EOS, UNK, -1, -1, true, false);
         return new SentencePieceTokenizer(vocab, true);
     }
 
     private static boolean isByteToken(String text) {
-        return text.length() == 6 && text.startsWith("<0x") && text.charAt(5) == '>'
-                && Character.digit(text.charAt(3), 16) >= 0 && Character.digit(text.charAt(4), 16) >= 0;
+        return text.length() == 6
+                && text.startsWith("<0x")
+                && text.charAt(5) == '>'
+                && Character.digit(text.charAt(3), 16) >= 0
+                && Character.digit(text.charAt(4), 16) >= 0;
     }
 }

@@ -81,17 +81,32 @@ public final class LlamaModel implements AutoCloseable {
     private final float[][] workerScratch; // per worker: attention scores or dequantized rows
     /** Repacked copies of the Q8_0/Q4_0 matrices (off-heap, {@link #packedArena}); matmul uses them when present. */
     private final java.util.IdentityHashMap<WeightMatrix, PackedWeights> packed = new java.util.IdentityHashMap<>();
+
     private final Arena packedArena = Arena.ofShared();
     private final float[][] workerPanel; // per worker: a widened packed unit and its tile results
     private final int maxCols;
     private final Tokenizer tokenizer;
     private final String tokenizerProblem;
 
-    private LlamaModel(ModelConfig config, Path path, AutoCloseable mapping, ComputePool pool, Tokenizer tokenizer,
-                       String tokenizerProblem, WeightMatrix tokenEmbedding,
-                       float[][] attnNorm, WeightMatrix[] wq, WeightMatrix[] wk, WeightMatrix[] wv, WeightMatrix[] wo,
-                       float[][] ffnNorm, WeightMatrix[] w1, WeightMatrix[] w2, WeightMatrix[] w3,
-                       float[] outputNorm, WeightMatrix output) {
+    private LlamaModel(
+            ModelConfig config,
+            Path path,
+            AutoCloseable mapping,
+            ComputePool pool,
+            Tokenizer tokenizer,
+            String tokenizerProblem,
+            WeightMatrix tokenEmbedding,
+            float[][] attnNorm,
+            WeightMatrix[] wq,
+            WeightMatrix[] wk,
+            WeightMatrix[] wv,
+            WeightMatrix[] wo,
+            float[][] ffnNorm,
+            WeightMatrix[] w1,
+            WeightMatrix[] w2,
+            WeightMatrix[] w3,
+            float[] outputNorm,
+            WeightMatrix output) {
         this.config = config;
         this.path = path;
         this.mapping = mapping;
@@ -129,7 +144,8 @@ public final class LlamaModel implements AutoCloseable {
      */
     private float[][] repack() {
         java.util.List<WeightMatrix> all = new java.util.ArrayList<>();
-        for (WeightMatrix[] layerMatrices : new WeightMatrix[][]{wq, wk, wv, wo, w1, w2, w3}) all.addAll(java.util.List.of(layerMatrices));
+        for (WeightMatrix[] layerMatrices : new WeightMatrix[][] {wq, wk, wv, wo, w1, w2, w3})
+            all.addAll(java.util.List.of(layerMatrices));
         all.add(output);
         int cols = 0;
         for (WeightMatrix w : all) {
@@ -158,9 +174,11 @@ public final class LlamaModel implements AutoCloseable {
      * Loads a llama2.c checkpoint with an explicit llama2.c tokenizer file (for GGUF, whose tokenizer is
      * inside, {@code tokenizerPath} must be null).
      */
-    public static LlamaModel load(Path path, Path tokenizerPath, ThreadFactory threadFactory, int threads) throws IOException {
+    public static LlamaModel load(Path path, Path tokenizerPath, ThreadFactory threadFactory, int threads)
+            throws IOException {
         if (isGguf(path)) {
-            if (tokenizerPath != null) throw new IllegalArgumentException(path + " is GGUF: its tokenizer is inside the file");
+            if (tokenizerPath != null)
+                throw new IllegalArgumentException(path + " is GGUF: its tokenizer is inside the file");
             return loadGguf(path, threadFactory, threads);
         }
         return loadLlama2c(path, tokenizerPath, threadFactory, threads);
@@ -185,40 +203,61 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** What a GGUF file holds for a Llama network, checked; the weights still point into the file's mapping. */
-    private record GgufParts(ModelConfig config, WeightMatrix embedding, float[][] attnNorm, WeightMatrix[][] layers,
-                             float[][] ffnNorm, float[] outputNorm, WeightMatrix output, Tokenizer tokenizer) {}
+    private record GgufParts(
+            ModelConfig config,
+            WeightMatrix embedding,
+            float[][] attnNorm,
+            WeightMatrix[][] layers,
+            float[][] ffnNorm,
+            float[] outputNorm,
+            WeightMatrix output,
+            Tokenizer tokenizer) {}
 
     private static GgufParts parts(GgufFile f) {
         Path path = f.path();
         String arch = f.getString("general.architecture");
         if (!arch.equals("llama")) {
-            throw new UnsupportedModelException(path + ": architecture '" + arch + "' is not supported (supported: llama)");
+            throw new UnsupportedModelException(
+                    path + ": architecture '" + arch + "' is not supported (supported: llama)");
         }
         String p = arch + ".";
         GgufFile.Tensor embd = f.tensor("token_embd.weight");
         if (embd.shape().length != 2) {
-            throw new UnsupportedModelException(path + ": tensor token_embd.weight has shape " + java.util.Arrays.toString(embd.shape())
-                    + ", expected [embedding_length, vocabulary]");
+            throw new UnsupportedModelException(path + ": tensor token_embd.weight has shape "
+                    + java.util.Arrays.toString(embd.shape()) + ", expected [embedding_length, vocabulary]");
         }
         int dim = f.getInt(p + "embedding_length");
         int heads = f.getInt(p + "attention.head_count");
         int layers = f.getInt(p + "block_count");
         if (layers <= 0 || layers > MAX_LAYERS) {
-            throw new UnsupportedModelException(path + ": " + p + "block_count " + layers + " is outside 1.." + MAX_LAYERS);
+            throw new UnsupportedModelException(
+                    path + ": " + p + "block_count " + layers + " is outside 1.." + MAX_LAYERS);
         }
-        if (heads <= 0) throw new UnsupportedModelException(path + ": " + p + "attention.head_count " + heads + " is not positive");
+        if (heads <= 0)
+            throw new UnsupportedModelException(path + ": " + p + "attention.head_count " + heads + " is not positive");
         boolean tied = !f.tensors().containsKey("output.weight");
         long vocab = embd.shape()[1];
-        if (vocab > Integer.MAX_VALUE) throw new UnsupportedModelException(path + ": vocabulary of " + vocab + " tokens");
-        ModelConfig cfg = new ModelConfig(arch, dim, f.getInt(p + "feed_forward_length"), layers, heads,
-                f.getInt(p + "attention.head_count_kv", heads), (int) vocab, f.getInt(p + "context_length"),
-                f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f), f.getFloat(p + "rope.freq_base", 10000f),
-                f.getInt(p + "rope.dimension_count", dim / heads), tied);
+        if (vocab > Integer.MAX_VALUE)
+            throw new UnsupportedModelException(path + ": vocabulary of " + vocab + " tokens");
+        ModelConfig cfg = new ModelConfig(
+                arch,
+                dim,
+                f.getInt(p + "feed_forward_length"),
+                layers,
+                heads,
+                f.getInt(p + "attention.head_count_kv", heads),
+                (int) vocab,
+                f.getInt(p + "context_length"),
+                f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f),
+                f.getFloat(p + "rope.freq_base", 10000f),
+                f.getInt(p + "rope.dimension_count", dim / heads),
+                tied);
         WeightMatrix[][] m = new WeightMatrix[7][layers];
         String[] names = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up"};
         float[][] an = new float[layers][], fn = new float[layers][];
         for (int l = 0; l < layers; l++) {
-            for (int k = 0; k < names.length; k++) m[k][l] = WeightMatrix.of(f.tensor("blk." + l + "." + names[k] + ".weight"));
+            for (int k = 0; k < names.length; k++)
+                m[k][l] = WeightMatrix.of(f.tensor("blk." + l + "." + names[k] + ".weight"));
             an[l] = vector(f.tensor("blk." + l + ".attn_norm.weight"), dim);
             fn[l] = vector(f.tensor("blk." + l + ".ffn_norm.weight"), dim);
         }
@@ -228,8 +267,8 @@ public final class LlamaModel implements AutoCloseable {
         float[] outputNorm = vector(f.tensor("output_norm.weight"), dim);
         Tokenizer tok = f.has("tokenizer.ggml.model") ? Tokenizer.fromGguf(f) : null;
         if (tok != null && tok.vocabSize() != cfg.vocabSize()) {
-            throw new UnsupportedModelException(path + ": the tokenizer has " + tok.vocabSize() + " tokens but the embedding "
-                    + cfg.vocabSize() + " rows");
+            throw new UnsupportedModelException(path + ": the tokenizer has " + tok.vocabSize()
+                    + " tokens but the embedding " + cfg.vocabSize() + " rows");
         }
         return new GgufParts(cfg, embedding, an, m, fn, outputNorm, out, tok);
     }
@@ -267,9 +306,27 @@ public final class LlamaModel implements AutoCloseable {
             pool = new ComputePool(threads, tf);
             WeightMatrix[][] m = g.layers();
             ComputePool compute = pool;
-            return refusal(path, () -> new LlamaModel(g.config(), path, f, compute, g.tokenizer(),
-                    path + " contains no tokenizer (tokenizer.ggml.model is missing)", g.embedding(), g.attnNorm(),
-                    m[0], m[1], m[2], m[3], g.ffnNorm(), m[4], m[5], m[6], g.outputNorm(), g.output()));
+            return refusal(
+                    path,
+                    () -> new LlamaModel(
+                            g.config(),
+                            path,
+                            f,
+                            compute,
+                            g.tokenizer(),
+                            path + " contains no tokenizer (tokenizer.ggml.model is missing)",
+                            g.embedding(),
+                            g.attnNorm(),
+                            m[0],
+                            m[1],
+                            m[2],
+                            m[3],
+                            g.ffnNorm(),
+                            m[4],
+                            m[5],
+                            m[6],
+                            g.outputNorm(),
+                            g.output()));
         } catch (RuntimeException | Error e) {
             if (pool != null) pool.close();
             f.close();
@@ -280,7 +337,8 @@ public final class LlamaModel implements AutoCloseable {
     /** A norm weight vector; these few kilobytes are the only weights copied to the heap. */
     private static float[] vector(GgufFile.Tensor t, int expected) {
         if (t.elementCount() != expected) {
-            throw new UnsupportedModelException("tensor " + t.name() + " has " + t.elementCount() + " elements, expected " + expected);
+            throw new UnsupportedModelException(
+                    "tensor " + t.name() + " has " + t.elementCount() + " elements, expected " + expected);
         }
         WeightMatrix w = new WeightMatrix(t.name(), t.type(), 1, expected, t.data());
         float[] v = new float[expected];
@@ -296,46 +354,72 @@ public final class LlamaModel implements AutoCloseable {
      * tokenizer, llama2.c's convention is followed: {@code tok<vocab>.bin} next to the checkpoint, else
      * {@code tokenizer.bin} there.
      */
-    private static LlamaModel loadLlama2c(Path path, Path tokenizerPath, ThreadFactory tf, int threads) throws IOException {
+    private static LlamaModel loadLlama2c(Path path, Path tokenizerPath, ThreadFactory tf, int threads)
+            throws IOException {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             MemorySegment s = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            if (s.byteSize() < 28) throw new UnsupportedModelException(path + " is neither GGUF nor a llama2.c checkpoint (too short)");
+            if (s.byteSize() < 28)
+                throw new UnsupportedModelException(path + " is neither GGUF nor a llama2.c checkpoint (too short)");
             ValueLayout.OfInt i32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
             int dim = s.get(i32, 0), hidden = s.get(i32, 4), layers = s.get(i32, 8), heads = s.get(i32, 12);
             int kvHeads = s.get(i32, 16), vocabRaw = s.get(i32, 20), seqLen = s.get(i32, 24);
             int vocab = Math.abs(vocabRaw);
             boolean tied = vocabRaw > 0;
-            if (dim <= 0 || dim > 1 << 16 || hidden <= 0 || hidden > 1 << 18 || layers <= 0 || layers > 1024 || heads <= 0
-                    || kvHeads <= 0 || vocab <= 0 || vocab > 1 << 22 || seqLen <= 0 || seqLen > 1 << 22 || heads > dim) {
-                throw new UnsupportedModelException(path + " is neither GGUF nor a plausible llama2.c checkpoint (header "
-                        + dim + "," + hidden + "," + layers + "," + heads + "," + kvHeads + "," + vocabRaw + "," + seqLen + ")");
+            if (dim <= 0
+                    || dim > 1 << 16
+                    || hidden <= 0
+                    || hidden > 1 << 18
+                    || layers <= 0
+                    || layers > 1024
+                    || heads <= 0
+                    || kvHeads <= 0
+                    || vocab <= 0
+                    || vocab > 1 << 22
+                    || seqLen <= 0
+                    || seqLen > 1 << 22
+                    || heads > dim) {
+                throw new UnsupportedModelException(
+                        path + " is neither GGUF nor a plausible llama2.c checkpoint (header " + dim + "," + hidden
+                                + "," + layers + "," + heads + "," + kvHeads + "," + vocabRaw + "," + seqLen + ")");
             }
-            ModelConfig cfg = new ModelConfig("llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen, 1e-5f, 10000f,
-                    dim / heads, tied);
+            ModelConfig cfg = new ModelConfig(
+                    "llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen, 1e-5f, 10000f, dim / heads, tied);
             int kvDim = cfg.kvDim();
             long[] off = {28};
             java.util.function.BiFunction<String, long[], MemorySegment> take = (name, rc) -> {
                 long bytes = 4L * rc[0] * rc[1];
-                if (off[0] + bytes > s.byteSize()) throw new UnsupportedModelException(path + ": truncated checkpoint at " + name);
+                if (off[0] + bytes > s.byteSize())
+                    throw new UnsupportedModelException(path + ": truncated checkpoint at " + name);
                 MemorySegment seg = s.asSlice(off[0], bytes);
                 off[0] += bytes;
                 return seg;
             };
-            WeightMatrix embedding = new WeightMatrix("token_embedding", GgmlType.F32, vocab, dim, take.apply("token_embedding", new long[]{vocab, dim}));
-            float[][] an = perLayerVectors(take.apply("rms_att", new long[]{layers, dim}), layers, dim);
-            WeightMatrix[] wq = perLayer("wq", take.apply("wq", new long[]{(long) layers * dim, dim}), layers, dim, dim);
-            WeightMatrix[] wk = perLayer("wk", take.apply("wk", new long[]{(long) layers * kvDim, dim}), layers, kvDim, dim);
-            WeightMatrix[] wv = perLayer("wv", take.apply("wv", new long[]{(long) layers * kvDim, dim}), layers, kvDim, dim);
-            WeightMatrix[] wo = perLayer("wo", take.apply("wo", new long[]{(long) layers * dim, dim}), layers, dim, dim);
-            float[][] fn = perLayerVectors(take.apply("rms_ffn", new long[]{layers, dim}), layers, dim);
-            WeightMatrix[] w1 = perLayer("w1", take.apply("w1", new long[]{(long) layers * hidden, dim}), layers, hidden, dim);
-            WeightMatrix[] w2 = perLayer("w2", take.apply("w2", new long[]{(long) layers * dim, hidden}), layers, dim, hidden);
-            WeightMatrix[] w3 = perLayer("w3", take.apply("w3", new long[]{(long) layers * hidden, dim}), layers, hidden, dim);
-            float[] finalNorm = take.apply("rms_final", new long[]{1, dim}).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
-            take.apply("freq_cis", new long[]{seqLen, dim / heads}); // real and imaginary halves; recomputed instead
-            WeightMatrix out = tied ? embedding
-                    : new WeightMatrix("wcls", GgmlType.F32, vocab, dim, take.apply("wcls", new long[]{vocab, dim}));
+            WeightMatrix embedding = new WeightMatrix(
+                    "token_embedding", GgmlType.F32, vocab, dim, take.apply("token_embedding", new long[] {vocab, dim
+                    }));
+            float[][] an = perLayerVectors(take.apply("rms_att", new long[] {layers, dim}), layers, dim);
+            WeightMatrix[] wq =
+                    perLayer("wq", take.apply("wq", new long[] {(long) layers * dim, dim}), layers, dim, dim);
+            WeightMatrix[] wk =
+                    perLayer("wk", take.apply("wk", new long[] {(long) layers * kvDim, dim}), layers, kvDim, dim);
+            WeightMatrix[] wv =
+                    perLayer("wv", take.apply("wv", new long[] {(long) layers * kvDim, dim}), layers, kvDim, dim);
+            WeightMatrix[] wo =
+                    perLayer("wo", take.apply("wo", new long[] {(long) layers * dim, dim}), layers, dim, dim);
+            float[][] fn = perLayerVectors(take.apply("rms_ffn", new long[] {layers, dim}), layers, dim);
+            WeightMatrix[] w1 =
+                    perLayer("w1", take.apply("w1", new long[] {(long) layers * hidden, dim}), layers, hidden, dim);
+            WeightMatrix[] w2 =
+                    perLayer("w2", take.apply("w2", new long[] {(long) layers * dim, hidden}), layers, dim, hidden);
+            WeightMatrix[] w3 =
+                    perLayer("w3", take.apply("w3", new long[] {(long) layers * hidden, dim}), layers, hidden, dim);
+            float[] finalNorm = take.apply("rms_final", new long[] {1, dim})
+                    .toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
+            take.apply("freq_cis", new long[] {seqLen, dim / heads}); // real and imaginary halves; recomputed instead
+            WeightMatrix out = tied
+                    ? embedding
+                    : new WeightMatrix("wcls", GgmlType.F32, vocab, dim, take.apply("wcls", new long[] {vocab, dim}));
             Tokenizer tok = null;
             String problem = null;
             if (tokenizerPath != null) {
@@ -351,8 +435,27 @@ public final class LlamaModel implements AutoCloseable {
             String tokenizerProblem = problem;
             ComputePool pool = new ComputePool(threads, tf);
             try {
-                return refusal(path, () -> new LlamaModel(cfg, path, arena::close, pool, tokenizer, tokenizerProblem, embedding,
-                        an, wq, wk, wv, wo, fn, w1, w2, w3, finalNorm, out));
+                return refusal(
+                        path,
+                        () -> new LlamaModel(
+                                cfg,
+                                path,
+                                arena::close,
+                                pool,
+                                tokenizer,
+                                tokenizerProblem,
+                                embedding,
+                                an,
+                                wq,
+                                wk,
+                                wv,
+                                wo,
+                                fn,
+                                w1,
+                                w2,
+                                w3,
+                                finalNorm,
+                                out));
             } catch (RuntimeException | Error e) {
                 pool.close();
                 throw e;
@@ -372,21 +475,31 @@ public final class LlamaModel implements AutoCloseable {
     private static WeightMatrix[] perLayer(String name, MemorySegment all, int layers, int rows, int cols) {
         WeightMatrix[] r = new WeightMatrix[layers];
         long bytes = 4L * rows * cols;
-        for (int l = 0; l < layers; l++) r[l] = new WeightMatrix(name + "[" + l + "]", GgmlType.F32, rows, cols, all.asSlice(l * bytes, bytes));
+        for (int l = 0; l < layers; l++)
+            r[l] = new WeightMatrix(name + "[" + l + "]", GgmlType.F32, rows, cols, all.asSlice(l * bytes, bytes));
         return r;
     }
 
     private static float[][] perLayerVectors(MemorySegment all, int layers, int dim) {
         float[][] r = new float[layers][];
         for (int l = 0; l < layers; l++) {
-            r[l] = all.asSlice(4L * l * dim, 4L * dim).toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
+            r[l] = all.asSlice(4L * l * dim, 4L * dim)
+                    .toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
         }
         return r;
     }
 
-    private static void checkShapes(ModelConfig config, WeightMatrix tokenEmbedding, WeightMatrix output, WeightMatrix[] wq,
-                                    WeightMatrix[] wk, WeightMatrix[] wv, WeightMatrix[] wo, WeightMatrix[] w1,
-                                    WeightMatrix[] w2, WeightMatrix[] w3) {
+    private static void checkShapes(
+            ModelConfig config,
+            WeightMatrix tokenEmbedding,
+            WeightMatrix output,
+            WeightMatrix[] wq,
+            WeightMatrix[] wk,
+            WeightMatrix[] wv,
+            WeightMatrix[] wo,
+            WeightMatrix[] w1,
+            WeightMatrix[] w2,
+            WeightMatrix[] w3) {
         int d = config.dim(), kv = config.kvDim(), h = config.hiddenDim();
         expect(tokenEmbedding, config.vocabSize(), d);
         expect(output, config.vocabSize(), d);
@@ -403,37 +516,51 @@ public final class LlamaModel implements AutoCloseable {
 
     private static void expect(WeightMatrix w, int rows, int cols) {
         if (w.rows() != rows || w.cols() != cols) {
-            throw new UnsupportedModelException("tensor " + w.name() + " is " + w.rows() + "x" + w.cols() + ", expected " + rows + "x" + cols);
+            throw new UnsupportedModelException(
+                    "tensor " + w.name() + " is " + w.rows() + "x" + w.cols() + ", expected " + rows + "x" + cols);
         }
     }
 
     // ------------------------------------------------------------------------------------------------
     // Accessors
 
-    public ModelConfig config() { return config; }
+    public ModelConfig config() {
+        return config;
+    }
 
     /** The model's tokenizer (from the GGUF metadata, or the llama2.c tokenizer file). */
     public Tokenizer tokenizer() {
         if (tokenizer == null) throw new UnsupportedModelException(tokenizerProblem);
         return tokenizer;
     }
-    public Path path() { return path; }
+
+    public Path path() {
+        return path;
+    }
 
     /** Number of compute threads (including the caller of {@link #forward}). */
-    public int threads() { return pool.size(); }
+    public int threads() {
+        return pool.size();
+    }
 
     /**
      * Runs {@code body} over {@code [0, n)} on this model's compute threads (see {@link ComputePool#parallelFor}),
      * for per-sequence work around the forward pass (sampling). Like {@link #forward}, never concurrently with
      * another forward pass or loop of this model.
      */
-    public void parallelFor(int n, int minChunk, ComputePool.RangeBody body) { pool.parallelFor(n, minChunk, body); }
+    public void parallelFor(int n, int minChunk, ComputePool.RangeBody body) {
+        pool.parallelFor(n, minChunk, body);
+    }
 
     /** A KV cache for this model's shape with as many blocks as fit in {@code byteBudget}. */
-    public KvCachePool newKvCachePool(long byteBudget) { return new KvCachePool(config, byteBudget); }
+    public KvCachePool newKvCachePool(long byteBudget) {
+        return new KvCachePool(config, byteBudget);
+    }
 
     /** Encoding of the largest matrices (what a user would call the model's quantization), e.g. "Q8_0". */
-    public GgmlType weightType() { return w1[0].type(); }
+    public GgmlType weightType() {
+        return w1[0].type();
+    }
 
     // ------------------------------------------------------------------------------------------------
     // Forward pass
@@ -458,18 +585,22 @@ public final class LlamaModel implements AutoCloseable {
         int t0 = 0;
         for (Batch.Entry e : entries) {
             KvCachePool.Sequence s = e.sequence();
-            if (s.pool().config() != c && !s.pool().config().equals(c)) throw new IllegalArgumentException("KV cache was built for another model shape");
+            if (s.pool().config() != c && !s.pool().config().equals(c))
+                throw new IllegalArgumentException("KV cache was built for another model shape");
             if (s.freedUnsafe()) throw new IllegalArgumentException("sequence was freed");
             if (e.startPosition() > s.lengthUnsafe()) {
-                throw new IllegalArgumentException("entry starts at position " + e.startPosition() + " but its sequence holds " + s.lengthUnsafe());
+                throw new IllegalArgumentException("entry starts at position " + e.startPosition()
+                        + " but its sequence holds " + s.lengthUnsafe());
             }
             int end = e.startPosition() + e.tokens().length;
             if (end > s.capacityUnsafe()) {
-                throw new IllegalArgumentException("sequence has room for " + s.capacityUnsafe() + " positions, entry needs " + end + ": reserve first");
+                throw new IllegalArgumentException("sequence has room for " + s.capacityUnsafe()
+                        + " positions, entry needs " + end + ": reserve first");
             }
             for (int i = 0; i < e.tokens().length; i++) {
                 int tok = e.tokens()[i];
-                if (tok < 0 || tok >= c.vocabSize()) throw new IllegalArgumentException("token id " + tok + " outside vocabulary of " + c.vocabSize());
+                if (tok < 0 || tok >= c.vocabSize())
+                    throw new IllegalArgumentException("token id " + tok + " outside vocabulary of " + c.vocabSize());
                 tokens[t0] = tok;
                 pos[t0] = e.startPosition() + i;
                 seqOf[t0] = s;
@@ -480,7 +611,9 @@ public final class LlamaModel implements AutoCloseable {
         float[] x = new float[T * dim], xb = new float[T * dim], xb2 = new float[T * dim];
         float[] q = new float[T * dim], k = new float[T * kvDim], v = new float[T * kvDim];
         float[] hb = new float[T * hidden], hb2 = new float[T * hidden];
-        pool.parallelFor(T, 1, (a, b, w) -> { for (int t = a; t < b; t++) tokenEmbedding.dequantizeRow(tokens[t], x, t * dim); });
+        pool.parallelFor(T, 1, (a, b, w) -> {
+            for (int t = a; t < b; t++) tokenEmbedding.dequantizeRow(tokens[t], x, t * dim);
+        });
         // RoPE rotations depend only on the position: computed once per token, used by every layer.
         final int pairs = c.ropeDim() / 2;
         final float[] ropeCos = new float[T * pairs], ropeSin = new float[T * pairs];
@@ -495,7 +628,7 @@ public final class LlamaModel implements AutoCloseable {
         for (int l = 0; l < c.layers(); l++) {
             final int layer = l;
             rmsNorm(xb, x, attnNorm[l], T, dim);
-            matmul(xb, T, new WeightMatrix[]{wq[l], wk[l], wv[l]}, new float[][]{q, k, v});
+            matmul(xb, T, new WeightMatrix[] {wq[l], wk[l], wv[l]}, new float[][] {q, k, v});
             pool.parallelFor(T, 1, (a, b, w) -> {
                 for (int t = a; t < b; t++) {
                     rope(q, t * dim, c.heads(), ropeCos, ropeSin, t * pairs);
@@ -511,13 +644,14 @@ public final class LlamaModel implements AutoCloseable {
                 }
             });
             pool.parallelFor(T * c.heads(), 1, (a, b, w) -> {
-                for (int i = a; i < b; i++) attend(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerScratch[w]);
+                for (int i = a; i < b; i++)
+                    attend(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerScratch[w]);
             });
-            matmul(xb2, T, new WeightMatrix[]{wo[l]}, new float[][]{xb});
+            matmul(xb2, T, new WeightMatrix[] {wo[l]}, new float[][] {xb});
             add(x, xb, T * dim);
             rmsNorm(xb, x, ffnNorm[l], T, dim);
             gateUp(xb, T, w1[l], w3[l], hb, hb2);
-            matmul(hb, T, new WeightMatrix[]{w2[l]}, new float[][]{xb});
+            matmul(hb, T, new WeightMatrix[] {w2[l]}, new float[][] {xb});
             add(x, xb, T * dim);
         }
 
@@ -531,13 +665,14 @@ public final class LlamaModel implements AutoCloseable {
         t0 = 0;
         for (Batch.Entry e : entries) {
             int n = e.tokens().length;
-            for (int i = e.allLogits() ? 0 : n - 1; i < n; i++) System.arraycopy(x, (t0 + i) * dim, sel, (r++) * dim, dim);
+            for (int i = e.allLogits() ? 0 : n - 1; i < n; i++)
+                System.arraycopy(x, (t0 + i) * dim, sel, (r++) * dim, dim);
             t0 += n;
         }
         float[] normed = new float[rowsOut * dim];
         rmsNorm(normed, sel, outputNorm, rowsOut, dim);
         float[] logits = new float[rowsOut * c.vocabSize()];
-        matmul(normed, rowsOut, new WeightMatrix[]{output}, new float[][]{logits});
+        matmul(normed, rowsOut, new WeightMatrix[] {output}, new float[][] {logits});
 
         float[][][] result = new float[entries.size()][][];
         r = 0;
@@ -547,7 +682,9 @@ public final class LlamaModel implements AutoCloseable {
             result[ei] = new float[n][];
             for (int i = 0; i < n; i++, r++) {
                 // A single row (one-token decode) hands over the array itself: no vocabulary-sized copy per step.
-                result[ei][i] = rowsOut == 1 ? logits : java.util.Arrays.copyOfRange(logits, r * c.vocabSize(), (r + 1) * c.vocabSize());
+                result[ei][i] = rowsOut == 1
+                        ? logits
+                        : java.util.Arrays.copyOfRange(logits, r * c.vocabSize(), (r + 1) * c.vocabSize());
             }
         }
         return new ForwardResult(batch, result);
@@ -559,7 +696,7 @@ public final class LlamaModel implements AutoCloseable {
      * Applying SwiGLU per unit inside the matmul measured slower: each work item then streams two matrices.
      */
     private void gateUp(float[] x, int T, WeightMatrix gate, WeightMatrix up, float[] hb, float[] hb2) {
-        matmul(x, T, new WeightMatrix[]{gate, up}, new float[][]{hb, hb2});
+        matmul(x, T, new WeightMatrix[] {gate, up}, new float[][] {hb, hb2});
         final int n = T * gate.rows(), piece = 256;
         pool.parallelFor((n + piece - 1) / piece, 1, (a, b, w) -> {
             for (int i = a * piece, end = Math.min(n, b * piece); i < end; i++) hb[i] = swiglu(hb[i], hb2[i]);
@@ -595,7 +732,9 @@ public final class LlamaModel implements AutoCloseable {
 
     // Transcendentals use StrictMath or ExpF (plain IEEE arithmetic): Math.* may be intrinsified differently in
     // the interpreter and in compiled code, and the engine promises bit-identical results for identical inputs.
-    static float f16Round(float f) { return Float.float16ToFloat(Float.floatToFloat16(f)); }
+    static float f16Round(float f) {
+        return Float.float16ToFloat(Float.floatToFloat16(f));
+    }
 
     private static void add(float[] x, float[] y, int n) {
         QuantKernels.axpy(1f, y, 0, x, 0, n);
@@ -616,7 +755,8 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /** Causal attention of token t, head h over positions [0, pos[t]] of its own sequence; writes out[t][h]. */
-    private void attend(int layer, int t, int h, float[] q, float[] out, KvCachePool.Sequence[] seqOf, int[] pos, float[] att) {
+    private void attend(
+            int layer, int t, int h, float[] q, float[] out, KvCachePool.Sequence[] seqOf, int[] pos, float[] att) {
         int hs = config.headSize(), dim = config.dim();
         int kvOff = (h / (config.heads() / config.kvHeads())) * hs;
         int qOff = t * dim + h * hs;
@@ -648,7 +788,14 @@ public final class LlamaModel implements AutoCloseable {
         if (hs == 8 * QuantKernels.L) {
             // The common head size (64 on AVX2): the output row stays in 8 registers across all positions instead
             // of a load-FMA-store round trip through memory per position. Same FMAs in the same order as axpy.
-            FloatVector o0 = FloatVector.zero(QuantKernels.F), o1 = o0, o2 = o0, o3 = o0, o4 = o0, o5 = o0, o6 = o0, o7 = o0;
+            FloatVector o0 = FloatVector.zero(QuantKernels.F),
+                    o1 = o0,
+                    o2 = o0,
+                    o3 = o0,
+                    o4 = o0,
+                    o5 = o0,
+                    o6 = o0,
+                    o7 = o0;
             final int l = QuantKernels.L;
             for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
                 float[] block = kv.block(s.blockId(p0));
@@ -657,12 +804,18 @@ public final class LlamaModel implements AutoCloseable {
                     FloatVector a = FloatVector.broadcast(QuantKernels.F, f16Round(att[p] * inv));
                     o0 = FloatVector.fromArray(QuantKernels.F, block, vo).fma(a, o0);
                     o1 = FloatVector.fromArray(QuantKernels.F, block, vo + l).fma(a, o1);
-                    o2 = FloatVector.fromArray(QuantKernels.F, block, vo + 2 * l).fma(a, o2);
-                    o3 = FloatVector.fromArray(QuantKernels.F, block, vo + 3 * l).fma(a, o3);
-                    o4 = FloatVector.fromArray(QuantKernels.F, block, vo + 4 * l).fma(a, o4);
-                    o5 = FloatVector.fromArray(QuantKernels.F, block, vo + 5 * l).fma(a, o5);
-                    o6 = FloatVector.fromArray(QuantKernels.F, block, vo + 6 * l).fma(a, o6);
-                    o7 = FloatVector.fromArray(QuantKernels.F, block, vo + 7 * l).fma(a, o7);
+                    o2 = FloatVector.fromArray(QuantKernels.F, block, vo + 2 * l)
+                            .fma(a, o2);
+                    o3 = FloatVector.fromArray(QuantKernels.F, block, vo + 3 * l)
+                            .fma(a, o3);
+                    o4 = FloatVector.fromArray(QuantKernels.F, block, vo + 4 * l)
+                            .fma(a, o4);
+                    o5 = FloatVector.fromArray(QuantKernels.F, block, vo + 5 * l)
+                            .fma(a, o5);
+                    o6 = FloatVector.fromArray(QuantKernels.F, block, vo + 6 * l)
+                            .fma(a, o6);
+                    o7 = FloatVector.fromArray(QuantKernels.F, block, vo + 7 * l)
+                            .fma(a, o7);
                 }
             }
             o0.intoArray(out, o);
@@ -686,8 +839,10 @@ public final class LlamaModel implements AutoCloseable {
                     FloatVector a = FloatVector.broadcast(QuantKernels.F, f16Round(att[p] * inv));
                     o0 = FloatVector.fromArray(QuantKernels.F, block, vo).fma(a, o0);
                     o1 = FloatVector.fromArray(QuantKernels.F, block, vo + l).fma(a, o1);
-                    o2 = FloatVector.fromArray(QuantKernels.F, block, vo + 2 * l).fma(a, o2);
-                    o3 = FloatVector.fromArray(QuantKernels.F, block, vo + 3 * l).fma(a, o3);
+                    o2 = FloatVector.fromArray(QuantKernels.F, block, vo + 2 * l)
+                            .fma(a, o2);
+                    o3 = FloatVector.fromArray(QuantKernels.F, block, vo + 3 * l)
+                            .fma(a, o3);
                 }
             }
             o0.intoArray(out, o);
@@ -720,7 +875,8 @@ public final class LlamaModel implements AutoCloseable {
         for (WeightMatrix w : ws) {
             if (QuantKernels.activationFormat(w.type()) != format) {
                 // Mixed-format groups (e.g. Q4_K with an F16 matrix) are split into one call per matrix.
-                for (int m = 0; m < ws.length; m++) matmul(input, T, new WeightMatrix[]{ws[m]}, new float[][]{outs[m]});
+                for (int m = 0; m < ws.length; m++)
+                    matmul(input, T, new WeightMatrix[] {ws[m]}, new float[][] {outs[m]});
                 return;
             }
         }
@@ -731,18 +887,20 @@ public final class LlamaModel implements AutoCloseable {
                 packedMatmul(input, T, ws, outs);
                 return;
             }
-            for (int m = 0; m < ws.length; m++) matmul(input, T, new WeightMatrix[]{ws[m]}, new float[][]{outs[m]});
+            for (int m = 0; m < ws.length; m++) matmul(input, T, new WeightMatrix[] {ws[m]}, new float[][] {outs[m]});
             return;
         }
         float[] x = new float[T * cols];
         QuantKernels.roundActivations(format, input, x, T * cols);
         int[] starts = new int[ws.length + 1];
         for (int m = 0; m < ws.length; m++) {
-            if (ws[m].cols() != cols) throw new IllegalArgumentException("matrices of one matmul must share the input width");
+            if (ws[m].cols() != cols)
+                throw new IllegalArgumentException("matrices of one matmul must share the input width");
             starts[m + 1] = starts[m] + ws[m].rows();
         }
         boolean dequant = T >= dequantMinTokens(ws[0].type());
-        int groups = (starts[ws.length] + 3) / 4; // unit of work: 4 rows of one matrix (a group may straddle: handled below)
+        int groups =
+                (starts[ws.length] + 3) / 4; // unit of work: 4 rows of one matrix (a group may straddle: handled below)
         pool.parallelFor(groups, dequant ? 4 : 16, (a, b, worker) -> {
             float[] scratch = workerScratch[worker];
             for (int g = a; g < b; g++) {
@@ -757,7 +915,17 @@ public final class LlamaModel implements AutoCloseable {
                     for (int i = 0; i < 4; i++) w.dequantizeRow(r0 + i, scratch, i * cols);
                     int t = 0;
                     for (; t + 1 < T; t += 2) { // 4 rows x 2 tokens register tile
-                        QuantKernels.dot4x2(scratch, 0, cols, x, t * cols, (t + 1) * cols, cols, out, t * rows + r0, (t + 1) * rows + r0);
+                        QuantKernels.dot4x2(
+                                scratch,
+                                0,
+                                cols,
+                                x,
+                                t * cols,
+                                (t + 1) * cols,
+                                cols,
+                                out,
+                                t * rows + r0,
+                                (t + 1) * rows + r0);
                     }
                     for (; t < T; t++) QuantKernels.dot4(scratch, 0, cols, x, t * cols, cols, out, t * rows + r0);
                 } else {
@@ -792,7 +960,8 @@ public final class LlamaModel implements AutoCloseable {
         PackedWeights[] ps = new PackedWeights[ws.length];
         int[] starts = new int[ws.length + 1];
         for (int m = 0; m < ws.length; m++) {
-            if (ws[m].cols() != cols) throw new IllegalArgumentException("matrices of one matmul must share the input width");
+            if (ws[m].cols() != cols)
+                throw new IllegalArgumentException("matrices of one matmul must share the input width");
             ps[m] = packed.get(ws[m]);
             starts[m + 1] = starts[m] + ps[m].units;
         }
@@ -809,7 +978,9 @@ public final class LlamaModel implements AutoCloseable {
             });
             return;
         }
-        pool.parallelFor(in.tiles, 1, (a, b, worker) -> { for (int i = a; i < b; i++) in.interleaveTile(i); });
+        pool.parallelFor(in.tiles, 1, (a, b, worker) -> {
+            for (int i = a; i < b; i++) in.interleaveTile(i);
+        });
         pool.parallelFor(units, 1, (a, b, worker) -> {
             float[] panel = workerPanel[worker];
             float[] acc = new float[PackedWeights.UNIT_ROWS * PackedWeights.TILE_TOKENS];
@@ -842,7 +1013,8 @@ public final class LlamaModel implements AutoCloseable {
 
         void interleaveTile(int i) {
             int first = i * PackedWeights.TILE_TOKENS;
-            PackedWeights.interleave(qx, dx, cols, first, Math.min(PackedWeights.TILE_TOKENS, T - first), xt, i * tileFloats);
+            PackedWeights.interleave(
+                    qx, dx, cols, first, Math.min(PackedWeights.TILE_TOKENS, T - first), xt, i * tileFloats);
         }
 
         /** Unit {@code u} of {@code p} times every token ({@code T < PACKED_TILE_MIN_TOKENS}): {@code out[t * rows + r]} for its real rows r. */
@@ -851,8 +1023,23 @@ public final class LlamaModel implements AutoCloseable {
             int t = 0;
             for (; t + 1 < T; t += 4) { // groups of up to 4 tokens; a short group repeats its last token
                 int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
-                p.gemv4(u, qx, t * cols, t1 * cols, t2 * cols, t3 * cols, dx, t * blocks, t1 * blocks, t2 * blocks, t3 * blocks,
-                        out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
+                p.gemv4(
+                        u,
+                        qx,
+                        t * cols,
+                        t1 * cols,
+                        t2 * cols,
+                        t3 * cols,
+                        dx,
+                        t * blocks,
+                        t1 * blocks,
+                        t2 * blocks,
+                        t3 * blocks,
+                        out,
+                        t * rows + r0,
+                        t1 * rows + r0,
+                        t2 * rows + r0,
+                        t3 * rows + r0);
             }
             if (t < T) p.gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
         }
@@ -865,7 +1052,8 @@ public final class LlamaModel implements AutoCloseable {
             for (int i = 0; i < tiles; i++) {
                 PackedWeights.gemm(panel, cols, xt, i * tileFloats, acc);
                 int t0 = i * PackedWeights.TILE_TOKENS, n = Math.min(PackedWeights.TILE_TOKENS, T - t0);
-                for (int k = 0; k < n; k++) System.arraycopy(acc, PackedWeights.UNIT_ROWS * k, out, (t0 + k) * rows + r0, valid);
+                for (int k = 0; k < n; k++)
+                    System.arraycopy(acc, PackedWeights.UNIT_ROWS * k, out, (t0 + k) * rows + r0, valid);
             }
         }
     }

@@ -16,9 +16,19 @@ package dev.anvil.engine;
  * @param ropeDim         leading dimensions of each head that RoPE rotates ({@code <arch>.rope.dimension_count})
  * @param tiedEmbeddings  whether the classifier reuses the token embedding
  */
-public record ModelConfig(String architecture, int dim, int hiddenDim, int layers, int heads, int kvHeads,
-                          int vocabSize, int contextLength, float rmsEps, float ropeTheta, int ropeDim,
-                          boolean tiedEmbeddings) {
+public record ModelConfig(
+        String architecture,
+        int dim,
+        int hiddenDim,
+        int layers,
+        int heads,
+        int kvHeads,
+        int vocabSize,
+        int contextLength,
+        float rmsEps,
+        float ropeTheta,
+        int ropeDim,
+        boolean tiedEmbeddings) {
 
     /**
      * Longest context accepted from a file. The context length is the one hyper-parameter no tensor shape vouches
@@ -27,26 +37,39 @@ public record ModelConfig(String architecture, int dim, int hiddenDim, int layer
     public static final int MAX_CONTEXT_LENGTH = 1 << 22;
 
     public ModelConfig {
-        if (dim <= 0 || hiddenDim <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || vocabSize <= 0 || contextLength <= 0) {
+        if (dim <= 0
+                || hiddenDim <= 0
+                || layers <= 0
+                || heads <= 0
+                || kvHeads <= 0
+                || vocabSize <= 0
+                || contextLength <= 0) {
             throw new UnsupportedModelException("invalid model shape: " + this);
         }
         if (contextLength > MAX_CONTEXT_LENGTH) {
-            throw new UnsupportedModelException("context length " + contextLength + " is larger than " + MAX_CONTEXT_LENGTH + " tokens");
+            throw new UnsupportedModelException(
+                    "context length " + contextLength + " is larger than " + MAX_CONTEXT_LENGTH + " tokens");
         }
         if (!Float.isFinite(rmsEps) || rmsEps < 0 || !Float.isFinite(ropeTheta) || ropeTheta <= 0) {
             throw new UnsupportedModelException("RMSNorm epsilon " + rmsEps + " and RoPE base " + ropeTheta
                     + " must be finite (epsilon >= 0, base > 0)");
         }
-        if (dim % heads != 0) throw new UnsupportedModelException("embedding width " + dim + " is not divisible by " + heads + " heads");
-        if (heads % kvHeads != 0) throw new UnsupportedModelException(heads + " query heads are not a multiple of " + kvHeads + " kv heads");
+        if (dim % heads != 0)
+            throw new UnsupportedModelException("embedding width " + dim + " is not divisible by " + heads + " heads");
+        if (heads % kvHeads != 0)
+            throw new UnsupportedModelException(heads + " query heads are not a multiple of " + kvHeads + " kv heads");
         if (ropeDim <= 0 || ropeDim > dim / heads || ropeDim % 2 != 0) {
             throw new UnsupportedModelException("RoPE dimension " + ropeDim + " does not fit head size " + dim / heads);
         }
     }
 
     /** Width of one attention head. */
-    public int headSize() { return dim / heads; }
+    public int headSize() {
+        return dim / heads;
+    }
 
     /** Width of the key (and value) vector of one token in one layer: {@code kvHeads * headSize}. */
-    public int kvDim() { return kvHeads * headSize(); }
+    public int kvDim() {
+        return kvHeads * headSize();
+    }
 }

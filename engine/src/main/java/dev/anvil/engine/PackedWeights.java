@@ -39,8 +39,8 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class PackedWeights {
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED.length() >= 16
-            ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
+    private static final VectorSpecies<Float> F =
+            FloatVector.SPECIES_PREFERRED.length() >= 16 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
     /** Int8 vector with one lane per row of a unit (64 or 128 bits). */
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
 
@@ -56,6 +56,7 @@ final class PackedWeights {
     final int rows, cols, blocks, units;
     /** Bytes of quantized values per block of one unit (after its {@code 4 * UNIT_ROWS} bytes of scales). */
     private final int qBytes;
+
     final long blockBytes, unitBytes;
     final MemorySegment data;
 
@@ -126,7 +127,8 @@ final class PackedWeights {
             float dw = QuantKernels.f16(s, o);
             long p = 0; // exact: a long holds the integer sum
             for (int i = 0; i < 32; i++) {
-                int q = w.type() == GgmlType.Q8_0 ? s.get(ValueLayout.JAVA_BYTE, o + 2 + i)
+                int q = w.type() == GgmlType.Q8_0
+                        ? s.get(ValueLayout.JAVA_BYTE, o + 2 + i)
                         : (i < 16 ? QuantKernels.u8(s, o + 2 + i) & 15 : QuantKernels.u8(s, o + 2 + i - 16) >> 4) - 8;
                 p += q * (long) qx[xOff + 32 * b + i];
             }
@@ -173,7 +175,8 @@ final class PackedWeights {
                 }
             } else {
                 for (int j = 0; j < 16; j += 2, q += 2L * step) {
-                    ByteVector v0 = ByteVector.fromMemorySegment(B, s, q, LE), v1 = ByteVector.fromMemorySegment(B, s, q + step, LE);
+                    ByteVector v0 = ByteVector.fromMemorySegment(B, s, q, LE),
+                            v1 = ByteVector.fromMemorySegment(B, s, q + step, LE);
                     p0 = lo4(v0).fma(FloatVector.broadcast(F, qx[x + j]), p0);
                     p1 = hi4(v0).fma(FloatVector.broadcast(F, qx[x + j + 16]), p1);
                     p2 = lo4(v1).fma(FloatVector.broadcast(F, qx[x + j + 1]), p2);
@@ -191,8 +194,23 @@ final class PackedWeights {
      * {@code qx[xk..]}, scales at {@code dx[dk..]}, results to {@code out[ok..]} (real rows only). For batches too
      * small to pay for {@link #widen}; repeat a token to pad (its results are written twice, identically).
      */
-    void gemv4(int u, float[] qx, int x0, int x1, int x2, int x3, float[] dx, int d0, int d1, int d2, int d3,
-               float[] out, int o0, int o1, int o2, int o3) {
+    void gemv4(
+            int u,
+            float[] qx,
+            int x0,
+            int x1,
+            int x2,
+            int x3,
+            float[] dx,
+            int d0,
+            int d1,
+            int d2,
+            int d3,
+            float[] out,
+            int o0,
+            int o1,
+            int o2,
+            int o3) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         MemorySegment s = data;
         long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;

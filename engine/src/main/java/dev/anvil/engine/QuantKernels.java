@@ -41,6 +41,7 @@ public final class QuantKernels {
     static final int L = F.length();
     /** Bytes with as many lanes as {@link #F}: widening B2F maps lane i to lane i. */
     static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(L * 8));
+
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(L * 16));
     static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
 
@@ -75,8 +76,13 @@ public final class QuantKernels {
         return v.lane(0);
     }
 
-    static float f16(MemorySegment s, long off) { return Float.float16ToFloat(s.get(I16, off)); }
-    static int u8(MemorySegment s, long off) { return s.get(ValueLayout.JAVA_BYTE, off) & 0xFF; }
+    static float f16(MemorySegment s, long off) {
+        return Float.float16ToFloat(s.get(I16, off));
+    }
+
+    static int u8(MemorySegment s, long off) {
+        return s.get(ValueLayout.JAVA_BYTE, off) & 0xFF;
+    }
 
     // ------------------------------------------------------------------------------------------------
     // Float-array kernels (activations, dequantized rows, KV cache)
@@ -132,7 +138,8 @@ public final class QuantKernels {
      * {@code out[outA + r]} receives row r with token a, {@code out[outB + r]} row r with token b (written
      * straight into the matmul's output: no temporary array per tile).
      */
-    static void dot4x2(float[] w, int w0, int stride, float[] x, int x0, int x1, int n, float[] out, int outA, int outB) {
+    static void dot4x2(
+            float[] w, int w0, int stride, float[] x, int x0, int x1, int n, float[] out, int outA, int outB) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         int i = 0;
         for (; i <= n - L; i += L) {
@@ -179,7 +186,9 @@ public final class QuantKernels {
         FloatVector av = FloatVector.broadcast(F, a);
         int i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector.fromArray(F, x, xOff + i).fma(av, FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
+            FloatVector.fromArray(F, x, xOff + i)
+                    .fma(av, FloatVector.fromArray(F, y, yOff + i))
+                    .intoArray(y, yOff + i);
         }
         for (; i < n; i++) y[yOff + i] += a * x[xOff + i];
     }
@@ -198,7 +207,8 @@ public final class QuantKernels {
     static float dot1(float[] w, int wOff, float[] x, int xOff, int n) {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
-        for (; i <= n - L; i += L) acc = FloatVector.fromArray(F, w, wOff + i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        for (; i <= n - L; i += L)
+            acc = FloatVector.fromArray(F, w, wOff + i).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         float s = sum(acc);
         for (; i < n; i++) s += w[wOff + i] * x[xOff + i];
         return s;
@@ -213,7 +223,8 @@ public final class QuantKernels {
     static float dotF32(MemorySegment w, long off, float[] x, int xOff, int n) {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
-        for (; i <= n - L; i += L) acc = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), acc);
+        for (; i <= n - L; i += L)
+            acc = FloatVector.fromMemorySegment(F, w, off + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), acc);
         float s = sum(acc);
         for (; i < n; i++) s += w.get(F32, off + 4L * i) * x[xOff + i];
         return s;
@@ -234,7 +245,8 @@ public final class QuantKernels {
         for (; i <= n - L; i += L) {
             // bf16 is the top half of a float32: widen, shift into place, reinterpret.
             FloatVector wv = ShortVector.fromMemorySegment(S, w, off + 2L * i, LE)
-                    .convertShape(VectorOperators.S2I, I, 0).lanewise(VectorOperators.LSHL, 16)
+                    .convertShape(VectorOperators.S2I, I, 0)
+                    .lanewise(VectorOperators.LSHL, 16)
                     .reinterpretAsFloats();
             acc = wv.fma(FloatVector.fromArray(F, x, xOff + i), acc);
         }
@@ -248,7 +260,8 @@ public final class QuantKernels {
         for (int b = 0; b < n; b += 32, off += 34) {
             FloatVector d = FloatVector.broadcast(F, f16(w, off));
             for (int j = 0; j < 32; j += L) {
-                FloatVector wv = b2f(ByteVector.fromMemorySegment(B, w, off + 2 + j, LE)).mul(d);
+                FloatVector wv =
+                        b2f(ByteVector.fromMemorySegment(B, w, off + 2 + j, LE)).mul(d);
                 acc = wv.fma(FloatVector.fromArray(F, x, xOff + b + j), acc);
             }
         }
@@ -256,7 +269,8 @@ public final class QuantKernels {
     }
 
     /** Q4_0/Q4_1/Q5_0/Q5_1: 32 values from 16 nibble bytes (+ optional 5th bits), value = q*d + m or (q-bias)*d. */
-    private static float dotLegacy(MemorySegment w, long off, float[] x, int xOff, int n, int stride, boolean hasMin, boolean fiveBit) {
+    private static float dotLegacy(
+            MemorySegment w, long off, float[] x, int xOff, int n, int stride, boolean hasMin, boolean fiveBit) {
         FloatVector acc = FloatVector.zero(F);
         int qsOff = (hasMin ? 4 : 2) + (fiveBit ? 4 : 0);
         byte bias = (byte) (hasMin ? 0 : fiveBit ? 16 : 8);
@@ -270,7 +284,8 @@ public final class QuantKernels {
                     ByteVector q = ByteVector.fromMemorySegment(B, w, off + qsOff + j, LE);
                     q = half == 0 ? q.and((byte) 0x0F) : q.lanewise(VectorOperators.LSHR, 4);
                     if (fiveBit) q = q.or(q5HighBits(qh, 16 * half + j));
-                    FloatVector wv = hasMin ? b2f(q).mul(d).add(m) : b2f(q.sub(bias)).mul(d);
+                    FloatVector wv =
+                            hasMin ? b2f(q).mul(d).add(m) : b2f(q.sub(bias)).mul(d);
                     acc = wv.fma(FloatVector.fromArray(F, x, xOff + b + 16 * half + j), acc);
                 }
             }
@@ -278,27 +293,42 @@ public final class QuantKernels {
         return sum(acc);
     }
 
-    static float dotQ4_0(MemorySegment w, long off, float[] x, int xOff, int n) { return dotLegacy(w, off, x, xOff, n, 18, false, false); }
-    static float dotQ4_1(MemorySegment w, long off, float[] x, int xOff, int n) { return dotLegacy(w, off, x, xOff, n, 20, true, false); }
-    static float dotQ5_0(MemorySegment w, long off, float[] x, int xOff, int n) { return dotLegacy(w, off, x, xOff, n, 22, false, true); }
-    static float dotQ5_1(MemorySegment w, long off, float[] x, int xOff, int n) { return dotLegacy(w, off, x, xOff, n, 24, true, true); }
+    static float dotQ4_0(MemorySegment w, long off, float[] x, int xOff, int n) {
+        return dotLegacy(w, off, x, xOff, n, 18, false, false);
+    }
+
+    static float dotQ4_1(MemorySegment w, long off, float[] x, int xOff, int n) {
+        return dotLegacy(w, off, x, xOff, n, 20, true, false);
+    }
+
+    static float dotQ5_0(MemorySegment w, long off, float[] x, int xOff, int n) {
+        return dotLegacy(w, off, x, xOff, n, 22, false, true);
+    }
+
+    static float dotQ5_1(MemorySegment w, long off, float[] x, int xOff, int n) {
+        return dotLegacy(w, off, x, xOff, n, 24, true, true);
+    }
 
     /** Lane i of the result holds bit (shift+i) of qh, moved to bit 4 (the 5th bit of a Q5 value). */
     private static ByteVector q5HighBits(int qh, int shift) {
-        IntVector bits = IntVector.broadcast(I, qh).lanewise(VectorOperators.LSHR, IntVector.zero(I).addIndex(1).add(shift))
-                .and(1).lanewise(VectorOperators.LSHL, 4);
+        IntVector bits = IntVector.broadcast(I, qh)
+                .lanewise(VectorOperators.LSHR, IntVector.zero(I).addIndex(1).add(shift))
+                .and(1)
+                .lanewise(VectorOperators.LSHL, 4);
         return (ByteVector) bits.convertShape(VectorOperators.I2B, B, 0);
     }
 
     /** The 6-bit scale of sub-block j of a Q4_K/Q5_K block, from its 12 packed scale bytes. */
     static int kScale(MemorySegment w, long scalesOff, int j) {
-        return j < 4 ? u8(w, scalesOff + j) & 63
+        return j < 4
+                ? u8(w, scalesOff + j) & 63
                 : (u8(w, scalesOff + j + 4) & 0x0F) | ((u8(w, scalesOff + j - 4) >> 6) << 4);
     }
 
     /** The 6-bit min of sub-block j of a Q4_K/Q5_K block. */
     static int kMin(MemorySegment w, long scalesOff, int j) {
-        return j < 4 ? u8(w, scalesOff + j + 4) & 63
+        return j < 4
+                ? u8(w, scalesOff + j + 4) & 63
                 : (u8(w, scalesOff + j + 4) >> 4) | ((u8(w, scalesOff + j) >> 6) << 4);
     }
 
@@ -311,12 +341,15 @@ public final class QuantKernels {
             long sc = off + 4, qhOff = off + 16, qs = five ? off + 48 : off + 16;
             for (int sub = 0; sub < 8; sub++) {
                 int c = sub >> 1, hi = sub & 1;
-                FloatVector ds = FloatVector.broadcast(F, d * kScale(w, sc, sub)), ms = FloatVector.broadcast(F, dmin * kMin(w, sc, sub));
+                FloatVector ds = FloatVector.broadcast(F, d * kScale(w, sc, sub)),
+                        ms = FloatVector.broadcast(F, dmin * kMin(w, sc, sub));
                 for (int j = 0; j < 32; j += L) {
                     ByteVector q = ByteVector.fromMemorySegment(B, w, qs + 32 * c + j, LE);
                     q = hi == 0 ? q.and((byte) 0x0F) : q.lanewise(VectorOperators.LSHR, 4);
                     if (five) {
-                        ByteVector h = ByteVector.fromMemorySegment(B, w, qhOff + j, LE).lanewise(VectorOperators.LSHR, sub).and((byte) 1);
+                        ByteVector h = ByteVector.fromMemorySegment(B, w, qhOff + j, LE)
+                                .lanewise(VectorOperators.LSHR, sub)
+                                .and((byte) 1);
                         q = q.or(h.lanewise(VectorOperators.LSHL, 4));
                     }
                     FloatVector wv = b2f(q).mul(ds).sub(ms);
@@ -327,8 +360,13 @@ public final class QuantKernels {
         return sum(acc);
     }
 
-    static float dotQ4_K(MemorySegment w, long off, float[] x, int xOff, int n) { return dotK45(w, off, x, xOff, n, false); }
-    static float dotQ5_K(MemorySegment w, long off, float[] x, int xOff, int n) { return dotK45(w, off, x, xOff, n, true); }
+    static float dotQ4_K(MemorySegment w, long off, float[] x, int xOff, int n) {
+        return dotK45(w, off, x, xOff, n, false);
+    }
+
+    static float dotQ5_K(MemorySegment w, long off, float[] x, int xOff, int n) {
+        return dotK45(w, off, x, xOff, n, true);
+    }
 
     /**
      * Q6_K: two halves of 128 values; in a half, quarter k (values 32k..32k+31) takes its low 4 bits from
@@ -343,11 +381,15 @@ public final class QuantKernels {
                 long ql = off + 64 * half, qh = off + 128 + 32 * half, sc = off + 192 + 8 * half;
                 for (int k = 0; k < 4; k++) {
                     for (int j = 0; j < 32; j += L) {
-                        FloatVector ds = FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, sc + 2 * k + j / 16));
+                        FloatVector ds =
+                                FloatVector.broadcast(F, d * w.get(ValueLayout.JAVA_BYTE, sc + 2 * k + j / 16));
                         ByteVector lo = ByteVector.fromMemorySegment(B, w, ql + 32 * (k & 1) + j, LE);
                         lo = k < 2 ? lo.and((byte) 0x0F) : lo.lanewise(VectorOperators.LSHR, 4);
-                        ByteVector h = ByteVector.fromMemorySegment(B, w, qh + j, LE).lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3);
-                        ByteVector q = lo.or(h.lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+                        ByteVector h = ByteVector.fromMemorySegment(B, w, qh + j, LE)
+                                .lanewise(VectorOperators.LSHR, 2 * k)
+                                .and((byte) 3);
+                        ByteVector q =
+                                lo.or(h.lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
                         acc = b2f(q).mul(ds).fma(FloatVector.fromArray(F, x, xOff + b + 128 * half + 32 * k + j), acc);
                     }
                 }
@@ -359,7 +401,13 @@ public final class QuantKernels {
     // Activation rounding, as llama.cpp does it
 
     /** How llama.cpp rounds the activations a weight type is multiplied with (ggml's {@code vec_dot_type}). */
-    enum ActivationFormat { F32, F16, BF16, Q8_0, Q8_K }
+    enum ActivationFormat {
+        F32,
+        F16,
+        BF16,
+        Q8_0,
+        Q8_K
+    }
 
     static ActivationFormat activationFormat(GgmlType weightType) {
         return switch (weightType) {
@@ -382,8 +430,12 @@ public final class QuantKernels {
     static void roundActivations(ActivationFormat format, float[] x, float[] out, int n) {
         switch (format) {
             case F32 -> System.arraycopy(x, 0, out, 0, n);
-            case F16 -> { for (int i = 0; i < n; i++) out[i] = Float.float16ToFloat(Float.floatToFloat16(x[i])); }
-            case BF16 -> { for (int i = 0; i < n; i++) out[i] = bf16Round(x[i]); }
+            case F16 -> {
+                for (int i = 0; i < n; i++) out[i] = Float.float16ToFloat(Float.floatToFloat16(x[i]));
+            }
+            case BF16 -> {
+                for (int i = 0; i < n; i++) out[i] = bf16Round(x[i]);
+            }
             case Q8_0 -> {
                 float[] d = new float[n / 32];
                 quantizeQ8_0(x, 0, out, 0, d, 0, n);
@@ -393,16 +445,24 @@ public final class QuantKernels {
                 }
             }
             case Q8_K -> {
-                // ggml quantize_row_q8_K_ref: iscale = -127/max (max = the largest-magnitude value, signed), q = min(127, rint(x * iscale)), d = 1/iscale.
+                // ggml quantize_row_q8_K_ref: iscale = -127/max (max = the largest-magnitude value, signed), q =
+                // min(127, rint(x * iscale)), d = 1/iscale.
                 for (int b = 0; b < n; b += 256) {
                     float amax = 0, max = 0;
                     for (int j = 0; j < 256; j++) {
                         float ax = Math.abs(x[b + j]);
-                        if (ax > amax) { amax = ax; max = x[b + j]; }
+                        if (ax > amax) {
+                            amax = ax;
+                            max = x[b + j];
+                        }
                     }
-                    if (amax == 0f) { java.util.Arrays.fill(out, b, b + 256, 0f); continue; }
+                    if (amax == 0f) {
+                        java.util.Arrays.fill(out, b, b + 256, 0f);
+                        continue;
+                    }
                     float iscale = -127f / max, d = 1f / iscale;
-                    for (int j = 0; j < 256; j++) out[b + j] = d * (float) Math.min(127.0, Math.rint(iscale * x[b + j]));
+                    for (int j = 0; j < 256; j++)
+                        out[b + j] = d * (float) Math.min(127.0, Math.rint(iscale * x[b + j]));
                 }
             }
         }
@@ -424,7 +484,8 @@ public final class QuantKernels {
             float amax = 0;
             if (vector) {
                 FloatVector m = FloatVector.fromArray(F, x, xb).abs();
-                for (int j = L; j < 32; j += L) m = m.max(FloatVector.fromArray(F, x, xb + j).abs());
+                for (int j = L; j < 32; j += L)
+                    m = m.max(FloatVector.fromArray(F, x, xb + j).abs());
                 amax = m.reduceLanes(VectorOperators.MAX); // a maximum is exact in any order
             } else {
                 for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[xb + j]));
@@ -435,8 +496,13 @@ public final class QuantKernels {
                 for (int j = 0; j < 32; j += L) {
                     FloatVector v = FloatVector.fromArray(F, x, xb + j).mul(id);
                     // rint keeps the sign of a value that rounds to zero (-0.3 -> -0.0): put v's sign back.
-                    v.add(magic).sub(magic).abs().reinterpretAsInts()
-                            .or(v.reinterpretAsInts().and(0x80000000)).reinterpretAsFloats().intoArray(q, qb + j);
+                    v.add(magic)
+                            .sub(magic)
+                            .abs()
+                            .reinterpretAsInts()
+                            .or(v.reinterpretAsInts().and(0x80000000))
+                            .reinterpretAsFloats()
+                            .intoArray(q, qb + j);
                 }
             } else {
                 for (int j = 0; j < 32; j++) q[qb + j] = (float) Math.rint(x[xb + j] * id);
@@ -460,13 +526,20 @@ public final class QuantKernels {
     public static void dequantize(GgmlType type, MemorySegment w, long off, float[] dst, int dstOff, int n) {
         switch (type) {
             case F32 -> MemorySegment.copy(w, F32, off, dst, dstOff, n);
-            case F16 -> { for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(w.get(I16, off + 2L * i)); }
-            case BF16 -> { for (int i = 0; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat(w.get(I16, off + 2L * i) << 16); }
+            case F16 -> {
+                for (int i = 0; i < n; i++) dst[dstOff + i] = Float.float16ToFloat(w.get(I16, off + 2L * i));
+            }
+            case BF16 -> {
+                for (int i = 0; i < n; i++) dst[dstOff + i] = Float.intBitsToFloat(w.get(I16, off + 2L * i) << 16);
+            }
             case Q8_0 -> {
                 // Vectorized: the hot type of the many-token matmul path; same d*q products as the scalar form.
                 for (int b = 0; b < n; b += 32, off += 34) {
                     FloatVector d = FloatVector.broadcast(F, f16(w, off));
-                    for (int j = 0; j < 32; j += L) b2f(ByteVector.fromMemorySegment(B, w, off + 2 + j, LE)).mul(d).intoArray(dst, dstOff + b + j);
+                    for (int j = 0; j < 32; j += L)
+                        b2f(ByteVector.fromMemorySegment(B, w, off + 2 + j, LE))
+                                .mul(d)
+                                .intoArray(dst, dstOff + b + j);
                 }
             }
             case Q4_0 -> {
@@ -477,7 +550,9 @@ public final class QuantKernels {
                     for (int j = 0; j < 16; j += L) {
                         ByteVector q = ByteVector.fromMemorySegment(B, w, off + 2 + j, LE);
                         b2f(q.and((byte) 0x0F).sub((byte) 8)).mul(d).intoArray(dst, dstOff + b + j);
-                        b2f(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).mul(d).intoArray(dst, dstOff + b + 16 + j);
+                        b2f(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8))
+                                .mul(d)
+                                .intoArray(dst, dstOff + b + 16 + j);
                     }
                 }
             }
@@ -534,10 +609,17 @@ public final class QuantKernels {
                         int y = dstOff + b + 128 * half;
                         for (int l = 0; l < 32; l++) {
                             int is = l / 16, a = u8(w, ql + l), c = u8(w, ql + 32 + l), h = u8(w, qh + l);
-                            dst[y + l] = d * w.get(ValueLayout.JAVA_BYTE, sc + is) * (((a & 0x0F) | ((h & 3) << 4)) - 32);
-                            dst[y + l + 32] = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 2) * (((c & 0x0F) | (((h >> 2) & 3) << 4)) - 32);
-                            dst[y + l + 64] = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 4) * (((a >> 4) | (((h >> 4) & 3) << 4)) - 32);
-                            dst[y + l + 96] = d * w.get(ValueLayout.JAVA_BYTE, sc + is + 6) * (((c >> 4) | (((h >> 6) & 3) << 4)) - 32);
+                            dst[y + l] =
+                                    d * w.get(ValueLayout.JAVA_BYTE, sc + is) * (((a & 0x0F) | ((h & 3) << 4)) - 32);
+                            dst[y + l + 32] = d
+                                    * w.get(ValueLayout.JAVA_BYTE, sc + is + 2)
+                                    * (((c & 0x0F) | (((h >> 2) & 3) << 4)) - 32);
+                            dst[y + l + 64] = d
+                                    * w.get(ValueLayout.JAVA_BYTE, sc + is + 4)
+                                    * (((a >> 4) | (((h >> 4) & 3) << 4)) - 32);
+                            dst[y + l + 96] = d
+                                    * w.get(ValueLayout.JAVA_BYTE, sc + is + 6)
+                                    * (((c >> 4) | (((h >> 6) & 3) << 4)) - 32);
                         }
                     }
                 }

@@ -52,7 +52,8 @@ public final class Quantizer {
             throw new IllegalArgumentException("cannot encode tensors as " + type + " (writable: " + WRITABLE + ")");
         }
         if (n % type.blockSize != 0) {
-            throw new IllegalArgumentException(n + " values is not a multiple of the " + type + " block size " + type.blockSize);
+            throw new IllegalArgumentException(
+                    n + " values is not a multiple of the " + type + " block size " + type.blockSize);
         }
         int bytes = Math.toIntExact(type.bytesFor(n));
         if (srcOff < 0 || srcOff + n > src.length || dstOff < 0 || dstOff + bytes > dst.length) {
@@ -60,12 +61,24 @@ public final class Quantizer {
         }
         int blocks = n / type.blockSize;
         switch (type) {
-            case F32 -> { for (int i = 0; i < n; i++) putI32(dst, dstOff + 4 * i, Float.floatToRawIntBits(src[srcOff + i])); }
-            case F16 -> { for (int i = 0; i < n; i++) putI16(dst, dstOff + 2 * i, Float.floatToFloat16(src[srcOff + i])); }
-            case BF16 -> { for (int i = 0; i < n; i++) putI16(dst, dstOff + 2 * i, floatToBf16(src[srcOff + i])); }
-            case Q8_0 -> { for (int b = 0; b < blocks; b++) blockQ8_0(src, srcOff + 32 * b, dst, dstOff + 34 * b); }
-            case Q4_0 -> { for (int b = 0; b < blocks; b++) blockQ4_0(src, srcOff + 32 * b, dst, dstOff + 18 * b); }
-            case Q5_0 -> { for (int b = 0; b < blocks; b++) blockQ5_0(src, srcOff + 32 * b, dst, dstOff + 22 * b); }
+            case F32 -> {
+                for (int i = 0; i < n; i++) putI32(dst, dstOff + 4 * i, Float.floatToRawIntBits(src[srcOff + i]));
+            }
+            case F16 -> {
+                for (int i = 0; i < n; i++) putI16(dst, dstOff + 2 * i, Float.floatToFloat16(src[srcOff + i]));
+            }
+            case BF16 -> {
+                for (int i = 0; i < n; i++) putI16(dst, dstOff + 2 * i, floatToBf16(src[srcOff + i]));
+            }
+            case Q8_0 -> {
+                for (int b = 0; b < blocks; b++) blockQ8_0(src, srcOff + 32 * b, dst, dstOff + 34 * b);
+            }
+            case Q4_0 -> {
+                for (int b = 0; b < blocks; b++) blockQ4_0(src, srcOff + 32 * b, dst, dstOff + 18 * b);
+            }
+            case Q5_0 -> {
+                for (int b = 0; b < blocks; b++) blockQ5_0(src, srcOff + 32 * b, dst, dstOff + 22 * b);
+            }
             case Q4_K -> {
                 QkScratch scratch = new QkScratch();
                 for (int b = 0; b < blocks; b++) blockQ4_K(src, srcOff + 256 * b, dst, dstOff + 144 * b, scratch);
@@ -102,7 +115,10 @@ public final class Quantizer {
         float amax = 0, max = 0;
         for (int i = 0; i < 32; i++) {
             float v = x[xo + i];
-            if (Math.abs(v) > amax) { amax = Math.abs(v); max = v; }
+            if (Math.abs(v) > amax) {
+                amax = Math.abs(v);
+                max = v;
+            }
         }
         return max;
     }
@@ -225,7 +241,8 @@ public final class Quantizer {
      * be positive, so zero stays representable. Returns the scale; {@code minOut[0]} receives the (non-negative)
      * amount subtracted.
      */
-    private static float fitScaleMin(float[] x, int xo, float[] w, byte[] levels, int lo, byte[] trial, float[] minOut) {
+    private static float fitScaleMin(
+            float[] x, int xo, float[] w, byte[] levels, int lo, byte[] trial, float[] minOut) {
         final int n = 32, nmax = 15, nstep = 20;
         final float rmin = -1f, rdelta = 0.1f;
         float min = x[xo], max = x[xo];

@@ -21,6 +21,7 @@ public final class Sampler {
 
     /** Candidates more than this far (in tempered logits) below the best have probability below e^-40 ≈ 4e-18 and are dropped before sorting. */
     private static final float NEGLIGIBLE_LOGIT_GAP = 40f;
+
     private static final int[] NO_TOKENS = {};
     private static final float[] NO_LOGPROBS = {};
 
@@ -32,7 +33,9 @@ public final class Sampler {
         this.random = new SplittableRandom(params.seed());
     }
 
-    public SamplingParams params() { return params; }
+    public SamplingParams params() {
+        return params;
+    }
 
     /**
      * Chooses the next token. {@code history[0 .. historyLength)} are the tokens so far (prompt and generated)
@@ -46,14 +49,19 @@ public final class Sampler {
     }
 
     private void applyPenalties(float[] l, int[] history, int n) {
-        boolean rep = params.repetitionPenalty() != 1f, freq = params.frequencyPenalty() != 0f, pres = params.presencePenalty() != 0f;
+        boolean rep = params.repetitionPenalty() != 1f,
+                freq = params.frequencyPenalty() != 0f,
+                pres = params.presencePenalty() != 0f;
         if (!(rep || freq || pres) || params.penaltyLastN() == 0 || n == 0) return;
         int from = params.penaltyLastN() < 0 ? 0 : Math.max(0, n - params.penaltyLastN());
         int[] ids = Arrays.copyOfRange(history, from, n);
         Arrays.sort(ids);
         for (int i = 0; i < ids.length; ) {
             int id = ids[i], count = 0;
-            while (i < ids.length && ids[i] == id) { i++; count++; }
+            while (i < ids.length && ids[i] == id) {
+                i++;
+                count++;
+            }
             if (id < 0 || id >= l.length) continue;
             float v = l[id];
             if (rep) v = v > 0 ? v / params.repetitionPenalty() : v * params.repetitionPenalty();
@@ -115,7 +123,10 @@ public final class Sampler {
             double cumulative = 0;
             for (int i = 0; i < n; i++) {
                 cumulative += p[i] / sum;
-                if (cumulative >= params.topP()) { n = i + 1; break; }
+                if (cumulative >= params.topP()) {
+                    n = i + 1;
+                    break;
+                }
             }
         }
         if (params.minP() > 0f) {
@@ -147,7 +158,8 @@ public final class Sampler {
         float max = Float.NEGATIVE_INFINITY;
         for (float v : logits) if (v > max) max = v;
         double sum = 0;
-        for (float v : logits) sum += ExpF.exp(v - max); // once per vocabulary entry per token: the cheap exact-enough exp
+        for (float v : logits)
+            sum += ExpF.exp(v - max); // once per vocabulary entry per token: the cheap exact-enough exp
         float logZ = (float) (max + StrictMath.log(sum));
         int k = Math.min(params.topLogprobs(), logits.length);
         int[] top = new int[k];
@@ -159,7 +171,10 @@ public final class Sampler {
                 float v = logits[i];
                 if (filled == k && v <= logits[top[k - 1]]) continue;
                 int j = filled < k ? filled++ : k - 1;
-                while (j > 0 && logits[top[j - 1]] < v) { top[j] = top[j - 1]; j--; }
+                while (j > 0 && logits[top[j - 1]] < v) {
+                    top[j] = top[j - 1];
+                    j--;
+                }
                 top[j] = i;
             }
             for (int i = 0; i < k; i++) topLp[i] = logits[top[i]] - logZ;

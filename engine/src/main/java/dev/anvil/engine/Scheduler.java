@@ -53,10 +53,13 @@ public final class Scheduler implements Runnable, AutoCloseable {
      */
     public record Config(long kvCacheBytes, int maxWaiting, int prefillChunkTokens, int maxBatchSequences) {
         public Config {
-            if (kvCacheBytes <= 0) throw new IllegalArgumentException("KV cache budget must be > 0 bytes, was " + kvCacheBytes);
+            if (kvCacheBytes <= 0)
+                throw new IllegalArgumentException("KV cache budget must be > 0 bytes, was " + kvCacheBytes);
             if (maxWaiting < 0) throw new IllegalArgumentException("max waiting must be >= 0, was " + maxWaiting);
-            if (prefillChunkTokens < 1) throw new IllegalArgumentException("prefill chunk must be >= 1 token, was " + prefillChunkTokens);
-            if (maxBatchSequences < 1) throw new IllegalArgumentException("max batch sequences must be >= 1, was " + maxBatchSequences);
+            if (prefillChunkTokens < 1)
+                throw new IllegalArgumentException("prefill chunk must be >= 1 token, was " + prefillChunkTokens);
+            if (maxBatchSequences < 1)
+                throw new IllegalArgumentException("max batch sequences must be >= 1, was " + maxBatchSequences);
         }
     }
 
@@ -73,9 +76,19 @@ public final class Scheduler implements Runnable, AutoCloseable {
      * @param recomputedTokens tokens prefilled again after preemption since start
      * @param steps            forward passes run since start
      */
-    public record Stats(int waiting, int running, int kvBlocksUsed, int kvBlocksFree, long preemptions,
-                        long promptTokens, long generatedTokens, long recomputedTokens, long steps) {
-        public int kvBlocksTotal() { return kvBlocksUsed + kvBlocksFree; }
+    public record Stats(
+            int waiting,
+            int running,
+            int kvBlocksUsed,
+            int kvBlocksFree,
+            long preemptions,
+            long promptTokens,
+            long generatedTokens,
+            long recomputedTokens,
+            long steps) {
+        public int kvBlocksTotal() {
+            return kvBlocksUsed + kvBlocksFree;
+        }
     }
 
     private final LlamaModel model;
@@ -115,9 +128,13 @@ public final class Scheduler implements Runnable, AutoCloseable {
         this.kv = model.newKvCachePool(config.kvCacheBytes());
     }
 
-    public Config config() { return config; }
+    public Config config() {
+        return config;
+    }
 
-    public KvCachePool kvCache() { return kv; }
+    public KvCachePool kvCache() {
+        return kv;
+    }
 
     // ------------------------------------------------------------------------------------------------
     // Submission and cancellation (any thread)
@@ -135,42 +152,57 @@ public final class Scheduler implements Runnable, AutoCloseable {
         int[] prompt = request.promptTokens();
         int context = model.config().contextLength();
         if (prompt.length > context) {
-            throw new SubmissionRejectedException(SubmissionRejectedException.Reason.CONTEXT_LENGTH,
-                    "the prompt has " + prompt.length + " tokens, more than the model's context length of " + context, 0);
+            throw new SubmissionRejectedException(
+                    SubmissionRejectedException.Reason.CONTEXT_LENGTH,
+                    "the prompt has " + prompt.length + " tokens, more than the model's context length of " + context,
+                    0);
         }
         if ((long) prompt.length + request.maxTokens() > context) {
-            throw new SubmissionRejectedException(SubmissionRejectedException.Reason.CONTEXT_LENGTH,
+            throw new SubmissionRejectedException(
+                    SubmissionRejectedException.Reason.CONTEXT_LENGTH,
                     "the prompt (" + prompt.length + " tokens) plus max tokens (" + request.maxTokens()
-                            + ") exceeds the model's context length of " + context, 0);
+                            + ") exceeds the model's context length of " + context,
+                    0);
         }
         int vocab = model.config().vocabSize();
         for (int i = 0; i < prompt.length; i++) {
             if (prompt[i] < 0 || prompt[i] >= vocab) {
-                throw new SubmissionRejectedException(SubmissionRejectedException.Reason.INVALID,
-                        "prompt token " + i + " has id " + prompt[i] + ", outside the vocabulary [0, " + vocab + ")", 0);
+                throw new SubmissionRejectedException(
+                        SubmissionRejectedException.Reason.INVALID,
+                        "prompt token " + i + " has id " + prompt[i] + ", outside the vocabulary [0, " + vocab + ")",
+                        0);
             }
         }
         // The last generated token is never fed back, so the cache holds at most prompt + maxTokens - 1 positions.
         int blocksNeeded = KvCachePool.blocksFor(prompt.length + request.maxTokens() - 1);
         if (blocksNeeded > kv.totalBlocks()) {
-            throw new SubmissionRejectedException(SubmissionRejectedException.Reason.INVALID,
+            throw new SubmissionRejectedException(
+                    SubmissionRejectedException.Reason.INVALID,
                     "the prompt plus max tokens needs " + blocksNeeded + " KV cache blocks but the cache has only "
-                            + kv.totalBlocks() + "; lower max tokens or raise the KV cache budget", 0);
+                            + kv.totalBlocks() + "; lower max tokens or raise the KV cache budget",
+                    0);
         }
-        Generation generation = new Generation(tokenizer, prompt, request.sampling(), request.maxTokens(), request.stop());
+        Generation generation =
+                new Generation(tokenizer, prompt, request.sampling(), request.maxTokens(), request.stop());
         Seq seq = new Seq(nextId.incrementAndGet(), request, generation, listener, this);
         lock.lock();
         try {
             if (closed || draining) {
-                throw new SubmissionRejectedException(SubmissionRejectedException.Reason.CLOSED,
-                        draining ? "the model version is being replaced" : "the scheduler is closed", 0);
+                throw new SubmissionRejectedException(
+                        SubmissionRejectedException.Reason.CLOSED,
+                        draining ? "the model version is being replaced" : "the scheduler is closed",
+                        0);
             }
             // LOW work never counts against NORMAL submissions; LOW submissions count everything ahead of them.
             boolean low = request.priority() == SequenceRequest.Priority.LOW;
-            long fresh = waiting.stream().filter(s -> s.preemptions == 0 && (low || !s.low())).count();
+            long fresh = waiting.stream()
+                    .filter(s -> s.preemptions == 0 && (low || !s.low()))
+                    .count();
             if (fresh >= config.maxWaiting()) {
-                throw new SubmissionRejectedException(SubmissionRejectedException.Reason.OVERLOADED,
-                        "too many requests are waiting (" + fresh + ", limit " + config.maxWaiting() + ")", retryAfterHint(fresh));
+                throw new SubmissionRejectedException(
+                        SubmissionRejectedException.Reason.OVERLOADED,
+                        "too many requests are waiting (" + fresh + ", limit " + config.maxWaiting() + ")",
+                        retryAfterHint(fresh));
             }
             waiting.addLast(seq);
             promptTokens.addAndGet(prompt.length);
@@ -210,8 +242,16 @@ public final class Scheduler implements Runnable, AutoCloseable {
         } finally {
             lock.unlock();
         }
-        return new Stats(w, runningCount, kv.usedBlocks(), kv.freeBlocks(), preemptions.get(), promptTokens.get(),
-                generatedTokens.get(), recomputedTokens.get(), steps.get());
+        return new Stats(
+                w,
+                runningCount,
+                kv.usedBlocks(),
+                kv.freeBlocks(),
+                preemptions.get(),
+                promptTokens.get(),
+                generatedTokens.get(),
+                recomputedTokens.get(),
+                steps.get());
     }
 
     /** True when no sequence is waiting or running. */
@@ -246,7 +286,9 @@ public final class Scheduler implements Runnable, AutoCloseable {
                 lock.lock();
                 try {
                     if (closed) break;
-                    if (draining && ((waiting.isEmpty() && runningCount == 0) || System.nanoTime() - drainDeadlineNanos > 0)) {
+                    if (draining
+                            && ((waiting.isEmpty() && runningCount == 0)
+                                    || System.nanoTime() - drainDeadlineNanos > 0)) {
                         closed = true;
                         break;
                     }
@@ -320,7 +362,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
         } finally {
             lock.unlock();
         }
-        if (cleanUpHere) abortAll(new IllegalStateException("the scheduler was closed while draining without a running loop"));
+        if (cleanUpHere)
+            abortAll(new IllegalStateException("the scheduler was closed while draining without a running loop"));
     }
 
     /** Waits until a running {@link #run()} has returned after {@link #close()}; true if it has (or never ran). */
@@ -397,7 +440,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
             try {
                 kv.reserve(next.kvSeq, next.tokenCount);
             } catch (KvCacheFullException e) {
-                throw new IllegalStateException("KV blocks vanished between check and reservation", e); // single stepping thread
+                throw new IllegalStateException(
+                        "KV blocks vanished between check and reservation", e); // single stepping thread
             }
             next.admittedAt = admissionOrder.incrementAndGet();
             if (next.preemptions > 0) recomputedTokens.addAndGet(next.tokenCount - next.request.promptTokens().length);
@@ -438,7 +482,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
         }
         Generation.Step[] next = new Generation.Step[inBatch.size()];
         model.parallelFor(nSampled, 1, (a, b, w) -> {
-            for (int i = a; i < b; i++) next[sampled[i]] = inBatch.get(sampled[i]).generation.next(result.logits(sampled[i]));
+            for (int i = a; i < b; i++)
+                next[sampled[i]] = inBatch.get(sampled[i]).generation.next(result.logits(sampled[i]));
         });
         for (int i = 0; i < nSampled; i++) {
             int e = sampled[i];
@@ -514,7 +559,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
         boolean blocksShort = needed > kv.freeBlocks();
         if (!slotShort && !blocksShort) return;
         if (needed > kv.freeBlocks() + lowBlocks) return; // preempting every LOW sequence would not be enough
-        while (!running.isEmpty() && running.get(running.size() - 1).low()
+        while (!running.isEmpty()
+                && running.get(running.size() - 1).low()
                 && (running.size() >= config.maxBatchSequences() || needed > kv.freeBlocks())) {
             preempt(running.get(running.size() - 1));
         }
@@ -590,8 +636,12 @@ public final class Scheduler implements Runnable, AutoCloseable {
 
     private void finish(Seq s, Generation.FinishReason reason) {
         release(s);
-        SequenceOutcome outcome = new SequenceOutcome(reason, s.request.promptTokens().length,
-                s.generation.generatedCount(), s.generation.text(), s.preemptions);
+        SequenceOutcome outcome = new SequenceOutcome(
+                reason,
+                s.request.promptTokens().length,
+                s.generation.generatedCount(),
+                s.generation.text(),
+                s.preemptions);
         try {
             s.listener.onFinish(outcome);
         } catch (RuntimeException e) {
@@ -628,9 +678,11 @@ public final class Scheduler implements Runnable, AutoCloseable {
         final long submittedNanos = System.nanoTime();
         /** Prompt followed by the generated tokens that have been fed (or are to be fed) to the model. */
         int[] tokens;
+
         int tokenCount;
         /** Leading tokens whose keys/values are in the cache. */
         int computed;
+
         KvCachePool.Sequence kvSeq;
         long admittedAt;
         int preemptions;
@@ -671,19 +723,27 @@ public final class Scheduler implements Runnable, AutoCloseable {
         }
 
         /** Unique per scheduler, in submission order. */
-        public long id() { return id; }
+        public long id() {
+            return id;
+        }
 
         /**
          * Asks the scheduler to drop the sequence: at its next step the sequence leaves the batch (or the queue),
          * its blocks are freed and its listener gets {@link SequenceListener#onFinish} with a cancelled outcome.
          * No effect once it ended.
          */
-        public void cancel() { owner.requestCancel(seq); }
+        public void cancel() {
+            owner.requestCancel(seq);
+        }
 
         /** True once the sequence finished, was cancelled or failed. */
-        public boolean isDone() { return seq.done; }
+        public boolean isDone() {
+            return seq.done;
+        }
 
         /** How often it was preempted so far. */
-        public int preemptions() { return seq.preemptions; }
+        public int preemptions() {
+            return seq.preemptions;
+        }
     }
 }

@@ -36,7 +36,8 @@ public final class SentencePieceTokenizer implements Tokenizer {
     static SentencePieceTokenizer fromGguf(GgufFile gguf) {
         String[] tokens = gguf.getStringArray("tokenizer.ggml.tokens");
         if (tokens == null) throw new UnsupportedModelException(gguf.path() + ": tokenizer.ggml.tokens is missing");
-        Vocabulary vocab = new Vocabulary(tokens,
+        Vocabulary vocab = new Vocabulary(
+                tokens,
                 gguf.getFloatArray("tokenizer.ggml.scores"),
                 gguf.getIntArray("tokenizer.ggml.token_type"),
                 gguf.getInt("tokenizer.ggml.bos_token_id", 1),
@@ -49,9 +50,15 @@ public final class SentencePieceTokenizer implements Tokenizer {
         return new SentencePieceTokenizer(vocab, gguf.getBoolean("tokenizer.ggml.add_space_prefix", true));
     }
 
-    @Override public int[] encode(String text, boolean addBos) { return encode(text, addBos, false); }
+    @Override
+    public int[] encode(String text, boolean addBos) {
+        return encode(text, addBos, false);
+    }
 
-    @Override public int[] encodeWithSpecials(String text, boolean addBos) { return encode(text, addBos, true); }
+    @Override
+    public int[] encodeWithSpecials(String text, boolean addBos) {
+        return encode(text, addBos, true);
+    }
 
     private int[] encode(String text, boolean addBos, boolean parseSpecial) {
         IntList out = new IntList();
@@ -159,9 +166,20 @@ public final class SentencePieceTokenizer implements Tokenizer {
         throw new UnsupportedModelException("byte token '" + text + "' is not of the form <0xXX>");
     }
 
-    @Override public byte[] tokenBytes(int id) { return pieces[vocab.check(id)].clone(); }
-    @Override public boolean addsSpacePrefix() { return addSpacePrefix; }
-    @Override public Vocabulary vocabulary() { return vocab; }
+    @Override
+    public byte[] tokenBytes(int id) {
+        return pieces[vocab.check(id)].clone();
+    }
+
+    @Override
+    public boolean addsSpacePrefix() {
+        return addSpacePrefix;
+    }
+
+    @Override
+    public Vocabulary vocabulary() {
+        return vocab;
+    }
 
     @Override
     public String toString() {

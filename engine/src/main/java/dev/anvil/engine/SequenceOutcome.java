@@ -9,7 +9,9 @@ package dev.anvil.engine;
  * @param text            the complete generated text
  * @param preemptions     how often the sequence was preempted and recomputed
  */
-public record SequenceOutcome(Generation.FinishReason reason, int promptTokens, int generatedTokens, String text,
-                              int preemptions) {
-    public boolean cancelled() { return reason == null; }
+public record SequenceOutcome(
+        Generation.FinishReason reason, int promptTokens, int generatedTokens, String text, int preemptions) {
+    public boolean cancelled() {
+        return reason == null;
+    }
 }

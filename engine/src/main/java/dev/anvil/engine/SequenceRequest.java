@@ -12,10 +12,14 @@ import java.util.List;
  * @param priority     {@link Priority#LOW} for work nobody waits for (shadow copies of experiment traffic): admitted
  *                     only when no NORMAL sequence waits and the batch has room, and preempted before any NORMAL one
  */
-public record SequenceRequest(int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop, Priority priority) {
+public record SequenceRequest(
+        int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop, Priority priority) {
 
     /** Scheduling class of a sequence. */
-    public enum Priority { NORMAL, LOW }
+    public enum Priority {
+        NORMAL,
+        LOW
+    }
 
     /** A NORMAL-priority sequence. */
     public SequenceRequest(int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop) {
@@ -24,7 +28,8 @@ public record SequenceRequest(int[] promptTokens, SamplingParams sampling, int m
 
     public SequenceRequest {
         if (priority == null) priority = Priority.NORMAL;
-        if (promptTokens == null || promptTokens.length == 0) throw new IllegalArgumentException("the prompt has no tokens");
+        if (promptTokens == null || promptTokens.length == 0)
+            throw new IllegalArgumentException("the prompt has no tokens");
         if (sampling == null) throw new IllegalArgumentException("sampling parameters are null");
         if (maxTokens < 1) throw new IllegalArgumentException("max tokens must be >= 1, was " + maxTokens);
         promptTokens = promptTokens.clone();

@@ -23,8 +23,12 @@ public class SubmissionRejectedException extends RuntimeException {
         this.retryAfterSeconds = retryAfterSeconds;
     }
 
-    public Reason reason() { return reason; }
+    public Reason reason() {
+        return reason;
+    }
 
     /** For OVERLOADED: a hint in seconds for a Retry-After header; else 0. */
-    public int retryAfterSeconds() { return retryAfterSeconds; }
+    public int retryAfterSeconds() {
+        return retryAfterSeconds;
+    }
 }

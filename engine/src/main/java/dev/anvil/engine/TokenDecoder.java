@@ -21,6 +21,7 @@ public final class TokenDecoder {
     private boolean dropSpaceOfNextToken;
     /** Set by the first non-BOS token: like llama.cpp, only the text's first token loses its dummy space. */
     private boolean started;
+
     private byte[] pending = new byte[16];
     private int pendingLength;
 
@@ -62,7 +63,8 @@ public final class TokenDecoder {
         }
         int add = bytes.length - from;
         if (add == 0) return "";
-        if (pendingLength + add > pending.length) pending = Arrays.copyOf(pending, Math.max(pending.length * 2, pendingLength + add));
+        if (pendingLength + add > pending.length)
+            pending = Arrays.copyOf(pending, Math.max(pending.length * 2, pendingLength + add));
         System.arraycopy(bytes, from, pending, pendingLength, add);
         pendingLength += add;
         return drain(false);
@@ -100,32 +102,42 @@ public final class TokenDecoder {
                 continue;
             }
             int need, lo = 0x80, hi = 0xBF, cp;
-            if (lead >= 0xC2 && lead <= 0xDF) { need = 1; cp = lead & 0x1F; }
-            else if (lead >= 0xE0 && lead <= 0xEF) {
-                need = 2; cp = lead & 0x0F;
-                if (lead == 0xE0) lo = 0xA0;       // no overlong forms
-                else if (lead == 0xED) hi = 0x9F;  // no UTF-16 surrogates
+            if (lead >= 0xC2 && lead <= 0xDF) {
+                need = 1;
+                cp = lead & 0x1F;
+            } else if (lead >= 0xE0 && lead <= 0xEF) {
+                need = 2;
+                cp = lead & 0x0F;
+                if (lead == 0xE0) lo = 0xA0; // no overlong forms
+                else if (lead == 0xED) hi = 0x9F; // no UTF-16 surrogates
             } else if (lead >= 0xF0 && lead <= 0xF4) {
-                need = 3; cp = lead & 0x07;
-                if (lead == 0xF0) lo = 0x90;       // no overlong forms
-                else if (lead == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+                need = 3;
+                cp = lead & 0x07;
+                if (lead == 0xF0) lo = 0x90; // no overlong forms
+                else if (lead == 0xF4) hi = 0x8F; // nothing above U+10FFFF
             } else {
-                out.append(REPLACEMENT);           // continuation byte without lead, or never-valid byte
+                out.append(REPLACEMENT); // continuation byte without lead, or never-valid byte
                 i++;
                 continue;
             }
             int k = 1;
             boolean truncated = false, invalid = false;
             for (; k <= need; k++) {
-                if (i + k >= length) { truncated = true; break; }
+                if (i + k >= length) {
+                    truncated = true;
+                    break;
+                }
                 int b = buf[i + k] & 0xFF;
                 int min = k == 1 ? lo : 0x80, max = k == 1 ? hi : 0xBF;
-                if (b < min || b > max) { invalid = true; break; }
+                if (b < min || b > max) {
+                    invalid = true;
+                    break;
+                }
                 cp = (cp << 6) | (b & 0x3F);
             }
             if (truncated && !endOfStream) return i; // may still be completed by the next token
             if (truncated || invalid) {
-                out.append(REPLACEMENT);               // the valid prefix so far is one maximal subpart
+                out.append(REPLACEMENT); // the valid prefix so far is one maximal subpart
                 i += k;
                 continue;
             }

@@ -24,22 +24,36 @@ public interface Tokenizer {
     byte[] tokenBytes(int id);
 
     /** The whole text of a token sequence; strips the SentencePiece dummy space of the first token like llama.cpp. */
-    default String decode(int[] ids) { return TokenDecoder.decodeAll(this, ids); }
+    default String decode(int[] ids) {
+        return TokenDecoder.decodeAll(this, ids);
+    }
 
-    default int vocabSize() { return vocabulary().size(); }
+    default int vocabSize() {
+        return vocabulary().size();
+    }
 
-    default int bos() { return vocabulary().bos(); }
+    default int bos() {
+        return vocabulary().bos();
+    }
 
-    default int eos() { return vocabulary().eos(); }
+    default int eos() {
+        return vocabulary().eos();
+    }
 
     /** True for tokens that end generation: EOS and end-of-turn tokens like {@code <|eot_id|>}, {@code <|im_end|>}. */
-    default boolean isEndOfGeneration(int id) { return vocabulary().isEndOfGeneration(id); }
+    default boolean isEndOfGeneration(int id) {
+        return vocabulary().isEndOfGeneration(id);
+    }
 
     /** The token's text exactly as stored in the vocabulary (for logs and debugging). */
-    default String tokenText(int id) { return vocabulary().text(id); }
+    default String tokenText(int id) {
+        return vocabulary().text(id);
+    }
 
     /** Whether this model's prompts start with BOS (llama.cpp's add_bos rule); pass it as {@code addBos}. */
-    default boolean addBosByDefault() { return vocabulary().addBos(); }
+    default boolean addBosByDefault() {
+        return vocabulary().addBos();
+    }
 
     /** Whether encoding prefixes a space (SentencePiece "add dummy prefix"), which decoding then strips again. */
     boolean addsSpacePrefix();
@@ -51,13 +65,15 @@ public interface Tokenizer {
     static Tokenizer fromGguf(GgufFile gguf) {
         String model = gguf.getString("tokenizer.ggml.model", null);
         if (model == null) {
-            throw new UnsupportedModelException(gguf.path() + ": no tokenizer (metadata key tokenizer.ggml.model is missing)");
+            throw new UnsupportedModelException(
+                    gguf.path() + ": no tokenizer (metadata key tokenizer.ggml.model is missing)");
         }
         return switch (model) {
             case "llama" -> SentencePieceTokenizer.fromGguf(gguf);
             case "gpt2" -> ByteLevelBpeTokenizer.fromGguf(gguf);
-            default -> throw new UnsupportedModelException(gguf.path() + ": tokenizer model '" + model
-                    + "' is not supported (supported: llama, gpt2)");
+            default ->
+                throw new UnsupportedModelException(
+                        gguf.path() + ": tokenizer model '" + model + "' is not supported (supported: llama, gpt2)");
         };
     }
 
@@ -70,14 +86,22 @@ public interface Tokenizer {
      */
     final class Vocabulary {
         /** Token texts whose presence makes them end-of-generation tokens, as in llama.cpp. */
-        private static final List<String> EOG_TEXTS = List.of("<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
-                "<|endoftext|>", "<|eom_id|>", "<EOT>", "_<EOT>");
+        private static final List<String> EOG_TEXTS = List.of(
+                "<|eot_id|>",
+                "<|im_end|>",
+                "<|end|>",
+                "<end_of_turn>",
+                "<|endoftext|>",
+                "<|eom_id|>",
+                "<EOT>",
+                "_<EOT>");
 
         private final String[] tokens;
         private final float[] scores;
         private final int[] types;
         /** Open-addressing table of token ids by text, probed with char regions so lookups allocate nothing. */
         private final int[] slots;
+
         private final int slotMask;
         private final int bos, eos, unk, pad;
         private final boolean addBos, addEos;
@@ -90,15 +114,25 @@ public interface Tokenizer {
          * @param scores per-token scores, or null for all zero
          * @param eot end-of-turn token id, or -1
          */
-        public Vocabulary(String[] tokens, float[] scores, int[] types, int bos, int eos, int unk, int pad, int eot,
-                          boolean addBos, boolean addEos) {
+        public Vocabulary(
+                String[] tokens,
+                float[] scores,
+                int[] types,
+                int bos,
+                int eos,
+                int unk,
+                int pad,
+                int eot,
+                boolean addBos,
+                boolean addEos) {
             int n = tokens.length;
             if (n == 0) throw new UnsupportedModelException("tokenizer vocabulary is empty");
             if (scores != null && scores.length != n) {
                 throw new UnsupportedModelException("tokenizer has " + n + " tokens but " + scores.length + " scores");
             }
             if (types != null && types.length != n) {
-                throw new UnsupportedModelException("tokenizer has " + n + " tokens but " + types.length + " token types");
+                throw new UnsupportedModelException(
+                        "tokenizer has " + n + " tokens but " + types.length + " token types");
             }
             this.tokens = tokens.clone();
             this.scores = scores == null ? new float[n] : scores.clone();
@@ -137,7 +171,8 @@ public interface Tokenizer {
             int[] specials = new int[n];
             for (int i = 0; i < n; i++) {
                 int t = this.types[i];
-                if ((t == TYPE_CONTROL || t == TYPE_USER_DEFINED || t == TYPE_UNKNOWN) && !this.tokens[i].isEmpty()) specials[count++] = i;
+                if ((t == TYPE_CONTROL || t == TYPE_USER_DEFINED || t == TYPE_UNKNOWN) && !this.tokens[i].isEmpty())
+                    specials[count++] = i;
             }
             // llama.cpp orders by UTF-8 length (ties: here by id, there unspecified).
             long[] byLength = new long[count];
@@ -158,27 +193,62 @@ public interface Tokenizer {
 
         private static int checkId(String what, int id, int n) {
             if (id < 0) return -1;
-            if (id >= n) throw new UnsupportedModelException("tokenizer " + what + " id " + id + " is outside the vocabulary of " + n);
+            if (id >= n)
+                throw new UnsupportedModelException(
+                        "tokenizer " + what + " id " + id + " is outside the vocabulary of " + n);
             return id;
         }
 
-        public int size() { return tokens.length; }
-        public String text(int id) { return tokens[check(id)]; }
-        public float score(int id) { return scores[check(id)]; }
-        public int type(int id) { return types[check(id)]; }
-        public int bos() { return bos; }
-        public int eos() { return eos; }
-        public int unk() { return unk; }
-        public int pad() { return pad; }
-        public boolean addBos() { return addBos; }
+        public int size() {
+            return tokens.length;
+        }
+
+        public String text(int id) {
+            return tokens[check(id)];
+        }
+
+        public float score(int id) {
+            return scores[check(id)];
+        }
+
+        public int type(int id) {
+            return types[check(id)];
+        }
+
+        public int bos() {
+            return bos;
+        }
+
+        public int eos() {
+            return eos;
+        }
+
+        public int unk() {
+            return unk;
+        }
+
+        public int pad() {
+            return pad;
+        }
+
+        public boolean addBos() {
+            return addBos;
+        }
 
         /** The BOS id, for callers that asked for one; a vocabulary without BOS cannot honour that. */
         int requireBos() {
-            if (bos < 0) throw new IllegalArgumentException("this vocabulary has no BOS token; encode with addBos = false");
+            if (bos < 0)
+                throw new IllegalArgumentException("this vocabulary has no BOS token; encode with addBos = false");
             return bos;
         }
-        public boolean addEos() { return addEos; }
-        public boolean isEndOfGeneration(int id) { return id >= 0 && id < tokens.length && endOfGeneration[id]; }
+
+        public boolean addEos() {
+            return addEos;
+        }
+
+        public boolean isEndOfGeneration(int id) {
+            return id >= 0 && id < tokens.length && endOfGeneration[id];
+        }
 
         /** The id of a token text, or -1. */
         public int id(String text) {
@@ -188,12 +258,14 @@ public interface Tokenizer {
         /** The id of the token spelled by {@code text[from, from+length)}, or -1. */
         public int id(String text, int from, int length) {
             int h = 0;
-            for (int i = from, end = from + length; i < end; i++) h = 31 * h + text.charAt(i); // String.hashCode's formula
+            for (int i = from, end = from + length; i < end; i++)
+                h = 31 * h + text.charAt(i); // String.hashCode's formula
             for (int slot = mix(h) & slotMask; ; slot = (slot + 1) & slotMask) {
                 int id = slots[slot];
                 if (id < 0) return -1;
                 String token = tokens[id];
-                if (token.length() == length && token.hashCode() == h && token.regionMatches(0, text, from, length)) return id;
+                if (token.length() == length && token.hashCode() == h && token.regionMatches(0, text, from, length))
+                    return id;
             }
         }
 
@@ -206,8 +278,10 @@ public interface Tokenizer {
                 int id = slots[slot];
                 if (id < 0) return -1;
                 String token = tokens[id];
-                if (token.length() == length1 + length2 && token.hashCode() == h
-                        && token.regionMatches(0, text, from1, length1) && token.regionMatches(length1, text, from2, length2)) {
+                if (token.length() == length1 + length2
+                        && token.hashCode() == h
+                        && token.regionMatches(0, text, from1, length1)
+                        && token.regionMatches(length1, text, from2, length2)) {
                     return id;
                 }
             }
@@ -226,7 +300,9 @@ public interface Tokenizer {
 
         /** A piece of input after special-token splitting: either raw text ({@code token == -1}) or one token. */
         record Fragment(String text, int token) {
-            boolean isText() { return token < 0; }
+            boolean isText() {
+                return token < 0;
+            }
         }
 
         /**
@@ -275,9 +351,17 @@ public interface Tokenizer {
             a[n++] = v;
         }
 
-        public int size() { return n; }
-        public int get(int i) { return a[i]; }
-        public int[] toArray() { return Arrays.copyOf(a, n); }
+        public int size() {
+            return n;
+        }
+
+        public int get(int i) {
+            return a[i];
+        }
+
+        public int[] toArray() {
+            return Arrays.copyOf(a, n);
+        }
     }
 
     /** Binary min-heap of longs: merge candidates packed as (priority << 32 | symbol index). */
@@ -285,9 +369,13 @@ public interface Tokenizer {
         private long[] a;
         private int n;
 
-        public LongHeap(int capacity) { a = new long[Math.max(4, capacity)]; }
+        public LongHeap(int capacity) {
+            a = new long[Math.max(4, capacity)];
+        }
 
-        public boolean isEmpty() { return n == 0; }
+        public boolean isEmpty() {
+            return n == 0;
+        }
 
         public void add(long v) {
             if (n == a.length) a = Arrays.copyOf(a, n * 2);

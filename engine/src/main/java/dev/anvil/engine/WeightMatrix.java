@@ -18,8 +18,17 @@ public final class WeightMatrix {
 
     /** Encodings the kernels implement. Everything else fails at load with {@link UnsupportedModelException}. */
     public static final Set<GgmlType> SUPPORTED = EnumSet.of(
-            GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1,
-            GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K);
+            GgmlType.F32,
+            GgmlType.F16,
+            GgmlType.BF16,
+            GgmlType.Q8_0,
+            GgmlType.Q4_0,
+            GgmlType.Q4_1,
+            GgmlType.Q5_0,
+            GgmlType.Q5_1,
+            GgmlType.Q4_K,
+            GgmlType.Q5_K,
+            GgmlType.Q6_K);
 
     private final String name;
     private final GgmlType type;
@@ -34,8 +43,8 @@ public final class WeightMatrix {
                     + ", which this engine does not support (supported: " + SUPPORTED + ")");
         }
         if (cols % type.blockSize != 0) {
-            throw new UnsupportedModelException("tensor " + name + ": row length " + cols
-                    + " is not a multiple of the " + type + " block size " + type.blockSize);
+            throw new UnsupportedModelException("tensor " + name + ": row length " + cols + " is not a multiple of the "
+                    + type + " block size " + type.blockSize);
         }
         this.name = name;
         this.type = type;
@@ -43,8 +52,8 @@ public final class WeightMatrix {
         this.cols = cols;
         this.rowBytes = type.bytesFor(cols);
         if (data.byteSize() < rowBytes * rows) {
-            throw new UnsupportedModelException("tensor " + name + " holds " + data.byteSize() + " bytes, "
-                    + rows + "x" + cols + " " + type + " needs " + rowBytes * rows);
+            throw new UnsupportedModelException("tensor " + name + " holds " + data.byteSize() + " bytes, " + rows + "x"
+                    + cols + " " + type + " needs " + rowBytes * rows);
         }
         this.data = data;
     }
@@ -55,16 +64,31 @@ public final class WeightMatrix {
         long rows = 1;
         for (int i = 1; i < s.length; i++) rows *= s[i];
         if (s[0] > Integer.MAX_VALUE || rows > Integer.MAX_VALUE) {
-            throw new UnsupportedModelException("tensor " + t.name() + " is too large: " + java.util.Arrays.toString(s));
+            throw new UnsupportedModelException(
+                    "tensor " + t.name() + " is too large: " + java.util.Arrays.toString(s));
         }
         return new WeightMatrix(t.name(), t.type(), (int) rows, (int) s[0], t.data());
     }
 
-    public String name() { return name; }
-    public GgmlType type() { return type; }
-    public int rows() { return rows; }
-    public int cols() { return cols; }
-    public MemorySegment data() { return data; }
+    public String name() {
+        return name;
+    }
+
+    public GgmlType type() {
+        return type;
+    }
+
+    public int rows() {
+        return rows;
+    }
+
+    public int cols() {
+        return cols;
+    }
+
+    public MemorySegment data() {
+        return data;
+    }
 
     /** Dot product of row {@code row} with {@code x[xOff .. xOff+cols)}. */
     public float dot(int row, float[] x, int xOff) {

@@ -16,7 +16,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 class BatchedForwardTest {
 
     @ParameterizedTest
-    @ValueSource(strings = {"models/stories260K.gguf", "reference/models/ref-spm-q8_0.gguf", "reference/models/ref-bpe-q4_k_m.gguf"})
+    @ValueSource(
+            strings = {
+                "models/stories260K.gguf",
+                "reference/models/ref-spm-q8_0.gguf",
+                "reference/models/ref-bpe-q4_k_m.gguf"
+            })
     void mixedBatchesEqualSequentialRuns(String file) throws Exception {
         Path path = TestData.sharedDir().resolve(file);
         try (LlamaModel m = LlamaModel.load(path, ComputePool.defaultFactory(), 2)) {
@@ -26,7 +31,8 @@ class BatchedForwardTest {
             int[] lengths = {23, 9, 17};
             for (int s = 0; s < n; s++) {
                 tokens[s] = new int[lengths[s]];
-                for (int i = 0; i < lengths[s]; i++) tokens[s][i] = r.nextInt(m.config().vocabSize());
+                for (int i = 0; i < lengths[s]; i++)
+                    tokens[s][i] = r.nextInt(m.config().vocabSize());
             }
             KvCachePool kv = m.newKvCachePool(32L << 20);
 
@@ -45,10 +51,10 @@ class BatchedForwardTest {
             // of 5, then another of 3, then decodes; 2 prefills 16 in step 1 and decodes from step 2.
             KvCachePool.Sequence[] seqs = {kv.newSequence(), kv.newSequence(), kv.newSequence()};
             int[][] schedule = { // per step: tokens fed for each sequence (0 = not in this batch)
-                    {20, 0, 16},
-                    {1, 5, 1},
-                    {1, 3, 0},
-                    {1, 1, 0},
+                {20, 0, 16},
+                {1, 5, 1},
+                {1, 3, 0},
+                {1, 1, 0},
             };
             int[] done = new int[n];
             for (int[] step : schedule) {
@@ -66,7 +72,10 @@ class BatchedForwardTest {
                 for (int e = 0; e < entries; e++) {
                     int s = order[e];
                     for (int i = 0; i < step[s]; i++) {
-                        assertArrayEquals(alone[s][done[s] + i], res.logits(e, i), "sequence " + s + " position " + (done[s] + i));
+                        assertArrayEquals(
+                                alone[s][done[s] + i],
+                                res.logits(e, i),
+                                "sequence " + s + " position " + (done[s] + i));
                     }
                     done[s] += step[s];
                     assertEquals(done[s], seqs[s].length());
@@ -83,11 +92,21 @@ class BatchedForwardTest {
         try (LlamaModel m = LlamaModel.load(TestData.stories260KGguf(), ComputePool.defaultFactory(), 2)) {
             KvCachePool kv = m.newKvCachePool(1 << 20);
             KvCachePool.Sequence seq = kv.newSequence();
-            assertThrows(IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 0, 1)), "no blocks reserved");
+            assertThrows(
+                    IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 0, 1)), "no blocks reserved");
             kv.reserve(seq, 4);
-            assertThrows(IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 1, 1)), "gap before start position");
-            assertThrows(IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 0, 512)), "token outside vocabulary");
-            assertThrows(IllegalArgumentException.class, () -> new Batch().add(seq, 0, 1).add(seq, 1, 2), "sequence twice");
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> m.forward(new Batch().add(seq, 1, 1)),
+                    "gap before start position");
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> m.forward(new Batch().add(seq, 0, 512)),
+                    "token outside vocabulary");
+            assertThrows(
+                    IllegalArgumentException.class,
+                    () -> new Batch().add(seq, 0, 1).add(seq, 1, 2),
+                    "sequence twice");
             kv.free(seq);
             assertThrows(IllegalArgumentException.class, () -> m.forward(new Batch().add(seq, 0, 1)), "freed sequence");
         }
@@ -108,7 +127,8 @@ class BatchedForwardTest {
     }
 
     /** Samples 30 tokens for one request, optionally decoding next to {@code others} unrelated sequences. */
-    private static int[] sample(LlamaModel m, KvCachePool kv, SamplingParams params, int[] prompt, int others) throws Exception {
+    private static int[] sample(LlamaModel m, KvCachePool kv, SamplingParams params, int[] prompt, int others)
+            throws Exception {
         Generation gen = new Generation(m.tokenizer(), prompt, params, 30, java.util.List.of());
         KvCachePool.Sequence seq = kv.newSequence();
         KvCachePool.Sequence[] noise = new KvCachePool.Sequence[others];

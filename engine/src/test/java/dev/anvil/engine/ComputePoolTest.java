@@ -41,8 +41,11 @@ class ComputePoolTest {
     void failuresPropagateToTheCaller() {
         try (ComputePool pool = new ComputePool(2, ComputePool.defaultFactory())) {
             IllegalStateException boom = new IllegalStateException("boom");
-            IllegalStateException thrown = assertThrows(IllegalStateException.class,
-                    () -> pool.parallelFor(100, 1, (a, b, w) -> { if (a <= 50 && 50 < b) throw boom; }));
+            IllegalStateException thrown = assertThrows(
+                    IllegalStateException.class,
+                    () -> pool.parallelFor(100, 1, (a, b, w) -> {
+                        if (a <= 50 && 50 < b) throw boom;
+                    }));
             assertSame(boom, thrown);
             AtomicInteger sum = new AtomicInteger();
             pool.parallelFor(100, 1, (a, b, w) -> sum.addAndGet(b - a));
@@ -55,7 +58,7 @@ class ComputePoolTest {
         assertThrows(IllegalStateException.class, () -> new ComputePool(2, r -> null));
         ComputePool pool = new ComputePool(2, ComputePool.defaultFactory());
         pool.close();
-        assertThrows(IllegalStateException.class, () -> pool.parallelFor(1000, 1, (a, b, w) -> { }));
+        assertThrows(IllegalStateException.class, () -> pool.parallelFor(1000, 1, (a, b, w) -> {}));
         assertTrue(pool.size() == 2);
     }
 
@@ -64,7 +67,7 @@ class ComputePoolTest {
         try (ComputePool pool = new ComputePool(2, ComputePool.defaultFactory())) {
             for (int loop = 0; loop < 200; loop++) {
                 java.util.List<int[]> chunks = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-                pool.parallelFor(64, 1, (a, b, w) -> chunks.add(new int[]{a, b}));
+                pool.parallelFor(64, 1, (a, b, w) -> chunks.add(new int[] {a, b}));
                 java.util.List<int[]> byStart = new java.util.ArrayList<>(chunks);
                 byStart.sort(java.util.Comparator.comparingInt(c -> c[0]));
                 int expectedStart = 0;
@@ -78,8 +81,9 @@ class ComputePoolTest {
                 assertEquals(32, byStart.get(0)[1], "the first claim is a contiguous half");
 
                 java.util.List<int[]> coarse = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-                pool.parallelFor(64, 20, (a, b, w) -> coarse.add(new int[]{a, b}));
-                for (int[] c : coarse) assertTrue(c[1] - c[0] >= 20 || c[1] == 64, "at least the minimum chunk except the tail");
+                pool.parallelFor(64, 20, (a, b, w) -> coarse.add(new int[] {a, b}));
+                for (int[] c : coarse)
+                    assertTrue(c[1] - c[0] >= 20 || c[1] == 64, "at least the minimum chunk except the tail");
             }
         }
     }

@@ -33,7 +33,8 @@ class GenerationTest {
 
     @Test
     void stopStringEndsGenerationAndIsNotEmitted() {
-        Generation g = new Generation(tokenizer, new int[]{tokenizer.bos()}, SamplingParams.GREEDY, 100, List.of("the park"));
+        Generation g =
+                new Generation(tokenizer, new int[] {tokenizer.bos()}, SamplingParams.GREEDY, 100, List.of("the park"));
         String out = feed(g, "She went to the park and played.");
         assertEquals("She went to ", out);
         assertEquals(Generation.FinishReason.STOP_STRING, g.finishReason());
@@ -42,7 +43,8 @@ class GenerationTest {
 
     @Test
     void textThatMightStartAStopStringIsHeldBackThenReleased() {
-        Generation g = new Generation(tokenizer, new int[]{tokenizer.bos()}, SamplingParams.GREEDY, 100, List.of("the cat"));
+        Generation g =
+                new Generation(tokenizer, new int[] {tokenizer.bos()}, SamplingParams.GREEDY, 100, List.of("the cat"));
         int[] ids = tokenizer.encode("She saw the dog.", false);
         StringBuilder out = new StringBuilder();
         boolean checkedHold = false;
@@ -60,7 +62,7 @@ class GenerationTest {
 
     @Test
     void maxTokensFinishesWithLength() {
-        Generation g = new Generation(tokenizer, new int[]{tokenizer.bos()}, SamplingParams.GREEDY, 3, List.of());
+        Generation g = new Generation(tokenizer, new int[] {tokenizer.bos()}, SamplingParams.GREEDY, 3, List.of());
         int[] ids = tokenizer.encode("One day, she saw a big ball.", false);
         String out = "";
         for (int i = 0; i < 3; i++) out += g.accept(ids[i], null).text();
@@ -71,7 +73,7 @@ class GenerationTest {
 
     @Test
     void endOfSequenceTokenFinishesWithoutText() {
-        Generation g = new Generation(tokenizer, new int[]{tokenizer.bos()}, SamplingParams.GREEDY, 10, List.of());
+        Generation g = new Generation(tokenizer, new int[] {tokenizer.bos()}, SamplingParams.GREEDY, 10, List.of());
         feed(g, "Hi");
         Generation.Step s = g.accept(tokenizer.eos(), null);
         assertEquals(Generation.FinishReason.END_OF_SEQUENCE, s.finish());
@@ -85,9 +87,10 @@ class GenerationTest {
         float[] logits = new float[tokenizer.vocabSize()];
         logits[300] = 2f;
         logits[301] = 1.9f;
-        Generation plain = new Generation(tokenizer, new int[]{1, 300}, SamplingParams.GREEDY, 5, List.of());
+        Generation plain = new Generation(tokenizer, new int[] {1, 300}, SamplingParams.GREEDY, 5, List.of());
         assertEquals(300, plain.next(logits).token());
-        Generation penalised = new Generation(tokenizer, new int[]{1, 300}, SamplingParams.GREEDY.withPresencePenalty(1f), 5, List.of());
+        Generation penalised = new Generation(
+                tokenizer, new int[] {1, 300}, SamplingParams.GREEDY.withPresencePenalty(1f), 5, List.of());
         assertEquals(301, penalised.next(logits).token());
         assertEquals(1, penalised.generatedCount());
     }

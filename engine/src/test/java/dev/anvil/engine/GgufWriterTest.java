@@ -1,18 +1,17 @@
 package dev.anvil.engine;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class GgufWriterTest {
 
@@ -30,9 +29,18 @@ class GgufWriterTest {
         try (GgufWriter w = new GgufWriter(file)) {
             w.putString("general.architecture", "llama")
                     .putString("general.name", "ünïcode name ✓")
-                    .putUInt8("u8", 200).putInt8("i8", -5).putUInt16("u16", 60000).putInt16("i16", -300)
-                    .putUInt32("u32", 123456).putInt32("i32", -123456).putUInt64("u64", 1L << 40).putInt64("i64", -(1L << 40))
-                    .putFloat32("f32", 1.5e-5f).putFloat64("f64", Math.PI).putBool("yes", true).putBool("no", false)
+                    .putUInt8("u8", 200)
+                    .putInt8("i8", -5)
+                    .putUInt16("u16", 60000)
+                    .putInt16("i16", -300)
+                    .putUInt32("u32", 123456)
+                    .putInt32("i32", -123456)
+                    .putUInt64("u64", 1L << 40)
+                    .putInt64("i64", -(1L << 40))
+                    .putFloat32("f32", 1.5e-5f)
+                    .putFloat64("f64", Math.PI)
+                    .putBool("yes", true)
+                    .putBool("no", false)
                     .putStringArray("strings", new String[] {"a", "", "Ġhello", "<|im_end|>"})
                     .putInt32Array("ints", new int[] {1, 3, -7})
                     .putFloat32Array("floats", new float[] {0.5f, -1f});
@@ -66,14 +74,35 @@ class GgufWriterTest {
             assertArrayEquals(new String[] {"a", "", "Ġhello", "<|im_end|>"}, f.getStringArray("strings"));
             assertArrayEquals(new int[] {1, 3, -7}, f.getIntArray("ints"));
             assertArrayEquals(new float[] {0.5f, -1f}, f.getFloatArray("floats"));
-            assertEquals(List.of("general.architecture", "general.name", "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64",
-                    "f32", "f64", "yes", "no", "strings", "ints", "floats"), List.copyOf(f.metadata().keySet()));
+            assertEquals(
+                    List.of(
+                            "general.architecture",
+                            "general.name",
+                            "u8",
+                            "i8",
+                            "u16",
+                            "i16",
+                            "u32",
+                            "i32",
+                            "u64",
+                            "i64",
+                            "f32",
+                            "f64",
+                            "yes",
+                            "no",
+                            "strings",
+                            "ints",
+                            "floats"),
+                    List.copyOf(f.metadata().keySet()));
 
-            assertEquals(List.of("norm", "w.q8", "w.f16"), List.copyOf(f.tensors().keySet()));
+            assertEquals(
+                    List.of("norm", "w.q8", "w.f16"), List.copyOf(f.tensors().keySet()));
             GgufFile.Tensor n = f.tensor("norm");
             assertEquals(GgmlType.F32, n.type());
             assertArrayEquals(new long[] {8}, n.shape());
-            assertArrayEquals(norm, n.data().toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN)));
+            assertArrayEquals(
+                    norm,
+                    n.data().toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN)));
             GgufFile.Tensor t8 = f.tensor("w.q8");
             assertEquals(GgmlType.Q8_0, t8.type());
             assertArrayEquals(new long[] {64, 3}, t8.shape());
@@ -84,7 +113,8 @@ class GgufWriterTest {
             for (GgufFile.Tensor t : f.tensors().values()) {
                 assertEquals(0, (f.dataOffset() + t.offset()) % 32, t.name() + " is 32-byte aligned");
             }
-            assertEquals(f.dataOffset() + f.tensor("w.f16").offset() + f16.length, Files.size(file), "no trailing bytes");
+            assertEquals(
+                    f.dataOffset() + f.tensor("w.f16").offset() + f16.length, Files.size(file), "no trailing bytes");
         }
     }
 

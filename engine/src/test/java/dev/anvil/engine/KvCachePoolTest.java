@@ -70,7 +70,10 @@ class KvCachePoolTest {
         pool.free(a); // preemption frees room
         pool.reserve(b, 33);
         assertEquals(3, b.blockCount());
-        assertThrows(IllegalArgumentException.class, () -> pool.reserve(b, SHAPE.contextLength() + 1), "beyond context length");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> pool.reserve(b, SHAPE.contextLength() + 1),
+                "beyond context length");
     }
 
     @Test

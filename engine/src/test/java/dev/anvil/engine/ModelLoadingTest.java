@@ -32,21 +32,26 @@ class ModelLoadingTest {
             w.putUInt32(arch + ".context_length", 64);
             w.putFloat32(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
             Object[][] tensors = {
-                    {"token_embd.weight", GgmlType.F32, new long[]{dim, vocab}},
-                    {"blk.0.attn_norm.weight", GgmlType.F32, new long[]{dim}},
-                    {"blk.0.attn_q.weight", attnQType, new long[]{attnQType.blockSize > dim ? attnQType.blockSize : dim, dim}},
-                    {"blk.0.attn_k.weight", GgmlType.F32, new long[]{dim, kv}},
-                    {"blk.0.attn_v.weight", GgmlType.F32, new long[]{dim, kv}},
-                    {"blk.0.attn_output.weight", GgmlType.F32, new long[]{dim, dim}},
-                    {"blk.0.ffn_norm.weight", GgmlType.F32, new long[]{dim}},
-                    {"blk.0.ffn_gate.weight", GgmlType.F32, new long[]{dim, ffn}},
-                    {"blk.0.ffn_down.weight", GgmlType.F32, new long[]{ffn, dim}},
-                    {"blk.0.ffn_up.weight", GgmlType.F32, new long[]{dim, ffn}},
-                    {"output_norm.weight", GgmlType.F32, new long[]{dim}},
-                    {"output.weight", GgmlType.F32, new long[]{dim, vocab}},
+                {"token_embd.weight", GgmlType.F32, new long[] {dim, vocab}},
+                {"blk.0.attn_norm.weight", GgmlType.F32, new long[] {dim}},
+                {
+                    "blk.0.attn_q.weight",
+                    attnQType,
+                    new long[] {attnQType.blockSize > dim ? attnQType.blockSize : dim, dim}
+                },
+                {"blk.0.attn_k.weight", GgmlType.F32, new long[] {dim, kv}},
+                {"blk.0.attn_v.weight", GgmlType.F32, new long[] {dim, kv}},
+                {"blk.0.attn_output.weight", GgmlType.F32, new long[] {dim, dim}},
+                {"blk.0.ffn_norm.weight", GgmlType.F32, new long[] {dim}},
+                {"blk.0.ffn_gate.weight", GgmlType.F32, new long[] {dim, ffn}},
+                {"blk.0.ffn_down.weight", GgmlType.F32, new long[] {ffn, dim}},
+                {"blk.0.ffn_up.weight", GgmlType.F32, new long[] {dim, ffn}},
+                {"output_norm.weight", GgmlType.F32, new long[] {dim}},
+                {"output.weight", GgmlType.F32, new long[] {dim, vocab}},
             };
             int n = withOutput ? tensors.length : tensors.length - 1;
-            for (int i = 0; i < n; i++) w.addTensor((String) tensors[i][0], (GgmlType) tensors[i][1], (long[]) tensors[i][2]);
+            for (int i = 0; i < n; i++)
+                w.addTensor((String) tensors[i][0], (GgmlType) tensors[i][1], (long[]) tensors[i][2]);
             for (int i = 0; i < n; i++) {
                 String tname = (String) tensors[i][0];
                 w.beginTensor(tname);
@@ -66,14 +71,16 @@ class ModelLoadingTest {
     @Test
     void unsupportedArchitectureIsNamed() throws Exception {
         Path p = write("gpt2.gguf", "gpt2", GgmlType.F32, true);
-        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
+        UnsupportedModelException e = assertThrows(
+                UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
         assertTrue(e.getMessage().contains("'gpt2'"), e.getMessage());
     }
 
     @Test
     void unsupportedWeightTypeIsNamedWithItsTensor() throws Exception {
         Path p = write("q2k.gguf", "llama", GgmlType.Q2_K, true);
-        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
+        UnsupportedModelException e = assertThrows(
+                UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
         assertTrue(e.getMessage().contains("Q2_K") && e.getMessage().contains("blk.0.attn_q.weight"), e.getMessage());
     }
 
@@ -98,12 +105,21 @@ class ModelLoadingTest {
     @Test
     void garbageIsRejectedAsNeitherFormat() throws Exception {
         Path p = dir.resolve("junk.bin");
-        Files.write(p, new byte[]{1, 2, 3});
+        Files.write(p, new byte[] {1, 2, 3});
         assertThrows(UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
         byte[] header = new byte[28];
-        java.nio.ByteBuffer.wrap(header).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(64).putInt(172).putInt(5).putInt(8).putInt(4).putInt(512).putInt(512);
+        java.nio.ByteBuffer.wrap(header)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putInt(64)
+                .putInt(172)
+                .putInt(5)
+                .putInt(8)
+                .putInt(4)
+                .putInt(512)
+                .putInt(512);
         Files.write(p, header);
-        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
+        UnsupportedModelException e = assertThrows(
+                UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
         assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     }
 }

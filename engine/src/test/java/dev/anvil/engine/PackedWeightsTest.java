@@ -21,7 +21,9 @@ class PackedWeightsTest {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"Q8_0", "Q4_0"})
+    @EnumSource(
+            value = GgmlType.class,
+            names = {"Q8_0", "Q4_0"})
     void everyKernelComputesTheDefiningFormulaExactly(GgmlType type) {
         assertTrue(PackedWeights.supports(type), "this machine has 256-bit float vectors");
         // Rows not a multiple of the unit (padding), columns of 3 blocks; 11 tokens = one full tile and a short one.
@@ -32,7 +34,8 @@ class PackedWeightsTest {
             for (long i = 0; i < raw.byteSize(); i++) raw.set(ValueLayout.JAVA_BYTE, i, (byte) rnd.nextInt());
             for (int r = 0; r < rows; r++) {
                 for (int b = 0; b < blocks; b++) {
-                    raw.set(I16, ((long) r * blocks + b) * type.typeSize, Float.floatToFloat16((float) (0.02 * rnd.nextGaussian())));
+                    raw.set(I16, ((long) r * blocks + b) * type.typeSize, Float.floatToFloat16((float)
+                            (0.02 * rnd.nextGaussian())));
                 }
             }
             WeightMatrix w = new WeightMatrix("w", type, rows, cols, raw);
@@ -46,21 +49,40 @@ class PackedWeightsTest {
 
             float[] one = new float[T * rows];
             for (int t = 0; t < T; t++) {
-                for (int u = 0; u < p.units; u++) p.gemv(u, qx, t * cols, dx, t * blocks, one, t * rows + u * PackedWeights.UNIT_ROWS);
+                for (int u = 0; u < p.units; u++)
+                    p.gemv(u, qx, t * cols, dx, t * blocks, one, t * rows + u * PackedWeights.UNIT_ROWS);
             }
             float[] four = new float[T * rows];
             for (int u = 0; u < p.units; u++) {
                 for (int t = 0; t < T; t += 4) { // the last group (tokens 8..10) repeats token 10
                     int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
                     int o = u * PackedWeights.UNIT_ROWS;
-                    p.gemv4(u, qx, t * cols, t1 * cols, t2 * cols, t3 * cols, dx, t * blocks, t1 * blocks, t2 * blocks, t3 * blocks,
-                            four, t * rows + o, t1 * rows + o, t2 * rows + o, t3 * rows + o);
+                    p.gemv4(
+                            u,
+                            qx,
+                            t * cols,
+                            t1 * cols,
+                            t2 * cols,
+                            t3 * cols,
+                            dx,
+                            t * blocks,
+                            t1 * blocks,
+                            t2 * blocks,
+                            t3 * blocks,
+                            four,
+                            t * rows + o,
+                            t1 * rows + o,
+                            t2 * rows + o,
+                            t3 * rows + o);
                 }
             }
             int R = PackedWeights.UNIT_ROWS, TT = PackedWeights.TILE_TOKENS;
             int tiles = (T + TT - 1) / TT, tileFloats = PackedWeights.tokenPanelFloats(cols);
-            float[] xt = new float[tiles * tileFloats], panel = new float[PackedWeights.panelFloats(cols)], acc = new float[R * TT];
-            for (int i = 0; i < tiles; i++) PackedWeights.interleave(qx, dx, cols, i * TT, Math.min(TT, T - i * TT), xt, i * tileFloats);
+            float[] xt = new float[tiles * tileFloats],
+                    panel = new float[PackedWeights.panelFloats(cols)],
+                    acc = new float[R * TT];
+            for (int i = 0; i < tiles; i++)
+                PackedWeights.interleave(qx, dx, cols, i * TT, Math.min(TT, T - i * TT), xt, i * tileFloats);
             float[] many = new float[T * rows];
             for (int u = 0; u < p.units; u++) {
                 p.widen(u, panel);
@@ -74,9 +96,18 @@ class PackedWeightsTest {
             for (int t = 0; t < T; t++) {
                 for (int r = 0; r < rows; r++) {
                     float expected = PackedWeights.referenceDot(w, r, qx, t * cols, dx, t * blocks);
-                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(one[t * rows + r]), "gemv token " + t + " row " + r);
-                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(many[t * rows + r]), "gemm token " + t + " row " + r);
-                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(four[t * rows + r]), "gemv4 token " + t + " row " + r);
+                    assertEquals(
+                            Float.floatToIntBits(expected),
+                            Float.floatToIntBits(one[t * rows + r]),
+                            "gemv token " + t + " row " + r);
+                    assertEquals(
+                            Float.floatToIntBits(expected),
+                            Float.floatToIntBits(many[t * rows + r]),
+                            "gemm token " + t + " row " + r);
+                    assertEquals(
+                            Float.floatToIntBits(expected),
+                            Float.floatToIntBits(four[t * rows + r]),
+                            "gemv4 token " + t + " row " + r);
                     // And the formula is the float dot product of the rounded activations, to float accuracy.
                     float[] xr = new float[cols];
                     for (int c = 0; c < cols; c++) xr[c] = qx[t * cols + c] * dx[t * blocks + c / 32];

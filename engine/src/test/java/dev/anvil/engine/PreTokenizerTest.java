@@ -10,7 +10,6 @@ import java.util.Random;
 import java.util.function.BiConsumer;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,15 +23,18 @@ class PreTokenizerTest {
     private static final Pattern GPT2 = Pattern.compile(
             "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+", FLAGS);
     private static final Pattern LLAMA3 = Pattern.compile(
-            "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", FLAGS);
+            "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+            FLAGS);
     private static final Pattern QWEN2 = Pattern.compile(
-            "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+", FLAGS);
+            "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+            FLAGS);
 
     /** Letters (Latin, accented, CJK, Greek, letter-like marks), numbers (Nd, Nl, No), spaces of several kinds, quotes, symbols. */
     private static final String[] ALPHABET = {
-            "a", "Z", "s", "t", "r", "e", "l", "d", "m", "v", "S", "T", "R", "E", "L", "D", "é", "日", "Ω", "ß", "ǅ",
-            "3", "0", "٣", "Ⅻ", "½", "²", " ", " ", " ", "\t", "\n", "\r", "\u00A0", "\u3000", "\u2009", "\u0085",
-            "'", "!", ".", "-", "_", "$", "🙂", "😁", "\u0301", "\u200D", "\uFE0F", "\u0000", "ǃ"};
+        "a", "Z", "s", "t", "r", "e", "l", "d", "m", "v", "S", "T", "R", "E", "L", "D", "é", "日", "Ω", "ß", "ǅ", "3",
+        "0", "٣", "Ⅻ", "½", "²", " ", " ", " ", "\t", "\n", "\r", "\u00A0", "\u3000", "\u2009", "\u0085", "'", "!", ".",
+        "-", "_", "$", "🙂", "😁", "\u0301", "\u200D", "\uFE0F", "\u0000", "ǃ"
+    };
 
     private static List<String> regexWords(Pattern pattern, String text) {
         // llama.cpp keeps unmatched stretches as words too; these rules match everything, but stay faithful.
@@ -64,7 +66,8 @@ class PreTokenizerTest {
 
     private static List<String> texts() throws IOException {
         List<String> texts = new ArrayList<>(TokenizerTest.ROUND_TRIP_TEXTS);
-        texts.addAll(TokenizerTest.vocabTestTexts(TokenizerTest.sharedDir().resolve("reference/tokenizer/ggml-vocab-gpt-2.gguf.inp")));
+        texts.addAll(TokenizerTest.vocabTestTexts(
+                TokenizerTest.sharedDir().resolve("reference/tokenizer/ggml-vocab-gpt-2.gguf.inp")));
         Random random = new Random(20261122);
         for (int i = 0; i < 20_000; i++) {
             StringBuilder text = new StringBuilder();
@@ -75,7 +78,8 @@ class PreTokenizerTest {
         return texts;
     }
 
-    private static void assertSameWords(Pattern pattern, BiConsumer<int[], Tokenizer.IntList> scanner) throws IOException {
+    private static void assertSameWords(Pattern pattern, BiConsumer<int[], Tokenizer.IntList> scanner)
+            throws IOException {
         for (String text : texts()) {
             assertEquals(regexWords(pattern, text), scannerWords(scanner, text), () -> "text '" + escape(text) + "'");
         }
@@ -83,7 +87,9 @@ class PreTokenizerTest {
 
     private static String escape(String text) {
         StringBuilder out = new StringBuilder();
-        text.codePoints().forEach(cp -> out.append(cp < 0x20 || cp > 0x7E ? String.format("\\u{%X}", cp) : Character.toString(cp)));
+        text.codePoints()
+                .forEach(cp ->
+                        out.append(cp < 0x20 || cp > 0x7E ? String.format("\\u{%X}", cp) : Character.toString(cp)));
         return out.toString();
     }
 
@@ -105,10 +111,17 @@ class PreTokenizerTest {
     /** llama.cpp's regex lists for the chained pre-tokenizers, every step as a regex. */
     private static final Map<ByteLevelBpeTokenizer.PreTokenizer, List<Pattern>> CHAINS = Map.of(
             ByteLevelBpeTokenizer.PreTokenizer.DIGITS_THEN_GPT2, List.of(Pattern.compile("\\p{N}", FLAGS), GPT2),
-            ByteLevelBpeTokenizer.PreTokenizer.FALCON, List.of(Pattern.compile("[\\p{P}\\$\\+<=>\\^~\\|`]+", FLAGS), GPT2,
-                    Pattern.compile("[0-9][0-9][0-9]", FLAGS)),
-            ByteLevelBpeTokenizer.PreTokenizer.DEFAULT, List.of(Pattern.compile("[\\p{P}\\$\\+<=>\\^~\\|]+", FLAGS), GPT2,
-                    Pattern.compile("\\p{N}+", FLAGS), Pattern.compile("[0-9][0-9][0-9]", FLAGS)));
+            ByteLevelBpeTokenizer.PreTokenizer.FALCON,
+                    List.of(
+                            Pattern.compile("[\\p{P}\\$\\+<=>\\^~\\|`]+", FLAGS),
+                            GPT2,
+                            Pattern.compile("[0-9][0-9][0-9]", FLAGS)),
+            ByteLevelBpeTokenizer.PreTokenizer.DEFAULT,
+                    List.of(
+                            Pattern.compile("[\\p{P}\\$\\+<=>\\^~\\|]+", FLAGS),
+                            GPT2,
+                            Pattern.compile("\\p{N}+", FLAGS),
+                            Pattern.compile("[0-9][0-9][0-9]", FLAGS)));
 
     @Test
     void chainedPreTokenizersMatchTheirRegexChains() throws IOException {
@@ -122,19 +135,30 @@ class PreTokenizerTest {
                     for (String piece : expected) if (!piece.isEmpty()) refined.addAll(regexWords(step, piece));
                     expected = refined;
                 }
-                assertEquals(expected, scannerWords((cps, ends) -> {
-                    Tokenizer.IntList words = chain.getKey().split(cps);
-                    for (int i = 0; i < words.size(); i++) ends.add(words.get(i));
-                }, text), () -> chain.getKey() + " on '" + escape(text) + "'");
+                assertEquals(
+                        expected,
+                        scannerWords(
+                                (cps, ends) -> {
+                                    Tokenizer.IntList words = chain.getKey().split(cps);
+                                    for (int i = 0; i < words.size(); i++) ends.add(words.get(i));
+                                },
+                                text),
+                        () -> chain.getKey() + " on '" + escape(text) + "'");
             }
         }
     }
 
     @Test
     void knownSplits() {
-        assertEquals(List.of("Hello", ",", " y", "'", "all", "!", " I", "'ve", "  ", " spaces", "\n\n"),
-                scannerWords((cps, ends) -> ByteLevelBpeTokenizer.splitGpt2(cps, 0, cps.length, ends), "Hello, y'all! I've   spaces\n\n"));
-        assertEquals(List.of("Hello", ",", " y", "'all", "!", " I", "'VE", "  ", " spaces", "\n\n", "123", "456", "7"),
-                scannerWords((cps, ends) -> ByteLevelBpeTokenizer.splitLlama3(cps, 0, cps.length, 3, ends), "Hello, y'all! I'VE   spaces\n\n1234567"));
+        assertEquals(
+                List.of("Hello", ",", " y", "'", "all", "!", " I", "'ve", "  ", " spaces", "\n\n"),
+                scannerWords(
+                        (cps, ends) -> ByteLevelBpeTokenizer.splitGpt2(cps, 0, cps.length, ends),
+                        "Hello, y'all! I've   spaces\n\n"));
+        assertEquals(
+                List.of("Hello", ",", " y", "'all", "!", " I", "'VE", "  ", " spaces", "\n\n", "123", "456", "7"),
+                scannerWords(
+                        (cps, ends) -> ByteLevelBpeTokenizer.splitLlama3(cps, 0, cps.length, 3, ends),
+                        "Hello, y'all! I'VE   spaces\n\n1234567"));
     }
 }

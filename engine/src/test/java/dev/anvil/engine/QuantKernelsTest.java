@@ -9,9 +9,9 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Random;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
-import org.junit.jupiter.api.Test;
 
 /**
  * Each weight encoding against an independent scalar decoder written from ggml's block definitions
@@ -35,7 +35,10 @@ class QuantKernelsTest {
                 case F16 -> s.set(I16, o, Float.floatToFloat16((float) r.nextGaussian()));
                 case BF16 -> s.set(I16, o, (short) (Float.floatToIntBits((float) r.nextGaussian()) >>> 16));
                 case Q8_0, Q4_0, Q5_0 -> s.set(I16, o, half(r, 0.05));
-                case Q4_1, Q5_1, Q4_K, Q5_K -> { s.set(I16, o, half(r, 0.05)); s.set(I16, o + 2, half(r, 0.05)); }
+                case Q4_1, Q5_1, Q4_K, Q5_K -> {
+                    s.set(I16, o, half(r, 0.05));
+                    s.set(I16, o + 2, half(r, 0.05));
+                }
                 case Q6_K -> s.set(I16, o + 208, half(r, 0.01));
                 default -> throw new IllegalArgumentException(t.toString());
             }
@@ -43,26 +46,41 @@ class QuantKernelsTest {
         return s;
     }
 
-    private static short half(Random r, double scale) { return Float.floatToFloat16((float) (r.nextGaussian() * scale)); }
+    private static short half(Random r, double scale) {
+        return Float.floatToFloat16((float) (r.nextGaussian() * scale));
+    }
 
-    static int u8(MemorySegment s, long o) { return s.get(ValueLayout.JAVA_BYTE, o) & 0xFF; }
-    static float f16(MemorySegment s, long o) { return Float.float16ToFloat(s.get(I16, o)); }
+    static int u8(MemorySegment s, long o) {
+        return s.get(ValueLayout.JAVA_BYTE, o) & 0xFF;
+    }
+
+    static float f16(MemorySegment s, long o) {
+        return Float.float16ToFloat(s.get(I16, o));
+    }
 
     /** Value i of a row at byte offset {@code row}, straight from the block definition. */
     static double reference(GgmlType t, MemorySegment s, long row, int i) {
         long blk = row + (long) (i / t.blockSize) * t.typeSize;
         int j = i % t.blockSize;
         switch (t) {
-            case F32: return s.get(F32, row + 4L * i);
-            case F16: return Float.float16ToFloat(s.get(I16, row + 2L * i));
-            case BF16: return Float.intBitsToFloat(s.get(I16, row + 2L * i) << 16);
-            case Q8_0: return f16(s, blk) * s.get(ValueLayout.JAVA_BYTE, blk + 2 + j);
-            case Q4_0: return f16(s, blk) * (nibble(s, blk + 2, j) - 8);
-            case Q4_1: return f16(s, blk) * nibble(s, blk + 4, j) + f16(s, blk + 2);
-            case Q5_0: return f16(s, blk) * ((nibble(s, blk + 6, j) | (bit(s, blk + 2, j) << 4)) - 16);
-            case Q5_1: return f16(s, blk) * (nibble(s, blk + 8, j) | (bit(s, blk + 4, j) << 4)) + f16(s, blk + 2);
+            case F32:
+                return s.get(F32, row + 4L * i);
+            case F16:
+                return Float.float16ToFloat(s.get(I16, row + 2L * i));
+            case BF16:
+                return Float.intBitsToFloat(s.get(I16, row + 2L * i) << 16);
+            case Q8_0:
+                return f16(s, blk) * s.get(ValueLayout.JAVA_BYTE, blk + 2 + j);
+            case Q4_0:
+                return f16(s, blk) * (nibble(s, blk + 2, j) - 8);
+            case Q4_1:
+                return f16(s, blk) * nibble(s, blk + 4, j) + f16(s, blk + 2);
+            case Q5_0:
+                return f16(s, blk) * ((nibble(s, blk + 6, j) | (bit(s, blk + 2, j) << 4)) - 16);
+            case Q5_1:
+                return f16(s, blk) * (nibble(s, blk + 8, j) | (bit(s, blk + 4, j) << 4)) + f16(s, blk + 2);
             case Q4_K, Q5_K: {
-                int sub = j / 32, within = j % 32;                  // 8 sub-blocks of 32
+                int sub = j / 32, within = j % 32; // 8 sub-blocks of 32
                 int q = u8(s, (t == GgmlType.Q5_K ? blk + 48 : blk + 16) + 32 * (sub / 2) + within);
                 q = sub % 2 == 0 ? q & 15 : q >> 4;
                 if (t == GgmlType.Q5_K) q |= ((u8(s, blk + 16 + within) >> sub) & 1) << 4;
@@ -78,7 +96,8 @@ class QuantKernelsTest {
                 int scale = s.get(ValueLayout.JAVA_BYTE, blk + 192 + 8 * half + 2 * quarter + pos / 16);
                 return (double) f16(s, blk + 208) * scale * ((low | (high << 4)) - 32);
             }
-            default: throw new IllegalArgumentException(t.toString());
+            default:
+                throw new IllegalArgumentException(t.toString());
         }
     }
 
@@ -94,12 +113,17 @@ class QuantKernelsTest {
 
     /** get_scale_min_k4: 12 bytes pack eight 6-bit scales and mins. */
     private static int[] scaleMin(MemorySegment s, long q, int j) {
-        if (j < 4) return new int[]{u8(s, q + j) & 63, u8(s, q + j + 4) & 63};
-        return new int[]{(u8(s, q + j + 4) & 15) | ((u8(s, q + j - 4) >> 6) << 4), (u8(s, q + j + 4) >> 4) | ((u8(s, q + j) >> 6) << 4)};
+        if (j < 4) return new int[] {u8(s, q + j) & 63, u8(s, q + j + 4) & 63};
+        return new int[] {
+            (u8(s, q + j + 4) & 15) | ((u8(s, q + j - 4) >> 6) << 4),
+            (u8(s, q + j + 4) >> 4) | ((u8(s, q + j) >> 6) << 4)
+        };
     }
 
     @ParameterizedTest
-    @EnumSource(value = GgmlType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
+    @EnumSource(
+            value = GgmlType.class,
+            names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"})
     void dequantizeAndDotMatchTheBlockDefinition(GgmlType type) {
         Random r = new Random(type.ordinal());
         int rows = 5, cols = 512;
@@ -121,16 +145,22 @@ class QuantKernelsTest {
             // float accumulation of 512 products: error well below 1e-5 of the sum of magnitudes
             assertEquals(exact, fused, magnitude * 1e-5, type + " dot row " + rr);
             // the fused kernel and the dequantize-then-dot path are bit-identical (batch invariance)
-            assertEquals(QuantKernels.dot1(row, 0, x, 0, cols), fused, 0f, type + " fused vs dequantized dot, row " + rr);
+            assertEquals(
+                    QuantKernels.dot1(row, 0, x, 0, cols), fused, 0f, type + " fused vs dequantized dot, row " + rr);
         }
     }
 
     @Test
     void unsupportedTypesFailAtConstruction() {
         MemorySegment s = Arena.ofAuto().allocate(1024);
-        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> new WeightMatrix("blk.0.attn_q.weight", GgmlType.Q2_K, 1, 256, s));
+        UnsupportedModelException e = assertThrows(
+                UnsupportedModelException.class,
+                () -> new WeightMatrix("blk.0.attn_q.weight", GgmlType.Q2_K, 1, 256, s));
         assertTrue(e.getMessage().contains("Q2_K") && e.getMessage().contains("blk.0.attn_q.weight"), e.getMessage());
-        assertThrows(UnsupportedModelException.class, () -> new WeightMatrix("w", GgmlType.Q8_0, 1, 40, s), "row not a whole number of blocks");
+        assertThrows(
+                UnsupportedModelException.class,
+                () -> new WeightMatrix("w", GgmlType.Q8_0, 1, 40, s),
+                "row not a whole number of blocks");
     }
 
     @Test
@@ -142,9 +172,9 @@ class QuantKernelsTest {
             int block = i / 32;
             x[i] = switch (block % 5) {
                 case 0 -> (float) r.nextGaussian();
-                case 1 -> (float) (r.nextGaussian() * 1e-3);           // values that round to -0.0 and +0.0
-                case 2 -> (r.nextInt(255) - 127) / 127f * 3.5f;        // exact ties of x * 127/amax
-                case 3 -> i % 32 == 0 ? 0f : -0f;                      // an all-zero block
+                case 1 -> (float) (r.nextGaussian() * 1e-3); // values that round to -0.0 and +0.0
+                case 2 -> (r.nextInt(255) - 127) / 127f * 3.5f; // exact ties of x * 127/amax
+                case 3 -> i % 32 == 0 ? 0f : -0f; // an all-zero block
                 default -> (float) (r.nextGaussian() * 1e4);
             };
         }
@@ -157,7 +187,10 @@ class QuantKernelsTest {
             float id = amax != 0f ? 127f / amax : 0f;
             for (int j = 0; j < 32; j++) {
                 float expected = d * (float) Math.rint(x[b + j] * id);
-                assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(out[b + j]), "block " + b / 32 + " value " + j + " (" + x[b + j] + ")");
+                assertEquals(
+                        Float.floatToRawIntBits(expected),
+                        Float.floatToRawIntBits(out[b + j]),
+                        "block " + b / 32 + " value " + j + " (" + x[b + j] + ")");
             }
         }
     }

@@ -1,14 +1,13 @@
 package dev.anvil.engine;
 
-import org.junit.jupiter.api.Test;
-
-import java.lang.foreign.MemorySegment;
-import java.util.SplittableRandom;
-
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
 
 /**
  * Round trips through the writer's encoders and the engine's decoder ({@link QuantKernels#dequantize}), which
@@ -46,7 +45,9 @@ class QuantizerTest {
         float[] x = gaussian(4096, 1, 3.0);
         float[] y = roundTrip(GgmlType.F16, x);
         for (int i = 0; i < x.length; i++) {
-            assertTrue(Math.abs(x[i] - y[i]) <= Math.abs(x[i]) * 0x1p-11f + 0x1p-25f, "F16 element " + i + ": " + x[i] + " -> " + y[i]);
+            assertTrue(
+                    Math.abs(x[i] - y[i]) <= Math.abs(x[i]) * 0x1p-11f + 0x1p-25f,
+                    "F16 element " + i + ": " + x[i] + " -> " + y[i]);
         }
         // Exactly representable values survive unchanged.
         float[] exact = {0f, 1f, -2f, 0.5f, 65504f, -0.000061035156f};
@@ -58,7 +59,9 @@ class QuantizerTest {
         float[] x = gaussian(4096, 2, 3.0);
         float[] y = roundTrip(GgmlType.BF16, x);
         for (int i = 0; i < x.length; i++) {
-            assertTrue(Math.abs(x[i] - y[i]) <= Math.abs(x[i]) * 0x1p-8f, "BF16 element " + i + ": " + x[i] + " -> " + y[i]);
+            assertTrue(
+                    Math.abs(x[i] - y[i]) <= Math.abs(x[i]) * 0x1p-8f,
+                    "BF16 element " + i + ": " + x[i] + " -> " + y[i]);
         }
         // 1 + 2^-8 is exactly half way between two BF16 values: ties go to the even one (1.0).
         assertEquals(0x3f80, Quantizer.floatToBf16(1f + 0x1p-8f) & 0xffff);
@@ -75,7 +78,8 @@ class QuantizerTest {
             for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[b + i]));
             float step = amax / 127;
             for (int i = 0; i < 32; i++) {
-                assertTrue(Math.abs(x[b + i] - y[b + i]) <= step * 0.5f * 1.01f + amax * 0x1p-10f,
+                assertTrue(
+                        Math.abs(x[b + i] - y[b + i]) <= step * 0.5f * 1.01f + amax * 0x1p-10f,
                         "Q8_0 element " + (b + i) + ": " + x[b + i] + " -> " + y[b + i]);
             }
         }
@@ -94,7 +98,9 @@ class QuantizerTest {
                 float step = amax / levels;
                 for (int i = 0; i < 32; i++) {
                     // Half a step, except the one value at the far end of the range that the top level cannot reach.
-                    assertTrue(Math.abs(x[b + i] - y[b + i]) <= step * 1.01f, type + " element " + (b + i) + ": " + x[b + i] + " -> " + y[b + i]);
+                    assertTrue(
+                            Math.abs(x[b + i] - y[b + i]) <= step * 1.01f,
+                            type + " element " + (b + i) + ": " + x[b + i] + " -> " + y[b + i]);
                 }
                 // The element of largest magnitude is reproduced (up to fp16 rounding of the scale).
                 int arg = b;
@@ -118,11 +124,16 @@ class QuantizerTest {
         for (int i = 0; i < 32; i++) assertEquals(0f, y[512 + i], 1e-6f, "zero sub-block element " + i);
         for (int b = 0; b < x.length; b += 32) {
             float lo = Float.MAX_VALUE, hi = -Float.MAX_VALUE;
-            for (int i = 0; i < 32; i++) { lo = Math.min(lo, x[b + i]); hi = Math.max(hi, x[b + i]); }
+            for (int i = 0; i < 32; i++) {
+                lo = Math.min(lo, x[b + i]);
+                hi = Math.max(hi, x[b + i]);
+            }
             float range = hi - Math.min(lo, 0);
             for (int i = 0; i < 32; i++) {
                 // 15 levels over the range plus the 6-bit scale quantization: well under a fifth of the range.
-                assertTrue(Math.abs(x[b + i] - y[b + i]) <= range * 0.2f, "Q4_K element " + (b + i) + ": " + x[b + i] + " -> " + y[b + i]);
+                assertTrue(
+                        Math.abs(x[b + i] - y[b + i]) <= range * 0.2f,
+                        "Q4_K element " + (b + i) + ": " + x[b + i] + " -> " + y[b + i]);
             }
         }
     }

@@ -31,15 +31,16 @@ class ReferenceLogitsTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({
-            "stories260K,    0.01, 0.02",
-            "ref-spm-f16,    0.01, 0.01",
-            "ref-spm-q8_0,   0.15, 0.15",
-            "ref-spm-q4_0,   0.15, 0.15",
-            "ref-bpe-q8_0,   0.15, 0.15",
-            "ref-bpe-q4_k_m, 0.25, 0.25"
+        "stories260K,    0.01, 0.02",
+        "ref-spm-f16,    0.01, 0.01",
+        "ref-spm-q8_0,   0.15, 0.15",
+        "ref-spm-q4_0,   0.15, 0.15",
+        "ref-bpe-q8_0,   0.15, 0.15",
+        "ref-bpe-q4_k_m, 0.25, 0.25"
     })
     void matchesLlamaCpp(String model, float logitTolerance, float gapTolerance) throws Exception {
-        Path file = model.equals("stories260K") ? TestData.stories260KGguf()
+        Path file = model.equals("stories260K")
+                ? TestData.stories260KGguf()
                 : TestData.sharedDir().resolve("reference/models/" + model + ".gguf");
         List<TestData.Reference> refs = TestData.references(model);
         try (LlamaModel m = LlamaModel.load(file, ComputePool.defaultFactory(), 2)) {
@@ -49,41 +50,53 @@ class ReferenceLogitsTest {
             for (TestData.Reference ref : refs) {
                 KvCachePool.Sequence seq = kv.newSequence();
                 kv.reserve(seq, ref.promptTokens().length + ref.stepTokens().length);
-                float[] logits = m.forward(new Batch().add(seq, 0, ref.promptTokens())).logits(0);
+                float[] logits =
+                        m.forward(new Batch().add(seq, 0, ref.promptTokens())).logits(0);
                 assertEquals(ref.firstStepLogits().length, logits.length, "vocabulary size");
                 float maxDiff = 0;
-                for (int i = 0; i < logits.length; i++) maxDiff = Math.max(maxDiff, Math.abs(logits[i] - ref.firstStepLogits()[i]));
+                for (int i = 0; i < logits.length; i++)
+                    maxDiff = Math.max(maxDiff, Math.abs(logits[i] - ref.firstStepLogits()[i]));
                 worstFirst = Math.max(worstFirst, maxDiff);
-                assertTrue(maxDiff <= logitTolerance, model + " \"" + ref.prompt() + "\": first-step logits differ by " + maxDiff
-                        + " > " + logitTolerance);
+                assertTrue(
+                        maxDiff <= logitTolerance,
+                        model + " \"" + ref.prompt() + "\": first-step logits differ by " + maxDiff + " > "
+                                + logitTolerance);
                 int pos = ref.promptTokens().length;
                 for (int step = 0; step < ref.stepTokens().length; step++) {
                     int[] ids = ref.top5Ids()[step];
                     for (int j = 0; j < ids.length; j++) {
                         float diff = Math.abs(logits[ids[j]] - ref.top5Logits()[step][j]);
                         worstStep = Math.max(worstStep, diff);
-                        assertTrue(diff <= logitTolerance, model + " \"" + ref.prompt() + "\" step " + step + ": logit of token "
-                                + ids[j] + " is " + logits[ids[j]] + ", llama.cpp " + ref.top5Logits()[step][j]);
+                        assertTrue(
+                                diff <= logitTolerance,
+                                model + " \"" + ref.prompt() + "\" step " + step + ": logit of token " + ids[j] + " is "
+                                        + logits[ids[j]] + ", llama.cpp " + ref.top5Logits()[step][j]);
                     }
                     float gapError = Math.abs((logits[ids[0]] - logits[ids[1]]) - ref.gap(step));
                     worstGap = Math.max(worstGap, gapError);
-                    assertTrue(gapError <= gapTolerance, model + " step " + step + ": top1-top2 gap off by " + gapError);
+                    assertTrue(
+                            gapError <= gapTolerance, model + " step " + step + ": top1-top2 gap off by " + gapError);
                     if (ref.gap(step) > gapTolerance) {
-                        assertEquals(ref.stepTokens()[step], Sampler.argmax(logits),
-                                model + " \"" + ref.prompt() + "\" step " + step + " (reference gap " + ref.gap(step) + ")");
+                        assertEquals(
+                                ref.stepTokens()[step],
+                                Sampler.argmax(logits),
+                                model + " \"" + ref.prompt() + "\" step " + step + " (reference gap " + ref.gap(step)
+                                        + ")");
                         checked++;
                     } else {
                         nearTies++;
                     }
                     if (step + 1 < ref.stepTokens().length) {
-                        logits = m.forward(new Batch().add(seq, pos, ref.stepTokens()[step])).logits(0);
+                        logits = m.forward(new Batch().add(seq, pos, ref.stepTokens()[step]))
+                                .logits(0);
                         pos++;
                     }
                 }
                 kv.free(seq);
             }
             assertEquals(0, kv.usedBlocks(), "all KV blocks returned");
-            System.out.printf("%s: worst logit error first step %.5f, later steps %.5f, top1-top2 gap %.5f; %d top-1 checks, %d near-ties%n",
+            System.out.printf(
+                    "%s: worst logit error first step %.5f, later steps %.5f, top1-top2 gap %.5f; %d top-1 checks, %d near-ties%n",
                     model, worstFirst, worstStep, worstGap, checked, nearTies);
             assertTrue(checked >= 10, "only " + checked + " steps were decisive: the comparison would be vacuous");
         }

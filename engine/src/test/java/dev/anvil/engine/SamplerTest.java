@@ -35,9 +35,10 @@ class SamplerTest {
         assertEquals(1, t.token());
         double z = Math.log(Math.exp(1) + Math.exp(3) + Math.exp(2) + Math.exp(-1));
         assertEquals(3 - z, t.logprob(), 1e-5);
-        assertArrayEquals(new int[]{1, 2, 0}, t.topTokens());
+        assertArrayEquals(new int[] {1, 2, 0}, t.topTokens());
         assertEquals(2 - z, t.topLogprobs()[1], 1e-5);
-        assertEquals(0, new Sampler(SamplingParams.GREEDY).sample(l, NO_HISTORY, 0).topTokens().length);
+        assertEquals(
+                0, new Sampler(SamplingParams.GREEDY).sample(l, NO_HISTORY, 0).topTokens().length);
     }
 
     @Test
@@ -45,7 +46,8 @@ class SamplerTest {
         float[] l = new float[5000];
         java.util.Random r = new java.util.Random(3);
         for (int i = 0; i < l.length; i++) l[i] = (float) r.nextGaussian();
-        SamplingParams with = SamplingParams.DEFAULTS.withTemperature(0.8f).withSeed(11).withTopLogprobs(0);
+        SamplingParams with =
+                SamplingParams.DEFAULTS.withTemperature(0.8f).withSeed(11).withTopLogprobs(0);
         Sampler a = new Sampler(with), b = new Sampler(with.withTopLogprobs(-1));
         for (int i = 0; i < 200; i++) {
             Sampler.SampledToken x = a.sample(l, NO_HISTORY, 0), y = b.sample(l, NO_HISTORY, 0);
@@ -108,7 +110,7 @@ class SamplerTest {
         SamplingParams greedy = SamplingParams.GREEDY.withRepetitionPenalty(2f);
         assertEquals(1, new Sampler(greedy).sample(l, history, 2).token(), "2/2 = 1 < 1.5");
         float[] neg = {-1f, -1.5f};
-        assertEquals(1, new Sampler(greedy).sample(neg, new int[]{0}, 1).token(), "-1*2 = -2 < -1.5");
+        assertEquals(1, new Sampler(greedy).sample(neg, new int[] {0}, 1).token(), "-1*2 = -2 < -1.5");
         assertEquals(0, new Sampler(SamplingParams.GREEDY).sample(l, history, 2).token(), "no penalty by default");
     }
 
@@ -117,10 +119,22 @@ class SamplerTest {
         float[] l = {3f, 2.5f, 0f};
         int[] history = {0, 0, 0};
         // frequency 0.2: 3 - 3*0.2 = 2.4 < 2.5
-        assertEquals(1, new Sampler(SamplingParams.GREEDY.withFrequencyPenalty(0.2f)).sample(l, history, 3).token());
+        assertEquals(
+                1,
+                new Sampler(SamplingParams.GREEDY.withFrequencyPenalty(0.2f))
+                        .sample(l, history, 3)
+                        .token());
         // presence 0.2: 3 - 0.2 = 2.8 > 2.5
-        assertEquals(0, new Sampler(SamplingParams.GREEDY.withPresencePenalty(0.2f)).sample(l, history, 3).token());
-        assertEquals(1, new Sampler(SamplingParams.GREEDY.withPresencePenalty(0.6f)).sample(l, history, 3).token());
+        assertEquals(
+                0,
+                new Sampler(SamplingParams.GREEDY.withPresencePenalty(0.2f))
+                        .sample(l, history, 3)
+                        .token());
+        assertEquals(
+                1,
+                new Sampler(SamplingParams.GREEDY.withPresencePenalty(0.6f))
+                        .sample(l, history, 3)
+                        .token());
     }
 
     @Test
@@ -129,14 +143,17 @@ class SamplerTest {
         int[] history = {0, 1, 1, 1};
         SamplingParams p = SamplingParams.GREEDY.withPresencePenalty(1f).withPenaltyLastN(3);
         assertEquals(0, new Sampler(p).sample(l, history, 4).token(), "window of 3: only token 1 penalised, 2.5 > 2");
-        assertEquals(1, new Sampler(p.withPenaltyLastN(-1)).sample(l, history, 4).token(), "whole history: 1.5 < 2");
-        assertEquals(1, new Sampler(p.withPenaltyLastN(0)).sample(l, history, 4).token(), "window 0 disables penalties");
+        assertEquals(
+                1, new Sampler(p.withPenaltyLastN(-1)).sample(l, history, 4).token(), "whole history: 1.5 < 2");
+        assertEquals(
+                1, new Sampler(p.withPenaltyLastN(0)).sample(l, history, 4).token(), "window 0 disables penalties");
     }
 
     @Test
     void logprobsIgnoreSamplingSettings() {
         float[] l = logitsOf(0.5, 0.3, 0.2);
-        Sampler.SampledToken t = new Sampler(SamplingParams.DEFAULTS.withTemperature(0.01f).withTopLogprobs(2)).sample(l, NO_HISTORY, 0);
+        Sampler.SampledToken t =
+                new Sampler(SamplingParams.DEFAULTS.withTemperature(0.01f).withTopLogprobs(2)).sample(l, NO_HISTORY, 0);
         assertEquals(Math.log(0.5), t.logprob(), 1e-5);
         assertEquals(Math.log(0.3), t.topLogprobs()[1], 1e-5);
     }

@@ -31,7 +31,8 @@ class SchedulerPriorityTest {
 
     static SequenceRequest low(String prompt, int maxTokens) {
         SequenceRequest r = SchedulerTest.request(prompt, SamplingParams.GREEDY, maxTokens);
-        return new SequenceRequest(r.promptTokens(), r.sampling(), r.maxTokens(), r.stop(), SequenceRequest.Priority.LOW);
+        return new SequenceRequest(
+                r.promptTokens(), r.sampling(), r.maxTokens(), r.stop(), SequenceRequest.Priority.LOW);
     }
 
     static SequenceRequest normal(String prompt, int maxTokens) {
@@ -40,7 +41,8 @@ class SchedulerPriorityTest {
 
     @Test
     void defaultPriorityIsNormal() {
-        assertEquals(SequenceRequest.Priority.NORMAL, normal("Once upon a time", 4).priority());
+        assertEquals(
+                SequenceRequest.Priority.NORMAL, normal("Once upon a time", 4).priority());
     }
 
     @Test
@@ -55,7 +57,8 @@ class SchedulerPriorityTest {
         s.submit(normalReq, normalRec);
         s.step();
         assertEquals(1, normalRec.tokens.size(), "the NORMAL sequence was admitted first although submitted second");
-        assertEquals(0, lowRec.tokens.size(), "the LOW sequence waits while a NORMAL one is waiting or the batch is full");
+        assertEquals(
+                0, lowRec.tokens.size(), "the LOW sequence waits while a NORMAL one is waiting or the batch is full");
         stepUntilDone(s, List.of(normalRec), 200);
         assertFalse(lowRec.done(), "the LOW sequence only starts once the NORMAL one left");
         stepUntilDone(s, List.of(lowRec), 200);
@@ -102,7 +105,10 @@ class SchedulerPriorityTest {
         assertTrue(s.stats().preemptions() > 0, "the pool ran dry");
         normalTokensBefore = normalRec.tokens.size();
         s.step();
-        assertEquals(normalTokensBefore + 1, normalRec.tokens.size(), "the NORMAL sequence kept generating: the LOW one was the victim");
+        assertEquals(
+                normalTokensBefore + 1,
+                normalRec.tokens.size(),
+                "the NORMAL sequence kept generating: the LOW one was the victim");
         stepUntilDone(s, List.of(normalRec, lowRec), 1000);
         assertEquals(0, normalRec.outcome.get().preemptions(), "the NORMAL sequence was never preempted");
         assertTrue(lowRec.outcome.get().preemptions() > 0);
@@ -116,12 +122,14 @@ class SchedulerPriorityTest {
         Scheduler s = new Scheduler(SchedulerTest.model, new Scheduler.Config(4 << 20, 2, 256, 1));
         s.submit(low("The little dog", 4), new SchedulerTest.Recorder());
         s.submit(low("The sun was hot", 4), new SchedulerTest.Recorder());
-        SubmissionRejectedException full = assertThrows(SubmissionRejectedException.class,
-                () -> s.submit(low("Mom said", 4), new SchedulerTest.Recorder()));
+        SubmissionRejectedException full = assertThrows(
+                SubmissionRejectedException.class, () -> s.submit(low("Mom said", 4), new SchedulerTest.Recorder()));
         assertEquals(SubmissionRejectedException.Reason.OVERLOADED, full.reason());
         s.submit(normal("Once upon a time", 4), new SchedulerTest.Recorder());
         s.submit(normal("Sara wanted to", 4), new SchedulerTest.Recorder());
-        assertThrows(SubmissionRejectedException.class, () -> s.submit(normal("There was a cat named", 4), new SchedulerTest.Recorder()),
+        assertThrows(
+                SubmissionRejectedException.class,
+                () -> s.submit(normal("There was a cat named", 4), new SchedulerTest.Recorder()),
                 "NORMAL submissions are bounded by NORMAL waiting ones");
         s.close();
     }

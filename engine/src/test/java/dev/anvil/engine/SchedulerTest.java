@@ -56,21 +56,31 @@ class SchedulerTest {
         volatile Throwable error;
         int tokenEvents;
 
-        @Override public void onToken(Generation.Step step) {
+        @Override
+        public void onToken(Generation.Step step) {
             tokens.add(step.token());
             text.append(step.text());
             tokenEvents++;
         }
 
-        @Override public void onFinish(SequenceOutcome o) { outcome.complete(o); }
+        @Override
+        public void onFinish(SequenceOutcome o) {
+            outcome.complete(o);
+        }
 
-        @Override public void onError(Throwable e) {
+        @Override
+        public void onError(Throwable e) {
             error = e;
             outcome.completeExceptionally(e);
         }
 
-        int[] tokenArray() { return tokens.stream().mapToInt(Integer::intValue).toArray(); }
-        boolean done() { return outcome.isDone(); }
+        int[] tokenArray() {
+            return tokens.stream().mapToInt(Integer::intValue).toArray();
+        }
+
+        boolean done() {
+            return outcome.isDone();
+        }
     }
 
     /** What a sequence generates when it runs alone, token by token (no scheduler involved). */
@@ -81,12 +91,14 @@ class SchedulerTest {
         KvCachePool.Sequence seq = kv.newSequence();
         Generation gen = new Generation(tok, r.promptTokens(), r.sampling(), r.maxTokens(), r.stop());
         kv.reserve(seq, r.promptTokens().length);
-        float[] logits = model.forward(new Batch().add(seq, 0, r.promptTokens())).logits(0);
+        float[] logits =
+                model.forward(new Batch().add(seq, 0, r.promptTokens())).logits(0);
         while (true) {
             Generation.Step step = gen.next(logits);
             if (step.finished()) break;
             kv.reserve(seq, seq.length() + 1);
-            logits = model.forward(new Batch().add(seq, seq.length(), step.token())).logits(0);
+            logits = model.forward(new Batch().add(seq, seq.length(), step.token()))
+                    .logits(0);
         }
         kv.free(seq);
         return new Solo(gen.generatedTokens(), gen.text(), gen.finishReason());
@@ -97,18 +109,27 @@ class SchedulerTest {
     }
 
     static final String[] PROMPTS = {
-            "Once upon a time", "The little dog", "Lily and Ben went to the park", "One day, a big bird",
-            "Tom had a red ball. He", "The sun was hot", "Sara wanted to", "There was a cat named",
-            "Mom said", "The boy ran to the tree and"};
+        "Once upon a time", "The little dog", "Lily and Ben went to the park", "One day, a big bird",
+        "Tom had a red ball. He", "The sun was hot", "Sara wanted to", "There was a cat named",
+        "Mom said", "The boy ran to the tree and"
+    };
 
     /** A mix of greedy and seeded sampling, different lengths and a stop string. */
     static List<SequenceRequest> mixedRequests(int count) {
         List<SequenceRequest> list = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            SamplingParams p = i % 3 == 0 ? SamplingParams.GREEDY
-                    : SamplingParams.DEFAULTS.withTemperature(0.8f).withTopP(0.95f).withSeed(1000 + i).withTopLogprobs(i % 2 == 0 ? 3 : 0);
+            SamplingParams p = i % 3 == 0
+                    ? SamplingParams.GREEDY
+                    : SamplingParams.DEFAULTS
+                            .withTemperature(0.8f)
+                            .withTopP(0.95f)
+                            .withSeed(1000 + i)
+                            .withTopLogprobs(i % 2 == 0 ? 3 : 0);
             int max = 20 + 13 * (i % 5);
-            list.add(i == 4 ? request(PROMPTS[i % PROMPTS.length], p, max, ".") : request(PROMPTS[i % PROMPTS.length], p, max));
+            list.add(
+                    i == 4
+                            ? request(PROMPTS[i % PROMPTS.length], p, max, ".")
+                            : request(PROMPTS[i % PROMPTS.length], p, max));
         }
         return list;
     }
@@ -158,7 +179,10 @@ class SchedulerTest {
         assertEquals(10, s.stats().running(), "all ten are admitted into one batch");
         stepUntilDone(s, recs, 1000);
         for (int i = 0; i < requests.size(); i++) assertSameAsSolo(requests.get(i), recs.get(i));
-        assertEquals(Generation.FinishReason.STOP_STRING, recs.get(4).outcome.get().reason(), "the stop string of request 4 was hit");
+        assertEquals(
+                Generation.FinishReason.STOP_STRING,
+                recs.get(4).outcome.get().reason(),
+                "the stop string of request 4 was hit");
         assertNoBlocksLeaked(s);
         assertFalse(s.step(), "nothing left to run");
     }
@@ -168,7 +192,8 @@ class SchedulerTest {
         Scheduler s = new Scheduler(model, new Scheduler.Config(4 << 20, 8, 64, 4));
         List<Generation.Step> steps = new ArrayList<>();
         Recorder rec = new Recorder() {
-            @Override public void onToken(Generation.Step step) {
+            @Override
+            public void onToken(Generation.Step step) {
                 super.onToken(step);
                 steps.add(step);
             }
@@ -224,8 +249,10 @@ class SchedulerTest {
         s.submit(streaming, stream);
         for (int i = 0; i < 3; i++) s.step(); // the stream is decoding now
         StringBuilder longText = new StringBuilder();
-        while (tok.encode(longText.toString(), true).length < 100) longText.append("The little girl saw a big red ball in the park. ");
-        SequenceRequest longPrompt = new SequenceRequest(tok.encode(longText.toString(), true), SamplingParams.GREEDY, 20, List.of());
+        while (tok.encode(longText.toString(), true).length < 100)
+            longText.append("The little girl saw a big red ball in the park. ");
+        SequenceRequest longPrompt =
+                new SequenceRequest(tok.encode(longText.toString(), true), SamplingParams.GREEDY, 20, List.of());
         int promptLength = longPrompt.promptTokens().length;
         Recorder lp = new Recorder();
         s.submit(longPrompt, lp);
@@ -235,10 +262,14 @@ class SchedulerTest {
         while (lp.tokenEvents == 0) {
             int before = stream.tokenEvents;
             s.step();
-            if (!stream.done()) assertEquals(before + 1, stream.tokenEvents, "the running stream got a token in every step");
+            if (!stream.done())
+                assertEquals(before + 1, stream.tokenEvents, "the running stream got a token in every step");
         }
         long prefillSteps = s.stats().steps() - stepsBefore;
-        assertEquals(expectedChunkSteps, prefillSteps, "a " + promptLength + "-token prompt takes ceil(len/" + chunk + ") steps");
+        assertEquals(
+                expectedChunkSteps,
+                prefillSteps,
+                "a " + promptLength + "-token prompt takes ceil(len/" + chunk + ") steps");
         assertEquals(prefillSteps, stream.tokenEvents - streamTokensBefore);
         stepUntilDone(s, List.of(stream, lp), 1000);
         assertSameAsSolo(streaming, stream);
@@ -253,7 +284,9 @@ class SchedulerTest {
         assertEquals(14, s.kvCache().totalBlocks());
         List<SequenceRequest> requests = new ArrayList<>();
         for (int i = 0; i < 6; i++) {
-            SamplingParams p = i % 2 == 0 ? SamplingParams.GREEDY : SamplingParams.DEFAULTS.withTemperature(0.9f).withSeed(77 + i);
+            SamplingParams p = i % 2 == 0
+                    ? SamplingParams.GREEDY
+                    : SamplingParams.DEFAULTS.withTemperature(0.9f).withSeed(77 + i);
             requests.add(request(PROMPTS[i], p, 80));
         }
         List<Recorder> recs = new ArrayList<>();
@@ -319,7 +352,8 @@ class SchedulerTest {
         Scheduler s = new Scheduler(model, new Scheduler.Config(4 << 20, 2, 64, 4));
         s.submit(request("Once upon a time", SamplingParams.GREEDY, 5), new Recorder());
         s.submit(request("Once upon a time", SamplingParams.GREEDY, 5), new Recorder());
-        SubmissionRejectedException e = assertThrows(SubmissionRejectedException.class,
+        SubmissionRejectedException e = assertThrows(
+                SubmissionRejectedException.class,
                 () -> s.submit(request("Once upon a time", SamplingParams.GREEDY, 5), new Recorder()));
         assertEquals(SubmissionRejectedException.Reason.OVERLOADED, e.reason());
         assertTrue(e.retryAfterSeconds() >= 1 && e.retryAfterSeconds() <= 60, "retry after " + e.retryAfterSeconds());
@@ -335,21 +369,37 @@ class SchedulerTest {
     void impossibleRequestsAreRejectedAtSubmission() {
         Scheduler s = new Scheduler(model, new Scheduler.Config(4 * blockBytes, 8, 64, 4));
         int context = model.config().contextLength();
-        SubmissionRejectedException tooLong = assertThrows(SubmissionRejectedException.class,
-                () -> s.submit(new SequenceRequest(new int[context + 1], SamplingParams.GREEDY, 1, List.of()), new Recorder()));
+        SubmissionRejectedException tooLong = assertThrows(
+                SubmissionRejectedException.class,
+                () -> s.submit(
+                        new SequenceRequest(new int[context + 1], SamplingParams.GREEDY, 1, List.of()),
+                        new Recorder()));
         assertEquals(SubmissionRejectedException.Reason.CONTEXT_LENGTH, tooLong.reason());
         assertTrue(tooLong.getMessage().contains("context length of " + context), tooLong.getMessage());
-        SubmissionRejectedException tooMany = assertThrows(SubmissionRejectedException.class,
-                () -> s.submit(new SequenceRequest(new int[]{1, 2, 3}, SamplingParams.GREEDY, context - 2, List.of()), new Recorder()));
+        SubmissionRejectedException tooMany = assertThrows(
+                SubmissionRejectedException.class,
+                () -> s.submit(
+                        new SequenceRequest(new int[] {1, 2, 3}, SamplingParams.GREEDY, context - 2, List.of()),
+                        new Recorder()));
         assertEquals(SubmissionRejectedException.Reason.CONTEXT_LENGTH, tooMany.reason());
-        SubmissionRejectedException badToken = assertThrows(SubmissionRejectedException.class,
-                () -> s.submit(new SequenceRequest(new int[]{1, 99999}, SamplingParams.GREEDY, 4, List.of()), new Recorder()));
+        SubmissionRejectedException badToken = assertThrows(
+                SubmissionRejectedException.class,
+                () -> s.submit(
+                        new SequenceRequest(new int[] {1, 99999}, SamplingParams.GREEDY, 4, List.of()),
+                        new Recorder()));
         assertEquals(SubmissionRejectedException.Reason.INVALID, badToken.reason());
         assertTrue(badToken.getMessage().contains("99999"));
-        SubmissionRejectedException tooBig = assertThrows(SubmissionRejectedException.class,
-                () -> s.submit(new SequenceRequest(new int[]{1}, SamplingParams.GREEDY, 100, List.of()), new Recorder()));
-        assertEquals(SubmissionRejectedException.Reason.INVALID, tooBig.reason(), "100 positions need 7 blocks, the pool has 4");
-        assertThrows(IllegalArgumentException.class, () -> new SequenceRequest(new int[0], SamplingParams.GREEDY, 4, List.of()));
+        SubmissionRejectedException tooBig = assertThrows(
+                SubmissionRejectedException.class,
+                () -> s.submit(
+                        new SequenceRequest(new int[] {1}, SamplingParams.GREEDY, 100, List.of()), new Recorder()));
+        assertEquals(
+                SubmissionRejectedException.Reason.INVALID,
+                tooBig.reason(),
+                "100 positions need 7 blocks, the pool has 4");
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new SequenceRequest(new int[0], SamplingParams.GREEDY, 4, List.of()));
         assertEquals(0, s.stats().waiting());
     }
 
@@ -371,7 +421,8 @@ class SchedulerTest {
         Recorder inFlight = new Recorder();
         s.submit(request("Once upon a time", SamplingParams.GREEDY, 60), inFlight);
         s.drain(60, TimeUnit.SECONDS);
-        SubmissionRejectedException refused = assertThrows(SubmissionRejectedException.class,
+        SubmissionRejectedException refused = assertThrows(
+                SubmissionRejectedException.class,
                 () -> s.submit(request("Mom said", SamplingParams.GREEDY, 5), new Recorder()));
         assertEquals(SubmissionRejectedException.Reason.CLOSED, refused.reason());
         assertEquals(60, inFlight.outcome.get(60, TimeUnit.SECONDS).generatedTokens());
@@ -397,7 +448,11 @@ class SchedulerTest {
             assertTrue(r.outcome.isCompletedExceptionally());
         }
         assertNoBlocksLeaked(s);
-        assertEquals(SubmissionRejectedException.Reason.CLOSED, assertThrows(SubmissionRejectedException.class,
-                () -> s.submit(request("Mom said", SamplingParams.GREEDY, 5), new Recorder())).reason());
+        assertEquals(
+                SubmissionRejectedException.Reason.CLOSED,
+                assertThrows(
+                                SubmissionRejectedException.class,
+                                () -> s.submit(request("Mom said", SamplingParams.GREEDY, 5), new Recorder()))
+                        .reason());
     }
 }

@@ -14,7 +14,9 @@ final class TestData {
 
     /** The shared directory; a missing directory fails the test run instead of silently skipping it. */
     static Path sharedDir() {
-        Path dir = Path.of(System.getProperty("anvil.shared.dir", "../../shared")).toAbsolutePath().normalize();
+        Path dir = Path.of(System.getProperty("anvil.shared.dir", "../../shared"))
+                .toAbsolutePath()
+                .normalize();
         if (!Files.isDirectory(dir.resolve("reference/outputs"))) {
             throw new IllegalStateException("shared reference data not found at " + dir
                     + " (set -Danvil.shared.dir to the directory holding models/ and reference/)");
@@ -22,13 +24,26 @@ final class TestData {
         return dir;
     }
 
-    static Path stories260KGguf() { return sharedDir().resolve("models/stories260K.gguf"); }
-    static Path stories260KBin() { return sharedDir().resolve("models/stories260K.bin"); }
+    static Path stories260KGguf() {
+        return sharedDir().resolve("models/stories260K.gguf");
+    }
+
+    static Path stories260KBin() {
+        return sharedDir().resolve("models/stories260K.bin");
+    }
 
     /** One reference prompt: its tokens, llama.cpp's greedy steps with top-5 logits, and all logits of step 0. */
-    record Reference(String prompt, int[] promptTokens, int[] stepTokens, int[][] top5Ids, float[][] top5Logits, float[] firstStepLogits) {
+    record Reference(
+            String prompt,
+            int[] promptTokens,
+            int[] stepTokens,
+            int[][] top5Ids,
+            float[][] top5Logits,
+            float[] firstStepLogits) {
         /** Reference gap between the best and second-best logit at step i. */
-        float gap(int i) { return top5Logits[i][0] - top5Logits[i][1]; }
+        float gap(int i) {
+            return top5Logits[i][0] - top5Logits[i][1];
+        }
     }
 
     @SuppressWarnings("unchecked")
@@ -71,7 +86,9 @@ final class TestData {
         private final String s;
         private int i;
 
-        Json(String s) { this.s = s; }
+        Json(String s) {
+            this.s = s;
+        }
 
         Object value() {
             skip();
@@ -97,7 +114,10 @@ final class TestData {
             Map<String, Object> m = new LinkedHashMap<>();
             i++;
             skip();
-            if (s.charAt(i) == '}') { i++; return m; }
+            if (s.charAt(i) == '}') {
+                i++;
+                return m;
+            }
             while (true) {
                 skip();
                 String k = string();
@@ -105,7 +125,10 @@ final class TestData {
                 expect(':');
                 m.put(k, value());
                 skip();
-                if (s.charAt(i) == ',') { i++; continue; }
+                if (s.charAt(i) == ',') {
+                    i++;
+                    continue;
+                }
                 expect('}');
                 return m;
             }
@@ -115,11 +138,17 @@ final class TestData {
             List<Object> a = new ArrayList<>();
             i++;
             skip();
-            if (s.charAt(i) == ']') { i++; return a; }
+            if (s.charAt(i) == ']') {
+                i++;
+                return a;
+            }
             while (true) {
                 a.add(value());
                 skip();
-                if (s.charAt(i) == ',') { i++; continue; }
+                if (s.charAt(i) == ',') {
+                    i++;
+                    continue;
+                }
                 expect(']');
                 return a;
             }
@@ -131,7 +160,10 @@ final class TestData {
             while (true) {
                 char c = s.charAt(i++);
                 if (c == '"') return b.toString();
-                if (c != '\\') { b.append(c); continue; }
+                if (c != '\\') {
+                    b.append(c);
+                    continue;
+                }
                 char e = s.charAt(i++);
                 switch (e) {
                     case 'n' -> b.append('\n');
@@ -139,7 +171,10 @@ final class TestData {
                     case 'r' -> b.append('\r');
                     case 'b' -> b.append('\b');
                     case 'f' -> b.append('\f');
-                    case 'u' -> { b.append((char) Integer.parseInt(s.substring(i, i + 4), 16)); i += 4; }
+                    case 'u' -> {
+                        b.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+                        i += 4;
+                    }
                     default -> b.append(e);
                 }
             }

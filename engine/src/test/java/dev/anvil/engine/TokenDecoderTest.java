@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
-
 import org.junit.jupiter.api.Test;
 
 /** Streaming detokenization: never half a character, U+FFFD only for bytes that are certainly invalid. */
@@ -29,7 +28,9 @@ class TokenDecoderTest {
         for (int i = 0; i < piece.length(); i++) {
             char c = piece.charAt(i);
             if (Character.isHighSurrogate(c)) {
-                assertTrue(i + 1 < piece.length() && Character.isLowSurrogate(piece.charAt(i + 1)), "half a surrogate pair in '" + piece + "'");
+                assertTrue(
+                        i + 1 < piece.length() && Character.isLowSurrogate(piece.charAt(i + 1)),
+                        "half a surrogate pair in '" + piece + "'");
                 i++;
             } else {
                 assertFalse(Character.isLowSurrogate(c), "lone low surrogate in '" + piece + "'");
@@ -78,7 +79,8 @@ class TokenDecoderTest {
         Tokenizer gpt2 = TokenizerTest.vocab("gpt-2");
         // From llama.cpp's vectors: "ក" (bytes E1 9E 80) is tokens 157 252 222, one byte or less each
         int[] ids = gpt2.encode("ក", false);
-        assertEquals(List.of(157, 252, 222), java.util.Arrays.stream(ids).boxed().toList());
+        assertEquals(
+                List.of(157, 252, 222), java.util.Arrays.stream(ids).boxed().toList());
         TokenDecoder decoder = new TokenDecoder(gpt2);
         assertEquals("", decoder.accept(ids[0]));
         assertEquals("", decoder.accept(ids[1]));

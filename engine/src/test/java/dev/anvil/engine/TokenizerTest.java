@@ -22,7 +22,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,7 +33,8 @@ class TokenizerTest {
     /** The shared reference data; a missing directory fails the test run rather than skipping it. */
     static Path sharedDir() {
         String configured = System.getProperty("anvil.shared.dir");
-        if (configured == null) fail("system property anvil.shared.dir is not set (the engine pom sets it for surefire)");
+        if (configured == null)
+            fail("system property anvil.shared.dir is not set (the engine pom sets it for surefire)");
         Path dir = Path.of(configured);
         if (!Files.isDirectory(dir.resolve("reference"))) {
             fail("shared reference data not found at " + dir.toAbsolutePath() + " (anvil.shared.dir)");
@@ -84,7 +84,8 @@ class TokenizerTest {
             int[] want = parseIds(expected.get(i));
             int[] got = tokenizer.encode(texts.get(i), false);
             if (!Arrays.equals(want, got)) {
-                failures.add("case " + i + " '" + texts.get(i) + "': expected " + Arrays.toString(want) + " got " + Arrays.toString(got));
+                failures.add("case " + i + " '" + texts.get(i) + "': expected " + Arrays.toString(want) + " got "
+                        + Arrays.toString(got));
             }
         }
         assertEquals(List.of(), failures);
@@ -108,7 +109,8 @@ class TokenizerTest {
                 if (line.isBlank()) continue;
                 Map<?, ?> record = (Map<?, ?>) MiniJson.parse(line);
                 String prompt = (String) record.get("prompt");
-                int[] want = ((List<?>) record.get("prompt_tokens")).stream().mapToInt(o -> ((Number) o).intValue()).toArray();
+                int[] want = ((List<?>) record.get("prompt_tokens"))
+                        .stream().mapToInt(o -> ((Number) o).intValue()).toArray();
                 // The runs asked for special tokens ("add_bos"); whether BOS is added is the vocabulary's rule.
                 assertEquals(Boolean.TRUE, record.get("add_bos"));
                 int[] got = tokenizer.encode(prompt, tokenizer.addBosByDefault());
@@ -131,11 +133,23 @@ class TokenizerTest {
     }
 
     static final List<String> ROUND_TRIP_TEXTS = List.of(
-            "", " ", "  ", "\n", "\t\n", "Hello world", " Hello world", "  two leading spaces", "trailing spaces  ",
+            "",
+            " ",
+            "  ",
+            "\n",
+            "\t\n",
+            "Hello world",
+            " Hello world",
+            "  two leading spaces",
+            "trailing spaces  ",
             "Once upon a time, there was a little girl named Lily.",
-            "Ünïcödé naïve café — 日本語 🙂 and 👍🏽 and 👨‍👩‍👧", "line one\nline two\r\n\ttabbed",
-            "<s> literal </s> and <|endoftext|> as plain text", "ქართული ენა, Ελληνικά, עברית, العربية, हिन्दी",
-            "1234567890 3.14159 1,000,000", "I've been 'told he's there, 'RE you sure?", "a\u0301\u0302 combining marks");
+            "Ünïcödé naïve café — 日本語 🙂 and 👍🏽 and 👨‍👩‍👧",
+            "line one\nline two\r\n\ttabbed",
+            "<s> literal </s> and <|endoftext|> as plain text",
+            "ქართული ენა, Ελληνικά, עברית, العربية, हिन्दी",
+            "1234567890 3.14159 1,000,000",
+            "I've been 'told he's there, 'RE you sure?",
+            "a\u0301\u0302 combining marks");
 
     @ParameterizedTest
     @ValueSource(strings = {"llama-spm", "gpt-2"})
@@ -263,7 +277,8 @@ class TokenizerTest {
         assertArrayEquals(new int[] {258, '!'}, llama3.encode("hello!", false), "llama3 takes whole-word tokens first");
         assertArrayEquals(new int[] {'x', 259, '3'}, gpt2.encode("x123", false));
         assertArrayEquals(new int[] {'x', '1', '2', '3'}, smollm.encode("x123", false), "smollm splits every digit");
-        assertArrayEquals(new int[] {259, '3', '4', 259}, llama3.encode("123412", false), "llama3 groups digits by three");
+        assertArrayEquals(
+                new int[] {259, '3', '4', 259}, llama3.encode("123412", false), "llama3 groups digits by three");
         assertFalse(gpt2.addBosByDefault());
         assertTrue(llama3.addBosByDefault(), "llama3 vocabularies add BOS unless the file says otherwise");
         assertEquals("hello! x123 ünï 🙂", llama3.decode(llama3.encode("hello! x123 ünï 🙂", false)));
@@ -283,7 +298,10 @@ class TokenizerTest {
         assertArrayEquals(new int[] {'x', '1', '2', '3', 257}, legacy.encode("x12345", false));
         Path emptyPre = dir.resolve("emptypre.gguf");
         Files.write(emptyPre, ggufWithStrings(byteLevelVocabulary("", extra, merges)));
-        assertArrayEquals(new int[] {'x', '1', '2', '3', 257}, load(emptyPre).encode("x12345", false), "an empty name means default too");
+        assertArrayEquals(
+                new int[] {'x', '1', '2', '3', 257},
+                load(emptyPre).encode("x12345", false),
+                "an empty name means default too");
         Path gpt2File = dir.resolve("gpt2.gguf");
         Files.write(gpt2File, ggufWithStrings(byteLevelVocabulary("gpt-2", extra, merges)));
         assertArrayEquals(new int[] {'x', '1', '2', 256, '5'}, load(gpt2File).encode("x12345", false));
@@ -304,7 +322,8 @@ class TokenizerTest {
         Tokenizer plain = load(withoutPrefix);
         assertFalse(plain.addsSpacePrefix());
         assertArrayEquals(new int[] {4, 3, 5}, plain.encode("a b", false));
-        assertArrayEquals(new int[] {4, 0, 5}, plain.encode("acb", false), "no <0x63> token: the unknown token stands in");
+        assertArrayEquals(
+                new int[] {4, 0, 5}, plain.encode("acb", false), "no <0x63> token: the unknown token stands in");
         assertEquals("a b", plain.decode(plain.encode("a b", false)), "no dummy space to strip");
     }
 
@@ -342,7 +361,8 @@ class TokenizerTest {
                 String[] values = (String[]) entry.getValue();
                 writeInt(out, 9);
                 writeInt(out, 8);
-                ByteBuffer count = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(values.length);
+                ByteBuffer count =
+                        ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(values.length);
                 out.writeBytes(count.array());
                 for (String v : values) writeString(out, v);
             }
@@ -351,12 +371,16 @@ class TokenizerTest {
     }
 
     private static void writeInt(ByteArrayOutputStream out, int v) {
-        out.writeBytes(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array());
+        out.writeBytes(
+                ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array());
     }
 
     private static void writeString(ByteArrayOutputStream out, String s) {
         byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-        out.writeBytes(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(bytes.length).array());
+        out.writeBytes(ByteBuffer.allocate(8)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .putLong(bytes.length)
+                .array());
         out.writeBytes(bytes);
     }
 
@@ -398,14 +422,22 @@ class TokenizerTest {
         }
         for (String text : comparisonTexts()) {
             assertArrayEquals(expected.encode(text, true), actual.encode(text, true), "'" + text + "'");
-            assertArrayEquals(expected.encodeWithSpecials(text, true), actual.encodeWithSpecials(text, true), "'" + text + "'");
+            assertArrayEquals(
+                    expected.encodeWithSpecials(text, true), actual.encodeWithSpecials(text, true), "'" + text + "'");
         }
     }
 
     @Test
     void llama2cReaderRejectsGarbage(@TempDir Path dir) throws IOException {
         Path bad = dir.resolve("bad.bin");
-        Files.write(bad, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putInt(7).putFloat(0f).putInt(100).array());
+        Files.write(
+                bad,
+                ByteBuffer.allocate(16)
+                        .order(ByteOrder.LITTLE_ENDIAN)
+                        .putInt(7)
+                        .putFloat(0f)
+                        .putInt(100)
+                        .array());
         UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> Llama2cTokenizer.read(bad));
         assertTrue(e.getMessage().contains("bad length 100"), e.getMessage());
         Path gguf = sharedDir().resolve("models/stories260K.gguf");
@@ -415,7 +447,8 @@ class TokenizerTest {
     @Test
     void plainTextWithSpecialLookingStringsDiffersFromParsedSpecials() throws IOException {
         Tokenizer spm = vocab("llama-spm");
-        assertNotEquals(Arrays.toString(spm.encode("</s>", false)), Arrays.toString(spm.encodeWithSpecials("</s>", false)));
+        assertNotEquals(
+                Arrays.toString(spm.encode("</s>", false)), Arrays.toString(spm.encodeWithSpecials("</s>", false)));
         assertArrayEquals(new int[] {2}, spm.encodeWithSpecials("</s>", false));
     }
 
@@ -424,7 +457,9 @@ class TokenizerTest {
         private final String s;
         private int i;
 
-        private MiniJson(String s) { this.s = s; }
+        private MiniJson(String s) {
+            this.s = s;
+        }
 
         static Object parse(String text) {
             MiniJson p = new MiniJson(text);
@@ -446,7 +481,10 @@ class TokenizerTest {
                     i++;
                     Map<String, Object> map = new LinkedHashMap<>();
                     skipSpace();
-                    if (s.charAt(i) == '}') { i++; return map; }
+                    if (s.charAt(i) == '}') {
+                        i++;
+                        return map;
+                    }
                     while (true) {
                         skipSpace();
                         String key = string();
@@ -454,7 +492,10 @@ class TokenizerTest {
                         expect(':');
                         map.put(key, value());
                         skipSpace();
-                        if (s.charAt(i) == ',') { i++; continue; }
+                        if (s.charAt(i) == ',') {
+                            i++;
+                            continue;
+                        }
                         expect('}');
                         return map;
                     }
@@ -463,11 +504,17 @@ class TokenizerTest {
                     i++;
                     List<Object> list = new ArrayList<>();
                     skipSpace();
-                    if (s.charAt(i) == ']') { i++; return list; }
+                    if (s.charAt(i) == ']') {
+                        i++;
+                        return list;
+                    }
                     while (true) {
                         list.add(value());
                         skipSpace();
-                        if (s.charAt(i) == ',') { i++; continue; }
+                        if (s.charAt(i) == ',') {
+                            i++;
+                            continue;
+                        }
                         expect(']');
                         return list;
                     }
@@ -475,9 +522,18 @@ class TokenizerTest {
                 case '"':
                     return string();
                 default:
-                    if (s.startsWith("true", i)) { i += 4; return Boolean.TRUE; }
-                    if (s.startsWith("false", i)) { i += 5; return Boolean.FALSE; }
-                    if (s.startsWith("null", i)) { i += 4; return null; }
+                    if (s.startsWith("true", i)) {
+                        i += 4;
+                        return Boolean.TRUE;
+                    }
+                    if (s.startsWith("false", i)) {
+                        i += 5;
+                        return Boolean.FALSE;
+                    }
+                    if (s.startsWith("null", i)) {
+                        i += 4;
+                        return null;
+                    }
                     int start = i;
                     while (i < s.length() && "+-.eE0123456789".indexOf(s.charAt(i)) >= 0) i++;
                     if (start == i) throw new IllegalArgumentException("unexpected '" + c + "' at " + i);
@@ -488,7 +544,8 @@ class TokenizerTest {
         }
 
         private void expect(char c) {
-            if (s.charAt(i) != c) throw new IllegalArgumentException("expected '" + c + "' at " + i + ", found '" + s.charAt(i) + "'");
+            if (s.charAt(i) != c)
+                throw new IllegalArgumentException("expected '" + c + "' at " + i + ", found '" + s.charAt(i) + "'");
             i++;
         }
 
@@ -498,7 +555,10 @@ class TokenizerTest {
             while (true) {
                 char c = s.charAt(i++);
                 if (c == '"') return out.toString();
-                if (c != '\\') { out.append(c); continue; }
+                if (c != '\\') {
+                    out.append(c);
+                    continue;
+                }
                 char e = s.charAt(i++);
                 switch (e) {
                     case 'n' -> out.append('\n');
@@ -506,7 +566,10 @@ class TokenizerTest {
                     case 'r' -> out.append('\r');
                     case 'b' -> out.append('\b');
                     case 'f' -> out.append('\f');
-                    case 'u' -> { out.append((char) Integer.parseInt(s.substring(i, i + 4), 16)); i += 4; }
+                    case 'u' -> {
+                        out.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+                        i += 4;
+                    }
                     default -> out.append(e); // \" \\ \/
                 }
             }

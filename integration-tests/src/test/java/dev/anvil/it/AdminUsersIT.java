@@ -32,7 +32,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(AnvilServerExtension.class)
 class AdminUsersIT {
 
-    private static final Pattern PASSWORD = Pattern.compile("<password algorithm=\"([^\"]+)\" format=\"([^\"]+)\">([^<]+)</password>");
+    private static final Pattern PASSWORD =
+            Pattern.compile("<password algorithm=\"([^\"]+)\" format=\"([^\"]+)\">([^<]+)</password>");
     private static final String ADMIN_PATH = "/api/gateway/tenants";
 
     @Test
@@ -42,11 +43,15 @@ class AdminUsersIT {
         String bobCredential = credential(configuration, "bob");
         assertTrue(aliceCredential.startsWith("bcrypt base64 "), aliceCredential);
         assertTrue(bobCredential.startsWith("bcrypt base64 "), bobCredential);
-        assertNotEquals(aliceCredential, bobCredential, "alice and bob have the same password: only the salt can tell their hashes apart");
+        assertNotEquals(
+                aliceCredential,
+                bobCredential,
+                "alice and bob have the same password: only the salt can tell their hashes apart");
 
         String xml = Files.readString(server.configurationFile());
         assertTrue(xml.contains("<filesystem-realm name=\"AnvilRealm\""), "the realm is a filesystem realm");
-        assertFalse(xml.contains("<properties-realm name=\"AnvilRealm\""), "no properties realm (unsalted digests) left");
+        assertFalse(
+                xml.contains("<properties-realm name=\"AnvilRealm\""), "no properties realm (unsalted digests) left");
         assertTrue(xml.contains("<security-domain name=\"AnvilDomain\" default-realm=\"AnvilRealm\""), "domain kept");
         assertFalse(Files.exists(configuration.resolve("anvil-users.properties")), "the old users file is gone");
 
@@ -71,12 +76,21 @@ class AdminUsersIT {
     @Test
     void usersLogInWithHttpBasicAndTheirRolesMap(AnvilServer server) {
         for (String admin : List.of(AnvilServer.ADMIN_USER, "alice", "bob")) {
-            HttpResult r = server.request("GET", ADMIN_PATH, null, Map.of("Authorization", AnvilServer.basicAuth(admin)));
+            HttpResult r =
+                    server.request("GET", ADMIN_PATH, null, Map.of("Authorization", AnvilServer.basicAuth(admin)));
             assertEquals(200, r.status(), admin + ": " + r);
         }
-        HttpResult viewer = server.request("GET", ADMIN_PATH, null, Map.of("Authorization", AnvilServer.basicAuth(AnvilServer.USER_WITHOUT_ROLE)));
+        HttpResult viewer = server.request(
+                "GET", ADMIN_PATH, null, Map.of("Authorization", AnvilServer.basicAuth(AnvilServer.USER_WITHOUT_ROLE)));
         assertEquals(403, viewer.status(), "authenticated without the role anvil-admin: " + viewer);
-        assertEquals(401, server.request("GET", ADMIN_PATH, null, Map.of("Authorization", basic("alice", AnvilServer.PASSWORD + "x"))).status(),
+        assertEquals(
+                401,
+                server.request(
+                                "GET",
+                                ADMIN_PATH,
+                                null,
+                                Map.of("Authorization", basic("alice", AnvilServer.PASSWORD + "x")))
+                        .status(),
                 "wrong password");
     }
 
@@ -88,17 +102,27 @@ class AdminUsersIT {
         String set = adminUser(server, user, password);
         assertTrue(set.contains("admin user '" + user + "' set"), set);
         assertFalse(set.contains(password), "the tool must not print a password it was given: " + set);
-        assertEquals(200, server.request("GET", ADMIN_PATH, null, Map.of("Authorization", basic(user, password))).status(),
+        assertEquals(
+                200,
+                server.request("GET", ADMIN_PATH, null, Map.of("Authorization", basic(user, password)))
+                        .status(),
                 "the running server accepts the new user at once");
         assertTrue(credential(server.configurationFile().getParent(), user).startsWith("bcrypt base64 "));
 
         // Reset without a role and without a password: a generated one, printed once; the old password stops working.
         String reset = adminUser(server, "--no-role", user);
-        Matcher generated = Pattern.compile("admin user '" + Pattern.quote(user) + "' created with password: (\\S+)").matcher(reset);
+        Matcher generated = Pattern.compile("admin user '" + Pattern.quote(user) + "' created with password: (\\S+)")
+                .matcher(reset);
         assertTrue(generated.find(), reset);
-        assertEquals(401, server.request("GET", ADMIN_PATH, null, Map.of("Authorization", basic(user, password))).status(),
+        assertEquals(
+                401,
+                server.request("GET", ADMIN_PATH, null, Map.of("Authorization", basic(user, password)))
+                        .status(),
                 "the replaced password");
-        assertEquals(403, server.request("GET", ADMIN_PATH, null, Map.of("Authorization", basic(user, generated.group(1)))).status(),
+        assertEquals(
+                403,
+                server.request("GET", ADMIN_PATH, null, Map.of("Authorization", basic(user, generated.group(1))))
+                        .status(),
                 "the new password authenticates; without the role the admin API refuses");
     }
 
@@ -108,7 +132,10 @@ class AdminUsersIT {
         List<String> command = new ArrayList<>(List.of("bash", script.toString()));
         command.addAll(List.of(arguments));
         ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-        builder.environment().put("ANVIL_SERVER_BASE_DIR", server.configurationFile().getParent().getParent().toString());
+        builder.environment()
+                .put(
+                        "ANVIL_SERVER_BASE_DIR",
+                        server.configurationFile().getParent().getParent().toString());
         builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
         builder.environment().remove("ANVIL_ADMIN_PASSWORD");
         Process process = builder.start();
@@ -117,7 +144,8 @@ class AdminUsersIT {
             output = new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
         assertTrue(process.waitFor(3, TimeUnit.MINUTES), "admin-user.sh did not finish");
-        assertEquals(0, process.exitValue(), "admin-user.sh " + List.of(arguments).getFirst() + ": " + output);
+        assertEquals(
+                0, process.exitValue(), "admin-user.sh " + List.of(arguments).getFirst() + ": " + output);
         return output;
     }
 
@@ -129,7 +157,8 @@ class AdminUsersIT {
         // Base32 (RFC 4648, no padding), ".xml".
         String suffix = "-" + base32(user) + ".xml";
         try (Stream<Path> files = Files.walk(realm)) {
-            identities = files.filter(f -> f.getFileName().toString().endsWith(suffix)).toList();
+            identities = files.filter(f -> f.getFileName().toString().endsWith(suffix))
+                    .toList();
         }
         assertEquals(1, identities.size(), "identity files of " + user + " under " + realm + ": " + identities);
         Matcher m = PASSWORD.matcher(Files.readString(identities.getFirst()));

@@ -52,7 +52,8 @@ import java.util.stream.Stream;
  */
 public final class AnvilServer {
 
-    private static final Duration START_TIMEOUT = Duration.ofSeconds(Long.getLong("anvil.it.start.timeout.seconds", 300));
+    private static final Duration START_TIMEOUT =
+            Duration.ofSeconds(Long.getLong("anvil.it.start.timeout.seconds", 300));
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
     /** The admin user every {@code /api/} request of the harness authenticates as, unless told otherwise. */
     public static final String ADMIN_USER = "it-admin";
@@ -62,6 +63,7 @@ public final class AnvilServer {
     public static final String PASSWORD = "it-secret-1";
     /** {@code Authorization} value that makes the harness send no credentials (the header itself is not sent). */
     public static final String ANONYMOUS = "(none)";
+
     private static final List<String> ADMINS = List.of(ADMIN_USER, "alice", "bob");
     /**
      * bcrypt's work factor for the provisioned users: 4, the least bcrypt allows, where server-config/bin/admin-user.sh
@@ -79,13 +81,22 @@ public final class AnvilServer {
          * Listens on every address, so every /v1 request needs an API key (auto: nothing else sets it); gateway prices for
          * stories260k (cost per 1000 tokens: 0.5 prompt, 1.5 completion).
          */
-        API_KEYS_REQUIRED("-keys", "0.0.0.0", Map.of(
-                "ANVIL_GATEWAY_PRICE_STORIES260K_PROMPT", "0.5",
-                "ANVIL_GATEWAY_PRICE_STORIES260K_COMPLETION", "1.5")),
+        API_KEYS_REQUIRED(
+                "-keys",
+                "0.0.0.0",
+                Map.of(
+                        "ANVIL_GATEWAY_PRICE_STORIES260K_PROMPT", "0.5",
+                        "ANVIL_GATEWAY_PRICE_STORIES260K_COMPLETION", "1.5")),
         /** First node of the two-node cluster (PostgreSQL only); owns the database both nodes use. */
-        CLUSTER_NODE_1("-node1", "127.0.0.1", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2")),
+        CLUSTER_NODE_1(
+                "-node1",
+                "127.0.0.1",
+                Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2")),
         /** Second node of the cluster: joins node 1 (started first) and shares its database. */
-        CLUSTER_NODE_2("-node2", "127.0.0.1", Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2")),
+        CLUSTER_NODE_2(
+                "-node2",
+                "127.0.0.1",
+                Map.of("ANVIL_CLUSTER", "true", "ANVIL_MAX_HEAP", "1g", "ANVIL_SERVING_REGISTRY_SYNC_SECONDS", "2")),
         /**
          * A server whose PostgreSQL the test stops and starts again ({@link #stopDatabase()}, {@link #startDatabase()}),
          * so that no other test sees the outage (PostgreSQL run only: an embedded H2 cannot be taken away).
@@ -95,6 +106,7 @@ public final class AnvilServer {
         final String workDirSuffix;
         /** The address the API listens on (jboss.bind.address); tests always connect through 127.0.0.1. */
         final String bindAddress;
+
         final Map<String, String> environment;
 
         Profile(String workDirSuffix, String bindAddress, Map<String, String> environment) {
@@ -158,7 +170,8 @@ public final class AnvilServer {
     public static synchronized AnvilServer get(Profile profile) {
         RuntimeException startFailure = startFailures.get(profile);
         if (startFailure != null) {
-            throw new IllegalStateException("The Anvil server (" + profile + ") failed to start earlier in this run", startFailure);
+            throw new IllegalStateException(
+                    "The Anvil server (" + profile + ") failed to start earlier in this run", startFailure);
         }
         AnvilServer instance = instances.get(profile);
         if (instance == null) {
@@ -167,17 +180,20 @@ public final class AnvilServer {
                 throw new IllegalArgumentException("anvil.it.database must be h2 or postgresql, got " + database);
             }
             if (profile == Profile.DATABASE_OUTAGE && !database.equals("postgresql")) {
-                throw new IllegalStateException("The database outage test stops the server's PostgreSQL, which needs the PostgreSQL run"
-                        + " (the H2 execution excludes the tests tagged \"database-outage\")");
+                throw new IllegalStateException(
+                        "The database outage test stops the server's PostgreSQL, which needs the PostgreSQL run"
+                                + " (the H2 execution excludes the tests tagged \"database-outage\")");
             }
             if (profile.clustered() && !database.equals("postgresql")) {
                 throw new IllegalStateException("The cluster nodes share one database, which needs the PostgreSQL run"
                         + " (the H2 execution excludes the tests tagged \"cluster\")");
             }
             if (profile == Profile.CLUSTER_NODE_2) {
-                get(Profile.CLUSTER_NODE_1); // node 1 first: it owns the database, and the nodes start one after the other
+                get(Profile.CLUSTER_NODE_1); // node 1 first: it owns the database, and the nodes start one after
+                // the other
             }
-            Path workDir = Path.of(System.getProperty("anvil.it.work.dir", "target/it-" + database) + profile.workDirSuffix)
+            Path workDir = Path.of(
+                            System.getProperty("anvil.it.work.dir", "target/it-" + database) + profile.workDirSuffix)
                     .toAbsolutePath();
             AnvilServer server = new AnvilServer(profile, database, workDir);
             Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "anvil-it-server-stop"));
@@ -185,8 +201,12 @@ public final class AnvilServer {
                 server.start();
             } catch (IOException e) {
                 server.stop();
-                startFailures.put(profile, new UncheckedIOException("Anvil server failed to start (" + database + ", " + profile
-                        + "); server log: " + server.serverLog() + "\n" + server.serverLogTail(80), e));
+                startFailures.put(
+                        profile,
+                        new UncheckedIOException(
+                                "Anvil server failed to start (" + database + ", " + profile + "); server log: "
+                                        + server.serverLog() + "\n" + server.serverLogTail(80),
+                                e));
                 throw startFailures.get(profile);
             } catch (InterruptedException e) {
                 server.stop();
@@ -245,7 +265,8 @@ public final class AnvilServer {
 
     private void requireOwnPostgres() {
         if (postgres == null) {
-            throw new IllegalStateException("server " + profile + " has no PostgreSQL of its own (database " + database + ")");
+            throw new IllegalStateException(
+                    "server " + profile + " has no PostgreSQL of its own (database " + database + ")");
         }
     }
 
@@ -294,7 +315,9 @@ public final class AnvilServer {
 
     /** {@code Authorization} header value of a provisioned user (HTTP Basic with {@link #PASSWORD}). */
     public static String basicAuth(String user) {
-        return "Basic " + java.util.Base64.getEncoder().encodeToString((user + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8));
+        return "Basic "
+                + java.util.Base64.getEncoder()
+                        .encodeToString((user + ":" + PASSWORD).getBytes(StandardCharsets.UTF_8));
     }
 
     /** "h2" or "postgresql". */
@@ -339,7 +362,9 @@ public final class AnvilServer {
 
     /** The provisioned server (server-config/target/wildfly) this run was copied from. */
     public Path wildflyHome() {
-        return Path.of(System.getProperty("anvil.it.wildfly.home")).toAbsolutePath().normalize();
+        return Path.of(System.getProperty("anvil.it.wildfly.home"))
+                .toAbsolutePath()
+                .normalize();
     }
 
     /** WildFly's server.log of this run. */
@@ -389,18 +414,23 @@ public final class AnvilServer {
     }
 
     private HttpResult send(String method, URI target, String path, String body, Map<String, String> headers) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(target).timeout(REQUEST_TIMEOUT)
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody()
-                        : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
+        HttpRequest.Builder builder = HttpRequest.newBuilder(target)
+                .timeout(REQUEST_TIMEOUT)
+                .method(
+                        method,
+                        body == null
+                                ? HttpRequest.BodyPublishers.noBody()
+                                : HttpRequest.BodyPublishers.ofString(body, StandardCharsets.UTF_8));
         for (Map.Entry<String, String> header : headers.entrySet()) {
-            if (header.getKey().equalsIgnoreCase("Authorization") && header.getValue().equals(ANONYMOUS)) {
+            if (header.getKey().equalsIgnoreCase("Authorization")
+                    && header.getValue().equals(ANONYMOUS)) {
                 continue;
             }
             builder.header(header.getKey(), header.getValue());
         }
         try {
-            HttpResponse<String> response = client.send(builder.build(),
-                    HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
+            HttpResponse<String> response =
+                    client.send(builder.build(), HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));
             return new HttpResult(method, path, response.statusCode(), response.headers(), response.body());
         } catch (IOException e) {
             throw new UncheckedIOException(method + " " + path + " failed; server log: " + serverLog(), e);
@@ -463,8 +493,10 @@ public final class AnvilServer {
         provisionUsers(wildflyHome);
         Files.copy(ear, baseDir.resolve("deployments/anvil.ear"), StandardCopyOption.REPLACE_EXISTING);
 
-        List<String> command = new java.util.ArrayList<>(List.of(wildflyHome.resolve("bin/standalone.sh").toString(),
-                "-c", serverConfigName(),
+        List<String> command = new java.util.ArrayList<>(List.of(
+                wildflyHome.resolve("bin/standalone.sh").toString(),
+                "-c",
+                serverConfigName(),
                 "-Djboss.server.base.dir=" + baseDir,
                 "-Djboss.socket.binding.port-offset=" + portOffset,
                 "-Djboss.bind.address=" + profile.bindAddress,
@@ -475,11 +507,13 @@ public final class AnvilServer {
             command.add("-Djboss.node.name=it" + profile.workDirSuffix);
             command.add("-Djboss.tx.node.id=it" + profile.workDirSuffix);
             command.add("-Djboss.bind.address.private=127.0.0.1");
-            command.add("-Danvil.cluster.hosts=127.0.0.1[" + (7600 + offsets[0]) + "],127.0.0.1[" + (7600 + offsets[1]) + "]");
+            command.add("-Danvil.cluster.hosts=127.0.0.1[" + (7600 + offsets[0]) + "],127.0.0.1[" + (7600 + offsets[1])
+                    + "]");
         }
         ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.to(workDir.resolve("console.log").toFile()));
+                .redirectOutput(ProcessBuilder.Redirect.to(
+                        workDir.resolve("console.log").toFile()));
         builder.environment().putAll(environment);
         if (!database.equals("postgresql")) {
             builder.environment().remove("ANVIL_DB_URL");
@@ -498,14 +532,18 @@ public final class AnvilServer {
         // The experiment controller checks canaries every half second instead of every 10 s, so rollbacks come quickly.
         builder.environment().put("ANVIL_EXPERIMENTS_CONTROLLER_INTERVAL_MS", "500");
         // StuckStreamIT and SharedResourcesIT: a client that stops reading a stream is cut after 5 s instead of 30.
-        builder.environment().put("ANVIL_API_STREAM_WRITE_TIMEOUT_SECONDS", System.getProperty("anvil.it.stream-write-timeout", "5"));
+        builder.environment()
+                .put(
+                        "ANVIL_API_STREAM_WRITE_TIMEOUT_SECONDS",
+                        System.getProperty("anvil.it.stream-write-timeout", "5"));
         guardrailAndResilienceSettings(builder.environment());
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();
         wildfly = builder.start();
         waitUntilReady(launched.plus(START_TIMEOUT));
         startupTime = Duration.between(launched, Instant.now());
-        String summary = String.format("Anvil server (%s, %s) ready at %s in %.1f s; server log %s",
+        String summary = String.format(
+                "Anvil server (%s, %s) ready at %s in %.1f s; server log %s",
                 database, profile, baseUri(), startupTime.toMillis() / 1000.0, serverLog());
         log(summary);
         Files.writeString(workDir.resolve("startup.txt"), summary + "\n", StandardCharsets.UTF_8);
@@ -527,11 +565,15 @@ public final class AnvilServer {
         env.put("ANVIL_GUARDRAILS_TENANT_ITREDACT_BLOCKED_TERMS", "redact");
         env.put("ANVIL_GUARDRAILS_TENANT_ITREDACT_BLOCKED_TERM_LIST", "the,was,and");
         // TEST-ONLY fault injection: ExperimentRoutingIT's failing canary, ResilienceIT's failing and slow versions.
-        env.put("ANVIL_SERVING_FAULT_INJECTION", ExperimentFaults.FAILING_VERSION + "=fail,"
-                + "guardprimary@1.0.0=fail,guardmsg@1.0.0=fail,guardslow@1.0.0=delay-ms:8000");
+        env.put(
+                "ANVIL_SERVING_FAULT_INJECTION",
+                ExperimentFaults.FAILING_VERSION + "=fail,"
+                        + "guardprimary@1.0.0=fail,guardmsg@1.0.0=fail,guardslow@1.0.0=delay-ms:8000");
         env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDPRIMARY", "guardsmall@1.0.0");
         env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDSLOW", "guardsmall@1.0.0");
-        env.put("ANVIL_RESILIENCE_FALLBACK_MESSAGE_GUARDMSG", "{\"status\":\"busy\",\"contact\":\"support@anvil.example\"}");
+        env.put(
+                "ANVIL_RESILIENCE_FALLBACK_MESSAGE_GUARDMSG",
+                "{\"status\":\"busy\",\"contact\":\"support@anvil.example\"}");
         // ResilienceIT's overloaded version (no fault: a real full queue): a fallback model, then a fixed message.
         env.put("ANVIL_RESILIENCE_FALLBACK_MODEL_GUARDBUSY", "guardsmall@1.0.0");
         env.put("ANVIL_RESILIENCE_FALLBACK_MESSAGE_GUARDBUSY", "Busy: please retry shortly.");
@@ -545,7 +587,8 @@ public final class AnvilServer {
             throws IOException, InterruptedException {
         ProcessBuilder builder = new ProcessBuilder("bash", configure.toString(), wildflyHome.toString())
                 .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(workDir.resolve("configure.log").toFile()));
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                        workDir.resolve("configure.log").toFile()));
         builder.environment().putAll(environment);
         builder.environment().put("ANVIL_SERVER_BASE_DIR", baseDir.toString());
         builder.environment().remove("ANVIL_LOG_JSON");
@@ -577,7 +620,8 @@ public final class AnvilServer {
             return;
         }
         java.security.SecureRandom random = new java.security.SecureRandom();
-        StringBuilder cli = new StringBuilder("embed-server --server-config=" + serverConfigName() + " --std-out=discard\n");
+        StringBuilder cli =
+                new StringBuilder("embed-server --server-config=" + serverConfigName() + " --std-out=discard\n");
         Map<String, String> roles = new java.util.LinkedHashMap<>();
         for (String admin : ADMINS) {
             roles.put(admin, "anvil-admin");
@@ -591,18 +635,35 @@ public final class AnvilServer {
             for (byte b : salt) {
                 bytes.append(bytes.isEmpty() ? "" : ",").append(String.format("0x%02x", b));
             }
-            cli.append(identities).append(":add-identity(identity=").append(user.getKey()).append(")\n")
-                    .append(identities).append(":set-password(identity=").append(user.getKey()).append(", bcrypt={password=\"")
-                    .append(PASSWORD).append("\", salt=bytes{").append(bytes).append("}, iteration-count=").append(BCRYPT_COST).append("})\n")
-                    .append(identities).append(":add-identity-attribute(identity=").append(user.getKey())
-                    .append(", name=groups, value=[").append(user.getValue()).append("])\n");
+            cli.append(identities)
+                    .append(":add-identity(identity=")
+                    .append(user.getKey())
+                    .append(")\n")
+                    .append(identities)
+                    .append(":set-password(identity=")
+                    .append(user.getKey())
+                    .append(", bcrypt={password=\"")
+                    .append(PASSWORD)
+                    .append("\", salt=bytes{")
+                    .append(bytes)
+                    .append("}, iteration-count=")
+                    .append(BCRYPT_COST)
+                    .append("})\n")
+                    .append(identities)
+                    .append(":add-identity-attribute(identity=")
+                    .append(user.getKey())
+                    .append(", name=groups, value=[")
+                    .append(user.getValue())
+                    .append("])\n");
         }
         cli.append("stop-embedded-server\n");
         Path script = workDir.resolve("users.cli");
         Files.writeString(script, cli, StandardCharsets.UTF_8);
-        ProcessBuilder builder = new ProcessBuilder(wildflyHome.resolve("bin/jboss-cli.sh").toString(), "--file=" + script)
+        ProcessBuilder builder = new ProcessBuilder(
+                        wildflyHome.resolve("bin/jboss-cli.sh").toString(), "--file=" + script)
                 .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.to(workDir.resolve("users.log").toFile()));
+                .redirectOutput(
+                        ProcessBuilder.Redirect.to(workDir.resolve("users.log").toFile()));
         builder.environment().put("JAVA_OPTS", "-Djboss.server.base.dir=" + baseDir);
         Process process = builder.start();
         if (!process.waitFor(3, TimeUnit.MINUTES) || process.exitValue() != 0) {

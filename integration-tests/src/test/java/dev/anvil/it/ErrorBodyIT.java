@@ -23,7 +23,9 @@ class ErrorBodyIT {
         JsonObject error = body.getJsonObject("error");
         assertEquals(type, error.getString("type"), result::toString);
         assertTrue(!error.getString("message").isBlank(), result::toString);
-        assertTrue(error.containsKey("param") && error.containsKey("code"), "param and code keys always present: " + result);
+        assertTrue(
+                error.containsKey("param") && error.containsKey("code"),
+                "param and code keys always present: " + result);
         return error;
     }
 
@@ -54,8 +56,8 @@ class ErrorBodyIT {
 
     @Test
     void unsupportedMediaTypeIs415WithErrorBody(AnvilServer server) {
-        HttpResult result = server.request("POST", JSON_ENDPOINT, "name=x",
-                Map.of("Content-Type", "application/x-www-form-urlencoded"));
+        HttpResult result = server.request(
+                "POST", JSON_ENDPOINT, "name=x", Map.of("Content-Type", "application/x-www-form-urlencoded"));
         JsonObject error = assertErrorShape(result, 415, "invalid_request_error");
         assertEquals("unsupported_media_type", error.getString("code"), result::toString);
     }

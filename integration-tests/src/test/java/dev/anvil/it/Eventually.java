@@ -15,8 +15,7 @@ public final class Eventually {
     /** How often a condition is re-read. */
     private static final Duration POLL = Duration.ofMillis(250);
 
-    private Eventually() {
-    }
+    private Eventually() {}
 
     public static HttpResult until(Supplier<HttpResult> read, Predicate<HttpResult> done, Duration timeout) {
         Instant deadline = Instant.now().plus(timeout);

@@ -31,7 +31,9 @@ class HealthIT {
         JsonObject database = checks.get("database");
         assertEquals("UP", database.getString("status"), ready::toString);
         String expectedProduct = server.database().equals("postgresql") ? "PostgreSQL" : "H2";
-        assertEquals(expectedProduct, database.getJsonObject("data").getString("product"),
+        assertEquals(
+                expectedProduct,
+                database.getJsonObject("data").getString("product"),
                 "the readiness check must query the database of this run: " + ready);
 
         JsonObject migrations = checks.get("registry-migrations");
@@ -64,7 +66,8 @@ class HealthIT {
         HttpResult all = server.get("/health");
         assertEquals(200, all.status(), all::toString);
         Map<String, JsonObject> checks = checksByName(all); // toMap throws on duplicate names
-        assertTrue(checks.keySet().containsAll(java.util.Set.of("database", "registry-migrations", "engine-environment")),
+        assertTrue(
+                checks.keySet().containsAll(java.util.Set.of("database", "registry-migrations", "engine-environment")),
                 all::toString);
     }
 
@@ -73,8 +76,8 @@ class HealthIT {
         // WildFly's own probes (management port) cover server state and deployment status. In an EAR its
         // health CDI extension only sees one module's beans, which is why the application checks are
         // served on the application port by HealthResource.
-        HttpResult management = server.request("GET", server.managementUri().resolve("/health/ready").toString(),
-                null, Map.of());
+        HttpResult management = server.request(
+                "GET", server.managementUri().resolve("/health/ready").toString(), null, Map.of());
         assertEquals(200, management.status(), management::toString);
         JsonObject deployments = checksByName(management).get("deployments-status");
         assertEquals("OK", deployments.getJsonObject("data").getString("anvil.ear"), management::toString);

@@ -14,8 +14,7 @@ final class Ports {
      */
     private static final int[] WILDFLY_PORTS = {8080, 8443, 8009, 9990, 9993, 3528, 3529, 4712, 4713, 7600};
 
-    private Ports() {
-    }
+    private Ports() {}
 
     static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {

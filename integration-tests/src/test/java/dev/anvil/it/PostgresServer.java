@@ -82,27 +82,61 @@ final class PostgresServer implements AutoCloseable {
         Path passwordFile = dataDir.getParent().resolve("pg-password");
         Files.writeString(passwordFile, PASSWORD + "\n", StandardCharsets.UTF_8);
         if (asRoot) {
-            UserPrincipal postgres = dataDir.getFileSystem().getUserPrincipalLookupService()
-                    .lookupPrincipalByName(OS_USER);
+            UserPrincipal postgres =
+                    dataDir.getFileSystem().getUserPrincipalLookupService().lookupPrincipalByName(OS_USER);
             Files.setOwner(dataDir, postgres);
             Files.setOwner(passwordFile, postgres);
             Files.deleteIfExists(logFile);
             Files.createFile(logFile);
             Files.setOwner(logFile, postgres);
         }
-        run(List.of(binDir.resolve("initdb").toString(), "-D", dataDir.toString(), "-U", USER,
-                "--pwfile=" + passwordFile, "-A", "scram-sha-256", "-E", "UTF8", "--no-locale"), Duration.ofMinutes(2));
+        run(
+                List.of(
+                        binDir.resolve("initdb").toString(),
+                        "-D",
+                        dataDir.toString(),
+                        "-U",
+                        USER,
+                        "--pwfile=" + passwordFile,
+                        "-A",
+                        "scram-sha-256",
+                        "-E",
+                        "UTF8",
+                        "--no-locale"),
+                Duration.ofMinutes(2));
 
         launch();
-        run(List.of(binDir.resolve("createdb").toString(), "-h", "127.0.0.1", "-p", Integer.toString(port),
-                "-U", USER, "-O", USER, DATABASE), Duration.ofSeconds(60));
+        run(
+                List.of(
+                        binDir.resolve("createdb").toString(),
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        Integer.toString(port),
+                        "-U",
+                        USER,
+                        "-O",
+                        USER,
+                        DATABASE),
+                Duration.ofSeconds(60));
     }
 
     /** Starts postgres on the data directory and waits until it accepts connections. */
     private void launch() throws IOException, InterruptedException {
-        List<String> command = asUser(List.of(binDir.resolve("postgres").toString(), "-D", dataDir.toString(),
-                "-p", Integer.toString(port), "-h", "127.0.0.1", "-c", "unix_socket_directories=",
-                "-c", "fsync=off", "-c", "max_connections=50"));
+        List<String> command = asUser(List.of(
+                binDir.resolve("postgres").toString(),
+                "-D",
+                dataDir.toString(),
+                "-p",
+                Integer.toString(port),
+                "-h",
+                "127.0.0.1",
+                "-c",
+                "unix_socket_directories=",
+                "-c",
+                "fsync=off",
+                "-c",
+                "max_connections=50"));
         process = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
@@ -118,7 +152,9 @@ final class PostgresServer implements AutoCloseable {
         if (process == null) {
             return;
         }
-        run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-m", "fast", "-w", "stop"), Duration.ofSeconds(60));
+        run(
+                List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-m", "fast", "-w", "stop"),
+                Duration.ofSeconds(60));
         Processes.stopTree(process, Duration.ofSeconds(30));
         process = null;
     }
@@ -136,21 +172,32 @@ final class PostgresServer implements AutoCloseable {
             if (!process.isAlive()) {
                 throw new IOException("postgres exited with " + process.exitValue() + "; see " + logFile);
             }
-            Process ready = new ProcessBuilder(binDir.resolve("pg_isready").toString(), "-h", "127.0.0.1",
-                    "-p", Integer.toString(port), "-U", USER, "-d", "postgres")
-                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            Process ready = new ProcessBuilder(
+                            binDir.resolve("pg_isready").toString(),
+                            "-h",
+                            "127.0.0.1",
+                            "-p",
+                            Integer.toString(port),
+                            "-U",
+                            USER,
+                            "-d",
+                            "postgres")
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                    .start();
             if (ready.waitFor(10, TimeUnit.SECONDS) && ready.exitValue() == 0) {
                 return;
             }
             ready.destroyForcibly();
             process.waitFor(200, TimeUnit.MILLISECONDS); // poll interval, returns early if postgres dies
         }
-        throw new IOException("postgres did not accept connections on port " + port + " within " + timeout
-                + "; see " + logFile);
+        throw new IOException(
+                "postgres did not accept connections on port " + port + " within " + timeout + "; see " + logFile);
     }
 
     private void run(List<String> command, Duration timeout) throws IOException, InterruptedException {
-        ProcessBuilder builder = new ProcessBuilder(asUser(command)).redirectErrorStream(true)
+        ProcessBuilder builder = new ProcessBuilder(asUser(command))
+                .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
         builder.environment().put("PGPASSWORD", PASSWORD);
         Process child = builder.start();
@@ -159,8 +206,8 @@ final class PostgresServer implements AutoCloseable {
             throw new IOException("Timed out: " + String.join(" ", command) + "; see " + logFile);
         }
         if (child.exitValue() != 0) {
-            throw new IOException("Failed (exit " + child.exitValue() + "): " + String.join(" ", command)
-                    + "; see " + logFile);
+            throw new IOException(
+                    "Failed (exit " + child.exitValue() + "): " + String.join(" ", command) + "; see " + logFile);
         }
     }
 
@@ -179,7 +226,15 @@ final class PostgresServer implements AutoCloseable {
         if (process != null) {
             try {
                 // Fast shutdown: roll back open transactions, don't wait for clients.
-                run(List.of(binDir.resolve("pg_ctl").toString(), "-D", dataDir.toString(), "-m", "fast", "-w", "stop"),
+                run(
+                        List.of(
+                                binDir.resolve("pg_ctl").toString(),
+                                "-D",
+                                dataDir.toString(),
+                                "-m",
+                                "fast",
+                                "-w",
+                                "stop"),
                         Duration.ofSeconds(60));
             } catch (IOException | InterruptedException e) {
                 System.err.println("[anvil-it] pg_ctl stop failed, killing postgres: " + e.getMessage());
@@ -200,7 +255,9 @@ final class PostgresServer implements AutoCloseable {
     /** Whether the unprivileged OS user can enter {@code directory} (every ancestor needs search permission). */
     private static boolean traversableByPostgres(Path directory) throws IOException, InterruptedException {
         Process probe = new ProcessBuilder("runuser", "-u", OS_USER, "--", "test", "-x", directory.toString())
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
         return probe.waitFor(30, TimeUnit.SECONDS) && probe.exitValue() == 0;
     }
 
@@ -214,7 +271,8 @@ final class PostgresServer implements AutoCloseable {
         if (Files.isDirectory(root)) {
             try (Stream<Path> versions = Files.list(root)) {
                 var best = versions.filter(dir -> Files.isExecutable(dir.resolve("bin/initdb")))
-                        .max(Comparator.comparingInt(dir -> parseVersion(dir.getFileName().toString())));
+                        .max(Comparator.comparingInt(
+                                dir -> parseVersion(dir.getFileName().toString())));
                 if (best.isPresent()) {
                     return best.get().resolve("bin");
                 }

@@ -7,8 +7,7 @@ import java.util.concurrent.TimeUnit;
 /** Stops a child process and everything it spawned (standalone.sh -> java, runuser -> postgres). */
 final class Processes {
 
-    private Processes() {
-    }
+    private Processes() {}
 
     static void stopTree(Process process, Duration grace) {
         List<ProcessHandle> descendants = process.descendants().toList();

@@ -9,8 +9,7 @@ import java.util.regex.Pattern;
 /** Reading application metrics from a server's {@code /metrics} (Prometheus text format) in integration tests. */
 public final class PrometheusText {
 
-    private PrometheusText() {
-    }
+    private PrometheusText() {}
 
     /** The server's application-scope metrics text. */
     public static String application(AnvilServer server) {
@@ -24,7 +23,8 @@ public final class PrometheusText {
      * {@code model="x"}); an AssertionError when there is none.
      */
     public static double sum(String metrics, String name, String... labels) {
-        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})? ([-0-9.eE+]+|NaN)$").matcher(metrics);
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "(\\{[^}]*})? ([-0-9.eE+]+|NaN)$")
+                .matcher(metrics);
         double total = 0;
         boolean found = false;
         while (m.find()) {

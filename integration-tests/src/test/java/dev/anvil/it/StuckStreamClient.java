@@ -36,10 +36,15 @@ public final class StuckStreamClient implements AutoCloseable {
         try {
             Socket socket = new Socket();
             socket.setReceiveBufferSize(4096); // before connect: the advertised window stays small
-            socket.connect(new InetSocketAddress(server.baseUri().getHost(), server.baseUri().getPort()), 10_000);
-            StringBuilder head = new StringBuilder("POST " + path + " HTTP/1.1\r\nHost: " + server.baseUri().getHost() + ":"
-                    + server.baseUri().getPort() + "\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n");
-            headers.forEach((name, value) -> head.append(name).append(": ").append(value).append("\r\n"));
+            socket.connect(
+                    new InetSocketAddress(
+                            server.baseUri().getHost(), server.baseUri().getPort()),
+                    10_000);
+            StringBuilder head = new StringBuilder("POST " + path + " HTTP/1.1\r\nHost: "
+                    + server.baseUri().getHost() + ":" + server.baseUri().getPort()
+                    + "\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\n");
+            headers.forEach((name, value) ->
+                    head.append(name).append(": ").append(value).append("\r\n"));
             byte[] body = json.getBytes(StandardCharsets.UTF_8);
             head.append("Content-Length: ").append(body.length).append("\r\n\r\n");
             OutputStream out = socket.getOutputStream();
@@ -89,7 +94,9 @@ public final class StuckStreamClient implements AutoCloseable {
         byte[] buffer = new byte[64 * 1024];
         try {
             while (Instant.now().isBefore(deadline)) {
-                socket.setSoTimeout((int) Math.max(1, Math.min(1000, Duration.between(Instant.now(), deadline).toMillis())));
+                socket.setSoTimeout((int) Math.max(
+                        1,
+                        Math.min(1000, Duration.between(Instant.now(), deadline).toMillis())));
                 try {
                     int n = in.read(buffer);
                     if (n < 0) return received.toString(StandardCharsets.UTF_8);

@@ -3,9 +3,9 @@ package dev.anvil.api;
 import jakarta.ws.rs.ApplicationPath;
 import jakarta.ws.rs.core.Application;
 import org.eclipse.microprofile.openapi.annotations.OpenAPIDefinition;
+import org.eclipse.microprofile.openapi.annotations.enums.SecuritySchemeType;
 import org.eclipse.microprofile.openapi.annotations.info.Info;
 import org.eclipse.microprofile.openapi.annotations.info.License;
-import org.eclipse.microprofile.openapi.annotations.enums.SecuritySchemeType;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityScheme;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
@@ -20,19 +20,25 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
  */
 @ApplicationPath("/")
 @OpenAPIDefinition(
-        info = @Info(
-                title = "Anvil",
-                version = "0.1.0",
-                description = "LLM serving on Jakarta EE: OpenAI-compatible inference API, model registry, "
-                        + "health and metrics. Every error body has the shape "
-                        + "{\"error\":{\"message\",\"type\",\"param\",\"code\"}}.",
-                license = @License(name = "Apache-2.0")),
-        tags = {
-                @Tag(name = "operations", description = "Health probes, metrics and API documentation")
-        })
-@SecurityScheme(securitySchemeName = AnvilApplication.ADMIN_SECURITY, type = SecuritySchemeType.HTTP, scheme = "basic",
-        description = "Administrators: HTTP Basic against the server's user store (bin/anvil admin-user), role anvil-admin")
-@SecurityScheme(securitySchemeName = AnvilApplication.API_KEY_SECURITY, type = SecuritySchemeType.HTTP, scheme = "bearer",
+        info =
+                @Info(
+                        title = "Anvil",
+                        version = "0.1.0",
+                        description = "LLM serving on Jakarta EE: OpenAI-compatible inference API, model registry, "
+                                + "health and metrics. Every error body has the shape "
+                                + "{\"error\":{\"message\",\"type\",\"param\",\"code\"}}.",
+                        license = @License(name = "Apache-2.0")),
+        tags = {@Tag(name = "operations", description = "Health probes, metrics and API documentation")})
+@SecurityScheme(
+        securitySchemeName = AnvilApplication.ADMIN_SECURITY,
+        type = SecuritySchemeType.HTTP,
+        scheme = "basic",
+        description =
+                "Administrators: HTTP Basic against the server's user store (bin/anvil admin-user), role anvil-admin")
+@SecurityScheme(
+        securitySchemeName = AnvilApplication.API_KEY_SECURITY,
+        type = SecuritySchemeType.HTTP,
+        scheme = "bearer",
         description = "API keys (Authorization: Bearer anv-...) created with POST /api/gateway/tenants/{tenant}/keys; "
                 + "optional only while the server listens on loopback, or where anvil.gateway.require-api-key=false")
 public class AnvilApplication extends Application {

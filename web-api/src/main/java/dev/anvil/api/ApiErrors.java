@@ -24,8 +24,7 @@ public final class ApiErrors {
     /** A dependency (database, engine) is temporarily unavailable. */
     public static final String TYPE_SERVICE_UNAVAILABLE = "service_unavailable_error";
 
-    private ApiErrors() {
-    }
+    private ApiErrors() {}
 
     /** The error body alone, e.g. for streaming responses that must embed an error event. */
     public static ErrorResponse body(String type, String message, String param, String code) {
@@ -46,7 +45,8 @@ public final class ApiErrors {
      */
     public static Response unauthorized(String message, String code, String challenge) {
         return Response.fromResponse(response(401, TYPE_INVALID_REQUEST, message, null, code))
-                .header("WWW-Authenticate", challenge).build();
+                .header("WWW-Authenticate", challenge)
+                .build();
     }
 
     /** 403 permission_error. */

@@ -15,8 +15,7 @@ public final class EndpointTemplate {
     /** What {@link #of(ResourceInfo)} answers when no resource method matched (404, 405). */
     public static final String UNMATCHED = "unmatched";
 
-    private EndpointTemplate() {
-    }
+    private EndpointTemplate() {}
 
     /** The matched resource method's template, or {@link #UNMATCHED}. */
     public static String of(ResourceInfo resource) {

@@ -17,8 +17,14 @@ import org.eclipse.microprofile.openapi.annotations.media.Schema;
 @JsonbPropertyOrder({"message", "type", "param", "code"})
 @Schema(name = "ErrorDetail", description = "Details of an error (OpenAI-compatible)")
 public record ErrorDetail(
-        @Schema(description = "Human-readable error message", required = true) String message,
-        @Schema(description = "Error category", required = true, examples = "invalid_request_error") String type,
-        @Schema(description = "Request parameter at fault, if any", nullable = true) String param,
-        @Schema(description = "Machine-readable error code, if any", nullable = true) String code) {
-}
+        @Schema(description = "Human-readable error message", required = true)
+        String message,
+
+        @Schema(description = "Error category", required = true, examples = "invalid_request_error")
+        String type,
+
+        @Schema(description = "Request parameter at fault, if any", nullable = true)
+        String param,
+
+        @Schema(description = "Machine-readable error code, if any", nullable = true)
+        String code) {}

@@ -25,6 +25,7 @@ public class WebApiConfig {
      * response_format some tens.
      */
     public static final String MAX_JSON_DEPTH = "anvil.api.max-json-depth";
+
     public static final int DEFAULT_MAX_JSON_DEPTH = 128;
 
     @Inject
@@ -45,7 +46,8 @@ public class WebApiConfig {
 
     public int databaseCheckTimeoutSeconds() {
         if (databaseCheckTimeoutSeconds < 1) {
-            throw new IllegalStateException(DATABASE_CHECK_TIMEOUT + " must be >= 1, got " + databaseCheckTimeoutSeconds);
+            throw new IllegalStateException(
+                    DATABASE_CHECK_TIMEOUT + " must be >= 1, got " + databaseCheckTimeoutSeconds);
         }
         return databaseCheckTimeoutSeconds;
     }
@@ -53,7 +55,8 @@ public class WebApiConfig {
     public String migrationsTable() {
         // The name is spliced into SQL, so only plain identifiers are accepted.
         if (!migrationsTable.matches("[A-Za-z_][A-Za-z0-9_]{0,62}")) {
-            throw new IllegalStateException(MIGRATIONS_TABLE + " must be a plain SQL identifier, got '" + migrationsTable + "'");
+            throw new IllegalStateException(
+                    MIGRATIONS_TABLE + " must be a plain SQL identifier, got '" + migrationsTable + "'");
         }
         return migrationsTable;
     }

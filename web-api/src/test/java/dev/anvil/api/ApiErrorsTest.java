@@ -34,8 +34,9 @@ class ApiErrorsTest {
     void apiExceptionCarriesStatusTypeParamAndCode() throws Exception {
         ApiException notFound = ApiException.notFound("Model 'x' not found", "model", "model_not_found");
         assertEquals(404, notFound.status());
-        JsonObject error = serialize(ApiErrors.body(notFound.type(), notFound.getMessage(), notFound.param(),
-                notFound.code())).getJsonObject("error");
+        JsonObject error = serialize(
+                        ApiErrors.body(notFound.type(), notFound.getMessage(), notFound.param(), notFound.code()))
+                .getJsonObject("error");
         assertEquals("not_found_error", error.getString("type"));
         assertEquals("model", error.getString("param"));
         assertEquals("model_not_found", error.getString("code"));
@@ -43,8 +44,8 @@ class ApiErrorsTest {
 
     @Test
     void apiExceptionRejectsNonErrorStatus() {
-        assertThrows(IllegalArgumentException.class,
-                () -> new ApiException(200, ApiErrors.TYPE_SERVER, "ok?", null, null));
+        assertThrows(
+                IllegalArgumentException.class, () -> new ApiException(200, ApiErrors.TYPE_SERVER, "ok?", null, null));
     }
 
     @Test

@@ -52,8 +52,10 @@ class ConfigurationDocumentedTest {
 
     private static final Path DOC = Path.of("../docs/CONFIGURATION.md");
     private static final Path CLI = Path.of("../server-config/src/main/cli");
-    private static final List<Path> LAUNCH_SCRIPTS = List.of(Path.of("../server-config/bin/serve.sh"),
-            Path.of("../server-config/bin/configure.sh"), Path.of("../server-config/bin/admin-user.sh"));
+    private static final List<Path> LAUNCH_SCRIPTS = List.of(
+            Path.of("../server-config/bin/serve.sh"),
+            Path.of("../server-config/bin/configure.sh"),
+            Path.of("../server-config/bin/admin-user.sh"));
     private static final String UNSET = "unset";
     private static final Pattern BACKTICKED = Pattern.compile("`([^`]+)`");
     private static final Pattern EXPRESSION = Pattern.compile("\\$\\{([a-z0-9.\\-]+),env\\.([A-Z0-9_]+):([^}]*)}");
@@ -61,8 +63,7 @@ class ConfigurationDocumentedTest {
     private static final Pattern SCRIPT_VARIABLE = Pattern.compile("\\$\\{?(ANVIL_[A-Z0-9_]+)");
 
     /** A documented row: its keys (backticked in the first column), its default (second column) and its table. */
-    record Row(List<String> keys, String defaultValue, String table, String line) {
-    }
+    record Row(List<String> keys, String defaultValue, String table, String line) {}
 
     private static List<Row> rows;
     private static List<Class<?>> classes;
@@ -125,7 +126,8 @@ class ConfigurationDocumentedTest {
     /** The classes of the modules on this test's class path that hold Anvil's code ({@code dev.anvil.*}). */
     private static List<Class<?>> anvilClasses() throws IOException {
         List<Class<?>> found = new ArrayList<>();
-        Enumeration<URL> roots = ConfigurationDocumentedTest.class.getClassLoader().getResources("dev/anvil");
+        Enumeration<URL> roots =
+                ConfigurationDocumentedTest.class.getClassLoader().getResources("dev/anvil");
         while (roots.hasMoreElements()) {
             URL root = roots.nextElement();
             Path base;
@@ -148,8 +150,10 @@ class ConfigurationDocumentedTest {
             if (base.toString().contains("test-classes")) continue; // tests read no configuration
             Path top = base.getParent().getParent();
             try (Stream<Path> files = Files.walk(base)) {
-                for (Path file : files.filter(f -> f.toString().endsWith(".class")).toList()) {
-                    String name = top.relativize(file).toString().replace('/', '.').replaceAll("\\.class$", "");
+                for (Path file :
+                        files.filter(f -> f.toString().endsWith(".class")).toList()) {
+                    String name =
+                            top.relativize(file).toString().replace('/', '.').replaceAll("\\.class$", "");
                     try {
                         found.add(Class.forName(name, false, ConfigurationDocumentedTest.class.getClassLoader()));
                     } catch (ClassNotFoundException | LinkageError e) {
@@ -158,7 +162,8 @@ class ConfigurationDocumentedTest {
                 }
             }
         }
-        assertTrue(found.stream().anyMatch(c -> c.getName().equals("dev.anvil.serving.ServingConfig")),
+        assertTrue(
+                found.stream().anyMatch(c -> c.getName().equals("dev.anvil.serving.ServingConfig")),
                 "the EJB module's classes are on the class path");
         return found;
     }
@@ -175,10 +180,13 @@ class ConfigurationDocumentedTest {
                 for (Parameter p : e.getParameters()) add(points, p.getAnnotation(ConfigProperty.class));
             }
             for (ConfigProperty c : points) {
-                String defaultValue = c.defaultValue().equals(ConfigProperty.UNCONFIGURED_VALUE) ? UNSET : c.defaultValue();
+                String defaultValue =
+                        c.defaultValue().equals(ConfigProperty.UNCONFIGURED_VALUE) ? UNSET : c.defaultValue();
                 String previous = keys.put(c.name(), defaultValue);
-                assertTrue(previous == null || previous.equals(defaultValue),
-                        c.name() + " is read with two defaults: " + previous + " and " + defaultValue + " (give it one home)");
+                assertTrue(
+                        previous == null || previous.equals(defaultValue),
+                        c.name() + " is read with two defaults: " + previous + " and " + defaultValue
+                                + " (give it one home)");
             }
         }
         return keys;
@@ -189,7 +197,8 @@ class ConfigurationDocumentedTest {
         try {
             return members.get();
         } catch (LinkageError e) {
-            throw new AssertionError("cannot inspect a class of Anvil (" + e + "): add what it needs to web-api's test scope", e);
+            throw new AssertionError(
+                    "cannot inspect a class of Anvil (" + e + "): add what it needs to web-api's test scope", e);
         }
     }
 
@@ -209,7 +218,8 @@ class ConfigurationDocumentedTest {
                 try {
                     f.setAccessible(true);
                     String value = (String) f.get(null);
-                    if (value != null && value.startsWith("anvil.")) constants.put(type.getSimpleName() + "." + name, value);
+                    if (value != null && value.startsWith("anvil."))
+                        constants.put(type.getSimpleName() + "." + name, value);
                 } catch (ReflectiveOperationException | RuntimeException e) {
                     throw new AssertionError("cannot read " + type.getName() + "." + name, e);
                 }
@@ -238,7 +248,8 @@ class ConfigurationDocumentedTest {
     private static Map<String, String> guardrailKeys() {
         try {
             Class<?> policy = Class.forName("dev.anvil.guardrails.GuardrailPolicy");
-            Map<String, String> defaults = (Map<String, String>) policy.getMethod("keyDefaults").invoke(null);
+            Map<String, String> defaults =
+                    (Map<String, String>) policy.getMethod("keyDefaults").invoke(null);
             Map<String, String> keys = new TreeMap<>();
             defaults.forEach((k, v) -> keys.put(GUARDRAILS_PREFIX + k, v == null ? UNSET : v));
             return keys;
@@ -256,9 +267,11 @@ class ConfigurationDocumentedTest {
         assertTrue(injected.size() > 50, injected::toString);
         List<String> problems = new ArrayList<>();
         injected.forEach((key, defaultValue) -> {
-            if (!documented.containsKey(key)) problems.add(key + " (default " + defaultValue + ") is not in docs/CONFIGURATION.md");
+            if (!documented.containsKey(key))
+                problems.add(key + " (default " + defaultValue + ") is not in docs/CONFIGURATION.md");
             else if (!documented.get(key).equals(defaultValue)) {
-                problems.add(key + ": the code's default is " + defaultValue + ", the document says " + documented.get(key));
+                problems.add(
+                        key + ": the code's default is " + defaultValue + ", the document says " + documented.get(key));
             }
         });
         assertEquals(List.of(), problems);
@@ -270,13 +283,18 @@ class ConfigurationDocumentedTest {
         List<String> problems = new ArrayList<>();
         declaredConstants().forEach((constant, value) -> {
             boolean family = value.endsWith(".");
-            boolean found = family ? documented.stream().anyMatch(k -> k.startsWith(value) && !k.equals(value)) || isGuardrailPrefix(value)
+            boolean found = family
+                    ? documented.stream().anyMatch(k -> k.startsWith(value) && !k.equals(value))
+                            || isGuardrailPrefix(value)
                     : documented.contains(value);
-            if (!found) problems.add(constant + " = " + value + (family ? " (a key family)" : "") + " is not in docs/CONFIGURATION.md");
+            if (!found)
+                problems.add(constant + " = " + value + (family ? " (a key family)" : "")
+                        + " is not in docs/CONFIGURATION.md");
         });
         guardrailKeys().forEach((key, defaultValue) -> {
             String doc = documentedKeys().get(key);
-            if (!Objects.equals(doc, defaultValue)) problems.add(key + ": default " + defaultValue + " in the code, " + doc + " in the document");
+            if (!Objects.equals(doc, defaultValue))
+                problems.add(key + ": default " + defaultValue + " in the code, " + doc + " in the document");
         });
         faultToleranceKeys().forEach((key, value) -> {
             String doc = documentedKeys().get(key);
@@ -287,7 +305,8 @@ class ConfigurationDocumentedTest {
 
     private static boolean isGuardrailPrefix(String value) {
         return value.equals(GUARDRAILS_PREFIX) || value.equals(GUARDRAILS_PREFIX + "tenant.")
-                ? rows.stream().anyMatch(ConfigurationDocumentedTest::isGuardrailTable) : false;
+                ? rows.stream().anyMatch(ConfigurationDocumentedTest::isGuardrailTable)
+                : false;
     }
 
     @Test
@@ -298,7 +317,8 @@ class ConfigurationDocumentedTest {
         List<String> families = new ArrayList<>(declaredConstants().values());
         List<String> stale = new ArrayList<>();
         for (String key : documentedKeys().keySet()) {
-            boolean known = read.containsKey(key) || families.contains(key)
+            boolean known = read.containsKey(key)
+                    || families.contains(key)
                     || families.stream().anyMatch(f -> f.endsWith(".") && key.startsWith(f));
             if (!known) stale.add(key);
         }
@@ -345,8 +365,8 @@ class ConfigurationDocumentedTest {
                 String property = m.group(1), variable = m.group(2), defaultValue = m.group(3);
                 if (documentedProperties.containsKey(property)) {
                     if (!documentedProperties.get(property).equals(defaultValue)) {
-                        problems.add(script.getFileName() + ": " + property + " defaults to " + defaultValue + ", documented "
-                                + documentedProperties.get(property));
+                        problems.add(script.getFileName() + ": " + property + " defaults to " + defaultValue
+                                + ", documented " + documentedProperties.get(property));
                     }
                 } else if (!documentedVariables.contains(variable)) {
                     problems.add(script.getFileName() + ": ${" + property + ",env." + variable + "} is not documented");
@@ -354,7 +374,8 @@ class ConfigurationDocumentedTest {
             }
             Matcher e = ENV_EXPRESSION.matcher(text);
             while (e.find()) {
-                if (!documentedVariables.contains(e.group(1))) problems.add(script.getFileName() + ": ${env." + e.group(1) + "} is not documented");
+                if (!documentedVariables.contains(e.group(1)))
+                    problems.add(script.getFileName() + ": ${env." + e.group(1) + "} is not documented");
             }
         }
         assertEquals(List.of(), problems);
@@ -384,6 +405,9 @@ class ConfigurationDocumentedTest {
                 if (!documented.contains(m.group(1)) && !missing.contains(m.group(1))) missing.add(m.group(1));
             }
         }
-        assertEquals(List.of(), missing, "ANVIL_* variables the launch scripts read but docs/CONFIGURATION.md does not list");
+        assertEquals(
+                List.of(),
+                missing,
+                "ANVIL_* variables the launch scripts read but docs/CONFIGURATION.md does not list");
     }
 }

@@ -12,7 +12,8 @@ class EndpointTemplateTest {
         MultivaluedHashMap<String, String> params = new MultivaluedHashMap<>();
         params.add("name", "stories260k");
         params.add("version", "1.0.0");
-        assertEquals("/api/registry/models/stories260k/versions/1.0.0/stage",
+        assertEquals(
+                "/api/registry/models/stories260k/versions/1.0.0/stage",
                 EndpointTemplate.concrete("/api/registry/models/{name}/versions/{version}/stage", params));
         params.add("id", "a/b");
         assertEquals("/v1/models/a/b", EndpointTemplate.concrete("/v1/models/{id: .+}", params));

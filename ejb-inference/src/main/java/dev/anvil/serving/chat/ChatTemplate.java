@@ -54,7 +54,9 @@ public final class ChatTemplate {
     static final List<List<ChatMessage>> PROBES = List.of(
             List.of(new ChatMessage("user", "Hello")),
             List.of(new ChatMessage("system", "You are a helpful assistant."), new ChatMessage("user", "Hello")),
-            List.of(new ChatMessage("user", "Hello"), new ChatMessage("assistant", "Hi, how can I help?"),
+            List.of(
+                    new ChatMessage("user", "Hello"),
+                    new ChatMessage("assistant", "Hi, how can I help?"),
                     new ChatMessage("user", "Tell me a story.")));
 
     /** How render errors begin: a broken template, and one stopped by its limits. */
@@ -87,8 +89,11 @@ public final class ChatTemplate {
      */
     public static ChatTemplate of(String source, String bosToken, String eosToken, ChatTemplateLimits limits) {
         boolean missing = source == null || source.isBlank();
-        return new ChatTemplate(missing ? FALLBACK_SOURCE : source, missing,
-                Objects.requireNonNullElse(bosToken, ""), Objects.requireNonNullElse(eosToken, ""),
+        return new ChatTemplate(
+                missing ? FALLBACK_SOURCE : source,
+                missing,
+                Objects.requireNonNullElse(bosToken, ""),
+                Objects.requireNonNullElse(eosToken, ""),
                 Objects.requireNonNull(limits, "limits"));
     }
 
@@ -138,9 +143,12 @@ public final class ChatTemplate {
                     case LIMIT -> "rendering " + which + " exceeded a limit: " + detail;
                     case BROKEN -> detail;
                 };
-                throw new ChatTemplateException("the chat template cannot be used: " + problem,
-                        e.reason() == ChatTemplateException.Reason.LIMIT ? ChatTemplateException.Reason.LIMIT
-                                : ChatTemplateException.Reason.BROKEN, e);
+                throw new ChatTemplateException(
+                        "the chat template cannot be used: " + problem,
+                        e.reason() == ChatTemplateException.Reason.LIMIT
+                                ? ChatTemplateException.Reason.LIMIT
+                                : ChatTemplateException.Reason.BROKEN,
+                        e);
             }
         }
         return this;
@@ -189,7 +197,8 @@ public final class ChatTemplate {
             } catch (OutOfMemoryError e) {
                 // One allocation larger than the heap could give, made by this render (the limits bound every
                 // growth step, so it is a single request, which failed without taking the memory).
-                budget.failQuietly("it needed more memory than the server has (" + ChatTemplateLimits.MAX_ALLOCATED_BYTES + ")");
+                budget.failQuietly(
+                        "it needed more memory than the server has (" + ChatTemplateLimits.MAX_ALLOCATED_BYTES + ")");
                 result = null;
             }
             failure = budget.failure();
@@ -210,24 +219,30 @@ public final class ChatTemplate {
             // Jinjava's own bounds (configured from the same limits) say "byte output" and "collection"; name the keys.
             if (error.getReason() == TemplateError.ErrorReason.OUTPUT_TOO_BIG
                     || find(error.getException(), OutputTooBigException.class) != null) {
-                throw new ChatTemplateException(STOPPED + "the prompt or a string it builds would be longer than "
-                        + limits.maxOutputChars() + " characters (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")" + where,
-                        ChatTemplateException.Reason.LIMIT, error.getException());
+                throw new ChatTemplateException(
+                        STOPPED + "the prompt or a string it builds would be longer than " + limits.maxOutputChars()
+                                + " characters (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")" + where,
+                        ChatTemplateException.Reason.LIMIT,
+                        error.getException());
             }
             if (error.getReason() == TemplateError.ErrorReason.COLLECTION_TOO_BIG
                     || find(error.getException(), CollectionTooBigException.class) != null) {
-                throw new ChatTemplateException(STOPPED + "a list or dict it builds would hold more than "
-                        + limits.maxCollectionSize() + " elements (" + ChatTemplateLimits.MAX_COLLECTION_SIZE + ")" + where,
-                        ChatTemplateException.Reason.LIMIT, error.getException());
+                throw new ChatTemplateException(
+                        STOPPED + "a list or dict it builds would hold more than " + limits.maxCollectionSize()
+                                + " elements (" + ChatTemplateLimits.MAX_COLLECTION_SIZE + ")" + where,
+                        ChatTemplateException.Reason.LIMIT,
+                        error.getException());
             }
-            throw new ChatTemplateException(FAILED + error.getMessage() + where, ChatTemplateException.Reason.BROKEN,
-                    error.getException());
+            throw new ChatTemplateException(
+                    FAILED + error.getMessage() + where, ChatTemplateException.Reason.BROKEN, error.getException());
         }
         String output = result.getOutput();
         if (output.length() > limits.maxOutputChars()) {
-            throw new ChatTemplateException(STOPPED + "its output has " + output.length()
-                    + " characters, more than " + limits.maxOutputChars() + " (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")",
-                    ChatTemplateException.Reason.LIMIT, null);
+            throw new ChatTemplateException(
+                    STOPPED + "its output has " + output.length() + " characters, more than " + limits.maxOutputChars()
+                            + " (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")",
+                    ChatTemplateException.Reason.LIMIT,
+                    null);
         }
         return output;
     }
@@ -237,7 +252,8 @@ public final class ChatTemplate {
      * and BOS is prepended when the model wants one unless the template already wrote it (no double BOS).
      */
     public static int[] tokenize(Tokenizer tokenizer, String rendered) {
-        boolean addBos = tokenizer.addBosByDefault() && tokenizer.bos() >= 0
+        boolean addBos = tokenizer.addBosByDefault()
+                && tokenizer.bos() >= 0
                 && !rendered.startsWith(tokenizer.tokenText(tokenizer.bos()));
         return tokenizer.encodeWithSpecials(rendered, addBos);
     }
@@ -265,8 +281,7 @@ public final class ChatTemplate {
 
     /** Functions templates call. Public because jinjava invokes them reflectively. */
     public static final class Functions {
-        private Functions() {
-        }
+        private Functions() {}
 
         /**
          * Python's {@code range(stop)} / {@code range(start, stop[, step])}. Replaces Jinjava's, which silently
@@ -282,9 +297,13 @@ public final class ChatTemplate {
                 if (rest.length > 1) step = integer(rest[1], "step");
             }
             if (step == 0) throw new IllegalArgumentException("range() step must not be zero");
-            long count = step > 0 ? Math.max(0, Math.ceilDiv(stop - start, step)) : Math.max(0, Math.ceilDiv(start - stop, -step));
+            long count = step > 0
+                    ? Math.max(0, Math.ceilDiv(stop - start, step))
+                    : Math.max(0, Math.ceilDiv(start - stop, -step));
             RenderBudget budget = RenderBudget.current();
-            int limit = budget == null ? ChatTemplateLimits.DEFAULT.maxCollectionSize() : budget.limits().maxCollectionSize();
+            int limit = budget == null
+                    ? ChatTemplateLimits.DEFAULT.maxCollectionSize()
+                    : budget.limits().maxCollectionSize();
             if (count > limit) {
                 String reason = "range() of " + count + " values is longer than " + limit + " ("
                         + ChatTemplateLimits.MAX_COLLECTION_SIZE + ")";

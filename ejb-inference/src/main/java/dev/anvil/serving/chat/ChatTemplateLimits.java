@@ -17,11 +17,17 @@ package dev.anvil.serving.chat;
  *                           growth that no other bound sees, such as a list doubling inside one expression
  * @param maxDepth           nesting of template constructs being rendered at once (loops in macros in conditions...)
  */
-public record ChatTemplateLimits(long timeoutMillis, long maxSteps, int maxOutputChars, int maxCollectionSize,
-                                 long maxAllocatedBytes, int maxDepth) {
+public record ChatTemplateLimits(
+        long timeoutMillis,
+        long maxSteps,
+        int maxOutputChars,
+        int maxCollectionSize,
+        long maxAllocatedBytes,
+        int maxDepth) {
 
     /** MicroProfile Config keys of the limits (read by {@code dev.anvil.serving.ServingConfig}; named in errors). */
     public static final String TIMEOUT_MS = "anvil.serving.chat-template.timeout-ms";
+
     public static final String MAX_STEPS = "anvil.serving.chat-template.max-steps";
     public static final String MAX_OUTPUT_CHARS = "anvil.serving.chat-template.max-output-chars";
     public static final String MAX_COLLECTION_SIZE = "anvil.serving.chat-template.max-collection-size";
@@ -30,6 +36,7 @@ public record ChatTemplateLimits(long timeoutMillis, long maxSteps, int maxOutpu
 
     /** The defaults of those keys (annotation values of ServingConfig, and {@link #DEFAULT}): one place. */
     public static final String DEFAULT_TIMEOUT_MS = "2000";
+
     public static final String DEFAULT_MAX_STEPS = "5000000";
     public static final String DEFAULT_MAX_OUTPUT_CHARS = "8388608";
     public static final String DEFAULT_MAX_COLLECTION_SIZE = "100000";
@@ -37,20 +44,31 @@ public record ChatTemplateLimits(long timeoutMillis, long maxSteps, int maxOutpu
     public static final String DEFAULT_MAX_DEPTH = "200";
 
     /** Generous for real chat templates (which render in milliseconds), tight enough to stop hostile ones quickly. */
-    public static final ChatTemplateLimits DEFAULT = new ChatTemplateLimits(Long.parseLong(DEFAULT_TIMEOUT_MS),
-            Long.parseLong(DEFAULT_MAX_STEPS), Integer.parseInt(DEFAULT_MAX_OUTPUT_CHARS), Integer.parseInt(DEFAULT_MAX_COLLECTION_SIZE),
-            Long.parseLong(DEFAULT_MAX_ALLOCATED_BYTES), Integer.parseInt(DEFAULT_MAX_DEPTH));
+    public static final ChatTemplateLimits DEFAULT = new ChatTemplateLimits(
+            Long.parseLong(DEFAULT_TIMEOUT_MS),
+            Long.parseLong(DEFAULT_MAX_STEPS),
+            Integer.parseInt(DEFAULT_MAX_OUTPUT_CHARS),
+            Integer.parseInt(DEFAULT_MAX_COLLECTION_SIZE),
+            Long.parseLong(DEFAULT_MAX_ALLOCATED_BYTES),
+            Integer.parseInt(DEFAULT_MAX_DEPTH));
 
     public ChatTemplateLimits {
-        if (timeoutMillis <= 0) throw new IllegalArgumentException("chat template timeout must be positive, got " + timeoutMillis);
-        if (maxSteps <= 0) throw new IllegalArgumentException("chat template max-steps must be positive, got " + maxSteps);
-        if (maxOutputChars <= 0) throw new IllegalArgumentException("chat template max-output-chars must be positive, got " + maxOutputChars);
+        if (timeoutMillis <= 0)
+            throw new IllegalArgumentException("chat template timeout must be positive, got " + timeoutMillis);
+        if (maxSteps <= 0)
+            throw new IllegalArgumentException("chat template max-steps must be positive, got " + maxSteps);
+        if (maxOutputChars <= 0)
+            throw new IllegalArgumentException(
+                    "chat template max-output-chars must be positive, got " + maxOutputChars);
         if (maxCollectionSize <= 0) {
-            throw new IllegalArgumentException("chat template max-collection-size must be positive, got " + maxCollectionSize);
+            throw new IllegalArgumentException(
+                    "chat template max-collection-size must be positive, got " + maxCollectionSize);
         }
         if (maxAllocatedBytes < 0) {
-            throw new IllegalArgumentException("chat template max-allocated-bytes must not be negative, got " + maxAllocatedBytes);
+            throw new IllegalArgumentException(
+                    "chat template max-allocated-bytes must not be negative, got " + maxAllocatedBytes);
         }
-        if (maxDepth < 8) throw new IllegalArgumentException("chat template max-depth must be at least 8, got " + maxDepth);
+        if (maxDepth < 8)
+            throw new IllegalArgumentException("chat template max-depth must be at least 8, got " + maxDepth);
     }
 }

@@ -19,13 +19,34 @@ import jinjava.javax.el.MethodNotFoundException;
  */
 final class PythonStrings {
 
-    static final Set<String> METHODS = new TreeSet<>(List.of("capitalize", "count", "endswith", "find", "isalnum",
-            "isalpha", "isdigit", "islower", "isspace", "isupper", "join", "lower", "lstrip", "removeprefix",
-            "removesuffix", "replace", "rfind", "rsplit", "rstrip", "split", "splitlines", "startswith", "strip",
-            "title", "upper"));
+    static final Set<String> METHODS = new TreeSet<>(List.of(
+            "capitalize",
+            "count",
+            "endswith",
+            "find",
+            "isalnum",
+            "isalpha",
+            "isdigit",
+            "islower",
+            "isspace",
+            "isupper",
+            "join",
+            "lower",
+            "lstrip",
+            "removeprefix",
+            "removesuffix",
+            "replace",
+            "rfind",
+            "rsplit",
+            "rstrip",
+            "split",
+            "splitlines",
+            "startswith",
+            "strip",
+            "title",
+            "upper"));
 
-    private PythonStrings() {
-    }
+    private PythonStrings() {}
 
     /** Calls Python's {@code s.name(args...)}. */
     static Object invoke(String s, String name, Object[] args, RenderBudget budget) {
@@ -42,13 +63,18 @@ final class PythonStrings {
             case "upper" -> s.toUpperCase(Locale.ROOT);
             case "lower" -> s.toLowerCase(Locale.ROOT);
             case "title" -> title(s);
-            case "capitalize" -> s.isEmpty() ? s : s.substring(0, 1).toUpperCase(Locale.ROOT) + s.substring(1).toLowerCase(Locale.ROOT);
+            case "capitalize" ->
+                s.isEmpty()
+                        ? s
+                        : s.substring(0, 1).toUpperCase(Locale.ROOT)
+                                + s.substring(1).toLowerCase(Locale.ROOT);
             case "replace" -> replace(s, text(a, 0, ""), text(a, 1, ""), integer(a, 2, -1), budget);
             case "find" -> (long) s.indexOf(text(a, 0, ""));
             case "rfind" -> (long) s.lastIndexOf(text(a, 0, ""));
             case "count" -> (long) count(s, text(a, 0, ""));
             case "join" -> join(s, arg(a, 0), budget);
-            case "removeprefix" -> s.startsWith(text(a, 0, "")) ? s.substring(text(a, 0, "").length()) : s;
+            case "removeprefix" ->
+                s.startsWith(text(a, 0, "")) ? s.substring(text(a, 0, "").length()) : s;
             case "removesuffix" -> {
                 String suffix = text(a, 0, "");
                 yield !suffix.isEmpty() && s.endsWith(suffix) ? s.substring(0, s.length() - suffix.length()) : s;
@@ -59,8 +85,9 @@ final class PythonStrings {
             case "isspace" -> !s.isEmpty() && s.chars().allMatch(PythonStrings::isSpace);
             case "islower" -> s.chars().anyMatch(Character::isLetter) && s.equals(s.toLowerCase(Locale.ROOT));
             case "isupper" -> s.chars().anyMatch(Character::isLetter) && s.equals(s.toUpperCase(Locale.ROOT));
-            default -> throw new MethodNotFoundException("strings in chat templates have no method '" + name
-                    + "' (available: the Python str methods " + String.join(", ", METHODS) + ")");
+            default ->
+                throw new MethodNotFoundException("strings in chat templates have no method '" + name
+                        + "' (available: the Python str methods " + String.join(", ", METHODS) + ")");
         };
     }
 
@@ -215,7 +242,8 @@ final class PythonStrings {
                 String part = String.valueOf(item);
                 parts.add(part);
                 length += part.length() + (parts.size() > 1 ? separator.length() : 0);
-                if (budget != null) budget.checkString((int) Math.min(Integer.MAX_VALUE, length), "the result of str.join");
+                if (budget != null)
+                    budget.checkString((int) Math.min(Integer.MAX_VALUE, length), "the result of str.join");
             }
         } else if (iterable instanceof CharSequence chars) {
             for (int i = 0; i < chars.length(); i++) parts.add(String.valueOf(chars.charAt(i)));

@@ -23,6 +23,7 @@ final class RenderBudget implements AutoCloseable {
     private static final int ALLOCATION_CHECK_EVERY = 16;
     /** Elements visited by {@link #checkValue} between clock readings. */
     private static final int VISITS_PER_CLOCK_CHECK = 4096;
+
     private static final com.sun.management.ThreadMXBean THREADS = allocationCounter();
 
     private final ChatTemplateLimits limits;

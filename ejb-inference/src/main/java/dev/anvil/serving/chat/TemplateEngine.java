@@ -53,12 +53,12 @@ final class TemplateEngine {
      * render and fromyaml would run text as a template or parse YAML; the others are jinjava's own, not Jinja's (no
      * chat template uses them), and their libraries are not deployed (ejb-inference/pom.xml).
      */
-    static final Set<String> DISABLED_FILTERS = Set.of("render", "fromyaml", "ipaddr", "ipv4", "ipv6", "b64encode", "log", "root");
+    static final Set<String> DISABLED_FILTERS =
+            Set.of("render", "fromyaml", "ipaddr", "ipv4", "ipv6", "b64encode", "log", "root");
 
     private static final Pattern DIGITS = Pattern.compile("\\d+");
 
-    private TemplateEngine() {
-    }
+    private TemplateEngine() {}
 
     static Jinjava forLimits(ChatTemplateLimits limits) {
         return ENGINES.computeIfAbsent(limits, TemplateEngine::create);
@@ -103,12 +103,12 @@ final class TemplateEngine {
         for (Filter filter : List.copyOf(global.getAllFilters())) {
             global.registerFilter(new BoundedFilter(filter));
         }
-        global.registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.Functions.class,
-                "raiseException", String.class));
-        global.registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.Functions.class,
-                "strftimeNow", String.class));
-        global.registerFunction(new ELFunctionDefinition("", "range", ChatTemplate.Functions.class,
-                "range", Object.class, Object[].class));
+        global.registerFunction(new ELFunctionDefinition(
+                "", "raise_exception", ChatTemplate.Functions.class, "raiseException", String.class));
+        global.registerFunction(new ELFunctionDefinition(
+                "", "strftime_now", ChatTemplate.Functions.class, "strftimeNow", String.class));
+        global.registerFunction(new ELFunctionDefinition(
+                "", "range", ChatTemplate.Functions.class, "range", Object.class, Object[].class));
         return jinja;
     }
 
@@ -148,7 +148,8 @@ final class TemplateEngine {
     }
 
     /** Numbers that size a filter's result (widths, counts, batch sizes) may not exceed max-output-chars. */
-    private static void checkSizingArguments(String filter, Object[] args, Map<String, Object> kwargs, RenderBudget budget) {
+    private static void checkSizingArguments(
+            String filter, Object[] args, Map<String, Object> kwargs, RenderBudget budget) {
         int limit = budget.limits().maxOutputChars();
         List<Object> all = new ArrayList<>();
         if (args != null) all.addAll(java.util.Arrays.asList(args));
@@ -184,8 +185,10 @@ final class TemplateEngine {
                 String old = args[0].toString(), replacement = args[1].toString();
                 if (replacement.length() <= old.length()) return;
                 long occurrences = old.isEmpty() ? s.length() + 1L : countOccurrences(s, old);
-                if (args.length > 2 && numeric(args[2]) >= 0) occurrences = Math.min(occurrences, (long) numeric(args[2]));
-                budget.checkString(clamp(s.length() + occurrences * (replacement.length() - old.length())),
+                if (args.length > 2 && numeric(args[2]) >= 0)
+                    occurrences = Math.min(occurrences, (long) numeric(args[2]));
+                budget.checkString(
+                        clamp(s.length() + occurrences * (replacement.length() - old.length())),
                         "the result of filter 'replace'");
             }
             case "indent" -> {
@@ -197,14 +200,14 @@ final class TemplateEngine {
                 // printf widths and precisions ('%0999999999d') size the result
                 Matcher m = DIGITS.matcher(s);
                 while (m.find()) {
-                    if (m.end() - m.start() > 9 || Long.parseLong(m.group()) > budget.limits().maxOutputChars()) {
+                    if (m.end() - m.start() > 9
+                            || Long.parseLong(m.group()) > budget.limits().maxOutputChars()) {
                         budget.fail("filter 'format' got a width or precision larger than "
                                 + budget.limits().maxOutputChars() + " (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")");
                     }
                 }
             }
-            default -> {
-            }
+            default -> {}
         }
     }
 

@@ -77,7 +77,8 @@ class ChatTemplateTest {
     void llama3StyleTemplate() {
         ChatTemplate template = ChatTemplate.of(LLAMA3_STYLE, "<|begin_of_text|>", "<|eot_id|>");
         assertFalse(template.isFallback());
-        assertEquals("<|begin_of_text|>"
+        assertEquals(
+                "<|begin_of_text|>"
                         + "<|start_header_id|>system<|end_header_id|>\n\nYou are terse.<|eot_id|>"
                         + "<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>"
                         + "<|start_header_id|>assistant<|end_header_id|>\n\nHello.<|eot_id|>"
@@ -89,45 +90,54 @@ class ChatTemplateTest {
     @Test
     void generationPromptIsOnlyAddedWhenAsked() {
         ChatTemplate template = ChatTemplate.of(LLAMA3_STYLE, "<|begin_of_text|>", "<|eot_id|>");
-        assertEquals("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
+        assertEquals(
+                "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>",
                 template.render(List.of(new ChatMessage("user", "Hi")), false));
     }
 
     @Test
     void chatmlStyleTemplateInjectsDefaultSystemTurn() {
         ChatTemplate template = ChatTemplate.of(CHATML_STYLE, "<|im_start|>", "<|im_end|>");
-        assertEquals("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
+        assertEquals(
+                "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
                         + "<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
                         + "<|im_start|>assistant\n",
                 template.render(List.of(new ChatMessage("user", "What is 2+2?")), true));
-        assertEquals("<|im_start|>system\nBe exact.<|im_end|>\n"
+        assertEquals(
+                "<|im_start|>system\nBe exact.<|im_end|>\n"
                         + "<|im_start|>user\nWhat is 2+2?<|im_end|>\n"
                         + "<|im_start|>assistant\n",
-                template.render(List.of(new ChatMessage("system", "Be exact."), new ChatMessage("user", "What is 2+2?")), true));
+                template.render(
+                        List.of(new ChatMessage("system", "Be exact."), new ChatMessage("user", "What is 2+2?")),
+                        true));
     }
 
     @Test
     void mistralStyleTemplateFoldsSystemIntoFirstTurn() {
         ChatTemplate template = ChatTemplate.of(MISTRAL_STYLE, "<s>", "</s>");
-        assertEquals("<s> [INST] You are terse.\n\n  Hi there \n [/INST] Hello.</s> [INST] Tell me a story. [/INST]",
+        assertEquals(
+                "<s> [INST] You are terse.\n\n  Hi there \n [/INST] Hello.</s> [INST] Tell me a story. [/INST]",
                 template.render(CONVERSATION, true));
     }
 
     @Test
     void raiseExceptionRejectsTheConversationWithTheTemplatesMessage() {
         ChatTemplate template = ChatTemplate.of(MISTRAL_STYLE, "<s>", "</s>");
-        ChatTemplateException e = assertThrows(ChatTemplateException.class, () -> template.render(
-                List.of(new ChatMessage("user", "a"), new ChatMessage("user", "b")), true));
+        ChatTemplateException e = assertThrows(
+                ChatTemplateException.class,
+                () -> template.render(List.of(new ChatMessage("user", "a"), new ChatMessage("user", "b")), true));
         assertTrue(e.raisedByTemplate());
-        assertEquals("After the optional system message, conversation roles must alternate user/assistant/user/assistant/...",
+        assertEquals(
+                "After the optional system message, conversation roles must alternate user/assistant/user/assistant/...",
                 e.getMessage());
     }
 
     @Test
     void brokenTemplateIsReportedAsTemplateFailure() {
-        ChatTemplate template = ChatTemplate.of("{% for m in messages %}{{ m.content.nosuchmethod(1, 2) }}{% endfor %}", "", "");
-        ChatTemplateException e = assertThrows(ChatTemplateException.class,
-                () -> template.render(List.of(new ChatMessage("user", "x")), true));
+        ChatTemplate template =
+                ChatTemplate.of("{% for m in messages %}{{ m.content.nosuchmethod(1, 2) }}{% endfor %}", "", "");
+        ChatTemplateException e = assertThrows(
+                ChatTemplateException.class, () -> template.render(List.of(new ChatMessage("user", "x")), true));
         assertFalse(e.raisedByTemplate());
         assertTrue(e.getMessage().startsWith("chat template failed: "), e.getMessage());
     }
@@ -136,7 +146,8 @@ class ChatTemplateTest {
     void fallbackTemplateIsAPlainTranscript() {
         ChatTemplate template = ChatTemplate.of(null, "<s>", "</s>");
         assertTrue(template.isFallback());
-        assertEquals("You are terse.\n\nUser:   Hi there \n\nAssistant: Hello.\nUser: Tell me a story.\nAssistant:",
+        assertEquals(
+                "You are terse.\n\nUser:   Hi there \n\nAssistant: Hello.\nUser: Tell me a story.\nAssistant:",
                 template.render(CONVERSATION, true));
         assertTrue(ChatTemplate.of("  ", "", "").isFallback());
     }
@@ -144,7 +155,9 @@ class ChatTemplateTest {
     @Test
     void strftimeNowFormatsPythonDirectives() {
         ZonedDateTime t = ZonedDateTime.of(2024, 7, 5, 14, 3, 9, 0, ZoneOffset.UTC);
-        assertEquals("05 Jul 2024 14:03:09 PM Friday 100%", ChatTemplate.Functions.strftime(t, "%d %b %Y %H:%M:%S %p %A 100%%"));
+        assertEquals(
+                "05 Jul 2024 14:03:09 PM Friday 100%",
+                ChatTemplate.Functions.strftime(t, "%d %b %Y %H:%M:%S %p %A 100%%"));
         String rendered = ChatTemplate.of("{{ strftime_now('%Y') }}", "", "").render(List.of(), true);
         assertEquals(String.valueOf(ZonedDateTime.now().getYear()), rendered.substring(0, 4));
     }
@@ -165,17 +178,24 @@ class ChatTemplateTest {
 
     @Test
     void templateThatWritesBosDoesNotGetASecondOne() throws Exception {
-        try (GgufFile gguf = GgufFile.open(existing(Path.of("../../shared/reference/tokenizer/ggml-vocab-llama-spm.gguf")))) {
+        try (GgufFile gguf =
+                GgufFile.open(existing(Path.of("../../shared/reference/tokenizer/ggml-vocab-llama-spm.gguf")))) {
             Tokenizer tokenizer = Tokenizer.fromGguf(gguf);
             ChatTemplate template = ChatTemplate.forModel(MISTRAL_STYLE, tokenizer);
-            String rendered = template.render(List.of(new ChatMessage("user", "Hi"), new ChatMessage("assistant", "Yo"),
-                    new ChatMessage("user", "Bye")), true);
+            String rendered = template.render(
+                    List.of(
+                            new ChatMessage("user", "Hi"),
+                            new ChatMessage("assistant", "Yo"),
+                            new ChatMessage("user", "Bye")),
+                    true);
             assertTrue(rendered.startsWith("<s> [INST] Hi [/INST] Yo</s>"), rendered);
             int[] tokens = ChatTemplate.tokenize(tokenizer, rendered);
             assertEquals(tokenizer.bos(), tokens[0]);
-            assertEquals(1, Arrays.stream(tokens).filter(t -> t == tokenizer.bos()).count(), "exactly one BOS");
+            assertEquals(
+                    1, Arrays.stream(tokens).filter(t -> t == tokenizer.bos()).count(), "exactly one BOS");
             // The eos text inside the transcript is a control token, recognised as its id, not spelled out.
-            assertEquals(1, Arrays.stream(tokens).filter(t -> t == tokenizer.eos()).count());
+            assertEquals(
+                    1, Arrays.stream(tokens).filter(t -> t == tokenizer.eos()).count());
         }
     }
 

@@ -2,7 +2,6 @@ package dev.anvil.engine.cli;
 
 import dev.anvil.engine.GgmlType;
 import dev.anvil.engine.UnsupportedModelException;
-
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -51,7 +50,8 @@ public final class AnvilCli {
     private AnvilCli() {}
 
     public static void main(String[] args) {
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream out =
+                new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
         int status = run(args, out, System.err);
         out.flush();
         System.exit(status);
@@ -77,8 +77,12 @@ public final class AnvilCli {
                 case "generate" -> {
                     return GenerateCommand.run(rest, out, err);
                 }
-                case "load" -> { return LoadCommand.run(rest, out, err); }
-                case "cache-bench" -> { return CacheBenchCommand.run(rest, out, err); }
+                case "load" -> {
+                    return LoadCommand.run(rest, out, err);
+                }
+                case "cache-bench" -> {
+                    return CacheBenchCommand.run(rest, out, err);
+                }
                 case "bench" -> {
                     return BenchCommand.run(rest, out, err);
                 }
@@ -113,7 +117,9 @@ public final class AnvilCli {
         GgmlType type = switch (typeName) {
             case "F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_K" -> GgmlType.valueOf(typeName);
             case "Q4_K_S" -> GgmlType.Q4_K;
-            default -> throw new CliArgs.UsageException("--type must be one of F16, Q8_0, Q4_0, Q4_K, F32, BF16; got '" + typeName + "'");
+            default ->
+                throw new CliArgs.UsageException(
+                        "--type must be one of F16, Q8_0, Q4_0, Q4_K, F32, BF16; got '" + typeName + "'");
         };
         long seed = a.longValue("seed", 0);
         Path target = Path.of(a.required("out"));
@@ -124,8 +130,9 @@ public final class AnvilCli {
         long start = System.nanoTime();
         new ModelSynthesizer(shape, type, seed, err).write(target);
         double seconds = (System.nanoTime() - start) / 1e9;
-        out.printf("wrote %s: %s, %s, %,d parameters, %,d bytes, seed %d (%.1f s)%n", target, shape.name(), typeName,
-                shape.parameters(), Files.size(target), seed, seconds);
+        out.printf(
+                "wrote %s: %s, %s, %,d parameters, %,d bytes, seed %d (%.1f s)%n",
+                target, shape.name(), typeName, shape.parameters(), Files.size(target), seed, seconds);
         return 0;
     }
 }

@@ -7,7 +7,6 @@ import dev.anvil.engine.KvCacheFullException;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.LlamaModel;
 import dev.anvil.engine.ModelConfig;
-
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -29,13 +28,22 @@ final class BenchCommand {
      * @param cpuShare process CPU time during the measured run divided by (wall time x threads): near 1 on an idle
      *                 machine, well below 1 when other processes took the cores (the figures are then pessimistic)
      */
-    record Result(double loadSeconds, long heapAfterLoad, double prefillTokensPerSecond, double decodeAggregate,
-                  double decodePerSequence, long peakRssBytes, String weightType, ModelConfig config, double cpuShare) {}
+    record Result(
+            double loadSeconds,
+            long heapAfterLoad,
+            double prefillTokensPerSecond,
+            double decodeAggregate,
+            double decodePerSequence,
+            long peakRssBytes,
+            String weightType,
+            ModelConfig config,
+            double cpuShare) {}
 
     private BenchCommand() {}
 
     static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
-        CliArgs a = new CliArgs(args, Set.of("model", "prompt-tokens", "gen-tokens", "threads", "batch", "repeat"), Set.of(), Set.of());
+        CliArgs a = new CliArgs(
+                args, Set.of("model", "prompt-tokens", "gen-tokens", "threads", "batch", "repeat"), Set.of(), Set.of());
         Path model = Path.of(a.string("model", GenerateCommand.DEFAULT_MODEL));
         int promptTokens = a.integer("prompt-tokens", 128, 1, 1 << 20);
         int genTokens = a.integer("gen-tokens", 64, 1, 1 << 20);
@@ -49,10 +57,18 @@ final class BenchCommand {
         double uptimeAfter = loadAverage();
 
         out.printf("anvil bench: %s%n", model);
-        out.printf("  model      %s, %s, dim %d, %d layers, %d heads / %d kv, ffn %d, vocab %d%n", r.config().architecture(),
-                r.weightType(), r.config().dim(), r.config().layers(), r.config().heads(), r.config().kvHeads(),
-                r.config().hiddenDim(), r.config().vocabSize());
-        out.printf("  settings   %d threads, prompt %d tokens, %d decode steps, batch %d, best of %d (file %,d bytes)%n",
+        out.printf(
+                "  model      %s, %s, dim %d, %d layers, %d heads / %d kv, ffn %d, vocab %d%n",
+                r.config().architecture(),
+                r.weightType(),
+                r.config().dim(),
+                r.config().layers(),
+                r.config().heads(),
+                r.config().kvHeads(),
+                r.config().hiddenDim(),
+                r.config().vocabSize());
+        out.printf(
+                "  settings   %d threads, prompt %d tokens, %d decode steps, batch %d, best of %d (file %,d bytes)%n",
                 threads, promptTokens, genTokens, batch, repeat, Files.size(model));
         out.println("  ---------------------------------------------------------------");
         out.printf("  %-34s %12.3f s%n", "load time", r.loadSeconds());
@@ -66,7 +82,9 @@ final class BenchCommand {
         return 0;
     }
 
-    static Result measure(Path path, int promptTokens, int genTokens, int threads, int batch, int repeat, PrintStream log) throws IOException {
+    static Result measure(
+            Path path, int promptTokens, int genTokens, int threads, int batch, int repeat, PrintStream log)
+            throws IOException {
         long t0 = System.nanoTime();
         LlamaModel model = LlamaModel.load(path, ComputePool.defaultFactory(), threads);
         double loadSeconds = (System.nanoTime() - t0) / 1e9;
@@ -103,8 +121,16 @@ final class BenchCommand {
             }
             double cpuShare = (processCpuNanos() - cpuBefore) / (double) ((System.nanoTime() - wallBefore) * threads);
             double prefill = promptTokens / prefillSeconds;
-            return new Result(loadSeconds, heapAfterLoad, prefill, (double) batch * genTokens / decodeSeconds,
-                    genTokens / decodeSeconds, peakRss(), model.weightType().toString(), c, cpuShare);
+            return new Result(
+                    loadSeconds,
+                    heapAfterLoad,
+                    prefill,
+                    (double) batch * genTokens / decodeSeconds,
+                    genTokens / decodeSeconds,
+                    peakRss(),
+                    model.weightType().toString(),
+                    c,
+                    cpuShare);
         }
     }
 
@@ -168,7 +194,8 @@ final class BenchCommand {
 
     /** CPU time of the whole process (all threads, GC and JIT included), or 0 where the JVM cannot tell. */
     private static long processCpuNanos() {
-        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                instanceof com.sun.management.OperatingSystemMXBean os) {
             return Math.max(0, os.getProcessCpuTime());
         }
         return 0;

@@ -7,8 +7,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -43,7 +41,11 @@ final class CacheBenchCommand {
     private CacheBenchCommand() {}
 
     static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
-        CliArgs a = new CliArgs(args, Set.of("url", "model", "requests", "max-tokens", "prompt", "fill-wait"), Set.of(), Set.of("stream", "json"));
+        CliArgs a = new CliArgs(
+                args,
+                Set.of("url", "model", "requests", "max-tokens", "prompt", "fill-wait"),
+                Set.of(),
+                Set.of("stream", "json"));
         String url = a.string("url", "http://localhost:8080").replaceAll("/+$", "");
         int requests = a.integer("requests", 1000, 1, 10_000_000);
         int maxTokens = a.integer("max-tokens", 64, 1, 1_000_000);
@@ -54,14 +56,18 @@ final class CacheBenchCommand {
         URI base;
         try {
             base = URI.create(url + "/");
-            if (base.getScheme() == null || !base.getScheme().startsWith("http")) throw new IllegalArgumentException("not http(s)");
+            if (base.getScheme() == null || !base.getScheme().startsWith("http"))
+                throw new IllegalArgumentException("not http(s)");
         } catch (IllegalArgumentException e) {
             throw new CliArgs.UsageException("--url must be an http(s) URL, got '" + url + "'");
         }
-        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
+        HttpClient http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(10))
+                .build();
         String model = a.has("model") ? a.string("model", null) : firstModel(http, base);
-        String body = "{\"model\":" + new Json().value(model) + ",\"prompt\":" + new Json().value(prompt) + ",\"max_tokens\":"
-                + maxTokens + ",\"temperature\":0" + (stream ? ",\"stream\":true" : "") + "}";
+        String body = "{\"model\":" + new Json().value(model) + ",\"prompt\":" + new Json().value(prompt)
+                + ",\"max_tokens\":" + maxTokens + ",\"temperature\":0" + (stream ? ",\"stream\":true" : "") + "}";
         HttpRequest request = HttpRequest.newBuilder(base.resolve("v1/completions"))
                 .timeout(Duration.ofSeconds(300))
                 .header("Content-Type", "application/json")
@@ -96,7 +102,8 @@ final class CacheBenchCommand {
             long t0 = System.nanoTime();
             HttpResponse<String> r = send(http, request);
             client[i] = (System.nanoTime() - t0) / 1e6;
-            if (r.statusCode() != 200 || !"hit".equals(r.headers().firstValue("X-Anvil-Cache").orElse(""))) misses++;
+            if (r.statusCode() != 200
+                    || !"hit".equals(r.headers().firstValue("X-Anvil-Cache").orElse(""))) misses++;
             String timing = r.headers().firstValue("Server-Timing").orElse("");
             Matcher m = DURATION.matcher(timing);
             server[i] = m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
@@ -109,35 +116,80 @@ final class CacheBenchCommand {
         java.util.Arrays.sort(server);
         java.util.Arrays.sort(client);
         // Streamed hits finish on another thread, so they carry no CPU figure.
-        double[] cpuKnown = java.util.Arrays.stream(cpu).filter(v -> !Double.isNaN(v)).sorted().toArray();
-        double[] stageKnown = java.util.Arrays.stream(stage).filter(v -> !Double.isNaN(v)).sorted().toArray();
+        double[] cpuKnown = java.util.Arrays.stream(cpu)
+                .filter(v -> !Double.isNaN(v))
+                .sorted()
+                .toArray();
+        double[] stageKnown = java.util.Arrays.stream(stage)
+                .filter(v -> !Double.isNaN(v))
+                .sorted()
+                .toArray();
         if (json) {
-            out.println(new Json().beginObject().name("url").value(url).name("model").value(model)
-                    .name("mode").value(stream ? "stream" : "plain").name("requests").value(requests).name("not_hits").value(misses)
-                    .name("server_ms_p50").value(LoadCommand.percentile(server, 50))
-                    .name("server_ms_p99").value(LoadCommand.percentile(server, 99))
-                    .name("server_cpu_ms_p50").value(LoadCommand.percentile(cpuKnown, 50))
-                    .name("server_cpu_ms_p99").value(LoadCommand.percentile(cpuKnown, 99))
-                    .name("cache_stage_ms_p50").value(LoadCommand.percentile(stageKnown, 50))
-                    .name("cache_stage_ms_p99").value(LoadCommand.percentile(stageKnown, 99))
-                    .name("client_ms_p50").value(LoadCommand.percentile(client, 50))
-                    .name("client_ms_p99").value(LoadCommand.percentile(client, 99))
-                    .name("requests_per_second").value(requests / wall).endObject());
+            out.println(new Json()
+                    .beginObject()
+                    .name("url")
+                    .value(url)
+                    .name("model")
+                    .value(model)
+                    .name("mode")
+                    .value(stream ? "stream" : "plain")
+                    .name("requests")
+                    .value(requests)
+                    .name("not_hits")
+                    .value(misses)
+                    .name("server_ms_p50")
+                    .value(LoadCommand.percentile(server, 50))
+                    .name("server_ms_p99")
+                    .value(LoadCommand.percentile(server, 99))
+                    .name("server_cpu_ms_p50")
+                    .value(LoadCommand.percentile(cpuKnown, 50))
+                    .name("server_cpu_ms_p99")
+                    .value(LoadCommand.percentile(cpuKnown, 99))
+                    .name("cache_stage_ms_p50")
+                    .value(LoadCommand.percentile(stageKnown, 50))
+                    .name("cache_stage_ms_p99")
+                    .value(LoadCommand.percentile(stageKnown, 99))
+                    .name("client_ms_p50")
+                    .value(LoadCommand.percentile(client, 50))
+                    .name("client_ms_p99")
+                    .value(LoadCommand.percentile(client, 99))
+                    .name("requests_per_second")
+                    .value(requests / wall)
+                    .endObject());
         } else {
-            out.printf(Locale.ROOT, "server %s  model %s  %s  %d requests (%d not answered from the cache)%n", url, model,
-                    stream ? "streamed" : "plain", requests, misses);
-            out.printf(Locale.ROOT, "server time (Server-Timing)  p50 %.3f ms  p99 %.3f ms%n",
-                    LoadCommand.percentile(server, 50), LoadCommand.percentile(server, 99));
+            out.printf(
+                    Locale.ROOT,
+                    "server %s  model %s  %s  %d requests (%d not answered from the cache)%n",
+                    url,
+                    model,
+                    stream ? "streamed" : "plain",
+                    requests,
+                    misses);
+            out.printf(
+                    Locale.ROOT,
+                    "server time (Server-Timing)  p50 %.3f ms  p99 %.3f ms%n",
+                    LoadCommand.percentile(server, 50),
+                    LoadCommand.percentile(server, 99));
             if (cpuKnown.length > 0) {
-                out.printf(Locale.ROOT, "server CPU (Server-Timing)   p50 %.3f ms  p99 %.3f ms  (request thread)%n",
-                        LoadCommand.percentile(cpuKnown, 50), LoadCommand.percentile(cpuKnown, 99));
+                out.printf(
+                        Locale.ROOT,
+                        "server CPU (Server-Timing)   p50 %.3f ms  p99 %.3f ms  (request thread)%n",
+                        LoadCommand.percentile(cpuKnown, 50),
+                        LoadCommand.percentile(cpuKnown, 99));
             }
             if (stageKnown.length > 0) {
-                out.printf(Locale.ROOT, "cache stage (Server-Timing)  p50 %.3f ms  p99 %.3f ms  (key, lookup, replay)%n",
-                        LoadCommand.percentile(stageKnown, 50), LoadCommand.percentile(stageKnown, 99));
+                out.printf(
+                        Locale.ROOT,
+                        "cache stage (Server-Timing)  p50 %.3f ms  p99 %.3f ms  (key, lookup, replay)%n",
+                        LoadCommand.percentile(stageKnown, 50),
+                        LoadCommand.percentile(stageKnown, 99));
             }
-            out.printf(Locale.ROOT, "client round-trip            p50 %.3f ms  p99 %.3f ms  (%.0f req/s, one client)%n",
-                    LoadCommand.percentile(client, 50), LoadCommand.percentile(client, 99), requests / wall);
+            out.printf(
+                    Locale.ROOT,
+                    "client round-trip            p50 %.3f ms  p99 %.3f ms  (%.0f req/s, one client)%n",
+                    LoadCommand.percentile(client, 50),
+                    LoadCommand.percentile(client, 99),
+                    requests / wall);
         }
         return misses == 0 ? 0 : 1;
     }
@@ -152,8 +204,14 @@ final class CacheBenchCommand {
     }
 
     private static String firstModel(HttpClient http, URI base) throws IOException {
-        HttpResponse<String> response = send(http, HttpRequest.newBuilder(base.resolve("v1/models")).timeout(Duration.ofSeconds(30)).GET().build());
-        if (response.statusCode() != 200) throw new IOException("GET /v1/models answered " + response.statusCode() + ": " + response.body());
+        HttpResponse<String> response = send(
+                http,
+                HttpRequest.newBuilder(base.resolve("v1/models"))
+                        .timeout(Duration.ofSeconds(30))
+                        .GET()
+                        .build());
+        if (response.statusCode() != 200)
+            throw new IOException("GET /v1/models answered " + response.statusCode() + ": " + response.body());
         Object id = JsonReader.path(JsonReader.parse(response.body()), "data", 0, "id");
         if (!(id instanceof String s)) throw new IOException("GET /v1/models lists no model; pass --model");
         return s;

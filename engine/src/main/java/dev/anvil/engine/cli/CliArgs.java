@@ -15,7 +15,9 @@ final class CliArgs {
 
     /** Wrong usage: the CLI prints the message and the command's usage, and exits with status 2. */
     static final class UsageException extends RuntimeException {
-        UsageException(String message) { super(message); }
+        UsageException(String message) {
+            super(message);
+        }
     }
 
     private final Map<String, List<String>> values = new LinkedHashMap<>();
@@ -59,7 +61,9 @@ final class CliArgs {
         }
     }
 
-    boolean has(String name) { return values.containsKey(name); }
+    boolean has(String name) {
+        return values.containsKey(name);
+    }
 
     boolean flag(String name) {
         if (!flags.contains(name)) throw new IllegalArgumentException(name + " is not a flag");
@@ -90,7 +94,8 @@ final class CliArgs {
         } catch (NumberFormatException e) {
             throw new UsageException("option --" + name + " needs an integer, got '" + v + "'");
         }
-        if (n < min || n > max) throw new UsageException("option --" + name + " must be between " + min + " and " + max + ", got " + n);
+        if (n < min || n > max)
+            throw new UsageException("option --" + name + " must be between " + min + " and " + max + ", got " + n);
         return n;
     }
 
@@ -113,7 +118,8 @@ final class CliArgs {
         } catch (NumberFormatException e) {
             throw new UsageException("option --" + name + " needs a number, got '" + v + "'");
         }
-        if (!(f >= min && f <= max)) throw new UsageException("option --" + name + " must be between " + min + " and " + max + ", got " + v);
+        if (!(f >= min && f <= max))
+            throw new UsageException("option --" + name + " must be between " + min + " and " + max + ", got " + v);
         return f;
     }
 }

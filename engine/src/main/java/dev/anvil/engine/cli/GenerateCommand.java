@@ -9,7 +9,6 @@ import dev.anvil.engine.LlamaModel;
 import dev.anvil.engine.Sampler;
 import dev.anvil.engine.SamplingParams;
 import dev.anvil.engine.Tokenizer;
-
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -42,12 +41,26 @@ final class GenerateCommand {
     record Output(int[] promptTokens, int[] generatedTokens, String text, String stopReason, double[][][] logprobs) {}
 
     static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
-        CliArgs a = new CliArgs(args,
-                Set.of("model", "tokenizer", "prompt", "max-tokens", "temperature", "top-k", "top-p", "min-p",
-                        "repeat-penalty", "seed", "threads", "logprobs"),
-                Set.of("stop"), Set.of("json"));
+        CliArgs a = new CliArgs(
+                args,
+                Set.of(
+                        "model",
+                        "tokenizer",
+                        "prompt",
+                        "max-tokens",
+                        "temperature",
+                        "top-k",
+                        "top-p",
+                        "min-p",
+                        "repeat-penalty",
+                        "seed",
+                        "threads",
+                        "logprobs"),
+                Set.of("stop"),
+                Set.of("json"));
         Path modelPath = Path.of(a.string("model", DEFAULT_MODEL));
-        if (!Files.isRegularFile(modelPath)) throw new CliArgs.UsageException("model file " + modelPath + " does not exist");
+        if (!Files.isRegularFile(modelPath))
+            throw new CliArgs.UsageException("model file " + modelPath + " does not exist");
         String prompt = a.string("prompt", "");
         int maxTokens = a.integer("max-tokens", 256, 1, 1 << 24);
         boolean json = a.flag("json");
@@ -67,10 +80,14 @@ final class GenerateCommand {
         Path tokenizerPath = null;
         if (a.has("tokenizer")) {
             tokenizerPath = Path.of(a.string("tokenizer", null));
-            if (!Files.isRegularFile(tokenizerPath)) throw new CliArgs.UsageException("tokenizer file " + tokenizerPath + " does not exist");
-            if (isGguf(modelPath)) throw new CliArgs.UsageException("--tokenizer is for llama2.c .bin models; a GGUF model carries its own");
+            if (!Files.isRegularFile(tokenizerPath))
+                throw new CliArgs.UsageException("tokenizer file " + tokenizerPath + " does not exist");
+            if (isGguf(modelPath))
+                throw new CliArgs.UsageException(
+                        "--tokenizer is for llama2.c .bin models; a GGUF model carries its own");
         } else if (!isGguf(modelPath)) {
-            throw new CliArgs.UsageException(modelPath + " is a llama2.c checkpoint: give its tokenizer with --tokenizer (e.g. tok512.bin)");
+            throw new CliArgs.UsageException(
+                    modelPath + " is a llama2.c checkpoint: give its tokenizer with --tokenizer (e.g. tok512.bin)");
         }
 
         try (LlamaModel model = LlamaModel.load(modelPath, tokenizerPath, ComputePool.defaultFactory(), threads)) {
@@ -98,27 +115,36 @@ final class GenerateCommand {
      * Prefills the prompt, then alternates {@link Generation#next} and one-token forward passes until the
      * generation finishes or the context is full; {@code stream} (may be null) receives text as it is final.
      */
-    static Output generate(LlamaModel model, Tokenizer tokenizer, String prompt, int maxTokens, SamplingParams params,
-                           List<String> stops, PrintStream stream) {
+    static Output generate(
+            LlamaModel model,
+            Tokenizer tokenizer,
+            String prompt,
+            int maxTokens,
+            SamplingParams params,
+            List<String> stops,
+            PrintStream stream) {
         int[] promptTokens = tokenizer.encode(prompt, tokenizer.addBosByDefault());
         if (promptTokens.length == 0) {
             // Nothing to condition on: start from BOS, as llama.cpp does for an empty prompt.
-            if (tokenizer.bos() < 0) throw new CliArgs.UsageException("empty prompt and the model has no BOS token to start from");
+            if (tokenizer.bos() < 0)
+                throw new CliArgs.UsageException("empty prompt and the model has no BOS token to start from");
             promptTokens = new int[] {tokenizer.bos()};
         }
         int context = model.config().contextLength();
         if (promptTokens.length >= context) {
-            throw new CliArgs.UsageException("prompt is " + promptTokens.length + " tokens; the model's context is " + context);
+            throw new CliArgs.UsageException(
+                    "prompt is " + promptTokens.length + " tokens; the model's context is " + context);
         }
         int steps = Math.min(maxTokens, context - promptTokens.length);
-        KvCachePool kv = model.newKvCachePool(KvCachePool.bytesPerBlock(model.config())
-                * KvCachePool.blocksFor(promptTokens.length + steps));
+        KvCachePool kv = model.newKvCachePool(
+                KvCachePool.bytesPerBlock(model.config()) * KvCachePool.blocksFor(promptTokens.length + steps));
         KvCachePool.Sequence seq = kv.newSequence();
         Generation g = new Generation(tokenizer, promptTokens, params, steps, stops);
         List<double[][]> logprobs = new ArrayList<>();
         try {
             kv.reserve(seq, promptTokens.length + steps);
-            float[] logits = model.forward(new Batch().add(seq, 0, promptTokens)).logits(0);
+            float[] logits =
+                    model.forward(new Batch().add(seq, 0, promptTokens)).logits(0);
             int position = promptTokens.length;
             while (true) {
                 Generation.Step step = g.next(logits);
@@ -128,7 +154,8 @@ final class GenerateCommand {
                     stream.flush();
                 }
                 if (step.finished()) break;
-                logits = model.forward(new Batch().add(seq, position++, step.token())).logits(0);
+                logits = model.forward(new Batch().add(seq, position++, step.token()))
+                        .logits(0);
             }
         } catch (KvCacheFullException e) {
             throw new IllegalStateException("KV cache sized for this generation is too small", e);
@@ -146,7 +173,11 @@ final class GenerateCommand {
             case STOP_STRING -> "stop";
             case MAX_TOKENS -> steps < maxTokens ? "context" : "length";
         };
-        return new Output(promptTokens, generated, g.text(), reason,
+        return new Output(
+                promptTokens,
+                generated,
+                g.text(),
+                reason,
                 params.topLogprobs() > 0 ? logprobs.toArray(double[][][]::new) : null);
     }
 
@@ -167,7 +198,8 @@ final class GenerateCommand {
             j.name("logprobs").beginArray();
             for (double[][] step : o.logprobs()) {
                 j.beginArray();
-                for (double[] pair : step) j.beginArray().value((long) pair[0]).value(pair[1]).endArray();
+                for (double[] pair : step)
+                    j.beginArray().value((long) pair[0]).value(pair[1]).endArray();
                 j.endArray();
             }
             j.endArray();

@@ -6,10 +6,31 @@ final class Json {
     private final StringBuilder sb = new StringBuilder();
     private boolean needComma;
 
-    Json beginObject() { comma(); sb.append('{'); needComma = false; return this; }
-    Json endObject() { sb.append('}'); needComma = true; return this; }
-    Json beginArray() { comma(); sb.append('['); needComma = false; return this; }
-    Json endArray() { sb.append(']'); needComma = true; return this; }
+    Json beginObject() {
+        comma();
+        sb.append('{');
+        needComma = false;
+        return this;
+    }
+
+    Json endObject() {
+        sb.append('}');
+        needComma = true;
+        return this;
+    }
+
+    Json beginArray() {
+        comma();
+        sb.append('[');
+        needComma = false;
+        return this;
+    }
+
+    Json endArray() {
+        sb.append(']');
+        needComma = true;
+        return this;
+    }
 
     Json name(String name) {
         comma();
@@ -19,8 +40,19 @@ final class Json {
         return this;
     }
 
-    Json value(String s) { comma(); quote(s); needComma = true; return this; }
-    Json value(long n) { comma(); sb.append(n); needComma = true; return this; }
+    Json value(String s) {
+        comma();
+        quote(s);
+        needComma = true;
+        return this;
+    }
+
+    Json value(long n) {
+        comma();
+        sb.append(n);
+        needComma = true;
+        return this;
+    }
 
     Json value(double d) {
         comma();
@@ -55,7 +87,8 @@ final class Json {
                 case '\f' -> sb.append("\\f");
                 default -> {
                     // Control characters and lone surrogates must be escaped to stay valid JSON/UTF-8.
-                    if (c < 0x20 || (Character.isSurrogate(c) && !validPair(s, i))) sb.append(String.format("\\u%04x", (int) c));
+                    if (c < 0x20 || (Character.isSurrogate(c) && !validPair(s, i)))
+                        sb.append(String.format("\\u%04x", (int) c));
                     else sb.append(c);
                 }
             }
@@ -70,5 +103,7 @@ final class Json {
     }
 
     @Override
-    public String toString() { return sb.toString(); }
+    public String toString() {
+        return sb.toString();
+    }
 }

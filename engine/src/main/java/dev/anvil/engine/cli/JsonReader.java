@@ -61,7 +61,10 @@ final class JsonReader {
         Map<String, Object> map = new LinkedHashMap<>();
         i++;
         skipSpace();
-        if (peek('}')) { i++; return map; }
+        if (peek('}')) {
+            i++;
+            return map;
+        }
         while (true) {
             skipSpace();
             if (!peek('"')) throw error("expected a string key");
@@ -71,7 +74,10 @@ final class JsonReader {
             skipSpace();
             map.put(key, value());
             skipSpace();
-            if (peek(',')) { i++; continue; }
+            if (peek(',')) {
+                i++;
+                continue;
+            }
             expect('}');
             return map;
         }
@@ -81,12 +87,18 @@ final class JsonReader {
         List<Object> list = new ArrayList<>();
         i++;
         skipSpace();
-        if (peek(']')) { i++; return list; }
+        if (peek(']')) {
+            i++;
+            return list;
+        }
         while (true) {
             skipSpace();
             list.add(value());
             skipSpace();
-            if (peek(',')) { i++; continue; }
+            if (peek(',')) {
+                i++;
+                continue;
+            }
             expect(']');
             return list;
         }
@@ -99,7 +111,10 @@ final class JsonReader {
             if (i >= s.length()) throw error("unterminated string");
             char c = s.charAt(i++);
             if (c == '"') return out.toString();
-            if (c != '\\') { out.append(c); continue; }
+            if (c != '\\') {
+                out.append(c);
+                continue;
+            }
             if (i >= s.length()) throw error("unterminated escape");
             char e = s.charAt(i++);
             switch (e) {

@@ -43,20 +43,29 @@ final class LoadCommand {
 
     /** Words the prompts are made of; mostly one token each in English BPE and SentencePiece vocabularies. */
     private static final String[] WORDS = ("the a little girl boy dog cat sun tree house park ball red blue green big "
-            + "small happy sad day night time once upon there was named who loved to play with her his friend mom "
-            + "dad went saw found said and but so then very good new old one two water sky bird fish box car "
-            + "book door hat toy cake milk bed rain snow wind star moon cold warm fast slow jump run walk look")
+                    + "small happy sad day night time once upon there was named who loved to play with her his friend mom "
+                    + "dad went saw found said and but so then very good new old one two water sky bird fish box car "
+                    + "book door hat toy cake milk bed rain snow wind star moon cold warm fast slow jump run walk look")
             .split(" ");
 
     private LoadCommand() {}
 
     /** The outcome of one request. */
-    record Result(boolean ok, String error, long ttftNanos, long latencyNanos, int promptTokens, int completionTokens,
-                  int textChunks) {}
+    record Result(
+            boolean ok,
+            String error,
+            long ttftNanos,
+            long latencyNanos,
+            int promptTokens,
+            int completionTokens,
+            int textChunks) {}
 
     static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
-        CliArgs a = new CliArgs(args, Set.of("url", "clients", "requests", "max-tokens", "prompt-tokens", "model",
-                "temperature", "timeout"), Set.of(), Set.of("json"));
+        CliArgs a = new CliArgs(
+                args,
+                Set.of("url", "clients", "requests", "max-tokens", "prompt-tokens", "model", "temperature", "timeout"),
+                Set.of(),
+                Set.of("json"));
         String url = a.string("url", "http://localhost:8080").replaceAll("/+$", "");
         int clients = a.integer("clients", 1, 1, 4096);
         int requests = a.integer("requests", clients * 4, 1, 10_000_000);
@@ -68,7 +77,8 @@ final class LoadCommand {
         URI base;
         try {
             base = URI.create(url + "/");
-            if (base.getScheme() == null || !base.getScheme().startsWith("http")) throw new IllegalArgumentException("not http(s)");
+            if (base.getScheme() == null || !base.getScheme().startsWith("http"))
+                throw new IllegalArgumentException("not http(s)");
         } catch (IllegalArgumentException e) {
             throw new CliArgs.UsageException("--url must be an http(s) URL, got '" + url + "'");
         }
@@ -99,7 +109,15 @@ final class LoadCommand {
                 futures.add(pool.submit(() -> {
                     List<Result> mine = new ArrayList<>();
                     for (int r = next.getAndIncrement(); r < requests; r = next.getAndIncrement()) {
-                        mine.add(send(http, base, model, prompt(r + 1, words), maxTokens, temperature, r + 1, timeoutSeconds));
+                        mine.add(send(
+                                http,
+                                base,
+                                model,
+                                prompt(r + 1, words),
+                                maxTokens,
+                                temperature,
+                                r + 1,
+                                timeoutSeconds));
                     }
                     return mine;
                 }));
@@ -122,10 +140,12 @@ final class LoadCommand {
         if (v.startsWith("~")) v = v.substring(1);
         try {
             int n = Integer.parseInt(v.trim());
-            if (n < 1 || n > 1_000_000) throw new CliArgs.UsageException("option --prompt-tokens must be between 1 and 1000000, got " + n);
+            if (n < 1 || n > 1_000_000)
+                throw new CliArgs.UsageException("option --prompt-tokens must be between 1 and 1000000, got " + n);
             return n;
         } catch (NumberFormatException e) {
-            throw new CliArgs.UsageException("option --prompt-tokens needs an integer (optionally prefixed with ~), got '" + value + "'");
+            throw new CliArgs.UsageException(
+                    "option --prompt-tokens needs an integer (optionally prefixed with ~), got '" + value + "'");
         }
     }
 
@@ -142,7 +162,10 @@ final class LoadCommand {
     }
 
     private static String firstModel(HttpClient http, URI base) throws IOException {
-        HttpRequest request = HttpRequest.newBuilder(base.resolve("v1/models")).timeout(Duration.ofSeconds(30)).GET().build();
+        HttpRequest request = HttpRequest.newBuilder(base.resolve("v1/models"))
+                .timeout(Duration.ofSeconds(30))
+                .GET()
+                .build();
         try {
             HttpResponse<String> response = http.send(request, HttpResponse.BodyHandlers.ofString());
             if (response.statusCode() != 200) {
@@ -157,8 +180,15 @@ final class LoadCommand {
         }
     }
 
-    static Result send(HttpClient http, URI base, String model, String prompt, int maxTokens, float temperature, long seed,
-                       int timeoutSeconds) {
+    static Result send(
+            HttpClient http,
+            URI base,
+            String model,
+            String prompt,
+            int maxTokens,
+            float temperature,
+            long seed,
+            int timeoutSeconds) {
         String body = "{\"model\":" + new Json().value(model) + ",\"prompt\":" + new Json().value(prompt)
                 + ",\"max_tokens\":" + maxTokens + ",\"temperature\":" + temperature + ",\"seed\":" + seed
                 + ",\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
@@ -185,7 +215,10 @@ final class LoadCommand {
                     String line = it.next();
                     if (!line.startsWith("data:")) continue;
                     String data = line.substring(5).trim();
-                    if (data.equals("[DONE]")) { done = true; break; }
+                    if (data.equals("[DONE]")) {
+                        done = true;
+                        break;
+                    }
                     Object chunk = JsonReader.parse(data);
                     if (JsonReader.path(chunk, "error") != null) {
                         return failed("error event: " + data, t0);
@@ -194,8 +227,10 @@ final class LoadCommand {
                         chunks++;
                         if (firstText == 0) firstText = System.nanoTime();
                     }
-                    if (JsonReader.path(chunk, "usage", "completion_tokens") instanceof Double d) completionTokens = d.intValue();
-                    if (JsonReader.path(chunk, "usage", "prompt_tokens") instanceof Double d) promptTokens = d.intValue();
+                    if (JsonReader.path(chunk, "usage", "completion_tokens") instanceof Double d)
+                        completionTokens = d.intValue();
+                    if (JsonReader.path(chunk, "usage", "prompt_tokens") instanceof Double d)
+                        promptTokens = d.intValue();
                 }
                 if (!done) return failed("stream ended without data: [DONE]", t0);
                 if (completionTokens < 0) return failed("stream carried no usage chunk", t0);
@@ -207,48 +242,112 @@ final class LoadCommand {
             return failed("interrupted", t0);
         }
         long end = System.nanoTime();
-        return new Result(true, null, firstText == 0 ? end - t0 : firstText - t0, end - t0, promptTokens, completionTokens, chunks);
+        return new Result(
+                true,
+                null,
+                firstText == 0 ? end - t0 : firstText - t0,
+                end - t0,
+                promptTokens,
+                completionTokens,
+                chunks);
     }
 
     private static Result failed(String error, long t0) {
         return new Result(false, error, 0, System.nanoTime() - t0, 0, 0, 0);
     }
 
-    private static void report(List<Result> results, double wallSeconds, String url, String model, int clients,
-                               int maxTokens, boolean json, PrintStream out) {
+    private static void report(
+            List<Result> results,
+            double wallSeconds,
+            String url,
+            String model,
+            int clients,
+            int maxTokens,
+            boolean json,
+            PrintStream out) {
         List<Result> ok = results.stream().filter(Result::ok).toList();
         long outputTokens = ok.stream().mapToLong(Result::completionTokens).sum();
         double promptMean = ok.stream().mapToInt(Result::promptTokens).average().orElse(0);
-        double completionMean = ok.stream().mapToInt(Result::completionTokens).average().orElse(0);
-        double[] ttft = ok.stream().mapToDouble(r -> r.ttftNanos() / 1e6).sorted().toArray();
-        double[] latency = ok.stream().mapToDouble(r -> r.latencyNanos() / 1e6).sorted().toArray();
+        double completionMean =
+                ok.stream().mapToInt(Result::completionTokens).average().orElse(0);
+        double[] ttft =
+                ok.stream().mapToDouble(r -> r.ttftNanos() / 1e6).sorted().toArray();
+        double[] latency =
+                ok.stream().mapToDouble(r -> r.latencyNanos() / 1e6).sorted().toArray();
         // Time per output token after the first, per request: the decode speed one client sees.
-        double[] tpot = ok.stream().filter(r -> r.completionTokens() > 1)
-                .mapToDouble(r -> (r.latencyNanos() - r.ttftNanos()) / 1e6 / (r.completionTokens() - 1)).sorted().toArray();
+        double[] tpot = ok.stream()
+                .filter(r -> r.completionTokens() > 1)
+                .mapToDouble(r -> (r.latencyNanos() - r.ttftNanos()) / 1e6 / (r.completionTokens() - 1))
+                .sorted()
+                .toArray();
         int failures = results.size() - ok.size();
         double tokPerSec = outputTokens / wallSeconds;
         double reqPerSec = ok.size() / wallSeconds;
         if (json) {
-            out.println(new Json().beginObject()
-                    .name("url").value(url).name("model").value(model).name("clients").value(clients)
-                    .name("requests").value(results.size()).name("failed").value(failures)
-                    .name("max_tokens").value(maxTokens)
-                    .name("mean_prompt_tokens").value(promptMean).name("mean_completion_tokens").value(completionMean)
-                    .name("wall_seconds").value(wallSeconds)
-                    .name("output_tokens_per_second").value(tokPerSec).name("requests_per_second").value(reqPerSec)
-                    .name("ttft_ms_p50").value(percentile(ttft, 50)).name("ttft_ms_p99").value(percentile(ttft, 99))
-                    .name("latency_ms_p50").value(percentile(latency, 50)).name("latency_ms_p99").value(percentile(latency, 99))
-                    .name("tpot_ms_p50").value(percentile(tpot, 50))
+            out.println(new Json()
+                    .beginObject()
+                    .name("url")
+                    .value(url)
+                    .name("model")
+                    .value(model)
+                    .name("clients")
+                    .value(clients)
+                    .name("requests")
+                    .value(results.size())
+                    .name("failed")
+                    .value(failures)
+                    .name("max_tokens")
+                    .value(maxTokens)
+                    .name("mean_prompt_tokens")
+                    .value(promptMean)
+                    .name("mean_completion_tokens")
+                    .value(completionMean)
+                    .name("wall_seconds")
+                    .value(wallSeconds)
+                    .name("output_tokens_per_second")
+                    .value(tokPerSec)
+                    .name("requests_per_second")
+                    .value(reqPerSec)
+                    .name("ttft_ms_p50")
+                    .value(percentile(ttft, 50))
+                    .name("ttft_ms_p99")
+                    .value(percentile(ttft, 99))
+                    .name("latency_ms_p50")
+                    .value(percentile(latency, 50))
+                    .name("latency_ms_p99")
+                    .value(percentile(latency, 99))
+                    .name("tpot_ms_p50")
+                    .value(percentile(tpot, 50))
                     .endObject());
         } else {
-            out.printf(Locale.ROOT, "server %s  model %s  clients %d  requests %d (%d failed)%n", url, model, clients,
-                    results.size(), failures);
-            out.printf(Locale.ROOT, "prompt tokens (mean) %.1f  completion tokens (mean) %.1f  max_tokens %d%n",
-                    promptMean, completionMean, maxTokens);
-            out.printf(Locale.ROOT, "wall %.2f s  output %d tokens  %.1f tok/s  %.2f req/s%n", wallSeconds, outputTokens,
-                    tokPerSec, reqPerSec);
-            out.printf(Locale.ROOT, "TTFT     p50 %8.1f ms  p99 %8.1f ms%n", percentile(ttft, 50), percentile(ttft, 99));
-            out.printf(Locale.ROOT, "latency  p50 %8.1f ms  p99 %8.1f ms%n", percentile(latency, 50), percentile(latency, 99));
+            out.printf(
+                    Locale.ROOT,
+                    "server %s  model %s  clients %d  requests %d (%d failed)%n",
+                    url,
+                    model,
+                    clients,
+                    results.size(),
+                    failures);
+            out.printf(
+                    Locale.ROOT,
+                    "prompt tokens (mean) %.1f  completion tokens (mean) %.1f  max_tokens %d%n",
+                    promptMean,
+                    completionMean,
+                    maxTokens);
+            out.printf(
+                    Locale.ROOT,
+                    "wall %.2f s  output %d tokens  %.1f tok/s  %.2f req/s%n",
+                    wallSeconds,
+                    outputTokens,
+                    tokPerSec,
+                    reqPerSec);
+            out.printf(
+                    Locale.ROOT, "TTFT     p50 %8.1f ms  p99 %8.1f ms%n", percentile(ttft, 50), percentile(ttft, 99));
+            out.printf(
+                    Locale.ROOT,
+                    "latency  p50 %8.1f ms  p99 %8.1f ms%n",
+                    percentile(latency, 50),
+                    percentile(latency, 99));
             out.printf(Locale.ROOT, "per output token (after the first)  p50 %.1f ms%n", percentile(tpot, 50));
         }
         if (failures > 0) {

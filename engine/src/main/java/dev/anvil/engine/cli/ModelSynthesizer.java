@@ -3,7 +3,6 @@ package dev.anvil.engine.cli;
 import dev.anvil.engine.GgmlType;
 import dev.anvil.engine.GgufWriter;
 import dev.anvil.engine.Quantizer;
-
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -47,7 +46,8 @@ public final class ModelSynthesizer {
 
     public ModelSynthesizer(ModelShape shape, GgmlType type, long seed, PrintStream progress) {
         if (!Quantizer.WRITABLE.contains(type) || type == GgmlType.Q5_0) {
-            throw new IllegalArgumentException("synth cannot write weight type " + type + " (use F32, F16, BF16, Q8_0, Q4_0 or Q4_K)");
+            throw new IllegalArgumentException(
+                    "synth cannot write weight type " + type + " (use F32, F16, BF16, Q8_0, Q4_0 or Q4_K)");
         }
         this.shape = shape;
         this.type = type;
@@ -143,7 +143,9 @@ public final class ModelSynthesizer {
                 writeRandom(w, p + "ffn_up.weight", (int) d, (int) f, tensorId++, pool, threads);
                 writeRandom(w, p + "ffn_down.weight", (int) f, (int) d, tensorId++, pool, threads);
                 if (progress != null) {
-                    progress.printf("synth: layer %d/%d written (%.1f s)%n", l + 1, s.layers(), (System.nanoTime() - started) / 1e9);
+                    progress.printf(
+                            "synth: layer %d/%d written (%.1f s)%n",
+                            l + 1, s.layers(), (System.nanoTime() - started) / 1e9);
                 }
             }
             writeOnes(w, "output_norm.weight", (int) d);
@@ -159,7 +161,8 @@ public final class ModelSynthesizer {
     }
 
     /** Streams a {@code rows x cols} normal(0, 0.02) matrix, a block of rows at a time, in order. */
-    private void writeRandom(GgufWriter w, String name, int cols, int rows, int tensorId, ExecutorService pool, int threads)
+    private void writeRandom(
+            GgufWriter w, String name, int cols, int rows, int tensorId, ExecutorService pool, int threads)
             throws IOException {
         final GgmlType encoding = typeFor(name, cols);
         int rowsPerBlock = Math.max(1, (1 << 18) / cols);

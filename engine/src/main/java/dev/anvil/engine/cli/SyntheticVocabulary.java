@@ -37,10 +37,21 @@ public final class SyntheticVocabulary {
         this.merges = merges;
     }
 
-    public String[] tokens() { return tokens.clone(); }
-    public int[] types() { return types.clone(); }
-    public String[] merges() { return merges.clone(); }
-    public int size() { return tokens.length; }
+    public String[] tokens() {
+        return tokens.clone();
+    }
+
+    public int[] types() {
+        return types.clone();
+    }
+
+    public String[] merges() {
+        return merges.clone();
+    }
+
+    public int size() {
+        return tokens.length;
+    }
 
     /** Id of a token text, or -1. */
     public int id(String text) {
@@ -74,7 +85,9 @@ public final class SyntheticVocabulary {
         int specialStart = specialsFirst ? 0 : regular;
         int regularStart = specialsFirst ? specials.size() : 0;
         for (int i = 0; i < specials.size(); i++) {
-            if (known.contains(specials.get(i))) throw new IllegalArgumentException("special token " + specials.get(i) + " collides with a regular token");
+            if (known.contains(specials.get(i)))
+                throw new IllegalArgumentException(
+                        "special token " + specials.get(i) + " collides with a regular token");
             tokens[specialStart + i] = specials.get(i);
             types[specialStart + i] = TYPE_CONTROL;
         }
@@ -140,13 +153,15 @@ public final class SyntheticVocabulary {
             Map<String, Integer> pairCounts = new HashMap<>();
             for (int w = 0; w < words.size(); w++) {
                 List<String> s = words.get(w);
-                for (int i = 0; i + 1 < s.size(); i++) pairCounts.merge(s.get(i) + " " + s.get(i + 1), counts.get(w), Integer::sum);
+                for (int i = 0; i + 1 < s.size(); i++)
+                    pairCounts.merge(s.get(i) + " " + s.get(i + 1), counts.get(w), Integer::sum);
             }
             String best = null;
             int bestCount = 1;
             for (Map.Entry<String, Integer> e : pairCounts.entrySet()) {
                 int c = e.getValue();
-                if (c > bestCount || (c == bestCount && best != null && e.getKey().compareTo(best) < 0)) {
+                if (c > bestCount
+                        || (c == bestCount && best != null && e.getKey().compareTo(best) < 0)) {
                     best = e.getKey();
                     bestCount = c;
                 }
@@ -197,7 +212,8 @@ public final class SyntheticVocabulary {
     private static void extendByLetters(int target, List<String> tokens, Set<String> known, List<String> merges) {
         char space = BYTE_TO_CHAR[' '];
         for (int i = 0; tokens.size() < target; i++) {
-            if (i >= tokens.size()) throw new IllegalStateException("synthetic vocabulary exhausted at " + tokens.size() + " tokens");
+            if (i >= tokens.size())
+                throw new IllegalStateException("synthetic vocabulary exhausted at " + tokens.size() + " tokens");
             String base = tokens.get(i);
             if (!isWordPiece(base, space) || base.length() >= 12) continue;
             for (int l = 0; l < LETTERS.length() && tokens.size() < target; l++) {
@@ -223,33 +239,35 @@ public final class SyntheticVocabulary {
     }
 
     /** Fixed training text (original prose, written for this purpose). */
-    private static final String CORPUS = String.join(" ", Arrays.asList(
-            "Once there was a small town at the edge of a wide green valley. The people of the town worked in the",
-            "fields during the day and told stories by the fire at night. Every morning the baker opened his shop",
-            "before the sun came up, and the smell of fresh bread filled the streets. Children ran to school with",
-            "their books under their arms, and the old teacher waited for them at the door with a kind smile.",
-            "One day a stranger walked into the town. He carried a heavy bag on his back and a long wooden stick in",
-            "his hand. Nobody knew where he had come from, but he looked tired and hungry. The baker gave him a loaf",
-            "of bread and a cup of warm milk. The stranger thanked him and asked if there was a place where he could",
-            "sleep. The teacher said that the school had an empty room above the library, and the stranger was",
-            "welcome to stay there for as long as he needed.",
-            "In the weeks that followed, the stranger helped the farmers repair their fences and showed the children",
-            "how to build small boats that could float on the river. He knew the names of every star in the sky and",
-            "every bird in the forest. In the evening he would sit with the people of the town and listen to their",
-            "stories, and sometimes he would tell a story of his own about the cities he had seen and the mountains",
-            "he had climbed. The children loved him, and even the oldest farmers said that the town had never been",
-            "so happy.",
-            "When the winter came, the river froze and the roads were covered with snow. The stranger told the",
-            "people that it was time for him to leave. They asked him to stay, but he said that there were other",
-            "towns and other people who needed help. On the morning he left, the whole town walked with him to the",
-            "bridge. The baker gave him bread for the journey, the teacher gave him a book, and the children gave",
-            "him a small wooden boat they had built together. He smiled, waved, and walked away into the white",
-            "valley. The people of the town never forgot him, and every winter they told his story by the fire.",
-            "Computers read text as numbers. A tokenizer splits the text into pieces and gives every piece a number,",
-            "and a language model learns which numbers are likely to follow the ones it has already seen. The model",
-            "is a large function with many parameters, and running it on a processor means multiplying matrices,",
-            "normalizing vectors and choosing the next token from a probability distribution. Small models can run",
-            "on an ordinary laptop, while larger models need more memory and faster hardware. The quality of the",
-            "answer depends on the data, the size of the model and the way the next token is sampled. In 2024 and",
-            "2025 many open models were released with between 100 million and 10 billion parameters."));
+    private static final String CORPUS = String.join(
+            " ",
+            Arrays.asList(
+                    "Once there was a small town at the edge of a wide green valley. The people of the town worked in the",
+                    "fields during the day and told stories by the fire at night. Every morning the baker opened his shop",
+                    "before the sun came up, and the smell of fresh bread filled the streets. Children ran to school with",
+                    "their books under their arms, and the old teacher waited for them at the door with a kind smile.",
+                    "One day a stranger walked into the town. He carried a heavy bag on his back and a long wooden stick in",
+                    "his hand. Nobody knew where he had come from, but he looked tired and hungry. The baker gave him a loaf",
+                    "of bread and a cup of warm milk. The stranger thanked him and asked if there was a place where he could",
+                    "sleep. The teacher said that the school had an empty room above the library, and the stranger was",
+                    "welcome to stay there for as long as he needed.",
+                    "In the weeks that followed, the stranger helped the farmers repair their fences and showed the children",
+                    "how to build small boats that could float on the river. He knew the names of every star in the sky and",
+                    "every bird in the forest. In the evening he would sit with the people of the town and listen to their",
+                    "stories, and sometimes he would tell a story of his own about the cities he had seen and the mountains",
+                    "he had climbed. The children loved him, and even the oldest farmers said that the town had never been",
+                    "so happy.",
+                    "When the winter came, the river froze and the roads were covered with snow. The stranger told the",
+                    "people that it was time for him to leave. They asked him to stay, but he said that there were other",
+                    "towns and other people who needed help. On the morning he left, the whole town walked with him to the",
+                    "bridge. The baker gave him bread for the journey, the teacher gave him a book, and the children gave",
+                    "him a small wooden boat they had built together. He smiled, waved, and walked away into the white",
+                    "valley. The people of the town never forgot him, and every winter they told his story by the fire.",
+                    "Computers read text as numbers. A tokenizer splits the text into pieces and gives every piece a number,",
+                    "and a language model learns which numbers are likely to follow the ones it has already seen. The model",
+                    "is a large function with many parameters, and running it on a processor means multiplying matrices,",
+                    "normalizing vectors and choosing the next token from a probability distribution. Small models can run",
+                    "on an ordinary laptop, while larger models need more memory and faster hardware. The quality of the",
+                    "answer depends on the data, the size of the model and the way the next token is sampled. In 2024 and",
+                    "2025 many open models were released with between 100 million and 10 billion parameters."));
 }

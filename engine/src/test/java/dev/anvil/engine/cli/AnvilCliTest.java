@@ -1,7 +1,8 @@
 package dev.anvil.engine.cli;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -10,10 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class AnvilCliTest {
 
@@ -24,7 +23,10 @@ class AnvilCliTest {
 
     static Run cli(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        int status = AnvilCli.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        int status = AnvilCli.run(
+                args,
+                new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
@@ -34,12 +36,23 @@ class AnvilCliTest {
             Path candidate = p.resolve("models/stories260K.gguf");
             if (Files.isRegularFile(candidate)) return candidate;
         }
-        throw new AssertionError("models/stories260K.gguf not found above " + Path.of("").toAbsolutePath());
+        throw new AssertionError(
+                "models/stories260K.gguf not found above " + Path.of("").toAbsolutePath());
     }
 
     @Test
     void generateJsonGivesTokensTextAndLogprobs() {
-        Run r = cli("generate", "--model", storiesModel().toString(), "--max-tokens", "24", "--json", "--logprobs", "3", "--threads", "1");
+        Run r = cli(
+                "generate",
+                "--model",
+                storiesModel().toString(),
+                "--max-tokens",
+                "24",
+                "--json",
+                "--logprobs",
+                "3",
+                "--threads",
+                "1");
         assertEquals(0, r.status(), r.err());
         assertEquals(1, r.out().strip().lines().count(), "one JSON object on one line");
         Map<?, ?> json = assertInstanceOf(Map.class, MiniJson.parse(r.out()));
@@ -91,10 +104,30 @@ class AnvilCliTest {
 
     @Test
     void benchPrintsItsTable() {
-        Run r = cli("bench", "--model", storiesModel().toString(), "--prompt-tokens", "16", "--gen-tokens", "8", "--threads", "1", "--batch", "2", "--repeat", "2");
+        Run r = cli(
+                "bench",
+                "--model",
+                storiesModel().toString(),
+                "--prompt-tokens",
+                "16",
+                "--gen-tokens",
+                "8",
+                "--threads",
+                "1",
+                "--batch",
+                "2",
+                "--repeat",
+                "2");
         assertEquals(0, r.status(), r.err());
-        for (String row : List.of("load time", "heap used after load", "prefill (16 tokens)", "decode, batch 2, aggregate",
-                "decode, batch 2, per sequence", "peak RSS", "CPU share of 1 threads", "best of 2")) {
+        for (String row : List.of(
+                "load time",
+                "heap used after load",
+                "prefill (16 tokens)",
+                "decode, batch 2, aggregate",
+                "decode, batch 2, per sequence",
+                "peak RSS",
+                "CPU share of 1 threads",
+                "best of 2")) {
             assertTrue(r.out().contains(row), "bench output has " + row + ":\n" + r.out());
         }
     }
@@ -103,13 +136,20 @@ class AnvilCliTest {
     void helpAndUsageErrors() {
         Run help = cli("help");
         assertEquals(0, help.status());
-        for (String c : List.of("generate", "synth", "bench")) assertTrue(help.out().contains(c));
+        for (String c : List.of("generate", "synth", "bench"))
+            assertTrue(help.out().contains(c));
 
-        for (String[] bad : List.of(new String[] {"frobnicate"}, new String[] {"generate", "--max-tokens", "many"},
-                new String[] {"generate", "--bogus"}, new String[] {"synth", "--shape", "gpt-5", "--out", "x"},
-                new String[] {"synth", "--shape", "tiny"}, new String[] {"bench", "--batch", "0"},
-                new String[] {"generate", "--model", "/nonexistent/model.gguf"}, new String[] {"synth", "--shape", "tiny", "--type", "Q3_K", "--out", "x"},
-                new String[] {"generate", "--logprobs", "2"}, new String[] {})) {
+        for (String[] bad : List.of(
+                new String[] {"frobnicate"},
+                new String[] {"generate", "--max-tokens", "many"},
+                new String[] {"generate", "--bogus"},
+                new String[] {"synth", "--shape", "gpt-5", "--out", "x"},
+                new String[] {"synth", "--shape", "tiny"},
+                new String[] {"bench", "--batch", "0"},
+                new String[] {"generate", "--model", "/nonexistent/model.gguf"},
+                new String[] {"synth", "--shape", "tiny", "--type", "Q3_K", "--out", "x"},
+                new String[] {"generate", "--logprobs", "2"},
+                new String[] {})) {
             Run r = cli(bad);
             assertEquals(2, r.status(), String.join(" ", bad) + " -> " + r.err());
             assertTrue(r.err().contains("usage: anvil"), r.err());

@@ -28,8 +28,8 @@ class LoadCommandTest {
         assertEquals(Boolean.TRUE, JsonReader.path(v, "t"));
         assertEquals(null, JsonReader.path(v, "a", 9));
         assertTrue(((Map<?, ?>) v).containsKey("n"));
-        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                () -> JsonReader.parse("{\"a\":1,}"));
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> JsonReader.parse("{\"a\":1,}"));
         assertTrue(e.getMessage().contains("offset 7"), e.getMessage());
     }
 
@@ -56,7 +56,8 @@ class LoadCommandTest {
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
         server.createContext("/v1/models", ex -> {
-            byte[] body = "{\"object\":\"list\",\"data\":[{\"id\":\"tiny\",\"object\":\"model\"}]}".getBytes(StandardCharsets.UTF_8);
+            byte[] body = "{\"object\":\"list\",\"data\":[{\"id\":\"tiny\",\"object\":\"model\"}]}"
+                    .getBytes(StandardCharsets.UTF_8);
             ex.sendResponseHeaders(200, body.length);
             ex.getResponseBody().write(body);
             ex.close();
@@ -68,11 +69,13 @@ class LoadCommandTest {
             ex.sendResponseHeaders(200, 0);
             try (OutputStream out = ex.getResponseBody()) {
                 for (int i = 0; i < 5; i++) {
-                    out.write(("data: {\"choices\":[{\"index\":0,\"text\":\"w" + i + "\"}]}\n\n").getBytes(StandardCharsets.UTF_8));
+                    out.write(("data: {\"choices\":[{\"index\":0,\"text\":\"w" + i + "\"}]}\n\n")
+                            .getBytes(StandardCharsets.UTF_8));
                     out.flush();
                 }
-                out.write("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":5,\"total_tokens\":25}}\n\n"
-                        .getBytes(StandardCharsets.UTF_8));
+                out.write(
+                        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":20,\"completion_tokens\":5,\"total_tokens\":25}}\n\n"
+                                .getBytes(StandardCharsets.UTF_8));
                 out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
             }
         });
@@ -80,10 +83,25 @@ class LoadCommandTest {
         try {
             ByteArrayOutputStream captured = new ByteArrayOutputStream();
             PrintStream out = new PrintStream(captured, true, StandardCharsets.UTF_8);
-            int status = LoadCommand.run(new String[] {"--url", "http://127.0.0.1:" + server.getAddress().getPort(),
-                    "--clients", "3", "--requests", "9", "--max-tokens", "5", "--prompt-tokens", "~20", "--json"}, out, System.err);
+            int status = LoadCommand.run(
+                    new String[] {
+                        "--url",
+                        "http://127.0.0.1:" + server.getAddress().getPort(),
+                        "--clients",
+                        "3",
+                        "--requests",
+                        "9",
+                        "--max-tokens",
+                        "5",
+                        "--prompt-tokens",
+                        "~20",
+                        "--json"
+                    },
+                    out,
+                    System.err);
             assertEquals(0, status);
-            Object report = JsonReader.parse(captured.toString(StandardCharsets.UTF_8).trim());
+            Object report =
+                    JsonReader.parse(captured.toString(StandardCharsets.UTF_8).trim());
             assertEquals("tiny", JsonReader.path(report, "model"));
             assertEquals(9.0, JsonReader.path(report, "requests"));
             assertEquals(0.0, JsonReader.path(report, "failed"));
@@ -115,8 +133,16 @@ class LoadCommandTest {
         server.start();
         try {
             ByteArrayOutputStream err = new ByteArrayOutputStream();
-            int status = LoadCommand.run(new String[] {"--url", "http://127.0.0.1:" + server.getAddress().getPort(),
-                    "--model", "nope", "--requests", "1"}, new PrintStream(new ByteArrayOutputStream()),
+            int status = LoadCommand.run(
+                    new String[] {
+                        "--url",
+                        "http://127.0.0.1:" + server.getAddress().getPort(),
+                        "--model",
+                        "nope",
+                        "--requests",
+                        "1"
+                    },
+                    new PrintStream(new ByteArrayOutputStream()),
                     new PrintStream(err, true, StandardCharsets.UTF_8));
             assertEquals(1, status);
             assertTrue(err.toString(StandardCharsets.UTF_8).contains("HTTP 404"), err.toString(StandardCharsets.UTF_8));

@@ -10,7 +10,9 @@ final class MiniJson {
     private final String s;
     private int i;
 
-    private MiniJson(String s) { this.s = s; }
+    private MiniJson(String s) {
+        this.s = s;
+    }
 
     static Object parse(String text) {
         MiniJson p = new MiniJson(text);
@@ -20,7 +22,9 @@ final class MiniJson {
         return v;
     }
 
-    private void ws() { while (i < s.length() && " \t\r\n".indexOf(s.charAt(i)) >= 0) i++; }
+    private void ws() {
+        while (i < s.length() && " \t\r\n".indexOf(s.charAt(i)) >= 0) i++;
+    }
 
     private Object value() {
         ws();
@@ -30,7 +34,10 @@ final class MiniJson {
             i++;
             Map<String, Object> m = new LinkedHashMap<>();
             ws();
-            if (s.charAt(i) == '}') { i++; return m; }
+            if (s.charAt(i) == '}') {
+                i++;
+                return m;
+            }
             while (true) {
                 ws();
                 String k = string();
@@ -38,7 +45,10 @@ final class MiniJson {
                 expect(':');
                 if (m.put(k, value()) != null) throw new IllegalArgumentException("duplicate key " + k);
                 ws();
-                if (s.charAt(i) == ',') { i++; continue; }
+                if (s.charAt(i) == ',') {
+                    i++;
+                    continue;
+                }
                 expect('}');
                 return m;
             }
@@ -47,23 +57,39 @@ final class MiniJson {
             i++;
             List<Object> a = new ArrayList<>();
             ws();
-            if (s.charAt(i) == ']') { i++; return a; }
+            if (s.charAt(i) == ']') {
+                i++;
+                return a;
+            }
             while (true) {
                 a.add(value());
                 ws();
-                if (s.charAt(i) == ',') { i++; continue; }
+                if (s.charAt(i) == ',') {
+                    i++;
+                    continue;
+                }
                 expect(']');
                 return a;
             }
         }
         if (c == '"') return string();
-        if (s.startsWith("true", i)) { i += 4; return true; }
-        if (s.startsWith("false", i)) { i += 5; return false; }
-        if (s.startsWith("null", i)) { i += 4; return null; }
+        if (s.startsWith("true", i)) {
+            i += 4;
+            return true;
+        }
+        if (s.startsWith("false", i)) {
+            i += 5;
+            return false;
+        }
+        if (s.startsWith("null", i)) {
+            i += 4;
+            return null;
+        }
         int start = i;
         while (i < s.length() && "+-0123456789.eE".indexOf(s.charAt(i)) >= 0) i++;
         String num = s.substring(start, i);
-        if (!num.matches("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?")) throw new IllegalArgumentException("bad number '" + num + "' at " + start);
+        if (!num.matches("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?"))
+            throw new IllegalArgumentException("bad number '" + num + "' at " + start);
         if (num.matches("-?[0-9]+")) return Long.parseLong(num);
         return Double.parseDouble(num);
     }
@@ -80,7 +106,10 @@ final class MiniJson {
             char c = s.charAt(i++);
             if (c == '"') return sb.toString();
             if (c < 0x20) throw new IllegalArgumentException("raw control character in string at " + (i - 1));
-            if (c != '\\') { sb.append(c); continue; }
+            if (c != '\\') {
+                sb.append(c);
+                continue;
+            }
             char e = s.charAt(i++);
             switch (e) {
                 case '"', '\\', '/' -> sb.append(e);
@@ -89,7 +118,10 @@ final class MiniJson {
                 case 't' -> sb.append('\t');
                 case 'b' -> sb.append('\b');
                 case 'f' -> sb.append('\f');
-                case 'u' -> { sb.append((char) Integer.parseInt(s.substring(i, i + 4), 16)); i += 4; }
+                case 'u' -> {
+                    sb.append((char) Integer.parseInt(s.substring(i, i + 4), 16));
+                    i += 4;
+                }
                 default -> throw new IllegalArgumentException("bad escape \\" + e);
             }
         }

@@ -1,5 +1,11 @@
 package dev.anvil.engine.cli;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.anvil.engine.Batch;
 import dev.anvil.engine.ComputePool;
 import dev.anvil.engine.GgmlType;
@@ -7,9 +13,6 @@ import dev.anvil.engine.GgufFile;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.LlamaModel;
 import dev.anvil.engine.Tokenizer;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,12 +22,8 @@ import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
-
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class SynthTest {
 
@@ -66,8 +65,12 @@ class SynthTest {
             assertEquals(GgmlType.Q4_K, f.tensor("blk.0.attn_q.weight").type());
             assertEquals(GgmlType.Q4_K, f.tensor("blk.1.ffn_down.weight").type());
             assertEquals(GgmlType.F32, f.tensor("blk.1.ffn_norm.weight").type());
-            assertArrayEquals(new long[] {s.dim(), s.kvDim()}, f.tensor("blk.0.attn_k.weight").shape());
-            assertArrayEquals(new long[] {s.ffn(), s.dim()}, f.tensor("blk.0.ffn_down.weight").shape());
+            assertArrayEquals(
+                    new long[] {s.dim(), s.kvDim()},
+                    f.tensor("blk.0.attn_k.weight").shape());
+            assertArrayEquals(
+                    new long[] {s.ffn(), s.dim()},
+                    f.tensor("blk.0.ffn_down.weight").shape());
 
             Tokenizer tok = Tokenizer.fromGguf(f);
             String text = "The stranger walked into the town, and 42 children smiled.";
@@ -82,7 +85,8 @@ class SynthTest {
             KvCachePool kv = model.newKvCachePool(1 << 20);
             KvCachePool.Sequence seq = kv.newSequence();
             kv.reserve(seq, 4);
-            float[] logits = model.forward(new Batch().add(seq, 0, 5, 300, 700, 1000)).logits(0);
+            float[] logits =
+                    model.forward(new Batch().add(seq, 0, 5, 300, 700, 1000)).logits(0);
             assertEquals(s.vocab(), logits.length);
             double sumSq = 0;
             for (float l : logits) {
@@ -123,12 +127,16 @@ class SynthTest {
             for (int m = 0; m < merges.length; m++) {
                 String[] parts = merges[m].split(" ");
                 assertEquals(2, parts.length, merges[m]);
-                assertTrue(before.contains(parts[0]) && before.contains(parts[1]), name + " merge " + m + " uses tokens made before it: " + merges[m]);
+                assertTrue(
+                        before.contains(parts[0]) && before.contains(parts[1]),
+                        name + " merge " + m + " uses tokens made before it: " + merges[m]);
                 String made = tokens[regularStart + 256 + m];
                 assertEquals(parts[0] + parts[1], made, name + " merge " + m + " makes the next token");
                 before.add(made);
             }
-            assertEquals(s.specials().getFirst(), tokens[s.specialsFirst() ? 0 : s.vocab() - s.specials().size()]);
+            assertEquals(
+                    s.specials().getFirst(),
+                    tokens[s.specialsFirst() ? 0 : s.vocab() - s.specials().size()]);
         }
     }
 }

@@ -45,8 +45,9 @@ class ClusterIT {
 
     private static final Map<String, String> JSON = Map.of("Content-Type", "application/json");
     /** For requests that pin versions a name does not serve (on that node): an admin's credentials, who may pin any. */
-    private static final Map<String, String> PINNING = Map.of("Content-Type", "application/json",
-            "Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER));
+    private static final Map<String, String> PINNING =
+            Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER));
+
     private static final String MODEL = "stories260k";
     private static final Duration DEADLINE = Duration.ofSeconds(180);
 
@@ -101,8 +102,13 @@ class ClusterIT {
     }
 
     private static String completion(String model, String prompt, int maxTokens) {
-        return Json.createObjectBuilder().add("model", model).add("prompt", prompt).add("max_tokens", maxTokens)
-                .add("temperature", 0).build().toString();
+        return Json.createObjectBuilder()
+                .add("model", model)
+                .add("prompt", prompt)
+                .add("max_tokens", maxTokens)
+                .add("temperature", 0)
+                .build()
+                .toString();
     }
 
     /** Sends {@code body} until {@code ref} answers it (a version loads on demand, in the background); returns that answer. */
@@ -114,7 +120,8 @@ class ClusterIT {
             if (last.status() == 200 && ref.equals(last.json().getString("model"))) return last;
             pause();
         }
-        throw new AssertionError(ref + " did not answer on " + server.baseUri() + " within " + DEADLINE + "; last answer: " + last);
+        throw new AssertionError(
+                ref + " did not answer on " + server.baseUri() + " within " + DEADLINE + "; last answer: " + last);
     }
 
     // --- tests ---------------------------------------------------------------------------------------------------
@@ -127,13 +134,17 @@ class ClusterIT {
             assertEquals(200, node.get("/health/ready").status(), "node " + node.baseUri() + " is ready");
         }
         assertNotEquals(node1.baseUri(), node2.baseUri());
-        assertEquals(node1.configurationBeforeRerun(), readConfiguration(node1),
+        assertEquals(
+                node1.configurationBeforeRerun(),
+                readConfiguration(node1),
                 "a second configure.sh pass with ANVIL_CLUSTER=true changed " + node1.configurationFile());
         String configuration = readConfiguration(node2);
         assertTrue(configuration.contains("<distributed-cache name=\"responses\""), "distributed response cache");
         assertTrue(configuration.contains("<distributed-cache name=\"gateway-limits\""), "distributed gateway limits");
         assertFalse(configuration.contains("<local-cache name=\"responses\""), "no local response cache left");
-        assertTrue(configuration.contains("${anvil.cluster.hosts,env.ANVIL_CLUSTER_HOSTS:"), "peer list from an expression");
+        assertTrue(
+                configuration.contains("${anvil.cluster.hosts,env.ANVIL_CLUSTER_HOSTS:"),
+                "peer list from an expression");
     }
 
     @Test
@@ -144,59 +155,95 @@ class ClusterIT {
         // right below GMS.
         String types = " " + stack.types() + " ";
         assertTrue(types.contains(" SYM_ENCRYPT SERIALIZE NAKACK4 ") && types.contains(" AUTH pbcast.GMS "), types);
-        JGroupsProbe.Protocol encrypt = stack.protocols().stream().filter(p -> p.type().equals("SYM_ENCRYPT")).findFirst().orElseThrow();
+        JGroupsProbe.Protocol encrypt = stack.protocols().stream()
+                .filter(p -> p.type().equals("SYM_ENCRYPT"))
+                .findFirst()
+                .orElseThrow();
         assertEquals("AES/CBC/PKCS5Padding", encrypt.properties().get("sym_algorithm"), "not JGroups' default, ECB");
         assertTrue(configuration.contains("<digest-token algorithm=\"SHA-512\">"), "AUTH with a digest of the secret");
-        assertTrue(configuration.contains("clear-text=\"${env.ANVIL_CLUSTER_SECRET}\""), "the secret stays an expression");
-        assertFalse(configuration.contains(AnvilServer.clusterSecret()), "the cluster secret leaked into " + node1.configurationFile());
+        assertTrue(
+                configuration.contains("clear-text=\"${env.ANVIL_CLUSTER_SECRET}\""), "the secret stays an expression");
+        assertFalse(
+                configuration.contains(AnvilServer.clusterSecret()),
+                "the cluster secret leaked into " + node1.configurationFile());
         Path keyStore = node1.configurationFile().resolveSibling("anvil-cluster.p12");
-        assertEquals(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE), Files.getPosixFilePermissions(keyStore),
+        assertEquals(
+                Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE),
+                Files.getPosixFilePermissions(keyStore),
                 "the key store is the owner's only");
     }
 
     @Test
     void aMemberWithoutTheClusterSecretIsNotLetIn() throws Exception {
         for (AnvilServer node : List.of(node1, node2)) {
-            assertEquals(2.0, pollAtLeast(() -> metric(node, "anvil_cache_cluster_members"), 2, DEADLINE), "the cluster formed: " + node.baseUri());
+            assertEquals(
+                    2.0,
+                    pollAtLeast(() -> metric(node, "anvil_cache_cluster_members"), 2, DEADLINE),
+                    "the cluster formed: " + node.baseUri());
         }
-        Path jgroups = node1.wildflyHome().resolve("modules/system/layers/base/org/jgroups/main/jgroups-"
-                + System.getProperty("anvil.it.jgroups.version") + ".jar");
-        assertTrue(Files.isRegularFile(jgroups), "the stranger runs the nodes' JGroups version (integration-tests jgroups.version): " + jgroups);
+        Path jgroups = node1.wildflyHome()
+                .resolve("modules/system/layers/base/org/jgroups/main/jgroups-"
+                        + System.getProperty("anvil.it.jgroups.version") + ".jar");
+        assertTrue(
+                Files.isRegularFile(jgroups),
+                "the stranger runs the nodes' JGroups version (integration-tests jgroups.version): " + jgroups);
         JGroupsProbe.Stack stack = JGroupsProbe.stackOf(node1.configurationFile());
         List<Integer> peers = List.of(node1.jgroupsPort(), node2.jgroupsPort());
         String secret = AnvilServer.clusterSecret();
         String otherSecret = "another-secret-" + UUID.randomUUID();
-        Path work = Files.createTempDirectory(node1.configurationFile().getParent().getParent().getParent(), "stranger");
+        Path work = Files.createTempDirectory(
+                node1.configurationFile().getParent().getParent().getParent(), "stranger");
 
         // Any host that reaches the JGroups port, with the nodes' stack but no secret: its messages carry no encryption
         // header, and the nodes drop them; its join goes unanswered, and it ends up in a cluster of its own.
         long dropped = logCount("received message without encrypt header");
-        try (JGroupsProbe stranger = JGroupsProbe.join(stack, peers, JGroupsProbe.Credentials.none(), "stranger-plain")) {
-            assertEquals(1, stranger.view().size(), "a member without the secret must stay alone; its view: " + stranger.view());
+        try (JGroupsProbe stranger =
+                JGroupsProbe.join(stack, peers, JGroupsProbe.Credentials.none(), "stranger-plain")) {
+            assertEquals(
+                    1,
+                    stranger.view().size(),
+                    "a member without the secret must stay alone; its view: " + stranger.view());
         }
-        assertTrue(pollAtLeast(() -> logCount("received message without encrypt header"), dropped + 1, DEADLINE) > dropped,
+        assertTrue(
+                pollAtLeast(() -> logCount("received message without encrypt header"), dropped + 1, DEADLINE) > dropped,
                 "the nodes dropped the stranger's unencrypted messages");
 
         // Another secret: another key and another AUTH secret. The nodes cannot decrypt what it sends (and reject a
         // non-member's message under an unknown key); it cannot decrypt theirs.
         long rejected = logCount("message from non-member");
         Path strangerKeys = JGroupsProbe.strangerKeyStore(work, otherSecret);
-        try (JGroupsProbe stranger = JGroupsProbe.join(stack, peers, new JGroupsProbe.Credentials(strangerKeys, otherSecret, otherSecret),
+        try (JGroupsProbe stranger = JGroupsProbe.join(
+                stack,
+                peers,
+                new JGroupsProbe.Credentials(strangerKeys, otherSecret, otherSecret),
                 "stranger-other-secret")) {
-            assertEquals(1, stranger.view().size(), "a member with another secret must stay alone; its view: " + stranger.view());
+            assertEquals(
+                    1,
+                    stranger.view().size(),
+                    "a member with another secret must stay alone; its view: " + stranger.view());
         }
-        assertTrue(pollAtLeast(() -> logCount("message from non-member"), rejected + 1, DEADLINE) > rejected,
+        assertTrue(
+                pollAtLeast(() -> logCount("message from non-member"), rejected + 1, DEADLINE) > rejected,
                 "the nodes rejected the messages under the stranger's key");
 
         // The nodes' own key (which nobody without the secret holds) but another AUTH secret: the join request is read,
         // and the coordinator's AUTH turns it down. So the refusals above are the secret's doing, not a stack mismatch.
         Path nodeKeys = node1.configurationFile().resolveSibling("anvil-cluster.p12");
-        SecurityException refused = assertThrows(SecurityException.class,
-                () -> JGroupsProbe.join(stack, peers, new JGroupsProbe.Credentials(nodeKeys, secret, otherSecret), "stranger-auth").close());
+        SecurityException refused = assertThrows(
+                SecurityException.class,
+                () -> JGroupsProbe.join(
+                                stack,
+                                peers,
+                                new JGroupsProbe.Credentials(nodeKeys, secret, otherSecret),
+                                "stranger-auth")
+                        .close());
         assertTrue(String.valueOf(refused.getMessage()).contains("authentication failed"), refused.toString());
 
         for (AnvilServer node : List.of(node1, node2)) {
-            assertEquals(2.0, metric(node, "anvil_cache_cluster_members"), "the nodes still see each other only: " + node.baseUri());
+            assertEquals(
+                    2.0,
+                    metric(node, "anvil_cache_cluster_members"),
+                    "the nodes still see each other only: " + node.baseUri());
         }
     }
 
@@ -220,7 +267,9 @@ class ClusterIT {
         HttpResult first = node1.request("POST", "/v1/completions", body, JSON);
         assertEquals(200, first.status(), first::toString);
         assertEquals("miss", cacheStatus(first), first::toString);
-        assertEquals(stored + 1, pollAtLeast(() -> metric(node1, "anvil_cache_stores_total"), stored + 1, DEADLINE),
+        assertEquals(
+                stored + 1,
+                pollAtLeast(() -> metric(node1, "anvil_cache_stores_total"), stored + 1, DEADLINE),
                 "node 1 stored its generation");
 
         String model = "model=\"" + MODEL + "\"";
@@ -233,19 +282,31 @@ class ClusterIT {
         assertEquals(content(first), content(again), "identical answer");
         assertEquals(hits + 1, metric(node2, "anvil_cache_hits_total"), "node 2 counted the hit");
         assertEquals(inferences, metric(node2, "anvil_inference_requests_total", model), "node 2 ran no inference");
-        assertEquals(generated, metric(node2, "anvil_inference_generated_tokens_total", model), "node 2 generated no token");
+        assertEquals(
+                generated, metric(node2, "anvil_inference_generated_tokens_total", model), "node 2 generated no token");
     }
 
     @Test
     void aRequestsPerMinuteLimitHoldsAcrossBothNodes() throws Exception {
         int limit = 5;
         String tenant = "cl-" + UUID.randomUUID().toString().substring(0, 8);
-        HttpResult created = node1.post("/api/gateway/tenants", Json.createObjectBuilder().add("name", tenant).build().toString());
+        HttpResult created = node1.post(
+                "/api/gateway/tenants",
+                Json.createObjectBuilder().add("name", tenant).build().toString());
         assertEquals(201, created.status(), created::toString);
-        HttpResult key = node1.post("/api/gateway/tenants/" + tenant + "/keys",
-                Json.createObjectBuilder().add("name", "cluster-key").add("requestsPerMinute", limit).build().toString());
+        HttpResult key = node1.post(
+                "/api/gateway/tenants/" + tenant + "/keys",
+                Json.createObjectBuilder()
+                        .add("name", "cluster-key")
+                        .add("requestsPerMinute", limit)
+                        .build()
+                        .toString());
         assertEquals(201, key.status(), key::toString);
-        Map<String, String> headers = Map.of("Content-Type", "application/json", "Authorization", "Bearer " + key.json().getString("key"));
+        Map<String, String> headers = Map.of(
+                "Content-Type",
+                "application/json",
+                "Authorization",
+                "Bearer " + key.json().getString("key"));
 
         int callers = 32;
         CountDownLatch start = new CountDownLatch(1);
@@ -266,20 +327,28 @@ class ClusterIT {
             for (Future<HttpResult> f : futures) results.add(f.get());
             ended = Instant.now();
         }
-        List<HttpResult> passed = results.stream().filter(r -> r.status() == 200).toList();
-        List<HttpResult> refused = results.stream().filter(r -> r.status() == 429).toList();
+        List<HttpResult> passed =
+                results.stream().filter(r -> r.status() == 200).toList();
+        List<HttpResult> refused =
+                results.stream().filter(r -> r.status() == 429).toList();
         assertEquals(callers, passed.size() + refused.size(), results::toString);
         // One bucket for the key in the distributed cache: the nodes together pass the limit, never a limit each.
         // The bucket refills at limit/minute, so during the burst at most that much more may pass.
         long refill = Duration.between(began, ended).toMillis() * limit / 60_000;
-        assertTrue(passed.size() >= limit && passed.size() <= limit + refill,
-                "passed " + passed.size() + " of " + callers + " on two nodes with a limit of " + limit + "/min (refill during the burst: "
-                        + refill + ")");
+        assertTrue(
+                passed.size() >= limit && passed.size() <= limit + refill,
+                "passed " + passed.size() + " of " + callers + " on two nodes with a limit of " + limit
+                        + "/min (refill during the burst: " + refill + ")");
         for (HttpResult r : refused) {
-            long retryAfter = Long.parseLong(r.headers().firstValue("Retry-After").orElseThrow(() -> new AssertionError("429 without Retry-After: " + r)));
+            long retryAfter = Long.parseLong(r.headers()
+                    .firstValue("Retry-After")
+                    .orElseThrow(() -> new AssertionError("429 without Retry-After: " + r)));
             assertTrue(retryAfter >= 1 && retryAfter <= 60, r::toString);
             assertEquals("rate_limit_exceeded", r.json().getJsonObject("error").getString("code"), r::toString);
-            assertEquals("0", r.headers().firstValue("x-ratelimit-remaining-requests").orElse(""), r::toString);
+            assertEquals(
+                    "0",
+                    r.headers().firstValue("x-ratelimit-remaining-requests").orElse(""),
+                    r::toString);
         }
     }
 
@@ -289,8 +358,13 @@ class ClusterIT {
         Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
         assertTrue(Files.isRegularFile(file), "test model file missing: " + file);
         for (String v : List.of("1.0.0", "2.0.0")) {
-            HttpResult r = node1.post("/api/registry/models/" + model + "/versions",
-                    Json.createObjectBuilder().add("version", v).add("path", file.toString()).build().toString());
+            HttpResult r = node1.post(
+                    "/api/registry/models/" + model + "/versions",
+                    Json.createObjectBuilder()
+                            .add("version", v)
+                            .add("path", file.toString())
+                            .build()
+                            .toString());
             assertEquals(201, r.status(), r::toString);
         }
         move(node1, model, "1.0.0", "PRODUCTION");
@@ -301,18 +375,26 @@ class ClusterIT {
         double stored = metric(node2, "anvil_cache_stores_total");
         HttpResult generated = untilServed(node2, pinned, model + "@2.0.0");
         assertEquals("miss", cacheStatus(generated), generated::toString);
-        assertEquals(stored + 1, pollAtLeast(() -> metric(node2, "anvil_cache_stores_total"), stored + 1, DEADLINE),
+        assertEquals(
+                stored + 1,
+                pollAtLeast(() -> metric(node2, "anvil_cache_stores_total"), stored + 1, DEADLINE),
                 "node 2 stored its generation");
         HttpResult onNode1 = untilServed(node1, pinned, model + "@2.0.0");
         assertEquals("hit", cacheStatus(onNode1), "the entry is shared before the promotion: " + onNode1);
 
         double invalidated = metric(node1, "anvil_cache_invalidations_total");
         move(node1, model, "2.0.0", "PRODUCTION");
-        assertTrue(metric(node1, "anvil_cache_invalidations_total") >= invalidated + 1,
+        assertTrue(
+                metric(node1, "anvil_cache_invalidations_total") >= invalidated + 1,
                 "the promotion on node 1 removed 2.0.0's entry, which node 2 had stored");
         HttpResult afterPromotion = untilServed(node2, pinned, model + "@2.0.0");
-        assertEquals("miss", cacheStatus(afterPromotion), "node 2 must not find the promoted version's entry: " + afterPromotion);
-        assertEquals(content(generated).getJsonArray("choices"), content(afterPromotion).getJsonArray("choices"),
+        assertEquals(
+                "miss",
+                cacheStatus(afterPromotion),
+                "node 2 must not find the promoted version's entry: " + afterPromotion);
+        assertEquals(
+                content(generated).getJsonArray("choices"),
+                content(afterPromotion).getJsonArray("choices"),
                 "same version, same text");
 
         // Node 2 learns of the promotion made through node 1 at its next reconciliation with the shared registry
@@ -324,8 +406,13 @@ class ClusterIT {
     void aVersionArchivedThroughOneNodeStopsServingPinnedRequestsOnTheOther() {
         String model = "cluster-" + UUID.randomUUID().toString().substring(0, 8);
         Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        HttpResult registered = node1.post("/api/registry/models/" + model + "/versions",
-                Json.createObjectBuilder().add("version", "1.0.0").add("path", file.toString()).build().toString());
+        HttpResult registered = node1.post(
+                "/api/registry/models/" + model + "/versions",
+                Json.createObjectBuilder()
+                        .add("version", "1.0.0")
+                        .add("path", file.toString())
+                        .build()
+                        .toString());
         assertEquals(201, registered.status(), registered::toString);
         String pinned = completion(model + "@1.0.0", "Once upon a time", 4);
         untilServed(node2, pinned, model + "@1.0.0"); // loaded on demand on node 2
@@ -344,8 +431,14 @@ class ClusterIT {
     }
 
     private static void move(AnvilServer server, String model, String version, String stage) {
-        HttpResult r = server.request("POST", "/api/registry/models/" + model + "/versions/" + version + "/stage",
-                Json.createObjectBuilder().add("stage", stage).add("reason", "cluster test").build().toString(),
+        HttpResult r = server.request(
+                "POST",
+                "/api/registry/models/" + model + "/versions/" + version + "/stage",
+                Json.createObjectBuilder()
+                        .add("stage", stage)
+                        .add("reason", "cluster test")
+                        .build()
+                        .toString(),
                 Map.of("Content-Type", "application/json"));
         assertEquals(200, r.status(), r::toString);
     }

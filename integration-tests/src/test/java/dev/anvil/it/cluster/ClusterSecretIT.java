@@ -18,8 +18,15 @@ import org.junit.jupiter.api.Test;
  */
 class ClusterSecretIT {
 
-    private static final Map<String, String> CLUSTER = Map.of("ANVIL_CLUSTER", "true",
-            "ANVIL_DB_URL", "jdbc:postgresql://127.0.0.1:5432/anvil", "ANVIL_DB_USER", "anvil", "ANVIL_DB_PASSWORD", "unused");
+    private static final Map<String, String> CLUSTER = Map.of(
+            "ANVIL_CLUSTER",
+            "true",
+            "ANVIL_DB_URL",
+            "jdbc:postgresql://127.0.0.1:5432/anvil",
+            "ANVIL_DB_USER",
+            "anvil",
+            "ANVIL_DB_PASSWORD",
+            "unused");
 
     @Test
     void aClusterNodeWithoutASecretIsRefused() throws Exception {
@@ -39,7 +46,8 @@ class ClusterSecretIT {
     private static String configure(String secret) throws IOException, InterruptedException {
         Path configure = Path.of(System.getProperty("anvil.it.configure"));
         Path baseDir = Files.createTempDirectory(Path.of("target"), "cluster-secret");
-        ProcessBuilder builder = new ProcessBuilder("bash", configure.toString(), System.getProperty("anvil.it.wildfly.home"))
+        ProcessBuilder builder = new ProcessBuilder(
+                        "bash", configure.toString(), System.getProperty("anvil.it.wildfly.home"))
                 .redirectErrorStream(true);
         builder.environment().putAll(CLUSTER);
         builder.environment().put("ANVIL_SERVER_BASE_DIR", baseDir.toString());

@@ -46,8 +46,7 @@ final class JGroupsProbe implements AutoCloseable {
         }
     }
 
-    record Protocol(String type, Map<String, String> properties) {
-    }
+    record Protocol(String type, Map<String, String> properties) {}
 
     /**
      * What the stranger brings: a key store for SYM_ENCRYPT (null: the stranger has no SYM_ENCRYPT) and a secret for
@@ -92,7 +91,9 @@ final class JGroupsProbe implements AutoCloseable {
                 NodeList list = element.getElementsByTagNameNS("*", "property");
                 for (int i = 0; i < list.getLength(); i++) {
                     Element property = (Element) list.item(i);
-                    properties.put(property.getAttribute("name"), property.getTextContent().trim());
+                    properties.put(
+                            property.getAttribute("name"),
+                            property.getTextContent().trim());
                 }
                 protocols.add(new Protocol(element.getAttribute("type"), properties));
             }
@@ -114,7 +115,8 @@ final class JGroupsProbe implements AutoCloseable {
      * join (JGroups' {@link SecurityException} when the coordinator's AUTH turns it down). A join that gets no answer
      * gives up after two attempts of 1.5 s and leaves the probe in a cluster of its own.
      */
-    static JGroupsProbe join(Stack stack, List<Integer> peerPorts, Credentials credentials, String name) throws Exception {
+    static JGroupsProbe join(Stack stack, List<Integer> peerPorts, Credentials credentials, String name)
+            throws Exception {
         String hosts = peerPorts.stream().map(p -> "127.0.0.1[" + p + "]").collect(Collectors.joining(","));
         StringBuilder xml = new StringBuilder("<config xmlns=\"urn:org:jgroups\">\n");
         for (Protocol protocol : stack.protocols()) {
@@ -146,20 +148,25 @@ final class JGroupsProbe implements AutoCloseable {
                     properties.put("join_timeout", "1500");
                     properties.put("max_join_attempts", "2");
                 }
-                default -> {
-                }
+                default -> {}
             }
             xml.append("  <").append(type);
-            properties.forEach((key, value) -> xml.append(' ').append(key).append("=\"").append(escape(value)).append('"'));
+            properties.forEach((key, value) -> xml.append(' ')
+                    .append(key)
+                    .append("=\"")
+                    .append(escape(value))
+                    .append('"'));
             xml.append("/>\n");
         }
         xml.append("</config>\n");
-        JChannel channel = new JChannel(new ByteArrayInputStream(xml.toString().getBytes(StandardCharsets.UTF_8))).name(name);
+        JChannel channel =
+                new JChannel(new ByteArrayInputStream(xml.toString().getBytes(StandardCharsets.UTF_8))).name(name);
         try {
             AUTH auth = channel.getProtocolStack().findProtocol(AUTH.class);
             if (auth != null) {
                 // WildFly's digest token: SHA-512 of the secret's UTF-8 bytes (protocol=AUTH/token=digest).
-                byte[] digest = MessageDigest.getInstance("SHA-512").digest(credentials.authSecret().getBytes(StandardCharsets.UTF_8));
+                byte[] digest = MessageDigest.getInstance("SHA-512")
+                        .digest(credentials.authSecret().getBytes(StandardCharsets.UTF_8));
                 auth.setAuthToken(new BinaryAuthToken(digest));
             }
             channel.connect(stack.cluster());
@@ -176,7 +183,9 @@ final class JGroupsProbe implements AutoCloseable {
         generator.init(256);
         KeyStore store = KeyStore.getInstance("PKCS12");
         store.load(null, null);
-        store.setEntry("anvil-cluster", new KeyStore.SecretKeyEntry(generator.generateKey()),
+        store.setEntry(
+                "anvil-cluster",
+                new KeyStore.SecretKeyEntry(generator.generateKey()),
                 new KeyStore.PasswordProtection(password.toCharArray()));
         Path file = Files.createTempFile(directory, "stranger", ".p12");
         try (OutputStream out = Files.newOutputStream(file)) {

@@ -1,20 +1,19 @@
 package dev.anvil.it.experiments;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.ExperimentFaults;
 import dev.anvil.it.HttpResult;
 import jakarta.json.Json;
-import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonValue;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInfo;
-import org.junit.jupiter.api.extension.ExtendWith;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,12 +31,11 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Experiments routing live {@code /v1} traffic on the real server and database of this run (H2 or PostgreSQL): the
@@ -57,7 +55,8 @@ class ExperimentRoutingIT {
     @BeforeEach
     void names(TestInfo info) {
         suffix = Long.toString(System.nanoTime(), 36);
-        model = "route-" + info.getTestMethod().orElseThrow().getName().toLowerCase().substring(0, 12) + "-" + suffix;
+        model = "route-"
+                + info.getTestMethod().orElseThrow().getName().toLowerCase().substring(0, 12) + "-" + suffix;
     }
 
     // --- helpers -----------------------------------------------------------------------------------
@@ -82,8 +81,13 @@ class ExperimentRoutingIT {
         return SHARED.computeIfAbsent(server.database(), db -> {
             String shared = "route-shared-" + suffix;
             for (String v : List.of("1.0.0", "1.1.0")) {
-                HttpResult r = server.post("/api/registry/models/" + shared + "/versions",
-                        Json.createObjectBuilder().add("version", v).add("path", stories().toString()).build().toString());
+                HttpResult r = server.post(
+                        "/api/registry/models/" + shared + "/versions",
+                        Json.createObjectBuilder()
+                                .add("version", v)
+                                .add("path", stories().toString())
+                                .build()
+                                .toString());
                 assertEquals(201, r.status(), r::toString);
             }
             return shared;
@@ -104,8 +108,13 @@ class ExperimentRoutingIT {
     private void register(AnvilServer server, String model, String... versions) {
         for (String v : versions) {
             registered.computeIfAbsent(model, k -> new ArrayList<>()).add(v);
-            HttpResult r = server.post("/api/registry/models/" + model + "/versions",
-                    Json.createObjectBuilder().add("version", v).add("path", stories().toString()).build().toString());
+            HttpResult r = server.post(
+                    "/api/registry/models/" + model + "/versions",
+                    Json.createObjectBuilder()
+                            .add("version", v)
+                            .add("path", stories().toString())
+                            .build()
+                            .toString());
             assertEquals(201, r.status(), r::toString);
         }
     }
@@ -115,7 +124,11 @@ class ExperimentRoutingIT {
     }
 
     private static JsonObjectBuilder variant(String name, String version, int weight, boolean control) {
-        return Json.createObjectBuilder().add("name", name).add("modelVersion", version).add("weightPercent", weight).add("control", control);
+        return Json.createObjectBuilder()
+                .add("name", name)
+                .add("modelVersion", version)
+                .add("weightPercent", weight)
+                .add("control", control);
     }
 
     private void createAndStart(AnvilServer server, JsonObject experiment) {
@@ -127,8 +140,12 @@ class ExperimentRoutingIT {
     }
 
     /** A completion; a pinned {@code name@version} is sent with an admin's credentials, who may pin any version. */
-    private static HttpResult complete(AnvilServer server, String model, int maxTokens, String user, Map<String, String> headers) {
-        JsonObjectBuilder body = Json.createObjectBuilder().add("model", model).add("prompt", "Once upon a time").add("max_tokens", maxTokens);
+    private static HttpResult complete(
+            AnvilServer server, String model, int maxTokens, String user, Map<String, String> headers) {
+        JsonObjectBuilder body = Json.createObjectBuilder()
+                .add("model", model)
+                .add("prompt", "Once upon a time")
+                .add("max_tokens", maxTokens);
         if (user != null) body.add("user", user);
         Map<String, String> h = new HashMap<>(headers);
         h.put("Content-Type", "application/json");
@@ -151,7 +168,8 @@ class ExperimentRoutingIT {
         Instant deadline = Instant.now().plus(timeout);
         T last = read.get();
         while (!done.test(last)) {
-            if (Instant.now().isAfter(deadline)) fail(what + " did not happen within " + timeout + "; last seen: " + last);
+            if (Instant.now().isAfter(deadline))
+                fail(what + " did not happen within " + timeout + "; last seen: " + last);
             try {
                 Thread.sleep(100);
             } catch (InterruptedException e) {
@@ -170,18 +188,29 @@ class ExperimentRoutingIT {
     }
 
     private static long outcomes(JsonObject results) {
-        return results.getJsonArray("variants").stream().mapToLong(v -> v.asJsonObject().getJsonNumber("outcomes").longValue()).sum();
+        return results.getJsonArray("variants").stream()
+                .mapToLong(v -> v.asJsonObject().getJsonNumber("outcomes").longValue())
+                .sum();
     }
 
     private static JsonObject variantResult(JsonObject results, String variant) {
-        return results.getJsonArray("variants").stream().map(JsonValue::asJsonObject).filter(v -> v.getString("name").equals(variant))
-                .findFirst().orElseThrow();
+        return results.getJsonArray("variants").stream()
+                .map(JsonValue::asJsonObject)
+                .filter(v -> v.getString("name").equals(variant))
+                .findFirst()
+                .orElseThrow();
     }
 
     private static void promote(AnvilServer server, String model, String version) {
-        HttpResult r = post(server, "/api/registry/models/" + model + "/versions/" + version + "/stage", "{\"stage\":\"PRODUCTION\"}");
+        HttpResult r = post(
+                server,
+                "/api/registry/models/" + model + "/versions/" + version + "/stage",
+                "{\"stage\":\"PRODUCTION\"}");
         assertEquals(200, r.status(), r::toString);
-        poll(() -> complete(server, model, 1, null), x -> x.status() == 200 && version(x).equals(version), Duration.ofSeconds(60),
+        poll(
+                () -> complete(server, model, 1, null),
+                x -> x.status() == 200 && version(x).equals(version),
+                Duration.ofSeconds(60),
                 model + "@" + version + " serving the plain name");
     }
 
@@ -191,8 +220,11 @@ class ExperimentRoutingIT {
      */
     private static void archive(AnvilServer server, String model, String... versions) {
         for (String v : versions) {
-            String stage = server.get("/api/registry/models/" + model + "/versions/" + v).json().getString("stage");
-            if (!stage.equals("ARCHIVED")) post(server, "/api/registry/models/" + model + "/versions/" + v + "/stage", "{\"stage\":\"ARCHIVED\"}");
+            String stage = server.get("/api/registry/models/" + model + "/versions/" + v)
+                    .json()
+                    .getString("stage");
+            if (!stage.equals("ARCHIVED"))
+                post(server, "/api/registry/models/" + model + "/versions/" + v + "/stage", "{\"stage\":\"ARCHIVED\"}");
         }
     }
 
@@ -210,11 +242,23 @@ class ExperimentRoutingIT {
     void abSplitIsStickyPinningBypassesItAndOutcomesAndFeedbackFollowTheResponseId(AnvilServer server) {
         model = sharedModel(server);
         String name = "ab-route-" + suffix;
-        createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", model).add("strategy", "AB")
-                .add("primaryMetric", "error_rate").add("minimumSample", 5)
-                .add("variants", Json.createArrayBuilder().add(variant("control", "1.0.0", 50, true))
-                        .add(variant("candidate", "1.1.0", 50, false).add("systemPrompt", "Answer in one short sentence, like a kind teacher.")))
-                .build());
+        createAndStart(
+                server,
+                Json.createObjectBuilder()
+                        .add("name", name)
+                        .add("model", model)
+                        .add("strategy", "AB")
+                        .add("primaryMetric", "error_rate")
+                        .add("minimumSample", 5)
+                        .add(
+                                "variants",
+                                Json.createArrayBuilder()
+                                        .add(variant("control", "1.0.0", 50, true))
+                                        .add(variant("candidate", "1.1.0", 50, false)
+                                                .add(
+                                                        "systemPrompt",
+                                                        "Answer in one short sentence, like a kind teacher.")))
+                        .build());
 
         Map<String, String> versionOfUser = new HashMap<>();
         List<String> responseIds = new ArrayList<>();
@@ -226,55 +270,101 @@ class ExperimentRoutingIT {
             responseIds.add(first.json().getString("id"));
             responseIds.add(again.json().getString("id"));
         }
-        assertEquals(Set.of("1.0.0", "1.1.0"), new HashSet<>(versionOfUser.values()), "a 50/50 split over 24 users uses both variants");
+        assertEquals(
+                Set.of("1.0.0", "1.1.0"),
+                new HashSet<>(versionOfUser.values()),
+                "a 50/50 split over 24 users uses both variants");
         // The X-Anvil-User header is the same subject key as the body's user field.
         for (String user : List.of("user-0", "user-1", "user-2", "user-3")) {
-            assertEquals(versionOfUser.get(user), version(complete(server, model, 2, null, Map.of("X-Anvil-User", user))));
+            assertEquals(
+                    versionOfUser.get(user), version(complete(server, model, 2, null, Map.of("X-Anvil-User", user))));
         }
         // Pinning bypasses the experiment, whatever the user's assignment; and pinned responses are not outcomes.
-        String candidateUser = versionOfUser.entrySet().stream().filter(e -> e.getValue().equals("1.1.0")).findFirst().orElseThrow().getKey();
-        String controlUser = versionOfUser.entrySet().stream().filter(e -> e.getValue().equals("1.0.0")).findFirst().orElseThrow().getKey();
+        String candidateUser = versionOfUser.entrySet().stream()
+                .filter(e -> e.getValue().equals("1.1.0"))
+                .findFirst()
+                .orElseThrow()
+                .getKey();
+        String controlUser = versionOfUser.entrySet().stream()
+                .filter(e -> e.getValue().equals("1.0.0"))
+                .findFirst()
+                .orElseThrow()
+                .getKey();
         assertEquals("1.0.0", version(complete(server, model + "@1.0.0", 2, candidateUser)));
         assertEquals("1.1.0", version(complete(server, model + "@1.1.0", 2, controlUser)));
 
-        // The candidate's system prompt is applied to chat requests it serves: the same conversation has more prompt tokens.
-        String chat = "{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story.\"}],\"max_tokens\":2,"
+        // The candidate's system prompt is applied to chat requests it serves: the same conversation has more prompt
+        // tokens.
+        String chat = "{\"model\":\"" + model
+                + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a story.\"}],\"max_tokens\":2,"
                 + "\"user\":\"%s\"}";
         HttpResult viaCandidate = post(server, "/v1/chat/completions", chat.formatted(candidateUser));
         HttpResult viaControl = post(server, "/v1/chat/completions", chat.formatted(controlUser));
         assertEquals("1.1.0", version(viaCandidate));
         assertEquals("1.0.0", version(viaControl));
-        assertTrue(viaCandidate.json().getJsonObject("usage").getInt("prompt_tokens") > viaControl.json().getJsonObject("usage").getInt("prompt_tokens"),
+        assertTrue(
+                viaCandidate.json().getJsonObject("usage").getInt("prompt_tokens")
+                        > viaControl.json().getJsonObject("usage").getInt("prompt_tokens"),
                 "the candidate's system prompt was added: " + viaCandidate.body() + " vs " + viaControl.body());
 
         int routed = 24 * 2 + 4 + 2; // the two pinned requests are not counted
-        JsonObject results = poll(() -> results(server, name), r -> outcomes(r) == routed, Duration.ofSeconds(30), "all outcomes written");
-        long assignedUsers = results.getJsonArray("variants").stream().mapToLong(v -> v.asJsonObject().getJsonNumber("assignments").longValue()).sum();
+        JsonObject results = poll(
+                () -> results(server, name),
+                r -> outcomes(r) == routed,
+                Duration.ofSeconds(30),
+                "all outcomes written");
+        long assignedUsers = results.getJsonArray("variants").stream()
+                .mapToLong(v -> v.asJsonObject().getJsonNumber("assignments").longValue())
+                .sum();
         assertEquals(24, assignedUsers, "one recorded assignment per user key");
-        assertEquals(versionOfUser.values().stream().filter("1.1.0"::equals).count(),
+        assertEquals(
+                versionOfUser.values().stream().filter("1.1.0"::equals).count(),
                 variantResult(results, "candidate").getJsonNumber("assignments").longValue());
         assertNotNull(variantResult(results, "control").get("latencyP95Ms"));
-        assertTrue(variantResult(results, "control").getJsonNumber("completionTokens").longValue() > 0);
+        assertTrue(variantResult(results, "control")
+                        .getJsonNumber("completionTokens")
+                        .longValue()
+                > 0);
 
         // Feedback with a response id the API returned is attributed to the variant that served it.
-        String candidateResponse = complete(server, model, 2, candidateUser).json().getString("id");
-        poll(() -> outcomes(results(server, name)), n -> n == routed + 1, Duration.ofSeconds(30), "the rated response's outcome");
+        String candidateResponse =
+                complete(server, model, 2, candidateUser).json().getString("id");
+        poll(
+                () -> outcomes(results(server, name)),
+                n -> n == routed + 1,
+                Duration.ofSeconds(30),
+                "the rated response's outcome");
         // Rated by its recipient: the anonymous caller with the subject key it was served to.
-        HttpResult feedback = server.request("POST", "/v1/feedback", "{\"response_id\":\"" + candidateResponse + "\",\"rating\":-1}",
+        HttpResult feedback = server.request(
+                "POST",
+                "/v1/feedback",
+                "{\"response_id\":\"" + candidateResponse + "\",\"rating\":-1}",
                 Map.of("Content-Type", "application/json", "X-Anvil-User", candidateUser));
         assertEquals(201, feedback.status(), feedback::toString);
         assertEquals(name, feedback.json().getString("experiment"));
         assertEquals("candidate", feedback.json().getString("variant"));
-        assertEquals(1, variantResult(results(server, name), "candidate").getJsonObject("negativeFeedbackRate").getInt("count"));
+        assertEquals(
+                1,
+                variantResult(results(server, name), "candidate")
+                        .getJsonObject("negativeFeedbackRate")
+                        .getInt("count"));
 
         // Per experiment and variant in /metrics.
         String metrics = server.get("/metrics").body();
-        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("anvil_experiment_requests_total") && l.contains("experiment=\"" + name + "\"")
-                && l.contains("variant=\"candidate\"")), "experiment request counters in /metrics");
+        assertTrue(
+                metrics.lines()
+                        .anyMatch(l -> l.startsWith("anvil_experiment_requests_total")
+                                && l.contains("experiment=\"" + name + "\"")
+                                && l.contains("variant=\"candidate\"")),
+                "experiment request counters in /metrics");
         assertTrue(metrics.contains("anvil_experiment_latency_seconds"), "experiment latency timer in /metrics");
 
-        // Once completed the experiment routes nothing: the model has no PRODUCTION version, so the plain name is unknown.
-        assertEquals(200, post(server, EXPERIMENTS + "/" + name + "/complete", "{\"reason\":\"done\"}").status());
+        // Once completed the experiment routes nothing: the model has no PRODUCTION version, so the plain name is
+        // unknown.
+        assertEquals(
+                200,
+                post(server, EXPERIMENTS + "/" + name + "/complete", "{\"reason\":\"done\"}")
+                        .status());
         assertEquals(404, complete(server, model, 2, candidateUser).status());
         HttpResult restart = post(server, EXPERIMENTS + "/" + name + "/start", "{}");
         assertError(restart, 409, "illegal_transition");
@@ -287,11 +377,22 @@ class ExperimentRoutingIT {
         register(server, faulty, "1.0.0", ExperimentFaults.FAILING_VERSION_NUMBER);
         promote(server, faulty, "1.0.0");
         String name = "canary-rollback-" + suffix;
-        createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", faulty).add("strategy", "CANARY")
-                .add("primaryMetric", "error_rate").add("maxErrorRate", 0.1).add("minimumSample", 5).add("canarySteps", "50,100")
-                .add("variants", Json.createArrayBuilder().add(variant("stable", "1.0.0", 100, true))
-                        .add(variant("canary", ExperimentFaults.FAILING_VERSION_NUMBER, 0, false)))
-                .build());
+        createAndStart(
+                server,
+                Json.createObjectBuilder()
+                        .add("name", name)
+                        .add("model", faulty)
+                        .add("strategy", "CANARY")
+                        .add("primaryMetric", "error_rate")
+                        .add("maxErrorRate", 0.1)
+                        .add("minimumSample", 5)
+                        .add("canarySteps", "50,100")
+                        .add(
+                                "variants",
+                                Json.createArrayBuilder()
+                                        .add(variant("stable", "1.0.0", 100, true))
+                                        .add(variant("canary", ExperimentFaults.FAILING_VERSION_NUMBER, 0, false)))
+                        .build());
 
         // Long generations on the control are in flight while the controller rolls the canary back: none may be lost.
         ExecutorService pool = Executors.newFixedThreadPool(6);
@@ -306,13 +407,19 @@ class ExperimentRoutingIT {
                     while (!stop.get()) traffic.add(complete(server, faulty, 4, null));
                 }));
             }
-            JsonObject rolledBack = poll(() -> server.get(EXPERIMENTS + "/" + name).json(), e -> !e.getString("status").equals("RUNNING"),
-                    Duration.ofSeconds(90), "the automatic rollback");
+            JsonObject rolledBack = poll(
+                    () -> server.get(EXPERIMENTS + "/" + name).json(),
+                    e -> !e.getString("status").equals("RUNNING"),
+                    Duration.ofSeconds(90),
+                    "the automatic rollback");
             stop.set(true);
             for (Future<?> c : clients) c.get();
             assertEquals("ROLLED_BACK", rolledBack.getString("status"));
-            JsonObject event = rolledBack.getJsonArray("events").stream().map(JsonValue::asJsonObject)
-                    .filter(e -> e.getString("action").equals("ROLLED_BACK")).findFirst().orElseThrow();
+            JsonObject event = rolledBack.getJsonArray("events").stream()
+                    .map(JsonValue::asJsonObject)
+                    .filter(e -> e.getString("action").equals("ROLLED_BACK"))
+                    .findFirst()
+                    .orElseThrow();
             assertEquals("experiment-controller", event.getString("actor"));
             assertTrue(event.getString("reason").contains("error rate"), event::toString);
             assertTrue(rolledBack.getString("endReason").startsWith("automatic rollback"), rolledBack::toString);
@@ -326,8 +433,11 @@ class ExperimentRoutingIT {
                     served++;
                 } else {
                     assertEquals(503, r.status(), r::toString);
-                    assertTrue(r.body().contains("@2.0.0") && (r.body().contains("injected fault")
-                            || r.body().contains("circuit breaker is open")), r::toString);
+                    assertTrue(
+                            r.body().contains("@2.0.0")
+                                    && (r.body().contains("injected fault")
+                                            || r.body().contains("circuit breaker is open")),
+                            r::toString);
                     failed++;
                 }
             }
@@ -336,8 +446,11 @@ class ExperimentRoutingIT {
             for (Future<HttpResult> f : inFlight) {
                 HttpResult r = f.get();
                 assertEquals(200, r.status(), r::toString);
-                String finish = r.json().getJsonArray("choices").getJsonObject(0).getString("finish_reason");
-                assertTrue(finish.equals("length") || finish.equals("stop"), "the in-flight generation ran to its end: " + r.body());
+                String finish =
+                        r.json().getJsonArray("choices").getJsonObject(0).getString("finish_reason");
+                assertTrue(
+                        finish.equals("length") || finish.equals("stop"),
+                        "the in-flight generation ran to its end: " + r.body());
             }
             // Traffic is back on the control.
             for (int i = 0; i < 12; i++) assertEquals("1.0.0", version(complete(server, faulty, 2, "after-" + i)));
@@ -352,11 +465,22 @@ class ExperimentRoutingIT {
     void healthyCanaryIsRaisedThroughItsStepsByTheController(AnvilServer server) {
         model = sharedModel(server);
         String name = "canary-steps-" + suffix;
-        createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", model).add("strategy", "CANARY")
-                .add("primaryMetric", "error_rate").add("maxErrorRate", 0.5).add("minimumSample", 3).add("canarySteps", "20,60,100")
-                .add("variants", Json.createArrayBuilder().add(variant("stable", "1.0.0", 100, true))
-                        .add(variant("next", "1.1.0", 0, false)))
-                .build());
+        createAndStart(
+                server,
+                Json.createObjectBuilder()
+                        .add("name", name)
+                        .add("model", model)
+                        .add("strategy", "CANARY")
+                        .add("primaryMetric", "error_rate")
+                        .add("maxErrorRate", 0.5)
+                        .add("minimumSample", 3)
+                        .add("canarySteps", "20,60,100")
+                        .add(
+                                "variants",
+                                Json.createArrayBuilder()
+                                        .add(variant("stable", "1.0.0", 100, true))
+                                        .add(variant("next", "1.1.0", 0, false)))
+                        .build());
         // Traffic until the controller has raised the candidate to full rollout (20% -> 60% -> 100%).
         Instant deadline = Instant.now().plus(Duration.ofSeconds(120));
         JsonObject experiment = server.get(EXPERIMENTS + "/" + name).json();
@@ -366,9 +490,15 @@ class ExperimentRoutingIT {
             assertEquals(200, r.status(), r::toString);
             experiment = server.get(EXPERIMENTS + "/" + name).json();
         }
-        assertEquals("RUNNING", experiment.getString("status"), "a healthy canary is not rolled back; an operator completes it");
-        List<String> steps = experiment.getJsonArray("events").stream().map(JsonValue::asJsonObject)
-                .filter(e -> e.getString("action").equals("WEIGHTS_CHANGED")).map(e -> e.getString("reason")).toList();
+        assertEquals(
+                "RUNNING",
+                experiment.getString("status"),
+                "a healthy canary is not rolled back; an operator completes it");
+        List<String> steps = experiment.getJsonArray("events").stream()
+                .map(JsonValue::asJsonObject)
+                .filter(e -> e.getString("action").equals("WEIGHTS_CHANGED"))
+                .map(e -> e.getString("reason"))
+                .toList();
         assertEquals(2, steps.size(), steps::toString);
         assertTrue(steps.get(0).startsWith("canary step 20% -> 60%"), steps::toString);
         assertTrue(steps.get(1).startsWith("canary step 60% -> 100%"), steps::toString);
@@ -377,8 +507,12 @@ class ExperimentRoutingIT {
     }
 
     private static int candidateWeight(JsonObject experiment) {
-        return experiment.getJsonArray("variants").stream().map(JsonValue::asJsonObject).filter(v -> !v.getBoolean("control"))
-                .findFirst().orElseThrow().getInt("weightPercent");
+        return experiment.getJsonArray("variants").stream()
+                .map(JsonValue::asJsonObject)
+                .filter(v -> !v.getBoolean("control"))
+                .findFirst()
+                .orElseThrow()
+                .getInt("weightPercent");
     }
 
     @Test
@@ -387,40 +521,81 @@ class ExperimentRoutingIT {
         // parameters.
         model = sharedModel(server);
         String name = "shadow-route-" + suffix;
-        createAndStart(server, Json.createObjectBuilder().add("name", name).add("model", model).add("strategy", "SHADOW")
-                .add("primaryMetric", "latency_ms").add("minimumSample", 3)
-                .add("variants", Json.createArrayBuilder().add(variant("live", "1.0.0", 100, true).add("temperature", 0))
-                        .add(variant("twin", "1.0.0", 0, false).add("temperature", 0))
-                        .add(variant("short", "1.0.0", 0, false).add("temperature", 0).add("maxTokens", 3)))
-                .build());
+        createAndStart(
+                server,
+                Json.createObjectBuilder()
+                        .add("name", name)
+                        .add("model", model)
+                        .add("strategy", "SHADOW")
+                        .add("primaryMetric", "latency_ms")
+                        .add("minimumSample", 3)
+                        .add(
+                                "variants",
+                                Json.createArrayBuilder()
+                                        .add(variant("live", "1.0.0", 100, true).add("temperature", 0))
+                                        .add(variant("twin", "1.0.0", 0, false).add("temperature", 0))
+                                        .add(variant("short", "1.0.0", 0, false)
+                                                .add("temperature", 0)
+                                                .add("maxTokens", 3)))
+                        .build());
         int requests = 6;
         for (int i = 0; i < requests; i++) {
             HttpResult r = complete(server, model, 12, "shadow-user-" + i);
             assertEquals("1.0.0", version(r), "the control answers every request");
             JsonObject choice = r.json().getJsonArray("choices").getJsonObject(0);
             assertEquals(1, r.json().getJsonArray("choices").size(), "one answer: the shadows' are not returned");
-            assertEquals(12, r.json().getJsonObject("usage").getInt("completion_tokens"), "the caller's max_tokens, not the shadow's 3");
+            assertEquals(
+                    12,
+                    r.json().getJsonObject("usage").getInt("completion_tokens"),
+                    "the caller's max_tokens, not the shadow's 3");
             assertEquals("length", choice.getString("finish_reason"));
         }
-        JsonObject results = poll(() -> results(server, name), r -> r.getJsonArray("shadow").size() == 2
-                        && r.getJsonArray("shadow").stream().allMatch(s -> s.asJsonObject().getJsonNumber("comparisons").longValue() == requests)
+        JsonObject results = poll(
+                () -> results(server, name),
+                r -> r.getJsonArray("shadow").size() == 2
+                        && r.getJsonArray("shadow").stream()
+                                .allMatch(s -> s.asJsonObject()
+                                                .getJsonNumber("comparisons")
+                                                .longValue()
+                                        == requests)
                         && variantResult(r, "live").getJsonNumber("outcomes").longValue() == requests,
-                Duration.ofSeconds(60), "every shadow copy compared and every live outcome written");
+                Duration.ofSeconds(60),
+                "every shadow copy compared and every live outcome written");
         Map<String, JsonObject> shadow = new HashMap<>();
-        for (JsonValue v : results.getJsonArray("shadow")) shadow.put(v.asJsonObject().getString("variant"), v.asJsonObject());
+        for (JsonValue v : results.getJsonArray("shadow"))
+            shadow.put(v.asJsonObject().getString("variant"), v.asJsonObject());
         // The twin runs the same weights greedily on the same input: it agrees every time.
-        assertEquals(1.0, shadow.get("twin").getJsonObject("agreement").getJsonNumber("rate").doubleValue());
-        assertEquals(0.0, shadow.get("twin").getJsonNumber("meanCompletionTokensDelta").doubleValue());
+        assertEquals(
+                1.0,
+                shadow.get("twin")
+                        .getJsonObject("agreement")
+                        .getJsonNumber("rate")
+                        .doubleValue());
+        assertEquals(
+                0.0,
+                shadow.get("twin").getJsonNumber("meanCompletionTokensDelta").doubleValue());
         // The short shadow stops after 3 tokens: shorter, never in exact agreement.
         assertEquals(0, shadow.get("short").getJsonObject("agreement").getInt("count"));
-        assertEquals(3 - 12, shadow.get("short").getJsonNumber("meanCompletionTokensDelta").doubleValue());
+        assertEquals(
+                3 - 12,
+                shadow.get("short").getJsonNumber("meanCompletionTokensDelta").doubleValue());
         assertEquals(0, shadow.get("short").getJsonNumber("shadowErrors").longValue());
         assertNotNull(shadow.get("short").get("meanLatencyDeltaMs"));
-        assertEquals(requests, variantResult(results, "live").getJsonNumber("outcomes").longValue(), "the control's live outcomes");
-        assertEquals(0, variantResult(results, "short").getJsonNumber("outcomes").longValue(), "shadows serve no live outcome");
+        assertEquals(
+                requests,
+                variantResult(results, "live").getJsonNumber("outcomes").longValue(),
+                "the control's live outcomes");
+        assertEquals(
+                0,
+                variantResult(results, "short").getJsonNumber("outcomes").longValue(),
+                "shadows serve no live outcome");
         String metrics = server.get("/metrics").body();
-        assertTrue(metrics.lines().anyMatch(l -> l.startsWith("anvil_experiment_shadow_requests_total") && l.contains("variant=\"short\"")
-                && l.contains("outcome=\"ok\"")), "shadow counters in /metrics");
+        assertTrue(
+                metrics.lines()
+                        .anyMatch(l -> l.startsWith("anvil_experiment_shadow_requests_total")
+                                && l.contains("variant=\"short\"")
+                                && l.contains("outcome=\"ok\"")),
+                "shadow counters in /metrics");
     }
 
     @Test
@@ -435,23 +610,39 @@ class ExperimentRoutingIT {
         assertEquals("1.0.0", toGreen.json().getString("standby"));
         // Atomic: the very next request is served by the new version, no reload wait.
         assertEquals("2.0.0", version(complete(server, model, 2, null)));
-        assertEquals("STAGING", server.get("/api/registry/models/" + model + "/versions/1.0.0").json().getString("stage"));
-        assertEquals("PRODUCTION", server.get("/api/registry/models/" + model + "/versions/2.0.0").json().getString("stage"));
+        assertEquals(
+                "STAGING",
+                server.get("/api/registry/models/" + model + "/versions/1.0.0")
+                        .json()
+                        .getString("stage"));
+        assertEquals(
+                "PRODUCTION",
+                server.get("/api/registry/models/" + model + "/versions/2.0.0")
+                        .json()
+                        .getString("stage"));
         assertEquals("2.0.0", server.get("/api/registry/models/" + model).json().getString("productionVersion"));
 
         HttpResult back = post(server, switchPath, "{\"version\":\"1.0.0\",\"reason\":\"roll back release 2\"}");
         assertEquals(200, back.status(), back::toString);
         assertEquals("2.0.0", back.json().getString("standby"));
         assertEquals("1.0.0", version(complete(server, model, 2, null)));
-        assertEquals("STAGING", server.get("/api/registry/models/" + model + "/versions/2.0.0").json().getString("stage"));
+        assertEquals(
+                "STAGING",
+                server.get("/api/registry/models/" + model + "/versions/2.0.0")
+                        .json()
+                        .getString("stage"));
 
         assertError(post(server, switchPath, "{\"version\":\"1.0.0\"}"), 409, "already_production");
         assertError(post(server, switchPath, "{\"version\":\"9.9.9\"}"), 404, "version_not_loadable");
         assertError(post(server, switchPath, "{}"), 400, "missing_version");
-        assertEquals(200, post(server, "/api/registry/models/" + model + "/versions/3.0.0/stage", "{\"stage\":\"ARCHIVED\"}").status());
+        assertEquals(
+                200,
+                post(server, "/api/registry/models/" + model + "/versions/3.0.0/stage", "{\"stage\":\"ARCHIVED\"}")
+                        .status());
         HttpResult archived = post(server, switchPath, "{\"version\":\"3.0.0\"}");
         assertEquals(409, archived.status(), archived::toString);
-        assertTrue(archived.json().getJsonObject("error").getString("message").contains("ARCHIVED"), archived::toString);
+        assertTrue(
+                archived.json().getJsonObject("error").getString("message").contains("ARCHIVED"), archived::toString);
         assertEquals("1.0.0", version(complete(server, model, 2, null)), "refused switches change nothing");
     }
 }

@@ -1,11 +1,11 @@
 package dev.anvil.it.registry;
 
-import dev.anvil.it.Eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
+import dev.anvil.it.Eventually;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerProfile;
 import jakarta.json.Json;
@@ -38,7 +38,11 @@ class DatabaseOutageIT {
     private static String registerBody(String version) {
         Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
         assertTrue(Files.isRegularFile(file), "test model missing: " + file);
-        return Json.createObjectBuilder().add("version", version).add("path", file.toString()).build().toString();
+        return Json.createObjectBuilder()
+                .add("version", version)
+                .add("path", file.toString())
+                .build()
+                .toString();
     }
 
     private static void assertDatabaseUnavailable(HttpResult r) {
@@ -62,11 +66,14 @@ class DatabaseOutageIT {
 
         server.stopDatabase();
         try {
-            assertDatabaseUnavailable(server.post("/api/registry/models/" + model + "/versions", registerBody("2.0.0")));
-            assertDatabaseUnavailable(server.post("/api/registry/models/" + model + "/versions/1.0.0/stage",
+            assertDatabaseUnavailable(
+                    server.post("/api/registry/models/" + model + "/versions", registerBody("2.0.0")));
+            assertDatabaseUnavailable(server.post(
+                    "/api/registry/models/" + model + "/versions/1.0.0/stage",
                     "{\"stage\":\"STAGING\",\"reason\":\"during the outage\"}"));
-            assertDatabaseUnavailable(server.post("/api/gateway/tenants", "{\"name\":\"outage-" + UUID.randomUUID().toString().substring(0, 8)
-                    + "\"}"));
+            assertDatabaseUnavailable(server.post(
+                    "/api/gateway/tenants",
+                    "{\"name\":\"outage-" + UUID.randomUUID().toString().substring(0, 8) + "\"}"));
             assertDatabaseUnavailable(server.get("/api/registry/models/" + model));
             // Generations need no database: the bundled model keeps answering.
             HttpResult served = server.post("/v1/completions", completion);
@@ -76,14 +83,21 @@ class DatabaseOutageIT {
             server.startDatabase();
         }
 
-        HttpResult after = Eventually.until(() -> server.post("/api/registry/models/" + model + "/versions", registerBody("2.0.0")),
-                r -> r.status() != 503, Duration.ofSeconds(60));
+        HttpResult after = Eventually.until(
+                () -> server.post("/api/registry/models/" + model + "/versions", registerBody("2.0.0")),
+                r -> r.status() != 503,
+                Duration.ofSeconds(60));
         assertEquals(201, after.status(), "the server recovers once the database is back: " + after);
-        HttpResult tenant = server.post("/api/gateway/tenants", "{\"name\":\"after-" + UUID.randomUUID().toString().substring(0, 8) + "\"}");
+        HttpResult tenant = server.post(
+                "/api/gateway/tenants",
+                "{\"name\":\"after-" + UUID.randomUUID().toString().substring(0, 8) + "\"}");
         assertEquals(201, tenant.status(), tenant::toString);
         HttpResult versions = server.get("/api/registry/models/" + model + "/versions");
         assertEquals(200, versions.status(), versions::toString);
         assertTrue(versions.body().contains("\"2.0.0\"") && versions.body().contains("\"1.0.0\""), versions::toString);
-        assertEquals(200, Eventually.until(() -> server.get("/health/ready"), r -> r.status() == 200, Duration.ofSeconds(60)).status());
+        assertEquals(
+                200,
+                Eventually.until(() -> server.get("/health/ready"), r -> r.status() == 200, Duration.ofSeconds(60))
+                        .status());
     }
 }

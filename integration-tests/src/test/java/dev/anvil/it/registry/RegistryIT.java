@@ -1,5 +1,10 @@
 package dev.anvil.it.registry;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
@@ -7,12 +12,6 @@ import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonValue;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInfo;
-import org.junit.jupiter.api.extension.ExtendWith;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -28,11 +27,11 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The model registry API against the real server and database of this run (H2 or PostgreSQL). Every test
@@ -69,7 +68,8 @@ class RegistryIT {
     }
 
     static Path referenceQ8() {
-        return existing(Path.of(System.getProperty("anvil.shared.dir", "../../shared"), "reference/models/ref-spm-q8_0.gguf"));
+        return existing(
+                Path.of(System.getProperty("anvil.shared.dir", "../../shared"), "reference/models/ref-spm-q8_0.gguf"));
     }
 
     // --- requests ----------------------------------------------------------------------------------
@@ -90,11 +90,16 @@ class RegistryIT {
         return r;
     }
 
-    private static HttpResult move(AnvilServer server, String model, String version, String stage, String reason, String actor) {
+    private static HttpResult move(
+            AnvilServer server, String model, String version, String stage, String reason, String actor) {
         JsonObjectBuilder b = Json.createObjectBuilder().add("stage", stage);
         if (reason != null) b.add("reason", reason);
-        return server.request("POST", MODELS + "/" + model + "/versions/" + version + "/stage", b.build().toString(),
-                actor == null ? Map.of("Content-Type", "application/json")
+        return server.request(
+                "POST",
+                MODELS + "/" + model + "/versions/" + version + "/stage",
+                b.build().toString(),
+                actor == null
+                        ? Map.of("Content-Type", "application/json")
                         : Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth(actor)));
     }
 
@@ -107,18 +112,25 @@ class RegistryIT {
     private List<JsonObject> versions(AnvilServer server) {
         HttpResult r = server.get(MODELS + "/" + model + "/versions");
         assertEquals(200, r.status(), r::toString);
-        return r.json().getJsonArray("data").stream().map(JsonValue::asJsonObject).toList();
+        return r.json().getJsonArray("data").stream()
+                .map(JsonValue::asJsonObject)
+                .toList();
     }
 
     private List<JsonObject> history(AnvilServer server) {
         HttpResult r = server.get(MODELS + "/" + model + "/history");
         assertEquals(200, r.status(), r::toString);
-        return r.json().getJsonArray("data").stream().map(JsonValue::asJsonObject).toList();
+        return r.json().getJsonArray("data").stream()
+                .map(JsonValue::asJsonObject)
+                .toList();
     }
 
     private static String stageOf(List<JsonObject> versions, String version) {
-        return versions.stream().filter(v -> v.getString("version").equals(version)).findFirst()
-                .orElseThrow(() -> new AssertionError("no version " + version + " in " + versions)).getString("stage");
+        return versions.stream()
+                .filter(v -> v.getString("version").equals(version))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no version " + version + " in " + versions))
+                .getString("stage");
     }
 
     private static void assertError(HttpResult r, int status, String type, String code) {
@@ -135,11 +147,15 @@ class RegistryIT {
 
     @Test
     void registersStories260KWithMeasuredFacts(AnvilServer server) {
-        HttpResult r = server.request("POST", MODELS + "/" + model + "/versions",
+        HttpResult r = server.request(
+                "POST",
+                MODELS + "/" + model + "/versions",
                 versionBody("1.0.0", stories(), STORIES_SHA256.toUpperCase()),
                 Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth("alice")));
         assertEquals(201, r.status(), r::toString);
-        assertTrue(r.headers().firstValue("Location").orElse("").endsWith(MODELS + "/" + model + "/versions/1.0.0"), r::toString);
+        assertTrue(
+                r.headers().firstValue("Location").orElse("").endsWith(MODELS + "/" + model + "/versions/1.0.0"),
+                r::toString);
         JsonObject v = r.json();
         assertEquals(model, v.getString("model"));
         assertEquals("1.0.0", v.getString("version"));
@@ -165,13 +181,17 @@ class RegistryIT {
         assertEquals(1, m.json().getInt("versionCount"));
         assertEquals("alice", m.json().getString("owner"));
         HttpResult all = server.get(MODELS);
-        assertTrue(all.json().getJsonArray("data").stream().map(JsonValue::asJsonObject)
-                .anyMatch(x -> x.getString("name").equals(model)), all::toString);
+        assertTrue(
+                all.json().getJsonArray("data").stream()
+                        .map(JsonValue::asJsonObject)
+                        .anyMatch(x -> x.getString("name").equals(model)),
+                all::toString);
     }
 
     @Test
     void registersQuantizedReferenceModel(AnvilServer server) {
-        HttpResult r = server.post(MODELS + "/" + model + "/versions", versionBody("0.1.0-rc.1", referenceQ8(), REF_Q8_SHA256));
+        HttpResult r = server.post(
+                MODELS + "/" + model + "/versions", versionBody("0.1.0-rc.1", referenceQ8(), REF_Q8_SHA256));
         assertEquals(201, r.status(), r::toString);
         JsonObject v = r.json();
         assertEquals(REF_Q8_SHA256, v.getString("sha256"));
@@ -197,26 +217,44 @@ class RegistryIT {
         new Random(7).nextBytes(noise);
         Path garbage = Files.write(tmp.resolve("garbage.gguf"), noise);
         // Valid GGUF magic and version, then a header that claims more metadata than the file holds.
-        ByteBuffer header = ByteBuffer.allocate(64).order(ByteOrder.LITTLE_ENDIAN)
-                .put(new byte[] {'G', 'G', 'U', 'F'}).putInt(3).putLong(2).putLong(5000);
+        ByteBuffer header = ByteBuffer.allocate(64)
+                .order(ByteOrder.LITTLE_ENDIAN)
+                .put(new byte[] {'G', 'G', 'U', 'F'})
+                .putInt(3)
+                .putLong(2)
+                .putLong(5000);
         Path corrupt = Files.write(tmp.resolve("corrupt.gguf"), header.array());
 
         // A brand-new model: a refused first registration must not even create the model.
-        assertError(register(server, "1.0.0", tmp.resolve("missing.gguf")), 400, "invalid_request_error", "artifact_not_found");
+        assertError(
+                register(server, "1.0.0", tmp.resolve("missing.gguf")),
+                400,
+                "invalid_request_error",
+                "artifact_not_found");
         assertError(register(server, "1.0.0", garbage), 400, "invalid_request_error", "unreadable_artifact");
         assertError(register(server, "1.0.0", corrupt), 400, "invalid_request_error", "unreadable_artifact");
-        assertError(server.post(MODELS + "/" + model + "/versions", versionBody("1.0.0", stories(), "0".repeat(64))),
-                400, "invalid_request_error", "checksum_mismatch");
+        assertError(
+                server.post(MODELS + "/" + model + "/versions", versionBody("1.0.0", stories(), "0".repeat(64))),
+                400,
+                "invalid_request_error",
+                "checksum_mismatch");
         assertError(server.get(MODELS + "/" + model), 404, "not_found_error", "model_not_found");
 
         // An existing model: versions and history stay exactly as they were.
         registerOk(server, "1.0.0", stories());
         List<JsonObject> versionsBefore = versions(server);
         List<JsonObject> historyBefore = history(server);
-        assertError(register(server, "2.0.0", tmp.resolve("missing.gguf")), 400, "invalid_request_error", "artifact_not_found");
+        assertError(
+                register(server, "2.0.0", tmp.resolve("missing.gguf")),
+                400,
+                "invalid_request_error",
+                "artifact_not_found");
         assertError(register(server, "2.0.0", garbage), 400, "invalid_request_error", "unreadable_artifact");
-        assertError(server.post(MODELS + "/" + model + "/versions", versionBody("2.0.0", stories(), "f".repeat(64))),
-                400, "invalid_request_error", "checksum_mismatch");
+        assertError(
+                server.post(MODELS + "/" + model + "/versions", versionBody("2.0.0", stories(), "f".repeat(64))),
+                400,
+                "invalid_request_error",
+                "checksum_mismatch");
         assertEquals(versionsBefore, versions(server));
         assertEquals(historyBefore, history(server));
         assertError(server.get(MODELS + "/" + model + "/versions/2.0.0"), 404, "not_found_error", "version_not_found");
@@ -230,7 +268,11 @@ class RegistryIT {
         r = register(server, "1.0.0", Path.of("relative/model.gguf"));
         assertError(r, 400, "invalid_request_error", null);
         assertEquals("path", r.json().getJsonObject("error").getString("param"));
-        assertError(server.post(MODELS + "/" + model + "/versions", "{\"version\":\"1.0.0\""), 400, "invalid_request_error", null);
+        assertError(
+                server.post(MODELS + "/" + model + "/versions", "{\"version\":\"1.0.0\""),
+                400,
+                "invalid_request_error",
+                null);
     }
 
     @Test
@@ -243,8 +285,10 @@ class RegistryIT {
 
         HttpResult r = move(server, model, "1.0.0", "PRODUCTION", "roll back", "alice");
         assertError(r, 409, "conflict_error", "illegal_transition");
-        assertTrue(r.json().getJsonObject("error").getString("message").contains("ARCHIVED to PRODUCTION"), r::toString);
-        assertError(move(server, model, "2.0.0", "PRODUCTION", null, null), 409, "conflict_error", "illegal_transition");
+        assertTrue(
+                r.json().getJsonObject("error").getString("message").contains("ARCHIVED to PRODUCTION"), r::toString);
+        assertError(
+                move(server, model, "2.0.0", "PRODUCTION", null, null), 409, "conflict_error", "illegal_transition");
         assertError(move(server, model, "2.0.0", "LIVE", null, null), 400, "invalid_request_error", "invalid_stage");
         assertError(move(server, model, "9.9.9", "STAGING", null, null), 404, "not_found_error", "version_not_found");
 
@@ -266,7 +310,9 @@ class RegistryIT {
         JsonObject body = r.json();
         assertEquals("PRODUCTION", body.getJsonObject("version").getString("stage"));
         assertEquals("alice", body.getJsonObject("version").getString("promotedBy")); // the authenticated admin
-        List<JsonObject> transitions = body.getJsonArray("transitions").stream().map(JsonValue::asJsonObject).toList();
+        List<JsonObject> transitions = body.getJsonArray("transitions").stream()
+                .map(JsonValue::asJsonObject)
+                .toList();
         assertEquals(2, transitions.size(), r::toString);
         assertEquals("1.0.0", transitions.get(0).getString("version"));
         assertEquals("PRODUCTION", transitions.get(0).getString("from"));
@@ -283,14 +329,21 @@ class RegistryIT {
     @Test
     void historyRecordsWhoWhenFromToAndWhy(AnvilServer server) {
         Instant before = Instant.now().minusSeconds(60);
-        server.request("POST", MODELS + "/" + model + "/versions", versionBody("1.0.0", stories(), null),
+        server.request(
+                "POST",
+                MODELS + "/" + model + "/versions",
+                versionBody("1.0.0", stories(), null),
                 Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth("alice")));
-        assertEquals(200, move(server, model, "1.0.0", "STAGING", "canary on 5%", "bob").status());
+        assertEquals(
+                200,
+                move(server, model, "1.0.0", "STAGING", "canary on 5%", "bob").status());
         assertEquals(200, move(server, model, "1.0.0", "PRODUCTION", null, null).status());
 
         HttpResult r = server.get(MODELS + "/" + model + "/versions/1.0.0/history");
         assertEquals(200, r.status(), r::toString);
-        List<JsonObject> rows = r.json().getJsonArray("data").stream().map(JsonValue::asJsonObject).toList();
+        List<JsonObject> rows = r.json().getJsonArray("data").stream()
+                .map(JsonValue::asJsonObject)
+                .toList();
         assertEquals(3, rows.size(), r::toString);
 
         JsonObject registered = rows.get(0);
@@ -342,16 +395,23 @@ class RegistryIT {
                 int ok = 0;
                 for (Future<HttpResult> call : calls) {
                     HttpResult r = call.get();
-                    assertTrue(r.status() == 200 || r.status() == 409, "round " + round + ": never a server error: " + r);
+                    assertTrue(
+                            r.status() == 200 || r.status() == 409, "round " + round + ": never a server error: " + r);
                     if (r.status() == 200) ok++;
                     else assertError(r, 409, "conflict_error", null);
                 }
                 assertTrue(ok >= 1, "round " + round + ": at least one promotion wins");
                 List<JsonObject> versions = versions(server);
-                long production = versions.stream().filter(v -> v.getString("stage").equals("PRODUCTION")).count();
+                long production = versions.stream()
+                        .filter(v -> v.getString("stage").equals("PRODUCTION"))
+                        .count();
                 assertEquals(1, production, "round " + round + ": exactly one PRODUCTION version: " + versions);
                 // When both succeeded they ran one after the other: the second archived the first.
-                assertEquals(ok == 2 ? 1 : 0, versions.stream().filter(v -> v.getString("stage").equals("ARCHIVED")).count(),
+                assertEquals(
+                        ok == 2 ? 1 : 0,
+                        versions.stream()
+                                .filter(v -> v.getString("stage").equals("ARCHIVED"))
+                                .count(),
                         "round " + round + ": " + versions);
             }
         } finally {
@@ -389,8 +449,13 @@ class RegistryIT {
 
     @Test
     void explicitModelCreation(AnvilServer server) {
-        String body = Json.createObjectBuilder().add("name", model).add("description", "made by hand").add("owner", "team-x")
-                .add("tags", Json.createArrayBuilder().add("b").add("a")).build().toString();
+        String body = Json.createObjectBuilder()
+                .add("name", model)
+                .add("description", "made by hand")
+                .add("owner", "team-x")
+                .add("tags", Json.createArrayBuilder().add("b").add("a"))
+                .build()
+                .toString();
         HttpResult r = server.post(MODELS, body);
         assertEquals(201, r.status(), r::toString);
         assertEquals("team-x", r.json().getString("owner"));
@@ -407,13 +472,24 @@ class RegistryIT {
         assertEquals(200, r.status(), r::toString);
         JsonObject doc = r.json();
         JsonObject paths = doc.getJsonObject("paths");
-        for (String path : List.of(MODELS, MODELS + "/{name}", MODELS + "/{name}/versions", MODELS + "/{name}/versions/{version}",
-                MODELS + "/{name}/versions/{version}/stage", MODELS + "/{name}/history", MODELS + "/{name}/versions/{version}/history")) {
+        for (String path : List.of(
+                MODELS,
+                MODELS + "/{name}",
+                MODELS + "/{name}/versions",
+                MODELS + "/{name}/versions/{version}",
+                MODELS + "/{name}/versions/{version}/stage",
+                MODELS + "/{name}/history",
+                MODELS + "/{name}/versions/{version}/history")) {
             assertTrue(paths.containsKey(path), "missing " + path + " in " + paths.keySet());
         }
         JsonObject schemas = doc.getJsonObject("components").getJsonObject("schemas");
-        for (String schema : List.of("RegistryModel", "RegistryModelVersion", "RegistryStageTransition", "RegisterModelVersionRequest",
-                "StageChangeRequest", "RegistryStageChange")) {
+        for (String schema : List.of(
+                "RegistryModel",
+                "RegistryModelVersion",
+                "RegistryStageTransition",
+                "RegisterModelVersionRequest",
+                "StageChangeRequest",
+                "RegistryStageChange")) {
             assertTrue(schemas.containsKey(schema), "missing schema " + schema + " in " + schemas.keySet());
         }
         JsonObject register = paths.getJsonObject(MODELS + "/{name}/versions").getJsonObject("post");
@@ -429,8 +505,15 @@ class RegistryIT {
         HttpResult metrics = server.get("/metrics?scope=application");
         assertEquals(200, metrics.status(), metrics::toString);
         String text = metrics.body();
-        assertTrue(text.matches("(?s).*anvil_registry_registrations_total\\{[^}]*outcome=\"created\"[^}]*} [1-9].*"), text);
-        assertTrue(text.matches("(?s).*anvil_registry_registrations_total\\{[^}]*outcome=\"conflict\"[^}]*} [1-9].*"), text);
-        assertTrue(text.matches("(?s).*anvil_registry_stage_transitions_total\\{[^}]*outcome=\"ok\",stage=\"STAGING\"[^}]*} [1-9].*"), text);
+        assertTrue(
+                text.matches("(?s).*anvil_registry_registrations_total\\{[^}]*outcome=\"created\"[^}]*} [1-9].*"),
+                text);
+        assertTrue(
+                text.matches("(?s).*anvil_registry_registrations_total\\{[^}]*outcome=\"conflict\"[^}]*} [1-9].*"),
+                text);
+        assertTrue(
+                text.matches(
+                        "(?s).*anvil_registry_stage_transitions_total\\{[^}]*outcome=\"ok\",stage=\"STAGING\"[^}]*} [1-9].*"),
+                text);
     }
 }

@@ -1,12 +1,12 @@
 package dev.anvil.it.security;
 
-import dev.anvil.it.Eventually;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
+import dev.anvil.it.Eventually;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.security.ApiOperations.Operation;
 import dev.anvil.it.security.ApiOperations.Variant;
@@ -84,12 +84,18 @@ class AdminApiAccessIT {
 
     @Test
     void everyAdminOperationRefusesAnonymousCallersAndUsersWithoutTheRoleAndAdmitsAdmins(AnvilServer server) {
-        List<Operation> admin = ApiOperations.of(server).stream().filter(Operation::admin).toList();
+        List<Operation> admin =
+                ApiOperations.of(server).stream().filter(Operation::admin).toList();
         assertTrue(admin.size() >= 30, admin::toString);
         for (Operation op : admin) {
             String path = op.path(AdminApiAccessIT::value);
-            assertRefused(call(server, op.method(), path, ANONYMOUS), 401, "admin_authentication_required", op + " anonymous");
-            assertRefused(call(server, op.method(), path, VIEWER), 403, "admin_role_required", op + " without the role");
+            assertRefused(
+                    call(server, op.method(), path, ANONYMOUS),
+                    401,
+                    "admin_authentication_required",
+                    op + " anonymous");
+            assertRefused(
+                    call(server, op.method(), path, VIEWER), 403, "admin_role_required", op + " without the role");
             assertAdmitted(call(server, op.method(), path, ADMIN), op + " as admin");
         }
     }
@@ -98,7 +104,8 @@ class AdminApiAccessIT {
     void noSpellingOfAnAdminPathReachesItsOperationWithoutTheRole(AnvilServer server) {
         int routed = 0;
         int unrouted = 0;
-        for (Operation op : ApiOperations.of(server).stream().filter(Operation::admin).toList()) {
+        for (Operation op :
+                ApiOperations.of(server).stream().filter(Operation::admin).toList()) {
             for (Variant variant : ApiOperations.variants(op.path(AdminApiAccessIT::value))) {
                 String why = op + " spelled " + variant.path() + " (" + variant.how() + ")";
                 HttpResult asAdmin = call(server, op.method(), variant.path(), ADMIN);
@@ -119,14 +126,18 @@ class AdminApiAccessIT {
                 }
             }
         }
-        assertTrue(routed > 100 && unrouted > 100, "both kinds of spelling were tried: routed " + routed + ", unrouted " + unrouted);
+        assertTrue(
+                routed > 100 && unrouted > 100,
+                "both kinds of spelling were tried: routed " + routed + ", unrouted " + unrouted);
     }
 
     @Test
     void otherHttpMethodsOnAdminPathsRunNothingWithoutTheRole(AnvilServer server) {
         Map<String, Set<String>> declared = new LinkedHashMap<>();
-        for (Operation op : ApiOperations.of(server).stream().filter(Operation::admin).toList()) {
-            declared.computeIfAbsent(op.path(AdminApiAccessIT::value), p -> new LinkedHashSet<>()).add(op.method());
+        for (Operation op :
+                ApiOperations.of(server).stream().filter(Operation::admin).toList()) {
+            declared.computeIfAbsent(op.path(AdminApiAccessIT::value), p -> new LinkedHashSet<>())
+                    .add(op.method());
         }
         for (Map.Entry<String, Set<String>> path : declared.entrySet()) {
             for (String method : ApiOperations.METHODS) {
@@ -137,8 +148,17 @@ class AdminApiAccessIT {
                 assertEquals(405, call(server, method, path.getKey(), ADMIN).status(), why);
             }
             // A method override header is not honoured: a POST stays a POST.
-            HttpResult overridden = server.requestRaw("POST", path.getKey(), "{}", Map.of("Content-Type", "application/json",
-                    "X-HTTP-Method-Override", "GET", "Authorization", ANONYMOUS));
+            HttpResult overridden = server.requestRaw(
+                    "POST",
+                    path.getKey(),
+                    "{}",
+                    Map.of(
+                            "Content-Type",
+                            "application/json",
+                            "X-HTTP-Method-Override",
+                            "GET",
+                            "Authorization",
+                            ANONYMOUS));
             assertTrue(overridden.status() == 405 || overridden.status() == 401, path.getKey() + ": " + overridden);
             if (path.getValue().contains("GET")) {
                 // HEAD runs the GET operation, with its check.
@@ -149,21 +169,34 @@ class AdminApiAccessIT {
             HttpResult options = call(server, "OPTIONS", path.getKey(), ANONYMOUS);
             assertTrue(options.status() == 200 || options.status() == 204, "OPTIONS " + path.getKey() + ": " + options);
             String allow = options.headers().firstValue("Allow").orElse("");
-            for (String method : path.getValue()) assertTrue(allow.contains(method), "OPTIONS " + path.getKey() + ": " + options);
-            assertTrue(options.body().isEmpty() || options.body().strip().equals(allow.strip()), "OPTIONS " + path.getKey() + ": " + options);
+            for (String method : path.getValue())
+                assertTrue(allow.contains(method), "OPTIONS " + path.getKey() + ": " + options);
+            assertTrue(
+                    options.body().isEmpty() || options.body().strip().equals(allow.strip()),
+                    "OPTIONS " + path.getKey() + ": " + options);
         }
     }
 
     @Test
     void theAttacksOfTheSecurityReviewAreRefusedAndChangeNothing(AnvilServer server) {
         String production = production(server);
-        HttpResult stage = server.requestRaw("POST", "/api;x/registry/models/stories260k/versions/" + production + "/stage",
-                "{\"stage\":\"STAGING\"}", Map.of("Content-Type", "application/json", "X-Anvil-Actor", "mallory"));
-        assertRefused(stage, 401, "admin_authentication_required", "stage change with a matrix parameter and no credentials");
+        HttpResult stage = server.requestRaw(
+                "POST",
+                "/api;x/registry/models/stories260k/versions/" + production + "/stage",
+                "{\"stage\":\"STAGING\"}",
+                Map.of("Content-Type", "application/json", "X-Anvil-Actor", "mallory"));
+        assertRefused(
+                stage, 401, "admin_authentication_required", "stage change with a matrix parameter and no credentials");
         assertEquals(production, production(server), "production is untouched");
-        assertRefused(server.requestRaw("GET", "/api;x/gateway/audit", null, Map.of()), 401, "admin_authentication_required",
+        assertRefused(
+                server.requestRaw("GET", "/api;x/gateway/audit", null, Map.of()),
+                401,
+                "admin_authentication_required",
                 "audit log with a matrix parameter");
-        assertRefused(server.requestRaw("GET", "/api/gateway;x=1/audit", null, Map.of()), 401, "admin_authentication_required",
+        assertRefused(
+                server.requestRaw("GET", "/api/gateway;x=1/audit", null, Map.of()),
+                401,
+                "admin_authentication_required",
                 "audit log with a matrix parameter on the second segment");
     }
 
@@ -176,17 +209,38 @@ class AdminApiAccessIT {
     @Test
     void theActorOfAChangeIsTheAuthenticatedUserWhateverTheRequestSays(AnvilServer server) {
         String name = "acl-actor-" + UUID.randomUUID().toString().substring(0, 8);
-        HttpResult anonymous = server.requestRaw("POST", "/api/registry/models", "{\"name\":\"" + name + "\"}",
+        HttpResult anonymous = server.requestRaw(
+                "POST",
+                "/api/registry/models",
+                "{\"name\":\"" + name + "\"}",
                 Map.of("Content-Type", "application/json", "X-Anvil-Actor", "mallory"));
         assertRefused(anonymous, 401, "admin_authentication_required", "an actor header is not a credential");
-        HttpResult created = server.requestRaw("POST", "/api/registry/models", "{\"name\":\"" + name + "\"}",
-                Map.of("Content-Type", "application/json", "X-Anvil-Actor", "mallory", "Authorization", AnvilServer.basicAuth("alice")));
+        HttpResult created = server.requestRaw(
+                "POST",
+                "/api/registry/models",
+                "{\"name\":\"" + name + "\"}",
+                Map.of(
+                        "Content-Type",
+                        "application/json",
+                        "X-Anvil-Actor",
+                        "mallory",
+                        "Authorization",
+                        AnvilServer.basicAuth("alice")));
         assertEquals(201, created.status(), created::toString);
         assertEquals("alice", created.json().getString("createdBy"), created::toString);
         assertEquals("alice", created.json().getString("owner"), created::toString);
         String tenant = "acl-" + UUID.randomUUID().toString().substring(0, 8);
-        HttpResult tenantCreated = server.requestRaw("POST", "/api/gateway/tenants", "{\"name\":\"" + tenant + "\"}",
-                Map.of("Content-Type", "application/json", "X-Anvil-Actor", "mallory", "Authorization", AnvilServer.basicAuth("bob")));
+        HttpResult tenantCreated = server.requestRaw(
+                "POST",
+                "/api/gateway/tenants",
+                "{\"name\":\"" + tenant + "\"}",
+                Map.of(
+                        "Content-Type",
+                        "application/json",
+                        "X-Anvil-Actor",
+                        "mallory",
+                        "Authorization",
+                        AnvilServer.basicAuth("bob")));
         assertEquals(201, tenantCreated.status(), tenantCreated::toString);
         HttpResult audit = eventually(server, "/api/gateway/audit?tenant=" + tenant + "&action=tenant.create");
         assertEquals("bob", rows(audit).getFirst().getString("actor"), audit::toString);
@@ -196,21 +250,31 @@ class AdminApiAccessIT {
     @Test
     void theGatewayRunsForEverySpellingOfAV1Path(AnvilServer server) {
         // Anonymous callers are served here (loopback), but through the gateway: the audit row names the endpoint.
-        HttpResult answer = server.requestRaw("POST", "/v1;x/chat/completions",
+        HttpResult answer = server.requestRaw(
+                "POST",
+                "/v1;x/chat/completions",
                 "{\"model\":\"stories260k\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":2}",
                 Map.of("Content-Type", "application/json"));
         assertEquals(200, answer.status(), answer::toString);
         String id = answer.json().getString("id");
-        HttpResult audit = eventually(server, "/api/gateway/audit?actor=anonymous&action=v1.request&limit=500",
-                r -> rows(r).stream().anyMatch(row -> row.containsKey("detail") && !row.isNull("detail")
-                        && row.getString("detail").contains("request=" + id)));
-        JsonObject row = rows(audit).stream().filter(r -> !r.isNull("detail") && r.getString("detail").contains("request=" + id))
-                .findFirst().orElseThrow();
+        HttpResult audit = eventually(
+                server,
+                "/api/gateway/audit?actor=anonymous&action=v1.request&limit=500",
+                r -> rows(r).stream()
+                        .anyMatch(row -> row.containsKey("detail")
+                                && !row.isNull("detail")
+                                && row.getString("detail").contains("request=" + id)));
+        JsonObject row = rows(audit).stream()
+                .filter(r -> !r.isNull("detail") && r.getString("detail").contains("request=" + id))
+                .findFirst()
+                .orElseThrow();
         assertEquals("POST /v1/chat/completions", row.getString("target"), row::toString);
     }
 
     private static List<JsonObject> rows(HttpResult r) {
-        return r.json().getJsonArray("data").stream().map(JsonValue::asJsonObject).toList();
+        return r.json().getJsonArray("data").stream()
+                .map(JsonValue::asJsonObject)
+                .toList();
     }
 
     private static HttpResult eventually(AnvilServer server, String path) {
@@ -218,8 +282,10 @@ class AdminApiAccessIT {
     }
 
     /** Audit rows are written in batches about every second: re-reads until {@code done}, for at most 30 s. */
-    private static HttpResult eventually(AnvilServer server, String path, java.util.function.Predicate<HttpResult> done) {
-        HttpResult last = Eventually.until(() -> server.get(path), r -> r.status() == 200 && done.test(r), Duration.ofSeconds(30));
+    private static HttpResult eventually(
+            AnvilServer server, String path, java.util.function.Predicate<HttpResult> done) {
+        HttpResult last = Eventually.until(
+                () -> server.get(path), r -> r.status() == 200 && done.test(r), Duration.ofSeconds(30));
         assertEquals(200, last.status(), last::toString);
         assertTrue(done.test(last), last::toString);
         return last;

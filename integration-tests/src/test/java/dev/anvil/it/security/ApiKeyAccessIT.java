@@ -11,7 +11,6 @@ import dev.anvil.it.ServerProfile;
 import dev.anvil.it.security.ApiOperations.Operation;
 import dev.anvil.it.security.ApiOperations.Variant;
 import jakarta.json.Json;
-import jakarta.json.JsonObject;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -54,9 +53,13 @@ class ApiKeyAccessIT {
     }
 
     private static String createKey(AnvilServer server, String tenant, String model) {
-        HttpResult r = server.post("/api/gateway/tenants/" + tenant + "/keys", Json.createObjectBuilder()
-                .add("name", "k-" + UUID.randomUUID().toString().substring(0, 6))
-                .add("allowedModels", Json.createArrayBuilder().add(model)).build().toString());
+        HttpResult r = server.post(
+                "/api/gateway/tenants/" + tenant + "/keys",
+                Json.createObjectBuilder()
+                        .add("name", "k-" + UUID.randomUUID().toString().substring(0, 6))
+                        .add("allowedModels", Json.createArrayBuilder().add(model))
+                        .build()
+                        .toString());
         assertEquals(201, r.status(), r::toString);
         return r.json().getString("key");
     }
@@ -64,7 +67,8 @@ class ApiKeyAccessIT {
     /** A request each operation answers when it is allowed to: one token of the model, or a rating of our response. */
     private String body(String path) {
         if (path.contains("chat")) {
-            return "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":1}";
+            return "{\"model\":\"" + MODEL
+                    + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":1}";
         }
         if (path.contains("feedback")) {
             return "{\"response_id\":\"" + responseId + "\",\"rating\":1}";
@@ -91,16 +95,20 @@ class ApiKeyAccessIT {
     private void assertNothingOfTheModel(Operation op, HttpResult r, String why) {
         if (op.template().equals("/v1/models")) {
             assertEquals(200, r.status(), () -> why + ": " + r);
-            assertFalse(r.body().contains("\"" + MODEL + "\""), () -> why + ": the list shows only the key's models: " + r);
+            assertFalse(
+                    r.body().contains("\"" + MODEL + "\""), () -> why + ": the list shows only the key's models: " + r);
         } else if (op.template().equals("/v1/feedback")) {
-            assertTrue(r.status() != 401 && r.status() < 500, () -> why + ": " + r); // ratings are the feedback tests' subject
+            assertTrue(
+                    r.status() != 401 && r.status() < 500,
+                    () -> why + ": " + r); // ratings are the feedback tests' subject
         } else {
             assertRefused(r, 403, "model_not_allowed", why);
         }
     }
 
     private List<Operation> operations(AnvilServer server) {
-        List<Operation> operations = ApiOperations.of(server).stream().filter(Operation::apiKey).toList();
+        List<Operation> operations =
+                ApiOperations.of(server).stream().filter(Operation::apiKey).toList();
         assertTrue(operations.size() >= 5, operations::toString);
         return operations;
     }
@@ -110,11 +118,18 @@ class ApiKeyAccessIT {
         for (Operation op : operations(server)) {
             String path = op.path(p -> MODEL);
             assertRefused(call(server, op.method(), path, null), 401, "missing_api_key", op + " without a key");
-            assertRefused(call(server, op.method(), path, NOT_AN_ANVIL_KEY), 401, "invalid_api_key", op + " with a foreign token");
-            assertRefused(call(server, op.method(), path, UNKNOWN_KEY), 401, "invalid_api_key", op + " with an unknown key");
-            assertNothingOfTheModel(op, call(server, op.method(), path, otherModelsKey), op + " with a key of another model");
+            assertRefused(
+                    call(server, op.method(), path, NOT_AN_ANVIL_KEY),
+                    401,
+                    "invalid_api_key",
+                    op + " with a foreign token");
+            assertRefused(
+                    call(server, op.method(), path, UNKNOWN_KEY), 401, "invalid_api_key", op + " with an unknown key");
+            assertNothingOfTheModel(
+                    op, call(server, op.method(), path, otherModelsKey), op + " with a key of another model");
             HttpResult admitted = call(server, op.method(), path, key);
-            assertTrue(admitted.status() >= 200 && admitted.status() < 300, () -> op + " with a valid key: " + admitted);
+            assertTrue(
+                    admitted.status() >= 200 && admitted.status() < 300, () -> op + " with a valid key: " + admitted);
         }
     }
 
@@ -140,6 +155,8 @@ class ApiKeyAccessIT {
                 }
             }
         }
-        assertTrue(routed > 20 && unrouted > 20, "both kinds of spelling were tried: routed " + routed + ", unrouted " + unrouted);
+        assertTrue(
+                routed > 20 && unrouted > 20,
+                "both kinds of spelling were tried: routed " + routed + ", unrouted " + unrouted);
     }
 }

@@ -48,7 +48,10 @@ final class ApiOperations {
                 int close = template.indexOf('}', open);
                 out.append(template, at, open);
                 String spec = template.substring(open + 1, close);
-                out.append(values.apply(spec.contains(":") ? spec.substring(0, spec.indexOf(':')).strip() : spec));
+                out.append(values.apply(
+                        spec.contains(":")
+                                ? spec.substring(0, spec.indexOf(':')).strip()
+                                : spec));
                 at = close + 1;
             }
             return out.toString();
@@ -61,11 +64,9 @@ final class ApiOperations {
     }
 
     /** A spelling of a concrete path, with what it does to it. */
-    record Variant(String how, String path) {
-    }
+    record Variant(String how, String path) {}
 
-    private ApiOperations() {
-    }
+    private ApiOperations() {}
 
     static List<Operation> of(AnvilServer server) {
         HttpResult document = server.get("/openapi?format=JSON");
@@ -79,7 +80,9 @@ final class ApiOperations {
                 if (operation == null) continue;
                 Set<String> security = new LinkedHashSet<>();
                 if (operation.containsKey("security")) {
-                    operation.getJsonArray("security").forEach(r -> security.addAll(r.asJsonObject().keySet()));
+                    operation
+                            .getJsonArray("security")
+                            .forEach(r -> security.addAll(r.asJsonObject().keySet()));
                 }
                 operations.add(new Operation(method, path.getKey(), security));
             }
@@ -100,21 +103,27 @@ final class ApiOperations {
             String segment = segments[i];
             int letter = firstLetter(segment);
             if (letter >= 0) {
-                String escaped = segment.substring(0, letter) + "%" + String.format("%02X", (int) segment.charAt(letter))
-                        + segment.substring(letter + 1);
+                String escaped = segment.substring(0, letter) + "%"
+                        + String.format("%02X", (int) segment.charAt(letter)) + segment.substring(letter + 1);
                 variants.add(new Variant("percent-escaped letter in segment " + i, join(segments, i, escaped)));
             }
         }
         variants.add(new Variant("doubled leading slash", "/" + path));
         if (segments.length > 1) {
-            variants.add(new Variant("doubled inner slash", "/" + segments[0] + "/" + path.substring(1 + segments[0].length())));
-            variants.add(new Variant("escaped slash", "/" + segments[0] + "%2F" + path.substring(2 + segments[0].length())));
-            variants.add(new Variant("dot segments", "/" + segments[0] + "/x/.." + path.substring(1 + segments[0].length())));
-            variants.add(new Variant("escaped dot segments", "/" + segments[0] + "/x/%2e%2e" + path.substring(1 + segments[0].length())));
+            variants.add(new Variant(
+                    "doubled inner slash", "/" + segments[0] + "/" + path.substring(1 + segments[0].length())));
+            variants.add(
+                    new Variant("escaped slash", "/" + segments[0] + "%2F" + path.substring(2 + segments[0].length())));
+            variants.add(new Variant(
+                    "dot segments", "/" + segments[0] + "/x/.." + path.substring(1 + segments[0].length())));
+            variants.add(new Variant(
+                    "escaped dot segments",
+                    "/" + segments[0] + "/x/%2e%2e" + path.substring(1 + segments[0].length())));
         }
         variants.add(new Variant("trailing slash", path + "/"));
         variants.add(new Variant("upper case", path.toUpperCase(Locale.ROOT)));
-        variants.add(new Variant("first segment capitalised", "/" + Character.toUpperCase(path.charAt(1)) + path.substring(2)));
+        variants.add(new Variant(
+                "first segment capitalised", "/" + Character.toUpperCase(path.charAt(1)) + path.substring(2)));
         return variants;
     }
 
@@ -137,7 +146,8 @@ final class ApiOperations {
     static boolean unrouted(HttpResult r) {
         String code = code(r);
         // 404 unknown_path: no resource method matches; 400 malformed_request: the container refused the request line.
-        return (r.status() == 404 && "unknown_path".equals(code)) || (r.status() == 400 && "malformed_request".equals(code));
+        return (r.status() == 404 && "unknown_path".equals(code))
+                || (r.status() == 400 && "malformed_request".equals(code));
     }
 
     /**

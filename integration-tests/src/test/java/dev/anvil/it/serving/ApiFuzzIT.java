@@ -45,13 +45,22 @@ class ApiFuzzIT {
             .build();
 
     /** One generated request. */
-    record Case(int index, String method, String path, String contentType, byte[] body, Map<String, String> headers, String how) {
+    record Case(
+            int index,
+            String method,
+            String path,
+            String contentType,
+            byte[] body,
+            Map<String, String> headers,
+            String how) {
         @Override
         public String toString() {
-            String shown = body == null ? "(no body)" : new String(body, 0, Math.min(body.length, 600), StandardCharsets.UTF_8)
-                    + (body.length > 600 ? "... (" + body.length + " bytes)" : "");
-            return "case " + index + " [" + how + "] " + method + " " + path + " Content-Type: " + contentType + " " + headers
-                    + " body: " + shown;
+            String shown = body == null
+                    ? "(no body)"
+                    : new String(body, 0, Math.min(body.length, 600), StandardCharsets.UTF_8)
+                            + (body.length > 600 ? "... (" + body.length + " bytes)" : "");
+            return "case " + index + " [" + how + "] " + method + " " + path + " Content-Type: " + contentType + " "
+                    + headers + " body: " + shown;
         }
     }
 
@@ -67,20 +76,26 @@ class ApiFuzzIT {
             try {
                 check(c, response);
             } catch (AssertionError e) {
-                failures.add(e.getMessage().length() > 1500 ? e.getMessage().substring(0, 1500) + "..." : e.getMessage());
+                failures.add(
+                        e.getMessage().length() > 1500 ? e.getMessage().substring(0, 1500) + "..." : e.getMessage());
             }
             statuses.merge(response.statusCode(), 1, Integer::sum);
         }
         long seconds = (System.nanoTime() - t0) / 1_000_000_000;
         System.out.println("ApiFuzzIT: " + CASES + " requests in " + seconds + " s, statuses " + statuses);
         // All failures at once (the first 20), so that one run shows every kind of defect.
-        assertTrue(failures.isEmpty(), failures.size() + " of " + CASES + " requests failed:\n"
-                + String.join("\n\n", failures.subList(0, Math.min(20, failures.size()))));
+        assertTrue(
+                failures.isEmpty(),
+                failures.size() + " of " + CASES + " requests failed:\n"
+                        + String.join("\n\n", failures.subList(0, Math.min(20, failures.size()))));
         assertTrue(statuses.getOrDefault(200, 0) > CASES / 20, "too few valid requests to mean anything: " + statuses);
         assertTrue(statuses.getOrDefault(400, 0) > CASES / 4, statuses::toString);
         assertEquals(200, server.get("/health/ready").status());
         // The server still generates normally afterwards.
-        assertEquals(200, server.post("/v1/completions", OpenAi.completion("Once upon a time", 4, "")).status());
+        assertEquals(
+                200,
+                server.post("/v1/completions", OpenAi.completion("Once upon a time", 4, ""))
+                        .status());
     }
 
     @Test
@@ -88,23 +103,37 @@ class ApiFuzzIT {
         for (String path : new String[] {"/v1/completions", "/v1/chat/completions", "/v1/feedback"}) {
             for (int depth : new int[] {129, 1_001, 100_000}) {
                 String body = "{\"model\":\"stories260k\",\"x\":" + "[".repeat(depth) + "]".repeat(depth) + "}";
-                HttpResponse<byte[]> r = send(server, new Case(depth, "POST", path, "application/json",
-                        body.getBytes(StandardCharsets.UTF_8), Map.of(), "nested " + depth));
-                assertEquals(400, r.statusCode(), () -> path + " depth " + depth + ": " + new String(r.body(), StandardCharsets.UTF_8));
+                HttpResponse<byte[]> r = send(
+                        server,
+                        new Case(
+                                depth,
+                                "POST",
+                                path,
+                                "application/json",
+                                body.getBytes(StandardCharsets.UTF_8),
+                                Map.of(),
+                                "nested " + depth));
+                assertEquals(
+                        400,
+                        r.statusCode(),
+                        () -> path + " depth " + depth + ": " + new String(r.body(), StandardCharsets.UTF_8));
                 JsonObject error = error(r);
                 assertEquals("invalid_json", error.getString("code"), error::toString);
                 assertTrue(error.getString("message").contains("anvil.api.max-json-depth"), error::toString);
             }
         }
         // 100 levels is still within the limit (and then the request is judged on its fields).
-        String ok = "{\"model\":\"stories260k\",\"prompt\":\"hi\",\"max_tokens\":1,\"user\":\"u\",\"x\":" + "[".repeat(100) + "]".repeat(100) + "}";
+        String ok = "{\"model\":\"stories260k\",\"prompt\":\"hi\",\"max_tokens\":1,\"user\":\"u\",\"x\":"
+                + "[".repeat(100) + "]".repeat(100) + "}";
         assertEquals(200, server.post("/v1/completions", ok).status());
     }
 
     private static HttpResponse<byte[]> send(AnvilServer server, Case c) {
-        HttpRequest.BodyPublisher publisher = c.body() == null ? HttpRequest.BodyPublishers.noBody()
+        HttpRequest.BodyPublisher publisher = c.body() == null
+                ? HttpRequest.BodyPublishers.noBody()
                 : HttpRequest.BodyPublishers.ofByteArray(c.body());
-        HttpRequest.Builder builder = HttpRequest.newBuilder(server.uri(c.path())).timeout(Duration.ofSeconds(60))
+        HttpRequest.Builder builder = HttpRequest.newBuilder(server.uri(c.path()))
+                .timeout(Duration.ofSeconds(60))
                 .method(c.method(), publisher);
         if (c.contentType() != null) builder.header("Content-Type", c.contentType());
         c.headers().forEach(builder::header);
@@ -129,11 +158,14 @@ class ApiFuzzIT {
             try {
                 error = error(response);
             } catch (RuntimeException e) {
-                throw new AssertionError("HTTP " + status + " without an OpenAI error body for " + c + "\nanswer: " + text, e);
+                throw new AssertionError(
+                        "HTTP " + status + " without an OpenAI error body for " + c + "\nanswer: " + text, e);
             }
             String message = error.get("message") instanceof jakarta.json.JsonString s ? s.getString() : "";
-            if (message.length() < 10 || !(error.get("type") instanceof jakarta.json.JsonString)
-                    || !error.containsKey("param") || !error.containsKey("code")) {
+            if (message.length() < 10
+                    || !(error.get("type") instanceof jakarta.json.JsonString)
+                    || !error.containsKey("param")
+                    || !error.containsKey("code")) {
                 throw new AssertionError("HTTP " + status + " with an incomplete error for " + c + "\nanswer: " + text);
             }
             return;
@@ -150,7 +182,8 @@ class ApiFuzzIT {
             try {
                 Json.createReader(new StringReader(text)).readValue();
             } catch (RuntimeException e) {
-                throw new AssertionError("HTTP " + status + " with a body that is not JSON for " + c + "\nanswer: " + text, e);
+                throw new AssertionError(
+                        "HTTP " + status + " with a body that is not JSON for " + c + "\nanswer: " + text, e);
             }
         }
     }
@@ -158,7 +191,9 @@ class ApiFuzzIT {
     private static JsonObject error(HttpResponse<byte[]> response) {
         String contentType = response.headers().firstValue("Content-Type").orElse("");
         if (!contentType.startsWith("application/json")) throw new IllegalStateException("Content-Type " + contentType);
-        return Json.createReader(new StringReader(new String(response.body(), StandardCharsets.UTF_8))).readObject().getJsonObject("error");
+        return Json.createReader(new StringReader(new String(response.body(), StandardCharsets.UTF_8)))
+                .readObject()
+                .getJsonObject("error");
     }
 
     /** Makes the requests; every choice comes from the seeded random. */
@@ -172,17 +207,79 @@ class ApiFuzzIT {
             this.index = index;
         }
 
-        private static final String[] HOSTILE = {"", " ", "{{ 7*7 }}", "{% for a in range(1000) %}{% endfor %}", "\u0000",
-                "\u0000\u0001\u001f", "\uFEFF", "\u202Egnp.exe", "'; DROP TABLE registry_model; --", "<script>alert(1)</script>",
-                "../../../../etc/passwd", "%s%s%s%n", "${jndi:ldap://127.0.0.1/a}", "#{7*7}", "\\", "\"", "\uD83D\uDE00\uD83D\uDE00",
-                "stories260k", "stories260k@1.0.0", "stories260k@", "@1.0.0", "stories260k@9.9.9", "gpt-4", "<|im_start|>system",
-                "</s><s>", "null", "NaN", "-0", "1e309", "\t\n\r", "ä".repeat(300), "x".repeat(70_000), "a b ".repeat(5_000)};
-        private static final String[] NUMBERS = {"0", "-0", "-1", "1", "2", "0.5", "-0.5", "1e308", "-1e308", "1e309", "-1e309",
-                "1E+999999", "1e-400", "123456789012345678901234567890", "-123456789012345678901234567890", "2147483648",
-                "9223372036854775808", "4294967296", "3.0", "1.0000000000000001", "0.0000001", "100000", "99999999999"};
-        private static final String[] CONTENT_TYPES = {"text/plain", "application/xml", "application/x-www-form-urlencoded",
-                "multipart/form-data; boundary=xyz", "application/json; charset=ISO-8859-1", "application/json;charset=utf-16",
-                "*/*", "application/octet-stream", "application/json; charset=nonsense", "application/jsonx", "text/json"};
+        private static final String[] HOSTILE = {
+            "",
+            " ",
+            "{{ 7*7 }}",
+            "{% for a in range(1000) %}{% endfor %}",
+            "\u0000",
+            "\u0000\u0001\u001f",
+            "\uFEFF",
+            "\u202Egnp.exe",
+            "'; DROP TABLE registry_model; --",
+            "<script>alert(1)</script>",
+            "../../../../etc/passwd",
+            "%s%s%s%n",
+            "${jndi:ldap://127.0.0.1/a}",
+            "#{7*7}",
+            "\\",
+            "\"",
+            "\uD83D\uDE00\uD83D\uDE00",
+            "stories260k",
+            "stories260k@1.0.0",
+            "stories260k@",
+            "@1.0.0",
+            "stories260k@9.9.9",
+            "gpt-4",
+            "<|im_start|>system",
+            "</s><s>",
+            "null",
+            "NaN",
+            "-0",
+            "1e309",
+            "\t\n\r",
+            "ä".repeat(300),
+            "x".repeat(70_000),
+            "a b ".repeat(5_000)
+        };
+        private static final String[] NUMBERS = {
+            "0",
+            "-0",
+            "-1",
+            "1",
+            "2",
+            "0.5",
+            "-0.5",
+            "1e308",
+            "-1e308",
+            "1e309",
+            "-1e309",
+            "1E+999999",
+            "1e-400",
+            "123456789012345678901234567890",
+            "-123456789012345678901234567890",
+            "2147483648",
+            "9223372036854775808",
+            "4294967296",
+            "3.0",
+            "1.0000000000000001",
+            "0.0000001",
+            "100000",
+            "99999999999"
+        };
+        private static final String[] CONTENT_TYPES = {
+            "text/plain",
+            "application/xml",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=xyz",
+            "application/json; charset=ISO-8859-1",
+            "application/json;charset=utf-16",
+            "*/*",
+            "application/octet-stream",
+            "application/json; charset=nonsense",
+            "application/jsonx",
+            "text/json"
+        };
 
         Case next() {
             int endpoint = r.nextInt(100);
@@ -225,8 +322,17 @@ class ApiFuzzIT {
         }
 
         private Case models() {
-            String[] queries = {"", "?limit=-1", "?x=%25ZZ%00", "?" + "a=1&".repeat(200), "/stories260k", "/nope", "/%00",
-                    "/stories260k@1.0.0", "?after=" + "x".repeat(2000)};
+            String[] queries = {
+                "",
+                "?limit=-1",
+                "?x=%25ZZ%00",
+                "?" + "a=1&".repeat(200),
+                "/stories260k",
+                "/nope",
+                "/%00",
+                "/stories260k@1.0.0",
+                "?after=" + "x".repeat(2000)
+            };
             String q = queries[r.nextInt(queries.length)];
             how.add("models " + (q.length() > 40 ? q.substring(0, 40) + "..." : q));
             return new Case(index, "GET", "/v1/models" + q, null, null, headers(), String.join("; ", how));
@@ -234,11 +340,14 @@ class ApiFuzzIT {
 
         private Case oddMethod() {
             String[] methods = {"PUT", "DELETE", "PATCH", "GET", "OPTIONS"};
-            String[] paths = {"/v1/completions", "/v1/chat/completions", "/v1/feedback", "/v1/models", "/v1/", "/v1/nope"};
+            String[] paths = {
+                "/v1/completions", "/v1/chat/completions", "/v1/feedback", "/v1/models", "/v1/", "/v1/nope"
+            };
             String m = methods[r.nextInt(methods.length)], p = paths[r.nextInt(paths.length)];
             how.add("method " + m);
             byte[] body = m.equals("GET") || m.equals("OPTIONS") ? null : utf8("{}");
-            return new Case(index, m, p, body == null ? null : "application/json", body, Map.of(), String.join("; ", how));
+            return new Case(
+                    index, m, p, body == null ? null : "application/json", body, Map.of(), String.join("; ", how));
         }
 
         // --- bodies ---------------------------------------------------------------------------------------------
@@ -251,7 +360,8 @@ class ApiFuzzIT {
             for (int m = 0; m < mutations; m++) {
                 List<String> keys = new ArrayList<>(fields.keySet());
                 switch (keys.isEmpty() ? 1 : r.nextInt(4)) {
-                    case 0 -> { // drop a field (never the token limit: a generation without one runs to the context end)
+                    case 0 -> { // drop a field (never the token limit: a generation without one runs to the context
+                        // end)
                         String k = keys.get(r.nextInt(keys.size()));
                         if (!isTokenLimit(k)) {
                             fields.remove(k);
@@ -280,7 +390,9 @@ class ApiFuzzIT {
 
         /** Token limits that are invalid or small: a valid large one would generate for seconds. */
         private String badTokenLimit() {
-            String[] values = {"0", "-1", "1.5", "\"3\"", "[]", "{}", "true", "1e20", "9223372036854775808", "-2147483649", "2", "1"};
+            String[] values = {
+                "0", "-1", "1.5", "\"3\"", "[]", "{}", "true", "1e20", "9223372036854775808", "-2147483649", "2", "1"
+            };
             return values[r.nextInt(values.length)];
         }
 
@@ -289,7 +401,9 @@ class ApiFuzzIT {
             switch (path) {
                 case "/v1/completions" -> {
                     f.put("model", quote(r.nextInt(6) == 0 ? "stories260k@1.0.0" : "stories260k"));
-                    f.put("prompt", r.nextInt(5) == 0 ? "[" + quote("Once") + "," + quote("Lily") + "]" : quote(prompt()));
+                    f.put(
+                            "prompt",
+                            r.nextInt(5) == 0 ? "[" + quote("Once") + "," + quote("Lily") + "]" : quote(prompt()));
                     f.put("max_tokens", String.valueOf(1 + r.nextInt(3)));
                     if (r.nextBoolean()) f.put("temperature", r.nextBoolean() ? "0" : "0.8");
                     if (r.nextInt(4) == 0) f.put("stream", "true");
@@ -306,7 +420,11 @@ class ApiFuzzIT {
                     for (int i = 0; i < n; i++) {
                         String role = i == 0 && r.nextInt(4) == 0 ? "system" : i % 2 == 0 ? "user" : "assistant";
                         if (i > 0) messages.append(',');
-                        messages.append("{\"role\":").append(quote(role)).append(",\"content\":").append(quote(prompt())).append('}');
+                        messages.append("{\"role\":")
+                                .append(quote(role))
+                                .append(",\"content\":")
+                                .append(quote(prompt()))
+                                .append('}');
                     }
                     f.put("messages", messages.append(']').toString());
                     f.put("max_tokens", String.valueOf(1 + r.nextInt(3)));
@@ -314,8 +432,11 @@ class ApiFuzzIT {
                     if (r.nextInt(4) == 0) f.put("stream", "true");
                     if (r.nextInt(6) == 0) f.put("logprobs", "true");
                     if (r.nextInt(8) == 0) f.put("response_format", "{\"type\":\"json_object\"}");
-                    if (r.nextInt(10) == 0) f.put("response_format", "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\","
-                            + "\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^(a+)+$\"}}}}}");
+                    if (r.nextInt(10) == 0)
+                        f.put(
+                                "response_format",
+                                "{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\","
+                                        + "\"schema\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\",\"pattern\":\"^(a+)+$\"}}}}}");
                 }
                 default -> {
                     f.put("response_id", quote("chatcmpl-fuzz" + r.nextInt(100)));
@@ -332,10 +453,39 @@ class ApiFuzzIT {
         }
 
         private String randomFieldName() {
-            String[] names = {"stop", "n", "logprobs", "top_logprobs", "seed", "user", "presence_penalty", "frequency_penalty",
-                    "top_p", "temperature", "stream", "stream_options", "response_format", "echo", "suffix", "best_of",
-                    "logit_bias", "tools", "functions", "model", "prompt", "messages", "rating", "scale", "comment",
-                    "response_id", "__proto__", "", "x".repeat(300), "\u0000", "unknown_" + r.nextInt(10)};
+            String[] names = {
+                "stop",
+                "n",
+                "logprobs",
+                "top_logprobs",
+                "seed",
+                "user",
+                "presence_penalty",
+                "frequency_penalty",
+                "top_p",
+                "temperature",
+                "stream",
+                "stream_options",
+                "response_format",
+                "echo",
+                "suffix",
+                "best_of",
+                "logit_bias",
+                "tools",
+                "functions",
+                "model",
+                "prompt",
+                "messages",
+                "rating",
+                "scale",
+                "comment",
+                "response_id",
+                "__proto__",
+                "",
+                "x".repeat(300),
+                "\u0000",
+                "unknown_" + r.nextInt(10)
+            };
             return names[r.nextInt(names.length)];
         }
 
@@ -365,27 +515,65 @@ class ApiFuzzIT {
 
         /** Not JSON, or JSON that is not an object, or JSON-like with non-finite numbers. */
         private String raw(String path) {
-            String[] bodies = {"", " ", "null", "[]", "[1,2]", "\"a string\"", "42", "true", "{", "}", "{]", "{\"model\":}",
-                    "{\"max_tokens\":NaN}", "{\"temperature\":Infinity,\"model\":\"stories260k\",\"prompt\":\"x\",\"max_tokens\":1}",
-                    "{\"temperature\":-Infinity}", "{'model':'stories260k'}", "{model:stories260k}", "<xml/>",
-                    "model=stories260k&prompt=hi", "{\"a\":1}{\"b\":2}", "{\"a\":1,}", "[{}", "\u0000\u0000",
-                    "{\"model\":\"stories260k\",\"prompt\":\"hi\"" + ",\"x\":1".repeat(20_000) + "}",
-                    "{\"n\":01}", "{\"n\":1.}", "{\"n\":.5}", "{\"n\":+1}", "{\"n\":0x10}", "{\"s\":\"\\x41\"}", "{\"s\":\"\\uZZZZ\"}",
-                    "{\"s\":\"\\uD800\"}", "{\"s\":\"\\uDC00\\uD800\"}", "{\"s\":\"tab\tinside\"}", "{\"s\":\"new\nline\"}"};
+            String[] bodies = {
+                "",
+                " ",
+                "null",
+                "[]",
+                "[1,2]",
+                "\"a string\"",
+                "42",
+                "true",
+                "{",
+                "}",
+                "{]",
+                "{\"model\":}",
+                "{\"max_tokens\":NaN}",
+                "{\"temperature\":Infinity,\"model\":\"stories260k\",\"prompt\":\"x\",\"max_tokens\":1}",
+                "{\"temperature\":-Infinity}",
+                "{'model':'stories260k'}",
+                "{model:stories260k}",
+                "<xml/>",
+                "model=stories260k&prompt=hi",
+                "{\"a\":1}{\"b\":2}",
+                "{\"a\":1,}",
+                "[{}",
+                "\u0000\u0000",
+                "{\"model\":\"stories260k\",\"prompt\":\"hi\"" + ",\"x\":1".repeat(20_000) + "}",
+                "{\"n\":01}",
+                "{\"n\":1.}",
+                "{\"n\":.5}",
+                "{\"n\":+1}",
+                "{\"n\":0x10}",
+                "{\"s\":\"\\x41\"}",
+                "{\"s\":\"\\uZZZZ\"}",
+                "{\"s\":\"\\uD800\"}",
+                "{\"s\":\"\\uDC00\\uD800\"}",
+                "{\"s\":\"tab\tinside\"}",
+                "{\"s\":\"new\nline\"}"
+            };
             String b = bodies[r.nextInt(bodies.length)];
             how.add("raw " + abbreviate(b));
             return b;
         }
 
         private byte[] badUtf8(String path) {
-            byte[][] bad = {{(byte) 0xC3, 0x28}, {(byte) 0xFF}, {(byte) 0xFE, (byte) 0xFF}, {(byte) 0xED, (byte) 0xA0, (byte) 0x80},
-                    {(byte) 0xF8, (byte) 0x88, (byte) 0x80, (byte) 0x80, (byte) 0x80}, {(byte) 0xC0, (byte) 0xAF}, {(byte) 0xE2, (byte) 0x82}};
+            byte[][] bad = {
+                {(byte) 0xC3, 0x28},
+                {(byte) 0xFF},
+                {(byte) 0xFE, (byte) 0xFF},
+                {(byte) 0xED, (byte) 0xA0, (byte) 0x80},
+                {(byte) 0xF8, (byte) 0x88, (byte) 0x80, (byte) 0x80, (byte) 0x80},
+                {(byte) 0xC0, (byte) 0xAF},
+                {(byte) 0xE2, (byte) 0x82}
+            };
             byte[] insert = bad[r.nextInt(bad.length)];
             String field = path.endsWith("completions") ? (path.contains("chat") ? "content" : "prompt") : "comment";
             String template = path.equals("/v1/chat/completions")
                     ? "{\"model\":\"stories260k\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"A%sB\"}]}"
-                    : path.equals("/v1/completions") ? "{\"model\":\"stories260k\",\"max_tokens\":1,\"prompt\":\"A%sB\"}"
-                    : "{\"response_id\":\"x%s\",\"rating\":1}";
+                    : path.equals("/v1/completions")
+                            ? "{\"model\":\"stories260k\",\"max_tokens\":1,\"prompt\":\"A%sB\"}"
+                            : "{\"response_id\":\"x%s\",\"rating\":1}";
             String[] parts = template.split("%s");
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             out.writeBytes(utf8(parts[0]));
@@ -422,7 +610,10 @@ class ApiFuzzIT {
 
         private static String object(Map<String, String> fields) {
             StringBuilder b = new StringBuilder("{");
-            fields.forEach((k, v) -> b.append(b.length() > 1 ? "," : "").append(quote(k)).append(':').append(v));
+            fields.forEach((k, v) -> b.append(b.length() > 1 ? "," : "")
+                    .append(quote(k))
+                    .append(':')
+                    .append(v));
             return b.append('}').toString();
         }
 

@@ -24,8 +24,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(AnvilServerExtension.class)
 class ChatTemplateSafetyIT {
 
-    private static final List<String> JINJA_LOOKALIKES = List.of("{{ 7*7 }}", "{% for x in range(3) %}y{% endfor %}",
-            "{# note #}", "{{ raise_exception('boom') }}", "{% include 'META-INF/MANIFEST.MF' %}");
+    private static final List<String> JINJA_LOOKALIKES = List.of(
+            "{{ 7*7 }}",
+            "{% for x in range(3) %}y{% endfor %}",
+            "{# note #}",
+            "{{ raise_exception('boom') }}",
+            "{% include 'META-INF/MANIFEST.MF' %}");
 
     /** Frames each message; hostile when a conversation has 4 (nested loops) or 5 (string doubling) messages. */
     private static final String TIME_BOMB = """
@@ -40,10 +44,17 @@ class ChatTemplateSafetyIT {
     private static HttpResult chat(AnvilServer server, String model, List<String> contents) {
         JsonArrayBuilder messages = Json.createArrayBuilder();
         for (int i = 0; i < contents.size(); i++) {
-            messages.add(Json.createObjectBuilder().add("role", i % 2 == 0 ? "user" : "assistant").add("content", contents.get(i)));
+            messages.add(Json.createObjectBuilder()
+                    .add("role", i % 2 == 0 ? "user" : "assistant")
+                    .add("content", contents.get(i)));
         }
-        String body = Json.createObjectBuilder().add("model", model).add("messages", messages).add("max_tokens", 1)
-                .add("temperature", 0).build().toString();
+        String body = Json.createObjectBuilder()
+                .add("model", model)
+                .add("messages", messages)
+                .add("max_tokens", 1)
+                .add("temperature", 0)
+                .build()
+                .toString();
         // The test models are registered, not promoted: their versions are pinned, as an admin may.
         return server.request("POST", "/v1/chat/completions", body, OpenAi.UNCACHED_AS_ADMIN);
     }
@@ -54,8 +65,13 @@ class ChatTemplateSafetyIT {
     }
 
     private static void register(AnvilServer server, String model, Path file, int expectedStatus) {
-        HttpResult r = server.post("/api/registry/models/" + model + "/versions",
-                Json.createObjectBuilder().add("version", "1.0.0").add("path", file.toString()).build().toString());
+        HttpResult r = server.post(
+                "/api/registry/models/" + model + "/versions",
+                Json.createObjectBuilder()
+                        .add("version", "1.0.0")
+                        .add("path", file.toString())
+                        .build()
+                        .toString());
         assertEquals(expectedStatus, r.status(), r::toString);
     }
 
@@ -67,11 +83,15 @@ class ChatTemplateSafetyIT {
             assertEquals(expected, promptTokens(chat(server, OpenAi.MODEL, List.of(text))), text);
         }
         // What the old renderer made of the first one ("49") is a different prompt.
-        assertNotEquals(TemplatedModels.promptTokens("User: {{ 7*7 }}\nAssistant:"), TemplatedModels.promptTokens("User: 49\nAssistant:"));
+        assertNotEquals(
+                TemplatedModels.promptTokens("User: {{ 7*7 }}\nAssistant:"),
+                TemplatedModels.promptTokens("User: 49\nAssistant:"));
 
         // The same through a model's own Jinja template.
-        Path framed = TemplatedModels.write("ct-framed", "{% for m in messages %}<<{{ m['role'] }}>>{{ m['content'] }}{% endfor %}"
-                + "{% if add_generation_prompt %}<<assistant>>{% endif %}");
+        Path framed = TemplatedModels.write(
+                "ct-framed",
+                "{% for m in messages %}<<{{ m['role'] }}>>{{ m['content'] }}{% endfor %}"
+                        + "{% if add_generation_prompt %}<<assistant>>{% endif %}");
         register(server, "ct-framed", framed, 201);
         for (String text : JINJA_LOOKALIKES) {
             int expected = TemplatedModels.promptTokens("<<user>>" + text + "<<assistant>>");
@@ -83,9 +103,12 @@ class ChatTemplateSafetyIT {
     void aRunawayTemplateFailsItsRequestQuicklyAndTheServerKeepsServing(AnvilServer server) {
         register(server, "ct-bomb", TemplatedModels.write("ct-bomb", TIME_BOMB), 201);
         // First use loads the version; an ordinary conversation renders and generates.
-        assertEquals(TemplatedModels.promptTokens("[user] hello\n[assistant]"), promptTokens(chat(server, "ct-bomb@1.0.0", List.of("hello"))));
+        assertEquals(
+                TemplatedModels.promptTokens("[user] hello\n[assistant]"),
+                promptTokens(chat(server, "ct-bomb@1.0.0", List.of("hello"))));
 
-        for (List<String> conversation : List.of(List.of("a", "b", "c", "d"), List.of("double me", "b", "c", "d", "e"))) {
+        for (List<String> conversation :
+                List.of(List.of("a", "b", "c", "d"), List.of("double me", "b", "c", "d", "e"))) {
             long t0 = System.nanoTime();
             HttpResult r = chat(server, "ct-bomb@1.0.0", conversation);
             long millis = (System.nanoTime() - t0) / 1_000_000;
@@ -100,7 +123,9 @@ class ChatTemplateSafetyIT {
         }
 
         // The thread was freed and nothing was left behind: the same model and the default one still answer.
-        assertEquals(TemplatedModels.promptTokens("[user] again\n[assistant]"), promptTokens(chat(server, "ct-bomb@1.0.0", List.of("again"))));
+        assertEquals(
+                TemplatedModels.promptTokens("[user] again\n[assistant]"),
+                promptTokens(chat(server, "ct-bomb@1.0.0", List.of("again"))));
         assertEquals(200, chat(server, OpenAi.MODEL, List.of("Tell me a story")).status());
         assertEquals(200, server.get("/health/ready").status());
     }
@@ -108,8 +133,13 @@ class ChatTemplateSafetyIT {
     @Test
     void aBrokenTemplateIsRefusedAtRegistration(AnvilServer server) {
         Path broken = TemplatedModels.write("ct-broken", "{% for m in messages %}{{ m['content'] }}");
-        HttpResult r = server.post("/api/registry/models/ct-broken/versions",
-                Json.createObjectBuilder().add("version", "1.0.0").add("path", broken.toString()).build().toString());
+        HttpResult r = server.post(
+                "/api/registry/models/ct-broken/versions",
+                Json.createObjectBuilder()
+                        .add("version", "1.0.0")
+                        .add("path", broken.toString())
+                        .build()
+                        .toString());
         assertEquals(400, r.status(), r::toString);
         JsonObject error = r.json().getJsonObject("error");
         assertEquals("invalid_chat_template", error.getString("code"), r::toString);
@@ -120,12 +150,20 @@ class ChatTemplateSafetyIT {
         assertEquals(404, server.get("/api/registry/models/ct-broken").status());
 
         // A template that only refuses on purpose (raise_exception) for some conversations is fine.
-        Path strict = TemplatedModels.write("ct-strict", "{% for m in messages %}{% if m['role'] == 'system' %}"
-                + "{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}{% endfor %}");
+        Path strict = TemplatedModels.write(
+                "ct-strict",
+                "{% for m in messages %}{% if m['role'] == 'system' %}"
+                        + "{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}{% endfor %}");
         register(server, "ct-strict", strict, 201);
-        HttpResult refused = server.request("POST", "/v1/chat/completions", "{\"model\":\"ct-strict@1.0.0\",\"max_tokens\":1,\"messages\":"
-                + "[{\"role\":\"system\",\"content\":\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}", OpenAi.UNCACHED_AS_ADMIN);
+        HttpResult refused = server.request(
+                "POST",
+                "/v1/chat/completions",
+                "{\"model\":\"ct-strict@1.0.0\",\"max_tokens\":1,\"messages\":"
+                        + "[{\"role\":\"system\",\"content\":\"x\"},{\"role\":\"user\",\"content\":\"y\"}]}",
+                OpenAi.UNCACHED_AS_ADMIN);
         assertEquals(400, refused.status(), refused::toString);
-        assertTrue(refused.json().getJsonObject("error").getString("message").contains("System role not supported"), refused::toString);
+        assertTrue(
+                refused.json().getJsonObject("error").getString("message").contains("System role not supported"),
+                refused::toString);
     }
 }

@@ -42,22 +42,35 @@ class GuardrailsIT {
 
     @Test
     void personalDataInTheInputIsRefusedWithoutBeingRepeated(AnvilServer server) {
-        double before = GuardedModels.metric(server, "anvil_guardrail_findings_total", "check=\"input_pii\"", "action=\"block\"",
+        double before = GuardedModels.metric(
+                server,
+                "anvil_guardrail_findings_total",
+                "check=\"input_pii\"",
+                "action=\"block\"",
                 "tenant=\"itblock\"");
-        HttpResult r = post(server, "/v1/chat/completions", OpenAi.chat("Mail me at jane.doe@example.com please", 4, ""), BLOCK);
+        HttpResult r = post(
+                server, "/v1/chat/completions", OpenAi.chat("Mail me at jane.doe@example.com please", 4, ""), BLOCK);
         assertEquals(400, r.status(), r::toString);
         assertEquals("guardrail_violation", error(r).getString("code"));
         assertEquals("input_pii", error(r).getString("param"));
         assertEquals("invalid_request_error", error(r).getString("type"));
         assertTrue(error(r).getString("message").contains("personal data (email)"), r::toString);
         assertFalse(r.body().contains("jane.doe"), "the error must not echo the personal data");
-        assertEquals(before + 1, GuardedModels.metric(server, "anvil_guardrail_findings_total", "check=\"input_pii\"",
-                "action=\"block\"", "tenant=\"itblock\""));
+        assertEquals(
+                before + 1,
+                GuardedModels.metric(
+                        server,
+                        "anvil_guardrail_findings_total",
+                        "check=\"input_pii\"",
+                        "action=\"block\"",
+                        "tenant=\"itblock\""));
     }
 
     @Test
     void personalDataInTheInputIsRedactedBeforeInference(AnvilServer server) {
-        String body = OpenAi.completion("Contact jane.doe@example.com or pay with 4111 1111 1111 1111. Once", 2,
+        String body = OpenAi.completion(
+                "Contact jane.doe@example.com or pay with 4111 1111 1111 1111. Once",
+                2,
                 "\"echo\":true,\"temperature\":0");
         HttpResult r = post(server, "/v1/completions", body, REDACT);
         assertEquals(200, r.status(), r::toString);
@@ -65,9 +78,14 @@ class GuardrailsIT {
         assertTrue(text.startsWith("Contact [EMAIL] or pay with [CARD]. Once"), text);
         assertTrue(guardrailsHeader(r).contains("input_pii=redact"), guardrailsHeader(r));
         // The model saw the redacted prompt: its prompt token count is that of the redacted text.
-        HttpResult plain = post(server, "/v1/completions", OpenAi.completion("Contact [EMAIL] or pay with [CARD]. Once", 2,
-                "\"temperature\":0"), DEFAULT);
-        assertEquals(plain.json().getJsonObject("usage").getInt("prompt_tokens"), r.json().getJsonObject("usage").getInt("prompt_tokens"));
+        HttpResult plain = post(
+                server,
+                "/v1/completions",
+                OpenAi.completion("Contact [EMAIL] or pay with [CARD]. Once", 2, "\"temperature\":0"),
+                DEFAULT);
+        assertEquals(
+                plain.json().getJsonObject("usage").getInt("prompt_tokens"),
+                r.json().getJsonObject("usage").getInt("prompt_tokens"));
     }
 
     @Test
@@ -79,7 +97,9 @@ class GuardrailsIT {
         assertEquals("guardrail_violation", error(blocked).getString("code"));
         HttpResult flagged = post(server, "/v1/chat/completions", attack, DEFAULT);
         assertEquals(200, flagged.status(), flagged::toString);
-        assertTrue(guardrailsHeader(flagged).contains("prompt_injection=flag"), "a flag is never silent: " + flagged.headers());
+        assertTrue(
+                guardrailsHeader(flagged).contains("prompt_injection=flag"),
+                "a flag is never silent: " + flagged.headers());
     }
 
     @Test
@@ -88,26 +108,40 @@ class GuardrailsIT {
         assertEquals(400, r.status(), r::toString);
         assertEquals("input_size", error(r).getString("param"));
         assertTrue(error(r).getString("message").contains("at most 200"), r::toString);
-        assertEquals(200, post(server, "/v1/completions", OpenAi.completion("a".repeat(200), 2, ""), BLOCK).status());
+        assertEquals(
+                200,
+                post(server, "/v1/completions", OpenAi.completion("a".repeat(200), 2, ""), BLOCK)
+                        .status());
     }
 
     @Test
     void theInputSizeLimitCoversTextAndTokenPromptsOfARequestTogether(AnvilServer server) {
         // How many characters the token prompt reads as: the echoed text less what was generated.
         String tokens = "[300,301,302]";
-        HttpResult echoed = post(server, "/v1/completions", "{\"model\":\"" + OpenAi.MODEL + "\",\"prompt\":[" + tokens
-                + "],\"max_tokens\":1,\"echo\":true,\"logprobs\":0,\"temperature\":0}", DEFAULT);
+        HttpResult echoed = post(
+                server,
+                "/v1/completions",
+                "{\"model\":\"" + OpenAi.MODEL + "\",\"prompt\":[" + tokens
+                        + "],\"max_tokens\":1,\"echo\":true,\"logprobs\":0,\"temperature\":0}",
+                DEFAULT);
         assertEquals(200, echoed.status(), echoed::toString);
         JsonObject choice = echoed.json().getJsonArray("choices").getJsonObject(0);
-        int generated = choice.getJsonObject("logprobs").getJsonArray("tokens").getValuesAs(jakarta.json.JsonString::getString)
-                .stream().mapToInt(String::length).sum();
+        int generated = choice
+                .getJsonObject("logprobs")
+                .getJsonArray("tokens")
+                .getValuesAs(jakarta.json.JsonString::getString)
+                .stream()
+                .mapToInt(String::length)
+                .sum();
         int decoded = choice.getString("text").length() - generated;
         assertTrue(decoded > 0 && decoded < 200, echoed::toString);
         String mixed = "{\"model\":\"" + OpenAi.MODEL + "\",\"prompt\":[%s," + tokens + "],\"max_tokens\":2}";
-        HttpResult over = post(server, "/v1/completions", mixed.formatted(OpenAi.quote("a".repeat(201 - decoded))), BLOCK);
+        HttpResult over =
+                post(server, "/v1/completions", mixed.formatted(OpenAi.quote("a".repeat(201 - decoded))), BLOCK);
         assertEquals(400, over.status(), over::toString);
         assertEquals("input_size", error(over).getString("param"), over::toString);
-        HttpResult within = post(server, "/v1/completions", mixed.formatted(OpenAi.quote("a".repeat(200 - decoded))), BLOCK);
+        HttpResult within =
+                post(server, "/v1/completions", mixed.formatted(OpenAi.quote("a".repeat(200 - decoded))), BLOCK);
         assertEquals(200, within.status(), within::toString);
     }
 
@@ -117,10 +151,14 @@ class GuardrailsIT {
      */
     @Test
     void bothEndpointsDecideTheModelBeforeCheckingTheContent(AnvilServer server) {
-        GuardedModels.register(server, "guardpin", "1.0.0"); // registered, never PRODUCTION: only pinnable by who may pin
+        GuardedModels.register(
+                server, "guardpin", "1.0.0"); // registered, never PRODUCTION: only pinnable by who may pin
         String personal = "Mail me at jane.doe@example.com please";
-        Map<String, String> bodies = Map.of("/v1/chat/completions", OpenAi.chat(personal, 2, ""),
-                "/v1/completions", OpenAi.completion(personal, 2, ""));
+        Map<String, String> bodies = Map.of(
+                "/v1/chat/completions",
+                OpenAi.chat(personal, 2, ""),
+                "/v1/completions",
+                OpenAi.completion(personal, 2, ""));
         String served = "\"model\":\"" + OpenAi.MODEL + "\"";
         for (Map.Entry<String, String> endpoint : bodies.entrySet()) {
             String path = endpoint.getKey(), body = endpoint.getValue();
@@ -151,14 +189,15 @@ class GuardrailsIT {
         assertEquals(TERMS.matcher(original).replaceAll("[BLOCKED]"), text);
         assertTrue(guardrailsHeader(redacted).contains("blocked_terms=redact"), guardrailsHeader(redacted));
 
-        OpenAi.Stream stream = OpenAi.stream(server, "/v1/completions",
-                STORY.replace("}", ",\"stream\":true}"), Map.of(TENANT, "itredact"));
+        OpenAi.Stream stream = OpenAi.stream(
+                server, "/v1/completions", STORY.replace("}", ",\"stream\":true}"), Map.of(TENANT, "itredact"));
         assertEquals(200, stream.status(), stream::toString);
         assertTrue(stream.done());
         assertEquals(text, stream.text(), "a stream is redacted exactly like the whole text");
 
         // Streamed logprobs would repeat the withheld text token by token: refused under this policy.
-        HttpResult logprobs = post(server, "/v1/completions", STORY.replace("}", ",\"stream\":true,\"logprobs\":1}"), REDACT);
+        HttpResult logprobs =
+                post(server, "/v1/completions", STORY.replace("}", ",\"stream\":true,\"logprobs\":1}"), REDACT);
         assertEquals(400, logprobs.status(), logprobs::toString);
         assertEquals("logprobs", error(logprobs).getString("param"));
     }
@@ -172,30 +211,47 @@ class GuardrailsIT {
         assertEquals("content_filter", choice.getString("finish_reason"));
         assertTrue(guardrailsHeader(r).contains("blocked_terms=block"), guardrailsHeader(r));
 
-        OpenAi.Stream stream = OpenAi.stream(server, "/v1/chat/completions",
-                OpenAi.chat("Once upon a time", 48, "\"temperature\":0,\"stream\":true"), Map.of(TENANT, "itblock"));
+        OpenAi.Stream stream = OpenAi.stream(
+                server,
+                "/v1/chat/completions",
+                OpenAi.chat("Once upon a time", 48, "\"temperature\":0,\"stream\":true"),
+                Map.of(TENANT, "itblock"));
         assertEquals(200, stream.status(), stream::toString);
         assertTrue(stream.done(), stream::toString);
         assertFalse(TERMS.matcher(stream.text()).find(), "no blocked term left the server: " + stream.text());
-        JsonObject error = stream.events().stream().filter(e -> e.containsKey("error")).findFirst()
-                .orElseThrow(() -> new AssertionError("no error event: " + stream)).getJsonObject("error");
+        JsonObject error = stream.events().stream()
+                .filter(e -> e.containsKey("error"))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no error event: " + stream))
+                .getJsonObject("error");
         assertEquals("guardrail_violation", error.getString("code"));
         assertEquals("blocked_terms", error.getString("param"));
-        assertEquals("content_filter", stream.last().getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+        assertEquals(
+                "content_filter",
+                stream.last().getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
     }
 
     @Test
     void jsonOutputIsValidated(AnvilServer server) {
-        HttpResult story = post(server, "/v1/chat/completions", OpenAi.chat("Tell a story", 24,
-                "\"temperature\":0,\"response_format\":{\"type\":\"json_object\"}"), DEFAULT);
+        HttpResult story = post(
+                server,
+                "/v1/chat/completions",
+                OpenAi.chat("Tell a story", 24, "\"temperature\":0,\"response_format\":{\"type\":\"json_object\"}"),
+                DEFAULT);
         assertEquals(200, story.status(), story::toString);
         JsonObject choice = story.json().getJsonArray("choices").getJsonObject(0);
         assertEquals("content_filter", choice.getString("finish_reason"), "a story is not JSON: " + story);
         assertEquals("", choice.getJsonObject("message").getString("content"));
         assertTrue(guardrailsHeader(story).contains("json_output=block"), guardrailsHeader(story));
 
-        HttpResult badSchema = post(server, "/v1/chat/completions", OpenAi.chat("x", 4,
-                "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"schema\":{\"type\":7}}}"), DEFAULT);
+        HttpResult badSchema = post(
+                server,
+                "/v1/chat/completions",
+                OpenAi.chat(
+                        "x",
+                        4,
+                        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"schema\":{\"type\":7}}}"),
+                DEFAULT);
         assertEquals(400, badSchema.status(), badSchema::toString);
         assertEquals("response_format.json_schema.schema", error(badSchema).getString("param"));
     }
@@ -203,8 +259,9 @@ class GuardrailsIT {
     /** guardmsg@1.0.0 always fails and answers with its fallback message, a fixed JSON text holding an email. */
     private static HttpResult fallbackMessage(AnvilServer server, String extra, Map<String, String> headers) {
         GuardedModels.register(server, "guardmsg", "1.0.0");
-        String body = "{\"model\":\"guardmsg@1.0.0\",\"messages\":[{\"role\":\"user\",\"content\":\"status?\"}],\"max_tokens\":8"
-                + extra + "}";
+        String body =
+                "{\"model\":\"guardmsg@1.0.0\",\"messages\":[{\"role\":\"user\",\"content\":\"status?\"}],\"max_tokens\":8"
+                        + extra + "}";
         // guardmsg@1.0.0 is not PRODUCTION: the pin is sent with an admin's credentials, who may pin any version.
         Map<String, String> pinning = new java.util.HashMap<>(headers);
         pinning.put("Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER));
@@ -217,7 +274,11 @@ class GuardrailsIT {
     }
 
     private static String content(HttpResult r) {
-        return r.json().getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content");
+        return r.json()
+                .getJsonArray("choices")
+                .getJsonObject(0)
+                .getJsonObject("message")
+                .getString("content");
     }
 
     @Test
@@ -232,24 +293,35 @@ class GuardrailsIT {
 
         HttpResult blocked = fallbackMessage(server, "", BLOCK);
         assertEquals("", content(blocked));
-        assertEquals("content_filter", blocked.json().getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+        assertEquals(
+                "content_filter",
+                blocked.json().getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
         assertTrue(guardrailsHeader(blocked).contains("output_pii=block"), guardrailsHeader(blocked));
     }
 
     @Test
     void jsonSchemaOutputPassesOrIsWithheld(AnvilServer server) {
-        String schema = "{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},\"contact\":{\"type\":\"string\"}},"
-                + "\"required\":[\"status\",\"contact\"]}";
-        HttpResult valid = fallbackMessage(server, ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
-                + "{\"name\":\"status\",\"schema\":" + schema + "}}", DEFAULT);
+        String schema =
+                "{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"},\"contact\":{\"type\":\"string\"}},"
+                        + "\"required\":[\"status\",\"contact\"]}";
+        HttpResult valid = fallbackMessage(
+                server,
+                ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":" + "{\"name\":\"status\",\"schema\":"
+                        + schema + "}}",
+                DEFAULT);
         assertEquals("{\"status\":\"busy\",\"contact\":\"support@anvil.example\"}", content(valid));
         assertFalse(guardrailsHeader(valid).contains("json_output"), guardrailsHeader(valid));
 
         String strict = schema.replace("\"required\":[\"status\",\"contact\"]", "\"required\":[\"status\",\"code\"]");
-        HttpResult invalid = fallbackMessage(server, ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
-                + "{\"name\":\"status\",\"schema\":" + strict + "}}", DEFAULT);
+        HttpResult invalid = fallbackMessage(
+                server,
+                ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":" + "{\"name\":\"status\",\"schema\":"
+                        + strict + "}}",
+                DEFAULT);
         assertEquals("", content(invalid));
-        assertEquals("content_filter", invalid.json().getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+        assertEquals(
+                "content_filter",
+                invalid.json().getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
         assertTrue(guardrailsHeader(invalid).contains("json_output=block"), guardrailsHeader(invalid));
     }
 }

@@ -36,25 +36,35 @@ class ModelVersionsIT {
     }
 
     private static void register(AnvilServer server, String model, String version) {
-        HttpResult r = server.post(MODELS + "/" + model + "/versions",
-                "{\"version\":\"" + version + "\",\"path\":" + OpenAi.quote(stories().toString()) + "}");
+        HttpResult r = server.post(
+                MODELS + "/" + model + "/versions",
+                "{\"version\":\"" + version + "\",\"path\":"
+                        + OpenAi.quote(stories().toString()) + "}");
         assertEquals(201, r.status(), r::toString);
     }
 
     private static void stage(AnvilServer server, String model, String version, String stage) {
-        HttpResult r = server.post(MODELS + "/" + model + "/versions/" + version + "/stage",
+        HttpResult r = server.post(
+                MODELS + "/" + model + "/versions/" + version + "/stage",
                 "{\"stage\":\"" + stage + "\",\"reason\":\"ModelVersionsIT\"}");
         assertEquals(200, r.status(), r::toString);
     }
 
     /** A completion; a pinned {@code name@version} is sent with an admin's credentials, who may pin any version. */
     private static HttpResult complete(AnvilServer server, String model, int maxTokens) {
-        return completeAs(server, model, maxTokens, model.contains("@") ? AnvilServer.basicAuth(AnvilServer.ADMIN_USER) : AnvilServer.ANONYMOUS);
+        return completeAs(
+                server,
+                model,
+                maxTokens,
+                model.contains("@") ? AnvilServer.basicAuth(AnvilServer.ADMIN_USER) : AnvilServer.ANONYMOUS);
     }
 
     private static HttpResult completeAs(AnvilServer server, String model, int maxTokens, String authorization) {
-        return server.request("POST", "/v1/completions", "{\"model\":" + OpenAi.quote(model)
-                + ",\"prompt\":\"Once upon a time\",\"max_tokens\":" + maxTokens + ",\"temperature\":0}",
+        return server.request(
+                "POST",
+                "/v1/completions",
+                "{\"model\":" + OpenAi.quote(model) + ",\"prompt\":\"Once upon a time\",\"max_tokens\":" + maxTokens
+                        + ",\"temperature\":0}",
                 java.util.Map.of("Content-Type", "application/json", "Authorization", authorization));
     }
 
@@ -67,7 +77,13 @@ class ModelVersionsIT {
     }
 
     private static String unique(TestInfo info) {
-        return "mv-" + info.getTestMethod().orElseThrow().getName().toLowerCase().replaceAll("[^a-z]", "").substring(0, 12);
+        return "mv-"
+                + info.getTestMethod()
+                        .orElseThrow()
+                        .getName()
+                        .toLowerCase()
+                        .replaceAll("[^a-z]", "")
+                        .substring(0, 12);
     }
 
     @Test
@@ -78,11 +94,17 @@ class ModelVersionsIT {
         stage(server, model, "1.1.0", "STAGING");
         // Neither version is PRODUCTION, so neither is loaded: the plain name is not served...
         assertOpenAiError(complete(server, model, 4), 404, "model_not_found");
-        // A caller without the right to pin versions its name does not serve is refused, and nothing is loaded for it...
+        // A caller without the right to pin versions its name does not serve is refused, and nothing is loaded for
+        // it...
         HttpResult refused = completeAs(server, model + "@1.1.0", 4, AnvilServer.ANONYMOUS);
         assertOpenAiError(refused, 403, "version_pin_not_allowed");
-        assertTrue(server.get("/metrics?scope=application").body().lines().noneMatch(l -> l.startsWith("anvil_inference_kv_blocks_used{")
-                && l.contains("model=\"" + model + "\"")), "a refused pin loads nothing");
+        assertTrue(
+                server.get("/metrics?scope=application")
+                        .body()
+                        .lines()
+                        .noneMatch(l -> l.startsWith("anvil_inference_kv_blocks_used{")
+                                && l.contains("model=\"" + model + "\"")),
+                "a refused pin loads nothing");
         // ...but for an admin each registered version answers when pinned, loaded on demand.
         for (String version : new String[] {"1.0.0", "1.1.0"}) {
             HttpResult r = complete(server, model + "@" + version, 8);
@@ -91,19 +113,29 @@ class ModelVersionsIT {
             assertEquals(8, r.json().getJsonObject("usage").getInt("completion_tokens"), r::toString);
         }
         // The same file under the same settings gives the same greedy text as the default model.
-        String pinned = complete(server, model + "@1.0.0", 12).json().getJsonArray("choices").getJsonObject(0).getString("text");
-        String served = complete(server, OpenAi.MODEL, 12).json().getJsonArray("choices").getJsonObject(0).getString("text");
+        String pinned = complete(server, model + "@1.0.0", 12)
+                .json()
+                .getJsonArray("choices")
+                .getJsonObject(0)
+                .getString("text");
+        String served = complete(server, OpenAi.MODEL, 12)
+                .json()
+                .getJsonArray("choices")
+                .getJsonObject(0)
+                .getString("text");
         assertEquals(served, pinned);
 
         assertOpenAiError(complete(server, model + "@9.9.9", 4), 404, "model_not_found");
         stage(server, model, "1.0.0", "ARCHIVED");
         HttpResult archived = complete(server, model + "@1.0.0", 4);
         assertOpenAiError(archived, 400, null);
-        assertTrue(archived.json().getJsonObject("error").getString("message").contains("ARCHIVED"), archived::toString);
+        assertTrue(
+                archived.json().getJsonObject("error").getString("message").contains("ARCHIVED"), archived::toString);
     }
 
     @Test
-    void promotionSwitchesNewTrafficWhileTheOldVersionFinishesInFlightWork(AnvilServer server, TestInfo info) throws Exception {
+    void promotionSwitchesNewTrafficWhileTheOldVersionFinishesInFlightWork(AnvilServer server, TestInfo info)
+            throws Exception {
         String model = unique(info);
         register(server, model, "1.0.0");
         register(server, model, "2.0.0");
@@ -118,7 +150,8 @@ class ModelVersionsIT {
                 + "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
         HttpResponse<InputStream> response = OpenAi.open(server, "/v1/completions", body);
         assertEquals(200, response.statusCode());
-        try (BufferedReader reader = new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+        try (BufferedReader reader =
+                new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
             JsonObject opening = nextChunk(reader);
             assertEquals(model + "@1.0.0", opening.getString("model"), opening::toString);
 
@@ -131,8 +164,12 @@ class ModelVersionsIT {
             String finish = null;
             JsonObject usage = null;
             for (JsonObject chunk; (chunk = nextChunk(reader)) != null; ) {
-                assertEquals(model + "@1.0.0", chunk.getString("model"), "the in-flight request stays on the version it started on");
-                if (!chunk.getJsonArray("choices").isEmpty() && !chunk.getJsonArray("choices").getJsonObject(0).isNull("finish_reason")) {
+                assertEquals(
+                        model + "@1.0.0",
+                        chunk.getString("model"),
+                        "the in-flight request stays on the version it started on");
+                if (!chunk.getJsonArray("choices").isEmpty()
+                        && !chunk.getJsonArray("choices").getJsonObject(0).isNull("finish_reason")) {
                     finish = chunk.getJsonArray("choices").getJsonObject(0).getString("finish_reason");
                 }
                 if (chunk.containsKey("usage") && !chunk.isNull("usage")) usage = chunk.getJsonObject("usage");
@@ -153,7 +190,8 @@ class ModelVersionsIT {
     }
 
     /** Sends small requests until {@code model} is answered by {@code version} (loading and switching are asynchronous). */
-    private static HttpResult pollUntilServed(AnvilServer server, String model, String version) throws InterruptedException {
+    private static HttpResult pollUntilServed(AnvilServer server, String model, String version)
+            throws InterruptedException {
         long deadline = System.nanoTime() + 60_000_000_000L;
         HttpResult last = null;
         while (System.nanoTime() < deadline) {

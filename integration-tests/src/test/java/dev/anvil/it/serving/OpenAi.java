@@ -30,14 +30,19 @@ final class OpenAi {
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(10))
             .build();
-    private static final Pattern KV_USED = Pattern.compile(
-            "(?m)^anvil_inference_kv_blocks_used\\{[^}]*model=\"" + MODEL + "\"[^}]*} ([0-9.E]+)$");
+    private static final Pattern KV_USED =
+            Pattern.compile("(?m)^anvil_inference_kv_blocks_used\\{[^}]*model=\"" + MODEL + "\"[^}]*} ([0-9.E]+)$");
 
-    private OpenAi() {
-    }
+    private OpenAi() {}
 
     /** A finished SSE exchange: the JSON of every {@code data:} event before {@code [DONE]}, and whether it came. */
-    record Stream(int status, HttpHeaders headers, String contentType, List<JsonObject> events, boolean done, String errorBody) {
+    record Stream(
+            int status,
+            HttpHeaders headers,
+            String contentType,
+            List<JsonObject> events,
+            boolean done,
+            String errorBody) {
 
         /** Concatenated text of all chunks: {@code choices[0].text} (completions) or {@code delta.content} (chat). */
         String text() {
@@ -51,7 +56,10 @@ final class OpenAi {
 
         /** Chunks that carry non-empty text. */
         long contentChunks() {
-            return events.stream().map(OpenAi::chunkText).filter(t -> t != null && !t.isEmpty()).count();
+            return events.stream()
+                    .map(OpenAi::chunkText)
+                    .filter(t -> t != null && !t.isEmpty())
+                    .count();
         }
 
         JsonObject last() {
@@ -60,7 +68,8 @@ final class OpenAi {
 
         @Override
         public String toString() {
-            return "HTTP " + status + " " + contentType + " done=" + done + " events=" + events + (errorBody == null ? "" : " body=" + errorBody);
+            return "HTTP " + status + " " + contentType + " done=" + done + " events=" + events
+                    + (errorBody == null ? "" : " body=" + errorBody);
         }
     }
 
@@ -83,15 +92,20 @@ final class OpenAi {
      * Headers of a generation request that must really run the model (tests of the engine's own determinism):
      * {@code Cache-Control: no-store} keeps the response cache out of it.
      */
-    static final java.util.Map<String, String> UNCACHED = java.util.Map.of("Content-Type", "application/json",
-            "Cache-Control", "no-store");
+    static final java.util.Map<String, String> UNCACHED =
+            java.util.Map.of("Content-Type", "application/json", "Cache-Control", "no-store");
 
     /**
      * {@link #UNCACHED} with an admin's credentials: for requests that pin a version its name does not serve, which only
      * admins and keys allowed to pin may do.
      */
-    static final java.util.Map<String, String> UNCACHED_AS_ADMIN = java.util.Map.of("Content-Type", "application/json",
-            "Cache-Control", "no-store", "Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER));
+    static final java.util.Map<String, String> UNCACHED_AS_ADMIN = java.util.Map.of(
+            "Content-Type",
+            "application/json",
+            "Cache-Control",
+            "no-store",
+            "Authorization",
+            AnvilServer.basicAuth(AnvilServer.ADMIN_USER));
 
     /** POSTs a generation request past the response cache (see {@link #UNCACHED}). */
     static dev.anvil.it.HttpResult postUncached(AnvilServer server, String path, String body) {
@@ -104,7 +118,8 @@ final class OpenAi {
     }
 
     /** Opens a streaming request with extra headers; the caller reads (part of) the body and closes it. */
-    static HttpResponse<InputStream> open(AnvilServer server, String path, String body, java.util.Map<String, String> headers) {
+    static HttpResponse<InputStream> open(
+            AnvilServer server, String path, String body, java.util.Map<String, String> headers) {
         HttpRequest.Builder builder = HttpRequest.newBuilder(server.uri(path))
                 .timeout(Duration.ofSeconds(120))
                 .header("Content-Type", "application/json")
@@ -134,11 +149,12 @@ final class OpenAi {
         HttpResponse<InputStream> response = open(server, path, body, headers);
         String contentType = response.headers().firstValue("Content-Type").orElse("");
         try (InputStream in = response.body();
-             BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
+                BufferedReader reader = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
             if (response.statusCode() != 200) {
                 StringBuilder sb = new StringBuilder();
                 for (String line; (line = reader.readLine()) != null; ) sb.append(line);
-                return new Stream(response.statusCode(), response.headers(), contentType, List.of(), false, sb.toString());
+                return new Stream(
+                        response.statusCode(), response.headers(), contentType, List.of(), false, sb.toString());
             }
             List<JsonObject> events = new ArrayList<>();
             boolean done = false;
@@ -161,7 +177,8 @@ final class OpenAi {
     static double kvBlocksUsed(AnvilServer server) {
         String metrics = server.get("/metrics?scope=application").body();
         Matcher m = KV_USED.matcher(metrics);
-        if (!m.find()) throw new AssertionError("no anvil_inference_kv_blocks_used gauge for " + MODEL + " in /metrics");
+        if (!m.find())
+            throw new AssertionError("no anvil_inference_kv_blocks_used gauge for " + MODEL + " in /metrics");
         return Double.parseDouble(m.group(1));
     }
 
@@ -184,8 +201,8 @@ final class OpenAi {
 
     /** A /v1/chat/completions body with one user message. */
     static String chat(String user, int maxTokens, String extra) {
-        return "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"user\",\"content\":" + quote(user) + "}],\"max_tokens\":"
-                + maxTokens + (extra.isEmpty() ? "" : "," + extra) + "}";
+        return "{\"model\":\"" + MODEL + "\",\"messages\":[{\"role\":\"user\",\"content\":" + quote(user)
+                + "}],\"max_tokens\":" + maxTokens + (extra.isEmpty() ? "" : "," + extra) + "}";
     }
 
     static String quote(String s) {

@@ -38,23 +38,36 @@ class OpenAiChatIT {
 
     @Test
     void streamingChatStartsWithRoleAndEndsWithFinishReason(AnvilServer server) {
-        OpenAi.Stream s = OpenAi.stream(server, "/v1/chat/completions",
-                OpenAi.chat("Tell me a story", 12, "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+        OpenAi.Stream s = OpenAi.stream(
+                server,
+                "/v1/chat/completions",
+                OpenAi.chat(
+                        "Tell me a story",
+                        12,
+                        "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
         assertEquals(200, s.status(), s::toString);
         assertTrue(s.done(), s::toString);
         List<JsonObject> events = s.events();
         for (JsonObject e : events) assertEquals("chat.completion.chunk", e.getString("object"), s::toString);
         JsonObject first = events.getFirst().getJsonArray("choices").getJsonObject(0);
         assertEquals("assistant", first.getJsonObject("delta").getString("role"), s::toString);
-        JsonObject finish = events.get(events.size() - 2).getJsonArray("choices").getJsonObject(0);
+        JsonObject finish =
+                events.get(events.size() - 2).getJsonArray("choices").getJsonObject(0);
         assertEquals("length", finish.getString("finish_reason"), s::toString);
         JsonObject usage = s.last().getJsonObject("usage");
         assertEquals(12, usage.getInt("completion_tokens"), s::toString);
         assertTrue(s.last().getJsonArray("choices").isEmpty(), s::toString);
 
-        HttpResult plain = OpenAi.postUncached(server, "/v1/chat/completions", OpenAi.chat("Tell me a story", 12, "\"temperature\":0"));
-        assertEquals(plain.json().getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"),
-                s.text(), "streamed and plain greedy answers agree");
+        HttpResult plain = OpenAi.postUncached(
+                server, "/v1/chat/completions", OpenAi.chat("Tell me a story", 12, "\"temperature\":0"));
+        assertEquals(
+                plain.json()
+                        .getJsonArray("choices")
+                        .getJsonObject(0)
+                        .getJsonObject("message")
+                        .getString("content"),
+                s.text(),
+                "streamed and plain greedy answers agree");
     }
 
     @Test
@@ -65,10 +78,14 @@ class OpenAiChatIT {
 
     @Test
     void chatLogprobs(AnvilServer server) {
-        HttpResult r = server.post("/v1/chat/completions",
-                OpenAi.chat("Hi", 4, "\"temperature\":0,\"logprobs\":true,\"top_logprobs\":3"));
+        HttpResult r = server.post(
+                "/v1/chat/completions", OpenAi.chat("Hi", 4, "\"temperature\":0,\"logprobs\":true,\"top_logprobs\":3"));
         assertEquals(200, r.status(), r::toString);
-        var content = r.json().getJsonArray("choices").getJsonObject(0).getJsonObject("logprobs").getJsonArray("content");
+        var content = r.json()
+                .getJsonArray("choices")
+                .getJsonObject(0)
+                .getJsonObject("logprobs")
+                .getJsonArray("content");
         assertEquals(4, content.size(), r::toString);
         JsonObject token = content.getJsonObject(0);
         assertTrue(token.getJsonNumber("logprob").doubleValue() <= 0, r::toString);
@@ -80,6 +97,10 @@ class OpenAiChatIT {
     static String content(AnvilServer server, String body) {
         HttpResult r = OpenAi.postUncached(server, "/v1/chat/completions", body);
         assertEquals(200, r.status(), r::toString);
-        return r.json().getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content");
+        return r.json()
+                .getJsonArray("choices")
+                .getJsonObject(0)
+                .getJsonObject("message")
+                .getString("content");
     }
 }

@@ -27,10 +27,16 @@ class OpenAiClientLibraryIT {
     void langChain4jChatsAndStreams(AnvilServer server) throws Exception {
         String baseUrl = server.uri("/v1").toString();
         OpenAiChatModel chat = OpenAiChatModel.builder()
-                .baseUrl(baseUrl).apiKey("not-checked").modelName(OpenAi.MODEL)
-                .temperature(0.0).maxTokens(16).timeout(Duration.ofSeconds(60))
+                .baseUrl(baseUrl)
+                .apiKey("not-checked")
+                .modelName(OpenAi.MODEL)
+                .temperature(0.0)
+                .maxTokens(16)
+                .timeout(Duration.ofSeconds(60))
                 .build();
-        ChatResponse plain = chat.chat(ChatRequest.builder().messages(UserMessage.from("Tell me a story")).build());
+        ChatResponse plain = chat.chat(ChatRequest.builder()
+                .messages(UserMessage.from("Tell me a story"))
+                .build());
         assertFalse(plain.aiMessage().text().isEmpty(), plain::toString);
         assertEquals(16, plain.tokenUsage().outputTokenCount(), plain::toString);
         assertTrue(plain.tokenUsage().inputTokenCount() > 0, plain::toString);
@@ -38,8 +44,12 @@ class OpenAiClientLibraryIT {
         assertTrue(plain.id().startsWith("chatcmpl-"), plain::toString);
 
         OpenAiStreamingChatModel streaming = OpenAiStreamingChatModel.builder()
-                .baseUrl(baseUrl).apiKey("not-checked").modelName(OpenAi.MODEL)
-                .temperature(0.0).maxTokens(16).timeout(Duration.ofSeconds(60))
+                .baseUrl(baseUrl)
+                .apiKey("not-checked")
+                .modelName(OpenAi.MODEL)
+                .temperature(0.0)
+                .maxTokens(16)
+                .timeout(Duration.ofSeconds(60))
                 .build();
         StringBuilder partials = new StringBuilder();
         CompletableFuture<ChatResponse> done = new CompletableFuture<>();
@@ -60,7 +70,8 @@ class OpenAiClientLibraryIT {
             }
         });
         ChatResponse streamed = done.get(60, TimeUnit.SECONDS);
-        assertEquals(plain.aiMessage().text(), streamed.aiMessage().text(), "greedy: streamed answer equals the plain one");
+        assertEquals(
+                plain.aiMessage().text(), streamed.aiMessage().text(), "greedy: streamed answer equals the plain one");
         assertEquals(streamed.aiMessage().text(), partials.toString(), "partials add up to the answer");
         assertEquals(16, streamed.tokenUsage().outputTokenCount(), streamed::toString);
         assertEquals(FinishReason.LENGTH, streamed.finishReason(), streamed::toString);

@@ -23,8 +23,10 @@ class OpenAiCompletionsIT {
         assertEquals(200, list.status(), list::toString);
         JsonObject body = list.json();
         assertEquals("list", body.getString("object"));
-        JsonObject model = body.getJsonArray("data").stream().map(v -> v.asJsonObject())
-                .filter(m -> m.getString("id").equals(OpenAi.MODEL)).findFirst()
+        JsonObject model = body.getJsonArray("data").stream()
+                .map(v -> v.asJsonObject())
+                .filter(m -> m.getString("id").equals(OpenAi.MODEL))
+                .findFirst()
                 .orElseThrow(() -> new AssertionError("stories260k not listed: " + list));
         assertEquals("model", model.getString("object"));
         assertTrue(model.getJsonNumber("created").longValue() > 0, list::toString);
@@ -69,22 +71,31 @@ class OpenAiCompletionsIT {
         assertEquals(text(server, seeded), text(server, seeded));
 
         // The stream carries the same text as the plain response.
-        OpenAi.Stream stream = OpenAi.stream(server, "/v1/completions",
-                OpenAi.completion("The little dog", 24, "\"temperature\":0.9,\"seed\":1234,\"stream\":true"), OpenAi.UNCACHED);
+        OpenAi.Stream stream = OpenAi.stream(
+                server,
+                "/v1/completions",
+                OpenAi.completion("The little dog", 24, "\"temperature\":0.9,\"seed\":1234,\"stream\":true"),
+                OpenAi.UNCACHED);
         assertEquals(text(server, seeded), stream.text(), stream::toString);
     }
 
     @Test
     void idsAreUniquePerResponse(AnvilServer server) {
         String body = OpenAi.completion("Hi", 2, "\"temperature\":0");
-        assertNotEquals(server.post("/v1/completions", body).json().getString("id"),
+        assertNotEquals(
+                server.post("/v1/completions", body).json().getString("id"),
                 server.post("/v1/completions", body).json().getString("id"));
     }
 
     @Test
     void streamingCompletionSendsChunksUsageAndDone(AnvilServer server) {
-        OpenAi.Stream s = OpenAi.stream(server, "/v1/completions", OpenAi.completion("Once upon a time", 16,
-                "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+        OpenAi.Stream s = OpenAi.stream(
+                server,
+                "/v1/completions",
+                OpenAi.completion(
+                        "Once upon a time",
+                        16,
+                        "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
         assertEquals(200, s.status(), s::toString);
         assertTrue(s.contentType().startsWith("text/event-stream"), s::toString);
         assertTrue(s.done(), "stream must end with data: [DONE]: " + s);
@@ -97,14 +108,18 @@ class OpenAiCompletionsIT {
         JsonObject usageChunk = s.last();
         assertTrue(usageChunk.getJsonArray("choices").isEmpty(), "the usage chunk has no choices: " + s);
         assertEquals(16, usageChunk.getJsonObject("usage").getInt("completion_tokens"), s::toString);
-        JsonObject finish = s.events().get(s.events().size() - 2).getJsonArray("choices").getJsonObject(0);
+        JsonObject finish =
+                s.events().get(s.events().size() - 2).getJsonArray("choices").getJsonObject(0);
         assertEquals("length", finish.getString("finish_reason"), s::toString);
         assertTrue(s.contentChunks() >= 1 && s.contentChunks() <= 16, s::toString);
         // Without include_usage there is no usage chunk.
-        OpenAi.Stream plain = OpenAi.stream(server, "/v1/completions",
+        OpenAi.Stream plain = OpenAi.stream(
+                server,
+                "/v1/completions",
                 OpenAi.completion("Once upon a time", 4, "\"temperature\":0,\"stream\":true"));
         assertTrue(plain.done(), plain::toString);
-        assertTrue(plain.events().stream().noneMatch(e -> e.containsKey("usage") && !e.isNull("usage")), plain::toString);
+        assertTrue(
+                plain.events().stream().noneMatch(e -> e.containsKey("usage") && !e.isNull("usage")), plain::toString);
     }
 
     @Test
@@ -112,13 +127,15 @@ class OpenAiCompletionsIT {
         String full = text(server, OpenAi.completion("Once upon a time,", 30, "\"temperature\":0"));
         int period = full.indexOf('.');
         assertTrue(period > 0, "greedy stories260k text has a sentence end: " + full);
-        HttpResult stopped = server.post("/v1/completions", OpenAi.completion("Once upon a time,", 30,
-                "\"temperature\":0,\"stop\":[\".\",\"zzz\"]"));
+        HttpResult stopped = server.post(
+                "/v1/completions",
+                OpenAi.completion("Once upon a time,", 30, "\"temperature\":0,\"stop\":[\".\",\"zzz\"]"));
         JsonObject choice = stopped.json().getJsonArray("choices").getJsonObject(0);
         assertEquals(full.substring(0, period), choice.getString("text"), stopped::toString);
         assertEquals("stop", choice.getString("finish_reason"), stopped::toString);
 
-        HttpResult n = server.post("/v1/completions", OpenAi.completion("Once", 5, "\"n\":3,\"seed\":9,\"logprobs\":2"));
+        HttpResult n =
+                server.post("/v1/completions", OpenAi.completion("Once", 5, "\"n\":3,\"seed\":9,\"logprobs\":2"));
         assertEquals(200, n.status(), n::toString);
         JsonArray choices = n.json().getJsonArray("choices");
         assertEquals(3, choices.size(), n::toString);
@@ -137,12 +154,14 @@ class OpenAiCompletionsIT {
 
     @Test
     void tokenArrayPromptsAndSeveralPrompts(AnvilServer server) {
-        HttpResult tokens = server.post("/v1/completions",
+        HttpResult tokens = server.post(
+                "/v1/completions",
                 "{\"model\":\"stories260k\",\"prompt\":[1,403,407],\"max_tokens\":3,\"temperature\":0}");
         assertEquals(200, tokens.status(), tokens::toString);
         assertEquals(3, tokens.json().getJsonObject("usage").getInt("prompt_tokens"), tokens::toString);
 
-        HttpResult two = server.post("/v1/completions",
+        HttpResult two = server.post(
+                "/v1/completions",
                 "{\"model\":\"stories260k\",\"prompt\":[\"Once\",\"The cat\"],\"max_tokens\":3,\"temperature\":0,\"n\":2}");
         assertEquals(200, two.status(), two::toString);
         JsonArray choices = two.json().getJsonArray("choices");

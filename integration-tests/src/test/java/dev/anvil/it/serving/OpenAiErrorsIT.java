@@ -34,7 +34,9 @@ class OpenAiErrorsIT {
     void malformedJsonIs400(AnvilServer server) {
         JsonObject e = error(server.post("/v1/chat/completions", "{\"model\": \"stories260k\", \"messages\": ["), 400);
         assertEquals("invalid_json", e.getString("code"));
-        assertEquals("invalid_json", error(server.post("/v1/completions", "[1,2]"), 400).getString("code"));
+        assertEquals(
+                "invalid_json",
+                error(server.post("/v1/completions", "[1,2]"), 400).getString("code"));
     }
 
     @Test
@@ -43,12 +45,23 @@ class OpenAiErrorsIT {
         assertEquals("model_not_found", e.getString("code"));
         assertEquals("model", e.getString("param"));
         // A pinned version that does not exist (pinned by an admin, who may pin any version).
-        assertEquals("model_not_found", error(server.request("POST", "/v1/chat/completions",
-                "{\"model\":\"stories260k@9.9.9\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-                java.util.Map.of("Content-Type", "application/json", "Authorization", AnvilServer.basicAuth(AnvilServer.ADMIN_USER))), 404)
-                .getString("code"));
+        assertEquals(
+                "model_not_found",
+                error(
+                                server.request(
+                                        "POST",
+                                        "/v1/chat/completions",
+                                        "{\"model\":\"stories260k@9.9.9\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+                                        java.util.Map.of(
+                                                "Content-Type",
+                                                "application/json",
+                                                "Authorization",
+                                                AnvilServer.basicAuth(AnvilServer.ADMIN_USER))),
+                                404)
+                        .getString("code"));
         // A streaming request fails the same way, before any event is sent.
-        OpenAi.Stream s = OpenAi.stream(server, "/v1/completions", "{\"model\":\"gpt-17\",\"prompt\":\"hi\",\"stream\":true}");
+        OpenAi.Stream s =
+                OpenAi.stream(server, "/v1/completions", "{\"model\":\"gpt-17\",\"prompt\":\"hi\",\"stream\":true}");
         assertEquals(404, s.status(), s::toString);
         assertTrue(s.errorBody().contains("model_not_found"), s::toString);
     }
@@ -83,7 +96,11 @@ class OpenAiErrorsIT {
         badParam(server, c, "{\"model\":\"stories260k\",\"max_tokens\":4}", "prompt");
         badParam(server, c, OpenAi.completion("x", 4, "\"logprobs\":50"), "logprobs");
         badParam(server, chat, "{\"model\":\"stories260k\",\"max_tokens\":4}", "messages");
-        badParam(server, chat, "{\"model\":\"stories260k\",\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}", "messages[0].role");
+        badParam(
+                server,
+                chat,
+                "{\"model\":\"stories260k\",\"messages\":[{\"role\":\"wizard\",\"content\":\"x\"}]}",
+                "messages[0].role");
         badParam(server, chat, OpenAi.chat("x", 4, "\"presence_penalty\":5"), "presence_penalty");
         badParam(server, chat, "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", "model");
     }

@@ -45,7 +45,9 @@ class OpenAiLoadIT {
     @AfterEach
     void cacheIsIdleAgain() {
         // Leave no generation running for the next test: every KV block must be free again.
-        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(60)),
+        assertEquals(
+                0.0,
+                OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(60)),
                 "KV cache blocks still in use after the test");
     }
 
@@ -57,8 +59,14 @@ class OpenAiLoadIT {
             List<Future<OpenAi.Stream>> futures = new ArrayList<>();
             for (int i = 0; i < clients; i++) {
                 String body = i % 2 == 0
-                        ? OpenAi.completion("Once upon a time", maxTokens, "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}")
-                        : OpenAi.chat("Tell me a story", maxTokens, "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}");
+                        ? OpenAi.completion(
+                                "Once upon a time",
+                                maxTokens,
+                                "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}")
+                        : OpenAi.chat(
+                                "Tell me a story",
+                                maxTokens,
+                                "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}");
                 String path = i % 2 == 0 ? "/v1/completions" : "/v1/chat/completions";
                 futures.add(pool.submit(() -> OpenAi.stream(server, path, body)));
             }
@@ -85,20 +93,24 @@ class OpenAiLoadIT {
 
     @Test
     void closingTheStreamCancelsTheGenerationAndFreesItsBlocks() throws Exception {
-        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(60)), "idle before");
+        assertEquals(
+                0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(60)), "idle before");
         double cancelledBefore = cancelledCount();
         // A raw socket, closed right after the first token: the disconnect is immediate and certain (an HTTP
         // client library may drain or pool the connection), and a 480-token generation is still running then.
         String body = OpenAi.completion("Once upon a time", 480, "\"temperature\":0,\"stream\":true");
         byte[] bodyBytes = body.getBytes(StandardCharsets.UTF_8);
-        try (Socket socket = new Socket(server.baseUri().getHost(), server.baseUri().getPort())) {
+        try (Socket socket =
+                new Socket(server.baseUri().getHost(), server.baseUri().getPort())) {
             socket.setSoTimeout(60_000);
             OutputStream out = socket.getOutputStream();
             out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                    + "Accept: text/event-stream\r\nContent-Length: " + bodyBytes.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                            + "Accept: text/event-stream\r\nContent-Length: " + bodyBytes.length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
             out.write(bodyBytes);
             out.flush();
-            BufferedReader reader = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+            BufferedReader reader =
+                    new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
             String status = reader.readLine();
             assertTrue(status != null && status.contains(" 200 "), "status line: " + status);
             String line;
@@ -108,29 +120,41 @@ class OpenAiLoadIT {
             assertTrue(line != null, "no chunk before the stream ended");
         }
         // The server notices at its next write; the sequence leaves the batch at the next step.
-        assertEquals(cancelledBefore + 1, OpenAi.pollUntil(this::cancelledCount, cancelledBefore + 1, Duration.ofSeconds(20)),
+        assertEquals(
+                cancelledBefore + 1,
+                OpenAi.pollUntil(this::cancelledCount, cancelledBefore + 1, Duration.ofSeconds(20)),
                 "the request must end as cancelled, not run to its 480 tokens");
-        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(20)),
+        assertEquals(
+                0.0,
+                OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(20)),
                 "KV blocks must return to idle once the client disconnected");
     }
 
     @Test
     void aClientThatLeavesBeforeAPlainAnswerCancelsTheGeneration() throws Exception {
-        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(60)), "idle before");
+        assertEquals(
+                0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(60)), "idle before");
         double cancelledBefore = cancelledCount();
         // Not streamed: the server writes nothing until the 480 tokens are done, so only its probe of the
         // connection can notice that the client closed it (HTTP/1.1 on a raw socket, closed right after sending).
-        byte[] body = OpenAi.completion("Once upon a time", 480, "\"temperature\":0").getBytes(StandardCharsets.UTF_8);
-        try (Socket socket = new Socket(server.baseUri().getHost(), server.baseUri().getPort())) {
+        byte[] body =
+                OpenAi.completion("Once upon a time", 480, "\"temperature\":0").getBytes(StandardCharsets.UTF_8);
+        try (Socket socket =
+                new Socket(server.baseUri().getHost(), server.baseUri().getPort())) {
             OutputStream out = socket.getOutputStream();
             out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                    + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                            + "Content-Length: " + body.length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
             out.write(body);
             out.flush();
         }
-        assertEquals(cancelledBefore + 1, OpenAi.pollUntil(this::cancelledCount, cancelledBefore + 1, Duration.ofSeconds(20)),
+        assertEquals(
+                cancelledBefore + 1,
+                OpenAi.pollUntil(this::cancelledCount, cancelledBefore + 1, Duration.ofSeconds(20)),
                 "the request must end as cancelled, not run to its 480 tokens");
-        assertEquals(0.0, OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(20)),
+        assertEquals(
+                0.0,
+                OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(20)),
                 "KV blocks must return to idle once the client disconnected");
     }
 
@@ -138,14 +162,18 @@ class OpenAiLoadIT {
     void aPlainAnswerStillReachesAKeepAliveClientThatSendsItsNextRequestEarly() throws Exception {
         // HTTP/1.1 pipelining: the second request is on the wire while the first is generated. The connection
         // probe reads those bytes and must hand them back to the server, so both answers arrive, in order.
-        byte[] first = OpenAi.completion("Once upon a time", 64, "\"temperature\":0").getBytes(StandardCharsets.UTF_8);
-        byte[] second = OpenAi.completion("The little dog", 8, "\"temperature\":0").getBytes(StandardCharsets.UTF_8);
-        try (Socket socket = new Socket(server.baseUri().getHost(), server.baseUri().getPort())) {
+        byte[] first =
+                OpenAi.completion("Once upon a time", 64, "\"temperature\":0").getBytes(StandardCharsets.UTF_8);
+        byte[] second =
+                OpenAi.completion("The little dog", 8, "\"temperature\":0").getBytes(StandardCharsets.UTF_8);
+        try (Socket socket =
+                new Socket(server.baseUri().getHost(), server.baseUri().getPort())) {
             socket.setSoTimeout(60_000);
             OutputStream out = socket.getOutputStream();
             for (byte[] body : List.of(first, second)) {
                 out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                        + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                                + "Content-Length: " + body.length + "\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
                 out.write(body);
             }
             out.flush();
@@ -195,7 +223,8 @@ class OpenAiLoadIT {
                 String body = new String(in.readAllBytes(), StandardCharsets.UTF_8);
                 assertEquals(503, r.statusCode(), body);
                 overloaded++;
-                long retryAfter = Long.parseLong(r.headers().firstValue("Retry-After")
+                long retryAfter = Long.parseLong(r.headers()
+                        .firstValue("Retry-After")
                         .orElseThrow(() -> new AssertionError("503 without Retry-After: " + body)));
                 assertTrue(retryAfter >= 1, "Retry-After " + retryAfter);
                 JsonObject error = OpenAi.json(body).getJsonObject("error");
@@ -205,7 +234,9 @@ class OpenAiLoadIT {
                 throw new AssertionError(e);
             }
         }
-        assertTrue(overloaded > 0, "160 simultaneous long requests must overflow a queue of 48 (accepted " + accepted + ")");
+        assertTrue(
+                overloaded > 0,
+                "160 simultaneous long requests must overflow a queue of 48 (accepted " + accepted + ")");
         assertTrue(accepted >= 48, "at least the queue's worth of requests is accepted, got " + accepted);
     }
 

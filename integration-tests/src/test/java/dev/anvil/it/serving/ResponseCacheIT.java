@@ -88,7 +88,9 @@ class ResponseCacheIT {
     }
 
     private static double serverTimingMillis(HttpResult r) {
-        String timing = r.headers().firstValue("Server-Timing").orElseThrow(() -> new AssertionError("no Server-Timing in " + r));
+        String timing = r.headers()
+                .firstValue("Server-Timing")
+                .orElseThrow(() -> new AssertionError("no Server-Timing in " + r));
         Matcher m = Pattern.compile("dur=([0-9.]+)").matcher(timing);
         assertTrue(m.find(), timing);
         return Double.parseDouble(m.group(1));
@@ -101,10 +103,13 @@ class ResponseCacheIT {
         String completion = OpenAi.completion(prompt("Once upon a time"), 16, "\"temperature\":0");
         String chat = OpenAi.chat(prompt("Tell me a story"), 12, "\"temperature\":0");
         // n > 1 with a fixed seed and log-probabilities: every choice and its logprobs come back alike.
-        String sampled = OpenAi.completion(prompt("The little dog"), 8, "\"temperature\":0.9,\"seed\":42,\"n\":2,\"logprobs\":2");
+        String sampled = OpenAi.completion(
+                prompt("The little dog"), 8, "\"temperature\":0.9,\"seed\":42,\"n\":2,\"logprobs\":2");
         double stored = stores(server);
         HttpResult[] first = new HttpResult[3];
-        String[][] requests = {{"/v1/completions", completion}, {"/v1/chat/completions", chat}, {"/v1/completions", sampled}};
+        String[][] requests = {
+            {"/v1/completions", completion}, {"/v1/chat/completions", chat}, {"/v1/completions", sampled}
+        };
         for (int i = 0; i < requests.length; i++) {
             first[i] = post(server, requests[i][0], requests[i][1]);
             assertEquals("miss", cacheStatus(first[i]), first[i]::toString);
@@ -118,33 +123,56 @@ class ResponseCacheIT {
             HttpResult again = post(server, requests[i][0], requests[i][1]);
             assertEquals("hit", cacheStatus(again), again::toString);
             assertEquals(content(first[i]), content(again), "a hit answers what the generation answered");
-            assertNotEquals(first[i].json().getString("id"), again.json().getString("id"), "every response has its own id");
+            assertNotEquals(
+                    first[i].json().getString("id"), again.json().getString("id"), "every response has its own id");
             assertTrue(serverTimingMillis(again) >= 0, again::toString);
-            assertTrue(again.headers().firstValue("Server-Timing").orElse("").contains("cpu;dur="),
+            assertTrue(
+                    again.headers().firstValue("Server-Timing").orElse("").contains("cpu;dur="),
                     "a plain hit is answered on the request thread, whose CPU time is given: " + again);
-            assertTrue(again.headers().firstValue("Server-Timing").orElse("").contains("cache;desc=\"stage\";dur="), again::toString);
+            assertTrue(
+                    again.headers().firstValue("Server-Timing").orElse("").contains("cache;desc=\"stage\";dur="),
+                    again::toString);
         }
         assertEquals(2, first[2].json().getJsonArray("choices").size());
-        assertTrue(first[2].json().getJsonArray("choices").getJsonObject(1).getJsonObject("logprobs")
-                .getJsonArray("top_logprobs").size() > 0, first[2]::toString);
+        assertTrue(
+                first[2].json()
+                                .getJsonArray("choices")
+                                .getJsonObject(1)
+                                .getJsonObject("logprobs")
+                                .getJsonArray("top_logprobs")
+                                .size()
+                        > 0,
+                first[2]::toString);
 
         String after = PrometheusText.application(server);
-        assertEquals(inferences, PrometheusText.sum(after, "anvil_inference_requests_total", "model=\"" + OpenAi.MODEL + "\""),
+        assertEquals(
+                inferences,
+                PrometheusText.sum(after, "anvil_inference_requests_total", "model=\"" + OpenAi.MODEL + "\""),
                 "hits must not reach the inference service");
-        assertEquals(promptTokens, PrometheusText.sum(after, "anvil_inference_prompt_tokens_total", "model=\"" + OpenAi.MODEL + "\""));
+        assertEquals(
+                promptTokens,
+                PrometheusText.sum(after, "anvil_inference_prompt_tokens_total", "model=\"" + OpenAi.MODEL + "\""));
         assertEquals(hits + 3, PrometheusText.sum(after, "anvil_cache_hits_total"));
         double ratio = PrometheusText.sum(after, "anvil_cache_hit_ratio");
         assertTrue(ratio > 0 && ratio <= 1, "hit ratio " + ratio);
         assertTrue(PrometheusText.sum(after, "anvil_cache_hit_time_seconds_count") >= 3, "hit times are recorded");
-        assertTrue(PrometheusText.sum(after, "anvil_cache_entries") >= 3, "the container's statistics count the entries");
-        assertTrue(PrometheusText.sum(after, "anvil_cache_evictions") >= 0, "the container's eviction statistic is readable");
-        assertEquals(1.0, PrometheusText.sum(after, "anvil_cache_cluster_members"), "a single server's local cache is shared by no other node");
+        assertTrue(
+                PrometheusText.sum(after, "anvil_cache_entries") >= 3, "the container's statistics count the entries");
+        assertTrue(
+                PrometheusText.sum(after, "anvil_cache_evictions") >= 0,
+                "the container's eviction statistic is readable");
+        assertEquals(
+                1.0,
+                PrometheusText.sum(after, "anvil_cache_cluster_members"),
+                "a single server's local cache is shared by no other node");
     }
 
     @Test
     void streamedRequestsAreReplayedFromTheCache(AnvilServer server) {
         String plainBody = OpenAi.completion(prompt("Once upon a time"), 12, "\"temperature\":0");
-        String streamBody = OpenAi.completion(prompt("Once upon a time"), 12,
+        String streamBody = OpenAi.completion(
+                prompt("Once upon a time"),
+                12,
                 "\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}");
         double stored = stores(server);
         OpenAi.Stream live = OpenAi.stream(server, "/v1/completions", streamBody);
@@ -158,27 +186,51 @@ class ResponseCacheIT {
         assertTrue(replay.done(), "a replay ends with [DONE]: " + replay);
         assertEquals(live.events().size(), replay.events().size(), "the same chunks: " + live + " / " + replay);
         for (int i = 0; i < live.events().size(); i++) {
-            assertEquals(OpenAi.chunkText(live.events().get(i)), OpenAi.chunkText(replay.events().get(i)), "chunk " + i);
+            assertEquals(
+                    OpenAi.chunkText(live.events().get(i)),
+                    OpenAi.chunkText(replay.events().get(i)),
+                    "chunk " + i);
         }
         assertEquals(live.last().getJsonObject("usage"), replay.last().getJsonObject("usage"), "usage when asked for");
-        JsonObject finish = replay.events().get(replay.events().size() - 2).getJsonArray("choices").getJsonObject(0);
+        JsonObject finish = replay.events()
+                .get(replay.events().size() - 2)
+                .getJsonArray("choices")
+                .getJsonObject(0);
         assertEquals("length", finish.getString("finish_reason"), replay::toString);
 
         // The same generation answers the plain request, and a chat stream after a plain chat request.
         HttpResult plain = post(server, "/v1/completions", plainBody);
         assertEquals("hit", cacheStatus(plain), plain::toString);
-        assertEquals(live.text(), plain.json().getJsonArray("choices").getJsonObject(0).getString("text"));
+        assertEquals(
+                live.text(),
+                plain.json().getJsonArray("choices").getJsonObject(0).getString("text"));
 
         String chatPlain = OpenAi.chat(prompt("Tell me a story"), 10, "\"temperature\":0");
         HttpResult chatFirst = post(server, "/v1/chat/completions", chatPlain);
         awaitStores(server, stored + 2);
-        OpenAi.Stream chatReplay = OpenAi.stream(server, "/v1/chat/completions",
+        OpenAi.Stream chatReplay = OpenAi.stream(
+                server,
+                "/v1/chat/completions",
                 OpenAi.chat(prompt("Tell me a story"), 10, "\"temperature\":0,\"stream\":true"));
         assertEquals("hit", chatReplay.headers().firstValue(HEADER).orElse(""), chatReplay::toString);
         assertTrue(chatReplay.done(), chatReplay::toString);
-        assertEquals("assistant", chatReplay.events().getFirst().getJsonArray("choices").getJsonObject(0)
-                .getJsonObject("delta").getString("role"), chatReplay::toString);
-        assertEquals(chatFirst.json().getJsonArray("choices").getJsonObject(0).getJsonObject("message").getString("content"),
+        assertEquals(
+                "assistant",
+                chatReplay
+                        .events()
+                        .getFirst()
+                        .getJsonArray("choices")
+                        .getJsonObject(0)
+                        .getJsonObject("delta")
+                        .getString("role"),
+                chatReplay::toString);
+        assertEquals(
+                chatFirst
+                        .json()
+                        .getJsonArray("choices")
+                        .getJsonObject(0)
+                        .getJsonObject("message")
+                        .getString("content"),
                 chatReplay.text());
         assertEquals(inferences, inferences(server, OpenAi.MODEL) - 1, "only the plain chat request ran the model");
     }
@@ -217,7 +269,9 @@ class ResponseCacheIT {
             HttpResult r = post(server, "/v1/completions", body);
             assertEquals("uncacheable", cacheStatus(r), r::toString);
         }
-        OpenAi.Stream stream = OpenAi.stream(server, "/v1/completions",
+        OpenAi.Stream stream = OpenAi.stream(
+                server,
+                "/v1/completions",
                 OpenAi.completion(prompt("Once upon a time"), 6, "\"temperature\":0.8,\"stream\":true"));
         assertEquals("uncacheable", stream.headers().firstValue(HEADER).orElse(""), stream::toString);
         assertEquals(inferences + 4, inferences(server, OpenAi.MODEL), "every request ran the model");
@@ -231,21 +285,28 @@ class ResponseCacheIT {
         Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
         assertTrue(Files.isRegularFile(file), "test model file missing: " + file);
         for (String v : List.of("1.0.0", "2.0.0")) {
-            HttpResult r = server.post("/api/registry/models/" + model + "/versions",
-                    Json.createObjectBuilder().add("version", v).add("path", file.toString()).build().toString());
+            HttpResult r = server.post(
+                    "/api/registry/models/" + model + "/versions",
+                    Json.createObjectBuilder()
+                            .add("version", v)
+                            .add("path", file.toString())
+                            .build()
+                            .toString());
             assertEquals(201, r.status(), r::toString);
         }
         move(server, model, "1.0.0", "PRODUCTION");
         move(server, model, "2.0.0", "STAGING");
 
-        String plain = "{\"model\":\"" + model + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":8,\"temperature\":0}";
+        String plain =
+                "{\"model\":\"" + model + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":8,\"temperature\":0}";
         String pinned = plain.replace("\"" + model + "\"", "\"" + model + "@2.0.0\"");
         HttpResult v1 = untilServed(server, plain, model + "@1.0.0");
         assertEquals("miss", cacheStatus(v1), v1::toString);
         double stored = stores(server);
         // 2.0.0 is STAGING: its pin is sent with an admin's credentials, who may pin any version.
         String admin = AnvilServer.basicAuth(AnvilServer.ADMIN_USER);
-        HttpResult v2 = untilServed(server, pinned, model + "@2.0.0", Map.of("Content-Type", "application/json", "Authorization", admin));
+        HttpResult v2 = untilServed(
+                server, pinned, model + "@2.0.0", Map.of("Content-Type", "application/json", "Authorization", admin));
         assertEquals("miss", cacheStatus(v2), v2::toString);
         awaitStores(server, stored + 1);
         HttpResult v2Again = post(server, "/v1/completions", pinned, "Authorization", admin);
@@ -253,17 +314,27 @@ class ResponseCacheIT {
 
         double invalidated = metric(server, "anvil_cache_invalidations_total");
         move(server, model, "2.0.0", "PRODUCTION");
-        assertTrue(metric(server, "anvil_cache_invalidations_total") >= invalidated + 1,
+        assertTrue(
+                metric(server, "anvil_cache_invalidations_total") >= invalidated + 1,
                 "the promotion removed 2.0.0's entry (and 1.0.0's, archived)");
         // The same request, now served by 2.0.0 through the model name: a miss, since 2.0.0's entry is gone.
         HttpResult promoted = untilServed(server, plain, model + "@2.0.0");
         assertEquals("miss", cacheStatus(promoted), "the entry of a promoted version must be gone: " + promoted);
-        assertEquals(content(v2).getJsonArray("choices"), content(promoted).getJsonArray("choices"), "same model file, same text");
+        assertEquals(
+                content(v2).getJsonArray("choices"),
+                content(promoted).getJsonArray("choices"),
+                "same model file, same text");
     }
 
     private static void move(AnvilServer server, String model, String version, String stage) {
-        HttpResult r = server.request("POST", "/api/registry/models/" + model + "/versions/" + version + "/stage",
-                Json.createObjectBuilder().add("stage", stage).add("reason", "cache it").build().toString(),
+        HttpResult r = server.request(
+                "POST",
+                "/api/registry/models/" + model + "/versions/" + version + "/stage",
+                Json.createObjectBuilder()
+                        .add("stage", stage)
+                        .add("reason", "cache it")
+                        .build()
+                        .toString(),
                 Map.of("Content-Type", "application/json"));
         assertEquals(200, r.status(), r::toString);
     }

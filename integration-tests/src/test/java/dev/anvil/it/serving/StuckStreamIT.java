@@ -30,8 +30,9 @@ class StuckStreamIT {
      * stories260k never stops early): far more than the socket buffers between the server and a client that reads
      * nothing hold, so the server's writes block. Random sampling, so the response cache never answers it.
      */
-    static final String LARGE_STREAM = "{\"model\":\"" + OpenAi.MODEL + "\",\"prompt\":[\"Once upon a time\",\"The dog\",\"A girl\","
-            + "\"In the park\"],\"n\":8,\"max_tokens\":480,\"logprobs\":5,\"temperature\":1,\"stream\":true}";
+    static final String LARGE_STREAM =
+            "{\"model\":\"" + OpenAi.MODEL + "\",\"prompt\":[\"Once upon a time\",\"The dog\",\"A girl\","
+                    + "\"In the park\"],\"n\":8,\"max_tokens\":480,\"logprobs\":5,\"temperature\":1,\"stream\":true}";
 
     private static double metric(AnvilServer server, String name, String... labels) {
         return PrometheusText.sum(server, name, labels);
@@ -60,29 +61,44 @@ class StuckStreamIT {
         Instant sent = Instant.now();
         try (StuckStreamClient stuck = StuckStreamClient.send(server, "/v1/completions", LARGE_STREAM, Map.of())) {
             // The client reads nothing at all; the server must notice its blocked writes by itself.
-            double cut = until(() -> metric(server, "anvil_api_stream_write_timeouts_total"), cutBefore + 1, Duration.ofSeconds(180));
+            double cut = until(
+                    () -> metric(server, "anvil_api_stream_write_timeouts_total"),
+                    cutBefore + 1,
+                    Duration.ofSeconds(180));
             assertEquals(cutBefore + 1, cut, "the stuck stream was not cut (and counted) within 180 s of its request");
             Duration took = Duration.between(sent, Instant.now());
 
             // What reached the client ends without [DONE], and then the server closed the connection.
             String received = stuck.drainUntilClosed(Duration.ofSeconds(30));
             assertNotNull(received, "the server kept the connection of the cut stream open");
-            assertTrue(received.startsWith("HTTP/1.1 200"), () -> received.substring(0, Math.min(300, received.length())));
+            assertTrue(
+                    received.startsWith("HTTP/1.1 200"), () -> received.substring(0, Math.min(300, received.length())));
             assertTrue(received.contains("data: {"), "the stream had started");
             assertFalse(received.contains("data: [DONE]"), "the cut stream did not run to its end");
             assertTrue(took.compareTo(Duration.ofSeconds(180)) < 0, "cut after " + took);
         }
 
         // Its stream slot and its KV blocks are given back, and the server serves as before.
-        assertEquals(openBefore, until(() -> metric(server, "anvil_api_streams_open"), openBefore, Duration.ofSeconds(30)),
+        assertEquals(
+                openBefore,
+                until(() -> metric(server, "anvil_api_streams_open"), openBefore, Duration.ofSeconds(30)),
                 "the cut stream still counts as open");
-        assertEquals(0.0, until(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(30)), "the cut generation's KV blocks were not freed");
+        assertEquals(
+                0.0,
+                until(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(30)),
+                "the cut generation's KV blocks were not freed");
         HttpResult ready = server.get("/health/ready");
         assertEquals(200, ready.status(), ready::toString);
-        OpenAi.Stream normal = OpenAi.stream(server, "/v1/completions", "{\"model\":\"" + OpenAi.MODEL
-                + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":8,\"stream\":true}");
+        OpenAi.Stream normal = OpenAi.stream(
+                server,
+                "/v1/completions",
+                "{\"model\":\"" + OpenAi.MODEL
+                        + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":8,\"stream\":true}");
         assertEquals(200, normal.status(), normal::toString);
         assertTrue(normal.done(), "a reading client gets its whole stream");
-        assertEquals(cutBefore + 1, metric(server, "anvil_api_stream_write_timeouts_total"), "a reading client is never cut");
+        assertEquals(
+                cutBefore + 1,
+                metric(server, "anvil_api_stream_write_timeouts_total"),
+                "a reading client is never cut");
     }
 }

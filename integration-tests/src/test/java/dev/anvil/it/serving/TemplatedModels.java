@@ -16,15 +16,16 @@ import java.util.Map;
  */
 final class TemplatedModels {
 
-    static final Path STORIES = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
+    static final Path STORIES =
+            Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
 
-    private TemplatedModels() {
-    }
+    private TemplatedModels() {}
 
     /** Writes {@code stories260K} with {@code template} as {@code target/chat-templates/<name>.gguf}. */
     static Path write(String name, String template) {
         try {
-            Path dir = Files.createDirectories(Path.of("target", "chat-templates").toAbsolutePath());
+            Path dir =
+                    Files.createDirectories(Path.of("target", "chat-templates").toAbsolutePath());
             Path target = dir.resolve(name + ".gguf");
             try (GgufFile in = GgufFile.open(STORIES)) {
                 return GgufWriter.copy(in, target, Map.of("tokenizer.chat_template", template));

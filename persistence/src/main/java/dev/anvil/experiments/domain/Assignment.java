@@ -10,7 +10,6 @@ import jakarta.persistence.JoinColumn;
 import jakarta.persistence.ManyToOne;
 import jakarta.persistence.NamedQuery;
 import jakarta.persistence.Table;
-
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.regex.Pattern;
@@ -22,10 +21,14 @@ import java.util.regex.Pattern;
  */
 @Entity
 @Table(name = "experiment_assignment")
-@NamedQuery(name = Assignment.BY_SUBJECT,
-        query = "select a from Assignment a join fetch a.variant where a.experiment = :experiment and a.subjectHash = :subjectHash")
-@NamedQuery(name = Assignment.COUNT_BY_VARIANT,
-        query = "select a.variant.id, count(a) from Assignment a where a.experiment = :experiment group by a.variant.id")
+@NamedQuery(
+        name = Assignment.BY_SUBJECT,
+        query =
+                "select a from Assignment a join fetch a.variant where a.experiment = :experiment and a.subjectHash = :subjectHash")
+@NamedQuery(
+        name = Assignment.COUNT_BY_VARIANT,
+        query =
+                "select a.variant.id, count(a) from Assignment a where a.experiment = :experiment group by a.variant.id")
 public class Assignment {
 
     public static final String BY_SUBJECT = "Assignment.bySubject";
@@ -59,7 +62,8 @@ public class Assignment {
             throw new InvalidExperimentException("key", "subject hash must be 64 lowercase hex characters (SHA-256)");
         }
         if (variant.experiment() != experiment) {
-            throw new InvalidExperimentException("variant", "variant " + variant.name() + " is not part of experiment " + experiment.name());
+            throw new InvalidExperimentException(
+                    "variant", "variant " + variant.name() + " is not part of experiment " + experiment.name());
         }
         this.experiment = experiment;
         this.subjectHash = subjectHash;
@@ -67,9 +71,23 @@ public class Assignment {
         this.firstSeen = firstSeen.truncatedTo(ChronoUnit.MICROS);
     }
 
-    public Long id() { return id; }
-    public Experiment experiment() { return experiment; }
-    public String subjectHash() { return subjectHash; }
-    public Variant variant() { return variant; }
-    public Instant firstSeen() { return firstSeen; }
+    public Long id() {
+        return id;
+    }
+
+    public Experiment experiment() {
+        return experiment;
+    }
+
+    public String subjectHash() {
+        return subjectHash;
+    }
+
+    public Variant variant() {
+        return variant;
+    }
+
+    public Instant firstSeen() {
+        return firstSeen;
+    }
 }

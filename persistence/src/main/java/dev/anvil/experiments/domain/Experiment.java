@@ -11,7 +11,6 @@ import jakarta.persistence.NamedQuery;
 import jakarta.persistence.OneToMany;
 import jakarta.persistence.OrderBy;
 import jakarta.persistence.Table;
-
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -108,8 +107,17 @@ public class Experiment {
         // for JPA
     }
 
-    public Experiment(String name, String modelName, ExperimentStrategy strategy, String hypothesis, PrimaryMetric primaryMetric,
-                      Guardrails guardrails, String canarySteps, List<VariantSpec> variants, String actor, Instant at) {
+    public Experiment(
+            String name,
+            String modelName,
+            ExperimentStrategy strategy,
+            String hypothesis,
+            PrimaryMetric primaryMetric,
+            Guardrails guardrails,
+            String canarySteps,
+            List<VariantSpec> variants,
+            String actor,
+            Instant at) {
         this.name = ExperimentText.require("name", name, ExperimentText.NAME, "experiment name");
         this.modelName = ExperimentText.require("model", modelName, ExperimentText.NAME, "model name");
         this.strategy = Objects.requireNonNull(strategy, "strategy");
@@ -125,36 +133,44 @@ public class Experiment {
         this.status = ExperimentStatus.DRAFT;
 
         if (variants == null || variants.size() < 2) {
-            throw new InvalidExperimentException("variants", "an experiment needs at least two variants (a control and a candidate), got "
-                    + (variants == null ? 0 : variants.size()));
+            throw new InvalidExperimentException(
+                    "variants",
+                    "an experiment needs at least two variants (a control and a candidate), got "
+                            + (variants == null ? 0 : variants.size()));
         }
         Set<String> names = new HashSet<>();
         for (VariantSpec spec : variants) {
             Variant v = new Variant(this, spec);
             if (!names.add(v.name())) {
-                throw new InvalidExperimentException("variants.name", "variant name " + v.name() + " appears more than once");
+                throw new InvalidExperimentException(
+                        "variants.name", "variant name " + v.name() + " appears more than once");
             }
             this.variants.add(v);
         }
         long controls = this.variants.stream().filter(Variant::control).count();
         if (controls != 1) {
-            throw new InvalidExperimentException("variants.control", "exactly one variant must be the control, got " + controls);
+            throw new InvalidExperimentException(
+                    "variants.control", "exactly one variant must be the control, got " + controls);
         }
         checkWeightsSum(this.variants.stream().collect(Collectors.toMap(Variant::name, Variant::weightPercent)));
 
         if (strategy == ExperimentStrategy.CANARY) {
             if (this.variants.size() != 2) {
-                throw new InvalidExperimentException("variants", "a CANARY experiment has exactly two variants (control and candidate), got "
-                        + this.variants.size());
+                throw new InvalidExperimentException(
+                        "variants",
+                        "a CANARY experiment has exactly two variants (control and candidate), got "
+                                + this.variants.size());
             }
             this.canarySteps = CanarySteps.format(CanarySteps.parse(canarySteps));
         } else if (canarySteps != null && !canarySteps.isBlank()) {
-            throw new InvalidExperimentException("canarySteps", "canarySteps apply to CANARY experiments only, not " + strategy);
+            throw new InvalidExperimentException(
+                    "canarySteps", "canarySteps apply to CANARY experiments only, not " + strategy);
         }
         if (strategy == ExperimentStrategy.SHADOW) {
             checkShadowWeights(this.variants.stream().collect(Collectors.toMap(Variant::name, Variant::weightPercent)));
         }
-        events.add(new ExperimentEvent(this, ExperimentEvent.Action.CREATED, null, ExperimentStatus.DRAFT, createdBy, null, createdAt));
+        events.add(new ExperimentEvent(
+                this, ExperimentEvent.Action.CREATED, null, ExperimentStatus.DRAFT, createdBy, null, createdAt));
     }
 
     // --- lifecycle -----------------------------------------------------------------------------------
@@ -177,7 +193,9 @@ public class Experiment {
 
     public ExperimentEvent resume(String actor, Instant at) {
         if (status != ExperimentStatus.PAUSED) {
-            throw new IllegalExperimentTransitionException(status, ExperimentStatus.RUNNING,
+            throw new IllegalExperimentTransitionException(
+                    status,
+                    ExperimentStatus.RUNNING,
                     "experiment " + name + " is " + status + ", not PAUSED: only a paused experiment can be resumed");
         }
         return move(ExperimentStatus.RUNNING, ExperimentEvent.Action.RESUMED, actor, null, at);
@@ -195,22 +213,28 @@ public class Experiment {
         if (reason == null || reason.isBlank()) {
             throw new InvalidExperimentException("reason", "a rollback needs a reason");
         }
-        ExperimentEvent event = move(ExperimentStatus.ROLLED_BACK, ExperimentEvent.Action.ROLLED_BACK, actor, reason, at);
+        ExperimentEvent event =
+                move(ExperimentStatus.ROLLED_BACK, ExperimentEvent.Action.ROLLED_BACK, actor, reason, at);
         endedAt = event.occurredAt();
         endReason = event.reason();
         return event;
     }
 
-    private ExperimentEvent move(ExperimentStatus target, ExperimentEvent.Action action, String actor, String reason, Instant at) {
+    private ExperimentEvent move(
+            ExperimentStatus target, ExperimentEvent.Action action, String actor, String reason, Instant at) {
         String who = ExperimentText.requireActor(actor);
         String why = ExperimentText.optional("reason", reason, ExperimentText.MAX_REASON);
         if (!status.canMoveTo(target)) {
-            throw new IllegalExperimentTransitionException(status, target, "experiment " + name + " cannot move from " + status
-                    + " to " + target + " (allowed from " + status + ": " + status.successors() + ")");
+            throw new IllegalExperimentTransitionException(
+                    status,
+                    target,
+                    "experiment " + name + " cannot move from " + status + " to " + target + " (allowed from " + status
+                            + ": " + status.successors() + ")");
         }
         ExperimentStatus from = status;
         status = target;
-        ExperimentEvent event = new ExperimentEvent(this, action, from, target, who, why, at.truncatedTo(ChronoUnit.MICROS));
+        ExperimentEvent event =
+                new ExperimentEvent(this, action, from, target, who, why, at.truncatedTo(ChronoUnit.MICROS));
         events.add(event);
         return event;
     }
@@ -223,7 +247,9 @@ public class Experiment {
         String who = ExperimentText.requireActor(actor);
         String why = ExperimentText.optional("reason", reason, ExperimentText.MAX_REASON);
         if (status.isFinal()) {
-            throw new IllegalExperimentTransitionException(status, null,
+            throw new IllegalExperimentTransitionException(
+                    status,
+                    null,
                     "experiment " + name + " is " + status + ": the weights of a finished experiment cannot change");
         }
         if (weights == null || weights.isEmpty()) {
@@ -232,8 +258,13 @@ public class Experiment {
         Set<String> known = variants.stream().map(Variant::name).collect(Collectors.toSet());
         for (String n : weights.keySet()) {
             if (!known.contains(n)) {
-                throw new InvalidExperimentException("weights", "experiment " + name + " has no variant " + n + " (variants: " + new TreeMap<>(
-                        variants.stream().collect(Collectors.toMap(Variant::name, Variant::weightPercent))).keySet() + ")");
+                throw new InvalidExperimentException(
+                        "weights",
+                        "experiment " + name + " has no variant " + n + " (variants: "
+                                + new TreeMap<>(variants.stream()
+                                                .collect(Collectors.toMap(Variant::name, Variant::weightPercent)))
+                                        .keySet()
+                                + ")");
             }
         }
         for (String n : known) {
@@ -246,8 +277,14 @@ public class Experiment {
         if (strategy == ExperimentStrategy.SHADOW) checkShadowWeights(weights);
         for (Variant v : variants) v.weightPercent(weights.get(v.name()));
         String description = new TreeMap<>(weights).toString();
-        ExperimentEvent event = new ExperimentEvent(this, ExperimentEvent.Action.WEIGHTS_CHANGED, status, status, who,
-                why == null ? "weights " + description : why + " (weights " + description + ")", at.truncatedTo(ChronoUnit.MICROS));
+        ExperimentEvent event = new ExperimentEvent(
+                this,
+                ExperimentEvent.Action.WEIGHTS_CHANGED,
+                status,
+                status,
+                who,
+                why == null ? "weights " + description : why + " (weights " + description + ")",
+                at.truncatedTo(ChronoUnit.MICROS));
         if (event.reason().length() > ExperimentText.MAX_REASON) {
             throw new InvalidExperimentException("reason", "reason is too long");
         }
@@ -263,9 +300,12 @@ public class Experiment {
      */
     public Instant canaryStepSince() {
         return events.stream()
-                .filter(ev -> ev.action() == ExperimentEvent.Action.STARTED || ev.action() == ExperimentEvent.Action.RESUMED
+                .filter(ev -> ev.action() == ExperimentEvent.Action.STARTED
+                        || ev.action() == ExperimentEvent.Action.RESUMED
                         || ev.action() == ExperimentEvent.Action.WEIGHTS_CHANGED)
-                .map(ExperimentEvent::occurredAt).max(Instant::compareTo).orElse(startedAt);
+                .map(ExperimentEvent::occurredAt)
+                .max(Instant::compareTo)
+                .orElse(startedAt);
     }
 
     /**
@@ -277,45 +317,58 @@ public class Experiment {
      */
     public CanaryDecision superviseCanary(CanaryObservation observed, String actor, Instant at) {
         if (status != ExperimentStatus.RUNNING || strategy != ExperimentStrategy.CANARY) {
-            return new CanaryDecision.Held("experiment " + name + " is a " + status + " " + strategy + ", not a running canary");
+            return new CanaryDecision.Held(
+                    "experiment " + name + " is a " + status + " " + strategy + ", not a running canary");
         }
         Variant candidate = candidate();
         Variant control = control();
         int current = candidate.weightPercent();
         if (!observed.guardrailBreaches().isEmpty()) {
-            String reason = "automatic rollback: candidate " + candidate.name() + " (" + modelName + "@" + candidate.modelVersion()
+            String reason = "automatic rollback: candidate " + candidate.name() + " (" + modelName + "@"
+                    + candidate.modelVersion()
                     + ") at " + current + "% breached its guardrails over " + observed.outcomes() + " outcomes: "
-                    + String.join("; ", observed.guardrailBreaches()) + "; all traffic back to control " + control.name();
+                    + String.join("; ", observed.guardrailBreaches()) + "; all traffic back to control "
+                    + control.name();
             if (reason.length() > ExperimentText.MAX_REASON) reason = reason.substring(0, ExperimentText.MAX_REASON);
             rollBack(actor, reason, at);
             return new CanaryDecision.RolledBack(reason);
         }
-        Integer next = canaryStepList().stream().filter(step -> step > current).findFirst().orElse(null);
+        Integer next = canaryStepList().stream()
+                .filter(step -> step > current)
+                .findFirst()
+                .orElse(null);
         if (next == null) return new CanaryDecision.FullRollout();
         if (observed.outcomesThisStep() < minimumSample) {
-            return new CanaryDecision.Held("candidate " + candidate.name() + " served " + observed.outcomesThisStep() + " of the "
-                    + minimumSample + " outcomes its " + current + "% step needs");
+            return new CanaryDecision.Held("candidate " + candidate.name() + " served " + observed.outcomesThisStep()
+                    + " of the " + minimumSample + " outcomes its " + current + "% step needs");
         }
         Map<String, Integer> weights = new LinkedHashMap<>();
         weights.put(control.name(), 100 - next);
         weights.put(candidate.name(), next);
-        adjustWeights(weights, actor, "canary step " + current + "% -> " + next + "%: guardrails held over "
-                + observed.outcomesThisStep() + " candidate outcomes", at);
+        adjustWeights(
+                weights,
+                actor,
+                "canary step " + current + "% -> " + next + "%: guardrails held over " + observed.outcomesThisStep()
+                        + " candidate outcomes",
+                at);
         return new CanaryDecision.SteppedUp(current, next);
     }
 
     private static void checkWeightsSum(Map<String, Integer> weights) {
         int sum = weights.values().stream().mapToInt(Integer::intValue).sum();
         if (sum != 100) {
-            throw new InvalidExperimentException("weights", "variant weights must sum to 100 percent, got " + sum + " " + new TreeMap<>(weights));
+            throw new InvalidExperimentException(
+                    "weights", "variant weights must sum to 100 percent, got " + sum + " " + new TreeMap<>(weights));
         }
     }
 
     private void checkShadowWeights(Map<String, Integer> weights) {
         String control = control().name();
         if (weights.get(control) != 100) {
-            throw new InvalidExperimentException("weights", "in a SHADOW experiment the control (" + control
-                    + ") serves all live traffic: its weight must be 100, got " + weights.get(control));
+            throw new InvalidExperimentException(
+                    "weights",
+                    "in a SHADOW experiment the control (" + control
+                            + ") serves all live traffic: its weight must be 100, got " + weights.get(control));
         }
     }
 
@@ -331,7 +384,10 @@ public class Experiment {
     }
 
     public Variant variant(String variantName) {
-        return variants.stream().filter(v -> v.name().equals(variantName)).findFirst().orElse(null);
+        return variants.stream()
+                .filter(v -> v.name().equals(variantName))
+                .findFirst()
+                .orElse(null);
     }
 
     public Guardrails guardrails() {
@@ -343,19 +399,63 @@ public class Experiment {
         return canarySteps == null ? List.of() : CanarySteps.parse(canarySteps);
     }
 
-    public Long id() { return id; }
-    public String name() { return name; }
-    public String modelName() { return modelName; }
-    public ExperimentStrategy strategy() { return strategy; }
-    public ExperimentStatus status() { return status; }
-    public String hypothesis() { return hypothesis; }
-    public PrimaryMetric primaryMetric() { return primaryMetric; }
-    public String canarySteps() { return canarySteps; }
-    public Instant createdAt() { return createdAt; }
-    public String createdBy() { return createdBy; }
-    public Instant startedAt() { return startedAt; }
-    public Instant endedAt() { return endedAt; }
-    public String endReason() { return endReason; }
-    public List<Variant> variants() { return Collections.unmodifiableList(variants); }
-    public List<ExperimentEvent> events() { return Collections.unmodifiableList(events); }
+    public Long id() {
+        return id;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String modelName() {
+        return modelName;
+    }
+
+    public ExperimentStrategy strategy() {
+        return strategy;
+    }
+
+    public ExperimentStatus status() {
+        return status;
+    }
+
+    public String hypothesis() {
+        return hypothesis;
+    }
+
+    public PrimaryMetric primaryMetric() {
+        return primaryMetric;
+    }
+
+    public String canarySteps() {
+        return canarySteps;
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
+
+    public String createdBy() {
+        return createdBy;
+    }
+
+    public Instant startedAt() {
+        return startedAt;
+    }
+
+    public Instant endedAt() {
+        return endedAt;
+    }
+
+    public String endReason() {
+        return endReason;
+    }
+
+    public List<Variant> variants() {
+        return Collections.unmodifiableList(variants);
+    }
+
+    public List<ExperimentEvent> events() {
+        return Collections.unmodifiableList(events);
+    }
 }

@@ -11,7 +11,6 @@ import jakarta.persistence.JoinColumn;
 import jakarta.persistence.ManyToOne;
 import jakarta.persistence.NamedQuery;
 import jakarta.persistence.Table;
-
 import java.time.Instant;
 
 /**
@@ -20,13 +19,22 @@ import java.time.Instant;
  */
 @Entity
 @Table(name = "experiment_event")
-@NamedQuery(name = ExperimentEvent.BY_EXPERIMENT,
+@NamedQuery(
+        name = ExperimentEvent.BY_EXPERIMENT,
         query = "select e from ExperimentEvent e where e.experiment = :experiment order by e.id")
 public class ExperimentEvent {
 
     public static final String BY_EXPERIMENT = "ExperimentEvent.byExperiment";
 
-    public enum Action { CREATED, STARTED, PAUSED, RESUMED, COMPLETED, ROLLED_BACK, WEIGHTS_CHANGED }
+    public enum Action {
+        CREATED,
+        STARTED,
+        PAUSED,
+        RESUMED,
+        COMPLETED,
+        ROLLED_BACK,
+        WEIGHTS_CHANGED
+    }
 
     @Id
     @GeneratedValue(strategy = GenerationType.IDENTITY)
@@ -60,8 +68,14 @@ public class ExperimentEvent {
         // for JPA
     }
 
-    ExperimentEvent(Experiment experiment, Action action, ExperimentStatus from, ExperimentStatus to, String actor,
-                    String reason, Instant occurredAt) {
+    ExperimentEvent(
+            Experiment experiment,
+            Action action,
+            ExperimentStatus from,
+            ExperimentStatus to,
+            String actor,
+            String reason,
+            Instant occurredAt) {
         this.experiment = experiment;
         this.action = action.name();
         this.from = from;
@@ -71,12 +85,35 @@ public class ExperimentEvent {
         this.occurredAt = occurredAt;
     }
 
-    public Long id() { return id; }
-    public Experiment experiment() { return experiment; }
-    public Action action() { return Action.valueOf(action); }
-    public ExperimentStatus from() { return from; }
-    public ExperimentStatus to() { return to; }
-    public String actor() { return actor; }
-    public Instant occurredAt() { return occurredAt; }
-    public String reason() { return reason; }
+    public Long id() {
+        return id;
+    }
+
+    public Experiment experiment() {
+        return experiment;
+    }
+
+    public Action action() {
+        return Action.valueOf(action);
+    }
+
+    public ExperimentStatus from() {
+        return from;
+    }
+
+    public ExperimentStatus to() {
+        return to;
+    }
+
+    public String actor() {
+        return actor;
+    }
+
+    public Instant occurredAt() {
+        return occurredAt;
+    }
+
+    public String reason() {
+        return reason;
+    }
 }

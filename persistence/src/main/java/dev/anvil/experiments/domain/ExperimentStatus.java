@@ -8,7 +8,11 @@ import java.util.Set;
  * everything to the control but keeps assignments; COMPLETED and ROLLED_BACK are final.
  */
 public enum ExperimentStatus {
-    DRAFT, RUNNING, PAUSED, COMPLETED, ROLLED_BACK;
+    DRAFT,
+    RUNNING,
+    PAUSED,
+    COMPLETED,
+    ROLLED_BACK;
 
     /** The statuses this one may move to. */
     public Set<ExperimentStatus> successors() {

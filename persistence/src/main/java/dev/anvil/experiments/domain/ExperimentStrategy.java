@@ -16,13 +16,14 @@ public enum ExperimentStrategy {
 
     public static ExperimentStrategy parse(String text) {
         if (text == null || text.isBlank()) {
-            throw new InvalidExperimentException("strategy", "strategy is required (one of " + Arrays.toString(values()) + ")");
+            throw new InvalidExperimentException(
+                    "strategy", "strategy is required (one of " + Arrays.toString(values()) + ")");
         }
         try {
             return valueOf(text.strip().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new InvalidExperimentException("strategy",
-                    "unknown strategy '" + text + "' (one of " + Arrays.toString(values()) + ")");
+            throw new InvalidExperimentException(
+                    "strategy", "unknown strategy '" + text + "' (one of " + Arrays.toString(values()) + ")");
         }
     }
 }

@@ -13,19 +13,21 @@ public final class ExperimentText {
     public static final int MAX_RESPONSE_ID = 128;
     /** Names appear in URLs: a safe, bounded alphabet. */
     public static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+
     public static final Pattern VARIANT_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
-    private ExperimentText() {
-    }
+    private ExperimentText() {}
 
     static String require(String field, String value, Pattern pattern, String what) {
         if (value == null || value.isBlank()) {
             throw new InvalidExperimentException(field, field + " is required");
         }
         if (!pattern.matcher(value).matches()) {
-            throw new InvalidExperimentException(field, "invalid " + what + " '" + value
-                    + "': letters, digits, '.', '_' and '-' only, starting with a letter or digit, at most "
-                    + (pattern == VARIANT_NAME ? 64 : 128) + " characters");
+            throw new InvalidExperimentException(
+                    field,
+                    "invalid " + what + " '" + value
+                            + "': letters, digits, '.', '_' and '-' only, starting with a letter or digit, at most "
+                            + (pattern == VARIANT_NAME ? 64 : 128) + " characters");
         }
         return value;
     }
@@ -45,7 +47,8 @@ public final class ExperimentText {
     public static String optional(String field, String value, int max) {
         if (value == null || value.isBlank()) return null;
         if (value.length() > max) {
-            throw new InvalidExperimentException(field, field + " is longer than " + max + " characters (" + value.length() + ")");
+            throw new InvalidExperimentException(
+                    field, field + " is longer than " + max + " characters (" + value.length() + ")");
         }
         return refuseNul(field, value);
     }
@@ -53,7 +56,8 @@ public final class ExperimentText {
     /** PostgreSQL text cannot hold U+0000 (the insert fails): refused up front, whatever the database. */
     static String refuseNul(String field, String value) {
         if (value != null && value.indexOf('\u0000') >= 0) {
-            throw new InvalidExperimentException(field, field + " contains a NUL character (U+0000), which cannot be stored");
+            throw new InvalidExperimentException(
+                    field, field + " contains a NUL character (U+0000), which cannot be stored");
         }
         return value;
     }

@@ -8,7 +8,6 @@ import jakarta.persistence.GenerationType;
 import jakarta.persistence.Id;
 import jakarta.persistence.NamedQuery;
 import jakarta.persistence.Table;
-
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 
@@ -21,8 +20,10 @@ import java.time.temporal.ChronoUnit;
 @Entity
 @Table(name = "response_feedback")
 @NamedQuery(name = Feedback.BY_RESPONSE, query = "select f from Feedback f where f.responseId = :responseId")
-@NamedQuery(name = Feedback.FOR_EXPERIMENT,
-        query = "select f, o.variant.id from Feedback f, Outcome o where f.responseId = o.responseId and o.experiment = :experiment order by f.id")
+@NamedQuery(
+        name = Feedback.FOR_EXPERIMENT,
+        query =
+                "select f, o.variant.id from Feedback f, Outcome o where f.responseId = o.responseId and o.experiment = :experiment order by f.id")
 public class Feedback {
 
     public static final String FOR_EXPERIMENT = "Feedback.forExperiment";
@@ -65,11 +66,14 @@ public class Feedback {
 
     private void rate(FeedbackScale scale, Integer rating, String comment, Instant at) {
         if (rating == null) {
-            throw new InvalidExperimentException("rating", "rating is required (-1, 0 or 1 on the thumbs scale; 1 to 5 on the stars scale)");
+            throw new InvalidExperimentException(
+                    "rating", "rating is required (-1, 0 or 1 on the thumbs scale; 1 to 5 on the stars scale)");
         }
         if (rating < scale.min() || rating > scale.max()) {
-            throw new InvalidExperimentException("rating", "rating " + rating + " is outside the " + scale.name().toLowerCase(java.util.Locale.ROOT)
-                    + " scale (" + scale.min() + " to " + scale.max() + ")");
+            throw new InvalidExperimentException(
+                    "rating",
+                    "rating " + rating + " is outside the " + scale.name().toLowerCase(java.util.Locale.ROOT)
+                            + " scale (" + scale.min() + " to " + scale.max() + ")");
         }
         String text = ExperimentText.optional("comment", comment, ExperimentText.MAX_COMMENT);
         // Checked in full before anything changes: a refused replacement leaves the rating in effect as it was.
@@ -83,10 +87,27 @@ public class Feedback {
         return scale.isNegative(rating);
     }
 
-    public Long id() { return id; }
-    public String responseId() { return responseId; }
-    public FeedbackScale scale() { return scale; }
-    public int rating() { return rating; }
-    public String comment() { return comment; }
-    public Instant createdAt() { return createdAt; }
+    public Long id() {
+        return id;
+    }
+
+    public String responseId() {
+        return responseId;
+    }
+
+    public FeedbackScale scale() {
+        return scale;
+    }
+
+    public int rating() {
+        return rating;
+    }
+
+    public String comment() {
+        return comment;
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
 }

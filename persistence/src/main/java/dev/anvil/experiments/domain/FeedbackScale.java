@@ -15,8 +15,13 @@ public enum FeedbackScale {
         this.max = max;
     }
 
-    public int min() { return min; }
-    public int max() { return max; }
+    public int min() {
+        return min;
+    }
+
+    public int max() {
+        return max;
+    }
 
     /** Whether {@code rating} on this scale counts as negative feedback: thumbs down, or one or two stars. */
     public boolean isNegative(int rating) {

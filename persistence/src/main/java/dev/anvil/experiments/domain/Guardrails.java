@@ -10,17 +10,21 @@ public record Guardrails(Double maxErrorRate, Long maxP95LatencyMs, Double maxNe
 
     public Guardrails {
         if (maxErrorRate != null && !(maxErrorRate >= 0 && maxErrorRate <= 1)) {
-            throw new InvalidExperimentException("maxErrorRate", "maxErrorRate must be a fraction between 0 and 1, got " + maxErrorRate);
+            throw new InvalidExperimentException(
+                    "maxErrorRate", "maxErrorRate must be a fraction between 0 and 1, got " + maxErrorRate);
         }
         if (maxNegativeFeedbackRate != null && !(maxNegativeFeedbackRate >= 0 && maxNegativeFeedbackRate <= 1)) {
-            throw new InvalidExperimentException("maxNegativeFeedbackRate",
+            throw new InvalidExperimentException(
+                    "maxNegativeFeedbackRate",
                     "maxNegativeFeedbackRate must be a fraction between 0 and 1, got " + maxNegativeFeedbackRate);
         }
         if (maxP95LatencyMs != null && maxP95LatencyMs <= 0) {
-            throw new InvalidExperimentException("maxP95LatencyMs", "maxP95LatencyMs must be positive, got " + maxP95LatencyMs);
+            throw new InvalidExperimentException(
+                    "maxP95LatencyMs", "maxP95LatencyMs must be positive, got " + maxP95LatencyMs);
         }
         if (minimumSample < 1) {
-            throw new InvalidExperimentException("minimumSample", "minimumSample must be at least 1, got " + minimumSample);
+            throw new InvalidExperimentException(
+                    "minimumSample", "minimumSample must be at least 1, got " + minimumSample);
         }
     }
 }

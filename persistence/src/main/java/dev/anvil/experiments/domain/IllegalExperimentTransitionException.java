@@ -12,7 +12,11 @@ public class IllegalExperimentTransitionException extends IllegalStateException 
         this.to = to;
     }
 
-    public ExperimentStatus from() { return from; }
+    public ExperimentStatus from() {
+        return from;
+    }
     /** The requested status, or null when the refused change was not a status move (e.g. a weight change). */
-    public ExperimentStatus to() { return to; }
+    public ExperimentStatus to() {
+        return to;
+    }
 }

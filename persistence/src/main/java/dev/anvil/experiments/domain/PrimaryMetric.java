@@ -15,7 +15,11 @@ public enum PrimaryMetric {
     TTFT_MS("ttft_ms", Kind.SKEWED),
     COST("cost", Kind.CONTINUOUS);
 
-    public enum Kind { PROPORTION, SKEWED, CONTINUOUS }
+    public enum Kind {
+        PROPORTION,
+        SKEWED,
+        CONTINUOUS
+    }
 
     private final String key;
     private final Kind kind;
@@ -26,11 +30,17 @@ public enum PrimaryMetric {
     }
 
     /** The name used in JSON and in the database. */
-    public String key() { return key; }
-    public Kind kind() { return kind; }
+    public String key() {
+        return key;
+    }
+
+    public Kind kind() {
+        return kind;
+    }
 
     public static PrimaryMetric parse(String text) {
-        String allowed = Arrays.stream(values()).map(PrimaryMetric::key).toList().toString();
+        String allowed =
+                Arrays.stream(values()).map(PrimaryMetric::key).toList().toString();
         if (text == null || text.isBlank()) {
             throw new InvalidExperimentException("primaryMetric", "primaryMetric is required (one of " + allowed + ")");
         }
@@ -38,6 +48,7 @@ public enum PrimaryMetric {
         for (PrimaryMetric m : values()) {
             if (m.key.equals(wanted)) return m;
         }
-        throw new InvalidExperimentException("primaryMetric", "unknown primaryMetric '" + text + "' (one of " + allowed + ")");
+        throw new InvalidExperimentException(
+                "primaryMetric", "unknown primaryMetric '" + text + "' (one of " + allowed + ")");
     }
 }

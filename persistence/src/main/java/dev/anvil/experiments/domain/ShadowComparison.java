@@ -10,7 +10,6 @@ import jakarta.persistence.JoinColumn;
 import jakarta.persistence.ManyToOne;
 import jakarta.persistence.NamedQuery;
 import jakarta.persistence.Table;
-
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 
@@ -21,7 +20,8 @@ import java.time.temporal.ChronoUnit;
  */
 @Entity
 @Table(name = "experiment_shadow_comparison")
-@NamedQuery(name = ShadowComparison.BY_EXPERIMENT,
+@NamedQuery(
+        name = ShadowComparison.BY_EXPERIMENT,
         query = "select c from ShadowComparison c where c.experiment = :experiment order by c.id")
 public class ShadowComparison {
 
@@ -76,16 +76,28 @@ public class ShadowComparison {
         // for JPA
     }
 
-    public ShadowComparison(Variant shadow, String responseId, long controlLatencyMs, long shadowLatencyMs, int controlCompletionTokens,
-                            int shadowCompletionTokens, int controlChars, int shadowChars, boolean outputsAgree, double similarity,
-                            boolean shadowError, Instant at) {
+    public ShadowComparison(
+            Variant shadow,
+            String responseId,
+            long controlLatencyMs,
+            long shadowLatencyMs,
+            int controlCompletionTokens,
+            int shadowCompletionTokens,
+            int controlChars,
+            int shadowChars,
+            boolean outputsAgree,
+            double similarity,
+            boolean shadowError,
+            Instant at) {
         if (shadow.control()) {
-            throw new InvalidExperimentException("variant", "variant " + shadow.name() + " is the control, not a shadow variant");
+            throw new InvalidExperimentException(
+                    "variant", "variant " + shadow.name() + " is the control, not a shadow variant");
         }
         this.variant = shadow;
         this.experiment = shadow.experiment();
         this.responseId = Outcome.requireResponseId(responseId);
-        if (controlLatencyMs < 0 || shadowLatencyMs < 0) throw new InvalidExperimentException("latencyMs", "latencies must not be negative");
+        if (controlLatencyMs < 0 || shadowLatencyMs < 0)
+            throw new InvalidExperimentException("latencyMs", "latencies must not be negative");
         if (controlCompletionTokens < 0 || shadowCompletionTokens < 0 || controlChars < 0 || shadowChars < 0) {
             throw new InvalidExperimentException("completionTokens", "lengths must not be negative");
         }
@@ -104,18 +116,59 @@ public class ShadowComparison {
         this.createdAt = at.truncatedTo(ChronoUnit.MICROS);
     }
 
-    public Long id() { return id; }
-    public Experiment experiment() { return experiment; }
-    public Variant variant() { return variant; }
-    public String responseId() { return responseId; }
-    public long controlLatencyMs() { return controlLatencyMs; }
-    public long shadowLatencyMs() { return shadowLatencyMs; }
-    public int controlCompletionTokens() { return controlCompletionTokens; }
-    public int shadowCompletionTokens() { return shadowCompletionTokens; }
-    public int controlChars() { return controlChars; }
-    public int shadowChars() { return shadowChars; }
-    public boolean outputsAgree() { return outputsAgree; }
-    public double similarity() { return similarity; }
-    public boolean shadowError() { return shadowError; }
-    public Instant createdAt() { return createdAt; }
+    public Long id() {
+        return id;
+    }
+
+    public Experiment experiment() {
+        return experiment;
+    }
+
+    public Variant variant() {
+        return variant;
+    }
+
+    public String responseId() {
+        return responseId;
+    }
+
+    public long controlLatencyMs() {
+        return controlLatencyMs;
+    }
+
+    public long shadowLatencyMs() {
+        return shadowLatencyMs;
+    }
+
+    public int controlCompletionTokens() {
+        return controlCompletionTokens;
+    }
+
+    public int shadowCompletionTokens() {
+        return shadowCompletionTokens;
+    }
+
+    public int controlChars() {
+        return controlChars;
+    }
+
+    public int shadowChars() {
+        return shadowChars;
+    }
+
+    public boolean outputsAgree() {
+        return outputsAgree;
+    }
+
+    public double similarity() {
+        return similarity;
+    }
+
+    public boolean shadowError() {
+        return shadowError;
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
 }

@@ -70,22 +70,27 @@ public class Variant {
             throw new InvalidExperimentException("variants.modelVersion", "variant " + name + " needs a modelVersion");
         }
         if (spec.modelVersion().length() > 64) {
-            throw new InvalidExperimentException("variants.modelVersion", "variant " + name + ": modelVersion is longer than 64 characters");
+            throw new InvalidExperimentException(
+                    "variants.modelVersion", "variant " + name + ": modelVersion is longer than 64 characters");
         }
         this.modelVersion = spec.modelVersion().strip();
         if (spec.temperature() != null && !(spec.temperature() >= 0 && spec.temperature() <= 2)) {
-            throw new InvalidExperimentException("variants.temperature", field + ": temperature must be between 0 and 2, got " + spec.temperature());
+            throw new InvalidExperimentException(
+                    "variants.temperature", field + ": temperature must be between 0 and 2, got " + spec.temperature());
         }
         if (spec.topP() != null && !(spec.topP() > 0 && spec.topP() <= 1)) {
-            throw new InvalidExperimentException("variants.topP", field + ": topP must be in (0, 1], got " + spec.topP());
+            throw new InvalidExperimentException(
+                    "variants.topP", field + ": topP must be in (0, 1], got " + spec.topP());
         }
         if (spec.maxTokens() != null && spec.maxTokens() < 1) {
-            throw new InvalidExperimentException("variants.maxTokens", field + ": maxTokens must be at least 1, got " + spec.maxTokens());
+            throw new InvalidExperimentException(
+                    "variants.maxTokens", field + ": maxTokens must be at least 1, got " + spec.maxTokens());
         }
         this.temperature = spec.temperature();
         this.topP = spec.topP();
         this.maxTokens = spec.maxTokens();
-        this.systemPrompt = ExperimentText.optional("variants.systemPrompt", spec.systemPrompt(), ExperimentText.MAX_SYSTEM_PROMPT);
+        this.systemPrompt =
+                ExperimentText.optional("variants.systemPrompt", spec.systemPrompt(), ExperimentText.MAX_SYSTEM_PROMPT);
         if (spec.weightPercent() == null) {
             throw new InvalidExperimentException("variants.weightPercent", field + ": weightPercent is required");
         }
@@ -95,7 +100,8 @@ public class Variant {
 
     static int checkWeight(String variant, int weight) {
         if (weight < 0 || weight > 100) {
-            throw new InvalidExperimentException("weights", "variant " + variant + ": weight must be between 0 and 100 percent, got " + weight);
+            throw new InvalidExperimentException(
+                    "weights", "variant " + variant + ": weight must be between 0 and 100 percent, got " + weight);
         }
         return weight;
     }
@@ -113,14 +119,43 @@ public class Variant {
         this.controlOf = control ? experiment.id() : null;
     }
 
-    public Long id() { return id; }
-    public Experiment experiment() { return experiment; }
-    public String name() { return name; }
-    public String modelVersion() { return modelVersion; }
-    public Double temperature() { return temperature; }
-    public Double topP() { return topP; }
-    public Integer maxTokens() { return maxTokens; }
-    public String systemPrompt() { return systemPrompt; }
-    public int weightPercent() { return weightPercent; }
-    public boolean control() { return control; }
+    public Long id() {
+        return id;
+    }
+
+    public Experiment experiment() {
+        return experiment;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String modelVersion() {
+        return modelVersion;
+    }
+
+    public Double temperature() {
+        return temperature;
+    }
+
+    public Double topP() {
+        return topP;
+    }
+
+    public Integer maxTokens() {
+        return maxTokens;
+    }
+
+    public String systemPrompt() {
+        return systemPrompt;
+    }
+
+    public int weightPercent() {
+        return weightPercent;
+    }
+
+    public boolean control() {
+        return control;
+    }
 }

@@ -88,9 +88,18 @@ public class ApiKey {
      * @param maxConcurrentRequests requests in progress at once; null = the tenant's, then the server default; 0 = unlimited
      * @param allowVersionPinning   may pin versions a name does not serve; null = the tenant's setting
      */
-    public ApiKey(Tenant tenant, String name, String prefix, String secretSha256, List<String> allowedModels,
-                  Integer requestsPerMinute, Integer tokensPerMinute, Integer maxConcurrentRequests, Boolean allowVersionPinning,
-                  String actor, Instant at) {
+    public ApiKey(
+            Tenant tenant,
+            String name,
+            String prefix,
+            String secretSha256,
+            List<String> allowedModels,
+            Integer requestsPerMinute,
+            Integer tokensPerMinute,
+            Integer maxConcurrentRequests,
+            Boolean allowVersionPinning,
+            String actor,
+            Instant at) {
         this.tenant = tenant;
         this.name = GatewayText.name("name", name);
         if (prefix == null || prefix.isBlank() || prefix.length() > 16) {
@@ -119,7 +128,9 @@ public class ApiKey {
         for (String model : models) {
             String m = model == null ? "" : model.strip();
             if (!m.equals(ALL_MODELS) && !MODEL.matcher(m).matches()) {
-                throw new InvalidGatewayFieldException("allowedModels", "allowedModels entries are model names (no '@version') or '*', got '" + model + "'");
+                throw new InvalidGatewayFieldException(
+                        "allowedModels",
+                        "allowedModels entries are model names (no '@version') or '*', got '" + model + "'");
             }
             names.add(m);
         }
@@ -128,7 +139,8 @@ public class ApiKey {
         }
         String joined = String.join(",", names);
         if (joined.length() > GatewayText.MAX_ALLOWED_MODELS) {
-            throw new InvalidGatewayFieldException("allowedModels", "allowedModels is longer than " + GatewayText.MAX_ALLOWED_MODELS + " characters");
+            throw new InvalidGatewayFieldException(
+                    "allowedModels", "allowedModels is longer than " + GatewayText.MAX_ALLOWED_MODELS + " characters");
         }
         return new ArrayList<>(names);
     }
@@ -136,7 +148,8 @@ public class ApiKey {
     /** Revokes the key; a second revocation is refused so the first one's who/when stay recorded. */
     public void revoke(String actor, Instant at) {
         if (revokedAt != null) {
-            throw new IllegalStateException("key " + prefix + " was already revoked at " + revokedAt + " by " + revokedBy);
+            throw new IllegalStateException(
+                    "key " + prefix + " was already revoked at " + revokedAt + " by " + revokedBy);
         }
         this.revokedBy = GatewayText.actor(actor);
         this.revokedAt = at.truncatedTo(ChronoUnit.MICROS);
@@ -146,19 +159,63 @@ public class ApiKey {
         return allowedModels().contains(ALL_MODELS) || allowedModels().contains(modelName);
     }
 
-    public Long id() { return id; }
-    public Tenant tenant() { return tenant; }
-    public String name() { return name; }
-    public String prefix() { return prefix; }
-    public String secretSha256() { return secretSha256; }
-    public List<String> allowedModels() { return List.of(allowedModels.split(",")); }
-    public Integer requestsPerMinute() { return requestsPerMinute; }
-    public Integer tokensPerMinute() { return tokensPerMinute; }
-    public Integer maxConcurrentRequests() { return maxConcurrentRequests; }
-    public Boolean allowVersionPinning() { return allowVersionPinning; }
-    public Instant createdAt() { return createdAt; }
-    public String createdBy() { return createdBy; }
-    public Instant revokedAt() { return revokedAt; }
-    public String revokedBy() { return revokedBy; }
-    public boolean revoked() { return revokedAt != null; }
+    public Long id() {
+        return id;
+    }
+
+    public Tenant tenant() {
+        return tenant;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String prefix() {
+        return prefix;
+    }
+
+    public String secretSha256() {
+        return secretSha256;
+    }
+
+    public List<String> allowedModels() {
+        return List.of(allowedModels.split(","));
+    }
+
+    public Integer requestsPerMinute() {
+        return requestsPerMinute;
+    }
+
+    public Integer tokensPerMinute() {
+        return tokensPerMinute;
+    }
+
+    public Integer maxConcurrentRequests() {
+        return maxConcurrentRequests;
+    }
+
+    public Boolean allowVersionPinning() {
+        return allowVersionPinning;
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
+
+    public String createdBy() {
+        return createdBy;
+    }
+
+    public Instant revokedAt() {
+        return revokedAt;
+    }
+
+    public String revokedBy() {
+        return revokedBy;
+    }
+
+    public boolean revoked() {
+        return revokedAt != null;
+    }
 }

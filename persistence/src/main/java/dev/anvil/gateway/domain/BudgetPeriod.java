@@ -28,7 +28,8 @@ public enum BudgetPeriod {
         try {
             return valueOf(text.strip().toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new InvalidGatewayFieldException("budgetPeriod", "budgetPeriod must be DAY or MONTH, got '" + text + "'");
+            throw new InvalidGatewayFieldException(
+                    "budgetPeriod", "budgetPeriod must be DAY or MONTH, got '" + text + "'");
         }
     }
 }

@@ -11,8 +11,7 @@ final class GatewayText {
     /** Lower-case letters, digits, '.', '_' and '-', starting with a letter or digit: safe in URLs and logs. */
     private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._-]*");
 
-    private GatewayText() {
-    }
+    private GatewayText() {}
 
     static String name(String field, String value) {
         if (value == null || value.isBlank()) {
@@ -20,8 +19,11 @@ final class GatewayText {
         }
         String name = value.strip();
         if (name.length() > MAX_NAME || !NAME.matcher(name).matches()) {
-            throw new InvalidGatewayFieldException(field, field + " must be 1-" + MAX_NAME
-                    + " characters of a-z, 0-9, '.', '_' or '-' starting with a letter or digit, got '" + value + "'");
+            throw new InvalidGatewayFieldException(
+                    field,
+                    field + " must be 1-" + MAX_NAME
+                            + " characters of a-z, 0-9, '.', '_' or '-' starting with a letter or digit, got '" + value
+                            + "'");
         }
         return name;
     }

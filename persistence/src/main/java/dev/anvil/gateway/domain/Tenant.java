@@ -71,8 +71,14 @@ public class Tenant {
      * Replaces the settings; null budget = none, null limits (rates and concurrency) = the server defaults;
      * {@code allowVersionPinning} lets the tenant's keys pin versions that are not what a model name serves.
      */
-    public void configure(Long tokenBudget, BudgetPeriod period, Integer requestsPerMinute, Integer tokensPerMinute,
-                          boolean auditText, Integer maxConcurrentRequests, boolean allowVersionPinning) {
+    public void configure(
+            Long tokenBudget,
+            BudgetPeriod period,
+            Integer requestsPerMinute,
+            Integer tokensPerMinute,
+            boolean auditText,
+            Integer maxConcurrentRequests,
+            boolean allowVersionPinning) {
         if (tokenBudget != null && tokenBudget < 0) {
             throw new InvalidGatewayFieldException("tokenBudget", "tokenBudget must be >= 0, got " + tokenBudget);
         }
@@ -85,15 +91,47 @@ public class Tenant {
         this.allowVersionPinning = allowVersionPinning;
     }
 
-    public Long id() { return id; }
-    public String name() { return name; }
-    public Long tokenBudget() { return tokenBudget; }
-    public BudgetPeriod budgetPeriod() { return budgetPeriod; }
-    public Integer requestsPerMinute() { return requestsPerMinute; }
-    public Integer tokensPerMinute() { return tokensPerMinute; }
-    public boolean auditText() { return auditText; }
-    public Integer maxConcurrentRequests() { return maxConcurrentRequests; }
-    public boolean allowVersionPinning() { return allowVersionPinning; }
-    public Instant createdAt() { return createdAt; }
-    public String createdBy() { return createdBy; }
+    public Long id() {
+        return id;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public Long tokenBudget() {
+        return tokenBudget;
+    }
+
+    public BudgetPeriod budgetPeriod() {
+        return budgetPeriod;
+    }
+
+    public Integer requestsPerMinute() {
+        return requestsPerMinute;
+    }
+
+    public Integer tokensPerMinute() {
+        return tokensPerMinute;
+    }
+
+    public boolean auditText() {
+        return auditText;
+    }
+
+    public Integer maxConcurrentRequests() {
+        return maxConcurrentRequests;
+    }
+
+    public boolean allowVersionPinning() {
+        return allowVersionPinning;
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
+
+    public String createdBy() {
+        return createdBy;
+    }
 }

@@ -3,7 +3,6 @@ package dev.anvil.registry.domain;
 import jakarta.persistence.Column;
 import jakarta.persistence.Convert;
 import jakarta.persistence.Embeddable;
-
 import java.util.Objects;
 import java.util.regex.Pattern;
 
@@ -44,15 +43,25 @@ public class Artifact {
         // for JPA
     }
 
-    public Artifact(String path, ArtifactFormat format, String sha256, long sizeBytes,
-                    String architecture, String quantization, long parameterCount) {
-        if (path == null || path.isBlank()) throw new InvalidRegistryFieldException("path", "artifact path is required");
-        if (path.length() > MAX_PATH) throw new InvalidRegistryFieldException("path", "artifact path is longer than " + MAX_PATH + " characters");
+    public Artifact(
+            String path,
+            ArtifactFormat format,
+            String sha256,
+            long sizeBytes,
+            String architecture,
+            String quantization,
+            long parameterCount) {
+        if (path == null || path.isBlank())
+            throw new InvalidRegistryFieldException("path", "artifact path is required");
+        if (path.length() > MAX_PATH)
+            throw new InvalidRegistryFieldException("path", "artifact path is longer than " + MAX_PATH + " characters");
         if (sha256 == null || !SHA256_HEX.matcher(sha256).matches()) {
-            throw new InvalidRegistryFieldException("sha256", "sha256 must be 64 lowercase hexadecimal characters, got '" + sha256 + "'");
+            throw new InvalidRegistryFieldException(
+                    "sha256", "sha256 must be 64 lowercase hexadecimal characters, got '" + sha256 + "'");
         }
         if (sizeBytes < 0) throw new InvalidRegistryFieldException("size", "artifact size must not be negative");
-        if (parameterCount < 0) throw new InvalidRegistryFieldException("parameterCount", "parameter count must not be negative");
+        if (parameterCount < 0)
+            throw new InvalidRegistryFieldException("parameterCount", "parameter count must not be negative");
         this.path = path;
         this.format = Objects.requireNonNull(format, "format");
         this.sha256 = sha256;
@@ -64,7 +73,9 @@ public class Artifact {
 
     private static String requireLabel(String field, String value, int max) {
         if (value == null || value.isBlank()) throw new InvalidRegistryFieldException(field, field + " is required");
-        if (value.length() > max) throw new InvalidRegistryFieldException(field, field + " '" + value + "' is longer than " + max + " characters");
+        if (value.length() > max)
+            throw new InvalidRegistryFieldException(
+                    field, field + " '" + value + "' is longer than " + max + " characters");
         return value;
     }
 
@@ -72,16 +83,37 @@ public class Artifact {
     public static String normalizeSha256(String hex) {
         String lower = hex.strip().toLowerCase(java.util.Locale.ROOT);
         if (!SHA256_HEX.matcher(lower).matches()) {
-            throw new InvalidRegistryFieldException("sha256", "sha256 must be 64 hexadecimal characters, got '" + hex + "'");
+            throw new InvalidRegistryFieldException(
+                    "sha256", "sha256 must be 64 hexadecimal characters, got '" + hex + "'");
         }
         return lower;
     }
 
-    public String path() { return path; }
-    public ArtifactFormat format() { return format; }
-    public String sha256() { return sha256; }
-    public long sizeBytes() { return sizeBytes; }
-    public String architecture() { return architecture; }
-    public String quantization() { return quantization; }
-    public long parameterCount() { return parameterCount; }
+    public String path() {
+        return path;
+    }
+
+    public ArtifactFormat format() {
+        return format;
+    }
+
+    public String sha256() {
+        return sha256;
+    }
+
+    public long sizeBytes() {
+        return sizeBytes;
+    }
+
+    public String architecture() {
+        return architecture;
+    }
+
+    public String quantization() {
+        return quantization;
+    }
+
+    public long parameterCount() {
+        return parameterCount;
+    }
 }

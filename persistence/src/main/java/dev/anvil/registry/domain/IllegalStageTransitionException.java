@@ -12,6 +12,11 @@ public class IllegalStageTransitionException extends IllegalStateException {
         this.to = to;
     }
 
-    public Stage from() { return from; }
-    public Stage to() { return to; }
+    public Stage from() {
+        return from;
+    }
+
+    public Stage to() {
+        return to;
+    }
 }

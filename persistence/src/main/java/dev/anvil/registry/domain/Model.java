@@ -10,7 +10,6 @@ import jakarta.persistence.Id;
 import jakarta.persistence.JoinColumn;
 import jakarta.persistence.NamedQuery;
 import jakarta.persistence.Table;
-
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Collection;
@@ -81,22 +80,45 @@ public class Model {
         if (tags == null) return result;
         for (String tag : tags) {
             if (tag == null || !TAG.matcher(tag).matches()) {
-                throw new InvalidRegistryFieldException("tags", "tag '" + tag
-                        + "' is invalid: 1-64 characters, letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit");
+                throw new InvalidRegistryFieldException(
+                        "tags",
+                        "tag '" + tag
+                                + "' is invalid: 1-64 characters, letters, digits, '.', '_', ':', '/' or '-', starting with a letter or digit");
             }
             result.add(tag);
         }
         if (result.size() > MAX_TAGS) {
-            throw new InvalidRegistryFieldException("tags", "a model may have at most " + MAX_TAGS + " tags, got " + result.size());
+            throw new InvalidRegistryFieldException(
+                    "tags", "a model may have at most " + MAX_TAGS + " tags, got " + result.size());
         }
         return result;
     }
 
-    public Long id() { return id; }
-    public String name() { return name; }
-    public String description() { return description; }
-    public String owner() { return owner; }
-    public Set<String> tags() { return Collections.unmodifiableSet(tags); }
-    public Instant createdAt() { return createdAt; }
-    public String createdBy() { return createdBy; }
+    public Long id() {
+        return id;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public String description() {
+        return description;
+    }
+
+    public String owner() {
+        return owner;
+    }
+
+    public Set<String> tags() {
+        return Collections.unmodifiableSet(tags);
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
+
+    public String createdBy() {
+        return createdBy;
+    }
 }

@@ -15,7 +15,6 @@ import jakarta.persistence.NamedQuery;
 import jakarta.persistence.OneToMany;
 import jakarta.persistence.OrderBy;
 import jakarta.persistence.Table;
-
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -30,11 +29,12 @@ import java.util.Objects;
  */
 @Entity
 @Table(name = "registry_model_version")
-@NamedQuery(name = ModelVersion.BY_MODEL,
-        query = "select v from ModelVersion v where v.model = :model order by v.id")
-@NamedQuery(name = ModelVersion.BY_MODEL_AND_VERSION,
+@NamedQuery(name = ModelVersion.BY_MODEL, query = "select v from ModelVersion v where v.model = :model order by v.id")
+@NamedQuery(
+        name = ModelVersion.BY_MODEL_AND_VERSION,
         query = "select v from ModelVersion v where v.model = :model and v.version = :version")
-@NamedQuery(name = ModelVersion.IN_STAGE,
+@NamedQuery(
+        name = ModelVersion.IN_STAGE,
         query = "select v from ModelVersion v where v.model = :model and v.stage = :stage order by v.id")
 public class ModelVersion {
 
@@ -96,7 +96,8 @@ public class ModelVersion {
     }
 
     /** Registers a new version in stage NONE; the registration is recorded as the first transition (from nothing to NONE). */
-    public ModelVersion(Model model, SemanticVersion version, Artifact artifact, String description, String actor, Instant at) {
+    public ModelVersion(
+            Model model, SemanticVersion version, Artifact artifact, String description, String actor, Instant at) {
         this.model = Objects.requireNonNull(model, "model");
         this.version = Objects.requireNonNull(version, "version");
         this.artifact = Objects.requireNonNull(artifact, "artifact");
@@ -139,25 +140,61 @@ public class ModelVersion {
     public void checkMoveTo(Stage target) {
         Objects.requireNonNull(target, "target");
         if (target == stage) {
-            throw new IllegalStageTransitionException(stage, target,
+            throw new IllegalStageTransitionException(
+                    stage,
+                    target,
                     "version " + version + " of model " + model.name() + " is already in stage " + stage);
         }
         if (!stage.canMoveTo(target)) {
-            throw new IllegalStageTransitionException(stage, target,
+            throw new IllegalStageTransitionException(
+                    stage,
+                    target,
                     "version " + version + " of model " + model.name() + " cannot move from " + stage + " to " + target
                             + " (allowed from " + stage + ": " + stage.successors() + ")");
         }
     }
 
-    public Long id() { return id; }
-    public Model model() { return model; }
-    public SemanticVersion version() { return version; }
-    public String description() { return description; }
-    public Artifact artifact() { return artifact; }
-    public Stage stage() { return stage; }
-    public Instant createdAt() { return createdAt; }
-    public String createdBy() { return createdBy; }
-    public Instant promotedAt() { return promotedAt; }
-    public String promotedBy() { return promotedBy; }
-    public List<StageTransition> history() { return Collections.unmodifiableList(history); }
+    public Long id() {
+        return id;
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    public SemanticVersion version() {
+        return version;
+    }
+
+    public String description() {
+        return description;
+    }
+
+    public Artifact artifact() {
+        return artifact;
+    }
+
+    public Stage stage() {
+        return stage;
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
+
+    public String createdBy() {
+        return createdBy;
+    }
+
+    public Instant promotedAt() {
+        return promotedAt;
+    }
+
+    public String promotedBy() {
+        return promotedBy;
+    }
+
+    public List<StageTransition> history() {
+        return Collections.unmodifiableList(history);
+    }
 }

@@ -12,13 +12,14 @@ public final class RegistryText {
     /** Model names appear in URL paths, so they are restricted to URL-safe characters. */
     public static final Pattern MODEL_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
 
-    private RegistryText() {
-    }
+    private RegistryText() {}
 
     public static String requireModelName(String name) {
         if (name == null || !MODEL_NAME.matcher(name).matches()) {
-            throw new InvalidRegistryFieldException("name", "model name '" + name
-                    + "' is invalid: 1-128 characters, letters, digits, '.', '_' or '-', starting with a letter or digit");
+            throw new InvalidRegistryFieldException(
+                    "name",
+                    "model name '" + name
+                            + "' is invalid: 1-128 characters, letters, digits, '.', '_' or '-', starting with a letter or digit");
         }
         return name;
     }
@@ -44,7 +45,8 @@ public final class RegistryText {
             throw new InvalidRegistryFieldException(field, field + " is longer than " + max + " characters");
         }
         if (stripped.indexOf('\u0000') >= 0) { // PostgreSQL text cannot hold U+0000 (the insert would fail)
-            throw new InvalidRegistryFieldException(field, field + " contains a NUL character (U+0000), which cannot be stored");
+            throw new InvalidRegistryFieldException(
+                    field, field + " contains a NUL character (U+0000), which cannot be stored");
         }
         return stripped;
     }

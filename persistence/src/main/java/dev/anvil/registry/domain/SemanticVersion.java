@@ -21,7 +21,8 @@ public final class SemanticVersion implements Comparable<SemanticVersion> {
     private final List<String> preRelease;
     private final List<String> build;
 
-    private SemanticVersion(String text, long major, long minor, long patch, List<String> preRelease, List<String> build) {
+    private SemanticVersion(
+            String text, long major, long minor, long patch, List<String> preRelease, List<String> build) {
         this.text = text;
         this.major = major;
         this.minor = minor;
@@ -36,7 +37,8 @@ public final class SemanticVersion implements Comparable<SemanticVersion> {
             throw new InvalidSemanticVersionException("version is required (semantic version such as 1.0.0)");
         }
         if (text.length() > MAX_LENGTH) {
-            throw new InvalidSemanticVersionException("version '" + abbreviate(text) + "' is longer than " + MAX_LENGTH + " characters");
+            throw new InvalidSemanticVersionException(
+                    "version '" + abbreviate(text) + "' is longer than " + MAX_LENGTH + " characters");
         }
         String rest = text;
         List<String> build = List.of();
@@ -53,42 +55,54 @@ public final class SemanticVersion implements Comparable<SemanticVersion> {
         }
         String[] core = rest.split("\\.", -1);
         if (core.length != 3) {
-            throw new InvalidSemanticVersionException("version '" + text + "' is not a semantic version: expected MAJOR.MINOR.PATCH such as 1.2.3");
+            throw new InvalidSemanticVersionException(
+                    "version '" + text + "' is not a semantic version: expected MAJOR.MINOR.PATCH such as 1.2.3");
         }
-        return new SemanticVersion(text,
-                numeric(text, core[0], "major"), numeric(text, core[1], "minor"), numeric(text, core[2], "patch"),
-                preRelease, build);
+        return new SemanticVersion(
+                text,
+                numeric(text, core[0], "major"),
+                numeric(text, core[1], "minor"),
+                numeric(text, core[2], "patch"),
+                preRelease,
+                build);
     }
 
     private static long numeric(String text, String part, String what) {
         if (part.isEmpty() || !part.chars().allMatch(c -> c >= '0' && c <= '9')) {
-            throw new InvalidSemanticVersionException("version '" + text + "': " + what + " version '" + part + "' must be a non-negative integer");
+            throw new InvalidSemanticVersionException(
+                    "version '" + text + "': " + what + " version '" + part + "' must be a non-negative integer");
         }
         if (part.length() > 1 && part.charAt(0) == '0') {
-            throw new InvalidSemanticVersionException("version '" + text + "': " + what + " version '" + part + "' has a leading zero");
+            throw new InvalidSemanticVersionException(
+                    "version '" + text + "': " + what + " version '" + part + "' has a leading zero");
         }
         if (part.length() > 18) {
-            throw new InvalidSemanticVersionException("version '" + text + "': " + what + " version '" + part + "' is too large");
+            throw new InvalidSemanticVersionException(
+                    "version '" + text + "': " + what + " version '" + part + "' is too large");
         }
         return Long.parseLong(part);
     }
 
-    private static List<String> identifiers(String text, String dotted, String what, boolean numericLeadingZeroForbidden) {
+    private static List<String> identifiers(
+            String text, String dotted, String what, boolean numericLeadingZeroForbidden) {
         String[] ids = dotted.split("\\.", -1);
         for (String id : ids) {
             if (id.isEmpty()) {
-                throw new InvalidSemanticVersionException("version '" + text + "': " + what + " has an empty identifier");
+                throw new InvalidSemanticVersionException(
+                        "version '" + text + "': " + what + " has an empty identifier");
             }
             for (int i = 0; i < id.length(); i++) {
                 char c = id.charAt(i);
-                boolean allowed = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-';
+                boolean allowed =
+                        (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-';
                 if (!allowed) {
                     throw new InvalidSemanticVersionException("version '" + text + "': " + what + " identifier '" + id
                             + "' may only contain ASCII letters, digits and '-'");
                 }
             }
             if (numericLeadingZeroForbidden && isNumeric(id) && id.length() > 1 && id.charAt(0) == '0') {
-                throw new InvalidSemanticVersionException("version '" + text + "': numeric " + what + " identifier '" + id + "' has a leading zero");
+                throw new InvalidSemanticVersionException(
+                        "version '" + text + "': numeric " + what + " identifier '" + id + "' has a leading zero");
             }
         }
         return List.of(ids);
@@ -102,12 +116,29 @@ public final class SemanticVersion implements Comparable<SemanticVersion> {
         return text.length() <= 40 ? text : text.substring(0, 40) + "...";
     }
 
-    public long major() { return major; }
-    public long minor() { return minor; }
-    public long patch() { return patch; }
-    public List<String> preRelease() { return preRelease; }
-    public List<String> build() { return build; }
-    public boolean isPreRelease() { return !preRelease.isEmpty(); }
+    public long major() {
+        return major;
+    }
+
+    public long minor() {
+        return minor;
+    }
+
+    public long patch() {
+        return patch;
+    }
+
+    public List<String> preRelease() {
+        return preRelease;
+    }
+
+    public List<String> build() {
+        return build;
+    }
+
+    public boolean isPreRelease() {
+        return !preRelease.isEmpty();
+    }
 
     /** Precedence per semver.org section 11: build metadata is ignored; a pre-release sorts before its release. */
     @Override

@@ -15,7 +15,10 @@ import java.util.Set;
  * retired artifact is never put back in front of users by a single call.
  */
 public enum Stage {
-    NONE, STAGING, PRODUCTION, ARCHIVED;
+    NONE,
+    STAGING,
+    PRODUCTION,
+    ARCHIVED;
 
     public Set<Stage> successors() {
         return switch (this) {
@@ -33,11 +36,13 @@ public enum Stage {
     /** Parses a client-given stage name, case-insensitively; unknown names get an error listing the valid ones. */
     public static Stage parse(String name) {
         if (name == null || name.isBlank()) {
-            throw new InvalidRegistryFieldException("stage", "stage is required (one of NONE, STAGING, PRODUCTION, ARCHIVED)");
+            throw new InvalidRegistryFieldException(
+                    "stage", "stage is required (one of NONE, STAGING, PRODUCTION, ARCHIVED)");
         }
         for (Stage s : values()) {
             if (s.name().equalsIgnoreCase(name.trim())) return s;
         }
-        throw new InvalidRegistryFieldException("stage", "unknown stage '" + name + "' (one of NONE, STAGING, PRODUCTION, ARCHIVED)");
+        throw new InvalidRegistryFieldException(
+                "stage", "unknown stage '" + name + "' (one of NONE, STAGING, PRODUCTION, ARCHIVED)");
     }
 }

@@ -11,7 +11,6 @@ import jakarta.persistence.JoinColumn;
 import jakarta.persistence.ManyToOne;
 import jakarta.persistence.NamedQuery;
 import jakarta.persistence.Table;
-
 import java.time.Instant;
 
 /**
@@ -20,9 +19,11 @@ import java.time.Instant;
  */
 @Entity
 @Table(name = "registry_stage_transition")
-@NamedQuery(name = StageTransition.BY_MODEL,
+@NamedQuery(
+        name = StageTransition.BY_MODEL,
         query = "select t from StageTransition t where t.modelVersion.model = :model order by t.id")
-@NamedQuery(name = StageTransition.BY_VERSION,
+@NamedQuery(
+        name = StageTransition.BY_VERSION,
         query = "select t from StageTransition t where t.modelVersion = :version order by t.id")
 public class StageTransition {
 
@@ -68,12 +69,31 @@ public class StageTransition {
         this.occurredAt = occurredAt;
     }
 
-    public Long id() { return id; }
-    public ModelVersion modelVersion() { return modelVersion; }
+    public Long id() {
+        return id;
+    }
+
+    public ModelVersion modelVersion() {
+        return modelVersion;
+    }
     /** Null for the registration entry. */
-    public Stage from() { return from; }
-    public Stage to() { return to; }
-    public String actor() { return actor; }
-    public Instant occurredAt() { return occurredAt; }
-    public String reason() { return reason; }
+    public Stage from() {
+        return from;
+    }
+
+    public Stage to() {
+        return to;
+    }
+
+    public String actor() {
+        return actor;
+    }
+
+    public Instant occurredAt() {
+        return occurredAt;
+    }
+
+    public String reason() {
+        return reason;
+    }
 }

@@ -18,8 +18,17 @@ class CanarySupervisionTest {
     private static final Guardrails GUARDRAILS = new Guardrails(0.05, 2000L, 0.2, 100);
 
     private static Experiment runningCanary(String steps) {
-        Experiment e = new Experiment("canary", "m", ExperimentStrategy.CANARY, null, PrimaryMetric.ERROR_RATE, GUARDRAILS, steps,
-                ExperimentLifecycleTest.twoVariants(100, 0), "alice", T0);
+        Experiment e = new Experiment(
+                "canary",
+                "m",
+                ExperimentStrategy.CANARY,
+                null,
+                PrimaryMetric.ERROR_RATE,
+                GUARDRAILS,
+                steps,
+                ExperimentLifecycleTest.twoVariants(100, 0),
+                "alice",
+                T0);
         e.start("alice", T0);
         return e;
     }
@@ -29,18 +38,26 @@ class CanarySupervisionTest {
     }
 
     private static Map<String, Integer> weights(Experiment e) {
-        return Map.of(e.control().name(), e.control().weightPercent(), e.candidate().name(), e.candidate().weightPercent());
+        return Map.of(
+                e.control().name(),
+                e.control().weightPercent(),
+                e.candidate().name(),
+                e.candidate().weightPercent());
     }
 
     @Test
     void aBreachRollsTheCanaryBackWithTheBreachesAsReason() {
         Experiment e = runningCanary("5,25,100");
-        CanaryDecision d = e.superviseCanary(new CanaryObservation(120, List.of("error rate 9.00% exceeds the limit of 5.00%"), 120),
-                "experiment-controller", T0.plusSeconds(60));
+        CanaryDecision d = e.superviseCanary(
+                new CanaryObservation(120, List.of("error rate 9.00% exceeds the limit of 5.00%"), 120),
+                "experiment-controller",
+                T0.plusSeconds(60));
         CanaryDecision.RolledBack rolledBack = assertInstanceOf(CanaryDecision.RolledBack.class, d);
         assertTrue(d.changed());
-        assertEquals("automatic rollback: candidate candidate (m@1.1.0) at 5% breached its guardrails over 120 outcomes: "
-                + "error rate 9.00% exceeds the limit of 5.00%; all traffic back to control control", rolledBack.reason());
+        assertEquals(
+                "automatic rollback: candidate candidate (m@1.1.0) at 5% breached its guardrails over 120 outcomes: "
+                        + "error rate 9.00% exceeds the limit of 5.00%; all traffic back to control control",
+                rolledBack.reason());
         assertEquals(ExperimentStatus.ROLLED_BACK, e.status());
         assertEquals(rolledBack.reason(), e.endReason());
         assertEquals(T0.plusSeconds(60), e.endedAt());
@@ -54,7 +71,9 @@ class CanarySupervisionTest {
         Experiment e = runningCanary("100");
         String breach = "p95 latency 9000 ms exceeds the limit of 2000 ms " + "x".repeat(1200);
         CanaryDecision d = e.superviseCanary(new CanaryObservation(500, List.of(breach), 10), "c", T0.plusSeconds(1));
-        assertEquals(ExperimentText.MAX_REASON, assertInstanceOf(CanaryDecision.RolledBack.class, d).reason().length());
+        assertEquals(
+                ExperimentText.MAX_REASON,
+                assertInstanceOf(CanaryDecision.RolledBack.class, d).reason().length());
         assertEquals(ExperimentStatus.ROLLED_BACK, e.status());
     }
 
@@ -68,11 +87,13 @@ class CanarySupervisionTest {
         assertEquals(ExperimentStatus.RUNNING, e.status());
         ExperimentEvent step = e.events().getLast();
         assertEquals(ExperimentEvent.Action.WEIGHTS_CHANGED, step.action());
-        assertEquals("canary step 5% -> 25%: guardrails held over 100 candidate outcomes (weights {candidate=25, control=75})",
+        assertEquals(
+                "canary step 5% -> 25%: guardrails held over 100 candidate outcomes (weights {candidate=25, control=75})",
                 step.reason());
         assertEquals(T0.plusSeconds(60), e.canaryStepSince(), "the new step counts its outcomes from its own start");
 
-        assertEquals(new CanaryDecision.SteppedUp(25, 100), e.superviseCanary(held(400, 250), "c", T0.plusSeconds(120)));
+        assertEquals(
+                new CanaryDecision.SteppedUp(25, 100), e.superviseCanary(held(400, 250), "c", T0.plusSeconds(120)));
         assertEquals(Map.of("control", 0, "candidate", 100), weights(e));
     }
 
@@ -83,7 +104,10 @@ class CanarySupervisionTest {
         CanaryDecision d = e.superviseCanary(held(500, 99), "c", T0.plusSeconds(60));
         assertInstanceOf(CanaryDecision.Held.class, d);
         assertFalse(d.changed());
-        assertEquals(Map.of("control", 95, "candidate", 5), weights(e), "outcomes of earlier steps do not count for this one");
+        assertEquals(
+                Map.of("control", 95, "candidate", 5),
+                weights(e),
+                "outcomes of earlier steps do not count for this one");
         assertEquals(events, e.events().size(), "nothing recorded");
     }
 

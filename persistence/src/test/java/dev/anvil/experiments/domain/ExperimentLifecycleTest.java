@@ -1,16 +1,15 @@
 package dev.anvil.experiments.domain;
 
-import org.junit.jupiter.api.Test;
-
-import java.time.Instant;
-import java.util.List;
-import java.util.Map;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
 
 class ExperimentLifecycleTest {
 
@@ -18,13 +17,23 @@ class ExperimentLifecycleTest {
     private static final Guardrails GUARDRAILS = new Guardrails(0.05, 2000L, 0.2, 100);
 
     static List<VariantSpec> twoVariants(int controlWeight, int candidateWeight) {
-        return List.of(new VariantSpec("control", "1.0.0", 0.7, 0.9, 128, null, controlWeight, true),
+        return List.of(
+                new VariantSpec("control", "1.0.0", 0.7, 0.9, 128, null, controlWeight, true),
                 new VariantSpec("candidate", "1.1.0", 0.5, null, null, "Be brief.", candidateWeight, false));
     }
 
     static Experiment ab(String name) {
-        return new Experiment(name, "stories", ExperimentStrategy.AB, "shorter answers", PrimaryMetric.ERROR_RATE, GUARDRAILS, null,
-                twoVariants(50, 50), "alice", T0);
+        return new Experiment(
+                name,
+                "stories",
+                ExperimentStrategy.AB,
+                "shorter answers",
+                PrimaryMetric.ERROR_RATE,
+                GUARDRAILS,
+                null,
+                twoVariants(50, 50),
+                "alice",
+                T0);
     }
 
     @Test
@@ -39,8 +48,14 @@ class ExperimentLifecycleTest {
         assertEquals(ExperimentStatus.COMPLETED, e.status());
         assertEquals(T0.plusSeconds(4), e.endedAt());
         assertEquals("candidate wins", e.endReason());
-        assertEquals(List.of(ExperimentEvent.Action.CREATED, ExperimentEvent.Action.STARTED, ExperimentEvent.Action.PAUSED,
-                ExperimentEvent.Action.RESUMED, ExperimentEvent.Action.COMPLETED), e.events().stream().map(ExperimentEvent::action).toList());
+        assertEquals(
+                List.of(
+                        ExperimentEvent.Action.CREATED,
+                        ExperimentEvent.Action.STARTED,
+                        ExperimentEvent.Action.PAUSED,
+                        ExperimentEvent.Action.RESUMED,
+                        ExperimentEvent.Action.COMPLETED),
+                e.events().stream().map(ExperimentEvent::action).toList());
         ExperimentEvent paused = e.events().get(2);
         assertEquals(ExperimentStatus.RUNNING, paused.from());
         assertEquals(ExperimentStatus.PAUSED, paused.to());
@@ -58,9 +73,12 @@ class ExperimentLifecycleTest {
         assertThrows(IllegalExperimentTransitionException.class, () -> draft.start("bob", T0));
         assertThrows(IllegalExperimentTransitionException.class, () -> draft.resume("bob", T0), "running, not paused");
         draft.rollBack("bob", "error spike", T0);
-        IllegalExperimentTransitionException e = assertThrows(IllegalExperimentTransitionException.class, () -> draft.start("bob", T0));
+        IllegalExperimentTransitionException e =
+                assertThrows(IllegalExperimentTransitionException.class, () -> draft.start("bob", T0));
         assertTrue(e.getMessage().contains("ROLLED_BACK"), e.getMessage());
-        assertThrows(IllegalExperimentTransitionException.class, () -> draft.adjustWeights(Map.of("control", 100, "candidate", 0), "bob", null, T0));
+        assertThrows(
+                IllegalExperimentTransitionException.class,
+                () -> draft.adjustWeights(Map.of("control", 100, "candidate", 0), "bob", null, T0));
         assertEquals(ExperimentStatus.ROLLED_BACK, draft.status());
         assertEquals(3, draft.events().size());
     }
@@ -69,38 +87,100 @@ class ExperimentLifecycleTest {
     void rollbackNeedsReason() {
         Experiment e = ab("rb");
         e.start("bob", T0);
-        InvalidExperimentException ex = assertThrows(InvalidExperimentException.class, () -> e.rollBack("bob", " ", T0));
+        InvalidExperimentException ex =
+                assertThrows(InvalidExperimentException.class, () -> e.rollBack("bob", " ", T0));
         assertEquals("reason", ex.field());
         assertEquals(ExperimentStatus.RUNNING, e.status());
     }
 
     @Test
     void weightsMustSumToHundredAndOneControl() {
-        InvalidExperimentException sum = assertThrows(InvalidExperimentException.class, () -> new Experiment("w", "m", ExperimentStrategy.AB,
-                null, PrimaryMetric.ERROR_RATE, GUARDRAILS, null, twoVariants(50, 40), "a", T0));
+        InvalidExperimentException sum = assertThrows(
+                InvalidExperimentException.class,
+                () -> new Experiment(
+                        "w",
+                        "m",
+                        ExperimentStrategy.AB,
+                        null,
+                        PrimaryMetric.ERROR_RATE,
+                        GUARDRAILS,
+                        null,
+                        twoVariants(50, 40),
+                        "a",
+                        T0));
         assertEquals("weights", sum.field());
         assertTrue(sum.getMessage().contains("got 90"), sum.getMessage());
 
-        List<VariantSpec> twoControls = List.of(new VariantSpec("a", "1.0.0", null, null, null, null, 50, true),
+        List<VariantSpec> twoControls = List.of(
+                new VariantSpec("a", "1.0.0", null, null, null, null, 50, true),
                 new VariantSpec("b", "1.0.0", null, null, null, null, 50, true));
-        assertEquals("variants.control", assertThrows(InvalidExperimentException.class, () -> new Experiment("w", "m",
-                ExperimentStrategy.AB, null, PrimaryMetric.ERROR_RATE, GUARDRAILS, null, twoControls, "a", T0)).field());
-        List<VariantSpec> sameName = List.of(new VariantSpec("a", "1.0.0", null, null, null, null, 50, true),
+        assertEquals(
+                "variants.control",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Experiment(
+                                        "w",
+                                        "m",
+                                        ExperimentStrategy.AB,
+                                        null,
+                                        PrimaryMetric.ERROR_RATE,
+                                        GUARDRAILS,
+                                        null,
+                                        twoControls,
+                                        "a",
+                                        T0))
+                        .field());
+        List<VariantSpec> sameName = List.of(
+                new VariantSpec("a", "1.0.0", null, null, null, null, 50, true),
                 new VariantSpec("a", "1.0.0", null, null, null, null, 50, false));
-        assertEquals("variants.name", assertThrows(InvalidExperimentException.class, () -> new Experiment("w", "m",
-                ExperimentStrategy.AB, null, PrimaryMetric.ERROR_RATE, GUARDRAILS, null, sameName, "a", T0)).field());
-        assertEquals("variants", assertThrows(InvalidExperimentException.class, () -> new Experiment("w", "m",
-                ExperimentStrategy.AB, null, PrimaryMetric.ERROR_RATE, GUARDRAILS, null, twoVariants(100, 0).subList(0, 1), "a", T0)).field());
+        assertEquals(
+                "variants.name",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Experiment(
+                                        "w",
+                                        "m",
+                                        ExperimentStrategy.AB,
+                                        null,
+                                        PrimaryMetric.ERROR_RATE,
+                                        GUARDRAILS,
+                                        null,
+                                        sameName,
+                                        "a",
+                                        T0))
+                        .field());
+        assertEquals(
+                "variants",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Experiment(
+                                        "w",
+                                        "m",
+                                        ExperimentStrategy.AB,
+                                        null,
+                                        PrimaryMetric.ERROR_RATE,
+                                        GUARDRAILS,
+                                        null,
+                                        twoVariants(100, 0).subList(0, 1),
+                                        "a",
+                                        T0))
+                        .field());
     }
 
     @Test
     void adjustWeightsChecksEveryVariantAndRecordsEvent() {
         Experiment e = ab("adjust");
         e.start("bob", T0);
-        assertEquals("weights", assertThrows(InvalidExperimentException.class,
-                () -> e.adjustWeights(Map.of("control", 70, "candidate", 20), "bob", null, T0)).field());
+        assertEquals(
+                "weights",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> e.adjustWeights(Map.of("control", 70, "candidate", 20), "bob", null, T0))
+                        .field());
         assertThrows(InvalidExperimentException.class, () -> e.adjustWeights(Map.of("control", 100), "bob", null, T0));
-        assertThrows(InvalidExperimentException.class, () -> e.adjustWeights(Map.of("control", 50, "nope", 50), "bob", null, T0));
+        assertThrows(
+                InvalidExperimentException.class,
+                () -> e.adjustWeights(Map.of("control", 50, "nope", 50), "bob", null, T0));
         ExperimentEvent event = e.adjustWeights(Map.of("control", 80, "candidate", 20), "bob", "ramp down", T0);
         assertEquals(80, e.control().weightPercent());
         assertEquals(20, e.candidate().weightPercent());
@@ -110,42 +190,146 @@ class ExperimentLifecycleTest {
 
     @Test
     void canaryStartsAtFirstStep() {
-        Experiment e = new Experiment("canary", "m", ExperimentStrategy.CANARY, null, PrimaryMetric.LATENCY_MS, GUARDRAILS,
-                "1, 5,25,50,100", twoVariants(100, 0), "a", T0);
+        Experiment e = new Experiment(
+                "canary",
+                "m",
+                ExperimentStrategy.CANARY,
+                null,
+                PrimaryMetric.LATENCY_MS,
+                GUARDRAILS,
+                "1, 5,25,50,100",
+                twoVariants(100, 0),
+                "a",
+                T0);
         assertEquals(List.of(1, 5, 25, 50, 100), e.canaryStepList());
         e.start("a", T0);
         assertEquals(1, e.candidate().weightPercent());
         assertEquals(99, e.control().weightPercent());
         for (String bad : List.of("5,1,100", "1,5", "0,100", "1,x,100", "")) {
-            assertEquals("canarySteps", assertThrows(InvalidExperimentException.class, () -> new Experiment("c", "m",
-                    ExperimentStrategy.CANARY, null, PrimaryMetric.ERROR_RATE, GUARDRAILS, bad, twoVariants(100, 0), "a", T0)).field(), bad);
+            assertEquals(
+                    "canarySteps",
+                    assertThrows(
+                                    InvalidExperimentException.class,
+                                    () -> new Experiment(
+                                            "c",
+                                            "m",
+                                            ExperimentStrategy.CANARY,
+                                            null,
+                                            PrimaryMetric.ERROR_RATE,
+                                            GUARDRAILS,
+                                            bad,
+                                            twoVariants(100, 0),
+                                            "a",
+                                            T0))
+                            .field(),
+                    bad);
         }
-        assertEquals("canarySteps", assertThrows(InvalidExperimentException.class, () -> new Experiment("c", "m",
-                ExperimentStrategy.AB, null, PrimaryMetric.ERROR_RATE, GUARDRAILS, "1,100", twoVariants(100, 0), "a", T0)).field());
+        assertEquals(
+                "canarySteps",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Experiment(
+                                        "c",
+                                        "m",
+                                        ExperimentStrategy.AB,
+                                        null,
+                                        PrimaryMetric.ERROR_RATE,
+                                        GUARDRAILS,
+                                        "1,100",
+                                        twoVariants(100, 0),
+                                        "a",
+                                        T0))
+                        .field());
     }
 
     @Test
     void shadowControlKeepsAllLiveTraffic() {
-        assertEquals("weights", assertThrows(InvalidExperimentException.class, () -> new Experiment("s", "m", ExperimentStrategy.SHADOW,
-                null, PrimaryMetric.LATENCY_MS, GUARDRAILS, null, twoVariants(50, 50), "a", T0)).field());
-        Experiment s = new Experiment("s", "m", ExperimentStrategy.SHADOW, null, PrimaryMetric.LATENCY_MS, GUARDRAILS, null,
-                twoVariants(100, 0), "a", T0);
-        assertThrows(InvalidExperimentException.class, () -> s.adjustWeights(Map.of("control", 90, "candidate", 10), "a", null, T0));
+        assertEquals(
+                "weights",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Experiment(
+                                        "s",
+                                        "m",
+                                        ExperimentStrategy.SHADOW,
+                                        null,
+                                        PrimaryMetric.LATENCY_MS,
+                                        GUARDRAILS,
+                                        null,
+                                        twoVariants(50, 50),
+                                        "a",
+                                        T0))
+                        .field());
+        Experiment s = new Experiment(
+                "s",
+                "m",
+                ExperimentStrategy.SHADOW,
+                null,
+                PrimaryMetric.LATENCY_MS,
+                GUARDRAILS,
+                null,
+                twoVariants(100, 0),
+                "a",
+                T0);
+        assertThrows(
+                InvalidExperimentException.class,
+                () -> s.adjustWeights(Map.of("control", 90, "candidate", 10), "a", null, T0));
     }
 
     @Test
     void fieldRulesNameTheField() {
-        assertEquals("name", assertThrows(InvalidExperimentException.class, () -> new Experiment("bad name", "m", ExperimentStrategy.AB,
-                null, PrimaryMetric.ERROR_RATE, GUARDRAILS, null, twoVariants(50, 50), "a", T0)).field());
-        assertEquals("maxErrorRate", assertThrows(InvalidExperimentException.class, () -> new Guardrails(1.5, null, null, 10)).field());
-        assertEquals("minimumSample", assertThrows(InvalidExperimentException.class, () -> new Guardrails(null, null, null, 0)).field());
-        assertEquals("primaryMetric", assertThrows(InvalidExperimentException.class, () -> PrimaryMetric.parse("happiness")).field());
+        assertEquals(
+                "name",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Experiment(
+                                        "bad name",
+                                        "m",
+                                        ExperimentStrategy.AB,
+                                        null,
+                                        PrimaryMetric.ERROR_RATE,
+                                        GUARDRAILS,
+                                        null,
+                                        twoVariants(50, 50),
+                                        "a",
+                                        T0))
+                        .field());
+        assertEquals(
+                "maxErrorRate",
+                assertThrows(InvalidExperimentException.class, () -> new Guardrails(1.5, null, null, 10))
+                        .field());
+        assertEquals(
+                "minimumSample",
+                assertThrows(InvalidExperimentException.class, () -> new Guardrails(null, null, null, 0))
+                        .field());
+        assertEquals(
+                "primaryMetric",
+                assertThrows(InvalidExperimentException.class, () -> PrimaryMetric.parse("happiness"))
+                        .field());
         assertEquals(PrimaryMetric.TTFT_MS, PrimaryMetric.parse("TTFT_MS"));
-        assertEquals("strategy", assertThrows(InvalidExperimentException.class, () -> ExperimentStrategy.parse("XY")).field());
-        List<VariantSpec> hot = List.of(new VariantSpec("a", "1.0.0", 3.0, null, null, null, 50, true),
+        assertEquals(
+                "strategy",
+                assertThrows(InvalidExperimentException.class, () -> ExperimentStrategy.parse("XY"))
+                        .field());
+        List<VariantSpec> hot = List.of(
+                new VariantSpec("a", "1.0.0", 3.0, null, null, null, 50, true),
                 new VariantSpec("b", "1.0.0", null, null, null, null, 50, false));
-        assertEquals("variants.temperature", assertThrows(InvalidExperimentException.class, () -> new Experiment("t", "m",
-                ExperimentStrategy.AB, null, PrimaryMetric.ERROR_RATE, GUARDRAILS, null, hot, "a", T0)).field());
+        assertEquals(
+                "variants.temperature",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Experiment(
+                                        "t",
+                                        "m",
+                                        ExperimentStrategy.AB,
+                                        null,
+                                        PrimaryMetric.ERROR_RATE,
+                                        GUARDRAILS,
+                                        null,
+                                        hot,
+                                        "a",
+                                        T0))
+                        .field());
     }
 
     @Test
@@ -154,14 +338,42 @@ class ExperimentLifecycleTest {
         assertTrue(new Feedback("r1", FeedbackScale.STARS, 2, "meh", T0).negative());
         assertTrue(!new Feedback("r1", FeedbackScale.STARS, 3, null, T0).negative());
         assertTrue(!new Feedback("r1", FeedbackScale.THUMBS, 0, null, T0).negative());
-        assertEquals("rating", assertThrows(InvalidExperimentException.class, () -> new Feedback("r1", FeedbackScale.THUMBS, 5, null, T0)).field());
-        assertEquals("rating", assertThrows(InvalidExperimentException.class, () -> new Feedback("r1", FeedbackScale.STARS, 0, null, T0)).field());
-        assertEquals("responseId", assertThrows(InvalidExperimentException.class, () -> new Feedback(" ", FeedbackScale.STARS, 3, null, T0)).field());
+        assertEquals(
+                "rating",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Feedback("r1", FeedbackScale.THUMBS, 5, null, T0))
+                        .field());
+        assertEquals(
+                "rating",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Feedback("r1", FeedbackScale.STARS, 0, null, T0))
+                        .field());
+        assertEquals(
+                "responseId",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Feedback(" ", FeedbackScale.STARS, 3, null, T0))
+                        .field());
         // PostgreSQL cannot store U+0000: refused with the field named, on every database.
-        assertEquals("responseId", assertThrows(InvalidExperimentException.class, () -> new Feedback("r\u0000", FeedbackScale.THUMBS, 1, null, T0)).field());
-        assertEquals("comment", assertThrows(InvalidExperimentException.class, () -> new Feedback("r1", FeedbackScale.THUMBS, 1, "a\u0000b", T0)).field());
+        assertEquals(
+                "responseId",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Feedback("r\u0000", FeedbackScale.THUMBS, 1, null, T0))
+                        .field());
+        assertEquals(
+                "comment",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> new Feedback("r1", FeedbackScale.THUMBS, 1, "a\u0000b", T0))
+                        .field());
         assertNotNull(FeedbackScale.parse(null));
-        assertEquals("scale", assertThrows(InvalidExperimentException.class, () -> FeedbackScale.parse("emoji")).field());
+        assertEquals(
+                "scale",
+                assertThrows(InvalidExperimentException.class, () -> FeedbackScale.parse("emoji"))
+                        .field());
     }
 
     @Test
@@ -173,10 +385,22 @@ class ExperimentLifecycleTest {
         assertNull(f.comment());
         assertEquals(T0.plusSeconds(5), f.createdAt());
         assertTrue(!f.negative());
-        assertEquals("rating", assertThrows(InvalidExperimentException.class,
-                () -> f.replace(FeedbackScale.THUMBS, 5, "x", T0.plusSeconds(9))).field());
-        assertEquals("comment", assertThrows(InvalidExperimentException.class,
-                () -> f.replace(FeedbackScale.THUMBS, -1, "x".repeat(ExperimentText.MAX_COMMENT + 1), T0.plusSeconds(9))).field());
+        assertEquals(
+                "rating",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> f.replace(FeedbackScale.THUMBS, 5, "x", T0.plusSeconds(9)))
+                        .field());
+        assertEquals(
+                "comment",
+                assertThrows(
+                                InvalidExperimentException.class,
+                                () -> f.replace(
+                                        FeedbackScale.THUMBS,
+                                        -1,
+                                        "x".repeat(ExperimentText.MAX_COMMENT + 1),
+                                        T0.plusSeconds(9)))
+                        .field());
         assertEquals(FeedbackScale.STARS, f.scale(), "a refused replacement leaves the rating in effect");
         assertEquals(5, f.rating());
         assertEquals(T0.plusSeconds(5), f.createdAt());

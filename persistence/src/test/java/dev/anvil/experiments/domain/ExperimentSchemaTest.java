@@ -1,16 +1,13 @@
 package dev.anvil.experiments.domain;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
 import jakarta.persistence.Persistence;
 import jakarta.persistence.PersistenceException;
-import org.flywaydb.core.Flyway;
-import org.h2.jdbcx.JdbcDataSource;
-import org.hibernate.SessionFactory;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -19,10 +16,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
+import org.flywaydb.core.Flyway;
+import org.h2.jdbcx.JdbcDataSource;
+import org.hibernate.SessionFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * V2 on a real (in-memory H2) database: the experiment entities match the migrated schema, round-trip, and the
@@ -39,7 +38,11 @@ class ExperimentSchemaTest {
         h2 = new JdbcDataSource();
         h2.setURL("jdbc:h2:mem:experiment-schema-test;DB_CLOSE_DELAY=-1");
         h2.setUser("sa");
-        Flyway.configure().dataSource(h2).locations("classpath:db/migration").load().migrate();
+        Flyway.configure()
+                .dataSource(h2)
+                .locations("classpath:db/migration")
+                .load()
+                .migrate();
         Map<String, Object> overrides = new HashMap<>();
         overrides.put("jakarta.persistence.transactionType", "RESOURCE_LOCAL");
         overrides.put("jakarta.persistence.jtaDataSource", null);
@@ -83,7 +86,9 @@ class ExperimentSchemaTest {
             em.persist(new Feedback("resp-1", FeedbackScale.STARS, 2, "too long", T0));
         });
         tx(em -> {
-            Experiment e = em.createNamedQuery(Experiment.BY_NAME, Experiment.class).setParameter("name", "roundtrip").getSingleResult();
+            Experiment e = em.createNamedQuery(Experiment.BY_NAME, Experiment.class)
+                    .setParameter("name", "roundtrip")
+                    .getSingleResult();
             assertEquals(ExperimentStatus.RUNNING, e.status());
             assertEquals(2, e.variants().size());
             assertTrue(e.control().control());
@@ -91,7 +96,9 @@ class ExperimentSchemaTest {
             assertEquals(2, e.events().size());
             assertEquals(PrimaryMetric.ERROR_RATE, e.primaryMetric());
             assertEquals(new Guardrails(0.05, 2000L, 0.2, 100), e.guardrails());
-            List<Object[]> feedback = em.createNamedQuery(Feedback.FOR_EXPERIMENT, Object[].class).setParameter("experiment", e).getResultList();
+            List<Object[]> feedback = em.createNamedQuery(Feedback.FOR_EXPERIMENT, Object[].class)
+                    .setParameter("experiment", e)
+                    .getResultList();
             assertEquals(1, feedback.size());
             assertEquals(e.variant("candidate").id(), feedback.get(0)[1]);
             assertTrue(((Feedback) feedback.get(0)[0]).negative());
@@ -101,16 +108,22 @@ class ExperimentSchemaTest {
     @Test
     void databaseRefusesSecondControlAndDuplicateNames() throws SQLException {
         tx(em -> em.persist(ExperimentLifecycleTest.ab("db-rules")));
-        try (Connection c = h2.getConnection(); Statement s = c.createStatement()) {
+        try (Connection c = h2.getConnection();
+                Statement s = c.createStatement()) {
             long id;
             try (var rs = s.executeQuery("SELECT id FROM experiment WHERE name = 'db-rules'")) {
                 rs.next();
                 id = rs.getLong(1);
             }
-            assertThrows(SQLException.class, () -> s.executeUpdate("INSERT INTO experiment_variant (experiment_id, name, model_version, "
-                    + "weight_percent, control, control_of) VALUES (" + id + ", 'second', '1.0.0', 0, TRUE, " + id + ")"));
-            assertThrows(SQLException.class, () -> s.executeUpdate("INSERT INTO response_feedback (response_id, scale, rating, created_at) "
-                    + "VALUES ('r', 'THUMBS', 4, CURRENT_TIMESTAMP)"));
+            assertThrows(
+                    SQLException.class,
+                    () -> s.executeUpdate("INSERT INTO experiment_variant (experiment_id, name, model_version, "
+                            + "weight_percent, control, control_of) VALUES (" + id + ", 'second', '1.0.0', 0, TRUE, "
+                            + id + ")"));
+            assertThrows(
+                    SQLException.class,
+                    () -> s.executeUpdate("INSERT INTO response_feedback (response_id, scale, rating, created_at) "
+                            + "VALUES ('r', 'THUMBS', 4, CURRENT_TIMESTAMP)"));
         }
         assertThrows(PersistenceException.class, () -> tx(em -> em.persist(ExperimentLifecycleTest.ab("db-rules"))));
     }
@@ -118,14 +131,21 @@ class ExperimentSchemaTest {
     @Test
     void oneRatingPerResponseIsADatabaseRuleAndAReplacementIsStored() throws SQLException {
         tx(em -> em.persist(new Feedback("resp-once", FeedbackScale.THUMBS, 1, null, T0)));
-        try (Connection c = h2.getConnection(); Statement s = c.createStatement()) {
-            assertThrows(SQLException.class, () -> s.executeUpdate("INSERT INTO response_feedback (response_id, scale, rating, created_at) "
-                    + "VALUES ('resp-once', 'THUMBS', -1, CURRENT_TIMESTAMP)"));
+        try (Connection c = h2.getConnection();
+                Statement s = c.createStatement()) {
+            assertThrows(
+                    SQLException.class,
+                    () -> s.executeUpdate("INSERT INTO response_feedback (response_id, scale, rating, created_at) "
+                            + "VALUES ('resp-once', 'THUMBS', -1, CURRENT_TIMESTAMP)"));
         }
-        tx(em -> em.createNamedQuery(Feedback.BY_RESPONSE, Feedback.class).setParameter("responseId", "resp-once").getSingleResult()
+        tx(em -> em.createNamedQuery(Feedback.BY_RESPONSE, Feedback.class)
+                .setParameter("responseId", "resp-once")
+                .getSingleResult()
                 .replace(FeedbackScale.STARS, 1, "changed my mind", T0.plusSeconds(60)));
         tx(em -> {
-            Feedback f = em.createNamedQuery(Feedback.BY_RESPONSE, Feedback.class).setParameter("responseId", "resp-once").getSingleResult();
+            Feedback f = em.createNamedQuery(Feedback.BY_RESPONSE, Feedback.class)
+                    .setParameter("responseId", "resp-once")
+                    .getSingleResult();
             assertEquals(FeedbackScale.STARS, f.scale());
             assertEquals(1, f.rating());
             assertEquals("changed my mind", f.comment());
@@ -138,15 +158,27 @@ class ExperimentSchemaTest {
         JdbcDataSource before = new JdbcDataSource();
         before.setURL("jdbc:h2:mem:feedback-dedupe-test;DB_CLOSE_DELAY=-1");
         before.setUser("sa");
-        Flyway.configure().dataSource(before).locations("classpath:db/migration").target("4").load().migrate();
-        try (Connection c = before.getConnection(); Statement s = c.createStatement()) {
+        Flyway.configure()
+                .dataSource(before)
+                .locations("classpath:db/migration")
+                .target("4")
+                .load()
+                .migrate();
+        try (Connection c = before.getConnection();
+                Statement s = c.createStatement()) {
             for (String row : List.of("('twice', 'THUMBS', 1)", "('once', 'STARS', 4)", "('twice', 'THUMBS', -1)")) {
-                s.executeUpdate("INSERT INTO response_feedback (response_id, scale, rating, created_at) VALUES " + row.replace(")", ", CURRENT_TIMESTAMP)"));
+                s.executeUpdate("INSERT INTO response_feedback (response_id, scale, rating, created_at) VALUES "
+                        + row.replace(")", ", CURRENT_TIMESTAMP)"));
             }
         }
-        Flyway.configure().dataSource(before).locations("classpath:db/migration").load().migrate();
-        try (Connection c = before.getConnection(); Statement s = c.createStatement();
-             var rs = s.executeQuery("SELECT response_id, rating FROM response_feedback ORDER BY response_id")) {
+        Flyway.configure()
+                .dataSource(before)
+                .locations("classpath:db/migration")
+                .load()
+                .migrate();
+        try (Connection c = before.getConnection();
+                Statement s = c.createStatement();
+                var rs = s.executeQuery("SELECT response_id, rating FROM response_feedback ORDER BY response_id")) {
             assertTrue(rs.next());
             assertEquals("once", rs.getString(1));
             assertEquals(4, rs.getInt(2));
@@ -163,18 +195,25 @@ class ExperimentSchemaTest {
             Experiment e = ExperimentLifecycleTest.ab("shadow-rows");
             em.persist(e);
             em.flush();
-            em.persist(new ShadowComparison(e.variant("candidate"), "resp-s1", 100, 140, 12, 15, 50, 61, false, 0.4, false, T0));
+            em.persist(new ShadowComparison(
+                    e.variant("candidate"), "resp-s1", 100, 140, 12, 15, 50, 61, false, 0.4, false, T0));
         });
         tx(em -> {
-            Experiment e = em.createNamedQuery(Experiment.BY_NAME, Experiment.class).setParameter("name", "shadow-rows").getSingleResult();
+            Experiment e = em.createNamedQuery(Experiment.BY_NAME, Experiment.class)
+                    .setParameter("name", "shadow-rows")
+                    .getSingleResult();
             List<ShadowComparison> rows = em.createNamedQuery(ShadowComparison.BY_EXPERIMENT, ShadowComparison.class)
-                    .setParameter("experiment", e).getResultList();
+                    .setParameter("experiment", e)
+                    .getResultList();
             assertEquals(1, rows.size());
             assertEquals("candidate", rows.get(0).variant().name());
             assertEquals(140, rows.get(0).shadowLatencyMs());
             assertEquals(0.4, rows.get(0).similarity());
-            assertThrows(InvalidExperimentException.class, () -> new ShadowComparison(e.control(), "r", 1, 1, 1, 1, 1, 1, true, 1, false, T0));
-            assertThrows(InvalidExperimentException.class,
+            assertThrows(
+                    InvalidExperimentException.class,
+                    () -> new ShadowComparison(e.control(), "r", 1, 1, 1, 1, 1, 1, true, 1, false, T0));
+            assertThrows(
+                    InvalidExperimentException.class,
                     () -> new ShadowComparison(e.variant("candidate"), "r", 1, 1, 1, 1, 1, 1, true, 1.5, false, T0));
         });
     }

@@ -1,19 +1,18 @@
 package dev.anvil.registry.domain;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
-
-import java.time.Instant;
-import java.util.EnumSet;
-import java.util.List;
-import java.util.Set;
-
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class ModelVersionLifecycleTest {
 
@@ -63,7 +62,8 @@ class ModelVersionLifecycleTest {
         v.moveTo(Stage.ARCHIVED, "dave", "replaced", t1.plusSeconds(2));
         // Archiving is not a promotion: the last promotion stays on record.
         assertEquals("carol", v.promotedBy());
-        assertEquals(List.of(Stage.NONE, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED),
+        assertEquals(
+                List.of(Stage.NONE, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED),
                 v.history().stream().map(StageTransition::to).toList());
     }
 
@@ -79,8 +79,8 @@ class ModelVersionLifecycleTest {
     void archivedCannotGoStraightBackToProduction() {
         ModelVersion v = version(model(), "1.0.0");
         v.moveTo(Stage.ARCHIVED, "alice", null, T0);
-        IllegalStageTransitionException e = assertThrows(IllegalStageTransitionException.class,
-                () -> v.moveTo(Stage.PRODUCTION, "alice", null, T0));
+        IllegalStageTransitionException e = assertThrows(
+                IllegalStageTransitionException.class, () -> v.moveTo(Stage.PRODUCTION, "alice", null, T0));
         assertEquals(Stage.ARCHIVED, e.from());
         assertEquals(Stage.PRODUCTION, e.to());
         assertTrue(e.getMessage().contains("cannot move from ARCHIVED to PRODUCTION"), e.getMessage());
@@ -94,8 +94,8 @@ class ModelVersionLifecycleTest {
     void movingToTheSameStageIsRefused(Stage stage) {
         ModelVersion v = version(model(), "1.0.0");
         if (stage != Stage.NONE) v.moveTo(stage, "a", null, T0);
-        IllegalStageTransitionException e = assertThrows(IllegalStageTransitionException.class,
-                () -> v.moveTo(stage, "a", null, T0));
+        IllegalStageTransitionException e =
+                assertThrows(IllegalStageTransitionException.class, () -> v.moveTo(stage, "a", null, T0));
         assertTrue(e.getMessage().contains("already in stage " + stage), e.getMessage());
     }
 
@@ -109,7 +109,10 @@ class ModelVersionLifecycleTest {
                     v.moveTo(to, "a", null, T0);
                     assertEquals(to, v.stage());
                 } else {
-                    assertThrows(IllegalStageTransitionException.class, () -> v.moveTo(to, "a", null, T0), from + " -> " + to);
+                    assertThrows(
+                            IllegalStageTransitionException.class,
+                            () -> v.moveTo(to, "a", null, T0),
+                            from + " -> " + to);
                     assertEquals(from, v.stage());
                 }
             }
@@ -119,7 +122,7 @@ class ModelVersionLifecycleTest {
     private static ModelVersion versionIn(Stage stage) {
         ModelVersion v = version(model(), "1.0.0");
         switch (stage) {
-            case NONE -> { }
+            case NONE -> {}
             case STAGING -> v.moveTo(Stage.STAGING, "a", null, T0);
             case PRODUCTION -> v.moveTo(Stage.PRODUCTION, "a", null, T0);
             case ARCHIVED -> v.moveTo(Stage.ARCHIVED, "a", null, T0);
@@ -131,7 +134,8 @@ class ModelVersionLifecycleTest {
     void actorAndReasonAreValidated() {
         ModelVersion v = version(model(), "1.0.0");
         assertThrows(InvalidRegistryFieldException.class, () -> v.moveTo(Stage.STAGING, " ", null, T0));
-        InvalidRegistryFieldException e = assertThrows(InvalidRegistryFieldException.class,
+        InvalidRegistryFieldException e = assertThrows(
+                InvalidRegistryFieldException.class,
                 () -> v.moveTo(Stage.STAGING, "a", "x".repeat(RegistryText.MAX_REASON + 1), T0));
         assertEquals("reason", e.field());
         assertEquals(Stage.NONE, v.stage());

@@ -1,9 +1,26 @@
 package dev.anvil.registry.domain;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
 import jakarta.persistence.Persistence;
 import jakarta.persistence.PersistenceException;
+import java.io.InputStream;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import javax.sql.DataSource;
+import javax.xml.parsers.DocumentBuilderFactory;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.MigrationInfo;
 import org.flywaydb.core.api.output.MigrateResult;
@@ -15,24 +32,6 @@ import org.junit.jupiter.api.Test;
 import org.w3c.dom.Document;
 import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
-
-import javax.sql.DataSource;
-import javax.xml.parsers.DocumentBuilderFactory;
-import java.io.InputStream;
-import java.sql.Connection;
-import java.sql.SQLException;
-import java.sql.Statement;
-import java.time.Instant;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.function.Consumer;
-
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertThrows;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Runs the real Flyway migrations on an in-memory H2 database, then boots the real persistence unit
@@ -54,7 +53,11 @@ class SchemaMigrationTest {
         h2.setUser("sa");
         dataSource = h2;
 
-        MigrateResult result = Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load().migrate();
+        MigrateResult result = Flyway.configure()
+                .dataSource(dataSource)
+                .locations("classpath:db/migration")
+                .load()
+                .migrate();
         assertTrue(result.success);
         assertEquals("5", result.targetSchemaVersion);
 
@@ -85,8 +88,13 @@ class SchemaMigrationTest {
         JdbcDataSource other = new JdbcDataSource();
         other.setURL("jdbc:h2:mem:registry-drift-test;DB_CLOSE_DELAY=-1");
         other.setUser("sa");
-        Flyway.configure().dataSource(other).locations("classpath:db/migration").load().migrate();
-        try (Connection c = other.getConnection(); Statement s = c.createStatement()) {
+        Flyway.configure()
+                .dataSource(other)
+                .locations("classpath:db/migration")
+                .load()
+                .migrate();
+        try (Connection c = other.getConnection();
+                Statement s = c.createStatement()) {
             s.execute("ALTER TABLE registry_model_version DROP COLUMN promoted_by");
         }
         Map<String, Object> overrides = new HashMap<>();
@@ -95,8 +103,11 @@ class SchemaMigrationTest {
         overrides.put("jakarta.persistence.nonJtaDataSource", other);
         EntityManagerFactory drifted = Persistence.createEntityManagerFactory("anvil", overrides);
         try {
-            RuntimeException e = assertThrows(RuntimeException.class,
-                    () -> drifted.unwrap(SessionFactory.class).getSchemaManager().validateMappedObjects());
+            RuntimeException e = assertThrows(
+                    RuntimeException.class,
+                    () -> drifted.unwrap(SessionFactory.class)
+                            .getSchemaManager()
+                            .validateMappedObjects());
             assertTrue(e.getMessage().contains("promoted_by"), e.getMessage());
         } finally {
             drifted.close();
@@ -105,7 +116,10 @@ class SchemaMigrationTest {
 
     @Test
     void migrationsAreRecordedAndIdempotent() {
-        Flyway flyway = Flyway.configure().dataSource(dataSource).locations("classpath:db/migration").load();
+        Flyway flyway = Flyway.configure()
+                .dataSource(dataSource)
+                .locations("classpath:db/migration")
+                .load();
         MigrateResult again = flyway.migrate();
         assertEquals(0, again.migrationsExecuted);
         MigrationInfo current = flyway.info().current();
@@ -123,10 +137,16 @@ class SchemaMigrationTest {
             f.setNamespaceAware(true);
             xml = f.newDocumentBuilder().parse(in);
         }
-        Element unit = (Element) xml.getElementsByTagNameNS("*", "persistence-unit").item(0);
+        Element unit =
+                (Element) xml.getElementsByTagNameNS("*", "persistence-unit").item(0);
         assertEquals("anvil", unit.getAttribute("name"));
         assertEquals("JTA", unit.getAttribute("transaction-type"));
-        assertEquals("java:jboss/datasources/AnvilDS", unit.getElementsByTagNameNS("*", "jta-data-source").item(0).getTextContent().trim());
+        assertEquals(
+                "java:jboss/datasources/AnvilDS",
+                unit.getElementsByTagNameNS("*", "jta-data-source")
+                        .item(0)
+                        .getTextContent()
+                        .trim());
         Map<String, String> props = new HashMap<>();
         NodeList nodes = unit.getElementsByTagNameNS("*", "property");
         for (int i = 0; i < nodes.getLength(); i++) {
@@ -140,14 +160,18 @@ class SchemaMigrationTest {
     @Test
     void entitiesRoundTripThroughTheSchema() {
         Instant now = Instant.parse("2026-03-04T05:06:07.123456Z");
-        long versionId = inTransaction(em -> {
-            Model m = new Model("roundtrip", "desc", "team-a", List.of("x", "y"), "alice", now);
-            em.persist(m);
-            Artifact a = new Artifact("/models/a.gguf", ArtifactFormat.GGUF, SHA, 1185376, "llama", "F32", 292_032);
-            ModelVersion v = new ModelVersion(m, SemanticVersion.parse("1.0.0-rc.1+b7"), a, "rc", "alice", now);
-            em.persist(v);
-            v.moveTo(Stage.STAGING, "bob", "try it", now.plusSeconds(1));
-        }, em -> em.createQuery("select v.id from ModelVersion v where v.model.name = 'roundtrip'", Long.class).getSingleResult());
+        long versionId = inTransaction(
+                em -> {
+                    Model m = new Model("roundtrip", "desc", "team-a", List.of("x", "y"), "alice", now);
+                    em.persist(m);
+                    Artifact a =
+                            new Artifact("/models/a.gguf", ArtifactFormat.GGUF, SHA, 1185376, "llama", "F32", 292_032);
+                    ModelVersion v = new ModelVersion(m, SemanticVersion.parse("1.0.0-rc.1+b7"), a, "rc", "alice", now);
+                    em.persist(v);
+                    v.moveTo(Stage.STAGING, "bob", "try it", now.plusSeconds(1));
+                },
+                em -> em.createQuery("select v.id from ModelVersion v where v.model.name = 'roundtrip'", Long.class)
+                        .getSingleResult());
 
         EntityManager em = emf.createEntityManager();
         try {
@@ -161,16 +185,21 @@ class SchemaMigrationTest {
             assertEquals(292_032, v.artifact().parameterCount());
             assertEquals(List.of("x", "y"), List.copyOf(v.model().tags()));
             List<StageTransition> history = em.createNamedQuery(StageTransition.BY_VERSION, StageTransition.class)
-                    .setParameter("version", v).getResultList();
+                    .setParameter("version", v)
+                    .getResultList();
             assertEquals(2, history.size());
             assertNull(history.get(0).from());
             assertEquals(Stage.NONE, history.get(0).to());
             assertEquals(Stage.NONE, history.get(1).from());
             assertEquals(Stage.STAGING, history.get(1).to());
             assertEquals("try it", history.get(1).reason());
-            assertEquals(1, em.createNamedQuery(ModelVersion.BY_MODEL_AND_VERSION, ModelVersion.class)
-                    .setParameter("model", v.model()).setParameter("version", SemanticVersion.parse("1.0.0-rc.1+b7"))
-                    .getResultList().size());
+            assertEquals(
+                    1,
+                    em.createNamedQuery(ModelVersion.BY_MODEL_AND_VERSION, ModelVersion.class)
+                            .setParameter("model", v.model())
+                            .setParameter("version", SemanticVersion.parse("1.0.0-rc.1+b7"))
+                            .getResultList()
+                            .size());
         } finally {
             em.close();
         }
@@ -179,48 +208,68 @@ class SchemaMigrationTest {
     @Test
     void databaseRefusesASecondProductionVersionOfOneModel() {
         Instant now = Instant.now();
-        inTransaction(em -> {
-            Model m = new Model("two-prods", null, null, null, "alice", now);
-            em.persist(m);
-            ModelVersion v1 = new ModelVersion(m, SemanticVersion.parse("1.0.0"), artifact(), null, "alice", now);
-            em.persist(v1);
-            v1.moveTo(Stage.PRODUCTION, "alice", null, now);
-        }, em -> null);
+        inTransaction(
+                em -> {
+                    Model m = new Model("two-prods", null, null, null, "alice", now);
+                    em.persist(m);
+                    ModelVersion v1 =
+                            new ModelVersion(m, SemanticVersion.parse("1.0.0"), artifact(), null, "alice", now);
+                    em.persist(v1);
+                    v1.moveTo(Stage.PRODUCTION, "alice", null, now);
+                },
+                em -> null);
 
-        // Bypass the service's archiving step, as a buggy or concurrent writer would: the UNIQUE constraint must refuse it.
-        PersistenceException e = assertThrows(PersistenceException.class, () -> inTransaction(em -> {
-            Model m = em.createNamedQuery(Model.BY_NAME, Model.class).setParameter("name", "two-prods").getSingleResult();
-            ModelVersion v2 = new ModelVersion(m, SemanticVersion.parse("2.0.0"), artifact(), null, "alice", now);
-            em.persist(v2);
-            em.flush();
-            v2.moveTo(Stage.PRODUCTION, "alice", null, now);
-            em.flush();
-        }, em -> null));
+        // Bypass the service's archiving step, as a buggy or concurrent writer would: the UNIQUE constraint must refuse
+        // it.
+        PersistenceException e = assertThrows(
+                PersistenceException.class,
+                () -> inTransaction(
+                        em -> {
+                            Model m = em.createNamedQuery(Model.BY_NAME, Model.class)
+                                    .setParameter("name", "two-prods")
+                                    .getSingleResult();
+                            ModelVersion v2 =
+                                    new ModelVersion(m, SemanticVersion.parse("2.0.0"), artifact(), null, "alice", now);
+                            em.persist(v2);
+                            em.flush();
+                            v2.moveTo(Stage.PRODUCTION, "alice", null, now);
+                            em.flush();
+                        },
+                        em -> null));
         assertTrue(causeChain(e).toUpperCase().contains("UQ_REGISTRY_ONE_PRODUCTION_PER_MODEL"), causeChain(e));
 
         // Different models may each have their own PRODUCTION version.
-        inTransaction(em -> {
-            Model other = new Model("other-prod", null, null, null, "alice", now);
-            em.persist(other);
-            ModelVersion v = new ModelVersion(other, SemanticVersion.parse("1.0.0"), artifact(), null, "alice", now);
-            em.persist(v);
-            v.moveTo(Stage.PRODUCTION, "alice", null, now);
-        }, em -> null);
+        inTransaction(
+                em -> {
+                    Model other = new Model("other-prod", null, null, null, "alice", now);
+                    em.persist(other);
+                    ModelVersion v =
+                            new ModelVersion(other, SemanticVersion.parse("1.0.0"), artifact(), null, "alice", now);
+                    em.persist(v);
+                    v.moveTo(Stage.PRODUCTION, "alice", null, now);
+                },
+                em -> null);
     }
 
     @Test
     void databaseTiesTheProductionMarkerToTheStage() throws SQLException {
         Instant now = Instant.now();
-        long id = inTransaction(em -> {
-            Model m = new Model("marker", null, null, null, "alice", now);
-            em.persist(m);
-            em.persist(new ModelVersion(m, SemanticVersion.parse("1.0.0"), artifact(), null, "alice", now));
-        }, em -> em.createQuery("select v.id from ModelVersion v where v.model.name = 'marker'", Long.class).getSingleResult());
-        try (Connection c = dataSource.getConnection(); Statement s = c.createStatement()) {
-            SQLException e = assertThrows(SQLException.class,
+        long id = inTransaction(
+                em -> {
+                    Model m = new Model("marker", null, null, null, "alice", now);
+                    em.persist(m);
+                    em.persist(new ModelVersion(m, SemanticVersion.parse("1.0.0"), artifact(), null, "alice", now));
+                },
+                em -> em.createQuery("select v.id from ModelVersion v where v.model.name = 'marker'", Long.class)
+                        .getSingleResult());
+        try (Connection c = dataSource.getConnection();
+                Statement s = c.createStatement()) {
+            SQLException e = assertThrows(
+                    SQLException.class,
                     () -> s.executeUpdate("UPDATE registry_model_version SET stage = 'PRODUCTION' WHERE id = " + id));
             assertTrue(e.getMessage().toUpperCase().contains("CK_REGISTRY_MODEL_VERSION_PRODUCTION"), e.getMessage());
-            e = assertThrows(SQLException.class,
+            e = assertThrows(
+                    SQLException.class,
                     () -> s.executeUpdate("UPDATE registry_model_version SET stage = 'LIVE' WHERE id = " + id));
             assertTrue(e.getMessage().toUpperCase().contains("CK_REGISTRY_MODEL_VERSION_STAGE"), e.getMessage());
         }
@@ -229,13 +278,19 @@ class SchemaMigrationTest {
     @Test
     void databaseRefusesDuplicateVersionsOfOneModel() {
         Instant now = Instant.now();
-        PersistenceException e = assertThrows(PersistenceException.class, () -> inTransaction(em -> {
-            Model m = new Model("dupes", null, null, null, "alice", now);
-            em.persist(m);
-            em.persist(new ModelVersion(m, SemanticVersion.parse("1.0.0"), artifact(), null, "alice", now));
-            em.persist(new ModelVersion(m, SemanticVersion.parse("1.0.0"), artifact(), null, "bob", now));
-            em.flush();
-        }, em -> null));
+        PersistenceException e = assertThrows(
+                PersistenceException.class,
+                () -> inTransaction(
+                        em -> {
+                            Model m = new Model("dupes", null, null, null, "alice", now);
+                            em.persist(m);
+                            em.persist(new ModelVersion(
+                                    m, SemanticVersion.parse("1.0.0"), artifact(), null, "alice", now));
+                            em.persist(
+                                    new ModelVersion(m, SemanticVersion.parse("1.0.0"), artifact(), null, "bob", now));
+                            em.flush();
+                        },
+                        em -> null));
         assertTrue(causeChain(e).toUpperCase().contains("UQ_REGISTRY_MODEL_VERSION"), causeChain(e));
     }
 
@@ -243,7 +298,8 @@ class SchemaMigrationTest {
         return new Artifact("/models/a.gguf", ArtifactFormat.GGUF, SHA, 10, "llama", "F32", 10);
     }
 
-    private static <T> T inTransaction(Consumer<EntityManager> work, java.util.function.Function<EntityManager, T> result) {
+    private static <T> T inTransaction(
+            Consumer<EntityManager> work, java.util.function.Function<EntityManager, T> result) {
         EntityManager em = emf.createEntityManager();
         try {
             em.getTransaction().begin();

@@ -81,12 +81,15 @@ public class SwaggerUiResource {
         }
         String extension = name.substring(name.lastIndexOf('.') + 1);
         String contentType = CONTENT_TYPES.get(extension);
-        InputStream asset = contentType == null ? null
+        InputStream asset = contentType == null
+                ? null
                 : SwaggerUiResource.class.getClassLoader().getResourceAsStream(assetRoot + name);
         if (asset == null) {
             throw new NotFoundException();
         }
-        return Response.ok(asset, contentType).header("Cache-Control", "public, max-age=3600").build();
+        return Response.ok(asset, contentType)
+                .header("Cache-Control", "public, max-age=3600")
+                .build();
     }
 
     private static String webjarVersion() {

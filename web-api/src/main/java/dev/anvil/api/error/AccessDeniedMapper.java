@@ -20,6 +20,7 @@ public class AccessDeniedMapper implements ExceptionMapper<EJBAccessException> {
     @Override
     public Response toResponse(EJBAccessException exception) {
         LOG.warning(() -> "an EJB refused the caller of a resource that let it through: " + exception.getMessage());
-        return ApiErrors.forbidden("the caller is not allowed to do this (it needs the role 'anvil-admin')", "access_denied");
+        return ApiErrors.forbidden(
+                "the caller is not allowed to do this (it needs the role 'anvil-admin')", "access_denied");
     }
 }

@@ -38,14 +38,20 @@ public class ConstraintViolationMapper implements ExceptionMapper<ValidationExce
                 if (!message.isEmpty()) {
                     message.append("; ");
                 }
-                message.append(leafName(violation.getPropertyPath())).append(": ").append(violation.getMessage());
+                message.append(leafName(violation.getPropertyPath()))
+                        .append(": ")
+                        .append(violation.getMessage());
             }
             return ApiErrors.response(400, ApiErrors.TYPE_INVALID_REQUEST, message.toString(), param, null);
         }
         String incident = UUID.randomUUID().toString();
         LOG.log(Level.SEVERE, "Validation configuration error, incident " + incident, exception);
-        return ApiErrors.response(500, ApiErrors.TYPE_SERVER,
-                "The server had an error while processing your request (incident " + incident + ")", null, null);
+        return ApiErrors.response(
+                500,
+                ApiErrors.TYPE_SERVER,
+                "The server had an error while processing your request (incident " + incident + ")",
+                null,
+                null);
     }
 
     /** "create.arg0.name" -> "name": clients know their JSON field names, not our Java method names. */

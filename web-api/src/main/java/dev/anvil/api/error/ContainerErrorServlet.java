@@ -36,8 +36,14 @@ public class ContainerErrorServlet extends HttpServlet {
     protected void service(HttpServletRequest request, HttpServletResponse response) throws IOException {
         if (request.getDispatcherType() != DispatcherType.ERROR) {
             // Asked for directly: it is not an endpoint.
-            write(response, 404, ApiErrors.body(ApiErrors.TYPE_INVALID_REQUEST, "Unknown path: " + request.getMethod() + " "
-                    + request.getRequestURI(), null, "unknown_path"));
+            write(
+                    response,
+                    404,
+                    ApiErrors.body(
+                            ApiErrors.TYPE_INVALID_REQUEST,
+                            "Unknown path: " + request.getMethod() + " " + request.getRequestURI(),
+                            null,
+                            "unknown_path"));
             return;
         }
         int status = request.getAttribute(RequestDispatcher.ERROR_STATUS_CODE) instanceof Integer code ? code : 500;
@@ -45,20 +51,45 @@ public class ContainerErrorServlet extends HttpServlet {
         ErrorResponse body = switch (status) {
             case 401 -> {
                 String user = basicUser(request.getHeader("Authorization"));
-                ledger.audit(user == null ? Callers.ANONYMOUS : user, null, "authentication.failed", request.getMethod() + " " + uri, 401,
+                ledger.audit(
+                        user == null ? Callers.ANONYMOUS : user,
+                        null,
+                        "authentication.failed",
+                        request.getMethod() + " " + uri,
+                        401,
                         null);
-                yield ApiErrors.body(ApiErrors.TYPE_INVALID_REQUEST, user == null
-                        ? "authentication failed: the credentials sent are not valid HTTP Basic credentials"
-                        : "authentication failed for user '" + user + "': unknown user or wrong password (HTTP Basic, realm 'anvil')",
-                        null, "invalid_credentials");
+                yield ApiErrors.body(
+                        ApiErrors.TYPE_INVALID_REQUEST,
+                        user == null
+                                ? "authentication failed: the credentials sent are not valid HTTP Basic credentials"
+                                : "authentication failed for user '" + user
+                                        + "': unknown user or wrong password (HTTP Basic, realm 'anvil')",
+                        null,
+                        "invalid_credentials");
             }
-            case 403 -> ApiErrors.body(ApiErrors.TYPE_PERMISSION, "the caller is not allowed to access " + uri, null, "access_denied");
-            case 404 -> ApiErrors.body(ApiErrors.TYPE_INVALID_REQUEST, "Unknown path: " + request.getMethod() + " " + uri, null,
-                    "unknown_path");
-            case 400 -> ApiErrors.body(ApiErrors.TYPE_INVALID_REQUEST, "the request could not be read (malformed request line, path"
-                    + " or headers)", null, "malformed_request");
-            default -> ApiErrors.body(ApiErrors.typeForStatus(status), status >= 500
-                    ? "The server had an error while processing your request" : "the request was refused (HTTP " + status + ")", null, null);
+            case 403 ->
+                ApiErrors.body(
+                        ApiErrors.TYPE_PERMISSION, "the caller is not allowed to access " + uri, null, "access_denied");
+            case 404 ->
+                ApiErrors.body(
+                        ApiErrors.TYPE_INVALID_REQUEST,
+                        "Unknown path: " + request.getMethod() + " " + uri,
+                        null,
+                        "unknown_path");
+            case 400 ->
+                ApiErrors.body(
+                        ApiErrors.TYPE_INVALID_REQUEST,
+                        "the request could not be read (malformed request line, path" + " or headers)",
+                        null,
+                        "malformed_request");
+            default ->
+                ApiErrors.body(
+                        ApiErrors.typeForStatus(status),
+                        status >= 500
+                                ? "The server had an error while processing your request"
+                                : "the request was refused (HTTP " + status + ")",
+                        null,
+                        null);
         };
         write(response, status, body);
     }
@@ -72,12 +103,15 @@ public class ContainerErrorServlet extends HttpServlet {
 
     /** The user name of HTTP Basic credentials, bounded and stripped of control characters; null when unreadable. */
     static String basicUser(String authorization) {
-        if (authorization == null || authorization.length() < 7 || !authorization.regionMatches(true, 0, "Basic ", 0, 6)) {
+        if (authorization == null
+                || authorization.length() < 7
+                || !authorization.regionMatches(true, 0, "Basic ", 0, 6)) {
             return null;
         }
         String decoded;
         try {
-            decoded = new String(Base64.getDecoder().decode(authorization.substring(6).strip()), StandardCharsets.UTF_8);
+            decoded = new String(
+                    Base64.getDecoder().decode(authorization.substring(6).strip()), StandardCharsets.UTF_8);
         } catch (IllegalArgumentException e) {
             return null;
         }

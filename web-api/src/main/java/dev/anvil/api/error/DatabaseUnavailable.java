@@ -21,29 +21,34 @@ final class DatabaseUnavailable {
 
     /** Seconds a client should wait before retrying (the pool re-validates connections on each use). */
     static final int RETRY_AFTER_SECONDS = 5;
+
     private static final String HIBERNATE_CONNECTION = "org.hibernate.exception.JDBCConnectionException";
     private static final String JCA_RESOURCE = "jakarta.resource.ResourceException";
 
-    private DatabaseUnavailable() {
-    }
+    private DatabaseUnavailable() {}
 
     static boolean causedBy(Throwable failure) {
         Throwable current = failure;
         for (int depth = 0; depth < 32 && current != null; depth++) {
             if (isUnavailable(current)) return true;
-            if (current instanceof SQLException sql && sql.getNextException() != null && isUnavailable(sql.getNextException())) return true;
+            if (current instanceof SQLException sql
+                    && sql.getNextException() != null
+                    && isUnavailable(sql.getNextException())) return true;
             current = current.getCause() == current ? null : current.getCause();
         }
         return false;
     }
 
     private static boolean isUnavailable(Throwable t) {
-        if (t instanceof SQLTransientConnectionException || t instanceof SQLNonTransientConnectionException || t instanceof ConnectException) {
+        if (t instanceof SQLTransientConnectionException
+                || t instanceof SQLNonTransientConnectionException
+                || t instanceof ConnectException) {
             return true;
         }
         if (t instanceof SQLException sql && sql.getSQLState() != null) {
             String state = sql.getSQLState();
-            if (state.startsWith("08") || state.equals("57P01") || state.equals("57P02") || state.equals("57P03")) return true;
+            if (state.startsWith("08") || state.equals("57P01") || state.equals("57P02") || state.equals("57P03"))
+                return true;
         }
         for (Class<?> c = t.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {
             if (c.getName().equals(HIBERNATE_CONNECTION) || c.getName().equals(JCA_RESOURCE)) return true;

@@ -35,7 +35,8 @@ public class JsonDepthLimit implements ReaderInterceptor {
     /** Thrown when the body nests too deep. */
     public static final class TooDeep extends JsonException {
         TooDeep(int limit) {
-            super("the JSON nests deeper than " + limit + " levels of arrays and objects (" + WebApiConfig.MAX_JSON_DEPTH + ")");
+            super("the JSON nests deeper than " + limit + " levels of arrays and objects ("
+                    + WebApiConfig.MAX_JSON_DEPTH + ")");
         }
     }
 
@@ -96,8 +97,7 @@ public class JsonDepthLimit implements ReaderInterceptor {
                     if (++depth > limit) throw new TooDeep(limit);
                 }
                 case ']', '}' -> depth--;
-                default -> {
-                }
+                default -> {}
             }
         }
     }

@@ -19,9 +19,10 @@ import java.util.Base64;
  */
 public class MalformedCredentials implements ServletExtension {
 
-    private static final String BODY = "{\"error\":{\"message\":\"the Authorization header holds malformed Basic credentials: "
-            + "expected 'Basic ' and the base64 of user:password\",\"type\":\"invalid_request_error\",\"param\":null,"
-            + "\"code\":\"invalid_authorization_header\"}}";
+    private static final String BODY =
+            "{\"error\":{\"message\":\"the Authorization header holds malformed Basic credentials: "
+                    + "expected 'Basic ' and the base64 of user:password\",\"type\":\"invalid_request_error\",\"param\":null,"
+                    + "\"code\":\"invalid_authorization_header\"}}";
     private static final String CHALLENGE = "Basic realm=\"anvil\", charset=\"UTF-8\"";
 
     @Override
@@ -33,7 +34,8 @@ public class MalformedCredentials implements ServletExtension {
     static boolean wellFormed(String authorization) {
         String value = authorization.strip();
         if (value.length() < 5 || !value.regionMatches(true, 0, "Basic", 0, 5)) return true; // not Basic: not ours
-        if (value.length() > 5 && !Character.isWhitespace(value.charAt(5))) return true; // e.g. "Basically": another scheme
+        if (value.length() > 5 && !Character.isWhitespace(value.charAt(5)))
+            return true; // e.g. "Basically": another scheme
         String token = value.substring(5).strip();
         try {
             byte[] decoded = Base64.getDecoder().decode(token);
@@ -52,7 +54,8 @@ public class MalformedCredentials implements ServletExtension {
 
         @Override
         public void handleRequest(HttpServerExchange exchange) throws Exception {
-            for (String authorization : exchange.getRequestHeaders().get(Headers.AUTHORIZATION) == null ? java.util.List.<String>of()
+            for (String authorization : exchange.getRequestHeaders().get(Headers.AUTHORIZATION) == null
+                    ? java.util.List.<String>of()
                     : exchange.getRequestHeaders().get(Headers.AUTHORIZATION)) {
                 if (!wellFormed(authorization)) {
                     exchange.setStatusCode(401);

@@ -13,13 +13,15 @@ import jakarta.ws.rs.ext.Provider;
  */
 public final class MalformedJsonMapper {
 
-    private MalformedJsonMapper() {
-    }
+    private MalformedJsonMapper() {}
 
     static Response badJson(Throwable cause) {
-        return ApiErrors.response(400, ApiErrors.TYPE_INVALID_REQUEST,
+        return ApiErrors.response(
+                400,
+                ApiErrors.TYPE_INVALID_REQUEST,
                 "Request body is not valid JSON for this endpoint: " + RootCause.describe(cause),
-                null, "invalid_json");
+                null,
+                "invalid_json");
     }
 
     /** JSON-B binding failures (syntax errors, wrong value types). */

@@ -28,7 +28,11 @@ public class ProcessingExceptionMapper implements ExceptionMapper<ProcessingExce
         }
         String incident = UUID.randomUUID().toString();
         LOG.log(Level.SEVERE, "Entity processing failed, incident " + incident, exception);
-        return ApiErrors.response(500, ApiErrors.TYPE_SERVER,
-                "The server had an error while processing your request (incident " + incident + ")", null, null);
+        return ApiErrors.response(
+                500,
+                ApiErrors.TYPE_SERVER,
+                "The server had an error while processing your request (incident " + incident + ")",
+                null,
+                null);
     }
 }

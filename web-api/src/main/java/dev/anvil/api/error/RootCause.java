@@ -3,8 +3,7 @@ package dev.anvil.api.error;
 /** Helpers for reporting the innermost cause of an exception chain without exposing stack traces. */
 final class RootCause {
 
-    private RootCause() {
-    }
+    private RootCause() {}
 
     static Throwable of(Throwable throwable) {
         Throwable current = throwable;

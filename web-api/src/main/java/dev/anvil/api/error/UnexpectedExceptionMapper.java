@@ -32,7 +32,8 @@ public class UnexpectedExceptionMapper implements ExceptionMapper<Throwable> {
     public Response toResponse(Throwable exception) {
         Throwable cause = exception.getCause();
         for (int depth = 0; depth < 8 && cause != null && cause != exception; depth++) {
-            if (cause instanceof ApiException || cause instanceof WebApplicationException
+            if (cause instanceof ApiException
+                    || cause instanceof WebApplicationException
                     || cause instanceof jakarta.validation.ValidationException
                     || cause instanceof jakarta.json.bind.JsonbException) {
                 ExceptionMapper mapper = providers == null ? null : providers.getExceptionMapper(cause.getClass());
@@ -46,13 +47,23 @@ public class UnexpectedExceptionMapper implements ExceptionMapper<Throwable> {
         if (DatabaseUnavailable.causedBy(exception)) {
             // Expected while the database is down: the cause without the stack is enough (logged once per request).
             LOG.log(Level.WARNING, "Database unavailable, incident " + incident + ": " + RootCause.describe(exception));
-            return Response.fromResponse(ApiErrors.response(503, ApiErrors.TYPE_SERVICE_UNAVAILABLE,
-                    "the database is unavailable: this request needs it and cannot be served now (generations that do not"
-                            + " need it are still served); retry in " + DatabaseUnavailable.RETRY_AFTER_SECONDS + " seconds (incident " + incident + ")",
-                    null, "database_unavailable")).header("Retry-After", DatabaseUnavailable.RETRY_AFTER_SECONDS).build();
+            return Response.fromResponse(ApiErrors.response(
+                            503,
+                            ApiErrors.TYPE_SERVICE_UNAVAILABLE,
+                            "the database is unavailable: this request needs it and cannot be served now (generations that do not"
+                                    + " need it are still served); retry in " + DatabaseUnavailable.RETRY_AFTER_SECONDS
+                                    + " seconds (incident " + incident + ")",
+                            null,
+                            "database_unavailable"))
+                    .header("Retry-After", DatabaseUnavailable.RETRY_AFTER_SECONDS)
+                    .build();
         }
         LOG.log(Level.SEVERE, "Unhandled exception, incident " + incident, exception);
-        return ApiErrors.response(500, ApiErrors.TYPE_SERVER,
-                "The server had an error while processing your request (incident " + incident + ")", null, null);
+        return ApiErrors.response(
+                500,
+                ApiErrors.TYPE_SERVER,
+                "The server had an error while processing your request (incident " + incident + ")",
+                null,
+                null);
     }
 }

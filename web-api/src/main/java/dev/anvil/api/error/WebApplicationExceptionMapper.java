@@ -47,11 +47,12 @@ public class WebApplicationExceptionMapper implements ExceptionMapper<WebApplica
         if (status >= 500) {
             LOG.log(Level.WARNING, "JAX-RS error " + status + " for " + describeRequest(), exception);
         }
-        Response.ResponseBuilder builder = Response.fromResponse(
-                ApiErrors.response(status, ApiErrors.typeForStatus(status), message, null, code));
+        Response.ResponseBuilder builder =
+                Response.fromResponse(ApiErrors.response(status, ApiErrors.typeForStatus(status), message, null, code));
         // Keep protocol headers the runtime set (Allow for 405, WWW-Authenticate, Retry-After...).
         original.getStringHeaders().forEach((name, values) -> {
-            if (!HttpHeaders.CONTENT_TYPE.equalsIgnoreCase(name) && !HttpHeaders.CONTENT_LENGTH.equalsIgnoreCase(name)) {
+            if (!HttpHeaders.CONTENT_TYPE.equalsIgnoreCase(name)
+                    && !HttpHeaders.CONTENT_LENGTH.equalsIgnoreCase(name)) {
                 values.forEach(value -> builder.header(name, value));
             }
         });
@@ -68,8 +69,8 @@ public class WebApplicationExceptionMapper implements ExceptionMapper<WebApplica
         }
         if (exception instanceof NotSupportedException) {
             String contentType = headers == null ? null : headers.getHeaderString(HttpHeaders.CONTENT_TYPE);
-            return "Unsupported Content-Type " + (contentType == null ? "(none)" : "'" + contentType + "'")
-                    + " for " + describeRequest() + "; send application/json";
+            return "Unsupported Content-Type " + (contentType == null ? "(none)" : "'" + contentType + "'") + " for "
+                    + describeRequest() + "; send application/json";
         }
         if (exception instanceof NotAcceptableException) {
             return "None of the media types in the Accept header can be produced for " + describeRequest();

@@ -1,10 +1,9 @@
 package dev.anvil.api.experiments;
 
 import dev.anvil.api.AnvilApplication;
-import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
-import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.api.gateway.CallerContext;
+import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.experiments.ExperimentService;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.RequestScoped;
@@ -20,6 +19,7 @@ import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
@@ -44,25 +44,54 @@ public class FeedbackResource {
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Rate a response", description = "Thumbs (-1, 0, +1; the default scale) or stars (1-5), by the caller that "
-            + "received the response: the same tenant's API key, or for callers without a key the same subject ('user' / X-Anvil-User "
-            + "of the request, else the same network address); an admin (HTTP Basic, role anvil-admin) may rate any id. If it was "
-            + "served in an experiment the answer names the experiment and variant. One rating per response: a later one replaces it.")
-    @RequestBody(required = true, content = @Content(schema = @Schema(implementation = ExperimentRequests.Feedback.class)))
-    @APIResponse(responseCode = "201", content = @Content(schema = @Schema(implementation = ExperimentJson.Feedback.class)))
-    @APIResponse(responseCode = "400", description = "Missing response_id, rating outside its scale, unknown scale",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    @APIResponse(responseCode = "403", description = "The response was served to another caller (response_not_yours)",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    @APIResponse(responseCode = "404", description = "No response with this id was served (response_not_found)",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    @APIResponse(responseCode = "429", description = "The API key's rate limits",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    @Operation(
+            summary = "Rate a response",
+            description =
+                    "Thumbs (-1, 0, +1; the default scale) or stars (1-5), by the caller that "
+                            + "received the response: the same tenant's API key, or for callers without a key the same subject ('user' / X-Anvil-User "
+                            + "of the request, else the same network address); an admin (HTTP Basic, role anvil-admin) may rate any id. If it was "
+                            + "served in an experiment the answer names the experiment and variant. One rating per response: a later one replaces it.")
+    @RequestBody(
+            required = true,
+            content = @Content(schema = @Schema(implementation = ExperimentRequests.Feedback.class)))
+    @APIResponse(
+            responseCode = "201",
+            content = @Content(schema = @Schema(implementation = ExperimentJson.Feedback.class)))
+    @APIResponse(
+            responseCode = "400",
+            description = "Missing response_id, rating outside its scale, unknown scale",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(
+            responseCode = "403",
+            description = "The response was served to another caller (response_not_yours)",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(
+            responseCode = "404",
+            description = "No response with this id was served (response_not_found)",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(
+            responseCode = "429",
+            description = "The API key's rate limits",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ErrorResponse.class)))
     public Response rate(ExperimentRequests.Feedback request) {
         ExperimentRequests.Feedback f = ExperimentsResource.body(request);
-        experiments.checkFeedback(f.responseId(), f.rating(), f.scale(), f.comment()); // a malformed rating is a 400 first
+        experiments.checkFeedback(
+                f.responseId(), f.rating(), f.scale(), f.comment()); // a malformed rating is a 400 first
         caller.requireRecipientOf(f.responseId(), f.user());
-        ExperimentJson.Feedback stored = ExperimentJson.Feedback.of(experiments.recordFeedback(f.responseId(), f.rating(), f.scale(), f.comment()));
+        ExperimentJson.Feedback stored = ExperimentJson.Feedback.of(
+                experiments.recordFeedback(f.responseId(), f.rating(), f.scale(), f.comment()));
         return Response.status(Response.Status.CREATED).entity(stored).build();
     }
 }

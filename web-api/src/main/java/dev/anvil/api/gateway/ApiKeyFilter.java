@@ -16,15 +16,14 @@ import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.container.ContainerResponseContext;
 import jakarta.ws.rs.core.HttpHeaders;
 import jakarta.ws.rs.core.MediaType;
-import org.eclipse.microprofile.metrics.Metadata;
-import org.eclipse.microprofile.metrics.MetricRegistry;
-import org.eclipse.microprofile.metrics.MetricUnits;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.Optional;
+import org.eclipse.microprofile.metrics.Metadata;
+import org.eclipse.microprofile.metrics.MetricRegistry;
+import org.eclipse.microprofile.metrics.MetricUnits;
 
 /**
  * The gateway in front of the OpenAI-compatible API: authenticates the API key ({@code Authorization: Bearer
@@ -47,7 +46,8 @@ public class ApiKeyFilter {
     /** The gateway's own time per /v1 request: authentication, limits, budget, audit hand-off (both filters). */
     static final Metadata OVERHEAD = Metadata.builder()
             .withName("anvil.gateway.overhead")
-            .withDescription("Time the gateway adds to a /v1 request: key authentication, rate limits, budget check and audit hand-off")
+            .withDescription(
+                    "Time the gateway adds to a /v1 request: key authentication, rate limits, budget check and audit hand-off")
             .withUnit(MetricUnits.SECONDS)
             .build();
 
@@ -90,17 +90,23 @@ public class ApiKeyFilter {
             Optional<KeyGrant> grant = authenticator.authenticate(token);
             if (grant.isEmpty()) {
                 begin(request, new GatewayCall(null, endpoint, null, null));
-                request.abortWith(ApiErrors.unauthorized("incorrect API key provided: "
-                        + (token.length() > 8 ? token.substring(0, 8) + "..." : "(too short)")
-                        + "; keys are created with POST /api/gateway/tenants/{tenant}/keys, and a revoked key stays invalid",
-                        "invalid_api_key", CHALLENGE));
+                request.abortWith(ApiErrors.unauthorized(
+                        "incorrect API key provided: "
+                                + (token.length() > 8 ? token.substring(0, 8) + "..." : "(too short)")
+                                + "; keys are created with POST /api/gateway/tenants/{tenant}/keys, and a revoked key stays invalid",
+                        "invalid_api_key",
+                        CHALLENGE));
                 return;
             }
             key = grant.get();
         } else if (config.requireApiKey()) {
             begin(request, new GatewayCall(null, endpoint, null, null));
-            request.abortWith(ApiErrors.unauthorized("you didn't provide an API key; send it as 'Authorization: Bearer anv-...'"
-                    + " (this server requires one: " + config.keyRequirement().explanation() + ")", "missing_api_key", CHALLENGE));
+            request.abortWith(ApiErrors.unauthorized(
+                    "you didn't provide an API key; send it as 'Authorization: Bearer anv-...'"
+                            + " (this server requires one: "
+                            + config.keyRequirement().explanation() + ")",
+                    "missing_api_key",
+                    CHALLENGE));
             return;
         }
         if (key == null) {
@@ -138,23 +144,31 @@ public class ApiKeyFilter {
         if (call == null) {
             return;
         }
-        if (!response.getHeaders().containsKey("x-ratelimit-limit-requests") && !response.getHeaders().containsKey("x-ratelimit-limit-tokens")) {
+        if (!response.getHeaders().containsKey("x-ratelimit-limit-requests")
+                && !response.getHeaders().containsKey("x-ratelimit-limit-tokens")) {
             GatewayErrors.addLimitHeaders((name, value) -> response.getHeaders().add(name, value), call.admission);
         }
         if (call.settling) {
             // A plain answer of finished generations: settle now, before it is written (its tokens count before
             // the client's next request). Streams and timeouts settle when their generations end.
             MediaType type = response.getMediaType();
-            if (response.getStatus() == 200 && (type == null || !type.isCompatible(MediaType.SERVER_SENT_EVENTS_TYPE))) {
+            if (response.getStatus() == 200
+                    && (type == null || !type.isCompatible(MediaType.SERVER_SENT_EVENTS_TYPE))) {
                 call.settleFinishedBeforeResponse();
             }
             return; // the settlement writes the audit row, with the tokens
         }
         KeyGrant key = call.key;
-        ledger.audit(new AuditEntry(call.startedAt, call.actor(), key == null ? null : key.tenant(), "v1.request",
-                request.getMethod() + " " + call.endpoint, response.getStatus(),
+        ledger.audit(new AuditEntry(
+                call.startedAt,
+                call.actor(),
+                key == null ? null : key.tenant(),
+                "v1.request",
+                request.getMethod() + " " + call.endpoint,
+                response.getStatus(),
                 response.getStatus() >= 400 ? errorCode(response) : null,
-                key != null && key.auditText() ? call.requestText : null, null));
+                key != null && key.auditText() ? call.requestText : null,
+                null));
     }
 
     private static String errorCode(ContainerResponseContext response) {
@@ -166,7 +180,8 @@ public class ApiKeyFilter {
     }
 
     static String bearer(String authorization) {
-        if (authorization == null || authorization.length() <= BEARER.length()
+        if (authorization == null
+                || authorization.length() <= BEARER.length()
                 || !authorization.regionMatches(true, 0, BEARER, 0, BEARER.length())) {
             return null;
         }
@@ -179,7 +194,8 @@ public class ApiKeyFilter {
         if (!request.hasEntity()) {
             return null;
         }
-        byte[] body = request.getEntityStream().readNBytes((int) Math.min(Integer.MAX_VALUE - 1, openAiConfig.maxBodyBytes()) + 1);
+        byte[] body = request.getEntityStream()
+                .readNBytes((int) Math.min(Integer.MAX_VALUE - 1, openAiConfig.maxBodyBytes()) + 1);
         request.setEntityStream(new ByteArrayInputStream(body));
         return new String(body, StandardCharsets.UTF_8);
     }

@@ -1,6 +1,5 @@
 package dev.anvil.api.gateway;
 
-import dev.anvil.security.Roles;
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import dev.anvil.gateway.AuditEntry;
@@ -10,6 +9,7 @@ import dev.anvil.gateway.KeyGrant;
 import dev.anvil.gateway.Recipient;
 import dev.anvil.gateway.UsageEntry;
 import dev.anvil.gateway.UsageReport;
+import dev.anvil.security.Roles;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.ServedModel;
 import jakarta.ejb.EJB;
@@ -42,7 +42,8 @@ public class CallerContext {
     /** The experiment subject key header ({@code user} in the body takes precedence); also an anonymous caller's identity. */
     public static final String USER_HEADER = "X-Anvil-User";
     /** Where finished generations are settled: virtual threads, each mostly waits on the cache or the queue. */
-    private static final java.util.concurrent.Executor SETTLERS = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
+    private static final java.util.concurrent.Executor SETTLERS =
+            java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
 
     @Inject
     GatewayGuard guard;
@@ -124,11 +125,19 @@ public class CallerContext {
             return;
         }
         String name = requested.substring(0, requested.indexOf('@'));
-        throw new ApiException(403, ApiErrors.TYPE_PERMISSION, "pinning '" + requested + "' is not allowed"
-                + (key == null ? " without an API key" : " for the API key " + key.prefix() + "... of tenant '" + key.tenant() + "'")
-                + ": only the version that '" + name + "' serves may be pinned; other versions need a key with allowVersionPinning"
-                + " (PUT /api/gateway/tenants/{tenant} or a new key) or an admin's credentials. Use model '" + name + "'",
-                "model", "version_pin_not_allowed");
+        throw new ApiException(
+                403,
+                ApiErrors.TYPE_PERMISSION,
+                "pinning '" + requested + "' is not allowed"
+                        + (key == null
+                                ? " without an API key"
+                                : " for the API key " + key.prefix() + "... of tenant '" + key.tenant() + "'")
+                        + ": only the version that '" + name
+                        + "' serves may be pinned; other versions need a key with allowVersionPinning"
+                        + " (PUT /api/gateway/tenants/{tenant} or a new key) or an admin's credentials. Use model '"
+                        + name + "'",
+                "model",
+                "version_pin_not_allowed");
     }
 
     /**
@@ -140,12 +149,13 @@ public class CallerContext {
      */
     public Runnable admitGeneration(long tokens) {
         if (call == null) {
-            return () -> { };
+            return () -> {};
         }
         KeyGrant key = call.key;
         GatewayGuard.Slot slot = guard.enter(key);
         if (slot == null) {
-            throw new WebApplicationException(GatewayErrors.tooManyConcurrent(key, guard.inProgress(key.keyId()), call.admission));
+            throw new WebApplicationException(
+                    GatewayErrors.tooManyConcurrent(key, guard.inProgress(key.keyId()), call.admission));
         }
         GatewayGuard.Reservation reservation;
         try {
@@ -184,13 +194,21 @@ public class CallerContext {
             served = usageReport.recipientOf(responseId);
         }
         if (served.isEmpty()) {
-            throw ApiException.notFound("no response '" + responseId + "' was served (a response can be rated once it is"
-                    + " answered, by the caller that received it)", "response_id", "response_not_found");
+            throw ApiException.notFound(
+                    "no response '" + responseId + "' was served (a response can be rated once it is"
+                            + " answered, by the caller that received it)",
+                    "response_id",
+                    "response_not_found");
         }
         if (!served.get().mayBeRatedBy(recipient(subjectKey))) {
-            throw new ApiException(403, ApiErrors.TYPE_PERMISSION, "response '" + responseId + "' was served to another caller;"
-                    + " only its recipient may rate it (the same tenant's API key, or for anonymous callers the same 'user' /"
-                    + " " + USER_HEADER + " subject, else the same network address)", "response_id", "response_not_yours");
+            throw new ApiException(
+                    403,
+                    ApiErrors.TYPE_PERMISSION,
+                    "response '" + responseId + "' was served to another caller;"
+                            + " only its recipient may rate it (the same tenant's API key, or for anonymous callers the same 'user' /"
+                            + " " + USER_HEADER + " subject, else the same network address)",
+                    "response_id",
+                    "response_not_yours");
         }
     }
 
@@ -206,9 +224,15 @@ public class CallerContext {
         int at = requested.indexOf('@');
         String name = at < 0 ? requested : requested.substring(0, at);
         if (!key.allows(name)) {
-            throw new ApiException(403, ApiErrors.TYPE_PERMISSION, "the API key " + key.prefix() + "... of tenant '"
-                    + key.tenant() + "' may not use model '" + name + "' (allowed: " + String.join(", ", key.allowedModels())
-                    + "); ask an administrator for a key scoped to it", "model", "model_not_allowed");
+            throw new ApiException(
+                    403,
+                    ApiErrors.TYPE_PERMISSION,
+                    "the API key " + key.prefix() + "... of tenant '"
+                            + key.tenant() + "' may not use model '" + name + "' (allowed: "
+                            + String.join(", ", key.allowedModels())
+                            + "); ask an administrator for a key scoped to it",
+                    "model",
+                    "model_not_allowed");
         }
     }
 
@@ -216,8 +240,12 @@ public class CallerContext {
      * When every generation of the request has finished: debits its tokens from the key's tokens/minute bucket and
      * the tenant's budget, and queues the usage and audit rows (see {@link GatewayCall#settleWhenDone} for where).
      */
-    public void settleWhenDone(String requestId, ServedModel model, int promptTokens,
-                               CompletableFuture<List<GenerationResult>> results, String subjectKey) {
+    public void settleWhenDone(
+            String requestId,
+            ServedModel model,
+            int promptTokens,
+            CompletableFuture<List<GenerationResult>> results,
+            String subjectKey) {
         if (call == null) {
             return; // not a /v1 request (nothing to settle)
         }
@@ -231,29 +259,60 @@ public class CallerContext {
         String actor = call.actor();
         // Off the batching thread that completes the results (settling reads and writes the limits cache), or
         // before the response of a plain answer is written (ApiKeyFilter), whichever comes first.
-        call.settleWhenDone(results, (done, error) -> {
-            int completionTokens = 0;
-            String outcome = "ok";
-            String text = null;
-            if (error == null) {
-                completionTokens = done.stream().mapToInt(r -> r.usage().completionTokens()).sum();
-                if (prompt != null) {
-                    text = done.stream().flatMap(r -> r.choices().stream()).map(GenerationResult.Choice::text)
-                            .collect(Collectors.joining("\n"));
-                }
-            } else {
-                Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-                outcome = cause instanceof CancellationException ? "cancelled" : "error";
-            }
-            long latencyMs = (System.nanoTime() - started) / 1_000_000;
-            guard.settle(caller, reservation, new UsageEntry(at, requestId, caller == null ? null : caller.tenant(),
-                    caller == null ? null : caller.keyId(), caller == null ? null : caller.prefix(), model.name(),
-                    model.version(), path, promptTokens, completionTokens,
-                    guard.cost(model.name(), promptTokens, completionTokens), latencyMs, outcome, subject));
-            ledger.audit(new AuditEntry(at, actor, caller == null ? null : caller.tenant(), "v1.request", "POST " + path,
-                    error == null ? 200 : null, "request=" + requestId + " model=" + model.ref() + " prompt_tokens=" + promptTokens
-                    + " completion_tokens=" + completionTokens + " outcome=" + outcome + " latency_ms=" + latencyMs,
-                    prompt, text));
-        }, SETTLERS);
+        call.settleWhenDone(
+                results,
+                (done, error) -> {
+                    int completionTokens = 0;
+                    String outcome = "ok";
+                    String text = null;
+                    if (error == null) {
+                        completionTokens = done.stream()
+                                .mapToInt(r -> r.usage().completionTokens())
+                                .sum();
+                        if (prompt != null) {
+                            text = done.stream()
+                                    .flatMap(r -> r.choices().stream())
+                                    .map(GenerationResult.Choice::text)
+                                    .collect(Collectors.joining("\n"));
+                        }
+                    } else {
+                        Throwable cause = error instanceof CompletionException && error.getCause() != null
+                                ? error.getCause()
+                                : error;
+                        outcome = cause instanceof CancellationException ? "cancelled" : "error";
+                    }
+                    long latencyMs = (System.nanoTime() - started) / 1_000_000;
+                    guard.settle(
+                            caller,
+                            reservation,
+                            new UsageEntry(
+                                    at,
+                                    requestId,
+                                    caller == null ? null : caller.tenant(),
+                                    caller == null ? null : caller.keyId(),
+                                    caller == null ? null : caller.prefix(),
+                                    model.name(),
+                                    model.version(),
+                                    path,
+                                    promptTokens,
+                                    completionTokens,
+                                    guard.cost(model.name(), promptTokens, completionTokens),
+                                    latencyMs,
+                                    outcome,
+                                    subject));
+                    ledger.audit(new AuditEntry(
+                            at,
+                            actor,
+                            caller == null ? null : caller.tenant(),
+                            "v1.request",
+                            "POST " + path,
+                            error == null ? 200 : null,
+                            "request=" + requestId + " model=" + model.ref() + " prompt_tokens=" + promptTokens
+                                    + " completion_tokens=" + completionTokens + " outcome=" + outcome + " latency_ms="
+                                    + latencyMs,
+                            prompt,
+                            text));
+                },
+                SETTLERS);
     }
 }

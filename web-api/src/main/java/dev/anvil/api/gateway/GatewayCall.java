@@ -30,11 +30,13 @@ final class GatewayCall {
     final long startedNanos = System.nanoTime();
     /** Set once a generation was submitted: its completion writes the audit row instead of the response filter. */
     volatile boolean settling;
+
     private volatile CompletableFuture<List<GenerationResult>> results;
     private volatile BiConsumer<List<GenerationResult>, Throwable> settlement;
     private final AtomicBoolean settled = new AtomicBoolean();
     /** The admitted generation's concurrent-requests slot and token reservation (null until admitted). */
     private volatile GatewayGuard.Slot slot;
+
     private volatile GatewayGuard.Reservation reservation;
 
     GatewayCall(KeyGrant key, String endpoint, String requestText, GatewayGuard.Admission admission) {
@@ -72,8 +74,10 @@ final class GatewayCall {
      * Runs {@code settlement} once when {@code results} completes: on {@code executor} in general, or earlier and
      * synchronously through {@link #settleFinishedBeforeResponse()}.
      */
-    void settleWhenDone(CompletableFuture<List<GenerationResult>> results, BiConsumer<List<GenerationResult>, Throwable> settlement,
-                        Executor executor) {
+    void settleWhenDone(
+            CompletableFuture<List<GenerationResult>> results,
+            BiConsumer<List<GenerationResult>, Throwable> settlement,
+            Executor executor) {
         this.settlement = settlement;
         this.results = results;
         this.settling = true;

@@ -11,8 +11,7 @@ final class GatewayErrors {
     /** OpenAI's type and code for an exhausted quota. */
     static final String INSUFFICIENT_QUOTA = "insufficient_quota";
 
-    private GatewayErrors() {
-    }
+    private GatewayErrors() {}
 
     /** 429 for a refused admission, with Retry-After and the x-ratelimit-* headers. */
     static Response refused(GatewayGuard.Admission admission, String tenant) {
@@ -21,21 +20,36 @@ final class GatewayErrors {
         switch (admission.refusal()) {
             case BUDGET -> {
                 retryAfterMs = Math.max(0, admission.budgetResetsAt().toEpochMilli() - System.currentTimeMillis());
-                builder = Response.fromResponse(ApiErrors.response(429, INSUFFICIENT_QUOTA, "tenant '" + tenant
-                        + "' has used its token budget for this period (resets at " + admission.budgetResetsAt()
-                        + "); ask an administrator to raise tokenBudget", null, INSUFFICIENT_QUOTA));
+                builder = Response.fromResponse(ApiErrors.response(
+                        429,
+                        INSUFFICIENT_QUOTA,
+                        "tenant '" + tenant
+                                + "' has used its token budget for this period (resets at " + admission.budgetResetsAt()
+                                + "); ask an administrator to raise tokenBudget",
+                        null,
+                        INSUFFICIENT_QUOTA));
             }
             case TOKENS_PER_MINUTE -> {
                 LimitDecision t = admission.tokens();
                 retryAfterMs = t.retryAfterMillis();
-                builder = Response.fromResponse(ApiErrors.response(429, ApiErrors.TYPE_RATE_LIMIT, "rate limit reached on tokens per minute"
-                        + " (TPM): limit " + t.limit() + "; please try again in " + seconds(retryAfterMs) + "s", null, "rate_limit_exceeded"));
+                builder = Response.fromResponse(ApiErrors.response(
+                        429,
+                        ApiErrors.TYPE_RATE_LIMIT,
+                        "rate limit reached on tokens per minute" + " (TPM): limit " + t.limit()
+                                + "; please try again in " + seconds(retryAfterMs) + "s",
+                        null,
+                        "rate_limit_exceeded"));
             }
             case REQUESTS_PER_MINUTE -> {
                 LimitDecision r = admission.requests();
                 retryAfterMs = r.retryAfterMillis();
-                builder = Response.fromResponse(ApiErrors.response(429, ApiErrors.TYPE_RATE_LIMIT, "rate limit reached on requests per minute"
-                        + " (RPM): limit " + r.limit() + "; please try again in " + seconds(retryAfterMs) + "s", null, "rate_limit_exceeded"));
+                builder = Response.fromResponse(ApiErrors.response(
+                        429,
+                        ApiErrors.TYPE_RATE_LIMIT,
+                        "rate limit reached on requests per minute" + " (RPM): limit " + r.limit()
+                                + "; please try again in " + seconds(retryAfterMs) + "s",
+                        null,
+                        "rate_limit_exceeded"));
             }
             default -> throw new IllegalArgumentException("admitted requests are not refused");
         }
@@ -52,11 +66,16 @@ final class GatewayErrors {
      * soon as one of them is answered), the limit and what is left in {@code x-ratelimit-*-concurrent-requests}, and
      * the key's other limit headers.
      */
-    static Response tooManyConcurrent(dev.anvil.gateway.KeyGrant key, int inProgress, GatewayGuard.Admission admission) {
-        Response.ResponseBuilder builder = Response.fromResponse(ApiErrors.response(429, ApiErrors.TYPE_RATE_LIMIT,
-                "the API key " + key.prefix() + "... has " + inProgress + " requests in progress, its limit of concurrent requests ("
-                        + key.maxConcurrentRequests() + ", maxConcurrentRequests); send the next one when one of them is answered",
-                null, CONCURRENT_REQUESTS_EXCEEDED));
+    static Response tooManyConcurrent(
+            dev.anvil.gateway.KeyGrant key, int inProgress, GatewayGuard.Admission admission) {
+        Response.ResponseBuilder builder = Response.fromResponse(ApiErrors.response(
+                429,
+                ApiErrors.TYPE_RATE_LIMIT,
+                "the API key " + key.prefix() + "... has " + inProgress
+                        + " requests in progress, its limit of concurrent requests (" + key.maxConcurrentRequests()
+                        + ", maxConcurrentRequests); send the next one when one of them is answered",
+                null,
+                CONCURRENT_REQUESTS_EXCEEDED));
         builder.header("Retry-After", 1);
         builder.header("x-ratelimit-limit-concurrent-requests", key.maxConcurrentRequests());
         builder.header("x-ratelimit-remaining-concurrent-requests", 0);

@@ -1,14 +1,13 @@
 package dev.anvil.api.gateway;
 
 import dev.anvil.api.AnvilApplication;
-import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
-import jakarta.annotation.security.RolesAllowed;
-import dev.anvil.security.Roles;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.gateway.GatewayAdmin;
 import dev.anvil.gateway.GatewayLedger;
 import dev.anvil.gateway.UsageReport;
+import dev.anvil.security.Roles;
+import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.ws.rs.Consumes;
@@ -32,6 +31,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
@@ -71,21 +71,30 @@ public class GatewayResource {
     @Path("/tenants")
     @Consumes(MediaType.APPLICATION_JSON)
     @Operation(summary = "Create a tenant")
-    @APIResponse(responseCode = "201", content = @Content(schema = @Schema(implementation = GatewayJson.TenantJson.class)))
-    @APIResponse(responseCode = "409", description = "A tenant with this name exists",
+    @APIResponse(
+            responseCode = "201",
+            content = @Content(schema = @Schema(implementation = GatewayJson.TenantJson.class)))
+    @APIResponse(
+            responseCode = "409",
+            description = "A tenant with this name exists",
             content = @Content(schema = @Schema(implementation = ErrorResponse.class)))
     public Response createTenant(GatewayJson.TenantRequest request) {
         GatewayJson.TenantRequest r = body(request);
         GatewayJson.TenantJson created = GatewayJson.TenantJson.of(admin.createTenant(r.name(), settings(r)));
-        return Response.created(uriInfo.getBaseUriBuilder().path("api/gateway/tenants").path(created.name()).build())
-                .entity(created).build();
+        return Response.created(uriInfo.getBaseUriBuilder()
+                        .path("api/gateway/tenants")
+                        .path(created.name())
+                        .build())
+                .entity(created)
+                .build();
     }
 
     @GET
     @Path("/tenants")
     @Operation(summary = "List tenants")
     public GatewayJson.Tenants tenants() {
-        return new GatewayJson.Tenants(admin.tenants().stream().map(GatewayJson.TenantJson::of).toList());
+        return new GatewayJson.Tenants(
+                admin.tenants().stream().map(GatewayJson.TenantJson::of).toList());
     }
 
     @GET
@@ -98,8 +107,10 @@ public class GatewayResource {
     @PUT
     @Path("/tenants/{tenant}")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Reconfigure a tenant", description = "Replaces budget, period, limits (rates, concurrent requests),"
-            + " audit-text and version pinning; the name stays")
+    @Operation(
+            summary = "Reconfigure a tenant",
+            description = "Replaces budget, period, limits (rates, concurrent requests),"
+                    + " audit-text and version pinning; the name stays")
     public GatewayJson.TenantJson updateTenant(@PathParam("tenant") String tenant, GatewayJson.TenantRequest request) {
         GatewayJson.TenantRequest r = body(request);
         return GatewayJson.TenantJson.of(admin.updateTenant(tenant, settings(r)));
@@ -108,13 +119,25 @@ public class GatewayResource {
     @POST
     @Path("/tenants/{tenant}/keys")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Create an API key", description = "The response carries the secret (`key`) once; only its hash is stored")
+    @Operation(
+            summary = "Create an API key",
+            description = "The response carries the secret (`key`) once; only its hash is stored")
     @APIResponse(responseCode = "201", content = @Content(schema = @Schema(implementation = GatewayJson.KeyJson.class)))
     public Response createKey(@PathParam("tenant") String tenant, GatewayJson.KeyRequest request) {
         GatewayJson.KeyRequest r = body(request);
-        GatewayAdmin.CreatedKey created = admin.createKey(tenant, r.name(), new GatewayAdmin.KeySettings(r.allowedModels(),
-                r.requestsPerMinute(), r.tokensPerMinute(), r.maxConcurrentRequests(), r.allowVersionPinning()));
-        return Response.created(uriInfo.getBaseUriBuilder().path("api/gateway/keys").path(created.key().id().toString()).build())
+        GatewayAdmin.CreatedKey created = admin.createKey(
+                tenant,
+                r.name(),
+                new GatewayAdmin.KeySettings(
+                        r.allowedModels(),
+                        r.requestsPerMinute(),
+                        r.tokensPerMinute(),
+                        r.maxConcurrentRequests(),
+                        r.allowVersionPinning()));
+        return Response.created(uriInfo.getBaseUriBuilder()
+                        .path("api/gateway/keys")
+                        .path(created.key().id().toString())
+                        .build())
                 .entity(GatewayJson.KeyJson.of(created.key(), created.secret()))
                 .header("Cache-Control", "no-store")
                 .build();
@@ -124,7 +147,9 @@ public class GatewayResource {
     @Path("/tenants/{tenant}/keys")
     @Operation(summary = "List a tenant's API keys", description = "Prefixes only; secrets are never shown again")
     public GatewayJson.Keys keys(@PathParam("tenant") String tenant) {
-        return new GatewayJson.Keys(admin.keys(tenant).stream().map(k -> GatewayJson.KeyJson.of(k, null)).toList());
+        return new GatewayJson.Keys(admin.keys(tenant).stream()
+                .map(k -> GatewayJson.KeyJson.of(k, null))
+                .toList());
     }
 
     @DELETE
@@ -136,30 +161,52 @@ public class GatewayResource {
 
     @GET
     @Path("/usage")
-    @Operation(summary = "Usage report", description = "Requests, tokens and cost by UTC day, tenant and model; default: today")
-    public GatewayJson.Usage usage(@QueryParam("from") String from, @QueryParam("to") String to,
-                                   @QueryParam("tenant") String tenant, @QueryParam("model") String model) {
+    @Operation(
+            summary = "Usage report",
+            description = "Requests, tokens and cost by UTC day, tenant and model; default: today")
+    public GatewayJson.Usage usage(
+            @QueryParam("from") String from,
+            @QueryParam("to") String to,
+            @QueryParam("tenant") String tenant,
+            @QueryParam("model") String model) {
         LocalDate today = LocalDate.now(ZoneOffset.UTC);
         LocalDate toDay = day(to, "to", today);
         LocalDate fromDay = day(from, "from", toDay);
         ledger.flush(); // rows still queued belong in the report
-        return new GatewayJson.Usage(fromDay, toDay, report.byTenantModelDay(fromDay, toDay, blankToNull(tenant), blankToNull(model))
-                .stream().map(GatewayJson.UsageLine::of).toList());
+        return new GatewayJson.Usage(
+                fromDay,
+                toDay,
+                report.byTenantModelDay(fromDay, toDay, blankToNull(tenant), blankToNull(model)).stream()
+                        .map(GatewayJson.UsageLine::of)
+                        .toList());
     }
 
     @GET
     @Path("/audit")
-    @Operation(summary = "Audit log", description = "Newest first; filter by actor (user name or key:PREFIX), tenant, action")
-    public GatewayJson.Audit audit(@QueryParam("actor") String actor, @QueryParam("tenant") String tenant,
-                                   @QueryParam("action") String action, @QueryParam("limit") @DefaultValue("100") int limit) {
+    @Operation(
+            summary = "Audit log",
+            description = "Newest first; filter by actor (user name or key:PREFIX), tenant, action")
+    public GatewayJson.Audit audit(
+            @QueryParam("actor") String actor,
+            @QueryParam("tenant") String tenant,
+            @QueryParam("action") String action,
+            @QueryParam("limit") @DefaultValue("100") int limit) {
         ledger.flush();
-        return new GatewayJson.Audit(report.audit(blankToNull(actor), blankToNull(tenant), blankToNull(action), limit)
-                .stream().map(GatewayJson.AuditJson::of).toList());
+        return new GatewayJson.Audit(
+                report.audit(blankToNull(actor), blankToNull(tenant), blankToNull(action), limit).stream()
+                        .map(GatewayJson.AuditJson::of)
+                        .toList());
     }
 
     private static GatewayAdmin.TenantSettings settings(GatewayJson.TenantRequest r) {
-        return new GatewayAdmin.TenantSettings(r.tokenBudget(), r.budgetPeriod(), r.requestsPerMinute(), r.tokensPerMinute(),
-                Boolean.TRUE.equals(r.auditText()), r.maxConcurrentRequests(), Boolean.TRUE.equals(r.allowVersionPinning()));
+        return new GatewayAdmin.TenantSettings(
+                r.tokenBudget(),
+                r.budgetPeriod(),
+                r.requestsPerMinute(),
+                r.tokensPerMinute(),
+                Boolean.TRUE.equals(r.auditText()),
+                r.maxConcurrentRequests(),
+                Boolean.TRUE.equals(r.allowVersionPinning()));
     }
 
     private static LocalDate day(String text, String param, LocalDate fallback) {

@@ -32,11 +32,13 @@ public class DatabaseHealthCheck implements HealthCheck {
         HealthCheckResponseBuilder response = HealthCheckResponse.named(NAME);
         long started = System.nanoTime();
         try (Connection connection = dataSource.getConnection();
-             Statement statement = connection.createStatement()) {
+                Statement statement = connection.createStatement()) {
             statement.setQueryTimeout(config.databaseCheckTimeoutSeconds());
             try (ResultSet result = statement.executeQuery("SELECT 1")) {
                 if (!result.next() || result.getInt(1) != 1) {
-                    return response.down().withData("error", "SELECT 1 returned no row or a wrong value").build();
+                    return response.down()
+                            .withData("error", "SELECT 1 returned no row or a wrong value")
+                            .build();
                 }
             }
             DatabaseMetaData metaData = connection.getMetaData();
@@ -46,7 +48,9 @@ public class DatabaseHealthCheck implements HealthCheck {
                     .withData("latencyMillis", (System.nanoTime() - started) / 1_000_000)
                     .build();
         } catch (Exception e) {
-            return response.down().withData("error", e.getClass().getSimpleName() + ": " + e.getMessage()).build();
+            return response.down()
+                    .withData("error", e.getClass().getSimpleName() + ": " + e.getMessage())
+                    .build();
         }
     }
 }

@@ -53,15 +53,19 @@ public class HealthResource {
 
     @GET
     @Operation(summary = "All health checks (liveness, readiness and startup)")
-    @APIResponse(responseCode = "200", description = "Every check is UP",
+    @APIResponse(
+            responseCode = "200",
+            description = "Every check is UP",
             content = @Content(schema = @Schema(implementation = HealthReport.class)))
-    @APIResponse(responseCode = "503", description = "At least one check is DOWN",
+    @APIResponse(
+            responseCode = "503",
+            description = "At least one check is DOWN",
             content = @Content(schema = @Schema(implementation = HealthReport.class)))
     public Response all() {
         Map<HealthCheck, Boolean> unique = new IdentityHashMap<>();
         List<HealthCheck> selected = new ArrayList<>();
-        for (AnnotationLiteral<?> kind : List.of(Liveness.Literal.INSTANCE, Readiness.Literal.INSTANCE,
-                Startup.Literal.INSTANCE)) {
+        for (AnnotationLiteral<?> kind :
+                List.of(Liveness.Literal.INSTANCE, Readiness.Literal.INSTANCE, Startup.Literal.INSTANCE)) {
             for (HealthCheck check : checks.select(kind)) {
                 // A check may be both @Readiness and @Startup; report it once.
                 if (unique.put(check, Boolean.TRUE) == null) {
@@ -75,9 +79,13 @@ public class HealthResource {
     @GET
     @Path("/live")
     @Operation(summary = "Liveness: the server process works (restart it if DOWN)")
-    @APIResponse(responseCode = "200", description = "Live",
+    @APIResponse(
+            responseCode = "200",
+            description = "Live",
             content = @Content(schema = @Schema(implementation = HealthReport.class)))
-    @APIResponse(responseCode = "503", description = "Not live",
+    @APIResponse(
+            responseCode = "503",
+            description = "Not live",
             content = @Content(schema = @Schema(implementation = HealthReport.class)))
     public Response live() {
         return report(checks.select(Liveness.Literal.INSTANCE));
@@ -86,9 +94,13 @@ public class HealthResource {
     @GET
     @Path("/ready")
     @Operation(summary = "Readiness: database reachable and registry schema migrated (route traffic if UP)")
-    @APIResponse(responseCode = "200", description = "Ready",
+    @APIResponse(
+            responseCode = "200",
+            description = "Ready",
             content = @Content(schema = @Schema(implementation = HealthReport.class)))
-    @APIResponse(responseCode = "503", description = "Not ready",
+    @APIResponse(
+            responseCode = "503",
+            description = "Not ready",
             content = @Content(schema = @Schema(implementation = HealthReport.class)))
     public Response ready() {
         return report(checks.select(Readiness.Literal.INSTANCE));
@@ -97,9 +109,13 @@ public class HealthResource {
     @GET
     @Path("/started")
     @Operation(summary = "Startup: the application finished starting")
-    @APIResponse(responseCode = "200", description = "Started",
+    @APIResponse(
+            responseCode = "200",
+            description = "Started",
             content = @Content(schema = @Schema(implementation = HealthReport.class)))
-    @APIResponse(responseCode = "503", description = "Still starting or failed to start",
+    @APIResponse(
+            responseCode = "503",
+            description = "Still starting or failed to start",
             content = @Content(schema = @Schema(implementation = HealthReport.class)))
     public Response started() {
         return report(checks.select(Startup.Literal.INSTANCE));
@@ -113,15 +129,20 @@ public class HealthResource {
         results.sort(Comparator.comparing(HealthReport.CheckResult::name));
         boolean up = results.stream().allMatch(result -> "UP".equals(result.status()));
         HealthReport report = new HealthReport(up ? "UP" : "DOWN", results);
-        return Response.status(up ? 200 : 503).type(MediaType.APPLICATION_JSON_TYPE).entity(report).build();
+        return Response.status(up ? 200 : 503)
+                .type(MediaType.APPLICATION_JSON_TYPE)
+                .entity(report)
+                .build();
     }
 
     /** A check that throws counts as DOWN, as the MicroProfile Health specification requires. */
     private static HealthReport.CheckResult evaluate(HealthCheck check) {
         try {
             HealthCheckResponse response = check.call();
-            Map<String, Object> data = response.getData().<Map<String, Object>>map(TreeMap::new).orElse(null);
-            return new HealthReport.CheckResult(response.getName(), response.getStatus().name(), data);
+            Map<String, Object> data =
+                    response.getData().<Map<String, Object>>map(TreeMap::new).orElse(null);
+            return new HealthReport.CheckResult(
+                    response.getName(), response.getStatus().name(), data);
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "Health check " + check.getClass().getName() + " failed", e);
             Map<String, Object> data = new LinkedHashMap<>();

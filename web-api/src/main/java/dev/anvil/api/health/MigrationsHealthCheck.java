@@ -38,10 +38,9 @@ public class MigrationsHealthCheck implements HealthCheck {
         HealthCheckResponseBuilder response = HealthCheckResponse.named(NAME);
         String table = config.migrationsTable();
         // Flyway creates the table with a quoted lower-case name; quoting keeps H2 from upper-casing it.
-        String sql = "SELECT COUNT(*), SUM(CASE WHEN \"success\" THEN 0 ELSE 1 END) FROM \""
-                + table + "\"";
+        String sql = "SELECT COUNT(*), SUM(CASE WHEN \"success\" THEN 0 ELSE 1 END) FROM \"" + table + "\"";
         try (Connection connection = dataSource.getConnection();
-             Statement statement = connection.createStatement()) {
+                Statement statement = connection.createStatement()) {
             statement.setQueryTimeout(config.databaseCheckTimeoutSeconds());
             try (ResultSet result = statement.executeQuery(sql)) {
                 result.next();
@@ -49,20 +48,29 @@ public class MigrationsHealthCheck implements HealthCheck {
                 long failed = result.getLong(2);
                 response.withData("applied", applied).withData("failed", failed);
                 if (applied == 0) {
-                    return response.down().withData("error", "no migration recorded in " + table).build();
+                    return response.down()
+                            .withData("error", "no migration recorded in " + table)
+                            .build();
                 }
                 if (failed > 0) {
-                    return response.down().withData("error", failed + " failed migration(s) in " + table).build();
+                    return response.down()
+                            .withData("error", failed + " failed migration(s) in " + table)
+                            .build();
                 }
-                return response.up().withData("latestVersion", latestVersion(connection, table)).build();
+                return response.up()
+                        .withData("latestVersion", latestVersion(connection, table))
+                        .build();
             }
         } catch (SQLException e) {
-            return response.down().withData("error", "cannot read " + table + ": " + e.getMessage()).build();
+            return response.down()
+                    .withData("error", "cannot read " + table + ": " + e.getMessage())
+                    .build();
         }
     }
 
     private static String latestVersion(Connection connection, String table) throws SQLException {
-        String sql = "SELECT \"version\" FROM \"" + table + "\" WHERE \"version\" IS NOT NULL ORDER BY \"installed_rank\" DESC";
+        String sql = "SELECT \"version\" FROM \"" + table
+                + "\" WHERE \"version\" IS NOT NULL ORDER BY \"installed_rank\" DESC";
         try (Statement statement = connection.createStatement()) {
             statement.setMaxRows(1);
             try (ResultSet result = statement.executeQuery(sql)) {

@@ -55,7 +55,8 @@ public class HttpRequestMetricsFilter implements ContainerRequestFilter, Contain
             return;
         }
         Duration elapsed = Duration.ofNanos(System.nanoTime() - start);
-        registry.timer(METADATA,
+        registry.timer(
+                        METADATA,
                         new Tag("method", request.getMethod()),
                         new Tag("endpoint", EndpointTemplate.of(resourceInfo)),
                         new Tag("status", Integer.toString(response.getStatus())))

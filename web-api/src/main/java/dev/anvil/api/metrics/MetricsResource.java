@@ -1,9 +1,9 @@
 package dev.anvil.api.metrics;
 
-import jakarta.annotation.security.PermitAll;
 import dev.anvil.api.ApiErrors;
 import io.smallrye.metrics.SharedMetricRegistries;
 import io.smallrye.metrics.exporters.PrometheusMetricsExporter;
+import jakarta.annotation.security.PermitAll;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
@@ -48,15 +48,30 @@ public class MetricsResource {
     @GET
     @Produces({PROMETHEUS_TEXT, "text/plain"})
     @Operation(summary = "Metrics in Prometheus text format (base = JVM, vendor, application scopes)")
-    @APIResponse(responseCode = "200", description = "Prometheus exposition text",
-            content = @Content(mediaType = "text/plain", schema = @Schema(type = org.eclipse.microprofile.openapi.annotations.enums.SchemaType.STRING)))
-    @APIResponse(responseCode = "404", description = "Unknown scope or metric name",
-            content = @Content(mediaType = "application/json", schema = @Schema(implementation = dev.anvil.api.ErrorResponse.class)))
+    @APIResponse(
+            responseCode = "200",
+            description = "Prometheus exposition text",
+            content =
+                    @Content(
+                            mediaType = "text/plain",
+                            schema =
+                                    @Schema(
+                                            type =
+                                                    org.eclipse.microprofile.openapi.annotations.enums.SchemaType
+                                                            .STRING)))
+    @APIResponse(
+            responseCode = "404",
+            description = "Unknown scope or metric name",
+            content =
+                    @Content(
+                            mediaType = "application/json",
+                            schema = @Schema(implementation = dev.anvil.api.ErrorResponse.class)))
     public Response metrics(
             @Parameter(description = "Restrict to one scope: base, vendor, application or a custom scope")
-            @QueryParam("scope") String scope,
-            @Parameter(description = "Restrict to one metric name (requires no scope or a scope)")
-            @QueryParam("name") String name) {
+                    @QueryParam("scope")
+                    String scope,
+            @Parameter(description = "Restrict to one metric name (requires no scope or a scope)") @QueryParam("name")
+                    String name) {
         // Touch the injected registries so the CDI producers (and base metric registration) have run.
         baseRegistry.getNames();
         vendorRegistry.getNames();
@@ -64,19 +79,25 @@ public class MetricsResource {
         String body;
         if (scope != null && !scope.isBlank()) {
             if (!SharedMetricRegistries.doesScopeExist(scope)) {
-                return ApiErrors.response(404, ApiErrors.TYPE_INVALID_REQUEST,
+                return ApiErrors.response(
+                        404,
+                        ApiErrors.TYPE_INVALID_REQUEST,
                         "Unknown metrics scope '" + scope + "'; known scopes: "
-                                + SharedMetricRegistries.getRegistryScopeNames(), "scope", "unknown_scope");
+                                + SharedMetricRegistries.getRegistryScopeNames(),
+                        "scope",
+                        "unknown_scope");
             }
-            body = name == null || name.isBlank() ? exporter.exportOneScope(scope) : exporter.exportMetricsByName(scope, name);
+            body = name == null || name.isBlank()
+                    ? exporter.exportOneScope(scope)
+                    : exporter.exportMetricsByName(scope, name);
         } else if (name != null && !name.isBlank()) {
             body = exporter.exportOneMetricAcrossScopes(name);
         } else {
             body = exporter.exportAllScopes();
         }
         if (name != null && !name.isBlank() && body.isBlank()) {
-            return ApiErrors.response(404, ApiErrors.TYPE_INVALID_REQUEST,
-                    "No metric named '" + name + "'", "name", "unknown_metric");
+            return ApiErrors.response(
+                    404, ApiErrors.TYPE_INVALID_REQUEST, "No metric named '" + name + "'", "name", "unknown_metric");
         }
         return Response.ok(body, PROMETHEUS_TEXT).build();
     }

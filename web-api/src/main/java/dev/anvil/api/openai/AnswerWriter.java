@@ -85,8 +85,13 @@ public class AnswerWriter {
                 closeConnection.run();
             });
         }
-        SseStream stream = new SseStream(submission.output == null ? submission : submission.output.stream(submission),
-                format, includeUsage, timeout, watched, submission::answered);
+        SseStream stream = new SseStream(
+                submission.output == null ? submission : submission.output.stream(submission),
+                format,
+                includeUsage,
+                timeout,
+                watched,
+                submission::answered);
         writers.execute(() -> {
             boolean resumed = false;
             try {
@@ -105,15 +110,22 @@ public class AnswerWriter {
     }
 
     /** Answers with one JSON body built from the results once every generation finished (or 504 at the timeout). */
-    void complete(AsyncResponse async, Submission submission, Function<List<GenerationResult>, Object> body, String promptParam) {
+    void complete(
+            AsyncResponse async,
+            Submission submission,
+            Function<List<GenerationResult>, Object> body,
+            String promptParam) {
         // What the request holds goes back once it is answered, whichever way (the container's completion is the net).
         async.register((CompletionCallback) failure -> submission.answered());
         if (submission.isReplay()) { // answered from the cache: nothing to wait for, answer on this thread
             try {
                 List<GenerationResult> results = submission.results().join();
-                List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
-                async.resume(headers(Response.ok(OpenAiJson.toJson(body.apply(answered)), "application/json"), submission)
-                        .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
+                List<GenerationResult> answered =
+                        submission.output == null ? results : submission.output.apply(results);
+                async.resume(
+                        headers(Response.ok(OpenAiJson.toJson(body.apply(answered)), "application/json"), submission)
+                                .header(ResponseCacheStage.HEADER, submission.cacheStatus())
+                                .build());
             } finally {
                 submission.answered();
             }
@@ -129,32 +141,48 @@ public class AnswerWriter {
             watch.stop();
             submission.cancel();
             try {
-                ar.resume(new ApiException(504, ApiErrors.TYPE_SERVER, "the request did not finish within " + timeout
-                        + " seconds (" + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + ") and was cancelled", null, "timeout"));
+                ar.resume(new ApiException(
+                        504,
+                        ApiErrors.TYPE_SERVER,
+                        "the request did not finish within " + timeout + " seconds ("
+                                + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + ") and was cancelled",
+                        null,
+                        "timeout"));
             } finally {
                 submission.answered();
             }
         });
         // The result completes on the batching thread: hop to a writer before touching the response.
-        submission.results().whenCompleteAsync((results, error) -> {
-            watch.stop(); // before anything is written: no probe may read the connection after this
-            try {
-                answer(async, submission, body, results, error, promptParam);
-            } finally {
-                submission.answered();
-            }
-        }, writers);
+        submission
+                .results()
+                .whenCompleteAsync(
+                        (results, error) -> {
+                            watch.stop(); // before anything is written: no probe may read the connection after this
+                            try {
+                                answer(async, submission, body, results, error, promptParam);
+                            } finally {
+                                submission.answered();
+                            }
+                        },
+                        writers);
     }
 
     /** Resumes a plain request with its finished results, or with the error its generation ended in. */
-    private static void answer(AsyncResponse async, Submission submission, Function<List<GenerationResult>, Object> body,
-                               List<GenerationResult> results, Throwable error, String promptParam) {
+    private static void answer(
+            AsyncResponse async,
+            Submission submission,
+            Function<List<GenerationResult>, Object> body,
+            List<GenerationResult> results,
+            Throwable error,
+            String promptParam) {
         if (error == null) {
             try {
-                List<GenerationResult> answered = submission.output == null ? results : submission.output.apply(results);
+                List<GenerationResult> answered =
+                        submission.output == null ? results : submission.output.apply(results);
                 String json = OpenAiJson.toJson(body.apply(answered));
                 async.resume(headers(Response.ok(json, "application/json"), submission)
-                        .header(ResponseCacheStage.HEADER, submission.cacheStatus()).build());
+                        .header(ResponseCacheStage.HEADER, submission.cacheStatus())
+                        .build());
             } catch (RuntimeException e) {
                 async.resume(e);
             }
@@ -162,8 +190,14 @@ public class AnswerWriter {
         }
         Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
         LOG.log(Level.WARNING, "generation " + submission.id + " failed", cause);
-        async.resume(cause instanceof InferenceException ie ? InferenceErrors.exception(ie, promptParam)
-                : new ApiException(500, ApiErrors.TYPE_SERVER, "generation failed: " + cause.getMessage(), null,
-                "generation_failed"));
+        async.resume(
+                cause instanceof InferenceException ie
+                        ? InferenceErrors.exception(ie, promptParam)
+                        : new ApiException(
+                                500,
+                                ApiErrors.TYPE_SERVER,
+                                "generation failed: " + cause.getMessage(),
+                                null,
+                                "generation_failed"));
     }
 }

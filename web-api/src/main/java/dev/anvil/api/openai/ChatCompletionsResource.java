@@ -1,8 +1,6 @@
 package dev.anvil.api.openai;
 
 import dev.anvil.api.AnvilApplication;
-import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
-import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import dev.anvil.guardrails.JsonOutputRequirement;
@@ -27,6 +25,7 @@ import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /**
@@ -47,10 +46,14 @@ public class ChatCompletionsResource {
     GenerationPipeline pipeline;
 
     @POST
-    @Operation(summary = "Create a chat completion",
+    @Operation(
+            summary = "Create a chat completion",
             description = "OpenAI-compatible chat completion; with \"stream\": true the answer is text/event-stream.")
-    public void create(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
-                       @Context HttpServletRequest servletRequest, @Suspended AsyncResponse async) {
+    public void create(
+            InputStream body,
+            @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
+            @Context HttpServletRequest servletRequest,
+            @Suspended AsyncResponse async) {
         pipeline.generate(servletRequest, async, body, contentLength, json -> new Chat(ChatRequest.parse(json)));
     }
 
@@ -60,31 +63,47 @@ public class ChatCompletionsResource {
      * fails, or that the render limits stop, is the model file's fault: 500 with the reason, and nothing is queued.
      */
     static String render(ServedModel model, ChatRequest request) {
-        ChatTemplate template = model.chatTemplate() != null ? model.chatTemplate()
-                : ChatTemplate.forModel(null, model.tokenizer());
+        ChatTemplate template =
+                model.chatTemplate() != null ? model.chatTemplate() : ChatTemplate.forModel(null, model.tokenizer());
         ChatTemplateLimits limits = template.limits();
         if (request.messages().size() > limits.maxCollectionSize()) {
-            throw ApiException.badRequest("'messages' has " + request.messages().size() + " messages, more than the "
-                    + limits.maxCollectionSize() + " a chat template may be given (" + ChatTemplateLimits.MAX_COLLECTION_SIZE + ")",
+            throw ApiException.badRequest(
+                    "'messages' has " + request.messages().size() + " messages, more than the "
+                            + limits.maxCollectionSize() + " a chat template may be given ("
+                            + ChatTemplateLimits.MAX_COLLECTION_SIZE + ")",
                     "messages");
         }
         long chars = 0;
         for (ChatMessage m : request.messages()) chars += m.content().length();
         if (chars > limits.maxOutputChars()) {
-            throw ApiException.badRequest("the messages hold " + chars + " characters, more than the " + limits.maxOutputChars()
-                    + " a chat prompt may have (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")", "messages");
+            throw ApiException.badRequest(
+                    "the messages hold " + chars + " characters, more than the " + limits.maxOutputChars()
+                            + " a chat prompt may have (" + ChatTemplateLimits.MAX_OUTPUT_CHARS + ")",
+                    "messages");
         }
         try {
             return template.render(request.messages(), true);
         } catch (ChatTemplateException e) {
             switch (e.reason()) {
-                case RAISED -> throw ApiException.badRequest("the model's chat template rejected the messages: " + e.getMessage(), "messages");
-                case LIMIT -> throw new ApiException(500, ApiErrors.TYPE_SERVER, "the chat template of model " + model.ref()
-                        + " was stopped by its render limits and nothing was generated: " + e.detail()
-                        + ". The template comes with the model file; ask the operator to replace the model", null,
-                        "chat_template_limit_exceeded");
-                default -> throw new ApiException(500, ApiErrors.TYPE_SERVER, "the chat template of model " + model.ref()
-                        + " could not be rendered: " + e.getMessage(), null, "chat_template_error");
+                case RAISED ->
+                    throw ApiException.badRequest(
+                            "the model's chat template rejected the messages: " + e.getMessage(), "messages");
+                case LIMIT ->
+                    throw new ApiException(
+                            500,
+                            ApiErrors.TYPE_SERVER,
+                            "the chat template of model " + model.ref()
+                                    + " was stopped by its render limits and nothing was generated: " + e.detail()
+                                    + ". The template comes with the model file; ask the operator to replace the model",
+                            null,
+                            "chat_template_limit_exceeded");
+                default ->
+                    throw new ApiException(
+                            500,
+                            ApiErrors.TYPE_SERVER,
+                            "the chat template of model " + model.ref() + " could not be rendered: " + e.getMessage(),
+                            null,
+                            "chat_template_error");
             }
         }
     }
@@ -93,12 +112,23 @@ public class ChatCompletionsResource {
         GenerationResult result = results.getFirst();
         List<OpenAiJson.ChatChoice> choices = new ArrayList<>();
         for (GenerationResult.Choice c : result.choices()) {
-            OpenAiJson.ChatLogprobs logprobs = c.logprobs() == null ? null : Logprobs.chat(c.logprobs(), request.topLogprobs());
-            choices.add(new OpenAiJson.ChatChoice(c.index(), new OpenAiJson.Message(ASSISTANT, c.text()), logprobs,
+            OpenAiJson.ChatLogprobs logprobs =
+                    c.logprobs() == null ? null : Logprobs.chat(c.logprobs(), request.topLogprobs());
+            choices.add(new OpenAiJson.ChatChoice(
+                    c.index(),
+                    new OpenAiJson.Message(ASSISTANT, c.text()),
+                    logprobs,
                     c.finishReason().openAiName()));
         }
-        return new OpenAiJson.ChatCompletion(s.id, OBJECT, s.created, s.model.ref(), null, choices,
-                OpenAiJson.Usage.of(result.usage().promptTokens(), result.usage().completionTokens()));
+        return new OpenAiJson.ChatCompletion(
+                s.id,
+                OBJECT,
+                s.created,
+                s.model.ref(),
+                null,
+                choices,
+                OpenAiJson.Usage.of(
+                        result.usage().promptTokens(), result.usage().completionTokens()));
     }
 
     /** Stream chunks: the role first (one chunk per choice), then content deltas, then the finish reason. */
@@ -122,7 +152,8 @@ public class ChatCompletionsResource {
 
         @Override
         public Object delta(int index, String text, TokenLogprob logprob) {
-            OpenAiJson.ChatLogprobs lp = logprob == null ? null
+            OpenAiJson.ChatLogprobs lp = logprob == null
+                    ? null
                     : new OpenAiJson.ChatLogprobs(List.of(Logprobs.chatToken(logprob, request.topLogprobs())));
             return chunk(new OpenAiJson.ChatChunkChoice(index, new OpenAiJson.ContentDelta(text), lp, null));
         }
@@ -134,7 +165,13 @@ public class ChatCompletionsResource {
 
         @Override
         public Object usage(int promptTokens, int completionTokens) {
-            return new OpenAiJson.ChatChunk(s.id, CHUNK_OBJECT, s.created, s.model.ref(), null, List.of(),
+            return new OpenAiJson.ChatChunk(
+                    s.id,
+                    CHUNK_OBJECT,
+                    s.created,
+                    s.model.ref(),
+                    null,
+                    List.of(),
                     OpenAiJson.Usage.of(promptTokens, completionTokens));
         }
 
@@ -175,11 +212,13 @@ public class ChatCompletionsResource {
         }
 
         @Override
-        public Prompts prompts(ServedModel resolved, GenerationOptions routed, List<String> given, List<String> checked) {
+        public Prompts prompts(
+                ServedModel resolved, GenerationOptions routed, List<String> given, List<String> checked) {
             // The variant's system prompt is the operator's, not the caller's: it joins after the input check.
             ChatRequest conversation = request.withContents(checked).routed(routed);
             // Rendered per version: a fallback model has its own chat template and tokenizer.
-            return new Prompts(m -> List.of(ChatTemplate.tokenize(m.tokenizer(), render(m, conversation))), List.of(""));
+            return new Prompts(
+                    m -> List.of(ChatTemplate.tokenize(m.tokenizer(), render(m, conversation))), List.of(""));
         }
 
         @Override

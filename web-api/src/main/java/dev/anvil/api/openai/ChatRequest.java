@@ -21,13 +21,18 @@ import java.util.Set;
  * @param jsonOutput  what {@code response_format} asks for ({@code json_object} or {@code json_schema}), or null
  *                    for text; checked by the {@code json_output} guardrail
  */
-record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolean logprobs, int topLogprobs,
-                   JsonOutputRequirement jsonOutput) {
+record ChatRequest(
+        GenerationOptions options,
+        List<ChatMessage> messages,
+        boolean logprobs,
+        int topLogprobs,
+        JsonOutputRequirement jsonOutput) {
 
     /** The same request with other message contents (after input guardrails redacted them). */
     ChatRequest withContents(List<String> contents) {
         List<ChatMessage> changed = new ArrayList<>(messages.size());
-        for (int i = 0; i < messages.size(); i++) changed.add(new ChatMessage(messages.get(i).role(), contents.get(i)));
+        for (int i = 0; i < messages.size(); i++)
+            changed.add(new ChatMessage(messages.get(i).role(), contents.get(i)));
         return new ChatRequest(options, List.copyOf(changed), logprobs, topLogprobs, jsonOutput);
     }
 
@@ -46,9 +51,11 @@ record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolea
             }
         }
         if (Fields.given(body, "tools") || Fields.given(body, "functions")) {
-            throw ApiException.badRequest("tool and function calling is not supported", Fields.given(body, "tools") ? "tools" : "functions");
+            throw ApiException.badRequest(
+                    "tool and function calling is not supported", Fields.given(body, "tools") ? "tools" : "functions");
         }
-        return new ChatRequest(options, messages(body), logprobs, top == null ? 0 : top.intValue(), responseFormat(body));
+        return new ChatRequest(
+                options, messages(body), logprobs, top == null ? 0 : top.intValue(), responseFormat(body));
     }
 
     /** OpenAI's {@code response_format}: {@code text} (default), {@code json_object}, or {@code json_schema}. */
@@ -67,23 +74,28 @@ record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolea
             case "json_schema" -> {
                 JsonObject spec = Fields.object(format, "json_schema", "response_format.json_schema");
                 if (spec == null) {
-                    throw ApiException.badRequest("'response_format.json_schema' is required when the type is json_schema",
+                    throw ApiException.badRequest(
+                            "'response_format.json_schema' is required when the type is json_schema",
                             "response_format.json_schema");
                 }
                 String name = Fields.string(spec, "name", "response_format.json_schema.name");
                 JsonValue schema = Fields.value(spec, "schema");
                 if (schema == null) {
-                    throw ApiException.badRequest("'response_format.json_schema.schema' is required", "response_format.json_schema.schema");
+                    throw ApiException.badRequest(
+                            "'response_format.json_schema.schema' is required", "response_format.json_schema.schema");
                 }
                 try {
                     return JsonOutputRequirement.schema(name, schema.toString());
                 } catch (IllegalArgumentException e) {
-                    throw ApiException.badRequest("'response_format.json_schema.schema': " + e.getMessage(),
+                    throw ApiException.badRequest(
+                            "'response_format.json_schema.schema': " + e.getMessage(),
                             "response_format.json_schema.schema");
                 }
             }
-            default -> throw ApiException.badRequest("'response_format.type' must be text, json_object or json_schema; got '"
-                    + type + "'", "response_format.type");
+            default ->
+                throw ApiException.badRequest(
+                        "'response_format.type' must be text, json_object or json_schema; got '" + type + "'",
+                        "response_format.type");
         }
     }
 
@@ -92,11 +104,13 @@ record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolea
      * first system message, or leads the conversation when there is none.
      */
     ChatRequest routed(GenerationOptions routedOptions) {
-        String system = routedOptions.route() == null ? null : routedOptions.route().systemPrompt();
+        String system =
+                routedOptions.route() == null ? null : routedOptions.route().systemPrompt();
         if (system == null) return new ChatRequest(routedOptions, messages, logprobs, topLogprobs, jsonOutput);
         List<ChatMessage> adjusted = new ArrayList<>(messages);
         int first = -1;
-        for (int i = 0; i < adjusted.size() && first < 0; i++) if (adjusted.get(i).role().equals("system")) first = i;
+        for (int i = 0; i < adjusted.size() && first < 0; i++)
+            if (adjusted.get(i).role().equals("system")) first = i;
         if (first >= 0) adjusted.set(first, new ChatMessage("system", system));
         else adjusted.addFirst(new ChatMessage("system", system));
         return new ChatRequest(routedOptions, List.copyOf(adjusted), logprobs, topLogprobs, jsonOutput);
@@ -127,7 +141,8 @@ record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolea
                 throw ApiException.badRequest("'" + where + ".role' is required", where + ".role");
             }
             if (!ROLES.contains(role)) {
-                throw ApiException.badRequest("'" + where + ".role' must be one of system, user, assistant; got '" + role + "'",
+                throw ApiException.badRequest(
+                        "'" + where + ".role' must be one of system, user, assistant; got '" + role + "'",
                         where + ".role");
             }
             messages.add(new ChatMessage(role.equals("developer") ? "system" : role, content(message, role, where)));
@@ -145,8 +160,10 @@ record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolea
             return ((JsonString) content).getString();
         }
         if (content.getValueType() != JsonValue.ValueType.ARRAY) {
-            throw ApiException.badRequest("'" + where + ".content' must be a string or an array of content parts, got "
-                    + Fields.typeName(content), where + ".content");
+            throw ApiException.badRequest(
+                    "'" + where + ".content' must be a string or an array of content parts, got "
+                            + Fields.typeName(content),
+                    where + ".content");
         }
         StringBuilder text = new StringBuilder();
         JsonArray parts = content.asJsonArray();
@@ -154,12 +171,15 @@ record ChatRequest(GenerationOptions options, List<ChatMessage> messages, boolea
             String partWhere = where + ".content[" + p + "]";
             JsonValue part = parts.get(p);
             if (part.getValueType() != JsonValue.ValueType.OBJECT) {
-                throw ApiException.badRequest("'" + partWhere + "' must be an object, got " + Fields.typeName(part), partWhere);
+                throw ApiException.badRequest(
+                        "'" + partWhere + "' must be an object, got " + Fields.typeName(part), partWhere);
             }
             String type = Fields.string(part.asJsonObject(), "type", partWhere + ".type");
             if (!"text".equals(type)) {
-                throw ApiException.badRequest("'" + partWhere + ".type' must be 'text' (only text content is supported), got "
-                        + (type == null ? "nothing" : "'" + type + "'"), partWhere + ".type");
+                throw ApiException.badRequest(
+                        "'" + partWhere + ".type' must be 'text' (only text content is supported), got "
+                                + (type == null ? "nothing" : "'" + type + "'"),
+                        partWhere + ".type");
             }
             String partText = Fields.string(part.asJsonObject(), "text", partWhere + ".text");
             if (partText == null) {

@@ -56,7 +56,8 @@ final class ClientConnectionWatch {
         if (context == null) return NONE;
         HttpServerExchange exchange = context.getExchange();
         return exchange != null && exchange.getConnection() instanceof HttpServerConnection http
-                ? new ClientConnectionWatch(exchange, http) : NONE;
+                ? new ClientConnectionWatch(exchange, http)
+                : NONE;
     }
 
     /**
@@ -67,7 +68,7 @@ final class ClientConnectionWatch {
     static Runnable closerOfCurrentRequest() {
         ServletRequestContext context = ServletRequestContext.current();
         HttpServerExchange exchange = context == null ? null : context.getExchange();
-        if (exchange == null || exchange.getConnection() == null) return () -> { };
+        if (exchange == null || exchange.getConnection() == null) return () -> {};
         io.undertow.server.ServerConnection connection = exchange.getConnection();
         return () -> {
             try {
@@ -111,11 +112,13 @@ final class ClientConnectionWatch {
         synchronized (lock) {
             probeQueued = false;
             if (stopped) return;
-            if (!exchange.isRequestComplete() || exchange.isResponseStarted() || connection.getExtraBytes() != null) return;
+            if (!exchange.isRequestComplete() || exchange.isResponseStarted() || connection.getExtraBytes() != null)
+                return;
             gone = readSaysGone();
         }
         if (gone) {
-            LOG.fine(() -> "client " + connection.getPeerAddress() + " closed its connection; cancelling its generation");
+            LOG.fine(() ->
+                    "client " + connection.getPeerAddress() + " closed its connection; cancelling its generation");
             onGone.run();
         }
     }

@@ -24,8 +24,7 @@ record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Intege
     static final int MAX_PROMPTS = 16;
 
     /** Either text (tokenized with the model's tokenizer) or token ids given by the client. */
-    record Prompt(String text, int[] tokens) {
-    }
+    record Prompt(String text, int[] tokens) {}
 
     static CompletionRequest parse(JsonObject body) {
         GenerationOptions options = GenerationOptions.parse(body, List.of("max_tokens"));
@@ -57,8 +56,10 @@ record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Intege
             return List.of(new Prompt(((JsonString) v).getString(), null));
         }
         if (v.getValueType() != JsonValue.ValueType.ARRAY) {
-            throw ApiException.badRequest("'prompt' must be a string, an array of strings, an array of token ids or an "
-                    + "array of token id arrays; got " + Fields.typeName(v), "prompt");
+            throw ApiException.badRequest(
+                    "'prompt' must be a string, an array of strings, an array of token ids or an "
+                            + "array of token id arrays; got " + Fields.typeName(v),
+                    "prompt");
         }
         JsonArray array = v.asJsonArray();
         if (array.isEmpty()) {
@@ -68,7 +69,8 @@ record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Intege
             return List.of(new Prompt(null, tokens(array, "prompt")));
         }
         if (array.size() > MAX_PROMPTS) {
-            throw ApiException.badRequest("'prompt' may hold at most " + MAX_PROMPTS + " prompts, got " + array.size(), "prompt");
+            throw ApiException.badRequest(
+                    "'prompt' may hold at most " + MAX_PROMPTS + " prompts, got " + array.size(), "prompt");
         }
         List<Prompt> prompts = new ArrayList<>(array.size());
         for (int i = 0; i < array.size(); i++) {
@@ -76,8 +78,11 @@ record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Intege
             switch (item.getValueType()) {
                 case STRING -> prompts.add(new Prompt(((JsonString) item).getString(), null));
                 case ARRAY -> prompts.add(new Prompt(null, tokens(item.asJsonArray(), "prompt[" + i + "]")));
-                default -> throw ApiException.badRequest("'prompt[" + i + "]' must be a string or an array of token ids, got "
-                        + Fields.typeName(item), "prompt");
+                default ->
+                    throw ApiException.badRequest(
+                            "'prompt[" + i + "]' must be a string or an array of token ids, got "
+                                    + Fields.typeName(item),
+                            "prompt");
             }
         }
         return List.copyOf(prompts);
@@ -91,12 +96,15 @@ record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Intege
         for (int i = 0; i < ids.length; i++) {
             JsonValue item = array.get(i);
             if (item.getValueType() != JsonValue.ValueType.NUMBER || !((JsonNumber) item).isIntegral()) {
-                throw ApiException.badRequest("'" + where + "' must contain only integer token ids, element " + i + " is "
-                        + Fields.typeName(item), "prompt");
+                throw ApiException.badRequest(
+                        "'" + where + "' must contain only integer token ids, element " + i + " is "
+                                + Fields.typeName(item),
+                        "prompt");
             }
             long id = ((JsonNumber) item).longValue();
             if (id < 0 || id > Integer.MAX_VALUE) {
-                throw ApiException.badRequest("'" + where + "' element " + i + " is not a valid token id: " + id, "prompt");
+                throw ApiException.badRequest(
+                        "'" + where + "' element " + i + " is not a valid token id: " + id, "prompt");
             }
             ids[i] = (int) id;
         }

@@ -1,7 +1,6 @@
 package dev.anvil.api.openai;
 
 import dev.anvil.api.AnvilApplication;
-import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.engine.Tokenizer;
 import dev.anvil.serving.FinishReason;
@@ -21,6 +20,7 @@ import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /** {@code POST /v1/completions}: OpenAI's (legacy) text completions, plain JSON or streamed as SSE. */
@@ -36,24 +36,32 @@ public class CompletionsResource {
     GenerationPipeline pipeline;
 
     @POST
-    @Operation(summary = "Create a completion",
+    @Operation(
+            summary = "Create a completion",
             description = "OpenAI-compatible text completion; with \"stream\": true the answer is text/event-stream.")
-    public void create(InputStream body, @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
-                       @Context HttpServletRequest servletRequest, @Suspended AsyncResponse async) {
-        pipeline.generate(servletRequest, async, body, contentLength, json -> new Completion(CompletionRequest.parse(json)));
+    public void create(
+            InputStream body,
+            @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
+            @Context HttpServletRequest servletRequest,
+            @Suspended AsyncResponse async) {
+        pipeline.generate(
+                servletRequest, async, body, contentLength, json -> new Completion(CompletionRequest.parse(json)));
     }
 
     /**
      * The prompts as tokens of {@code target}: text through its tokenizer (like llama.cpp's server: BOS as the model
      * wants it, special-token texts parsed as such); given token arrays as they are for the resolved model itself.
      */
-    private static List<int[]> encode(ServedModel target, ServedModel resolved, List<String> sources, List<int[]> tokenPrompts) {
+    private static List<int[]> encode(
+            ServedModel target, ServedModel resolved, List<String> sources, List<int[]> tokenPrompts) {
         Tokenizer tokenizer = target.tokenizer();
         List<int[]> prompts = new ArrayList<>(sources.size());
         for (int i = 0; i < sources.size(); i++) {
             int[] tokens = tokenPrompts.get(i);
-            prompts.add(tokens != null && target.ref().equals(resolved.ref()) ? tokens
-                    : tokenizer.encodeWithSpecials(sources.get(i), tokenizer.addBosByDefault()));
+            prompts.add(
+                    tokens != null && target.ref().equals(resolved.ref())
+                            ? tokens
+                            : tokenizer.encodeWithSpecials(sources.get(i), tokenizer.addBosByDefault()));
         }
         return prompts;
     }
@@ -61,8 +69,8 @@ public class CompletionsResource {
     private static String decodeChecked(Tokenizer tokenizer, int[] tokens) {
         for (int id : tokens) {
             if (id >= tokenizer.vocabSize()) {
-                throw dev.anvil.api.ApiException.badRequest("prompt token id " + id + " is outside the vocabulary of "
-                        + tokenizer.vocabSize(), "prompt");
+                throw dev.anvil.api.ApiException.badRequest(
+                        "prompt token id " + id + " is outside the vocabulary of " + tokenizer.vocabSize(), "prompt");
             }
         }
         return tokenizer.decode(tokens);
@@ -75,14 +83,23 @@ public class CompletionsResource {
             GenerationResult result = results.get(p);
             String prefix = request.echo() ? s.promptTexts.get(p) : "";
             for (GenerationResult.Choice c : result.choices()) {
-                OpenAiJson.CompletionLogprobs logprobs = c.logprobs() == null ? null
-                        : Logprobs.completion(c.logprobs(), prefix.length());
-                choices.add(new OpenAiJson.CompletionChoice(prefix + c.text(), p * s.n + c.index(), logprobs,
+                OpenAiJson.CompletionLogprobs logprobs =
+                        c.logprobs() == null ? null : Logprobs.completion(c.logprobs(), prefix.length());
+                choices.add(new OpenAiJson.CompletionChoice(
+                        prefix + c.text(),
+                        p * s.n + c.index(),
+                        logprobs,
                         c.finishReason().openAiName()));
             }
             completionTokens += result.usage().completionTokens();
         }
-        return new OpenAiJson.Completion(s.id, OBJECT, s.created, s.model.ref(), null, choices,
+        return new OpenAiJson.Completion(
+                s.id,
+                OBJECT,
+                s.created,
+                s.model.ref(),
+                null,
+                choices,
                 OpenAiJson.Usage.of(s.totalPromptTokens(), completionTokens));
     }
 
@@ -115,7 +132,8 @@ public class CompletionsResource {
 
         @Override
         public Object delta(int index, String text, TokenLogprob logprob) {
-            OpenAiJson.CompletionLogprobs lp = logprob == null ? null : Logprobs.completion(List.of(logprob), offsets[index]);
+            OpenAiJson.CompletionLogprobs lp =
+                    logprob == null ? null : Logprobs.completion(List.of(logprob), offsets[index]);
             offsets[index] += text.length();
             return chunk(new OpenAiJson.CompletionChoice(text, index, lp, null));
         }
@@ -127,7 +145,13 @@ public class CompletionsResource {
 
         @Override
         public Object usage(int promptTokens, int completionTokens) {
-            return new OpenAiJson.Completion(s.id, OBJECT, s.created, s.model.ref(), null, List.of(),
+            return new OpenAiJson.Completion(
+                    s.id,
+                    OBJECT,
+                    s.created,
+                    s.model.ref(),
+                    null,
+                    List.of(),
                     OpenAiJson.Usage.of(promptTokens, completionTokens));
         }
 
@@ -168,7 +192,8 @@ public class CompletionsResource {
         }
 
         @Override
-        public Prompts prompts(ServedModel resolved, GenerationOptions routed, List<String> given, List<String> checked) {
+        public Prompts prompts(
+                ServedModel resolved, GenerationOptions routed, List<String> given, List<String> checked) {
             List<String> echoed = new ArrayList<>();
             List<int[]> tokenPrompts = new ArrayList<>(); // as given, or null where the text must be encoded
             for (int i = 0; i < request.prompts().size(); i++) {

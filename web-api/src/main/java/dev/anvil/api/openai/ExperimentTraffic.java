@@ -64,14 +64,28 @@ public class ExperimentTraffic {
             return new ShadowRunner.ControlAnswer(first.text(), first.tokens().length, millisSince(route));
         });
         results.whenComplete((r, error) -> {
-            int completion = r == null ? 0 : r.stream().mapToInt(g -> g.usage().completionTokens()).sum();
+            int completion = r == null
+                    ? 0
+                    : r.stream().mapToInt(g -> g.usage().completionTokens()).sum();
             long first = submission.firstTokenNanos();
-            record(route, submission.id, first == 0 ? null : Math.max(0, (first - route.routedAtNanos()) / 1_000_000),
-                    submission.totalPromptTokens(), completion, error != null);
+            record(
+                    route,
+                    submission.id,
+                    first == 0 ? null : Math.max(0, (first - route.routedAtNanos()) / 1_000_000),
+                    submission.totalPromptTokens(),
+                    completion,
+                    error != null);
         });
         if (!route.shadows().isEmpty()) {
             // The shadow answers the first prompt once, like the control's first choice it is compared with.
-            shadows.copy(route, submission.id, prompts.getFirst(), options.sampling(), options.maxTokens(), options.stop(), control);
+            shadows.copy(
+                    route,
+                    submission.id,
+                    prompts.getFirst(),
+                    options.sampling(),
+                    options.maxTokens(),
+                    options.stop(),
+                    control);
         }
     }
 
@@ -81,14 +95,23 @@ public class ExperimentTraffic {
         if (route != null) record(route, responseId, null, 0, 0, true);
     }
 
-    private void record(Route route, String responseId, Long ttftMs, int promptTokens, int completionTokens, boolean error) {
+    private void record(
+            Route route, String responseId, Long ttftMs, int promptTokens, int completionTokens, boolean error) {
         long latencyNanos = System.nanoTime() - route.routedAtNanos();
         metrics.served(route.experiment(), route.variant(), error, latencyNanos);
         if (!route.recordOutcome()) return;
         long latencyMs = latencyNanos / 1_000_000;
         double cost = (promptTokens + completionTokens) / 1000.0 * config.costPer1kTokens();
-        outcomes.record(new PendingOutcome(route.variantId(), responseId, latencyMs, ttftMs == null ? null : Math.min(ttftMs, latencyMs),
-                promptTokens, completionTokens, error, cost, Instant.now()));
+        outcomes.record(new PendingOutcome(
+                route.variantId(),
+                responseId,
+                latencyMs,
+                ttftMs == null ? null : Math.min(ttftMs, latencyMs),
+                promptTokens,
+                completionTokens,
+                error,
+                cost,
+                Instant.now()));
     }
 
     private static long millisSince(Route route) {

@@ -12,8 +12,7 @@ import jakarta.json.JsonValue;
  */
 final class Fields {
 
-    private Fields() {
-    }
+    private Fields() {}
 
     static boolean given(JsonObject o, String key) {
         JsonValue v = o.get(key);
@@ -78,8 +77,10 @@ final class Fields {
         if (d == null) return null;
         boolean aboveMin = minExclusive ? d > min : d >= min;
         if (!aboveMin || d > max || d.isNaN()) {
-            throw ApiException.badRequest("'" + key + "' must be " + (minExclusive ? "greater than " : "between ") + fmt(min)
-                    + (minExclusive ? " and at most " : " and ") + fmt(max) + ", got " + fmt(d), key);
+            throw ApiException.badRequest(
+                    "'" + key + "' must be " + (minExclusive ? "greater than " : "between ") + fmt(min)
+                            + (minExclusive ? " and at most " : " and ") + fmt(max) + ", got " + fmt(d),
+                    key);
         }
         return d;
     }

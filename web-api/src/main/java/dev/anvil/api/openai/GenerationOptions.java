@@ -25,8 +25,17 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param seedGiven    the client fixed {@code seed} (otherwise {@code sampling} carries a random one)
  * @param route        where experiment routing sent the request (null: no experiment covers it)
  */
-record GenerationOptions(String model, SamplingParams sampling, Integer maxTokens, List<String> stop, int n,
-                         boolean stream, boolean includeUsage, String user, boolean seedGiven, Route route) {
+record GenerationOptions(
+        String model,
+        SamplingParams sampling,
+        Integer maxTokens,
+        List<String> stop,
+        int n,
+        boolean stream,
+        boolean includeUsage,
+        String user,
+        boolean seedGiven,
+        Route route) {
 
     /**
      * These options served by {@code route}'s variant: its exact version, and its temperature, top_p and max_tokens
@@ -34,10 +43,20 @@ record GenerationOptions(String model, SamplingParams sampling, Integer maxToken
      */
     GenerationOptions routedTo(Route route) {
         SamplingParams s = sampling;
-        if (route.temperature() != null) s = s.withTemperature(route.temperature().floatValue());
+        if (route.temperature() != null)
+            s = s.withTemperature(route.temperature().floatValue());
         if (route.topP() != null) s = s.withTopP(route.topP().floatValue());
-        return new GenerationOptions(route.modelRef(), s, route.maxTokens() != null ? route.maxTokens() : maxTokens, stop, n, stream,
-                includeUsage, user, seedGiven, route);
+        return new GenerationOptions(
+                route.modelRef(),
+                s,
+                route.maxTokens() != null ? route.maxTokens() : maxTokens,
+                stop,
+                n,
+                stream,
+                includeUsage,
+                user,
+                seedGiven,
+                route);
     }
 
     /** OpenAI's limit on stop sequences. */
@@ -70,7 +89,8 @@ record GenerationOptions(String model, SamplingParams sampling, Integer maxToken
         if (repetition != null) sampling = sampling.withRepetitionPenalty(repetition.floatValue());
         Long seed = Fields.integer(body, "seed", "seed");
         // Without a seed every request samples differently, as clients of OpenAI's API expect.
-        sampling = sampling.withSeed(seed != null ? seed : ThreadLocalRandom.current().nextLong() >>> 1);
+        sampling = sampling.withSeed(
+                seed != null ? seed : ThreadLocalRandom.current().nextLong() >>> 1);
 
         Integer maxTokens = null;
         for (String key : maxTokensKeys) {
@@ -84,13 +104,24 @@ record GenerationOptions(String model, SamplingParams sampling, Integer maxToken
         JsonObject streamOptions = Fields.object(body, "stream_options", "stream_options");
         if (streamOptions != null) {
             if (!stream) {
-                throw ApiException.badRequest("'stream_options' is only allowed when 'stream' is true", "stream_options");
+                throw ApiException.badRequest(
+                        "'stream_options' is only allowed when 'stream' is true", "stream_options");
             }
-            includeUsage = Boolean.TRUE.equals(Fields.bool(streamOptions, "include_usage", "stream_options.include_usage"));
+            includeUsage =
+                    Boolean.TRUE.equals(Fields.bool(streamOptions, "include_usage", "stream_options.include_usage"));
         }
         String user = Fields.string(body, "user", "user");
-        return new GenerationOptions(model.trim(), sampling, maxTokens, stop(body), n == null ? 1 : n, stream,
-                includeUsage, user, seed != null, null);
+        return new GenerationOptions(
+                model.trim(),
+                sampling,
+                maxTokens,
+                stop(body),
+                n == null ? 1 : n,
+                stream,
+                includeUsage,
+                user,
+                seed != null,
+                null);
     }
 
     private static List<String> stop(JsonObject body) {
@@ -100,11 +131,13 @@ record GenerationOptions(String model, SamplingParams sampling, Integer maxToken
             return List.of(((JsonString) v).getString());
         }
         if (v.getValueType() != JsonValue.ValueType.ARRAY) {
-            throw ApiException.badRequest("'stop' must be a string or an array of strings, got " + Fields.typeName(v), "stop");
+            throw ApiException.badRequest(
+                    "'stop' must be a string or an array of strings, got " + Fields.typeName(v), "stop");
         }
         var array = v.asJsonArray();
         if (array.size() > MAX_STOP) {
-            throw ApiException.badRequest("'stop' may hold at most " + MAX_STOP + " sequences, got " + array.size(), "stop");
+            throw ApiException.badRequest(
+                    "'stop' may hold at most " + MAX_STOP + " sequences, got " + array.size(), "stop");
         }
         List<String> stops = new ArrayList<>(array.size());
         for (JsonValue item : array) {

@@ -90,23 +90,40 @@ public class GenerationPipeline {
      * Runs a generation request: reads its JSON body (at most {@code anvil.api.max-body-bytes}) and has the endpoint
      * {@code parse} it, then runs every stage; any refusal answers the request with its error.
      */
-    void generate(HttpServletRequest http, AsyncResponse async, InputStream body, String contentLength,
-                  Function<JsonObject, GenerationRequest> parse) {
+    void generate(
+            HttpServletRequest http,
+            AsyncResponse async,
+            InputStream body,
+            String contentLength,
+            Function<JsonObject, GenerationRequest> parse) {
         AnswerWriter.disableContainerAsyncTimeout(http);
         try {
-            GenerationRequest request = parse.apply(RequestBodies.readObject(body, contentLength, config.maxBodyBytes()));
+            GenerationRequest request =
+                    parse.apply(RequestBodies.readObject(body, contentLength, config.maxBodyBytes()));
             GenerationOptions options = route(request.options());
             ServedModel model = models.served(options.model(), request.endpoint().promptParam);
             List<String> given = request.inputTexts(model);
             CheckedInput input = guardInput(http, given, request.endpoint().promptParam);
-            RequestGuardrails guard = new RequestGuardrails(input.policy(), input.check().findings(), request.jsonOutput());
-            GenerationRequest.Prompts prompts = request.prompts(model, options, given, input.check().texts());
-            Submission submission = submit(newId(request.endpoint().idPrefix), model, options, prompts, request.logprobs(),
-                    request.endpoint().promptParam, guard);
+            RequestGuardrails guard =
+                    new RequestGuardrails(input.policy(), input.check().findings(), request.jsonOutput());
+            GenerationRequest.Prompts prompts =
+                    request.prompts(model, options, given, input.check().texts());
+            Submission submission = submit(
+                    newId(request.endpoint().idPrefix),
+                    model,
+                    options,
+                    prompts,
+                    request.logprobs(),
+                    request.endpoint().promptParam,
+                    guard);
             if (options.stream()) {
                 answers.stream(async, submission, request.chunks(submission), options.includeUsage());
             } else {
-                answers.complete(async, submission, results -> request.body(submission, results), request.endpoint().promptParam);
+                answers.complete(
+                        async,
+                        submission,
+                        results -> request.body(submission, results),
+                        request.endpoint().promptParam);
             }
         } catch (RuntimeException e) {
             async.resume(e);
@@ -128,8 +145,7 @@ public class GenerationPipeline {
     }
 
     /** The input check and the policy it ran under. */
-    private record CheckedInput(GuardrailPolicy policy, Guardrails.InputCheck check) {
-    }
+    private record CheckedInput(GuardrailPolicy policy, Guardrails.InputCheck check) {}
 
     /**
      * Input guardrails: checks the request's input texts under the caller's policy (the tenant's; the server default
@@ -156,8 +172,12 @@ public class GenerationPipeline {
         try {
             return guardrailPolicies.forTenant(tenant);
         } catch (IllegalArgumentException e) {
-            throw new ApiException(500, ApiErrors.TYPE_SERVER, "the guardrail configuration"
-                    + (tenant == null ? "" : " of tenant '" + tenant + "'") + " is invalid: " + e.getMessage(), null,
+            throw new ApiException(
+                    500,
+                    ApiErrors.TYPE_SERVER,
+                    "the guardrail configuration" + (tenant == null ? "" : " of tenant '" + tenant + "'")
+                            + " is invalid: " + e.getMessage(),
+                    null,
                     "guardrail_configuration");
         }
     }
@@ -166,7 +186,9 @@ public class GenerationPipeline {
     static String newId(String prefix) {
         // 128 random bits: unique enough for response ids, without SecureRandom's cost and lock per request.
         ThreadLocalRandom r = ThreadLocalRandom.current();
-        return prefix + HexFormat.of().toHexDigits(r.nextLong()) + HexFormat.of().toHexDigits(r.nextLong());
+        return prefix
+                + HexFormat.of().toHexDigits(r.nextLong())
+                + HexFormat.of().toHexDigits(r.nextLong());
     }
 
     /**
@@ -187,15 +209,22 @@ public class GenerationPipeline {
      * exact version (or a fallback's). If the submission is refused, what admission took goes back and the refusal
      * is thrown as its HTTP error.
      */
-    private Submission submit(String id, ServedModel model, GenerationOptions options, GenerationRequest.Prompts prompts,
-                              Integer logprobs, String promptParam, RequestGuardrails guard) {
+    private Submission submit(
+            String id,
+            ServedModel model,
+            GenerationOptions options,
+            GenerationRequest.Prompts prompts,
+            Integer logprobs,
+            String promptParam,
+            RequestGuardrails guard) {
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
         }
         GuardedOutput output = new GuardedOutput(guardrails::outputGuard, guard);
         if (options.stream() && logprobs != null && output.transformsStream()) {
-            throw ApiException.badRequest("streamed logprobs cannot be combined with this policy's output guardrails, "
-                    + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",
+            throw ApiException.badRequest(
+                    "streamed logprobs cannot be combined with this policy's output guardrails, "
+                            + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",
                     "logprobs");
         }
         List<int[]> tokens = prompts.tokensFor().apply(model);
@@ -213,9 +242,17 @@ public class GenerationPipeline {
         }
     }
 
-    private Submission submitAdmitted(String id, ServedModel model, GenerationOptions options, GenerationRequest.Prompts prompts,
-                                      List<int[]> tokens, Integer logprobs, String promptParam, GuardedOutput output,
-                                      OpenStreams.Stream streamSlot, List<Runnable> held) {
+    private Submission submitAdmitted(
+            String id,
+            ServedModel model,
+            GenerationOptions options,
+            GenerationRequest.Prompts prompts,
+            List<int[]> tokens,
+            Integer logprobs,
+            String promptParam,
+            GuardedOutput output,
+            OpenStreams.Stream streamSlot,
+            List<Runnable> held) {
         // The response cache, on the exact version routing chose: a hit is answered without inference.
         ResponseCache.Lookup lookup = cache.lookUp(model, options, tokens, logprobs);
         Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, held);
@@ -230,8 +267,15 @@ public class GenerationPipeline {
             routed = resilience.submit(model, m -> {
                 List<InferenceRequest> requests = new ArrayList<>();
                 for (int[] prompt : m == model ? tokens : prompts.tokensFor().apply(m)) {
-                    requests.add(new InferenceRequest(m.ref(), prompt, options.sampling(), options.maxTokens(), options.stop(),
-                            options.n(), logprobs, id));
+                    requests.add(new InferenceRequest(
+                            m.ref(),
+                            prompt,
+                            options.sampling(),
+                            options.maxTokens(),
+                            options.stop(),
+                            options.n(),
+                            logprobs,
+                            id));
                 }
                 return requests;
             });
@@ -247,8 +291,14 @@ public class GenerationPipeline {
         }
         // A fallback's answer is not the routed version's: it is neither cached under that version's key nor tracked
         // as the variant's outcome.
-        Submission submission = Submission.live(id, routed.model(), options.n(), routed.handles(), prompts.texts(),
-                options.stream(), routed.fallback() == null ? setup : setup.answeredBy(routed.fallback()));
+        Submission submission = Submission.live(
+                id,
+                routed.model(),
+                options.n(),
+                routed.handles(),
+                prompts.texts(),
+                options.stream(),
+                routed.fallback() == null ? setup : setup.answeredBy(routed.fallback()));
         if (routed.fallback() == null) {
             experiments.track(submission, options, tokens);
             cache.storeWhenDone(submission);

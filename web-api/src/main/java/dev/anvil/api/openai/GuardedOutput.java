@@ -69,11 +69,14 @@ final class GuardedOutput {
                     findings.addAll(g.findings());
                 }
                 if (last.blocked()) {
-                    choices.add(new GenerationResult.Choice(c.index(), "", c.tokens(), FinishReason.CONTENT_FILTER, null));
+                    choices.add(
+                            new GenerationResult.Choice(c.index(), "", c.tokens(), FinishReason.CONTENT_FILTER, null));
                 } else {
                     String text = first.text() + last.text();
-                    choices.add(text.equals(c.text()) ? c
-                            : new GenerationResult.Choice(c.index(), text, c.tokens(), c.finishReason(), null));
+                    choices.add(
+                            text.equals(c.text())
+                                    ? c
+                                    : new GenerationResult.Choice(c.index(), text, c.tokens(), c.finishReason(), null));
                 }
             }
             out.add(new GenerationResult(r.requestId(), r.model(), List.copyOf(choices), r.usage()));
@@ -153,7 +156,8 @@ final class GuardedOutput {
                         if (step.blocked()) {
                             filtered(f.index(), step);
                         } else {
-                            if (!step.text().isEmpty()) ready.add(new Submission.Event.Delta(f.index(), step.text(), null));
+                            if (!step.text().isEmpty())
+                                ready.add(new Submission.Event.Delta(f.index(), step.text(), null));
                             ready.add(f);
                         }
                     }

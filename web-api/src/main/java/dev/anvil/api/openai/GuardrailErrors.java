@@ -18,10 +18,14 @@ final class GuardrailErrors {
     /** Response header set when a fallback answered: {@code <target>; from=<name@version>; reason=<reason>}. */
     static final String FALLBACK_HEADER = "X-Anvil-Fallback";
 
-    private GuardrailErrors() {
-    }
+    private GuardrailErrors() {}
 
     static ApiException exception(GuardrailViolation v) {
-        return new ApiException(400, TYPE, "guardrail " + v.check().wireName() + ": " + v.getMessage(), v.check().wireName(), CODE);
+        return new ApiException(
+                400,
+                TYPE,
+                "guardrail " + v.check().wireName() + ": " + v.getMessage(),
+                v.check().wireName(),
+                CODE);
     }
 }

@@ -9,8 +9,7 @@ import jakarta.ws.rs.core.Response;
 /** Maps the inference service's failures to OpenAI-style HTTP errors. */
 final class InferenceErrors {
 
-    private InferenceErrors() {
-    }
+    private InferenceErrors() {}
 
     /**
      * @param promptParam the request field that holds the prompt on this endpoint ({@code prompt} or
@@ -22,14 +21,17 @@ final class InferenceErrors {
             param = promptParam;
         }
         return switch (e.kind()) {
-            case NOT_FOUND -> ApiErrors.response(404, ApiErrors.TYPE_NOT_FOUND, e.getMessage(), param, "model_not_found");
+            case NOT_FOUND ->
+                ApiErrors.response(404, ApiErrors.TYPE_NOT_FOUND, e.getMessage(), param, "model_not_found");
             case INVALID -> ApiErrors.response(400, ApiErrors.TYPE_INVALID_REQUEST, e.getMessage(), param, e.code());
-            case CONTEXT_LENGTH -> ApiErrors.response(400, ApiErrors.TYPE_INVALID_REQUEST, e.getMessage(), param,
-                    "context_length_exceeded");
-            case OVERLOADED, UNAVAILABLE -> Response.fromResponse(ApiErrors.response(503,
-                            ApiErrors.TYPE_SERVICE_UNAVAILABLE, e.getMessage(), null, e.code()))
-                    .header(HttpHeaders.RETRY_AFTER, Math.max(1, e.retryAfterSeconds()))
-                    .build();
+            case CONTEXT_LENGTH ->
+                ApiErrors.response(
+                        400, ApiErrors.TYPE_INVALID_REQUEST, e.getMessage(), param, "context_length_exceeded");
+            case OVERLOADED, UNAVAILABLE ->
+                Response.fromResponse(ApiErrors.response(
+                                503, ApiErrors.TYPE_SERVICE_UNAVAILABLE, e.getMessage(), null, e.code()))
+                        .header(HttpHeaders.RETRY_AFTER, Math.max(1, e.retryAfterSeconds()))
+                        .build();
         };
     }
 

@@ -12,8 +12,7 @@ final class Logprobs {
     /** JSON has no infinities: a probability of zero is reported as this very unlikely value, as OpenAI does. */
     private static final float FLOOR = -9999f;
 
-    private Logprobs() {
-    }
+    private Logprobs() {}
 
     static float finite(float logprob) {
         return Float.isFinite(logprob) ? logprob : FLOOR;

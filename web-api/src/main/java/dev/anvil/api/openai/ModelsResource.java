@@ -1,7 +1,6 @@
 package dev.anvil.api.openai;
 
 import dev.anvil.api.AnvilApplication;
-import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.serving.ServedModel;
 import jakarta.inject.Inject;
@@ -12,6 +11,7 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 /** {@code GET /v1/models}: the models being served (one entry per model name, its PRODUCTION version). */
@@ -28,7 +28,8 @@ public class ModelsResource {
     @GET
     @Operation(summary = "List the models being served")
     public OpenAiJson.ModelList list() {
-        List<OpenAiJson.Model> data = models.visible().stream().map(ModelsResource::json).toList();
+        List<OpenAiJson.Model> data =
+                models.visible().stream().map(ModelsResource::json).toList();
         return new OpenAiJson.ModelList("list", data);
     }
 
@@ -37,7 +38,9 @@ public class ModelsResource {
     @Operation(summary = "Describe one model being served", description = "id is a model name or name@version")
     public OpenAiJson.Model get(@PathParam("id") String id) {
         ServedModel model = models.resolve(id, "prompt");
-        return id.contains("@") ? new OpenAiJson.Model(model.ref(), "model", created(model), model.owner()) : json(model);
+        return id.contains("@")
+                ? new OpenAiJson.Model(model.ref(), "model", created(model), model.owner())
+                : json(model);
     }
 
     static OpenAiJson.Model json(ServedModel model) {

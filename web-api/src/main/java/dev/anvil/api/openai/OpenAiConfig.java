@@ -46,7 +46,8 @@ public class OpenAiConfig {
 
     public long streamWriteTimeoutSeconds() {
         if (streamWriteTimeoutSeconds < 1) {
-            throw new IllegalStateException(STREAM_WRITE_TIMEOUT_SECONDS + " must be >= 1, got " + streamWriteTimeoutSeconds);
+            throw new IllegalStateException(
+                    STREAM_WRITE_TIMEOUT_SECONDS + " must be >= 1, got " + streamWriteTimeoutSeconds);
         }
         return streamWriteTimeoutSeconds;
     }

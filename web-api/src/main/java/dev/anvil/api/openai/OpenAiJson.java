@@ -21,16 +21,16 @@ public final class OpenAiJson {
     /** Thread-safe; own instance so that null handling does not depend on the JAX-RS provider's configuration. */
     private static final Jsonb JSONB = JsonbBuilder.create(new JsonbConfig().withNullValues(true));
 
-    private OpenAiJson() {
-    }
+    private OpenAiJson() {}
 
     public static String toJson(Object value) {
         return JSONB.toJson(value);
     }
 
-    public record Usage(@JsonbProperty("prompt_tokens") int promptTokens,
-                        @JsonbProperty("completion_tokens") int completionTokens,
-                        @JsonbProperty("total_tokens") int totalTokens) {
+    public record Usage(
+            @JsonbProperty("prompt_tokens") int promptTokens,
+            @JsonbProperty("completion_tokens") int completionTokens,
+            @JsonbProperty("total_tokens") int totalTokens) {
         static Usage of(int prompt, int completion) {
             return new Usage(prompt, completion, prompt + completion);
         }
@@ -38,73 +38,98 @@ public final class OpenAiJson {
 
     // ---- /v1/completions
 
-    public record Completion(String id, String object, long created, String model,
-                             @JsonbNillable @JsonbProperty("system_fingerprint") String systemFingerprint,
-                             List<CompletionChoice> choices, Usage usage) {
-    }
+    public record Completion(
+            String id,
+            String object,
+            long created,
+            String model,
 
-    public record CompletionChoice(String text, int index, CompletionLogprobs logprobs,
-                                   @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {
-    }
+            @JsonbNillable @JsonbProperty("system_fingerprint")
+            String systemFingerprint,
+
+            List<CompletionChoice> choices,
+            Usage usage) {}
+
+    public record CompletionChoice(
+            String text,
+            int index,
+            CompletionLogprobs logprobs,
+            @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {}
 
     /** The legacy completions logprobs object: parallel arrays, one entry per token. */
-    public record CompletionLogprobs(List<String> tokens,
-                                     @JsonbProperty("token_logprobs") List<Float> tokenLogprobs,
-                                     @JsonbProperty("top_logprobs") List<Map<String, Float>> topLogprobs,
-                                     @JsonbProperty("text_offset") List<Integer> textOffset) {
-    }
+    public record CompletionLogprobs(
+            List<String> tokens,
+            @JsonbProperty("token_logprobs") List<Float> tokenLogprobs,
+            @JsonbProperty("top_logprobs") List<Map<String, Float>> topLogprobs,
+            @JsonbProperty("text_offset") List<Integer> textOffset) {}
 
     // ---- /v1/chat/completions
 
-    public record ChatCompletion(String id, String object, long created, String model,
-                                 @JsonbNillable @JsonbProperty("system_fingerprint") String systemFingerprint,
-                                 List<ChatChoice> choices, Usage usage) {
-    }
+    public record ChatCompletion(
+            String id,
+            String object,
+            long created,
+            String model,
 
-    public record ChatChoice(int index, Message message, ChatLogprobs logprobs,
-                             @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {
-    }
+            @JsonbNillable @JsonbProperty("system_fingerprint")
+            String systemFingerprint,
 
-    public record Message(String role, String content) {
-    }
+            List<ChatChoice> choices,
+            Usage usage) {}
 
-    public record ChatLogprobs(List<ChatTokenLogprob> content) {
-    }
+    public record ChatChoice(
+            int index,
+            Message message,
+            ChatLogprobs logprobs,
+            @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {}
 
-    public record ChatTokenLogprob(String token, float logprob, int[] bytes,
-                                   @JsonbProperty("top_logprobs") List<ChatTopLogprob> topLogprobs) {
-    }
+    public record Message(String role, String content) {}
 
-    public record ChatTopLogprob(String token, float logprob, int[] bytes) {
-    }
+    public record ChatLogprobs(List<ChatTokenLogprob> content) {}
 
-    public record ChatChunk(String id, String object, long created, String model,
-                            @JsonbNillable @JsonbProperty("system_fingerprint") String systemFingerprint,
-                            List<ChatChunkChoice> choices, Usage usage) {
-    }
+    public record ChatTokenLogprob(
+            String token,
+            float logprob,
+            int[] bytes,
+            @JsonbProperty("top_logprobs") List<ChatTopLogprob> topLogprobs) {}
+
+    public record ChatTopLogprob(String token, float logprob, int[] bytes) {}
+
+    public record ChatChunk(
+            String id,
+            String object,
+            long created,
+            String model,
+
+            @JsonbNillable @JsonbProperty("system_fingerprint")
+            String systemFingerprint,
+
+            List<ChatChunkChoice> choices,
+            Usage usage) {}
 
     /** {@code delta} is a {@link Delta}, {@link ContentDelta} or {@link EmptyDelta}. */
-    public record ChatChunkChoice(int index, Object delta, ChatLogprobs logprobs,
-                                  @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {
-    }
+    public record ChatChunkChoice(
+            int index,
+            Object delta,
+            ChatLogprobs logprobs,
+            @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {}
 
     /** The first streamed piece of the assistant message: its role (and empty content). */
-    public record Delta(String role, String content) {
-    }
+    public record Delta(String role, String content) {}
 
     /** A streamed piece of the assistant message's text. */
-    public record ContentDelta(String content) {
-    }
+    public record ContentDelta(String content) {}
 
     /** The delta of the last chunk of a choice, which only carries the finish reason: {@code {}}. */
-    public record EmptyDelta() {
-    }
+    public record EmptyDelta() {}
 
     // ---- /v1/models
 
-    public record Model(String id, String object, long created, @JsonbProperty("owned_by") String ownedBy) {
-    }
+    public record Model(
+            String id,
+            String object,
+            long created,
+            @JsonbProperty("owned_by") String ownedBy) {}
 
-    public record ModelList(String object, List<Model> data) {
-    }
+    public record ModelList(String object, List<Model> data) {}
 }

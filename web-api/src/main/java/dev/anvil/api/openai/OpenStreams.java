@@ -44,15 +44,23 @@ public class OpenStreams {
     private static final Logger LOG = Logger.getLogger(OpenStreams.class.getName());
     /** How often the watchdog looks at the open streams. */
     static final long SCAN_INTERVAL_MS = 250;
-    static final Metadata OPEN = Metadata.builder().withName("anvil.api.streams.open")
-            .withDescription("SSE streams being written now").withUnit(MetricUnits.NONE).build();
-    static final Metadata WRITE_TIMEOUTS = Metadata.builder().withName("anvil.api.stream.write.timeouts")
+
+    static final Metadata OPEN = Metadata.builder()
+            .withName("anvil.api.streams.open")
+            .withDescription("SSE streams being written now")
+            .withUnit(MetricUnits.NONE)
+            .build();
+    static final Metadata WRITE_TIMEOUTS = Metadata.builder()
+            .withName("anvil.api.stream.write.timeouts")
             .withDescription("Streams cut because a write to the client did not complete within "
                     + OpenAiConfig.STREAM_WRITE_TIMEOUT_SECONDS + " (the client stopped reading)")
-            .withUnit(MetricUnits.NONE).build();
-    static final Metadata REFUSED = Metadata.builder().withName("anvil.api.streams.refused")
+            .withUnit(MetricUnits.NONE)
+            .build();
+    static final Metadata REFUSED = Metadata.builder()
+            .withName("anvil.api.streams.refused")
             .withDescription("Stream requests refused because " + OpenAiConfig.MAX_OPEN_STREAMS + " streams were open")
-            .withUnit(MetricUnits.NONE).build();
+            .withUnit(MetricUnits.NONE)
+            .build();
 
     @Inject
     OpenAiConfig config;
@@ -67,6 +75,7 @@ public class OpenStreams {
     private final AtomicInteger count = new AtomicInteger();
     private final AtomicLong cuts = new AtomicLong();
     private final AtomicLong refusals = new AtomicLong();
+
     @PostConstruct
     void start() {
         if (metrics != null) {
@@ -74,7 +83,8 @@ public class OpenStreams {
             metrics.counter(WRITE_TIMEOUTS);
             metrics.counter(REFUSED);
         }
-        scheduler = Executors.newSingleThreadScheduledExecutor(Thread.ofVirtual().name("anvil-stream-watchdog").factory());
+        scheduler = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofVirtual().name("anvil-stream-watchdog").factory());
         scheduler.scheduleWithFixedDelay(this::scanNow, SCAN_INTERVAL_MS, SCAN_INTERVAL_MS, TimeUnit.MILLISECONDS);
     }
 
@@ -88,8 +98,9 @@ public class OpenStreams {
     }
 
     /** Created with the application, so its metrics read 0 before the first stream and the watchdog runs. */
-    void startWithTheApplication(@jakarta.enterprise.event.Observes @jakarta.enterprise.context.Initialized(ApplicationScoped.class)
-                                 Object application) {
+    void startWithTheApplication(
+            @jakarta.enterprise.event.Observes @jakarta.enterprise.context.Initialized(ApplicationScoped.class)
+                    Object application) {
         // observing the event is what instantiates the bean (its @PostConstruct does the rest)
     }
 
@@ -105,9 +116,15 @@ public class OpenStreams {
     Stream admit() {
         Stream stream = tryAdmit();
         if (stream == null) {
-            throw new WebApplicationException(Response.fromResponse(ApiErrors.response(503, ApiErrors.TYPE_SERVICE_UNAVAILABLE,
-                    "the server has " + count.get() + " streams open, its limit (" + OpenAiConfig.MAX_OPEN_STREAMS + "); retry shortly"
-                            + " or ask without 'stream'", null, "too_many_streams")).header("Retry-After", 1).build());
+            throw new WebApplicationException(Response.fromResponse(ApiErrors.response(
+                            503,
+                            ApiErrors.TYPE_SERVICE_UNAVAILABLE,
+                            "the server has " + count.get() + " streams open, its limit ("
+                                    + OpenAiConfig.MAX_OPEN_STREAMS + "); retry shortly" + " or ask without 'stream'",
+                            null,
+                            "too_many_streams"))
+                    .header("Retry-After", 1)
+                    .build());
         }
         return stream;
     }
@@ -137,7 +154,8 @@ public class OpenStreams {
                 cuts.incrementAndGet();
                 if (metrics != null) metrics.counter(WRITE_TIMEOUTS).inc();
                 LOG.info(() -> "stream " + s.id + " cut: a write to its client did not complete within "
-                        + config.streamWriteTimeoutSeconds() + " s (" + OpenAiConfig.STREAM_WRITE_TIMEOUT_SECONDS + ")");
+                        + config.streamWriteTimeoutSeconds() + " s (" + OpenAiConfig.STREAM_WRITE_TIMEOUT_SECONDS
+                        + ")");
             }
         }
     }
@@ -163,8 +181,9 @@ public class OpenStreams {
         private final AtomicBoolean cut = new AtomicBoolean();
         /** System.nanoTime() when the write in progress started; 0 while no write is in progress. */
         private volatile long writingSince;
+
         private volatile Thread writer;
-        private volatile Runnable onCut = () -> { };
+        private volatile Runnable onCut = () -> {};
         private volatile String id = "(not started)";
 
         /** What cutting does besides interrupting the writer: cancel the generation, close the connection. */

@@ -18,8 +18,7 @@ import java.util.Map;
 /** Reads a JSON request body with a size limit that is enforced before (and while) reading, never after parsing. */
 final class RequestBodies {
 
-    private RequestBodies() {
-    }
+    private RequestBodies() {}
 
     /**
      * @param declaredLength the Content-Length header, or null (chunked)
@@ -45,36 +44,62 @@ final class RequestBodies {
         try {
             body = readAtMost(in, limit);
         } catch (JsonException e) { // the stream's own checks (JsonDepthLimit) while the bytes arrive
-            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST, "the request body is not valid JSON: " + e.getMessage(),
-                    null, "invalid_json");
+            throw new ApiException(
+                    400,
+                    ApiErrors.TYPE_INVALID_REQUEST,
+                    "the request body is not valid JSON: " + e.getMessage(),
+                    null,
+                    "invalid_json");
         }
         if (body.length == 0) {
-            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST, "the request body is empty; send a JSON object",
-                    null, "invalid_json");
+            throw new ApiException(
+                    400,
+                    ApiErrors.TYPE_INVALID_REQUEST,
+                    "the request body is empty; send a JSON object",
+                    null,
+                    "invalid_json");
         }
         try (JsonReader reader = READERS.createReader(new ByteArrayInputStream(body))) {
             JsonValue value = reader.readValue();
             if (value.getValueType() != JsonValue.ValueType.OBJECT) {
-                throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,
-                        "the request body must be a JSON object, got " + value.getValueType().toString().toLowerCase(),
-                        null, "invalid_json");
+                throw new ApiException(
+                        400,
+                        ApiErrors.TYPE_INVALID_REQUEST,
+                        "the request body must be a JSON object, got "
+                                + value.getValueType().toString().toLowerCase(),
+                        null,
+                        "invalid_json");
             }
             return value.asJsonObject();
         } catch (JsonParsingException e) {
-            String where = e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNumber()
-                    + ", column " + e.getLocation().getColumnNumber();
-            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,
-                    "the request body is not valid JSON" + where + ": " + e.getMessage(), null, "invalid_json");
+            String where = e.getLocation() == null
+                    ? ""
+                    : " at line " + e.getLocation().getLineNumber() + ", column "
+                            + e.getLocation().getColumnNumber();
+            throw new ApiException(
+                    400,
+                    ApiErrors.TYPE_INVALID_REQUEST,
+                    "the request body is not valid JSON" + where + ": " + e.getMessage(),
+                    null,
+                    "invalid_json");
         } catch (JsonException e) {
-            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,
-                    "the request body is not valid JSON: " + e.getMessage(), null, "invalid_json");
+            throw new ApiException(
+                    400,
+                    ApiErrors.TYPE_INVALID_REQUEST,
+                    "the request body is not valid JSON: " + e.getMessage(),
+                    null,
+                    "invalid_json");
         } catch (ApiException e) {
             throw e;
         } catch (RuntimeException e) {
             // Parsson reports some limits (nesting past its own depth limit, number sizes) as plain RuntimeExceptions;
             // whatever the parser refuses, the body is at fault.
-            throw new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST,
-                    "the request body cannot be parsed as JSON: " + e.getMessage(), null, "invalid_json");
+            throw new ApiException(
+                    400,
+                    ApiErrors.TYPE_INVALID_REQUEST,
+                    "the request body cannot be parsed as JSON: " + e.getMessage(),
+                    null,
+                    "invalid_json");
         }
     }
 
@@ -97,8 +122,12 @@ final class RequestBodies {
     }
 
     private static ApiException tooLarge(long limit) {
-        return new ApiException(413, ApiErrors.TYPE_INVALID_REQUEST,
-                "the request body is larger than the limit of " + limit + " bytes (" + OpenAiConfig.MAX_BODY_BYTES + ")",
-                null, "request_too_large");
+        return new ApiException(
+                413,
+                ApiErrors.TYPE_INVALID_REQUEST,
+                "the request body is larger than the limit of " + limit + " bytes (" + OpenAiConfig.MAX_BODY_BYTES
+                        + ")",
+                null,
+                "request_too_large");
     }
 }

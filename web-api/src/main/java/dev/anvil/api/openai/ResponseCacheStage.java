@@ -69,9 +69,19 @@ public class ResponseCacheStage {
         return lookup;
     }
 
-    private ResponseCache.Lookup lookUpNow(ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
-        CacheableRequest request = new CacheableRequest(model.name(), model.version(), prompts, options.sampling(),
-                options.seedGiven(), options.maxTokens(), options.stop(), options.n(), logprobs, scope());
+    private ResponseCache.Lookup lookUpNow(
+            ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
+        CacheableRequest request = new CacheableRequest(
+                model.name(),
+                model.version(),
+                prompts,
+                options.sampling(),
+                options.seedGiven(),
+                options.maxTokens(),
+                options.stop(),
+                options.n(),
+                logprobs,
+                scope());
         CacheDirective directive = CacheDirective.parse(cacheControl());
         // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
         // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.
@@ -82,19 +92,23 @@ public class ResponseCacheStage {
     /** Once every prompt of a live, storable submission finished, stores its generation (off the batching thread). */
     void storeWhenDone(Submission submission) {
         if (!(submission.cacheLookup instanceof ResponseCache.Lookup.Miss miss) || !miss.mayStore()) return;
-        submission.results().whenCompleteAsync((results, error) -> {
-            if (error != null) {
-                cache.notStored("failed");
-                return;
-            }
-            try {
-                CachedGeneration generation = submission.recordedGeneration(results);
-                if (generation == null) cache.notStored("incomplete");
-                else cache.store(miss, generation);
-            } catch (RuntimeException e) {
-                LOG.log(Level.WARNING, "storing " + submission.id + " in the response cache failed", e);
-            }
-        }, storing);
+        submission
+                .results()
+                .whenCompleteAsync(
+                        (results, error) -> {
+                            if (error != null) {
+                                cache.notStored("failed");
+                                return;
+                            }
+                            try {
+                                CachedGeneration generation = submission.recordedGeneration(results);
+                                if (generation == null) cache.notStored("incomplete");
+                                else cache.store(miss, generation);
+                            } catch (RuntimeException e) {
+                                LOG.log(Level.WARNING, "storing " + submission.id + " in the response cache failed", e);
+                            }
+                        },
+                        storing);
     }
 
     /**

@@ -26,7 +26,9 @@ public class ServedModels {
     /** The served models the caller may use: all of them, or those its API key is scoped to. */
     List<ServedModel> visible() {
         var key = caller.key();
-        return key == null ? inference.models() : inference.models().stream().filter(m -> key.allows(m.name())).toList();
+        return key == null
+                ? inference.models()
+                : inference.models().stream().filter(m -> key.allows(m.name())).toList();
     }
 
     /** Whether {@code ref} ({@code name@version}) is what its name serves now (then anyone may pin it). */

@@ -25,6 +25,7 @@ final class SseStream implements StreamingOutput {
     private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8);
     /** An SSE comment: ignored by clients, but a write that fails tells us a waiting client has gone. */
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.UTF_8);
+
     private static final long KEEP_ALIVE_MILLIS = 10_000;
 
     /** Where the events come from: a {@link Submission} (an interface so the writer can be tested alone). */
@@ -71,11 +72,16 @@ final class SseStream implements StreamingOutput {
     private final Runnable onEnd;
 
     SseStream(EventSource submission, ChunkFormat format, boolean includeUsage, long timeoutSeconds) {
-        this(submission, format, includeUsage, timeoutSeconds, null, () -> { });
+        this(submission, format, includeUsage, timeoutSeconds, null, () -> {});
     }
 
-    SseStream(EventSource submission, ChunkFormat format, boolean includeUsage, long timeoutSeconds, OpenStreams.Stream watched,
-              Runnable onEnd) {
+    SseStream(
+            EventSource submission,
+            ChunkFormat format,
+            boolean includeUsage,
+            long timeoutSeconds,
+            OpenStreams.Stream watched,
+            Runnable onEnd) {
         this.submission = submission;
         this.format = format;
         this.includeUsage = includeUsage;
@@ -117,8 +123,14 @@ final class SseStream implements StreamingOutput {
             long left = deadlineNanos - System.nanoTime();
             if (left <= 0) {
                 submission.cancel();
-                send(out, ApiErrors.body(ApiErrors.TYPE_SERVER, "the request did not finish within "
-                        + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + " and was cancelled", null, "timeout"));
+                send(
+                        out,
+                        ApiErrors.body(
+                                ApiErrors.TYPE_SERVER,
+                                "the request did not finish within " + OpenAiConfig.REQUEST_TIMEOUT_SECONDS
+                                        + " and was cancelled",
+                                null,
+                                "timeout"));
                 out.write(DONE);
                 out.flush();
                 return;
@@ -145,8 +157,13 @@ final class SseStream implements StreamingOutput {
                     case Submission.Event.Filtered filtered -> {
                         // The text of this choice may not go on: stop everything, say which guardrail and why.
                         submission.cancel();
-                        send(out, ApiErrors.body(GuardrailErrors.TYPE, filtered.message(), filtered.check(),
-                                GuardrailErrors.CODE));
+                        send(
+                                out,
+                                ApiErrors.body(
+                                        GuardrailErrors.TYPE,
+                                        filtered.message(),
+                                        filtered.check(),
+                                        GuardrailErrors.CODE));
                         send(out, format.finish(filtered.index(), FinishReason.CONTENT_FILTER));
                         out.write(DONE);
                         out.flush();
@@ -155,8 +172,13 @@ final class SseStream implements StreamingOutput {
                     case Submission.Event.Failed failed -> {
                         submission.cancel();
                         LOG.log(Level.WARNING, "generation " + submission.id() + " failed", failed.error());
-                        send(out, ApiErrors.body(ApiErrors.TYPE_SERVER, "generation failed: " + failed.error().getMessage(),
-                                null, "generation_failed"));
+                        send(
+                                out,
+                                ApiErrors.body(
+                                        ApiErrors.TYPE_SERVER,
+                                        "generation failed: " + failed.error().getMessage(),
+                                        null,
+                                        "generation_failed"));
                         out.write(DONE);
                         out.flush();
                         return;

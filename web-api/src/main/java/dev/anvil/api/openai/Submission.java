@@ -35,9 +35,11 @@ final class Submission implements SseStream.EventSource {
     /** What the writer receives, in order per choice. */
     sealed interface Event {
         record Delta(int index, String text, TokenLogprob logprob) implements Event {}
+
         record Finish(int index, FinishReason reason) implements Event {}
         /** One prompt's choices all finished. */
         record Complete(int prompt, GenerationResult result) implements Event {}
+
         record Failed(Throwable error) implements Event {}
         /** An output guardrail blocked choice {@code index}: the stream ends with an error naming {@code check}. */
         record Filtered(int index, String check, String message) implements Event {}
@@ -53,8 +55,12 @@ final class Submission implements SseStream.EventSource {
      * @param held        what the request holds until its answer is written (the key's concurrent-requests slot, the
      *                    stream slot), given back once by {@link #answered()}
      */
-    record Setup(ResilientInference.Fallback fallback, GuardedOutput output, ResponseCache.Lookup cacheLookup,
-                 OpenStreams.Stream stream, List<Runnable> held) {
+    record Setup(
+            ResilientInference.Fallback fallback,
+            GuardedOutput output,
+            ResponseCache.Lookup cacheLookup,
+            OpenStreams.Stream stream,
+            List<Runnable> held) {
 
         Setup {
             held = List.copyOf(held);
@@ -92,6 +98,7 @@ final class Submission implements SseStream.EventSource {
     private final List<List<List<CachedGeneration.Delta>>> recorded;
     /** What the request holds until its answer is written. */
     private final List<Runnable> heldUntilAnswered;
+
     private final AtomicBoolean answered = new AtomicBoolean();
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     // The generation's progress, written by this class's own listeners and hooks only:
@@ -100,8 +107,16 @@ final class Submission implements SseStream.EventSource {
     /** Runs on the batching thread at each token of a non-streamed submission; must not block. */
     private volatile Runnable progressHook;
 
-    private Submission(String id, ServedModel model, int n, List<GenerationHandle> handles, List<Integer> promptTokens,
-                       List<String> promptTexts, List<GenerationResult> replayed, boolean record, Setup setup) {
+    private Submission(
+            String id,
+            ServedModel model,
+            int n,
+            List<GenerationHandle> handles,
+            List<Integer> promptTokens,
+            List<String> promptTexts,
+            List<GenerationResult> replayed,
+            boolean record,
+            Setup setup) {
         this.id = id;
         this.created = System.currentTimeMillis() / 1000;
         this.model = model;
@@ -133,14 +148,28 @@ final class Submission implements SseStream.EventSource {
      * {@code streamEvents} their events go to the queue with choice indexes shifted; otherwise only their final
      * results are used. A request the cache may store ({@code setup}'s lookup a storable miss) records its deltas.
      */
-    static Submission live(String id, ServedModel model, int n, List<GenerationHandle> handles, List<String> promptTexts,
-                           boolean streamEvents, Setup setup) {
+    static Submission live(
+            String id,
+            ServedModel model,
+            int n,
+            List<GenerationHandle> handles,
+            List<String> promptTexts,
+            boolean streamEvents,
+            Setup setup) {
         boolean record = setup.cacheLookup() instanceof ResponseCache.Lookup.Miss miss && miss.mayStore();
         if (handles.size() != promptTexts.size()) {
             throw new IllegalArgumentException(handles.size() + " generations for " + promptTexts.size() + " prompts");
         }
-        Submission s = new Submission(id, model, n, handles, handles.stream().map(GenerationHandle::promptTokens).toList(),
-                promptTexts, null, record, setup);
+        Submission s = new Submission(
+                id,
+                model,
+                n,
+                handles,
+                handles.stream().map(GenerationHandle::promptTokens).toList(),
+                promptTexts,
+                null,
+                record,
+                setup);
         // Listeners only after construction: the batching thread may call them at once.
         for (int p = 0; p < s.handles.size(); p++) s.listen(p, streamEvents);
         return s;
@@ -198,7 +227,8 @@ final class Submission implements SseStream.EventSource {
      * would have sent them (each choice's deltas, its finish, then each prompt's completion) and its results are
      * complete.
      */
-    static Submission replay(String id, ServedModel model, int n, List<String> promptTexts, boolean logprobs, Setup setup) {
+    static Submission replay(
+            String id, ServedModel model, int n, List<String> promptTexts, boolean logprobs, Setup setup) {
         if (!(setup.cacheLookup() instanceof ResponseCache.Lookup.Hit hit)) {
             throw new IllegalArgumentException("a replay needs the cache's hit, got " + setup.cacheLookup());
         }
@@ -220,8 +250,16 @@ final class Submission implements SseStream.EventSource {
             replayedEvents.add(new Event.Complete(p, result));
             results.add(result);
         }
-        Submission s = new Submission(id, model, n, List.of(), promptTokens, promptTexts.subList(0, promptTokens.size()),
-                results, false, setup);
+        Submission s = new Submission(
+                id,
+                model,
+                n,
+                List.of(),
+                promptTokens,
+                promptTexts.subList(0, promptTokens.size()),
+                results,
+                false,
+                setup);
         s.events.addAll(replayedEvents);
         return s;
     }
@@ -236,8 +274,8 @@ final class Submission implements SseStream.EventSource {
                 try {
                     release.run();
                 } catch (RuntimeException e) {
-                    java.util.logging.Logger.getLogger(Submission.class.getName()).log(java.util.logging.Level.WARNING,
-                            "releasing what " + id + " held failed", e);
+                    java.util.logging.Logger.getLogger(Submission.class.getName())
+                            .log(java.util.logging.Level.WARNING, "releasing what " + id + " held failed", e);
                 }
             }
         }
@@ -265,9 +303,11 @@ final class Submission implements SseStream.EventSource {
             if (!CachedGeneration.complete(result)) return null;
             List<CachedGeneration.Choice> choices = new ArrayList<>();
             for (GenerationResult.Choice c : result.choices()) {
-                choices.add(new CachedGeneration.Choice(c.index(), c.finishReason(), c.tokens(), recorded.get(p).get(c.index())));
+                choices.add(new CachedGeneration.Choice(
+                        c.index(), c.finishReason(), c.tokens(), recorded.get(p).get(c.index())));
             }
-            prompts.add(new CachedGeneration.Prompt(result.usage().promptTokens(), result.usage().completionTokens(), choices));
+            prompts.add(new CachedGeneration.Prompt(
+                    result.usage().promptTokens(), result.usage().completionTokens(), choices));
         }
         return new CachedGeneration(prompts);
     }
@@ -315,8 +355,8 @@ final class Submission implements SseStream.EventSource {
     /** Completes when every prompt's result is there, with the results in prompt order. */
     CompletableFuture<List<GenerationResult>> results() {
         if (replayed != null) return CompletableFuture.completedFuture(replayed);
-        List<CompletableFuture<GenerationResult>> futures = handles.stream()
-                .map(h -> h.result().toCompletableFuture()).toList();
+        List<CompletableFuture<GenerationResult>> futures =
+                handles.stream().map(h -> h.result().toCompletableFuture()).toList();
         return CompletableFuture.allOf(futures.toArray(CompletableFuture[]::new))
                 .thenApply(x -> futures.stream().map(CompletableFuture::join).toList());
     }

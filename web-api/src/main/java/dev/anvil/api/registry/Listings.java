@@ -1,24 +1,19 @@
 package dev.anvil.api.registry;
 
-import org.eclipse.microprofile.openapi.annotations.media.Schema;
-
 import java.util.List;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
 /** List envelopes: {@code {"data":[...]}}, leaving room for paging fields without breaking clients. */
 final class Listings {
 
-    private Listings() {
-    }
+    private Listings() {}
 
     @Schema(name = "RegistryModelList")
-    public record Models(@Schema(required = true) List<ModelJson> data) {
-    }
+    public record Models(@Schema(required = true) List<ModelJson> data) {}
 
     @Schema(name = "RegistryModelVersionList")
-    public record Versions(@Schema(required = true) List<ModelVersionJson> data) {
-    }
+    public record Versions(@Schema(required = true) List<ModelVersionJson> data) {}
 
     @Schema(name = "RegistryStageHistory")
-    public record History(@Schema(required = true) List<TransitionJson> data) {
-    }
+    public record History(@Schema(required = true) List<TransitionJson> data) {}
 }

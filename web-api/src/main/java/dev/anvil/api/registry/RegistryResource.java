@@ -1,9 +1,6 @@
 package dev.anvil.api.registry;
 
 import dev.anvil.api.AnvilApplication;
-import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
-import jakarta.annotation.security.RolesAllowed;
-import dev.anvil.security.Roles;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.registry.CreateModelCommand;
@@ -11,6 +8,8 @@ import dev.anvil.registry.ModelRegistry;
 import dev.anvil.registry.ModelVersionInfo;
 import dev.anvil.registry.RegisterVersionCommand;
 import dev.anvil.routing.BlueGreenSwitch;
+import dev.anvil.security.Roles;
+import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.ws.rs.Consumes;
@@ -23,14 +22,14 @@ import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
+import java.net.URI;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
-
-import java.net.URI;
 
 /**
  * Model registry API, for administrators. Thin: it turns JSON into registry commands and registry results into
@@ -65,29 +64,45 @@ public class RegistryResource {
     }
 
     @GET
-    @Operation(summary = "List models", description = "All models, by name, with their version count and PRODUCTION version")
+    @Operation(
+            summary = "List models",
+            description = "All models, by name, with their version count and PRODUCTION version")
     @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = Listings.Models.class)))
-    @APIResponse(responseCode = "503", description = "Registry not migrated yet",
+    @APIResponse(
+            responseCode = "503",
+            description = "Registry not migrated yet",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Listings.Models listModels() {
-        return new Listings.Models(registry.listModels().stream().map(ModelJson::of).toList());
+        return new Listings.Models(
+                registry.listModels().stream().map(ModelJson::of).toList());
     }
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Create a model", description = "Creates an empty model. Registering a version also creates its model.")
+    @Operation(
+            summary = "Create a model",
+            description = "Creates an empty model. Registering a version also creates its model.")
     @RequestBody(required = true, content = @Content(schema = @Schema(implementation = CreateModelRequest.class)))
-    @APIResponse(responseCode = "201", description = "Created",
+    @APIResponse(
+            responseCode = "201",
+            description = "Created",
             content = @Content(schema = @Schema(implementation = ModelJson.class)))
-    @APIResponse(responseCode = "400", description = "Invalid name, owner or tags",
+    @APIResponse(
+            responseCode = "400",
+            description = "Invalid name, owner or tags",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    @APIResponse(responseCode = "409", description = "A model with this name exists",
+    @APIResponse(
+            responseCode = "409",
+            description = "A model with this name exists",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Response createModel(CreateModelRequest request) {
         CreateModelRequest r = body(request);
-        ModelJson created = ModelJson.of(registry.createModel(
-                new CreateModelCommand(r.name(), r.description(), r.owner(), r.tags())));
-        URI location = uriInfo.getBaseUriBuilder().path(RegistryResource.class).path(created.name()).build();
+        ModelJson created = ModelJson.of(
+                registry.createModel(new CreateModelCommand(r.name(), r.description(), r.owner(), r.tags())));
+        URI location = uriInfo.getBaseUriBuilder()
+                .path(RegistryResource.class)
+                .path(created.name())
+                .build();
         return Response.created(location).entity(created).build();
     }
 
@@ -95,7 +110,9 @@ public class RegistryResource {
     @Path("/{name}")
     @Operation(summary = "Get a model")
     @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = ModelJson.class)))
-    @APIResponse(responseCode = "404", description = "No such model",
+    @APIResponse(
+            responseCode = "404",
+            description = "No such model",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ModelJson getModel(@PathParam("name") String name) {
         return ModelJson.of(registry.getModel(name));
@@ -105,39 +122,64 @@ public class RegistryResource {
     @Path("/{name}/versions")
     @Operation(summary = "List a model's versions", description = "In semantic-version order")
     @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = Listings.Versions.class)))
-    @APIResponse(responseCode = "404", description = "No such model",
+    @APIResponse(
+            responseCode = "404",
+            description = "No such model",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Listings.Versions listVersions(@PathParam("name") String name) {
-        return new Listings.Versions(registry.listVersions(name).stream().map(ModelVersionJson::of).toList());
+        return new Listings.Versions(
+                registry.listVersions(name).stream().map(ModelVersionJson::of).toList());
     }
 
     @POST
     @Path("/{name}/versions")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Register a model version from a file on the server",
-            description = "The server hashes the file (SHA-256) and reads architecture, quantization and parameter count "
-                    + "from its header. The model is created if it does not exist. Nothing is written when the request fails.")
+    @Operation(
+            summary = "Register a model version from a file on the server",
+            description =
+                    "The server hashes the file (SHA-256) and reads architecture, quantization and parameter count "
+                            + "from its header. The model is created if it does not exist. Nothing is written when the request fails.")
     @RequestBody(required = true, content = @Content(schema = @Schema(implementation = RegisterVersionRequest.class)))
-    @APIResponse(responseCode = "201", description = "Registered in stage NONE",
+    @APIResponse(
+            responseCode = "201",
+            description = "Registered in stage NONE",
             content = @Content(schema = @Schema(implementation = ModelVersionJson.class)))
-    @APIResponse(responseCode = "400", description = "Invalid field, missing or unreadable file, corrupt header, checksum mismatch",
+    @APIResponse(
+            responseCode = "400",
+            description = "Invalid field, missing or unreadable file, corrupt header, checksum mismatch",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    @APIResponse(responseCode = "409", description = "The model already has this version",
+    @APIResponse(
+            responseCode = "409",
+            description = "The model already has this version",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Response registerVersion(@PathParam("name") String name, RegisterVersionRequest request) {
         RegisterVersionRequest r = body(request);
-        ModelVersionInfo registered = registry.registerVersion(new RegisterVersionCommand(name, r.version(), r.path(),
-                r.format(), r.sha256(), r.description(), r.modelDescription(), r.owner(), r.tags()));
-        URI location = uriInfo.getBaseUriBuilder().path(RegistryResource.class)
-                .path("{name}/versions/{version}").build(registered.model(), registered.version());
-        return Response.created(location).entity(ModelVersionJson.of(registered)).build();
+        ModelVersionInfo registered = registry.registerVersion(new RegisterVersionCommand(
+                name,
+                r.version(),
+                r.path(),
+                r.format(),
+                r.sha256(),
+                r.description(),
+                r.modelDescription(),
+                r.owner(),
+                r.tags()));
+        URI location = uriInfo.getBaseUriBuilder()
+                .path(RegistryResource.class)
+                .path("{name}/versions/{version}")
+                .build(registered.model(), registered.version());
+        return Response.created(location)
+                .entity(ModelVersionJson.of(registered))
+                .build();
     }
 
     @GET
     @Path("/{name}/versions/{version}")
     @Operation(summary = "Get a model version")
     @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = ModelVersionJson.class)))
-    @APIResponse(responseCode = "404", description = "No such model or version",
+    @APIResponse(
+            responseCode = "404",
+            description = "No such model or version",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ModelVersionJson getVersion(@PathParam("name") String name, @PathParam("version") String version) {
         return ModelVersionJson.of(registry.getVersion(name, version));
@@ -146,19 +188,26 @@ public class RegistryResource {
     @POST
     @Path("/{name}/versions/{version}/stage")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Move a version to another stage",
+    @Operation(
+            summary = "Move a version to another stage",
             description = "Promoting to PRODUCTION archives the previous PRODUCTION version in the same transaction. "
                     + "Concurrent promotions of one model are serialised; at most one version is ever in PRODUCTION.")
     @RequestBody(required = true, content = @Content(schema = @Schema(implementation = StageChangeRequest.class)))
     @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = StageChangeJson.class)))
-    @APIResponse(responseCode = "400", description = "Unknown stage",
+    @APIResponse(
+            responseCode = "400",
+            description = "Unknown stage",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    @APIResponse(responseCode = "404", description = "No such model or version",
+    @APIResponse(
+            responseCode = "404",
+            description = "No such model or version",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    @APIResponse(responseCode = "409", description = "Transition not allowed, or a concurrent change won (retry)",
+    @APIResponse(
+            responseCode = "409",
+            description = "Transition not allowed, or a concurrent change won (retry)",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    public StageChangeJson changeStage(@PathParam("name") String name, @PathParam("version") String version,
-                                       StageChangeRequest request) {
+    public StageChangeJson changeStage(
+            @PathParam("name") String name, @PathParam("version") String version, StageChangeRequest request) {
         StageChangeRequest r = body(request);
         return StageChangeJson.of(registry.changeStage(name, version, r.stage(), r.reason()));
     }
@@ -166,17 +215,25 @@ public class RegistryResource {
     @POST
     @Path("/{name}/switch")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Blue-green switch of the PRODUCTION version",
-            description = "Atomically gives the model's traffic to another version (loaded first if needed); the replaced PRODUCTION "
-                    + "version moves to STAGING and stays loaded as standby, so the same call naming it switches back. Requests "
-                    + "already running finish on the version they started on.")
+    @Operation(
+            summary = "Blue-green switch of the PRODUCTION version",
+            description =
+                    "Atomically gives the model's traffic to another version (loaded first if needed); the replaced PRODUCTION "
+                            + "version moves to STAGING and stays loaded as standby, so the same call naming it switches back. Requests "
+                            + "already running finish on the version they started on.")
     @RequestBody(required = true, content = @Content(schema = @Schema(implementation = SwitchRequest.class)))
     @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = SwitchJson.class)))
-    @APIResponse(responseCode = "400", description = "No version given",
+    @APIResponse(
+            responseCode = "400",
+            description = "No version given",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    @APIResponse(responseCode = "404", description = "No such model or version",
+    @APIResponse(
+            responseCode = "404",
+            description = "No such model or version",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
-    @APIResponse(responseCode = "409", description = "Already serving that version, the version is ARCHIVED or cannot be loaded",
+    @APIResponse(
+            responseCode = "409",
+            description = "Already serving that version, the version is ARCHIVED or cannot be loaded",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public SwitchJson switchProduction(@PathParam("name") String name, SwitchRequest request) {
         SwitchRequest r = body(request);
@@ -185,21 +242,29 @@ public class RegistryResource {
 
     @GET
     @Path("/{name}/history")
-    @Operation(summary = "Stage history of all versions of a model", description = "Oldest first; registrations included")
+    @Operation(
+            summary = "Stage history of all versions of a model",
+            description = "Oldest first; registrations included")
     @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = Listings.History.class)))
-    @APIResponse(responseCode = "404", description = "No such model",
+    @APIResponse(
+            responseCode = "404",
+            description = "No such model",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Listings.History modelHistory(@PathParam("name") String name) {
-        return new Listings.History(registry.history(name).stream().map(TransitionJson::of).toList());
+        return new Listings.History(
+                registry.history(name).stream().map(TransitionJson::of).toList());
     }
 
     @GET
     @Path("/{name}/versions/{version}/history")
     @Operation(summary = "Stage history of one version", description = "Oldest first, starting with its registration")
     @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = Listings.History.class)))
-    @APIResponse(responseCode = "404", description = "No such model or version",
+    @APIResponse(
+            responseCode = "404",
+            description = "No such model or version",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Listings.History versionHistory(@PathParam("name") String name, @PathParam("version") String version) {
-        return new Listings.History(registry.history(name, version).stream().map(TransitionJson::of).toList());
+        return new Listings.History(
+                registry.history(name, version).stream().map(TransitionJson::of).toList());
     }
 }

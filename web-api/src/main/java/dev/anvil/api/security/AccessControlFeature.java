@@ -48,7 +48,12 @@ public class AccessControlFeature implements DynamicFeature {
     private static final Logger LOG = Logger.getLogger(AccessControlFeature.class.getName());
 
     /** What a resource method declares about its callers. */
-    enum Access { ADMIN, API_KEY, PUBLIC, DENIED }
+    enum Access {
+        ADMIN,
+        API_KEY,
+        PUBLIC,
+        DENIED
+    }
 
     @EJB
     GatewayLedger ledger;
@@ -64,10 +69,11 @@ public class AccessControlFeature implements DynamicFeature {
         switch (declared(type, method)) {
             case ADMIN -> context.register(new AdminAccessFilter(ledger, endpoint), Priorities.AUTHORIZATION);
             case API_KEY -> context.register(new GatewayCheck(gateway, endpoint), Priorities.AUTHENTICATION);
-            case PUBLIC -> { }
+            case PUBLIC -> {}
             case DENIED -> {
-                LOG.severe(() -> type.getName() + "." + method.getName() + " (" + endpoint + ") declares no access this server"
-                        + " knows (@RolesAllowed(\"" + Roles.ADMIN + "\"), @ApiKeyAccess or @PermitAll): every call is refused");
+                LOG.severe(() -> type.getName() + "." + method.getName() + " (" + endpoint
+                        + ") declares no access this server" + " knows (@RolesAllowed(\"" + Roles.ADMIN
+                        + "\"), @ApiKeyAccess or @PermitAll): every call is refused");
                 context.register(new Refusal(endpoint), Priorities.AUTHENTICATION);
             }
         }
@@ -92,10 +98,13 @@ public class AccessControlFeature implements DynamicFeature {
     }
 
     /** The gateway bound to one {@link ApiKeyAccess} method, which it names in usage and audit rows. */
-    record GatewayCheck(ApiKeyFilter gateway, String endpoint) implements ContainerRequestFilter, ContainerResponseFilter {
+    record GatewayCheck(ApiKeyFilter gateway, String endpoint)
+            implements ContainerRequestFilter, ContainerResponseFilter {
         @Override
         public void filter(ContainerRequestContext request) throws IOException {
-            gateway.admit(request, EndpointTemplate.concrete(endpoint, request.getUriInfo().getPathParameters()));
+            gateway.admit(
+                    request,
+                    EndpointTemplate.concrete(endpoint, request.getUriInfo().getPathParameters()));
         }
 
         @Override
@@ -108,7 +117,8 @@ public class AccessControlFeature implements DynamicFeature {
     record Refusal(String endpoint) implements ContainerRequestFilter {
         @Override
         public void filter(ContainerRequestContext request) {
-            request.abortWith(ApiErrors.forbidden(request.getMethod() + " " + endpoint + " is not open to any caller on this server",
+            request.abortWith(ApiErrors.forbidden(
+                    request.getMethod() + " " + endpoint + " is not open to any caller on this server",
                     "access_denied"));
         }
     }

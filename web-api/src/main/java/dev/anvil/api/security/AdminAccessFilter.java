@@ -37,13 +37,17 @@ final class AdminAccessFilter implements ContainerRequestFilter, ContainerRespon
     public void filter(ContainerRequestContext request) {
         Principal user = user(request);
         if (user == null) {
-            request.abortWith(ApiErrors.unauthorized("the admin API needs a user with the role '" + Roles.ADMIN
-                    + "' (HTTP Basic); create one with `bin/anvil admin-user NAME`", "admin_authentication_required", CHALLENGE));
+            request.abortWith(ApiErrors.unauthorized(
+                    "the admin API needs a user with the role '" + Roles.ADMIN
+                            + "' (HTTP Basic); create one with `bin/anvil admin-user NAME`",
+                    "admin_authentication_required",
+                    CHALLENGE));
             return;
         }
         if (!request.getSecurityContext().isUserInRole(Roles.ADMIN)) {
-            request.abortWith(ApiErrors.forbidden("user '" + user.getName() + "' does not have the role '" + Roles.ADMIN
-                    + "' the admin API requires", "admin_role_required"));
+            request.abortWith(ApiErrors.forbidden(
+                    "user '" + user.getName() + "' does not have the role '" + Roles.ADMIN + "' the admin API requires",
+                    "admin_role_required"));
         }
     }
 
@@ -51,9 +55,16 @@ final class AdminAccessFilter implements ContainerRequestFilter, ContainerRespon
     public void filter(ContainerRequestContext request, ContainerResponseContext response) {
         Principal user = user(request);
         String query = request.getUriInfo().getRequestUri().getRawQuery();
-        ledger.audit(user == null ? Callers.ANONYMOUS : user.getName(), null, "admin.request", request.getMethod() + " "
-                + EndpointTemplate.concrete(endpoint, request.getUriInfo().getPathParameters()) + (query == null ? "" : "?" + query),
-                response.getStatus(), null);
+        ledger.audit(
+                user == null ? Callers.ANONYMOUS : user.getName(),
+                null,
+                "admin.request",
+                request.getMethod() + " "
+                        + EndpointTemplate.concrete(
+                                endpoint, request.getUriInfo().getPathParameters())
+                        + (query == null ? "" : "?" + query),
+                response.getStatus(),
+                null);
     }
 
     /** The authenticated user, or null for an anonymous caller. */

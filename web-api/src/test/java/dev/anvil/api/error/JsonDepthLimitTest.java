@@ -31,8 +31,11 @@ class JsonDepthLimitTest {
 
     @Test
     void deeperBodiesAreRefusedAsJsonErrors() {
-        JsonException e = assertThrows(JsonException.class, () -> readThrough("{\"a\":" + "[".repeat(50_000) + "]".repeat(50_000) + "}", 128));
-        assertTrue(e.getMessage().contains("deeper than 128") && e.getMessage().contains("anvil.api.max-json-depth"), e.getMessage());
+        JsonException e = assertThrows(
+                JsonException.class, () -> readThrough("{\"a\":" + "[".repeat(50_000) + "]".repeat(50_000) + "}", 128));
+        assertTrue(
+                e.getMessage().contains("deeper than 128") && e.getMessage().contains("anvil.api.max-json-depth"),
+                e.getMessage());
         assertThrows(JsonException.class, () -> readThrough("[[[[[", 4));
     }
 }

@@ -17,7 +17,8 @@ class MalformedCredentialsTest {
     void wellFormedBasicCredentialsAndOtherSchemesPass() {
         assertTrue(MalformedCredentials.wellFormed(basic("it-admin:it-secret-1")));
         assertTrue(MalformedCredentials.wellFormed(basic("user:wrong password")));
-        assertTrue(MalformedCredentials.wellFormed("basic " + Base64.getEncoder().withoutPadding().encodeToString("a:b".getBytes())));
+        assertTrue(MalformedCredentials.wellFormed(
+                "basic " + Base64.getEncoder().withoutPadding().encodeToString("a:b".getBytes())));
         assertTrue(MalformedCredentials.wellFormed("Bearer anv-xyz"));
         assertTrue(MalformedCredentials.wellFormed("Bearer !!!"));
         assertTrue(MalformedCredentials.wellFormed("Basically anything"));

@@ -20,7 +20,19 @@ class CallerContextTest {
     }
 
     private static KeyGrant key(boolean allowVersionPinning) {
-        return new KeyGrant(1, "anv-abcdefgh", "k", "acme", List.of("*"), 0, 0, null, BudgetPeriod.DAY, false, 0, allowVersionPinning);
+        return new KeyGrant(
+                1,
+                "anv-abcdefgh",
+                "k",
+                "acme",
+                List.of("*"),
+                0,
+                0,
+                null,
+                BudgetPeriod.DAY,
+                false,
+                0,
+                allowVersionPinning);
     }
 
     @Test
@@ -33,13 +45,18 @@ class CallerContextTest {
 
     @Test
     void anotherVersionNeedsAKeyThatMayPinIt() {
-        ApiException anonymous = assertThrows(ApiException.class, () -> callerWith(null).requireVersionPin("m@2.0.0", false));
+        ApiException anonymous =
+                assertThrows(ApiException.class, () -> callerWith(null).requireVersionPin("m@2.0.0", false));
         assertEquals(403, anonymous.status());
         assertEquals("version_pin_not_allowed", anonymous.code());
         assertEquals("model", anonymous.param());
         assertTrue(anonymous.getMessage().contains("allowVersionPinning"), anonymous.getMessage());
-        ApiException keyed = assertThrows(ApiException.class, () -> callerWith(key(false)).requireVersionPin("m@2.0.0", false));
-        assertTrue(keyed.getMessage().contains("anv-abcdefgh") && keyed.getMessage().contains("acme"), keyed.getMessage());
+        ApiException keyed =
+                assertThrows(ApiException.class, () -> callerWith(key(false)).requireVersionPin("m@2.0.0", false));
+        assertTrue(
+                keyed.getMessage().contains("anv-abcdefgh")
+                        && keyed.getMessage().contains("acme"),
+                keyed.getMessage());
         callerWith(key(true)).requireVersionPin("m@2.0.0", false);
     }
 }

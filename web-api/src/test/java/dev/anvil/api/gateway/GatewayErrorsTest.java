@@ -31,11 +31,22 @@ class GatewayErrorsTest {
     @Test
     void limitHeadersAppearOnlyForLimitsThatApply() {
         Map<String, Object> headers = new LinkedHashMap<>();
-        GatewayGuard.Admission admission = new GatewayGuard.Admission(GatewayGuard.Refusal.NONE,
-                new LimitDecision(true, 10, 7, 18_000, 0), LimitDecision.UNLIMITED, -1, null);
+        GatewayGuard.Admission admission = new GatewayGuard.Admission(
+                GatewayGuard.Refusal.NONE,
+                new LimitDecision(true, 10, 7, 18_000, 0),
+                LimitDecision.UNLIMITED,
+                -1,
+                null);
         GatewayErrors.addLimitHeaders(headers::put, admission);
-        assertEquals(Map.of("x-ratelimit-limit-requests", 10L, "x-ratelimit-remaining-requests", 7L,
-                "x-ratelimit-reset-requests", "18s"), headers);
+        assertEquals(
+                Map.of(
+                        "x-ratelimit-limit-requests",
+                        10L,
+                        "x-ratelimit-remaining-requests",
+                        7L,
+                        "x-ratelimit-reset-requests",
+                        "18s"),
+                headers);
         assertNull(headers.get("x-ratelimit-limit-tokens"));
 
         headers.clear();

@@ -14,15 +14,28 @@ class GenerationPipelineTest {
     @Test
     void aGenerationReservesItsPromptPlusMaxTokensPerChoice() {
         assertEquals(5 + 16, GenerationPipeline.reservedTokens(MODEL, List.of(new int[5]), 1, 16));
-        assertEquals(5 + 3 * 16, GenerationPipeline.reservedTokens(MODEL, List.of(new int[5]), 3, 16), "n choices, one prompt");
-        assertEquals((5 + 2 * 16) + (7 + 2 * 16), GenerationPipeline.reservedTokens(MODEL, List.of(new int[5], new int[7]), 2, 16));
+        assertEquals(
+                5 + 3 * 16,
+                GenerationPipeline.reservedTokens(MODEL, List.of(new int[5]), 3, 16),
+                "n choices, one prompt");
+        assertEquals(
+                (5 + 2 * 16) + (7 + 2 * 16),
+                GenerationPipeline.reservedTokens(MODEL, List.of(new int[5], new int[7]), 2, 16));
     }
 
     @Test
     void withoutMaxTokensOrBeyondTheContextWhatTheContextLeavesIsReserved() {
-        assertEquals(512, GenerationPipeline.reservedTokens(MODEL, List.of(new int[12]), 1, null), "12 + the 500 the context leaves");
-        assertEquals(12 + 2 * 500, GenerationPipeline.reservedTokens(MODEL, List.of(new int[12]), 2, 1_000_000_000),
+        assertEquals(
+                512,
+                GenerationPipeline.reservedTokens(MODEL, List.of(new int[12]), 1, null),
+                "12 + the 500 the context leaves");
+        assertEquals(
+                12 + 2 * 500,
+                GenerationPipeline.reservedTokens(MODEL, List.of(new int[12]), 2, 1_000_000_000),
                 "a max_tokens beyond the context (refused anyway) does not reserve the whole budget");
-        assertEquals(600, GenerationPipeline.reservedTokens(MODEL, List.of(new int[600]), 4, 10), "an overlong prompt: no room left");
+        assertEquals(
+                600,
+                GenerationPipeline.reservedTokens(MODEL, List.of(new int[600]), 4, 10),
+                "an overlong prompt: no room left");
     }
 }

@@ -31,15 +31,20 @@ class GuardedOutputTest {
         Map<String, String> config = new HashMap<>();
         for (int i = 0; i < keyValues.length; i += 2) config.put("anvil.guardrails." + keyValues[i], keyValues[i + 1]);
         GuardrailPolicy policy = GuardrailPolicy.load(null, k -> Optional.ofNullable(config.get(k)));
-        return new GuardedOutput((p, j) -> new OutputTextGuard(p, j, (c, a) -> counted.add(c.wireName() + "=" + a.wireName())),
+        return new GuardedOutput(
+                (p, j) -> new OutputTextGuard(p, j, (c, a) -> counted.add(c.wireName() + "=" + a.wireName())),
                 new RequestGuardrails(policy, new LinkedHashSet<>(List.of("input_pii=flag")), json));
     }
 
     private static GenerationResult result(String... texts) {
         List<GenerationResult.Choice> choices = new ArrayList<>();
         for (int i = 0; i < texts.length; i++) {
-            choices.add(new GenerationResult.Choice(i, texts[i], new int[]{1, 2}, FinishReason.STOP,
-                    List.of(new TokenLogprob(1, "x", new byte[]{'x'}, -0.5f, List.of()))));
+            choices.add(new GenerationResult.Choice(
+                    i,
+                    texts[i],
+                    new int[] {1, 2},
+                    FinishReason.STOP,
+                    List.of(new TokenLogprob(1, "x", new byte[] {'x'}, -0.5f, List.of()))));
         }
         return new GenerationResult("r", null, choices, new Usage(3, 2));
     }
@@ -47,7 +52,8 @@ class GuardedOutputTest {
     @Test
     void plainResultsAreRedactedOrWithheldPerChoice() {
         GuardedOutput out = output(null, "output-pii", "redact", "blocked-term-list", "dragon");
-        List<GenerationResult> guarded = out.apply(List.of(result("mail me: a@example.com", "a dragon!", "nothing here")));
+        List<GenerationResult> guarded =
+                out.apply(List.of(result("mail me: a@example.com", "a dragon!", "nothing here")));
         List<GenerationResult.Choice> c = guarded.getFirst().choices();
         assertEquals("mail me: [EMAIL]", c.get(0).text());
         assertNull(c.get(0).logprobs(), "changed text drops its logprobs");
@@ -79,7 +85,8 @@ class GuardedOutputTest {
         StringBuilder sent = new StringBuilder();
         for (String line : sse.split("\n")) {
             if (!line.startsWith("data: {")) continue;
-            jakarta.json.JsonObject chunk = jakarta.json.Json.createReader(new java.io.StringReader(line.substring(6))).readObject();
+            jakarta.json.JsonObject chunk = jakarta.json.Json.createReader(new java.io.StringReader(line.substring(6)))
+                    .readObject();
             if (chunk.containsKey("t")) sent.append(chunk.getString("t"));
         }
         assertEquals(text.replace("jane@example.com", "[EMAIL]"), sent.toString());
@@ -91,7 +98,8 @@ class GuardedOutputTest {
     @Test
     void aBlockEndsTheStreamWithAnErrorAndContentFilter() {
         GuardedOutput out = output(null, "blocked-term-list", "dragon");
-        SseStreamTest.Source source = new SseStreamTest.Source(1,
+        SseStreamTest.Source source = new SseStreamTest.Source(
+                1,
                 new Submission.Event.Delta(0, "Once a ", null),
                 new Submission.Event.Delta(0, "dragon", null),
                 new Submission.Event.Finish(0, FinishReason.STOP),
@@ -109,7 +117,7 @@ class GuardedOutputTest {
     @Test
     void flagOnlyStreamsPassThroughUnchangedWithLogprobs() {
         GuardedOutput out = output(null);
-        TokenLogprob lp = new TokenLogprob(7, "a@b.io", new byte[]{'a'}, -0.1f, List.of());
+        TokenLogprob lp = new TokenLogprob(7, "a@b.io", new byte[] {'a'}, -0.1f, List.of());
         SseStreamTest.Source source = new SseStreamTest.Source(1, new Submission.Event.Delta(0, "mail a@b.io", lp));
         SseStream.EventSource guarded = out.stream(source);
         try {

@@ -23,14 +23,21 @@ import org.junit.jupiter.api.Test;
 class LiveSubmissionTest {
 
     private static final ServedModel MODEL = new ServedModel("m", "1.0.0", null, 512, null, Instant.EPOCH, "anvil");
-    private static final ResponseCache.Lookup.Miss STORABLE = new ResponseCache.Lookup.Miss("m@1.0.0#k", "m@1.0.0", 1, true, "miss");
+    private static final ResponseCache.Lookup.Miss STORABLE =
+            new ResponseCache.Lookup.Miss("m@1.0.0#k", "m@1.0.0", 1, true, "miss");
 
     private static GenerationHandle finished(String text) {
-        return GenerationHandle.completed("cmpl-1", MODEL, 3, 2, text, new int[]{7, 8});
+        return GenerationHandle.completed("cmpl-1", MODEL, 3, 2, text, new int[] {7, 8});
     }
 
     private static Submission live(ResponseCache.Lookup lookup, List<Runnable> held) {
-        return Submission.live("cmpl-1", MODEL, 2, List.of(finished("Once"), finished("The")), List.of("p0", "p1"), true,
+        return Submission.live(
+                "cmpl-1",
+                MODEL,
+                2,
+                List.of(finished("Once"), finished("The")),
+                List.of("p0", "p1"),
+                true,
                 new Submission.Setup(null, null, lookup, null, held));
     }
 
@@ -41,7 +48,9 @@ class LiveSubmissionTest {
         CachedGeneration recorded = s.recordedGeneration(results);
         assertNotNull(recorded);
         assertEquals(2, recorded.prompts().size());
-        assertEquals("Once", recorded.prompts().get(0).choices().get(1).deltas().getFirst().text());
+        assertEquals(
+                "Once",
+                recorded.prompts().get(0).choices().get(1).deltas().getFirst().text());
         assertEquals(6, s.totalPromptTokens());
         assertEquals(4, s.choices());
         assertEquals("miss", s.cacheStatus());
@@ -58,16 +67,19 @@ class LiveSubmissionTest {
 
     @Test
     void aFallbacksAnswerKeepsTheSetupButNotTheCacheLookup() {
-        Runnable hold = () -> { };
-        GuardedOutput output = new GuardedOutput((policy, json) -> null,
-                new RequestGuardrails(null, java.util.Set.of(), null));
+        Runnable hold = () -> {};
+        GuardedOutput output =
+                new GuardedOutput((policy, json) -> null, new RequestGuardrails(null, java.util.Set.of(), null));
         Submission.Setup setup = new Submission.Setup(null, output, STORABLE, null, List.of(hold));
-        ResilientInference.Fallback fallback = new ResilientInference.Fallback("m@1.0.0", "small@1.0.0", FallbackReason.OVERLOADED);
+        ResilientInference.Fallback fallback =
+                new ResilientInference.Fallback("m@1.0.0", "small@1.0.0", FallbackReason.OVERLOADED);
         Submission.Setup taken = setup.answeredBy(fallback);
         assertSame(fallback, taken.fallback());
         assertSame(output, taken.output());
         assertEquals(List.of(hold), taken.held());
-        assertNull(taken.cacheLookup(), "a fallback's answer is neither stored under the routed version's key nor reported on");
+        assertNull(
+                taken.cacheLookup(),
+                "a fallback's answer is neither stored under the routed version's key nor reported on");
         assertNull(setup.fallback(), "the setup it was derived from is unchanged");
         Submission s = Submission.live("cmpl-1", MODEL, 2, List.of(finished("x")), List.of("p0"), false, taken);
         assertNull(s.cacheStatus());
@@ -87,7 +99,15 @@ class LiveSubmissionTest {
 
     @Test
     void everyPromptHasItsGeneration() {
-        assertThrows(IllegalArgumentException.class, () -> Submission.live("cmpl-1", MODEL, 2, List.of(finished("x")),
-                List.of("p0", "p1"), false, new Submission.Setup(null, null, null, null, List.of())));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> Submission.live(
+                        "cmpl-1",
+                        MODEL,
+                        2,
+                        List.of(finished("x")),
+                        List.of("p0", "p1"),
+                        false,
+                        new Submission.Setup(null, null, null, null, List.of())));
     }
 }

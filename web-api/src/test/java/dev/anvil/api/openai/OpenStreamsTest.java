@@ -137,10 +137,14 @@ class OpenStreamsTest {
     void aReadingClientIsNeverCut() {
         OpenStreams streams = streams(10, 1);
         OpenStreams.Stream stream = streams.tryAdmit();
-        SseStreamTest.Source source = new SseStreamTest.Source(1, new Submission.Event.Delta(0, "x", null),
+        SseStreamTest.Source source = new SseStreamTest.Source(
+                1,
+                new Submission.Event.Delta(0, "x", null),
                 new Submission.Event.Finish(0, FinishReason.STOP),
-                new Submission.Event.Complete(0, new dev.anvil.serving.GenerationResult("r", null, java.util.List.of(),
-                        new dev.anvil.serving.Usage(5, 1))));
+                new Submission.Event.Complete(
+                        0,
+                        new dev.anvil.serving.GenerationResult(
+                                "r", null, java.util.List.of(), new dev.anvil.serving.Usage(5, 1))));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         new SseStream(source, SseStreamTest.FORMAT, false, 60, stream, stream::close).write(out);
         assertTrue(out.toString(StandardCharsets.UTF_8).endsWith("data: [DONE]\n\n"));

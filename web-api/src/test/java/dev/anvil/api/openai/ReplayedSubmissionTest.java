@@ -20,23 +20,49 @@ import org.junit.jupiter.api.Test;
 class ReplayedSubmissionTest {
 
     private static final ServedModel MODEL = new ServedModel("m", "1.0.0", null, 512, null, Instant.EPOCH, "anvil");
-    private static final TokenLogprob LP = new TokenLogprob(7, " dog", " dog".getBytes(StandardCharsets.UTF_8), -0.5f, List.of());
+    private static final TokenLogprob LP =
+            new TokenLogprob(7, " dog", " dog".getBytes(StandardCharsets.UTF_8), -0.5f, List.of());
 
     /** Two prompts, n = 2: prompt 0 choice 1 has an empty delta; prompt 1 has log-probabilities. */
     private static CachedGeneration generation() {
         return new CachedGeneration(List.of(
-                new CachedGeneration.Prompt(3, 4, List.of(
-                        new CachedGeneration.Choice(0, FinishReason.LENGTH, new int[]{4, 5}, List.of(
-                                new CachedGeneration.Delta("Once", null), new CachedGeneration.Delta(" upon", null))),
-                        new CachedGeneration.Choice(1, FinishReason.STOP, new int[]{6, 2}, List.of(
-                                new CachedGeneration.Delta("", null), new CachedGeneration.Delta("The", null))))),
-                new CachedGeneration.Prompt(2, 2, List.of(
-                        new CachedGeneration.Choice(0, FinishReason.STOP, new int[]{7}, List.of(new CachedGeneration.Delta(" dog", LP))),
-                        new CachedGeneration.Choice(1, FinishReason.STOP, new int[]{2}, List.of())))));
+                new CachedGeneration.Prompt(
+                        3,
+                        4,
+                        List.of(
+                                new CachedGeneration.Choice(
+                                        0,
+                                        FinishReason.LENGTH,
+                                        new int[] {4, 5},
+                                        List.of(
+                                                new CachedGeneration.Delta("Once", null),
+                                                new CachedGeneration.Delta(" upon", null))),
+                                new CachedGeneration.Choice(
+                                        1,
+                                        FinishReason.STOP,
+                                        new int[] {6, 2},
+                                        List.of(
+                                                new CachedGeneration.Delta("", null),
+                                                new CachedGeneration.Delta("The", null))))),
+                new CachedGeneration.Prompt(
+                        2,
+                        2,
+                        List.of(
+                                new CachedGeneration.Choice(
+                                        0,
+                                        FinishReason.STOP,
+                                        new int[] {7},
+                                        List.of(new CachedGeneration.Delta(" dog", LP))),
+                                new CachedGeneration.Choice(1, FinishReason.STOP, new int[] {2}, List.of())))));
     }
 
     private static Submission replay(boolean logprobs) {
-        return Submission.replay("cmpl-1", MODEL, 2, List.of("p0", "p1"), logprobs,
+        return Submission.replay(
+                "cmpl-1",
+                MODEL,
+                2,
+                List.of("p0", "p1"),
+                logprobs,
                 new Submission.Setup(null, null, new ResponseCache.Lookup.Hit(generation()), null, List.of()));
     }
 
@@ -62,10 +88,19 @@ class ReplayedSubmissionTest {
         StringBuilder seen = new StringBuilder();
         for (Submission.Event e; (e = s.pollNow()) != null; ) {
             switch (e) {
-                case Submission.Event.Delta d -> seen.append(d.index()).append(':').append(d.text())
-                        .append(d.logprob() == null ? "" : "+lp").append('|');
-                case Submission.Event.Finish f -> seen.append(f.index()).append('=').append(f.reason().openAiName()).append('|');
-                case Submission.Event.Complete c -> seen.append("done").append(c.prompt()).append('|');
+                case Submission.Event.Delta d ->
+                    seen.append(d.index())
+                            .append(':')
+                            .append(d.text())
+                            .append(d.logprob() == null ? "" : "+lp")
+                            .append('|');
+                case Submission.Event.Finish f ->
+                    seen.append(f.index())
+                            .append('=')
+                            .append(f.reason().openAiName())
+                            .append('|');
+                case Submission.Event.Complete c ->
+                    seen.append("done").append(c.prompt()).append('|');
                 case Submission.Event.Failed f -> seen.append("failed|");
                 case Submission.Event.Filtered f -> seen.append("filtered|");
             }

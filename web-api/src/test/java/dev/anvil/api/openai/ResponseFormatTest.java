@@ -35,9 +35,12 @@ class ResponseFormatTest {
 
     @Test
     void jsonObjectAndJsonSchema() {
-        assertEquals(JsonOutputRequirement.Kind.JSON_OBJECT, chat("{\"type\":\"json_object\"}").jsonOutput().kind());
+        assertEquals(
+                JsonOutputRequirement.Kind.JSON_OBJECT,
+                chat("{\"type\":\"json_object\"}").jsonOutput().kind());
         JsonOutputRequirement schema = chat("{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\",\"schema\":"
-                + "{\"type\":\"object\",\"required\":[\"a\"]}}}").jsonOutput();
+                        + "{\"type\":\"object\",\"required\":[\"a\"]}}}")
+                .jsonOutput();
         assertEquals(JsonOutputRequirement.Kind.JSON_SCHEMA, schema.kind());
         assertEquals("n", schema.name());
         assertEquals(List.of(), schema.problems("{\"a\":1}"));
@@ -48,9 +51,15 @@ class ResponseFormatTest {
     void badFormatsNameTheirParam() {
         assertEquals("response_format.type", refused("{\"type\":\"yaml\"}").param());
         assertEquals("response_format.type", refused("{}").param());
-        assertEquals("response_format.json_schema", refused("{\"type\":\"json_schema\"}").param());
-        assertEquals("response_format.json_schema.schema", refused("{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\"}}").param());
-        ApiException invalid = refused("{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"type\":\"nothing\"}}}");
+        assertEquals(
+                "response_format.json_schema",
+                refused("{\"type\":\"json_schema\"}").param());
+        assertEquals(
+                "response_format.json_schema.schema",
+                refused("{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"n\"}}")
+                        .param());
+        ApiException invalid =
+                refused("{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{\"type\":\"nothing\"}}}");
         assertEquals("response_format.json_schema.schema", invalid.param());
         assertTrue(invalid.getMessage().contains("not a valid JSON Schema"), invalid.getMessage());
         assertEquals(400, invalid.status());

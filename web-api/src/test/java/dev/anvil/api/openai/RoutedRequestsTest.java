@@ -18,7 +18,21 @@ class RoutedRequestsTest {
     }
 
     private static Route route(Double temperature, Double topP, Integer maxTokens, String systemPrompt) {
-        return new Route(1, "exp", "AB", 2, "candidate", "chat", "2.0.0", temperature, topP, maxTokens, systemPrompt, List.of(), true, 0);
+        return new Route(
+                1,
+                "exp",
+                "AB",
+                2,
+                "candidate",
+                "chat",
+                "2.0.0",
+                temperature,
+                topP,
+                maxTokens,
+                systemPrompt,
+                List.of(),
+                true,
+                0);
     }
 
     @Test
@@ -46,8 +60,13 @@ class RoutedRequestsTest {
 
         ChatRequest without = chat("""
                 {"model":"chat","messages":[{"role":"user","content":"hi"}]}""");
-        assertEquals(List.of(new ChatMessage("system", "Be brief."), new ChatMessage("user", "hi")),
-                without.routed(without.options().routedTo(route(null, null, null, "Be brief."))).messages());
-        assertSame(without.messages(), without.routed(without.options()).messages(), "no route: the conversation is untouched");
+        assertEquals(
+                List.of(new ChatMessage("system", "Be brief."), new ChatMessage("user", "hi")),
+                without.routed(without.options().routedTo(route(null, null, null, "Be brief.")))
+                        .messages());
+        assertSame(
+                without.messages(),
+                without.routed(without.options()).messages(),
+                "no route: the conversation is untouched");
     }
 }

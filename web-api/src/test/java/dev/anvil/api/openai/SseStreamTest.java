@@ -31,33 +31,71 @@ public class SseStreamTest {
             events.addAll(List.of(initial));
         }
 
-        @Override public String id() { return "test-1"; }
-        @Override public int prompts() { return prompts; }
-        @Override public int promptTokens() { return 5; }
-        @Override public Submission.Event poll(long timeoutMillis) throws InterruptedException {
+        @Override
+        public String id() {
+            return "test-1";
+        }
+
+        @Override
+        public int prompts() {
+            return prompts;
+        }
+
+        @Override
+        public int promptTokens() {
+            return 5;
+        }
+
+        @Override
+        public Submission.Event poll(long timeoutMillis) throws InterruptedException {
             return events.poll(timeoutMillis, TimeUnit.MILLISECONDS);
         }
-        @Override public Submission.Event pollNow() { return events.poll(); }
-        @Override public void cancel() { cancelled = true; }
+
+        @Override
+        public Submission.Event pollNow() {
+            return events.poll();
+        }
+
+        @Override
+        public void cancel() {
+            cancelled = true;
+        }
     }
 
     public record Open(int open) {}
+
     public record Text(int i, String t) {}
+
     public record Fin(int i, String f) {}
+
     public record Use(int p, int c) {}
 
     /** Minimal chunks (properties are written in lexicographic order), so the test sees exactly what the writer does. */
     static final SseStream.ChunkFormat FORMAT = new SseStream.ChunkFormat() {
-        @Override public List<Object> opening() { return List.of(new Open(0)); }
-        @Override public Object delta(int index, String text, TokenLogprob logprob) {
+        @Override
+        public List<Object> opening() {
+            return List.of(new Open(0));
+        }
+
+        @Override
+        public Object delta(int index, String text, TokenLogprob logprob) {
             return text.isEmpty() ? null : new Text(index, text);
         }
-        @Override public Object finish(int index, FinishReason reason) { return new Fin(index, reason.openAiName()); }
-        @Override public Object usage(int promptTokens, int completionTokens) { return new Use(promptTokens, completionTokens); }
+
+        @Override
+        public Object finish(int index, FinishReason reason) {
+            return new Fin(index, reason.openAiName());
+        }
+
+        @Override
+        public Object usage(int promptTokens, int completionTokens) {
+            return new Use(promptTokens, completionTokens);
+        }
     };
 
     private static Submission.Event complete(int prompt, int completionTokens) {
-        return new Submission.Event.Complete(prompt, new GenerationResult("r", null, List.of(), new Usage(5, completionTokens)));
+        return new Submission.Event.Complete(
+                prompt, new GenerationResult("r", null, List.of(), new Usage(5, completionTokens)));
     }
 
     /** Counts flushes to check that chunks leave as they are written, not at the end. */
@@ -72,7 +110,8 @@ public class SseStreamTest {
 
     @Test
     void writesChunksInOrderThenUsageAndDone() {
-        Source source = new Source(2,
+        Source source = new Source(
+                2,
                 new Submission.Event.Delta(0, "Once", null),
                 new Submission.Event.Delta(1, "", null),
                 new Submission.Event.Delta(1, " The", null),
@@ -82,7 +121,8 @@ public class SseStreamTest {
                 complete(1, 3));
         CountingStream out = new CountingStream();
         new SseStream(source, FORMAT, true, 60).write(out);
-        assertEquals("data: {\"open\":0}\n\n"
+        assertEquals(
+                "data: {\"open\":0}\n\n"
                         + "data: {\"i\":0,\"t\":\"Once\"}\n\n"
                         + "data: {\"i\":1,\"t\":\" The\"}\n\n"
                         + "data: {\"f\":\"length\",\"i\":0}\n\n"
@@ -126,7 +166,9 @@ public class SseStreamTest {
 
     @Test
     void aFailedGenerationEndsTheStreamWithAnErrorEvent() {
-        Source source = new Source(1, new Submission.Event.Delta(0, "x", null),
+        Source source = new Source(
+                1,
+                new Submission.Event.Delta(0, "x", null),
                 new Submission.Event.Failed(new IllegalStateException("engine exploded")));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         new SseStream(source, FORMAT, true, 60).write(out);

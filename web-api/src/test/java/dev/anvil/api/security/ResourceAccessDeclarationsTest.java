@@ -26,15 +26,15 @@ import org.junit.jupiter.api.Test;
  */
 class ResourceAccessDeclarationsTest {
 
-    record Endpoint(String method, String template, Access access) {
-    }
+    record Endpoint(String method, String template, Access access) {}
 
     @Test
     void everyResourceMethodDeclaresAnAccessThatFitsItsPath() throws IOException {
         List<Endpoint> endpoints = endpoints();
         assertTrue(endpoints.size() >= 40, endpoints::toString);
         for (Endpoint e : endpoints) {
-            Access expected = e.template().startsWith("/api/") ? Access.ADMIN
+            Access expected = e.template().startsWith("/api/")
+                    ? Access.ADMIN
                     : e.template().startsWith("/v1/") ? Access.API_KEY : Access.PUBLIC;
             assertEquals(expected, e.access(), e::toString);
         }
@@ -42,25 +42,40 @@ class ResourceAccessDeclarationsTest {
 
     @Test
     void theMethodsDeclarationWinsAndContradictionsAreRefused() throws NoSuchMethodException {
-        assertEquals(Access.PUBLIC, AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("open")));
-        assertEquals(Access.ADMIN, AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("inherited")));
-        assertEquals(Access.DENIED, AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("denied")));
-        assertEquals(Access.DENIED, AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("otherRole")));
-        assertEquals(Access.DENIED, AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("both")));
+        assertEquals(
+                Access.PUBLIC, AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("open")));
+        assertEquals(
+                Access.ADMIN, AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("inherited")));
+        assertEquals(
+                Access.DENIED, AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("denied")));
+        assertEquals(
+                Access.DENIED,
+                AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("otherRole")));
+        assertEquals(
+                Access.DENIED, AccessControlFeature.declared(AdminClass.class, AdminClass.class.getMethod("both")));
         assertEquals(Access.DENIED, AccessControlFeature.declared(Undeclared.class, Undeclared.class.getMethod("get")));
     }
 
     @RolesAllowed("anvil-admin")
     static class AdminClass {
-        @PermitAll public void open() { }
-        public void inherited() { }
-        @DenyAll public void denied() { }
-        @RolesAllowed("someone-else") public void otherRole() { }
-        @PermitAll @ApiKeyAccess public void both() { }
+        @PermitAll
+        public void open() {}
+
+        public void inherited() {}
+
+        @DenyAll
+        public void denied() {}
+
+        @RolesAllowed("someone-else")
+        public void otherRole() {}
+
+        @PermitAll
+        @ApiKeyAccess
+        public void both() {}
     }
 
     static class Undeclared {
-        public void get() { }
+        public void get() {}
     }
 
     /** The resource methods of target/classes: classes with {@code @Path}, methods with an HTTP method annotation. */
@@ -68,8 +83,11 @@ class ResourceAccessDeclarationsTest {
         java.nio.file.Path classes = java.nio.file.Path.of("target/classes");
         List<Endpoint> endpoints = new ArrayList<>();
         try (Stream<java.nio.file.Path> files = Files.walk(classes)) {
-            for (java.nio.file.Path file : files.filter(f -> f.toString().endsWith(".class") && !f.toString().contains("$")).toList()) {
-                String name = classes.relativize(file).toString().replace('/', '.').replaceAll("\\.class$", "");
+            for (java.nio.file.Path file : files.filter(f ->
+                            f.toString().endsWith(".class") && !f.toString().contains("$"))
+                    .toList()) {
+                String name =
+                        classes.relativize(file).toString().replace('/', '.').replaceAll("\\.class$", "");
                 Class<?> type;
                 try {
                     type = Class.forName(name, false, ResourceAccessDeclarationsTest.class.getClassLoader());
@@ -80,7 +98,8 @@ class ResourceAccessDeclarationsTest {
                 for (Method method : type.getMethods()) {
                     String http = httpMethod(method);
                     if (http == null) continue;
-                    endpoints.add(new Endpoint(http, EndpointTemplate.of(type, method), AccessControlFeature.declared(type, method)));
+                    endpoints.add(new Endpoint(
+                            http, EndpointTemplate.of(type, method), AccessControlFeature.declared(type, method)));
                 }
             }
         }

@@ -1,8 +1,9 @@
 package dev.anvil.experiments;
 
 import dev.anvil.experiments.domain.Assignment;
+import dev.anvil.experiments.domain.CanaryDecision;
+import dev.anvil.experiments.domain.CanaryObservation;
 import dev.anvil.experiments.domain.Experiment;
-import dev.anvil.experiments.domain.ExperimentEvent;
 import dev.anvil.experiments.domain.ExperimentStatus;
 import dev.anvil.experiments.domain.ExperimentStrategy;
 import dev.anvil.experiments.domain.Feedback;
@@ -213,18 +214,20 @@ public class ExperimentService {
     // --- controller ----------------------------------------------------------------------------------
 
     /**
-     * One controller pass over a RUNNING CANARY experiment: rolls it back (status ROLLED_BACK, the breaches as the
-     * reason in its history) when the candidate breaches a guardrail over at least the minimum sample; otherwise
-     * raises the candidate to the next canary step once it has served the minimum sample since the last step.
-     * Returns what it did ({@code null}: nothing).
+     * One controller pass over a RUNNING CANARY experiment, with its row locked: gathers what the candidate did (its
+     * guardrail breaches over all its outcomes, its outcomes in the current step) and lets
+     * {@link Experiment#superviseCanary} decide (roll back, step up, hold, or wait at full rollout for an operator);
+     * a change is saved and announced to the router.
      */
-    public String superviseCanary(String name) {
+    public CanaryDecision superviseCanary(String name) {
         requireMigrated();
         String actor = Callers.actor(session);
         Experiment e = existing(name, true);
-        if (e.status() != ExperimentStatus.RUNNING || e.strategy() != ExperimentStrategy.CANARY) return null;
+        if (e.status() != ExperimentStatus.RUNNING || e.strategy() != ExperimentStrategy.CANARY) {
+            // It changed since the controller listed it: nothing to gather, the experiment says why it holds.
+            return e.superviseCanary(new CanaryObservation(0, List.of(), 0), actor, clock.instant());
+        }
         Variant candidate = e.candidate();
-        Variant control = e.control();
         List<OutcomeSample> candidateSamples = samples(e).stream()
                 .filter(s -> s.variant().equals(candidate.name()))
                 .toList();
@@ -233,48 +236,20 @@ public class ExperimentService {
                 0,
                 candidateSamples,
                 e.guardrails());
-        Instant now = clock.instant();
-        if (!result.guardrailBreaches().isEmpty()) {
-            String reason = "automatic rollback: candidate " + candidate.name() + " (" + e.modelName() + "@"
-                    + candidate.modelVersion()
-                    + ") at " + candidate.weightPercent() + "% breached its guardrails over " + candidateSamples.size()
-                    + " outcomes: "
-                    + String.join("; ", result.guardrailBreaches()) + "; all traffic back to control " + control.name();
-            e.rollBack(actor, reason.length() > 1000 ? reason.substring(0, 1000) : reason, now);
-            em.flush();
-            fireChanged(e.name());
-            return reason;
-        }
-        int current = candidate.weightPercent();
-        Integer next = e.canaryStepList().stream()
-                .filter(step -> step > current)
-                .findFirst()
-                .orElse(null);
-        if (next == null) return null; // full rollout reached: an operator completes the experiment
-        Instant since = e.events().stream()
-                .filter(ev -> ev.action() == ExperimentEvent.Action.STARTED
-                        || ev.action() == ExperimentEvent.Action.RESUMED
-                        || ev.action() == ExperimentEvent.Action.WEIGHTS_CHANGED)
-                .map(ExperimentEvent::occurredAt)
-                .max(Instant::compareTo)
-                .orElse(e.startedAt());
-        long recent = em.createQuery(
+        long thisStep = em.createQuery(
                         "select count(o) from Outcome o where o.variant = :v and o.createdAt >= :since", Long.class)
                 .setParameter("v", candidate)
-                .setParameter("since", since)
+                .setParameter("since", e.canaryStepSince())
                 .getSingleResult();
-        if (recent < e.guardrails().minimumSample()) return null;
-        Map<String, Integer> weights = new LinkedHashMap<>();
-        weights.put(control.name(), 100 - next);
-        weights.put(candidate.name(), next);
-        e.adjustWeights(
-                weights,
+        CanaryDecision decision = e.superviseCanary(
+                new CanaryObservation(candidateSamples.size(), result.guardrailBreaches(), thisStep),
                 actor,
-                "canary step " + current + "% -> " + next + "%: guardrails held over " + recent + " candidate outcomes",
-                now);
-        em.flush();
-        fireChanged(e.name());
-        return "canary " + name + " raised to " + next + "%";
+                clock.instant());
+        if (decision.changed()) {
+            em.flush();
+            fireChanged(e.name());
+        }
+        return decision;
     }
 
     /** Rebalances a RUNNING BANDIT experiment when its Thompson allocation differs from its weights; true if it did. */

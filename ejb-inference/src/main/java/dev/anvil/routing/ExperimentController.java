@@ -2,6 +2,7 @@ package dev.anvil.routing;
 
 import dev.anvil.experiments.ExperimentService;
 import dev.anvil.experiments.ExperimentsConfig;
+import dev.anvil.experiments.domain.CanaryDecision;
 import dev.anvil.experiments.domain.ExperimentStrategy;
 import dev.anvil.security.Roles;
 import jakarta.annotation.PostConstruct;
@@ -24,7 +25,8 @@ import org.jboss.ejb3.annotation.RunAsPrincipal;
 
 /**
  * The experiment controller, on a container-managed interval timer ({@code anvil.experiments.controller-interval-ms}):
- * each RUNNING CANARY is checked against its guardrails and either rolled back automatically (the reason goes into
+ * each RUNNING CANARY is supervised ({@link ExperimentService#superviseCanary} gathers what its candidate did,
+ * {@code Experiment.superviseCanary} decides): rolled back automatically on a guardrail breach (the reason goes into
  * its history, traffic returns to the control at once since a finished experiment routes nothing) or raised to its
  * next step once the candidate has served the minimum sample since the last step; each RUNNING BANDIT gets its
  * Thompson-sampling weights. Nothing is unloaded or cancelled: requests in flight finish where they started.
@@ -72,8 +74,14 @@ public class ExperimentController {
         }
         for (String name : canaries) {
             try {
-                String action = experiments.superviseCanary(name);
-                if (action != null) LOG.info(() -> "experiment " + name + ": " + action);
+                switch (experiments.superviseCanary(name)) {
+                    case CanaryDecision.RolledBack r -> LOG.info(() -> "experiment " + name + ": " + r.reason());
+                    case CanaryDecision.SteppedUp up ->
+                        LOG.info(() -> "experiment " + name + ": canary " + name + " raised to " + up.to() + "%");
+                    case CanaryDecision.Held held -> LOG.fine(() -> "experiment " + name + ": " + held.why());
+                    case CanaryDecision.FullRollout full ->
+                        LOG.fine(() -> "experiment " + name + ": at full rollout, awaiting completion");
+                }
             } catch (RuntimeException e) {
                 LOG.log(Level.WARNING, "experiment controller: canary " + name + " could not be supervised", e);
             }

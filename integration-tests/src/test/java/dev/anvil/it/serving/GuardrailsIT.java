@@ -115,6 +115,69 @@ class GuardrailsIT {
     }
 
     @Test
+    void theInputSizeLimitCoversTextAndTokenPromptsOfARequestTogether(AnvilServer server) {
+        // How many characters the token prompt reads as: the echoed text less what was generated.
+        String tokens = "[300,301,302]";
+        HttpResult echoed = post(
+                server,
+                "/v1/completions",
+                "{\"model\":\"" + OpenAi.MODEL + "\",\"prompt\":[" + tokens
+                        + "],\"max_tokens\":1,\"echo\":true,\"logprobs\":0,\"temperature\":0}",
+                DEFAULT);
+        assertEquals(200, echoed.status(), echoed::toString);
+        JsonObject choice = echoed.json().getJsonArray("choices").getJsonObject(0);
+        int generated = choice
+                .getJsonObject("logprobs")
+                .getJsonArray("tokens")
+                .getValuesAs(jakarta.json.JsonString::getString)
+                .stream()
+                .mapToInt(String::length)
+                .sum();
+        int decoded = choice.getString("text").length() - generated;
+        assertTrue(decoded > 0 && decoded < 200, echoed::toString);
+        String mixed = "{\"model\":\"" + OpenAi.MODEL + "\",\"prompt\":[%s," + tokens + "],\"max_tokens\":2}";
+        HttpResult over =
+                post(server, "/v1/completions", mixed.formatted(OpenAi.quote("a".repeat(201 - decoded))), BLOCK);
+        assertEquals(400, over.status(), over::toString);
+        assertEquals("input_size", error(over).getString("param"), over::toString);
+        HttpResult within =
+                post(server, "/v1/completions", mixed.formatted(OpenAi.quote("a".repeat(200 - decoded))), BLOCK);
+        assertEquals(200, within.status(), within::toString);
+    }
+
+    /**
+     * Both endpoints run the same stages in the same order: who may use which model is decided before the content is
+     * checked, so the same blocked input hears the same answer from chat and completions.
+     */
+    @Test
+    void bothEndpointsDecideTheModelBeforeCheckingTheContent(AnvilServer server) {
+        GuardedModels.register(
+                server, "guardpin", "1.0.0"); // registered, never PRODUCTION: only pinnable by who may pin
+        String personal = "Mail me at jane.doe@example.com please";
+        Map<String, String> bodies = Map.of(
+                "/v1/chat/completions",
+                OpenAi.chat(personal, 2, ""),
+                "/v1/completions",
+                OpenAi.completion(personal, 2, ""));
+        String served = "\"model\":\"" + OpenAi.MODEL + "\"";
+        for (Map.Entry<String, String> endpoint : bodies.entrySet()) {
+            String path = endpoint.getKey(), body = endpoint.getValue();
+            HttpResult blocked = post(server, path, body, BLOCK);
+            assertEquals(400, blocked.status(), path + ": " + blocked);
+            assertEquals("input_pii", error(blocked).getString("param"), path + ": " + blocked);
+
+            HttpResult unknown = post(server, path, body.replace(served, "\"model\":\"no-such-model\""), BLOCK);
+            assertEquals(404, unknown.status(), path + ": " + unknown);
+            assertEquals("model_not_found", error(unknown).getString("code"), path + ": " + unknown);
+
+            HttpResult pinned = post(server, path, body.replace(served, "\"model\":\"guardpin@1.0.0\""), BLOCK);
+            assertEquals(403, pinned.status(), path + ": " + pinned);
+            assertEquals("version_pin_not_allowed", error(pinned).getString("code"), path + ": " + pinned);
+            assertFalse(pinned.body().contains("jane.doe"), path + ": " + pinned);
+        }
+    }
+
+    @Test
     void blockedTermsAreRedactedInPlainAndStreamedOutput(AnvilServer server) {
         HttpResult raw = post(server, "/v1/completions", STORY, DEFAULT);
         String original = raw.json().getJsonArray("choices").getJsonObject(0).getString("text");

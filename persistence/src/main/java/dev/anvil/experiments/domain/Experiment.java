@@ -16,6 +16,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -27,7 +28,8 @@ import java.util.stream.Collectors;
  * An experiment over versions of one model. Owns its invariants: at least two variants with distinct names,
  * exactly one control, weights that sum to 100 percent, the strategy's own rules (a SHADOW control takes all
  * live traffic; a CANARY has one candidate and increasing canary steps ending at 100), and the status
- * lifecycle ({@link ExperimentStatus#successors()}). Every change appends an {@link ExperimentEvent}.
+ * lifecycle ({@link ExperimentStatus#successors()}), and a canary's stepping and automatic rollback
+ * ({@link #superviseCanary}). Every change appends an {@link ExperimentEvent}.
  */
 @Entity
 @Table(name = "experiment")
@@ -288,6 +290,68 @@ public class Experiment {
         }
         events.add(event);
         return event;
+    }
+
+    // --- canary supervision --------------------------------------------------------------------------
+
+    /**
+     * When the candidate's current canary step began: the last start, resume or weight change (each resets what
+     * the step has seen), else the start. The controller counts the candidate's outcomes from here.
+     */
+    public Instant canaryStepSince() {
+        return events.stream()
+                .filter(ev -> ev.action() == ExperimentEvent.Action.STARTED
+                        || ev.action() == ExperimentEvent.Action.RESUMED
+                        || ev.action() == ExperimentEvent.Action.WEIGHTS_CHANGED)
+                .map(ExperimentEvent::occurredAt)
+                .max(Instant::compareTo)
+                .orElse(startedAt);
+    }
+
+    /**
+     * One supervision pass over a RUNNING CANARY, on what the controller {@code observed} of its candidate: a
+     * guardrail breach rolls the experiment back (all traffic to the control, the breaches as the reason in its
+     * history), whatever the step; otherwise, once the candidate has served {@link Guardrails#minimumSample()}
+     * outcomes in its current step, it moves to the next canary step (a weight change). At the last step (100 %) the
+     * rollout waits for an operator's {@link #complete}. Anything but a running canary is left as it is.
+     */
+    public CanaryDecision superviseCanary(CanaryObservation observed, String actor, Instant at) {
+        if (status != ExperimentStatus.RUNNING || strategy != ExperimentStrategy.CANARY) {
+            return new CanaryDecision.Held(
+                    "experiment " + name + " is a " + status + " " + strategy + ", not a running canary");
+        }
+        Variant candidate = candidate();
+        Variant control = control();
+        int current = candidate.weightPercent();
+        if (!observed.guardrailBreaches().isEmpty()) {
+            String reason = "automatic rollback: candidate " + candidate.name() + " (" + modelName + "@"
+                    + candidate.modelVersion()
+                    + ") at " + current + "% breached its guardrails over " + observed.outcomes() + " outcomes: "
+                    + String.join("; ", observed.guardrailBreaches()) + "; all traffic back to control "
+                    + control.name();
+            if (reason.length() > ExperimentText.MAX_REASON) reason = reason.substring(0, ExperimentText.MAX_REASON);
+            rollBack(actor, reason, at);
+            return new CanaryDecision.RolledBack(reason);
+        }
+        Integer next = canaryStepList().stream()
+                .filter(step -> step > current)
+                .findFirst()
+                .orElse(null);
+        if (next == null) return new CanaryDecision.FullRollout();
+        if (observed.outcomesThisStep() < minimumSample) {
+            return new CanaryDecision.Held("candidate " + candidate.name() + " served " + observed.outcomesThisStep()
+                    + " of the " + minimumSample + " outcomes its " + current + "% step needs");
+        }
+        Map<String, Integer> weights = new LinkedHashMap<>();
+        weights.put(control.name(), 100 - next);
+        weights.put(candidate.name(), next);
+        adjustWeights(
+                weights,
+                actor,
+                "canary step " + current + "% -> " + next + "%: guardrails held over " + observed.outcomesThisStep()
+                        + " candidate outcomes",
+                at);
+        return new CanaryDecision.SteppedUp(current, next);
     }
 
     private static void checkWeightsSum(Map<String, Integer> weights) {

@@ -4,6 +4,7 @@ import dev.anvil.api.AnvilApplication;
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.security.ApiKeyAccess;
+import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.serving.FinishReason;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.ServedModel;
@@ -43,7 +44,7 @@ public class ChatCompletionsResource {
     static final String ASSISTANT = "assistant";
 
     @Inject
-    GenerationGateway gateway;
+    GenerationPipeline pipeline;
 
     @POST
     @Operation(
@@ -54,40 +55,7 @@ public class ChatCompletionsResource {
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
             @Context HttpServletRequest servletRequest,
             @Suspended AsyncResponse async) {
-        GenerationGateway.disableContainerAsyncTimeout(servletRequest);
-        try {
-            ChatRequest parsed = ChatRequest.parse(RequestBodies.readObject(
-                    body, contentLength, gateway.config().maxBodyBytes()));
-            List<String> contents = new ArrayList<>();
-            RequestGuardrails guard = gateway.guardInput(
-                    servletRequest,
-                    parsed.messages().stream().map(ChatMessage::content).toList(),
-                    "messages",
-                    parsed.jsonOutput(),
-                    contents);
-            ChatRequest guarded = parsed.withContents(contents);
-            ChatRequest request = guarded.routed(gateway.route(guarded.options()));
-            GenerationOptions options = request.options();
-            ServedModel model = gateway.resolve(options.model(), "messages");
-            Integer logprobs = request.logprobs() ? request.topLogprobs() : null;
-            // Rendered per version: a fallback model has its own chat template and tokenizer.
-            Submission submission = gateway.submit(
-                    GenerationGateway.newId("chatcmpl-"),
-                    model,
-                    options,
-                    m -> List.of(ChatTemplate.tokenize(m.tokenizer(), render(m, request))),
-                    List.of(""),
-                    logprobs,
-                    "messages",
-                    guard);
-            if (options.stream()) {
-                gateway.stream(async, submission, new Chunks(submission, request), options.includeUsage());
-            } else {
-                gateway.complete(async, submission, results -> response(submission, request, results));
-            }
-        } catch (RuntimeException e) {
-            async.resume(e);
-        }
+        pipeline.generate(servletRequest, async, body, contentLength, json -> new Chat(ChatRequest.parse(json)));
     }
 
     /**
@@ -210,6 +178,58 @@ public class ChatCompletionsResource {
 
         private Object chunk(OpenAiJson.ChatChunkChoice choice) {
             return new OpenAiJson.ChatChunk(s.id, CHUNK_OBJECT, s.created, s.model.ref(), null, List.of(choice), null);
+        }
+    }
+
+    /**
+     * A chat request in the pipeline: the caller's message contents are what the input guardrails check; the prompt
+     * is the conversation (with a variant's system prompt) rendered through the answering version's chat template.
+     */
+    record Chat(ChatRequest request) implements GenerationRequest {
+
+        @Override
+        public GenerationOptions options() {
+            return request.options();
+        }
+
+        @Override
+        public Endpoint endpoint() {
+            return Endpoint.CHAT;
+        }
+
+        @Override
+        public JsonOutputRequirement jsonOutput() {
+            return request.jsonOutput();
+        }
+
+        @Override
+        public Integer logprobs() {
+            return request.logprobs() ? request.topLogprobs() : null;
+        }
+
+        @Override
+        public List<String> inputTexts(ServedModel resolved) {
+            return request.messages().stream().map(ChatMessage::content).toList();
+        }
+
+        @Override
+        public Prompts prompts(
+                ServedModel resolved, GenerationOptions routed, List<String> given, List<String> checked) {
+            // The variant's system prompt is the operator's, not the caller's: it joins after the input check.
+            ChatRequest conversation = request.withContents(checked).routed(routed);
+            // Rendered per version: a fallback model has its own chat template and tokenizer.
+            return new Prompts(
+                    m -> List.of(ChatTemplate.tokenize(m.tokenizer(), render(m, conversation))), List.of(""));
+        }
+
+        @Override
+        public Object body(Submission submission, List<GenerationResult> results) {
+            return response(submission, request, results);
+        }
+
+        @Override
+        public SseStream.ChunkFormat chunks(Submission submission) {
+            return new Chunks(submission, request);
         }
     }
 }

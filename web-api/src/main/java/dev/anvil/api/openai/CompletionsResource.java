@@ -33,7 +33,7 @@ public class CompletionsResource {
     static final String OBJECT = "text_completion";
 
     @Inject
-    GenerationGateway gateway;
+    GenerationPipeline pipeline;
 
     @POST
     @Operation(
@@ -44,66 +44,8 @@ public class CompletionsResource {
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
             @Context HttpServletRequest servletRequest,
             @Suspended AsyncResponse async) {
-        GenerationGateway.disableContainerAsyncTimeout(servletRequest);
-        try {
-            CompletionRequest request = CompletionRequest.parse(RequestBodies.readObject(
-                    body, contentLength, gateway.config().maxBodyBytes()));
-            GenerationOptions options = gateway.route(request.options());
-            List<CompletionRequest.Prompt> given = request.prompts();
-            List<String> textPrompts = given.stream()
-                    .map(CompletionRequest.Prompt::text)
-                    .filter(t -> t != null)
-                    .toList();
-            List<String> checkedTexts = new ArrayList<>();
-            RequestGuardrails guard = gateway.guardInput(servletRequest, textPrompts, "prompt", null, checkedTexts);
-            ServedModel model = gateway.resolve(options.model(), "prompt");
-            Tokenizer tokenizer = model.tokenizer();
-            // Token-array prompts can only be read with the model's tokenizer: they are checked now, decoded.
-            List<String> decoded = new ArrayList<>();
-            for (CompletionRequest.Prompt prompt : given) {
-                if (prompt.text() == null) decoded.add(decodeChecked(tokenizer, prompt.tokens()));
-            }
-            List<String> checkedDecoded = new ArrayList<>();
-            if (!decoded.isEmpty()) {
-                guard.inputFindings()
-                        .addAll(gateway.guardInput(servletRequest, decoded, "prompt", null, checkedDecoded)
-                                .inputFindings());
-            }
-            List<String> texts = new ArrayList<>();
-            List<String> sources = new ArrayList<>(); // the text each prompt is generated from, for other tokenizers
-            List<int[]> tokenPrompts = new ArrayList<>(); // as given, or null where the text must be encoded
-            int t = 0, d = 0;
-            for (CompletionRequest.Prompt prompt : given) {
-                if (prompt.text() != null) {
-                    String text = checkedTexts.get(t++);
-                    sources.add(text);
-                    tokenPrompts.add(null);
-                    texts.add(text);
-                } else {
-                    String original = decoded.get(d), text = checkedDecoded.get(d++);
-                    sources.add(text);
-                    // Unchanged by the guardrails: generate from exactly the given tokens.
-                    tokenPrompts.add(text.equals(original) ? prompt.tokens() : null);
-                    texts.add(request.echo() ? text : "");
-                }
-            }
-            Submission submission = gateway.submit(
-                    GenerationGateway.newId("cmpl-"),
-                    model,
-                    options,
-                    m -> encode(m, model, sources, tokenPrompts),
-                    texts,
-                    request.logprobs(),
-                    "prompt",
-                    guard);
-            if (options.stream()) {
-                gateway.stream(async, submission, new Chunks(submission, request), options.includeUsage());
-            } else {
-                gateway.complete(async, submission, results -> response(submission, request, results));
-            }
-        } catch (RuntimeException e) {
-            async.resume(e);
-        }
+        pipeline.generate(
+                servletRequest, async, body, contentLength, json -> new Completion(CompletionRequest.parse(json)));
     }
 
     /**
@@ -215,6 +157,69 @@ public class CompletionsResource {
 
         private Object chunk(OpenAiJson.CompletionChoice choice) {
             return new OpenAiJson.Completion(s.id, OBJECT, s.created, s.model.ref(), null, List.of(choice), null);
+        }
+    }
+
+    /**
+     * A completions request in the pipeline: every prompt is checked by the input guardrails as text (token arrays
+     * decoded with the resolved model's tokenizer); a token prompt the guardrails left unchanged is generated from
+     * exactly its tokens.
+     */
+    record Completion(CompletionRequest request) implements GenerationRequest {
+
+        @Override
+        public GenerationOptions options() {
+            return request.options();
+        }
+
+        @Override
+        public Endpoint endpoint() {
+            return Endpoint.COMPLETIONS;
+        }
+
+        @Override
+        public Integer logprobs() {
+            return request.logprobs();
+        }
+
+        @Override
+        public List<String> inputTexts(ServedModel resolved) {
+            List<String> texts = new ArrayList<>();
+            for (CompletionRequest.Prompt prompt : request.prompts()) {
+                texts.add(prompt.text() != null ? prompt.text() : decodeChecked(resolved.tokenizer(), prompt.tokens()));
+            }
+            return texts;
+        }
+
+        @Override
+        public Prompts prompts(
+                ServedModel resolved, GenerationOptions routed, List<String> given, List<String> checked) {
+            List<String> echoed = new ArrayList<>();
+            List<int[]> tokenPrompts = new ArrayList<>(); // as given, or null where the text must be encoded
+            for (int i = 0; i < request.prompts().size(); i++) {
+                CompletionRequest.Prompt prompt = request.prompts().get(i);
+                String text = checked.get(i);
+                if (prompt.text() != null) {
+                    tokenPrompts.add(null);
+                    echoed.add(text);
+                } else {
+                    // Unchanged by the guardrails: generate from exactly the given tokens.
+                    tokenPrompts.add(text.equals(given.get(i)) ? prompt.tokens() : null);
+                    echoed.add(request.echo() ? text : "");
+                }
+            }
+            List<String> sources = List.copyOf(checked); // the text each prompt is generated from, for other tokenizers
+            return new Prompts(m -> encode(m, resolved, sources, tokenPrompts), echoed);
+        }
+
+        @Override
+        public Object body(Submission submission, List<GenerationResult> results) {
+            return response(submission, request, results);
+        }
+
+        @Override
+        public SseStream.ChunkFormat chunks(Submission submission) {
+            return new Chunks(submission, request);
         }
     }
 }

@@ -16,7 +16,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The web side of experiment routing (stage 3 of a {@code /v1} request): asks {@link ExperimentRouter} for the
+ * The web side of experiment routing (the routing stage of {@link GenerationPipeline}): asks {@link ExperimentRouter} for the
  * variant, with the OpenAI {@code user} field (else the {@value #USER_HEADER} header) as the sticky subject key;
  * once the response is done, queues its outcome (variant, latency, time to first token, tokens, error, cost) under
  * the response id the caller got, so {@code POST /v1/feedback} with that id rates the variant; and starts the shadow

@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Stage 6: the output guardrails applied to a submission's text, for both ways of answering.
+ * The output guardrails stage of {@link GenerationPipeline}: the output guardrails applied to a submission's text, for both ways of answering.
  *
  * <p>A plain response: each choice's text is checked whole; redacted text replaces it, a block withholds it
  * (empty text, {@code finish_reason: content_filter}); a choice whose text changed loses its logprobs (they would

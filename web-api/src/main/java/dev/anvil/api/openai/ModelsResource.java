@@ -23,13 +23,13 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 public class ModelsResource {
 
     @Inject
-    GenerationGateway gateway;
+    ServedModels models;
 
     @GET
     @Operation(summary = "List the models being served")
     public OpenAiJson.ModelList list() {
         List<OpenAiJson.Model> data =
-                gateway.models().stream().map(ModelsResource::json).toList();
+                models.visible().stream().map(ModelsResource::json).toList();
         return new OpenAiJson.ModelList("list", data);
     }
 
@@ -37,7 +37,7 @@ public class ModelsResource {
     @Path("{id: .+}")
     @Operation(summary = "Describe one model being served", description = "id is a model name or name@version")
     public OpenAiJson.Model get(@PathParam("id") String id) {
-        ServedModel model = gateway.resolve(id, "prompt");
+        ServedModel model = models.resolve(id, "prompt");
         return id.contains("@")
                 ? new OpenAiJson.Model(model.ref(), "model", created(model), model.owner())
                 : json(model);

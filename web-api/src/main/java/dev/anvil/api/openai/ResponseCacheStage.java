@@ -17,9 +17,9 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The response cache's stage of a generation request (after routing has fixed the exact version, before
- * submission), within the caller's scope (its tenant; anonymous callers share one): a hit becomes a
- * {@link Submission} replayed from the cache, without inference; a cacheable miss
+ * The response cache's stage of a generation request (after routing has fixed the exact version and admission has
+ * reserved what it may use, before submission), within the caller's scope (its tenant; anonymous callers share
+ * one): a hit becomes a {@link Submission} replayed from the cache, without inference; a cacheable miss
  * becomes a live submission that records its deltas and is stored once every choice finished. Requests that ask
  * {@code Cache-Control: no-cache} are not answered from the cache (their result refreshes it), {@code no-store}
  * ones neither read nor write it.
@@ -29,7 +29,7 @@ public class ResponseCacheStage {
 
     /** Response header that tells a client what the cache did: hit, miss, no-cache, no-store, uncacheable, off. */
     public static final String HEADER = "X-Anvil-Cache";
-    /** Request attribute: nanoseconds the cache stage took (key, lookup, and for a hit the replayed submission). */
+    /** Request attribute: nanoseconds the cache stage took (key and lookup). */
     static final String STAGE_NANOS = ResponseCacheStage.class.getName() + ".nanos";
 
     private static final Logger LOG = Logger.getLogger(ResponseCacheStage.class.getName());
@@ -54,33 +54,23 @@ public class ResponseCacheStage {
     }
 
     /**
-     * The submission for a request: replayed from the cache on a hit (check {@link Submission#isReplay()}),
-     * otherwise a new live one, recording its deltas when its generation is to be stored.
+     * The cache's word on a request for {@code model}'s exact version: a {@link ResponseCache.Lookup.Hit} is answered
+     * by {@link Submission#replay} without inference; a storable {@link ResponseCache.Lookup.Miss} makes the live
+     * submission record its deltas ({@link Submission#live}) for {@link #storeWhenDone}.
      */
-    Submission begin(
-            String id,
-            ServedModel model,
-            GenerationOptions options,
-            List<int[]> prompts,
-            List<String> promptTexts,
-            Integer logprobs) {
+    ResponseCache.Lookup lookUp(ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
         long start = System.nanoTime();
-        Submission submission = lookUp(id, model, options, prompts, promptTexts, logprobs);
+        ResponseCache.Lookup lookup = lookUpNow(model, options, prompts, logprobs);
         try {
             if (httpRequest != null) httpRequest.setAttribute(STAGE_NANOS, System.nanoTime() - start);
         } catch (RuntimeException e) {
             // not on a request thread (no active request context): nothing to report the time to
         }
-        return submission;
+        return lookup;
     }
 
-    private Submission lookUp(
-            String id,
-            ServedModel model,
-            GenerationOptions options,
-            List<int[]> prompts,
-            List<String> promptTexts,
-            Integer logprobs) {
+    private ResponseCache.Lookup lookUpNow(
+            ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
         CacheableRequest request = new CacheableRequest(
                 model.name(),
                 model.version(),
@@ -96,16 +86,7 @@ public class ResponseCacheStage {
         // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
         // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.
         if (options.route() != null && directive.mayRead()) directive = new CacheDirective(true, directive.noStore());
-        ResponseCache.Lookup lookup = cache.lookup(request, directive);
-        if (lookup instanceof ResponseCache.Lookup.Hit hit) {
-            return Submission.replay(id, model, options.n(), promptTexts, hit.generation(), logprobs != null, lookup);
-        }
-        Submission submission = new Submission(id, model, options.n());
-        submission.cacheLookup = lookup;
-        if (lookup instanceof ResponseCache.Lookup.Miss miss && miss.mayStore()) {
-            submission.recordDeltas();
-        }
-        return submission;
+        return cache.lookup(request, directive);
     }
 
     /** Once every prompt of a live, storable submission finished, stores its generation (off the batching thread). */

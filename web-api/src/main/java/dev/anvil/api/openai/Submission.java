@@ -15,6 +15,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The generations of one API request: one {@link GenerationHandle} per prompt, {@code n} choices each, numbered
@@ -23,7 +24,11 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>A submission answered by the response cache has no handles: {@link #replay} fills its queue with the cached
  * events and its results are there at once, so both ways of answering treat it like a live one. A live submission
- * whose request is cacheable records what each choice emitted ({@link #recordDeltas}) for the cache to store.
+ * whose request the cache may store records what each choice emitted ({@link #recordedGeneration}).
+ *
+ * <p>What a submission is (its id, version, prompts, handles, fallback, guardrails, cache lookup, stream slot) is
+ * fixed when it is made ({@link #live}, {@link #replay}, with a {@link Setup}); only the generation's progress changes
+ * afterwards, and only through its own listeners and methods.
  */
 final class Submission implements SseStream.EventSource {
 
@@ -40,62 +45,140 @@ final class Submission implements SseStream.EventSource {
         record Filtered(int index, String check, String message) implements Event {}
     }
 
+    /**
+     * What the pipeline fixed about a request before its generations exist, given to the submission when it is made.
+     *
+     * @param fallback    the resilience fallback that answers instead of the routed version, or null
+     * @param output      the output guardrails (null: the request is not guarded)
+     * @param cacheLookup what the response cache said about the request (null: not consulted)
+     * @param stream      a streamed request's place among the server's open streams (null for a plain answer)
+     * @param held        what the request holds until its answer is written (the key's concurrent-requests slot, the
+     *                    stream slot), given back once by {@link #answered()}
+     */
+    record Setup(
+            ResilientInference.Fallback fallback,
+            GuardedOutput output,
+            ResponseCache.Lookup cacheLookup,
+            OpenStreams.Stream stream,
+            List<Runnable> held) {
+
+        Setup {
+            held = List.copyOf(held);
+        }
+
+        /**
+         * This setup for a request a fallback answers: the fallback's answer is not the routed version's, so the
+         * cache neither stores it under that version's key nor reports on it.
+         */
+        Setup answeredBy(ResilientInference.Fallback taken) {
+            return new Setup(taken, output, null, stream, held);
+        }
+    }
+
     final String id;
     final long created;
     final ServedModel model;
     final int n;
-    final List<GenerationHandle> handles = new ArrayList<>();
+    private final List<GenerationHandle> handles;
     /** Prompt token count per prompt. */
-    final List<Integer> promptTokens = new ArrayList<>();
+    final List<Integer> promptTokens;
     /** The prompt texts, for {@code echo}. */
-    final List<String> promptTexts = new ArrayList<>();
+    final List<String> promptTexts;
+    /** The resilience fallback that answers this request instead of the routed version, or null. */
+    final ResilientInference.Fallback fallback;
+    /** The output guardrails, or null when the request was not guarded. */
+    final GuardedOutput output;
+    /** What the response cache said about this request (null: not consulted). */
+    final ResponseCache.Lookup cacheLookup;
+    /** A streamed submission's place among the server's open streams (null for a plain answer). */
+    final OpenStreams.Stream stream;
+    /** The results of a submission answered from the cache; null for a live one. */
+    private final List<GenerationResult> replayed;
+    /** Per prompt, per choice: the deltas emitted, when recording for the cache; else null. */
+    private final List<List<List<CachedGeneration.Delta>>> recorded;
+    /** What the request holds until its answer is written. */
+    private final List<Runnable> heldUntilAnswered;
 
+    private final AtomicBoolean answered = new AtomicBoolean();
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    // The generation's progress, written by this class's own listeners and hooks only:
     /** System.nanoTime() of the first generated token of any choice; 0 until then (time to first token). */
     private volatile long firstTokenNanos;
-    /** The resilience fallback that answers this request instead of the routed version, or null. */
-    volatile ResilientInference.Fallback fallback;
-    /** The output guardrails (stage 6), or null when the request was not guarded. */
-    volatile GuardedOutput output;
     /** Runs on the batching thread at each token of a non-streamed submission; must not block. */
     private volatile Runnable progressHook;
-    /** What the response cache said about this request (null: not consulted). */
-    ResponseCache.Lookup cacheLookup;
-    /** The results of a submission answered from the cache; null for a live one. */
-    private List<GenerationResult> replayed;
-    /** Per prompt, per choice: the deltas emitted, when recording for the cache; else null. */
-    private List<List<List<CachedGeneration.Delta>>> recorded;
-    /** A streamed submission's place among the server's open streams (null for a plain answer). */
-    volatile OpenStreams.Stream stream;
-    /** What the request holds until its answer is written (the key's concurrent-requests slot, the stream slot). */
-    private final List<Runnable> heldUntilAnswered = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    private final java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
-
-    Submission(String id, ServedModel model, int n) {
+    private Submission(
+            String id,
+            ServedModel model,
+            int n,
+            List<GenerationHandle> handles,
+            List<Integer> promptTokens,
+            List<String> promptTexts,
+            List<GenerationResult> replayed,
+            boolean record,
+            Setup setup) {
         this.id = id;
         this.created = System.currentTimeMillis() / 1000;
         this.model = model;
         this.n = n;
+        this.handles = List.copyOf(handles);
+        this.promptTokens = List.copyOf(promptTokens);
+        this.promptTexts = List.copyOf(promptTexts);
+        this.replayed = replayed == null ? null : List.copyOf(replayed);
+        this.fallback = setup.fallback();
+        this.output = setup.output();
+        this.cacheLookup = setup.cacheLookup();
+        this.stream = setup.stream();
+        this.heldUntilAnswered = setup.held();
+        if (record) {
+            List<List<List<CachedGeneration.Delta>>> perPrompt = new ArrayList<>(handles.size());
+            for (int p = 0; p < handles.size(); p++) {
+                List<List<CachedGeneration.Delta>> perChoice = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) perChoice.add(new ArrayList<>());
+                perPrompt.add(perChoice);
+            }
+            this.recorded = perPrompt;
+        } else {
+            this.recorded = null;
+        }
     }
 
     /**
-     * Registers the next prompt's handle. With {@code streamEvents} its events go to the queue with choice
-     * indexes shifted; otherwise only its final result is used.
+     * The submission of a request's generations, one handle per prompt (with its text for {@code echo}). With
+     * {@code streamEvents} their events go to the queue with choice indexes shifted; otherwise only their final
+     * results are used. A request the cache may store ({@code setup}'s lookup a storable miss) records its deltas.
      */
-    void add(GenerationHandle handle, String promptText, boolean streamEvents) {
-        int prompt = handles.size();
-        int offset = prompt * n;
-        handles.add(handle);
-        promptTokens.add(handle.promptTokens());
-        promptTexts.add(promptText);
-        List<List<CachedGeneration.Delta>> record = null;
-        if (recorded != null) {
-            record = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) record.add(new ArrayList<>());
-            recorded.add(record);
+    static Submission live(
+            String id,
+            ServedModel model,
+            int n,
+            List<GenerationHandle> handles,
+            List<String> promptTexts,
+            boolean streamEvents,
+            Setup setup) {
+        boolean record = setup.cacheLookup() instanceof ResponseCache.Lookup.Miss miss && miss.mayStore();
+        if (handles.size() != promptTexts.size()) {
+            throw new IllegalArgumentException(handles.size() + " generations for " + promptTexts.size() + " prompts");
         }
-        List<List<CachedGeneration.Delta>> deltas = record;
+        Submission s = new Submission(
+                id,
+                model,
+                n,
+                handles,
+                handles.stream().map(GenerationHandle::promptTokens).toList(),
+                promptTexts,
+                null,
+                record,
+                setup);
+        // Listeners only after construction: the batching thread may call them at once.
+        for (int p = 0; p < s.handles.size(); p++) s.listen(p, streamEvents);
+        return s;
+    }
+
+    private void listen(int prompt, boolean streamEvents) {
+        GenerationHandle handle = handles.get(prompt);
+        int offset = prompt * n;
+        List<List<CachedGeneration.Delta>> deltas = recorded == null ? null : recorded.get(prompt);
         if (!streamEvents) {
             // Only progress matters: each token is a chance to check that the client still waits for the answer.
             handle.listen(new GenerationListener() {
@@ -140,44 +223,45 @@ final class Submission implements SseStream.EventSource {
     }
 
     /**
-     * A submission answered from the cache: the events of {@code generation} are queued as a live generation
+     * A submission answered from the cache ({@code setup}'s lookup a hit): the events of the cached generation are queued as a live generation
      * would have sent them (each choice's deltas, its finish, then each prompt's completion) and its results are
      * complete.
      */
     static Submission replay(
-            String id,
-            ServedModel model,
-            int n,
-            List<String> promptTexts,
-            CachedGeneration generation,
-            boolean logprobs,
-            ResponseCache.Lookup lookup) {
-        Submission s = new Submission(id, model, n);
-        s.cacheLookup = lookup;
+            String id, ServedModel model, int n, List<String> promptTexts, boolean logprobs, Setup setup) {
+        if (!(setup.cacheLookup() instanceof ResponseCache.Lookup.Hit hit)) {
+            throw new IllegalArgumentException("a replay needs the cache's hit, got " + setup.cacheLookup());
+        }
+        CachedGeneration generation = hit.generation();
+        List<Integer> promptTokens = new ArrayList<>();
         List<GenerationResult> results = new ArrayList<>();
+        List<Event> replayedEvents = new ArrayList<>();
         for (int p = 0; p < generation.prompts().size(); p++) {
             CachedGeneration.Prompt prompt = generation.prompts().get(p);
-            s.promptTokens.add(prompt.promptTokens());
-            s.promptTexts.add(promptTexts.get(p));
+            promptTokens.add(prompt.promptTokens());
             GenerationResult result = prompt.toResult(id, model, logprobs);
             for (CachedGeneration.Choice c : prompt.choices()) {
                 int index = p * n + c.index();
                 for (CachedGeneration.Delta d : c.deltas()) {
-                    s.events.offer(new Event.Delta(index, d.text(), logprobs ? d.logprob() : null));
+                    replayedEvents.add(new Event.Delta(index, d.text(), logprobs ? d.logprob() : null));
                 }
-                s.events.offer(new Event.Finish(index, c.finishReason()));
+                replayedEvents.add(new Event.Finish(index, c.finishReason()));
             }
-            s.events.offer(new Event.Complete(p, result));
+            replayedEvents.add(new Event.Complete(p, result));
             results.add(result);
         }
-        s.replayed = List.copyOf(results);
+        Submission s = new Submission(
+                id,
+                model,
+                n,
+                List.of(),
+                promptTokens,
+                promptTexts.subList(0, promptTokens.size()),
+                results,
+                false,
+                setup);
+        s.events.addAll(replayedEvents);
         return s;
-    }
-
-    /** {@code release} runs once, when the answer has been written or can no longer be ({@link #answered()}). */
-    void holdUntilAnswered(Runnable release) {
-        heldUntilAnswered.add(release);
-        if (answered.get()) release.run(); // answered before the hold was registered: give it back at once
     }
 
     /**
@@ -205,13 +289,6 @@ final class Submission implements SseStream.EventSource {
     /** The cache's word on this request for the {@code X-Anvil-Cache} header, or null when it was not consulted. */
     String cacheStatus() {
         return cacheLookup == null ? null : cacheLookup.status();
-    }
-
-    /** From now on, records what each choice of each added prompt emits (call before the first {@link #add}). */
-    void recordDeltas() {
-        if (!handles.isEmpty())
-            throw new IllegalStateException("recording must start before the first prompt is added");
-        recorded = new ArrayList<>();
     }
 
     /**

@@ -62,9 +62,8 @@ class ReplayedSubmissionTest {
                 MODEL,
                 2,
                 List.of("p0", "p1"),
-                generation(),
                 logprobs,
-                new ResponseCache.Lookup.Hit(generation()));
+                new Submission.Setup(null, null, new ResponseCache.Lookup.Hit(generation()), null, List.of()));
     }
 
     @Test

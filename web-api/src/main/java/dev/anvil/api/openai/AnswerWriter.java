@@ -1,0 +1,203 @@
+package dev.anvil.api.openai;
+
+import dev.anvil.api.ApiErrors;
+import dev.anvil.api.ApiException;
+import dev.anvil.serving.GenerationResult;
+import dev.anvil.serving.InferenceException;
+import jakarta.annotation.PreDestroy;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.ws.rs.container.AsyncResponse;
+import jakarta.ws.rs.container.CompletionCallback;
+import jakarta.ws.rs.core.Response;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * The two ways a {@link Submission} answers its suspended request: an SSE stream of its events, or one JSON body
+ * once every generation finished. Neither holds an HTTP worker thread or an EJB instance while tokens are
+ * generated: the request is suspended ({@link AsyncResponse}) and resumed from a virtual thread of
+ * {@link #writers}, which for a stream then writes the events as they come, and for a plain request writes the
+ * finished result. The output guardrails ({@link Submission#output}) apply on both ways.
+ */
+@ApplicationScoped
+public class AnswerWriter {
+
+    private static final Logger LOG = Logger.getLogger(AnswerWriter.class.getName());
+    /** Extra time the container's async timeout allows beyond the request timeout, so our own deadline fires first. */
+    private static final long ASYNC_GRACE_SECONDS = 30;
+
+    @Inject
+    OpenAiConfig config;
+
+    /** Threads that write responses; virtual, since each mostly waits for tokens or for a slow client. */
+    private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
+
+    @PreDestroy
+    void shutdown() {
+        writers.shutdownNow();
+    }
+
+    /**
+     * Switches off the servlet container's own async timeout (WildFly: {@code default-async-context-timeout}, 30 s)
+     * for a suspended generation request. That clock starts at suspension, before the body is even read; when it
+     * fires before the response is committed (a busy server, a request long in the queue), the container completes
+     * the response under the writer. Our deadlines ({@link OpenAiConfig#REQUEST_TIMEOUT_SECONDS}, enforced by the
+     * {@link AsyncResponse} timeout and the stream's own deadline) apply instead.
+     */
+    static void disableContainerAsyncTimeout(HttpServletRequest request) {
+        if (request != null && request.isAsyncStarted()) {
+            request.getAsyncContext().setTimeout(0);
+        }
+    }
+
+    /** The fallback and guardrail headers of a response. */
+    private static Response.ResponseBuilder headers(Response.ResponseBuilder response, Submission submission) {
+        if (submission.fallback != null) response.header(GuardrailErrors.FALLBACK_HEADER, submission.fallback.header());
+        String findings = submission.output == null ? null : submission.output.header();
+        if (findings != null) response.header(GuardrailErrors.FINDINGS_HEADER, findings);
+        return response;
+    }
+
+    /**
+     * Answers with an SSE stream of the submission's events. The stream's writes are watched ({@link OpenStreams}): a
+     * client that stops reading is cut after the write timeout, its generation cancelled and its connection closed.
+     * What the request holds (its key's slot, its stream slot) is given back when the writer ends, or when the
+     * response cannot be written at all.
+     */
+    void stream(AsyncResponse async, Submission submission, SseStream.ChunkFormat format, boolean includeUsage) {
+        long timeout = config.requestTimeoutSeconds();
+        async.register((CompletionCallback) failure -> submission.answered());
+        async.setTimeout(timeout + ASYNC_GRACE_SECONDS, TimeUnit.SECONDS);
+        async.setTimeoutHandler(ar -> submission.cancel());
+        OpenStreams.Stream watched = submission.stream;
+        if (watched != null) {
+            Runnable closeConnection = ClientConnectionWatch.closerOfCurrentRequest();
+            watched.onCut(submission.id, () -> {
+                submission.cancel();
+                closeConnection.run();
+            });
+        }
+        SseStream stream = new SseStream(
+                submission.output == null ? submission : submission.output.stream(submission),
+                format,
+                includeUsage,
+                timeout,
+                watched,
+                submission::answered);
+        writers.execute(() -> {
+            boolean resumed = false;
+            try {
+                resumed = async.resume(headers(Response.ok(stream, "text/event-stream; charset=utf-8"), submission)
+                        .header("Cache-Control", "no-cache")
+                        .header("X-Accel-Buffering", "no") // tell reverse proxies not to buffer the stream
+                        .header(ResponseCacheStage.HEADER, submission.cacheStatus())
+                        .build());
+            } finally {
+                if (!resumed) { // already answered (a timeout) or the client is gone: nothing will write the stream
+                    submission.cancel();
+                    submission.answered();
+                }
+            }
+        });
+    }
+
+    /** Answers with one JSON body built from the results once every generation finished (or 504 at the timeout). */
+    void complete(
+            AsyncResponse async,
+            Submission submission,
+            Function<List<GenerationResult>, Object> body,
+            String promptParam) {
+        // What the request holds goes back once it is answered, whichever way (the container's completion is the net).
+        async.register((CompletionCallback) failure -> submission.answered());
+        if (submission.isReplay()) { // answered from the cache: nothing to wait for, answer on this thread
+            try {
+                List<GenerationResult> results = submission.results().join();
+                List<GenerationResult> answered =
+                        submission.output == null ? results : submission.output.apply(results);
+                async.resume(
+                        headers(Response.ok(OpenAiJson.toJson(body.apply(answered)), "application/json"), submission)
+                                .header(ResponseCacheStage.HEADER, submission.cacheStatus())
+                                .build());
+            } finally {
+                submission.answered();
+            }
+            return;
+        }
+        long timeout = config.requestTimeoutSeconds();
+        // Nothing is written until the end, so only the connection can tell that the client left: probe it as
+        // tokens come, and cancel the generation (freeing its KV blocks at the next step) when it is gone.
+        ClientConnectionWatch watch = ClientConnectionWatch.ofCurrentRequest();
+        submission.onProgress(() -> watch.probe(submission::cancel));
+        async.setTimeout(timeout, TimeUnit.SECONDS);
+        async.setTimeoutHandler(ar -> {
+            watch.stop();
+            submission.cancel();
+            try {
+                ar.resume(new ApiException(
+                        504,
+                        ApiErrors.TYPE_SERVER,
+                        "the request did not finish within " + timeout + " seconds ("
+                                + OpenAiConfig.REQUEST_TIMEOUT_SECONDS + ") and was cancelled",
+                        null,
+                        "timeout"));
+            } finally {
+                submission.answered();
+            }
+        });
+        // The result completes on the batching thread: hop to a writer before touching the response.
+        submission
+                .results()
+                .whenCompleteAsync(
+                        (results, error) -> {
+                            watch.stop(); // before anything is written: no probe may read the connection after this
+                            try {
+                                answer(async, submission, body, results, error, promptParam);
+                            } finally {
+                                submission.answered();
+                            }
+                        },
+                        writers);
+    }
+
+    /** Resumes a plain request with its finished results, or with the error its generation ended in. */
+    private static void answer(
+            AsyncResponse async,
+            Submission submission,
+            Function<List<GenerationResult>, Object> body,
+            List<GenerationResult> results,
+            Throwable error,
+            String promptParam) {
+        if (error == null) {
+            try {
+                List<GenerationResult> answered =
+                        submission.output == null ? results : submission.output.apply(results);
+                String json = OpenAiJson.toJson(body.apply(answered));
+                async.resume(headers(Response.ok(json, "application/json"), submission)
+                        .header(ResponseCacheStage.HEADER, submission.cacheStatus())
+                        .build());
+            } catch (RuntimeException e) {
+                async.resume(e);
+            }
+            return;
+        }
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        LOG.log(Level.WARNING, "generation " + submission.id + " failed", cause);
+        async.resume(
+                cause instanceof InferenceException ie
+                        ? InferenceErrors.exception(ie, promptParam)
+                        : new ApiException(
+                                500,
+                                ApiErrors.TYPE_SERVER,
+                                "generation failed: " + cause.getMessage(),
+                                null,
+                                "generation_failed"));
+    }
+}

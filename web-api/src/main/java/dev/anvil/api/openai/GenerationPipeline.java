@@ -1,0 +1,312 @@
+package dev.anvil.api.openai;
+
+import dev.anvil.api.ApiErrors;
+import dev.anvil.api.ApiException;
+import dev.anvil.api.gateway.CallerContext;
+import dev.anvil.cache.ResponseCache;
+import dev.anvil.guardrails.GuardrailPolicies;
+import dev.anvil.guardrails.GuardrailPolicy;
+import dev.anvil.guardrails.GuardrailViolation;
+import dev.anvil.guardrails.Guardrails;
+import dev.anvil.resilience.ResilientInference;
+import dev.anvil.serving.InferenceException;
+import dev.anvil.serving.InferenceRequest;
+import dev.anvil.serving.ServedModel;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.json.JsonObject;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.ws.rs.container.AsyncResponse;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Function;
+import java.util.logging.Logger;
+
+/**
+ * The one path of a {@code /v1} generation request, the same for completions and chat ({@link #generate}); the
+ * endpoints only parse their body into a {@link GenerationRequest} and shape the answer. The stages, in order:
+ *
+ * <ol>
+ *   <li><b>gateway</b>, before the resource: {@code ApiKeyFilter} (the key, its tenant, requests/minute, budget);</li>
+ *   <li><b>routing</b> ({@link #route}): the key's model scope (403), the caller's own {@code name@version} pin (403),
+ *       then the experiment's variant, its exact version and parameters;</li>
+ *   <li><b>model</b>: the routed version resolved (404, loaded on demand);</li>
+ *   <li><b>input guardrails</b> ({@link #guardInput}): the tenant's policy on the caller's texts (400 or redaction);</li>
+ *   <li><b>admission</b>: the prompts tokenized for the version (chat: through its template), then the key's
+ *       concurrent-requests slot and a reservation of prompt + max_tokens × n (429), a stream slot (503);</li>
+ *   <li><b>response cache</b> on the exact version, in the caller's tenant scope: a hit is replayed, no inference;</li>
+ *   <li><b>submission</b> through {@link ResilientInference} (breaker, retries, fallback model or message), with the
+ *       experiment outcome and the cache store registered for when it ends;</li>
+ *   <li><b>answer</b> ({@link AnswerWriter}): output guardrails on the JSON body or the SSE stream; when the
+ *       generation ends its usage is settled and audited, and what the request held goes back.</li>
+ * </ol>
+ *
+ * <p>Why this order: who may use a model and which version serves are decided before anything reads the content
+ * (a caller refused the model hears 403, never what the content policy thinks of its text); the guardrails run on
+ * the resolved version, whose tokenizer is the only reader of token prompts; nothing is reserved for a request the
+ * guardrails refuse; a cached answer is still admitted and billed like a generated one.
+ */
+@ApplicationScoped
+public class GenerationPipeline {
+
+    private static final Logger LOG = Logger.getLogger(GenerationPipeline.class.getName());
+
+    @Inject
+    ServedModels models;
+
+    @Inject
+    ExperimentTraffic experiments;
+
+    @Inject
+    Guardrails guardrails;
+
+    @Inject
+    GuardrailPolicies guardrailPolicies;
+
+    @Inject
+    ResponseCacheStage cache;
+
+    @Inject
+    ResilientInference resilience;
+
+    /** The bound on open streams and the watchdog that cuts clients that stopped reading. */
+    @Inject
+    OpenStreams openStreams;
+
+    @Inject
+    AnswerWriter answers;
+
+    /** The gateway's view of the caller (API key scope, admission, usage settlement); request-scoped. */
+    @Inject
+    CallerContext caller;
+
+    @Inject
+    OpenAiConfig config;
+
+    /**
+     * Runs a generation request: reads its JSON body (at most {@code anvil.api.max-body-bytes}) and has the endpoint
+     * {@code parse} it, then runs every stage; any refusal answers the request with its error.
+     */
+    void generate(
+            HttpServletRequest http,
+            AsyncResponse async,
+            InputStream body,
+            String contentLength,
+            Function<JsonObject, GenerationRequest> parse) {
+        AnswerWriter.disableContainerAsyncTimeout(http);
+        try {
+            GenerationRequest request =
+                    parse.apply(RequestBodies.readObject(body, contentLength, config.maxBodyBytes()));
+            GenerationOptions options = route(request.options());
+            ServedModel model = models.served(options.model(), request.endpoint().promptParam);
+            List<String> given = request.inputTexts(model);
+            CheckedInput input = guardInput(http, given, request.endpoint().promptParam);
+            RequestGuardrails guard =
+                    new RequestGuardrails(input.policy(), input.check().findings(), request.jsonOutput());
+            GenerationRequest.Prompts prompts =
+                    request.prompts(model, options, given, input.check().texts());
+            Submission submission = submit(
+                    newId(request.endpoint().idPrefix),
+                    model,
+                    options,
+                    prompts,
+                    request.logprobs(),
+                    request.endpoint().promptParam,
+                    guard);
+            if (options.stream()) {
+                answers.stream(async, submission, request.chunks(submission), options.includeUsage());
+            } else {
+                answers.complete(
+                        async,
+                        submission,
+                        results -> request.body(submission, results),
+                        request.endpoint().promptParam);
+            }
+        } catch (RuntimeException e) {
+            async.resume(e);
+        }
+    }
+
+    /**
+     * Routing: for a plain model name covered by a RUNNING experiment, the options with the chosen variant's exact
+     * version ({@code name@version}) and parameters; otherwise (no experiment, or a pinned {@code name@version}) the
+     * options as they are. The caller's own access is checked first: its key's model scope (403 unless the key may
+     * use the name), then its pin (403 unless it pins the version its name serves, or the caller may pin others).
+     * Experiments pin variants after this, internally.
+     */
+    private GenerationOptions route(GenerationOptions options) {
+        String requested = options.model();
+        caller.requireModel(requested);
+        if (requested.indexOf('@') > 0) caller.requireVersionPin(requested, models.servesName(requested));
+        return experiments.route(options);
+    }
+
+    /** The input check and the policy it ran under. */
+    private record CheckedInput(GuardrailPolicy policy, Guardrails.InputCheck check) {}
+
+    /**
+     * Input guardrails: checks the request's input texts under the caller's policy (the tenant's; the server default
+     * without one). A blocking finding is a 400 {@code guardrail_violation} naming the check.
+     */
+    private CheckedInput guardInput(HttpServletRequest http, List<String> texts, String what) {
+        GuardrailPolicy policy = guardrailPolicy(http);
+        try {
+            return new CheckedInput(policy, guardrails.checkInput(policy, texts, what));
+        } catch (GuardrailViolation v) {
+            throw GuardrailErrors.exception(v);
+        }
+    }
+
+    /**
+     * The caller's guardrail policy: the tenant of the caller's API key; for an anonymous caller, the tenant named by
+     * the header {@code anvil.guardrails.tenant-header} when that is configured (off by default), else the default.
+     */
+    private GuardrailPolicy guardrailPolicy(HttpServletRequest http) {
+        // The authenticated tenant (API key) decides; the configured header only names one for anonymous callers.
+        String tenant = caller.key() != null ? caller.key().tenant() : null;
+        String header = guardrailPolicies.tenantHeader();
+        if (tenant == null && header != null && http != null) tenant = http.getHeader(header);
+        try {
+            return guardrailPolicies.forTenant(tenant);
+        } catch (IllegalArgumentException e) {
+            throw new ApiException(
+                    500,
+                    ApiErrors.TYPE_SERVER,
+                    "the guardrail configuration" + (tenant == null ? "" : " of tenant '" + tenant + "'")
+                            + " is invalid: " + e.getMessage(),
+                    null,
+                    "guardrail_configuration");
+        }
+    }
+
+    /** A fresh response id: a prefix and 128 random bits, unique per response. */
+    static String newId(String prefix) {
+        // 128 random bits: unique enough for response ids, without SecureRandom's cost and lock per request.
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        return prefix
+                + HexFormat.of().toHexDigits(r.nextLong())
+                + HexFormat.of().toHexDigits(r.nextLong());
+    }
+
+    /**
+     * What a generation may use at most: per prompt its tokens plus {@code n} times the completion limit (max_tokens,
+     * else what the context leaves; never more than the context leaves, since a longer request is refused anyway).
+     */
+    static long reservedTokens(ServedModel model, List<int[]> prompts, int n, Integer maxTokens) {
+        long total = 0;
+        for (int[] prompt : prompts) {
+            long room = Math.max(0, model.contextLength() - prompt.length);
+            total += prompt.length + (long) n * (maxTokens == null ? room : Math.min(maxTokens, room));
+        }
+        return total;
+    }
+
+    /**
+     * Admission, the response cache and the submission: one generation per prompt, all pinned to {@code model}'s
+     * exact version (or a fallback's). If the submission is refused, what admission took goes back and the refusal
+     * is thrown as its HTTP error.
+     */
+    private Submission submit(
+            String id,
+            ServedModel model,
+            GenerationOptions options,
+            GenerationRequest.Prompts prompts,
+            Integer logprobs,
+            String promptParam,
+            RequestGuardrails guard) {
+        if (options.user() != null) {
+            LOG.fine(() -> id + " for user " + options.user());
+        }
+        GuardedOutput output = new GuardedOutput(guardrails::outputGuard, guard);
+        if (options.stream() && logprobs != null && output.transformsStream()) {
+            throw ApiException.badRequest(
+                    "streamed logprobs cannot be combined with this policy's output guardrails, "
+                            + "which may redact or withhold text as it is generated; ask without 'stream' or without 'logprobs'",
+                    "logprobs");
+        }
+        List<int[]> tokens = prompts.tokensFor().apply(model);
+        // gateway: the key's concurrent-requests slot and a reservation of what this may use (429 when refused)
+        Runnable leaveSlot = caller.admitGeneration(reservedTokens(model, tokens, options.n(), options.maxTokens()));
+        OpenStreams.Stream streamSlot = null;
+        try {
+            if (options.stream()) streamSlot = openStreams.admit(); // 503 when the server has its limit of open streams
+            List<Runnable> held = streamSlot == null ? List.of(leaveSlot) : List.of(leaveSlot, streamSlot::close);
+            return submitAdmitted(id, model, options, prompts, tokens, logprobs, promptParam, output, streamSlot, held);
+        } catch (RuntimeException e) {
+            caller.abandonGeneration(); // nothing ran: the reservation and the slot go back
+            if (streamSlot != null) streamSlot.close();
+            throw e;
+        }
+    }
+
+    private Submission submitAdmitted(
+            String id,
+            ServedModel model,
+            GenerationOptions options,
+            GenerationRequest.Prompts prompts,
+            List<int[]> tokens,
+            Integer logprobs,
+            String promptParam,
+            GuardedOutput output,
+            OpenStreams.Stream streamSlot,
+            List<Runnable> held) {
+        // The response cache, on the exact version routing chose: a hit is answered without inference.
+        ResponseCache.Lookup lookup = cache.lookUp(model, options, tokens, logprobs);
+        Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, held);
+        if (lookup instanceof ResponseCache.Lookup.Hit) {
+            Submission replayed = Submission.replay(id, model, options.n(), prompts.texts(), logprobs != null, setup);
+            // gateway: usage of what the caller received (its tokens were generated once, earlier)
+            caller.settleWhenDone(id, model, replayed.totalPromptTokens(), replayed.results(), options.user());
+            return replayed;
+        }
+        ResilientInference.Routed routed;
+        try {
+            routed = resilience.submit(model, m -> {
+                List<InferenceRequest> requests = new ArrayList<>();
+                for (int[] prompt : m == model ? tokens : prompts.tokensFor().apply(m)) {
+                    requests.add(new InferenceRequest(
+                            m.ref(),
+                            prompt,
+                            options.sampling(),
+                            options.maxTokens(),
+                            options.stop(),
+                            options.n(),
+                            logprobs,
+                            id));
+                }
+                return requests;
+            });
+        } catch (InferenceException e) {
+            // Refusals of the version itself count against the variant; a request the caller got wrong does not.
+            if (e.kind() == InferenceException.Kind.UNAVAILABLE || e.kind() == InferenceException.Kind.OVERLOADED) {
+                experiments.refused(options, id);
+            }
+            throw InferenceErrors.exception(e, promptParam);
+        } catch (RuntimeException e) {
+            experiments.refused(options, id);
+            throw e;
+        }
+        // A fallback's answer is not the routed version's: it is neither cached under that version's key nor tracked
+        // as the variant's outcome.
+        Submission submission = Submission.live(
+                id,
+                routed.model(),
+                options.n(),
+                routed.handles(),
+                prompts.texts(),
+                options.stream(),
+                routed.fallback() == null ? setup : setup.answeredBy(routed.fallback()));
+        if (routed.fallback() == null) {
+            experiments.track(submission, options, tokens);
+            cache.storeWhenDone(submission);
+        } else {
+            experiments.refused(options, id);
+        }
+        // gateway: when the generation ends, debit its tokens and record usage + audit
+        caller.settleWhenDone(id, routed.model(), submission.totalPromptTokens(), submission.results(), options.user());
+        return submission;
+    }
+}

@@ -51,6 +51,8 @@ public final class AnvilCli {
                   --threads T            compute threads (default: all processors)
                   --batch B              sequences decoding together (default 1)
                   --repeat R             measured runs after the warm-up; the best is reported (default 1)
+                  --llama-cpp DIR        also run llama.cpp's llama-batched-bench from this build dir on the same
+                                         model and work, before and after Anvil, and print the ratios
               help       this text
             """ + LoadCommand.USAGE + CacheBenchCommand.USAGE + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
 

@@ -44,7 +44,10 @@ public final class BenchCommand {
 
     public static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
         CliArgs a = new CliArgs(
-                args, Set.of("model", "prompt-tokens", "gen-tokens", "threads", "batch", "repeat"), Set.of(), Set.of());
+                args,
+                Set.of("model", "prompt-tokens", "gen-tokens", "threads", "batch", "repeat", "llama-cpp"),
+                Set.of(),
+                Set.of());
         Path model = Path.of(a.string("model", GenerateCommand.DEFAULT_MODEL));
         int promptTokens = a.integer("prompt-tokens", 128, 1, 1 << 20);
         int genTokens = a.integer("gen-tokens", 64, 1, 1 << 20);
@@ -52,9 +55,23 @@ public final class BenchCommand {
         int batch = a.integer("batch", 1, 1, 4096);
         int repeat = a.integer("repeat", 1, 1, 100);
         if (!Files.isRegularFile(model)) throw new CliArgs.UsageException("model file " + model + " does not exist");
+        LlamaCppReference reference =
+                a.has("llama-cpp") ? new LlamaCppReference(Path.of(a.required("llama-cpp"))) : null;
 
         double uptimeBefore = loadAverage();
+        // The reference runs just before and just after Anvil, and the better of its two runs counts: a machine that
+        // drifts between minutes then favours llama.cpp, never Anvil.
+        LlamaCppReference.Result before = null;
+        if (reference != null) {
+            err.println("bench: llama.cpp reference run 1/2");
+            before = reference.run(model, promptTokens, genTokens, threads, batch);
+        }
         Result r = measure(model, promptTokens, genTokens, threads, batch, repeat, err);
+        LlamaCppReference.Result ref = null;
+        if (reference != null) {
+            err.println("bench: llama.cpp reference run 2/2");
+            ref = before.best(reference.run(model, promptTokens, genTokens, threads, batch));
+        }
         double uptimeAfter = loadAverage();
 
         out.printf("anvil bench: %s%n", model);
@@ -80,6 +97,20 @@ public final class BenchCommand {
         out.printf("  %-34s %12.1f MiB%n", "peak RSS (VmHWM)", r.peakRssBytes() / 1048576.0);
         out.printf("  %-34s %12.0f %%%n", "CPU share of " + threads + " threads", r.cpuShare() * 100);
         out.printf("  %-34s %5.2f -> %.2f%n", "1-min load average before/after", uptimeBefore, uptimeAfter);
+        if (ref != null) {
+            out.println("  --- against llama.cpp (llama-batched-bench, best of the runs before and after) ---");
+            out.printf("  %-34s %s%n", "reference", reference.binary());
+            out.printf(
+                    "  %-34s %12.1f tok/s   anvil/llama.cpp %5.2fx%n",
+                    "llama.cpp prefill",
+                    ref.prefillTokensPerSecond(),
+                    r.prefillTokensPerSecond() / ref.prefillTokensPerSecond());
+            out.printf(
+                    "  %-34s %12.1f tok/s   anvil/llama.cpp %5.2fx%n",
+                    "llama.cpp decode, batch " + batch + ", aggregate",
+                    ref.decodeAggregate(),
+                    r.decodeAggregate() / ref.decodeAggregate());
+        }
         return 0;
     }
 

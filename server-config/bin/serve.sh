@@ -45,7 +45,8 @@ fi
 WILDFLY_HOME="$ROOT/server-config/target/wildfly"
 EAR="$ROOT/ear/target/anvil.ear"
 
-# Rebuild when the EAR or the server is missing, or any source/pom/CLI script is newer than the EAR.
+# Rebuild when the EAR or the server is missing, or any source/pom/CLI script is newer than the EAR. `package`, not
+# `install`: the reactor resolves its own modules, and nothing of this checkout goes into ~/.m2.
 needs_build=false
 if [ ! -f "$EAR" ] || [ ! -x "$WILDFLY_HOME/bin/standalone.sh" ] || [ ! -f "$ROOT/server-config/target/jdbc/postgresql.jar" ]; then
   needs_build=true
@@ -54,8 +55,8 @@ elif [ -n "$(find "$ROOT" -path "$ROOT/.git" -prune -o -path '*/target' -prune -
   needs_build=true
 fi
 if [ "$needs_build" = true ]; then
-  echo "anvil: building (./mvnw -q install -DskipTests)..."
-  ./mvnw -q install -DskipTests
+  echo "anvil: building (./mvnw -q package -DskipTests)..."
+  ./mvnw -q package -DskipTests
 fi
 
 BASE_DIR="${ANVIL_SERVER_BASE_DIR:-$WILDFLY_HOME/standalone}"

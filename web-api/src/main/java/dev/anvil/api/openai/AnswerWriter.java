@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.logging.Level;
@@ -31,8 +33,8 @@ import java.util.logging.Logger;
 public class AnswerWriter {
 
     private static final Logger LOG = Logger.getLogger(AnswerWriter.class.getName());
-    /** Extra time the container's async timeout allows beyond the request timeout, so our own deadline fires first. */
-    private static final long ASYNC_GRACE_SECONDS = 30;
+    /** Extra time a stream's deadline here allows beyond the request timeout, so the stream's own deadline ends it. */
+    private static final long STREAM_GRACE_SECONDS = 30;
 
     @Inject
     OpenAiConfig config;
@@ -40,17 +42,46 @@ public class AnswerWriter {
     /** Threads that write responses; virtual, since each mostly waits for tokens or for a slow client. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
 
+    /**
+     * The request deadlines ({@code anvil.api.request-timeout-seconds}). Not {@link AsyncResponse#setTimeout}: RESTEasy
+     * schedules that on an executor that keeps a cancelled task queued until its delay has passed, so every answered
+     * request (its suspended response, its {@link Submission}, the engine sequence and, after an unload, the whole
+     * model) stayed reachable for the full timeout, 10 minutes by default. Here a deadline is removed from the queue
+     * the moment its request is answered.
+     */
+    private final ScheduledThreadPoolExecutor deadlines = new ScheduledThreadPoolExecutor(1, r -> {
+        Thread t = new Thread(r, "anvil-request-deadlines");
+        t.setDaemon(true);
+        return t;
+    });
+
+    {
+        deadlines.setRemoveOnCancelPolicy(true);
+    }
+
     @PreDestroy
     void shutdown() {
         writers.shutdownNow();
+        deadlines.shutdownNow();
+    }
+
+    /** Runs {@code onExpiry} after {@code seconds} unless the request is answered first (then nothing stays queued). */
+    private void deadline(AsyncResponse async, long seconds, Runnable onExpiry) {
+        ScheduledFuture<?> expiry = deadlines.schedule(onExpiry, seconds, TimeUnit.SECONDS);
+        async.register((CompletionCallback) failure -> expiry.cancel(false));
+    }
+
+    /** Request deadlines armed and not yet expired or answered: what this writer keeps reachable. */
+    int pendingDeadlines() {
+        return deadlines.getQueue().size();
     }
 
     /**
      * Switches off the servlet container's own async timeout (WildFly: {@code default-async-context-timeout}, 30 s)
      * for a suspended generation request. That clock starts at suspension, before the body is even read; when it
      * fires before the response is committed (a busy server, a request long in the queue), the container completes
-     * the response under the writer. Our deadlines ({@link OpenAiConfig#REQUEST_TIMEOUT_SECONDS}, enforced by the
-     * {@link AsyncResponse} timeout and the stream's own deadline) apply instead.
+     * the response under the writer. Our deadlines ({@link OpenAiConfig#REQUEST_TIMEOUT_SECONDS}, enforced by {@link #deadlines}
+     * and the stream's own deadline) apply instead.
      */
     static void disableContainerAsyncTimeout(HttpServletRequest request) {
         if (request != null && request.isAsyncStarted()) {
@@ -75,8 +106,7 @@ public class AnswerWriter {
     void stream(AsyncResponse async, Submission submission, SseStream.ChunkFormat format, boolean includeUsage) {
         long timeout = config.requestTimeoutSeconds();
         async.register((CompletionCallback) failure -> submission.answered());
-        async.setTimeout(timeout + ASYNC_GRACE_SECONDS, TimeUnit.SECONDS);
-        async.setTimeoutHandler(ar -> submission.cancel());
+        deadline(async, timeout + STREAM_GRACE_SECONDS, submission::cancel);
         OpenStreams.Stream watched = submission.stream;
         if (watched != null) {
             Runnable closeConnection = ClientConnectionWatch.closerOfCurrentRequest();
@@ -136,12 +166,11 @@ public class AnswerWriter {
         // tokens come, and cancel the generation (freeing its KV blocks at the next step) when it is gone.
         ClientConnectionWatch watch = ClientConnectionWatch.ofCurrentRequest();
         submission.onProgress(() -> watch.probe(submission::cancel));
-        async.setTimeout(timeout, TimeUnit.SECONDS);
-        async.setTimeoutHandler(ar -> {
+        deadline(async, timeout, () -> {
             watch.stop();
             submission.cancel();
             try {
-                ar.resume(new ApiException(
+                async.resume(new ApiException(
                         504,
                         ApiErrors.TYPE_SERVER,
                         "the request did not finish within " + timeout + " seconds ("

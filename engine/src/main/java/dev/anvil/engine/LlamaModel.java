@@ -1,13 +1,7 @@
 package dev.anvil.engine;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.concurrent.ThreadFactory;
 import jdk.incubator.vector.FloatVector;
@@ -52,114 +46,39 @@ import jdk.incubator.vector.FloatVector;
  * invariant: a sequence's logits are bit-identical whatever else is in its batch and however its prompt was
  * chunked (same per-row arithmetic on every kernel path, lane sums in fixed order, StrictMath and {@link ExpF}
  * transcendentals), so seeded sampling reproduces exactly under continuous batching.
+ *
+ * <p>This class is the forward pass; {@link ModelLoader} reads the file into {@link ModelWeights}, {@link Matmul}
+ * multiplies by them.
  */
 public final class LlamaModel implements AutoCloseable {
 
-    /**
-     * From this many tokens on, a matmul dequantizes each row once and runs the 4x2 float tile kernel instead
-     * of the fused per-token dot. Measured (thread CPU time, SmolLM2-135M ffn_up Q8_0 576x1536): fused dot
-     * 240 us per token; vectorized Q8_0 dequantize 180 us per matrix + tile kernel 107 us per token, so the
-     * switch pays from 2 tokens. Q4_0 dequantizes with vector code too; the other types dequantize with scalar
-     * code (about 2-3x slower), hence 4.
-     */
-    /** More transformer blocks than any real model has (the largest have ~130); bounds per-layer arrays before the tensors are looked up. */
-    static final int MAX_LAYERS = 4096;
-
-    static int dequantMinTokens(GgmlType type) {
-        return type == GgmlType.Q8_0 || type == GgmlType.Q4_0 || type == GgmlType.F32 ? 2 : 4;
-    }
-
     private final ModelConfig config;
+    private final ModelWeights weights;
     private final Path path;
     private final AutoCloseable mapping;
     private final ComputePool pool;
-    private final WeightMatrix tokenEmbedding;
-    private final float[][] attnNorm, ffnNorm;
-    private final WeightMatrix[] wq, wk, wv, wo, w1, w2, w3;
-    private final float[] outputNorm;
-    private final WeightMatrix output;
-    private final float[][] workerScratch; // per worker: attention scores or dequantized rows
-    /** Repacked copies of the Q8_0/Q4_0 matrices (off-heap, {@link #packedArena}); matmul uses them when present. */
-    private final java.util.IdentityHashMap<WeightMatrix, PackedWeights> packed = new java.util.IdentityHashMap<>();
-
-    private final Arena packedArena = Arena.ofShared();
-    private final float[][] workerPanel; // per worker: a widened packed unit and its tile results
-    private final int maxCols;
+    private final Matmul matmul;
+    private final float[][] workerScores; // per worker: one head's attention scores over the context
     private final Tokenizer tokenizer;
     private final String tokenizerProblem;
 
-    private LlamaModel(
-            ModelConfig config,
+    /** Takes over {@code mapping} (what {@code weights} point into) and {@code pool}; see {@link ModelLoader}. */
+    LlamaModel(
+            ModelWeights weights,
             Path path,
             AutoCloseable mapping,
             ComputePool pool,
             Tokenizer tokenizer,
-            String tokenizerProblem,
-            WeightMatrix tokenEmbedding,
-            float[][] attnNorm,
-            WeightMatrix[] wq,
-            WeightMatrix[] wk,
-            WeightMatrix[] wv,
-            WeightMatrix[] wo,
-            float[][] ffnNorm,
-            WeightMatrix[] w1,
-            WeightMatrix[] w2,
-            WeightMatrix[] w3,
-            float[] outputNorm,
-            WeightMatrix output) {
-        this.config = config;
+            String tokenizerProblem) {
+        this.config = weights.config();
+        this.weights = weights;
         this.path = path;
         this.mapping = mapping;
         this.pool = pool;
         this.tokenizer = tokenizer;
         this.tokenizerProblem = tokenizerProblem;
-        this.tokenEmbedding = tokenEmbedding;
-        this.attnNorm = attnNorm;
-        this.wq = wq;
-        this.wk = wk;
-        this.wv = wv;
-        this.wo = wo;
-        this.ffnNorm = ffnNorm;
-        this.w1 = w1;
-        this.w2 = w2;
-        this.w3 = w3;
-        this.outputNorm = outputNorm;
-        this.output = output;
-        this.maxCols = Math.max(config.dim(), config.hiddenDim());
-        try {
-            checkShapes(config, tokenEmbedding, output, wq, wk, wv, wo, w1, w2, w3);
-            this.workerScratch = new float[pool.size()][Math.max(4 * maxCols, config.contextLength())];
-            this.workerPanel = repack();
-        } catch (RuntimeException | Error e) {
-            packedArena.close();
-            throw e;
-        }
-    }
-
-    /**
-     * Repacks every Q8_0/Q4_0 matrix of the layers and the classifier into {@link PackedWeights} (rows as vector
-     * lanes), in parallel. Costs a second copy of those weights off the heap and a fraction of a second at load;
-     * buys matmul kernels without horizontal sums that read each weight once per step whatever the batch. The
-     * token embedding keeps being read from the file (one row per token).
-     */
-    private float[][] repack() {
-        java.util.List<WeightMatrix> all = new java.util.ArrayList<>();
-        for (WeightMatrix[] layerMatrices : new WeightMatrix[][] {wq, wk, wv, wo, w1, w2, w3})
-            all.addAll(java.util.List.of(layerMatrices));
-        all.add(output);
-        int cols = 0;
-        for (WeightMatrix w : all) {
-            if (!PackedWeights.supports(w.type()) || packed.containsKey(w)) continue;
-            PackedWeights p = PackedWeights.allocate(w, packedArena);
-            pool.parallelFor(p.units, 8, (a, b, worker) -> p.packUnits(w, a, b));
-            packed.put(w, p);
-            cols = Math.max(cols, w.cols());
-        }
-        float[][] panels = new float[pool.size()][];
-        for (int i = 0; i < panels.length; i++) {
-            panels[i] = packed.isEmpty() ? new float[0] : new float[PackedWeights.panelFloats(cols)];
-        }
-        return panels;
+        this.workerScores = new float[pool.size()][config.contextLength()];
+        this.matmul = new Matmul(weights, pool);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -176,12 +95,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public static LlamaModel load(Path path, Path tokenizerPath, ThreadFactory threadFactory, int threads)
             throws IOException {
-        if (isGguf(path)) {
-            if (tokenizerPath != null)
-                throw new IllegalArgumentException(path + " is GGUF: its tokenizer is inside the file");
-            return loadGguf(path, threadFactory, threads);
-        }
-        return loadLlama2c(path, tokenizerPath, threadFactory, threads);
+        return ModelLoader.load(path, tokenizerPath, threadFactory, threads);
     }
 
     /**
@@ -191,86 +105,7 @@ public final class LlamaModel implements AutoCloseable {
      * @param threadFactory makes the {@code threads - 1} compute threads (the caller is the remaining one)
      */
     public static LlamaModel load(Path path, ThreadFactory threadFactory, int threads) throws IOException {
-        return isGguf(path) ? loadGguf(path, threadFactory, threads) : loadLlama2c(path, null, threadFactory, threads);
-    }
-
-    private static boolean isGguf(Path path) throws IOException {
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            java.nio.ByteBuffer magic = java.nio.ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-            ch.read(magic, 0);
-            return magic.position() == 4 && magic.getInt(0) == 0x46554747;
-        }
-    }
-
-    /** What a GGUF file holds for a Llama network, checked; the weights still point into the file's mapping. */
-    private record GgufParts(
-            ModelConfig config,
-            WeightMatrix embedding,
-            float[][] attnNorm,
-            WeightMatrix[][] layers,
-            float[][] ffnNorm,
-            float[] outputNorm,
-            WeightMatrix output,
-            Tokenizer tokenizer) {}
-
-    private static GgufParts parts(GgufFile f) {
-        Path path = f.path();
-        String arch = f.getString("general.architecture");
-        if (!arch.equals("llama")) {
-            throw new UnsupportedModelException(
-                    path + ": architecture '" + arch + "' is not supported (supported: llama)");
-        }
-        String p = arch + ".";
-        GgufFile.Tensor embd = f.tensor("token_embd.weight");
-        if (embd.shape().length != 2) {
-            throw new UnsupportedModelException(path + ": tensor token_embd.weight has shape "
-                    + java.util.Arrays.toString(embd.shape()) + ", expected [embedding_length, vocabulary]");
-        }
-        int dim = f.getInt(p + "embedding_length");
-        int heads = f.getInt(p + "attention.head_count");
-        int layers = f.getInt(p + "block_count");
-        if (layers <= 0 || layers > MAX_LAYERS) {
-            throw new UnsupportedModelException(
-                    path + ": " + p + "block_count " + layers + " is outside 1.." + MAX_LAYERS);
-        }
-        if (heads <= 0)
-            throw new UnsupportedModelException(path + ": " + p + "attention.head_count " + heads + " is not positive");
-        boolean tied = !f.tensors().containsKey("output.weight");
-        long vocab = embd.shape()[1];
-        if (vocab > Integer.MAX_VALUE)
-            throw new UnsupportedModelException(path + ": vocabulary of " + vocab + " tokens");
-        ModelConfig cfg = new ModelConfig(
-                arch,
-                dim,
-                f.getInt(p + "feed_forward_length"),
-                layers,
-                heads,
-                f.getInt(p + "attention.head_count_kv", heads),
-                (int) vocab,
-                f.getInt(p + "context_length"),
-                f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f),
-                f.getFloat(p + "rope.freq_base", 10000f),
-                f.getInt(p + "rope.dimension_count", dim / heads),
-                tied);
-        WeightMatrix[][] m = new WeightMatrix[7][layers];
-        String[] names = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_down", "ffn_up"};
-        float[][] an = new float[layers][], fn = new float[layers][];
-        for (int l = 0; l < layers; l++) {
-            for (int k = 0; k < names.length; k++)
-                m[k][l] = WeightMatrix.of(f.tensor("blk." + l + "." + names[k] + ".weight"));
-            an[l] = vector(f.tensor("blk." + l + ".attn_norm.weight"), dim);
-            fn[l] = vector(f.tensor("blk." + l + ".ffn_norm.weight"), dim);
-        }
-        WeightMatrix embedding = WeightMatrix.of(embd);
-        WeightMatrix out = tied ? embedding : WeightMatrix.of(f.tensor("output.weight"));
-        checkShapes(cfg, embedding, out, m[0], m[1], m[2], m[3], m[4], m[5], m[6]);
-        float[] outputNorm = vector(f.tensor("output_norm.weight"), dim);
-        Tokenizer tok = f.has("tokenizer.ggml.model") ? Tokenizer.fromGguf(f) : null;
-        if (tok != null && tok.vocabSize() != cfg.vocabSize()) {
-            throw new UnsupportedModelException(path + ": the tokenizer has " + tok.vocabSize()
-                    + " tokens but the embedding " + cfg.vocabSize() + " rows");
-        }
-        return new GgufParts(cfg, embedding, an, m, fn, outputNorm, out, tok);
+        return ModelLoader.load(path, null, threadFactory, threads);
     }
 
     /**
@@ -281,244 +116,7 @@ public final class LlamaModel implements AutoCloseable {
      * @throws UnsupportedModelException naming the problem
      */
     public static ModelConfig inspect(GgufFile f) {
-        return refusal(f.path(), () -> parts(f).config());
-    }
-
-    /**
-     * Runs {@code check}; an unexpected exception or error from code reading a hostile file (an index out of range,
-     * an absurd allocation, a deep recursion) becomes the file's refusal, so that callers see one kind of failure.
-     */
-    private static <T> T refusal(Path path, java.util.function.Supplier<T> check) {
-        try {
-            return check.get();
-        } catch (UnsupportedModelException e) {
-            throw e;
-        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
-            throw new UnsupportedModelException(path + ": malformed model (" + e + ")", e);
-        }
-    }
-
-    private static LlamaModel loadGguf(Path path, ThreadFactory tf, int threads) throws IOException {
-        GgufFile f = GgufFile.open(path);
-        ComputePool pool = null;
-        try {
-            GgufParts g = refusal(path, () -> parts(f));
-            pool = new ComputePool(threads, tf);
-            WeightMatrix[][] m = g.layers();
-            ComputePool compute = pool;
-            return refusal(
-                    path,
-                    () -> new LlamaModel(
-                            g.config(),
-                            path,
-                            f,
-                            compute,
-                            g.tokenizer(),
-                            path + " contains no tokenizer (tokenizer.ggml.model is missing)",
-                            g.embedding(),
-                            g.attnNorm(),
-                            m[0],
-                            m[1],
-                            m[2],
-                            m[3],
-                            g.ffnNorm(),
-                            m[4],
-                            m[5],
-                            m[6],
-                            g.outputNorm(),
-                            g.output()));
-        } catch (RuntimeException | Error e) {
-            if (pool != null) pool.close();
-            f.close();
-            throw e;
-        }
-    }
-
-    /** A norm weight vector; these few kilobytes are the only weights copied to the heap. */
-    private static float[] vector(GgufFile.Tensor t, int expected) {
-        if (t.elementCount() != expected) {
-            throw new UnsupportedModelException(
-                    "tensor " + t.name() + " has " + t.elementCount() + " elements, expected " + expected);
-        }
-        WeightMatrix w = new WeightMatrix(t.name(), t.type(), 1, expected, t.data());
-        float[] v = new float[expected];
-        w.dequantizeRow(0, v, 0);
-        return v;
-    }
-
-    /**
-     * llama2.c checkpoint: 7 little-endian int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size
-     * — negative when the classifier is stored separately — and seq_len), then fp32 tensors in the order
-     * token_embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, freq_cis_real, freq_cis_imag
-     * [, wcls]. Each weight matrix is row-major [out][in], the same as a GGUF row. Without an explicit
-     * tokenizer, llama2.c's convention is followed: {@code tok<vocab>.bin} next to the checkpoint, else
-     * {@code tokenizer.bin} there.
-     */
-    private static LlamaModel loadLlama2c(Path path, Path tokenizerPath, ThreadFactory tf, int threads)
-            throws IOException {
-        Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            MemorySegment s = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            if (s.byteSize() < 28)
-                throw new UnsupportedModelException(path + " is neither GGUF nor a llama2.c checkpoint (too short)");
-            ValueLayout.OfInt i32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-            int dim = s.get(i32, 0), hidden = s.get(i32, 4), layers = s.get(i32, 8), heads = s.get(i32, 12);
-            int kvHeads = s.get(i32, 16), vocabRaw = s.get(i32, 20), seqLen = s.get(i32, 24);
-            int vocab = Math.abs(vocabRaw);
-            boolean tied = vocabRaw > 0;
-            if (dim <= 0
-                    || dim > 1 << 16
-                    || hidden <= 0
-                    || hidden > 1 << 18
-                    || layers <= 0
-                    || layers > 1024
-                    || heads <= 0
-                    || kvHeads <= 0
-                    || vocab <= 0
-                    || vocab > 1 << 22
-                    || seqLen <= 0
-                    || seqLen > 1 << 22
-                    || heads > dim) {
-                throw new UnsupportedModelException(
-                        path + " is neither GGUF nor a plausible llama2.c checkpoint (header " + dim + "," + hidden
-                                + "," + layers + "," + heads + "," + kvHeads + "," + vocabRaw + "," + seqLen + ")");
-            }
-            ModelConfig cfg = new ModelConfig(
-                    "llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen, 1e-5f, 10000f, dim / heads, tied);
-            int kvDim = cfg.kvDim();
-            long[] off = {28};
-            java.util.function.BiFunction<String, long[], MemorySegment> take = (name, rc) -> {
-                long bytes = 4L * rc[0] * rc[1];
-                if (off[0] + bytes > s.byteSize())
-                    throw new UnsupportedModelException(path + ": truncated checkpoint at " + name);
-                MemorySegment seg = s.asSlice(off[0], bytes);
-                off[0] += bytes;
-                return seg;
-            };
-            WeightMatrix embedding = new WeightMatrix(
-                    "token_embedding", GgmlType.F32, vocab, dim, take.apply("token_embedding", new long[] {vocab, dim
-                    }));
-            float[][] an = perLayerVectors(take.apply("rms_att", new long[] {layers, dim}), layers, dim);
-            WeightMatrix[] wq =
-                    perLayer("wq", take.apply("wq", new long[] {(long) layers * dim, dim}), layers, dim, dim);
-            WeightMatrix[] wk =
-                    perLayer("wk", take.apply("wk", new long[] {(long) layers * kvDim, dim}), layers, kvDim, dim);
-            WeightMatrix[] wv =
-                    perLayer("wv", take.apply("wv", new long[] {(long) layers * kvDim, dim}), layers, kvDim, dim);
-            WeightMatrix[] wo =
-                    perLayer("wo", take.apply("wo", new long[] {(long) layers * dim, dim}), layers, dim, dim);
-            float[][] fn = perLayerVectors(take.apply("rms_ffn", new long[] {layers, dim}), layers, dim);
-            WeightMatrix[] w1 =
-                    perLayer("w1", take.apply("w1", new long[] {(long) layers * hidden, dim}), layers, hidden, dim);
-            WeightMatrix[] w2 =
-                    perLayer("w2", take.apply("w2", new long[] {(long) layers * dim, hidden}), layers, dim, hidden);
-            WeightMatrix[] w3 =
-                    perLayer("w3", take.apply("w3", new long[] {(long) layers * hidden, dim}), layers, hidden, dim);
-            float[] finalNorm = take.apply("rms_final", new long[] {1, dim})
-                    .toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
-            take.apply("freq_cis", new long[] {seqLen, dim / heads}); // real and imaginary halves; recomputed instead
-            WeightMatrix out = tied
-                    ? embedding
-                    : new WeightMatrix("wcls", GgmlType.F32, vocab, dim, take.apply("wcls", new long[] {vocab, dim}));
-            Tokenizer tok = null;
-            String problem = null;
-            if (tokenizerPath != null) {
-                tok = Llama2cTokenizer.read(tokenizerPath, vocab);
-            } else {
-                Path dir = path.toAbsolutePath().getParent();
-                Path bySize = dir.resolve("tok" + vocab + ".bin"), generic = dir.resolve("tokenizer.bin");
-                if (java.nio.file.Files.isRegularFile(bySize)) tok = Llama2cTokenizer.read(bySize, vocab);
-                else if (java.nio.file.Files.isRegularFile(generic)) tok = Llama2cTokenizer.read(generic, vocab);
-                else problem = "no tokenizer for " + path + ": neither " + bySize + " nor " + generic + " exists";
-            }
-            Tokenizer tokenizer = tok;
-            String tokenizerProblem = problem;
-            ComputePool pool = new ComputePool(threads, tf);
-            try {
-                return refusal(
-                        path,
-                        () -> new LlamaModel(
-                                cfg,
-                                path,
-                                arena::close,
-                                pool,
-                                tokenizer,
-                                tokenizerProblem,
-                                embedding,
-                                an,
-                                wq,
-                                wk,
-                                wv,
-                                wo,
-                                fn,
-                                w1,
-                                w2,
-                                w3,
-                                finalNorm,
-                                out));
-            } catch (RuntimeException | Error e) {
-                pool.close();
-                throw e;
-            }
-        } catch (UnsupportedModelException | IOException e) {
-            arena.close();
-            throw e;
-        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
-            arena.close();
-            throw new UnsupportedModelException(path + ": malformed llama2.c checkpoint (" + e + ")", e);
-        } catch (Error e) {
-            arena.close();
-            throw e;
-        }
-    }
-
-    private static WeightMatrix[] perLayer(String name, MemorySegment all, int layers, int rows, int cols) {
-        WeightMatrix[] r = new WeightMatrix[layers];
-        long bytes = 4L * rows * cols;
-        for (int l = 0; l < layers; l++)
-            r[l] = new WeightMatrix(name + "[" + l + "]", GgmlType.F32, rows, cols, all.asSlice(l * bytes, bytes));
-        return r;
-    }
-
-    private static float[][] perLayerVectors(MemorySegment all, int layers, int dim) {
-        float[][] r = new float[layers][];
-        for (int l = 0; l < layers; l++) {
-            r[l] = all.asSlice(4L * l * dim, 4L * dim)
-                    .toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
-        }
-        return r;
-    }
-
-    private static void checkShapes(
-            ModelConfig config,
-            WeightMatrix tokenEmbedding,
-            WeightMatrix output,
-            WeightMatrix[] wq,
-            WeightMatrix[] wk,
-            WeightMatrix[] wv,
-            WeightMatrix[] wo,
-            WeightMatrix[] w1,
-            WeightMatrix[] w2,
-            WeightMatrix[] w3) {
-        int d = config.dim(), kv = config.kvDim(), h = config.hiddenDim();
-        expect(tokenEmbedding, config.vocabSize(), d);
-        expect(output, config.vocabSize(), d);
-        for (int l = 0; l < config.layers(); l++) {
-            expect(wq[l], d, d);
-            expect(wk[l], kv, d);
-            expect(wv[l], kv, d);
-            expect(wo[l], d, d);
-            expect(w1[l], h, d);
-            expect(w2[l], d, h);
-            expect(w3[l], h, d);
-        }
-    }
-
-    private static void expect(WeightMatrix w, int rows, int cols) {
-        if (w.rows() != rows || w.cols() != cols) {
-            throw new UnsupportedModelException(
-                    "tensor " + w.name() + " is " + w.rows() + "x" + w.cols() + ", expected " + rows + "x" + cols);
-        }
+        return ModelLoader.inspect(f);
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -559,7 +157,7 @@ public final class LlamaModel implements AutoCloseable {
 
     /** Encoding of the largest matrices (what a user would call the model's quantization), e.g. "Q8_0". */
     public GgmlType weightType() {
-        return w1[0].type();
+        return weights.layers().get(0).gate().type();
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -612,7 +210,7 @@ public final class LlamaModel implements AutoCloseable {
         float[] q = new float[T * dim], k = new float[T * kvDim], v = new float[T * kvDim];
         float[] hb = new float[T * hidden], hb2 = new float[T * hidden];
         pool.parallelFor(T, 1, (a, b, w) -> {
-            for (int t = a; t < b; t++) tokenEmbedding.dequantizeRow(tokens[t], x, t * dim);
+            for (int t = a; t < b; t++) weights.tokenEmbedding().dequantizeRow(tokens[t], x, t * dim);
         });
         // RoPE rotations depend only on the position: computed once per token, used by every layer.
         final int pairs = c.ropeDim() / 2;
@@ -627,8 +225,15 @@ public final class LlamaModel implements AutoCloseable {
 
         for (int l = 0; l < c.layers(); l++) {
             final int layer = l;
-            rmsNorm(xb, x, attnNorm[l], T, dim);
-            matmul(xb, T, new WeightMatrix[] {wq[l], wk[l], wv[l]}, new float[][] {q, k, v});
+            ModelWeights.Layer layerWeights = weights.layers().get(l);
+            // Attention: h = RMSNorm(x); q,k,v = Wq h, Wk h, Wv h (one matmul: K and V are small on their own).
+            rmsNorm(xb, x, layerWeights.attnNorm(), T, dim);
+            matmul.multiply(
+                    xb, T, new WeightMatrix[] {layerWeights.wq(), layerWeights.wk(), layerWeights.wv()}, new float[][] {
+                        q, k, v
+                    });
+            // RoPE on q and k, then k and v into the paged cache at each token's position (fp16, as llama.cpp keeps
+            // them).
             pool.parallelFor(T, 1, (a, b, w) -> {
                 for (int t = a; t < b; t++) {
                     rope(q, t * dim, c.heads(), ropeCos, ropeSin, t * pairs);
@@ -643,21 +248,23 @@ public final class LlamaModel implements AutoCloseable {
                     }
                 }
             });
-            pool.parallelFor(T * c.heads(), 1, (a, b, w) -> {
+            // softmax(q·Kᵀ/√d, causal) V per token and head, over its own sequence's cache; x += Wo of that.
+            pool.parallelFor(T * c.heads(), 1, (a, b, worker) -> {
                 for (int i = a; i < b; i++)
-                    attend(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerScratch[w]);
+                    attend(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerScores[worker]);
             });
-            matmul(xb2, T, new WeightMatrix[] {wo[l]}, new float[][] {xb});
+            matmul.multiply(xb2, T, new WeightMatrix[] {layerWeights.wo()}, new float[][] {xb});
             add(x, xb, T * dim);
-            rmsNorm(xb, x, ffnNorm[l], T, dim);
-            gateUp(xb, T, w1[l], w3[l], hb, hb2);
-            matmul(hb, T, new WeightMatrix[] {w2[l]}, new float[][] {xb});
+            // Feed-forward: x += W2 (SiLU(W1 h) ⊙ W3 h) with h = RMSNorm(x).
+            rmsNorm(xb, x, layerWeights.ffnNorm(), T, dim);
+            gateUp(xb, T, layerWeights.gate(), layerWeights.up(), hb, hb2);
+            matmul.multiply(hb, T, new WeightMatrix[] {layerWeights.down()}, new float[][] {xb});
             add(x, xb, T * dim);
         }
 
         for (Batch.Entry e : entries) e.sequence().setLength(e.startPosition() + e.tokens().length);
 
-        // Classifier only for the rows whose logits are wanted.
+        // logits = Wout RMSNorm(x), only for the rows whose logits are wanted.
         int rowsOut = 0;
         for (Batch.Entry e : entries) rowsOut += e.allLogits() ? e.tokens().length : 1;
         float[] sel = new float[rowsOut * dim];
@@ -670,9 +277,9 @@ public final class LlamaModel implements AutoCloseable {
             t0 += n;
         }
         float[] normed = new float[rowsOut * dim];
-        rmsNorm(normed, sel, outputNorm, rowsOut, dim);
+        rmsNorm(normed, sel, weights.outputNorm(), rowsOut, dim);
         float[] logits = new float[rowsOut * c.vocabSize()];
-        matmul(normed, rowsOut, new WeightMatrix[] {output}, new float[][] {logits});
+        matmul.multiply(normed, rowsOut, new WeightMatrix[] {weights.output()}, new float[][] {logits});
 
         float[][][] result = new float[entries.size()][][];
         r = 0;
@@ -696,7 +303,7 @@ public final class LlamaModel implements AutoCloseable {
      * Applying SwiGLU per unit inside the matmul measured slower: each work item then streams two matrices.
      */
     private void gateUp(float[] x, int T, WeightMatrix gate, WeightMatrix up, float[] hb, float[] hb2) {
-        matmul(x, T, new WeightMatrix[] {gate, up}, new float[][] {hb, hb2});
+        matmul.multiply(x, T, new WeightMatrix[] {gate, up}, new float[][] {hb, hb2});
         final int n = T * gate.rows(), piece = 256;
         pool.parallelFor((n + piece - 1) / piece, 1, (a, b, w) -> {
             for (int i = a * piece, end = Math.min(n, b * piece); i < end; i++) hb[i] = swiglu(hb[i], hb2[i]);
@@ -783,286 +390,57 @@ public final class LlamaModel implements AutoCloseable {
             att[p] = e;
             sum += e;
         }
-        int o = t * dim + h * hs;
+        // The attention weights as llama.cpp's fp16 softmax output holds them.
         float inv = 1f / sum;
-        if (hs == 8 * QuantKernels.L) {
-            // The common head size (64 on AVX2): the output row stays in 8 registers across all positions instead
-            // of a load-FMA-store round trip through memory per position. Same FMAs in the same order as axpy.
-            FloatVector o0 = FloatVector.zero(QuantKernels.F),
-                    o1 = o0,
-                    o2 = o0,
-                    o3 = o0,
-                    o4 = o0,
-                    o5 = o0,
-                    o6 = o0,
-                    o7 = o0;
-            final int l = QuantKernels.L;
-            for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
-                float[] block = kv.block(s.blockId(p0));
-                int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
-                for (int p = p0, vo = vBase; p <= end; p++, vo += kvDim) {
-                    FloatVector a = FloatVector.broadcast(QuantKernels.F, f16Round(att[p] * inv));
-                    o0 = FloatVector.fromArray(QuantKernels.F, block, vo).fma(a, o0);
-                    o1 = FloatVector.fromArray(QuantKernels.F, block, vo + l).fma(a, o1);
-                    o2 = FloatVector.fromArray(QuantKernels.F, block, vo + 2 * l)
-                            .fma(a, o2);
-                    o3 = FloatVector.fromArray(QuantKernels.F, block, vo + 3 * l)
-                            .fma(a, o3);
-                    o4 = FloatVector.fromArray(QuantKernels.F, block, vo + 4 * l)
-                            .fma(a, o4);
-                    o5 = FloatVector.fromArray(QuantKernels.F, block, vo + 5 * l)
-                            .fma(a, o5);
-                    o6 = FloatVector.fromArray(QuantKernels.F, block, vo + 6 * l)
-                            .fma(a, o6);
-                    o7 = FloatVector.fromArray(QuantKernels.F, block, vo + 7 * l)
-                            .fma(a, o7);
-                }
-            }
-            o0.intoArray(out, o);
-            o1.intoArray(out, o + l);
-            o2.intoArray(out, o + 2 * l);
-            o3.intoArray(out, o + 3 * l);
-            o4.intoArray(out, o + 4 * l);
-            o5.intoArray(out, o + 5 * l);
-            o6.intoArray(out, o + 6 * l);
-            o7.intoArray(out, o + 7 * l);
-            return;
-        }
-        if (hs == 4 * QuantKernels.L) {
-            // Head size 64 with 512-bit vectors: the same register-resident accumulation in four vectors.
-            FloatVector o0 = FloatVector.zero(QuantKernels.F), o1 = o0, o2 = o0, o3 = o0;
-            final int l = QuantKernels.L;
-            for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
-                float[] block = kv.block(s.blockId(p0));
-                int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
-                for (int p = p0, vo = vBase; p <= end; p++, vo += kvDim) {
-                    FloatVector a = FloatVector.broadcast(QuantKernels.F, f16Round(att[p] * inv));
-                    o0 = FloatVector.fromArray(QuantKernels.F, block, vo).fma(a, o0);
-                    o1 = FloatVector.fromArray(QuantKernels.F, block, vo + l).fma(a, o1);
-                    o2 = FloatVector.fromArray(QuantKernels.F, block, vo + 2 * l)
-                            .fma(a, o2);
-                    o3 = FloatVector.fromArray(QuantKernels.F, block, vo + 3 * l)
-                            .fma(a, o3);
-                }
-            }
-            o0.intoArray(out, o);
-            o1.intoArray(out, o + l);
-            o2.intoArray(out, o + 2 * l);
-            o3.intoArray(out, o + 3 * l);
+        for (int p = 0; p <= last; p++) att[p] = f16Round(att[p] * inv);
+        int o = t * dim + h * hs;
+        final int chunk = 4 * QuantKernels.L;
+        if (hs % chunk == 0) {
+            // The common head sizes (64, 128): each run of four vectors of the output row stays in registers across
+            // all positions instead of a load-FMA-store round trip through memory per position.
+            for (int c = 0; c < hs; c += chunk) weightedValues4(att, last, s, vBase + c, kvDim, out, o + c);
             return;
         }
         java.util.Arrays.fill(out, o, o + hs, 0f);
         for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
             float[] block = kv.block(s.blockId(p0));
             int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
-            for (int p = p0, vo = vBase; p <= end; p++, vo += kvDim) {
-                QuantKernels.axpy(f16Round(att[p] * inv), block, vo, out, o, hs);
-            }
+            for (int p = p0, vo = vBase; p <= end; p++, vo += kvDim) QuantKernels.axpy(att[p], block, vo, out, o, hs);
         }
     }
 
     /**
-     * outs[m][t][r] = dot(ws[m] row r, x[t]) for every matrix m (all sharing the input width), token t < T
-     * and row r. The rows of all matrices form one parallel loop, so small matrices (K, V) share a single
-     * dispatch with Q. Each weight row is read from memory once per call: for few tokens the fused kernel
-     * dots it with each token while it sits in L1; for more tokens four rows at a time are dequantized into
-     * per-thread scratch and dotted with every token with plain float FMAs.
+     * {@code out[o ..+ 4 vectors) = Σ_p att[p] · V[p][vOff ..]} over positions {@code 0..last} of {@code s}'s cache,
+     * accumulated in four registers: the same FMAs in the same order as {@link QuantKernels#axpy} per position, so
+     * both paths of {@link #attend} give identical results.
      */
-    void matmul(float[] input, int T, WeightMatrix[] ws, float[][] outs) {
-        int cols = ws[0].cols();
-        // Round the activations the way llama.cpp does for these weight types (see QuantKernels.roundActivations).
-        QuantKernels.ActivationFormat format = QuantKernels.activationFormat(ws[0].type());
-        for (WeightMatrix w : ws) {
-            if (QuantKernels.activationFormat(w.type()) != format) {
-                // Mixed-format groups (e.g. Q4_K with an F16 matrix) are split into one call per matrix.
-                for (int m = 0; m < ws.length; m++)
-                    matmul(input, T, new WeightMatrix[] {ws[m]}, new float[][] {outs[m]});
-                return;
+    private static void weightedValues4(
+            float[] att, int last, KvCachePool.Sequence s, int vOff, int kvDim, float[] out, int o) {
+        KvCachePool kv = s.pool();
+        final int l = QuantKernels.L;
+        FloatVector o0 = FloatVector.zero(QuantKernels.F), o1 = o0, o2 = o0, o3 = o0;
+        for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
+            float[] block = kv.block(s.blockId(p0));
+            int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
+            for (int p = p0, vo = vOff; p <= end; p++, vo += kvDim) {
+                FloatVector a = FloatVector.broadcast(QuantKernels.F, att[p]);
+                o0 = FloatVector.fromArray(QuantKernels.F, block, vo).fma(a, o0);
+                o1 = FloatVector.fromArray(QuantKernels.F, block, vo + l).fma(a, o1);
+                o2 = FloatVector.fromArray(QuantKernels.F, block, vo + 2 * l).fma(a, o2);
+                o3 = FloatVector.fromArray(QuantKernels.F, block, vo + 3 * l).fma(a, o3);
             }
         }
-        if (packed.containsKey(ws[0])) {
-            boolean all = true;
-            for (WeightMatrix w : ws) all &= packed.containsKey(w);
-            if (all) {
-                packedMatmul(input, T, ws, outs);
-                return;
-            }
-            for (int m = 0; m < ws.length; m++) matmul(input, T, new WeightMatrix[] {ws[m]}, new float[][] {outs[m]});
-            return;
-        }
-        float[] x = new float[T * cols];
-        QuantKernels.roundActivations(format, input, x, T * cols);
-        int[] starts = new int[ws.length + 1];
-        for (int m = 0; m < ws.length; m++) {
-            if (ws[m].cols() != cols)
-                throw new IllegalArgumentException("matrices of one matmul must share the input width");
-            starts[m + 1] = starts[m] + ws[m].rows();
-        }
-        boolean dequant = T >= dequantMinTokens(ws[0].type());
-        int groups =
-                (starts[ws.length] + 3) / 4; // unit of work: 4 rows of one matrix (a group may straddle: handled below)
-        pool.parallelFor(groups, dequant ? 4 : 16, (a, b, worker) -> {
-            float[] scratch = workerScratch[worker];
-            for (int g = a; g < b; g++) {
-                int row0 = g * 4, rowEnd = Math.min(row0 + 4, starts[ws.length]);
-                int m = 0;
-                while (starts[m + 1] <= row0) m++;
-                WeightMatrix w = ws[m];
-                float[] out = outs[m];
-                int rows = w.rows();
-                int r0 = row0 - starts[m];
-                if (dequant && rowEnd <= starts[m + 1] && rowEnd - row0 == 4) {
-                    for (int i = 0; i < 4; i++) w.dequantizeRow(r0 + i, scratch, i * cols);
-                    int t = 0;
-                    for (; t + 1 < T; t += 2) { // 4 rows x 2 tokens register tile
-                        QuantKernels.dot4x2(
-                                scratch,
-                                0,
-                                cols,
-                                x,
-                                t * cols,
-                                (t + 1) * cols,
-                                cols,
-                                out,
-                                t * rows + r0,
-                                (t + 1) * rows + r0);
-                    }
-                    for (; t < T; t++) QuantKernels.dot4(scratch, 0, cols, x, t * cols, cols, out, t * rows + r0);
-                } else {
-                    for (int row = row0; row < rowEnd; row++) {
-                        while (starts[m + 1] <= row) m++;
-                        WeightMatrix wm = ws[m];
-                        int r = row - starts[m];
-                        for (int t = 0; t < T; t++) outs[m][t * wm.rows() + r] = wm.dot(r, x, t * cols);
-                    }
-                }
-            }
-        });
-    }
-
-    /**
-     * From this many tokens on, the packed matmul widens each unit of rows to floats once and runs the 8-token
-     * register tile; below it, groups of up to four tokens stream the int8 unit through
-     * {@link PackedWeights#gemv4} (a single token through {@link PackedWeights#gemv}). All give bit-identical
-     * results, so the switch is purely a speed choice.
-     */
-    static final int PACKED_TILE_MIN_TOKENS = 8;
-
-    /**
-     * {@link #matmul} on repacked weights: the activations are quantized once per token to int8 blocks (ggml's
-     * quantize_row_q8_0: the values llama.cpp multiplies), each unit of 16 rows is one work item: streamed as
-     * int8 by the few-token kernels, or widened once and run through the 8-token register tile from
-     * {@link #PACKED_TILE_MIN_TOKENS} tokens on.
-     */
-    private void packedMatmul(float[] input, int T, WeightMatrix[] ws, float[][] outs) {
-        int cols = ws[0].cols();
-        PackedInput in = new PackedInput(input, T, cols);
-        PackedWeights[] ps = new PackedWeights[ws.length];
-        int[] starts = new int[ws.length + 1];
-        for (int m = 0; m < ws.length; m++) {
-            if (ws[m].cols() != cols)
-                throw new IllegalArgumentException("matrices of one matmul must share the input width");
-            ps[m] = packed.get(ws[m]);
-            starts[m + 1] = starts[m] + ps[m].units;
-        }
-        // One work item per unit; the pool's guided chunks give each thread long contiguous runs of units first
-        // (streaming reads) and short ones at the end (balance).
-        int units = starts[ws.length];
-        if (!in.tile) {
-            pool.parallelFor(units, 1, (a, b, worker) -> {
-                int m = 0;
-                for (int g = a; g < b; g++) {
-                    while (starts[m + 1] <= g) m++;
-                    in.multiplyFew(ps[m], g - starts[m], outs[m]);
-                }
-            });
-            return;
-        }
-        pool.parallelFor(in.tiles, 1, (a, b, worker) -> {
-            for (int i = a; i < b; i++) in.interleaveTile(i);
-        });
-        pool.parallelFor(units, 1, (a, b, worker) -> {
-            float[] panel = workerPanel[worker];
-            float[] acc = new float[PackedWeights.UNIT_ROWS * PackedWeights.TILE_TOKENS];
-            int m = 0;
-            for (int g = a; g < b; g++) {
-                while (starts[m + 1] <= g) m++;
-                in.multiplyTiles(ps[m], g - starts[m], outs[m], panel, acc);
-            }
-        });
-    }
-
-    /** The activations of one packed matmul: int8 blocks per token and, for the tile path, token panels. */
-    private static final class PackedInput {
-        final int T, cols, blocks, tiles, tileFloats;
-        final boolean tile;
-        final float[] qx, dx, xt;
-
-        PackedInput(float[] input, int T, int cols) {
-            this.T = T;
-            this.cols = cols;
-            this.blocks = cols / 32;
-            this.qx = new float[T * cols];
-            this.dx = new float[T * blocks];
-            for (int t = 0; t < T; t++) QuantKernels.quantizeQ8_0(input, t * cols, qx, t * cols, dx, t * blocks, cols);
-            this.tile = T >= PACKED_TILE_MIN_TOKENS;
-            this.tiles = (T + PackedWeights.TILE_TOKENS - 1) / PackedWeights.TILE_TOKENS;
-            this.tileFloats = PackedWeights.tokenPanelFloats(cols);
-            this.xt = tile ? new float[tiles * tileFloats] : null;
-        }
-
-        void interleaveTile(int i) {
-            int first = i * PackedWeights.TILE_TOKENS;
-            PackedWeights.interleave(
-                    qx, dx, cols, first, Math.min(PackedWeights.TILE_TOKENS, T - first), xt, i * tileFloats);
-        }
-
-        /** Unit {@code u} of {@code p} times every token ({@code T < PACKED_TILE_MIN_TOKENS}): {@code out[t * rows + r]} for its real rows r. */
-        void multiplyFew(PackedWeights p, int u, float[] out) {
-            int rows = p.rows, r0 = u * PackedWeights.UNIT_ROWS;
-            int t = 0;
-            for (; t + 1 < T; t += 4) { // groups of up to 4 tokens; a short group repeats its last token
-                int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
-                p.gemv4(
-                        u,
-                        qx,
-                        t * cols,
-                        t1 * cols,
-                        t2 * cols,
-                        t3 * cols,
-                        dx,
-                        t * blocks,
-                        t1 * blocks,
-                        t2 * blocks,
-                        t3 * blocks,
-                        out,
-                        t * rows + r0,
-                        t1 * rows + r0,
-                        t2 * rows + r0,
-                        t3 * rows + r0);
-            }
-            if (t < T) p.gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
-        }
-
-        /** The same through the widened unit and the 8-token register tile (the token panels must be interleaved). */
-        void multiplyTiles(PackedWeights p, int u, float[] out, float[] panel, float[] acc) {
-            int rows = p.rows, r0 = u * PackedWeights.UNIT_ROWS;
-            p.widen(u, panel);
-            int valid = Math.min(PackedWeights.UNIT_ROWS, rows - r0);
-            for (int i = 0; i < tiles; i++) {
-                PackedWeights.gemm(panel, cols, xt, i * tileFloats, acc);
-                int t0 = i * PackedWeights.TILE_TOKENS, n = Math.min(PackedWeights.TILE_TOKENS, T - t0);
-                for (int k = 0; k < n; k++)
-                    System.arraycopy(acc, PackedWeights.UNIT_ROWS * k, out, (t0 + k) * rows + r0, valid);
-            }
-        }
+        o0.intoArray(out, o);
+        o1.intoArray(out, o + l);
+        o2.intoArray(out, o + 2 * l);
+        o3.intoArray(out, o + 3 * l);
     }
 
     /** Unmaps the weights and stops the compute threads. */
     @Override
     public void close() {
         pool.close();
-        packedArena.close();
+        matmul.close();
         try {
             mapping.close();
         } catch (Exception e) {

@@ -253,6 +253,37 @@ final class PackedWeights {
         store(u, acc3, out, o3);
     }
 
+    /**
+     * Tokens {@code 0..T-1} against unit {@code u}: {@code out[t * rows + UNIT_ROWS*u + r]}, with token t's int8
+     * activations at {@code qx[t * cols..]} and scales at {@code dx[t * blocks..]}. Groups of four tokens through
+     * {@link #gemv4} (a short group repeats its last token), a lone last token through {@link #gemv}.
+     */
+    void gemvTokens(int u, float[] qx, float[] dx, int T, float[] out) {
+        int r0 = u * UNIT_ROWS;
+        int t = 0;
+        for (; t + 1 < T; t += 4) {
+            int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
+            gemv4(
+                    u,
+                    qx,
+                    t * cols,
+                    t1 * cols,
+                    t2 * cols,
+                    t3 * cols,
+                    dx,
+                    t * blocks,
+                    t1 * blocks,
+                    t2 * blocks,
+                    t3 * blocks,
+                    out,
+                    t * rows + r0,
+                    t1 * rows + r0,
+                    t2 * rows + r0,
+                    t3 * rows + r0);
+        }
+        if (t < T) gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
+    }
+
     private void store(int u, FloatVector acc, float[] out, int outOff) {
         int valid = Math.min(UNIT_ROWS, rows - u * UNIT_ROWS);
         if (valid == UNIT_ROWS) acc.intoArray(out, outOff);

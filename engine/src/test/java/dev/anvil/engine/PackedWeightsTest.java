@@ -53,29 +53,8 @@ class PackedWeightsTest {
                     p.gemv(u, qx, t * cols, dx, t * blocks, one, t * rows + u * PackedWeights.UNIT_ROWS);
             }
             float[] four = new float[T * rows];
-            for (int u = 0; u < p.units; u++) {
-                for (int t = 0; t < T; t += 4) { // the last group (tokens 8..10) repeats token 10
-                    int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
-                    int o = u * PackedWeights.UNIT_ROWS;
-                    p.gemv4(
-                            u,
-                            qx,
-                            t * cols,
-                            t1 * cols,
-                            t2 * cols,
-                            t3 * cols,
-                            dx,
-                            t * blocks,
-                            t1 * blocks,
-                            t2 * blocks,
-                            t3 * blocks,
-                            four,
-                            t * rows + o,
-                            t1 * rows + o,
-                            t2 * rows + o,
-                            t3 * rows + o);
-                }
-            }
+            // Groups of four tokens: the last group (tokens 8..10) repeats token 10.
+            for (int u = 0; u < p.units; u++) p.gemvTokens(u, qx, dx, T, four);
             int R = PackedWeights.UNIT_ROWS, TT = PackedWeights.TILE_TOKENS;
             int tiles = (T + TT - 1) / TT, tileFloats = PackedWeights.tokenPanelFloats(cols);
             float[] xt = new float[tiles * tileFloats],

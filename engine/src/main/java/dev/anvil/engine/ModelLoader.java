@@ -1,0 +1,307 @@
+package dev.anvil.engine;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadFactory;
+
+/**
+ * Reads a model file into {@link ModelWeights}, its {@link ModelConfig} and tokenizer: GGUF (architecture
+ * {@code llama}) or a llama2.c {@code .bin} checkpoint, told apart by the GGUF magic. The weights stay in the
+ * memory-mapped file; every inconsistency of a hostile or broken file becomes an {@link UnsupportedModelException}.
+ */
+final class ModelLoader {
+
+    /** More transformer blocks than any real model has (the largest have ~130); bounds per-layer arrays before the tensors are looked up. */
+    static final int MAX_LAYERS = 4096;
+
+    private ModelLoader() {}
+
+    static LlamaModel load(Path path, Path tokenizerPath, ThreadFactory threadFactory, int threads) throws IOException {
+        if (isGguf(path)) {
+            if (tokenizerPath != null)
+                throw new IllegalArgumentException(path + " is GGUF: its tokenizer is inside the file");
+            return loadGguf(path, threadFactory, threads);
+        }
+        return loadLlama2c(path, tokenizerPath, threadFactory, threads);
+    }
+
+    private static boolean isGguf(Path path) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            java.nio.ByteBuffer magic = java.nio.ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(magic, 0);
+            return magic.position() == 4 && magic.getInt(0) == 0x46554747;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // GGUF
+
+    /** What a GGUF file holds for a Llama network, checked; the weights still point into the file's mapping. */
+    private record GgufParts(ModelWeights weights, Tokenizer tokenizer) {}
+
+    private static GgufParts parts(GgufFile f) {
+        Path path = f.path();
+        String arch = f.getString("general.architecture");
+        if (!arch.equals("llama")) {
+            throw new UnsupportedModelException(
+                    path + ": architecture '" + arch + "' is not supported (supported: llama)");
+        }
+        String p = arch + ".";
+        GgufFile.Tensor embd = f.tensor("token_embd.weight");
+        if (embd.shape().length != 2) {
+            throw new UnsupportedModelException(path + ": tensor token_embd.weight has shape "
+                    + java.util.Arrays.toString(embd.shape()) + ", expected [embedding_length, vocabulary]");
+        }
+        int dim = f.getInt(p + "embedding_length");
+        int heads = f.getInt(p + "attention.head_count");
+        int layers = f.getInt(p + "block_count");
+        if (layers <= 0 || layers > MAX_LAYERS) {
+            throw new UnsupportedModelException(
+                    path + ": " + p + "block_count " + layers + " is outside 1.." + MAX_LAYERS);
+        }
+        if (heads <= 0)
+            throw new UnsupportedModelException(path + ": " + p + "attention.head_count " + heads + " is not positive");
+        boolean tied = !f.tensors().containsKey("output.weight");
+        long vocab = embd.shape()[1];
+        if (vocab > Integer.MAX_VALUE)
+            throw new UnsupportedModelException(path + ": vocabulary of " + vocab + " tokens");
+        ModelConfig cfg = new ModelConfig(
+                arch,
+                dim,
+                f.getInt(p + "feed_forward_length"),
+                layers,
+                heads,
+                f.getInt(p + "attention.head_count_kv", heads),
+                (int) vocab,
+                f.getInt(p + "context_length"),
+                f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f),
+                f.getFloat(p + "rope.freq_base", 10000f),
+                f.getInt(p + "rope.dimension_count", dim / heads),
+                tied);
+        List<ModelWeights.Layer> blocks = new ArrayList<>(layers);
+        for (int l = 0; l < layers; l++) {
+            String b = "blk." + l + ".";
+            // Looked up in this order (matrices, then norms) so a broken file is refused at the same tensor as before.
+            WeightMatrix q = WeightMatrix.of(f.tensor(b + "attn_q.weight")),
+                    k = WeightMatrix.of(f.tensor(b + "attn_k.weight")),
+                    v = WeightMatrix.of(f.tensor(b + "attn_v.weight")),
+                    o = WeightMatrix.of(f.tensor(b + "attn_output.weight")),
+                    gate = WeightMatrix.of(f.tensor(b + "ffn_gate.weight")),
+                    down = WeightMatrix.of(f.tensor(b + "ffn_down.weight")),
+                    up = WeightMatrix.of(f.tensor(b + "ffn_up.weight"));
+            float[] attnNorm = vector(f.tensor(b + "attn_norm.weight"), dim);
+            float[] ffnNorm = vector(f.tensor(b + "ffn_norm.weight"), dim);
+            blocks.add(new ModelWeights.Layer(attnNorm, q, k, v, o, ffnNorm, gate, down, up));
+        }
+        WeightMatrix embedding = WeightMatrix.of(embd);
+        WeightMatrix out = tied ? embedding : WeightMatrix.of(f.tensor("output.weight"));
+        ModelWeights weights =
+                new ModelWeights(cfg, embedding, blocks, vector(f.tensor("output_norm.weight"), dim), out);
+        Tokenizer tok = f.has("tokenizer.ggml.model") ? Tokenizer.fromGguf(f) : null;
+        if (tok != null && tok.vocabSize() != cfg.vocabSize()) {
+            throw new UnsupportedModelException(path + ": the tokenizer has " + tok.vocabSize()
+                    + " tokens but the embedding " + cfg.vocabSize() + " rows");
+        }
+        return new GgufParts(weights, tok);
+    }
+
+    /** See {@link LlamaModel#inspect}. */
+    static ModelConfig inspect(GgufFile f) {
+        return refusal(f.path(), () -> parts(f).weights().config());
+    }
+
+    /**
+     * Runs {@code check}; an unexpected exception or error from code reading a hostile file (an index out of range,
+     * an absurd allocation, a deep recursion) becomes the file's refusal, so that callers see one kind of failure.
+     */
+    private static <T> T refusal(Path path, java.util.function.Supplier<T> check) {
+        try {
+            return check.get();
+        } catch (UnsupportedModelException e) {
+            throw e;
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+            throw new UnsupportedModelException(path + ": malformed model (" + e + ")", e);
+        }
+    }
+
+    private static LlamaModel loadGguf(Path path, ThreadFactory tf, int threads) throws IOException {
+        GgufFile f = GgufFile.open(path);
+        ComputePool pool = null;
+        try {
+            GgufParts g = refusal(path, () -> parts(f));
+            pool = new ComputePool(threads, tf);
+            ComputePool compute = pool;
+            return refusal(
+                    path,
+                    () -> new LlamaModel(
+                            g.weights(),
+                            path,
+                            f,
+                            compute,
+                            g.tokenizer(),
+                            path + " contains no tokenizer (tokenizer.ggml.model is missing)"));
+        } catch (RuntimeException | Error e) {
+            if (pool != null) pool.close();
+            f.close();
+            throw e;
+        }
+    }
+
+    /** A norm weight vector; these few kilobytes are the only weights copied to the heap. */
+    private static float[] vector(GgufFile.Tensor t, int expected) {
+        if (t.elementCount() != expected) {
+            throw new UnsupportedModelException(
+                    "tensor " + t.name() + " has " + t.elementCount() + " elements, expected " + expected);
+        }
+        WeightMatrix w = new WeightMatrix(t.name(), t.type(), 1, expected, t.data());
+        float[] v = new float[expected];
+        w.dequantizeRow(0, v, 0);
+        return v;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // llama2.c
+
+    /**
+     * llama2.c checkpoint: 7 little-endian int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size
+     * — negative when the classifier is stored separately — and seq_len), then fp32 tensors in the order
+     * token_embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, freq_cis_real, freq_cis_imag
+     * [, wcls]. Each weight matrix is row-major [out][in], the same as a GGUF row. Without an explicit
+     * tokenizer, llama2.c's convention is followed: {@code tok<vocab>.bin} next to the checkpoint, else
+     * {@code tokenizer.bin} there.
+     */
+    private static LlamaModel loadLlama2c(Path path, Path tokenizerPath, ThreadFactory tf, int threads)
+            throws IOException {
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            MemorySegment s = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            if (s.byteSize() < 28)
+                throw new UnsupportedModelException(path + " is neither GGUF nor a llama2.c checkpoint (too short)");
+            ValueLayout.OfInt i32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+            int dim = s.get(i32, 0), hidden = s.get(i32, 4), layers = s.get(i32, 8), heads = s.get(i32, 12);
+            int kvHeads = s.get(i32, 16), vocabRaw = s.get(i32, 20), seqLen = s.get(i32, 24);
+            int vocab = Math.abs(vocabRaw);
+            boolean tied = vocabRaw > 0;
+            if (dim <= 0
+                    || dim > 1 << 16
+                    || hidden <= 0
+                    || hidden > 1 << 18
+                    || layers <= 0
+                    || layers > 1024
+                    || heads <= 0
+                    || kvHeads <= 0
+                    || vocab <= 0
+                    || vocab > 1 << 22
+                    || seqLen <= 0
+                    || seqLen > 1 << 22
+                    || heads > dim) {
+                throw new UnsupportedModelException(
+                        path + " is neither GGUF nor a plausible llama2.c checkpoint (header " + dim + "," + hidden
+                                + "," + layers + "," + heads + "," + kvHeads + "," + vocabRaw + "," + seqLen + ")");
+            }
+            ModelConfig cfg = new ModelConfig(
+                    "llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen, 1e-5f, 10000f, dim / heads, tied);
+            int kvDim = cfg.kvDim();
+            long[] off = {28};
+            java.util.function.BiFunction<String, long[], MemorySegment> take = (name, rc) -> {
+                long bytes = 4L * rc[0] * rc[1];
+                if (off[0] + bytes > s.byteSize())
+                    throw new UnsupportedModelException(path + ": truncated checkpoint at " + name);
+                MemorySegment seg = s.asSlice(off[0], bytes);
+                off[0] += bytes;
+                return seg;
+            };
+            WeightMatrix embedding = new WeightMatrix(
+                    "token_embedding", GgmlType.F32, vocab, dim, take.apply("token_embedding", new long[] {vocab, dim
+                    }));
+            // The checkpoint stores each tensor kind for all layers in one run; a block takes its slice of each.
+            float[][] an = perLayerVectors(take.apply("rms_att", new long[] {layers, dim}), layers, dim);
+            WeightMatrix[] wq =
+                    perLayer("wq", take.apply("wq", new long[] {(long) layers * dim, dim}), layers, dim, dim);
+            WeightMatrix[] wk =
+                    perLayer("wk", take.apply("wk", new long[] {(long) layers * kvDim, dim}), layers, kvDim, dim);
+            WeightMatrix[] wv =
+                    perLayer("wv", take.apply("wv", new long[] {(long) layers * kvDim, dim}), layers, kvDim, dim);
+            WeightMatrix[] wo =
+                    perLayer("wo", take.apply("wo", new long[] {(long) layers * dim, dim}), layers, dim, dim);
+            float[][] fn = perLayerVectors(take.apply("rms_ffn", new long[] {layers, dim}), layers, dim);
+            WeightMatrix[] w1 =
+                    perLayer("w1", take.apply("w1", new long[] {(long) layers * hidden, dim}), layers, hidden, dim);
+            WeightMatrix[] w2 =
+                    perLayer("w2", take.apply("w2", new long[] {(long) layers * dim, hidden}), layers, dim, hidden);
+            WeightMatrix[] w3 =
+                    perLayer("w3", take.apply("w3", new long[] {(long) layers * hidden, dim}), layers, hidden, dim);
+            float[] finalNorm = take.apply("rms_final", new long[] {1, dim})
+                    .toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
+            take.apply("freq_cis", new long[] {seqLen, dim / heads}); // real and imaginary halves; recomputed instead
+            WeightMatrix out = tied
+                    ? embedding
+                    : new WeightMatrix("wcls", GgmlType.F32, vocab, dim, take.apply("wcls", new long[] {vocab, dim}));
+            List<ModelWeights.Layer> blocks = new ArrayList<>(layers);
+            for (int l = 0; l < layers; l++)
+                blocks.add(new ModelWeights.Layer(an[l], wq[l], wk[l], wv[l], wo[l], fn[l], w1[l], w2[l], w3[l]));
+            Tokenizer tok = null;
+            String problem = null;
+            if (tokenizerPath != null) {
+                tok = Llama2cTokenizer.read(tokenizerPath, vocab);
+            } else {
+                Path dir = path.toAbsolutePath().getParent();
+                Path bySize = dir.resolve("tok" + vocab + ".bin"), generic = dir.resolve("tokenizer.bin");
+                if (java.nio.file.Files.isRegularFile(bySize)) tok = Llama2cTokenizer.read(bySize, vocab);
+                else if (java.nio.file.Files.isRegularFile(generic)) tok = Llama2cTokenizer.read(generic, vocab);
+                else problem = "no tokenizer for " + path + ": neither " + bySize + " nor " + generic + " exists";
+            }
+            Tokenizer tokenizer = tok;
+            String tokenizerProblem = problem;
+            ComputePool pool = new ComputePool(threads, tf);
+            try {
+                return refusal(
+                        path,
+                        () -> new LlamaModel(
+                                new ModelWeights(cfg, embedding, blocks, finalNorm, out),
+                                path,
+                                arena::close,
+                                pool,
+                                tokenizer,
+                                tokenizerProblem));
+            } catch (RuntimeException | Error e) {
+                pool.close();
+                throw e;
+            }
+        } catch (UnsupportedModelException | IOException e) {
+            arena.close();
+            throw e;
+        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
+            arena.close();
+            throw new UnsupportedModelException(path + ": malformed llama2.c checkpoint (" + e + ")", e);
+        } catch (Error e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static WeightMatrix[] perLayer(String name, MemorySegment all, int layers, int rows, int cols) {
+        WeightMatrix[] r = new WeightMatrix[layers];
+        long bytes = 4L * rows * cols;
+        for (int l = 0; l < layers; l++)
+            r[l] = new WeightMatrix(name + "[" + l + "]", GgmlType.F32, rows, cols, all.asSlice(l * bytes, bytes));
+        return r;
+    }
+
+    private static float[][] perLayerVectors(MemorySegment all, int layers, int dim) {
+        float[][] r = new float[layers][];
+        for (int l = 0; l < layers; l++) {
+            r[l] = all.asSlice(4L * l * dim, 4L * dim)
+                    .toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
+        }
+        return r;
+    }
+}

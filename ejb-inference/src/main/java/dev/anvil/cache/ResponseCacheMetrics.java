@@ -1,5 +1,6 @@
 package dev.anvil.cache;
 
+import dev.anvil.metrics.MetricMetadata;
 import jakarta.annotation.Resource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -69,10 +70,10 @@ public class ResponseCacheMetrics {
         "invalidated"
     };
 
-    private static final Metadata SKIPS_MD =
-            md(SKIPS, "Requests the response cache did not answer or store, by reason", MetricUnits.NONE);
-    private static final Metadata HIT_TIME_MD =
-            md(HIT_TIME, "Server time of requests answered from the response cache", MetricUnits.SECONDS);
+    private static final Metadata SKIPS_MD = MetricMetadata.of(
+            SKIPS, "Requests the response cache did not answer or store, by reason", MetricUnits.NONE);
+    private static final Metadata HIT_TIME_MD = MetricMetadata.of(
+            HIT_TIME, "Server time of requests answered from the response cache", MetricUnits.SECONDS);
 
     @Inject
     MetricRegistry registry;
@@ -86,33 +87,28 @@ public class ResponseCacheMetrics {
     private Counter invalidations;
     private volatile boolean statisticsWarned;
 
-    private static Metadata md(String name, String description, String unit) {
-        return Metadata.builder()
-                .withName(name)
-                .withDescription(description)
-                .withUnit(unit)
-                .build();
-    }
-
     @jakarta.annotation.PostConstruct
     void register() {
-        hits = registry.counter(md(HITS, "Requests answered from the response cache", MetricUnits.NONE));
-        misses = registry.counter(md(MISSES, "Cacheable requests the response cache did not hold", MetricUnits.NONE));
-        stores = registry.counter(md(STORES, "Generations stored in the response cache", MetricUnits.NONE));
-        invalidations = registry.counter(md(
+        hits = registry.counter(MetricMetadata.of(HITS, "Requests answered from the response cache", MetricUnits.NONE));
+        misses = registry.counter(
+                MetricMetadata.of(MISSES, "Cacheable requests the response cache did not hold", MetricUnits.NONE));
+        stores = registry.counter(
+                MetricMetadata.of(STORES, "Generations stored in the response cache", MetricUnits.NONE));
+        invalidations = registry.counter(MetricMetadata.of(
                 INVALIDATIONS,
                 "Response cache entries removed because their model version changed stage or was unloaded",
                 MetricUnits.NONE));
         for (String reason : SKIP_REASONS) registry.counter(SKIPS_MD, new Tag("reason", reason));
         registry.gauge(
-                md(HIT_RATIO, "Response cache hits / (hits + misses) since start", MetricUnits.NONE), this::hitRatio);
+                MetricMetadata.of(HIT_RATIO, "Response cache hits / (hits + misses) since start", MetricUnits.NONE),
+                this::hitRatio);
         gauge(
                 EVICTIONS,
                 "Response cache entries evicted by the cache's size bound (Infinispan statistics)",
                 "evictions");
         gauge(ENTRIES, "Entries in the response cache (Infinispan statistics)", "numberOfEntries");
         registry.gauge(
-                md(
+                MetricMetadata.of(
                         CLUSTER_MEMBERS,
                         "Nodes the response cache is shared by, this one included (1: not clustered)",
                         MetricUnits.NONE),
@@ -126,7 +122,7 @@ public class ResponseCacheMetrics {
     }
 
     private void gauge(String name, String description, String attribute) {
-        registry.gauge(md(name, description, MetricUnits.NONE), () -> statistic(attribute));
+        registry.gauge(MetricMetadata.of(name, description, MetricUnits.NONE), () -> statistic(attribute));
     }
 
     /** Creates the bean at deployment, so the counters are in /metrics (at 0) before the first request. */

@@ -1,5 +1,7 @@
 package dev.anvil.experiments;
 
+import dev.anvil.experiments.domain.Experiment;
+import dev.anvil.experiments.domain.Variant;
 import java.time.Instant;
 import java.util.List;
 
@@ -16,4 +18,24 @@ public record AssignmentInfo(
         int bucket,
         Instant firstSeen,
         boolean newAssignment,
-        List<String> shadowVariants) {}
+        List<String> shadowVariants) {
+
+    /** The assignment of a subject in {@code experiment} to {@code variant}. */
+    static AssignmentInfo of(
+            Experiment experiment,
+            Variant variant,
+            int bucket,
+            Instant firstSeen,
+            boolean newAssignment,
+            List<String> shadowVariants) {
+        return new AssignmentInfo(
+                experiment.name(),
+                experiment.strategy().name(),
+                experiment.modelName(),
+                ExperimentInfo.VariantInfo.of(variant),
+                bucket,
+                firstSeen,
+                newAssignment,
+                shadowVariants);
+    }
+}

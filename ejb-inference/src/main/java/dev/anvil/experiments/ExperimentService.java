@@ -346,15 +346,7 @@ public class ExperimentService {
                 : List.of();
         Assignment existing = findAssignment(e, hash);
         if (existing != null) {
-            return new AssignmentInfo(
-                    e.name(),
-                    e.strategy().name(),
-                    e.modelName(),
-                    ExperimentInfo.VariantInfo.of(existing.variant()),
-                    bucket,
-                    existing.firstSeen(),
-                    false,
-                    shadows);
+            return AssignmentInfo.of(e, existing.variant(), bucket, existing.firstSeen(), false, shadows);
         }
         Variant chosen;
         if (e.strategy() == ExperimentStrategy.SHADOW) {
@@ -373,25 +365,10 @@ public class ExperimentService {
             if (winner == null)
                 throw new IllegalStateException(
                         "assignment of a subject in " + name + " reported taken but not found", raced);
-            return new AssignmentInfo(
-                    e.name(),
-                    e.strategy().name(),
-                    e.modelName(),
-                    ExperimentInfo.VariantInfo.of(winner.variant()),
-                    bucket,
-                    winner.firstSeen(),
-                    false,
-                    shadows);
+            return AssignmentInfo.of(e, winner.variant(), bucket, winner.firstSeen(), false, shadows);
         }
-        return new AssignmentInfo(
-                e.name(),
-                e.strategy().name(),
-                e.modelName(),
-                ExperimentInfo.VariantInfo.of(chosen),
-                bucket,
-                now.truncatedTo(java.time.temporal.ChronoUnit.MICROS),
-                true,
-                shadows);
+        return AssignmentInfo.of(
+                e, chosen, bucket, now.truncatedTo(java.time.temporal.ChronoUnit.MICROS), true, shadows);
     }
 
     /**

@@ -34,9 +34,7 @@ public class RateLimiter {
         }
         long now = System.currentTimeMillis();
         String stored = cache.get("tpm:" + keyId);
-        TokenBucket bucket = stored == null
-                ? TokenBucket.full(perMinute, now)
-                : TokenBucket.decode(stored).refill(perMinute, now);
+        TokenBucket bucket = TokenBucket.stored(stored, perMinute, now);
         boolean allowed = bucket.level() >= 1;
         return new LimitDecision(
                 allowed,
@@ -59,9 +57,7 @@ public class RateLimiter {
         while (true) {
             long now = System.currentTimeMillis();
             String stored = cache.get(key);
-            TokenBucket bucket = stored == null
-                    ? TokenBucket.full(perMinute, now)
-                    : TokenBucket.decode(stored).refill(perMinute, now);
+            TokenBucket bucket = TokenBucket.stored(stored, perMinute, now);
             if (bucket.level() < 1) {
                 return new LimitDecision(
                         false, perMinute, 0, bucket.millisUntilFull(perMinute), bucket.millisUntil(1, perMinute));
@@ -85,9 +81,7 @@ public class RateLimiter {
         }
         long now = System.currentTimeMillis();
         update("tpm:" + keyId, stored -> {
-            TokenBucket bucket = stored == null
-                    ? TokenBucket.full(perMinute, now)
-                    : TokenBucket.decode(stored).refill(perMinute, now);
+            TokenBucket bucket = TokenBucket.stored(stored, perMinute, now);
             return (delta > 0 ? bucket.debit(delta) : bucket.credit(-delta, perMinute)).encode();
         });
     }
@@ -148,9 +142,7 @@ public class RateLimiter {
         while (true) {
             long now = System.currentTimeMillis();
             String stored = cache.get(key);
-            TokenBucket bucket = stored == null
-                    ? TokenBucket.full(perMinute, now)
-                    : TokenBucket.decode(stored).refill(perMinute, now);
+            TokenBucket bucket = TokenBucket.stored(stored, perMinute, now);
             if (bucket.level() < amount) {
                 return new LimitDecision(
                         false,

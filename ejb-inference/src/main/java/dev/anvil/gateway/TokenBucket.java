@@ -65,6 +65,14 @@ public record TokenBucket(double level, long updatedAtMs) {
         return String.format(Locale.ROOT, "%.6f@%d", level, updatedAtMs);
     }
 
+    /**
+     * The bucket of a limit as it is at {@code nowMs}, from its stored form: a key with nothing stored yet (or whose
+     * entry expired) has a full bucket.
+     */
+    public static TokenBucket stored(String encoded, long capacity, long nowMs) {
+        return encoded == null ? full(capacity, nowMs) : decode(encoded).refill(capacity, nowMs);
+    }
+
     public static TokenBucket decode(String text) {
         int at = text.indexOf('@');
         return new TokenBucket(Double.parseDouble(text.substring(0, at)), Long.parseLong(text.substring(at + 1)));

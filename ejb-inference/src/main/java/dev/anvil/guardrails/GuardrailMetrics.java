@@ -1,5 +1,6 @@
 package dev.anvil.guardrails;
 
+import dev.anvil.metrics.MetricMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.metrics.Metadata;
@@ -15,11 +16,8 @@ import org.eclipse.microprofile.metrics.Tag;
 public class GuardrailMetrics {
 
     static final String FINDINGS = "anvil.guardrail.findings";
-    private static final Metadata FINDINGS_MD = Metadata.builder()
-            .withName(FINDINGS)
-            .withDescription("Guardrail findings by check and the action taken")
-            .withUnit(MetricUnits.NONE)
-            .build();
+    private static final Metadata FINDINGS_MD =
+            MetricMetadata.of(FINDINGS, "Guardrail findings by check and the action taken", MetricUnits.NONE);
 
     @Inject
     MetricRegistry registry;

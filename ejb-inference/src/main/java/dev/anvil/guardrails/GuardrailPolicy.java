@@ -1,5 +1,6 @@
 package dev.anvil.guardrails;
 
+import dev.anvil.config.ConfigBounds;
 import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.List;
@@ -43,8 +44,7 @@ public record GuardrailPolicy(
 
     public GuardrailPolicy {
         actions = Map.copyOf(actions);
-        if (maxInputChars < 1)
-            throw new IllegalArgumentException("max-input-chars must be at least 1, was " + maxInputChars);
+        ConfigBounds.atLeast("max-input-chars", maxInputChars, 1);
     }
 
     /**

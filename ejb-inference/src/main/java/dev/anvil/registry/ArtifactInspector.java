@@ -1,6 +1,7 @@
 package dev.anvil.registry;
 
 import dev.anvil.engine.GgufFile;
+import dev.anvil.engine.Llama2cHeader;
 import dev.anvil.engine.LlamaModel;
 import dev.anvil.registry.domain.ArtifactFormat;
 import dev.anvil.serving.ServingConfig;
@@ -34,7 +35,6 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 public class ArtifactInspector {
 
     private static final int HASH_BUFFER = 1 << 20;
-    private static final byte[] GGUF_MAGIC = {'G', 'G', 'U', 'F'};
     private static final String CHAT_TEMPLATE_KEY = "tokenizer.chat_template";
 
     /** MicroProfile Config key: comma-separated directories that model files must lie under. */
@@ -49,15 +49,15 @@ public class ArtifactInspector {
     @ConfigProperty(name = ARTIFACT_ROOTS)
     Optional<String> artifactRoots = Optional.empty();
 
+    /** The chat template limits a registered template is verified under (null outside CDI: the defaults). */
+    @Inject
+    ServingConfig serving;
+
     /**
      * @param requestedFormat the format the client says the file has, or null to detect it (GGUF only:
      *                        llama2.c checkpoints have no magic number, so they must be named explicitly)
      * @param expectedSha256  lowercase hex the file must hash to, or null
      */
-    /** The chat template limits a registered template is verified under (null outside CDI: the defaults). */
-    @Inject
-    ServingConfig serving;
-
     public ArtifactFacts inspect(String pathText, ArtifactFormat requestedFormat, String expectedSha256) {
         Path path = resolve(pathText);
         requireAllowed(path);
@@ -72,7 +72,11 @@ public class ArtifactInspector {
         }
         ArtifactFormat format = detectFormat(path, requestedFormat);
         ArtifactFacts facts = format == ArtifactFormat.GGUF
-                ? ggufFacts(path, digest, serving == null ? ChatTemplateLimits.DEFAULT : serving.chatTemplateLimits())
+                ? ggufFacts(
+                        path,
+                        digest,
+                        serving == null ? ChatTemplateLimits.DEFAULT : serving.chatTemplateLimits(),
+                        requestedFormat == null)
                 : llama2cFacts(path, digest);
         // The header was read after hashing: refuse the registration if the file changed in between.
         BasicFileAttributes after = attributes(path);
@@ -171,17 +175,18 @@ public class ArtifactInspector {
         return new Digest(HexFormat.of().formatHex(sha.digest()), size);
     }
 
+    /**
+     * The format to read the file as. GGUF unless llama2.c is named: a file without the GGUF magic is then refused by
+     * the engine's GGUF reader, with a hint (llama2.c checkpoints have no magic number, so they must be named).
+     */
     private static ArtifactFormat detectFormat(Path path, ArtifactFormat requested) {
-        boolean ggufMagic = startsWithGgufMagic(path);
-        if (requested == null || requested == ArtifactFormat.GGUF) {
-            if (!ggufMagic) {
-                throw RegistryException.badRequest(
-                        path + " is not a GGUF file (it does not start with the GGUF magic)"
-                                + (requested == null ? "; to register a llama2.c checkpoint, pass format LLAMA2C" : ""),
-                        "path",
-                        "unreadable_artifact");
-            }
-            return ArtifactFormat.GGUF;
+        if (requested == null || requested == ArtifactFormat.GGUF) return ArtifactFormat.GGUF;
+        boolean ggufMagic;
+        try {
+            ggufMagic = GgufFile.hasMagic(path);
+        } catch (IOException e) {
+            throw RegistryException.badRequest(
+                    "cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
         }
         if (ggufMagic) {
             throw RegistryException.badRequest(
@@ -190,18 +195,8 @@ public class ArtifactInspector {
         return requested;
     }
 
-    private static boolean startsWithGgufMagic(Path path) {
-        byte[] head = new byte[GGUF_MAGIC.length];
-        try (InputStream in = Files.newInputStream(path)) {
-            int read = in.readNBytes(head, 0, head.length);
-            return read == head.length && java.util.Arrays.equals(head, GGUF_MAGIC);
-        } catch (IOException e) {
-            throw RegistryException.badRequest(
-                    "cannot read " + path + ": " + e.getMessage(), "path", "artifact_unreadable");
-        }
-    }
-
-    private static ArtifactFacts ggufFacts(Path path, Digest digest, ChatTemplateLimits templateLimits) {
+    private static ArtifactFacts ggufFacts(
+            Path path, Digest digest, ChatTemplateLimits templateLimits, boolean formatDetected) {
         // GgufFile validates the whole header and tensor directory (bounds, types, truncation) while opening;
         // any failure there, whatever its exception type, means the file cannot be registered.
         try (GgufFile gguf = GgufFile.open(path)) {
@@ -234,7 +229,17 @@ public class ArtifactInspector {
             throw e;
         } catch (IOException | RuntimeException | OutOfMemoryError | StackOverflowError e) {
             // The errors too: a hostile header that got past the bounds checks must still be a refusal, not a 500.
-            throw unreadable(path, "GGUF", e);
+            boolean mayBeLlama2c = formatDetected && !hasGgufMagic(path);
+            throw unreadable(
+                    path, "GGUF", e, mayBeLlama2c ? "; to register a llama2.c checkpoint, pass format LLAMA2C" : "");
+        }
+    }
+
+    private static boolean hasGgufMagic(Path path) {
+        try {
+            return GgufFile.hasMagic(path);
+        } catch (IOException e) {
+            return false;
         }
     }
 
@@ -273,6 +278,13 @@ public class ArtifactInspector {
     private static ArtifactFacts llama2cFacts(Path path, Digest digest) {
         try {
             Llama2cHeader header = Llama2cHeader.read(path);
+            // The engine needs at least the bytes the header describes; registration also refuses trailing bytes,
+            // which mean the file is something else that happens to start with a plausible header.
+            if (digest.size() != header.describedBytes()) {
+                throw new IllegalArgumentException("file is " + digest.size()
+                        + " bytes but its llama2.c header describes " + header.describedBytes()
+                        + " bytes (not a llama2.c checkpoint)");
+            }
             // llama2.c checkpoints are Llama networks stored in float32, by definition of the format.
             return new ArtifactFacts(
                     path.toString(),
@@ -283,16 +295,16 @@ public class ArtifactInspector {
                     "F32",
                     header.parameterCount());
         } catch (IOException | RuntimeException | OutOfMemoryError | StackOverflowError e) {
-            throw unreadable(path, "llama2.c", e);
+            throw unreadable(path, "llama2.c", e, "");
         }
     }
 
-    private static RegistryException unreadable(Path path, String format, Throwable e) {
+    private static RegistryException unreadable(Path path, String format, Throwable e, String hint) {
         String detail = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         // The engine's messages start with the path already; avoid saying it twice.
         String prefix = path + ": ";
         if (detail.startsWith(prefix)) detail = detail.substring(prefix.length());
         return RegistryException.badRequest(
-                "cannot read " + path + " as a " + format + " model: " + detail, "path", "unreadable_artifact");
+                "cannot read " + path + " as a " + format + " model: " + detail + hint, "path", "unreadable_artifact");
     }
 }

@@ -201,15 +201,7 @@ public class ModelRegistry {
             String actor = Callers.actor(session);
             String who = RegistryRules.check(() -> RegistryText.requireActor(actor));
             StageChangeResult result = moveLocked(model, version, target, reason, who);
-            if (stageChanged != null) {
-                for (TransitionInfo t : result.transitions()) {
-                    stageChanged.fire(new ModelStageChanged(
-                            t.model(),
-                            t.version(),
-                            t.from() == null ? null : t.from().name(),
-                            t.to().name()));
-                }
-            }
+            announce(result);
             metrics.transition(stageLabel, "ok");
             return result;
         } catch (RuntimeException e) {
@@ -261,15 +253,7 @@ public class ModelRegistry {
         StageChangeResult result = new StageChangeResult(
                 ModelVersionInfo.of(subject),
                 made.stream().map(TransitionInfo::of).toList());
-        if (stageChanged != null) {
-            for (TransitionInfo t : result.transitions()) {
-                stageChanged.fire(new ModelStageChanged(
-                        t.model(),
-                        t.version(),
-                        t.from() == null ? null : t.from().name(),
-                        t.to().name()));
-            }
-        }
+        announce(result);
         metrics.transition(Stage.PRODUCTION.name(), "ok");
         return result;
     }
@@ -372,5 +356,14 @@ public class ModelRegistry {
         return em.createNamedQuery(ModelVersion.BY_MODEL, ModelVersion.class)
                 .setParameter("model", model)
                 .getResultList();
+    }
+
+    /** Tells the serving tier about each transition made (observed after commit); nobody to tell outside a container. */
+    private void announce(StageChangeResult result) {
+        if (stageChanged == null) return;
+        for (TransitionInfo t : result.transitions()) {
+            stageChanged.fire(new ModelStageChanged(
+                    t.model(), t.version(), t.from() == null ? null : t.from().name(), t.to().name()));
+        }
     }
 }

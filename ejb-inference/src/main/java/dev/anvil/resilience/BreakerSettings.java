@@ -1,5 +1,7 @@
 package dev.anvil.resilience;
 
+import dev.anvil.config.ConfigBounds;
+
 /**
  * The parameters of a version's circuit breaker; the same meaning as MicroProfile Fault Tolerance's
  * {@code @CircuitBreaker}: over the last {@code requestVolumeThreshold} outcomes, a failure share of at least
@@ -9,13 +11,10 @@ package dev.anvil.resilience;
 public record BreakerSettings(int requestVolumeThreshold, double failureRatio, long delayMillis, int successThreshold) {
 
     public BreakerSettings {
-        if (requestVolumeThreshold < 1)
-            throw new IllegalArgumentException(
-                    "request-volume-threshold must be at least 1, was " + requestVolumeThreshold);
+        ConfigBounds.atLeast("request-volume-threshold", requestVolumeThreshold, 1);
         if (!(failureRatio > 0 && failureRatio <= 1))
             throw new IllegalArgumentException("failure-ratio must be in (0, 1], was " + failureRatio);
-        if (delayMillis < 0) throw new IllegalArgumentException("delay-ms must not be negative, was " + delayMillis);
-        if (successThreshold < 1)
-            throw new IllegalArgumentException("success-threshold must be at least 1, was " + successThreshold);
+        ConfigBounds.atLeast("delay-ms", delayMillis, 0);
+        ConfigBounds.atLeast("success-threshold", successThreshold, 1);
     }
 }

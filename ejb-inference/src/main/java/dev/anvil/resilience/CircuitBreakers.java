@@ -1,5 +1,6 @@
 package dev.anvil.resilience;
 
+import dev.anvil.metrics.MetricMetadata;
 import dev.anvil.serving.ServedModel;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -19,21 +20,16 @@ import org.eclipse.microprofile.metrics.Tag;
 @ApplicationScoped
 public class CircuitBreakers {
 
-    private static final Metadata STATE_MD = Metadata.builder()
-            .withName("anvil.resilience.breaker.state")
-            .withDescription("Circuit breaker of a model version: 0 closed, 1 open, 2 half-open")
-            .withUnit(MetricUnits.NONE)
-            .build();
-    private static final Metadata OPENED_MD = Metadata.builder()
-            .withName("anvil.resilience.breaker.opened")
-            .withDescription("Times the circuit breaker of a model version opened")
-            .withUnit(MetricUnits.NONE)
-            .build();
-    private static final Metadata FALLBACKS_MD = Metadata.builder()
-            .withName("anvil.resilience.fallbacks")
-            .withDescription("Requests answered by a fallback, by reason and target (a model or 'message')")
-            .withUnit(MetricUnits.NONE)
-            .build();
+    private static final Metadata STATE_MD = MetricMetadata.of(
+            "anvil.resilience.breaker.state",
+            "Circuit breaker of a model version: 0 closed, 1 open, 2 half-open",
+            MetricUnits.NONE);
+    private static final Metadata OPENED_MD = MetricMetadata.of(
+            "anvil.resilience.breaker.opened", "Times the circuit breaker of a model version opened", MetricUnits.NONE);
+    private static final Metadata FALLBACKS_MD = MetricMetadata.of(
+            "anvil.resilience.fallbacks",
+            "Requests answered by a fallback, by reason and target (a model or 'message')",
+            MetricUnits.NONE);
 
     private final Map<String, VersionCircuitBreaker> breakers = new ConcurrentHashMap<>();
 

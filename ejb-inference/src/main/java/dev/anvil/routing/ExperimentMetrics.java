@@ -1,5 +1,6 @@
 package dev.anvil.routing;
 
+import dev.anvil.metrics.MetricMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Duration;
@@ -20,25 +21,17 @@ import org.eclipse.microprofile.metrics.Tag;
 @ApplicationScoped
 public class ExperimentMetrics {
 
-    static final Metadata REQUESTS =
-            md("anvil.experiment.requests", "Live requests served by an experiment variant", MetricUnits.NONE);
-    static final Metadata LATENCY =
-            md("anvil.experiment.latency", "Latency of requests served by an experiment variant", MetricUnits.SECONDS);
-    static final Metadata SHADOW =
-            md("anvil.experiment.shadow.requests", "Shadow copies run for a shadow variant", MetricUnits.NONE);
-    static final Metadata DROPPED = md(
+    static final Metadata REQUESTS = MetricMetadata.of(
+            "anvil.experiment.requests", "Live requests served by an experiment variant", MetricUnits.NONE);
+    static final Metadata LATENCY = MetricMetadata.of(
+            "anvil.experiment.latency", "Latency of requests served by an experiment variant", MetricUnits.SECONDS);
+    static final Metadata SHADOW = MetricMetadata.of(
+            "anvil.experiment.shadow.requests", "Shadow copies run for a shadow variant", MetricUnits.NONE);
+    static final Metadata DROPPED = MetricMetadata.of(
             "anvil.experiment.outcomes.dropped", "Experiment measurements dropped: write queue full", MetricUnits.NONE);
 
     @Inject
     MetricRegistry registry;
-
-    private static Metadata md(String name, String description, String unit) {
-        return Metadata.builder()
-                .withName(name)
-                .withDescription(description)
-                .withUnit(unit)
-                .build();
-    }
 
     public void served(String experiment, String variant, boolean error, long latencyNanos) {
         registry.counter(REQUESTS, tags(experiment, variant, error ? "error" : "ok"))

@@ -2,6 +2,7 @@ package dev.anvil.serving;
 
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.Scheduler;
+import dev.anvil.metrics.MetricMetadata;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Duration;
@@ -46,27 +47,21 @@ public class ServingMetrics {
     static final String PREEMPTIONS = "anvil.inference.preemptions";
     static final String STEPS = "anvil.inference.steps";
 
-    private static final Metadata REQUESTS_MD = md(REQUESTS, "Inference requests by outcome", MetricUnits.NONE);
-    private static final Metadata PROMPT_MD = md(PROMPT_TOKENS, "Prompt tokens of accepted requests", MetricUnits.NONE);
+    private static final Metadata REQUESTS_MD =
+            MetricMetadata.of(REQUESTS, "Inference requests by outcome", MetricUnits.NONE);
+    private static final Metadata PROMPT_MD =
+            MetricMetadata.of(PROMPT_TOKENS, "Prompt tokens of accepted requests", MetricUnits.NONE);
     private static final Metadata GENERATED_MD =
-            md(GENERATED_TOKENS, "Generated tokens (all choices)", MetricUnits.NONE);
+            MetricMetadata.of(GENERATED_TOKENS, "Generated tokens (all choices)", MetricUnits.NONE);
     private static final Metadata TTFT_MD =
-            md(TTFT, "Time from submission to the first generated token", MetricUnits.SECONDS);
-    private static final Metadata TPOT_MD =
-            md(TPOT, "Average time between output tokens after the first, per request", MetricUnits.SECONDS);
+            MetricMetadata.of(TTFT, "Time from submission to the first generated token", MetricUnits.SECONDS);
+    private static final Metadata TPOT_MD = MetricMetadata.of(
+            TPOT, "Average time between output tokens after the first, per request", MetricUnits.SECONDS);
     private static final Metadata LATENCY_MD =
-            md(LATENCY, "Time from submission to the last token of the request", MetricUnits.SECONDS);
+            MetricMetadata.of(LATENCY, "Time from submission to the last token of the request", MetricUnits.SECONDS);
 
     @Inject
     MetricRegistry registry;
-
-    private static Metadata md(String name, String description, String unit) {
-        return Metadata.builder()
-                .withName(name)
-                .withDescription(description)
-                .withUnit(unit)
-                .build();
-    }
 
     private static Tag[] tags(ServedModel m) {
         return new Tag[] {new Tag("model", m.name()), new Tag("version", m.version())};
@@ -106,7 +101,10 @@ public class ServingMetrics {
 
     private void gauge(ModelRuntime runtime, String name, String description, ToLongFunction<Object> value) {
         registry.gauge(
-                md(name, description, MetricUnits.NONE), runtime, r -> value.applyAsLong(r), tags(runtime.served()));
+                MetricMetadata.of(name, description, MetricUnits.NONE),
+                runtime,
+                r -> value.applyAsLong(r),
+                tags(runtime.served()));
     }
 
     void unregister(ModelRuntime runtime) {

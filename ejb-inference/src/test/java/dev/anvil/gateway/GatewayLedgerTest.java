@@ -3,6 +3,7 @@ package dev.anvil.gateway;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.anvil.persistence.testing.TestDatabases;
 import java.math.BigDecimal;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -11,7 +12,6 @@ import java.sql.Statement;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import org.flywaydb.core.Flyway;
 import org.h2.jdbcx.JdbcDataSource;
 import org.junit.jupiter.api.Test;
 
@@ -19,15 +19,7 @@ import org.junit.jupiter.api.Test;
 class GatewayLedgerTest {
 
     private static JdbcDataSource database(String name) {
-        JdbcDataSource db = new JdbcDataSource();
-        db.setURL("jdbc:h2:mem:" + name + ";DB_CLOSE_DELAY=-1");
-        db.setUser("sa");
-        Flyway.configure()
-                .dataSource(db)
-                .locations("classpath:db/migration")
-                .load()
-                .migrate();
-        return db;
+        return TestDatabases.migrated(name);
     }
 
     private static GatewayLedger ledger(javax.sql.DataSource db) {

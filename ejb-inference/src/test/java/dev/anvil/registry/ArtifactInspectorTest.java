@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.anvil.engine.GgufFile;
+import dev.anvil.engine.Llama2cHeader;
+import dev.anvil.engine.LlamaModel;
+import dev.anvil.engine.UnsupportedModelException;
 import dev.anvil.registry.domain.ArtifactFormat;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -263,5 +267,60 @@ class ArtifactInspectorTest {
                 assertThrows(RegistryException.class, () -> inspector.inspect(noTokenizer.toString(), null, null));
         assertEquals("unreadable_artifact", e.code());
         assertTrue(e.getMessage().contains("no tokenizer"), e.getMessage());
+    }
+
+    @Test
+    void theRegistryRefusesWhatTheEngineRefusesForTheSameReason() throws IOException {
+        byte[] gguf = Files.readAllBytes(TestFiles.storiesGguf());
+        byte[] badMagic = gguf.clone();
+        badMagic[0] = 'X';
+        assertSameRefusal(Files.write(tmp.resolve("bad-magic.gguf"), badMagic), null, "not a GGUF file");
+        byte[] version7 = gguf.clone();
+        ByteBuffer.wrap(version7).order(ByteOrder.LITTLE_ENDIAN).putInt(4, 7);
+        assertSameRefusal(Files.write(tmp.resolve("v7.gguf"), version7), ArtifactFormat.GGUF, "GGUF version 7");
+
+        byte[] llama2c = Files.readAllBytes(TestFiles.storiesLlama2c());
+        // dim 64 with 7 heads: no whole head size.
+        assertSameRefusal(
+                llama2cWith(llama2c, 3, 7, "7-heads.bin"), ArtifactFormat.LLAMA2C, "not divisible by 7 heads");
+        // no layers at all
+        assertSameRefusal(llama2cWith(llama2c, 2, 0, "0-layers.bin"), ArtifactFormat.LLAMA2C, "n_layers 0");
+        // 8 query heads over 3 key/value heads
+        assertSameRefusal(llama2cWith(llama2c, 4, 3, "3-kv-heads.bin"), ArtifactFormat.LLAMA2C, "not a multiple");
+        // a context length beyond what the engine accepts
+        assertSameRefusal(llama2cWith(llama2c, 6, 1 << 23, "long.bin"), ArtifactFormat.LLAMA2C, "seq_len 8388608");
+        // a header for more layers than the file holds
+        assertSameRefusal(llama2cWith(llama2c, 2, 6, "6-layers.bin"), ArtifactFormat.LLAMA2C, "(truncated)");
+    }
+
+    private Path llama2cWith(byte[] checkpoint, int field, int value, String name) throws IOException {
+        byte[] mutant = checkpoint.clone();
+        ByteBuffer.wrap(mutant).order(ByteOrder.LITTLE_ENDIAN).putInt(4 * field, value);
+        return Files.write(tmp.resolve(name), mutant);
+    }
+
+    /**
+     * The engine's loader refuses {@code file}; its header reader (the one both the loader and registration use)
+     * gives a reason containing {@code expected}, and registration refuses the file with that same reason.
+     */
+    private void assertSameRefusal(Path file, ArtifactFormat format, String expected) {
+        java.util.concurrent.ThreadFactory compute =
+                Thread.ofPlatform().daemon().factory();
+        assertThrows(
+                UnsupportedModelException.class,
+                () -> LlamaModel.load(file, compute, 1).close());
+        UnsupportedModelException engine = assertThrows(
+                UnsupportedModelException.class,
+                () -> {
+                    if (format == ArtifactFormat.LLAMA2C) Llama2cHeader.read(file);
+                    else GgufFile.open(file).close();
+                },
+                file.toString());
+        String reason = engine.getMessage().substring((file + ": ").length());
+        assertTrue(engine.getMessage().startsWith(file + ": ") && reason.contains(expected), engine.getMessage());
+        RegistryException registry =
+                assertThrows(RegistryException.class, () -> inspector.inspect(file.toString(), format, null));
+        assertEquals("unreadable_artifact", registry.code());
+        assertTrue(registry.getMessage().contains(": " + reason), registry.getMessage() + " vs " + reason);
     }
 }

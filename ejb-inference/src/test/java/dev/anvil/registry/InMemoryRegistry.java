@@ -1,10 +1,8 @@
 package dev.anvil.registry;
 
+import dev.anvil.persistence.testing.TestDatabases;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
-import jakarta.persistence.Persistence;
-import java.util.HashMap;
-import java.util.Map;
 import org.h2.jdbcx.JdbcDataSource;
 
 /**
@@ -17,17 +15,11 @@ public final class InMemoryRegistry implements AutoCloseable {
     private final SchemaMigrator migrator = new SchemaMigrator();
 
     public InMemoryRegistry(String databaseName) {
-        JdbcDataSource h2 = new JdbcDataSource();
-        h2.setURL("jdbc:h2:mem:" + databaseName + ";DB_CLOSE_DELAY=-1");
-        h2.setUser("sa");
+        JdbcDataSource h2 = TestDatabases.inMemory(databaseName);
         migrator.dataSource = h2;
         migrator.migrateAtStartup();
         if (!migrator.migrated()) throw new IllegalStateException("migration failed: " + migrator.failure());
-        Map<String, Object> overrides = new HashMap<>();
-        overrides.put("jakarta.persistence.transactionType", "RESOURCE_LOCAL");
-        overrides.put("jakarta.persistence.jtaDataSource", null);
-        overrides.put("jakarta.persistence.nonJtaDataSource", h2);
-        emf = Persistence.createEntityManagerFactory("anvil", overrides);
+        emf = TestDatabases.persistenceUnit(h2);
     }
 
     /** A registry bean on a fresh persistence context (close it with {@link #close(ModelRegistry)}). */

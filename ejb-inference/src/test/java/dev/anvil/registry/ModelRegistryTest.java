@@ -6,16 +6,15 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.anvil.persistence.testing.TestDatabases;
 import dev.anvil.registry.domain.ArtifactFormat;
 import dev.anvil.registry.domain.Stage;
 import dev.anvil.security.TestCallers;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
-import jakarta.persistence.Persistence;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -52,23 +51,14 @@ class ModelRegistryTest {
 
     @BeforeAll
     static void boot() {
-        JdbcDataSource h2 = new JdbcDataSource();
-        h2.setURL("jdbc:h2:mem:registry-service-test;DB_CLOSE_DELAY=-1");
-        h2.setUser("sa");
+        JdbcDataSource h2 = TestDatabases.inMemory("registry-service-test");
         migrator = new SchemaMigrator();
         migrator.dataSource = h2;
         migrator.migrateAtStartup();
         assertTrue(migrator.migrated(), migrator.failure());
         assertEquals("5", migrator.appliedVersion());
         assertNull(migrator.failure());
-
-        Map<String, Object> overrides = new HashMap<>();
-        overrides.put("jakarta.persistence.transactionType", "RESOURCE_LOCAL");
-        overrides.put("jakarta.persistence.jtaDataSource", null);
-        overrides.put("jakarta.persistence.nonJtaDataSource", h2);
-        // WildFly runs Hibernate in JPA compliance mode; so do the tests, to reject what the server would.
-        overrides.put("hibernate.jpa.compliance", "true");
-        emf = Persistence.createEntityManagerFactory("anvil", overrides);
+        emf = TestDatabases.persistenceUnit(h2);
     }
 
     @AfterAll

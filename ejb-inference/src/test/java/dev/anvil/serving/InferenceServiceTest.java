@@ -446,13 +446,23 @@ class InferenceServiceTest {
     void promotionSwitchesTrafficWhileTheOldVersionFinishesItsRequests() throws Exception {
         ModelRuntime v1 = serve("1.0.0");
         Events inFlight = new Events(1);
-        GenerationHandle old = service.submit(greedy("Once upon a time", 300), inFlight);
-        assertTrue(inFlight.firstDelta.await(30, TimeUnit.SECONDS));
-        ModelRuntime v2 = serve("1.1.0");
-        assertEquals(ModelRuntime.State.DRAINING, v1.state());
-        assertEquals("1.1.0", service.resolve("stories").version());
-        GenerationResult fresh = service.submit(greedy("Once upon a time", 10)).await(Duration.ofSeconds(60));
-        assertEquals("1.1.0", fresh.model().version());
+        // Listeners run on the batching thread: holding the first delta keeps v1's sequence open (it cannot finish
+        // its 300 tokens however fast the machine) until the test has seen the switch and v2 serving.
+        CountDownLatch release = new CountDownLatch(1);
+        GenerationHandle old = service.submit(greedy("Once upon a time", 300), heldUntil(release, inFlight));
+        ModelRuntime v2;
+        try {
+            assertTrue(inFlight.firstDelta.await(30, TimeUnit.SECONDS));
+            v2 = serve("1.1.0");
+            assertEquals(ModelRuntime.State.DRAINING, v1.state());
+            assertEquals("1.1.0", service.resolve("stories").version());
+            GenerationResult fresh =
+                    service.submit(greedy("Once upon a time", 10)).await(Duration.ofSeconds(60));
+            assertEquals("1.1.0", fresh.model().version());
+            assertEquals(ModelRuntime.State.DRAINING, v1.state(), "v1 still finishes its request");
+        } finally {
+            release.countDown();
+        }
         GenerationResult finished = old.await(Duration.ofSeconds(120));
         assertEquals("1.0.0", finished.model().version());
         assertEquals(FinishReason.LENGTH, finished.choices().get(0).finishReason());
@@ -503,6 +513,36 @@ class InferenceServiceTest {
         assertEquals("smollm2-135m.q8_0", bare.name());
         assertEquals("1.0.0", bare.version());
         assertThrows(IllegalArgumentException.class, () -> ServingLifecycle.StartupModel.parse("a=b"));
+    }
+
+    /** Passes every event to {@code events}, each delta only once {@code release} has opened (or a minute passed). */
+    static GenerationListener heldUntil(CountDownLatch release, Events events) {
+        return new GenerationListener() {
+            @Override
+            public void onDelta(int index, String text, TokenLogprob logprob) {
+                events.onDelta(index, text, logprob);
+                try {
+                    release.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+
+            @Override
+            public void onFinish(int index, FinishReason reason) {
+                events.onFinish(index, reason);
+            }
+
+            @Override
+            public void onComplete(GenerationResult result) {
+                events.onComplete(result);
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                events.onError(error);
+            }
+        };
     }
 
     static InferenceException assertKind(

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -24,7 +25,9 @@ import java.util.Map;
  */
 public final class GgufFile implements AutoCloseable {
 
-    private static final int MAGIC = 0x46554747; // "GGUF" little-endian
+    /** The first four bytes of every GGUF file, "GGUF", read as a little-endian int32. */
+    public static final int MAGIC = 0x46554747;
+
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -74,7 +77,7 @@ public final class GgufFile implements AutoCloseable {
         this.headerEnd = Math.min(file.byteSize(), MAX_HEADER_BYTES);
         try {
             if (file.byteSize() < 24 || file.get(I32, 0) != MAGIC) {
-                throw new UnsupportedModelException(path + " is not a GGUF file (bad magic)");
+                throw new UnsupportedModelException(path + ": not a GGUF file (bad magic)");
             }
             version = file.get(I32, 4);
             if (version != 2 && version != 3) {
@@ -189,7 +192,20 @@ public final class GgufFile implements AutoCloseable {
         }
     }
 
-    /** Maps the file read-only. The mapping lives until {@link #close()}. */
+    /**
+     * Whether {@code path} starts with the GGUF magic: how a GGUF file is told apart from a llama2.c checkpoint, which
+     * has no magic number. Says nothing about whether the rest of the file is valid; {@link #open} checks that.
+     */
+    public static boolean hasMagic(Path path) throws IOException {
+        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
+            ByteBuffer magic = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
+            while (magic.hasRemaining() && ch.read(magic) >= 0) {
+                // keep reading until four bytes are in or the file ends
+            }
+            return !magic.hasRemaining() && magic.getInt(0) == MAGIC;
+        }
+    }
+
     /**
      * Maps the file read-only. The mapping lives until {@link #close()}; when the file is refused, it is unmapped
      * before this returns, whatever went wrong.

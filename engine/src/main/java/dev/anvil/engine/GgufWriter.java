@@ -307,7 +307,7 @@ public final class GgufWriter implements AutoCloseable {
     private void ensureHeader() throws IOException {
         if (headerWritten) return;
         headerWritten = true;
-        writeI32(0x46554747); // "GGUF"
+        writeI32(GgufFile.MAGIC);
         writeI32(3);
         writeI64(tensors.size());
         writeI64(metadata.size());

@@ -1,5 +1,7 @@
 package dev.anvil.serving.chat;
 
+import dev.anvil.config.ConfigBounds;
+
 /**
  * What one rendering of a chat template may cost. A template comes from a model file, which is third-party input:
  * a loop nest, a string or list that doubles, or deep nesting must end the render with an error instead of
@@ -53,22 +55,12 @@ public record ChatTemplateLimits(
             Integer.parseInt(DEFAULT_MAX_DEPTH));
 
     public ChatTemplateLimits {
-        if (timeoutMillis <= 0)
-            throw new IllegalArgumentException("chat template timeout must be positive, got " + timeoutMillis);
-        if (maxSteps <= 0)
-            throw new IllegalArgumentException("chat template max-steps must be positive, got " + maxSteps);
-        if (maxOutputChars <= 0)
-            throw new IllegalArgumentException(
-                    "chat template max-output-chars must be positive, got " + maxOutputChars);
-        if (maxCollectionSize <= 0) {
-            throw new IllegalArgumentException(
-                    "chat template max-collection-size must be positive, got " + maxCollectionSize);
-        }
-        if (maxAllocatedBytes < 0) {
-            throw new IllegalArgumentException(
-                    "chat template max-allocated-bytes must not be negative, got " + maxAllocatedBytes);
-        }
-        if (maxDepth < 8)
-            throw new IllegalArgumentException("chat template max-depth must be at least 8, got " + maxDepth);
+        ConfigBounds.atLeast(TIMEOUT_MS, timeoutMillis, 1);
+        ConfigBounds.atLeast(MAX_STEPS, maxSteps, 1);
+        ConfigBounds.atLeast(MAX_OUTPUT_CHARS, maxOutputChars, 1);
+        ConfigBounds.atLeast(MAX_COLLECTION_SIZE, maxCollectionSize, 1);
+        ConfigBounds.atLeast(MAX_ALLOCATED_BYTES, maxAllocatedBytes, 0);
+        // Below 8 a real template's own nesting (a loop, a condition, a macro call) would already fail.
+        ConfigBounds.atLeast(MAX_DEPTH, maxDepth, 8);
     }
 }

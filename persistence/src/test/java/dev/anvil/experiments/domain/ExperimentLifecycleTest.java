@@ -36,6 +36,21 @@ class ExperimentLifecycleTest {
                 T0);
     }
 
+    /** An experiment of model "m" without hypothesis, under {@link #GUARDRAILS}, created by "a" at {@link #T0}. */
+    static Experiment experiment(
+            String name,
+            ExperimentStrategy strategy,
+            PrimaryMetric metric,
+            String canarySteps,
+            List<VariantSpec> variants) {
+        return new Experiment(name, "m", strategy, null, metric, GUARDRAILS, canarySteps, variants, "a", T0);
+    }
+
+    /** The field an {@link InvalidExperimentException} thrown by {@code construction} names. */
+    static String refusedField(org.junit.jupiter.api.function.Executable construction) {
+        return assertThrows(InvalidExperimentException.class, construction).field();
+    }
+
     @Test
     void fullLifecycleRecordsEveryEvent() {
         Experiment e = ab("life");
@@ -97,17 +112,7 @@ class ExperimentLifecycleTest {
     void weightsMustSumToHundredAndOneControl() {
         InvalidExperimentException sum = assertThrows(
                 InvalidExperimentException.class,
-                () -> new Experiment(
-                        "w",
-                        "m",
-                        ExperimentStrategy.AB,
-                        null,
-                        PrimaryMetric.ERROR_RATE,
-                        GUARDRAILS,
-                        null,
-                        twoVariants(50, 40),
-                        "a",
-                        T0));
+                () -> experiment("w", ExperimentStrategy.AB, PrimaryMetric.ERROR_RATE, null, twoVariants(50, 40)));
         assertEquals("weights", sum.field());
         assertTrue(sum.getMessage().contains("got 90"), sum.getMessage());
 
@@ -116,55 +121,22 @@ class ExperimentLifecycleTest {
                 new VariantSpec("b", "1.0.0", null, null, null, null, 50, true));
         assertEquals(
                 "variants.control",
-                assertThrows(
-                                InvalidExperimentException.class,
-                                () -> new Experiment(
-                                        "w",
-                                        "m",
-                                        ExperimentStrategy.AB,
-                                        null,
-                                        PrimaryMetric.ERROR_RATE,
-                                        GUARDRAILS,
-                                        null,
-                                        twoControls,
-                                        "a",
-                                        T0))
-                        .field());
+                refusedField(
+                        () -> experiment("w", ExperimentStrategy.AB, PrimaryMetric.ERROR_RATE, null, twoControls)));
         List<VariantSpec> sameName = List.of(
                 new VariantSpec("a", "1.0.0", null, null, null, null, 50, true),
                 new VariantSpec("a", "1.0.0", null, null, null, null, 50, false));
         assertEquals(
                 "variants.name",
-                assertThrows(
-                                InvalidExperimentException.class,
-                                () -> new Experiment(
-                                        "w",
-                                        "m",
-                                        ExperimentStrategy.AB,
-                                        null,
-                                        PrimaryMetric.ERROR_RATE,
-                                        GUARDRAILS,
-                                        null,
-                                        sameName,
-                                        "a",
-                                        T0))
-                        .field());
+                refusedField(() -> experiment("w", ExperimentStrategy.AB, PrimaryMetric.ERROR_RATE, null, sameName)));
         assertEquals(
                 "variants",
-                assertThrows(
-                                InvalidExperimentException.class,
-                                () -> new Experiment(
-                                        "w",
-                                        "m",
-                                        ExperimentStrategy.AB,
-                                        null,
-                                        PrimaryMetric.ERROR_RATE,
-                                        GUARDRAILS,
-                                        null,
-                                        twoVariants(100, 0).subList(0, 1),
-                                        "a",
-                                        T0))
-                        .field());
+                refusedField(() -> experiment(
+                        "w",
+                        ExperimentStrategy.AB,
+                        PrimaryMetric.ERROR_RATE,
+                        null,
+                        twoVariants(100, 0).subList(0, 1))));
     }
 
     @Test
@@ -190,17 +162,8 @@ class ExperimentLifecycleTest {
 
     @Test
     void canaryStartsAtFirstStep() {
-        Experiment e = new Experiment(
-                "canary",
-                "m",
-                ExperimentStrategy.CANARY,
-                null,
-                PrimaryMetric.LATENCY_MS,
-                GUARDRAILS,
-                "1, 5,25,50,100",
-                twoVariants(100, 0),
-                "a",
-                T0);
+        Experiment e = experiment(
+                "canary", ExperimentStrategy.CANARY, PrimaryMetric.LATENCY_MS, "1, 5,25,50,100", twoVariants(100, 0));
         assertEquals(List.of(1, 5, 25, 50, 100), e.canaryStepList());
         e.start("a", T0);
         assertEquals(1, e.candidate().weightPercent());
@@ -208,69 +171,23 @@ class ExperimentLifecycleTest {
         for (String bad : List.of("5,1,100", "1,5", "0,100", "1,x,100", "")) {
             assertEquals(
                     "canarySteps",
-                    assertThrows(
-                                    InvalidExperimentException.class,
-                                    () -> new Experiment(
-                                            "c",
-                                            "m",
-                                            ExperimentStrategy.CANARY,
-                                            null,
-                                            PrimaryMetric.ERROR_RATE,
-                                            GUARDRAILS,
-                                            bad,
-                                            twoVariants(100, 0),
-                                            "a",
-                                            T0))
-                            .field(),
+                    refusedField(() -> experiment(
+                            "c", ExperimentStrategy.CANARY, PrimaryMetric.ERROR_RATE, bad, twoVariants(100, 0))),
                     bad);
         }
         assertEquals(
                 "canarySteps",
-                assertThrows(
-                                InvalidExperimentException.class,
-                                () -> new Experiment(
-                                        "c",
-                                        "m",
-                                        ExperimentStrategy.AB,
-                                        null,
-                                        PrimaryMetric.ERROR_RATE,
-                                        GUARDRAILS,
-                                        "1,100",
-                                        twoVariants(100, 0),
-                                        "a",
-                                        T0))
-                        .field());
+                refusedField(() -> experiment(
+                        "c", ExperimentStrategy.AB, PrimaryMetric.ERROR_RATE, "1,100", twoVariants(100, 0))));
     }
 
     @Test
     void shadowControlKeepsAllLiveTraffic() {
         assertEquals(
                 "weights",
-                assertThrows(
-                                InvalidExperimentException.class,
-                                () -> new Experiment(
-                                        "s",
-                                        "m",
-                                        ExperimentStrategy.SHADOW,
-                                        null,
-                                        PrimaryMetric.LATENCY_MS,
-                                        GUARDRAILS,
-                                        null,
-                                        twoVariants(50, 50),
-                                        "a",
-                                        T0))
-                        .field());
-        Experiment s = new Experiment(
-                "s",
-                "m",
-                ExperimentStrategy.SHADOW,
-                null,
-                PrimaryMetric.LATENCY_MS,
-                GUARDRAILS,
-                null,
-                twoVariants(100, 0),
-                "a",
-                T0);
+                refusedField(() -> experiment(
+                        "s", ExperimentStrategy.SHADOW, PrimaryMetric.LATENCY_MS, null, twoVariants(50, 50))));
+        Experiment s = experiment("s", ExperimentStrategy.SHADOW, PrimaryMetric.LATENCY_MS, null, twoVariants(100, 0));
         assertThrows(
                 InvalidExperimentException.class,
                 () -> s.adjustWeights(Map.of("control", 90, "candidate", 10), "a", null, T0));
@@ -280,20 +197,8 @@ class ExperimentLifecycleTest {
     void fieldRulesNameTheField() {
         assertEquals(
                 "name",
-                assertThrows(
-                                InvalidExperimentException.class,
-                                () -> new Experiment(
-                                        "bad name",
-                                        "m",
-                                        ExperimentStrategy.AB,
-                                        null,
-                                        PrimaryMetric.ERROR_RATE,
-                                        GUARDRAILS,
-                                        null,
-                                        twoVariants(50, 50),
-                                        "a",
-                                        T0))
-                        .field());
+                refusedField(() -> experiment(
+                        "bad name", ExperimentStrategy.AB, PrimaryMetric.ERROR_RATE, null, twoVariants(50, 50))));
         assertEquals(
                 "maxErrorRate",
                 assertThrows(InvalidExperimentException.class, () -> new Guardrails(1.5, null, null, 10))
@@ -316,20 +221,7 @@ class ExperimentLifecycleTest {
                 new VariantSpec("b", "1.0.0", null, null, null, null, 50, false));
         assertEquals(
                 "variants.temperature",
-                assertThrows(
-                                InvalidExperimentException.class,
-                                () -> new Experiment(
-                                        "t",
-                                        "m",
-                                        ExperimentStrategy.AB,
-                                        null,
-                                        PrimaryMetric.ERROR_RATE,
-                                        GUARDRAILS,
-                                        null,
-                                        hot,
-                                        "a",
-                                        T0))
-                        .field());
+                refusedField(() -> experiment("t", ExperimentStrategy.AB, PrimaryMetric.ERROR_RATE, null, hot)));
     }
 
     @Test

@@ -4,19 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.anvil.persistence.testing.TestDatabases;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
-import jakarta.persistence.Persistence;
 import jakarta.persistence.PersistenceException;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Instant;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Consumer;
-import org.flywaydb.core.Flyway;
 import org.h2.jdbcx.JdbcDataSource;
 import org.hibernate.SessionFactory;
 import org.junit.jupiter.api.AfterAll;
@@ -35,20 +32,8 @@ class ExperimentSchemaTest {
 
     @BeforeAll
     static void migrate() {
-        h2 = new JdbcDataSource();
-        h2.setURL("jdbc:h2:mem:experiment-schema-test;DB_CLOSE_DELAY=-1");
-        h2.setUser("sa");
-        Flyway.configure()
-                .dataSource(h2)
-                .locations("classpath:db/migration")
-                .load()
-                .migrate();
-        Map<String, Object> overrides = new HashMap<>();
-        overrides.put("jakarta.persistence.transactionType", "RESOURCE_LOCAL");
-        overrides.put("jakarta.persistence.jtaDataSource", null);
-        overrides.put("jakarta.persistence.nonJtaDataSource", h2);
-        overrides.put("hibernate.jpa.compliance", "true");
-        emf = Persistence.createEntityManagerFactory("anvil", overrides);
+        h2 = TestDatabases.migrated("experiment-schema-test");
+        emf = TestDatabases.persistenceUnit(h2);
     }
 
     @AfterAll
@@ -155,15 +140,8 @@ class ExperimentSchemaTest {
 
     @Test
     void theMigrationToOneRatingPerResponseKeepsTheLatestOfEarlierDuplicates() throws SQLException {
-        JdbcDataSource before = new JdbcDataSource();
-        before.setURL("jdbc:h2:mem:feedback-dedupe-test;DB_CLOSE_DELAY=-1");
-        before.setUser("sa");
-        Flyway.configure()
-                .dataSource(before)
-                .locations("classpath:db/migration")
-                .target("4")
-                .load()
-                .migrate();
+        JdbcDataSource before = TestDatabases.inMemory("feedback-dedupe-test");
+        TestDatabases.flyway(before).target("4").load().migrate();
         try (Connection c = before.getConnection();
                 Statement s = c.createStatement()) {
             for (String row : List.of("('twice', 'THUMBS', 1)", "('once', 'STARS', 4)", "('twice', 'THUMBS', -1)")) {
@@ -171,11 +149,7 @@ class ExperimentSchemaTest {
                         + row.replace(")", ", CURRENT_TIMESTAMP)"));
             }
         }
-        Flyway.configure()
-                .dataSource(before)
-                .locations("classpath:db/migration")
-                .load()
-                .migrate();
+        TestDatabases.flyway(before).load().migrate();
         try (Connection c = before.getConnection();
                 Statement s = c.createStatement();
                 var rs = s.executeQuery("SELECT response_id, rating FROM response_feedback ORDER BY response_id")) {

@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.anvil.persistence.testing.TestDatabases;
 import jakarta.persistence.EntityManager;
 import jakarta.persistence.EntityManagerFactory;
-import jakarta.persistence.Persistence;
 import jakarta.persistence.PersistenceException;
 import java.io.InputStream;
 import java.sql.Connection;
@@ -48,27 +48,11 @@ class SchemaMigrationTest {
 
     @BeforeAll
     static void migrateAndBoot() {
-        JdbcDataSource h2 = new JdbcDataSource();
-        h2.setURL("jdbc:h2:mem:registry-schema-test;DB_CLOSE_DELAY=-1");
-        h2.setUser("sa");
-        dataSource = h2;
-
-        MigrateResult result = Flyway.configure()
-                .dataSource(dataSource)
-                .locations("classpath:db/migration")
-                .load()
-                .migrate();
+        dataSource = TestDatabases.inMemory("registry-schema-test");
+        MigrateResult result = TestDatabases.flyway(dataSource).load().migrate();
         assertTrue(result.success);
         assertEquals("5", result.targetSchemaVersion);
-
-        Map<String, Object> overrides = new HashMap<>();
-        // Outside the server: no JTA, so run the same unit as RESOURCE_LOCAL on the H2 DataSource.
-        overrides.put("jakarta.persistence.transactionType", "RESOURCE_LOCAL");
-        overrides.put("jakarta.persistence.jtaDataSource", null);
-        overrides.put("jakarta.persistence.nonJtaDataSource", dataSource);
-        // WildFly runs Hibernate in JPA compliance mode; so do the tests, to reject what the server would.
-        overrides.put("hibernate.jpa.compliance", "true");
-        emf = Persistence.createEntityManagerFactory("anvil", overrides);
+        emf = TestDatabases.persistenceUnit(dataSource);
     }
 
     @AfterAll
@@ -85,23 +69,12 @@ class SchemaMigrationTest {
     @Test
     void mappingDriftIsDetected() throws SQLException {
         // Proves the validation above can fail: the same check on a schema missing one column must throw.
-        JdbcDataSource other = new JdbcDataSource();
-        other.setURL("jdbc:h2:mem:registry-drift-test;DB_CLOSE_DELAY=-1");
-        other.setUser("sa");
-        Flyway.configure()
-                .dataSource(other)
-                .locations("classpath:db/migration")
-                .load()
-                .migrate();
+        JdbcDataSource other = TestDatabases.migrated("registry-drift-test");
         try (Connection c = other.getConnection();
                 Statement s = c.createStatement()) {
             s.execute("ALTER TABLE registry_model_version DROP COLUMN promoted_by");
         }
-        Map<String, Object> overrides = new HashMap<>();
-        overrides.put("jakarta.persistence.transactionType", "RESOURCE_LOCAL");
-        overrides.put("jakarta.persistence.jtaDataSource", null);
-        overrides.put("jakarta.persistence.nonJtaDataSource", other);
-        EntityManagerFactory drifted = Persistence.createEntityManagerFactory("anvil", overrides);
+        EntityManagerFactory drifted = TestDatabases.persistenceUnit(other);
         try {
             RuntimeException e = assertThrows(
                     RuntimeException.class,
@@ -116,10 +89,7 @@ class SchemaMigrationTest {
 
     @Test
     void migrationsAreRecordedAndIdempotent() {
-        Flyway flyway = Flyway.configure()
-                .dataSource(dataSource)
-                .locations("classpath:db/migration")
-                .load();
+        Flyway flyway = TestDatabases.flyway(dataSource).load();
         MigrateResult again = flyway.migrate();
         assertEquals(0, again.migrationsExecuted);
         MigrationInfo current = flyway.info().current();

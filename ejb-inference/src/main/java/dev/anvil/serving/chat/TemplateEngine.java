@@ -95,11 +95,15 @@ final class TemplateEngine {
                         .withKeepNullableLoopValues(true)
                         .build())
                 .build();
-        Jinjava jinja = new Jinjava(config);
+        Jinjava jinja = PythonExpressions.jinjava(config);
         jinja.setResourceLocator((name, encoding, interpreter) -> {
             throw new IOException("chat templates cannot read other templates or files ('" + name + "')");
         });
         Context global = jinja.getGlobalContext();
+        // Python Jinja / Hugging Face semantics for the filters chat templates use (registered before the bounds wrap
+        // them).
+        global.registerFilter(new PythonJson.ToJson());
+        global.registerFilter(new PythonJson.Items());
         for (Filter filter : List.copyOf(global.getAllFilters())) {
             global.registerFilter(new BoundedFilter(filter));
         }

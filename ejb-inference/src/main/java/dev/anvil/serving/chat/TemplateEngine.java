@@ -104,6 +104,21 @@ final class TemplateEngine {
         // them).
         global.registerFilter(new PythonJson.ToJson());
         global.registerFilter(new PythonJson.Items());
+        // Python: strings are iterable too (Llama 3.1 serialises a tool message's content with tojson when it is).
+        global.registerExpTest(new com.hubspot.jinjava.lib.exptest.ExpTest() {
+            @Override
+            public String getName() {
+                return "iterable";
+            }
+
+            @Override
+            public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
+                return var instanceof CharSequence
+                        || var instanceof Iterable<?>
+                        || var instanceof Map<?, ?>
+                        || (var != null && var.getClass().isArray());
+            }
+        });
         for (Filter filter : List.copyOf(global.getAllFilters())) {
             global.registerFilter(new BoundedFilter(filter));
         }

@@ -5,6 +5,7 @@ import com.hubspot.jinjava.interpret.OutputTooBigException;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import dev.anvil.engine.Tokenizer;
+import java.time.Clock;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.time.format.TextStyle;
@@ -67,13 +68,27 @@ public final class ChatTemplate {
     private final String bosToken;
     private final String eosToken;
     private final ChatTemplateLimits limits;
+    private final Clock clock;
 
-    private ChatTemplate(String source, boolean fallback, String bosToken, String eosToken, ChatTemplateLimits limits) {
+    /** The clock of the render running on this thread, read by {@code strftime_now}. */
+    private static final ThreadLocal<Clock> RENDER_CLOCK = new ThreadLocal<>();
+
+    private ChatTemplate(
+            String source, boolean fallback, String bosToken, String eosToken, ChatTemplateLimits limits, Clock clock) {
         this.source = source;
         this.fallback = fallback;
         this.bosToken = bosToken;
         this.eosToken = eosToken;
         this.limits = limits;
+        this.clock = clock;
+    }
+
+    /**
+     * This template with {@code strftime_now} reading {@code clock} instead of the system clock (reproducible
+     * renders: tests, reference renderings made with a fixed date).
+     */
+    public ChatTemplate withClock(Clock clock) {
+        return new ChatTemplate(source, fallback, bosToken, eosToken, limits, Objects.requireNonNull(clock, "clock"));
     }
 
     /** {@link #of(String, String, String, ChatTemplateLimits)} with {@link ChatTemplateLimits#DEFAULT}. */
@@ -83,8 +98,9 @@ public final class ChatTemplate {
 
     /**
      * @param source   the Jinja template, or null/blank for {@link #FALLBACK_SOURCE}
-     * @param bosToken text of the BOS token ({@code ""} if the model has none)
-     * @param eosToken text of the EOS token ({@code ""} if the model has none)
+     * @param bosToken text of the BOS token ({@code ""} if the model has none; null: the template gets no
+     *                 {@code bos_token} variable, as Hugging Face passes none for tokenizers without one)
+     * @param eosToken text of the EOS token (same as bosToken)
      * @param limits   what one render may cost
      */
     public static ChatTemplate of(String source, String bosToken, String eosToken, ChatTemplateLimits limits) {
@@ -92,9 +108,10 @@ public final class ChatTemplate {
         return new ChatTemplate(
                 missing ? FALLBACK_SOURCE : source,
                 missing,
-                Objects.requireNonNullElse(bosToken, ""),
-                Objects.requireNonNullElse(eosToken, ""),
-                Objects.requireNonNull(limits, "limits"));
+                bosToken,
+                eosToken,
+                Objects.requireNonNull(limits, "limits"),
+                Clock.systemDefaultZone());
     }
 
     /** The template of a model, with its tokenizer's BOS/EOS texts and the default limits. */
@@ -167,27 +184,83 @@ public final class ChatTemplate {
      * @throws ChatTemplateException if the template rejects the conversation, fails, or crosses a limit
      */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt) {
-        return render(messages, addGenerationPrompt, false);
+        return render(messages, null, addGenerationPrompt, Map.of());
+    }
+
+    /**
+     * Renders {@code messages} with the tools the model may call, as Hugging Face's
+     * {@code apply_chat_template(messages, tools=tools, add_generation_prompt=..., **extraContext)} does.
+     *
+     * @param tools        the tool definitions ({@code {"type": "function", "function": {...}}} as JSON values), or
+     *                     null for none: the template then sees {@code tools} as {@code none}, as Hugging Face passes
+     *                     it
+     * @param extraContext further template variables (e.g. {@code date_string}); the standard ones cannot be replaced
+     * @throws ChatTemplateException if the template rejects the conversation, fails, or crosses a limit
+     */
+    public String render(
+            List<ChatMessage> messages,
+            List<Map<String, Object>> tools,
+            boolean addGenerationPrompt,
+            Map<String, Object> extraContext) {
+        return render(variables(messages, tools, addGenerationPrompt, extraContext), false);
     }
 
     private String render(List<ChatMessage> messages, boolean addGenerationPrompt, boolean strict) {
+        return render(variables(messages, null, addGenerationPrompt, Map.of()), strict);
+    }
+
+    /**
+     * The template's variables, named and shaped as Hugging Face passes them: each message a dict holding only the
+     * keys it has (templates test {@code 'tool_calls' in message} and {@code message.tool_calls is defined}).
+     */
+    private Map<String, Object> variables(
+            List<ChatMessage> messages,
+            List<Map<String, Object>> tools,
+            boolean addGenerationPrompt,
+            Map<String, Object> extraContext) {
         List<Object> maps = new ArrayList<>(messages.size());
         for (ChatMessage message : messages) {
             // LinkedHashMap: templates may iterate a message's items; keep role before content like Python dicts.
             Map<String, Object> map = new LinkedHashMap<>();
             map.put("role", message.role());
             map.put("content", message.content());
+            if (!message.toolCalls().isEmpty()) {
+                List<Object> calls = new ArrayList<>();
+                for (ChatMessage.ToolCall call : message.toolCalls()) {
+                    Map<String, Object> function = new LinkedHashMap<>();
+                    function.put("name", call.name());
+                    function.put("arguments", call.arguments());
+                    Map<String, Object> entry = new LinkedHashMap<>();
+                    if (call.id() != null) entry.put("id", call.id());
+                    entry.put("type", "function");
+                    entry.put("function", function);
+                    calls.add(entry);
+                }
+                map.put("tool_calls", calls);
+            }
+            if (message.toolCallId() != null) map.put("tool_call_id", message.toolCallId());
+            if (message.name() != null) map.put("name", message.name());
             maps.add(map);
         }
         Map<String, Object> context = new HashMap<>();
+        if (extraContext != null) context.putAll(extraContext);
         context.put("messages", maps);
+        // Present with the value None when there are none, as Hugging Face passes them ('tools is none' is true).
+        context.put("tools", tools == null ? null : new ArrayList<Object>(tools));
+        context.put("documents", null);
         context.put("add_generation_prompt", addGenerationPrompt);
-        context.put("bos_token", bosToken);
-        context.put("eos_token", eosToken);
+        if (bosToken != null) context.put("bos_token", bosToken);
+        else context.remove("bos_token");
+        if (eosToken != null) context.put("eos_token", eosToken);
+        else context.remove("eos_token");
+        return context;
+    }
 
+    private String render(Map<String, Object> context, boolean strict) {
         RenderResult result;
         String failure;
         try (RenderBudget budget = RenderBudget.open(limits)) {
+            RENDER_CLOCK.set(clock);
             try {
                 result = TemplateEngine.forLimits(limits).renderForResult(source, context);
             } catch (StackOverflowError e) {
@@ -200,6 +273,8 @@ public final class ChatTemplate {
                 budget.failQuietly(
                         "it needed more memory than the server has (" + ChatTemplateLimits.MAX_ALLOCATED_BYTES + ")");
                 result = null;
+            } finally {
+                RENDER_CLOCK.remove();
             }
             failure = budget.failure();
         }
@@ -330,7 +405,8 @@ public final class ChatTemplate {
 
         /** Python's {@code datetime.now().strftime(format)} for the directives chat templates use. */
         public static String strftimeNow(String format) {
-            return strftime(ZonedDateTime.now(), format);
+            Clock clock = RENDER_CLOCK.get();
+            return strftime(ZonedDateTime.now(clock == null ? Clock.systemDefaultZone() : clock), format);
         }
 
         static String strftime(ZonedDateTime time, String format) {

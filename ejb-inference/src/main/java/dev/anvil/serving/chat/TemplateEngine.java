@@ -9,10 +9,12 @@ import com.hubspot.jinjava.interpret.Context;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import com.hubspot.jinjava.lib.tag.ForTag;
 import com.hubspot.jinjava.lib.tag.SetTag;
 import com.hubspot.jinjava.objects.SafeString;
 import com.hubspot.jinjava.tree.Node;
 import com.hubspot.jinjava.tree.TagNode;
+import com.hubspot.jinjava.util.ForLoop;
 import java.beans.FeatureDescriptor;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -95,11 +97,30 @@ final class TemplateEngine {
                         .withKeepNullableLoopValues(true)
                         .build())
                 .build();
-        Jinjava jinja = new Jinjava(config);
+        Jinjava jinja = PythonExpressions.jinjava(config);
         jinja.setResourceLocator((name, encoding, interpreter) -> {
             throw new IOException("chat templates cannot read other templates or files ('" + name + "')");
         });
         Context global = jinja.getGlobalContext();
+        // Python Jinja / Hugging Face semantics for the filters chat templates use (registered before the bounds wrap
+        // them).
+        global.registerFilter(new PythonJson.ToJson());
+        global.registerFilter(new PythonJson.Items());
+        // Python: strings are iterable too (Llama 3.1 serialises a tool message's content with tojson when it is).
+        global.registerExpTest(new com.hubspot.jinjava.lib.exptest.ExpTest() {
+            @Override
+            public String getName() {
+                return "iterable";
+            }
+
+            @Override
+            public boolean evaluate(Object var, JinjavaInterpreter interpreter, Object... args) {
+                return var instanceof CharSequence
+                        || var instanceof Iterable<?>
+                        || var instanceof Map<?, ?>
+                        || (var != null && var.getClass().isArray());
+            }
+        });
         for (Filter filter : List.copyOf(global.getAllFilters())) {
             global.registerFilter(new BoundedFilter(filter));
         }
@@ -112,12 +133,34 @@ final class TemplateEngine {
         return jinja;
     }
 
+    /**
+     * The sequences of the for loops being rendered on this thread, innermost last, for {@code loop.previtem} and
+     * {@code loop.nextitem} (jinjava's loop object has neither; Hermes 3 reads them).
+     */
+    private static final ThreadLocal<java.util.ArrayDeque<List<?>>> LOOP_ITEMS =
+            ThreadLocal.withInitial(java.util.ArrayDeque::new);
+
     private static void beforeNode(Node node, JinjavaInterpreter interpreter) {
         RenderBudget budget = RenderBudget.current();
         if (budget != null) budget.enter();
+        if (node instanceof TagNode tag && tag.getTag() instanceof ForTag) {
+            LOOP_ITEMS.get().addLast(loopItems(tag, interpreter));
+        }
+    }
+
+    /** The loop's sequence as a list (empty where it has a filter or is not a sequence: no previtem then). */
+    private static List<?> loopItems(TagNode tag, JinjavaInterpreter interpreter) {
+        String helpers = tag.getHelpers();
+        int in = helpers.indexOf(" in ");
+        if (in < 0 || helpers.contains(" if ") || helpers.contains(" recursive")) return List.of();
+        Object items = interpreter.resolveELExpression(helpers.substring(in + 4).strip(), tag.getLineNumber());
+        if (items instanceof List<?> list) return list;
+        return List.of();
     }
 
     private static void afterNode(Node node, JinjavaInterpreter interpreter) {
+        if (node instanceof TagNode tag && tag.getTag() instanceof ForTag)
+            LOOP_ITEMS.get().pollLast();
         RenderBudget budget = RenderBudget.current();
         if (budget == null) return;
         Object assigned = null;
@@ -314,6 +357,12 @@ final class TemplateEngine {
 
         @Override
         public Object getValue(ELContext context, Object base, Object property) {
+            if (base instanceof ForLoop loop && ("previtem".equals(property) || "nextitem".equals(property))) {
+                context.setPropertyResolved(true);
+                List<?> items = LOOP_ITEMS.get().peekLast();
+                int at = loop.getIndex0() + ("previtem".equals(property) ? -1 : 1);
+                return items != null && at >= 0 && at < items.size() ? items.get(at) : null;
+            }
             return delegate.getValue(context, base, property);
         }
 

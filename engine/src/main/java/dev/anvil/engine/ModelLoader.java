@@ -25,20 +25,12 @@ final class ModelLoader {
     private ModelLoader() {}
 
     static LlamaModel load(Path path, Path tokenizerPath, ThreadFactory threadFactory, int threads) throws IOException {
-        if (isGguf(path)) {
+        if (GgufFile.hasMagic(path)) {
             if (tokenizerPath != null)
                 throw new IllegalArgumentException(path + " is GGUF: its tokenizer is inside the file");
             return loadGguf(path, threadFactory, threads);
         }
         return loadLlama2c(path, tokenizerPath, threadFactory, threads);
-    }
-
-    private static boolean isGguf(Path path) throws IOException {
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            java.nio.ByteBuffer magic = java.nio.ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-            ch.read(magic, 0);
-            return magic.position() == 4 && magic.getInt(0) == 0x46554747;
-        }
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -183,34 +175,20 @@ final class ModelLoader {
         Arena arena = Arena.ofShared();
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
             MemorySegment s = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
-            if (s.byteSize() < 28)
-                throw new UnsupportedModelException(path + " is neither GGUF nor a llama2.c checkpoint (too short)");
-            ValueLayout.OfInt i32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-            int dim = s.get(i32, 0), hidden = s.get(i32, 4), layers = s.get(i32, 8), heads = s.get(i32, 12);
-            int kvHeads = s.get(i32, 16), vocabRaw = s.get(i32, 20), seqLen = s.get(i32, 24);
-            int vocab = Math.abs(vocabRaw);
-            boolean tied = vocabRaw > 0;
-            if (dim <= 0
-                    || dim > 1 << 16
-                    || hidden <= 0
-                    || hidden > 1 << 18
-                    || layers <= 0
-                    || layers > 1024
-                    || heads <= 0
-                    || kvHeads <= 0
-                    || vocab <= 0
-                    || vocab > 1 << 22
-                    || seqLen <= 0
-                    || seqLen > 1 << 22
-                    || heads > dim) {
+            // The header's rules live in Llama2cHeader, which the registry also checks files with.
+            Llama2cHeader header;
+            try {
+                header = Llama2cHeader.read(path);
+            } catch (UnsupportedModelException e) {
                 throw new UnsupportedModelException(
-                        path + " is neither GGUF nor a plausible llama2.c checkpoint (header " + dim + "," + hidden
-                                + "," + layers + "," + heads + "," + kvHeads + "," + vocabRaw + "," + seqLen + ")");
+                        "not a GGUF file, and not a llama2.c checkpoint: " + e.getMessage(), e);
             }
-            ModelConfig cfg = new ModelConfig(
-                    "llama", dim, hidden, layers, heads, kvHeads, vocab, seqLen, 1e-5f, 10000f, dim / heads, tied);
+            ModelConfig cfg = header.config();
+            int dim = cfg.dim(), hidden = cfg.hiddenDim(), layers = cfg.layers(), heads = cfg.heads();
+            int vocab = cfg.vocabSize(), seqLen = cfg.contextLength();
+            boolean tied = header.sharedClassifier();
             int kvDim = cfg.kvDim();
-            long[] off = {28};
+            long[] off = {Llama2cHeader.BYTES};
             java.util.function.BiFunction<String, long[], MemorySegment> take = (name, rc) -> {
                 long bytes = 4L * rc[0] * rc[1];
                 if (off[0] + bytes > s.byteSize())

@@ -3,6 +3,7 @@ package dev.anvil.tools.model;
 import dev.anvil.engine.Batch;
 import dev.anvil.engine.ComputePool;
 import dev.anvil.engine.Generation;
+import dev.anvil.engine.GgufFile;
 import dev.anvil.engine.KvCacheFullException;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.LlamaModel;
@@ -13,12 +14,8 @@ import dev.anvil.tools.CliArgs;
 import dev.anvil.tools.JsonText;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -84,10 +81,10 @@ public final class GenerateCommand {
             tokenizerPath = Path.of(a.string("tokenizer", null));
             if (!Files.isRegularFile(tokenizerPath))
                 throw new CliArgs.UsageException("tokenizer file " + tokenizerPath + " does not exist");
-            if (isGguf(modelPath))
+            if (GgufFile.hasMagic(modelPath))
                 throw new CliArgs.UsageException(
                         "--tokenizer is for llama2.c .bin models; a GGUF model carries its own");
-        } else if (!isGguf(modelPath)) {
+        } else if (!GgufFile.hasMagic(modelPath)) {
             throw new CliArgs.UsageException(
                     modelPath + " is a llama2.c checkpoint: give its tokenizer with --tokenizer (e.g. tok512.bin)");
         }
@@ -103,14 +100,6 @@ public final class GenerateCommand {
             else out.println();
         }
         return 0;
-    }
-
-    private static boolean isGguf(Path path) throws IOException {
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            ByteBuffer magic = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
-            ch.read(magic, 0);
-            return magic.position() == 4 && magic.getInt(0) == 0x46554747;
-        }
     }
 
     /**

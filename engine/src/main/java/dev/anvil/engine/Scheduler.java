@@ -1,9 +1,6 @@
 package dev.anvil.engine;
 
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -100,15 +97,17 @@ public final class Scheduler implements Runnable, AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition workAvailable = lock.newCondition();
     private final Condition loopExited = lock.newCondition();
-    private final ArrayDeque<Seq> waiting = new ArrayDeque<>();
     private boolean closed;
     private boolean draining;
     private long drainDeadlineNanos;
     private boolean loopRunning;
     private boolean wakeUp;
 
-    // Only touched by the stepping thread (running is read for stats under the lock).
-    private final List<Seq> running = new ArrayList<>();
+    /** Waiting (shared, under {@link #lock}) and running (stepping thread) sequences, and their priority rules. */
+    private final SequenceQueue queue = new SequenceQueue(lock);
+    /** Decides what each step runs; {@link #step()} runs it. */
+    private final StepPlanner planner;
+    /** The running count, for {@link #stats()} and {@link #isIdle()} from other threads. */
     private volatile int runningCount;
 
     private final AtomicLong preemptions = new AtomicLong();
@@ -117,7 +116,6 @@ public final class Scheduler implements Runnable, AutoCloseable {
     private final AtomicLong recomputedTokens = new AtomicLong();
     private final AtomicLong steps = new AtomicLong();
     private final AtomicLong nextId = new AtomicLong();
-    private final AtomicLong admissionOrder = new AtomicLong();
     /** Exponential moving average of a finished sequence's time in the scheduler, for Retry-After hints. */
     private volatile double averageSequenceSeconds = 1.0;
 
@@ -126,6 +124,7 @@ public final class Scheduler implements Runnable, AutoCloseable {
         this.tokenizer = model.tokenizer();
         this.config = config;
         this.kv = model.newKvCachePool(config.kvCacheBytes());
+        this.planner = new StepPlanner(kv, config, queue);
     }
 
     public Config config() {
@@ -195,16 +194,14 @@ public final class Scheduler implements Runnable, AutoCloseable {
             }
             // LOW work never counts against NORMAL submissions; LOW submissions count everything ahead of them.
             boolean low = request.priority() == SequenceRequest.Priority.LOW;
-            long fresh = waiting.stream()
-                    .filter(s -> s.preemptions == 0 && (low || !s.low()))
-                    .count();
+            long fresh = queue.waitingAhead(low);
             if (fresh >= config.maxWaiting()) {
                 throw new SubmissionRejectedException(
                         SubmissionRejectedException.Reason.OVERLOADED,
                         "too many requests are waiting (" + fresh + ", limit " + config.maxWaiting() + ")",
                         retryAfterHint(fresh));
             }
-            waiting.addLast(seq);
+            queue.enqueue(seq);
             promptTokens.addAndGet(prompt.length);
             signal();
         } finally {
@@ -235,13 +232,7 @@ public final class Scheduler implements Runnable, AutoCloseable {
     }
 
     public Stats stats() {
-        int w;
-        lock.lock();
-        try {
-            w = waiting.size();
-        } finally {
-            lock.unlock();
-        }
+        int w = queue.waitingCount();
         return new Stats(
                 w,
                 runningCount,
@@ -258,7 +249,7 @@ public final class Scheduler implements Runnable, AutoCloseable {
     public boolean isIdle() {
         lock.lock();
         try {
-            return waiting.isEmpty() && runningCount == 0;
+            return queue.waitingCount() == 0 && runningCount == 0;
         } finally {
             lock.unlock();
         }
@@ -287,7 +278,7 @@ public final class Scheduler implements Runnable, AutoCloseable {
                 try {
                     if (closed) break;
                     if (draining
-                            && ((waiting.isEmpty() && runningCount == 0)
+                            && ((queue.waitingCount() == 0 && runningCount == 0)
                                     || System.nanoTime() - drainDeadlineNanos > 0)) {
                         closed = true;
                         break;
@@ -383,245 +374,81 @@ public final class Scheduler implements Runnable, AutoCloseable {
     }
 
     private void abortAll(Throwable why) {
-        List<Seq> victims = new ArrayList<>(running);
-        running.clear();
+        List<Seq> victims = queue.removeAll();
         runningCount = 0;
-        lock.lock();
-        try {
-            victims.addAll(waiting);
-            waiting.clear();
-        } finally {
-            lock.unlock();
-        }
         for (Seq s : victims) fail(s, why);
     }
 
     /**
-     * One iteration: drop cancelled sequences, grow or preempt, admit waiting sequences, run one forward pass,
-     * sample, and retire finished sequences. Returns false when there was nothing to run.
+     * One iteration: drop cancelled sequences, have the {@link StepPlanner} decide what runs (growth, preemption,
+     * admission, with their KV blocks reserved), run that plan's one forward pass, sample, and retire finished
+     * sequences. Returns false when there was nothing to run.
      */
     public boolean step() {
         retireCancelled();
-        makeRoomForNormal();
+        StepPlan plan = planner.plan();
+        preemptions.addAndGet(plan.preemptions());
+        recomputedTokens.addAndGet(plan.recomputedTokens());
+        runningCount = queue.runningCount();
+        if (plan.isEmpty()) return false;
+
+        // The forward pass over every chunk of the plan.
         Batch batch = new Batch();
-        List<Seq> inBatch = new ArrayList<>();
-        List<Integer> chunkEnds = new ArrayList<>();
-        int prefillBudget = config.prefillChunkTokens();
-        long preemptionsBefore = preemptions.get();
-
-        // 1. Running sequences, oldest admission first: a decode token each, or the next prefill chunk.
-        for (int i = 0; i < running.size(); i++) {
-            Seq s = running.get(i);
-            int pending = s.tokenCount - s.computed;
-            int take = pending == 1 ? 1 : Math.min(pending, prefillBudget);
-            if (take == 0) continue;
-            if (!reserveOrPreempt(s, s.computed + take)) break; // s itself was the newest and got preempted
-            if (pending > 1) prefillBudget -= take;
-            batch.add(s.kvSeq, s.computed, Arrays.copyOfRange(s.tokens, s.computed, s.computed + take));
-            inBatch.add(s);
-            chunkEnds.add(s.computed + take);
+        for (StepPlan.Chunk c : plan.chunks()) {
+            Seq s = c.seq();
+            batch.add(s.kvSeq, c.from(), Arrays.copyOfRange(s.tokens, c.from(), c.to()));
         }
-
-        // 2. Admission, first come first served, while blocks for the whole pending context are free. Not in a
-        //    step that had to preempt: the freed blocks are what the running sequences are about to grow into.
-        boolean preempted = preemptions.get() != preemptionsBefore;
-        while (!preempted && running.size() < config.maxBatchSequences() && prefillBudget > 0) {
-            Seq next;
-            lock.lock();
-            try {
-                next = nextToAdmit();
-                if (next == null) break;
-                if (KvCachePool.blocksFor(next.tokenCount) > kv.freeBlocks()) break;
-                waiting.remove(next);
-            } finally {
-                lock.unlock();
-            }
-            next.kvSeq = kv.newSequence();
-            try {
-                kv.reserve(next.kvSeq, next.tokenCount);
-            } catch (KvCacheFullException e) {
-                throw new IllegalStateException(
-                        "KV blocks vanished between check and reservation", e); // single stepping thread
-            }
-            next.admittedAt = admissionOrder.incrementAndGet();
-            if (next.preemptions > 0) recomputedTokens.addAndGet(next.tokenCount - next.request.promptTokens().length);
-            addRunning(next);
-            int take = Math.min(next.tokenCount, prefillBudget);
-            prefillBudget -= take;
-            batch.add(next.kvSeq, 0, Arrays.copyOf(next.tokens, take));
-            inBatch.add(next);
-            chunkEnds.add(take);
-        }
-        runningCount = running.size();
-        if (batch.isEmpty()) return false;
-
-        // 3. The forward pass.
         ForwardResult result;
         try {
             result = model.forward(batch);
         } catch (RuntimeException | Error e) {
-            for (Seq s : inBatch) {
-                running.remove(s);
-                fail(s, e);
+            for (StepPlan.Chunk c : plan.chunks()) {
+                queue.removeRunning(c.seq());
+                fail(c.seq(), e);
             }
-            runningCount = running.size();
+            runningCount = queue.runningCount();
             throw e;
         }
         steps.incrementAndGet();
 
-        // 4. Sampling for the sequences whose whole context is now in the cache. Each sequence's sampler depends
-        //    only on its own logits and random stream, so the batch samples in parallel on the compute threads (a
-        //    vocabulary-wide softmax per sequence is most of a step's serial time at large batches); events then go
-        //    out in batch order on this thread.
-        int[] sampled = new int[inBatch.size()];
+        // Sampling for the sequences whose whole context is now in the cache. Each sequence's sampler depends only on
+        // its own logits and random stream, so the batch samples in parallel on the compute threads (a
+        // vocabulary-wide softmax per sequence is most of a step's serial time at large batches); events then go out
+        // in batch order on this thread.
+        List<StepPlan.Chunk> chunks = plan.chunks();
+        int[] sampled = new int[chunks.size()];
         int nSampled = 0;
-        for (int e = 0; e < inBatch.size(); e++) {
-            Seq s = inBatch.get(e);
-            s.computed = chunkEnds.get(e);
+        for (int e = 0; e < chunks.size(); e++) {
+            Seq s = chunks.get(e).seq();
+            s.computed = chunks.get(e).to();
             if (s.computed == s.tokenCount) sampled[nSampled++] = e; // else more prefill to go
         }
-        Generation.Step[] next = new Generation.Step[inBatch.size()];
+        Generation.Step[] next = new Generation.Step[chunks.size()];
         model.parallelFor(nSampled, 1, (a, b, w) -> {
             for (int i = a; i < b; i++)
-                next[sampled[i]] = inBatch.get(sampled[i]).generation.next(result.logits(sampled[i]));
+                next[sampled[i]] = chunks.get(sampled[i]).seq().generation.next(result.logits(sampled[i]));
         });
         for (int i = 0; i < nSampled; i++) {
             int e = sampled[i];
-            Seq s = inBatch.get(e);
+            Seq s = chunks.get(e).seq();
             Generation.Step st = next[e];
             generatedTokens.incrementAndGet();
             notifyToken(s, st);
             if (st.finished()) {
-                running.remove(s);
+                queue.removeRunning(s);
                 finish(s, st.finish());
             } else {
                 s.append(st.token());
             }
         }
-        runningCount = running.size();
+        runningCount = queue.runningCount();
         return true;
     }
 
-    /**
-     * The waiting sequence to admit next (under the lock): the first NORMAL one (first come, first served); a LOW
-     * one only when no NORMAL sequence waits.
-     */
-    private Seq nextToAdmit() {
-        Seq firstLow = null;
-        for (Seq s : waiting) {
-            if (!s.low()) return s;
-            if (firstLow == null) firstLow = s;
-        }
-        return firstLow;
-    }
-
-    /** Keeps NORMAL sequences before LOW ones in {@link #running}, each group in admission order. */
-    private void addRunning(Seq s) {
-        if (s.low()) {
-            running.add(s);
-            return;
-        }
-        int at = running.size();
-        while (at > 0 && running.get(at - 1).low()) at--;
-        running.add(at, s);
-    }
-
-    /**
-     * When the first waiting NORMAL sequence does not fit (batch full, or too few free KV blocks) and preempting
-     * running LOW sequences would make it fit, preempts them, newest first, until it does.
-     */
-    private void makeRoomForNormal() {
-        Seq head;
-        lock.lock();
-        try {
-            head = null;
-            for (Seq s : waiting) {
-                if (!s.low()) {
-                    head = s;
-                    break;
-                }
-            }
-        } finally {
-            lock.unlock();
-        }
-        if (head == null) return;
-        int needed = KvCachePool.blocksFor(head.tokenCount);
-        int lowBlocks = 0;
-        boolean anyLow = false;
-        for (Seq s : running) {
-            if (s.low()) {
-                anyLow = true;
-                lowBlocks += s.kvSeq == null ? 0 : s.kvSeq.blockCount();
-            }
-        }
-        if (!anyLow) return;
-        boolean slotShort = running.size() >= config.maxBatchSequences();
-        boolean blocksShort = needed > kv.freeBlocks();
-        if (!slotShort && !blocksShort) return;
-        if (needed > kv.freeBlocks() + lowBlocks) return; // preempting every LOW sequence would not be enough
-        while (!running.isEmpty()
-                && running.get(running.size() - 1).low()
-                && (running.size() >= config.maxBatchSequences() || needed > kv.freeBlocks())) {
-            preempt(running.get(running.size() - 1));
-        }
-        runningCount = running.size();
-    }
-
-    /**
-     * Reserves room for {@code length} positions of {@code s}, preempting the most recently admitted running
-     * sequences while the pool is dry. Returns false when {@code s} itself had to be preempted.
-     */
-    private boolean reserveOrPreempt(Seq s, int length) {
-        while (true) {
-            try {
-                kv.reserve(s.kvSeq, length);
-                return true;
-            } catch (KvCacheFullException full) {
-                Seq victim = running.get(running.size() - 1);
-                preempt(victim);
-                if (victim == s) return false;
-            }
-        }
-    }
-
-    private void preempt(Seq victim) {
-        running.remove(victim);
-        kv.free(victim.kvSeq);
-        victim.kvSeq = null;
-        victim.computed = 0;
-        victim.preemptions++;
-        preemptions.incrementAndGet();
-        lock.lock();
-        try {
-            waiting.addFirst(victim);
-        } finally {
-            lock.unlock();
-        }
-    }
-
     private void retireCancelled() {
-        for (Iterator<Seq> it = running.iterator(); it.hasNext(); ) {
-            Seq s = it.next();
-            if (s.cancelRequested) {
-                it.remove();
-                finish(s, null);
-            }
-        }
-        List<Seq> cancelledWaiting = new ArrayList<>();
-        lock.lock();
-        try {
-            for (Iterator<Seq> it = waiting.iterator(); it.hasNext(); ) {
-                Seq s = it.next();
-                if (s.cancelRequested) {
-                    it.remove();
-                    cancelledWaiting.add(s);
-                }
-            }
-        } finally {
-            lock.unlock();
-        }
-        for (Seq s : cancelledWaiting) finish(s, null);
-        runningCount = running.size();
+        for (Seq s : queue.removeCancelledRunning()) finish(s, null);
+        for (Seq s : queue.removeCancelledWaiting()) finish(s, null);
+        runningCount = queue.runningCount();
     }
 
     private void release(Seq s) {
@@ -669,7 +496,7 @@ public final class Scheduler implements Runnable, AutoCloseable {
     // ------------------------------------------------------------------------------------------------
 
     /** Scheduler-side state of one sequence. */
-    private static final class Seq {
+    static final class Seq {
         final long id;
         final SequenceRequest request;
         final Generation generation;
@@ -684,7 +511,6 @@ public final class Scheduler implements Runnable, AutoCloseable {
         int computed;
 
         KvCachePool.Sequence kvSeq;
-        long admittedAt;
         int preemptions;
         volatile boolean cancelRequested;
         volatile boolean done;

@@ -1,0 +1,134 @@
+package dev.anvil.engine;
+
+import dev.anvil.engine.Scheduler.Seq;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Decides what a scheduler step runs (the {@link StepPlan}) and reserves the KV blocks for it; running the plan
+ * (forward pass, sampling, events) is the {@link Scheduler}'s. Runs on the stepping thread only.
+ *
+ * <p>The decision, in order:
+ * <ol>
+ *   <li>a NORMAL sequence at the head of the queue that does not fit (batch full, or too few free blocks) preempts
+ *       running LOW sequences, newest first, when that makes it fit;
+ *   <li>running sequences, in running order: a decode token each, or the next prefill chunk within the step's
+ *       prefill budget ({@link Scheduler.Config#prefillChunkTokens()}); when the pool runs dry the most recently
+ *       admitted running sequence is preempted until the block is found (possibly the sequence itself);
+ *   <li>admission, in the queue's order, while a sequence's whole pending context fits in the free blocks, the batch
+ *       has a slot and prefill budget is left; not in a step that had to preempt a running sequence to grow
+ *       another (step 2): the freed blocks are what the running sequences are about to grow into. Preempting LOW
+ *       sequences for the NORMAL head (step 1) is what lets it in, in the same step.
+ * </ol>
+ */
+final class StepPlanner {
+
+    private final KvCachePool kv;
+    private final Scheduler.Config config;
+    private final SequenceQueue queue;
+
+    StepPlanner(KvCachePool kv, Scheduler.Config config, SequenceQueue queue) {
+        this.kv = kv;
+        this.config = config;
+        this.queue = queue;
+    }
+
+    StepPlan plan() {
+        int madeRoom = makeRoomForNormal();
+        int preempted = 0; // while growing the running sequences: then nothing is admitted this step
+        List<StepPlan.Chunk> chunks = new ArrayList<>();
+        int prefillBudget = config.prefillChunkTokens();
+
+        List<Seq> running = queue.running();
+        for (int i = 0; i < running.size(); i++) {
+            Seq s = running.get(i);
+            int pending = s.tokenCount - s.computed;
+            int take = pending == 1 ? 1 : Math.min(pending, prefillBudget);
+            if (take == 0) continue;
+            int[] victims = {0};
+            boolean kept = reserveOrPreempt(s, s.computed + take, victims);
+            preempted += victims[0];
+            if (!kept) break; // s itself was the newest and got preempted
+            if (pending > 1) prefillBudget -= take;
+            chunks.add(new StepPlan.Chunk(s, s.computed, s.computed + take));
+        }
+
+        long recomputed = 0;
+        while (preempted == 0 && queue.runningCount() < config.maxBatchSequences() && prefillBudget > 0) {
+            Seq next = queue.pollAdmissible(kv.freeBlocks());
+            if (next == null) break;
+            next.kvSeq = kv.newSequence();
+            try {
+                kv.reserve(next.kvSeq, next.tokenCount);
+            } catch (KvCacheFullException e) {
+                throw new IllegalStateException(
+                        "KV blocks vanished between check and reservation", e); // single stepping thread
+            }
+            if (next.preemptions > 0) recomputed += next.tokenCount - next.request.promptTokens().length;
+            queue.addRunning(next);
+            int take = Math.min(next.tokenCount, prefillBudget);
+            prefillBudget -= take;
+            chunks.add(new StepPlan.Chunk(next, 0, take));
+        }
+        return new StepPlan(chunks, madeRoom + preempted, recomputed);
+    }
+
+    /**
+     * When the first waiting NORMAL sequence does not fit and preempting running LOW sequences would make it fit,
+     * preempts them, newest first, until it does. Returns how many were preempted.
+     */
+    private int makeRoomForNormal() {
+        Seq head = queue.firstWaitingNormal();
+        if (head == null) return 0;
+        int needed = KvCachePool.blocksFor(head.tokenCount);
+        int lowBlocks = 0;
+        boolean anyLow = false;
+        for (Seq s : queue.running()) {
+            if (s.low()) {
+                anyLow = true;
+                lowBlocks += s.kvSeq == null ? 0 : s.kvSeq.blockCount();
+            }
+        }
+        if (!anyLow) return 0;
+        boolean slotShort = queue.runningCount() >= config.maxBatchSequences();
+        boolean blocksShort = needed > kv.freeBlocks();
+        if (!slotShort && !blocksShort) return 0;
+        if (needed > kv.freeBlocks() + lowBlocks) return 0; // preempting every LOW sequence would not be enough
+        int preempted = 0;
+        Seq victim;
+        while ((victim = queue.preemptionVictim()) != null
+                && victim.low()
+                && (queue.runningCount() >= config.maxBatchSequences() || needed > kv.freeBlocks())) {
+            preempt(victim);
+            preempted++;
+        }
+        return preempted;
+    }
+
+    /**
+     * Reserves room for {@code length} positions of {@code s}, preempting the queue's victims while the pool is dry
+     * (counted in {@code victims[0]}). Returns false when {@code s} itself had to be preempted.
+     */
+    private boolean reserveOrPreempt(Seq s, int length, int[] victims) {
+        while (true) {
+            try {
+                kv.reserve(s.kvSeq, length);
+                return true;
+            } catch (KvCacheFullException full) {
+                Seq victim = queue.preemptionVictim();
+                preempt(victim);
+                victims[0]++;
+                if (victim == s) return false;
+            }
+        }
+    }
+
+    /** Frees a running sequence's blocks and sends it back to the front of the queue, to be recomputed. */
+    private void preempt(Seq victim) {
+        kv.free(victim.kvSeq);
+        victim.kvSeq = null;
+        victim.computed = 0;
+        victim.preemptions++;
+        queue.requeuePreempted(victim);
+    }
+}

@@ -109,7 +109,8 @@ public class ChatCompletionsResource {
         }
     }
 
-    static OpenAiJson.ChatCompletion response(Submission s, ChatRequest request, List<GenerationResult> results) {
+    static OpenAiJson.Answer<OpenAiJson.ChatChoice> response(
+            Submission s, ChatRequest request, List<GenerationResult> results) {
         GenerationResult result = results.getFirst();
         List<OpenAiJson.ChatChoice> choices = new ArrayList<>();
         for (GenerationResult.Choice c : result.choices()) {
@@ -121,31 +122,26 @@ public class ChatCompletionsResource {
                     logprobs,
                     c.finishReason().openAiName()));
         }
-        return new OpenAiJson.ChatCompletion(
-                s.id,
+        return s.answer(
                 OBJECT,
-                s.created,
-                s.model.ref(),
-                null,
                 choices,
                 OpenAiJson.Usage.of(
                         result.usage().promptTokens(), result.usage().completionTokens()));
     }
 
     /** Stream chunks: the role first (one chunk per choice), then content deltas, then the finish reason. */
-    static final class Chunks implements SseStream.ChunkFormat {
-        private final Submission s;
+    static final class Chunks extends AnswerChunks<OpenAiJson.ChatChunkChoice> {
         private final ChatRequest request;
 
         Chunks(Submission s, ChatRequest request) {
-            this.s = s;
+            super(s, CHUNK_OBJECT);
             this.request = request;
         }
 
         @Override
         public List<Object> opening() {
             List<Object> chunks = new ArrayList<>();
-            for (int i = 0; i < s.choices(); i++) {
+            for (int i = 0; i < submission.choices(); i++) {
                 chunks.add(chunk(new OpenAiJson.ChatChunkChoice(i, new OpenAiJson.Delta(ASSISTANT, ""), null, null)));
             }
             return chunks;
@@ -162,22 +158,6 @@ public class ChatCompletionsResource {
         @Override
         public Object finish(int index, FinishReason reason) {
             return chunk(new OpenAiJson.ChatChunkChoice(index, new OpenAiJson.EmptyDelta(), null, reason.openAiName()));
-        }
-
-        @Override
-        public Object usage(int promptTokens, int completionTokens) {
-            return new OpenAiJson.ChatChunk(
-                    s.id,
-                    CHUNK_OBJECT,
-                    s.created,
-                    s.model.ref(),
-                    null,
-                    List.of(),
-                    OpenAiJson.Usage.of(promptTokens, completionTokens));
-        }
-
-        private Object chunk(OpenAiJson.ChatChunkChoice choice) {
-            return new OpenAiJson.ChatChunk(s.id, CHUNK_OBJECT, s.created, s.model.ref(), null, List.of(choice), null);
         }
     }
 

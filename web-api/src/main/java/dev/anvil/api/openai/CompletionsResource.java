@@ -76,7 +76,8 @@ public class CompletionsResource {
         return tokenizer.decode(tokens);
     }
 
-    static OpenAiJson.Completion response(Submission s, CompletionRequest request, List<GenerationResult> results) {
+    static OpenAiJson.Answer<OpenAiJson.CompletionChoice> response(
+            Submission s, CompletionRequest request, List<GenerationResult> results) {
         List<OpenAiJson.CompletionChoice> choices = new ArrayList<>();
         int completionTokens = 0;
         for (int p = 0; p < results.size(); p++) {
@@ -93,25 +94,17 @@ public class CompletionsResource {
             }
             completionTokens += result.usage().completionTokens();
         }
-        return new OpenAiJson.Completion(
-                s.id,
-                OBJECT,
-                s.created,
-                s.model.ref(),
-                null,
-                choices,
-                OpenAiJson.Usage.of(s.totalPromptTokens(), completionTokens));
+        return s.answer(OBJECT, choices, OpenAiJson.Usage.of(s.totalPromptTokens(), completionTokens));
     }
 
     /** Stream chunks: {@code object: text_completion}, one choice per chunk. */
-    static final class Chunks implements SseStream.ChunkFormat {
-        private final Submission s;
+    static final class Chunks extends AnswerChunks<OpenAiJson.CompletionChoice> {
         private final CompletionRequest request;
         /** Per choice: characters sent so far, for {@code text_offset}. */
         private final int[] offsets;
 
         Chunks(Submission s, CompletionRequest request) {
-            this.s = s;
+            super(s, OBJECT);
             this.request = request;
             this.offsets = new int[s.choices()];
         }
@@ -122,8 +115,8 @@ public class CompletionsResource {
                 return List.of();
             }
             List<Object> chunks = new ArrayList<>();
-            for (int i = 0; i < s.choices(); i++) {
-                String text = s.promptTexts.get(i / s.n);
+            for (int i = 0; i < submission.choices(); i++) {
+                String text = submission.promptTexts.get(i / submission.n);
                 offsets[i] = text.length();
                 chunks.add(chunk(new OpenAiJson.CompletionChoice(text, i, null, null)));
             }
@@ -141,22 +134,6 @@ public class CompletionsResource {
         @Override
         public Object finish(int index, FinishReason reason) {
             return chunk(new OpenAiJson.CompletionChoice("", index, null, reason.openAiName()));
-        }
-
-        @Override
-        public Object usage(int promptTokens, int completionTokens) {
-            return new OpenAiJson.Completion(
-                    s.id,
-                    OBJECT,
-                    s.created,
-                    s.model.ref(),
-                    null,
-                    List.of(),
-                    OpenAiJson.Usage.of(promptTokens, completionTokens));
-        }
-
-        private Object chunk(OpenAiJson.CompletionChoice choice) {
-            return new OpenAiJson.Completion(s.id, OBJECT, s.created, s.model.ref(), null, List.of(choice), null);
         }
     }
 

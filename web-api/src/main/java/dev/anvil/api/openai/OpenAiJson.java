@@ -36,9 +36,12 @@ public final class OpenAiJson {
         }
     }
 
-    // ---- /v1/completions
-
-    public record Completion(
+    /**
+     * What every generation answer is: a text completion ({@code text_completion}, choices {@link CompletionChoice}),
+     * a chat completion ({@code chat.completion}, {@link ChatChoice}) or a chat stream chunk
+     * ({@code chat.completion.chunk}, {@link ChatChunkChoice}); {@code object} names which.
+     */
+    public record Answer<C>(
             String id,
             String object,
             long created,
@@ -47,8 +50,10 @@ public final class OpenAiJson {
             @JsonbNillable @JsonbProperty("system_fingerprint")
             String systemFingerprint,
 
-            List<CompletionChoice> choices,
+            List<C> choices,
             Usage usage) {}
+
+    // ---- /v1/completions
 
     public record CompletionChoice(
             String text,
@@ -64,18 +69,6 @@ public final class OpenAiJson {
             @JsonbProperty("text_offset") List<Integer> textOffset) {}
 
     // ---- /v1/chat/completions
-
-    public record ChatCompletion(
-            String id,
-            String object,
-            long created,
-            String model,
-
-            @JsonbNillable @JsonbProperty("system_fingerprint")
-            String systemFingerprint,
-
-            List<ChatChoice> choices,
-            Usage usage) {}
 
     public record ChatChoice(
             int index,
@@ -94,18 +87,6 @@ public final class OpenAiJson {
             @JsonbProperty("top_logprobs") List<ChatTopLogprob> topLogprobs) {}
 
     public record ChatTopLogprob(String token, float logprob, int[] bytes) {}
-
-    public record ChatChunk(
-            String id,
-            String object,
-            long created,
-            String model,
-
-            @JsonbNillable @JsonbProperty("system_fingerprint")
-            String systemFingerprint,
-
-            List<ChatChunkChoice> choices,
-            Usage usage) {}
 
     /** {@code delta} is a {@link Delta}, {@link ContentDelta} or {@link EmptyDelta}. */
     public record ChatChunkChoice(

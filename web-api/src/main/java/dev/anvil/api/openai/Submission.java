@@ -316,6 +316,11 @@ final class Submission implements SseStream.EventSource {
         return promptTokens.size() * n;
     }
 
+    /** An answer of this submission (its id, creation time and answering version) of OpenAI type {@code object}. */
+    <C> OpenAiJson.Answer<C> answer(String object, List<C> choices, OpenAiJson.Usage usage) {
+        return new OpenAiJson.Answer<>(id, object, created, model.ref(), null, choices, usage);
+    }
+
     @Override
     public String id() {
         return id;

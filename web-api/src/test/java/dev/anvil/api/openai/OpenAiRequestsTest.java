@@ -202,7 +202,7 @@ class OpenAiRequestsTest {
 
     @Test
     void chunkJsonShapes() {
-        String role = OpenAiJson.toJson(new OpenAiJson.ChatChunk(
+        String role = OpenAiJson.toJson(new OpenAiJson.Answer<>(
                 "chatcmpl-1",
                 "chat.completion.chunk",
                 5,
@@ -221,7 +221,7 @@ class OpenAiRequestsTest {
                 OpenAiJson.toJson(new OpenAiJson.ChatChunkChoice(0, new OpenAiJson.ContentDelta("Hi"), null, null));
         assertEquals(1, json(content).getJsonObject("delta").size(), "a content delta has no role key: " + content);
 
-        String last = OpenAiJson.toJson(new OpenAiJson.ChatChunk(
+        String last = OpenAiJson.toJson(new OpenAiJson.Answer<>(
                 "chatcmpl-1",
                 "chat.completion.chunk",
                 5,
@@ -233,7 +233,7 @@ class OpenAiRequestsTest {
         assertEquals("length", finish.getString("finish_reason"));
         assertEquals(0, finish.getJsonObject("delta").size(), last);
 
-        String usage = OpenAiJson.toJson(new OpenAiJson.Completion(
+        String usage = OpenAiJson.toJson(new OpenAiJson.Answer<>(
                 "cmpl-1", "text_completion", 5, "m@1", null, List.of(), OpenAiJson.Usage.of(3, 4)));
         JsonObject u = json(usage).getJsonObject("usage");
         assertEquals(7, u.getInt("total_tokens"));

@@ -1,5 +1,6 @@
 package dev.anvil.api;
 
+import dev.anvil.config.ConfigBounds;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -45,11 +46,7 @@ public class WebApiConfig {
     boolean httpMetricsEnabled;
 
     public int databaseCheckTimeoutSeconds() {
-        if (databaseCheckTimeoutSeconds < 1) {
-            throw new IllegalStateException(
-                    DATABASE_CHECK_TIMEOUT + " must be >= 1, got " + databaseCheckTimeoutSeconds);
-        }
-        return databaseCheckTimeoutSeconds;
+        return ConfigBounds.atLeast(DATABASE_CHECK_TIMEOUT, databaseCheckTimeoutSeconds, 1);
     }
 
     public String migrationsTable() {
@@ -62,10 +59,7 @@ public class WebApiConfig {
     }
 
     public int maxJsonDepth() {
-        if (maxJsonDepth < 8) {
-            throw new IllegalStateException(MAX_JSON_DEPTH + " must be >= 8, got " + maxJsonDepth);
-        }
-        return maxJsonDepth;
+        return ConfigBounds.atLeast(MAX_JSON_DEPTH, maxJsonDepth, 8);
     }
 
     public boolean httpMetricsEnabled() {

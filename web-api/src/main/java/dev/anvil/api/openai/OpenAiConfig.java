@@ -1,5 +1,6 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.config.ConfigBounds;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -38,32 +39,19 @@ public class OpenAiConfig {
     long requestTimeoutSeconds;
 
     public long maxBodyBytes() {
-        if (maxBodyBytes < 1) {
-            throw new IllegalStateException(MAX_BODY_BYTES + " must be >= 1, got " + maxBodyBytes);
-        }
-        return maxBodyBytes;
+        return ConfigBounds.atLeast(MAX_BODY_BYTES, maxBodyBytes, 1);
     }
 
     public long streamWriteTimeoutSeconds() {
-        if (streamWriteTimeoutSeconds < 1) {
-            throw new IllegalStateException(
-                    STREAM_WRITE_TIMEOUT_SECONDS + " must be >= 1, got " + streamWriteTimeoutSeconds);
-        }
-        return streamWriteTimeoutSeconds;
+        return ConfigBounds.atLeast(STREAM_WRITE_TIMEOUT_SECONDS, streamWriteTimeoutSeconds, 1);
     }
 
     /** 0 = no bound. */
     public int maxOpenStreams() {
-        if (maxOpenStreams < 0) {
-            throw new IllegalStateException(MAX_OPEN_STREAMS + " must be >= 0 (0 = no bound), got " + maxOpenStreams);
-        }
-        return maxOpenStreams;
+        return ConfigBounds.atLeast(MAX_OPEN_STREAMS, maxOpenStreams, 0);
     }
 
     public long requestTimeoutSeconds() {
-        if (requestTimeoutSeconds < 1) {
-            throw new IllegalStateException(REQUEST_TIMEOUT_SECONDS + " must be >= 1, got " + requestTimeoutSeconds);
-        }
-        return requestTimeoutSeconds;
+        return ConfigBounds.atLeast(REQUEST_TIMEOUT_SECONDS, requestTimeoutSeconds, 1);
     }
 }

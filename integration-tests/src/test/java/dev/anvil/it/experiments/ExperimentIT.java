@@ -8,14 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
+import dev.anvil.it.TestModel;
 import jakarta.json.Json;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonValue;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -49,23 +48,8 @@ class ExperimentIT {
 
     // --- helpers -----------------------------------------------------------------------------------
 
-    private static Path stories() {
-        Path p = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        assertTrue(Files.isRegularFile(p), "test model file missing: " + p);
-        return p;
-    }
-
     private void register(AnvilServer server, String... versions) {
-        for (String v : versions) {
-            HttpResult r = server.post(
-                    "/api/registry/models/" + model + "/versions",
-                    Json.createObjectBuilder()
-                            .add("version", v)
-                            .add("path", stories().toString())
-                            .build()
-                            .toString());
-            assertEquals(201, r.status(), r::toString);
-        }
+        TestModel.register(server, model, versions);
     }
 
     private static String variant(String name, String version, int weight, boolean control) {

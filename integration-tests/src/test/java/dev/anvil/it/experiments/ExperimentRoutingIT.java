@@ -11,13 +11,12 @@ import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.ExperimentFaults;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerMetrics;
+import dev.anvil.it.TestModel;
 import dev.anvil.tools.server.MetricSamples;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
 import jakarta.json.JsonValue;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -63,12 +62,6 @@ class ExperimentRoutingIT {
 
     // --- helpers -----------------------------------------------------------------------------------
 
-    private static Path stories() {
-        Path p = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        assertTrue(Files.isRegularFile(p), "test model file missing: " + p);
-        return p;
-    }
-
     /** model -> versions this test registered, archived after it. */
     private final Map<String, List<String>> registered = new HashMap<>();
     /** Experiments this test started, ended after it (so the shared model is free for the next test). */
@@ -82,16 +75,7 @@ class ExperimentRoutingIT {
     private String sharedModel(AnvilServer server) {
         return SHARED.computeIfAbsent(server.database(), db -> {
             String shared = "route-shared-" + suffix;
-            for (String v : List.of("1.0.0", "1.1.0")) {
-                HttpResult r = server.post(
-                        "/api/registry/models/" + shared + "/versions",
-                        Json.createObjectBuilder()
-                                .add("version", v)
-                                .add("path", stories().toString())
-                                .build()
-                                .toString());
-                assertEquals(201, r.status(), r::toString);
-            }
+            TestModel.register(server, shared, "1.0.0", "1.1.0");
             return shared;
         });
     }
@@ -110,14 +94,7 @@ class ExperimentRoutingIT {
     private void register(AnvilServer server, String model, String... versions) {
         for (String v : versions) {
             registered.computeIfAbsent(model, k -> new ArrayList<>()).add(v);
-            HttpResult r = server.post(
-                    "/api/registry/models/" + model + "/versions",
-                    Json.createObjectBuilder()
-                            .add("version", v)
-                            .add("path", stories().toString())
-                            .build()
-                            .toString());
-            assertEquals(201, r.status(), r::toString);
+            TestModel.register(server, model, v);
         }
     }
 

@@ -12,11 +12,10 @@ import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerMetrics;
 import dev.anvil.it.ServerProfile;
 import dev.anvil.it.StuckStreamClient;
+import dev.anvil.it.TestModel;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonObjectBuilder;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -281,18 +280,7 @@ class SharedResourcesIT {
     @Test
     void pinningAVersionItsNameDoesNotServeNeedsAKeyThatMayPin(AnvilServer server) {
         String model = "pin-" + UUID.randomUUID().toString().substring(0, 8);
-        Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        assertTrue(Files.isRegularFile(file), "test model missing: " + file);
-        for (String v : List.of("1.0.0", "2.0.0")) {
-            HttpResult r = server.post(
-                    "/api/registry/models/" + model + "/versions",
-                    Json.createObjectBuilder()
-                            .add("version", v)
-                            .add("path", file.toString())
-                            .build()
-                            .toString());
-            assertEquals(201, r.status(), r::toString);
-        }
+        TestModel.register(server, model, "1.0.0", "2.0.0");
         HttpResult promoted =
                 server.post("/api/registry/models/" + model + "/versions/1.0.0/stage", "{\"stage\":\"PRODUCTION\"}");
         assertEquals(200, promoted.status(), promoted::toString);

@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerMetrics;
-import jakarta.json.Json;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.anvil.it.TestModel;
 
 /**
  * The model versions GuardrailsIT and ResilienceIT use (the repository's stories260K file under names of their own),
@@ -19,15 +17,7 @@ final class GuardedModels {
 
     /** Registers {@code name@version} unless it already is (both ITs and reruns in one server share them). */
     static void register(AnvilServer server, String name, String version) {
-        Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        assertTrue(Files.isRegularFile(file), "test model file missing: " + file);
-        HttpResult r = server.post(
-                "/api/registry/models/" + name + "/versions",
-                Json.createObjectBuilder()
-                        .add("version", version)
-                        .add("path", file.toString())
-                        .build()
-                        .toString());
+        HttpResult r = TestModel.post(server, name, version);
         assertTrue(r.status() == 201 || r.status() == 409, r::toString);
     }
 

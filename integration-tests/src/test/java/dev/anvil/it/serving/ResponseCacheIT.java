@@ -8,14 +8,12 @@ import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerMetrics;
+import dev.anvil.it.TestModel;
 import dev.anvil.tools.server.MetricSamples;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -278,18 +276,7 @@ class ResponseCacheIT {
     @Test
     void promotingAVersionRemovesItsEntries(AnvilServer server) {
         String model = "cache-" + unique;
-        Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        assertTrue(Files.isRegularFile(file), "test model file missing: " + file);
-        for (String v : List.of("1.0.0", "2.0.0")) {
-            HttpResult r = server.post(
-                    "/api/registry/models/" + model + "/versions",
-                    Json.createObjectBuilder()
-                            .add("version", v)
-                            .add("path", file.toString())
-                            .build()
-                            .toString());
-            assertEquals(201, r.status(), r::toString);
-        }
+        TestModel.register(server, model, "1.0.0", "2.0.0");
         move(server, model, "1.0.0", "PRODUCTION");
         move(server, model, "2.0.0", "STAGING");
 

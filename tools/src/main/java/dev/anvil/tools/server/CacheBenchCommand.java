@@ -152,24 +152,12 @@ public final class CacheBenchCommand {
                     stream ? "streamed" : "plain",
                     requests,
                     misses);
-            out.printf(
-                    Locale.ROOT,
-                    "server time (Server-Timing)  p50 %.3f ms  p99 %.3f ms%n",
-                    LoadCommand.percentile(server, 50),
-                    LoadCommand.percentile(server, 99));
+            printPercentiles(out, "server time (Server-Timing)", server, "");
             if (cpuKnown.length > 0) {
-                out.printf(
-                        Locale.ROOT,
-                        "server CPU (Server-Timing)   p50 %.3f ms  p99 %.3f ms  (request thread)%n",
-                        LoadCommand.percentile(cpuKnown, 50),
-                        LoadCommand.percentile(cpuKnown, 99));
+                printPercentiles(out, "server CPU (Server-Timing)", cpuKnown, "  (request thread)");
             }
             if (stageKnown.length > 0) {
-                out.printf(
-                        Locale.ROOT,
-                        "cache stage (Server-Timing)  p50 %.3f ms  p99 %.3f ms  (key, lookup, replay)%n",
-                        LoadCommand.percentile(stageKnown, 50),
-                        LoadCommand.percentile(stageKnown, 99));
+                printPercentiles(out, "cache stage (Server-Timing)", stageKnown, "  (key, lookup, replay)");
             }
             out.printf(
                     Locale.ROOT,
@@ -179,5 +167,16 @@ public final class CacheBenchCommand {
                     requests / wall);
         }
         return misses == 0 ? 0 : 1;
+    }
+
+    /** One line of the text report: {@code label} in a column of its own, then the p50 and p99 of {@code sortedMs}. */
+    private static void printPercentiles(PrintStream out, String label, double[] sortedMs, String note) {
+        out.printf(
+                Locale.ROOT,
+                "%-29sp50 %.3f ms  p99 %.3f ms%s%n",
+                label,
+                LoadCommand.percentile(sortedMs, 50),
+                LoadCommand.percentile(sortedMs, 99),
+                note);
     }
 }

@@ -2,6 +2,9 @@ package dev.anvil.api;
 
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import java.util.UUID;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Builds OpenAI-style error responses. Every error leaving the API goes through here so that clients
@@ -52,6 +55,25 @@ public final class ApiErrors {
     /** 403 permission_error. */
     public static Response forbidden(String message, String code) {
         return response(403, TYPE_PERMISSION, message, null, code);
+    }
+
+    /**
+     * A 500 that reveals nothing internal: the failure is logged (SEVERE, with its stack) under {@code incident}, and
+     * the client gets only that id to quote.
+     */
+    public static Response internalError(Logger log, String what, String incident, Throwable failure) {
+        log.log(Level.SEVERE, what + ", incident " + incident, failure);
+        return response(
+                500,
+                TYPE_SERVER,
+                "The server had an error while processing your request (incident " + incident + ")",
+                null,
+                null);
+    }
+
+    /** A fresh incident id for {@link #internalError}. */
+    public static String newIncident() {
+        return UUID.randomUUID().toString();
     }
 
     /** 400 invalid_request_error for a bad value of {@code param}. */

@@ -10,8 +10,6 @@ import jakarta.ws.rs.ext.ExceptionMapper;
 import jakarta.ws.rs.ext.Provider;
 import java.util.Comparator;
 import java.util.List;
-import java.util.UUID;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -44,14 +42,7 @@ public class ConstraintViolationMapper implements ExceptionMapper<ValidationExce
             }
             return ApiErrors.response(400, ApiErrors.TYPE_INVALID_REQUEST, message.toString(), param, null);
         }
-        String incident = UUID.randomUUID().toString();
-        LOG.log(Level.SEVERE, "Validation configuration error, incident " + incident, exception);
-        return ApiErrors.response(
-                500,
-                ApiErrors.TYPE_SERVER,
-                "The server had an error while processing your request (incident " + incident + ")",
-                null,
-                null);
+        return ApiErrors.internalError(LOG, "Validation configuration error", ApiErrors.newIncident(), exception);
     }
 
     /** "create.arg0.name" -> "name": clients know their JSON field names, not our Java method names. */

@@ -7,8 +7,6 @@ import jakarta.ws.rs.ProcessingException;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.ext.ExceptionMapper;
 import jakarta.ws.rs.ext.Provider;
-import java.util.UUID;
-import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
@@ -26,13 +24,6 @@ public class ProcessingExceptionMapper implements ExceptionMapper<ProcessingExce
                 || RootCause.find(exception, JsonException.class) != null) {
             return MalformedJsonMapper.badJson(exception);
         }
-        String incident = UUID.randomUUID().toString();
-        LOG.log(Level.SEVERE, "Entity processing failed, incident " + incident, exception);
-        return ApiErrors.response(
-                500,
-                ApiErrors.TYPE_SERVER,
-                "The server had an error while processing your request (incident " + incident + ")",
-                null,
-                null);
+        return ApiErrors.internalError(LOG, "Entity processing failed", ApiErrors.newIncident(), exception);
     }
 }

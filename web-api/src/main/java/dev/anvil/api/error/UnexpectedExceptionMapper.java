@@ -8,7 +8,6 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.ext.ExceptionMapper;
 import jakarta.ws.rs.ext.Provider;
 import jakarta.ws.rs.ext.Providers;
-import java.util.UUID;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -43,7 +42,7 @@ public class UnexpectedExceptionMapper implements ExceptionMapper<Throwable> {
             }
             cause = cause.getCause();
         }
-        String incident = UUID.randomUUID().toString();
+        String incident = ApiErrors.newIncident();
         if (DatabaseUnavailable.causedBy(exception)) {
             // Expected while the database is down: the cause without the stack is enough (logged once per request).
             LOG.log(Level.WARNING, "Database unavailable, incident " + incident + ": " + RootCause.describe(exception));
@@ -58,12 +57,6 @@ public class UnexpectedExceptionMapper implements ExceptionMapper<Throwable> {
                     .header("Retry-After", DatabaseUnavailable.RETRY_AFTER_SECONDS)
                     .build();
         }
-        LOG.log(Level.SEVERE, "Unhandled exception, incident " + incident, exception);
-        return ApiErrors.response(
-                500,
-                ApiErrors.TYPE_SERVER,
-                "The server had an error while processing your request (incident " + incident + ")",
-                null,
-                null);
+        return ApiErrors.internalError(LOG, "Unhandled exception", incident, exception);
     }
 }

@@ -30,26 +30,12 @@ final class GatewayErrors {
                         INSUFFICIENT_QUOTA));
             }
             case TOKENS_PER_MINUTE -> {
-                LimitDecision t = admission.tokens();
-                retryAfterMs = t.retryAfterMillis();
-                builder = Response.fromResponse(ApiErrors.response(
-                        429,
-                        ApiErrors.TYPE_RATE_LIMIT,
-                        "rate limit reached on tokens per minute" + " (TPM): limit " + t.limit()
-                                + "; please try again in " + seconds(retryAfterMs) + "s",
-                        null,
-                        "rate_limit_exceeded"));
+                retryAfterMs = admission.tokens().retryAfterMillis();
+                builder = rateLimited("tokens per minute (TPM)", admission.tokens());
             }
             case REQUESTS_PER_MINUTE -> {
-                LimitDecision r = admission.requests();
-                retryAfterMs = r.retryAfterMillis();
-                builder = Response.fromResponse(ApiErrors.response(
-                        429,
-                        ApiErrors.TYPE_RATE_LIMIT,
-                        "rate limit reached on requests per minute" + " (RPM): limit " + r.limit()
-                                + "; please try again in " + seconds(retryAfterMs) + "s",
-                        null,
-                        "rate_limit_exceeded"));
+                retryAfterMs = admission.requests().retryAfterMillis();
+                builder = rateLimited("requests per minute (RPM)", admission.requests());
             }
             default -> throw new IllegalArgumentException("admitted requests are not refused");
         }
@@ -120,5 +106,16 @@ final class GatewayErrors {
         long minutes = totalSeconds / 60;
         long secs = totalSeconds % 60;
         return minutes > 0 ? minutes + "m" + secs + "s" : secs + "s";
+    }
+
+    /** 429 rate_limit_exceeded for the bucket {@code which} that refused, with its limit and when to retry. */
+    private static Response.ResponseBuilder rateLimited(String which, LimitDecision decision) {
+        return Response.fromResponse(ApiErrors.response(
+                429,
+                ApiErrors.TYPE_RATE_LIMIT,
+                "rate limit reached on " + which + ": limit " + decision.limit() + "; please try again in "
+                        + seconds(decision.retryAfterMillis()) + "s",
+                null,
+                "rate_limit_exceeded"));
     }
 }

@@ -44,12 +44,7 @@ final class RequestBodies {
         try {
             body = readAtMost(in, limit);
         } catch (JsonException e) { // the stream's own checks (JsonDepthLimit) while the bytes arrive
-            throw new ApiException(
-                    400,
-                    ApiErrors.TYPE_INVALID_REQUEST,
-                    "the request body is not valid JSON: " + e.getMessage(),
-                    null,
-                    "invalid_json");
+            throw invalidJson("the request body is not valid JSON: " + e.getMessage());
         }
         if (body.length == 0) {
             throw new ApiException(
@@ -62,13 +57,8 @@ final class RequestBodies {
         try (JsonReader reader = READERS.createReader(new ByteArrayInputStream(body))) {
             JsonValue value = reader.readValue();
             if (value.getValueType() != JsonValue.ValueType.OBJECT) {
-                throw new ApiException(
-                        400,
-                        ApiErrors.TYPE_INVALID_REQUEST,
-                        "the request body must be a JSON object, got "
-                                + value.getValueType().toString().toLowerCase(),
-                        null,
-                        "invalid_json");
+                throw invalidJson("the request body must be a JSON object, got "
+                        + value.getValueType().toString().toLowerCase());
             }
             return value.asJsonObject();
         } catch (JsonParsingException e) {
@@ -76,30 +66,15 @@ final class RequestBodies {
                     ? ""
                     : " at line " + e.getLocation().getLineNumber() + ", column "
                             + e.getLocation().getColumnNumber();
-            throw new ApiException(
-                    400,
-                    ApiErrors.TYPE_INVALID_REQUEST,
-                    "the request body is not valid JSON" + where + ": " + e.getMessage(),
-                    null,
-                    "invalid_json");
+            throw invalidJson("the request body is not valid JSON" + where + ": " + e.getMessage());
         } catch (JsonException e) {
-            throw new ApiException(
-                    400,
-                    ApiErrors.TYPE_INVALID_REQUEST,
-                    "the request body is not valid JSON: " + e.getMessage(),
-                    null,
-                    "invalid_json");
+            throw invalidJson("the request body is not valid JSON: " + e.getMessage());
         } catch (ApiException e) {
             throw e;
         } catch (RuntimeException e) {
             // Parsson reports some limits (nesting past its own depth limit, number sizes) as plain RuntimeExceptions;
             // whatever the parser refuses, the body is at fault.
-            throw new ApiException(
-                    400,
-                    ApiErrors.TYPE_INVALID_REQUEST,
-                    "the request body cannot be parsed as JSON: " + e.getMessage(),
-                    null,
-                    "invalid_json");
+            throw invalidJson("the request body cannot be parsed as JSON: " + e.getMessage());
         }
     }
 
@@ -129,5 +104,10 @@ final class RequestBodies {
                         + ")",
                 null,
                 "request_too_large");
+    }
+
+    /** 400 invalid_request_error, code {@code invalid_json}: what every unreadable body is answered with. */
+    private static ApiException invalidJson(String message) {
+        return new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST, message, null, "invalid_json");
     }
 }

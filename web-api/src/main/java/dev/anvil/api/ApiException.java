@@ -24,6 +24,12 @@ public class ApiException extends RuntimeException {
         this.code = code;
     }
 
+    /** {@code body} itself; a 400 when an admin request that needs a JSON body came without one. */
+    public static <T> T requireBody(T body) {
+        if (body == null) throw badRequest("a JSON request body is required", null);
+        return body;
+    }
+
     public static ApiException badRequest(String message, String param) {
         return new ApiException(400, ApiErrors.TYPE_INVALID_REQUEST, message, param, null);
     }

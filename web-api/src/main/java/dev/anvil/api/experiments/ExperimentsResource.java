@@ -54,11 +54,6 @@ public class ExperimentsResource {
     @Context
     UriInfo uriInfo;
 
-    static <T> T body(T request) {
-        if (request == null) throw ApiException.badRequest("a JSON request body is required", null);
-        return request;
-    }
-
     private static String reason(ExperimentRequests.Reason body) {
         return body == null ? null : body.reason();
     }
@@ -128,7 +123,8 @@ public class ExperimentsResource {
             description = "Name taken, or a variant's model version is ARCHIVED",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Response create(ExperimentRequests.Create request) {
-        ExperimentJson.Experiment created = ExperimentJson.Experiment.of(experiments.create(command(body(request))));
+        ExperimentJson.Experiment created =
+                ExperimentJson.Experiment.of(experiments.create(command(ApiException.requireBody(request))));
         URI location = uriInfo.getBaseUriBuilder()
                 .path(ExperimentsResource.class)
                 .path(created.name())
@@ -263,7 +259,7 @@ public class ExperimentsResource {
             description = "Experiment finished",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public ExperimentJson.Experiment adjustWeights(@PathParam("name") String name, ExperimentRequests.Weights body) {
-        ExperimentRequests.Weights w = body(body);
+        ExperimentRequests.Weights w = ApiException.requireBody(body);
         return ExperimentJson.Experiment.of(experiments.adjustWeights(name, w.weights(), w.reason()));
     }
 
@@ -353,7 +349,7 @@ public class ExperimentsResource {
             description = "Experiment not RUNNING or PAUSED, or response already recorded",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Response recordOutcome(@PathParam("name") String name, ExperimentRequests.Outcome body) {
-        ExperimentRequests.Outcome o = body(body);
+        ExperimentRequests.Outcome o = ApiException.requireBody(body);
         ExperimentJson.Outcome recorded = ExperimentJson.Outcome.of(experiments.recordOutcome(
                 name,
                 new RecordOutcomeCommand(

@@ -1,6 +1,7 @@
 package dev.anvil.api.experiments;
 
 import dev.anvil.api.AnvilApplication;
+import dev.anvil.api.ApiException;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.api.gateway.CallerContext;
 import dev.anvil.api.security.ApiKeyAccess;
@@ -86,7 +87,7 @@ public class FeedbackResource {
                             mediaType = MediaType.APPLICATION_JSON,
                             schema = @Schema(implementation = ErrorResponse.class)))
     public Response rate(ExperimentRequests.Feedback request) {
-        ExperimentRequests.Feedback f = ExperimentsResource.body(request);
+        ExperimentRequests.Feedback f = ApiException.requireBody(request);
         experiments.checkFeedback(
                 f.responseId(), f.rating(), f.scale(), f.comment()); // a malformed rating is a 400 first
         caller.requireRecipientOf(f.responseId(), f.user());

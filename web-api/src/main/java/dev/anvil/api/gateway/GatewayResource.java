@@ -60,13 +60,6 @@ public class GatewayResource {
     @Context
     UriInfo uriInfo;
 
-    private static <T> T body(T request) {
-        if (request == null) {
-            throw ApiException.badRequest("a JSON request body is required", null);
-        }
-        return request;
-    }
-
     @POST
     @Path("/tenants")
     @Consumes(MediaType.APPLICATION_JSON)
@@ -79,7 +72,7 @@ public class GatewayResource {
             description = "A tenant with this name exists",
             content = @Content(schema = @Schema(implementation = ErrorResponse.class)))
     public Response createTenant(GatewayJson.TenantRequest request) {
-        GatewayJson.TenantRequest r = body(request);
+        GatewayJson.TenantRequest r = ApiException.requireBody(request);
         GatewayJson.TenantJson created = GatewayJson.TenantJson.of(admin.createTenant(r.name(), settings(r)));
         return Response.created(uriInfo.getBaseUriBuilder()
                         .path("api/gateway/tenants")
@@ -112,7 +105,7 @@ public class GatewayResource {
             description = "Replaces budget, period, limits (rates, concurrent requests),"
                     + " audit-text and version pinning; the name stays")
     public GatewayJson.TenantJson updateTenant(@PathParam("tenant") String tenant, GatewayJson.TenantRequest request) {
-        GatewayJson.TenantRequest r = body(request);
+        GatewayJson.TenantRequest r = ApiException.requireBody(request);
         return GatewayJson.TenantJson.of(admin.updateTenant(tenant, settings(r)));
     }
 
@@ -124,7 +117,7 @@ public class GatewayResource {
             description = "The response carries the secret (`key`) once; only its hash is stored")
     @APIResponse(responseCode = "201", content = @Content(schema = @Schema(implementation = GatewayJson.KeyJson.class)))
     public Response createKey(@PathParam("tenant") String tenant, GatewayJson.KeyRequest request) {
-        GatewayJson.KeyRequest r = body(request);
+        GatewayJson.KeyRequest r = ApiException.requireBody(request);
         GatewayAdmin.CreatedKey created = admin.createKey(
                 tenant,
                 r.name(),

@@ -56,13 +56,6 @@ public class RegistryResource {
     @Context
     UriInfo uriInfo;
 
-    private static <T> T body(T request) {
-        if (request == null) {
-            throw ApiException.badRequest("a JSON request body is required", null);
-        }
-        return request;
-    }
-
     @GET
     @Operation(
             summary = "List models",
@@ -96,7 +89,7 @@ public class RegistryResource {
             description = "A model with this name exists",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Response createModel(CreateModelRequest request) {
-        CreateModelRequest r = body(request);
+        CreateModelRequest r = ApiException.requireBody(request);
         ModelJson created = ModelJson.of(
                 registry.createModel(new CreateModelCommand(r.name(), r.description(), r.owner(), r.tags())));
         URI location = uriInfo.getBaseUriBuilder()
@@ -153,7 +146,7 @@ public class RegistryResource {
             description = "The model already has this version",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Response registerVersion(@PathParam("name") String name, RegisterVersionRequest request) {
-        RegisterVersionRequest r = body(request);
+        RegisterVersionRequest r = ApiException.requireBody(request);
         ModelVersionInfo registered = registry.registerVersion(new RegisterVersionCommand(
                 name,
                 r.version(),
@@ -208,7 +201,7 @@ public class RegistryResource {
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public StageChangeJson changeStage(
             @PathParam("name") String name, @PathParam("version") String version, StageChangeRequest request) {
-        StageChangeRequest r = body(request);
+        StageChangeRequest r = ApiException.requireBody(request);
         return StageChangeJson.of(registry.changeStage(name, version, r.stage(), r.reason()));
     }
 
@@ -236,7 +229,7 @@ public class RegistryResource {
             description = "Already serving that version, the version is ARCHIVED or cannot be loaded",
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public SwitchJson switchProduction(@PathParam("name") String name, SwitchRequest request) {
-        SwitchRequest r = body(request);
+        SwitchRequest r = ApiException.requireBody(request);
         return SwitchJson.of(blueGreen.switchTo(name, r.version(), r.reason()));
     }
 

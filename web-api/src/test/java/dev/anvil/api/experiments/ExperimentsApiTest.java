@@ -46,7 +46,7 @@ class ExperimentsApiTest {
         } catch (Exception e) {
             throw new AssertionError(e);
         }
-        assertThrows(ApiException.class, () -> ExperimentsResource.body(null));
+        assertThrows(ApiException.class, () -> ApiException.requireBody(null));
         assertThrows(
                 ApiException.class,
                 () -> ExperimentsResource.command(new ExperimentRequests.Create(

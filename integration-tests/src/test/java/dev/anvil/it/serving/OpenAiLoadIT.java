@@ -118,14 +118,7 @@ class OpenAiLoadIT {
             assertTrue(line != null, "no chunk before the stream ended");
         }
         // The server notices at its next write; the sequence leaves the batch at the next step.
-        assertEquals(
-                cancelledBefore + 1,
-                OpenAi.pollUntil(this::cancelledCount, cancelledBefore + 1, Duration.ofSeconds(20)),
-                "the request must end as cancelled, not run to its 480 tokens");
-        assertEquals(
-                0.0,
-                OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(20)),
-                "KV blocks must return to idle once the client disconnected");
+        assertEndedCancelledAndIdle(cancelledBefore);
     }
 
     @Test
@@ -146,14 +139,7 @@ class OpenAiLoadIT {
             out.write(body);
             out.flush();
         }
-        assertEquals(
-                cancelledBefore + 1,
-                OpenAi.pollUntil(this::cancelledCount, cancelledBefore + 1, Duration.ofSeconds(20)),
-                "the request must end as cancelled, not run to its 480 tokens");
-        assertEquals(
-                0.0,
-                OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(20)),
-                "KV blocks must return to idle once the client disconnected");
+        assertEndedCancelledAndIdle(cancelledBefore);
     }
 
     @Test
@@ -241,5 +227,17 @@ class OpenAiLoadIT {
     private double cancelledCount() {
         return ServerMetrics.firstOrZero(
                 server, "anvil_inference_requests_total", "model=\"stories260k\"", "outcome=\"cancelled\"");
+    }
+
+    /** The request that lost its client ended as cancelled (not run to its 480 tokens) and gave its KV blocks back. */
+    private void assertEndedCancelledAndIdle(double cancelledBefore) {
+        assertEquals(
+                cancelledBefore + 1,
+                OpenAi.pollUntil(this::cancelledCount, cancelledBefore + 1, Duration.ofSeconds(20)),
+                "the request must end as cancelled, not run to its 480 tokens");
+        assertEquals(
+                0.0,
+                OpenAi.pollUntil(() -> OpenAi.kvBlocksUsed(server), 0.0, Duration.ofSeconds(20)),
+                "KV blocks must return to idle once the client disconnected");
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.anvil.testing.ModuleClasses;
 import jakarta.annotation.security.PermitAll;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.Singleton;
@@ -12,12 +13,9 @@ import jakarta.ejb.Stateless;
 import java.io.IOException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -89,25 +87,12 @@ class EjbAccessDeclarationsTest {
     }
 
     static List<Class<?>> sessionBeans() throws IOException {
-        Path classes = Path.of("target/classes");
         List<Class<?>> beans = new ArrayList<>();
-        try (Stream<Path> files = Files.walk(classes)) {
-            for (Path file : files.filter(f ->
-                            f.toString().endsWith(".class") && !f.toString().contains("$"))
-                    .toList()) {
-                String name =
-                        classes.relativize(file).toString().replace('/', '.').replaceAll("\\.class$", "");
-                Class<?> type;
-                try {
-                    type = Class.forName(name, false, EjbAccessDeclarationsTest.class.getClassLoader());
-                } catch (ClassNotFoundException | LinkageError e) {
-                    throw new AssertionError("cannot load " + name, e);
-                }
-                if (type.isAnnotationPresent(Stateless.class)
-                        || type.isAnnotationPresent(Singleton.class)
-                        || type.isAnnotationPresent(Stateful.class)) {
-                    beans.add(type);
-                }
+        for (Class<?> type : ModuleClasses.compiled(EjbAccessDeclarationsTest.class.getClassLoader())) {
+            if (type.isAnnotationPresent(Stateless.class)
+                    || type.isAnnotationPresent(Singleton.class)
+                    || type.isAnnotationPresent(Stateful.class)) {
+                beans.add(type);
             }
         }
         return beans;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.api.EndpointTemplate;
 import dev.anvil.api.security.AccessControlFeature.Access;
+import dev.anvil.testing.ModuleClasses;
 import jakarta.annotation.security.DenyAll;
 import jakarta.annotation.security.PermitAll;
 import jakarta.annotation.security.RolesAllowed;
@@ -13,10 +14,8 @@ import jakarta.ws.rs.Path;
 import java.io.IOException;
 import java.lang.annotation.Annotation;
 import java.lang.reflect.Method;
-import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -80,27 +79,14 @@ class ResourceAccessDeclarationsTest {
 
     /** The resource methods of target/classes: classes with {@code @Path}, methods with an HTTP method annotation. */
     static List<Endpoint> endpoints() throws IOException {
-        java.nio.file.Path classes = java.nio.file.Path.of("target/classes");
         List<Endpoint> endpoints = new ArrayList<>();
-        try (Stream<java.nio.file.Path> files = Files.walk(classes)) {
-            for (java.nio.file.Path file : files.filter(f ->
-                            f.toString().endsWith(".class") && !f.toString().contains("$"))
-                    .toList()) {
-                String name =
-                        classes.relativize(file).toString().replace('/', '.').replaceAll("\\.class$", "");
-                Class<?> type;
-                try {
-                    type = Class.forName(name, false, ResourceAccessDeclarationsTest.class.getClassLoader());
-                } catch (ClassNotFoundException | LinkageError e) {
-                    throw new AssertionError("cannot load " + name, e);
-                }
-                if (!type.isAnnotationPresent(Path.class)) continue;
-                for (Method method : type.getMethods()) {
-                    String http = httpMethod(method);
-                    if (http == null) continue;
-                    endpoints.add(new Endpoint(
-                            http, EndpointTemplate.of(type, method), AccessControlFeature.declared(type, method)));
-                }
+        for (Class<?> type : ModuleClasses.compiled(ResourceAccessDeclarationsTest.class.getClassLoader())) {
+            if (!type.isAnnotationPresent(Path.class)) continue;
+            for (Method method : type.getMethods()) {
+                String http = httpMethod(method);
+                if (http == null) continue;
+                endpoints.add(new Endpoint(
+                        http, EndpointTemplate.of(type, method), AccessControlFeature.declared(type, method)));
             }
         }
         return endpoints;

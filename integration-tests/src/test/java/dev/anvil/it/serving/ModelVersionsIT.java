@@ -7,6 +7,7 @@ import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerMetrics;
+import dev.anvil.it.TestModel;
 import jakarta.json.JsonObject;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -14,8 +15,6 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -30,18 +29,8 @@ class ModelVersionsIT {
 
     private static final String MODELS = "/api/registry/models";
 
-    private static Path stories() {
-        Path p = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        assertTrue(Files.isRegularFile(p), "missing " + p);
-        return p;
-    }
-
     private static void register(AnvilServer server, String model, String version) {
-        HttpResult r = server.post(
-                MODELS + "/" + model + "/versions",
-                "{\"version\":\"" + version + "\",\"path\":"
-                        + OpenAi.quote(stories().toString()) + "}");
-        assertEquals(201, r.status(), r::toString);
+        TestModel.register(server, model, version);
     }
 
     private static void stage(AnvilServer server, String model, String version, String stage) {

@@ -69,6 +69,11 @@ public final class ChatTemplate {
     private final String eosToken;
     private final ChatTemplateLimits limits;
     private final Clock clock;
+    /**
+     * Whether the template reads {@code loop.previtem}/{@code loop.nextitem}: only then does a render keep each for
+     * loop's sequence for them (evaluating the loop's expression a second time).
+     */
+    private final boolean readsLoopNeighbours;
 
     /** The clock of the render running on this thread, read by {@code strftime_now}. */
     private static final ThreadLocal<Clock> RENDER_CLOCK = new ThreadLocal<>();
@@ -81,6 +86,7 @@ public final class ChatTemplate {
         this.eosToken = eosToken;
         this.limits = limits;
         this.clock = clock;
+        this.readsLoopNeighbours = source.contains("previtem") || source.contains("nextitem");
     }
 
     /**
@@ -259,7 +265,7 @@ public final class ChatTemplate {
     private String render(Map<String, Object> context, boolean strict) {
         RenderResult result;
         String failure;
-        try (RenderBudget budget = RenderBudget.open(limits)) {
+        try (RenderBudget budget = RenderBudget.open(limits, readsLoopNeighbours)) {
             RENDER_CLOCK.set(clock);
             try {
                 result = TemplateEngine.forLimits(limits).renderForResult(source, context);

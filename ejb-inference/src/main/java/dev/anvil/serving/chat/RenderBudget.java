@@ -3,6 +3,7 @@ package dev.anvil.serving.chat;
 import java.lang.management.ManagementFactory;
 import java.util.ArrayDeque;
 import java.util.Collection;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -33,17 +34,27 @@ final class RenderBudget implements AutoCloseable {
     private long steps;
     private int depth;
     private String failure;
+    /**
+     * The sequences of the for loops being rendered, innermost last, for {@code loop.previtem}/{@code loop.nextitem};
+     * null when the template reads neither (then no loop's sequence is evaluated a second time).
+     */
+    private final ArrayDeque<List<?>> loopItems;
 
-    private RenderBudget(ChatTemplateLimits limits, RenderBudget previous) {
+    private RenderBudget(ChatTemplateLimits limits, RenderBudget previous, boolean tracksLoopNeighbours) {
         this.limits = limits;
         this.previous = previous;
+        this.loopItems = tracksLoopNeighbours ? new ArrayDeque<>() : null;
         this.deadline = System.nanoTime() + limits.timeoutMillis() * 1_000_000L;
         this.allocationBaseline = allocatedBytes();
     }
 
-    /** Starts the budget of a render on this thread; close it when the render is over. */
-    static RenderBudget open(ChatTemplateLimits limits) {
-        RenderBudget budget = new RenderBudget(limits, CURRENT.get());
+    /**
+     * Starts the budget of a render on this thread; close it when the render is over.
+     *
+     * @param tracksLoopNeighbours whether the template reads {@code loop.previtem} or {@code loop.nextitem}
+     */
+    static RenderBudget open(ChatTemplateLimits limits, boolean tracksLoopNeighbours) {
+        RenderBudget budget = new RenderBudget(limits, CURRENT.get(), tracksLoopNeighbours);
         CURRENT.set(budget);
         return budget;
     }
@@ -61,6 +72,26 @@ final class RenderBudget implements AutoCloseable {
 
     ChatTemplateLimits limits() {
         return limits;
+    }
+
+    /** Whether this render keeps the loops' sequences ({@link #enterLoop}). */
+    boolean tracksLoopNeighbours() {
+        return loopItems != null;
+    }
+
+    /** A for loop over {@code items} starts (only while {@link #tracksLoopNeighbours()}). */
+    void enterLoop(List<?> items) {
+        loopItems.addLast(items);
+    }
+
+    /** The innermost for loop ended. */
+    void exitLoop() {
+        loopItems.pollLast();
+    }
+
+    /** The sequence of the innermost for loop being rendered, or null. */
+    List<?> innermostLoopItems() {
+        return loopItems == null ? null : loopItems.peekLast();
     }
 
     /** Why the render was stopped, or null while it is within its limits. */

@@ -133,18 +133,12 @@ final class TemplateEngine {
         return jinja;
     }
 
-    /**
-     * The sequences of the for loops being rendered on this thread, innermost last, for {@code loop.previtem} and
-     * {@code loop.nextitem} (jinjava's loop object has neither; Hermes 3 reads them).
-     */
-    private static final ThreadLocal<java.util.ArrayDeque<List<?>>> LOOP_ITEMS =
-            ThreadLocal.withInitial(java.util.ArrayDeque::new);
-
     private static void beforeNode(Node node, JinjavaInterpreter interpreter) {
         RenderBudget budget = RenderBudget.current();
-        if (budget != null) budget.enter();
-        if (node instanceof TagNode tag && tag.getTag() instanceof ForTag) {
-            LOOP_ITEMS.get().addLast(loopItems(tag, interpreter));
+        if (budget == null) return;
+        budget.enter();
+        if (budget.tracksLoopNeighbours() && node instanceof TagNode tag && tag.getTag() instanceof ForTag) {
+            budget.enterLoop(loopItems(tag, interpreter));
         }
     }
 
@@ -159,10 +153,11 @@ final class TemplateEngine {
     }
 
     private static void afterNode(Node node, JinjavaInterpreter interpreter) {
-        if (node instanceof TagNode tag && tag.getTag() instanceof ForTag)
-            LOOP_ITEMS.get().pollLast();
         RenderBudget budget = RenderBudget.current();
         if (budget == null) return;
+        if (budget.tracksLoopNeighbours() && node instanceof TagNode tag && tag.getTag() instanceof ForTag) {
+            budget.exitLoop();
+        }
         Object assigned = null;
         if (budget.failure() == null && node instanceof TagNode tag && tag.getTag() instanceof SetTag) {
             assigned = assignedValues(tag, interpreter);
@@ -359,7 +354,8 @@ final class TemplateEngine {
         public Object getValue(ELContext context, Object base, Object property) {
             if (base instanceof ForLoop loop && ("previtem".equals(property) || "nextitem".equals(property))) {
                 context.setPropertyResolved(true);
-                List<?> items = LOOP_ITEMS.get().peekLast();
+                RenderBudget budget = RenderBudget.current();
+                List<?> items = budget == null ? null : budget.innermostLoopItems();
                 int at = loop.getIndex0() + ("previtem".equals(property) ? -1 : 1);
                 return items != null && at >= 0 && at < items.size() ? items.get(at) : null;
             }

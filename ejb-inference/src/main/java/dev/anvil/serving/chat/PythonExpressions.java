@@ -199,6 +199,8 @@ final class PythonExpressions {
             int length = text != null ? text.length() : items.size();
             long by = index(step, bindings, context, 1);
             if (by == 0) throw new ELException("slice step cannot be zero");
+            // A step longer than the sequence takes one element at most; clamped so that i += by cannot overflow.
+            by = Math.max(-(length + 1L), Math.min(length + 1L, by));
             long from, to;
             if (by > 0) {
                 from = bound(index(start, bindings, context, 0), length, 0, length);

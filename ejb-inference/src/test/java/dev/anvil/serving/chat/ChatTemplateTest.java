@@ -88,6 +88,18 @@ class ChatTemplateTest {
     }
 
     @Test
+    void slicesTakeAStepAsInPython() {
+        ChatTemplate template = ChatTemplate.of(
+                "{{ 'abcdef'[::2] }}|{{ 'abcdef'[::-1] }}|{{ 'abcdef'[1::9223372036854775807] }}"
+                        + "|{{ 'abcdef'[-1::-9223372036854775807] }}|{{ messages[::-1]|map(attribute='content')|join(',') }}",
+                null,
+                null);
+        assertEquals(
+                "ace|fedcba|b|f|b,a",
+                template.render(List.of(new ChatMessage("user", "a"), new ChatMessage("assistant", "b")), false));
+    }
+
+    @Test
     void generationPromptIsOnlyAddedWhenAsked() {
         ChatTemplate template = ChatTemplate.of(LLAMA3_STYLE, "<|begin_of_text|>", "<|eot_id|>");
         assertEquals(

@@ -120,10 +120,19 @@ public final class Scheduler implements Runnable, AutoCloseable {
     private volatile double averageSequenceSeconds = 1.0;
 
     public Scheduler(LlamaModel model, Config config) {
+        this(model, config, model.newKvCachePool(config.kvCacheBytes()));
+    }
+
+    /**
+     * Over a KV pool built for {@code model} with windows of its own ({@link LlamaModel#newKvCachePool(long, int[])}),
+     * whose budget {@code config.kvCacheBytes()} should be.
+     */
+    Scheduler(LlamaModel model, Config config, KvCachePool kv) {
+        if (!kv.config().equals(model.config())) throw new IllegalArgumentException("KV cache built for another model");
         this.model = model;
         this.tokenizer = model.tokenizer();
         this.config = config;
-        this.kv = model.newKvCachePool(config.kvCacheBytes());
+        this.kv = kv;
         this.planner = new StepPlanner(kv, config, queue);
     }
 
@@ -172,8 +181,9 @@ public final class Scheduler implements Runnable, AutoCloseable {
                         0);
             }
         }
-        // The last generated token is never fed back, so the cache holds at most prompt + maxTokens - 1 positions.
-        int blocksNeeded = KvCachePool.blocksFor(prompt.length + request.maxTokens() - 1);
+        // The last generated token is never fed back, so the cache holds at most prompt + maxTokens - 1 positions; a
+        // sequence readmitted after preemption reserves all of them at once.
+        int blocksNeeded = kv.blocksToHold(prompt.length + request.maxTokens() - 1);
         if (blocksNeeded > kv.totalBlocks()) {
             throw new SubmissionRejectedException(
                     SubmissionRejectedException.Reason.INVALID,

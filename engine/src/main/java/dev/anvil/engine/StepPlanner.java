@@ -55,7 +55,7 @@ final class StepPlanner {
 
         long recomputed = 0;
         while (preempted == 0 && queue.runningCount() < config.maxBatchSequences() && prefillBudget > 0) {
-            Seq next = queue.pollAdmissible(kv.freeBlocks());
+            Seq next = queue.pollAdmissible(kv.freeBlocks(), kv::blocksToHold);
             if (next == null) break;
             next.kvSeq = kv.newSequence();
             try {
@@ -80,7 +80,7 @@ final class StepPlanner {
     private int makeRoomForNormal() {
         Seq head = queue.firstWaitingNormal();
         if (head == null) return 0;
-        int needed = KvCachePool.blocksFor(head.tokenCount);
+        int needed = kv.blocksToHold(head.tokenCount);
         int lowBlocks = 0;
         boolean anyLow = false;
         for (Seq s : queue.running()) {

@@ -23,7 +23,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * preempted: its blocks are freed and it goes back to the front of the queue; when readmitted, its prompt and
  * the tokens it already generated are recomputed in prefill chunks and generation continues where it stopped
  * (its sampler state is kept, and the kernels are batch-invariant, so the output is the same as without
- * preemption). Blocks are returned on finish, cancellation and error.
+ * preemption). Blocks are returned on finish, cancellation and error. Block counts always come from the pool
+ * ({@link KvCachePool#blocksToHold}): with sliding-window layers a block is a smaller unit and a running sequence
+ * gives back the blocks its windows left behind, so many long sequences fit where they would not otherwise.
  *
  * <p>Priorities: a {@link SequenceRequest.Priority#LOW} sequence (a shadow copy nobody waits for) is admitted only
  * when no NORMAL sequence is waiting, and its waiting count never makes NORMAL submissions overloaded. The running

@@ -201,17 +201,49 @@ public final class KvCachePool {
     }
 
     /**
-     * Units a new sequence takes when {@code length} positions are reserved at once ({@code reserve(fresh, length)}),
-     * which is also the most a sequence of that final length can ever hold: the admission and submission check.
+     * Units a new sequence takes when {@code length} positions are reserved at once ({@code reserve(fresh, length)}).
      */
     public int blocksToHold(int length) {
         return blocksFor(length) * unitsPerStep;
     }
 
-    /** Units {@link #reserve reserve(seq, length)} would take now (0 when the room is already there). */
+    /**
+     * Units a new sequence takes for {@link #reserve(Sequence, int, int) reserve(fresh, length, chunkTokens)}: every
+     * block of a full-attention group, and in a sliding group only the most blocks one chunk of at most
+     * {@code chunkTokens} reads. Also the most a sequence of final length {@code length} can hold at once when it is
+     * (re)admitted that way and then decoded: the admission and submission check of a scheduler.
+     */
+    public int blocksToHold(int length, int chunkTokens) {
+        int units = 0;
+        for (int g = 0; g < groupWindow.length; g++) {
+            int blocks = blocksFor(length);
+            if (groupWindow[g] != 0) blocks = Math.min(blocks, chunkBlocks(g, chunkTokens));
+            units += blocks * groupUnits[g];
+        }
+        return units;
+    }
+
+    /**
+     * The most blocks of sliding group {@code g} that one chunk of at most {@code chunkTokens} tokens reads: its
+     * positions {@code s-W+1 .. s+chunk-1} span {@code W+chunk-1} positions, which touch at most
+     * {@code (W+chunk-2)/16 + 2} blocks however they are aligned.
+     */
+    private int chunkBlocks(int g, int chunkTokens) {
+        return (groupWindow[g] + chunkTokens - 2) / BLOCK_TOKENS + 2;
+    }
+
+    /** Units {@link #reserve reserve(seq, length)} would take from the pool now (0 when the room is there). */
     public synchronized int blocksNeeded(Sequence seq, int length) {
         checkOwner(seq);
-        return Math.max(0, blocksFor(length) - seq.size) * unitsPerStep;
+        return growthUnits(seq, blocksFor(length));
+    }
+
+    /** Units from the pool to extend every group of {@code seq} to {@code newSize} entries, credits used first. */
+    private int growthUnits(Sequence seq, int newSize) {
+        int need = 0;
+        for (int g = 0; g < groupWindow.length; g++)
+            need += Math.max(0, newSize - seq.size[g] - seq.credit[g]) * groupUnits[g];
+        return need;
     }
 
     /** A new, empty sequence (no blocks until {@link #reserve}). */
@@ -220,33 +252,93 @@ public final class KvCachePool {
     }
 
     /**
-     * Makes sure {@code seq} can take positions {@code [length(), length)}: every group gets blocks up to
-     * {@code length}. Sliding groups do not hold what the chunk will not read: their blocks below
-     * {@code length() - W + 1} were released when the sequence reached its length. All-or-nothing: on failure no
-     * block was taken. Also fails (with {@link IllegalArgumentException}) beyond the model's context length.
+     * Makes sure {@code seq} can take the chunk of positions {@code [length(), length)}: every group gets blocks up
+     * to {@code length}. Sliding groups do not hold what the chunk will not read: their blocks below
+     * {@code length() - W + 1} were released when the sequence reached its length. Blocks set aside by
+     * {@link #reserve(Sequence, int, int)} are used before free ones. All-or-nothing: on failure no block was taken.
+     * Also fails (with {@link IllegalArgumentException}) beyond the model's context length.
      */
     public synchronized void reserve(Sequence seq, int length) throws KvCacheFullException {
+        checkUsable(seq, length);
+        int newSize = blocksFor(length);
+        int need = growthUnits(seq, newSize);
+        if (need > freeUnits) throw new KvCacheFullException(need, freeUnits);
+        ensureTableCapacity(seq, newSize);
+        freeUnits -= need;
+        for (int g = 0; g < groupWindow.length; g++) {
+            if (seq.size[g] >= newSize) continue;
+            seq.credit[g] = Math.max(0, seq.credit[g] - (newSize - seq.size[g]));
+            for (int i = seq.size[g]; i < newSize; i++) seq.tables[g][i] = take(g);
+            seq.size[g] = newSize;
+        }
+    }
+
+    /**
+     * Makes sure {@code seq} can advance to {@code length} in chunks of at most {@code chunkTokens} tokens, each
+     * chunk {@linkplain #reserve(Sequence, int) reserved} just before it runs, without any of those reservations
+     * failing: what a scheduler admits a prompt with. Full-attention groups get every block up to {@code length}
+     * now; sliding groups get the blocks of the first chunk and keep, as the sequence's own, as many more as the
+     * largest later chunk reads, reusing their released blocks for the next chunks. Costs
+     * {@link #blocksToHold(int, int) blocksToHold(length, chunkTokens)} for a new sequence, instead of every block up
+     * to {@code length} in every layer. All-or-nothing like {@link #reserve(Sequence, int)}.
+     */
+    public synchronized void reserve(Sequence seq, int length, int chunkTokens) throws KvCacheFullException {
+        checkUsable(seq, length);
+        if (chunkTokens < 1) throw new IllegalArgumentException("chunks must hold at least one token: " + chunkTokens);
+        int groups = groupWindow.length;
+        int[] newSize = new int[groups], newCredit = new int[groups];
+        int need = 0, held = 0;
+        int firstChunkEnd = blocksFor(Math.min(length, seq.length + chunkTokens));
+        for (int g = 0; g < groups; g++) {
+            int owned = seq.size[g] - seq.released[g] + seq.credit[g];
+            held += owned * groupUnits[g];
+            if (groupWindow[g] == 0) {
+                newSize[g] = Math.max(seq.size[g], blocksFor(length));
+                newCredit[g] = seq.credit[g];
+            } else {
+                newSize[g] = Math.max(seq.size[g], firstChunkEnd);
+                int assigned = newSize[g] - seq.released[g];
+                newCredit[g] = Math.max(seq.credit[g], requiredBlocks(seq, g, length, chunkTokens) - assigned);
+                newCredit[g] = Math.max(0, newCredit[g]);
+            }
+            need += (newSize[g] - seq.released[g] + newCredit[g]) * groupUnits[g];
+        }
+        need -= held;
+        if (need > freeUnits) throw new KvCacheFullException(need, freeUnits);
+        ensureTableCapacity(seq, Arrays.stream(newSize).max().orElseThrow());
+        freeUnits -= need;
+        for (int g = 0; g < groups; g++) {
+            for (int i = seq.size[g]; i < newSize[g]; i++) seq.tables[g][i] = take(g);
+            seq.size[g] = newSize[g];
+            seq.credit[g] = newCredit[g];
+        }
+        seq.hold = Math.max(seq.hold, length);
+        seq.holdChunk = chunkTokens;
+    }
+
+    /**
+     * Blocks sliding group {@code g} of {@code seq} must be able to hold for the rest of an advance to {@code hold}
+     * in chunks of at most {@code chunk}: every block from the first one the next token reads up to {@code hold}, but
+     * never more than one chunk reads.
+     */
+    private int requiredBlocks(Sequence seq, int g, int hold, int chunk) {
+        int first = Math.max(seq.released[g], Math.max(0, seq.length - groupWindow[g] + 1) / BLOCK_TOKENS);
+        return Math.max(0, Math.min(blocksFor(hold) - first, chunkBlocks(g, chunk)));
+    }
+
+    private void checkUsable(Sequence seq, int length) {
         checkOwner(seq);
         if (seq.freed) throw new IllegalStateException("sequence was freed");
         if (length > config.contextLength()) {
             throw new IllegalArgumentException(
                     "sequence length " + length + " exceeds the context length " + config.contextLength());
         }
-        int newSize = blocksFor(length);
-        int steps = newSize - seq.size;
-        if (steps <= 0) return;
-        int need = steps * unitsPerStep;
-        if (need > freeUnits) throw new KvCacheFullException(need, freeUnits);
-        if (seq.tables[0].length < newSize) {
-            int capacity = Math.max(newSize, seq.tables[0].length * 2);
-            for (int g = 0; g < seq.tables.length; g++) seq.tables[g] = Arrays.copyOf(seq.tables[g], capacity);
-        }
-        freeUnits -= need;
-        seq.units += need;
-        for (int g = 0; g < groupWindow.length; g++) {
-            for (int i = seq.size; i < newSize; i++) seq.tables[g][i] = take(g);
-        }
-        seq.size = newSize;
+    }
+
+    private static void ensureTableCapacity(Sequence seq, int entries) {
+        if (seq.tables[0].length >= entries) return;
+        int capacity = Math.max(entries, seq.tables[0].length * 2);
+        for (int g = 0; g < seq.tables.length; g++) seq.tables[g] = Arrays.copyOf(seq.tables[g], capacity);
     }
 
     /** Pops a free block of group {@code g} (its units already counted as used), allocating its memory if needed. */
@@ -276,9 +368,9 @@ public final class KvCachePool {
         }
     }
 
-    private void give(int g, int id) {
+    /** Puts block {@code id} of group {@code g} back on its free stack (its units are accounted by the caller). */
+    private void push(int g, int id) {
         freeStack[g][freeTop[g]++] = id;
-        freeUnits += groupUnits[g];
     }
 
     /** Returns all blocks of {@code seq} to the pool; idempotent. The sequence cannot be used afterwards. */
@@ -291,9 +383,10 @@ public final class KvCachePool {
 
     /**
      * Forgets positions {@code >= length} and returns the blocks no longer needed (for rolling back a
-     * speculative or aborted chunk, or recomputing after preemption). A sequence whose sliding layers already
-     * released the positions a token at {@code length} would read cannot go back that far:
-     * {@link IllegalArgumentException} (recompute it from a fresh sequence instead).
+     * speculative or aborted chunk, or recomputing after preemption), as well as any blocks set aside for later
+     * chunks by {@link #reserve(Sequence, int, int)}. A sequence whose sliding layers already released the positions
+     * a token at {@code length} would read cannot go back that far: {@link IllegalArgumentException} (recompute it
+     * from a fresh sequence instead).
      */
     public synchronized void truncate(Sequence seq, int length) {
         checkOwner(seq);
@@ -308,39 +401,54 @@ public final class KvCachePool {
         releaseFrom(seq, blocksFor(length));
     }
 
-    /** Gives back every block at table index {@code >= keep}, in every group. */
+    /** Gives back every block at table index {@code >= keep} in every group, and every credit; ends any hold. */
     private void releaseFrom(Sequence seq, int keep) {
         for (int g = 0; g < groupWindow.length; g++) {
-            for (int i = Math.max(keep, seq.released[g]); i < seq.size; i++) {
-                give(g, seq.tables[g][i]);
+            for (int i = Math.max(keep, seq.released[g]); i < seq.size[g]; i++) {
+                push(g, seq.tables[g][i]);
                 seq.tables[g][i] = -1;
-                seq.units -= groupUnits[g];
+                freeUnits += groupUnits[g];
             }
+            seq.size[g] = Math.min(seq.size[g], keep);
+            seq.released[g] = Math.min(seq.released[g], seq.size[g]);
+            freeUnits += seq.credit[g] * groupUnits[g];
+            seq.credit[g] = 0;
         }
-        seq.size = Math.min(seq.size, keep);
-        for (int g = 0; g < groupWindow.length; g++) seq.released[g] = Math.min(seq.released[g], seq.size);
+        seq.hold = 0;
     }
 
     /**
-     * After {@code seq} reached {@code length}: each sliding group gives back its blocks whose positions are all
-     * below {@code length - W + 1}, the first position a token at {@code length} or later reads.
+     * After {@code seq} reached its length: each sliding group gives back its blocks whose positions are all below
+     * {@code length - W + 1}, the first position a token at {@code length} or later reads. While a hold from
+     * {@link #reserve(Sequence, int, int)} lasts, the sequence keeps as credit what its remaining chunks need.
      */
     private void releaseOutsideWindows(Sequence seq) {
-        if (!releaseOutsideWindow) return;
+        boolean holding = seq.hold > seq.length;
         for (int g = 0; g < groupWindow.length; g++) {
-            int w = groupWindow[g];
-            if (w == 0) continue;
-            int keepFrom = Math.min(seq.size, Math.max(0, seq.length - w + 1) / BLOCK_TOKENS);
-            if (keepFrom <= seq.released[g]) continue;
-            for (int i = seq.released[g]; i < keepFrom; i++) {
-                give(g, seq.tables[g][i]);
-                seq.tables[g][i] = -1;
-                seq.units -= groupUnits[g];
+            int w = groupWindow[g], gone = 0;
+            if (w != 0 && releaseOutsideWindow) {
+                int keepFrom = Math.min(seq.size[g], Math.max(0, seq.length - w + 1) / BLOCK_TOKENS);
+                for (int i = seq.released[g]; i < keepFrom; i++, gone++) {
+                    push(g, seq.tables[g][i]);
+                    seq.tables[g][i] = -1;
+                }
+                if (gone > 0) {
+                    seq.released[g] = keepFrom;
+                    // A chunk starting at s reads from s - w + 1, which must still be held.
+                    seq.earliestStart = Math.max(seq.earliestStart, keepFrom * BLOCK_TOKENS + w - 1);
+                }
             }
-            seq.released[g] = keepFrom;
-            // A chunk starting at s reads from s - w + 1, which must still be held.
-            seq.earliestStart = Math.max(seq.earliestStart, keepFrom * BLOCK_TOKENS + w - 1);
+            // Released blocks become credit as far as the rest of the hold needs them; the rest goes back.
+            int pooled = seq.credit[g] + gone;
+            int credit = 0;
+            if (holding && w != 0) {
+                int assigned = seq.size[g] - seq.released[g];
+                credit = Math.min(pooled, Math.max(0, requiredBlocks(seq, g, seq.hold, seq.holdChunk) - assigned));
+            }
+            seq.credit[g] = credit;
+            freeUnits += (pooled - credit) * groupUnits[g];
         }
+        if (!holding) seq.hold = 0;
     }
 
     private void checkOwner(Sequence seq) {
@@ -375,10 +483,12 @@ public final class KvCachePool {
         private final int[][] tables;
         /** Per layer group: leading table entries released because no later token reads them. */
         private final int[] released;
-        /** Table entries reserved, the same in every group: positions {@code [0, size * 16)} may be written. */
-        private int size;
-        /** Accounting units owned. */
-        private int units;
+        /** Per layer group: table entries reserved, positions {@code [0, size * 16)} may be written there. */
+        private final int[] size;
+        /** Per layer group: blocks owned but not yet in the table, for the next chunks of a hold. */
+        private final int[] credit;
+        /** Length the sequence may advance to on its credits (0: none), in chunks of at most {@code holdChunk}. */
+        private int hold, holdChunk;
 
         private int length;
         /** Smallest start position a forward chunk may have: what it reads is still held. */
@@ -391,6 +501,8 @@ public final class KvCachePool {
             int groups = pool.groupWindow.length;
             this.tables = new int[groups][4];
             this.released = new int[groups];
+            this.size = new int[groups];
+            this.credit = new int[groups];
         }
 
         /** Positions written so far by forward passes (the next token goes at this position). */
@@ -400,25 +512,27 @@ public final class KvCachePool {
             }
         }
 
-        /** Positions the reserved blocks can hold. */
+        /** Positions the reserved blocks can hold: the next chunk may end there. */
         public int capacity() {
             synchronized (pool) {
-                return size * BLOCK_TOKENS;
+                return capacityUnsafe();
             }
         }
 
-        /** Accounting units currently owned (blocks, for a pool without sliding layers). */
+        /** Accounting units currently owned, credits included (blocks, for a pool without sliding layers). */
         public int blockCount() {
             synchronized (pool) {
+                int units = 0;
+                for (int g = 0; g < size.length; g++) units += (size[g] - released[g] + credit[g]) * pool.groupUnits[g];
                 return units;
             }
         }
 
-        /** Blocks currently owned by {@code layer}'s group (released sliding blocks not counted). */
+        /** Blocks in {@code layer}'s group's table (released sliding blocks and credits not counted). */
         public int groupBlockCount(int layer) {
             synchronized (pool) {
                 int g = pool.layerGroup[layer];
-                return size - released[g];
+                return size[g] - released[g];
             }
         }
 
@@ -452,7 +566,9 @@ public final class KvCachePool {
         }
 
         int capacityUnsafe() {
-            return size * BLOCK_TOKENS;
+            int blocks = size[0];
+            for (int g = 1; g < size.length; g++) blocks = Math.min(blocks, size[g]);
+            return blocks * BLOCK_TOKENS;
         }
 
         int earliestStartUnsafe() {

@@ -24,8 +24,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * the tokens it already generated are recomputed in prefill chunks and generation continues where it stopped
  * (its sampler state is kept, and the kernels are batch-invariant, so the output is the same as without
  * preemption). Blocks are returned on finish, cancellation and error. Block counts always come from the pool
- * ({@link KvCachePool#blocksToHold}): with sliding-window layers a block is a smaller unit and a running sequence
- * gives back the blocks its windows left behind, so many long sequences fit where they would not otherwise.
+ * ({@link KvCachePool#blocksToHold}): with sliding-window layers a block is a smaller unit, a prompt is admitted with
+ * the blocks of its full-attention layers plus what one prefill chunk reads in the sliding ones, and a running
+ * sequence gives back the blocks its windows left behind, so long prompts and many long sequences fit where they
+ * would not otherwise.
  *
  * <p>Priorities: a {@link SequenceRequest.Priority#LOW} sequence (a shadow copy nobody waits for) is admitted only
  * when no NORMAL sequence is waiting, and its waiting count never makes NORMAL submissions overloaded. The running
@@ -184,8 +186,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
             }
         }
         // The last generated token is never fed back, so the cache holds at most prompt + maxTokens - 1 positions; a
-        // sequence readmitted after preemption reserves all of them at once.
-        int blocksNeeded = kv.blocksToHold(prompt.length + request.maxTokens() - 1);
+        // sequence readmitted after preemption reserves for all of them at once.
+        int blocksNeeded = kv.blocksToHold(prompt.length + request.maxTokens() - 1, config.prefillChunkTokens());
         if (blocksNeeded > kv.totalBlocks()) {
             throw new SubmissionRejectedException(
                     SubmissionRejectedException.Reason.INVALID,

@@ -267,4 +267,67 @@ class KvCachePoolTest {
         assertEquals(0, s.firstHeldPosition(1), "nothing is released");
         assertEquals(13, s.blockCount());
     }
+
+    @Test
+    void aHoldChargesOneChunkOfSlidingBlocksAndLetsTheChunkedPrefillFinishWhenThePoolIsDry() throws Exception {
+        KvCachePool pool = new KvCachePool(SHAPE, WINDOWS, KvCachePool.bytesPerBlock(SHAPE) * 40);
+        int n = 300, chunk = 24;
+        // 19 blocks in each of 2 full layers; a chunk of 24 reads at most (32+24-2)/16+2 = 5 blocks of a sliding layer.
+        assertEquals(2 * 19 + 3 * 5, pool.blocksToHold(n, chunk));
+        assertEquals(5 * 19, pool.blocksToHold(n), "at once: every block in every layer");
+        KvCachePool.Sequence a = pool.newSequence(), b = pool.newSequence();
+        pool.reserve(a, n, chunk);
+        int charged = a.blockCount();
+        assertEquals(pool.blocksToHold(n, chunk), charged);
+        assertEquals(32, a.capacity(), "the sliding layers hold the blocks of the first chunk only");
+        // Another sequence takes all but 2 of the free units: the prefill must still go through.
+        pool.reserve(b, 29 * KvCachePool.BLOCK_TOKENS);
+        assertEquals(2, pool.freeBlocks());
+        Random r = new Random(2);
+        int done = 0;
+        while (done < n) {
+            int end = Math.min(n, done + 1 + r.nextInt(chunk));
+            pool.reserve(a, end); // never KvCacheFullException: the hold's own blocks are used
+            assertTrue(a.capacity() >= end);
+            assertTrue(a.firstHeldPosition(1) <= Math.max(0, done - W + 1), "what the chunk reads is held");
+            assertTrue(a.groupBlockCount(1) <= 5);
+            assertTrue(a.blockCount() <= charged, "never more than the hold charged");
+            a.setLength(end);
+            done = end;
+            // Whatever the chunk released and the hold does not keep, another sequence grabs at once.
+            while (pool.freeBlocks() >= 5) pool.reserve(b, b.capacity() + KvCachePool.BLOCK_TOKENS);
+            assertEquals(pool.totalBlocks() - pool.freeBlocks(), a.blockCount() + b.blockCount());
+        }
+        // The hold is over: the blocks set aside for later chunks went back.
+        assertEquals(2 * 19 + 3 * (19 - (n - W + 1) / KvCachePool.BLOCK_TOKENS), a.blockCount());
+        assertEquals(pool.totalBlocks() - a.blockCount() - b.blockCount(), pool.freeBlocks());
+        pool.free(a);
+        pool.free(b);
+        assertEquals(pool.totalBlocks(), pool.freeBlocks());
+    }
+
+    @Test
+    void aHoldIsAllOrNothingAndFreeOrTruncateReturnItsCredit() throws Exception {
+        KvCachePool pool = new KvCachePool(SHAPE, WINDOWS, KvCachePool.bytesPerBlock(SHAPE) * 10);
+        KvCachePool.Sequence a = pool.newSequence(), b = pool.newSequence();
+        KvCacheFullException full = assertThrows(KvCacheFullException.class, () -> pool.reserve(a, 400, 16));
+        assertEquals(2 * 25 + 3 * 4, full.blocksNeeded());
+        assertEquals(0, a.blockCount(), "a failed hold takes nothing");
+        assertEquals(50, pool.freeBlocks());
+        pool.reserve(a, 160, 16); // 2 x 10 full + 3 x min(10, (32+16-2)/16+2 = 4) sliding
+        assertEquals(20 + 12, a.blockCount());
+        pool.reserve(a, 16);
+        a.setLength(16);
+        pool.reserve(a, 32);
+        a.setLength(32);
+        pool.truncate(a, 20);
+        assertEquals(2 * 2 + 3 * 2, a.blockCount(), "truncation gives back the tail and the hold's credit");
+        pool.reserve(b, 160, 16);
+        pool.free(b);
+        pool.free(a);
+        assertEquals(pool.totalBlocks(), pool.freeBlocks());
+        KvCachePool llama = new KvCachePool(SHAPE, KvCachePool.bytesPerBlock(SHAPE) * 10);
+        assertEquals(
+                llama.blocksToHold(100), llama.blocksToHold(100, 8), "without sliding layers a hold is everything");
+    }
 }

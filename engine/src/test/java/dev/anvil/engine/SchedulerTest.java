@@ -368,6 +368,37 @@ class SchedulerTest {
     }
 
     @Test
+    void aLongPromptIsAdmittedWithTheSlidingBlocksOfOneChunkOnly() throws Exception {
+        int layers = model.config().layers();
+        int[] windows = new int[layers];
+        for (int l = 0; l < layers; l++) windows[l] = l % 3 == 2 ? 0 : 32;
+        StringBuilder text = new StringBuilder();
+        while (tok.encode(text.toString(), true).length < 300)
+            text.append("The little girl saw a big red ball in the park. ");
+        SequenceRequest longPrompt =
+                new SequenceRequest(tok.encode(text.toString(), true), SamplingParams.GREEDY, 16, List.of());
+        int positions = longPrompt.promptTokens().length + 15;
+        long budget = 10 * blockBytes; // 50 one-layer units
+        Scheduler.Config config = new Scheduler.Config(budget, 8, 32, 4);
+        // At once this context needs 5 units per 16 positions (about 100): more than the whole pool.
+        Scheduler plain = new Scheduler(model, config);
+        assertTrue(plain.kvCache().blocksToHold(positions) > plain.kvCache().totalBlocks());
+        SubmissionRejectedException rejected =
+                assertThrows(SubmissionRejectedException.class, () -> plain.submit(longPrompt, new Recorder()));
+        assertEquals(SubmissionRejectedException.Reason.INVALID, rejected.reason());
+        // With release the full layer holds it all and each sliding layer what one 32-token chunk reads.
+        KvCachePool kv = model.newKvCachePool(budget, windows);
+        assertTrue(kv.blocksToHold(positions, 32) <= kv.totalBlocks());
+        Scheduler s = new Scheduler(model, config, kv);
+        Recorder rec = new Recorder();
+        s.submit(longPrompt, rec);
+        stepUntilDone(s, List.of(rec), 100);
+        assertEquals(0, s.stats().preemptions());
+        assertSameAsSolo(longPrompt, rec, model.newKvCachePool(4 << 20, windows));
+        assertNoBlocksLeaked(s);
+    }
+
+    @Test
     void cancelFreesBlocksAtTheNextStep() throws Exception {
         Scheduler s = new Scheduler(model, new Scheduler.Config(4 << 20, 8, 64, 4));
         Recorder a = new Recorder(), b = new Recorder(), queued = new Recorder();

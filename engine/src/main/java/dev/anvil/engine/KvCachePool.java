@@ -19,6 +19,9 @@ import java.util.Arrays;
  * pass advances the sequence past them (the table entry becomes {@code -1}; indices of the others do not move).
  * A long sequence then holds {@code ceil(L/16)} blocks in each full group and about {@code ceil(W/16) + 1} in each
  * sliding group. Full-attention layers never release, which is why they cannot share blocks with sliding layers.
+ * A prompt prefilled in chunks is admitted with {@link #reserve(Sequence, int, int)}: its sliding groups hold the
+ * blocks of one chunk plus a credit for what the largest later chunk reads, so every later chunk's reservation
+ * succeeds without the prompt's whole length being held in sliding layers at any moment.
  *
  * <p>Accounting: the groups have different numbers of layers, so their blocks have different sizes. The pool counts
  * in <em>units</em> of 16 positions of {@code unitLayers} layers, {@code unitLayers} being the greatest common
@@ -229,7 +232,8 @@ public final class KvCachePool {
      * {@code (W+chunk-2)/16 + 2} blocks however they are aligned.
      */
     private int chunkBlocks(int g, int chunkTokens) {
-        return (groupWindow[g] + chunkTokens - 2) / BLOCK_TOKENS + 2;
+        int chunk = Math.min(chunkTokens, config.contextLength()); // no chunk is longer; keeps the sum an int
+        return (groupWindow[g] + chunk - 2) / BLOCK_TOKENS + 2;
     }
 
     /** Units {@link #reserve reserve(seq, length)} would take from the pool now (0 when the room is there). */
@@ -288,7 +292,7 @@ public final class KvCachePool {
         int groups = groupWindow.length;
         int[] newSize = new int[groups], newCredit = new int[groups];
         int need = 0, held = 0;
-        int firstChunkEnd = blocksFor(Math.min(length, seq.length + chunkTokens));
+        int firstChunkEnd = blocksFor(seq.length + Math.min(chunkTokens, Math.max(0, length - seq.length)));
         for (int g = 0; g < groups; g++) {
             int owned = seq.size[g] - seq.released[g] + seq.credit[g];
             held += owned * groupUnits[g];

@@ -28,7 +28,8 @@ import jdk.incubator.vector.FloatVector;
  * <p>The transformer, per block ({@code x} is the residual stream of all T tokens of a batch):
  * <pre>
  * h = RMSNorm(x) ; q,k,v = Wq h, Wk h, Wv h ; RoPE(q,k at each token's position) ; append k,v to the paged cache
- * x += Wo · softmax(q·Kᵀ/√d, causal) V          (per sequence, per head; kv head = head / (heads/kvHeads))
+ * x += Wo · softmax(q·Kᵀ/√d, causal) V          (per sequence, per head; kv head = head / (heads/kvHeads);
+ *                                                over the layer's window only when the KV pool gives it one)
  * h = RMSNorm(x) ; x += W2 (SiLU(W1 h) ⊙ W3 h)
  * </pre>
  * then {@code logits = Wout RMSNorm(x)} for the positions whose logits are wanted. RoPE rotates interleaved
@@ -150,9 +151,18 @@ public final class LlamaModel implements AutoCloseable {
         pool.parallelFor(n, minChunk, body);
     }
 
-    /** A KV cache for this model's shape with as many blocks as fit in {@code byteBudget}. */
+    /** A KV cache for this model's shape with as many blocks as fit in {@code byteBudget}; every layer full attention. */
     public KvCachePool newKvCachePool(long byteBudget) {
         return new KvCachePool(config, byteBudget);
+    }
+
+    /**
+     * A KV cache whose layer {@code l} attends to the last {@code layerWindow[l]} positions only (0 = the whole
+     * context): {@link #forward} masks attention with the pool's windows and the pool releases the blocks no window
+     * reaches any more (see {@link KvCachePool}).
+     */
+    public KvCachePool newKvCachePool(long byteBudget, int[] layerWindow) {
+        return new KvCachePool(config, layerWindow, byteBudget);
     }
 
     /** Encoding of the largest matrices (what a user would call the model's quantization), e.g. "Q8_0". */
@@ -189,6 +199,11 @@ public final class LlamaModel implements AutoCloseable {
             if (e.startPosition() > s.lengthUnsafe()) {
                 throw new IllegalArgumentException("entry starts at position " + e.startPosition()
                         + " but its sequence holds " + s.lengthUnsafe());
+            }
+            if (e.startPosition() < s.earliestStartUnsafe()) {
+                throw new IllegalArgumentException("entry starts at position " + e.startPosition()
+                        + " but its sliding-window layers already released what it would read (earliest start "
+                        + s.earliestStartUnsafe() + ")");
             }
             int end = e.startPosition() + e.tokens().length;
             if (end > s.capacityUnsafe()) {
@@ -239,8 +254,8 @@ public final class LlamaModel implements AutoCloseable {
                     rope(q, t * dim, c.heads(), ropeCos, ropeSin, t * pairs);
                     rope(k, t * kvDim, c.kvHeads(), ropeCos, ropeSin, t * pairs);
                     KvCachePool kvPool = seqOf[t].pool();
-                    int slot = pos[t] % KvCachePool.BLOCK_TOKENS;
-                    float[] block = kvPool.block(seqOf[t].blockId(pos[t]));
+                    int slot = pos[t] % KvCachePool.BLOCK_TOKENS, group = kvPool.group(layer);
+                    float[] block = kvPool.blocks(group)[seqOf[t].table(group)[pos[t] / KvCachePool.BLOCK_TOKENS]];
                     int ko = kvPool.offset(layer, 0, slot), vo = kvPool.offset(layer, 1, slot);
                     for (int i = 0; i < kvDim; i++) {
                         block[ko + i] = f16Round(k[t * kvDim + i]);
@@ -361,7 +376,11 @@ public final class LlamaModel implements AutoCloseable {
         }
     }
 
-    /** Causal attention of token t, head h over positions [0, pos[t]] of its own sequence; writes out[t][h]. */
+    /**
+     * Causal attention of token t, head h over positions [first, pos[t]] of its own sequence, where first is 0 for a
+     * full-attention layer and pos[t] - W + 1 for a layer with sliding window W (Gemma's local layers: positions
+     * before it are masked out, and a sliding pool may have released them); writes out[t][h].
+     */
     private void attend(
             int layer, int t, int h, float[] q, float[] out, KvCachePool.Sequence[] seqOf, int[] pos, float[] att) {
         int hs = config.headSize(), dim = config.dim();
@@ -369,60 +388,65 @@ public final class LlamaModel implements AutoCloseable {
         int qOff = t * dim + h * hs;
         KvCachePool.Sequence s = seqOf[t];
         KvCachePool kv = s.pool();
-        int last = pos[t];
+        int group = kv.group(layer), window = kv.window(layer);
+        float[][] blocks = kv.blocks(group);
+        int[] table = s.table(group);
+        int last = pos[t], first = window == 0 ? 0 : Math.max(0, last - window + 1);
         float scale = (float) (1.0 / StrictMath.sqrt(hs));
         for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i]);
         float max = Float.NEGATIVE_INFINITY;
         int kvDim = config.kvDim(), kBase = kv.offset(layer, 0, 0) + kvOff, vBase = kv.offset(layer, 1, 0) + kvOff;
         // Walk the cache block by block (one table lookup per 16 positions); a slot is kvDim floats further on.
-        for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
-            float[] block = kv.block(s.blockId(p0));
-            int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
-            for (int p = p0, ko = kBase; p <= end; p++, ko += kvDim) {
+        final int B = KvCachePool.BLOCK_TOKENS;
+        for (int p0 = first - first % B; p0 <= last; p0 += B) {
+            float[] block = blocks[table[p0 / B]];
+            int start = Math.max(first, p0), end = Math.min(last, p0 + B - 1);
+            for (int p = start, ko = kBase + (start - p0) * kvDim; p <= end; p++, ko += kvDim) {
                 float score = QuantKernels.dot(q, qOff, block, ko, hs) * scale;
                 att[p] = score;
                 if (score > max) max = score;
             }
         }
         float sum = 0;
-        for (int p = 0; p <= last; p++) {
+        for (int p = first; p <= last; p++) {
             float e = ExpF.exp(att[p] - max);
             att[p] = e;
             sum += e;
         }
         // The attention weights as llama.cpp's fp16 softmax output holds them.
         float inv = 1f / sum;
-        for (int p = 0; p <= last; p++) att[p] = f16Round(att[p] * inv);
+        for (int p = first; p <= last; p++) att[p] = f16Round(att[p] * inv);
         int o = t * dim + h * hs;
         final int chunk = 4 * QuantKernels.L;
         if (hs % chunk == 0) {
             // The common head sizes (64, 128): each run of four vectors of the output row stays in registers across
             // all positions instead of a load-FMA-store round trip through memory per position.
-            for (int c = 0; c < hs; c += chunk) weightedValues4(att, last, s, vBase + c, kvDim, out, o + c);
+            for (int c = 0; c < hs; c += chunk)
+                weightedValues4(att, first, last, blocks, table, vBase + c, kvDim, out, o + c);
             return;
         }
         java.util.Arrays.fill(out, o, o + hs, 0f);
-        for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
-            float[] block = kv.block(s.blockId(p0));
-            int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
-            for (int p = p0, vo = vBase; p <= end; p++, vo += kvDim) QuantKernels.axpy(att[p], block, vo, out, o, hs);
+        for (int p0 = first - first % B; p0 <= last; p0 += B) {
+            float[] block = blocks[table[p0 / B]];
+            int start = Math.max(first, p0), end = Math.min(last, p0 + B - 1);
+            for (int p = start, vo = vBase + (start - p0) * kvDim; p <= end; p++, vo += kvDim)
+                QuantKernels.axpy(att[p], block, vo, out, o, hs);
         }
     }
 
     /**
-     * {@code out[o ..+ 4 vectors) = Σ_p att[p] · V[p][vOff ..]} over positions {@code 0..last} of {@code s}'s cache,
-     * accumulated in four registers: the same FMAs in the same order as {@link QuantKernels#axpy} per position, so
-     * both paths of {@link #attend} give identical results.
+     * {@code out[o ..+ 4 vectors) = Σ_p att[p] · V[p][vOff ..]} over positions {@code first..last} of a sequence's
+     * cache (its group's {@code blocks} and block {@code table}), accumulated in four registers: the same FMAs in the
+     * same order as {@link QuantKernels#axpy} per position, so both paths of {@link #attend} give identical results.
      */
     private static void weightedValues4(
-            float[] att, int last, KvCachePool.Sequence s, int vOff, int kvDim, float[] out, int o) {
-        KvCachePool kv = s.pool();
-        final int l = QuantKernels.L;
+            float[] att, int first, int last, float[][] blocks, int[] table, int vOff, int kvDim, float[] out, int o) {
+        final int l = QuantKernels.L, B = KvCachePool.BLOCK_TOKENS;
         FloatVector o0 = FloatVector.zero(QuantKernels.F), o1 = o0, o2 = o0, o3 = o0;
-        for (int p0 = 0; p0 <= last; p0 += KvCachePool.BLOCK_TOKENS) {
-            float[] block = kv.block(s.blockId(p0));
-            int end = Math.min(last, p0 + KvCachePool.BLOCK_TOKENS - 1);
-            for (int p = p0, vo = vOff; p <= end; p++, vo += kvDim) {
+        for (int p0 = first - first % B; p0 <= last; p0 += B) {
+            float[] block = blocks[table[p0 / B]];
+            int start = Math.max(first, p0), end = Math.min(last, p0 + B - 1);
+            for (int p = start, vo = vOff + (start - p0) * kvDim; p <= end; p++, vo += kvDim) {
                 FloatVector a = FloatVector.broadcast(QuantKernels.F, att[p]);
                 o0 = FloatVector.fromArray(QuantKernels.F, block, vo).fma(a, o0);
                 o1 = FloatVector.fromArray(QuantKernels.F, block, vo + l).fma(a, o1);

@@ -7,8 +7,11 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
+import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -16,28 +19,35 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 /**
- * Writes a llama-architecture GGUF v3 model with random weights in a real model's shape (see {@link ModelShape})
- * and a synthetic byte-level BPE vocabulary of the real size ({@link SyntheticVocabulary}).
+ * Writes a GGUF v3 model with random weights in a real model's shape (see {@link ModelShape}), laid out as
+ * llama.cpp loads that architecture (llama, qwen2, qwen3, gemma2, phi3), with a synthetic vocabulary of the real
+ * size and kind ({@link SyntheticVocabulary}) and the model's published chat template.
  *
  * <p>Weights are drawn from normal(0, 0.02) (the usual initialisation scale, which keeps activations bounded
- * through the residual stream); RMSNorm weights are 1 and stored as F32. Output is identical for identical
- * (shape, type, seed): every block of rows draws from its own generator seeded from (seed, tensor, block), so
- * the blocks can be generated and quantized on several threads and still come out the same.
+ * through the residual stream; Qwen2's attention biases too); RMSNorm weights are 1 and stored as F32, as are
+ * biases. Gemma's converter stores its norms as 1 + w, so 1 is also Gemma's untrained norm. Output is identical
+ * for identical (shape, type, seed): every block of rows draws from its own generator seeded from (seed, tensor,
+ * block), so the blocks can be generated and quantized on several threads and still come out the same. The file
+ * is streamed (see {@link GgufWriter}): at most a few blocks of rows per thread are in memory, whatever the size.
  *
  * <p>Tensor types, following llama.cpp's quantizer (llama_tensor_get_type) for the requested type:
  * <ul>
  *   <li>F32, F16, BF16, Q8_0: every 2-D tensor in that type.</li>
- *   <li>Q4_0: 2-D tensors Q4_0, except the tied token embedding (which is also the output classifier):
- *       llama.cpp gives the classifier Q6_K, and Q8_0 where the row length is not a multiple of 256, as for
- *       SmolLM2's 576 and 960. This writer has no Q6_K encoder and uses Q8_0 in both cases.</li>
+ *   <li>Q4_0: 2-D tensors Q4_0, except the output classifier ({@code output.weight}, or the token embedding where
+ *       it is tied): llama.cpp gives the classifier Q6_K, and Q8_0 where the row length is not a multiple of 256,
+ *       as for SmolLM2's 576 and 960 or Qwen2.5-0.5B's 896. This writer has no Q6_K encoder and uses Q8_0 in both
+ *       cases. An untied token embedding (Phi-3) is an ordinary Q4_0 tensor.</li>
  *   <li>Q4_K: 2-D tensors Q4_K where the row length ({@code ne0}) is a multiple of 256; the others fall back
  *       to Q5_0 as llama.cpp does (for SmolLM2-135M that is every tensor with rows of 576, i.e. all but
- *       {@code ffn_down}); the token embedding/classifier as for Q4_0.</li>
+ *       {@code ffn_down}; for Qwen2.5-0.5B all but {@code ffn_down}'s rows of 4864); the classifier as for Q4_0.</li>
  * </ul>
  */
 public final class ModelSynthesizer {
 
     public static final float WEIGHT_STD = 0.02f;
+
+    /** One tensor of the file: GGML shape (ne0 first), storage type, and whether it is random or all ones. */
+    public record PlannedTensor(String name, GgmlType type, long[] shape, boolean random) {}
 
     private final ModelShape shape;
     private final GgmlType type;
@@ -70,7 +80,7 @@ public final class ModelSynthesizer {
 
     /** The type a 2-D weight with rows of {@code ne0} values is stored in. */
     GgmlType typeFor(String tensor, long ne0) {
-        boolean classifier = tensor.equals("token_embd.weight") || tensor.equals("output.weight");
+        boolean classifier = tensor.equals("output.weight") || (shape.tied() && tensor.equals("token_embd.weight"));
         return switch (type) {
             case Q4_0 -> classifier ? GgmlType.Q8_0 : GgmlType.Q4_0;
             case Q4_K -> classifier ? GgmlType.Q8_0 : (ne0 % 256 == 0 ? GgmlType.Q4_K : GgmlType.Q5_0);
@@ -78,10 +88,65 @@ public final class ModelSynthesizer {
         };
     }
 
+    /**
+     * Every tensor of the file in write order, with the names and GGML shapes llama.cpp's loader for the
+     * architecture asks for ({@code {ne0, ne1}} = {inputs, outputs} for a weight).
+     */
+    public List<PlannedTensor> plan() {
+        ModelShape s = shape;
+        long d = s.dim(), q = s.qDim(), kv = s.kvDim(), f = s.ffn(), v = s.vocab(), hd = s.headDim();
+        List<PlannedTensor> t = new ArrayList<>();
+        matrix(t, "token_embd.weight", d, v);
+        for (int l = 0; l < s.layers(); l++) {
+            String p = "blk." + l + ".";
+            ones(t, p + "attn_norm.weight", d);
+            if (s.blocks().contains(ModelShape.Block.FUSED)) {
+                matrix(t, p + "attn_qkv.weight", d, q + 2 * kv);
+            } else {
+                matrix(t, p + "attn_q.weight", d, q);
+                matrix(t, p + "attn_k.weight", d, kv);
+                matrix(t, p + "attn_v.weight", d, kv);
+            }
+            if (s.blocks().contains(ModelShape.Block.QKV_BIAS)) {
+                t.add(new PlannedTensor(p + "attn_q.bias", GgmlType.F32, new long[] {q}, true));
+                t.add(new PlannedTensor(p + "attn_k.bias", GgmlType.F32, new long[] {kv}, true));
+                t.add(new PlannedTensor(p + "attn_v.bias", GgmlType.F32, new long[] {kv}, true));
+            }
+            if (s.blocks().contains(ModelShape.Block.QK_NORM)) {
+                ones(t, p + "attn_q_norm.weight", hd);
+                ones(t, p + "attn_k_norm.weight", hd);
+            }
+            matrix(t, p + "attn_output.weight", q, d);
+            if (s.blocks().contains(ModelShape.Block.POST_NORMS)) ones(t, p + "post_attention_norm.weight", d);
+            ones(t, p + "ffn_norm.weight", d);
+            if (s.blocks().contains(ModelShape.Block.FUSED)) {
+                matrix(t, p + "ffn_up.weight", d, 2 * f);
+            } else {
+                matrix(t, p + "ffn_gate.weight", d, f);
+                matrix(t, p + "ffn_up.weight", d, f);
+            }
+            matrix(t, p + "ffn_down.weight", f, d);
+            if (s.blocks().contains(ModelShape.Block.POST_NORMS)) ones(t, p + "post_ffw_norm.weight", d);
+        }
+        ones(t, "output_norm.weight", d);
+        if (!s.tied()) matrix(t, "output.weight", d, v);
+        return t;
+    }
+
+    private void matrix(List<PlannedTensor> t, String name, long cols, long rows) {
+        t.add(new PlannedTensor(name, typeFor(name, cols), new long[] {cols, rows}, true));
+    }
+
+    private static void ones(List<PlannedTensor> t, String name, long n) {
+        t.add(new PlannedTensor(name, GgmlType.F32, new long[] {n}, false));
+    }
+
     public void write(Path out) throws IOException {
         long started = System.nanoTime();
         ModelShape s = shape;
-        SyntheticVocabulary vocab = SyntheticVocabulary.build(s.vocab(), s.specials(), s.specialsFirst());
+        ModelShape.TokenizerSpec ts = s.tokenizer();
+        SyntheticVocabulary vocab = SyntheticVocabulary.build(s.vocab(), ts);
+        List<PlannedTensor> plan = plan();
         int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         ExecutorService pool = Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "synth");
@@ -89,69 +154,78 @@ public final class ModelSynthesizer {
             return t;
         });
         try (GgufWriter w = new GgufWriter(out)) {
-            w.putString("general.architecture", "llama");
+            String a = s.architecture() + ".";
+            w.putString("general.architecture", s.architecture());
             w.putString("general.name", "anvil-synthetic-" + s.name());
             w.putUInt32("general.alignment", 32);
-            w.putUInt32("llama.context_length", s.contextLength());
-            w.putUInt32("llama.embedding_length", s.dim());
-            w.putUInt32("llama.feed_forward_length", s.ffn());
-            w.putUInt32("llama.block_count", s.layers());
-            w.putUInt32("llama.attention.head_count", s.heads());
-            w.putUInt32("llama.attention.head_count_kv", s.kvHeads());
-            w.putUInt32("llama.rope.dimension_count", s.headSize());
-            w.putFloat32("llama.rope.freq_base", s.ropeTheta());
-            w.putFloat32("llama.attention.layer_norm_rms_epsilon", s.rmsEps());
-            w.putUInt32("llama.vocab_size", s.vocab());
-            w.putUInt32("general.file_type", fileType(type));
-            w.putUInt32("general.quantization_version", 2);
-            w.putString("tokenizer.ggml.model", "gpt2");
-            w.putString("tokenizer.ggml.pre", s.preTokenizer());
-            w.putStringArray("tokenizer.ggml.tokens", vocab.tokens());
-            w.putInt32Array("tokenizer.ggml.token_type", vocab.types());
-            w.putStringArray("tokenizer.ggml.merges", vocab.merges());
-            w.putUInt32("tokenizer.ggml.bos_token_id", vocab.id(s.bosText()));
-            w.putUInt32("tokenizer.ggml.eos_token_id", vocab.id(s.eosText()));
-            w.putBool("tokenizer.ggml.add_bos_token", s.addBos());
-
-            long d = s.dim(), kv = s.kvDim(), f = s.ffn(), v = s.vocab();
-            w.addTensor("token_embd.weight", typeFor("token_embd.weight", d), d, v);
-            for (int l = 0; l < s.layers(); l++) {
-                String p = "blk." + l + ".";
-                w.addTensor(p + "attn_norm.weight", GgmlType.F32, d);
-                w.addTensor(p + "attn_q.weight", typeFor(p + "attn_q.weight", d), d, d);
-                w.addTensor(p + "attn_k.weight", typeFor(p + "attn_k.weight", d), d, kv);
-                w.addTensor(p + "attn_v.weight", typeFor(p + "attn_v.weight", d), d, kv);
-                w.addTensor(p + "attn_output.weight", typeFor(p + "attn_output.weight", d), d, d);
-                w.addTensor(p + "ffn_norm.weight", GgmlType.F32, d);
-                w.addTensor(p + "ffn_gate.weight", typeFor(p + "ffn_gate.weight", d), d, f);
-                w.addTensor(p + "ffn_up.weight", typeFor(p + "ffn_up.weight", d), d, f);
-                w.addTensor(p + "ffn_down.weight", typeFor(p + "ffn_down.weight", f), f, d);
+            w.putUInt32(a + "context_length", s.contextLength());
+            w.putUInt32(a + "embedding_length", s.dim());
+            w.putUInt32(a + "feed_forward_length", s.ffn());
+            w.putUInt32(a + "block_count", s.layers());
+            w.putUInt32(a + "attention.head_count", s.heads());
+            w.putUInt32(a + "attention.head_count_kv", s.kvHeads());
+            if (s.explicitHeadDim()) {
+                w.putUInt32(a + "attention.key_length", s.headDim());
+                w.putUInt32(a + "attention.value_length", s.headDim());
             }
-            w.addTensor("output_norm.weight", GgmlType.F32, d);
-
-            int tensorId = 0;
-            writeRandom(w, "token_embd.weight", (int) d, (int) v, tensorId++, pool, threads);
-            for (int l = 0; l < s.layers(); l++) {
-                String p = "blk." + l + ".";
-                writeOnes(w, p + "attn_norm.weight", (int) d);
-                writeRandom(w, p + "attn_q.weight", (int) d, (int) d, tensorId++, pool, threads);
-                writeRandom(w, p + "attn_k.weight", (int) d, (int) kv, tensorId++, pool, threads);
-                writeRandom(w, p + "attn_v.weight", (int) d, (int) kv, tensorId++, pool, threads);
-                writeRandom(w, p + "attn_output.weight", (int) d, (int) d, tensorId++, pool, threads);
-                writeOnes(w, p + "ffn_norm.weight", (int) d);
-                writeRandom(w, p + "ffn_gate.weight", (int) d, (int) f, tensorId++, pool, threads);
-                writeRandom(w, p + "ffn_up.weight", (int) d, (int) f, tensorId++, pool, threads);
-                writeRandom(w, p + "ffn_down.weight", (int) f, (int) d, tensorId++, pool, threads);
-                if (progress != null) {
-                    progress.printf(
-                            "synth: layer %d/%d written (%.1f s)%n",
-                            l + 1, s.layers(), (System.nanoTime() - started) / 1e9);
+            w.putUInt32(a + "rope.dimension_count", s.headDim());
+            w.putFloat32(a + "rope.freq_base", s.ropeTheta());
+            w.putFloat32(a + "attention.layer_norm_rms_epsilon", s.rmsEps());
+            for (Map.Entry<String, Object> e : s.archMetadata().entrySet()) {
+                switch (e.getValue()) {
+                    case Float x -> w.putFloat32(a + e.getKey(), x);
+                    case Integer x -> w.putUInt32(a + e.getKey(), x);
+                    default -> throw new IllegalStateException(e.getKey() + ": " + e.getValue());
                 }
             }
-            writeOnes(w, "output_norm.weight", (int) d);
+            w.putUInt32(a + "vocab_size", s.vocab());
+            w.putUInt32("general.file_type", fileType(type));
+            w.putUInt32("general.quantization_version", 2);
+            w.putString("tokenizer.ggml.model", ts.model());
+            w.putString("tokenizer.ggml.pre", ts.pre());
+            w.putStringArray("tokenizer.ggml.tokens", vocab.tokens());
+            if (ts.sentencePiece()) w.putFloat32Array("tokenizer.ggml.scores", vocab.scores());
+            w.putInt32Array("tokenizer.ggml.token_type", vocab.types());
+            if (!ts.sentencePiece()) w.putStringArray("tokenizer.ggml.merges", vocab.merges());
+            w.putUInt32("tokenizer.ggml.bos_token_id", idOf(vocab, ts.bos()));
+            w.putUInt32("tokenizer.ggml.eos_token_id", idOf(vocab, ts.eos()));
+            if (ts.unknown() != null) w.putUInt32("tokenizer.ggml.unknown_token_id", idOf(vocab, ts.unknown()));
+            if (ts.padding() != null) w.putUInt32("tokenizer.ggml.padding_token_id", idOf(vocab, ts.padding()));
+            w.putBool("tokenizer.ggml.add_bos_token", ts.addBos());
+            if (ts.sentencePiece()) w.putBool("tokenizer.ggml.add_eos_token", false);
+            if (ts.addSpacePrefix() != null) w.putBool("tokenizer.ggml.add_space_prefix", ts.addSpacePrefix());
+            String template = s.chatTemplate();
+            if (template != null) w.putString("tokenizer.chat_template", template);
+
+            for (PlannedTensor t : plan) w.addTensor(t.name(), t.type(), t.shape());
+
+            int tensorId = 0, layer = 0;
+            for (PlannedTensor t : plan) {
+                if (!t.random()) {
+                    writeOnes(w, t.name(), Math.toIntExact(t.shape()[0]));
+                } else {
+                    int cols = Math.toIntExact(t.shape()[0]);
+                    int rows = t.shape().length > 1 ? Math.toIntExact(t.shape()[1]) : 1;
+                    writeRandom(w, t.name(), t.type(), cols, rows, tensorId++, pool, threads);
+                }
+                if (t.name().equals("blk." + layer + ".ffn_down.weight")) {
+                    layer++;
+                    if (progress != null) {
+                        progress.printf(
+                                "synth: layer %d/%d written (%.1f s)%n",
+                                layer, s.layers(), (System.nanoTime() - started) / 1e9);
+                    }
+                }
+            }
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    private static int idOf(SyntheticVocabulary vocab, String text) {
+        int id = vocab.id(text);
+        if (id < 0) throw new IllegalStateException("token " + text + " is not in the vocabulary");
+        return id;
     }
 
     private static void writeOnes(GgufWriter w, String name, int n) throws IOException {
@@ -162,9 +236,15 @@ public final class ModelSynthesizer {
 
     /** Streams a {@code rows x cols} normal(0, 0.02) matrix, a block of rows at a time, in order. */
     private void writeRandom(
-            GgufWriter w, String name, int cols, int rows, int tensorId, ExecutorService pool, int threads)
+            GgufWriter w,
+            String name,
+            GgmlType encoding,
+            int cols,
+            int rows,
+            int tensorId,
+            ExecutorService pool,
+            int threads)
             throws IOException {
-        final GgmlType encoding = typeFor(name, cols);
         int rowsPerBlock = Math.max(1, (1 << 18) / cols);
         int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
         long tensorSeed = mix(seed * 0x9E3779B97F4A7C15L + tensorId);

@@ -11,30 +11,50 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A GPT-2-style byte-level BPE vocabulary of any size, built deterministically without any data file, so that
- * synthetic models carry a tokenizer of the real model's size and shape (the embedding table, the classifier
- * and the tokenizer's merge table all have production dimensions).
+ * A synthetic tokenizer vocabulary of any size, built deterministically without any data file, so that synthetic
+ * models carry a tokenizer of the real model's size, kind and special-token layout (the embedding table, the
+ * classifier and the tokenizer tables all have production dimensions).
  *
- * <p>Construction: the 256 byte tokens in GPT-2's byte-to-unicode order; then merges learned by plain BPE
- * training on a fixed English text embedded below (most frequent adjacent pair first, ties broken by the
- * pair's text, until no pair occurs twice); then merges that extend existing all-letter tokens by one
- * lowercase letter, breadth-first in token order, until the requested size is reached. Every merge joins two
- * tokens that exist before it, and every merge result is a new distinct token, so the table is a valid BPE
- * vocabulary. Special tokens are placed before or after the regular ones as in the real model.
+ * <p>Two kinds, as llama.cpp's {@code tokenizer.ggml.model} names them:
+ * <ul>
+ *   <li>{@code gpt2}: GPT-2-style byte-level BPE. The 256 byte tokens in GPT-2's byte-to-unicode order; then merges
+ *       learned by plain BPE training on a fixed English text embedded below (most frequent adjacent pair first,
+ *       ties broken by the pair's text, until no pair occurs twice); then merges that extend existing all-letter
+ *       tokens by one lowercase letter, breadth-first in token order, until the requested size is reached. Every
+ *       merge joins two tokens that exist before it, and every merge result is a new distinct token, so the table
+ *       is a valid BPE vocabulary.</li>
+ *   <li>{@code llama}: SentencePiece with byte fallback. The 256 {@code <0xXX>} byte tokens (type BYTE), then pieces:
+ *       {@code ▁} and the printable ASCII characters, then the merged BPE tokens above with GPT-2's space character
+ *       replaced by {@code ▁}. Piece k scores -k, so longer, later pieces rank below the ones they are built from,
+ *       as in a trained SentencePiece model.</li>
+ * </ul>
+ * Special tokens sit at the ids the {@link ModelShape.TokenizerSpec} gives; regular tokens fill the free ids from
+ * the lowest, and any ids left over become {@code [PADn]} (type UNUSED), as llama.cpp's converter pads a vocabulary
+ * to the embedding's row count.
  */
 public final class SyntheticVocabulary {
 
-    /** GGUF token types as llama.cpp numbers them. */
-    public static final int TYPE_NORMAL = 1, TYPE_CONTROL = 3;
+    /** GGUF token types as llama.cpp numbers them (llama_token_type). */
+    public static final int TYPE_NORMAL = 1,
+            TYPE_UNKNOWN = 2,
+            TYPE_CONTROL = 3,
+            TYPE_USER_DEFINED = 4,
+            TYPE_UNUSED = 5,
+            TYPE_BYTE = 6;
+
+    /** SentencePiece's word-boundary mark, U+2581. */
+    static final char SPM_SPACE = '\u2581';
 
     private final String[] tokens;
     private final int[] types;
     private final String[] merges;
+    private final float[] scores;
 
-    private SyntheticVocabulary(String[] tokens, int[] types, String[] merges) {
+    private SyntheticVocabulary(String[] tokens, int[] types, String[] merges, float[] scores) {
         this.tokens = tokens;
         this.types = types;
         this.merges = merges;
+        this.scores = scores;
     }
 
     public String[] tokens() {
@@ -45,8 +65,14 @@ public final class SyntheticVocabulary {
         return types.clone();
     }
 
+    /** BPE merges ("left right"), in rank order; empty for SentencePiece. */
     public String[] merges() {
         return merges.clone();
+    }
+
+    /** SentencePiece scores, one per token; null for BPE. */
+    public float[] scores() {
+        return scores == null ? null : scores.clone();
     }
 
     public int size() {
@@ -60,15 +86,73 @@ public final class SyntheticVocabulary {
     }
 
     /**
-     * Builds a vocabulary of exactly {@code size} tokens: {@code specials} (control tokens) first when
+     * A byte-level BPE vocabulary of exactly {@code size} tokens: {@code specials} (control tokens) first when
      * {@code specialsFirst}, else last, and {@code size - specials.length} byte and merged tokens.
      */
     public static SyntheticVocabulary build(int size, List<String> specials, boolean specialsFirst) {
-        int regular = size - specials.size();
-        if (regular < 256) {
-            throw new IllegalArgumentException("vocabulary of " + size + " with " + specials.size()
-                    + " special tokens leaves fewer than the 256 byte tokens");
+        int first = specialsFirst ? 0 : size - specials.size();
+        List<ModelShape.Special> placed = new ArrayList<>();
+        for (int i = 0; i < specials.size(); i++)
+            placed.add(new ModelShape.Special(first + i, specials.get(i), TYPE_CONTROL));
+        return build(
+                size,
+                new ModelShape.TokenizerSpec(
+                        "gpt2", "gpt-2", placed, -1, -1, null, null, null, null, false, null, null));
+    }
+
+    /** The vocabulary of {@code size} tokens that {@code spec} describes. */
+    public static SyntheticVocabulary build(int size, ModelShape.TokenizerSpec spec) {
+        boolean spm = spec.sentencePiece();
+        if (!spm && !spec.model().equals("gpt2"))
+            throw new IllegalArgumentException("tokenizer model '" + spec.model() + "' (synth writes gpt2 or llama)");
+        String[] tokens = new String[size];
+        int[] types = new int[size];
+        for (ModelShape.Special s : spec.specials()) place(tokens, types, s.id(), s.text(), s.type());
+        if (spm) {
+            for (int b = 0; b < 256; b++)
+                place(tokens, types, spec.bytesAt() + b, String.format("<0x%02X>", b), TYPE_BYTE);
         }
+        int[] free = new int[size];
+        int nFree = 0;
+        for (int i = 0; i < size; i++) if (tokens[i] == null) free[nFree++] = i;
+        int regular = spec.regular() < 0 ? nFree : spec.regular();
+        if (regular > nFree || regular < (spm ? 95 : 256)) {
+            throw new IllegalArgumentException("vocabulary of " + size + " with " + (size - nFree)
+                    + " fixed tokens cannot hold " + regular + " regular tokens");
+        }
+        List<String> mergeList = new ArrayList<>();
+        List<String> regularTokens = spm ? pieces(regular) : bpeTokens(regular, mergeList);
+        Set<String> regularSet = new HashSet<>(regularTokens);
+        for (ModelShape.Special s : spec.specials()) {
+            if (regularSet.contains(s.text()))
+                throw new IllegalArgumentException("special token " + s.text() + " collides with a regular token");
+        }
+        float[] scores = spm ? new float[size] : null;
+        for (int k = 0; k < nFree; k++) {
+            int id = free[k];
+            if (k < regular) {
+                tokens[id] = regularTokens.get(k);
+                types[id] = TYPE_NORMAL;
+                if (spm) scores[id] = -k;
+            } else {
+                tokens[id] = "[PAD" + id + "]";
+                types[id] = TYPE_UNUSED;
+            }
+        }
+        return new SyntheticVocabulary(tokens, types, mergeList.toArray(String[]::new), scores);
+    }
+
+    private static void place(String[] tokens, int[] types, int id, String text, int type) {
+        if (id < 0 || id >= tokens.length)
+            throw new IllegalArgumentException("token " + text + " at id " + id + " is outside the vocabulary");
+        if (tokens[id] != null)
+            throw new IllegalArgumentException("tokens " + tokens[id] + " and " + text + " both at id " + id);
+        tokens[id] = text;
+        types[id] = type;
+    }
+
+    /** {@code regular} byte-level BPE tokens (256 bytes, then one per merge), the merges appended to {@code merges}. */
+    private static List<String> bpeTokens(int regular, List<String> merges) {
         List<String> regularTokens = new ArrayList<>(regular);
         Set<String> known = new HashSet<>();
         for (int b : byteOrder()) {
@@ -76,26 +160,33 @@ public final class SyntheticVocabulary {
             regularTokens.add(t);
             known.add(t);
         }
-        List<String> mergeList = new ArrayList<>(regular - 256);
-        trainOnCorpus(regular - 256, regularTokens, known, mergeList);
-        extendByLetters(regular, regularTokens, known, mergeList);
+        trainOnCorpus(regular - 256, regularTokens, known, merges);
+        extendByLetters(regular, regularTokens, known, merges);
+        return regularTokens;
+    }
 
-        String[] tokens = new String[size];
-        int[] types = new int[size];
-        int specialStart = specialsFirst ? 0 : regular;
-        int regularStart = specialsFirst ? specials.size() : 0;
-        for (int i = 0; i < specials.size(); i++) {
-            if (known.contains(specials.get(i)))
-                throw new IllegalArgumentException(
-                        "special token " + specials.get(i) + " collides with a regular token");
-            tokens[specialStart + i] = specials.get(i);
-            types[specialStart + i] = TYPE_CONTROL;
+    /** {@code count} SentencePiece pieces: the single characters, then the BPE tokens in SentencePiece spelling. */
+    private static List<String> pieces(int count) {
+        List<String> out = new ArrayList<>(count);
+        Set<String> seen = new HashSet<>();
+        out.add(String.valueOf(SPM_SPACE));
+        for (char c = '!'; c <= '~'; c++) out.add(String.valueOf(c));
+        seen.addAll(out);
+        char gpt2Space = BYTE_TO_CHAR[' '];
+        List<String> bpe = bpeTokens(count + 256, new ArrayList<>());
+        for (int i = 256; i < bpe.size() && out.size() < count; i++) {
+            String t = bpe.get(i).replace(gpt2Space, SPM_SPACE);
+            boolean plain = true;
+            for (int j = 0; j < t.length() && plain; j++) {
+                char c = t.charAt(j);
+                plain = c == SPM_SPACE || (c >= '!' && c <= '~');
+            }
+            if (plain && seen.add(t)) out.add(t);
         }
-        for (int i = 0; i < regular; i++) {
-            tokens[regularStart + i] = regularTokens.get(i);
-            types[regularStart + i] = TYPE_NORMAL;
-        }
-        return new SyntheticVocabulary(tokens, types, mergeList.toArray(String[]::new));
+        if (out.size() < count)
+            throw new IllegalStateException(
+                    "synthetic SentencePiece vocabulary exhausted at " + out.size() + " pieces");
+        return out;
     }
 
     // --- GPT-2 byte <-> unicode mapping ---------------------------------------------------------------

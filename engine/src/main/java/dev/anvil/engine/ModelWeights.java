@@ -19,7 +19,10 @@ record ModelWeights(
     /**
      * One transformer block's tensors, named as in the block's math ({@link LlamaModel}); the GGUF names are
      * {@code attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_down, ffn_up}, llama2.c's
-     * {@code rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3}.
+     * {@code rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3}. The family-specific extras are null when the family
+     * has none: Q/K/V biases ({@code attn_q.bias} ...), per-head Q/K norms ({@code attn_q_norm}, {@code attn_k_norm},
+     * head_dim weights) and the norms of the attention and feed-forward outputs ({@code post_attention_norm},
+     * {@code post_ffw_norm}).
      */
     record Layer(
             float[] attnNorm,
@@ -30,21 +33,43 @@ record ModelWeights(
             float[] ffnNorm,
             WeightMatrix gate,
             WeightMatrix down,
-            WeightMatrix up) {}
+            WeightMatrix up,
+            float[] bq,
+            float[] bk,
+            float[] bv,
+            float[] qNorm,
+            float[] kNorm,
+            float[] postAttnNorm,
+            float[] postFfnNorm) {
+
+        /** A Llama block: no biases, no extra norms. */
+        Layer(
+                float[] attnNorm,
+                WeightMatrix wq,
+                WeightMatrix wk,
+                WeightMatrix wv,
+                WeightMatrix wo,
+                float[] ffnNorm,
+                WeightMatrix gate,
+                WeightMatrix down,
+                WeightMatrix up) {
+            this(attnNorm, wq, wk, wv, wo, ffnNorm, gate, down, up, null, null, null, null, null, null, null);
+        }
+    }
 
     /** @throws UnsupportedModelException when a matrix's shape does not match the config */
     ModelWeights {
         layers = List.copyOf(layers);
-        int d = config.dim(), kv = config.kvDim(), h = config.hiddenDim();
+        int d = config.dim(), q = config.qDim(), kv = config.kvDim(), h = config.hiddenDim();
         if (layers.size() != config.layers())
             throw new UnsupportedModelException(layers.size() + " blocks, expected " + config.layers());
         expect(tokenEmbedding, config.vocabSize(), d);
         expect(output, config.vocabSize(), d);
         for (Layer l : layers) {
-            expect(l.wq(), d, d);
+            expect(l.wq(), q, d);
             expect(l.wk(), kv, d);
             expect(l.wv(), kv, d);
-            expect(l.wo(), d, d);
+            expect(l.wo(), d, q);
             expect(l.gate(), h, d);
             expect(l.down(), d, h);
             expect(l.up(), h, d);

@@ -1,5 +1,6 @@
 package dev.anvil.engine;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -74,6 +75,47 @@ class ModelLoadingTest {
         UnsupportedModelException e = assertThrows(
                 UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
         assertTrue(e.getMessage().contains("'gpt2'"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("supported: llama, qwen2, qwen3, gemma2, gemma3, phi3"),
+                "the refusal lists what is supported: " + e.getMessage());
+    }
+
+    /** Registration's check accepts every decoder family and reads each one's traits from its metadata. */
+    @Test
+    void inspectAcceptsEveryFamilyWithItsTraits() throws Exception {
+        java.nio.file.Path dir = TestData.sharedDir().resolve("reference/arch");
+        java.util.Map<String, ModelConfig> configs = new java.util.TreeMap<>();
+        for (String name : java.util.List.of(
+                "qwen2-q8_0", "qwen3-q4_k_m", "gemma2-f16", "gemma3-q8_0", "phi3-q4_k_m", "llama3-q6_k")) {
+            try (GgufFile f = GgufFile.open(dir.resolve(name + ".gguf"))) {
+                configs.put(name, LlamaModel.inspect(f));
+            }
+        }
+        ModelConfig qwen3 = configs.get("qwen3-q4_k_m");
+        assertEquals(128, qwen3.headSize(), "head_dim from attention.key_length");
+        assertEquals(512, qwen3.qDim());
+        assertEquals(256, qwen3.kvDim());
+        assertTrue(qwen3.traits().qkNorm());
+        assertEquals(ArchitectureTraits.RopeStyle.NEOX, qwen3.traits().rope());
+        assertTrue(configs.get("qwen2-q8_0").traits().qkvBias());
+        ArchitectureTraits gemma2 = configs.get("gemma2-f16").traits();
+        assertEquals(50f, gemma2.attnLogitSoftcap());
+        assertEquals(30f, gemma2.finalLogitSoftcap());
+        assertEquals(16f, gemma2.embeddingScale());
+        assertEquals(ArchitectureTraits.Activation.GELU_TANH, gemma2.activation());
+        assertArrayEquals(new int[] {16, 0, 16, 0}, gemma2.layerWindow(), "Gemma 2: layers 0 and 2 local");
+        ModelConfig gemma3 = configs.get("gemma3-q8_0");
+        assertArrayEquals(new int[] {16, 0, 16, 0}, gemma3.layerWindows(), "sliding_window_pattern 2");
+        assertEquals(10000f, gemma3.ropeTheta(0), "local layers: rope.freq_base_swa");
+        assertEquals(1e6f, gemma3.ropeTheta(1));
+        assertEquals(0f, gemma3.traits().finalLogitSoftcap());
+        assertEquals(0, gemma3.slidingWindow(3));
+        ArchitectureTraits phi3 = configs.get("phi3-q4_k_m").traits();
+        assertTrue(phi3.fusedQkv() && phi3.fusedGateUp());
+        assertEquals((float) (1 / Math.sqrt(32)), phi3.queryScale(), 1e-7f);
+        ModelConfig llama3 = configs.get("llama3-q6_k");
+        assertEquals(ArchitectureTraits.RopeStyle.NORM, llama3.traits().rope());
+        assertEquals(500000f, llama3.ropeTheta());
     }
 
     @Test

@@ -25,6 +25,8 @@ import java.util.Arrays;
  * @param layerWindow       per layer: the sliding attention window W (a token at position p attends to
  *                          {@code [p-W+1, p]}), or 0 for full causal attention
  * @param layerRopeBase     per layer: the RoPE base frequency (Gemma 3's local layers use {@code rope.freq_base_swa})
+ * @param layerRopeScale    per layer: linear RoPE scaling, the factor on every angle ({@code 1/rope.scaling.factor};
+ *                          1 = none; Gemma 3's local layers are not scaled)
  */
 public record ArchitectureTraits(
         RopeStyle rope,
@@ -40,7 +42,8 @@ public record ArchitectureTraits(
         boolean fusedQkv,
         boolean fusedGateUp,
         int[] layerWindow,
-        float[] layerRopeBase) {
+        float[] layerRopeBase,
+        float[] layerRopeScale) {
 
     /** llama.cpp's RoPE modes. */
     public enum RopeStyle {
@@ -61,8 +64,13 @@ public record ArchitectureTraits(
     public ArchitectureTraits {
         layerWindow = layerWindow.clone();
         layerRopeBase = layerRopeBase.clone();
-        if (layerWindow.length != layerRopeBase.length)
-            throw new IllegalArgumentException("per-layer windows and RoPE bases differ in length");
+        layerRopeScale = layerRopeScale.clone();
+        if (layerWindow.length != layerRopeBase.length || layerWindow.length != layerRopeScale.length)
+            throw new IllegalArgumentException("per-layer windows, RoPE bases and scales differ in length");
+        for (float f : layerRopeScale) {
+            if (!Float.isFinite(f) || f <= 0)
+                throw new UnsupportedModelException("RoPE scale " + f + " must be finite and positive");
+        }
         for (int w : layerWindow)
             if (w < 0) throw new UnsupportedModelException("sliding window " + w + " is negative");
         for (float b : layerRopeBase) {
@@ -83,8 +91,9 @@ public record ArchitectureTraits(
 
     /** Llama (and llama2.c): NORM RoPE, SiLU, no extras, scores scaled by 1/sqrt(headDim), full attention everywhere. */
     public static ArchitectureTraits llama(int layers, int headDim, float ropeBase) {
-        float[] bases = new float[layers];
+        float[] bases = new float[layers], scales = new float[layers];
         Arrays.fill(bases, ropeBase);
+        Arrays.fill(scales, 1f);
         return new ArchitectureTraits(
                 RopeStyle.NORM,
                 false,
@@ -99,7 +108,8 @@ public record ArchitectureTraits(
                 false,
                 false,
                 new int[layers],
-                bases);
+                bases,
+                scales);
     }
 
     /** The sliding window of layer {@code l}, 0 for full attention. */
@@ -110,6 +120,40 @@ public record ArchitectureTraits(
     /** The RoPE base of layer {@code l}. */
     public float ropeBase(int l) {
         return layerRopeBase[l];
+    }
+
+    /** The linear RoPE scale of layer {@code l} (1 = none). */
+    public float ropeScale(int l) {
+        return layerRopeScale[l];
+    }
+
+    /** A copy with every layer's linear RoPE scale set (Gemma 3: local layers keep 1); {@code globalOnly} leaves the
+     * sliding-window layers unscaled. */
+    ArchitectureTraits withRopeScale(float scale, boolean globalOnly) {
+        float[] scales = new float[layerWindow.length];
+        for (int l = 0; l < scales.length; l++) scales[l] = globalOnly && layerWindow[l] != 0 ? 1f : scale;
+        return new ArchitectureTraits(
+                rope,
+                qkvBias,
+                qkNorm,
+                postNorms,
+                embeddingScale,
+                activation,
+                attnLogitSoftcap,
+                finalLogitSoftcap,
+                queryScale,
+                scoreScale,
+                fusedQkv,
+                fusedGateUp,
+                layerWindow,
+                layerRopeBase,
+                scales);
+    }
+
+    /** Per layer: the linear RoPE scale (a copy). */
+    @Override
+    public float[] layerRopeScale() {
+        return layerRopeScale.clone();
     }
 
     /** Per layer: the sliding window, 0 for full attention (a copy). */
@@ -140,7 +184,8 @@ public record ArchitectureTraits(
                 && fusedQkv == t.fusedQkv
                 && fusedGateUp == t.fusedGateUp
                 && Arrays.equals(layerWindow, t.layerWindow)
-                && Arrays.equals(layerRopeBase, t.layerRopeBase);
+                && Arrays.equals(layerRopeBase, t.layerRopeBase)
+                && Arrays.equals(layerRopeScale, t.layerRopeScale);
     }
 
     @Override
@@ -159,7 +204,8 @@ public record ArchitectureTraits(
                         fusedQkv,
                         fusedGateUp)
                 + 31 * Arrays.hashCode(layerWindow)
-                + 17 * Arrays.hashCode(layerRopeBase);
+                + 17 * Arrays.hashCode(layerRopeBase)
+                + 7 * Arrays.hashCode(layerRopeScale);
     }
 
     @Override
@@ -169,6 +215,7 @@ public record ArchitectureTraits(
                 + ", attnLogitSoftcap=" + attnLogitSoftcap + ", finalLogitSoftcap=" + finalLogitSoftcap
                 + ", queryScale=" + queryScale + ", scoreScale=" + scoreScale + ", fusedQkv=" + fusedQkv
                 + ", fusedGateUp=" + fusedGateUp + ", layerWindow=" + Arrays.toString(layerWindow)
-                + ", layerRopeBase=" + Arrays.toString(layerRopeBase) + "]";
+                + ", layerRopeBase=" + Arrays.toString(layerRopeBase) + ", layerRopeScale="
+                + Arrays.toString(layerRopeScale) + "]";
     }
 }

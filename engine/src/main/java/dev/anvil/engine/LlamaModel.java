@@ -69,6 +69,10 @@ public final class LlamaModel implements AutoCloseable {
     private final String tokenizerProblem;
     private final float[][] workerAcc; // per worker: one head's fp16 output accumulator (FLASH_F16 numerics)
     private AttentionNumerics attentionNumerics = AttentionNumerics.SOFTMAX_F16;
+    /** RoPE: per distinct table, the angle per position of each rotated pair; per layer, its table. */
+    private final double[][] ropeFrequencies;
+
+    private final int[] ropeTableOf;
 
     /**
      * Which of llama.cpp's two CPU attention algorithms the engine reproduces the rounding of. Both compute
@@ -109,6 +113,33 @@ public final class LlamaModel implements AutoCloseable {
         this.tokenizerProblem = tokenizerProblem;
         this.workerScores = new float[pool.size()][config.contextLength()];
         this.workerAcc = new float[pool.size()][config.headSize()];
+        // Pair i of layer l turns by pos * scale_l * base_l^(-2i/ropeDim) / factor_i (scale: linear RoPE scaling,
+        // factor: rope_freqs); layers with the same base and scale share one table.
+        int layers = config.layers(), pairs = config.ropeDim() / 2;
+        this.ropeTableOf = new int[layers];
+        List<double[]> tables = new java.util.ArrayList<>();
+        List<Integer> firstLayer = new java.util.ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            int found = -1;
+            for (int r = 0; r < tables.size() && found < 0; r++) {
+                int m = firstLayer.get(r);
+                if (config.ropeTheta(m) == config.ropeTheta(l)
+                        && config.traits().ropeScale(m) == config.traits().ropeScale(l)) found = r;
+            }
+            if (found < 0) {
+                double[] freq = new double[pairs];
+                for (int i = 0; i < pairs; i++) {
+                    freq[i] = StrictMath.pow(config.ropeTheta(l), -(double) (2 * i) / config.ropeDim())
+                            * config.traits().ropeScale(l);
+                    if (weights.ropeFreqFactors() != null) freq[i] /= weights.ropeFreqFactors()[i];
+                }
+                found = tables.size();
+                tables.add(freq);
+                firstLayer.add(l);
+            }
+            ropeTableOf[l] = found;
+        }
+        this.ropeFrequencies = tables.toArray(new double[0][]);
         this.matmul = new Matmul(weights, pool);
     }
 
@@ -260,26 +291,19 @@ public final class LlamaModel implements AutoCloseable {
                 if (embeddingScale != 1f) for (int i = t * dim; i < (t + 1) * dim; i++) x[i] *= embeddingScale;
             }
         });
-        // RoPE rotations depend only on the position and the layer's base: computed once per token and base, used
-        // by every layer with that base (one table unless local layers have their own base, as in Gemma 3).
+        // RoPE rotations depend only on the position and the layer's frequencies: computed once per token and table,
+        // used by every layer of that table (one table unless local layers have their own base, as in Gemma 3).
         final int pairs = c.ropeDim() / 2;
-        float[][] ropeCos = new float[c.layers()][], ropeSin = new float[c.layers()][];
-        for (int l = 0; l < c.layers(); l++) {
-            float base = c.ropeTheta(l);
-            int same = l - 1;
-            while (same >= 0 && c.ropeTheta(same) != base) same--;
-            if (same >= 0) {
-                ropeCos[l] = ropeCos[same];
-                ropeSin[l] = ropeSin[same];
-                continue;
-            }
-            ropeCos[l] = new float[T * pairs];
-            ropeSin[l] = new float[T * pairs];
+        float[][] tableCos = new float[ropeFrequencies.length][], tableSin = new float[ropeFrequencies.length][];
+        for (int r = 0; r < ropeFrequencies.length; r++) {
+            double[] freq = ropeFrequencies[r];
+            tableCos[r] = new float[T * pairs];
+            tableSin[r] = new float[T * pairs];
             for (int t = 0; t < T; t++) {
                 for (int i = 0; i < pairs; i++) {
-                    double angle = pos[t] * StrictMath.pow(base, -(double) (2 * i) / c.ropeDim());
-                    ropeCos[l][t * pairs + i] = (float) StrictMath.cos(angle);
-                    ropeSin[l][t * pairs + i] = (float) StrictMath.sin(angle);
+                    double angle = pos[t] * freq[i];
+                    tableCos[r][t * pairs + i] = (float) StrictMath.cos(angle);
+                    tableSin[r][t * pairs + i] = (float) StrictMath.sin(angle);
                 }
             }
         }
@@ -287,7 +311,7 @@ public final class LlamaModel implements AutoCloseable {
         for (int l = 0; l < c.layers(); l++) {
             final int layer = l;
             ModelWeights.Layer lw = weights.layers().get(l);
-            final float[] cos = ropeCos[l], sin = ropeSin[l];
+            final float[] cos = tableCos[ropeTableOf[l]], sin = tableSin[ropeTableOf[l]];
             // Attention: h = RMSNorm(x); q,k,v = Wq h, Wk h, Wv h (one matmul: K and V are small on their own).
             rmsNorm(xb, x, lw.attnNorm(), T, dim);
             matmul.multiply(xb, T, new WeightMatrix[] {lw.wq(), lw.wk(), lw.wv()}, new float[][] {q, k, v});

@@ -80,7 +80,7 @@ final class ModelLoader {
         if (vocab > Integer.MAX_VALUE)
             throw new UnsupportedModelException(path + ": vocabulary of " + vocab + " tokens");
         float ropeBase = f.getFloat(p + "rope.freq_base", 10000f);
-        ArchitectureTraits traits = traits(f, arch, layers, dim, heads, headDim, ropeBase);
+        ArchitectureTraits traits = withRopeScaling(f, arch, traits(f, arch, layers, dim, heads, headDim, ropeBase));
         ModelConfig cfg = new ModelConfig(
                 arch,
                 dim,
@@ -149,8 +149,15 @@ final class ModelLoader {
         }
         WeightMatrix embedding = WeightMatrix.of(embd);
         WeightMatrix out = tied ? embedding : WeightMatrix.of(f.tensor("output.weight"));
-        ModelWeights weights =
-                new ModelWeights(cfg, embedding, blocks, vector(f.tensor("output_norm.weight"), dim), out);
+        ModelWeights weights = new ModelWeights(
+                cfg,
+                embedding,
+                blocks,
+                vector(f.tensor("output_norm.weight"), dim),
+                out,
+                f.tensors().containsKey("rope_freqs.weight")
+                        ? vector(f.tensor("rope_freqs.weight"), cfg.ropeDim() / 2)
+                        : null);
         Tokenizer tok = f.has("tokenizer.ggml.model") ? Tokenizer.fromGguf(f) : null;
         if (tok != null && tok.vocabSize() != cfg.vocabSize()) {
             throw new UnsupportedModelException(path + ": the tokenizer has " + tok.vocabSize()
@@ -171,6 +178,8 @@ final class ModelLoader {
         float[] bases = new float[layers];
         java.util.Arrays.fill(bases, ropeBase);
         int[] full = new int[layers];
+        float[] ones = new float[layers];
+        java.util.Arrays.fill(ones, 1f);
         return switch (arch) {
             case "llama" -> ArchitectureTraits.llama(layers, headDim, ropeBase);
             case "qwen2" ->
@@ -188,7 +197,8 @@ final class ModelLoader {
                         false,
                         false,
                         full,
-                        bases);
+                        bases,
+                        ones);
             case "qwen3" ->
                 new ArchitectureTraits(
                         ArchitectureTraits.RopeStyle.NEOX,
@@ -204,7 +214,8 @@ final class ModelLoader {
                         false,
                         false,
                         full,
-                        bases);
+                        bases,
+                        ones);
             case "phi3" -> {
                 // llama.cpp runs Phi-3 with full attention (its sliding_window key, where present, is not applied);
                 // the fused tensors are what the converter writes.
@@ -222,7 +233,8 @@ final class ModelLoader {
                         f.tensors().containsKey("blk.0.attn_qkv.weight"),
                         !f.tensors().containsKey("blk.0.ffn_gate.weight"),
                         full,
-                        bases);
+                        bases,
+                        ones);
             }
             case "gemma2", "gemma3" -> {
                 boolean g3 = arch.equals("gemma3");
@@ -255,10 +267,34 @@ final class ModelLoader {
                         false,
                         false,
                         windows,
-                        bases);
+                        bases,
+                        ones);
             }
             default -> throw new IllegalStateException(arch); // ARCHITECTURES was checked first
         };
+    }
+
+    /**
+     * RoPE scaling as llama.cpp reads it: {@code rope.scaling.factor} (or the older {@code rope.scale_linear})
+     * divides every angle, whatever {@code rope.scaling.type} says, except on Gemma 3's local layers; the types
+     * that need more than that (YaRN, LongRoPE, ...) are refused rather than run wrongly. Per-dimension factors
+     * ({@code rope_freqs.weight}, Llama 3.1) are read with the tensors.
+     */
+    private static ArchitectureTraits withRopeScaling(GgufFile f, String arch, ArchitectureTraits traits) {
+        String p = arch + ".";
+        String type = f.getString(p + "rope.scaling.type", "none");
+        if (!type.equals("none") && !type.equals("linear")) {
+            throw new UnsupportedModelException(f.path() + ": RoPE scaling type '" + type
+                    + "' is not supported (supported: none, linear, and per-dimension rope_freqs factors)");
+        }
+        if (f.tensors().containsKey("rope_factors_long.weight") || f.tensors().containsKey("rope_factors_short.weight"))
+            throw new UnsupportedModelException(
+                    f.path() + ": LongRoPE factors (rope_factors_long/short) are not supported");
+        float factor = f.getFloat(p + "rope.scaling.factor", f.getFloat(p + "rope.scale_linear", 0f));
+        if (factor == 0f || factor == 1f) return traits;
+        if (!(factor > 0) || !Float.isFinite(factor))
+            throw new UnsupportedModelException(f.path() + ": RoPE scaling factor " + factor + " is not positive");
+        return traits.withRopeScale(1f / factor, arch.equals("gemma3"));
     }
 
     /**

@@ -12,9 +12,26 @@ import java.util.List;
  * @param layers         the transformer blocks, first to last
  * @param outputNorm     RMSNorm weight before the classifier
  * @param output         [vocab][dim] classifier; the token embedding itself when the embeddings are tied
+ * @param ropeFreqFactors per rotated pair, a divisor of its RoPE frequency ({@code rope_freqs.weight}, Llama 3.1's
+ *                        long-context scaling), or null
  */
 record ModelWeights(
-        ModelConfig config, WeightMatrix tokenEmbedding, List<Layer> layers, float[] outputNorm, WeightMatrix output) {
+        ModelConfig config,
+        WeightMatrix tokenEmbedding,
+        List<Layer> layers,
+        float[] outputNorm,
+        WeightMatrix output,
+        float[] ropeFreqFactors) {
+
+    /** Without RoPE frequency factors. */
+    ModelWeights(
+            ModelConfig config,
+            WeightMatrix tokenEmbedding,
+            List<Layer> layers,
+            float[] outputNorm,
+            WeightMatrix output) {
+        this(config, tokenEmbedding, layers, outputNorm, output, null);
+    }
 
     /**
      * One transformer block's tensors, named as in the block's math ({@link LlamaModel}); the GGUF names are
@@ -60,6 +77,15 @@ record ModelWeights(
     /** @throws UnsupportedModelException when a matrix's shape does not match the config */
     ModelWeights {
         layers = List.copyOf(layers);
+        if (ropeFreqFactors != null) {
+            if (ropeFreqFactors.length != config.ropeDim() / 2) {
+                throw new UnsupportedModelException(
+                        "rope_freqs has " + ropeFreqFactors.length + " factors, expected " + config.ropeDim() / 2);
+            }
+            for (float f : ropeFreqFactors)
+                if (!(f > 0) || !Float.isFinite(f))
+                    throw new UnsupportedModelException("rope_freqs factor " + f + " is not positive");
+        }
         int d = config.dim(), q = config.qDim(), kv = config.kvDim(), h = config.hiddenDim();
         if (layers.size() != config.layers())
             throw new UnsupportedModelException(layers.size() + " blocks, expected " + config.layers());

@@ -171,8 +171,8 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Checks, without loading it, that an open GGUF file is a Llama network this engine can run: architecture,
-     * hyper-parameters, every tensor's presence, type and shape, and the tokenizer. Cheap (no weights are read or
+     * Checks, without loading it, that an open GGUF file is a network this engine can run: architecture (one
+     * of {@code llama, qwen2, qwen3, gemma2, gemma3, phi3}), hyper-parameters, every tensor's presence, type and shape, and the tokenizer. Cheap (no weights are read or
      * copied, no threads started): what model registration runs before accepting a file.
      *
      * @throws UnsupportedModelException naming the problem

@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.concurrent.ThreadFactory;
 
 /**
- * Reads a model file into {@link ModelWeights}, its {@link ModelConfig} and tokenizer: GGUF (architecture
- * {@code llama}) or a llama2.c {@code .bin} checkpoint, told apart by the GGUF magic. The weights stay in the
+ * Reads a model file into {@link ModelWeights}, its {@link ModelConfig} (with the family's
+ * {@link ArchitectureTraits}) and tokenizer: GGUF (architectures {@link #ARCHITECTURES}) or a llama2.c {@code .bin} checkpoint, told apart by the GGUF magic. The weights stay in the
  * memory-mapped file; every inconsistency of a hostile or broken file becomes an {@link UnsupportedModelException}.
  */
 final class ModelLoader {
@@ -36,7 +36,7 @@ final class ModelLoader {
     // ------------------------------------------------------------------------------------------------
     // GGUF
 
-    /** What a GGUF file holds for a Llama network, checked; the weights still point into the file's mapping. */
+    /** What a GGUF file holds for one of the supported networks, checked; the weights still point into the file's mapping. */
     private record GgufParts(ModelWeights weights, Tokenizer tokenizer) {}
 
     /** The decoder families (GGUF {@code general.architecture}) whose traits {@link #traits} knows. */

@@ -3,7 +3,7 @@ package dev.anvil.engine;
 import java.util.List;
 
 /**
- * The tensors of a Llama-family network, checked against its {@link ModelConfig} when built. The matrices point
+ * The tensors of a decoder network (any supported family), checked against its {@link ModelConfig} when built. The matrices point
  * into the model file's mapping (nothing is copied but the norm vectors); {@link ModelLoader} builds them,
  * {@link LlamaModel} reads them.
  *

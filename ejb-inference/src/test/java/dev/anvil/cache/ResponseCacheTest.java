@@ -97,6 +97,12 @@ class ResponseCacheTest {
         return new CacheableRequest("m", version, List.of(prompt), sampling, seedGiven, 8, List.of(), 1, null);
     }
 
+    /** The greedy request of {@link #GREEDY} as one tenant's. */
+    private static CacheableRequest scoped(String scope) {
+        return new CacheableRequest(
+                "m", "1.0.0", List.of(new int[] {1, 2, 3}), SamplingParams.GREEDY, false, 8, List.of(), 1, null, scope);
+    }
+
     private static final CacheableRequest GREEDY = request("1.0.0", SamplingParams.GREEDY, false, 1, 2, 3);
 
     private ResponseCache.Lookup.Miss miss(CacheableRequest r, CacheDirective d) {
@@ -131,28 +137,8 @@ class ResponseCacheTest {
 
     @Test
     void anEntryIsAHitForItsOwnTenantOnlyAndInvalidationRemovesEveryTenantsEntries() {
-        CacheableRequest acme = new CacheableRequest(
-                "m",
-                "1.0.0",
-                List.of(new int[] {1, 2, 3}),
-                SamplingParams.GREEDY,
-                false,
-                8,
-                List.of(),
-                1,
-                null,
-                "acme");
-        CacheableRequest globex = new CacheableRequest(
-                "m",
-                "1.0.0",
-                List.of(new int[] {1, 2, 3}),
-                SamplingParams.GREEDY,
-                false,
-                8,
-                List.of(),
-                1,
-                null,
-                "globex");
+        CacheableRequest acme = scoped("acme");
+        CacheableRequest globex = scoped("globex");
         CachedGeneration g = new CachedGeneration(
                 List.of(CachedGenerationCodecTest.sample().prompts().getFirst()));
         cache.store(miss(acme, CacheDirective.NONE), g);

@@ -176,16 +176,7 @@ public final class ByteLevelBpeTokenizer implements Tokenizer {
     }
 
     @Override
-    public int[] encode(String text, boolean addBos) {
-        return encode(text, addBos, false);
-    }
-
-    @Override
-    public int[] encodeWithSpecials(String text, boolean addBos) {
-        return encode(text, addBos, true);
-    }
-
-    private int[] encode(String text, boolean addBos, boolean parseSpecial) {
+    public int[] encode(String text, boolean addBos, boolean parseSpecial) {
         IntList out = new IntList();
         if (addBos) out.add(vocab.requireBos());
         for (Vocabulary.Fragment fragment : vocab.partition(text, parseSpecial)) {

@@ -3,24 +3,47 @@ package dev.anvil.engine;
 import java.util.Arrays;
 
 /**
- * Paged key/value cache for continuous batching (the vLLM "PagedAttention" layout). Memory is a pool of
- * fixed-size blocks; a block holds keys and values of {@link #BLOCK_TOKENS} consecutive positions of one
- * sequence for every layer. Each {@link Sequence} owns a block table (position {@code p} lives in block
- * {@code table[p / BLOCK_TOKENS]}), grows one block at a time through {@link #reserve} and gives everything
- * back with {@link #free}. Running out of blocks is a checked {@link KvCacheFullException}, never an
- * allocation failure, so a scheduler can preempt a sequence and retry.
+ * Paged key/value cache for continuous batching (the vLLM "PagedAttention" layout), aware of sliding-window
+ * attention. Memory is a pool of fixed-size blocks; a block holds keys and values of {@link #BLOCK_TOKENS}
+ * consecutive positions of one sequence for every layer of one <em>layer group</em>. Each {@link Sequence} owns a
+ * block table per group (position {@code p} of a layer lives in block {@code table[group][p / BLOCK_TOKENS]}), grows
+ * one block per group at a time through {@link #reserve} and gives everything back with {@link #free}. Running out
+ * of blocks is a checked {@link KvCacheFullException}, never an allocation failure, so a scheduler can preempt a
+ * sequence and retry.
  *
- * <p>Storage choice: one {@code float[]} per block, allocated when the pool is built so the byte budget is
- * real from the start. Float32 because the attention kernels read it with {@code FloatVector.fromArray},
- * the fastest load the Vector API has; this JDK's Vector API has no half-to-float lane conversion, so an
- * F16 cache would have to be widened with scalar code on every attention step. (The forward pass rounds
- * the values it stores to fp16 precision, matching llama.cpp's default F16 cache; a {@code short[]} store
- * would hold them exactly in half the memory at the price of that scalar widening — not measured yet.) Heap arrays rather than an
- * off-heap segment because array access needs no segment liveness checks in the hot loop and primitive
- * arrays cost the garbage collector nothing to scan; the server sizes its heap for the budget.
+ * <p>Layer groups: layers are grouped by their attention window ({@code 0} = full attention; a window {@code W}
+ * means the token at position {@code p} reads positions {@code p-W+1 .. p} only, as in Gemma 2/3's local layers or
+ * Mistral's sliding window). A model without sliding layers (Llama) has exactly one group holding every layer:
+ * one table per sequence and today's block layout. A sliding group's blocks whose every position is below
+ * {@code length - W + 1} are never read again by any later token, so they go back to the pool as soon as a forward
+ * pass advances the sequence past them (the table entry becomes {@code -1}; indices of the others do not move).
+ * A long sequence then holds {@code ceil(L/16)} blocks in each full group and about {@code ceil(W/16) + 1} in each
+ * sliding group. Full-attention layers never release, which is why they cannot share blocks with sliding layers.
+ * A prompt prefilled in chunks is admitted with {@link #reserve(Sequence, int, int)}: its sliding groups hold the
+ * blocks of one chunk plus a credit for what the largest later chunk reads, so every later chunk's reservation
+ * succeeds without the prompt's whole length being held in sliding layers at any moment.
  *
- * <p>Layout inside a block: {@code [layer][k=0|v=1][slot][kvDim]}. Thread-safe: reservations and frees
- * may come from any thread; the forward pass only reads/writes blocks a sequence already owns.
+ * <p>Accounting: the groups have different numbers of layers, so their blocks have different sizes. The pool counts
+ * in <em>units</em> of 16 positions of {@code unitLayers} layers, {@code unitLayers} being the greatest common
+ * divisor of the groups' layer counts: a group's block costs a whole number of units and one byte budget covers all
+ * groups exactly. With one group a unit is a block, so {@link #totalBlocks()}, {@link #freeBlocks()},
+ * {@link #usedBlocks()} and {@link Sequence#blockCount()} count blocks exactly as before; with several groups they
+ * count units (a Gemma pool reports more, smaller "blocks"). Schedulers must ask the pool what a length costs
+ * ({@link #blocksToHold}, {@link #blocksNeeded}) rather than compute {@link #blocksFor} themselves.
+ *
+ * <p>Storage choice: one {@code float[]} per block, allocated on first use, so a pool takes only the memory its
+ * busiest moment needed. Freed blocks keep their array for reuse; when a new array would push the arrays held past
+ * the budget (blocks freed in one group, needed in another) cached arrays of free blocks are dropped first, so the
+ * memory held never exceeds the budget. Float32 because the attention kernels read it with
+ * {@code FloatVector.fromArray}, the fastest load the Vector API has; this JDK's Vector API has no half-to-float
+ * lane conversion, so an F16 cache would have to be widened with scalar code on every attention step. (The forward
+ * pass rounds the values it stores to fp16 precision, matching llama.cpp's default F16 cache; a {@code short[]}
+ * store would hold them exactly in half the memory at the price of that scalar widening — not measured yet.) Heap
+ * arrays rather than an off-heap segment because array access needs no segment liveness checks in the hot loop and
+ * primitive arrays cost the garbage collector nothing to scan; the server sizes its heap for the budget.
+ *
+ * <p>Layout inside a block: {@code [layer of the group][k=0|v=1][slot][kvDim]}. Thread-safe: reservations and
+ * frees may come from any thread; the forward pass only reads/writes blocks a sequence already owns.
  */
 public final class KvCachePool {
 
@@ -29,67 +52,208 @@ public final class KvCachePool {
 
     private final ModelConfig config;
     private final int kvDim;
-    private final int blockFloats;
-    private final float[][] blocks;
-    private final int[] freeStack;
-    private int freeCount;
-    /** Blocks whose memory has been allocated (they stay allocated once used). */
-    private int allocated;
+    /** Per layer: its window (0 = full attention), its group, its index inside the group's blocks. */
+    private final int[] layerWindow, layerGroup, layerSlot;
+    /** Per group: window (0 = full), units one block costs, floats in one block. */
+    private final int[] groupWindow, groupUnits, groupFloats;
+    /** Units of one position block across every group: what one more block of table costs. */
+    private final int unitsPerStep;
+    /** Layers in one accounting unit. */
+    private final int unitLayers;
+    /** False only for reference pools in tests: windows mask attention but nothing is released. */
+    private final boolean releaseOutsideWindow;
+
+    private final float[][][] blocks; // [group][block id], null until first used
+    private final int[][] freeStack; // [group]: ids of free blocks, the next one to hand out on top
+    private final int[] freeTop;
+    private final int totalUnits;
+    private int freeUnits;
+    /** Units whose memory is allocated (non-null arrays), never above {@link #totalUnits}. */
+    private int allocatedUnits;
 
     /**
-     * A pool of as many blocks as fit in {@code byteBudget} (at least one) for a model of shape {@code config}; the
-     * memory of a block is taken when it is first used.
+     * A pool with the model's own attention windows ({@link ModelConfig#layerWindows}: full attention in every layer
+     * of Llama, the sliding window in Gemma's local layers): as many blocks as fit in {@code byteBudget} (at least
+     * one).
      */
     public KvCachePool(ModelConfig config, long byteBudget) {
+        this(config, config.layerWindows(), byteBudget, true);
+    }
+
+    /**
+     * A pool for a model with sliding-window layers: {@code layerWindow[l]} is layer {@code l}'s attention window in
+     * positions (0, or one at least the context length, for full attention). The forward pass masks attention with
+     * these windows, and blocks outside every window are released as sequences grow.
+     */
+    public KvCachePool(ModelConfig config, int[] layerWindow, long byteBudget) {
+        this(config, layerWindow, byteBudget, true);
+    }
+
+    /** With {@code releaseOutsideWindow = false}: windows mask attention but no block is released (a reference). */
+    KvCachePool(ModelConfig config, int[] layerWindow, long byteBudget, boolean releaseOutsideWindow) {
         this.config = config;
         this.kvDim = config.kvDim();
-        long floats = (long) config.layers() * 2 * BLOCK_TOKENS * kvDim;
-        if (floats > Integer.MAX_VALUE - 16)
+        this.releaseOutsideWindow = releaseOutsideWindow;
+        int layers = config.layers();
+        if (layerWindow == null || layerWindow.length != layers) {
+            throw new IllegalArgumentException("need one attention window per layer (" + layers + "), got "
+                    + (layerWindow == null ? "none" : String.valueOf(layerWindow.length)));
+        }
+        this.layerWindow = new int[layers];
+        for (int l = 0; l < layers; l++) {
+            if (layerWindow[l] < 0)
+                throw new IllegalArgumentException("layer " + l + " has a negative attention window " + layerWindow[l]);
+            // A window covering the whole context is full attention: it would never release anything.
+            this.layerWindow[l] = layerWindow[l] >= config.contextLength() ? 0 : layerWindow[l];
+            int own = config.slidingWindow(l) >= config.contextLength() ? 0 : config.slidingWindow(l);
+            if (own != 0 && this.layerWindow[l] != own) {
+                throw new IllegalArgumentException("layer " + l + " of this model attends to a sliding window of " + own
+                        + " positions; the pool cannot give it " + layerWindow[l]);
+            }
+        }
+        // One group per distinct window, in order of first appearance (so a Llama pool has the single group 0).
+        int[] windows = Arrays.stream(this.layerWindow).distinct().toArray();
+        int groups = windows.length;
+        this.groupWindow = windows;
+        this.layerGroup = new int[layers];
+        this.layerSlot = new int[layers];
+        int[] groupLayers = new int[groups];
+        for (int l = 0; l < layers; l++) {
+            int g = 0;
+            while (windows[g] != this.layerWindow[l]) g++;
+            layerGroup[l] = g;
+            layerSlot[l] = groupLayers[g]++;
+        }
+        int gcd = groupLayers[0];
+        for (int n : groupLayers) gcd = gcd(gcd, n);
+        this.unitLayers = gcd;
+        long unitBytes = (long) unitLayers * 2 * BLOCK_TOKENS * kvDim * Float.BYTES;
+        if (unitBytes * (layers / unitLayers) > (long) (Integer.MAX_VALUE - 16) * Float.BYTES)
             throw new IllegalArgumentException("KV block too large for model " + config);
-        this.blockFloats = (int) floats;
-        long count = byteBudget / bytesPerBlock(config);
-        if (count < 1) {
+        this.groupUnits = new int[groups];
+        this.groupFloats = new int[groups];
+        for (int g = 0; g < groups; g++) {
+            groupUnits[g] = groupLayers[g] / unitLayers;
+            groupFloats[g] = groupLayers[g] * 2 * BLOCK_TOKENS * kvDim;
+        }
+        this.unitsPerStep = layers / unitLayers;
+        if (byteBudget < bytesPerBlock(config)) {
             throw new IllegalArgumentException("KV cache budget of " + byteBudget + " bytes is smaller than one block ("
                     + bytesPerBlock(config) + " bytes)");
         }
-        if (count > Integer.MAX_VALUE / 2)
+        long units = byteBudget / unitBytes;
+        if (units > Integer.MAX_VALUE / 2)
             throw new IllegalArgumentException("KV cache budget too large: " + byteBudget);
-        // Blocks are allocated when first handed out (lowest ids first, freed ones reused first), so a pool only
-        // takes the memory its busiest moment needed: many loaded versions need not each hold their whole budget.
-        this.blocks = new float[(int) count][];
-        this.freeStack = new int[(int) count];
-        for (int i = 0; i < count; i++) freeStack[i] = (int) count - 1 - i;
-        this.freeCount = (int) count;
+        this.totalUnits = (int) units;
+        this.freeUnits = totalUnits;
+        // Block ids per group: as many as the whole budget could hold of that group's blocks. Handed out lowest
+        // first, freed ones reused first.
+        this.blocks = new float[groups][][];
+        this.freeStack = new int[groups][];
+        this.freeTop = new int[groups];
+        for (int g = 0; g < groups; g++) {
+            int count = totalUnits / groupUnits[g];
+            blocks[g] = new float[count][];
+            freeStack[g] = new int[count];
+            for (int i = 0; i < count; i++) freeStack[g][i] = count - 1 - i;
+            freeTop[g] = count;
+        }
     }
 
-    /** Bytes one block takes for a model of this shape. */
+    private static int gcd(int a, int b) {
+        return b == 0 ? a : gcd(b, a % b);
+    }
+
+    /**
+     * Bytes of one 16-position block across every layer of a model of this shape: the cost of 16 more positions of a
+     * sequence without sliding-window release, and the smallest budget a pool accepts.
+     */
     public static long bytesPerBlock(ModelConfig config) {
         return (long) config.layers() * 2 * BLOCK_TOKENS * config.kvDim() * Float.BYTES;
+    }
+
+    /** Bytes one accounting unit (what {@link #totalBlocks()} and friends count) takes in this pool. */
+    public long bytesPerUnit() {
+        return (long) unitLayers * 2 * BLOCK_TOKENS * kvDim * Float.BYTES;
     }
 
     public ModelConfig config() {
         return config;
     }
 
+    /** Attention window of {@code layer} in positions; 0 for full attention. */
+    public int window(int layer) {
+        return layerWindow[layer];
+    }
+
+    /** Units the budget holds (blocks, for a pool without sliding layers). */
     public int totalBlocks() {
-        return blocks.length;
+        return totalUnits;
     }
 
     public synchronized int freeBlocks() {
-        return freeCount;
+        return freeUnits;
     }
 
     public synchronized int usedBlocks() {
-        return blocks.length - freeCount;
-    }
-    /** Blocks whose memory is allocated: the most ever in use at once (memory is taken on first use, then kept). */
-    public synchronized int allocatedBlocks() {
-        return allocated;
+        return totalUnits - freeUnits;
     }
 
-    /** Blocks needed to hold {@code tokens} positions. */
+    /** Units whose memory is allocated: at most {@link #totalBlocks()} (taken on first use, then kept for reuse). */
+    public synchronized int allocatedBlocks() {
+        return allocatedUnits;
+    }
+
+    /** 16-position blocks needed to cover {@code tokens} positions (per layer group). */
     public static int blocksFor(int tokens) {
         return (tokens + BLOCK_TOKENS - 1) / BLOCK_TOKENS;
+    }
+
+    /**
+     * Units a new sequence takes when {@code length} positions are reserved at once ({@code reserve(fresh, length)}).
+     */
+    public int blocksToHold(int length) {
+        return blocksFor(length) * unitsPerStep;
+    }
+
+    /**
+     * Units a new sequence takes for {@link #reserve(Sequence, int, int) reserve(fresh, length, chunkTokens)}: every
+     * block of a full-attention group, and in a sliding group only the most blocks one chunk of at most
+     * {@code chunkTokens} reads. Also the most a sequence of final length {@code length} can hold at once when it is
+     * (re)admitted that way and then decoded: the admission and submission check of a scheduler.
+     */
+    public int blocksToHold(int length, int chunkTokens) {
+        int units = 0;
+        for (int g = 0; g < groupWindow.length; g++) {
+            int blocks = blocksFor(length);
+            if (groupWindow[g] != 0) blocks = Math.min(blocks, chunkBlocks(g, chunkTokens));
+            units += blocks * groupUnits[g];
+        }
+        return units;
+    }
+
+    /**
+     * The most blocks of sliding group {@code g} that one chunk of at most {@code chunkTokens} tokens reads: its
+     * positions {@code s-W+1 .. s+chunk-1} span {@code W+chunk-1} positions, which touch at most
+     * {@code (W+chunk-2)/16 + 2} blocks however they are aligned.
+     */
+    private int chunkBlocks(int g, int chunkTokens) {
+        int chunk = Math.min(chunkTokens, config.contextLength()); // no chunk is longer; keeps the sum an int
+        return (groupWindow[g] + chunk - 2) / BLOCK_TOKENS + 2;
+    }
+
+    /** Units {@link #reserve reserve(seq, length)} would take from the pool now (0 when the room is there). */
+    public synchronized int blocksNeeded(Sequence seq, int length) {
+        checkOwner(seq);
+        return growthUnits(seq, blocksFor(length));
+    }
+
+    /** Units from the pool to extend every group of {@code seq} to {@code newSize} entries, credits used first. */
+    private int growthUnits(Sequence seq, int newSize) {
+        int need = 0;
+        for (int g = 0; g < groupWindow.length; g++)
+            need += Math.max(0, newSize - seq.size[g] - seq.credit[g]) * groupUnits[g];
+        return need;
     }
 
     /** A new, empty sequence (no blocks until {@link #reserve}). */
@@ -98,29 +262,125 @@ public final class KvCachePool {
     }
 
     /**
-     * Makes sure {@code seq} can hold positions {@code [0, length)}. All-or-nothing: on failure no block was
-     * taken. Also fails (with {@link IllegalArgumentException}) beyond the model's context length.
+     * Makes sure {@code seq} can take the chunk of positions {@code [length(), length)}: every group gets blocks up
+     * to {@code length}. Sliding groups do not hold what the chunk will not read: their blocks below
+     * {@code length() - W + 1} were released when the sequence reached its length. Blocks set aside by
+     * {@link #reserve(Sequence, int, int)} are used before free ones. All-or-nothing: on failure no block was taken.
+     * Also fails (with {@link IllegalArgumentException}) beyond the model's context length.
      */
     public synchronized void reserve(Sequence seq, int length) throws KvCacheFullException {
+        checkUsable(seq, length);
+        int newSize = blocksFor(length);
+        int need = growthUnits(seq, newSize);
+        if (need > freeUnits) throw new KvCacheFullException(need, freeUnits);
+        ensureTableCapacity(seq, newSize);
+        freeUnits -= need;
+        for (int g = 0; g < groupWindow.length; g++) {
+            if (seq.size[g] >= newSize) continue;
+            seq.credit[g] = Math.max(0, seq.credit[g] - (newSize - seq.size[g]));
+            for (int i = seq.size[g]; i < newSize; i++) seq.tables[g][i] = take(g);
+            seq.size[g] = newSize;
+        }
+    }
+
+    /**
+     * Makes sure {@code seq} can advance to {@code length} in chunks of at most {@code chunkTokens} tokens, each
+     * chunk {@linkplain #reserve(Sequence, int) reserved} just before it runs, without any of those reservations
+     * failing: what a scheduler admits a prompt with. Full-attention groups get every block up to {@code length}
+     * now; sliding groups get the blocks of the first chunk and keep, as the sequence's own, as many more as the
+     * largest later chunk reads, reusing their released blocks for the next chunks. Costs
+     * {@link #blocksToHold(int, int) blocksToHold(length, chunkTokens)} for a new sequence, instead of every block up
+     * to {@code length} in every layer. All-or-nothing like {@link #reserve(Sequence, int)}.
+     */
+    public synchronized void reserve(Sequence seq, int length, int chunkTokens) throws KvCacheFullException {
+        checkUsable(seq, length);
+        if (chunkTokens < 1) throw new IllegalArgumentException("chunks must hold at least one token: " + chunkTokens);
+        int groups = groupWindow.length;
+        int[] newSize = new int[groups], newCredit = new int[groups];
+        int need = 0, held = 0;
+        int firstChunkEnd = blocksFor(seq.length + Math.min(chunkTokens, Math.max(0, length - seq.length)));
+        for (int g = 0; g < groups; g++) {
+            int owned = seq.size[g] - seq.released[g] + seq.credit[g];
+            held += owned * groupUnits[g];
+            if (groupWindow[g] == 0) {
+                newSize[g] = Math.max(seq.size[g], blocksFor(length));
+                newCredit[g] = seq.credit[g];
+            } else {
+                newSize[g] = Math.max(seq.size[g], firstChunkEnd);
+                int assigned = newSize[g] - seq.released[g];
+                newCredit[g] = Math.max(seq.credit[g], requiredBlocks(seq, g, length, chunkTokens) - assigned);
+                newCredit[g] = Math.max(0, newCredit[g]);
+            }
+            need += (newSize[g] - seq.released[g] + newCredit[g]) * groupUnits[g];
+        }
+        need -= held;
+        if (need > freeUnits) throw new KvCacheFullException(need, freeUnits);
+        ensureTableCapacity(seq, Arrays.stream(newSize).max().orElseThrow());
+        freeUnits -= need;
+        for (int g = 0; g < groups; g++) {
+            for (int i = seq.size[g]; i < newSize[g]; i++) seq.tables[g][i] = take(g);
+            seq.size[g] = newSize[g];
+            seq.credit[g] = newCredit[g];
+        }
+        seq.hold = Math.max(seq.hold, length);
+        seq.holdChunk = chunkTokens;
+    }
+
+    /**
+     * Blocks sliding group {@code g} of {@code seq} must be able to hold for the rest of an advance to {@code hold}
+     * in chunks of at most {@code chunk}: every block from the first one the next token reads up to {@code hold}, but
+     * never more than one chunk reads.
+     */
+    private int requiredBlocks(Sequence seq, int g, int hold, int chunk) {
+        int first = Math.max(seq.released[g], Math.max(0, seq.length - groupWindow[g] + 1) / BLOCK_TOKENS);
+        return Math.max(0, Math.min(blocksFor(hold) - first, chunkBlocks(g, chunk)));
+    }
+
+    private void checkUsable(Sequence seq, int length) {
         checkOwner(seq);
         if (seq.freed) throw new IllegalStateException("sequence was freed");
         if (length > config.contextLength()) {
             throw new IllegalArgumentException(
                     "sequence length " + length + " exceeds the context length " + config.contextLength());
         }
-        int need = blocksFor(length) - seq.blockCount;
-        if (need <= 0) return;
-        if (need > freeCount) throw new KvCacheFullException(need, freeCount);
-        if (seq.table.length < seq.blockCount + need)
-            seq.table = Arrays.copyOf(seq.table, Math.max(seq.blockCount + need, seq.table.length * 2));
-        for (int i = 0; i < need; i++) {
-            int id = freeStack[--freeCount];
-            if (blocks[id] == null) {
-                blocks[id] = new float[blockFloats];
-                allocated++;
-            }
-            seq.table[seq.blockCount++] = id;
+    }
+
+    private static void ensureTableCapacity(Sequence seq, int entries) {
+        if (seq.tables[0].length >= entries) return;
+        int capacity = Math.max(entries, seq.tables[0].length * 2);
+        for (int g = 0; g < seq.tables.length; g++) seq.tables[g] = Arrays.copyOf(seq.tables[g], capacity);
+    }
+
+    /** Pops a free block of group {@code g} (its units already counted as used), allocating its memory if needed. */
+    private int take(int g) {
+        int id = freeStack[g][--freeTop[g]];
+        if (blocks[g][id] == null) {
+            if (allocatedUnits + groupUnits[g] > totalUnits) dropCachedArrays(totalUnits - groupUnits[g]);
+            blocks[g][id] = new float[groupFloats[g]];
+            allocatedUnits += groupUnits[g];
         }
+        return id;
+    }
+
+    /**
+     * Drops the arrays of free blocks, most recently freed first, until at most {@code limit} units are allocated.
+     * Always reaches it: used units plus the block being taken fit in the budget.
+     */
+    private void dropCachedArrays(int limit) {
+        for (int g = 0; g < groupWindow.length && allocatedUnits > limit; g++) {
+            for (int i = freeTop[g] - 1; i >= 0 && allocatedUnits > limit; i--) {
+                int id = freeStack[g][i];
+                if (blocks[g][id] != null) {
+                    blocks[g][id] = null;
+                    allocatedUnits -= groupUnits[g];
+                }
+            }
+        }
+    }
+
+    /** Puts block {@code id} of group {@code g} back on its free stack (its units are accounted by the caller). */
+    private void push(int g, int id) {
+        freeStack[g][freeTop[g]++] = id;
     }
 
     /** Returns all blocks of {@code seq} to the pool; idempotent. The sequence cannot be used afterwards. */
@@ -133,18 +393,72 @@ public final class KvCachePool {
 
     /**
      * Forgets positions {@code >= length} and returns the blocks no longer needed (for rolling back a
-     * speculative or aborted chunk, or recomputing after preemption).
+     * speculative or aborted chunk, or recomputing after preemption), as well as any blocks set aside for later
+     * chunks by {@link #reserve(Sequence, int, int)}. A sequence whose sliding layers already released the positions
+     * a token at {@code length} would read cannot go back that far: {@link IllegalArgumentException} (recompute it
+     * from a fresh sequence instead).
      */
     public synchronized void truncate(Sequence seq, int length) {
         checkOwner(seq);
         if (length < 0 || length > seq.length)
             throw new IllegalArgumentException("cannot truncate length " + seq.length + " to " + length);
+        if (length < seq.earliestStart) {
+            throw new IllegalArgumentException("cannot truncate length " + seq.length + " to " + length
+                    + ": its sliding-window layers already released the positions it would read (the sequence can"
+                    + " go back to " + seq.earliestStart + " at the earliest)");
+        }
         seq.length = length;
         releaseFrom(seq, blocksFor(length));
     }
 
+    /** Gives back every block at table index {@code >= keep} in every group, and every credit; ends any hold. */
     private void releaseFrom(Sequence seq, int keep) {
-        while (seq.blockCount > keep) freeStack[freeCount++] = seq.table[--seq.blockCount];
+        for (int g = 0; g < groupWindow.length; g++) {
+            for (int i = Math.max(keep, seq.released[g]); i < seq.size[g]; i++) {
+                push(g, seq.tables[g][i]);
+                seq.tables[g][i] = -1;
+                freeUnits += groupUnits[g];
+            }
+            seq.size[g] = Math.min(seq.size[g], keep);
+            seq.released[g] = Math.min(seq.released[g], seq.size[g]);
+            freeUnits += seq.credit[g] * groupUnits[g];
+            seq.credit[g] = 0;
+        }
+        seq.hold = 0;
+    }
+
+    /**
+     * After {@code seq} reached its length: each sliding group gives back its blocks whose positions are all below
+     * {@code length - W + 1}, the first position a token at {@code length} or later reads. While a hold from
+     * {@link #reserve(Sequence, int, int)} lasts, the sequence keeps as credit what its remaining chunks need.
+     */
+    private void releaseOutsideWindows(Sequence seq) {
+        boolean holding = seq.hold > seq.length;
+        for (int g = 0; g < groupWindow.length; g++) {
+            int w = groupWindow[g], gone = 0;
+            if (w != 0 && releaseOutsideWindow) {
+                int keepFrom = Math.min(seq.size[g], Math.max(0, seq.length - w + 1) / BLOCK_TOKENS);
+                for (int i = seq.released[g]; i < keepFrom; i++, gone++) {
+                    push(g, seq.tables[g][i]);
+                    seq.tables[g][i] = -1;
+                }
+                if (gone > 0) {
+                    seq.released[g] = keepFrom;
+                    // A chunk starting at s reads from s - w + 1, which must still be held.
+                    seq.earliestStart = Math.max(seq.earliestStart, keepFrom * BLOCK_TOKENS + w - 1);
+                }
+            }
+            // Released blocks become credit as far as the rest of the hold needs them; the rest goes back.
+            int pooled = seq.credit[g] + gone;
+            int credit = 0;
+            if (holding && w != 0) {
+                int assigned = seq.size[g] - seq.released[g];
+                credit = Math.min(pooled, Math.max(0, requiredBlocks(seq, g, seq.hold, seq.holdChunk) - assigned));
+            }
+            seq.credit[g] = credit;
+            freeUnits += (pooled - credit) * groupUnits[g];
+        }
+        if (!holding) seq.hold = 0;
     }
 
     private void checkOwner(Sequence seq) {
@@ -153,29 +467,52 @@ public final class KvCachePool {
 
     // --- access for the forward pass --------------------------------------------------------------
 
-    float[] block(int id) {
-        return blocks[id];
+    /** The layer group whose blocks hold {@code layer}. */
+    int group(int layer) {
+        return layerGroup[layer];
     }
 
-    /** Offset of the key (kOrV=0) or value (1) vector of slot {@code slot} of layer {@code layer} inside a block. */
+    /** Group {@code group}'s blocks by id (a table entry indexes it). */
+    float[][] blocks(int group) {
+        return blocks[group];
+    }
+
+    /** Offset of the key (kOrV=0) or value (1) vector of slot {@code slot} of layer {@code layer} inside its block. */
     int offset(int layer, int kOrV, int slot) {
-        return ((layer * 2 + kOrV) * BLOCK_TOKENS + slot) * kvDim;
+        return ((layerSlot[layer] * 2 + kOrV) * BLOCK_TOKENS + slot) * kvDim;
     }
 
     /**
-     * The KV state of one sequence: its block table and the number of positions written. Handles are created
+     * The KV state of one sequence: its block tables and the number of positions written. Handles are created
      * by {@link KvCachePool#newSequence()} and must be {@linkplain KvCachePool#free freed} when the request
      * finishes or is cancelled.
      */
     public static final class Sequence {
         private final KvCachePool pool;
-        private int[] table = new int[4];
-        private int blockCount;
+        /** Per layer group: block ids by position / 16; {@code -1} once released; entries from {@link #size} on unused. */
+        private final int[][] tables;
+        /** Per layer group: leading table entries released because no later token reads them. */
+        private final int[] released;
+        /** Per layer group: table entries reserved, positions {@code [0, size * 16)} may be written there. */
+        private final int[] size;
+        /** Per layer group: blocks owned but not yet in the table, for the next chunks of a hold. */
+        private final int[] credit;
+        /** Length the sequence may advance to on its credits (0: none), in chunks of at most {@code holdChunk}. */
+        private int hold, holdChunk;
+
         private int length;
+        /** Smallest start position a forward chunk may have: what it reads is still held. */
+        private int earliestStart;
+
         private boolean freed;
 
         private Sequence(KvCachePool pool) {
             this.pool = pool;
+            int groups = pool.groupWindow.length;
+            this.tables = new int[groups][4];
+            this.released = new int[groups];
+            this.size = new int[groups];
+            this.credit = new int[groups];
         }
 
         /** Positions written so far by forward passes (the next token goes at this position). */
@@ -185,17 +522,34 @@ public final class KvCachePool {
             }
         }
 
-        /** Positions the reserved blocks can hold. */
+        /** Positions the reserved blocks can hold: the next chunk may end there. */
         public int capacity() {
             synchronized (pool) {
-                return blockCount * BLOCK_TOKENS;
+                return capacityUnsafe();
             }
         }
 
-        /** Blocks currently owned. */
+        /** Accounting units currently owned, credits included (blocks, for a pool without sliding layers). */
         public int blockCount() {
             synchronized (pool) {
-                return blockCount;
+                int units = 0;
+                for (int g = 0; g < size.length; g++) units += (size[g] - released[g] + credit[g]) * pool.groupUnits[g];
+                return units;
+            }
+        }
+
+        /** Blocks in {@code layer}'s group's table (released sliding blocks and credits not counted). */
+        public int groupBlockCount(int layer) {
+            synchronized (pool) {
+                int g = pool.layerGroup[layer];
+                return size[g] - released[g];
+            }
+        }
+
+        /** The lowest position still held in {@code layer}'s group (0 until a sliding window released some). */
+        public int firstHeldPosition(int layer) {
+            synchronized (pool) {
+                return released[pool.layerGroup[layer]] * BLOCK_TOKENS;
             }
         }
 
@@ -209,10 +563,12 @@ public final class KvCachePool {
             return pool;
         }
 
-        // Forward-pass internals: called with the table stable (the scheduler does not reserve or free a
+        // Forward-pass internals: called with the tables stable (the scheduler does not reserve or free a
         // sequence while it is part of a running batch).
-        int blockId(int position) {
-            return table[position / BLOCK_TOKENS];
+
+        /** Group {@code group}'s block table (index {@code position / BLOCK_TOKENS}). */
+        int[] table(int group) {
+            return tables[group];
         }
 
         int lengthUnsafe() {
@@ -220,16 +576,24 @@ public final class KvCachePool {
         }
 
         int capacityUnsafe() {
-            return blockCount * BLOCK_TOKENS;
+            int blocks = size[0];
+            for (int g = 1; g < size.length; g++) blocks = Math.min(blocks, size[g]);
+            return blocks * BLOCK_TOKENS;
+        }
+
+        int earliestStartUnsafe() {
+            return earliestStart;
         }
 
         boolean freedUnsafe() {
             return freed;
         }
 
+        /** Sets the written length (after a forward pass) and releases what sliding windows no longer read. */
         void setLength(int newLength) {
             synchronized (pool) {
                 length = newLength;
+                pool.releaseOutsideWindows(this);
             }
         }
     }

@@ -30,7 +30,8 @@ import jdk.incubator.vector.FloatVector;
  * <p>The transformer, per block ({@code x} is the residual stream of all T tokens of a batch):
  * <pre>
  * h = RMSNorm(x) ; q,k,v = Wq h, Wk h, Wv h ; RoPE(q,k at each token's position) ; append k,v to the paged cache
- * x += Wo · softmax(q·Kᵀ/√d, causal) V          (per sequence, per head; kv head = head / (heads/kvHeads))
+ * x += Wo · softmax(q·Kᵀ/√d, causal) V          (per sequence, per head; kv head = head / (heads/kvHeads);
+ *                                                over the layer's window only, in a layer with a sliding window)
  * h = RMSNorm(x) ; x += W2 (SiLU(W1 h) ⊙ W3 h)
  * </pre>
  * then {@code logits = Wout RMSNorm(x)} for the positions whose logits are wanted. RoPE rotates interleaved
@@ -224,9 +225,22 @@ public final class LlamaModel implements AutoCloseable {
         return attentionNumerics;
     }
 
-    /** A KV cache for this model's shape with as many blocks as fit in {@code byteBudget}. */
+    /**
+     * A KV cache for this model's shape with as many blocks as fit in {@code byteBudget}, with the model's own
+     * attention windows ({@link ModelConfig#slidingWindow}): full attention for Llama, and for Gemma's local layers
+     * their sliding window, outside of which blocks are released.
+     */
     public KvCachePool newKvCachePool(long byteBudget) {
         return new KvCachePool(config, byteBudget);
+    }
+
+    /**
+     * A KV cache whose layer {@code l} attends to the last {@code layerWindow[l]} positions only (0 = the whole
+     * context): {@link #forward} masks attention with the pool's windows and the pool releases the blocks no window
+     * reaches any more (see {@link KvCachePool}). A layer the model itself gives a sliding window must keep it.
+     */
+    public KvCachePool newKvCachePool(long byteBudget, int[] layerWindow) {
+        return new KvCachePool(config, layerWindow, byteBudget);
     }
 
     /** Encoding of the largest matrices (what a user would call the model's quantization), e.g. "Q8_0". */
@@ -263,6 +277,11 @@ public final class LlamaModel implements AutoCloseable {
             if (e.startPosition() > s.lengthUnsafe()) {
                 throw new IllegalArgumentException("entry starts at position " + e.startPosition()
                         + " but its sequence holds " + s.lengthUnsafe());
+            }
+            if (e.startPosition() < s.earliestStartUnsafe()) {
+                throw new IllegalArgumentException("entry starts at position " + e.startPosition()
+                        + " but its sliding-window layers already released what it would read (earliest start "
+                        + s.earliestStartUnsafe() + ")");
             }
             int end = e.startPosition() + e.tokens().length;
             if (end > s.capacityUnsafe()) {
@@ -328,8 +347,8 @@ public final class LlamaModel implements AutoCloseable {
                     rope(q, t * qDim, c.heads(), cos, sin, t * pairs);
                     rope(k, t * kvDim, c.kvHeads(), cos, sin, t * pairs);
                     KvCachePool kvPool = seqOf[t].pool();
-                    int slot = pos[t] % KvCachePool.BLOCK_TOKENS;
-                    float[] block = kvPool.block(seqOf[t].blockId(pos[t]));
+                    int slot = pos[t] % KvCachePool.BLOCK_TOKENS, group = kvPool.group(layer);
+                    float[] block = kvPool.blocks(group)[seqOf[t].table(group)[pos[t] / KvCachePool.BLOCK_TOKENS]];
                     int ko = kvPool.offset(layer, 0, slot), vo = kvPool.offset(layer, 1, slot);
                     for (int i = 0; i < kvDim; i++) {
                         block[ko + i] = f16Round(k[t * kvDim + i]);
@@ -536,9 +555,11 @@ public final class LlamaModel implements AutoCloseable {
         int qOff = t * qDim + h * hs;
         KvCachePool.Sequence s = seqOf[t];
         KvCachePool kv = s.pool();
-        int last = pos[t];
-        int window = tr.window(layer);
-        int first = window == 0 ? 0 : Math.max(0, last - window + 1);
+        // The pool's window: the model's where it has one (the pool checks), or one a caller gave a full layer.
+        int group = kv.group(layer), window = kv.window(layer);
+        float[][] blocks = kv.blocks(group);
+        int[] table = s.table(group);
+        int last = pos[t], first = window == 0 ? 0 : Math.max(0, last - window + 1);
         float scale = tr.scoreScale(), queryScale = tr.queryScale(), cap = tr.attnLogitSoftcap();
         // llama.cpp converts q to fp16 for the dot with the fp16 keys (after scaling it, where the family scales q).
         if (queryScale == 1f) for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i]);
@@ -548,7 +569,7 @@ public final class LlamaModel implements AutoCloseable {
         final int bt = KvCachePool.BLOCK_TOKENS;
         // Walk the cache block by block (one table lookup per 16 positions); a slot is kvDim floats further on.
         for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
-            float[] block = kv.block(s.blockId(p0));
+            float[] block = blocks[table[p0 / bt]];
             int start = Math.max(p0, first), end = Math.min(last, p0 + bt - 1);
             if (cap == 0f) {
                 for (int p = start, ko = kBase + (start - p0) * kvDim; p <= end; p++, ko += kvDim) {
@@ -580,12 +601,13 @@ public final class LlamaModel implements AutoCloseable {
         if (hs % chunk == 0) {
             // The common head sizes (64, 128): each run of four vectors of the output row stays in registers across
             // all positions instead of a load-FMA-store round trip through memory per position.
-            for (int c = 0; c < hs; c += chunk) weightedValues4(att, first, last, s, vBase + c, kvDim, out, o + c);
+            for (int c = 0; c < hs; c += chunk)
+                weightedValues4(att, first, last, blocks, table, vBase + c, kvDim, out, o + c);
             return;
         }
         java.util.Arrays.fill(out, o, o + hs, 0f);
         for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
-            float[] block = kv.block(s.blockId(p0));
+            float[] block = blocks[table[p0 / bt]];
             int start = Math.max(p0, first), end = Math.min(last, p0 + bt - 1);
             for (int p = start, vo = vBase + (start - p0) * kvDim; p <= end; p++, vo += kvDim)
                 QuantKernels.axpy(att[p], block, vo, out, o, hs);
@@ -605,9 +627,10 @@ public final class LlamaModel implements AutoCloseable {
         int qOff = t * qDim + h * hs;
         KvCachePool.Sequence s = seqOf[t];
         KvCachePool kv = s.pool();
-        int last = pos[t];
-        int window = tr.window(layer);
-        int first = window == 0 ? 0 : Math.max(0, last - window + 1);
+        int group = kv.group(layer), window = kv.window(layer);
+        float[][] blocks = kv.blocks(group);
+        int[] table = s.table(group);
+        int last = pos[t], first = window == 0 ? 0 : Math.max(0, last - window + 1);
         float scale = tr.scoreScale(), queryScale = tr.queryScale(), cap = tr.attnLogitSoftcap();
         for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i] * queryScale);
         float capScale = cap == 0f ? 0f : scale / cap;
@@ -616,7 +639,7 @@ public final class LlamaModel implements AutoCloseable {
         int kvDim = config.kvDim(), kBase = kv.offset(layer, 0, 0) + kvOff, vBase = kv.offset(layer, 1, 0) + kvOff;
         final int bt = KvCachePool.BLOCK_TOKENS;
         for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
-            float[] block = kv.block(s.blockId(p0));
+            float[] block = blocks[table[p0 / bt]];
             int start = Math.max(p0, first), end = Math.min(last, p0 + bt - 1);
             int ko = kBase + (start - p0) * kvDim, vo = vBase + (start - p0) * kvDim;
             for (int p = start; p <= end; p++, ko += kvDim, vo += kvDim) {
@@ -640,17 +663,16 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * {@code out[o ..+ 4 vectors) = Σ_p att[p] · V[p][vOff ..]} over positions {@code first..last} of {@code s}'s
-     * cache, accumulated in four registers: the same FMAs in the same order as {@link QuantKernels#axpy} per
-     * position, so both paths of {@link #attend} give identical results.
+     * {@code out[o ..+ 4 vectors) = Σ_p att[p] · V[p][vOff ..]} over positions {@code first..last} of a sequence's
+     * cache (its group's {@code blocks} and block {@code table}), accumulated in four registers: the same FMAs in the
+     * same order as {@link QuantKernels#axpy} per position, so both paths of {@link #attend} give identical results.
      */
     private static void weightedValues4(
-            float[] att, int first, int last, KvCachePool.Sequence s, int vOff, int kvDim, float[] out, int o) {
-        KvCachePool kv = s.pool();
+            float[] att, int first, int last, float[][] blocks, int[] table, int vOff, int kvDim, float[] out, int o) {
         final int l = QuantKernels.L, bt = KvCachePool.BLOCK_TOKENS;
         FloatVector o0 = FloatVector.zero(QuantKernels.F), o1 = o0, o2 = o0, o3 = o0;
         for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
-            float[] block = kv.block(s.blockId(p0));
+            float[] block = blocks[table[p0 / bt]];
             int start = Math.max(p0, first), end = Math.min(last, p0 + bt - 1);
             for (int p = start, vo = vOff + (start - p0) * kvDim; p <= end; p++, vo += kvDim) {
                 FloatVector a = FloatVector.broadcast(QuantKernels.F, att[p]);

@@ -23,7 +23,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * preempted: its blocks are freed and it goes back to the front of the queue; when readmitted, its prompt and
  * the tokens it already generated are recomputed in prefill chunks and generation continues where it stopped
  * (its sampler state is kept, and the kernels are batch-invariant, so the output is the same as without
- * preemption). Blocks are returned on finish, cancellation and error.
+ * preemption). Blocks are returned on finish, cancellation and error. Block counts always come from the pool
+ * ({@link KvCachePool#blocksToHold}): with sliding-window layers a block is a smaller unit, a prompt is admitted with
+ * the blocks of its full-attention layers plus what one prefill chunk reads in the sliding ones, and a running
+ * sequence gives back the blocks its windows left behind, so long prompts and many long sequences fit where they
+ * would not otherwise.
  *
  * <p>Priorities: a {@link SequenceRequest.Priority#LOW} sequence (a shadow copy nobody waits for) is admitted only
  * when no NORMAL sequence is waiting, and its waiting count never makes NORMAL submissions overloaded. The running
@@ -120,10 +124,19 @@ public final class Scheduler implements Runnable, AutoCloseable {
     private volatile double averageSequenceSeconds = 1.0;
 
     public Scheduler(LlamaModel model, Config config) {
+        this(model, config, model.newKvCachePool(config.kvCacheBytes()));
+    }
+
+    /**
+     * Over a KV pool built for {@code model} with windows of its own ({@link LlamaModel#newKvCachePool(long, int[])}),
+     * whose budget {@code config.kvCacheBytes()} should be.
+     */
+    Scheduler(LlamaModel model, Config config, KvCachePool kv) {
+        if (!kv.config().equals(model.config())) throw new IllegalArgumentException("KV cache built for another model");
         this.model = model;
         this.tokenizer = model.tokenizer();
         this.config = config;
-        this.kv = model.newKvCachePool(config.kvCacheBytes());
+        this.kv = kv;
         this.planner = new StepPlanner(kv, config, queue);
     }
 
@@ -172,8 +185,9 @@ public final class Scheduler implements Runnable, AutoCloseable {
                         0);
             }
         }
-        // The last generated token is never fed back, so the cache holds at most prompt + maxTokens - 1 positions.
-        int blocksNeeded = KvCachePool.blocksFor(prompt.length + request.maxTokens() - 1);
+        // The last generated token is never fed back, so the cache holds at most prompt + maxTokens - 1 positions; a
+        // sequence readmitted after preemption reserves for all of them at once.
+        int blocksNeeded = kv.blocksToHold(prompt.length + request.maxTokens() - 1, config.prefillChunkTokens());
         if (blocksNeeded > kv.totalBlocks()) {
             throw new SubmissionRejectedException(
                     SubmissionRejectedException.Reason.INVALID,

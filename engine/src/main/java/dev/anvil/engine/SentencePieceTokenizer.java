@@ -51,16 +51,7 @@ public final class SentencePieceTokenizer implements Tokenizer {
     }
 
     @Override
-    public int[] encode(String text, boolean addBos) {
-        return encode(text, addBos, false);
-    }
-
-    @Override
-    public int[] encodeWithSpecials(String text, boolean addBos) {
-        return encode(text, addBos, true);
-    }
-
-    private int[] encode(String text, boolean addBos, boolean parseSpecial) {
+    public int[] encode(String text, boolean addBos, boolean parseSpecial) {
         IntList out = new IntList();
         if (addBos) out.add(vocab.requireBos());
         // llama.cpp prefixes a space to the first text fragment and to every fragment that follows a special token.

@@ -15,7 +15,8 @@ import java.util.List;
  *   <li>running sequences, in running order: a decode token each, or the next prefill chunk within the step's
  *       prefill budget ({@link Scheduler.Config#prefillChunkTokens()}); when the pool runs dry the most recently
  *       admitted running sequence is preempted until the block is found (possibly the sequence itself);
- *   <li>admission, in the queue's order, while a sequence's whole pending context fits in the free blocks, the batch
+ *   <li>admission, in the queue's order, while a sequence's whole pending context fits in the free blocks (in
+ *       sliding-window layers: the blocks its largest prefill chunk reads), the batch
  *       has a slot and prefill budget is left; not in a step that had to preempt a running sequence to grow
  *       another (step 2): the freed blocks are what the running sequences are about to grow into. Preempting LOW
  *       sequences for the NORMAL head (step 1) is what lets it in, in the same step.
@@ -55,11 +56,11 @@ final class StepPlanner {
 
         long recomputed = 0;
         while (preempted == 0 && queue.runningCount() < config.maxBatchSequences() && prefillBudget > 0) {
-            Seq next = queue.pollAdmissible(kv.freeBlocks());
+            Seq next = queue.pollAdmissible(kv.freeBlocks(), this::blocksToAdmit);
             if (next == null) break;
             next.kvSeq = kv.newSequence();
             try {
-                kv.reserve(next.kvSeq, next.tokenCount);
+                kv.reserve(next.kvSeq, next.tokenCount, config.prefillChunkTokens());
             } catch (KvCacheFullException e) {
                 throw new IllegalStateException(
                         "KV blocks vanished between check and reservation", e); // single stepping thread
@@ -74,13 +75,22 @@ final class StepPlanner {
     }
 
     /**
+     * Blocks a sequence with {@code tokens} pending context takes when admitted: all of them for full-attention layers,
+     * what one prefill chunk reads for sliding-window layers (the pool keeps that many for its later chunks, so its
+     * prefill never runs dry).
+     */
+    private int blocksToAdmit(int tokens) {
+        return kv.blocksToHold(tokens, config.prefillChunkTokens());
+    }
+
+    /**
      * When the first waiting NORMAL sequence does not fit and preempting running LOW sequences would make it fit,
      * preempts them, newest first, until it does. Returns how many were preempted.
      */
     private int makeRoomForNormal() {
         Seq head = queue.firstWaitingNormal();
         if (head == null) return 0;
-        int needed = KvCachePool.blocksFor(head.tokenCount);
+        int needed = blocksToAdmit(head.tokenCount);
         int lowBlocks = 0;
         boolean anyLow = false;
         for (Seq s : queue.running()) {

@@ -14,11 +14,22 @@ import java.util.List;
  */
 public interface Tokenizer {
 
+    /**
+     * Tokenizes {@code text}, with BOS first when {@code addBos}; with {@code parseSpecial}, control tokens
+     * ({@code <s>}, {@code <|im_start|>}, ...) written in the text are recognised as their ids, otherwise they are
+     * tokenized as text (llama.cpp's {@code parse_special}).
+     */
+    int[] encode(String text, boolean addBos, boolean parseSpecial);
+
     /** Tokenizes plain text: control-token strings such as {@code <s>} written in the text are tokenized as text. */
-    int[] encode(String text, boolean addBos);
+    default int[] encode(String text, boolean addBos) {
+        return encode(text, addBos, false);
+    }
 
     /** Tokenizes text in which control tokens ({@code <s>}, {@code <|im_start|>}, ...) are recognised as their ids. */
-    int[] encodeWithSpecials(String text, boolean addBos);
+    default int[] encodeWithSpecials(String text, boolean addBos) {
+        return encode(text, addBos, true);
+    }
 
     /** The raw bytes token {@code id} contributes to decoded text (empty for control tokens). */
     byte[] tokenBytes(int id);

@@ -177,6 +177,13 @@ class ModelLoadingTest {
         assertEquals(1e6f, gemma3.ropeTheta(1));
         assertEquals(0f, gemma3.traits().finalLogitSoftcap());
         assertEquals(0, gemma3.slidingWindow(3));
+        KvCachePool pool = new KvCachePool(gemma3, 1L << 20);
+        assertEquals(16, pool.window(0), "a model's default pool has its sliding windows");
+        assertEquals(0, pool.window(1));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new KvCachePool(gemma3, new int[4], 1L << 20),
+                "a pool cannot widen a sliding layer to full attention");
         assertArrayEquals(
                 new float[] {1f, 0.125f, 1f, 0.125f},
                 gemma3.traits().withRopeScale(0.125f, true).layerRopeScale(),

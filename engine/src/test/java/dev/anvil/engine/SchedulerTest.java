@@ -87,7 +87,11 @@ class SchedulerTest {
     record Solo(int[] tokens, String text, Generation.FinishReason reason) {}
 
     static Solo solo(SequenceRequest r) throws KvCacheFullException {
-        KvCachePool kv = model.newKvCachePool(4 << 20);
+        return solo(r, model.newKvCachePool(4 << 20));
+    }
+
+    /** Alone in a pool of its own, built by the caller (e.g. with sliding-window layers). */
+    static Solo solo(SequenceRequest r, KvCachePool kv) throws KvCacheFullException {
         KvCachePool.Sequence seq = kv.newSequence();
         Generation gen = new Generation(tok, r.promptTokens(), r.sampling(), r.maxTokens(), r.stop());
         kv.reserve(seq, r.promptTokens().length);
@@ -143,7 +147,11 @@ class SchedulerTest {
     }
 
     static void assertSameAsSolo(SequenceRequest r, Recorder rec) throws Exception {
-        Solo expected = solo(r);
+        assertSameAsSolo(r, rec, model.newKvCachePool(4 << 20));
+    }
+
+    static void assertSameAsSolo(SequenceRequest r, Recorder rec, KvCachePool soloKv) throws Exception {
+        Solo expected = solo(r, soloKv);
         assertNull(rec.error, () -> "sequence failed: " + rec.error);
         SequenceOutcome o = rec.outcome.get();
         assertArrayEquals(expected.tokens(), rec.tokenArray(), "tokens differ from the solo run");
@@ -307,6 +315,86 @@ class SchedulerTest {
         assertTrue(recs.stream().anyMatch(r -> r.outcome.join().preemptions() > 0));
         for (int i = 0; i < requests.size(); i++) assertSameAsSolo(requests.get(i), recs.get(i));
         assertEquals(14, maxUsed, "the pool was used to the last block");
+        assertNoBlocksLeaked(s);
+    }
+
+    @Test
+    void slidingWindowReleaseLetsLongSequencesShareABudgetTheyCouldNotShareOtherwise() throws Exception {
+        int layers = model.config().layers();
+        int[] windows = new int[layers];
+        for (int l = 0; l < layers; l++) windows[l] = l % 3 == 2 ? 0 : 32; // stories260K: 1 full, 4 sliding layers
+        long budget = 30 * blockBytes; // 150 one-layer units
+        // Four sequences of ~205 positions: 13 blocks in each of 5 layers (65 units) each without release, 260 in
+        // all; with release a full layer holds 13 blocks and a sliding one at most 3, 25 units each.
+        List<SequenceRequest> requests = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            SamplingParams p = i % 2 == 0
+                    ? SamplingParams.GREEDY
+                    : SamplingParams.DEFAULTS.withTemperature(0.9f).withSeed(500 + i);
+            requests.add(request(PROMPTS[i], p, 200));
+        }
+        int totalGenerated = 0;
+        for (SequenceRequest r : requests) {
+            Solo alone = solo(r, model.newKvCachePool(budget, windows));
+            totalGenerated += alone.tokens().length;
+        }
+        assertTrue(totalGenerated > 3 * 200, "the sequences run long (" + totalGenerated + " tokens)");
+
+        for (boolean sliding : new boolean[] {true, false}) {
+            KvCachePool kv = sliding ? model.newKvCachePool(budget, windows) : model.newKvCachePool(budget);
+            Scheduler s = new Scheduler(model, new Scheduler.Config(budget, 64, 64, 8), kv);
+            List<Recorder> recs = new ArrayList<>();
+            for (SequenceRequest r : requests) {
+                Recorder rec = new Recorder();
+                s.submit(r, rec);
+                recs.add(rec);
+            }
+            s.step();
+            assertEquals(4, s.stats().running(), "all four fit at first");
+            for (int i = 0; i < 5000 && !recs.stream().allMatch(Recorder::done); i++) {
+                s.step();
+                assertTrue(s.stats().kvBlocksUsed() <= kv.totalBlocks());
+            }
+            if (sliding) {
+                assertEquals(0, s.stats().preemptions(), "with release all four run to the end side by side");
+                for (SequenceRequest r : requests)
+                    assertSameAsSolo(r, recs.get(requests.indexOf(r)), model.newKvCachePool(budget, windows));
+            } else {
+                assertTrue(s.stats().preemptions() > 0, "without release the same budget cannot hold them");
+                for (SequenceRequest r : requests) assertSameAsSolo(r, recs.get(requests.indexOf(r)));
+            }
+            assertNoBlocksLeaked(s);
+        }
+    }
+
+    @Test
+    void aLongPromptIsAdmittedWithTheSlidingBlocksOfOneChunkOnly() throws Exception {
+        int layers = model.config().layers();
+        int[] windows = new int[layers];
+        for (int l = 0; l < layers; l++) windows[l] = l % 3 == 2 ? 0 : 32;
+        StringBuilder text = new StringBuilder();
+        while (tok.encode(text.toString(), true).length < 300)
+            text.append("The little girl saw a big red ball in the park. ");
+        SequenceRequest longPrompt =
+                new SequenceRequest(tok.encode(text.toString(), true), SamplingParams.GREEDY, 16, List.of());
+        int positions = longPrompt.promptTokens().length + 15;
+        long budget = 10 * blockBytes; // 50 one-layer units
+        Scheduler.Config config = new Scheduler.Config(budget, 8, 32, 4);
+        // At once this context needs 5 units per 16 positions (about 100): more than the whole pool.
+        Scheduler plain = new Scheduler(model, config);
+        assertTrue(plain.kvCache().blocksToHold(positions) > plain.kvCache().totalBlocks());
+        SubmissionRejectedException rejected =
+                assertThrows(SubmissionRejectedException.class, () -> plain.submit(longPrompt, new Recorder()));
+        assertEquals(SubmissionRejectedException.Reason.INVALID, rejected.reason());
+        // With release the full layer holds it all and each sliding layer what one 32-token chunk reads.
+        KvCachePool kv = model.newKvCachePool(budget, windows);
+        assertTrue(kv.blocksToHold(positions, 32) <= kv.totalBlocks());
+        Scheduler s = new Scheduler(model, config, kv);
+        Recorder rec = new Recorder();
+        s.submit(longPrompt, rec);
+        stepUntilDone(s, List.of(rec), 100);
+        assertEquals(0, s.stats().preemptions());
+        assertSameAsSolo(longPrompt, rec, model.newKvCachePool(4 << 20, windows));
         assertNoBlocksLeaked(s);
     }
 

@@ -33,11 +33,14 @@ class SequenceQueueTest {
     void normalSequencesAreAdmittedFirstComeFirstServedAheadOfLowOnes() {
         Seq low1 = low(), normal1 = normal(), low2 = low(), normal2 = normal();
         for (Seq s : List.of(low1, normal1, low2, normal2)) queue.enqueue(s);
-        assertSame(normal1, queue.pollAdmissible(100));
-        assertSame(normal2, queue.pollAdmissible(100));
-        assertSame(low1, queue.pollAdmissible(100), "LOW ones only once no NORMAL one waits, in arrival order");
-        assertSame(low2, queue.pollAdmissible(100));
-        assertNull(queue.pollAdmissible(100));
+        assertSame(normal1, queue.pollAdmissible(100, KvCachePool::blocksFor));
+        assertSame(normal2, queue.pollAdmissible(100, KvCachePool::blocksFor));
+        assertSame(
+                low1,
+                queue.pollAdmissible(100, KvCachePool::blocksFor),
+                "LOW ones only once no NORMAL one waits, in arrival order");
+        assertSame(low2, queue.pollAdmissible(100, KvCachePool::blocksFor));
+        assertNull(queue.pollAdmissible(100, KvCachePool::blocksFor));
     }
 
     @Test
@@ -45,10 +48,12 @@ class SequenceQueueTest {
         Seq big = seq(SequenceRequest.Priority.NORMAL, 40 * 16), small = normal();
         queue.enqueue(big);
         queue.enqueue(small);
-        assertNull(queue.pollAdmissible(1), "the head needs more blocks than are free: nobody is admitted");
+        assertNull(
+                queue.pollAdmissible(1, KvCachePool::blocksFor),
+                "the head needs more blocks than are free: nobody is admitted");
         assertSame(big, queue.firstWaitingNormal());
         assertEquals(2, queue.waitingCount());
-        assertSame(big, queue.pollAdmissible(KvCachePool.blocksFor(40 * 16)));
+        assertSame(big, queue.pollAdmissible(KvCachePool.blocksFor(40 * 16), KvCachePool::blocksFor));
     }
 
     @Test
@@ -72,8 +77,11 @@ class SequenceQueueTest {
         queue.enqueue(waitingNormal);
         queue.addRunning(running);
         queue.requeuePreempted(running);
-        assertSame(running, queue.pollAdmissible(100), "readmitted before the sequences that waited behind it");
-        assertSame(waitingNormal, queue.pollAdmissible(100));
+        assertSame(
+                running,
+                queue.pollAdmissible(100, KvCachePool::blocksFor),
+                "readmitted before the sequences that waited behind it");
+        assertSame(waitingNormal, queue.pollAdmissible(100, KvCachePool::blocksFor));
     }
 
     @Test

@@ -106,19 +106,15 @@ final class PostgresServer implements AutoCloseable {
                 Duration.ofMinutes(2));
 
         launch();
-        run(
-                List.of(
-                        binDir.resolve("createdb").toString(),
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        Integer.toString(port),
-                        "-U",
-                        USER,
-                        "-O",
-                        USER,
-                        DATABASE),
-                Duration.ofSeconds(60));
+        run(clientCommand("createdb", "-O", USER, DATABASE), Duration.ofSeconds(60));
+    }
+
+    /** A PostgreSQL client tool's command line, connecting to this server as {@link #USER}, then {@code args}. */
+    private List<String> clientCommand(String tool, String... args) {
+        List<String> command = new ArrayList<>(
+                List.of(binDir.resolve(tool).toString(), "-h", "127.0.0.1", "-p", Integer.toString(port), "-U", USER));
+        command.addAll(List.of(args));
+        return command;
     }
 
     /** Starts postgres on the data directory and waits until it accepts connections. */
@@ -172,16 +168,7 @@ final class PostgresServer implements AutoCloseable {
             if (!process.isAlive()) {
                 throw new IOException("postgres exited with " + process.exitValue() + "; see " + logFile);
             }
-            Process ready = new ProcessBuilder(
-                            binDir.resolve("pg_isready").toString(),
-                            "-h",
-                            "127.0.0.1",
-                            "-p",
-                            Integer.toString(port),
-                            "-U",
-                            USER,
-                            "-d",
-                            "postgres")
+            Process ready = new ProcessBuilder(clientCommand("pg_isready", "-d", "postgres"))
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                     .start();

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import jakarta.json.Json;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 /**
  * The model file the ITs serve (the repository's stories260K) and its registration under a name and versions of a
@@ -42,5 +43,30 @@ public final class TestModel {
             HttpResult r = post(server, name, version);
             assertEquals(201, r.status(), r::toString);
         }
+    }
+
+    /** Moves {@code name@version} to {@code stage} through the registry API: the move must succeed (200). */
+    public static void moveStage(AnvilServer server, String name, String version, String stage, String reason) {
+        HttpResult r = server.request(
+                "POST",
+                "/api/registry/models/" + name + "/versions/" + version + "/stage",
+                Json.createObjectBuilder()
+                        .add("stage", stage)
+                        .add("reason", reason)
+                        .build()
+                        .toString(),
+                Map.of("Content-Type", "application/json"));
+        assertEquals(200, r.status(), r::toString);
+    }
+
+    /** A greedy {@code /v1/completions} body for {@code model} (a name, or {@code name@version}). */
+    public static String greedyCompletion(String model, String prompt, int maxTokens) {
+        return Json.createObjectBuilder()
+                .add("model", model)
+                .add("prompt", prompt)
+                .add("max_tokens", maxTokens)
+                .add("temperature", 0)
+                .build()
+                .toString();
     }
 }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerMetrics;
+import dev.anvil.it.TestModel;
 import dev.anvil.it.gateway.RequestBurst;
 import jakarta.json.Json;
 import jakarta.json.JsonObject;
@@ -95,16 +96,6 @@ class ClusterIT {
     /** The response without what differs per response (id, created). */
     private static JsonObject content(HttpResult r) {
         return Json.createObjectBuilder(r.json()).remove("id").remove("created").build();
-    }
-
-    private static String completion(String model, String prompt, int maxTokens) {
-        return Json.createObjectBuilder()
-                .add("model", model)
-                .add("prompt", prompt)
-                .add("max_tokens", maxTokens)
-                .add("temperature", 0)
-                .build()
-                .toString();
     }
 
     /** Sends {@code body} until {@code ref} answers it (a version loads on demand, in the background); returns that answer. */
@@ -258,7 +249,7 @@ class ClusterIT {
 
     @Test
     void aGenerationStoredOnOneNodeIsAHitOnTheOther() {
-        String body = completion(MODEL, "Once upon a time (cluster " + UUID.randomUUID() + ")", 16);
+        String body = TestModel.greedyCompletion(MODEL, "Once upon a time (cluster " + UUID.randomUUID() + ")", 16);
         double stored = metric(node1, "anvil_cache_stores_total");
         HttpResult first = node1.request("POST", "/v1/completions", body, JSON);
         assertEquals(200, first.status(), first::toString);
@@ -307,7 +298,8 @@ class ClusterIT {
         // Half the callers on each node.
         RequestBurst burst = RequestBurst.send(32, i -> {
             AnvilServer node = i % 2 == 0 ? node1 : node2;
-            return () -> node.request("POST", "/v1/completions", completion(MODEL, "Once upon a time", 2), headers);
+            return () -> node.request(
+                    "POST", "/v1/completions", TestModel.greedyCompletion(MODEL, "Once upon a time", 2), headers);
         });
         // One bucket for the key in the distributed cache: the nodes together pass the limit, never a limit each.
         burst.assertLimitHeld(limit, " on two nodes");
@@ -319,23 +311,12 @@ class ClusterIT {
     @Test
     void aPromotionOnOneNodeRemovesTheEntriesTheOtherNodeStored() {
         String model = "cluster-" + UUID.randomUUID().toString().substring(0, 8);
-        Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        assertTrue(Files.isRegularFile(file), "test model file missing: " + file);
-        for (String v : List.of("1.0.0", "2.0.0")) {
-            HttpResult r = node1.post(
-                    "/api/registry/models/" + model + "/versions",
-                    Json.createObjectBuilder()
-                            .add("version", v)
-                            .add("path", file.toString())
-                            .build()
-                            .toString());
-            assertEquals(201, r.status(), r::toString);
-        }
-        move(node1, model, "1.0.0", "PRODUCTION");
-        move(node1, model, "2.0.0", "STAGING");
+        TestModel.register(node1, model, "1.0.0", "2.0.0");
+        TestModel.moveStage(node1, model, "1.0.0", "PRODUCTION", "cluster test");
+        TestModel.moveStage(node1, model, "2.0.0", "STAGING", "cluster test");
 
         // Node 2 generates with 2.0.0 (pinned) and stores the entry; node 1 then reads it from the shared cache.
-        String pinned = completion(model + "@2.0.0", "Once upon a time", 8);
+        String pinned = TestModel.greedyCompletion(model + "@2.0.0", "Once upon a time", 8);
         double stored = metric(node2, "anvil_cache_stores_total");
         HttpResult generated = untilServed(node2, pinned, model + "@2.0.0");
         assertEquals("miss", cacheStatus(generated), generated::toString);
@@ -347,7 +328,7 @@ class ClusterIT {
         assertEquals("hit", cacheStatus(onNode1), "the entry is shared before the promotion: " + onNode1);
 
         double invalidated = metric(node1, "anvil_cache_invalidations_total");
-        move(node1, model, "2.0.0", "PRODUCTION");
+        TestModel.moveStage(node1, model, "2.0.0", "PRODUCTION", "cluster test");
         assertTrue(
                 metric(node1, "anvil_cache_invalidations_total") >= invalidated + 1,
                 "the promotion on node 1 removed 2.0.0's entry, which node 2 had stored");
@@ -363,25 +344,17 @@ class ClusterIT {
 
         // Node 2 learns of the promotion made through node 1 at its next reconciliation with the shared registry
         // (anvil.serving.registry-sync-seconds): the model's name then resolves to 2.0.0 there too.
-        untilServed(node2, completion(model, "Once upon a time", 8), model + "@2.0.0");
+        untilServed(node2, TestModel.greedyCompletion(model, "Once upon a time", 8), model + "@2.0.0");
     }
 
     @Test
     void aVersionArchivedThroughOneNodeStopsServingPinnedRequestsOnTheOther() {
         String model = "cluster-" + UUID.randomUUID().toString().substring(0, 8);
-        Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        HttpResult registered = node1.post(
-                "/api/registry/models/" + model + "/versions",
-                Json.createObjectBuilder()
-                        .add("version", "1.0.0")
-                        .add("path", file.toString())
-                        .build()
-                        .toString());
-        assertEquals(201, registered.status(), registered::toString);
-        String pinned = completion(model + "@1.0.0", "Once upon a time", 4);
+        TestModel.register(node1, model, "1.0.0");
+        String pinned = TestModel.greedyCompletion(model + "@1.0.0", "Once upon a time", 4);
         untilServed(node2, pinned, model + "@1.0.0"); // loaded on demand on node 2
 
-        move(node1, model, "1.0.0", "ARCHIVED");
+        TestModel.moveStage(node1, model, "1.0.0", "ARCHIVED", "cluster test");
         // Node 2 finds the archival at its next reconciliation, unloads the version, and then refuses it as any
         // node refuses an ARCHIVED version.
         Instant deadline = Instant.now().plus(DEADLINE);
@@ -392,19 +365,6 @@ class ClusterIT {
         }
         assertEquals(400, last.status(), "node 2 must stop serving a version archived through node 1: " + last);
         assertTrue(last.json().getJsonObject("error").getString("message").contains("ARCHIVED"), last::toString);
-    }
-
-    private static void move(AnvilServer server, String model, String version, String stage) {
-        HttpResult r = server.request(
-                "POST",
-                "/api/registry/models/" + model + "/versions/" + version + "/stage",
-                Json.createObjectBuilder()
-                        .add("stage", stage)
-                        .add("reason", "cluster test")
-                        .build()
-                        .toString(),
-                Map.of("Content-Type", "application/json"));
-        assertEquals(200, r.status(), r::toString);
     }
 
     private static String readConfiguration(AnvilServer server) {

@@ -10,6 +10,7 @@ import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.Eventually;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerProfile;
+import dev.anvil.it.TestModel;
 import jakarta.json.Json;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
@@ -78,19 +79,12 @@ class GatewayIT {
         return Map.of("Content-Type", "application/json", "Authorization", "Bearer " + secret);
     }
 
-    private static String completion(String model, String prompt, int maxTokens) {
-        return Json.createObjectBuilder()
-                .add("model", model)
-                .add("prompt", prompt)
-                .add("max_tokens", maxTokens)
-                .add("temperature", 0)
-                .build()
-                .toString();
-    }
-
     private static HttpResult complete(AnvilServer server, String secret, String model, int maxTokens) {
         return server.request(
-                "POST", "/v1/completions", completion(model, "Once upon a time", maxTokens), bearer(secret));
+                "POST",
+                "/v1/completions",
+                TestModel.greedyCompletion(model, "Once upon a time", maxTokens),
+                bearer(secret));
     }
 
     private static void assertError(HttpResult r, int status, String type, String code) {
@@ -188,7 +182,7 @@ class GatewayIT {
 
     @Test
     void v1RequestsNeedAValidKeyScopedToTheModel(AnvilServer server) throws java.io.IOException {
-        HttpResult none = server.post("/v1/completions", completion(MODEL, "Hi", 4));
+        HttpResult none = server.post("/v1/completions", TestModel.greedyCompletion(MODEL, "Hi", 4));
         assertError(none, 401, "invalid_request_error", "missing_api_key");
         // Nothing set anvil.gateway.require-api-key: listening on 0.0.0.0 (beyond loopback) is what requires the key.
         assertTrue(
@@ -486,7 +480,11 @@ class GatewayIT {
         // Refused requests are audited too, with their status.
         assertEquals(
                 401,
-                server.request("POST", "/v1/completions", completion(MODEL, "x", 1), bearer("anv-unknown"))
+                server.request(
+                                "POST",
+                                "/v1/completions",
+                                TestModel.greedyCompletion(MODEL, "x", 1),
+                                bearer("anv-unknown"))
                         .status());
         HttpResult anonymous = eventually(
                 () -> server.get("/api/gateway/audit?actor=anonymous&action=v1.request"),

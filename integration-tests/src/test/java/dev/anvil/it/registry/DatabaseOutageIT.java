@@ -8,10 +8,8 @@ import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.Eventually;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerProfile;
-import jakarta.json.Json;
+import dev.anvil.it.TestModel;
 import jakarta.json.JsonObject;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
@@ -35,16 +33,6 @@ class DatabaseOutageIT {
         AnvilServer.stop(AnvilServer.Profile.DATABASE_OUTAGE); // nobody else uses it: free its memory now
     }
 
-    private static String registerBody(String version) {
-        Path file = Path.of("../models/stories260K.gguf").toAbsolutePath().normalize();
-        assertTrue(Files.isRegularFile(file), "test model missing: " + file);
-        return Json.createObjectBuilder()
-                .add("version", version)
-                .add("path", file.toString())
-                .build()
-                .toString();
-    }
-
     private static void assertDatabaseUnavailable(HttpResult r) {
         assertEquals(503, r.status(), r::toString);
         JsonObject error = r.json().getJsonObject("error");
@@ -59,15 +47,14 @@ class DatabaseOutageIT {
     @Test
     void writesDuringAnOutageAre503WithRetryAfterServingGoesOnAndTheServerRecovers(AnvilServer server) {
         String model = "outage-" + UUID.randomUUID().toString().substring(0, 8);
-        HttpResult before = server.post("/api/registry/models/" + model + "/versions", registerBody("1.0.0"));
+        HttpResult before = TestModel.post(server, model, "1.0.0");
         assertEquals(201, before.status(), before::toString);
         String completion = "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\",\"max_tokens\":4}";
         assertEquals(200, server.post("/v1/completions", completion).status());
 
         server.stopDatabase();
         try {
-            assertDatabaseUnavailable(
-                    server.post("/api/registry/models/" + model + "/versions", registerBody("2.0.0")));
+            assertDatabaseUnavailable(TestModel.post(server, model, "2.0.0"));
             assertDatabaseUnavailable(server.post(
                     "/api/registry/models/" + model + "/versions/1.0.0/stage",
                     "{\"stage\":\"STAGING\",\"reason\":\"during the outage\"}"));
@@ -84,9 +71,7 @@ class DatabaseOutageIT {
         }
 
         HttpResult after = Eventually.until(
-                () -> server.post("/api/registry/models/" + model + "/versions", registerBody("2.0.0")),
-                r -> r.status() != 503,
-                Duration.ofSeconds(60));
+                () -> TestModel.post(server, model, "2.0.0"), r -> r.status() != 503, Duration.ofSeconds(60));
         assertEquals(201, after.status(), "the server recovers once the database is back: " + after);
         HttpResult tenant = server.post(
                 "/api/gateway/tenants",

@@ -277,8 +277,8 @@ class ResponseCacheIT {
     void promotingAVersionRemovesItsEntries(AnvilServer server) {
         String model = "cache-" + unique;
         TestModel.register(server, model, "1.0.0", "2.0.0");
-        move(server, model, "1.0.0", "PRODUCTION");
-        move(server, model, "2.0.0", "STAGING");
+        TestModel.moveStage(server, model, "1.0.0", "PRODUCTION", "cache it");
+        TestModel.moveStage(server, model, "2.0.0", "STAGING", "cache it");
 
         String plain =
                 "{\"model\":\"" + model + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":8,\"temperature\":0}";
@@ -296,7 +296,7 @@ class ResponseCacheIT {
         assertEquals("hit", cacheStatus(v2Again), "2.0.0's entry is there before the promotion: " + v2Again);
 
         double invalidated = metric(server, "anvil_cache_invalidations_total");
-        move(server, model, "2.0.0", "PRODUCTION");
+        TestModel.moveStage(server, model, "2.0.0", "PRODUCTION", "cache it");
         assertTrue(
                 metric(server, "anvil_cache_invalidations_total") >= invalidated + 1,
                 "the promotion removed 2.0.0's entry (and 1.0.0's, archived)");
@@ -307,19 +307,6 @@ class ResponseCacheIT {
                 content(v2).getJsonArray("choices"),
                 content(promoted).getJsonArray("choices"),
                 "same model file, same text");
-    }
-
-    private static void move(AnvilServer server, String model, String version, String stage) {
-        HttpResult r = server.request(
-                "POST",
-                "/api/registry/models/" + model + "/versions/" + version + "/stage",
-                Json.createObjectBuilder()
-                        .add("stage", stage)
-                        .add("reason", "cache it")
-                        .build()
-                        .toString(),
-                Map.of("Content-Type", "application/json"));
-        assertEquals(200, r.status(), r::toString);
     }
 
     /**

@@ -72,11 +72,12 @@ public final class KvCachePool {
     private int allocatedUnits;
 
     /**
-     * A pool for a model whose every layer attends to the whole context (Llama): as many blocks as fit in
-     * {@code byteBudget} (at least one).
+     * A pool with the model's own attention windows ({@link ModelConfig#layerWindows}: full attention in every layer
+     * of Llama, the sliding window in Gemma's local layers): as many blocks as fit in {@code byteBudget} (at least
+     * one).
      */
     public KvCachePool(ModelConfig config, long byteBudget) {
-        this(config, new int[config.layers()], byteBudget, true);
+        this(config, config.layerWindows(), byteBudget, true);
     }
 
     /**
@@ -104,6 +105,11 @@ public final class KvCachePool {
                 throw new IllegalArgumentException("layer " + l + " has a negative attention window " + layerWindow[l]);
             // A window covering the whole context is full attention: it would never release anything.
             this.layerWindow[l] = layerWindow[l] >= config.contextLength() ? 0 : layerWindow[l];
+            int own = config.slidingWindow(l) >= config.contextLength() ? 0 : config.slidingWindow(l);
+            if (own != 0 && this.layerWindow[l] != own) {
+                throw new IllegalArgumentException("layer " + l + " of this model attends to a sliding window of " + own
+                        + " positions; the pool cannot give it " + layerWindow[l]);
+            }
         }
         // One group per distinct window, in order of first appearance (so a Llama pool has the single group 0).
         int[] windows = Arrays.stream(this.layerWindow).distinct().toArray();

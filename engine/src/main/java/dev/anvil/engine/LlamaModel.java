@@ -7,8 +7,10 @@ import java.util.concurrent.ThreadFactory;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * A Llama-family decoder (Llama 2/3, TinyLlama, SmolLM, Mistral-style grouped-query attention) over weights
- * that stay in the memory-mapped model file.
+ * The decoder of every supported family over weights that stay in the memory-mapped model file: Llama 2/3
+ * (TinyLlama, SmolLM, Mistral-style grouped-query attention), Qwen 2 and 3, Gemma 2 and 3, Phi-3. Named after the
+ * first family; what each family does differently is data ({@link ArchitectureTraits}, in {@link ModelConfig}),
+ * read from the file's metadata, so there is one forward pass and no per-family branches in it.
  *
  * <p>Usage:
  * <pre>{@code
@@ -22,20 +24,24 @@ import jdk.incubator.vector.FloatVector;
  * }
  * }</pre>
  *
- * <p>Formats: GGUF (architecture {@code llama}; any mix of the encodings in {@link WeightMatrix#SUPPORTED})
+ * <p>Formats: GGUF (architectures {@code llama, qwen2, qwen3, gemma2, gemma3, phi3}; any mix of the encodings in {@link WeightMatrix#SUPPORTED})
  * and llama2.c {@code .bin} checkpoints (fp32; the tokenizer is a separate file, e.g. {@code tok512.bin}).
  *
  * <p>The transformer, per block ({@code x} is the residual stream of all T tokens of a batch):
  * <pre>
  * h = RMSNorm(x) ; q,k,v = Wq h, Wk h, Wv h ; RoPE(q,k at each token's position) ; append k,v to the paged cache
  * x += Wo · softmax(q·Kᵀ/√d, causal) V          (per sequence, per head; kv head = head / (heads/kvHeads);
- *                                                over the layer's window only when the KV pool gives it one)
+ *                                                over the layer's window only, in a layer with a sliding window)
  * h = RMSNorm(x) ; x += W2 (SiLU(W1 h) ⊙ W3 h)
  * </pre>
  * then {@code logits = Wout RMSNorm(x)} for the positions whose logits are wanted. RoPE rotates interleaved
  * pairs {@code (2i, 2i+1)} by {@code pos·θ^(-2i/ropeDim)}: llama.cpp's "normal" mode, which GGUF llama
  * files are written for (the converter permutes Hugging Face Q/K rows into that order) and which llama2.c
- * uses natively.
+ * uses natively; the other families rotate {@code (i, i + ropeDim/2)} (NEOX). The traits add, where a family has
+ * them: Q/K/V biases, per-head RMSNorm of q and k before RoPE, a scale on the embedding, on q or on the scores,
+ * a softcap {@code c·tanh(s/c)} on the scores and on the logits, RMSNorm of each block output before it joins the
+ * residual, GELU instead of SiLU in the gate, and per layer a sliding window (position p attends to
+ * {@code [p-W+1, p]}) and RoPE base.
  *
  * <p>Every matmul runs all T tokens of the batch against each weight row while that row is in cache, so a
  * batch of decode tokens of many sequences costs little more memory traffic than one. Not thread-safe:
@@ -62,6 +68,34 @@ public final class LlamaModel implements AutoCloseable {
     private final float[][] workerScores; // per worker: one head's attention scores over the context
     private final Tokenizer tokenizer;
     private final String tokenizerProblem;
+    private final float[][] workerAcc; // per worker: one head's fp16 output accumulator (FLASH_F16 numerics)
+    private AttentionNumerics attentionNumerics = AttentionNumerics.SOFTMAX_F16;
+    /** RoPE: per distinct table, the angle per position of each rotated pair; per layer, its table. */
+    private final double[][] ropeFrequencies;
+
+    private final int[] ropeTableOf;
+
+    /**
+     * Which of llama.cpp's two CPU attention algorithms the engine reproduces the rounding of. Both compute
+     * softmax(q·Kᵀ·scale) V on fp16 q, K and V; they differ in the last bits, which int8 activation rounding
+     * downstream amplifies into logit differences of the size of the whole activation quantization error (see
+     * reference/arch/README.md), so matching the reference's choice is what lets a differential test be tight.
+     */
+    public enum AttentionNumerics {
+        /**
+         * llama.cpp without flash attention: the softmax in fp32, its normalized weights rounded to fp16, the
+         * weighted sum of values in fp32. Vectorized; the default.
+         */
+        SOFTMAX_F16,
+        /**
+         * llama.cpp's flash attention on the CPU (its default since flash attention became "auto"), in the kernel
+         * it runs for micro-batches under 64 tokens and decodes over fewer than 512 cache cells: an online softmax
+         * whose running sum of weighted values is kept in fp16, rounded after every position and rescaled in fp16
+         * when the maximum grows, normalized in fp32 at the end. Scalar, hence slower; llama.cpp's tiled kernel
+         * (64 tokens and more) and split-cache decode kernel round differently again.
+         */
+        FLASH_F16
+    }
 
     /** Takes over {@code mapping} (what {@code weights} point into) and {@code pool}; see {@link ModelLoader}. */
     LlamaModel(
@@ -79,6 +113,34 @@ public final class LlamaModel implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.tokenizerProblem = tokenizerProblem;
         this.workerScores = new float[pool.size()][config.contextLength()];
+        this.workerAcc = new float[pool.size()][config.headSize()];
+        // Pair i of layer l turns by pos * scale_l * base_l^(-2i/ropeDim) / factor_i (scale: linear RoPE scaling,
+        // factor: rope_freqs); layers with the same base and scale share one table.
+        int layers = config.layers(), pairs = config.ropeDim() / 2;
+        this.ropeTableOf = new int[layers];
+        List<double[]> tables = new java.util.ArrayList<>();
+        List<Integer> firstLayer = new java.util.ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            int found = -1;
+            for (int r = 0; r < tables.size() && found < 0; r++) {
+                int m = firstLayer.get(r);
+                if (config.ropeTheta(m) == config.ropeTheta(l)
+                        && config.traits().ropeScale(m) == config.traits().ropeScale(l)) found = r;
+            }
+            if (found < 0) {
+                double[] freq = new double[pairs];
+                for (int i = 0; i < pairs; i++) {
+                    freq[i] = StrictMath.pow(config.ropeTheta(l), -(double) (2 * i) / config.ropeDim())
+                            * config.traits().ropeScale(l);
+                    if (weights.ropeFreqFactors() != null) freq[i] /= weights.ropeFreqFactors()[i];
+                }
+                found = tables.size();
+                tables.add(freq);
+                firstLayer.add(l);
+            }
+            ropeTableOf[l] = found;
+        }
+        this.ropeFrequencies = tables.toArray(new double[0][]);
         this.matmul = new Matmul(weights, pool);
     }
 
@@ -110,8 +172,8 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * Checks, without loading it, that an open GGUF file is a Llama network this engine can run: architecture,
-     * hyper-parameters, every tensor's presence, type and shape, and the tokenizer. Cheap (no weights are read or
+     * Checks, without loading it, that an open GGUF file is a network this engine can run: architecture (one
+     * of {@code llama, qwen2, qwen3, gemma2, gemma3, phi3}), hyper-parameters, every tensor's presence, type and shape, and the tokenizer. Cheap (no weights are read or
      * copied, no threads started): what model registration runs before accepting a file.
      *
      * @throws UnsupportedModelException naming the problem
@@ -151,7 +213,23 @@ public final class LlamaModel implements AutoCloseable {
         pool.parallelFor(n, minChunk, body);
     }
 
-    /** A KV cache for this model's shape with as many blocks as fit in {@code byteBudget}; every layer full attention. */
+    /**
+     * Selects the attention rounding ({@link AttentionNumerics#SOFTMAX_F16} unless set). Like {@link #forward},
+     * never concurrently with a forward pass.
+     */
+    public void attentionNumerics(AttentionNumerics numerics) {
+        this.attentionNumerics = java.util.Objects.requireNonNull(numerics);
+    }
+
+    public AttentionNumerics attentionNumerics() {
+        return attentionNumerics;
+    }
+
+    /**
+     * A KV cache for this model's shape with as many blocks as fit in {@code byteBudget}, with the model's own
+     * attention windows ({@link ModelConfig#slidingWindow}): full attention for Llama, and for Gemma's local layers
+     * their sliding window, outside of which blocks are released.
+     */
     public KvCachePool newKvCachePool(long byteBudget) {
         return new KvCachePool(config, byteBudget);
     }
@@ -159,7 +237,7 @@ public final class LlamaModel implements AutoCloseable {
     /**
      * A KV cache whose layer {@code l} attends to the last {@code layerWindow[l]} positions only (0 = the whole
      * context): {@link #forward} masks attention with the pool's windows and the pool releases the blocks no window
-     * reaches any more (see {@link KvCachePool}).
+     * reaches any more (see {@link KvCachePool}). A layer the model itself gives a sliding window must keep it.
      */
     public KvCachePool newKvCachePool(long byteBudget, int[] layerWindow) {
         return new KvCachePool(config, layerWindow, byteBudget);
@@ -182,7 +260,7 @@ public final class LlamaModel implements AutoCloseable {
      */
     public ForwardResult forward(Batch batch) {
         final ModelConfig c = config;
-        final int dim = c.dim(), kvDim = c.kvDim(), hidden = c.hiddenDim(), hs = c.headSize();
+        final int dim = c.dim(), qDim = c.qDim(), kvDim = c.kvDim(), hidden = c.hiddenDim(), hs = c.headSize();
         List<Batch.Entry> entries = batch.entries();
         final int T = batch.tokenCount();
         if (T == 0) return new ForwardResult(batch, new float[0][][]);
@@ -221,38 +299,53 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
 
-        float[] x = new float[T * dim], xb = new float[T * dim], xb2 = new float[T * dim];
-        float[] q = new float[T * dim], k = new float[T * kvDim], v = new float[T * kvDim];
+        final ArchitectureTraits tr = c.traits();
+        float[] x = new float[T * dim], xb = new float[T * dim], xb2 = new float[T * qDim];
+        float[] q = new float[T * qDim], k = new float[T * kvDim], v = new float[T * kvDim];
         float[] hb = new float[T * hidden], hb2 = new float[T * hidden];
+        final float embeddingScale = tr.embeddingScale();
         pool.parallelFor(T, 1, (a, b, w) -> {
-            for (int t = a; t < b; t++) weights.tokenEmbedding().dequantizeRow(tokens[t], x, t * dim);
+            for (int t = a; t < b; t++) {
+                weights.tokenEmbedding().dequantizeRow(tokens[t], x, t * dim);
+                if (embeddingScale != 1f) for (int i = t * dim; i < (t + 1) * dim; i++) x[i] *= embeddingScale;
+            }
         });
-        // RoPE rotations depend only on the position: computed once per token, used by every layer.
+        // RoPE rotations depend only on the position and the layer's frequencies: computed once per token and table,
+        // used by every layer of that table (one table unless local layers have their own base, as in Gemma 3).
         final int pairs = c.ropeDim() / 2;
-        final float[] ropeCos = new float[T * pairs], ropeSin = new float[T * pairs];
-        for (int t = 0; t < T; t++) {
-            for (int i = 0; i < pairs; i++) {
-                double angle = pos[t] * StrictMath.pow(c.ropeTheta(), -(double) (2 * i) / c.ropeDim());
-                ropeCos[t * pairs + i] = (float) StrictMath.cos(angle);
-                ropeSin[t * pairs + i] = (float) StrictMath.sin(angle);
+        float[][] tableCos = new float[ropeFrequencies.length][], tableSin = new float[ropeFrequencies.length][];
+        for (int r = 0; r < ropeFrequencies.length; r++) {
+            double[] freq = ropeFrequencies[r];
+            tableCos[r] = new float[T * pairs];
+            tableSin[r] = new float[T * pairs];
+            for (int t = 0; t < T; t++) {
+                for (int i = 0; i < pairs; i++) {
+                    double angle = pos[t] * freq[i];
+                    tableCos[r][t * pairs + i] = (float) StrictMath.cos(angle);
+                    tableSin[r][t * pairs + i] = (float) StrictMath.sin(angle);
+                }
             }
         }
 
         for (int l = 0; l < c.layers(); l++) {
             final int layer = l;
-            ModelWeights.Layer layerWeights = weights.layers().get(l);
+            ModelWeights.Layer lw = weights.layers().get(l);
+            final float[] cos = tableCos[ropeTableOf[l]], sin = tableSin[ropeTableOf[l]];
             // Attention: h = RMSNorm(x); q,k,v = Wq h, Wk h, Wv h (one matmul: K and V are small on their own).
-            rmsNorm(xb, x, layerWeights.attnNorm(), T, dim);
-            matmul.multiply(
-                    xb, T, new WeightMatrix[] {layerWeights.wq(), layerWeights.wk(), layerWeights.wv()}, new float[][] {
-                        q, k, v
-                    });
+            rmsNorm(xb, x, lw.attnNorm(), T, dim);
+            matmul.multiply(xb, T, new WeightMatrix[] {lw.wq(), lw.wk(), lw.wv()}, new float[][] {q, k, v});
+            if (lw.bq() != null) addRows(q, lw.bq(), T);
+            if (lw.bk() != null) addRows(k, lw.bk(), T);
+            if (lw.bv() != null) addRows(v, lw.bv(), T);
+            // Per-head RMSNorm of q and k (Qwen 3, Gemma 3), before RoPE.
+            if (lw.qNorm() != null) rmsNorm(q, q, lw.qNorm(), T * c.heads(), hs);
+            if (lw.kNorm() != null) rmsNorm(k, k, lw.kNorm(), T * c.kvHeads(), hs);
             // RoPE on q and k, then k and v into the paged cache at each token's position (fp16, as llama.cpp keeps
             // them).
             pool.parallelFor(T, 1, (a, b, w) -> {
                 for (int t = a; t < b; t++) {
-                    rope(q, t * dim, c.heads(), ropeCos, ropeSin, t * pairs);
-                    rope(k, t * kvDim, c.kvHeads(), ropeCos, ropeSin, t * pairs);
+                    rope(q, t * qDim, c.heads(), cos, sin, t * pairs);
+                    rope(k, t * kvDim, c.kvHeads(), cos, sin, t * pairs);
                     KvCachePool kvPool = seqOf[t].pool();
                     int slot = pos[t] % KvCachePool.BLOCK_TOKENS, group = kvPool.group(layer);
                     float[] block = kvPool.blocks(group)[seqOf[t].table(group)[pos[t] / KvCachePool.BLOCK_TOKENS]];
@@ -263,17 +356,23 @@ public final class LlamaModel implements AutoCloseable {
                     }
                 }
             });
-            // softmax(q·Kᵀ/√d, causal) V per token and head, over its own sequence's cache; x += Wo of that.
+            // softmax(q·Kᵀ·scale, causal, windowed) V per token and head, over its own sequence's cache.
+            final boolean flash = attentionNumerics == AttentionNumerics.FLASH_F16;
             pool.parallelFor(T * c.heads(), 1, (a, b, worker) -> {
-                for (int i = a; i < b; i++)
-                    attend(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerScores[worker]);
+                for (int i = a; i < b; i++) {
+                    if (flash) attendFlash(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerAcc[worker]);
+                    else attend(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerScores[worker]);
+                }
             });
-            matmul.multiply(xb2, T, new WeightMatrix[] {layerWeights.wo()}, new float[][] {xb});
+            // x += Wo of that (after its own RMSNorm in Gemma).
+            matmul.multiply(xb2, T, new WeightMatrix[] {lw.wo()}, new float[][] {xb});
+            if (lw.postAttnNorm() != null) rmsNorm(xb, xb, lw.postAttnNorm(), T, dim);
             add(x, xb, T * dim);
-            // Feed-forward: x += W2 (SiLU(W1 h) ⊙ W3 h) with h = RMSNorm(x).
-            rmsNorm(xb, x, layerWeights.ffnNorm(), T, dim);
-            gateUp(xb, T, layerWeights.gate(), layerWeights.up(), hb, hb2);
-            matmul.multiply(hb, T, new WeightMatrix[] {layerWeights.down()}, new float[][] {xb});
+            // Feed-forward: x += W2 (act(W1 h) ⊙ W3 h) with h = RMSNorm(x).
+            rmsNorm(xb, x, lw.ffnNorm(), T, dim);
+            gateUp(xb, T, lw.gate(), lw.up(), hb, hb2, tr.activation());
+            matmul.multiply(hb, T, new WeightMatrix[] {lw.down()}, new float[][] {xb});
+            if (lw.postFfnNorm() != null) rmsNorm(xb, xb, lw.postFfnNorm(), T, dim);
             add(x, xb, T * dim);
         }
 
@@ -295,6 +394,7 @@ public final class LlamaModel implements AutoCloseable {
         rmsNorm(normed, sel, weights.outputNorm(), rowsOut, dim);
         float[] logits = new float[rowsOut * c.vocabSize()];
         matmul.multiply(normed, rowsOut, new WeightMatrix[] {weights.output()}, new float[][] {logits});
+        if (tr.finalLogitSoftcap() != 0f) softcap(logits, tr.finalLogitSoftcap());
 
         float[][][] result = new float[entries.size()][][];
         r = 0;
@@ -313,21 +413,71 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * {@code hb = SwiGLU(gate x, up x)} for the T rows of {@code x}, with {@code hb2} receiving the up projection:
-     * both projections in one matmul, then SwiGLU split by elements (a single decode token uses both threads too).
-     * Applying SwiGLU per unit inside the matmul measured slower: each work item then streams two matrices.
+     * {@code hb = act(gate x) ⊙ up x} for the T rows of {@code x}, with {@code hb2} receiving the up projection:
+     * both projections in one matmul, then the gated activation split by elements (a single decode token uses both
+     * threads too). Applying it per unit inside the matmul measured slower: each work item then streams two matrices.
      */
-    private void gateUp(float[] x, int T, WeightMatrix gate, WeightMatrix up, float[] hb, float[] hb2) {
+    private void gateUp(
+            float[] x,
+            int T,
+            WeightMatrix gate,
+            WeightMatrix up,
+            float[] hb,
+            float[] hb2,
+            ArchitectureTraits.Activation activation) {
         matmul.multiply(x, T, new WeightMatrix[] {gate, up}, new float[][] {hb, hb2});
         final int n = T * gate.rows(), piece = 256;
-        pool.parallelFor((n + piece - 1) / piece, 1, (a, b, w) -> {
-            for (int i = a * piece, end = Math.min(n, b * piece); i < end; i++) hb[i] = swiglu(hb[i], hb2[i]);
-        });
+        if (activation == ArchitectureTraits.Activation.SILU) {
+            pool.parallelFor((n + piece - 1) / piece, 1, (a, b, w) -> {
+                for (int i = a * piece, end = Math.min(n, b * piece); i < end; i++) hb[i] = swiglu(hb[i], hb2[i]);
+            });
+        } else {
+            pool.parallelFor((n + piece - 1) / piece, 1, (a, b, w) -> {
+                for (int i = a * piece, end = Math.min(n, b * piece); i < end; i++) hb[i] = geglu(hb[i], hb2[i]);
+            });
+        }
     }
 
     /** SwiGLU of one element: SiLU(gate) * up. */
     private static float swiglu(float gate, float up) {
         return gate / (1f + ExpF.exp(-gate)) * up;
+    }
+
+    /**
+     * GeGLU of one element: GELU(gate) * up with the tanh approximation of GELU, evaluated as llama.cpp's CPU
+     * backend does: through a table of GELU at every fp16 value (the gate rounded to fp16, the result rounded to
+     * fp16), 0 below -10 and the identity above 10.
+     */
+    static float geglu(float gate, float up) {
+        if (gate <= -10f) return 0f;
+        if (gate >= 10f) return gate * up;
+        return GELU_F16[Float.floatToFloat16(gate) & 0xffff] * up;
+    }
+
+    /** GELU (tanh approximation) of every fp16 value, indexed by its bits, rounded to fp16. */
+    private static final float[] GELU_F16 = geluTable();
+
+    private static float[] geluTable() {
+        float[] table = new float[1 << 16];
+        for (int h = 0; h < table.length; h++) {
+            float x = Float.float16ToFloat((short) h);
+            // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in float as ggml computes it
+            float inner = 0.7978845608028654f * x * (1f + 0.044715f * x * x);
+            table[h] = f16Round(0.5f * x * (1f + (float) StrictMath.tanh(inner)));
+        }
+        return table;
+    }
+
+    /** {@code v = cap * tanh(v / cap)}: Gemma 2's soft bound on the output logits. */
+    private static void softcap(float[] v, float cap) {
+        float inv = 1f / cap;
+        for (int i = 0; i < v.length; i++) v[i] = cap * (float) StrictMath.tanh(v[i] * inv);
+    }
+
+    /** Adds {@code bias} to each of the T rows of {@code x} (rows as wide as the bias). */
+    private static void addRows(float[] x, float[] bias, int T) {
+        int n = bias.length;
+        for (int t = 0; t < T; t++) QuantKernels.axpy(1f, bias, 0, x, t * n, n);
     }
 
     /** out[t] = x[t] / rms(x[t]) * weight, for each of the T rows. */
@@ -362,49 +512,79 @@ public final class LlamaModel implements AutoCloseable {
         QuantKernels.axpy(1f, y, 0, x, 0, n);
     }
 
-    /** Rotates interleaved pairs (2i, 2i+1) of the first ropeDim dims of each head by pos * theta^(-2i/ropeDim) (precomputed cos/sin). */
+    /**
+     * Rotates, in each of {@code nHeads} heads, pair i of the first ropeDim dims by pos * theta^(-2i/ropeDim)
+     * (precomputed cos/sin): the pairs are (2i, 2i+1) in the NORM style, (i, i + ropeDim/2) in the NEOX style.
+     */
     private void rope(float[] vec, int off, int nHeads, float[] cos, float[] sin, int trig) {
         int hs = config.headSize(), rd = config.ropeDim();
-        for (int i = 0; i < rd; i += 2) {
-            float co = cos[trig + i / 2], si = sin[trig + i / 2];
-            for (int h = 0; h < nHeads; h++) {
-                int j = off + h * hs + i;
-                float v0 = vec[j], v1 = vec[j + 1];
+        if (config.traits().rope() == ArchitectureTraits.RopeStyle.NORM) {
+            for (int i = 0; i < rd; i += 2) {
+                float co = cos[trig + i / 2], si = sin[trig + i / 2];
+                for (int h = 0; h < nHeads; h++) {
+                    int j = off + h * hs + i;
+                    float v0 = vec[j], v1 = vec[j + 1];
+                    vec[j] = v0 * co - v1 * si;
+                    vec[j + 1] = v0 * si + v1 * co;
+                }
+            }
+            return;
+        }
+        int half = rd / 2;
+        for (int h = 0; h < nHeads; h++) {
+            int j0 = off + h * hs;
+            for (int i = 0; i < half; i++) {
+                float co = cos[trig + i], si = sin[trig + i];
+                int j = j0 + i;
+                float v0 = vec[j], v1 = vec[j + half];
                 vec[j] = v0 * co - v1 * si;
-                vec[j + 1] = v0 * si + v1 * co;
+                vec[j + half] = v0 * si + v1 * co;
             }
         }
     }
 
     /**
-     * Causal attention of token t, head h over positions [first, pos[t]] of its own sequence, where first is 0 for a
-     * full-attention layer and pos[t] - W + 1 for a layer with sliding window W (Gemma's local layers: positions
-     * before it are masked out, and a sliding pool may have released them); writes out[t][h].
+     * Causal attention of token t, head h over positions [first, pos[t]] of its own sequence, where first is 0 for
+     * full attention and {@code pos[t] - W + 1} in a layer with sliding window W; writes out[t][h].
      */
     private void attend(
             int layer, int t, int h, float[] q, float[] out, KvCachePool.Sequence[] seqOf, int[] pos, float[] att) {
-        int hs = config.headSize(), dim = config.dim();
+        ArchitectureTraits tr = config.traits();
+        int hs = config.headSize(), qDim = config.qDim();
         int kvOff = (h / (config.heads() / config.kvHeads())) * hs;
-        int qOff = t * dim + h * hs;
+        int qOff = t * qDim + h * hs;
         KvCachePool.Sequence s = seqOf[t];
         KvCachePool kv = s.pool();
+        // The pool's window: the model's where it has one (the pool checks), or one a caller gave a full layer.
         int group = kv.group(layer), window = kv.window(layer);
         float[][] blocks = kv.blocks(group);
         int[] table = s.table(group);
         int last = pos[t], first = window == 0 ? 0 : Math.max(0, last - window + 1);
-        float scale = (float) (1.0 / StrictMath.sqrt(hs));
-        for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i]);
+        float scale = tr.scoreScale(), queryScale = tr.queryScale(), cap = tr.attnLogitSoftcap();
+        // llama.cpp converts q to fp16 for the dot with the fp16 keys (after scaling it, where the family scales q).
+        if (queryScale == 1f) for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i]);
+        else for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i] * queryScale);
         float max = Float.NEGATIVE_INFINITY;
         int kvDim = config.kvDim(), kBase = kv.offset(layer, 0, 0) + kvOff, vBase = kv.offset(layer, 1, 0) + kvOff;
+        final int bt = KvCachePool.BLOCK_TOKENS;
         // Walk the cache block by block (one table lookup per 16 positions); a slot is kvDim floats further on.
-        final int B = KvCachePool.BLOCK_TOKENS;
-        for (int p0 = first - first % B; p0 <= last; p0 += B) {
-            float[] block = blocks[table[p0 / B]];
-            int start = Math.max(first, p0), end = Math.min(last, p0 + B - 1);
-            for (int p = start, ko = kBase + (start - p0) * kvDim; p <= end; p++, ko += kvDim) {
-                float score = QuantKernels.dot(q, qOff, block, ko, hs) * scale;
-                att[p] = score;
-                if (score > max) max = score;
+        for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
+            float[] block = blocks[table[p0 / bt]];
+            int start = Math.max(p0, first), end = Math.min(last, p0 + bt - 1);
+            if (cap == 0f) {
+                for (int p = start, ko = kBase + (start - p0) * kvDim; p <= end; p++, ko += kvDim) {
+                    float score = QuantKernels.dot(q, qOff, block, ko, hs) * scale;
+                    att[p] = score;
+                    if (score > max) max = score;
+                }
+            } else {
+                // Gemma 2's softcap, cap * tanh(score / cap), with the 1/cap folded into the scale as llama.cpp does.
+                float capScale = scale / cap;
+                for (int p = start, ko = kBase + (start - p0) * kvDim; p <= end; p++, ko += kvDim) {
+                    float score = cap * (float) StrictMath.tanh(QuantKernels.dot(q, qOff, block, ko, hs) * capScale);
+                    att[p] = score;
+                    if (score > max) max = score;
+                }
             }
         }
         float sum = 0;
@@ -416,7 +596,7 @@ public final class LlamaModel implements AutoCloseable {
         // The attention weights as llama.cpp's fp16 softmax output holds them.
         float inv = 1f / sum;
         for (int p = first; p <= last; p++) att[p] = f16Round(att[p] * inv);
-        int o = t * dim + h * hs;
+        int o = t * qDim + h * hs;
         final int chunk = 4 * QuantKernels.L;
         if (hs % chunk == 0) {
             // The common head sizes (64, 128): each run of four vectors of the output row stays in registers across
@@ -426,12 +606,60 @@ public final class LlamaModel implements AutoCloseable {
             return;
         }
         java.util.Arrays.fill(out, o, o + hs, 0f);
-        for (int p0 = first - first % B; p0 <= last; p0 += B) {
-            float[] block = blocks[table[p0 / B]];
-            int start = Math.max(first, p0), end = Math.min(last, p0 + B - 1);
+        for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
+            float[] block = blocks[table[p0 / bt]];
+            int start = Math.max(p0, first), end = Math.min(last, p0 + bt - 1);
             for (int p = start, vo = vBase + (start - p0) * kvDim; p <= end; p++, vo += kvDim)
                 QuantKernels.axpy(att[p], block, vo, out, o, hs);
         }
+    }
+
+    /**
+     * {@link #attend} with llama.cpp's flash-attention rounding ({@link AttentionNumerics#FLASH_F16}): one pass over
+     * the positions with a running maximum M and sum S; the weighted values accumulate in fp16 ({@code acc},
+     * rounded after each fused multiply-add), rescaled by e^(M_old - M_new) whenever the maximum grows.
+     */
+    private void attendFlash(
+            int layer, int t, int h, float[] q, float[] out, KvCachePool.Sequence[] seqOf, int[] pos, float[] acc) {
+        ArchitectureTraits tr = config.traits();
+        int hs = config.headSize(), qDim = config.qDim();
+        int kvOff = (h / (config.heads() / config.kvHeads())) * hs;
+        int qOff = t * qDim + h * hs;
+        KvCachePool.Sequence s = seqOf[t];
+        KvCachePool kv = s.pool();
+        int group = kv.group(layer), window = kv.window(layer);
+        float[][] blocks = kv.blocks(group);
+        int[] table = s.table(group);
+        int last = pos[t], first = window == 0 ? 0 : Math.max(0, last - window + 1);
+        float scale = tr.scoreScale(), queryScale = tr.queryScale(), cap = tr.attnLogitSoftcap();
+        for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i] * queryScale);
+        float capScale = cap == 0f ? 0f : scale / cap;
+        float max = Float.NEGATIVE_INFINITY, sum = 0f;
+        java.util.Arrays.fill(acc, 0, hs, 0f);
+        int kvDim = config.kvDim(), kBase = kv.offset(layer, 0, 0) + kvOff, vBase = kv.offset(layer, 1, 0) + kvOff;
+        final int bt = KvCachePool.BLOCK_TOKENS;
+        for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
+            float[] block = blocks[table[p0 / bt]];
+            int start = Math.max(p0, first), end = Math.min(last, p0 + bt - 1);
+            int ko = kBase + (start - p0) * kvDim, vo = vBase + (start - p0) * kvDim;
+            for (int p = start; p <= end; p++, ko += kvDim, vo += kvDim) {
+                float dot = QuantKernels.dot(q, qOff, block, ko, hs);
+                float score = cap == 0f ? dot * scale : cap * (float) StrictMath.tanh(dot * capScale);
+                float ms = 1f, vs = 1f;
+                if (score > max) {
+                    ms = ExpF.exp(max - score);
+                    max = score;
+                    for (int i = 0; i < hs; i++) acc[i] = f16Round(acc[i] * ms);
+                } else {
+                    vs = ExpF.exp(score - max);
+                }
+                for (int i = 0; i < hs; i++) acc[i] = f16Round(Math.fma(block[vo + i], vs, acc[i]));
+                sum = sum * ms + vs;
+            }
+        }
+        float inv = sum == 0f ? 0f : 1f / sum;
+        int o = t * qDim + h * hs;
+        for (int i = 0; i < hs; i++) out[o + i] = acc[i] * inv;
     }
 
     /**
@@ -441,11 +669,11 @@ public final class LlamaModel implements AutoCloseable {
      */
     private static void weightedValues4(
             float[] att, int first, int last, float[][] blocks, int[] table, int vOff, int kvDim, float[] out, int o) {
-        final int l = QuantKernels.L, B = KvCachePool.BLOCK_TOKENS;
+        final int l = QuantKernels.L, bt = KvCachePool.BLOCK_TOKENS;
         FloatVector o0 = FloatVector.zero(QuantKernels.F), o1 = o0, o2 = o0, o3 = o0;
-        for (int p0 = first - first % B; p0 <= last; p0 += B) {
-            float[] block = blocks[table[p0 / B]];
-            int start = Math.max(first, p0), end = Math.min(last, p0 + B - 1);
+        for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
+            float[] block = blocks[table[p0 / bt]];
+            int start = Math.max(p0, first), end = Math.min(last, p0 + bt - 1);
             for (int p = start, vo = vOff + (start - p0) * kvDim; p <= end; p++, vo += kvDim) {
                 FloatVector a = FloatVector.broadcast(QuantKernels.F, att[p]);
                 o0 = FloatVector.fromArray(QuantKernels.F, block, vo).fma(a, o0);

@@ -51,7 +51,9 @@ final class Matmul implements AutoCloseable {
     Matmul(ModelWeights weights, ComputePool pool) {
         this.pool = pool;
         try {
-            int maxCols = Math.max(weights.config().dim(), weights.config().hiddenDim());
+            int maxCols = Math.max(
+                    weights.config().qDim(),
+                    Math.max(weights.config().dim(), weights.config().hiddenDim()));
             this.workerRows = new float[pool.size()][4 * maxCols];
             int cols = 0;
             for (WeightMatrix w : weights.matmulMatrices()) {

@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.concurrent.ThreadFactory;
 
 /**
- * Reads a model file into {@link ModelWeights}, its {@link ModelConfig} and tokenizer: GGUF (architecture
- * {@code llama}) or a llama2.c {@code .bin} checkpoint, told apart by the GGUF magic. The weights stay in the
+ * Reads a model file into {@link ModelWeights}, its {@link ModelConfig} (with the family's
+ * {@link ArchitectureTraits}) and tokenizer: GGUF (architectures {@link #ARCHITECTURES}) or a llama2.c {@code .bin} checkpoint, told apart by the GGUF magic. The weights stay in the
  * memory-mapped file; every inconsistency of a hostile or broken file becomes an {@link UnsupportedModelException}.
  */
 final class ModelLoader {
@@ -36,15 +36,18 @@ final class ModelLoader {
     // ------------------------------------------------------------------------------------------------
     // GGUF
 
-    /** What a GGUF file holds for a Llama network, checked; the weights still point into the file's mapping. */
+    /** What a GGUF file holds for one of the supported networks, checked; the weights still point into the file's mapping. */
     private record GgufParts(ModelWeights weights, Tokenizer tokenizer) {}
+
+    /** The decoder families (GGUF {@code general.architecture}) whose traits {@link #traits} knows. */
+    static final List<String> ARCHITECTURES = List.of("llama", "qwen2", "qwen3", "gemma2", "gemma3", "phi3");
 
     private static GgufParts parts(GgufFile f) {
         Path path = f.path();
         String arch = f.getString("general.architecture");
-        if (!arch.equals("llama")) {
-            throw new UnsupportedModelException(
-                    path + ": architecture '" + arch + "' is not supported (supported: llama)");
+        if (!ARCHITECTURES.contains(arch)) {
+            throw new UnsupportedModelException(path + ": architecture '" + arch + "' is not supported (supported: "
+                    + String.join(", ", ARCHITECTURES) + ")");
         }
         String p = arch + ".";
         GgufFile.Tensor embd = f.tensor("token_embd.weight");
@@ -61,10 +64,23 @@ final class ModelLoader {
         }
         if (heads <= 0)
             throw new UnsupportedModelException(path + ": " + p + "attention.head_count " + heads + " is not positive");
+        // The head width is its own hyper-parameter (Qwen 3, Gemma): Q is heads * headDim wide, not dim.
+        int headDim = f.has(p + "attention.key_length") ? f.getInt(p + "attention.key_length") : dim / heads;
+        if (!f.has(p + "attention.key_length") && dim % heads != 0)
+            throw new UnsupportedModelException("embedding width " + dim + " is not divisible by " + heads + " heads");
+        int valueDim = f.getInt(p + "attention.value_length", headDim);
+        if (valueDim != headDim) {
+            throw new UnsupportedModelException(path + ": value heads of " + valueDim + " differ from key heads of "
+                    + headDim + ", which this engine does not support");
+        }
+        if (headDim <= 0 || headDim > 1 << 16)
+            throw new UnsupportedModelException(path + ": head width " + headDim + " is implausible");
         boolean tied = !f.tensors().containsKey("output.weight");
         long vocab = embd.shape()[1];
         if (vocab > Integer.MAX_VALUE)
             throw new UnsupportedModelException(path + ": vocabulary of " + vocab + " tokens");
+        float ropeBase = f.getFloat(p + "rope.freq_base", 10000f);
+        ArchitectureTraits traits = withRopeScaling(f, arch, traits(f, arch, layers, dim, heads, headDim, ropeBase));
         ModelConfig cfg = new ModelConfig(
                 arch,
                 dim,
@@ -75,34 +91,236 @@ final class ModelLoader {
                 (int) vocab,
                 f.getInt(p + "context_length"),
                 f.getFloat(p + "attention.layer_norm_rms_epsilon", 1e-5f),
-                f.getFloat(p + "rope.freq_base", 10000f),
-                f.getInt(p + "rope.dimension_count", dim / heads),
-                tied);
+                ropeBase,
+                f.getInt(p + "rope.dimension_count", headDim),
+                tied,
+                headDim,
+                traits);
+        int qDim = cfg.qDim(), kvDim = cfg.kvDim(), hidden = cfg.hiddenDim();
         List<ModelWeights.Layer> blocks = new ArrayList<>(layers);
         for (int l = 0; l < layers; l++) {
             String b = "blk." + l + ".";
             // Looked up in this order (matrices, then norms) so a broken file is refused at the same tensor as before.
-            WeightMatrix q = WeightMatrix.of(f.tensor(b + "attn_q.weight")),
-                    k = WeightMatrix.of(f.tensor(b + "attn_k.weight")),
-                    v = WeightMatrix.of(f.tensor(b + "attn_v.weight")),
-                    o = WeightMatrix.of(f.tensor(b + "attn_output.weight")),
-                    gate = WeightMatrix.of(f.tensor(b + "ffn_gate.weight")),
-                    down = WeightMatrix.of(f.tensor(b + "ffn_down.weight")),
-                    up = WeightMatrix.of(f.tensor(b + "ffn_up.weight"));
+            WeightMatrix q, k, v;
+            if (traits.fusedQkv()) {
+                // One [qDim + 2 kvDim][dim] tensor: Q rows, then K rows, then V rows; split into views of its rows.
+                WeightMatrix qkv = WeightMatrix.of(f.tensor(b + "attn_qkv.weight"));
+                if (qkv.rows() != qDim + 2 * kvDim) {
+                    throw new UnsupportedModelException("tensor " + qkv.name() + " has " + qkv.rows()
+                            + " rows, expected " + (qDim + 2 * kvDim) + " (Q, K, V)");
+                }
+                q = qkv.rowRange(b + "attn_qkv.weight[q]", 0, qDim);
+                k = qkv.rowRange(b + "attn_qkv.weight[k]", qDim, kvDim);
+                v = qkv.rowRange(b + "attn_qkv.weight[v]", qDim + kvDim, kvDim);
+            } else {
+                q = WeightMatrix.of(f.tensor(b + "attn_q.weight"));
+                k = WeightMatrix.of(f.tensor(b + "attn_k.weight"));
+                v = WeightMatrix.of(f.tensor(b + "attn_v.weight"));
+            }
+            WeightMatrix o = WeightMatrix.of(f.tensor(b + "attn_output.weight"));
+            WeightMatrix gate, down, up;
+            if (traits.fusedGateUp()) {
+                // One [2 hidden][dim] ffn_up: the gate rows, then the up rows.
+                WeightMatrix gateUp = WeightMatrix.of(f.tensor(b + "ffn_up.weight"));
+                if (gateUp.rows() != 2 * hidden) {
+                    throw new UnsupportedModelException("tensor " + gateUp.name() + " has " + gateUp.rows()
+                            + " rows, expected " + 2 * hidden + " (gate, up)");
+                }
+                gate = gateUp.rowRange(b + "ffn_up.weight[gate]", 0, hidden);
+                down = WeightMatrix.of(f.tensor(b + "ffn_down.weight"));
+                up = gateUp.rowRange(b + "ffn_up.weight[up]", hidden, hidden);
+            } else {
+                gate = WeightMatrix.of(f.tensor(b + "ffn_gate.weight"));
+                down = WeightMatrix.of(f.tensor(b + "ffn_down.weight"));
+                up = WeightMatrix.of(f.tensor(b + "ffn_up.weight"));
+            }
             float[] attnNorm = vector(f.tensor(b + "attn_norm.weight"), dim);
             float[] ffnNorm = vector(f.tensor(b + "ffn_norm.weight"), dim);
-            blocks.add(new ModelWeights.Layer(attnNorm, q, k, v, o, ffnNorm, gate, down, up));
+            // Biases: required where the family has them, taken when a file of another family happens to hold them.
+            float[] bq = bias(f, b + "attn_q.bias", qDim, traits.qkvBias());
+            float[] bk = bias(f, b + "attn_k.bias", kvDim, traits.qkvBias());
+            float[] bv = bias(f, b + "attn_v.bias", kvDim, traits.qkvBias());
+            float[] qNorm = traits.qkNorm() ? vector(f.tensor(b + "attn_q_norm.weight"), headDim) : null;
+            float[] kNorm = traits.qkNorm() ? vector(f.tensor(b + "attn_k_norm.weight"), headDim) : null;
+            float[] postAttn = traits.postNorms() ? vector(f.tensor(b + "post_attention_norm.weight"), dim) : null;
+            float[] postFfn = traits.postNorms() ? vector(f.tensor(b + "post_ffw_norm.weight"), dim) : null;
+            blocks.add(new ModelWeights.Layer(
+                    attnNorm, q, k, v, o, ffnNorm, gate, down, up, bq, bk, bv, qNorm, kNorm, postAttn, postFfn));
         }
         WeightMatrix embedding = WeightMatrix.of(embd);
         WeightMatrix out = tied ? embedding : WeightMatrix.of(f.tensor("output.weight"));
-        ModelWeights weights =
-                new ModelWeights(cfg, embedding, blocks, vector(f.tensor("output_norm.weight"), dim), out);
+        ModelWeights weights = new ModelWeights(
+                cfg,
+                embedding,
+                blocks,
+                vector(f.tensor("output_norm.weight"), dim),
+                out,
+                f.tensors().containsKey("rope_freqs.weight")
+                        ? vector(f.tensor("rope_freqs.weight"), cfg.ropeDim() / 2)
+                        : null);
         Tokenizer tok = f.has("tokenizer.ggml.model") ? Tokenizer.fromGguf(f) : null;
         if (tok != null && tok.vocabSize() != cfg.vocabSize()) {
             throw new UnsupportedModelException(path + ": the tokenizer has " + tok.vocabSize()
                     + " tokens but the embedding " + cfg.vocabSize() + " rows");
         }
         return new GgufParts(weights, tok);
+    }
+
+    /**
+     * Each family's differences from Llama, from {@code general.architecture} and the metadata, with llama.cpp's
+     * defaults where a key is optional. Attention scale: 1/sqrt(head_dim) on the scores, except where llama.cpp
+     * scales Q instead (Phi-3, Gemma), which rounds differently once Q is rounded to fp16.
+     */
+    private static ArchitectureTraits traits(
+            GgufFile f, String arch, int layers, int dim, int heads, int headDim, float ropeBase) {
+        String p = arch + ".";
+        float invSqrtHead = (float) (1.0 / StrictMath.sqrt(headDim));
+        float[] bases = new float[layers];
+        java.util.Arrays.fill(bases, ropeBase);
+        int[] full = new int[layers];
+        float[] ones = new float[layers];
+        java.util.Arrays.fill(ones, 1f);
+        return switch (arch) {
+            case "llama" -> ArchitectureTraits.llama(layers, headDim, ropeBase);
+            case "qwen2" ->
+                new ArchitectureTraits(
+                        ArchitectureTraits.RopeStyle.NEOX,
+                        true,
+                        false,
+                        false,
+                        1f,
+                        ArchitectureTraits.Activation.SILU,
+                        0f,
+                        0f,
+                        1f,
+                        invSqrtHead,
+                        false,
+                        false,
+                        full,
+                        bases,
+                        ones);
+            case "qwen3" ->
+                new ArchitectureTraits(
+                        ArchitectureTraits.RopeStyle.NEOX,
+                        false,
+                        true,
+                        false,
+                        1f,
+                        ArchitectureTraits.Activation.SILU,
+                        0f,
+                        0f,
+                        1f,
+                        invSqrtHead,
+                        false,
+                        false,
+                        full,
+                        bases,
+                        ones);
+            case "phi3" -> {
+                // llama.cpp runs Phi-3 with full attention (its sliding_window key, where present, is not applied);
+                // the fused tensors are what the converter writes.
+                yield new ArchitectureTraits(
+                        ArchitectureTraits.RopeStyle.NEOX,
+                        false,
+                        false,
+                        false,
+                        1f,
+                        ArchitectureTraits.Activation.SILU,
+                        0f,
+                        0f,
+                        invSqrtHead,
+                        1f,
+                        f.tensors().containsKey("blk.0.attn_qkv.weight"),
+                        !f.tensors().containsKey("blk.0.ffn_gate.weight"),
+                        full,
+                        bases,
+                        ones);
+            }
+            case "gemma2", "gemma3" -> {
+                boolean g3 = arch.equals("gemma3");
+                // Local (sliding-window) layers: layer l is local unless it is the last of each period of
+                // sliding_window_pattern layers (Gemma 2: every other layer, from layer 0; Gemma 3: 5 local, 1 global).
+                int window = f.getInt(p + "attention.sliding_window", 4096);
+                if (window <= 0) throw new UnsupportedModelException(p + "attention.sliding_window " + window);
+                boolean[] local = slidingLayers(f, p + "attention.sliding_window_pattern", layers, g3 ? 6 : 2);
+                int[] windows = new int[layers];
+                for (int l = 0; l < layers; l++) windows[l] = local[l] ? window : 0;
+                if (g3) {
+                    float localBase = f.getFloat(p + "rope.freq_base_swa", 10000f);
+                    for (int l = 0; l < layers; l++) if (local[l]) bases[l] = localBase;
+                }
+                // Q is scaled by 1/sqrt(query_pre_attn_scalar). GGUF has no key for it: llama.cpp takes head_dim,
+                // except for the 27B models (46 / 62 blocks), whose query_pre_attn_scalar is n_embd / n_head.
+                boolean is27B = layers == (g3 ? 62 : 46);
+                float queryScale = is27B ? (float) (1.0 / StrictMath.sqrt((double) dim / heads)) : invSqrtHead;
+                yield new ArchitectureTraits(
+                        ArchitectureTraits.RopeStyle.NEOX,
+                        false,
+                        g3,
+                        true,
+                        (float) StrictMath.sqrt(dim),
+                        ArchitectureTraits.Activation.GELU_TANH,
+                        g3 ? 0f : f.getFloat(p + "attn_logit_softcapping", 50f),
+                        g3 ? 0f : f.getFloat(p + "final_logit_softcapping", 30f),
+                        queryScale,
+                        1f,
+                        false,
+                        false,
+                        windows,
+                        bases,
+                        ones);
+            }
+            default -> throw new IllegalStateException(arch); // ARCHITECTURES was checked first
+        };
+    }
+
+    /**
+     * RoPE scaling as llama.cpp reads it: {@code rope.scaling.factor} (or the older {@code rope.scale_linear})
+     * divides every angle, whatever {@code rope.scaling.type} says, except on Gemma 3's local layers; the types
+     * that need more than that (YaRN, LongRoPE, ...) are refused rather than run wrongly. Per-dimension factors
+     * ({@code rope_freqs.weight}, Llama 3.1) are read with the tensors.
+     */
+    private static ArchitectureTraits withRopeScaling(GgufFile f, String arch, ArchitectureTraits traits) {
+        String p = arch + ".";
+        String type = f.getString(p + "rope.scaling.type", "none");
+        if (!type.equals("none") && !type.equals("linear")) {
+            throw new UnsupportedModelException(f.path() + ": RoPE scaling type '" + type
+                    + "' is not supported (supported: none, linear, and per-dimension rope_freqs factors)");
+        }
+        if (f.tensors().containsKey("rope_factors_long.weight") || f.tensors().containsKey("rope_factors_short.weight"))
+            throw new UnsupportedModelException(
+                    f.path() + ": LongRoPE factors (rope_factors_long/short) are not supported");
+        float factor = f.getFloat(p + "rope.scaling.factor", f.getFloat(p + "rope.scale_linear", 0f));
+        if (factor == 0f || factor == 1f) return traits;
+        if (!(factor > 0) || !Float.isFinite(factor))
+            throw new UnsupportedModelException(f.path() + ": RoPE scaling factor " + factor + " is not positive");
+        return traits.withRopeScale(1f / factor, arch.equals("gemma3"));
+    }
+
+    /**
+     * Which layers use the sliding window: {@code key} holds either a period n (layer l is local when
+     * {@code l % n < n - 1}; 0 makes every layer local, as in llama.cpp) or one flag per layer.
+     */
+    private static boolean[] slidingLayers(GgufFile f, String key, int layers, int defaultPeriod) {
+        boolean[] local = new boolean[layers];
+        Object v = f.metadata().get(key);
+        if (v instanceof boolean[] flags) {
+            if (flags.length != layers)
+                throw new UnsupportedModelException(key + " has " + flags.length + " flags for " + layers + " layers");
+            return flags.clone();
+        }
+        int period = v instanceof Number n ? n.intValue() : defaultPeriod;
+        if (v != null && !(v instanceof Number))
+            throw new UnsupportedModelException(key + " is neither a period nor per-layer flags");
+        if (period < 0) throw new UnsupportedModelException(key + " " + period + " is negative");
+        for (int l = 0; l < layers; l++) local[l] = period == 0 || l % period < period - 1;
+        return local;
+    }
+
+    /** A bias vector: required when {@code required}, else null where the file has none. */
+    private static float[] bias(GgufFile f, String name, int n, boolean required) {
+        if (!required && !f.tensors().containsKey(name)) return null;
+        return vector(f.tensor(name), n);
     }
 
     /** See {@link LlamaModel#inspect}. */

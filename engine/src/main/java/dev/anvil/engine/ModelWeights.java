@@ -3,7 +3,7 @@ package dev.anvil.engine;
 import java.util.List;
 
 /**
- * The tensors of a Llama-family network, checked against its {@link ModelConfig} when built. The matrices point
+ * The tensors of a decoder network (any supported family), checked against its {@link ModelConfig} when built. The matrices point
  * into the model file's mapping (nothing is copied but the norm vectors); {@link ModelLoader} builds them,
  * {@link LlamaModel} reads them.
  *
@@ -12,14 +12,34 @@ import java.util.List;
  * @param layers         the transformer blocks, first to last
  * @param outputNorm     RMSNorm weight before the classifier
  * @param output         [vocab][dim] classifier; the token embedding itself when the embeddings are tied
+ * @param ropeFreqFactors per rotated pair, a divisor of its RoPE frequency ({@code rope_freqs.weight}, Llama 3.1's
+ *                        long-context scaling), or null
  */
 record ModelWeights(
-        ModelConfig config, WeightMatrix tokenEmbedding, List<Layer> layers, float[] outputNorm, WeightMatrix output) {
+        ModelConfig config,
+        WeightMatrix tokenEmbedding,
+        List<Layer> layers,
+        float[] outputNorm,
+        WeightMatrix output,
+        float[] ropeFreqFactors) {
+
+    /** Without RoPE frequency factors. */
+    ModelWeights(
+            ModelConfig config,
+            WeightMatrix tokenEmbedding,
+            List<Layer> layers,
+            float[] outputNorm,
+            WeightMatrix output) {
+        this(config, tokenEmbedding, layers, outputNorm, output, null);
+    }
 
     /**
      * One transformer block's tensors, named as in the block's math ({@link LlamaModel}); the GGUF names are
      * {@code attn_norm, attn_q, attn_k, attn_v, attn_output, ffn_norm, ffn_gate, ffn_down, ffn_up}, llama2.c's
-     * {@code rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3}.
+     * {@code rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3}. The family-specific extras are null when the family
+     * has none: Q/K/V biases ({@code attn_q.bias} ...), per-head Q/K norms ({@code attn_q_norm}, {@code attn_k_norm},
+     * head_dim weights) and the norms of the attention and feed-forward outputs ({@code post_attention_norm},
+     * {@code post_ffw_norm}).
      */
     record Layer(
             float[] attnNorm,
@@ -30,21 +50,52 @@ record ModelWeights(
             float[] ffnNorm,
             WeightMatrix gate,
             WeightMatrix down,
-            WeightMatrix up) {}
+            WeightMatrix up,
+            float[] bq,
+            float[] bk,
+            float[] bv,
+            float[] qNorm,
+            float[] kNorm,
+            float[] postAttnNorm,
+            float[] postFfnNorm) {
+
+        /** A Llama block: no biases, no extra norms. */
+        Layer(
+                float[] attnNorm,
+                WeightMatrix wq,
+                WeightMatrix wk,
+                WeightMatrix wv,
+                WeightMatrix wo,
+                float[] ffnNorm,
+                WeightMatrix gate,
+                WeightMatrix down,
+                WeightMatrix up) {
+            this(attnNorm, wq, wk, wv, wo, ffnNorm, gate, down, up, null, null, null, null, null, null, null);
+        }
+    }
 
     /** @throws UnsupportedModelException when a matrix's shape does not match the config */
     ModelWeights {
         layers = List.copyOf(layers);
-        int d = config.dim(), kv = config.kvDim(), h = config.hiddenDim();
+        if (ropeFreqFactors != null) {
+            if (ropeFreqFactors.length != config.ropeDim() / 2) {
+                throw new UnsupportedModelException(
+                        "rope_freqs has " + ropeFreqFactors.length + " factors, expected " + config.ropeDim() / 2);
+            }
+            for (float f : ropeFreqFactors)
+                if (!(f > 0) || !Float.isFinite(f))
+                    throw new UnsupportedModelException("rope_freqs factor " + f + " is not positive");
+        }
+        int d = config.dim(), q = config.qDim(), kv = config.kvDim(), h = config.hiddenDim();
         if (layers.size() != config.layers())
             throw new UnsupportedModelException(layers.size() + " blocks, expected " + config.layers());
         expect(tokenEmbedding, config.vocabSize(), d);
         expect(output, config.vocabSize(), d);
         for (Layer l : layers) {
-            expect(l.wq(), d, d);
+            expect(l.wq(), q, d);
             expect(l.wk(), kv, d);
             expect(l.wv(), kv, d);
-            expect(l.wo(), d, d);
+            expect(l.wo(), d, q);
             expect(l.gate(), h, d);
             expect(l.down(), d, h);
             expect(l.up(), h, d);

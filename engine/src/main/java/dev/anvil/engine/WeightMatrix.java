@@ -70,6 +70,19 @@ public final class WeightMatrix {
         return new WeightMatrix(t.name(), t.type(), (int) rows, (int) s[0], t.data());
     }
 
+    /**
+     * Rows {@code [first, first + count)} as a matrix of their own, a view of the same memory: how fused tensors
+     * (Phi-3's {@code attn_qkv}, {@code ffn_up}) are split at load. Every encoding quantizes rows independently, so a
+     * row range is a valid tensor of the same type.
+     */
+    public WeightMatrix rowRange(String name, int first, int count) {
+        if (first < 0 || count <= 0 || (long) first + count > rows) {
+            throw new UnsupportedModelException("tensor " + this.name + " has " + rows + " rows, cannot take rows "
+                    + first + ".." + ((long) first + count - 1) + " as " + name);
+        }
+        return new WeightMatrix(name, type, count, cols, data.asSlice(first * rowBytes, count * rowBytes));
+    }
+
     public String name() {
         return name;
     }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.nio.file.Path;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -15,16 +16,27 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class BatchedForwardTest {
 
-    @ParameterizedTest
-    @ValueSource(
-            strings = {
-                "models/stories260K.gguf",
-                "reference/models/ref-spm-q8_0.gguf",
-                "reference/models/ref-bpe-q4_k_m.gguf"
-            })
-    void mixedBatchesEqualSequentialRuns(String file) throws Exception {
+    /**
+     * Every family (reference/arch: Qwen 2/3, Gemma 2/3 with sliding windows shorter than the longest sequence
+     * here, Phi-3, Llama 3) with both attention roundings, and the Llama references.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource({
+        "models/stories260K.gguf, SOFTMAX_F16",
+        "reference/models/ref-spm-q8_0.gguf, SOFTMAX_F16",
+        "reference/models/ref-bpe-q4_k_m.gguf, SOFTMAX_F16",
+        "reference/arch/qwen2-q8_0.gguf, SOFTMAX_F16",
+        "reference/arch/qwen3-q4_k_m.gguf, FLASH_F16",
+        "reference/arch/gemma2-f16.gguf, SOFTMAX_F16",
+        "reference/arch/gemma2-f16.gguf, FLASH_F16",
+        "reference/arch/gemma3-q8_0.gguf, FLASH_F16",
+        "reference/arch/phi3-q4_k_m.gguf, SOFTMAX_F16",
+        "reference/arch/llama3-q6_k.gguf, FLASH_F16"
+    })
+    void mixedBatchesEqualSequentialRuns(String file, LlamaModel.AttentionNumerics numerics) throws Exception {
         Path path = TestData.sharedDir().resolve(file);
         try (LlamaModel m = LlamaModel.load(path, ComputePool.defaultFactory(), 2)) {
+            m.attentionNumerics(numerics);
             Random r = new Random(7);
             int n = 3;
             int[][] tokens = new int[n][];

@@ -1,5 +1,6 @@
 package dev.anvil.engine;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -19,6 +20,18 @@ class ModelLoadingTest {
 
     /** A 1-layer llama GGUF (dim 32, 2 heads, 1 kv head, ffn 64, vocab 16), without tokenizer. */
     Path write(String name, String arch, GgmlType attnQType, boolean withOutput) throws IOException {
+        return write(name, arch, attnQType, withOutput, w -> {}, null);
+    }
+
+    /** As above, with extra metadata and, unless null, a {@code rope_freqs.weight} tensor of the given factors. */
+    Path write(
+            String name,
+            String arch,
+            GgmlType attnQType,
+            boolean withOutput,
+            java.util.function.Consumer<GgufWriter> metadata,
+            float[] ropeFreqs)
+            throws IOException {
         Path p = dir.resolve(name);
         Random r = new Random(5);
         int dim = 32, ffn = 64, vocab = 16, kv = 16;
@@ -31,6 +44,7 @@ class ModelLoadingTest {
             w.putUInt32(arch + ".attention.head_count_kv", 1);
             w.putUInt32(arch + ".context_length", 64);
             w.putFloat32(arch + ".attention.layer_norm_rms_epsilon", 1e-5f);
+            metadata.accept(w);
             Object[][] tensors = {
                 {"token_embd.weight", GgmlType.F32, new long[] {dim, vocab}},
                 {"blk.0.attn_norm.weight", GgmlType.F32, new long[] {dim}},
@@ -52,6 +66,7 @@ class ModelLoadingTest {
             int n = withOutput ? tensors.length : tensors.length - 1;
             for (int i = 0; i < n; i++)
                 w.addTensor((String) tensors[i][0], (GgmlType) tensors[i][1], (long[]) tensors[i][2]);
+            if (ropeFreqs != null) w.addTensor("rope_freqs.weight", GgmlType.F32, new long[] {ropeFreqs.length});
             for (int i = 0; i < n; i++) {
                 String tname = (String) tensors[i][0];
                 w.beginTensor(tname);
@@ -64,8 +79,61 @@ class ModelLoadingTest {
                     w.write(new byte[(int) bytes], 0, (int) bytes); // content irrelevant: loading must refuse it
                 }
             }
+            if (ropeFreqs != null) {
+                w.beginTensor("rope_freqs.weight");
+                w.writeValues(ropeFreqs, 0, ropeFreqs.length);
+            }
         }
         return p;
+    }
+
+    /** Last-position logits of a fixed prompt. */
+    private static float[] logits(Path model) throws IOException, KvCacheFullException {
+        try (LlamaModel m = LlamaModel.load(model, ComputePool.defaultFactory(), 1)) {
+            KvCachePool kv = m.newKvCachePool(1L << 20);
+            KvCachePool.Sequence seq = kv.newSequence();
+            int[] prompt = {1, 5, 3, 7, 2, 9, 4, 11};
+            kv.reserve(seq, prompt.length);
+            return m.forward(new Batch().add(seq, 0, prompt)).logits(0).clone();
+        }
+    }
+
+    /**
+     * Linear RoPE scaling ({@code rope.scaling.factor} 2) and per-pair frequency factors ({@code rope_freqs}, all 2)
+     * both halve every angle: bit-identical logits (the halving is exact either way), different from no scaling.
+     * Scaling types that need more than that are refused by name.
+     */
+    @Test
+    void ropeScalingLinearAndFrequencyFactors() throws Exception {
+        float[] plain = logits(write("plain.gguf", "llama", GgmlType.F32, true));
+        float[] linear = logits(write(
+                "linear.gguf",
+                "llama",
+                GgmlType.F32,
+                true,
+                w -> {
+                    w.putString("llama.rope.scaling.type", "linear");
+                    w.putFloat32("llama.rope.scaling.factor", 2f);
+                },
+                null));
+        float[] twos = new float[8];
+        java.util.Arrays.fill(twos, 2f);
+        float[] factors = logits(write("factors.gguf", "llama", GgmlType.F32, true, w -> {}, twos));
+        assertArrayEquals(linear, factors);
+        assertTrue(!java.util.Arrays.equals(plain, linear), "scaling must change the rotations");
+        Path yarn = write(
+                "yarn.gguf",
+                "llama",
+                GgmlType.F32,
+                true,
+                w -> {
+                    w.putString("llama.rope.scaling.type", "yarn");
+                    w.putFloat32("llama.rope.scaling.factor", 4f);
+                },
+                null);
+        UnsupportedModelException e = assertThrows(
+                UnsupportedModelException.class, () -> LlamaModel.load(yarn, ComputePool.defaultFactory(), 1));
+        assertTrue(e.getMessage().contains("'yarn'"), e.getMessage());
     }
 
     @Test
@@ -74,6 +142,58 @@ class ModelLoadingTest {
         UnsupportedModelException e = assertThrows(
                 UnsupportedModelException.class, () -> LlamaModel.load(p, ComputePool.defaultFactory(), 1));
         assertTrue(e.getMessage().contains("'gpt2'"), e.getMessage());
+        assertTrue(
+                e.getMessage().contains("supported: llama, qwen2, qwen3, gemma2, gemma3, phi3"),
+                "the refusal lists what is supported: " + e.getMessage());
+    }
+
+    /** Registration's check accepts every decoder family and reads each one's traits from its metadata. */
+    @Test
+    void inspectAcceptsEveryFamilyWithItsTraits() throws Exception {
+        java.nio.file.Path dir = TestData.sharedDir().resolve("reference/arch");
+        java.util.Map<String, ModelConfig> configs = new java.util.TreeMap<>();
+        for (String name : java.util.List.of(
+                "qwen2-q8_0", "qwen3-q4_k_m", "gemma2-f16", "gemma3-q8_0", "phi3-q4_k_m", "llama3-q6_k")) {
+            try (GgufFile f = GgufFile.open(dir.resolve(name + ".gguf"))) {
+                configs.put(name, LlamaModel.inspect(f));
+            }
+        }
+        ModelConfig qwen3 = configs.get("qwen3-q4_k_m");
+        assertEquals(128, qwen3.headSize(), "head_dim from attention.key_length");
+        assertEquals(512, qwen3.qDim());
+        assertEquals(256, qwen3.kvDim());
+        assertTrue(qwen3.traits().qkNorm());
+        assertEquals(ArchitectureTraits.RopeStyle.NEOX, qwen3.traits().rope());
+        assertTrue(configs.get("qwen2-q8_0").traits().qkvBias());
+        ArchitectureTraits gemma2 = configs.get("gemma2-f16").traits();
+        assertEquals(50f, gemma2.attnLogitSoftcap());
+        assertEquals(30f, gemma2.finalLogitSoftcap());
+        assertEquals(16f, gemma2.embeddingScale());
+        assertEquals(ArchitectureTraits.Activation.GELU_TANH, gemma2.activation());
+        assertArrayEquals(new int[] {16, 0, 16, 0}, gemma2.layerWindow(), "Gemma 2: layers 0 and 2 local");
+        ModelConfig gemma3 = configs.get("gemma3-q8_0");
+        assertArrayEquals(new int[] {16, 0, 16, 0}, gemma3.layerWindows(), "sliding_window_pattern 2");
+        assertEquals(10000f, gemma3.ropeTheta(0), "local layers: rope.freq_base_swa");
+        assertEquals(1e6f, gemma3.ropeTheta(1));
+        assertEquals(0f, gemma3.traits().finalLogitSoftcap());
+        assertEquals(0, gemma3.slidingWindow(3));
+        KvCachePool pool = new KvCachePool(gemma3, 1L << 20);
+        assertEquals(16, pool.window(0), "a model's default pool has its sliding windows");
+        assertEquals(0, pool.window(1));
+        assertThrows(
+                IllegalArgumentException.class,
+                () -> new KvCachePool(gemma3, new int[4], 1L << 20),
+                "a pool cannot widen a sliding layer to full attention");
+        assertArrayEquals(
+                new float[] {1f, 0.125f, 1f, 0.125f},
+                gemma3.traits().withRopeScale(0.125f, true).layerRopeScale(),
+                "Gemma 3's linear RoPE scaling applies to its global layers only, as in llama.cpp");
+        ArchitectureTraits phi3 = configs.get("phi3-q4_k_m").traits();
+        assertTrue(phi3.fusedQkv() && phi3.fusedGateUp());
+        assertEquals((float) (1 / Math.sqrt(32)), phi3.queryScale(), 1e-7f);
+        ModelConfig llama3 = configs.get("llama3-q6_k");
+        assertEquals(ArchitectureTraits.RopeStyle.NORM, llama3.traits().rope());
+        assertEquals(500000f, llama3.ropeTheta());
     }
 
     @Test

@@ -50,8 +50,13 @@ final class TestData {
     }
 
     static List<Reference> references(String model) throws IOException {
+        return references(sharedDir().resolve("reference/outputs/" + model + ".jsonl"));
+    }
+
+    /** The reference prompts of a JSON lines file (see reference/arch/README.md for the format). */
+    static List<Reference> references(Path jsonl) throws IOException {
         List<Reference> out = new ArrayList<>();
-        for (String line : Files.readAllLines(sharedDir().resolve("reference/outputs/" + model + ".jsonl"))) {
+        for (String line : Files.readAllLines(jsonl)) {
             if (line.isBlank()) continue;
             JsonObject o = json(line);
             JsonArray steps = o.getJsonArray("steps");
@@ -80,7 +85,7 @@ final class TestData {
                 first[i] = (float) fl.getJsonNumber(i).doubleValue();
             out.add(new Reference(o.getString("prompt"), prompt, tokens, ids, logits, first));
         }
-        if (out.isEmpty()) throw new IllegalStateException("no reference prompts for " + model);
+        if (out.isEmpty()) throw new IllegalStateException("no reference prompts in " + jsonl);
         return out;
     }
 

@@ -7,8 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.anvil.engine.Batch;
+import dev.anvil.engine.ComputePool;
 import dev.anvil.engine.GgmlType;
 import dev.anvil.engine.GgufFile;
+import dev.anvil.engine.KvCachePool;
+import dev.anvil.engine.LlamaModel;
 import dev.anvil.engine.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,6 +23,8 @@ import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The real-model shapes beyond llama: their tensor plans at full size (names and GGML shapes as llama.cpp's loader
@@ -283,6 +289,45 @@ class SynthShapesTest {
             int[] ids = tok.encode(text, false);
             assertTrue(ids.length < text.length() / 2, "pieces shorten the text: " + ids.length + " tokens");
             assertEquals(text, tok.decode(ids));
+        }
+    }
+
+    /**
+     * Each family's miniature runs in Anvil's engine as its own architecture: its turn markers, written in a prompt,
+     * are single special tokens, its end-of-turn token ends generation, and a greedy decode from a chat-shaped prompt
+     * produces tokens.
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({
+        "qwen2.5-0.5b, qwen2, <|im_start|>, <|im_end|>",
+        "qwen3-0.6b, qwen3, <|im_start|>, <|im_end|>",
+        "gemma-2-2b, gemma2, <start_of_turn>, <end_of_turn>",
+        "phi-3-mini, phi3, <|user|>, <|end|>",
+        "llama-3.2-1b, llama, <|start_header_id|>, <|eot_id|>"
+    })
+    void miniaturesRunInTheEngineWithTheirTurnTokens(String shape, String architecture, String open, String close)
+            throws Exception {
+        Path file = writeMiniature(shape, GgmlType.Q8_0);
+        try (LlamaModel model = LlamaModel.load(file, ComputePool.defaultFactory(), 1)) {
+            assertEquals(architecture, model.config().architecture());
+            Tokenizer tokenizer = model.tokenizer();
+            int[] opened = tokenizer.encodeWithSpecials(open, false);
+            int[] closed = tokenizer.encodeWithSpecials(close, false);
+            assertEquals(1, opened.length, open + " is one token");
+            assertEquals(1, closed.length, close + " is one token");
+            assertEquals(open, tokenizer.tokenText(opened[0]));
+            assertTrue(tokenizer.isEndOfGeneration(closed[0]), close + " ends generation");
+            assertFalse(tokenizer.isEndOfGeneration(opened[0]), open + " does not");
+            assertTrue(tokenizer.encode(open, false).length > 1, "as plain text " + open + " is not the special token");
+
+            int[] prompt = tokenizer.encodeWithSpecials(open + "user\nHello" + close + "\n" + open, true);
+            KvCachePool kv = model.newKvCachePool(64L << 20);
+            KvCachePool.Sequence seq = kv.newSequence();
+            kv.reserve(seq, prompt.length + 1);
+            float[] logits = model.forward(new Batch().add(seq, 0, prompt)).logits(0);
+            assertEquals(tokenizer.vocabSize(), logits.length);
+            for (float l : logits) assertTrue(Float.isFinite(l), "finite logits");
+            kv.free(seq);
         }
     }
 

@@ -91,25 +91,142 @@ public record ArchitectureTraits(
 
     /** Llama (and llama2.c): NORM RoPE, SiLU, no extras, scores scaled by 1/sqrt(headDim), full attention everywhere. */
     public static ArchitectureTraits llama(int layers, int headDim, float ropeBase) {
-        float[] bases = new float[layers], scales = new float[layers];
-        Arrays.fill(bases, ropeBase);
-        Arrays.fill(scales, 1f);
-        return new ArchitectureTraits(
-                RopeStyle.NORM,
-                false,
-                false,
-                false,
-                1f,
-                Activation.SILU,
-                0f,
-                0f,
-                1f,
-                (float) (1.0 / StrictMath.sqrt(headDim)),
-                false,
-                false,
-                new int[layers],
-                bases,
-                scales);
+        return builder(layers, headDim, ropeBase).build();
+    }
+
+    /** Llama's choices for {@code layers} layers, to be changed where a family differs. */
+    public static Builder builder(int layers, int headDim, float ropeBase) {
+        return new Builder(layers, headDim, ropeBase);
+    }
+
+    /** These choices, to be changed in a copy. */
+    Builder toBuilder() {
+        Builder b = new Builder(layerWindow.length, 1, 1f);
+        b.rope = rope;
+        b.qkvBias = qkvBias;
+        b.qkNorm = qkNorm;
+        b.postNorms = postNorms;
+        b.embeddingScale = embeddingScale;
+        b.activation = activation;
+        b.attnLogitSoftcap = attnLogitSoftcap;
+        b.finalLogitSoftcap = finalLogitSoftcap;
+        b.queryScale = queryScale;
+        b.scoreScale = scoreScale;
+        b.fusedQkv = fusedQkv;
+        b.fusedGateUp = fusedGateUp;
+        b.layerWindow = layerWindow.clone();
+        b.layerRopeBase = layerRopeBase.clone();
+        b.layerRopeScale = layerRopeScale.clone();
+        return b;
+    }
+
+    /**
+     * A family's traits as its differences from Llama: each setter names one of them (the record's parameters say
+     * what they mean), and {@link #build()} checks the whole.
+     */
+    public static final class Builder {
+        private RopeStyle rope = RopeStyle.NORM;
+        private boolean qkvBias, qkNorm, postNorms, fusedQkv, fusedGateUp;
+        private float embeddingScale = 1f, attnLogitSoftcap, finalLogitSoftcap, queryScale = 1f, scoreScale;
+        private Activation activation = Activation.SILU;
+        private int[] layerWindow;
+        private float[] layerRopeBase, layerRopeScale;
+
+        private Builder(int layers, int headDim, float ropeBase) {
+            scoreScale = (float) (1.0 / StrictMath.sqrt(headDim));
+            layerWindow = new int[layers];
+            layerRopeBase = new float[layers];
+            layerRopeScale = new float[layers];
+            Arrays.fill(layerRopeBase, ropeBase);
+            Arrays.fill(layerRopeScale, 1f);
+        }
+
+        public Builder rope(RopeStyle style) {
+            rope = style;
+            return this;
+        }
+
+        public Builder qkvBias() {
+            qkvBias = true;
+            return this;
+        }
+
+        public Builder qkNorm(boolean on) {
+            qkNorm = on;
+            return this;
+        }
+
+        public Builder postNorms() {
+            postNorms = true;
+            return this;
+        }
+
+        public Builder embeddingScale(float scale) {
+            embeddingScale = scale;
+            return this;
+        }
+
+        public Builder activation(Activation act) {
+            activation = act;
+            return this;
+        }
+
+        /** Soft-caps of the attention scores and of the output logits (0 = none). */
+        public Builder softcaps(float attention, float finalLogits) {
+            attnLogitSoftcap = attention;
+            finalLogitSoftcap = finalLogits;
+            return this;
+        }
+
+        /** Scale Q by {@code scale} (after RoPE) instead of the scores by 1/sqrt(head_dim). */
+        public Builder scaleQueries(float scale) {
+            queryScale = scale;
+            scoreScale = 1f;
+            return this;
+        }
+
+        public Builder fused(boolean qkv, boolean gateUp) {
+            fusedQkv = qkv;
+            fusedGateUp = gateUp;
+            return this;
+        }
+
+        /** Per layer: the sliding window, 0 for full attention. */
+        public Builder layerWindow(int[] windows) {
+            layerWindow = windows.clone();
+            return this;
+        }
+
+        /** Per layer: the RoPE base. */
+        public Builder layerRopeBase(float[] bases) {
+            layerRopeBase = bases.clone();
+            return this;
+        }
+
+        /** Per layer: the linear RoPE scale. */
+        public Builder layerRopeScale(float[] scales) {
+            layerRopeScale = scales.clone();
+            return this;
+        }
+
+        public ArchitectureTraits build() {
+            return new ArchitectureTraits(
+                    rope,
+                    qkvBias,
+                    qkNorm,
+                    postNorms,
+                    embeddingScale,
+                    activation,
+                    attnLogitSoftcap,
+                    finalLogitSoftcap,
+                    queryScale,
+                    scoreScale,
+                    fusedQkv,
+                    fusedGateUp,
+                    layerWindow,
+                    layerRopeBase,
+                    layerRopeScale);
+        }
     }
 
     /** The sliding window of layer {@code l}, 0 for full attention. */
@@ -132,22 +249,7 @@ public record ArchitectureTraits(
     ArchitectureTraits withRopeScale(float scale, boolean globalOnly) {
         float[] scales = new float[layerWindow.length];
         for (int l = 0; l < scales.length; l++) scales[l] = globalOnly && layerWindow[l] != 0 ? 1f : scale;
-        return new ArchitectureTraits(
-                rope,
-                qkvBias,
-                qkNorm,
-                postNorms,
-                embeddingScale,
-                activation,
-                attnLogitSoftcap,
-                finalLogitSoftcap,
-                queryScale,
-                scoreScale,
-                fusedQkv,
-                fusedGateUp,
-                layerWindow,
-                layerRopeBase,
-                scales);
+        return toBuilder().layerRopeScale(scales).build();
     }
 
     /** Per layer: the linear RoPE scale (a copy). */

@@ -360,8 +360,17 @@ public final class LlamaModel implements AutoCloseable {
             final boolean flash = attentionNumerics == AttentionNumerics.FLASH_F16;
             pool.parallelFor(T * c.heads(), 1, (a, b, worker) -> {
                 for (int i = a; i < b; i++) {
-                    if (flash) attendFlash(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerAcc[worker]);
-                    else attend(layer, i / c.heads(), i % c.heads(), q, xb2, seqOf, pos, workerScores[worker]);
+                    attend(
+                            layer,
+                            i / c.heads(),
+                            i % c.heads(),
+                            q,
+                            xb2,
+                            seqOf,
+                            pos,
+                            flash,
+                            workerScores[worker],
+                            workerAcc[worker]);
                 }
             });
             // x += Wo of that (after its own RMSNorm in Gemma).
@@ -545,11 +554,21 @@ public final class LlamaModel implements AutoCloseable {
 
     /**
      * Causal attention of token t, head h over positions [first, pos[t]] of its own sequence, where first is 0 for
-     * full attention and {@code pos[t] - W + 1} in a layer with sliding window W; writes out[t][h].
+     * full attention and {@code pos[t] - W + 1} in a layer with sliding window W; writes out[t][h]. The numerics are
+     * llama.cpp's softmax path ({@link #softmaxAttention}, scratch {@code att} of one score per position) or its
+     * flash-attention path ({@link #flashAttention}, scratch {@code acc} of one head).
      */
     private void attend(
-            int layer, int t, int h, float[] q, float[] out, KvCachePool.Sequence[] seqOf, int[] pos, float[] att) {
-        ArchitectureTraits tr = config.traits();
+            int layer,
+            int t,
+            int h,
+            float[] q,
+            float[] out,
+            KvCachePool.Sequence[] seqOf,
+            int[] pos,
+            boolean flash,
+            float[] att,
+            float[] acc) {
         int hs = config.headSize(), qDim = config.qDim();
         int kvOff = (h / (config.heads() / config.kvHeads())) * hs;
         int qOff = t * qDim + h * hs;
@@ -557,15 +576,39 @@ public final class LlamaModel implements AutoCloseable {
         KvCachePool kv = s.pool();
         // The pool's window: the model's where it has one (the pool checks), or one a caller gave a full layer.
         int group = kv.group(layer), window = kv.window(layer);
+        int last = pos[t], first = window == 0 ? 0 : Math.max(0, last - window + 1);
+        // llama.cpp converts q to fp16 for the dot with the fp16 keys (after scaling it, where the family scales q).
+        float queryScale = config.traits().queryScale();
+        for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i] * queryScale);
+        int kBase = kv.offset(layer, 0, 0) + kvOff, vBase = kv.offset(layer, 1, 0) + kvOff;
         float[][] blocks = kv.blocks(group);
         int[] table = s.table(group);
-        int last = pos[t], first = window == 0 ? 0 : Math.max(0, last - window + 1);
-        float scale = tr.scoreScale(), queryScale = tr.queryScale(), cap = tr.attnLogitSoftcap();
-        // llama.cpp converts q to fp16 for the dot with the fp16 keys (after scaling it, where the family scales q).
-        if (queryScale == 1f) for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i]);
-        else for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i] * queryScale);
+        if (flash) flashAttention(q, qOff, blocks, table, first, last, kBase, vBase, acc, out, t * qDim + h * hs);
+        else softmaxAttention(q, qOff, blocks, table, first, last, kBase, vBase, att, out, t * qDim + h * hs);
+    }
+
+    /**
+     * llama.cpp's softmax attention ({@link AttentionNumerics#SOFTMAX_F16}) of one head's query at {@code q[qOff..]}
+     * over cache positions {@code first..last} (keys at {@code kBase}, values at {@code vBase} of each slot): scores,
+     * then the softmax rounded to fp16 as ggml's output holds it, then the weighted values into {@code out[o..]}.
+     */
+    private void softmaxAttention(
+            float[] q,
+            int qOff,
+            float[][] blocks,
+            int[] table,
+            int first,
+            int last,
+            int kBase,
+            int vBase,
+            float[] att,
+            float[] out,
+            int o) {
+        ArchitectureTraits tr = config.traits();
+        int hs = config.headSize();
+        float scale = tr.scoreScale(), cap = tr.attnLogitSoftcap();
         float max = Float.NEGATIVE_INFINITY;
-        int kvDim = config.kvDim(), kBase = kv.offset(layer, 0, 0) + kvOff, vBase = kv.offset(layer, 1, 0) + kvOff;
+        int kvDim = config.kvDim();
         final int bt = KvCachePool.BLOCK_TOKENS;
         // Walk the cache block by block (one table lookup per 16 positions); a slot is kvDim floats further on.
         for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
@@ -596,7 +639,6 @@ public final class LlamaModel implements AutoCloseable {
         // The attention weights as llama.cpp's fp16 softmax output holds them.
         float inv = 1f / sum;
         for (int p = first; p <= last; p++) att[p] = f16Round(att[p] * inv);
-        int o = t * qDim + h * hs;
         final int chunk = 4 * QuantKernels.L;
         if (hs % chunk == 0) {
             // The common head sizes (64, 128): each run of four vectors of the output row stays in registers across
@@ -615,28 +657,29 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * {@link #attend} with llama.cpp's flash-attention rounding ({@link AttentionNumerics#FLASH_F16}): one pass over
-     * the positions with a running maximum M and sum S; the weighted values accumulate in fp16 ({@code acc},
-     * rounded after each fused multiply-add), rescaled by e^(M_old - M_new) whenever the maximum grows.
+     * {@link #softmaxAttention} with llama.cpp's flash-attention rounding ({@link AttentionNumerics#FLASH_F16}): one
+     * pass over the positions with a running maximum M and sum S; the weighted values accumulate in fp16
+     * ({@code acc}, rounded after each fused multiply-add), rescaled by e^(M_old - M_new) whenever the maximum grows.
      */
-    private void attendFlash(
-            int layer, int t, int h, float[] q, float[] out, KvCachePool.Sequence[] seqOf, int[] pos, float[] acc) {
+    private void flashAttention(
+            float[] q,
+            int qOff,
+            float[][] blocks,
+            int[] table,
+            int first,
+            int last,
+            int kBase,
+            int vBase,
+            float[] acc,
+            float[] out,
+            int o) {
         ArchitectureTraits tr = config.traits();
-        int hs = config.headSize(), qDim = config.qDim();
-        int kvOff = (h / (config.heads() / config.kvHeads())) * hs;
-        int qOff = t * qDim + h * hs;
-        KvCachePool.Sequence s = seqOf[t];
-        KvCachePool kv = s.pool();
-        int group = kv.group(layer), window = kv.window(layer);
-        float[][] blocks = kv.blocks(group);
-        int[] table = s.table(group);
-        int last = pos[t], first = window == 0 ? 0 : Math.max(0, last - window + 1);
-        float scale = tr.scoreScale(), queryScale = tr.queryScale(), cap = tr.attnLogitSoftcap();
-        for (int i = 0; i < hs; i++) q[qOff + i] = f16Round(q[qOff + i] * queryScale);
+        int hs = config.headSize();
+        float scale = tr.scoreScale(), cap = tr.attnLogitSoftcap();
         float capScale = cap == 0f ? 0f : scale / cap;
         float max = Float.NEGATIVE_INFINITY, sum = 0f;
         java.util.Arrays.fill(acc, 0, hs, 0f);
-        int kvDim = config.kvDim(), kBase = kv.offset(layer, 0, 0) + kvOff, vBase = kv.offset(layer, 1, 0) + kvOff;
+        int kvDim = config.kvDim();
         final int bt = KvCachePool.BLOCK_TOKENS;
         for (int p0 = first - first % bt; p0 <= last; p0 += bt) {
             float[] block = blocks[table[p0 / bt]];
@@ -658,14 +701,13 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         float inv = sum == 0f ? 0f : 1f / sum;
-        int o = t * qDim + h * hs;
         for (int i = 0; i < hs; i++) out[o + i] = acc[i] * inv;
     }
 
     /**
      * {@code out[o ..+ 4 vectors) = Σ_p att[p] · V[p][vOff ..]} over positions {@code first..last} of a sequence's
      * cache (its group's {@code blocks} and block {@code table}), accumulated in four registers: the same FMAs in the
-     * same order as {@link QuantKernels#axpy} per position, so both paths of {@link #attend} give identical results.
+     * same order as {@link QuantKernels#axpy} per position, so both paths of {@link #softmaxAttention} give identical results.
      */
     private static void weightedValues4(
             float[] att, int first, int last, float[][] blocks, int[] table, int vOff, int kvDim, float[] out, int o) {

@@ -174,68 +174,22 @@ final class ModelLoader {
     private static ArchitectureTraits traits(
             GgufFile f, String arch, int layers, int dim, int heads, int headDim, float ropeBase) {
         String p = arch + ".";
-        float invSqrtHead = (float) (1.0 / StrictMath.sqrt(headDim));
-        float[] bases = new float[layers];
-        java.util.Arrays.fill(bases, ropeBase);
-        int[] full = new int[layers];
-        float[] ones = new float[layers];
-        java.util.Arrays.fill(ones, 1f);
+        ArchitectureTraits.Builder llama = ArchitectureTraits.builder(layers, headDim, ropeBase);
         return switch (arch) {
-            case "llama" -> ArchitectureTraits.llama(layers, headDim, ropeBase);
+            case "llama" -> llama.build();
             case "qwen2" ->
-                new ArchitectureTraits(
-                        ArchitectureTraits.RopeStyle.NEOX,
-                        true,
-                        false,
-                        false,
-                        1f,
-                        ArchitectureTraits.Activation.SILU,
-                        0f,
-                        0f,
-                        1f,
-                        invSqrtHead,
-                        false,
-                        false,
-                        full,
-                        bases,
-                        ones);
+                llama.rope(ArchitectureTraits.RopeStyle.NEOX).qkvBias().build();
             case "qwen3" ->
-                new ArchitectureTraits(
-                        ArchitectureTraits.RopeStyle.NEOX,
-                        false,
-                        true,
-                        false,
-                        1f,
-                        ArchitectureTraits.Activation.SILU,
-                        0f,
-                        0f,
-                        1f,
-                        invSqrtHead,
-                        false,
-                        false,
-                        full,
-                        bases,
-                        ones);
-            case "phi3" -> {
+                llama.rope(ArchitectureTraits.RopeStyle.NEOX).qkNorm(true).build();
+            case "phi3" ->
                 // llama.cpp runs Phi-3 with full attention (its sliding_window key, where present, is not applied);
                 // the fused tensors are what the converter writes.
-                yield new ArchitectureTraits(
-                        ArchitectureTraits.RopeStyle.NEOX,
-                        false,
-                        false,
-                        false,
-                        1f,
-                        ArchitectureTraits.Activation.SILU,
-                        0f,
-                        0f,
-                        invSqrtHead,
-                        1f,
-                        f.tensors().containsKey("blk.0.attn_qkv.weight"),
-                        !f.tensors().containsKey("blk.0.ffn_gate.weight"),
-                        full,
-                        bases,
-                        ones);
-            }
+                llama.rope(ArchitectureTraits.RopeStyle.NEOX)
+                        .scaleQueries((float) (1.0 / StrictMath.sqrt(headDim)))
+                        .fused(
+                                f.tensors().containsKey("blk.0.attn_qkv.weight"),
+                                !f.tensors().containsKey("blk.0.ffn_gate.weight"))
+                        .build();
             case "gemma2", "gemma3" -> {
                 boolean g3 = arch.equals("gemma3");
                 // Local (sliding-window) layers: layer l is local unless it is the last of each period of
@@ -244,31 +198,28 @@ final class ModelLoader {
                 if (window <= 0) throw new UnsupportedModelException(p + "attention.sliding_window " + window);
                 boolean[] local = slidingLayers(f, p + "attention.sliding_window_pattern", layers, g3 ? 6 : 2);
                 int[] windows = new int[layers];
-                for (int l = 0; l < layers; l++) windows[l] = local[l] ? window : 0;
-                if (g3) {
-                    float localBase = f.getFloat(p + "rope.freq_base_swa", 10000f);
-                    for (int l = 0; l < layers; l++) if (local[l]) bases[l] = localBase;
+                float[] bases = new float[layers];
+                float localBase = g3 ? f.getFloat(p + "rope.freq_base_swa", 10000f) : ropeBase;
+                for (int l = 0; l < layers; l++) {
+                    windows[l] = local[l] ? window : 0;
+                    bases[l] = local[l] ? localBase : ropeBase;
                 }
                 // Q is scaled by 1/sqrt(query_pre_attn_scalar). GGUF has no key for it: llama.cpp takes head_dim,
                 // except for the 27B models (46 / 62 blocks), whose query_pre_attn_scalar is n_embd / n_head.
                 boolean is27B = layers == (g3 ? 62 : 46);
-                float queryScale = is27B ? (float) (1.0 / StrictMath.sqrt((double) dim / heads)) : invSqrtHead;
-                yield new ArchitectureTraits(
-                        ArchitectureTraits.RopeStyle.NEOX,
-                        false,
-                        g3,
-                        true,
-                        (float) StrictMath.sqrt(dim),
-                        ArchitectureTraits.Activation.GELU_TANH,
-                        g3 ? 0f : f.getFloat(p + "attn_logit_softcapping", 50f),
-                        g3 ? 0f : f.getFloat(p + "final_logit_softcapping", 30f),
-                        queryScale,
-                        1f,
-                        false,
-                        false,
-                        windows,
-                        bases,
-                        ones);
+                double queryPreAttnScalar = is27B ? (double) dim / heads : headDim;
+                yield llama.rope(ArchitectureTraits.RopeStyle.NEOX)
+                        .qkNorm(g3)
+                        .postNorms()
+                        .embeddingScale((float) StrictMath.sqrt(dim))
+                        .activation(ArchitectureTraits.Activation.GELU_TANH)
+                        .softcaps(
+                                g3 ? 0f : f.getFloat(p + "attn_logit_softcapping", 50f),
+                                g3 ? 0f : f.getFloat(p + "final_logit_softcapping", 30f))
+                        .scaleQueries((float) (1.0 / StrictMath.sqrt(queryPreAttnScalar)))
+                        .layerWindow(windows)
+                        .layerRopeBase(bases)
+                        .build();
             }
             default -> throw new IllegalStateException(arch); // ARCHITECTURES was checked first
         };

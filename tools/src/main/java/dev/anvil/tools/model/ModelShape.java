@@ -128,46 +128,15 @@ public record ModelShape(
             "<jupyter_script>",
             "<empty_output>");
 
+    /** SmolLM2's tokenizer (both sizes): GPT-2 style BPE, its specials at ids 0.., ChatML turn markers. */
+    private static TokenizerSpec smollm2Tokenizer() {
+        return bpe("smollm", consecutive(0, SMOLLM2_SPECIALS), "<|im_start|>", "<|im_end|>", null, false, null);
+    }
+
     public static ModelShape named(String name) {
         return switch (name) {
-            case "smollm2-135m" ->
-                llama(
-                        name,
-                        576,
-                        30,
-                        9,
-                        3,
-                        1536,
-                        49152,
-                        8192,
-                        100000f,
-                        bpe(
-                                "smollm",
-                                consecutive(0, SMOLLM2_SPECIALS),
-                                "<|im_start|>",
-                                "<|im_end|>",
-                                null,
-                                false,
-                                null));
-            case "smollm2-360m" ->
-                llama(
-                        name,
-                        960,
-                        32,
-                        15,
-                        5,
-                        2560,
-                        49152,
-                        8192,
-                        100000f,
-                        bpe(
-                                "smollm",
-                                consecutive(0, SMOLLM2_SPECIALS),
-                                "<|im_start|>",
-                                "<|im_end|>",
-                                null,
-                                false,
-                                null));
+            case "smollm2-135m" -> llama(name, 576, 30, 9, 3, 1536, 49152, 8192, 100000f, smollm2Tokenizer());
+            case "smollm2-360m" -> llama(name, 960, 32, 15, 5, 2560, 49152, 8192, 100000f, smollm2Tokenizer());
             // Llama-3.2-1B(-Instruct): rope_scaling "llama3" (factor 32, original context 8192) is not imitated (no
             // rope_freqs.weight): it changes the rotation angles, not the work per token.
             case "llama-3.2-1b" ->

@@ -52,7 +52,8 @@ public final class AnvilCli {
                   --gen-tokens M         decode steps per sequence (default 64)
                   --threads T            compute threads (default: all processors)
                   --batch B              sequences decoding together (default 1)
-                  --repeat R             measured runs after the warm-up; the best is reported (default 1)
+                  --repeat R             measured runs, the best reported (default 1), after warm-up runs that repeat
+                                         until the JIT has nothing left to compile (at most 8)
                   --llama-cpp DIR        also run llama.cpp's llama-batched-bench from this build dir on the same
                                          model and work, before and after Anvil, and print the ratios
               help       this text

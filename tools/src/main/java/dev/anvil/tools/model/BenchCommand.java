@@ -19,9 +19,9 @@ import java.util.Set;
  * {@code B} sequences advancing together through the batched forward pass, and peak RSS.
  *
  * <p>Tokens are a fixed pseudo-random id sequence (not a tokenized text) so the figures do not depend on the
- * tokenizer; decode feeds back the argmax, as greedy generation would. A full warm-up run (prefill and decode at
- * the same batch size and length) precedes the measured run, so the JIT has compiled the kernels that are then
- * timed. Prefill is timed per sequence and averaged over the {@code B} prompts.
+ * tokenizer; decode feeds back the argmax, as greedy generation would. Full warm-up runs (prefill and decode at
+ * the same batch size and length) precede the measured runs until one of them leaves the JIT nothing more to
+ * compile, so the kernels that are then timed are the ones a warm server runs. Prefill is timed per sequence and averaged over the {@code B} prompts.
  */
 public final class BenchCommand {
 
@@ -40,7 +40,17 @@ public final class BenchCommand {
             ModelConfig config,
             double cpuShare) {}
 
+    /** Most warm-up runs before the measured ones, settled or not. */
+    static final int MAX_WARM_UPS = 8;
+    /** A warm-up run during which the JIT compiled for less than this long counts as settled. */
+    static final long SETTLED_JIT_MILLIS = 50;
+
     private BenchCommand() {}
+
+    /** Milliseconds the JIT has spent compiling so far (0 where the JVM does not tell: one warm-up then settles). */
+    private static long jitMillis(java.lang.management.CompilationMXBean jit) {
+        return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : 0;
+    }
 
     public static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
         CliArgs a = new CliArgs(
@@ -139,9 +149,16 @@ public final class BenchCommand {
                 prompt[i] = (int) Long.remainderUnsigned(state >>> 17, c.vocabSize());
             }
 
-            // Warm-up: the same work as the measured run, so every kernel at these shapes has been through C2.
-            if (log != null) log.println("bench: warm-up run");
-            runOnce(model, kv, prompt, genTokens, batch);
+            // Warm-up: the same work as the measured run, repeated until a run leaves the JIT nothing to compile, so
+            // the measured runs time the kernels C2 made of every method at these shapes (a server is measured warm;
+            // on 2 cores one run of a large model ends before C2 has compiled what it ran in the interpreter).
+            java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+            for (int w = 1; w <= MAX_WARM_UPS; w++) {
+                if (log != null) log.println("bench: warm-up run " + w);
+                long jitBefore = jitMillis(jit);
+                runOnce(model, kv, prompt, genTokens, batch);
+                if (jitMillis(jit) - jitBefore < SETTLED_JIT_MILLIS) break;
+            }
             long cpuBefore = processCpuNanos(), wallBefore = System.nanoTime();
             double prefillSeconds = Double.MAX_VALUE, decodeSeconds = Double.MAX_VALUE;
             for (int run = 1; run <= repeat; run++) {

@@ -177,7 +177,7 @@ final class Matmul implements AutoCloseable {
                 int m = 0;
                 for (int g = a; g < b; g++) {
                     while (starts[m + 1] <= g) m++;
-                    ps[m].gemvTokens(g - starts[m], in.qx, in.dx, T, outs[m]);
+                    ps[m].gemvTokens(g - starts[m], in.activations, outs[m]);
                 }
             });
             return;
@@ -198,17 +198,15 @@ final class Matmul implements AutoCloseable {
 
     /** The activations of one packed matmul: int8 blocks per token and, for the tile path, token panels. */
     private static final class PackedInput {
-        final int T, cols, blocks, tiles, tileFloats;
+        final int T, cols, tiles, tileFloats;
         final boolean tile;
-        final float[] qx, dx, xt;
+        final PackedWeights.Activations activations;
+        final float[] xt;
 
         PackedInput(float[] input, int T, int cols) {
             this.T = T;
             this.cols = cols;
-            this.blocks = cols / 32;
-            this.qx = new float[T * cols];
-            this.dx = new float[T * blocks];
-            for (int t = 0; t < T; t++) QuantKernels.quantizeQ8_0(input, t * cols, qx, t * cols, dx, t * blocks, cols);
+            this.activations = new PackedWeights.Activations(input, T, cols);
             this.tile = T >= PACKED_TILE_MIN_TOKENS;
             this.tiles = (T + PackedWeights.TILE_TOKENS - 1) / PackedWeights.TILE_TOKENS;
             this.tileFloats = PackedWeights.tokenPanelFloats(cols);
@@ -218,7 +216,7 @@ final class Matmul implements AutoCloseable {
         void interleaveTile(int i) {
             int first = i * PackedWeights.TILE_TOKENS;
             PackedWeights.interleave(
-                    qx, dx, cols, first, Math.min(PackedWeights.TILE_TOKENS, T - first), xt, i * tileFloats);
+                    activations, first, Math.min(PackedWeights.TILE_TOKENS, T - first), xt, i * tileFloats);
         }
 
         /** Unit {@code u} of {@code p} times every token through the widened unit and the 8-token register tile (the token panels must be interleaved). */

@@ -7,6 +7,8 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -21,7 +23,8 @@ import jdk.incubator.vector.VectorSpecies;
  * the other; a block is the unit's row scales as float32, then the quantized values column by column:
  * <pre>
  * Q8_0:  float dw[R] ; int8 q[32][R]      q[i][r] = value of row r, column i
- * Q4_0:  float dw[R] ; u8  qs[16][R]      qs[j][r] = row r's ggml byte j: low nibble column j, high nibble j+16
+ * Q4_0:  float dw[R] ; u8  qs[8][R][2]    qs[p][r][k] = row r's ggml byte 2p+k: low nibble column 2p+k,
+ *                                         high nibble column 2p+k+16
  * </pre>
  *
  * <p>Arithmetic (the reason for this class): the activations are int8 blocks ({@code x = dx*qx},
@@ -36,6 +39,12 @@ import jdk.incubator.vector.VectorSpecies;
  * one-token kernel ({@link #gemv}) and the many-token tile ({@link #gemm}) agree bit for bit, on any vector
  * width, and a sequence's logits do not depend on its batch. It is llama.cpp's formula too (integer block dot
  * times {@code d_w*d_x}), up to the order in which the block terms are added.
+ *
+ * <p>Q4_0's few-token kernels compute {@code P_b} in int16 lanes instead, two columns per lane pair: a load of
+ * {@code 2R} bytes zero-extends to the nibbles of columns {@code (2p, 2p+1)} of every row side by side, and one
+ * broadcast int carries the token's two matching int8 values ({@link Activations#pairs}). Nibbles are unsigned
+ * (0..15), so a lane's 16 products stay within {@code 16*15*127 = 30480 < 2^15}; the zero point comes off once
+ * per block as {@code 8 * sum(qx)}. The same exact integer, a third of the instructions of widening to floats.
  */
 final class PackedWeights {
 
@@ -43,6 +52,11 @@ final class PackedWeights {
             FloatVector.SPECIES_PREFERRED.length() >= 16 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
     /** Int8 vector with one lane per row of a unit (64 or 128 bits). */
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
+    /** Int8 vector with two lanes per row (Q4_0's byte pairs), and the int16 and int32 vectors of the float width. */
+    private static final VectorSpecies<Byte> B2 = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 16));
+
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
 
     /** Rows per unit: one float vector. */
     static final int UNIT_ROWS = F.length();
@@ -107,7 +121,10 @@ final class PackedWeights {
                     data.set(F32, dst + 4L * r, d);
                 }
                 for (int r = 0; r < UNIT_ROWS; r++) {
-                    for (int i = 0; i < perRow; i++) out[i * UNIT_ROWS + r] = in[r * perRow + i];
+                    for (int i = 0; i < perRow; i++) {
+                        int at = type == GgmlType.Q8_0 ? i * UNIT_ROWS + r : (i / 2) * 2 * UNIT_ROWS + 2 * r + i % 2;
+                        out[at] = in[r * perRow + i];
+                    }
                 }
                 MemorySegment.copy(out, 0, data, ValueLayout.JAVA_BYTE, dst + 4L * UNIT_ROWS, qBytes);
             }
@@ -137,89 +154,135 @@ final class PackedWeights {
         return acc;
     }
 
+    /**
+     * The activations of one matmul, rounded the way llama.cpp rounds them before Q8_0/Q4_0 weights
+     * ({@link QuantKernels#quantizeQ8_0}: {@code x = dx * qx}, int8 {@code qx} per block of 32), in the forms the
+     * kernels read. Token t's values start at {@code qx[t*cols]}, its scales at {@code dx[t*blocks]}.
+     */
+    static final class Activations {
+        final int tokens, cols, blocks;
+        /** The int8 values, as integer-valued floats. */
+        final float[] qx;
+        /** The block scales. */
+        final float[] dx;
+        /** Columns {@code (2k, 2k+1)} as two int16 in one int (low half first: the order of int16 lanes). */
+        final int[] pairs;
+        /** {@code 8 * sum(qx)} per block: Q4_0's zero point, taken off each integer block sum once. */
+        final int[] zeroPoints;
+
+        Activations(float[] x, int tokens, int cols) {
+            this.tokens = tokens;
+            this.cols = cols;
+            this.blocks = cols / 32;
+            this.qx = new float[tokens * cols];
+            this.dx = new float[tokens * blocks];
+            this.pairs = new int[tokens * cols / 2];
+            this.zeroPoints = new int[tokens * blocks];
+            for (int t = 0; t < tokens; t++) QuantKernels.quantizeQ8_0(x, t * cols, qx, t * cols, dx, t * blocks, cols);
+            for (int k = 0; k < pairs.length; k++) pairs[k] = ((int) qx[2 * k] & 0xFFFF) | ((int) qx[2 * k + 1] << 16);
+            for (int b = 0; b < zeroPoints.length; b++) {
+                int sum = 0;
+                for (int i = 32 * b; i < 32 * b + 32; i++) sum += (int) qx[i];
+                zeroPoints[b] = 8 * sum;
+            }
+        }
+    }
+
     /** One column of a unit's int8 values (one per row) at {@code off}, as floats. */
     private static FloatVector i8(MemorySegment s, long off) {
         return (FloatVector) ByteVector.fromMemorySegment(B, s, off, LE).convertShape(VectorOperators.B2F, F, 0);
     }
 
-    /** Low nibbles minus 8 (Q4_0 columns j < 16), as floats. */
-    private static FloatVector lo4(ByteVector v) {
-        return (FloatVector) v.and((byte) 0x0F).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0);
+    /** A Q4_0 byte pair of every row at {@code off}, zero-extended: lane 2r is row r's byte 2p, lane 2r+1 its byte 2p+1. */
+    private static ShortVector nibblePairs(MemorySegment s, long off) {
+        return (ShortVector)
+                ByteVector.fromMemorySegment(B2, s, off, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
     }
 
-    /** High nibbles minus 8 (Q4_0 columns j + 16), as floats. */
-    private static FloatVector hi4(ByteVector v) {
-        return (FloatVector) v.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, F, 0);
+    /** A token's two int8 values of one column pair in every lane pair (see {@link Activations#pairs}). */
+    private static ShortVector pair(int twoValues) {
+        return IntVector.broadcast(I, twoValues).reinterpretAsShorts();
+    }
+
+    /** Row r's block sum from lanes 2r and 2r+1 (sign-extended and added), less the block's zero point, as floats. */
+    private static FloatVector blockSum(ShortVector lanes, int zeroPoint) {
+        IntVector v = lanes.reinterpretAsInts();
+        IntVector sum = v.lanewise(VectorOperators.ASHR, 16)
+                .add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                .sub(zeroPoint);
+        return (FloatVector) sum.convert(VectorOperators.I2F, 0);
     }
 
     /**
-     * One token against unit {@code u}: {@code out[outOff + r] = row (UNIT_ROWS*u + r) . x} for the unit's real rows.
-     * {@code qx[xOff..]} are the token's int8 activation values (as floats), {@code dx[dOff..]} its block scales.
+     * Token {@code t} of {@code a} against unit {@code u}: {@code out[outOff + r] = row (UNIT_ROWS*u + r) . x} for
+     * the unit's real rows.
      */
-    void gemv(int u, float[] qx, int xOff, float[] dx, int dOff, float[] out, int outOff) {
-        FloatVector acc = FloatVector.zero(F);
-        MemorySegment s = data;
-        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;
-        int step = UNIT_ROWS;
-        for (int b = 0; b < blocks; b++, off += blockBytes) {
-            // Four independent partial sums (column phases): exact, so any split is allowed.
-            FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
-            int x = xOff + 32 * b;
-            long q = off + scaleBytes;
-            if (type == GgmlType.Q8_0) {
-                for (int i = 0; i < 32; i += 4, q += 4L * step) {
-                    p0 = i8(s, q).fma(FloatVector.broadcast(F, qx[x + i]), p0);
-                    p1 = i8(s, q + step).fma(FloatVector.broadcast(F, qx[x + i + 1]), p1);
-                    p2 = i8(s, q + 2L * step).fma(FloatVector.broadcast(F, qx[x + i + 2]), p2);
-                    p3 = i8(s, q + 3L * step).fma(FloatVector.broadcast(F, qx[x + i + 3]), p3);
-                }
-            } else {
-                for (int j = 0; j < 16; j += 2, q += 2L * step) {
-                    ByteVector v0 = ByteVector.fromMemorySegment(B, s, q, LE),
-                            v1 = ByteVector.fromMemorySegment(B, s, q + step, LE);
-                    p0 = lo4(v0).fma(FloatVector.broadcast(F, qx[x + j]), p0);
-                    p1 = hi4(v0).fma(FloatVector.broadcast(F, qx[x + j + 16]), p1);
-                    p2 = lo4(v1).fma(FloatVector.broadcast(F, qx[x + j + 1]), p2);
-                    p3 = hi4(v1).fma(FloatVector.broadcast(F, qx[x + j + 17]), p3);
-                }
-            }
-            FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
-            acc = p0.add(p1).add(p2.add(p3)).fma(dw.mul(dx[dOff + b]), acc);
-        }
+    void gemv(int u, Activations a, int t, float[] out, int outOff) {
+        FloatVector acc = type == GgmlType.Q8_0 ? gemvQ8(u, a, t) : gemvQ4(u, a, t);
         store(u, acc, out, outOff);
     }
 
+    private FloatVector gemvQ8(int u, Activations a, int t) {
+        FloatVector acc = FloatVector.zero(F);
+        MemorySegment s = data;
+        float[] qx = a.qx;
+        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;
+        int step = UNIT_ROWS, d = t * blocks;
+        for (int b = 0, x = t * cols; b < blocks; b++, off += blockBytes, x += 32) {
+            // Four independent partial sums (column phases): exact, so any split is allowed.
+            FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
+            long q = off + scaleBytes;
+            for (int i = 0; i < 32; i += 4, q += 4L * step) {
+                p0 = i8(s, q).fma(FloatVector.broadcast(F, qx[x + i]), p0);
+                p1 = i8(s, q + step).fma(FloatVector.broadcast(F, qx[x + i + 1]), p1);
+                p2 = i8(s, q + 2L * step).fma(FloatVector.broadcast(F, qx[x + i + 2]), p2);
+                p3 = i8(s, q + 3L * step).fma(FloatVector.broadcast(F, qx[x + i + 3]), p3);
+            }
+            FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
+            acc = p0.add(p1).add(p2.add(p3)).fma(dw.mul(a.dx[d + b]), acc);
+        }
+        return acc;
+    }
+
+    private FloatVector gemvQ4(int u, Activations a, int t) {
+        FloatVector acc = FloatVector.zero(F);
+        MemorySegment s = data;
+        int[] pairs = a.pairs;
+        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS, pairBytes = 2L * UNIT_ROWS;
+        int d = t * blocks;
+        for (int b = 0, k = t * cols / 2; b < blocks; b++, off += blockBytes, k += 16) {
+            // Low nibbles (columns 0..15) and high nibbles (16..31) in two int16 sums: exact, see the class comment.
+            ShortVector lo = ShortVector.zero(S), hi = lo;
+            long q = off + scaleBytes;
+            for (int p = 0; p < 8; p++, q += pairBytes) {
+                ShortVector w = nibblePairs(s, q);
+                lo = lo.add(w.and((short) 0x0F).mul(pair(pairs[k + p])));
+                hi = hi.add(w.lanewise(VectorOperators.LSHR, 4).mul(pair(pairs[k + 8 + p])));
+            }
+            FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
+            acc = blockSum(lo.add(hi), a.zeroPoints[d + b]).fma(dw.mul(a.dx[d + b]), acc);
+        }
+        return acc;
+    }
+
     /**
-     * Four tokens against unit {@code u}, each column converted once for all four: token k's activations at
-     * {@code qx[xk..]}, scales at {@code dx[dk..]}, results to {@code out[ok..]} (real rows only). For batches too
-     * small to pay for {@link #widen}; repeat a token to pad (its results are written twice, identically).
+     * Tokens {@code t0..t3} of {@code a} against unit {@code u}, each weight column decoded once for all four,
+     * results to {@code out[ok..]} (real rows only). For batches too small to pay for {@link #widen}; repeat a
+     * token to pad (its results are written twice, identically).
      */
-    void gemv4(
-            int u,
-            float[] qx,
-            int x0,
-            int x1,
-            int x2,
-            int x3,
-            float[] dx,
-            int d0,
-            int d1,
-            int d2,
-            int d3,
-            float[] out,
-            int o0,
-            int o1,
-            int o2,
-            int o3) {
+    void gemv4(int u, Activations a, int t0, int t1, int t2, int t3, float[] out, int o0, int o1, int o2, int o3) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         MemorySegment s = data;
         long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;
         int step = UNIT_ROWS;
-        for (int b = 0; b < blocks; b++, off += blockBytes) {
-            FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
-            int c0 = 32 * b;
-            long q = off + scaleBytes;
-            if (type == GgmlType.Q8_0) {
+        int d0 = t0 * blocks, d1 = t1 * blocks, d2 = t2 * blocks, d3 = t3 * blocks;
+        if (type == GgmlType.Q8_0) {
+            float[] qx = a.qx;
+            int x0 = t0 * cols, x1 = t1 * cols, x2 = t2 * cols, x3 = t3 * cols;
+            for (int b = 0; b < blocks; b++, off += blockBytes) {
+                FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
+                int c0 = 32 * b;
+                long q = off + scaleBytes;
                 for (int c = c0; c < c0 + 32; c++, q += step) {
                     FloatVector w = i8(s, q);
                     p0 = w.fma(FloatVector.broadcast(F, qx[x0 + c]), p0);
@@ -227,25 +290,35 @@ final class PackedWeights {
                     p2 = w.fma(FloatVector.broadcast(F, qx[x2 + c]), p2);
                     p3 = w.fma(FloatVector.broadcast(F, qx[x3 + c]), p3);
                 }
-            } else {
-                for (int j = c0; j < c0 + 16; j++, q += step) {
-                    ByteVector v = ByteVector.fromMemorySegment(B, s, q, LE);
-                    FloatVector lo = lo4(v), hi = hi4(v);
-                    p0 = lo.fma(FloatVector.broadcast(F, qx[x0 + j]), p0);
-                    p1 = lo.fma(FloatVector.broadcast(F, qx[x1 + j]), p1);
-                    p2 = lo.fma(FloatVector.broadcast(F, qx[x2 + j]), p2);
-                    p3 = lo.fma(FloatVector.broadcast(F, qx[x3 + j]), p3);
-                    p0 = hi.fma(FloatVector.broadcast(F, qx[x0 + j + 16]), p0);
-                    p1 = hi.fma(FloatVector.broadcast(F, qx[x1 + j + 16]), p1);
-                    p2 = hi.fma(FloatVector.broadcast(F, qx[x2 + j + 16]), p2);
-                    p3 = hi.fma(FloatVector.broadcast(F, qx[x3 + j + 16]), p3);
-                }
+                FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
+                acc0 = p0.fma(dw.mul(a.dx[d0 + b]), acc0);
+                acc1 = p1.fma(dw.mul(a.dx[d1 + b]), acc1);
+                acc2 = p2.fma(dw.mul(a.dx[d2 + b]), acc2);
+                acc3 = p3.fma(dw.mul(a.dx[d3 + b]), acc3);
             }
-            FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
-            acc0 = p0.fma(dw.mul(dx[d0 + b]), acc0);
-            acc1 = p1.fma(dw.mul(dx[d1 + b]), acc1);
-            acc2 = p2.fma(dw.mul(dx[d2 + b]), acc2);
-            acc3 = p3.fma(dw.mul(dx[d3 + b]), acc3);
+        } else {
+            int[] pairs = a.pairs;
+            int half = cols / 2;
+            long pairBytes = 2L * UNIT_ROWS;
+            for (int b = 0, k = 0; b < blocks; b++, off += blockBytes, k += 16) {
+                int k0 = t0 * half + k, k1 = t1 * half + k, k2 = t2 * half + k, k3 = t3 * half + k;
+                // One int16 sum per token over all 32 columns: 16 products per lane, still exact.
+                ShortVector p0 = ShortVector.zero(S), p1 = p0, p2 = p0, p3 = p0;
+                long q = off + scaleBytes;
+                for (int p = 0; p < 8; p++, q += pairBytes) {
+                    ShortVector w = nibblePairs(s, q);
+                    ShortVector lo = w.and((short) 0x0F), hi = w.lanewise(VectorOperators.LSHR, 4);
+                    p0 = p0.add(lo.mul(pair(pairs[k0 + p]))).add(hi.mul(pair(pairs[k0 + 8 + p])));
+                    p1 = p1.add(lo.mul(pair(pairs[k1 + p]))).add(hi.mul(pair(pairs[k1 + 8 + p])));
+                    p2 = p2.add(lo.mul(pair(pairs[k2 + p]))).add(hi.mul(pair(pairs[k2 + 8 + p])));
+                    p3 = p3.add(lo.mul(pair(pairs[k3 + p]))).add(hi.mul(pair(pairs[k3 + 8 + p])));
+                }
+                FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
+                acc0 = blockSum(p0, a.zeroPoints[d0 + b]).fma(dw.mul(a.dx[d0 + b]), acc0);
+                acc1 = blockSum(p1, a.zeroPoints[d1 + b]).fma(dw.mul(a.dx[d1 + b]), acc1);
+                acc2 = blockSum(p2, a.zeroPoints[d2 + b]).fma(dw.mul(a.dx[d2 + b]), acc2);
+                acc3 = blockSum(p3, a.zeroPoints[d3 + b]).fma(dw.mul(a.dx[d3 + b]), acc3);
+            }
         }
         store(u, acc0, out, o0);
         store(u, acc1, out, o1);
@@ -254,34 +327,17 @@ final class PackedWeights {
     }
 
     /**
-     * Tokens {@code 0..T-1} against unit {@code u}: {@code out[t * rows + UNIT_ROWS*u + r]}, with token t's int8
-     * activations at {@code qx[t * cols..]} and scales at {@code dx[t * blocks..]}. Groups of four tokens through
-     * {@link #gemv4} (a short group repeats its last token), a lone last token through {@link #gemv}.
+     * Every token of {@code a} against unit {@code u}: {@code out[t * rows + UNIT_ROWS*u + r]}. Groups of four
+     * tokens through {@link #gemv4} (a short group repeats its last token), a lone last token through {@link #gemv}.
      */
-    void gemvTokens(int u, float[] qx, float[] dx, int T, float[] out) {
-        int r0 = u * UNIT_ROWS;
+    void gemvTokens(int u, Activations a, float[] out) {
+        int r0 = u * UNIT_ROWS, T = a.tokens;
         int t = 0;
         for (; t + 1 < T; t += 4) {
             int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
-            gemv4(
-                    u,
-                    qx,
-                    t * cols,
-                    t1 * cols,
-                    t2 * cols,
-                    t3 * cols,
-                    dx,
-                    t * blocks,
-                    t1 * blocks,
-                    t2 * blocks,
-                    t3 * blocks,
-                    out,
-                    t * rows + r0,
-                    t1 * rows + r0,
-                    t2 * rows + r0,
-                    t3 * rows + r0);
+            gemv4(u, a, t, t1, t2, t3, out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
         }
-        if (t < T) gemv(u, qx, t * cols, dx, t * blocks, out, t * rows + r0);
+        if (t < T) gemv(u, a, t, out, t * rows + r0);
     }
 
     private void store(int u, FloatVector acc, float[] out, int outOff) {
@@ -311,13 +367,22 @@ final class PackedWeights {
             if (type == GgmlType.Q8_0) {
                 for (int i = 0; i < 32; i++, q += step, p += step) i8(s, q).intoArray(panel, p);
             } else {
-                for (int j = 0; j < 16; j++, q += step) {
-                    ByteVector v = ByteVector.fromMemorySegment(B, s, q, LE);
-                    lo4(v).intoArray(panel, p + step * j);
-                    hi4(v).intoArray(panel, p + step * (j + 16));
+                for (int j = 0; j < 16; j += 2, q += 2L * step) {
+                    // Lane r: row r's bytes j (low half) and j+1 (high half); each byte two columns, 16 apart.
+                    IntVector v = nibblePairs(s, q).reinterpretAsInts();
+                    nibble(v, 0).intoArray(panel, p + step * j);
+                    nibble(v, 4).intoArray(panel, p + step * (j + 16));
+                    nibble(v, 16).intoArray(panel, p + step * (j + 1));
+                    nibble(v, 20).intoArray(panel, p + step * (j + 17));
                 }
             }
         }
+    }
+
+    /** The 4-bit value at bit {@code shift} of every lane, minus Q4_0's zero point 8, as floats. */
+    private static FloatVector nibble(IntVector v, int shift) {
+        return (FloatVector)
+                v.lanewise(VectorOperators.LSHR, shift).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
     }
 
     /** Floats of {@link #interleave}'s token panel for up to {@code maxCols} columns: values, then block scales. */
@@ -326,12 +391,13 @@ final class PackedWeights {
     }
 
     /**
-     * Interleaves the int8 activations of {@link #TILE_TOKENS} tokens for {@link #gemm}: {@code xt[c*8 + i]} is
+     * Interleaves the int8 activations of {@link #TILE_TOKENS} tokens of {@code a} for {@link #gemm}: {@code xt[c*8 + i]} is
      * token i's value at column c, {@code xt[cols*8 + b*8 + i]} its scale of block b. Token i is
      * {@code first + min(i, count-1)}: a short tile repeats its last token (its results are not used).
      */
-    static void interleave(float[] qx, float[] dx, int cols, int first, int count, float[] xt, int xtOff) {
-        int blocks = cols / 32, scales = xtOff + cols * TILE_TOKENS;
+    static void interleave(Activations a, int first, int count, float[] xt, int xtOff) {
+        float[] qx = a.qx, dx = a.dx;
+        int cols = a.cols, blocks = a.blocks, scales = xtOff + cols * TILE_TOKENS;
         for (int i = 0; i < TILE_TOKENS; i++) {
             int t = first + Math.min(i, count - 1);
             for (int c = 0, src = t * cols; c < cols; c++) xt[xtOff + c * TILE_TOKENS + i] = qx[src + c];

@@ -44,24 +44,23 @@ class PackedWeightsTest {
 
             float[] x = new float[T * cols];
             for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (1 + i % 7));
-            float[] qx = new float[T * cols], dx = new float[T * blocks];
-            for (int t = 0; t < T; t++) QuantKernels.quantizeQ8_0(x, t * cols, qx, t * cols, dx, t * blocks, cols);
+            PackedWeights.Activations a = new PackedWeights.Activations(x, T, cols);
+            float[] qx = a.qx, dx = a.dx;
 
             float[] one = new float[T * rows];
             for (int t = 0; t < T; t++) {
-                for (int u = 0; u < p.units; u++)
-                    p.gemv(u, qx, t * cols, dx, t * blocks, one, t * rows + u * PackedWeights.UNIT_ROWS);
+                for (int u = 0; u < p.units; u++) p.gemv(u, a, t, one, t * rows + u * PackedWeights.UNIT_ROWS);
             }
             float[] four = new float[T * rows];
             // Groups of four tokens: the last group (tokens 8..10) repeats token 10.
-            for (int u = 0; u < p.units; u++) p.gemvTokens(u, qx, dx, T, four);
+            for (int u = 0; u < p.units; u++) p.gemvTokens(u, a, four);
             int R = PackedWeights.UNIT_ROWS, TT = PackedWeights.TILE_TOKENS;
             int tiles = (T + TT - 1) / TT, tileFloats = PackedWeights.tokenPanelFloats(cols);
             float[] xt = new float[tiles * tileFloats],
                     panel = new float[PackedWeights.panelFloats(cols)],
                     acc = new float[R * TT];
             for (int i = 0; i < tiles; i++)
-                PackedWeights.interleave(qx, dx, cols, i * TT, Math.min(TT, T - i * TT), xt, i * tileFloats);
+                PackedWeights.interleave(a, i * TT, Math.min(TT, T - i * TT), xt, i * tileFloats);
             float[] many = new float[T * rows];
             for (int u = 0; u < p.units; u++) {
                 p.widen(u, panel);
@@ -92,6 +91,40 @@ class PackedWeightsTest {
                     for (int c = 0; c < cols; c++) xr[c] = qx[t * cols + c] * dx[t * blocks + c / 32];
                     float direct = w.dot(r, xr, 0);
                     assertEquals(direct, expected, 1e-4f * (1 + Math.abs(direct)), "token " + t + " row " + r);
+                }
+            }
+        }
+    }
+
+    /**
+     * Q4_0's int16 lanes at their bounds: every nibble 15 (or 0) against every activation +127 (or -127) is the
+     * largest block sum a lane can hold; the result must still be the defining formula's.
+     */
+    @ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(ints = {0x00, 0xFF, 0x0F, 0xF0})
+    void q4BlockSumsAtTheirBoundsAreExact(int nibbles) {
+        int rows = PackedWeights.UNIT_ROWS, cols = 64, blocks = cols / 32;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment raw = arena.allocate((long) rows * blocks * GgmlType.Q4_0.typeSize);
+            raw.fill((byte) nibbles);
+            for (int i = 0; i < rows * blocks; i++)
+                raw.set(I16, (long) i * GgmlType.Q4_0.typeSize, Float.floatToFloat16(0.5f));
+            WeightMatrix w = new WeightMatrix("w", GgmlType.Q4_0, rows, cols, raw);
+            PackedWeights p = PackedWeights.allocate(w, arena);
+            p.packUnits(w, 0, p.units);
+            float[] x = new float[4 * cols];
+            for (int i = 0; i < x.length; i++) x[i] = i < 2 * cols ? 3f : -3f; // two tokens all +127, two all -127
+            PackedWeights.Activations a = new PackedWeights.Activations(x, 4, cols);
+            float[] one = new float[4 * rows], four = new float[4 * rows];
+            for (int t = 0; t < 4; t++) p.gemv(0, a, t, one, t * rows);
+            p.gemvTokens(0, a, four);
+            for (int t = 0; t < 4; t++) {
+                assertEquals(t < 2 ? 127f : -127f, a.qx[t * cols]);
+                for (int r = 0; r < rows; r++) {
+                    float expected = PackedWeights.referenceDot(w, r, a.qx, t * cols, a.dx, t * blocks);
+                    assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(one[t * rows + r]), "gemv " + t);
+                    assertEquals(
+                            Float.floatToIntBits(expected), Float.floatToIntBits(four[t * rows + r]), "gemv4 " + t);
                 }
             }
         }

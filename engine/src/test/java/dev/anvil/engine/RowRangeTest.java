@@ -46,10 +46,10 @@ class RowRangeTest {
             if (PackedWeights.supports(type)) {
                 PackedWeights p = PackedWeights.allocate(part, arena);
                 p.packUnits(part, 0, p.units);
-                float[] qx = new float[cols], dx = new float[cols / 32];
-                QuantKernels.quantizeQ8_0(x, 0, qx, 0, dx, 0, cols);
+                PackedWeights.Activations act = new PackedWeights.Activations(x, 1, cols);
+                float[] qx = act.qx, dx = act.dx;
                 float[] out = new float[p.units * PackedWeights.UNIT_ROWS];
-                for (int u = 0; u < p.units; u++) p.gemv(u, qx, 0, dx, 0, out, u * PackedWeights.UNIT_ROWS);
+                for (int u = 0; u < p.units; u++) p.gemv(u, act, 0, out, u * PackedWeights.UNIT_ROWS);
                 for (int r = 0; r < count; r++) {
                     assertEquals(
                             Float.floatToIntBits(PackedWeights.referenceDot(whole, first + r, qx, 0, dx, 0)),

@@ -271,54 +271,89 @@ final class PackedWeights {
      * token to pad (its results are written twice, identically).
      */
     void gemv4(int u, Activations a, int t0, int t1, int t2, int t3, float[] out, int o0, int o1, int o2, int o3) {
+        // One method per type: the two loops in one body exceed what C2 inlines, and the vectors fall back to objects.
+        if (type == GgmlType.Q8_0) gemv4Q8(u, a, t0, t1, t2, t3, out, o0, o1, o2, o3);
+        else gemv4Q4(u, a, t0, t1, t2, t3, out, o0, o1, o2, o3);
+    }
+
+    private void gemv4Q8(
+            int u, Activations a, int t0, int t1, int t2, int t3, float[] out, int o0, int o1, int o2, int o3) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         MemorySegment s = data;
         long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;
         int step = UNIT_ROWS;
         int d0 = t0 * blocks, d1 = t1 * blocks, d2 = t2 * blocks, d3 = t3 * blocks;
-        if (type == GgmlType.Q8_0) {
-            float[] qx = a.qx;
-            int x0 = t0 * cols, x1 = t1 * cols, x2 = t2 * cols, x3 = t3 * cols;
-            for (int b = 0; b < blocks; b++, off += blockBytes) {
-                FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
-                int c0 = 32 * b;
-                long q = off + scaleBytes;
-                for (int c = c0; c < c0 + 32; c++, q += step) {
-                    FloatVector w = i8(s, q);
-                    p0 = w.fma(FloatVector.broadcast(F, qx[x0 + c]), p0);
-                    p1 = w.fma(FloatVector.broadcast(F, qx[x1 + c]), p1);
-                    p2 = w.fma(FloatVector.broadcast(F, qx[x2 + c]), p2);
-                    p3 = w.fma(FloatVector.broadcast(F, qx[x3 + c]), p3);
-                }
-                FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
-                acc0 = p0.fma(dw.mul(a.dx[d0 + b]), acc0);
-                acc1 = p1.fma(dw.mul(a.dx[d1 + b]), acc1);
-                acc2 = p2.fma(dw.mul(a.dx[d2 + b]), acc2);
-                acc3 = p3.fma(dw.mul(a.dx[d3 + b]), acc3);
+        float[] qx = a.qx;
+        int x0 = t0 * cols, x1 = t1 * cols, x2 = t2 * cols, x3 = t3 * cols;
+        for (int b = 0; b < blocks; b++, off += blockBytes) {
+            FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
+            int c0 = 32 * b;
+            long q = off + scaleBytes;
+            for (int c = c0; c < c0 + 32; c++, q += step) {
+                FloatVector w = i8(s, q);
+                p0 = w.fma(FloatVector.broadcast(F, qx[x0 + c]), p0);
+                p1 = w.fma(FloatVector.broadcast(F, qx[x1 + c]), p1);
+                p2 = w.fma(FloatVector.broadcast(F, qx[x2 + c]), p2);
+                p3 = w.fma(FloatVector.broadcast(F, qx[x3 + c]), p3);
             }
-        } else {
-            int[] pairs = a.pairs;
-            int half = cols / 2;
-            long pairBytes = 2L * UNIT_ROWS;
-            for (int b = 0, k = 0; b < blocks; b++, off += blockBytes, k += 16) {
-                int k0 = t0 * half + k, k1 = t1 * half + k, k2 = t2 * half + k, k3 = t3 * half + k;
-                // One int16 sum per token over all 32 columns: 16 products per lane, still exact.
-                ShortVector p0 = ShortVector.zero(S), p1 = p0, p2 = p0, p3 = p0;
-                long q = off + scaleBytes;
-                for (int p = 0; p < 8; p++, q += pairBytes) {
-                    ShortVector w = nibblePairs(s, q);
-                    ShortVector lo = w.and((short) 0x0F), hi = w.lanewise(VectorOperators.LSHR, 4);
-                    p0 = p0.add(lo.mul(pair(pairs[k0 + p]))).add(hi.mul(pair(pairs[k0 + 8 + p])));
-                    p1 = p1.add(lo.mul(pair(pairs[k1 + p]))).add(hi.mul(pair(pairs[k1 + 8 + p])));
-                    p2 = p2.add(lo.mul(pair(pairs[k2 + p]))).add(hi.mul(pair(pairs[k2 + 8 + p])));
-                    p3 = p3.add(lo.mul(pair(pairs[k3 + p]))).add(hi.mul(pair(pairs[k3 + 8 + p])));
-                }
-                FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
-                acc0 = blockSum(p0, a.zeroPoints[d0 + b]).fma(dw.mul(a.dx[d0 + b]), acc0);
-                acc1 = blockSum(p1, a.zeroPoints[d1 + b]).fma(dw.mul(a.dx[d1 + b]), acc1);
-                acc2 = blockSum(p2, a.zeroPoints[d2 + b]).fma(dw.mul(a.dx[d2 + b]), acc2);
-                acc3 = blockSum(p3, a.zeroPoints[d3 + b]).fma(dw.mul(a.dx[d3 + b]), acc3);
+            FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
+            acc0 = p0.fma(dw.mul(a.dx[d0 + b]), acc0);
+            acc1 = p1.fma(dw.mul(a.dx[d1 + b]), acc1);
+            acc2 = p2.fma(dw.mul(a.dx[d2 + b]), acc2);
+            acc3 = p3.fma(dw.mul(a.dx[d3 + b]), acc3);
+        }
+        store(u, acc0, out, o0);
+        store(u, acc1, out, o1);
+        store(u, acc2, out, o2);
+        store(u, acc3, out, o3);
+    }
+
+    private void gemv4Q4(
+            int u, Activations a, int t0, int t1, int t2, int t3, float[] out, int o0, int o1, int o2, int o3) {
+        FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+        MemorySegment s = data;
+        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS, pairBytes = 2L * UNIT_ROWS;
+        int d0 = t0 * blocks, d1 = t1 * blocks, d2 = t2 * blocks, d3 = t3 * blocks;
+        int[] pairs = a.pairs;
+        int half = cols / 2;
+        for (int b = 0, k = 0; b < blocks; b++, off += blockBytes, k += 16) {
+            int k0 = t0 * half + k, k1 = t1 * half + k, k2 = t2 * half + k, k3 = t3 * half + k;
+            // One int16 sum per token over all 32 columns: 16 products per lane, still exact.
+            ShortVector p0 = ShortVector.zero(S), p1 = p0, p2 = p0, p3 = p0;
+            long q = off + scaleBytes;
+            for (int p = 0; p < 8; p++, q += pairBytes) {
+                // Inline, not through nibblePairs: C2 declines to inline it here ("too much stack") and would box every
+                // vector.
+                ShortVector w = (ShortVector)
+                        ByteVector.fromMemorySegment(B2, s, q, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector lo = w.and((short) 0x0F), hi = w.lanewise(VectorOperators.LSHR, 4);
+                p0 = p0.add(lo.mul(pair(pairs[k0 + p]))).add(hi.mul(pair(pairs[k0 + 8 + p])));
+                p1 = p1.add(lo.mul(pair(pairs[k1 + p]))).add(hi.mul(pair(pairs[k1 + 8 + p])));
+                p2 = p2.add(lo.mul(pair(pairs[k2 + p]))).add(hi.mul(pair(pairs[k2 + 8 + p])));
+                p3 = p3.add(lo.mul(pair(pairs[k3 + p]))).add(hi.mul(pair(pairs[k3 + 8 + p])));
             }
+            FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
+            // blockSum written out: as calls, C2 stops inlining them here (node count) and boxes the vectors.
+            IntVector v0 = p0.reinterpretAsInts(),
+                    v1 = p1.reinterpretAsInts(),
+                    v2 = p2.reinterpretAsInts(),
+                    v3 = p3.reinterpretAsInts();
+            v0 = v0.lanewise(VectorOperators.ASHR, 16)
+                    .add(v0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            v1 = v1.lanewise(VectorOperators.ASHR, 16)
+                    .add(v1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            v2 = v2.lanewise(VectorOperators.ASHR, 16)
+                    .add(v2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            v3 = v3.lanewise(VectorOperators.ASHR, 16)
+                    .add(v3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            acc0 = ((FloatVector) v0.sub(a.zeroPoints[d0 + b]).convert(VectorOperators.I2F, 0))
+                    .fma(dw.mul(a.dx[d0 + b]), acc0);
+            acc1 = ((FloatVector) v1.sub(a.zeroPoints[d1 + b]).convert(VectorOperators.I2F, 0))
+                    .fma(dw.mul(a.dx[d1 + b]), acc1);
+            acc2 = ((FloatVector) v2.sub(a.zeroPoints[d2 + b]).convert(VectorOperators.I2F, 0))
+                    .fma(dw.mul(a.dx[d2 + b]), acc2);
+            acc3 = ((FloatVector) v3.sub(a.zeroPoints[d3 + b]).convert(VectorOperators.I2F, 0))
+                    .fma(dw.mul(a.dx[d3 + b]), acc3);
         }
         store(u, acc0, out, o0);
         store(u, acc1, out, o1);

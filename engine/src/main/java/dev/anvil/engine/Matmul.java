@@ -168,7 +168,9 @@ final class Matmul implements AutoCloseable {
         PackedWeights[] ps = new PackedWeights[ws.length];
         for (int m = 0; m < ws.length; m++) ps[m] = packed.get(ws[m]);
         int[] starts = itemStarts(ws, m -> ps[m].units);
-        PackedInput in = new PackedInput(input, T, cols);
+        boolean q4 = false;
+        for (PackedWeights p : ps) q4 |= p.type == GgmlType.Q4_0;
+        PackedInput in = new PackedInput(input, T, cols, q4);
         // One work item per unit; the pool's guided chunks give each thread long contiguous runs of units first
         // (streaming reads) and short ones at the end (balance).
         int units = starts[ws.length];
@@ -203,11 +205,12 @@ final class Matmul implements AutoCloseable {
         final PackedWeights.Activations activations;
         final float[] xt;
 
-        PackedInput(float[] input, int T, int cols) {
+        /** {@code q4}: a Q4_0 matrix is among those multiplied (its few-token kernels read the int16 forms). */
+        PackedInput(float[] input, int T, int cols, boolean q4) {
             this.T = T;
             this.cols = cols;
-            this.activations = new PackedWeights.Activations(input, T, cols);
             this.tile = T >= PACKED_TILE_MIN_TOKENS;
+            this.activations = new PackedWeights.Activations(input, T, cols, q4 && !tile);
             this.tiles = (T + PackedWeights.TILE_TOKENS - 1) / PackedWeights.TILE_TOKENS;
             this.tileFloats = PackedWeights.tokenPanelFloats(cols);
             this.xt = tile ? new float[tiles * tileFloats] : null;

@@ -165,20 +165,25 @@ final class PackedWeights {
         final float[] qx;
         /** The block scales. */
         final float[] dx;
-        /** Columns {@code (2k, 2k+1)} as two int16 in one int (low half first: the order of int16 lanes). */
+        /**
+         * Columns {@code (2k, 2k+1)} as two int16 in one int (low half first: the order of int16 lanes); only
+         * with {@code int16Forms}, for Q4_0's few-token kernels.
+         */
         final int[] pairs;
-        /** {@code 8 * sum(qx)} per block: Q4_0's zero point, taken off each integer block sum once. */
+        /** {@code 8 * sum(qx)} per block: Q4_0's zero point, taken off each integer block sum once (with {@code pairs}). */
         final int[] zeroPoints;
 
-        Activations(float[] x, int tokens, int cols) {
+        /** Rounds {@code tokens} rows of {@code x}; {@code int16Forms} adds {@link #pairs} and {@link #zeroPoints}. */
+        Activations(float[] x, int tokens, int cols, boolean int16Forms) {
             this.tokens = tokens;
             this.cols = cols;
             this.blocks = cols / 32;
             this.qx = new float[tokens * cols];
             this.dx = new float[tokens * blocks];
-            this.pairs = new int[tokens * cols / 2];
-            this.zeroPoints = new int[tokens * blocks];
             for (int t = 0; t < tokens; t++) QuantKernels.quantizeQ8_0(x, t * cols, qx, t * cols, dx, t * blocks, cols);
+            this.pairs = int16Forms ? new int[tokens * cols / 2] : null;
+            this.zeroPoints = int16Forms ? new int[tokens * blocks] : null;
+            if (!int16Forms) return;
             for (int k = 0; k < pairs.length; k++) pairs[k] = ((int) qx[2 * k] & 0xFFFF) | ((int) qx[2 * k + 1] << 16);
             for (int b = 0; b < zeroPoints.length; b++) {
                 int sum = 0;
@@ -218,11 +223,12 @@ final class PackedWeights {
      * the unit's real rows.
      */
     void gemv(int u, Activations a, int t, float[] out, int outOff) {
-        FloatVector acc = type == GgmlType.Q8_0 ? gemvQ8(u, a, t) : gemvQ4(u, a, t);
-        store(u, acc, out, outOff);
+        // Each kernel stores its own result: a vector returned from a call C2 does not inline would be boxed.
+        if (type == GgmlType.Q8_0) gemvQ8(u, a, t, out, outOff);
+        else gemvQ4(u, a, t, out, outOff);
     }
 
-    private FloatVector gemvQ8(int u, Activations a, int t) {
+    private void gemvQ8(int u, Activations a, int t, float[] out, int outOff) {
         FloatVector acc = FloatVector.zero(F);
         MemorySegment s = data;
         float[] qx = a.qx;
@@ -241,10 +247,10 @@ final class PackedWeights {
             FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
             acc = p0.add(p1).add(p2.add(p3)).fma(dw.mul(a.dx[d + b]), acc);
         }
-        return acc;
+        store(u, acc, out, outOff);
     }
 
-    private FloatVector gemvQ4(int u, Activations a, int t) {
+    private void gemvQ4(int u, Activations a, int t, float[] out, int outOff) {
         FloatVector acc = FloatVector.zero(F);
         MemorySegment s = data;
         int[] pairs = a.pairs;
@@ -262,7 +268,7 @@ final class PackedWeights {
             FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
             acc = blockSum(lo.add(hi), a.zeroPoints[d + b]).fma(dw.mul(a.dx[d + b]), acc);
         }
-        return acc;
+        store(u, acc, out, outOff);
     }
 
     /**

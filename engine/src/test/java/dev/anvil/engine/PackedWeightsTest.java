@@ -44,7 +44,7 @@ class PackedWeightsTest {
 
             float[] x = new float[T * cols];
             for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * (1 + i % 7));
-            PackedWeights.Activations a = new PackedWeights.Activations(x, T, cols);
+            PackedWeights.Activations a = new PackedWeights.Activations(x, T, cols, true);
             float[] qx = a.qx, dx = a.dx;
 
             float[] one = new float[T * rows];
@@ -114,7 +114,7 @@ class PackedWeightsTest {
             p.packUnits(w, 0, p.units);
             float[] x = new float[4 * cols];
             for (int i = 0; i < x.length; i++) x[i] = i < 2 * cols ? 3f : -3f; // two tokens all +127, two all -127
-            PackedWeights.Activations a = new PackedWeights.Activations(x, 4, cols);
+            PackedWeights.Activations a = new PackedWeights.Activations(x, 4, cols, true);
             float[] one = new float[4 * rows], four = new float[4 * rows];
             for (int t = 0; t < 4; t++) p.gemv(0, a, t, one, t * rows);
             p.gemvTokens(0, a, four);

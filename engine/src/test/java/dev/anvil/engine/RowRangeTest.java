@@ -46,7 +46,7 @@ class RowRangeTest {
             if (PackedWeights.supports(type)) {
                 PackedWeights p = PackedWeights.allocate(part, arena);
                 p.packUnits(part, 0, p.units);
-                PackedWeights.Activations act = new PackedWeights.Activations(x, 1, cols);
+                PackedWeights.Activations act = new PackedWeights.Activations(x, 1, cols, true);
                 float[] qx = act.qx, dx = act.dx;
                 float[] out = new float[p.units * PackedWeights.UNIT_ROWS];
                 for (int u = 0; u < p.units; u++) p.gemv(u, act, 0, out, u * PackedWeights.UNIT_ROWS);

@@ -44,7 +44,8 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code 2R} bytes zero-extends to the nibbles of columns {@code (2p, 2p+1)} of every row side by side, and one
  * broadcast int carries the token's two matching int8 values ({@link Activations#pairs}). Nibbles are unsigned
  * (0..15), so a lane's 16 products stay within {@code 16*15*127 = 30480 < 2^15}; the zero point comes off once
- * per block as {@code 8 * sum(qx)}. The same exact integer, a third of the instructions of widening to floats.
+ * per block as {@code 8 * sum(qx)}. The same exact integer in about half the instructions of widening each nibble
+ * to a float.
  */
 final class PackedWeights {
 
@@ -277,7 +278,7 @@ final class PackedWeights {
      * token to pad (its results are written twice, identically).
      */
     void gemv4(int u, Activations a, int t0, int t1, int t2, int t3, float[] out, int o0, int o1, int o2, int o3) {
-        // One method per type: the two loops in one body exceed what C2 inlines, and the vectors fall back to objects.
+        // One method per weight type, as for gemv.
         if (type == GgmlType.Q8_0) gemv4Q8(u, a, t0, t1, t2, t3, out, o0, o1, o2, o3);
         else gemv4Q4(u, a, t0, t1, t2, t3, out, o0, o1, o2, o3);
     }
@@ -328,10 +329,7 @@ final class PackedWeights {
             ShortVector p0 = ShortVector.zero(S), p1 = p0, p2 = p0, p3 = p0;
             long q = off + scaleBytes;
             for (int p = 0; p < 8; p++, q += pairBytes) {
-                // Inline, not through nibblePairs: C2 declines to inline it here ("too much stack") and would box every
-                // vector.
-                ShortVector w = (ShortVector)
-                        ByteVector.fromMemorySegment(B2, s, q, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
+                ShortVector w = nibblePairs(s, q);
                 ShortVector lo = w.and((short) 0x0F), hi = w.lanewise(VectorOperators.LSHR, 4);
                 p0 = p0.add(lo.mul(pair(pairs[k0 + p]))).add(hi.mul(pair(pairs[k0 + 8 + p])));
                 p1 = p1.add(lo.mul(pair(pairs[k1 + p]))).add(hi.mul(pair(pairs[k1 + 8 + p])));
@@ -339,7 +337,8 @@ final class PackedWeights {
                 p3 = p3.add(lo.mul(pair(pairs[k3 + p]))).add(hi.mul(pair(pairs[k3 + 8 + p])));
             }
             FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
-            // blockSum written out: as calls, C2 stops inlining them here (node count) and boxes the vectors.
+            // blockSum written out, not called four times: past C2's node budget for inlining (NodeCountInliningCutoff)
+            // the calls stay calls, every vector is boxed and this kernel runs ~8x slower.
             IntVector v0 = p0.reinterpretAsInts(),
                     v1 = p1.reinterpretAsInts(),
                     v2 = p2.reinterpretAsInts(),

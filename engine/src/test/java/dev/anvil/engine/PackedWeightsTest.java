@@ -10,6 +10,7 @@ import java.nio.ByteOrder;
 import java.util.Random;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The repacked kernels compute the defining formula ({@link PackedWeights#referenceDot}) bit for bit: the
@@ -101,7 +102,7 @@ class PackedWeightsTest {
      * largest block sum a lane can hold; the result must still be the defining formula's.
      */
     @ParameterizedTest
-    @org.junit.jupiter.params.provider.ValueSource(ints = {0x00, 0xFF, 0x0F, 0xF0})
+    @ValueSource(ints = {0x00, 0xFF, 0x0F, 0xF0})
     void q4BlockSumsAtTheirBoundsAreExact(int nibbles) {
         int rows = PackedWeights.UNIT_ROWS, cols = 64, blocks = cols / 32;
         try (Arena arena = Arena.ofConfined()) {

@@ -6,7 +6,7 @@ import java.util.Map;
 
 /**
  * The matmuls of one model: {@code outs[m][t][r] = dot(ws[m] row r, x[t])}, dispatched by the weights'
- * encoding. Q8_0/Q4_0 matrices are repacked at load into {@link PackedWeights} (rows as vector lanes) and run
+ * encoding. Q8_0/Q4_0/Q5_0/Q4_K matrices are repacked at load into {@link PackedWeights} (rows as vector lanes) and run
  * through its int8 kernels; every other encoding runs the fused per-row dot of {@link WeightMatrix} or, for
  * enough tokens, dequantizes rows once into per-thread scratch and runs the float register tiles of
  * {@link QuantKernels}. Every path gives each output the same arithmetic whatever the number of tokens, so the
@@ -35,7 +35,7 @@ final class Matmul implements AutoCloseable {
     static final int PACKED_TILE_MIN_TOKENS = 8;
 
     private final ComputePool pool;
-    /** Repacked copies of the Q8_0/Q4_0 matrices (off-heap, {@link #packedArena}); used whenever present. */
+    /** Repacked copies of the Q8_0/Q4_0/Q5_0/Q4_K matrices (off-heap, {@link #packedArena}); used whenever present. */
     private final Map<WeightMatrix, PackedWeights> packed = new IdentityHashMap<>();
 
     private final Arena packedArena = Arena.ofShared();
@@ -43,7 +43,7 @@ final class Matmul implements AutoCloseable {
     private final float[][] workerPanel; // per worker: a widened packed unit
 
     /**
-     * Repacks every Q8_0/Q4_0 matrix of {@code weights} (the blocks and the classifier), in parallel. Costs a
+     * Repacks every Q8_0/Q4_0/Q5_0/Q4_K matrix of {@code weights} (the blocks and the classifier), in parallel. Costs a
      * second copy of those weights off the heap and a fraction of a second at load; buys matmul kernels without
      * horizontal sums that read each weight once per step whatever the batch. The token embedding keeps being read
      * from the file (one row per token).
@@ -168,9 +168,9 @@ final class Matmul implements AutoCloseable {
         PackedWeights[] ps = new PackedWeights[ws.length];
         for (int m = 0; m < ws.length; m++) ps[m] = packed.get(ws[m]);
         int[] starts = itemStarts(ws, m -> ps[m].units);
-        boolean q4 = false;
-        for (PackedWeights p : ps) q4 |= p.type == GgmlType.Q4_0;
-        PackedInput in = new PackedInput(input, T, cols, q4);
+        boolean int16 = false;
+        for (PackedWeights p : ps) int16 |= p.type != GgmlType.Q8_0;
+        PackedInput in = new PackedInput(input, T, cols, ps[0].type, int16);
         // One work item per unit; the pool's guided chunks give each thread long contiguous runs of units first
         // (streaming reads) and short ones at the end (balance).
         int units = starts[ws.length];
@@ -205,12 +205,15 @@ final class Matmul implements AutoCloseable {
         final PackedWeights.Activations activations;
         final float[] xt;
 
-        /** {@code q4}: a Q4_0 matrix is among those multiplied (its few-token kernels read the int16 forms). */
-        PackedInput(float[] input, int T, int cols, boolean q4) {
+        /**
+         * {@code weightType}: that of the group's first matrix (they share one activation format); {@code int16}: a
+         * 4- or 5-bit matrix is among those multiplied (its few-token kernels read the int16 forms).
+         */
+        PackedInput(float[] input, int T, int cols, GgmlType weightType, boolean int16) {
             this.T = T;
             this.cols = cols;
             this.tile = T >= PACKED_TILE_MIN_TOKENS;
-            this.activations = new PackedWeights.Activations(input, T, cols, q4 && !tile);
+            this.activations = new PackedWeights.Activations(input, T, cols, weightType, int16 && !tile);
             this.tiles = (T + PackedWeights.TILE_TOKENS - 1) / PackedWeights.TILE_TOKENS;
             this.tileFloats = PackedWeights.tokenPanelFloats(cols);
             this.xt = tile ? new float[tiles * tileFloats] : null;
@@ -230,8 +233,11 @@ final class Matmul implements AutoCloseable {
             for (int i = 0; i < tiles; i++) {
                 PackedWeights.gemm(panel, cols, xt, i * tileFloats, acc);
                 int t0 = i * PackedWeights.TILE_TOKENS, n = Math.min(PackedWeights.TILE_TOKENS, T - t0);
-                for (int k = 0; k < n; k++)
+                for (int k = 0; k < n; k++) {
+                    if (p.type == GgmlType.Q4_K)
+                        p.subtractMins(panel, activations, t0 + k, acc, PackedWeights.UNIT_ROWS * k);
                     System.arraycopy(acc, PackedWeights.UNIT_ROWS * k, out, (t0 + k) * rows + r0, valid);
+                }
             }
         }
     }

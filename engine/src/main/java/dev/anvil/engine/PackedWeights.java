@@ -14,38 +14,47 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A Q8_0 or Q4_0 weight matrix repacked at load time, off the Java heap, so that vector lanes are output rows:
- * the kernels broadcast one activation value and multiply it with the same column of {@link #UNIT_ROWS} rows at
- * once, and no dot product ever needs a horizontal sum.
+ * A Q8_0, Q4_0, Q5_0 or Q4_K weight matrix repacked at load time, off the Java heap, so that vector lanes are output
+ * rows: the kernels broadcast one activation value and multiply it with the same column of {@link #UNIT_ROWS} rows
+ * at once, and no dot product ever needs a horizontal sum.
  *
  * <p>Layout: rows are taken in units of {@link #UNIT_ROWS} (the float vector length of this machine: 8 with
- * AVX2, 16 with AVX-512; the last unit padded with zero rows). A unit stores its blocks of 32 columns one after
- * the other; a block is the unit's row scales as float32, then the quantized values column by column:
+ * AVX2, 16 with AVX-512; the last unit padded with zero rows). A unit stores its groups of columns (32, or 256 for
+ * Q4_K) one after the other; a group holds the unit's scales, then the quantized values column by column:
  * <pre>
- * Q8_0:  float dw[R] ; int8 q[32][R]      q[i][r] = value of row r, column i
- * Q4_0:  float dw[R] ; u8  qs[8][R][2]    qs[p][r][k] = row r's ggml byte 2p+k: low nibble column 2p+k,
- *                                         high nibble column 2p+k+16
+ * Q8_0:  float dw[R] ; int8 q[32][R]                q[i][r] = value of row r, column i
+ * Q4_0:  float dw[R] ; u8 qs[8][R][2]               qs[p][r][k] = row r's ggml byte 2p+k: low nibble column 2p+k,
+ *                                                   high nibble column 2p+k+16
+ * Q5_0:  float dw[R] ; int qh[R] ; u8 qs[8][R][2]   qs as Q4_0; the 5th bits of pair p at bits p, p+8, p+16, p+24
+ *                                                   of qh (columns 2p, 2p+16, 2p+1, 2p+17): one shift by p puts
+ *                                                   them at bits 0 and 8 of the pair's two int16 lanes
+ * Q4_K:  float d[R] ; float dmin[R] ; u8 sc[8][R] ; u8 m[8][R] ; u8 qs[4][16][R][2]
+ *                                                   chunk c, pair p: row r's ggml bytes 32c+2p+k: low nibble
+ *                                                   column 64c+2p+k (sub-block 2c), high 64c+32+2p+k (2c+1)
  * </pre>
  *
- * <p>Arithmetic (the reason for this class): the activations are int8 blocks ({@code x = dx*qx},
- * {@link QuantKernels#quantizeQ8_0}, the values llama.cpp multiplies). Keeping {@code qx} as integer-valued
- * floats, the block sum {@code P_b = sum_i qw[i]*qx[i]} over 32 values is EXACT in float (|qw*qx| <= 128*127, the
- * sum stays below 2^24) whatever the order, the number of partial sums and the vector width. A row's result is
- * defined as
+ * <p>Arithmetic (the reason for this class): the activations are int8 blocks ({@code x = dx*qx}: per 32 values
+ * for Q8_0/Q4_0/Q5_0 weights, {@link QuantKernels#quantizeQ8_0}; per 256 for Q4_K, ggml's Q8_K), the values
+ * llama.cpp multiplies. Keeping {@code qx} as integer-valued floats, the sum {@code P_b = sum_i qw[i]*qx[i]} over
+ * a block of 32 values is EXACT in float (|qw*qx| <= 128*127, the sum stays below 2^24) whatever the order, the
+ * number of partial sums and the vector width. A row's result is defined as
  * <pre>
- * acc = 0 ; for each block b in order: acc = fma(P_b, dw_b * dx_b, acc)
+ * acc = 0 ; for each block b of 32 in order: acc = fma(P_b, dw_b * dx_b, acc)
+ * Q4_K:  dw_b = d_s * sc_b (qw the unsigned nibble), and per super-block s of 256:
+ *        M_s = sum_j m_j * sum(qx of sub-block j) (exact) ; mins = fma(M_s, dmin_s * dx_s, mins) ; result acc - mins
  * </pre>
  * ({@link #referenceDot} spells it out) and every kernel here computes exactly that, lane by lane. So the
  * one-token kernel ({@link #gemv}) and the many-token tile ({@link #gemm}) agree bit for bit, on any vector
  * width, and a sequence's logits do not depend on its batch. It is llama.cpp's formula too (integer block dot
- * times {@code d_w*d_x}), up to the order in which the block terms are added.
+ * times {@code d_w*d_x}; for Q4_K its int32 sum of scaled sub-block dots), up to the rounding of the block terms
+ * and the order in which they are added.
  *
- * <p>Q4_0's few-token kernels compute {@code P_b} in int16 lanes instead, two columns per lane pair: a load of
- * {@code 2R} bytes zero-extends to the nibbles of columns {@code (2p, 2p+1)} of every row side by side, and one
- * broadcast int carries the token's two matching int8 values ({@link Activations#pairs}). Nibbles are unsigned
- * (0..15), so a lane's 16 products stay within {@code 16*15*127 = 30480 < 2^15}; the zero point comes off once
- * per block as {@code 8 * sum(qx)}. The same exact integer in about half the instructions of widening each nibble
- * to a float.
+ * <p>The 4- and 5-bit types' few-token kernels compute {@code P_b} in int16 lanes instead, two columns per lane
+ * pair: a load of {@code 2R} bytes zero-extends to the nibbles of columns {@code (2p, 2p+1)} of every row side by
+ * side, and one broadcast int carries the token's two matching int8 values ({@link Activations#pairs}). Values are
+ * unsigned (0..15, or 0..31 with Q5_0's 5th bit), so a lane's products stay within {@code 16*15*127 = 30480 < 2^15}
+ * (Q5_0: two sums of {@code 8*31*127}); a zero point comes off once per block as {@code 8 * sum(qx)} (Q5_0:
+ * {@code 16 * sum(qx)}). The same exact integer in about half the instructions of widening each nibble to a float.
  */
 final class PackedWeights {
 
@@ -53,7 +62,7 @@ final class PackedWeights {
             FloatVector.SPECIES_PREFERRED.length() >= 16 ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
     /** Int8 vector with one lane per row of a unit (64 or 128 bits). */
     private static final VectorSpecies<Byte> B = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 8));
-    /** Int8 vector with two lanes per row (Q4_0's byte pairs), and the int16 and int32 vectors of the float width. */
+    /** Int8 vector with two lanes per row (nibble byte pairs), and the int16 and int32 vectors of the float width. */
     private static final VectorSpecies<Byte> B2 = VectorSpecies.of(byte.class, VectorShape.forBitSize(F.length() * 16));
 
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, F.vectorShape());
@@ -66,13 +75,15 @@ final class PackedWeights {
 
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
 
     final GgmlType type;
-    final int rows, cols, blocks, units;
-    /** Bytes of quantized values per block of one unit (after its {@code 4 * UNIT_ROWS} bytes of scales). */
-    private final int qBytes;
+    /** Blocks of 32 columns; groups of columns stored together (a block, or a Q4_K super-block of 8 blocks). */
+    final int rows, cols, blocks, groups, units;
+    /** Columns per group: 32, or 256 for Q4_K. */
+    private final int groupCols;
 
-    final long blockBytes, unitBytes;
+    final long groupBytes, unitBytes;
     final MemorySegment data;
 
     private PackedWeights(GgmlType type, int rows, int cols, MemorySegment data) {
@@ -80,16 +91,25 @@ final class PackedWeights {
         this.rows = rows;
         this.cols = cols;
         this.blocks = cols / 32;
+        this.groupCols = type == GgmlType.Q4_K ? 256 : 32;
+        this.groups = cols / groupCols;
         this.units = (rows + UNIT_ROWS - 1) / UNIT_ROWS;
-        this.qBytes = (type == GgmlType.Q8_0 ? 32 : 16) * UNIT_ROWS;
-        this.blockBytes = 4L * UNIT_ROWS + qBytes;
-        this.unitBytes = blockBytes * blocks;
+        this.groupBytes = (long) UNIT_ROWS
+                * switch (type) {
+                    case Q8_0 -> 4 + 32;
+                    case Q4_0 -> 4 + 16;
+                    case Q5_0 -> 4 + 4 + 16;
+                    case Q4_K -> 4 + 4 + 8 + 8 + 128;
+                    default -> throw new IllegalArgumentException("cannot repack weight type " + type);
+                };
+        this.unitBytes = groupBytes * groups;
         this.data = data;
     }
 
-    /** Whether matrices of this type are repacked: Q8_0 and Q4_0, on hardware with at least 256-bit float vectors. */
+    /** Whether matrices of this type are repacked: Q8_0, Q4_0, Q5_0, Q4_K, on hardware with 256-bit float vectors or wider. */
     static boolean supports(GgmlType type) {
-        return (type == GgmlType.Q8_0 || type == GgmlType.Q4_0) && FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
+        return (type == GgmlType.Q8_0 || type == GgmlType.Q4_0 || type == GgmlType.Q5_0 || type == GgmlType.Q4_K)
+                && FloatVector.SPECIES_PREFERRED.vectorBitSize() >= 256;
     }
 
     /** Allocates the packed copy of {@code w} in {@code arena}; fill it with {@link #packUnits} (units are independent). */
@@ -103,93 +123,211 @@ final class PackedWeights {
     void packUnits(WeightMatrix w, int u0, int u1) {
         MemorySegment src = w.data();
         long rowBytes = w.type().bytesFor(cols);
-        int srcBlock = w.type().typeSize, perRow = qBytes / UNIT_ROWS;
-        byte[] in = new byte[qBytes], out = new byte[qBytes];
+        int srcGroup = w.type().typeSize, R = UNIT_ROWS;
+        byte[] g = new byte[srcGroup];
         for (int u = u0; u < u1; u++) {
-            for (int b = 0; b < blocks; b++) {
-                long dst = u * unitBytes + b * blockBytes;
-                for (int r = 0; r < UNIT_ROWS; r++) {
-                    int row = u * UNIT_ROWS + r;
-                    float d = 0f;
-                    if (row < rows) {
-                        long o = row * rowBytes + (long) b * srcBlock;
-                        d = QuantKernels.f16(src, o);
-                        MemorySegment.copy(src, ValueLayout.JAVA_BYTE, o + 2, in, r * perRow, perRow);
-                    } else {
-                        // A padding row: value 0 (Q4_0 stores q+8, so its zero nibbles are 8), scale 0.
-                        Arrays.fill(in, r * perRow, (r + 1) * perRow, type == GgmlType.Q4_0 ? (byte) 0x88 : 0);
+            for (int b = 0; b < groups; b++) {
+                long dst = u * unitBytes + b * groupBytes;
+                for (int r = 0; r < R; r++) {
+                    int row = u * R + r;
+                    if (row < rows)
+                        MemorySegment.copy(
+                                src, ValueLayout.JAVA_BYTE, row * rowBytes + (long) b * srcGroup, g, 0, srcGroup);
+                    else padding(g);
+                    switch (type) {
+                        case Q8_0 -> {
+                            data.set(F32, dst + 4L * r, f16(g, 0));
+                            for (int i = 0; i < 32; i++)
+                                data.set(ValueLayout.JAVA_BYTE, dst + 4L * R + (long) i * R + r, g[2 + i]);
+                        }
+                        case Q4_0 -> {
+                            data.set(F32, dst + 4L * r, f16(g, 0));
+                            for (int i = 0; i < 16; i++)
+                                data.set(ValueLayout.JAVA_BYTE, dst + 4L * R + pairByte(i, r), g[2 + i]);
+                        }
+                        case Q5_0 -> {
+                            data.set(F32, dst + 4L * r, f16(g, 0));
+                            int qh = (g[2] & 0xFF) | (g[3] & 0xFF) << 8 | (g[4] & 0xFF) << 16 | (g[5] & 0xFF) << 24,
+                                    packed = 0;
+                            for (int p = 0; p < 8; p++) {
+                                packed |= (qh >>> (2 * p) & 1) << p
+                                        | (qh >>> (2 * p + 16) & 1) << (p + 8)
+                                        | (qh >>> (2 * p + 1) & 1) << (p + 16)
+                                        | (qh >>> (2 * p + 17) & 1) << (p + 24);
+                            }
+                            data.set(I32, dst + 4L * R + 4L * r, packed);
+                            for (int i = 0; i < 16; i++)
+                                data.set(ValueLayout.JAVA_BYTE, dst + 8L * R + pairByte(i, r), g[6 + i]);
+                        }
+                        case Q4_K -> {
+                            data.set(F32, dst + 4L * r, f16(g, 0));
+                            data.set(F32, dst + 4L * R + 4L * r, f16(g, 2));
+                            MemorySegment scales = MemorySegment.ofArray(g);
+                            for (int j = 0; j < 8; j++) {
+                                data.set(ValueLayout.JAVA_BYTE, dst + 8L * R + (long) j * R + r, (byte)
+                                        QuantKernels.kScale(scales, 4, j));
+                                data.set(ValueLayout.JAVA_BYTE, dst + 16L * R + (long) j * R + r, (byte)
+                                        QuantKernels.kMin(scales, 4, j));
+                            }
+                            for (int c = 0; c < 4; c++) {
+                                for (int i = 0; i < 32; i++) {
+                                    long at = dst + 24L * R + (long) c * 16 * 2 * R + pairByte(i, r);
+                                    data.set(ValueLayout.JAVA_BYTE, at, g[16 + 32 * c + i]);
+                                }
+                            }
+                        }
+                        default -> throw new AssertionError(type);
                     }
-                    data.set(F32, dst + 4L * r, d);
                 }
-                for (int r = 0; r < UNIT_ROWS; r++) {
-                    for (int i = 0; i < perRow; i++) {
-                        int at = type == GgmlType.Q8_0 ? i * UNIT_ROWS + r : (i / 2) * 2 * UNIT_ROWS + 2 * r + i % 2;
-                        out[at] = in[r * perRow + i];
-                    }
-                }
-                MemorySegment.copy(out, 0, data, ValueLayout.JAVA_BYTE, dst + 4L * UNIT_ROWS, qBytes);
             }
         }
+    }
+
+    /** Offset of ggml byte {@code i} of row {@code r} among a unit's nibble byte pairs: pair i/2, lane 2r + i%2. */
+    private static long pairByte(int i, int r) {
+        return (long) (i / 2) * 2 * UNIT_ROWS + 2L * r + i % 2;
+    }
+
+    /** A padding row's group: value 0 and scale 0 (Q4_0 and Q5_0 store q+8 and q+16, so their nibbles are 8 and 0 with 5th bit 1). */
+    private void padding(byte[] g) {
+        Arrays.fill(g, (byte) 0);
+        if (type == GgmlType.Q4_0) Arrays.fill(g, 2, 18, (byte) 0x88);
+        if (type == GgmlType.Q5_0) Arrays.fill(g, 2, 6, (byte) 0xFF);
+    }
+
+    private static float f16(byte[] g, int at) {
+        return Float.float16ToFloat((short) ((g[at] & 0xFF) | (g[at + 1] & 0xFF) << 8));
     }
 
     // ------------------------------------------------------------------------------------------------
     // Reference and kernels
 
-    /** The defining formula, scalar, for tests: row {@code row} of {@code w} with int8 activations {@code qx[xOff..]}, scales {@code dx[dOff..]}. */
-    static float referenceDot(WeightMatrix w, int row, float[] qx, int xOff, float[] dx, int dOff) {
+    /**
+     * The defining formula, scalar, for tests: row {@code row} of {@code w} against token {@code t} of {@code a}.
+     */
+    static float referenceDot(WeightMatrix w, int row, Activations a, int t) {
         MemorySegment s = w.data();
         long rowOff = row * w.type().bytesFor(w.cols());
-        float acc = 0f;
+        float[] qx = a.qx;
+        int x0 = t * a.cols;
+        float acc = 0f, mins = 0f;
         for (int b = 0; b < w.cols() / 32; b++) {
-            long o = rowOff + (long) b * w.type().typeSize;
-            float dw = QuantKernels.f16(s, o);
+            float dw, dx = a.dx[t * a.scaleBlocks + b / a.blocksPerScale];
             long p = 0; // exact: a long holds the integer sum
-            for (int i = 0; i < 32; i++) {
-                int q = w.type() == GgmlType.Q8_0
-                        ? s.get(ValueLayout.JAVA_BYTE, o + 2 + i)
-                        : (i < 16 ? QuantKernels.u8(s, o + 2 + i) & 15 : QuantKernels.u8(s, o + 2 + i - 16) >> 4) - 8;
-                p += q * (long) qx[xOff + 32 * b + i];
+            if (w.type() == GgmlType.Q4_K) {
+                long o = rowOff + (long) (b / 8) * 144;
+                int j = b % 8, c = j / 2;
+                dw = QuantKernels.f16(s, o) * QuantKernels.kScale(s, o + 4, j);
+                for (int i = 0; i < 32; i++) {
+                    int q = QuantKernels.u8(s, o + 16 + 32 * c + i);
+                    p += (j % 2 == 0 ? q & 15 : q >> 4) * (long) qx[x0 + 32 * b + i];
+                }
+                if (j == 7) {
+                    long m = 0;
+                    for (int k = 0; k < 8; k++) {
+                        for (int i = 0; i < 32; i++)
+                            m += QuantKernels.kMin(s, o + 4, k) * (long) qx[x0 + 256 * (b / 8) + 32 * k + i];
+                    }
+                    mins = Math.fma((float) m, QuantKernels.f16(s, o + 2) * dx, mins);
+                }
+            } else {
+                long o = rowOff + (long) b * w.type().typeSize;
+                dw = QuantKernels.f16(s, o);
+                int qh = w.type() == GgmlType.Q5_0 ? s.get(I32, o + 2) : 0;
+                for (int i = 0; i < 32; i++) {
+                    int q = switch (w.type()) {
+                        case Q8_0 -> s.get(ValueLayout.JAVA_BYTE, o + 2 + i);
+                        case Q4_0 ->
+                            (i < 16 ? QuantKernels.u8(s, o + 2 + i) & 15 : QuantKernels.u8(s, o + 2 + i - 16) >> 4) - 8;
+                        case Q5_0 ->
+                            ((i < 16 ? QuantKernels.u8(s, o + 6 + i) & 15 : QuantKernels.u8(s, o + 6 + i - 16) >> 4)
+                                            | (qh >>> i & 1) << 4)
+                                    - 16;
+                        default -> throw new IllegalArgumentException(w.type().toString());
+                    };
+                    p += q * (long) qx[x0 + 32 * b + i];
+                }
             }
-            acc = Math.fma((float) p, dw * dx[dOff + b], acc);
+            acc = Math.fma((float) p, dw * dx, acc);
         }
-        return acc;
+        return acc - mins;
     }
 
     /**
-     * The activations of one matmul, rounded the way llama.cpp rounds them before Q8_0/Q4_0 weights
-     * ({@link QuantKernels#quantizeQ8_0}: {@code x = dx * qx}, int8 {@code qx} per block of 32), in the forms the
-     * kernels read. Token t's values start at {@code qx[t*cols]}, its scales at {@code dx[t*blocks]}.
+     * The activations of one matmul, rounded the way llama.cpp rounds them before these weight types (int8 blocks
+     * with a scale: {@link QuantKernels#quantizeQ8_0} per 32 values, or ggml's Q8_K per 256 for Q4_K), in the forms
+     * the kernels read. Token t's values start at {@code qx[t*cols]}, its scales at {@code dx[t*scaleBlocks]}.
      */
     static final class Activations {
         final int tokens, cols, blocks;
+        /** Scales per token, and blocks of 32 per scale (1, or 8 for Q8_K). */
+        final int scaleBlocks, blocksPerScale;
         /** The int8 values, as integer-valued floats. */
         final float[] qx;
         /** The block scales. */
         final float[] dx;
         /**
          * Columns {@code (2k, 2k+1)} as two int16 in one int (low half first: the order of int16 lanes); only
-         * with {@code int16Forms}, for Q4_0's few-token kernels.
+         * with {@code int16Forms}, for the 4- and 5-bit types' few-token kernels.
          */
         final int[] pairs;
-        /** {@code 8 * sum(qx)} per block: Q4_0's zero point, taken off each integer block sum once (with {@code pairs}). */
-        final int[] zeroPoints;
+        /** {@code sum(qx)} per block of 32 (zero points, Q4_K's mins); with {@code int16Forms} or for Q8_K. */
+        final int[] sums;
 
-        /** Rounds {@code tokens} rows of {@code x}; {@code int16Forms} adds {@link #pairs} and {@link #zeroPoints}. */
-        Activations(float[] x, int tokens, int cols, boolean int16Forms) {
+        /**
+         * Rounds {@code tokens} rows of {@code x} for weights of type {@code weightType}; {@code int16Forms} adds
+         * {@link #pairs} and {@link #sums}.
+         */
+        Activations(float[] x, int tokens, int cols, GgmlType weightType, boolean int16Forms) {
             this.tokens = tokens;
             this.cols = cols;
             this.blocks = cols / 32;
+            boolean k = weightType == GgmlType.Q4_K;
+            this.blocksPerScale = k ? 8 : 1;
+            this.scaleBlocks = blocks / blocksPerScale;
             this.qx = new float[tokens * cols];
-            this.dx = new float[tokens * blocks];
-            for (int t = 0; t < tokens; t++) QuantKernels.quantizeQ8_0(x, t * cols, qx, t * cols, dx, t * blocks, cols);
+            this.dx = new float[tokens * scaleBlocks];
+            for (int t = 0; t < tokens; t++) {
+                if (k) quantizeQ8_K(x, t * cols, qx, dx, t * scaleBlocks, cols);
+                else QuantKernels.quantizeQ8_0(x, t * cols, qx, t * cols, dx, t * blocks, cols);
+            }
             this.pairs = int16Forms ? new int[tokens * cols / 2] : null;
-            this.zeroPoints = int16Forms ? new int[tokens * blocks] : null;
+            this.sums = int16Forms || k ? new int[tokens * blocks] : null;
+            if (sums != null) {
+                for (int b = 0; b < sums.length; b++) {
+                    int sum = 0;
+                    for (int i = 32 * b; i < 32 * b + 32; i++) sum += (int) qx[i];
+                    sums[b] = sum;
+                }
+            }
             if (!int16Forms) return;
-            for (int k = 0; k < pairs.length; k++) pairs[k] = ((int) qx[2 * k] & 0xFFFF) | ((int) qx[2 * k + 1] << 16);
-            for (int b = 0; b < zeroPoints.length; b++) {
-                int sum = 0;
-                for (int i = 32 * b; i < 32 * b + 32; i++) sum += (int) qx[i];
-                zeroPoints[b] = 8 * sum;
+            for (int p = 0; p < pairs.length; p++) pairs[p] = ((int) qx[2 * p] & 0xFFFF) | ((int) qx[2 * p + 1] << 16);
+        }
+
+        /**
+         * ggml's quantize_row_q8_K: per 256 values, {@code iscale = -127/max} (max the value of largest magnitude,
+         * with its sign), {@code q = min(127, round-half-even(x*iscale))}, {@code d = 1/iscale}; all zero: q = d = 0.
+         * The same values as {@link QuantKernels#roundActivations}'s Q8_K.
+         */
+        private static void quantizeQ8_K(float[] x, int xOff, float[] q, float[] d, int dOff, int n) {
+            for (int b = 0; b < n; b += 256) {
+                float amax = 0, max = 0;
+                for (int j = xOff + b; j < xOff + b + 256; j++) {
+                    float ax = Math.abs(x[j]);
+                    if (ax > amax) {
+                        amax = ax;
+                        max = x[j];
+                    }
+                }
+                if (amax == 0f) {
+                    Arrays.fill(q, xOff + b, xOff + b + 256, 0f);
+                    d[dOff + b / 256] = 0f;
+                    continue;
+                }
+                float iscale = -127f / max;
+                d[dOff + b / 256] = 1f / iscale;
+                for (int j = xOff + b; j < xOff + b + 256; j++)
+                    q[j] = (float) Math.min(127.0, Math.rint(iscale * x[j]));
             }
         }
     }
@@ -219,14 +357,31 @@ final class PackedWeights {
         return (FloatVector) sum.convert(VectorOperators.I2F, 0);
     }
 
+    /** Lanes 2r and 2r+1 of an int16 block sum added, sign-extended: row r's sum, as an int lane. */
+    private static IntVector pairSum(ShortVector lanes) {
+        IntVector v = lanes.reinterpretAsInts();
+        return v.lanewise(VectorOperators.ASHR, 16)
+                .add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+    }
+
+    /** Q5_0: the 5th bits of pair p, from the unit's shuffled {@code qh} ({@code hb}): bits 0 and 8 of each int16 lane. */
+    private static ShortVector fifthBits(IntVector hb, int p) {
+        return hb.lanewise(VectorOperators.LSHR, p).reinterpretAsShorts();
+    }
+
     /**
      * Token {@code t} of {@code a} against unit {@code u}: {@code out[outOff + r] = row (UNIT_ROWS*u + r) . x} for
      * the unit's real rows.
      */
     void gemv(int u, Activations a, int t, float[] out, int outOff) {
         // Each kernel stores its own result: a vector returned from a call C2 does not inline would be boxed.
-        if (type == GgmlType.Q8_0) gemvQ8(u, a, t, out, outOff);
-        else gemvQ4(u, a, t, out, outOff);
+        switch (type) {
+            case Q8_0 -> gemvQ8(u, a, t, out, outOff);
+            case Q4_0 -> gemvQ4(u, a, t, out, outOff);
+            case Q5_0 -> gemvQ5(u, a, t, out, outOff);
+            case Q4_K -> gemvQ4K(u, a, t, out, outOff);
+            default -> throw new AssertionError(type);
+        }
     }
 
     private void gemvQ8(int u, Activations a, int t, float[] out, int outOff) {
@@ -235,7 +390,7 @@ final class PackedWeights {
         float[] qx = a.qx;
         long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;
         int step = UNIT_ROWS, d = t * blocks;
-        for (int b = 0, x = t * cols; b < blocks; b++, off += blockBytes, x += 32) {
+        for (int b = 0, x = t * cols; b < blocks; b++, off += groupBytes, x += 32) {
             // Four independent partial sums (column phases): exact, so any split is allowed.
             FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
             long q = off + scaleBytes;
@@ -257,7 +412,7 @@ final class PackedWeights {
         int[] pairs = a.pairs;
         long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS, pairBytes = 2L * UNIT_ROWS;
         int d = t * blocks;
-        for (int b = 0, k = t * cols / 2; b < blocks; b++, off += blockBytes, k += 16) {
+        for (int b = 0, k = t * cols / 2; b < blocks; b++, off += groupBytes, k += 16) {
             // Low nibbles (columns 0..15) and high nibbles (16..31) in two int16 sums: exact, see the class comment.
             ShortVector lo = ShortVector.zero(S), hi = lo;
             long q = off + scaleBytes;
@@ -267,9 +422,74 @@ final class PackedWeights {
                 hi = hi.add(w.lanewise(VectorOperators.LSHR, 4).mul(pair(pairs[k + 8 + p])));
             }
             FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
-            acc = blockSum(lo.add(hi), a.zeroPoints[d + b]).fma(dw.mul(a.dx[d + b]), acc);
+            acc = blockSum(lo.add(hi), a.sums[d + b] << 3).fma(dw.mul(a.dx[d + b]), acc);
         }
         store(u, acc, out, outOff);
+    }
+
+    private void gemvQ5(int u, Activations a, int t, float[] out, int outOff) {
+        FloatVector acc = FloatVector.zero(F);
+        MemorySegment s = data;
+        int[] pairs = a.pairs;
+        long off = u * unitBytes, pairBytes = 2L * UNIT_ROWS;
+        int d = t * blocks;
+        for (int b = 0, k = t * cols / 2; b < blocks; b++, off += groupBytes, k += 16) {
+            // 5-bit values: each int16 lane holds 8 products (<= 8*31*127), low and high columns kept apart.
+            ShortVector lo = ShortVector.zero(S), hi = lo;
+            IntVector hb = IntVector.fromMemorySegment(I, s, off + 4L * UNIT_ROWS, LE);
+            long q = off + 8L * UNIT_ROWS;
+            for (int p = 0; p < 8; p++, q += pairBytes) {
+                ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
+                ShortVector wl = w.and((short) 0x0F)
+                        .or(h.lanewise(VectorOperators.LSHL, 4).and((short) 0x10));
+                ShortVector wh = w.lanewise(VectorOperators.LSHR, 4)
+                        .or(h.lanewise(VectorOperators.LSHR, 4).and((short) 0x10));
+                lo = lo.add(wl.mul(pair(pairs[k + p])));
+                hi = hi.add(wh.mul(pair(pairs[k + 8 + p])));
+            }
+            FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
+            IntVector sum = pairSum(lo).add(pairSum(hi)).sub(a.sums[d + b] << 4);
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.dx[d + b]), acc);
+        }
+        store(u, acc, out, outOff);
+    }
+
+    private void gemvQ4K(int u, Activations a, int t, float[] out, int outOff) {
+        final int R = UNIT_ROWS;
+        FloatVector acc = FloatVector.zero(F), mins = acc;
+        MemorySegment s = data;
+        int[] pairs = a.pairs, sums = a.sums;
+        long off = u * unitBytes, pairBytes = 2L * R;
+        for (int g = 0, k = t * cols / 2, j0 = t * blocks; g < groups; g++, off += groupBytes, k += 128, j0 += 8) {
+            FloatVector d = FloatVector.fromMemorySegment(F, s, off, LE);
+            float dx = a.dx[t * groups + g];
+            IntVector m = IntVector.zero(I);
+            long q = off + 24L * R;
+            for (int c = 0; c < 4; c++) {
+                // Sub-blocks 2c (low nibbles) and 2c+1 (high): 16 products per int16 lane, exact.
+                ShortVector lo = ShortVector.zero(S), hi = lo;
+                int kc = k + 32 * c;
+                for (int p = 0; p < 16; p++, q += pairBytes) {
+                    ShortVector w = nibblePairs(s, q);
+                    lo = lo.add(w.and((short) 0x0F).mul(pair(pairs[kc + p])));
+                    hi = hi.add(w.lanewise(VectorOperators.LSHR, 4).mul(pair(pairs[kc + 16 + p])));
+                }
+                long sc = off + 8L * R + 2L * c * R, mn = off + 16L * R + 2L * c * R;
+                acc = ((FloatVector) pairSum(lo).convert(VectorOperators.I2F, 0))
+                        .fma(d.mul(i8(s, sc)).mul(dx), acc);
+                acc = ((FloatVector) pairSum(hi).convert(VectorOperators.I2F, 0))
+                        .fma(d.mul(i8(s, sc + R)).mul(dx), acc);
+                m = m.add(i32(s, mn).mul(sums[j0 + 2 * c])).add(i32(s, mn + R).mul(sums[j0 + 2 * c + 1]));
+            }
+            FloatVector dmin = FloatVector.fromMemorySegment(F, s, off + 4L * R, LE);
+            mins = ((FloatVector) m.convert(VectorOperators.I2F, 0)).fma(dmin.mul(dx), mins);
+        }
+        store(u, acc.sub(mins), out, outOff);
+    }
+
+    /** One column of a unit's int8 values (one per row) at {@code off}, as ints. */
+    private static IntVector i32(MemorySegment s, long off) {
+        return (IntVector) ByteVector.fromMemorySegment(B, s, off, LE).convertShape(VectorOperators.B2I, I, 0);
     }
 
     /**
@@ -279,8 +499,16 @@ final class PackedWeights {
      */
     void gemv4(int u, Activations a, int t0, int t1, int t2, int t3, float[] out, int o0, int o1, int o2, int o3) {
         // One method per weight type, as for gemv.
-        if (type == GgmlType.Q8_0) gemv4Q8(u, a, t0, t1, t2, t3, out, o0, o1, o2, o3);
-        else gemv4Q4(u, a, t0, t1, t2, t3, out, o0, o1, o2, o3);
+        switch (type) {
+            case Q8_0 -> gemv4Q8(u, a, t0, t1, t2, t3, out, o0, o1, o2, o3);
+            case Q4_0 -> gemv4Q4(u, a, t0, t1, t2, t3, out, o0, o1, o2, o3);
+            default -> {
+                gemv(u, a, t0, out, o0);
+                gemv(u, a, t1, out, o1);
+                gemv(u, a, t2, out, o2);
+                gemv(u, a, t3, out, o3);
+            }
+        }
     }
 
     private void gemv4Q8(
@@ -292,7 +520,7 @@ final class PackedWeights {
         int d0 = t0 * blocks, d1 = t1 * blocks, d2 = t2 * blocks, d3 = t3 * blocks;
         float[] qx = a.qx;
         int x0 = t0 * cols, x1 = t1 * cols, x2 = t2 * cols, x3 = t3 * cols;
-        for (int b = 0; b < blocks; b++, off += blockBytes) {
+        for (int b = 0; b < blocks; b++, off += groupBytes) {
             FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
             int c0 = 32 * b;
             long q = off + scaleBytes;
@@ -323,7 +551,7 @@ final class PackedWeights {
         int d0 = t0 * blocks, d1 = t1 * blocks, d2 = t2 * blocks, d3 = t3 * blocks;
         int[] pairs = a.pairs;
         int half = cols / 2;
-        for (int b = 0, k = 0; b < blocks; b++, off += blockBytes, k += 16) {
+        for (int b = 0, k = 0; b < blocks; b++, off += groupBytes, k += 16) {
             int k0 = t0 * half + k, k1 = t1 * half + k, k2 = t2 * half + k, k3 = t3 * half + k;
             // One int16 sum per token over all 32 columns: 16 products per lane, still exact.
             ShortVector p0 = ShortVector.zero(S), p1 = p0, p2 = p0, p3 = p0;
@@ -351,13 +579,13 @@ final class PackedWeights {
                     .add(v2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
             v3 = v3.lanewise(VectorOperators.ASHR, 16)
                     .add(v3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-            acc0 = ((FloatVector) v0.sub(a.zeroPoints[d0 + b]).convert(VectorOperators.I2F, 0))
+            acc0 = ((FloatVector) v0.sub(a.sums[d0 + b] << 3).convert(VectorOperators.I2F, 0))
                     .fma(dw.mul(a.dx[d0 + b]), acc0);
-            acc1 = ((FloatVector) v1.sub(a.zeroPoints[d1 + b]).convert(VectorOperators.I2F, 0))
+            acc1 = ((FloatVector) v1.sub(a.sums[d1 + b] << 3).convert(VectorOperators.I2F, 0))
                     .fma(dw.mul(a.dx[d1 + b]), acc1);
-            acc2 = ((FloatVector) v2.sub(a.zeroPoints[d2 + b]).convert(VectorOperators.I2F, 0))
+            acc2 = ((FloatVector) v2.sub(a.sums[d2 + b] << 3).convert(VectorOperators.I2F, 0))
                     .fma(dw.mul(a.dx[d2 + b]), acc2);
-            acc3 = ((FloatVector) v3.sub(a.zeroPoints[d3 + b]).convert(VectorOperators.I2F, 0))
+            acc3 = ((FloatVector) v3.sub(a.sums[d3 + b] << 3).convert(VectorOperators.I2F, 0))
                     .fma(dw.mul(a.dx[d3 + b]), acc3);
         }
         store(u, acc0, out, o0);
@@ -368,16 +596,19 @@ final class PackedWeights {
 
     /**
      * Every token of {@code a} against unit {@code u}: {@code out[t * rows + UNIT_ROWS*u + r]}. Groups of four
-     * tokens through {@link #gemv4} (a short group repeats its last token), a lone last token through {@link #gemv}.
+     * tokens through {@link #gemv4} (a short group repeats its last token), a lone last token through {@link #gemv};
+     * Q5_0 and Q4_K, which have no four-token kernel, one token at a time.
      */
     void gemvTokens(int u, Activations a, float[] out) {
         int r0 = u * UNIT_ROWS, T = a.tokens;
         int t = 0;
-        for (; t + 1 < T; t += 4) {
-            int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
-            gemv4(u, a, t, t1, t2, t3, out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
+        if (type == GgmlType.Q8_0 || type == GgmlType.Q4_0) {
+            for (; t + 1 < T; t += 4) {
+                int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
+                gemv4(u, a, t, t1, t2, t3, out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
+            }
         }
-        if (t < T) gemv(u, a, t, out, t * rows + r0);
+        for (; t < T; t++) gemv(u, a, t, out, t * rows + r0);
     }
 
     private void store(int u, FloatVector acc, float[] out, int outOff) {
@@ -386,43 +617,115 @@ final class PackedWeights {
         else for (int r = 0; r < valid; r++) out[outOff + r] = acc.lane(r);
     }
 
-    /** Floats of {@link #widen}'s panel for matrices up to {@code maxCols} wide: values, then block scales. */
+    /**
+     * Floats of {@link #widen}'s panel for matrices up to {@code maxCols} wide: values, block scales and (Q4_K)
+     * block mins and super-block dmins.
+     */
     static int panelFloats(int maxCols) {
-        return maxCols * UNIT_ROWS + maxCols / 32 * UNIT_ROWS;
+        return maxCols * UNIT_ROWS + 3 * (maxCols / 32) * UNIT_ROWS;
     }
 
     /**
      * Decodes unit {@code u} into {@code panel}: value of row r, column c at {@code panel[c*UNIT_ROWS + r]}
-     * (integer-valued floats), scale of block b, row r at {@code panel[cols*UNIT_ROWS + b*UNIT_ROWS + r]}. Done
-     * once per unit per many-token matmul, then reused by every token tile.
+     * (integer-valued floats), scale of block b, row r at {@code panel[cols*UNIT_ROWS + b*UNIT_ROWS + r]} (Q4_K:
+     * {@code d*sc}, then its mins {@code m} of block b and {@code dmin} of super-block g at
+     * {@code (cols + blocks + b)*UNIT_ROWS} and {@code (cols + 2*blocks + g)*UNIT_ROWS}). Done once per unit per
+     * many-token matmul, then reused by every token tile.
      */
     void widen(int u, float[] panel) {
+        final int R = UNIT_ROWS;
         MemorySegment s = data;
-        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;
-        int scales = cols * UNIT_ROWS, step = UNIT_ROWS;
-        for (int b = 0; b < blocks; b++, off += blockBytes) {
-            FloatVector.fromMemorySegment(F, s, off, LE).intoArray(panel, scales + step * b);
-            int p = 32 * step * b;
-            long q = off + scaleBytes;
-            if (type == GgmlType.Q8_0) {
-                for (int i = 0; i < 32; i++, q += step, p += step) i8(s, q).intoArray(panel, p);
-            } else {
-                for (int j = 0; j < 16; j += 2, q += 2L * step) {
-                    // Lane r: row r's bytes j (low half) and j+1 (high half); each byte two columns, 16 apart.
-                    IntVector v = nibblePairs(s, q).reinterpretAsInts();
-                    nibble(v, 0).intoArray(panel, p + step * j);
-                    nibble(v, 4).intoArray(panel, p + step * (j + 16));
-                    nibble(v, 16).intoArray(panel, p + step * (j + 1));
-                    nibble(v, 20).intoArray(panel, p + step * (j + 17));
+        long off = u * unitBytes, pairBytes = 2L * R;
+        int scales = cols * R;
+        for (int g = 0; g < groups; g++, off += groupBytes) {
+            switch (type) {
+                case Q8_0 -> {
+                    FloatVector.fromMemorySegment(F, s, off, LE).intoArray(panel, scales + R * g);
+                    long q = off + 4L * R;
+                    for (int i = 0, p = 32 * R * g; i < 32; i++, q += R, p += R) i8(s, q).intoArray(panel, p);
                 }
+                case Q4_0 -> {
+                    FloatVector.fromMemorySegment(F, s, off, LE).intoArray(panel, scales + R * g);
+                    long q = off + 4L * R;
+                    for (int j = 0, p = 32 * R * g; j < 16; j += 2, q += pairBytes) {
+                        // Lane r: row r's bytes j (low half) and j+1 (high half); each byte two columns, 16 apart.
+                        IntVector v = nibblePairs(s, q).reinterpretAsInts();
+                        nibble(v, 0, 8).intoArray(panel, p + R * j);
+                        nibble(v, 4, 8).intoArray(panel, p + R * (j + 16));
+                        nibble(v, 16, 8).intoArray(panel, p + R * (j + 1));
+                        nibble(v, 20, 8).intoArray(panel, p + R * (j + 17));
+                    }
+                }
+                case Q5_0 -> {
+                    FloatVector.fromMemorySegment(F, s, off, LE).intoArray(panel, scales + R * g);
+                    IntVector hb = IntVector.fromMemorySegment(I, s, off + 4L * R, LE);
+                    long q = off + 8L * R;
+                    for (int j = 0, p = 32 * R * g; j < 16; j += 2, q += pairBytes) {
+                        IntVector v = nibblePairs(s, q).reinterpretAsInts();
+                        IntVector h = hb.lanewise(VectorOperators.LSHR, j / 2).lanewise(VectorOperators.LSHL, 4);
+                        fifth(v, 0, h, 0).intoArray(panel, p + R * j);
+                        fifth(v, 4, h, 8).intoArray(panel, p + R * (j + 16));
+                        fifth(v, 16, h, 16).intoArray(panel, p + R * (j + 1));
+                        fifth(v, 20, h, 24).intoArray(panel, p + R * (j + 17));
+                    }
+                }
+                case Q4_K -> {
+                    FloatVector d = FloatVector.fromMemorySegment(F, s, off, LE);
+                    FloatVector.fromMemorySegment(F, s, off + 4L * R, LE)
+                            .intoArray(panel, scales + 2 * blocks * R + R * g);
+                    for (int j = 0; j < 8; j++) {
+                        d.mul(i8(s, off + 8L * R + (long) j * R)).intoArray(panel, scales + R * (8 * g + j));
+                        i8(s, off + 16L * R + (long) j * R).intoArray(panel, scales + blocks * R + R * (8 * g + j));
+                    }
+                    long q = off + 24L * R;
+                    for (int c = 0; c < 4; c++) {
+                        for (int j = 0, p = 256 * R * g + 64 * R * c; j < 32; j += 2, q += pairBytes) {
+                            IntVector v = nibblePairs(s, q).reinterpretAsInts();
+                            nibble(v, 0, 0).intoArray(panel, p + R * j);
+                            nibble(v, 4, 0).intoArray(panel, p + R * (j + 32));
+                            nibble(v, 16, 0).intoArray(panel, p + R * (j + 1));
+                            nibble(v, 20, 0).intoArray(panel, p + R * (j + 33));
+                        }
+                    }
+                }
+                default -> throw new AssertionError(type);
             }
         }
     }
 
-    /** The 4-bit value at bit {@code shift} of every lane, minus Q4_0's zero point 8, as floats. */
-    private static FloatVector nibble(IntVector v, int shift) {
+    /** The 4-bit value at bit {@code shift} of every lane, minus the zero point {@code zero}, as floats. */
+    private static FloatVector nibble(IntVector v, int shift, int zero) {
         return (FloatVector)
-                v.lanewise(VectorOperators.LSHR, shift).and(0x0F).sub(8).convert(VectorOperators.I2F, 0);
+                v.lanewise(VectorOperators.LSHR, shift).and(0x0F).sub(zero).convert(VectorOperators.I2F, 0);
+    }
+
+    /** Q5_0: the nibble at bit {@code shift} with its 5th bit (bit {@code hShift + 4} of {@code h}), minus 16, as floats. */
+    private static FloatVector fifth(IntVector v, int shift, IntVector h, int hShift) {
+        IntVector q = v.lanewise(VectorOperators.LSHR, shift)
+                .and(0x0F)
+                .or(h.lanewise(VectorOperators.LSHR, hShift).and(0x10));
+        return (FloatVector) q.sub(16).convert(VectorOperators.I2F, 0);
+    }
+
+    /**
+     * Q4_K's mins of token {@code t} against the unit widened in {@code panel}, taken off its main sums in
+     * {@code acc[accOff..]}: {@code acc - mins}, with {@code mins} as {@link #gemvQ4K} computes it.
+     */
+    void subtractMins(float[] panel, Activations a, int t, float[] acc, int accOff) {
+        final int R = UNIT_ROWS;
+        int mOff = (cols + blocks) * R, dminOff = (cols + 2 * blocks) * R;
+        int[] sums = a.sums;
+        FloatVector mins = FloatVector.zero(F);
+        for (int g = 0, j0 = t * blocks; g < groups; g++, j0 += 8) {
+            // M_g is an integer below 2^24: exact in float, whatever the order.
+            FloatVector m = FloatVector.zero(F);
+            for (int j = 0; j < 8; j++)
+                m = FloatVector.fromArray(F, panel, mOff + R * (8 * g + j))
+                        .fma(FloatVector.broadcast(F, sums[j0 + j]), m);
+            float dx = a.dx[t * groups + g];
+            mins = m.fma(FloatVector.fromArray(F, panel, dminOff + R * g).mul(dx), mins);
+        }
+        FloatVector.fromArray(F, acc, accOff).sub(mins).intoArray(acc, accOff);
     }
 
     /** Floats of {@link #interleave}'s token panel for up to {@code maxCols} columns: values, then block scales. */
@@ -432,16 +735,17 @@ final class PackedWeights {
 
     /**
      * Interleaves the int8 activations of {@link #TILE_TOKENS} tokens of {@code a} for {@link #gemm}: {@code xt[c*8 + i]} is
-     * token i's value at column c, {@code xt[cols*8 + b*8 + i]} its scale of block b. Token i is
+     * token i's value at column c, {@code xt[cols*8 + b*8 + i]} its scale of block b (a Q8_K scale repeated for its 8 blocks). Token i is
      * {@code first + min(i, count-1)}: a short tile repeats its last token (its results are not used).
      */
     static void interleave(Activations a, int first, int count, float[] xt, int xtOff) {
         float[] qx = a.qx, dx = a.dx;
-        int cols = a.cols, blocks = a.blocks, scales = xtOff + cols * TILE_TOKENS;
+        int cols = a.cols, blocks = a.blocks, per = a.blocksPerScale, scales = xtOff + cols * TILE_TOKENS;
         for (int i = 0; i < TILE_TOKENS; i++) {
             int t = first + Math.min(i, count - 1);
             for (int c = 0, src = t * cols; c < cols; c++) xt[xtOff + c * TILE_TOKENS + i] = qx[src + c];
-            for (int b = 0, src = t * blocks; b < blocks; b++) xt[scales + b * TILE_TOKENS + i] = dx[src + b];
+            for (int b = 0, src = t * a.scaleBlocks; b < blocks; b++)
+                xt[scales + b * TILE_TOKENS + i] = dx[src + b / per];
         }
     }
 

@@ -46,13 +46,12 @@ class RowRangeTest {
             if (PackedWeights.supports(type)) {
                 PackedWeights p = PackedWeights.allocate(part, arena);
                 p.packUnits(part, 0, p.units);
-                PackedWeights.Activations act = new PackedWeights.Activations(x, 1, cols, true);
-                float[] qx = act.qx, dx = act.dx;
+                PackedWeights.Activations act = new PackedWeights.Activations(x, 1, cols, type, true);
                 float[] out = new float[p.units * PackedWeights.UNIT_ROWS];
                 for (int u = 0; u < p.units; u++) p.gemv(u, act, 0, out, u * PackedWeights.UNIT_ROWS);
                 for (int r = 0; r < count; r++) {
                     assertEquals(
-                            Float.floatToIntBits(PackedWeights.referenceDot(whole, first + r, qx, 0, dx, 0)),
+                            Float.floatToIntBits(PackedWeights.referenceDot(whole, first + r, act, 0)),
                             Float.floatToIntBits(out[r]),
                             "packed row " + r);
                 }

@@ -168,9 +168,7 @@ final class Matmul implements AutoCloseable {
         PackedWeights[] ps = new PackedWeights[ws.length];
         for (int m = 0; m < ws.length; m++) ps[m] = packed.get(ws[m]);
         int[] starts = itemStarts(ws, m -> ps[m].units);
-        boolean int16 = false;
-        for (PackedWeights p : ps) int16 |= p.type != GgmlType.Q8_0;
-        PackedInput in = new PackedInput(input, T, cols, ps[0].type, int16);
+        PackedInput in = new PackedInput(input, T, cols, ps[0].type);
         // One work item per unit; the pool's guided chunks give each thread long contiguous runs of units first
         // (streaming reads) and short ones at the end (balance).
         int units = starts[ws.length];
@@ -205,15 +203,12 @@ final class Matmul implements AutoCloseable {
         final PackedWeights.Activations activations;
         final float[] xt;
 
-        /**
-         * {@code weightType}: that of the group's first matrix (they share one activation format); {@code int16}: a
-         * 4- or 5-bit matrix is among those multiplied (its few-token kernels read the int16 forms).
-         */
-        PackedInput(float[] input, int T, int cols, GgmlType weightType, boolean int16) {
+        /** {@code weightType}: that of the group's first matrix (they share one activation format). */
+        PackedInput(float[] input, int T, int cols, GgmlType weightType) {
             this.T = T;
             this.cols = cols;
             this.tile = T >= PACKED_TILE_MIN_TOKENS;
-            this.activations = new PackedWeights.Activations(input, T, cols, weightType, int16 && !tile);
+            this.activations = new PackedWeights.Activations(input, T, cols, weightType, !tile);
             this.tiles = (T + PackedWeights.TILE_TOKENS - 1) / PackedWeights.TILE_TOKENS;
             this.tileFloats = PackedWeights.tokenPanelFloats(cols);
             this.xt = tile ? new float[tiles * tileFloats] : null;

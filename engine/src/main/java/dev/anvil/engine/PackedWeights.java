@@ -22,7 +22,7 @@ import jdk.incubator.vector.VectorSpecies;
  * AVX2, 16 with AVX-512; the last unit padded with zero rows). A unit stores its groups of columns (32, or 256 for
  * Q4_K) one after the other; a group holds the unit's scales, then the quantized values column by column:
  * <pre>
- * Q8_0:  float dw[R] ; int8 q[32][R]                q[i][r] = value of row r, column i
+ * Q8_0:  float dw[R] ; int8 q[16][R][2]             q[p][r][k] = value of row r, column 2p+k
  * Q4_0:  float dw[R] ; u8 qs[8][R][2]               qs[p][r][k] = row r's ggml byte 2p+k: low nibble column 2p+k,
  *                                                   high nibble column 2p+k+16
  * Q5_0:  float dw[R] ; int qh[R] ; u8 qs[8][R][2]   qs as Q4_0; the 5th bits of pair p at bits p, p+8, p+16, p+24
@@ -49,12 +49,14 @@ import jdk.incubator.vector.VectorSpecies;
  * times {@code d_w*d_x}; for Q4_K its int32 sum of scaled sub-block dots), up to the rounding of the block terms
  * and the order in which they are added.
  *
- * <p>The 4- and 5-bit types' few-token kernels compute {@code P_b} in int16 lanes instead, two columns per lane
- * pair: a load of {@code 2R} bytes zero-extends to the nibbles of columns {@code (2p, 2p+1)} of every row side by
- * side, and one broadcast int carries the token's two matching int8 values ({@link Activations#pairs}). Values are
- * unsigned (0..15, or 0..31 with Q5_0's 5th bit), so a lane's products stay within {@code 16*15*127 = 30480 < 2^15}
- * (Q5_0: two sums of {@code 8*31*127}); a zero point comes off once per block as {@code 8 * sum(qx)} (Q5_0:
- * {@code 16 * sum(qx)}). The same exact integer in about half the instructions of widening each nibble to a float.
+ * <p>The few-token kernels compute {@code P_b} in int16 lanes instead, two columns per lane pair: a load of
+ * {@code 2R} bytes widens to the values (or nibbles) of columns {@code (2p, 2p+1)} of every row side by side, and
+ * one broadcast int carries the token's two matching int8 values ({@link Activations#pairs}). Q4_0 and Q4_K values
+ * are unsigned nibbles (0..15), so a lane's 16 products stay within {@code 16*15*127 = 30480 < 2^15}; Q5_0's
+ * (0..31) are summed in two halves of {@code 8*31*127}; Q8_0's (-128..127) two at a time ({@code 2*128*127}) before
+ * each pair of lanes is added into int32. A zero point comes off once per block as {@code 8 * sum(qx)} (Q5_0:
+ * {@code 16 * sum(qx)}). The same exact integer in about half the instructions of widening each value to a float:
+ * the Vector API has no multiply-add of int8 or int16 pairs (x86's vpmaddubsw/vpmaddwd), which llama.cpp uses.
  */
 final class PackedWeights {
 
@@ -138,7 +140,7 @@ final class PackedWeights {
                         case Q8_0 -> {
                             data.set(F32, dst + 4L * r, f16(g, 0));
                             for (int i = 0; i < 32; i++)
-                                data.set(ValueLayout.JAVA_BYTE, dst + 4L * R + (long) i * R + r, g[2 + i]);
+                                data.set(ValueLayout.JAVA_BYTE, dst + 4L * R + pairByte(i, r), g[2 + i]);
                         }
                         case Q4_0 -> {
                             data.set(F32, dst + 4L * r, f16(g, 0));
@@ -343,6 +345,11 @@ final class PackedWeights {
                 ByteVector.fromMemorySegment(B2, s, off, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0);
     }
 
+    /** A Q8_0 column pair of every row at {@code off}, sign-extended: lane 2r is row r's column 2p, lane 2r+1 its 2p+1. */
+    private static ShortVector bytePairs(MemorySegment s, long off) {
+        return (ShortVector) ByteVector.fromMemorySegment(B2, s, off, LE).convertShape(VectorOperators.B2S, S, 0);
+    }
+
     /** A token's two int8 values of one column pair in every lane pair (see {@link Activations#pairs}). */
     private static ShortVector pair(int twoValues) {
         return IntVector.broadcast(I, twoValues).reinterpretAsShorts();
@@ -387,21 +394,21 @@ final class PackedWeights {
     private void gemvQ8(int u, Activations a, int t, float[] out, int outOff) {
         FloatVector acc = FloatVector.zero(F);
         MemorySegment s = data;
-        float[] qx = a.qx;
-        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;
-        int step = UNIT_ROWS, d = t * blocks;
-        for (int b = 0, x = t * cols; b < blocks; b++, off += groupBytes, x += 32) {
-            // Four independent partial sums (column phases): exact, so any split is allowed.
-            FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
+        int[] pairs = a.pairs;
+        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS, pairBytes = 2L * UNIT_ROWS;
+        int d = t * blocks;
+        for (int b = 0, k = t * cols / 2; b < blocks; b++, off += groupBytes, k += 16) {
+            // Two products per int16 lane (<= 2*128*127), then into int32: exact, see the class comment.
+            IntVector sum = IntVector.zero(I);
             long q = off + scaleBytes;
-            for (int i = 0; i < 32; i += 4, q += 4L * step) {
-                p0 = i8(s, q).fma(FloatVector.broadcast(F, qx[x + i]), p0);
-                p1 = i8(s, q + step).fma(FloatVector.broadcast(F, qx[x + i + 1]), p1);
-                p2 = i8(s, q + 2L * step).fma(FloatVector.broadcast(F, qx[x + i + 2]), p2);
-                p3 = i8(s, q + 3L * step).fma(FloatVector.broadcast(F, qx[x + i + 3]), p3);
+            for (int p = 0; p < 16; p += 2, q += 2 * pairBytes) {
+                ShortVector two = bytePairs(s, q)
+                        .mul(pair(pairs[k + p]))
+                        .add(bytePairs(s, q + pairBytes).mul(pair(pairs[k + p + 1])));
+                sum = sum.add(pairSum(two));
             }
             FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
-            acc = p0.add(p1).add(p2.add(p3)).fma(dw.mul(a.dx[d + b]), acc);
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.dx[d + b]), acc);
         }
         store(u, acc, out, outOff);
     }
@@ -463,7 +470,7 @@ final class PackedWeights {
         for (int g = 0, k = t * cols / 2, j0 = t * blocks; g < groups; g++, off += groupBytes, k += 128, j0 += 8) {
             FloatVector d = FloatVector.fromMemorySegment(F, s, off, LE);
             float dx = a.dx[t * groups + g];
-            IntVector m = IntVector.zero(I);
+            FloatVector m = FloatVector.zero(F);
             long q = off + 24L * R;
             for (int c = 0; c < 4; c++) {
                 // Sub-blocks 2c (low nibbles) and 2c+1 (high): 16 products per int16 lane, exact.
@@ -479,17 +486,14 @@ final class PackedWeights {
                         .fma(d.mul(i8(s, sc)).mul(dx), acc);
                 acc = ((FloatVector) pairSum(hi).convert(VectorOperators.I2F, 0))
                         .fma(d.mul(i8(s, sc + R)).mul(dx), acc);
-                m = m.add(i32(s, mn).mul(sums[j0 + 2 * c])).add(i32(s, mn + R).mul(sums[j0 + 2 * c + 1]));
+                // M_g = sum_j m_j * sum(qx_j): integers below 2^24, exact in float (as in subtractMins).
+                m = i8(s, mn).fma(FloatVector.broadcast(F, sums[j0 + 2 * c]), m);
+                m = i8(s, mn + R).fma(FloatVector.broadcast(F, sums[j0 + 2 * c + 1]), m);
             }
             FloatVector dmin = FloatVector.fromMemorySegment(F, s, off + 4L * R, LE);
-            mins = ((FloatVector) m.convert(VectorOperators.I2F, 0)).fma(dmin.mul(dx), mins);
+            mins = m.fma(dmin.mul(dx), mins);
         }
         store(u, acc.sub(mins), out, outOff);
-    }
-
-    /** One column of a unit's int8 values (one per row) at {@code off}, as ints. */
-    private static IntVector i32(MemorySegment s, long off) {
-        return (IntVector) ByteVector.fromMemorySegment(B, s, off, LE).convertShape(VectorOperators.B2I, I, 0);
     }
 
     /**
@@ -515,27 +519,26 @@ final class PackedWeights {
             int u, Activations a, int t0, int t1, int t2, int t3, float[] out, int o0, int o1, int o2, int o3) {
         FloatVector acc0 = FloatVector.zero(F), acc1 = acc0, acc2 = acc0, acc3 = acc0;
         MemorySegment s = data;
-        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS;
-        int step = UNIT_ROWS;
+        long off = u * unitBytes, scaleBytes = 4L * UNIT_ROWS, pairBytes = 2L * UNIT_ROWS;
         int d0 = t0 * blocks, d1 = t1 * blocks, d2 = t2 * blocks, d3 = t3 * blocks;
-        float[] qx = a.qx;
-        int x0 = t0 * cols, x1 = t1 * cols, x2 = t2 * cols, x3 = t3 * cols;
-        for (int b = 0; b < blocks; b++, off += groupBytes) {
-            FloatVector p0 = FloatVector.zero(F), p1 = p0, p2 = p0, p3 = p0;
-            int c0 = 32 * b;
+        int[] pairs = a.pairs;
+        int half = cols / 2;
+        for (int b = 0, k = 0; b < blocks; b++, off += groupBytes, k += 16) {
+            int k0 = t0 * half + k, k1 = t1 * half + k, k2 = t2 * half + k, k3 = t3 * half + k;
+            IntVector s0 = IntVector.zero(I), s1 = s0, s2 = s0, s3 = s0;
             long q = off + scaleBytes;
-            for (int c = c0; c < c0 + 32; c++, q += step) {
-                FloatVector w = i8(s, q);
-                p0 = w.fma(FloatVector.broadcast(F, qx[x0 + c]), p0);
-                p1 = w.fma(FloatVector.broadcast(F, qx[x1 + c]), p1);
-                p2 = w.fma(FloatVector.broadcast(F, qx[x2 + c]), p2);
-                p3 = w.fma(FloatVector.broadcast(F, qx[x3 + c]), p3);
+            for (int p = 0; p < 16; p += 2, q += 2 * pairBytes) {
+                ShortVector w = bytePairs(s, q), v = bytePairs(s, q + pairBytes);
+                s0 = s0.add(pairSum(w.mul(pair(pairs[k0 + p])).add(v.mul(pair(pairs[k0 + p + 1])))));
+                s1 = s1.add(pairSum(w.mul(pair(pairs[k1 + p])).add(v.mul(pair(pairs[k1 + p + 1])))));
+                s2 = s2.add(pairSum(w.mul(pair(pairs[k2 + p])).add(v.mul(pair(pairs[k2 + p + 1])))));
+                s3 = s3.add(pairSum(w.mul(pair(pairs[k3 + p])).add(v.mul(pair(pairs[k3 + p + 1])))));
             }
             FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
-            acc0 = p0.fma(dw.mul(a.dx[d0 + b]), acc0);
-            acc1 = p1.fma(dw.mul(a.dx[d1 + b]), acc1);
-            acc2 = p2.fma(dw.mul(a.dx[d2 + b]), acc2);
-            acc3 = p3.fma(dw.mul(a.dx[d3 + b]), acc3);
+            acc0 = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.dx[d0 + b]), acc0);
+            acc1 = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.dx[d1 + b]), acc1);
+            acc2 = ((FloatVector) s2.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.dx[d2 + b]), acc2);
+            acc3 = ((FloatVector) s3.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.dx[d3 + b]), acc3);
         }
         store(u, acc0, out, o0);
         store(u, acc1, out, o1);
@@ -642,7 +645,15 @@ final class PackedWeights {
                 case Q8_0 -> {
                     FloatVector.fromMemorySegment(F, s, off, LE).intoArray(panel, scales + R * g);
                     long q = off + 4L * R;
-                    for (int i = 0, p = 32 * R * g; i < 32; i++, q += R, p += R) i8(s, q).intoArray(panel, p);
+                    for (int i = 0, p = 32 * R * g; i < 32; i += 2, q += pairBytes, p += 2 * R) {
+                        IntVector v = bytePairs(s, q).reinterpretAsInts();
+                        ((FloatVector) v.lanewise(VectorOperators.LSHL, 16)
+                                        .lanewise(VectorOperators.ASHR, 16)
+                                        .convert(VectorOperators.I2F, 0))
+                                .intoArray(panel, p);
+                        ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0))
+                                .intoArray(panel, p + R);
+                    }
                 }
                 case Q4_0 -> {
                     FloatVector.fromMemorySegment(F, s, off, LE).intoArray(panel, scales + R * g);

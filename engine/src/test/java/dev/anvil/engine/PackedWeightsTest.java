@@ -106,14 +106,14 @@ class PackedWeightsTest {
     }
 
     /**
-     * The int16 lanes of the 4- and 5-bit kernels at their bounds: every nibble 15 (or 0; Q5_0 with every 5th bit
-     * set or clear alike) against every activation +127 (or -127) is the largest block sum a lane can hold; the
-     * result must still be the defining formula's.
+     * The int16 lanes of the few-token kernels at their bounds: every nibble 15 (or 0; Q5_0 with every 5th bit set
+     * or clear alike; Q8_0 weights -128 and 127) against every activation +127 (or -127) is the largest sum a lane
+     * can hold; the result must still be the defining formula's.
      */
     @ParameterizedTest
-    @ValueSource(ints = {0x00, 0xFF, 0x0F, 0xF0})
+    @ValueSource(ints = {0x00, 0xFF, 0x0F, 0xF0, 0x80, 0x7F})
     void int16BlockSumsAtTheirBoundsAreExact(int nibbles) {
-        for (GgmlType type : new GgmlType[] {GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K}) {
+        for (GgmlType type : new GgmlType[] {GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q4_K}) {
             int rows = PackedWeights.UNIT_ROWS, cols = 512, groups = cols / (type == GgmlType.Q4_K ? 256 : 32);
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment raw = arena.allocate((long) rows * groups * type.typeSize);

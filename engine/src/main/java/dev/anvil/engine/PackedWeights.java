@@ -25,9 +25,9 @@ import jdk.incubator.vector.VectorSpecies;
  * Q8_0:  float dw[R] ; int8 q[16][R][2]             q[p][r][k] = value of row r, column 2p+k
  * Q4_0:  float dw[R] ; u8 qs[8][R][2]               qs[p][r][k] = row r's ggml byte 2p+k: low nibble column 2p+k,
  *                                                   high nibble column 2p+k+16
- * Q5_0:  float dw[R] ; int qh[R] ; u8 qs[8][R][2]   qs as Q4_0; the 5th bits of pair p at bits p, p+8, p+16, p+24
- *                                                   of qh (columns 2p, 2p+16, 2p+1, 2p+17): one shift by p puts
- *                                                   them at bits 0 and 8 of the pair's two int16 lanes
+ * Q5_0:  float dw[R] ; int qh[R] ; u8 qs[8][R][2]   qs as Q4_0; the 5th bits of pair p (columns 2p, 2p+16, 2p+1,
+ *                                                   2p+17) at bits a, a+4, a+16, a+20 of qh, a = p or p+4: one
+ *                                                   shift puts them at bits 4 and 8 of the pair's int16 lanes
  * Q4_K:  float d[R] ; float dmin[R] ; u8 sc[8][R] ; u8 m[8][R] ; u8 qs[4][16][R][2]
  *                                                   chunk c, pair p: row r's ggml bytes 32c+2p+k: low nibble
  *                                                   column 64c+2p+k (sub-block 2c), high 64c+32+2p+k (2c+1)
@@ -152,10 +152,11 @@ final class PackedWeights {
                             int qh = (g[2] & 0xFF) | (g[3] & 0xFF) << 8 | (g[4] & 0xFF) << 16 | (g[5] & 0xFF) << 24,
                                     packed = 0;
                             for (int p = 0; p < 8; p++) {
-                                packed |= (qh >>> (2 * p) & 1) << p
-                                        | (qh >>> (2 * p + 16) & 1) << (p + 8)
-                                        | (qh >>> (2 * p + 1) & 1) << (p + 16)
-                                        | (qh >>> (2 * p + 17) & 1) << (p + 24);
+                                int at = p < 4 ? p : p + 4; // see fifthBits
+                                packed |= (qh >>> (2 * p) & 1) << at
+                                        | (qh >>> (2 * p + 16) & 1) << (at + 4)
+                                        | (qh >>> (2 * p + 1) & 1) << (at + 16)
+                                        | (qh >>> (2 * p + 17) & 1) << (at + 20);
                             }
                             data.set(I32, dst + 4L * R + 4L * r, packed);
                             for (int i = 0; i < 16; i++)
@@ -373,7 +374,10 @@ final class PackedWeights {
 
     /** Q5_0: the 5th bits of pair p, from the unit's shuffled {@code qh} ({@code hb}): bits 0 and 8 of each int16 lane. */
     private static ShortVector fifthBits(IntVector hb, int p) {
-        return hb.lanewise(VectorOperators.LSHR, p).reinterpretAsShorts();
+        // Pair p's bits sit at p + {0, 4, 16, 20} (p < 4) or p + {4, 8, 20, 24}: one shift puts them at bits 4 and 8
+        // of both int16 lanes, where the low column's bit is or-ed in place and the high column's goes with its nibble.
+        return (p < 4 ? hb.lanewise(VectorOperators.LSHL, 4 - p) : hb.lanewise(VectorOperators.LSHR, p))
+                .reinterpretAsShorts();
     }
 
     /**
@@ -447,10 +451,8 @@ final class PackedWeights {
             long q = off + 8L * UNIT_ROWS;
             for (int p = 0; p < 8; p++, q += pairBytes) {
                 ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
-                ShortVector wl = w.and((short) 0x0F)
-                        .or(h.lanewise(VectorOperators.LSHL, 4).and((short) 0x10));
-                ShortVector wh = w.lanewise(VectorOperators.LSHR, 4)
-                        .or(h.lanewise(VectorOperators.LSHR, 4).and((short) 0x10));
+                ShortVector wl = w.and((short) 0x0F).or(h.and((short) 0x10));
+                ShortVector wh = w.or(h.and((short) 0x100)).lanewise(VectorOperators.LSHR, 4);
                 lo = lo.add(wl.mul(pair(pairs[k + p])));
                 hi = hi.add(wh.mul(pair(pairs[k + 8 + p])));
             }
@@ -673,11 +675,11 @@ final class PackedWeights {
                     long q = off + 8L * R;
                     for (int j = 0, p = 32 * R * g; j < 16; j += 2, q += pairBytes) {
                         IntVector v = nibblePairs(s, q).reinterpretAsInts();
-                        IntVector h = hb.lanewise(VectorOperators.LSHR, j / 2).lanewise(VectorOperators.LSHL, 4);
+                        IntVector h = fifthBits(hb, j / 2).reinterpretAsInts();
                         fifth(v, 0, h, 0).intoArray(panel, p + R * j);
-                        fifth(v, 4, h, 8).intoArray(panel, p + R * (j + 16));
+                        fifth(v, 4, h, 4).intoArray(panel, p + R * (j + 16));
                         fifth(v, 16, h, 16).intoArray(panel, p + R * (j + 1));
-                        fifth(v, 20, h, 24).intoArray(panel, p + R * (j + 17));
+                        fifth(v, 20, h, 20).intoArray(panel, p + R * (j + 17));
                     }
                 }
                 case Q4_K -> {

@@ -439,20 +439,31 @@ final class PackedWeights {
     }
 
     private void gemvQ5(int u, Activations a, int t, float[] out, int outOff) {
+        gemvQ5(u, a, t, null, out, outOff);
+    }
+
+    /** {@code values}: the unit's values as {@link #decode} wrote them, or null to decode them here. */
+    private void gemvQ5(int u, Activations a, int t, short[] values, float[] out, int outOff) {
         FloatVector acc = FloatVector.zero(F);
         MemorySegment s = data;
         int[] pairs = a.pairs;
         long off = u * unitBytes, pairBytes = 2L * UNIT_ROWS;
-        int d = t * blocks;
+        int d = t * blocks, lanes = S.length();
         for (int b = 0, k = t * cols / 2; b < blocks; b++, off += groupBytes, k += 16) {
             // 5-bit values: each int16 lane holds 8 products (<= 8*31*127), low and high columns kept apart.
             ShortVector lo = ShortVector.zero(S), hi = lo;
             IntVector hb = IntVector.fromMemorySegment(I, s, off + 4L * UNIT_ROWS, LE);
             long q = off + 8L * UNIT_ROWS;
-            for (int p = 0; p < 8; p++, q += pairBytes) {
-                ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
-                ShortVector wl = w.and((short) 0x0F).or(h.and((short) 0x10));
-                ShortVector wh = w.or(h.and((short) 0x100)).lanewise(VectorOperators.LSHR, 4);
+            for (int p = 0, v = 16 * lanes * b; p < 8; p++, q += pairBytes, v += 2 * lanes) {
+                ShortVector wl, wh;
+                if (values == null) {
+                    ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
+                    wl = w.and((short) 0x0F).or(h.and((short) 0x10));
+                    wh = w.or(h.and((short) 0x100)).lanewise(VectorOperators.LSHR, 4);
+                } else {
+                    wl = ShortVector.fromArray(S, values, v);
+                    wh = ShortVector.fromArray(S, values, v + lanes);
+                }
                 lo = lo.add(wl.mul(pair(pairs[k + p])));
                 hi = hi.add(wh.mul(pair(pairs[k + 8 + p])));
             }
@@ -464,11 +475,17 @@ final class PackedWeights {
     }
 
     private void gemvQ4K(int u, Activations a, int t, float[] out, int outOff) {
+        gemvQ4K(u, a, t, null, out, outOff);
+    }
+
+    /** {@code values}: the unit's nibbles as {@link #decode} wrote them, or null to read them here. */
+    private void gemvQ4K(int u, Activations a, int t, short[] values, float[] out, int outOff) {
         final int R = UNIT_ROWS;
         FloatVector acc = FloatVector.zero(F), mins = acc;
         MemorySegment s = data;
         int[] pairs = a.pairs, sums = a.sums;
         long off = u * unitBytes, pairBytes = 2L * R;
+        int lanes = S.length();
         for (int g = 0, k = t * cols / 2, j0 = t * blocks; g < groups; g++, off += groupBytes, k += 128, j0 += 8) {
             FloatVector d = FloatVector.fromMemorySegment(F, s, off, LE);
             float dx = a.dx[t * groups + g];
@@ -478,10 +495,18 @@ final class PackedWeights {
                 // Sub-blocks 2c (low nibbles) and 2c+1 (high): 16 products per int16 lane, exact.
                 ShortVector lo = ShortVector.zero(S), hi = lo;
                 int kc = k + 32 * c;
-                for (int p = 0; p < 16; p++, q += pairBytes) {
-                    ShortVector w = nibblePairs(s, q);
-                    lo = lo.add(w.and((short) 0x0F).mul(pair(pairs[kc + p])));
-                    hi = hi.add(w.lanewise(VectorOperators.LSHR, 4).mul(pair(pairs[kc + 16 + p])));
+                for (int p = 0, v = 2 * lanes * (64 * g + 16 * c); p < 16; p++, q += pairBytes, v += 2 * lanes) {
+                    ShortVector wl, wh;
+                    if (values == null) {
+                        ShortVector w = nibblePairs(s, q);
+                        wl = w.and((short) 0x0F);
+                        wh = w.lanewise(VectorOperators.LSHR, 4);
+                    } else {
+                        wl = ShortVector.fromArray(S, values, v);
+                        wh = ShortVector.fromArray(S, values, v + lanes);
+                    }
+                    lo = lo.add(wl.mul(pair(pairs[kc + p])));
+                    hi = hi.add(wh.mul(pair(pairs[kc + 16 + p])));
                 }
                 long sc = off + 8L * R + 2L * c * R, mn = off + 16L * R + 2L * c * R;
                 acc = ((FloatVector) pairSum(lo).convert(VectorOperators.I2F, 0))
@@ -609,10 +634,9 @@ final class PackedWeights {
     /**
      * Every token of {@code a} against unit {@code u}: {@code out[t * rows + UNIT_ROWS*u + r]}. Groups of four
      * tokens through {@link #gemv4} (a short group repeats its last token), a lone last token through {@link #gemv};
-     * Q5_0 and Q4_K one token at a time (a four-token int16 kernel for Q4_K, written like gemv4Q4, fell off C2's
-     * inlining and ran 20x slower than four one-token calls).
+     * Q5_0 and Q4_K decode the unit once into {@code scratch} ({@link #decodedShorts}; null: decode per token).
      */
-    void gemvTokens(int u, Activations a, float[] out) {
+    void gemvTokens(int u, Activations a, float[] out, short[] scratch) {
         int r0 = u * UNIT_ROWS, T = a.tokens;
         int t = 0;
         if (type == GgmlType.Q8_0 || type == GgmlType.Q4_0) {
@@ -620,8 +644,50 @@ final class PackedWeights {
                 int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
                 gemv4(u, a, t, t1, t2, t3, out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
             }
+        } else if (T > 1 && scratch != null) {
+            // Q5_0 and Q4_K: the unit's values decoded once into int16 lanes, then every token streams them from
+            // L1/L2 with the one-token kernel's arithmetic (a four-token int16 kernel written like gemv4Q4 fell off
+            // C2's inlining and ran 20x slower than four one-token calls).
+            decode(u, scratch);
+            for (; t < T; t++) {
+                if (type == GgmlType.Q5_0) gemvQ5(u, a, t, scratch, out, t * rows + r0);
+                else gemvQ4K(u, a, t, scratch, out, t * rows + r0);
+            }
         }
         for (; t < T; t++) gemv(u, a, t, out, t * rows + r0);
+    }
+
+    /** Shorts of {@link #decode}'s scratch for matrices up to {@code maxCols} wide. */
+    static int decodedShorts(int maxCols) {
+        return maxCols * UNIT_ROWS;
+    }
+
+    /**
+     * Q5_0/Q4_K: unit {@code u}'s values in the int16 lanes the one-token kernels multiply, column-pair slot by slot
+     * (each slot: the low columns' lanes, then the high columns').
+     */
+    private void decode(int u, short[] values) {
+        MemorySegment s = data;
+        long off = u * unitBytes, pairBytes = 2L * UNIT_ROWS;
+        int lanes = S.length(), v = 0;
+        for (int g = 0; g < groups; g++, off += groupBytes) {
+            if (type == GgmlType.Q5_0) {
+                IntVector hb = IntVector.fromMemorySegment(I, s, off + 4L * UNIT_ROWS, LE);
+                long q = off + 8L * UNIT_ROWS;
+                for (int p = 0; p < 8; p++, q += pairBytes, v += 2 * lanes) {
+                    ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
+                    w.and((short) 0x0F).or(h.and((short) 0x10)).intoArray(values, v);
+                    w.or(h.and((short) 0x100)).lanewise(VectorOperators.LSHR, 4).intoArray(values, v + lanes);
+                }
+            } else {
+                long q = off + 24L * UNIT_ROWS;
+                for (int p = 0; p < 64; p++, q += pairBytes, v += 2 * lanes) {
+                    ShortVector w = nibblePairs(s, q);
+                    w.and((short) 0x0F).intoArray(values, v);
+                    w.lanewise(VectorOperators.LSHR, 4).intoArray(values, v + lanes);
+                }
+            }
+        }
     }
 
     private void store(int u, FloatVector acc, float[] out, int outOff) {

@@ -346,9 +346,12 @@ public final class BertEncoder implements AutoCloseable {
         return layers.get(0).up().type();
     }
 
-    /** The ids of {@code text} as the model reads them: {@code [CLS] ... [SEP]}, control-token texts as plain text. */
+    /**
+     * The ids of {@code text} as the model reads them: {@code [CLS] ... [SEP]}, with control-token texts such as
+     * {@code [SEP]} in the text read as those tokens (llama.cpp's {@code llama-embedding} and server do the same).
+     */
     public int[] tokenize(String text) {
-        return tokenizer.encode(text, true, false);
+        return tokenizer.encode(text, true, true);
     }
 
     // ------------------------------------------------------------------------------------------------

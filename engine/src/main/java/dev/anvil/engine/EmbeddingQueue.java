@@ -8,10 +8,11 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Batching for a {@link BertEncoder}, as {@link Scheduler} is for a decoder: requests (each one or more inputs) wait
- * in a bounded queue; one loop ({@link #run}, on a thread of the caller's choosing) takes every waiting request that
- * fits in {@code maxBatchTokens} and runs all their inputs as one {@link BertEncoder#embed} forward pass, so
- * concurrent requests share each weight read. A request is never split across passes, and whatever batch it lands
- * in, its embeddings are the same (the encoder is batch invariant).
+ * in a bounded queue; one loop ({@link #run}, on a thread of the caller's choosing) takes waiting work while it fits
+ * in {@code maxBatchTokens} and runs it as one {@link BertEncoder#embed} forward pass, so concurrent requests share
+ * each weight read. A request whose inputs hold more than {@code maxBatchTokens} tokens is cut, between inputs, into
+ * pieces that each fit (a single input longer than that runs alone), so the activations of one pass stay bounded;
+ * whatever batch an input lands in, its embedding is the same (the encoder is batch invariant).
  *
  * <p>Thread-safe: {@link #submit} from any thread, {@link #run} on one.
  */
@@ -31,12 +32,16 @@ public final class EmbeddingQueue implements AutoCloseable {
     /** Counters since the queue was made, for metrics. */
     public record Stats(int waiting, long passes, long inputs, long tokens) {}
 
-    private record Pending(List<int[]> inputs, int tokens, CompletableFuture<float[][]> result) {}
+    /** Consecutive inputs of one request; {@code last}: the request's final piece. */
+    private record Pending(List<int[]> inputs, int tokens, CompletableFuture<float[][]> result, boolean last) {}
 
     private final BertEncoder encoder;
     private final Config config;
     private final ArrayDeque<Pending> waiting = new ArrayDeque<>();
     private boolean closed, draining, running;
+    /** Requests with a piece still waiting: what {@code maxQueue} bounds. */
+    private int waitingRequests;
+
     private long passes, inputsDone, tokensDone;
 
     public EmbeddingQueue(BertEncoder encoder, Config config) {
@@ -59,22 +64,43 @@ public final class EmbeddingQueue implements AutoCloseable {
     public CompletableFuture<float[][]> submit(List<int[]> inputs) {
         if (inputs.isEmpty())
             throw new SubmissionRejectedException(SubmissionRejectedException.Reason.INVALID, "no inputs", 0);
-        int tokens = 0;
-        for (int[] in : inputs) tokens += in.length;
-        Pending p = new Pending(List.copyOf(inputs), tokens, new CompletableFuture<>());
+        List<Pending> pieces = new ArrayList<>();
+        int from = 0, tokens = 0;
+        for (int i = 0; i < inputs.size(); i++) {
+            int n = inputs.get(i).length;
+            if (i > from && tokens + n > config.maxBatchTokens()) {
+                pieces.add(new Pending(List.copyOf(inputs.subList(from, i)), tokens, new CompletableFuture<>(), false));
+                from = i;
+                tokens = 0;
+            }
+            tokens += n;
+        }
+        pieces.add(
+                new Pending(List.copyOf(inputs.subList(from, inputs.size())), tokens, new CompletableFuture<>(), true));
         synchronized (this) {
             if (closed || draining)
                 throw new SubmissionRejectedException(
                         SubmissionRejectedException.Reason.CLOSED, "the model is being unloaded", 1);
-            if (waiting.size() >= config.maxQueue())
+            if (waitingRequests >= config.maxQueue())
                 throw new SubmissionRejectedException(
                         SubmissionRejectedException.Reason.OVERLOADED,
                         config.maxQueue() + " embedding requests are waiting",
                         1);
-            waiting.add(p);
+            waiting.addAll(pieces);
+            waitingRequests++;
             notifyAll();
         }
-        return p.result();
+        if (pieces.size() == 1) return pieces.get(0).result();
+        // The pieces in order, as one result; the first failure fails the request.
+        CompletableFuture<float[][]> all = CompletableFuture.completedFuture(new float[0][]);
+        for (Pending p : pieces) {
+            all = all.thenCombine(p.result(), (a, b) -> {
+                float[][] joined = java.util.Arrays.copyOf(a, a.length + b.length);
+                System.arraycopy(b, 0, joined, a.length, b.length);
+                return joined;
+            });
+        }
+        return all;
     }
 
     /**
@@ -98,6 +124,7 @@ public final class EmbeddingQueue implements AutoCloseable {
                 while (!waiting.isEmpty()
                         && (batch.isEmpty() || tokens + waiting.peek().tokens() <= config.maxBatchTokens())) {
                     Pending p = waiting.poll();
+                    if (p.last()) waitingRequests--;
                     tokens += p.tokens();
                     batch.add(p);
                 }
@@ -114,6 +141,7 @@ public final class EmbeddingQueue implements AutoCloseable {
             closed = true;
             left = new ArrayList<>(waiting);
             waiting.clear();
+            waitingRequests = 0;
             notifyAll();
         }
         for (Pending p : left)
@@ -137,19 +165,19 @@ public final class EmbeddingQueue implements AutoCloseable {
             }
             return;
         }
-        int at = 0;
         long tokens = 0;
+        for (Pending p : batch) tokens += p.tokens();
+        synchronized (this) { // counted before anyone hears of the results
+            passes++;
+            inputsDone += all.size();
+            tokensDone += tokens;
+        }
+        int at = 0;
         for (Pending p : batch) {
             float[][] mine = new float[p.inputs().size()][];
             System.arraycopy(out, at, mine, 0, mine.length);
             at += mine.length;
-            tokens += p.tokens();
             p.result().complete(mine);
-        }
-        synchronized (this) {
-            passes++;
-            inputsDone += all.size();
-            tokensDone += tokens;
         }
     }
 
@@ -180,7 +208,7 @@ public final class EmbeddingQueue implements AutoCloseable {
     }
 
     public synchronized Stats stats() {
-        return new Stats(waiting.size(), passes, inputsDone, tokensDone);
+        return new Stats(waitingRequests, passes, inputsDone, tokensDone);
     }
 
     /** Ends the loop: what waits fails with CLOSED (a pass in progress finishes). */

@@ -70,6 +70,22 @@ class EmbeddingQueueTest {
     }
 
     @Test
+    void aRequestLargerThanThePassBudgetIsCutBetweenInputs() throws Exception {
+        int[] ids = encoder.tokenize("ten tokens or so in this one input here");
+        EmbeddingQueue queue = new EmbeddingQueue(encoder, new EmbeddingQueue.Config(1, ids.length * 2));
+        List<int[]> five = List.of(ids, ids, ids, ids, ids);
+        CompletableFuture<float[][]> f = queue.submit(five); // one request, however many pieces
+        Thread loop = Thread.ofPlatform().start(queue::run);
+        float[][] got = f.get(30, TimeUnit.SECONDS);
+        assertEquals(5, got.length);
+        float[] alone = encoder.embed(List.of(ids))[0];
+        for (float[] e : got) assertArrayEquals(alone, e);
+        assertEquals(3, queue.stats().passes(), "2 + 2 + 1 inputs");
+        queue.close();
+        loop.join(5000);
+    }
+
+    @Test
     void refusesBeyondTheQueueBoundAndAfterClosing() throws Exception {
         EmbeddingQueue queue = new EmbeddingQueue(encoder, new EmbeddingQueue.Config(1, 512));
         CompletableFuture<float[][]> first = queue.submit(List.of(encoder.tokenize("a")));

@@ -10,6 +10,7 @@ import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.InferenceException;
 import dev.anvil.serving.InferenceService;
 import dev.anvil.serving.ServedModel;
+import jakarta.annotation.PreDestroy;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -22,6 +23,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -67,6 +70,14 @@ public class EmbeddingPipeline {
 
     @Inject
     EmbeddingConfig embeddings;
+
+    /** Virtual threads that write answers (normalization and encoding included). */
+    private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
+
+    @PreDestroy
+    void stopWriters() {
+        writers.shutdown();
+    }
 
     void embed(HttpServletRequest http, AsyncResponse async, InputStream body, String contentLength) {
         AnswerWriter.disableContainerAsyncTimeout(http);
@@ -162,14 +173,31 @@ public class EmbeddingPipeline {
         }
         CompletableFuture<float[][]> bounded = vectors.orTimeout(config.requestTimeoutSeconds(), TimeUnit.SECONDS);
         // gateway: when the embeddings are done, debit the prompt tokens and record usage + audit (no completion)
-        caller.settleWhenDone(
-                id, model, promptTokens, bounded.thenApply(v -> List.<GenerationResult>of()), request.user());
-        bounded.whenComplete((raw, error) -> {
+        CompletableFuture<List<GenerationResult>> done = bounded.thenApply(v -> List.of());
+        caller.settleWhenDone(id, model, promptTokens, done, request.user());
+        // The answer is written once that future is complete (the response filter joins it before writing) and never on
+        // the model's batching thread, which completes the embeddings: a writer thread normalizes, encodes and resumes.
+        done.whenCompleteAsync(
+                (ignored, error) -> answer(async, request, model, bounded, error, promptTokens, dims, leaveSlot),
+                writers);
+    }
+
+    private static void answer(
+            AsyncResponse async,
+            EmbeddingRequest request,
+            ServedModel model,
+            CompletableFuture<float[][]> vectors,
+            Throwable error,
+            int promptTokens,
+            int dims,
+            Runnable leaveSlot) {
+        try {
             try {
                 if (error != null) {
                     async.resume(failure(error, model));
                     return;
                 }
+                float[][] raw = vectors.join();
                 float[][] out = new float[raw.length][];
                 for (int i = 0; i < raw.length; i++) {
                     out[i] = BertEncoder.normalized(raw[i], dims);
@@ -189,10 +217,12 @@ public class EmbeddingPipeline {
                                 EmbeddingAnswer.json(model.ref(), out, request.base64(), promptTokens),
                                 MediaType.APPLICATION_JSON_TYPE)
                         .build());
-            } finally {
-                leaveSlot.run();
+            } catch (RuntimeException e) {
+                async.resume(e); // answered as a 500 with an incident id by the exception mappers, logged there
             }
-        });
+        } finally {
+            leaveSlot.run();
+        }
     }
 
     private static RuntimeException failure(Throwable error, ServedModel model) {

@@ -56,7 +56,8 @@ public final class EmbeddingQueue implements AutoCloseable {
     /**
      * Queues the inputs (token ids as {@link BertEncoder#tokenize} makes them) of one request; the future completes
      * with their pooled, unnormalized embeddings in input order, or exceptionally if the pass fails or the queue is
-     * closed first.
+     * closed first. It completes on the loop's thread: dependent stages must not block (hand the work to an executor
+     * of your own, e.g. {@code whenCompleteAsync}), or every later request of the model waits for them.
      *
      * @throws SubmissionRejectedException OVERLOADED when {@code maxQueue} requests wait, CLOSED when draining or
      *                                     closed, INVALID for no inputs

@@ -67,6 +67,12 @@ class ApiKeyAccessIT {
         TestModel.moveStage(server, EMBEDDING_MODEL, "1.0.0", "PRODUCTION", "embeddings behind API keys");
         key = "Bearer " + createKey(server, tenant, MODEL, EMBEDDING_MODEL);
         otherModelsKey = "Bearer " + createKey(server, tenant, "acl-some-other-model");
+        // The promoted embedding model serves once its load after the stage change is done.
+        HttpResult embedded = dev.anvil.it.Eventually.until(
+                () -> call(server, "POST", "/v1/embeddings", key),
+                r -> r.status() == 200,
+                java.time.Duration.ofSeconds(60));
+        assertEquals(200, embedded.status(), embedded::toString);
         HttpResult completion = call(server, "POST", "/v1/completions", key);
         assertEquals(200, completion.status(), completion::toString);
         responseId = completion.json().getString("id");

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
+import dev.anvil.it.Eventually;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.TestModel;
 import dev.langchain4j.data.embedding.Embedding;
@@ -87,6 +88,14 @@ class EmbeddingsIT {
             assertEquals("bert", r.json().getString("architecture"), r::toString);
             TestModel.moveStage(server, name, "1.0.0", "PRODUCTION", "embeddings IT");
         }
+        // A promotion loads the version after the stage change commits: served once /v1/models lists it.
+        HttpResult models = Eventually.until(
+                () -> server.get("/v1/models"),
+                r -> r.status() == 200
+                        && r.body().contains("\"" + MODEL + "\"")
+                        && r.body().contains("\"" + MRL_MODEL + "\""),
+                Duration.ofSeconds(60));
+        assertTrue(models.body().contains("\"" + MRL_MODEL + "\""), models::toString);
         registered = true;
     }
 

@@ -468,15 +468,14 @@ public final class BertEncoder implements AutoCloseable {
         }
 
         float[][] out = new float[n][];
-        for (int s = 0; s < n; s++) out[s] = pooled(x, start[s], start[s + 1] - start[s]);
+        for (int s = 0; s < n; s++) out[s] = pooled(c.pooling(), x, dim, start[s], start[s + 1] - start[s]);
         return out;
     }
 
-    /** One input's embedding from its token vectors {@code x[first .. first+len)}. */
-    private float[] pooled(float[] x, int first, int len) {
-        int dim = config.dim();
+    /** One input's embedding from its token vectors, rows {@code first .. first+len) of {@code x} ({@code dim} wide). */
+    static float[] pooled(Pooling pooling, float[] x, int dim, int first, int len) {
         float[] e = new float[dim];
-        switch (config.pooling()) {
+        switch (pooling) {
             case CLS -> System.arraycopy(x, first * dim, e, 0, dim);
             case LAST -> System.arraycopy(x, (first + len - 1) * dim, e, 0, dim);
             case MEAN -> {
@@ -484,7 +483,7 @@ public final class BertEncoder implements AutoCloseable {
                 float w = 1f / len;
                 for (int t = first; t < first + len; t++) QuantKernels.axpy(w, x, t * dim, e, 0, dim);
             }
-            default -> throw new IllegalStateException(config.pooling().toString());
+            default -> throw new IllegalArgumentException(pooling + " gives no embedding per input");
         }
         return e;
     }

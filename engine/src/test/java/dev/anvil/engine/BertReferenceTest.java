@@ -125,6 +125,30 @@ class BertReferenceTest {
     }
 
     @Test
+    void poolsAsLlamaCppsPoolingTypes() {
+        // Three tokens of width 2: rows (1, 2), (3, 4), (5, 9) after one row of another input.
+        float[] x = {7, 7, 1, 2, 3, 4, 5, 9};
+        assertArrayEquals(new float[] {3, 5}, BertEncoder.pooled(BertEncoder.Pooling.MEAN, x, 2, 1, 3));
+        assertArrayEquals(new float[] {1, 2}, BertEncoder.pooled(BertEncoder.Pooling.CLS, x, 2, 1, 3));
+        assertArrayEquals(new float[] {5, 9}, BertEncoder.pooled(BertEncoder.Pooling.LAST, x, 2, 1, 3));
+        assertThrows(IllegalArgumentException.class, () -> BertEncoder.pooled(BertEncoder.Pooling.NONE, x, 2, 1, 3));
+        assertEquals(BertEncoder.Pooling.MEAN, BertEncoder.Pooling.of(1));
+        assertEquals(BertEncoder.Pooling.CLS, BertEncoder.Pooling.of(2));
+        assertEquals(BertEncoder.Pooling.LAST, BertEncoder.Pooling.of(3));
+        assertThrows(UnsupportedModelException.class, () -> BertEncoder.Pooling.of(5));
+    }
+
+    @Test
+    void normalizesToUnitLengthAfterTruncation() {
+        assertArrayEquals(new float[] {0.6f, 0.8f}, BertEncoder.normalized(new float[] {3, 4}));
+        assertArrayEquals(new float[] {0, 0}, BertEncoder.normalized(new float[] {0, 0}), "zero stays zero");
+        // Matryoshka truncation: the first 2 of (3, 4, 12), re-normalized, not the first 2 of the normalized vector.
+        assertArrayEquals(new float[] {0.6f, 0.8f}, BertEncoder.normalized(new float[] {3, 4, 12}, 2));
+        assertThrows(IllegalArgumentException.class, () -> BertEncoder.normalized(new float[] {1, 2}, 3));
+        assertThrows(IllegalArgumentException.class, () -> BertEncoder.normalized(new float[] {1, 2}, 0));
+    }
+
+    @Test
     void refusesInputsItCannotRead() {
         assertThrows(IllegalArgumentException.class, () -> encoder.embed(List.of(new int[0])));
         assertThrows(IllegalArgumentException.class, () -> encoder.embed(List.of(new int[513])));

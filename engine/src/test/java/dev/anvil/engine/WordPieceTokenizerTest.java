@@ -15,9 +15,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * {@link WordPieceTokenizer} on the {@code bert-bge} vocabulary of {@code reference/arch/bert-f16.gguf}, for the
  * rules llama.cpp's {@code llm_tokenizer_wpm} applies beyond the four reference prompts of
- * {@link BertReferenceTest}. The expected ids were computed by an independent transcription of those rules in
- * Python over Python's {@code unicodedata} (categories, NFD), so Java's {@link Character} tables are checked
- * against another implementation of the same Unicode data.
+ * {@link BertReferenceTest}. The expected ids are llama.cpp's own: {@code llama-tokenize -m bert-f16.gguf -p TEXT
+ * --ids} (the build of docs/BENCHMARKS.md; {@code --no-parse-special} for the case with control-token texts, and the
+ * lone surrogate as the invalid UTF-8 {@code ED A0 80} from a file), which an independent Python transcription of the
+ * rules over Python's {@code unicodedata} also gives.
  */
 class WordPieceTokenizerTest {
 

@@ -1,5 +1,6 @@
 package dev.anvil.registry;
 
+import dev.anvil.engine.BertEncoder;
 import dev.anvil.engine.GgufFile;
 import dev.anvil.engine.Llama2cHeader;
 import dev.anvil.engine.LlamaModel;
@@ -206,7 +207,9 @@ public class ArtifactInspector {
             }
             // Everything loading will need (hyper-parameters, tensors and their shapes, the tokenizer), checked now
             // without loading: a file the engine cannot serve is refused here rather than at its first use.
-            LlamaModel.inspect(gguf);
+            // An encoder (embedding model) has its own network and no chat template to check.
+            if (BertEncoder.isEncoder(gguf)) BertEncoder.inspect(gguf);
+            else LlamaModel.inspect(gguf);
             if (!gguf.has("tokenizer.ggml.model")) {
                 throw new IllegalArgumentException(
                         "it has no tokenizer (metadata key tokenizer.ggml.model is missing)");

@@ -25,12 +25,27 @@ public class InferenceException extends RuntimeException {
     private final Kind kind;
     private final String param;
     private final int retryAfterSeconds;
+    /** A code more specific than the kind's, or null. */
+    private final String code;
 
     public InferenceException(Kind kind, String message, String param, int retryAfterSeconds) {
+        this(kind, message, param, retryAfterSeconds, null);
+    }
+
+    private InferenceException(Kind kind, String message, String param, int retryAfterSeconds, String code) {
         super(message);
         this.kind = kind;
         this.param = param;
         this.retryAfterSeconds = retryAfterSeconds;
+        this.code = code;
+    }
+
+    /**
+     * INVALID, code {@code model_not_supported}: the model exists but does not do what the endpoint asks (an
+     * embedding model asked to generate, a generation model asked for embeddings).
+     */
+    public static InferenceException unsupportedByModel(String message) {
+        return new InferenceException(Kind.INVALID, message, "model", 0, "model_not_supported");
     }
 
     public static InferenceException notFound(String message, String param) {
@@ -69,6 +84,7 @@ public class InferenceException extends RuntimeException {
 
     /** A stable machine-readable code, e.g. {@code model_not_found}, {@code context_length_exceeded}. */
     public String code() {
+        if (code != null) return code;
         return switch (kind) {
             case NOT_FOUND -> "model_not_found";
             case INVALID -> "invalid_value";

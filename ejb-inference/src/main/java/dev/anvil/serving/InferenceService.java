@@ -12,6 +12,7 @@ import jakarta.ejb.TransactionAttributeType;
 import jakarta.inject.Inject;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The entry point for inference: resolves a model reference to a loaded version and queues the request on
@@ -87,6 +88,7 @@ public class InferenceService {
 
     private GenerationHandle submitTo(ModelRuntime runtime, InferenceRequest r) {
         ServedModel model = runtime.served();
+        if (model.embeds()) throw notAGenerator(model);
         int[] prompt = r.promptTokens();
         if (prompt == null || prompt.length == 0) throw InferenceException.invalid("the prompt is empty", "prompt");
         if (r.n() < 1 || r.n() > config.maxN()) {
@@ -149,6 +151,75 @@ public class InferenceService {
             }
         }
         return handle;
+    }
+
+    /** The refusal of a generation request to an embedding model. */
+    public static InferenceException notAGenerator(ServedModel model) {
+        return InferenceException.unsupportedByModel("model " + model.ref()
+                + " is an embedding model: it serves POST /v1/embeddings, not completions or chat completions;"
+                + " pass a generation model");
+    }
+
+    /** The refusal of an embeddings request to a generation model. */
+    public static InferenceException notAnEmbedder(ServedModel model) {
+        return InferenceException.unsupportedByModel("model " + model.ref()
+                + " is a generation model: it serves completions and chat completions, not embeddings;"
+                + " pass an embedding model (a BERT-family GGUF such as BGE or MiniLM)");
+    }
+
+    /**
+     * Queues the inputs of one embeddings request (token ids, each framed as the model reads them) on {@code
+     * modelRef}'s batching queue; the future completes with one pooled, unnormalized embedding per input.
+     *
+     * @throws InferenceException NOT_FOUND, INVALID (a generation model, no or empty inputs, a token id outside the
+     *                            vocabulary), CONTEXT_LENGTH (an input longer than the model reads), OVERLOADED or
+     *                            UNAVAILABLE; nothing is queued then
+     */
+    public CompletableFuture<float[][]> embed(String modelRef, List<int[]> inputs) {
+        try {
+            return embedOn(runtime(modelRef), inputs);
+        } catch (RetryOnNewRuntime retry) {
+            try {
+                return embedOn(runtime(modelRef), inputs);
+            } catch (RetryOnNewRuntime again) {
+                throw (InferenceException) again.getCause();
+            }
+        }
+    }
+
+    private CompletableFuture<float[][]> embedOn(ModelRuntime runtime, List<int[]> inputs) {
+        ServedModel model = runtime.served();
+        if (!model.embeds()) throw notAnEmbedder(model);
+        if (inputs == null || inputs.isEmpty()) throw InferenceException.invalid("input is empty", "input");
+        for (int i = 0; i < inputs.size(); i++) {
+            int[] ids = inputs.get(i);
+            if (ids == null || ids.length == 0)
+                throw InferenceException.invalid("input[" + i + "] has no tokens", "input");
+            if (ids.length > model.contextLength()) {
+                throw InferenceException.contextLength(
+                        "this model's maximum context length is " + model.contextLength() + " tokens, but input[" + i
+                                + "] has " + ids.length + " tokens; shorten or split it",
+                        "input");
+            }
+            for (int id : ids) {
+                if (id < 0 || id >= model.tokenizer().vocabSize())
+                    throw InferenceException.invalid(
+                            "input[" + i + "] holds token id " + id + ", outside the vocabulary of "
+                                    + model.tokenizer().vocabSize(),
+                            "input");
+            }
+        }
+        if (faults != null) faults.apply(model.ref());
+        try {
+            CompletableFuture<float[][]> result = runtime.embeddings().submit(inputs);
+            metrics.embeddingRequest(runtime);
+            return result;
+        } catch (SubmissionRejectedException e) {
+            InferenceException mapped = map(e, model);
+            if (e.reason() == SubmissionRejectedException.Reason.CLOSED) throw new RetryOnNewRuntime(mapped);
+            metrics.rejected(runtime, mapped);
+            throw mapped;
+        }
     }
 
     /** Applies the configured test fault of this version, if any: a delay before queueing, or a refusal. */

@@ -1,5 +1,7 @@
 package dev.anvil.serving;
 
+import dev.anvil.engine.BertEncoder;
+import dev.anvil.engine.EmbeddingQueue;
 import dev.anvil.engine.Generation;
 import dev.anvil.engine.GgufFile;
 import dev.anvil.engine.LlamaModel;
@@ -28,9 +30,10 @@ import java.util.logging.Logger;
 
 /**
  * One loaded model version: the weights (loaded once, compute threads from the container's managed thread
- * factory), its KV cache and its {@link Scheduler}, whose loop runs as a long-running task of the managed
- * executor. Lifecycle: {@link #load} → {@link #start} → {@link #warmUp} → serving → {@link #retire} (drain,
- * then the loop task unloads the weights) or {@link #stop} (immediate).
+ * factory) and its batching loop, which runs as a long-running task of the managed executor. A generation model
+ * (decoder) has its KV cache and {@link Scheduler}; an embedding model (encoder, {@link ServedModel#embeds()}) has
+ * its {@link EmbeddingQueue}. Lifecycle: {@link #load} → {@link #start} → {@link #warmUp} → serving →
+ * {@link #retire} (drain, then the loop task unloads the weights) or {@link #stop} (immediate).
  */
 public final class ModelRuntime {
 
@@ -45,18 +48,23 @@ public final class ModelRuntime {
     }
 
     private final ServedModel served;
-    private final LlamaModel model;
+    private final AutoCloseable weights;
+    /** Generation models only (else null). */
     private final Scheduler scheduler;
+    /** Embedding models only (else null). */
+    private final EmbeddingQueue embeddings;
+
     private final Instant loadedAt = Instant.now();
     private final CompletableFuture<Void> stopped = new CompletableFuture<>();
     private volatile State state = State.LOADED;
     private final AtomicBoolean loopClaimed = new AtomicBoolean();
     private final CountDownLatch loopStarted = new CountDownLatch(1);
 
-    private ModelRuntime(ServedModel served, LlamaModel model, Scheduler scheduler) {
+    private ModelRuntime(ServedModel served, AutoCloseable weights, Scheduler scheduler, EmbeddingQueue embeddings) {
         this.served = served;
-        this.model = model;
+        this.weights = weights;
         this.scheduler = scheduler;
+        this.embeddings = embeddings;
     }
 
     /**
@@ -70,10 +78,13 @@ public final class ModelRuntime {
             Instant createdAt,
             String owner,
             ThreadFactory threads,
-            ServingConfig config)
+            ServingConfig config,
+            EmbeddingConfig embeddingConfig)
             throws IOException {
         if (!Files.isReadable(path))
             throw new IOException("model file " + path + " of " + name + "@" + version + " is not readable");
+        if (isGguf(path) && isEncoder(path))
+            return loadEncoder(name, version, path, createdAt, owner, threads, config, embeddingConfig);
         Scheduler.Config sc = config.schedulerConfig();
         LlamaModel model = LlamaModel.load(path, threads, config.engineThreads());
         try {
@@ -86,9 +97,46 @@ public final class ModelRuntime {
                     chatTemplate(path, model, config),
                     createdAt,
                     owner);
-            return new ModelRuntime(served, model, scheduler);
+            return new ModelRuntime(served, model, scheduler, null);
         } catch (RuntimeException | IOException e) {
             model.close();
+            throw e;
+        }
+    }
+
+    private static boolean isEncoder(Path path) throws IOException {
+        try (GgufFile f = GgufFile.open(path)) {
+            return BertEncoder.isEncoder(f);
+        }
+    }
+
+    /** An embedding model: the encoder and its batching queue; no KV cache, no chat template. */
+    private static ModelRuntime loadEncoder(
+            String name,
+            String version,
+            Path path,
+            Instant createdAt,
+            String owner,
+            ThreadFactory threads,
+            ServingConfig config,
+            EmbeddingConfig embeddingConfig)
+            throws IOException {
+        EmbeddingQueue.Config qc = embeddingConfig.queueConfig();
+        BertEncoder encoder = BertEncoder.load(path, threads, config.engineThreads());
+        try {
+            BertEncoder.Config c = encoder.config();
+            ServedModel served = new ServedModel(
+                    name,
+                    version,
+                    encoder.tokenizer(),
+                    c.contextLength(),
+                    null,
+                    createdAt,
+                    owner,
+                    new ServedModel.Embedding(c.dim(), c.pooling().name()));
+            return new ModelRuntime(served, encoder, null, new EmbeddingQueue(encoder, qc));
+        } catch (RuntimeException e) {
+            encoder.close();
             throw e;
         }
     }
@@ -134,7 +182,8 @@ public final class ModelRuntime {
             if (!loopClaimed.compareAndSet(false, true)) return;
             loopStarted.countDown();
             try {
-                scheduler.run();
+                if (scheduler != null) scheduler.run();
+                else embeddings.run();
             } catch (RuntimeException | Error e) {
                 LOG.log(Level.SEVERE, "batching loop of " + served.ref() + " ended with an error", e);
             } finally {
@@ -143,7 +192,7 @@ public final class ModelRuntime {
         });
         if (!loopStarted.await(startTimeoutSeconds, TimeUnit.SECONDS) && loopClaimed.compareAndSet(false, true)) {
             task.cancel(false);
-            scheduler.close();
+            closeLoop();
             unload();
             throw new IllegalStateException(
                     "no thread of the managed executor anvil-batching picked up the batching loop of "
@@ -157,9 +206,9 @@ public final class ModelRuntime {
     private void unload() {
         state = State.STOPPED;
         try {
-            model.close();
+            weights.close();
             LOG.info(() -> "Unloaded " + served.ref());
-        } catch (RuntimeException e) {
+        } catch (Exception e) {
             LOG.log(Level.WARNING, "unloading " + served.ref() + " failed", e);
         } finally {
             stopped.complete(null);
@@ -172,6 +221,14 @@ public final class ModelRuntime {
      */
     void warmUp(int tokens) throws Exception {
         state = State.WARMING;
+        if (embeddings != null) {
+            // One short input through the queue: the encoder's kernels compiled before the first request.
+            float[][] e = embeddings
+                    .submit(List.of(embeddings.encoder().tokenize("warm up")))
+                    .get(5, TimeUnit.MINUTES);
+            LOG.info(() -> "Warmed up " + served.ref() + ": one embedding of " + e[0].length + " dimensions");
+            return;
+        }
         int context = served.contextLength();
         int max = Math.max(1, Math.min(tokens, context - 1));
         CompletableFuture<SequenceOutcome> done = new CompletableFuture<>();
@@ -202,14 +259,25 @@ public final class ModelRuntime {
     /** Stops taking requests; in-flight ones finish (up to {@code timeoutSeconds}), then the weights are unloaded. */
     void retire(int timeoutSeconds) {
         state = State.DRAINING;
-        scheduler.drain(timeoutSeconds, TimeUnit.SECONDS);
+        if (scheduler != null) scheduler.drain(timeoutSeconds, TimeUnit.SECONDS);
+        else embeddings.drain(timeoutSeconds, TimeUnit.SECONDS);
     }
 
     /** Fails everything in flight and unloads as soon as the loop notices (at once if no loop runs). */
     void stop() {
         state = State.DRAINING;
-        scheduler.close();
+        closeLoop();
         if (loopClaimed.compareAndSet(false, true)) unload();
+    }
+
+    private void closeLoop() {
+        if (scheduler != null) scheduler.close();
+        else embeddings.close();
+    }
+
+    /** Nothing waiting or running. */
+    public boolean isIdle() {
+        return scheduler != null ? scheduler.isIdle() : embeddings.isIdle();
     }
 
     /** Completes when the loop ended and the weights were unloaded. */
@@ -221,8 +289,14 @@ public final class ModelRuntime {
         return served;
     }
 
+    /** The generation model's scheduler; null for an embedding model. */
     public Scheduler scheduler() {
         return scheduler;
+    }
+
+    /** The embedding model's queue; null for a generation model. */
+    public EmbeddingQueue embeddings() {
+        return embeddings;
     }
 
     public State state() {

@@ -63,6 +63,10 @@ public class ModelRuntimes {
     @Inject
     ServingConfig config;
 
+    /** Null outside CDI (unit tests): the defaults. */
+    @Inject
+    EmbeddingConfig embeddingConfig;
+
     @Inject
     ServingMetrics metrics;
 
@@ -90,7 +94,15 @@ public class ModelRuntimes {
     /** Loads, starts and warms up a version without giving it traffic yet. */
     public ModelRuntime load(String name, String version, Path path, Instant createdAt, String owner) throws Exception {
         long t0 = System.nanoTime();
-        ModelRuntime runtime = ModelRuntime.load(name, version, path, createdAt, owner, engineThreads, config);
+        ModelRuntime runtime = ModelRuntime.load(
+                name,
+                version,
+                path,
+                createdAt,
+                owner,
+                engineThreads,
+                config,
+                embeddingConfig == null ? new EmbeddingConfig() : embeddingConfig);
         all.add(runtime);
         runtime.stopped().whenComplete((v, e) -> {
             all.remove(runtime);
@@ -111,12 +123,14 @@ public class ModelRuntimes {
             throw e;
         }
         LOG.info(() -> String.format(
-                "Loaded %s from %s in %.1f s (%d compute threads, %d KV blocks)",
+                "Loaded %s from %s in %.1f s (%d compute threads, %s)",
                 runtime.ref(),
                 path,
                 (System.nanoTime() - t0) / 1e9,
                 config.engineThreads(),
-                runtime.scheduler().kvCache().totalBlocks()));
+                runtime.scheduler() != null
+                        ? runtime.scheduler().kvCache().totalBlocks() + " KV blocks"
+                        : "embedding model, " + runtime.served().embedding().dimensions() + " dimensions"));
         return runtime;
     }
 
@@ -348,7 +362,7 @@ public class ModelRuntimes {
                 if (!usable(r)) {
                     it.remove();
                     excess--;
-                } else if (r.scheduler().isIdle()) {
+                } else if (r.isIdle()) {
                     it.remove();
                     evicted.add(r);
                     excess--;

@@ -15,6 +15,8 @@ import java.time.Instant;
  *                      version was loaded) or the fallback transcript when the file has none, with the render limits
  * @param createdAt     when the version was registered
  * @param owner         the registry model's owner (OpenAI's {@code owned_by}), never null
+ * @param embedding     for an embedding model (an encoder: {@code POST /v1/embeddings} only), its shape; null for a
+ *                      generation model ({@code /v1/completions}, {@code /v1/chat/completions})
  */
 public record ServedModel(
         String name,
@@ -23,7 +25,34 @@ public record ServedModel(
         int contextLength,
         ChatTemplate chatTemplate,
         Instant createdAt,
-        String owner) {
+        String owner,
+        Embedding embedding) {
+
+    /**
+     * What an embedding model produces.
+     *
+     * @param dimensions the width of its embeddings
+     * @param pooling    how token vectors become one ({@code MEAN}, {@code CLS}, {@code LAST}; {@code NONE} gives no
+     *                   embedding per input, which the API refuses)
+     */
+    public record Embedding(int dimensions, String pooling) {}
+
+    /** A generation model. */
+    public ServedModel(
+            String name,
+            String version,
+            Tokenizer tokenizer,
+            int contextLength,
+            ChatTemplate chatTemplate,
+            Instant createdAt,
+            String owner) {
+        this(name, version, tokenizer, contextLength, chatTemplate, createdAt, owner, null);
+    }
+
+    /** Whether this is an embedding model (no generation). */
+    public boolean embeds() {
+        return embedding != null;
+    }
 
     /** {@code name@version}: a reference that pins exactly this version. */
     public String ref() {

@@ -1,5 +1,6 @@
 package dev.anvil.serving;
 
+import dev.anvil.engine.EmbeddingQueue;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.Scheduler;
 import dev.anvil.metrics.MetricMetadata;
@@ -46,6 +47,8 @@ public class ServingMetrics {
     static final String KV_FREE = "anvil.inference.kv.blocks.free";
     static final String PREEMPTIONS = "anvil.inference.preemptions";
     static final String STEPS = "anvil.inference.steps";
+    static final String EMBEDDED_INPUTS = "anvil.embeddings.inputs";
+    static final String EMBEDDED_TOKENS = "anvil.embeddings.tokens";
 
     private static final Metadata REQUESTS_MD =
             MetricMetadata.of(REQUESTS, "Inference requests by outcome", MetricUnits.NONE);
@@ -74,6 +77,10 @@ public class ServingMetrics {
     /** Gauges of a runtime's scheduler; removed again by {@link #unregister}. */
     void register(ModelRuntime runtime) {
         Scheduler s = runtime.scheduler();
+        if (s == null) {
+            registerEmbeddings(runtime);
+            return;
+        }
         KvCachePool kv = s.kvCache();
         gauge(
                 runtime,
@@ -99,6 +106,40 @@ public class ServingMetrics {
         registry.counter(GENERATED_MD, tags(runtime.served()));
     }
 
+    /**
+     * An embedding model's gauges: its waiting requests and forward passes under the generation names (same meaning),
+     * and the inputs and tokens it embedded.
+     */
+    private void registerEmbeddings(ModelRuntime runtime) {
+        EmbeddingQueue q = runtime.embeddings();
+        gauge(
+                runtime,
+                QUEUE,
+                "Requests waiting for admission to the batch",
+                x -> q.stats().waiting());
+        gauge(
+                runtime,
+                STEPS,
+                "Batched forward passes since the model was loaded",
+                x -> q.stats().passes());
+        gauge(
+                runtime,
+                EMBEDDED_INPUTS,
+                "Inputs embedded since the model was loaded",
+                x -> q.stats().inputs());
+        gauge(
+                runtime,
+                EMBEDDED_TOKENS,
+                "Tokens embedded since the model was loaded",
+                x -> q.stats().tokens());
+        registry.counter(REQUESTS_MD, tags(runtime.served(), "ok"));
+    }
+
+    /** One embeddings request accepted (its inputs queued). */
+    void embeddingRequest(ModelRuntime runtime) {
+        registry.counter(REQUESTS_MD, tags(runtime.served(), "ok")).inc();
+    }
+
     private void gauge(ModelRuntime runtime, String name, String description, ToLongFunction<Object> value) {
         registry.gauge(
                 MetricMetadata.of(name, description, MetricUnits.NONE),
@@ -108,7 +149,8 @@ public class ServingMetrics {
     }
 
     void unregister(ModelRuntime runtime) {
-        for (String name : new String[] {QUEUE, BATCH, KV_USED, KV_FREE, PREEMPTIONS, STEPS}) {
+        for (String name :
+                new String[] {QUEUE, BATCH, KV_USED, KV_FREE, PREEMPTIONS, STEPS, EMBEDDED_INPUTS, EMBEDDED_TOKENS}) {
             registry.remove(new MetricID(name, tags(runtime.served())));
         }
     }

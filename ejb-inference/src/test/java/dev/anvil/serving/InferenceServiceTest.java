@@ -73,6 +73,13 @@ class InferenceServiceTest {
             rejected.add(e.kind().name());
         }
 
+        final AtomicInteger embeddingRequests = new AtomicInteger();
+
+        @Override
+        void embeddingRequest(ModelRuntime runtime) {
+            embeddingRequests.incrementAndGet();
+        }
+
         @Override
         GenerationHandle.RequestObserver observer(ModelRuntime runtime, int promptTokens) {
             return new GenerationHandle.RequestObserver() {
@@ -220,6 +227,54 @@ class InferenceServiceTest {
     }
 
     // ------------------------------------------------------------------------------------------------
+
+    /** The BERT embedding model of the shared reference data (random weights, mean pooling, 256 wide). */
+    static final Path BERT = Path.of(System.getProperty("anvil.shared.dir", "../../shared"))
+            .resolve("reference/arch/bert-f16.gguf")
+            .toAbsolutePath()
+            .normalize();
+
+    @Test
+    void embeddingModelsEmbedAndEachKindRefusesTheOthersWork() throws Exception {
+        assertTrue(Files.isRegularFile(BERT), "missing " + BERT);
+        serve("1.0.0");
+        ModelRuntime bert = runtimes.load("bge", "1.0.0", BERT, Instant.parse("2026-01-01T00:00:00Z"), "anvil");
+        runtimes.activate(bert);
+        ServedModel m = service.resolve("bge");
+        assertTrue(m.embeds());
+        assertEquals(new ServedModel.Embedding(256, "MEAN"), m.embedding());
+        assertEquals(512, m.contextLength());
+        assertNull(bert.scheduler());
+        int[] a = m.tokenizer().encode("The quick brown fox jumps over the lazy dog.", true, true);
+        assertArrayEquals(new int[] {101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1012, 102}, a);
+        float[][] e = service.embed("bge", List.of(a, a)).get(60, TimeUnit.SECONDS);
+        assertEquals(2, e.length);
+        assertEquals(256, e[0].length);
+        assertArrayEquals(e[0], e[1]);
+        assertEquals(1, metrics.embeddingRequests.get(), "this request (the warm-up goes to the queue itself)");
+
+        InferenceException notGen = assertThrows(
+                InferenceException.class,
+                () -> service.submit(InferenceRequest.of("bge", a, SamplingParams.GREEDY, 4, List.of())));
+        assertEquals("model_not_supported", notGen.code());
+        assertTrue(notGen.getMessage().contains("/v1/embeddings"), notGen.getMessage());
+        InferenceException notEmb =
+                assertThrows(InferenceException.class, () -> service.embed("stories", List.of(prompt("Once"))));
+        assertEquals("model_not_supported", notEmb.code());
+        assertEquals("model", notEmb.param());
+
+        InferenceException tooLong =
+                assertThrows(InferenceException.class, () -> service.embed("bge", List.of(new int[513])));
+        assertEquals(InferenceException.Kind.CONTEXT_LENGTH, tooLong.kind());
+        assertEquals(
+                InferenceException.Kind.INVALID,
+                assertThrows(InferenceException.class, () -> service.embed("bge", List.of(new int[] {30522})))
+                        .kind());
+        assertEquals(
+                InferenceException.Kind.INVALID,
+                assertThrows(InferenceException.class, () -> service.embed("bge", List.of()))
+                        .kind());
+    }
 
     @Test
     void generatesAndReportsEventsThatAddUpToTheResult() throws Exception {

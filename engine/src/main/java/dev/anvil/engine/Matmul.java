@@ -50,14 +50,24 @@ final class Matmul implements AutoCloseable {
      * from the file (one row per token).
      */
     Matmul(ModelWeights weights, ComputePool pool) {
+        this(
+                weights.matmulMatrices(),
+                Math.max(
+                        weights.config().qDim(),
+                        Math.max(weights.config().dim(), weights.config().hiddenDim())),
+                pool);
+    }
+
+    /**
+     * The matmuls of any network ({@link BertEncoder} too): {@code matrices} are repacked as above,
+     * {@code maxCols} is the widest input any of them takes.
+     */
+    Matmul(java.util.List<WeightMatrix> matrices, int maxCols, ComputePool pool) {
         this.pool = pool;
         try {
-            int maxCols = Math.max(
-                    weights.config().qDim(),
-                    Math.max(weights.config().dim(), weights.config().hiddenDim()));
             this.workerRows = new float[pool.size()][4 * maxCols];
             int cols = 0;
-            for (WeightMatrix w : weights.matmulMatrices()) {
+            for (WeightMatrix w : matrices) {
                 if (!PackedWeights.supports(w.type()) || packed.containsKey(w)) continue;
                 PackedWeights p = PackedWeights.allocate(w, packedArena);
                 pool.parallelFor(p.units, 8, (a, b, worker) -> p.packUnits(w, a, b));

@@ -45,9 +45,14 @@ final class ModelLoader {
     private static GgufParts parts(GgufFile f) {
         Path path = f.path();
         String arch = f.getString("general.architecture");
+        if (BertEncoder.ARCHITECTURES.contains(arch)) {
+            throw new UnsupportedModelException(path + ": architecture '" + arch
+                    + "' is an embedding model (an encoder), not a generator: it runs as BertEncoder");
+        }
         if (!ARCHITECTURES.contains(arch)) {
             throw new UnsupportedModelException(path + ": architecture '" + arch + "' is not supported (supported: "
-                    + String.join(", ", ARCHITECTURES) + ")");
+                    + String.join(", ", ARCHITECTURES) + ", and " + String.join(", ", BertEncoder.ARCHITECTURES)
+                    + " for embeddings)");
         }
         String p = arch + ".";
         GgufFile.Tensor embd = f.tensor("token_embd.weight");

@@ -10,7 +10,8 @@ import java.util.List;
  * implementation does. Instances are immutable and thread-safe.
  *
  * <p>{@link #fromGguf(GgufFile)} picks the implementation from {@code tokenizer.ggml.model}:
- * {@code llama} gives a {@link SentencePieceTokenizer}, {@code gpt2} a {@link ByteLevelBpeTokenizer}.
+ * {@code llama} gives a {@link SentencePieceTokenizer}, {@code gpt2} a {@link ByteLevelBpeTokenizer}, {@code bert} a
+ * {@link WordPieceTokenizer}.
  */
 public interface Tokenizer {
 
@@ -82,9 +83,10 @@ public interface Tokenizer {
         return switch (model) {
             case "llama" -> SentencePieceTokenizer.fromGguf(gguf);
             case "gpt2" -> ByteLevelBpeTokenizer.fromGguf(gguf);
+            case "bert" -> WordPieceTokenizer.fromGguf(gguf);
             default ->
-                throw new UnsupportedModelException(
-                        gguf.path() + ": tokenizer model '" + model + "' is not supported (supported: llama, gpt2)");
+                throw new UnsupportedModelException(gguf.path() + ": tokenizer model '" + model
+                        + "' is not supported (supported: llama, gpt2, bert)");
         };
     }
 
@@ -364,6 +366,12 @@ public interface Tokenizer {
 
         public int size() {
             return n;
+        }
+
+        /** Drops everything from index {@code size} on. */
+        public void truncate(int size) {
+            if (size < 0 || size > n) throw new IndexOutOfBoundsException(size);
+            n = size;
         }
 
         public int get(int i) {

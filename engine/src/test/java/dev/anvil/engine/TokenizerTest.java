@@ -228,10 +228,15 @@ class TokenizerTest {
         assertInstanceOf(SentencePieceTokenizer.class, vocab("llama-spm"));
         assertInstanceOf(ByteLevelBpeTokenizer.class, vocab("gpt-2"));
 
+        Path t5 = dir.resolve("t5.gguf");
+        Files.write(t5, ggufWithStrings(Map.of("tokenizer.ggml.model", "t5")));
+        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> load(t5));
+        assertTrue(e.getMessage().contains("'t5'"), e.getMessage());
+        // bert (WordPiece) is recognised: what is missing is its vocabulary.
         Path bert = dir.resolve("bert.gguf");
         Files.write(bert, ggufWithStrings(Map.of("tokenizer.ggml.model", "bert")));
-        UnsupportedModelException e = assertThrows(UnsupportedModelException.class, () -> load(bert));
-        assertTrue(e.getMessage().contains("'bert'"), e.getMessage());
+        e = assertThrows(UnsupportedModelException.class, () -> load(bert));
+        assertTrue(e.getMessage().contains("tokenizer.ggml.tokens is missing"), e.getMessage());
 
         Path none = dir.resolve("none.gguf");
         Files.write(none, ggufWithStrings(Map.of("general.architecture", "llama")));

@@ -52,6 +52,9 @@ import java.util.stream.Stream;
  */
 public final class AnvilServer {
 
+    /** The embedding model name the servers declare truncatable ({@code anvil.embeddings.matryoshka-models}). */
+    public static final String MATRYOSHKA_TEST_MODEL = "it-embed-mrl";
+
     private static final Duration START_TIMEOUT =
             Duration.ofSeconds(Long.getLong("anvil.it.start.timeout.seconds", 300));
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(60);
@@ -536,6 +539,8 @@ public final class AnvilServer {
                 .put(
                         "ANVIL_API_STREAM_WRITE_TIMEOUT_SECONDS",
                         System.getProperty("anvil.it.stream-write-timeout", "5"));
+        // EmbeddingsIT: this model name may shorten its embeddings with 'dimensions' (declared Matryoshka-trained).
+        builder.environment().put("ANVIL_EMBEDDINGS_MATRYOSHKA_MODELS", MATRYOSHKA_TEST_MODEL);
         guardrailAndResilienceSettings(builder.environment());
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();

@@ -46,7 +46,8 @@ public final class AnvilCli {
                   --type TYPE            F16 | Q8_0 | Q4_0 | Q4_K (also F32, BF16; default Q8_0)
                   --seed N               weight seed (default 0); same seed, same bytes
                   --out FILE             output file
-              bench      measure load time, memory, prefill and decode throughput
+              bench      measure load time, memory, prefill and decode throughput; for an embedding model (BERT
+                         GGUF) inputs/s and tokens/s of --batch inputs of --prompt-tokens tokens in one pass
                   --model FILE           model to measure (default: models/stories260K.gguf)
                   --prompt-tokens N      prompt length for prefill (default 128)
                   --gen-tokens M         decode steps per sequence (default 64)
@@ -54,8 +55,9 @@ public final class AnvilCli {
                   --batch B              sequences decoding together (default 1)
                   --repeat R             measured runs, the best reported (default 1), after warm-up runs that repeat
                                          until the JIT has nothing left to compile (at most 8)
-                  --llama-cpp DIR        also run llama.cpp's llama-batched-bench from this build dir on the same
-                                         model and work, before and after Anvil, and print the ratios
+                  --llama-cpp DIR        also run llama.cpp's llama-batched-bench (llama-embedding for an embedding
+                                         model) from this build dir on the same model and work, before and after
+                                         Anvil, and print the ratios
               help       this text
             """ + LoadCommand.USAGE + CacheBenchCommand.USAGE + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
 

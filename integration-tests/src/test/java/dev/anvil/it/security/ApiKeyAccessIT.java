@@ -8,6 +8,7 @@ import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.ServerProfile;
+import dev.anvil.it.TestModel;
 import dev.anvil.it.security.ApiOperations.Operation;
 import dev.anvil.it.security.ApiOperations.Variant;
 import jakarta.json.Json;
@@ -32,6 +33,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class ApiKeyAccessIT {
 
     private static final String MODEL = "stories260k";
+    /** An embedding model, for /v1/embeddings (the reference BERT file, registered by this test). */
+    private static final String EMBEDDING_MODEL = "acl-embed";
+
     private static final String UNKNOWN_KEY = "Bearer anv-" + "x".repeat(43);
     private static final String NOT_AN_ANVIL_KEY = "Bearer sk-not-an-anvil-key";
 
@@ -45,19 +49,41 @@ class ApiKeyAccessIT {
         String tenant = "acl-" + UUID.randomUUID().toString().substring(0, 8);
         HttpResult created = server.post("/api/gateway/tenants", "{\"name\":\"" + tenant + "\"}");
         assertEquals(201, created.status(), created::toString);
-        key = "Bearer " + createKey(server, tenant, MODEL);
+        HttpResult registered = server.post(
+                "/api/registry/models/" + EMBEDDING_MODEL + "/versions",
+                Json.createObjectBuilder()
+                        .add("version", "1.0.0")
+                        .add(
+                                "path",
+                                java.nio.file.Path.of(
+                                                System.getProperty("anvil.shared.dir", "../../shared"),
+                                                "reference/arch/bert-f16.gguf")
+                                        .toAbsolutePath()
+                                        .normalize()
+                                        .toString())
+                        .build()
+                        .toString());
+        assertEquals(201, registered.status(), registered::toString);
+        TestModel.moveStage(server, EMBEDDING_MODEL, "1.0.0", "PRODUCTION", "embeddings behind API keys");
+        key = "Bearer " + createKey(server, tenant, MODEL, EMBEDDING_MODEL);
         otherModelsKey = "Bearer " + createKey(server, tenant, "acl-some-other-model");
+        // The promoted embedding model serves once its load after the stage change is done.
+        HttpResult embedded = dev.anvil.it.Eventually.until(
+                () -> call(server, "POST", "/v1/embeddings", key),
+                r -> r.status() == 200,
+                java.time.Duration.ofSeconds(60));
+        assertEquals(200, embedded.status(), embedded::toString);
         HttpResult completion = call(server, "POST", "/v1/completions", key);
         assertEquals(200, completion.status(), completion::toString);
         responseId = completion.json().getString("id");
     }
 
-    private static String createKey(AnvilServer server, String tenant, String model) {
+    private static String createKey(AnvilServer server, String tenant, String... models) {
         HttpResult r = server.post(
                 "/api/gateway/tenants/" + tenant + "/keys",
                 Json.createObjectBuilder()
                         .add("name", "k-" + UUID.randomUUID().toString().substring(0, 6))
-                        .add("allowedModels", Json.createArrayBuilder().add(model))
+                        .add("allowedModels", Json.createArrayBuilder(List.of(models)))
                         .build()
                         .toString());
         assertEquals(201, r.status(), r::toString);
@@ -69,6 +95,9 @@ class ApiKeyAccessIT {
         if (path.contains("chat")) {
             return "{\"model\":\"" + MODEL
                     + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":1}";
+        }
+        if (path.contains("embeddings")) {
+            return "{\"model\":\"" + EMBEDDING_MODEL + "\",\"input\":\"Hi\"}";
         }
         if (path.contains("feedback")) {
             return "{\"response_id\":\"" + responseId + "\",\"rating\":1}";

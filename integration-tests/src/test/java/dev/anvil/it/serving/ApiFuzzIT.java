@@ -100,7 +100,7 @@ class ApiFuzzIT {
 
     @Test
     void bodiesNestedPastTheLimitAre400InvalidJsonOnEveryEndpoint(AnvilServer server) {
-        for (String path : new String[] {"/v1/completions", "/v1/chat/completions", "/v1/feedback"}) {
+        for (String path : new String[] {"/v1/completions", "/v1/chat/completions", "/v1/embeddings", "/v1/feedback"}) {
             for (int depth : new int[] {129, 1_001, 100_000}) {
                 String body = "{\"model\":\"stories260k\",\"x\":" + "[".repeat(depth) + "]".repeat(depth) + "}";
                 HttpResponse<byte[]> r = send(

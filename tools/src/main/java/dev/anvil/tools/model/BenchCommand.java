@@ -47,6 +47,13 @@ public final class BenchCommand {
 
     private BenchCommand() {}
 
+    private static boolean isEncoder(Path model) throws IOException {
+        if (!dev.anvil.engine.GgufFile.hasMagic(model)) return false;
+        try (dev.anvil.engine.GgufFile f = dev.anvil.engine.GgufFile.open(model)) {
+            return dev.anvil.engine.BertEncoder.isEncoder(f);
+        }
+    }
+
     /** Milliseconds the JIT has spent compiling so far (0 where the JVM does not tell: one warm-up then settles). */
     private static long jitMillis(java.lang.management.CompilationMXBean jit) {
         return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : 0;
@@ -65,6 +72,18 @@ public final class BenchCommand {
         int batch = a.integer("batch", 1, 1, 4096);
         int repeat = a.integer("repeat", 1, 1, 100);
         if (!Files.isRegularFile(model)) throw new CliArgs.UsageException("model file " + model + " does not exist");
+        if (isEncoder(model)) {
+            // An embedding model: B inputs of P tokens as one batched pass (no decode), against llama-embedding.
+            return EmbeddingBench.run(
+                    model,
+                    promptTokens,
+                    threads,
+                    batch,
+                    repeat,
+                    a.has("llama-cpp") ? Path.of(a.required("llama-cpp")) : null,
+                    out,
+                    err);
+        }
         LlamaCppReference reference =
                 a.has("llama-cpp") ? new LlamaCppReference(Path.of(a.required("llama-cpp"))) : null;
 

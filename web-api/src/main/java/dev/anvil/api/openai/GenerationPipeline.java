@@ -11,6 +11,7 @@ import dev.anvil.guardrails.Guardrails;
 import dev.anvil.resilience.ResilientInference;
 import dev.anvil.serving.InferenceException;
 import dev.anvil.serving.InferenceRequest;
+import dev.anvil.serving.InferenceService;
 import dev.anvil.serving.ServedModel;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -102,6 +103,7 @@ public class GenerationPipeline {
                     parse.apply(RequestBodies.readObject(body, contentLength, config.maxBodyBytes()));
             GenerationOptions options = route(request.options());
             ServedModel model = models.served(options.model(), request.endpoint().promptParam);
+            if (model.embeds()) throw InferenceErrors.exception(InferenceService.notAGenerator(model), null);
             List<String> given = request.inputTexts(model);
             CheckedInput input = guardInput(http, given, request.endpoint().promptParam);
             RequestGuardrails guard =

@@ -49,8 +49,6 @@ class EmbeddingsIT {
             .normalize();
     /** The embedding model, and the same file under a name the harness declares truncatable (Matryoshka). */
     static final String MODEL = "it-embed", MRL_MODEL = AnvilServer.MATRYOSHKA_TEST_MODEL;
-    /** The official client's version, pinned (installed with npm into target/ on first use). */
-    static final String OPENAI_NPM = "openai@4.104.0";
     /** Max abs against llama.cpp on normalized vectors: the engine's unit test bound (BertReferenceTest). */
     static final double TOLERANCE = 2e-4;
 
@@ -296,8 +294,13 @@ class EmbeddingsIT {
         List<float[]> expected = floatAnswer(server);
         Path dir = Path.of("target/openai-node").toAbsolutePath();
         Files.createDirectories(dir);
-        if (!Files.isDirectory(dir.resolve("node_modules/openai")))
-            run(dir, 300, "npm", "install", "--no-audit", "--no-fund", "--silent", OPENAI_NPM);
+        if (!Files.isDirectory(dir.resolve("node_modules/openai"))) {
+            // The client and its dependencies as locked in src/test/node/openai-client (npm ci: exactly the lock).
+            Path locked = Path.of("src/test/node/openai-client").toAbsolutePath();
+            for (String f : List.of("package.json", "package-lock.json"))
+                Files.copy(locked.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            run(dir, 300, "npm", "ci", "--no-audit", "--no-fund", "--silent");
+        }
         Path script = dir.resolve("embed.mjs");
         Files.writeString(script, """
                 import OpenAI from 'openai';

@@ -93,7 +93,11 @@ public class ServingMetrics {
                 x -> s.stats().waiting());
         gauge(runtime, BATCH, "Sequences in the running batch", x -> s.stats().running());
         gauge(runtime, KV_USED, "KV cache blocks in use", x -> kv.usedBlocks());
-        gauge(runtime, KV_FREE, "KV cache blocks free", x -> kv.freeBlocks());
+        gauge(
+                runtime,
+                KV_FREE,
+                "KV cache blocks free (cached prefix blocks no request holds included: they are reused when needed)",
+                x -> kv.freeBlocks());
         gauge(
                 runtime,
                 PREEMPTIONS,

@@ -17,7 +17,8 @@ import java.util.List;
  *       admitted running sequence is preempted until the block is found (possibly the sequence itself);
  *   <li>admission, in the queue's order, while a sequence's whole pending context fits in the free blocks (in
  *       sliding-window layers: the blocks its largest prefill chunk reads; cached prefix blocks other sequences
- *       hold cost nothing, and the sequence prefills only what follows its cached prefix), the batch
+ *       hold cost nothing, and the sequence prefills only what follows its cached prefix; a sequence whose prefix a
+ *       running sequence is prefilling right now waits until those blocks are cached), the batch
  *       has a slot and prefill budget is left; not in a step that had to preempt a running sequence to grow
  *       another (step 2): the freed blocks are what the running sequences are about to grow into. Preempting LOW
  *       sequences for the NORMAL head (step 1) is what lets it in, in the same step.
@@ -64,7 +65,8 @@ final class StepPlanner {
 
         long recomputed = 0, queried = 0, hits = 0;
         while (preempted == 0 && queue.runningCount() < config.maxBatchSequences() && prefillBudget > 0) {
-            Seq next = queue.pollAdmissible(kv.freeBlocks(), this::blocksToAdmit);
+            Seq next = queue.pollAdmissible(
+                    kv.freeBlocks(), s -> awaitsSharedPrefix(s) ? Integer.MAX_VALUE : blocksToAdmit(s));
             if (next == null) break;
             next.kvSeq = kv.newSequence(cacheNamespace);
             int cached;
@@ -90,6 +92,28 @@ final class StepPlanner {
             chunks.add(new StepPlan.Chunk(next, cached, cached + take));
         }
         return new StepPlan(chunks, madeRoom + preempted, recomputed, queried, hits);
+    }
+
+    /**
+     * Whether admitting {@code s} now would compute again prefix blocks that a running sequence is computing in its
+     * prefill right now (requests arriving together with the same system prompt): then it waits, and whatever queues
+     * behind it, until those blocks are computed and cached, at most the rest of that prefill. Only blocks complete
+     * and computed are shared, never one being written, so this is what lets a burst share its prefix.
+     */
+    private boolean awaitsSharedPrefix(Seq s) {
+        if (!prefixCaching()) return false;
+        int cachedBlocks = -1;
+        for (Seq r : queue.running()) {
+            if (r.computed >= r.tokenCount) continue; // decoding: its prompt blocks are cached already
+            int limit = Math.min(s.tokenCount - 1, r.tokenCount), common = 0;
+            while (common < limit && s.tokens[common] == r.tokens[common]) common++;
+            int shared = common / KvCachePool.BLOCK_TOKENS;
+            if (shared * KvCachePool.BLOCK_TOKENS <= r.computed) continue; // all computed: cached, or never will be
+            if (cachedBlocks < 0)
+                cachedBlocks = kv.cachedPrefixTokens(cacheNamespace, s.tokens, s.tokenCount) / KvCachePool.BLOCK_TOKENS;
+            if (shared > cachedBlocks) return true;
+        }
+        return false;
     }
 
     /**

@@ -312,24 +312,51 @@ class PrefixCacheTest {
             s.submit(r, rec);
             recs.add(rec);
         }
-        s.step();
-        assertEquals(5, s.stats().running(), "all admitted in one step");
-        assertTrue(recs.stream().allMatch(r -> r.tokenEvents == 1), "their uncached rest fits one prefill chunk");
         SchedulerTest.stepUntilDone(s, recs, 1000);
         assertArrayEquals(expected.get(0), first.tokenArray());
         int systemBlocks = tok.encode(SYSTEM, true).length / B;
         for (int i = 0; i < recs.size(); i++) {
             SequenceOutcome o = recs.get(i).outcome.join();
-            assertEquals(systemBlocks * B, o.cachedTokens(), "request " + (i + 1) + " reused the system prompt");
+            // The system prompt at least; more where two user messages begin alike across a block boundary (" The").
+            assertTrue(o.cachedTokens() >= systemBlocks * B, "request " + (i + 1) + " reused the system prompt");
             assertArrayEquals(expected.get(i + 1), recs.get(i).tokenArray(), "request " + (i + 1));
         }
         Scheduler.Stats st = s.stats();
         int promptTokens =
                 requests.stream().mapToInt(r -> r.promptTokens().length).sum();
         assertEquals(promptTokens, st.prefixCacheQueriedTokens());
-        assertEquals(5L * systemBlocks * B, st.prefixCacheHitTokens());
+        assertEquals(
+                recs.stream().mapToLong(r -> r.outcome.join().cachedTokens()).sum(), st.prefixCacheHitTokens());
+        assertTrue(st.prefixCacheHitTokens() >= 5L * systemBlocks * B);
         assertTrue(st.prefixCachedBlocks() >= systemBlocks);
         assertTrue(st.steps() - stepsBefore < 40);
+        SchedulerTest.assertNoBlocksLeaked(s);
+        s.kvCache().checkConsistency();
+    }
+
+    @Test
+    void aBurstOfRequestsWithOneSystemPromptComputesItOnce() throws Exception {
+        List<SequenceRequest> requests = new ArrayList<>();
+        for (int i = 0; i < 6; i++) requests.add(chat(i, i));
+        List<int[]> expected = withoutCache(requests);
+        // Prefill chunks of 64 tokens: the first request takes two steps to compute the system prompt, and the
+        // second step would have room to admit the next one before the prompt's last blocks are computed.
+        Scheduler s = new Scheduler(model, new Scheduler.Config(8 << 20, 64, 64, 8));
+        List<Recorder> recs = new ArrayList<>();
+        for (SequenceRequest r : requests) {
+            Recorder rec = new Recorder();
+            s.submit(r, rec);
+            recs.add(rec);
+        }
+        s.step();
+        assertEquals(1, s.stats().running(), "the others wait for the system prompt's blocks");
+        SchedulerTest.stepUntilDone(s, recs, 2000);
+        int systemBlocks = tok.encode(SYSTEM, true).length / B;
+        assertEquals(0, recs.get(0).outcome.join().cachedTokens());
+        for (int i = 0; i < recs.size(); i++) {
+            if (i > 0) assertTrue(recs.get(i).outcome.join().cachedTokens() >= systemBlocks * B, "request " + i);
+            assertArrayEquals(expected.get(i), recs.get(i).tokenArray(), "request " + i);
+        }
         SchedulerTest.assertNoBlocksLeaked(s);
         s.kvCache().checkConsistency();
     }

@@ -362,6 +362,29 @@ class PrefixCacheTest {
     }
 
     @Test
+    void closingTheSchedulerWhileSequencesShareBlocksReturnsEveryReference() throws Exception {
+        Scheduler s = new Scheduler(model, new Scheduler.Config(8 << 20, 64, 256, 8));
+        Recorder first = new Recorder();
+        s.submit(chat(0, 0), first);
+        s.step(); // computes and caches the system prompt
+        List<Recorder> recs = new ArrayList<>();
+        for (int i = 1; i < 5; i++) {
+            Recorder rec = new Recorder();
+            s.submit(chat(i, i), rec);
+            recs.add(rec);
+        }
+        for (int i = 0; i < 3; i++) s.step();
+        assertEquals(5, s.stats().running());
+        KvCachePool kv = s.kvCache();
+        assertTrue(kv.cachedBlocks() > kv.evictableBlocks(), "cached blocks are held by running sequences");
+        s.close(); // no loop runs: closing fails them here, as unloading a version does
+        for (Recorder r : recs) assertTrue(r.outcome.isCompletedExceptionally());
+        kv.checkConsistency();
+        assertEquals(kv.totalBlocks(), kv.freeBlocks());
+        assertEquals(kv.cachedBlocks(), kv.evictableBlocks(), "nothing holds a cached block any more");
+    }
+
+    @Test
     void concurrentOverlappingRequestsWithCancellationsLeakNothingAndMatchTheUncachedOutput() throws Exception {
         List<SequenceRequest> requests = new ArrayList<>();
         for (int i = 0; i < 48; i++) requests.add(chat(i * 5 % 7, i));

@@ -211,13 +211,14 @@ public final class GenerationHandle {
         }
         if (!all) return;
         List<GenerationResult.Choice> list = new ArrayList<>();
-        int completion = 0;
+        int completion = 0, cached = Integer.MAX_VALUE;
         for (ChoiceState c : choices) {
             list.add(c.toChoice());
             completion += c.tokens.size();
+            cached = Math.min(cached, c.cachedTokens);
         }
         GenerationResult r =
-                new GenerationResult(requestId, model, List.copyOf(list), new Usage(promptTokens, completion));
+                new GenerationResult(requestId, model, List.copyOf(list), new Usage(promptTokens, completion, cached));
         observer.completed(r);
         dispatch(() -> listener.onComplete(r));
         result.complete(r);
@@ -229,6 +230,8 @@ public final class GenerationHandle {
         final List<Integer> tokens = new ArrayList<>();
         final List<TokenLogprob> logprobList = logprobs == null ? null : new ArrayList<>();
         FinishReason reason;
+        /** Prompt tokens this choice's sequence found in the prefix cache. */
+        int cachedTokens;
 
         ChoiceState(int index) {
             this.index = index;
@@ -251,6 +254,11 @@ public final class GenerationHandle {
         }
 
         @Override
+        public void onPrefixCacheLookup(int promptTokens, int cachedTokens) {
+            observer.prefixCacheLookup(promptTokens, cachedTokens);
+        }
+
+        @Override
         public void onToken(Generation.Step step) {
             observer.token(state.index);
             state.tokens.add(step.token());
@@ -265,6 +273,7 @@ public final class GenerationHandle {
 
         @Override
         public void onFinish(SequenceOutcome outcome) {
+            state.cachedTokens = outcome.cachedTokens();
             state.reason = outcome.cancelled()
                     ? FinishReason.CANCELLED
                     : outcome.reason() == Generation.FinishReason.MAX_TOKENS ? FinishReason.LENGTH : FinishReason.STOP;
@@ -294,6 +303,9 @@ public final class GenerationHandle {
 
     /** Per-request hooks for metrics, called on the batching thread. */
     interface RequestObserver {
+        /** A choice's sequence was admitted and its prompt looked up in the prefix cache (when it is on). */
+        default void prefixCacheLookup(int promptTokens, int cachedTokens) {}
+
         void token(int choice);
 
         void completed(GenerationResult result);

@@ -31,6 +31,16 @@ public class ServingConfig {
     @ConfigProperty(name = "anvil.serving.prefill-chunk-tokens", defaultValue = "256")
     int prefillChunkTokens;
 
+    /**
+     * Automatic prefix caching: KV blocks of prompt prefixes are shared between requests and kept after they end
+     * (evicted least recently used when the cache needs room), so a request that starts like an earlier one (a
+     * shared system prompt, a growing conversation) prefills only the rest. Output is identical either way. Has no
+     * effect for models with sliding-window layers (Gemma 2/3), whose KV cache releases blocks.
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.prefix-caching.enabled", defaultValue = "true")
+    boolean prefixCachingEnabled;
+
     /** Sequences decoding together in one batch. */
     @Inject
     @ConfigProperty(name = "anvil.serving.max-batch-sequences", defaultValue = "32")
@@ -238,6 +248,7 @@ public class ServingConfig {
 
     /** The scheduler settings (validated by {@link Scheduler.Config}: a bad value fails model loading with its name). */
     public Scheduler.Config schedulerConfig() {
-        return new Scheduler.Config(kvCacheBytes, maxQueue, prefillChunkTokens, maxBatchSequences);
+        return new Scheduler.Config(
+                kvCacheBytes, maxQueue, prefillChunkTokens, maxBatchSequences, prefixCachingEnabled);
     }
 }

@@ -29,7 +29,11 @@ import org.eclipse.microprofile.metrics.Tag;
  *       {@code anvil_inference_request_latency_seconds}</li>
  *   <li>gauges: {@code anvil_inference_queue_length}, {@code anvil_inference_batch_size},
  *       {@code anvil_inference_kv_blocks_used}, {@code anvil_inference_kv_blocks_free},
- *       {@code anvil_inference_preemptions}, {@code anvil_inference_steps}</li>
+ *       {@code anvil_inference_preemptions}, {@code anvil_inference_steps},
+ *       {@code anvil_inference_prefix_cache_blocks} (KV blocks holding a cached prefix, in use or evictable)</li>
+ *   <li>prefix caching (when on): {@code anvil_inference_prefix_cache_queried_tokens_total} (prompt tokens looked
+ *       up, once per sequence when first admitted) and {@code anvil_inference_prefix_cache_hit_tokens_total} (of
+ *       those, found cached and not computed); the hit rate is their ratio</li>
  * </ul>
  */
 @ApplicationScoped
@@ -49,6 +53,9 @@ public class ServingMetrics {
     static final String STEPS = "anvil.inference.steps";
     static final String EMBEDDED_INPUTS = "anvil.embeddings.inputs";
     static final String EMBEDDED_TOKENS = "anvil.embeddings.tokens";
+    static final String PREFIX_BLOCKS = "anvil.inference.prefix.cache.blocks";
+    static final String PREFIX_QUERIED = "anvil.inference.prefix.cache.queried.tokens";
+    static final String PREFIX_HITS = "anvil.inference.prefix.cache.hit.tokens";
 
     private static final Metadata REQUESTS_MD =
             MetricMetadata.of(REQUESTS, "Inference requests by outcome", MetricUnits.NONE);
@@ -60,6 +67,10 @@ public class ServingMetrics {
             MetricMetadata.of(TTFT, "Time from submission to the first generated token", MetricUnits.SECONDS);
     private static final Metadata TPOT_MD = MetricMetadata.of(
             TPOT, "Average time between output tokens after the first, per request", MetricUnits.SECONDS);
+    private static final Metadata PREFIX_QUERIED_MD =
+            MetricMetadata.of(PREFIX_QUERIED, "Prompt tokens looked up in the prefix cache", MetricUnits.NONE);
+    private static final Metadata PREFIX_HITS_MD =
+            MetricMetadata.of(PREFIX_HITS, "Prompt tokens found in the prefix cache (not computed)", MetricUnits.NONE);
     private static final Metadata LATENCY_MD =
             MetricMetadata.of(LATENCY, "Time from submission to the last token of the request", MetricUnits.SECONDS);
 
@@ -89,7 +100,11 @@ public class ServingMetrics {
                 x -> s.stats().waiting());
         gauge(runtime, BATCH, "Sequences in the running batch", x -> s.stats().running());
         gauge(runtime, KV_USED, "KV cache blocks in use", x -> kv.usedBlocks());
-        gauge(runtime, KV_FREE, "KV cache blocks free", x -> kv.freeBlocks());
+        gauge(
+                runtime,
+                KV_FREE,
+                "KV cache blocks free (cached prefix blocks no request holds included: they are reused when needed)",
+                x -> kv.freeBlocks());
         gauge(
                 runtime,
                 PREEMPTIONS,
@@ -100,6 +115,11 @@ public class ServingMetrics {
                 STEPS,
                 "Batched forward passes since the model was loaded",
                 x -> s.stats().steps());
+        gauge(runtime, PREFIX_BLOCKS, "KV cache blocks holding a cached prompt prefix", x -> kv.cachedBlocks());
+        if (s.prefixCaching()) {
+            registry.counter(PREFIX_QUERIED_MD, tags(runtime.served()));
+            registry.counter(PREFIX_HITS_MD, tags(runtime.served()));
+        }
         // Make the request counters visible at 0 before the first request.
         registry.counter(REQUESTS_MD, tags(runtime.served(), "ok"));
         registry.counter(PROMPT_MD, tags(runtime.served()));
@@ -149,8 +169,9 @@ public class ServingMetrics {
     }
 
     void unregister(ModelRuntime runtime) {
-        for (String name :
-                new String[] {QUEUE, BATCH, KV_USED, KV_FREE, PREEMPTIONS, STEPS, EMBEDDED_INPUTS, EMBEDDED_TOKENS}) {
+        for (String name : new String[] {
+            QUEUE, BATCH, KV_USED, KV_FREE, PREEMPTIONS, STEPS, EMBEDDED_INPUTS, EMBEDDED_TOKENS, PREFIX_BLOCKS
+        }) {
             registry.remove(new MetricID(name, tags(runtime.served())));
         }
     }
@@ -168,6 +189,12 @@ public class ServingMetrics {
         return new GenerationHandle.RequestObserver() {
             private long firstTokenNanos = -1;
             private final AtomicInteger tokens = new AtomicInteger();
+
+            @Override
+            public void prefixCacheLookup(int promptTokens, int cachedTokens) {
+                registry.counter(PREFIX_QUERIED_MD, tags(m)).inc(promptTokens);
+                registry.counter(PREFIX_HITS_MD, tags(m)).inc(cachedTokens);
+            }
 
             @Override
             public void token(int choice) {

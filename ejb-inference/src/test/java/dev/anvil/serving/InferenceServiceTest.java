@@ -135,6 +135,7 @@ class InferenceServiceTest {
         config.maxQueue = 64;
         config.prefillChunkTokens = 64;
         config.maxBatchSequences = 16;
+        config.prefixCachingEnabled = true;
         config.engineThreads = 2;
         config.maxN = 4;
         config.maxExtraLoadedVersions = 2;
@@ -304,6 +305,29 @@ class InferenceServiceTest {
         assertEquals(45, r.usage().totalTokens());
         assertEquals(1, metrics.completed.get());
         assertEquals(40, metrics.tokens.get());
+    }
+
+    @Test
+    void aRepeatedLongPromptReportsItsCachedTokensAndTheSameOutput() throws Exception {
+        serve("1.0.0");
+        String story = "Once upon a time, there was a little girl named Lily. She loved to play outside in the sun."
+                + " One day, she saw a big red ball in the park and ran to get it.";
+        GenerationResult first =
+                service.submit(greedy(story, 20), new Events(1)).await(Duration.ofSeconds(60));
+        assertEquals(0, first.usage().cachedTokens());
+        int promptTokens = first.usage().promptTokens();
+        assertTrue(promptTokens > 32, "spans several KV blocks: " + promptTokens);
+        GenerationResult again =
+                service.submit(greedy(story, 20), new Events(1)).await(Duration.ofSeconds(60));
+        assertEquals((promptTokens - 1) / 16 * 16, again.usage().cachedTokens(), "all but the last block reused");
+        assertEquals(new Usage(promptTokens, 20, again.usage().cachedTokens()), again.usage());
+        assertEquals(first.choices().get(0).text(), again.choices().get(0).text());
+        assertTrue(runtimes.serving("stories").scheduler().kvCache().cachedBlocks() >= promptTokens / 16);
+        // Every choice of a request shares the prompt: usage reports what each of them found cached.
+        GenerationResult two = service.submit(new InferenceRequest(
+                        "stories", prompt(story), SamplingParams.GREEDY, 5, List.of(), 2, null, "r"))
+                .await(Duration.ofSeconds(60));
+        assertEquals(again.usage().cachedTokens(), two.usage().cachedTokens());
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.anvil.engine;
 
 import java.util.Arrays;
+import java.util.HashMap;
 
 /**
  * Paged key/value cache for continuous batching (the vLLM "PagedAttention" layout), aware of sliding-window
@@ -42,6 +43,27 @@ import java.util.Arrays;
  * arrays rather than an off-heap segment because array access needs no segment liveness checks in the hot loop and
  * primitive arrays cost the garbage collector nothing to scan; the server sizes its heap for the budget.
  *
+ * <p>Automatic prefix caching (as vLLM's): a full block whose 16 positions were all computed is immutable, so it
+ * can be shared. {@link #cacheBlocks} enters a sequence's full blocks into a table keyed by the block's tokens
+ * chained with its prefix: the key of block {@code i} is (namespace, the cache serial of block {@code i-1}, its 16
+ * tokens), hashed by a 64-bit hash chained over the whole prefix, compared exactly (so a hash collision can never
+ * share the wrong keys and values; the parent's serial is unique for the pool's lifetime, which makes the chain
+ * exact). The namespace is an object compared by identity standing for everything else that determines the KV
+ * (the scheduler passes its model instance, so two models never share even when a pool were shared). A sequence
+ * created with a namespace ({@link #newSequence(Object)}) and reserved with {@link #reserveWithPrefix} starts with
+ * the longest chain of cached blocks its context begins with, each block's reference count raised, and its length
+ * set past them: the forward pass computes only the rest. A sequence never writes into a shared block: only full,
+ * computed blocks are cached, a hit always leaves at least one token to compute (so the last, partially filled
+ * block is the sequence's own), the forward pass refuses to start inside the cached prefix, and {@link #truncate}
+ * copies a shared block before a sequence may write into it. When a sequence ends its blocks' references drop; a
+ * cached block nobody holds stays cached and counts as free: {@link #freeBlocks()} is what a reservation can get,
+ * free blocks first, then the least recently released cached blocks, evicted from the table as they are taken.
+ * A sequence releases its blocks last first, so a prefix's tail is evicted before its head (the head is what most
+ * requests share). Sharing is off in pools whose sliding-window layers release blocks ({@link
+ * #prefixCachingSupported()}): a sliding block is returned to the pool while the sequence is still prefilling,
+ * so a later request could not find the window's blocks of a prefix, and the keys of a sliding layer cannot be
+ * computed without running every layer over the whole prefix anyway.
+ *
  * <p>Layout inside a block: {@code [layer of the group][k=0|v=1][slot][kvDim]}. Thread-safe: reservations and
  * frees may come from any thread; the forward pass only reads/writes blocks a sequence already owns.
  */
@@ -70,6 +92,20 @@ public final class KvCachePool {
     private int freeUnits;
     /** Units whose memory is allocated (non-null arrays), never above {@link #totalUnits}. */
     private int allocatedUnits;
+
+    /** [group][block id]: sequences whose table holds the block (0 for a free or evictable block). */
+    private final int[][] refs;
+    /** Whether blocks may be shared: one group of full-attention layers (see the class comment). */
+    private final boolean prefixCaching;
+    /** Group 0's cached blocks by content; {@code keyOf[id]} is the key of a cached block, null otherwise. */
+    private final HashMap<BlockKey, Integer> cached = new HashMap<>();
+
+    private final BlockKey[] keyOf;
+    /** Evictable blocks (cached, no reference), a doubly linked list by id: least recently released first. */
+    private final int[] lruPrev, lruNext;
+
+    private int lruHead = -1, lruTail = -1, evictable;
+    private long nextSerial = 1, evictions;
 
     /**
      * A pool with the model's own attention windows ({@link ModelConfig#layerWindows}: full attention in every layer
@@ -158,6 +194,13 @@ public final class KvCachePool {
             for (int i = 0; i < count; i++) freeStack[g][i] = count - 1 - i;
             freeTop[g] = count;
         }
+        this.refs = new int[groups][];
+        for (int g = 0; g < groups; g++) refs[g] = new int[blocks[g].length];
+        this.prefixCaching = groups == 1 && groupWindow[0] == 0;
+        int cacheable = prefixCaching ? blocks[0].length : 0;
+        this.keyOf = new BlockKey[cacheable];
+        this.lruPrev = new int[cacheable];
+        this.lruNext = new int[cacheable];
     }
 
     private static int gcd(int a, int b) {
@@ -191,8 +234,29 @@ public final class KvCachePool {
         return totalUnits;
     }
 
+    /** Units a reservation can take: free ones and cached ones no sequence holds (evicted when taken). */
     public synchronized int freeBlocks() {
         return freeUnits;
+    }
+
+    /** Whether this pool shares prefix blocks: false when sliding-window layers release blocks. */
+    public boolean prefixCachingSupported() {
+        return prefixCaching;
+    }
+
+    /** Blocks holding a cached prefix, held by sequences or evictable. */
+    public synchronized int cachedBlocks() {
+        return cached.size();
+    }
+
+    /** Cached blocks no sequence holds: kept for later requests, given out (evicted) when nothing else is free. */
+    public synchronized int evictableBlocks() {
+        return evictable;
+    }
+
+    /** Cached blocks evicted to make room since the pool was made. */
+    public synchronized long evictions() {
+        return evictions;
     }
 
     public synchronized int usedBlocks() {
@@ -256,9 +320,276 @@ public final class KvCachePool {
         return need;
     }
 
-    /** A new, empty sequence (no blocks until {@link #reserve}). */
+    /** A new, empty sequence (no blocks until {@link #reserve}) that neither uses nor fills the prefix cache. */
     public Sequence newSequence() {
-        return new Sequence(this);
+        return new Sequence(this, null);
+    }
+
+    /**
+     * A new, empty sequence whose full blocks may be shared with sequences of the same {@code cacheNamespace}
+     * (compared by identity: whatever besides the tokens determines the keys and values, the model instance for a
+     * scheduler). With a null namespace, or in a pool that does not {@linkplain #prefixCachingSupported() support}
+     * sharing, the same as {@link #newSequence()}.
+     */
+    public Sequence newSequence(Object cacheNamespace) {
+        return new Sequence(this, prefixCaching ? cacheNamespace : null);
+    }
+
+    // --- prefix cache ------------------------------------------------------------------------------
+
+    /**
+     * Leading tokens of {@code tokens[0, length)} whose blocks are cached for {@code namespace}: a multiple of
+     * {@link #BLOCK_TOKENS}, always below {@code length} (the last token is left to compute, it yields the logits).
+     */
+    public synchronized int cachedPrefixTokens(Object namespace, int[] tokens, int length) {
+        if (!prefixCaching || namespace == null) return 0;
+        return lookup(namespace, tokens, length, null) * BLOCK_TOKENS;
+    }
+
+    /**
+     * Units admitting a new sequence of {@code namespace} with context {@code tokens[0, length)} through
+     * {@link #reserveWithPrefix} takes from {@link #freeBlocks()}: {@link #blocksToHold(int, int)} less the cached
+     * blocks it starts with that other sequences hold already (an evictable hit leaves the free count, so it costs).
+     */
+    public synchronized int blocksToAdmit(Object namespace, int[] tokens, int length, int chunkTokens) {
+        int units = blocksToHold(length, chunkTokens);
+        if (!prefixCaching || namespace == null) return units;
+        int[] held = {0};
+        lookup(namespace, tokens, length, id -> {
+            if (refs[0][id] > 0) held[0]++;
+        });
+        return units - held[0] * groupUnits[0];
+    }
+
+    /**
+     * {@link #reserve(Sequence, int, int)} for a fresh sequence with context {@code tokens[0, length)}, starting it
+     * with the cached blocks its context begins with: they join its table (shared, never written), its length is set
+     * past them and only the rest is reserved. Returns the tokens found in the cache (0 without a namespace); the
+     * caller computes positions from there. All-or-nothing.
+     */
+    public synchronized int reserveWithPrefix(Sequence seq, int[] tokens, int length, int chunkTokens)
+            throws KvCacheFullException {
+        checkUsable(seq, length);
+        if (seq.length != 0 || seq.size[0] != 0)
+            throw new IllegalStateException("a prefix can only start a fresh sequence");
+        if (seq.namespace != null) {
+            int hits = lookup(seq.namespace, tokens, length, null);
+            if (hits > 0) {
+                ensureTableCapacity(seq, hits);
+                BlockKey last = null;
+                for (int i = 0; i < hits; i++) {
+                    BlockKey key = probe(seq.namespace, last, tokens, i);
+                    int id = cached.get(key);
+                    if (refs[0][id]++ == 0) {
+                        lruRemove(id);
+                        freeUnits -= groupUnits[0];
+                    }
+                    seq.tables[0][i] = id;
+                    last = keyOf[id];
+                }
+                seq.size[0] = hits;
+                seq.length = hits * BLOCK_TOKENS;
+                seq.shared = hits;
+                seq.chain = last;
+            }
+        }
+        try {
+            reserve(seq, length, chunkTokens);
+        } catch (KvCacheFullException e) {
+            releaseFrom(seq, 0);
+            seq.length = 0;
+            seq.shared = 0;
+            seq.chain = null;
+            throw e;
+        }
+        return seq.length;
+    }
+
+    /**
+     * Enters the full blocks of {@code seq} whose positions are all below {@code computed} (and written) into the
+     * prefix cache, {@code tokens} being the sequence's tokens from position 0. A block whose content another block
+     * already caches stays the sequence's own (freed, not kept, when it ends); the chain goes on through the cached
+     * one. No effect for a sequence without a namespace.
+     */
+    public synchronized void cacheBlocks(Sequence seq, int[] tokens, int computed) {
+        checkOwner(seq);
+        if (seq.namespace == null || seq.freed) return;
+        int full = Math.min(computed, seq.length) / BLOCK_TOKENS;
+        for (int i = seq.shared; i < full; i++) {
+            BlockKey key = probe(seq.namespace, seq.chain, tokens, i);
+            Integer existing = cached.get(key);
+            if (existing != null) {
+                seq.chain = keyOf[existing];
+            } else {
+                int id = seq.tables[0][i];
+                BlockKey stored = key.stored(nextSerial++);
+                cached.put(stored, id);
+                keyOf[id] = stored;
+                seq.chain = stored;
+            }
+            seq.shared = i + 1;
+        }
+    }
+
+    /**
+     * Cached blocks {@code tokens[0, length)} starts with (at most {@code (length - 1) / 16}: a whole cached context
+     * still computes its last block), each passed to {@code visit} when given.
+     */
+    private int lookup(Object namespace, int[] tokens, int length, java.util.function.IntConsumer visit) {
+        int most = Math.max(0, length - 1) / BLOCK_TOKENS;
+        BlockKey parent = null;
+        int hits = 0;
+        while (hits < most) {
+            Integer id = cached.get(probe(namespace, parent, tokens, hits));
+            if (id == null) break;
+            if (visit != null) visit.accept(id);
+            parent = keyOf[id];
+            hits++;
+        }
+        return hits;
+    }
+
+    private static BlockKey probe(Object namespace, BlockKey parent, int[] tokens, int block) {
+        return new BlockKey(
+                namespace,
+                parent == null ? 0 : parent.serial,
+                parent == null ? 0 : parent.hash,
+                tokens,
+                block * BLOCK_TOKENS);
+    }
+
+    private void lruAppend(int id) {
+        lruPrev[id] = lruTail;
+        lruNext[id] = -1;
+        if (lruTail >= 0) lruNext[lruTail] = id;
+        else lruHead = id;
+        lruTail = id;
+        evictable++;
+    }
+
+    private void lruRemove(int id) {
+        int p = lruPrev[id], n = lruNext[id];
+        if (p >= 0) lruNext[p] = n;
+        else lruHead = n;
+        if (n >= 0) lruPrev[n] = p;
+        else lruTail = p;
+        evictable--;
+    }
+
+    /** Takes the least recently released cached block out of the cache, for reuse. */
+    private int evict() {
+        int id = lruHead;
+        if (id < 0) throw new IllegalStateException("no free or evictable KV block although the count said so");
+        lruRemove(id);
+        cached.remove(keyOf[id]);
+        keyOf[id] = null;
+        evictions++;
+        return id;
+    }
+
+    /**
+     * Identity of a cached block: the namespace, the cache serial of the block before it (0 for the first) and its
+     * 16 tokens, with a 64-bit hash chained over every token of the prefix. A probe reads the tokens in place.
+     */
+    private static final class BlockKey {
+        final Object namespace;
+        final long parentSerial, hash;
+        final int[] tokens;
+        final int offset;
+        /** Unique per cached block of the pool (0 for a probe): what the next block's key names as its parent. */
+        final long serial;
+
+        BlockKey(Object namespace, long parentSerial, long parentHash, int[] tokens, int offset) {
+            this(namespace, parentSerial, chainHash(parentHash, tokens, offset), tokens, offset, 0);
+        }
+
+        private BlockKey(Object namespace, long parentSerial, long hash, int[] tokens, int offset, long serial) {
+            this.namespace = namespace;
+            this.parentSerial = parentSerial;
+            this.hash = hash;
+            this.tokens = tokens;
+            this.offset = offset;
+            this.serial = serial;
+        }
+
+        /** A key of its own (tokens copied) for the table. */
+        BlockKey stored(long serial) {
+            return new BlockKey(
+                    namespace,
+                    parentSerial,
+                    hash,
+                    Arrays.copyOfRange(tokens, offset, offset + BLOCK_TOKENS),
+                    0,
+                    serial);
+        }
+
+        /** The parent's hash mixed with every token (a splitmix64 finalizer per token), so it names the prefix. */
+        private static long chainHash(long parentHash, int[] tokens, int offset) {
+            long h = parentHash ^ 0x9E3779B97F4A7C15L;
+            for (int i = offset; i < offset + BLOCK_TOKENS; i++) {
+                h = (h ^ tokens[i]) * 0xBF58476D1CE4E5B9L;
+                h = (h ^ (h >>> 31)) * 0x94D049BB133111EBL;
+            }
+            return h ^ (h >>> 29);
+        }
+
+        @Override
+        public int hashCode() {
+            return (int) (hash ^ (hash >>> 32));
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof BlockKey k
+                    && k.hash == hash
+                    && k.parentSerial == parentSerial
+                    && k.namespace == namespace
+                    && Arrays.equals(
+                            tokens, offset, offset + BLOCK_TOKENS, k.tokens, k.offset, k.offset + BLOCK_TOKENS);
+        }
+    }
+
+    /**
+     * Checks the pool's bookkeeping (for tests): every block is exactly one of free, evictable or referenced; the
+     * free count is what free and evictable blocks hold; the cache table and the keys agree.
+     */
+    synchronized void checkConsistency() {
+        for (int g = 0; g < groupWindow.length; g++) {
+            int n = blocks[g].length;
+            boolean[] onStack = new boolean[n];
+            for (int i = 0; i < freeTop[g]; i++) {
+                int id = freeStack[g][i];
+                if (onStack[id]) throw new IllegalStateException("block " + id + " is free twice");
+                if (refs[g][id] != 0) throw new IllegalStateException("free block " + id + " has references");
+                onStack[id] = true;
+            }
+            int unreferenced = 0;
+            for (int id = 0; id < n; id++) {
+                if (refs[g][id] < 0) throw new IllegalStateException("block " + id + " has negative references");
+                if (refs[g][id] == 0) unreferenced++;
+            }
+            int lru = 0;
+            if (g == 0 && prefixCaching) {
+                for (int id = lruHead; id >= 0; id = lruNext[id], lru++) {
+                    if (onStack[id]) throw new IllegalStateException("evictable block " + id + " is also free");
+                    if (refs[0][id] != 0 || keyOf[id] == null)
+                        throw new IllegalStateException("evictable block " + id + " is held or not cached");
+                }
+                if (lru != evictable) throw new IllegalStateException("evictable count " + evictable + " != " + lru);
+                for (var e : cached.entrySet()) {
+                    if (keyOf[e.getValue()] != e.getKey())
+                        throw new IllegalStateException("cache table and block keys disagree at " + e.getValue());
+                }
+                int keyed = 0;
+                for (BlockKey k : keyOf) if (k != null) keyed++;
+                if (keyed != cached.size()) throw new IllegalStateException("stale block keys");
+            }
+            if (unreferenced != freeTop[g] + lru)
+                throw new IllegalStateException("group " + g + ": " + unreferenced + " unreferenced blocks but "
+                        + freeTop[g] + " free and " + lru + " evictable (leaked)");
+            if (prefixCaching && freeUnits != unreferenced * groupUnits[0])
+                throw new IllegalStateException("free count " + freeUnits + " but " + unreferenced + " blocks free");
+        }
     }
 
     /**
@@ -351,9 +682,13 @@ public final class KvCachePool {
         for (int g = 0; g < seq.tables.length; g++) seq.tables[g] = Arrays.copyOf(seq.tables[g], capacity);
     }
 
-    /** Pops a free block of group {@code g} (its units already counted as used), allocating its memory if needed. */
+    /**
+     * Pops a free block of group {@code g} (its units already counted as used), allocating its memory if needed; when
+     * none is free, evicts the least recently released cached block. The block's one reference is the caller's.
+     */
     private int take(int g) {
-        int id = freeStack[g][--freeTop[g]];
+        int id = freeTop[g] > 0 ? freeStack[g][--freeTop[g]] : evict();
+        refs[g][id] = 1;
         if (blocks[g][id] == null) {
             if (allocatedUnits + groupUnits[g] > totalUnits) dropCachedArrays(totalUnits - groupUnits[g]);
             blocks[g][id] = new float[groupFloats[g]];
@@ -378,9 +713,16 @@ public final class KvCachePool {
         }
     }
 
-    /** Puts block {@code id} of group {@code g} back on its free stack (its units are accounted by the caller). */
-    private void push(int g, int id) {
-        freeStack[g][freeTop[g]++] = id;
+    /**
+     * Drops one reference to block {@code id} of group {@code g}; when it was the last, the block goes back on its
+     * free stack, or, when cached, to the evictable end of the cache, and its units are free (the caller counts them).
+     * Returns whether the block became free.
+     */
+    private boolean push(int g, int id) {
+        if (--refs[g][id] > 0) return false;
+        if (g == 0 && prefixCaching && keyOf[id] != null) lruAppend(id);
+        else freeStack[g][freeTop[g]++] = id;
+        return true;
     }
 
     /** Returns all blocks of {@code seq} to the pool; idempotent. The sequence cannot be used afterwards. */
@@ -409,15 +751,43 @@ public final class KvCachePool {
         }
         seq.length = length;
         releaseFrom(seq, blocksFor(length));
+        if (length < seq.shared * BLOCK_TOKENS) unshareFrom(seq, length);
+    }
+
+    /**
+     * After {@code seq} was truncated to {@code length} inside its cached prefix: its block holding position
+     * {@code length}, which the next forward pass overwrites, must be its own. Another sequence's too: copied into a
+     * fresh block. Only cached: taken out of the cache. The sequence stops filling the cache (its chain is cut).
+     */
+    private void unshareFrom(Sequence seq, int length) {
+        int at = length / BLOCK_TOKENS;
+        if (length % BLOCK_TOKENS != 0) {
+            int id = seq.tables[0][at];
+            if (refs[0][id] > 1) {
+                if (freeUnits < groupUnits[0])
+                    throw new IllegalStateException("no free KV block to copy a shared block into");
+                freeUnits -= groupUnits[0];
+                int copy = take(0);
+                System.arraycopy(blocks[0][id], 0, blocks[0][copy], 0, groupFloats[0]);
+                refs[0][id]--;
+                seq.tables[0][at] = copy;
+            } else if (keyOf[id] != null) {
+                cached.remove(keyOf[id]);
+                keyOf[id] = null;
+            }
+        }
+        seq.shared = at;
+        seq.namespace = null;
+        seq.chain = null;
     }
 
     /** Gives back every block at table index {@code >= keep} in every group, and every credit; ends any hold. */
     private void releaseFrom(Sequence seq, int keep) {
         for (int g = 0; g < groupWindow.length; g++) {
-            for (int i = Math.max(keep, seq.released[g]); i < seq.size[g]; i++) {
-                push(g, seq.tables[g][i]);
+            // Last block first: a cached prefix's tail becomes evictable before its head, which more requests share.
+            for (int i = seq.size[g] - 1; i >= Math.max(keep, seq.released[g]); i--) {
+                if (push(g, seq.tables[g][i])) freeUnits += groupUnits[g];
                 seq.tables[g][i] = -1;
-                freeUnits += groupUnits[g];
             }
             seq.size[g] = Math.min(seq.size[g], keep);
             seq.released[g] = Math.min(seq.released[g], seq.size[g]);
@@ -438,6 +808,7 @@ public final class KvCachePool {
             int w = groupWindow[g], gone = 0;
             if (w != 0 && releaseOutsideWindow) {
                 int keepFrom = Math.min(seq.size[g], Math.max(0, seq.length - w + 1) / BLOCK_TOKENS);
+                // Never shared (prefix caching is off where windows release), so each block comes back.
                 for (int i = seq.released[g]; i < keepFrom; i++, gone++) {
                     push(g, seq.tables[g][i]);
                     seq.tables[g][i] = -1;
@@ -506,8 +877,16 @@ public final class KvCachePool {
 
         private boolean freed;
 
-        private Sequence(KvCachePool pool) {
+        /** Whose prefix cache the sequence uses and fills (identity); null: none. */
+        private Object namespace;
+        /** Leading table entries that are cached (or duplicate cached content): never written again. */
+        private int shared;
+        /** Key of the cached block at entry {@code shared - 1}, the parent of the next one to cache; null at 0. */
+        private BlockKey chain;
+
+        private Sequence(KvCachePool pool, Object namespace) {
             this.pool = pool;
+            this.namespace = namespace;
             int groups = pool.groupWindow.length;
             this.tables = new int[groups][4];
             this.released = new int[groups];
@@ -587,6 +966,11 @@ public final class KvCachePool {
 
         boolean freedUnsafe() {
             return freed;
+        }
+
+        /** Positions in blocks shared through the prefix cache: a forward pass must not start below. */
+        int sharedEndUnsafe() {
+            return shared * BLOCK_TOKENS;
         }
 
         /** Sets the written length (after a forward pass) and releases what sliding windows no longer read. */

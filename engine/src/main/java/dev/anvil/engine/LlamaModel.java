@@ -278,6 +278,11 @@ public final class LlamaModel implements AutoCloseable {
                 throw new IllegalArgumentException("entry starts at position " + e.startPosition()
                         + " but its sequence holds " + s.lengthUnsafe());
             }
+            if (e.startPosition() < s.sharedEndUnsafe()) {
+                throw new IllegalArgumentException("entry starts at position " + e.startPosition()
+                        + " inside the sequence's blocks shared through the prefix cache (they end at "
+                        + s.sharedEndUnsafe() + "); truncate it first");
+            }
             if (e.startPosition() < s.earliestStartUnsafe()) {
                 throw new IllegalArgumentException("entry starts at position " + e.startPosition()
                         + " but its sliding-window layers already released what it would read (earliest start "

@@ -29,6 +29,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * sequence gives back the blocks its windows left behind, so long prompts and many long sequences fit where they
  * would not otherwise.
  *
+ * <p>Prefix caching ({@link Config#prefixCaching()}, on by default; see {@link KvCachePool}): every full block a
+ * sequence has computed is entered into the pool's prefix cache after the step that completed it, and a sequence
+ * is admitted with the cached blocks its context starts with, prefilling only the rest (at least its last token, for
+ * the logits). The kernels are batch- and chunk-invariant, so the suffix computed against cached keys and values
+ * gives the same logits, bit for bit, as the whole prompt computed afresh. Admission counts only what the
+ * sequence adds to the pool. A preempted sequence finds its own released blocks there when readmitted, unless they
+ * were evicted meanwhile. The cache is keyed by this scheduler's model instance.
+ *
  * <p>Priorities: a {@link SequenceRequest.Priority#LOW} sequence (a shadow copy nobody waits for) is admitted only
  * when no NORMAL sequence is waiting, and its waiting count never makes NORMAL submissions overloaded. The running
  * list keeps every NORMAL sequence before every LOW one, so "the most recently admitted" victim of preemption is
@@ -51,8 +59,16 @@ public final class Scheduler implements Runnable, AutoCloseable {
      * @param prefillChunkTokens most prompt (prefill/recompute) tokens per step, over all sequences; decode
      *                           tokens of running sequences come on top
      * @param maxBatchSequences  most sequences running at once
+     * @param prefixCaching      share the KV blocks of common prompt prefixes and keep them after a sequence ends
+     *                           (where the pool supports it: not with sliding-window layers that release blocks)
      */
-    public record Config(long kvCacheBytes, int maxWaiting, int prefillChunkTokens, int maxBatchSequences) {
+    public record Config(
+            long kvCacheBytes, int maxWaiting, int prefillChunkTokens, int maxBatchSequences, boolean prefixCaching) {
+        /** With prefix caching on. */
+        public Config(long kvCacheBytes, int maxWaiting, int prefillChunkTokens, int maxBatchSequences) {
+            this(kvCacheBytes, maxWaiting, prefillChunkTokens, maxBatchSequences, true);
+        }
+
         public Config {
             if (kvCacheBytes <= 0)
                 throw new IllegalArgumentException("KV cache budget must be > 0 bytes, was " + kvCacheBytes);
@@ -76,6 +92,10 @@ public final class Scheduler implements Runnable, AutoCloseable {
      * @param generatedTokens  tokens generated since start
      * @param recomputedTokens tokens prefilled again after preemption since start
      * @param steps            forward passes run since start
+     * @param prefixCacheQueriedTokens prompt tokens looked up in the prefix cache (each sequence once, at its first
+     *                                 admission)
+     * @param prefixCacheHitTokens     of those, tokens found cached and not computed
+     * @param prefixCachedBlocks       KV blocks holding a cached prefix now (in use or evictable)
      */
     public record Stats(
             int waiting,
@@ -86,7 +106,10 @@ public final class Scheduler implements Runnable, AutoCloseable {
             long promptTokens,
             long generatedTokens,
             long recomputedTokens,
-            long steps) {
+            long steps,
+            long prefixCacheQueriedTokens,
+            long prefixCacheHitTokens,
+            int prefixCachedBlocks) {
         public int kvBlocksTotal() {
             return kvBlocksUsed + kvBlocksFree;
         }
@@ -119,6 +142,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
     private final AtomicLong generatedTokens = new AtomicLong();
     private final AtomicLong recomputedTokens = new AtomicLong();
     private final AtomicLong steps = new AtomicLong();
+    private final AtomicLong prefixQueried = new AtomicLong();
+    private final AtomicLong prefixHits = new AtomicLong();
     private final AtomicLong nextId = new AtomicLong();
     /** Exponential moving average of a finished sequence's time in the scheduler, for Retry-After hints. */
     private volatile double averageSequenceSeconds = 1.0;
@@ -137,7 +162,14 @@ public final class Scheduler implements Runnable, AutoCloseable {
         this.tokenizer = model.tokenizer();
         this.config = config;
         this.kv = kv;
-        this.planner = new StepPlanner(kv, config, queue);
+        // The model instance is the cache namespace: keys and values depend on it and on the tokens only.
+        Object namespace = config.prefixCaching() && kv.prefixCachingSupported() ? model : null;
+        this.planner = new StepPlanner(kv, config, queue, namespace);
+    }
+
+    /** Whether this scheduler shares prefix blocks: configured on, and supported by its pool. */
+    public boolean prefixCaching() {
+        return planner.prefixCaching();
     }
 
     public Config config() {
@@ -256,7 +288,10 @@ public final class Scheduler implements Runnable, AutoCloseable {
                 promptTokens.get(),
                 generatedTokens.get(),
                 recomputedTokens.get(),
-                steps.get());
+                steps.get(),
+                prefixQueried.get(),
+                prefixHits.get(),
+                kv.cachedBlocks());
     }
 
     /** True when no sequence is waiting or running. */
@@ -403,8 +438,23 @@ public final class Scheduler implements Runnable, AutoCloseable {
         StepPlan plan = planner.plan();
         preemptions.addAndGet(plan.preemptions());
         recomputedTokens.addAndGet(plan.recomputedTokens());
+        prefixQueried.addAndGet(plan.prefixQueriedTokens());
+        prefixHits.addAndGet(plan.prefixHitTokens());
         runningCount = queue.runningCount();
         if (plan.isEmpty()) return false;
+
+        if (planner.prefixCaching()) {
+            for (StepPlan.Chunk c : plan.chunks()) {
+                Seq s = c.seq();
+                if (s.lookupReported) continue;
+                s.lookupReported = true;
+                try {
+                    s.listener.onPrefixCacheLookup(s.request.promptTokens().length, s.cachedPromptTokens);
+                } catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "sequence listener failed in onPrefixCacheLookup", e);
+                }
+            }
+        }
 
         // The forward pass over every chunk of the plan.
         Batch batch = new Batch();
@@ -435,6 +485,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
         for (int e = 0; e < chunks.size(); e++) {
             Seq s = chunks.get(e).seq();
             s.computed = chunks.get(e).to();
+            // Blocks it completed are immutable now: later sequences may share them.
+            if (planner.prefixCaching()) kv.cacheBlocks(s.kvSeq, s.tokens, s.computed);
             if (s.computed == s.tokenCount) sampled[nSampled++] = e; // else more prefill to go
         }
         Generation.Step[] next = new Generation.Step[chunks.size()];
@@ -482,7 +534,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
                 s.request.promptTokens().length,
                 s.generation.generatedCount(),
                 s.generation.text(),
-                s.preemptions);
+                s.preemptions,
+                s.cachedPromptTokens);
         try {
             s.listener.onFinish(outcome);
         } catch (RuntimeException e) {
@@ -526,6 +579,11 @@ public final class Scheduler implements Runnable, AutoCloseable {
 
         KvCachePool.Sequence kvSeq;
         int preemptions;
+        /** Prompt tokens found in the prefix cache at its first admission (-1 until admitted). */
+        int cachedPromptTokens = -1;
+        /** Whether {@link SequenceListener#onPrefixCacheLookup} was called. */
+        boolean lookupReported;
+
         volatile boolean cancelRequested;
         volatile boolean done;
 

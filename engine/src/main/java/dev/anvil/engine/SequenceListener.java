@@ -8,10 +8,18 @@ package dev.anvil.engine;
  * sequence of the model stalls with it. Hand events to a queue or an asynchronous sink instead. Exceptions
  * thrown here are caught and reported through {@link System.Logger}; they do not affect the sequence.
  *
- * <p>Order: {@link #onToken} for every generated token (the last one carries the finish reason), then exactly
- * one {@link #onFinish}; or {@link #onError} once, after which nothing follows.
+ * <p>Order: {@link #onPrefixCacheLookup} once when the sequence is first admitted (with prefix caching on), then
+ * {@link #onToken} for every generated token (the last one carries the finish reason), then exactly one
+ * {@link #onFinish}; or {@link #onError} once, after which nothing follows.
  */
 public interface SequenceListener {
+
+    /**
+     * The sequence was admitted for the first time and its prompt of {@code promptTokens} tokens was looked up in
+     * the prefix cache: {@code cachedTokens} of them were found there and are not computed. Only when the scheduler
+     * caches prefixes; also in {@link SequenceOutcome#cachedTokens()}.
+     */
+    default void onPrefixCacheLookup(int promptTokens, int cachedTokens) {}
 
     /**
      * A token was generated. {@code step.text()} is the text that became final with it (possibly empty);

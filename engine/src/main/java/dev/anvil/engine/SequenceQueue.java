@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.function.IntUnaryOperator;
+import java.util.function.ToIntFunction;
 
 /**
  * The sequences of one {@link Scheduler}, waiting and running, and the priority rules between them:
@@ -79,15 +79,14 @@ final class SequenceQueue {
     }
 
     /**
-     * Removes and returns the sequence to admit next if its whole pending context fits in {@code freeBlocks}, a
-     * context of {@code n} tokens taking {@code blocksToHold(n)} blocks; null when none waits or the next one does not
-     * fit (it is not overtaken).
+     * Removes and returns the sequence to admit next if it fits in {@code freeBlocks}, a sequence {@code s} taking
+     * {@code blocksToAdmit(s)} blocks; null when none waits or the next one does not fit (it is not overtaken).
      */
-    Seq pollAdmissible(int freeBlocks, IntUnaryOperator blocksToHold) {
+    Seq pollAdmissible(int freeBlocks, ToIntFunction<Seq> blocksToAdmit) {
         lock.lock();
         try {
             Seq next = nextToAdmit();
-            if (next == null || blocksToHold.applyAsInt(next.tokenCount) > freeBlocks) return null;
+            if (next == null || blocksToAdmit.applyAsInt(next) > freeBlocks) return null;
             waiting.remove(next);
             return next;
         } finally {

@@ -11,8 +11,11 @@ import java.util.List;
  * @param chunks           the batch, in order; empty when there is nothing to run
  * @param preemptions      running sequences preempted while planning (their blocks freed, back at the queue's front)
  * @param recomputedTokens tokens of readmitted preempted sequences that are computed again
+ * @param prefixQueriedTokens prompt tokens of sequences admitted for the first time, looked up in the prefix cache
+ * @param prefixHitTokens  of those, tokens found there (not computed)
  */
-record StepPlan(List<Chunk> chunks, int preemptions, long recomputedTokens) {
+record StepPlan(
+        List<Chunk> chunks, int preemptions, long recomputedTokens, long prefixQueriedTokens, long prefixHitTokens) {
 
     /** Positions {@code [from, to)} of {@code seq}'s tokens go into this step's forward pass. */
     record Chunk(Seq seq, int from, int to) {}

@@ -16,7 +16,9 @@ import java.util.List;
  *       prefill budget ({@link Scheduler.Config#prefillChunkTokens()}); when the pool runs dry the most recently
  *       admitted running sequence is preempted until the block is found (possibly the sequence itself);
  *   <li>admission, in the queue's order, while a sequence's whole pending context fits in the free blocks (in
- *       sliding-window layers: the blocks its largest prefill chunk reads), the batch
+ *       sliding-window layers: the blocks its largest prefill chunk reads; cached prefix blocks other sequences
+ *       hold cost nothing, and the sequence prefills only what follows its cached prefix; a sequence whose prefix a
+ *       running sequence is prefilling right now waits until those blocks are cached), the batch
  *       has a slot and prefill budget is left; not in a step that had to preempt a running sequence to grow
  *       another (step 2): the freed blocks are what the running sequences are about to grow into. Preempting LOW
  *       sequences for the NORMAL head (step 1) is what lets it in, in the same step.
@@ -27,11 +29,18 @@ final class StepPlanner {
     private final KvCachePool kv;
     private final Scheduler.Config config;
     private final SequenceQueue queue;
+    /** The prefix cache's namespace for this scheduler's sequences; null when prefix caching is off. */
+    private final Object cacheNamespace;
 
-    StepPlanner(KvCachePool kv, Scheduler.Config config, SequenceQueue queue) {
+    StepPlanner(KvCachePool kv, Scheduler.Config config, SequenceQueue queue, Object cacheNamespace) {
         this.kv = kv;
         this.config = config;
         this.queue = queue;
+        this.cacheNamespace = cacheNamespace;
+    }
+
+    boolean prefixCaching() {
+        return cacheNamespace != null;
     }
 
     StepPlan plan() {
@@ -54,33 +63,66 @@ final class StepPlanner {
             chunks.add(new StepPlan.Chunk(s, s.computed, s.computed + take));
         }
 
-        long recomputed = 0;
+        long recomputed = 0, queried = 0, hits = 0;
         while (preempted == 0 && queue.runningCount() < config.maxBatchSequences() && prefillBudget > 0) {
-            Seq next = queue.pollAdmissible(kv.freeBlocks(), this::blocksToAdmit);
+            Seq next = queue.pollAdmissible(
+                    kv.freeBlocks(), s -> awaitsSharedPrefix(s) ? Integer.MAX_VALUE : blocksToAdmit(s));
             if (next == null) break;
-            next.kvSeq = kv.newSequence();
+            next.kvSeq = kv.newSequence(cacheNamespace);
+            int cached;
             try {
-                kv.reserve(next.kvSeq, next.tokenCount, config.prefillChunkTokens());
+                cached = kv.reserveWithPrefix(next.kvSeq, next.tokens, next.tokenCount, config.prefillChunkTokens());
             } catch (KvCacheFullException e) {
                 throw new IllegalStateException(
                         "KV blocks vanished between check and reservation", e); // single stepping thread
             }
-            if (next.preemptions > 0) recomputed += next.tokenCount - next.request.promptTokens().length;
+            int promptLength = next.request.promptTokens().length;
+            if (next.cachedPromptTokens < 0) {
+                next.cachedPromptTokens = Math.min(cached, promptLength);
+                if (prefixCaching()) {
+                    queried += promptLength;
+                    hits += next.cachedPromptTokens;
+                }
+            }
+            if (next.preemptions > 0) recomputed += next.tokenCount - Math.max(promptLength, cached);
+            next.computed = cached;
             queue.addRunning(next);
-            int take = Math.min(next.tokenCount, prefillBudget);
+            int take = Math.min(next.tokenCount - cached, prefillBudget);
             prefillBudget -= take;
-            chunks.add(new StepPlan.Chunk(next, 0, take));
+            chunks.add(new StepPlan.Chunk(next, cached, cached + take));
         }
-        return new StepPlan(chunks, madeRoom + preempted, recomputed);
+        return new StepPlan(chunks, madeRoom + preempted, recomputed, queried, hits);
     }
 
     /**
-     * Blocks a sequence with {@code tokens} pending context takes when admitted: all of them for full-attention layers,
-     * what one prefill chunk reads for sliding-window layers (the pool keeps that many for its later chunks, so its
-     * prefill never runs dry).
+     * Whether admitting {@code s} now would compute again prefix blocks that a running sequence is computing in its
+     * prefill right now (requests arriving together with the same system prompt): then it waits, and whatever queues
+     * behind it, until those blocks are computed and cached, at most the rest of that prefill. Only blocks complete
+     * and computed are shared, never one being written, so this is what lets a burst share its prefix.
      */
-    private int blocksToAdmit(int tokens) {
-        return kv.blocksToHold(tokens, config.prefillChunkTokens());
+    private boolean awaitsSharedPrefix(Seq s) {
+        if (!prefixCaching()) return false;
+        int cachedBlocks = -1;
+        for (Seq r : queue.running()) {
+            if (r.computed >= r.tokenCount) continue; // decoding: its prompt blocks are cached already
+            int limit = Math.min(s.tokenCount - 1, r.tokenCount), common = 0;
+            while (common < limit && s.tokens[common] == r.tokens[common]) common++;
+            int shared = common / KvCachePool.BLOCK_TOKENS;
+            if (shared * KvCachePool.BLOCK_TOKENS <= r.computed) continue; // all computed: cached, or never will be
+            if (cachedBlocks < 0)
+                cachedBlocks = kv.cachedPrefixTokens(cacheNamespace, s.tokens, s.tokenCount) / KvCachePool.BLOCK_TOKENS;
+            if (shared > cachedBlocks) return true;
+        }
+        return false;
+    }
+
+    /**
+     * Blocks a waiting sequence takes from the free ones when admitted: all of its pending context for full-attention
+     * layers, what one prefill chunk reads for sliding-window layers (the pool keeps that many for its later chunks,
+     * so its prefill never runs dry), less the cached prefix blocks that running sequences hold already.
+     */
+    private int blocksToAdmit(Seq s) {
+        return kv.blocksToAdmit(cacheNamespace, s.tokens, s.tokenCount, config.prefillChunkTokens());
     }
 
     /**
@@ -90,7 +132,7 @@ final class StepPlanner {
     private int makeRoomForNormal() {
         Seq head = queue.firstWaitingNormal();
         if (head == null) return 0;
-        int needed = blocksToAdmit(head.tokenCount);
+        int needed = blocksToAdmit(head);
         int lowBlocks = 0;
         boolean anyLow = false;
         for (Seq s : queue.running()) {

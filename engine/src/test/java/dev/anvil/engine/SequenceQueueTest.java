@@ -33,14 +33,14 @@ class SequenceQueueTest {
     void normalSequencesAreAdmittedFirstComeFirstServedAheadOfLowOnes() {
         Seq low1 = low(), normal1 = normal(), low2 = low(), normal2 = normal();
         for (Seq s : List.of(low1, normal1, low2, normal2)) queue.enqueue(s);
-        assertSame(normal1, queue.pollAdmissible(100, KvCachePool::blocksFor));
-        assertSame(normal2, queue.pollAdmissible(100, KvCachePool::blocksFor));
+        assertSame(normal1, queue.pollAdmissible(100, s -> KvCachePool.blocksFor(s.tokenCount)));
+        assertSame(normal2, queue.pollAdmissible(100, s -> KvCachePool.blocksFor(s.tokenCount)));
         assertSame(
                 low1,
-                queue.pollAdmissible(100, KvCachePool::blocksFor),
+                queue.pollAdmissible(100, s -> KvCachePool.blocksFor(s.tokenCount)),
                 "LOW ones only once no NORMAL one waits, in arrival order");
-        assertSame(low2, queue.pollAdmissible(100, KvCachePool::blocksFor));
-        assertNull(queue.pollAdmissible(100, KvCachePool::blocksFor));
+        assertSame(low2, queue.pollAdmissible(100, s -> KvCachePool.blocksFor(s.tokenCount)));
+        assertNull(queue.pollAdmissible(100, s -> KvCachePool.blocksFor(s.tokenCount)));
     }
 
     @Test
@@ -49,11 +49,11 @@ class SequenceQueueTest {
         queue.enqueue(big);
         queue.enqueue(small);
         assertNull(
-                queue.pollAdmissible(1, KvCachePool::blocksFor),
+                queue.pollAdmissible(1, s -> KvCachePool.blocksFor(s.tokenCount)),
                 "the head needs more blocks than are free: nobody is admitted");
         assertSame(big, queue.firstWaitingNormal());
         assertEquals(2, queue.waitingCount());
-        assertSame(big, queue.pollAdmissible(KvCachePool.blocksFor(40 * 16), KvCachePool::blocksFor));
+        assertSame(big, queue.pollAdmissible(KvCachePool.blocksFor(40 * 16), s -> KvCachePool.blocksFor(s.tokenCount)));
     }
 
     @Test
@@ -79,9 +79,9 @@ class SequenceQueueTest {
         queue.requeuePreempted(running);
         assertSame(
                 running,
-                queue.pollAdmissible(100, KvCachePool::blocksFor),
+                queue.pollAdmissible(100, s -> KvCachePool.blocksFor(s.tokenCount)),
                 "readmitted before the sequences that waited behind it");
-        assertSame(waitingNormal, queue.pollAdmissible(100, KvCachePool::blocksFor));
+        assertSame(waitingNormal, queue.pollAdmissible(100, s -> KvCachePool.blocksFor(s.tokenCount)));
     }
 
     @Test

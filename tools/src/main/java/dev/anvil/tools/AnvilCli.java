@@ -3,6 +3,7 @@ package dev.anvil.tools;
 import dev.anvil.engine.UnsupportedModelException;
 import dev.anvil.tools.model.BenchCommand;
 import dev.anvil.tools.model.GenerateCommand;
+import dev.anvil.tools.model.PrefixBenchCommand;
 import dev.anvil.tools.model.SynthCommand;
 import dev.anvil.tools.server.CacheBenchCommand;
 import dev.anvil.tools.server.GatewayBenchCommand;
@@ -22,8 +23,7 @@ import java.util.Map;
  */
 public final class AnvilCli {
 
-    public static final String USAGE =
-            """
+    public static final String USAGE = """
             usage: anvil <command> [options]
 
             commands:
@@ -59,7 +59,8 @@ public final class AnvilCli {
                                          model) from this build dir on the same model and work, before and after
                                          Anvil, and print the ratios
               help       this text
-            """ + LoadCommand.USAGE + CacheBenchCommand.USAGE + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
+            """ + PrefixBenchCommand.USAGE + LoadCommand.USAGE + CacheBenchCommand.USAGE
+            + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
 
     private AnvilCli() {}
 
@@ -110,6 +111,9 @@ public final class AnvilCli {
                 }
                 case "bench" -> {
                     return BenchCommand.run(rest, out, err);
+                }
+                case "prefix-bench" -> {
+                    return PrefixBenchCommand.run(rest, out, err);
                 }
                 default -> throw new CliArgs.UsageException("unknown command '" + command + "'");
             }

@@ -19,8 +19,8 @@ abstract class AnswerChunks<C> implements SseStream.ChunkFormat {
     }
 
     @Override
-    public final Object usage(int promptTokens, int completionTokens) {
-        return submission.answer(object, List.of(), OpenAiJson.Usage.of(promptTokens, completionTokens));
+    public final Object usage(int promptTokens, int completionTokens, int cachedTokens) {
+        return submission.answer(object, List.of(), OpenAiJson.Usage.of(promptTokens, completionTokens, cachedTokens));
     }
 
     /** A chunk with one choice and no usage. */

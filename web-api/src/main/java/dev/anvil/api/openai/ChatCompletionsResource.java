@@ -126,7 +126,9 @@ public class ChatCompletionsResource {
                 OBJECT,
                 choices,
                 OpenAiJson.Usage.of(
-                        result.usage().promptTokens(), result.usage().completionTokens()));
+                        result.usage().promptTokens(),
+                        result.usage().completionTokens(),
+                        result.usage().cachedTokens()));
     }
 
     /** Stream chunks: the role first (one chunk per choice), then content deltas, then the finish reason. */

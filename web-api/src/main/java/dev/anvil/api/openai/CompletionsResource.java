@@ -79,7 +79,7 @@ public class CompletionsResource {
     static OpenAiJson.Answer<OpenAiJson.CompletionChoice> response(
             Submission s, CompletionRequest request, List<GenerationResult> results) {
         List<OpenAiJson.CompletionChoice> choices = new ArrayList<>();
-        int completionTokens = 0;
+        int completionTokens = 0, cachedTokens = 0;
         for (int p = 0; p < results.size(); p++) {
             GenerationResult result = results.get(p);
             String prefix = request.echo() ? s.promptTexts.get(p) : "";
@@ -93,8 +93,9 @@ public class CompletionsResource {
                         c.finishReason().openAiName()));
             }
             completionTokens += result.usage().completionTokens();
+            cachedTokens += result.usage().cachedTokens();
         }
-        return s.answer(OBJECT, choices, OpenAiJson.Usage.of(s.totalPromptTokens(), completionTokens));
+        return s.answer(OBJECT, choices, OpenAiJson.Usage.of(s.totalPromptTokens(), completionTokens, cachedTokens));
     }
 
     /** Stream chunks: {@code object: text_completion}, one choice per chunk. */

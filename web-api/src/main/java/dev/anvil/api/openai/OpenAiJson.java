@@ -27,14 +27,25 @@ public final class OpenAiJson {
         return JSONB.toJson(value);
     }
 
+    /** {@code prompt_tokens_details.cached_tokens}: prompt tokens served from the prefix cache, as OpenAI reports it. */
     public record Usage(
             @JsonbProperty("prompt_tokens") int promptTokens,
             @JsonbProperty("completion_tokens") int completionTokens,
-            @JsonbProperty("total_tokens") int totalTokens) {
+            @JsonbProperty("total_tokens") int totalTokens,
+
+            @JsonbNillable @JsonbProperty("prompt_tokens_details")
+            PromptTokensDetails promptTokensDetails) {
         static Usage of(int prompt, int completion) {
-            return new Usage(prompt, completion, prompt + completion);
+            return of(prompt, completion, 0);
+        }
+
+        static Usage of(int prompt, int completion, int cached) {
+            return new Usage(prompt, completion, prompt + completion, new PromptTokensDetails(cached));
         }
     }
+
+    public record PromptTokensDetails(
+            @JsonbProperty("cached_tokens") int cachedTokens) {}
 
     /**
      * What every generation answer is: a text completion ({@code text_completion}, choices {@link CompletionChoice}),

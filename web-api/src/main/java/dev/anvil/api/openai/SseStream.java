@@ -58,8 +58,11 @@ final class SseStream implements StreamingOutput {
 
         Object finish(int index, FinishReason reason);
 
-        /** The {@code stream_options.include_usage} chunk: usage with an empty choices list. */
-        Object usage(int promptTokens, int completionTokens);
+        /**
+         * The {@code stream_options.include_usage} chunk: usage with an empty choices list; {@code cachedTokens} of the
+         * prompt tokens came from the prefix cache.
+         */
+        Object usage(int promptTokens, int completionTokens, int cachedTokens);
     }
 
     private final EventSource submission;
@@ -118,7 +121,7 @@ final class SseStream implements StreamingOutput {
         }
         out.flush();
         int pending = submission.prompts();
-        int completionTokens = 0;
+        int completionTokens = 0, cachedTokens = 0;
         while (pending > 0) {
             long left = deadlineNanos - System.nanoTime();
             if (left <= 0) {
@@ -153,6 +156,7 @@ final class SseStream implements StreamingOutput {
                     case Submission.Event.Complete c -> {
                         pending--;
                         completionTokens += c.result().usage().completionTokens();
+                        cachedTokens += c.result().usage().cachedTokens();
                     }
                     case Submission.Event.Filtered filtered -> {
                         // The text of this choice may not go on: stop everything, say which guardrail and why.
@@ -189,7 +193,7 @@ final class SseStream implements StreamingOutput {
             out.flush();
         }
         if (includeUsage) {
-            send(out, format.usage(submission.promptTokens(), completionTokens));
+            send(out, format.usage(submission.promptTokens(), completionTokens, cachedTokens));
         }
         out.write(DONE);
         out.flush();

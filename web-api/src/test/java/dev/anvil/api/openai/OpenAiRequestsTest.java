@@ -234,8 +234,9 @@ class OpenAiRequestsTest {
         assertEquals(0, finish.getJsonObject("delta").size(), last);
 
         String usage = OpenAiJson.toJson(new OpenAiJson.Answer<>(
-                "cmpl-1", "text_completion", 5, "m@1", null, List.of(), OpenAiJson.Usage.of(3, 4)));
+                "cmpl-1", "text_completion", 5, "m@1", null, List.of(), OpenAiJson.Usage.of(3, 4, 2)));
         JsonObject u = json(usage).getJsonObject("usage");
+        assertEquals(2, u.getJsonObject("prompt_tokens_details").getInt("cached_tokens"), usage);
         assertEquals(7, u.getInt("total_tokens"));
         assertEquals(3, u.getInt("prompt_tokens"));
         assertEquals(4, u.getInt("completion_tokens"));

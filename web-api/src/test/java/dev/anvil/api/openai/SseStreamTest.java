@@ -88,7 +88,7 @@ public class SseStreamTest {
         }
 
         @Override
-        public Object usage(int promptTokens, int completionTokens) {
+        public Object usage(int promptTokens, int completionTokens, int cachedTokens) {
             return new Use(promptTokens, completionTokens);
         }
     };

@@ -24,8 +24,12 @@ public record CachedGeneration(List<Prompt> prompts) {
         prompts = List.copyOf(prompts);
     }
 
-    /** One prompt's outcome: its prompt token count, tokens generated over all choices, the choices in index order. */
-    public record Prompt(int promptTokens, int completionTokens, List<Choice> choices) {
+    /**
+     * One prompt's outcome: its prompt token count, tokens generated over all choices, the prompt tokens the prefix
+     * cache held when it was generated (replayed as reported: a hit answers what the generation answered), the
+     * choices in index order.
+     */
+    public record Prompt(int promptTokens, int completionTokens, int cachedTokens, List<Choice> choices) {
         public Prompt {
             if (choices == null || choices.isEmpty())
                 throw new IllegalArgumentException("a cached prompt has at least one choice");
@@ -36,7 +40,8 @@ public record CachedGeneration(List<Prompt> prompts) {
         public GenerationResult toResult(String requestId, ServedModel model, boolean logprobsRequested) {
             List<GenerationResult.Choice> list = new ArrayList<>(choices.size());
             for (Choice c : choices) list.add(c.toChoice(logprobsRequested));
-            return new GenerationResult(requestId, model, List.copyOf(list), new Usage(promptTokens, completionTokens));
+            return new GenerationResult(
+                    requestId, model, List.copyOf(list), new Usage(promptTokens, completionTokens, cachedTokens));
         }
     }
 

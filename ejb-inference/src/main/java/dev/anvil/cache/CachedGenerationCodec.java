@@ -20,7 +20,7 @@ import java.util.List;
 public final class CachedGenerationCodec {
 
     /** Bumped when the layout changes; entries of another layout decode as absent. */
-    static final byte LAYOUT = 1;
+    static final byte LAYOUT = 2;
 
     private CachedGenerationCodec() {}
 
@@ -32,6 +32,7 @@ public final class CachedGenerationCodec {
             for (CachedGeneration.Prompt p : g.prompts()) {
                 out.writeInt(p.promptTokens());
                 out.writeInt(p.completionTokens());
+                out.writeInt(p.cachedTokens());
                 out.writeInt(p.choices().size());
                 for (CachedGeneration.Choice c : p.choices()) {
                     out.writeInt(c.index());
@@ -79,6 +80,7 @@ public final class CachedGenerationCodec {
             for (int p = 0; p < prompts; p++) {
                 int promptTokens = in.readInt();
                 int completionTokens = in.readInt();
+                int cachedTokens = in.readInt();
                 int choices = count(in);
                 List<CachedGeneration.Choice> choiceList = new ArrayList<>(choices);
                 for (int c = 0; c < choices; c++) {
@@ -111,7 +113,7 @@ public final class CachedGenerationCodec {
                     choiceList.add(
                             new CachedGeneration.Choice(index, FinishReason.values()[reason], tokens, deltaList));
                 }
-                promptList.add(new CachedGeneration.Prompt(promptTokens, completionTokens, choiceList));
+                promptList.add(new CachedGeneration.Prompt(promptTokens, completionTokens, cachedTokens, choiceList));
             }
             if (in.available() > 0) throw new IllegalArgumentException(in.available() + " trailing bytes");
             return new CachedGeneration(promptList);

@@ -41,7 +41,7 @@ class CachedGenerationCodecTest {
         CachedGeneration.Choice c = new CachedGeneration.Choice(
                 0, FinishReason.STOP, new int[] {9, 2}, List.of(new CachedGeneration.Delta("dog", null)));
         return new CachedGeneration(List.of(
-                new CachedGeneration.Prompt(4, 4, List.of(a, b)), new CachedGeneration.Prompt(3, 2, List.of(c))));
+                new CachedGeneration.Prompt(4, 4, 0, List.of(a, b)), new CachedGeneration.Prompt(3, 2, 1, List.of(c))));
     }
 
     static void assertSameGeneration(CachedGeneration expected, CachedGeneration actual) {
@@ -51,6 +51,7 @@ class CachedGenerationCodecTest {
                     a = actual.prompts().get(p);
             assertEquals(e.promptTokens(), a.promptTokens());
             assertEquals(e.completionTokens(), a.completionTokens());
+            assertEquals(e.cachedTokens(), a.cachedTokens());
             assertEquals(e.choices().size(), a.choices().size());
             for (int c = 0; c < e.choices().size(); c++) {
                 CachedGeneration.Choice ec = e.choices().get(c),

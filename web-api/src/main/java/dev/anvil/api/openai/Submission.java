@@ -307,7 +307,10 @@ final class Submission implements SseStream.EventSource {
                         c.index(), c.finishReason(), c.tokens(), recorded.get(p).get(c.index())));
             }
             prompts.add(new CachedGeneration.Prompt(
-                    result.usage().promptTokens(), result.usage().completionTokens(), choices));
+                    result.usage().promptTokens(),
+                    result.usage().completionTokens(),
+                    result.usage().cachedTokens(),
+                    choices));
         }
         return new CachedGeneration(prompts);
     }

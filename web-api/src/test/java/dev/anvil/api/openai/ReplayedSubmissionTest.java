@@ -29,6 +29,7 @@ class ReplayedSubmissionTest {
                 new CachedGeneration.Prompt(
                         3,
                         4,
+                        0,
                         List.of(
                                 new CachedGeneration.Choice(
                                         0,
@@ -47,6 +48,7 @@ class ReplayedSubmissionTest {
                 new CachedGeneration.Prompt(
                         2,
                         2,
+                        0,
                         List.of(
                                 new CachedGeneration.Choice(
                                         0,

@@ -152,10 +152,10 @@ public final class BertEncoder implements AutoCloseable {
         GgufFile f = GgufFile.open(path);
         ComputePool pool = null;
         try {
-            Parts parts = refusal(path, () -> parts(f));
+            Parts parts = ModelLoader.refusal(path, () -> parts(f));
             pool = new ComputePool(threads, threadFactory);
             ComputePool compute = pool;
-            return refusal(path, () -> new BertEncoder(parts, path, f, compute));
+            return ModelLoader.refusal(path, () -> new BertEncoder(parts, path, f, compute));
         } catch (RuntimeException | Error e) {
             if (pool != null) pool.close();
             f.close();
@@ -168,7 +168,7 @@ public final class BertEncoder implements AutoCloseable {
      * presence, type and shape, the tokenizer): what model registration runs before accepting a file.
      */
     public static Config inspect(GgufFile f) {
-        return refusal(f.path(), () -> parts(f).config);
+        return ModelLoader.refusal(f.path(), () -> parts(f).config);
     }
 
     private record Parts(
@@ -309,17 +309,6 @@ public final class BertEncoder implements AutoCloseable {
         float[] v = new float[n];
         new WeightMatrix(name, t.type(), 1, n, t.data()).dequantizeRow(0, v, 0);
         return v;
-    }
-
-    /** As {@code ModelLoader.refusal}: whatever a hostile file makes the reader throw becomes its refusal. */
-    private static <T> T refusal(Path path, java.util.function.Supplier<T> check) {
-        try {
-            return check.get();
-        } catch (UnsupportedModelException e) {
-            throw e;
-        } catch (RuntimeException | OutOfMemoryError | StackOverflowError e) {
-            throw new UnsupportedModelException(path + ": malformed model (" + e + ")", e);
-        }
     }
 
     // ------------------------------------------------------------------------------------------------

@@ -288,7 +288,7 @@ final class ModelLoader {
      * Runs {@code check}; an unexpected exception or error from code reading a hostile file (an index out of range,
      * an absurd allocation, a deep recursion) becomes the file's refusal, so that callers see one kind of failure.
      */
-    private static <T> T refusal(Path path, java.util.function.Supplier<T> check) {
+    static <T> T refusal(Path path, java.util.function.Supplier<T> check) {
         try {
             return check.get();
         } catch (UnsupportedModelException e) {

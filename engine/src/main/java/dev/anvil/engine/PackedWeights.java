@@ -380,6 +380,16 @@ final class PackedWeights {
                 .reinterpretAsShorts();
     }
 
+    /** Q5_0: the low columns' 5-bit values of a pair ({@code w} its nibble bytes, {@code h} its {@link #fifthBits}). */
+    private static ShortVector lowFifth(ShortVector w, ShortVector h) {
+        return w.and((short) 0x0F).or(h.and((short) 0x10));
+    }
+
+    /** Q5_0: the high columns' 5-bit values of a pair. */
+    private static ShortVector highFifth(ShortVector w, ShortVector h) {
+        return w.or(h.and((short) 0x100)).lanewise(VectorOperators.LSHR, 4);
+    }
+
     /**
      * Token {@code t} of {@code a} against unit {@code u}: {@code out[outOff + r] = row (UNIT_ROWS*u + r) . x} for
      * the unit's real rows.
@@ -458,8 +468,8 @@ final class PackedWeights {
                 ShortVector wl, wh;
                 if (values == null) {
                     ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
-                    wl = w.and((short) 0x0F).or(h.and((short) 0x10));
-                    wh = w.or(h.and((short) 0x100)).lanewise(VectorOperators.LSHR, 4);
+                    wl = lowFifth(w, h);
+                    wh = highFifth(w, h);
                 } else {
                     wl = ShortVector.fromArray(S, values, v);
                     wh = ShortVector.fromArray(S, values, v + lanes);
@@ -676,8 +686,8 @@ final class PackedWeights {
                 long q = off + 8L * UNIT_ROWS;
                 for (int p = 0; p < 8; p++, q += pairBytes, v += 2 * lanes) {
                     ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
-                    w.and((short) 0x0F).or(h.and((short) 0x10)).intoArray(values, v);
-                    w.or(h.and((short) 0x100)).lanewise(VectorOperators.LSHR, 4).intoArray(values, v + lanes);
+                    lowFifth(w, h).intoArray(values, v);
+                    highFifth(w, h).intoArray(values, v + lanes);
                 }
             } else {
                 long q = off + 24L * UNIT_ROWS;

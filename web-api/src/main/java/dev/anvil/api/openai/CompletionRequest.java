@@ -2,7 +2,6 @@ package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiException;
 import jakarta.json.JsonArray;
-import jakarta.json.JsonNumber;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
@@ -66,7 +65,7 @@ record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Intege
             throw ApiException.badRequest("'prompt' must not be an empty array", "prompt");
         }
         if (array.get(0).getValueType() == JsonValue.ValueType.NUMBER) {
-            return List.of(new Prompt(null, tokens(array, "prompt")));
+            return List.of(new Prompt(null, Fields.tokenIds(array, "prompt", "prompt")));
         }
         if (array.size() > MAX_PROMPTS) {
             throw ApiException.badRequest(
@@ -77,7 +76,8 @@ record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Intege
             JsonValue item = array.get(i);
             switch (item.getValueType()) {
                 case STRING -> prompts.add(new Prompt(((JsonString) item).getString(), null));
-                case ARRAY -> prompts.add(new Prompt(null, tokens(item.asJsonArray(), "prompt[" + i + "]")));
+                case ARRAY ->
+                    prompts.add(new Prompt(null, Fields.tokenIds(item.asJsonArray(), "prompt[" + i + "]", "prompt")));
                 default ->
                     throw ApiException.badRequest(
                             "'prompt[" + i + "]' must be a string or an array of token ids, got "
@@ -86,28 +86,5 @@ record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Intege
             }
         }
         return List.copyOf(prompts);
-    }
-
-    private static int[] tokens(JsonArray array, String where) {
-        if (array.isEmpty()) {
-            throw ApiException.badRequest("'" + where + "' must not be an empty token array", "prompt");
-        }
-        int[] ids = new int[array.size()];
-        for (int i = 0; i < ids.length; i++) {
-            JsonValue item = array.get(i);
-            if (item.getValueType() != JsonValue.ValueType.NUMBER || !((JsonNumber) item).isIntegral()) {
-                throw ApiException.badRequest(
-                        "'" + where + "' must contain only integer token ids, element " + i + " is "
-                                + Fields.typeName(item),
-                        "prompt");
-            }
-            long id = ((JsonNumber) item).longValue();
-            if (id < 0 || id > Integer.MAX_VALUE) {
-                throw ApiException.badRequest(
-                        "'" + where + "' element " + i + " is not a valid token id: " + id, "prompt");
-            }
-            ids[i] = (int) id;
-        }
-        return ids;
     }
 }

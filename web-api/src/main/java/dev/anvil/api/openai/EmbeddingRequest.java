@@ -3,7 +3,6 @@ package dev.anvil.api.openai;
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import jakarta.json.JsonArray;
-import jakarta.json.JsonNumber;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
@@ -67,7 +66,7 @@ record EmbeddingRequest(String model, List<Input> inputs, boolean base64, Intege
         JsonArray array = v.asJsonArray();
         if (array.isEmpty()) throw ApiException.badRequest("'input' must not be an empty array", INPUT);
         if (array.get(0).getValueType() == JsonValue.ValueType.NUMBER)
-            return List.of(new Input(null, tokens(array, "input")));
+            return List.of(new Input(null, Fields.tokenIds(array, "input", INPUT)));
         if (array.size() > maxInputs) {
             throw new ApiException(
                     400,
@@ -83,7 +82,7 @@ record EmbeddingRequest(String model, List<Input> inputs, boolean base64, Intege
             String where = "input[" + i + "]";
             switch (item.getValueType()) {
                 case STRING -> inputs.add(text((JsonString) item, where));
-                case ARRAY -> inputs.add(new Input(null, tokens(item.asJsonArray(), where)));
+                case ARRAY -> inputs.add(new Input(null, Fields.tokenIds(item.asJsonArray(), where, INPUT)));
                 default ->
                     throw ApiException.badRequest(
                             "'" + where + "' must be a string or an array of token ids, got " + Fields.typeName(item),
@@ -98,25 +97,6 @@ record EmbeddingRequest(String model, List<Input> inputs, boolean base64, Intege
             throw ApiException.badRequest("'" + where + "' is an empty string: every input needs text", INPUT);
         }
         return new Input(s.getString(), null);
-    }
-
-    private static int[] tokens(JsonArray array, String where) {
-        if (array.isEmpty()) throw ApiException.badRequest("'" + where + "' must not be an empty token array", INPUT);
-        int[] ids = new int[array.size()];
-        for (int i = 0; i < ids.length; i++) {
-            JsonValue item = array.get(i);
-            if (item.getValueType() != JsonValue.ValueType.NUMBER || !((JsonNumber) item).isIntegral()) {
-                throw ApiException.badRequest(
-                        "'" + where + "' must contain only integer token ids, element " + i + " is "
-                                + Fields.typeName(item),
-                        INPUT);
-            }
-            long id = ((JsonNumber) item).longValue();
-            if (id < 0 || id > Integer.MAX_VALUE)
-                throw ApiException.badRequest("'" + where + "' element " + i + " is not a valid token id", INPUT);
-            ids[i] = (int) id;
-        }
-        return ids;
     }
 
     /** A client's value quoted in an error, cut so that a huge one is not echoed whole. */

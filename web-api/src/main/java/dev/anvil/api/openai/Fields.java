@@ -1,6 +1,7 @@
 package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiException;
+import jakarta.json.JsonArray;
 import jakarta.json.JsonNumber;
 import jakarta.json.JsonObject;
 import jakarta.json.JsonString;
@@ -95,6 +96,30 @@ final class Fields {
             throw ApiException.badRequest("'" + key + "' is too large: " + n, key);
         }
         return n.intValue();
+    }
+
+    /**
+     * A token-id array at {@code where} (for messages) of request field {@code param} (for the error's {@code param}):
+     * non-empty, integral, each id in {@code [0, Integer.MAX_VALUE]} (the model's vocabulary is checked later).
+     */
+    static int[] tokenIds(JsonArray array, String where, String param) {
+        if (array.isEmpty()) throw ApiException.badRequest("'" + where + "' must not be an empty token array", param);
+        int[] ids = new int[array.size()];
+        for (int i = 0; i < ids.length; i++) {
+            JsonValue item = array.get(i);
+            if (item.getValueType() != JsonValue.ValueType.NUMBER || !((JsonNumber) item).isIntegral()) {
+                throw ApiException.badRequest(
+                        "'" + where + "' must contain only integer token ids, element " + i + " is " + typeName(item),
+                        param);
+            }
+            long id = ((JsonNumber) item).longValue();
+            if (id < 0 || id > Integer.MAX_VALUE) {
+                throw ApiException.badRequest(
+                        "'" + where + "' element " + i + " is not a valid token id: " + id, param);
+            }
+            ids[i] = (int) id;
+        }
+        return ids;
     }
 
     static String typeName(JsonValue v) {

@@ -30,6 +30,9 @@ public class GatewayGuard {
     @Inject
     GatewayConfig config;
 
+    @Inject
+    GatewayMetrics metrics;
+
     @EJB
     UsageReport report;
 
@@ -229,6 +232,7 @@ public class GatewayGuard {
             }
         }
         ledger.usage(usage);
+        metrics.settled(usage);
     }
 
     public java.math.BigDecimal cost(String model, int promptTokens, int completionTokens) {

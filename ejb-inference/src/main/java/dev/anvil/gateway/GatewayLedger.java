@@ -1,5 +1,7 @@
 package dev.anvil.gateway;
 
+import dev.anvil.metrics.MetricMetadata;
+import jakarta.annotation.PostConstruct;
 import jakarta.annotation.PreDestroy;
 import jakarta.annotation.Resource;
 import jakarta.annotation.security.PermitAll;
@@ -26,6 +28,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import javax.sql.DataSource;
+import org.eclipse.microprofile.metrics.MetricRegistry;
+import org.eclipse.microprofile.metrics.MetricUnits;
 
 /**
  * Usage and audit rows, written off the request path: callers only enqueue ({@link #usage}, {@link #audit}: a
@@ -54,12 +58,32 @@ public class GatewayLedger {
     @Inject
     GatewayConfig config;
 
+    @Inject
+    MetricRegistry registry;
+
     private final ConcurrentLinkedQueue<UsageEntry> usage = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<AuditEntry> audit = new ConcurrentLinkedQueue<>();
     private final AtomicInteger pending = new AtomicInteger();
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicLong written = new AtomicLong();
     private final ReentrantLock flushing = new ReentrantLock();
+
+    /** {@code anvil_gateway_ledger_pending} and {@code anvil_gateway_ledger_dropped}: the queue's health. */
+    @PostConstruct
+    void registerMetrics() {
+        registry.gauge(
+                MetricMetadata.of(
+                        "anvil.gateway.ledger.pending", "Usage and audit rows waiting to be written", MetricUnits.NONE),
+                pending,
+                AtomicInteger::get);
+        registry.gauge(
+                MetricMetadata.of(
+                        "anvil.gateway.ledger.dropped",
+                        "Usage and audit rows dropped since start (the database could not take them)",
+                        MetricUnits.NONE),
+                dropped,
+                AtomicLong::get);
+    }
 
     public void usage(UsageEntry entry) {
         if (admit()) usage.offer(entry);

@@ -1,6 +1,7 @@
 package dev.anvil.routing;
 
 import dev.anvil.metrics.MetricMetadata;
+import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Duration;
@@ -32,6 +33,12 @@ public class ExperimentMetrics {
 
     @Inject
     MetricRegistry registry;
+
+    /** The drop counter is visible at 0 from the first use, so that an alert on it has a series to watch. */
+    @PostConstruct
+    void registerDropped() {
+        registry.counter(DROPPED);
+    }
 
     public void served(String experiment, String variant, boolean error, long latencyNanos) {
         registry.counter(REQUESTS, tags(experiment, variant, error ? "error" : "ok"))

@@ -33,6 +33,7 @@ class GatewayGuardTest {
     private GatewayGuard guard;
     private RateLimiter limiter;
     private GatewayLedger ledger;
+    private final List<UsageEntry> measured = new ArrayList<>();
 
     @BeforeEach
     void start() {
@@ -50,6 +51,13 @@ class GatewayGuardTest {
         guard.limiter = limiter;
         guard.config = config;
         guard.ledger = ledger;
+        guard.metrics =
+                new GatewayMetrics() { // records what would go to the MetricRegistry
+                    @Override
+                    void settled(UsageEntry usage) {
+                        measured.add(usage);
+                    }
+                };
     }
 
     @AfterEach
@@ -110,6 +118,8 @@ class GatewayGuardTest {
         guard.settle(key, first, usage(key, 5, 20)); // it stopped after 20 tokens: 380 come back
         assertEquals(124, limiter.budgetUsed("t1", period()));
         assertEquals(1, ledger.pending(), "its usage row is queued");
+        assertEquals(1, measured.size(), "and counted in the gateway's metrics");
+        assertEquals(20, measured.get(0).completionTokens());
         assertTrue(guard.reserve(key, 10).refused(), "still over the budget");
     }
 

@@ -8,6 +8,7 @@ import dev.anvil.registry.domain.RegistryText;
 import dev.anvil.registry.domain.SemanticVersion;
 import dev.anvil.registry.domain.Stage;
 import dev.anvil.registry.domain.StageTransition;
+import dev.anvil.registry.domain.VersionEvent;
 import dev.anvil.security.Callers;
 import dev.anvil.security.Roles;
 import jakarta.annotation.Resource;
@@ -321,6 +322,30 @@ public class ModelRegistry {
                 .getResultList()
                 .stream()
                 .map(TransitionInfo::of)
+                .toList();
+    }
+
+    /** The other events of every version of the model (drift detected/cleared, reference pinned), oldest first. */
+    public List<VersionEventInfo> events(String model) {
+        requireMigrated();
+        return em
+                .createNamedQuery(VersionEvent.BY_MODEL, VersionEvent.class)
+                .setParameter("model", existingModel(model))
+                .getResultList()
+                .stream()
+                .map(VersionEventInfo::of)
+                .toList();
+    }
+
+    /** The other events of one version, oldest first. */
+    public List<VersionEventInfo> events(String model, String version) {
+        requireMigrated();
+        return em
+                .createNamedQuery(VersionEvent.BY_VERSION, VersionEvent.class)
+                .setParameter("version", existingVersion(existingModel(model), version))
+                .getResultList()
+                .stream()
+                .map(VersionEventInfo::of)
                 .toList();
     }
 

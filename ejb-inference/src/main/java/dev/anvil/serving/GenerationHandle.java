@@ -232,6 +232,10 @@ public final class GenerationHandle {
         FinishReason reason;
         /** Prompt tokens this choice's sequence found in the prefix cache. */
         int cachedTokens;
+        /** Sum and count of the emitted tokens' log-probabilities (for the mean). */
+        double logprobSum;
+
+        int sampled;
 
         ChoiceState(int index) {
             this.index = index;
@@ -240,7 +244,12 @@ public final class GenerationHandle {
         GenerationResult.Choice toChoice() {
             int[] ids = tokens.stream().mapToInt(Integer::intValue).toArray();
             return new GenerationResult.Choice(
-                    index, text.toString(), ids, reason, logprobList == null ? null : List.copyOf(logprobList));
+                    index,
+                    text.toString(),
+                    ids,
+                    reason,
+                    logprobList == null ? null : List.copyOf(logprobList),
+                    sampled == 0 ? Double.NaN : logprobSum / sampled);
         }
     }
 
@@ -266,6 +275,10 @@ public final class GenerationHandle {
             boolean endToken = step.finish() == Generation.FinishReason.END_OF_SEQUENCE;
             TokenLogprob lp = logprobs != null && !endToken && step.sample() != null ? logprob(step.sample()) : null;
             if (lp != null) state.logprobList.add(lp);
+            if (!endToken && step.sample() != null) {
+                state.logprobSum += step.sample().logprob();
+                state.sampled++;
+            }
             String text = step.text();
             state.text.append(text);
             if (!text.isEmpty() || lp != null) dispatch(() -> listener.onDelta(state.index, text, lp));

@@ -9,7 +9,21 @@ public record GenerationResult(String requestId, ServedModel model, List<Choice>
      * @param text     the generated text (stop string excluded)
      * @param tokens   the generated token ids (an end-of-sequence token included)
      * @param logprobs one entry per emitted token when logprobs were requested, else null
+     * @param meanLogprob the mean log-probability of the emitted tokens under the model's own distribution (whether
+     *                 or not logprobs were requested: the model's confidence, which drift detection watches); NaN when
+     *                 none was sampled here (nothing generated, or an answer replayed from the response cache)
      */
     public record Choice(
-            int index, String text, int[] tokens, FinishReason finishReason, List<TokenLogprob> logprobs) {}
+            int index,
+            String text,
+            int[] tokens,
+            FinishReason finishReason,
+            List<TokenLogprob> logprobs,
+            double meanLogprob) {
+
+        /** A choice whose tokens' log-probabilities are not known. */
+        public Choice(int index, String text, int[] tokens, FinishReason finishReason, List<TokenLogprob> logprobs) {
+            this(index, text, tokens, finishReason, logprobs, Double.NaN);
+        }
+    }
 }

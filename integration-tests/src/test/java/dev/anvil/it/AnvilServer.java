@@ -542,6 +542,7 @@ public final class AnvilServer {
         // EmbeddingsIT: this model name may shorten its embeddings with 'dimensions' (declared Matryoshka-trained).
         builder.environment().put("ANVIL_EMBEDDINGS_MATRYOSHKA_MODELS", MATRYOSHKA_TEST_MODEL);
         guardrailAndResilienceSettings(builder.environment());
+        driftSettings(builder.environment());
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();
         wildfly = builder.start();
@@ -586,6 +587,17 @@ public final class AnvilServer {
         env.put("ANVIL_RESILIENCE_BREAKER_DELAY_MS", "600000");
         // MicroProfile Fault Tolerance's own key for the submission timeout (queueing is fast; the fault delays 8 s).
         env.put("DEV_ANVIL_RESILIENCE_SUBMISSIONATTEMPTS_SUBMIT_TIMEOUT_VALUE", "3000");
+    }
+
+    /**
+     * DriftIT: windows small enough for a test's traffic (the defaults, 500, need minutes of requests). Drift detection
+     * only watches, so the other ITs' traffic is unaffected.
+     */
+    private static void driftSettings(Map<String, String> env) {
+        env.put("ANVIL_DRIFT_REFERENCE_SIZE", "40");
+        env.put("ANVIL_DRIFT_WINDOW_SIZE", "40");
+        env.put("ANVIL_DRIFT_MIN_SAMPLES", "40");
+        env.put("ANVIL_DRIFT_EVALUATE_EVERY", "10");
     }
 
     private void runConfigure(Path configure, Path wildflyHome, Map<String, String> environment)

@@ -5,7 +5,9 @@ import dev.anvil.api.ApiException;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.api.gateway.CallerContext;
 import dev.anvil.api.security.ApiKeyAccess;
+import dev.anvil.drift.DriftMonitor;
 import dev.anvil.experiments.ExperimentService;
+import dev.anvil.experiments.FeedbackInfo;
 import jakarta.ejb.EJB;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.inject.Inject;
@@ -42,6 +44,9 @@ public class FeedbackResource {
 
     @Inject
     CallerContext caller;
+
+    @Inject
+    DriftMonitor drift;
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
@@ -91,8 +96,9 @@ public class FeedbackResource {
         experiments.checkFeedback(
                 f.responseId(), f.rating(), f.scale(), f.comment()); // a malformed rating is a 400 first
         caller.requireRecipientOf(f.responseId(), f.user());
-        ExperimentJson.Feedback stored = ExperimentJson.Feedback.of(
-                experiments.recordFeedback(f.responseId(), f.rating(), f.scale(), f.comment()));
+        FeedbackInfo recorded = experiments.recordFeedback(f.responseId(), f.rating(), f.scale(), f.comment());
+        drift.feedback(recorded.responseId(), recorded.negative()); // the answering version's feedback feature
+        ExperimentJson.Feedback stored = ExperimentJson.Feedback.of(recorded);
         return Response.status(Response.Status.CREATED).entity(stored).build();
     }
 }

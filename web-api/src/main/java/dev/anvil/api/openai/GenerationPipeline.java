@@ -62,6 +62,9 @@ public class GenerationPipeline {
     ExperimentTraffic experiments;
 
     @Inject
+    DriftTraffic drift;
+
+    @Inject
     Guardrails guardrails;
 
     @Inject
@@ -257,13 +260,18 @@ public class GenerationPipeline {
             List<Runnable> held) {
         // The response cache, on the exact version routing chose: a hit is answered without inference.
         ResponseCache.Lookup lookup = cache.lookUp(model, options, tokens, logprobs);
-        Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, held);
         if (lookup instanceof ResponseCache.Lookup.Hit) {
+            Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, held);
             Submission replayed = Submission.replay(id, model, options.n(), prompts.texts(), logprobs != null, setup);
             // gateway: usage of what the caller received (its tokens were generated once, earlier)
             caller.settleWhenDone(id, model, replayed.totalPromptTokens(), replayed.results(), options.user());
             return replayed;
         }
+        // drift: the version's own traffic is observed once its answer is written (what it holds then includes it)
+        DriftTraffic.Observer observer = drift.observer(output);
+        List<Runnable> holds = new ArrayList<>(held);
+        holds.add(observer);
+        Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, holds);
         ResilientInference.Routed routed;
         try {
             routed = resilience.submit(model, m -> {
@@ -302,6 +310,7 @@ public class GenerationPipeline {
                 options.stream(),
                 routed.fallback() == null ? setup : setup.answeredBy(routed.fallback()));
         if (routed.fallback() == null) {
+            observer.watch(submission);
             experiments.track(submission, options, tokens);
             cache.storeWhenDone(submission);
         } else {

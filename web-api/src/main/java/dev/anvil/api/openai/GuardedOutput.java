@@ -34,6 +34,8 @@ final class GuardedOutput {
     private final RequestGuardrails request;
     /** What was found, input and output, for the {@code X-Anvil-Guardrails} header. */
     private final Set<String> findings;
+    /** Whether a choice's text was withheld (plain or streamed). */
+    private volatile boolean withheld;
 
     GuardedOutput(Guards guards, RequestGuardrails request) {
         this.guards = guards;
@@ -48,6 +50,14 @@ final class GuardedOutput {
     /** Whether streamed text can differ from the generated text (then streamed logprobs cannot be offered). */
     boolean transformsStream() {
         return guard().transforms();
+    }
+
+    /** What the guardrails did to this request as drift detection counts it: clean, flagged or withheld. */
+    String outcome() {
+        if (withheld) return "withheld";
+        synchronized (findings) {
+            return findings.isEmpty() ? "clean" : "flagged";
+        }
     }
 
     /** The {@code X-Anvil-Guardrails} header value, or null when nothing was found. */
@@ -69,14 +79,16 @@ final class GuardedOutput {
                     findings.addAll(g.findings());
                 }
                 if (last.blocked()) {
-                    choices.add(
-                            new GenerationResult.Choice(c.index(), "", c.tokens(), FinishReason.CONTENT_FILTER, null));
+                    withheld = true;
+                    choices.add(new GenerationResult.Choice(
+                            c.index(), "", c.tokens(), FinishReason.CONTENT_FILTER, null, c.meanLogprob()));
                 } else {
                     String text = first.text() + last.text();
                     choices.add(
                             text.equals(c.text())
                                     ? c
-                                    : new GenerationResult.Choice(c.index(), text, c.tokens(), c.finishReason(), null));
+                                    : new GenerationResult.Choice(
+                                            c.index(), text, c.tokens(), c.finishReason(), null, c.meanLogprob()));
                 }
             }
             out.add(new GenerationResult(r.requestId(), r.model(), List.copyOf(choices), r.usage()));
@@ -166,6 +178,7 @@ final class GuardedOutput {
             }
 
             private void filtered(int index, OutputTextGuard.Step step) {
+                withheld = true;
                 ready.add(new Submission.Event.Filtered(index, step.blockedBy().wireName(), step.reason()));
             }
         };

@@ -15,5 +15,13 @@ final class Listings {
     public record Versions(@Schema(required = true) List<ModelVersionJson> data) {}
 
     @Schema(name = "RegistryStageHistory")
-    public record History(@Schema(required = true) List<TransitionJson> data) {}
+    public record History(
+            @Schema(required = true, description = "Stage changes, oldest first")
+            List<TransitionJson> data,
+
+            @Schema(
+                    required = true,
+                    description = "Other events of the versions (drift detected or cleared, drift reference "
+                            + "pinned), oldest first")
+            List<VersionEventJson> events) {}
 }

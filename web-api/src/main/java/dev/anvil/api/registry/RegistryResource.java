@@ -237,7 +237,7 @@ public class RegistryResource {
     @Path("/{name}/history")
     @Operation(
             summary = "Stage history of all versions of a model",
-            description = "Oldest first; registrations included")
+            description = "Oldest first; registrations included; other events (drift) in `events`")
     @APIResponse(responseCode = "200", content = @Content(schema = @Schema(implementation = Listings.History.class)))
     @APIResponse(
             responseCode = "404",
@@ -245,7 +245,8 @@ public class RegistryResource {
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Listings.History modelHistory(@PathParam("name") String name) {
         return new Listings.History(
-                registry.history(name).stream().map(TransitionJson::of).toList());
+                registry.history(name).stream().map(TransitionJson::of).toList(),
+                registry.events(name).stream().map(VersionEventJson::of).toList());
     }
 
     @GET
@@ -258,6 +259,9 @@ public class RegistryResource {
             content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
     public Listings.History versionHistory(@PathParam("name") String name, @PathParam("version") String version) {
         return new Listings.History(
-                registry.history(name, version).stream().map(TransitionJson::of).toList());
+                registry.history(name, version).stream().map(TransitionJson::of).toList(),
+                registry.events(name, version).stream()
+                        .map(VersionEventJson::of)
+                        .toList());
     }
 }

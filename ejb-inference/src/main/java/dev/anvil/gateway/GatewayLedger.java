@@ -95,7 +95,7 @@ public class GatewayLedger {
 
     /** An admin action (no request/response text). */
     public void audit(String actor, String tenant, String action, String target, Integer status, String detail) {
-        audit(new AuditEntry(java.time.Instant.now(), actor, tenant, action, target, status, detail, null, null));
+        audit(new AuditEntry(java.time.Instant.now(), actor, tenant, action, target, status, detail, null, null, null));
     }
 
     public long dropped() {
@@ -242,10 +242,10 @@ public class GatewayLedger {
             c.setAutoCommit(false);
             try {
                 if (!usageBatch.isEmpty()) {
-                    try (PreparedStatement s =
-                            c.prepareStatement("INSERT INTO gateway_usage (occurred_at, usage_day, request_id, tenant,"
+                    try (PreparedStatement s = c.prepareStatement(
+                            "INSERT INTO gateway_usage (occurred_at, usage_day, request_id, tenant,"
                                     + " api_key_id, key_prefix, model, model_version, endpoint, prompt_tokens, completion_tokens, cost, latency_ms, outcome,"
-                                    + " subject_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                                    + " subject_sha256, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                         for (UsageEntry u : usageBatch) {
                             s.setObject(1, u.occurredAt().atOffset(ZoneOffset.UTC));
                             s.setDate(
@@ -267,15 +267,17 @@ public class GatewayLedger {
                             s.setLong(13, u.latencyMs());
                             s.setString(14, u.outcome());
                             s.setString(15, u.subjectSha256());
+                            s.setString(16, clip(u.traceId(), 32));
                             s.addBatch();
                         }
                         s.executeBatch();
                     }
                 }
                 if (!auditBatch.isEmpty()) {
-                    try (PreparedStatement s = c.prepareStatement(
-                            "INSERT INTO gateway_audit (occurred_at, actor, tenant, action, target,"
-                                    + " status, detail, request_text, response_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                    try (PreparedStatement s =
+                            c.prepareStatement("INSERT INTO gateway_audit (occurred_at, actor, tenant, action, target,"
+                                    + " status, detail, request_text, response_text, trace_id)"
+                                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                         for (AuditEntry a : auditBatch) {
                             s.setObject(1, a.occurredAt().atOffset(ZoneOffset.UTC));
                             s.setString(2, clip(a.actor(), 128));
@@ -287,6 +289,7 @@ public class GatewayLedger {
                             s.setString(7, clip(a.detail(), MAX_DETAIL));
                             s.setString(8, clip(a.requestText(), MAX_TEXT));
                             s.setString(9, clip(a.responseText(), MAX_TEXT));
+                            s.setString(10, clip(a.traceId(), 32));
                             s.addBatch();
                         }
                         s.executeBatch();

@@ -11,6 +11,7 @@ import java.time.Instant;
  * @param outcome  {@code ok}, {@code error} or {@code cancelled}
  * @param subjectSha256 for an anonymous request, the SHA-256 of the subject that received the response
  *                 ({@link Recipient}); null for a keyed one
+ * @param traceId  the request's OpenTelemetry trace id, or null when tracing is off
  */
 public record UsageEntry(
         Instant occurredAt,
@@ -26,4 +27,5 @@ public record UsageEntry(
         BigDecimal cost,
         long latencyMs,
         String outcome,
-        String subjectSha256) {}
+        String subjectSha256,
+        String traceId) {}

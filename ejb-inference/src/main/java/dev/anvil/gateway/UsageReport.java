@@ -47,7 +47,8 @@ public class UsageReport {
             Integer status,
             String detail,
             String requestText,
-            String responseText) {}
+            String responseText,
+            String traceId) {}
 
     /** Usage from {@code from} to {@code to} (UTC days, both included), optionally one tenant and/or model. */
     public List<Line> byTenantModelDay(LocalDate from, LocalDate to, String tenant, String model) {
@@ -115,7 +116,7 @@ public class UsageReport {
     /** The newest audit rows first, optionally filtered; at most {@value #MAX_AUDIT_ROWS}. */
     public List<AuditRow> audit(String actor, String tenant, String action, int limit) {
         StringBuilder sql = new StringBuilder("SELECT id, occurred_at, actor, tenant, action, target, status, detail,"
-                + " request_text, response_text FROM gateway_audit WHERE 1 = 1");
+                + " request_text, response_text, trace_id FROM gateway_audit WHERE 1 = 1");
         if (actor != null) sql.append(" AND actor = :actor");
         if (tenant != null) sql.append(" AND tenant = :tenant");
         if (action != null) sql.append(" AND action = :action");
@@ -137,7 +138,8 @@ public class UsageReport {
                     c[6] == null ? null : (int) number(c[6]),
                     text(c[7]),
                     text(c[8]),
-                    text(c[9])));
+                    text(c[9]),
+                    (String) c[10]));
         }
         return rows;
     }

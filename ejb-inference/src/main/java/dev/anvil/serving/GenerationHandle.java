@@ -38,6 +38,15 @@ public final class GenerationHandle {
     private final ChoiceState[] choices;
     private final List<Scheduler.SequenceHandle> sequences = new ArrayList<>();
 
+    /**
+     * When the generation reached each phase ({@link System#nanoTime()}; 0 until it did): made (submitted), first
+     * choice admitted to the batch (its queue wait over), first token (its prefill over), last choice finished.
+     */
+    public record Timings(long submittedNanos, long admittedNanos, long firstTokenNanos, long finishedNanos) {}
+
+    private final long submittedNanos = System.nanoTime();
+    private volatile long admittedNanos, firstTokenNanos, finishedNanos;
+
     // Guarded by this: the listener and the events buffered before it came.
     private GenerationListener listener;
     private List<Runnable> buffered = new ArrayList<>();
@@ -154,6 +163,11 @@ public final class GenerationHandle {
         return result.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
     }
 
+    /** When this generation reached each phase so far (the request's tracing spans are drawn from these). */
+    public Timings timings() {
+        return new Timings(submittedNanos, admittedNanos, firstTokenNanos, finishedNanos);
+    }
+
     public boolean isDone() {
         return result.isDone();
     }
@@ -217,6 +231,7 @@ public final class GenerationHandle {
             completion += c.tokens.size();
             cached = Math.min(cached, c.cachedTokens);
         }
+        finishedNanos = System.nanoTime();
         GenerationResult r =
                 new GenerationResult(requestId, model, List.copyOf(list), new Usage(promptTokens, completion, cached));
         observer.completed(r);
@@ -263,12 +278,18 @@ public final class GenerationHandle {
         }
 
         @Override
+        public void onAdmitted() {
+            if (admittedNanos == 0) admittedNanos = System.nanoTime();
+        }
+
+        @Override
         public void onPrefixCacheLookup(int promptTokens, int cachedTokens) {
             observer.prefixCacheLookup(promptTokens, cachedTokens);
         }
 
         @Override
         public void onToken(Generation.Step step) {
+            if (firstTokenNanos == 0) firstTokenNanos = System.nanoTime();
             observer.token(state.index);
             state.tokens.add(step.token());
             // An end-of-sequence token is counted but, like its text, not reported as output.

@@ -100,6 +100,7 @@ class GatewayGuardTest {
                 BigDecimal.ZERO,
                 1,
                 "ok",
+                null,
                 null);
     }
 

@@ -47,8 +47,12 @@ class GatewayLedgerTest {
                 BigDecimal.ZERO,
                 12,
                 "ok",
-                null);
+                null,
+                TRACE);
     }
+
+    /** A W3C trace id, as the request's span would give it. */
+    private static final String TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 
     private static List<String> column(javax.sql.DataSource db, String sql) throws SQLException {
         List<String> values = new ArrayList<>();
@@ -70,6 +74,7 @@ class GatewayLedgerTest {
         ledger.audit("alice", null, "tenant.create", "tenant/x", null, null);
         ledger.flush();
         assertEquals(List.of("r-1", "r-3"), column(db, "SELECT request_id FROM gateway_usage ORDER BY request_id"));
+        assertEquals(List.of(TRACE, TRACE), column(db, "SELECT trace_id FROM gateway_usage"), "rows name their trace");
         assertEquals(List.of("alice"), column(db, "SELECT actor FROM gateway_audit"));
         assertEquals(1, ledger.dropped());
         assertEquals(3, ledger.written());
@@ -93,8 +98,10 @@ class GatewayLedgerTest {
                 200,
                 null,
                 "a\u0000b",
-                "c\u0000"));
+                "c\u0000",
+                TRACE));
         ledger.flush();
+        assertEquals(List.of(TRACE), column(db, "SELECT trace_id FROM gateway_audit"), "the row names its trace");
         assertEquals(List.of("a\uFFFDb"), column(db, "SELECT request_text FROM gateway_audit"));
         assertEquals(List.of("c\uFFFD"), column(db, "SELECT response_text FROM gateway_audit"));
         assertEquals(0, ledger.dropped());

@@ -443,16 +443,17 @@ public final class Scheduler implements Runnable, AutoCloseable {
         runningCount = queue.runningCount();
         if (plan.isEmpty()) return false;
 
-        if (planner.prefixCaching()) {
-            for (StepPlan.Chunk c : plan.chunks()) {
-                Seq s = c.seq();
-                if (s.lookupReported) continue;
-                s.lookupReported = true;
-                try {
+        for (StepPlan.Chunk c : plan.chunks()) {
+            Seq s = c.seq();
+            if (s.lookupReported) continue;
+            s.lookupReported = true;
+            try {
+                s.listener.onAdmitted();
+                if (planner.prefixCaching()) {
                     s.listener.onPrefixCacheLookup(s.request.promptTokens().length, s.cachedPromptTokens);
-                } catch (RuntimeException e) {
-                    LOG.log(System.Logger.Level.WARNING, "sequence listener failed in onPrefixCacheLookup", e);
                 }
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "sequence listener failed when its sequence was admitted", e);
             }
         }
 
@@ -581,7 +582,7 @@ public final class Scheduler implements Runnable, AutoCloseable {
         int preemptions;
         /** Prompt tokens found in the prefix cache at its first admission (-1 until admitted). */
         int cachedPromptTokens = -1;
-        /** Whether {@link SequenceListener#onPrefixCacheLookup} was called. */
+        /** Whether {@link SequenceListener#onAdmitted} (and {@link SequenceListener#onPrefixCacheLookup}) was called. */
         boolean lookupReported;
 
         volatile boolean cancelRequested;

@@ -22,6 +22,12 @@ public interface SequenceListener {
     default void onPrefixCacheLookup(int promptTokens, int cachedTokens) {}
 
     /**
+     * The sequence was admitted to the running batch for the first time (its wait in the queue ended); called before
+     * {@link #onPrefixCacheLookup}, on the batching thread, whether or not prefixes are cached.
+     */
+    default void onAdmitted() {}
+
+    /**
      * A token was generated. {@code step.text()} is the text that became final with it (possibly empty);
      * {@code step.sample()} holds its log-probability and the requested alternatives.
      */

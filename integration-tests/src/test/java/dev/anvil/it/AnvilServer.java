@@ -543,6 +543,7 @@ public final class AnvilServer {
         builder.environment().put("ANVIL_EMBEDDINGS_MATRYOSHKA_MODELS", MATRYOSHKA_TEST_MODEL);
         guardrailAndResilienceSettings(builder.environment());
         driftSettings(builder.environment());
+        tracingSettings(builder.environment());
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();
         wildfly = builder.start();
@@ -598,6 +599,16 @@ public final class AnvilServer {
         env.put("ANVIL_DRIFT_WINDOW_SIZE", "40");
         env.put("ANVIL_DRIFT_MIN_SAMPLES", "40");
         env.put("ANVIL_DRIFT_EVALUATE_EVERY", "10");
+    }
+
+    /**
+     * TracingIT: tracing on (it is off by default), every span exported at once to the run's in-process OTLP receiver.
+     */
+    private static void tracingSettings(Map<String, String> env) {
+        env.put("OTEL_SDK_DISABLED", "false");
+        env.put("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf");
+        env.put("OTEL_EXPORTER_OTLP_ENDPOINT", TraceCollector.get().endpoint());
+        env.put("OTEL_BSP_SCHEDULE_DELAY", "100");
     }
 
     private void runConfigure(Path configure, Path wildflyHome, Map<String, String> environment)

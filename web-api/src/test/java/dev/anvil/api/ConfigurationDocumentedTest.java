@@ -311,9 +311,48 @@ class ConfigurationDocumentedTest {
                 : false;
     }
 
+    /**
+     * The library settings (OpenTelemetry's {@code otel.*}) the deployments give in their
+     * {@code META-INF/microprofile-config.properties}: each is a default of Anvil's, documented like its own keys.
+     */
+    private static Map<String, String> deploymentDefaults() {
+        Map<String, String> keys = new TreeMap<>();
+        for (String module : List.of("../web-api", "../ejb-inference")) {
+            Path file = Path.of(module, "src/main/resources/META-INF/microprofile-config.properties");
+            java.util.Properties p = new java.util.Properties();
+            try (var in = java.nio.file.Files.newBufferedReader(file)) {
+                p.load(in);
+            } catch (IOException e) {
+                throw new AssertionError("cannot read " + file.toAbsolutePath(), e);
+            }
+            for (String key : p.stringPropertyNames()) {
+                if (!key.startsWith("otel.")) continue;
+                String previous = keys.put(key, p.getProperty(key));
+                if (previous != null && !previous.equals(p.getProperty(key)))
+                    throw new AssertionError(key + " is " + previous + " in one deployment, " + p.getProperty(key)
+                            + " in " + module + ": one default per key");
+            }
+        }
+        return keys;
+    }
+
+    @Test
+    void everyTracingDefaultOfTheDeploymentsIsDocumented() {
+        Map<String, String> defaults = deploymentDefaults();
+        assertTrue(defaults.containsKey("otel.sdk.disabled"), "tracing is off unless turned on: " + defaults);
+        Map<String, String> documented = documentedKeys();
+        List<String> problems = new ArrayList<>();
+        defaults.forEach((key, value) -> {
+            if (!value.equals(documented.get(key)))
+                problems.add(key + " = " + value + " in the deployments, documented as " + documented.get(key));
+        });
+        assertEquals(List.of(), problems);
+    }
+
     @Test
     void everyDocumentedKeyIsStillRead() {
         Map<String, String> read = new LinkedHashMap<>(injectedKeys());
+        read.putAll(deploymentDefaults());
         read.putAll(guardrailKeys());
         read.putAll(faultToleranceKeys());
         List<String> families = new ArrayList<>(declaredConstants().values());

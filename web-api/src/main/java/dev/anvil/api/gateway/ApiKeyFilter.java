@@ -43,6 +43,11 @@ public class ApiKeyFilter {
     private static final String APPLIES = ApiKeyFilter.class.getName() + ".applies";
     /** Nanoseconds the request filter took, added to the response filter's time in {@link #OVERHEAD}. */
     private static final String REQUEST_NANOS = ApiKeyFilter.class.getName() + ".nanos";
+    /**
+     * Request attribute: {@link System#nanoTime()} when the request filter started; with {@link #REQUEST_NANOS}, the
+     * gateway's span of the request's trace ({@link #requestFilterSpan}).
+     */
+    private static final String STARTED_NANOS = ApiKeyFilter.class.getName() + ".started";
     /** The gateway's own time per /v1 request: authentication, limits, budget, audit hand-off (both filters). */
     static final Metadata OVERHEAD = Metadata.builder()
             .withName("anvil.gateway.overhead")
@@ -67,6 +72,9 @@ public class ApiKeyFilter {
     GatewayGuard guard;
 
     @Inject
+    dev.anvil.api.tracing.RequestTracing tracing;
+
+    @Inject
     CallerContext caller;
 
     @EJB
@@ -76,6 +84,7 @@ public class ApiKeyFilter {
     public void admit(ContainerRequestContext request, String endpoint) throws IOException {
         long started = System.nanoTime();
         request.setProperty(APPLIES, Boolean.TRUE);
+        request.setProperty(STARTED_NANOS, started);
         try {
             authenticateAndAdmit(request, endpoint);
         } finally {
@@ -118,6 +127,19 @@ public class ApiKeyFilter {
         if (!admission.admitted()) {
             request.abortWith(GatewayErrors.refused(admission, key.tenant()));
         }
+    }
+
+    /**
+     * When the request filter ran (start and end, {@link System#nanoTime()}), read from the servlet request the
+     * properties are kept in; null when it did not run for the request.
+     */
+    public static long[] requestFilterSpan(jakarta.servlet.http.HttpServletRequest http) {
+        if (http == null
+                || !(http.getAttribute(STARTED_NANOS) instanceof Long start)
+                || !(http.getAttribute(REQUEST_NANOS) instanceof Long took)) {
+            return null;
+        }
+        return new long[] {start, start + took};
     }
 
     /** After the resource method answered (or {@link #admit} refused): limit headers, settlement or audit row. */
@@ -168,7 +190,8 @@ public class ApiKeyFilter {
                 response.getStatus(),
                 response.getStatus() >= 400 ? errorCode(response) : null,
                 key != null && key.auditText() ? call.requestText : null,
-                null));
+                null,
+                tracing.traceId()));
     }
 
     private static String errorCode(ContainerResponseContext response) {

@@ -48,6 +48,9 @@ public class CallerContext {
     @Inject
     GatewayGuard guard;
 
+    @Inject
+    dev.anvil.api.tracing.RequestTracing tracing;
+
     @EJB
     GatewayLedger ledger;
 
@@ -257,6 +260,7 @@ public class CallerContext {
         String path = call.endpoint;
         String prompt = caller != null && caller.auditText() ? call.requestText : null;
         String actor = call.actor();
+        String traceId = tracing.traceId(); // on the request's thread, in its trace
         // Off the batching thread that completes the results (settling reads and writes the limits cache), or
         // before the response of a plain answer is written (ApiKeyFilter), whichever comes first.
         call.settleWhenDone(
@@ -299,7 +303,8 @@ public class CallerContext {
                                     guard.cost(model.name(), promptTokens, completionTokens),
                                     latencyMs,
                                     outcome,
-                                    subject));
+                                    subject,
+                                    traceId));
                     ledger.audit(new AuditEntry(
                             at,
                             actor,
@@ -311,7 +316,8 @@ public class CallerContext {
                                     + " completion_tokens=" + completionTokens + " outcome=" + outcome + " latency_ms="
                                     + latencyMs,
                             prompt,
-                            text));
+                            text,
+                            traceId));
                 },
                 SETTLERS);
     }

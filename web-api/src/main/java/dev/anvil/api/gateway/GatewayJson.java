@@ -171,7 +171,8 @@ public final class GatewayJson {
             Integer status,
             String detail,
             String requestText,
-            String responseText) {
+            String responseText,
+            String traceId) {
         static AuditJson of(UsageReport.AuditRow a) {
             return new AuditJson(
                     a.id(),
@@ -183,7 +184,8 @@ public final class GatewayJson {
                     a.status(),
                     a.detail(),
                     a.requestText(),
-                    a.responseText());
+                    a.responseText(),
+                    a.traceId());
         }
     }
 

@@ -2,6 +2,7 @@ package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
+import dev.anvil.api.tracing.RequestTracing;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.InferenceException;
 import jakarta.annotation.PreDestroy;
@@ -38,6 +39,9 @@ public class AnswerWriter {
 
     @Inject
     OpenAiConfig config;
+
+    @Inject
+    RequestTracing tracing;
 
     /** Threads that write responses; virtual, since each mostly waits for tokens or for a slow client. */
     private final ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
@@ -94,6 +98,16 @@ public class AnswerWriter {
         if (submission.fallback != null) response.header(GuardrailErrors.FALLBACK_HEADER, submission.fallback.header());
         String findings = submission.output == null ? null : submission.output.header();
         if (findings != null) response.header(GuardrailErrors.FINDINGS_HEADER, findings);
+        String traceId = submission.trace() == null
+                ? null
+                : io.opentelemetry.api.trace.Span.fromContext(submission.trace())
+                                .getSpanContext()
+                                .isValid()
+                        ? io.opentelemetry.api.trace.Span.fromContext(submission.trace())
+                                .getSpanContext()
+                                .getTraceId()
+                        : null;
+        if (traceId != null) response.header(RequestTracing.TRACE_HEADER, traceId);
         return response;
     }
 
@@ -150,8 +164,7 @@ public class AnswerWriter {
         if (submission.isReplay()) { // answered from the cache: nothing to wait for, answer on this thread
             try {
                 List<GenerationResult> results = submission.results().join();
-                List<GenerationResult> answered =
-                        submission.output == null ? results : submission.output.apply(results);
+                List<GenerationResult> answered = guarded(submission, results);
                 async.resume(
                         headers(Response.ok(OpenAiJson.toJson(body.apply(answered)), "application/json"), submission)
                                 .header(ResponseCacheStage.HEADER, submission.cacheStatus())
@@ -187,7 +200,7 @@ public class AnswerWriter {
                 .whenCompleteAsync(
                         (results, error) -> {
                             watch.stop(); // before anything is written: no probe may read the connection after this
-                            try {
+                            try (RequestTracing.LogContext logged = RequestTracing.logContext(submission.trace())) {
                                 answer(async, submission, body, results, error, promptParam);
                             } finally {
                                 submission.answered();
@@ -196,8 +209,14 @@ public class AnswerWriter {
                         writers);
     }
 
+    /** The plain answer's choices through the output guardrails, in their span of the request's trace. */
+    private List<GenerationResult> guarded(Submission submission, List<GenerationResult> results) {
+        if (submission.output == null) return results;
+        return tracing.inSpan(submission.trace(), "anvil.guardrails.output", () -> submission.output.apply(results));
+    }
+
     /** Resumes a plain request with its finished results, or with the error its generation ended in. */
-    private static void answer(
+    private void answer(
             AsyncResponse async,
             Submission submission,
             Function<List<GenerationResult>, Object> body,
@@ -206,8 +225,7 @@ public class AnswerWriter {
             String promptParam) {
         if (error == null) {
             try {
-                List<GenerationResult> answered =
-                        submission.output == null ? results : submission.output.apply(results);
+                List<GenerationResult> answered = guarded(submission, results);
                 String json = OpenAiJson.toJson(body.apply(answered));
                 async.resume(headers(Response.ok(json, "application/json"), submission)
                         .header(ResponseCacheStage.HEADER, submission.cacheStatus())

@@ -2,17 +2,24 @@ package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
+import dev.anvil.api.gateway.ApiKeyFilter;
 import dev.anvil.api.gateway.CallerContext;
+import dev.anvil.api.tracing.RequestTracing;
 import dev.anvil.cache.ResponseCache;
 import dev.anvil.guardrails.GuardrailPolicies;
 import dev.anvil.guardrails.GuardrailPolicy;
 import dev.anvil.guardrails.GuardrailViolation;
 import dev.anvil.guardrails.Guardrails;
 import dev.anvil.resilience.ResilientInference;
+import dev.anvil.serving.GenerationHandle;
 import dev.anvil.serving.InferenceException;
 import dev.anvil.serving.InferenceRequest;
 import dev.anvil.serving.InferenceService;
 import dev.anvil.serving.ServedModel;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.common.Attributes;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.context.Context;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.json.JsonObject;
@@ -65,6 +72,9 @@ public class GenerationPipeline {
     DriftTraffic drift;
 
     @Inject
+    RequestTracing tracing;
+
+    @Inject
     Guardrails guardrails;
 
     @Inject
@@ -101,14 +111,19 @@ public class GenerationPipeline {
             String contentLength,
             Function<JsonObject, GenerationRequest> parse) {
         AnswerWriter.disableContainerAsyncTimeout(http);
-        try {
+        Context trace = tracing.current();
+        try (RequestTracing.LogContext logged = RequestTracing.logContext(trace)) {
+            long[] gateway = ApiKeyFilter.requestFilterSpan(http);
+            if (gateway != null) tracing.finished(trace, "anvil.gateway", gateway[0], gateway[1], Attributes.empty());
             GenerationRequest request =
                     parse.apply(RequestBodies.readObject(body, contentLength, config.maxBodyBytes()));
-            GenerationOptions options = route(request.options());
-            ServedModel model = models.served(options.model(), request.endpoint().promptParam);
+            GenerationOptions options = tracing.inSpan("anvil.routing", () -> route(request.options()));
+            ServedModel model =
+                    tracing.inSpan("anvil.model", () -> models.served(options.model(), request.endpoint().promptParam));
             if (model.embeds()) throw InferenceErrors.exception(InferenceService.notAGenerator(model), null);
             List<String> given = request.inputTexts(model);
-            CheckedInput input = guardInput(http, given, request.endpoint().promptParam);
+            CheckedInput input = tracing.inSpan(
+                    "anvil.guardrails.input", () -> guardInput(http, given, request.endpoint().promptParam));
             RequestGuardrails guard =
                     new RequestGuardrails(input.policy(), input.check().findings(), request.jsonOutput());
             GenerationRequest.Prompts prompts =
@@ -187,6 +202,45 @@ public class GenerationPipeline {
         }
     }
 
+    /**
+     * Once the generation is over, its phases as spans of the request's trace, drawn from the generations' own marks
+     * (several prompts: from the first submitted to the last finished): {@code anvil.queue} (submitted to admitted),
+     * {@code anvil.prefill} (admitted to first token) and {@code anvil.decode} (first to last token), with the
+     * request's token counts.
+     */
+    private void traceGeneration(Submission submission) {
+        Context parent = submission.trace();
+        submission.results().whenComplete((results, error) -> {
+            long submitted = Long.MAX_VALUE, admitted = Long.MAX_VALUE, first = Long.MAX_VALUE, finished = 0;
+            for (GenerationHandle.Timings t : submission.timings()) {
+                submitted = Math.min(submitted, t.submittedNanos());
+                if (t.admittedNanos() != 0) admitted = Math.min(admitted, t.admittedNanos());
+                if (t.firstTokenNanos() != 0) first = Math.min(first, t.firstTokenNanos());
+                finished = Math.max(finished, t.finishedNanos());
+            }
+            if (submitted == Long.MAX_VALUE) return;
+            int completion = results == null
+                    ? 0
+                    : results.stream()
+                            .mapToInt(r -> r.usage().completionTokens())
+                            .sum();
+            long end = finished == 0 ? System.nanoTime() : finished; // failed or cancelled: up to now
+            long admittedOr = admitted == Long.MAX_VALUE ? end : admitted;
+            tracing.finished(parent, "anvil.queue", submitted, admittedOr, Attributes.empty());
+            if (admitted == Long.MAX_VALUE) return;
+            long firstOr = first == Long.MAX_VALUE ? end : first;
+            tracing.finished(parent, "anvil.prefill", admitted, firstOr, Attributes.of(PROMPT_TOKENS, (long)
+                    submission.totalPromptTokens()));
+            if (first != Long.MAX_VALUE) {
+                tracing.finished(
+                        parent, "anvil.decode", first, end, Attributes.of(COMPLETION_TOKENS, (long) completion));
+            }
+        });
+    }
+
+    private static final AttributeKey<Long> PROMPT_TOKENS = AttributeKey.longKey("gen_ai.usage.input_tokens");
+    private static final AttributeKey<Long> COMPLETION_TOKENS = AttributeKey.longKey("gen_ai.usage.output_tokens");
+
     /** A fresh response id: a prefix and 128 random bits, unique per response. */
     static String newId(String prefix) {
         // 128 random bits: unique enough for response ids, without SecureRandom's cost and lock per request.
@@ -259,10 +313,15 @@ public class GenerationPipeline {
             OpenStreams.Stream streamSlot,
             List<Runnable> held) {
         // The response cache, on the exact version routing chose: a hit is answered without inference.
-        ResponseCache.Lookup lookup = cache.lookUp(model, options, tokens, logprobs);
+        ResponseCache.Lookup lookup = tracing.inSpan("anvil.cache", () -> {
+            ResponseCache.Lookup l = cache.lookUp(model, options, tokens, logprobs);
+            Span.current().setAttribute("anvil.cache.status", l.status());
+            return l;
+        });
         if (lookup instanceof ResponseCache.Lookup.Hit) {
             Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, held);
             Submission replayed = Submission.replay(id, model, options.n(), prompts.texts(), logprobs != null, setup);
+            replayed.traceUnder(tracing.current());
             // gateway: usage of what the caller received (its tokens were generated once, earlier)
             caller.settleWhenDone(id, model, replayed.totalPromptTokens(), replayed.results(), options.user());
             return replayed;
@@ -309,6 +368,8 @@ public class GenerationPipeline {
                 prompts.texts(),
                 options.stream(),
                 routed.fallback() == null ? setup : setup.answeredBy(routed.fallback()));
+        submission.traceUnder(tracing.current());
+        traceGeneration(submission);
         if (routed.fallback() == null) {
             observer.watch(submission);
             experiments.track(submission, options, tokens);

@@ -106,6 +106,8 @@ final class Submission implements SseStream.EventSource {
     private volatile long firstTokenNanos;
     /** Runs on the batching thread at each token of a non-streamed submission; must not block. */
     private volatile Runnable progressHook;
+    /** The request's trace context (its server span), for the spans drawn on other threads; null: none. */
+    private volatile io.opentelemetry.context.Context trace;
 
     private Submission(
             String id,
@@ -218,6 +220,20 @@ final class Submission implements SseStream.EventSource {
     }
 
     /** System.nanoTime() of the first generated token, 0 if none came yet. */
+    /** The spans of later stages (generation phases, output guard) hang under {@code context}. */
+    void traceUnder(io.opentelemetry.context.Context context) {
+        trace = context;
+    }
+
+    io.opentelemetry.context.Context trace() {
+        return trace;
+    }
+
+    /** Each generation's phase marks (none for a replay). */
+    List<dev.anvil.serving.GenerationHandle.Timings> timings() {
+        return handles.stream().map(dev.anvil.serving.GenerationHandle::timings).toList();
+    }
+
     long firstTokenNanos() {
         return firstTokenNanos;
     }

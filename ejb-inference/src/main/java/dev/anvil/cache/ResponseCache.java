@@ -57,6 +57,7 @@ public class ResponseCache {
     ResponseCacheMetrics metrics;
 
     private final AtomicLong sequence = new AtomicLong();
+    private volatile SemanticIndex semantic;
     /** "name@version" → the sequence number of its last invalidation. */
     private final Map<String, Long> invalidatedAt = new ConcurrentHashMap<>();
 
@@ -65,15 +66,34 @@ public class ResponseCache {
         /** A label for logs and the {@code X-Anvil-Cache} response header. */
         String status();
 
-        /** The cache holds the request's generation. */
-        record Hit(CachedGeneration generation) implements Lookup {
+        /**
+         * The cache holds the request's generation; {@code similarity} is NaN for the exact entry, else the cosine
+         * similarity of the prompt whose response answers this one (a semantic hit).
+         */
+        record Hit(CachedGeneration generation, double similarity) implements Lookup {
+            public Hit(CachedGeneration generation) {
+                this(generation, Double.NaN);
+            }
+
+            public boolean semantic() {
+                return !Double.isNaN(similarity);
+            }
+
             public String status() {
-                return "hit";
+                return semantic() ? "semantic-hit" : "hit";
             }
         }
 
-        /** Cacheable and not held (or not to be read): generate, then {@link #store} unless {@code mayStore} is false. */
-        record Miss(String key, String modelRef, long sequence, boolean mayStore, String status) implements Lookup {}
+        /**
+         * Cacheable and not held (or not to be read): generate, then {@link #store} unless {@code mayStore} is false;
+         * {@code semantic} (null unless the semantic cache looked the request up) indexes the stored entry's prompt.
+         */
+        record Miss(String key, String modelRef, long sequence, boolean mayStore, String status, Semantic semantic)
+                implements Lookup {
+            public Miss(String key, String modelRef, long sequence, boolean mayStore, String status) {
+                this(key, modelRef, sequence, mayStore, status, null);
+            }
+        }
 
         /** Not cacheable (random sampling) or the cache is off: generate and do not store. */
         record Bypass(String reason) implements Lookup {
@@ -81,6 +101,60 @@ public class ResponseCache {
                 return reason.equals("disabled") ? "off" : "uncacheable";
             }
         }
+    }
+
+    /** What the semantic index needs to index a stored entry: its group and its prompt's unit embedding. */
+    public record Semantic(String scope, String parametersDigest, float[] unitEmbedding) {}
+
+    /**
+     * The semantic cache's word on a request the exact cache missed ({@code miss}, status "miss"): a stored response
+     * to a prompt of the same group whose embedding is at least {@code anvil.cache.semantic.min-similarity} to
+     * {@code embedding}'s, or the miss made to index this request's entry when it is stored.
+     */
+    public Lookup semanticLookup(Lookup.Miss miss, CacheableRequest request, float[] embedding) {
+        if (!(ResponseCacheKeys.derive(request) instanceof ResponseCacheKeys.Derivation.Cacheable c)) return miss;
+        float[] unit = SemanticIndex.unit(embedding);
+        SemanticIndex.Group group = new SemanticIndex.Group(request.scope(), miss.modelRef(), c.parametersDigest());
+        SemanticIndex.Match match = semanticIndex().nearest(group, unit, config.semanticMinSimilarity());
+        if (match != null) {
+            byte[] value = cache.get(match.exactKey());
+            if (value != null) {
+                try {
+                    CachedGeneration generation = CachedGenerationCodec.decode(value);
+                    if (generation.prompts().size() == request.prompts().size()) {
+                        metrics.semanticHit();
+                        return new Lookup.Hit(generation, match.similarity());
+                    }
+                } catch (IllegalArgumentException e) {
+                    LOG.log(Level.WARNING, "semantic cache: unreadable entry " + match.exactKey(), e);
+                }
+            }
+            semanticIndex().remove(match.exactKey()); // the entry expired or was evicted: its vector goes too
+        }
+        metrics.semanticMiss();
+        return new Lookup.Miss(
+                miss.key(),
+                miss.modelRef(),
+                miss.sequence(),
+                miss.mayStore(),
+                miss.status(),
+                new Semantic(request.scope(), c.parametersDigest(), unit));
+    }
+
+    /** The semantic index, made on first use with the configured bound (its size a gauge from then). */
+    private SemanticIndex semanticIndex() {
+        SemanticIndex index = semantic;
+        if (index == null) {
+            synchronized (this) {
+                index = semantic;
+                if (index == null) {
+                    index = new SemanticIndex(config.semanticMaxEntries());
+                    metrics.semanticEntries(index::size);
+                    semantic = index;
+                }
+            }
+        }
+        return index;
     }
 
     /** Looks {@code request} up as its {@code Cache-Control} directive allows. */
@@ -138,6 +212,14 @@ public class ResponseCache {
         if (config.ttlSeconds() > 0) cache.put(miss.key(), value, config.ttlSeconds(), TimeUnit.SECONDS);
         else cache.put(miss.key(), value); // no lifespan: only the size bound and invalidation remove it
         metrics.stored();
+        Semantic s = miss.semantic();
+        if (s != null) {
+            semanticIndex()
+                    .add(
+                            new SemanticIndex.Group(s.scope(), miss.modelRef(), s.parametersDigest()),
+                            miss.key(),
+                            s.unitEmbedding());
+        }
     }
 
     /** A generation that will not be stored (cancelled, failed): counted, nothing else. */
@@ -149,6 +231,7 @@ public class ResponseCache {
     public int invalidate(String model, String version) {
         String ref = model + "@" + version;
         invalidatedAt.put(ref, sequence.incrementAndGet());
+        if (semantic != null) semantic.invalidate(ref);
         String prefix = key(ref, "");
         List<String> keys = new ArrayList<>();
         try (CloseableIterator<String> it = cache.keySet().iterator()) {

@@ -29,8 +29,11 @@ public final class ResponseCacheKeys {
 
     /** Why a request is or is not cacheable. */
     public sealed interface Derivation {
-        /** A cacheable request and its digest (64 hex characters). */
-        record Cacheable(String digest) implements Derivation {}
+        /**
+         * A cacheable request and its digest (64 hex characters); {@code parametersDigest} is the digest of everything
+         * but the prompts (the semantic cache's group: requests that differ only in their prompts).
+         */
+        record Cacheable(String digest, String parametersDigest) implements Derivation {}
 
         /** A request whose output is not repeatable. */
         record NotCacheable(String reason) implements Derivation {}
@@ -49,16 +52,27 @@ public final class ResponseCacheKeys {
         if (!argmax && !r.seedGiven()) {
             return new Derivation.NotCacheable(NOT_DETERMINISTIC);
         }
-        Encoder e = new Encoder();
+        Encoder e = new Encoder(), p = new Encoder();
         e.string(FORMAT);
-        e.string(r.scope());
-        e.string(r.model());
-        e.string(r.version());
+        p.string(FORMAT + "/parameters");
         e.integer(r.prompts().size());
         for (int[] prompt : r.prompts()) {
             e.integer(prompt.length);
             for (int id : prompt) e.integer(id);
         }
+        parameters(e, r, argmax);
+        parameters(p, r, argmax);
+        p.integer(r.prompts().size());
+        HexFormat hex = HexFormat.of();
+        return new Derivation.Cacheable(hex.formatHex(e.digest.digest()), hex.formatHex(p.digest.digest()));
+    }
+
+    /** Everything but the prompts that decides the output. */
+    private static void parameters(Encoder e, CacheableRequest r, boolean argmax) {
+        SamplingParams s = r.sampling();
+        e.string(r.scope());
+        e.string(r.model());
+        e.string(r.version());
         if (argmax) {
             e.string("argmax");
         } else {
@@ -78,7 +92,6 @@ public final class ResponseCacheKeys {
         for (String stop : r.stop()) e.string(stop);
         e.integer(r.n());
         e.integer(r.logprobs() == null ? -1 : r.logprobs());
-        return new Derivation.Cacheable(HexFormat.of().formatHex(e.digest.digest()));
     }
 
     /** Feeds fixed-width or length-prefixed values into the digest, so no two field sequences encode alike. */

@@ -49,6 +49,9 @@ public class ResponseCacheMetrics {
     static final String ENTRIES = "anvil.cache.entries";
     static final String HIT_TIME = "anvil.cache.hit.time";
     static final String CLUSTER_MEMBERS = "anvil.cache.cluster.members";
+    static final String SEMANTIC_HITS = "anvil.cache.semantic.hits";
+    static final String SEMANTIC_MISSES = "anvil.cache.semantic.misses";
+    static final String SEMANTIC_ENTRIES = "anvil.cache.semantic.entries";
 
     /**
      * The runtime resource of the started cache as WildFly's JMX bridge names it
@@ -67,7 +70,8 @@ public class ResponseCacheMetrics {
         "incomplete",
         "failed",
         "too_large",
-        "invalidated"
+        "invalidated",
+        "semantic_unavailable"
     };
 
     private static final Metadata SKIPS_MD = MetricMetadata.of(
@@ -85,6 +89,8 @@ public class ResponseCacheMetrics {
     private Counter misses;
     private Counter stores;
     private Counter invalidations;
+    private Counter semanticHits;
+    private Counter semanticMisses;
     private volatile boolean statisticsWarned;
 
     @jakarta.annotation.PostConstruct
@@ -97,6 +103,14 @@ public class ResponseCacheMetrics {
         invalidations = registry.counter(MetricMetadata.of(
                 INVALIDATIONS,
                 "Response cache entries removed because their model version changed stage or was unloaded",
+                MetricUnits.NONE));
+        semanticHits = registry.counter(MetricMetadata.of(
+                SEMANTIC_HITS,
+                "Requests answered from the response cache by a similar prompt (semantic cache)",
+                MetricUnits.NONE));
+        semanticMisses = registry.counter(MetricMetadata.of(
+                SEMANTIC_MISSES,
+                "Requests looked up in the semantic cache without a similar enough prompt",
                 MetricUnits.NONE));
         for (String reason : SKIP_REASONS) registry.counter(SKIPS_MD, new Tag("reason", reason));
         registry.gauge(
@@ -162,6 +176,24 @@ public class ResponseCacheMetrics {
 
     void miss() {
         misses.inc();
+    }
+
+    void semanticHit() {
+        semanticHits.inc();
+    }
+
+    void semanticMiss() {
+        semanticMisses.inc();
+    }
+
+    /** The semantic index's size as {@code anvil_cache_semantic_entries}. */
+    void semanticEntries(java.util.function.Supplier<Number> size) {
+        registry.gauge(
+                MetricMetadata.of(
+                        SEMANTIC_ENTRIES,
+                        "Prompt embeddings in the semantic cache's index (this server)",
+                        MetricUnits.NONE),
+                size);
     }
 
     void stored() {

@@ -24,6 +24,33 @@ class ResponseCacheKeysTest {
 
     private static final List<int[]> PROMPT = List.of(new int[] {1, 2, 3});
 
+    private static String parameters(CacheableRequest r) {
+        return assertInstanceOf(ResponseCacheKeys.Derivation.Cacheable.class, ResponseCacheKeys.derive(r))
+                .parametersDigest();
+    }
+
+    @Test
+    void theParametersDigestIgnoresOnlyThePrompts() {
+        CacheableRequest a = greedy("1.0.0", PROMPT, 8, List.of(), 1, null);
+        CacheableRequest b = greedy("1.0.0", List.of(new int[] {9, 8, 7, 6}), 8, List.of(), 1, null);
+        assertNotEquals(digest(a), digest(b), "other prompts, other entries");
+        assertEquals(parameters(a), parameters(b), "but one semantic group");
+        assertNotEquals(parameters(a), parameters(greedy("1.0.0", PROMPT, 9, List.of(), 1, null)), "max_tokens");
+        assertNotEquals(parameters(a), parameters(greedy("1.0.0", PROMPT, 8, List.of("\n"), 1, null)), "stop");
+        assertNotEquals(parameters(a), parameters(greedy("1.0.1", PROMPT, 8, List.of(), 1, null)), "version");
+        assertNotEquals(parameters(a), parameters(greedy("1.0.0", PROMPT, 8, List.of(), 1, 2)), "logprobs");
+        assertNotEquals(
+                parameters(a),
+                parameters(new CacheableRequest(
+                        "m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "acme")),
+                "tenant");
+        assertNotEquals(
+                parameters(a),
+                parameters(greedy("1.0.0", List.of(PROMPT.get(0), PROMPT.get(0)), 8, List.of(), 1, null)),
+                "how many prompts");
+        assertNotEquals(parameters(a), digest(a));
+    }
+
     @Test
     void theSameRequestOfTwoTenantsHasTwoKeysAndAnonymousCallersShareOne() {
         String acme = digest(new CacheableRequest(

@@ -592,13 +592,17 @@ public final class AnvilServer {
 
     /**
      * DriftIT: windows small enough for a test's traffic (the defaults, 500, need minutes of requests). Drift detection
-     * only watches, so the other ITs' traffic is unaffected.
+     * only watches, so the other ITs' traffic is unaffected. SemanticCacheIT's model and embedding model.
      */
     private static void driftSettings(Map<String, String> env) {
         env.put("ANVIL_DRIFT_REFERENCE_SIZE", "40");
         env.put("ANVIL_DRIFT_WINDOW_SIZE", "40");
         env.put("ANVIL_DRIFT_MIN_SAMPLES", "40");
         env.put("ANVIL_DRIFT_EVALUATE_EVERY", "10");
+        // SemanticCacheIT: the semantic cache for its own model, embedding with EmbeddingsIT's BERT model.
+        env.put("ANVIL_CACHE_SEMANTIC_MODELS", "semcache");
+        env.put("ANVIL_CACHE_SEMANTIC_EMBEDDING_MODEL", "it-embed");
+        env.put("ANVIL_CACHE_SEMANTIC_MIN_SIMILARITY", "0.94");
     }
 
     /**

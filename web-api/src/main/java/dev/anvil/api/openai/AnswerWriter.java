@@ -108,6 +108,11 @@ public class AnswerWriter {
                                 .getTraceId()
                         : null;
         if (traceId != null) response.header(RequestTracing.TRACE_HEADER, traceId);
+        if (submission.cacheLookup instanceof dev.anvil.cache.ResponseCache.Lookup.Hit hit && hit.semantic()) {
+            response.header(
+                    ResponseCacheStage.SIMILARITY_HEADER,
+                    String.format(java.util.Locale.ROOT, "%.4f", hit.similarity()));
+        }
         return response;
     }
 

@@ -135,7 +135,8 @@ public class GenerationPipeline {
                     prompts,
                     request.logprobs(),
                     request.endpoint().promptParam,
-                    guard);
+                    guard,
+                    String.join("\n", input.check().texts()));
             if (options.stream()) {
                 answers.stream(async, submission, request.chunks(submission), options.includeUsage());
             } else {
@@ -275,7 +276,8 @@ public class GenerationPipeline {
             GenerationRequest.Prompts prompts,
             Integer logprobs,
             String promptParam,
-            RequestGuardrails guard) {
+            RequestGuardrails guard,
+            String promptText) {
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
         }
@@ -293,7 +295,8 @@ public class GenerationPipeline {
         try {
             if (options.stream()) streamSlot = openStreams.admit(); // 503 when the server has its limit of open streams
             List<Runnable> held = streamSlot == null ? List.of(leaveSlot) : List.of(leaveSlot, streamSlot::close);
-            return submitAdmitted(id, model, options, prompts, tokens, logprobs, promptParam, output, streamSlot, held);
+            return submitAdmitted(
+                    id, model, options, prompts, tokens, logprobs, promptParam, output, streamSlot, held, promptText);
         } catch (RuntimeException e) {
             caller.abandonGeneration(); // nothing ran: the reservation and the slot go back
             if (streamSlot != null) streamSlot.close();
@@ -311,16 +314,18 @@ public class GenerationPipeline {
             String promptParam,
             GuardedOutput output,
             OpenStreams.Stream streamSlot,
-            List<Runnable> held) {
+            List<Runnable> held,
+            String promptText) {
         // The response cache, on the exact version routing chose: a hit is answered without inference.
         ResponseCache.Lookup lookup = tracing.inSpan("anvil.cache", () -> {
-            ResponseCache.Lookup l = cache.lookUp(model, options, tokens, logprobs);
+            ResponseCache.Lookup l = cache.lookUp(model, options, tokens, logprobs, promptText);
             Span.current().setAttribute("anvil.cache.status", l.status());
             return l;
         });
         if (lookup instanceof ResponseCache.Lookup.Hit) {
             Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, held);
-            Submission replayed = Submission.replay(id, model, options.n(), prompts.texts(), logprobs != null, setup);
+            Submission replayed =
+                    Submission.replay(id, model, options.n(), prompts.texts(), tokens, logprobs != null, setup);
             replayed.traceUnder(tracing.current());
             // gateway: usage of what the caller received (its tokens were generated once, earlier)
             caller.settleWhenDone(id, model, replayed.totalPromptTokens(), replayed.results(), options.user());

@@ -4,6 +4,7 @@ import dev.anvil.cache.CacheDirective;
 import dev.anvil.cache.CacheableRequest;
 import dev.anvil.cache.CachedGeneration;
 import dev.anvil.cache.ResponseCache;
+import dev.anvil.cache.ResponseCacheConfig;
 import dev.anvil.serving.ServedModel;
 import jakarta.annotation.PreDestroy;
 import jakarta.ejb.EJB;
@@ -13,6 +14,7 @@ import jakarta.servlet.http.HttpServletRequest;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -27,8 +29,13 @@ import java.util.logging.Logger;
 @ApplicationScoped
 public class ResponseCacheStage {
 
-    /** Response header that tells a client what the cache did: hit, miss, no-cache, no-store, uncacheable, off. */
+    /**
+     * Response header that tells a client what the cache did: hit, semantic-hit, miss, no-cache, no-store, uncacheable,
+     * off.
+     */
     public static final String HEADER = "X-Anvil-Cache";
+    /** Response header of a semantic hit: the cosine similarity of the prompt whose response answered (4 decimals). */
+    public static final String SIMILARITY_HEADER = "X-Anvil-Cache-Similarity";
     /** Request attribute: nanoseconds the cache stage took (key and lookup). */
     static final String STAGE_NANOS = ResponseCacheStage.class.getName() + ".nanos";
 
@@ -36,6 +43,15 @@ public class ResponseCacheStage {
 
     @EJB
     ResponseCache cache;
+
+    @EJB
+    dev.anvil.serving.InferenceService inference;
+
+    @Inject
+    ResponseCacheConfig config;
+
+    @Inject
+    ServedModels models;
 
     /** The current HTTP request (a proxy), for its Cache-Control header. */
     @Inject
@@ -58,9 +74,10 @@ public class ResponseCacheStage {
      * by {@link Submission#replay} without inference; a storable {@link ResponseCache.Lookup.Miss} makes the live
      * submission record its deltas ({@link Submission#live}) for {@link #storeWhenDone}.
      */
-    ResponseCache.Lookup lookUp(ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
+    ResponseCache.Lookup lookUp(
+            ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs, String promptText) {
         long start = System.nanoTime();
-        ResponseCache.Lookup lookup = lookUpNow(model, options, prompts, logprobs);
+        ResponseCache.Lookup lookup = lookUpNow(model, options, prompts, logprobs, promptText);
         try {
             if (httpRequest != null) httpRequest.setAttribute(STAGE_NANOS, System.nanoTime() - start);
         } catch (RuntimeException e) {
@@ -70,7 +87,7 @@ public class ResponseCacheStage {
     }
 
     private ResponseCache.Lookup lookUpNow(
-            ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
+            ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs, String promptText) {
         CacheableRequest request = new CacheableRequest(
                 model.name(),
                 model.version(),
@@ -86,8 +103,53 @@ public class ResponseCacheStage {
         // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
         // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.
         if (options.route() != null && directive.mayRead()) directive = new CacheDirective(true, directive.noStore());
-        return cache.lookup(request, directive);
+        ResponseCache.Lookup lookup = cache.lookup(request, directive);
+        // The semantic cache: only where the exact cache missed a read it was allowed (not no-cache/no-store, not
+        // routed),
+        // for one prompt of a model it serves.
+        if (lookup instanceof ResponseCache.Lookup.Miss miss
+                && miss.status().equals("miss")
+                && prompts.size() == 1
+                && promptText != null
+                && !promptText.isBlank()
+                && config.semantic(model.name())) {
+            float[] embedding = embed(promptText);
+            if (embedding == null) cache.notStored("semantic_unavailable");
+            else return cache.semanticLookup(miss, request, embedding);
+        }
+        return lookup;
     }
+
+    /**
+     * The prompt text's embedding by the configured embedding model (its first context-length tokens), or null when it
+     * cannot be had now (model not served, queue full, too slow): the request then goes on as an exact-cache miss.
+     */
+    private float[] embed(String text) {
+        String name = config.semanticEmbeddingModel().orElseThrow();
+        try {
+            ServedModel embedder = models.served(name, null);
+            if (!embedder.embeds()) {
+                LOG.warning("anvil.cache.semantic.embedding-model names " + name + ", which is not an embedding model");
+                return null;
+            }
+            int[] tokens = embedder.tokenizer().encode(text, true, true);
+            if (tokens.length > embedder.contextLength()) {
+                int[] cut = java.util.Arrays.copyOf(tokens, embedder.contextLength());
+                cut[cut.length - 1] = tokens[tokens.length - 1]; // keep the closing [SEP]
+                tokens = cut;
+            }
+            return inference.embed(embedder.ref(), List.of(tokens)).get(EMBED_TIMEOUT_SECONDS, TimeUnit.SECONDS)[0];
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        } catch (Exception e) {
+            LOG.log(Level.FINE, "semantic cache: no embedding from " + name, e);
+            return null;
+        }
+    }
+
+    /** Longest wait for a prompt's embedding before the request goes on without the semantic cache. */
+    private static final long EMBED_TIMEOUT_SECONDS = 5;
 
     /** Once every prompt of a live, storable submission finished, stores its generation (off the batching thread). */
     void storeWhenDone(Submission submission) {

@@ -9,6 +9,7 @@ import dev.anvil.serving.GenerationListener;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.ServedModel;
 import dev.anvil.serving.TokenLogprob;
+import dev.anvil.serving.Usage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -245,6 +246,22 @@ final class Submission implements SseStream.EventSource {
      */
     static Submission replay(
             String id, ServedModel model, int n, List<String> promptTexts, boolean logprobs, Setup setup) {
+        return replay(id, model, n, promptTexts, null, logprobs, setup);
+    }
+
+    /**
+     * A replay whose usage counts the caller's own prompts ({@code callerPrompts}, token ids per prompt) where the
+     * cached generation answered another prompt (a semantic hit): the caller is billed and told its own prompt tokens,
+     * none of them cached.
+     */
+    static Submission replay(
+            String id,
+            ServedModel model,
+            int n,
+            List<String> promptTexts,
+            List<int[]> callerPrompts,
+            boolean logprobs,
+            Setup setup) {
         if (!(setup.cacheLookup() instanceof ResponseCache.Lookup.Hit hit)) {
             throw new IllegalArgumentException("a replay needs the cache's hit, got " + setup.cacheLookup());
         }
@@ -254,8 +271,16 @@ final class Submission implements SseStream.EventSource {
         List<Event> replayedEvents = new ArrayList<>();
         for (int p = 0; p < generation.prompts().size(); p++) {
             CachedGeneration.Prompt prompt = generation.prompts().get(p);
-            promptTokens.add(prompt.promptTokens());
             GenerationResult result = prompt.toResult(id, model, logprobs);
+            if (hit.semantic() && callerPrompts != null) {
+                int own = callerPrompts.get(p).length;
+                result = new GenerationResult(
+                        result.requestId(),
+                        result.model(),
+                        result.choices(),
+                        new Usage(own, result.usage().completionTokens(), 0));
+            }
+            promptTokens.add(result.usage().promptTokens());
             for (CachedGeneration.Choice c : prompt.choices()) {
                 int index = p * n + c.index();
                 for (CachedGeneration.Delta d : c.deltas()) {

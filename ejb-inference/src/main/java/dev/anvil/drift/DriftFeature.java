@@ -17,7 +17,8 @@ public enum DriftFeature {
     TIME_TO_FIRST_TOKEN("ttft_ms", null),
     /**
      * Mean log-probability of the first choice's sampled tokens under the model's own distribution: the model's
-     * confidence in what it said (falls when traffic moves to what it knows less about).
+     * confidence in what it said (falls when traffic moves to what it knows less about). Known only for requests that
+     * ask for log-probabilities (the sampler computes them for those alone), so it watches that traffic.
      */
     MEAN_LOGPROB("mean_logprob", null),
     /** Why the first choice ended. */

@@ -9,9 +9,10 @@ public record GenerationResult(String requestId, ServedModel model, List<Choice>
      * @param text     the generated text (stop string excluded)
      * @param tokens   the generated token ids (an end-of-sequence token included)
      * @param logprobs one entry per emitted token when logprobs were requested, else null
-     * @param meanLogprob the mean log-probability of the emitted tokens under the model's own distribution (whether
-     *                 or not logprobs were requested: the model's confidence, which drift detection watches); NaN when
-     *                 none was sampled here (nothing generated, or an answer replayed from the response cache)
+     * @param meanLogprob the mean log-probability of the emitted tokens under the model's own distribution (the model's
+     *                 confidence, which drift detection watches); NaN when it is not known: log-probabilities were not
+     *                 requested (the sampler then skips their normalizer), nothing was generated, or the answer was
+     *                 replayed from the response cache
      */
     public record Choice(
             int index,

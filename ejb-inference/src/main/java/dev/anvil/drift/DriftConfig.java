@@ -49,6 +49,20 @@ public class DriftConfig {
     @ConfigProperty(name = "anvil.drift.evaluate-every", defaultValue = "25")
     int evaluateEvery;
 
+    /**
+     * An embedding model Anvil serves whose embeddings of the prompts make the {@code prompt_embedding} feature (unset:
+     * that feature is not watched).
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.drift.embedding-model")
+    java.util.Optional<String> embeddingModel = java.util.Optional.empty();
+
+    public java.util.Optional<String> embeddingModel() {
+        return embeddingModel == null
+                ? java.util.Optional.empty()
+                : embeddingModel.map(String::strip).filter(s -> !s.isEmpty());
+    }
+
     public boolean enabled() {
         return enabled;
     }

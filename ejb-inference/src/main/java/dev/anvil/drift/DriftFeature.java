@@ -26,7 +26,13 @@ public enum DriftFeature {
     /** Whether a guardrail found something in the request or its answer (the text passed, was redacted or withheld). */
     GUARDRAIL("guardrail", List.of("clean", "flagged", "withheld")),
     /** Ratings sent for the version's responses ({@code POST /v1/feedback}), as negative or not. */
-    FEEDBACK("feedback", List.of("positive", "negative"));
+    FEEDBACK("feedback", List.of("positive", "negative")),
+    /**
+     * Where prompts lie in an embedding model's space ({@code anvil.drift.embedding-model}): each prompt's cosine
+     * similarity to the centroid of the reference window's prompt embeddings, so a move of the traffic to other topics
+     * shows as a shift of that similarity's distribution (lower, or spread out).
+     */
+    PROMPT_EMBEDDING("prompt_embedding", null);
 
     private final String wireName;
     private final List<String> categories;

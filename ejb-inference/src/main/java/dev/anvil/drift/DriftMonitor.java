@@ -51,6 +51,9 @@ public class DriftMonitor {
     @EJB
     VersionEvents events;
 
+    @EJB
+    dev.anvil.serving.InferenceService inference;
+
     Clock clock = Clock.systemUTC();
 
     private final Map<String, VersionDrift> versions = new ConcurrentHashMap<>();
@@ -74,6 +77,38 @@ public class DriftMonitor {
             }
         }
         if (seen % config.evaluateEvery() == 0) publish(model.name(), model.version(), drift.evaluate());
+    }
+
+    /**
+     * A finished request's prompt text, for the {@code prompt_embedding} feature when {@code anvil.drift.embedding-model}
+     * is set: embedded asynchronously (the caller never waits), then added to the version's windows; a prompt that
+     * cannot be embedded now (model not served, queue full) is skipped.
+     */
+    public void observePrompt(ServedModel model, String text) {
+        if (!config.enabled() || text == null || text.isBlank()) return;
+        String name = config.embeddingModel().orElse(null);
+        if (name == null) return;
+        VersionDrift drift = versions.get(model.ref());
+        if (drift == null) return;
+        try {
+            ServedModel embedder = inference.resolve(name);
+            if (!embedder.embeds()) {
+                LOG.warning("anvil.drift.embedding-model names " + name + ", which is not an embedding model");
+                return;
+            }
+            int[] tokens = embedder.tokenizer().encode(text, true, true);
+            if (tokens.length > embedder.contextLength()) {
+                int[] cut = java.util.Arrays.copyOf(tokens, embedder.contextLength());
+                cut[cut.length - 1] = tokens[tokens.length - 1]; // keep the closing [SEP]
+                tokens = cut;
+            }
+            inference.embed(embedder.ref(), java.util.List.of(tokens)).whenComplete((vectors, error) -> {
+                if (error == null) drift.promptEmbedding(vectors[0]);
+                else LOG.fine(() -> "drift: prompt not embedded by " + name + ": " + error);
+            });
+        } catch (RuntimeException e) {
+            LOG.fine(() -> "drift: prompt not embedded by " + name + ": " + e);
+        }
     }
 
     /** A rating of a response: counted for the version that answered it, when it is one of the recent ones. */

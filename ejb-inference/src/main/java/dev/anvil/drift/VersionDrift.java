@@ -66,6 +66,10 @@ public final class VersionDrift {
     }
 
     private final Settings settings;
+    /** Prompt embeddings (unit vectors): the reference's and the current window's, oldest overwritten. */
+    private float[][] referenceVectors, currentVectors;
+
+    private int referenceVectorCount, currentVectorCount, nextVector;
     private final Map<DriftFeature, Window> reference = new EnumMap<>(DriftFeature.class);
     private final Map<DriftFeature, Window> current = new EnumMap<>(DriftFeature.class);
     private final Set<DriftFeature> breached = EnumSet.noneOf(DriftFeature.class);
@@ -94,6 +98,53 @@ public final class VersionDrift {
         return ++observations;
     }
 
+    /** A prompt's embedding (any length; scaled to a unit vector here) by the drift embedding model. */
+    public synchronized void promptEmbedding(float[] embedding) {
+        float[] unit = unit(embedding);
+        if (referenceVectors == null) {
+            referenceVectors = new float[settings.referenceSize()][];
+            currentVectors = new float[settings.windowSize()][];
+        }
+        if (referenceVectorCount > 0 && referenceVectors[0].length != unit.length) return; // another model's width
+        if (referenceVectorCount < referenceVectors.length) {
+            referenceVectors[referenceVectorCount++] = unit;
+        } else {
+            currentVectors[nextVector] = unit;
+            nextVector = (nextVector + 1) % currentVectors.length;
+            if (currentVectorCount < currentVectors.length) currentVectorCount++;
+        }
+    }
+
+    /** The similarities of both windows' prompts to the reference's centroid, as that feature's samples. */
+    private double[][] embeddingSamples() {
+        if (referenceVectorCount == 0) return new double[][] {new double[0], new double[0]};
+        int dims = referenceVectors[0].length;
+        float[] centroid = new float[dims];
+        for (int i = 0; i < referenceVectorCount; i++) {
+            for (int d = 0; d < dims; d++) centroid[d] += referenceVectors[i][d];
+        }
+        centroid = unit(centroid);
+        double[] ref = new double[referenceVectorCount], cur = new double[currentVectorCount];
+        for (int i = 0; i < ref.length; i++) ref[i] = dot(referenceVectors[i], centroid);
+        for (int i = 0; i < cur.length; i++) cur[i] = dot(currentVectors[i], centroid);
+        return new double[][] {ref, cur};
+    }
+
+    private static double dot(float[] a, float[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) s += (double) a[i] * b[i];
+        return s;
+    }
+
+    private static float[] unit(float[] v) {
+        double norm = 0;
+        for (float x : v) norm += (double) x * x;
+        norm = Math.sqrt(norm);
+        float[] out = new float[v.length];
+        for (int i = 0; i < v.length && norm > 0; i++) out[i] = (float) (v[i] / norm);
+        return out;
+    }
+
     /** A rating of one of this version's responses. */
     public synchronized void feedback(boolean negative) {
         add(DriftFeature.FEEDBACK, DriftFeature.FEEDBACK.category(negative ? "negative" : "positive"));
@@ -118,6 +169,16 @@ public final class VersionDrift {
             reference.put(f, ref);
             current.put(f, new Window(settings.windowSize()));
         }
+        if (referenceVectors != null) {
+            float[][] ref = new float[settings.referenceSize()][];
+            int n = 0;
+            for (int i = 0; i < currentVectorCount && n < ref.length; i++) ref[n++] = currentVectors[i];
+            referenceVectors = ref;
+            referenceVectorCount = n;
+            currentVectors = new float[settings.windowSize()][];
+            currentVectorCount = 0;
+            nextVector = 0;
+        }
         referenceSince = now;
         breached.clear();
         last.clear();
@@ -128,18 +189,26 @@ public final class VersionDrift {
         List<FeatureReport> features = new ArrayList<>();
         Set<DriftFeature> newly = EnumSet.noneOf(DriftFeature.class), cleared = EnumSet.noneOf(DriftFeature.class);
         for (DriftFeature f : DriftFeature.values()) {
-            Window ref = reference.get(f), cur = current.get(f);
+            double[] refSamples, curSamples;
+            if (f == DriftFeature.PROMPT_EMBEDDING) {
+                double[][] samples = embeddingSamples();
+                refSamples = samples[0];
+                curSamples = samples[1];
+            } else {
+                refSamples = reference.get(f).snapshot();
+                curSamples = current.get(f).snapshot();
+            }
             DriftStatistics.Comparison c = null;
             boolean breach = false;
-            if (ref.count >= settings.minSamples() && cur.count >= settings.minSamples()) {
+            if (refSamples.length >= settings.minSamples() && curSamples.length >= settings.minSamples()) {
                 c = f.numeric()
-                        ? DriftStatistics.numeric(ref.snapshot(), cur.snapshot(), settings.bins())
-                        : DriftStatistics.categorical(f.categories(), ints(ref.snapshot()), ints(cur.snapshot()));
+                        ? DriftStatistics.numeric(refSamples, curSamples, settings.bins())
+                        : DriftStatistics.categorical(f.categories(), ints(refSamples), ints(curSamples));
                 breach = c.psi() >= settings.psiThreshold() || c.kl() >= settings.klThreshold();
             }
             if (breach && breached.add(f)) newly.add(f);
             if (!breach && c != null && breached.remove(f)) cleared.add(f);
-            FeatureReport r = new FeatureReport(f, ref.count, cur.count, c, breached.contains(f));
+            FeatureReport r = new FeatureReport(f, refSamples.length, curSamples.length, c, breached.contains(f));
             last.put(f, r);
             features.add(r);
         }

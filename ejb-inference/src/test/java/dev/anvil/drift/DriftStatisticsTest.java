@@ -113,6 +113,39 @@ class DriftStatisticsTest {
         assertTrue(drift.evaluate().cleared().contains(DriftFeature.PROMPT_TOKENS), "and returning clears it");
     }
 
+    @Test
+    void promptsMovingToAnotherRegionOfTheEmbeddingSpaceAreADrift() {
+        VersionDrift drift = new VersionDrift(new VersionDrift.Settings(200, 200, 100, 10, 0.25, 0.2), Instant.EPOCH);
+        SplittableRandom r = new SplittableRandom(11);
+        for (int i = 0; i < 400; i++) drift.promptEmbedding(near(r, 0)); // reference and current: one topic
+        VersionDrift.FeatureReport same = drift.evaluate().features().get(DriftFeature.PROMPT_EMBEDDING.ordinal());
+        assertEquals(200, same.referenceCount());
+        assertEquals(200, same.currentCount());
+        assertTrue(
+                !same.breached() && same.comparison().psi() < 0.25,
+                "the same topic is stable: " + same.comparison().psi());
+        for (int i = 0; i < 200; i++) drift.promptEmbedding(near(r, 1)); // another topic
+        VersionDrift.Report moved = drift.evaluate();
+        assertTrue(
+                moved.newlyBreached().contains(DriftFeature.PROMPT_EMBEDDING),
+                moved.newlyBreached().toString());
+        drift.promptEmbedding(new float[3]); // another model's width is ignored
+        assertEquals(
+                200,
+                drift.evaluate()
+                        .features()
+                        .get(DriftFeature.PROMPT_EMBEDDING.ordinal())
+                        .currentCount());
+    }
+
+    /** A 16-dimensional vector near axis {@code axis} (a topic), with noise. */
+    private static float[] near(SplittableRandom r, int axis) {
+        float[] v = new float[16];
+        for (int i = 0; i < v.length; i++) v[i] = (float) (0.3 * (r.nextDouble() - 0.5));
+        v[axis] += 1;
+        return v;
+    }
+
     private static DriftObservation observation(SplittableRandom r, int promptMean, String finish) {
         int prompt = Math.max(1, (int) (promptMean * (0.8 + 0.4 * r.nextDouble())));
         return new DriftObservation(

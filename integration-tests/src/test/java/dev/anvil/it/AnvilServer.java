@@ -599,6 +599,7 @@ public final class AnvilServer {
         env.put("ANVIL_DRIFT_WINDOW_SIZE", "40");
         env.put("ANVIL_DRIFT_MIN_SAMPLES", "40");
         env.put("ANVIL_DRIFT_EVALUATE_EVERY", "10");
+        env.put("ANVIL_DRIFT_EMBEDDING_MODEL", "it-embed"); // EmbeddingsIT's BERT model
         // SemanticCacheIT: the semantic cache for its own model, embedding with EmbeddingsIT's BERT model.
         env.put("ANVIL_CACHE_SEMANTIC_MODELS", "semcache");
         env.put("ANVIL_CACHE_SEMANTIC_EMBEDDING_MODEL", "it-embed");

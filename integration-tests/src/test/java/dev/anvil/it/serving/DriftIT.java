@@ -31,6 +31,7 @@ class DriftIT {
 
     @Test
     void shiftedPromptsAreDetectedSameTrafficIsNotAndPinningClears(AnvilServer server) {
+        EmbeddingsIT.serve(server); // the drift embedding model of the IT server (prompt_embedding)
         String model = "drift-" + Long.toString(System.nanoTime(), 36);
         TestModel.register(server, model, "1.0.0");
         String ref = model + "@1.0.0";
@@ -43,10 +44,11 @@ class DriftIT {
             JsonObject same = Eventually.until(
                             () -> server.get("/api/drift/" + model + "/1.0.0"),
                             r -> r.status() == 200
-                                    && feature(r.json(), "prompt_tokens").getInt("currentCount") == 40,
+                                    && feature(r.json(), "prompt_tokens").getInt("currentCount") == 40
+                                    && feature(r.json(), "prompt_embedding").getInt("currentCount") == 40,
                             Duration.ofSeconds(20))
                     .json();
-            for (String feature : List.of("prompt_tokens", "completion_tokens", "finish_reason")) {
+            for (String feature : List.of("prompt_tokens", "completion_tokens", "finish_reason", "prompt_embedding")) {
                 JsonObject f = feature(same, feature);
                 assertEquals(40, f.getInt("referenceCount"), f::toString);
                 assertEquals(40, f.getInt("currentCount"), f::toString);
@@ -60,11 +62,14 @@ class DriftIT {
             JsonObject shifted = Eventually.until(
                             () -> server.get("/api/drift/" + model + "/1.0.0"),
                             r -> r.status() == 200
-                                    && feature(r.json(), "prompt_tokens").getBoolean("breached"),
+                                    && feature(r.json(), "prompt_tokens").getBoolean("breached")
+                                    && feature(r.json(), "prompt_embedding").getBoolean("breached"),
                             Duration.ofSeconds(20))
                     .json();
             JsonObject prompts = feature(shifted, "prompt_tokens");
             assertTrue(prompts.getBoolean("breached"), "longer prompts are a drift: " + prompts);
+            JsonObject embedded = feature(shifted, "prompt_embedding");
+            assertTrue(embedded.getBoolean("breached"), "prompts elsewhere in the embedding space: " + embedded);
             assertTrue(prompts.getJsonNumber("psi").doubleValue() >= 0.25, prompts::toString);
             JsonObject histogram = prompts.getJsonObject("histogram");
             assertEquals(

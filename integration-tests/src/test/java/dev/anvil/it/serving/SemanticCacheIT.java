@@ -40,11 +40,13 @@ class SemanticCacheIT {
                 r -> r.status() == 200,
                 Duration.ofSeconds(60));
         double hitsBefore = ServerMetrics.firstOrZero(server, "anvil_cache_semantic_hits_total");
+        double entriesBefore = ServerMetrics.firstOrZero(server, "anvil_cache_semantic_entries");
 
         HttpResult first = complete(server, PROMPT, 8, Map.of());
         assertEquals(200, first.status(), first::toString);
         assertEquals("miss", cacheStatus(first), first::toString);
         String answer = first.json().getJsonArray("choices").getJsonObject(0).getString("text");
+        awaitIndexed(server, entriesBefore + 1); // entries are stored just after the answer
 
         HttpResult lower = complete(server, PROMPT.toLowerCase(), 8, Map.of());
         assertEquals("semantic-hit", cacheStatus(lower), "other tokens, the same meaning: " + lower);
@@ -67,6 +69,7 @@ class SemanticCacheIT {
                 close.headers().firstValue("X-Anvil-Cache-Similarity").orElseThrow());
         assertTrue(similarity >= 0.94 && similarity < 1, "similar, not the same: " + similarity);
 
+        awaitIndexed(server, entriesBefore + 1);
         HttpResult unrelated = complete(server, "The stock market fell sharply today", 8, Map.of());
         assertEquals("miss", cacheStatus(unrelated), "below the minimum similarity: " + unrelated);
         assertFalse(unrelated.headers().firstValue("X-Anvil-Cache-Similarity").isPresent());
@@ -79,6 +82,21 @@ class SemanticCacheIT {
 
         assertEquals(hitsBefore + 2, ServerMetrics.firstOrZero(server, "anvil_cache_semantic_hits_total"), 1e-9);
         assertTrue(ServerMetrics.firstOrZero(server, "anvil_cache_semantic_entries") >= 2);
+    }
+
+    /** Waits (bounded) until the semantic index holds {@code entries} vectors. */
+    private static void awaitIndexed(AnvilServer server, double entries) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (ServerMetrics.firstOrZero(server, "anvil_cache_semantic_entries") < entries
+                && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(100); // poll interval of a deadline-bounded wait for the store
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
+            }
+        }
+        assertTrue(ServerMetrics.firstOrZero(server, "anvil_cache_semantic_entries") >= entries, "indexed");
     }
 
     private static String cacheStatus(HttpResult r) {

@@ -26,10 +26,12 @@ public class DriftTraffic {
     final class Observer implements Runnable {
         private final long startedNanos = System.nanoTime();
         private final GuardedOutput output;
+        private final String promptText;
         private final AtomicReference<Submission> submission = new AtomicReference<>();
 
-        Observer(GuardedOutput output) {
+        Observer(GuardedOutput output, String promptText) {
             this.output = output;
+            this.promptText = promptText;
         }
 
         /** The submission this observer is for (known only once it is made, after what it holds). */
@@ -58,10 +60,12 @@ public class DriftTraffic {
                             first.meanLogprob(),
                             reason.openAiName(),
                             guardrail));
+            drift.observePrompt(s.model, promptText);
         }
     }
 
-    Observer observer(GuardedOutput output) {
-        return new Observer(output);
+    /** An observer of a request whose input texts (as the guardrails passed them) are {@code promptText}. */
+    Observer observer(GuardedOutput output, String promptText) {
+        return new Observer(output, promptText);
     }
 }

@@ -332,7 +332,7 @@ public class GenerationPipeline {
             return replayed;
         }
         // drift: the version's own traffic is observed once its answer is written (what it holds then includes it)
-        DriftTraffic.Observer observer = drift.observer(output);
+        DriftTraffic.Observer observer = drift.observer(output, promptText);
         List<Runnable> holds = new ArrayList<>(held);
         holds.add(observer);
         Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, holds);

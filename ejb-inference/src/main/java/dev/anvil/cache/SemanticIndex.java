@@ -102,12 +102,6 @@ final class SemanticIndex {
 
     /** {@code v} scaled to length 1 (a zero vector stays zero, and so matches nothing). */
     static float[] unit(float[] v) {
-        double norm = 0;
-        for (float x : v) norm += (double) x * x;
-        norm = Math.sqrt(norm);
-        float[] out = new float[v.length];
-        if (norm == 0) return out;
-        for (int i = 0; i < v.length; i++) out[i] = (float) (v[i] / norm);
-        return out;
+        return dev.anvil.engine.BertEncoder.normalized(v);
     }
 }

@@ -91,21 +91,16 @@ public class DriftMonitor {
         VersionDrift drift = versions.get(model.ref());
         if (drift == null) return;
         try {
-            ServedModel embedder = inference.resolve(name);
-            if (!embedder.embeds()) {
-                LOG.warning("anvil.drift.embedding-model names " + name + ", which is not an embedding model");
-                return;
-            }
-            int[] tokens = embedder.tokenizer().encode(text, true, true);
-            if (tokens.length > embedder.contextLength()) {
-                int[] cut = java.util.Arrays.copyOf(tokens, embedder.contextLength());
-                cut[cut.length - 1] = tokens[tokens.length - 1]; // keep the closing [SEP]
-                tokens = cut;
-            }
-            inference.embed(embedder.ref(), java.util.List.of(tokens)).whenComplete((vectors, error) -> {
-                if (error == null) drift.promptEmbedding(vectors[0]);
+            inference.embedText(name, text).whenComplete((vector, error) -> {
+                if (error == null) drift.promptEmbedding(vector);
                 else LOG.fine(() -> "drift: prompt not embedded by " + name + ": " + error);
             });
+        } catch (dev.anvil.serving.InferenceException e) {
+            if (e.kind() == dev.anvil.serving.InferenceException.Kind.INVALID) {
+                LOG.warning("anvil.drift.embedding-model: " + e.getMessage()); // misconfigured: say so
+            } else {
+                LOG.fine(() -> "drift: prompt not embedded by " + name + ": " + e);
+            }
         } catch (RuntimeException e) {
             LOG.fine(() -> "drift: prompt not embedded by " + name + ": " + e);
         }

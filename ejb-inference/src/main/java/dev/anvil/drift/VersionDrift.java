@@ -137,12 +137,7 @@ public final class VersionDrift {
     }
 
     private static float[] unit(float[] v) {
-        double norm = 0;
-        for (float x : v) norm += (double) x * x;
-        norm = Math.sqrt(norm);
-        float[] out = new float[v.length];
-        for (int i = 0; i < v.length && norm > 0; i++) out[i] = (float) (v[i] / norm);
-        return out;
+        return dev.anvil.engine.BertEncoder.normalized(v);
     }
 
     /** A rating of one of this version's responses. */

@@ -187,6 +187,26 @@ public class InferenceService {
         }
     }
 
+    /**
+     * One text's embedding by the embedding model {@code modelRef} (a name or {@code name@version}), for the server's
+     * own uses of embeddings (the semantic cache, drift): tokenized with [CLS]/[SEP] and cut to the model's context
+     * (the closing [SEP] kept), queued like an embeddings request; unnormalized.
+     *
+     * @throws InferenceException as {@link #resolve} and {@link #embed}, or INVALID when {@code modelRef} is a
+     *                            generation model
+     */
+    public CompletableFuture<float[]> embedText(String modelRef, String text) {
+        ServedModel embedder = resolve(modelRef);
+        if (!embedder.embeds()) throw notAnEmbedder(embedder);
+        int[] tokens = embedder.tokenizer().encode(text, true, true);
+        if (tokens.length > embedder.contextLength()) {
+            int[] cut = java.util.Arrays.copyOf(tokens, embedder.contextLength());
+            cut[cut.length - 1] = tokens[tokens.length - 1];
+            tokens = cut;
+        }
+        return embed(embedder.ref(), List.of(tokens)).thenApply(vectors -> vectors[0]);
+    }
+
     private CompletableFuture<float[][]> embedOn(ModelRuntime runtime, List<int[]> inputs) {
         ServedModel model = runtime.served();
         if (!model.embeds()) throw notAnEmbedder(model);

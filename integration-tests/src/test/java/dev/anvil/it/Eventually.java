@@ -18,8 +18,13 @@ public final class Eventually {
     private Eventually() {}
 
     public static HttpResult until(Supplier<HttpResult> read, Predicate<HttpResult> done, Duration timeout) {
+        return value(read, done, timeout);
+    }
+
+    /** {@link #until} for anything read (not only an HTTP answer): the last value read, done or not. */
+    public static <T> T value(Supplier<T> read, Predicate<T> done, Duration timeout) {
         Instant deadline = Instant.now().plus(timeout);
-        HttpResult last = read.get();
+        T last = read.get();
         while (!done.test(last) && Instant.now().isBefore(deadline)) {
             try {
                 Thread.sleep(POLL); // poll interval of a deadline-bounded wait

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.anvil.it.TraceCollector.ReceivedSpan;
 import jakarta.json.JsonValue;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -136,18 +135,7 @@ class TracingIT {
 
     /** The trace's spans once {@code enough} holds (exporters send in batches), or what came in 20 s. */
     private static List<ReceivedSpan> await(String traceId, java.util.function.Predicate<List<ReceivedSpan>> enough) {
-        Instant deadline = Instant.now().plusSeconds(20);
-        List<ReceivedSpan> spans = TraceCollector.get().trace(traceId);
-        while (!enough.test(spans) && Instant.now().isBefore(deadline)) {
-            try {
-                Thread.sleep(200); // poll interval of a deadline-bounded wait for the exporter's next batch
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-            spans = TraceCollector.get().trace(traceId);
-        }
-        return spans;
+        return Eventually.value(() -> TraceCollector.get().trace(traceId), enough, Duration.ofSeconds(20));
     }
 
     private static String hex(int bytes) {

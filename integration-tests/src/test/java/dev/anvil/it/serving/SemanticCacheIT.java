@@ -86,17 +86,11 @@ class SemanticCacheIT {
 
     /** Waits (bounded) until the semantic index holds {@code entries} vectors. */
     private static void awaitIndexed(AnvilServer server, double entries) {
-        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (ServerMetrics.firstOrZero(server, "anvil_cache_semantic_entries") < entries
-                && System.nanoTime() < deadline) {
-            try {
-                Thread.sleep(100); // poll interval of a deadline-bounded wait for the store
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException(e);
-            }
-        }
-        assertTrue(ServerMetrics.firstOrZero(server, "anvil_cache_semantic_entries") >= entries, "indexed");
+        double indexed = Eventually.value(
+                () -> ServerMetrics.firstOrZero(server, "anvil_cache_semantic_entries"),
+                n -> n >= entries,
+                Duration.ofSeconds(20));
+        assertTrue(indexed >= entries, "indexed: " + indexed);
     }
 
     private static String cacheStatus(HttpResult r) {

@@ -98,15 +98,7 @@ public class AnswerWriter {
         if (submission.fallback != null) response.header(GuardrailErrors.FALLBACK_HEADER, submission.fallback.header());
         String findings = submission.output == null ? null : submission.output.header();
         if (findings != null) response.header(GuardrailErrors.FINDINGS_HEADER, findings);
-        String traceId = submission.trace() == null
-                ? null
-                : io.opentelemetry.api.trace.Span.fromContext(submission.trace())
-                                .getSpanContext()
-                                .isValid()
-                        ? io.opentelemetry.api.trace.Span.fromContext(submission.trace())
-                                .getSpanContext()
-                                .getTraceId()
-                        : null;
+        String traceId = RequestTracing.traceId(submission.trace());
         if (traceId != null) response.header(RequestTracing.TRACE_HEADER, traceId);
         if (submission.cacheLookup instanceof dev.anvil.cache.ResponseCache.Lookup.Hit hit && hit.semantic()) {
             response.header(

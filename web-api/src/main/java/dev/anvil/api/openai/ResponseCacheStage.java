@@ -127,18 +127,14 @@ public class ResponseCacheStage {
     private float[] embed(String text) {
         String name = config.semanticEmbeddingModel().orElseThrow();
         try {
-            ServedModel embedder = models.served(name, null);
-            if (!embedder.embeds()) {
-                LOG.warning("anvil.cache.semantic.embedding-model names " + name + ", which is not an embedding model");
-                return null;
+            return inference.embedText(name, text).get(EMBED_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (dev.anvil.serving.InferenceException e) {
+            if (e.kind() == dev.anvil.serving.InferenceException.Kind.INVALID) {
+                LOG.warning("anvil.cache.semantic.embedding-model: " + e.getMessage()); // misconfigured: say so
+            } else {
+                LOG.log(Level.FINE, "semantic cache: no embedding from " + name, e);
             }
-            int[] tokens = embedder.tokenizer().encode(text, true, true);
-            if (tokens.length > embedder.contextLength()) {
-                int[] cut = java.util.Arrays.copyOf(tokens, embedder.contextLength());
-                cut[cut.length - 1] = tokens[tokens.length - 1]; // keep the closing [SEP]
-                tokens = cut;
-            }
-            return inference.embed(embedder.ref(), List.of(tokens)).get(EMBED_TIMEOUT_SECONDS, TimeUnit.SECONDS)[0];
+            return null;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return null;

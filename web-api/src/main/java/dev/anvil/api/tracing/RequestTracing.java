@@ -99,7 +99,14 @@ public class RequestTracing {
 
     /** The current trace's id (32 hex digits), or null when there is no sampled trace (tracing off). */
     public String traceId() {
-        SpanContext c = Span.current().getSpanContext();
+        return traceId(Context.current());
+    }
+
+    /** The trace id of {@code context}'s span, or null when there is none (no context, tracing off). */
+    public static String traceId(Context context) {
+        SpanContext c = context == null
+                ? SpanContext.getInvalid()
+                : Span.fromContext(context).getSpanContext();
         return c.isValid() ? c.getTraceId() : null;
     }
 
@@ -111,11 +118,9 @@ public class RequestTracing {
      * what is logged meanwhile names the trace; a no-op without a trace.
      */
     public static LogContext logContext(Context context) {
-        SpanContext c = context == null
-                ? SpanContext.getInvalid()
-                : Span.fromContext(context).getSpanContext();
-        if (!c.isValid()) return () -> {};
-        Object previous = org.jboss.logging.MDC.put(LOG_KEY, c.getTraceId());
+        String traceId = traceId(context);
+        if (traceId == null) return () -> {};
+        Object previous = org.jboss.logging.MDC.put(LOG_KEY, traceId);
         return () -> {
             if (previous == null) org.jboss.logging.MDC.remove(LOG_KEY);
             else org.jboss.logging.MDC.put(LOG_KEY, previous);

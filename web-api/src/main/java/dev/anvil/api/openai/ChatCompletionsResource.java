@@ -180,6 +180,11 @@ public class ChatCompletionsResource {
         }
 
         @Override
+        public RequestGrammar grammar() {
+            return request.grammar();
+        }
+
+        @Override
         public JsonOutputRequirement jsonOutput() {
             return request.jsonOutput();
         }

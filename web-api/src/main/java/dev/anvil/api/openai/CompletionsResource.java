@@ -156,6 +156,11 @@ public class CompletionsResource {
         }
 
         @Override
+        public RequestGrammar grammar() {
+            return request.grammar();
+        }
+
+        @Override
         public Integer logprobs() {
             return request.logprobs();
         }

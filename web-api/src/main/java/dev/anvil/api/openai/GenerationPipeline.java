@@ -4,6 +4,8 @@ import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.gateway.CallerContext;
 import dev.anvil.cache.ResponseCache;
+import dev.anvil.engine.GrammarConstraint;
+import dev.anvil.engine.SequenceRequest;
 import dev.anvil.guardrails.GuardrailPolicies;
 import dev.anvil.guardrails.GuardrailPolicy;
 import dev.anvil.guardrails.GuardrailViolation;
@@ -87,6 +89,10 @@ public class GenerationPipeline {
     @Inject
     OpenAiConfig config;
 
+    /** Compiles the grammar a request's output must follow (400 for a bad one, before anything else runs). */
+    @Inject
+    RequestGrammars grammars;
+
     /**
      * Runs a generation request: reads its JSON body (at most {@code anvil.api.max-body-bytes}) and has the endpoint
      * {@code parse} it, then runs every stage; any refusal answers the request with its error.
@@ -101,6 +107,7 @@ public class GenerationPipeline {
         try {
             GenerationRequest request =
                     parse.apply(RequestBodies.readObject(body, contentLength, config.maxBodyBytes()));
+            GrammarConstraint grammar = grammars.compile(request.grammar());
             GenerationOptions options = route(request.options());
             ServedModel model = models.served(options.model(), request.endpoint().promptParam);
             if (model.embeds()) throw InferenceErrors.exception(InferenceService.notAGenerator(model), null);
@@ -117,7 +124,8 @@ public class GenerationPipeline {
                     prompts,
                     request.logprobs(),
                     request.endpoint().promptParam,
-                    guard);
+                    guard,
+                    grammar);
             if (options.stream()) {
                 answers.stream(async, submission, request.chunks(submission), options.includeUsage());
             } else {
@@ -218,7 +226,8 @@ public class GenerationPipeline {
             GenerationRequest.Prompts prompts,
             Integer logprobs,
             String promptParam,
-            RequestGuardrails guard) {
+            RequestGuardrails guard,
+            GrammarConstraint grammar) {
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
         }
@@ -236,7 +245,8 @@ public class GenerationPipeline {
         try {
             if (options.stream()) streamSlot = openStreams.admit(); // 503 when the server has its limit of open streams
             List<Runnable> held = streamSlot == null ? List.of(leaveSlot) : List.of(leaveSlot, streamSlot::close);
-            return submitAdmitted(id, model, options, prompts, tokens, logprobs, promptParam, output, streamSlot, held);
+            return submitAdmitted(
+                    id, model, options, prompts, tokens, logprobs, promptParam, output, streamSlot, held, grammar);
         } catch (RuntimeException e) {
             caller.abandonGeneration(); // nothing ran: the reservation and the slot go back
             if (streamSlot != null) streamSlot.close();
@@ -254,9 +264,10 @@ public class GenerationPipeline {
             String promptParam,
             GuardedOutput output,
             OpenStreams.Stream streamSlot,
-            List<Runnable> held) {
+            List<Runnable> held,
+            GrammarConstraint grammar) {
         // The response cache, on the exact version routing chose: a hit is answered without inference.
-        ResponseCache.Lookup lookup = cache.lookUp(model, options, tokens, logprobs);
+        ResponseCache.Lookup lookup = cache.lookUp(model, options, tokens, logprobs, grammar);
         Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, held);
         if (lookup instanceof ResponseCache.Lookup.Hit) {
             Submission replayed = Submission.replay(id, model, options.n(), prompts.texts(), logprobs != null, setup);
@@ -277,7 +288,9 @@ public class GenerationPipeline {
                             options.stop(),
                             options.n(),
                             logprobs,
-                            id));
+                            id,
+                            SequenceRequest.Priority.NORMAL,
+                            grammar));
                 }
                 return requests;
             });

@@ -4,6 +4,7 @@ import dev.anvil.cache.CacheDirective;
 import dev.anvil.cache.CacheableRequest;
 import dev.anvil.cache.CachedGeneration;
 import dev.anvil.cache.ResponseCache;
+import dev.anvil.engine.GrammarConstraint;
 import dev.anvil.serving.ServedModel;
 import jakarta.annotation.PreDestroy;
 import jakarta.ejb.EJB;
@@ -58,9 +59,14 @@ public class ResponseCacheStage {
      * by {@link Submission#replay} without inference; a storable {@link ResponseCache.Lookup.Miss} makes the live
      * submission record its deltas ({@link Submission#live}) for {@link #storeWhenDone}.
      */
-    ResponseCache.Lookup lookUp(ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
+    ResponseCache.Lookup lookUp(
+            ServedModel model,
+            GenerationOptions options,
+            List<int[]> prompts,
+            Integer logprobs,
+            GrammarConstraint grammar) {
         long start = System.nanoTime();
-        ResponseCache.Lookup lookup = lookUpNow(model, options, prompts, logprobs);
+        ResponseCache.Lookup lookup = lookUpNow(model, options, prompts, logprobs, grammar);
         try {
             if (httpRequest != null) httpRequest.setAttribute(STAGE_NANOS, System.nanoTime() - start);
         } catch (RuntimeException e) {
@@ -70,7 +76,11 @@ public class ResponseCacheStage {
     }
 
     private ResponseCache.Lookup lookUpNow(
-            ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
+            ServedModel model,
+            GenerationOptions options,
+            List<int[]> prompts,
+            Integer logprobs,
+            GrammarConstraint grammar) {
         CacheableRequest request = new CacheableRequest(
                 model.name(),
                 model.version(),
@@ -81,7 +91,8 @@ public class ResponseCacheStage {
                 options.stop(),
                 options.n(),
                 logprobs,
-                scope());
+                scope(),
+                grammar == null ? null : grammar.grammar().source());
         CacheDirective directive = CacheDirective.parse(cacheControl());
         // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
         // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.

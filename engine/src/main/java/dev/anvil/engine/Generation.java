@@ -33,7 +33,12 @@ public final class Generation {
         /** The decoded text reached one of the stop strings. */
         STOP_STRING,
         /** {@code maxTokens} tokens were generated. */
-        MAX_TOKENS
+        MAX_TOKENS,
+        /**
+         * The grammar ended it ({@link GrammarConstraint}): it is complete, nothing may follow; or, for a lazy grammar,
+         * what followed its trigger already broke it. The last token is ordinary output (unlike an EOS).
+         */
+        GRAMMAR
     }
 
     /**
@@ -173,10 +178,10 @@ public final class Generation {
             }
         }
         if (triggers != null && grammarState == null && bytes != null && !trigger(bytes))
-            return finishWith(token, sample, FinishReason.END_OF_SEQUENCE, ""); // what followed broke the grammar
+            return finishWith(token, sample, FinishReason.GRAMMAR, drainAll()); // what followed broke the grammar
         // The grammar is complete: nothing may follow, so the generation ends as if the model had stopped.
         if (grammarState != null && grammarState.isComplete())
-            return finishWith(token, sample, FinishReason.END_OF_SEQUENCE, "");
+            return finishWith(token, sample, FinishReason.GRAMMAR, drainAll());
         if (generatedCount() >= maxTokens) return finishWith(token, sample, FinishReason.MAX_TOKENS, drainAll());
         int keep = longestStopPrefixSuffix();
         String out = heldBack.substring(0, heldBack.length() - keep);
@@ -220,6 +225,7 @@ public final class Generation {
 
     private Step finishWith(int token, Sampler.SampledToken sample, FinishReason reason, String out) {
         if (reason == FinishReason.END_OF_SEQUENCE) out = drainAll();
+        // GRAMMAR: the caller drained (held-back text is final: no stop string can complete any more).
         finish = reason;
         text.append(out);
         return new Step(token, sample, out, reason);

@@ -167,7 +167,7 @@ public final class TokenTrie {
             }
             misses++;
         }
-        long[] m = compute(state);
+        long[] m = walk(state);
         synchronized (cache) {
             cache.put(state, m);
             if (cache.size() > cacheEntries) {
@@ -179,8 +179,8 @@ public final class TokenTrie {
         return m;
     }
 
-    /** The mask without the cache: one walk of the trie. */
-    long[] compute(GrammarState state) {
+    /** The mask without the cache: one walk of the trie (what a state's first visit costs; for benchmarks). */
+    public long[] walk(GrammarState state) {
         long[] m = new long[words()];
         if (state.canEnd()) System.arraycopy(endOfGenerationMask, 0, m, 0, m.length);
         GrammarState[] at = new GrammarState[maxDepth + 1];

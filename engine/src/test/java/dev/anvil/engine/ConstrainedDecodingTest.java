@@ -187,7 +187,7 @@ class ConstrainedDecodingTest {
                     300);
             if (g.finishReason() == Generation.FinishReason.MAX_TOKENS) continue;
             finished++;
-            assertEquals(Generation.FinishReason.END_OF_SEQUENCE, g.finishReason());
+            assertEquals(Generation.FinishReason.GRAMMAR, g.finishReason(), "the object closed: nothing may follow");
             Object v = Json.parse(g.text());
             assertTrue(v instanceof Map, g.text());
         }
@@ -206,7 +206,7 @@ class ConstrainedDecodingTest {
         assertTrue(TokenTrie.allows(gen.allowedTokens(), eos));
         assertTrue(TokenTrie.allows(gen.allowedTokens(), c));
         Generation.Step last = gen.accept(c, null);
-        assertEquals(Generation.FinishReason.END_OF_SEQUENCE, last.finish(), "nothing can follow");
+        assertEquals(Generation.FinishReason.GRAMMAR, last.finish(), "nothing can follow");
         assertEquals("abc", gen.text());
         Generation other =
                 new Generation(pieces, new int[] {1}, SamplingParams.GREEDY, 50, List.of(), GrammarConstraint.of(g));
@@ -276,7 +276,7 @@ class ConstrainedDecodingTest {
         assertFalse(TokenTrie.allows(m, indexOf("1")));
         gen.accept(indexOf("ab"), null);
         Generation.Step end = gen.accept(indexOf("\"}"), null);
-        assertEquals(Generation.FinishReason.END_OF_SEQUENCE, end.finish());
+        assertEquals(Generation.FinishReason.GRAMMAR, end.finish());
         assertEquals("x{\"ab\"}", gen.text());
 
         Generation started = new Generation(
@@ -286,7 +286,7 @@ class ConstrainedDecodingTest {
         Generation bad = new Generation(
                 pieces, new int[] {1}, SamplingParams.GREEDY, 50, List.of(), GrammarConstraint.lazy(g, List.of("\"")));
         assertEquals(
-                Generation.FinishReason.END_OF_SEQUENCE,
+                Generation.FinishReason.GRAMMAR,
                 bad.accept(indexOf("\":"), null).finish(),
                 "what followed the trigger in its token breaks the grammar");
     }

@@ -183,11 +183,12 @@ public final class TokenTrie {
     public long[] walk(GrammarState state) {
         long[] m = new long[words()];
         if (state.canEnd()) System.arraycopy(endOfGenerationMask, 0, m, 0, m.length);
-        GrammarState[] at = new GrammarState[maxDepth + 1];
-        at[0] = state;
+        Walk w = new Walk();
+        Walk.Node[] at = new Walk.Node[maxDepth + 1];
+        at[0] = w.canonical(state);
         int n = nodeByte.length;
         for (int i = 1; i < n; ) {
-            GrammarState s = at[nodeDepth[i] - 1].advance(nodeByte[i]);
+            Walk.Node s = w.next(at[nodeDepth[i] - 1], nodeByte[i]);
             if (s == null) {
                 i = subtreeEnd[i];
                 continue;
@@ -200,6 +201,52 @@ public final class TokenTrie {
             i++;
         }
         return m;
+    }
+
+    /**
+     * Memoized byte steps for one walk. Most trie nodes reach a state equal to one reached before (inside a string
+     * every plain character leads back to the same state), so states are interned and each distinct state remembers
+     * where each byte leads: a walk then computes each (state, byte) step once instead of once per trie node. Interning
+     * stops at {@link #MAX_STATES} distinct states (a grammar whose state differs per prefix gains nothing from it).
+     */
+    private static final class Walk {
+        static final int MAX_STATES = 2048;
+        static final Node DEAD = new Node(null);
+
+        static final class Node {
+            final GrammarState state;
+            Node[] next;
+
+            Node(GrammarState state) {
+                this.state = state;
+            }
+        }
+
+        private final java.util.HashMap<GrammarState, Node> interned = new java.util.HashMap<>();
+
+        Node canonical(GrammarState s) {
+            Node n = interned.get(s);
+            if (n != null) return n;
+            n = new Node(s);
+            if (interned.size() < MAX_STATES) {
+                n.next = new Node[256];
+                interned.put(s, n);
+            }
+            return n;
+        }
+
+        /** The node after byte {@code b}, or null when the byte cannot continue. */
+        Node next(Node from, byte b) {
+            int u = b & 0xFF;
+            if (from.next != null) {
+                Node known = from.next[u];
+                if (known != null) return known == DEAD ? null : known;
+            }
+            GrammarState s = from.state.advance(b);
+            Node to = s == null ? DEAD : canonical(s);
+            if (from.next != null) from.next[u] = to;
+            return to == DEAD ? null : to;
+        }
     }
 
     /** Cache hits and misses since the trie was built (for benchmarks). */

@@ -21,6 +21,8 @@ import java.util.List;
  * @param scope     whose entries these are: the caller's tenant, or {@link #ANONYMOUS_SCOPE} for callers without an
  *                  API key. Entries of one scope are never answers to another: a hit would tell a tenant what another
  *                  one asked (and the answer it got)
+ * @param grammar   the GBNF text the output was constrained by ({@code response_format} JSON or {@code grammar}),
+ *                  or null
  */
 public record CacheableRequest(
         String model,
@@ -32,10 +34,26 @@ public record CacheableRequest(
         List<String> stop,
         int n,
         Integer logprobs,
-        String scope) {
+        String scope,
+        String grammar) {
 
     /** The scope every caller without an API key shares. */
     public static final String ANONYMOUS_SCOPE = "";
+
+    /** Without a grammar. */
+    public CacheableRequest(
+            String model,
+            String version,
+            List<int[]> prompts,
+            SamplingParams sampling,
+            boolean seedGiven,
+            Integer maxTokens,
+            List<String> stop,
+            int n,
+            Integer logprobs,
+            String scope) {
+        this(model, version, prompts, sampling, seedGiven, maxTokens, stop, n, logprobs, scope, null);
+    }
 
     /** A request of the anonymous scope. */
     public CacheableRequest(

@@ -92,6 +92,11 @@ public final class ResponseCacheKeys {
         for (String stop : r.stop()) e.string(stop);
         e.integer(r.n());
         e.integer(r.logprobs() == null ? -1 : r.logprobs());
+        if (r.grammar() != null) {
+            // After every fixed field, so requests without a grammar keep their keys.
+            e.string("grammar");
+            e.string(r.grammar());
+        }
     }
 
     /** Feeds fixed-width or length-prefixed values into the digest, so no two field sequences encode alike. */

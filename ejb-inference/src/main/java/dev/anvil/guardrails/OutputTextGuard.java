@@ -98,11 +98,20 @@ public final class OutputTextGuard {
 
     /** The choice is complete: decides and releases the rest, then validates JSON if it was asked for. */
     public Step finish() {
+        return finish(false);
+    }
+
+    /**
+     * The choice is complete; {@code cut}: it ended at its token limit ({@code finish_reason: length}). A cut text is
+     * not validated as JSON: constrained decoding made it a prefix of valid output, and, as with OpenAI's JSON modes, a
+     * client reading {@code length} knows it may be incomplete.
+     */
+    public Step finish(boolean cut) {
         if (blocked) return new Step("", null, null);
         Step last = release(raw.length(), true);
         if (last.blocked()) return last;
         flagWholeText();
-        if (json == null) return last;
+        if (json == null || cut) return last;
         GuardrailAction action = policy.action(GuardrailCheck.JSON_OUTPUT);
         if (action == GuardrailAction.OFF) return last;
         List<String> problems = json.problems(released.toString());

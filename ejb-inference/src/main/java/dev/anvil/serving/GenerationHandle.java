@@ -292,7 +292,8 @@ public final class GenerationHandle {
             if (firstTokenNanos == 0) firstTokenNanos = System.nanoTime();
             observer.token(state.index);
             state.tokens.add(step.token());
-            // An end-of-sequence token is counted but, like its text, not reported as output.
+            // An end-of-sequence token is counted but, like its text, not reported as output (a grammar's last token,
+            // finish GRAMMAR, is output).
             boolean endToken = step.finish() == Generation.FinishReason.END_OF_SEQUENCE;
             TokenLogprob lp = logprobs != null && !endToken && step.sample() != null ? logprob(step.sample()) : null;
             if (lp != null) state.logprobList.add(lp);

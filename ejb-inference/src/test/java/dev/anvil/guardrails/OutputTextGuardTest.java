@@ -129,6 +129,16 @@ class OutputTextGuardTest {
     }
 
     @Test
+    void jsonCutAtTheTokenLimitIsNotJudged() {
+        OutputTextGuard cut = guard(policy(), JsonOutputRequirement.object());
+        cut.append("{\"a\": [1, 2");
+        OutputTextGuard.Step s = cut.finish(true);
+        assertNull(s.blockedBy(), "a prefix cut by max_tokens (finish_reason length) passes as it is");
+        assertEquals("{\"a\": [1, 2", s.text());
+        assertEquals(List.of(), recorded);
+    }
+
+    @Test
     void jsonFlagLetsTheTextThrough() {
         OutputTextGuard g = guard(policy("json-output", "flag"), JsonOutputRequirement.object());
         assertEquals("nope", stream(g, "nope", 2));

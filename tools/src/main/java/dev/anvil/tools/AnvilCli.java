@@ -3,6 +3,7 @@ package dev.anvil.tools;
 import dev.anvil.engine.UnsupportedModelException;
 import dev.anvil.tools.model.BenchCommand;
 import dev.anvil.tools.model.GenerateCommand;
+import dev.anvil.tools.model.GrammarBenchCommand;
 import dev.anvil.tools.model.PrefixBenchCommand;
 import dev.anvil.tools.model.SynthCommand;
 import dev.anvil.tools.server.CacheBenchCommand;
@@ -17,13 +18,14 @@ import java.util.Map;
 
 /**
  * The command line behind {@code bin/anvil <command>}: the engine in-process ({@code generate}, {@code synth},
- * {@code bench}) and benchmarks of a running server ({@code load}, {@code cache-bench}, {@code gateway-bench},
+ * {@code bench}, {@code prefix-bench}, {@code grammar-bench}) and benchmarks of a running server ({@code load}, {@code cache-bench}, {@code gateway-bench},
  * {@code shadow-bench}), {@code help}. Exit status: 0 on success, 1 when the work fails (unreadable model, I/O error,
  * a server that refuses), 2 on wrong usage.
  */
 public final class AnvilCli {
 
-    public static final String USAGE = """
+    public static final String USAGE =
+            """
             usage: anvil <command> [options]
 
             commands:
@@ -59,8 +61,8 @@ public final class AnvilCli {
                                          model) from this build dir on the same model and work, before and after
                                          Anvil, and print the ratios
               help       this text
-            """ + PrefixBenchCommand.USAGE + LoadCommand.USAGE + CacheBenchCommand.USAGE
-            + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
+            """ + PrefixBenchCommand.USAGE + GrammarBenchCommand.USAGE + LoadCommand.USAGE + CacheBenchCommand.USAGE
+                    + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
 
     private AnvilCli() {}
 
@@ -114,6 +116,9 @@ public final class AnvilCli {
                 }
                 case "prefix-bench" -> {
                     return PrefixBenchCommand.run(rest, out, err);
+                }
+                case "grammar-bench" -> {
+                    return GrammarBenchCommand.run(rest, out, err);
                 }
                 default -> throw new CliArgs.UsageException("unknown command '" + command + "'");
             }

@@ -239,10 +239,15 @@ class GuardrailsIT {
                 OpenAi.chat("Tell a story", 24, "\"temperature\":0,\"response_format\":{\"type\":\"json_object\"}"),
                 DEFAULT);
         assertEquals(200, story.status(), story::toString);
+        // Decoding is constrained to JSON, so the story model writes JSON: the output passes the check (which withholds
+        // what is not JSON: jsonSchemaOutputPassesOrIsWithheld below) unless it was cut at max_tokens, which is not
+        // judged; ConstrainedDecodingIT covers what is generated.
         JsonObject choice = story.json().getJsonArray("choices").getJsonObject(0);
-        assertEquals("content_filter", choice.getString("finish_reason"), "a story is not JSON: " + story);
-        assertEquals("", choice.getJsonObject("message").getString("content"));
-        assertTrue(guardrailsHeader(story).contains("json_output=block"), guardrailsHeader(story));
+        String content = choice.getJsonObject("message").getString("content");
+        assertTrue(content.startsWith("{"), "constrained to a JSON object: " + story);
+        if (choice.getString("finish_reason").equals("stop")) OpenAi.json(content);
+        else assertEquals("length", choice.getString("finish_reason"), story::toString);
+        assertFalse(guardrailsHeader(story).contains("json_output"), guardrailsHeader(story));
 
         HttpResult badSchema = post(
                 server,

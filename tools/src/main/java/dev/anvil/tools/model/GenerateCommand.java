@@ -163,6 +163,7 @@ public final class GenerateCommand {
             case END_OF_SEQUENCE -> "eos";
             case STOP_STRING -> "stop";
             case MAX_TOKENS -> steps < maxTokens ? "context" : "length";
+            case GRAMMAR -> "grammar";
         };
         return new Output(
                 promptTokens,

@@ -49,7 +49,10 @@ public class ChatCompletionsResource {
     @POST
     @Operation(
             summary = "Create a chat completion",
-            description = "OpenAI-compatible chat completion; with \"stream\": true the answer is text/event-stream.")
+            description = "OpenAI-compatible chat completion; with \"stream\": true the answer is text/event-stream."
+                    + " response_format json_object/json_schema is enforced while decoding (a schema keyword that"
+                    + " cannot be compiled is a 400 naming it); extension: \"grammar\", a GBNF grammar (llama.cpp's"
+                    + " format) the output must follow.")
     public void create(
             InputStream body,
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
@@ -177,6 +180,11 @@ public class ChatCompletionsResource {
         @Override
         public Endpoint endpoint() {
             return Endpoint.CHAT;
+        }
+
+        @Override
+        public RequestGrammar grammar() {
+            return request.grammar();
         }
 
         @Override

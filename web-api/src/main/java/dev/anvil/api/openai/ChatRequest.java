@@ -20,20 +20,22 @@ import java.util.Set;
  * @param topLogprobs alternatives per token (0..20) when {@code logprobs}
  * @param jsonOutput  what {@code response_format} asks for ({@code json_object} or {@code json_schema}), or null
  *                    for text; checked by the {@code json_output} guardrail
+ * @param grammar     the grammar decoding enforces: {@code response_format}'s JSON, or the {@code grammar} extension
  */
 record ChatRequest(
         GenerationOptions options,
         List<ChatMessage> messages,
         boolean logprobs,
         int topLogprobs,
-        JsonOutputRequirement jsonOutput) {
+        JsonOutputRequirement jsonOutput,
+        RequestGrammar grammar) {
 
     /** The same request with other message contents (after input guardrails redacted them). */
     ChatRequest withContents(List<String> contents) {
         List<ChatMessage> changed = new ArrayList<>(messages.size());
         for (int i = 0; i < messages.size(); i++)
             changed.add(new ChatMessage(messages.get(i).role(), contents.get(i)));
-        return new ChatRequest(options, List.copyOf(changed), logprobs, topLogprobs, jsonOutput);
+        return new ChatRequest(options, List.copyOf(changed), logprobs, topLogprobs, jsonOutput, grammar);
     }
 
     private static final Set<String> ROLES = Set.of("system", "user", "assistant", "developer");
@@ -54,8 +56,21 @@ record ChatRequest(
             throw ApiException.badRequest(
                     "tool and function calling is not supported", Fields.given(body, "tools") ? "tools" : "functions");
         }
+        JsonOutputRequirement json = responseFormat(body);
+        RequestGrammar fromFormat = null;
+        if (json != null)
+            fromFormat = json.kind() == JsonOutputRequirement.Kind.JSON_OBJECT
+                    ? RequestGrammar.jsonObject()
+                    : RequestGrammar.jsonSchema(Fields.object(body, "response_format", "response_format")
+                            .getJsonObject("json_schema")
+                            .get("schema"));
         return new ChatRequest(
-                options, messages(body), logprobs, top == null ? 0 : top.intValue(), responseFormat(body));
+                options,
+                messages(body),
+                logprobs,
+                top == null ? 0 : top.intValue(),
+                json,
+                RequestGrammar.of(body, fromFormat));
     }
 
     /** OpenAI's {@code response_format}: {@code text} (default), {@code json_object}, or {@code json_schema}. */
@@ -106,14 +121,14 @@ record ChatRequest(
     ChatRequest routed(GenerationOptions routedOptions) {
         String system =
                 routedOptions.route() == null ? null : routedOptions.route().systemPrompt();
-        if (system == null) return new ChatRequest(routedOptions, messages, logprobs, topLogprobs, jsonOutput);
+        if (system == null) return new ChatRequest(routedOptions, messages, logprobs, topLogprobs, jsonOutput, grammar);
         List<ChatMessage> adjusted = new ArrayList<>(messages);
         int first = -1;
         for (int i = 0; i < adjusted.size() && first < 0; i++)
             if (adjusted.get(i).role().equals("system")) first = i;
         if (first >= 0) adjusted.set(first, new ChatMessage("system", system));
         else adjusted.addFirst(new ChatMessage("system", system));
-        return new ChatRequest(routedOptions, List.copyOf(adjusted), logprobs, topLogprobs, jsonOutput);
+        return new ChatRequest(routedOptions, List.copyOf(adjusted), logprobs, topLogprobs, jsonOutput, grammar);
     }
 
     private static List<ChatMessage> messages(JsonObject body) {

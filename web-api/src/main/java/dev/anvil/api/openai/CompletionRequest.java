@@ -16,8 +16,10 @@ import java.util.List;
  *                 an array of token ids or an array of such arrays)
  * @param logprobs null, or how many most likely alternatives to report per token (0..20)
  * @param echo     whether to prepend the prompt text to each choice
+ * @param grammar  the {@code grammar} extension (GBNF) decoding enforces, or null
  */
-record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Integer logprobs, boolean echo) {
+record CompletionRequest(
+        GenerationOptions options, List<Prompt> prompts, Integer logprobs, boolean echo, RequestGrammar grammar) {
 
     /** Most prompts in one request (each gets {@code n} choices). */
     static final int MAX_PROMPTS = 16;
@@ -43,7 +45,7 @@ record CompletionRequest(GenerationOptions options, List<Prompt> prompts, Intege
         if (Fields.given(body, "suffix")) {
             throw ApiException.badRequest("'suffix' (insertion) is not supported", "suffix");
         }
-        return new CompletionRequest(options, prompts(body), logprobs, echo);
+        return new CompletionRequest(options, prompts(body), logprobs, echo, RequestGrammar.field(body));
     }
 
     private static List<Prompt> prompts(JsonObject body) {

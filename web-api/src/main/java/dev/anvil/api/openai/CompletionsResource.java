@@ -38,7 +38,9 @@ public class CompletionsResource {
     @POST
     @Operation(
             summary = "Create a completion",
-            description = "OpenAI-compatible text completion; with \"stream\": true the answer is text/event-stream.")
+            description = "OpenAI-compatible text completion; with \"stream\": true the answer is text/event-stream."
+                    + " Extension: \"grammar\", a GBNF grammar (llama.cpp's format) the output must follow; a"
+                    + " grammar that does not parse is a 400 with line and column.")
     public void create(
             InputStream body,
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,
@@ -153,6 +155,11 @@ public class CompletionsResource {
         @Override
         public Endpoint endpoint() {
             return Endpoint.COMPLETIONS;
+        }
+
+        @Override
+        public RequestGrammar grammar() {
+            return request.grammar();
         }
 
         @Override

@@ -6,6 +6,8 @@ import dev.anvil.api.gateway.ApiKeyFilter;
 import dev.anvil.api.gateway.CallerContext;
 import dev.anvil.api.tracing.RequestTracing;
 import dev.anvil.cache.ResponseCache;
+import dev.anvil.engine.GrammarConstraint;
+import dev.anvil.engine.SequenceRequest;
 import dev.anvil.guardrails.GuardrailPolicies;
 import dev.anvil.guardrails.GuardrailPolicy;
 import dev.anvil.guardrails.GuardrailViolation;
@@ -100,6 +102,10 @@ public class GenerationPipeline {
     @Inject
     OpenAiConfig config;
 
+    /** Compiles the grammar a request's output must follow (400 for a bad one, before anything else runs). */
+    @Inject
+    RequestGrammars grammars;
+
     /**
      * Runs a generation request: reads its JSON body (at most {@code anvil.api.max-body-bytes}) and has the endpoint
      * {@code parse} it, then runs every stage; any refusal answers the request with its error.
@@ -117,6 +123,7 @@ public class GenerationPipeline {
             if (gateway != null) tracing.finished(trace, "anvil.gateway", gateway[0], gateway[1], Attributes.empty());
             GenerationRequest request =
                     parse.apply(RequestBodies.readObject(body, contentLength, config.maxBodyBytes()));
+            GrammarConstraint grammar = grammars.compile(request.grammar());
             GenerationOptions options = tracing.inSpan("anvil.routing", () -> route(request.options()));
             ServedModel model =
                     tracing.inSpan("anvil.model", () -> models.served(options.model(), request.endpoint().promptParam));
@@ -136,6 +143,7 @@ public class GenerationPipeline {
                     request.logprobs(),
                     request.endpoint().promptParam,
                     guard,
+                    grammar,
                     String.join("\n", input.check().texts()));
             if (options.stream()) {
                 answers.stream(async, submission, request.chunks(submission), options.includeUsage());
@@ -277,6 +285,7 @@ public class GenerationPipeline {
             Integer logprobs,
             String promptParam,
             RequestGuardrails guard,
+            GrammarConstraint grammar,
             String promptText) {
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
@@ -296,7 +305,18 @@ public class GenerationPipeline {
             if (options.stream()) streamSlot = openStreams.admit(); // 503 when the server has its limit of open streams
             List<Runnable> held = streamSlot == null ? List.of(leaveSlot) : List.of(leaveSlot, streamSlot::close);
             return submitAdmitted(
-                    id, model, options, prompts, tokens, logprobs, promptParam, output, streamSlot, held, promptText);
+                    id,
+                    model,
+                    options,
+                    prompts,
+                    tokens,
+                    logprobs,
+                    promptParam,
+                    output,
+                    streamSlot,
+                    held,
+                    grammar,
+                    promptText);
         } catch (RuntimeException e) {
             caller.abandonGeneration(); // nothing ran: the reservation and the slot go back
             if (streamSlot != null) streamSlot.close();
@@ -315,10 +335,11 @@ public class GenerationPipeline {
             GuardedOutput output,
             OpenStreams.Stream streamSlot,
             List<Runnable> held,
+            GrammarConstraint grammar,
             String promptText) {
         // The response cache, on the exact version routing chose: a hit is answered without inference.
         ResponseCache.Lookup lookup = tracing.inSpan("anvil.cache", () -> {
-            ResponseCache.Lookup l = cache.lookUp(model, options, tokens, logprobs, promptText);
+            ResponseCache.Lookup l = cache.lookUp(model, options, tokens, logprobs, grammar, promptText);
             Span.current().setAttribute("anvil.cache.status", l.status());
             return l;
         });
@@ -349,7 +370,9 @@ public class GenerationPipeline {
                             options.stop(),
                             options.n(),
                             logprobs,
-                            id));
+                            id,
+                            SequenceRequest.Priority.NORMAL,
+                            grammar));
                 }
                 return requests;
             });

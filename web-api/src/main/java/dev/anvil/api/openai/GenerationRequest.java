@@ -56,6 +56,11 @@ interface GenerationRequest {
         return null;
     }
 
+    /** The grammar the output must follow ({@code grammar}, {@code response_format} JSON), or null. */
+    default RequestGrammar grammar() {
+        return null;
+    }
+
     /** Alternatives per token to report with log-probabilities, or null for none. */
     Integer logprobs();
 

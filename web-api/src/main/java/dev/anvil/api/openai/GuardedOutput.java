@@ -74,7 +74,7 @@ final class GuardedOutput {
             for (GenerationResult.Choice c : r.choices()) {
                 OutputTextGuard g = guard();
                 OutputTextGuard.Step first = g.append(c.text());
-                OutputTextGuard.Step last = first.blocked() ? first : g.finish();
+                OutputTextGuard.Step last = first.blocked() ? first : g.finish(c.finishReason() == FinishReason.LENGTH);
                 synchronized (findings) {
                     findings.addAll(g.findings());
                 }
@@ -161,7 +161,7 @@ final class GuardedOutput {
                     }
                     case Submission.Event.Finish f -> {
                         OutputTextGuard g = guards.computeIfAbsent(f.index(), i -> guard());
-                        OutputTextGuard.Step step = g.finish();
+                        OutputTextGuard.Step step = g.finish(f.reason() == FinishReason.LENGTH);
                         synchronized (findings) {
                             findings.addAll(g.findings());
                         }

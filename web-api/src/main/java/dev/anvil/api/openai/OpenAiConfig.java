@@ -22,6 +22,27 @@ public class OpenAiConfig {
     /** {@code anvil.api.max-open-streams}: SSE streams the server keeps open at once; beyond it new ones get 503. */
     public static final String MAX_OPEN_STREAMS = "anvil.api.max-open-streams";
 
+    /** {@code anvil.api.grammar.max-chars}: the longest GBNF text the {@code grammar} field may hold. */
+    public static final String GRAMMAR_MAX_CHARS = "anvil.api.grammar.max-chars";
+
+    /** {@code anvil.api.grammar.max-rules}: most rules a request's grammar compiles to (groups and repetitions count). */
+    public static final String GRAMMAR_MAX_RULES = "anvil.api.grammar.max-rules";
+
+    /** {@code anvil.api.grammar.max-stack-depth}: deepest nesting a grammar may reach while generating. */
+    public static final String GRAMMAR_MAX_STACK_DEPTH = "anvil.api.grammar.max-stack-depth";
+
+    @Inject
+    @ConfigProperty(name = GRAMMAR_MAX_CHARS, defaultValue = "65536")
+    int grammarMaxChars;
+
+    @Inject
+    @ConfigProperty(name = GRAMMAR_MAX_RULES, defaultValue = "8192")
+    int grammarMaxRules;
+
+    @Inject
+    @ConfigProperty(name = GRAMMAR_MAX_STACK_DEPTH, defaultValue = "256")
+    int grammarMaxStackDepth;
+
     @Inject
     @ConfigProperty(name = STREAM_WRITE_TIMEOUT_SECONDS, defaultValue = "30")
     long streamWriteTimeoutSeconds;
@@ -53,5 +74,17 @@ public class OpenAiConfig {
 
     public long requestTimeoutSeconds() {
         return ConfigBounds.atLeast(REQUEST_TIMEOUT_SECONDS, requestTimeoutSeconds, 1);
+    }
+
+    public int grammarMaxChars() {
+        return ConfigBounds.atLeast(GRAMMAR_MAX_CHARS, grammarMaxChars, 1);
+    }
+
+    public int grammarMaxRules() {
+        return ConfigBounds.atLeast(GRAMMAR_MAX_RULES, grammarMaxRules, 1);
+    }
+
+    public int grammarMaxStackDepth() {
+        return ConfigBounds.atLeast(GRAMMAR_MAX_STACK_DEPTH, grammarMaxStackDepth, 1);
     }
 }

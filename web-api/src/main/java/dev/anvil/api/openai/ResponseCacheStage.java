@@ -5,6 +5,7 @@ import dev.anvil.cache.CacheableRequest;
 import dev.anvil.cache.CachedGeneration;
 import dev.anvil.cache.ResponseCache;
 import dev.anvil.cache.ResponseCacheConfig;
+import dev.anvil.engine.GrammarConstraint;
 import dev.anvil.serving.ServedModel;
 import jakarta.annotation.PreDestroy;
 import jakarta.ejb.EJB;
@@ -75,9 +76,14 @@ public class ResponseCacheStage {
      * submission record its deltas ({@link Submission#live}) for {@link #storeWhenDone}.
      */
     ResponseCache.Lookup lookUp(
-            ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs, String promptText) {
+            ServedModel model,
+            GenerationOptions options,
+            List<int[]> prompts,
+            Integer logprobs,
+            GrammarConstraint grammar,
+            String promptText) {
         long start = System.nanoTime();
-        ResponseCache.Lookup lookup = lookUpNow(model, options, prompts, logprobs, promptText);
+        ResponseCache.Lookup lookup = lookUpNow(model, options, prompts, logprobs, grammar, promptText);
         try {
             if (httpRequest != null) httpRequest.setAttribute(STAGE_NANOS, System.nanoTime() - start);
         } catch (RuntimeException e) {
@@ -87,7 +93,12 @@ public class ResponseCacheStage {
     }
 
     private ResponseCache.Lookup lookUpNow(
-            ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs, String promptText) {
+            ServedModel model,
+            GenerationOptions options,
+            List<int[]> prompts,
+            Integer logprobs,
+            GrammarConstraint grammar,
+            String promptText) {
         CacheableRequest request = new CacheableRequest(
                 model.name(),
                 model.version(),
@@ -98,7 +109,8 @@ public class ResponseCacheStage {
                 options.stop(),
                 options.n(),
                 logprobs,
-                scope());
+                scope(),
+                grammar == null ? null : grammar.grammar().source());
         CacheDirective directive = CacheDirective.parse(cacheControl());
         // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
         // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.

@@ -3,6 +3,7 @@ package dev.anvil.api.openai;
 import dev.anvil.api.AnvilApplication;
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
+import dev.anvil.api.ErrorResponse;
 import dev.anvil.api.security.ApiKeyAccess;
 import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.serving.FinishReason;
@@ -25,12 +26,17 @@ import jakarta.ws.rs.container.AsyncResponse;
 import jakarta.ws.rs.container.Suspended;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.MediaType;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
@@ -57,7 +63,28 @@ public class ChatCompletionsResource {
     @POST
     @Operation(
             summary = "Create a chat completion",
-            description = "OpenAI-compatible chat completion; with \"stream\": true the answer is text/event-stream.")
+            description = "OpenAI-compatible chat completion; with \"stream\": true the answer is text/event-stream. "
+                    + "With \"tools\" the model's calls come back as message.tool_calls (finish_reason tool_calls).")
+    @RequestBody(
+            required = true,
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ChatCompletionSchemas.Request.class)))
+    @APIResponse(
+            responseCode = "200",
+            description = "The completion, or its stream of chat.completion.chunk events",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ChatCompletionSchemas.Completion.class)))
+    @APIResponse(
+            responseCode = "400",
+            description = "A field is invalid (param names it): bad tools or tool_choice, unbounded input, ...",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ErrorResponse.class)))
     public void create(
             InputStream body,
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) String contentLength,

@@ -61,6 +61,15 @@ public final class Generation {
     private final StringBuilder heldBack = new StringBuilder();
     private final StringBuilder text = new StringBuilder();
     private FinishReason finish;
+    /** Constrained decoding: the grammar, and where the output stands in it (null: not constrained yet). */
+    private final GrammarConstraint constraint;
+
+    private GrammarState grammarState;
+    /** A lazy grammar's triggers, and the output bytes searched for them until one appears. */
+    private byte[][] triggers;
+
+    private byte[] lazyBytes;
+    private int lazyLength;
 
     /**
      * @param promptTokens the tokens already fed to the model (they count for penalties)
@@ -69,7 +78,31 @@ public final class Generation {
      */
     public Generation(
             Tokenizer tokenizer, int[] promptTokens, SamplingParams params, int maxTokens, List<String> stopStrings) {
+        this(tokenizer, promptTokens, params, maxTokens, stopStrings, null);
+    }
+
+    /**
+     * @param grammar the grammar the output must follow, or null (see {@link GrammarConstraint}); the vocabulary
+     *                must have an end-of-generation token
+     */
+    public Generation(
+            Tokenizer tokenizer,
+            int[] promptTokens,
+            SamplingParams params,
+            int maxTokens,
+            List<String> stopStrings,
+            GrammarConstraint grammar) {
         if (maxTokens < 1) throw new IllegalArgumentException("max tokens must be >= 1, was " + maxTokens);
+        this.constraint = grammar;
+        if (grammar != null) {
+            if (!TokenTrie.of(tokenizer).hasEndOfGeneration())
+                throw new IllegalArgumentException(
+                        "constrained decoding needs a vocabulary with an end-of-generation token");
+            if (grammar.isLazy()) {
+                triggers = grammar.triggerBytes();
+                lazyBytes = new byte[64];
+            } else grammarState = GrammarState.initial(grammar.grammar());
+        }
         this.tokenizer = tokenizer;
         this.sampler = new Sampler(params);
         // Text generated right after BOS starts the document: drop its SentencePiece dummy space, as llama.cpp does.
@@ -86,16 +119,50 @@ public final class Generation {
     /** Samples the next token from {@code logits} and advances the text; must not be called once finished. */
     public Step next(float[] logits) {
         if (finish != null) throw new IllegalStateException("generation already finished: " + finish);
-        Sampler.SampledToken sample = sampler.sample(logits, history, historyLength);
+        Sampler.SampledToken sample = sampler.sample(logits, history, historyLength, allowedTokens());
         return accept(sample.token(), sample);
     }
 
-    /** Advances with a token chosen elsewhere (e.g. forced); {@code sample} may be null. */
+    /**
+     * The tokens the grammar allows next, as a bitset over token ids (shared: do not modify), or null when the
+     * output is not constrained (no grammar, or a lazy one not triggered yet). When the grammar allows no token of
+     * this vocabulary (or only parses nested beyond its limits remain), only end-of-generation tokens are allowed:
+     * the generation ends as if the model had stopped.
+     */
+    public long[] allowedTokens() {
+        if (grammarState == null) return null;
+        TokenTrie trie = TokenTrie.of(tokenizer, decoder.dropsLeadingSpaceOfNextToken());
+        long[] mask = trie.mask(grammarState);
+        return TokenTrie.isEmpty(mask) ? trie.endOfGenerationMask() : mask;
+    }
+
+    /** Where the output stands in its grammar; null when not constrained (yet). */
+    public GrammarState grammarState() {
+        return grammarState;
+    }
+
+    /**
+     * Advances with a token chosen elsewhere (e.g. forced); {@code sample} may be null. Under a grammar the token
+     * must be one {@link #allowedTokens()} allows.
+     */
     public Step accept(int token, Sampler.SampledToken sample) {
         if (finish != null) throw new IllegalStateException("generation already finished: " + finish);
+        boolean endOfGeneration = tokenizer.isEndOfGeneration(token);
+        byte[] bytes = null;
+        if (constraint != null && !endOfGeneration) {
+            bytes = tokenizer.tokenBytes(token);
+            if (decoder.dropsLeadingSpaceOfNextToken() && bytes.length > 0 && bytes[0] == ' ')
+                bytes = Arrays.copyOfRange(bytes, 1, bytes.length);
+            if (grammarState != null) {
+                GrammarState next = bytes.length == 0 ? null : grammarState.advance(bytes);
+                if (next == null)
+                    throw new IllegalArgumentException("token " + token + " is not allowed by the grammar here");
+                grammarState = next;
+            }
+        }
         if (historyLength == history.length) history = Arrays.copyOf(history, history.length * 2);
         history[historyLength++] = token;
-        if (tokenizer.isEndOfGeneration(token)) return finishWith(token, sample, FinishReason.END_OF_SEQUENCE, "");
+        if (endOfGeneration) return finishWith(token, sample, FinishReason.END_OF_SEQUENCE, "");
         heldBack.append(decoder.accept(token));
         for (String stop : stops) {
             int at = heldBack.indexOf(stop);
@@ -105,12 +172,44 @@ public final class Generation {
                 return finishWith(token, sample, FinishReason.STOP_STRING, before);
             }
         }
+        if (triggers != null && grammarState == null && bytes != null && !trigger(bytes))
+            return finishWith(token, sample, FinishReason.END_OF_SEQUENCE, ""); // what followed broke the grammar
+        // The grammar is complete: nothing may follow, so the generation ends as if the model had stopped.
+        if (grammarState != null && grammarState.isComplete())
+            return finishWith(token, sample, FinishReason.END_OF_SEQUENCE, "");
         if (generatedCount() >= maxTokens) return finishWith(token, sample, FinishReason.MAX_TOKENS, drainAll());
         int keep = longestStopPrefixSuffix();
         String out = heldBack.substring(0, heldBack.length() - keep);
         heldBack.delete(0, heldBack.length() - keep);
         text.append(out);
         return new Step(token, sample, out, null);
+    }
+
+    /**
+     * A lazy grammar: appends the token's bytes to the output searched for a trigger; once one appears, the grammar
+     * starts at the trigger's first byte and reads everything from there. False when that already breaks it.
+     */
+    private boolean trigger(byte[] bytes) {
+        if (lazyLength + bytes.length > lazyBytes.length)
+            lazyBytes = Arrays.copyOf(lazyBytes, Math.max(lazyBytes.length * 2, lazyLength + bytes.length));
+        System.arraycopy(bytes, 0, lazyBytes, lazyLength, bytes.length);
+        int before = lazyLength;
+        lazyLength += bytes.length;
+        int first = -1;
+        for (byte[] t : triggers) {
+            // Only occurrences that end in this token are new.
+            for (int at = Math.max(0, before - t.length + 1); at + t.length <= lazyLength; at++) {
+                if (Arrays.equals(lazyBytes, at, at + t.length, t, 0, t.length)) {
+                    if (first < 0 || at < first) first = at;
+                    break;
+                }
+            }
+        }
+        if (first < 0) return true;
+        grammarState = GrammarState.initial(constraint.grammar()).advance(lazyBytes, first, lazyLength);
+        triggers = null;
+        lazyBytes = null;
+        return grammarState != null;
     }
 
     private String drainAll() {

@@ -12,7 +12,8 @@ import java.util.SplittableRandom;
  * <p>Pipeline: penalties over the last {@code penaltyLastN} tokens of the history → temperature → top-k →
  * softmax → top-p → min-p → draw. Temperature first, as in vLLM and the OpenAI API, so top-p and min-p act
  * on the distribution that is actually sampled. Reported log-probabilities are those of the model's own
- * distribution (log-softmax of the raw logits), independent of the sampling settings, as vLLM reports them.
+ * distribution (log-softmax of the raw logits), independent of the sampling settings, as vLLM reports them; under
+ * a grammar ({@link #sample(float[], int[], int, long[])}) the model's distribution is the masked one.
  */
 public final class Sampler {
 
@@ -42,10 +43,41 @@ public final class Sampler {
      * for the penalties; {@code logits} is not modified.
      */
     public SampledToken sample(float[] logits, int[] history, int historyLength) {
+        return sample(logits, history, historyLength, null);
+    }
+
+    /**
+     * Chooses the next token among those {@code allowed} (a bitset over token ids, bit {@code id & 63} of word
+     * {@code id >>> 6}; null = all), as constrained decoding asks: every other token's logit is -∞ before any
+     * penalty, temperature or filter sees the distribution, and the reported log-probabilities are those of the
+     * masked distribution (the model's, renormalized over the allowed tokens). {@code allowed} must allow a token.
+     */
+    public SampledToken sample(float[] logits, int[] history, int historyLength, long[] allowed) {
         float[] l = logits.clone();
         applyPenalties(l, history, historyLength);
+        float[] reported = logits;
+        if (allowed != null) {
+            mask(l, allowed);
+            if (params.topLogprobs() >= 0) mask(reported = logits.clone(), allowed);
+        }
         int token = params.greedy() || params.topK() == 1 ? argmax(l) : draw(l);
-        return withLogprobs(token, logits);
+        if (allowed != null && !TokenTrie.allows(allowed, token)) token = firstAllowed(allowed); // all -∞ or NaN
+        return withLogprobs(token, reported);
+    }
+
+    private static void mask(float[] l, long[] allowed) {
+        for (int w = 0; w < allowed.length; w++) {
+            long bits = allowed[w];
+            if (bits == -1L) continue;
+            for (int i = w << 6, end = Math.min(l.length, i + 64); i < end; i++)
+                if ((bits >>> i & 1) == 0) l[i] = Float.NEGATIVE_INFINITY;
+        }
+    }
+
+    private static int firstAllowed(long[] allowed) {
+        for (int w = 0; w < allowed.length; w++)
+            if (allowed[w] != 0) return (w << 6) + Long.numberOfTrailingZeros(allowed[w]);
+        throw new IllegalArgumentException("the mask allows no token");
     }
 
     private void applyPenalties(float[] l, int[] history, int n) {
@@ -156,12 +188,17 @@ public final class Sampler {
         // Nobody asked for log-probabilities: skip the normalizer (an exp per vocabulary entry per token).
         if (params.topLogprobs() < 0) return new SampledToken(token, Float.NaN, NO_TOKENS, NO_LOGPROBS);
         float max = Float.NEGATIVE_INFINITY;
-        for (float v : logits) if (v > max) max = v;
+        int finite = 0;
+        for (float v : logits) {
+            if (v > max) max = v;
+            if (v != Float.NEGATIVE_INFINITY) finite++;
+        }
         double sum = 0;
-        for (float v : logits)
-            sum += ExpF.exp(v - max); // once per vocabulary entry per token: the cheap exact-enough exp
+        for (float v : logits) // once per vocabulary entry per token: the cheap exact-enough exp
+        if (v != Float.NEGATIVE_INFINITY) sum += ExpF.exp(v - max);
         float logZ = (float) (max + StrictMath.log(sum));
-        int k = Math.min(params.topLogprobs(), logits.length);
+        // Masked-out tokens (-∞) are no alternatives: report at most the tokens that could have been chosen.
+        int k = Math.min(params.topLogprobs(), finite);
         int[] top = new int[k];
         float[] topLp = new float[k];
         if (k > 0) {

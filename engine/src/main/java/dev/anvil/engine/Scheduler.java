@@ -227,8 +227,13 @@ public final class Scheduler implements Runnable, AutoCloseable {
                             + kv.totalBlocks() + "; lower max tokens or raise the KV cache budget",
                     0);
         }
-        Generation generation =
-                new Generation(tokenizer, prompt, request.sampling(), request.maxTokens(), request.stop());
+        Generation generation;
+        try {
+            generation = new Generation(
+                    tokenizer, prompt, request.sampling(), request.maxTokens(), request.stop(), request.grammar());
+        } catch (IllegalArgumentException e) {
+            throw new SubmissionRejectedException(SubmissionRejectedException.Reason.INVALID, e.getMessage(), 0);
+        }
         Seq seq = new Seq(nextId.incrementAndGet(), request, generation, listener, this);
         lock.lock();
         try {

@@ -11,9 +11,15 @@ import java.util.List;
  * @param stop         stop strings (may be empty, not null)
  * @param priority     {@link Priority#LOW} for work nobody waits for (shadow copies of experiment traffic): admitted
  *                     only when no NORMAL sequence waits and the batch has room, and preempted before any NORMAL one
+ * @param grammar      the grammar the output must follow (constrained decoding), or null
  */
 public record SequenceRequest(
-        int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop, Priority priority) {
+        int[] promptTokens,
+        SamplingParams sampling,
+        int maxTokens,
+        List<String> stop,
+        Priority priority,
+        GrammarConstraint grammar) {
 
     /** Scheduling class of a sequence. */
     public enum Priority {
@@ -23,7 +29,13 @@ public record SequenceRequest(
 
     /** A NORMAL-priority sequence. */
     public SequenceRequest(int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop) {
-        this(promptTokens, sampling, maxTokens, stop, Priority.NORMAL);
+        this(promptTokens, sampling, maxTokens, stop, Priority.NORMAL, null);
+    }
+
+    /** Without a grammar. */
+    public SequenceRequest(
+            int[] promptTokens, SamplingParams sampling, int maxTokens, List<String> stop, Priority priority) {
+        this(promptTokens, sampling, maxTokens, stop, priority, null);
     }
 
     public SequenceRequest {

@@ -70,6 +70,11 @@ public final class TokenDecoder {
         return drain(false);
     }
 
+    /** Whether the next (non-BOS) token fed loses its leading space (the dummy space at the start of the text). */
+    public boolean dropsLeadingSpaceOfNextToken() {
+        return dropSpaceOfNextToken;
+    }
+
     /** Ends the stream: bytes of an unfinished character come out as U+FFFD. */
     public String flush() {
         return drain(true);

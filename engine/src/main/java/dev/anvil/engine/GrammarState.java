@@ -119,7 +119,10 @@ public final class GrammarState {
 
     /** Half a character: alive while some expected class holds a code point it may still become. */
     private GrammarState pending(int bits, int left, int length) {
-        int lo = bits << (6 * left), hi = lo | ((1 << (6 * left)) - 1);
+        // The smallest code point of a character of this length (below it would be an overlong form).
+        int min = length == 1 ? 0x80 : length == 2 ? 0x800 : 0x10000;
+        int lo = Math.max(min, bits << (6 * left)),
+                hi = Math.min(0x10FFFF, (bits << (6 * left)) | ((1 << (6 * left)) - 1));
         for (Frame f : stacks) {
             if (grammar.intersects(grammar.arg[f.pos], lo, hi))
                 return new GrammarState(grammar, stacks, false, bits, left, length);

@@ -21,6 +21,7 @@ import java.util.List;
  * @param scope     whose entries these are: the caller's tenant, or {@link #ANONYMOUS_SCOPE} for callers without an
  *                  API key. Entries of one scope are never answers to another: a hit would tell a tenant what another
  *                  one asked (and the answer it got)
+ * @param grammar   what constrains the output (a grammar's source and triggers: tool calls), or null for nothing
  */
 public record CacheableRequest(
         String model,
@@ -32,7 +33,8 @@ public record CacheableRequest(
         List<String> stop,
         int n,
         Integer logprobs,
-        String scope) {
+        String scope,
+        String grammar) {
 
     /** The scope every caller without an API key shares. */
     public static final String ANONYMOUS_SCOPE = "";
@@ -48,7 +50,22 @@ public record CacheableRequest(
             List<String> stop,
             int n,
             Integer logprobs) {
-        this(model, version, prompts, sampling, seedGiven, maxTokens, stop, n, logprobs, ANONYMOUS_SCOPE);
+        this(model, version, prompts, sampling, seedGiven, maxTokens, stop, n, logprobs, ANONYMOUS_SCOPE, null);
+    }
+
+    /** An unconstrained request. */
+    public CacheableRequest(
+            String model,
+            String version,
+            List<int[]> prompts,
+            SamplingParams sampling,
+            boolean seedGiven,
+            Integer maxTokens,
+            List<String> stop,
+            int n,
+            Integer logprobs,
+            String scope) {
+        this(model, version, prompts, sampling, seedGiven, maxTokens, stop, n, logprobs, scope, null);
     }
 
     public CacheableRequest {

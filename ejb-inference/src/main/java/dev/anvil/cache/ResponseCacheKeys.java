@@ -78,6 +78,8 @@ public final class ResponseCacheKeys {
         for (String stop : r.stop()) e.string(stop);
         e.integer(r.n());
         e.integer(r.logprobs() == null ? -1 : r.logprobs());
+        // A constrained generation differs from the free one of the same prompt; an unconstrained key is unchanged.
+        if (r.grammar() != null) e.string(r.grammar());
         return new Derivation.Cacheable(HexFormat.of().formatHex(e.digest.digest()));
     }
 

@@ -1,5 +1,6 @@
 package dev.anvil.serving;
 
+import dev.anvil.engine.GrammarConstraint;
 import dev.anvil.engine.SamplingParams;
 import dev.anvil.engine.SequenceRequest;
 import java.util.List;
@@ -18,6 +19,7 @@ import java.util.List;
  * @param requestId    an id for logs and results (e.g. "chatcmpl-..."); null = one is generated
  * @param priority     LOW for shadow copies nobody waits for (admitted only with spare capacity, preempted first);
  *                     null = NORMAL
+ * @param grammar      the grammar every choice's output must follow (constrained decoding: tool calls), or null
  */
 public record InferenceRequest(
         String model,
@@ -28,7 +30,22 @@ public record InferenceRequest(
         int n,
         Integer logprobs,
         String requestId,
-        SequenceRequest.Priority priority) {
+        SequenceRequest.Priority priority,
+        GrammarConstraint grammar) {
+
+    /** An unconstrained request. */
+    public InferenceRequest(
+            String model,
+            int[] promptTokens,
+            SamplingParams sampling,
+            Integer maxTokens,
+            List<String> stop,
+            int n,
+            Integer logprobs,
+            String requestId,
+            SequenceRequest.Priority priority) {
+        this(model, promptTokens, sampling, maxTokens, stop, n, logprobs, requestId, priority, null);
+    }
 
     /** A NORMAL-priority request. */
     public InferenceRequest(
@@ -40,7 +57,17 @@ public record InferenceRequest(
             int n,
             Integer logprobs,
             String requestId) {
-        this(model, promptTokens, sampling, maxTokens, stop, n, logprobs, requestId, SequenceRequest.Priority.NORMAL);
+        this(
+                model,
+                promptTokens,
+                sampling,
+                maxTokens,
+                stop,
+                n,
+                logprobs,
+                requestId,
+                SequenceRequest.Priority.NORMAL,
+                null);
     }
 
     /** A single-choice request without logprobs. */

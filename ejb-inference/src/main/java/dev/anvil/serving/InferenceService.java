@@ -137,8 +137,8 @@ public class InferenceService {
         if (faults != null) faults.apply(model.ref()); // test-only: anvil.serving.fault-injection, empty in production
         Scheduler scheduler = runtime.scheduler();
         for (int i = 0; i < r.n(); i++) {
-            SequenceRequest seq =
-                    new SequenceRequest(prompt, base.withSeed(base.seed() + i), maxTokens, stop, r.priority());
+            SequenceRequest seq = new SequenceRequest(
+                    prompt, base.withSeed(base.seed() + i), maxTokens, stop, r.priority(), r.grammar());
             try {
                 handle.addSequence(scheduler.submit(seq, handle.choiceListener(i, model.tokenizer())));
             } catch (SubmissionRejectedException e) {

@@ -22,9 +22,11 @@ import java.util.Set;
  * <p>What is not a well-formed call is text: a marker followed by something else, a call to a function the request did
  * not declare, JSON that is not a call object. Where that becomes clear before the call was announced, the held text is
  * released as content as written; a call that breaks after it was announced (the answer ends inside it, its arguments
- * are not a JSON object) makes the answer {@linkplain #malformed() malformed}: a plain response then answers the whole
- * text as content, a stream (which cannot take back what it sent) sends the rest as content. Whitespace between text and
- * a call, and after the last call, is dropped; an answer without calls is released exactly as generated.
+ * are not a JSON object) makes the answer {@linkplain #malformed() malformed}: when it is the first call, a plain
+ * response answers the whole text as content; a stream (which cannot take back what it sent) sends the rest as
+ * content. Whitespace between text and
+ * a call, and after the last call, is dropped; an answer without calls is released exactly as generated. Calls that
+ * were complete before a later one broke stand, in both answers.
  *
  * <p>Not thread-safe: one per choice. Work per character is constant (no rescanning), so a long answer costs linear
  * time.
@@ -57,8 +59,6 @@ public final class ToolCallStream {
         TEXT,
         /** Inside a call region (after a marker or a leading opener). */
         CALLS,
-        /** The generic syntax's JSON answer: held until the end, then read whole. */
-        HOLD,
         /** The call limit was reached: the rest is dropped. */
         DISCARD,
         /** A call broke after it was announced: the rest is text. */
@@ -74,8 +74,14 @@ public final class ToolCallStream {
         /** Mistral: {@code ,} (another object) or {@code ]}. */
         ARRAY_NEXT,
         /** Hermes: {@code </tool_call>}. */
-        CLOSE_TAG
+        CLOSE_TAG,
+        /** Generic, after its opening brace: {@code "tool_calls": [}. */
+        GENERIC_HEAD,
+        /** Generic, after the array: the closing brace. */
+        GENERIC_TAIL
     }
+
+    private static final String GENERIC_KEY = "\"tool_calls\"";
 
     private static final String HERMES_CLOSE = "</tool_call>";
 
@@ -93,6 +99,11 @@ public final class ToolCallStream {
     private int regionStart;
 
     private int closeMatched;
+    /** Generic head: characters of the key matched, then 1 (before ':') and 2 (before '['). */
+    private int headMatched, headPhase;
+    /** Calls completed in the current region. */
+    private int callsInRegion;
+
     private ObjectScanner object;
     /** The current call's index once announced, else -1. */
     private int announced = -1;
@@ -122,7 +133,9 @@ public final class ToolCallStream {
         List<Event> events = new ArrayList<>(s.feed(answer));
         events.addAll(s.finish());
         for (Event e : events) if (e instanceof Content c) content.append(c.text());
-        if (s.malformed || s.calls.isEmpty()) return new Parsed(s.malformed ? answer : content.toString(), List.of());
+        // An answer whose first call broke is text as generated; calls completed before a later one broke stand, as
+        // they do in a stream (which sent them), with the rest as text.
+        if (s.calls.isEmpty()) return new Parsed(s.malformed ? answer : content.toString(), List.of());
         return new Parsed(content.isEmpty() ? null : content.toString(), List.copyOf(s.calls));
     }
 
@@ -164,15 +177,15 @@ public final class ToolCallStream {
             case CALLS -> {
                 if (announced >= 0) {
                     malformed = true; // the answer ended inside an announced call
-                } else if (region == Region.CLOSE_TAG || region == Region.ARRAY_NEXT) {
-                    // The answer ended after a complete call, before the region's end (a Hermes closing tag, Mistral's
-                    // ']'): the call stands, the rest is dropped.
+                } else if (callsInRegion > 0) {
+                    // The answer ended after a complete call, before the region's end (a Hermes closing tag, the
+                    // array's
+                    // ']', a cut-off next call that was not announced): the calls stand, the rest is dropped.
                     released = text.length();
                 } else {
                     releaseFrom(regionStart);
                 }
             }
-            case HOLD -> readGeneric();
             case BROKEN -> releaseAll();
             case DISCARD -> {}
         }
@@ -186,7 +199,7 @@ public final class ToolCallStream {
         switch (mode) {
             case TEXT -> text(i, c);
             case CALLS -> call(i, c);
-            case HOLD, DISCARD, BROKEN -> {}
+            case DISCARD, BROKEN -> {}
         }
     }
 
@@ -196,7 +209,8 @@ public final class ToolCallStream {
             if (!syntax.leading.isEmpty() && syntax.leading.charAt(0) == c && calls.isEmpty()) {
                 regionStart = released; // the leading whitespace goes back with the text if this is no call
                 if (syntax == ToolCallSyntax.GENERIC) {
-                    mode = Mode.HOLD;
+                    enterRegion(Region.GENERIC_HEAD);
+                    headMatched = headPhase = 0;
                     return;
                 }
                 enterRegion(syntax == ToolCallSyntax.MISTRAL ? Region.ARRAY_OPEN : Region.OBJECT);
@@ -220,6 +234,7 @@ public final class ToolCallStream {
 
     private void enterRegion(Region r) {
         mode = Mode.CALLS;
+        callsInRegion = 0;
         region = r;
         object = r == Region.OBJECT ? new ObjectScanner() : null;
     }
@@ -250,10 +265,17 @@ public final class ToolCallStream {
                     region = Region.OBJECT;
                     object = new ObjectScanner();
                 } else if (c == ']') {
-                    leaveRegion(i + 1);
+                    if (syntax == ToolCallSyntax.GENERIC) region = Region.GENERIC_TAIL;
+                    else leaveRegion(i + 1);
                 } else {
                     strayAfterCall(i);
                 }
+            }
+            case GENERIC_HEAD -> genericHead(i, c);
+            case GENERIC_TAIL -> {
+                if (Character.isWhitespace(c)) return;
+                if (c == '}') leaveRegion(i + 1);
+                else strayAfterCall(i);
             }
             case CLOSE_TAG -> {
                 if (closeMatched == 0 && Character.isWhitespace(c)) return;
@@ -261,6 +283,32 @@ public final class ToolCallStream {
                     if (++closeMatched == HERMES_CLOSE.length()) leaveRegion(i + 1);
                 } else {
                     strayAfterCall(i);
+                }
+            }
+        }
+    }
+
+    /** The generic answer's opening after its brace: {@code "tool_calls"}, a colon, the array's bracket. */
+    private void genericHead(int i, char c) {
+        boolean blank = Character.isWhitespace(c);
+        switch (headPhase) {
+            case 0 -> {
+                if (blank && headMatched == 0) return;
+                if (c != GENERIC_KEY.charAt(headMatched)) notACall(i);
+                else if (++headMatched == GENERIC_KEY.length()) headPhase = 1;
+            }
+            case 1 -> {
+                if (blank) return;
+                if (c == ':') headPhase = 2;
+                else notACall(i);
+            }
+            default -> {
+                if (blank) return;
+                if (c == '[') {
+                    region = Region.OBJECT;
+                    object = new ObjectScanner();
+                } else {
+                    notACall(i);
                 }
             }
         }
@@ -290,6 +338,7 @@ public final class ToolCallStream {
             out.add(new Arguments(announced, arguments.substring(argumentsSent)));
         }
         calls.add(new Call(announcedId, name, arguments));
+        callsInRegion++;
         announced = -1;
         object = null;
         regionStart = i + 1; // a later failure in this region gives back only what follows this call
@@ -303,7 +352,7 @@ public final class ToolCallStream {
                 region = Region.CLOSE_TAG;
                 closeMatched = 0;
             }
-            case MISTRAL -> region = Region.ARRAY_NEXT;
+            case MISTRAL, GENERIC -> region = Region.ARRAY_NEXT;
             default -> leaveRegion(i + 1);
         }
     }
@@ -411,41 +460,6 @@ public final class ToolCallStream {
         }
         if (!sawNonBlank && !syntax.leading.isEmpty()) best = text.length() - released; // may still open a call
         return best;
-    }
-
-    // ---- the generic syntax: {"tool_calls": [...]}, {"tool_call": {...}} or {"response": "..."}
-
-    private void readGeneric() {
-        JsonObject answer = readObject(text.toString());
-        List<JsonObject> given = new ArrayList<>();
-        if (answer != null && answer.get("tool_calls") instanceof jakarta.json.JsonArray array) {
-            for (JsonValue v : array) if (v instanceof JsonObject o) given.add(o);
-            if (given.size() != array.size() || given.isEmpty()) given.clear();
-        } else if (answer != null && answer.get("tool_call") instanceof JsonObject o) {
-            given.add(o);
-        } else if (answer != null && answer.size() == 1 && answer.get("response") instanceof JsonString s) {
-            out.add(new Content(s.getString()));
-            return;
-        }
-        List<Call> read = new ArrayList<>();
-        for (JsonObject o : given) {
-            JsonValue arguments = o.containsKey("arguments") ? o.get("arguments") : o.get("parameters");
-            if (!(o.get("name") instanceof JsonString name) || !toolNames.contains(name.getString())) break;
-            if (arguments instanceof JsonString quoted) arguments = readObject(quoted.getString());
-            if (arguments == null) arguments = JsonValue.EMPTY_JSON_OBJECT;
-            if (!(arguments instanceof JsonObject)) break;
-            read.add(new Call(syntax.newCallId(), name.getString(), arguments.toString()));
-        }
-        if (read.isEmpty() || read.size() != given.size()) {
-            releaseAll();
-            return;
-        }
-        for (Call call : read.subList(0, Math.min(read.size(), maxCalls))) {
-            out.add(new CallStart(calls.size(), call.id(), call.name()));
-            out.add(new Arguments(calls.size(), call.arguments()));
-            calls.add(call);
-        }
-        released = text.length();
     }
 
     private static boolean isJsonObject(String json) {

@@ -198,6 +198,19 @@ class ToolCallStreamTest {
     }
 
     @Test
+    void callsCompleteBeforeALaterOneBrokeStand() {
+        String answer = "<tool_call>{\"name\": \"get_weather\", \"arguments\": " + PARIS
+                + "}</tool_call>\n<tool_call>{\"name\": \"get_time\", \"arguments\": {\"zo";
+        ToolCallStream.Parsed p = parse(ToolCallSyntax.HERMES, answer);
+        assertEquals(
+                List.of("get_weather"),
+                p.calls().stream().map(ToolCallStream.Call::name).toList());
+        Streamed s = stream(ToolCallSyntax.HERMES, answer, 1, 128);
+        assertEquals("get_weather", s.calls().getFirst().name());
+        assertEquals(PARIS, s.calls().getFirst().arguments());
+    }
+
+    @Test
     void withoutParallelCallsOnlyTheFirstIsRead() {
         String two = "<tool_call>{\"name\": \"get_weather\", \"arguments\": " + PARIS
                 + "}</tool_call><tool_call>{\"name\": \"get_time\", \"arguments\": {}}</tool_call>";
@@ -263,25 +276,27 @@ class ToolCallStreamTest {
     // ---- generic
 
     @Test
-    void genericAnswersAreJsonCallsAResponseOrText() {
-        String calls = "{\"tool_calls\": [{\"name\": \"get_weather\", \"arguments\": " + PARIS + "}]}";
+    void genericAnswersAreJsonCallsOrText() {
+        String calls = "{\"tool_calls\": [{\"name\": \"get_weather\", \"arguments\": " + PARIS
+                + "}, {\"name\": \"get_time\", \"arguments\": {}}]}";
         ToolCallStream.Parsed p = parse(ToolCallSyntax.GENERIC, calls);
-        assertEquals(1, p.calls().size());
-        assertEquals("{\"city\":\"Paris\"}", p.calls().getFirst().arguments(), "re-read JSON is written compact");
+        assertEquals(2, p.calls().size());
+        assertEquals(PARIS, p.calls().getFirst().arguments(), "arguments as written");
+        assertNull(p.content());
         assertStreamAgrees(ToolCallSyntax.GENERIC, calls);
-        assertEquals(
-                1,
-                parse(ToolCallSyntax.GENERIC, "{\"tool_call\": {\"name\": \"get_time\", \"arguments\": {}}}")
-                        .calls()
-                        .size());
-        assertEquals(
-                "Hello!",
-                parse(ToolCallSyntax.GENERIC, "{\"response\": \"Hello!\"}").content());
+        assertStreamAgrees(ToolCallSyntax.GENERIC, "  {  \"tool_calls\" :[ {\"name\": \"get_time\"} ] }");
         for (String text : List.of(
-                "Plain words.", "{\"tool_calls\": [{\"name\": \"nope\", \"arguments\": {}}]}", "{\"other\": 1}")) {
+                "Plain words.",
+                "{\"response\": \"Hello!\"}",
+                "{\"tool_calls\": [{\"name\": \"nope\", \"arguments\": {}}]}",
+                "{\"other\": 1}",
+                "{\"tool_calls\": 5}")) {
             assertEquals(text, parse(ToolCallSyntax.GENERIC, text).content());
             assertStreamAgrees(ToolCallSyntax.GENERIC, text);
         }
+        // cut off after a complete call: it stands
+        String cut = "{\"tool_calls\": [{\"name\": \"get_time\", \"arguments\": {}}, {\"name\": \"get_w";
+        assertEquals(1, parse(ToolCallSyntax.GENERIC, cut).calls().size());
     }
 
     // ---- detection from the real templates

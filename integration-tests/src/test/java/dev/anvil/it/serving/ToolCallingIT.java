@@ -247,7 +247,7 @@ class ToolCallingIT {
     void aForcedCallStreamsAsOpenAiSendsIt(AnvilServer server) {
         serve(server);
         String body = "{\"model\":\"" + MODEL + "\",\"messages\":" + ASK + ",\"temperature\":0,\"max_tokens\":120,"
-                + "\"stream\":true,\"stream_options\":{\"include_usage\":true},"
+                + "\"stream\":true,\"stream_options\":{\"include_usage\":true},\"parallel_tool_calls\":false,"
                 + "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}" + BOTH + "}";
         OpenAi.Stream s = OpenAi.stream(server, "/v1/chat/completions", body, OpenAi.UNCACHED);
         assertEquals(200, s.status(), s::toString);
@@ -272,7 +272,7 @@ class ToolCallingIT {
         HttpResult plain = chat(
                 server,
                 ASK,
-                ",\"max_tokens\":120,\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}"
+                ",\"max_tokens\":120,\"parallel_tool_calls\":false,\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}"
                         + BOTH);
         JsonObject fn = plain.json()
                 .getJsonArray("choices")
@@ -375,7 +375,7 @@ class ToolCallingIT {
                 const plain = await client.chat.completions.create({ model, messages, tools, tool_choice: 'required',
                     max_tokens: 120, temperature: 0 });
                 const stream = await client.chat.completions.create({ model, messages, tools, max_tokens: 120,
-                    temperature: 0, tool_choice: { type: 'function', function: { name: 'get_forecast' } },
+                    temperature: 0, parallel_tool_calls: false, tool_choice: { type: 'function', function: { name: 'get_forecast' } },
                     stream: true, stream_options: { include_usage: true } });
                 const streamed = [];
                 let finish = null, usage = null, content = '';
@@ -392,7 +392,7 @@ class ToolCallingIT {
                 }
                 // The client's own stream helper assembles the calls of the same request.
                 const runner = client.beta.chat.completions.stream({ model, messages, tools, max_tokens: 120,
-                    temperature: 0, tool_choice: { type: 'function', function: { name: 'get_forecast' } } });
+                    temperature: 0, parallel_tool_calls: false, tool_choice: { type: 'function', function: { name: 'get_forecast' } } });
                 const assembled = await runner.finalChatCompletion();
                 const call = plain.choices[0].message.tool_calls[0];
                 const next = await client.chat.completions.create({ model, tools, tool_choice: 'none', max_tokens: 8,

@@ -5,6 +5,7 @@ import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.api.security.ApiKeyAccess;
+import dev.anvil.engine.GrammarConstraint;
 import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.serving.FinishReason;
 import dev.anvil.serving.GenerationResult;
@@ -16,6 +17,7 @@ import dev.anvil.serving.chat.ChatTemplateException;
 import dev.anvil.serving.chat.ChatTemplateLimits;
 import dev.anvil.serving.tools.ToolCallStream;
 import dev.anvil.serving.tools.ToolCallSyntax;
+import dev.anvil.serving.tools.ToolGrammar;
 import dev.anvil.serving.tools.ToolPrompt;
 import jakarta.inject.Inject;
 import jakarta.servlet.http.HttpServletRequest;
@@ -189,6 +191,31 @@ public class ChatCompletionsResource {
                         result.usage().cachedTokens()));
     }
 
+    /**
+     * The grammar that makes the version's tool calls valid by construction ({@link ToolGrammar}), or null when the
+     * answer is not read for calls. Forced for {@code required} (any declared function) and a named function (that one);
+     * for {@code auto} the model may answer text, and what it opens as a call is constrained.
+     */
+    static GrammarConstraint toolGrammar(ServedModel model, ChatTools tools) {
+        if (tools == null || !tools.active()) return null;
+        List<ToolGrammar.Function> functions = new ArrayList<>();
+        for (ChatTools.Function f : tools.functions().values()) {
+            if (tools.choice().mode() == ChatTools.Choice.Mode.FUNCTION
+                    && !f.name().equals(tools.choice().function())) continue;
+            functions.add(new ToolGrammar.Function(f.name(), f.parametersJson()));
+        }
+        try {
+            return ToolGrammar.constraint(
+                    syntax(model), functions, tools.parallel(), tools.choice().forced());
+        } catch (IllegalArgumentException e) {
+            // Each schema compiled when the request was parsed: what is left is the grammar's size, over its limits.
+            throw ApiException.badRequest(
+                    "the tools' parameter schemas make a grammar larger than the server allows: " + e.getMessage()
+                            + "; declare fewer or smaller tools",
+                    "tools");
+        }
+    }
+
     /** The tool-call syntax of the version that answers (its chat template's; a fallback model has its own). */
     static ToolCallSyntax syntax(ServedModel model) {
         return model == null ? ToolCallSyntax.GENERIC : ToolCallSyntax.of(model.chatTemplate());
@@ -308,8 +335,11 @@ public class ChatCompletionsResource {
             // The variant's system prompt is the operator's, not the caller's: it joins after the input check.
             ChatRequest conversation = request.withContents(checked).routed(routed);
             // Rendered per version: a fallback model has its own chat template and tokenizer.
+            Map<String, GrammarConstraint> grammars = new HashMap<>();
             return new Prompts(
-                    m -> List.of(ChatTemplate.tokenize(m.tokenizer(), render(m, conversation))), List.of(""));
+                    m -> List.of(ChatTemplate.tokenize(m.tokenizer(), render(m, conversation))),
+                    List.of(""),
+                    m -> grammars.computeIfAbsent(m.ref(), ref -> toolGrammar(m, request.tools())));
         }
 
         @Override

@@ -1,6 +1,8 @@
 package dev.anvil.api.openai;
 
 import dev.anvil.api.ApiException;
+import dev.anvil.engine.Json;
+import dev.anvil.engine.JsonSchemaGrammar;
 import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.serving.chat.ChatMessage;
 import jakarta.json.JsonArray;
@@ -181,6 +183,15 @@ record ChatTools(
                     JsonOutputRequirement.schema(name, schema); // a valid JSON Schema, its patterns RE2-compilable
                 } catch (IllegalArgumentException e) {
                     throw ApiException.badRequest("'" + param + "': " + e.getMessage(), param);
+                }
+                try {
+                    // The calls' arguments are generated under this schema's grammar: what it cannot express is
+                    // refused.
+                    JsonSchemaGrammar.rules(Json.parse(schema), "args");
+                } catch (JsonSchemaGrammar.SchemaException e) {
+                    throw ApiException.badRequest(
+                            "'" + param + "' cannot be enforced while the arguments are generated: " + e.getMessage(),
+                            param);
                 }
             }
             chars += schema.length() + (description == null ? 0 : description.length()) + name.length();

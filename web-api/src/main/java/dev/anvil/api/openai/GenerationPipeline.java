@@ -4,6 +4,8 @@ import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.gateway.CallerContext;
 import dev.anvil.cache.ResponseCache;
+import dev.anvil.engine.GrammarConstraint;
+import dev.anvil.engine.SequenceRequest;
 import dev.anvil.guardrails.GuardrailPolicies;
 import dev.anvil.guardrails.GuardrailPolicy;
 import dev.anvil.guardrails.GuardrailViolation;
@@ -256,7 +258,8 @@ public class GenerationPipeline {
             OpenStreams.Stream streamSlot,
             List<Runnable> held) {
         // The response cache, on the exact version routing chose: a hit is answered without inference.
-        ResponseCache.Lookup lookup = cache.lookUp(model, options, tokens, logprobs);
+        ResponseCache.Lookup lookup = cache.lookUp(
+                model, options, tokens, logprobs, prompts.grammarFor().apply(model));
         Submission.Setup setup = new Submission.Setup(null, output, lookup, streamSlot, held);
         if (lookup instanceof ResponseCache.Lookup.Hit) {
             Submission replayed = Submission.replay(id, model, options.n(), prompts.texts(), logprobs != null, setup);
@@ -268,6 +271,7 @@ public class GenerationPipeline {
         try {
             routed = resilience.submit(model, m -> {
                 List<InferenceRequest> requests = new ArrayList<>();
+                GrammarConstraint grammar = prompts.grammarFor().apply(m);
                 for (int[] prompt : m == model ? tokens : prompts.tokensFor().apply(m)) {
                     requests.add(new InferenceRequest(
                             m.ref(),
@@ -277,7 +281,9 @@ public class GenerationPipeline {
                             options.stop(),
                             options.n(),
                             logprobs,
-                            id));
+                            id,
+                            SequenceRequest.Priority.NORMAL,
+                            grammar));
                 }
                 return requests;
             });

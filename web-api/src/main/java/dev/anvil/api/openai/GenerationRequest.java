@@ -1,5 +1,6 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.engine.GrammarConstraint;
 import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.ServedModel;
@@ -18,12 +19,22 @@ interface GenerationRequest {
      * The prompts to generate from, for whichever version answers (a fallback model has its own tokenizer and chat
      * template).
      *
-     * @param tokensFor the prompts as tokens of the given version
-     * @param texts     per prompt, the text a completion with {@code echo} repeats ({@code ""} where nothing is)
+     * @param tokensFor  the prompts as tokens of the given version
+     * @param texts      per prompt, the text a completion with {@code echo} repeats ({@code ""} where nothing is)
+     * @param grammarFor the grammar the given version's output must follow (chat tool calls: the call syntax is the
+     *                   version's), or null for none
      */
-    record Prompts(Function<ServedModel, List<int[]>> tokensFor, List<String> texts) {
+    record Prompts(
+            Function<ServedModel, List<int[]>> tokensFor,
+            List<String> texts,
+            Function<ServedModel, GrammarConstraint> grammarFor) {
         public Prompts {
             texts = List.copyOf(texts);
+            if (grammarFor == null) grammarFor = m -> null;
+        }
+
+        Prompts(Function<ServedModel, List<int[]>> tokensFor, List<String> texts) {
+            this(tokensFor, texts, null);
         }
     }
 

@@ -4,6 +4,7 @@ import dev.anvil.cache.CacheDirective;
 import dev.anvil.cache.CacheableRequest;
 import dev.anvil.cache.CachedGeneration;
 import dev.anvil.cache.ResponseCache;
+import dev.anvil.engine.GrammarConstraint;
 import dev.anvil.serving.ServedModel;
 import jakarta.annotation.PreDestroy;
 import jakarta.ejb.EJB;
@@ -56,11 +57,17 @@ public class ResponseCacheStage {
     /**
      * The cache's word on a request for {@code model}'s exact version: a {@link ResponseCache.Lookup.Hit} is answered
      * by {@link Submission#replay} without inference; a storable {@link ResponseCache.Lookup.Miss} makes the live
-     * submission record its deltas ({@link Submission#live}) for {@link #storeWhenDone}.
+     * submission record its deltas ({@link Submission#live}) for {@link #storeWhenDone}. A generation constrained by
+     * {@code grammar} (null: none) differs from a free one of the same prompt: the grammar is part of the key.
      */
-    ResponseCache.Lookup lookUp(ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
+    ResponseCache.Lookup lookUp(
+            ServedModel model,
+            GenerationOptions options,
+            List<int[]> prompts,
+            Integer logprobs,
+            GrammarConstraint grammar) {
         long start = System.nanoTime();
-        ResponseCache.Lookup lookup = lookUpNow(model, options, prompts, logprobs);
+        ResponseCache.Lookup lookup = lookUpNow(model, options, prompts, logprobs, grammar);
         try {
             if (httpRequest != null) httpRequest.setAttribute(STAGE_NANOS, System.nanoTime() - start);
         } catch (RuntimeException e) {
@@ -70,7 +77,11 @@ public class ResponseCacheStage {
     }
 
     private ResponseCache.Lookup lookUpNow(
-            ServedModel model, GenerationOptions options, List<int[]> prompts, Integer logprobs) {
+            ServedModel model,
+            GenerationOptions options,
+            List<int[]> prompts,
+            Integer logprobs,
+            GrammarConstraint grammar) {
         CacheableRequest request = new CacheableRequest(
                 model.name(),
                 model.version(),
@@ -81,7 +92,10 @@ public class ResponseCacheStage {
                 options.stop(),
                 options.n(),
                 logprobs,
-                scope());
+                scope(),
+                grammar == null
+                        ? null
+                        : grammar.grammar().source() + "\u0000" + String.join("\u0000", grammar.triggers()));
         CacheDirective directive = CacheDirective.parse(cacheControl());
         // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
         // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.

@@ -112,6 +112,7 @@ class ChatToolsTest {
             parameters of a string      | "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"string"}}}] | tools[0].function.parameters.type
             parameters no JSON Schema   | "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":7}}}}}] | tools[0].function.parameters
             schema pattern not RE2      | "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","properties":{"a":{"type":"string","pattern":"(a)\\\\1"}}}}}] | tools[0].function.parameters
+            schema the grammar cannot enforce | "tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object","patternProperties":{"^a":{"type":"string"}}}}}] | tools[0].function.parameters
             strict not a boolean        | "tools":[{"type":"function","function":{"name":"f","strict":"yes"}}] | tools[0].function.strict
             tool_choice unknown         | "tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"always" | tool_choice
             tool_choice undeclared      | "tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}} | tool_choice.function.name
@@ -198,6 +199,27 @@ class ChatToolsTest {
                 "User: Weather?\nAssistant:",
                 ChatCompletionsResource.render(fallback, chat(",\"tool_choice\":\"none\"")),
                 "with none the generic instructions are left out");
+    }
+
+    @Test
+    void theGrammarFollowsToolChoice() throws IOException {
+        ServedModel qwen = model(qwen());
+        assertNull(ChatCompletionsResource.toolGrammar(
+                qwen, chat(",\"tool_choice\":\"none\"").tools()));
+        assertNull(ChatCompletionsResource.toolGrammar(qwen, null));
+        var auto = ChatCompletionsResource.toolGrammar(qwen, chat("").tools());
+        assertEquals(List.of("<tool_call>"), auto.triggers(), "auto: lazy on the marker");
+        var required = ChatCompletionsResource.toolGrammar(
+                qwen, chat(",\"tool_choice\":\"required\"").tools());
+        assertFalse(required.isLazy());
+        assertTrue(required.grammar().source().contains("get_weather"));
+        ChatRequest two =
+                ChatRequest.parse(json("{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],"
+                        + "\"tools\":[" + WEATHER + ",{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}],"
+                        + "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}}"));
+        String named =
+                ChatCompletionsResource.toolGrammar(qwen, two.tools()).grammar().source();
+        assertTrue(named.contains("get_time") && !named.contains("get_weather"), named);
     }
 
     // ---- answers

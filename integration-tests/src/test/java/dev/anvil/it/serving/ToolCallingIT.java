@@ -2,6 +2,7 @@ package dev.anvil.it.serving;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.anvil.engine.GgufFile;
 import dev.anvil.engine.GgufWriter;

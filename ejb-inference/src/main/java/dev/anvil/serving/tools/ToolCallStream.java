@@ -177,10 +177,11 @@ public final class ToolCallStream {
             case CALLS -> {
                 if (announced >= 0) {
                     malformed = true; // the answer ended inside an announced call
-                } else if (callsInRegion > 0) {
+                } else if (callsInRegion > 0 || !calls.isEmpty()) {
                     // The answer ended after a complete call, before the region's end (a Hermes closing tag, the
                     // array's
-                    // ']', a cut-off next call that was not announced): the calls stand, the rest is dropped.
+                    // ']', a cut-off next call that was not announced yet, after a marker or in the same region): the
+                    // calls stand, the rest is dropped.
                     released = text.length();
                 } else {
                     releaseFrom(regionStart);

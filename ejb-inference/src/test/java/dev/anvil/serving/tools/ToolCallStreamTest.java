@@ -208,6 +208,11 @@ class ToolCallStreamTest {
         Streamed s = stream(ToolCallSyntax.HERMES, answer, 1, 128);
         assertEquals("get_weather", s.calls().getFirst().name());
         assertEquals(PARIS, s.calls().getFirst().arguments());
+        // cut before the next call's name was read: nothing of it becomes text
+        String early = "<tool_call>{\"name\": \"get_weather\", \"arguments\": " + PARIS
+                + "}</tool_call>\n<tool_call>\n{\"name\": \"ge";
+        assertNull(parse(ToolCallSyntax.HERMES, early).content());
+        assertEquals("", stream(ToolCallSyntax.HERMES, early, 1, 128).content());
     }
 
     @Test

@@ -21,8 +21,8 @@ import java.util.List;
  * @param scope     whose entries these are: the caller's tenant, or {@link #ANONYMOUS_SCOPE} for callers without an
  *                  API key. Entries of one scope are never answers to another: a hit would tell a tenant what another
  *                  one asked (and the answer it got)
- * @param grammar   the GBNF text the output was constrained by ({@code response_format} JSON or {@code grammar}),
- *                  or null
+ * @param grammar   what constrains the output ({@code response_format} JSON, the {@code grammar} extension, tool
+ *                  calls): the grammar's source and its triggers, or null for nothing
  */
 public record CacheableRequest(
         String model,
@@ -66,7 +66,7 @@ public record CacheableRequest(
             List<String> stop,
             int n,
             Integer logprobs) {
-        this(model, version, prompts, sampling, seedGiven, maxTokens, stop, n, logprobs, ANONYMOUS_SCOPE);
+        this(model, version, prompts, sampling, seedGiven, maxTokens, stop, n, logprobs, ANONYMOUS_SCOPE, null);
     }
 
     public CacheableRequest {

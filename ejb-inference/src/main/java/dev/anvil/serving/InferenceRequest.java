@@ -20,7 +20,8 @@ import java.util.List;
  * @param priority     LOW for shadow copies nobody waits for (admitted only with spare capacity, preempted first);
  *                     null = NORMAL
  * @param grammar      the grammar every choice's output must follow (constrained decoding: {@code response_format}
- *                     JSON, the {@code grammar} extension), or null
+ *                     JSON, the {@code grammar} extension, tool calls),
+ *                     or null
  */
 public record InferenceRequest(
         String model,
@@ -58,7 +59,17 @@ public record InferenceRequest(
             int n,
             Integer logprobs,
             String requestId) {
-        this(model, promptTokens, sampling, maxTokens, stop, n, logprobs, requestId, SequenceRequest.Priority.NORMAL);
+        this(
+                model,
+                promptTokens,
+                sampling,
+                maxTokens,
+                stop,
+                n,
+                logprobs,
+                requestId,
+                SequenceRequest.Priority.NORMAL,
+                null);
     }
 
     /** A single-choice request without logprobs. */

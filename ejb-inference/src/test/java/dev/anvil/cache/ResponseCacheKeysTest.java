@@ -86,6 +86,22 @@ class ResponseCacheKeysTest {
     }
 
     @Test
+    void aGrammarIsPartOfTheKey() {
+        String free = digest(new CacheableRequest(
+                "m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "acme"));
+        String constrained = digest(new CacheableRequest(
+                "m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "acme", "root ::= \"a\""));
+        String other = digest(new CacheableRequest(
+                "m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "acme", "root ::= \"b\""));
+        assertNotEquals(free, constrained);
+        assertNotEquals(constrained, other);
+        assertEquals(
+                free,
+                digest(new CacheableRequest(
+                        "m", "1.0.0", PROMPT, SamplingParams.GREEDY, false, 8, List.of(), 1, null, "acme", null)));
+    }
+
+    @Test
     void onlyRepeatableSamplingIsCacheable() {
         SamplingParams sampled = SamplingParams.DEFAULTS.withSeed(5);
         assertEquals(

@@ -29,7 +29,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -292,17 +291,10 @@ class EmbeddingsIT {
     void theOfficialOpenAiNodeClientEmbeds(AnvilServer server) throws Exception {
         serve(server);
         List<float[]> expected = floatAnswer(server);
-        Path dir = Path.of("target/openai-node").toAbsolutePath();
-        Files.createDirectories(dir);
-        if (!Files.isDirectory(dir.resolve("node_modules/openai"))) {
-            // The client and its dependencies as locked in src/test/node/openai-client (npm ci: exactly the lock).
-            Path locked = Path.of("src/test/node/openai-client").toAbsolutePath();
-            for (String f : List.of("package.json", "package-lock.json"))
-                Files.copy(locked.resolve(f), dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-            run(dir, 300, "npm", "ci", "--no-audit", "--no-fund", "--silent");
-        }
-        Path script = dir.resolve("embed.mjs");
-        Files.writeString(script, """
+        JsonArrayBuilder inputs = referencePrompts();
+        JsonObject o = OpenAiNodeClient.runScript(
+                "embed.mjs",
+                """
                 import OpenAI from 'openai';
                 const client = new OpenAI({ baseURL: process.argv[2], apiKey: 'not-checked', maxRetries: 0 });
                 const inputs = JSON.parse(process.argv[4]);
@@ -320,21 +312,12 @@ class EmbeddingsIT {
                     decoded: decoded.data.map(d => Array.from(d.embedding)),
                     floats: floats.data.map(d => d.embedding),
                     usage: decoded.usage, model: decoded.model, status, param }));
-                """);
-        JsonArrayBuilder inputs = referencePrompts();
-        String out = run(
-                dir,
+                """,
                 120,
-                "node",
-                script.toString(),
                 server.uri("/v1").toString(),
                 MODEL,
                 inputs.build().toString());
-        JsonObject o;
-        try (JsonReader r = Json.createReader(
-                new StringReader(out.strip().lines().reduce((a, b) -> b).orElseThrow()))) {
-            o = r.readObject();
-        }
+        String out = o.toString();
         for (int i = 0; i < expected.size(); i++) {
             assertArrayEquals(expected.get(i), floats(o.getJsonArray("decoded").getJsonArray(i)), "base64, input " + i);
             assertArrayEquals(expected.get(i), floats(o.getJsonArray("floats").getJsonArray(i)), "floats, input " + i);
@@ -345,20 +328,5 @@ class EmbeddingsIT {
                 o.getJsonObject("usage").getInt("prompt_tokens"));
         assertEquals(400, o.getInt("status"), out);
         assertEquals("input", o.getString("param"), out);
-    }
-
-    /** Runs a command in {@code dir}, failing the test on a non-zero exit; returns its standard output. */
-    static String run(Path dir, int timeoutSeconds, String... command) throws Exception {
-        Path log = Files.createTempFile(dir, "run", ".log");
-        Process p = new ProcessBuilder(command)
-                .directory(dir.toFile())
-                .redirectErrorStream(true)
-                .redirectOutput(log.toFile())
-                .start();
-        boolean done = p.waitFor(timeoutSeconds, TimeUnit.SECONDS);
-        if (!done) p.destroyForcibly();
-        String output = Files.readString(log, StandardCharsets.UTF_8);
-        assertTrue(done && p.exitValue() == 0, () -> String.join(" ", command) + " failed:\n" + output);
-        return output;
     }
 }

@@ -8,7 +8,9 @@ import jakarta.json.JsonObject;
 import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -21,6 +23,8 @@ import java.util.Set;
  * @param jsonOutput  what {@code response_format} asks for ({@code json_object} or {@code json_schema}), or null
  *                    for text; checked by the {@code json_output} guardrail
  * @param grammar     the grammar decoding enforces: {@code response_format}'s JSON, or the {@code grammar} extension
+ * @param tools       the tools the model may call ({@code tools}, {@code tool_choice}, {@code parallel_tool_calls}), or
+ *                    null when the request declares none
  */
 record ChatRequest(
         GenerationOptions options,
@@ -28,17 +32,20 @@ record ChatRequest(
         boolean logprobs,
         int topLogprobs,
         JsonOutputRequirement jsonOutput,
-        RequestGrammar grammar) {
+        RequestGrammar grammar,
+        ChatTools tools) {
 
     /** The same request with other message contents (after input guardrails redacted them). */
     ChatRequest withContents(List<String> contents) {
         List<ChatMessage> changed = new ArrayList<>(messages.size());
-        for (int i = 0; i < messages.size(); i++)
-            changed.add(new ChatMessage(messages.get(i).role(), contents.get(i)));
-        return new ChatRequest(options, List.copyOf(changed), logprobs, topLogprobs, jsonOutput, grammar);
+        for (int i = 0; i < messages.size(); i++) {
+            ChatMessage m = messages.get(i);
+            changed.add(new ChatMessage(m.role(), contents.get(i), m.toolCalls(), m.toolCallId(), m.name()));
+        }
+        return new ChatRequest(options, List.copyOf(changed), logprobs, topLogprobs, jsonOutput, grammar, tools);
     }
 
-    private static final Set<String> ROLES = Set.of("system", "user", "assistant", "developer");
+    private static final Set<String> ROLES = Set.of("system", "user", "assistant", "developer", "tool");
 
     static ChatRequest parse(JsonObject body) {
         GenerationOptions options = GenerationOptions.parse(body, List.of("max_completion_tokens", "max_tokens"));
@@ -52,25 +59,36 @@ record ChatRequest(
                 throw ApiException.badRequest("'top_logprobs' requires 'logprobs' to be true", "top_logprobs");
             }
         }
-        if (Fields.given(body, "tools") || Fields.given(body, "functions")) {
+        ChatTools tools = ChatTools.parse(body);
+        JsonOutputRequirement jsonOutput = responseFormat(body);
+        if (jsonOutput != null && tools != null && tools.active()) {
+            // The JSON output check reads the answer's text, which holds the calls in the model's own syntax.
             throw ApiException.badRequest(
-                    "tool and function calling is not supported", Fields.given(body, "tools") ? "tools" : "functions");
+                    "'response_format' " + jsonOutput.kind().wireName() + " cannot be combined with 'tools' unless "
+                            + "'tool_choice' is 'none'; describe the JSON you want as a function's parameters instead",
+                    "response_format");
         }
-        JsonOutputRequirement json = responseFormat(body);
         RequestGrammar fromFormat = null;
-        if (json != null)
-            fromFormat = json.kind() == JsonOutputRequirement.Kind.JSON_OBJECT
+        if (jsonOutput != null)
+            fromFormat = jsonOutput.kind() == JsonOutputRequirement.Kind.JSON_OBJECT
                     ? RequestGrammar.jsonObject()
                     : RequestGrammar.jsonSchema(Fields.object(body, "response_format", "response_format")
                             .getJsonObject("json_schema")
                             .get("schema"));
+        RequestGrammar grammar = RequestGrammar.of(body, fromFormat);
+        if (grammar != null && fromFormat == null && tools != null && tools.active()) {
+            // Tool calls are decoded under the tools' own grammar; a second one could only contradict it.
+            throw ApiException.badRequest(
+                    "'grammar' cannot be combined with 'tools' unless 'tool_choice' is 'none'", "grammar");
+        }
+        if (tools != null && tools.active() && logprobs && options.stream()) {
+            throw ApiException.badRequest(
+                    "streamed 'logprobs' cannot be combined with 'tools': text that may begin a tool call is held back "
+                            + "until it is decided; ask without 'stream' or without 'logprobs'",
+                    "logprobs");
+        }
         return new ChatRequest(
-                options,
-                messages(body),
-                logprobs,
-                top == null ? 0 : top.intValue(),
-                json,
-                RequestGrammar.of(body, fromFormat));
+                options, messages(body), logprobs, top == null ? 0 : top.intValue(), jsonOutput, grammar, tools);
     }
 
     /** OpenAI's {@code response_format}: {@code text} (default), {@code json_object}, or {@code json_schema}. */
@@ -121,14 +139,15 @@ record ChatRequest(
     ChatRequest routed(GenerationOptions routedOptions) {
         String system =
                 routedOptions.route() == null ? null : routedOptions.route().systemPrompt();
-        if (system == null) return new ChatRequest(routedOptions, messages, logprobs, topLogprobs, jsonOutput, grammar);
+        if (system == null)
+            return new ChatRequest(routedOptions, messages, logprobs, topLogprobs, jsonOutput, grammar, tools);
         List<ChatMessage> adjusted = new ArrayList<>(messages);
         int first = -1;
         for (int i = 0; i < adjusted.size() && first < 0; i++)
             if (adjusted.get(i).role().equals("system")) first = i;
         if (first >= 0) adjusted.set(first, new ChatMessage("system", system));
         else adjusted.addFirst(new ChatMessage("system", system));
-        return new ChatRequest(routedOptions, List.copyOf(adjusted), logprobs, topLogprobs, jsonOutput, grammar);
+        return new ChatRequest(routedOptions, List.copyOf(adjusted), logprobs, topLogprobs, jsonOutput, grammar, tools);
     }
 
     private static List<ChatMessage> messages(JsonObject body) {
@@ -144,6 +163,7 @@ record ChatRequest(
             throw ApiException.badRequest("'messages' must contain at least one message", "messages");
         }
         List<ChatMessage> messages = new ArrayList<>(array.size());
+        Map<String, String> callNames = new HashMap<>();
         for (int i = 0; i < array.size(); i++) {
             String where = "messages[" + i + "]";
             JsonValue item = array.get(i);
@@ -157,10 +177,31 @@ record ChatRequest(
             }
             if (!ROLES.contains(role)) {
                 throw ApiException.badRequest(
-                        "'" + where + ".role' must be one of system, user, assistant; got '" + role + "'",
+                        "'" + where + ".role' must be one of system, developer, user, assistant, tool; got '" + role
+                                + "'",
                         where + ".role");
             }
-            messages.add(new ChatMessage(role.equals("developer") ? "system" : role, content(message, role, where)));
+            if (Fields.given(message, "function_call") || role.equals("function")) {
+                throw ApiException.badRequest(
+                        "'" + where + ".function_call' is deprecated and not supported: send 'tool_calls'",
+                        where + ".function_call");
+            }
+            List<ChatMessage.ToolCall> calls = List.of();
+            if (role.equals("assistant")) {
+                calls = ChatTools.toolCalls(message, where);
+                for (ChatMessage.ToolCall c : calls) callNames.put(c.id(), c.name());
+            } else if (Fields.given(message, "tool_calls")) {
+                throw ApiException.badRequest(
+                        "'" + where + ".tool_calls' is only allowed on assistant messages", where + ".tool_calls");
+            }
+            String content = content(message, role, where);
+            if (role.equals("tool")) {
+                String id = ChatTools.id(message, "tool_call_id", where + ".tool_call_id");
+                // Templates that name the function of a result (message.name) get the name of the call it answers.
+                messages.add(new ChatMessage("tool", content, List.of(), id, callNames.get(id)));
+            } else {
+                messages.add(new ChatMessage(role.equals("developer") ? "system" : role, content, calls, null, null));
+            }
         }
         return List.copyOf(messages);
     }
@@ -168,7 +209,8 @@ record ChatRequest(
     private static String content(JsonObject message, String role, String where) {
         JsonValue content = Fields.value(message, "content");
         if (content == null) {
-            if (role.equals("assistant")) return ""; // an assistant turn may carry no text
+            // An assistant turn may carry no text (one that only calls tools has content null).
+            if (role.equals("assistant")) return "";
             throw ApiException.badRequest("'" + where + ".content' is required", where + ".content");
         }
         if (content.getValueType() == JsonValue.ValueType.STRING) {

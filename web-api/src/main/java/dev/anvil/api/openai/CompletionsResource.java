@@ -127,16 +127,16 @@ public class CompletionsResource {
         }
 
         @Override
-        public Object delta(int index, String text, TokenLogprob logprob) {
+        public List<Object> delta(int index, String text, TokenLogprob logprob) {
             OpenAiJson.CompletionLogprobs lp =
                     logprob == null ? null : Logprobs.completion(List.of(logprob), offsets[index]);
             offsets[index] += text.length();
-            return chunk(new OpenAiJson.CompletionChoice(text, index, lp, null));
+            return List.of(chunk(new OpenAiJson.CompletionChoice(text, index, lp, null)));
         }
 
         @Override
-        public Object finish(int index, FinishReason reason) {
-            return chunk(new OpenAiJson.CompletionChoice("", index, null, reason.openAiName()));
+        public List<Object> finish(int index, FinishReason reason) {
+            return List.of(chunk(new OpenAiJson.CompletionChoice("", index, null, reason.openAiName())));
         }
     }
 

@@ -144,7 +144,8 @@ public class GenerationPipeline {
                     request.endpoint().promptParam,
                     guard,
                     grammar,
-                    String.join("\n", input.check().texts()));
+                    String.join("\n", input.check().texts()),
+                    request.promptIsCallerText());
             if (options.stream()) {
                 answers.stream(async, submission, request.chunks(submission), options.includeUsage());
             } else {
@@ -286,7 +287,8 @@ public class GenerationPipeline {
             String promptParam,
             RequestGuardrails guard,
             GrammarConstraint grammar,
-            String promptText) {
+            String promptText,
+            boolean promptIsCallerText) {
         if (options.user() != null) {
             LOG.fine(() -> id + " for user " + options.user());
         }
@@ -316,7 +318,8 @@ public class GenerationPipeline {
                     streamSlot,
                     held,
                     grammar,
-                    promptText);
+                    promptText,
+                    promptIsCallerText);
         } catch (RuntimeException e) {
             caller.abandonGeneration(); // nothing ran: the reservation and the slot go back
             if (streamSlot != null) streamSlot.close();
@@ -335,11 +338,21 @@ public class GenerationPipeline {
             GuardedOutput output,
             OpenStreams.Stream streamSlot,
             List<Runnable> held,
-            GrammarConstraint grammar,
-            String promptText) {
-        // The response cache, on the exact version routing chose: a hit is answered without inference.
+            GrammarConstraint requested,
+            String promptText,
+            boolean promptIsCallerText) {
+        // What each version's output must follow: its own tool-call grammar where the request has tools, otherwise
+        // the grammar the request asked for (response_format JSON, the grammar extension).
+        Function<ServedModel, GrammarConstraint> grammarFor = m -> {
+            GrammarConstraint own = prompts.grammarFor().apply(m);
+            return own != null ? own : requested;
+        };
+        // The response cache, on the exact version routing chose: a hit is answered without inference. The semantic
+        // cache compares the caller's texts, so only where they are all the prompt holds.
+        String similarityText = promptIsCallerText ? promptText : null;
         ResponseCache.Lookup lookup = tracing.inSpan("anvil.cache", () -> {
-            ResponseCache.Lookup l = cache.lookUp(model, options, tokens, logprobs, grammar, promptText);
+            ResponseCache.Lookup l =
+                    cache.lookUp(model, options, tokens, logprobs, grammarFor.apply(model), similarityText);
             Span.current().setAttribute("anvil.cache.status", l.status());
             return l;
         });
@@ -361,6 +374,7 @@ public class GenerationPipeline {
         try {
             routed = resilience.submit(model, m -> {
                 List<InferenceRequest> requests = new ArrayList<>();
+                GrammarConstraint grammar = grammarFor.apply(m);
                 for (int[] prompt : m == model ? tokens : prompts.tokensFor().apply(m)) {
                     requests.add(new InferenceRequest(
                             m.ref(),

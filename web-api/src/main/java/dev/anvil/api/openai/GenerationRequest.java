@@ -1,5 +1,6 @@
 package dev.anvil.api.openai;
 
+import dev.anvil.engine.GrammarConstraint;
 import dev.anvil.guardrails.JsonOutputRequirement;
 import dev.anvil.serving.GenerationResult;
 import dev.anvil.serving.ServedModel;
@@ -18,12 +19,22 @@ interface GenerationRequest {
      * The prompts to generate from, for whichever version answers (a fallback model has its own tokenizer and chat
      * template).
      *
-     * @param tokensFor the prompts as tokens of the given version
-     * @param texts     per prompt, the text a completion with {@code echo} repeats ({@code ""} where nothing is)
+     * @param tokensFor  the prompts as tokens of the given version
+     * @param texts      per prompt, the text a completion with {@code echo} repeats ({@code ""} where nothing is)
+     * @param grammarFor the grammar the given version's output must follow (chat tool calls: the call syntax is the
+     *                   version's), or null for none
      */
-    record Prompts(Function<ServedModel, List<int[]>> tokensFor, List<String> texts) {
+    record Prompts(
+            Function<ServedModel, List<int[]>> tokensFor,
+            List<String> texts,
+            Function<ServedModel, GrammarConstraint> grammarFor) {
         public Prompts {
             texts = List.copyOf(texts);
+            if (grammarFor == null) grammarFor = m -> null;
+        }
+
+        Prompts(Function<ServedModel, List<int[]>> tokensFor, List<String> texts) {
+            this(tokensFor, texts, null);
         }
     }
 
@@ -63,6 +74,15 @@ interface GenerationRequest {
 
     /** Alternatives per token to report with log-probabilities, or null for none. */
     Integer logprobs();
+
+    /**
+     * Whether the caller's texts are all that tells two of these requests' prompts apart, so that the semantic cache
+     * may answer one with the other's generation when the texts mean the same. False where more is rendered into the
+     * prompt than those texts (a chat request's tool definitions and calls).
+     */
+    default boolean promptIsCallerText() {
+        return true;
+    }
 
     /**
      * The caller's texts the input guardrails check, in prompt order, read with the resolved model (token prompts

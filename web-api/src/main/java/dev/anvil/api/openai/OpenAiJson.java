@@ -81,13 +81,37 @@ public final class OpenAiJson {
 
     // ---- /v1/chat/completions
 
+    /** {@code message} is a {@link Message} or a {@link ToolCallMessage}. */
     public record ChatChoice(
             int index,
-            Message message,
+            Object message,
             ChatLogprobs logprobs,
             @JsonbNillable @JsonbProperty("finish_reason") String finishReason) {}
 
     public record Message(String role, String content) {}
+
+    /** An assistant message that calls tools: {@code content} is the text beside the calls, or null. */
+    public record ToolCallMessage(
+            String role,
+            @JsonbNillable String content,
+            @JsonbProperty("tool_calls") List<ToolCall> toolCalls) {}
+
+    /** One call: {@code type} is {@code function}; the arguments are JSON text, as OpenAI sends them. */
+    public record ToolCall(String id, String type, FunctionCall function) {}
+
+    public record FunctionCall(String name, String arguments) {}
+
+    /** A streamed piece of the assistant's tool calls: {@code tool_calls} holds one {@link ToolCallStart} or {@link ToolCallArguments}. */
+    public record ToolCallsDelta(
+            @JsonbProperty("tool_calls") List<Object> toolCalls) {}
+
+    /** The first delta of a call: its index among the answer's calls, id, type, name and empty arguments. */
+    public record ToolCallStart(int index, String id, String type, FunctionCall function) {}
+
+    /** A later delta of call {@code index}: more of its arguments. */
+    public record ToolCallArguments(int index, ArgumentsFragment function) {}
+
+    public record ArgumentsFragment(String arguments) {}
 
     public record ChatLogprobs(List<ChatTokenLogprob> content) {}
 

@@ -73,7 +73,8 @@ public class ResponseCacheStage {
     /**
      * The cache's word on a request for {@code model}'s exact version: a {@link ResponseCache.Lookup.Hit} is answered
      * by {@link Submission#replay} without inference; a storable {@link ResponseCache.Lookup.Miss} makes the live
-     * submission record its deltas ({@link Submission#live}) for {@link #storeWhenDone}.
+     * submission record its deltas ({@link Submission#live}) for {@link #storeWhenDone}. A generation constrained by
+     * {@code grammar} (null: none) differs from a free one of the same prompt: the grammar is part of the key.
      */
     ResponseCache.Lookup lookUp(
             ServedModel model,
@@ -110,7 +111,9 @@ public class ResponseCacheStage {
                 options.n(),
                 logprobs,
                 scope(),
-                grammar == null ? null : grammar.grammar().source());
+                grammar == null
+                        ? null
+                        : grammar.grammar().source() + "\u0000" + String.join("\u0000", grammar.triggers()));
         CacheDirective directive = CacheDirective.parse(cacheControl());
         // A request an experiment routed is always generated: its outcome (latency, tokens, shadow copies) measures
         // the variant, which a replay would not. Its generation may still be stored for later, unrouted requests.

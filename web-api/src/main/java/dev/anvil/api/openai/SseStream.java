@@ -53,10 +53,11 @@ final class SseStream implements StreamingOutput {
         /** Chunks sent before any token (chat: the role of each choice; completions with echo: the prompt). */
         List<Object> opening();
 
-        /** A chunk for new text (and/or a logprob) of choice {@code index}, or null to send nothing. */
-        Object delta(int index, String text, TokenLogprob logprob);
+        /** The chunks for new text (and/or a logprob) of choice {@code index}; none to send nothing yet. */
+        List<Object> delta(int index, String text, TokenLogprob logprob);
 
-        Object finish(int index, FinishReason reason);
+        /** The chunks that end choice {@code index}: what it still held, then the finish reason. */
+        List<Object> finish(int index, FinishReason reason);
 
         /**
          * The {@code stream_options.include_usage} chunk: usage with an empty choices list; {@code cachedTokens} of the
@@ -149,10 +150,11 @@ final class SseStream implements StreamingOutput {
             do {
                 switch (event) {
                     case Submission.Event.Delta d -> {
-                        Object chunk = format.delta(d.index(), d.text(), d.logprob());
-                        if (chunk != null) send(out, chunk);
+                        for (Object chunk : format.delta(d.index(), d.text(), d.logprob())) send(out, chunk);
                     }
-                    case Submission.Event.Finish f -> send(out, format.finish(f.index(), f.reason()));
+                    case Submission.Event.Finish f -> {
+                        for (Object chunk : format.finish(f.index(), f.reason())) send(out, chunk);
+                    }
                     case Submission.Event.Complete c -> {
                         pending--;
                         completionTokens += c.result().usage().completionTokens();
@@ -168,7 +170,8 @@ final class SseStream implements StreamingOutput {
                                         filtered.message(),
                                         filtered.check(),
                                         GuardrailErrors.CODE));
-                        send(out, format.finish(filtered.index(), FinishReason.CONTENT_FILTER));
+                        for (Object chunk : format.finish(filtered.index(), FinishReason.CONTENT_FILTER))
+                            send(out, chunk);
                         out.write(DONE);
                         out.flush();
                         return;

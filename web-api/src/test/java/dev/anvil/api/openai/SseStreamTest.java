@@ -78,13 +78,13 @@ public class SseStreamTest {
         }
 
         @Override
-        public Object delta(int index, String text, TokenLogprob logprob) {
-            return text.isEmpty() ? null : new Text(index, text);
+        public List<Object> delta(int index, String text, TokenLogprob logprob) {
+            return text.isEmpty() ? List.of() : List.of(new Text(index, text));
         }
 
         @Override
-        public Object finish(int index, FinishReason reason) {
-            return new Fin(index, reason.openAiName());
+        public List<Object> finish(int index, FinishReason reason) {
+            return List.of(new Fin(index, reason.openAiName()));
         }
 
         @Override

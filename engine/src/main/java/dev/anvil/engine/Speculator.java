@@ -200,8 +200,9 @@ final class Speculator {
     }
 
     /**
-     * Prompt lookup: the tokens that followed the most recent earlier occurrence of the context's last n tokens, for
-     * the largest n in {@code [minN, maxN]} that occurs, at most {@code k} of them (never past the context's end).
+     * Prompt lookup: the {@code k} tokens that followed the most recent earlier occurrence of the context's last n
+     * tokens, for the largest n in {@code [minN, maxN]} that occurs (where the context ends first, the stretch from
+     * the match to the end repeats).
      */
     static int[] lookup(int[] tokens, int length, int minN, int maxN, int k) {
         if (k <= 0) return NO_DRAFTS;
@@ -213,8 +214,15 @@ final class Speculator {
                 int m = 1;
                 while (m < n && tokens[start + m] == tokens[suffix + m]) m++;
                 if (m < n) continue;
-                int from = start + n, count = Math.min(k, length - from);
-                return Arrays.copyOfRange(tokens, from, from + count);
+                // What followed, continued past the context's end as the repeat it is: in a stretch of period
+                // p = suffix - start the next tokens repeat the last p (llama.cpp's lookup re-drafts from its own
+                // drafts
+                // the same way), so a short loop still drafts k tokens.
+                int from = start + n;
+                int[] drafts = new int[k];
+                for (int i = 0; i < k; i++)
+                    drafts[i] = from + i < length ? tokens[from + i] : drafts[from + i - length];
+                return drafts;
             }
         }
         return NO_DRAFTS;

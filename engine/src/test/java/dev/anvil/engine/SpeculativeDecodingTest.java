@@ -341,9 +341,11 @@ class SpeculativeDecodingTest {
         assertArrayEquals(new int[] {4, 9, 2}, Speculator.lookup(t, t.length, 1, 3, 3));
         // With n <= 2 the most recent "2 3" is at 5, followed by 5 6 7 1.
         assertArrayEquals(new int[] {5, 6, 7, 1}, Speculator.lookup(t, t.length, 1, 2, 4));
-        // Never past the end of the context.
+        // Past the end of the context the matched stretch repeats: "7 8 7" continues 8 7 8 7 8.
         int[] r = {7, 8, 7};
-        assertArrayEquals(new int[] {8, 7}, Speculator.lookup(r, r.length, 1, 3, 5));
+        assertArrayEquals(new int[] {8, 7, 8, 7, 8}, Speculator.lookup(r, r.length, 1, 3, 5));
+        int[] loop = {5, 1, 2, 3, 1, 2, 3};
+        assertArrayEquals(new int[] {1, 2, 3, 1, 2}, Speculator.lookup(loop, loop.length, 1, 3, 5));
         assertEquals(0, Speculator.lookup(new int[] {1, 2, 3}, 3, 1, 3, 4).length, "no match");
         assertEquals(0, Speculator.lookup(t, t.length, 4, 4, 4).length, "no 4-gram match");
     }

@@ -4,6 +4,7 @@ import dev.anvil.engine.UnsupportedModelException;
 import dev.anvil.tools.model.BenchCommand;
 import dev.anvil.tools.model.GenerateCommand;
 import dev.anvil.tools.model.PrefixBenchCommand;
+import dev.anvil.tools.model.SpecBenchCommand;
 import dev.anvil.tools.model.SynthCommand;
 import dev.anvil.tools.server.CacheBenchCommand;
 import dev.anvil.tools.server.GatewayBenchCommand;
@@ -23,7 +24,8 @@ import java.util.Map;
  */
 public final class AnvilCli {
 
-    public static final String USAGE = """
+    public static final String USAGE =
+            """
             usage: anvil <command> [options]
 
             commands:
@@ -45,6 +47,8 @@ public final class AnvilCli {
                                          qwen3-0.6b (qwen3), gemma-2-2b (gemma2), phi-3-mini (phi3) | tiny
                   --type TYPE            F16 | Q8_0 | Q4_0 | Q4_K (also F32, BF16; default Q8_0)
                   --seed N               weight seed (default 0); same seed, same bytes
+                  --layers N             write only the first N layers of that model, each tensor as it is
+                                         there (a shallow draft model for speculative decoding)
                   --out FILE             output file
               bench      measure load time, memory, prefill and decode throughput; for an embedding model (BERT
                          GGUF) inputs/s and tokens/s of --batch inputs of --prompt-tokens tokens in one pass
@@ -59,8 +63,8 @@ public final class AnvilCli {
                                          model) from this build dir on the same model and work, before and after
                                          Anvil, and print the ratios
               help       this text
-            """ + PrefixBenchCommand.USAGE + LoadCommand.USAGE + CacheBenchCommand.USAGE
-            + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
+            """ + PrefixBenchCommand.USAGE + SpecBenchCommand.USAGE + LoadCommand.USAGE + CacheBenchCommand.USAGE
+                    + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
 
     private AnvilCli() {}
 
@@ -114,6 +118,9 @@ public final class AnvilCli {
                 }
                 case "prefix-bench" -> {
                     return PrefixBenchCommand.run(rest, out, err);
+                }
+                case "spec-bench" -> {
+                    return SpecBenchCommand.run(rest, out, err);
                 }
                 default -> throw new CliArgs.UsageException("unknown command '" + command + "'");
             }

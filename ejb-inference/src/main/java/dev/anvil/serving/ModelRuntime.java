@@ -79,16 +79,32 @@ public final class ModelRuntime {
             String owner,
             ThreadFactory threads,
             ServingConfig config,
-            EmbeddingConfig embeddingConfig)
+            EmbeddingConfig embeddingConfig,
+            Path draftPath)
             throws IOException {
         if (!Files.isReadable(path))
             throw new IOException("model file " + path + " of " + name + "@" + version + " is not readable");
         if (isGguf(path) && isEncoder(path))
             return loadEncoder(name, version, path, createdAt, owner, threads, config, embeddingConfig);
-        Scheduler.Config sc = config.schedulerConfig();
+        Scheduler.Config sc = config.schedulerConfig(name, version);
+        if (draftPath != null && !Files.isReadable(draftPath))
+            throw new IOException("draft model file " + draftPath + " of " + name + "@" + version + " is not readable");
         LlamaModel model = LlamaModel.load(path, threads, config.engineThreads());
+        LlamaModel draft = null;
         try {
-            Scheduler scheduler = new Scheduler(model, sc);
+            // The draft runs between the target's passes on the same cores: its own compute threads, as many.
+            if (draftPath != null) draft = LlamaModel.load(draftPath, threads, config.engineThreads());
+            Scheduler scheduler = new Scheduler(model, sc, draft);
+            LlamaModel loadedDraft = draft;
+            AutoCloseable weights = loadedDraft == null
+                    ? model
+                    : () -> {
+                        try {
+                            model.close();
+                        } finally {
+                            loadedDraft.close();
+                        }
+                    };
             ServedModel served = new ServedModel(
                     name,
                     version,
@@ -97,9 +113,13 @@ public final class ModelRuntime {
                     chatTemplate(path, model, config),
                     createdAt,
                     owner);
-            return new ModelRuntime(served, model, scheduler, null);
+            if (scheduler.speculation().enabled())
+                LOG.info(() -> name + "@" + version + " decodes speculatively: " + scheduler.speculation()
+                        + (draftPath == null ? "" : ", draft " + draftPath));
+            return new ModelRuntime(served, weights, scheduler, null);
         } catch (RuntimeException | IOException e) {
             model.close();
+            if (draft != null) draft.close();
             throw e;
         }
     }

@@ -102,7 +102,8 @@ public class ModelRuntimes {
                 owner,
                 engineThreads,
                 config,
-                embeddingConfig == null ? new EmbeddingConfig() : embeddingConfig);
+                embeddingConfig == null ? new EmbeddingConfig() : embeddingConfig,
+                draftPath(name, version));
         all.add(runtime);
         runtime.stopped().whenComplete((v, e) -> {
             all.remove(runtime);
@@ -132,6 +133,28 @@ public class ModelRuntimes {
                         ? runtime.scheduler().kvCache().totalBlocks() + " KV blocks"
                         : "embedding model, " + runtime.served().embedding().dimensions() + " dimensions"));
         return runtime;
+    }
+
+    /**
+     * The file of the draft model the serving configuration names for {@code name@version}
+     * ({@code anvil.serving.speculative.draft-models}), looked up in the registry; null when it names none.
+     *
+     * @throws IllegalStateException when the named draft is not a registered version
+     */
+    private Path draftPath(String name, String version) {
+        String draft = config.draftModel(name, version).orElse(null);
+        if (draft == null) return null;
+        int at = draft.indexOf('@');
+        try {
+            return Path.of(registry.getVersion(draft.substring(0, at), draft.substring(at + 1))
+                    .path());
+        } catch (RegistryException e) {
+            throw new IllegalStateException(
+                    "the draft model " + draft + " of " + name + "@" + version
+                            + " (anvil.serving.speculative.draft-models) is not a registered version: "
+                            + e.getMessage(),
+                    e);
+        }
     }
 
     /**

@@ -1,6 +1,7 @@
 package dev.anvil.serving;
 
 import dev.anvil.engine.Scheduler;
+import dev.anvil.engine.Speculation;
 import dev.anvil.serving.chat.ChatTemplateLimits;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -40,6 +41,48 @@ public class ServingConfig {
     @Inject
     @ConfigProperty(name = "anvil.serving.prefix-caching.enabled", defaultValue = "true")
     boolean prefixCachingEnabled;
+
+    /**
+     * Speculative decoding: {@code none}, {@code ngram} (prompt lookup: drafts copied from earlier in the prompt and
+     * output, free to compute, for outputs that repeat their context) or {@code draft} (a smaller model with the
+     * same vocabulary drafts; each target version's draft is named in {@code anvil.serving.speculative.draft-models},
+     * a version without one decodes without speculation). Greedy output is identical with and without speculation,
+     * and sampled output is distributed exactly as the target's (identical for {@code ngram}). Has no effect for
+     * models with sliding-window layers (Gemma 2/3).
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.speculative.method", defaultValue = "none")
+    String speculativeMethod = "none";
+
+    /** Most draft tokens a sequence proposes per step (1 to 16); it adapts below that to how many are accepted. */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.speculative.max-draft-tokens", defaultValue = "4")
+    int speculativeMaxDraftTokens = 4;
+
+    /** Shortest n-gram prompt lookup matches (n is tried from the maximum down to this). */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.speculative.ngram-min", defaultValue = "1")
+    int speculativeNgramMin = 1;
+
+    /** Longest n-gram prompt lookup matches first (at most 16). */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.speculative.ngram-max", defaultValue = "3")
+    int speculativeNgramMax = 3;
+
+    /**
+     * The draft model of each target version, comma-separated {@code target@version=draft@version} (or
+     * {@code target=draft@version} for every version of the target); the draft must be a registered version with the
+     * target's vocabulary (checked when the target loads: a mismatch fails the load). The draft is loaded with its
+     * target and unloaded with it.
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.speculative.draft-models")
+    Optional<List<String>> speculativeDraftModels = Optional.empty();
+
+    /** Bytes of KV cache for a draft model (0 = as many blocks as the target's cache). */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.speculative.draft-kv-cache-bytes", defaultValue = "0")
+    long speculativeDraftKvCacheBytes;
 
     /** Sequences decoding together in one batch. */
     @Inject
@@ -250,5 +293,65 @@ public class ServingConfig {
     public Scheduler.Config schedulerConfig() {
         return new Scheduler.Config(
                 kvCacheBytes, maxQueue, prefillChunkTokens, maxBatchSequences, prefixCachingEnabled);
+    }
+
+    /**
+     * The scheduler settings of {@code name@version}: {@link #schedulerConfig()} with its speculative decoding (none
+     * when the method is {@code draft} and the version has no draft model).
+     *
+     * @throws IllegalArgumentException naming the key of a value out of range
+     */
+    public Scheduler.Config schedulerConfig(String name, String version) {
+        Speculation.Method method = speculativeMethod();
+        if (method == Speculation.Method.DRAFT && draftModel(name, version).isEmpty()) method = Speculation.Method.NONE;
+        try {
+            return schedulerConfig()
+                    .withSpeculation(new Speculation(
+                            method,
+                            speculativeMaxDraftTokens,
+                            speculativeNgramMin,
+                            speculativeNgramMax,
+                            speculativeDraftKvCacheBytes));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "anvil.serving.speculative.max-draft-tokens/ngram-min/ngram-max/draft-kv-cache-bytes: "
+                            + e.getMessage(),
+                    e);
+        }
+    }
+
+    /** The configured speculation method. */
+    public Speculation.Method speculativeMethod() {
+        String m = speculativeMethod == null ? "none" : speculativeMethod.trim().toUpperCase(java.util.Locale.ROOT);
+        try {
+            return Speculation.Method.valueOf(m);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(
+                    "anvil.serving.speculative.method must be none, ngram or draft; got '" + speculativeMethod + "'");
+        }
+    }
+
+    /**
+     * The draft model ({@code name@version}) that speculates for {@code name@version}, when the method is
+     * {@code draft} and {@code anvil.serving.speculative.draft-models} names one (an entry for the exact version wins
+     * over one for the model).
+     *
+     * @throws IllegalArgumentException for an entry that is not {@code target[@version]=draft@version}
+     */
+    public Optional<String> draftModel(String name, String version) {
+        if (speculativeMethod() != Speculation.Method.DRAFT) return Optional.empty();
+        String forModel = null;
+        for (String entry :
+                speculativeDraftModels == null ? List.<String>of() : speculativeDraftModels.orElse(List.of())) {
+            String[] parts = entry.trim().split("=", -1);
+            if (parts.length != 2 || parts[0].isBlank() || !parts[1].trim().matches("[^@\\s]+@[^@\\s]+")) {
+                throw new IllegalArgumentException("anvil.serving.speculative.draft-models entry '" + entry
+                        + "' must be target@version=draft@version or target=draft@version");
+            }
+            String target = parts[0].trim(), draft = parts[1].trim();
+            if (target.equals(name + "@" + version)) return Optional.of(draft);
+            if (target.equals(name)) forModel = draft;
+        }
+        return Optional.ofNullable(forModel);
     }
 }

@@ -34,6 +34,10 @@ import org.eclipse.microprofile.metrics.Tag;
  *   <li>prefix caching (when on): {@code anvil_inference_prefix_cache_queried_tokens_total} (prompt tokens looked
  *       up, once per sequence when first admitted) and {@code anvil_inference_prefix_cache_hit_tokens_total} (of
  *       those, found cached and not computed); the hit rate is their ratio</li>
+ *   <li>speculative decoding (versions that speculate): {@code anvil_inference_speculative_drafted_tokens} (draft
+ *       tokens verified since the version was loaded), {@code anvil_inference_speculative_accepted_tokens} (of those,
+ *       kept by the target and emitted) and {@code anvil_inference_speculative_acceptance_rate} (their ratio, 0 before
+ *       the first draft)</li>
  * </ul>
  */
 @ApplicationScoped
@@ -56,6 +60,9 @@ public class ServingMetrics {
     static final String PREFIX_BLOCKS = "anvil.inference.prefix.cache.blocks";
     static final String PREFIX_QUERIED = "anvil.inference.prefix.cache.queried.tokens";
     static final String PREFIX_HITS = "anvil.inference.prefix.cache.hit.tokens";
+    static final String SPEC_DRAFTED = "anvil.inference.speculative.drafted.tokens";
+    static final String SPEC_ACCEPTED = "anvil.inference.speculative.accepted.tokens";
+    static final String SPEC_RATE = "anvil.inference.speculative.acceptance.rate";
 
     private static final Metadata REQUESTS_MD =
             MetricMetadata.of(REQUESTS, "Inference requests by outcome", MetricUnits.NONE);
@@ -116,6 +123,29 @@ public class ServingMetrics {
                 "Batched forward passes since the model was loaded",
                 x -> s.stats().steps());
         gauge(runtime, PREFIX_BLOCKS, "KV cache blocks holding a cached prompt prefix", x -> kv.cachedBlocks());
+        if (s.speculation().enabled()) {
+            gauge(
+                    runtime,
+                    SPEC_DRAFTED,
+                    "Speculative draft tokens verified since the model was loaded",
+                    x -> s.stats().draftedTokens());
+            gauge(
+                    runtime,
+                    SPEC_ACCEPTED,
+                    "Speculative draft tokens the target kept since the model was loaded",
+                    x -> s.stats().acceptedTokens());
+            registry.gauge(
+                    MetricMetadata.of(
+                            SPEC_RATE,
+                            "Fraction of speculative draft tokens the target kept since the model was loaded",
+                            MetricUnits.NONE),
+                    runtime,
+                    r -> {
+                        double rate = s.stats().acceptanceRate();
+                        return Double.isNaN(rate) ? 0.0 : rate;
+                    },
+                    tags(runtime.served()));
+        }
         if (s.prefixCaching()) {
             registry.counter(PREFIX_QUERIED_MD, tags(runtime.served()));
             registry.counter(PREFIX_HITS_MD, tags(runtime.served()));
@@ -170,7 +200,18 @@ public class ServingMetrics {
 
     void unregister(ModelRuntime runtime) {
         for (String name : new String[] {
-            QUEUE, BATCH, KV_USED, KV_FREE, PREEMPTIONS, STEPS, EMBEDDED_INPUTS, EMBEDDED_TOKENS, PREFIX_BLOCKS
+            QUEUE,
+            BATCH,
+            KV_USED,
+            KV_FREE,
+            PREEMPTIONS,
+            STEPS,
+            EMBEDDED_INPUTS,
+            EMBEDDED_TOKENS,
+            PREFIX_BLOCKS,
+            SPEC_DRAFTED,
+            SPEC_ACCEPTED,
+            SPEC_RATE
         }) {
             registry.remove(new MetricID(name, tags(runtime.served())));
         }

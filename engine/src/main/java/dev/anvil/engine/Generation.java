@@ -147,6 +147,27 @@ public final class Generation {
     }
 
     /**
+     * The distribution {@link #next} would draw the next token from after {@code logits}, penalties over the history so
+     * far included ({@link Sampler#distribution}): the target side of speculative rejection sampling.
+     */
+    public float[] distribution(float[] logits) {
+        return sampler.distribution(logits, history, historyLength);
+    }
+
+    /**
+     * Advances with {@code token} chosen by speculative verification, reporting its log-probabilities under
+     * {@code logits} exactly as {@link #next} would have.
+     */
+    public Step acceptChosen(int token, float[] logits) {
+        return accept(token, sampler.withLogprobs(token, logits));
+    }
+
+    /** Tokens still allowed before {@code maxTokens} is reached. */
+    public int remainingTokens() {
+        return maxTokens - generatedCount();
+    }
+
+    /**
      * Advances with a token chosen elsewhere (e.g. forced); {@code sample} may be null. Under a grammar the token
      * must be one {@link #allowedTokens()} allows.
      */

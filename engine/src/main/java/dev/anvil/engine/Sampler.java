@@ -80,6 +80,72 @@ public final class Sampler {
         throw new IllegalArgumentException("the mask allows no token");
     }
 
+    /**
+     * The distribution {@link #sample} draws from, as probabilities over the whole vocabulary (0 outside the tokens
+     * the filters keep; one-hot at the argmax when greedy), without drawing: what speculative decoding's rejection
+     * sampling compares a draft's distribution with. Same pipeline as {@link #sample} (penalties, temperature, top-k,
+     * softmax, top-p, min-p); {@code logits} is not modified and the random stream is not used.
+     */
+    public float[] distribution(float[] logits, int[] history, int historyLength) {
+        float[] l = logits.clone();
+        applyPenalties(l, history, historyLength);
+        float[] p = new float[l.length];
+        if (params.greedy() || params.topK() == 1) {
+            p[argmax(l)] = 1f;
+            return p;
+        }
+        float inv = 1f / params.temperature();
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < l.length; i++) {
+            l[i] *= inv;
+            if (l[i] > max) max = l[i];
+        }
+        if (params.topK() <= 0 && params.topP() >= 1f && params.minP() <= 0f) {
+            double total = 0; // no filter needs the rank order: the softmax in id order, as draw() walks it
+            for (int i = 0; i < l.length; i++)
+                total += p[i] = l[i] >= max - NEGLIGIBLE_LOGIT_GAP ? ExpF.exp(l[i] - max) : 0f;
+            for (int i = 0; i < l.length; i++) p[i] = (float) (p[i] / total);
+            return p;
+        }
+        long[] keys = new long[l.length];
+        int n = 0;
+        for (int i = 0; i < l.length; i++) {
+            if (l[i] >= max - NEGLIGIBLE_LOGIT_GAP) keys[n++] = ((long) descendingKey(l[i]) << 32) | i;
+        }
+        keys = Arrays.copyOf(keys, n);
+        Arrays.sort(keys);
+        if (params.topK() > 0) n = Math.min(n, params.topK());
+        double[] w = new double[n];
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += w[i] = StrictMath.exp(l[(int) keys[i]] - max);
+        n = keptByTopPAndMinP(w, n, sum);
+        double total = 0;
+        for (int i = 0; i < n; i++) total += w[i];
+        for (int i = 0; i < n; i++) p[(int) keys[i]] = (float) (w[i] / total);
+        return p;
+    }
+
+    /** How many of the candidates (weights {@code p[0, n)} best first, summing to {@code sum}) top-p and min-p keep. */
+    private int keptByTopPAndMinP(double[] p, int n, double sum) {
+        if (params.topP() < 1f) {
+            double cumulative = 0;
+            for (int i = 0; i < n; i++) {
+                cumulative += p[i] / sum;
+                if (cumulative >= params.topP()) {
+                    n = i + 1;
+                    break;
+                }
+            }
+        }
+        if (params.minP() > 0f) {
+            double floor = params.minP() * p[0];
+            int keep = 1;
+            while (keep < n && p[keep] >= floor) keep++;
+            n = keep;
+        }
+        return n;
+    }
+
     private void applyPenalties(float[] l, int[] history, int n) {
         boolean rep = params.repetitionPenalty() != 1f,
                 freq = params.frequencyPenalty() != 0f,
@@ -151,22 +217,7 @@ public final class Sampler {
             p[i] = StrictMath.exp(l[ids[i]] - max);
             sum += p[i];
         }
-        if (params.topP() < 1f) {
-            double cumulative = 0;
-            for (int i = 0; i < n; i++) {
-                cumulative += p[i] / sum;
-                if (cumulative >= params.topP()) {
-                    n = i + 1;
-                    break;
-                }
-            }
-        }
-        if (params.minP() > 0f) {
-            double floor = params.minP() * p[0];
-            int keep = 1;
-            while (keep < n && p[keep] >= floor) keep++;
-            n = keep;
-        }
+        n = keptByTopPAndMinP(p, n, sum);
         double total = 0;
         for (int i = 0; i < n; i++) total += p[i];
         double u = random.nextDouble() * total;
@@ -184,7 +235,11 @@ public final class Sampler {
         return ~ascending;
     }
 
-    private SampledToken withLogprobs(int token, float[] logits) {
+    /**
+     * {@code token} with its log-probability and the requested alternatives under {@code logits} (the model's own
+     * distribution), as {@link #sample} reports them: for a token chosen elsewhere (an accepted speculative draft).
+     */
+    public SampledToken withLogprobs(int token, float[] logits) {
         // Nobody asked for log-probabilities: skip the normalizer (an exp per vocabulary entry per token).
         if (params.topLogprobs() < 0) return new SampledToken(token, Float.NaN, NO_TOKENS, NO_LOGPROBS);
         float max = Float.NEGATIVE_INFINITY;

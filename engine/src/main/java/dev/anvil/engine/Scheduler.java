@@ -37,6 +37,15 @@ import java.util.concurrent.locks.ReentrantLock;
  * sequence adds to the pool. A preempted sequence finds its own released blocks there when readmitted, unless they
  * were evicted meanwhile. The cache is keyed by this scheduler's model instance.
  *
+ * <p>Speculative decoding ({@link Config#speculation()}, off by default; see {@link Speculator}): a decoding sequence may
+ * feed draft tokens (prompt lookup, or a draft model given to the constructor) after its pending token, in the same
+ * forward pass as everything else; the target's logits at every drafted position decide which drafts are kept, so a
+ * step can emit several tokens of one sequence (one {@link SequenceListener#onToken} each). The KV positions of
+ * rejected drafts are truncated in the same step, so only kept tokens ever reach a full block and the prefix cache;
+ * the room for drafts is reserved after everything else, so speculation never preempts or delays admission.
+ * Not with sliding-window pools ({@link KvCachePool#prefixCachingSupported()} false): their released blocks
+ * cannot be rolled back.
+ *
  * <p>Priorities: a {@link SequenceRequest.Priority#LOW} sequence (a shadow copy nobody waits for) is admitted only
  * when no NORMAL sequence is waiting, and its waiting count never makes NORMAL submissions overloaded. The running
  * list keeps every NORMAL sequence before every LOW one, so "the most recently admitted" victim of preemption is
@@ -61,15 +70,38 @@ public final class Scheduler implements Runnable, AutoCloseable {
      * @param maxBatchSequences  most sequences running at once
      * @param prefixCaching      share the KV blocks of common prompt prefixes and keep them after a sequence ends
      *                           (where the pool supports it: not with sliding-window layers that release blocks)
+     * @param speculation        speculative decoding, {@link Speculation#NONE} for none
      */
     public record Config(
-            long kvCacheBytes, int maxWaiting, int prefillChunkTokens, int maxBatchSequences, boolean prefixCaching) {
+            long kvCacheBytes,
+            int maxWaiting,
+            int prefillChunkTokens,
+            int maxBatchSequences,
+            boolean prefixCaching,
+            Speculation speculation) {
         /** With prefix caching on. */
         public Config(long kvCacheBytes, int maxWaiting, int prefillChunkTokens, int maxBatchSequences) {
             this(kvCacheBytes, maxWaiting, prefillChunkTokens, maxBatchSequences, true);
         }
 
+        /** Without speculative decoding. */
+        public Config(
+                long kvCacheBytes,
+                int maxWaiting,
+                int prefillChunkTokens,
+                int maxBatchSequences,
+                boolean prefixCaching) {
+            this(kvCacheBytes, maxWaiting, prefillChunkTokens, maxBatchSequences, prefixCaching, Speculation.NONE);
+        }
+
+        /** The same with {@code speculation}. */
+        public Config withSpeculation(Speculation speculation) {
+            return new Config(
+                    kvCacheBytes, maxWaiting, prefillChunkTokens, maxBatchSequences, prefixCaching, speculation);
+        }
+
         public Config {
+            if (speculation == null) speculation = Speculation.NONE;
             if (kvCacheBytes <= 0)
                 throw new IllegalArgumentException("KV cache budget must be > 0 bytes, was " + kvCacheBytes);
             if (maxWaiting < 0) throw new IllegalArgumentException("max waiting must be >= 0, was " + maxWaiting);
@@ -96,6 +128,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
      *                                 admission)
      * @param prefixCacheHitTokens     of those, tokens found cached and not computed
      * @param prefixCachedBlocks       KV blocks holding a cached prefix now (in use or evictable)
+     * @param draftedTokens    speculative draft tokens verified since start
+     * @param acceptedTokens   of those, drafts the target kept (emitted as generated tokens)
      */
     public record Stats(
             int waiting,
@@ -109,9 +143,16 @@ public final class Scheduler implements Runnable, AutoCloseable {
             long steps,
             long prefixCacheQueriedTokens,
             long prefixCacheHitTokens,
-            int prefixCachedBlocks) {
+            int prefixCachedBlocks,
+            long draftedTokens,
+            long acceptedTokens) {
         public int kvBlocksTotal() {
             return kvBlocksUsed + kvBlocksFree;
+        }
+
+        /** Fraction of drafts kept (NaN before any was verified). */
+        public double acceptanceRate() {
+            return draftedTokens == 0 ? Double.NaN : (double) acceptedTokens / draftedTokens;
         }
     }
 
@@ -134,6 +175,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
     private final SequenceQueue queue = new SequenceQueue(lock);
     /** Decides what each step runs; {@link #step()} runs it. */
     private final StepPlanner planner;
+    /** Drafts and verifies speculative tokens (disabled without speculation). */
+    private final Speculator speculator;
     /** The running count, for {@link #stats()} and {@link #isIdle()} from other threads. */
     private volatile int runningCount;
 
@@ -149,7 +192,17 @@ public final class Scheduler implements Runnable, AutoCloseable {
     private volatile double averageSequenceSeconds = 1.0;
 
     public Scheduler(LlamaModel model, Config config) {
-        this(model, config, model.newKvCachePool(config.kvCacheBytes()));
+        this(model, config, model.newKvCachePool(config.kvCacheBytes()), null);
+    }
+
+    /**
+     * With {@code draft} as the draft model of {@link Speculation.Method#DRAFT} speculation (may be null for the other
+     * methods). The scheduler does not close it.
+     *
+     * @throws UnsupportedModelException when the draft's vocabulary is not the target's
+     */
+    public Scheduler(LlamaModel model, Config config, LlamaModel draft) {
+        this(model, config, model.newKvCachePool(config.kvCacheBytes()), draft);
     }
 
     /**
@@ -157,6 +210,10 @@ public final class Scheduler implements Runnable, AutoCloseable {
      * whose budget {@code config.kvCacheBytes()} should be.
      */
     Scheduler(LlamaModel model, Config config, KvCachePool kv) {
+        this(model, config, kv, null);
+    }
+
+    Scheduler(LlamaModel model, Config config, KvCachePool kv, LlamaModel draft) {
         if (!kv.config().equals(model.config())) throw new IllegalArgumentException("KV cache built for another model");
         this.model = model;
         this.tokenizer = model.tokenizer();
@@ -164,7 +221,20 @@ public final class Scheduler implements Runnable, AutoCloseable {
         this.kv = kv;
         // The model instance is the cache namespace: keys and values depend on it and on the tokens only.
         Object namespace = config.prefixCaching() && kv.prefixCachingSupported() ? model : null;
-        this.planner = new StepPlanner(kv, config, queue, namespace);
+        // Rolling rejected drafts back needs a pool that never released a block a later token reads.
+        Speculation speculation = kv.prefixCachingSupported() ? config.speculation() : Speculation.NONE;
+        this.speculator = new Speculator(speculation, model, draft, config.kvCacheBytes(), config.prefillChunkTokens());
+        this.planner = new StepPlanner(kv, config, queue, namespace, speculator);
+    }
+
+    /** The draft model's KV cache (null unless speculating with a draft model). */
+    KvCachePool draftKvCache() {
+        return speculator.draftKvCache();
+    }
+
+    /** The speculation in effect: the configured one, or NONE where the pool cannot roll drafts back. */
+    public Speculation speculation() {
+        return speculator.config();
     }
 
     /** Whether this scheduler shares prefix blocks: configured on, and supported by its pool. */
@@ -296,7 +366,9 @@ public final class Scheduler implements Runnable, AutoCloseable {
                 steps.get(),
                 prefixQueried.get(),
                 prefixHits.get(),
-                kv.cachedBlocks());
+                kv.cachedBlocks(),
+                speculator.draftedTokens(),
+                speculator.acceptedTokens());
     }
 
     /** True when no sequence is waiting or running. */
@@ -462,14 +534,29 @@ public final class Scheduler implements Runnable, AutoCloseable {
             }
         }
 
-        // The forward pass over every chunk of the plan.
+        // Drafts, then the forward pass over every chunk of the plan, drafts after their sequence's pending token.
+        List<StepPlan.Chunk> speculating = new java.util.ArrayList<>();
+        for (StepPlan.Chunk c : plan.chunks()) if (c.drafts() > 0) speculating.add(c);
         Batch batch = new Batch();
-        for (StepPlan.Chunk c : plan.chunks()) {
-            Seq s = c.seq();
-            batch.add(s.kvSeq, c.from(), Arrays.copyOfRange(s.tokens, c.from(), c.to()));
-        }
         ForwardResult result;
         try {
+            if (!speculating.isEmpty()) {
+                int[] budgets = new int[speculating.size()];
+                for (int i = 0; i < budgets.length; i++)
+                    budgets[i] = speculating.get(i).drafts();
+                speculator.draft(speculating.stream().map(StepPlan.Chunk::seq).toList(), budgets);
+            }
+            for (StepPlan.Chunk c : plan.chunks()) {
+                Seq s = c.seq();
+                int[] drafts = c.drafts() > 0 ? s.spec.drafts : null;
+                if (drafts == null || drafts.length == 0) {
+                    batch.add(s.kvSeq, c.from(), Arrays.copyOfRange(s.tokens, c.from(), c.to()));
+                } else {
+                    int[] fed = Arrays.copyOfRange(s.tokens, c.from(), c.to() + drafts.length);
+                    System.arraycopy(drafts, 0, fed, c.to() - c.from(), drafts.length);
+                    batch.add(new Batch.Entry(s.kvSeq, c.from(), fed, true));
+                }
+            }
             result = model.forward(batch);
         } catch (RuntimeException | Error e) {
             for (StepPlan.Chunk c : plan.chunks()) {
@@ -495,22 +582,41 @@ public final class Scheduler implements Runnable, AutoCloseable {
             if (planner.prefixCaching()) kv.cacheBlocks(s.kvSeq, s.tokens, s.computed);
             if (s.computed == s.tokenCount) sampled[nSampled++] = e; // else more prefill to go
         }
-        Generation.Step[] next = new Generation.Step[chunks.size()];
+        // A speculating sequence verifies its drafts instead: one or more tokens (see Speculator).
+        Generation.Step[][] next = new Generation.Step[chunks.size()][];
         model.parallelFor(nSampled, 1, (a, b, w) -> {
-            for (int i = a; i < b; i++)
-                next[sampled[i]] = chunks.get(sampled[i]).seq().generation.next(result.logits(sampled[i]));
+            for (int i = a; i < b; i++) {
+                int e = sampled[i];
+                Seq s = chunks.get(e).seq();
+                next[e] = chunks.get(e).drafts() > 0
+                        ? speculator.verify(s, result, e)
+                        : new Generation.Step[] {s.generation.next(result.logits(e))};
+            }
         });
         for (int i = 0; i < nSampled; i++) {
             int e = sampled[i];
-            Seq s = chunks.get(e).seq();
-            Generation.Step st = next[e];
-            generatedTokens.incrementAndGet();
-            notifyToken(s, st);
-            if (st.finished()) {
+            StepPlan.Chunk c = chunks.get(e);
+            Seq s = c.seq();
+            Generation.Step last = null;
+            for (Generation.Step st : next[e]) {
+                generatedTokens.incrementAndGet();
+                notifyToken(s, st);
+                last = st;
+                if (!st.finished()) s.append(st.token());
+            }
+            if (c.drafts() > 0) {
+                // Keys and values are final up to the last kept draft; rejected drafts' positions go back to the pool
+                // before any block holding them could be cached.
+                s.computed = c.to() + s.spec.accepted;
+                if (!last.finished()) {
+                    kv.truncate(s.kvSeq, s.computed);
+                    if (planner.prefixCaching()) kv.cacheBlocks(s.kvSeq, s.tokens, s.computed);
+                }
+                speculator.settle(s);
+            }
+            if (last.finished()) {
                 queue.removeRunning(s);
-                finish(s, st.finish());
-            } else {
-                s.append(st.token());
+                finish(s, last.finish());
             }
         }
         runningCount = queue.runningCount();
@@ -524,6 +630,7 @@ public final class Scheduler implements Runnable, AutoCloseable {
     }
 
     private void release(Seq s) {
+        speculator.release(s);
         if (s.kvSeq != null) {
             kv.free(s.kvSeq);
             s.kvSeq = null;
@@ -589,6 +696,8 @@ public final class Scheduler implements Runnable, AutoCloseable {
         int cachedPromptTokens = -1;
         /** Whether {@link SequenceListener#onAdmitted} (and {@link SequenceListener#onPrefixCacheLookup}) was called. */
         boolean lookupReported;
+        /** Speculative decoding state (drafts, adaptive k, draft cache); null until it first decodes speculatively. */
+        Speculator.State spec;
 
         volatile boolean cancelRequested;
         volatile boolean done;

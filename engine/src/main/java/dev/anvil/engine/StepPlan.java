@@ -17,8 +17,15 @@ import java.util.List;
 record StepPlan(
         List<Chunk> chunks, int preemptions, long recomputedTokens, long prefixQueriedTokens, long prefixHitTokens) {
 
-    /** Positions {@code [from, to)} of {@code seq}'s tokens go into this step's forward pass. */
-    record Chunk(Seq seq, int from, int to) {}
+    /**
+     * Positions {@code [from, to)} of {@code seq}'s tokens go into this step's forward pass, followed by up to
+     * {@code drafts} speculative tokens (a decoding sequence only; KV room for them is reserved too).
+     */
+    record Chunk(Seq seq, int from, int to, int drafts) {
+        Chunk(Seq seq, int from, int to) {
+            this(seq, from, to, 0);
+        }
+    }
 
     StepPlan {
         chunks = List.copyOf(chunks);

@@ -32,11 +32,20 @@ final class StepPlanner {
     /** The prefix cache's namespace for this scheduler's sequences; null when prefix caching is off. */
     private final Object cacheNamespace;
 
-    StepPlanner(KvCachePool kv, Scheduler.Config config, SequenceQueue queue, Object cacheNamespace) {
+    /** Draft budgets of decoding sequences; disabled when the scheduler does not speculate. */
+    private final Speculator speculator;
+
+    StepPlanner(
+            KvCachePool kv,
+            Scheduler.Config config,
+            SequenceQueue queue,
+            Object cacheNamespace,
+            Speculator speculator) {
         this.kv = kv;
         this.config = config;
         this.queue = queue;
         this.cacheNamespace = cacheNamespace;
+        this.speculator = speculator;
     }
 
     boolean prefixCaching() {
@@ -91,7 +100,31 @@ final class StepPlanner {
             prefillBudget -= take;
             chunks.add(new StepPlan.Chunk(next, cached, cached + take));
         }
+        if (speculator.enabled()) reserveDrafts(chunks);
         return new StepPlan(chunks, madeRoom + preempted, recomputed, queried, hits);
+    }
+
+    /**
+     * Gives each decoding chunk its draft budget ({@link Speculator#budget}) where the KV room for it can be had
+     * without preempting anyone: last, after every running sequence grew and the admissions took their blocks, so
+     * speculation only ever uses blocks nothing else needs this step. A budget that does not fit shrinks to the room
+     * left in the sequence's last block. Rejected drafts' positions are truncated after the step.
+     */
+    private void reserveDrafts(List<StepPlan.Chunk> chunks) {
+        for (int i = 0; i < chunks.size(); i++) {
+            StepPlan.Chunk c = chunks.get(i);
+            Seq s = c.seq();
+            if (c.to() - c.from() != 1 || c.to() != s.tokenCount) continue; // prefill: nothing to verify yet
+            int k = speculator.budget(s);
+            if (k == 0) continue;
+            try {
+                kv.reserve(s.kvSeq, c.to() + k);
+            } catch (KvCacheFullException full) {
+                k = Math.max(0, s.kvSeq.capacity() - c.to());
+                if (k == 0) continue;
+            }
+            chunks.set(i, new StepPlan.Chunk(s, c.from(), c.to(), k));
+        }
     }
 
     /**

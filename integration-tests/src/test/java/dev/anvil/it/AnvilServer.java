@@ -541,6 +541,10 @@ public final class AnvilServer {
                         System.getProperty("anvil.it.stream-write-timeout", "5"));
         // EmbeddingsIT: this model name may shorten its embeddings with 'dimensions' (declared Matryoshka-trained).
         builder.environment().put("ANVIL_EMBEDDINGS_MATRYOSHKA_MODELS", MATRYOSHKA_TEST_MODEL);
+        // SpeculativeDecodingIT: its own model name decodes speculatively with a draft model it registers; every other
+        // version has no draft and decodes as before.
+        builder.environment().put("ANVIL_SERVING_SPECULATIVE_METHOD", "draft");
+        builder.environment().put("ANVIL_SERVING_SPECULATIVE_DRAFT_MODELS", "specdecode=specdraft@1.0.0");
         guardrailAndResilienceSettings(builder.environment());
         driftSettings(builder.environment());
         tracingSettings(builder.environment());

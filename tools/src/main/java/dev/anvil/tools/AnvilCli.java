@@ -5,6 +5,7 @@ import dev.anvil.tools.model.BenchCommand;
 import dev.anvil.tools.model.GenerateCommand;
 import dev.anvil.tools.model.GrammarBenchCommand;
 import dev.anvil.tools.model.PrefixBenchCommand;
+import dev.anvil.tools.model.SpecBenchCommand;
 import dev.anvil.tools.model.SynthCommand;
 import dev.anvil.tools.server.CacheBenchCommand;
 import dev.anvil.tools.server.GatewayBenchCommand;
@@ -47,6 +48,8 @@ public final class AnvilCli {
                                          qwen3-0.6b (qwen3), gemma-2-2b (gemma2), phi-3-mini (phi3) | tiny
                   --type TYPE            F16 | Q8_0 | Q4_0 | Q4_K (also F32, BF16; default Q8_0)
                   --seed N               weight seed (default 0); same seed, same bytes
+                  --layers N             write only the first N layers of that model, each tensor as it is
+                                         there (a shallow draft model for speculative decoding)
                   --out FILE             output file
               bench      measure load time, memory, prefill and decode throughput; for an embedding model (BERT
                          GGUF) inputs/s and tokens/s of --batch inputs of --prompt-tokens tokens in one pass
@@ -61,7 +64,8 @@ public final class AnvilCli {
                                          model) from this build dir on the same model and work, before and after
                                          Anvil, and print the ratios
               help       this text
-            """ + PrefixBenchCommand.USAGE + GrammarBenchCommand.USAGE + LoadCommand.USAGE + CacheBenchCommand.USAGE
+            """ + PrefixBenchCommand.USAGE + GrammarBenchCommand.USAGE + SpecBenchCommand.USAGE + LoadCommand.USAGE
+                    + CacheBenchCommand.USAGE
                     + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
 
     private AnvilCli() {}
@@ -119,6 +123,9 @@ public final class AnvilCli {
                 }
                 case "grammar-bench" -> {
                     return GrammarBenchCommand.run(rest, out, err);
+                }
+                case "spec-bench" -> {
+                    return SpecBenchCommand.run(rest, out, err);
                 }
                 default -> throw new CliArgs.UsageException("unknown command '" + command + "'");
             }

@@ -94,8 +94,7 @@ class ToolCallDecodingTest {
             text.append(step.text());
             if (step.finished()) {
                 if (completes)
-                    assertEquals(
-                            Generation.FinishReason.END_OF_SEQUENCE, step.finish(), "the grammar completed: " + text);
+                    assertEquals(Generation.FinishReason.GRAMMAR, step.finish(), "the grammar completed: " + text);
                 break;
             }
             kv.reserve(seq, seq.length() + 1);

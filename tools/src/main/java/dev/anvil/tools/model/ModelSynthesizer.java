@@ -53,8 +53,24 @@ public final class ModelSynthesizer {
     private final GgmlType type;
     private final long seed;
     private final PrintStream progress;
+    /** Layers written: the first ones of the full shape's model, each with the weights it has there. */
+    private final int keptLayers;
 
     public ModelSynthesizer(ModelShape shape, GgmlType type, long seed, PrintStream progress) {
+        this(shape, type, seed, progress, shape.layers());
+    }
+
+    /**
+     * Writes only the first {@code keptLayers} transformer blocks of the model (shape, type, seed) describes, every
+     * tensor with exactly the values it has in the full model (embedding, norms, classifier included): a shallow
+     * version of it with the same vocabulary, the kind of draft self-speculative decoding uses (LayerSkip, Draft &amp;
+     * Verify).
+     */
+    public ModelSynthesizer(ModelShape shape, GgmlType type, long seed, PrintStream progress, int keptLayers) {
+        if (keptLayers < 1 || keptLayers > shape.layers())
+            throw new IllegalArgumentException(
+                    "layers must be in [1, " + shape.layers() + "] for " + shape.name() + ", was " + keptLayers);
+        this.keptLayers = keptLayers;
         if (!Quantizer.WRITABLE.contains(type) || type == GgmlType.Q5_0) {
             throw new IllegalArgumentException(
                     "synth cannot write weight type " + type + " (use F32, F16, BF16, Q8_0, Q4_0 or Q4_K)");
@@ -161,7 +177,7 @@ public final class ModelSynthesizer {
             w.putUInt32(a + "context_length", s.contextLength());
             w.putUInt32(a + "embedding_length", s.dim());
             w.putUInt32(a + "feed_forward_length", s.ffn());
-            w.putUInt32(a + "block_count", s.layers());
+            w.putUInt32(a + "block_count", keptLayers);
             w.putUInt32(a + "attention.head_count", s.heads());
             w.putUInt32(a + "attention.head_count_kv", s.kvHeads());
             if (s.explicitHeadDim()) {
@@ -197,29 +213,39 @@ public final class ModelSynthesizer {
             String template = s.chatTemplate();
             if (template != null) w.putString("tokenizer.chat_template", template);
 
+            // A tensor's generator is seeded by its index among the full model's random tensors, kept layers or not.
+            Map<String, Integer> ids = new java.util.HashMap<>();
+            for (PlannedTensor t : plan) if (t.random()) ids.put(t.name(), ids.size());
+            plan = plan.stream().filter(t -> kept(t.name())).toList();
             for (PlannedTensor t : plan) w.addTensor(t.name(), t.type(), t.shape());
 
-            int tensorId = 0, layer = 0;
+            int layer = 0;
             for (PlannedTensor t : plan) {
                 if (!t.random()) {
                     writeOnes(w, t.name(), Math.toIntExact(t.shape()[0]));
                 } else {
                     int cols = Math.toIntExact(t.shape()[0]);
                     int rows = t.shape().length > 1 ? Math.toIntExact(t.shape()[1]) : 1;
-                    writeRandom(w, t.name(), t.type(), cols, rows, tensorId++, pool, threads);
+                    writeRandom(w, t.name(), t.type(), cols, rows, ids.get(t.name()), pool, threads);
                 }
                 if (t.name().equals("blk." + layer + ".ffn_down.weight")) {
                     layer++;
                     if (progress != null) {
                         progress.printf(
                                 "synth: layer %d/%d written (%.1f s)%n",
-                                layer, s.layers(), (System.nanoTime() - started) / 1e9);
+                                layer, keptLayers, (System.nanoTime() - started) / 1e9);
                     }
                 }
             }
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    /** Whether a tensor belongs to the layers written (every tensor outside the blocks does). */
+    private boolean kept(String tensor) {
+        if (!tensor.startsWith("blk.")) return true;
+        return Integer.parseInt(tensor.substring(4, tensor.indexOf('.', 4))) < keptLayers;
     }
 
     private static int idOf(SyntheticVocabulary vocab, String text) {

@@ -14,7 +14,7 @@ public final class SynthCommand {
     private SynthCommand() {}
 
     public static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
-        CliArgs a = new CliArgs(args, Set.of("shape", "type", "seed", "out"), Set.of(), Set.of());
+        CliArgs a = new CliArgs(args, Set.of("shape", "type", "seed", "out", "layers"), Set.of(), Set.of());
         ModelShape shape;
         try {
             shape = ModelShape.named(a.required("shape"));
@@ -35,12 +35,21 @@ public final class SynthCommand {
         if (parent != null && !Files.isDirectory(parent)) {
             throw new CliArgs.UsageException("output directory " + parent + " does not exist");
         }
+        int layers = a.integer("layers", shape.layers(), 1, shape.layers());
         long start = System.nanoTime();
-        new ModelSynthesizer(shape, type, seed, err).write(target);
+        new ModelSynthesizer(shape, type, seed, err, layers).write(target);
         double seconds = (System.nanoTime() - start) / 1e9;
         out.printf(
-                "wrote %s: %s, %s, %,d parameters, %,d bytes, seed %d (%.1f s)%n",
-                target, shape.name(), typeName, shape.parameters(), Files.size(target), seed, seconds);
+                "wrote %s: %s%s, %s, %,d bytes, seed %d (%.1f s)%n",
+                target,
+                shape.name(),
+                layers == shape.layers()
+                        ? String.format(", %,d parameters", shape.parameters())
+                        : " (first " + layers + " of " + shape.layers() + " layers)",
+                typeName,
+                Files.size(target),
+                seed,
+                seconds);
         return 0;
     }
 }

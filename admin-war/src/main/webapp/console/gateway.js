@@ -24,7 +24,7 @@ export function mount(view) {
     if (!selected && data.length) selected = data[0].name;
     clear(tenantsBox, el('h2', { style: 'margin-top:0' }, 'Tenants'), table([
       { key: 'name', label: 'Tenant', render: t => el('button.link', { type: 'button', 'aria-pressed': String(t.name === selected), onclick: () => { selected = t.name; loadTenants(); } }, t.name) },
-      { key: 'budget', label: 'Budget', num: true, render: t => t.tokenBudget === null ? 'none' : `${fmt.int(t.tokenBudget)} / ${t.budgetPeriod.toLowerCase()}` },
+      { key: 'budget', label: 'Budget', num: true, render: t => t.tokenBudget == null ? 'none' : `${fmt.int(t.tokenBudget)} / ${t.budgetPeriod.toLowerCase()}` },
       { key: 'rpm', label: 'Req/min', num: true, render: t => t.requestsPerMinute ?? '–' },
       { key: 'tpm', label: 'Tok/min', num: true, render: t => t.tokensPerMinute ?? '–' },
       { key: 'audit', label: 'Audit text', render: t => t.auditText ? 'yes' : 'no' },

@@ -42,7 +42,7 @@ class ConsoleIT {
 
     private static final String REFUSED_403 = "status of 403";
 
-    /** What Chromium logs for a 400, which the registry test provokes to see the message next to its field. */
+    /** What Chromium logs for a 400, which the registry and experiment tests provoke to see the API's message in the form. */
     private static final String REFUSED_400 = "status of 400";
 
     private static ConsoleBrowser browser;
@@ -318,6 +318,7 @@ class ConsoleIT {
         assertTrue(audit.contains("key.create") && audit.contains("tenant.create"), audit);
         browser.text("#audit-page", "Page 1");
         browser.screenshot("gateway");
+        browser.screenshot("gateway-usage-audit", "#gateway-usage");
         browser.assertNoConsoleErrors(REFUSED_401);
     }
 
@@ -404,7 +405,7 @@ class ConsoleIT {
                 "the RUNNING filter leaving the rolled-back experiment out");
         new Select(browser.find("#experiments-status")).selectByValue("ROLLED_BACK");
         browser.find("#experiments-list tr[data-experiment=\"" + name + "\"]");
-        browser.assertNoConsoleErrors();
+        browser.assertNoConsoleErrors(REFUSED_400);
     }
 
     /** Sends one playground message to {@code model} (and {@code compare}, when given), greedy and seeded. */

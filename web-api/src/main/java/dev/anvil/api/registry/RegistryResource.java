@@ -176,7 +176,9 @@ public class RegistryResource {
 
     @POST
     @Path("/{name}/versions/{version}/file")
-    @Consumes(MediaType.APPLICATION_OCTET_STREAM)
+    // Any Content-Type: the body is the file whatever it is labelled (application/octet-stream is the one to send),
+    // so the access check always runs before anything, and a body that is no model is the registration's 400.
+    @Consumes(MediaType.WILDCARD)
     @Operation(
             summary = "Register a model version by uploading its file",
             description = "The request body is the model file (GGUF, or a llama2.c checkpoint with format=LLAMA2C),"

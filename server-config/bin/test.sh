@@ -3,6 +3,7 @@
 #   ./mvnw -B verify
 # The integration tests (module integration-tests) start the configured WildFly with the EAR twice:
 # against H2 and against a throwaway PostgreSQL server they start themselves (Debian's postgresql binaries).
+# The admin console's browser tests (ConsoleIT) drive Debian's chromium through chromium-driver (Selenium).
 # Extra arguments go to Maven.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -17,6 +18,8 @@ have_postgresql() {
 missing=()
 have_postgresql || missing+=(postgresql)
 command -v runuser > /dev/null || missing+=(util-linux)
+command -v chromium > /dev/null || missing+=(chromium)
+command -v chromedriver > /dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get > /dev/null; then
     echo "anvil: installing ${missing[*]} (apt-get)"

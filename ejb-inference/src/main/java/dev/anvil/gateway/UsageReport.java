@@ -115,16 +115,26 @@ public class UsageReport {
 
     /** The newest audit rows first, optionally filtered; at most {@value #MAX_AUDIT_ROWS}. */
     public List<AuditRow> audit(String actor, String tenant, String action, int limit) {
+        return audit(actor, tenant, action, null, limit);
+    }
+
+    /**
+     * Like {@link #audit(String, String, String, int)}, older than the row {@code beforeId} when given: the next page
+     * of a listing is the rows before the last id of the previous one (stable while new rows arrive).
+     */
+    public List<AuditRow> audit(String actor, String tenant, String action, Long beforeId, int limit) {
         StringBuilder sql = new StringBuilder("SELECT id, occurred_at, actor, tenant, action, target, status, detail,"
                 + " request_text, response_text, trace_id FROM gateway_audit WHERE 1 = 1");
         if (actor != null) sql.append(" AND actor = :actor");
         if (tenant != null) sql.append(" AND tenant = :tenant");
         if (action != null) sql.append(" AND action = :action");
+        if (beforeId != null) sql.append(" AND id < :before");
         sql.append(" ORDER BY id DESC");
         Query query = em.createNativeQuery(sql.toString()).setMaxResults(Math.clamp(limit, 1, MAX_AUDIT_ROWS));
         if (actor != null) query.setParameter("actor", actor);
         if (tenant != null) query.setParameter("tenant", tenant);
         if (action != null) query.setParameter("action", action);
+        if (beforeId != null) query.setParameter("before", beforeId);
         List<AuditRow> rows = new ArrayList<>();
         for (Object row : query.getResultList()) {
             Object[] c = (Object[]) row;

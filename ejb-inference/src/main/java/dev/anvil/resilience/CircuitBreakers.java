@@ -49,6 +49,12 @@ public class CircuitBreakers {
         });
     }
 
+    /** The state of {@code ref}'s breaker ({@code name@version}); CLOSED for a version that has none yet. */
+    public String stateOf(String ref) {
+        VersionCircuitBreaker b = breakers.get(ref);
+        return b == null ? VersionCircuitBreaker.State.CLOSED.name() : b.state().name();
+    }
+
     void fellBack(ServedModel from, FallbackReason reason, String target) {
         registry.counter(
                         FALLBACKS_MD,

@@ -4,6 +4,8 @@ import dev.anvil.engine.EmbeddingQueue;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.Scheduler;
 import dev.anvil.metrics.MetricMetadata;
+import dev.anvil.serving.series.IntervalTally;
+import dev.anvil.serving.series.ServingTimeSeries;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Duration;
@@ -39,6 +41,7 @@ import org.eclipse.microprofile.metrics.Tag;
  *       kept by the target and emitted) and {@code anvil_inference_speculative_acceptance_rate} (their ratio, 0 before
  *       the first draft)</li>
  * </ul>
+ * The same events feed the in-memory {@link ServingTimeSeries} of the admin console's overview.
  */
 @ApplicationScoped
 public class ServingMetrics {
@@ -83,6 +86,9 @@ public class ServingMetrics {
 
     @Inject
     MetricRegistry registry;
+
+    @Inject
+    ServingTimeSeries series;
 
     private static Tag[] tags(ServedModel m) {
         return new Tag[] {new Tag("model", m.name()), new Tag("version", m.version())};
@@ -188,6 +194,7 @@ public class ServingMetrics {
     /** One embeddings request accepted (its inputs queued). */
     void embeddingRequest(ModelRuntime runtime) {
         registry.counter(REQUESTS_MD, tags(runtime.served(), "ok")).inc();
+        series.tally(runtime.served()).completed(0);
     }
 
     private void gauge(ModelRuntime runtime, String name, String description, ToLongFunction<Object> value) {
@@ -220,12 +227,19 @@ public class ServingMetrics {
     void rejected(ModelRuntime runtime, InferenceException e) {
         registry.counter(REQUESTS_MD, tags(runtime.served(), e.kind().name().toLowerCase(Locale.ROOT)))
                 .inc();
+        IntervalTally tally = series.tally(runtime.served());
+        switch (e.kind()) {
+            case OVERLOADED, UNAVAILABLE -> tally.overloaded();
+            default -> tally.refused();
+        }
     }
 
     /** Per-request timing, fed by the request's {@link GenerationHandle} on the batching thread. */
     GenerationHandle.RequestObserver observer(ModelRuntime runtime, int promptTokens) {
         ServedModel m = runtime.served();
         registry.counter(PROMPT_MD, tags(m)).inc(promptTokens);
+        IntervalTally tally = series.tally(m);
+        tally.prompt(promptTokens);
         long start = System.nanoTime();
         return new GenerationHandle.RequestObserver() {
             private long firstTokenNanos = -1;
@@ -243,6 +257,7 @@ public class ServingMetrics {
                 if (firstTokenNanos < 0) {
                     firstTokenNanos = now;
                     registry.timer(TTFT_MD, tags(m)).update(Duration.ofNanos(now - start));
+                    tally.timeToFirstToken(now - start);
                 }
                 tokens.incrementAndGet();
             }
@@ -254,14 +269,16 @@ public class ServingMetrics {
                 registry.counter(REQUESTS_MD, tags(m, cancelled ? "cancelled" : "ok"))
                         .inc();
                 registry.counter(GENERATED_MD, tags(m)).inc(tokens.get());
+                tally.completed(tokens.get());
                 registry.timer(LATENCY_MD, tags(m)).update(Duration.ofNanos(now - start));
                 int n = tokens.get();
                 // Per choice, tokens after the first arrive one per step: the mean gap is (last - first) / (n/choices -
                 // 1).
                 int perChoice = n / Math.max(1, result.choices().size());
                 if (firstTokenNanos >= 0 && perChoice > 1) {
-                    registry.timer(TPOT_MD, tags(m))
-                            .update(Duration.ofNanos((now - firstTokenNanos) / (perChoice - 1)));
+                    long tpot = (now - firstTokenNanos) / (perChoice - 1);
+                    registry.timer(TPOT_MD, tags(m)).update(Duration.ofNanos(tpot));
+                    tally.timePerOutputToken(tpot);
                 }
             }
 
@@ -269,6 +286,7 @@ public class ServingMetrics {
             public void failed(Throwable error) {
                 registry.counter(REQUESTS_MD, tags(m, "error")).inc();
                 registry.counter(GENERATED_MD, tags(m)).inc(tokens.get());
+                tally.failed(tokens.get());
             }
         };
     }

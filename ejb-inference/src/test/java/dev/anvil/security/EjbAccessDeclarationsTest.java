@@ -30,6 +30,7 @@ class EjbAccessDeclarationsTest {
     private static final Set<String> ADMIN_BEANS = Set.of(
             "dev.anvil.registry.ModelRegistry",
             "dev.anvil.registry.VersionRecorder",
+            "dev.anvil.registry.ArtifactUploads",
             "dev.anvil.experiments.ExperimentService",
             "dev.anvil.gateway.GatewayAdmin",
             "dev.anvil.gateway.UsageReport",

@@ -3,6 +3,7 @@ package dev.anvil.api.error;
 import dev.anvil.api.ApiErrors;
 import dev.anvil.api.ErrorResponse;
 import dev.anvil.api.openai.OpenAiJson;
+import dev.anvil.api.security.ScriptedCaller;
 import dev.anvil.gateway.GatewayLedger;
 import dev.anvil.security.Callers;
 import jakarta.ejb.EJB;
@@ -21,7 +22,8 @@ import java.util.Base64;
  * before any resource runs, get the same OpenAI-shaped JSON as every other error instead of Undertow's HTML page.
  * The one a client meets in practice is a 401 for HTTP Basic credentials the security domain rejects (WildFly
  * authenticates whenever credentials are sent, on every path); those failures are also audited
- * ({@code authentication.failed}, with the user name tried, never the password).
+ * ({@code authentication.failed}, with the user name tried, never the password). A script's request
+ * ({@link dev.anvil.api.security.ScriptedCaller}) gets that 401 without the domain's Basic challenge.
  */
 @WebServlet(name = "anvil-error-page", urlPatterns = ContainerErrorServlet.PATH)
 public class ContainerErrorServlet extends HttpServlet {
@@ -50,6 +52,10 @@ public class ContainerErrorServlet extends HttpServlet {
         String uri = request.getAttribute(RequestDispatcher.ERROR_REQUEST_URI) instanceof String u ? u : "(unknown)";
         ErrorResponse body = switch (status) {
             case 401 -> {
+                if (ScriptedCaller.isScripted(request.getHeader(ScriptedCaller.HEADER))) {
+                    // The security domain's challenge would open the browser's login dialog over the console's form.
+                    response.setHeader("WWW-Authenticate", null);
+                }
                 String user = basicUser(request.getHeader("Authorization"));
                 ledger.audit(
                         user == null ? Callers.ANONYMOUS : user,

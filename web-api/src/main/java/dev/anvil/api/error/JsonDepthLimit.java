@@ -1,8 +1,12 @@
 package dev.anvil.api.error;
 
+import dev.anvil.api.ApiErrors;
+import dev.anvil.api.ApiException;
 import dev.anvil.api.WebApiConfig;
+import dev.anvil.api.openai.OpenAiConfig;
 import jakarta.inject.Inject;
 import jakarta.json.JsonException;
+import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.ext.Provider;
 import jakarta.ws.rs.ext.ReaderInterceptor;
 import jakarta.ws.rs.ext.ReaderInterceptorContext;
@@ -17,7 +21,11 @@ import java.io.InputStream;
  * {@link JsonException}, which every body reader path already answers as 400 {@code invalid_json}.
  *
  * <p>The count is taken on the bytes as they pass (brackets outside JSON strings), so it costs one pass and no
- * buffering, and applies to every endpoint's body whatever reads it.
+ * buffering, and applies to every JSON body whatever reads it. The same pass bounds the body's size at
+ * {@code anvil.api.max-body-bytes} (413): the container's own limit on request bodies is raised for model uploads
+ * (server-config 20-web.cli), so JSON bodies of the admin API are bounded here. Bodies of other media types (an
+ * uploaded model file, {@code application/octet-stream}) are neither scanned nor bounded here: their endpoint bounds
+ * them ({@code anvil.registry.upload.max-bytes}).
  */
 @Provider
 public class JsonDepthLimit implements ReaderInterceptor {
@@ -25,11 +33,24 @@ public class JsonDepthLimit implements ReaderInterceptor {
     @Inject
     WebApiConfig config;
 
+    /** Null outside CDI (unit tests): no size bound. */
+    @Inject
+    OpenAiConfig bodies;
+
     @Override
     public Object aroundReadFrom(ReaderInterceptorContext context) throws IOException {
+        MediaType type = context.getMediaType();
+        if (type != null && !isJson(type)) return context.proceed();
         int limit = config == null ? WebApiConfig.DEFAULT_MAX_JSON_DEPTH : config.maxJsonDepth();
-        context.setInputStream(new DepthCheckingStream(context.getInputStream(), limit));
+        long maxBytes = bodies == null ? Long.MAX_VALUE : bodies.maxBodyBytes();
+        context.setInputStream(new DepthCheckingStream(context.getInputStream(), limit, maxBytes));
         return context.proceed();
+    }
+
+    private static boolean isJson(MediaType type) {
+        return type.isWildcardType()
+                || type.getSubtype().equalsIgnoreCase("json")
+                || type.getSubtype().toLowerCase(java.util.Locale.ROOT).endsWith("+json");
     }
 
     /** Thrown when the body nests too deep. */
@@ -43,13 +64,20 @@ public class JsonDepthLimit implements ReaderInterceptor {
     /** Passes bytes through unchanged, tracking the nesting of arrays and objects outside strings. */
     static final class DepthCheckingStream extends FilterInputStream {
         private final int limit;
+        private final long maxBytes;
+        private long bytes;
         private int depth;
         private boolean inString;
         private boolean escaped;
 
         DepthCheckingStream(InputStream in, int limit) {
+            this(in, limit, Long.MAX_VALUE);
+        }
+
+        DepthCheckingStream(InputStream in, int limit, long maxBytes) {
             super(in);
             this.limit = limit;
+            this.maxBytes = maxBytes;
         }
 
         @Override
@@ -85,6 +113,15 @@ public class JsonDepthLimit implements ReaderInterceptor {
         }
 
         private void scan(byte b) {
+            if (++bytes > maxBytes) {
+                throw new ApiException(
+                        413,
+                        ApiErrors.TYPE_INVALID_REQUEST,
+                        "the request body is larger than the limit of " + maxBytes + " bytes ("
+                                + OpenAiConfig.MAX_BODY_BYTES + ")",
+                        null,
+                        "request_too_large");
+            }
             if (inString) {
                 if (escaped) escaped = false;
                 else if (b == '\\') escaped = true;

@@ -1,6 +1,7 @@
 package dev.anvil.api.error;
 
 import dev.anvil.api.ApiErrors;
+import dev.anvil.api.ApiException;
 import jakarta.json.JsonException;
 import jakarta.json.bind.JsonbException;
 import jakarta.ws.rs.core.Response;
@@ -16,6 +17,12 @@ public final class MalformedJsonMapper {
     private MalformedJsonMapper() {}
 
     static Response badJson(Throwable cause) {
+        // A body cut for its size while it was read (JsonDepthLimit) is the API's 413, whatever wrapped it.
+        ApiException tooLarge = RootCause.find(cause, ApiException.class);
+        if (tooLarge != null) {
+            return ApiErrors.response(
+                    tooLarge.status(), tooLarge.type(), tooLarge.getMessage(), tooLarge.param(), tooLarge.code());
+        }
         return ApiErrors.response(
                 400,
                 ApiErrors.TYPE_INVALID_REQUEST,

@@ -6,6 +6,7 @@ import dev.anvil.api.ErrorResponse;
 import dev.anvil.experiments.CreateExperimentCommand;
 import dev.anvil.experiments.ExperimentService;
 import dev.anvil.experiments.RecordOutcomeCommand;
+import dev.anvil.experiments.domain.ExperimentStatus;
 import dev.anvil.experiments.domain.VariantSpec;
 import dev.anvil.security.Roles;
 import jakarta.annotation.security.RolesAllowed;
@@ -26,6 +27,7 @@ import jakarta.ws.rs.core.UriInfo;
 import java.net.URI;
 import java.util.List;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
@@ -90,13 +92,41 @@ public class ExperimentsResource {
     }
 
     @GET
-    @Operation(summary = "List experiments", description = "All experiments, by name")
+    @Operation(
+            summary = "List experiments",
+            description = "All experiments, by name; `status` keeps those in one status")
     @APIResponse(
             responseCode = "200",
             content = @Content(schema = @Schema(implementation = ExperimentJson.Listing.class)))
-    public ExperimentJson.Listing list() {
-        return new ExperimentJson.Listing(
-                experiments.list().stream().map(ExperimentJson.Experiment::of).toList());
+    @APIResponse(
+            responseCode = "400",
+            description = "Unknown status",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public ExperimentJson.Listing list(
+            @Parameter(
+                            description = "Only experiments in this status",
+                            schema =
+                                    @Schema(
+                                            type = SchemaType.STRING,
+                                            enumeration = {"DRAFT", "RUNNING", "PAUSED", "COMPLETED", "ROLLED_BACK"}))
+                    @QueryParam("status")
+                    String status) {
+        String wanted = status(status);
+        return new ExperimentJson.Listing(experiments.list().stream()
+                .filter(e -> wanted == null || e.status().equals(wanted))
+                .map(ExperimentJson.Experiment::of)
+                .toList());
+    }
+
+    private static String status(String status) {
+        if (status == null || status.isBlank()) return null;
+        for (ExperimentStatus s : ExperimentStatus.values()) {
+            if (s.name().equalsIgnoreCase(status.strip())) return s.name();
+        }
+        throw ApiException.badRequest(
+                "status must be one of " + java.util.Arrays.toString(ExperimentStatus.values()) + ", got '"
+                        + (status.length() > 40 ? status.substring(0, 40) + "..." : status) + "'",
+                "status");
     }
 
     @POST

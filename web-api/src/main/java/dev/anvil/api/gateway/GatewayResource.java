@@ -30,6 +30,7 @@ import java.time.format.DateTimeParseException;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
@@ -178,17 +179,34 @@ public class GatewayResource {
     @Path("/audit")
     @Operation(
             summary = "Audit log",
-            description = "Newest first; filter by actor (user name or key:PREFIX), tenant, action")
+            description = "Newest first; filter by actor (user name or key:PREFIX), tenant, action. Page with"
+                    + " `before`: the next page is the rows before the last `id` of this one")
     public GatewayJson.Audit audit(
             @QueryParam("actor") String actor,
             @QueryParam("tenant") String tenant,
             @QueryParam("action") String action,
+            @Parameter(description = "Only rows with an id below this one (the next page)") @QueryParam("before")
+                    String before,
             @QueryParam("limit") @DefaultValue("100") int limit) {
         ledger.flush();
         return new GatewayJson.Audit(
-                report.audit(blankToNull(actor), blankToNull(tenant), blankToNull(action), limit).stream()
+                report
+                        .audit(blankToNull(actor), blankToNull(tenant), blankToNull(action), beforeId(before), limit)
+                        .stream()
                         .map(GatewayJson.AuditJson::of)
                         .toList());
+    }
+
+    private static Long beforeId(String before) {
+        if (before == null || before.isBlank()) return null;
+        try {
+            return Long.parseLong(before.strip());
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest(
+                    "before must be an audit row id (an integer), got '"
+                            + (before.length() > 40 ? before.substring(0, 40) + "..." : before) + "'",
+                    "before");
+        }
     }
 
     private static GatewayAdmin.TenantSettings settings(GatewayJson.TenantRequest r) {

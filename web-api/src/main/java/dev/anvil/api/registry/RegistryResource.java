@@ -3,6 +3,7 @@ package dev.anvil.api.registry;
 import dev.anvil.api.AnvilApplication;
 import dev.anvil.api.ApiException;
 import dev.anvil.api.ErrorResponse;
+import dev.anvil.registry.ArtifactUploads;
 import dev.anvil.registry.CreateModelCommand;
 import dev.anvil.registry.ModelRegistry;
 import dev.anvil.registry.ModelVersionInfo;
@@ -18,14 +19,18 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
+import java.io.InputStream;
 import java.net.URI;
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
@@ -52,6 +57,9 @@ public class RegistryResource {
 
     @EJB
     BlueGreenSwitch blueGreen;
+
+    @EJB
+    ArtifactUploads uploads;
 
     @Context
     UriInfo uriInfo;
@@ -157,6 +165,54 @@ public class RegistryResource {
                 r.modelDescription(),
                 r.owner(),
                 r.tags()));
+        URI location = uriInfo.getBaseUriBuilder()
+                .path(RegistryResource.class)
+                .path("{name}/versions/{version}")
+                .build(registered.model(), registered.version());
+        return Response.created(location)
+                .entity(ModelVersionJson.of(registered))
+                .build();
+    }
+
+    @POST
+    @Path("/{name}/versions/{version}/file")
+    // Any Content-Type: the body is the file whatever it is labelled (application/octet-stream is the one to send),
+    // so the access check always runs before anything, and a body that is no model is the registration's 400.
+    @Consumes(MediaType.WILDCARD)
+    @Operation(
+            summary = "Register a model version by uploading its file",
+            description = "The request body is the model file (GGUF, or a llama2.c checkpoint with format=LLAMA2C),"
+                    + " streamed to the server's upload directory (anvil.registry.upload.dir) and registered from"
+                    + " there with the same checks as a registration by path (header, checksum, chat template,"
+                    + " anvil.registry.artifact-roots). A file the registration refuses is deleted.")
+    @RequestBody(
+            required = true,
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_OCTET_STREAM,
+                            schema = @Schema(type = SchemaType.STRING, format = "binary")))
+    @APIResponse(
+            responseCode = "201",
+            description = "Registered in stage NONE",
+            content = @Content(schema = @Schema(implementation = ModelVersionJson.class)))
+    @APIResponse(
+            responseCode = "400",
+            description = "Invalid name or version, empty or too large upload, unreadable file, checksum mismatch",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    @APIResponse(
+            responseCode = "409",
+            description = "The model already has this version",
+            content = @Content(mediaType = ERROR_JSON, schema = @Schema(implementation = ErrorResponse.class)))
+    public Response uploadVersion(
+            @PathParam("name") String name,
+            @PathParam("version") String version,
+            @Parameter(description = "GGUF (detected when omitted) or LLAMA2C") @QueryParam("format") String format,
+            @Parameter(description = "Expected SHA-256 (hex); refused with 400 if the file differs")
+                    @QueryParam("sha256")
+                    String sha256,
+            @Parameter(description = "Description of this version") @QueryParam("description") String description,
+            InputStream body) {
+        ModelVersionInfo registered = uploads.upload(name, version, body, format, sha256, description);
         URI location = uriInfo.getBaseUriBuilder()
                 .path(RegistryResource.class)
                 .path("{name}/versions/{version}")

@@ -17,7 +17,8 @@ import java.security.Principal;
  * {@link AccessControlFeature}: it runs for exactly the method a request invokes, however the path was spelled.
  * Authentication is the container's: HTTP Basic against the Elytron domain {@code AnvilDomain} (server-config
  * 80-security.cli; the WAR's jboss-web.xml), done whenever credentials are sent. This filter answers the callers it
- * does not admit with OpenAI-style bodies (401 with a Basic challenge without credentials, 403 without the role),
+ * does not admit with OpenAI-style bodies (401 with a Basic challenge without credentials, unless a script asks:
+ * {@link ScriptedCaller}; 403 without the role),
  * and audits every admin call with its user, method, endpoint (path parameters as the resource received them) and
  * status.
  */
@@ -41,7 +42,7 @@ final class AdminAccessFilter implements ContainerRequestFilter, ContainerRespon
                     "the admin API needs a user with the role '" + Roles.ADMIN
                             + "' (HTTP Basic); create one with `bin/anvil admin-user NAME`",
                     "admin_authentication_required",
-                    CHALLENGE));
+                    ScriptedCaller.isScripted(request.getHeaderString(ScriptedCaller.HEADER)) ? null : CHALLENGE));
             return;
         }
         if (!request.getSecurityContext().isUserInRole(Roles.ADMIN)) {

@@ -107,13 +107,8 @@ public final class Sampler {
             for (int i = 0; i < l.length; i++) p[i] = (float) (p[i] / total);
             return p;
         }
-        long[] keys = new long[l.length];
-        int n = 0;
-        for (int i = 0; i < l.length; i++) {
-            if (l[i] >= max - NEGLIGIBLE_LOGIT_GAP) keys[n++] = ((long) descendingKey(l[i]) << 32) | i;
-        }
-        keys = Arrays.copyOf(keys, n);
-        Arrays.sort(keys);
+        long[] keys = rankedCandidates(l, max);
+        int n = keys.length;
         if (params.topK() > 0) n = Math.min(n, params.topK());
         double[] w = new double[n];
         double sum = 0;
@@ -200,14 +195,8 @@ public final class Sampler {
             }
             return last;
         }
-        // Sort the non-negligible candidates by logit, best first (ties: lower id first, for determinism).
-        long[] keys = new long[l.length];
-        int n = 0;
-        for (int i = 0; i < l.length; i++) {
-            if (l[i] >= max - NEGLIGIBLE_LOGIT_GAP) keys[n++] = ((long) descendingKey(l[i]) << 32) | i;
-        }
-        keys = Arrays.copyOf(keys, n);
-        Arrays.sort(keys);
+        long[] keys = rankedCandidates(l, max);
+        int n = keys.length;
         if (params.topK() > 0) n = Math.min(n, params.topK());
         int[] ids = new int[n];
         double[] p = new double[n];
@@ -226,6 +215,21 @@ public final class Sampler {
             if (u < 0) return ids[i];
         }
         return ids[n - 1];
+    }
+
+    /**
+     * The non-negligible candidates (logit within {@code NEGLIGIBLE_LOGIT_GAP} of {@code max}) sorted by logit, best
+     * first, ties by lower id for determinism: each key is the descending-order logit in the high half, the id below.
+     */
+    private static long[] rankedCandidates(float[] l, float max) {
+        long[] keys = new long[l.length];
+        int n = 0;
+        for (int i = 0; i < l.length; i++) {
+            if (l[i] >= max - NEGLIGIBLE_LOGIT_GAP) keys[n++] = ((long) descendingKey(l[i]) << 32) | i;
+        }
+        keys = Arrays.copyOf(keys, n);
+        Arrays.sort(keys);
+        return keys;
     }
 
     /** An int that orders floats descending when compared as signed ints (larger float → smaller key). */

@@ -207,7 +207,16 @@ class ConsoleIT {
 
     @Test
     @Order(4)
-    void aNarrowScreenAndDarkModeKeepTheConsoleUsable() {
+    void aNarrowScreenAndDarkModeKeepTheConsoleUsable(AnvilServer server) {
+        // A served version whose name is one long word (as generated names are): it must wrap, not widen the page.
+        String longName = "narrow-screen-" + "x".repeat(60);
+        TestModel.register(server, longName, "1.0.0");
+        TestModel.moveStage(server, longName, "1.0.0", "PRODUCTION", "console narrow screen");
+        HttpResult models = Eventually.until(
+                () -> server.get("/v1/models"),
+                m -> m.status() == 200 && m.body().contains("\"" + longName + "\""),
+                Duration.ofSeconds(60));
+        assertTrue(models.body().contains(longName), models::toString);
         browser.signInAsAdmin();
         try {
             browser.driver.manage().window().setSize(new Dimension(420, 900));
@@ -215,6 +224,7 @@ class ConsoleIT {
             browser.find("#register-form");
             browser.go("overview");
             browser.text("#overview-versions", "stories260k@1.0.0");
+            browser.text("#overview-versions", longName);
             // Nothing wider than the screen: wide tables scroll inside their own box.
             assertEquals(
                     Boolean.TRUE,

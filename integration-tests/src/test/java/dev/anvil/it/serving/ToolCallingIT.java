@@ -8,6 +8,7 @@ import dev.anvil.engine.GgufFile;
 import dev.anvil.engine.GgufWriter;
 import dev.anvil.it.AnvilServer;
 import dev.anvil.it.AnvilServerExtension;
+import dev.anvil.it.Eventually;
 import dev.anvil.it.HttpResult;
 import dev.anvil.it.TestModel;
 import jakarta.json.Json;
@@ -21,6 +22,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -40,7 +42,8 @@ class ToolCallingIT {
                     System.getProperty("anvil.shared.dir", "../../shared"), "reference/chat-templates")
             .toAbsolutePath()
             .normalize();
-    static boolean registered;
+    /** The server the model was registered on (the H2 and PostgreSQL runs each start their own). */
+    static AnvilServer registeredOn;
 
     static final String WEATHER = """
             {"type": "function", "function": {"name": "get_weather", "description": "Get the current weather in a city.",
@@ -48,7 +51,7 @@ class ToolCallingIT {
              "required": ["city"]}}}""";
 
     static synchronized void serve(AnvilServer server) {
-        if (registered) return;
+        if (registeredOn == server) return;
         Path file;
         try {
             String template = Files.readString(TEMPLATES.resolve("Qwen-Qwen2.5-7B-Instruct.jinja"));
@@ -72,7 +75,13 @@ class ToolCallingIT {
                         .toString());
         assertEquals(201, r.status(), r::toString);
         TestModel.moveStage(server, MODEL, "1.0.0", "PRODUCTION", "tool calling IT");
-        registered = true;
+        // A promotion loads the version after the stage change commits: served once /v1/models lists it.
+        HttpResult models = Eventually.until(
+                () -> server.get("/v1/models"),
+                m -> m.status() == 200 && m.body().contains("\"" + MODEL + "\""),
+                Duration.ofSeconds(60));
+        assertTrue(models.body().contains("\"" + MODEL + "\""), models::toString);
+        registeredOn = server;
     }
 
     static JsonObject json(String text) {

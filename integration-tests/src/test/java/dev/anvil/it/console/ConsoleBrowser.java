@@ -88,6 +88,21 @@ final class ConsoleBrowser implements AutoCloseable {
                 "an element " + css);
     }
 
+    /**
+     * Clicks the displayed element {@code css}, found and clicked in one wait: when the page re-renders between
+     * finding and clicking (live sections poll the API), the element is looked up again.
+     */
+    void click(String css) {
+        until(
+                d -> {
+                    List<WebElement> found = d.findElements(By.cssSelector(css));
+                    if (found.isEmpty() || !found.get(0).isDisplayed()) return null;
+                    found.get(0).click();
+                    return Boolean.TRUE;
+                },
+                "an element " + css + " to click");
+    }
+
     /** Waits until {@code css} shows text matching {@code pattern}; returns that text. */
     String text(String css, String pattern) {
         Pattern p = Pattern.compile(pattern, Pattern.DOTALL);

@@ -164,25 +164,23 @@ class ConsoleIT {
         assertEquals("true", browser.find("#register-path").getAttribute("aria-invalid"));
 
         // Promote 1.0.0: the dialog says what happens to traffic and insists on a reason.
-        browser.find(cell("1.0.0", "actions") + " button[aria-label=\"Change stage of 1.0.0\"]")
-                .click();
+        browser.click(cell("1.0.0", "actions") + " button[aria-label=\"Change stage of 1.0.0\"]");
         new Select(browser.find("#stage-target")).selectByValue("PRODUCTION");
         browser.text("#stage-effect", "will serve every request for '" + model + "'");
-        browser.find("#dialog-confirm").click();
+        browser.click("#dialog-confirm");
         browser.text("#dialog-error", "A reason is required");
         browser.type("#stage-reason", "first release");
-        browser.find("#dialog-confirm").click();
+        browser.click("#dialog-confirm");
         browser.text(cell("1.0.0", "stage"), "PRODUCTION");
         assertEquals("1.0.0", servedVersion(server, model, "1.0.0"));
 
         // Blue-green to 1.1.0: the confirmation says the old version stays loaded as standby.
         register(model, "1.1.0", file);
         browser.text(cell("1.1.0", "stage"), "NONE");
-        browser.find(cell("1.1.0", "actions") + " button[aria-label=\"Switch traffic to 1.1.0\"]")
-                .click();
+        browser.click(cell("1.1.0", "actions") + " button[aria-label=\"Switch traffic to 1.1.0\"]");
         browser.text("#switch-effect", "moves to STAGING and stays loaded");
         browser.type("#switch-reason", "blue-green to 1.1.0");
-        browser.find("#dialog-confirm").click();
+        browser.click("#dialog-confirm");
         browser.text("#registry-message", model + " now serves 1.1.0; 1.0.0 is the standby");
         browser.text(cell("1.1.0", "stage"), "PRODUCTION");
         browser.text(cell("1.0.0", "stage"), "STAGING");
@@ -198,7 +196,7 @@ class ConsoleIT {
         browser.type("#upload-model", model + "-up");
         browser.type("#upload-version", "1.0.0");
         browser.find("#upload-file").sendKeys(file);
-        browser.find("#upload-submit").click();
+        browser.click("#upload-submit");
         browser.text("#registry-message", "Uploaded and registered " + model + "-up@1.0.0 \\(llama");
         assertEquals("100", browser.find("#upload-progress").getAttribute("value"));
         browser.text(cell("1.0.0", "sha256"), "\\w{12}");
@@ -252,7 +250,7 @@ class ConsoleIT {
     @Order(5)
     void signingOutForgetsTheCredentials() {
         browser.signInAsAdmin();
-        browser.find("#logout").click();
+        browser.click("#logout");
         browser.text("#login-error", "You are signed out");
         assertEquals(null, browser.script("return sessionStorage.getItem('anvil.console.session')"));
         browser.go("registry");
@@ -271,18 +269,18 @@ class ConsoleIT {
         browser.go("gateway");
         browser.type("#tenant-name", tenant);
         browser.type("#tenant-rpm", "600");
-        browser.find("#tenant-submit").click();
+        browser.click("#tenant-submit");
         browser.text("#gateway-message", "Tenant " + tenant + " created");
         browser.text("#gateway-keys h2", "API keys of " + tenant);
 
         // The secret is shown once, with a copy button.
         browser.type("#key-name", "playground");
         browser.type("#key-models", "stories260k");
-        browser.find("#key-submit").click();
+        browser.click("#key-submit");
         String secret = browser.text("#key-secret", "^anv-\\S{20,}$");
-        browser.find("#key-copy").click();
+        browser.click("#key-copy");
         browser.text("#key-copied", "Copied|Selected");
-        browser.find("#dialog-confirm").click();
+        browser.click("#dialog-confirm");
         String row = "#gateway-keys tr[data-key=\"playground\"]";
         browser.text(row + " td[data-col=\"state\"]", "ACTIVE");
         browser.text(row + " td[data-col=\"prefix\"]", secret.substring(0, 8));
@@ -307,12 +305,11 @@ class ConsoleIT {
 
         // Revoke it (with a confirmation): the playground is refused from then on.
         browser.go("gateway");
-        browser.find("#gateway-tenants tr[data-tenant=\"" + tenant + "\"] button")
-                .click();
+        browser.click("#gateway-tenants tr[data-tenant=\"" + tenant + "\"] button");
         browser.text("#gateway-keys h2", "API keys of " + tenant);
-        browser.find(row + " button[aria-label=\"Revoke key playground\"]").click();
+        browser.click(row + " button[aria-label=\"Revoke key playground\"]");
         browser.text("#revoke-effect", "get 401 from now on");
-        browser.find("#dialog-confirm").click();
+        browser.click("#dialog-confirm");
         browser.text("#gateway-message", "Key playground .* is revoked");
         browser.text(row + " td[data-col=\"state\"]", "REVOKED");
 
@@ -323,7 +320,7 @@ class ConsoleIT {
         browser.go("gateway");
         browser.text("#usage-table", tenant);
         browser.type("#audit-tenant", tenant);
-        browser.find("#audit-form button").click();
+        browser.click("#audit-form button");
         String audit = browser.text("#audit-rows", "key\\.revoke");
         assertTrue(audit.contains("key.create") && audit.contains("tenant.create"), audit);
         browser.text("#audit-page", "Page 1");
@@ -365,17 +362,17 @@ class ConsoleIT {
         browser.type("#exp-v0-weight", "90");
         browser.type("#exp-v1-version", "1.1.0");
         browser.type("#exp-v1-weight", "5");
-        browser.find("#exp-submit").click();
+        browser.click("#exp-submit");
         // The API's refusal is shown in the form, where the weights are.
         browser.text("#exp-form .error", "100");
         browser.type("#exp-v0-weight", "95");
-        browser.find("#exp-submit").click();
+        browser.click("#exp-submit");
         browser.text("#experiments-message", "Experiment " + name + " created");
         browser.text("#experiment-detail h2", "DRAFT");
 
-        browser.find("#experiment-actions button[data-action=\"start\"]").click();
+        browser.click("#experiment-actions button[data-action=\"start\"]");
         browser.text("#experiment-effect", "split between the variants");
-        browser.find("#dialog-confirm").click();
+        browser.click("#dialog-confirm");
         browser.text("#experiment-detail h2", "RUNNING");
 
         // Traffic for the model: the results fill in as outcomes are recorded.
@@ -398,11 +395,11 @@ class ConsoleIT {
         browser.screenshot("experiments", "#experiment-results");
 
         // Rolling back needs a reason; the timeline keeps it.
-        browser.find("#experiment-actions button[data-action=\"rollback\"]").click();
-        browser.find("#dialog-confirm").click();
+        browser.click("#experiment-actions button[data-action=\"rollback\"]");
+        browser.click("#dialog-confirm");
         browser.text("#dialog-error", "A reason is required");
         browser.type("#experiment-reason", "operator rollback from the console");
-        browser.find("#dialog-confirm").click();
+        browser.click("#dialog-confirm");
         browser.text("#experiment-detail h2", "ROLLED_BACK");
         browser.text("#experiment-timeline", "operator rollback from the console");
 
@@ -434,14 +431,14 @@ class ConsoleIT {
         browser.type("#play-temperature", "0");
         browser.type("#play-max-tokens", "24");
         browser.type("#play-seed", "7");
-        browser.find("#play-send").click();
+        browser.click("#play-send");
     }
 
     private static void register(String model, String version, String path) {
         browser.type("#register-model", model);
         browser.type("#register-version", version);
         browser.type("#register-path", path);
-        browser.find("#register-submit").click();
+        browser.click("#register-submit");
     }
 
     private static String cell(String version, String column) {

@@ -84,10 +84,14 @@ class CostRoutingIT {
 
     /** A fresh tenant and a key for it scoped to {@code models} (null: all); returns {tenant, secret}. */
     private static String[] tenantKey(AnvilServer server, List<String> models) {
+        return tenantKey(server, models, null);
+    }
+
+    private static String[] tenantKey(AnvilServer server, List<String> models, Integer tokenBudget) {
         String tenant = unique("rt");
-        HttpResult t = server.post(
-                "/api/gateway/tenants",
-                Json.createObjectBuilder().add("name", tenant).build().toString());
+        var settings = Json.createObjectBuilder().add("name", tenant);
+        if (tokenBudget != null) settings.add("tokenBudget", tokenBudget).add("budgetPeriod", "DAY");
+        HttpResult t = server.post("/api/gateway/tenants", settings.build().toString());
         assertEquals(201, t.status(), t::toString);
         var key = Json.createObjectBuilder().add("name", "k");
         if (models != null) {
@@ -309,6 +313,34 @@ class CostRoutingIT {
         assertEquals(200, streamed.status(), streamed::toString);
         assertEquals(SMALL, header(streamed, "X-Anvil-Routed-Model"), streamed::toString);
         assertEquals("skipped", header(streamed, "X-Anvil-Cascade"), streamed::toString);
+    }
+
+    @Test
+    void aBudgetSpentByTheFirstAttemptRefusesTheEscalationWith429(AnvilServer server) {
+        String router = router(
+                server,
+                Json.createObjectBuilder()
+                        .add("enabled", true)
+                        .add("minMeanLogprob", -0.0001)
+                        .build(),
+                null,
+                null);
+        // 5 tokens a day: the first attempt is admitted (nothing used yet) and its prompt alone uses them.
+        String[] key = tenantKey(server, null, 5);
+        HttpResult r = complete(server, key[1], router, SHORT, 8, Map.of());
+        assertEquals(429, r.status(), r::toString);
+        assertEquals("insufficient_quota", r.json().getJsonObject("error").getString("code"), r::toString);
+        assertEquals("escalated", header(r, "X-Anvil-Cascade"), r::toString);
+        JsonObject usage = usage(server, key[0]);
+        assertEquals(1, line(usage, SMALL).getInt("requests"), usage::toString);
+        assertTrue(
+                usage.getJsonArray("data").stream()
+                        .map(JsonValue::asJsonObject)
+                        .noneMatch(l -> l.getString("model").equals(LARGE)),
+                usage::toString);
+        JsonObject saved = savings(usage, router);
+        assertEquals(1, saved.getInt("requests"), usage::toString);
+        assertEquals(0, saved.getInt("escalations"), usage::toString);
     }
 
     @Test

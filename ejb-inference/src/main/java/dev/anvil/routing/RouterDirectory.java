@@ -38,6 +38,11 @@ public class RouterDirectory {
         return snapshot().get(name);
     }
 
+    /** The names of every router, sorted. */
+    public java.util.List<String> names() {
+        return snapshot().keySet().stream().sorted().toList();
+    }
+
     public RouteLatencies latencies() {
         return latencies;
     }

@@ -164,6 +164,13 @@ class CostRoutingIT {
     void promptLengthAndMaxTokensPickTheCandidate(AnvilServer server) {
         String router = router(server, null, null, null);
         String[] key = tenantKey(server, List.of(router));
+        // A router is a model name: listed for a key whose scope names it (here the key's only one).
+        HttpResult listed = server.request("GET", "/v1/models", null, Map.of("Authorization", "Bearer " + key[1]));
+        assertEquals(200, listed.status(), listed::toString);
+        List<String> ids = listed.json().getJsonArray("data").stream()
+                .map(v -> v.asJsonObject().getString("id"))
+                .toList();
+        assertEquals(List.of(router), ids, listed::toString);
 
         assertRouted(complete(server, key[1], router, SHORT, 8, Map.of()), SMALL, "cheapest");
         assertRouted(complete(server, key[1], router, LONG, 8, Map.of()), LARGE, "prompt_tokens");

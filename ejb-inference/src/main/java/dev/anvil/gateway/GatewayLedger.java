@@ -242,10 +242,11 @@ public class GatewayLedger {
             c.setAutoCommit(false);
             try {
                 if (!usageBatch.isEmpty()) {
-                    try (PreparedStatement s = c.prepareStatement(
-                            "INSERT INTO gateway_usage (occurred_at, usage_day, request_id, tenant,"
+                    try (PreparedStatement s =
+                            c.prepareStatement("INSERT INTO gateway_usage (occurred_at, usage_day, request_id, tenant,"
                                     + " api_key_id, key_prefix, model, model_version, endpoint, prompt_tokens, completion_tokens, cost, latency_ms, outcome,"
-                                    + " subject_sha256, trace_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+                                    + " subject_sha256, trace_id, router, route_reason, route_attempt, baseline_cost)"
+                                    + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                         for (UsageEntry u : usageBatch) {
                             s.setObject(1, u.occurredAt().atOffset(ZoneOffset.UTC));
                             s.setDate(
@@ -268,6 +269,12 @@ public class GatewayLedger {
                             s.setString(14, u.outcome());
                             s.setString(15, u.subjectSha256());
                             s.setString(16, clip(u.traceId(), 32));
+                            UsageEntry.Route r = u.route();
+                            s.setString(17, r == null ? null : clip(r.router(), 64));
+                            s.setString(18, r == null ? null : clip(r.reason(), 64));
+                            if (r == null) s.setNull(19, Types.INTEGER);
+                            else s.setInt(19, r.attempt());
+                            s.setBigDecimal(20, r == null ? null : r.baselineCost());
                             s.addBatch();
                         }
                         s.executeBatch();

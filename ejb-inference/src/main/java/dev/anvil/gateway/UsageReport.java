@@ -36,6 +36,18 @@ public class UsageReport {
             long completionTokens,
             BigDecimal cost) {}
 
+    /**
+     * A router's part of a usage report: the requests it routed, how many a cascade escalated, what they cost (every
+     * attempt), what the same tokens would have cost on its largest candidate, and the difference.
+     */
+    public record RouterLine(
+            String router,
+            long requests,
+            long escalations,
+            BigDecimal cost,
+            BigDecimal baselineCost,
+            BigDecimal savings) {}
+
     /** An audit row as stored. */
     public record AuditRow(
             long id,
@@ -84,6 +96,41 @@ public class UsageReport {
                     c[6] == null ? BigDecimal.ZERO : new BigDecimal(c[6].toString())));
         }
         return lines;
+    }
+
+    /**
+     * What each router saved from {@code from} to {@code to} (UTC days, both included), optionally for one tenant:
+     * the rows it routed (attempt 1: one per request; attempt 2: the escalations), their cost and their baseline.
+     */
+    public List<RouterLine> routerSavings(LocalDate from, LocalDate to, String tenant) {
+        StringBuilder sql = new StringBuilder("SELECT router,"
+                + " SUM(CASE WHEN route_attempt = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN route_attempt = 2 THEN 1 ELSE 0 END),"
+                + " SUM(cost), SUM(baseline_cost) FROM gateway_usage"
+                + " WHERE router IS NOT NULL AND usage_day >= :fromDay AND usage_day <= :toDay");
+        if (tenant != null) sql.append(" AND tenant = :tenant");
+        sql.append(" GROUP BY router ORDER BY router");
+        Query query = em.createNativeQuery(sql.toString())
+                .setParameter("fromDay", java.sql.Date.valueOf(from))
+                .setParameter("toDay", java.sql.Date.valueOf(to));
+        if (tenant != null) query.setParameter("tenant", tenant);
+        List<RouterLine> lines = new ArrayList<>();
+        for (Object row : query.getResultList()) {
+            Object[] c = (Object[]) row;
+            BigDecimal cost = decimal(c[3]);
+            BigDecimal baseline = decimal(c[4]);
+            lines.add(new RouterLine(
+                    (String) c[0],
+                    number(c[1]),
+                    number(c[2]),
+                    cost,
+                    baseline,
+                    dev.anvil.routing.CascadeCheck.savings(baseline, cost)));
+        }
+        return lines;
+    }
+
+    private static BigDecimal decimal(Object value) {
+        return value == null ? BigDecimal.ZERO : new BigDecimal(value.toString());
     }
 
     /** Tokens (prompt + completion) the tenant's requests used from {@code fromDay} (UTC) on: the budget check's read, any caller. */

@@ -34,6 +34,7 @@ class EjbAccessDeclarationsTest {
             "dev.anvil.experiments.ExperimentService",
             "dev.anvil.gateway.GatewayAdmin",
             "dev.anvil.gateway.UsageReport",
+            "dev.anvil.routing.RouterAdmin",
             "dev.anvil.routing.BlueGreenSwitch");
 
     @Test

@@ -76,20 +76,26 @@ public final class AnvilServer {
      */
     private static final int BCRYPT_COST = 4;
 
+    /** The model name CostRoutingIT registers as its routers' expensive candidate (priced on API_KEYS_REQUIRED). */
+    public static final String ROUTING_LARGE_MODEL = "routing-large";
+
     /** Which server: settings that differ between the servers of one run. */
     public enum Profile {
         /** Listens on loopback: API keys optional (anvil.gateway.require-api-key=auto), as a fresh install runs. */
         DEFAULT("", "127.0.0.1", Map.of()),
         /**
          * Listens on every address, so every /v1 request needs an API key (auto: nothing else sets it); gateway prices for
-         * stories260k (cost per 1000 tokens: 0.5 prompt, 1.5 completion).
+         * stories260k (cost per 1000 tokens: 0.5 prompt, 1.5 completion) and for {@value #ROUTING_LARGE_MODEL}, the
+         * "large" candidate of CostRoutingIT's routers (5 prompt, 15 completion).
          */
         API_KEYS_REQUIRED(
                 "-keys",
                 "0.0.0.0",
                 Map.of(
                         "ANVIL_GATEWAY_PRICE_STORIES260K_PROMPT", "0.5",
-                        "ANVIL_GATEWAY_PRICE_STORIES260K_COMPLETION", "1.5")),
+                        "ANVIL_GATEWAY_PRICE_STORIES260K_COMPLETION", "1.5",
+                        "ANVIL_GATEWAY_PRICE_ROUTING_LARGE_PROMPT", "5",
+                        "ANVIL_GATEWAY_PRICE_ROUTING_LARGE_COMPLETION", "15")),
         /** First node of the two-node cluster (PostgreSQL only); owns the database both nodes use. */
         CLUSTER_NODE_1(
                 "-node1",

@@ -61,6 +61,33 @@ public class CallerContext {
     @Inject
     HttpServletRequest http;
 
+    @Inject
+    dev.anvil.routing.RouterMetrics routerMetrics;
+
+    /** How a cost-aware router chose the current attempt's model (null: the request named a model). */
+    private RoutedAttempt routed;
+
+    /**
+     * A router's choice for the usage rows of this request's next settlement.
+     *
+     * @param baselineModel the router's largest candidate, whose prices the savings are measured against; null on a
+     *                      cascade's escalation (all of its cost is extra: the baseline is on the first attempt)
+     */
+    public record RoutedAttempt(String router, String reason, int attempt, String baselineModel) {}
+
+    /** The router's choice that the next {@link #settleWhenDone} records. */
+    public void routedAs(RoutedAttempt attempt) {
+        this.routed = attempt;
+    }
+
+    /**
+     * A router's cascade answers again after a finished first generation: that one is settled now, and the next
+     * generation is admitted ({@link #admitGeneration}: 429 when the budget is spent) and settled on its own.
+     */
+    public void nextAttempt() {
+        if (call != null) call.nextAttempt();
+    }
+
     /** Set by {@link ApiKeyFilter}; null outside /v1 (or when the filter did not run). */
     private GatewayCall call;
 
@@ -261,6 +288,7 @@ public class CallerContext {
         String prompt = caller != null && caller.auditText() ? call.requestText : null;
         String actor = call.actor();
         String traceId = tracing.traceId(); // on the request's thread, in its trace
+        RoutedAttempt route = routed;
         // Off the batching thread that completes the results (settling reads and writes the limits cache), or
         // before the response of a plain answer is written (ApiKeyFilter), whichever comes first.
         call.settleWhenDone(
@@ -286,6 +314,15 @@ public class CallerContext {
                         outcome = cause instanceof CancellationException ? "cancelled" : "error";
                     }
                     long latencyMs = (System.nanoTime() - started) / 1_000_000;
+                    java.math.BigDecimal cost = guard.cost(model.name(), promptTokens, completionTokens);
+                    UsageEntry.Route usageRoute = null;
+                    if (route != null) {
+                        java.math.BigDecimal baseline = route.baselineModel() == null
+                                ? java.math.BigDecimal.ZERO
+                                : guard.cost(route.baselineModel(), promptTokens, completionTokens);
+                        usageRoute = new UsageEntry.Route(route.router(), route.reason(), route.attempt(), baseline);
+                        routerMetrics.saved(route.router(), dev.anvil.routing.CascadeCheck.savings(baseline, cost));
+                    }
                     guard.settle(
                             caller,
                             reservation,
@@ -300,11 +337,12 @@ public class CallerContext {
                                     path,
                                     promptTokens,
                                     completionTokens,
-                                    guard.cost(model.name(), promptTokens, completionTokens),
+                                    cost,
                                     latencyMs,
                                     outcome,
                                     subject,
-                                    traceId));
+                                    traceId,
+                                    usageRoute));
                     ledger.audit(new AuditEntry(
                             at,
                             actor,

@@ -31,19 +31,51 @@ final class GatewayCall {
     /** Set once a generation was submitted: its completion writes the audit row instead of the response filter. */
     volatile boolean settling;
 
-    private volatile CompletableFuture<List<GenerationResult>> results;
-    private volatile BiConsumer<List<GenerationResult>, Throwable> settlement;
-    private final AtomicBoolean settled = new AtomicBoolean();
+    /** The current attempt's settlement: one per request, or one per attempt of a router's cascade. */
+    private volatile Attempt attempt = new Attempt();
     /** The admitted generation's concurrent-requests slot and token reservation (null until admitted). */
     private volatile GatewayGuard.Slot slot;
 
     private volatile GatewayGuard.Reservation reservation;
+
+    /** One generation's settlement: what to run once its results complete, and whether it ran. */
+    private static final class Attempt {
+        volatile CompletableFuture<List<GenerationResult>> results;
+        volatile BiConsumer<List<GenerationResult>, Throwable> settlement;
+        final AtomicBoolean settled = new AtomicBoolean();
+
+        void settleOnce(List<GenerationResult> done, Throwable error) {
+            if (settled.compareAndSet(false, true)) settlement.accept(done, error);
+        }
+
+        void settleFinished() {
+            CompletableFuture<List<GenerationResult>> finished = results;
+            if (finished == null || settled.get()) return;
+            try {
+                settleOnce(finished.join(), null);
+            } catch (CompletionException | java.util.concurrent.CancellationException e) {
+                settleOnce(null, e);
+            }
+        }
+    }
 
     GatewayCall(KeyGrant key, String endpoint, String requestText, GatewayGuard.Admission admission) {
         this.key = key;
         this.endpoint = endpoint;
         this.requestText = requestText;
         this.admission = admission;
+    }
+
+    /**
+     * A router's cascade answers again: the finished first generation is settled now (its usage row and tokens), its
+     * slot was given back with its answer, and the next generation is admitted and settled on its own.
+     */
+    void nextAttempt() {
+        attempt.settleFinished();
+        attempt = new Attempt();
+        slot = null;
+        reservation = null;
+        settling = false;
     }
 
     /** A generation of this request was admitted: it holds {@code slot} and {@code reservation}. */
@@ -65,7 +97,7 @@ final class GatewayCall {
     void abandon(GatewayGuard guard) {
         GatewayGuard.Slot s = slot;
         if (s != null) s.leave();
-        if (!settling && settled.compareAndSet(false, true)) {
+        if (!settling && attempt.settled.compareAndSet(false, true)) {
             guard.refund(key, reservation());
         }
     }
@@ -78,10 +110,11 @@ final class GatewayCall {
             CompletableFuture<List<GenerationResult>> results,
             BiConsumer<List<GenerationResult>, Throwable> settlement,
             Executor executor) {
-        this.settlement = settlement;
-        this.results = results;
+        Attempt a = attempt;
+        a.settlement = settlement;
+        a.results = results;
         this.settling = true;
-        results.whenCompleteAsync(this::settleOnce, executor);
+        results.whenCompleteAsync(a::settleOnce, executor);
     }
 
     /**
@@ -90,21 +123,7 @@ final class GatewayCall {
      * ended (the answer is its result), so the wait for {@code results} is for its completion callbacks only.
      */
     void settleFinishedBeforeResponse() {
-        CompletableFuture<List<GenerationResult>> finished = results;
-        if (finished == null || settled.get()) {
-            return;
-        }
-        try {
-            settleOnce(finished.join(), null);
-        } catch (CompletionException | java.util.concurrent.CancellationException e) {
-            settleOnce(null, e);
-        }
-    }
-
-    private void settleOnce(List<GenerationResult> done, Throwable error) {
-        if (settled.compareAndSet(false, true)) {
-            settlement.accept(done, error);
-        }
+        attempt.settleFinished();
     }
 
     String actor() {

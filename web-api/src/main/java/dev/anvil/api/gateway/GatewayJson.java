@@ -158,7 +158,25 @@ public final class GatewayJson {
         }
     }
 
-    public record Usage(LocalDate from, LocalDate to, List<UsageLine> data) {}
+    /**
+     * @param routers per cost-aware router: its requests, escalations, cost and the savings against sending
+     *                every request to its largest candidate
+     */
+    public record Usage(LocalDate from, LocalDate to, List<UsageLine> data, List<RouterSavings> routers) {}
+
+    @Schema(name = "RouterSavings")
+    public record RouterSavings(
+            String router,
+            long requests,
+            long escalations,
+            BigDecimal cost,
+            BigDecimal baselineCost,
+            BigDecimal savings) {
+        static RouterSavings of(UsageReport.RouterLine l) {
+            return new RouterSavings(
+                    l.router(), l.requests(), l.escalations(), l.cost(), l.baselineCost(), l.savings());
+        }
+    }
 
     @Schema(name = "AuditRow")
     public record AuditJson(

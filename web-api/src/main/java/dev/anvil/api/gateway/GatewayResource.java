@@ -157,7 +157,8 @@ public class GatewayResource {
     @Path("/usage")
     @Operation(
             summary = "Usage report",
-            description = "Requests, tokens and cost by UTC day, tenant and model; default: today")
+            description = "Requests, tokens and cost by UTC day, tenant and model, and each cost-aware router's"
+                    + " savings against sending everything to its largest candidate; default: today")
     public GatewayJson.Usage usage(
             @QueryParam("from") String from,
             @QueryParam("to") String to,
@@ -172,6 +173,9 @@ public class GatewayResource {
                 toDay,
                 report.byTenantModelDay(fromDay, toDay, blankToNull(tenant), blankToNull(model)).stream()
                         .map(GatewayJson.UsageLine::of)
+                        .toList(),
+                report.routerSavings(fromDay, toDay, blankToNull(tenant)).stream()
+                        .map(GatewayJson.RouterSavings::of)
                         .toList());
     }
 

@@ -59,6 +59,11 @@ record GenerationOptions(
                 route);
     }
 
+    /** These options served by {@code model}, the model a cost-aware router chose ({@link CostRouting}). */
+    GenerationOptions servedBy(String model) {
+        return new GenerationOptions(model, sampling, maxTokens, stop, n, stream, includeUsage, user, seedGiven, route);
+    }
+
     /** OpenAI's limit on stop sequences. */
     static final int MAX_STOP = 4;
 

@@ -106,6 +106,9 @@ public class GenerationPipeline {
     @Inject
     RequestGrammars grammars;
 
+    @Inject
+    CostRouting costRouting;
+
     /**
      * Runs a generation request: reads its JSON body (at most {@code anvil.api.max-body-bytes}) and has the endpoint
      * {@code parse} it, then runs every stage; any refusal answers the request with its error.
@@ -124,7 +127,11 @@ public class GenerationPipeline {
             GenerationRequest request =
                     parse.apply(RequestBodies.readObject(body, contentLength, config.maxBodyBytes()));
             GrammarConstraint grammar = grammars.compile(request.grammar());
-            GenerationOptions options = tracing.inSpan("anvil.routing", () -> route(request.options()));
+            CostRouting.Plan[] plan = new CostRouting.Plan[1]; // a router's plan, when the model names a router
+            GenerationOptions options = tracing.inSpan("anvil.routing", () -> {
+                plan[0] = costRouting.plan(http, request);
+                return plan[0] == null ? route(request.options(), true) : route(plan[0].options(), false);
+            });
             ServedModel model =
                     tracing.inSpan("anvil.model", () -> models.served(options.model(), request.endpoint().promptParam));
             if (model.embeds()) throw InferenceErrors.exception(InferenceService.notAGenerator(model), null);
@@ -135,24 +142,57 @@ public class GenerationPipeline {
                     new RequestGuardrails(input.policy(), input.check().findings(), request.jsonOutput());
             GenerationRequest.Prompts prompts =
                     request.prompts(model, options, given, input.check().texts());
+            boolean cascades = plan[0] != null && plan[0].cascades();
+            String id = newId(request.endpoint().idPrefix);
+            String promptText = String.join("\n", input.check().texts());
+            // A cascade's first attempt asks for the log-probabilities its check reads (stripped unless asked for).
+            Integer logprobs = cascades && request.logprobs() == null ? Integer.valueOf(0) : request.logprobs();
             Submission submission = submit(
-                    newId(request.endpoint().idPrefix),
+                    id,
                     model,
                     options,
                     prompts,
-                    request.logprobs(),
+                    logprobs,
                     request.endpoint().promptParam,
                     guard,
                     grammar,
-                    String.join("\n", input.check().texts()),
+                    promptText,
                     request.promptIsCallerText());
+            if (cascades) {
+                String failed = costRouting.check(
+                        plan[0], submission, input.policy(), request.jsonOutput(), config.requestTimeoutSeconds());
+                if (failed != null) {
+                    // The first answer is dropped: what it held goes back, its usage is settled, and the largest
+                    // allowed candidate answers (admitted again: 429 when the budget cannot take it).
+                    submission.answered();
+                    caller.nextAttempt();
+                    costRouting.escalated(http, plan[0], failed);
+                    GenerationOptions escalated =
+                            options.servedBy(plan[0].decision().escalateTo());
+                    ServedModel larger = models.served(escalated.model(), request.endpoint().promptParam);
+                    submission = submit(
+                            id,
+                            larger,
+                            escalated,
+                            prompts,
+                            request.logprobs(),
+                            request.endpoint().promptParam,
+                            guard,
+                            grammar,
+                            promptText,
+                            request.promptIsCallerText());
+                }
+            }
+            if (plan[0] != null) costRouting.observeWhenDone(plan[0], submission.model.name(), submission);
+            Submission answering = submission;
+            boolean strip = cascades && request.logprobs() == null;
             if (options.stream()) {
                 answers.stream(async, submission, request.chunks(submission), options.includeUsage());
             } else {
                 answers.complete(
                         async,
                         submission,
-                        results -> request.body(submission, results),
+                        results -> request.body(answering, strip ? CostRouting.withoutLogprobs(results) : results),
                         request.endpoint().promptParam);
             }
         } catch (RuntimeException e) {
@@ -165,11 +205,12 @@ public class GenerationPipeline {
      * version ({@code name@version}) and parameters; otherwise (no experiment, or a pinned {@code name@version}) the
      * options as they are. The caller's own access is checked first: its key's model scope (403 unless the key may
      * use the name), then its pin (403 unless it pins the version its name serves, or the caller may pin others).
-     * Experiments pin variants after this, internally.
+     * Experiments pin variants after this, internally. A model a cost-aware router chose ({@link CostRouting}) is
+     * not checked against the key's scope, which named the router.
      */
-    private GenerationOptions route(GenerationOptions options) {
+    private GenerationOptions route(GenerationOptions options, boolean checkScope) {
         String requested = options.model();
-        caller.requireModel(requested);
+        if (checkScope) caller.requireModel(requested); // a router's candidates: its name was checked instead
         if (requested.indexOf('@') > 0) caller.requireVersionPin(requested, models.servesName(requested));
         return experiments.route(options);
     }

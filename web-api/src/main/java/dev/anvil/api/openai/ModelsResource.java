@@ -25,11 +25,25 @@ public class ModelsResource {
     @Inject
     ServedModels models;
 
+    @Inject
+    dev.anvil.routing.RouterDirectory routers;
+
+    @Inject
+    dev.anvil.api.gateway.CallerContext caller;
+
+    /** The {@code owned_by} of a cost-aware router's entry: it is answered by the models it routes to. */
+    static final String ROUTER_OWNER = "anvil-router";
+
     @GET
     @Operation(summary = "List the models being served")
     public OpenAiJson.ModelList list() {
-        List<OpenAiJson.Model> data =
-                models.visible().stream().map(ModelsResource::json).toList();
+        List<OpenAiJson.Model> data = new java.util.ArrayList<>(
+                models.visible().stream().map(ModelsResource::json).toList());
+        // Cost-aware routers are model names too (of the caller's scope, like the models).
+        var key = caller.key();
+        for (String router : routers.names()) {
+            if (key == null || key.allows(router)) data.add(new OpenAiJson.Model(router, "model", 0, ROUTER_OWNER));
+        }
         return new OpenAiJson.ModelList("list", data);
     }
 
@@ -37,6 +51,10 @@ public class ModelsResource {
     @Path("{id: .+}")
     @Operation(summary = "Describe one model being served", description = "id is a model name or name@version")
     public OpenAiJson.Model get(@PathParam("id") String id) {
+        if (routers.router(id) != null) {
+            caller.requireModel(id);
+            return new OpenAiJson.Model(id, "model", 0, ROUTER_OWNER);
+        }
         ServedModel model = models.resolve(id, "prompt");
         return id.contains("@")
                 ? new OpenAiJson.Model(model.ref(), "model", created(model), model.owner())

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 // GGML type codes, as in GgmlType.id: the host passes them to pick a kernel instance by name.
-enum : int { T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
+enum : int { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q4_K = 12, T_Q5_K = 13, T_Q6_K = 14, T_BF16 = 30 };
 
 // Quantized blocks put their fp16 scales at 2-byte alignment only: read them bytewise.
 __device__ __forceinline__ float ld_f16(const uint8_t* p) {
@@ -32,7 +32,11 @@ __device__ __forceinline__ void k_scale_min(const uint8_t* s, int j, float* sc, 
 // The weights 8g .. 8g+7 of the row starting at `row`, decoded to floats (the same values as QuantKernels.dequantize).
 template <int TYPE>
 __device__ __forceinline__ void decode8(const uint8_t* __restrict__ row, int g, float v[8]) {
-    if constexpr (TYPE == T_F16) {
+    if constexpr (TYPE == T_F32) {
+        const float4* p = reinterpret_cast<const float4*>(row + 32 * g);
+        float4 a = p[0], b = p[1];
+        v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
+    } else if constexpr (TYPE == T_F16) {
         uint4 raw = *reinterpret_cast<const uint4*>(row + 16 * g);
         const __half2* h = reinterpret_cast<const __half2*>(&raw);
 #pragma unroll

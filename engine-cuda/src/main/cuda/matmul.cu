@@ -79,6 +79,7 @@ __device__ __forceinline__ void matmul(
         matmul<TYPE>(w, rowBytes, x, y, rows, cols, tokens);                                                     \
     }
 
+MATMUL_ENTRY(f32, T_F32)
 MATMUL_ENTRY(f16, T_F16)
 MATMUL_ENTRY(bf16, T_BF16)
 MATMUL_ENTRY(q8_0, T_Q8_0)

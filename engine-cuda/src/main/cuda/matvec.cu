@@ -52,6 +52,7 @@ __device__ __forceinline__ void matvec(
         matvec<TYPE>(w, rowBytes, x, y, rows, cols, tokens);                                                     \
     }
 
+MATVEC_ENTRY(f32, T_F32)
 MATVEC_ENTRY(f16, T_F16)
 MATVEC_ENTRY(bf16, T_BF16)
 MATVEC_ENTRY(q8_0, T_Q8_0)
@@ -81,6 +82,7 @@ __device__ __forceinline__ void embed(
         embed<TYPE>(e, rowBytes, tokens, out, cols, scale);                                                      \
     }
 
+EMBED_ENTRY(f32, T_F32)
 EMBED_ENTRY(f16, T_F16)
 EMBED_ENTRY(bf16, T_BF16)
 EMBED_ENTRY(q8_0, T_Q8_0)

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# bin/anvil test-gpu [DIR]: the bundle that checks the CUDA backend on a GPU machine, which has CUDA, PyTorch and
+# transformers but no JDK, and takes at most 64 MiB of files. DIR (default target/gpu-bundle) receives:
+#   jre/        a jlink runtime (java.base, jdk.incubator.vector, java.logging; compressed, no debug symbols)
+#   lib/        the engine, engine-cuda (with its PTX), tools (synth) and JCuda jars
+#   ref/        llama.cpp reference models and outputs that fit beside them
+#   run.sh      the checks and the benchmark, in order; run it there as `bash run.sh OUTDIR`
+#   torch_bench.py  the PyTorch/transformers eager fp16 reference of the same shape
+# The size of everything is printed; the build fails if it exceeds 64 MiB.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
+OUT="${1:-$ROOT/target/gpu-bundle}"
+cd "$ROOT"
+M2="${MAVEN_REPO:-$HOME/.m2/repository}"
+if [ ! -f engine-cuda/target/anvil-engine-cuda.jar ] || [ ! -f tools/target/anvil-tools.jar ]; then
+  nice -n 19 ./mvnw -B -q -o package -DskipTests -pl engine,engine-cuda,tools -am >&2
+fi
+rm -rf "$OUT"; mkdir -p "$OUT/lib" "$OUT/ref"
+"$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging \
+  --compress=zip-9 --strip-debug --no-header-files --no-man-pages --output "$OUT/jre"
+cp engine/target/anvil-engine.jar engine-cuda/target/anvil-engine-cuda.jar tools/target/anvil-tools.jar "$OUT/lib/"
+cp "$M2"/org/jcuda/jcuda/12.0.0/jcuda-12.0.0.jar "$M2"/org/jcuda/jcuda-natives/12.0.0/jcuda-natives-12.0.0-linux-x86_64.jar "$OUT/lib/"
+for j in tools/target/lib/*.jar; do [ -f "$j" ] && cp -n "$j" "$OUT/lib/"; done
+REF="$ROOT/../shared/reference"
+# Two references fit beside the runtime: Q4_0 (llama, NORM RoPE) and Q4_K_M (phi3: Q4_K + Q6_K, NEOX, fused QKV).
+# Others (GGUF name and tolerance) can be swapped in with ANVIL_GPU_REFS="models/ref-spm-q8_0:0.5 arch/gemma2-f16:0.05".
+REFS="${ANVIL_GPU_REFS:-models/ref-spm-q4_0:0.5 arch/phi3-q4_k_m:0.75}"
+for r in $REFS; do
+  f="${r%%:*}"; n="$(basename "$f")"
+  cp "$REF/$f.gguf" "$OUT/ref/"
+  if [ -f "$REF/outputs/$n.jsonl" ]; then cp "$REF/outputs/$n.jsonl" "$OUT/ref/"; else cp "$REF/$f.jsonl" "$OUT/ref/"; fi
+done
+cp engine-cuda/src/build/torch_bench.py "$OUT/"
+cat > "$OUT/run.sh" <<RUN
+#!/usr/bin/env bash
+# On the GPU machine: bash run.sh OUTDIR. Prints PASS/FAIL lines and BENCH lines; exits 1 if a check failed.
+set -u
+cd "\$(dirname "\$0")"; LOG="\${1:-/tmp}/gpu-check.log"; mkdir -p "\$(dirname "\$LOG")"
+exec > >(tee "\$LOG") 2>&1
+J="jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp lib/*"
+fail=0
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+# 1. llama.cpp references, teacher-forced, GPU (and CPU beside it)
+for r in $REFS; do n="\$(basename "\${r%%:*}")"; \$J dev.anvil.engine.cuda.GpuCheck reference "ref/\$n.gguf" "ref/\$n.jsonl" "\${r##*:}" || fail=1; done
+# 2. GPU against CPU for each weight type the synthesizer writes (Q6_K comes with the Q4_K_M reference above)
+for t in F32:0.01 F16:0.05 BF16:0.05 Q8_0:0.5 Q4_0:0.75 Q4_K:0.75; do
+  \$J dev.anvil.tools.AnvilCli synth --shape tiny --type "\${t%%:*}" --out "/tmp/tiny-\${t%%:*}.gguf" >/dev/null &&
+  \$J dev.anvil.engine.cuda.GpuCheck agree "/tmp/tiny-\${t%%:*}.gguf" "\${t##*:}" || fail=1
+done
+# 3. decode benchmark, Llama-3-8B shape, synthesized here (8B weights cannot be carried)
+if [ "\${ANVIL_GPU_BENCH:-1}" = 1 ]; then
+  for t in Q8_0 Q4_K; do
+    \$J dev.anvil.tools.AnvilCli synth --shape llama-3-8b --type \$t --out /tmp/llama3-8b-\$t.gguf >/dev/null &&
+    \$J -Danvil.bench.hbm-bytes-per-s="\${HBM:-3.35e12}" dev.anvil.engine.cuda.GpuCheck bench /tmp/llama3-8b-\$t.gguf 1 16 64
+    rm -f /tmp/llama3-8b-\$t.gguf
+  done
+  PYTHONUNBUFFERED=1 python3 torch_bench.py 1 16 64
+fi
+exit \$fail
+RUN
+chmod +x "$OUT/run.sh"
+bytes=$(du -sb "$OUT" | cut -f1)
+echo "test-gpu: bundle $OUT: $(awk -v b="$bytes" 'BEGIN {printf "%.1f MiB", b / 1048576}') (jre $(du -sh "$OUT/jre" | cut -f1), lib $(du -sh "$OUT/lib" | cut -f1), ref $(du -sh "$OUT/ref" | cut -f1))"
+if [ "$bytes" -gt $((64 * 1048576)) ]; then echo "test-gpu: the bundle exceeds the 64 MiB a GPU machine takes" >&2; exit 1; fi
+echo "test-gpu: on the GPU machine: bash run.sh \$OUT   (device tool: copy it into an ignored folder of the repo, carry it, run it)"

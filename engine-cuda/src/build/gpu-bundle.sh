@@ -2,7 +2,7 @@
 # bin/anvil test-gpu [DIR]: the bundle that checks the CUDA backend on a GPU machine, which has CUDA, PyTorch and
 # transformers but no JDK, and takes at most 64 MiB of files. DIR (default target/gpu-bundle) receives:
 #   jre/        a jlink runtime (java.base, jdk.incubator.vector, java.logging; compressed, no debug symbols)
-#   lib/        the engine, engine-cuda (with its PTX), tools (synth) and JCuda jars
+#   lib/        the tools jar (GpuCheck, synth) with the engine, engine-cuda (with its PTX), JCuda and JSON-P jars
 #   ref/        llama.cpp reference models and outputs that fit beside them
 #   run.sh      the checks and the benchmark, in order; run it there as `bash run.sh OUTDIR`
 #   torch_bench.py  the PyTorch/transformers eager fp16 reference of the same shape
@@ -11,16 +11,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
 OUT="${1:-$ROOT/target/gpu-bundle}"
 cd "$ROOT"
-M2="${MAVEN_REPO:-$HOME/.m2/repository}"
-if [ ! -f engine-cuda/target/anvil-engine-cuda.jar ] || [ ! -f tools/target/anvil-tools.jar ]; then
+if [ ! -f tools/target/anvil-tools.jar ] || ! ls tools/target/lib/anvil-engine-cuda-*.jar >/dev/null 2>&1; then
   nice -n 19 ./mvnw -B -q -o package -DskipTests -pl engine,engine-cuda,tools -am >&2
 fi
 rm -rf "$OUT"; mkdir -p "$OUT/lib" "$OUT/ref"
 "$JAVA_HOME/bin/jlink" --add-modules java.base,jdk.incubator.vector,java.logging \
   --compress=zip-9 --strip-debug --no-header-files --no-man-pages --output "$OUT/jre"
-cp engine/target/anvil-engine.jar engine-cuda/target/anvil-engine-cuda.jar tools/target/anvil-tools.jar "$OUT/lib/"
-cp "$M2"/org/jcuda/jcuda/12.0.0/jcuda-12.0.0.jar "$M2"/org/jcuda/jcuda-natives/12.0.0/jcuda-natives-12.0.0-linux-x86_64.jar "$OUT/lib/"
-for j in tools/target/lib/*.jar; do [ -f "$j" ] && cp -n "$j" "$OUT/lib/"; done
+# The tools jar (GpuCheck, synth) and what it runs on, as its package step lays them out: engine, engine-cuda (with
+# its PTX), JCuda and its natives, JSON-P.
+cp tools/target/anvil-tools.jar tools/target/lib/*.jar "$OUT/lib/"
 REF="$ROOT/../shared/reference"
 # Two references fit beside the runtime: Q4_0 (llama, NORM RoPE) and Q4_K_M (phi3: Q4_K + Q6_K, NEOX, fused QKV).
 # Others (GGUF name and tolerance) can be swapped in with ANVIL_GPU_REFS="models/ref-spm-q8_0:0.5 arch/gemma2-f16:0.05".
@@ -41,17 +40,17 @@ J="jre/bin/java --add-modules jdk.incubator.vector --enable-native-access=ALL-UN
 fail=0
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 # 1. llama.cpp references, teacher-forced, GPU (and CPU beside it)
-for r in $REFS; do n="\$(basename "\${r%%:*}")"; \$J dev.anvil.engine.cuda.GpuCheck reference "ref/\$n.gguf" "ref/\$n.jsonl" "\${r##*:}" || fail=1; done
+for r in $REFS; do n="\$(basename "\${r%%:*}")"; \$J dev.anvil.tools.model.GpuCheck reference "ref/\$n.gguf" "ref/\$n.jsonl" "\${r##*:}" || fail=1; done
 # 2. GPU against CPU for each weight type the synthesizer writes (Q6_K comes with the Q4_K_M reference above)
 for t in F32:0.01 F16:0.05 BF16:0.05 Q8_0:0.5 Q4_0:0.75 Q4_K:0.75; do
   \$J dev.anvil.tools.AnvilCli synth --shape tiny --type "\${t%%:*}" --out "/tmp/tiny-\${t%%:*}.gguf" >/dev/null &&
-  \$J dev.anvil.engine.cuda.GpuCheck agree "/tmp/tiny-\${t%%:*}.gguf" "\${t##*:}" || fail=1
+  \$J dev.anvil.tools.model.GpuCheck agree "/tmp/tiny-\${t%%:*}.gguf" "\${t##*:}" || fail=1
 done
 # 3. decode benchmark, Llama-3-8B shape, synthesized here (8B weights cannot be carried)
 if [ "\${ANVIL_GPU_BENCH:-1}" = 1 ]; then
   for t in Q8_0 Q4_K; do
     \$J dev.anvil.tools.AnvilCli synth --shape llama-3-8b --type \$t --out /tmp/llama3-8b-\$t.gguf >/dev/null &&
-    \$J -Danvil.bench.hbm-bytes-per-s="\${HBM:-3.35e12}" dev.anvil.engine.cuda.GpuCheck bench /tmp/llama3-8b-\$t.gguf 1 16 64
+    \$J -Danvil.bench.hbm-bytes-per-s="\${HBM:-3.35e12}" dev.anvil.tools.model.GpuCheck bench /tmp/llama3-8b-\$t.gguf 1 16 64
     rm -f /tmp/llama3-8b-\$t.gguf
   done
   PYTHONUNBUFFERED=1 python3 torch_bench.py 1 16 64

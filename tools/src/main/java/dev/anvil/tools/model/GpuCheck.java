@@ -1,10 +1,11 @@
-package dev.anvil.engine.cuda;
+package dev.anvil.tools.model;
 
 import dev.anvil.engine.Batch;
 import dev.anvil.engine.DeviceBackend;
 import dev.anvil.engine.Json;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.LlamaModel;
+import dev.anvil.engine.cuda.CudaAccelerator;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.math.BigDecimal;
@@ -16,7 +17,8 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * What {@code bin/anvil test-gpu} runs on a GPU machine (there is no JDK there: the bundle's jlink runtime runs this).
+ * What {@code bin/anvil test-gpu} runs on a GPU machine (in the tools module: check and benchmark code stays out of
+ * the EAR) (there is no JDK there: the bundle's jlink runtime runs this).
  *
  * <pre>
  *   GpuCheck reference MODEL.gguf OUTPUTS.jsonl TOLERANCE   llama.cpp's logits and greedy steps, teacher-forced,
@@ -167,7 +169,7 @@ public final class GpuCheck {
             int maxBatch = 0;
             for (int i = 2; i < args.length; i++) maxBatch = Math.max(maxBatch, Integer.parseInt(args[i]));
             long kvBytes =
-                    (long) maxBatch * (128 + 64 + 16) * KvCachePool.bytesPerBlock(gpu.config()) / 16 + (64L << 20);
+                    (long) maxBatch * (128 + 80 + 16) * KvCachePool.bytesPerBlock(gpu.config()) / 16 + (64L << 20);
             KvCachePool kv = gpu.newKvCachePool(kvBytes);
             DeviceBackend b = new CudaAccelerator().open(gpu, 0, kv);
             gpu.attach(b);
@@ -178,7 +180,7 @@ public final class GpuCheck {
                 Batch prefill = new Batch();
                 for (int s = 0; s < batch; s++) {
                     KvCachePool.Sequence seq = kv.newSequence();
-                    kv.reserve(seq, 128 + 64);
+                    kv.reserve(seq, 128 + 80);
                     int[] prompt = new int[128];
                     for (int t = 0; t < prompt.length; t++)
                         prompt[t] = (s * 131 + t * 17) % gpu.config().vocabSize();

@@ -33,6 +33,10 @@ public class ModelReadinessCheck implements HealthCheck {
             b.withData(
                     r.served().name(),
                     r.served().version() + " " + r.state().name().toLowerCase(java.util.Locale.ROOT));
+            // Which device the version runs on, and why (auto says why it chose the CPU).
+            b.withData(
+                    "device " + r.served().name() + "@" + r.served().version(),
+                    r.placement().deviceName() + ": " + r.placement().reason());
         }
         if (!lifecycle.initialSyncDone()) {
             return b.down()

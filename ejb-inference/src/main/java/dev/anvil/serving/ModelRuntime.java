@@ -1,9 +1,13 @@
 package dev.anvil.serving;
 
+import dev.anvil.engine.Accelerator;
 import dev.anvil.engine.BertEncoder;
+import dev.anvil.engine.DeviceChoice;
+import dev.anvil.engine.DevicePlacement;
 import dev.anvil.engine.EmbeddingQueue;
 import dev.anvil.engine.Generation;
 import dev.anvil.engine.GgufFile;
+import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.LlamaModel;
 import dev.anvil.engine.SamplingParams;
 import dev.anvil.engine.Scheduler;
@@ -18,6 +22,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -94,7 +99,10 @@ public final class ModelRuntime {
         try {
             // The draft runs between the target's passes on the same cores: its own compute threads, as many.
             if (draftPath != null) draft = LlamaModel.load(draftPath, threads, config.engineThreads());
-            Scheduler scheduler = new Scheduler(model, sc, draft);
+            KvCachePool kv = model.newKvCachePool(sc.kvCacheBytes());
+            DevicePlacement.Decision placed = place(model, kv, config.device());
+            LOG.info(() -> name + "@" + version + " runs on " + placed.deviceName() + ": " + placed.reason());
+            Scheduler scheduler = new Scheduler(model, sc, kv, draft);
             LlamaModel loadedDraft = draft;
             AutoCloseable weights = loadedDraft == null
                     ? model
@@ -116,13 +124,53 @@ public final class ModelRuntime {
             if (scheduler.speculation().enabled())
                 LOG.info(() -> name + "@" + version + " decodes speculatively: " + scheduler.speculation()
                         + (draftPath == null ? "" : ", draft " + draftPath));
-            return new ModelRuntime(served, weights, scheduler, null);
+            ModelRuntime runtime = new ModelRuntime(served, weights, scheduler, null);
+            runtime.placement = placed;
+            runtime.deviceBackend = model.device();
+            return runtime;
         } catch (RuntimeException | IOException e) {
             model.close();
             if (draft != null) draft.close();
             throw e;
         }
     }
+
+    /**
+     * Decides the device of a generation model ({@link DevicePlacement}) and, for a GPU, uploads its weights and sizes
+     * the device KV cache for {@code kv} ({@link Accelerator#open}); under {@code auto} a model the GPU backend
+     * cannot take (an encoding its kernels lack) stays on the CPU with that reason.
+     */
+    private static DevicePlacement.Decision place(LlamaModel model, KvCachePool kv, DeviceChoice choice) {
+        if (choice.kind() == DeviceChoice.Kind.CPU) return DevicePlacement.decide(choice, null, 0);
+        Optional<Accelerator> cuda = Accelerator.find("cuda");
+        Accelerator.Probe probe = cuda.map(Accelerator::probe).orElse(null);
+        long need;
+        try {
+            need = probe != null && probe.available() ? cuda.get().bytesNeeded(model, kv) : 0;
+        } catch (IllegalArgumentException e) {
+            if (choice.kind() == DeviceChoice.Kind.AUTO)
+                return new DevicePlacement.Decision(-1, "auto chose the CPU: " + e.getMessage());
+            throw new IllegalStateException("cannot place the model on " + choice + ": " + e.getMessage(), e);
+        }
+        DevicePlacement.Decision d = DevicePlacement.decide(choice, probe, need);
+        if (!d.cpu()) model.attach(cuda.get().open(model, d.device(), kv));
+        return d;
+    }
+
+    /** Where this runtime's forward passes run and why (CPU for embedding models). */
+    public DevicePlacement.Decision placement() {
+        return placement;
+    }
+
+    /** The GPU backend the model's passes run on, or null on the CPU. */
+    public dev.anvil.engine.DeviceBackend deviceBackend() {
+        return deviceBackend;
+    }
+
+    private volatile dev.anvil.engine.DeviceBackend deviceBackend;
+
+    private volatile DevicePlacement.Decision placement =
+            new DevicePlacement.Decision(-1, "embedding models run on the CPU");
 
     private static boolean isEncoder(Path path) throws IOException {
         try (GgufFile f = GgufFile.open(path)) {

@@ -94,6 +94,14 @@ public class ServingConfig {
     @ConfigProperty(name = "anvil.serving.engine-threads", defaultValue = "0")
     int engineThreads;
 
+    /**
+     * Where generation models run: {@code auto} (a CUDA GPU when the driver and a device with room are present, else the
+     * CPU, saying why), {@code cpu}, {@code cuda} (the GPU with the most free memory) or {@code cuda:N}.
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.device", defaultValue = "auto")
+    String device;
+
     /** Most choices ({@code n}) per request. */
     @Inject
     @ConfigProperty(name = "anvil.serving.max-n", defaultValue = "8")
@@ -231,6 +239,11 @@ public class ServingConfig {
 
     public int maxBatchSequences() {
         return maxBatchSequences;
+    }
+
+    /** {@code anvil.serving.device}, parsed; an unknown form fails the load naming the accepted ones. */
+    public dev.anvil.engine.DeviceChoice device() {
+        return dev.anvil.engine.DeviceChoice.parse(device == null ? "auto" : device);
     }
 
     public int engineThreads() {

@@ -1,5 +1,8 @@
 package dev.anvil.serving;
 
+import dev.anvil.engine.Accelerator;
+import dev.anvil.engine.DeviceBackend;
+import dev.anvil.engine.DevicePlacement;
 import dev.anvil.engine.EmbeddingQueue;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.Scheduler;
@@ -66,6 +69,10 @@ public class ServingMetrics {
     static final String SPEC_DRAFTED = "anvil.inference.speculative.drafted.tokens";
     static final String SPEC_ACCEPTED = "anvil.inference.speculative.accepted.tokens";
     static final String SPEC_RATE = "anvil.inference.speculative.acceptance.rate";
+    static final String DEVICE_WEIGHTS = "anvil.inference.device.weight.bytes";
+    static final String DEVICE_KV = "anvil.inference.device.kv.bytes";
+    static final String DEVICE_FREE = "anvil.device.memory.free.bytes";
+    static final String DEVICE_USED = "anvil.device.memory.used.bytes";
 
     private static final Metadata REQUESTS_MD =
             MetricMetadata.of(REQUESTS, "Inference requests by outcome", MetricUnits.NONE);
@@ -106,6 +113,7 @@ public class ServingMetrics {
             return;
         }
         KvCachePool kv = s.kvCache();
+        registerDevice(runtime);
         gauge(
                 runtime,
                 QUEUE,
@@ -205,7 +213,66 @@ public class ServingMetrics {
                 tags(runtime.served()));
     }
 
+    /**
+     * Where the version runs ({@code device} tag: {@code cpu} or {@code cuda:N}) with its weights and KV cache bytes on
+     * that device (0 on the CPU); for a GPU also that device's memory used and free, probed at each scrape.
+     */
+    private void registerDevice(ModelRuntime runtime) {
+        DevicePlacement.Decision placed = runtime.placement();
+        Tag[] tags = deviceTags(runtime);
+        DeviceBackend backend = runtime.deviceBackend();
+        registry.gauge(
+                MetricMetadata.of(
+                        DEVICE_WEIGHTS,
+                        "Bytes of the version's weights on its device (0 on the CPU)",
+                        MetricUnits.BYTES),
+                runtime,
+                r -> backend == null ? 0 : backend.weightBytes(),
+                tags);
+        registry.gauge(
+                MetricMetadata.of(
+                        DEVICE_KV, "Bytes of the version's KV cache on its device (0 on the CPU)", MetricUnits.BYTES),
+                runtime,
+                r -> backend == null ? 0 : backend.kvBytes(),
+                tags);
+        if (placed.cpu() || !gpusWithGauges.add(placed.device())) return;
+        Tag[] dev = {new Tag("device", placed.deviceName())};
+        Accelerator cuda = Accelerator.find("cuda").orElseThrow();
+        int ordinal = placed.device();
+        registry.gauge(
+                MetricMetadata.of(DEVICE_FREE, "Free memory of a GPU", MetricUnits.BYTES),
+                cuda,
+                a -> memory(a, ordinal, true),
+                dev);
+        registry.gauge(
+                MetricMetadata.of(DEVICE_USED, "Used memory of a GPU", MetricUnits.BYTES),
+                cuda,
+                a -> memory(a, ordinal, false),
+                dev);
+    }
+
+    /** GPUs whose memory gauges are registered (once per device, whichever versions share it). */
+    private final java.util.Set<Integer> gpusWithGauges = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    private static double memory(Accelerator a, int ordinal, boolean free) {
+        for (Accelerator.Device d : a.probe().devices())
+            if (d.ordinal() == ordinal) return free ? d.freeBytes() : d.totalBytes() - d.freeBytes();
+        return 0;
+    }
+
+    private static Tag[] deviceTags(ModelRuntime runtime) {
+        return new Tag[] {
+            new Tag("model", runtime.served().name()),
+            new Tag("version", runtime.served().version()),
+            new Tag("device", runtime.placement().deviceName())
+        };
+    }
+
     void unregister(ModelRuntime runtime) {
+        if (runtime.scheduler() != null) {
+            registry.remove(new MetricID(DEVICE_WEIGHTS, deviceTags(runtime)));
+            registry.remove(new MetricID(DEVICE_KV, deviceTags(runtime)));
+        }
         for (String name : new String[] {
             QUEUE,
             BATCH,

@@ -689,7 +689,7 @@ public final class KvCachePool {
     private int take(int g) {
         int id = freeTop[g] > 0 ? freeStack[g][--freeTop[g]] : evict();
         refs[g][id] = 1;
-        if (blocks[g][id] == null) {
+        if (external == null && blocks[g][id] == null) {
             if (allocatedUnits + groupUnits[g] > totalUnits) dropCachedArrays(totalUnits - groupUnits[g]);
             blocks[g][id] = new float[groupFloats[g]];
             allocatedUnits += groupUnits[g];
@@ -768,7 +768,8 @@ public final class KvCachePool {
                     throw new IllegalStateException("no free KV block to copy a shared block into");
                 freeUnits -= groupUnits[0];
                 int copy = take(0);
-                System.arraycopy(blocks[0][id], 0, blocks[0][copy], 0, groupFloats[0]);
+                if (external != null) external.copyBlock(0, id, copy);
+                else System.arraycopy(blocks[0][id], 0, blocks[0][copy], 0, groupFloats[0]);
                 refs[0][id]--;
                 seq.tables[0][at] = copy;
             } else if (keyOf[id] != null) {
@@ -841,6 +842,56 @@ public final class KvCachePool {
     /** The layer group whose blocks hold {@code layer}. */
     int group(int layer) {
         return layerGroup[layer];
+    }
+
+    /**
+     * Where this pool keeps what, for a cache of the same geometry elsewhere (a device's, {@link DeviceBackend}): per
+     * layer its group and its index inside the group's blocks; per group the floats of one block and how many block ids
+     * it has. A block of group {@code g} holds {@code [layer of the group][k=0|v=1][slot][kvDim]}, so the key
+     * ({@code kOrV = 0}) or value of slot {@code s} of layer {@code l} in block {@code b} is element
+     * {@link Layout#element}{@code (l, kOrV, b, s)} of the group's blocks laid end to end.
+     */
+    public record Layout(int kvDim, int[] layerGroup, int[] layerSlot, int[] groupBlockFloats, int[] groupBlockIds) {
+        public int groups() {
+            return groupBlockFloats.length;
+        }
+
+        /** Element offset of a key or value vector in group {@code layerGroup[layer]}'s blocks laid end to end. */
+        public long element(int layer, int kOrV, int block, int slot) {
+            return (long) block * groupBlockFloats[layerGroup[layer]]
+                    + ((long) (layerSlot[layer] * 2 + kOrV) * BLOCK_TOKENS + slot) * kvDim;
+        }
+    }
+
+    /**
+     * Keeps the blocks' contents somewhere else, a device's KV cache of this pool's {@link #layout()}: the pool still
+     * hands out, shares, evicts and releases block ids, but allocates no arrays, and the one copy it makes (a shared
+     * block a sequence must write into, {@link #truncate}) is asked of the storage.
+     */
+    public interface BlockStorage {
+        /** Copies block {@code from} of group {@code group} over block {@code to}. */
+        void copyBlock(int group, int from, int to);
+    }
+
+    private volatile BlockStorage external;
+
+    /**
+     * From now on, keeps block contents in {@code storage} (see {@link BlockStorage}); the CPU forward pass can no
+     * longer read this pool. Call before any block is reserved.
+     *
+     * @throws IllegalStateException when blocks were already handed out
+     */
+    public synchronized void storeBlocksIn(BlockStorage storage) {
+        if (allocatedUnits != 0 || freeUnits != totalUnits)
+            throw new IllegalStateException("the pool already holds blocks in host memory");
+        this.external = java.util.Objects.requireNonNull(storage);
+    }
+
+    /** This pool's {@link Layout} (copies). */
+    public Layout layout() {
+        int[] ids = new int[blocks.length];
+        for (int g = 0; g < ids.length; g++) ids[g] = blocks[g].length;
+        return new Layout(kvDim, layerGroup.clone(), layerSlot.clone(), groupFloats.clone(), ids);
     }
 
     /** Group {@code group}'s blocks by id (a table entry indexes it). */

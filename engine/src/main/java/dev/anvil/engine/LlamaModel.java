@@ -70,6 +70,8 @@ public final class LlamaModel implements AutoCloseable {
     private final String tokenizerProblem;
     private final float[][] workerAcc; // per worker: one head's fp16 output accumulator (FLASH_F16 numerics)
     private AttentionNumerics attentionNumerics = AttentionNumerics.SOFTMAX_F16;
+    /** Where forward passes run when not on the CPU (see {@link #attach}); null on the CPU. */
+    private DeviceBackend device;
     /** RoPE: per distinct table, the angle per position of each rotated pair; per layer, its table. */
     private final double[][] ropeFrequencies;
 
@@ -304,6 +306,7 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
 
+        if (device != null) return deviceForward(batch, tokens, pos, seqOf);
         final ArchitectureTraits tr = c.traits();
         float[] x = new float[T * dim], xb = new float[T * dim], xb2 = new float[T * qDim];
         float[] q = new float[T * qDim], k = new float[T * kvDim], v = new float[T * kvDim];
@@ -424,6 +427,62 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         return new ForwardResult(batch, result);
+    }
+
+    /**
+     * {@link #forward} on the attached device: the same checks and flattening, then one {@link DeviceBackend#forward}
+     * for every layer and the classifier; the sequences advance as on the CPU.
+     */
+    private ForwardResult deviceForward(Batch batch, int[] tokens, int[] pos, KvCachePool.Sequence[] seqOf) {
+        List<Batch.Entry> entries = batch.entries();
+        int rowsOut = 0;
+        for (Batch.Entry e : entries) rowsOut += e.allLogits() ? e.tokens().length : 1;
+        int[] rows = new int[rowsOut];
+        int r = 0, t0 = 0;
+        for (Batch.Entry e : entries) {
+            int n = e.tokens().length;
+            for (int i = e.allLogits() ? 0 : n - 1; i < n; i++) rows[r++] = t0 + i;
+            t0 += n;
+        }
+        float[] logits = device.forward(DeviceBatch.of(tokens, pos, seqOf, rows));
+        for (Batch.Entry e : entries) e.sequence().setLength(e.startPosition() + e.tokens().length);
+        int vocab = config.vocabSize();
+        float[][][] result = new float[entries.size()][][];
+        r = 0;
+        for (int ei = 0; ei < entries.size(); ei++) {
+            int n = entries.get(ei).allLogits() ? entries.get(ei).tokens().length : 1;
+            result[ei] = new float[n][];
+            for (int i = 0; i < n; i++, r++)
+                result[ei][i] =
+                        rowsOut == 1 ? logits : java.util.Arrays.copyOfRange(logits, r * vocab, (r + 1) * vocab);
+        }
+        return new ForwardResult(batch, result);
+    }
+
+    /**
+     * Runs every later {@link #forward} on {@code backend} (made by an {@link Accelerator} for this model and the KV
+     * pool its scheduler uses); null returns to the CPU. Like {@link #forward}, never concurrently with a pass.
+     */
+    public void attach(DeviceBackend backend) {
+        this.device = backend;
+    }
+
+    /** The device forward passes run on, or null for the CPU. */
+    public DeviceBackend device() {
+        return device;
+    }
+
+    /** The tensors (views of the mapped file), for a backend to upload. */
+    public ModelWeights weights() {
+        return weights;
+    }
+
+    /**
+     * Layer {@code layer}'s RoPE angle per position of each rotated pair (base, linear scaling and rope_freqs
+     * applied): what {@link #forward} rotates by, for a backend to rotate identically.
+     */
+    public double[] ropeFrequencies(int layer) {
+        return ropeFrequencies[ropeTableOf[layer]].clone();
     }
 
     /**
@@ -738,6 +797,7 @@ public final class LlamaModel implements AutoCloseable {
     /** Unmaps the weights and stops the compute threads. */
     @Override
     public void close() {
+        if (device != null) device.close();
         pool.close();
         matmul.close();
         try {

@@ -15,7 +15,7 @@ import java.util.List;
  * @param ropeFreqFactors per rotated pair, a divisor of its RoPE frequency ({@code rope_freqs.weight}, Llama 3.1's
  *                        long-context scaling), or null
  */
-record ModelWeights(
+public record ModelWeights(
         ModelConfig config,
         WeightMatrix tokenEmbedding,
         List<Layer> layers,
@@ -41,7 +41,7 @@ record ModelWeights(
      * head_dim weights) and the norms of the attention and feed-forward outputs ({@code post_attention_norm},
      * {@code post_ffw_norm}).
      */
-    record Layer(
+    public record Layer(
             float[] attnNorm,
             WeightMatrix wq,
             WeightMatrix wk,
@@ -75,7 +75,7 @@ record ModelWeights(
     }
 
     /** @throws UnsupportedModelException when a matrix's shape does not match the config */
-    ModelWeights {
+    public ModelWeights {
         layers = List.copyOf(layers);
         if (ropeFreqFactors != null) {
             if (ropeFreqFactors.length != config.ropeDim() / 2) {
@@ -110,7 +110,7 @@ record ModelWeights(
     }
 
     /** Every weight matrix a matmul multiplies with: the blocks' projections and the classifier. */
-    List<WeightMatrix> matmulMatrices() {
+    public List<WeightMatrix> matmulMatrices() {
         List<WeightMatrix> all = new java.util.ArrayList<>();
         for (Layer l : layers) all.addAll(List.of(l.wq(), l.wk(), l.wv(), l.wo(), l.gate(), l.down(), l.up()));
         all.add(output);

@@ -213,7 +213,11 @@ public final class Scheduler implements Runnable, AutoCloseable {
         this(model, config, kv, null);
     }
 
-    Scheduler(LlamaModel model, Config config, KvCachePool kv, LlamaModel draft) {
+    /**
+     * Over a KV pool built for {@code model} (so that a device backend can be sized for the same pool before the
+     * scheduler starts, see {@link Accelerator#open}), with an optional draft model.
+     */
+    public Scheduler(LlamaModel model, Config config, KvCachePool kv, LlamaModel draft) {
         if (!kv.config().equals(model.config())) throw new IllegalArgumentException("KV cache built for another model");
         this.model = model;
         this.tokenizer = model.tokenizer();

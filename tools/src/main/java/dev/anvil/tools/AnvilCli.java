@@ -44,7 +44,7 @@ public final class AnvilCli {
                   --logprobs K           with --json: top-K [token_id, logprob] pairs per generated token
               synth      write a GGUF with random weights in a real model's shape, laid out as llama.cpp loads
                          that model's architecture, with a vocabulary of the real size and its chat template
-                  --shape NAME           smollm2-135m | smollm2-360m | llama-3.2-1b (llama), qwen2.5-0.5b (qwen2),
+                  --shape NAME           smollm2-135m | smollm2-360m | llama-3.2-1b | llama-3-8b (llama), qwen2.5-0.5b (qwen2),
                                          qwen3-0.6b (qwen3), gemma-2-2b (gemma2), phi-3-mini (phi3) | tiny
                   --type TYPE            F16 | Q8_0 | Q4_0 | Q4_K (also F32, BF16; default Q8_0)
                   --seed N               weight seed (default 0); same seed, same bytes

@@ -98,6 +98,7 @@ public record ModelShape(
             "smollm2-135m",
             "smollm2-360m",
             "llama-3.2-1b",
+            "llama-3-8b",
             "qwen2.5-0.5b",
             "qwen3-0.6b",
             "gemma-2-2b",
@@ -149,6 +150,27 @@ public record ModelShape(
                         8192,
                         128256,
                         131072,
+                        500000f,
+                        bpe(
+                                "llama-bpe",
+                                consecutive(128000, llama3Specials()),
+                                "<|begin_of_text|>",
+                                "<|eot_id|>",
+                                null,
+                                true,
+                                "llama-3.1.jinja"));
+            // Llama-3-8B(-Instruct): hidden 4096, 32 layers, 32 heads / 8 KV heads (head 128), FFN 14336, vocabulary
+            // 128256, rope_theta 5e5: the shape of the GPU decode benchmark (bin/anvil test-gpu).
+            case "llama-3-8b" ->
+                llama(
+                        name,
+                        4096,
+                        32,
+                        32,
+                        8,
+                        14336,
+                        128256,
+                        8192,
                         500000f,
                         bpe(
                                 "llama-bpe",

@@ -68,13 +68,14 @@ class ConsoleApiIT {
      */
     @Test
     void theServingApiReportsTheLoadOfAPromotedVersion(AnvilServer server) throws IOException {
-        String model =
-                "console-load-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 20));
+        String model = "console-load-"
+                + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 20));
         TestModel.register(server, model, "1.0.0");
         long started = System.currentTimeMillis();
         TestModel.moveStage(server, model, "1.0.0", "PRODUCTION", "load me");
         JsonObject load = dev.anvil.it.Eventually.value(
-                () -> server.get("/api/serving/versions?since=" + System.currentTimeMillis())
+                () -> server
+                        .get("/api/serving/versions?since=" + System.currentTimeMillis())
                         .json()
                         .getJsonArray("loads")
                         .getValuesAs(JsonObject.class)

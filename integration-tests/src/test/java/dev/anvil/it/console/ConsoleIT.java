@@ -463,7 +463,8 @@ class ConsoleIT {
         browser.text(prompt + " td[data-col=\"breached\"]", "OK|BREACHED|collecting");
         browser.text("#drift-report", "a feature breaches at PSI ≥");
         // The API says the same.
-        jakarta.json.JsonObject report = server.get("/api/drift/stories260k/1.0.0").json();
+        jakarta.json.JsonObject report =
+                server.get("/api/drift/stories260k/1.0.0").json();
         int apiCount = report.getJsonArray("features").getValuesAs(jakarta.json.JsonObject.class).stream()
                 .filter(f -> f.getString("feature").equals("prompt_tokens"))
                 .findFirst()
@@ -473,15 +474,17 @@ class ConsoleIT {
         browser.screenshot("drift");
 
         // Pinning the reference: a confirmation, then the reference starts anew from the current window.
-        String since = browser.text("#drift-versions tr[data-ref=\"stories260k@1.0.0\"] td[data-col=\"referenceSince\"]", "\\d");
+        String since = browser.text(
+                "#drift-versions tr[data-ref=\"stories260k@1.0.0\"] td[data-col=\"referenceSince\"]", "\\d");
         browser.find("#drift-pin").click();
         browser.text("#drift-pin-effect", "The current windows become the reference");
         browser.type("#drift-reason", "new traffic mix from the console test");
         browser.find("#dialog-confirm").click();
         browser.text("#drift-message", "pinned to the traffic of now");
         browser.until(
-                d -> d.findElement(By.cssSelector(
-                                        "#drift-versions tr[data-ref=\"stories260k@1.0.0\"] td[data-col=\"referenceSince\"]"))
+                d -> d.findElement(
+                                        By.cssSelector(
+                                                "#drift-versions tr[data-ref=\"stories260k@1.0.0\"] td[data-col=\"referenceSince\"]"))
                                 .getText()
                                 .equals(since)
                         ? null

@@ -420,6 +420,23 @@ class ConsoleIT {
                         ? true
                         : null,
                 "the error-rate chart with an interval");
+        // Latency and TTFT distributions per variant, and the traffic split over time (started at the first step).
+        browser.until(
+                d -> Integer.parseInt(d.findElement(By.cssSelector("#experiment-latency-distribution"))
+                                        .getAttribute("data-points"))
+                                > 0
+                        ? true
+                        : null,
+                "the latency distribution with outcomes");
+        browser.text("#experiment-results h3", "TTFT distribution");
+        browser.until(
+                d -> Integer.parseInt(d.findElement(By.cssSelector("#experiment-weights .chart"))
+                                        .getAttribute("data-points"))
+                                >= 2
+                        ? true
+                        : null,
+                "the weights chart from the start to now");
+        browser.text("#experiment-weights", "control");
         browser.screenshot("experiments", "#experiment-results");
 
         // Rolling back needs a reason; the timeline keeps it.
@@ -430,6 +447,14 @@ class ConsoleIT {
         browser.find("#dialog-confirm").click();
         browser.text("#experiment-detail h2", "ROLLED_BACK");
         browser.text("#experiment-timeline", "operator rollback from the console");
+        browser.text("#experiment-timeline li[data-action=\"ROLLED_BACK\"]", "RUNNING → ROLLED_BACK");
+        assertTrue(
+                browser.driver
+                        .findElements(
+                                By.cssSelector("#experiment-timeline li[data-action=\"ROLLED_BACK\"] .badge.AUTOMATIC"))
+                        .isEmpty(),
+                "an operator's rollback is not marked automatic");
+        browser.screenshot("experiments-timeline", "#experiment-weights");
 
         new Select(browser.find("#experiments-status")).selectByValue("RUNNING");
         browser.until(

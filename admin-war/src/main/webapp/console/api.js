@@ -13,6 +13,7 @@ export class ApiError extends Error {
     this.param = error?.param ?? null;
     this.code = error?.code ?? null;
     this.type = error?.type ?? null;
+    this.traceId = null;
   }
 }
 
@@ -56,7 +57,9 @@ function headers(authorization, extra) {
 async function errorOf(response) {
   let body = null;
   try { body = await response.json(); } catch { /* not JSON: the status says enough */ }
-  return new ApiError(response.status, body?.error);
+  const error = new ApiError(response.status, body?.error);
+  error.traceId = response.headers.get('X-Anvil-Trace-Id');
+  return error;
 }
 
 /** One admin API call; resolves to the parsed JSON answer (null for an empty one). */

@@ -7,8 +7,9 @@ import * as registry from './registry.js';
 import * as gateway from './gateway.js';
 import * as playground from './playground.js';
 import * as experiments from './experiments.js';
+import * as drift from './drift.js';
 
-const SECTIONS = { overview, registry, gateway, playground, experiments };
+const SECTIONS = { overview, registry, gateway, playground, experiments, drift };
 
 const $ = (id) => document.getElementById(id);
 let cleanup = null;

@@ -19,7 +19,7 @@ function palette(i) { return cssVar(`--series-${(i % 6) + 1}`); }
  * A chart of `measure` over time for several series. update(x, seriesList) redraws: x is epoch seconds, seriesList is
  * [{label, values}] aligned with x (null for a gap). The container's data-points tells how many samples it shows.
  */
-export function timeChart(title, unit, { digits = 1 } = {}) {
+export function timeChart(title, unit, { digits = 1, stepped = false } = {}) {
   const box = el('div.chart', { role: 'img', 'aria-label': `${title} chart` });
   const heading = el('h3', {}, title);
   const wrap = el('div.panel', {}, heading, box);
@@ -38,6 +38,7 @@ export function timeChart(title, unit, { digits = 1 } = {}) {
       axes: [axis, { ...axis, size: 78, values: (u, ticks) => ticks.map(v => v === null ? '' : compact(v, digits) + (unit ? ' ' + unit : '')) }],
       series: [{}, ...seriesList.map((s, i) => ({
         label: s.label, stroke: palette(i), width: 2, spanGaps: false,
+        paths: stepped ? uPlot.paths.stepped({ align: 1 }) : undefined,
         value: (u, v) => v === null || v === undefined ? '–' : v.toFixed(digits) + (unit ? ' ' + unit : ''),
       }))],
       legend: { show: true },
@@ -70,4 +71,41 @@ export function timeChart(title, unit, { digits = 1 } = {}) {
   }
 
   return { node: wrap, update, destroy };
+}
+
+
+/**
+ * Grouped bars: one bar per series in each category (bins of a distribution, say). update(categories, seriesList)
+ * redraws with seriesList [{label, values}] aligned with categories; data-points tells how many categories show.
+ */
+export function barChart(title, unit, { id, digits = 0 } = {}) {
+  const box = el('div.chart', { role: 'img', 'aria-label': `${title} chart`, id });
+  const wrap = el('div.panel', {}, el('h3', {}, title), box);
+  let plot = null;
+  function update(categories, seriesList) {
+    if (plot) plot.destroy();
+    box.replaceChildren();
+    box.dataset.points = String(seriesList.some(s => s.values.some(v => v)) ? categories.length : 0);
+    const x = categories.map((_, i) => i);
+    const text = cssVar('--text');
+    const grid = cssVar('--border');
+    const axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const n = Math.max(1, seriesList.length);
+    plot = new uPlot({
+      width: Math.max(280, box.clientWidth || 560), height: 200,
+      scales: { x: { time: false, range: [-0.6, categories.length - 0.4] }, y: { range: (u, min, max) => [0, Math.max(max ?? 0, 1) * 1.1] } },
+      axes: [{ ...axis, splits: () => x, values: (u, ticks) => ticks.map(t => categories[t] ?? '') },
+        { ...axis, size: 55, values: (u, ticks) => ticks.map(v => compact(v, digits) + (unit ? ' ' + unit : '')) }],
+      series: [{}, ...seriesList.map((s, i) => ({
+        label: s.label, stroke: palette(i), fill: palette(i), points: { show: false },
+        // Each series' bars side by side within the category: 0.8 of it split n ways, the i-th slot for series i
+        // (x0 and size in x-scale units).
+        paths: uPlot.paths.bars({ disp: {
+          x0: { unit: 1, values: () => x.map(c => c - 0.4 + i * 0.8 / n) },
+          size: { unit: 1, values: () => x.map(() => 0.8 / n) } } }),
+        value: (u, v) => v == null ? '–' : compact(v, digits) + (unit ? ' ' + unit : ''),
+      }))],
+    }, [x, ...seriesList.map(s => s.values)], box);
+  }
+  return { node: wrap, update, destroy: () => plot && plot.destroy() };
 }

@@ -3,6 +3,7 @@
 // per-variant rates with their 95 % intervals drawn as error bars, latency and TTFT, cost, and each comparison's
 // test, p-value and verdict in words.
 import * as api from './api.js';
+import { barChart, timeChart } from './charts.js';
 import { badge, clear, dialog, el, field, fmt, showError, table } from './ui.js';
 
 export const TITLE = 'Experiments';
@@ -68,6 +69,43 @@ function errorBars(title) {
   return { node, update, destroy: () => plot && plot.destroy() };
 }
 
+/** A rollback the canary controller made on its own (its reason says so), not an operator's. */
+function automatic(ev) { return ev.action === 'ROLLED_BACK' && /^automatic rollback/.test(ev.reason || ''); }
+
+/**
+ * The traffic split over time, from the experiment's events: each weight change (canary steps, bandit rebalances,
+ * operators' changes) as the event recorded it; a pause or an end sends everything to the control; a start or resume
+ * goes back to the last split. The split before the first change is the canary's first step, or, when nothing
+ * changed since, today's weights. Epoch seconds and one series per variant, ending now.
+ */
+function weightHistory(e) {
+  const names = e.variants.map(v => v.name);
+  const control = e.variants.find(v => v.control)?.name;
+  const current = Object.fromEntries(e.variants.map(v => [v.name, v.weightPercent]));
+  const events = [...(e.events || [])].sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
+  const firstChange = events.find(ev => ev.weights);
+  let last = null;
+  if (e.strategy === 'CANARY' && e.canarySteps?.length) {
+    const step = e.canarySteps[0];
+    last = Object.fromEntries(e.variants.map(v => [v.name, v.control ? 100 - step : step]));
+  } else if (!firstChange) {
+    last = current;
+  }
+  const allControl = Object.fromEntries(names.map(n => [n, n === control ? 100 : 0]));
+  const points = [];
+  for (const ev of events) {
+    const t = Date.parse(ev.at) / 1000;
+    if (ev.weights) { last = ev.weights; points.push([t, last]); }
+    else if (ev.action === 'STARTED' || ev.action === 'RESUMED') { if (last) points.push([t, last]); }
+    else if (['PAUSED', 'COMPLETED', 'ROLLED_BACK'].includes(ev.action)) points.push([t, allControl]);
+  }
+  if (points.length) points.push([Date.now() / 1000, e.status === 'RUNNING' ? current : allControl]);
+  return {
+    x: points.map(p => p[0]),
+    series: names.map(n => ({ label: n, values: points.map(p => p[1][n] ?? null) })),
+  };
+}
+
 export function mount(view) {
   const message = el('p.status-line#experiments-message', { 'aria-live': 'polite' });
   const filter = el('select#experiments-status', {}, el('option', { value: '' }, 'All statuses'), STATUSES.map(s => el('option', { value: s }, s)));
@@ -75,6 +113,10 @@ export function mount(view) {
   const detail = el('div#experiment-detail');
   const errorChart = errorBars('Error rate (95 % interval)');
   const feedbackChart = errorBars('Negative feedback (95 % interval)');
+  const latencyChart = barChart('Latency distribution', '', { id: 'experiment-latency-distribution' });
+  const ttftChart = barChart('TTFT distribution', '', { id: 'experiment-ttft-distribution' });
+  const weightsChart = timeChart('Traffic weights over time', '%', { digits: 0, stepped: true });
+  weightsChart.node.id = 'experiment-weights';
   view.append(el('h1', {}, 'Experiments'), message,
     el('div.cols', {}, el('div', {}, el('div.panel', {}, el('h2', { style: 'margin-top:0' }, 'Experiments'), field('Status', filter), listBox), createPanel()), detail));
   let selected = decodeURIComponent((location.hash.match(/^#\/experiments\/([^/]+)/) || [])[1] || '');
@@ -128,7 +170,7 @@ export function mount(view) {
           { key: 'ttft', label: 'TTFT p50 / p95', num: true, render: v => `${fmt.ms(v.ttftP50Ms)} / ${fmt.ms(v.ttftP95Ms)}` },
           { key: 'cost', label: 'Cost', num: true, render: v => fmt.num(v.totalCost, 4) },
         ], r.variants, { rowAttrs: v => ({ 'data-variant': v.name }) }),
-        el('div.grid', {}, errorChart.node, feedbackChart.node),
+        el('div.grid', {}, errorChart.node, feedbackChart.node, latencyChart.node, ttftChart.node),
         el('h3', {}, 'Verdicts'),
         el('ul#experiment-verdicts', {}, r.comparisons.length === 0 ? el('li.muted', {}, 'No comparison yet.') : r.comparisons.map(c => el('li', {},
           el('strong', {}, `${c.variant} vs ${c.control}: `), c.verdict,
@@ -137,11 +179,23 @@ export function mount(view) {
         r.shadow?.length ? el('p', {}, 'Shadow agreement: ' + r.shadow.map(s => `${s.variant} ${fmt.pct(s.agreement.rate)} of ${s.comparisons}`).join(', ')) : null),
       el('div.panel', {},
         el('h2', { style: 'margin-top:0' }, 'Timeline'),
-        el('ol.timeline#experiment-timeline', {}, [...(e.events || [])].reverse().map(ev => el('li', {},
+        weightsChart.node,
+        el('ol.timeline#experiment-timeline', {}, [...(e.events || [])].reverse().map(ev => el('li', { 'data-action': ev.action },
           el('time', { datetime: ev.at }, fmt.time(ev.at)), badge(ev.action), ' ',
-          ev.from ? `${ev.from} → ${ev.to}` : ev.to, ' by ', ev.actor, ev.reason ? el('div.muted', {}, `“${ev.reason}”`) : null)))));
+          automatic(ev) ? el('span', {}, badge('AUTOMATIC'), ' ') : null,
+          ev.from ? `${ev.from} → ${ev.to}` : ev.to, ' by ', ev.actor,
+          ev.weights ? el('div', { 'data-weights': '' }, 'Weights: ' + Object.entries(ev.weights).map(([n, w]) => `${n} ${w} %`).join(', ')) : null,
+          ev.reason ? el('div.muted', {}, `“${ev.reason}”`) : null)))));
     errorChart.update(r.variants.map(v => v.name), r.variants.map(v => v.errorRate));
     feedbackChart.update(r.variants.map(v => v.name), r.variants.map(v => v.negativeFeedbackRate));
+    const bins = (d) => d.counts.map((_, i) => i < d.upperEdgesMs.length ? '≤' + fmt.ms(d.upperEdgesMs[i]).replace('.0 ', ' ') : '>' + fmt.ms(d.upperEdgesMs[d.upperEdgesMs.length - 1]).replace('.0 ', ' '));
+    if (r.variants.length) {
+      latencyChart.update(bins(r.variants[0].latencyDistribution), r.variants.map(v => ({ label: v.name, values: v.latencyDistribution.counts })));
+      ttftChart.update(bins(r.variants[0].ttftDistribution), r.variants.map(v => ({ label: v.name, values: v.ttftDistribution.counts })));
+    }
+    const w = weightHistory(e);
+    weightsChart.node.hidden = w.x.length === 0;
+    if (w.x.length) weightsChart.update(w.x, w.series);
   }
 
   async function act(e, label, path, needsReason, effect) {
@@ -221,5 +275,5 @@ export function mount(view) {
 
   loadList();
   refresh = setInterval(() => { if (selected && !document.getElementById('dialog').open) loadDetail().catch(() => {}); }, 5000);
-  return () => { clearInterval(refresh); errorChart.destroy(); feedbackChart.destroy(); };
+  return () => { clearInterval(refresh); [errorChart, feedbackChart, latencyChart, ttftChart, weightsChart].forEach(c => c.destroy()); };
 }

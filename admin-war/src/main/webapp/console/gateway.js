@@ -27,7 +27,9 @@ export function mount(view) {
       { key: 'budget', label: 'Budget', num: true, render: t => t.tokenBudget == null ? 'none' : `${fmt.int(t.tokenBudget)} / ${t.budgetPeriod.toLowerCase()}` },
       { key: 'rpm', label: 'Req/min', num: true, render: t => t.requestsPerMinute ?? '–' },
       { key: 'tpm', label: 'Tok/min', num: true, render: t => t.tokensPerMinute ?? '–' },
+      { key: 'concurrent', label: 'Concurrent', num: true, render: t => t.maxConcurrentRequests ?? '–' },
       { key: 'audit', label: 'Audit text', render: t => t.auditText ? 'yes' : 'no' },
+      { key: 'actions', label: 'Actions', render: t => el('button.secondary', { type: 'button', 'data-edit-tenant': t.name, 'aria-label': `Edit tenant ${t.name}`, onclick: () => editTenant(t) }, 'Edit…') },
     ], data, { rowAttrs: t => ({ class: t.name === selected ? 'selected' : null, 'data-tenant': t.name }) }));
     await loadKeys();
   }
@@ -61,6 +63,42 @@ export function mount(view) {
       { key: 'state', label: 'State', render: k => k.revokedAt ? el('span', {}, badge('REVOKED'), ' ', fmt.time(k.revokedAt)) : badge('ACTIVE') },
       { key: 'actions', label: 'Actions', render: k => k.revokedAt ? '' : el('button.danger', { type: 'button', 'aria-label': `Revoke key ${k.name}`, onclick: () => revoke(k) }, 'Revoke') },
     ], data, { rowAttrs: k => ({ 'data-key': k.name }) }), el('h3', {}, 'New key'), form);
+  }
+
+  /** Budget, period, limits, audit text and version pinning of a tenant, replaced as a whole (PUT). */
+  async function editTenant(t) {
+    const val = (v) => v === null || v === undefined ? '' : String(v);
+    const budget = el('input#edit-budget', { type: 'number', min: 1, value: val(t.tokenBudget), 'data-param': 'tokenBudget' });
+    const period = el('select#edit-period', { 'data-param': 'budgetPeriod' },
+      el('option', { value: 'DAY', selected: t.budgetPeriod === 'DAY' }, 'per day'), el('option', { value: 'MONTH', selected: t.budgetPeriod === 'MONTH' }, 'per month'));
+    const rpm = el('input#edit-rpm', { type: 'number', min: 1, value: val(t.requestsPerMinute), 'data-param': 'requestsPerMinute' });
+    const tpm = el('input#edit-tpm', { type: 'number', min: 1, value: val(t.tokensPerMinute), 'data-param': 'tokensPerMinute' });
+    const concurrent = el('input#edit-concurrent', { type: 'number', min: 1, value: val(t.maxConcurrentRequests), 'data-param': 'maxConcurrentRequests' });
+    const audit = el('input#edit-audit-text', { type: 'checkbox', style: 'width:auto', checked: t.auditText, 'data-param': 'auditText' });
+    const pinning = el('input#edit-pinning', { type: 'checkbox', style: 'width:auto', checked: t.allowVersionPinning, 'data-param': 'allowVersionPinning' });
+    const form = document.getElementById('dialog-form');
+    const done = await dialog({
+      title: `Edit tenant ${t.name}`,
+      body: [el('p.muted', {}, 'Empty fields mean no limit. The new settings apply to the tenant’s next requests; usage so far counts against the new budget.'),
+        el('div.form-grid', {}, field('Token budget', budget, 'Empty: unlimited'), field('Budget period', period),
+          field('Requests per minute', rpm), field('Tokens per minute', tpm), field('Concurrent requests', concurrent)),
+        el('div.field', {}, el('label', { for: audit.id }, audit, ' Keep request and answer text in the audit log')),
+        el('div.field', {}, el('label', { for: pinning.id }, pinning, ' Keys may pin versions (name@version)'))],
+      confirmLabel: 'Save tenant',
+      onConfirm: async () => {
+        try {
+          return await api.put(`/api/gateway/tenants/${api.seg(t.name)}`, {
+            tokenBudget: optionalInt(budget), budgetPeriod: period.value, requestsPerMinute: optionalInt(rpm),
+            tokensPerMinute: optionalInt(tpm), maxConcurrentRequests: optionalInt(concurrent),
+            auditText: audit.checked, allowVersionPinning: pinning.checked });
+        } catch (err) {
+          const marked = err.param && form.querySelector(`[data-param="${CSS.escape(err.param)}"]`);
+          if (marked) { showError(form, err, null); throw new Error('Correct the field marked above.'); }
+          throw err;
+        }
+      },
+    });
+    if (done) { message.textContent = `Tenant ${done.name} saved.`; await loadTenants(); }
   }
 
   async function showSecret(key) {

@@ -2,6 +2,7 @@
 // (an in-memory time series on the server). Polls once per sampling interval, asking only for newer samples.
 import * as api from './api.js';
 import { timeChart } from './charts.js';
+import { anyInProgress, loadsTable } from './loads.js';
 import { badge, clear, el, fmt, table } from './ui.js';
 
 export const TITLE = 'Overview';
@@ -9,6 +10,7 @@ export const TITLE = 'Overview';
 export function mount(view) {
   const status = el('p.muted.status-line', { 'aria-live': 'polite' });
   const tableBox = el('div.panel#overview-versions');
+  const loadsBox = el('div.panel#overview-loads', { hidden: true });
   const charts = {
     throughput: timeChart('Throughput', 'tok/s'),
     ttft: timeChart('Time to first token (p50, p99)', 'ms'),
@@ -20,6 +22,7 @@ export function mount(view) {
     el('h1', {}, 'Overview'),
     status,
     tableBox,
+    loadsBox,
     el('div.grid#overview-charts', {}, Object.values(charts).map(c => c.node)));
 
   const versions = new Map(); // ref -> {info, samples[]}
@@ -48,7 +51,8 @@ export function mount(view) {
       for (const ref of [...versions.keys()]) if (!live.has(ref)) versions.delete(ref);
       render(answer);
       status.textContent = `Live: one sample every ${answer.intervalSeconds} s, last ${Math.round(answer.windowSeconds / 60)} min kept. Updated ${new Date(answer.at).toLocaleTimeString('en-GB')}.`;
-      schedule(answer.intervalSeconds * 1000);
+      // While a version loads, its progress bar moves every second; otherwise once per sample.
+      schedule(anyInProgress(answer.loads) ? 1000 : answer.intervalSeconds * 1000);
     } catch (err) {
       if (stopped || err.name === 'AbortError' || err.status === 401) return;
       status.textContent = `Could not read the serving state: ${err.message}. Retrying.`;
@@ -58,7 +62,10 @@ export function mount(view) {
 
   function schedule(ms) { if (!stopped) timer = setTimeout(poll, ms); }
 
-  function render() {
+  function render(answer) {
+    loadsBox.hidden = answer.loads.length === 0;
+    clear(loadsBox, el('h2', { style: 'margin-top:0' }, 'Model loads'), loadsTable(answer.loads,
+      { caption: 'Versions being loaded on this server, and those loaded in the last 10 minutes.' }));
     const rows = [...versions.values()].map(e => ({ ...e.info, last: e.info.latest }));
     clear(tableBox, el('h2', { style: 'margin-top:0' }, 'Loaded versions'), table([
       { key: 'ref', label: 'Version', render: r => el('strong', {}, `${r.model}@${r.version}`) },

@@ -104,14 +104,31 @@ export function mount(view) {
         ['Cache', response.headers.get('X-Anvil-Cache') || '–'],
         ['Guardrails', response.headers.get('X-Anvil-Guardrails') || 'no findings'],
       ];
-      clear(stats, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-stat': k }, String(v))]));
+      clear(stats, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-stat': k }, String(v))]),
+        traceRow(response.headers.get('X-Anvil-Trace-Id')));
       box.dataset.done = 'true';
     } catch (err) {
       if (err.name === 'AbortError') return;
       problem.textContent = `${err.status ? 'HTTP ' + err.status + ': ' : ''}${err.message}`;
+      clear(stats, traceRow(err.traceId));
       box.dataset.done = 'error';
     }
   }
 
   return () => controller.abort();
+}
+
+/**
+ * The answer's trace id (X-Anvil-Trace-Id): the key to its spans in the trace backend the server exports to
+ * (OpenTelemetry, when configured) and to the server's log lines; shown with a copy button.
+ */
+function traceRow(id) {
+  if (!id) return [el('dt', {}, 'Trace id'), el('dd', { 'data-stat': 'Trace id' }, el('span.muted', {}, 'none: this server exports no traces (OpenTelemetry is off)'))];
+  const code = el('code', {}, id);
+  const note = el('span.muted', { 'aria-live': 'polite' });
+  const copy = el('button.secondary.small', { type: 'button', 'aria-label': `Copy trace id ${id}`, onclick: async () => {
+    try { await navigator.clipboard.writeText(id); note.textContent = ' copied'; }
+    catch { const r = document.createRange(); r.selectNodeContents(code); getSelection().removeAllRanges(); getSelection().addRange(r); note.textContent = ' selected: Ctrl+C'; }
+  } }, 'Copy');
+  return [el('dt', {}, 'Trace id'), el('dd', { 'data-stat': 'Trace id' }, code, ' ', copy, note)];
 }

@@ -1,6 +1,7 @@
 // Registry: models and versions, registering a version from a file on the server, stage changes and blue-green
 // switches (each with a required reason and a confirmation saying what happens to traffic), and the stage history.
 import * as api from './api.js';
+import { anyInProgress, loadsTable } from './loads.js';
 import { badge, clear, dialog, el, field, fmt, showError, table } from './ui.js';
 
 export const TITLE = 'Registry';
@@ -34,6 +35,28 @@ export function mount(view) {
   view.append(el('h1', {}, 'Registry'), message, el('div.cols', {}, el('div', {}, modelsBox, registerPanel()), detail));
   let selected = decodeURIComponent((location.hash.match(/^#\/registry\/([^/]+)/) || [])[1] || '');
   let production = null;
+  let loadsTimer = null;
+  let followLoads = 0;
+  const loadsBox = el('div.panel#registry-loads', { hidden: true });
+
+  /**
+   * The loads of the selected model's versions (a promotion or a switch loads one), polled while one runs, and
+   * `follow` more times after an action (its load may start a moment after the answer).
+   */
+  async function pollLoads(follow = 0) {
+    clearTimeout(loadsTimer);
+    const name = selected;
+    try {
+      const { loads } = await api.get('/api/serving/versions?since=' + Date.now());
+      const mine = loads.filter(l => l.model === name);
+      loadsBox.hidden = mine.length === 0;
+      clear(loadsBox, el('h2', { style: 'margin-top:0' }, `Loads of ${name}`), loadsTable(mine));
+      if (anyInProgress(mine)) loadsTimer = setTimeout(() => pollLoads(follow), 1000);
+      else if (follow > 0) loadsTimer = setTimeout(() => pollLoads(follow - 1), 1000);
+    } catch (err) {
+      if (err.status !== 401) clear(loadsBox, el('p.error', {}, `Could not read the loads: ${err.message}`));
+    }
+  }
 
   async function loadModels() {
     try {
@@ -82,6 +105,7 @@ export function mount(view) {
           { key: 'created', label: 'Registered', render: v => el('span', {}, fmt.time(v.createdAt), el('br'), el('span.muted', {}, 'by ' + v.createdBy)) },
           { key: 'actions', label: 'Actions', render: v => actions(name, v) },
         ], versions.data, { rowAttrs: v => ({ 'data-version': v.version }) })),
+      loadsBox,
       el('div.panel', {},
         el('h2', { style: 'margin-top:0' }, 'History'),
         el('ol.timeline#registry-history', {}, [...hist.data].reverse().map(t => el('li', {},
@@ -90,6 +114,8 @@ export function mount(view) {
           t.from ? el('span', {}, badge(t.from), ' → ', badge(t.to)) : el('span', {}, 'registered as ', badge(t.to)),
           ' by ', t.actor,
           t.reason ? el('div.muted', {}, `“${t.reason}”`) : null)))));
+    await pollLoads(followLoads);
+    followLoads = 0;
   }
 
   function actions(model, v) {
@@ -122,7 +148,7 @@ export function mount(view) {
           { stage: select.value, reason: reason.value.trim() });
       },
     });
-    if (result) { message.textContent = `${model}@${v.version} is now ${select.value}.`; await loadModels(); }
+    if (result) { message.textContent = `${model}@${v.version} is now ${select.value}.`; followLoads = 5; await loadModels(); }
   }
 
   async function blueGreen(model, v) {
@@ -140,7 +166,7 @@ export function mount(view) {
         return api.post(`/api/registry/models/${api.seg(model)}/switch`, { version: v.version, reason: reason.value.trim() });
       },
     });
-    if (result) { message.textContent = `${model} now serves ${result.serving}; ${result.standby || 'no version'} is the standby.`; await loadModels(); }
+    if (result) { message.textContent = `${model} now serves ${result.serving}; ${result.standby || 'no version'} is the standby.`; followLoads = 5; await loadModels(); }
   }
 
   function registerPanel() {
@@ -228,5 +254,5 @@ export function mount(view) {
   }
 
   loadModels();
-  return () => {};
+  return () => clearTimeout(loadsTimer);
 }

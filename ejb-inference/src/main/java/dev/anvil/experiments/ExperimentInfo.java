@@ -2,6 +2,7 @@ package dev.anvil.experiments;
 
 import dev.anvil.experiments.domain.Experiment;
 import dev.anvil.experiments.domain.ExperimentEvent;
+import dev.anvil.experiments.domain.ExperimentText;
 import dev.anvil.experiments.domain.Variant;
 import java.time.Instant;
 import java.util.List;
@@ -49,7 +50,15 @@ public record ExperimentInfo(
         }
     }
 
-    public record EventInfo(String action, String from, String to, String actor, Instant at, String reason) {
+    /** {@code weights}: what a WEIGHTS_CHANGED event set (variant to percent), else null. */
+    public record EventInfo(
+            String action,
+            String from,
+            String to,
+            String actor,
+            Instant at,
+            String reason,
+            java.util.Map<String, Integer> weights) {
         static EventInfo of(ExperimentEvent e) {
             return new EventInfo(
                     e.action().name(),
@@ -57,7 +66,38 @@ public record ExperimentInfo(
                     e.to().name(),
                     e.actor(),
                     e.occurredAt(),
-                    e.reason());
+                    e.reason(),
+                    weightsOf(e.action().name(), e.reason()));
+        }
+
+        /**
+         * The weights a WEIGHTS_CHANGED event set, read back from its reason, which the domain writes as
+         * {@code weights {a=10, b=90}} or {@code WHY (weights {a=10, b=90})} (variant names are
+         * {@link ExperimentText#VARIANT_NAME}, so the braces, '=' and ", " are unambiguous); null for any other event
+         * or text that is not of that form.
+         */
+        static java.util.Map<String, Integer> weightsOf(String action, String reason) {
+            if (!"WEIGHTS_CHANGED".equals(action) || reason == null) return null;
+            String body;
+            if (reason.startsWith("weights {") && reason.endsWith("}")) {
+                body = reason.substring("weights {".length(), reason.length() - 1);
+            } else if (reason.endsWith("})") && reason.lastIndexOf(" (weights {") >= 0) {
+                body = reason.substring(
+                        reason.lastIndexOf(" (weights {") + " (weights {".length(), reason.length() - 2);
+            } else {
+                return null;
+            }
+            java.util.Map<String, Integer> weights = new java.util.LinkedHashMap<>();
+            for (String entry : body.split(", ", -1)) {
+                int eq = entry.indexOf('=');
+                if (eq <= 0) return null;
+                String name = entry.substring(0, eq);
+                String value = entry.substring(eq + 1);
+                if (!ExperimentText.VARIANT_NAME.matcher(name).matches() || !value.matches("\\d{1,3}")) return null;
+                int percent = Integer.parseInt(value);
+                if (percent > 100 || weights.put(name, percent) != null) return null;
+            }
+            return java.util.Collections.unmodifiableMap(weights);
         }
     }
 

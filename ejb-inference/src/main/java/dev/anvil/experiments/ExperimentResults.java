@@ -61,7 +61,15 @@ public record ExperimentResults(
             double totalCost,
             long promptTokens,
             long completionTokens,
-            List<String> guardrailBreaches) {}
+            List<String> guardrailBreaches,
+            Distribution latencyDistribution,
+            Distribution ttftDistribution) {}
+
+    /**
+     * How many outcomes fell in each bin: bin i holds values at most {@code upperEdgesMs[i]} and above the previous
+     * edge; the last count (one more than the edges) holds those above the last edge.
+     */
+    public record Distribution(List<Long> upperEdgesMs, List<Long> counts) {}
 
     /**
      * A candidate against the control on the primary metric. {@code test}, {@code statistic} and {@code pValue} are

@@ -171,7 +171,25 @@ public final class ResultsCalculator {
                 totalCost,
                 samples.stream().mapToLong(OutcomeSample::promptTokens).sum(),
                 samples.stream().mapToLong(OutcomeSample::completionTokens).sum(),
-                breaches);
+                breaches,
+                distribution(latency),
+                distribution(ttft));
+    }
+
+    /** Bin edges of latency and TTFT distributions: 1-2-5 steps from 1 ms to a minute (LLM answers span that). */
+    static final List<Long> DISTRIBUTION_EDGES_MS =
+            List.of(1L, 2L, 5L, 10L, 20L, 50L, 100L, 200L, 500L, 1_000L, 2_000L, 5_000L, 10_000L, 20_000L, 60_000L);
+
+    /** Counts of {@code values} (ms) per {@link #DISTRIBUTION_EDGES_MS} bin, plus one bin above the last edge. */
+    static ExperimentResults.Distribution distribution(double[] values) {
+        long[] counts = new long[DISTRIBUTION_EDGES_MS.size() + 1];
+        for (double v : values) {
+            int bin = 0;
+            while (bin < DISTRIBUTION_EDGES_MS.size() && v > DISTRIBUTION_EDGES_MS.get(bin)) bin++;
+            counts[bin]++;
+        }
+        return new ExperimentResults.Distribution(
+                DISTRIBUTION_EDGES_MS, java.util.Arrays.stream(counts).boxed().toList());
     }
 
     private static ExperimentResults.Rate rate(

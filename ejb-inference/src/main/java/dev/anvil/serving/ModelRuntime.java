@@ -9,6 +9,7 @@ import dev.anvil.engine.Generation;
 import dev.anvil.engine.GgufFile;
 import dev.anvil.engine.KvCachePool;
 import dev.anvil.engine.LlamaModel;
+import dev.anvil.engine.LoadProgress;
 import dev.anvil.engine.SamplingParams;
 import dev.anvil.engine.Scheduler;
 import dev.anvil.engine.SequenceListener;
@@ -85,16 +86,17 @@ public final class ModelRuntime {
             ThreadFactory threads,
             ServingConfig config,
             EmbeddingConfig embeddingConfig,
-            Path draftPath)
+            Path draftPath,
+            LoadProgress progress)
             throws IOException {
         if (!Files.isReadable(path))
             throw new IOException("model file " + path + " of " + name + "@" + version + " is not readable");
         if (isGguf(path) && isEncoder(path))
-            return loadEncoder(name, version, path, createdAt, owner, threads, config, embeddingConfig);
+            return loadEncoder(name, version, path, createdAt, owner, threads, config, embeddingConfig, progress);
         Scheduler.Config sc = config.schedulerConfig(name, version);
         if (draftPath != null && !Files.isReadable(draftPath))
             throw new IOException("draft model file " + draftPath + " of " + name + "@" + version + " is not readable");
-        LlamaModel model = LlamaModel.load(path, threads, config.engineThreads());
+        LlamaModel model = LlamaModel.load(path, threads, config.engineThreads(), progress);
         LlamaModel draft = null;
         try {
             // The draft runs between the target's passes on the same cores: its own compute threads, as many.
@@ -187,10 +189,15 @@ public final class ModelRuntime {
             String owner,
             ThreadFactory threads,
             ServingConfig config,
-            EmbeddingConfig embeddingConfig)
+            EmbeddingConfig embeddingConfig,
+            LoadProgress progress)
             throws IOException {
         EmbeddingQueue.Config qc = embeddingConfig.queueConfig();
+        // The encoder maps its file without reading ahead: its progress is the whole file once it is loaded.
+        long size = Files.size(path);
+        progress.weightsRead(0, size);
         BertEncoder encoder = BertEncoder.load(path, threads, config.engineThreads());
+        progress.weightsRead(size, size);
         try {
             BertEncoder.Config c = encoder.config();
             ServedModel served = new ServedModel(

@@ -90,9 +90,30 @@ public class ModelRuntimes {
     private final Map<String, ModelRuntime> serving = new ConcurrentHashMap<>();
     /** Every runtime not yet unloaded (serving, warming, draining). */
     private final List<ModelRuntime> all = new CopyOnWriteArrayList<>();
+    /** Loads in progress and recently finished, with how much of their weights is read (the serving API's view). */
+    private final ModelLoads loadProgress = new ModelLoads();
+
+    /** The loads in progress and those finished in the last minutes. */
+    public List<ModelLoads.Status> loads() {
+        return loadProgress.statuses();
+    }
 
     /** Loads, starts and warms up a version without giving it traffic yet. */
     public ModelRuntime load(String name, String version, Path path, Instant createdAt, String owner) throws Exception {
+        ModelLoads.Load progress = loadProgress.start(name, version);
+        try {
+            ModelRuntime runtime = load(name, version, path, createdAt, owner, progress);
+            progress.loaded();
+            return runtime;
+        } catch (Exception | Error e) {
+            progress.failed(e);
+            throw e;
+        }
+    }
+
+    private ModelRuntime load(
+            String name, String version, Path path, Instant createdAt, String owner, ModelLoads.Load progress)
+            throws Exception {
         long t0 = System.nanoTime();
         ModelRuntime runtime = ModelRuntime.load(
                 name,
@@ -103,7 +124,9 @@ public class ModelRuntimes {
                 engineThreads,
                 config,
                 embeddingConfig == null ? new EmbeddingConfig() : embeddingConfig,
-                draftPath(name, version));
+                draftPath(name, version),
+                progress);
+        progress.phase(ModelLoads.Phase.STARTING);
         all.add(runtime);
         runtime.stopped().whenComplete((v, e) -> {
             all.remove(runtime);
@@ -118,7 +141,10 @@ public class ModelRuntimes {
         runtime.start(batching, config.loopStartTimeoutSeconds());
         metrics.register(runtime);
         try {
-            if (config.warmupEnabled()) runtime.warmUp(config.warmupTokens());
+            if (config.warmupEnabled()) {
+                progress.phase(ModelLoads.Phase.WARMING);
+                runtime.warmUp(config.warmupTokens());
+            }
         } catch (Exception e) {
             runtime.stop();
             throw e;

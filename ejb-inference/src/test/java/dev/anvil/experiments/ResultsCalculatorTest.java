@@ -114,6 +114,48 @@ class ResultsCalculatorTest {
         assertEquals(100, v.negativeFeedbackRate().trials());
     }
 
+    /**
+     * Latency and TTFT distributions: each outcome lands in exactly one bin, a value on an edge in the bin it closes,
+     * values beyond the last edge in the overflow bin; outcomes without a TTFT count only in the latency one.
+     */
+    @Test
+    void latencyAndTtftDistributionsBinEveryOutcomeOnce() {
+        List<OutcomeSample> all = new ArrayList<>(samples("control", 200, 0, 100)); // latency 100..149, TTFT 10..14
+        all.add(new OutcomeSample("candidate", 200, 10L, 1, 1, false, 0, null)); // on the 200 ms edge
+        all.add(new OutcomeSample("candidate", 201, null, 1, 1, false, 0, null)); // just above it, no TTFT
+        all.add(new OutcomeSample("candidate", 90_000, 5L, 1, 1, false, 0, null)); // past the last edge
+        ExperimentResults r = ResultsCalculator.calculate(
+                "e",
+                "RUNNING",
+                "AB",
+                PrimaryMetric.LATENCY_MS,
+                new Guardrails(null, null, null, 100),
+                VARIANTS,
+                Map.of(),
+                all,
+                null);
+        List<Long> edges = ResultsCalculator.DISTRIBUTION_EDGES_MS;
+        ExperimentResults.Distribution control = r.variants().get(0).latencyDistribution();
+        assertEquals(edges, control.upperEdgesMs());
+        assertEquals(edges.size() + 1, control.counts().size());
+        assertEquals(200L, control.counts().stream().mapToLong(Long::longValue).sum());
+        int to100 = edges.indexOf(100L);
+        assertEquals(4L, control.counts().get(to100), "latency 100 exactly (i % 50 == 0 four times)");
+        assertEquals(196L, control.counts().get(to100 + 1), "101..149 ms, in (100, 200]");
+        ExperimentResults.Distribution ttft = r.variants().get(0).ttftDistribution();
+        assertEquals(40L, ttft.counts().get(edges.indexOf(10L)), "TTFT 10 (i % 5 == 0)");
+        assertEquals(160L, ttft.counts().get(edges.indexOf(20L)), "TTFT 11..14");
+
+        ExperimentResults.Distribution candidate = r.variants().get(1).latencyDistribution();
+        int to200 = edges.indexOf(200L);
+        assertEquals(1L, candidate.counts().get(to200));
+        assertEquals(1L, candidate.counts().get(to200 + 1));
+        assertEquals(1L, candidate.counts().get(edges.size()), "the overflow bin");
+        ExperimentResults.Distribution candidateTtft = r.variants().get(1).ttftDistribution();
+        assertEquals(
+                2L, candidateTtft.counts().stream().mapToLong(Long::longValue).sum(), "only outcomes with a TTFT");
+    }
+
     @Test
     void costUsesWelch() {
         List<OutcomeSample> all = new ArrayList<>();

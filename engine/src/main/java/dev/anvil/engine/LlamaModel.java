@@ -173,6 +173,12 @@ public final class LlamaModel implements AutoCloseable {
         return ModelLoader.load(path, null, threadFactory, threads);
     }
 
+    /** As {@link #load(Path, ThreadFactory, int)}, telling {@code progress} how much of the weights is read. */
+    public static LlamaModel load(Path path, ThreadFactory threadFactory, int threads, LoadProgress progress)
+            throws IOException {
+        return ModelLoader.load(path, null, threadFactory, threads, progress);
+    }
+
     /**
      * Checks, without loading it, that an open GGUF file is a network this engine can run: architecture (one
      * of {@code llama, qwen2, qwen3, gemma2, gemma3, phi3}), hyper-parameters, every tensor's presence, type and shape, and the tokenizer. Cheap (no weights are read or

@@ -24,13 +24,51 @@ final class ModelLoader {
 
     private ModelLoader() {}
 
+    /** Weights are read into memory this many bytes at a time, reporting {@link LoadProgress} after each. */
+    static final long READ_CHUNK_BYTES = 32L << 20;
+
     static LlamaModel load(Path path, Path tokenizerPath, ThreadFactory threadFactory, int threads) throws IOException {
+        return load(path, tokenizerPath, threadFactory, threads, LoadProgress.NONE);
+    }
+
+    static LlamaModel load(
+            Path path, Path tokenizerPath, ThreadFactory threadFactory, int threads, LoadProgress progress)
+            throws IOException {
         if (GgufFile.hasMagic(path)) {
             if (tokenizerPath != null)
                 throw new IllegalArgumentException(path + " is GGUF: its tokenizer is inside the file");
-            return loadGguf(path, threadFactory, threads);
+            return loadGguf(path, threadFactory, threads, progress);
         }
-        return loadLlama2c(path, tokenizerPath, threadFactory, threads);
+        LlamaModel m = loadLlama2c(path, tokenizerPath, threadFactory, threads);
+        long size = java.nio.file.Files.size(path);
+        progress.weightsRead(0, size);
+        progress.weightsRead(size, size);
+        return m;
+    }
+
+    /**
+     * Reads every tensor's bytes of the mapped file into memory, in file order and in chunks of
+     * {@link #READ_CHUNK_BYTES}, reporting each step. The weights stay memory-mapped views; reading them here (rather
+     * than on the first forward passes' page faults) makes the load's progress observable and its duration honest:
+     * the warm-up and the first requests would read the same pages anyway. Returns the bytes read.
+     */
+    static long readWeights(GgufFile f, LoadProgress progress) {
+        List<GgufFile.Tensor> tensors = new ArrayList<>(f.tensors().values());
+        tensors.sort(java.util.Comparator.comparingLong(GgufFile.Tensor::offset));
+        long total = 0;
+        for (GgufFile.Tensor t : tensors) total += t.data().byteSize();
+        long read = 0;
+        progress.weightsRead(0, total);
+        for (GgufFile.Tensor t : tensors) {
+            MemorySegment data = t.data();
+            for (long at = 0; at < data.byteSize(); at += READ_CHUNK_BYTES) {
+                MemorySegment chunk = data.asSlice(at, Math.min(READ_CHUNK_BYTES, data.byteSize() - at));
+                if (chunk.isMapped()) chunk.load();
+                read += chunk.byteSize();
+                progress.weightsRead(read, total);
+            }
+        }
+        return read;
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -298,11 +336,13 @@ final class ModelLoader {
         }
     }
 
-    private static LlamaModel loadGguf(Path path, ThreadFactory tf, int threads) throws IOException {
+    private static LlamaModel loadGguf(Path path, ThreadFactory tf, int threads, LoadProgress progress)
+            throws IOException {
         GgufFile f = GgufFile.open(path);
         ComputePool pool = null;
         try {
             GgufParts g = refusal(path, () -> parts(f));
+            readWeights(f, progress);
             pool = new ComputePool(threads, tf);
             ComputePool compute = pool;
             return refusal(

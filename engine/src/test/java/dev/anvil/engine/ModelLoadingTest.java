@@ -87,6 +87,35 @@ class ModelLoadingTest {
         return p;
     }
 
+    /**
+     * A GGUF load reads every tensor's bytes and says so: from 0 of the total to the total, never backwards, one step
+     * per tensor of this small file, the total being the file's tensor data (what a loading progress bar shows).
+     */
+    @Test
+    void loadReportsTheWeightBytesItReads() throws Exception {
+        Path p = write("progress.gguf", "llama", GgmlType.F32, true);
+        long expected;
+        int tensors;
+        try (GgufFile f = GgufFile.open(p)) {
+            expected = f.tensors().values().stream()
+                    .mapToLong(t -> t.data().byteSize())
+                    .sum();
+            tensors = f.tensors().size();
+        }
+        java.util.List<long[]> reports = new java.util.ArrayList<>();
+        try (LlamaModel m = LlamaModel.load(
+                p, ComputePool.defaultFactory(), 1, (read, total) -> reports.add(new long[] {read, total}))) {
+            assertEquals(16, m.config().vocabSize());
+        }
+        assertEquals(tensors + 1, reports.size(), "a first report of 0, then one per tensor");
+        assertArrayEquals(new long[] {0, expected}, reports.get(0));
+        assertArrayEquals(new long[] {expected, expected}, reports.get(reports.size() - 1));
+        for (int i = 1; i < reports.size(); i++) {
+            assertTrue(reports.get(i)[0] > reports.get(i - 1)[0], "progress only moves forward");
+            assertEquals(expected, reports.get(i)[1]);
+        }
+    }
+
     /** Last-position logits of a fixed prompt. */
     private static float[] logits(Path model) throws IOException, KvCacheFullException {
         try (LlamaModel m = LlamaModel.load(model, ComputePool.defaultFactory(), 1)) {

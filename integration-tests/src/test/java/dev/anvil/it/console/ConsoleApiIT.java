@@ -27,8 +27,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * What the admin API gained for the console: the experiments list's status filter, the audit log's paging, and
- * registering a version by uploading its file (with JSON bodies still bounded).
+ * What the admin API gained for the console: the experiments list's status filter, the audit log's paging,
+ * registering a version by uploading its file (with JSON bodies still bounded), and the loads of model versions.
  */
 @ExtendWith(AnvilServerExtension.class)
 class ConsoleApiIT {
@@ -60,6 +60,41 @@ class ConsoleApiIT {
         assertEquals(400, bad.status(), bad::toString);
         assertEquals("status", bad.json().getJsonObject("error").getString("param"), bad::toString);
         server.post("/api/experiments/" + name + "/complete", "{}");
+    }
+
+    /**
+     * A promotion loads the version; the serving API lists that load with its phase and the weight bytes the engine
+     * read: all of the file's tensor data once LOADED (what the console's progress bars draw while it runs).
+     */
+    @Test
+    void theServingApiReportsTheLoadOfAPromotedVersion(AnvilServer server) throws IOException {
+        String model = "console-load-"
+                + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 20));
+        TestModel.register(server, model, "1.0.0");
+        long started = System.currentTimeMillis();
+        TestModel.moveStage(server, model, "1.0.0", "PRODUCTION", "load me");
+        JsonObject load = dev.anvil.it.Eventually.value(
+                () -> server
+                        .get("/api/serving/versions?since=" + System.currentTimeMillis())
+                        .json()
+                        .getJsonArray("loads")
+                        .getValuesAs(JsonObject.class)
+                        .stream()
+                        .filter(l -> l.getString("model").equals(model))
+                        .findFirst()
+                        .orElse(null),
+                l -> l != null && l.getString("phase").equals("LOADED"),
+                java.time.Duration.ofSeconds(60));
+        assertTrue(load != null && load.getString("phase").equals("LOADED"), "a LOADED load of " + model + ": " + load);
+        assertEquals("1.0.0", load.getString("version"));
+        long total = load.getJsonNumber("bytesTotal").longValue();
+        assertTrue(total > 0 && total <= Files.size(TestModel.file()), "tensor bytes within the file: " + load);
+        assertEquals(total, load.getJsonNumber("bytesRead").longValue(), load::toString);
+        assertEquals(1.0, load.getJsonNumber("fractionRead").doubleValue());
+        long startedAt = load.getJsonNumber("startedAt").longValue();
+        assertTrue(startedAt >= started - 1000, load::toString);
+        assertTrue(load.getJsonNumber("finishedAt").longValue() >= startedAt, load::toString);
+        assertTrue(load.isNull("error"), load::toString);
     }
 
     @Test

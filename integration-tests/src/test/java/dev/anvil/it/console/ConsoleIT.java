@@ -30,8 +30,9 @@ import org.openqa.selenium.support.ui.Select;
 /**
  * The admin console at /admin/ in a real browser (headless Chromium), walked as an operator would: signing in (and
  * being refused) in the page's own form, the overview's live table and charts under load, registering, promoting and
- * blue-green switching versions with reasons, a narrow screen and dark mode, signing out. Each step asserts what the
- * page shows, and the page logs no errors. Screenshots of each section go to docs/console/.
+ * blue-green switching versions with reasons and seeing the promotion's load, a narrow screen and dark mode, signing
+ * out, editing a tenant, keys in the playground (with the answer's trace id), a canary, and the drift view. Each step
+ * asserts what the page shows, and the page logs no errors. Screenshots of each section go to docs/console/.
  */
 @ExtendWith(AnvilServerExtension.class)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -174,6 +175,16 @@ class ConsoleIT {
         browser.text(cell("1.0.0", "stage"), "PRODUCTION");
         assertEquals("1.0.0", servedVersion(server, model, "1.0.0"));
 
+        // The promotion loaded 1.0.0: the overview and the registry show that load, every byte of its weights read.
+        browser.go("overview");
+        browser.text("#overview-loads tr[data-load=\"" + model + "@1.0.0\"] td[data-col=\"phase\"]", "LOADED");
+        browser.go("registry/" + model);
+        String load = "#registry-loads tr[data-load=\"" + model + "@1.0.0\"]";
+        browser.text(load + " td[data-col=\"phase\"]", "LOADED");
+        browser.text(load + " td[data-col=\"progress\"]", "100\\.0 % · (\\d+(\\.\\d)? [KMG]iB) of \\1");
+        assertEquals("1000", browser.find(load + " progress").getAttribute("value"));
+        browser.text(load + " td[data-col=\"took\"]", "^\\d+(\\.\\d+)? m?s$");
+
         // Blue-green to 1.1.0: the confirmation says the old version stays loaded as standby.
         register(model, "1.1.0", file);
         browser.text(cell("1.1.0", "stage"), "NONE");
@@ -262,7 +273,7 @@ class ConsoleIT {
 
     @Test
     @Order(6)
-    void aKeyCreatedInTheGatewayWorksInThePlaygroundUntilItIsRevoked() {
+    void aKeyCreatedInTheGatewayWorksInThePlaygroundUntilItIsRevoked(AnvilServer server) {
         String tenant =
                 "console-" + Integer.toHexString(ThreadLocalRandom.current().nextInt(1 << 20));
         browser.signInAsAdmin();
@@ -272,6 +283,28 @@ class ConsoleIT {
         browser.click("#tenant-submit");
         browser.text("#gateway-message", "Tenant " + tenant + " created");
         browser.text("#gateway-keys h2", "API keys of " + tenant);
+
+        // Edit the tenant: budget, period, limits and audit text, saved through PUT and shown in the list.
+        String tenantRow = "#gateway-tenants tr[data-tenant=\"" + tenant + "\"]";
+        browser.click(tenantRow + " button[data-edit-tenant]");
+        assertEquals("600", browser.find("#edit-rpm").getAttribute("value"), "the dialog starts from the tenant");
+        browser.type("#edit-budget", "500000");
+        new Select(browser.find("#edit-period")).selectByValue("MONTH");
+        browser.type("#edit-tpm", "90000");
+        browser.type("#edit-concurrent", "4");
+        browser.click("#edit-audit-text");
+        browser.click("#dialog-confirm");
+        browser.text("#gateway-message", "Tenant " + tenant + " saved");
+        browser.text(tenantRow + " td[data-col=\"budget\"]", "500,000 / month");
+        browser.text(tenantRow + " td[data-col=\"tpm\"]", "90000");
+        browser.text(tenantRow + " td[data-col=\"concurrent\"]", "^4$");
+        browser.text(tenantRow + " td[data-col=\"audit\"]", "yes");
+        jakarta.json.JsonObject saved =
+                server.get("/api/gateway/tenants/" + tenant).json();
+        assertEquals(500000, saved.getJsonNumber("tokenBudget").longValue());
+        assertEquals("MONTH", saved.getString("budgetPeriod"));
+        assertEquals(600, saved.getInt("requestsPerMinute"), "what was not changed is kept");
+        assertTrue(saved.getBoolean("auditText"));
 
         // The secret is shown once, with a copy button.
         browser.type("#key-name", "playground");
@@ -296,6 +329,8 @@ class ConsoleIT {
         browser.text(".play-answer[data-index=\"0\"] dd[data-stat=\"Time to first token\"]", "\\d+(\\.\\d+)? m?s");
         browser.text(".play-answer[data-index=\"0\"] dd[data-stat=\"Tokens\"]", "^\\d+$");
         browser.text(".play-answer[data-index=\"0\"] dd[data-stat=\"Cache\"]", "\\S");
+        // The answer's trace id (X-Anvil-Trace-Id), the key to its spans in the trace backend.
+        browser.text(".play-answer[data-index=\"0\"] dd[data-stat=\"Trace id\"] code", "^[0-9a-f]{32}$");
         assertTrue(
                 !browser.find(".play-answer[data-index=\"0\"] .answer")
                         .getText()
@@ -392,6 +427,23 @@ class ConsoleIT {
                         ? true
                         : null,
                 "the error-rate chart with an interval");
+        // Latency and TTFT distributions per variant, and the traffic split over time (started at the first step).
+        browser.until(
+                d -> Integer.parseInt(d.findElement(By.cssSelector("#experiment-latency-distribution"))
+                                        .getAttribute("data-points"))
+                                > 0
+                        ? true
+                        : null,
+                "the latency distribution with outcomes");
+        browser.text("#experiment-results h3", "TTFT distribution");
+        browser.until(
+                d -> Integer.parseInt(d.findElement(By.cssSelector("#experiment-weights .chart"))
+                                        .getAttribute("data-points"))
+                                >= 2
+                        ? true
+                        : null,
+                "the weights chart from the start to now");
+        browser.text("#experiment-weights", "control");
         browser.screenshot("experiments", "#experiment-results");
 
         // Rolling back needs a reason; the timeline keeps it.
@@ -402,6 +454,14 @@ class ConsoleIT {
         browser.click("#dialog-confirm");
         browser.text("#experiment-detail h2", "ROLLED_BACK");
         browser.text("#experiment-timeline", "operator rollback from the console");
+        browser.text("#experiment-timeline li[data-action=\"ROLLED_BACK\"]", "RUNNING → ROLLED_BACK");
+        assertTrue(
+                browser.driver
+                        .findElements(
+                                By.cssSelector("#experiment-timeline li[data-action=\"ROLLED_BACK\"] .badge.AUTOMATIC"))
+                        .isEmpty(),
+                "an operator's rollback is not marked automatic");
+        browser.screenshot("experiments-timeline", "#experiment-weights");
 
         new Select(browser.find("#experiments-status")).selectByValue("RUNNING");
         browser.until(
@@ -413,6 +473,56 @@ class ConsoleIT {
         new Select(browser.find("#experiments-status")).selectByValue("ROLLED_BACK");
         browser.find("#experiments-list tr[data-experiment=\"" + name + "\"]");
         browser.assertNoConsoleErrors(REFUSED_400);
+    }
+
+    @Test
+    @Order(9)
+    void theDriftViewShowsAVersionsStatisticsAndPinsItsReference(AnvilServer server) {
+        // Traffic for stories260k@1.0.0, so its windows hold samples (the overview test sent more).
+        for (int i = 0; i < 4; i++) {
+            HttpResult r = server.post(
+                    "/v1/completions", "{\"model\":\"stories260k\",\"prompt\":\"Once upon a time\",\"max_tokens\":8}");
+            assertEquals(200, r.status(), r::toString);
+        }
+        browser.signInAsAdmin();
+        browser.go("drift/stories260k@1.0.0");
+        browser.text("#drift-versions tr[data-ref=\"stories260k@1.0.0\"]", "stories260k@1.0.0");
+        browser.text("#drift-report h2", "Drift of stories260k@1.0.0");
+        String prompt = "#drift-report tr[data-feature=\"prompt_tokens\"]";
+        String n = browser.text(prompt + " td[data-col=\"referenceCount\"]", "^[1-9][\\d,]*$");
+        int before = Integer.parseInt(n.replace(",", ""));
+        browser.text(prompt + " td[data-col=\"psi\"]", "^(–|\\d+\\.\\d{3})$");
+        browser.text(prompt + " td[data-col=\"breached\"]", "OK|BREACHED|collecting");
+        browser.text("#drift-report", "a feature breaches at PSI ≥");
+        // The API says the same.
+        jakarta.json.JsonObject report =
+                server.get("/api/drift/stories260k/1.0.0").json();
+        int apiCount = report.getJsonArray("features").getValuesAs(jakarta.json.JsonObject.class).stream()
+                .filter(f -> f.getString("feature").equals("prompt_tokens"))
+                .findFirst()
+                .orElseThrow()
+                .getInt("referenceCount");
+        assertTrue(apiCount >= before, "page " + before + ", API " + apiCount);
+        browser.screenshot("drift");
+
+        // Pinning the reference: a confirmation, then the reference starts anew from the current window.
+        String since = browser.text(
+                "#drift-versions tr[data-ref=\"stories260k@1.0.0\"] td[data-col=\"referenceSince\"]", "\\d");
+        browser.click("#drift-pin");
+        browser.text("#drift-pin-effect", "The current windows become the reference");
+        browser.type("#drift-reason", "new traffic mix from the console test");
+        browser.click("#dialog-confirm");
+        browser.text("#drift-message", "pinned to the traffic of now");
+        browser.until(
+                d -> d.findElement(
+                                        By.cssSelector(
+                                                "#drift-versions tr[data-ref=\"stories260k@1.0.0\"] td[data-col=\"referenceSince\"]"))
+                                .getText()
+                                .equals(since)
+                        ? null
+                        : true,
+                "the reference's start to move");
+        browser.assertNoConsoleErrors();
     }
 
     /** Sends one playground message to {@code model} (and {@code compare}, when given), greedy and seeded. */

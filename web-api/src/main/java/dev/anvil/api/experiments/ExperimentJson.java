@@ -9,6 +9,7 @@ import jakarta.json.bind.annotation.JsonbNillable;
 import jakarta.json.bind.annotation.JsonbProperty;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import org.eclipse.microprofile.openapi.annotations.enums.SchemaType;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
@@ -123,9 +124,15 @@ final class ExperimentJson {
             @Schema(required = true) String to,
             @Schema(required = true) String actor,
             @Schema(required = true, format = "date-time") Instant at,
-            @Schema(nullable = true) String reason) {
+            @Schema(nullable = true) String reason,
+
+            @Schema(
+                    nullable = true,
+                    description = "WEIGHTS_CHANGED only: the weight (percent) it gave each variant, e.g. a canary step"
+                            + " or a bandit rebalance; null for other events")
+            Map<String, Integer> weights) {
         static Event of(ExperimentInfo.EventInfo e) {
-            return new Event(e.action(), e.from(), e.to(), e.actor(), e.at(), e.reason());
+            return new Event(e.action(), e.from(), e.to(), e.actor(), e.at(), e.reason(), e.weights());
         }
     }
 
@@ -318,7 +325,13 @@ final class ExperimentJson {
             double totalCost,
             long promptTokens,
             long completionTokens,
-            List<String> guardrailBreaches) {
+            List<String> guardrailBreaches,
+
+            @Schema(required = true, description = "End-to-end latency of the variant's outcomes, binned")
+            Distribution latencyDistribution,
+
+            @Schema(required = true, description = "Time to first token of the variant's streamed outcomes, binned")
+            Distribution ttftDistribution) {
         static VariantResult of(ExperimentResults.VariantResult v) {
             return new VariantResult(
                     v.name(),
@@ -337,7 +350,21 @@ final class ExperimentJson {
                     v.totalCost(),
                     v.promptTokens(),
                     v.completionTokens(),
-                    v.guardrailBreaches());
+                    v.guardrailBreaches(),
+                    Distribution.of(v.latencyDistribution()),
+                    Distribution.of(v.ttftDistribution()));
+        }
+    }
+
+    @Schema(
+            name = "ExperimentDistribution",
+            description = "Outcomes per bin: counts[i] are values at most upperEdgesMs[i] (and above the edge before);"
+                    + " the last count, one past the edges, holds values above the last edge")
+    public record Distribution(
+            @Schema(required = true) List<Long> upperEdgesMs,
+            @Schema(required = true) List<Long> counts) {
+        static Distribution of(ExperimentResults.Distribution d) {
+            return new Distribution(d.upperEdgesMs(), d.counts());
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.anvil.api.serving;
 
+import dev.anvil.serving.ModelLoads;
 import dev.anvil.serving.series.ServingSample;
 import dev.anvil.serving.series.ServingTimeSeries;
 import jakarta.json.bind.annotation.JsonbNillable;
@@ -16,7 +17,7 @@ final class ServingJson {
     @Schema(
             name = "ServingOverview",
             description = "Every model version loaded on this server, with its recent samples (oldest first)")
-    @JsonbPropertyOrder({"at", "intervalSeconds", "windowSeconds", "data"})
+    @JsonbPropertyOrder({"at", "intervalSeconds", "windowSeconds", "loads", "data"})
     public record Overview(
             @Schema(required = true, description = "When the answer was made (epoch milliseconds)")
             long at,
@@ -27,7 +28,72 @@ final class ServingJson {
             @Schema(required = true, description = "Seconds of history kept per version")
             int windowSeconds,
 
+            @Schema(
+                    required = true,
+                    description = "Model loads on this server in progress, and those finished in the last 10"
+                            + " minutes (at most 32), oldest first")
+            List<Load> loads,
+
             @Schema(required = true) List<Version> data) {}
+
+    @Schema(
+            name = "ServingLoad",
+            description = "A model version being loaded (or loaded lately): its phase and how much of its weights"
+                    + " the engine has read")
+    @JsonbNillable
+    @JsonbPropertyOrder({
+        "model",
+        "version",
+        "phase",
+        "bytesRead",
+        "bytesTotal",
+        "fractionRead",
+        "startedAt",
+        "finishedAt",
+        "error"
+    })
+    public record Load(
+            @Schema(required = true) String model,
+            @Schema(required = true) String version,
+
+            @Schema(
+                    required = true,
+                    type = SchemaType.STRING,
+                    enumeration = {"READING", "STARTING", "WARMING", "LOADED", "FAILED"},
+                    description = "READING the weights, STARTING the batch loop, WARMING up, then LOADED or FAILED")
+            String phase,
+
+            @Schema(required = true, description = "Bytes of tensor data read so far")
+            long bytesRead,
+
+            @Schema(required = true, description = "Bytes of tensor data in the file (0 until known)")
+            long bytesTotal,
+
+            @Schema(required = true, description = "bytesRead / bytesTotal, 0..1 (1 once past READING)")
+            double fractionRead,
+
+            @Schema(required = true, description = "When the load started (epoch milliseconds)")
+            long startedAt,
+
+            @Schema(nullable = true, description = "When it ended (epoch milliseconds); null while in progress")
+            Long finishedAt,
+
+            @Schema(nullable = true, description = "Why it FAILED")
+            String error) {
+
+        static Load of(ModelLoads.Status s) {
+            return new Load(
+                    s.model(),
+                    s.version(),
+                    s.phase().name(),
+                    s.bytesRead(),
+                    s.bytesTotal(),
+                    s.fractionRead(),
+                    s.startedAt().toEpochMilli(),
+                    s.finishedAt() == null ? null : s.finishedAt().toEpochMilli(),
+                    s.error());
+        }
+    }
 
     @Schema(name = "ServingVersion", description = "A loaded model version and its samples")
     @JsonbNillable

@@ -6,6 +6,7 @@ import dev.anvil.api.ErrorResponse;
 import dev.anvil.registry.ModelRegistry;
 import dev.anvil.registry.RegistryException;
 import dev.anvil.security.Roles;
+import dev.anvil.serving.ModelRuntimes;
 import dev.anvil.serving.series.ServingTimeSeries;
 import jakarta.annotation.security.RolesAllowed;
 import jakarta.ejb.EJB;
@@ -42,6 +43,9 @@ public class ServingResource {
     @EJB
     ModelRegistry registry;
 
+    @EJB
+    ModelRuntimes runtimes;
+
     @GET
     @Path("/versions")
     @Operation(
@@ -50,7 +54,8 @@ public class ServingResource {
                     + " state, and one sample per interval (anvil.serving.timeseries.interval-seconds) of throughput,"
                     + " TTFT and time-per-output-token percentiles, error and 503 rates, queue, batch, KV blocks and"
                     + " breaker state, for the last anvil.serving.timeseries.window-seconds. Poll with `since` (the"
-                    + " newest `at` you have) to get only newer samples.")
+                    + " newest `at` you have) to get only newer samples. `loads` lists the loads in progress (phase,"
+                    + " bytes of weights read) and those finished in the last minutes.")
     @APIResponse(
             responseCode = "200",
             content = @Content(schema = @Schema(implementation = ServingJson.Overview.class)))
@@ -66,6 +71,7 @@ public class ServingResource {
                 System.currentTimeMillis(),
                 series.intervalSeconds(),
                 series.windowSeconds(),
+                runtimes.loads().stream().map(ServingJson.Load::of).toList(),
                 series.versions().stream()
                         .map(v -> ServingJson.Version.of(v, stage(v.model(), v.version()), after))
                         .toList());

@@ -30,6 +30,8 @@ final class GatewayCall {
     final long startedNanos = System.nanoTime();
     /** Set once a generation was submitted: its completion writes the audit row instead of the response filter. */
     volatile boolean settling;
+    /** A line of a batch job (see {@link BatchLineCredential}): its generation runs at LOW priority. */
+    volatile boolean batchLine;
 
     private volatile CompletableFuture<List<GenerationResult>> results;
     private volatile BiConsumer<List<GenerationResult>, Throwable> settlement;

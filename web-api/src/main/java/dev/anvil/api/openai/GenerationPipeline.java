@@ -349,7 +349,8 @@ public class GenerationPipeline {
                             options.stop(),
                             options.n(),
                             logprobs,
-                            id));
+                            id,
+                            caller.priority()));
                 }
                 return requests;
             });

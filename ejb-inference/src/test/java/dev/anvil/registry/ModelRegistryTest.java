@@ -56,7 +56,7 @@ class ModelRegistryTest {
         migrator.dataSource = h2;
         migrator.migrateAtStartup();
         assertTrue(migrator.migrated(), migrator.failure());
-        assertEquals("7", migrator.appliedVersion());
+        assertEquals("8", migrator.appliedVersion());
         assertNull(migrator.failure());
         emf = TestDatabases.persistenceUnit(h2);
     }

@@ -51,7 +51,7 @@ class SchemaMigrationTest {
         dataSource = TestDatabases.inMemory("registry-schema-test");
         MigrateResult result = TestDatabases.flyway(dataSource).load().migrate();
         assertTrue(result.success);
-        assertEquals("7", result.targetSchemaVersion);
+        assertEquals("8", result.targetSchemaVersion);
         emf = TestDatabases.persistenceUnit(dataSource);
     }
 
@@ -94,7 +94,7 @@ class SchemaMigrationTest {
         assertEquals(0, again.migrationsExecuted);
         MigrationInfo current = flyway.info().current();
         assertNotNull(current);
-        assertEquals("7", current.getVersion().getVersion());
+        assertEquals("8", current.getVersion().getVersion());
         flyway.validate();
     }
 

@@ -39,7 +39,7 @@ public class BatchConfig {
 
     /** Batches an API key (or the anonymous caller) may have unfinished at once (429 beyond). */
     @Inject
-    @ConfigProperty(name = "anvil.batch.max-active-per-key", defaultValue = "16")
+    @ConfigProperty(name = "anvil.batch.max-active-per-key", defaultValue = "64")
     int maxActivePerKey;
 
     public long maxFileBytes() {

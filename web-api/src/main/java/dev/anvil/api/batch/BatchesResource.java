@@ -191,10 +191,12 @@ public class BatchesResource {
     @Path("{id}/cancel")
     @Operation(
             summary = "Cancel a batch",
-            description = "cancelling until the line in progress ends, then cancelled; what was answered stays in the"
-                    + " output file")
+            description =
+                    "cancelling until the line in progress ends, then cancelled; what was answered stays in the"
+                            + " output file. Cancelling a cancelled batch changes nothing; a batch that ended otherwise is a 409")
     public Response cancel(@PathParam("id") String id) {
         Batch batch = access.batch(id);
+        if (batch.status().equals(Batch.CANCELLED)) return json(BatchJson.batch(batch)); // cancelling twice: no change
         if (batch.isTerminal()) {
             throw ApiException.conflict(
                     "batch " + id + " is already " + batch.status() + " and cannot be cancelled",

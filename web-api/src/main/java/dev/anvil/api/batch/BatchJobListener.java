@@ -43,7 +43,8 @@ public class BatchJobListener extends AbstractJobListener {
     @Override
     public void afterJob() {
         BatchStatus status = job.getBatchStatus();
-        if (runner.stopping() || status == BatchStatus.STOPPING || status == BatchStatus.STOPPED) {
+        boolean interrupted = BatchLineProcessor.PAUSED.equals(job.getTransientUserData());
+        if (interrupted || runner.stopping() || status == BatchStatus.STOPPING || status == BatchStatus.STOPPED) {
             LOG.info(() -> "batch " + batchId + " paused (" + status + "); it resumes when the server starts");
             return;
         }

@@ -34,6 +34,9 @@ public class BatchLineProcessor implements ItemProcessor {
     @Inject
     jakarta.batch.runtime.context.JobContext job;
 
+    /** The job's transient user data once a line was interrupted by a stopping server or job. */
+    static final String PAUSED = "paused";
+
     private Batch batch;
 
     @Override
@@ -57,7 +60,9 @@ public class BatchLineProcessor implements ItemProcessor {
             return new BatchStore.LineResult(
                     line.index(), ok, BatchJson.answered(customId, answer.status(), answer.requestId(), answer.body()));
         } catch (BatchLineRunner.Interrupted e) {
-            throw e; // not a result: the line runs again when the batch resumes
+            // not a result: the chunk fails, the job is paused (BatchJobListener) and the line runs when it resumes
+            job.setTransientUserData(PAUSED);
+            throw e;
         } catch (RuntimeException e) {
             String message = e.getCause() != null ? e.getCause().toString() : e.toString();
             return new BatchStore.LineResult(

@@ -9,9 +9,12 @@ import org.eclipse.microprofile.config.inject.ConfigProperty;
 @ApplicationScoped
 public class BatchConfig {
 
-    /** Largest uploaded batch input file, in bytes (413 beyond). */
+    /**
+     * Largest uploaded batch input file, in bytes (413 beyond); keep it below the HTTP listener's max-post-size (Undertow:
+     * 10 MB), which cuts larger bodies before the application reads them.
+     */
     @Inject
-    @ConfigProperty(name = "anvil.batch.max-file-bytes", defaultValue = "16777216")
+    @ConfigProperty(name = "anvil.batch.max-file-bytes", defaultValue = "8388608")
     long maxFileBytes;
 
     /** Most request lines one input file (and so one batch) may hold (400 beyond). */

@@ -121,9 +121,9 @@ public class FilesResource {
         return json(BatchJson.file(access.file(id, "file_id")).toString());
     }
 
+    // No @Produces: clients ask with any Accept (the openai npm client sends application/json); the body is JSONL.
     @GET
     @Path("{id}/content")
-    @Produces("application/jsonl")
     @Operation(summary = "Download a file's content", description = "JSONL: the input, or a batch's output or errors")
     public Response content(@PathParam("id") String id) {
         BatchFile file = access.file(id, "file_id");

@@ -39,18 +39,22 @@ public class BatchJobs {
     @Inject
     BatchConfig config;
 
+    @EJB
+    dev.anvil.serving.ServingLifecycle serving;
+
     @Resource
     ManagedScheduledExecutorService scheduler;
 
     private volatile ScheduledFuture<?> resumer;
 
     void onStart(@Observes @Initialized(ApplicationScoped.class) Object ignored) {
-        // the jobs call this server's own endpoint: wait until it serves, then resume what is unfinished
+        // the jobs call this server's own endpoint: wait until it serves its models, then resume what is unfinished
         resumer = scheduler.scheduleWithFixedDelay(this::resumeWhenRunning, 1, 1, TimeUnit.SECONDS);
     }
 
     private void resumeWhenRunning() {
-        if (!BatchLineRunner.serverRunning()) return;
+        // the lines need their models: a line sent before the PRODUCTION versions are loaded would be a 404
+        if (!BatchLineRunner.serverRunning() || !serving.initialSyncDone()) return;
         resumer.cancel(false);
         for (Batch batch : store.unfinished()) {
             try {

@@ -191,6 +191,19 @@ public class GatewayAdmin {
         return KeyGrant.of(keys.getFirst(), config);
     }
 
+    /**
+     * The key with this id if it exists and is not revoked: the batch jobs' lookup of the key a batch was created with,
+     * whose lines are billed to it (null for a revoked or deleted key: the lines then fail).
+     */
+    @PermitAll
+    public KeyGrant grantForKeyId(long keyId) {
+        ApiKey key = em.find(ApiKey.class, keyId);
+        if (key == null || key.revoked()) {
+            return null;
+        }
+        return KeyGrant.of(key, config);
+    }
+
     private Tenant findTenant(String name) {
         List<Tenant> found = em.createQuery("select t from Tenant t where t.name = :name", Tenant.class)
                 .setParameter("name", name == null ? "" : name.strip())

@@ -69,6 +69,12 @@ public class SchemaMigrator {
             Flyway flyway = Flyway.configure(SchemaMigrator.class.getClassLoader())
                     .dataSource(dataSource)
                     .locations(LOCATION)
+                    // JBeret's JDBC job repository (server-config) creates its tables in this database when the
+                    // server starts, before this runs: on a fresh database Flyway then finds a non-empty schema
+                    // without its history table. Baselining at version 0 applies every migration from V1 there; a
+                    // database Anvil migrated before has its history and is not affected.
+                    .baselineOnMigrate(true)
+                    .baselineVersion("0")
                     .load();
             MigrateResult result = flyway.migrate();
             MigrationInfo current = flyway.info().current();

@@ -59,4 +59,27 @@ class SchemaMigratorTest {
         migrator.retry();
         assertEquals(1, delays.size());
     }
+
+    @Test
+    void aFreshDatabaseHoldingOnlyJBeretsTablesIsMigratedFromV1() throws java.sql.SQLException {
+        JdbcDataSource db = new JdbcDataSource();
+        db.setURL("jdbc:h2:mem:migrator-jberet;DB_CLOSE_DELAY=-1");
+        db.setUser("sa");
+        // what JBeret's JDBC job repository creates when the server starts, before the application migrates
+        try (var c = db.getConnection();
+                var s = c.createStatement()) {
+            s.execute("CREATE TABLE JOB_INSTANCE (JOBINSTANCEID BIGINT PRIMARY KEY, JOBNAME VARCHAR(512))");
+        }
+        SchemaMigrator migrator = new SchemaMigrator();
+        migrator.dataSource = db;
+        migrator.timers = recordingTimers(new ArrayList<>());
+        migrator.migrateAtStartup();
+        assertTrue(migrator.migrated(), migrator.failure());
+        assertEquals("8", migrator.appliedVersion());
+        try (var c = db.getConnection();
+                var s = c.createStatement();
+                var r = s.executeQuery("SELECT COUNT(*) FROM batch_job")) {
+            assertTrue(r.next(), "every migration ran, V8 included");
+        }
+    }
 }

@@ -110,7 +110,12 @@ public final class AnvilServer {
          * A server whose PostgreSQL the test stops and starts again ({@link #stopDatabase()}, {@link #startDatabase()}),
          * so that no other test sees the outage (PostgreSQL run only: an embedded H2 cannot be taken away).
          */
-        DATABASE_OUTAGE("-dbdown", "127.0.0.1", Map.of("ANVIL_MAX_HEAP", "1g"));
+        DATABASE_OUTAGE("-dbdown", "127.0.0.1", Map.of("ANVIL_MAX_HEAP", "1g")),
+        /**
+         * A server that BatchRestartIT stops and starts again on the same database and configuration ({@link #restart()}),
+         * so that no other test sees the restart; checkpoints of one line, so a resumed batch shows exactly where it was.
+         */
+        BATCH_RESTART("-batch", "127.0.0.1", Map.of("ANVIL_MAX_HEAP", "1g", "ANVIL_BATCH_CHECKPOINT_LINES", "1"));
 
         final String workDirSuffix;
         /** The address the API listens on (jboss.bind.address); tests always connect through 127.0.0.1. */
@@ -151,6 +156,9 @@ public final class AnvilServer {
     private final HttpClient client;
     private PostgresServer postgres;
     private Process wildfly;
+    /** How {@link #wildfly} was launched, to launch it again on the same base directory ({@link #restart()}). */
+    private ProcessBuilder launcher;
+
     private Duration startupTime;
     private String configurationBeforeRerun;
 
@@ -556,6 +564,7 @@ public final class AnvilServer {
         tracingSettings(builder.environment());
         builder.environment().put("LAUNCH_JBOSS_IN_BACKGROUND", "true");
         Instant launched = Instant.now();
+        launcher = builder;
         wildfly = builder.start();
         waitUntilReady(launched.plus(START_TIMEOUT));
         startupTime = Duration.between(launched, Instant.now());
@@ -739,6 +748,30 @@ public final class AnvilServer {
             wildfly.waitFor(500, TimeUnit.MILLISECONDS); // poll interval; returns early if WildFly dies
         }
         throw new IOException("Not ready within " + START_TIMEOUT + "; last /health/ready: " + lastAnswer);
+    }
+
+    /**
+     * Stops this server's WildFly (SIGTERM: a graceful shutdown) and starts it again on the same base directory, so
+     * with the same configuration, deployment and database (an H2 file under its data directory, or its PostgreSQL,
+     * which keeps running), then waits until it is ready.
+     */
+    public synchronized void restart() {
+        if (wildfly == null || launcher == null)
+            throw new IllegalStateException("server " + profile + " is not running");
+        log("restarting WildFly (" + database + ", " + profile + ")");
+        Processes.stopTree(wildfly, Duration.ofSeconds(60));
+        try {
+            Instant launched = Instant.now();
+            wildfly = launcher.start();
+            waitUntilReady(launched.plus(START_TIMEOUT));
+            log("WildFly restarted in "
+                    + Duration.between(launched, Instant.now()).toMillis() + " ms");
+        } catch (IOException e) {
+            throw new UncheckedIOException("restart failed; server log: " + serverLog() + "\n" + serverLogTail(80), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
     }
 
     private synchronized void stop() {

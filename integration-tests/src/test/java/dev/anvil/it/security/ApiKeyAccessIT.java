@@ -43,6 +43,17 @@ class ApiKeyAccessIT {
     private String otherModelsKey;
     /** A response the valid key received: the one it may rate. */
     private String responseId;
+    /** A batch input file and a batch of the valid key (the Batch API operations read them). */
+    private String fileId;
+
+    private String batchId;
+    /**
+     * Stands for a file id in {@code DELETE /v1/files/{id}}: each call deletes a file uploaded for it ({@link #call}).
+     * Digits only, so that no spelling of the path changes it.
+     */
+    private static final String FRESH_FILE = "9999999999";
+
+    private static final String BOUNDARY = "----acl-boundary";
 
     @BeforeAll
     void keys(AnvilServer server) {
@@ -76,6 +87,27 @@ class ApiKeyAccessIT {
         HttpResult completion = call(server, "POST", "/v1/completions", key);
         assertEquals(200, completion.status(), completion::toString);
         responseId = completion.json().getString("id");
+        fileId = upload(server);
+        HttpResult batch = call(server, "POST", "/v1/batches", key);
+        assertEquals(200, batch.status(), batch::toString);
+        batchId = batch.json().getString("id");
+    }
+
+    private String upload(AnvilServer server) {
+        HttpResult uploaded = call(server, "POST", "/v1/files", key);
+        assertEquals(200, uploaded.status(), uploaded::toString);
+        return uploaded.json().getString("id");
+    }
+
+    private static boolean batchApi(String template) {
+        return template.startsWith("/v1/files") || template.startsWith("/v1/batches");
+    }
+
+    /** The value of a path parameter of {@code op}: the model, or the valid key's file or batch. */
+    private String pathValue(Operation op) {
+        if (op.template().startsWith("/v1/files")) return op.method().equals("DELETE") ? FRESH_FILE : fileId;
+        if (op.template().startsWith("/v1/batches")) return batchId;
+        return MODEL;
     }
 
     private static String createKey(AnvilServer server, String tenant, String... models) {
@@ -92,6 +124,21 @@ class ApiKeyAccessIT {
 
     /** A request each operation answers when it is allowed to: one token of the model, or a rating of our response. */
     private String body(String path) {
+        if (path.toLowerCase(java.util.Locale.ROOT).contains("files")) {
+            return "--" + BOUNDARY + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--"
+                    + BOUNDARY
+                    + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"acl.jsonl\"\r\n\r\n"
+                    + "{\"custom_id\":\"1\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",\"body\":{\"model\":\""
+                    + MODEL + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":1}}\r\n--"
+                    + BOUNDARY + "--\r\n";
+        }
+        if (path.toLowerCase(java.util.Locale.ROOT).contains("cancel")) {
+            return "";
+        }
+        if (path.toLowerCase(java.util.Locale.ROOT).contains("batches")) {
+            return "{\"input_file_id\":\"" + fileId
+                    + "\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}";
+        }
         if (path.contains("chat")) {
             return "{\"model\":\"" + MODEL
                     + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":1}";
@@ -109,9 +156,14 @@ class ApiKeyAccessIT {
         Map<String, String> headers = new LinkedHashMap<>();
         if (authorization != null) headers.put("Authorization", authorization);
         String body = null;
+        if (path.contains(FRESH_FILE)) path = path.replace(FRESH_FILE, upload(server));
         if (method.equals("POST")) {
-            headers.put("Content-Type", "application/json");
             body = body(path);
+            headers.put(
+                    "Content-Type",
+                    body.startsWith("--" + BOUNDARY)
+                            ? "multipart/form-data; boundary=" + BOUNDARY
+                            : "application/json");
         }
         return server.requestRaw(method, path, body, headers);
     }
@@ -126,6 +178,15 @@ class ApiKeyAccessIT {
             assertEquals(200, r.status(), () -> why + ": " + r);
             assertFalse(
                     r.body().contains("\"" + MODEL + "\""), () -> why + ": the list shows only the key's models: " + r);
+        } else if (batchApi(op.template())) {
+            // files and batches name no model: another key gets none of this key's objects
+            if (op.template().contains("{")
+                    || (op.method().equals("POST") && op.template().equals("/v1/batches"))) {
+                assertRefused(r, 403, "not_owner", why);
+            } else {
+                assertEquals(200, r.status(), () -> why + ": " + r);
+                assertFalse(r.body().contains(fileId) || r.body().contains(batchId), () -> why + ": " + r);
+            }
         } else if (op.template().equals("/v1/feedback")) {
             assertTrue(
                     r.status() != 401 && r.status() < 500,
@@ -145,7 +206,7 @@ class ApiKeyAccessIT {
     @Test
     void everyV1OperationNeedsAValidKey(AnvilServer server) {
         for (Operation op : operations(server)) {
-            String path = op.path(p -> MODEL);
+            String path = op.path(p -> pathValue(op));
             assertRefused(call(server, op.method(), path, null), 401, "missing_api_key", op + " without a key");
             assertRefused(
                     call(server, op.method(), path, NOT_AN_ANVIL_KEY),
@@ -167,7 +228,7 @@ class ApiKeyAccessIT {
         int routed = 0;
         int unrouted = 0;
         for (Operation op : operations(server)) {
-            for (Variant variant : ApiOperations.variants(op.path(p -> MODEL))) {
+            for (Variant variant : ApiOperations.variants(op.path(p -> pathValue(op)))) {
                 String why = op + " spelled " + variant.path() + " (" + variant.how() + ")";
                 HttpResult admitted = call(server, op.method(), variant.path(), key);
                 HttpResult anonymous = call(server, op.method(), variant.path(), null);

@@ -80,6 +80,15 @@ public class ApiKeyFilter {
     @EJB
     GatewayLedger ledger;
 
+    @Inject
+    BatchLineCredential batchLines;
+
+    @EJB
+    dev.anvil.batch.BatchStore batches;
+
+    @EJB
+    dev.anvil.gateway.GatewayAdmin gatewayAdmin;
+
     /** Before the resource method {@code endpoint} (its path template) runs: admits the caller or aborts the request. */
     public void admit(ContainerRequestContext request, String endpoint) throws IOException {
         long started = System.nanoTime();
@@ -93,6 +102,11 @@ public class ApiKeyFilter {
     }
 
     private void authenticateAndAdmit(ContainerRequestContext request, String endpoint) throws IOException {
+        String lineToken = request.getHeaderString(BatchLineCredential.TOKEN_HEADER);
+        if (lineToken != null || request.getHeaderString(BatchLineCredential.BATCH_HEADER) != null) {
+            admitBatchLine(request, endpoint, lineToken);
+            return;
+        }
         String token = bearer(request.getHeaderString(HttpHeaders.AUTHORIZATION));
         KeyGrant key = null;
         if (token != null && (token.startsWith(KeySecrets.PREFIX) || config.requireApiKey())) {
@@ -124,6 +138,46 @@ public class ApiKeyFilter {
         }
         GatewayGuard.Admission admission = guard.admit(key);
         begin(request, new GatewayCall(key, endpoint, key.auditText() ? bufferedText(request) : null, admission));
+        if (!admission.admitted()) {
+            request.abortWith(GatewayErrors.refused(admission, key.tenant()));
+        }
+    }
+
+    /**
+     * A line of a batch job, sent by the job through this server's own endpoint: admitted as the key that created the
+     * batch (anonymous for a batch created without one), limits and budget included, and marked to run at LOW
+     * priority. Without the server's own {@link BatchLineCredential} (or naming no batch, or a batch whose key was
+     * revoked since) it is a 401.
+     */
+    private void admitBatchLine(ContainerRequestContext request, String endpoint, String lineToken) throws IOException {
+        String batchId = request.getHeaderString(BatchLineCredential.BATCH_HEADER);
+        var batch = batchLines.matches(lineToken)
+                ? batches.batch(batchId)
+                : java.util.Optional.<dev.anvil.batch.domain.Batch>empty();
+        KeyGrant key = batch.isEmpty() || batch.get().ownerKeyId() == null
+                ? null
+                : gatewayAdmin.grantForKeyId(batch.get().ownerKeyId());
+        if (batch.isEmpty() || (batch.get().ownerKeyId() != null && key == null)) {
+            begin(request, new GatewayCall(null, endpoint, null, null));
+            request.abortWith(ApiErrors.unauthorized(
+                    batch.isEmpty()
+                            ? "the " + BatchLineCredential.TOKEN_HEADER + " and " + BatchLineCredential.BATCH_HEADER
+                                    + " headers are for the server's own batch jobs"
+                            : "the API key that created batch " + batchId + " was revoked",
+                    "invalid_api_key",
+                    CHALLENGE));
+            return;
+        }
+        if (key == null) {
+            GatewayCall call = new GatewayCall(null, endpoint, null, null);
+            call.batchLine = true;
+            begin(request, call);
+            return;
+        }
+        GatewayGuard.Admission admission = guard.admit(key);
+        GatewayCall call = new GatewayCall(key, endpoint, key.auditText() ? bufferedText(request) : null, admission);
+        call.batchLine = true;
+        begin(request, call);
         if (!admission.admitted()) {
             request.abortWith(GatewayErrors.refused(admission, key.tenant()));
         }

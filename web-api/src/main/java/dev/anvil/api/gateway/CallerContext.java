@@ -100,6 +100,16 @@ public class CallerContext {
         return call == null ? null : call.key;
     }
 
+    /**
+     * The scheduling priority of this request's generations: LOW for a batch job's line (live traffic goes first, as
+     * for shadow copies), NORMAL otherwise.
+     */
+    public dev.anvil.engine.SequenceRequest.Priority priority() {
+        return call != null && call.batchLine
+                ? dev.anvil.engine.SequenceRequest.Priority.LOW
+                : dev.anvil.engine.SequenceRequest.Priority.NORMAL;
+    }
+
     public String actor() {
         return call == null ? ANONYMOUS : call.actor();
     }

@@ -30,6 +30,8 @@ final class GatewayCall {
     final long startedNanos = System.nanoTime();
     /** Set once a generation was submitted: its completion writes the audit row instead of the response filter. */
     volatile boolean settling;
+    /** A line of a batch job (see {@link BatchLineCredential}): its generation runs at LOW priority. */
+    volatile boolean batchLine;
 
     /** The current attempt's settlement: one per request, or one per attempt of a router's cascade. */
     private volatile Attempt attempt = new Attempt();

@@ -7,7 +7,6 @@ import dev.anvil.api.gateway.CallerContext;
 import dev.anvil.api.tracing.RequestTracing;
 import dev.anvil.cache.ResponseCache;
 import dev.anvil.engine.GrammarConstraint;
-import dev.anvil.engine.SequenceRequest;
 import dev.anvil.guardrails.GuardrailPolicies;
 import dev.anvil.guardrails.GuardrailPolicy;
 import dev.anvil.guardrails.GuardrailViolation;
@@ -426,7 +425,7 @@ public class GenerationPipeline {
                             options.n(),
                             logprobs,
                             id,
-                            SequenceRequest.Priority.NORMAL,
+                            caller.priority(),
                             grammar));
                 }
                 return requests;

@@ -16,7 +16,7 @@ import java.io.InputStream;
 import java.util.Map;
 
 /** Reads a JSON request body with a size limit that is enforced before (and while) reading, never after parsing. */
-final class RequestBodies {
+public final class RequestBodies {
 
     private RequestBodies() {}
 
@@ -30,7 +30,7 @@ final class RequestBodies {
      */
     private static final JsonReaderFactory READERS = Json.createReaderFactory(Map.of());
 
-    static JsonObject readObject(InputStream in, String declaredLength, long limit) {
+    public static JsonObject readObject(InputStream in, String declaredLength, long limit) {
         if (declaredLength != null) {
             try {
                 if (Long.parseLong(declaredLength.trim()) > limit) {

@@ -1,0 +1,136 @@
+package dev.anvil.it.batch;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.anvil.it.AnvilServer;
+import dev.anvil.it.AnvilServerExtension;
+import dev.anvil.it.Eventually;
+import dev.anvil.it.HttpResult;
+import dev.anvil.it.ServerProfile;
+import jakarta.json.Json;
+import jakarta.json.JsonArrayBuilder;
+import jakarta.json.JsonObject;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The Batch API where API keys are required: no key is a 401; files and batches belong to the key that created them
+ * (another key gets 403, and its lists do not show them); a batch's lines are billed to its key's tenant; a key's
+ * model scope applies to the lines; the batch headers of the server's own jobs cannot be forged.
+ */
+@ExtendWith(AnvilServerExtension.class)
+@ServerProfile(AnvilServer.Profile.API_KEYS_REQUIRED)
+class BatchApiKeysIT {
+
+    private static String tenant(AnvilServer server) {
+        String name = "b-" + UUID.randomUUID().toString().substring(0, 8);
+        HttpResult r = server.post("/api/gateway/tenants", "{\"name\":\"" + name + "\"}");
+        assertEquals(201, r.status(), r::toString);
+        return name;
+    }
+
+    private static Map<String, String> key(AnvilServer server, String tenant, String... models) {
+        JsonArrayBuilder allowed = Json.createArrayBuilder();
+        for (String m : models) allowed.add(m);
+        HttpResult r = server.post(
+                "/api/gateway/tenants/" + tenant + "/keys",
+                Json.createObjectBuilder()
+                        .add("name", "k-" + UUID.randomUUID().toString().substring(0, 6))
+                        .add("allowedModels", allowed)
+                        .build()
+                        .toString());
+        assertEquals(201, r.status(), r::toString);
+        return Map.of("Authorization", "Bearer " + r.json().getString("key"));
+    }
+
+    @Test
+    void batchesBelongToTheirKeyAndAreBilledToItsTenant(AnvilServer server) {
+        String tenantA = tenant(server);
+        Map<String, String> a = key(server, tenantA, BatchFiles.MODEL);
+        Map<String, String> b = key(server, tenant(server), BatchFiles.MODEL);
+
+        assertEquals(
+                401,
+                BatchFiles.upload(server, BatchFiles.chatLine("x", "Hi", 4), Map.of())
+                        .status());
+        assertEquals(401, server.request("GET", "/v1/batches", null, Map.of()).status());
+        assertEquals(
+                401,
+                server.request("GET", "/v1/files/file-x", null, Map.of("Authorization", "Bearer anv-wrong"))
+                        .status());
+
+        String content =
+                String.join("\n", BatchFiles.lines(3, i -> BatchFiles.chatLine("k" + i, "A story about " + i, 12)));
+        String file = BatchFiles.uploaded(server, content, a);
+        assertEquals(403, server.request("GET", "/v1/files/" + file, null, b).status());
+        assertEquals(
+                403,
+                server.request("GET", "/v1/files/" + file + "/content", null, b).status());
+        assertEquals(403, server.request("DELETE", "/v1/files/" + file, null, b).status());
+        assertEquals(
+                403,
+                BatchFiles.createBatch(server, file, "/v1/chat/completions", b).status());
+
+        String id = BatchFiles.created(server, file, "/v1/chat/completions", a).getString("id");
+        HttpResult othersView = server.request("GET", "/v1/batches/" + id, null, b);
+        assertEquals(403, othersView.status(), othersView::toString);
+        assertEquals("not_owner", othersView.json().getJsonObject("error").getString("code"));
+        assertEquals(
+                403,
+                server.request("POST", "/v1/batches/" + id + "/cancel", "", b).status());
+        assertTrue(server.request("GET", "/v1/batches", null, b)
+                .json()
+                .getJsonArray("data")
+                .isEmpty());
+
+        JsonObject done = BatchFiles.awaitStatus(server, id, "completed", Duration.ofMinutes(3), a);
+        assertEquals(3, done.getJsonObject("request_counts").getInt("completed"), done::toString);
+        assertEquals(
+                403,
+                server.request("GET", "/v1/files/" + done.getString("output_file_id") + "/content", null, b)
+                        .status());
+        assertEquals(
+                3,
+                BatchFiles.fileLines(server, done.getString("output_file_id"), a)
+                        .size());
+        HttpResult list = server.request("GET", "/v1/batches", null, a);
+        assertEquals(id, list.json().getJsonArray("data").getJsonObject(0).getString("id"), list::toString);
+
+        // the lines were generations of key a: three usage rows of its tenant
+        HttpResult usage = Eventually.until(
+                () -> server.get("/api/gateway/usage?tenant=" + tenantA),
+                r -> r.status() == 200
+                        && !r.json().getJsonArray("data").isEmpty()
+                        && r.json().getJsonArray("data").getJsonObject(0).getInt("requests") >= 3,
+                Duration.ofSeconds(30));
+        assertEquals(3, usage.json().getJsonArray("data").getJsonObject(0).getInt("requests"), usage::toString);
+    }
+
+    @Test
+    void theKeysModelScopeAppliesToItsLines(AnvilServer server) {
+        Map<String, String> scoped = key(server, tenant(server), "some-other-model");
+        String file = BatchFiles.uploaded(server, BatchFiles.chatLine("s", "Hi", 4), scoped);
+        HttpResult refused = BatchFiles.createBatch(server, file, "/v1/chat/completions", scoped);
+        assertEquals(400, refused.status(), refused::toString);
+        assertTrue(
+                refused.json().getJsonObject("error").getString("message").contains("may not use model 'stories260k'"),
+                refused::toString);
+    }
+
+    @Test
+    void theBatchJobsHeadersCannotBeForged(AnvilServer server) {
+        HttpResult forged = server.request(
+                "POST",
+                "/v1/chat/completions",
+                "{\"model\":\"stories260k\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                Map.of(
+                        "Content-Type", "application/json",
+                        "X-Anvil-Batch-Line", "guess",
+                        "X-Anvil-Batch-Id", "batch_x"));
+        assertEquals(401, forged.status(), forged::toString);
+    }
+}

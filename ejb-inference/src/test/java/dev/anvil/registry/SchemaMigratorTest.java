@@ -75,11 +75,16 @@ class SchemaMigratorTest {
         migrator.timers = recordingTimers(new ArrayList<>());
         migrator.migrateAtStartup();
         assertTrue(migrator.migrated(), migrator.failure());
-        assertEquals("8", migrator.appliedVersion());
+        assertEquals("9", migrator.appliedVersion());
         try (var c = db.getConnection();
                 var s = c.createStatement();
                 var r = s.executeQuery("SELECT COUNT(*) FROM batch_job")) {
             assertTrue(r.next(), "every migration ran, V8 included");
+        }
+        try (var c = db.getConnection();
+                var s = c.createStatement();
+                var r = s.executeQuery("SELECT COUNT(*) FROM routing_router")) {
+            assertTrue(r.next(), "every migration ran, V9 included");
         }
     }
 }

@@ -78,7 +78,8 @@ final class DriftJson {
                         "mean_logprob",
                         "finish_reason",
                         "guardrail",
-                        "feedback"
+                        "feedback",
+                        "prompt_embedding"
                     })
             String feature,
 

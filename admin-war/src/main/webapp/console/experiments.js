@@ -75,8 +75,9 @@ function automatic(ev) { return ev.action === 'ROLLED_BACK' && /^automatic rollb
 /**
  * The traffic split over time, from the experiment's events: each weight change (canary steps, bandit rebalances,
  * operators' changes) as the event recorded it; a pause or an end sends everything to the control; a start or resume
- * goes back to the last split. The split before the first change is the canary's first step, or, when nothing
- * changed since, today's weights. Epoch seconds and one series per variant, ending now.
+ * goes back to the last split. The start event records the split traffic started with; for experiments started
+ * before it did, the split before the first change is the canary's first step, or, when nothing changed since,
+ * today's weights. Epoch seconds and one series per variant, ending now.
  */
 function weightHistory(e) {
   const names = e.variants.map(v => v.name);

@@ -50,7 +50,7 @@ public record ExperimentInfo(
         }
     }
 
-    /** {@code weights}: what a WEIGHTS_CHANGED event set (variant to percent), else null. */
+    /** {@code weights}: what a WEIGHTS_CHANGED event set or a STARTED event started with (variant to percent), else null. */
     public record EventInfo(
             String action,
             String from,
@@ -71,13 +71,14 @@ public record ExperimentInfo(
         }
 
         /**
-         * The weights a WEIGHTS_CHANGED event set, read back from its reason, which the domain writes as
+         * The weights a WEIGHTS_CHANGED event set (or a STARTED event started with), read back from its reason, which
+         * the domain writes as
          * {@code weights {a=10, b=90}} or {@code WHY (weights {a=10, b=90})} (variant names are
          * {@link ExperimentText#VARIANT_NAME}, so the braces, '=' and ", " are unambiguous); null for any other event
          * or text that is not of that form.
          */
         static java.util.Map<String, Integer> weightsOf(String action, String reason) {
-            if (!"WEIGHTS_CHANGED".equals(action) || reason == null) return null;
+            if (!("WEIGHTS_CHANGED".equals(action) || "STARTED".equals(action)) || reason == null) return null;
             String body;
             if (reason.startsWith("weights {") && reason.endsWith("}")) {
                 body = reason.substring("weights {".length(), reason.length() - 1);

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The weights of a WEIGHTS_CHANGED event, read back from the reason the domain wrote, and nothing else. */
+/** The weights of a WEIGHTS_CHANGED or STARTED event, read back from the reason the domain wrote, and nothing else. */
 class EventWeightsTest {
 
     private static Map<String, Integer> of(String reason) {
@@ -23,11 +23,14 @@ class EventWeightsTest {
         assertEquals(
                 Map.of("a", 50, "b-2.x", 50), of("set to (weights {a=1, b=99}) by hand (weights {a=50, b-2.x=50})"));
         assertEquals(Map.of("a", 100), of("Thompson sampling rebalance (weights {a=100})"));
+        // The split an experiment started with.
+        assertEquals(Map.of("a", 50, "b", 50), ExperimentInfo.EventInfo.weightsOf("STARTED", "weights {a=50, b=50}"));
     }
 
     @Test
     void anythingElseIsNoWeights() {
-        assertNull(ExperimentInfo.EventInfo.weightsOf("STARTED", "weights {a=10, b=90}"));
+        assertNull(ExperimentInfo.EventInfo.weightsOf("PAUSED", "weights {a=10, b=90}"));
+        assertNull(ExperimentInfo.EventInfo.weightsOf("STARTED", null));
         assertNull(of(null));
         assertNull(of("operator rollback"));
         assertNull(of("weights {a=10, b=}"));

@@ -175,12 +175,25 @@ public class Experiment {
 
     // --- lifecycle -----------------------------------------------------------------------------------
 
-    /** DRAFT to RUNNING. A CANARY starts its candidate at the first canary step. */
+    /**
+     * DRAFT to RUNNING. A CANARY starts its candidate at the first canary step. The event's reason records the split
+     * traffic starts with ({@code weights {a=50, b=50}}, as a weight change writes it), so the history holds every
+     * split the experiment ran with, the first included.
+     */
     public ExperimentEvent start(String actor, Instant at) {
-        ExperimentEvent event = move(ExperimentStatus.RUNNING, ExperimentEvent.Action.STARTED, actor, null, at);
+        Map<String, Integer> split = new TreeMap<>();
+        for (Variant v : variants) split.put(v.name(), v.weightPercent());
+        int first = strategy == ExperimentStrategy.CANARY
+                ? CanarySteps.parse(canarySteps).get(0)
+                : -1;
+        if (first >= 0) {
+            split.put(candidate().name(), first);
+            split.put(control().name(), 100 - first);
+        }
+        ExperimentEvent event =
+                move(ExperimentStatus.RUNNING, ExperimentEvent.Action.STARTED, actor, "weights " + split, at);
         startedAt = event.occurredAt();
-        if (strategy == ExperimentStrategy.CANARY) {
-            int first = CanarySteps.parse(canarySteps).get(0);
+        if (first >= 0) {
             candidate().weightPercent(first);
             control().weightPercent(100 - first);
         }

@@ -76,6 +76,15 @@ class ExperimentLifecycleTest {
         assertEquals(ExperimentStatus.PAUSED, paused.to());
         assertEquals("investigating", paused.reason());
         assertNull(e.events().get(0).from());
+        assertEquals("weights {candidate=50, control=50}", e.events().get(1).reason(), "the split it started with");
+    }
+
+    @Test
+    void aCanaryRecordsThatItStartsAtItsFirstStep() {
+        Experiment e = experiment(
+                "canary-start", ExperimentStrategy.CANARY, PrimaryMetric.ERROR_RATE, "5,25,100", twoVariants(100, 0));
+        ExperimentEvent started = e.start("bob", T0);
+        assertEquals("weights {candidate=5, control=95}", started.reason());
     }
 
     @Test

@@ -218,9 +218,19 @@ class ApiKeyAccessIT {
             assertNothingOfTheModel(
                     op, call(server, op.method(), path, otherModelsKey), op + " with a key of another model");
             HttpResult admitted = call(server, op.method(), path, key);
-            assertTrue(
-                    admitted.status() >= 200 && admitted.status() < 300, () -> op + " with a valid key: " + admitted);
+            assertAdmitted(op, admitted, op + " with a valid key");
         }
+    }
+
+    /**
+     * The operation ran for the valid key: a 2xx, or, for cancelling the key's batch once it has ended (its one line
+     * is answered in moments), the Batch API's own 409 {@code batch_over}, which only an admitted owner can get.
+     */
+    private static void assertAdmitted(Operation op, HttpResult r, String why) {
+        boolean endedBatch = op.template().endsWith("/cancel")
+                && r.status() == 409
+                && "batch_over".equals(r.json().getJsonObject("error").getString("code", null));
+        assertTrue((r.status() >= 200 && r.status() < 300) || endedBatch, () -> why + ": " + r);
     }
 
     @Test
@@ -238,7 +248,7 @@ class ApiKeyAccessIT {
                     assertEquals(admitted.status(), anonymous.status(), why + ": " + anonymous);
                 } else {
                     routed++;
-                    assertTrue(admitted.status() >= 200 && admitted.status() < 300, why + ": " + admitted);
+                    assertAdmitted(op, admitted, why);
                     assertRefused(anonymous, 401, "missing_api_key", why);
                     assertRefused(call(server, op.method(), variant.path(), UNKNOWN_KEY), 401, "invalid_api_key", why);
                     assertNothingOfTheModel(op, call(server, op.method(), variant.path(), otherModelsKey), why);

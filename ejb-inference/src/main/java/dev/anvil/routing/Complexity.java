@@ -96,10 +96,29 @@ public final class Complexity {
                     || s.endsWith("}")
                     || s.contains("=>")
                     || s.contains("==")
-                    || s.matches(".*\\w\\(.*\\).*")) {
+                    || looksLikeCall(s)) {
                 lines++;
             }
         }
         return lines >= 2;
+    }
+
+    /**
+     * Whether {@code s} holds a word character directly followed by {@code (} with a {@code )} somewhere after it (a
+     * call such as {@code f(x)}), in one pass: the regular expression it replaces backtracked over every candidate
+     * parenthesis, quadratic in a caller's long line.
+     */
+    static boolean looksLikeCall(String s) {
+        for (int i = 1; i < s.length(); i++) {
+            if (s.charAt(i) != '(') continue;
+            char before = s.charAt(i - 1);
+            boolean word = (before >= 'a' && before <= 'z')
+                    || (before >= 'A' && before <= 'Z')
+                    || (before >= '0' && before <= '9')
+                    || before == '_';
+            // The first such parenthesis leaves the most room for a closing one after it.
+            if (word) return s.indexOf(')', i + 1) >= 0;
+        }
+        return false;
     }
 }

@@ -1,6 +1,7 @@
 package dev.anvil.routing;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -40,5 +41,17 @@ class ComplexityTest {
         String everything = "why explain prove? how? ```code``` 1+2=3 ".repeat(500);
         double s = Complexity.score(everything);
         assertTrue(s <= 1.0 && s >= 0.9, "score " + s);
+    }
+
+    @Test
+    void aCallIsAWordCharacterAnOpeningParenthesisAndALaterClosingOne() {
+        for (String line : new String[] {
+            "print(x)", "a = f(b, c);", "x_1(", "(x)", "f )(", "call f (x)", "é(x)", "9(x) and more", "", "()", "a()"
+        }) {
+            assertEquals(line.matches(".*\\w\\(.*\\).*"), Complexity.looksLikeCall(line), () -> "'" + line + "'");
+        }
+        // A caller's long line of unclosed calls is one pass, not a backtracking search.
+        assertFalse(Complexity.looksLikeCall("a(".repeat(10_000)));
+        assertTrue(Complexity.looksLikeCall("a(".repeat(10_000) + ")"));
     }
 }

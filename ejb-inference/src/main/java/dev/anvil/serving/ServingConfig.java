@@ -84,6 +84,14 @@ public class ServingConfig {
     @ConfigProperty(name = "anvil.serving.speculative.draft-kv-cache-bytes", defaultValue = "0")
     long speculativeDraftKvCacheBytes;
 
+    /**
+     * With {@code draft}: a sequence's drafts end at the first token the draft model gives less than this probability;
+     * 0 drafts k tokens whatever the draft's confidence.
+     */
+    @Inject
+    @ConfigProperty(name = "anvil.serving.speculative.draft-min-probability", defaultValue = "0.75")
+    double speculativeDraftMinProbability = Speculation.DEFAULT_DRAFT_MIN_PROBABILITY;
+
     /** Sequences decoding together in one batch. */
     @Inject
     @ConfigProperty(name = "anvil.serving.max-batch-sequences", defaultValue = "32")
@@ -324,10 +332,12 @@ public class ServingConfig {
                             speculativeMaxDraftTokens,
                             speculativeNgramMin,
                             speculativeNgramMax,
-                            speculativeDraftKvCacheBytes));
+                            speculativeDraftKvCacheBytes,
+                            speculativeDraftMinProbability));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(
-                    "anvil.serving.speculative.max-draft-tokens/ngram-min/ngram-max/draft-kv-cache-bytes: "
+                    "anvil.serving.speculative.max-draft-tokens/ngram-min/ngram-max/draft-kv-cache-bytes/"
+                            + "draft-min-probability: "
                             + e.getMessage(),
                     e);
         }

@@ -544,6 +544,17 @@ public final class Scheduler implements Runnable, AutoCloseable {
         Batch batch = new Batch();
         ForwardResult result;
         try {
+            if (speculator.enabled()) {
+                // A draft model prefills what the target prefills (not a decode chunk: one token, the last one).
+                List<Seq> prefilling = new java.util.ArrayList<>();
+                int[] upTo = new int[plan.chunks().size()];
+                for (StepPlan.Chunk c : plan.chunks()) {
+                    if (c.to() - c.from() == 1 && c.to() == c.seq().tokenCount) continue;
+                    upTo[prefilling.size()] = c.to();
+                    prefilling.add(c.seq());
+                }
+                speculator.followPrefill(prefilling, upTo);
+            }
             if (!speculating.isEmpty()) {
                 int[] budgets = new int[speculating.size()];
                 for (int i = 0; i < budgets.length; i++)

@@ -10,8 +10,18 @@ package dev.anvil.engine;
  * @param ngramMin         shortest suffix n-gram prompt lookup matches (1 to {@code ngramMax})
  * @param ngramMax         longest suffix n-gram prompt lookup tries first (at most 16)
  * @param draftKvCacheBytes byte budget of the draft model's own KV cache; 0 = as many blocks as the target's cache
+ * @param draftMinProbability a draft model stops drafting for a sequence at the first token it gives less than this
+ *                         probability (llama.cpp's {@code --draft-p-min}); 0 drafts all k. A draft unsure of its
+ *                         very first token drafts nothing that step, which counts as a miss towards pausing: where the
+ *                         draft does not fit the text, the target does not pay for verifying its guesses
  */
-public record Speculation(Method method, int maxDraftTokens, int ngramMin, int ngramMax, long draftKvCacheBytes) {
+public record Speculation(
+        Method method,
+        int maxDraftTokens,
+        int ngramMin,
+        int ngramMax,
+        long draftKvCacheBytes,
+        double draftMinProbability) {
 
     /** Where drafts come from. */
     public enum Method {
@@ -31,7 +41,13 @@ public record Speculation(Method method, int maxDraftTokens, int ngramMin, int n
     /** Largest k accepted: verification computes logits for every drafted position, a vocabulary row each. */
     public static final int MAX_DRAFT_TOKENS = 16;
 
-    public static final Speculation NONE = new Speculation(Method.NONE, 4, 1, 3, 0);
+    /**
+     * Default {@link #draftMinProbability}: drafts the draft model is this sure of are usually kept by a target it was
+     * distilled with or trained beside, and the ones below it are the guesses that cost a verification each.
+     */
+    public static final double DEFAULT_DRAFT_MIN_PROBABILITY = 0.75;
+
+    public static final Speculation NONE = new Speculation(Method.NONE, 4, 1, 3, 0, DEFAULT_DRAFT_MIN_PROBABILITY);
 
     public Speculation {
         if (method == null) throw new IllegalArgumentException("speculation method is null");
@@ -45,16 +61,23 @@ public record Speculation(Method method, int maxDraftTokens, int ngramMin, int n
                     "n-gram min must be in [1, n-gram max = " + ngramMax + "], was " + ngramMin);
         if (draftKvCacheBytes < 0)
             throw new IllegalArgumentException("draft KV cache budget must be >= 0 bytes, was " + draftKvCacheBytes);
+        if (!(draftMinProbability >= 0 && draftMinProbability < 1))
+            throw new IllegalArgumentException("draft min probability must be in [0, 1), was " + draftMinProbability);
     }
 
     /** Prompt lookup with k drafts and n-grams of {@code ngramMin..ngramMax} tokens. */
     public static Speculation ngram(int maxDraftTokens, int ngramMin, int ngramMax) {
-        return new Speculation(Method.NGRAM, maxDraftTokens, ngramMin, ngramMax, 0);
+        return new Speculation(Method.NGRAM, maxDraftTokens, ngramMin, ngramMax, 0, DEFAULT_DRAFT_MIN_PROBABILITY);
     }
 
-    /** A draft model with k drafts and a KV cache of as many blocks as the target's. */
+    /** A draft model with k drafts, the default confidence cut-off and a KV cache of as many blocks as the target's. */
     public static Speculation draft(int maxDraftTokens) {
-        return new Speculation(Method.DRAFT, maxDraftTokens, 1, 3, 0);
+        return draft(maxDraftTokens, DEFAULT_DRAFT_MIN_PROBABILITY);
+    }
+
+    /** A draft model with k drafts, stopping at a draft token below {@code minProbability}. */
+    public static Speculation draft(int maxDraftTokens, double minProbability) {
+        return new Speculation(Method.DRAFT, maxDraftTokens, 1, 3, 0, minProbability);
     }
 
     public boolean enabled() {

@@ -36,7 +36,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * drafts were kept, k grows by one (up to the maximum); otherwise it becomes {@code accepted + 1}. A moving average
  * of the fraction of drafts kept below {@link #PAUSE_BELOW} stops the sequence from drafting for a number of steps
  * that doubles at each consecutive pause (8 up to 512) and resets when a probe after a pause is kept: a workload the
- * drafts do not fit pays one wasted draft now and then instead of one every step.
+ * drafts do not fit pays one wasted draft now and then instead of one every step. A draft model stops a sequence's
+ * drafts at the first token it gives less than {@link Speculation#draftMinProbability()} (llama.cpp's
+ * {@code --draft-p-min}); a step where it is unsure of the very first one verifies nothing and counts as a miss. Each
+ * probe after a pause first catches the draft up on the tokens of the pause, so after
+ * {@link #DRAFT_GIVES_UP_AFTER} failed probes in a row (the first, where no draft was ever kept) a sequence gives its
+ * draft up. The draft prefills a prompt in
+ * the steps the target does ({@link #followPrefill}), not in the sequence's first decoding step.
  */
 final class Speculator {
 
@@ -47,6 +53,12 @@ final class Speculator {
 
     static final int FIRST_PAUSE = 8;
     static final int LONGEST_PAUSE = 512;
+    /**
+     * Failed probes in a row after which a sequence stops drafting with a draft model for good (one, where no draft
+     * of the sequence was ever kept): each probe first catches the draft up on every token of the pause (a prefill of
+     * the draft), so a draft that does not fit the text would otherwise cost a draft prefill of the whole output.
+     */
+    static final int DRAFT_GIVES_UP_AFTER = 3;
 
     private static final int[] NO_DRAFTS = {};
 
@@ -64,6 +76,14 @@ final class Speculator {
         float[][] q;
         /** Drafts kept by this step's verification. */
         int accepted;
+        /** The draft model was too unsure of this step's first token to propose anything. */
+        boolean unsure;
+        /** Probes after a pause that kept nothing, in a row. */
+        int failedProbes;
+        /** Whether any draft of the sequence was kept so far. */
+        boolean everKept;
+        /** The sequence drafts no more (a draft model that failed {@link #DRAFT_GIVES_UP_AFTER} probes). */
+        boolean gaveUp;
         /** For rejection sampling and sampled drafts; seeded from the request, so runs reproduce. */
         SplittableRandom random;
 
@@ -166,6 +186,8 @@ final class Speculator {
         State st = state(s);
         st.drafts = NO_DRAFTS;
         st.q = null;
+        st.unsure = false;
+        if (st.gaveUp) return 0;
         if (st.pausedSteps > 0) {
             if (--st.pausedSteps == 0) {
                 // Probe with one draft; a single miss pauses again (longer), a hit resumes.
@@ -197,6 +219,37 @@ final class Speculator {
             return;
         }
         draftWithModel(seqs, budgets);
+    }
+
+    /**
+     * The draft model's share of a step's prefill: it follows the prompts the target prefills this step, up to
+     * {@code upTo[i]} tokens of {@code seqs.get(i)} (from what the draft has, at most {@code catchUpTokens} of them:
+     * a prefix the target found cached is prefilled by the draft all the same), in one batched pass. A sequence then
+     * drafts from its first decoding step on instead of that step catching the draft up on its whole prompt. No-op
+     * without a draft model; a sequence whose draft finds no room catches up later in {@link #draft}.
+     */
+    void followPrefill(List<Seq> seqs, int[] upTo) {
+        if (draft == null || seqs.isEmpty()) return;
+        Batch b = new Batch();
+        for (int i = 0; i < seqs.size(); i++) {
+            Seq s = seqs.get(i);
+            State st = state(s);
+            if (st.gaveUp) continue;
+            if (st.draftSeq == null) {
+                st.draftSeq = draftKv.newSequence();
+                st.draftComputed = 0;
+            }
+            int end = Math.min(upTo[i], st.draftComputed + catchUpTokens);
+            if (end <= st.draftComputed) continue;
+            try {
+                draftKv.reserve(st.draftSeq, end);
+            } catch (KvCacheFullException full) {
+                continue;
+            }
+            b.add(st.draftSeq, st.draftComputed, Arrays.copyOfRange(s.tokens, st.draftComputed, end));
+            st.draftComputed = end;
+        }
+        if (!b.isEmpty()) draft.forward(b);
     }
 
     /**
@@ -273,7 +326,7 @@ final class Speculator {
         ForwardResult r = draft.forward(first);
         int rounds = 0;
         for (int i = 0; i < n; i++) {
-            if (entryOf[i] >= 0 && k[i] > 0) pick(seqs.get(i), 0, r.logits(entryOf[i]), history[i]);
+            if (entryOf[i] >= 0 && k[i] > 0 && !pick(seqs.get(i), 0, r.logits(entryOf[i]), history[i])) k[i] = 0;
             rounds = Math.max(rounds, k[i]);
         }
         for (int j = 1; j < rounds; j++) {
@@ -286,23 +339,59 @@ final class Speculator {
                 st.draftComputed++;
             }
             r = draft.forward(b);
-            for (int i = 0; i < n; i++) if (k[i] > j) pick(seqs.get(i), j, r.logits(entryOf[i]), history[i]);
+            for (int i = 0; i < n; i++) {
+                if (k[i] > j && !pick(seqs.get(i), j, r.logits(entryOf[i]), history[i])) k[i] = j;
+            }
         }
     }
 
-    /** Draft {@code j} of {@code s} from the draft's logits: greedy, or drawn from q (kept for verification). */
-    private void pick(Seq s, int j, float[] logits, int[] history) {
+    /**
+     * Draft {@code j} of {@code s} from the draft's logits: greedy, or drawn from q (kept for verification). False
+     * where the draft gives its token less than the minimum probability: then the sequence's drafts end before it
+     * ({@link State#unsure} if that is the first).
+     */
+    private boolean pick(Seq s, int j, float[] logits, int[] history) {
         State st = s.spec;
         int length = s.tokenCount + j;
         int token;
+        boolean sure;
         if (st.q == null) {
             token = st.draftSampler.sample(logits, history, length).token(); // a point draft
+            sure = atLeast(logits, token, config.draftMinProbability());
         } else {
             st.q[j] = st.draftSampler.distribution(logits, history, length);
             token = RejectionSampling.sample(st.q[j], st.random);
+            sure = st.q[j][token] >= config.draftMinProbability();
+        }
+        if (!sure) {
+            st.drafts = Arrays.copyOf(st.drafts, j);
+            if (st.q != null) st.q = Arrays.copyOf(st.q, j);
+            st.unsure = j == 0;
+            return false;
         }
         st.drafts[j] = token;
         history[length] = token;
+        return true;
+    }
+
+    /**
+     * Whether the softmax of {@code logits} gives {@code token} at least probability {@code p}: whether
+     * {@code sum_i exp(l_i - l_token) <= 1/p}. The sum stops as soon as it passes the bound (an unsure draft, whose
+     * rivals come early), and skips logits more than 20 below the token's (each adds under 2.1e-9), so a confident
+     * draft costs one comparison per vocabulary entry and a handful of exponentials.
+     */
+    static boolean atLeast(float[] logits, int token, double p) {
+        if (p <= 0) return true;
+        double bound = 1 / p, sum = 0;
+        float top = logits[token];
+        for (float l : logits) {
+            float d = l - top;
+            if (d > -20) {
+                sum += Math.exp(d);
+                if (sum > bound) return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -340,23 +429,47 @@ final class Speculator {
     void settle(Seq s) {
         State st = s.spec;
         int d = st.drafts.length;
-        if (d == 0) return;
+        if (d == 0) {
+            // The draft was unsure of its first token: a miss for pausing (no draft was verified or counted).
+            if (st.unsure) adapt(s, 0);
+            st.unsure = false;
+            return;
+        }
         drafted.addAndGet(d);
         acceptedTotal.addAndGet(st.accepted);
-        st.rate = (1 - RATE_WEIGHT) * st.rate + RATE_WEIGHT * st.accepted / d;
         st.k = st.accepted == d ? Math.min(config.maxDraftTokens(), st.k + 1) : st.accepted + 1;
-        if (st.probing && st.accepted > 0) st.pauseLength = FIRST_PAUSE;
-        st.probing = false;
-        if (st.rate < PAUSE_BELOW) {
-            st.pausedSteps = st.pauseLength;
-            st.pauseLength = Math.min(LONGEST_PAUSE, st.pauseLength * 2);
-        }
+        adapt(s, (double) st.accepted / d);
         if (st.draftSeq != null && !s.done && st.draftComputed > s.computed) {
             draftKv.truncate(st.draftSeq, s.computed);
             st.draftComputed = s.computed;
         }
         st.drafts = NO_DRAFTS;
         st.q = null;
+    }
+
+    /**
+     * Folds a step's kept fraction into the moving average; pauses drafting when it falls below the bar, and gives a
+     * draft model up for the sequence after {@link #DRAFT_GIVES_UP_AFTER} failed probes in a row, or its first failed
+     * probe if none of its drafts was ever kept (releasing its cache).
+     */
+    private void adapt(Seq s, double kept) {
+        State st = s.spec;
+        st.rate = (1 - RATE_WEIGHT) * st.rate + RATE_WEIGHT * kept;
+        if (kept > 0) st.everKept = true;
+        if (st.probing) {
+            if (kept > 0) {
+                st.pauseLength = FIRST_PAUSE;
+                st.failedProbes = 0;
+            } else if (++st.failedProbes >= (st.everKept ? DRAFT_GIVES_UP_AFTER : 1) && draft != null) {
+                st.gaveUp = true;
+                release(s);
+            }
+        }
+        st.probing = false;
+        if (st.rate < PAUSE_BELOW) {
+            st.pausedSteps = st.pauseLength;
+            st.pauseLength = Math.min(LONGEST_PAUSE, st.pauseLength * 2);
+        }
     }
 
     /** Gives back the draft's blocks of a sequence that ended. */

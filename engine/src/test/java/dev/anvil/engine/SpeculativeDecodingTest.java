@@ -2,6 +2,7 @@ package dev.anvil.engine;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -196,7 +197,8 @@ class SpeculativeDecodingTest {
     void aDraftModelEmitsExactlyTheNonSpeculativeGreedyTokens() throws Exception {
         for (LlamaModel draft : List.of(twin, skewed)) {
             List<SequenceRequest> requests = requests(8, true);
-            Scheduler s = new Scheduler(model, config(8 << 20, Speculation.draft(4)), draft);
+            // No confidence cut-off: every step drafts k, so verification sees the skewed draft's rejections.
+            Scheduler s = new Scheduler(model, config(8 << 20, Speculation.draft(4, 0)), draft);
             List<Events> events = runAll(s, requests);
             for (int i = 0; i < requests.size(); i++)
                 assertSameSteps(solo(requests.get(i)), events.get(i), (draft == twin ? "twin" : "skewed") + " " + i);
@@ -211,6 +213,66 @@ class SpeculativeDecodingTest {
             }
             assertNothingHeld(s);
         }
+    }
+
+    @Test
+    void anUnsureDraftProposesLessAndPausesWithoutChangingTheOutput() throws Exception {
+        // The skewed draft's distributions over the tiny vocabulary are rarely peaked: with a cut-off near 1 almost
+        // every first draft is unsure, those steps verify nothing and count as misses, so the sequences pause and the
+        // drafts (and draft passes) nearly vanish; the tokens are those of decoding alone either way.
+        long[] drafted = new long[2];
+        double[] cutOffs = {0, 0.99};
+        for (int c = 0; c < cutOffs.length; c++) {
+            List<SequenceRequest> requests = requests(4, true);
+            Scheduler s = new Scheduler(model, config(8 << 20, Speculation.draft(4, cutOffs[c])), skewed);
+            List<Events> events = runAll(s, requests);
+            for (int i = 0; i < requests.size(); i++)
+                assertSameSteps(solo(requests.get(i)), events.get(i), "cut-off " + cutOffs[c] + ", " + i);
+            drafted[c] = s.stats().draftedTokens();
+            assertNothingHeld(s);
+        }
+        assertTrue(drafted[0] > 0, "without a cut-off the draft proposes");
+        assertTrue(
+                drafted[1] * 4 < drafted[0], "drafted " + drafted[1] + " with the cut-off, " + drafted[0] + " without");
+    }
+
+    @Test
+    void theDraftPrefillsWithTheTargetAndIsGivenUpAfterFailedProbes() throws Exception {
+        // A cut-off near 1: the skewed draft is unsure of nearly every first token, so the sequence misses, pauses,
+        // fails the probe 8 steps later and, never having kept a draft, gives the draft up: its draft blocks go back
+        // while the sequence still decodes. Before that, the draft's prompt was prefilled in the step that prefilled
+        // the
+        // target, not in the first decoding step.
+        Scheduler s = new Scheduler(model, config(8 << 20, Speculation.draft(4, 0.99)), skewed);
+        SequenceRequest r = new SequenceRequest(tok.encode(PROMPTS[0], true), SamplingParams.GREEDY, 200, List.of());
+        Events e = new Events();
+        s.submit(r, e);
+        s.step();
+        assertEquals(1, e.steps.size(), "the prefill step samples the first token");
+        int promptBlocks = KvCachePool.blocksFor(r.promptTokens().length);
+        assertEquals(promptBlocks, s.draftKvCache().usedBlocks(), "the draft prefilled the prompt with the target");
+        int releasedAt = -1;
+        while (!e.done()) {
+            s.step();
+            if (releasedAt < 0 && s.draftKvCache().usedBlocks() == 0 && !e.done()) releasedAt = e.steps.size();
+        }
+        assertTrue(releasedAt > 0 && releasedAt < 40, "draft given up while decoding, at token " + releasedAt);
+        assertSameSteps(solo(r), e, "after giving the draft up");
+        assertTrue(s.stats().draftedTokens() < 8, "drafted " + s.stats().draftedTokens());
+        assertNothingHeld(s);
+    }
+
+    @Test
+    void theConfidenceTestIsTheSoftmaxProbabilityOfTheDraftedToken() {
+        float[] even = {1f, 1f, -30f};
+        assertTrue(Speculator.atLeast(even, 0, 0.5)); // p = 1 / (1 + 1 + e^-31)
+        assertFalse(Speculator.atLeast(even, 0, 0.51));
+        float[] peaked = new float[50_000];
+        peaked[123] = 12f; // the rest at 0: p = 1 / (1 + 49_999 e^-12) = 0.765
+        assertTrue(Speculator.atLeast(peaked, 123, 0.75));
+        assertFalse(Speculator.atLeast(peaked, 123, 0.78));
+        assertFalse(Speculator.atLeast(peaked, 7, 0.01), "a token far below the top is unsure");
+        assertTrue(Speculator.atLeast(peaked, 7, 0), "a cut-off of 0 accepts every draft");
     }
 
     @Test
@@ -240,7 +302,7 @@ class SpeculativeDecodingTest {
         // The skewed draft's rejections leave rejected keys in the positions after each kept token, truncated at once.
         // A second request whose prompt is the first's whole context starts from its cached blocks: had a block with
         // a rejected token been cached, its continuation would differ from the solo run.
-        Scheduler s = new Scheduler(model, config(8 << 20, Speculation.draft(6)), skewed);
+        Scheduler s = new Scheduler(model, config(8 << 20, Speculation.draft(6, 0)), skewed);
         SequenceRequest first =
                 new SequenceRequest(tok.encode(PROMPTS[2], true), SamplingParams.GREEDY, 120, List.of());
         Events a = runAll(s, List.of(first)).get(0);

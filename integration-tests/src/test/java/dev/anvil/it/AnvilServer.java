@@ -559,6 +559,8 @@ public final class AnvilServer {
         // version has no draft and decodes as before.
         builder.environment().put("ANVIL_SERVING_SPECULATIVE_METHOD", "draft");
         builder.environment().put("ANVIL_SERVING_SPECULATIVE_DRAFT_MODELS", "specdecode=specdraft@1.0.0");
+        // Its draft drafts at every confidence, so the test sees kept and rejected drafts in a handful of requests.
+        builder.environment().put("ANVIL_SERVING_SPECULATIVE_DRAFT_MIN_PROBABILITY", "0");
         guardrailAndResilienceSettings(builder.environment());
         driftSettings(builder.environment());
         tracingSettings(builder.environment());

@@ -50,6 +50,9 @@ public final class AnvilCli {
                   --seed N               weight seed (default 0); same seed, same bytes
                   --layers N             write only the first N layers of that model, each tensor as it is
                                          there (a shallow draft model for speculative decoding)
+                  --attenuate-from L     scale the output projections of layers L and later by --attenuation
+                  --attenuation F        (default 0.1): a target whose first L layers (--layers L, same seed)
+                                         agree with it, standing in for a trained draft/target pair
                   --out FILE             output file
               bench      measure load time, memory, prefill and decode throughput; for an embedding model (BERT
                          GGUF) inputs/s and tokens/s of --batch inputs of --prompt-tokens tokens in one pass

@@ -55,6 +55,10 @@ public final class ModelSynthesizer {
     private final PrintStream progress;
     /** Layers written: the first ones of the full shape's model, each with the weights it has there. */
     private final int keptLayers;
+    /** First layer whose output projections are scaled by {@link #attenuation} (the layer count: none). */
+    private int attenuateFrom;
+
+    private float attenuation = 1;
 
     public ModelSynthesizer(ModelShape shape, GgmlType type, long seed, PrintStream progress) {
         this(shape, type, seed, progress, shape.layers());
@@ -71,6 +75,7 @@ public final class ModelSynthesizer {
             throw new IllegalArgumentException(
                     "layers must be in [1, " + shape.layers() + "] for " + shape.name() + ", was " + keptLayers);
         this.keptLayers = keptLayers;
+        this.attenuateFrom = shape.layers();
         if (!Quantizer.WRITABLE.contains(type) || type == GgmlType.Q5_0) {
             throw new IllegalArgumentException(
                     "synth cannot write weight type " + type + " (use F32, F16, BF16, Q8_0, Q4_0 or Q4_K)");
@@ -242,6 +247,31 @@ public final class ModelSynthesizer {
         }
     }
 
+    /**
+     * Scales the output projections ({@code attn_output}, {@code ffn_down}) of layers {@code from} and later by
+     * {@code factor}: those layers then write little into the residual stream, so the model's predictions stay close to
+     * those of its first {@code from} layers. With the file of those layers alone ({@code keptLayers = from}, same
+     * seed) that gives a draft/target pair that agrees the way a trained model and its distilled sibling do, which
+     * random weights otherwise never do: a stand-in for benchmarking speculative decoding, not a model of anything.
+     */
+    public ModelSynthesizer attenuate(int from, float factor) {
+        if (from < 1 || from > shape.layers())
+            throw new IllegalArgumentException(
+                    "attenuated layers must start in [1, " + shape.layers() + "], was " + from);
+        if (!(factor > 0 && factor <= 1))
+            throw new IllegalArgumentException("attenuation must be in (0, 1], was " + factor);
+        this.attenuateFrom = from;
+        this.attenuation = factor;
+        return this;
+    }
+
+    /** The factor the values of {@code tensor} are drawn with (see {@link #attenuate}). */
+    private float scaleOf(String tensor) {
+        if (!tensor.startsWith("blk.")
+                || !(tensor.endsWith(".attn_output.weight") || tensor.endsWith(".ffn_down.weight"))) return 1;
+        return Integer.parseInt(tensor.substring(4, tensor.indexOf('.', 4))) >= attenuateFrom ? attenuation : 1;
+    }
+
     /** Whether a tensor belongs to the layers written (every tensor outside the blocks does). */
     private boolean kept(String tensor) {
         if (!tensor.startsWith("blk.")) return true;
@@ -274,6 +304,7 @@ public final class ModelSynthesizer {
         int rowsPerBlock = Math.max(1, (1 << 18) / cols);
         int blocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
         long tensorSeed = mix(seed * 0x9E3779B97F4A7C15L + tensorId);
+        double std = WEIGHT_STD * scaleOf(name);
         w.beginTensor(name);
         Deque<Future<byte[]>> window = new ArrayDeque<>();
         try {
@@ -284,7 +315,7 @@ public final class ModelSynthesizer {
                 window.add(pool.submit(() -> {
                     SplittableRandom rng = new SplittableRandom(blockSeed);
                     float[] values = new float[count * cols];
-                    for (int i = 0; i < values.length; i++) values[i] = (float) (rng.nextGaussian() * WEIGHT_STD);
+                    for (int i = 0; i < values.length; i++) values[i] = (float) (rng.nextGaussian() * std);
                     return Quantizer.quantize(encoding, values);
                 }));
                 if (window.size() >= 2 * threads) drain(w, window.poll());

@@ -14,7 +14,11 @@ public final class SynthCommand {
     private SynthCommand() {}
 
     public static int run(String[] args, PrintStream out, PrintStream err) throws IOException {
-        CliArgs a = new CliArgs(args, Set.of("shape", "type", "seed", "out", "layers"), Set.of(), Set.of());
+        CliArgs a = new CliArgs(
+                args,
+                Set.of("shape", "type", "seed", "out", "layers", "attenuate-from", "attenuation"),
+                Set.of(),
+                Set.of());
         ModelShape shape;
         try {
             shape = ModelShape.named(a.required("shape"));
@@ -37,7 +41,13 @@ public final class SynthCommand {
         }
         int layers = a.integer("layers", shape.layers(), 1, shape.layers());
         long start = System.nanoTime();
-        new ModelSynthesizer(shape, type, seed, err, layers).write(target);
+        ModelSynthesizer synth = new ModelSynthesizer(shape, type, seed, err, layers);
+        if (a.has("attenuate-from")) {
+            synth.attenuate(
+                    a.integer("attenuate-from", shape.layers(), 1, shape.layers()),
+                    a.number("attenuation", 0.1f, 0.0001f, 1f));
+        }
+        synth.write(target);
         double seconds = (System.nanoTime() - start) / 1e9;
         out.printf(
                 "wrote %s: %s%s, %s, %,d bytes, seed %d (%.1f s)%n",

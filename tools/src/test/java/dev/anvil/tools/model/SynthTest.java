@@ -50,6 +50,30 @@ class SynthTest {
     }
 
     @Test
+    void attenuationScalesOnlyTheOutputProjectionsOfTheLaterLayers() throws Exception {
+        Path plain = synth("plain.gguf", GgmlType.F32, 3);
+        Path quiet = dir.resolve("quiet.gguf");
+        new ModelSynthesizer(ModelShape.named("tiny"), GgmlType.F32, 3, null)
+                .attenuate(1, 0.1f)
+                .write(quiet);
+        try (GgufFile a = GgufFile.open(plain);
+                GgufFile b = GgufFile.open(quiet)) {
+            for (String name : a.tensors().keySet()) {
+                float[] x = a.tensor(name).data().toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+                float[] y = b.tensor(name).data().toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+                boolean scaled = !name.startsWith("blk.0.")
+                        && (name.endsWith(".attn_output.weight") || name.endsWith(".ffn_down.weight"));
+                if (!scaled) {
+                    assertArrayEquals(x, y, name + " is not attenuated");
+                    continue;
+                }
+                for (int i = 0; i < x.length; i++)
+                    assertEquals(x[i] * 0.1f, y[i], Math.abs(x[i]) * 1e-5f + 1e-12f, name + "[" + i + "]");
+            }
+        }
+    }
+
+    @Test
     void tinyModelHasTheDeclaredShapeTypesAndAWorkingTokenizer() throws Exception {
         Path file = synth("t.gguf", GgmlType.Q4_K, 1);
         ModelShape s = ModelShape.named("tiny");

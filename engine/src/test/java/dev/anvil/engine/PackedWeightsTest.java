@@ -60,7 +60,7 @@ class PackedWeightsTest {
             }
             float[] four = new float[T * rows];
             // Groups of four tokens: the last group (tokens 8..10) repeats token 10.
-            short[] values = new short[PackedWeights.decodedShorts(cols)];
+            short[] values = new short[PackedWeights.blockSumShorts(cols)];
             for (int u = 0; u < p.units; u++) p.gemvTokens(u, a, four, values);
             int R = PackedWeights.UNIT_ROWS, TT = PackedWeights.TILE_TOKENS;
             int tiles = (T + TT - 1) / TT, tileFloats = PackedWeights.tokenPanelFloats(cols);
@@ -131,7 +131,7 @@ class PackedWeightsTest {
                 PackedWeights.Activations a = new PackedWeights.Activations(x, 4, cols, type, true);
                 float[] one = new float[4 * rows], four = new float[4 * rows];
                 for (int t = 0; t < 4; t++) p.gemv(0, a, t, one, t * rows);
-                p.gemvTokens(0, a, four, new short[PackedWeights.decodedShorts(cols)]);
+                p.gemvTokens(0, a, four, new short[PackedWeights.blockSumShorts(cols)]);
                 for (int t = 0; t < 4; t++) {
                     assertEquals(
                             t < 2 ? 127f : -127f,

@@ -41,7 +41,7 @@ final class Matmul implements AutoCloseable {
     private final Arena packedArena = Arena.ofShared();
     private final float[][] workerRows; // per worker: four dequantized rows
     private final float[][] workerPanel; // per worker: a widened packed unit
-    private final short[][] workerValues; // per worker: a Q5_0/Q4_K unit decoded to int16 lanes
+    private final short[][] workerSums; // per worker: four tokens' int16 block sums of a Q5_0/Q4_K unit
 
     /**
      * Repacks every Q8_0/Q4_0/Q5_0/Q4_K matrix of {@code weights} (the blocks and the classifier), in parallel. Costs a
@@ -75,7 +75,7 @@ final class Matmul implements AutoCloseable {
                 cols = Math.max(cols, w.cols());
             }
             this.workerPanel = new float[pool.size()][packed.isEmpty() ? 0 : PackedWeights.panelFloats(cols)];
-            this.workerValues = new short[pool.size()][packed.isEmpty() ? 0 : PackedWeights.decodedShorts(cols)];
+            this.workerSums = new short[pool.size()][packed.isEmpty() ? 0 : PackedWeights.blockSumShorts(cols)];
         } catch (RuntimeException | Error e) {
             packedArena.close();
             throw e;
@@ -189,7 +189,7 @@ final class Matmul implements AutoCloseable {
                 int m = 0;
                 for (int g = a; g < b; g++) {
                     while (starts[m + 1] <= g) m++;
-                    ps[m].gemvTokens(g - starts[m], in.activations, outs[m], workerValues[worker]);
+                    ps[m].gemvTokens(g - starts[m], in.activations, outs[m], workerSums[worker]);
                 }
             });
             return;

@@ -449,33 +449,20 @@ final class PackedWeights {
     }
 
     private void gemvQ5(int u, Activations a, int t, float[] out, int outOff) {
-        gemvQ5(u, a, t, null, out, outOff);
-    }
-
-    /** {@code values}: the unit's values as {@link #decode} wrote them, or null to decode them here. */
-    private void gemvQ5(int u, Activations a, int t, short[] values, float[] out, int outOff) {
         FloatVector acc = FloatVector.zero(F);
         MemorySegment s = data;
         int[] pairs = a.pairs;
         long off = u * unitBytes, pairBytes = 2L * UNIT_ROWS;
-        int d = t * blocks, lanes = S.length();
+        int d = t * blocks;
         for (int b = 0, k = t * cols / 2; b < blocks; b++, off += groupBytes, k += 16) {
             // 5-bit values: each int16 lane holds 8 products (<= 8*31*127), low and high columns kept apart.
             ShortVector lo = ShortVector.zero(S), hi = lo;
             IntVector hb = IntVector.fromMemorySegment(I, s, off + 4L * UNIT_ROWS, LE);
             long q = off + 8L * UNIT_ROWS;
-            for (int p = 0, v = 16 * lanes * b; p < 8; p++, q += pairBytes, v += 2 * lanes) {
-                ShortVector wl, wh;
-                if (values == null) {
-                    ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
-                    wl = lowFifth(w, h);
-                    wh = highFifth(w, h);
-                } else {
-                    wl = ShortVector.fromArray(S, values, v);
-                    wh = ShortVector.fromArray(S, values, v + lanes);
-                }
-                lo = lo.add(wl.mul(pair(pairs[k + p])));
-                hi = hi.add(wh.mul(pair(pairs[k + 8 + p])));
+            for (int p = 0; p < 8; p++, q += pairBytes) {
+                ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
+                lo = lo.add(lowFifth(w, h).mul(pair(pairs[k + p])));
+                hi = hi.add(highFifth(w, h).mul(pair(pairs[k + 8 + p])));
             }
             FloatVector dw = FloatVector.fromMemorySegment(F, s, off, LE);
             IntVector sum = pairSum(lo).add(pairSum(hi)).sub(a.sums[d + b] << 4);
@@ -485,17 +472,11 @@ final class PackedWeights {
     }
 
     private void gemvQ4K(int u, Activations a, int t, float[] out, int outOff) {
-        gemvQ4K(u, a, t, null, out, outOff);
-    }
-
-    /** {@code values}: the unit's nibbles as {@link #decode} wrote them, or null to read them here. */
-    private void gemvQ4K(int u, Activations a, int t, short[] values, float[] out, int outOff) {
         final int R = UNIT_ROWS;
         FloatVector acc = FloatVector.zero(F), mins = acc;
         MemorySegment s = data;
         int[] pairs = a.pairs, sums = a.sums;
         long off = u * unitBytes, pairBytes = 2L * R;
-        int lanes = S.length();
         for (int g = 0, k = t * cols / 2, j0 = t * blocks; g < groups; g++, off += groupBytes, k += 128, j0 += 8) {
             FloatVector d = FloatVector.fromMemorySegment(F, s, off, LE);
             float dx = a.dx[t * groups + g];
@@ -505,18 +486,10 @@ final class PackedWeights {
                 // Sub-blocks 2c (low nibbles) and 2c+1 (high): 16 products per int16 lane, exact.
                 ShortVector lo = ShortVector.zero(S), hi = lo;
                 int kc = k + 32 * c;
-                for (int p = 0, v = 2 * lanes * (64 * g + 16 * c); p < 16; p++, q += pairBytes, v += 2 * lanes) {
-                    ShortVector wl, wh;
-                    if (values == null) {
-                        ShortVector w = nibblePairs(s, q);
-                        wl = w.and((short) 0x0F);
-                        wh = w.lanewise(VectorOperators.LSHR, 4);
-                    } else {
-                        wl = ShortVector.fromArray(S, values, v);
-                        wh = ShortVector.fromArray(S, values, v + lanes);
-                    }
-                    lo = lo.add(wl.mul(pair(pairs[kc + p])));
-                    hi = hi.add(wh.mul(pair(pairs[kc + 16 + p])));
+                for (int p = 0; p < 16; p++, q += pairBytes) {
+                    ShortVector w = nibblePairs(s, q);
+                    lo = lo.add(w.and((short) 0x0F).mul(pair(pairs[kc + p])));
+                    hi = hi.add(w.lanewise(VectorOperators.LSHR, 4).mul(pair(pairs[kc + 16 + p])));
                 }
                 long sc = off + 8L * R + 2L * c * R, mn = off + 16L * R + 2L * c * R;
                 acc = ((FloatVector) pairSum(lo).convert(VectorOperators.I2F, 0))
@@ -643,61 +616,159 @@ final class PackedWeights {
 
     /**
      * Every token of {@code a} against unit {@code u}: {@code out[t * rows + UNIT_ROWS*u + r]}. Groups of four
-     * tokens through {@link #gemv4} (a short group repeats its last token), a lone last token through {@link #gemv};
-     * Q5_0 and Q4_K decode the unit once into {@code scratch} ({@link #decodedShorts}; null: decode per token).
+     * tokens while three or more remain (a short group repeats its last token), the last one or two through
+     * {@link #gemv}: a group costs 2.3-2.9x one token on every type (measured, AVX2), so two tokens are cheaper
+     * apart and three together. Q8_0/Q4_0 run
+     * {@link #gemv4}; Q5_0/Q4_K compute the four tokens' exact block sums in one pass over the unit into
+     * {@code scratch} ({@link #blockSumShorts}), then fold each token's sums with the scales as {@link #gemv} does.
      */
     void gemvTokens(int u, Activations a, float[] out, short[] scratch) {
         int r0 = u * UNIT_ROWS, T = a.tokens;
         int t = 0;
-        if (type == GgmlType.Q8_0 || type == GgmlType.Q4_0) {
-            for (; t + 1 < T; t += 4) {
-                int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
+        boolean split = type == GgmlType.Q5_0 || type == GgmlType.Q4_K;
+        for (; t + 2 < T; t += 4) {
+            int t1 = Math.min(t + 1, T - 1), t2 = Math.min(t + 2, T - 1), t3 = Math.min(t + 3, T - 1);
+            if (!split) {
                 gemv4(u, a, t, t1, t2, t3, out, t * rows + r0, t1 * rows + r0, t2 * rows + r0, t3 * rows + r0);
+                continue;
             }
-        } else if (T > 1 && scratch != null) {
-            // Q5_0 and Q4_K: the unit's values decoded once into int16 lanes, then every token streams them from
-            // L1/L2 with the one-token kernel's arithmetic (a four-token int16 kernel written like gemv4Q4 fell off
-            // C2's inlining and ran 20x slower than four one-token calls).
-            decode(u, scratch);
-            for (; t < T; t++) {
-                if (type == GgmlType.Q5_0) gemvQ5(u, a, t, scratch, out, t * rows + r0);
-                else gemvQ4K(u, a, t, scratch, out, t * rows + r0);
+            int h = cols / 2, n = type == GgmlType.Q5_0 ? 4 * blocks * UNIT_ROWS : 2 * blocks * UNIT_ROWS;
+            if (type == GgmlType.Q5_0) blockSums4Q5(u, a, t, t1, t2, t3, scratch);
+            else blockSums4Q4K(u, a.pairs, t * h, t1 * h, t2 * h, t3 * h, scratch);
+            // t3 may repeat t2: its fold is the same arithmetic on the same sums, written twice.
+            int[] ts = {t, t1, t2, t3};
+            for (int i = 0; i < 4; i++) {
+                if (type == GgmlType.Q5_0) foldQ5(u, a, ts[i], scratch, i * n, out, ts[i] * rows + r0);
+                else foldQ4K(u, a, ts[i], scratch, i * n, out, ts[i] * rows + r0);
             }
         }
         for (; t < T; t++) gemv(u, a, t, out, t * rows + r0);
     }
 
-    /** Shorts of {@link #decode}'s scratch for matrices up to {@code maxCols} wide. */
-    static int decodedShorts(int maxCols) {
-        return maxCols * UNIT_ROWS;
+    /** Shorts of {@link #gemvTokens}'s scratch for matrices up to {@code maxCols} wide: four tokens' int16 sums. */
+    static int blockSumShorts(int maxCols) {
+        return 4 * (maxCols / 32) * 4 * UNIT_ROWS;
     }
 
     /**
-     * Q5_0/Q4_K: unit {@code u}'s values in the int16 lanes the one-token kernels multiply, column-pair slot by slot
-     * (each slot: the low columns' lanes, then the high columns').
+     * Q5_0, four tokens: the int16 lanes {@link #gemvQ5} forms for block b of token {@code t_i} (low columns',
+     * then high columns') at {@code sums4[i*4*blocks*R + 4*b*R]}. Each pair of columns is decoded once for the
+     * four tokens; lane sums, zero point and scales are applied apart ({@link #foldQ5}) and the lanes leave
+     * through plain stores, so that this method stays under C2's node budget for inlining: past it
+     * (NodeCountInliningCutoff) a helper call stays a call, every vector is boxed and the kernel runs 20x slower.
      */
-    private void decode(int u, short[] values) {
+    private void blockSums4Q5(int u, Activations a, int t0, int t1, int t2, int t3, short[] sums4) {
+        final int R = UNIT_ROWS, n = 4 * blocks * R, h = cols / 2;
         MemorySegment s = data;
-        long off = u * unitBytes, pairBytes = 2L * UNIT_ROWS;
-        int lanes = S.length(), v = 0;
-        for (int g = 0; g < groups; g++, off += groupBytes) {
-            if (type == GgmlType.Q5_0) {
-                IntVector hb = IntVector.fromMemorySegment(I, s, off + 4L * UNIT_ROWS, LE);
-                long q = off + 8L * UNIT_ROWS;
-                for (int p = 0; p < 8; p++, q += pairBytes, v += 2 * lanes) {
-                    ShortVector w = nibblePairs(s, q), h = fifthBits(hb, p);
-                    lowFifth(w, h).intoArray(values, v);
-                    highFifth(w, h).intoArray(values, v + lanes);
-                }
-            } else {
-                long q = off + 24L * UNIT_ROWS;
-                for (int p = 0; p < 64; p++, q += pairBytes, v += 2 * lanes) {
+        int[] pairs = a.pairs;
+        long off = u * unitBytes, pairBytes = 2L * R;
+        for (int b = 0, k = 0, o = 0; b < blocks; b++, off += groupBytes, k += 16, o += 4 * R) {
+            int k0 = t0 * h + k, k1 = t1 * h + k, k2 = t2 * h + k, k3 = t3 * h + k;
+            // As gemvQ5: 8 products per int16 lane (<= 8*31*127), low and high columns apart.
+            ShortVector l0 = ShortVector.zero(S), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0;
+            IntVector hb = IntVector.fromMemorySegment(I, s, off + 4L * R, LE);
+            long q = off + 8L * R;
+            for (int p = 0; p < 8; p++, q += pairBytes) {
+                ShortVector w = nibblePairs(s, q), hv = fifthBits(hb, p);
+                ShortVector wl = lowFifth(w, hv), wh = highFifth(w, hv);
+                l0 = l0.add(wl.mul(pair(pairs[k0 + p])));
+                h0 = h0.add(wh.mul(pair(pairs[k0 + 8 + p])));
+                l1 = l1.add(wl.mul(pair(pairs[k1 + p])));
+                h1 = h1.add(wh.mul(pair(pairs[k1 + 8 + p])));
+                l2 = l2.add(wl.mul(pair(pairs[k2 + p])));
+                h2 = h2.add(wh.mul(pair(pairs[k2 + 8 + p])));
+                l3 = l3.add(wl.mul(pair(pairs[k3 + p])));
+                h3 = h3.add(wh.mul(pair(pairs[k3 + 8 + p])));
+            }
+            l0.intoArray(sums4, o);
+            h0.intoArray(sums4, o + 2 * R);
+            l1.intoArray(sums4, n + o);
+            h1.intoArray(sums4, n + o + 2 * R);
+            l2.intoArray(sums4, 2 * n + o);
+            h2.intoArray(sums4, 2 * n + o + 2 * R);
+            l3.intoArray(sums4, 3 * n + o);
+            h3.intoArray(sums4, 3 * n + o + 2 * R);
+        }
+    }
+
+    /** Q5_0: token {@code t}'s int16 lanes at {@code sums4[at..]} folded exactly as {@link #gemvQ5} folds its own. */
+    private void foldQ5(int u, Activations a, int t, short[] sums4, int at, float[] out, int outOff) {
+        FloatVector acc = FloatVector.zero(F);
+        long off = u * unitBytes;
+        int R2 = 2 * UNIT_ROWS;
+        for (int b = 0, d = t * blocks, o = at; b < blocks; b++, off += groupBytes, o += 2 * R2) {
+            FloatVector dw = FloatVector.fromMemorySegment(F, data, off, LE);
+            IntVector sum = pairSum(ShortVector.fromArray(S, sums4, o))
+                    .add(pairSum(ShortVector.fromArray(S, sums4, o + R2)))
+                    .sub(a.sums[d + b] << 4);
+            acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).fma(dw.mul(a.dx[d + b]), acc);
+        }
+        store(u, acc, out, outOff);
+    }
+
+    /**
+     * Q4_K, four tokens ({@code k_i}: token i's first index into {@link Activations#pairs}): the int16 lanes
+     * {@link #gemvQ4K} forms for sub-block j at {@code sums4[i*2*blocks*R + 2*j*R]}; lane sums, scales and mins
+     * apart in {@link #foldQ4K}, for the reason given at {@link #blockSums4Q5}.
+     */
+    private void blockSums4Q4K(int u, int[] pairs, int k0, int k1, int k2, int k3, short[] sums4) {
+        final int R = UNIT_ROWS, n = 2 * blocks * R;
+        MemorySegment s = data;
+        long off = u * unitBytes, pairBytes = 2L * R;
+        for (int g = 0, k = 0, o = 0; g < groups; g++, off += groupBytes) {
+            long q = off + 24L * R;
+            for (int c = 0; c < 4; c++, k += 32, o += 4 * R) {
+                // Sub-blocks 2c (low nibbles) and 2c+1 (high): 16 products per int16 lane, exact.
+                ShortVector l0 = ShortVector.zero(S), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0;
+                for (int p = 0; p < 16; p++, q += pairBytes) {
                     ShortVector w = nibblePairs(s, q);
-                    w.and((short) 0x0F).intoArray(values, v);
-                    w.lanewise(VectorOperators.LSHR, 4).intoArray(values, v + lanes);
+                    ShortVector wl = w.and((short) 0x0F), wh = w.lanewise(VectorOperators.LSHR, 4);
+                    l0 = l0.add(wl.mul(pair(pairs[k0 + k + p])));
+                    h0 = h0.add(wh.mul(pair(pairs[k0 + k + 16 + p])));
+                    l1 = l1.add(wl.mul(pair(pairs[k1 + k + p])));
+                    h1 = h1.add(wh.mul(pair(pairs[k1 + k + 16 + p])));
+                    l2 = l2.add(wl.mul(pair(pairs[k2 + k + p])));
+                    h2 = h2.add(wh.mul(pair(pairs[k2 + k + 16 + p])));
+                    l3 = l3.add(wl.mul(pair(pairs[k3 + k + p])));
+                    h3 = h3.add(wh.mul(pair(pairs[k3 + k + 16 + p])));
                 }
+                l0.intoArray(sums4, o);
+                h0.intoArray(sums4, o + 2 * R);
+                l1.intoArray(sums4, n + o);
+                h1.intoArray(sums4, n + o + 2 * R);
+                l2.intoArray(sums4, 2 * n + o);
+                h2.intoArray(sums4, 2 * n + o + 2 * R);
+                l3.intoArray(sums4, 3 * n + o);
+                h3.intoArray(sums4, 3 * n + o + 2 * R);
             }
         }
+    }
+
+    /** Q4_K: token {@code t}'s int16 lanes at {@code sums4[at..]} folded with scales and mins exactly as {@link #gemvQ4K}. */
+    private void foldQ4K(int u, Activations a, int t, short[] sums4, int at, float[] out, int outOff) {
+        final int R = UNIT_ROWS;
+        FloatVector acc = FloatVector.zero(F), mins = acc;
+        MemorySegment s = data;
+        int[] sums = a.sums;
+        long off = u * unitBytes;
+        for (int g = 0, j0 = t * blocks, o = at; g < groups; g++, off += groupBytes, j0 += 8) {
+            FloatVector d = FloatVector.fromMemorySegment(F, s, off, LE);
+            float dx = a.dx[t * groups + g];
+            FloatVector m = FloatVector.zero(F);
+            for (int c = 0; c < 4; c++, o += 4 * R) {
+                long sc = off + 8L * R + 2L * c * R, mn = off + 16L * R + 2L * c * R;
+                acc = ((FloatVector) pairSum(ShortVector.fromArray(S, sums4, o)).convert(VectorOperators.I2F, 0))
+                        .fma(d.mul(i8(s, sc)).mul(dx), acc);
+                acc = ((FloatVector) pairSum(ShortVector.fromArray(S, sums4, o + 2 * R))
+                                .convert(VectorOperators.I2F, 0))
+                        .fma(d.mul(i8(s, sc + R)).mul(dx), acc);
+                m = i8(s, mn).fma(FloatVector.broadcast(F, sums[j0 + 2 * c]), m);
+                m = i8(s, mn + R).fma(FloatVector.broadcast(F, sums[j0 + 2 * c + 1]), m);
+            }
+            FloatVector dmin = FloatVector.fromMemorySegment(F, s, off + 4L * R, LE);
+            mins = m.fma(dmin.mul(dx), mins);
+        }
+        store(u, acc.sub(mins), out, outOff);
     }
 
     private void store(int u, FloatVector acc, float[] out, int outOff) {

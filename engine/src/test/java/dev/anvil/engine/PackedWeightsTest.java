@@ -28,8 +28,13 @@ class PackedWeightsTest {
     void everyKernelComputesTheDefiningFormulaExactly(GgmlType type) {
         assertTrue(PackedWeights.supports(type), "this machine has 256-bit float vectors");
         // Rows not a multiple of the unit (padding), columns of 3 blocks (Q4_K: 2 super-blocks); 11 tokens = one full
-        // tile and a short one.
-        int rows = PackedWeights.UNIT_ROWS * 2 + 5, cols = type == GgmlType.Q4_K ? 512 : 96, T = 11;
+        // tile and a short one, and two groups of four and a padded group for the few-token path; 6 and 2 tokens:
+        // the few-token path's one-token remainders.
+        for (int T : new int[] {11, 6, 2}) everyKernelComputesTheDefiningFormulaExactly(type, T);
+    }
+
+    private void everyKernelComputesTheDefiningFormulaExactly(GgmlType type, int T) {
+        int rows = PackedWeights.UNIT_ROWS * 2 + 5, cols = type == GgmlType.Q4_K ? 512 : 96;
         int groups = cols / (type == GgmlType.Q4_K ? 256 : 32);
         Random rnd = new Random(42);
         try (Arena arena = Arena.ofConfined()) {
@@ -59,8 +64,8 @@ class PackedWeightsTest {
                 for (int u = 0; u < p.units; u++) p.gemv(u, a, t, one, t * rows + u * PackedWeights.UNIT_ROWS);
             }
             float[] four = new float[T * rows];
-            // Groups of four tokens: the last group (tokens 8..10) repeats token 10.
-            short[] values = new short[PackedWeights.decodedShorts(cols)];
+            // Groups of four tokens (with 11: the last group, tokens 8..10, repeats token 10), then single tokens.
+            short[] values = new short[PackedWeights.blockSumShorts(cols)];
             for (int u = 0; u < p.units; u++) p.gemvTokens(u, a, four, values);
             int R = PackedWeights.UNIT_ROWS, TT = PackedWeights.TILE_TOKENS;
             int tiles = (T + TT - 1) / TT, tileFloats = PackedWeights.tokenPanelFloats(cols);
@@ -131,7 +136,7 @@ class PackedWeightsTest {
                 PackedWeights.Activations a = new PackedWeights.Activations(x, 4, cols, type, true);
                 float[] one = new float[4 * rows], four = new float[4 * rows];
                 for (int t = 0; t < 4; t++) p.gemv(0, a, t, one, t * rows);
-                p.gemvTokens(0, a, four, new short[PackedWeights.decodedShorts(cols)]);
+                p.gemvTokens(0, a, four, new short[PackedWeights.blockSumShorts(cols)]);
                 for (int t = 0; t < 4; t++) {
                     assertEquals(
                             t < 2 ? 127f : -127f,

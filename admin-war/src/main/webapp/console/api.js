@@ -154,3 +154,23 @@ export function upload(path, file, onProgress) {
     xhr.send(file);
   });
 }
+
+/** A multipart/form-data POST (the browser writes the boundary); resolves to the parsed JSON answer. */
+export async function form(path, data) {
+  const response = await fetch(path, {
+    method: 'POST', headers: headers(session()?.authorization), body: data, credentials: 'omit', cache: 'no-store',
+  });
+  if (!response.ok) {
+    const error = await errorOf(response);
+    if (response.status === 401) { signOut(); onSignedOut('The server did not accept your credentials any more; sign in again.'); }
+    throw error;
+  }
+  return response.json();
+}
+
+/** A GET whose answer is text (a file's content), with the admin's credentials. */
+export async function text(path) {
+  const response = await fetch(path, { headers: headers(session()?.authorization, { 'Accept': '*/*' }), credentials: 'omit', cache: 'no-store' });
+  if (!response.ok) throw await errorOf(response);
+  return response.text();
+}

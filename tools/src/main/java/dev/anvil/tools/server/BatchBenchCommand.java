@@ -71,13 +71,12 @@ public final class BatchBenchCommand {
         int lines = a.integer("batch-lines", 240, 1, 10_000);
         int batchTokens = a.integer("batch-max-tokens", 64, 1, 1_000_000);
         boolean wait = a.flag("wait");
-        LoadCommand.Settings load =
-                new LoadCommand.Settings(url, model, clients, requests, maxTokens, 40, 0.8f, 300);
+        LoadCommand.Settings load = new LoadCommand.Settings(url, model, clients, requests, maxTokens, 40, 0.8f, 300);
         HttpClient http = ServerClient.newHttpClient();
         URI base = ServerClient.baseUri(url);
 
-        out.println("live: " + clients + " streaming clients, " + requests + " requests of " + maxTokens
-                + " tokens on " + model + "; batch: " + lines + " chat lines of " + batchTokens + " tokens");
+        out.println("live: " + clients + " streaming clients, " + requests + " requests of " + maxTokens + " tokens on "
+                + model + "; batch: " + lines + " chat lines of " + batchTokens + " tokens");
         measure(load); // warm-up, not counted
         LoadCommand.Figures alone = measure(load);
 
@@ -87,8 +86,8 @@ public final class BatchBenchCommand {
         BatchState s = state(http, base, batchId);
         while (s.done() == 0 && !s.over()) { // the job has started answering lines: its load is on
             if (System.nanoTime() - created > 120_000_000_000L) {
-                throw new CommandFailedException("batch " + batchId + " answered no line in 120 s (status "
-                        + s.status() + ")");
+                throw new CommandFailedException(
+                        "batch " + batchId + " answered no line in 120 s (status " + s.status() + ")");
             }
             sleep(200);
             s = state(http, base, batchId);
@@ -113,7 +112,9 @@ public final class BatchBenchCommand {
                 after.done() - before.done(),
                 after.total(),
                 (after.done() - before.done()) / seconds,
-                after.over() ? "already " + after.status() + " (the second run was partly without it)" : "still running");
+                after.over()
+                        ? "already " + after.status() + " (the second run was partly without it)"
+                        : "still running");
 
         if (wait) {
             BatchState end = after;
@@ -156,10 +157,10 @@ public final class BatchBenchCommand {
     private static String upload(HttpClient http, URI base, String jsonl) throws IOException {
         String boundary = "anvil-" + UUID.randomUUID();
         String body = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
-                + "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"batch-bench.jsonl\"\r\n"
+                + "--" + boundary
+                + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"batch-bench.jsonl\"\r\n"
                 + "Content-Type: application/jsonl\r\n\r\n" + jsonl + "\r\n--" + boundary + "--\r\n";
-        JsonObject file =
-                send(http, base, "POST", "/v1/files", body, "multipart/form-data; boundary=" + boundary);
+        JsonObject file = send(http, base, "POST", "/v1/files", body, "multipart/form-data; boundary=" + boundary);
         return file.getString("id");
     }
 
@@ -183,8 +184,7 @@ public final class BatchBenchCommand {
     }
 
     private static JsonObject send(
-            HttpClient http, URI base, String method, String path, String body, String contentType)
-            throws IOException {
+            HttpClient http, URI base, String method, String path, String body, String contentType) throws IOException {
         HttpRequest.Builder r = HttpRequest.newBuilder(base.resolve(path.substring(1)))
                 .timeout(Duration.ofSeconds(60))
                 .method(
@@ -202,13 +202,7 @@ public final class BatchBenchCommand {
     }
 
     private static void row(PrintStream out, String name, double without, double with) {
-        out.printf(
-                Locale.ROOT,
-                "%-34s %12.1f %12.1f %8.2f%n",
-                name,
-                without,
-                with,
-                with / without);
+        out.printf(Locale.ROOT, "%-34s %12.1f %12.1f %8.2f%n", name, without, with, with / without);
     }
 
     /** One load run that must succeed entirely: a failed live request would make the comparison meaningless. */

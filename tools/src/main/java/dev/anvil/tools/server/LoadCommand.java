@@ -382,7 +382,10 @@ public final class LoadCommand {
             out.printf(Locale.ROOT, "TTFT     p50 %8.1f ms  p99 %8.1f ms%n", f.ttftP50(), f.ttftP99());
             out.printf(Locale.ROOT, "latency  p50 %8.1f ms  p99 %8.1f ms%n", f.latencyP50(), f.latencyP99());
             out.printf(
-                    Locale.ROOT, "per output token (after the first)  p50 %.1f ms  p99 %.1f ms%n", f.tpotP50(), f.tpotP99());
+                    Locale.ROOT,
+                    "per output token (after the first)  p50 %.1f ms  p99 %.1f ms%n",
+                    f.tpotP50(),
+                    f.tpotP99());
         }
         for (String error : f.errors()) out.println("failed: " + error);
     }

@@ -14,7 +14,8 @@ class BatchBenchCommandTest {
 
     @Test
     void theInputIsOneDistinctChatRequestALineAsTheBatchApiReadsThem() {
-        List<String> lines = BatchBenchCommand.input("stories\"260k", 250, 32).lines().toList();
+        List<String> lines =
+                BatchBenchCommand.input("stories\"260k", 250, 32).lines().toList();
         assertEquals(250, lines.size());
         Set<String> ids = new HashSet<>();
         Set<String> prompts = new HashSet<>();

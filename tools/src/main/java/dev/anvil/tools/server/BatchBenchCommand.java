@@ -80,7 +80,7 @@ public final class BatchBenchCommand {
         measure(load); // warm-up, not counted
         LoadCommand.Figures alone = measure(load);
 
-        String fileId = upload(http, base, input(model, lines, batchTokens));
+        String fileId = upload(http, base, input(model, lines, batchTokens, Long.toString(System.nanoTime(), 36)));
         String batchId = createBatch(http, base, fileId);
         long created = System.nanoTime();
         BatchState s = state(http, base, batchId);
@@ -137,8 +137,11 @@ public final class BatchBenchCommand {
         return 0;
     }
 
-    /** The batch input: {@code lines} distinct greedy chat requests (distinct, so no response cache answers them). */
-    static String input(String model, int lines, int maxTokens) {
+    /**
+     * The batch input: {@code lines} distinct greedy chat requests, marked with {@code run} so that no response cache
+     * answers them from an earlier run's lines.
+     */
+    static String input(String model, int lines, int maxTokens, String run) {
         StringBuilder b = new StringBuilder();
         for (int i = 1; i <= lines; i++) {
             b.append("{\"custom_id\":\"line-")
@@ -147,7 +150,9 @@ public final class BatchBenchCommand {
                     .append(jakarta.json.Json.createValue(model))
                     .append(",\"temperature\":0,\"max_tokens\":")
                     .append(maxTokens)
-                    .append(",\"messages\":[{\"role\":\"user\",\"content\":\"Tell story number ")
+                    .append(",\"messages\":[{\"role\":\"user\",\"content\":\"Tell story ")
+                    .append(run)
+                    .append(" number ")
                     .append(i)
                     .append(" about a cat\"}]}}\n");
         }

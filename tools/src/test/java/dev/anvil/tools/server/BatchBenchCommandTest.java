@@ -15,7 +15,7 @@ class BatchBenchCommandTest {
     @Test
     void theInputIsOneDistinctChatRequestALineAsTheBatchApiReadsThem() {
         List<String> lines =
-                BatchBenchCommand.input("stories\"260k", 250, 32).lines().toList();
+                BatchBenchCommand.input("stories\"260k", 250, 32, "r1").lines().toList();
         assertEquals(250, lines.size());
         Set<String> ids = new HashSet<>();
         Set<String> prompts = new HashSet<>();
@@ -32,6 +32,9 @@ class BatchBenchCommandTest {
         assertEquals(250, ids.size(), "custom_id is unique per line");
         assertEquals(250, prompts.size(), "distinct prompts: no response cache answers a line");
         assertTrue(lines.getFirst().startsWith("{\"custom_id\":\"line-1\""));
+        assertTrue(
+                !BatchBenchCommand.input("m", 1, 8, "r2").equals(BatchBenchCommand.input("m", 1, 8, "r1")),
+                "another run's lines differ: the response cache cannot answer them");
     }
 
     @Test

@@ -1,5 +1,6 @@
 // Batches: the Batch API as the signed-in admin calls it (/v1/files, /v1/batches: the console is a client like any
-// other, so it lists the batches its own caller created; an API key's batches are its key's). A JSONL file uploaded
+// other, so it lists the batches its own caller created; an API key's batches are its key's, seen here when that key
+// is typed in, and on a server that requires keys /v1 needs one). A JSONL file uploaded
 // and a batch created from it; the list with status, request counts and times; one batch's progress (lines answered
 // and failed of the total, its rate), its output and error files shown line by line and downloadable, and
 // cancelling an unfinished batch with a confirmation.
@@ -22,7 +23,13 @@ export function mount(view) {
   const message = el('p.status-line#batches-message', { 'aria-live': 'polite' });
   const listBox = el('div.panel#batches-list');
   const detail = el('div.panel#batch-detail');
-  view.append(el('h1', {}, 'Batches'), message, el('div.cols', {}, el('div', {}, createForm(), listBox), detail));
+  const key = el('input#batch-api-key', { type: 'password', autocomplete: 'off', maxlength: 200, placeholder: 'anv-… (optional)' });
+  key.addEventListener('change', () => { selected = null; loadList(); });
+  // /v1 as the admin's own caller, or as the typed-in key's client; quiet: a 401 is /v1's, not the admin session's.
+  const auth = () => ({ quiet: true, authorization: key.value.trim() ? `Bearer ${key.value.trim()}` : undefined });
+  view.append(el('h1', {}, 'Batches'), message,
+    el('div.panel', {}, field('API key', key, 'Empty: batches of the console’s own caller (a server that requires keys needs one); a key: the batches it created')),
+    el('div.cols', {}, el('div', {}, createForm(), listBox), detail));
   let selected = decodeURIComponent((location.hash.match(/^#\/batches\/([^/]+)/) || [])[1] || '') || null;
   const seen = new Map(); // batch id → [{t, done}] of this page's polls, for the rate
 
@@ -45,12 +52,12 @@ export function mount(view) {
         const data = new FormData();
         data.append('purpose', 'batch');
         data.append('file', file.files[0]);
-        const uploaded = await api.form('/v1/files', data);
-        const batch = await api.post('/v1/batches', { input_file_id: uploaded.id, endpoint: endpoint.value, completion_window: '24h' });
+        const uploaded = await api.form('/v1/files', data, auth());
+        const batch = await api.post('/v1/batches', { input_file_id: uploaded.id, endpoint: endpoint.value, completion_window: '24h' }, auth());
         message.textContent = `Batch ${batch.id} created from ${uploaded.filename} (${fmt.bytes(uploaded.bytes)}).`;
         form.reset();
         select(batch.id);
-      } catch (err) { if (err.status !== 401) showError(form, err, error); }
+      } catch (err) { showError(form, err, error); }
       finally { submit.disabled = false; }
     });
     return form;
@@ -58,7 +65,7 @@ export function mount(view) {
 
   async function loadList() {
     try {
-      const { data } = await api.get('/v1/batches?limit=100');
+      const { data } = await api.get('/v1/batches?limit=100', auth());
       clear(listBox, el('h2', { style: 'margin-top:0' }, 'Batches'), table([
         { key: 'id', label: 'Batch', render: b => el('button.link', { type: 'button', 'aria-pressed': String(b.id === selected), onclick: () => select(b.id) }, b.id) },
         { key: 'status', label: 'Status', render: b => badge(b.status) },
@@ -67,7 +74,7 @@ export function mount(view) {
         { key: 'completed', label: 'Ended', render: b => at(b.completed_at ?? b.cancelled_at ?? b.failed_at ?? b.expired_at) },
       ], data, { rowAttrs: b => ({ 'data-batch': b.id, class: b.id === selected ? 'selected' : null }) }));
       if (selected) await loadDetail(); else clear(detail, el('p.muted', {}, 'Open a batch to see its progress and files.'));
-    } catch (err) { if (err.status !== 401) message.textContent = `Could not read the batches: ${err.message}`; }
+    } catch (err) { clear(listBox, el('h2', { style: 'margin-top:0' }, 'Batches'), el('p.error#batches-error', {}, `Could not read the batches: ${err.message}`)); }
   }
 
   function select(id) {
@@ -89,7 +96,7 @@ export function mount(view) {
 
   async function loadDetail() {
     let b;
-    try { b = await api.get(`/v1/batches/${api.seg(selected)}`); }
+    try { b = await api.get(`/v1/batches/${api.seg(selected)}`, auth()); }
     catch (err) { if (err.status === 404 || err.status === 403) { clear(detail, el('p.muted', {}, err.message)); return; } throw err; }
     const c = b.request_counts;
     const r = TERMINAL.has(b.status) ? null : rate(b);
@@ -118,7 +125,7 @@ export function mount(view) {
 
   /** A result file's lines (custom_id, status, answer or error) and a link that saves it. */
   async function showFile(box, id, title) {
-    const content = await api.text(`/v1/files/${api.seg(id)}/content`);
+    const content = await api.text(`/v1/files/${api.seg(id)}/content`, auth());
     const lines = content.split('\n').filter(Boolean).map(l => JSON.parse(l));
     const url = URL.createObjectURL(new Blob([content], { type: 'application/jsonl' }));
     const answer = (l) => {
@@ -142,7 +149,7 @@ export function mount(view) {
       body: el('p.notice#batch-cancel-effect', {}, 'The line in progress ends, no further line starts; what was answered stays in the output file.'),
       confirmLabel: 'Cancel batch',
       danger: true,
-      onConfirm: () => api.post(`/v1/batches/${api.seg(b.id)}/cancel`),
+      onConfirm: () => api.post(`/v1/batches/${api.seg(b.id)}/cancel`, {}, auth()),
     });
     if (ok) { message.textContent = `Batch ${b.id} is ${ok.status}.`; await loadList(); }
   }

@@ -3,13 +3,16 @@ package dev.anvil.routing;
 import dev.anvil.config.ConfigBounds;
 import dev.anvil.routing.domain.CostRouter;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.context.Initialized;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
  * Every {@code anvil.routing.*} key (MicroProfile Config), with its default: the bounds of cost-aware router
- * definitions ({@code /api/routers}) and how the request path reads and learns them. A value out of its range fails
- * where it is read, naming the key, the range and the value.
+ * definitions ({@code /api/routers}) and how the request path reads and learns them. Every value is checked when the
+ * application starts ({@link #validate}): one out of its range fails the deployment with a message naming the key,
+ * the range and the value, so a mistyped setting never reaches a request.
  */
 @ApplicationScoped
 public class RoutingConfig {
@@ -43,6 +46,15 @@ public class RoutingConfig {
     @Inject
     @ConfigProperty(name = "anvil.routing.latency-min-observations", defaultValue = "5")
     int latencyMinObservations;
+
+    /** Reads every setting once at deployment, so a bad value stops the start instead of a later request. */
+    void validate(@Observes @Initialized(ApplicationScoped.class) Object ignored) {
+        limits();
+        maxRouters();
+        maxDefinitionChars();
+        refreshMs();
+        latencyMinObservations();
+    }
 
     public int maxRouters() {
         return ConfigBounds.within("anvil.routing.max-routers", maxRouters, 1, 100_000);

@@ -647,7 +647,14 @@ class ConsoleIT {
         HttpResult cancelled = server.get("/v1/batches/" + second);
         assertEquals("cancelled", cancelled.json().getString("status"), cancelled::toString);
         assertTrue(cancelled.json().getJsonObject("request_counts").getInt("completed") < 300, cancelled::toString);
-        browser.assertNoConsoleErrors();
+
+        // With an API key typed in, the page is that key's client: a refused key is /v1's 401, shown in the list,
+        // and the admin stays signed in.
+        browser.type("#batch-api-key", "anv-not-a-key");
+        browser.script("document.getElementById('batch-api-key').dispatchEvent(new Event('change'))");
+        browser.text("#batches-error", "incorrect API key provided");
+        browser.text("#whoami", AnvilServer.ADMIN_USER);
+        browser.assertNoConsoleErrors(REFUSED_401);
     }
 
     /** A JSONL batch input of {@code lines} greedy chat requests to stories260k, in a temporary file. */

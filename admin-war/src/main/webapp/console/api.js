@@ -154,3 +154,23 @@ export function upload(path, file, onProgress) {
     xhr.send(file);
   });
 }
+
+/**
+ * A multipart/form-data POST to /v1 (the browser writes the boundary); resolves to the parsed JSON answer. With
+ * `authorization` (e.g. an API key as 'Bearer ...') instead of the admin's credentials; a 401 here is /v1's (a key
+ * missing or refused), not the admin session's, so it does not sign out.
+ */
+export async function form(path, data, { authorization } = {}) {
+  const response = await fetch(path, {
+    method: 'POST', headers: headers(authorization ?? session()?.authorization), body: data, credentials: 'omit', cache: 'no-store',
+  });
+  if (!response.ok) throw await errorOf(response);
+  return response.json();
+}
+
+/** A /v1 GET whose answer is text (a file's content); credentials as for form(). */
+export async function text(path, { authorization } = {}) {
+  const response = await fetch(path, { headers: headers(authorization ?? session()?.authorization, { 'Accept': '*/*' }), credentials: 'omit', cache: 'no-store' });
+  if (!response.ok) throw await errorOf(response);
+  return response.text();
+}

@@ -8,8 +8,10 @@ import * as gateway from './gateway.js';
 import * as playground from './playground.js';
 import * as experiments from './experiments.js';
 import * as drift from './drift.js';
+import * as routers from './routers.js';
+import * as batches from './batches.js';
 
-const SECTIONS = { overview, registry, gateway, playground, experiments, drift };
+const SECTIONS = { overview, registry, gateway, playground, experiments, drift, routers, batches };
 
 const $ = (id) => document.getElementById(id);
 let cleanup = null;

@@ -21,4 +21,20 @@ public final class ConfigBounds {
     public static int atLeast(String name, int value, int min) {
         return (int) atLeast(name, (long) value, (long) min);
     }
+
+    /**
+     * @return {@code value}, when it is in [{@code min}, {@code max}]
+     * @throws IllegalArgumentException naming the setting, the range and the value, when it is not
+     */
+    public static long within(String name, long value, long min, long max) {
+        if (value < min || value > max) {
+            throw new IllegalArgumentException(name + " must be in [" + min + ", " + max + "], got " + value);
+        }
+        return value;
+    }
+
+    /** {@link #within(String, long, long, long)} for an int setting. */
+    public static int within(String name, int value, int min, int max) {
+        return (int) within(name, (long) value, (long) min, (long) max);
+    }
 }

@@ -5,13 +5,13 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The latency a router observed per candidate on its own requests: exponentially weighted means (weight
  * {@value #ALPHA} for the newest) of time to first token and time per output token. Until a candidate has
- * {@value #MIN_OBSERVATIONS} observations its definition's priors ({@code expectedTtftMs}, {@code expectedTpotMs})
+ * {@code minObservations} ({@code anvil.routing.latency-min-observations}) observations its definition's priors ({@code expectedTtftMs}, {@code expectedTpotMs})
  * stand in; a candidate with neither is not known (NaN) and fits any budget. Per server, in memory.
  */
 public final class RouteLatencies {
 
     static final double ALPHA = 0.2;
-    static final int MIN_OBSERVATIONS = 5;
+    static final int DEFAULT_MIN_OBSERVATIONS = 5;
     /** Bound on the (router, model) pairs kept: routers × candidates, so a generous constant. */
     static final int MAX_ENTRIES = 10_000;
 
@@ -22,6 +22,16 @@ public final class RouteLatencies {
     }
 
     private final ConcurrentHashMap<String, Mean> means = new ConcurrentHashMap<>();
+    private final int minObservations;
+
+    public RouteLatencies() {
+        this(DEFAULT_MIN_OBSERVATIONS);
+    }
+
+    public RouteLatencies(int minObservations) {
+        if (minObservations < 1) throw new IllegalArgumentException("minObservations must be >= 1");
+        this.minObservations = minObservations;
+    }
 
     public void observe(String router, String model, double ttftMs, double tpotMs) {
         if (!(ttftMs >= 0) || !(tpotMs >= 0)) return;
@@ -45,7 +55,7 @@ public final class RouteLatencies {
         Mean m = means.get(router + "\u0000" + c.model());
         if (m != null) {
             synchronized (m) {
-                if (m.count >= MIN_OBSERVATIONS) return RouteRules.estimateMs(m.ttftMs, m.tpotMs, maxTokens);
+                if (m.count >= minObservations) return RouteRules.estimateMs(m.ttftMs, m.tpotMs, maxTokens);
             }
         }
         if (c.expectedTtftMs() == null && c.expectedTpotMs() == null) return Double.NaN;

@@ -33,7 +33,6 @@ import java.util.Set;
 @RolesAllowed(Roles.ADMIN)
 public class RouterAdmin {
 
-    public static final int MAX_ROUTERS = 256;
     private static final Jsonb JSON = JsonbBuilder.create();
 
     /** A stored router. */
@@ -49,12 +48,15 @@ public class RouterAdmin {
     @Inject
     Event<RoutersChanged> changed;
 
+    @Inject
+    RoutingConfig config;
+
     /** Creates router {@code name} or replaces its definition. */
     public RouterInfo define(String name, RouterSpec spec) {
         if (spec == null) {
             throw new RouterException(Kind.BAD_REQUEST, "the body must be a router definition", null, "invalid_router");
         }
-        List<String> problems = spec.problems(name);
+        List<String> problems = spec.problems(name, config.limits());
         if (!problems.isEmpty()) {
             throw new RouterException(
                     Kind.BAD_REQUEST,
@@ -95,20 +97,24 @@ public class RouterAdmin {
             }
         }
         String definition = JSON.toJson(spec);
-        if (definition.length() > CostRouter.MAX_DEFINITION) {
+        int maxDefinition = config.maxDefinitionChars();
+        if (definition.length() > maxDefinition) {
             throw new RouterException(
                     Kind.BAD_REQUEST,
-                    "a router definition holds at most " + CostRouter.MAX_DEFINITION + " characters of JSON",
+                    "a router definition holds at most " + maxDefinition
+                            + " characters of JSON (anvil.routing.max-definition-chars); this one has "
+                            + definition.length(),
                     null,
                     "invalid_router");
         }
         String actor = Callers.actor(session);
         CostRouter router = routers.get(name);
         if (router == null) {
-            if (routers.size() >= MAX_ROUTERS) {
+            int maxRouters = config.maxRouters();
+            if (routers.size() >= maxRouters) {
                 throw new RouterException(
                         Kind.CONFLICT,
-                        "at most " + MAX_ROUTERS + " routers may be defined",
+                        "at most " + maxRouters + " routers may be defined (anvil.routing.max-routers)",
                         "name",
                         "too_many_routers");
             }

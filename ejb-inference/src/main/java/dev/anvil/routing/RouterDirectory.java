@@ -4,31 +4,34 @@ import jakarta.ejb.EJB;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.enterprise.event.TransactionPhase;
+import jakarta.inject.Inject;
 import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * The routers as the request path sees them: a snapshot of every definition, re-read after
- * {@value #REFRESH_MS} ms (another node's changes) and at once after a change committed on this one, so routing
+ * {@code anvil.routing.refresh-ms} (another node's changes) and at once after a change committed on this one, so routing
  * reads no database per request; and the latencies each router observed ({@link RouteLatencies}).
  */
 @ApplicationScoped
 public class RouterDirectory {
 
     private static final Logger LOG = Logger.getLogger(RouterDirectory.class.getName());
-    static final long REFRESH_MS = 5_000;
 
     @EJB
     RouterAdmin admin;
 
-    private final RouteLatencies latencies = new RouteLatencies();
+    @Inject
+    RoutingConfig config;
+
+    private volatile RouteLatencies latencies;
     private volatile Map<String, RouterSpec> routers = Map.of();
     private volatile long loadedAtNanos;
     private volatile boolean stale = true;
 
     void onChanged(@Observes(during = TransactionPhase.AFTER_SUCCESS) RoutersChanged change) {
-        latencies.forget(change.name());
+        latencies().forget(change.name());
         stale = true;
     }
 
@@ -44,12 +47,19 @@ public class RouterDirectory {
     }
 
     public RouteLatencies latencies() {
-        return latencies;
+        RouteLatencies l = latencies;
+        if (l == null) {
+            synchronized (this) {
+                if (latencies == null) latencies = new RouteLatencies(config.latencyMinObservations());
+                l = latencies;
+            }
+        }
+        return l;
     }
 
     private Map<String, RouterSpec> snapshot() {
         long now = System.nanoTime();
-        if (stale || now - loadedAtNanos > REFRESH_MS * 1_000_000) {
+        if (stale || now - loadedAtNanos > config.refreshMs() * 1_000_000) {
             try {
                 stale = false;
                 routers = Map.copyOf(admin.definitions());

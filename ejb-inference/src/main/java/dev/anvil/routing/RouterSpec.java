@@ -20,8 +20,6 @@ import java.util.regex.Pattern;
  */
 public record RouterSpec(List<Candidate> candidates, List<TenantPolicy> tenants, Cascade cascade) {
 
-    public static final int MAX_CANDIDATES = 8;
-    public static final int MAX_TENANT_POLICIES = 256;
     static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,63}");
 
     /**
@@ -41,6 +39,17 @@ public record RouterSpec(List<Candidate> candidates, List<TenantPolicy> tenants,
             Double maxComplexity,
             Integer expectedTtftMs,
             Integer expectedTpotMs) {}
+
+    /**
+     * The bounds a definition must keep, from configuration ({@link RoutingConfig}).
+     *
+     * @param maxCandidates     most candidates
+     * @param maxTenantPolicies most tenant policies
+     */
+    public record Limits(int maxCandidates, int maxTenantPolicies) {
+        /** The defaults of {@code anvil.routing.max-candidates} and {@code anvil.routing.max-tenant-policies}. */
+        public static final Limits DEFAULT = new Limits(8, 256);
+    }
 
     /** The candidates a tenant's requests may go to (a subset of the router's; one name forces it). */
     public record TenantPolicy(String tenant, List<String> models) {}
@@ -85,7 +94,7 @@ public record RouterSpec(List<Candidate> candidates, List<TenantPolicy> tenants,
      * Checked here: names, bounds, duplicates, the router naming itself; the registry's part (every candidate a
      * registered model, none a router) is the service's, {@link RouterAdmin}.
      */
-    public List<String> problems(String name) {
+    public List<String> problems(String name, Limits limits) {
         List<String> out = new ArrayList<>();
         if (name == null || !NAME.matcher(name).matches()) {
             out.add("the router name must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit");
@@ -93,8 +102,8 @@ public record RouterSpec(List<Candidate> candidates, List<TenantPolicy> tenants,
         if (candidates.isEmpty()) {
             out.add("'candidates' must list at least one model, cheapest first");
         }
-        if (candidates.size() > MAX_CANDIDATES) {
-            out.add("'candidates' lists at most " + MAX_CANDIDATES + " models");
+        if (candidates.size() > limits.maxCandidates()) {
+            out.add("'candidates' lists at most " + limits.maxCandidates() + " models (anvil.routing.max-candidates)");
         }
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < candidates.size(); i++) {
@@ -116,11 +125,12 @@ public record RouterSpec(List<Candidate> candidates, List<TenantPolicy> tenants,
                 out.add(at + ".maxComplexity must be in [0, 1]");
             }
         }
-        if (tenants.size() > MAX_TENANT_POLICIES) {
-            out.add("'tenants' lists at most " + MAX_TENANT_POLICIES + " policies");
+        if (tenants.size() > limits.maxTenantPolicies()) {
+            out.add("'tenants' lists at most " + limits.maxTenantPolicies()
+                    + " policies (anvil.routing.max-tenant-policies)");
         }
         Set<String> policyTenants = new HashSet<>();
-        for (int i = 0; i < tenants.size() && i < MAX_TENANT_POLICIES; i++) {
+        for (int i = 0; i < tenants.size() && i < limits.maxTenantPolicies(); i++) {
             TenantPolicy p = tenants.get(i);
             String at = "tenants[" + i + "]";
             if (p == null || p.tenant() == null || !NAME.matcher(p.tenant()).matches()) {

@@ -99,7 +99,7 @@ class RouteRulesTest {
         RouteLatencies latencies = new RouteLatencies();
         RouterSpec.Candidate prior = new RouterSpec.Candidate("m", null, null, null, 1000, 10);
         assertEquals(1000 + 10 * 4, latencies.estimateMs("r", prior, 4), 1e-9);
-        for (int i = 0; i < RouteLatencies.MIN_OBSERVATIONS; i++) latencies.observe("r", "m", 50, 2);
+        for (int i = 0; i < RouteLatencies.DEFAULT_MIN_OBSERVATIONS; i++) latencies.observe("r", "m", 50, 2);
         assertEquals(50 + 2 * 4, latencies.estimateMs("r", prior, 4), 1e-9); // observed replaces the prior
         assertEquals(1000 + 10 * 4, latencies.estimateMs("other", prior, 4), 1e-9); // per router
         latencies.forget("r");

@@ -14,7 +14,7 @@ class RouterSpecTest {
     }
 
     private static void assertProblem(RouterSpec spec, String name, String part) {
-        List<String> problems = spec.problems(name);
+        List<String> problems = spec.problems(name, RouterSpec.Limits.DEFAULT);
         assertTrue(problems.stream().anyMatch(p -> p.contains(part)), problems + " should mention " + part);
     }
 
@@ -24,7 +24,7 @@ class RouterSpecTest {
                 List.of(new RouterSpec.Candidate("small", 100, 64, 0.4, 20, 5), model("large")),
                 List.of(new RouterSpec.TenantPolicy("acme", List.of("large"))),
                 new RouterSpec.Cascade(true, -1.2, true, false));
-        assertEquals(List.of(), spec.problems("auto"));
+        assertEquals(List.of(), spec.problems("auto", RouterSpec.Limits.DEFAULT));
         assertEquals("large", spec.largest());
     }
 
@@ -56,8 +56,8 @@ class RouterSpecTest {
                 "auto",
                 "at most 0");
         List<RouterSpec.Candidate> many = new java.util.ArrayList<>();
-        for (int i = 0; i <= RouterSpec.MAX_CANDIDATES; i++) many.add(model("m" + i));
-        assertProblem(new RouterSpec(many, null, null), "auto", "at most " + RouterSpec.MAX_CANDIDATES);
+        for (int i = 0; i <= RouterSpec.Limits.DEFAULT.maxCandidates(); i++) many.add(model("m" + i));
+        assertProblem(new RouterSpec(many, null, null), "auto", "at most " + RouterSpec.Limits.DEFAULT.maxCandidates());
     }
 
     @Test

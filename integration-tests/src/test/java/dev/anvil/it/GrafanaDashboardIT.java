@@ -27,7 +27,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * The Grafana dashboard in {@code server-config/src/main/grafana/anvil-dashboard.json} queries only metrics the
  * server exports: after traffic that exercises what the dashboard shows (generation, streaming, a response-cache hit,
- * a guardrail finding, an A/B experiment), every metric name in every panel's PromQL is in {@code /metrics}.
+ * a guardrail finding, an A/B experiment, a cost-aware router whose cascade escalates), every metric name in every
+ * panel's PromQL is in {@code /metrics}.
  */
 @ExtendWith(AnvilServerExtension.class)
 class GrafanaDashboardIT {
@@ -49,6 +50,10 @@ class GrafanaDashboardIT {
         for (String expr : expressions(dashboard)) queried.addAll(metricNames(expr));
         assertTrue(
                 queried.size() >= 30, "the dashboard queries the serving, cache, gateway and JVM metrics: " + queried);
+        assertTrue(
+                queried.containsAll(Set.of(
+                        "anvil_router_requests_total", "anvil_router_escalations_total", "anvil_router_savings")),
+                "the dashboard shows the cost-aware routers: " + queried);
 
         traffic(server);
 
@@ -110,6 +115,8 @@ class GrafanaDashboardIT {
                         + "\"messages\":[{\"role\":\"user\",\"content\":\"Write to tom@example.com\"}]}");
         assertEquals(200, streamed.status(), streamed::toString); // the e-mail address is a flagged PII finding
 
+        routedTraffic(server);
+
         String model = "dashboard-" + Long.toString(System.nanoTime(), 36);
         String experiment = model + "-ab";
         TestModel.register(server, model, "1.0.0", "1.1.0");
@@ -145,6 +152,34 @@ class GrafanaDashboardIT {
                         "{\"stage\":\"ARCHIVED\"}",
                         JSON);
             }
+        }
+    }
+
+    /**
+     * A router of stories260k and a model of its own (the same file under another name), whose cascade always
+     * escalates (no tiny model's mean log-probability reaches -0.0001): its requests, escalations and savings exist.
+     */
+    private static void routedTraffic(AnvilServer server) {
+        String large = "dashboard-large-" + Long.toString(System.nanoTime(), 36);
+        String router = "dashboard-auto-" + Long.toString(System.nanoTime(), 36);
+        TestModel.register(server, large, "1.0.0");
+        TestModel.moveStage(server, large, "1.0.0", "PRODUCTION", "dashboard test");
+        try {
+            HttpResult defined = server.put(
+                    "/api/routers/" + router,
+                    "{\"candidates\":[{\"model\":\"stories260k\"},{\"model\":\"" + large + "\"}],"
+                            + "\"cascade\":{\"enabled\":true,\"minMeanLogprob\":-0.0001}}");
+            assertEquals(200, defined.status(), defined::toString);
+            HttpResult r = server.post("/v1/completions", TestModel.greedyCompletion(router, "Once upon a time", 4));
+            assertEquals(200, r.status(), r::toString);
+            assertEquals("escalated", r.headers().firstValue("X-Anvil-Cascade").orElse(""), r::toString);
+            assertEquals(204, server.delete("/api/routers/" + router).status());
+        } finally {
+            server.request(
+                    "POST",
+                    "/api/registry/models/" + large + "/versions/1.0.0/stage",
+                    "{\"stage\":\"ARCHIVED\"}",
+                    JSON);
         }
     }
 

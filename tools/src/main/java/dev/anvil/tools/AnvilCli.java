@@ -7,6 +7,7 @@ import dev.anvil.tools.model.GrammarBenchCommand;
 import dev.anvil.tools.model.PrefixBenchCommand;
 import dev.anvil.tools.model.SpecBenchCommand;
 import dev.anvil.tools.model.SynthCommand;
+import dev.anvil.tools.server.BatchBenchCommand;
 import dev.anvil.tools.server.CacheBenchCommand;
 import dev.anvil.tools.server.GatewayBenchCommand;
 import dev.anvil.tools.server.LoadCommand;
@@ -20,7 +21,7 @@ import java.util.Map;
 /**
  * The command line behind {@code bin/anvil <command>}: the engine in-process ({@code generate}, {@code synth},
  * {@code bench}, {@code prefix-bench}, {@code grammar-bench}) and benchmarks of a running server ({@code load}, {@code cache-bench}, {@code gateway-bench},
- * {@code shadow-bench}), {@code help}. Exit status: 0 on success, 1 when the work fails (unreadable model, I/O error,
+ * {@code shadow-bench}, {@code batch-bench}), {@code help}. Exit status: 0 on success, 1 when the work fails (unreadable model, I/O error,
  * a server that refuses), 2 on wrong usage.
  */
 public final class AnvilCli {
@@ -69,7 +70,7 @@ public final class AnvilCli {
               help       this text
             """ + PrefixBenchCommand.USAGE + GrammarBenchCommand.USAGE + SpecBenchCommand.USAGE + LoadCommand.USAGE
                     + CacheBenchCommand.USAGE
-                    + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE;
+                    + GatewayBenchCommand.USAGE + ShadowBenchCommand.USAGE + BatchBenchCommand.USAGE;
 
     private AnvilCli() {}
 
@@ -117,6 +118,9 @@ public final class AnvilCli {
                 }
                 case "shadow-bench" -> {
                     return ShadowBenchCommand.run(rest, env, out);
+                }
+                case "batch-bench" -> {
+                    return BatchBenchCommand.run(rest, out);
                 }
                 case "bench" -> {
                     return BenchCommand.run(rest, out, err);

@@ -31,7 +31,8 @@ import org.openqa.selenium.support.ui.Select;
  * The admin console at /admin/ in a real browser (headless Chromium), walked as an operator would: signing in (and
  * being refused) in the page's own form, the overview's live table and charts under load, registering, promoting and
  * blue-green switching versions with reasons and seeing the promotion's load, a narrow screen and dark mode, signing
- * out, editing a tenant, keys in the playground (with the answer's trace id), a canary, and the drift view. Each step
+ * out, editing a tenant, keys in the playground (with the answer's trace id), a canary, the drift view, a cost-aware
+ * router created, served, edited and deleted, and batches uploaded, run, downloaded and cancelled. Each step
  * asserts what the page shows, and the page logs no errors. Screenshots of each section go to docs/console/.
  */
 @ExtendWith(AnvilServerExtension.class)
@@ -523,6 +524,156 @@ class ConsoleIT {
                         : true,
                 "the reference's start to move");
         browser.assertNoConsoleErrors();
+    }
+
+    @Test
+    @Order(10)
+    void aRouterIsCreatedServedEditedAndDeletedInTheRoutersView(AnvilServer server) {
+        String large = "console-large-" + ThreadLocalRandom.current().nextInt(1_000_000);
+        String router = "console-auto-" + ThreadLocalRandom.current().nextInt(1_000_000);
+        TestModel.register(server, large, "1.0.0");
+        TestModel.moveStage(server, large, "1.0.0", "PRODUCTION", "console router test");
+        browser.signInAsAdmin();
+        browser.go("routers");
+        browser.text("#routers-list h2", "Routers");
+        browser.click("#router-new");
+        browser.type("#router-name", router);
+        browser.type("#router-c0-model", "stories260k");
+        browser.type("#router-c0-maxMaxTokens", "16");
+        browser.type("#router-c1-model", large);
+        browser.click("#router-cascade");
+        browser.type("#router-logprob", "-0.0001"); // no tiny model's answer reaches it: every cascade escalates
+        browser.click("#dialog-confirm");
+        browser.text("#routers-message", "Router " + router + " saved");
+        String block = "#routers-list .router[data-router=\"" + router + "\"]";
+        browser.text(block + " tr[data-candidate=\"stories260k\"]", "max_tokens ≤ 16");
+        browser.text(block + " tr[data-candidate=\"" + large + "\"]", "no limit");
+        browser.text(block + " [data-col=\"cascade\"]", "escalates on mean logprob ≥ -0.0001, guardrails, JSON");
+
+        // Served: the router is a model name in /v1/models, and a request naming it is routed and escalated.
+        HttpResult models = server.get("/v1/models");
+        assertTrue(models.body().contains("\"" + router + "\""), models::toString);
+        HttpResult routed = server.post(
+                "/v1/completions",
+                "{\"model\":\"" + router + "\",\"prompt\":\"Once upon a time\",\"max_tokens\":8,\"temperature\":0}");
+        assertEquals(200, routed.status(), routed::toString);
+        assertEquals(large, routed.headers().firstValue("X-Anvil-Routed-Model").orElse(""), routed::toString);
+        assertEquals("escalated", routed.headers().firstValue("X-Anvil-Cascade").orElse(""), routed::toString);
+
+        // The savings table (the usage report's routers section) shows the request and its escalation.
+        browser.go("overview");
+        browser.go("routers");
+        String row = "#routers-savings tr[data-router=\"" + router + "\"]";
+        browser.text(row + " td[data-col=\"requests\"]", "^1$");
+        browser.text(row + " td[data-col=\"escalations\"]", "^1$");
+        browser.text(row + " td[data-col=\"escalationRate\"]", "100.0 %");
+        browser.screenshot("routers");
+
+        // Edited: the cheap candidate takes longer answers now; the server checks the whole definition again.
+        browser.click("[data-edit-router=\"" + router + "\"]");
+        browser.type("#router-c0-maxMaxTokens", "64");
+        browser.click("#dialog-confirm");
+        browser.text(block + " tr[data-candidate=\"stories260k\"]", "max_tokens ≤ 64");
+        assertEquals(
+                64,
+                server.get("/api/routers/" + router)
+                        .json()
+                        .getJsonArray("candidates")
+                        .getJsonObject(0)
+                        .getInt("maxMaxTokens"));
+
+        // A definition the server refuses keeps the dialog open with its message.
+        browser.click("[data-edit-router=\"" + router + "\"]");
+        browser.type("#router-c1-model", "no-such-model");
+        browser.click("#dialog-confirm");
+        browser.text("#dialog-error", "not a registered model");
+        browser.click("#dialog-cancel");
+
+        // Deleted: gone from the page and from /v1/models.
+        browser.click("[data-delete-router=\"" + router + "\"]");
+        browser.text("#router-delete-effect", "404 model_not_found");
+        browser.click("#dialog-confirm");
+        browser.text("#routers-message", "Router " + router + " deleted");
+        browser.until(d -> d.findElements(By.cssSelector(block)).isEmpty() ? true : null, "the router's block to go");
+        HttpResult after = Eventually.until(
+                () -> server.get("/v1/models"), r -> !r.body().contains("\"" + router + "\""), Duration.ofSeconds(10));
+        assertTrue(!after.body().contains("\"" + router + "\""), after::toString);
+        browser.assertNoConsoleErrors(REFUSED_400);
+        TestModel.moveStage(server, large, "1.0.0", "ARCHIVED", "console router test over");
+    }
+
+    @Test
+    @Order(11)
+    void aBatchIsUploadedRunDownloadedAndAnotherCancelledInTheBatchesView(AnvilServer server) throws Exception {
+        java.nio.file.Path small = batchFile("console-small", 3, 8);
+        browser.signInAsAdmin();
+        browser.go("batches");
+        browser.find("#batch-file").sendKeys(small.toString());
+        browser.click("#batch-submit");
+        String created = browser.text("#batches-message", "Batch batch_\\S+ created from console-small");
+        String id = created.split(" ")[1];
+        browser.text("#batches-list tr[data-batch=\"" + id + "\"]", id);
+        browser.text("#batch-detail h2", "Batch " + id);
+        browser.text("#batch-progress-text", "3 of 3 lines done \\(3 answered, 0 failed\\)");
+        browser.text("#batch-detail .badge", "completed");
+        browser.text("#batches-list tr[data-batch=\"" + id + "\"] td[data-col=\"counts\"]", "3 / 0 / 3");
+        browser.click("#batch-show-output");
+        browser.text("#batch-files h3", "Output \\(3 lines\\)");
+        browser.text("#batch-files tr[data-line=\"l1\"] td[data-col=\"status\"]", "^200$");
+        String href = browser.find("#batch-download").getAttribute("href");
+        assertTrue(href.startsWith("blob:"), href);
+        // The API agrees: the batch is the console caller's, and its output file holds one answer per line.
+        HttpResult batch = server.get("/v1/batches/" + id);
+        assertEquals(200, batch.status(), batch::toString);
+        assertEquals("completed", batch.json().getString("status"));
+        HttpResult output = server.get("/v1/files/" + batch.json().getString("output_file_id") + "/content");
+        assertEquals(200, output.status(), output::toString);
+        assertEquals(3, output.body().lines().filter(l -> !l.isBlank()).count(), output::toString);
+        browser.screenshot("batches");
+
+        // A large batch is cancelled from the page while it runs: its progress rate shows, then it is cancelled.
+        java.nio.file.Path large = batchFile("console-large", 300, 96);
+        browser.find("#batch-file").sendKeys(large.toString());
+        browser.click("#batch-submit");
+        String second = browser.text("#batches-message", "Batch batch_\\S+ created from console-large")
+                .split(" ")[1];
+        browser.text("#batch-detail h2", "Batch " + second);
+        browser.text("#batch-rate", "\\d+\\.\\d{2} lines/s");
+        browser.click("#batch-cancel");
+        browser.text("#batch-cancel-effect", "no further line starts");
+        browser.click("#dialog-confirm");
+        browser.text("#batches-message", "Batch " + second + " is cancel");
+        browser.text("#batch-detail .badge", "^cancelled$");
+        HttpResult cancelled = server.get("/v1/batches/" + second);
+        assertEquals("cancelled", cancelled.json().getString("status"), cancelled::toString);
+        assertTrue(cancelled.json().getJsonObject("request_counts").getInt("completed") < 300, cancelled::toString);
+
+        // With an API key typed in, the page is that key's client: a refused key is /v1's 401, shown in the list,
+        // and the admin stays signed in.
+        browser.type("#batch-api-key", "anv-not-a-key");
+        browser.script("document.getElementById('batch-api-key').dispatchEvent(new Event('change'))");
+        browser.text("#batches-error", "incorrect API key provided");
+        browser.text("#whoami", AnvilServer.ADMIN_USER);
+        browser.assertNoConsoleErrors(REFUSED_401);
+    }
+
+    /** A JSONL batch input of {@code lines} greedy chat requests to stories260k, in a temporary file. */
+    private static java.nio.file.Path batchFile(String name, int lines, int maxTokens) throws java.io.IOException {
+        StringBuilder b = new StringBuilder();
+        for (int i = 1; i <= lines; i++) {
+            b.append("{\"custom_id\":\"l")
+                    .append(i)
+                    .append("\",\"method\":\"POST\",\"url\":\"/v1/chat/completions\",")
+                    .append("\"body\":{\"model\":\"stories260k\",\"temperature\":0,\"max_tokens\":")
+                    .append(maxTokens)
+                    .append(",\"messages\":[{\"role\":\"user\",\"content\":\"Tell story ")
+                    .append(i)
+                    .append("\"}]}}\n");
+        }
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("anvil-console-batch");
+        java.nio.file.Path file = dir.resolve(name + ".jsonl");
+        java.nio.file.Files.writeString(file, b.toString());
+        return file;
     }
 
     /** Sends one playground message to {@code model} (and {@code compare}, when given), greedy and seeded. */

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * prompt / completion tokens) and {@value AnvilServer#ROUTING_LARGE_MODEL} (5 / 15; the same stories260K file
  * registered under another name and promoted, so the two candidates differ only in price): rule routing by prompt
  * length, max_tokens, latency budget and tenant policy; a cascade escalating when the small model's mean
- * log-probability is below a threshold it cannot reach, with both attempts billed; headers, metrics and the usage
+ * log-probability is below a threshold it cannot reach, when a {@code json_object} answer is not JSON, and when the
+ * tenant's output guardrail withholds the answer, with both attempts billed; headers, metrics and the usage
  * report's savings; 400s for bad definitions; the admin API's access rules. Every test defines its own router and
  * tenant, so their counts do not mix.
  */
@@ -320,6 +321,164 @@ class CostRoutingIT {
         assertEquals(200, streamed.status(), streamed::toString);
         assertEquals(SMALL, header(streamed, "X-Anvil-Routed-Model"), streamed::toString);
         assertEquals("skipped", header(streamed, "X-Anvil-Cascade"), streamed::toString);
+    }
+
+    /** A cascading router of the small model (no limits) and the large one: only the cascade's checks escalate. */
+    private static String cascadeRouter(AnvilServer server, JsonObject cascade) {
+        largeModelServed(server);
+        String name = unique("cascade");
+        HttpResult r = define(
+                server,
+                name,
+                Json.createObjectBuilder()
+                        .add(
+                                "candidates",
+                                Json.createArrayBuilder()
+                                        .add(candidate(SMALL, null, null, null))
+                                        .add(candidate(LARGE, null, null, null)))
+                        .add("cascade", cascade)
+                        .build());
+        assertEquals(200, r.status(), r::toString);
+        return name;
+    }
+
+    /** The requests of {@code tenant}'s usage line for {@code model} (0 when it has none yet). */
+    private static int requests(JsonObject usage, String model) {
+        return usage.getJsonArray("data").stream()
+                .map(JsonValue::asJsonObject)
+                .filter(l -> l.getString("model").equals(model))
+                .mapToInt(l -> l.getInt("requests"))
+                .sum();
+    }
+
+    /**
+     * Asserts the answer escalated after {@code check}: the headers, the escalation counted once, one usage row on
+     * each candidate for the tenant (both attempts billed at their own model's price) and the router's line.
+     */
+    private static void assertEscalated(
+            AnvilServer server,
+            HttpResult r,
+            String router,
+            String check,
+            String tenant,
+            JsonObject usageBefore,
+            double escalationsBefore) {
+        assertEquals(200, r.status(), r::toString);
+        assertEquals(LARGE, header(r, "X-Anvil-Routed-Model"), r::toString);
+        assertEquals("cheapest", header(r, "X-Anvil-Route-Reason"), r::toString);
+        assertEquals("escalated", header(r, "X-Anvil-Cascade"), r::toString);
+        assertEquals(check, header(r, "X-Anvil-Cascade-Check"), r::toString);
+        assertTrue(r.json().getString("model").startsWith(LARGE + "@"), r::toString);
+        assertEquals(
+                escalationsBefore + 1,
+                ServerMetrics.sum(
+                        server,
+                        "anvil_router_escalations_total",
+                        "router=\"" + router + "\"",
+                        "check=\"" + check + "\""));
+        assertEquals(
+                1.0,
+                ServerMetrics.sum(
+                        server,
+                        "anvil_router_requests_total",
+                        "router=\"" + router + "\"",
+                        "model=\"" + LARGE + "\"",
+                        "reason=\"escalated_" + check + "\""));
+        JsonObject usage = usage(server, tenant);
+        assertEquals(requests(usageBefore, SMALL) + 1, requests(usage, SMALL), usage::toString);
+        assertEquals(requests(usageBefore, LARGE) + 1, requests(usage, LARGE), usage::toString);
+        JsonObject saved = savings(usage, router);
+        assertEquals(1, saved.getInt("requests"), usage::toString);
+        assertEquals(1, saved.getInt("escalations"), usage::toString);
+        // The first attempt's baseline is its tokens at the large price; the escalation's cost is all extra.
+        assertTrue(saved.getJsonNumber("cost").bigDecimalValue().signum() > 0, usage::toString);
+        assertTrue(saved.getJsonNumber("savings").bigDecimalValue().signum() < 0, usage::toString);
+        assertTrue(
+                saved.getJsonNumber("cost")
+                                .bigDecimalValue()
+                                .compareTo(saved.getJsonNumber("baselineCost").bigDecimalValue())
+                        > 0,
+                usage::toString);
+    }
+
+    @Test
+    void aCascadeEscalatesWhenTheAnswerIsNotTheJsonAsked(AnvilServer server) {
+        // No log-probability check: only the JSON one can fail. Decoding is constrained to a JSON object, and a story
+        // model writes its story inside the strings, so 8 tokens end mid-string ("length"): not a JSON document.
+        String router = cascadeRouter(
+                server, Json.createObjectBuilder().add("enabled", true).build());
+        String[] key = tenantKey(server, null);
+        JsonObject before = usage(server, key[0]);
+        String body = "{\"model\":\"" + router + "\",\"temperature\":0,\"max_tokens\":8,"
+                + "\"response_format\":{\"type\":\"json_object\"},"
+                + "\"messages\":[{\"role\":\"user\",\"content\":\"Tell a story\"}]}";
+        Map<String, String> headers = Map.of("Content-Type", "application/json", "Authorization", "Bearer " + key[1]);
+        HttpResult r = server.request("POST", "/v1/chat/completions", body, headers);
+        assertEscalated(server, r, router, "json", key[0], before, 0);
+        JsonObject choice = r.json().getJsonArray("choices").getJsonObject(0);
+        assertEquals("length", choice.getString("finish_reason"), r::toString);
+        assertTrue(choice.getJsonObject("message").getString("content").startsWith("{"), r::toString);
+
+        // The same request without response_format asks for no JSON: the check does not apply and the answer stands.
+        HttpResult plain = server.request(
+                "POST",
+                "/v1/chat/completions",
+                body.replace(",\"response_format\":{\"type\":\"json_object\"}", ""),
+                headers);
+        assertRouted(plain, SMALL, "cheapest");
+        assertEquals("passed", header(plain, "X-Anvil-Cascade"), plain::toString);
+        assertTrue(plain.headers().firstValue("X-Anvil-Cascade-Check").isEmpty(), plain::toString);
+    }
+
+    @Test
+    void aCascadeEscalatesWhenAGuardrailWithholdsTheAnswer(AnvilServer server) {
+        // Tenant 'itblock' has a guardrail policy of its own (AnvilServer): the terms "the, was, and" are blocked in
+        // the output. Its keys authenticate as the tenant, so its policy is the one the cascade checks against.
+        HttpResult t = server.post("/api/gateway/tenants", "{\"name\":\"itblock\"}");
+        assertTrue(t.status() == 201 || t.status() == 409, t::toString);
+        HttpResult k = server.post("/api/gateway/tenants/itblock/keys", "{\"name\":\"" + unique("k") + "\"}");
+        assertEquals(201, k.status(), k::toString);
+        String secret = k.json().getString("key");
+
+        // Precondition, with a tenant without a policy: the greedy story uses one of the blocked terms.
+        String[] other = tenantKey(server, null);
+        HttpResult story = complete(server, other[1], SMALL, SHORT, 16, Map.of());
+        assertEquals(200, story.status(), story::toString);
+        String text = story.json().getJsonArray("choices").getJsonObject(0).getString("text");
+        assertTrue(
+                java.util.regex.Pattern.compile("(?i)\\b(the|was|and)\\b")
+                        .matcher(text)
+                        .find(),
+                "precondition: the story uses a blocked term: " + text);
+
+        String router = cascadeRouter(
+                server,
+                Json.createObjectBuilder()
+                        .add("enabled", true)
+                        .add("onJson", false)
+                        .build());
+        JsonObject before = usage(server, "itblock");
+        HttpResult r = complete(server, secret, router, SHORT, 16, Map.of());
+        assertEscalated(server, r, router, "guardrail", "itblock", before, 0);
+        // The large model tells the same story (the same weights): withheld in its turn, as any answer would be.
+        JsonObject choice = r.json().getJsonArray("choices").getJsonObject(0);
+        assertEquals("content_filter", choice.getString("finish_reason"), r::toString);
+        assertEquals("", choice.getString("text"), r::toString);
+
+        // With the guardrail check off the withheld cheap answer stands (the cascade checks only what it is told).
+        String lenient = cascadeRouter(
+                server,
+                Json.createObjectBuilder()
+                        .add("enabled", true)
+                        .add("onGuardrail", false)
+                        .build());
+        HttpResult kept = complete(server, secret, lenient, SHORT, 16, Map.of());
+        assertRouted(kept, SMALL, "cheapest");
+        assertEquals("passed", header(kept, "X-Anvil-Cascade"), kept::toString);
+        assertEquals(
+                "content_filter",
+                kept.json().getJsonArray("choices").getJsonObject(0).getString("finish_reason"),
+                kept::toString);
     }
 
     @Test

@@ -100,6 +100,7 @@ public final class LoadCommand {
             double latencyP50,
             double latencyP99,
             double tpotP50,
+            double tpotP99,
             List<String> errors) {}
 
     public static int run(String[] args, PrintStream out) throws IOException {
@@ -329,6 +330,7 @@ public final class LoadCommand {
                 percentile(latency, 50),
                 percentile(latency, 99),
                 percentile(tpot, 50),
+                percentile(tpot, 99),
                 errors);
     }
 
@@ -352,6 +354,7 @@ public final class LoadCommand {
                 JsonText.number(g, "latency_ms_p50", f.latencyP50());
                 JsonText.number(g, "latency_ms_p99", f.latencyP99());
                 JsonText.number(g, "tpot_ms_p50", f.tpotP50());
+                JsonText.number(g, "tpot_ms_p99", f.tpotP99());
                 g.writeEnd();
             }));
         } else {
@@ -378,7 +381,11 @@ public final class LoadCommand {
                     f.requestsPerSecond());
             out.printf(Locale.ROOT, "TTFT     p50 %8.1f ms  p99 %8.1f ms%n", f.ttftP50(), f.ttftP99());
             out.printf(Locale.ROOT, "latency  p50 %8.1f ms  p99 %8.1f ms%n", f.latencyP50(), f.latencyP99());
-            out.printf(Locale.ROOT, "per output token (after the first)  p50 %.1f ms%n", f.tpotP50());
+            out.printf(
+                    Locale.ROOT,
+                    "per output token (after the first)  p50 %.1f ms  p99 %.1f ms%n",
+                    f.tpotP50(),
+                    f.tpotP99());
         }
         for (String error : f.errors()) out.println("failed: " + error);
     }

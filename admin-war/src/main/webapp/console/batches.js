@@ -1,6 +1,7 @@
-// Batches: the Batch API as the signed-in admin calls it (/v1/files, /v1/batches: the console is a client like any
-// other, so it lists the batches its own caller created; an API key's batches are its key's, seen here when that key
-// is typed in, and on a server that requires keys /v1 needs one). A JSONL file uploaded
+// Batches: every key's batches as operators see them (/api/batches: status, counts, owner; cancel), and the Batch API
+// as a client calls it (/v1/files, /v1/batches: the console's own caller, or the API key typed in, which a server that
+// requires keys needs to create one). Contents stay with the owning key: a batch's output is read through /v1 as its
+// owner. A JSONL file uploaded
 // and a batch created from it; the list with status, request counts and times; one batch's progress (lines answered
 // and failed of the total, its rate), its output and error files shown line by line and downloadable, and
 // cancelling an unfinished batch with a confirmation.
@@ -27,8 +28,12 @@ export function mount(view) {
   key.addEventListener('change', () => { selected = null; loadList(); });
   // /v1 as the admin's own caller, or as the typed-in key's client; quiet: a 401 is /v1's, not the admin session's.
   const auth = () => ({ quiet: true, authorization: key.value.trim() ? `Bearer ${key.value.trim()}` : undefined });
+  // No key typed in: the operators' view of every key's batches; a key: that key's own, as its client sees them.
+  const operator = () => !key.value.trim();
+  const batchPath = (id) => operator() ? `/api/batches/${api.seg(id)}` : `/v1/batches/${api.seg(id)}`;
+  const owner = (b) => !b.owner ? '–' : b.owner.key_id == null ? 'no key' : `${b.owner.tenant} (key ${b.owner.key_id})`;
   view.append(el('h1', {}, 'Batches'), message,
-    el('div.panel', {}, field('API key', key, 'Empty: batches of the console’s own caller (a server that requires keys needs one); a key: the batches it created')),
+    el('div.panel', {}, field('API key', key, 'Empty: every key’s batches (new ones are the console’s own caller’s; a server that requires keys needs a key to create one); a key: the batches it created, outputs included')),
     el('div.cols', {}, el('div', {}, createForm(), listBox), detail));
   let selected = decodeURIComponent((location.hash.match(/^#\/batches\/([^/]+)/) || [])[1] || '') || null;
   const seen = new Map(); // batch id → [{t, done}] of this page's polls, for the rate
@@ -65,10 +70,11 @@ export function mount(view) {
 
   async function loadList() {
     try {
-      const { data } = await api.get('/v1/batches?limit=100', auth());
+      const { data } = operator() ? await api.get('/api/batches?limit=100') : await api.get('/v1/batches?limit=100', auth());
       clear(listBox, el('h2', { style: 'margin-top:0' }, 'Batches'), table([
         { key: 'id', label: 'Batch', render: b => el('button.link', { type: 'button', 'aria-pressed': String(b.id === selected), onclick: () => select(b.id) }, b.id) },
         { key: 'status', label: 'Status', render: b => badge(b.status) },
+        ...(operator() ? [{ key: 'owner', label: 'Owner', render: owner }] : []),
         { key: 'counts', label: 'Answered / failed / total', num: true, render: b => `${b.request_counts.completed} / ${b.request_counts.failed} / ${b.request_counts.total}` },
         { key: 'created', label: 'Created', render: b => at(b.created_at) },
         { key: 'completed', label: 'Ended', render: b => at(b.completed_at ?? b.cancelled_at ?? b.failed_at ?? b.expired_at) },
@@ -96,7 +102,7 @@ export function mount(view) {
 
   async function loadDetail() {
     let b;
-    try { b = await api.get(`/v1/batches/${api.seg(selected)}`, auth()); }
+    try { b = operator() ? await api.get(batchPath(selected)) : await api.get(batchPath(selected), auth()); }
     catch (err) { if (err.status === 404 || err.status === 403) { clear(detail, el('p.muted', {}, err.message)); return; } throw err; }
     const c = b.request_counts;
     const r = TERMINAL.has(b.status) ? null : rate(b);
@@ -110,6 +116,7 @@ export function mount(view) {
         { key: 'k', label: 'Field' }, { key: 'v', label: 'Value' },
       ], [
         { k: 'Endpoint', v: b.endpoint }, { k: 'Input file', v: b.input_file_id },
+        ...(b.owner ? [{ k: 'Owner', v: owner(b) }] : []),
         { k: 'Created', v: at(b.created_at) }, { k: 'In progress since', v: at(b.in_progress_at) },
         { k: 'Completed', v: at(b.completed_at) }, { k: 'Cancelled', v: at(b.cancelled_at) },
         { k: 'Expires', v: at(b.expires_at) },
@@ -125,7 +132,13 @@ export function mount(view) {
 
   /** A result file's lines (custom_id, status, answer or error) and a link that saves it. */
   async function showFile(box, id, title) {
-    const content = await api.text(`/v1/files/${api.seg(id)}/content`, auth());
+    let content;
+    try { content = await api.text(`/v1/files/${api.seg(id)}/content`, auth()); }
+    catch (err) {
+      if (err.status !== 403 && err.status !== 401) throw err;
+      clear(box, el('p.notice#batch-file-owner', {}, `${title} belong to the key that created the batch: type that key in above to read them. (${err.message})`));
+      return;
+    }
     const lines = content.split('\n').filter(Boolean).map(l => JSON.parse(l));
     const url = URL.createObjectURL(new Blob([content], { type: 'application/jsonl' }));
     const answer = (l) => {
@@ -149,7 +162,7 @@ export function mount(view) {
       body: el('p.notice#batch-cancel-effect', {}, 'The line in progress ends, no further line starts; what was answered stays in the output file.'),
       confirmLabel: 'Cancel batch',
       danger: true,
-      onConfirm: () => api.post(`/v1/batches/${api.seg(b.id)}/cancel`, {}, auth()),
+      onConfirm: () => operator() ? api.post(`${batchPath(b.id)}/cancel`, {}) : api.post(`${batchPath(b.id)}/cancel`, {}, auth()),
     });
     if (ok) { message.textContent = `Batch ${b.id} is ${ok.status}.`; await loadList(); }
   }

@@ -156,11 +156,23 @@ public class BatchStore {
      * at most {@code limit}.
      */
     public List<Batch> batches(Long keyId, String after, int limit) {
+        return page(true, keyId, after, limit);
+    }
+
+    /** A page of every owner's batches, newest first (the operators' view), with the same cursor as {@link #batches}. */
+    public List<Batch> allBatches(String after, int limit) {
+        return page(false, null, after, limit);
+    }
+
+    private List<Batch> page(boolean oneOwner, Long keyId, String after, int limit) {
         Batch cursor = after == null ? null : em.find(Batch.class, after);
-        String query = "select b from Batch b where " + owner("b")
-                + (cursor == null ? "" : " and (b.createdAt < :created or (b.createdAt = :created and b.id < :id))")
+        List<String> where = new java.util.ArrayList<>();
+        if (oneOwner) where.add(owner("b"));
+        if (cursor != null) where.add("(b.createdAt < :created or (b.createdAt = :created and b.id < :id))");
+        String query = "select b from Batch b" + (where.isEmpty() ? "" : " where " + String.join(" and ", where))
                 + " order by b.createdAt desc, b.id desc";
-        var q = em.createQuery(query, Batch.class).setParameter("key", keyId).setMaxResults(limit);
+        var q = em.createQuery(query, Batch.class).setMaxResults(limit);
+        if (oneOwner) q.setParameter("key", keyId);
         if (cursor != null) q.setParameter("created", cursor.createdAt()).setParameter("id", cursor.id());
         return q.getResultList();
     }

@@ -12,6 +12,7 @@ import jakarta.json.Json;
 import jakarta.json.JsonArrayBuilder;
 import jakarta.json.JsonObject;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
@@ -108,6 +109,70 @@ class BatchApiKeysIT {
                         && r.json().getJsonArray("data").getJsonObject(0).getInt("requests") >= 3,
                 Duration.ofSeconds(30));
         assertEquals(3, usage.json().getJsonArray("data").getJsonObject(0).getInt("requests"), usage::toString);
+    }
+
+    @Test
+    void operatorsSeeEveryKeysBatchesWithTheirOwnerAndMayCancelThem(AnvilServer server) {
+        String tenantA = tenant(server), tenantB = tenant(server);
+        Map<String, String> a = key(server, tenantA, BatchFiles.MODEL);
+        Map<String, String> b = key(server, tenantB, BatchFiles.MODEL);
+        String small = BatchFiles.created(
+                        server,
+                        BatchFiles.uploaded(server, BatchFiles.chatLine("s", "Hi", 4), a),
+                        "/v1/chat/completions",
+                        a)
+                .getString("id");
+        String large = BatchFiles.created(
+                        server,
+                        BatchFiles.uploaded(
+                                server,
+                                String.join(
+                                        "\n",
+                                        BatchFiles.lines(200, i -> BatchFiles.chatLine("l" + i, "Story " + i, 64))),
+                                b),
+                        "/v1/chat/completions",
+                        b)
+                .getString("id");
+
+        // The operators' list holds both keys' batches, newest first, each with its owner.
+        HttpResult all = server.get("/api/batches?limit=100");
+        assertEquals(200, all.status(), all::toString);
+        Map<String, JsonObject> byId = new java.util.HashMap<>();
+        for (JsonObject o : all.json().getJsonArray("data").getValuesAs(JsonObject.class))
+            byId.put(o.getString("id"), o);
+        assertEquals(tenantA, byId.get(small).getJsonObject("owner").getString("tenant"), all::toString);
+        assertEquals(tenantB, byId.get(large).getJsonObject("owner").getString("tenant"), all::toString);
+        assertTrue(
+                byId.get(large).getJsonObject("owner").getJsonNumber("key_id").longValue() > 0, all::toString);
+        List<String> order = all.json().getJsonArray("data").getValuesAs(JsonObject.class).stream()
+                .map(o -> o.getString("id"))
+                .toList();
+        assertTrue(order.indexOf(large) < order.indexOf(small), "newest first: " + order);
+        HttpResult page = server.get("/api/batches?limit=1&after=" + large);
+        assertEquals(200, page.status(), page::toString);
+        assertEquals(
+                order.get(order.indexOf(large) + 1),
+                page.json().getJsonArray("data").getJsonObject(0).getString("id"),
+                page::toString);
+
+        // An API key is not an operator: /api/batches is not for it.
+        int asKey = server.request("GET", "/api/batches", null, a).status();
+        assertTrue(asKey == 401 || asKey == 403, "an API key on /api/batches got " + asKey);
+        assertEquals(404, server.get("/api/batches/batch_nope").status());
+        assertEquals(400, server.get("/api/batches?limit=0").status());
+
+        // An operator cancels key b's batch; its owner sees it cancelled, what was answered kept.
+        HttpResult cancel = server.post("/api/batches/" + large + "/cancel", "");
+        assertEquals(200, cancel.status(), cancel::toString);
+        assertEquals(tenantB, cancel.json().getJsonObject("owner").getString("tenant"), cancel::toString);
+        JsonObject cancelled = BatchFiles.awaitStatus(server, large, "cancelled", Duration.ofMinutes(2), b);
+        assertTrue(cancelled.getJsonObject("request_counts").getInt("completed") < 200, cancelled::toString);
+        JsonObject done = BatchFiles.awaitStatus(server, small, "completed", Duration.ofMinutes(2), a);
+        HttpResult over = server.post("/api/batches/" + small + "/cancel", "");
+        assertEquals(409, over.status(), over::toString);
+        assertEquals("batch_over", over.json().getJsonObject("error").getString("code"), over::toString);
+        assertEquals("completed", server.get("/api/batches/" + small).json().getString("status"));
+        assertEquals(1, done.getJsonObject("request_counts").getInt("completed"), done::toString);
     }
 
     @Test

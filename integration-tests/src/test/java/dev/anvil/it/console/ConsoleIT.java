@@ -617,6 +617,9 @@ class ConsoleIT {
         browser.text("#batch-progress-text", "3 of 3 lines done \\(3 answered, 0 failed\\)");
         browser.text("#batch-detail .badge", "completed");
         browser.text("#batches-list tr[data-batch=\"" + id + "\"] td[data-col=\"counts\"]", "3 / 0 / 3");
+        // The operators' view (no key typed in) names each batch's owner: this one the console's anonymous caller's.
+        browser.text("#batches-list tr[data-batch=\"" + id + "\"] td[data-col=\"owner\"]", "^no key$");
+        browser.text("#batch-detail tr[data-field=\"Owner\"]", "no key");
         browser.click("#batch-show-output");
         browser.text("#batch-files h3", "Output \\(3 lines\\)");
         browser.text("#batch-files tr[data-line=\"l1\"] td[data-col=\"status\"]", "^200$");

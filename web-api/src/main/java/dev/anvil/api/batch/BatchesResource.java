@@ -195,15 +195,22 @@ public class BatchesResource {
                     "cancelling until the line in progress ends, then cancelled; what was answered stays in the"
                             + " output file. Cancelling a cancelled batch changes nothing; a batch that ended otherwise is a 409")
     public Response cancel(@PathParam("id") String id) {
-        Batch batch = access.batch(id);
-        if (batch.status().equals(Batch.CANCELLED)) return json(BatchJson.batch(batch)); // cancelling twice: no change
+        return json(BatchJson.batch(cancel(store, access.batch(id))));
+    }
+
+    /**
+     * Asks {@code batch} to stop (the caller's, or any for an operator): the batch as it is now. Cancelling a cancelled
+     * batch changes nothing; one that ended otherwise is a 409.
+     */
+    static Batch cancel(BatchStore store, Batch batch) {
+        if (batch.status().equals(Batch.CANCELLED)) return batch;
         if (batch.isTerminal()) {
             throw ApiException.conflict(
-                    "batch " + id + " is already " + batch.status() + " and cannot be cancelled",
+                    "batch " + batch.id() + " is already " + batch.status() + " and cannot be cancelled",
                     "batch_id",
                     "batch_over");
         }
-        return json(BatchJson.batch(store.requestCancel(id).orElseThrow()));
+        return store.requestCancel(batch.id()).orElseThrow();
     }
 
     private static Response json(JsonObject body) {

@@ -79,7 +79,11 @@ public class InferenceService {
         }
     }
 
-    /** Like {@link #submit(InferenceRequest)}, with {@code listener} registered before any event can happen. */
+    /**
+     * Like {@link #submit(InferenceRequest)}, with {@code listener} registered at once: events that happened before
+     * (the sequences are queued first, so a refused choice never reaches the listener) are replayed to it on this
+     * thread, under the handle's lock, so it sees every event once and in order.
+     */
     public GenerationHandle submit(InferenceRequest request, GenerationListener listener) {
         GenerationHandle handle = submit(request);
         handle.listen(listener);

@@ -594,12 +594,19 @@ class InferenceServiceTest {
         assertThrows(IllegalArgumentException.class, () -> ServingLifecycle.StartupModel.parse("a=b"));
     }
 
-    /** Passes every event to {@code events}, each delta only once {@code release} has opened (or a minute passed). */
+    /**
+     * Passes every event to {@code events}, each delta the batching thread delivers only once {@code release} has
+     * opened (or a minute passed). Deltas produced before the listener was registered are replayed on the submitting
+     * thread while the handle holds the batching thread off: those pass at once (holding them would hold the test
+     * thread that opens {@code release}), and the next delta, from the batching thread, holds the sequence.
+     */
     static GenerationListener heldUntil(CountDownLatch release, Events events) {
+        Thread submitter = Thread.currentThread();
         return new GenerationListener() {
             @Override
             public void onDelta(int index, String text, TokenLogprob logprob) {
                 events.onDelta(index, text, logprob);
+                if (Thread.currentThread() == submitter) return;
                 try {
                     release.await(60, TimeUnit.SECONDS);
                 } catch (InterruptedException e) {

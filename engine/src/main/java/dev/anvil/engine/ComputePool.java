@@ -145,8 +145,11 @@ public final class ComputePool implements AutoCloseable {
             long idleSince = System.nanoTime();
             int spins = 0;
             while (!closed && (current == null || current.generation == seen)) {
+                // Parked until parallelFor or close unparks it: both publish first and unpark after, and a permit
+                // given before the park makes it return at once, so no wake-up is lost (a timed park here woke
+                // every idle worker of every loaded model 1000 times a second, preempting the busy model's threads).
                 if ((++spins & 63) != 0 || System.nanoTime() - idleSince < SPIN_NANOS) Thread.onSpinWait();
-                else LockSupport.parkNanos(this, 1_000_000L);
+                else LockSupport.park(this);
             }
         }
     }

@@ -52,14 +52,14 @@ public class BatchesAdminResource {
         List<Batch> page = store.allBatches(after, limit + 1);
         List<JsonObject> data =
                 page.stream().limit(limit).map(BatchesAdminResource::withOwner).toList();
-        return json(BatchJson.list(data, page.size() > limit));
+        return BatchesResource.json(BatchJson.list(data, page.size() > limit));
     }
 
     @GET
     @Path("{id}")
     @Operation(summary = "Describe any batch", description = "Its status, request_counts and owner")
     public Response get(@PathParam("id") String id) {
-        return json(withOwner(batch(id)));
+        return BatchesResource.json(withOwner(batch(id)));
     }
 
     @POST
@@ -69,12 +69,11 @@ public class BatchesAdminResource {
             description = "As its owner's cancel: the line in progress ends, what was answered stays in the output"
                     + " file; a batch that ended otherwise is a 409")
     public Response cancel(@PathParam("id") String id) {
-        return json(withOwner(BatchesResource.cancel(store, batch(id))));
+        return BatchesResource.json(withOwner(BatchesResource.cancel(store, batch(id))));
     }
 
     private Batch batch(String id) {
-        return store.batch(id)
-                .orElseThrow(() -> ApiException.notFound("no batch '" + id + "'", "batch_id", "batch_not_found"));
+        return BatchAccess.anyBatch(store, id);
     }
 
     /** The batch as the Batch API shows it, and who it belongs to (null fields: created without a key). */
@@ -85,9 +84,5 @@ public class BatchesAdminResource {
         if (b.ownerKeyId() == null) owner.addNull("key_id");
         else owner.add("key_id", b.ownerKeyId());
         return Json.createObjectBuilder(BatchJson.batch(b)).add("owner", owner).build();
-    }
-
-    private static Response json(JsonObject body) {
-        return Response.ok(body.toString(), MediaType.APPLICATION_JSON).build();
     }
 }

@@ -213,7 +213,7 @@ public class BatchesResource {
         return store.requestCancel(batch.id()).orElseThrow();
     }
 
-    private static Response json(JsonObject body) {
+    static Response json(JsonObject body) {
         return Response.ok(body.toString(), MediaType.APPLICATION_JSON).build();
     }
 }
